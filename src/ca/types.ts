@@ -1,0 +1,34 @@
+import type { KeyObject } from 'node:crypto'
+
+export type HashName = 'sha256' | 'sha384' | 'sha512'
+
+/** The fleet CA, loaded and checked; the only holder of the CA private key. */
+export interface FleetCa {
+  /** DER of the signing CA certificate (first in fleet-ca-cert). */
+  der: Buffer
+  pem: string
+  /** PEMs of the issuers above the signing CA, in order (may be empty). */
+  chainPems: string[]
+  /** True when the signing CA is not self-issued, i.e. an intermediate. */
+  isIntermediate: boolean
+  /** DER of the CA's subject Name: the issuer of every device certificate. */
+  subjectDer: Buffer
+  /** RFC 4514-style text of the subject, for people. */
+  subject: string
+  /** subjectKeyIdentifier of the CA (or the SHA-1 of its public key when it has none). */
+  keyIdentifier: Buffer
+  /** SHA-256 of the certificate DER, lower-case hex. */
+  sha256: string
+  notBefore: Date
+  notAfter: Date
+  /** e.g. "EC P-256", "RSA 3072", "Ed25519". */
+  keyDescription: string
+  /** The signing key. Never logged, never written. */
+  key: KeyObject
+  /** Hash for device signatures (null for Ed25519). */
+  signatureHash: HashName | null
+  /** DER of the AlgorithmIdentifier used in device certificates. */
+  signatureAlgorithmDer: Buffer
+  /** Human name of that algorithm, e.g. "ecdsa-with-SHA256". */
+  signatureAlgorithmName: string
+}

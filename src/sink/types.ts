@@ -1,0 +1,35 @@
+import type { BundleFile } from '../bundle/types.js'
+import type { Device } from '../manifest/types.js'
+
+/** What a sink reports for each file it installed. */
+export interface InstalledFile {
+  path: string
+  /** e.g. "0600"; null where the medium has no modes (FAT). */
+  mode: string | null
+  /** "0:0"; null where the medium has no owners (FAT). */
+  owner: string | null
+  /** SHA-256 of the content; null for private keys (only presence and mode are recorded). */
+  sha256: string | null
+  size: number
+  secret: boolean
+}
+
+/** Where a device's output went. */
+export interface SinkOutput {
+  /** Path relative to output-dir, POSIX separators. */
+  path: string
+  /** "dir" outputs are trees: size is the sum of file sizes and sha256 a digest of the tree listing. */
+  size: number
+  sha256: string
+  /** For format "partition" (and image): where the partition sits in the base image. */
+  partition?: { number: number; offset: number; size: number; fileSystem: string; label?: string }
+  files: InstalledFile[]
+}
+
+export interface Sink {
+  readonly format: string
+  /** Write one device's files; must leave no partial output behind when it throws. */
+  write(device: Device, files: BundleFile[]): Promise<SinkOutput>
+  /** Release shared resources (decompressed base image, …). */
+  close(): Promise<void>
+}
