@@ -1,0 +1,12 @@
+// The `credbake` command's entry point (dist/cli.js).
+import { main } from './cli/main.js'
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    process.stderr.write(`credbake: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exitCode = 1
+  }
+)

@@ -1,0 +1,71 @@
+import { bake, type BakeResult } from '../pipeline/bake.js'
+import { throttledProgress, type Reporter } from '../pipeline/reporter.js'
+import { INPUTS } from '../settings/inputs.js'
+import { parseSettings } from '../settings/parse.js'
+import { EXIT_CODES } from '../errors.js'
+import type { Console } from './console.js'
+import { parseFlags } from './main.js'
+
+export const BAKE_HELP = `Usage: credbake bake --manifest FILE --fleet-ca-cert PEM|FILE --fleet-ca-key PEM|FILE [options]
+
+Issue a certificate for every device of the manifest, signed by the fleet CA, and write each
+device's credential bundle (as an image, a partition, a .tar.gz overlay or a folder), then the
+review manifest credbake-manifest.json and certificates.pem into --output-dir.
+
+Every option can also be set in the environment: --fleet-ca-key-passphrase as
+CREDBAKE_FLEET_CA_KEY_PASSPHRASE, and so on (upper case, - as _). Prefer that for secrets.
+
+Options:
+${INPUTS.map((input) => formatOption(input.name, input.description, input.default, input.required, input.boolean)).join('')}`
+
+function formatOption(name: string, description: string, fallback?: string, required?: boolean, boolean?: boolean): string {
+  const flag = boolean ? `--${name} / --no-${name}` : `--${name} VALUE`
+  const note = required ? ' (required)' : fallback !== undefined ? ` (default: ${fallback})` : ''
+  return `  ${flag}\n${wrap(`${description}${note}`, 6, 96)}\n`
+}
+
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + word.length + 1 > width - indent) {
+      lines.push(line)
+      line = word
+    } else line = line ? `${line} ${word}` : word
+  }
+  if (line) lines.push(line)
+  return lines.map((l) => `${' '.repeat(indent)}${l}`).join('\n')
+}
+
+export async function bakeCommand(args: string[], out: Console): Promise<number> {
+  const { values } = parseFlags(args, {
+    strings: INPUTS.filter((input) => !input.boolean).map((input) => input.name),
+    booleans: INPUTS.filter((input) => input.boolean).map((input) => input.name)
+  })
+  const settings = parseSettings(values, { baseDir: process.cwd() })
+  const result = await bake(settings, cliReporter(out))
+  printResult(result, out)
+  return EXIT_CODES.ok
+}
+
+export function cliReporter(out: Console): Reporter {
+  return {
+    info: (message) => out.stderr(`${message}\n`),
+    warning: (message, where) =>
+      out.stderr(`warning: ${where?.file ? `${where.file}${where.line ? `:${where.line}` : ''}: ` : ''}${message}\n`),
+    progress: throttledProgress((line) => out.stderr(`${line}\n`))
+  }
+}
+
+export function printResult(result: BakeResult, out: Console): void {
+  out.stdout(
+    [
+      `devices:          ${result.devices}${result.skipped ? ` (${result.skipped} already complete)` : ''}`,
+      `manifest:         ${result.manifestPath}`,
+      `certificates:     ${result.certificatesPath}`,
+      `output-dir:       ${result.outputDir}`,
+      `fleet-ca-sha256:  ${result.fleetCaSha256}`,
+      ''
+    ].join('\n')
+  )
+}

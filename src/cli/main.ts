@@ -1,0 +1,116 @@
+// CLI adapter: argv → command. Flags share the action's input names (`--fleet-ca-cert`), and each
+// may also come from the environment as CREDBAKE_FLEET_CA_CERT etc., which keeps keys and
+// passphrases out of the process list and shell history.
+import { parseArgs } from 'node:util'
+import { EXIT_CODES, isCredbakeError, messageOf, InputError } from '../errors.js'
+import { VERSION } from '../version.js'
+import { bakeCommand, BAKE_HELP } from './bake.js'
+import { demoCommand, DEMO_HELP } from './demo.js'
+import { inspectCommand, INSPECT_HELP } from './inspect.js'
+import type { Console } from './console.js'
+import { processConsole } from './console.js'
+
+export const MAIN_HELP = `credbake ${VERSION}: bake per-device X.509 credentials into firmware images
+
+Usage: credbake <command> [options]
+
+Commands:
+  bake      issue a certificate per device of a manifest and write the bundles (the main job)
+  inspect   show an image's partition table and file systems
+  demo      throwaway CA, sample manifest and image, then bake (never for production)
+  help      this text; \`credbake <command> --help\` for a command's options
+
+Exit codes:
+  0  success
+  1  unexpected failure (a bug: please report it)
+  2  bad option or device manifest
+  3  the fleet CA cannot be used (not a CA, wrong key or passphrase, expired, lifetime too long)
+  4  image or tool problem (partition not found, file system unsupported, debugfs/mtools missing)
+  5  outputs cannot be written (output-dir not writable, disk or partition full)
+  6  another credbake run holds the output directory
+`
+
+interface Command {
+  run(args: string[], out: Console): Promise<number>
+  help: string
+}
+
+const COMMANDS: Record<string, Command> = {
+  bake: { run: bakeCommand, help: BAKE_HELP },
+  demo: { run: demoCommand, help: DEMO_HELP },
+  inspect: { run: inspectCommand, help: INSPECT_HELP }
+}
+
+export async function main(argv: string[], out: Console = processConsole): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    const topic = rest[0] === undefined ? undefined : COMMANDS[rest[0]]
+    out.stdout(topic ? topic.help : MAIN_HELP)
+    return name === undefined ? EXIT_CODES.input : EXIT_CODES.ok
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    out.stdout(`${VERSION}\n`)
+    return EXIT_CODES.ok
+  }
+  const command = COMMANDS[name]
+  if (!command) {
+    out.stderr(`credbake: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}. See credbake --help.\n`)
+    return EXIT_CODES.input
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out.stdout(command.help)
+    return EXIT_CODES.ok
+  }
+  try {
+    return await command.run(rest, out)
+  } catch (error) {
+    return reportError(error, out)
+  }
+}
+
+export function reportError(error: unknown, out: Console): number {
+  if (isCredbakeError(error)) {
+    const where = error.file ? `${error.file}${error.line ? `:${error.line}` : ''}: ` : ''
+    out.stderr(`credbake: error: ${where && !error.message.includes(error.file ?? '\0') ? where : ''}${error.message}\n`)
+    return EXIT_CODES[error.kind]
+  }
+  if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    out.stderr(`credbake: ${messageOf(error)}. See --help.\n`)
+    return EXIT_CODES.input
+  }
+  out.stderr(`credbake: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  return EXIT_CODES.internal
+}
+
+/** Parse `--name value` flags for the given option names, plus `--name`/`--no-name` booleans. */
+export function parseFlags(
+  args: string[],
+  names: { strings: readonly string[]; booleans: readonly string[] },
+  positionals = 0
+): { values: Record<string, string | undefined>; positionals: string[] } {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {}
+  for (const name of names.strings) options[name] = { type: 'string' }
+  for (const name of names.booleans) {
+    options[name] = { type: 'boolean' }
+    options[`no-${name}`] = { type: 'boolean' }
+  }
+  const parsed = parseArgs({ args, options, allowPositionals: positionals > 0, strict: true })
+  if (parsed.positionals.length > positionals) {
+    throw new InputError(`unexpected argument "${parsed.positionals[positionals]}"`)
+  }
+  const values: Record<string, string | undefined> = {}
+  for (const name of names.strings) {
+    const value = parsed.values[name]
+    values[name] = typeof value === 'string' ? value : fromEnv(name)
+  }
+  for (const name of names.booleans) {
+    if (parsed.values[name] === true) values[name] = 'true'
+    else if (parsed.values[`no-${name}`] === true) values[name] = 'false'
+    else values[name] = fromEnv(name)
+  }
+  return { values, positionals: parsed.positionals }
+}
+
+function fromEnv(name: string): string | undefined {
+  return process.env[`CREDBAKE_${name.toUpperCase().replace(/-/g, '_')}`]
+}

@@ -1,0 +1,109 @@
+// Streams the review manifest and certificates.pem: memory stays flat in the fleet size, and
+// both files appear (renamed into place) only when complete.
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { once } from 'node:events'
+import type { IssuedCredential } from '../issue/types.js'
+import type { SinkOutput } from '../sink/types.js'
+import { syncDir, tempSibling } from '../util/fsx.js'
+import {
+  CERTIFICATES_FILE,
+  MANIFEST_FILE,
+  type ManifestDevice,
+  type ManifestFooter,
+  type ManifestHeader
+} from './types.js'
+
+export function manifestDevice(credential: IssuedCredential, output: SinkOutput): ManifestDevice {
+  return {
+    serial: credential.device.serial,
+    deviceId: credential.device.deviceId,
+    certificate: {
+      serialNumber: credential.serialNumber,
+      subject: credential.subject,
+      sha256: credential.sha256,
+      publicKeySha256: credential.publicKeySha256,
+      notBefore: credential.notBefore.toISOString(),
+      notAfter: credential.notAfter.toISOString(),
+      keySource: credential.privateKeyPem === undefined ? 'csr' : 'generated'
+    },
+    output: {
+      path: output.path,
+      size: output.size,
+      sha256: output.sha256,
+      ...(output.partition ? { partition: output.partition } : {})
+    },
+    files: output.files.map((file) =>
+      file.secret
+        ? { path: file.path, mode: file.mode, owner: file.owner, privateKey: true }
+        : { path: file.path, mode: file.mode, owner: file.owner, sha256: file.sha256 ?? '', size: file.size, privateKey: false }
+    )
+  }
+}
+
+class AtomicStream {
+  readonly temp: string
+  private readonly stream: WriteStream
+
+  constructor(readonly target: string) {
+    this.temp = tempSibling(target)
+    this.stream = createWriteStream(this.temp, { mode: 0o644, flush: true })
+  }
+
+  async write(text: string): Promise<void> {
+    if (!this.stream.write(text)) await once(this.stream, 'drain')
+  }
+
+  async commit(): Promise<void> {
+    this.stream.end()
+    await once(this.stream, 'finish')
+    await rename(this.temp, this.target)
+  }
+
+  async abandon(): Promise<void> {
+    this.stream.destroy()
+    await rm(this.temp, { force: true })
+  }
+}
+
+export class ReviewWriter {
+  private readonly manifest: AtomicStream
+  private readonly certificates: AtomicStream
+  private count = 0
+
+  private constructor(private readonly outputDir: string) {
+    this.manifest = new AtomicStream(path.join(outputDir, MANIFEST_FILE))
+    this.certificates = new AtomicStream(path.join(outputDir, CERTIFICATES_FILE))
+  }
+
+  static async open(outputDir: string, header: ManifestHeader): Promise<ReviewWriter> {
+    const writer = new ReviewWriter(outputDir)
+    const head = JSON.stringify(header, null, 2)
+    await writer.manifest.write(`${head.slice(0, -2)},\n  "devices": [`)
+    return writer
+  }
+
+  async add(device: ManifestDevice, certificatePem: string): Promise<void> {
+    const entry = JSON.stringify(device, null, 2).replace(/\n/g, '\n    ')
+    await this.manifest.write(`${this.count === 0 ? '\n    ' : ',\n    '}${entry}`)
+    await this.certificates.write(certificatePem.endsWith('\n') ? certificatePem : `${certificatePem}\n`)
+    this.count++
+  }
+
+  /** Finish both files and rename them into place; returns their paths. */
+  async commit(): Promise<{ manifest: string; certificates: string }> {
+    const footer: ManifestFooter = { counts: { devices: this.count }, certificates: CERTIFICATES_FILE }
+    const tail = JSON.stringify(footer, null, 2).slice(1)
+    await this.manifest.write(`${this.count === 0 ? '' : '\n  '}],${tail}\n`)
+    await this.certificates.commit()
+    // The manifest last: its presence says the run is complete.
+    await this.manifest.commit()
+    await syncDir(this.outputDir)
+    return { manifest: this.manifest.target, certificates: this.certificates.target }
+  }
+
+  async abandon(): Promise<void> {
+    await Promise.all([this.manifest.abandon(), this.certificates.abandon()])
+  }
+}

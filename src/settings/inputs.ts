@@ -1,0 +1,114 @@
+// Every action input / CLI flag, as data. action.yml, the CLI's --help and the README's input
+// table are checked against this list by test/settings/inputs.test.ts, so they cannot drift.
+
+export interface InputSpec {
+  name: string
+  description: string
+  /** Default as the user sees it; undefined when there is none. */
+  default?: string
+  required?: boolean
+  /** Values that must never be printed (masked in the action). */
+  secret?: boolean
+  /** CLI: a flag that takes no value. */
+  boolean?: boolean
+}
+
+export const INPUTS: readonly InputSpec[] = [
+  {
+    name: 'manifest',
+    required: true,
+    description:
+      'Device manifest: .csv (header row), .json (array or {devices:[...]}), .jsonl or .yaml/.yml. Field `serial` is required (1-64 of A-Za-z0-9._-, not starting with "."); `device-id` (certificate CN, defaults to the serial, may also hold ":") and `csr` (path of a PEM CSR to sign instead of generating a key) are optional; other fields can be used in templates.'
+  },
+  {
+    name: 'fleet-ca-cert',
+    required: true,
+    description:
+      'Fleet CA certificate as PEM text or a path to a PEM file. May hold a chain: the signing CA first, then its issuers.'
+  },
+  {
+    name: 'fleet-ca-key',
+    required: true,
+    secret: true,
+    description:
+      'Fleet CA private key as PEM text (e.g. a repository secret) or a path: PKCS#8, encrypted PKCS#8, SEC1 EC or PKCS#1 RSA. Masked; never printed.'
+  },
+  {
+    name: 'fleet-ca-key-passphrase',
+    secret: true,
+    description: 'Passphrase of an encrypted fleet CA key. Masked; never printed.'
+  },
+  {
+    name: 'server-ca',
+    description: "PEM text or path of the OTA server's CA, installed on the device as its trust root (root.crt)."
+  },
+  { name: 'gateway-url', description: 'Device gateway URL, installed on the device as gateway.url.' },
+  {
+    name: 'layout',
+    default: 'aktualizr',
+    description:
+      'Files on the device: `aktualizr` (client.pem, pkey.pem, root.crt, gateway.url as aktualizr\'s DeviceCred import reads them) or `flat` (cert.pem, chain.pem, key.pem, ca.pem, gateway.url).'
+  },
+  { name: 'credentials-dir', default: '/var/sota/import', description: 'Directory on the device that receives the files.' },
+  {
+    name: 'key-type',
+    default: 'ec-p256',
+    description: 'Device key type: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096 or ed25519.'
+  },
+  {
+    name: 'validity-days',
+    default: '365',
+    description: 'Certificate lifetime in days. Use either this or not-after.'
+  },
+  {
+    name: 'not-after',
+    description:
+      'Certificate end as an RFC 3339 time (2030-01-01T00:00:00Z) or `never` (99991231235959Z, RFC 5280). Overrides validity-days.'
+  },
+  {
+    name: 'subject',
+    default: 'CN={device-id}',
+    description: 'Subject DN template with {field} placeholders from the manifest row, e.g. `CN={device-id},O=Acme`.'
+  },
+  {
+    name: 'san',
+    description:
+      'Optional subjectAltName template, e.g. `DNS:{serial}.devices.example.com,URI:urn:dev:{device-id}`. No SAN extension when empty.'
+  },
+  {
+    name: 'image',
+    description: 'Base firmware image (.img, .wic, .sdimg, raw; .gz/.xz/.zst compressed too). Never modified.'
+  },
+  {
+    name: 'partition',
+    description:
+      'Where in the image: a number (Linux numbering: 5 is the first logical MBR partition), `label=NAME` (file-system label) or `name=NAME` (GPT partition name). Default: the only ext2/3/4 partition.'
+  },
+  {
+    name: 'format',
+    description:
+      'Output per device: `image` (a full image), `partition` (only the selected partition), `tar` (a .tar.gz overlay) or `dir` (a tree). Default: image when `image` is set, else tar.'
+  },
+  { name: 'compress', default: 'none', description: 'Compress image outputs: none, gz, xz or zst.' },
+  { name: 'output-dir', default: 'credbake-out', description: 'Where outputs, the review manifest and the journal go.' },
+  { name: 'shard', default: '1/1', description: 'Bake only shard i of n (`i/n`) of the manifest, deterministically by serial.' },
+  {
+    name: 'resume',
+    default: 'true',
+    boolean: true,
+    description: 'Resume an interrupted run in the same output-dir (skip devices already complete).'
+  },
+  {
+    name: 'overwrite',
+    default: 'false',
+    boolean: true,
+    description: 'Allow baking into a non-empty output-dir when resume is false.'
+  },
+  { name: 'concurrency', default: '0', description: 'Worker threads for issuance; 0 means one per CPU core.' }
+]
+
+export function inputSpec(name: string): InputSpec {
+  const spec = INPUTS.find((input) => input.name === name)
+  if (!spec) throw new Error(`unknown input ${name}`)
+  return spec
+}

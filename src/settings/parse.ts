@@ -1,0 +1,227 @@
+// Raw inputs (action inputs or CLI flags, both plain strings) → one validated Settings object.
+// All option errors surface here, before any key is generated or file written.
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { InputError, messageOf } from '../errors.js'
+import { parseShard } from '../manifest/shard.js'
+import {
+  COMPRESSIONS,
+  FORMATS,
+  KEY_TYPES,
+  LAYOUTS,
+  type Format,
+  type Lifetime,
+  type PartitionSelector,
+  type PemSource,
+  type Settings
+} from './types.js'
+
+/** Input name → raw value; missing and empty mean "not given". */
+export type RawInputs = Readonly<Record<string, string | undefined>>
+
+export interface ParseContext {
+  /** Relative paths resolve against this (GITHUB_WORKSPACE in the action, cwd in the CLI). */
+  baseDir: string
+  /** RUNNER_TEMP in the action; the OS temp dir otherwise. */
+  tempRoot?: string
+}
+
+const MAX_VALIDITY_DAYS = 100 * 366
+
+export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
+  const get = (name: string): string | undefined => {
+    const value = raw[name]?.trim()
+    return value === undefined || value === '' ? undefined : value
+  }
+  const required = (name: string): string => {
+    const value = get(name)
+    if (value === undefined) throw new InputError(`Input "${name}" is required.`, { input: name })
+    return value
+  }
+  const resolvePath = (value: string): string => path.resolve(context.baseDir, value)
+
+  const manifestPath = resolvePath(required('manifest'))
+  const fleetCaCert = readPem('fleet-ca-cert', required('fleet-ca-cert'), resolvePath, false)
+  const fleetCaKey = readPem('fleet-ca-key', required('fleet-ca-key'), resolvePath, true)
+  const serverCaValue = get('server-ca')
+  const image = get('image')
+  const format = parseFormat(get('format'), image)
+
+  const settings: Settings = {
+    manifestPath,
+    fleetCaCert,
+    fleetCaKey,
+    fleetCaKeyPassphrase: raw['fleet-ca-key-passphrase'] || undefined,
+    serverCa: serverCaValue === undefined ? undefined : readPem('server-ca', serverCaValue, resolvePath, false),
+    gatewayUrl: parseGatewayUrl(get('gateway-url')),
+    layout: oneOf('layout', get('layout') ?? 'aktualizr', LAYOUTS),
+    credentialsDir: parseCredentialsDir(get('credentials-dir') ?? '/var/sota/import'),
+    keyType: oneOf('key-type', get('key-type') ?? 'ec-p256', KEY_TYPES),
+    lifetime: parseLifetime(get('validity-days'), get('not-after')),
+    subject: get('subject') ?? 'CN={device-id}',
+    san: get('san'),
+    image: image === undefined ? undefined : resolvePath(image),
+    partition: parsePartitionSelector(get('partition')),
+    format,
+    compress: oneOf('compress', get('compress') ?? 'none', COMPRESSIONS),
+    outputDir: resolvePath(get('output-dir') ?? 'credbake-out'),
+    shard: parseShard(get('shard') ?? '1/1'),
+    resume: parseBoolean('resume', get('resume'), true),
+    overwrite: parseBoolean('overwrite', get('overwrite'), false),
+    tempRoot: context.tempRoot ?? os.tmpdir(),
+    concurrency: parseCount('concurrency', get('concurrency') ?? '0')
+  }
+  if (settings.partition && !settings.image) {
+    throw new InputError('Input "partition" needs "image": it selects a partition of the base image.', {
+      input: 'partition'
+    })
+  }
+  if (settings.compress !== 'none' && format !== 'image' && format !== 'partition') {
+    throw new InputError(`Input "compress" applies to image and partition outputs, not to format "${format}".`, {
+      input: 'compress'
+    })
+  }
+  if (image !== undefined && !existsSync(settings.image as string)) {
+    throw new InputError(`Input "image": no file at ${settings.image}.`, { input: 'image' })
+  }
+  return settings
+}
+
+/**
+ * A PEM input is either the PEM text itself (a secret pasted into the workflow) or a path.
+ * Key values are never echoed: a malformed secret must not end up in a log.
+ */
+function readPem(input: string, value: string, resolvePath: (p: string) => string, secret: boolean): PemSource {
+  if (value.includes('-----BEGIN')) return { input, text: value, origin: `input ${input}` }
+  const looksLikePath = !value.includes('\n') && value.length < 4096
+  if (looksLikePath) {
+    const file = resolvePath(value)
+    let text: string
+    try {
+      if (!statSync(file).isFile()) throw new Error('not a regular file')
+      text = readFileSync(file, 'utf8')
+    } catch (error) {
+      const shown = secret ? 'the given path' : file
+      throw new InputError(
+        `Input "${input}" is neither PEM text nor a readable file (${shown}: ${messageOf(error).replace(file, '…')}). Pass the PEM itself or a path to it.`,
+        { input }
+      )
+    }
+    if (!text.includes('-----BEGIN')) {
+      throw new InputError(`Input "${input}": ${secret ? 'the file' : file} holds no PEM block ("-----BEGIN …").`, { input })
+    }
+    return { input, text, origin: file }
+  }
+  throw new InputError(`Input "${input}" holds no PEM block ("-----BEGIN …") and is not a path.`, { input })
+}
+
+function oneOf<T extends string>(input: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw new InputError(`Input "${input}" must be one of ${allowed.join(', ')}; got "${value}".`, { input })
+}
+
+function parseFormat(value: string | undefined, image: string | undefined): Format {
+  const format = oneOf('format', value ?? (image === undefined ? 'tar' : 'image'), FORMATS)
+  if ((format === 'image' || format === 'partition') && image === undefined) {
+    throw new InputError(`Input "format" is "${format}" but no "image" is given: set image to the base firmware image.`, {
+      input: 'format'
+    })
+  }
+  if ((format === 'tar' || format === 'dir') && image !== undefined) {
+    throw new InputError(
+      `Input "image" is set but "format" is "${format}", which does not use it: use format image or partition, or drop image.`,
+      { input: 'format' }
+    )
+  }
+  return format
+}
+
+function parseLifetime(validityDays: string | undefined, notAfter: string | undefined): Lifetime {
+  if (validityDays !== undefined && notAfter !== undefined) {
+    throw new InputError('Inputs "validity-days" and "not-after" both set: give one.', { input: 'not-after' })
+  }
+  if (notAfter !== undefined) {
+    if (notAfter.toLowerCase() === 'never') return { kind: 'never' }
+    // RFC 3339 requires a date, a time and an offset; Date.parse alone would accept far more.
+    const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+    const time = new Date(notAfter)
+    if (!rfc3339.test(notAfter) || Number.isNaN(time.getTime())) {
+      throw new InputError(
+        `Input "not-after" must be an RFC 3339 time such as 2030-01-01T00:00:00Z, or "never"; got "${notAfter}".`,
+        { input: 'not-after' }
+      )
+    }
+    if (time.getTime() <= Date.now()) {
+      throw new InputError(`Input "not-after" (${notAfter}) is in the past.`, { input: 'not-after' })
+    }
+    return { kind: 'until', notAfter: time }
+  }
+  const days = validityDays === undefined ? 365 : Number(validityDays)
+  if (!/^\d+$/.test(validityDays ?? '365') || !Number.isSafeInteger(days) || days < 1 || days > MAX_VALIDITY_DAYS) {
+    throw new InputError(
+      `Input "validity-days" must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}; got "${validityDays}". For no expiry use not-after: never.`,
+      { input: 'validity-days' }
+    )
+  }
+  return { kind: 'days', days }
+}
+
+function parseCredentialsDir(value: string): string {
+  if (!value.startsWith('/') || value.split('/').some((part) => part === '..' || part === '.')) {
+    throw new InputError(`Input "credentials-dir" must be an absolute path on the device without . or ..; got "${value}".`, {
+      input: 'credentials-dir'
+    })
+  }
+  if (/[\u0000-\u001f"\\]/.test(value)) {
+    throw new InputError('Input "credentials-dir" holds control characters, quotes or backslashes.', {
+      input: 'credentials-dir'
+    })
+  }
+  const normalised = path.posix.normalize(value).replace(/\/+$/, '')
+  return normalised === '' ? '/' : normalised
+}
+
+function parseGatewayUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new InputError(`Input "gateway-url" is not a URL: "${value}".`, { input: 'gateway-url' })
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new InputError(`Input "gateway-url" must be an https URL; got "${value}".`, { input: 'gateway-url' })
+  }
+  return value
+}
+
+export function parsePartitionSelector(value: string | undefined): PartitionSelector | undefined {
+  if (value === undefined) return undefined
+  if (/^\d+$/.test(value)) {
+    const number = Number(value)
+    if (number >= 0 && number <= 256) return { kind: 'number', number }
+  }
+  const match = /^(label|name)=(.+)$/.exec(value)
+  if (match) return { kind: match[1] as 'label' | 'name', value: match[2] as string }
+  throw new InputError(
+    `Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`,
+    { input: 'partition' }
+  )
+}
+
+function parseBoolean(input: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  // The YAML 1.2 core schema's booleans, as @actions/core's getBooleanInput accepts them.
+  if (['true', 'True', 'TRUE'].includes(value)) return true
+  if (['false', 'False', 'FALSE'].includes(value)) return false
+  throw new InputError(`Input "${input}" must be true or false; got "${value}".`, { input })
+}
+
+function parseCount(input: string, value: string): number {
+  const count = Number(value)
+  if (!/^\d+$/.test(value) || count > 256) {
+    throw new InputError(`Input "${input}" must be a whole number from 0 to 256; got "${value}".`, { input })
+  }
+  return count
+}

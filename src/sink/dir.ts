@@ -1,0 +1,59 @@
+// Sink "dir": output-dir/devices/SERIAL/<device paths>, modes applied, built under a temporary
+// name and renamed into place only when complete.
+import { chown, mkdir, open, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import type { BundleFile } from '../bundle/types.js'
+import type { Device } from '../manifest/types.js'
+import { syncDir, tempSibling } from '../util/fsx.js'
+import { describeFiles, treeDigest } from './files.js'
+import { wrapWriteError } from './errors.js'
+import type { Sink, SinkOutput } from './types.js'
+
+export class DirSink implements Sink {
+  readonly format = 'dir'
+  private readonly root: string
+
+  constructor(private readonly outputDir: string) {
+    this.root = path.join(outputDir, 'devices')
+  }
+
+  async write(device: Device, files: BundleFile[]): Promise<SinkOutput> {
+    const target = path.join(this.root, device.serial)
+    const temp = tempSibling(target)
+    try {
+      await mkdir(temp, { recursive: true, mode: 0o755 })
+      for (const file of files) await writeOne(temp, file)
+      await rm(target, { recursive: true, force: true })
+      await rename(temp, target)
+      await syncDir(this.root)
+    } catch (error) {
+      await rm(temp, { recursive: true, force: true })
+      throw wrapWriteError(error, device, target)
+    }
+    return {
+      path: path.relative(this.outputDir, target).split(path.sep).join('/'),
+      size: files.reduce((sum, file) => sum + file.content.length, 0),
+      sha256: treeDigest(files),
+      files: describeFiles(files, { modes: true, owners: true })
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function writeOne(root: string, file: BundleFile): Promise<void> {
+  const destination = path.join(root, ...file.path.split('/').filter(Boolean))
+  await mkdir(path.dirname(destination), { recursive: true, mode: 0o755 })
+  // Create with the final mode so a key is never readable by others, even for a moment.
+  const handle = await open(destination, 'wx', file.mode)
+  try {
+    await handle.writeFile(file.content)
+    await handle.chmod(file.mode) // umask may have narrowed the mode given to open
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  // Only root can give files to uid 0; others get a tree to copy with `cp -a`/rsync as root.
+  if (process.getuid?.() === 0) await chown(destination, file.uid, file.gid)
+}
+

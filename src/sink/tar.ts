@@ -1,0 +1,83 @@
+// Sink "tar": output-dir/overlays/SERIAL.tar.gz, an overlay to extract over the root file system
+// (`tar -xzpf SERIAL.tar.gz -C /mnt/rootfs`). Entries carry the device paths (relative), modes,
+// uid/gid 0 and a directory entry for every parent, so extraction as root yields the right tree.
+import { createHash } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createGzip } from 'node:zlib'
+import { pack as createTarPack } from 'tar-stream'
+import type { BundleFile } from '../bundle/types.js'
+import type { Device } from '../manifest/types.js'
+import { syncDir, tempSibling } from '../util/fsx.js'
+import { wrapWriteError } from './errors.js'
+import { describeFiles } from './files.js'
+import type { Sink, SinkOutput } from './types.js'
+
+export class TarSink implements Sink {
+  readonly format = 'tar'
+  private readonly root: string
+
+  /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
+  constructor(
+    private readonly outputDir: string,
+    private readonly mtime: Date
+  ) {
+    this.root = path.join(outputDir, 'overlays')
+  }
+
+  async write(device: Device, files: BundleFile[]): Promise<SinkOutput> {
+    const target = path.join(this.root, `${device.serial}.tar.gz`)
+    const temp = tempSibling(target)
+    const hash = createHash('sha256')
+    let size = 0
+    try {
+      await mkdir(this.root, { recursive: true })
+      const archive = buildArchive(files, this.mtime)
+      const measure = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk)
+          size += chunk.length
+          done(null, chunk)
+        }
+      })
+      const out = createWriteStream(temp, { mode: 0o644, flush: true })
+      await pipeline(archive, createGzip({ level: 6 }), measure, out)
+      await rename(temp, target)
+      await syncDir(this.root)
+    } catch (error) {
+      await rm(temp, { force: true })
+      throw wrapWriteError(error, device, target)
+    }
+    return {
+      path: path.relative(this.outputDir, target).split(path.sep).join('/'),
+      size,
+      sha256: hash.digest('hex'),
+      files: describeFiles(files, { modes: true, owners: true })
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+function buildArchive(files: readonly BundleFile[], mtime: Date): ReturnType<typeof createTarPack> {
+  const archive = createTarPack()
+  const written = new Set<string>()
+  for (const file of files) {
+    const parts = file.path.split('/').filter(Boolean)
+    for (let depth = 1; depth < parts.length; depth++) {
+      const dir = `${parts.slice(0, depth).join('/')}/`
+      if (written.has(dir)) continue
+      written.add(dir)
+      archive.entry({ name: dir, type: 'directory', mode: 0o755, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime })
+    }
+    archive.entry(
+      { name: parts.join('/'), type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, uname: 'root', gname: 'root', mtime },
+      file.content
+    )
+  }
+  archive.finalize()
+  return archive
+}

@@ -1,0 +1,62 @@
+// File helpers for outputs that must be complete or absent: write under a temporary name in the
+// same folder, fsync, rename into place.
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdir, open, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+
+/** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
+export function tempSibling(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
+}
+
+export const TEMP_MARKER = '.tmp-'
+
+/** Write a whole file atomically: temp + fsync + rename (+ fsync of the folder). */
+export async function writeFileAtomic(target: string, content: string | Buffer, mode = 0o644): Promise<void> {
+  await mkdir(path.dirname(target), { recursive: true })
+  const temp = tempSibling(target)
+  try {
+    const handle = await open(temp, 'w', mode)
+    try {
+      await handle.writeFile(content)
+      await handle.chmod(mode)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temp, target)
+  } catch (error) {
+    await rm(temp, { force: true })
+    throw error
+  }
+  await syncDir(path.dirname(target))
+}
+
+/** Make a rename durable. Some file systems refuse fsync on a directory; that is not fatal. */
+export async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    // best effort
+  }
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+export function octalMode(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0')
+}
