@@ -57,8 +57,8 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: 'validity-days',
-    default: '365',
-    description: 'Certificate lifetime in days. Use either this or not-after.'
+    // No default here: the runner would pass it even when not-after is set. 365 applies in parse.ts.
+    description: 'Certificate lifetime in days; 365 when neither this nor not-after is set.'
   },
   {
     name: 'not-after',

@@ -1,0 +1,68 @@
+// action.yml, the README's input table and package.json's version must agree with src/settings/inputs.ts.
+// UPDATE_ACTION_YML=1 npx vitest run test/settings/action-yml.test.ts rewrites action.yml's inputs.
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parse, stringify } from 'yaml'
+import { INPUTS } from '../../src/settings/inputs.js'
+import { VERSION } from '../../src/version.js'
+
+const root = path.resolve(import.meta.dirname, '../..')
+const actionPath = path.join(root, 'action.yml')
+
+function expectedInputs(): Record<string, Record<string, unknown>> {
+  const inputs: Record<string, Record<string, unknown>> = {}
+  for (const input of INPUTS) {
+    inputs[input.name] = {
+      description: input.description,
+      required: input.required ?? false,
+      ...(input.default === undefined ? {} : { default: input.default })
+    }
+  }
+  return inputs
+}
+
+describe('action.yml', () => {
+  if (process.env.UPDATE_ACTION_YML === '1') {
+    it('is rewritten from the input table', () => {
+      const action = parse(readFileSync(actionPath, 'utf8')) as Record<string, unknown>
+      action.inputs = expectedInputs()
+      writeFileSync(actionPath, stringify(action, { lineWidth: 0 }))
+    })
+    return
+  }
+  const action = parse(readFileSync(actionPath, 'utf8')) as {
+    runs: { using: string; main: string }
+    inputs: Record<string, unknown>
+    outputs: Record<string, { description: string }>
+    branding: { icon: string; color: string }
+  }
+
+  it('runs dist/index.js on node24', () => {
+    expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' })
+  })
+
+  it('documents every input with its description and default', () => {
+    expect(action.inputs).toEqual(expectedInputs())
+  })
+
+  it('documents every output of the design', () => {
+    expect(Object.keys(action.outputs).sort()).toEqual(['certificates', 'devices', 'fleet-ca-sha256', 'manifest', 'output-dir'])
+    for (const output of Object.values(action.outputs)) expect(output.description.length).toBeGreaterThan(10)
+  })
+
+  it('has branding', () => {
+    expect(action.branding.icon).toBeTruthy()
+    expect(action.branding.color).toBeTruthy()
+  })
+
+  it('lists every input in the README', () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8')
+    for (const input of INPUTS) expect(readme).toContain(`| \`${input.name}\``)
+  })
+
+  it('has the package version', () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }
+    expect(VERSION).toBe(pkg.version)
+  })
+})
