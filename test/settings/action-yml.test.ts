@@ -22,12 +22,32 @@ function expectedInputs(): Record<string, Record<string, unknown>> {
   return inputs
 }
 
+const readmePath = path.join(root, 'README.md')
+const START = '<!-- inputs:start -->'
+const END = '<!-- inputs:end -->'
+
+function inputTable(): string {
+  const rows = INPUTS.map((input) => {
+    const fallback = input.required ? 'required' : input.default === undefined ? '' : `\`${input.default}\``
+    return `| \`${input.name}\` | ${input.description.replace(/\|/g, '\\|')} | ${fallback} |`
+  })
+  return ['| input / flag | meaning | default |', '|---|---|---|', ...rows].join('\n')
+}
+
+function readmeWithTable(readme: string): string {
+  const start = readme.indexOf(START)
+  const end = readme.indexOf(END)
+  if (start < 0 || end < start) throw new Error('README.md lacks the inputs markers')
+  return `${readme.slice(0, start + START.length)}\n${inputTable()}\n${readme.slice(end)}`
+}
+
 describe('action.yml', () => {
   if (process.env.UPDATE_ACTION_YML === '1') {
-    it('is rewritten from the input table', () => {
+    it('is rewritten from the input table, with the README table', () => {
       const action = parse(readFileSync(actionPath, 'utf8')) as Record<string, unknown>
       action.inputs = expectedInputs()
       writeFileSync(actionPath, stringify(action, { lineWidth: 0 }))
+      writeFileSync(readmePath, readmeWithTable(readFileSync(readmePath, 'utf8')))
     })
     return
   }
@@ -56,8 +76,9 @@ describe('action.yml', () => {
     expect(action.branding.color).toBeTruthy()
   })
 
-  it('lists every input in the README', () => {
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8')
+  it('lists every input in the README, as the input table says', () => {
+    const readme = readFileSync(readmePath, 'utf8')
+    expect(readme).toBe(readmeWithTable(readme))
     for (const input of INPUTS) expect(readme).toContain(`| \`${input.name}\``)
   })
 

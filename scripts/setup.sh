@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian/Ubuntu machine (or runner) for credbake development: the system tools the
+# image sinks and the tests drive, then the npm dependencies (and Node 24 for the e2e tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+# debugfs/e2fsck/mkfs.ext4 (e2fsprogs), mtools, mkfs.vfat/fsck.vfat (dosfstools), sfdisk (fdisk),
+# openssl, GnuTLS certtool (gnutls-bin), xz, zstd, GNU tar.
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  e2fsprogs mtools dosfstools fdisk openssl gnutls-bin xz-utils zstd tar ca-certificates >/dev/null
+
+npm ci --no-audit --no-fund
+# Node 24 (GitHub's runtime for node24 actions), from the npm package node@24, for the e2e tests.
+npm ci --no-audit --no-fund --prefix test/node24
