@@ -1,0 +1,74 @@
+// Small I/O helpers shared by the image modules: positional reads (images can be GBs, so we never
+// read a whole file), CRC-32 for GPT, and the zero-block test that keeps copies sparse.
+import type { FileHandle } from 'node:fs/promises'
+
+/** Read up to `length` bytes at `offset`; the result is shorter only at end of file. */
+export async function readAt(handle: FileHandle, offset: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(length)
+  let done = 0
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, done, length - done, offset + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+  }
+  return done === length ? buffer : buffer.subarray(0, done)
+}
+
+/** Write all of `data` at `offset` (positional writes may be short on some file systems). */
+export async function writeAt(handle: FileHandle, data: Uint8Array, offset: number): Promise<void> {
+  let done = 0
+  while (done < data.length) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, offset + done)
+    done += bytesWritten
+  }
+}
+
+const CRC32_TABLE = (() => {
+  const table = new Uint32Array(256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    table[n] = c >>> 0
+  }
+  return table
+})()
+
+/** CRC-32 (IEEE 802.3, reflected), the checksum of GPT headers and entry arrays. */
+export function crc32(data: Uint8Array): number {
+  let crc = 0xffffffff
+  for (let i = 0; i < data.length; i++) crc = CRC32_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8)
+  return (crc ^ 0xffffffff) >>> 0
+}
+
+/** Granularity of hole detection: the usual file-system block size. */
+export const ZERO_BLOCK = 4096
+const ZEROS = Buffer.alloc(1 << 20)
+
+/** True when `buffer[start, end)` is all zero bytes. Buffer.compare is a memcmp: fast. */
+export function isZero(buffer: Buffer, start = 0, end = buffer.length): boolean {
+  for (let at = start; at < end; at += ZEROS.length) {
+    const stop = Math.min(end, at + ZEROS.length)
+    if (buffer.compare(ZEROS, 0, stop - at, at, stop) !== 0) return false
+  }
+  return true
+}
+
+/**
+ * Runs of non-zero `ZERO_BLOCK`s in `buffer[0, length)`, as [start, end) pairs relative to the
+ * buffer. Writing only these runs (plus a final truncate) reproduces the bytes with holes.
+ */
+export function dataRuns(buffer: Buffer, length = buffer.length): Array<[number, number]> {
+  const runs: Array<[number, number]> = []
+  let runStart = -1
+  for (let at = 0; at < length; at += ZERO_BLOCK) {
+    const end = Math.min(length, at + ZERO_BLOCK)
+    if (isZero(buffer, at, end)) {
+      if (runStart >= 0) runs.push([runStart, at])
+      runStart = -1
+    } else if (runStart < 0) {
+      runStart = at
+    }
+  }
+  if (runStart >= 0) runs.push([runStart, length])
+  return runs
+}
