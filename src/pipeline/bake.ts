@@ -1,32 +1,44 @@
 // The main job, top to bottom:
-// settings → manifest → fleet CA → profile → (per device: issue → bundle → sink) → review → result.
+// settings → manifest → fleet CA → profile → output-dir (lock, journal, resume plan)
+//   → per device: issue → journal → bundle → sink → journal
+//   → review manifest from the journal → result for the summary.
 import { loadFleetCa } from '../ca/load.js'
 import type { FleetCa } from '../ca/types.js'
 import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
+import { InputError } from '../errors.js'
 import { buildProfile } from '../issue/profile.js'
 import { issueCredential } from '../issue/issue.js'
-import type { CertificateProfile } from '../issue/types.js'
+import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
+import { Journal, type JournalRecord, type RunIdentity } from '../journal/journal.js'
+import { OutputLock } from '../journal/lock.js'
+import { identityDifferences, loadJournalState, type JournalState } from '../journal/state.js'
 import { readDeviceManifest, selectShard } from '../manifest/read.js'
-import { manifestDevice, ReviewWriter } from '../review/manifest-writer.js'
-import { SUMMARY_MAX_ROWS } from '../review/summary.js'
+import { manifestDevice } from '../review/manifest-writer.js'
+import { writeReviewFromJournal } from '../review/from-journal.js'
 import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader } from '../review/types.js'
 import type { Settings } from '../settings/types.js'
 import { createSink } from '../sink/create.js'
+import type { Sink } from '../sink/types.js'
+import { sha256Hex } from '../util/hash.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
-import { prepareOutputDir } from './output-dir.js'
+import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps } from './output-dir.js'
 import type { Reporter } from './reporter.js'
 
 export interface BakeResult {
   manifestPath: string
   certificatesPath: string
+  supersededPath: string
   outputDir: string
+  /** Devices in the manifest (this shard), all baked now or earlier. */
   devices: number
+  /** Of those, complete from an earlier run and left as they were. */
+  skipped: number
+  superseded: number
   fleetCaSha256: string
   header: ManifestHeader
   /** The first devices, for the summary; the manifest has them all. */
   firstDevices: ManifestDevice[]
-  skipped: number
 }
 
 export async function bake(settings: Settings, reporter: Reporter): Promise<BakeResult> {
@@ -54,50 +66,141 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
   )
 
   await prepareOutputDir(settings.outputDir)
-  const header = manifestHeader(settings, ca, profile, startedAt)
-  const bundleOptions: BundleOptions = {
-    layout: settings.layout,
-    credentialsDir: settings.credentialsDir,
-    serverCaPem: settings.serverCa?.text,
-    gatewayUrl: settings.gatewayUrl,
-    ...chainFor(ca)
-  }
-
+  const lock = await OutputLock.acquire(settings.outputDir)
   const secrets = await SecretTemp.create(settings.tempRoot)
-  let review: ReviewWriter | undefined
-  const sink = await createSink(settings, { secrets, mtime: startedAt, reporter })
+  let sink: Sink | undefined
+  let journal: Journal | undefined
   try {
-    review = await ReviewWriter.open(settings.outputDir, header)
-    const firstDevices: ManifestDevice[] = []
+    await removeLeftoverTemps(settings.outputDir)
+    sink = await createSink(settings, { secrets, mtime: startedAt, reporter })
+    const identity = runIdentity(settings, ca, sink)
+    const state = await loadJournalState(settings.outputDir)
+    const overwrite = await resumePolicy(settings, identity, state)
+
+    journal = await Journal.open(settings.outputDir)
+    const run = `${startedAt.toISOString()}-${process.pid}`
+    await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, identity, overwrite })
+
+    const bundleOptions: BundleOptions = {
+      layout: settings.layout,
+      credentialsDir: settings.credentialsDir,
+      serverCaPem: settings.serverCa?.text,
+      gatewayUrl: settings.gatewayUrl,
+      ...chainFor(ca)
+    }
     let done = 0
+    let skipped = 0
     for (const device of devices) {
-      const credential = issueCredential(ca, profile, device, startedAt)
-      const output = await sink.write(device, buildBundle(credential, bundleOptions))
-      const entry = manifestDevice(credential, output)
-      await review.add(entry, credential.certificatePem)
-      if (firstDevices.length < SUMMARY_MAX_ROWS) firstDevices.push(entry)
+      const previous = overwrite ? undefined : state.completed.get(device.serial)
+      if (previous && previous.deviceId === device.deviceId && (await sink.verify(previous))) {
+        skipped++
+      } else {
+        const credential = issueCredential(ca, profile, device, startedAt)
+        // Recorded before the key is written anywhere: an issued certificate is never unaccounted for.
+        await journal.append(issuedRecord(run, credential))
+        const output = await sink.write(device, buildBundle(credential, bundleOptions))
+        await journal.append({
+          type: 'written',
+          run,
+          at: new Date().toISOString(),
+          serial: device.serial,
+          certificateSha256: credential.sha256,
+          entry: manifestDevice(credential, output)
+        })
+      }
       reporter.progress(++done, devices.length)
     }
-    const paths = await review.commit()
-    review = undefined
+    await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length })
+    if (skipped) reporter.info(`${skipped} of ${devices.length} devices were already complete in ${settings.outputDir} and were kept.`)
+
+    const header = manifestHeader(settings, ca, profile, startedAt, sink)
+    const review = await writeReviewFromJournal(settings.outputDir, header, new Set(devices.map((device) => device.serial)))
+    if (review.supersededCount) {
+      reporter.warning(
+        `${review.supersededCount} earlier certificates of these devices are superseded (listed in the manifest and ${review.superseded}): revoke them on the server.`
+      )
+    }
     return {
-      manifestPath: paths.manifest,
-      certificatesPath: paths.certificates,
+      manifestPath: review.manifest,
+      certificatesPath: review.certificates,
+      supersededPath: review.superseded,
       outputDir: settings.outputDir,
-      devices: done,
+      devices: review.devices,
+      skipped,
+      superseded: review.supersededCount,
       fleetCaSha256: ca.sha256,
       header,
-      firstDevices,
-      skipped: 0
+      firstDevices: review.firstDevices
     }
   } finally {
-    await review?.abandon()
-    await sink.close()
+    await journal?.close()
+    await sink?.close()
     await secrets.remove()
+    await lock.release()
   }
 }
 
-function manifestHeader(settings: Settings, ca: FleetCa, profile: CertificateProfile, now: Date): ManifestHeader {
+/**
+ * Whether this run starts over (true) or resumes (false), and the refusals: resume into outputs of
+ * different settings, or a fresh run into a non-empty folder without overwrite.
+ */
+async function resumePolicy(settings: Settings, identity: RunIdentity, state: JournalState): Promise<boolean> {
+  const prior = state.records > 0 || (await hasPriorOutputs(settings.outputDir))
+  if (!settings.resume) {
+    if (prior && !settings.overwrite) {
+      throw new InputError(
+        `output-dir ${settings.outputDir} is not empty and resume is false: set overwrite: true to replace what is there (earlier certificates are then listed as superseded), or use an empty output-dir.`,
+        { input: 'output-dir' }
+      )
+    }
+    return prior
+  }
+  if (state.identity) {
+    const differences = identityDifferences(state.identity, identity)
+    if (differences.length) {
+      throw new InputError(
+        `output-dir ${settings.outputDir} holds outputs of a run with different settings (${differences.join(', ')}), so it cannot be resumed: use another output-dir, or resume: false with overwrite: true to replace them.`,
+        { input: 'output-dir' }
+      )
+    }
+  }
+  return false
+}
+
+function runIdentity(settings: Settings, ca: FleetCa, sink: Sink): RunIdentity {
+  return {
+    fleetCaSha256: ca.sha256,
+    format: settings.format,
+    compress: settings.compress,
+    layout: settings.layout,
+    credentialsDir: settings.credentialsDir,
+    keyType: settings.keyType,
+    subject: settings.subject,
+    san: settings.san ?? null,
+    imageSha256: sink.base?.sha256 ?? null,
+    partition: sink.base?.partition ?? null,
+    serverCaSha256: settings.serverCa ? sha256Hex(Buffer.from(settings.serverCa.text)) : null,
+    gatewayUrl: settings.gatewayUrl ?? null
+  }
+}
+
+function issuedRecord(run: string, credential: IssuedCredential): JournalRecord {
+  return {
+    type: 'issued',
+    run,
+    at: new Date().toISOString(),
+    serial: credential.device.serial,
+    deviceId: credential.device.deviceId,
+    certificate: {
+      serialNumber: credential.serialNumber,
+      sha256: credential.sha256,
+      notAfter: credential.notAfter.toISOString(),
+      pem: credential.certificatePem
+    }
+  }
+}
+
+function manifestHeader(settings: Settings, ca: FleetCa, profile: CertificateProfile, now: Date, sink: Sink): ManifestHeader {
   const lifetime =
     profile.lifetime.kind === 'until'
       ? { kind: 'until' as const, notAfter: profile.lifetime.notAfter.toISOString() }
@@ -120,7 +223,9 @@ function manifestHeader(settings: Settings, ca: FleetCa, profile: CertificatePro
     output: {
       format: settings.format,
       compress: settings.compress,
-      ...(settings.image ? { image: { path: settings.image } } : {})
+      ...(settings.image
+        ? { image: { path: settings.image, ...(sink.base ? { sha256: sink.base.sha256, partition: sink.base.partition } : {}) } }
+        : {})
     },
     shard: { index: settings.shard.index, count: settings.shard.count }
   }

@@ -1,7 +1,12 @@
-// Output directory checks done before any key exists: it can be created and written.
+// Output directory checks done before any key exists, and clean-up of what a killed run left.
 import { access, constants, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { OutputError, messageOf } from '../errors.js'
+import { LOCK_FILE } from '../journal/lock.js'
+import { TEMP_MARKER } from '../util/fsx.js'
+
+/** Folders of output-dir that hold per-device outputs (one per format). */
+export const OUTPUT_FOLDERS = ['devices', 'overlays', 'images', 'partitions'] as const
 
 export async function prepareOutputDir(outputDir: string): Promise<void> {
   try {
@@ -18,10 +23,32 @@ export async function prepareOutputDir(outputDir: string): Promise<void> {
   }
 }
 
-export async function isEmptyDir(dir: string): Promise<boolean> {
-  try {
-    return (await readdir(dir)).length === 0
-  } catch {
-    return true
+/** Anything in output-dir but our own lock. */
+export async function hasPriorOutputs(outputDir: string): Promise<boolean> {
+  const names = await readdir(outputDir)
+  return names.some((name) => name !== LOCK_FILE)
+}
+
+/**
+ * Temporary files of a killed run (".NAME.tmp-PID-RANDOM", never renamed into place). Only
+ * called while holding the lock, so none of them belongs to a live run.
+ */
+export async function removeLeftoverTemps(outputDir: string): Promise<number> {
+  let removed = 0
+  for (const folder of ['.', ...OUTPUT_FOLDERS]) {
+    const dir = path.join(outputDir, folder)
+    let names: string[]
+    try {
+      names = await readdir(dir)
+    } catch {
+      continue
+    }
+    for (const name of names) {
+      if (name.startsWith('.') && name.includes(TEMP_MARKER)) {
+        await rm(path.join(dir, name), { recursive: true, force: true })
+        removed++
+      }
+    }
   }
+  return removed
 }

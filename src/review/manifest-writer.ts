@@ -10,6 +10,8 @@ import { syncDir, tempSibling } from '../util/fsx.js'
 import {
   CERTIFICATES_FILE,
   MANIFEST_FILE,
+  SUPERSEDED_FILE,
+  type SupersededCertificate,
   type ManifestDevice,
   type ManifestFooter,
   type ManifestHeader
@@ -70,11 +72,14 @@ class AtomicStream {
 export class ReviewWriter {
   private readonly manifest: AtomicStream
   private readonly certificates: AtomicStream
+  private readonly supersededPems: AtomicStream
+  private readonly superseded: SupersededCertificate[] = []
   private count = 0
 
   private constructor(private readonly outputDir: string) {
     this.manifest = new AtomicStream(path.join(outputDir, MANIFEST_FILE))
     this.certificates = new AtomicStream(path.join(outputDir, CERTIFICATES_FILE))
+    this.supersededPems = new AtomicStream(path.join(outputDir, SUPERSEDED_FILE))
   }
 
   static async open(outputDir: string, header: ManifestHeader): Promise<ReviewWriter> {
@@ -91,19 +96,39 @@ export class ReviewWriter {
     this.count++
   }
 
-  /** Finish both files and rename them into place; returns their paths. */
-  async commit(): Promise<{ manifest: string; certificates: string }> {
-    const footer: ManifestFooter = { counts: { devices: this.count }, certificates: CERTIFICATES_FILE }
+  /** A certificate that is no longer its device's active one: listed for revocation. */
+  async supersede(entry: SupersededCertificate, certificatePem: string): Promise<void> {
+    this.superseded.push(entry)
+    await this.supersededPems.write(certificatePem.endsWith('\n') ? certificatePem : `${certificatePem}\n`)
+  }
+
+  get devices(): number {
+    return this.count
+  }
+
+  get supersededCount(): number {
+    return this.superseded.length
+  }
+
+  /** Finish the files and rename them into place; returns their paths. */
+  async commit(): Promise<{ manifest: string; certificates: string; superseded: string }> {
+    const footer: ManifestFooter = {
+      counts: { devices: this.count, superseded: this.superseded.length },
+      certificates: CERTIFICATES_FILE,
+      superseded: this.superseded,
+      supersededCertificates: SUPERSEDED_FILE
+    }
     const tail = JSON.stringify(footer, null, 2).slice(1)
     await this.manifest.write(`${this.count === 0 ? '' : '\n  '}],${tail}\n`)
     await this.certificates.commit()
+    await this.supersededPems.commit()
     // The manifest last: its presence says the run is complete.
     await this.manifest.commit()
     await syncDir(this.outputDir)
-    return { manifest: this.manifest.target, certificates: this.certificates.target }
+    return { manifest: this.manifest.target, certificates: this.certificates.target, superseded: this.supersededPems.target }
   }
 
   async abandon(): Promise<void> {
-    await Promise.all([this.manifest.abandon(), this.certificates.abandon()])
+    await Promise.all([this.manifest.abandon(), this.certificates.abandon(), this.supersededPems.abandon()])
   }
 }

@@ -4,6 +4,7 @@ import type { CertificateProfile } from '../issue/types.js'
 
 export const MANIFEST_FILE = 'credbake-manifest.json'
 export const CERTIFICATES_FILE = 'certificates.pem'
+export const SUPERSEDED_FILE = 'superseded.pem'
 export const MANIFEST_SCHEMA_VERSION = 1
 
 export interface ManifestHeader {
@@ -67,9 +68,32 @@ export interface ManifestDevice {
   files: ManifestFile[]
 }
 
+/** Why a certificate is no longer the active one of its device (hand it to the server to revoke). */
+export type SupersededReason =
+  /** Issued, but the run stopped before its output was complete: the key may exist nowhere, or in a partial file. */
+  | 'never-written'
+  /** Its output was written, then found missing or modified on resume and redone with a new certificate. */
+  | 'output-redone'
+  /** A later run with overwrite replaced it. */
+  | 'overwritten'
+  /** Its serial is no longer in the device manifest. */
+  | 'not-in-manifest'
+
+export interface SupersededCertificate {
+  serial: string
+  deviceId: string
+  serialNumber: string
+  sha256: string
+  notAfter: string
+  issuedAt: string
+  reason: SupersededReason
+}
+
 export interface ManifestFooter {
-  counts: { devices: number }
+  counts: { devices: number; superseded: number }
   certificates: string
+  superseded: SupersededCertificate[]
+  supersededCertificates: string
 }
 
 export type ReviewManifest = ManifestHeader & { devices: ManifestDevice[] } & ManifestFooter

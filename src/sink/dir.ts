@@ -5,7 +5,7 @@ import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
 import { syncDir, tempSibling } from '../util/fsx.js'
-import { describeFiles, treeDigest } from './files.js'
+import { describeFiles, treeDigest, treeDigestOnDisk } from './files.js'
 import { wrapWriteError } from './errors.js'
 import type { Sink, SinkOutput } from './types.js'
 
@@ -35,6 +35,14 @@ export class DirSink implements Sink {
       size: files.reduce((sum, file) => sum + file.content.length, 0),
       sha256: treeDigest(files),
       files: describeFiles(files, { modes: true, owners: true })
+    }
+  }
+
+  async verify(output: { path: string; sha256: string }): Promise<boolean> {
+    try {
+      return (await treeDigestOnDisk(path.join(this.outputDir, output.path))) === output.sha256
+    } catch {
+      return false
     }
   }
 

@@ -13,7 +13,7 @@ import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
 import { syncDir, tempSibling } from '../util/fsx.js'
 import { wrapWriteError } from './errors.js'
-import { describeFiles } from './files.js'
+import { describeFiles, fileMatches } from './files.js'
 import type { Sink, SinkOutput } from './types.js'
 
 export class TarSink implements Sink {
@@ -57,6 +57,10 @@ export class TarSink implements Sink {
       sha256: hash.digest('hex'),
       files: describeFiles(files, { modes: true, owners: true })
     }
+  }
+
+  verify(output: { path: string; sha256: string }): Promise<boolean> {
+    return fileMatches(path.join(this.outputDir, output.path), output.sha256)
   }
 
   async close(): Promise<void> {}

@@ -28,8 +28,12 @@ export interface SinkOutput {
 
 export interface Sink {
   readonly format: string
+  /** For image formats: the base image's SHA-256 and the selected partition, e.g. "2 (label=rootfs)". */
+  readonly base?: { sha256: string; partition: string }
   /** Write one device's files; must leave no partial output behind when it throws. */
   write(device: Device, files: BundleFile[]): Promise<SinkOutput>
+  /** True when an earlier output is still in place and unchanged (for resume). */
+  verify(output: { path: string; sha256: string }): Promise<boolean>
   /** Release shared resources (decompressed base image, …). */
   close(): Promise<void>
 }

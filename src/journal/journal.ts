@@ -1,0 +1,116 @@
+// The journal (output-dir/credbake-journal.jsonl): an append-only, fsync'd record of every
+// certificate issued and every output completed. It is the source of truth: a certificate is
+// recorded here before its key is written anywhere, so a crash can lose an output but never the
+// knowledge that a certificate exists (and may need revoking). The review manifest is built from it.
+import { createReadStream } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { OutputError, messageOf } from '../errors.js'
+import type { ManifestDevice } from '../review/types.js'
+
+export const JOURNAL_FILE = 'credbake-journal.jsonl'
+
+/** What must be equal for a run to resume another's outputs. */
+export interface RunIdentity {
+  fleetCaSha256: string
+  format: string
+  compress: string
+  layout: string
+  credentialsDir: string
+  keyType: string
+  subject: string
+  san: string | null
+  /** SHA-256 of the base image (image and partition formats), else null. */
+  imageSha256: string | null
+  partition: string | null
+  serverCaSha256: string | null
+  gatewayUrl: string | null
+}
+
+export type JournalRecord =
+  | { type: 'run'; run: string; at: string; version: string; identity: RunIdentity; overwrite: boolean }
+  | {
+      type: 'issued'
+      run: string
+      at: string
+      serial: string
+      deviceId: string
+      certificate: { serialNumber: string; sha256: string; notAfter: string; pem: string }
+    }
+  | { type: 'written'; run: string; at: string; serial: string; certificateSha256: string; entry: ManifestDevice }
+  | { type: 'complete'; run: string; at: string; devices: number }
+
+export class Journal {
+  private constructor(
+    readonly file: string,
+    private readonly handle: FileHandle
+  ) {}
+
+  static async open(outputDir: string): Promise<Journal> {
+    const file = path.join(outputDir, JOURNAL_FILE)
+    try {
+      const handle = await open(file, 'a+', 0o644)
+      // A run killed mid-append leaves a line without its newline; end it, so the next record
+      // starts on a line of its own and only the torn one is lost.
+      const { size } = await handle.stat()
+      if (size > 0) {
+        const last = Buffer.alloc(1)
+        await handle.read(last, 0, 1, size - 1)
+        if (last[0] !== 0x0a) await handle.write('\n')
+      }
+      return new Journal(file, handle)
+    } catch (error) {
+      throw new OutputError(`Cannot open the journal ${file}: ${messageOf(error)}.`, { cause: error })
+    }
+  }
+
+  /** Append records and make them durable before returning. */
+  async append(...records: JournalRecord[]): Promise<void> {
+    const text = records.map((record) => `${JSON.stringify(record)}\n`).join('')
+    try {
+      await this.handle.write(text)
+      await this.handle.datasync()
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      throw new OutputError(
+        `Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full' : `: ${messageOf(error)}`}.`,
+        { cause: error }
+      )
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close()
+  }
+}
+
+/**
+ * Every record of a journal, in order. A torn last line (the process died mid-append) is
+ * skipped: its record was never acknowledged, so nothing after it depended on it.
+ */
+export async function* readJournal(outputDir: string): AsyncGenerator<JournalRecord> {
+  const file = path.join(outputDir, JOURNAL_FILE)
+  let stream
+  try {
+    stream = createReadStream(file, { encoding: 'utf8' })
+    await new Promise<void>((resolve, reject) => {
+      stream!.once('open', () => resolve())
+      stream!.once('error', reject)
+    })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw error
+  }
+  const lines = createInterface({ input: stream, crlfDelay: Infinity })
+  for await (const line of lines) {
+    if (line.trim() === '') continue
+    let record: JournalRecord
+    try {
+      record = JSON.parse(line) as JournalRecord
+    } catch {
+      continue
+    }
+    yield record
+  }
+}

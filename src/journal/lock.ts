@@ -1,0 +1,86 @@
+// One writer per output-dir: a lock file made with O_EXCL, holding the owner's pid and host. A
+// second bake fails at once; a lock left by a dead process (same host, pid gone) is taken over.
+import { link, open, readFile, rm, rename } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { LockError, OutputError, messageOf } from '../errors.js'
+import { tempSibling } from '../util/fsx.js'
+
+export const LOCK_FILE = 'credbake.lock'
+
+interface LockOwner {
+  pid: number
+  host: string
+  startedAt: string
+}
+
+export class OutputLock {
+  private constructor(private readonly file: string) {}
+
+  static async acquire(outputDir: string): Promise<OutputLock> {
+    const file = path.join(outputDir, LOCK_FILE)
+    const me: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const handle = await open(file, 'wx', 0o644)
+        await handle.writeFile(`${JSON.stringify(me)}\n`)
+        await handle.close()
+        return new OutputLock(file)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new OutputError(`Cannot create the lock ${file}: ${messageOf(error)}.`, { cause: error })
+        }
+      }
+      const owner = await readOwner(file)
+      if (owner && isAlive(owner)) {
+        throw new LockError(
+          `Another credbake run (pid ${owner.pid} on ${owner.host}, since ${owner.startedAt}) is baking into output-dir ${outputDir}. Wait for it, or use another output-dir. If no such process exists, delete ${file}.`
+        )
+      }
+      await takeOverStale(file, owner)
+    }
+    throw new LockError(`Could not take the lock ${file}; another process keeps taking it. Retry.`)
+  }
+
+  async release(): Promise<void> {
+    await rm(this.file, { force: true })
+  }
+}
+
+async function readOwner(file: string): Promise<LockOwner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(file, 'utf8')) as LockOwner
+    return typeof owner.pid === 'number' ? owner : undefined
+  } catch {
+    // Unreadable or torn (the owner died while writing it): stale.
+    return undefined
+  }
+}
+
+function isAlive(owner: LockOwner): boolean {
+  // A lock from another host (a shared file system) cannot be checked: assume it is held.
+  if (owner.host !== os.hostname()) return true
+  try {
+    process.kill(owner.pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Move a stale lock aside (rename is atomic, so of two processes taking it over only one moves
+ * it). If what was moved turns out to be a fresh lock another process just took, put it back.
+ */
+async function takeOverStale(file: string, stale: LockOwner | undefined): Promise<void> {
+  const aside = tempSibling(file)
+  try {
+    await rename(file, aside)
+  } catch {
+    return // gone already: someone else took it over; retry the create
+  }
+  const moved = await readOwner(aside)
+  const same = moved?.pid === stale?.pid && moved?.startedAt === stale?.startedAt
+  if (!same && moved && isAlive(moved)) await link(aside, file).catch(() => {})
+  await rm(aside, { force: true })
+}
