@@ -1,0 +1,227 @@
+// Subject DN templates, e.g. `CN={device-id},O=Acme,OU=Fleet {region}`.
+//
+// The template is RFC 4514 text: most specific RDN first, so it reads like the DN strings of LDAP
+// and Go (and like the subject credbake prints); the certificate encodes the RDNs in the reverse
+// order (RFC 4514 §2.1), giving the usual C/O/OU/CN order in `openssl x509 -text`.
+// Escapes: `\,` `\+` `\=` `\\` `\"` `\<` `\>` `\;` `\#` `\ ` `\{` `\}` and `\XX` hex (RFC 4514).
+// An unescaped `+` joins attributes into one multi-valued RDN. Placeholders are substituted after
+// parsing, so a comma inside a manifest value is data, never syntax.
+import { InputError, ManifestError } from '../errors.js'
+import type { Device } from '../manifest/types.js'
+import { oid, sequence, setOf, TAG, tlv } from './der.js'
+import {
+  checkFieldsKnown,
+  fieldsOf,
+  indexOfUnescaped,
+  isConstant,
+  literalText,
+  parseSegments,
+  renderSegments,
+  splitUnescaped,
+  type Fail,
+  type Segment
+} from './template.js'
+
+export interface AttributeInfo {
+  /** Name in templates and in printed subjects. */
+  name: string
+  /** Other accepted spellings (case-insensitive, like the name). */
+  aliases: string[]
+  oid: string
+  /** ASN.1 string type the value is encoded as. */
+  stringTag: number
+  /** Upper bound from RFC 5280 Appendix A (ub-*), in characters. */
+  maxLength: number
+  /** Extra rule on the rendered value, with the sentence explaining it. */
+  rule?: { pattern: RegExp; explain: string }
+}
+
+// PrintableString (X.680 §41.4) and IA5String character sets.
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/
+const IA5 = /^[\u0000-\u007f]*$/
+
+/**
+ * Attributes a template may use. CN/O/OU/ST/L/STREET/UID are UTF8String (RFC 5280 says new
+ * certificates use it); C and serialNumber are PrintableString and DC and emailAddress IA5String,
+ * because their ASN.1 definitions allow nothing else.
+ */
+export const SUBJECT_ATTRIBUTES: readonly AttributeInfo[] = [
+  { name: 'CN', aliases: ['commonName'], oid: '2.5.4.3', stringTag: TAG.utf8String, maxLength: 64 },
+  { name: 'O', aliases: ['organizationName'], oid: '2.5.4.10', stringTag: TAG.utf8String, maxLength: 64 },
+  { name: 'OU', aliases: ['organizationalUnitName'], oid: '2.5.4.11', stringTag: TAG.utf8String, maxLength: 64 },
+  {
+    name: 'C',
+    aliases: ['countryName'],
+    oid: '2.5.4.6',
+    stringTag: TAG.printableString,
+    maxLength: 2,
+    rule: { pattern: /^[A-Z]{2}$/, explain: 'a two-letter upper-case ISO 3166 country code' }
+  },
+  { name: 'ST', aliases: ['stateOrProvinceName', 'S'], oid: '2.5.4.8', stringTag: TAG.utf8String, maxLength: 128 },
+  { name: 'L', aliases: ['localityName'], oid: '2.5.4.7', stringTag: TAG.utf8String, maxLength: 128 },
+  { name: 'STREET', aliases: ['streetAddress'], oid: '2.5.4.9', stringTag: TAG.utf8String, maxLength: 128 },
+  {
+    name: 'serialNumber',
+    aliases: [],
+    oid: '2.5.4.5',
+    stringTag: TAG.printableString,
+    maxLength: 64,
+    rule: { pattern: PRINTABLE, explain: "PrintableString characters only (A-Z a-z 0-9 space ' ( ) + , - . / : = ?)" }
+  },
+  {
+    name: 'emailAddress',
+    aliases: ['E', 'email'],
+    oid: '1.2.840.113549.1.9.1',
+    stringTag: TAG.ia5String,
+    maxLength: 255,
+    rule: { pattern: IA5, explain: 'ASCII characters only' }
+  },
+  {
+    name: 'DC',
+    aliases: ['domainComponent'],
+    oid: '0.9.2342.19200300.100.1.25',
+    stringTag: TAG.ia5String,
+    maxLength: 63,
+    rule: { pattern: IA5, explain: 'ASCII characters only' }
+  },
+  { name: 'UID', aliases: ['userId'], oid: '0.9.2342.19200300.100.1.1', stringTag: TAG.utf8String, maxLength: 256 }
+]
+
+const ATTRIBUTE_BY_NAME = new Map<string, AttributeInfo>(
+  SUBJECT_ATTRIBUTES.flatMap((info) => [info.name, ...info.aliases].map((name) => [name.toLowerCase(), info] as const))
+)
+const ATTRIBUTE_BY_OID = new Map<string, AttributeInfo>(SUBJECT_ATTRIBUTES.map((info) => [info.oid, info]))
+
+export interface TemplateAttribute {
+  info: AttributeInfo
+  segments: Segment[]
+  /** Precomputed AttributeTypeAndValue DER when the value has no placeholder. */
+  constantDer?: Buffer
+}
+
+export interface SubjectTemplate {
+  source: string
+  /** RDNs in template (RFC 4514) order; each holds one or more attributes. */
+  rdns: TemplateAttribute[][]
+  /** Every placeholder name used. */
+  fields: string[]
+}
+
+export interface RenderedSubject {
+  /** DER of the Name (RDNSequence). */
+  der: Buffer
+  /** RFC 4514 text. */
+  text: string
+  commonName: string
+}
+
+/**
+ * Parses and checks a subject template once, before any device. Throws InputError naming
+ * `input` (default "subject"). With `knownFields`, placeholders must name one of them.
+ */
+export function validateSubjectTemplate(template: string, knownFields?: Iterable<string>, input = 'subject'): SubjectTemplate {
+  const fail: Fail = (message) => {
+    throw new InputError(`${input} "${template}": ${message}`, { input })
+  }
+  if (template.trim().length === 0) fail('is empty; the certificate needs at least CN={device-id}')
+
+  const rdns = splitUnescaped(template, ',', fail).map((rdnText) =>
+    splitUnescaped(rdnText, '+', fail).map((attributeText) => parseAttribute(attributeText, fail))
+  )
+
+  const attributes = rdns.flat()
+  const commonNames = attributes.filter((attribute) => attribute.info.name === 'CN')
+  // aktualizr takes the device ID from the CN and the manifest records it: keep them one value.
+  if (commonNames.length !== 1) fail(`must contain exactly one CN (found ${commonNames.length}); the CN is the device ID`)
+  const cn = commonNames[0]?.segments
+  if (!(cn?.length === 1 && cn[0] && 'field' in cn[0] && cn[0].field === 'device-id')) {
+    fail('CN must be exactly {device-id}: the certificate profile makes the CN the device ID (set device-id in the manifest to change it)')
+  }
+  if (attributes.filter((attribute) => attribute.info.name === 'C').length > 1) fail('has more than one C')
+
+  const fields = [...new Set(attributes.flatMap((attribute) => fieldsOf(attribute.segments)))]
+  if (knownFields) checkFieldsKnown(fields, knownFields, input, template)
+  return { source: template, rdns, fields }
+}
+
+/**
+ * Renders the template for one device. An unknown placeholder is an InputError naming `subject`;
+ * a value that breaks an attribute's rules (CN over 64 characters, empty, control characters)
+ * is a ManifestError pointing at the device's row.
+ */
+export function renderSubject(template: SubjectTemplate, device: Device, input = 'subject'): RenderedSubject {
+  let commonName = ''
+  const textRdns: string[] = []
+  const derRdns: Buffer[] = []
+  for (const rdn of template.rdns) {
+    const textParts: string[] = []
+    const encoded: Buffer[] = []
+    for (const attribute of rdn) {
+      const value = renderSegments(attribute.segments, device, input, template.source)
+      if (!attribute.constantDer) checkValue(attribute.info, value, device, input)
+      if (attribute.info.name === 'CN') commonName = value
+      textParts.push(`${attribute.info.name}=${escapeRfc4514(value)}`)
+      encoded.push(attribute.constantDer ?? encodeAttribute(attribute.info, value))
+    }
+    textRdns.push(textParts.join('+'))
+    derRdns.push(setOf(encoded))
+  }
+  // Template order is RFC 4514 order; the RDNSequence is encoded the other way round.
+  return { der: sequence(...derRdns.reverse()), text: textRdns.join(','), commonName }
+}
+
+/** RFC 4514 text of a Name given in encoded order (as parsed from a certificate). */
+export function formatName(encodedRdns: { oid: string; value: string }[][]): string {
+  return [...encodedRdns]
+    .reverse()
+    .map((rdn) => rdn.map(({ oid: type, value }) => `${ATTRIBUTE_BY_OID.get(type)?.name ?? type}=${value.startsWith('#') && !ATTRIBUTE_BY_OID.has(type) ? value : escapeRfc4514(value)}`).join('+'))
+    .join(',')
+}
+
+export function escapeRfc4514(value: string): string {
+  let escaped = value.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`).replace(/\u0000/g, '\\00')
+  if (escaped.startsWith('#') || escaped.startsWith(' ')) escaped = `\\${escaped}`
+  if (escaped.endsWith(' ') && escaped.length > 1) escaped = `${escaped.slice(0, -1)}\\ `
+  return escaped
+}
+
+/** Value rules that depend on what a device's fields render to. */
+function checkValue(info: AttributeInfo, value: string, device: Device, input: string): void {
+  const problem = valueProblem(info, value)
+  if (problem === undefined) return
+  throw new ManifestError(`device ${device.serial}: ${input} attribute ${info.name} ${problem}`, {
+    file: device.source.file,
+    line: device.source.line,
+    serial: device.serial
+  })
+}
+
+function valueProblem(info: AttributeInfo, value: string): string | undefined {
+  if (value.length === 0) return 'is empty'
+  const length = [...value].length
+  if (length > info.maxLength) return `is ${length} characters long; at most ${info.maxLength} are allowed (RFC 5280)`
+  if (/[\u0000-\u001f\u007f]/.test(value)) return 'contains control characters'
+  if (info.rule && !info.rule.pattern.test(value)) return `must be ${info.rule.explain}`
+  return undefined
+}
+
+function encodeAttribute(info: AttributeInfo, value: string): Buffer {
+  return sequence(oid(info.oid), tlv(info.stringTag, Buffer.from(value, info.stringTag === TAG.utf8String ? 'utf8' : 'latin1')))
+}
+
+function parseAttribute(text: string, fail: Fail): TemplateAttribute {
+  const equals = indexOfUnescaped(text, '=')
+  if (equals === -1) fail(`"${text.trim()}" is not TYPE=value`)
+  const typeName = text.slice(0, equals).trim()
+  const info = ATTRIBUTE_BY_NAME.get(typeName.toLowerCase())
+  if (!info) return fail(`unknown attribute type "${typeName}"; supported: ${SUBJECT_ATTRIBUTES.map((a) => a.name).join(', ')}`)
+  const segments = parseSegments(text.slice(equals + 1), fail)
+  const attribute: TemplateAttribute = { info, segments }
+  if (isConstant(segments)) {
+    const value = literalText(segments)
+    const problem = valueProblem(info, value)
+    if (problem !== undefined) fail(`${info.name} ${problem}`)
+    attribute.constantDer = encodeAttribute(info, value)
+  }
+  return attribute
+}
