@@ -1,0 +1,298 @@
+// Loads the fleet CA (certificate, optional chain, private key) and refuses, before any device is
+// issued, a CA that would produce certificates a server rejects: not a CA, key not matching,
+// not valid now, or ending before the requested device lifetime does.
+import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import {
+  BasicConstraints,
+  Certificate,
+  ExtendedKeyUsage,
+  KeyUsage,
+  KeyUsageFlags,
+  SubjectKeyIdentifier,
+  id_ce_basicConstraints,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
+  id_ce_subjectKeyIdentifier,
+  id_kp_clientAuth,
+  anyExtendedKeyUsage,
+  type Name
+} from '@peculiar/asn1-x509'
+import { FleetCaError, messageOf } from '../errors.js'
+import { keyFacts } from '../issue/algorithms.js'
+import { childrenOf, encodingOf, readSingle, splitSpki, TAG } from '../issue/der.js'
+import { formatName } from '../issue/subject.js'
+import { describeDuration, describeLifetime, isoSeconds, lifetimeEnd, lifetimeInput } from '../issue/validity.js'
+import type { Lifetime, PemSource } from '../settings/types.js'
+import { sha1, sha256Hex } from '../util/hash.js'
+import { describeOrigin, labelsOf, parsePem, toPem, type PemBlock } from '../util/pem.js'
+import type { FleetCa } from './types.js'
+
+export interface LoadFleetCaInput {
+  cert: PemSource
+  key: PemSource
+  passphrase?: string
+  lifetime: Lifetime
+  /** Defaults to the current time. */
+  now?: Date
+}
+
+const PRIVATE_KEY_TYPES: Record<string, 'pkcs8' | 'sec1' | 'pkcs1'> = {
+  'PRIVATE KEY': 'pkcs8',
+  'ENCRYPTED PRIVATE KEY': 'pkcs8',
+  'EC PRIVATE KEY': 'sec1',
+  'RSA PRIVATE KEY': 'pkcs1'
+}
+
+/** One parsed certificate of fleet-ca-cert, with what the checks need. */
+interface ParsedCertificate {
+  index: number
+  der: Buffer
+  node: X509Certificate
+  asn1: Certificate
+  subjectDer: Buffer
+  issuerDer: Buffer
+  subjectPublicKey: Buffer
+  subject: string
+  notBefore: Date
+  notAfter: Date
+}
+
+export function loadFleetCa(input: LoadFleetCaInput): FleetCa {
+  const now = input.now ?? new Date()
+  const certificates = readCertificates(input.cert)
+  const key = readPrivateKey(input.key, input.passphrase)
+  const facts = keyFacts(key)
+  if ('unsupported' in facts) throw new FleetCaError(`${describeOrigin(input.key)}: ${facts.unsupported}`, { input: 'fleet-ca-key' })
+
+  const ca = certificates[0] as ParsedCertificate
+  checkKeyMatches(certificates, key, input)
+  checkChainOrder(certificates, input.cert)
+  checkIsCa(ca, input.cert)
+  for (const certificate of certificates) checkValidNow(certificate, now, input.cert)
+  checkLifetime(ca, input.lifetime, now)
+
+  return {
+    der: ca.der,
+    pem: toPem('CERTIFICATE', ca.der),
+    chainPems: certificates.slice(1).map((certificate) => toPem('CERTIFICATE', certificate.der)),
+    isIntermediate: !ca.subjectDer.equals(ca.issuerDer),
+    subjectDer: ca.subjectDer,
+    subject: ca.subject,
+    keyIdentifier: subjectKeyIdentifier(ca) ?? sha1(ca.subjectPublicKey),
+    sha256: sha256Hex(ca.der),
+    notBefore: ca.notBefore,
+    notAfter: ca.notAfter,
+    keyDescription: facts.description,
+    key,
+    signatureHash: facts.hash,
+    signatureAlgorithmDer: facts.signatureAlgorithmDer,
+    signatureAlgorithmName: facts.signatureAlgorithmName
+  }
+}
+
+function readCertificates(source: PemSource): ParsedCertificate[] {
+  const blocks = parsePem(source.text, source, FleetCaError)
+  const certificateBlocks = blocks.filter((block) => block.label === 'CERTIFICATE')
+  if (certificateBlocks.length === 0) {
+    const swapped = blocks.some((block) => block.label in PRIVATE_KEY_TYPES) ? ' (it holds a private key: are fleet-ca-cert and fleet-ca-key swapped?)' : ''
+    throw new FleetCaError(`${describeOrigin(source)}: expected a CERTIFICATE block, found ${labelsOf(blocks)}${swapped}`, { input: source.input })
+  }
+  return certificateBlocks.map((block, index) => parseCertificate(block, index, source))
+}
+
+function parseCertificate(block: PemBlock, index: number, source: PemSource): ParsedCertificate {
+  try {
+    const node = new X509Certificate(block.der)
+    const asn1 = AsnConvert.parse(block.der, Certificate)
+    // Slice the Names out of the DER as they are: device certificates must repeat the issuer
+    // byte for byte, which re-encoding a parsed Name does not guarantee.
+    const root = readSingle(block.der)
+    const [tbs] = childrenOf(block.der, root)
+    if (!tbs) throw new Error('no TBSCertificate')
+    const fields = childrenOf(block.der, tbs)
+    const offset = fields[0]?.tag === 0xa0 ? 1 : 0
+    const [issuer, , subject, spki] = fields.slice(offset + 2)
+    if (!issuer || !subject || !spki || issuer.tag !== TAG.sequence || subject.tag !== TAG.sequence) throw new Error('malformed TBSCertificate')
+    return {
+      index,
+      der: block.der,
+      node,
+      asn1,
+      subjectDer: Buffer.from(encodingOf(block.der, subject)),
+      issuerDer: Buffer.from(encodingOf(block.der, issuer)),
+      subjectPublicKey: Buffer.from(splitSpki(encodingOf(block.der, spki)).subjectPublicKey),
+      subject: nameText(asn1.tbsCertificate.subject),
+      notBefore: asn1.tbsCertificate.validity.notBefore.getTime(),
+      notAfter: asn1.tbsCertificate.validity.notAfter.getTime()
+    }
+  } catch (error) {
+    throw new FleetCaError(`${describeOrigin(source)}: certificate ${index + 1} (line ${block.line}) is not a valid X.509 certificate: ${messageOf(error)}`, {
+      input: source.input,
+      cause: error
+    })
+  }
+}
+
+function nameText(name: Name): string {
+  return formatName(
+    name.map((rdn) =>
+      rdn.map((attribute) => ({
+        oid: attribute.type,
+        // Values that are no directory string come back as hex: RFC 4514 writes those as #hex.
+        value: attribute.value.anyValue ? `#${attribute.value.toString()}` : attribute.value.toString()
+      }))
+    )
+  )
+}
+
+function readPrivateKey(source: PemSource, passphrase: string | undefined): KeyObject {
+  const blocks = parsePem(source.text, source, FleetCaError)
+  // `openssl ecparam -genkey` writes an EC PARAMETERS block first: ignore such companions.
+  const keyBlocks = blocks.filter((block) => block.label in PRIVATE_KEY_TYPES)
+  const where = describeOrigin(source)
+  if (keyBlocks.length === 0) {
+    const hint = blocks.some((block) => block.label === 'CERTIFICATE')
+      ? ' (it holds a certificate: are fleet-ca-cert and fleet-ca-key swapped?)'
+      : blocks.some((block) => block.label === 'PUBLIC KEY')
+        ? ' (a public key cannot sign; give the private key)'
+        : ''
+    throw new FleetCaError(`${where}: expected a private key (PRIVATE KEY, ENCRYPTED PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY), found ${labelsOf(blocks)}${hint}`, {
+      input: source.input
+    })
+  }
+  if (keyBlocks.length > 1) throw new FleetCaError(`${where}: holds ${keyBlocks.length} private keys; give exactly one`, { input: source.input })
+  const block = keyBlocks[0] as PemBlock
+  const type = PRIVATE_KEY_TYPES[block.label] as 'pkcs8' | 'sec1' | 'pkcs1'
+  // Legacy OpenSSL encryption ("Proc-Type: 4,ENCRYPTED") lives in PEM headers, so node needs the PEM.
+  const legacyEncrypted = (block.headers['Proc-Type'] ?? '').includes('ENCRYPTED')
+  const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || legacyEncrypted
+
+  if (encrypted && !passphrase) {
+    throw new FleetCaError(`${where} is encrypted; set fleet-ca-key-passphrase to its passphrase`, { input: 'fleet-ca-key-passphrase' })
+  }
+  try {
+    if (legacyEncrypted) return createPrivateKey({ key: pemWithHeaders(block), format: 'pem', passphrase })
+    return createPrivateKey({ key: block.der, format: 'der', type, ...(encrypted ? { passphrase } : {}) })
+  } catch (error) {
+    if (encrypted) {
+      // Never echo the passphrase or any detail derived from it.
+      throw new FleetCaError(`${where} could not be decrypted with fleet-ca-key-passphrase (wrong passphrase, or a damaged key)`, {
+        input: 'fleet-ca-key-passphrase'
+      })
+    }
+    throw new FleetCaError(`${where}: the ${block.label} block is not a valid ${type.toUpperCase()} private key`, { input: source.input, cause: error })
+  }
+}
+
+function pemWithHeaders(block: PemBlock): string {
+  const headers = Object.entries(block.headers).map(([name, value]) => `${name}: ${value}\n`)
+  return toPem(block.label, block.der).replace('-----\n', `-----\n${headers.join('')}\n`)
+}
+
+function checkKeyMatches(certificates: ParsedCertificate[], key: KeyObject, input: LoadFleetCaInput): void {
+  const ca = certificates[0] as ParsedCertificate
+  // KeyObject.equals compares the key material, whatever encoding (e.g. compressed EC points) each side used.
+  // createPublicKey derives the public half of a private KeyObject.
+  const publicOfKey = createPublicKey(key)
+  if (ca.node.publicKey.equals(publicOfKey)) return
+  const matching = certificates.find((certificate) => certificate.node.publicKey.equals(publicOfKey))
+  const hint = matching
+    ? ` It matches certificate ${matching.index + 1} (${matching.subject}): the signing CA must come first in fleet-ca-cert, followed by its issuers.`
+    : ' Check that both secrets belong to the same fleet CA.'
+  throw new FleetCaError(`${describeOrigin(input.key)} does not match the fleet CA certificate (${ca.subject}) in ${describeOrigin(input.cert)}.${hint}`, {
+    input: 'fleet-ca-key'
+  })
+}
+
+/** Each certificate after the first must be the issuer of the one before it. */
+function checkChainOrder(certificates: ParsedCertificate[], source: PemSource): void {
+  for (let i = 0; i + 1 < certificates.length; i += 1) {
+    const child = certificates[i] as ParsedCertificate
+    const parent = certificates[i + 1] as ParsedCertificate
+    if (!(child.node.checkIssued(parent.node) && child.node.verify(parent.node.publicKey))) {
+      throw new FleetCaError(
+        `${describeOrigin(source)}: certificate ${i + 1} (${child.subject}) was not issued by certificate ${i + 2} (${parent.subject}); ` +
+          'list the signing CA first, then each issuer in order up to the root',
+        { input: source.input }
+      )
+    }
+  }
+}
+
+function checkIsCa(ca: ParsedCertificate, source: PemSource): void {
+  const extensions = ca.asn1.tbsCertificate.extensions ?? []
+  const find = (oid: string): Buffer | undefined => {
+    const extension = extensions.find((candidate) => candidate.extnID === oid)
+    return extension ? Buffer.from(extension.extnValue.buffer) : undefined
+  }
+  const fail = (reason: string): never => {
+    throw new FleetCaError(`${describeOrigin(source)}: the fleet CA certificate (${ca.subject}) is not a CA: ${reason}`, { input: source.input })
+  }
+
+  const basicConstraints = find(id_ce_basicConstraints)
+  if (!basicConstraints) fail('it has no basicConstraints extension (CA:TRUE is required)')
+  else if (!AsnConvert.parse(basicConstraints, BasicConstraints).cA) fail('its basicConstraints say CA:FALSE')
+
+  const keyUsage = find(id_ce_keyUsage)
+  if (keyUsage) {
+    const usage = AsnConvert.parse(keyUsage, KeyUsage)
+    if (!(usage.toNumber() & KeyUsageFlags.keyCertSign)) fail(`its keyUsage (${usage.toJSON().join(', ') || 'none'}) lacks keyCertSign`)
+  }
+
+  // OpenSSL (and so most TLS servers) applies a CA's extendedKeyUsage to the certificates below
+  // it: a CA limited to, say, serverAuth makes every device certificate fail client authentication.
+  const extendedKeyUsage = find(id_ce_extKeyUsage)
+  if (extendedKeyUsage) {
+    const purposes = AsnConvert.parse(extendedKeyUsage, ExtendedKeyUsage)
+    if (!purposes.includes(id_kp_clientAuth) && !purposes.includes(anyExtendedKeyUsage)) {
+      throw new FleetCaError(
+        `${describeOrigin(source)}: the fleet CA certificate (${ca.subject}) has an extendedKeyUsage without clientAuth (${purposes.join(', ')}); ` +
+          'TLS servers would reject every device certificate it signs',
+        { input: source.input }
+      )
+    }
+  }
+}
+
+function checkValidNow(certificate: ParsedCertificate, now: Date, source: PemSource): void {
+  const which = certificate.index === 0 ? 'the fleet CA certificate' : `certificate ${certificate.index + 1} of the chain`
+  const validity = `valid ${isoSeconds(certificate.notBefore)} to ${isoSeconds(certificate.notAfter)}`
+  if (now.getTime() > certificate.notAfter.getTime()) {
+    throw new FleetCaError(
+      `${describeOrigin(source)}: ${which} (${certificate.subject}) expired ${describeDuration(now.getTime() - certificate.notAfter.getTime())} ago (${validity})`,
+      { input: source.input }
+    )
+  }
+  if (now.getTime() < certificate.notBefore.getTime()) {
+    throw new FleetCaError(
+      `${describeOrigin(source)}: ${which} (${certificate.subject}) is not valid yet: it starts in ${describeDuration(certificate.notBefore.getTime() - now.getTime())} (${validity}); check this machine's clock`,
+      { input: source.input }
+    )
+  }
+}
+
+/** Device certificates must not outlive the CA that signs them. */
+function checkLifetime(ca: ParsedCertificate, lifetime: Lifetime, now: Date): void {
+  const end = lifetimeEnd(lifetime, now)
+  const overrun = end.getTime() - ca.notAfter.getTime()
+  if (overrun <= 0) return
+  const input = lifetimeInput(lifetime)
+  const maxDays = Math.floor((ca.notAfter.getTime() - now.getTime()) / 86_400_000)
+  const suggestion =
+    maxDays >= 1
+      ? `set validity-days to at most ${maxDays}, or not-after to ${isoSeconds(ca.notAfter)} or earlier`
+      : `the fleet CA ends in less than a day: set not-after to ${isoSeconds(ca.notAfter)} or earlier`
+  throw new FleetCaError(
+    `the requested lifetime (${input}: ${describeLifetime(lifetime)}, ending ${isoSeconds(end)}) ends ${describeDuration(overrun)} after the fleet CA certificate ` +
+      `(${ca.subject}) expires on ${isoSeconds(ca.notAfter)}; device certificates must not outlive their CA: ${suggestion}, or use a fleet CA valid for longer`,
+    { input }
+  )
+}
+
+function subjectKeyIdentifier(ca: ParsedCertificate): Buffer | undefined {
+  const extension = (ca.asn1.tbsCertificate.extensions ?? []).find((candidate) => candidate.extnID === id_ce_subjectKeyIdentifier)
+  if (!extension) return undefined
+  const identifier = Buffer.from(AsnConvert.parse(extension.extnValue, SubjectKeyIdentifier).buffer)
+  return identifier.length > 0 ? identifier : undefined
+}
