@@ -1,0 +1,155 @@
+// Issues one device credential: key pair (or a CSR's public key), TBSCertificate built with the
+// lean DER encoder from the compiled profile, signed by the fleet CA with node:crypto.
+import { createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import { CertificationRequest } from '@peculiar/asn1-csr'
+import type { FleetCa } from '../ca/types.js'
+import { FleetCaError, ManifestError, messageOf } from '../errors.js'
+import type { Device } from '../manifest/types.js'
+import { sha256Hex } from '../util/hash.js'
+import { parsePem, toPem } from '../util/pem.js'
+import { CSR_SIGNATURE_HASHES, keyFacts, keyFamilyOf } from './algorithms.js'
+import { bitString, childrenOf, encodingOf, explicit, readSingle, sequence, smallInteger, splitSpki, TAG, tlv, x509Time } from './der.js'
+import { generateDeviceKeyPair } from './keys.js'
+import { compileProfile, type CompiledProfile } from './profile.js'
+import { renderSubject } from './subject.js'
+import type { CertificateProfile, IssuedCredential } from './types.js'
+import { describeLifetime, isoSeconds, lifetimeInput, validityFor } from './validity.js'
+
+/** [0] EXPLICIT Version v3(2): the same 5 bytes in every certificate. */
+const VERSION_V3 = explicit(0, smallInteger(2))
+
+// Profiles are frozen data; compile each once per process (workers compile their own copy).
+const compiledProfiles = new WeakMap<CertificateProfile, CompiledProfile>()
+
+function compiled(profile: CertificateProfile): CompiledProfile {
+  let result = compiledProfiles.get(profile)
+  if (!result) {
+    result = compileProfile(profile)
+    compiledProfiles.set(profile, result)
+  }
+  return result
+}
+
+/**
+ * One device certificate per the profile. Generates a key pair of `profile.keyType`, or, when
+ * `device.csr` is set, verifies that CSR and certifies its public key (no private key returned).
+ */
+export function issueCredential(ca: FleetCa, profile: CertificateProfile, device: Device, now: Date = new Date()): IssuedCredential {
+  const template = compiled(profile)
+  const keyPair = device.csr === undefined ? generateDeviceKeyPair(profile.keyType) : undefined
+  const spkiDer = keyPair ? keyPair.spkiDer : publicKeyFromCsr(device, profile)
+
+  const subject = renderSubject(template.subject, device)
+  const { notBefore, notAfter } = validityFor(profile.lifetime, now, profile.backdateSeconds, ca.notBefore)
+  // loadFleetCa checked this at start; a long run can still drift past the CA's end.
+  if (notAfter.getTime() > ca.notAfter.getTime()) {
+    throw new FleetCaError(
+      `device ${device.serial}: the lifetime (${describeLifetime(profile.lifetime)}) would end ${isoSeconds(notAfter)}, after the fleet CA expires on ${isoSeconds(ca.notAfter)}`,
+      { input: lifetimeInput(profile.lifetime), serial: device.serial }
+    )
+  }
+  const serial = randomSerial(profile.serialNumberBytes)
+  const context = { device, subjectPublicKey: splitSpki(spkiDer).subjectPublicKey }
+  const extensions = template.extensions.map((extension) => (typeof extension === 'function' ? extension(context) : extension))
+
+  const tbs = sequence(
+    VERSION_V3,
+    tlv(TAG.integer, serial),
+    ca.signatureAlgorithmDer,
+    ca.subjectDer,
+    sequence(x509Time(notBefore), x509Time(notAfter)),
+    subject.der,
+    spkiDer,
+    explicit(3, sequence(...extensions))
+  )
+  // EC signatures from node:crypto are already DER (r, s), as X.509 wants; Ed25519 takes no hash.
+  const signature = sign(ca.signatureHash, tbs, ca.key)
+  const certificateDer = sequence(tbs, ca.signatureAlgorithmDer, bitString(signature))
+
+  return {
+    device,
+    certificateDer,
+    certificatePem: toPem('CERTIFICATE', certificateDer),
+    ...(keyPair ? { privateKeyPem: keyPair.privateKeyPem } : {}),
+    serialNumber: serial.toString('hex'),
+    subject: subject.text,
+    sha256: sha256Hex(certificateDer),
+    publicKeySha256: sha256Hex(spkiDer),
+    notBefore,
+    notAfter
+  }
+}
+
+/**
+ * CSPRNG serial: positive (top bit clear) with a non-zero first octet, so the INTEGER is
+ * exactly `bytes` octets long (no 0x00 pad, no shortening). 8·bytes − 1 bits of entropy.
+ */
+export function randomSerial(bytes: number): Buffer {
+  const serial = randomBytes(bytes)
+  serial[0] = (serial[0] ?? 0) & 0x7f
+  while (serial[0] === 0) serial[0] = (randomBytes(1)[0] ?? 0) & 0x7f
+  return serial
+}
+
+/** The SubjectPublicKeyInfo of a device's CSR, after checking the CSR's self-signature. */
+function publicKeyFromCsr(device: Device, profile: CertificateProfile): Buffer {
+  const csrPath = device.csr as string
+  const fail = (reason: string, cause?: unknown): never => {
+    throw new ManifestError(`device ${device.serial}: csr ${csrPath}: ${reason}`, {
+      file: device.source.file,
+      line: device.source.line,
+      serial: device.serial,
+      cause
+    })
+  }
+  let text: string
+  try {
+    text = readFileSync(csrPath, 'utf8')
+  } catch (error) {
+    return fail(`cannot be read (${messageOf(error)})`, error)
+  }
+
+  let der: Buffer
+  try {
+    const blocks = parsePem(text, { input: 'csr', origin: csrPath })
+    const block = blocks.find((candidate) => candidate.label === 'CERTIFICATE REQUEST' || candidate.label === 'NEW CERTIFICATE REQUEST')
+    if (!block) return fail(`holds no CERTIFICATE REQUEST block (found ${blocks.map((b) => b.label).join(', ')})`)
+    der = block.der
+  } catch (error) {
+    return fail(messageOf(error), error)
+  }
+
+  let request: CertificationRequest
+  let infoDer: Buffer
+  let spkiDer: Buffer
+  let publicKey: KeyObject
+  try {
+    request = AsnConvert.parse(der, CertificationRequest)
+    // The signature covers the CertificationRequestInfo bytes exactly as sent: slice, do not re-encode.
+    const [info] = childrenOf(der, readSingle(der))
+    if (!info) throw new Error('no CertificationRequestInfo')
+    const [, , spki] = childrenOf(der, info)
+    if (!spki || spki.tag !== TAG.sequence) throw new Error('no SubjectPublicKeyInfo')
+    infoDer = encodingOf(der, info)
+    spkiDer = Buffer.from(encodingOf(der, spki))
+    publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' })
+  } catch (error) {
+    return fail(`is not a valid PKCS#10 certificate request (${messageOf(error)})`, error)
+  }
+
+  const algorithm = request.signatureAlgorithm.algorithm
+  const hash = CSR_SIGNATURE_HASHES[algorithm]
+  if (hash === undefined) fail(`is signed with an unsupported algorithm (${algorithm})`)
+  if (!verify(hash ?? null, infoDer, publicKey, Buffer.from(request.signature))) fail('has an invalid signature: it was altered, or not signed by its own key')
+
+  const facts = keyFacts(publicKey)
+  if ('unsupported' in facts) return fail(facts.unsupported)
+  // keyUsage depends on the key family (keyEncipherment is RSA-only), and the recorded profile
+  // states one keyUsage: the CSR's key must be of the family key-type names.
+  if (facts.family !== keyFamilyOf(profile.keyType)) {
+    fail(`has an ${facts.description} key, but key-type is ${profile.keyType}; set key-type to the CSRs' key family`)
+  }
+  return spkiDer
+}
