@@ -85,6 +85,7 @@ function decodeBody(body: string, invalid: () => never): { der: Buffer; headers:
   const base64Lines: string[] = []
   for (const rawLine of body.split('\n')) {
     const line = rawLine.trim()
+    if (line.length === 0) continue
     const colon = line.indexOf(':')
     // Header lines only occur before the base64 ("Proc-Type: 4,ENCRYPTED"); base64 has no colon.
     if (colon > 0 && base64Lines.length === 0) headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim()

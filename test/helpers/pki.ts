@@ -364,10 +364,12 @@ function makeCertificate(issuer: CaFixture | undefined, opts: CertOptions & { na
   if (opts.basicConstraints !== null && opts.basicConstraints !== undefined) extensionLines.push(`basicConstraints = ${opts.basicConstraints}`)
   if (opts.keyUsage !== null && opts.keyUsage !== undefined) extensionLines.push(`keyUsage = ${opts.keyUsage}`)
   if (opts.extendedKeyUsage !== null && opts.extendedKeyUsage !== undefined) extensionLines.push(`extendedKeyUsage = ${opts.extendedKeyUsage}`)
-  if (withSki) extensionLines.push('subjectKeyIdentifier = hash')
+  // OpenSSL 3 adds SKI and AKI by default: "none" is the only way to leave them out.
+  extensionLines.push(`subjectKeyIdentifier = ${withSki ? 'hash' : 'none'}`)
   // x509_strict wants an AKI key id on every non-self-signed certificate.
   if (issuer ? issuer.hasSubjectKeyIdentifier : withSki) extensionLines.push('authorityKeyIdentifier = keyid:always')
   else if (issuer) extensionLines.push('authorityKeyIdentifier = issuer:always')
+  else extensionLines.push('authorityKeyIdentifier = none')
 
   // openssl ca needs its own small database; one per certificate keeps fixtures independent.
   const database = path.join(dir, `.ca-db-${name}`)
