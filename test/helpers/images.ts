@@ -122,6 +122,7 @@ export function makeFileSystem(file: string, spec: FsSpec): void {
     if (spec.files) {
       content = `${file}.d`
       rmSync(content, { recursive: true, force: true })
+      mkdirSync(content)
       writeTree(content, spec.files)
       args.push('-d', content)
     }

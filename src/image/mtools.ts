@@ -1,0 +1,146 @@
+// Writing a bundle into a FAT12/16/32 file system inside an image with mtools (`IMAGE@@OFFSET`),
+// no mount, no root. FAT has no modes or owners: InstalledFile reports them as null. Every file
+// is copied back out and compared.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { BundleFile } from '../bundle/types.js'
+import { ImageError, OutputError, ToolError } from '../errors.js'
+import type { InstalledFile } from '../sink/types.js'
+import { sha256Hex } from '../util/hash.js'
+import { lines, runTool, type ToolResult } from './exec.js'
+import { ancestorDirs, checkDevicePaths, type DirState } from './paths.js'
+
+export interface FatWriteOptions {
+  image: string
+  /** Byte offset of the file system in the image. */
+  offset: number
+  files: BundleFile[]
+  /** A 0700 folder for content files handed to mcopy; everything put there is removed. */
+  tempDir: string
+  serial: string
+  /** How messages name the partition, e.g. "partition 1 (boot)". */
+  partition: string
+  /** As for writeExtFiles: what exists in the base image, shared across devices. Keys are upper-cased paths. */
+  probeCache?: Map<string, DirState>
+}
+
+// Skip mtools' geometry sanity check (images from other tools often fail it) and ignore any
+// user configuration.
+const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: '1', MTOOLSRC: '/dev/null' }
+
+function drive(opts: FatWriteOptions): string {
+  return `${opts.image}@@${opts.offset}`
+}
+
+/** FAT compares names case-insensitively. */
+function key(p: string): string {
+  return p.toUpperCase()
+}
+
+async function mtool(tool: string, args: string[]): Promise<ToolResult> {
+  return runTool(tool, args, { env: { ...process.env, ...MTOOLS_ENV } })
+}
+
+function failure(opts: FatWriteOptions, tool: string, result: ToolResult, stage: string, extra: string[] = []): Error {
+  const text = [...lines(result.stderr), ...extra].slice(0, 5).join('; ') || `exit code ${result.code}`
+  if (/Disk full|No free space|No space left/i.test(text)) {
+    return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (${tool}: ${text}). Free space in that file system or make the partition larger in the base image.`, {
+      input: 'partition',
+      serial: opts.serial,
+      file: opts.image
+    })
+  }
+  if (/Can't open|Cannot initialize|init: |not a FAT|Bad/i.test(text) && stage === 'listing') {
+    return new ImageError(`mtools cannot open the FAT file system in ${opts.partition} of ${opts.image}: ${text}`, { file: opts.image })
+  }
+  return new ToolError(`${tool} failed while ${stage} for device ${opts.serial} in ${opts.partition}: ${text}`, { serial: opts.serial })
+}
+
+async function probe(opts: FatWriteOptions, paths: string[], cache: Map<string, DirState>): Promise<void> {
+  const wanted = paths.filter((p) => !cache.has(key(p)))
+  if (wanted.length === 0) return
+  // A path's state is read from its parent's listing; list every parent in one mdir run.
+  const parents = [...new Set(wanted.map((p) => path.posix.dirname(p)))]
+  const result = await mtool('mdir', ['-b', '-a', '-i', drive(opts), ...parents.map((p) => `::${p}`)])
+  const notFound = /File "::.*" not found/
+  const other = lines(result.stderr).filter((l) => !notFound.test(l))
+  if (other.length > 0) throw failure(opts, 'mdir', result, 'listing')
+  const listed = new Map<string, DirState>()
+  for (const line of lines(result.stdout.toString('latin1'))) {
+    if (!line.startsWith('::/')) continue
+    const isDir = line.endsWith('/')
+    const p = line.slice(2, isDir ? -1 : undefined)
+    listed.set(key(p), { kind: isDir ? 'dir' : 'file' })
+  }
+  for (const p of wanted) cache.set(key(p), listed.get(key(p)) ?? { kind: 'missing' })
+}
+
+/**
+ * Write `files` into the FAT file system at `offset` of `image`: missing directories with mmd,
+ * files with `mcopy -o` (replacing existing ones), then copy every file back out and compare.
+ */
+export async function writeFatFiles(opts: FatWriteOptions): Promise<InstalledFile[]> {
+  checkDevicePaths(opts.files)
+  for (const file of opts.files) {
+    if (/[<>:|?*]/.test(file.path)) throw new ImageError(`${file.path} cannot be stored on FAT: names there cannot contain < > : | ? *.`, { input: 'credentials-dir' })
+  }
+  const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'))
+  try {
+    const cache = opts.probeCache ?? new Map<string, DirState>()
+    const dirs = ancestorDirs(opts.files.map((f) => f.path))
+    await probe(opts, [...dirs, ...opts.files.map((f) => f.path)], cache)
+    for (const dir of dirs) {
+      if (cache.get(key(dir))!.kind === 'file') throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image })
+    }
+    for (const file of opts.files) {
+      if (cache.get(key(file.path))!.kind === 'dir') throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image })
+    }
+
+    const missing = dirs.filter((d) => cache.get(key(d))!.kind === 'missing')
+    if (missing.length > 0) {
+      const made = await mtool('mmd', ['-i', drive(opts), ...missing.map((d) => `::${d}`)])
+      if (made.code !== 0 || lines(made.stderr).length > 0) throw failure(opts, 'mmd', made, 'creating directories')
+    }
+
+    // One mcopy per target directory; host files carry the target names.
+    const groups = new Map<string, Array<{ file: BundleFile; index: number }>>()
+    opts.files.forEach((file, index) => {
+      const dir = path.posix.dirname(file.path)
+      groups.set(dir, [...(groups.get(dir) ?? []), { file, index }])
+    })
+    let g = 0
+    for (const [dir, members] of groups) {
+      const hostDir = path.join(work, `w${g++}`)
+      await mkdir(hostDir, { mode: 0o700 })
+      const hosts: string[] = []
+      for (const { file } of members) {
+        const host = path.join(hostDir, path.posix.basename(file.path))
+        await writeFile(host, file.content, { mode: 0o600 })
+        hosts.push(host)
+      }
+      const copied = await mtool('mcopy', ['-o', '-D', 'o', '-i', drive(opts), ...hosts, `::${dir === '/' ? '' : dir}/`])
+      await rm(hostDir, { recursive: true, force: true })
+      if (copied.code !== 0 || lines(copied.stderr).length > 0) throw failure(opts, 'mcopy', copied, 'writing')
+    }
+
+    // Read back: one mcopy per directory into a fresh host folder.
+    const installed: InstalledFile[] = new Array<InstalledFile>(opts.files.length)
+    for (const members of groups.values()) {
+      const backDir = path.join(work, `r${g++}`)
+      await mkdir(backDir, { mode: 0o700 })
+      const back = await mtool('mcopy', ['-n', '-i', drive(opts), ...members.map(({ file }) => `::${file.path}`), `${backDir}/`])
+      if (back.code !== 0 || lines(back.stderr).length > 0) throw failure(opts, 'mcopy', back, 'reading back')
+      for (const { file, index } of members) {
+        const bytes = await readFile(path.join(backDir, path.posix.basename(file.path))).catch(() => null)
+        if (!bytes || !bytes.equals(file.content)) {
+          throw new ToolError(`Device ${opts.serial}: read-back of ${file.path} from ${opts.partition} failed: the file is missing or differs. mtools reported success but the image does not hold what was written.`, { serial: opts.serial })
+        }
+        installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex(file.content), size: file.content.length, secret: file.secret }
+      }
+      await rm(backDir, { recursive: true, force: true })
+    }
+    return installed
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
