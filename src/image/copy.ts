@@ -1,0 +1,243 @@
+// Per-device copies of the base image. A reflink (copy-on-write clone) where the file system
+// supports it; else a sparse copy that writes only the base's non-zero blocks and leaves holes.
+// Node has no SEEK_DATA/SEEK_HOLE, so the base is scanned once for its data blocks (`DataMap`),
+// and every copy then writes only those, from memory when they fit the cache. Measured on a
+// 256 MiB image with 64 MiB of data this is faster than `cp --sparse=always` per copy, which has
+// to re-scan every block for zeros each time (see the report in bench/ or the commit message).
+import { constants } from 'node:fs'
+import { copyFile, open, rm, type FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import { ImageError, OutputError, messageOf } from '../errors.js'
+import { dataRuns, readAt, writeAt } from './io.js'
+
+/** The non-zero parts of a file, in ascending order, as [start, end) byte ranges. */
+export interface DataMap {
+  size: number
+  ranges: Array<[number, number]>
+  /** Sum of the range lengths. */
+  dataBytes: number
+}
+
+const SCAN_CHUNK = 4 << 20
+
+/** Append [start, end) to `ranges`, merging with the last range when they touch. */
+export function addRange(ranges: Array<[number, number]>, start: number, end: number): void {
+  const last = ranges[ranges.length - 1]
+  if (last && last[1] === start) last[1] = end
+  else ranges.push([start, end])
+}
+
+export function dataBytesOf(ranges: Array<[number, number]>): number {
+  return ranges.reduce((sum, [s, e]) => sum + (e - s), 0)
+}
+
+/** Scan `file` once for its non-zero 4 KiB blocks. Holes read as zeros, so they cost no I/O. */
+export async function mapData(file: string): Promise<DataMap> {
+  const handle = await openForRead(file)
+  try {
+    const { size } = await handle.stat()
+    const ranges: Array<[number, number]> = []
+    const buffer = Buffer.allocUnsafe(SCAN_CHUNK)
+    for (let offset = 0; offset < size; offset += SCAN_CHUNK) {
+      const length = Math.min(SCAN_CHUNK, size - offset)
+      const { bytesRead } = await handle.read(buffer, 0, length, offset)
+      if (bytesRead < length) buffer.fill(0, bytesRead, length)
+      for (const [s, e] of dataRuns(buffer, length)) addRange(ranges, offset + s, offset + e)
+    }
+    return { size, ranges, dataBytes: dataBytesOf(ranges) }
+  } finally {
+    await handle.close()
+  }
+}
+
+async function openForRead(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'r')
+  } catch (error) {
+    throw new ImageError(`Cannot read the base image ${file}: ${messageOf(error)}`, { file, cause: error })
+  }
+}
+
+async function openForWrite(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'w', 0o644)
+  } catch (error) {
+    throw new OutputError(`Cannot create ${file}: ${messageOf(error)}`, { file, cause: error })
+  }
+}
+
+/** The part of `map` inside [offset, offset + length), shifted to start at 0. */
+export function sliceMap(map: DataMap, offset: number, length: number): DataMap {
+  const end = offset + length
+  const ranges: Array<[number, number]> = []
+  for (const [s, e] of map.ranges) {
+    if (e <= offset || s >= end) continue
+    ranges.push([Math.max(s, offset) - offset, Math.min(e, end) - offset])
+  }
+  return { size: length, ranges, dataBytes: dataBytesOf(ranges) }
+}
+
+export type CopyMethod = 'reflink' | 'sparse'
+
+export interface CopierOptions {
+  /** The base's data map, when already known (e.g. from decompression); scanned otherwise. */
+  map?: DataMap
+  /** Keep the base's data in memory when it is at most this many bytes (default 256 MiB). */
+  cacheLimit?: number
+  /** Skip the reflink attempt (for tests and benchmarks). */
+  noReflink?: boolean
+}
+
+interface CachedChunk {
+  offset: number
+  data: Buffer
+}
+
+const WRITE_CHUNK = 8 << 20
+
+/**
+ * Copies of one base image. Create once per run, then `copyTo` per device. The base must not
+ * change while the copier is in use.
+ */
+export class ImageCopier {
+  private cache: CachedChunk[] | undefined
+  /** Destination folders where reflinks failed: no point asking again. */
+  private readonly noReflinkIn = new Set<string>()
+
+  private constructor(
+    readonly base: string,
+    readonly map: DataMap,
+    private readonly options: CopierOptions
+  ) {}
+
+  static async open(base: string, options: CopierOptions = {}): Promise<ImageCopier> {
+    const map = options.map ?? (await mapData(base))
+    return new ImageCopier(base, map, options)
+  }
+
+  /** Copy the whole base to `dest` (replacing it). */
+  async copyTo(dest: string): Promise<CopyMethod> {
+    const folder = path.dirname(path.resolve(dest))
+    if (!this.options.noReflink && !this.noReflinkIn.has(folder)) {
+      try {
+        await copyFile(this.base, dest, constants.COPYFILE_FICLONE_FORCE)
+        return 'reflink'
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        // Not supported here (ext4, tmpfs, across file systems): remember and copy sparsely.
+        if (code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'EINVAL' || code === 'ENOSYS' || code === 'ENOTTY' || code === 'EPERM') {
+          this.noReflinkIn.add(folder)
+        } else if (code === 'ENOENT') {
+          throw new ImageError(`Cannot read the base image ${this.base}: it does not exist.`, { file: this.base, cause: error })
+        } else {
+          throw new OutputError(`Cannot copy ${this.base} to ${dest}: ${messageOf(error)}`, { file: dest, cause: error })
+        }
+      }
+    }
+    await this.writeSparse(dest, this.map, 0)
+    return 'sparse'
+  }
+
+  /** Copy `length` bytes at `offset` of the base to `dest` (e.g. one partition), sparsely. */
+  async extractTo(dest: string, offset: number, length: number): Promise<void> {
+    if (offset < 0 || length < 0 || offset + length > this.map.size) {
+      throw new ImageError(`The range ${offset}+${length} lies outside ${this.base} (${this.map.size} bytes): the image is truncated.`, { file: this.base })
+    }
+    await this.writeSparse(dest, sliceMap(this.map, offset, length), offset)
+  }
+
+  /** Drop the in-memory copy of the base's data. */
+  release(): void {
+    this.cache = undefined
+  }
+
+  private async loadCache(): Promise<CachedChunk[] | undefined> {
+    if (this.cache) return this.cache
+    if (this.map.dataBytes > (this.options.cacheLimit ?? 256 << 20)) return undefined
+    const chunks: CachedChunk[] = []
+    const handle = await openForRead(this.base)
+    try {
+      for (const [s, e] of this.map.ranges) {
+        for (let at = s; at < e; at += WRITE_CHUNK) {
+          const data = await readAt(handle, at, Math.min(WRITE_CHUNK, e - at))
+          chunks.push({ offset: at, data })
+        }
+      }
+    } finally {
+      await handle.close()
+    }
+    this.cache = chunks
+    return chunks
+  }
+
+  /** Write `map`'s ranges (positions relative to `baseOffset` in the base) to a new `dest`. */
+  private async writeSparse(dest: string, map: DataMap, baseOffset: number): Promise<void> {
+    const out = await openForWrite(dest)
+    try {
+      const cache = await this.loadCache()
+      if (cache) {
+        // The cache holds exactly the base's data, so the copy is each chunk clipped to the window.
+        const windowEnd = baseOffset + map.size
+        for (const chunk of cache) {
+          const from = Math.max(chunk.offset, baseOffset)
+          const to = Math.min(chunk.offset + chunk.data.length, windowEnd)
+          if (from >= to) continue
+          await writeAt(out, chunk.data.subarray(from - chunk.offset, to - chunk.offset), from - baseOffset)
+        }
+      } else {
+        const source = await openForRead(this.base)
+        try {
+          const buffer = Buffer.allocUnsafe(WRITE_CHUNK)
+          for (const [s, e] of map.ranges) {
+            for (let at = s; at < e; at += WRITE_CHUNK) {
+              const n = Math.min(WRITE_CHUNK, e - at)
+              const { bytesRead } = await source.read(buffer, 0, n, at + baseOffset)
+              if (bytesRead < n) throw new ImageError(`The base image ${this.base} changed or was truncated while copying.`, { file: this.base })
+              await writeAt(out, buffer.subarray(0, n), at)
+            }
+          }
+        } finally {
+          await source.close()
+        }
+      }
+      await out.truncate(map.size)
+    } catch (error) {
+      await out.close().catch(() => undefined)
+      await rm(dest, { force: true })
+      if (error instanceof ImageError || error instanceof OutputError) throw error
+      const code = (error as NodeJS.ErrnoException).code
+      throw new OutputError(`Cannot write ${dest}${code === 'ENOSPC' ? ': no space left on the output file system' : `: ${messageOf(error)}`}`, { file: dest, cause: error })
+    }
+    await out.close()
+  }
+}
+
+/** One-off sparse/reflink copy (scans `src`; prefer an ImageCopier for many copies). */
+export async function copyImage(src: string, dest: string): Promise<CopyMethod> {
+  return (await ImageCopier.open(src, { cacheLimit: 0 })).copyTo(dest)
+}
+
+/** One-off extraction of `length` bytes at `offset` of `src` into a sparse `dest`. */
+export async function extractRange(src: string, dest: string, offset: number, length: number, map?: DataMap): Promise<void> {
+  if (map === undefined) {
+    // Scan only the window, not the whole image.
+    const handle = await openForRead(src)
+    try {
+      const size = (await handle.stat()).size
+      const ranges: Array<[number, number]> = []
+      const buffer = Buffer.allocUnsafe(SCAN_CHUNK)
+      const end = Math.min(size, offset + length)
+      for (let at = offset; at < end; at += SCAN_CHUNK) {
+        const n = Math.min(SCAN_CHUNK, end - at)
+        const { bytesRead } = await handle.read(buffer, 0, n, at)
+        if (bytesRead < n) buffer.fill(0, bytesRead, n)
+        for (const [s, e] of dataRuns(buffer, n)) addRange(ranges, at + s, at + e)
+      }
+      map = { size, ranges, dataBytes: dataBytesOf(ranges) }
+    } finally {
+      await handle.close()
+    }
+  }
+  const copier = await ImageCopier.open(src, { map, cacheLimit: 0, noReflink: true })
+  await copier.extractTo(dest, offset, length)
+}
