@@ -42,6 +42,11 @@ export class Problems {
     if (this.kept.length < KEPT_PROBLEMS) this.kept.push({ file: this.file, line, message })
   }
 
+  clear(): void {
+    this.kept.length = 0
+    this.count = 0
+  }
+
   get size(): number {
     return this.count
   }
@@ -55,9 +60,12 @@ export class Problems {
 }
 
 function formatProblems(problems: ManifestProblem[], total: number): string {
+  const file = problems[0]?.file ?? ''
   const lines = problems.slice(0, LISTED_PROBLEMS).map((p) => `${p.file}:${p.line}: ${p.message}`)
-  const rest = total - Math.min(problems.length, LISTED_PROBLEMS)
-  if (rest > 0) lines.push(`... and ${rest} more problem${rest === 1 ? '' : 's'} in manifest ${problems[0]?.file} (${total} in total)`)
+  // file:line first (editors and terminals link it); the input is named once, at the end.
+  if (total === 1) return `${lines[0]} (input "manifest")`
+  const listed = total > lines.length ? `; the first ${lines.length} are listed` : ''
+  lines.push(`Input "manifest": ${total} problems in ${file}${listed}.`)
   return lines.join('\n')
 }
 

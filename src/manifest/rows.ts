@@ -47,6 +47,15 @@ export class DeviceCollector {
     this.manifestDir = path.dirname(path.resolve(file))
   }
 
+  /** Forgets every row and problem (a reader starting over a different way). */
+  reset(): void {
+    this.problems.clear()
+    this.devices.length = 0
+    this.serialLines.clear()
+    this.foldedSerials.clear()
+    this.deviceIdLines.clear()
+  }
+
   problem(line: number, message: string): void {
     this.problems.add(line, message)
   }
@@ -77,7 +86,9 @@ export class DeviceCollector {
 
     const serial = fields.serial
     if (serial === undefined) {
-      this.problem(line, 'no "serial" field; every device needs one')
+      const near = Object.keys(fields).find((key) => key.toLowerCase().replace(/[\s_-]/g, '') === 'serial')
+      const hint = near === undefined ? '' : ` (found ${show(near)}; field names are case-sensitive)`
+      this.problem(line, `no "serial" field; every device needs one${hint}`)
     } else {
       const bad = nameProblem('serial', serial)
       if (bad !== undefined) this.problem(line, bad)
@@ -123,10 +134,11 @@ export class DeviceCollector {
       this.foldedSerials.set(serial.toLowerCase(), { serial, line })
     }
     const seenId = this.deviceIdLines.get(deviceId)
-    if (seenId !== undefined) {
+    // A repeated serial whose ID is the serial itself would only repeat the same complaint.
+    if (seenId !== undefined && !(seen !== undefined && deviceId === serial)) {
       this.problem(line, `duplicate device-id ${show(deviceId)} on lines ${seenId} and ${line}; device IDs must be unique`)
       ok = false
-    } else {
+    } else if (seenId === undefined) {
       this.deviceIdLines.set(deviceId, line)
     }
     return ok
@@ -139,7 +151,7 @@ export class DeviceCollector {
   finish(empty: { line: number; message: string }): Device[] {
     this.problems.throwIfAny()
     if (this.devices.length === 0) {
-      throw new ManifestError(`${this.file}:${empty.line}: ${empty.message}`, { file: this.file, line: empty.line })
+      throw new ManifestError(`${this.file}:${empty.line}: ${empty.message} (input "manifest")`, { file: this.file, line: empty.line })
     }
     return this.devices
   }

@@ -1,0 +1,107 @@
+// CSV manifests: a header row naming the columns, then one device per row.
+import { CsvError, parse } from 'csv-parse/sync'
+import type { DeviceCollector } from './rows.js'
+import { show } from './problems.js'
+
+type Empty = { line: number; message: string }
+
+export function readCsv(input: string, rows: DeviceCollector): Empty {
+  // csv-parse miscounts lines with CRLF record delimiters; LF-only text keeps `lines` exact.
+  // (A CRLF inside a quoted value becomes LF, which is fine for manifest values.)
+  const text = input.replace(/\r\n/g, '\n')
+  let header: { line: number; names: string[]; ok: boolean } | undefined
+  let lastEnd = 0
+
+  const onRecord = (record: string[], raw: string, endLine: number): void => {
+    const cells = record.map((cell) => cell.trim())
+    // Lines of only separators (",,,", as spreadsheets export) count as blank.
+    if (cells.every((cell) => cell === '')) return
+    const line = startLine(raw, endLine)
+    if (header === undefined) {
+      header = { line, names: cells, ok: checkHeader(cells, line, rows) }
+      return
+    }
+    if (!header.ok) return
+    const names = header.names
+    if (cells.length > names.length && cells.slice(names.length).some((cell) => cell !== '')) {
+      rows.problem(line, `row has ${cells.length} values but the header names ${names.length} columns (a value with a comma must be quoted)`)
+      return
+    }
+    // Missing trailing cells count as empty.
+    rows.row(line, names.map((name, k) => [name, cells[k] ?? ''] as const))
+  }
+
+  try {
+    parse(text, {
+      delimiter: detectDelimiter(text),
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      raw: true,
+      on_record: (record, context) => {
+        const { record: cells } = record as unknown as { record: string[] }
+        onRecord(cells, context.raw ?? '', context.lines)
+        lastEnd = context.lines
+        return null
+      }
+    })
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error
+    if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
+      // The parser reports the end of the file; the row that opened the quote is more useful.
+      const line = firstContentLineAfter(text, lastEnd)
+      rows.problem(line, 'not valid CSV: a quoted value (") on this row is never closed')
+    } else {
+      const line = typeof error.lines === 'number' && error.lines > 0 ? error.lines : firstContentLineAfter(text, lastEnd)
+      rows.problem(line, `not valid CSV: ${error.message.replace(/ at line \d+/, '')}`)
+    }
+  }
+
+  if (header === undefined) return { line: 1, message: 'the manifest is empty; it needs a header row (serial,device-id,...) and one row per device' }
+  return { line: header.line, message: 'the manifest has a header row but no device rows' }
+}
+
+function checkHeader(names: string[], line: number, rows: DeviceCollector): boolean {
+  let ok = true
+  if (!names.includes('serial')) {
+    const near = names.find((name) => name.toLowerCase().replace(/[\s_-]/g, '') === 'serial')
+    const hint = near === undefined ? '' : `; found ${show(near)} (column names are case-sensitive)`
+    const listed = names.slice(0, 10).map((name) => show(name)).join(', ')
+    rows.problem(line, `no "serial" column in the header row (columns: ${listed})${hint}; the first row must name the columns`)
+    ok = false
+  }
+  const seen = new Map<string, number>()
+  names.forEach((name, index) => {
+    const before = seen.get(name)
+    if (name !== '' && before !== undefined) {
+      rows.problem(line, `column ${show(name)} appears twice in the header (columns ${before + 1} and ${index + 1})`)
+      ok = false
+    }
+    seen.set(name, index)
+  })
+  return ok
+}
+
+/** First line of a record: its last line minus the line breaks inside it (raw may start with skipped blank lines). */
+function startLine(raw: string, endLine: number): number {
+  const body = raw.replace(/\n$/, '').replace(/^(?:[ \t]*\n)+/, '')
+  let breaks = 0
+  for (let i = body.indexOf('\n'); i !== -1; i = body.indexOf('\n', i + 1)) breaks++
+  return endLine - breaks
+}
+
+function firstContentLineAfter(text: string, line: number): number {
+  const lines = text.split('\n')
+  for (let k = line; k < lines.length; k++) if ((lines[k] ?? '').trim() !== '') return k + 1
+  return Math.max(1, line)
+}
+
+// Spreadsheets in many locales save "CSV" with ";" (or tabs); take the header's separator.
+function detectDelimiter(text: string): string {
+  const first = text.slice(0, 65536).split('\n').find((l) => l.trim() !== '') ?? ''
+  if (first.includes(',')) return ','
+  if (first.includes(';')) return ';'
+  if (first.includes('\t')) return '\t'
+  return ','
+}

@@ -1,0 +1,41 @@
+// Shards split one manifest across a matrix of jobs (`shard: 2/8`).
+import { createHash } from 'node:crypto'
+import { InputError } from '../errors.js'
+import type { Shard } from '../settings/types.js'
+import type { Device } from './types.js'
+
+export type { Shard }
+
+/** Parses `i/n` (1 ≤ i ≤ n). Whitespace around the numbers is allowed. */
+export function parseShard(text: string): Shard {
+  const match = /^\s*(\d{1,9})\s*\/\s*(\d{1,9})\s*$/.exec(text)
+  const index = Number(match?.[1])
+  const count = Number(match?.[2])
+  if (!match || count < 1 || index < 1 || index > count) {
+    const why = match
+      ? count < 1
+        ? 'the shard count must be at least 1'
+        : `the shard number must be between 1 and ${count}`
+      : 'write it as i/n, e.g. 2/8 for the second of eight shards'
+    throw new InputError(`Input "shard": ${JSON.stringify(text)} is not a valid shard; ${why}.`, { input: 'shard' })
+  }
+  return { index, count }
+}
+
+/** Shard (1-based) a serial belongs to among `count` shards. */
+export function shardOf(serial: string, count: number): number {
+  // First 4 bytes of SHA-256(serial as UTF-8), big-endian uint32, modulo the count, plus one.
+  // It depends on the serial alone, so a device lands in the same shard whatever the row order,
+  // on every run and every machine, and the n shards of a manifest cover each device exactly once.
+  return (createHash('sha256').update(serial, 'utf8').digest().readUInt32BE(0) % count) + 1
+}
+
+/** The devices of `shard`, in manifest order. */
+export function selectShard(devices: readonly Device[], shard: Shard): Device[] {
+  const { index, count } = shard
+  if (!Number.isInteger(count) || !Number.isInteger(index) || count < 1 || index < 1 || index > count) {
+    throw new InputError(`Input "shard": ${index}/${count} is not a valid shard.`, { input: 'shard' })
+  }
+  if (count === 1) return [...devices]
+  return devices.filter((device) => shardOf(device.serial, count) === index)
+}
