@@ -114,6 +114,20 @@ describe('ext4 via debugfs', () => {
     expect(debugfsCat(base, built.part('rootfs').start, '/var/sota/import/pkey.pem').toString()).toBe('placeholder')
   })
 
+  it('reads back in a second debugfs process when asked (or when the image path cannot be quoted)', async () => {
+    const quoted = path.join(dir, 'odd "name".img')
+    await copyFile(gpt.path, quoted)
+    const files = bundle()
+    for (const [image, separateReadBack] of [
+      [await copyOf(gpt), true],
+      [quoted, false]
+    ] as const) {
+      await writeExtFiles({ image, offset: gpt.part('rootfs').start, files, tempDir: tmp, serial: 'SN-R', partition: 'rootfs', separateReadBack })
+      expectExtHolds(image, gpt.part('rootfs').start, files)
+      expect(e2fsck(image, gpt.part('rootfs').start).clean).toBe(true)
+    }
+  })
+
   it('shares the directory probe across devices through probeCache', async () => {
     const cache = new Map()
     const part = gpt.part('rootfs')
