@@ -168,8 +168,9 @@ async function probe(opts: ExtWriteOptions, work: string, paths: string[], cache
   const missing = paths.filter((p) => !cache.has(p))
   if (missing.length === 0) return
   const { outputs, banner, errors } = await runScript(opts, work, 'probe.debugfs', missing.map((p) => `stat ${q(p)}`), false)
-  // "File not found by ext2_lookup" for paths that do not exist is the expected answer here.
-  const real = errors.filter((l) => !/File not found by ext2_lookup/.test(l))
+  // Paths that do not exist (or sit below a file) are expected answers here; the caller turns
+  // an ancestor that is a file into a clear error.
+  const real = errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l))
   if (real.length > 0) throw await failure(opts, banner, real, 'checking which directories exist')
   if (outputs.length !== missing.length) throw new ToolError(`debugfs answered ${outputs.length} of ${missing.length} stat commands while checking ${opts.partition}; its output: ${outputs.join(' | ').slice(0, 500)}`)
   missing.forEach((p, i) => {

@@ -312,7 +312,7 @@ export async function readDiskLayout(path: string, options: ReadLayoutOptions = 
   }
   try {
     const stat = await handle.stat()
-    if (!stat.isFile() && !stat.isBlockDevice()) fail(path, `The base image ${path} is not a regular file.`)
+    if (!stat.isFile()) fail(path, `The base image ${path} is not a regular file.`)
     const fileSize = stat.size
     if (fileSize < 2048) fail(path, `The base image ${path} is only ${fileSize} bytes: too small to hold a partition table or a file system.`)
     const warnings: string[] = []
@@ -350,8 +350,13 @@ export async function readDiskLayout(path: string, options: ReadLayoutOptions = 
       return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: await withFileSystems(handle, parts), warnings }
     }
 
-    // A FAT file system's boot sector also ends in 0x55AA; a sane BPB means no table.
-    if (looksLikeFatBootSector(sector0) || !mbrLooksValid) {
+    // A FAT file system's boot sector also ends in 0x55AA (mkfs.fat leaves the partition-entry
+    // area zero, so it rarely passes as an MBR). When both readings are plausible, an MBR whose
+    // entries fit the file wins: boot loaders such as GRUB also start with a jump instruction.
+    const entriesFit = mbrEntries(sector0)
+      .filter((e) => e.type !== 0 && e.sectors !== 0)
+      .every((e) => e.firstLba >= 1 && (e.firstLba + e.sectors) * 512 <= fileSize)
+    if (!mbrLooksValid || (looksLikeFatBootSector(sector0) && !entriesFit)) {
       const fileSystem = await probeFileSystem(handle, 0)
       if (fileSystem.type === 'unknown') {
         fail(path, `${path} has no partition table (no MBR, no GPT) and no ext2/3/4 or FAT file system at its start. Pass a disk image or a file-system image.`)

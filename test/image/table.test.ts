@@ -5,7 +5,7 @@ import { ImageError } from '../../src/errors.js'
 import { formatPartitionTable, readDiskLayout, selectPartition, type DiskLayout } from '../../src/image/table.js'
 import {
   buildBareExt4, buildBareFat, buildGpt4kImage, buildGptImage, buildMbrImage, cleanupScratch, corruptPrimaryGptEntries,
-  corruptPrimaryGptHeader, fdiskList, makeHybridMbr, MiB, nodeNumber, pokeBytes, run, scratchDir, sfdiskJson, type BuiltImage
+  corruptPrimaryGptHeader, fdiskList, makeHybridMbr, MiB, nodeNumber, pokeBytes, readBytes, run, scratchDir, sfdiskJson, type BuiltImage
 } from '../helpers/images.js'
 
 let dir: string
@@ -174,6 +174,16 @@ describe('MBR with extended and logical partitions', () => {
     expect(selectPartition(layout, { kind: 'label', value: 'factory' }).number).toBe(5)
     expect(errorOf(() => selectPartition(layout, { kind: 'number', number: 4 })).message).toContain('extended partition')
     expect(errorOf(() => selectPartition(layout, { kind: 'name', value: 'x' })).message).toContain('name= selects GPT partition names')
+  })
+
+  it('an MBR whose boot code looks like a FAT BPB is still read as an MBR', async () => {
+    const copy = path.join(dir, 'bpb-mbr.img')
+    await copyFile(mbr.path, copy)
+    const fat = await buildBareFat(dir, { file: 'bpb-source.vfat' })
+    pokeBytes(copy, 0, readBytes(fat.path, 0, 90)) // jump + BPB; the partition entries stay
+    const layout = await readDiskLayout(copy)
+    expect(layout.table).toBe('mbr')
+    expect(layout.partitions.map((p) => p.number)).toEqual([1, 2, 3, 4, 5, 6])
   })
 
   it('keeps primary slots when an MBR entry is empty', async () => {

@@ -242,6 +242,18 @@ describe('ext4 via debugfs', () => {
     expect((error as Error).message).toContain('/var/sota is a symbolic link to /data/sota')
   })
 
+  it('refuses a credentials directory below an existing file (ext4 and FAT)', async () => {
+    const image = await copyOf(gpt)
+    const ext = await writeExtFiles({ image, offset: gpt.part('rootfs').start, files: bundle('/etc/hostname/creds'), tempDir: tmp, serial: 'S', partition: 'p2' }).catch((e: unknown) => e)
+    expect(ext).toBeInstanceOf(ImageError)
+    expect((ext as Error).message).toBe('/etc/hostname exists in p2 but is not a directory; choose another credentials directory.')
+    const fat = await writeFatFiles({ image, offset: gpt.part('boot').start, files: bundle('/config.txt/creds'), tempDir: tmp, serial: 'S', partition: 'p1' }).catch((e: unknown) => e)
+    expect(fat).toBeInstanceOf(ImageError)
+    expect((fat as Error).message).toBe('/config.txt exists in p1 but is not a directory; choose another credentials directory.')
+    const dirAsFile = await writeExtFiles({ image, offset: gpt.part('rootfs').start, files: bundle('/var').map((f, i) => (i === 0 ? { ...f, path: '/var/lib' } : f)), tempDir: tmp, serial: 'S', partition: 'p2' }).catch((e: unknown) => e)
+    expect((dirAsFile as Error).message).toBe('/var/lib is a directory in p2; a credential file cannot replace it.')
+  })
+
   it('treats any stderr line other than the banner as failure, though debugfs exits 0', async () => {
     const bin = path.join(dir, 'fake-bin')
     await mkdir(bin, { recursive: true })
