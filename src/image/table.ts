@@ -176,7 +176,7 @@ async function readGpt(
   return { gpt: backup, which: 'backup' }
 }
 
-function gptPartitions(gpt: GptRead, sectorSize: number, fileSize: number, path: string): Array<Omit<Partition, 'fileSystem'>> {
+function gptPartitions(gpt: GptRead, sectorSize: number, fileSize: number, path: string, warn: (m: string) => void): Array<Omit<Partition, 'fileSystem'>> {
   const out: Array<Omit<Partition, 'fileSystem'>> = []
   const { entryCount, entrySize } = gpt.header
   for (let index = 0; index < entryCount; index++) {
@@ -192,7 +192,7 @@ function gptPartitions(gpt: GptRead, sectorSize: number, fileSize: number, path:
     while (end + 1 < rawName.length && (rawName[end] !== 0 || rawName[end + 1] !== 0)) end += 2
     const start = first * sectorSize
     const size = (last - first + 1) * sectorSize
-    if (start + size > fileSize) fail(path, `GPT partition ${index + 1} (LBA ${first}-${last}) extends beyond the end of the image (${fileSize} bytes): the image is truncated.`)
+    if (start + size > fileSize) warn(`Partition ${index + 1} ends at byte ${start + size}, beyond the end of the image (${fileSize} bytes): the image is truncated.`)
     out.push({
       number: index + 1,
       start,
@@ -346,7 +346,7 @@ export async function readDiskLayout(path: string, options: ReadLayoutOptions = 
       if (mbrHasGptEntry) mbr = mbrEntries(sector0).some((e) => e.type !== 0 && e.type !== 0xee && e.sectors !== 0) ? 'hybrid' : 'protective'
       if (mbr === 'none') warn(`${path} has a GPT but no protective MBR; some tools will not see the GPT.`)
       if (mbr === 'hybrid') warn(`${path} has a hybrid MBR; the GPT is used, as Linux does.`)
-      const parts = gptPartitions(gpt, sectorSize, fileSize, path)
+      const parts = gptPartitions(gpt, sectorSize, fileSize, path, warn)
       return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: await withFileSystems(handle, parts), warnings }
     }
 

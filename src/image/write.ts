@@ -1,7 +1,8 @@
 // Write a bundle into the selected partition of an image: ext2/3/4 through debugfs, FAT through
 // mtools. This is the one entry point sinks need.
 import type { BundleFile } from '../bundle/types.js'
-import { ImageError } from '../errors.js'
+import { stat } from 'node:fs/promises'
+import { ImageError, messageOf } from '../errors.js'
 import type { InstalledFile } from '../sink/types.js'
 import { writeExtFiles } from './debugfs.js'
 import { isExt, isFat } from './fs.js'
@@ -40,6 +41,15 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<InstalledFi
   // A file system that claims more than its partition would make the tools write into the next one.
   if (fsSize !== null && fsSize > partition.size) {
     throw new ImageError(`The ${partition.fileSystem.type} file system in ${where} claims ${fsSize} bytes but the partition has ${partition.size}; writing could corrupt the next partition. Fix the image (resize2fs / rebuild).`, { file: opts.image })
+  }
+  let imageSize: number
+  try {
+    imageSize = (await stat(opts.image)).size
+  } catch (error) {
+    throw new ImageError(`Cannot read ${opts.image}: ${messageOf(error)}`, { file: opts.image, cause: error })
+  }
+  if (partition.start + partition.size > imageSize) {
+    throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, { file: opts.image })
   }
   const common = { image: opts.image, offset: partition.start, files: opts.files, tempDir: opts.tempDir, serial: opts.serial, partition: where, probeCache: opts.probeCache }
   if (isExt(partition.fileSystem.type)) return writeExtFiles(common)

@@ -1,17 +1,30 @@
 // Real disk images for tests, built with the standard tools (sfdisk, fdisk, mkfs.ext4, mkfs.vfat,
 // mtools, dd), plus independent read-back helpers (debugfs, mcopy, e2fsck, fsck.vfat) that do not
-// go through credbake's own code.
+// go through credbake's own code. Needs e2fsprogs, dosfstools, mtools, fdisk, xz, zstd, gzip.
+//
+// Builders (each returns a BuiltImage: path, size, sectorSize, table, partitions with byte
+// start/size, GPT name and the FsSpec used; `img.part('rootfs' | 6)` finds one by name, label
+// or number):
+//   buildGptImage(dir, { rootSize?, rootFiles?, file? })  GPT/512: 1 "boot" FAT32 label BOOT,
+//                                                         2 "rootfs" ext4 label rootfs (mkfs defaults:
+//                                                         metadata_csum, 64bit, ...) holding ROOTFS_TREE
+//   buildMbrImage(dir)        MBR: 1 FAT12 FW, 2 FAT16 BOOT, 3 ext2 data, 4 extended,
+//                             5 ext3 factory, 6 ext4 config (logicals in an EBR chain)
+//   buildGpt4kImage(dir)      GPT with 4096-byte sectors (fdisk -b 4096): 1 "boot" FAT16 with
+//                             4096-byte sectors label BOOT4K, 2 "rootfs" ext4 (4 KiB blocks)
+//   buildBareExt4(dir, opts)  bare ext4 (no table); buildBareFat(dir, opts) bare FAT
+//   compressWithTool(path, 'gz' | 'xz' | 'zst')  compressed copy next to it (original kept)
+//   makeHybridMbr, corruptPrimaryGptHeader, corruptPrimaryGptEntries, setExtFeatureBit, pokeBytes
+// Reference readers: sfdiskJson, fdiskList (4096-byte sectors), debugfsCat, debugfsStat, e2fsck,
+// fsckVfat (copies the partition out first), mcopyRead, extractBytes, allocatedBytes.
 //
 // Usage:
-//   const dir = await scratchDir()                    // removed by cleanupScratch() / afterAll
-//   const img = await buildGptImage(dir)              // 512-byte GPT: 1 boot (FAT32) + 2 rootfs (ext4)
-//   img.partitions[1].start                          // byte offset of partition 2
-//   debugfsCat(img.path, img.partitions[1].start, '/etc/hostname')
+//   const dir = await scratchDir()                    // all removed by cleanupScratch() in afterAll
+//   const img = await buildGptImage(dir)
+//   debugfsCat(img.path, img.part('rootfs').start, '/etc/hostname')   // Buffer 'device\n'
 //
-// Every builder returns a `BuiltImage` that says where each partition is and what is in it, so a
-// test can compare against it (or against `sfdisk --json`, see `sfdiskJson`). File systems are
-// made in a separate file and copied in with `dd conv=sparse,notrunc`, so the images stay sparse.
-// All builders are synchronous tool runs and take well under a second each.
+// File systems are made in a separate file and copied in with `dd conv=sparse,notrunc`, so the
+// images stay sparse. Each builder is a handful of synchronous tool runs (well under a second).
 import { execFileSync } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'

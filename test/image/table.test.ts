@@ -1,8 +1,9 @@
-import { copyFile } from 'node:fs/promises'
+import { copyFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImageError } from '../../src/errors.js'
 import { formatPartitionTable, readDiskLayout, selectPartition, type DiskLayout } from '../../src/image/table.js'
+import { writeBundle } from '../../src/image/write.js'
 import {
   buildBareExt4, buildBareFat, buildGpt4kImage, buildGptImage, buildMbrImage, cleanupScratch, corruptPrimaryGptEntries,
   corruptPrimaryGptHeader, fdiskList, makeHybridMbr, MiB, nodeNumber, pokeBytes, readBytes, run, scratchDir, sfdiskJson, type BuiltImage
@@ -280,12 +281,22 @@ describe('unusable inputs', () => {
     expect(error.message).toMatch(/Cannot read the base image .*missing\.img: it does not exist/)
   })
 
-  it('a truncated image whose partitions reach past the end', async () => {
+  it('a truncated image whose partitions reach past the end: warnings, and writing refuses', async () => {
     const copy = path.join(dir, 'short.img')
     await copyFile(mbr.path, copy)
     run('truncate', ['-s', String(40 * MiB), copy])
     const layout = await readDiskLayout(copy)
-    expect(layout.warnings.join('\n')).toContain('beyond the end of the image')
+    expect(layout.warnings.join('\n')).toContain('Partition 6 ends at byte')
+    const gptCopy = path.join(dir, 'short-gpt.img')
+    await copyFile(gpt.path, gptCopy)
+    run('truncate', ['-s', String(gpt.size - 4 * MiB), gptCopy])
+    const gptLayout = await readDiskLayout(gptCopy)
+    expect(gptLayout.gptHeader).toBe('primary')
+    expect(gptLayout.warnings.join('\n')).toMatch(/backup GPT header .* not usable[\s\S]*Partition 2 ends at byte \d+, beyond the end of the image/)
+    const tmp = path.join(dir, 'wtmp')
+    await mkdir(tmp, { recursive: true })
+    const error = await rejection(writeBundle({ image: gptCopy, partition: selectPartition(gptLayout), files: [], tempDir: tmp, serial: 'S' }))
+    expect(error.message).toContain('partition 2 (rootfs) ends at byte')
   })
 
   it('an unknown file system in the selected partition', async () => {
