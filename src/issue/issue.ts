@@ -8,7 +8,7 @@ import type { FleetCa } from '../ca/types.js'
 import { FleetCaError, ManifestError, messageOf } from '../errors.js'
 import type { Device } from '../manifest/types.js'
 import { sha256Hex } from '../util/hash.js'
-import { parsePem, toPem } from '../util/pem.js'
+import { labelsOf, readPemBlocks, toPem } from '../util/pem.js'
 import { CSR_SIGNATURE_HASHES, keyFacts, keyFamilyOf } from './algorithms.js'
 import { bitString, childrenOf, encodingOf, explicit, readSingle, sequence, smallInteger, splitSpki, TAG, tlv, x509Time } from './der.js'
 import { generateDeviceKeyPair } from './keys.js'
@@ -111,15 +111,11 @@ function publicKeyFromCsr(device: Device, profile: CertificateProfile): Buffer {
     return fail(`cannot be read (${messageOf(error)})`, error)
   }
 
-  let der: Buffer
-  try {
-    const blocks = parsePem(text, { input: 'csr', origin: csrPath })
-    const block = blocks.find((candidate) => candidate.label === 'CERTIFICATE REQUEST' || candidate.label === 'NEW CERTIFICATE REQUEST')
-    if (!block) return fail(`holds no CERTIFICATE REQUEST block (found ${blocks.map((b) => b.label).join(', ')})`)
-    der = block.der
-  } catch (error) {
-    return fail(messageOf(error), error)
-  }
+  const blocks = readPemBlocks(text)
+  if ('problem' in blocks) return fail(blocks.problem)
+  const block = blocks.find((candidate) => candidate.label === 'CERTIFICATE REQUEST' || candidate.label === 'NEW CERTIFICATE REQUEST')
+  if (!block) return fail(`holds no CERTIFICATE REQUEST block (found ${labelsOf(blocks)})`)
+  const der = block.der
 
   let request: CertificationRequest
   let infoDer: Buffer

@@ -36,9 +36,13 @@ export function describeOrigin(source: PemOrigin): string {
  * when there is no block, a block is cut off, or a block body is not base64.
  */
 export function parsePem(text: string, source: PemOrigin, errorClass: ErrorClass = InputError): PemBlock[] {
-  const fail = (message: string): never => {
-    throw new errorClass(`${describeOrigin(source)}: ${message}`, { input: source.input })
-  }
+  const blocks = readPemBlocks(text)
+  if ('problem' in blocks) throw new errorClass(`${describeOrigin(source)}: ${blocks.problem}`, { input: source.input })
+  return blocks
+}
+
+/** parsePem without an origin: the blocks, or a sentence saying what is wrong (callers word the error). */
+export function readPemBlocks(text: string): PemBlock[] | { problem: string } {
   const normalised = normaliseNewlines(text)
   const blocks: PemBlock[] = []
   let consumedUpTo = 0
@@ -48,15 +52,17 @@ export function parsePem(text: string, source: PemOrigin, errorClass: ErrorClass
     const line = lineOf(normalised, start)
     // A BEGIN between the previous block and this one never found its END.
     if (normalised.slice(consumedUpTo, start).includes('-----BEGIN ')) {
-      fail(`a PEM block before line ${line} has no matching -----END ...----- line (truncated text?)`)
+      return { problem: `a PEM block before line ${line} has no matching -----END ...----- line (truncated text?)` }
     }
-    if (body.includes('-----BEGIN ')) fail(`the ${label} block at line ${line} has no -----END ${label}----- line (truncated text?)`)
-    if (endLabel !== label) fail(`the block at line ${line} begins as ${label} but ends as ${endLabel}`)
-    blocks.push({ label, line, ...decodeBody(body, () => fail(`the ${label} block at line ${line} is not valid base64`)) })
+    if (body.includes('-----BEGIN ')) return { problem: `the ${label} block at line ${line} has no -----END ${label}----- line (truncated text?)` }
+    if (endLabel !== label) return { problem: `the block at line ${line} begins as ${label} but ends as ${endLabel}` }
+    const decoded = decodeBody(body)
+    if (!decoded) return { problem: `the ${label} block at line ${line} is not valid base64` }
+    blocks.push({ label, line, ...decoded })
     consumedUpTo = start + whole.length
   }
-  if (normalised.slice(consumedUpTo).includes('-----BEGIN ')) fail('a PEM block has no -----END ...----- line (truncated text?)')
-  if (blocks.length === 0) fail(noBlockReason(normalised))
+  if (normalised.slice(consumedUpTo).includes('-----BEGIN ')) return { problem: 'a PEM block has no -----END ...----- line (truncated text?)' }
+  if (blocks.length === 0) return { problem: noBlockReason(normalised) }
   return blocks
 }
 
@@ -80,7 +86,7 @@ function normaliseNewlines(text: string): string {
   return unescaped.replace(/\r\n?/g, '\n')
 }
 
-function decodeBody(body: string, invalid: () => never): { der: Buffer; headers: Record<string, string> } {
+function decodeBody(body: string): { der: Buffer; headers: Record<string, string> } | undefined {
   const headers: Record<string, string> = {}
   const base64Lines: string[] = []
   for (const rawLine of body.split('\n')) {
@@ -92,7 +98,7 @@ function decodeBody(body: string, invalid: () => never): { der: Buffer; headers:
     else base64Lines.push(line)
   }
   const base64 = base64Lines.join('').replace(/\s+/g, '')
-  if (base64.length === 0 || base64.length % 4 !== 0 || !BASE64.test(base64)) invalid()
+  if (base64.length === 0 || base64.length % 4 !== 0 || !BASE64.test(base64)) return undefined
   return { der: Buffer.from(base64, 'base64'), headers }
 }
 
