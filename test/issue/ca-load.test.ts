@@ -19,10 +19,13 @@ import {
   makePkiDir,
   makeRootCa,
   openssl,
+  opensslVerify,
   type CaFixture,
   type FixtureKeyType
 } from '../helpers/pki.js'
-import { DAYS_30, loadFixtureCa, pemFile, pemText } from './support.js'
+import { DAYS_30, loadFixtureCa, makeDevice, pemFile, pemText } from './support.js'
+import { issueCredential } from '../../src/issue/issue.js'
+import { buildProfile } from '../../src/issue/profile.js'
 
 afterAll(cleanupPki)
 
@@ -103,6 +106,14 @@ describe('loadFleetCa: what it precomputes', () => {
     expect(ca.chainPems).toEqual([root.certPem])
     // Without its chain an intermediate still loads (the server may know the intermediate).
     expect(load(pemText('fleet-ca-cert', intermediate.certPem), pemText('fleet-ca-key', intermediate.keyPem)).chainPems).toEqual([])
+  })
+
+  it('a CA without a CN is fine, and the certificates it issues verify', () => {
+    const noCn = makeRootCa({ subject: '/O=Acme Fleet/OU=Devices' })
+    const ca = loadFixtureCa(noCn)
+    expect(ca.subject).toBe('OU=Devices,O=Acme Fleet')
+    const credential = issueCredential(ca, buildProfile({ keyType: 'ec-p256', subject: 'CN={device-id}', lifetime: DAYS_30 }, ca), makeDevice('SN-NOCN'))
+    expect(opensslVerify([credential.certificatePem], { trustedPem: noCn.certPem }).ok).toBe(true)
   })
 
   it('keyIdentifier is the SKI, and the SHA-1 of the key bits when the certificate has none', () => {
