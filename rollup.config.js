@@ -6,7 +6,7 @@ import { nodeResolve } from '@rollup/plugin-node-resolve'
 import typescript from '@rollup/plugin-typescript'
 
 const plugins = () => [
-  typescript({ tsconfig: './tsconfig.build.json' }),
+  typescript({ tsconfig: './tsconfig.build.json', module: 'NodeNext' }),
   nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
   commonjs(),
   json()

@@ -4,7 +4,7 @@ import { INPUTS } from '../settings/inputs.js'
 import { parseSettings } from '../settings/parse.js'
 import { EXIT_CODES } from '../errors.js'
 import type { Console } from './console.js'
-import { parseFlags } from './main.js'
+import { parseFlags } from './flags.js'
 
 export const BAKE_HELP = `Usage: credbake bake --manifest FILE --fleet-ca-cert PEM|FILE --fleet-ca-key PEM|FILE [options]
 

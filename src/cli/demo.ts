@@ -9,7 +9,7 @@ import { bake } from '../pipeline/bake.js'
 import { parseSettings } from '../settings/parse.js'
 import { cliReporter, printResult } from './bake.js'
 import type { Console } from './console.js'
-import { parseFlags } from './main.js'
+import { parseFlags } from './flags.js'
 
 export const DEMO_HELP = `Usage: credbake demo [--dir DIR] [--devices N] [--format image|partition|tar|dir]
 
@@ -66,6 +66,7 @@ export async function demoCommand(args: string[], out: Console): Promise<number>
   )
   const result = await bake(settings, cliReporter(out))
   printResult(result, out)
-  out.stdout(`\nDemo done. Open ${path.relative(process.cwd(), result.manifestPath) || result.manifestPath} to review what was baked.\n`)
+  const shown = path.relative(process.cwd(), result.manifestPath)
+  out.stdout(`\nDemo done. Open ${shown.startsWith('..') ? result.manifestPath : shown} to review what was baked.\n`)
   return EXIT_CODES.ok
 }

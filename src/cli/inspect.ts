@@ -4,7 +4,7 @@ import path from 'node:path'
 import { EXIT_CODES, InputError } from '../errors.js'
 import { formatPartitionTable, readDiskLayout } from '../image/table.js'
 import type { Console } from './console.js'
-import { parseFlags } from './main.js'
+import { parseFlags } from './flags.js'
 
 export const INSPECT_HELP = `Usage: credbake inspect IMAGE [--json]
 

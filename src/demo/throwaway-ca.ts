@@ -18,7 +18,7 @@ const OIDS = {
   subjectKeyIdentifier: '2.5.29.14'
 }
 
-export function createThrowawayCa(now = new Date(), days = 30): ThrowawayCa {
+export function createThrowawayCa(now = new Date(), days = 3650): ThrowawayCa {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const facts = keyFacts(privateKey)
   if ('unsupported' in facts) throw new Error(facts.unsupported)
