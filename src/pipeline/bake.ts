@@ -20,10 +20,14 @@ import type { Settings } from '../settings/types.js'
 import { createSink } from '../sink/create.js'
 import type { Sink } from '../sink/types.js'
 import { sha256Hex } from '../util/hash.js'
+import { flushFileSystem } from '../util/fsx.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
 import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps } from './output-dir.js'
 import type { Reporter } from './reporter.js'
+
+/** Devices per journal group commit for tar and dir outputs. */
+const JOURNAL_BATCH = 64
 
 export interface BakeResult {
   manifestPath: string
@@ -88,31 +92,49 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       gatewayUrl: settings.gatewayUrl,
       ...chainFor(ca)
     }
+    // Group commit: a batch's certificates are journaled (one fsync) before any of their keys is
+    // written, and their completed outputs are journaled together after. Images take long per
+    // device, so they go one at a time and a crash leaves at most one certificate unwritten.
+    const batchSize = settings.format === 'image' || settings.format === 'partition' ? 1 : JOURNAL_BATCH
     let done = 0
     let skipped = 0
-    for (const device of devices) {
-      const previous = overwrite ? undefined : state.completed.get(device.serial)
-      if (previous && previous.deviceId === device.deviceId && (await sink.verify(previous))) {
-        skipped++
-      } else {
-        const credential = issueCredential(ca, profile, device, startedAt)
-        // Recorded before the key is written anywhere: an issued certificate is never unaccounted for.
-        await journal.append(issuedRecord(run, credential))
-        const output = await sink.write(device, buildBundle(credential, bundleOptions))
-        await journal.append({
-          type: 'written',
-          run,
-          at: new Date().toISOString(),
-          serial: device.serial,
-          certificateSha256: credential.sha256,
-          entry: manifestDevice(credential, output)
-        })
+    for (let start = 0; start < devices.length; start += batchSize) {
+      const batch: IssuedCredential[] = []
+      for (const device of devices.slice(start, start + batchSize)) {
+        const previous = overwrite ? undefined : state.completed.get(device.serial)
+        if (previous && previous.deviceId === device.deviceId && (await sink.verify(previous))) {
+          skipped++
+          reporter.progress(++done, devices.length)
+        } else {
+          batch.push(issueCredential(ca, profile, device, startedAt))
+        }
       }
-      reporter.progress(++done, devices.length)
+      if (batch.length === 0) continue
+      await journal.append(...batch.map((credential) => issuedRecord(run, credential)))
+      const written: JournalRecord[] = []
+      try {
+        for (const credential of batch) {
+          const output = await sink.write(credential.device, buildBundle(credential, bundleOptions))
+          written.push({
+            type: 'written',
+            run,
+            at: new Date().toISOString(),
+            serial: credential.device.serial,
+            certificateSha256: credential.sha256,
+            entry: manifestDevice(credential, output)
+          })
+          reporter.progress(++done, devices.length)
+        }
+      } finally {
+        // Also on failure: the devices completed before it stay recorded.
+        if (written.length) await journal.append(...written)
+      }
     }
     await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length })
     if (skipped) reporter.info(`${skipped} of ${devices.length} devices were already complete in ${settings.outputDir} and were kept.`)
 
+    // Outputs reach the disk before the manifest that vouches for them.
+    await flushFileSystem(settings.outputDir)
     const header = manifestHeader(settings, ca, profile, startedAt, sink)
     const review = await writeReviewFromJournal(settings.outputDir, header, new Set(devices.map((device) => device.serial)))
     if (review.supersededCount) {

@@ -4,7 +4,7 @@ import { chown, mkdir, open, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
-import { syncDir, tempSibling } from '../util/fsx.js'
+import { tempSibling } from '../util/fsx.js'
 import { describeFiles, treeDigest, treeDigestOnDisk } from './files.js'
 import { wrapWriteError } from './errors.js'
 import type { Sink, SinkOutput } from './types.js'
@@ -25,7 +25,6 @@ export class DirSink implements Sink {
       for (const file of files) await writeOne(temp, file)
       await rm(target, { recursive: true, force: true })
       await rename(temp, target)
-      await syncDir(this.root)
     } catch (error) {
       await rm(temp, { recursive: true, force: true })
       throw wrapWriteError(error, device, target)
@@ -57,7 +56,6 @@ async function writeOne(root: string, file: BundleFile): Promise<void> {
   try {
     await handle.writeFile(file.content)
     await handle.chmod(file.mode) // umask may have narrowed the mode given to open
-    await handle.sync()
   } finally {
     await handle.close()
   }

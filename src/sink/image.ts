@@ -15,7 +15,7 @@ import { describePartition, writeBundle } from '../image/write.js'
 import type { DirState } from '../image/paths.js'
 import type { Device } from '../manifest/types.js'
 import type { Settings } from '../settings/types.js'
-import { sha256File, syncDir, tempSibling } from '../util/fsx.js'
+import { sha256File, tempSibling } from '../util/fsx.js'
 import type { SinkContext } from './create.js'
 import { wrapWriteError } from './errors.js'
 import { fileMatches } from './files.js'
@@ -99,10 +99,8 @@ export class ImageSink implements Sink {
       } else {
         sha256 = this.prefixHash ? await hashFrom(this.prefixHash, final, this.partition.start) : await sha256File(final)
       }
-      await fsyncFile(final)
       const { size } = await stat(final)
       await rename(final, target)
-      await syncDir(folder)
       return {
         path: path.relative(this.settings.outputDir, target).split(path.sep).join('/'),
         size,
@@ -167,15 +165,6 @@ async function feed(hash: Hash, file: string, from: number, length: number): Pro
       hash.update(buffer.subarray(0, bytesRead))
       offset += bytesRead
     }
-  } finally {
-    await handle.close()
-  }
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r+')
-  try {
-    await handle.sync()
   } finally {
     await handle.close()
   }

@@ -11,7 +11,7 @@ import { createGzip } from 'node:zlib'
 import { pack as createTarPack } from 'tar-stream'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
-import { syncDir, tempSibling } from '../util/fsx.js'
+import { tempSibling } from '../util/fsx.js'
 import { wrapWriteError } from './errors.js'
 import { describeFiles, fileMatches } from './files.js'
 import type { Sink, SinkOutput } from './types.js'
@@ -43,10 +43,9 @@ export class TarSink implements Sink {
           done(null, chunk)
         }
       })
-      const out = createWriteStream(temp, { mode: 0o644, flush: true })
+      const out = createWriteStream(temp, { mode: 0o644 })
       await pipeline(archive, createGzip({ level: 6 }), measure, out)
       await rename(temp, target)
-      await syncDir(this.root)
     } catch (error) {
       await rm(temp, { force: true })
       throw wrapWriteError(error, device, target)

@@ -30,7 +30,11 @@ export interface Sink {
   readonly format: string
   /** For image formats: the base image's SHA-256 and the selected partition, e.g. "2 (label=rootfs)". */
   readonly base?: { sha256: string; partition: string }
-  /** Write one device's files; must leave no partial output behind when it throws. */
+  /**
+   * Write one device's files; must leave no partial output behind when it throws. Outputs are not
+   * fsync'd one by one: the journal is, resume re-verifies every output's SHA-256, and the run
+   * flushes the output file system once before it writes the manifest (flushOutputs).
+   */
   write(device: Device, files: BundleFile[]): Promise<SinkOutput>
   /** True when an earlier output is still in place and unchanged (for resume). */
   verify(output: { path: string; sha256: string }): Promise<boolean>

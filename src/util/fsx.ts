@@ -56,3 +56,14 @@ export async function sha256File(file: string): Promise<string> {
 export function octalMode(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0')
 }
+
+/**
+ * Flush the file system holding `dir` (syncfs through coreutils' `sync -f`): one call per run
+ * instead of an fsync per output. Best effort: where `sync -f` is missing, a plain `sync`.
+ */
+export async function flushFileSystem(dir: string): Promise<void> {
+  const { execFile } = await import('node:child_process')
+  const run = (args: string[]): Promise<boolean> =>
+    new Promise((resolve) => execFile('sync', args, (error) => resolve(!error)))
+  if (!(await run(['-f', dir]))) await run([])
+}
