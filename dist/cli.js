@@ -4,17 +4,16 @@ import path from 'node:path';
 import { isIP } from 'node:net';
 import { readFileSync, createReadStream, createWriteStream, existsSync, statSync, constants as constants$2 } from 'node:fs';
 import { promisify, parseArgs } from 'node:util';
-import { open, rm, readFile, rename, link, readdir, stat, mkdir, chown, mkdtemp, chmod, writeFile, access, constants as constants$1, copyFile } from 'node:fs/promises';
+import { open, rm, readFile, rename, link, readdir, stat, mkdir, chown, writeFile, mkdtemp, chmod, access, constants as constants$1, copyFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import os from 'node:os';
 import require$$0 from 'process';
 import require$$0$1 from 'buffer';
 import { once } from 'node:events';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip, createGunzip } from 'node:zlib';
+import { gzipSync, createGzip, createGunzip } from 'node:zlib';
 import require$$0$2 from 'events';
 import { execFile, spawn } from 'node:child_process';
+import { pipeline } from 'node:stream/promises';
 
 // Typed errors. Every error a user can cause carries the input it is about, so the message can
 // name it; the CLI maps the class to an exit code (documented in README "Exit codes").
@@ -24331,6 +24330,7 @@ class TarSink {
     mtime;
     format = 'tar';
     root;
+    rootReady = false;
     /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
     constructor(outputDir, mtime) {
         this.outputDir = outputDir;
@@ -24340,20 +24340,15 @@ class TarSink {
     async write(device, files) {
         const target = path.join(this.root, `${device.serial}.tar.gz`);
         const temp = tempSibling(target);
-        const hash = createHash('sha256');
-        let size = 0;
+        let archive;
         try {
-            await mkdir(this.root, { recursive: true });
-            const archive = buildArchive(files, this.mtime);
-            const measure = new Transform({
-                transform(chunk, _encoding, done) {
-                    hash.update(chunk);
-                    size += chunk.length;
-                    done(null, chunk);
-                }
-            });
-            const out = createWriteStream(temp, { mode: 0o644 });
-            await pipeline(archive, createGzip({ level: 6 }), measure, out);
+            // A bundle is a few KiB: build it in memory and write it with one call, not a stream chain.
+            archive = gzipSync(await buildArchive(files, this.mtime), { level: 6 });
+            if (!this.rootReady) {
+                await mkdir(this.root, { recursive: true });
+                this.rootReady = true;
+            }
+            await writeFile(temp, archive, { mode: 0o644 });
             await rename(temp, target);
         }
         catch (error) {
@@ -24362,8 +24357,8 @@ class TarSink {
         }
         return {
             path: path.relative(this.outputDir, target).split(path.sep).join('/'),
-            size,
-            sha256: hash.digest('hex'),
+            size: archive.length,
+            sha256: sha256Hex(archive),
             files: describeFiles(files, { modes: true, owners: true })
         };
     }
@@ -24372,7 +24367,7 @@ class TarSink {
     }
     async close() { }
 }
-function buildArchive(files, mtime) {
+async function buildArchive(files, mtime) {
     const archive = tarStreamExports.pack();
     const written = new Set();
     for (const file of files) {
@@ -24387,7 +24382,10 @@ function buildArchive(files, mtime) {
         archive.entry({ name: parts.join('/'), type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, uname: 'root', gname: 'root', mtime }, file.content);
     }
     archive.finalize();
-    return archive;
+    const chunks = [];
+    for await (const chunk of archive)
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
 }
 
 async function createSink(settings, context) {

@@ -15,14 +15,14 @@ import require$$6 from 'util';
 import require$$0$1 from 'node:assert';
 import require$$0$3, { isIP } from 'node:net';
 import require$$2 from 'node:http';
-import require$$0$2, { Transform } from 'node:stream';
+import require$$0$2 from 'node:stream';
 import require$$0 from 'node:buffer';
 import require$$0$4, { promisify } from 'node:util';
 import require$$7 from 'node:querystring';
 import require$$8, { once } from 'node:events';
 import require$$0$5 from 'node:diagnostics_channel';
 import require$$5 from 'node:tls';
-import require$$1$2, { createGzip, createGunzip } from 'node:zlib';
+import require$$1$2, { gzipSync, createGzip, createGunzip } from 'node:zlib';
 import require$$5$1 from 'node:perf_hooks';
 import require$$8$1 from 'node:util/types';
 import require$$1$1 from 'node:worker_threads';
@@ -35,13 +35,13 @@ import 'child_process';
 import 'timers';
 import { createHash, createPrivateKey, createPublicKey, X509Certificate, generateKeyPair, generateKeyPairSync, sign, verify, randomBytes } from 'node:crypto';
 import { readFileSync, createReadStream, createWriteStream, existsSync, statSync, constants as constants$8 } from 'node:fs';
-import { open as open$1, rm as rm$1, readFile, rename as rename$1, link, readdir as readdir$1, stat as stat$1, mkdir as mkdir$1, chown, mkdtemp, chmod as chmod$1, writeFile as writeFile$1, access as access$1, constants as constants$7, copyFile as copyFile$1 } from 'node:fs/promises';
+import { open as open$1, rm as rm$1, readFile, rename as rename$1, link, readdir as readdir$1, stat as stat$1, mkdir as mkdir$1, chown, writeFile as writeFile$1, mkdtemp, chmod as chmod$1, access as access$1, constants as constants$7, copyFile as copyFile$1 } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import os$1 from 'node:os';
 import require$$0$6 from 'process';
 import require$$0$7 from 'buffer';
-import { pipeline } from 'node:stream/promises';
 import { spawn } from 'node:child_process';
+import { pipeline } from 'node:stream/promises';
 
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -53427,6 +53427,7 @@ class TarSink {
     mtime;
     format = 'tar';
     root;
+    rootReady = false;
     /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
     constructor(outputDir, mtime) {
         this.outputDir = outputDir;
@@ -53436,20 +53437,15 @@ class TarSink {
     async write(device, files) {
         const target = path.join(this.root, `${device.serial}.tar.gz`);
         const temp = tempSibling(target);
-        const hash = createHash('sha256');
-        let size = 0;
+        let archive;
         try {
-            await mkdir$1(this.root, { recursive: true });
-            const archive = buildArchive(files, this.mtime);
-            const measure = new Transform({
-                transform(chunk, _encoding, done) {
-                    hash.update(chunk);
-                    size += chunk.length;
-                    done(null, chunk);
-                }
-            });
-            const out = createWriteStream(temp, { mode: 0o644 });
-            await pipeline(archive, createGzip({ level: 6 }), measure, out);
+            // A bundle is a few KiB: build it in memory and write it with one call, not a stream chain.
+            archive = gzipSync(await buildArchive(files, this.mtime), { level: 6 });
+            if (!this.rootReady) {
+                await mkdir$1(this.root, { recursive: true });
+                this.rootReady = true;
+            }
+            await writeFile$1(temp, archive, { mode: 0o644 });
             await rename$1(temp, target);
         }
         catch (error) {
@@ -53458,8 +53454,8 @@ class TarSink {
         }
         return {
             path: path.relative(this.outputDir, target).split(path.sep).join('/'),
-            size,
-            sha256: hash.digest('hex'),
+            size: archive.length,
+            sha256: sha256Hex(archive),
             files: describeFiles(files, { modes: true, owners: true })
         };
     }
@@ -53468,7 +53464,7 @@ class TarSink {
     }
     async close() { }
 }
-function buildArchive(files, mtime) {
+async function buildArchive(files, mtime) {
     const archive = tarStreamExports.pack();
     const written = new Set();
     for (const file of files) {
@@ -53483,7 +53479,10 @@ function buildArchive(files, mtime) {
         archive.entry({ name: parts.join('/'), type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, uname: 'root', gname: 'root', mtime }, file.content);
     }
     archive.finalize();
-    return archive;
+    const chunks = [];
+    for await (const chunk of archive)
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
 }
 
 async function createSink(settings, context) {

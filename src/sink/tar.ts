@@ -1,17 +1,14 @@
 // Sink "tar": output-dir/overlays/SERIAL.tar.gz, an overlay to extract over the root file system
 // (`tar -xzpf SERIAL.tar.gz -C /mnt/rootfs`). Entries carry the device paths (relative), modes,
 // uid/gid 0 and a directory entry for every parent, so extraction as root yields the right tree.
-import { createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { createGzip } from 'node:zlib'
+import { gzipSync } from 'node:zlib'
 import { pack as createTarPack } from 'tar-stream'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
 import { tempSibling } from '../util/fsx.js'
+import { sha256Hex } from '../util/hash.js'
 import { wrapWriteError } from './errors.js'
 import { describeFiles, fileMatches } from './files.js'
 import type { Sink, SinkOutput } from './types.js'
@@ -19,6 +16,7 @@ import type { Sink, SinkOutput } from './types.js'
 export class TarSink implements Sink {
   readonly format = 'tar'
   private readonly root: string
+  private rootReady = false
 
   /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
   constructor(
@@ -31,20 +29,15 @@ export class TarSink implements Sink {
   async write(device: Device, files: BundleFile[]): Promise<SinkOutput> {
     const target = path.join(this.root, `${device.serial}.tar.gz`)
     const temp = tempSibling(target)
-    const hash = createHash('sha256')
-    let size = 0
+    let archive: Buffer
     try {
-      await mkdir(this.root, { recursive: true })
-      const archive = buildArchive(files, this.mtime)
-      const measure = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          hash.update(chunk)
-          size += chunk.length
-          done(null, chunk)
-        }
-      })
-      const out = createWriteStream(temp, { mode: 0o644 })
-      await pipeline(archive, createGzip({ level: 6 }), measure, out)
+      // A bundle is a few KiB: build it in memory and write it with one call, not a stream chain.
+      archive = gzipSync(await buildArchive(files, this.mtime), { level: 6 })
+      if (!this.rootReady) {
+        await mkdir(this.root, { recursive: true })
+        this.rootReady = true
+      }
+      await writeFile(temp, archive, { mode: 0o644 })
       await rename(temp, target)
     } catch (error) {
       await rm(temp, { force: true })
@@ -52,8 +45,8 @@ export class TarSink implements Sink {
     }
     return {
       path: path.relative(this.outputDir, target).split(path.sep).join('/'),
-      size,
-      sha256: hash.digest('hex'),
+      size: archive.length,
+      sha256: sha256Hex(archive),
       files: describeFiles(files, { modes: true, owners: true })
     }
   }
@@ -65,7 +58,7 @@ export class TarSink implements Sink {
   async close(): Promise<void> {}
 }
 
-function buildArchive(files: readonly BundleFile[], mtime: Date): ReturnType<typeof createTarPack> {
+async function buildArchive(files: readonly BundleFile[], mtime: Date): Promise<Buffer> {
   const archive = createTarPack()
   const written = new Set<string>()
   for (const file of files) {
@@ -82,5 +75,7 @@ function buildArchive(files: readonly BundleFile[], mtime: Date): ReturnType<typ
     )
   }
   archive.finalize()
-  return archive
+  const chunks: Buffer[] = []
+  for await (const chunk of archive) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
 }
