@@ -2,11 +2,13 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate, generateKeyPair, generateKeyPairSync, sign, verify, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { isIP } from 'node:net';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
 import { readFileSync, createReadStream, createWriteStream, existsSync, statSync, constants as constants$2 } from 'node:fs';
 import { promisify, parseArgs } from 'node:util';
 import { open, rm, readFile, rename, link, readdir, stat, mkdir, chown, writeFile, mkdtemp, chmod, access, constants as constants$1, copyFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import os from 'node:os';
 import require$$0 from 'process';
 import require$$0$1 from 'buffer';
 import { once } from 'node:events';
@@ -9135,6 +9137,121 @@ function publicKeyFromCsr(device, profile) {
         fail(`has an ${facts.description} key, but key-type is ${profile.keyType}; set key-type to the CSRs' key family`);
     }
     return spkiDer;
+}
+
+// The issuance worker: the same bundle file (dist/index.js or dist/cli.js) started as a worker
+// thread, recognised by its workerData. It receives the fleet CA once (KeyObjects cross threads
+// by structured clone; the key is never serialised to text) and issues batches of devices.
+const ISSUER_ROLE = 'credbake-issuer';
+function serializeError(error) {
+    if (isCredbakeError(error)) {
+        return { kind: error.kind, message: error.message, input: error.input, file: error.file, line: error.line, serial: error.serial };
+    }
+    return { kind: 'internal', message: messageOf(error) };
+}
+/** When this thread is an issuance worker, serve requests and return true; else false. */
+function runIfIssuerWorker() {
+    if (isMainThread || workerData?.role !== ISSUER_ROLE || !parentPort)
+        return false;
+    const { ca, profile, now } = workerData;
+    const port = parentPort;
+    port.on('message', (request) => {
+        let reply;
+        try {
+            reply = { id: request.id, credentials: request.devices.map((device) => issueCredential(ca, profile, device, now)) };
+        }
+        catch (error) {
+            reply = { id: request.id, error: serializeError(error) };
+        }
+        port.postMessage(reply);
+    });
+    return true;
+}
+
+// Issuance on every core: a pool of worker threads when the code runs from the bundle, the main
+// thread otherwise (tests running src/ directly, or concurrency 1). Results keep device order.
+/** Below this many devices starting threads costs more than it saves. */
+const MIN_DEVICES_FOR_WORKERS = 200;
+function createIssuer(ca, profile, now, options) {
+    const threads = options.concurrency === 0 ? os.availableParallelism() : options.concurrency;
+    const script = fileURLToPath(import.meta.url);
+    // Workers re-run this file: only possible for the bundled JavaScript, not for src/*.ts.
+    const bundled = script.endsWith('.js');
+    if (threads <= 1 || !bundled || options.devices < MIN_DEVICES_FOR_WORKERS)
+        return inProcessIssuer(ca, profile, now);
+    return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now }, threads);
+}
+function inProcessIssuer(ca, profile, now) {
+    return {
+        threads: 1,
+        issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now)),
+        close: async () => { }
+    };
+}
+class WorkerIssuer {
+    threads;
+    workers;
+    waiting = new Map();
+    nextId = 0;
+    constructor(script, init, threads) {
+        this.threads = threads;
+        this.workers = Array.from({ length: threads }, () => {
+            const worker = new Worker(script, { workerData: init });
+            worker.on('message', (reply) => this.settle(reply));
+            worker.on('error', (error) => this.failAll(error));
+            worker.on('exit', (code) => {
+                if (code !== 0)
+                    this.failAll(new Error(`an issuance worker exited with code ${code}`));
+            });
+            return worker;
+        });
+    }
+    async issue(devices) {
+        // One slice per worker; each slice is one message each way.
+        const size = Math.ceil(devices.length / this.workers.length);
+        const parts = await Promise.all(this.workers.map((worker, index) => {
+            const slice = devices.slice(index * size, (index + 1) * size);
+            if (slice.length === 0)
+                return Promise.resolve([]);
+            const id = this.nextId++;
+            return new Promise((resolve, reject) => {
+                this.waiting.set(id, { resolve, reject });
+                worker.postMessage({ id, devices: slice });
+            });
+        }));
+        return parts.flat().map(revive);
+    }
+    async close() {
+        await Promise.all(this.workers.map((worker) => worker.terminate()));
+    }
+    settle(reply) {
+        const waiter = this.waiting.get(reply.id);
+        if (!waiter)
+            return;
+        this.waiting.delete(reply.id);
+        if ('error' in reply)
+            waiter.reject(reviveError(reply.error));
+        else
+            waiter.resolve(reply.credentials);
+    }
+    failAll(error) {
+        for (const waiter of this.waiting.values())
+            waiter.reject(error);
+        this.waiting.clear();
+    }
+}
+/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
+function revive(credential) {
+    const der = credential.certificateDer;
+    return Buffer.isBuffer(der) ? credential : { ...credential, certificateDer: Buffer.from(der.buffer, der.byteOffset, der.byteLength) };
+}
+function reviveError(error) {
+    return new CredbakeError(error.kind, error.message, {
+        input: error.input,
+        file: error.file,
+        line: error.line,
+        serial: error.serial
+    });
 }
 
 // The journal (output-dir/credbake-journal.jsonl): an append-only, fsync'd record of every
@@ -24500,6 +24617,7 @@ async function bake(settings, reporter) {
     const secrets = await SecretTemp.create(settings.tempRoot);
     let sink;
     let journal;
+    let issuer;
     try {
         await removeLeftoverTemps(settings.outputDir);
         sink = await createSink(settings, { secrets, mtime: startedAt, reporter });
@@ -24516,26 +24634,40 @@ async function bake(settings, reporter) {
             gatewayUrl: settings.gatewayUrl,
             ...chainFor(ca)
         };
+        // Resume: devices whose earlier output is still in place and unchanged are kept.
+        const todo = [];
+        let skipped = 0;
+        for (const device of devices) {
+            const previous = overwrite ? undefined : state.completed.get(device.serial);
+            if (previous && previous.deviceId === device.deviceId && (await sink.verify(previous)))
+                skipped++;
+            else
+                todo.push(device);
+        }
+        if (skipped)
+            reporter.progress(skipped, devices.length);
         // Group commit: a batch's certificates are journaled (one fsync) before any of their keys is
         // written, and their completed outputs are journaled together after. Images take long per
         // device, so they go one at a time and a crash leaves at most one certificate unwritten.
+        // The next batch is issued (on worker threads) while this one is written.
         const batchSize = settings.format === 'image' || settings.format === 'partition' ? 1 : JOURNAL_BATCH;
-        let done = 0;
-        let skipped = 0;
-        for (let start = 0; start < devices.length; start += batchSize) {
-            const batch = [];
-            for (const device of devices.slice(start, start + batchSize)) {
-                const previous = overwrite ? undefined : state.completed.get(device.serial);
-                if (previous && previous.deviceId === device.deviceId && (await sink.verify(previous))) {
-                    skipped++;
-                    reporter.progress(++done, devices.length);
-                }
-                else {
-                    batch.push(issueCredential(ca, profile, device, startedAt));
-                }
-            }
-            if (batch.length === 0)
-                continue;
+        const batches = [];
+        for (let start = 0; start < todo.length; start += batchSize)
+            batches.push(todo.slice(start, start + batchSize));
+        issuer = createIssuer(ca, profile, startedAt, { concurrency: settings.concurrency, devices: todo.length });
+        const issueBatch = (index) => {
+            const batch = batches[index];
+            if (!batch || !issuer)
+                return undefined;
+            const promise = issuer.issue(batch);
+            promise.catch(() => { }); // awaited in turn below; not an unhandled rejection meanwhile
+            return promise;
+        };
+        let done = skipped;
+        let next = issueBatch(0);
+        for (let index = 0; next; index++) {
+            const batch = await next;
+            next = issueBatch(index + 1);
             await journal.append(...batch.map((credential) => issuedRecord(run, credential)));
             const written = [];
             try {
@@ -24582,6 +24714,7 @@ async function bake(settings, reporter) {
         };
     }
     finally {
+        await issuer?.close();
         await journal?.close();
         await sink?.close();
         await secrets.remove();
@@ -26023,13 +26156,15 @@ function reportError(error, out) {
     return EXIT_CODES.internal;
 }
 
-// The `credbake` command's entry point (dist/cli.js).
-main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-}, (error) => {
-    process.stderr.write(`credbake: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-});
+// The `credbake` command's entry point (dist/cli.js); also the issuance worker thread's.
+if (!runIfIssuerWorker()) {
+    main(process.argv.slice(2)).then((code) => {
+        process.exitCode = code;
+    }, (error) => {
+        process.stderr.write(`credbake: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 1;
+    });
+}
 
 // Per-device copies of the base image. A reflink (copy-on-write clone) where the file system
 // supports it; else a sparse copy that writes only the base's non-zero blocks and leaves holes.

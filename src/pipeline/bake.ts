@@ -7,12 +7,13 @@ import type { FleetCa } from '../ca/types.js'
 import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
 import { InputError } from '../errors.js'
 import { buildProfile } from '../issue/profile.js'
-import { issueCredential } from '../issue/issue.js'
+import { createIssuer, type Issuer } from '../issue/pool.js'
 import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
 import { Journal, type JournalRecord, type RunIdentity } from '../journal/journal.js'
 import { OutputLock } from '../journal/lock.js'
 import { identityDifferences, loadJournalState, type JournalState } from '../journal/state.js'
 import { readDeviceManifest, selectShard } from '../manifest/read.js'
+import type { Device } from '../manifest/types.js'
 import { manifestDevice } from '../review/manifest-writer.js'
 import { writeReviewFromJournal } from '../review/from-journal.js'
 import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader } from '../review/types.js'
@@ -74,6 +75,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
   const secrets = await SecretTemp.create(settings.tempRoot)
   let sink: Sink | undefined
   let journal: Journal | undefined
+  let issuer: Issuer | undefined
   try {
     await removeLeftoverTemps(settings.outputDir)
     sink = await createSink(settings, { secrets, mtime: startedAt, reporter })
@@ -92,24 +94,36 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       gatewayUrl: settings.gatewayUrl,
       ...chainFor(ca)
     }
+    // Resume: devices whose earlier output is still in place and unchanged are kept.
+    const todo: Device[] = []
+    let skipped = 0
+    for (const device of devices) {
+      const previous = overwrite ? undefined : state.completed.get(device.serial)
+      if (previous && previous.deviceId === device.deviceId && (await sink.verify(previous))) skipped++
+      else todo.push(device)
+    }
+    if (skipped) reporter.progress(skipped, devices.length)
+
     // Group commit: a batch's certificates are journaled (one fsync) before any of their keys is
     // written, and their completed outputs are journaled together after. Images take long per
     // device, so they go one at a time and a crash leaves at most one certificate unwritten.
+    // The next batch is issued (on worker threads) while this one is written.
     const batchSize = settings.format === 'image' || settings.format === 'partition' ? 1 : JOURNAL_BATCH
-    let done = 0
-    let skipped = 0
-    for (let start = 0; start < devices.length; start += batchSize) {
-      const batch: IssuedCredential[] = []
-      for (const device of devices.slice(start, start + batchSize)) {
-        const previous = overwrite ? undefined : state.completed.get(device.serial)
-        if (previous && previous.deviceId === device.deviceId && (await sink.verify(previous))) {
-          skipped++
-          reporter.progress(++done, devices.length)
-        } else {
-          batch.push(issueCredential(ca, profile, device, startedAt))
-        }
-      }
-      if (batch.length === 0) continue
+    const batches: Device[][] = []
+    for (let start = 0; start < todo.length; start += batchSize) batches.push(todo.slice(start, start + batchSize))
+    issuer = createIssuer(ca, profile, startedAt, { concurrency: settings.concurrency, devices: todo.length })
+    const issueBatch = (index: number): Promise<IssuedCredential[]> | undefined => {
+      const batch = batches[index]
+      if (!batch || !issuer) return undefined
+      const promise = issuer.issue(batch)
+      promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
+      return promise
+    }
+    let done = skipped
+    let next = issueBatch(0)
+    for (let index = 0; next; index++) {
+      const batch = await next
+      next = issueBatch(index + 1)
       await journal.append(...batch.map((credential) => issuedRecord(run, credential)))
       const written: JournalRecord[] = []
       try {
@@ -155,6 +169,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       firstDevices: review.firstDevices
     }
   } finally {
+    await issuer?.close()
     await journal?.close()
     await sink?.close()
     await secrets.remove()
