@@ -37996,11 +37996,36 @@ function parseCertificate(block, index, source) {
         const [issuer, , subject, spki] = fields.slice(offset + 2);
         if (!issuer || !subject || !spki || issuer.tag !== TAG.sequence || subject.tag !== TAG.sequence)
             throw new Error('malformed TBSCertificate');
+        const extension = (oid) => asn1.tbsCertificate.extensions?.find((candidate) => candidate.extnID === oid)?.extnValue.buffer;
+        const decode = (oid, type, name) => {
+            const value = extension(oid);
+            if (value === undefined)
+                return undefined;
+            try {
+                return AsnConvert.parse(value, type);
+            }
+            catch (error) {
+                throw new Error(`its ${name} extension cannot be decoded (${messageOf(error)})`);
+            }
+        };
+        const ski = decode(id_ce_subjectKeyIdentifier, SubjectKeyIdentifier, 'subjectKeyIdentifier');
+        let publicKey;
+        try {
+            publicKey = node.publicKey;
+        }
+        catch (error) {
+            throw new Error(`its public key cannot be decoded (${messageOf(error)})`);
+        }
         return {
             index,
             der: block.der,
             node,
             asn1,
+            publicKey,
+            basicConstraints: decode(id_ce_basicConstraints, BasicConstraints, 'basicConstraints'),
+            keyUsage: decode(id_ce_keyUsage, KeyUsage, 'keyUsage'),
+            extendedKeyUsage: decode(id_ce_extKeyUsage, ExtendedKeyUsage, 'extendedKeyUsage'),
+            subjectKeyIdentifier: ski ? Buffer.from(ski.buffer) : undefined,
             subjectDer: Buffer.from(encodingOf(block.der, subject)),
             issuerDer: Buffer.from(encodingOf(block.der, issuer)),
             subjectPublicKey: Buffer.from(splitSpki(encodingOf(block.der, spki)).subjectPublicKey),
@@ -38072,9 +38097,9 @@ function checkKeyMatches(certificates, key, input) {
     // KeyObject.equals compares the key material, whatever encoding (e.g. compressed EC points) each side used.
     // createPublicKey derives the public half of a private KeyObject.
     const publicOfKey = createPublicKey(key);
-    if (ca.node.publicKey.equals(publicOfKey))
+    if (ca.publicKey.equals(publicOfKey))
         return;
-    const matching = certificates.find((certificate) => certificate.node.publicKey.equals(publicOfKey));
+    const matching = certificates.find((certificate) => certificate.publicKey.equals(publicOfKey));
     const hint = matching
         ? ` It matches certificate ${matching.index + 1} (${matching.subject}): the signing CA must come first in fleet-ca-cert, followed by its issuers.`
         : ' Check that both secrets belong to the same fleet CA.';
@@ -38087,37 +38112,29 @@ function checkChainOrder(certificates, source) {
     for (let i = 0; i + 1 < certificates.length; i += 1) {
         const child = certificates[i];
         const parent = certificates[i + 1];
-        if (!(child.node.checkIssued(parent.node) && child.node.verify(parent.node.publicKey))) {
+        if (!(child.node.checkIssued(parent.node) && child.node.verify(parent.publicKey))) {
             throw new FleetCaError(`${describeOrigin(source)}: certificate ${i + 1} (${child.subject}) was not issued by certificate ${i + 2} (${parent.subject}); ` +
                 'list the signing CA first, then each issuer in order up to the root', { input: source.input });
         }
     }
 }
 function checkIsCa(ca, source) {
-    const extensions = ca.asn1.tbsCertificate.extensions ?? [];
-    const find = (oid) => {
-        const extension = extensions.find((candidate) => candidate.extnID === oid);
-        return extension ? Buffer.from(extension.extnValue.buffer) : undefined;
-    };
     const fail = (reason) => {
         throw new FleetCaError(`${describeOrigin(source)}: the fleet CA certificate (${ca.subject}) is not a CA: ${reason}`, { input: source.input });
     };
-    const basicConstraints = find(id_ce_basicConstraints);
-    if (!basicConstraints)
+    if (!ca.basicConstraints)
         fail('it has no basicConstraints extension (CA:TRUE is required)');
-    else if (!AsnConvert.parse(basicConstraints, BasicConstraints).cA)
+    else if (!ca.basicConstraints.cA)
         fail('its basicConstraints say CA:FALSE');
-    const keyUsage = find(id_ce_keyUsage);
-    if (keyUsage) {
-        const usage = AsnConvert.parse(keyUsage, KeyUsage);
+    const usage = ca.keyUsage;
+    if (usage) {
         if (!(usage.toNumber() & KeyUsageFlags.keyCertSign))
             fail(`its keyUsage (${usage.toJSON().join(', ') || 'none'}) lacks keyCertSign`);
     }
     // OpenSSL (and so most TLS servers) applies a CA's extendedKeyUsage to the certificates below
     // it: a CA limited to, say, serverAuth makes every device certificate fail client authentication.
-    const extendedKeyUsage = find(id_ce_extKeyUsage);
-    if (extendedKeyUsage) {
-        const purposes = AsnConvert.parse(extendedKeyUsage, ExtendedKeyUsage);
+    const purposes = ca.extendedKeyUsage;
+    if (purposes) {
         if (!purposes.includes(id_kp_clientAuth) && !purposes.includes(anyExtendedKeyUsage)) {
             throw new FleetCaError(`${describeOrigin(source)}: the fleet CA certificate (${ca.subject}) has an extendedKeyUsage without clientAuth (${purposes.join(', ')}); ` +
                 'TLS servers would reject every device certificate it signs', { input: source.input });
@@ -38149,11 +38166,8 @@ function checkLifetime(ca, lifetime, now) {
         `(${ca.subject}) expires on ${isoSeconds(ca.notAfter)}; device certificates must not outlive their CA: ${suggestion}, or use a fleet CA valid for longer`, { input });
 }
 function subjectKeyIdentifier(ca) {
-    const extension = (ca.asn1.tbsCertificate.extensions ?? []).find((candidate) => candidate.extnID === id_ce_subjectKeyIdentifier);
-    if (!extension)
-        return undefined;
-    const identifier = Buffer.from(AsnConvert.parse(extension.extnValue, SubjectKeyIdentifier).buffer);
-    return identifier.length > 0 ? identifier : undefined;
+    const identifier = ca.subjectKeyIdentifier;
+    return identifier && identifier.length > 0 ? identifier : undefined;
 }
 
 const LAYOUT_FILES = {
@@ -49747,10 +49761,75 @@ var distExports = requireDist();
 const NO_DEVICES = 'the manifest lists no devices';
 // `merge` lets a fleet share fields through `<<: *defaults`.
 const OPTIONS = { merge: true, uniqueKeys: true, prettyErrors: true };
+/**
+ * Deeper nesting than any manifest needs. The yaml parser recurses per level: thousands of levels
+ * overflow its stack, and on Node 20 a second parse of such text can abort the whole process
+ * (V8 "RegExpCompiler Allocation failed"), which no try can catch. So depth is checked first.
+ */
+const MAX_NESTING = 64;
 /** Reads devices from YAML text. The options exist for tests: slice size, or no slicing at all. */
 function readYaml(text, rows, options = {}) {
+    const deep = tooDeep(text);
+    if (deep !== undefined) {
+        rows.problem(deep, `the YAML nests more than ${MAX_NESTING} levels deep here; a device manifest needs two (a list of mappings)`);
+        return { line: deep, message: NO_DEVICES };
+    }
     const plan = options.slice === false ? undefined : planSlices(text);
     return plan === undefined ? readWhole(text, rows) : readSliced(text, plan, rows, options.itemsPerSlice ?? 1000);
+}
+/**
+ * First line whose block nesting (indentation and "- " / "? " indicators) or flow nesting
+ * ("[", "{" outside quotes) exceeds MAX_NESTING; undefined when none does.
+ */
+function tooDeep(text) {
+    let line = 1;
+    let flow = 0;
+    let quote;
+    let atLineStart = true;
+    let blockDepth = 0;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (c === '\n') {
+            line++;
+            atLineStart = true;
+            blockDepth = 0;
+            continue;
+        }
+        if (atLineStart) {
+            if (c === ' ') {
+                // Two spaces of indentation roughly make a level; count generously.
+                blockDepth += 0.5;
+                if (blockDepth > MAX_NESTING * 2)
+                    return line;
+                continue;
+            }
+            if ((c === '-' || c === '?') && (text[i + 1] === ' ' || text[i + 1] === '\t')) {
+                if (++blockDepth > MAX_NESTING)
+                    return line;
+                i++;
+                continue;
+            }
+            atLineStart = false;
+        }
+        if (quote !== undefined) {
+            if (c === quote)
+                quote = undefined;
+            continue;
+        }
+        if (c === '"' || c === "'")
+            quote = c;
+        else if (c === '#') {
+            while (i + 1 < text.length && text[i + 1] !== '\n')
+                i++;
+        }
+        else if (c === '[' || c === '{') {
+            if (++flow > MAX_NESTING)
+                return line;
+        }
+        else if ((c === ']' || c === '}') && flow > 0)
+            flow--;
+    }
+    return undefined;
 }
 function readWhole(text, rows) {
     const counter = new distExports.LineCounter();
@@ -49791,7 +49870,7 @@ function readItems(items, doc, rows, lineAt) {
             rows.problem(line, `a device must be a mapping like "serial: ...", found ${describe(item)}`);
             continue;
         }
-        rows.row(line, mapEntries(item, doc, rows, lineAt, new Set()));
+        rows.row(line, mapEntries(item, doc, rows, lineAt, new Set(), new Map()));
         items[index] = null;
     }
 }
@@ -49918,7 +49997,12 @@ function readSliced(text, plan, rows, itemsPerSlice) {
     }
     return { line: firstLine, message: NO_DEVICES };
 }
-function mapEntries(map, doc, rows, lineAt, visiting) {
+function mapEntries(map, doc, rows, lineAt, visiting, 
+// Each merged mapping is flattened once: "<<: [*a, *a]" chains would otherwise cost 2^depth.
+flattened) {
+    const done = flattened.get(map);
+    if (done)
+        return done;
     const entries = [];
     const merged = [];
     visiting.add(map);
@@ -49931,7 +50015,7 @@ function mapEntries(map, doc, rows, lineAt, visiting) {
             const sources = distExports.isSeq(valueNode) ? valueNode.items.map((n) => resolve(n, doc)) : [valueNode];
             for (const source of sources) {
                 if (distExports.isMap(source) && !visiting.has(source))
-                    merged.push(...mapEntries(source, doc, rows, lineAt, visiting));
+                    merged.push(...mapEntries(source, doc, rows, lineAt, visiting, flattened));
                 else
                     rows.problem(line, 'a "<<" merge needs a mapping (or a list of mappings) to merge');
             }
@@ -49971,6 +50055,7 @@ function mapEntries(map, doc, rows, lineAt, visiting) {
         seen.add(key);
         entries.push([key, value]);
     }
+    flattened.set(map, entries);
     return entries;
 }
 function resolve(node, doc) {
@@ -54260,8 +54345,14 @@ async function writeSummary(html) {
 if (!runIfIssuerWorker())
     void run();
 
-/** Read up to `length` bytes at `offset`; the result is shorter only at end of file. */
+/**
+ * Read up to `length` bytes at `offset`; the result is shorter only at end of file. Offsets come
+ * from on-disk values: one before the start or past any real file size reads nothing, like a read
+ * past the end (Node 24 would throw ERR_OUT_OF_RANGE, Node 20 silently read at offset 0).
+ */
 async function readAt(handle, offset, length) {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(offset + length) || length <= 0)
+        return Buffer.alloc(0);
     const buffer = Buffer.alloc(length);
     let done = 0;
     while (done < length) {

@@ -56,6 +56,12 @@ interface ParsedCertificate {
   subject: string
   notBefore: Date
   notAfter: Date
+  /** Decoded here, under parseCertificate's error handling, so the checks below cannot throw raw library errors. */
+  publicKey: KeyObject
+  basicConstraints?: BasicConstraints
+  keyUsage?: KeyUsage
+  extendedKeyUsage?: ExtendedKeyUsage
+  subjectKeyIdentifier?: Buffer
 }
 
 export function loadFleetCa(input: LoadFleetCaInput): FleetCa {
@@ -114,11 +120,34 @@ function parseCertificate(block: PemBlock, index: number, source: PemSource): Pa
     const offset = fields[0]?.tag === 0xa0 ? 1 : 0
     const [issuer, , subject, spki] = fields.slice(offset + 2)
     if (!issuer || !subject || !spki || issuer.tag !== TAG.sequence || subject.tag !== TAG.sequence) throw new Error('malformed TBSCertificate')
+    const extension = (oid: string): ArrayBuffer | undefined =>
+      asn1.tbsCertificate.extensions?.find((candidate) => candidate.extnID === oid)?.extnValue.buffer
+    const decode = <T>(oid: string, type: new () => T, name: string): T | undefined => {
+      const value = extension(oid)
+      if (value === undefined) return undefined
+      try {
+        return AsnConvert.parse(value, type)
+      } catch (error) {
+        throw new Error(`its ${name} extension cannot be decoded (${messageOf(error)})`)
+      }
+    }
+    const ski = decode(id_ce_subjectKeyIdentifier, SubjectKeyIdentifier, 'subjectKeyIdentifier')
+    let publicKey: KeyObject
+    try {
+      publicKey = node.publicKey
+    } catch (error) {
+      throw new Error(`its public key cannot be decoded (${messageOf(error)})`)
+    }
     return {
       index,
       der: block.der,
       node,
       asn1,
+      publicKey,
+      basicConstraints: decode(id_ce_basicConstraints, BasicConstraints, 'basicConstraints'),
+      keyUsage: decode(id_ce_keyUsage, KeyUsage, 'keyUsage'),
+      extendedKeyUsage: decode(id_ce_extKeyUsage, ExtendedKeyUsage, 'extendedKeyUsage'),
+      subjectKeyIdentifier: ski ? Buffer.from(ski.buffer) : undefined,
       subjectDer: Buffer.from(encodingOf(block.der, subject)),
       issuerDer: Buffer.from(encodingOf(block.der, issuer)),
       subjectPublicKey: Buffer.from(splitSpki(encodingOf(block.der, spki)).subjectPublicKey),
@@ -195,8 +224,8 @@ function checkKeyMatches(certificates: ParsedCertificate[], key: KeyObject, inpu
   // KeyObject.equals compares the key material, whatever encoding (e.g. compressed EC points) each side used.
   // createPublicKey derives the public half of a private KeyObject.
   const publicOfKey = createPublicKey(key)
-  if (ca.node.publicKey.equals(publicOfKey)) return
-  const matching = certificates.find((certificate) => certificate.node.publicKey.equals(publicOfKey))
+  if (ca.publicKey.equals(publicOfKey)) return
+  const matching = certificates.find((certificate) => certificate.publicKey.equals(publicOfKey))
   const hint = matching
     ? ` It matches certificate ${matching.index + 1} (${matching.subject}): the signing CA must come first in fleet-ca-cert, followed by its issuers.`
     : ' Check that both secrets belong to the same fleet CA.'
@@ -210,7 +239,7 @@ function checkChainOrder(certificates: ParsedCertificate[], source: PemSource): 
   for (let i = 0; i + 1 < certificates.length; i += 1) {
     const child = certificates[i] as ParsedCertificate
     const parent = certificates[i + 1] as ParsedCertificate
-    if (!(child.node.checkIssued(parent.node) && child.node.verify(parent.node.publicKey))) {
+    if (!(child.node.checkIssued(parent.node) && child.node.verify(parent.publicKey))) {
       throw new FleetCaError(
         `${describeOrigin(source)}: certificate ${i + 1} (${child.subject}) was not issued by certificate ${i + 2} (${parent.subject}); ` +
           'list the signing CA first, then each issuer in order up to the root',
@@ -221,30 +250,22 @@ function checkChainOrder(certificates: ParsedCertificate[], source: PemSource): 
 }
 
 function checkIsCa(ca: ParsedCertificate, source: PemSource): void {
-  const extensions = ca.asn1.tbsCertificate.extensions ?? []
-  const find = (oid: string): Buffer | undefined => {
-    const extension = extensions.find((candidate) => candidate.extnID === oid)
-    return extension ? Buffer.from(extension.extnValue.buffer) : undefined
-  }
   const fail = (reason: string): never => {
     throw new FleetCaError(`${describeOrigin(source)}: the fleet CA certificate (${ca.subject}) is not a CA: ${reason}`, { input: source.input })
   }
 
-  const basicConstraints = find(id_ce_basicConstraints)
-  if (!basicConstraints) fail('it has no basicConstraints extension (CA:TRUE is required)')
-  else if (!AsnConvert.parse(basicConstraints, BasicConstraints).cA) fail('its basicConstraints say CA:FALSE')
+  if (!ca.basicConstraints) fail('it has no basicConstraints extension (CA:TRUE is required)')
+  else if (!ca.basicConstraints.cA) fail('its basicConstraints say CA:FALSE')
 
-  const keyUsage = find(id_ce_keyUsage)
-  if (keyUsage) {
-    const usage = AsnConvert.parse(keyUsage, KeyUsage)
+  const usage = ca.keyUsage
+  if (usage) {
     if (!(usage.toNumber() & KeyUsageFlags.keyCertSign)) fail(`its keyUsage (${usage.toJSON().join(', ') || 'none'}) lacks keyCertSign`)
   }
 
   // OpenSSL (and so most TLS servers) applies a CA's extendedKeyUsage to the certificates below
   // it: a CA limited to, say, serverAuth makes every device certificate fail client authentication.
-  const extendedKeyUsage = find(id_ce_extKeyUsage)
-  if (extendedKeyUsage) {
-    const purposes = AsnConvert.parse(extendedKeyUsage, ExtendedKeyUsage)
+  const purposes = ca.extendedKeyUsage
+  if (purposes) {
     if (!purposes.includes(id_kp_clientAuth) && !purposes.includes(anyExtendedKeyUsage)) {
       throw new FleetCaError(
         `${describeOrigin(source)}: the fleet CA certificate (${ca.subject}) has an extendedKeyUsage without clientAuth (${purposes.join(', ')}); ` +
@@ -291,8 +312,6 @@ function checkLifetime(ca: ParsedCertificate, lifetime: Lifetime, now: Date): vo
 }
 
 function subjectKeyIdentifier(ca: ParsedCertificate): Buffer | undefined {
-  const extension = (ca.asn1.tbsCertificate.extensions ?? []).find((candidate) => candidate.extnID === id_ce_subjectKeyIdentifier)
-  if (!extension) return undefined
-  const identifier = Buffer.from(AsnConvert.parse(extension.extnValue, SubjectKeyIdentifier).buffer)
-  return identifier.length > 0 ? identifier : undefined
+  const identifier = ca.subjectKeyIdentifier
+  return identifier && identifier.length > 0 ? identifier : undefined
 }

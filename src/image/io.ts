@@ -2,8 +2,13 @@
 // read a whole file), CRC-32 for GPT, and the zero-block test that keeps copies sparse.
 import type { FileHandle } from 'node:fs/promises'
 
-/** Read up to `length` bytes at `offset`; the result is shorter only at end of file. */
+/**
+ * Read up to `length` bytes at `offset`; the result is shorter only at end of file. Offsets come
+ * from on-disk values: one before the start or past any real file size reads nothing, like a read
+ * past the end (Node 24 would throw ERR_OUT_OF_RANGE, Node 20 silently read at offset 0).
+ */
 export async function readAt(handle: FileHandle, offset: number, length: number): Promise<Buffer> {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(offset + length) || length <= 0) return Buffer.alloc(0)
   const buffer = Buffer.alloc(length)
   let done = 0
   while (done < length) {

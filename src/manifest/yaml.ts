@@ -14,10 +14,68 @@ const NO_DEVICES = 'the manifest lists no devices'
 // `merge` lets a fleet share fields through `<<: *defaults`.
 const OPTIONS = { merge: true, uniqueKeys: true, prettyErrors: true } as const
 
+/**
+ * Deeper nesting than any manifest needs. The yaml parser recurses per level: thousands of levels
+ * overflow its stack, and on Node 20 a second parse of such text can abort the whole process
+ * (V8 "RegExpCompiler Allocation failed"), which no try can catch. So depth is checked first.
+ */
+const MAX_NESTING = 64
+
 /** Reads devices from YAML text. The options exist for tests: slice size, or no slicing at all. */
 export function readYaml(text: string, rows: DeviceCollector, options: { itemsPerSlice?: number; slice?: boolean } = {}): Empty {
+  const deep = tooDeep(text)
+  if (deep !== undefined) {
+    rows.problem(deep, `the YAML nests more than ${MAX_NESTING} levels deep here; a device manifest needs two (a list of mappings)`)
+    return { line: deep, message: NO_DEVICES }
+  }
   const plan = options.slice === false ? undefined : planSlices(text)
   return plan === undefined ? readWhole(text, rows) : readSliced(text, plan, rows, options.itemsPerSlice ?? 1000)
+}
+
+/**
+ * First line whose block nesting (indentation and "- " / "? " indicators) or flow nesting
+ * ("[", "{" outside quotes) exceeds MAX_NESTING; undefined when none does.
+ */
+function tooDeep(text: string): number | undefined {
+  let line = 1
+  let flow = 0
+  let quote: string | undefined
+  let atLineStart = true
+  let blockDepth = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string
+    if (c === '\n') {
+      line++
+      atLineStart = true
+      blockDepth = 0
+      continue
+    }
+    if (atLineStart) {
+      if (c === ' ') {
+        // Two spaces of indentation roughly make a level; count generously.
+        blockDepth += 0.5
+        if (blockDepth > MAX_NESTING * 2) return line
+        continue
+      }
+      if ((c === '-' || c === '?') && (text[i + 1] === ' ' || text[i + 1] === '\t')) {
+        if (++blockDepth > MAX_NESTING) return line
+        i++
+        continue
+      }
+      atLineStart = false
+    }
+    if (quote !== undefined) {
+      if (c === quote) quote = undefined
+      continue
+    }
+    if (c === '"' || c === "'") quote = c
+    else if (c === '#') {
+      while (i + 1 < text.length && text[i + 1] !== '\n') i++
+    } else if (c === '[' || c === '{') {
+      if (++flow > MAX_NESTING) return line
+    } else if ((c === ']' || c === '}') && flow > 0) flow--
+  }
+  return undefined
 }
 
 function readWhole(text: string, rows: DeviceCollector): Empty {
@@ -59,7 +117,7 @@ function readItems(items: Array<Node | null>, doc: Document, rows: DeviceCollect
       rows.problem(line, `a device must be a mapping like "serial: ...", found ${describe(item)}`)
       continue
     }
-    rows.row(line, mapEntries(item, doc, rows, lineAt, new Set()))
+    rows.row(line, mapEntries(item, doc, rows, lineAt, new Set(), new Map()))
     items[index] = null
   }
 }
@@ -194,8 +252,12 @@ function mapEntries(
   doc: Document,
   rows: DeviceCollector,
   lineAt: (node: Node | null | undefined) => number,
-  visiting: Set<YAMLMap>
+  visiting: Set<YAMLMap>,
+  // Each merged mapping is flattened once: "<<: [*a, *a]" chains would otherwise cost 2^depth.
+  flattened: Map<YAMLMap, Array<[string, string]>>
 ): Array<[string, string]> {
+  const done = flattened.get(map)
+  if (done) return done
   const entries: Array<[string, string]> = []
   const merged: Array<[string, string]> = []
   visiting.add(map)
@@ -207,7 +269,7 @@ function mapEntries(
       // `<<: *defaults` or `<<: [*a, *b]`: fields written in the row itself win.
       const sources = isSeq(valueNode) ? valueNode.items.map((n) => resolve(n as Node | null, doc)) : [valueNode]
       for (const source of sources) {
-        if (isMap(source) && !visiting.has(source)) merged.push(...mapEntries(source, doc, rows, lineAt, visiting))
+        if (isMap(source) && !visiting.has(source)) merged.push(...mapEntries(source, doc, rows, lineAt, visiting, flattened))
         else rows.problem(line, 'a "<<" merge needs a mapping (or a list of mappings) to merge')
       }
       continue
@@ -243,6 +305,7 @@ function mapEntries(
     seen.add(key)
     entries.push([key, value])
   }
+  flattened.set(map, entries)
   return entries
 }
 
