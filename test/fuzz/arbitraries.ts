@@ -42,12 +42,12 @@ export const textMutation: fc.Arbitrary<TextMutation> = fc.oneof(
   fc.record({ op: fc.constant('duplicate' as const), at: position, length: fc.integer({ min: 1, max: 200 }), times: fc.integer({ min: 1, max: 20 }) }),
   fc.record({ op: fc.constant('truncate' as const), at: position }),
   fc.record({ op: fc.constant('swapLines' as const), at: position, other: position }),
-  // Deep nesting and long runs: "[" x 5000, "&a *a " x 100, ...
+  // Deep nesting and long runs: "[" x 3000, "&a *a " x 100, ...
   fc.record({
     op: fc.constant('repeat' as const),
     at: position,
     token: fc.constantFrom('[', '{', '- ', '  ', '"', '&a *a ', ',', '\n', 'A'),
-    times: fc.integer({ min: 2, max: 5000 })
+    times: fc.integer({ min: 2, max: 3000 })
   })
 )
 

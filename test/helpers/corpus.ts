@@ -4,7 +4,7 @@
 //    forked Node process (Node 20 or the Node 24 of test/node24), one call per IPC message, with a
 //    per-call timeout, a heap cap and crash detection. Synchronous parsers cannot be interrupted
 //    by a timer in their own process, so "never a hang" can only be checked from outside.
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -43,8 +43,8 @@ export interface CorpusCase {
     message?: string
   }
   /**
-   * A known product bug this case currently trips (see test/corpus/README.md and
-   * test/fuzz/known-bugs.test.ts): the case runs as `it.fails` until the bug is fixed.
+   * A known product bug this case currently trips (see test/corpus/README.md): the case runs as
+   * `it.fails` until the bug is fixed.
    */
   bug?: string
   /** Node majors that show the bug (e.g. [24]); all when absent. */
@@ -159,6 +159,8 @@ export function sandboxBundle(): Promise<string> {
     const { build } = (await import('rolldown')) as typeof import('rolldown')
     const dir = mkdtempSync(path.join(os.tmpdir(), 'credbake-sandbox-bundle-'))
     bundleDir = dir
+    // Fallback for a worker that ends without running afterAll hooks.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
     const imageSinkLanded = existsSync(path.join(ROOT, 'src/sink/image.ts'))
     await build({
       input: path.join(ROOT, 'test/fuzz/sandbox-entry.ts'),
@@ -230,10 +232,15 @@ export class Sandbox {
     return this.ready
   }
 
-  /** One call of `target(...args)` in the child, ended after `timeoutMs`. */
-  async call(target: string, args: unknown[], timeoutMs = 10_000): Promise<SandboxResult> {
+  /** Starts a new child if the last one was killed or died (so a timed run does not pay for it). */
+  async ensureRunning(): Promise<void> {
     if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) await this.spawn()
     await this.ready
+  }
+
+  /** One call of `target(...args)` in the child, ended after `timeoutMs`. */
+  async call(target: string, args: unknown[], timeoutMs = 10_000): Promise<SandboxResult> {
+    await this.ensureRunning()
     const child = this.child as ChildProcess
     const id = this.nextId++
     const started = performance.now()
@@ -288,9 +295,19 @@ export function describeResult(result: SandboxResult): string {
   return `RAW ${outcome.name}${outcome.code ? ` [${outcome.code}]` : ''}: ${outcome.message.slice(0, 500)}\n${outcome.stack.split('\n').slice(0, 8).join('\n')}`
 }
 
-/** Node binaries to run the sandboxed checks on: this one, plus Node 24 when test/node24 is installed. */
+/**
+ * Node binaries to run the sandboxed checks on: this one, plus Node 24 (test/node24) when this is
+ * not 24, plus this machine's Node 20 when this is not 20: credbake supports both.
+ */
 export function sandboxNodes(): Array<{ label: string; binary: string }> {
-  const nodes = [{ label: `node${process.versions.node.split('.')[0]}`, binary: process.execPath }]
-  if (existsSync(NODE24_BINARY) && !process.version.startsWith('v24.')) nodes.push({ label: 'node24', binary: NODE24_BINARY })
+  const major = process.versions.node.split('.')[0]
+  const nodes = [{ label: `node${major}`, binary: process.execPath }]
+  if (major !== '24' && existsSync(NODE24_BINARY)) nodes.push({ label: 'node24', binary: NODE24_BINARY })
+  if (major !== '20') {
+    const node20 = ['/usr/local/bin/node', '/usr/bin/node'].find(
+      (candidate) => existsSync(candidate) && spawnSync(candidate, ['--version'], { encoding: 'utf8' }).stdout.startsWith('v20.')
+    )
+    if (node20) nodes.push({ label: 'node20', binary: node20 })
+  }
   return nodes
 }
