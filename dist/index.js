@@ -1,6 +1,6 @@
 import require$$1$1, { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
 import { createHash, generateKeyPair, generateKeyPairSync, sign, createPublicKey, verify, randomBytes, createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync, createReadStream, createWriteStream, mkdirSync, writeFileSync, renameSync, rmSync, existsSync, statSync, constants as constants$8 } from 'node:fs';
+import { readFileSync, createReadStream, mkdirSync, writeFileSync, renameSync, rmSync, existsSync, statSync, constants as constants$8, createWriteStream } from 'node:fs';
 import require$$0$4, { promisify } from 'node:util';
 import require$$0$3, { isIP } from 'node:net';
 import path from 'node:path';
@@ -22,7 +22,7 @@ import require$$2 from 'node:http';
 import require$$0$2 from 'node:stream';
 import require$$0 from 'node:buffer';
 import require$$7 from 'node:querystring';
-import require$$8, { once } from 'node:events';
+import require$$8 from 'node:events';
 import require$$0$5 from 'node:diagnostics_channel';
 import require$$5 from 'node:tls';
 import require$$1$2, { gzipSync, createGzip, createGunzip } from 'node:zlib';
@@ -35,8 +35,8 @@ import require$$1$5 from 'node:dns';
 import require$$5$3 from 'string_decoder';
 import 'child_process';
 import 'timers';
+import { open as open$1, writeFile as writeFile$1, link, rm as rm$1, readFile, rename as rename$1, readdir as readdir$1, stat as stat$1, mkdir as mkdir$1, chown, mkdtemp, chmod as chmod$1, access as access$1, constants as constants$7, copyFile as copyFile$1 } from 'node:fs/promises';
 import os$1 from 'node:os';
-import { open as open$1, rm as rm$1, readFile, rename as rename$1, link, readdir as readdir$1, stat as stat$1, mkdir as mkdir$1, chown, mkdtemp, chmod as chmod$1, writeFile as writeFile$1, access as access$1, constants as constants$7, copyFile as copyFile$1 } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import require$$0$6 from 'process';
 import require$$0$7 from 'buffer';
@@ -37942,7 +37942,7 @@ const PRIVATE_KEY_TYPES = {
 };
 function loadFleetCa(input) {
     const now = input.now ?? new Date();
-    const certificates = readCertificates(input.cert);
+    const certificates = readCertificates$1(input.cert);
     const key = readPrivateKey(input.key, input.passphrase);
     const facts = keyFacts(key);
     if ('unsupported' in facts)
@@ -37972,7 +37972,7 @@ function loadFleetCa(input) {
         signatureAlgorithmName: facts.signatureAlgorithmName
     };
 }
-function readCertificates(source) {
+function readCertificates$1(source) {
     const blocks = parsePem(source.text, source, FleetCaError);
     const certificateBlocks = blocks.filter((block) => block.label === 'CERTIFICATE');
     if (certificateBlocks.length === 0) {
@@ -38331,9 +38331,13 @@ const JOURNAL_FILE = 'credbake-journal.jsonl';
 class Journal {
     file;
     handle;
-    constructor(file, handle) {
+    size;
+    constructor(file, handle, 
+    /** Bytes known to hold whole records; a failed append is cut back to this. */
+    size) {
         this.file = file;
         this.handle = handle;
+        this.size = size;
     }
     static async open(outputDir) {
         const file = path.join(outputDir, JOURNAL_FILE);
@@ -38341,30 +38345,62 @@ class Journal {
             const handle = await open$1(file, 'a+', 0o644);
             // A run killed mid-append leaves a line without its newline; end it, so the next record
             // starts on a line of its own and only the torn one is lost.
-            const { size } = await handle.stat();
+            let { size } = await handle.stat();
             if (size > 0) {
                 const last = Buffer.alloc(1);
                 await handle.read(last, 0, 1, size - 1);
-                if (last[0] !== 0x0a)
+                if (last[0] !== 0x0a) {
                     await handle.write('\n');
+                    size++;
+                }
             }
-            return new Journal(file, handle);
+            return new Journal(file, handle, size);
         }
         catch (error) {
             throw new OutputError(`Cannot open the journal ${file}: ${messageOf(error)}.`, { cause: error });
         }
     }
-    /** Append records and make them durable before returning. */
+    /** Append records and make them durable (fsync) before returning. */
     async append(...records) {
-        const text = records.map((record) => `${JSON.stringify(record)}\n`).join('');
+        await this.write(records);
+        await this.sync();
+    }
+    /**
+     * Append records without waiting for the disk: for records whose loss only means redoing work
+     * (a completed output is re-verified or redone on resume); `sync` makes them durable.
+     */
+    async appendLazily(...records) {
+        await this.write(records);
+    }
+    async sync() {
         try {
-            await this.handle.write(text);
             await this.handle.datasync();
         }
         catch (error) {
-            const code = error.code;
-            throw new OutputError(`Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full' : `: ${messageOf(error)}`}.`, { cause: error });
+            throw this.failure(error);
         }
+    }
+    async write(records) {
+        const bytes = Buffer.from(records.map((record) => `${JSON.stringify(record)}\n`).join(''), 'utf8');
+        try {
+            // A write can be short without an error (a disk filling up): loop until every byte is out.
+            for (let done = 0; done < bytes.length;) {
+                const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done);
+                if (bytesWritten === 0)
+                    throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+                done += bytesWritten;
+            }
+            this.size += bytes.length;
+        }
+        catch (error) {
+            // Never leave half a record: cut the file back to its last whole one.
+            await this.handle.truncate(this.size).catch(() => undefined);
+            throw this.failure(error);
+        }
+    }
+    failure(error) {
+        const code = error.code;
+        return new OutputError(`Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full (ENOSPC)' : `: ${messageOf(error)}`}.`, { cause: error });
     }
     async close() {
         await this.handle.close();
@@ -38446,6 +38482,19 @@ async function flushFileSystem(dir) {
         await run([]);
 }
 
+/** Whether a process with this pid exists on this machine (EPERM: it exists, owned by another user). */
+function processIsAlive(pid) {
+    if (!Number.isSafeInteger(pid) || pid <= 0)
+        return false;
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+
 // One writer per output-dir: a lock file made with O_EXCL, holding the owner's pid and host. A
 // second bake fails at once; a lock left by a dead process (same host, pid gone) is taken over.
 const LOCK_FILE = 'credbake.lock';
@@ -38458,16 +38507,25 @@ class OutputLock {
         const file = path.join(outputDir, LOCK_FILE);
         const me = { pid: process.pid, host: os$1.hostname(), startedAt: new Date().toISOString() };
         for (let attempt = 0; attempt < 3; attempt++) {
+            // The owner is written to a temporary file first and linked into place, so the lock never
+            // exists empty (another process reading it then would take it for stale).
+            const draft = tempSibling(file);
             try {
-                const handle = await open$1(file, 'wx', 0o644);
-                await handle.writeFile(`${JSON.stringify(me)}\n`);
-                await handle.close();
+                await writeFile$1(draft, `${JSON.stringify(me)}\n`, { mode: 0o644 });
+                await link(draft, file);
                 return new OutputLock(file);
             }
             catch (error) {
-                if (error.code !== 'EEXIST') {
+                const code = error.code;
+                // ENOENT: the lock holder cleaned our draft away as a leftover temp file; try again.
+                if (code === 'ENOENT')
+                    continue;
+                if (code !== 'EEXIST') {
                     throw new OutputError(`Cannot create the lock ${file}: ${messageOf(error)}.`, { cause: error });
                 }
+            }
+            finally {
+                await rm$1(draft, { force: true });
             }
             const owner = await readOwner(file);
             if (owner && isAlive(owner)) {
@@ -38495,13 +38553,7 @@ function isAlive(owner) {
     // A lock from another host (a shared file system) cannot be checked: assume it is held.
     if (owner.host !== os$1.hostname())
         return true;
-    try {
-        process.kill(owner.pid, 0);
-        return true;
-    }
-    catch (error) {
-        return error.code === 'EPERM';
-    }
+    return processIsAlive(owner.pid);
 }
 /**
  * Move a stale lock aside (rename is atomic, so of two processes taking it over only one moves
@@ -49786,25 +49838,29 @@ function tooDeep(text) {
     let flow = 0;
     let quote;
     let atLineStart = true;
-    let blockDepth = 0;
+    let indent = 0;
+    let indicators = 0;
+    // Where a "[" or "{" opens a flow collection rather than sitting inside plain text ("x[1]").
+    let valueStart = true;
     for (let i = 0; i < text.length; i++) {
         const c = text[i];
         if (c === '\n') {
             line++;
             atLineStart = true;
-            blockDepth = 0;
+            indent = 0;
+            indicators = 0;
+            valueStart = true;
             continue;
         }
         if (atLineStart) {
             if (c === ' ') {
-                // Two spaces of indentation roughly make a level; count generously.
-                blockDepth += 0.5;
-                if (blockDepth > MAX_NESTING * 2)
+                // Indentation alone nests one level per extra space at most; a manifest needs few.
+                if (++indent > MAX_NESTING * 16)
                     return line;
                 continue;
             }
             if ((c === '-' || c === '?') && (text[i + 1] === ' ' || text[i + 1] === '\t')) {
-                if (++blockDepth > MAX_NESTING)
+                if (++indicators > MAX_NESTING)
                     return line;
                 i++;
                 continue;
@@ -49816,18 +49872,32 @@ function tooDeep(text) {
                 quote = undefined;
             continue;
         }
-        if (c === '"' || c === "'")
-            quote = c;
-        else if (c === '#') {
+        if (c === ' ' || c === '\t')
+            continue;
+        if (c === '#' && valueStart) {
             while (i + 1 < text.length && text[i + 1] !== '\n')
                 i++;
+            continue;
         }
-        else if (c === '[' || c === '{') {
+        if ((c === '"' || c === "'") && valueStart) {
+            quote = c;
+            valueStart = false;
+        }
+        else if ((c === '[' || c === '{') && (valueStart || flow > 0)) {
             if (++flow > MAX_NESTING)
                 return line;
+            valueStart = true;
         }
-        else if ((c === ']' || c === '}') && flow > 0)
+        else if ((c === ']' || c === '}') && flow > 0) {
             flow--;
+            valueStart = false;
+        }
+        else if (c === ',' && flow > 0)
+            valueStart = true;
+        else if (c === ':' && (text[i + 1] === ' ' || text[i + 1] === '\n' || text[i + 1] === undefined || flow > 0))
+            valueStart = true;
+        else
+            valueStart = false;
     }
     return undefined;
 }
@@ -50203,27 +50273,55 @@ function manifestDevice(credential, output) {
             : { path: file.path, mode: file.mode, owner: file.owner, sha256: file.sha256 ?? '', size: file.size, privateKey: false })
     };
 }
+/**
+ * A file written in pieces under a temporary name, then fsync'd and renamed into place. Writes go
+ * through a FileHandle (errors are thrown where they happen, a full disk included) and are
+ * buffered, so streaming 100,000 device entries costs few system calls and little memory.
+ */
 class AtomicStream {
     target;
     temp;
-    stream;
+    handle;
+    pending = [];
+    pendingLength = 0;
     constructor(target) {
         this.target = target;
         this.temp = tempSibling(target);
-        this.stream = createWriteStream(this.temp, { mode: 0o644, flush: true });
     }
     async write(text) {
-        if (!this.stream.write(text))
-            await once(this.stream, 'drain');
+        this.pending.push(text);
+        this.pendingLength += text.length;
+        if (this.pendingLength >= 1 << 16)
+            await this.flush();
     }
     async commit() {
-        this.stream.end();
-        await once(this.stream, 'finish');
+        await this.flush();
+        const handle = await this.open();
+        await handle.sync();
+        await handle.close();
+        this.handle = undefined;
         await rename$1(this.temp, this.target);
     }
     async abandon() {
-        this.stream.destroy();
+        await this.handle?.close().catch(() => undefined);
+        this.handle = undefined;
         await rm$1(this.temp, { force: true });
+    }
+    async open() {
+        this.handle ??= await open$1(this.temp, 'w', 0o644);
+        return this.handle;
+    }
+    async flush() {
+        const handle = await this.open();
+        const bytes = Buffer.from(this.pending.join(''), 'utf8');
+        this.pending = [];
+        this.pendingLength = 0;
+        for (let done = 0; done < bytes.length;) {
+            const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
+            if (bytesWritten === 0)
+                throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+            done += bytesWritten;
+        }
     }
 }
 class ReviewWriter {
@@ -50349,7 +50447,13 @@ async function writeReviewFromJournal(outputDir, header, inScope) {
             active.set(record.serial, record.certificateSha256);
         index++;
     }
-    const review = await ReviewWriter.open(outputDir, header);
+    let review;
+    try {
+        review = await ReviewWriter.open(outputDir, header);
+    }
+    catch (error) {
+        throw reviewWriteError(error, outputDir);
+    }
     const firstDevices = [];
     try {
         const pending = new Map();
@@ -50414,8 +50518,14 @@ async function writeReviewFromJournal(outputDir, header, inScope) {
     }
     catch (error) {
         await review.abandon();
-        throw error;
+        throw reviewWriteError(error, outputDir);
     }
+}
+function reviewWriteError(error, outputDir) {
+    if (isCredbakeError(error))
+        return error;
+    const code = error.code;
+    return new OutputError(`Cannot write the review files (${MANIFEST_FILE}, ${CERTIFICATES_FILE}) into output-dir ${outputDir}${code === 'ENOSPC' ? ': the disk is full' : `: ${messageOf(error)}`}. Every device is recorded in the journal: free space and run again to write it.`, { cause: error });
 }
 
 /** The manifest's view of installed files. Private keys: presence and mode only, never a hash. */
@@ -53702,14 +53812,17 @@ async function createSink(settings, context) {
 }
 
 // The only place secrets touch the disk outside outputs: one 0700 folder under RUNNER_TEMP (the
-// OS temp dir locally), files 0600, removed in `finally` whatever happens.
+// OS temp dir locally), files 0600, removed in `finally`. A run killed with SIGKILL never reaches
+// `finally`, so folders carry their owner's pid and later runs remove those of dead owners.
+const PREFIX = 'credbake-';
 class SecretTemp {
     dir;
     constructor(dir) {
         this.dir = dir;
     }
     static async create(root) {
-        const dir = await mkdtemp(path.join(root, 'credbake-'));
+        await reclaimAbandoned(root);
+        const dir = await mkdtemp(path.join(root, `${PREFIX}${process.pid}-`));
         await chmod$1(dir, 0o700);
         return new SecretTemp(dir);
     }
@@ -53721,6 +53834,22 @@ class SecretTemp {
     }
     async remove() {
         await rm$1(this.dir, { recursive: true, force: true });
+    }
+}
+/** Remove secret folders left by credbake processes that no longer exist on this machine. */
+async function reclaimAbandoned(root) {
+    let names;
+    try {
+        names = await readdir$1(root);
+    }
+    catch {
+        return;
+    }
+    for (const name of names) {
+        const match = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
+        if (!match || processIsAlive(Number(match[1])))
+            continue;
+        await rm$1(path.join(root, name), { recursive: true, force: true }).catch(() => undefined);
     }
 }
 
@@ -53735,7 +53864,8 @@ async function prepareOutputDir(outputDir) {
         await mkdir$1(outputDir, { recursive: true });
         await access$1(outputDir, constants$7.W_OK | constants$7.X_OK);
         // access() trusts mode bits; a read-only mount or an ACL only shows on a real write.
-        const probe = path.join(outputDir, `.credbake-probe-${process.pid}`);
+        // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
+        const probe = tempSibling(path.join(outputDir, 'credbake-probe'));
         await writeFile$1(probe, '');
         await rm$1(probe);
     }
@@ -53766,13 +53896,19 @@ async function removeLeftoverTemps(outputDir) {
             continue;
         }
         for (const name of names) {
-            if (name.startsWith('.') && name.includes(TEMP_MARKER)) {
+            // Also probes named by versions before the probe used a temporary name.
+            if (name.startsWith('.') && (name.includes(TEMP_MARKER) || name.startsWith('.credbake-probe-'))) {
                 await rm$1(path.join(dir, name), { recursive: true, force: true });
                 removed++;
             }
         }
     }
     return removed;
+}
+/** Remove the review manifest and certificate bundles (rebuilt from the journal at the end). */
+async function removeReview(outputDir) {
+    for (const name of [MANIFEST_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE])
+        await rm$1(path.join(outputDir, name), { force: true });
 }
 
 // The main job, top to bottom:
@@ -53809,6 +53945,9 @@ async function bake(settings, reporter) {
         const identity = runIdentity(settings, ca, sink);
         const state = await loadJournalState(settings.outputDir);
         const overwrite = await resumePolicy(settings, identity, state);
+        // The review files of an earlier run vouch for outputs this run may change: the journal keeps
+        // everything they said, and they are written anew at the end.
+        await removeReview(settings.outputDir);
         journal = await Journal.open(settings.outputDir);
         const run = `${startedAt.toISOString()}-${process.pid}`;
         await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, identity, overwrite });
@@ -53854,26 +53993,33 @@ async function bake(settings, reporter) {
             const batch = await next;
             next = issueBatch(index + 1);
             await journal.append(...batch.map((credential) => issuedRecord(run, credential)));
-            const written = [];
             try {
                 for (const credential of batch) {
                     const output = await sink.write(credential.device, buildBundle(credential, bundleOptions));
-                    written.push({
+                    // Recorded as soon as the output is in place, so a failure later in the batch loses none.
+                    // An output the journal cannot vouch for (say, the disk filled up) is removed again.
+                    await journal
+                        .appendLazily({
                         type: 'written',
                         run,
                         at: new Date().toISOString(),
                         serial: credential.device.serial,
                         certificateSha256: credential.sha256,
                         entry: manifestDevice(credential, output)
+                    })
+                        .catch(async (error) => {
+                        await rm$1(path.join(settings.outputDir, output.path), { recursive: true, force: true });
+                        throw error;
                     });
                     reporter.progress(++done, devices.length);
                 }
             }
-            finally {
-                // Also on failure: the devices completed before it stay recorded.
-                if (written.length)
-                    await journal.append(...written);
+            catch (error) {
+                // Keep the failure the user must see; a second one from the journal would only hide it.
+                await journal.sync().catch(() => undefined);
+                throw error;
             }
+            await journal.sync();
         }
         await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length });
         if (skipped)
@@ -54113,7 +54259,7 @@ function parseSettings(raw, context) {
         fleetCaCert,
         fleetCaKey,
         fleetCaKeyPassphrase: raw['fleet-ca-key-passphrase'] || undefined,
-        serverCa: serverCaValue === undefined ? undefined : readPem('server-ca', serverCaValue, resolvePath, false),
+        serverCa: serverCaValue === undefined ? undefined : readCertificates('server-ca', readPem('server-ca', serverCaValue, resolvePath, false)),
         gatewayUrl: parseGatewayUrl(get('gateway-url')),
         layout: oneOf('layout', get('layout') ?? 'aktualizr', LAYOUTS),
         credentialsDir: parseCredentialsDir(get('credentials-dir') ?? '/var/sota/import'),
@@ -54145,6 +54291,9 @@ function parseSettings(raw, context) {
     if (image !== undefined && !existsSync(settings.image)) {
         throw new InputError(`Input "image": no file at ${settings.image}.`, { input: 'image' });
     }
+    if (image !== undefined && !statSync(settings.image).isFile()) {
+        throw new InputError(`Input "image": ${settings.image} is not a regular file (a folder or a device?); give the firmware image file.`, { input: 'image' });
+    }
     return settings;
 }
 /**
@@ -54174,6 +54323,31 @@ function readPem(input, value, resolvePath, secret) {
     }
     throw new InputError(`Input "${input}" holds no PEM block ("-----BEGIN …") and is not a path.`, { input });
 }
+/**
+ * A PEM input that goes onto devices as a trust root must hold certificates and nothing else: a
+ * private key pasted into the wrong secret would otherwise land on every device, world-readable.
+ */
+function readCertificates(input, source) {
+    const blocks = readPemBlocks(source.text);
+    if ('problem' in blocks)
+        throw new InputError(`${describeOrigin(source)}: ${blocks.problem}.`, { input });
+    const wrong = blocks.find((block) => block.label !== 'CERTIFICATE');
+    if (wrong) {
+        const what = /PRIVATE KEY/.test(wrong.label) ? 'a private key' : `a ${wrong.label} block`;
+        throw new InputError(`${describeOrigin(source)} holds ${what}; it must hold only the server's CA certificate(s).`, { input });
+    }
+    for (const [index, block] of blocks.entries()) {
+        try {
+            new X509Certificate(block.der);
+        }
+        catch (error) {
+            throw new InputError(`${describeOrigin(source)}: certificate ${index + 1} is not a valid X.509 certificate (${messageOf(error)}).`, {
+                input
+            });
+        }
+    }
+    return source;
+}
 function oneOf(input, value, allowed) {
     if (allowed.includes(value))
         return value;
@@ -54199,9 +54373,10 @@ function parseLifetime(validityDays, notAfter) {
         if (notAfter.toLowerCase() === 'never')
             return { kind: 'never' };
         // RFC 3339 requires a date, a time and an offset; Date.parse alone would accept far more.
-        const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+        const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
+        const parts = rfc3339.exec(notAfter);
         const time = new Date(notAfter);
-        if (!rfc3339.test(notAfter) || Number.isNaN(time.getTime())) {
+        if (!parts || Number.isNaN(time.getTime()) || !isCalendarTime(parts.slice(1, 7).map(Number), parts.slice(9, 11).map(Number))) {
             throw new InputError(`Input "not-after" must be an RFC 3339 time such as 2030-01-01T00:00:00Z, or "never"; got "${notAfter}".`, { input: 'not-after' });
         }
         if (time.getTime() <= Date.now()) {
@@ -54214,6 +54389,21 @@ function parseLifetime(validityDays, notAfter) {
         throw new InputError(`Input "validity-days" must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}; got "${validityDays}". For no expiry use not-after: never.`, { input: 'validity-days' });
     }
     return { kind: 'days', days };
+}
+/** Date would roll 2030-02-30 over to March 2nd: check each field is in range for real. */
+function isCalendarTime([year, month, day, hour, minute, second], [offsetHours, offsetMinutes]) {
+    if (year === undefined || month === undefined || day === undefined)
+        return false;
+    const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    return (month >= 1 &&
+        month <= 12 &&
+        day >= 1 &&
+        day <= daysInMonth &&
+        (hour ?? 99) <= 23 &&
+        (minute ?? 99) <= 59 &&
+        (second ?? 99) <= 59 &&
+        (offsetHours === undefined || Number.isNaN(offsetHours) || offsetHours <= 23) &&
+        (offsetMinutes === undefined || Number.isNaN(offsetMinutes) || offsetMinutes <= 59));
 }
 function parseCredentialsDir(value) {
     if (!value.startsWith('/') || value.split('/').some((part) => part === '..' || part === '.')) {
@@ -54658,6 +54848,15 @@ function runTool(tool, args, options = {}) {
 /** Non-empty lines of a tool's text output. */
 function lines(text) {
     return text.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+}
+/**
+ * debugfs reads "?" in an image name as the start of its options and mtools reads "@@" as an
+ * offset: when the path has either, run the tool in the file's folder and name it relatively.
+ */
+function toolImage(image) {
+    if (!/[?@]/.test(image))
+        return { name: image };
+    return { name: `./${path.basename(image)}`, cwd: path.dirname(image) };
 }
 
 // Compressed base images (.gz, .xz, .zst) are decompressed once into a sparse temp file; outputs
@@ -55454,6 +55653,9 @@ function selectPartition(layout, selector) {
     if (!isWritable(chosen)) {
         err(`Partition ${chosen.number} of ${layout.path} has ${chosen.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${chosen.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`);
     }
+    if (chosen.start + chosen.size > layout.size) {
+        err(`Partition ${chosen.number} ends at byte ${chosen.start + chosen.size}, past the end of ${layout.path} (${layout.size} bytes): the image is truncated. Rebuild or re-download it.`);
+    }
     return chosen;
 }
 
@@ -55501,7 +55703,7 @@ function octal(mode) {
 // per base image (see `probeCache`).
 const PAGER_OFF = { DEBUGFS_PAGER: '__none__', PAGER: '__none__' };
 function target(image, offset) {
-    return `${image}?offset=${offset}`;
+    return `${toolImage(image).name}?offset=${offset}`;
 }
 function q(value) {
     // checkDevicePaths and our temp names exclude '"' and control characters, so quoting is enough.
@@ -55594,7 +55796,7 @@ async function runScript(opts, work, name, commands, write) {
     const script = path.join(work, name);
     await writeFile$1(script, `${commands.join('\n')}\n`, { mode: 0o600 });
     const args = write ? ['-w', '-f', script, target(opts.image, opts.offset)] : ['-f', script, target(opts.image, opts.offset)];
-    const result = await runTool('debugfs', args, { env: { ...process.env, ...PAGER_OFF } });
+    const result = await runTool('debugfs', args, { env: { ...process.env, ...PAGER_OFF }, cwd: toolImage(opts.image).cwd });
     const { banner, errors } = problems(result.stderr);
     if (result.signal)
         errors.push(`debugfs was killed by ${result.signal}`);
@@ -55683,6 +55885,9 @@ async function writeExtFiles(opts) {
             ...createdDirs.map((d) => `stat ${q(d)}`),
             ...opts.files.flatMap((f, i) => [`stat ${q(f.path)}`, `dump ${q(f.path)} ${q(path.join(work, `r${i}`))}`])
         ];
+        // debugfs's dump creates files 0666 minus the umask; one is the device key. Pre-create them
+        // 0600 (dump truncates an existing file and keeps its mode).
+        await Promise.all(opts.files.map((_, i) => writeFile$1(path.join(work, `r${i}`), '', { mode: 0o600 })));
         // A path missing on read-back is a mismatch reported per file below, not a tool failure.
         const notFound = (l) => /File not found by ext2_lookup/.test(l);
         let read;
@@ -55756,14 +55961,14 @@ async function writeExtFiles(opts) {
 // user configuration.
 const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: '1', MTOOLSRC: '/dev/null' };
 function drive(opts) {
-    return `${opts.image}@@${opts.offset}`;
+    return `${toolImage(opts.image).name}@@${opts.offset}`;
 }
 /** FAT compares names case-insensitively. */
 function key(p) {
     return p.toUpperCase();
 }
-async function mtool(tool, args) {
-    return runTool(tool, args, { env: { ...process.env, ...MTOOLS_ENV } });
+async function mtool(opts, tool, args) {
+    return runTool(tool, args, { env: { ...process.env, ...MTOOLS_ENV }, cwd: toolImage(opts.image).cwd });
 }
 function failure(opts, tool, result, stage, extra = []) {
     const text = [...lines(result.stderr), ...extra].slice(0, 5).join('; ') || `exit code ${result.code}`;
@@ -55785,7 +55990,7 @@ async function probe(opts, paths, cache) {
         return;
     // A path's state is read from its parent's listing; list every parent in one mdir run.
     const parents = [...new Set(wanted.map((p) => path.posix.dirname(p)))];
-    const result = await mtool('mdir', ['-b', '-a', '-i', drive(opts), ...parents.map((p) => `::${p}`)]);
+    const result = await mtool(opts, 'mdir', ['-b', '-a', '-i', drive(opts), ...parents.map((p) => `::${p}`)]);
     const notFound = /File "::.*" not found/;
     const other = lines(result.stderr).filter((l) => !notFound.test(l));
     if (other.length > 0)
@@ -55826,7 +56031,7 @@ async function writeFatFiles(opts) {
         }
         const missing = dirs.filter((d) => cache.get(key(d)).kind === 'missing');
         if (missing.length > 0) {
-            const made = await mtool('mmd', ['-i', drive(opts), ...missing.map((d) => `::${d}`)]);
+            const made = await mtool(opts, 'mmd', ['-i', drive(opts), ...missing.map((d) => `::${d}`)]);
             if (made.code !== 0 || lines(made.stderr).length > 0)
                 throw failure(opts, 'mmd', made, 'creating directories');
         }
@@ -55846,7 +56051,7 @@ async function writeFatFiles(opts) {
                 await writeFile$1(host, file.content, { mode: 0o600 });
                 hosts.push(host);
             }
-            const copied = await mtool('mcopy', ['-o', '-D', 'o', '-i', drive(opts), ...hosts, `::${dir === '/' ? '' : dir}/`]);
+            const copied = await mtool(opts, 'mcopy', ['-o', '-D', 'o', '-i', drive(opts), ...hosts, `::${dir === '/' ? '' : dir}/`]);
             await rm$1(hostDir, { recursive: true, force: true });
             if (copied.code !== 0 || lines(copied.stderr).length > 0)
                 throw failure(opts, 'mcopy', copied, 'writing');
@@ -55856,7 +56061,7 @@ async function writeFatFiles(opts) {
         for (const members of groups.values()) {
             const backDir = path.join(work, `r${g++}`);
             await mkdir$1(backDir, { mode: 0o700 });
-            const back = await mtool('mcopy', ['-n', '-i', drive(opts), ...members.map(({ file }) => `::${file.path}`), `${backDir}/`]);
+            const back = await mtool(opts, 'mcopy', ['-n', '-i', drive(opts), ...members.map(({ file }) => `::${file.path}`), `${backDir}/`]);
             if (back.code !== 0 || lines(back.stderr).length > 0)
                 throw failure(opts, 'mcopy', back, 'reading back');
             for (const { file, index } of members) {
@@ -55944,9 +56149,6 @@ class ImageSink {
         try {
             const layout = await readDiskLayout(prepared.path, { onWarning: (message) => context.reporter.warning(message, { file: image }) });
             const partition = selectPartition(layout, settings.partition);
-            if (!isWritable(partition)) {
-                throw new ImageError(`${describePartition(partition)} of ${image} holds ${partition.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${partition.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32 file systems.`, { input: 'partition', file: image });
-            }
             // Fail before the first certificate is issued, not after: the tool must be there.
             if (isExt(partition.fileSystem.type))
                 await runTool('debugfs', ['-V']);
@@ -56015,8 +56217,25 @@ class ImageSink {
         catch (error) {
             await rm$1(work, { force: true });
             await rm$1(packed, { force: true });
-            throw wrapWriteError(error, device, target);
+            throw wrapWriteError(this.aboutBase(error, [work, packed], device), device, target);
         }
+    }
+    /**
+     * The tools report the per-device work copy, a temporary file that is gone by now: name the
+     * base image (what the user gave) and the device instead.
+     */
+    aboutBase(error, temporary, device) {
+        if (!isCredbakeError(error))
+            return error;
+        const image = this.settings.image;
+        const shown = `${image} (copy for device ${device.serial})`;
+        let message = error.message;
+        for (const file of temporary)
+            message = message.split(file).join(shown);
+        const file = error.file !== undefined && temporary.includes(error.file) ? image : error.file;
+        if (message === error.message && file === error.file)
+            return error;
+        return new CredbakeError(error.kind, message, { input: error.input, file, line: error.line, serial: error.serial ?? device.serial, cause: error });
     }
     verify(output) {
         return fileMatches(path.join(this.settings.outputDir, output.path), output.sha256);

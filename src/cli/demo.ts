@@ -1,10 +1,10 @@
 // `credbake demo`: a throwaway fleet CA, a sample manifest and a sample image, then a real bake
 // into per-device images. Everything lands in one folder; nothing here is fit for production.
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { buildSampleImage } from '../demo/sample-image.js'
 import { createThrowawayCa } from '../demo/throwaway-ca.js'
-import { EXIT_CODES } from '../errors.js'
+import { EXIT_CODES, InputError } from '../errors.js'
 import { bake } from '../pipeline/bake.js'
 import { parseSettings } from '../settings/parse.js'
 import { cliReporter, printResult } from './bake.js'
@@ -23,6 +23,21 @@ ext4 "rootfs"), then bakes one image per device. Everything goes to DIR (default
 Needs e2fsprogs, dosfstools, fdisk and mtools (apt-get install -y e2fsprogs dosfstools fdisk mtools).
 `
 
+/** Marks a folder as the demo's own, so that a later demo may clear it and nothing else. */
+const DEMO_MARKER = '.credbake-demo'
+
+async function prepareDemoDir(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[])
+  if (names.length > 0 && !names.includes(DEMO_MARKER)) {
+    throw new InputError(`credbake demo clears its folder, and ${dir} holds files that are not from an earlier demo: choose an empty or new folder with --dir.`, {
+      input: 'dir'
+    })
+  }
+  await rm(dir, { recursive: true, force: true })
+  await mkdir(dir, { recursive: true })
+  await writeFile(path.join(dir, DEMO_MARKER), 'Made by credbake demo: throwaway data, removed by the next demo run.\n')
+}
+
 export async function demoCommand(args: string[], out: Console): Promise<number> {
   const { values } = parseFlags(args, { strings: ['dir', 'devices', 'format'], booleans: [] })
   const dir = path.resolve(values.dir ?? 'credbake-demo')
@@ -33,8 +48,7 @@ export async function demoCommand(args: string[], out: Console): Promise<number>
   }
   const format = values.format ?? 'image'
   out.stderr('credbake demo: THROWAWAY CA AND SAMPLE DATA, NOT FOR PRODUCTION\n')
-  await rm(dir, { recursive: true, force: true })
-  await mkdir(dir, { recursive: true })
+  await prepareDemoDir(dir)
 
   const ca = createThrowawayCa()
   await writeFile(path.join(dir, 'fleet-ca.pem'), ca.certificatePem)

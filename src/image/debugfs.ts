@@ -10,7 +10,7 @@ import type { BundleFile } from '../bundle/types.js'
 import { ImageError, OutputError, ToolError } from '../errors.js'
 import type { InstalledFile } from '../sink/types.js'
 import { sha256Hex } from '../util/hash.js'
-import { lines, runTool } from './exec.js'
+import { lines, runTool, toolImage } from './exec.js'
 import { EXT_FEATURE_SINCE, EXT_INCOMPAT_JOURNAL_DEV, EXT_INCOMPAT_RECOVER, extFeatureNames } from './fs.js'
 import { readAt } from './io.js'
 import { ancestorDirs, checkDevicePaths, octal, type DirState } from './paths.js'
@@ -47,7 +47,7 @@ export interface ExtWriteOptions {
 const PAGER_OFF = { DEBUGFS_PAGER: '__none__', PAGER: '__none__' }
 
 function target(image: string, offset: number): string {
-  return `${image}?offset=${offset}`
+  return `${toolImage(image).name}?offset=${offset}`
 }
 
 function q(value: string): string {
@@ -157,7 +157,7 @@ async function runScript(opts: ExtWriteOptions, work: string, name: string, comm
   const script = path.join(work, name)
   await writeFile(script, `${commands.join('\n')}\n`, { mode: 0o600 })
   const args = write ? ['-w', '-f', script, target(opts.image, opts.offset)] : ['-f', script, target(opts.image, opts.offset)]
-  const result = await runTool('debugfs', args, { env: { ...process.env, ...PAGER_OFF } })
+  const result = await runTool('debugfs', args, { env: { ...process.env, ...PAGER_OFF }, cwd: toolImage(opts.image).cwd })
   const { banner, errors } = problems(result.stderr)
   if (result.signal) errors.push(`debugfs was killed by ${result.signal}`)
   return { outputs: sections(result.stdout.toString('utf8')), banner, errors }
@@ -243,6 +243,9 @@ export async function writeExtFiles(opts: ExtWriteOptions): Promise<InstalledFil
       ...createdDirs.map((d) => `stat ${q(d)}`),
       ...opts.files.flatMap((f, i) => [`stat ${q(f.path)}`, `dump ${q(f.path)} ${q(path.join(work, `r${i}`))}`])
     ]
+    // debugfs's dump creates files 0666 minus the umask; one is the device key. Pre-create them
+    // 0600 (dump truncates an existing file and keeps its mode).
+    await Promise.all(opts.files.map((_, i) => writeFile(path.join(work, `r${i}`), '', { mode: 0o600 })))
     // A path missing on read-back is a mismatch reported per file below, not a tool failure.
     const notFound = (l: string): boolean => /File not found by ext2_lookup/.test(l)
     let read: { outputs: string[]; banner: string | undefined; errors: string[] }

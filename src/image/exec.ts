@@ -1,6 +1,7 @@
 // Running the external tools (debugfs, mtools, xz, zstd): argument arrays only, never a shell
 // string; a missing tool becomes a ToolError that says which package to install.
 import { spawn } from 'node:child_process'
+import path from 'node:path'
 import { ToolError } from '../errors.js'
 
 /** Debian/Ubuntu package of each tool we run. */
@@ -57,4 +58,13 @@ export function runTool(tool: string, args: string[], options: RunOptions = {}):
 /** Non-empty lines of a tool's text output. */
 export function lines(text: string): string[] {
   return text.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== '')
+}
+
+/**
+ * debugfs reads "?" in an image name as the start of its options and mtools reads "@@" as an
+ * offset: when the path has either, run the tool in the file's folder and name it relatively.
+ */
+export function toolImage(image: string): { name: string; cwd?: string } {
+  if (!/[?@]/.test(image)) return { name: image }
+  return { name: `./${path.basename(image)}`, cwd: path.dirname(image) }
 }

@@ -7,7 +7,7 @@ import type { BundleFile } from '../bundle/types.js'
 import { ImageError, OutputError, ToolError } from '../errors.js'
 import type { InstalledFile } from '../sink/types.js'
 import { sha256Hex } from '../util/hash.js'
-import { lines, runTool, type ToolResult } from './exec.js'
+import { lines, runTool, toolImage, type ToolResult } from './exec.js'
 import { ancestorDirs, checkDevicePaths, type DirState } from './paths.js'
 
 export interface FatWriteOptions {
@@ -29,7 +29,7 @@ export interface FatWriteOptions {
 const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: '1', MTOOLSRC: '/dev/null' }
 
 function drive(opts: FatWriteOptions): string {
-  return `${opts.image}@@${opts.offset}`
+  return `${toolImage(opts.image).name}@@${opts.offset}`
 }
 
 /** FAT compares names case-insensitively. */
@@ -37,8 +37,8 @@ function key(p: string): string {
   return p.toUpperCase()
 }
 
-async function mtool(tool: string, args: string[]): Promise<ToolResult> {
-  return runTool(tool, args, { env: { ...process.env, ...MTOOLS_ENV } })
+async function mtool(opts: FatWriteOptions, tool: string, args: string[]): Promise<ToolResult> {
+  return runTool(tool, args, { env: { ...process.env, ...MTOOLS_ENV }, cwd: toolImage(opts.image).cwd })
 }
 
 function failure(opts: FatWriteOptions, tool: string, result: ToolResult, stage: string, extra: string[] = []): Error {
@@ -61,7 +61,7 @@ async function probe(opts: FatWriteOptions, paths: string[], cache: Map<string, 
   if (wanted.length === 0) return
   // A path's state is read from its parent's listing; list every parent in one mdir run.
   const parents = [...new Set(wanted.map((p) => path.posix.dirname(p)))]
-  const result = await mtool('mdir', ['-b', '-a', '-i', drive(opts), ...parents.map((p) => `::${p}`)])
+  const result = await mtool(opts, 'mdir', ['-b', '-a', '-i', drive(opts), ...parents.map((p) => `::${p}`)])
   const notFound = /File "::.*" not found/
   const other = lines(result.stderr).filter((l) => !notFound.test(l))
   if (other.length > 0) throw failure(opts, 'mdir', result, 'listing')
@@ -98,7 +98,7 @@ export async function writeFatFiles(opts: FatWriteOptions): Promise<InstalledFil
 
     const missing = dirs.filter((d) => cache.get(key(d))!.kind === 'missing')
     if (missing.length > 0) {
-      const made = await mtool('mmd', ['-i', drive(opts), ...missing.map((d) => `::${d}`)])
+      const made = await mtool(opts, 'mmd', ['-i', drive(opts), ...missing.map((d) => `::${d}`)])
       if (made.code !== 0 || lines(made.stderr).length > 0) throw failure(opts, 'mmd', made, 'creating directories')
     }
 
@@ -118,7 +118,7 @@ export async function writeFatFiles(opts: FatWriteOptions): Promise<InstalledFil
         await writeFile(host, file.content, { mode: 0o600 })
         hosts.push(host)
       }
-      const copied = await mtool('mcopy', ['-o', '-D', 'o', '-i', drive(opts), ...hosts, `::${dir === '/' ? '' : dir}/`])
+      const copied = await mtool(opts, 'mcopy', ['-o', '-D', 'o', '-i', drive(opts), ...hosts, `::${dir === '/' ? '' : dir}/`])
       await rm(hostDir, { recursive: true, force: true })
       if (copied.code !== 0 || lines(copied.stderr).length > 0) throw failure(opts, 'mcopy', copied, 'writing')
     }
@@ -128,7 +128,7 @@ export async function writeFatFiles(opts: FatWriteOptions): Promise<InstalledFil
     for (const members of groups.values()) {
       const backDir = path.join(work, `r${g++}`)
       await mkdir(backDir, { mode: 0o700 })
-      const back = await mtool('mcopy', ['-n', '-i', drive(opts), ...members.map(({ file }) => `::${file.path}`), `${backDir}/`])
+      const back = await mtool(opts, 'mcopy', ['-n', '-i', drive(opts), ...members.map(({ file }) => `::${file.path}`), `${backDir}/`])
       if (back.code !== 0 || lines(back.stderr).length > 0) throw failure(opts, 'mcopy', back, 'reading back')
       for (const { file, index } of members) {
         const bytes = await readFile(path.join(backDir, path.posix.basename(file.path))).catch(() => null)

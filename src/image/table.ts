@@ -477,5 +477,8 @@ export function selectPartition(layout: DiskLayout, selector?: PartitionSelector
   if (!isWritable(chosen)) {
     err(`Partition ${chosen.number} of ${layout.path} has ${chosen.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${chosen.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`)
   }
+  if (chosen.start + chosen.size > layout.size) {
+    err(`Partition ${chosen.number} ends at byte ${chosen.start + chosen.size}, past the end of ${layout.path} (${layout.size} bytes): the image is truncated. Rebuild or re-download it.`)
+  }
   return chosen
 }

@@ -44,7 +44,9 @@ export type JournalRecord =
 export class Journal {
   private constructor(
     readonly file: string,
-    private readonly handle: FileHandle
+    private readonly handle: FileHandle,
+    /** Bytes known to hold whole records; a failed append is cut back to this. */
+    private size: number
   ) {}
 
   static async open(outputDir: string): Promise<Journal> {
@@ -53,31 +55,66 @@ export class Journal {
       const handle = await open(file, 'a+', 0o644)
       // A run killed mid-append leaves a line without its newline; end it, so the next record
       // starts on a line of its own and only the torn one is lost.
-      const { size } = await handle.stat()
+      let { size } = await handle.stat()
       if (size > 0) {
         const last = Buffer.alloc(1)
         await handle.read(last, 0, 1, size - 1)
-        if (last[0] !== 0x0a) await handle.write('\n')
+        if (last[0] !== 0x0a) {
+          await handle.write('\n')
+          size++
+        }
       }
-      return new Journal(file, handle)
+      return new Journal(file, handle, size)
     } catch (error) {
       throw new OutputError(`Cannot open the journal ${file}: ${messageOf(error)}.`, { cause: error })
     }
   }
 
-  /** Append records and make them durable before returning. */
+  /** Append records and make them durable (fsync) before returning. */
   async append(...records: JournalRecord[]): Promise<void> {
-    const text = records.map((record) => `${JSON.stringify(record)}\n`).join('')
+    await this.write(records)
+    await this.sync()
+  }
+
+  /**
+   * Append records without waiting for the disk: for records whose loss only means redoing work
+   * (a completed output is re-verified or redone on resume); `sync` makes them durable.
+   */
+  async appendLazily(...records: JournalRecord[]): Promise<void> {
+    await this.write(records)
+  }
+
+  async sync(): Promise<void> {
     try {
-      await this.handle.write(text)
       await this.handle.datasync()
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      throw new OutputError(
-        `Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full' : `: ${messageOf(error)}`}.`,
-        { cause: error }
-      )
+      throw this.failure(error)
     }
+  }
+
+  private async write(records: JournalRecord[]): Promise<void> {
+    const bytes = Buffer.from(records.map((record) => `${JSON.stringify(record)}\n`).join(''), 'utf8')
+    try {
+      // A write can be short without an error (a disk filling up): loop until every byte is out.
+      for (let done = 0; done < bytes.length; ) {
+        const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done)
+        if (bytesWritten === 0) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' })
+        done += bytesWritten
+      }
+      this.size += bytes.length
+    } catch (error) {
+      // Never leave half a record: cut the file back to its last whole one.
+      await this.handle.truncate(this.size).catch(() => undefined)
+      throw this.failure(error)
+    }
+  }
+
+  private failure(error: unknown): OutputError {
+    const code = (error as NodeJS.ErrnoException).code
+    return new OutputError(
+      `Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full (ENOSPC)' : `: ${messageOf(error)}`}.`,
+      { cause: error }
+    )
   }
 
   async close(): Promise<void> {

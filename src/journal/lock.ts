@@ -1,10 +1,11 @@
 // One writer per output-dir: a lock file made with O_EXCL, holding the owner's pid and host. A
 // second bake fails at once; a lock left by a dead process (same host, pid gone) is taken over.
-import { link, open, readFile, rm, rename } from 'node:fs/promises'
+import { link, readFile, rm, rename, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { LockError, OutputError, messageOf } from '../errors.js'
 import { tempSibling } from '../util/fsx.js'
+import { processIsAlive } from '../util/process.js'
 
 export const LOCK_FILE = 'credbake.lock'
 
@@ -21,15 +22,22 @@ export class OutputLock {
     const file = path.join(outputDir, LOCK_FILE)
     const me: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }
     for (let attempt = 0; attempt < 3; attempt++) {
+      // The owner is written to a temporary file first and linked into place, so the lock never
+      // exists empty (another process reading it then would take it for stale).
+      const draft = tempSibling(file)
       try {
-        const handle = await open(file, 'wx', 0o644)
-        await handle.writeFile(`${JSON.stringify(me)}\n`)
-        await handle.close()
+        await writeFile(draft, `${JSON.stringify(me)}\n`, { mode: 0o644 })
+        await link(draft, file)
         return new OutputLock(file)
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        const code = (error as NodeJS.ErrnoException).code
+        // ENOENT: the lock holder cleaned our draft away as a leftover temp file; try again.
+        if (code === 'ENOENT') continue
+        if (code !== 'EEXIST') {
           throw new OutputError(`Cannot create the lock ${file}: ${messageOf(error)}.`, { cause: error })
         }
+      } finally {
+        await rm(draft, { force: true })
       }
       const owner = await readOwner(file)
       if (owner && isAlive(owner)) {
@@ -60,12 +68,7 @@ async function readOwner(file: string): Promise<LockOwner | undefined> {
 function isAlive(owner: LockOwner): boolean {
   // A lock from another host (a shared file system) cannot be checked: assume it is held.
   if (owner.host !== os.hostname()) return true
-  try {
-    process.kill(owner.pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return processIsAlive(owner.pid)
 }
 
 /**

@@ -41,24 +41,28 @@ function tooDeep(text: string): number | undefined {
   let flow = 0
   let quote: string | undefined
   let atLineStart = true
-  let blockDepth = 0
+  let indent = 0
+  let indicators = 0
+  // Where a "[" or "{" opens a flow collection rather than sitting inside plain text ("x[1]").
+  let valueStart = true
   for (let i = 0; i < text.length; i++) {
     const c = text[i] as string
     if (c === '\n') {
       line++
       atLineStart = true
-      blockDepth = 0
+      indent = 0
+      indicators = 0
+      valueStart = true
       continue
     }
     if (atLineStart) {
       if (c === ' ') {
-        // Two spaces of indentation roughly make a level; count generously.
-        blockDepth += 0.5
-        if (blockDepth > MAX_NESTING * 2) return line
+        // Indentation alone nests one level per extra space at most; a manifest needs few.
+        if (++indent > MAX_NESTING * 16) return line
         continue
       }
       if ((c === '-' || c === '?') && (text[i + 1] === ' ' || text[i + 1] === '\t')) {
-        if (++blockDepth > MAX_NESTING) return line
+        if (++indicators > MAX_NESTING) return line
         i++
         continue
       }
@@ -68,12 +72,23 @@ function tooDeep(text: string): number | undefined {
       if (c === quote) quote = undefined
       continue
     }
-    if (c === '"' || c === "'") quote = c
-    else if (c === '#') {
+    if (c === ' ' || c === '\t') continue
+    if (c === '#' && valueStart) {
       while (i + 1 < text.length && text[i + 1] !== '\n') i++
-    } else if (c === '[' || c === '{') {
+      continue
+    }
+    if ((c === '"' || c === "'") && valueStart) {
+      quote = c
+      valueStart = false
+    } else if ((c === '[' || c === '{') && (valueStart || flow > 0)) {
       if (++flow > MAX_NESTING) return line
-    } else if ((c === ']' || c === '}') && flow > 0) flow--
+      valueStart = true
+    } else if ((c === ']' || c === '}') && flow > 0) {
+      flow--
+      valueStart = false
+    } else if (c === ',' && flow > 0) valueStart = true
+    else if (c === ':' && (text[i + 1] === ' ' || text[i + 1] === '\n' || text[i + 1] === undefined || flow > 0)) valueStart = true
+    else valueStart = false
   }
   return undefined
 }

@@ -2,6 +2,8 @@
 // settings → manifest → fleet CA → profile → output-dir (lock, journal, resume plan)
 //   → per device: issue → journal → bundle → sink → journal
 //   → review manifest from the journal → result for the summary.
+import { rm } from 'node:fs/promises'
+import path from 'node:path'
 import { loadFleetCa } from '../ca/load.js'
 import type { FleetCa } from '../ca/types.js'
 import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
@@ -24,7 +26,7 @@ import { sha256Hex } from '../util/hash.js'
 import { flushFileSystem } from '../util/fsx.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
-import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps } from './output-dir.js'
+import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps, removeReview } from './output-dir.js'
 import type { Reporter } from './reporter.js'
 
 /** Devices per journal group commit for tar and dir outputs. */
@@ -82,6 +84,9 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const identity = runIdentity(settings, ca, sink)
     const state = await loadJournalState(settings.outputDir)
     const overwrite = await resumePolicy(settings, identity, state)
+    // The review files of an earlier run vouch for outputs this run may change: the journal keeps
+    // everything they said, and they are written anew at the end.
+    await removeReview(settings.outputDir)
 
     journal = await Journal.open(settings.outputDir)
     const run = `${startedAt.toISOString()}-${process.pid}`
@@ -125,24 +130,32 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       const batch = await next
       next = issueBatch(index + 1)
       await journal.append(...batch.map((credential) => issuedRecord(run, credential)))
-      const written: JournalRecord[] = []
       try {
         for (const credential of batch) {
           const output = await sink.write(credential.device, buildBundle(credential, bundleOptions))
-          written.push({
-            type: 'written',
-            run,
-            at: new Date().toISOString(),
-            serial: credential.device.serial,
-            certificateSha256: credential.sha256,
-            entry: manifestDevice(credential, output)
-          })
+          // Recorded as soon as the output is in place, so a failure later in the batch loses none.
+          // An output the journal cannot vouch for (say, the disk filled up) is removed again.
+          await journal
+            .appendLazily({
+              type: 'written',
+              run,
+              at: new Date().toISOString(),
+              serial: credential.device.serial,
+              certificateSha256: credential.sha256,
+              entry: manifestDevice(credential, output)
+            })
+            .catch(async (error: unknown) => {
+              await rm(path.join(settings.outputDir, output.path), { recursive: true, force: true })
+              throw error
+            })
           reporter.progress(++done, devices.length)
         }
-      } finally {
-        // Also on failure: the devices completed before it stay recorded.
-        if (written.length) await journal.append(...written)
+      } catch (error) {
+        // Keep the failure the user must see; a second one from the journal would only hide it.
+        await journal.sync().catch(() => undefined)
+        throw error
       }
+      await journal.sync()
     }
     await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length })
     if (skipped) reporter.info(`${skipped} of ${devices.length} devices were already complete in ${settings.outputDir} and were kept.`)

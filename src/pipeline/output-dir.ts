@@ -3,7 +3,8 @@ import { access, constants, mkdir, readdir, rm, writeFile } from 'node:fs/promis
 import path from 'node:path'
 import { OutputError, messageOf } from '../errors.js'
 import { LOCK_FILE } from '../journal/lock.js'
-import { TEMP_MARKER } from '../util/fsx.js'
+import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE } from '../review/types.js'
+import { TEMP_MARKER, tempSibling } from '../util/fsx.js'
 
 /** Folders of output-dir that hold per-device outputs (one per format). */
 export const OUTPUT_FOLDERS = ['devices', 'overlays', 'images', 'partitions'] as const
@@ -13,7 +14,8 @@ export async function prepareOutputDir(outputDir: string): Promise<void> {
     await mkdir(outputDir, { recursive: true })
     await access(outputDir, constants.W_OK | constants.X_OK)
     // access() trusts mode bits; a read-only mount or an ACL only shows on a real write.
-    const probe = path.join(outputDir, `.credbake-probe-${process.pid}`)
+    // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
+    const probe = tempSibling(path.join(outputDir, 'credbake-probe'))
     await writeFile(probe, '')
     await rm(probe)
   } catch (error) {
@@ -44,11 +46,17 @@ export async function removeLeftoverTemps(outputDir: string): Promise<number> {
       continue
     }
     for (const name of names) {
-      if (name.startsWith('.') && name.includes(TEMP_MARKER)) {
+      // Also probes named by versions before the probe used a temporary name.
+      if (name.startsWith('.') && (name.includes(TEMP_MARKER) || name.startsWith('.credbake-probe-'))) {
         await rm(path.join(dir, name), { recursive: true, force: true })
         removed++
       }
     }
   }
   return removed
+}
+
+/** Remove the review manifest and certificate bundles (rebuilt from the journal at the end). */
+export async function removeReview(outputDir: string): Promise<void> {
+  for (const name of [MANIFEST_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE]) await rm(path.join(outputDir, name), { force: true })
 }

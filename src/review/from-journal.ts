@@ -1,9 +1,10 @@
 // Builds the review manifest, certificates.pem and superseded.pem from the journal, in one
 // streaming pass: the journal is the truth, the manifest its readable summary.
+import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { readJournal } from '../journal/journal.js'
 import { SUMMARY_MAX_ROWS } from './summary.js'
 import { ReviewWriter } from './manifest-writer.js'
-import type { ManifestDevice, ManifestHeader, SupersededReason } from './types.js'
+import { CERTIFICATES_FILE, MANIFEST_FILE, type ManifestDevice, type ManifestHeader, type SupersededReason } from './types.js'
 
 export interface ReviewResult {
   manifest: string
@@ -47,7 +48,12 @@ export async function writeReviewFromJournal(
     index++
   }
 
-  const review = await ReviewWriter.open(outputDir, header)
+  let review: ReviewWriter
+  try {
+    review = await ReviewWriter.open(outputDir, header)
+  } catch (error) {
+    throw reviewWriteError(error, outputDir)
+  }
   const firstDevices: ManifestDevice[] = []
   try {
     const pending = new Map<string, Issued>()
@@ -111,6 +117,15 @@ export async function writeReviewFromJournal(
     return { ...paths, devices, supersededCount, firstDevices }
   } catch (error) {
     await review.abandon()
-    throw error
+    throw reviewWriteError(error, outputDir)
   }
+}
+
+function reviewWriteError(error: unknown, outputDir: string): unknown {
+  if (isCredbakeError(error)) return error
+  const code = (error as NodeJS.ErrnoException).code
+  return new OutputError(
+    `Cannot write the review files (${MANIFEST_FILE}, ${CERTIFICATES_FILE}) into output-dir ${outputDir}${code === 'ENOSPC' ? ': the disk is full' : `: ${messageOf(error)}`}. Every device is recorded in the journal: free space and run again to write it.`,
+    { cause: error }
+  )
 }

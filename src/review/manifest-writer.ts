@@ -1,9 +1,7 @@
 // Streams the review manifest and certificates.pem: memory stays flat in the fleet size, and
 // both files appear (renamed into place) only when complete.
-import { createWriteStream, type WriteStream } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
+import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import { once } from 'node:events'
 import type { IssuedCredential } from '../issue/types.js'
 import type { SinkOutput } from '../sink/types.js'
 import { syncDir, tempSibling } from '../util/fsx.js'
@@ -44,28 +42,57 @@ export function manifestDevice(credential: IssuedCredential, output: SinkOutput)
   }
 }
 
+/**
+ * A file written in pieces under a temporary name, then fsync'd and renamed into place. Writes go
+ * through a FileHandle (errors are thrown where they happen, a full disk included) and are
+ * buffered, so streaming 100,000 device entries costs few system calls and little memory.
+ */
 class AtomicStream {
   readonly temp: string
-  private readonly stream: WriteStream
+  private handle: FileHandle | undefined
+  private pending: string[] = []
+  private pendingLength = 0
 
   constructor(readonly target: string) {
     this.temp = tempSibling(target)
-    this.stream = createWriteStream(this.temp, { mode: 0o644, flush: true })
   }
 
   async write(text: string): Promise<void> {
-    if (!this.stream.write(text)) await once(this.stream, 'drain')
+    this.pending.push(text)
+    this.pendingLength += text.length
+    if (this.pendingLength >= 1 << 16) await this.flush()
   }
 
   async commit(): Promise<void> {
-    this.stream.end()
-    await once(this.stream, 'finish')
+    await this.flush()
+    const handle = await this.open()
+    await handle.sync()
+    await handle.close()
+    this.handle = undefined
     await rename(this.temp, this.target)
   }
 
   async abandon(): Promise<void> {
-    this.stream.destroy()
+    await this.handle?.close().catch(() => undefined)
+    this.handle = undefined
     await rm(this.temp, { force: true })
+  }
+
+  private async open(): Promise<FileHandle> {
+    this.handle ??= await open(this.temp, 'w', 0o644)
+    return this.handle
+  }
+
+  private async flush(): Promise<void> {
+    const handle = await this.open()
+    const bytes = Buffer.from(this.pending.join(''), 'utf8')
+    this.pending = []
+    this.pendingLength = 0
+    for (let done = 0; done < bytes.length; ) {
+      const { bytesWritten } = await handle.write(bytes, done, bytes.length - done)
+      if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
+      done += bytesWritten
+    }
   }
 }
 

@@ -1,10 +1,12 @@
 // Raw inputs (action inputs or CLI flags, both plain strings) → one validated Settings object.
 // All option errors surface here, before any key is generated or file written.
+import { X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { InputError, messageOf } from '../errors.js'
 import { parseShard } from '../manifest/shard.js'
+import { describeOrigin, readPemBlocks } from '../util/pem.js'
 import {
   COMPRESSIONS,
   FORMATS,
@@ -53,7 +55,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     fleetCaCert,
     fleetCaKey,
     fleetCaKeyPassphrase: raw['fleet-ca-key-passphrase'] || undefined,
-    serverCa: serverCaValue === undefined ? undefined : readPem('server-ca', serverCaValue, resolvePath, false),
+    serverCa: serverCaValue === undefined ? undefined : readCertificates('server-ca', readPem('server-ca', serverCaValue, resolvePath, false)),
     gatewayUrl: parseGatewayUrl(get('gateway-url')),
     layout: oneOf('layout', get('layout') ?? 'aktualizr', LAYOUTS),
     credentialsDir: parseCredentialsDir(get('credentials-dir') ?? '/var/sota/import'),
@@ -84,6 +86,9 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
   }
   if (image !== undefined && !existsSync(settings.image as string)) {
     throw new InputError(`Input "image": no file at ${settings.image}.`, { input: 'image' })
+  }
+  if (image !== undefined && !statSync(settings.image as string).isFile()) {
+    throw new InputError(`Input "image": ${settings.image} is not a regular file (a folder or a device?); give the firmware image file.`, { input: 'image' })
   }
   return settings
 }
@@ -116,6 +121,30 @@ function readPem(input: string, value: string, resolvePath: (p: string) => strin
   throw new InputError(`Input "${input}" holds no PEM block ("-----BEGIN …") and is not a path.`, { input })
 }
 
+/**
+ * A PEM input that goes onto devices as a trust root must hold certificates and nothing else: a
+ * private key pasted into the wrong secret would otherwise land on every device, world-readable.
+ */
+function readCertificates(input: string, source: PemSource): PemSource {
+  const blocks = readPemBlocks(source.text)
+  if ('problem' in blocks) throw new InputError(`${describeOrigin(source)}: ${blocks.problem}.`, { input })
+  const wrong = blocks.find((block) => block.label !== 'CERTIFICATE')
+  if (wrong) {
+    const what = /PRIVATE KEY/.test(wrong.label) ? 'a private key' : `a ${wrong.label} block`
+    throw new InputError(`${describeOrigin(source)} holds ${what}; it must hold only the server's CA certificate(s).`, { input })
+  }
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block.der)
+    } catch (error) {
+      throw new InputError(`${describeOrigin(source)}: certificate ${index + 1} is not a valid X.509 certificate (${messageOf(error)}).`, {
+        input
+      })
+    }
+  }
+  return source
+}
+
 function oneOf<T extends string>(input: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T
   throw new InputError(`Input "${input}" must be one of ${allowed.join(', ')}; got "${value}".`, { input })
@@ -144,9 +173,10 @@ function parseLifetime(validityDays: string | undefined, notAfter: string | unde
   if (notAfter !== undefined) {
     if (notAfter.toLowerCase() === 'never') return { kind: 'never' }
     // RFC 3339 requires a date, a time and an offset; Date.parse alone would accept far more.
-    const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+    const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/
+    const parts = rfc3339.exec(notAfter)
     const time = new Date(notAfter)
-    if (!rfc3339.test(notAfter) || Number.isNaN(time.getTime())) {
+    if (!parts || Number.isNaN(time.getTime()) || !isCalendarTime(parts.slice(1, 7).map(Number), parts.slice(9, 11).map(Number))) {
       throw new InputError(
         `Input "not-after" must be an RFC 3339 time such as 2030-01-01T00:00:00Z, or "never"; got "${notAfter}".`,
         { input: 'not-after' }
@@ -165,6 +195,23 @@ function parseLifetime(validityDays: string | undefined, notAfter: string | unde
     )
   }
   return { kind: 'days', days }
+}
+
+/** Date would roll 2030-02-30 over to March 2nd: check each field is in range for real. */
+function isCalendarTime([year, month, day, hour, minute, second]: number[], [offsetHours, offsetMinutes]: number[]): boolean {
+  if (year === undefined || month === undefined || day === undefined) return false
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate()
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    (hour ?? 99) <= 23 &&
+    (minute ?? 99) <= 59 &&
+    (second ?? 99) <= 59 &&
+    (offsetHours === undefined || Number.isNaN(offsetHours) || offsetHours <= 23) &&
+    (offsetMinutes === undefined || Number.isNaN(offsetMinutes) || offsetMinutes <= 59)
+  )
 }
 
 function parseCredentialsDir(value: string): string {

@@ -5,12 +5,12 @@ import { createHash, type Hash } from 'node:crypto'
 import { open, mkdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
-import { ImageError } from '../errors.js'
+import { CredbakeError, ImageError, isCredbakeError } from '../errors.js'
 import { compressFile, compressionExtension, prepareBaseImage, type PreparedBase } from '../image/compress.js'
 import { ImageCopier } from '../image/copy.js'
 import { isExt } from '../image/fs.js'
 import { runTool } from '../image/exec.js'
-import { readDiskLayout, selectPartition, isWritable, type Partition } from '../image/table.js'
+import { readDiskLayout, selectPartition, type Partition } from '../image/table.js'
 import { describePartition, writeBundle } from '../image/write.js'
 import type { DirState } from '../image/paths.js'
 import type { Device } from '../manifest/types.js'
@@ -49,12 +49,6 @@ export class ImageSink implements Sink {
     try {
       const layout = await readDiskLayout(prepared.path, { onWarning: (message) => context.reporter.warning(message, { file: image }) })
       const partition = selectPartition(layout, settings.partition)
-      if (!isWritable(partition)) {
-        throw new ImageError(
-          `${describePartition(partition)} of ${image} holds ${partition.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${partition.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32 file systems.`,
-          { input: 'partition', file: image }
-        )
-      }
       // Fail before the first certificate is issued, not after: the tool must be there.
       if (isExt(partition.fileSystem.type)) await runTool('debugfs', ['-V'])
       else for (const tool of ['mmd', 'mcopy']) await runTool(tool, ['--version'])
@@ -117,8 +111,23 @@ export class ImageSink implements Sink {
     } catch (error) {
       await rm(work, { force: true })
       await rm(packed, { force: true })
-      throw wrapWriteError(error, device, target)
+      throw wrapWriteError(this.aboutBase(error, [work, packed], device), device, target)
     }
+  }
+
+  /**
+   * The tools report the per-device work copy, a temporary file that is gone by now: name the
+   * base image (what the user gave) and the device instead.
+   */
+  private aboutBase(error: unknown, temporary: string[], device: Device): unknown {
+    if (!isCredbakeError(error)) return error
+    const image = this.settings.image as string
+    const shown = `${image} (copy for device ${device.serial})`
+    let message = error.message
+    for (const file of temporary) message = message.split(file).join(shown)
+    const file = error.file !== undefined && temporary.includes(error.file) ? image : error.file
+    if (message === error.message && file === error.file) return error
+    return new CredbakeError(error.kind, message, { input: error.input, file, line: error.line, serial: error.serial ?? device.serial, cause: error })
   }
 
   verify(output: { path: string; sha256: string }): Promise<boolean> {
