@@ -295,7 +295,9 @@ describe('unusable inputs', () => {
     expect(gptLayout.warnings.join('\n')).toMatch(/backup GPT header .* not usable[\s\S]*Partition 2 ends at byte \d+, beyond the end of the image/)
     const tmp = path.join(dir, 'wtmp')
     await mkdir(tmp, { recursive: true })
-    const error = await rejection(writeBundle({ image: gptCopy, partition: selectPartition(gptLayout), files: [], tempDir: tmp, serial: 'S' }))
+    // Selection refuses it before any certificate is issued; writing refuses it too.
+    expect(errorOf(() => selectPartition(gptLayout)).message).toMatch(/Partition 2 ends at byte \d+, past the end of .*truncated/)
+    const error = await rejection(writeBundle({ image: gptCopy, partition: gptLayout.partitions[1]!, files: [], tempDir: tmp, serial: 'S' }))
     expect(error.message).toContain('partition 2 (rootfs) ends at byte')
   })
 
