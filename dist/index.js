@@ -36,7 +36,7 @@ import require$$5$3 from 'string_decoder';
 import 'child_process';
 import 'timers';
 import { open as open$1, writeFile as writeFile$1, link, rm as rm$1, readFile, rename as rename$1, readdir as readdir$1, stat as stat$1, mkdir as mkdir$1, chown, mkdtemp, chmod as chmod$1, access as access$1, constants as constants$7, copyFile as copyFile$1 } from 'node:fs/promises';
-import os$1 from 'node:os';
+import os$1, { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import require$$0$6 from 'process';
 import require$$0$7 from 'buffer';
@@ -8876,6 +8876,126 @@ function runIfIssuerWorker() {
         port.postMessage(reply);
     });
     return true;
+}
+
+// SHA-256 of whole image outputs (hundreds of MiB each) on worker threads, so a device's digest is
+// computed while the next device is copied and written. The bytes before the selected partition
+// are the base image's in every output, so each worker hashes them once and resumes from a copy
+// of that state. From src/ (no bundle to start as a worker) the main thread does the same work.
+const HASHER_ROLE = 'credbake-hasher';
+function createFileHasher(init, threads) {
+    const script = fileURLToPath(import.meta.url);
+    if (threads < 1 || !script.endsWith('.js'))
+        return new InProcessHasher(init);
+    return new WorkerHasher(script, { role: HASHER_ROLE, ...init }, threads);
+}
+class PrefixHasher {
+    init;
+    prefix;
+    constructor(init) {
+        this.init = init;
+    }
+    async hash(file) {
+        this.prefix ??= this.hashPrefix();
+        const hash = (await this.prefix).copy();
+        await feed(hash, file, this.init.prefixLength, Infinity);
+        return hash.digest('hex');
+    }
+    async hashPrefix() {
+        const hash = createHash('sha256');
+        if (this.init.prefixFile && this.init.prefixLength > 0)
+            await feed(hash, this.init.prefixFile, 0, this.init.prefixLength);
+        return hash;
+    }
+}
+class InProcessHasher {
+    hasher;
+    constructor(init) {
+        this.hasher = new PrefixHasher(init);
+    }
+    hash(file) {
+        return this.hasher.hash(file);
+    }
+    async close() { }
+}
+class WorkerHasher {
+    workers;
+    busy;
+    waiting = new Map();
+    nextId = 0;
+    constructor(script, init, threads) {
+        this.workers = Array.from({ length: threads }, () => {
+            const worker = new Worker(script, { workerData: init });
+            worker.on('message', (reply) => this.settle(reply));
+            worker.on('error', (error) => this.failAll(error));
+            return worker;
+        });
+        this.busy = this.workers.map(() => 0);
+    }
+    hash(file) {
+        // The least busy worker takes it.
+        const index = this.busy.indexOf(Math.min(...this.busy));
+        const worker = this.workers[index];
+        this.busy[index] = (this.busy[index] ?? 0) + 1;
+        const id = this.nextId++;
+        return new Promise((resolve, reject) => {
+            this.waiting.set(id, { resolve, reject });
+            worker.postMessage({ id, file });
+        }).finally(() => {
+            this.busy[index] = (this.busy[index] ?? 1) - 1;
+        });
+    }
+    async close() {
+        await Promise.all(this.workers.map((worker) => worker.terminate()));
+    }
+    settle(reply) {
+        const waiter = this.waiting.get(reply.id);
+        if (!waiter)
+            return;
+        this.waiting.delete(reply.id);
+        if ('sha256' in reply)
+            waiter.resolve(reply.sha256);
+        else
+            waiter.reject(Object.assign(new Error(reply.error), { code: reply.code }));
+    }
+    failAll(error) {
+        for (const waiter of this.waiting.values())
+            waiter.reject(error);
+        this.waiting.clear();
+    }
+}
+/** When this thread is a hashing worker, serve requests and return true; else false. */
+function runIfHasherWorker() {
+    if (isMainThread || workerData?.role !== HASHER_ROLE || !parentPort)
+        return false;
+    const port = parentPort;
+    const hasher = new PrefixHasher(workerData);
+    port.on('message', (request) => {
+        hasher.hash(request.file).then((sha256) => port.postMessage({ id: request.id, sha256 }), (error) => port.postMessage({ id: request.id, error: error.message, code: error.code }));
+    });
+    return true;
+}
+async function feed(hash, file, from, length) {
+    const handle = await open$1(file, 'r');
+    try {
+        const buffer = Buffer.allocUnsafe(8 << 20);
+        for (let offset = from; offset < from + length;) {
+            const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, from + length - offset), offset);
+            if (bytesRead === 0)
+                break;
+            hash.update(buffer.subarray(0, bytesRead));
+            offset += bytesRead;
+        }
+    }
+    finally {
+        await handle.close();
+    }
+}
+
+// The bundles (dist/index.js, dist/cli.js) also run as worker threads: issuance and hashing.
+/** True when this thread is one of credbake's workers (and now serves as one). */
+function runIfWorker() {
+    return runIfIssuerWorker() || runIfHasherWorker();
 }
 
 // We use any as a valid input type
@@ -38380,7 +38500,14 @@ class Journal {
             throw this.failure(error);
         }
     }
-    async write(records) {
+    /** Appends run one after another, even when callers overlap (concurrent device writes). */
+    queue = Promise.resolve();
+    write(records) {
+        const next = this.queue.then(() => this.writeNow(records));
+        this.queue = next.catch(() => undefined);
+        return next;
+    }
+    async writeNow(records) {
         const bytes = Buffer.from(records.map((record) => `${JSON.stringify(record)}\n`).join(''), 'utf8');
         try {
             // A write can be short without an error (a disk filling up): loop until every byte is out.
@@ -50600,9 +50727,10 @@ class DirSink {
         this.outputDir = outputDir;
         this.root = path.join(outputDir, 'devices');
     }
-    async write(device, files) {
+    async write(device, files, hooks = {}) {
         const target = path.join(this.root, device.serial);
         const temp = tempSibling(target);
+        await hooks.beforeKeyWritten?.();
         try {
             await mkdir$1(temp, { recursive: true, mode: 0o755 });
             for (const file of files)
@@ -53744,10 +53872,11 @@ class TarSink {
         this.mtime = mtime;
         this.root = path.join(outputDir, 'overlays');
     }
-    async write(device, files) {
+    async write(device, files, hooks = {}) {
         const target = path.join(this.root, `${device.serial}.tar.gz`);
         const temp = tempSibling(target);
         let archive;
+        await hooks.beforeKeyWritten?.();
         try {
             // A bundle is a few KiB: build it in memory and write it with one call, not a stream chain.
             archive = gzipSync(await buildArchive(files, this.mtime), { level: 6 });
@@ -53970,11 +54099,11 @@ async function bake(settings, reporter) {
         }
         if (skipped)
             reporter.progress(skipped, devices.length);
-        // Group commit: a batch's certificates are journaled (one fsync) before any of their keys is
-        // written, and their completed outputs are journaled together after. Images take long per
-        // device, so they go one at a time and a crash leaves at most one certificate unwritten.
-        // The next batch is issued (on worker threads) while this one is written.
-        const batchSize = settings.format === 'image' || settings.format === 'partition' ? 1 : JOURNAL_BATCH;
+        // Batches: tar and dir outputs group-commit the journal per batch; image sinks keep a few
+        // devices in flight (hashing overlaps the next device's write). The next batch is issued (on
+        // worker threads) while this one is written.
+        const inFlight = Math.max(1, sink.writesInFlight ?? 1);
+        const batchSize = settings.format === 'image' || settings.format === 'partition' ? inFlight : JOURNAL_BATCH;
         const batches = [];
         for (let start = 0; start < todo.length; start += batchSize)
             batches.push(todo.slice(start, start + batchSize));
@@ -53987,37 +54116,65 @@ async function bake(settings, reporter) {
             promise.catch(() => { }); // awaited in turn below; not an unhandled rejection meanwhile
             return promise;
         };
+        const activeSink = sink;
+        const activeJournal = journal;
         let done = skipped;
+        // The journal records outputs in device order, each as soon as it and those before it landed.
+        const record = async (credential, output) => {
+            // An output the journal cannot vouch for (say, the disk filled up) is removed again.
+            await activeJournal
+                .appendLazily({
+                type: 'written',
+                run,
+                at: new Date().toISOString(),
+                serial: credential.device.serial,
+                certificateSha256: credential.sha256,
+                entry: manifestDevice(credential, output)
+            })
+                .catch(async (error) => {
+                await rm$1(path.join(settings.outputDir, output.path), { recursive: true, force: true });
+                throw error;
+            });
+            reporter.progress(++done, devices.length);
+        };
         let next = issueBatch(0);
         for (let index = 0; next; index++) {
             const batch = await next;
             next = issueBatch(index + 1);
-            await journal.append(...batch.map((credential) => issuedRecord(run, credential)));
-            try {
-                for (const credential of batch) {
-                    const output = await sink.write(credential.device, buildBundle(credential, bundleOptions));
-                    // Recorded as soon as the output is in place, so a failure later in the batch loses none.
-                    // An output the journal cannot vouch for (say, the disk filled up) is removed again.
-                    await journal
-                        .appendLazily({
-                        type: 'written',
-                        run,
-                        at: new Date().toISOString(),
-                        serial: credential.device.serial,
-                        certificateSha256: credential.sha256,
-                        entry: manifestDevice(credential, output)
-                    })
-                        .catch(async (error) => {
+            // A certificate is journaled (fsync) before its key is written anywhere: for one-at-a-time
+            // sinks the whole batch with one fsync; for sinks with writes in flight each device as its
+            // turn comes, so a device after a failed one is never recorded as issued.
+            if (inFlight === 1)
+                await journal.append(...batch.map((credential) => issuedRecord(run, credential)));
+            const hooksFor = (credential) => inFlight === 1 ? {} : { beforeKeyWritten: () => activeJournal.append(issuedRecord(run, credential)) };
+            // Every write of the batch settles, and each that succeeded is recorded, before a failure
+            // (the first in device order) is reported.
+            // Sinks that take one write at a time get them one after another.
+            const start = (credential) => {
+                const output = activeSink.write(credential.device, buildBundle(credential, bundleOptions), hooksFor(credential));
+                output.catch(() => { }); // settled in order below
+                return output;
+            };
+            const writes = inFlight > 1 ? batch.map(start) : [];
+            let failure;
+            for (const [index, credential] of batch.entries()) {
+                if (inFlight === 1 && failure !== undefined)
+                    break;
+                try {
+                    const output = await (writes[index] ?? start(credential));
+                    if (failure === undefined)
+                        await record(credential, output);
+                    else
                         await rm$1(path.join(settings.outputDir, output.path), { recursive: true, force: true });
-                        throw error;
-                    });
-                    reporter.progress(++done, devices.length);
+                }
+                catch (error) {
+                    failure ??= error;
                 }
             }
-            catch (error) {
+            if (failure !== undefined) {
                 // Keep the failure the user must see; a second one from the journal would only hide it.
                 await journal.sync().catch(() => undefined);
-                throw error;
+                throw failure;
             }
             await journal.sync();
         }
@@ -54530,9 +54687,9 @@ async function writeSummary(html) {
     await summary.addRaw(html).write();
 }
 
-// The action's entry point (dist/index.js): runs main, or serves as an issuance worker thread
+// The action's entry point (dist/index.js): runs main, or serves as a worker thread (issuance, hashing)
 // when the bundle is started as one.
-if (!runIfIssuerWorker())
+if (!runIfWorker())
     void run();
 
 /**
@@ -54736,8 +54893,15 @@ class ImageCopier {
     /** Drop the in-memory copy of the base's data. */
     release() {
         this.cache = undefined;
+        this.loading = undefined;
     }
-    async loadCache() {
+    loading;
+    /** Concurrent copies share one load of the base's data. */
+    loadCache() {
+        this.loading ??= this.readCache();
+        return this.loading;
+    }
+    async readCache() {
         if (this.cache)
             return this.cache;
         if (this.map.dataBytes > (this.options.cacheLimit ?? 256 << 20))
@@ -56117,6 +56281,14 @@ async function writeBundle(opts) {
 // Sinks "image" and "partition": per device, a copy of the base image (or of just the selected
 // partition) with the bundle written into the partition's file system by debugfs/mtools, every
 // file read back before the device counts as done. The base image is only ever read.
+/**
+ * Devices in flight at once: while earlier devices' outputs are hashed (worker threads), the next
+ * is copied and written by debugfs (another process), so both cores work. Copy-and-write itself
+ * stays one device at a time, in order.
+ */
+const IMAGE_WRITES_IN_FLIGHT = 4;
+/** One hashing thread per core. */
+const HASH_THREADS = Math.max(1, Math.min(4, availableParallelism()));
 const IMAGE_EXTENSIONS = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin', '.iso', '.hddimg'];
 class ImageSink {
     settings;
@@ -56125,19 +56297,20 @@ class ImageSink {
     partition;
     copier;
     base;
-    prefixHash;
+    hasher;
     format;
+    writesInFlight = IMAGE_WRITES_IN_FLIGHT;
     probeCache = new Map();
     constructor(settings, context, prepared, partition, copier, base, 
-    /** SHA-256 state after the bytes before the partition, which no device changes. */
-    prefixHash) {
+    /** Digests of uncompressed outputs, resuming after the bytes before the partition (no device changes them). */
+    hasher) {
         this.settings = settings;
         this.context = context;
         this.prepared = prepared;
         this.partition = partition;
         this.copier = copier;
         this.base = base;
-        this.prefixHash = prefixHash;
+        this.hasher = hasher;
         this.format = settings.format === 'partition' ? 'partition' : 'image';
     }
     static async open(settings, context) {
@@ -56156,30 +56329,35 @@ class ImageSink {
                 for (const tool of ['mmd', 'mcopy'])
                     await runTool(tool, ['--version']);
             const copier = await ImageCopier.open(prepared.path, prepared.map ? { map: prepared.map } : {});
-            const prefixHash = settings.format === 'image' && settings.compress === 'none' ? await hashPrefix(prepared.path, partition.start) : undefined;
+            const sharesPrefix = settings.format === 'image' && settings.compress === 'none';
+            const hasher = createFileHasher({ prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 }, HASH_THREADS);
             const described = `${partition.number}${settings.partition ? ` (${settings.partition.kind === 'number' ? 'number' : `${settings.partition.kind}=${settings.partition.value}`})` : ''}`;
             context.reporter.info(`Base image ${image}: writing into ${describePartition(partition)}, ${partition.fileSystem.type}`);
-            return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, prefixHash);
+            return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher);
         }
         catch (error) {
             await prepared.cleanup();
             throw error;
         }
     }
-    async write(device, files) {
+    async write(device, files, hooks = {}) {
         const folder = path.join(this.settings.outputDir, this.format === 'image' ? 'images' : 'partitions');
         const target = path.join(folder, `${device.serial}${this.outputExtension()}`);
         const work = tempSibling(target);
         const packed = tempSibling(target);
-        try {
+        // For "partition" the work file is the partition alone: the file system starts at byte 0.
+        const partition = this.format === 'image' ? this.partition : { ...this.partition, start: 0 };
+        // Copy and write one device after another, in the order write() was called (the turn is taken
+        // before the first await), and none after one failed; only compression and hashing of earlier
+        // devices overlap with this.
+        const written = this.inTurn(device, async () => {
             await mkdir$1(folder, { recursive: true });
-            // For "partition" the work file is the partition alone: the file system starts at byte 0.
-            const partition = this.format === 'image' ? this.partition : { ...this.partition, start: 0 };
+            await hooks.beforeKeyWritten?.();
             if (this.format === 'image')
                 await this.copier.copyTo(work);
             else
                 await this.copier.extractTo(work, this.partition.start, this.partition.size);
-            const installed = await writeBundle({
+            return writeBundle({
                 image: work,
                 partition,
                 files,
@@ -56187,17 +56365,16 @@ class ImageSink {
                 serial: device.serial,
                 probeCache: this.probeCache
             });
+        });
+        try {
+            const installed = await written;
             let final = work;
-            let sha256;
             if (this.settings.compress !== 'none') {
                 await compressFile(work, packed, this.settings.compress);
                 await rm$1(work, { force: true });
                 final = packed;
-                sha256 = await sha256File(final);
             }
-            else {
-                sha256 = this.prefixHash ? await hashFrom(this.prefixHash, final, this.partition.start) : await sha256File(final);
-            }
+            const sha256 = await this.hasher.hash(final);
             const { size } = await stat$1(final);
             await rename$1(final, target);
             return {
@@ -56220,6 +56397,26 @@ class ImageSink {
             throw wrapWriteError(this.aboutBase(error, [work, packed], device), device, target);
         }
     }
+    turn = Promise.resolve();
+    failedDevice;
+    inTurn(device, step) {
+        const result = this.turn.then(async () => {
+            if (this.failedDevice !== undefined) {
+                throw new OutputError(`Device ${device.serial} was not written because device ${this.failedDevice} failed before it.`, {
+                    serial: device.serial
+                });
+            }
+            try {
+                return await step();
+            }
+            catch (error) {
+                this.failedDevice ??= device.serial;
+                throw error;
+            }
+        });
+        this.turn = result.then(() => undefined, () => undefined);
+        return result;
+    }
     /**
      * The tools report the per-device work copy, a temporary file that is gone by now: name the
      * base image (what the user gave) and the device instead.
@@ -56241,6 +56438,7 @@ class ImageSink {
         return fileMatches(path.join(this.settings.outputDir, output.path), output.sha256);
     }
     async close() {
+        await this.hasher.close();
         this.copier.release();
         await this.prepared.cleanup();
     }
@@ -56253,38 +56451,9 @@ class ImageSink {
         return `${IMAGE_EXTENSIONS.includes(ext) ? ext : '.img'}${compressed}`;
     }
 }
-/** SHA-256 state after the first `length` bytes of `file`. */
-async function hashPrefix(file, length) {
-    const hash = createHash('sha256');
-    await feed(hash, file, 0, length);
-    return hash;
-}
-/** Finish a copy of `prefix` with the bytes of `file` from `offset` on. */
-async function hashFrom(prefix, file, offset) {
-    const hash = prefix.copy();
-    await feed(hash, file, offset, Infinity);
-    return hash.digest('hex');
-}
-async function feed(hash, file, from, length) {
-    const handle = await open$1(file, 'r');
-    try {
-        const buffer = Buffer.allocUnsafe(8 << 20);
-        let offset = from;
-        const end = from + length;
-        while (offset < end) {
-            const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, end - offset), offset);
-            if (bytesRead === 0)
-                break;
-            hash.update(buffer.subarray(0, bytesRead));
-            offset += bytesRead;
-        }
-    }
-    finally {
-        await handle.close();
-    }
-}
 
 var image = /*#__PURE__*/Object.freeze({
     __proto__: null,
+    IMAGE_WRITES_IN_FLIGHT: IMAGE_WRITES_IN_FLIGHT,
     ImageSink: ImageSink
 });

@@ -1,8 +1,8 @@
-// The `credbake` command's entry point (dist/cli.js); also the issuance worker thread's.
+// The `credbake` command's entry point (dist/cli.js); also the worker threads'.
 import { main } from './cli/main.js'
-import { runIfIssuerWorker } from './issue/worker.js'
+import { runIfWorker } from './workers.js'
 
-if (!runIfIssuerWorker()) {
+if (!runIfWorker()) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code

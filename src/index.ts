@@ -1,6 +1,6 @@
-// The action's entry point (dist/index.js): runs main, or serves as an issuance worker thread
+// The action's entry point (dist/index.js): runs main, or serves as a worker thread (issuance, hashing)
 // when the bundle is started as one.
-import { runIfIssuerWorker } from './issue/worker.js'
+import { runIfWorker } from './workers.js'
 import { run } from './main.js'
 
-if (!runIfIssuerWorker()) void run()
+if (!runIfWorker()) void run()

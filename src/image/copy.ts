@@ -150,9 +150,18 @@ export class ImageCopier {
   /** Drop the in-memory copy of the base's data. */
   release(): void {
     this.cache = undefined
+    this.loading = undefined
   }
 
-  private async loadCache(): Promise<CachedChunk[] | undefined> {
+  private loading: Promise<CachedChunk[] | undefined> | undefined
+
+  /** Concurrent copies share one load of the base's data. */
+  private loadCache(): Promise<CachedChunk[] | undefined> {
+    this.loading ??= this.readCache()
+    return this.loading
+  }
+
+  private async readCache(): Promise<CachedChunk[] | undefined> {
     if (this.cache) return this.cache
     if (this.map.dataBytes > (this.options.cacheLimit ?? 256 << 20)) return undefined
     const chunks: CachedChunk[] = []

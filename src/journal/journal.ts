@@ -92,7 +92,16 @@ export class Journal {
     }
   }
 
-  private async write(records: JournalRecord[]): Promise<void> {
+  /** Appends run one after another, even when callers overlap (concurrent device writes). */
+  private queue: Promise<void> = Promise.resolve()
+
+  private write(records: JournalRecord[]): Promise<void> {
+    const next = this.queue.then(() => this.writeNow(records))
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  private async writeNow(records: JournalRecord[]): Promise<void> {
     const bytes = Buffer.from(records.map((record) => `${JSON.stringify(record)}\n`).join(''), 'utf8')
     try {
       // A write can be short without an error (a disk filling up): loop until every byte is out.

@@ -21,7 +21,7 @@ import { writeReviewFromJournal } from '../review/from-journal.js'
 import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader } from '../review/types.js'
 import type { Settings } from '../settings/types.js'
 import { createSink } from '../sink/create.js'
-import type { Sink } from '../sink/types.js'
+import type { Sink, SinkOutput, WriteHooks } from '../sink/types.js'
 import { sha256Hex } from '../util/hash.js'
 import { flushFileSystem } from '../util/fsx.js'
 import { SecretTemp } from '../util/secret-temp.js'
@@ -109,11 +109,11 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     }
     if (skipped) reporter.progress(skipped, devices.length)
 
-    // Group commit: a batch's certificates are journaled (one fsync) before any of their keys is
-    // written, and their completed outputs are journaled together after. Images take long per
-    // device, so they go one at a time and a crash leaves at most one certificate unwritten.
-    // The next batch is issued (on worker threads) while this one is written.
-    const batchSize = settings.format === 'image' || settings.format === 'partition' ? 1 : JOURNAL_BATCH
+    // Batches: tar and dir outputs group-commit the journal per batch; image sinks keep a few
+    // devices in flight (hashing overlaps the next device's write). The next batch is issued (on
+    // worker threads) while this one is written.
+    const inFlight = Math.max(1, sink.writesInFlight ?? 1)
+    const batchSize = settings.format === 'image' || settings.format === 'partition' ? inFlight : JOURNAL_BATCH
     const batches: Device[][] = []
     for (let start = 0; start < todo.length; start += batchSize) batches.push(todo.slice(start, start + batchSize))
     issuer = createIssuer(ca, profile, startedAt, { concurrency: settings.concurrency, devices: todo.length })
@@ -124,36 +124,61 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
       return promise
     }
+    const activeSink = sink
+    const activeJournal = journal
     let done = skipped
+    // The journal records outputs in device order, each as soon as it and those before it landed.
+    const record = async (credential: IssuedCredential, output: SinkOutput): Promise<void> => {
+      // An output the journal cannot vouch for (say, the disk filled up) is removed again.
+      await activeJournal
+        .appendLazily({
+          type: 'written',
+          run,
+          at: new Date().toISOString(),
+          serial: credential.device.serial,
+          certificateSha256: credential.sha256,
+          entry: manifestDevice(credential, output)
+        })
+        .catch(async (error: unknown) => {
+          await rm(path.join(settings.outputDir, output.path), { recursive: true, force: true })
+          throw error
+        })
+      reporter.progress(++done, devices.length)
+    }
     let next = issueBatch(0)
     for (let index = 0; next; index++) {
       const batch = await next
       next = issueBatch(index + 1)
-      await journal.append(...batch.map((credential) => issuedRecord(run, credential)))
-      try {
-        for (const credential of batch) {
-          const output = await sink.write(credential.device, buildBundle(credential, bundleOptions))
-          // Recorded as soon as the output is in place, so a failure later in the batch loses none.
-          // An output the journal cannot vouch for (say, the disk filled up) is removed again.
-          await journal
-            .appendLazily({
-              type: 'written',
-              run,
-              at: new Date().toISOString(),
-              serial: credential.device.serial,
-              certificateSha256: credential.sha256,
-              entry: manifestDevice(credential, output)
-            })
-            .catch(async (error: unknown) => {
-              await rm(path.join(settings.outputDir, output.path), { recursive: true, force: true })
-              throw error
-            })
-          reporter.progress(++done, devices.length)
+      // A certificate is journaled (fsync) before its key is written anywhere: for one-at-a-time
+      // sinks the whole batch with one fsync; for sinks with writes in flight each device as its
+      // turn comes, so a device after a failed one is never recorded as issued.
+      if (inFlight === 1) await journal.append(...batch.map((credential) => issuedRecord(run, credential)))
+      const hooksFor = (credential: IssuedCredential): WriteHooks =>
+        inFlight === 1 ? {} : { beforeKeyWritten: () => activeJournal.append(issuedRecord(run, credential)) }
+      // Every write of the batch settles, and each that succeeded is recorded, before a failure
+      // (the first in device order) is reported.
+      // Sinks that take one write at a time get them one after another.
+      const start = (credential: IssuedCredential): Promise<SinkOutput> => {
+        const output = activeSink.write(credential.device, buildBundle(credential, bundleOptions), hooksFor(credential))
+        output.catch(() => {}) // settled in order below
+        return output
+      }
+      const writes = inFlight > 1 ? batch.map(start) : []
+      let failure: unknown
+      for (const [index, credential] of batch.entries()) {
+        if (inFlight === 1 && failure !== undefined) break
+        try {
+          const output = await (writes[index] ?? start(credential))
+          if (failure === undefined) await record(credential, output)
+          else await rm(path.join(settings.outputDir, output.path), { recursive: true, force: true })
+        } catch (error) {
+          failure ??= error
         }
-      } catch (error) {
+      }
+      if (failure !== undefined) {
         // Keep the failure the user must see; a second one from the journal would only hide it.
         await journal.sync().catch(() => undefined)
-        throw error
+        throw failure
       }
       await journal.sync()
     }

@@ -7,7 +7,7 @@ import type { Device } from '../manifest/types.js'
 import { tempSibling } from '../util/fsx.js'
 import { describeFiles, treeDigest, treeDigestOnDisk } from './files.js'
 import { wrapWriteError } from './errors.js'
-import type { Sink, SinkOutput } from './types.js'
+import type { Sink, SinkOutput, WriteHooks } from './types.js'
 
 export class DirSink implements Sink {
   readonly format = 'dir'
@@ -17,9 +17,10 @@ export class DirSink implements Sink {
     this.root = path.join(outputDir, 'devices')
   }
 
-  async write(device: Device, files: BundleFile[]): Promise<SinkOutput> {
+  async write(device: Device, files: BundleFile[], hooks: WriteHooks = {}): Promise<SinkOutput> {
     const target = path.join(this.root, device.serial)
     const temp = tempSibling(target)
+    await hooks.beforeKeyWritten?.()
     try {
       await mkdir(temp, { recursive: true, mode: 0o755 })
       for (const file of files) await writeOne(temp, file)

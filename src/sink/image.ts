@@ -1,11 +1,11 @@
 // Sinks "image" and "partition": per device, a copy of the base image (or of just the selected
 // partition) with the bundle written into the partition's file system by debugfs/mtools, every
 // file read back before the device counts as done. The base image is only ever read.
-import { createHash, type Hash } from 'node:crypto'
-import { open, mkdir, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, rename, rm, stat } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
-import { CredbakeError, ImageError, isCredbakeError } from '../errors.js'
+import { CredbakeError, ImageError, OutputError, isCredbakeError } from '../errors.js'
 import { compressFile, compressionExtension, prepareBaseImage, type PreparedBase } from '../image/compress.js'
 import { ImageCopier } from '../image/copy.js'
 import { isExt } from '../image/fs.js'
@@ -16,15 +16,27 @@ import type { DirState } from '../image/paths.js'
 import type { Device } from '../manifest/types.js'
 import type { Settings } from '../settings/types.js'
 import { sha256File, tempSibling } from '../util/fsx.js'
+import { createFileHasher, type FileHasher } from '../util/hash-pool.js'
 import type { SinkContext } from './create.js'
 import { wrapWriteError } from './errors.js'
 import { fileMatches } from './files.js'
-import type { Sink, SinkOutput } from './types.js'
+import type { Sink, SinkOutput, WriteHooks } from './types.js'
+
+/**
+ * Devices in flight at once: while earlier devices' outputs are hashed (worker threads), the next
+ * is copied and written by debugfs (another process), so both cores work. Copy-and-write itself
+ * stays one device at a time, in order.
+ */
+export const IMAGE_WRITES_IN_FLIGHT = 4
+
+/** One hashing thread per core. */
+const HASH_THREADS = Math.max(1, Math.min(4, availableParallelism()))
 
 const IMAGE_EXTENSIONS = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin', '.iso', '.hddimg']
 
 export class ImageSink implements Sink {
   readonly format: 'image' | 'partition'
+  readonly writesInFlight = IMAGE_WRITES_IN_FLIGHT
   private readonly probeCache = new Map<string, DirState>()
 
   private constructor(
@@ -34,8 +46,8 @@ export class ImageSink implements Sink {
     private readonly partition: Partition,
     private readonly copier: ImageCopier,
     readonly base: { sha256: string; partition: string },
-    /** SHA-256 state after the bytes before the partition, which no device changes. */
-    private readonly prefixHash: Hash | undefined
+    /** Digests of uncompressed outputs, resuming after the bytes before the partition (no device changes them). */
+    private readonly hasher: FileHasher
   ) {
     this.format = settings.format === 'partition' ? 'partition' : 'image'
   }
@@ -53,29 +65,36 @@ export class ImageSink implements Sink {
       if (isExt(partition.fileSystem.type)) await runTool('debugfs', ['-V'])
       else for (const tool of ['mmd', 'mcopy']) await runTool(tool, ['--version'])
       const copier = await ImageCopier.open(prepared.path, prepared.map ? { map: prepared.map } : {})
-      const prefixHash =
-        settings.format === 'image' && settings.compress === 'none' ? await hashPrefix(prepared.path, partition.start) : undefined
+      const sharesPrefix = settings.format === 'image' && settings.compress === 'none'
+      const hasher = createFileHasher(
+        { prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 },
+        HASH_THREADS
+      )
       const described = `${partition.number}${settings.partition ? ` (${settings.partition.kind === 'number' ? 'number' : `${settings.partition.kind}=${settings.partition.value}`})` : ''}`
       context.reporter.info(`Base image ${image}: writing into ${describePartition(partition)}, ${partition.fileSystem.type}`)
-      return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, prefixHash)
+      return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher)
     } catch (error) {
       await prepared.cleanup()
       throw error
     }
   }
 
-  async write(device: Device, files: BundleFile[]): Promise<SinkOutput> {
+  async write(device: Device, files: BundleFile[], hooks: WriteHooks = {}): Promise<SinkOutput> {
     const folder = path.join(this.settings.outputDir, this.format === 'image' ? 'images' : 'partitions')
     const target = path.join(folder, `${device.serial}${this.outputExtension()}`)
     const work = tempSibling(target)
     const packed = tempSibling(target)
-    try {
+    // For "partition" the work file is the partition alone: the file system starts at byte 0.
+    const partition = this.format === 'image' ? this.partition : { ...this.partition, start: 0 }
+    // Copy and write one device after another, in the order write() was called (the turn is taken
+    // before the first await), and none after one failed; only compression and hashing of earlier
+    // devices overlap with this.
+    const written = this.inTurn(device, async () => {
       await mkdir(folder, { recursive: true })
-      // For "partition" the work file is the partition alone: the file system starts at byte 0.
-      const partition = this.format === 'image' ? this.partition : { ...this.partition, start: 0 }
+      await hooks.beforeKeyWritten?.()
       if (this.format === 'image') await this.copier.copyTo(work)
       else await this.copier.extractTo(work, this.partition.start, this.partition.size)
-      const installed = await writeBundle({
+      return writeBundle({
         image: work,
         partition,
         files,
@@ -83,16 +102,16 @@ export class ImageSink implements Sink {
         serial: device.serial,
         probeCache: this.probeCache
       })
+    })
+    try {
+      const installed = await written
       let final = work
-      let sha256: string
       if (this.settings.compress !== 'none') {
         await compressFile(work, packed, this.settings.compress)
         await rm(work, { force: true })
         final = packed
-        sha256 = await sha256File(final)
-      } else {
-        sha256 = this.prefixHash ? await hashFrom(this.prefixHash, final, this.partition.start) : await sha256File(final)
       }
+      const sha256 = await this.hasher.hash(final)
       const { size } = await stat(final)
       await rename(final, target)
       return {
@@ -115,6 +134,30 @@ export class ImageSink implements Sink {
     }
   }
 
+  private turn: Promise<void> = Promise.resolve()
+  private failedDevice: string | undefined
+
+  private inTurn<T>(device: Device, step: () => Promise<T>): Promise<T> {
+    const result = this.turn.then(async () => {
+      if (this.failedDevice !== undefined) {
+        throw new OutputError(`Device ${device.serial} was not written because device ${this.failedDevice} failed before it.`, {
+          serial: device.serial
+        })
+      }
+      try {
+        return await step()
+      } catch (error) {
+        this.failedDevice ??= device.serial
+        throw error
+      }
+    })
+    this.turn = result.then(
+      () => undefined,
+      () => undefined
+    )
+    return result
+  }
+
   /**
    * The tools report the per-device work copy, a temporary file that is gone by now: name the
    * base image (what the user gave) and the device instead.
@@ -135,6 +178,7 @@ export class ImageSink implements Sink {
   }
 
   async close(): Promise<void> {
+    await this.hasher.close()
     this.copier.release()
     await this.prepared.cleanup()
   }
@@ -145,36 +189,5 @@ export class ImageSink implements Sink {
     const name = path.basename(this.settings.image as string).replace(/\.(gz|xz|zst|zstd)$/i, '')
     const ext = path.extname(name).toLowerCase()
     return `${IMAGE_EXTENSIONS.includes(ext) ? ext : '.img'}${compressed}`
-  }
-}
-
-/** SHA-256 state after the first `length` bytes of `file`. */
-async function hashPrefix(file: string, length: number): Promise<Hash> {
-  const hash = createHash('sha256')
-  await feed(hash, file, 0, length)
-  return hash
-}
-
-/** Finish a copy of `prefix` with the bytes of `file` from `offset` on. */
-async function hashFrom(prefix: Hash, file: string, offset: number): Promise<string> {
-  const hash = prefix.copy()
-  await feed(hash, file, offset, Infinity)
-  return hash.digest('hex')
-}
-
-async function feed(hash: Hash, file: string, from: number, length: number): Promise<void> {
-  const handle = await open(file, 'r')
-  try {
-    const buffer = Buffer.allocUnsafe(8 << 20)
-    let offset = from
-    const end = from + length
-    while (offset < end) {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, end - offset), offset)
-      if (bytesRead === 0) break
-      hash.update(buffer.subarray(0, bytesRead))
-      offset += bytesRead
-    }
-  } finally {
-    await handle.close()
   }
 }

@@ -11,7 +11,7 @@ import { tempSibling } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { wrapWriteError } from './errors.js'
 import { describeFiles, fileMatches } from './files.js'
-import type { Sink, SinkOutput } from './types.js'
+import type { Sink, SinkOutput, WriteHooks } from './types.js'
 
 export class TarSink implements Sink {
   readonly format = 'tar'
@@ -26,10 +26,11 @@ export class TarSink implements Sink {
     this.root = path.join(outputDir, 'overlays')
   }
 
-  async write(device: Device, files: BundleFile[]): Promise<SinkOutput> {
+  async write(device: Device, files: BundleFile[], hooks: WriteHooks = {}): Promise<SinkOutput> {
     const target = path.join(this.root, `${device.serial}.tar.gz`)
     const temp = tempSibling(target)
     let archive: Buffer
+    await hooks.beforeKeyWritten?.()
     try {
       // A bundle is a few KiB: build it in memory and write it with one call, not a stream chain.
       archive = gzipSync(await buildArchive(files, this.mtime), { level: 6 })

@@ -26,6 +26,14 @@ export interface SinkOutput {
   files: InstalledFile[]
 }
 
+export interface WriteHooks {
+  /**
+   * Awaited right before the first byte of this device's key is written. Sinks that write several
+   * devices at once call it in turn, so a device whose turn never comes is never recorded.
+   */
+  beforeKeyWritten?: () => Promise<void>
+}
+
 export interface Sink {
   readonly format: string
   /** For image formats: the base image's SHA-256 and the selected partition, e.g. "2 (label=rootfs)". */
@@ -35,7 +43,9 @@ export interface Sink {
    * fsync'd one by one: the journal is, resume re-verifies every output's SHA-256, and the run
    * flushes the output file system once before it writes the manifest (flushOutputs).
    */
-  write(device: Device, files: BundleFile[]): Promise<SinkOutput>
+  write(device: Device, files: BundleFile[], hooks?: WriteHooks): Promise<SinkOutput>
+  /** How many `write` calls may run at once (1: strictly one after another). */
+  readonly writesInFlight?: number
   /** True when an earlier output is still in place and unchanged (for resume). */
   verify(output: { path: string; sha256: string }): Promise<boolean>
   /** Release shared resources (decompressed base image, …). */
