@@ -27506,7 +27506,7 @@ async function writeBundle(opts) {
  * is copied and written by debugfs (another process), so both cores work. Copy-and-write itself
  * stays one device at a time, in order.
  */
-const IMAGE_WRITES_IN_FLIGHT = 4;
+const IMAGE_WRITES_IN_FLIGHT = 8;
 /** One hashing thread per core. */
 const HASH_THREADS = Math.max(1, Math.min(4, availableParallelism()));
 const IMAGE_EXTENSIONS = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin', '.iso', '.hddimg'];

@@ -27,7 +27,7 @@ import type { Sink, SinkOutput, WriteHooks } from './types.js'
  * is copied and written by debugfs (another process), so both cores work. Copy-and-write itself
  * stays one device at a time, in order.
  */
-export const IMAGE_WRITES_IN_FLIGHT = 4
+export const IMAGE_WRITES_IN_FLIGHT = 8
 
 /** One hashing thread per core. */
 const HASH_THREADS = Math.max(1, Math.min(4, availableParallelism()))
