@@ -2,7 +2,6 @@
 // can be compressed the same three ways. gzip is Node's zlib; xz and zstd are the command-line
 // tools, streamed (no whole-image buffers).
 import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import path from 'node:path'
@@ -179,20 +178,5 @@ export async function compressFile(src: string, dest: string, kind: CompressedKi
   }
 }
 
-/** SHA-256 of a file, streamed with large positional reads; lower-case hex. */
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256')
-  const handle = await open(file, 'r')
-  try {
-    const buffer = Buffer.allocUnsafe(4 << 20)
-    for (let offset = 0; ; ) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset)
-      if (bytesRead === 0) break
-      hash.update(buffer.subarray(0, bytesRead))
-      offset += bytesRead
-    }
-  } finally {
-    await handle.close()
-  }
-  return hash.digest('hex')
-}
+/** SHA-256 of a file (one implementation for the whole project). */
+export { sha256File } from '../util/fsx.js'
