@@ -24929,8 +24929,8 @@ async function bake(settings, reporter) {
                 await journal.append(...batch.map((credential) => issuedRecord(run, credential)));
             const hooksFor = (credential) => inFlight === 1 ? {} : { beforeKeyWritten: () => activeJournal.append(issuedRecord(run, credential)) };
             // Every write of the batch settles, and each that succeeded is recorded, before a failure
-            // (the first in device order) is reported.
-            // Sinks that take one write at a time get them one after another.
+            // (the first in device order) is reported. Sinks that take one write at a time get them one
+            // after another, and none after a failure.
             const start = (credential) => {
                 const output = activeSink.write(credential.device, buildBundle(credential, bundleOptions), hooksFor(credential));
                 output.catch(() => { }); // settled in order below
@@ -24938,11 +24938,11 @@ async function bake(settings, reporter) {
             };
             const writes = inFlight > 1 ? batch.map(start) : [];
             let failure;
-            for (const [index, credential] of batch.entries()) {
+            for (const [position, credential] of batch.entries()) {
                 if (inFlight === 1 && failure !== undefined)
                     break;
                 try {
-                    const output = await (writes[index] ?? start(credential));
+                    const output = await (writes[position] ?? start(credential));
                     if (failure === undefined)
                         await record(credential, output);
                     else

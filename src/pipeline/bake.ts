@@ -156,8 +156,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       const hooksFor = (credential: IssuedCredential): WriteHooks =>
         inFlight === 1 ? {} : { beforeKeyWritten: () => activeJournal.append(issuedRecord(run, credential)) }
       // Every write of the batch settles, and each that succeeded is recorded, before a failure
-      // (the first in device order) is reported.
-      // Sinks that take one write at a time get them one after another.
+      // (the first in device order) is reported. Sinks that take one write at a time get them one
+      // after another, and none after a failure.
       const start = (credential: IssuedCredential): Promise<SinkOutput> => {
         const output = activeSink.write(credential.device, buildBundle(credential, bundleOptions), hooksFor(credential))
         output.catch(() => {}) // settled in order below
@@ -165,10 +165,10 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       }
       const writes = inFlight > 1 ? batch.map(start) : []
       let failure: unknown
-      for (const [index, credential] of batch.entries()) {
+      for (const [position, credential] of batch.entries()) {
         if (inFlight === 1 && failure !== undefined) break
         try {
-          const output = await (writes[index] ?? start(credential))
+          const output = await (writes[position] ?? start(credential))
           if (failure === undefined) await record(credential, output)
           else await rm(path.join(settings.outputDir, output.path), { recursive: true, force: true })
         } catch (error) {
