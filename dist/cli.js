@@ -26809,7 +26809,8 @@ const INSPECT_HELP = `Usage: credbake inspect IMAGE [--json]
 Shows the partition table of IMAGE (MBR, GPT or none, sector size) and, for each partition, its
 number (Linux numbering: logical MBR partitions from 5), start offset in bytes, size, type, GPT
 name, file system (ext2/3/4, FAT12/16/32) and label. Use a number, label=LABEL or name=NAME from
-here as the partition input of bake. Compressed images must be decompressed first.
+here as the partition input of bake. Compressed images (.gz, .xz, .zst) are decompressed to a
+temporary file first.
 `;
 async function inspectCommand(args, out) {
     const parsed = parseFlags(args, { strings: [], booleans: ['json'] }, 1);
