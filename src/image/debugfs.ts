@@ -13,28 +13,11 @@ import { sha256Hex } from '../util/hash.js'
 import { lines, runTool, toolImage } from './exec.js'
 import { EXT_FEATURE_SINCE, EXT_INCOMPAT_JOURNAL_DEV, EXT_INCOMPAT_RECOVER, extFeatureNames } from './fs.js'
 import { readAt } from './io.js'
-import { ancestorDirs, checkDevicePaths, octal, type DirState } from './paths.js'
+import { ancestorDirs, checkDevicePaths, octal, type DirState, type FsWriteOptions } from './paths.js'
 
 export type { DirState } from './paths.js'
 
-export interface ExtWriteOptions {
-  /** The image file (a per-device copy; written in place). */
-  image: string
-  /** Byte offset of the file system in the image. */
-  offset: number
-  files: BundleFile[]
-  /** A 0700 folder for the content files handed to debugfs; everything put there is removed. */
-  tempDir: string
-  /** Device serial, for messages. */
-  serial: string
-  /** How messages name the partition, e.g. "partition 2 (rootfs)". */
-  partition: string
-  /**
-   * What exists in the base image at the directories and files the bundle touches. All copies
-   * of one base look the same before writing, so share one Map per base image and partition:
-   * the probe then runs once, not once per device.
-   */
-  probeCache?: Map<string, DirState>
+export interface ExtWriteOptions extends FsWriteOptions {
   /** Mode of directories that have to be created; default 0o755, owner 0:0. */
   dirMode?: number
   /**

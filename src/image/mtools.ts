@@ -8,21 +8,10 @@ import { ImageError, OutputError, ToolError } from '../errors.js'
 import type { InstalledFile } from '../sink/types.js'
 import { sha256Hex } from '../util/hash.js'
 import { lines, runTool, toolImage, type ToolResult } from './exec.js'
-import { ancestorDirs, checkDevicePaths, type DirState } from './paths.js'
+import { ancestorDirs, checkDevicePaths, type DirState, type FsWriteOptions } from './paths.js'
 
-export interface FatWriteOptions {
-  image: string
-  /** Byte offset of the file system in the image. */
-  offset: number
-  files: BundleFile[]
-  /** A 0700 folder for content files handed to mcopy; everything put there is removed. */
-  tempDir: string
-  serial: string
-  /** How messages name the partition, e.g. "partition 1 (boot)". */
-  partition: string
-  /** As for writeExtFiles: what exists in the base image, shared across devices. Keys are upper-cased paths. */
-  probeCache?: Map<string, DirState>
-}
+/** Keys of probeCache are upper-cased paths (FAT compares names case-insensitively). */
+export type FatWriteOptions = FsWriteOptions
 
 // Skip mtools' geometry sanity check (images from other tools often fail it) and ignore any
 // user configuration.

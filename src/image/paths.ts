@@ -40,3 +40,24 @@ export function ancestorDirs(paths: string[]): string[] {
 export function octal(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0')
 }
+
+/** What the ext (debugfs) and FAT (mtools) writers both take. */
+export interface FsWriteOptions {
+  /** The image file (a per-device copy; written in place). */
+  image: string
+  /** Byte offset of the file system in the image. */
+  offset: number
+  files: BundleFile[]
+  /** A 0700 folder for the content files handed to the tool; everything put there is removed. */
+  tempDir: string
+  /** Device serial, for messages. */
+  serial: string
+  /** How messages name the partition, e.g. "partition 2 (rootfs)". */
+  partition: string
+  /**
+   * What exists in the base image at the directories and files the bundle touches. All copies
+   * of one base look the same before writing, so share one Map per base image and partition:
+   * the probe then runs once, not once per device.
+   */
+  probeCache?: Map<string, DirState>
+}
