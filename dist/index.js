@@ -38443,6 +38443,60 @@ function reviveError(error) {
     });
 }
 
+// File helpers for outputs that must be complete or absent: write under a temporary name in the
+// same folder, fsync, rename into place.
+/** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
+function tempSibling(target) {
+    return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+const TEMP_MARKER = '.tmp-';
+/**
+ * Append all of `bytes` at the handle's current position. A write can be short without an error
+ * (a disk filling up): loop until every byte is out, and call a write of nothing a full disk.
+ */
+async function writeAll(handle, bytes) {
+    for (let done = 0; done < bytes.length;) {
+        const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
+        if (bytesWritten === 0)
+            throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+        done += bytesWritten;
+    }
+}
+/** Make a rename durable. Some file systems refuse fsync on a directory; that is not fatal. */
+async function syncDir(dir) {
+    try {
+        const handle = await open$1(dir, 'r');
+        try {
+            await handle.sync();
+        }
+        finally {
+            await handle.close();
+        }
+    }
+    catch {
+        // best effort
+    }
+}
+async function sha256File(file) {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+function octalMode(mode) {
+    return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+/**
+ * Flush the file system holding `dir` (syncfs through coreutils' `sync -f`): one call per run
+ * instead of an fsync per output. Best effort: where `sync -f` is missing, a plain `sync`.
+ */
+async function flushFileSystem(dir) {
+    const { execFile } = await import('node:child_process');
+    const run = (args) => new Promise((resolve) => execFile('sync', args, (error) => resolve(!error)));
+    if (!(await run(['-f', dir])))
+        await run([]);
+}
+
 // The journal (output-dir/credbake-journal.jsonl): an append-only, fsync'd record of every
 // certificate issued and every output completed. It is the source of truth: a certificate is
 // recorded here before its key is written anywhere, so a crash can lose an output but never the
@@ -38510,13 +38564,7 @@ class Journal {
     async writeNow(records) {
         const bytes = Buffer.from(records.map((record) => `${JSON.stringify(record)}\n`).join(''), 'utf8');
         try {
-            // A write can be short without an error (a disk filling up): loop until every byte is out.
-            for (let done = 0; done < bytes.length;) {
-                const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done);
-                if (bytesWritten === 0)
-                    throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
-                done += bytesWritten;
-            }
+            await writeAll(this.handle, bytes);
             this.size += bytes.length;
         }
         catch (error) {
@@ -38565,48 +38613,6 @@ async function* readJournal(outputDir) {
         }
         yield record;
     }
-}
-
-// File helpers for outputs that must be complete or absent: write under a temporary name in the
-// same folder, fsync, rename into place.
-/** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
-function tempSibling(target) {
-    return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-}
-const TEMP_MARKER = '.tmp-';
-/** Make a rename durable. Some file systems refuse fsync on a directory; that is not fatal. */
-async function syncDir(dir) {
-    try {
-        const handle = await open$1(dir, 'r');
-        try {
-            await handle.sync();
-        }
-        finally {
-            await handle.close();
-        }
-    }
-    catch {
-        // best effort
-    }
-}
-async function sha256File(file) {
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }))
-        hash.update(chunk);
-    return hash.digest('hex');
-}
-function octalMode(mode) {
-    return (mode & 0o7777).toString(8).padStart(4, '0');
-}
-/**
- * Flush the file system holding `dir` (syncfs through coreutils' `sync -f`): one call per run
- * instead of an fsync per output. Best effort: where `sync -f` is missing, a plain `sync`.
- */
-async function flushFileSystem(dir) {
-    const { execFile } = await import('node:child_process');
-    const run = (args) => new Promise((resolve) => execFile('sync', args, (error) => resolve(!error)));
-    if (!(await run(['-f', dir])))
-        await run([]);
 }
 
 /** Whether a process with this pid exists on this machine (EPERM: it exists, owned by another user). */
@@ -50443,12 +50449,7 @@ class AtomicStream {
         const bytes = Buffer.from(this.pending.join(''), 'utf8');
         this.pending = [];
         this.pendingLength = 0;
-        for (let done = 0; done < bytes.length;) {
-            const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
-            if (bytesWritten === 0)
-                throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-            done += bytesWritten;
-        }
+        await writeAll(handle, bytes);
     }
 }
 class ReviewWriter {

@@ -7,6 +7,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { OutputError, messageOf } from '../errors.js'
+import { writeAll } from '../util/fsx.js'
 import type { ManifestDevice } from '../review/types.js'
 
 export const JOURNAL_FILE = 'credbake-journal.jsonl'
@@ -104,12 +105,7 @@ export class Journal {
   private async writeNow(records: JournalRecord[]): Promise<void> {
     const bytes = Buffer.from(records.map((record) => `${JSON.stringify(record)}\n`).join(''), 'utf8')
     try {
-      // A write can be short without an error (a disk filling up): loop until every byte is out.
-      for (let done = 0; done < bytes.length; ) {
-        const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done)
-        if (bytesWritten === 0) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' })
-        done += bytesWritten
-      }
+      await writeAll(this.handle, bytes)
       this.size += bytes.length
     } catch (error) {
       // Never leave half a record: cut the file back to its last whole one.

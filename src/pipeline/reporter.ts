@@ -6,12 +6,6 @@ export interface Reporter {
   progress(done: number, total: number): void
 }
 
-export const silentReporter: Reporter = {
-  info() {},
-  warning() {},
-  progress() {}
-}
-
 /** Prints progress at most every `intervalMs` and at the end. */
 export function throttledProgress(print: (line: string) => void, intervalMs = 2000): Reporter['progress'] {
   let last = 0

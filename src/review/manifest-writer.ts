@@ -4,7 +4,7 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import type { IssuedCredential } from '../issue/types.js'
 import type { SinkOutput } from '../sink/types.js'
-import { syncDir, tempSibling } from '../util/fsx.js'
+import { syncDir, tempSibling, writeAll } from '../util/fsx.js'
 import {
   CERTIFICATES_FILE,
   MANIFEST_FILE,
@@ -88,11 +88,7 @@ class AtomicStream {
     const bytes = Buffer.from(this.pending.join(''), 'utf8')
     this.pending = []
     this.pendingLength = 0
-    for (let done = 0; done < bytes.length; ) {
-      const { bytesWritten } = await handle.write(bytes, done, bytes.length - done)
-      if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
-      done += bytesWritten
-    }
+    await writeAll(handle, bytes)
   }
 }
 

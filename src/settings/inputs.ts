@@ -106,9 +106,3 @@ export const INPUTS: readonly InputSpec[] = [
   },
   { name: 'concurrency', default: '0', description: 'Worker threads for issuance; 0 means one per CPU core.' }
 ]
-
-export function inputSpec(name: string): InputSpec {
-  const spec = INPUTS.find((input) => input.name === name)
-  if (!spec) throw new Error(`unknown input ${name}`)
-  return spec
-}

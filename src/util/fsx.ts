@@ -2,7 +2,7 @@
 // same folder, fsync, rename into place.
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 
 /** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
@@ -12,25 +12,16 @@ export function tempSibling(target: string): string {
 
 export const TEMP_MARKER = '.tmp-'
 
-/** Write a whole file atomically: temp + fsync + rename (+ fsync of the folder). */
-export async function writeFileAtomic(target: string, content: string | Buffer, mode = 0o644): Promise<void> {
-  await mkdir(path.dirname(target), { recursive: true })
-  const temp = tempSibling(target)
-  try {
-    const handle = await open(temp, 'w', mode)
-    try {
-      await handle.writeFile(content)
-      await handle.chmod(mode)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temp, target)
-  } catch (error) {
-    await rm(temp, { force: true })
-    throw error
+/**
+ * Append all of `bytes` at the handle's current position. A write can be short without an error
+ * (a disk filling up): loop until every byte is out, and call a write of nothing a full disk.
+ */
+export async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done)
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
+    done += bytesWritten
   }
-  await syncDir(path.dirname(target))
 }
 
 /** Make a rename durable. Some file systems refuse fsync on a directory; that is not fatal. */
