@@ -8,10 +8,15 @@ import { throttledProgress, type Reporter } from './pipeline/reporter.js'
 import { renderSummary } from './review/summary.js'
 import { INPUTS } from './settings/inputs.js'
 import { parseSettings } from './settings/parse.js'
+import { STATE } from './post.js'
 
 export async function run(): Promise<void> {
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()
   try {
+    // The same bundle runs again as the post: step (src/post.ts); this tells it apart, and names
+    // the process the lock will name.
+    core.saveState(STATE.isPost, 'true')
+    core.saveState(STATE.mainPid, String(process.pid))
     const raw: Record<string, string> = {}
     for (const input of INPUTS) {
       // Mask before anything else can print: a malformed secret must not reach the log either.
@@ -26,7 +31,10 @@ export async function run(): Promise<void> {
     const reporter: Reporter = {
       info: (message) => core.info(message),
       warning: (message, where) => core.warning(message, annotation(where, workspace)),
-      progress: throttledProgress((line) => core.info(line))
+      progress: throttledProgress((line) => core.info(line)),
+      // Saved at once (saveState appends to GITHUB_STATE synchronously): a job cancelled or
+      // killed mid-bake never reaches bake's `finally`, and the post step removes these instead.
+      holding: (resource) => core.saveState(resource.kind === 'lock' ? STATE.lock : STATE.secretTemp, resource.path)
     }
     const result = await bake(settings, reporter)
 

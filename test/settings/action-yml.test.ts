@@ -1,5 +1,6 @@
 // action.yml, the README's input table and package.json's version must agree with src/settings/inputs.ts.
-// UPDATE_ACTION_YML=1 npx vitest run test/settings/action-yml.test.ts rewrites action.yml's inputs.
+// UPDATE_ACTION_YML=1 npx vitest run test/settings/action-yml.test.ts rewrites action.yml's inputs
+// and runs, and the README's input table.
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -21,6 +22,13 @@ function expectedInputs(): Record<string, Record<string, unknown>> {
   }
   return inputs
 }
+
+/**
+ * How the runner starts the action: dist/index.js as the main step, and again as the post step at
+ * the end of the job, even a failed or cancelled one (src/post.ts removes what a killed main step
+ * left: the secret temp folder and the output-dir lock).
+ */
+const RUNS = { using: 'node24', main: 'dist/index.js', post: 'dist/index.js', 'post-if': 'always()' }
 
 const readmePath = path.join(root, 'README.md')
 const START = '<!-- inputs:start -->'
@@ -46,20 +54,21 @@ describe('action.yml', () => {
     it('is rewritten from the input table, with the README table', () => {
       const action = parse(readFileSync(actionPath, 'utf8')) as Record<string, unknown>
       action.inputs = expectedInputs()
+      action.runs = RUNS
       writeFileSync(actionPath, stringify(action, { lineWidth: 0 }))
       writeFileSync(readmePath, readmeWithTable(readFileSync(readmePath, 'utf8')))
     })
     return
   }
   const action = parse(readFileSync(actionPath, 'utf8')) as {
-    runs: { using: string; main: string }
+    runs: Record<string, string>
     inputs: Record<string, unknown>
     outputs: Record<string, { description: string }>
     branding: { icon: string; color: string }
   }
 
-  it('runs dist/index.js on node24', () => {
-    expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' })
+  it('runs dist/index.js on node24, as the main step and as a post step that always runs', () => {
+    expect(action.runs).toEqual(RUNS)
   })
 
   it('documents every input with its description and default', () => {
