@@ -4,8 +4,16 @@
 export interface InputSpec {
   name: string
   description: string
-  /** Default as the user sees it; undefined when there is none. */
+  /**
+   * Default as the user sees it; undefined when there is none. The only place defaults live:
+   * action.yml, --help, the README and the settings parser all take them from here.
+   */
   default?: string
+  /**
+   * Applied by the settings parser when the input is not given, but not declared as a default to
+   * the runner (action.yml), because another input replaces it (the runner would always pass it).
+   */
+  impliedDefault?: string
   required?: boolean
   /** Values that must never be printed (masked in the action). */
   secret?: boolean
@@ -57,7 +65,8 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: 'validity-days',
-    // No default here: the runner would pass it even when not-after is set. 365 applies in parse.ts.
+    // No `default`: the runner would pass it even when not-after is set.
+    impliedDefault: '365',
     description: 'Certificate lifetime in days; 365 when neither this nor not-after is set.'
   },
   {

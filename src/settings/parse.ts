@@ -7,6 +7,7 @@ import path from 'node:path'
 import { InputError, messageOf } from '../errors.js'
 import { parseShard } from '../manifest/shard.js'
 import { describeOrigin, readPemBlocks } from '../util/pem.js'
+import { INPUTS } from './inputs.js'
 import {
   COMPRESSIONS,
   FORMATS,
@@ -31,11 +32,24 @@ export interface ParseContext {
 
 const MAX_VALIDITY_DAYS = 100 * 366
 
+/**
+ * The default src/settings/inputs.ts declares for an input (its `default`, else its
+ * `impliedDefault`): defaults live in that table only, never here.
+ */
+export function defaultOf(name: string): string {
+  const input = INPUTS.find((spec) => spec.name === name)
+  const value = input?.default ?? input?.impliedDefault
+  if (value === undefined) throw new Error(`src/settings/inputs.ts declares no default for input "${name}"`)
+  return value
+}
+
 export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
   const get = (name: string): string | undefined => {
     const value = raw[name]?.trim()
     return value === undefined || value === '' ? undefined : value
   }
+  /** The value given, else the input's default from the INPUTS table. */
+  const orDefault = (name: string): string => get(name) ?? defaultOf(name)
   const required = (name: string): string => {
     const value = get(name)
     if (value === undefined) throw new InputError(`Input "${name}" is required.`, { input: name })
@@ -57,22 +71,22 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     fleetCaKeyPassphrase: raw['fleet-ca-key-passphrase'] || undefined,
     serverCa: serverCaValue === undefined ? undefined : readCertificates('server-ca', readPem('server-ca', serverCaValue, resolvePath, false)),
     gatewayUrl: parseGatewayUrl(get('gateway-url')),
-    layout: oneOf('layout', get('layout') ?? 'aktualizr', LAYOUTS),
-    credentialsDir: parseCredentialsDir(get('credentials-dir') ?? '/var/sota/import'),
-    keyType: oneOf('key-type', get('key-type') ?? 'ec-p256', KEY_TYPES),
+    layout: oneOf('layout', orDefault('layout'), LAYOUTS),
+    credentialsDir: parseCredentialsDir(orDefault('credentials-dir')),
+    keyType: oneOf('key-type', orDefault('key-type'), KEY_TYPES),
     lifetime: parseLifetime(get('validity-days'), get('not-after')),
-    subject: get('subject') ?? 'CN={device-id}',
+    subject: orDefault('subject'),
     san: get('san'),
     image: image === undefined ? undefined : resolvePath(image),
     partition: parsePartitionSelector(get('partition')),
     format,
-    compress: oneOf('compress', get('compress') ?? 'none', COMPRESSIONS),
-    outputDir: resolvePath(get('output-dir') ?? 'credbake-out'),
-    shard: parseShard(get('shard') ?? '1/1'),
-    resume: parseBoolean('resume', get('resume'), true),
-    overwrite: parseBoolean('overwrite', get('overwrite'), false),
+    compress: oneOf('compress', orDefault('compress'), COMPRESSIONS),
+    outputDir: resolvePath(orDefault('output-dir')),
+    shard: parseShard(orDefault('shard')),
+    resume: parseBoolean('resume', orDefault('resume')),
+    overwrite: parseBoolean('overwrite', orDefault('overwrite')),
     tempRoot: context.tempRoot ?? os.tmpdir(),
-    concurrency: parseCount('concurrency', get('concurrency') ?? '0')
+    concurrency: parseCount('concurrency', orDefault('concurrency'))
   }
   if (settings.partition && !settings.image) {
     throw new InputError('Input "partition" needs "image": it selects a partition of the base image.', {
@@ -187,8 +201,9 @@ function parseLifetime(validityDays: string | undefined, notAfter: string | unde
     }
     return { kind: 'until', notAfter: time }
   }
-  const days = validityDays === undefined ? 365 : Number(validityDays)
-  if (!/^\d+$/.test(validityDays ?? '365') || !Number.isSafeInteger(days) || days < 1 || days > MAX_VALIDITY_DAYS) {
+  const given = validityDays ?? defaultOf('validity-days')
+  const days = Number(given)
+  if (!/^\d+$/.test(given) || !Number.isSafeInteger(days) || days < 1 || days > MAX_VALIDITY_DAYS) {
     throw new InputError(
       `Input "validity-days" must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}; got "${validityDays}". For no expiry use not-after: never.`,
       { input: 'validity-days' }
@@ -237,8 +252,13 @@ function parseGatewayUrl(value: string | undefined): string | undefined {
   } catch {
     throw new InputError(`Input "gateway-url" is not a URL: "${value}".`, { input: 'gateway-url' })
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new InputError(`Input "gateway-url" must be an https URL; got "${value}".`, { input: 'gateway-url' })
+  if (url.protocol !== 'https:') {
+    // aktualizr authenticates the device to the gateway with mutual TLS: the device certificate is
+    // only ever presented inside a TLS handshake, so over http the device could never log in.
+    throw new InputError(
+      `Input "gateway-url" must be an https URL; got "${value}". aktualizr connects to the device gateway with mutual TLS, presenting the device certificate in the TLS handshake: over ${url.protocol.replace(/:$/, '')} the device would never authenticate.`,
+      { input: 'gateway-url' }
+    )
   }
   return value
 }
@@ -257,8 +277,7 @@ export function parsePartitionSelector(value: string | undefined): PartitionSele
   )
 }
 
-function parseBoolean(input: string, value: string | undefined, fallback: boolean): boolean {
-  if (value === undefined) return fallback
+function parseBoolean(input: string, value: string): boolean {
   // The YAML 1.2 core schema's booleans, as @actions/core's getBooleanInput accepts them.
   if (['true', 'True', 'TRUE'].includes(value)) return true
   if (['false', 'False', 'FALSE'].includes(value)) return false
