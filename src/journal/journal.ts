@@ -2,45 +2,52 @@
 // certificate issued and every output completed. It is the source of truth: a certificate is
 // recorded here before its key is written anywhere, so a crash can lose an output but never the
 // knowledge that a certificate exists (and may need revoking). The review manifest is built from it.
+//
+// Format 2: one JSON object per line, each ending in its own checksum,
+//   {"type":"issued",…,"sum":"<first 32 hex digits of SHA-256 of the line without the sum field>"}
+// The sum covers the exact bytes `{…}` of the record as written, so no re-serialisation is
+// involved in checking it. A last line without its newline is a torn append (the process died
+// while writing it, before anything depended on it) and is cut off; any other line that does not
+// check out stops the run: it may be the only record of a certificate that must be revoked.
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import { createInterface } from 'node:readline'
 import { OutputError, messageOf } from '../errors.js'
 import { writeAll } from '../util/fsx.js'
-import type { ManifestDevice } from '../review/types.js'
+import { JOURNAL_FORMAT, type JournalRecord, type JournalFile } from './records.js'
 
 export const JOURNAL_FILE = 'credbake-journal.jsonl'
 
-/** What must be equal for a run to resume another's outputs. */
-export interface RunIdentity {
-  fleetCaSha256: string
-  format: string
-  compress: string
-  layout: string
-  credentialsDir: string
-  keyType: string
-  subject: string
-  san: string | null
-  /** SHA-256 of the base image (image and partition formats), else null. */
-  imageSha256: string | null
-  partition: string | null
-  serverCaSha256: string | null
-  gatewayUrl: string | null
+const SUM_FIELD = ',"sum":"'
+const SUM_DIGITS = 32
+/** `,"sum":"` + digits + `"}` */
+const SUM_SUFFIX_LENGTH = SUM_FIELD.length + SUM_DIGITS + 2
+
+function checksum(json: string): string {
+  return createHash('sha256').update(json).digest('hex').slice(0, SUM_DIGITS)
 }
 
-export type JournalRecord =
-  | { type: 'run'; run: string; at: string; version: string; identity: RunIdentity; overwrite: boolean }
-  | {
-      type: 'issued'
-      run: string
-      at: string
-      serial: string
-      deviceId: string
-      certificate: { serialNumber: string; sha256: string; notAfter: string; pem: string }
-    }
-  | { type: 'written'; run: string; at: string; serial: string; certificateSha256: string; entry: ManifestDevice }
-  | { type: 'complete'; run: string; at: string; devices: number }
+/** One record as a journal line, newline included. */
+export function encodeRecord(record: JournalRecord): string {
+  const json = JSON.stringify(record)
+  return `${json.slice(0, -1)}${SUM_FIELD}${checksum(json)}"}\n`
+}
+
+/** A journal line that cannot be trusted: the run must stop. */
+export class JournalDamageError extends OutputError {
+  constructor(
+    readonly journal: string,
+    readonly lineNumber: number,
+    problem: string
+  ) {
+    super(
+      `The journal ${journal} is damaged at line ${lineNumber}: ${problem}. credbake never skips a journal record: it may be the only record of a certificate whose key was written and that must be revoked. ` +
+        `Restore the journal from a copy (for example the job's artifact) and run again; or move this output-dir aside, bake into a new one, and revoke every certificate of the old one's certificates.pem and superseded.pem (the damaged line's certificate may be in neither).`,
+      { file: journal, line: lineNumber }
+    )
+  }
+}
 
 export class Journal {
   private constructor(
@@ -50,22 +57,28 @@ export class Journal {
     private size: number
   ) {}
 
+  /**
+   * Open for appending. A torn last line (the process died mid-append) is cut off first, so the
+   * next record starts on a line of its own; returns how many bytes were cut in `repaired`.
+   */
   static async open(outputDir: string): Promise<Journal> {
     const file = path.join(outputDir, JOURNAL_FILE)
     try {
       const handle = await open(file, 'a+', 0o644)
-      // A run killed mid-append leaves a line without its newline; end it, so the next record
-      // starts on a line of its own and only the torn one is lost.
-      let { size } = await handle.stat()
-      if (size > 0) {
-        const last = Buffer.alloc(1)
-        await handle.read(last, 0, 1, size - 1)
-        if (last[0] !== 0x0a) {
-          await handle.write('\n')
-          size++
+      await handle.chmod(0o644) // no secret inside; the umask may have narrowed the mode above
+      try {
+        await handle.chmod(0o644)
+        const { size } = await handle.stat()
+        const whole = await wholeRecordsEnd(handle, size)
+        if (whole < size) {
+          await handle.truncate(whole)
+          await handle.datasync()
         }
+        return new Journal(file, handle, whole)
+      } catch (error) {
+        await handle.close().catch(() => undefined)
+        throw error
       }
-      return new Journal(file, handle, size)
     } catch (error) {
       throw new OutputError(`Cannot open the journal ${file}: ${messageOf(error)}.`, { cause: error })
     }
@@ -103,7 +116,7 @@ export class Journal {
   }
 
   private async writeNow(records: JournalRecord[]): Promise<void> {
-    const bytes = Buffer.from(records.map((record) => `${JSON.stringify(record)}\n`).join(''), 'utf8')
+    const bytes = Buffer.from(records.map(encodeRecord).join(''), 'utf8')
     try {
       await writeAll(this.handle, bytes)
       this.size += bytes.length
@@ -122,37 +135,206 @@ export class Journal {
     )
   }
 
+  private closed = false
+
   async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
     await this.handle.close()
   }
 }
 
+/** Offset just after the last newline (0 when there is none): where whole records end. */
+async function wholeRecordsEnd(handle: FileHandle, size: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024)
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length)
+    const { bytesRead } = await handle.read(chunk, 0, end - start, start)
+    const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a)
+    if (newline >= 0) return start + newline + 1
+    end = start
+  }
+  return 0
+}
+
+export interface JournalEntry {
+  record: JournalRecord
+  /** 1-based line number in the journal file. */
+  line: number
+}
+
 /**
- * Every record of a journal, in order. A torn last line (the process died mid-append) is
- * skipped: its record was never acknowledged, so nothing after it depended on it.
+ * Every record of a journal, in order, each checked. A torn last line is not yielded (its record
+ * was never acknowledged). Any other damage throws JournalDamageError naming the line. Journals
+ * of format 1 (no checksums) are read and converted; a torn line inside them is accepted only
+ * where format 1 left one: right before a new run began.
  */
-export async function* readJournal(outputDir: string): AsyncGenerator<JournalRecord> {
+export async function* readJournal(outputDir: string): AsyncGenerator<JournalEntry> {
   const file = path.join(outputDir, JOURNAL_FILE)
+  let legacy: boolean | undefined
+  /** A format-1 line that did not parse: acceptable only if a run record follows. */
+  let tornLegacyLine: number | undefined
+  for await (const { text, line } of journalLines(file)) {
+    if (text === '') {
+      if (legacy) continue // format 1 wrote a lone newline after a torn line
+      throw new JournalDamageError(file, line, 'the line is empty')
+    }
+    if (legacy === undefined) legacy = !text.endsWith('"}') || text.lastIndexOf(SUM_FIELD) !== text.length - SUM_SUFFIX_LENGTH
+    if (!legacy) {
+      yield { record: decodeChecked(file, text, line), line }
+      continue
+    }
+    // Format 1, until the first run record of format 2.
+    let parsed: Record<string, unknown> | undefined
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      parsed = undefined
+    }
+    if (parsed && typeof parsed === 'object' && 'sum' in parsed) {
+      const record = decodeChecked(file, text, line)
+      if (record.type !== 'run') throw new JournalDamageError(file, line, 'a format-2 record follows format-1 records without a run record')
+      tornLegacyLine = undefined
+      legacy = false
+      yield { record, line }
+      continue
+    }
+    if (!parsed || typeof parsed.type !== 'string') {
+      if (tornLegacyLine !== undefined) throw new JournalDamageError(file, tornLegacyLine, 'the line is not a whole record')
+      tornLegacyLine = line
+      continue
+    }
+    if (tornLegacyLine !== undefined && parsed.type !== 'run') throw new JournalDamageError(file, tornLegacyLine, 'the line is not a whole record')
+    tornLegacyLine = undefined
+    const record = fromFormat1(parsed)
+    if (!record) throw new JournalDamageError(file, line, `the record type "${String(parsed.type)}" is unknown`)
+    yield { record, line }
+  }
+  // A torn format-1 line at the very end is the same as a torn last line: never acknowledged.
+}
+
+function decodeChecked(file: string, text: string, line: number): JournalRecord {
+  const at = text.length - SUM_SUFFIX_LENGTH
+  if (at <= 0 || !text.endsWith('"}') || text.slice(at, at + SUM_FIELD.length) !== SUM_FIELD) {
+    throw new JournalDamageError(file, line, 'the line has no checksum')
+  }
+  const json = `${text.slice(0, at)}}`
+  const sum = text.slice(at + SUM_FIELD.length, at + SUM_FIELD.length + SUM_DIGITS)
+  if (checksum(json) !== sum) throw new JournalDamageError(file, line, 'its checksum does not match its content')
+  let record: JournalRecord
+  try {
+    record = JSON.parse(json) as JournalRecord
+  } catch {
+    throw new JournalDamageError(file, line, 'the line is not JSON')
+  }
+  if (!record || typeof record !== 'object' || !['run', 'issued', 'written', 'retired', 'complete'].includes(record.type)) {
+    throw new JournalDamageError(file, line, 'the record type is unknown')
+  }
+  if (record.type === 'run' && record.format !== JOURNAL_FORMAT) {
+    throw new JournalDamageError(file, line, `it was written in journal format ${String(record.format)}, which this credbake (format ${JOURNAL_FORMAT}) does not read; use the credbake version that wrote it`)
+  }
+  return record
+}
+
+/**
+ * Lines of the file as UTF-8 text without their newline, with 1-based numbers. The last piece is
+ * yielded only when it ends with a newline: a piece without one is a torn append.
+ */
+async function* journalLines(file: string): AsyncGenerator<{ text: string; line: number }> {
   let stream
   try {
-    stream = createReadStream(file, { encoding: 'utf8' })
+    stream = createReadStream(file, { highWaterMark: 1 << 20 })
     await new Promise<void>((resolve, reject) => {
       stream!.once('open', () => resolve())
       stream!.once('error', reject)
     })
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
-    throw error
+    throw new OutputError(`Cannot read the journal ${file}: ${messageOf(error)}.`, { cause: error })
   }
-  const lines = createInterface({ input: stream, crlfDelay: Infinity })
-  for await (const line of lines) {
-    if (line.trim() === '') continue
-    let record: JournalRecord
-    try {
-      record = JSON.parse(line) as JournalRecord
-    } catch {
-      continue
+  let carry: Buffer = Buffer.alloc(0)
+  let line = 0
+  for await (const chunk of stream) {
+    let data = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer)
+    let start = 0
+    for (let newline = data.indexOf(0x0a, start); newline >= 0; newline = data.indexOf(0x0a, start)) {
+      yield { text: data.toString('utf8', start, newline), line: ++line }
+      start = newline + 1
     }
-    yield record
+    carry = data.subarray(start)
+    data = carry
+  }
+}
+
+// ---- format 1 (credbake 0.1: no checksums, the review's device entry stored in `written`) ----
+
+/**
+ * A format-1 record in format-2 shape. What format 1 did not record (the per-device basis, the
+ * shard) is left empty, so no device of a format-1 journal is ever resumed: each is issued anew
+ * and its old certificate listed as superseded.
+ */
+function fromFormat1(old: Record<string, any>): JournalRecord | undefined {
+  switch (old.type) {
+    case 'run':
+      return {
+        type: 'run',
+        run: String(old.run),
+        at: String(old.at),
+        version: String(old.version ?? '0.1.0'),
+        format: JOURNAL_FORMAT,
+        identity: {
+          fleetCaSha256: String(old.identity?.fleetCaSha256 ?? ''),
+          format: String(old.identity?.format ?? ''),
+          compress: String(old.identity?.compress ?? ''),
+          imageSha256: old.identity?.imageSha256 ?? null,
+          partition: old.identity?.partition ?? null,
+          shard: ''
+        },
+        basis: { keyType: '', lifetime: '', profileSha256: '', layout: '', credentialsDir: '', serverCaSha256: null, gatewayUrl: null },
+        overwrite: Boolean(old.overwrite)
+      }
+    case 'issued':
+      return {
+        type: 'issued',
+        run: String(old.run),
+        at: String(old.at),
+        serial: String(old.serial),
+        basis: { deviceId: String(old.deviceId), subject: '', sanSha256: null, csrSha256: null },
+        certificate: {
+          serialNumber: String(old.certificate?.serialNumber),
+          sha256: String(old.certificate?.sha256),
+          subject: '',
+          publicKeySha256: '',
+          notBefore: '',
+          notAfter: String(old.certificate?.notAfter),
+          keySource: 'generated',
+          pem: String(old.certificate?.pem)
+        }
+      }
+    case 'written': {
+      const entry = old.entry ?? {}
+      return {
+        type: 'written',
+        run: String(old.run),
+        at: String(old.at),
+        serial: String(old.serial),
+        certificateSha256: String(old.certificateSha256),
+        output: entry.output ?? { path: '', size: 0, sha256: '' },
+        files: ((entry.files ?? []) as Array<Record<string, any>>).map(
+          (file): JournalFile => ({
+            path: String(file.path),
+            mode: file.mode ?? null,
+            owner: file.owner ?? null,
+            sha256: file.sha256 ?? null,
+            size: Number(file.size ?? 0),
+            secret: Boolean(file.privateKey)
+          })
+        )
+      }
+    }
+    case 'complete':
+      return { type: 'complete', run: String(old.run), at: String(old.at), devices: Number(old.devices) }
+    default:
+      return undefined
   }
 }

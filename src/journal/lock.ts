@@ -16,7 +16,7 @@ interface LockOwner {
 }
 
 export class OutputLock {
-  private constructor(private readonly file: string) {}
+  private constructor(readonly file: string) {}
 
   static async acquire(outputDir: string): Promise<OutputLock> {
     const file = path.join(outputDir, LOCK_FILE)

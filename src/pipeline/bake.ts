@@ -7,29 +7,30 @@ import path from 'node:path'
 import { loadFleetCa } from '../ca/load.js'
 import type { FleetCa } from '../ca/types.js'
 import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
-import { InputError } from '../errors.js'
+import { InputError, messageOf } from '../errors.js'
 import { buildProfile } from '../issue/profile.js'
 import { createIssuer, type Issuer } from '../issue/pool.js'
 import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
-import { Journal, type JournalRecord, type RunIdentity } from '../journal/journal.js'
+import { Journal } from '../journal/journal.js'
 import { OutputLock } from '../journal/lock.js'
-import { identityDifferences, loadJournalState, type JournalState } from '../journal/state.js'
+import { JOURNAL_FORMAT, differingFields, type IssuedRecord, type RunBasis, type RunIdentity } from '../journal/records.js'
+import { loadJournalState, type JournalState, type LiveOutput } from '../journal/state.js'
 import { readDeviceManifest, selectShard } from '../manifest/read.js'
 import type { Device } from '../manifest/types.js'
-import { manifestDevice } from '../review/manifest-writer.js'
 import { writeReviewFromJournal } from '../review/from-journal.js'
 import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader } from '../review/types.js'
 import type { Settings } from '../settings/types.js'
 import { createSink } from '../sink/create.js'
 import type { Sink, SinkOutput, WriteHooks } from '../sink/types.js'
-import { sha256Hex } from '../util/hash.js'
+import { Cleanup } from '../util/cleanup.js'
 import { flushFileSystem } from '../util/fsx.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
+import { DeviceBasisMaker, basisKey, runBasis } from './basis.js'
 import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps, removeReview } from './output-dir.js'
 import type { Reporter } from './reporter.js'
 
-/** Devices per journal group commit for tar and dir outputs. */
+/** Devices per journal group commit for sinks that take one write at a time (tar, dir). */
 const JOURNAL_BATCH = 64
 
 export interface BakeResult {
@@ -72,118 +73,52 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     ca
   )
 
-  await prepareOutputDir(settings.outputDir)
-  const lock = await OutputLock.acquire(settings.outputDir)
-  const secrets = await SecretTemp.create(settings.tempRoot)
-  let sink: Sink | undefined
-  let journal: Journal | undefined
-  let issuer: Issuer | undefined
+  // Everything acquired from here on is released in `finally`, every step even if one throws.
+  const cleanup = new Cleanup()
+  let failed = false
   try {
+    await prepareOutputDir(settings.outputDir)
+    const lock = cleanup.add('the output-dir lock', await OutputLock.acquire(settings.outputDir), (held) => held.release())
+    reporter.holding?.({ kind: 'lock', path: lock.file })
+    const secrets = cleanup.add('the secret temp folder', await SecretTemp.create(settings.tempRoot), (held) => held.remove())
+    reporter.holding?.({ kind: 'secret-temp', path: secrets.dir })
     await removeLeftoverTemps(settings.outputDir)
-    sink = await createSink(settings, { secrets, mtime: startedAt, reporter })
+    const sink = cleanup.add('the output sink', await createSink(settings, { secrets, mtime: startedAt, reporter }), (held) => held.close())
+
     const identity = runIdentity(settings, ca, sink)
+    const basis = runBasis(settings, profile)
     const state = await loadJournalState(settings.outputDir)
     const overwrite = await resumePolicy(settings, identity, state)
     // The review files of an earlier run vouch for outputs this run may change: the journal keeps
     // everything they said, and they are written anew at the end.
     await removeReview(settings.outputDir)
 
-    journal = await Journal.open(settings.outputDir)
+    const journal = cleanup.add('the journal', await Journal.open(settings.outputDir), (held) => held.close())
     const run = `${startedAt.toISOString()}-${process.pid}`
-    await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, identity, overwrite })
+    await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, format: JOURNAL_FORMAT, identity, basis, overwrite })
 
-    const bundleOptions: BundleOptions = {
-      layout: settings.layout,
-      credentialsDir: settings.credentialsDir,
-      serverCaPem: settings.serverCa?.text,
-      gatewayUrl: settings.gatewayUrl,
-      ...chainFor(ca)
-    }
-    // Resume: devices whose earlier output is still in place and unchanged are kept.
-    const todo: Device[] = []
-    let skipped = 0
-    for (const device of devices) {
-      const previous = overwrite ? undefined : state.completed.get(device.serial)
-      if (previous && previous.deviceId === device.deviceId && (await sink.verify(previous))) skipped++
-      else todo.push(device)
-    }
-    if (skipped) reporter.progress(skipped, devices.length)
+    const basisMaker = new DeviceBasisMaker(profile)
+    const plan = await planDevices(devices, state, { overwrite, basis, basisMaker, sink })
+    if (plan.kept) reporter.progress(plan.kept, devices.length)
+    await retireOrphans(settings.outputDir, state, new Set(devices.map((device) => device.serial)), journal, run, reporter)
 
-    // Batches: tar and dir outputs group-commit the journal per batch; image sinks keep a few
-    // devices in flight (hashing overlaps the next device's write). The next batch is issued (on
-    // worker threads) while this one is written.
-    const inFlight = Math.max(1, sink.writesInFlight ?? 1)
-    const batchSize = settings.format === 'image' || settings.format === 'partition' ? inFlight : JOURNAL_BATCH
-    const batches: Device[][] = []
-    for (let start = 0; start < todo.length; start += batchSize) batches.push(todo.slice(start, start + batchSize))
-    issuer = createIssuer(ca, profile, startedAt, { concurrency: settings.concurrency, devices: todo.length })
-    const issueBatch = (index: number): Promise<IssuedCredential[]> | undefined => {
-      const batch = batches[index]
-      if (!batch || !issuer) return undefined
-      const promise = issuer.issue(batch)
-      promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
-      return promise
-    }
-    const activeSink = sink
-    const activeJournal = journal
-    let done = skipped
-    // The journal records outputs in device order, each as soon as it and those before it landed.
-    const record = async (credential: IssuedCredential, output: SinkOutput): Promise<void> => {
-      // An output the journal cannot vouch for (say, the disk filled up) is removed again.
-      await activeJournal
-        .appendLazily({
-          type: 'written',
-          run,
-          at: new Date().toISOString(),
-          serial: credential.device.serial,
-          certificateSha256: credential.sha256,
-          entry: manifestDevice(credential, output)
-        })
-        .catch(async (error: unknown) => {
-          await rm(path.join(settings.outputDir, output.path), { recursive: true, force: true })
-          throw error
-        })
-      reporter.progress(++done, devices.length)
-    }
-    let next = issueBatch(0)
-    for (let index = 0; next; index++) {
-      const batch = await next
-      next = issueBatch(index + 1)
-      // A certificate is journaled (fsync) before its key is written anywhere: for one-at-a-time
-      // sinks the whole batch with one fsync; for sinks with writes in flight each device as its
-      // turn comes, so a device after a failed one is never recorded as issued.
-      if (inFlight === 1) await journal.append(...batch.map((credential) => issuedRecord(run, credential)))
-      const hooksFor = (credential: IssuedCredential): WriteHooks =>
-        inFlight === 1 ? {} : { beforeKeyWritten: () => activeJournal.append(issuedRecord(run, credential)) }
-      // Every write of the batch settles, and each that succeeded is recorded, before a failure
-      // (the first in device order) is reported. Sinks that take one write at a time get them one
-      // after another, and none after a failure.
-      const start = (credential: IssuedCredential): Promise<SinkOutput> => {
-        const output = activeSink.write(credential.device, buildBundle(credential, bundleOptions), hooksFor(credential))
-        output.catch(() => {}) // settled in order below
-        return output
-      }
-      const writes = inFlight > 1 ? batch.map(start) : []
-      let failure: unknown
-      for (const [position, credential] of batch.entries()) {
-        if (inFlight === 1 && failure !== undefined) break
-        try {
-          const output = await (writes[position] ?? start(credential))
-          if (failure === undefined) await record(credential, output)
-          else await rm(path.join(settings.outputDir, output.path), { recursive: true, force: true })
-        } catch (error) {
-          failure ??= error
-        }
-      }
-      if (failure !== undefined) {
-        // Keep the failure the user must see; a second one from the journal would only hide it.
-        await journal.sync().catch(() => undefined)
-        throw failure
-      }
-      await journal.sync()
-    }
+    const issuer = cleanup.add(
+      'the issuance workers',
+      createIssuer(ca, profile, startedAt, { concurrency: settings.concurrency, devices: plan.todo.length }),
+      (held) => held.close()
+    )
+    await bakeDevices(plan, {
+      settings,
+      sink,
+      journal,
+      issuer,
+      run,
+      basisMaker,
+      bundle: { layout: settings.layout, credentialsDir: settings.credentialsDir, serverCaPem: settings.serverCa?.text, gatewayUrl: settings.gatewayUrl, ...chainFor(ca) },
+      progress: (done) => reporter.progress(done, devices.length)
+    })
     await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length })
-    if (skipped) reporter.info(`${skipped} of ${devices.length} devices were already complete in ${settings.outputDir} and were kept.`)
+    reportPlan(plan, devices.length, settings.outputDir, reporter)
 
     // Outputs reach the disk before the manifest that vouches for them.
     await flushFileSystem(settings.outputDir)
@@ -200,24 +135,284 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       supersededPath: review.superseded,
       outputDir: settings.outputDir,
       devices: review.devices,
-      skipped,
+      skipped: plan.kept,
       superseded: review.supersededCount,
       fleetCaSha256: ca.sha256,
       header,
       firstDevices: review.firstDevices
     }
+  } catch (error) {
+    failed = true
+    throw error
   } finally {
-    await issuer?.close()
-    await journal?.close()
-    await sink?.close()
-    await secrets.remove()
-    await lock.release()
+    await cleanup.run({
+      failed,
+      onError: (name, error) => reporter.warning(`Could not release ${name} after the failure above: ${messageOf(error)}`)
+    })
+  }
+}
+
+// ---- the plan: which devices are kept, which are issued (anew) and why ------------------------
+
+type Replaces = NonNullable<IssuedRecord['replaces']>
+
+interface Plan {
+  /** Devices to issue, in manifest order. */
+  todo: Device[]
+  /** Per serial in `todo`: the live certificate it replaces, and why. */
+  replaces: Map<string, Replaces>
+  /** Devices whose live output is kept as it is. */
+  kept: number
+}
+
+/** User-facing names of basis fields, as the inputs that set them are called. */
+const BASIS_FIELD_NAMES: Record<string, string> = {
+  keyType: 'key-type',
+  lifetime: 'lifetime',
+  profileSha256: 'profile',
+  layout: 'layout',
+  credentialsDir: 'credentials-dir',
+  serverCaSha256: 'server-ca',
+  gatewayUrl: 'gateway-url',
+  deviceId: 'device-id',
+  subject: 'subject',
+  sanSha256: 'san',
+  csrSha256: 'csr'
+}
+
+/**
+ * A device is kept only when its live output was issued with the same run basis and device
+ * basis as this run would use, and the output still verifies; otherwise it is issued anew.
+ */
+async function planDevices(
+  devices: Device[],
+  state: JournalState,
+  context: { overwrite: boolean; basis: RunBasis; basisMaker: DeviceBasisMaker; sink: Sink }
+): Promise<Plan> {
+  const plan: Plan = { todo: [], replaces: new Map(), kept: 0 }
+  const currentRunBasis = basisKey(context.basis)
+  for (const device of devices) {
+    const live = state.live.get(device.serial)
+    // With overwrite everything is issued anew; earlier certificates are superseded as overwritten.
+    if (!live || context.overwrite || live.beforeOverwrite) {
+      plan.todo.push(device)
+      continue
+    }
+    const changed = changedBasis(live, currentRunBasis, context.basis, device, context.basisMaker)
+    if (changed.length) {
+      plan.todo.push(device)
+      plan.replaces.set(device.serial, { certificateSha256: live.certificateSha256, reason: 'reissued-changed', changed })
+    } else if (await context.sink.verify(live)) {
+      plan.kept++
+    } else {
+      plan.todo.push(device)
+      plan.replaces.set(device.serial, { certificateSha256: live.certificateSha256, reason: 'output-redone' })
+    }
+  }
+  return plan
+}
+
+function changedBasis(live: LiveOutput, currentRunBasis: string, basis: RunBasis, device: Device, basisMaker: DeviceBasisMaker): string[] {
+  const changed: string[] = []
+  if (live.runBasis !== currentRunBasis) {
+    const before = JSON.parse(live.runBasis) as RunBasis
+    // A format-1 journal recorded none of it.
+    if (before.profileSha256 === '') return ['unrecorded (journal format 1)']
+    changed.push(...differingFields(before, basis))
+  }
+  const deviceBasis = basisMaker.of(device)
+  if (live.deviceBasis !== basisKey(deviceBasis)) changed.push(...differingFields(JSON.parse(live.deviceBasis), deviceBasis))
+  return changed.map((field) => BASIS_FIELD_NAMES[field] ?? field)
+}
+
+/**
+ * Outputs of devices no longer in the manifest (or shard) are removed, then journaled as retired:
+ * only then may their certificates be listed as superseded, because nothing live holds them.
+ * Removal comes first so that a crash in between leaves at worst a retirement to redo.
+ */
+async function retireOrphans(
+  outputDir: string,
+  state: JournalState,
+  inScope: ReadonlySet<string>,
+  journal: Journal,
+  run: string,
+  reporter: Reporter
+): Promise<void> {
+  let retired = 0
+  for (const [serial, live] of state.live) {
+    if (inScope.has(serial)) continue
+    await rm(path.join(outputDir, live.path), { recursive: true, force: true })
+    await journal.appendLazily({ type: 'retired', run, at: new Date().toISOString(), serial, certificateSha256: live.certificateSha256, path: live.path })
+    retired++
+  }
+  if (!retired) return
+  await journal.sync()
+  reporter.warning(
+    `Removed the outputs of ${retired} devices that are no longer in the device manifest (or not in this shard); their certificates are listed as superseded (not-in-manifest): revoke them on the server.`
+  )
+}
+
+function reportPlan(plan: Plan, total: number, outputDir: string, reporter: Reporter): void {
+  if (plan.kept) reporter.info(`${plan.kept} of ${total} devices were already complete in ${outputDir} and were kept.`)
+  const counts = new Map<string, number>()
+  for (const replaced of plan.replaces.values()) {
+    const why = replaced.reason === 'output-redone' ? 'output missing or modified' : `changed: ${replaced.changed?.join(', ')}`
+    counts.set(why, (counts.get(why) ?? 0) + 1)
+  }
+  for (const [why, count] of counts) reporter.info(`${count} devices were issued anew (${why}); their earlier certificates are superseded.`)
+}
+
+// ---- issuing and writing, batch by batch ----------------------------------------------------------
+
+interface BakeContext {
+  settings: Settings
+  sink: Sink
+  journal: Journal
+  issuer: Issuer
+  run: string
+  basisMaker: DeviceBasisMaker
+  bundle: BundleOptions
+  progress: (done: number) => void
+}
+
+/**
+ * Sinks that take one write at a time (tar, dir) get batches of JOURNAL_BATCH devices whose
+ * certificates are journaled with one fsync before any key is written; sinks with writes in
+ * flight (images: hashing overlaps the next device's write) get batches of that many, each
+ * certificate journaled as its turn comes. The next batch is issued (on worker threads) while this
+ * one is written.
+ */
+async function bakeDevices(plan: Plan, context: BakeContext): Promise<void> {
+  const inFlight = Math.max(1, context.sink.writesInFlight ?? 1)
+  const batchSize = inFlight > 1 ? inFlight : JOURNAL_BATCH
+  const batches: Device[][] = []
+  for (let start = 0; start < plan.todo.length; start += batchSize) batches.push(plan.todo.slice(start, start + batchSize))
+
+  let done = plan.kept
+  const issueBatch = (index: number): Promise<IssuedCredential[]> | undefined => {
+    const batch = batches[index]
+    if (!batch) return undefined
+    const promise = context.issuer.issue(batch)
+    promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
+    return promise
+  }
+  let next = issueBatch(0)
+  for (let index = 0; next; index++) {
+    const batch = await next
+    next = issueBatch(index + 1)
+    const issued = (credential: IssuedCredential): IssuedRecord => issuedRecord(context, credential, plan.replaces.get(credential.device.serial))
+    if (inFlight === 1) {
+      await context.journal.append(...batch.map(issued))
+      await writeOneByOne(batch, context, () => context.progress(++done))
+    } else {
+      await writeInFlight(batch, context, issued, () => context.progress(++done))
+    }
+    await context.journal.sync()
+  }
+}
+
+/** One write after another; none after a failure. Each output is journaled as it lands. */
+async function writeOneByOne(batch: IssuedCredential[], context: BakeContext, landed: () => void): Promise<void> {
+  for (const credential of batch) {
+    try {
+      const output = await context.sink.write(credential.device, buildBundle(credential, context.bundle))
+      await recordWritten(context, credential, output)
+      landed()
+    } catch (error) {
+      await failBatch(context, error)
+    }
   }
 }
 
 /**
- * Whether this run starts over (true) or resumes (false), and the refusals: resume into outputs of
- * different settings, or a fresh run into a non-empty folder without overwrite.
+ * All writes of the batch start at once; each certificate is journaled (fsync) right before its
+ * key is written, in device order, so a device after a failed one is never recorded as issued.
+ * Every write settles and each that succeeded before the first failure is recorded; outputs
+ * after a failure are removed again.
+ */
+async function writeInFlight(batch: IssuedCredential[], context: BakeContext, issued: (credential: IssuedCredential) => IssuedRecord, landed: () => void): Promise<void> {
+  const writes = batch.map((credential) => {
+    const hooks: WriteHooks = { beforeKeyWritten: () => context.journal.append(issued(credential)) }
+    const output = context.sink.write(credential.device, buildBundle(credential, context.bundle), hooks)
+    output.catch(() => {}) // settled in order below
+    return output
+  })
+  let failure: { error: unknown } | undefined
+  for (const [position, credential] of batch.entries()) {
+    try {
+      const output = await writes[position]!
+      if (failure) await rm(path.join(context.settings.outputDir, output.path), { recursive: true, force: true })
+      else {
+        await recordWritten(context, credential, output)
+        landed()
+      }
+    } catch (error) {
+      failure ??= { error }
+    }
+  }
+  if (failure) await failBatch(context, failure.error)
+}
+
+/** Make what the journal holds durable, then report the failure the user must see. */
+async function failBatch(context: BakeContext, error: unknown): Promise<never> {
+  // A second error from the journal would only hide the first.
+  await context.journal.sync().catch(() => undefined)
+  throw error
+}
+
+/**
+ * Journal an output as soon as it landed (in device order). An output the journal cannot vouch
+ * for (say, the disk filled up) is removed again.
+ */
+async function recordWritten(context: BakeContext, credential: IssuedCredential, output: SinkOutput): Promise<void> {
+  await context.journal
+    .appendLazily({
+      type: 'written',
+      run: context.run,
+      at: new Date().toISOString(),
+      serial: credential.device.serial,
+      certificateSha256: credential.sha256,
+      output: {
+        path: output.path,
+        size: output.size,
+        sha256: output.sha256,
+        ...(output.partition ? { partition: output.partition } : {})
+      },
+      files: output.files.map((file) => ({ ...file }))
+    })
+    .catch(async (error: unknown) => {
+      await rm(path.join(context.settings.outputDir, output.path), { recursive: true, force: true })
+      throw error
+    })
+}
+
+function issuedRecord(context: BakeContext, credential: IssuedCredential, replaces: Replaces | undefined): IssuedRecord {
+  return {
+    type: 'issued',
+    run: context.run,
+    at: new Date().toISOString(),
+    serial: credential.device.serial,
+    basis: context.basisMaker.of(credential.device),
+    certificate: {
+      serialNumber: credential.serialNumber,
+      sha256: credential.sha256,
+      subject: credential.subject,
+      publicKeySha256: credential.publicKeySha256,
+      notBefore: credential.notBefore.toISOString(),
+      notAfter: credential.notAfter.toISOString(),
+      keySource: credential.privateKeyPem === undefined ? 'csr' : 'generated',
+      pem: credential.certificatePem
+    },
+    ...(replaces ? { replaces } : {})
+  }
+}
+
+// ---- whether this run may work in output-dir ---------------------------------------------------
+
+/**
+ * Whether this run starts over (true) or resumes (false), and the refusals: another shard's
+ * outputs, outputs of a different fleet CA, format or base image, or a fresh run into a non-empty
+ * folder without overwrite.
  */
 async function resumePolicy(settings: Settings, identity: RunIdentity, state: JournalState): Promise<boolean> {
   const prior = state.records > 0 || (await hasPriorOutputs(settings.outputDir))
@@ -231,7 +426,14 @@ async function resumePolicy(settings: Settings, identity: RunIdentity, state: Jo
     return prior
   }
   if (state.identity) {
-    const differences = identityDifferences(state.identity, identity)
+    const before = state.identity
+    if (before.shard !== '' && before.shard !== identity.shard) {
+      throw new InputError(
+        `output-dir ${settings.outputDir} holds the outputs of shard ${before.shard}, and this run bakes shard ${identity.shard}: give every shard its own output-dir (for example credbake-out/shard-${identity.shard.replace('/', '-of-')}) and combine their manifests with \`credbake merge\` afterwards.`,
+        { input: 'shard' }
+      )
+    }
+    const differences = differingFields(before, identity).filter((field) => field !== 'shard')
     if (differences.length) {
       throw new InputError(
         `output-dir ${settings.outputDir} holds outputs of a run with different settings (${differences.join(', ')}), so it cannot be resumed: use another output-dir, or resume: false with overwrite: true to replace them.`,
@@ -247,31 +449,9 @@ function runIdentity(settings: Settings, ca: FleetCa, sink: Sink): RunIdentity {
     fleetCaSha256: ca.sha256,
     format: settings.format,
     compress: settings.compress,
-    layout: settings.layout,
-    credentialsDir: settings.credentialsDir,
-    keyType: settings.keyType,
-    subject: settings.subject,
-    san: settings.san ?? null,
     imageSha256: sink.base?.sha256 ?? null,
     partition: sink.base?.partition ?? null,
-    serverCaSha256: settings.serverCa ? sha256Hex(Buffer.from(settings.serverCa.text)) : null,
-    gatewayUrl: settings.gatewayUrl ?? null
-  }
-}
-
-function issuedRecord(run: string, credential: IssuedCredential): JournalRecord {
-  return {
-    type: 'issued',
-    run,
-    at: new Date().toISOString(),
-    serial: credential.device.serial,
-    deviceId: credential.device.deviceId,
-    certificate: {
-      serialNumber: credential.serialNumber,
-      sha256: credential.sha256,
-      notAfter: credential.notAfter.toISOString(),
-      pem: credential.certificatePem
-    }
+    shard: `${settings.shard.index}/${settings.shard.count}`
   }
 }
 

@@ -4,6 +4,11 @@ export interface Reporter {
   warning(message: string, where?: { file?: string; line?: number }): void
   /** Called after every device; implementations throttle what they print. */
   progress(done: number, total: number): void
+  /**
+   * Told of what the run holds that must be released even if the process dies before its
+   * `finally` (the action saves it for its post: step): the secret temp folder and the lock.
+   */
+  holding?(resource: { kind: 'secret-temp' | 'lock'; path: string }): void
 }
 
 /** Prints progress at most every `intervalMs` and at the end. */

@@ -2,8 +2,6 @@
 // both files appear (renamed into place) only when complete.
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import type { IssuedCredential } from '../issue/types.js'
-import type { SinkOutput } from '../sink/types.js'
 import { syncDir, tempSibling, writeAll } from '../util/fsx.js'
 import {
   CERTIFICATES_FILE,
@@ -15,39 +13,12 @@ import {
   type ManifestHeader
 } from './types.js'
 
-export function manifestDevice(credential: IssuedCredential, output: SinkOutput): ManifestDevice {
-  return {
-    serial: credential.device.serial,
-    deviceId: credential.device.deviceId,
-    certificate: {
-      serialNumber: credential.serialNumber,
-      subject: credential.subject,
-      sha256: credential.sha256,
-      publicKeySha256: credential.publicKeySha256,
-      notBefore: credential.notBefore.toISOString(),
-      notAfter: credential.notAfter.toISOString(),
-      keySource: credential.privateKeyPem === undefined ? 'csr' : 'generated'
-    },
-    output: {
-      path: output.path,
-      size: output.size,
-      sha256: output.sha256,
-      ...(output.partition ? { partition: output.partition } : {})
-    },
-    files: output.files.map((file) =>
-      file.secret
-        ? { path: file.path, mode: file.mode, owner: file.owner, privateKey: true }
-        : { path: file.path, mode: file.mode, owner: file.owner, sha256: file.sha256 ?? '', size: file.size, privateKey: false }
-    )
-  }
-}
-
 /**
  * A file written in pieces under a temporary name, then fsync'd and renamed into place. Writes go
  * through a FileHandle (errors are thrown where they happen, a full disk included) and are
  * buffered, so streaming 100,000 device entries costs few system calls and little memory.
  */
-class AtomicStream {
+export class AtomicStream {
   readonly temp: string
   private handle: FileHandle | undefined
   private pending: string[] = []
@@ -79,7 +50,11 @@ class AtomicStream {
   }
 
   private async open(): Promise<FileHandle> {
-    this.handle ??= await open(this.temp, 'w', 0o644)
+    if (!this.handle) {
+      const handle = await open(this.temp, 'w', 0o644)
+      this.handle = handle
+      await handle.chmod(0o644) // no secret inside: readable by reviewers whatever the umask
+    }
     return this.handle
   }
 

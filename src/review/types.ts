@@ -63,6 +63,8 @@ export interface ManifestDevice {
     path: string
     size: number
     sha256: string
+    /** With input bmap: the bmap file beside the image (it describes the uncompressed image). */
+    bmap?: { path: string; sha256: string }
     partition?: { number: number; offset: number; size: number; fileSystem: string; label?: string }
   }
   files: ManifestFile[]
@@ -76,8 +78,10 @@ export type SupersededReason =
   | 'output-redone'
   /** A later run with overwrite replaced it. */
   | 'overwritten'
-  /** Its serial is no longer in the device manifest. */
+  /** Its serial is no longer in the device manifest; credbake removed its output. */
   | 'not-in-manifest'
+  /** Something that shaped its certificate or files changed (see `changed`); issued anew. */
+  | 'reissued-changed'
 
 export interface SupersededCertificate {
   serial: string
@@ -87,6 +91,8 @@ export interface SupersededCertificate {
   notAfter: string
   issuedAt: string
   reason: SupersededReason
+  /** For reissued-changed: what changed, e.g. ["subject", "lifetime"]. */
+  changed?: string[]
 }
 
 export interface ManifestFooter {
