@@ -1,6 +1,6 @@
 // The action as a runner runs it: `node dist/index.js`, INPUT_* variables, GITHUB_OUTPUT and
 // GITHUB_STEP_SUMMARY files; under Node 20 and under Node 24 (GitHub's node24 runtime).
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
@@ -26,7 +26,10 @@ beforeAll(() => {
   manifest = path.join(work, 'devices.csv')
   writeFileSync(manifest, 'serial,device-id,region\nSN-0001,,eu\nSN-0002,aa:bb:cc:dd:ee:02,us\nSN-0003,dev-3,eu\n')
 })
-afterAll(() => cleanupPki())
+afterAll(() => {
+  cleanupPki()
+  rmSync(work, { recursive: true, force: true })
+})
 
 describe.each(NODES)('the action under %s', (_name, node) => {
   it('bakes tar overlays signed by a root fleet CA, with outputs, summary and a valid manifest', () => {

@@ -1,5 +1,5 @@
 // Bad input: a non-zero exit, a message naming the input, and no manifest that claims success.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -17,7 +17,10 @@ beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'credbake-bad-'))
   goodManifest = write('good.csv', 'serial\nA1\nA2\n')
 })
-afterAll(() => cleanupPki())
+afterAll(() => {
+  cleanupPki()
+  rmSync(work, { recursive: true, force: true })
+})
 
 function write(name: string, text: string): string {
   const file = path.join(work, name)

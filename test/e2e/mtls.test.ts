@@ -1,7 +1,7 @@
 // A real mutual-TLS handshake: a TLS server on 127.0.0.1 that trusts only the fleet root accepts a
 // device presenting its baked client.pem / pkey.pem, and refuses a device of another CA. Judged on
 // the server's side (a TLS 1.3 client can believe it connected before the server's verdict).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
@@ -31,7 +31,10 @@ beforeAll(() => {
   openssl(['x509', '-req', '-in', csr, '-CA', serverCa.certPath, '-CAkey', serverCa.keyPath, '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', crt])
   serverCert = { cert: readFileSync(crt, 'utf8'), key: key.pem }
 })
-afterAll(() => cleanupPki())
+afterAll(() => {
+  cleanupPki()
+  rmSync(work, { recursive: true, force: true })
+})
 
 function bake(ca: CaFixture, name: string): { client: string; key: string } {
   const manifest = path.join(work, `${name}.json`)

@@ -1,7 +1,7 @@
 // Each key type end to end through the bundled CLI, a CSR row, the flat layout, subject and SAN
 // templates, and the summary's row cap for big fleets.
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -19,7 +19,10 @@ beforeAll(() => {
   ca = makeRootCa({ keyType: 'ec-p384', subject: '/CN=Profiles Root/O=Acme' })
   work = mkdtempSync(path.join(os.tmpdir(), 'credbake-profiles-'))
 })
-afterAll(() => cleanupPki())
+afterAll(() => {
+  cleanupPki()
+  rmSync(work, { recursive: true, force: true })
+})
 
 const KEY_CHECKS: Record<string, (key: ReturnType<typeof createPublicKey>) => boolean> = {
   'ec-p256': (key) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1',

@@ -1,6 +1,6 @@
 // No private-key material and no passphrase anywhere but the device's own key file.
 import { createPrivateKey } from 'node:crypto'
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -17,7 +17,10 @@ beforeAll(() => {
   encryptedKeyPem = keyFormats(ca.key, { passphrase: PASSPHRASE }).encryptedPkcs8.pem
   work = mkdtempSync(path.join(os.tmpdir(), 'credbake-secrets-'))
 })
-afterAll(() => cleanupPki())
+afterAll(() => {
+  cleanupPki()
+  rmSync(work, { recursive: true, force: true })
+})
 
 /** Every form of a private key that could leak: PEM bodies, their base64 lines, the DER as hex. */
 function keyForms(pem: string, passphrase?: string): string[] {

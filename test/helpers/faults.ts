@@ -6,10 +6,11 @@
 //   const { status, signal, stderr } = await startCli(args, { env }).killAfter(120)
 //   const fake = makeFakeDebugfs(dir, { mode: 'segv', failAt: 3 })   // PATH: fake.env.PATH
 //   const mounted = mountTmpfs(dir, 2 * MiB)                           // false when not permitted
+import { createHash } from 'node:crypto'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, statfsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { NODE20, CLI, ACTION } from './run.js'
+import { NODE20, CLI, ACTION, tempEnv } from './run.js'
 
 // ---- randomness -------------------------------------------------------------------------------
 
@@ -122,6 +123,7 @@ export function startAction(
   opts: StartOptions = {}
 ): RunningChild {
   const env: Record<string, string | undefined> = {
+    ...tempEnv(),
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? files.workspace,
     GITHUB_OUTPUT: files.outputFile,
@@ -332,35 +334,56 @@ export function fillLeaving(file: string, leave: number): number {
 // ---- what a run leaves behind -----------------------------------------------------------------
 
 export type JournalLine =
-  | { type: 'run'; run: string; at: string; identity: Record<string, unknown>; overwrite: boolean }
-  | { type: 'issued'; run: string; serial: string; deviceId: string; certificate: { serialNumber: string; sha256: string; pem: string } }
-  | { type: 'written'; run: string; serial: string; certificateSha256: string; entry: { output: { path: string; sha256: string } } }
+  | { type: 'run'; run: string; at: string; identity: Record<string, unknown>; basis: Record<string, unknown>; overwrite: boolean }
+  | {
+      type: 'issued'
+      run: string
+      serial: string
+      basis: { deviceId: string; subject: string }
+      certificate: { serialNumber: string; sha256: string; pem: string }
+      replaces?: { certificateSha256: string; reason: string; changed?: string[] }
+    }
+  | { type: 'written'; run: string; serial: string; certificateSha256: string; output: { path: string; sha256: string } }
+  | { type: 'retired'; run: string; serial: string; certificateSha256: string; path: string }
   | { type: 'complete'; run: string; devices: number }
 
 export interface JournalRead {
   records: JournalLine[]
-  /** Lines that are not JSON (a torn append), with their 1-based numbers. */
+  /** Lines that are not whole records (a torn append), with their 1-based numbers. */
   torn: Array<{ line: number; text: string }>
+  /** Lines that parse but whose checksum does not match their content. */
+  badChecksums: number[]
   /** True when the file does not end with a newline. */
   unterminated: boolean
 }
 
-/** Read credbake-journal.jsonl independently of credbake's reader. */
+/**
+ * Read credbake-journal.jsonl independently of credbake's reader, checking each record's checksum
+ * as the journal format documents it: the line is `{...,"sum":"S"}` where S is the first 32 hex
+ * digits of the SHA-256 of the line with `,"sum":"S"` taken out.
+ */
 export function readJournalFile(outputDir: string): JournalRead {
   const file = path.join(outputDir, 'credbake-journal.jsonl')
-  if (!existsSync(file)) return { records: [], torn: [], unterminated: false }
+  if (!existsSync(file)) return { records: [], torn: [], badChecksums: [], unterminated: false }
   const text = readFileSync(file, 'utf8')
   const records: JournalLine[] = []
   const torn: Array<{ line: number; text: string }> = []
+  const badChecksums: number[] = []
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return
     try {
-      records.push(JSON.parse(line) as JournalLine)
+      const record = JSON.parse(line) as JournalLine & { sum?: string }
+      const sum = record.sum
+      const match = /,"sum":"([0-9a-f]{32})"\}$/.exec(line)
+      const unsummed = match ? `${line.slice(0, match.index)}}` : ''
+      if (!sum || !match || createHash('sha256').update(unsummed).digest('hex').slice(0, 32) !== sum) badChecksums.push(index + 1)
+      delete record.sum
+      records.push(record)
     } catch {
       torn.push({ line: index + 1, text: line.slice(0, 120) })
     }
   })
-  return { records, torn, unterminated: text.length > 0 && !text.endsWith('\n') }
+  return { records, torn, badChecksums, unterminated: text.length > 0 && !text.endsWith('\n') }
 }
 
 /** Every path under `dir` (relative), recursively; [] when it does not exist. */

@@ -1,9 +1,12 @@
 // Runs the bundled action and CLI the way a runner / a user does: a separate Node process on
 // dist/, inputs as INPUT_* variables with hyphens kept, outputs and summary as files.
+// Each runAction's runner folder (GITHUB_OUTPUT, the summary, RUNNER_TEMP, the default workspace)
+// is removed after the test file (a root-level afterAll registered by importing this module).
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { afterAll } from 'vitest'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
 export const ACTION = path.join(ROOT, 'dist/index.js')
@@ -27,6 +30,22 @@ export const NODES: Array<[string, string]> = [
   ['node24', NODE24]
 ]
 
+const runnerDirs: string[] = []
+
+/** Removes every runner folder runAction made in this test file (runs after the file by itself). */
+export function cleanupRuns(): void {
+  for (const dir of runnerDirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+}
+afterAll(cleanupRuns)
+
+/**
+ * The temp root the suite runs in (test/global-setup.ts points TMPDIR to a folder of its own):
+ * children started with a fresh environment get it too, so what they leave is seen.
+ */
+export function tempEnv(): Record<string, string> {
+  return process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}
+}
+
 export interface ActionRun {
   status: number | null
   stdout: string
@@ -39,13 +58,15 @@ export interface ActionRun {
 
 export function runAction(inputs: Record<string, string>, opts: { node?: string; cwd?: string; env?: Record<string, string> } = {}): ActionRun {
   const work = mkdtempSync(path.join(os.tmpdir(), 'credbake-runner-'))
+  runnerDirs.push(work)
   const outputFile = path.join(work, 'github_output')
   const summaryFile = path.join(work, 'step_summary')
   const runnerTemp = path.join(work, 'runner_temp')
   writeFileSync(outputFile, '')
   writeFileSync(summaryFile, '')
-  spawnSync('mkdir', ['-p', runnerTemp])
+  mkdirSync(runnerTemp, { recursive: true })
   const env: Record<string, string> = {
+    ...tempEnv(),
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? work,
     GITHUB_OUTPUT: outputFile,
