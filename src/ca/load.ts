@@ -1,7 +1,8 @@
-// Loads the fleet CA (certificate, optional chain, private key) and refuses, before any device is
-// issued, a CA that would produce certificates a server rejects: not a CA, key not matching,
-// not valid now, or ending before the requested device lifetime does.
-import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
+// Loads the fleet CA (certificate, optional chain) and refuses, before any device is issued, a CA
+// that would produce certificates a server rejects: not a CA, signer key not matching, not valid
+// now, or ending before the requested device lifetime does. The private key stays in its signer
+// (src/signer): this file only checks that the signer holds the certificate's key.
+import { X509Certificate, type KeyObject } from 'node:crypto'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import {
   BasicConstraints,
@@ -24,24 +25,23 @@ import { childrenOf, encodingOf, readSingle, splitSpki, TAG } from '../issue/der
 import { formatName } from '../issue/subject.js'
 import { describeDuration, describeLifetime, isoSeconds, lifetimeEnd, lifetimeInput } from '../issue/validity.js'
 import type { Lifetime, PemSource } from '../settings/types.js'
+import { checkSignerHash, checkSignerKey, checkTestSignature } from '../signer/check.js'
+import { openPemSigner, PRIVATE_KEY_TYPES } from '../signer/pem.js'
+import { openSigner } from '../signer/registry.js'
+import type { CaSigner, SignerOpenContext } from '../signer/types.js'
 import { sha1, sha256Hex } from '../util/hash.js'
 import { describeOrigin, labelsOf, parsePem, toPem, type PemBlock } from '../util/pem.js'
 import type { FleetCa } from './types.js'
 
 export interface LoadFleetCaInput {
   cert: PemSource
-  key: PemSource
+  /** The signer of the fleet CA key; or `key` (a PEM key, opened here as an in-memory signer). */
+  signer?: CaSigner
+  key?: PemSource
   passphrase?: string
   lifetime: Lifetime
   /** Defaults to the current time. */
   now?: Date
-}
-
-const PRIVATE_KEY_TYPES: Record<string, 'pkcs8' | 'sec1' | 'pkcs1'> = {
-  'PRIVATE KEY': 'pkcs8',
-  'ENCRYPTED PRIVATE KEY': 'pkcs8',
-  'EC PRIVATE KEY': 'sec1',
-  'RSA PRIVATE KEY': 'pkcs1'
 }
 
 /** One parsed certificate of fleet-ca-cert, with what the checks need. */
@@ -64,15 +64,21 @@ interface ParsedCertificate {
   subjectKeyIdentifier?: Buffer
 }
 
+/**
+ * Reads and checks fleet-ca-cert, and that the signer (or the PEM `key`) holds its key: the public
+ * keys must be equal. The test signature is asynchronous: see checkFleetCaSigner / openFleetCa.
+ */
 export function loadFleetCa(input: LoadFleetCaInput): FleetCa {
   const now = input.now ?? new Date()
   const certificates = readCertificates(input.cert)
-  const key = readPrivateKey(input.key, input.passphrase)
-  const facts = keyFacts(key)
-  if ('unsupported' in facts) throw new FleetCaError(`${describeOrigin(input.key)}: ${facts.unsupported}`, { input: 'fleet-ca-key' })
+  const signer = input.signer ?? (input.key ? openPemSigner(input.key, input.passphrase) : undefined)
+  if (!signer) throw new FleetCaError('fleet-ca-key is required', { input: 'fleet-ca-key' })
 
   const ca = certificates[0] as ParsedCertificate
-  checkKeyMatches(certificates, key, input)
+  checkSignerKey(signer, certificates, describeOrigin(input.cert))
+  const facts = keyFacts(ca.publicKey)
+  if ('unsupported' in facts) throw new FleetCaError(`${describeOrigin(input.cert)}: the fleet CA's key: ${facts.unsupported}`, { input: input.cert.input })
+  checkSignerHash(signer, facts.hash)
   checkChainOrder(certificates, input.cert)
   checkIsCa(ca, input.cert)
   for (const certificate of certificates) checkValidNow(certificate, now, input.cert)
@@ -90,10 +96,50 @@ export function loadFleetCa(input: LoadFleetCaInput): FleetCa {
     notBefore: ca.notBefore,
     notAfter: ca.notAfter,
     keyDescription: facts.description,
-    key,
+    publicKey: ca.publicKey,
     signatureHash: facts.hash,
     signatureAlgorithmDer: facts.signatureAlgorithmDer,
     signatureAlgorithmName: facts.signatureAlgorithmName
+  }
+}
+
+/** A test signature by the signer must verify with the CA certificate's public key. */
+export async function checkFleetCaSigner(ca: FleetCa, signer: CaSigner): Promise<void> {
+  await checkTestSignature(signer, ca.publicKey, ca.signatureHash)
+}
+
+export interface OpenFleetCaInput {
+  cert: PemSource
+  /** fleet-ca-key: a PEM key (text) or a key URI. */
+  key: PemSource
+  passphrase?: string
+  pkcs11Module?: string
+  lifetime: Lifetime
+  now?: Date
+  warn?: (message: string) => void
+}
+
+/**
+ * Opens the signer named by fleet-ca-key, loads and checks the fleet CA against it and makes a test
+ * signature. The caller closes the signer; on failure it is closed here.
+ */
+export async function openFleetCa(input: OpenFleetCaInput): Promise<{ ca: FleetCa; signer: CaSigner }> {
+  const context: SignerOpenContext = {
+    origin: input.key.origin,
+    ...(input.passphrase ? { passphrase: input.passphrase } : {}),
+    ...(input.pkcs11Module ? { pkcs11Module: input.pkcs11Module } : {}),
+    ...(input.warn ? { warn: input.warn } : {})
+  }
+  // The certificate is checked first: its errors need no token, KMS or program.
+  readCertificates(input.cert)
+  const signer = await openSigner(input.key.text, context)
+  try {
+    const ca = loadFleetCa({ cert: input.cert, signer, lifetime: input.lifetime, ...(input.now ? { now: input.now } : {}) })
+    await checkFleetCaSigner(ca, signer)
+    return { ca, signer }
+  } catch (error) {
+    await signer.close().catch(() => undefined)
+    throw error
   }
 }
 
@@ -173,65 +219,6 @@ function nameText(name: Name): string {
       }))
     )
   )
-}
-
-function readPrivateKey(source: PemSource, passphrase: string | undefined): KeyObject {
-  const blocks = parsePem(source.text, source, FleetCaError)
-  // `openssl ecparam -genkey` writes an EC PARAMETERS block first: ignore such companions.
-  const keyBlocks = blocks.filter((block) => block.label in PRIVATE_KEY_TYPES)
-  const where = describeOrigin(source)
-  if (keyBlocks.length === 0) {
-    const hint = blocks.some((block) => block.label === 'CERTIFICATE')
-      ? ' (it holds a certificate: are fleet-ca-cert and fleet-ca-key swapped?)'
-      : blocks.some((block) => block.label === 'PUBLIC KEY')
-        ? ' (a public key cannot sign; give the private key)'
-        : ''
-    throw new FleetCaError(`${where}: expected a private key (PRIVATE KEY, ENCRYPTED PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY), found ${labelsOf(blocks)}${hint}`, {
-      input: source.input
-    })
-  }
-  if (keyBlocks.length > 1) throw new FleetCaError(`${where}: holds ${keyBlocks.length} private keys; give exactly one`, { input: source.input })
-  const block = keyBlocks[0] as PemBlock
-  const type = PRIVATE_KEY_TYPES[block.label] as 'pkcs8' | 'sec1' | 'pkcs1'
-  // Legacy OpenSSL encryption ("Proc-Type: 4,ENCRYPTED") lives in PEM headers, so node needs the PEM.
-  const legacyEncrypted = (block.headers['Proc-Type'] ?? '').includes('ENCRYPTED')
-  const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || legacyEncrypted
-
-  if (encrypted && !passphrase) {
-    throw new FleetCaError(`${where} is encrypted; set fleet-ca-key-passphrase to its passphrase`, { input: 'fleet-ca-key-passphrase' })
-  }
-  try {
-    if (legacyEncrypted) return createPrivateKey({ key: pemWithHeaders(block), format: 'pem', passphrase })
-    return createPrivateKey({ key: block.der, format: 'der', type, ...(encrypted ? { passphrase } : {}) })
-  } catch (error) {
-    if (encrypted) {
-      // Never echo the passphrase or any detail derived from it.
-      throw new FleetCaError(`${where} could not be decrypted with fleet-ca-key-passphrase (wrong passphrase, or a damaged key)`, {
-        input: 'fleet-ca-key-passphrase'
-      })
-    }
-    throw new FleetCaError(`${where}: the ${block.label} block is not a valid ${type.toUpperCase()} private key`, { input: source.input, cause: error })
-  }
-}
-
-function pemWithHeaders(block: PemBlock): string {
-  const headers = Object.entries(block.headers).map(([name, value]) => `${name}: ${value}\n`)
-  return toPem(block.label, block.der).replace('-----\n', `-----\n${headers.join('')}\n`)
-}
-
-function checkKeyMatches(certificates: ParsedCertificate[], key: KeyObject, input: LoadFleetCaInput): void {
-  const ca = certificates[0] as ParsedCertificate
-  // KeyObject.equals compares the key material, whatever encoding (e.g. compressed EC points) each side used.
-  // createPublicKey derives the public half of a private KeyObject.
-  const publicOfKey = createPublicKey(key)
-  if (ca.publicKey.equals(publicOfKey)) return
-  const matching = certificates.find((certificate) => certificate.publicKey.equals(publicOfKey))
-  const hint = matching
-    ? ` It matches certificate ${matching.index + 1} (${matching.subject}): the signing CA must come first in fleet-ca-cert, followed by its issuers.`
-    : ' Check that both secrets belong to the same fleet CA.'
-  throw new FleetCaError(`${describeOrigin(input.key)} does not match the fleet CA certificate (${ca.subject}) in ${describeOrigin(input.cert)}.${hint}`, {
-    input: 'fleet-ca-key'
-  })
 }
 
 /** Each certificate after the first must be the issuer of the one before it. */

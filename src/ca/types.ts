@@ -2,7 +2,10 @@ import type { KeyObject } from 'node:crypto'
 
 export type HashName = 'sha256' | 'sha384' | 'sha512'
 
-/** The fleet CA, loaded and checked; the only holder of the CA private key. */
+/**
+ * The fleet CA, loaded and checked: certificates and what issuance precomputes from them. It holds
+ * no private key: signatures come from a signer (src/signer), checked against `publicKey` first.
+ */
 export interface FleetCa {
   /** DER of the signing CA certificate (first in fleet-ca-cert). */
   der: Buffer
@@ -23,8 +26,8 @@ export interface FleetCa {
   notAfter: Date
   /** e.g. "EC P-256", "RSA 3072", "Ed25519". */
   keyDescription: string
-  /** The signing key. Never logged, never written. */
-  key: KeyObject
+  /** The CA certificate's public key (what the signer's must equal). */
+  publicKey: KeyObject
   /** Hash for device signatures (null for Ed25519). */
   signatureHash: HashName | null
   /** DER of the AlgorithmIdentifier used in device certificates. */

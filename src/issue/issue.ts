@@ -1,5 +1,7 @@
-// Issues one device credential: key pair (or a CSR's public key), TBSCertificate built with the
-// lean DER encoder from the compiled profile, signed by the fleet CA with node:crypto.
+// Issues one device credential in two steps: buildTbs (key pair or a CSR's public key, and the
+// TBSCertificate built with the lean DER encoder from the compiled profile), then assemble (the
+// certificate around a signature of the fleet CA's signer). issueCredential does both with an
+// in-memory CA key, which is what issuance workers do when the signer allows it.
 import { createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { AsnConvert } from '@peculiar/asn1-schema'
@@ -32,11 +34,25 @@ function compiled(profile: CertificateProfile): CompiledProfile {
   return result
 }
 
+/** A device certificate before its signature: what the signer signs, and the rest of the credential. */
+export interface UnsignedCredential {
+  device: Device
+  /** DER of the TBSCertificate: the bytes the fleet CA signs. */
+  tbs: Buffer
+  /** PKCS#8 PEM of a generated key; absent for CSR rows. Secret. */
+  privateKeyPem?: string
+  serialNumber: string
+  subject: string
+  publicKeySha256: string
+  notBefore: Date
+  notAfter: Date
+}
+
 /**
- * One device certificate per the profile. Generates a key pair of `profile.keyType`, or, when
- * `device.csr` is set, verifies that CSR and certifies its public key (no private key returned).
+ * The TBSCertificate of one device per the profile. Generates a key pair of `profile.keyType`, or,
+ * when `device.csr` is set, verifies that CSR and certifies its public key (no private key then).
  */
-export function issueCredential(ca: FleetCa, profile: CertificateProfile, device: Device, now: Date = new Date()): IssuedCredential {
+export function buildTbs(ca: FleetCa, profile: CertificateProfile, device: Device, now: Date = new Date()): UnsignedCredential {
   const template = compiled(profile)
   const keyPair = device.csr === undefined ? generateDeviceKeyPair(profile.keyType) : undefined
   const spkiDer = keyPair ? keyPair.spkiDer : publicKeyFromCsr(device, profile)
@@ -64,22 +80,39 @@ export function issueCredential(ca: FleetCa, profile: CertificateProfile, device
     spkiDer,
     explicit(3, sequence(...extensions))
   )
-  // EC signatures from node:crypto are already DER (r, s), as X.509 wants; Ed25519 takes no hash.
-  const signature = sign(ca.signatureHash, tbs, ca.key)
-  const certificateDer = sequence(tbs, ca.signatureAlgorithmDer, bitString(signature))
-
   return {
     device,
-    certificateDer,
-    certificatePem: toPem('CERTIFICATE', certificateDer),
+    tbs,
     ...(keyPair ? { privateKeyPem: keyPair.privateKeyPem } : {}),
     serialNumber: serial.toString('hex'),
     subject: subject.text,
-    sha256: sha256Hex(certificateDer),
     publicKeySha256: sha256Hex(spkiDer),
     notBefore,
     notAfter
   }
+}
+
+/** The certificate: SEQUENCE { tbsCertificate, signatureAlgorithm, BIT STRING signature }. */
+export function assemble(ca: FleetCa, unsigned: UnsignedCredential, signature: Uint8Array): IssuedCredential {
+  const certificateDer = sequence(unsigned.tbs, ca.signatureAlgorithmDer, bitString(signature))
+  return {
+    device: unsigned.device,
+    certificateDer,
+    certificatePem: toPem('CERTIFICATE', certificateDer),
+    ...(unsigned.privateKeyPem !== undefined ? { privateKeyPem: unsigned.privateKeyPem } : {}),
+    serialNumber: unsigned.serialNumber,
+    subject: unsigned.subject,
+    sha256: sha256Hex(certificateDer),
+    publicKeySha256: unsigned.publicKeySha256,
+    notBefore: unsigned.notBefore,
+    notAfter: unsigned.notAfter
+  }
+}
+
+/** buildTbs + sign with the in-memory CA key (node:crypto; EC signatures come out DER) + assemble. */
+export function issueCredential(ca: FleetCa, profile: CertificateProfile, device: Device, now: Date, caKey: KeyObject): IssuedCredential {
+  const unsigned = buildTbs(ca, profile, device, now)
+  return assemble(ca, unsigned, sign(ca.signatureHash, unsigned.tbs, caKey))
 }
 
 /**

@@ -1,12 +1,16 @@
 // Issuance on every core: a pool of worker threads when the code runs from the bundle, the main
 // thread otherwise (tests running src/ directly, or concurrency 1). Results keep device order.
+// With an in-memory CA key the workers sign as they build; with any other signer (a token, KMS or a
+// signer program) they build TBSCertificates and the main thread asks the signer, with up to
+// `signer.concurrency` signatures in flight, then assembles the certificates.
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { FleetCa } from '../ca/types.js'
-import { CredbakeError, type ErrorKind } from '../errors.js'
+import { CredbakeError, FleetCaError, messageOf, type ErrorKind } from '../errors.js'
 import type { Device } from '../manifest/types.js'
-import { issueCredential } from './issue.js'
+import type { CaSigner } from '../signer/types.js'
+import { assemble, buildTbs, issueCredential, type UnsignedCredential } from './issue.js'
 import type { CertificateProfile, IssuedCredential } from './types.js'
 import { ISSUER_ROLE, type IssuerInit, type IssuerReply, type SerializedError } from './worker.js'
 
@@ -20,29 +24,75 @@ export interface Issuer {
 /** Below this many devices starting threads costs more than it saves. */
 const MIN_DEVICES_FOR_WORKERS = 200
 
-export function createIssuer(ca: FleetCa, profile: CertificateProfile, now: Date, options: { concurrency: number; devices: number }): Issuer {
+export interface IssuerOptions {
+  concurrency: number
+  devices: number
+  /** The fleet CA's signer (checked against `ca` already). */
+  signer: CaSigner
+}
+
+export function createIssuer(ca: FleetCa, profile: CertificateProfile, now: Date, options: IssuerOptions): Issuer {
+  const { signer } = options
+  const key = signer.inProcessKey
   const threads = options.concurrency === 0 ? os.availableParallelism() : options.concurrency
   const script = fileURLToPath(import.meta.url)
   // Workers re-run this file: only possible for the bundled JavaScript, not for src/*.ts.
   const bundled = script.endsWith('.js')
-  if (threads <= 1 || !bundled || options.devices < MIN_DEVICES_FOR_WORKERS) return inProcessIssuer(ca, profile, now)
-  return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now }, threads)
+  if (threads <= 1 || !bundled || options.devices < MIN_DEVICES_FOR_WORKERS) {
+    if (key) {
+      return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => {} }
+    }
+    return { threads: 1, issue: async (devices) => signAll(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))), close: async () => {} }
+  }
+  return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAll(ca, signer, unsigned))
 }
 
-function inProcessIssuer(ca: FleetCa, profile: CertificateProfile, now: Date): Issuer {
-  return {
-    threads: 1,
-    issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now)),
-    close: async () => {}
+/**
+ * Signs every TBSCertificate with up to `signer.concurrency` in flight, keeping order. After the
+ * first failure no further signature is asked for; the first failure (in device order) is thrown.
+ */
+async function signAll(ca: FleetCa, signer: CaSigner, unsigned: UnsignedCredential[]): Promise<IssuedCredential[]> {
+  const results: IssuedCredential[] = new Array(unsigned.length)
+  const failures: Array<{ index: number; error: unknown }> = []
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (failures.length === 0 && next < unsigned.length) {
+      const index = next++
+      const item = unsigned[index] as UnsignedCredential
+      try {
+        results[index] = assemble(ca, item, await signer.sign(item.tbs))
+      } catch (error) {
+        failures.push({ index, error })
+      }
+    }
   }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(signer.concurrency, unsigned.length)) }, lane))
+  if (failures.length) {
+    const first = failures.sort((a, b) => a.index - b.index)[0] as { index: number; error: unknown }
+    if (first.error instanceof CredbakeError) throw first.error
+    const serial = unsigned[first.index]?.device.serial
+    throw new FleetCaError(`fleet-ca-key: ${signer.description} failed to sign device ${serial}: ${messageOf(first.error)}`, {
+      input: 'fleet-ca-key',
+      ...(serial ? { serial } : {}),
+      cause: first.error
+    })
+  }
+  return results
 }
+
+type Waiter = { resolve: (reply: IssuedCredential[] | UnsignedCredential[]) => void; reject: (e: Error) => void }
 
 class WorkerIssuer implements Issuer {
   private readonly workers: Worker[]
-  private readonly waiting = new Map<number, { resolve: (c: IssuedCredential[]) => void; reject: (e: Error) => void }>()
+  private readonly waiting = new Map<number, Waiter>()
   private nextId = 0
 
-  constructor(script: string, init: IssuerInit, readonly threads: number) {
+  constructor(
+    script: string,
+    init: IssuerInit,
+    readonly threads: number,
+    private readonly sign?: (unsigned: UnsignedCredential[]) => Promise<IssuedCredential[]>
+  ) {
     this.workers = Array.from({ length: threads }, () => {
       const worker = new Worker(script, { workerData: init })
       worker.on('message', (reply: IssuerReply) => this.settle(reply))
@@ -62,13 +112,14 @@ class WorkerIssuer implements Issuer {
         const slice = devices.slice(index * size, (index + 1) * size)
         if (slice.length === 0) return Promise.resolve([])
         const id = this.nextId++
-        return new Promise<IssuedCredential[]>((resolve, reject) => {
+        return new Promise<IssuedCredential[] | UnsignedCredential[]>((resolve, reject) => {
           this.waiting.set(id, { resolve, reject })
           worker.postMessage({ id, devices: slice })
         })
       })
     )
-    return parts.flat().map(revive)
+    if (this.sign) return this.sign((parts.flat() as UnsignedCredential[]).map(reviveUnsigned))
+    return (parts.flat() as IssuedCredential[]).map(revive)
   }
 
   async close(): Promise<void> {
@@ -80,7 +131,7 @@ class WorkerIssuer implements Issuer {
     if (!waiter) return
     this.waiting.delete(reply.id)
     if ('error' in reply) waiter.reject(reviveError(reply.error))
-    else waiter.resolve(reply.credentials)
+    else waiter.resolve('credentials' in reply ? reply.credentials : reply.unsigned)
   }
 
   private failAll(error: Error): void {
@@ -90,9 +141,17 @@ class WorkerIssuer implements Issuer {
 }
 
 /** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
 function revive(credential: IssuedCredential): IssuedCredential {
   const der = credential.certificateDer as Uint8Array
-  return Buffer.isBuffer(der) ? credential : { ...credential, certificateDer: Buffer.from(der.buffer, der.byteOffset, der.byteLength) }
+  return Buffer.isBuffer(der) ? credential : { ...credential, certificateDer: asBuffer(der) }
+}
+
+function reviveUnsigned(unsigned: UnsignedCredential): UnsignedCredential {
+  return Buffer.isBuffer(unsigned.tbs) ? unsigned : { ...unsigned, tbs: asBuffer(unsigned.tbs) }
 }
 
 function reviveError(error: SerializedError): CredbakeError {

@@ -4,7 +4,7 @@
 //   → review manifest from the journal → result for the summary.
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
-import { loadFleetCa } from '../ca/load.js'
+import { openFleetCa } from '../ca/load.js'
 import type { FleetCa } from '../ca/types.js'
 import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
 import { InputError, messageOf } from '../errors.js'
@@ -60,12 +60,16 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
   )
 
   // Every check on the CA happens here, before the first key is generated.
-  const ca = loadFleetCa({
+  // fleet-ca-key names a signer (PEM key, PKCS#11 token, KMS key or program): opened, matched
+  // against the certificate and test-signed here; closed by the cleanup below.
+  const { ca, signer } = await openFleetCa({
     cert: settings.fleetCaCert,
     key: settings.fleetCaKey,
     passphrase: settings.fleetCaKeyPassphrase,
+    pkcs11Module: settings.pkcs11Module,
     lifetime: settings.lifetime,
-    now: startedAt
+    now: startedAt,
+    warn: (message) => reporter.warning(message)
   })
   reporter.info(`Fleet CA: ${ca.subject} (${ca.keyDescription}, SHA-256 ${ca.sha256})`)
   const profile = buildProfile(
@@ -75,6 +79,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 
   // Everything acquired from here on is released in `finally`, every step even if one throws.
   const cleanup = new Cleanup()
+  cleanup.add('the fleet CA signer', signer, (held) => held.close())
   let failed = false
   try {
     await prepareOutputDir(settings.outputDir)
@@ -104,7 +109,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 
     const issuer = cleanup.add(
       'the issuance workers',
-      createIssuer(ca, profile, startedAt, { concurrency: settings.concurrency, devices: plan.todo.length }),
+      createIssuer(ca, profile, startedAt, { concurrency: settings.concurrency, devices: plan.todo.length, signer }),
       (held) => held.close()
     )
     await bakeDevices(plan, {

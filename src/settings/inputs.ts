@@ -39,12 +39,17 @@ export const INPUTS: readonly InputSpec[] = [
     required: true,
     secret: true,
     description:
-      'Fleet CA private key as PEM text (e.g. a repository secret) or a path: PKCS#8, encrypted PKCS#8, SEC1 EC or PKCS#1 RSA. Masked; never printed.'
+      'Fleet CA private key as PEM text (e.g. a repository secret) or a path: PKCS#8, encrypted PKCS#8, SEC1 EC or PKCS#1 RSA. Or a key URI that keeps the key off the runner: `pkcs11:token=…;object=…` (RFC 7512, a PKCS#11 token or HSM), `awskms://[ENDPOINT/]KEY` (AWS KMS) or `exec:PATH` (a signer program). Masked; never printed.'
   },
   {
     name: 'fleet-ca-key-passphrase',
     secret: true,
-    description: 'Passphrase of an encrypted fleet CA key. Masked; never printed.'
+    description: 'Passphrase of an encrypted fleet CA key, or the user PIN of a pkcs11: token. Masked; never printed.'
+  },
+  {
+    name: 'pkcs11-module',
+    description:
+      'PKCS#11 module (shared library) for a pkcs11: fleet-ca-key whose URI has no module-path, e.g. /usr/lib/softhsm/libsofthsm2.so, yubihsm_pkcs11.so, opensc-pkcs11.so.'
   },
   {
     name: 'server-ca',

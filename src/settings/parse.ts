@@ -59,7 +59,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
 
   const manifestPath = resolvePath(required('manifest'))
   const fleetCaCert = readPem('fleet-ca-cert', required('fleet-ca-cert'), resolvePath, false)
-  const fleetCaKey = readPem('fleet-ca-key', required('fleet-ca-key'), resolvePath, true)
+  const fleetCaKey = readKeyReference(required('fleet-ca-key'), resolvePath)
   const serverCaValue = get('server-ca')
   const image = get('image')
   const format = parseFormat(get('format'), image)
@@ -69,6 +69,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     fleetCaCert,
     fleetCaKey,
     fleetCaKeyPassphrase: raw['fleet-ca-key-passphrase'] || undefined,
+    pkcs11Module: get('pkcs11-module'),
     serverCa: serverCaValue === undefined ? undefined : readCertificates('server-ca', readPem('server-ca', serverCaValue, resolvePath, false)),
     gatewayUrl: parseGatewayUrl(get('gateway-url')),
     layout: oneOf('layout', orDefault('layout'), LAYOUTS),
@@ -105,6 +106,21 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     throw new InputError(`Input "image": ${settings.image} is not a regular file (a folder or a device?); give the firmware image file.`, { input: 'image' })
   }
   return settings
+}
+
+/**
+ * fleet-ca-key: a key URI (`pkcs11:`, `awskms://`, `exec:PATH`, kept as given in `text`; a relative
+ * exec path resolves like other paths), else PEM text or a path to it as for other PEM inputs.
+ */
+function readKeyReference(value: string, resolvePath: (p: string) => string): PemSource {
+  const origin = 'input fleet-ca-key'
+  if (/^(pkcs11:|awskms:\/\/)/.test(value)) return { input: 'fleet-ca-key', text: value, origin }
+  if (value.startsWith('exec:')) {
+    const program = value.slice('exec:'.length)
+    if (program === '') throw new InputError('Input "fleet-ca-key": exec: needs the path of a signer program, e.g. exec:./signer.sh', { input: 'fleet-ca-key' })
+    return { input: 'fleet-ca-key', text: `exec:${resolvePath(program)}`, origin }
+  }
+  return readPem('fleet-ca-key', value, resolvePath, true)
 }
 
 /**

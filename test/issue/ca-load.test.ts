@@ -23,8 +23,7 @@ import {
   type CaFixture,
   type FixtureKeyType
 } from '../helpers/pki.js'
-import { DAYS_30, loadFixtureCa, makeDevice, pemFile, pemText } from './support.js'
-import { issueCredential } from '../../src/issue/issue.js'
+import { DAYS_30, issueCredential, loadFixtureCa, makeDevice, pemFile, pemText } from './support.js'
 import { buildProfile } from '../../src/issue/profile.js'
 
 afterAll(cleanupPki)
@@ -147,7 +146,7 @@ describe('loadFleetCa: key formats', () => {
     if (keyType === 'ed25519') expect(traditional).toBeUndefined()
     else {
       expect(traditional?.pem).toMatch(/BEGIN (EC|RSA) PRIVATE KEY/)
-      expect(load(cert, pemText('fleet-ca-key', traditional?.pem ?? '')).key.asymmetricKeyType).toBe(keyType.startsWith('ec') ? 'ec' : 'rsa')
+      expect(load(cert, pemText('fleet-ca-key', traditional?.pem ?? '')).publicKey.asymmetricKeyType).toBe(keyType.startsWith('ec') ? 'ec' : 'rsa')
     }
   })
 

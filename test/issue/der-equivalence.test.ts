@@ -7,12 +7,11 @@ import { Certificate, GeneralName } from '@peculiar/asn1-x509'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FleetCa } from '../../src/ca/types.js'
 import { childrenOf, readSingle, smallInteger, unsignedInteger, x509Time, oid } from '../../src/issue/der.js'
-import { issueCredential } from '../../src/issue/issue.js'
 import { buildProfile } from '../../src/issue/profile.js'
 import type { KeyType } from '../../src/settings/types.js'
 import { cleanupPki, makeIntermediateCa, makeRootCa, type CaFixture } from '../helpers/pki.js'
 import { referenceTbs } from './asn1-reference.js'
-import { loadFixtureCa, makeDevice } from './support.js'
+import { issueCredential, loadFixtureCa, makeDevice } from './support.js'
 
 afterAll(cleanupPki)
 

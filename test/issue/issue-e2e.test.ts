@@ -7,13 +7,12 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FleetCa } from '../../src/ca/types.js'
 import { CredbakeError, ManifestError } from '../../src/errors.js'
-import { issueCredential } from '../../src/issue/issue.js'
 import { generateDeviceKeyPair, generateDeviceKeyPairAsync } from '../../src/issue/keys.js'
 import { buildProfile } from '../../src/issue/profile.js'
 import type { IssuedCredential } from '../../src/issue/types.js'
 import { KEY_TYPES, type KeyType } from '../../src/settings/types.js'
 import { certtoolInfo, cleanupPki, makeCsr, makeIntermediateCa, makePkiDir, makeRootCa, opensslText, opensslVerify, type CaFixture, type FixtureKeyType } from '../helpers/pki.js'
-import { loadFixtureCa, makeDevice } from './support.js'
+import { issueCredential, loadFixtureCa, makeDevice } from './support.js'
 
 afterAll(cleanupPki)
 

@@ -3,14 +3,13 @@
 // Compares issueCredential with node:crypto alone (the floor) and with the asn1-x509 object model.
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import { afterAll, bench, describe } from 'vitest'
-import { issueCredential } from '../../src/issue/issue.js'
 import { generateDeviceKeyPair } from '../../src/issue/keys.js'
 import { buildProfile } from '../../src/issue/profile.js'
 import { KEY_TYPES, type KeyType } from '../../src/settings/types.js'
 import { toPem } from '../../src/util/pem.js'
 import { cleanupPki, makeRootCa } from '../helpers/pki.js'
 import { referenceCertificate } from './asn1-reference.js'
-import { loadFixtureCa, makeDevice } from './support.js'
+import { caKeyOf, issueCredential, loadFixtureCa, makeDevice } from './support.js'
 
 afterAll(cleanupPki)
 
@@ -25,7 +24,7 @@ const options = (keyType: KeyType) => (keyType.startsWith('rsa') ? { time: 5_000
 describe('device certificate issuance, EC P-256 fleet CA', () => {
   bench('node:crypto only: P-256 keygen (SPKI + PKCS#8 PEM) + one signature', () => {
     generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } })
-    sign('sha256', tbsSizedInput, p256Ca.key)
+    sign('sha256', tbsSizedInput, caKeyOf(p256Ca))
   }, { time: 3_000 })
 
   for (const keyType of KEY_TYPES) {
@@ -53,7 +52,7 @@ describe('device certificate issuance, EC P-256 fleet CA', () => {
         rsaKey: false,
         caKeyIdentifier: p256Ca.keyIdentifier
       },
-      p256Ca.key,
+      caKeyOf(p256Ca),
       'sha256'
     )
     toPem('CERTIFICATE', der)

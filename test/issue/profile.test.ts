@@ -17,12 +17,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FleetCa } from '../../src/ca/types.js'
 import { CredbakeError, FleetCaError, InputError } from '../../src/errors.js'
 import { childrenOf, readSingle } from '../../src/issue/der.js'
-import { issueCredential } from '../../src/issue/issue.js'
 import { buildProfile } from '../../src/issue/profile.js'
 import type { IssuedCredential } from '../../src/issue/types.js'
 import type { KeyType, Lifetime } from '../../src/settings/types.js'
 import { certtoolInfo, cleanupPki, makeIntermediateCa, makeRootCa, opensslText, opensslVerify, type CaFixture } from '../helpers/pki.js'
-import { loadFixtureCa, makeDevice } from './support.js'
+import { issueCredential, loadFixtureCa, makeDevice } from './support.js'
 
 afterAll(cleanupPki)
 

@@ -1,6 +1,10 @@
 // Small builders shared by the issuance tests (fixtures themselves come from test/helpers/pki.ts).
+import type { KeyObject } from 'node:crypto'
 import { loadFleetCa } from '../../src/ca/load.js'
 import type { FleetCa } from '../../src/ca/types.js'
+import { issueCredential as issueWithKey } from '../../src/issue/issue.js'
+import type { CertificateProfile, IssuedCredential } from '../../src/issue/types.js'
+import { readPrivateKey } from '../../src/signer/pem.js'
 import type { Device } from '../../src/manifest/types.js'
 import type { Lifetime, PemSource } from '../../src/settings/types.js'
 import type { CertFixture } from '../helpers/pki.js'
@@ -28,10 +32,23 @@ export const DAYS_30: Lifetime = { kind: 'days', days: 30 }
 
 /** Loads a fixture CA as the fleet CA: its chain as fleet-ca-cert, its PKCS#8 key as fleet-ca-key. */
 export function loadFixtureCa(fixture: CertFixture, lifetime: Lifetime = DAYS_30, now?: Date): FleetCa {
-  return loadFleetCa({
-    cert: pemFile('fleet-ca-cert', fixture.chainPath, fixture.chainPem),
-    key: pemFile('fleet-ca-key', fixture.keyPath, fixture.keyPem),
-    lifetime,
-    ...(now ? { now } : {})
-  })
+  const key = pemFile('fleet-ca-key', fixture.keyPath, fixture.keyPem)
+  const ca = loadFleetCa({ cert: pemFile('fleet-ca-cert', fixture.chainPath, fixture.chainPem), key, lifetime, ...(now ? { now } : {}) })
+  // FleetCa holds no private key: the tests keep each fixture CA's key beside it.
+  caKeys.set(ca, readPrivateKey(key, undefined))
+  return ca
+}
+
+const caKeys = new WeakMap<FleetCa, KeyObject>()
+
+/** The private key of a CA loaded by loadFixtureCa. */
+export function caKeyOf(ca: FleetCa): KeyObject {
+  const key = caKeys.get(ca)
+  if (!key) throw new Error('not a CA from loadFixtureCa')
+  return key
+}
+
+/** issueCredential signing with the fixture CA's in-memory key (as issuance workers do). */
+export function issueCredential(ca: FleetCa, profile: CertificateProfile, device: Device, now: Date = new Date()): IssuedCredential {
+  return issueWithKey(ca, profile, device, now, caKeyOf(ca))
 }
