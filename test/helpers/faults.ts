@@ -369,6 +369,7 @@ export function readJournalFile(outputDir: string): JournalRead {
   const records: JournalLine[] = []
   const torn: Array<{ line: number; text: string }> = []
   const badChecksums: number[] = []
+  let summed = false
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return
     try {
@@ -376,7 +377,11 @@ export function readJournalFile(outputDir: string): JournalRead {
       const sum = record.sum
       const match = /,"sum":"([0-9a-f]{32})"\}$/.exec(line)
       const unsummed = match ? `${line.slice(0, match.index)}}` : ''
-      if (!sum || !match || createHash('sha256').update(unsummed).digest('hex').slice(0, 32) !== sum) badChecksums.push(index + 1)
+      // Format 1 (credbake 0.1) had no checksums: lines before the first summed one may lack them.
+      if (sum) summed = true
+      if (sum || summed) {
+        if (!sum || !match || createHash('sha256').update(unsummed).digest('hex').slice(0, 32) !== sum) badChecksums.push(index + 1)
+      }
       delete record.sum
       records.push(record)
     } catch {

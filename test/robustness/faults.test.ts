@@ -84,7 +84,7 @@ const sha256File = digestOf
 function lastWritten(out: string): Map<string, { cert: string; path: string; sha256: string }> {
   const map = new Map<string, { cert: string; path: string; sha256: string }>()
   for (const r of readJournalFile(out).records) {
-    if (r.type === 'written') map.set(r.serial, { cert: r.certificateSha256, path: r.entry.output.path, sha256: r.entry.output.sha256 })
+    if (r.type === 'written') map.set(r.serial, { cert: r.certificateSha256, path: r.output.path, sha256: r.output.sha256 })
   }
   return map
 }
@@ -102,6 +102,7 @@ function leftoverProblems(out: string, tmp: string, outputFolder: string): strin
   const journal = readJournalFile(out)
   for (const torn of journal.torn) problems.push(`journal line ${torn.line} is torn: ${torn.text.slice(0, 60)}…`)
   if (journal.unterminated) problems.push('journal does not end with a newline (torn last record)')
+  for (const line of journal.badChecksums) problems.push(`journal line ${line} fails its checksum`)
   const written = lastWritten(out)
   for (const [serial, entry] of written) {
     const file = path.join(out, entry.path)

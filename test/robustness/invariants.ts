@@ -12,7 +12,7 @@ import { debugfsCat, debugfsStat } from '../helpers/images.js'
 import { opensslVerify } from '../helpers/pki.js'
 import { credbakeTempDirs, readJournalFile, tempLeftovers } from '../helpers/faults.js'
 
-export const SUPERSEDED_REASONS = ['never-written', 'output-redone', 'overwritten', 'not-in-manifest']
+export const SUPERSEDED_REASONS = ['never-written', 'output-redone', 'overwritten', 'not-in-manifest', 'reissued-changed']
 
 export interface CheckOptions {
   outputDir: string
@@ -175,10 +175,11 @@ export function checkOutputDir(opts: CheckOptions): CheckResult {
   // The journal: every certificate ever issued.
   const journal = readJournalFile(outputDir)
   const issued = journal.records.filter((r) => r.type === 'issued').map((r) => (r as { certificate: { sha256: string } }).certificate.sha256)
+  for (const line of journal.badChecksums) problems.push(`journal line ${line} fails its checksum`)
   const issuedSet = new Set(issued)
   if (issuedSet.size !== issued.length) problems.push('the journal holds the same certificate twice')
   const written = new Map<string, { output: { path: string; sha256: string } }>()
-  for (const record of journal.records) if (record.type === 'written') written.set(record.certificateSha256, record.entry)
+  for (const record of journal.records) if (record.type === 'written') written.set(record.certificateSha256, record)
 
   // Every serial exactly once, each with one active certificate.
   const serials = manifest.devices.map((d: any) => d.serial)
