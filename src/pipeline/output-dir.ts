@@ -3,11 +3,12 @@ import { access, constants, mkdir, readdir, rm, writeFile } from 'node:fs/promis
 import path from 'node:path'
 import { OutputError, messageOf } from '../errors.js'
 import { LOCK_FILE } from '../journal/lock.js'
+import { FORMAT_SPECS } from '../settings/types.js'
 import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE } from '../review/types.js'
 import { TEMP_MARKER, tempSibling } from '../util/fsx.js'
 
 /** Folders of output-dir that hold per-device outputs (one per format). */
-export const OUTPUT_FOLDERS = ['devices', 'overlays', 'images', 'partitions'] as const
+export const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder)
 
 export async function prepareOutputDir(outputDir: string): Promise<void> {
   try {

@@ -7,10 +7,12 @@ import path from 'node:path'
 import { InputError, messageOf } from '../errors.js'
 import { parseShard } from '../manifest/shard.js'
 import { describeOrigin, readPemBlocks } from '../util/pem.js'
+import { readCredentialsZip } from './credentials-zip.js'
 import { INPUTS } from './inputs.js'
 import {
   COMPRESSIONS,
   FORMATS,
+  FORMAT_SPECS,
   KEY_TYPES,
   LAYOUTS,
   type Format,
@@ -61,6 +63,13 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
   const fleetCaCert = readPem('fleet-ca-cert', required('fleet-ca-cert'), resolvePath, false)
   const fleetCaKey = readKeyReference(required('fleet-ca-key'), resolvePath)
   const serverCaValue = get('server-ca')
+  const credentialsZipValue = get('credentials-zip')
+  const credentialsZip = credentialsZipValue === undefined ? undefined : resolvePath(credentialsZipValue)
+  // Explicit server-ca and gateway-url win; the zip must supply only what they leave out.
+  const fromZip =
+    credentialsZip === undefined
+      ? undefined
+      : readCredentialsZip(credentialsZip, { serverCa: serverCaValue === undefined, gatewayUrl: get('gateway-url') === undefined })
   const image = get('image')
   const format = parseFormat(get('format'), image)
 
@@ -70,8 +79,12 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     fleetCaKey,
     fleetCaKeyPassphrase: raw['fleet-ca-key-passphrase'] || undefined,
     pkcs11Module: get('pkcs11-module'),
-    serverCa: serverCaValue === undefined ? undefined : readCertificates('server-ca', readPem('server-ca', serverCaValue, resolvePath, false)),
-    gatewayUrl: parseGatewayUrl(get('gateway-url')),
+    serverCa:
+      serverCaValue === undefined
+        ? fromZip?.serverCa && readCertificates('credentials-zip', fromZip.serverCa)
+        : readCertificates('server-ca', readPem('server-ca', serverCaValue, resolvePath, false)),
+    gatewayUrl: get('gateway-url') === undefined ? fromZip?.gatewayUrl : parseGatewayUrl(get('gateway-url')),
+    ...(credentialsZip === undefined ? {} : { credentialsZip }),
     layout: oneOf('layout', orDefault('layout'), LAYOUTS),
     credentialsDir: parseCredentialsDir(orDefault('credentials-dir')),
     keyType: oneOf('key-type', orDefault('key-type'), KEY_TYPES),
@@ -82,6 +95,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     partition: parsePartitionSelector(get('partition')),
     format,
     compress: oneOf('compress', orDefault('compress'), COMPRESSIONS),
+    bmap: parseBoolean('bmap', orDefault('bmap')),
     outputDir: resolvePath(orDefault('output-dir')),
     shard: parseShard(orDefault('shard')),
     resume: parseBoolean('resume', orDefault('resume')),
@@ -94,9 +108,14 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
       input: 'partition'
     })
   }
-  if (settings.compress !== 'none' && format !== 'image' && format !== 'partition') {
+  if (settings.compress !== 'none' && !FORMAT_SPECS[format].usesImage) {
     throw new InputError(`Input "compress" applies to image and partition outputs, not to format "${format}".`, {
       input: 'compress'
+    })
+  }
+  if (settings.bmap && !FORMAT_SPECS[format].usesImage) {
+    throw new InputError(`Input "bmap" applies to image and partition outputs (block maps for bmaptool), not to format "${format}".`, {
+      input: 'bmap'
     })
   }
   if (image !== undefined && !existsSync(settings.image as string)) {
@@ -182,12 +201,12 @@ function oneOf<T extends string>(input: string, value: string, allowed: readonly
 
 function parseFormat(value: string | undefined, image: string | undefined): Format {
   const format = oneOf('format', value ?? (image === undefined ? 'tar' : 'image'), FORMATS)
-  if ((format === 'image' || format === 'partition') && image === undefined) {
+  if (FORMAT_SPECS[format].usesImage && image === undefined) {
     throw new InputError(`Input "format" is "${format}" but no "image" is given: set image to the base firmware image.`, {
       input: 'format'
     })
   }
-  if ((format === 'tar' || format === 'dir') && image !== undefined) {
+  if (!FORMAT_SPECS[format].usesImage && image !== undefined) {
     throw new InputError(
       `Input "image" is set but "format" is "${format}", which does not use it: use format image or partition, or drop image.`,
       { input: 'format' }

@@ -10,6 +10,24 @@ export type Layout = (typeof LAYOUTS)[number]
 export const FORMATS = ['image', 'partition', 'tar', 'dir'] as const
 export type Format = (typeof FORMATS)[number]
 
+/**
+ * Each output format as data: the folder of output-dir its per-device outputs go to, and whether
+ * it bakes into a base image (then `image` is required, and `compress` and `bmap` apply). The
+ * sink that writes it is registered in src/sink/create.ts; the pipeline asks the sink itself how
+ * many writes it takes at once (and so how it batches and journals).
+ */
+export interface FormatSpec {
+  folder: string
+  usesImage: boolean
+}
+
+export const FORMAT_SPECS: Readonly<Record<Format, FormatSpec>> = {
+  image: { folder: 'images', usesImage: true },
+  partition: { folder: 'partitions', usesImage: true },
+  tar: { folder: 'overlays', usesImage: false },
+  dir: { folder: 'devices', usesImage: false }
+}
+
 export const COMPRESSIONS = ['none', 'gz', 'xz', 'zst'] as const
 export type Compression = (typeof COMPRESSIONS)[number]
 
@@ -41,10 +59,15 @@ export interface Shard {
 export interface Settings {
   manifestPath: string
   fleetCaCert: PemSource
+  /** A PEM key (text, read from a path if given one), or a key URI (pkcs11:, awskms://, exec:) in `text`. */
   fleetCaKey: PemSource
   fleetCaKeyPassphrase?: string
+  /** pkcs11-module: the PKCS#11 module for a pkcs11: fleet-ca-key without module-path. */
+  pkcs11Module?: string
   serverCa?: PemSource
   gatewayUrl?: string
+  /** Absolute path of OTA Connect's credentials.zip when given (serverCa and gatewayUrl may come from it). */
+  credentialsZip?: string
   layout: Layout
   /** Absolute POSIX path on the device. */
   credentialsDir: string
@@ -58,6 +81,8 @@ export interface Settings {
   partition?: PartitionSelector
   format: Format
   compress: Compression
+  /** Write a bmap file beside each image/partition output. */
+  bmap: boolean
   /** Absolute. */
   outputDir: string
   shard: Shard
