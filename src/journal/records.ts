@@ -59,6 +59,7 @@ export interface JournalOutput {
   size: number
   sha256: string
   partition?: { number: number; offset: number; size: number; fileSystem: string; label?: string }
+  bmap?: { path: string; sha256: string }
 }
 
 export interface RunRecord {

@@ -381,7 +381,8 @@ async function recordWritten(context: BakeContext, credential: IssuedCredential,
         path: output.path,
         size: output.size,
         sha256: output.sha256,
-        ...(output.partition ? { partition: output.partition } : {})
+        ...(output.partition ? { partition: output.partition } : {}),
+        ...(output.bmap ? { bmap: output.bmap } : {})
       },
       files: output.files.map((file) => ({ ...file }))
     })

@@ -5,6 +5,7 @@ import { OutputError, messageOf } from '../errors.js'
 import { LOCK_FILE } from '../journal/lock.js'
 import { FORMAT_SPECS } from '../settings/types.js'
 import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE } from '../review/types.js'
+import { SHA256SUMS_FILE } from '../review/sha256sums.js'
 import { TEMP_MARKER, tempSibling } from '../util/fsx.js'
 
 /** Folders of output-dir that hold per-device outputs (one per format). */
@@ -17,7 +18,7 @@ export async function prepareOutputDir(outputDir: string): Promise<void> {
     // access() trusts mode bits; a read-only mount or an ACL only shows on a real write.
     // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
     const probe = tempSibling(path.join(outputDir, 'credbake-probe'))
-    await writeFile(probe, '')
+    await writeFile(probe, '', { mode: 0o600 })
     await rm(probe)
   } catch (error) {
     throw new OutputError(`Input "output-dir" (${outputDir}) is not a writable folder: ${messageOf(error)}.`, {
@@ -59,5 +60,5 @@ export async function removeLeftoverTemps(outputDir: string): Promise<number> {
 
 /** Remove the review manifest and certificate bundles (rebuilt from the journal at the end). */
 export async function removeReview(outputDir: string): Promise<void> {
-  for (const name of [MANIFEST_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE]) await rm(path.join(outputDir, name), { force: true })
+  for (const name of [MANIFEST_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE, SHA256SUMS_FILE]) await rm(path.join(outputDir, name), { force: true })
 }

@@ -3,6 +3,7 @@
 import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { readJournal } from '../journal/journal.js'
 import type { IssuedRecord, ReplaceReason, WrittenRecord } from '../journal/records.js'
+import { Sha256SumsWriter } from './sha256sums.js'
 import { SUMMARY_MAX_ROWS } from './summary.js'
 import { ReviewWriter } from './manifest-writer.js'
 import {
@@ -18,6 +19,8 @@ export interface ReviewResult {
   manifest: string
   certificates: string
   superseded: string
+  /** SHA256SUMS: one `sha256sum -c` line per output file. */
+  checksums: string
   devices: number
   supersededCount: number
   firstDevices: ManifestDevice[]
@@ -42,7 +45,8 @@ export function deviceEntry(issued: IssuedRecord, written: WrittenRecord): Manif
       path: written.output.path,
       size: written.output.size,
       sha256: written.output.sha256,
-      ...(written.output.partition ? { partition: written.output.partition } : {})
+      ...(written.output.partition ? { partition: written.output.partition } : {}),
+      ...(written.output.bmap ? { bmap: written.output.bmap } : {})
     },
     files: written.files.map((file) =>
       file.secret
@@ -93,6 +97,7 @@ export async function writeReviewFromJournal(
   } catch (error) {
     throw reviewWriteError(error, outputDir)
   }
+  const sums = Sha256SumsWriter.open(outputDir)
   const firstDevices: ManifestDevice[] = []
   try {
     const pending = new Map<string, Pending>()
@@ -138,6 +143,7 @@ export async function writeReviewFromJournal(
           emitted.add(record.serial)
           const entry = deviceEntry(issued.record, record)
           await review.add(entry, issued.record.certificate.pem)
+          await sums.addDevice(entry, header.output.format)
           if (firstDevices.length < SUMMARY_MAX_ROWS) firstDevices.push(entry)
         } else {
           await supersede(issued, true)
@@ -147,9 +153,12 @@ export async function writeReviewFromJournal(
     for (const issued of pending.values()) await supersede(issued, false)
     const devices = review.devices
     const supersededCount = review.supersededCount
+    // SHA256SUMS before the manifest: the manifest, written last, says the review is complete.
+    const checksums = await sums.commit()
     const paths = await review.commit()
-    return { ...paths, devices, supersededCount, firstDevices }
+    return { ...paths, checksums, devices, supersededCount, firstDevices }
   } catch (error) {
+    await sums.abandon()
     await review.abandon()
     throw reviewWriteError(error, outputDir)
   }

@@ -23,6 +23,8 @@ export interface SinkOutput {
   sha256: string
   /** For format "partition" (and image): where the partition sits in the base image. */
   partition?: { number: number; offset: number; size: number; fileSystem: string; label?: string }
+  /** With input bmap: the block map written beside an image output (path relative to output-dir). */
+  bmap?: { path: string; sha256: string }
   files: InstalledFile[]
 }
 
