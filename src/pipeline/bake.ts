@@ -59,29 +59,29 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       (settings.shard.count > 1 ? `, ${devices.length} in shard ${settings.shard.index}/${settings.shard.count}` : '')
   )
 
-  // Every check on the CA happens here, before the first key is generated.
-  // fleet-ca-key names a signer (PEM key, PKCS#11 token, KMS key or program): opened, matched
-  // against the certificate and test-signed here; closed by the cleanup below.
-  const { ca, signer } = await openFleetCa({
-    cert: settings.fleetCaCert,
-    key: settings.fleetCaKey,
-    passphrase: settings.fleetCaKeyPassphrase,
-    pkcs11Module: settings.pkcs11Module,
-    lifetime: settings.lifetime,
-    now: startedAt,
-    warn: (message) => reporter.warning(message)
-  })
-  reporter.info(`Fleet CA: ${ca.subject} (${ca.keyDescription}, SHA-256 ${ca.sha256})`)
-  const profile = buildProfile(
-    { keyType: settings.keyType, subject: settings.subject, san: settings.san, lifetime: settings.lifetime },
-    ca
-  )
-
   // Everything acquired from here on is released in `finally`, every step even if one throws.
   const cleanup = new Cleanup()
-  cleanup.add('the fleet CA signer', signer, (held) => held.close())
   let failed = false
   try {
+    // Every check on the CA happens here, before the first key is generated. fleet-ca-key names a
+    // signer (PEM key, PKCS#11 token, KMS key or program): opened, matched against the
+    // certificate and test-signed here.
+    const { ca, signer } = await openFleetCa({
+      cert: settings.fleetCaCert,
+      key: settings.fleetCaKey,
+      passphrase: settings.fleetCaKeyPassphrase,
+      pkcs11Module: settings.pkcs11Module,
+      lifetime: settings.lifetime,
+      now: startedAt,
+      warn: (message) => reporter.warning(message)
+    })
+    cleanup.add('the fleet CA signer', signer, (held) => held.close())
+    reporter.info(`Fleet CA: ${ca.subject} (${ca.keyDescription}, SHA-256 ${ca.sha256})`)
+    const profile = buildProfile(
+      { keyType: settings.keyType, subject: settings.subject, san: settings.san, lifetime: settings.lifetime },
+      ca
+    )
+
     await prepareOutputDir(settings.outputDir)
     const lock = cleanup.add('the output-dir lock', await OutputLock.acquire(settings.outputDir), (held) => held.release())
     reporter.holding?.({ kind: 'lock', path: lock.file })
