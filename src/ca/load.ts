@@ -130,8 +130,8 @@ export async function openFleetCa(input: OpenFleetCaInput): Promise<{ ca: FleetC
     ...(input.pkcs11Module ? { pkcs11Module: input.pkcs11Module } : {}),
     ...(input.warn ? { warn: input.warn } : {})
   }
-  // The certificate is checked first: its errors need no token, KMS or program.
-  readCertificates(input.cert)
+  // The certificate is read first: its errors need no token, KMS or program.
+  context.certificatePublicKey = readCertificates(input.cert)[0]?.publicKey
   const signer = await openSigner(input.key.text, context)
   try {
     const ca = loadFleetCa({ cert: input.cert, signer, lifetime: input.lifetime, ...(input.now ? { now: input.now } : {}) })

@@ -3,9 +3,10 @@
 import { FleetCaError } from '../errors.js'
 import { awsKmsSignerFactory } from './awskms.js'
 import { pemSignerFactory } from './pem.js'
+import { pkcs11SignerFactory } from './pkcs11.js'
 import type { CaSigner, SignerFactory, SignerOpenContext } from './types.js'
 
-export const SIGNER_FACTORIES: readonly SignerFactory[] = [pemSignerFactory, awsKmsSignerFactory]
+export const SIGNER_FACTORIES: readonly SignerFactory[] = [pemSignerFactory, pkcs11SignerFactory, awsKmsSignerFactory]
 
 /** The URI schemes fleet-ca-key accepts besides PEM. */
 export const KEY_URI_PATTERN = /^(pkcs11:|awskms:\/\/|exec:)/

@@ -39,6 +39,11 @@ export interface SignerOpenContext {
   tempDir?: string
   /** Where a PEM key came from ("input fleet-ca-key" or its path), for messages. */
   origin?: string
+  /**
+   * The fleet CA certificate's public key: a fallback for signers that cannot show theirs (a
+   * PKCS#11 token without a public key object). The test signature still checks the pairing.
+   */
+  certificatePublicKey?: KeyObject
   /** Warnings for the run's log (e.g. a signer program's stderr, a PIN in a URI). Never a secret. */
   warn?: (message: string) => void
 }

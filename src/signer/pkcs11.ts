@@ -1,0 +1,473 @@
+// The fleet CA key on a PKCS#11 token or HSM: `fleet-ca-key: pkcs11:token=…;object=…` (RFC 7512).
+// The module (shared library) comes from the URI's module-path or the pkcs11-module input; the PIN
+// from fleet-ca-key-passphrase (or the URI's pin-value / pin-source). One login, several sessions:
+// each signature runs on libuv's thread pool (pkcs11js' callback C_Sign), so a few are in flight
+// while the event loop keeps writing outputs. The private key never leaves the token.
+//
+// Native code: pkcs11js's Node-API addon. From the bundle it is loaded from
+// dist/native/<platform>-<arch>/pkcs11.node (copied there by `npm run bundle`), under src/ from
+// node_modules; a platform without a shipped binary gets a FleetCaError saying so.
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { FleetCaError, messageOf } from '../errors.js'
+import { keyFacts, OID } from '../issue/algorithms.js'
+import { bitString, contentsOf, decodeOid, oid, readSingle, sequence, TAG, unsignedInteger } from '../issue/der.js'
+import { isPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from './pkcs11-uri.js'
+import type { CaSigner, HashName, SignerFactory, SignerOpenContext } from './types.js'
+
+/** The platforms `npm run bundle` ships a binary for (dist/native/<name>/pkcs11.node). */
+export const SHIPPED_PLATFORMS = ['linux-x64'] as const
+
+// ---- the part of the addon credbake uses ----------------------------------------------------------
+
+type Handle = Buffer
+interface Attribute {
+  type: number
+  value?: Buffer | number | boolean | string
+}
+interface NativePkcs11 {
+  load(path: string): void
+  C_Initialize(options?: { flags?: number }): void
+  C_Finalize(): void
+  C_GetInfo(): { manufacturerID: string; libraryDescription: string; libraryVersion: { major: number; minor: number } }
+  C_GetSlotList(tokenPresent: boolean): Handle[]
+  C_GetSlotInfo(slot: Handle): { slotDescription: string; manufacturerID: string }
+  C_GetTokenInfo(slot: Handle): { label: string; manufacturerID: string; model: string; serialNumber: string; flags: number }
+  C_OpenSession(slot: Handle, flags: number): Handle
+  C_CloseSession(session: Handle): void
+  C_Login(session: Handle, userType: number, pin?: string): void
+  C_Logout(session: Handle): void
+  C_FindObjectsInit(session: Handle, template: Attribute[]): void
+  C_FindObjects(session: Handle, max: number): Handle[]
+  C_FindObjectsFinal(session: Handle): void
+  C_GetAttributeValue(session: Handle, object: Handle, template: Attribute[]): Array<{ type: number; value: Buffer }>
+  C_SignInit(session: Handle, mechanism: { mechanism: number; parameter?: Buffer }, key: Handle): void
+  C_SignCallback(session: Handle, data: Buffer, out: Buffer, callback: (error: Error | null, length: number) => void): void
+}
+interface Binding {
+  PKCS11: new () => NativePkcs11
+}
+
+// PKCS#11 constants (v2.40), as the specification numbers them.
+const CKF_OS_LOCKING_OK = 0x2
+const CKF_SERIAL_SESSION = 0x4
+const CKU_USER = 1
+const CKF_LOGIN_REQUIRED = 0x4
+const CKF_USER_PIN_LOCKED = 0x40000
+const CKO_PUBLIC_KEY = 2
+const CKO_PRIVATE_KEY = 3
+const CKA_CLASS = 0x0
+const CKA_LABEL = 0x3
+const CKA_ID = 0x102
+const CKA_KEY_TYPE = 0x100
+const CKA_MODULUS = 0x120
+const CKA_PUBLIC_EXPONENT = 0x122
+const CKA_EC_PARAMS = 0x180
+const CKA_EC_POINT = 0x181
+const CKK_RSA = 0
+const CKK_EC = 3
+const CKM_ECDSA = 0x1041
+const CKM_RSA_MECHANISMS: Record<HashName, number> = { sha256: 0x40, sha384: 0x41, sha512: 0x42 }
+
+let binding: Binding | undefined
+
+/** The addon: from dist/native next to the bundle, or from node_modules when running src/. */
+export function loadBinding(): Binding {
+  if (binding) return binding
+  const here = fileURLToPath(import.meta.url)
+  const require = createRequire(import.meta.url)
+  const platform = `${process.platform}-${process.arch}`
+  let file: string
+  if (here.endsWith('.ts')) {
+    file = require.resolve('pkcs11js/build/Release/pkcs11.node')
+  } else {
+    file = path.join(path.dirname(here), 'native', platform, 'pkcs11.node')
+    if (!existsSync(file)) {
+      throw new FleetCaError(
+        `fleet-ca-key: pkcs11: keys need credbake's native PKCS#11 binding, which this build ships for ${SHIPPED_PLATFORMS.join(', ')} only, ` +
+          `not for ${platform} (no ${path.relative(path.dirname(here), file)} beside ${path.basename(here)}). Run the job on a ${SHIPPED_PLATFORMS.join('/')} runner, or use exec: or awskms://.`,
+        { input: 'fleet-ca-key' }
+      )
+    }
+  }
+  try {
+    binding = require(file) as Binding
+  } catch (error) {
+    throw new FleetCaError(`fleet-ca-key: the native PKCS#11 binding (${file}) cannot be loaded on ${platform}: ${messageOf(error)}`, { input: 'fleet-ca-key' })
+  }
+  return binding
+}
+
+/** "CKR_PIN_INCORRECT" out of a pkcs11js error ("CKR_PIN_INCORRECT:160\n at …"), else undefined. */
+export function ckr(error: unknown): string | undefined {
+  return /CKR_[A-Z0-9_]+/.exec(messageOf(error))?.[0]
+}
+
+const trimmed = (value: string): string => value.replace(/[\s\u0000]+$/, '')
+
+/** Raw r‖s (PKCS#11 CKM_ECDSA) → DER Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }. */
+export function ecdsaRawToDer(raw: Buffer): Buffer {
+  if (raw.length === 0 || raw.length % 2 !== 0) throw new Error(`an ECDSA signature of ${raw.length} bytes is not r‖s`)
+  const half = raw.length / 2
+  return sequence(unsignedInteger(raw.subarray(0, half)), unsignedInteger(raw.subarray(half)))
+}
+
+/** SubjectPublicKeyInfo of an EC key from CKA_EC_PARAMS (the curve OID) and CKA_EC_POINT. */
+function ecPublicKey(params: Buffer, point: Buffer): KeyObject {
+  // CKA_EC_POINT is a DER OCTET STRING around the point (v2.40); some modules give the bare point.
+  let raw = point
+  if (point[0] === TAG.octetString) {
+    const node = readSingle(point)
+    raw = contentsOf(point, node)
+  }
+  return createPublicKey({ key: sequence(sequence(oid(OID.ecPublicKey), params), bitString(raw)), format: 'der', type: 'spki' })
+}
+
+function rsaPublicKey(modulus: Buffer, exponent: Buffer): KeyObject {
+  return createPublicKey({
+    key: { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') },
+    format: 'jwk'
+  })
+}
+
+// ---- opening ----------------------------------------------------------------------------------
+
+interface Token {
+  slot: Handle
+  label: string
+  flags: number
+}
+
+function describeUri(uri: Pkcs11Uri): string {
+  const parts = [
+    uri.token !== undefined ? `token "${uri.token}"` : undefined,
+    uri.serial !== undefined ? `serial ${uri.serial}` : undefined,
+    uri.slotId !== undefined ? `slot-id ${uri.slotId}` : undefined,
+    uri.object !== undefined ? `object "${uri.object}"` : undefined,
+    uri.id !== undefined ? `id ${uri.id.toString('hex')}` : undefined
+  ].filter(Boolean)
+  return `PKCS#11 ${parts.join(', ') || 'key'}`
+}
+
+function slotNumber(slot: Handle): bigint {
+  return slot.length >= 8 ? slot.readBigUInt64LE(0) : BigInt(slot.readUInt32LE(0))
+}
+
+function findToken(p11: NativePkcs11, uri: Pkcs11Uri, module: string): Token {
+  const library = p11.C_GetInfo()
+  const libraryMatches =
+    (uri.libraryManufacturer === undefined || trimmed(library.manufacturerID) === uri.libraryManufacturer) &&
+    (uri.libraryDescription === undefined || trimmed(library.libraryDescription) === uri.libraryDescription) &&
+    (uri.libraryVersion === undefined ||
+      uri.libraryVersion === `${library.libraryVersion.major}.${library.libraryVersion.minor}` ||
+      uri.libraryVersion === `${library.libraryVersion.major}`)
+  const seen: string[] = []
+  const matches: Token[] = []
+  for (const slot of p11.C_GetSlotList(true)) {
+    const info = p11.C_GetTokenInfo(slot)
+    const slotInfo = p11.C_GetSlotInfo(slot)
+    const label = trimmed(info.label)
+    seen.push(`"${label}"`)
+    if (!libraryMatches) continue
+    if (uri.token !== undefined && label !== uri.token) continue
+    if (uri.manufacturer !== undefined && trimmed(info.manufacturerID) !== uri.manufacturer) continue
+    if (uri.model !== undefined && trimmed(info.model) !== uri.model) continue
+    if (uri.serial !== undefined && trimmed(info.serialNumber) !== uri.serial) continue
+    if (uri.slotId !== undefined && slotNumber(slot) !== uri.slotId) continue
+    if (uri.slotDescription !== undefined && trimmed(slotInfo.slotDescription) !== uri.slotDescription) continue
+    if (uri.slotManufacturer !== undefined && trimmed(slotInfo.manufacturerID) !== uri.slotManufacturer) continue
+    matches.push({ slot, label, flags: info.flags })
+  }
+  if (matches.length === 0) {
+    throw new FleetCaError(
+      `fleet-ca-key: no token in ${module} matches the pkcs11: URI (${describeUri(uri)}); tokens present: ${seen.join(', ') || 'none'}`,
+      { input: 'fleet-ca-key' }
+    )
+  }
+  if (matches.length > 1) {
+    throw new FleetCaError(
+      `fleet-ca-key: ${matches.length} tokens match the pkcs11: URI (${matches.map((token) => `"${token.label}"`).join(', ')}); add token=, serial= or slot-id= to pick one`,
+      { input: 'fleet-ca-key' }
+    )
+  }
+  return matches[0] as Token
+}
+
+function findObjects(p11: NativePkcs11, session: Handle, template: Attribute[]): Handle[] {
+  p11.C_FindObjectsInit(session, template)
+  try {
+    const found: Handle[] = []
+    for (;;) {
+      const batch = p11.C_FindObjects(session, 16)
+      found.push(...batch)
+      if (batch.length < 16 || found.length > 64) return found
+    }
+  } finally {
+    p11.C_FindObjectsFinal(session)
+  }
+}
+
+function attribute(p11: NativePkcs11, session: Handle, object: Handle, type: number): Buffer | undefined {
+  try {
+    const [value] = p11.C_GetAttributeValue(session, object, [{ type }])
+    return value?.value && value.value.length > 0 ? value.value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function readPin(uri: Pkcs11Uri, context: SignerOpenContext): string | undefined {
+  if (context.passphrase) return context.passphrase
+  if (uri.pinValue !== undefined) {
+    context.warn?.(
+      'fleet-ca-key: the pkcs11: URI holds pin-value; a PIN in a URI lands in logs and workflow files. Put the PIN in a secret and pass it as fleet-ca-key-passphrase instead.'
+    )
+    return uri.pinValue
+  }
+  if (uri.pinSource !== undefined) {
+    const file = uri.pinSource.startsWith('file:') ? fileURLToPath(uri.pinSource.startsWith('file://') ? uri.pinSource : `file://${uri.pinSource.slice(5)}`) : uri.pinSource
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+    } catch (error) {
+      throw new FleetCaError(`fleet-ca-key: the pin-source file of the pkcs11: URI cannot be read (${messageOf(error).replace(file, '…')})`, { input: 'fleet-ca-key' })
+    }
+  }
+  return undefined
+}
+
+/** Several sessions of one login; `acquire` waits for a free one. */
+class SessionPool {
+  private readonly idle: Handle[]
+  private readonly waiting: Array<(session: Handle) => void> = []
+  constructor(sessions: Handle[]) {
+    this.idle = [...sessions]
+  }
+  acquire(): Promise<Handle> {
+    const session = this.idle.pop()
+    if (session) return Promise.resolve(session)
+    return new Promise((resolve) => this.waiting.push(resolve))
+  }
+  release(session: Handle): void {
+    const next = this.waiting.shift()
+    if (next) next(session)
+    else this.idle.push(session)
+  }
+}
+
+export interface Pkcs11Options {
+  /** Sessions opened after login (signatures in flight). */
+  sessions?: number
+}
+
+export async function openPkcs11Signer(reference: string, context: SignerOpenContext, options: Pkcs11Options = {}): Promise<CaSigner> {
+  const uri = parsePkcs11Uri(reference)
+  if (uri.type !== undefined && uri.type !== 'private') {
+    throw new FleetCaError(`fleet-ca-key: the pkcs11: URI says type=${uri.type}; the fleet CA key is a private key (type=private, or leave type out)`, {
+      input: 'fleet-ca-key'
+    })
+  }
+  const module = uri.modulePath ?? context.pkcs11Module ?? (uri.moduleName ? `${uri.moduleName}.so` : undefined)
+  if (!module) {
+    throw new FleetCaError('pkcs11-module: a pkcs11: fleet-ca-key needs its PKCS#11 module: set the pkcs11-module input (or module-path in the URI), e.g. /usr/lib/softhsm/libsofthsm2.so', {
+      input: 'pkcs11-module'
+    })
+  }
+  const moduleInput = uri.modulePath !== undefined ? 'fleet-ca-key' : 'pkcs11-module'
+  const addon = loadBinding()
+  const p11 = new addon.PKCS11()
+  try {
+    p11.load(module)
+  } catch (error) {
+    const reason = messageOf(error).split('\n')[0] ?? ''
+    const missing = !module.includes('/') ? '' : existsSync(module) ? ' (the file exists but is not a PKCS#11 module, or a library it needs is missing)' : ' (no such file)'
+    throw new FleetCaError(`${moduleInput}: cannot load the PKCS#11 module ${module}${missing}: ${reason}`, { input: moduleInput })
+  }
+  let initialized = false
+  const sessions: Handle[] = []
+  let loggedIn = false
+  const release = (): void => {
+    if (loggedIn && sessions[0]) {
+      try {
+        p11.C_Logout(sessions[0])
+      } catch {
+        // closing the sessions logs out anyway
+      }
+    }
+    for (const session of sessions.splice(0)) {
+      try {
+        p11.C_CloseSession(session)
+      } catch {
+        // already gone
+      }
+    }
+    if (initialized) {
+      try {
+        p11.C_Finalize()
+      } catch {
+        // nothing left to release
+      }
+      initialized = false
+    }
+  }
+  try {
+    try {
+      p11.C_Initialize({ flags: CKF_OS_LOCKING_OK })
+      initialized = true
+    } catch (error) {
+      if (ckr(error) === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') initialized = false
+      else throw new FleetCaError(`${moduleInput}: the PKCS#11 module ${module} failed to initialise (${ckr(error) ?? messageOf(error)})`, { input: moduleInput })
+    }
+    const token = findToken(p11, uri, module)
+    const where = `token "${token.label}"`
+    if (token.flags & CKF_USER_PIN_LOCKED) {
+      throw new FleetCaError(`fleet-ca-key-passphrase: the user PIN of PKCS#11 ${where} is locked (too many wrong PINs); unlock it with the SO PIN (e.g. softhsm2-util or the HSM's tool)`, {
+        input: 'fleet-ca-key-passphrase'
+      })
+    }
+    const count = Math.max(1, options.sessions ?? 4)
+    sessions.push(p11.C_OpenSession(token.slot, CKF_SERIAL_SESSION))
+    const first = sessions[0] as Handle
+    const pin = readPin(uri, context)
+    if (pin === undefined && token.flags & CKF_LOGIN_REQUIRED) {
+      throw new FleetCaError(`fleet-ca-key-passphrase: PKCS#11 ${where} needs its user PIN: set fleet-ca-key-passphrase to it`, { input: 'fleet-ca-key-passphrase' })
+    }
+    if (pin !== undefined) {
+      try {
+        p11.C_Login(first, CKU_USER, pin)
+        loggedIn = true
+      } catch (error) {
+        const code = ckr(error)
+        if (code === 'CKR_USER_ALREADY_LOGGED_IN') loggedIn = true
+        else if (code === 'CKR_PIN_INCORRECT' || code === 'CKR_PIN_LEN_RANGE') {
+          throw new FleetCaError(`fleet-ca-key-passphrase: PKCS#11 ${where} refused the PIN (${code}); check fleet-ca-key-passphrase. Repeated wrong PINs lock the token.`, {
+            input: 'fleet-ca-key-passphrase'
+          })
+        } else if (code === 'CKR_PIN_LOCKED') {
+          throw new FleetCaError(`fleet-ca-key-passphrase: the user PIN of PKCS#11 ${where} is locked (CKR_PIN_LOCKED); unlock it with the SO PIN`, {
+            input: 'fleet-ca-key-passphrase'
+          })
+        } else throw new FleetCaError(`fleet-ca-key: login to PKCS#11 ${where} failed (${code ?? messageOf(error)})`, { input: 'fleet-ca-key' })
+      }
+    }
+
+    // The private key: exactly one object matching the URI.
+    const template: Attribute[] = [{ type: CKA_CLASS, value: CKO_PRIVATE_KEY }]
+    if (uri.object !== undefined) template.push({ type: CKA_LABEL, value: uri.object })
+    if (uri.id !== undefined) template.push({ type: CKA_ID, value: uri.id })
+    const keys = findObjects(p11, first, template)
+    if (keys.length === 0) {
+      throw new FleetCaError(
+        `fleet-ca-key: no private key on PKCS#11 ${where} matches the pkcs11: URI (${describeUri(uri)})${pin === undefined ? '; without a PIN private keys are usually hidden: set fleet-ca-key-passphrase' : ''}`,
+        { input: 'fleet-ca-key' }
+      )
+    }
+    if (keys.length > 1) {
+      throw new FleetCaError(`fleet-ca-key: ${keys.length} private keys on PKCS#11 ${where} match the pkcs11: URI (${describeUri(uri)}); add object= or id= to pick one`, {
+        input: 'fleet-ca-key'
+      })
+    }
+    const key = keys[0] as Handle
+    const keyType = attribute(p11, first, key, CKA_KEY_TYPE)
+    const kind = keyType ? Number(keyType.length >= 8 ? keyType.readBigUInt64LE(0) : keyType.readUInt32LE(0)) : undefined
+    if (kind !== CKK_EC && kind !== CKK_RSA) {
+      throw new FleetCaError(`fleet-ca-key: the private key on PKCS#11 ${where} is neither EC nor RSA (CKA_KEY_TYPE ${kind ?? 'unknown'}); credbake signs with EC P-256/P-384/P-521 and RSA keys`, {
+        input: 'fleet-ca-key'
+      })
+    }
+
+    const publicKey = tokenPublicKey(p11, first, key, kind, uri) ?? context.certificatePublicKey
+    if (!publicKey) throw new FleetCaError(`fleet-ca-key: PKCS#11 ${where} shows no public key for the private key`, { input: 'fleet-ca-key' })
+    const facts = keyFacts(publicKey)
+    if ('unsupported' in facts) throw new FleetCaError(`fleet-ca-key: the key on PKCS#11 ${where}: ${facts.unsupported}`, { input: 'fleet-ca-key' })
+    const hash = facts.hash as HashName
+
+    for (let i = 1; i < count; i += 1) sessions.push(p11.C_OpenSession(token.slot, CKF_SERIAL_SESSION))
+    const pool = new SessionPool(sessions)
+    const label = uri.object !== undefined ? `object "${uri.object}"` : uri.id !== undefined ? `id ${uri.id.toString('hex')}` : 'its private key'
+    const description = `PKCS#11 ${where}, ${label}`
+    let closed = false
+    let pending = 0
+    let drained: (() => void) | undefined
+
+    const signOnce = async (tbs: Buffer): Promise<Buffer> => {
+      if (closed) throw new FleetCaError(`fleet-ca-key: ${description} was closed`, { input: 'fleet-ca-key' })
+      const session = await pool.acquire()
+      pending += 1
+      try {
+        const ec = kind === CKK_EC
+        const data = ec ? createHash(hash).update(tbs).digest() : tbs
+        p11.C_SignInit(session, { mechanism: ec ? CKM_ECDSA : CKM_RSA_MECHANISMS[hash] }, key)
+        const out = Buffer.alloc(ec ? 160 : 1024)
+        const length = await new Promise<number>((resolve, reject) => p11.C_SignCallback(session, data, out, (error, n) => (error ? reject(error) : resolve(n))))
+        const signature = out.subarray(0, length)
+        return ec ? ecdsaRawToDer(signature) : Buffer.from(signature)
+      } catch (error) {
+        throw new FleetCaError(`fleet-ca-key: ${description} failed to sign (${ckr(error) ?? messageOf(error)})`, { input: 'fleet-ca-key', cause: error })
+      } finally {
+        pending -= 1
+        pool.release(session)
+        if (pending === 0) drained?.()
+      }
+    }
+    return {
+      description,
+      publicKey,
+      hash,
+      concurrency: sessions.length,
+      sign: signOnce,
+      close: async () => {
+        if (closed) return
+        closed = true
+        if (pending > 0) await new Promise<void>((resolve) => (drained = resolve))
+        release()
+      }
+    }
+  } catch (error) {
+    release()
+    if (error instanceof FleetCaError) throw error
+    throw new FleetCaError(`fleet-ca-key: PKCS#11 module ${module}: ${ckr(error) ?? messageOf(error)}`, { input: 'fleet-ca-key', cause: error })
+  }
+}
+
+/** The public half from the token: a CKO_PUBLIC_KEY with the same id (or label), or the private key's own attributes. */
+function tokenPublicKey(p11: NativePkcs11, session: Handle, key: Handle, kind: number, uri: Pkcs11Uri): KeyObject | undefined {
+  const id = attribute(p11, session, key, CKA_ID)
+  const label = attribute(p11, session, key, CKA_LABEL)
+  const candidates: Handle[] = [key]
+  const template: Attribute[] = [{ type: CKA_CLASS, value: CKO_PUBLIC_KEY }]
+  if (id) template.push({ type: CKA_ID, value: id })
+  else if (label) template.push({ type: CKA_LABEL, value: label })
+  else if (uri.object !== undefined) template.push({ type: CKA_LABEL, value: uri.object })
+  if (template.length > 1) {
+    const publics = findObjects(p11, session, template)
+    if (publics.length === 1) candidates.unshift(publics[0] as Handle)
+  }
+  for (const object of candidates) {
+    try {
+      if (kind === CKK_EC) {
+        const params = attribute(p11, session, object, CKA_EC_PARAMS)
+        const point = attribute(p11, session, object, CKA_EC_POINT)
+        if (params && point && params[0] === TAG.oid) {
+          decodeOid(contentsOf(params, readSingle(params)))
+          return ecPublicKey(params, point)
+        }
+      } else {
+        const modulus = attribute(p11, session, object, CKA_MODULUS)
+        const exponent = attribute(p11, session, object, CKA_PUBLIC_EXPONENT)
+        if (modulus && exponent) return rsaPublicKey(modulus, exponent)
+      }
+    } catch {
+      // try the next place; the certificate's key is the last resort (the test signature still runs)
+    }
+  }
+  return undefined
+}
+
+export const pkcs11SignerFactory: SignerFactory = {
+  name: 'pkcs11',
+  accepts: isPkcs11Uri,
+  open: (reference, context) => openPkcs11Signer(reference, context)
+}
