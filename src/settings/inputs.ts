@@ -57,6 +57,11 @@ export const INPUTS: readonly InputSpec[] = [
   },
   { name: 'gateway-url', description: 'Device gateway URL, installed on the device as gateway.url.' },
   {
+    name: 'credentials-zip',
+    description:
+      "Path of OTA Connect's credentials.zip: its server_ca.pem (else the CA certificates of autoprov_credentials.p12) becomes root.crt and its autoprov.url becomes gateway.url. server-ca and gateway-url, when given, win. Nothing else is read from it."
+  },
+  {
     name: 'layout',
     default: 'aktualizr',
     description:
@@ -104,6 +109,13 @@ export const INPUTS: readonly InputSpec[] = [
       'Output per device: `image` (a full image), `partition` (only the selected partition), `tar` (a .tar.gz overlay) or `dir` (a tree). Default: image when `image` is set, else tar.'
   },
   { name: 'compress', default: 'none', description: 'Compress image outputs: none, gz, xz or zst.' },
+  {
+    name: 'bmap',
+    default: 'false',
+    boolean: true,
+    description:
+      '`true`: write a block map (bmap 2.0, SHA-256 of every range) beside each image or partition output, `SERIAL.<ext>.bmap` named after the uncompressed image, for `bmaptool copy`.'
+  },
   { name: 'output-dir', default: 'credbake-out', description: 'Where outputs, the review manifest and the journal go.' },
   { name: 'shard', default: '1/1', description: 'Bake only shard i of n (`i/n`) of the manifest, deterministically by serial.' },
   {

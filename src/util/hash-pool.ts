@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { BMAP_BLOCK_SIZE, BmapBuilder, type BmapSummary } from '../image/bmap.js'
 
 export const HASHER_ROLE = 'credbake-hasher'
 
@@ -16,12 +17,20 @@ interface HasherInit {
   prefixLength: number
 }
 
-type Request = { id: number; file: string }
-type Reply = { id: number; sha256: string } | { id: number; error: string; code?: string }
+type Request = { id: number; file: string; bmap?: boolean }
+type Reply = { id: number; sha256: string; bmap?: BmapSummary } | { id: number; error: string; code?: string }
+
+export interface HashResult {
+  sha256: string
+  /** With `{ bmap: true }`: the file's block map, from the same read. */
+  bmap?: BmapSummary
+}
 
 export interface FileHasher {
   /** SHA-256 (hex) of `file`, whose first bytes equal the prefix file's. */
   hash(file: string): Promise<string>
+  /** SHA-256 and, with `bmap`, the block map of `file` (src/image/bmap.ts), reading it once. */
+  hashFile(file: string, options: { bmap: boolean }): Promise<HashResult>
   close(): Promise<void>
 }
 
@@ -33,20 +42,37 @@ export function createFileHasher(init: Omit<HasherInit, 'role'>, threads: number
 
 class PrefixHasher {
   private prefix: Promise<Hash> | undefined
+  private prefixMap: Promise<{ hash: Hash; bmap: BmapBuilder }> | undefined
 
   constructor(private readonly init: Omit<HasherInit, 'role'>) {}
 
   async hash(file: string): Promise<string> {
-    this.prefix ??= this.hashPrefix()
-    const hash = (await this.prefix).copy()
-    await feed(hash, file, this.init.prefixLength, Infinity)
-    return hash.digest('hex')
+    return (await this.hashFile(file, { bmap: false })).sha256
   }
 
-  private async hashPrefix(): Promise<Hash> {
+  async hashFile(file: string, options: { bmap: boolean }): Promise<HashResult> {
+    if (!options.bmap) {
+      this.prefix ??= this.hashPrefix(this.init.prefixLength).then(({ hash }) => hash)
+      const hash = (await this.prefix).copy()
+      await feed(hash, undefined, file, this.init.prefixLength, Infinity)
+      return { sha256: hash.digest('hex') }
+    }
+    // The block map resumes at a block boundary: the block that straddles the prefix's end is
+    // read from the file itself.
+    const start = this.init.prefixLength - (this.init.prefixLength % BMAP_BLOCK_SIZE)
+    this.prefixMap ??= this.hashPrefix(start)
+    const prefix = await this.prefixMap
+    const hash = prefix.hash.copy()
+    const bmap = prefix.bmap.copy()
+    await feed(hash, bmap, file, start, Infinity)
+    return { sha256: hash.digest('hex'), bmap: bmap.finish() }
+  }
+
+  private async hashPrefix(length: number): Promise<{ hash: Hash; bmap: BmapBuilder }> {
     const hash = createHash('sha256')
-    if (this.init.prefixFile && this.init.prefixLength > 0) await feed(hash, this.init.prefixFile, 0, this.init.prefixLength)
-    return hash
+    const bmap = new BmapBuilder()
+    if (this.init.prefixFile && length > 0) await feed(hash, bmap, this.init.prefixFile, 0, length)
+    return { hash, bmap }
   }
 }
 
@@ -58,13 +84,16 @@ class InProcessHasher implements FileHasher {
   hash(file: string): Promise<string> {
     return this.hasher.hash(file)
   }
+  hashFile(file: string, options: { bmap: boolean }): Promise<HashResult> {
+    return this.hasher.hashFile(file, options)
+  }
   async close(): Promise<void> {}
 }
 
 class WorkerHasher implements FileHasher {
   private readonly workers: Worker[]
   private readonly busy: number[]
-  private readonly waiting = new Map<number, { resolve: (sha: string) => void; reject: (error: Error) => void }>()
+  private readonly waiting = new Map<number, { resolve: (result: HashResult) => void; reject: (error: Error) => void }>()
   private nextId = 0
 
   constructor(script: string, init: HasherInit, threads: number) {
@@ -77,15 +106,19 @@ class WorkerHasher implements FileHasher {
     this.busy = this.workers.map(() => 0)
   }
 
-  hash(file: string): Promise<string> {
+  async hash(file: string): Promise<string> {
+    return (await this.hashFile(file, { bmap: false })).sha256
+  }
+
+  hashFile(file: string, options: { bmap: boolean }): Promise<HashResult> {
     // The least busy worker takes it.
     const index = this.busy.indexOf(Math.min(...this.busy))
     const worker = this.workers[index] as Worker
     this.busy[index] = (this.busy[index] ?? 0) + 1
     const id = this.nextId++
-    return new Promise<string>((resolve, reject) => {
+    return new Promise<HashResult>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject })
-      worker.postMessage({ id, file } satisfies Request)
+      worker.postMessage({ id, file, ...(options.bmap ? { bmap: true } : {}) } satisfies Request)
     }).finally(() => {
       this.busy[index] = (this.busy[index] ?? 1) - 1
     })
@@ -99,7 +132,7 @@ class WorkerHasher implements FileHasher {
     const waiter = this.waiting.get(reply.id)
     if (!waiter) return
     this.waiting.delete(reply.id)
-    if ('sha256' in reply) waiter.resolve(reply.sha256)
+    if ('sha256' in reply) waiter.resolve(reply.bmap ? { sha256: reply.sha256, bmap: reply.bmap } : { sha256: reply.sha256 })
     else waiter.reject(Object.assign(new Error(reply.error), { code: reply.code }))
   }
 
@@ -115,15 +148,15 @@ export function runIfHasherWorker(): boolean {
   const port = parentPort
   const hasher = new PrefixHasher(workerData as HasherInit)
   port.on('message', (request: Request) => {
-    hasher.hash(request.file).then(
-      (sha256) => port.postMessage({ id: request.id, sha256 } satisfies Reply),
+    hasher.hashFile(request.file, { bmap: request.bmap === true }).then(
+      (result) => port.postMessage({ id: request.id, ...result } satisfies Reply),
       (error: NodeJS.ErrnoException) => port.postMessage({ id: request.id, error: error.message, code: error.code } satisfies Reply)
     )
   })
   return true
 }
 
-async function feed(hash: Hash, file: string, from: number, length: number): Promise<void> {
+async function feed(hash: Hash, bmap: BmapBuilder | undefined, file: string, from: number, length: number): Promise<void> {
   const handle = await open(file, 'r')
   try {
     const buffer = Buffer.allocUnsafe(8 << 20)
@@ -131,6 +164,7 @@ async function feed(hash: Hash, file: string, from: number, length: number): Pro
       const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, from + length - offset), offset)
       if (bytesRead === 0) break
       hash.update(buffer.subarray(0, bytesRead))
+      bmap?.update(buffer.subarray(0, bytesRead))
       offset += bytesRead
     }
   } finally {

@@ -1,0 +1,87 @@
+// output-dir/SHA256SUMS: one `sha256sum -c` line per output file, paths relative to output-dir, in
+// manifest order (the order devices are added), so the same journal always gives the same file.
+// Streamed through the review's AtomicStream: memory stays flat in the fleet size and the file
+// appears (temp, fsync, rename, 0644) only when complete.
+//
+// What is listed for each device:
+// - image, partition, tar (and compressed) outputs: the output file itself;
+// - its bmap file, when one was written (`output.bmap`);
+// - dir outputs: a folder cannot be hashed by sha256sum, so one line per file of the tree, except
+//   private keys: the manifest records only their presence and mode, never anything derived from
+//   a key, and a hash of the key file is derived from the device's private key.
+import path from 'node:path'
+import { AtomicStream } from './manifest-writer.js'
+import type { ManifestDevice } from './types.js'
+
+export const SHA256SUMS_FILE = 'SHA256SUMS'
+
+const HEX64 = /^[0-9a-f]{64}$/
+
+/**
+ * One line in GNU coreutils' format: "HEX  NAME\n". A name holding a backslash, LF or CR is
+ * escaped (\\, \n, \r) and the line starts with a backslash, as `sha256sum` itself writes it.
+ */
+export function sha256SumsLine(relativePath: string, sha256: string): string {
+  if (!HEX64.test(sha256)) throw new Error(`SHA256SUMS: "${sha256}" is not a lower-case SHA-256 hex digest (for ${relativePath})`)
+  if (relativePath === '' || relativePath.startsWith('/') || relativePath.split('/').includes('..')) {
+    throw new Error(`SHA256SUMS: "${relativePath}" is not a path inside output-dir`)
+  }
+  if (!/[\\\n\r]/.test(relativePath)) return `${sha256}  ${relativePath}\n`
+  const escaped = relativePath.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
+  return `\\${sha256}  ${escaped}\n`
+}
+
+/** The SHA256SUMS lines of one manifest device entry, as [path, sha256] pairs. */
+export function deviceSums(device: ManifestDevice, format: string): Array<[string, string]> {
+  const sums: Array<[string, string]> = []
+  if (format === 'dir') {
+    for (const file of device.files) {
+      if (file.privateKey || file.sha256 === undefined) continue
+      const inside = file.path.split('/').filter(Boolean).join('/')
+      sums.push([path.posix.join(device.output.path, inside), file.sha256])
+    }
+  } else {
+    sums.push([device.output.path, device.output.sha256])
+  }
+  if (device.output.bmap) sums.push([device.output.bmap.path, device.output.bmap.sha256])
+  return sums
+}
+
+export class Sha256SumsWriter {
+  private lines = 0
+
+  private constructor(private readonly stream: AtomicStream) {}
+
+  /** Start `outputDir/SHA256SUMS` (under a temporary name until commit). */
+  static open(outputDir: string): Sha256SumsWriter {
+    return new Sha256SumsWriter(new AtomicStream(path.join(outputDir, SHA256SUMS_FILE)))
+  }
+
+  /** One file: `relativePath` relative to output-dir, POSIX separators. */
+  async add(relativePath: string, sha256: string): Promise<void> {
+    await this.stream.write(sha256SumsLine(relativePath, sha256))
+    this.lines++
+  }
+
+  /**
+   * Every file of one device's output, as its manifest entry records it. `format` is the run's
+   * output format (header.output.format); needed to tell a dir output from a file output.
+   */
+  async addDevice(device: ManifestDevice, format: string): Promise<void> {
+    for (const [file, sha256] of deviceSums(device, format)) await this.add(file, sha256)
+  }
+
+  get count(): number {
+    return this.lines
+  }
+
+  /** fsync and rename into place; returns the path. An empty fleet gives an empty file. */
+  async commit(): Promise<string> {
+    await this.stream.commit()
+    return this.stream.target
+  }
+
+  async abandon(): Promise<void> {
+    await this.stream.abandon()
+  }
+}
