@@ -70,3 +70,7 @@ try {
 } finally {
   rmSync(work, { recursive: true, force: true })
 }
+
+// The same bake with the fleet CA key in memory and on a SoftHSM2 token (bench/signer.js).
+const { benchSigner, printSignerBench } = await import('./signer.js')
+printSignerBench(benchSigner())

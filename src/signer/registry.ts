@@ -2,11 +2,12 @@
 // fleet-ca-key value: a PEM key (text), `pkcs11:` (RFC 7512), `awskms://` or `exec:PATH`.
 import { FleetCaError } from '../errors.js'
 import { awsKmsSignerFactory } from './awskms.js'
+import { execSignerFactory } from './exec.js'
 import { pemSignerFactory } from './pem.js'
 import { pkcs11SignerFactory } from './pkcs11.js'
 import type { CaSigner, SignerFactory, SignerOpenContext } from './types.js'
 
-export const SIGNER_FACTORIES: readonly SignerFactory[] = [pemSignerFactory, pkcs11SignerFactory, awsKmsSignerFactory]
+export const SIGNER_FACTORIES: readonly SignerFactory[] = [pemSignerFactory, pkcs11SignerFactory, awsKmsSignerFactory, execSignerFactory]
 
 /** The URI schemes fleet-ca-key accepts besides PEM. */
 export const KEY_URI_PATTERN = /^(pkcs11:|awskms:\/\/|exec:)/

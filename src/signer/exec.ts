@@ -1,0 +1,221 @@
+// An external signer program: `fleet-ca-key: exec:PATH`. Started once per run (no shell, no
+// arguments), it speaks JSON lines: one JSON object per line each way, requests matched to
+// answers by `id`, many in flight (answers may come in any order). The protocol, as documented in
+// the README ("The exec: signer protocol"):
+//   → {"id":1,"op":"public-key"}                                ← {"id":1,"publicKey":"-----BEGIN PUBLIC KEY-----\n…"}
+//   → {"id":2,"op":"sign","hash":"sha256","digest":"<base64>"}  ← {"id":2,"signature":"<base64 DER>"}
+//   any request may be answered {"id":N,"error":"text"}.
+// fleet-ca-key-passphrase, when set, reaches the program as the environment variable
+// CREDBAKE_SIGNER_PASSPHRASE (never on its command line). Its stderr becomes warnings in the log.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
+import { FleetCaError, messageOf } from '../errors.js'
+import { keyFacts } from '../issue/algorithms.js'
+import type { CaSigner, HashName, SignerFactory, SignerOpenContext } from './types.js'
+
+export const EXEC_PASSPHRASE_ENV = 'CREDBAKE_SIGNER_PASSPHRASE'
+/** Requests in flight at once. */
+const CONCURRENCY = 16
+/** An answer that takes longer than this fails the run. */
+const ANSWER_TIMEOUT_MS = 60_000
+const MAX_LINE = 1 << 20
+
+interface Pending {
+  resolve: (answer: Record<string, unknown>) => void
+  reject: (error: Error) => void
+  timer: NodeJS.Timeout
+}
+
+class SignerProcess {
+  private readonly child: ChildProcessWithoutNullStreams
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+  private buffer = ''
+  private failure: FleetCaError | undefined
+  private exited = false
+  private readonly exitPromise: Promise<void>
+
+  constructor(
+    private readonly program: string,
+    passphrase: string | undefined,
+    private readonly warn: (message: string) => void
+  ) {
+    const env = { ...process.env }
+    delete env[EXEC_PASSPHRASE_ENV]
+    if (passphrase) env[EXEC_PASSPHRASE_ENV] = passphrase
+    this.child = spawn(program, [], { stdio: ['pipe', 'pipe', 'pipe'], env, shell: false })
+    this.exitPromise = new Promise((resolve) => this.child.once('close', () => resolve()))
+    this.child.on('error', (error: NodeJS.ErrnoException) => {
+      const reason =
+        error.code === 'ENOENT' ? 'no such program' : error.code === 'EACCES' ? 'not executable (chmod +x, and a #! line for scripts)' : messageOf(error)
+      this.fail(`the signer program ${program} cannot be started: ${reason}`)
+      this.exited = true
+    })
+    this.child.on('exit', (code, signal) => {
+      this.exited = true
+      this.fail(`the signer program ${program} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`)
+    })
+    this.child.stdin.on('error', () => {
+      // EPIPE after a crash: the exit handler reports it
+    })
+    this.child.stdout.setEncoding('utf8')
+    this.child.stdout.on('data', (chunk: string) => this.receive(chunk))
+    let errText = ''
+    this.child.stderr.setEncoding('utf8')
+    this.child.stderr.on('data', (chunk: string) => {
+      errText += chunk
+      let newline: number
+      while ((newline = errText.indexOf('\n')) >= 0) {
+        const line = errText.slice(0, newline).trimEnd()
+        errText = errText.slice(newline + 1)
+        if (line) this.warn(`signer program: ${line.slice(0, 500)}`)
+      }
+    })
+    this.child.stderr.on('end', () => {
+      if (errText.trim()) this.warn(`signer program: ${errText.trim().slice(0, 500)}`)
+    })
+    this.idle()
+  }
+
+  /** Nothing waits: let the process exit even if the program lingers. */
+  private idle(): void {
+    this.child.unref()
+    ;(this.child.stdout as unknown as { unref?: () => void }).unref?.()
+    ;(this.child.stderr as unknown as { unref?: () => void }).unref?.()
+    ;(this.child.stdin as unknown as { unref?: () => void }).unref?.()
+  }
+
+  private busy(): void {
+    this.child.ref()
+    ;(this.child.stdout as unknown as { ref?: () => void }).ref?.()
+  }
+
+  private fail(message: string): void {
+    if (this.failure) return
+    this.failure = new FleetCaError(`fleet-ca-key: ${message}${this.pending.size ? ` (${this.pending.size} requests unanswered)` : ''}`, { input: 'fleet-ca-key' })
+    for (const waiter of this.pending.values()) {
+      clearTimeout(waiter.timer)
+      waiter.reject(this.failure)
+    }
+    this.pending.clear()
+    this.idle()
+  }
+
+  private garbage(reason: string): void {
+    this.fail(`the signer program ${this.program} answered something that is not credbake's JSON-lines protocol: ${reason}`)
+    this.child.kill('SIGKILL')
+  }
+
+  private receive(chunk: string): void {
+    this.buffer += chunk
+    if (this.buffer.length > MAX_LINE && !this.buffer.includes('\n')) return this.garbage('a line longer than 1 MiB')
+    let newline: number
+    while ((newline = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, newline).trim()
+      this.buffer = this.buffer.slice(newline + 1)
+      if (line === '') continue
+      let answer: unknown
+      try {
+        answer = JSON.parse(line)
+      } catch {
+        return this.garbage('a line that is not JSON')
+      }
+      if (typeof answer !== 'object' || answer === null || Array.isArray(answer) || typeof (answer as { id?: unknown }).id !== 'number') {
+        return this.garbage('a JSON line without a numeric "id"')
+      }
+      const id = (answer as { id: number }).id
+      const waiter = this.pending.get(id)
+      if (!waiter) return this.garbage(`an answer to id ${id}, which no request has (or was answered already)`)
+      this.pending.delete(id)
+      clearTimeout(waiter.timer)
+      if (this.pending.size === 0) this.idle()
+      waiter.resolve(answer as Record<string, unknown>)
+    }
+  }
+
+  request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.failure) return Promise.reject(this.failure)
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(`the signer program ${this.program} did not answer request ${id} within ${ANSWER_TIMEOUT_MS / 1000} s`)
+        this.child.kill('SIGKILL')
+      }, ANSWER_TIMEOUT_MS)
+      timer.unref()
+      this.pending.set(id, { resolve, reject, timer })
+      this.busy()
+      this.child.stdin.write(`${JSON.stringify({ id, ...body })}\n`)
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.exited) return
+    this.child.stdin.end()
+    const timer = setTimeout(() => this.child.kill('SIGTERM'), 5_000)
+    timer.unref()
+    this.child.ref()
+    await this.exitPromise
+    clearTimeout(timer)
+  }
+}
+
+function base64Field(answer: Record<string, unknown>, field: string, what: string, program: string): Buffer {
+  const value = answer[field]
+  if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length === 0) {
+    throw new FleetCaError(`fleet-ca-key: the signer program ${program} answered a ${what} without a base64 "${field}"`, { input: 'fleet-ca-key' })
+  }
+  return Buffer.from(value, 'base64')
+}
+
+function answerError(answer: Record<string, unknown>, what: string, program: string): void {
+  if (answer.error === undefined) return
+  const text = typeof answer.error === 'string' ? answer.error.slice(0, 500) : JSON.stringify(answer.error).slice(0, 500)
+  throw new FleetCaError(`fleet-ca-key: the signer program ${program} refused the ${what}: ${text}`, { input: 'fleet-ca-key' })
+}
+
+export async function openExecSigner(reference: string, context: SignerOpenContext): Promise<CaSigner> {
+  const program = reference.slice('exec:'.length)
+  if (!program) throw new FleetCaError('fleet-ca-key: exec: needs the path of a signer program', { input: 'fleet-ca-key' })
+  const child = new SignerProcess(program, context.passphrase, context.warn ?? (() => {}))
+  try {
+    const answer = await child.request({ op: 'public-key' })
+    answerError(answer, 'public-key request', program)
+    let publicKey: KeyObject
+    try {
+      if (typeof answer.publicKey !== 'string') throw new Error('no "publicKey" string')
+      publicKey = createPublicKey({ key: answer.publicKey, format: 'pem' })
+      if (publicKey.type !== 'public') throw new Error('not a public key')
+    } catch (error) {
+      throw new FleetCaError(`fleet-ca-key: the signer program ${program} answered the public-key request without a PEM public key (${messageOf(error)})`, {
+        input: 'fleet-ca-key'
+      })
+    }
+    const facts = keyFacts(publicKey)
+    if ('unsupported' in facts) throw new FleetCaError(`fleet-ca-key: the signer program's key: ${facts.unsupported}`, { input: 'fleet-ca-key' })
+    const hash: HashName | null = facts.hash
+    return {
+      description: `the signer program ${program}`,
+      publicKey,
+      hash,
+      concurrency: CONCURRENCY,
+      sign: async (tbs) => {
+        const request = hash
+          ? { op: 'sign', hash, digest: createHash(hash).update(tbs).digest('base64') }
+          : { op: 'sign', hash: null, message: tbs.toString('base64') }
+        const reply = await child.request(request)
+        answerError(reply, 'sign request', program)
+        return base64Field(reply, 'signature', 'sign request', program)
+      },
+      close: () => child.close()
+    }
+  } catch (error) {
+    await child.close().catch(() => undefined)
+    throw error
+  }
+}
+
+export const execSignerFactory: SignerFactory = {
+  name: 'exec',
+  accepts: (reference) => reference.startsWith('exec:'),
+  open: openExecSigner
+}
