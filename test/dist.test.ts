@@ -21,6 +21,12 @@ describe('dist/', () => {
         const fresh = (chunks[0] as { code: string }).code
         const file = path.join(ROOT, output?.file as string)
         expect(readFileSync(file, 'utf8') === fresh, `${file} is stale: run npm run bundle and commit dist/`).toBe(true)
+        // Assets next to the bundle (dist/native/<platform>/pkcs11.node) must be the fresh ones too.
+        for (const asset of chunks.slice(1)) {
+          if (asset.type !== 'asset') continue
+          const assetFile = path.join(path.dirname(file), asset.fileName)
+          expect(Buffer.from(asset.source).equals(readFileSync(assetFile)), `${assetFile} is stale: run npm run bundle and commit dist/`).toBe(true)
+        }
       }
     } finally {
       process.chdir(previous)

@@ -123,6 +123,25 @@ describe('a device of the token-held intermediate fleet CA', () => {
   }, 60_000)
 })
 
+describe('a platform without a shipped binding (as on linux-arm64)', () => {
+  it('fails with a FleetCaError naming fleet-ca-key and the limitation', () => {
+    const bare = copyAction()
+    rmSync(path.join(bare, 'dist/native'), { recursive: true, force: true })
+    const small = path.join(work, 'bare.json')
+    writeFileSync(small, JSON.stringify([{ serial: 'bare-1' }]))
+    const out = path.join(work, 'out-bare')
+    const run = runCopiedAction(
+      bare,
+      NODES[0]?.[1] as string,
+      { manifest: small, 'fleet-ca-cert': rootCa.certPem, 'fleet-ca-key': `pkcs11:token=${token.label};object=root`, 'fleet-ca-key-passphrase': token.pin, 'pkcs11-module': SOFTHSM_MODULE, 'output-dir': out },
+      { SOFTHSM2_CONF: token.conf }
+    )
+    expect(run.status).not.toBe(0)
+    expect(run.stdout).toMatch(/fleet-ca-key: pkcs11: keys need credbake's native PKCS#11 binding, which this build ships for linux-x64 only, not for linux-x64/)
+    expect(existsSync(path.join(out, 'credbake-manifest.json'))).toBe(false)
+  })
+})
+
 describe('the CLI with a token key', () => {
   it('a wrong PIN: exit 3, names fleet-ca-key-passphrase, no manifest, the PIN not printed', () => {
     const out = path.join(work, 'out-wrong-pin')
