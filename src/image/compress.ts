@@ -2,8 +2,8 @@
 // can be compressed the same three ways. gzip is Node's zlib; xz and zstd are the command-line
 // tools, streamed (no whole-image buffers).
 import { spawn } from 'node:child_process'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { chmod, mkdtemp, open, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -87,7 +87,8 @@ export async function decompressToSparse(src: string, dest: string, kind: Compre
     tool = kind === 'xz' ? toolOutput('xz', ['-dc', '-T0', '--', src], what) : toolOutput('zstd', ['-dcq', '--', src], what)
     input = tool.stream
   }
-  const out = await open(dest, 'w', 0o600)
+  // The base holds no key, but every device copy is made from this file: keep it private too.
+  const out = await openPrivate(dest)
   const ranges: Array<[number, number]> = []
   let offset = 0 // of buffer[0] in the output
   let fill = 0
@@ -148,6 +149,7 @@ export async function prepareBaseImage(file: string, tempDir: string): Promise<P
   const compression = await detectCompression(file)
   if (compression === 'none') return { path: file, compression, cleanup: async () => undefined }
   const dir = await mkdtemp(path.join(tempDir, 'base-'))
+  await chmod(dir, 0o700)
   const dest = path.join(dir, path.basename(file).replace(/\.(gz|xz|zst|zstd)$/i, '') || 'base.img')
   try {
     const map = await decompressToSparse(file, dest, compression)
@@ -158,19 +160,42 @@ export async function prepareBaseImage(file: string, tempDir: string): Promise<P
   }
 }
 
-/** Compress `src` into `dest` (replaced). xz and zstd use all cores. */
-export async function compressFile(src: string, dest: string, kind: CompressedKind): Promise<void> {
+/** Mode of files made here: compressed outputs hold a device key, the decompressed base feeds them. */
+export const PRIVATE_MODE = 0o600
+
+/**
+ * Open `file` for writing (created or truncated) at 0600 whatever the umask, which can only narrow
+ * the mode given to open, and whatever mode an existing file had.
+ */
+async function openPrivate(file: string): Promise<FileHandle> {
+  const handle = await open(file, 'w', PRIVATE_MODE)
   try {
+    await handle.chmod(PRIVATE_MODE)
+  } catch (error) {
+    await handle.close().catch(() => undefined)
+    throw error
+  }
+  return handle
+}
+
+/** Compress `src` into `dest` (replaced, 0600). xz and zstd use all cores. */
+export async function compressFile(src: string, dest: string, kind: CompressedKind): Promise<void> {
+  let out: FileHandle | undefined
+  try {
+    out = await openPrivate(dest)
+    // The stream closes the handle when it finishes or fails.
+    const sink = out.createWriteStream()
     if (kind === 'gz') {
-      await pipeline(createReadStream(src), createGzip(), createWriteStream(dest, { mode: 0o644 }))
+      await pipeline(createReadStream(src), createGzip(), sink)
       return
     }
     const args = kind === 'xz' ? ['-c', '-T0', '--', src] : ['-c', '-q', '-T0', '--', src]
     const tool = kind === 'xz' ? 'xz' : 'zstd'
     const run = toolOutput(tool, args, `Cannot compress ${src}`)
-    await pipeline(run.stream, createWriteStream(dest, { mode: 0o644 }))
+    await pipeline(run.stream, sink)
     await run.done
   } catch (error) {
+    await out?.close().catch(() => undefined)
     await rm(dest, { force: true })
     if (error instanceof ToolError) throw error
     if (error instanceof ImageError) throw new OutputError(error.message, { file: dest, cause: error })

@@ -6,7 +6,7 @@
 // ~90 ms reading the base each time, ~95 ms for `cp --sparse=always` (which re-reads and
 // re-scans every data block per copy and costs a process start), so the in-process copy is used.
 import { constants } from 'node:fs'
-import { copyFile, open, rm, type FileHandle } from 'node:fs/promises'
+import { chmod, copyFile, mkdtemp, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { ImageError, OutputError, messageOf } from '../errors.js'
 import { dataRuns, readAt, writeAt } from './io.js'
@@ -59,11 +59,45 @@ async function openForRead(file: string): Promise<FileHandle> {
   }
 }
 
+/**
+ * Copies become device outputs that hold a private key: 0600 whatever the umask (which can only
+ * narrow the mode given to open) and whatever mode an existing `file` had.
+ */
+export const COPY_MODE = 0o600
+
 async function openForWrite(file: string): Promise<FileHandle> {
+  let handle: FileHandle
   try {
-    return await open(file, 'w', 0o644)
+    handle = await open(file, 'w', COPY_MODE)
   } catch (error) {
     throw new OutputError(`Cannot create ${file}: ${messageOf(error)}`, { file, cause: error })
+  }
+  try {
+    await handle.chmod(COPY_MODE)
+  } catch (error) {
+    await handle.close().catch(() => undefined)
+    throw new OutputError(`Cannot make ${file} private (mode 0600): ${messageOf(error)}`, { file, cause: error })
+  }
+  return handle
+}
+
+/**
+ * Reflink `base` to `dest`. copyFile gives the clone the base's mode (libuv fchmods it to that), so
+ * for a moment it may be wider than 0600, and a file opened then stays readable through that
+ * descriptor. The clone is therefore made inside a fresh 0700 folder next to `dest` (same file
+ * system, which a reflink needs), where nobody else can open it, narrowed, then renamed into place.
+ * The folder's name carries the temp marker, so a killed run's leftover is removed like any temp.
+ */
+async function reflinkPrivately(base: string, dest: string): Promise<void> {
+  const folder = await mkdtemp(path.join(path.dirname(dest), `.credbake-reflink.tmp-${process.pid}-`))
+  try {
+    await chmod(folder, 0o700)
+    const clone = path.join(folder, 'copy')
+    await copyFile(base, clone, constants.COPYFILE_FICLONE_FORCE)
+    await chmod(clone, COPY_MODE)
+    await rename(clone, dest)
+  } finally {
+    await rm(folder, { recursive: true, force: true })
   }
 }
 
@@ -121,14 +155,14 @@ export class ImageCopier {
     const folder = path.dirname(path.resolve(dest))
     if (!this.options.noReflink && !this.noReflinkIn.has(folder)) {
       try {
-        await copyFile(this.base, dest, constants.COPYFILE_FICLONE_FORCE)
+        await reflinkPrivately(this.base, dest)
         return 'reflink'
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         // Not supported here (ext4, tmpfs, across file systems): remember and copy sparsely.
         if (code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'EINVAL' || code === 'ENOSYS' || code === 'ENOTTY' || code === 'EPERM') {
           this.noReflinkIn.add(folder)
-        } else if (code === 'ENOENT') {
+        } else if (code === 'ENOENT' && (error as NodeJS.ErrnoException).path === this.base) {
           throw new ImageError(`Cannot read the base image ${this.base}: it does not exist.`, { file: this.base, cause: error })
         } else {
           throw new OutputError(`Cannot copy ${this.base} to ${dest}: ${messageOf(error)}`, { file: dest, cause: error })

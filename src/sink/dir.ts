@@ -1,6 +1,8 @@
 // Sink "dir": output-dir/devices/SERIAL/<device paths>, modes applied, built under a temporary
-// name and renamed into place only when complete.
-import { chown, mkdir, open, rename, rm } from 'node:fs/promises'
+// name and renamed into place only when complete. The tree is what `cp -a`/rsync puts on the
+// device, so its modes are the bundle's whatever the umask: folders 0755 (SERIAL/ itself stands
+// for the root file system), files as the layout says (keys 0600, created so).
+import { chmod, chown, mkdir, open, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
@@ -22,8 +24,10 @@ export class DirSink implements Sink {
     const temp = tempSibling(target)
     await hooks.beforeKeyWritten?.()
     try {
-      await mkdir(temp, { recursive: true, mode: 0o755 })
-      for (const file of files) await writeOne(temp, file)
+      await mkdir(this.root, { recursive: true, mode: 0o755 })
+      await makeFolder(temp)
+      const made = new Set<string>([temp])
+      for (const file of files) await writeOne(temp, file, made)
       await rm(target, { recursive: true, force: true })
       await rename(temp, target)
     } catch (error) {
@@ -49,9 +53,22 @@ export class DirSink implements Sink {
   async close(): Promise<void> {}
 }
 
-async function writeOne(root: string, file: BundleFile): Promise<void> {
-  const destination = path.join(root, ...file.path.split('/').filter(Boolean))
-  await mkdir(path.dirname(destination), { recursive: true, mode: 0o755 })
+/** A new folder of the tree, 0755 whatever the umask (which would narrow it to 0700 under 077). */
+async function makeFolder(folder: string): Promise<void> {
+  await mkdir(folder, { mode: 0o755 })
+  await chmod(folder, 0o755)
+}
+
+async function writeOne(root: string, file: BundleFile, made: Set<string>): Promise<void> {
+  const parts = file.path.split('/').filter(Boolean)
+  const destination = path.join(root, ...parts)
+  let folder = root
+  for (const part of parts.slice(0, -1)) {
+    folder = path.join(folder, part)
+    if (made.has(folder)) continue
+    await makeFolder(folder)
+    made.add(folder)
+  }
   // Create with the final mode so a key is never readable by others, even for a moment.
   const handle = await open(destination, 'wx', file.mode)
   try {

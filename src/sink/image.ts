@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
 import { CredbakeError, ImageError, OutputError, isCredbakeError } from '../errors.js'
+import { bmapPathFor, writeBmapFile, type BmapSummary } from '../image/bmap.js'
 import { compressFile, compressionExtension, prepareBaseImage, type PreparedBase } from '../image/compress.js'
 import { ImageCopier } from '../image/copy.js'
 import { isExt } from '../image/fs.js'
@@ -90,8 +91,10 @@ export class ImageSink implements Sink {
     // before the first await), and none after one failed; only compression and hashing of earlier
     // devices overlap with this.
     const written = this.inTurn(device, async () => {
-      await mkdir(folder, { recursive: true })
+      await mkdir(folder, { recursive: true, mode: 0o755 })
       await hooks.beforeKeyWritten?.()
+      // The work copy, its compressed form and so the output are 0600 from creation on (the
+      // copier and compressFile make them so): they hold the device key once debugfs/mtools ran.
       if (this.format === 'image') await this.copier.copyTo(work)
       else await this.copier.extractTo(work, this.partition.start, this.partition.size)
       return writeBundle({
@@ -106,18 +109,35 @@ export class ImageSink implements Sink {
     try {
       const installed = await written
       let final = work
+      let map: BmapSummary | undefined
+      let sha256: string
       if (this.settings.compress !== 'none') {
-        await compressFile(work, packed, this.settings.compress)
+        // The bmap describes the uncompressed image (bmaptool decompresses, then maps): read on a
+        // hashing thread while the compressor reads the same, freshly written, file.
+        const [mapped] = await Promise.all([
+          this.settings.bmap ? this.hasher.hashFile(work, { bmap: true }) : undefined,
+          compressFile(work, packed, this.settings.compress)
+        ])
+        map = mapped?.bmap
         await rm(work, { force: true })
         final = packed
+        sha256 = await this.hasher.hash(final)
+      } else {
+        // One read gives the output's SHA-256 and its block map.
+        const hashed = await this.hasher.hashFile(final, { bmap: this.settings.bmap })
+        sha256 = hashed.sha256
+        map = hashed.bmap
       }
-      const sha256 = await this.hasher.hash(final)
       const { size } = await stat(final)
+      const relative = path.relative(this.settings.outputDir, target).split(path.sep).join('/')
+      // The bmap lands first: an output in place always has its bmap beside it.
+      const bmap = map ? { path: bmapPathFor(relative), sha256: await writeBmapFile(path.join(this.settings.outputDir, bmapPathFor(relative)), map) } : undefined
       await rename(final, target)
       return {
-        path: path.relative(this.settings.outputDir, target).split(path.sep).join('/'),
+        path: relative,
         size,
         sha256,
+        ...(bmap ? { bmap } : {}),
         partition: {
           number: this.partition.number,
           offset: this.partition.start,
@@ -173,7 +193,10 @@ export class ImageSink implements Sink {
     return new CredbakeError(error.kind, message, { input: error.input, file, line: error.line, serial: error.serial ?? device.serial, cause: error })
   }
 
-  verify(output: { path: string; sha256: string }): Promise<boolean> {
+  async verify(output: { path: string; sha256: string; bmap?: { path: string; sha256: string } }): Promise<boolean> {
+    // A run with bmap needs the bmap beside a kept output, unchanged.
+    if (this.settings.bmap && !output.bmap) return false
+    if (output.bmap && !(await fileMatches(path.join(this.settings.outputDir, output.bmap.path), output.bmap.sha256))) return false
     return fileMatches(path.join(this.settings.outputDir, output.path), output.sha256)
   }
 

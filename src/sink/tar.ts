@@ -1,7 +1,7 @@
 // Sink "tar": output-dir/overlays/SERIAL.tar.gz, an overlay to extract over the root file system
 // (`tar -xzpf SERIAL.tar.gz -C /mnt/rootfs`). Entries carry the device paths (relative), modes,
 // uid/gid 0 and a directory entry for every parent, so extraction as root yields the right tree.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { pack as createTarPack } from 'tar-stream'
@@ -35,12 +35,20 @@ export class TarSink implements Sink {
       // A bundle is a few KiB: build it in memory and write it with one call, not a stream chain.
       archive = gzipSync(await buildArchive(files, this.mtime), { level: 6 })
       if (!this.rootReady) {
-        mkdirSync(this.root, { recursive: true })
+        mkdirSync(this.root, { recursive: true, mode: 0o755 })
         this.rootReady = true
       }
       // Synchronous on purpose: two small syscalls cost less than two trips through libuv's
       // thread pool, which is what bounded throughput (profiled: the main thread sat idle).
-      writeFileSync(temp, archive, { mode: 0o644 })
+      // The archive holds the device key: 0600 from creation on, whatever the umask (which can
+      // only narrow the mode given to open, so it is set again explicitly).
+      const fd = openSync(temp, 'wx', 0o600)
+      try {
+        fchmodSync(fd, 0o600)
+        writeFileSync(fd, archive)
+      } finally {
+        closeSync(fd)
+      }
       renameSync(temp, target)
     } catch (error) {
       rmSync(temp, { force: true })
