@@ -23,7 +23,7 @@ import type { Settings } from '../settings/types.js'
 import { createSink } from '../sink/create.js'
 import type { Sink, SinkOutput, WriteHooks } from '../sink/types.js'
 import { Cleanup } from '../util/cleanup.js'
-import { flushFileSystem } from '../util/fsx.js'
+import { flushFileSystem, sha256File } from '../util/fsx.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
 import { DeviceBasisMaker, basisKey, runBasis } from './basis.js'
@@ -127,7 +127,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 
     // Outputs reach the disk before the manifest that vouches for them.
     await flushFileSystem(settings.outputDir)
-    const header = manifestHeader(settings, ca, profile, startedAt, sink)
+    const header = manifestHeader(settings, ca, profile, startedAt, sink, await sha256File(settings.manifestPath))
     const review = await writeReviewFromJournal(settings.outputDir, header, new Set(devices.map((device) => device.serial)))
     if (review.supersededCount) {
       reporter.warning(
@@ -461,7 +461,8 @@ function runIdentity(settings: Settings, ca: FleetCa, sink: Sink): RunIdentity {
   }
 }
 
-function manifestHeader(settings: Settings, ca: FleetCa, profile: CertificateProfile, now: Date, sink: Sink): ManifestHeader {
+/** `manifestSha256`: SHA-256 of the device manifest file's bytes (merge refuses shards that differ). */
+function manifestHeader(settings: Settings, ca: FleetCa, profile: CertificateProfile, now: Date, sink: Sink, manifestSha256: string): ManifestHeader {
   const lifetime =
     profile.lifetime.kind === 'until'
       ? { kind: 'until' as const, notAfter: profile.lifetime.notAfter.toISOString() }
@@ -488,6 +489,7 @@ function manifestHeader(settings: Settings, ca: FleetCa, profile: CertificatePro
         ? { image: { path: settings.image, ...(sink.base ? { sha256: sink.base.sha256, partition: sink.base.partition } : {}) } }
         : {})
     },
-    shard: { index: settings.shard.index, count: settings.shard.count }
+    shard: { index: settings.shard.index, count: settings.shard.count },
+    source: { manifest: { path: settings.manifestPath, sha256: manifestSha256 } }
   }
 }

@@ -29,6 +29,23 @@ export interface ManifestHeader {
     image?: { path: string; sha256?: string; partition?: string }
   }
   shard: { index: number; count: number }
+  /** What was baked from: the device manifest file, and the SHA-256 of its bytes (merge checks shards agree). */
+  source: { manifest: { path: string; sha256: string } }
+  /**
+   * Only in a manifest written by `credbake merge`: the shard manifests it combines (`shard` is
+   * then 1/1, as the merged set covers the whole device manifest).
+   */
+  merged?: MergedShard[]
+}
+
+export interface MergedShard {
+  /** "i/n" */
+  shard: string
+  devices: number
+  superseded: number
+  /** The shard's credbake-manifest.json as given to merge. */
+  manifest: string
+  createdAt: string
 }
 
 export type ManifestProfile = Omit<CertificateProfile, 'lifetime'> & {
