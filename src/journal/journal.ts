@@ -65,7 +65,6 @@ export class Journal {
     const file = path.join(outputDir, JOURNAL_FILE)
     try {
       const handle = await open(file, 'a+', 0o644)
-      await handle.chmod(0o644) // no secret inside; the umask may have narrowed the mode above
       try {
         await handle.chmod(0o644)
         const { size } = await handle.stat()
