@@ -8,7 +8,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readJournalFile, runCliAsync, startAction, type ChildResult } from '../helpers/faults.js'
 import { startKmsServer, type KmsKey, type KmsStandIn } from '../helpers/kms-server.js'
-import { cleanupPki, generateKey, makePkiDir, makeRootCa, type CaFixture } from '../helpers/pki.js'
+import { cleanupPki, generateKey, makePkiDir, makeRootCa, openssl, type CaFixture } from '../helpers/pki.js'
 import { NODE24, parseOutputs } from '../helpers/run.js'
 import { checkOutputDir } from '../robustness/invariants.js'
 
@@ -119,6 +119,35 @@ describe('awskms: bake through the bundle', () => {
     // Whatever the failed run journaled is accounted for (active or superseded).
     expect(check.issued.length).toBeGreaterThanOrEqual(200)
     expect(check.issued.slice(0, issuedBefore)).toEqual(journal.records.filter((r) => r.type === 'issued').map((r) => (r as { certificate: { sha256: string } }).certificate.sha256))
+  })
+
+  it('an intermediate fleet CA made for the KMS key with the README\'s openssl steps (no private key)', async () => {
+    const fleetKms = kms.addKey({ spec: 'ECC_NIST_P384', aliases: ['alias/fleet-intermediate'] })
+    const dir = makePkiDir('kmstest-intermediate-')
+    const rootCa = makeRootCa({ keyType: 'ec-p256', dir, subject: '/CN=Offline Root/O=credbake tests' })
+    // `aws kms get-public-key`: the real SDK against the stand-in.
+    const { KMSClient, GetPublicKeyCommand } = await import('@aws-sdk/client-kms')
+    const client = new KMSClient({ region: 'eu-west-1', endpoint: kms.url, credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET } })
+    const answer = await client.send(new GetPublicKeyCommand({ KeyId: 'alias/fleet-intermediate' }))
+    client.destroy()
+    writeFileSync(path.join(dir, 'fleet-ca.pub.der'), answer.PublicKey!)
+    openssl(['pkey', '-pubin', '-inform', 'DER', '-in', 'fleet-ca.pub.der', '-out', 'fleet-ca.pub.pem'], { cwd: dir })
+    writeFileSync(path.join(dir, 'fleet-ca.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n')
+    openssl(['x509', '-new', '-subj', '/CN=Example Fleet CA/O=Example', '-force_pubkey', 'fleet-ca.pub.pem', '-CA', rootCa.certPath, '-CAkey', rootCa.keyPath, '-days', '1825', '-extfile', 'fleet-ca.ext', '-out', 'fleet-ca.pem'], { cwd: dir })
+    const fleetPem = readFileSync(path.join(dir, 'fleet-ca.pem'), 'utf8')
+    const chain = path.join(dir, 'fleet-ca-chain.pem')
+    writeFileSync(chain, fleetPem + rootCa.certPem)
+
+    const { file, serials } = manifest('fleet-intermediate.csv', 20)
+    const out = path.join(work, 'out-intermediate')
+    const result = await runCliAsync(
+      ['bake', '--manifest', file, '--fleet-ca-cert', chain, '--fleet-ca-key', 'awskms://' + kms.hostPort + '/alias/fleet-intermediate', '--format', 'tar', '--output-dir', out],
+      { env: awsEnv() }
+    )
+    expect(result.status, result.stderr).toBe(0)
+    const check = checkOutputDir({ outputDir: out, rootPem: rootCa.certPem, untrustedPems: [fleetPem], serials })
+    expect(check.problems).toEqual([])
+    expect(fleetKms.signs).toBe(21)
   })
 
   it('an access-denied key at start: exit 3 before anything is written', async () => {
