@@ -10,7 +10,9 @@
 // not written and keep whatever the device held, exactly as with a bmap that bmaptool made from a
 // sparse image's holes.
 import { createHash, type Hash } from 'node:crypto'
+import { open, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
+import { tempSibling, writeAll } from '../util/fsx.js'
 import { dataRuns } from './io.js'
 
 export const BMAP_BLOCK_SIZE = 4096
@@ -185,4 +187,26 @@ export function bmapPathFor(outputPath: string): string {
   const dir = path.posix.dirname(outputPath)
   const name = path.posix.basename(outputPath).replace(/\.(gz|xz|zst)$/i, '')
   return dir === '.' ? `${name}.bmap` : `${dir}/${name}.bmap`
+}
+
+/**
+ * Write the bmap of `summary` to `target` (temporary name, then rename; 0644: it holds no secret
+ * beyond what the manifest's output SHA-256 already says). Returns the file's SHA-256.
+ */
+export async function writeBmapFile(target: string, summary: BmapSummary): Promise<string> {
+  const text = Buffer.from(renderBmap(summary), 'utf8')
+  const temp = tempSibling(target)
+  try {
+    const handle = await open(temp, 'w', 0o644)
+    try {
+      await writeAll(handle, text)
+    } finally {
+      await handle.close()
+    }
+    await rename(temp, target)
+  } catch (error) {
+    await rm(temp, { force: true })
+    throw error
+  }
+  return createHash('sha256').update(text).digest('hex')
 }

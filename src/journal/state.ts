@@ -8,6 +8,8 @@ export interface LiveOutput {
   certificateSha256: string
   path: string
   sha256: string
+  /** The bmap written beside it (input bmap), which resume checks too. */
+  bmap?: { path: string; sha256: string }
   /** JSON of the device basis its certificate was issued with. */
   deviceBasis: string
   /** JSON of the basis of the run that issued it (shared between devices of a run). */
@@ -59,6 +61,7 @@ export async function loadJournalState(outputDir: string): Promise<JournalState>
           certificateSha256: record.certificateSha256,
           path: record.output.path,
           sha256: record.output.sha256,
+          ...(record.output.bmap ? { bmap: record.output.bmap } : {}),
           ...basis,
           beforeOverwrite: false
         })
