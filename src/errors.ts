@@ -1,7 +1,7 @@
 // Typed errors. Every error a user can cause carries the input it is about, so the message can
 // name it; the CLI maps the class to an exit code (documented in README "Exit codes").
 
-export type ErrorKind = 'input' | 'manifest' | 'fleet-ca' | 'image' | 'tool' | 'output' | 'lock' | 'internal'
+export type ErrorKind = 'input' | 'manifest' | 'fleet-ca' | 'image' | 'tool' | 'output' | 'lock' | 'verify' | 'internal'
 
 export interface ErrorDetails {
   /** The action input / CLI flag the problem is about, e.g. "fleet-ca-key". */
@@ -92,7 +92,9 @@ export const EXIT_CODES: Record<ErrorKind | 'ok', number> = {
   image: 4,
   tool: 4,
   output: 5,
-  lock: 6
+  lock: 6,
+  /** `credbake verify`: outputs differ from their review manifest (not thrown: the command's result). */
+  verify: 7
 }
 
 export function isCredbakeError(error: unknown): error is CredbakeError {

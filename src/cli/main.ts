@@ -6,6 +6,8 @@ import { VERSION } from '../version.js'
 import { bakeCommand, BAKE_HELP } from './bake.js'
 import { demoCommand, DEMO_HELP } from './demo.js'
 import { inspectCommand, INSPECT_HELP } from './inspect.js'
+import { mergeCommand, MERGE_HELP } from './merge.js'
+import { verifyCommand, VERIFY_HELP } from './verify.js'
 import type { Console } from './console.js'
 import { processConsole } from './console.js'
 
@@ -16,6 +18,8 @@ Usage: credbake <command> [options]
 Commands:
   bake      issue a certificate per device of a manifest and write the bundles (the main job)
   inspect   show an image's partition table and file systems
+  merge     combine the shard manifests of a job matrix into one review (merge --output-dir DIR MANIFEST...)
+  verify    check a bake's outputs as they are now against its review manifest
   demo      throwaway CA, sample manifest and image, then bake (never for production)
   help      this text; \`credbake <command> --help\` for a command's options
 
@@ -27,6 +31,7 @@ Exit codes:
   4  image or tool problem (partition not found, file system unsupported, debugfs/mtools missing)
   5  outputs cannot be written (output-dir not writable, disk or partition full)
   6  another credbake run holds the output directory
+  7  verify: an output differs from its review manifest
 `
 
 interface Command {
@@ -37,7 +42,9 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   bake: { run: bakeCommand, help: BAKE_HELP },
   demo: { run: demoCommand, help: DEMO_HELP },
-  inspect: { run: inspectCommand, help: INSPECT_HELP }
+  inspect: { run: inspectCommand, help: INSPECT_HELP },
+  merge: { run: mergeCommand, help: MERGE_HELP },
+  verify: { run: verifyCommand, help: VERIFY_HELP }
 }
 
 export async function main(argv: string[], out: Console = processConsole): Promise<number> {

@@ -165,6 +165,78 @@ async function probe(opts: ExtWriteOptions, work: string, paths: string[], cache
   })
 }
 
+/** A file as debugfs reads it back: its inode's type, mode, owner and size, and the bytes dumped. */
+export interface ExtReadBack extends StatInfo {
+  /** null when the dump produced nothing readable. */
+  content: Buffer | null
+}
+
+/**
+ * debugfs commands that stat and dump each of `paths` into `work`/r<i>, shared by the writer's
+ * read-back and `credbake verify`. debugfs's dump creates files 0666 minus the umask and one is
+ * the device key: the targets are pre-created 0600 here (dump truncates a file and keeps its mode).
+ */
+export async function readBackCommands(paths: readonly string[], work: string): Promise<string[]> {
+  await Promise.all(paths.map((_, i) => writeFile(path.join(work, `r${i}`), '', { mode: 0o600 })))
+  return paths.flatMap((p, i) => [`stat ${q(p)}`, `dump ${q(p)} ${q(path.join(work, `r${i}`))}`])
+}
+
+/** The outputs of readBackCommands, per path: what stat said and the dumped bytes; null when absent. */
+export async function collectReadBack(outputs: readonly string[], paths: readonly string[], work: string): Promise<Array<ExtReadBack | null>> {
+  const result: Array<ExtReadBack | null> = []
+  for (const [i] of paths.entries()) {
+    const stat = parseStat(outputs[2 * i] ?? '')
+    const dumped = path.join(work, `r${i}`)
+    const bytes = stat ? await readFile(dumped).catch(() => null) : null
+    await rm(dumped, { force: true })
+    result.push(stat ? { ...stat, content: bytes } : null)
+  }
+  return result
+}
+
+/** Where to read: an ext file system at `offset` of `image`, `partition` naming it in messages. */
+export interface ExtReadOptions {
+  image: string
+  offset: number
+  partition: string
+  /** 0700 folder for the dumped files (they include the device key). */
+  tempDir: string
+  serial: string
+}
+
+/**
+ * Read `paths` (stat + bytes, the writer's read-back) and list the entries of `dirs` (names of
+ * what is in them, "." and ".." left out; null for a directory that is not there) from an ext
+ * file system, read-only, in one debugfs run. Used by `credbake verify`.
+ */
+export async function readExtFiles(
+  opts: ExtReadOptions,
+  paths: readonly string[],
+  dirs: readonly string[] = []
+): Promise<{ files: Array<ExtReadBack | null>; listings: Map<string, string[] | null> }> {
+  const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'))
+  const options = { ...opts, files: [] }
+  try {
+    const commands = [...(await readBackCommands(paths, work)), ...dirs.map((d) => `ls -p ${q(d)}`)]
+    const read = await runScript(options, work, 'read.debugfs', commands, false)
+    const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l))
+    if (hard.length > 0) throw await failure(options, read.banner, hard, 'reading')
+    if (read.outputs.length !== commands.length) throw new ToolError(`debugfs answered ${read.outputs.length} of ${commands.length} commands while reading ${opts.partition} of ${opts.image}`)
+    const files = await collectReadBack(read.outputs, paths, work)
+    const listings = new Map<string, string[] | null>()
+    dirs.forEach((dir, i) => {
+      // `ls -p` prints one "/inode/mode/uid/gid/name/size/" line per entry.
+      const entries = lines(read.outputs[2 * paths.length + i] ?? '')
+        .map((line) => /^\/\d+\/[0-7]+\/\d+\/\d+\/(.*)\/\d*\/$/.exec(line)?.[1])
+        .filter((name): name is string => name !== undefined && name !== '.' && name !== '..')
+      listings.set(dir, entries.length === 0 && (read.outputs[2 * paths.length + i] ?? '').trim() === '' ? null : entries)
+    })
+    return { files, listings }
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
 /**
  * Write `files` into the ext2/3/4 file system at `offset` of `image`, creating missing parent
  * directories (0755, 0:0), replacing existing files, setting each file's mode and owner, then
@@ -222,13 +294,7 @@ export async function writeExtFiles(opts: ExtWriteOptions): Promise<InstalledFil
     }
     // Read-back: stat for mode/owner/size, dump for the bytes.
     const createdDirs = dirs.filter((d) => cache.get(d)!.kind === 'missing')
-    const readCommands = [
-      ...createdDirs.map((d) => `stat ${q(d)}`),
-      ...opts.files.flatMap((f, i) => [`stat ${q(f.path)}`, `dump ${q(f.path)} ${q(path.join(work, `r${i}`))}`])
-    ]
-    // debugfs's dump creates files 0666 minus the umask; one is the device key. Pre-create them
-    // 0600 (dump truncates an existing file and keeps its mode).
-    await Promise.all(opts.files.map((_, i) => writeFile(path.join(work, `r${i}`), '', { mode: 0o600 })))
+    const readCommands = [...createdDirs.map((d) => `stat ${q(d)}`), ...(await readBackCommands(opts.files.map((f) => f.path), work))]
     // A path missing on read-back is a mismatch reported per file below, not a tool failure.
     const notFound = (l: string): boolean => /File not found by ext2_lookup/.test(l)
     let read: { outputs: string[]; banner: string | undefined; errors: string[] }
@@ -258,17 +324,15 @@ export async function writeExtFiles(opts: ExtWriteOptions): Promise<InstalledFil
       if ((stat.mode & 0o7777) !== dirMode || stat.uid !== 0 || stat.gid !== 0) throw verifyError(`directory ${dir} has mode ${octal(stat.mode)} owner ${stat.uid}:${stat.gid}`)
     })
     const installed: InstalledFile[] = []
+    const back = await collectReadBack(read.outputs.slice(createdDirs.length), opts.files.map((f) => f.path), work)
     for (const [i, file] of opts.files.entries()) {
-      const stat = parseStat(read.outputs[createdDirs.length + 2 * i] ?? '')
+      const stat = back[i]
       if (!stat || stat.type !== 'regular') throw verifyError(`${file.path} is missing or not a regular file`)
       const mode = file.mode & 0o7777
       if ((stat.mode & 0o7777) !== mode) throw verifyError(`${file.path} has mode ${octal(stat.mode)}, expected ${octal(mode)}`)
       if (stat.uid !== file.uid || stat.gid !== file.gid) throw verifyError(`${file.path} is owned by ${stat.uid}:${stat.gid}, expected ${file.uid}:${file.gid}`)
       if (stat.size !== file.content.length) throw verifyError(`${file.path} is ${stat.size} bytes, expected ${file.content.length}`)
-      const dumped = path.join(work, `r${i}`)
-      const bytes = await readFile(dumped).catch(() => null)
-      await rm(dumped, { force: true })
-      if (!bytes || !bytes.equals(file.content)) throw verifyError(`${file.path} does not read back byte-identical`)
+      if (!stat.content || !stat.content.equals(file.content)) throw verifyError(`${file.path} does not read back byte-identical`)
       installed.push({
         path: file.path,
         mode: octal(mode),
