@@ -224,7 +224,8 @@ describe('credentials-zip', () => {
     // A byte inside server_ca.pem's deflated data.
     const flipped = Buffer.from(good)
     const name = flipped.indexOf('server_ca.pem')
-    flipped[name + 'server_ca.pem'.length + 40] ^= 0xff
+    const at = name + 'server_ca.pem'.length + 40
+    flipped[at] = (flipped[at] as number) ^ 0xff
     expect(refusal(() => readCredentialsZip(write(flipped), both)).message).toMatch(/damaged/)
     // The central directory pointing past the end.
     const bad = Buffer.from(good)
