@@ -2,12 +2,13 @@
 // PKCS#12 files from `openssl pkcs12 -export`, and the malformed zips a hostile or broken upload
 // could hold. Only server_ca.pem / the p12's CA certificates and autoprov.url are taken.
 import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { InputError } from '../../src/errors.js'
 import { readCredentialsZip } from '../../src/settings/credentials-zip.js'
 import { parseSettings } from '../../src/settings/parse.js'
+import { runCli } from '../helpers/run.js'
 import { cleanupPki, makeNonCaCert, makePkiDir, makeRootCa, openssl, type CaFixture, type CertFixture } from '../helpers/pki.js'
 
 let dir: string
@@ -233,5 +234,32 @@ describe('credentials-zip', () => {
     bad.writeUInt32LE(bad.length, eocd + 16)
     expect(refusal(() => readCredentialsZip(write(bad), both)).message).toMatch(/not a valid zip file/)
     expect(refusal(() => readCredentialsZip(path.join(dir, 'absent.zip'), both)).message).toMatch(/no such file/)
+  })
+})
+
+describe('credentials-zip through the CLI', () => {
+  it('a dir bake installs the zip\'s server CA as root.crt and autoprov.url as gateway.url; the zip\'s other files go nowhere', () => {
+    const manifest = path.join(dir, 'devices.csv')
+    writeFileSync(manifest, 'serial\nSN-Z1\n')
+    const { 'server_ca.pem': _dropped, ...entries } = otaEntries()
+    for (const [label, zip] of [
+      ['server_ca.pem', makeZip(otaEntries())],
+      ['p12 only', makeZip(entries)]
+    ] as const) {
+      const out = path.join(dir, `out-${label.replace(/\W/g, '')}`)
+      const result = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath, '--format', 'dir', '--credentials-zip', zip, '--output-dir', out])
+      expect(result.status, result.stdout + result.stderr).toBe(0)
+      const importDir = path.join(out, 'devices/SN-Z1/var/sota/import')
+      expect(readdirSync(importDir).sort(), label).toEqual(['client.pem', 'gateway.url', 'pkey.pem', 'root.crt'])
+      expect(der(readFileSync(path.join(importDir, 'root.crt'), 'utf8')), label).toBe(der(serverCa.certPem))
+      expect(readFileSync(path.join(importDir, 'gateway.url'), 'utf8').trim(), label).toBe('https://abc123.device-gateway.ota.api.here.com:443')
+      const everything = readdirSync(out, { recursive: true }).map(String).join('\n')
+      expect(everything, label).not.toMatch(/targets\.sec|treehub|p12/)
+      expect(readFileSync(path.join(out, 'credbake-manifest.json'), 'utf8'), label).not.toContain('not a real key')
+    }
+    // A bad zip: exit 2, naming the input.
+    const bad = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath, '--format', 'dir', '--credentials-zip', makeZip({ '../x': 'y' }), '--output-dir', path.join(dir, 'out-bad')])
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toMatch(/credentials-zip/)
   })
 })
