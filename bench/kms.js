@@ -74,6 +74,7 @@ try {
   const kmsSeconds = await bake([...common('out-kms'), '--fleet-ca-key', `awskms://${kms.hostPort}/alias/bench`], awsEnv)
   const kmsSigns = key.signs - signsBefore
   const maxInFlight = kms.stats.maxInFlight
+  const connections = kms.stats.connections
   let throttled
   if (throttle > 0) {
     kms.throttleSignFraction = throttle
@@ -87,7 +88,7 @@ try {
   const rate = (s) => `${(devices / s).toFixed(0).padStart(7)} devices/s  (${s.toFixed(2)} s)`
   console.log(`credbake bench:kms: ${devices} devices, EC P-256 fleet CA, tar format; ${os.availableParallelism()} cores, load ${load}`)
   console.log(`  key in memory                                 ${rate(memorySeconds)}`)
-  console.log(`  awskms:// stand-in, ${latencyMs} ms per call              ${rate(kmsSeconds)}  ${kmsSigns} Sign calls, at most ${maxInFlight} in flight`)
+  console.log(`  awskms:// stand-in, ${latencyMs} ms per call              ${rate(kmsSeconds)}  ${kmsSigns} Sign calls, at most ${maxInFlight} in flight, ${connections} connections`)
   if (throttled) console.log(`  awskms://, ${(throttle * 100).toFixed(0)}% of Signs throttled (${throttled.count})     ${rate(throttled.seconds)}`)
   console.log(`  ratio KMS / in memory: ${(memorySeconds / kmsSeconds).toFixed(2)}`)
   console.log(`  ceiling of ${maxInFlight} in flight at ${latencyMs} ms per call: ${(maxInFlight * 1000 / latencyMs).toFixed(0)} signatures/s`)

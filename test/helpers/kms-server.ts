@@ -109,6 +109,8 @@ export interface KmsStats {
   unauthenticated: number
   inFlight: number
   maxInFlight: number
+  /** TCP connections accepted (keep-alive reuse shows as far fewer connections than calls). */
+  connections: number
 }
 
 export interface KmsStandIn {
@@ -149,7 +151,7 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
   const accessKeyId = options.accessKeyId ?? 'AKIDTESTCREDBAKE0001'
   const keys: KmsKey[] = []
   const signers = new Map<KmsKey, DigestSigner>()
-  const stats: KmsStats = { getPublicKey: 0, sign: 0, signed: 0, throttled: 0, denied: 0, unauthenticated: 0, inFlight: 0, maxInFlight: 0 }
+  const stats: KmsStats = { getPublicKey: 0, sign: 0, signed: 0, throttled: 0, denied: 0, unauthenticated: 0, inFlight: 0, maxInFlight: 0, connections: 0 }
   const seenCredentials = new Set<string>()
 
   const findKey = (id: string): KmsKey | undefined => {
@@ -322,6 +324,7 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
       if (!res.headersSent) reply(res, 500, { __type: 'KMSInternalException', message: String(error) })
     })
   })
+  server.on('connection', () => stats.connections++)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => resolve())
