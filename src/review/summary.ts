@@ -1,6 +1,6 @@
 // The job summary: what a reviewer sees on the run page. HTML, because GitHub renders it and
 // core.summary does no escaping of its own: every value goes through escapeHtml.
-import type { ManifestDevice, ManifestHeader } from './types.js'
+import type { ManifestDevice, ManifestHeader, MergedShard } from './types.js'
 
 /** GitHub caps a step summary at 1 MiB; a few hundred rows stay far below and stay readable. */
 export const SUMMARY_MAX_ROWS = 200
@@ -13,6 +13,14 @@ export interface SummaryInput {
   skipped: number
   manifestPath: string
   certificatesPath: string
+  /** fleet-ca-cert as the user gave it when it was a path (shown in the verify command), else a placeholder. */
+  fleetCaCertPath?: string
+}
+
+/** The command that re-checks a bake's outputs against its manifest, for the summary and the log. */
+export function verifyCommandLine(manifestPath: string, fleetCaCertPath?: string): string {
+  const quote = (text: string): string => (/^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`)
+  return `npx credbake verify --manifest ${quote(manifestPath)} --fleet-ca-cert ${fleetCaCertPath ? quote(fleetCaCertPath) : 'FLEET_CA.pem'}`
 }
 
 export function escapeHtml(text: string): string {
@@ -72,5 +80,51 @@ export function renderSummary(input: SummaryInput): string {
       input.certificatesPath
     )}</code>.</p>`
   )
+  parts.push(
+    `<p>To check the outputs against the manifest before flashing (exit 0 when every device passes): <code>${escapeHtml(
+      verifyCommandLine(input.manifestPath, input.fleetCaCertPath)
+    )}</code></p>`
+  )
+  return `${parts.join('\n')}\n`
+}
+
+export interface MergeSummaryInput {
+  header: ManifestHeader
+  shards: readonly MergedShard[]
+  devices: number
+  superseded: number
+  manifestPath: string
+  certificatesPath: string
+  outputDir: string
+}
+
+/** After `merge`: what was combined, one row per shard, and the totals. */
+export function renderMergeSummary(input: MergeSummaryInput): string {
+  const ca = input.header.fleetCa
+  const parts = [
+    '<h2>credbake: shard manifests merged</h2>',
+    '<table>',
+    `<tr><th align="left">Fleet CA</th><td><code>${escapeHtml(ca.subject)}</code> (SHA-256 <code>${escapeHtml(ca.sha256)}</code>)</td></tr>`,
+    `<tr><th align="left">Device manifest</th><td><code>${escapeHtml(input.header.source.manifest.path)}</code> (SHA-256 <code>${escapeHtml(
+      input.header.source.manifest.sha256
+    )}</code>)</td></tr>`,
+    `<tr><th align="left">Output</th><td><code>${escapeHtml(input.header.output.format)}</code> in <code>${escapeHtml(input.outputDir)}</code></td></tr>`,
+    '</table>',
+    '<h3>Shards</h3>',
+    '<table>',
+    '<tr><th>Shard</th><th>Devices</th><th>Superseded</th><th>Manifest</th></tr>',
+    ...input.shards.map(
+      (shard) =>
+        `<tr><td>${escapeHtml(shard.shard)}</td><td align="right">${shard.devices}</td><td align="right">${shard.superseded}</td><td><code>${escapeHtml(
+          shard.manifest
+        )}</code></td></tr>`
+    ),
+    `<tr><th>Total</th><th align="right">${input.devices}</th><th align="right">${input.superseded}</th><th></th></tr>`,
+    '</table>',
+    `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(
+      input.certificatesPath
+    )}</code>.</p>`,
+    `<p>To check the outputs against the manifest before flashing: <code>${escapeHtml(verifyCommandLine(input.manifestPath))}</code></p>`
+  ]
   return `${parts.join('\n')}\n`
 }

@@ -1,0 +1,58 @@
+// `credbake merge --output-dir DIR MANIFEST...`: combine the shard manifests of a job matrix into
+// one review in DIR (see src/merge/merge.ts for what is checked and how outputs are placed).
+import { EXIT_CODES, InputError } from '../errors.js'
+import { mergeShards, type MergeResult } from '../merge/merge.js'
+import { defaultOf } from '../settings/parse.js'
+import type { Console } from './console.js'
+import { parseFlags } from './flags.js'
+
+export const MERGE_HELP = `Usage: credbake merge --output-dir DIR MANIFEST...
+
+Combine the review manifests of the shards of one job matrix (each baked with shard: i/n into
+its own output-dir, e.g. downloaded as shards/shard-1/, shards/shard-2/, ...) into one review in
+DIR: credbake-manifest.json, certificates.pem, superseded.pem and SHA256SUMS covering every
+shard. Each shard's outputs are hard-linked into DIR at the same relative path (copied when DIR
+is on another file system), so every path in the merged manifest and SHA256SUMS resolves from
+DIR; the shard folders are left as they are.
+
+Refused (exit 2), before anything is written: files that are not credbake review manifests;
+shards of different device manifests (by SHA-256), fleet CAs, certificate profiles, layouts or
+output formats; a shard given twice; a missing shard (each named as i/n); a serial in two
+shards; a missing output or certificate bundle beside a shard manifest. DIR must be new, empty or
+hold an earlier merge (which is replaced).
+
+Options:
+  --output-dir DIR
+      Where the merged review goes (default: ${defaultOf('output-dir')}). Also CREDBAKE_OUTPUT_DIR.
+`
+
+export async function mergeCommand(args: string[], out: Console): Promise<number> {
+  const { values, positionals } = parseFlags(args, { strings: ['output-dir'], booleans: [] }, Number.MAX_SAFE_INTEGER)
+  if (positionals.length === 0) {
+    throw new InputError('merge needs the shard manifests to combine: credbake merge --output-dir DIR shards/*/credbake-manifest.json', { input: 'merge' })
+  }
+  const result = await mergeShards({
+    outputDir: values['output-dir'] ?? defaultOf('output-dir'),
+    manifests: positionals,
+    baseDir: process.cwd(),
+    info: (message) => out.stderr(`${message}\n`)
+  })
+  printMergeResult(result, out)
+  return EXIT_CODES.ok
+}
+
+export function printMergeResult(result: MergeResult, out: Console): void {
+  out.stdout(
+    [
+      `shards:           ${result.shards.map((shard) => `${shard.shard} (${shard.devices})`).join(', ')}`,
+      `devices:          ${result.devices}`,
+      `superseded:       ${result.superseded}`,
+      `manifest:         ${result.manifestPath}`,
+      `certificates:     ${result.certificatesPath}`,
+      `sha256sums:       ${result.checksumsPath}`,
+      `output-dir:       ${result.outputDir}`,
+      `fleet-ca-sha256:  ${result.fleetCaSha256}`,
+      ''
+    ].join('\n')
+  )
+}

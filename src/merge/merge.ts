@@ -1,0 +1,437 @@
+// `credbake merge --output-dir DIR MANIFEST...` and the action input `merge`: the shard manifests
+// of one job matrix (`shard: i/n` each into its own output-dir) become one review artifact in DIR:
+// credbake-manifest.json, certificates.pem, superseded.pem and SHA256SUMS covering every shard.
+//
+// Outputs: each shard's outputs are hard-linked into DIR at the same relative path they have in
+// their shard's folder (`overlays/SERIAL.tar.gz`, `images/SERIAL.img` and its `.bmap`, every file
+// of a `devices/SERIAL/` tree), so DIR looks exactly like the output-dir of one bake: every path
+// in the merged manifest and in SHA256SUMS resolves from DIR, `credbake verify --output-dir DIR`
+// and `sha256sum -c SHA256SUMS` work there, and uploading DIR gives one self-contained artifact.
+// A hard link costs no space; across file systems (EXDEV) a file is copied instead (a reflink or
+// a sparse copy, mode kept). Shard folders are left as they are.
+//
+// Everything is checked before anything is written: each file is a credbake review manifest
+// (schemaVersion, tool, the JSON schema), all shards come from the same device manifest (its
+// SHA-256, recorded by bake as source.manifest.sha256), fleet CA, certificate profile, layout and
+// output format, split into the same number of shards; no shard is given twice, none is missing,
+// no device serial is in two shards; each output exists with the recorded size; each shard's
+// certificates.pem and superseded.pem match its manifest. Any refusal is an InputError naming
+// `merge` and the files (exit 2). The review files appear (temp, fsync, rename) only when
+// complete, the manifest last.
+import { chmod, link, lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { InputError, messageOf } from '../errors.js'
+import { copyImage } from '../image/copy.js'
+import { JOURNAL_FILE } from '../journal/journal.js'
+import { ReviewWriter } from '../review/manifest-writer.js'
+import { SHA256SUMS_FILE, Sha256SumsWriter } from '../review/sha256sums.js'
+import {
+  CERTIFICATES_FILE,
+  MANIFEST_FILE,
+  MANIFEST_SCHEMA_VERSION,
+  SUPERSEDED_FILE,
+  type ManifestDevice,
+  type ManifestHeader,
+  type MergedShard,
+  type ReviewManifest
+} from '../review/types.js'
+import { FORMAT_SPECS } from '../settings/types.js'
+import { sha256Hex } from '../util/hash.js'
+import { readPemBlocks, toPem } from '../util/pem.js'
+import { validateManifest } from '../verify/schema.js'
+import { VERSION } from '../version.js'
+
+export interface MergeOptions {
+  /** Where the merged review goes (created when missing). */
+  outputDir: string
+  /** Shard manifest files (credbake-manifest.json of each shard's output-dir). */
+  manifests: readonly string[]
+  /** Relative display names in messages and in the merged manifest are relative to this. */
+  baseDir?: string
+  /** The input/flag named in errors: "merge" (action) or the CLI's arguments. */
+  input?: string
+  info?: (message: string) => void
+}
+
+export interface MergeResult {
+  manifestPath: string
+  certificatesPath: string
+  supersededPath: string
+  checksumsPath: string
+  outputDir: string
+  devices: number
+  superseded: number
+  fleetCaSha256: string
+  header: ManifestHeader
+  shards: MergedShard[]
+  /** Output files hard-linked, and copied (another file system). */
+  linked: number
+  copied: number
+}
+
+/** A shard manifest as read in the first pass (its devices are dropped after the checks). */
+interface Shard {
+  file: string
+  display: string
+  dir: string
+  header: ManifestHeader
+  devices: number
+  superseded: number
+}
+
+/** Most refusals listed in one message; the rest are counted. */
+const MAX_PROBLEMS = 20
+
+const PATH_OK = new RegExp(`^(${Object.values(FORMAT_SPECS).map((spec) => spec.folder).join('|')})/`)
+
+export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
+  const input = options.input ?? 'merge'
+  const baseDir = options.baseDir ?? process.cwd()
+  const outputDir = path.resolve(baseDir, options.outputDir)
+  const display = (file: string): string => {
+    const relative = path.relative(baseDir, file)
+    return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file
+  }
+  const refuse = (problems: string[]): never => {
+    const shown = problems.slice(0, MAX_PROBLEMS)
+    const more = problems.length > shown.length ? `\n  - and ${problems.length - shown.length} more` : ''
+    throw new InputError(`Input "${input}": cannot merge these shard manifests:\n  - ${shown.join('\n  - ')}${more}`, { input })
+  }
+  if (options.manifests.length === 0) {
+    throw new InputError(`Input "${input}": no shard manifests to merge (give each shard's ${MANIFEST_FILE}).`, { input })
+  }
+
+  // ---- pass 1: read and check every shard; nothing is written ----------------------------------
+  const problems: string[] = []
+  const shards: Shard[] = []
+  const serials = new Map<string, string>()
+  for (const given of options.manifests) {
+    const file = path.resolve(baseDir, given)
+    const name = display(file)
+    const parsed = await readShard(file, name)
+    if (typeof parsed === 'string') {
+      problems.push(parsed)
+      continue
+    }
+    const dir = path.dirname(file)
+    const format = parsed.output.format
+    for (const device of parsed.devices) {
+      const before = serials.get(device.serial)
+      if (before !== undefined) problems.push(`serial ${device.serial} is in both ${before} and ${name}`)
+      else serials.set(device.serial, name)
+      problems.push(...(await outputProblems(dir, name, device, format)))
+    }
+    const { devices, counts, certificates, superseded, supersededCertificates, ...header } = parsed
+    shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length })
+  }
+  if (shards.length === 0) refuse(problems)
+  problems.push(...consistencyProblems(shards))
+  problems.push(...(await outputDirProblems(outputDir, shards, display)))
+  if (problems.length) refuse(problems)
+  shards.sort((a, b) => a.header.shard.index - b.header.shard.index)
+
+  // ---- pass 2: link the outputs, stream the review files ---------------------------------------
+  const first = shards[0]!.header
+  const merged: MergedShard[] = shards.map((shard) => ({
+    shard: `${shard.header.shard.index}/${shard.header.shard.count}`,
+    devices: shard.devices,
+    superseded: shard.superseded,
+    manifest: shard.display,
+    createdAt: shard.header.createdAt
+  }))
+  const header: ManifestHeader = {
+    ...first,
+    tool: { name: 'credbake', version: VERSION },
+    createdAt: new Date().toISOString(),
+    shard: { index: 1, count: 1 },
+    source: first.source,
+    merged
+  }
+  await removeEarlierMerge(outputDir)
+  await mkdir(outputDir, { recursive: true })
+  const review = await ReviewWriter.open(outputDir, header)
+  const sums = Sha256SumsWriter.open(outputDir)
+  const placed: string[] = []
+  const counts = { linked: 0, copied: 0 }
+  try {
+    for (const shard of shards) {
+      const manifest = JSON.parse(await readFile(shard.file, 'utf8')) as ReviewManifest
+      const format = manifest.output.format
+      const active = await certificatePems(shard, CERTIFICATES_FILE, manifest.devices.map((device) => device.certificate.sha256), input)
+      const superseded = await certificatePems(shard, SUPERSEDED_FILE, manifest.superseded.map((entry) => entry.sha256), input)
+      for (const [index, device] of manifest.devices.entries()) {
+        for (const relative of outputPaths(device)) {
+          const how = await place(path.join(shard.dir, relative), path.join(outputDir, relative), placed)
+          counts[how] += 1
+        }
+        await review.add(device, active[index]!)
+        await sums.addDevice(device, format)
+      }
+      for (const [index, entry] of manifest.superseded.entries()) await review.supersede(entry, superseded[index]!)
+      options.info?.(`Shard ${shard.header.shard.index}/${shard.header.shard.count} (${shard.display}): ${shard.devices} devices, ${shard.superseded} superseded`)
+    }
+    const checksumsPath = await sums.commit()
+    const paths = await review.commit()
+    return {
+      manifestPath: paths.manifest,
+      certificatesPath: paths.certificates,
+      supersededPath: paths.superseded,
+      checksumsPath,
+      outputDir,
+      devices: review.devices,
+      superseded: review.supersededCount,
+      fleetCaSha256: first.fleetCa.sha256,
+      header,
+      shards: merged,
+      ...counts
+    }
+  } catch (error) {
+    await review.abandon()
+    await sums.abandon()
+    await rm(path.join(outputDir, SHA256SUMS_FILE), { force: true })
+    // No manifest vouches for them: the links made so far go again (the shards keep theirs).
+    for (const made of placed.reverse()) await rm(made, { recursive: true, force: true }).catch(() => undefined)
+    throw error
+  }
+}
+
+/** The parsed manifest, or a sentence saying why the file is not a credbake review manifest. */
+async function readShard(file: string, name: string): Promise<ReviewManifest | string> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    return `${name} cannot be read: ${messageOf(error)}`
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return `${name} is not a credbake review manifest (not JSON)`
+  }
+  const object = value as Partial<ReviewManifest> | null
+  if (typeof object !== 'object' || object === null || Array.isArray(object) || object.tool?.name !== 'credbake') {
+    return `${name} is not a credbake review manifest (no "tool": {"name": "credbake"}); give each shard's ${MANIFEST_FILE}`
+  }
+  if (object.schemaVersion !== MANIFEST_SCHEMA_VERSION) {
+    return `${name} has schemaVersion ${JSON.stringify(object.schemaVersion)}; this credbake ${VERSION} merges schemaVersion ${MANIFEST_SCHEMA_VERSION}`
+  }
+  if (object.source === undefined) {
+    return `${name} does not record the SHA-256 of the device manifest it was baked from (source.manifest): bake it again with this credbake version`
+  }
+  const schemaProblems = validateManifest(value)
+  if (schemaProblems.length) {
+    const listed = schemaProblems.slice(0, 3).map((problem) => `${problem.path || '/'} ${problem.message}`).join('; ')
+    return `${name} does not match the manifest schema: ${listed}${schemaProblems.length > 3 ? ` (and ${schemaProblems.length - 3} more)` : ''}`
+  }
+  return object as ReviewManifest
+}
+
+/** Files of a device's output, relative to its output-dir: the output (or its tree) and its bmap. */
+function outputPaths(device: ManifestDevice): string[] {
+  return device.output.bmap ? [device.output.path, device.output.bmap.path] : [device.output.path]
+}
+
+function safeRelative(relative: string): boolean {
+  return PATH_OK.test(relative) && !relative.split('/').some((part) => part === '..' || part === '.' || part === '') && !relative.includes('\\')
+}
+
+async function outputProblems(dir: string, name: string, device: ManifestDevice, format: string): Promise<string[]> {
+  const problems: string[] = []
+  for (const relative of outputPaths(device)) {
+    if (!safeRelative(relative)) {
+      problems.push(`${name}: device ${device.serial}'s output path ${JSON.stringify(relative)} is not a path inside its output-dir`)
+      continue
+    }
+    const file = path.join(dir, relative)
+    let info
+    try {
+      info = await lstat(file)
+    } catch {
+      problems.push(
+        `${name}: device ${device.serial}'s output ${relative} is missing beside it (${file}): download each shard's whole output-dir, not only its manifest`
+      )
+      continue
+    }
+    const folder = format === 'dir' && relative === device.output.path
+    if (folder ? !info.isDirectory() : !info.isFile()) {
+      problems.push(`${name}: device ${device.serial}'s output ${relative} is not a ${folder ? 'folder' : 'file'}`)
+    } else if (!folder && relative === device.output.path && info.size !== device.output.size) {
+      problems.push(`${name}: device ${device.serial}'s output ${relative} has ${info.size} bytes, its manifest records ${device.output.size}`)
+    }
+  }
+  return problems
+}
+
+/** Canonical JSON (sorted keys), to compare header parts whatever their key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (value && typeof value === 'object') {
+    const object = value as Record<string, unknown>
+    return `{${Object.keys(object)
+      .sort()
+      .filter((key) => object[key] !== undefined)
+      .map((key) => `${JSON.stringify(key)}:${canonical(object[key])}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+/** What must be the same in every shard, each named as a user knows it. */
+const SAME: Array<{ what: string; of: (header: ManifestHeader) => unknown; show?: (header: ManifestHeader) => string }> = [
+  {
+    what: 'device manifest (source.manifest.sha256)',
+    of: (h) => h.source.manifest.sha256,
+    show: (h) => `${h.source.manifest.path}, SHA-256 ${h.source.manifest.sha256.slice(0, 16)}…`
+  },
+  { what: 'fleet CA', of: (h) => h.fleetCa, show: (h) => `${h.fleetCa.subject}, SHA-256 ${h.fleetCa.sha256.slice(0, 16)}…` },
+  { what: 'certificate profile', of: (h) => h.profile, show: (h) => profileText(h) },
+  { what: 'layout', of: (h) => h.layout, show: (h) => `${h.layout.name} in ${h.layout.credentialsDir}` },
+  {
+    what: 'output format',
+    of: (h) => ({ format: h.output.format, compress: h.output.compress, image: h.output.image?.sha256 ?? null, partition: h.output.image?.partition ?? null }),
+    show: (h) =>
+      `${h.output.format}${h.output.compress !== 'none' ? `, ${h.output.compress}` : ''}${h.output.image?.sha256 ? `, base image SHA-256 ${h.output.image.sha256.slice(0, 16)}…` : ''}${h.output.image?.partition ? `, partition ${h.output.image.partition}` : ''}`
+  }
+]
+
+function profileText(header: ManifestHeader): string {
+  const p = header.profile
+  const lifetime = p.lifetime.kind === 'days' ? `${p.lifetime.days} days` : p.lifetime.kind === 'until' ? `until ${p.lifetime.notAfter}` : 'never'
+  return `${p.keyType}, subject ${p.subject}${p.san ? `, san ${p.san}` : ''}, ${lifetime}`
+}
+
+function consistencyProblems(shards: Shard[]): string[] {
+  const problems: string[] = []
+  const first = shards[0]!
+  for (const rule of SAME) {
+    const expected = canonical(rule.of(first.header))
+    const differing = shards.filter((shard) => canonical(rule.of(shard.header)) !== expected)
+    if (!differing.length) continue
+    const describe = (shard: Shard): string => `${shard.display} (${rule.show ? rule.show(shard.header) : canonical(rule.of(shard.header))})`
+    problems.push(`different ${rule.what}: ${describe(first)} and ${differing.map(describe).join(', ')}; every shard must be baked with the same settings`)
+  }
+  const counts = new Set(shards.map((shard) => shard.header.shard.count))
+  if (counts.size > 1) {
+    problems.push(
+      `shards of different splits: ${shards.map((shard) => `${shard.display} is ${shard.header.shard.index}/${shard.header.shard.count}`).join(', ')}`
+    )
+    return problems
+  }
+  const count = first.header.shard.count
+  const byIndex = new Map<number, Shard[]>()
+  for (const shard of shards) byIndex.set(shard.header.shard.index, [...(byIndex.get(shard.header.shard.index) ?? []), shard])
+  for (const [index, same] of [...byIndex].sort((a, b) => a[0] - b[0])) {
+    if (same.length > 1) problems.push(`shard ${index}/${count} is given ${same.length} times: ${same.map((shard) => shard.display).join(', ')}`)
+  }
+  const missing: string[] = []
+  for (let index = 1; index <= count; index++) if (!byIndex.has(index)) missing.push(`${index}/${count}`)
+  if (missing.length) {
+    const listed = missing.length > 50 ? `${missing.slice(0, 50).join(', ')} and ${missing.length - 50} more` : missing.join(', ')
+    problems.push(`incomplete set: missing shard${missing.length > 1 ? 's' : ''} ${listed} (of ${count}); merge needs the manifests of all ${count} shards`)
+  }
+  return problems
+}
+
+/** DIR must be new, empty, or the result of an earlier merge; never a shard's own output-dir. */
+async function outputDirProblems(outputDir: string, shards: Shard[], display: (file: string) => string): Promise<string[]> {
+  let names: string[]
+  try {
+    names = await readdir(outputDir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    return [`output-dir ${display(outputDir)} cannot be read: ${messageOf(error)}`]
+  }
+  for (const shard of shards) {
+    if (path.resolve(shard.dir) === outputDir) {
+      return [`output-dir ${display(outputDir)} is the folder of shard ${shard.display}: merge into a folder of its own, e.g. credbake-out`]
+    }
+  }
+  if (names.includes(JOURNAL_FILE)) return [`output-dir ${display(outputDir)} holds a bake's journal (${JOURNAL_FILE}): merge into a folder of its own`]
+  if (names.length === 0) return []
+  if (await isEarlierMerge(outputDir)) return []
+  return [`output-dir ${display(outputDir)} is not empty and holds no earlier merge: merge into a new or empty folder`]
+}
+
+async function isEarlierMerge(outputDir: string): Promise<boolean> {
+  try {
+    const manifest = JSON.parse(await readFile(path.join(outputDir, MANIFEST_FILE), 'utf8')) as Partial<ReviewManifest>
+    return manifest.tool?.name === 'credbake' && Array.isArray(manifest.merged)
+  } catch {
+    return false
+  }
+}
+
+/** An earlier merge into DIR is replaced: its manifest first (it vouches for the rest), then its files. */
+async function removeEarlierMerge(outputDir: string): Promise<void> {
+  if (!(await isEarlierMerge(outputDir))) return
+  await rm(path.join(outputDir, MANIFEST_FILE), { force: true })
+  for (const name of [SHA256SUMS_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE]) await rm(path.join(outputDir, name), { force: true })
+  for (const spec of Object.values(FORMAT_SPECS)) await rm(path.join(outputDir, spec.folder), { recursive: true, force: true })
+}
+
+/**
+ * The PEMs of a shard's certificates.pem / superseded.pem, in manifest order, each checked against
+ * the SHA-256 its manifest records (so the merged bundles say exactly what the manifests say).
+ */
+async function certificatePems(shard: Shard, file: string, expected: string[], input: string): Promise<string[]> {
+  const where = path.join(shard.dir, file)
+  const fail = (why: string): never => {
+    throw new InputError(`Input "${input}": ${shard.display}: ${shardFileName(where, shard)} ${why}; download each shard's whole output-dir.`, { input, file: where })
+  }
+  let text = ''
+  try {
+    text = await readFile(where, 'utf8')
+  } catch (error) {
+    if (expected.length || (error as NodeJS.ErrnoException).code !== 'ENOENT') fail(`cannot be read (${messageOf(error)})`)
+  }
+  const blocks = text.trim() === '' ? [] : readPemBlocks(text)
+  if ('problem' in blocks) return fail(`is not a PEM bundle: ${blocks.problem}`)
+  const certificates = blocks.filter((block) => block.label === 'CERTIFICATE')
+  if (certificates.length !== expected.length) fail(`holds ${certificates.length} certificates, its manifest lists ${expected.length}`)
+  return certificates.map((block, index) => {
+    if (sha256Hex(block.der) !== expected[index]) fail(`certificate ${index + 1} is not the one its manifest lists (SHA-256 differs)`)
+    return toPem('CERTIFICATE', block.der)
+  })
+}
+
+function shardFileName(file: string, shard: Shard): string {
+  return path.join(path.dirname(shard.display), path.basename(file))
+}
+
+/**
+ * Put a shard's output at `dest`: a hard link, else (another file system) a copy that keeps holes
+ * and the mode. Folders (dir outputs) are made anew and filled the same way, file by file.
+ */
+async function place(src: string, dest: string, placed: string[]): Promise<'linked' | 'copied'> {
+  const info = await lstat(src)
+  await mkdir(path.dirname(dest), { recursive: true })
+  if (info.isDirectory()) {
+    await mkdir(dest, { mode: info.mode & 0o7777 })
+    placed.push(dest)
+    await chmod(dest, info.mode & 0o7777)
+    let how: 'linked' | 'copied' = 'linked'
+    for (const entry of await readdir(src, { withFileTypes: true })) {
+      if (!entry.isDirectory() && !entry.isFile()) {
+        throw new InputError(`Input "merge": ${path.join(src, entry.name)} is neither a file nor a folder; dir outputs hold only those.`, { input: 'merge' })
+      }
+      if ((await place(path.join(src, entry.name), path.join(dest, entry.name), [])) === 'copied') how = 'copied'
+    }
+    return how
+  }
+  if (!info.isFile()) throw new InputError(`Input "merge": ${src} is not a regular file.`, { input: 'merge' })
+  try {
+    await link(src, dest)
+    placed.push(dest)
+    return 'linked'
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw error
+  }
+  placed.push(dest)
+  await copyImage(src, dest)
+  await chmod(dest, info.mode & 0o7777)
+  const copied = await stat(dest)
+  if (copied.size !== info.size) throw new Error(`copying ${src} to ${dest} gave ${copied.size} bytes, not ${info.size}`)
+  return 'copied'
+}
