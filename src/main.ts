@@ -2,12 +2,14 @@
 // decisions live in the settings parser and the pipeline.
 import path from 'node:path'
 import * as core from '@actions/core'
-import { isCredbakeError, messageOf } from './errors.js'
+import { InputError, isCredbakeError, messageOf } from './errors.js'
 import { bake } from './pipeline/bake.js'
 import { throttledProgress, type Reporter } from './pipeline/reporter.js'
-import { renderSummary } from './review/summary.js'
+import { renderMergeSummary, renderSummary } from './review/summary.js'
+import { expandGlobs } from './merge/glob.js'
+import { mergeShards } from './merge/merge.js'
 import { INPUTS } from './settings/inputs.js'
-import { parseSettings } from './settings/parse.js'
+import { defaultOf, parseSettings } from './settings/parse.js'
 import { STATE } from './post.js'
 
 export async function run(): Promise<void> {
@@ -23,6 +25,11 @@ export async function run(): Promise<void> {
       const value = core.getInput(input.name)
       if (input.secret && value) core.setSecret(value)
       raw[input.name] = value
+    }
+    // merge: combine shard manifests; nothing is baked, so manifest and the fleet CA are not needed.
+    if (raw.merge?.trim()) {
+      await runMerge(raw, workspace)
+      return
     }
     const settings = parseSettings(raw, { baseDir: workspace, tempRoot: process.env.RUNNER_TEMP })
     // A key given as a path is a secret too once read.
@@ -50,7 +57,8 @@ export async function run(): Promise<void> {
         total: result.devices,
         skipped: result.skipped,
         manifestPath: path.relative(workspace, result.manifestPath) || result.manifestPath,
-        certificatesPath: path.relative(workspace, result.certificatesPath) || result.certificatesPath
+        certificatesPath: path.relative(workspace, result.certificatesPath) || result.certificatesPath,
+        ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: path.relative(workspace, settings.fleetCaCert.origin) || settings.fleetCaCert.origin })
       })
     )
     core.info(`Baked ${result.devices} devices; manifest: ${result.manifestPath}`)
@@ -63,6 +71,35 @@ export async function run(): Promise<void> {
       core.setFailed(`credbake failed unexpectedly: ${messageOf(error)}`)
     }
   }
+}
+
+async function runMerge(raw: Record<string, string>, workspace: string): Promise<void> {
+  const ignored = ['manifest', 'fleet-ca-cert', 'fleet-ca-key', 'image', 'credentials-zip'].filter((name) => raw[name]?.trim())
+  if (ignored.length) core.warning(`Input "merge" is set, so nothing is baked: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored.`)
+  const manifests = expandGlobs(raw.merge!, workspace)
+  if (!manifests.length) {
+    throw new InputError(`Input "merge": ${JSON.stringify(raw.merge!.trim())} matches no file in ${workspace}; give the shard manifests, e.g. shards/*/credbake-manifest.json.`, { input: 'merge' })
+  }
+  core.info(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`)
+  const result = await mergeShards({ outputDir: raw['output-dir']?.trim() || defaultOf('output-dir'), manifests, baseDir: workspace, info: (message) => core.info(message) })
+  const shown = (file: string): string => path.relative(workspace, file) || file
+  core.setOutput('manifest', result.manifestPath)
+  core.setOutput('certificates', result.certificatesPath)
+  core.setOutput('devices', String(result.devices))
+  core.setOutput('output-dir', result.outputDir)
+  core.setOutput('fleet-ca-sha256', result.fleetCaSha256)
+  await writeSummary(
+    renderMergeSummary({
+      header: result.header,
+      shards: result.shards,
+      devices: result.devices,
+      superseded: result.superseded,
+      manifestPath: shown(result.manifestPath),
+      certificatesPath: shown(result.certificatesPath),
+      outputDir: shown(result.outputDir)
+    })
+  )
+  core.info(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`)
 }
 
 function annotation(where: { file?: string; line?: number } | undefined, workspace: string): core.AnnotationProperties {

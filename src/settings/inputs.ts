@@ -119,6 +119,11 @@ export const INPUTS: readonly InputSpec[] = [
   { name: 'output-dir', default: 'credbake-out', description: 'Where outputs, the review manifest and the journal go.' },
   { name: 'shard', default: '1/1', description: 'Bake only shard i of n (`i/n`) of the manifest, deterministically by serial.' },
   {
+    name: 'merge',
+    description:
+      'Instead of baking: glob(s) of shard manifests (one per line, relative to the workspace), e.g. `shards/*/credbake-manifest.json`, merged into output-dir as one review (manifest, certificates.pem, superseded.pem, SHA256SUMS; outputs hard-linked). Then manifest and the fleet CA inputs are not needed. Refuses shards of different device manifests, fleet CAs, profiles, layouts or formats, duplicate or overlapping shards and incomplete sets.'
+  },
+  {
     name: 'resume',
     default: 'true',
     boolean: true,

@@ -58,6 +58,10 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     return value
   }
   const resolvePath = (value: string): string => path.resolve(context.baseDir, value)
+  // The action handles merge before settings (src/main.ts); the CLI has its own command for it.
+  if (get('merge') !== undefined) {
+    throw new InputError('Input "merge" combines shard manifests instead of baking: run `credbake merge --output-dir DIR MANIFEST...` (the action does so when merge is set).', { input: 'merge' })
+  }
 
   const manifestPath = resolvePath(required('manifest'))
   const fleetCaCert = readPem('fleet-ca-cert', required('fleet-ca-cert'), resolvePath, false)
