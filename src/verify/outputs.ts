@@ -47,11 +47,17 @@ export interface ReadContext {
 
 export async function readOutput(context: ReadContext, device: ManifestDevice, paths: readonly string[]): Promise<OutputView> {
   const target = path.join(context.outputDir, ...device.output.path.split('/'))
+  let info
   try {
-    await lstat(target)
+    info = await lstat(target)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new OutputUnreadable(`output ${device.output.path} is ${code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`)
+  }
+  // An image shorter than recorded was cut off (a copy or upload that stopped): say so plainly
+  // rather than report what a file system cut in half looks like.
+  if ((context.header.output.format === 'image' || context.header.output.format === 'partition') && info.isFile() && info.size < device.output.size) {
+    throw new OutputUnreadable(`output ${device.output.path} is truncated: ${info.size} bytes, the manifest records ${device.output.size}`)
   }
   const credentialsDir = context.header.layout.credentialsDir
   switch (context.header.output.format) {

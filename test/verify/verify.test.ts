@@ -1,0 +1,303 @@
+// Issue 10, item 1: `credbake verify` through the bundled CLI (node dist/cli.js). Fresh bakes of
+// every format pass; each kind of tampering, done with tools that share no code with credbake
+// (cp, GNU tar, openssl, debugfs -w, mcopy -o, truncate), fails exactly the tampered devices and
+// says what differs; a manifest that is missing, not JSON or off its schema is refused (exit 2)
+// with one line. openssl verify confirms independently that the passing certificates chain.
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCliAsync, type ChildResult } from '../helpers/faults.js'
+import { buildGptImage, cleanupScratch, MiB, run, scratchDir, type BuiltImage } from '../helpers/images.js'
+import { splitPems } from '../helpers/outputs.js'
+import { cleanupPki, makeRootCa, openssl, opensslVerify, type CaFixture } from '../helpers/pki.js'
+
+const CRED = '/var/sota/import'
+const GATEWAY = 'https://gateway.example.com:8443'
+
+let work: string
+let fleet: CaFixture
+let otherCa: CaFixture
+let serverCa: CaFixture
+let gpt: BuiltImage
+
+beforeAll(async () => {
+  work = await scratchDir('credbake-verify-')
+  fleet = makeRootCa({ keyType: 'ec-p256', subject: '/CN=Verify Fleet Root' })
+  otherCa = makeRootCa({ keyType: 'ec-p256', subject: '/CN=Verify Fleet Root' })
+  serverCa = makeRootCa({ keyType: 'ec-p256', subject: '/CN=Verify Server CA' })
+  gpt = await buildGptImage(work, { rootSize: 16 * MiB })
+})
+
+afterAll(async () => {
+  cleanupPki()
+  await cleanupScratch()
+})
+
+function deviceManifest(name: string, serials: string[]): string {
+  const file = path.join(work, `${name}.csv`)
+  writeFileSync(file, `serial\n${serials.join('\n')}\n`)
+  return file
+}
+
+async function bake(name: string, serials: string[], extra: string[] = []): Promise<string> {
+  const out = path.join(work, name)
+  const result = await runCliAsync([
+    'bake', '--manifest', deviceManifest(name, serials), '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath,
+    '--server-ca', serverCa.certPath, '--gateway-url', GATEWAY, '--output-dir', out, ...extra
+  ])
+  expect(result.status, result.stderr).toBe(0)
+  return out
+}
+
+function verify(out: string, extra: string[] = []): Promise<ChildResult> {
+  return runCliAsync(['verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', fleet.certPath, ...extra])
+}
+
+/** serial → its failure line, from verify's text output. */
+function failures(result: ChildResult): Map<string, string> {
+  const lines = result.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('verified '))
+  return new Map(lines.map((l) => [l.slice(0, l.indexOf(':')), l]))
+}
+
+async function expectPass(out: string, count: number): Promise<void> {
+  const result = await verify(out)
+  expect(result.stderr).toBe('')
+  expect(result.stdout).toBe(`verified ${count} devices: ${count} passed, 0 failed\n`)
+  expect(result.status).toBe(0)
+}
+
+/** Verify fails exactly `serials`; returns their lines. */
+async function expectFailed(out: string, total: number, serials: string[]): Promise<Map<string, string>> {
+  const result = await verify(out)
+  expect(result.status, result.stdout + result.stderr).toBe(7)
+  const failed = failures(result)
+  expect([...failed.keys()].sort()).toEqual([...serials].sort())
+  expect(result.stdout).toContain(`verified ${total} devices: ${total - serials.length} passed, ${serials.length} failed\n`)
+  return failed
+}
+
+/** A copy of a baked output-dir to tamper with (the manifest's folder, so output paths resolve). */
+function copyOf(out: string, name: string): string {
+  const copy = path.join(work, name)
+  cpSync(out, copy, { recursive: true, preserveTimestamps: true })
+  return copy
+}
+
+function manifestOf(out: string): any {
+  return JSON.parse(readFileSync(path.join(out, 'credbake-manifest.json'), 'utf8'))
+}
+
+describe('dir outputs', () => {
+  const serials = ['TR-01', 'TR-02', 'TR-03']
+  let out: string
+  beforeAll(async () => {
+    out = await bake('dir', serials, ['--format', 'dir'])
+  })
+
+  it('a fresh bake passes, and openssl agrees every certificate chains to the fleet CA', async () => {
+    await expectPass(out, 3)
+    const pems = serials.map((s) => splitPems(readFileSync(path.join(out, 'devices', s, CRED, 'client.pem'), 'utf8'))[0]!)
+    const checked = opensslVerify(pems, { trustedPem: fleet.certPem })
+    expect(checked.ok, checked.output).toBe(true)
+    const json = await verify(out, ['--json'])
+    expect(json.status).toBe(0)
+    expect(JSON.parse(json.stdout)).toEqual({ devices: serials.map((serial) => ({ serial, ok: true, problems: [] })), passed: 3, failed: 0 })
+  })
+
+  it('keys swapped between two devices fail those two devices only', async () => {
+    const copy = copyOf(out, 'dir-swapped')
+    const key = (s: string): string => path.join(copy, 'devices', s, CRED, 'pkey.pem')
+    renameSync(key('TR-01'), path.join(copy, 'k1'))
+    renameSync(key('TR-02'), key('TR-01'))
+    renameSync(path.join(copy, 'k1'), key('TR-02'))
+    const failed = await expectFailed(copy, 3, ['TR-01', 'TR-02'])
+    expect(failed.get('TR-01')).toContain('pkey.pem does not match the certificate')
+    expect(failed.get('TR-02')).toContain('pkey.pem does not match the certificate')
+    const json = await verify(copy, ['--json'])
+    expect(json.status).toBe(7)
+    const report = JSON.parse(json.stdout)
+    expect(report.passed).toBe(1)
+    expect(report.failed).toBe(2)
+    expect(report.devices.find((d: any) => d.serial === 'TR-03')).toEqual({ serial: 'TR-03', ok: true, problems: [] })
+  })
+
+  it('a certificate replaced by one for the same key from another CA fails that device', async () => {
+    const copy = copyOf(out, 'dir-cert')
+    const dir = path.join(copy, 'devices', 'TR-02', CRED)
+    // Same key, same subject, issued by a CA that merely has the same name.
+    const csr = openssl(['req', '-new', '-key', path.join(dir, 'pkey.pem'), '-subj', '/CN=TR-02'])
+    const forged = openssl(['x509', '-req', '-CA', otherCa.certPath, '-CAkey', otherCa.keyPath, '-days', '30', '-set_serial', '0x1234'], { input: csr })
+    writeFileSync(path.join(dir, 'client.pem'), forged)
+    const failed = await expectFailed(copy, 3, ['TR-02'])
+    expect(failed.get('TR-02')).toMatch(/client\.pem: .*does not verify|client\.pem: it does not chain/)
+    expect(failed.get('TR-02')).toContain('client.pem holds certificate')
+    expect(failed.get('TR-02')).not.toContain('pkey.pem does not match')
+  })
+
+  it('an extra file in the credentials folder fails that device, naming the file', async () => {
+    const copy = copyOf(out, 'dir-extra')
+    writeFileSync(path.join(copy, 'devices', 'TR-03', CRED, 'backdoor.pem'), 'x\n')
+    const failed = await expectFailed(copy, 3, ['TR-03'])
+    expect(failed.get('TR-03')).toContain(`backdoor.pem in ${CRED} is not in the manifest (an extra file)`)
+  })
+
+  it('a missing output fails that device with one clear problem', async () => {
+    const copy = copyOf(out, 'dir-missing')
+    rmSync(path.join(copy, 'devices', 'TR-01'), { recursive: true })
+    const failed = await expectFailed(copy, 3, ['TR-01'])
+    expect(failed.get('TR-01')).toBe('TR-01: output devices/TR-01 is missing')
+  })
+
+  it('--output-dir points at outputs moved away from the manifest', async () => {
+    const moved = copyOf(out, 'dir-moved')
+    const manifestDir = path.join(work, 'dir-manifest-only')
+    mkdirSync(manifestDir)
+    cpSync(path.join(out, 'credbake-manifest.json'), path.join(manifestDir, 'credbake-manifest.json'))
+    const wrong = await verify(manifestDir)
+    expect(wrong.status).toBe(7)
+    expect(failures(wrong).size).toBe(3)
+    const right = await verify(manifestDir, ['--output-dir', moved])
+    expect(right.stdout).toBe('verified 3 devices: 3 passed, 0 failed\n')
+    expect(right.status).toBe(0)
+  })
+})
+
+describe('tar outputs', () => {
+  let out: string
+  beforeAll(async () => {
+    out = await bake('tar', ['TT-01', 'TT-02'], ['--format', 'tar'])
+  })
+
+  it('a fresh bake passes', async () => {
+    await expectPass(out, 2)
+  })
+
+  it('a mode changed in a rebuilt tar fails that device, naming file and modes', async () => {
+    const copy = copyOf(out, 'tar-mode')
+    const archive = path.join(copy, 'overlays', 'TT-02.tar.gz')
+    const unpacked = path.join(work, 'tar-mode-x')
+    mkdirSync(unpacked)
+    run('tar', ['-xzpf', archive, '-C', unpacked])
+    // GNU tar --mode: the key becomes group/other readable (0600 -> 0644); everything else stays.
+    run('tar', ['-czf', archive, '--owner=0', '--group=0', '--numeric-owner', '--mode=go+r', '-C', unpacked, 'var'])
+    rmSync(unpacked, { recursive: true })
+    const failed = await expectFailed(copy, 2, ['TT-02'])
+    expect(failed.get('TT-02')).toContain('pkey.pem has mode 0644, the manifest records 0600')
+    expect(failed.get('TT-02')).not.toContain('client.pem has mode')
+  })
+})
+
+describe('image outputs', () => {
+  let out: string
+  let zst: string
+  beforeAll(async () => {
+    out = await bake('img', ['IM-01', 'IM-02'], ['--image', gpt.path, '--partition', 'label=rootfs'])
+    zst = await bake('img-zst', ['IZ-01', 'IZ-02'], ['--image', gpt.path, '--partition', 'name=boot', '--compress', 'zst'])
+  })
+
+  it('fresh bakes pass: uncompressed ext4, and FAT compressed with zstd', async () => {
+    await expectPass(out, 2)
+    expect(existsSync(path.join(zst, 'images', 'IZ-01.img.zst'))).toBe(true)
+    await expectPass(zst, 2)
+  })
+
+  it('a truncated image fails that device', async () => {
+    const copy = copyOf(out, 'img-truncated')
+    const image = path.join(copy, 'images', 'IM-02.img')
+    truncateSync(image, Math.floor(statSync(image).size / 2))
+    const failed = await expectFailed(copy, 2, ['IM-02'])
+    expect(failed.get('IM-02')).toMatch(/^IM-02: output images\/IM-02.img is truncated: \d+ bytes, the manifest records \d+$/)
+  })
+
+  it('a truncated compressed image fails that device', async () => {
+    const copy = copyOf(zst, 'zst-truncated')
+    const image = path.join(copy, 'images', 'IZ-01.img.zst')
+    truncateSync(image, Math.floor(statSync(image).size / 2))
+    const failed = await expectFailed(copy, 2, ['IZ-01'])
+    expect(failed.get('IZ-01')).toMatch(/^IZ-01: output images\/IZ-01.img.zst is truncated/)
+  })
+})
+
+describe('partition outputs', () => {
+  let ext: string
+  let fat: string
+  beforeAll(async () => {
+    ext = await bake('part-ext', ['PE-01', 'PE-02'], ['--image', gpt.path, '--partition', 'label=rootfs', '--format', 'partition'])
+    fat = await bake('part-fat', ['PF-01', 'PF-02'], ['--image', gpt.path, '--partition', 'name=boot', '--format', 'partition'])
+  })
+
+  it('fresh bakes pass', async () => {
+    await expectPass(ext, 2)
+    await expectPass(fat, 2)
+  })
+
+  it('a file changed inside an ext4 partition (debugfs -w) fails that device', async () => {
+    const copy = copyOf(ext, 'part-ext-changed')
+    const image = path.join(copy, 'partitions', 'PE-01.img')
+    const host = path.join(work, 'other-root.crt')
+    writeFileSync(host, otherCa.certPem)
+    const script = path.join(work, 'change.debugfs')
+    writeFileSync(script, `rm ${CRED}/root.crt\nwrite ${host} ${CRED}/root.crt\nsif ${CRED}/root.crt mode 0100644\n`)
+    run('debugfs', ['-w', '-f', script, image])
+    const failed = await expectFailed(copy, 2, ['PE-01'])
+    expect(failed.get('PE-01')).toMatch(/root\.crt (is \d+ bytes|has SHA-256)/)
+    expect(failed.get('PE-01')).toContain('output partitions/PE-01.img has SHA-256')
+  })
+
+  it('a file changed inside a FAT partition (mcopy -o) fails that device', async () => {
+    const copy = copyOf(fat, 'part-fat-changed')
+    const image = path.join(copy, 'partitions', 'PF-02.img')
+    const host = path.join(work, 'gateway.url')
+    writeFileSync(host, 'https://evil.example.com:8443')
+    run('mcopy', ['-o', '-i', image, host, `::${CRED}/gateway.url`], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } })
+    const failed = await expectFailed(copy, 2, ['PF-02'])
+    expect(failed.get('PF-02')).toMatch(/gateway\.url (is \d+ bytes|has SHA-256)/)
+  })
+})
+
+describe('the manifest itself', () => {
+  let out: string
+  beforeAll(async () => {
+    out = await bake('manifest', ['MF-01'], ['--format', 'tar'])
+  })
+
+  function refused(result: ChildResult): void {
+    expect(result.status).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr).not.toMatch(/\n\s+at /)
+  }
+
+  it('one failing its schema is refused naming the path and why', async () => {
+    const copy = copyOf(out, 'manifest-schema')
+    const doc = manifestOf(copy)
+    doc.devices[0].output.sha256 = 'not-a-digest'
+    delete doc.layout
+    writeFileSync(path.join(copy, 'credbake-manifest.json'), JSON.stringify(doc))
+    const result = await verify(copy)
+    refused(result)
+    expect(result.stderr).toContain('does not match schema/manifest.schema.json')
+    expect(result.stderr).toContain('/devices/0/output/sha256 "not-a-digest" does not match ^[0-9a-f]{64}$')
+    expect(result.stderr).toContain('lacks the required property "layout"')
+  })
+
+  it('one that is not JSON is refused', async () => {
+    const copy = copyOf(out, 'manifest-garbage')
+    writeFileSync(path.join(copy, 'credbake-manifest.json'), '{"schemaVersion": 1,')
+    const result = await verify(copy)
+    refused(result)
+    expect(result.stderr).toContain('is not JSON')
+  })
+
+  it('a missing one is refused', async () => {
+    const result = await verify(path.join(work, 'no-such-folder'))
+    refused(result)
+    expect(result.stderr).toContain('credbake-manifest.json cannot be read: it does not exist')
+  })
+
+  it('an unreadable fleet-ca-cert is refused', async () => {
+    const result = await runCliAsync(['verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', path.join(work, 'nope.pem')])
+    refused(result)
+    expect(result.stderr).toContain('fleet-ca-cert')
+  })
+})
