@@ -78,8 +78,10 @@ export function createAwsKmsSignerFactory(options: AwsKmsOptions = {}): SignerFa
 
 export const awsKmsSignerFactory: SignerFactory = createAwsKmsSignerFactory()
 
-async function openAwsKms(reference: string, _context: SignerOpenContext, options: AwsKmsOptions): Promise<CaSigner> {
+async function openAwsKms(reference: string, context: SignerOpenContext, options: AwsKmsOptions): Promise<CaSigner> {
   const ref = parseAwsKmsReference(reference)
+  if (context.passphrase) context.warn?.(`fleet-ca-key-passphrase is ignored for the AWS KMS key ${ref.keyId}: KMS authenticates with the AWS credentials.`)
+  if (context.pkcs11Module) context.warn?.(`pkcs11-module is ignored for the AWS KMS key ${ref.keyId}.`)
   const env = options.env ?? process.env
   const sdk: KmsModule = await import('@aws-sdk/client-kms')
   const region = ref.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION)

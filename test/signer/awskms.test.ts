@@ -267,6 +267,11 @@ describe('awskms: signing through the real AWS SDK', () => {
     expect(error.message).toMatch(/^fleet-ca-key alias\/fleet: AWS KMS \(eu-west-1, endpoint http:\/\/127\.0\.0\.1:\d+\) cannot be reached \(ECONNREFUSED/)
   })
 
+  it('an endpoint host that does not resolve: a clear error naming it (https for non-loopback hosts)', async () => {
+    const error = await failure(open('awskms://kms.nonexistent.invalid/alias/fleet'))
+    expect(error.message).toMatch(/^fleet-ca-key alias\/fleet: AWS KMS \(eu-west-1, endpoint https:\/\/kms\.nonexistent\.invalid\) cannot be reached \((ENOTFOUND|EAI_AGAIN)/)
+  })
+
   it('an endpoint that is not KMS: a clear error', async () => {
     const { createServer } = await import('node:http')
     const server = createServer((_req, res) => {
@@ -283,6 +288,15 @@ describe('awskms: signing through the real AWS SDK', () => {
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))
     }
+  })
+
+  it('warns that a passphrase or pkcs11-module means nothing to a KMS key (without printing it)', async () => {
+    const warnings: string[] = []
+    const signer = await fast.open(`awskms://${kms.hostPort}/alias/fleet`, { passphrase: 'pin-1234-secret', pkcs11Module: '/usr/lib/x.so', warn: (m) => warnings.push(m) })
+    opened.push(signer)
+    expect(warnings).toHaveLength(2)
+    expect(warnings[0]).toMatch(/fleet-ca-key-passphrase is ignored for the AWS KMS key alias\/fleet/)
+    expect(warnings.join('\n')).not.toContain('pin-1234-secret')
   })
 
   it('close() is safe twice', async () => {
