@@ -84,8 +84,15 @@ function listAll(dir: string): string[] {
 }
 
 /** Run `credbake bake ARGS` under `umask`, watching `out` and `tmp` (TMPDIR of the child). */
-async function bakeUnder(umask: '000' | '077', args: string[], out: string, tmp: string): Promise<{ status: number | null; output: string; seen: Seen }> {
-  mkdirSync(out, { recursive: true })
+async function bakeUnder(
+  umask: '000' | '077',
+  args: string[],
+  out: string,
+  tmp: string,
+  options: { createOut?: boolean } = {}
+): Promise<{ status: number | null; output: string; seen: Seen }> {
+  // Made here (so it can be watched from the start) unless the test is about credbake making it.
+  if (options.createOut !== false) mkdirSync(out, { recursive: true })
   mkdirSync(tmp, { recursive: true })
   const seen: Seen = { modes: new Map(), dirs: new Set() }
   // Node 20's recursive fs.watch throws (uncaught) when a folder vanishes while it scans it, so
@@ -238,6 +245,18 @@ describe.each(['000', '077'] as const)('umask %s', (umask) => {
     expect(seenKeys.some((key) => /^tmp\/credbake-/.test(key)), 'the secret temp folder was seen').toBe(true)
     if (!['tar', 'dir'].includes(c.name)) expect(seenKeys.some((key) => /^out\/(images|partitions)\/\..+\.tmp-/.test(key)), 'a work copy was seen').toBe(true)
     expect(tooWide(run.seen, c.name)).toEqual([])
+  })
+})
+
+describe('output-dir made by credbake', () => {
+  it('is not writable by others under umask 000 (nor its parents credbake makes)', async () => {
+    const parent = await scratchDir('credbake-modes-outdir-')
+    const out = path.join(parent, 'new', 'out')
+    const args = ['--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--format', 'tar']
+    const run = await bakeUnder('000', args, out, path.join(parent, 'tmp'), { createOut: false })
+    expect(run.status, run.output).toBe(0)
+    for (const dir of [path.join(parent, 'new'), out, path.join(out, 'overlays')]) expect(modeOf(dir), dir).toBe('0755')
+    for (const serial of SERIALS) expect(modeOf(path.join(out, 'overlays', `${serial}.tar.gz`))).toBe('0600')
   })
 })
 
