@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync, openSync, writeSync, closeSync, ftruncateSync, existsSync, statSync } from 'node:fs'
 import path from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   BMAP_BLOCK_SIZE,
@@ -285,6 +286,21 @@ describe('bake with bmap: true, checked by bmaptool copy', () => {
     expect((bySerial.get(before.devices[0].serial) as any).certificate.sha256).toBe(before.devices[0].certificate.sha256)
     expect((bySerial.get(before.devices[1].serial) as any).certificate.sha256).not.toBe(before.devices[1].certificate.sha256)
     expect(existsSync(gone)).toBe(true)
+  })
+
+  it('partition outputs (compressed with gz here): the bmap of the uncompressed partition reproduces it', () => {
+    const out = path.join(work, 'out-part')
+    const review = bake(out, ['--format', 'partition', '--compress', 'gz'])
+    for (const device of review.devices) {
+      expect(device.output.bmap.path).toBe(`partitions/${device.serial}.img.bmap`)
+      const packed = path.join(out, device.output.path)
+      const plain = path.join(work, `${device.serial}-part.img`)
+      writeFileSync(plain, gunzipSync(readFileSync(packed)))
+      expect(statSync(plain).size).toBe(gpt.part('rootfs').size)
+      const copy = path.join(work, `${device.serial}-part-copy.img`)
+      run('bmaptool', ['-q', 'copy', '--bmap', path.join(out, device.output.bmap.path), packed, copy])
+      run('cmp', [plain, copy])
+    }
   })
 
   it('bmap is refused for tar and dir outputs, naming the input', () => {
