@@ -173,7 +173,11 @@ function tooWide(seen: Seen, format: string): string[] {
     // folder (checked above), and it holds only the base (no key) then.
     if (REFLINK.test(path.basename(path.dirname(key)))) continue
     const publicFile =
-      key.startsWith('out/') && (REVIEW.has(name) || OTHER.test(path.basename(key)) || (format === 'dir' && key.startsWith('out/devices/') && !/(pkey|key)\.pem$/.test(name)))
+      key.startsWith('out/') &&
+      (REVIEW.has(name) ||
+        OTHER.test(path.basename(key)) ||
+        name.endsWith('.bmap') || // a block map: offsets and digests, nothing of the key
+        (format === 'dir' && key.startsWith('out/devices/') && !/(pkey|key)\.pem$/.test(name)))
     const limit = publicFile ? 0o644 : 0o600
     if ((mode & ~limit & 0o7777) !== 0) wrong.push(`${octal(mode)} file ${key}`)
   }
