@@ -4,7 +4,7 @@
 // row per shard, and a bake's summary says how to verify.
 import { spawnSync } from 'node:child_process'
 import { createHash, X509Certificate } from 'node:crypto'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -87,6 +87,38 @@ describe('credbake merge', () => {
     const device = perShard[0].devices[0]
     expect(statSync(path.join(out, device.output.path)).ino).toBe(statSync(path.join(workspace, 'shards/shard-1', device.output.path)).ino)
     expect(result.stdout).toMatch(/devices:\s+30/)
+
+    // The merged review verifies as one bake's would.
+    const verify = await runCliAsync(['verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', ca.certPath])
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0)
+    expect(verify.stdout).toMatch(/30 passed, 0 failed/)
+  })
+
+  // tmpfs is another file system than TMPDIR here: links fail with EXDEV and files are copied.
+  const shm = '/dev/shm'
+  const otherFs = existsSync(shm) && statSync(shm).dev !== statSync(os.tmpdir()).dev
+  it.skipIf(!otherFs)('merges dir outputs onto another file system by copying, keeping every file and its mode', async () => {
+    const manifests = [1, 2].map((index) => path.join(work, `dir-shard-${index}`))
+    for (const [index, dir] of manifests.entries()) await bakeOk(deviceManifest, dir, ['--shard', `${index + 1}/2`, '--format', 'dir'])
+    const out = mkdtempSync(path.join(shm, 'credbake-merge-test-'))
+    try {
+      const result = await merge(out, manifests.map((dir) => path.join(dir, 'credbake-manifest.json')))
+      expect(result.status, result.stderr).toBe(0)
+      const manifest = readValidManifest(path.join(out, 'credbake-manifest.json'))
+      expect(manifest.devices.map((device: any) => device.serial).sort()).toEqual(SERIALS)
+      const check = spawnSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], { cwd: out, encoding: 'utf8' })
+      expect(check.status, check.stdout + check.stderr).toBe(0)
+      for (const device of manifest.devices) {
+        for (const file of device.files) {
+          const copied = statSync(path.join(out, device.output.path, file.path))
+          expect((copied.mode & 0o7777).toString(8).padStart(4, '0')).toBe(file.mode)
+        }
+      }
+      const verify = await runCliAsync(['verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', ca.certPath])
+      expect(verify.status, verify.stdout + verify.stderr).toBe(0)
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
   })
 
   it('merges a 1/1 manifest alone, and replaces an earlier merge in the same DIR', async () => {
