@@ -2,14 +2,15 @@
 // the real @aws-sdk/client-kms inside the bundle, against the KMS stand-in on 127.0.0.1. The CA
 // certificate is made by openssl for the key the stand-in holds. Every device certificate must
 // pass `openssl verify`; a KMS that starts refusing mid-run must leave a resumable output-dir.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readJournalFile, runCliAsync, startAction, type ChildResult } from '../helpers/faults.js'
 import { startKmsServer, type KmsKey, type KmsStandIn } from '../helpers/kms-server.js'
 import { cleanupPki, generateKey, makePkiDir, makeRootCa, openssl, type CaFixture } from '../helpers/pki.js'
-import { NODE24, parseOutputs } from '../helpers/run.js'
+import { NODE24, ROOT, parseOutputs } from '../helpers/run.js'
 import { checkOutputDir } from '../robustness/invariants.js'
 
 const ACCESS_KEY_ID = 'AKIDTESTCREDBAKE0002'
@@ -148,6 +149,26 @@ describe('awskms: bake through the bundle', () => {
     const check = checkOutputDir({ outputDir: out, rootPem: rootCa.certPem, untrustedPems: [fleetPem], serials })
     expect(check.problems).toEqual([])
     expect(fleetKms.signs).toBe(21)
+  })
+
+  it('dist/ copied alone into an empty folder (no node_modules): the SDK is in the bundle', async () => {
+    const alone = mkdtempSync(path.join(work, 'alone-'))
+    cpSync(path.join(ROOT, 'dist'), path.join(alone, 'dist'), { recursive: true })
+    const { file, serials } = manifest('fleet-alone.csv', 10)
+    const out = path.join(work, 'out-alone')
+    const result = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(NODE24, [path.join(alone, 'dist/cli.js'), 'bake', '--manifest', file, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', `awskms://${kms.hostPort}/alias/fleet`, '--format', 'tar', '--output-dir', out], {
+        cwd: alone,
+        env: { ...process.env, ...awsEnv(), NODE_PATH: '' } as NodeJS.ProcessEnv,
+        stdio: ['ignore', 'ignore', 'pipe']
+      })
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+      child.on('error', reject)
+      child.on('close', (status) => resolve({ status, stderr }))
+    })
+    expect(result.status, result.stderr).toBe(0)
+    expect(checkOutputDir({ outputDir: out, rootPem: ca.certPem, serials }).problems).toEqual([])
   })
 
   it('an access-denied key at start: exit 3 before anything is written', async () => {
