@@ -3,7 +3,7 @@
 // (cp, GNU tar, openssl, debugfs -w, mcopy -o, truncate), fails exactly the tampered devices and
 // says what differs; a manifest that is missing, not JSON or off its schema is refused (exit 2)
 // with one line. openssl verify confirms independently that the passing certificates chain.
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCliAsync, type ChildResult } from '../helpers/faults.js'
@@ -128,10 +128,31 @@ describe('dir outputs', () => {
     const csr = openssl(['req', '-new', '-key', path.join(dir, 'pkey.pem'), '-subj', '/CN=TR-02'])
     const forged = openssl(['x509', '-req', '-CA', otherCa.certPath, '-CAkey', otherCa.keyPath, '-days', '30', '-set_serial', '0x1234'], { input: csr })
     writeFileSync(path.join(dir, 'client.pem'), forged)
+    expect(opensslVerify([forged], { trustedPem: fleet.certPem, purpose: 'any', strict: false }).ok).toBe(false)
     const failed = await expectFailed(copy, 3, ['TR-02'])
     expect(failed.get('TR-02')).toMatch(/client\.pem: .*does not verify|client\.pem: it does not chain/)
     expect(failed.get('TR-02')).toContain('client.pem holds certificate')
     expect(failed.get('TR-02')).not.toContain('pkey.pem does not match')
+  })
+
+  it('a certificate from the fleet CA itself but off the profile fails that device, naming each difference', async () => {
+    const copy = copyOf(out, 'dir-profile')
+    const dir = path.join(copy, 'devices', 'TR-03', CRED)
+    const csr = openssl(['req', '-new', '-key', path.join(dir, 'pkey.pem'), '-subj', '/CN=TR-03'])
+    const ext = path.join(work, 'off-profile.ext')
+    writeFileSync(ext, 'basicConstraints=CA:TRUE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n')
+    const offProfile = openssl(['x509', '-req', '-CA', fleet.certPath, '-CAkey', fleet.keyPath, '-days', '30', '-extfile', ext], { input: csr })
+    // openssl, independently: it does chain to the fleet CA.
+    expect(opensslVerify([offProfile], { trustedPem: fleet.certPem, purpose: 'any', strict: false }).ok).toBe(true)
+    writeFileSync(path.join(dir, 'client.pem'), offProfile)
+    const failed = await expectFailed(copy, 3, ['TR-03'])
+    const line = failed.get('TR-03')!
+    expect(line).toContain('client.pem: basicConstraints is not critical, the profile says critical')
+    expect(line).toContain('client.pem: basicConstraints is CA:TRUE, the profile says CA:FALSE')
+    expect(line).toContain('client.pem: extendedKeyUsage is serverAuth, the profile says clientAuth')
+    expect(line).toContain('client.pem: serial number')
+    expect(line).not.toContain('does not chain')
+    expect(line).not.toContain('pkey.pem does not match')
   })
 
   it('an extra file in the credentials folder fails that device, naming the file', async () => {
@@ -195,10 +216,23 @@ describe('image outputs', () => {
     zst = await bake('img-zst', ['IZ-01', 'IZ-02'], ['--image', gpt.path, '--partition', 'name=boot', '--compress', 'zst'])
   })
 
-  it('fresh bakes pass: uncompressed ext4, and FAT compressed with zstd', async () => {
+  it('fresh bakes pass: uncompressed ext4, and FAT compressed with zstd (decompressed into a secret folder removed after)', async () => {
     await expectPass(out, 2)
     expect(existsSync(path.join(zst, 'images', 'IZ-01.img.zst'))).toBe(true)
-    await expectPass(zst, 2)
+    const temp = path.join(work, 'runner-temp')
+    mkdirSync(temp)
+    const result = await runCliAsync(['verify', '--manifest', path.join(zst, 'credbake-manifest.json'), '--fleet-ca-cert', fleet.certPath], { env: { RUNNER_TEMP: temp } })
+    expect(result.stdout).toBe('verified 2 devices: 2 passed, 0 failed\n')
+    expect(result.status).toBe(0)
+    expect(readdirSync(temp)).toEqual([])
+  })
+
+  it('without the partition in the device entries, the offset comes from the image\'s partition table', async () => {
+    const copy = copyOf(out, 'img-no-partition')
+    const doc = manifestOf(copy)
+    for (const device of doc.devices) delete device.output.partition
+    writeFileSync(path.join(copy, 'credbake-manifest.json'), JSON.stringify(doc, null, 2))
+    await expectPass(copy, 2)
   })
 
   it('a truncated image fails that device', async () => {
