@@ -18,7 +18,8 @@
  * ID, service `kms` and region (the signature math itself is not verified).
  *
  * Faults the tests switch on and off at any time: `latencyMs` per call, `throttleSignEvery`
- * (every Nth Sign call), `throttleSignFraction`, `throttleAllSigns`, and per key `denied`,
+ * (every Nth Sign call), `throttleSignFraction`, `throttleAllSigns`, `internalErrorEvery`
+ * (KMSInternalException, HTTP 500), and per key `denied`,
  * `denyAfterSigns`, `state` ('Disabled', 'PendingDeletion').
  *
  *   const kms = await startKmsServer()
@@ -127,6 +128,8 @@ export interface KmsStandIn {
   throttleSignFraction: number
   /** Throttle every Sign call. */
   throttleAllSigns: boolean
+  /** Answer every Nth Sign call with KMSInternalException (HTTP 500); 0: off. */
+  internalErrorEvery: number
   readonly stats: KmsStats
   addKey(options?: AddKeyOptions): KmsKey
   key(idOrAlias: string): KmsKey | undefined
@@ -170,6 +173,7 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
     throttleSignEvery: 0,
     throttleSignFraction: 0,
     throttleAllSigns: false,
+    internalErrorEvery: 0,
     stats,
     seenCredentials,
     addKey(opts: AddKeyOptions = {}): KmsKey {
@@ -248,6 +252,9 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
     if (standIn.throttleAllSigns || (standIn.throttleSignEvery > 0 && stats.sign % standIn.throttleSignEvery === 0) || Math.random() < standIn.throttleSignFraction) {
       stats.throttled++
       throw new KmsError('ThrottlingException', 'Rate exceeded')
+    }
+    if (standIn.internalErrorEvery > 0 && stats.sign % standIn.internalErrorEvery === 0) {
+      throw new KmsError('KMSInternalException', 'An internal error occurred.', 500)
     }
     const key = usableKey({ ...body, __op: 'Sign' })
     if (key.denyAfterSigns !== undefined && key.signs >= key.denyAfterSigns) {

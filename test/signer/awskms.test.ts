@@ -55,6 +55,7 @@ afterEach(async () => {
   kms.throttleAllSigns = false
   kms.throttleSignEvery = 0
   kms.throttleSignFraction = 0
+  kms.internalErrorEvery = 0
   for (const signer of opened.splice(0)) await signer.close()
 })
 
@@ -193,6 +194,17 @@ describe('awskms: signing through the real AWS SDK', () => {
     expect(error.message).toMatch(/^fleet-ca-key alias\/fleet: AWS KMS .* kept throttling Sign after 10 retries/)
     expect(error.message).toMatch(/quota/)
     expect(error.message).toMatch(/Service Quotas/)
+  })
+
+  it('retries KMSInternalException (HTTP 500) a few times, then names it', async () => {
+    const signer = await open(`awskms://${kms.hostPort}/alias/fleet`)
+    kms.internalErrorEvery = 4
+    const tbs = Array.from({ length: 40 }, () => randomBytes(64))
+    const signatures = await Promise.all(tbs.map((t) => signer.sign(t)))
+    signatures.forEach((signature, i) => expect(verify('sha256', tbs[i]!, p256.publicKey, signature)).toBe(true))
+    kms.internalErrorEvery = 1
+    const error = await failure(signer.sign(randomBytes(8)))
+    expect(error.message).toMatch(/^fleet-ca-key alias\/fleet: AWS KMS .*: Sign failed \(KMSInternalException, HTTP 500\)\. KMS said: An internal error occurred\./)
   })
 
   it('AccessDeniedException names the key and the permissions the role needs', async () => {
