@@ -297,6 +297,15 @@ class KmsCalls {
           `${prefix} kept throttling ${operation} after ${retries} retries: the account's KMS request quota for this key type is shared per account and region; run fewer bakes at once or raise the quota in Service Quotas${said}`,
           details
         )
+      case 'InvalidIdentityTokenException':
+      case 'IDPRejectedClaimException':
+      case 'IDPCommunicationErrorException':
+      case 'AccessDenied':
+      case 'RegionDisabledException':
+        return new FleetCaError(
+          `fleet-ca-key ${key}: AWS STS refused the web identity (${name}), so there are no AWS credentials: check the role's trust policy (OIDC provider token.actions.githubusercontent.com, audience sts.amazonaws.com, a sub condition that matches this repository and branch or environment) and the workflow's permissions: id-token: write${said.replace('KMS said', 'STS said')}`,
+          details
+        )
       case 'CredentialsProviderError':
         return new FleetCaError(
           `fleet-ca-key ${key}: no AWS credentials found (environment, web identity, profile or instance metadata). In a workflow, run aws-actions/configure-aws-credentials first (with permissions: id-token: write for OIDC).`,

@@ -99,6 +99,12 @@ export interface KmsServerOptions {
   account?: string
   /** Added before every answer. Default 0. */
   latencyMs?: number
+  /**
+   * Also answer STS AssumeRoleWithWebIdentity (query protocol, form body, XML answer) for this
+   * role and token, handing out temporary credentials the KMS part then accepts: the OIDC path
+   * (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, STS reached through AWS_ENDPOINT_URL_STS).
+   */
+  webIdentity?: { roleArn: string; token: string }
 }
 
 export interface KmsStats {
@@ -135,6 +141,8 @@ export interface KmsStandIn {
   key(idOrAlias: string): KmsKey | undefined
   /** Every Authorization header's access key id and whether a session token came with it. */
   readonly seenCredentials: Set<string>
+  /** AssumeRoleWithWebIdentity calls answered with credentials. */
+  readonly assumedRoles: number
   close(): Promise<void>
 }
 
@@ -156,6 +164,7 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
   const signers = new Map<KmsKey, DigestSigner>()
   const stats: KmsStats = { getPublicKey: 0, sign: 0, signed: 0, throttled: 0, denied: 0, unauthenticated: 0, inFlight: 0, maxInFlight: 0, connections: 0 }
   const seenCredentials = new Set<string>()
+  const acceptedKeyIds = new Set([accessKeyId])
 
   const findKey = (id: string): KmsKey | undefined => {
     const aliasArn = /^arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:(alias\/.+)$/.exec(id)
@@ -176,6 +185,7 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
     internalErrorEvery: 0,
     stats,
     seenCredentials,
+    assumedRoles: 0,
     addKey(opts: AddKeyOptions = {}): KmsKey {
       const privateKey = opts.privateKeyPem ? createPrivateKey(opts.privateKeyPem) : generate(opts.spec ?? 'ECC_NIST_P256')
       const spec = opts.privateKeyPem ? specOf(privateKey) : (opts.spec ?? 'ECC_NIST_P256')
@@ -213,7 +223,7 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
     if (!match) throw new KmsError('IncompleteSignatureException', 'Authorization header is not SigV4')
     const [, akid, , signedRegion, service] = match
     seenCredentials.add(`${akid}${req.headers['x-amz-security-token'] ? '+session' : ''}`)
-    if (akid !== accessKeyId) throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.')
+    if (!acceptedKeyIds.has(akid!)) throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.')
     if (service !== 'kms') throw new KmsError('InvalidSignatureException', `Credential should be scoped to correct service: 'kms'.`)
     if (signedRegion !== region) throw new KmsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${signedRegion}'.`)
   }
@@ -298,6 +308,10 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
       let answer: unknown
       try {
         if (req.method !== 'POST' || (req.url ?? '/') !== '/') throw new KmsError('UnknownOperationException', `${req.method} ${req.url}`, 404)
+        if (options.webIdentity && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+          answerSts(res, new URLSearchParams(Buffer.concat(chunks).toString('utf8')))
+          return
+        }
         if (!String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) throw new KmsError('SerializationException', 'Content-Type must be application/x-amz-json-1.1')
         try {
           authenticate(req)
@@ -324,6 +338,34 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
     } finally {
       stats.inFlight--
     }
+  }
+
+  const answerSts = (res: ServerResponse, form: URLSearchParams): void => {
+    const xml = (status: number, body: string): void => {
+      res.writeHead(status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': randomUUID() })
+      res.end(body)
+    }
+    const fail = (code: string, message: string): void =>
+      xml(400, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`)
+    const expected = options.webIdentity!
+    if (form.get('Action') !== 'AssumeRoleWithWebIdentity') return fail('InvalidAction', `the stand-in does not implement ${form.get('Action')}`)
+    if (form.get('RoleArn') !== expected.roleArn) return fail('AccessDenied', 'Not authorized to perform sts:AssumeRoleWithWebIdentity')
+    if (form.get('WebIdentityToken') !== expected.token) return fail('InvalidIdentityToken', 'Incorrect token audience')
+    const temporaryKeyId = `ASIA${randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase()}`
+    acceptedKeyIds.add(temporaryKeyId)
+    ;(standIn as { assumedRoles: number }).assumedRoles++
+    const expiration = new Date(Date.now() + 3600_000).toISOString()
+    const session = form.get('RoleSessionName') ?? 'session'
+    xml(
+      200,
+      `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>` +
+        `<Credentials><AccessKeyId>${temporaryKeyId}</AccessKeyId><SecretAccessKey>${randomUUID()}</SecretAccessKey>` +
+        `<SessionToken>${Buffer.from(randomUUID()).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials>` +
+        `<SubjectFromWebIdentityToken>repo:example/fleet:ref:refs/heads/main</SubjectFromWebIdentityToken>` +
+        `<AssumedRoleUser><Arn>${expected.roleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${session}</Arn><AssumedRoleId>AROAEXAMPLE:${session}</AssumedRoleId></AssumedRoleUser>` +
+        `<Audience>sts.amazonaws.com</Audience><Provider>arn:aws:iam::${account}:oidc-provider/token.actions.githubusercontent.com</Provider>` +
+        `</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`
+    )
   }
 
   const server: Server = createServer((req, res) => {

@@ -13,7 +13,7 @@ import { cleanupPki, makePkiDir, openssl } from '../helpers/pki.js'
 
 const ACCESS_KEY_ID = 'AKIDTESTCREDBAKE0001'
 const SECRET = 'credbake-test-secret-do-not-print/0123456789'
-const AWS_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']
+const AWS_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_KMS', 'AWS_ROLE_SESSION_NAME']
 
 // Quick backoff so throttling tests take milliseconds.
 const fast = createAwsKmsSignerFactory({ baseDelayMs: 1, maxDelayMs: 4 })
@@ -32,6 +32,9 @@ function setCredentials(): void {
   process.env.AWS_REGION = 'eu-west-1'
   delete process.env.AWS_SESSION_TOKEN
   delete process.env.AWS_DEFAULT_REGION
+  delete process.env.AWS_ROLE_ARN
+  delete process.env.AWS_WEB_IDENTITY_TOKEN_FILE
+  delete process.env.AWS_ENDPOINT_URL_STS
 }
 
 beforeAll(async () => {
@@ -162,6 +165,34 @@ describe('awskms: signing through the real AWS SDK', () => {
     const signer = await open(`awskms://${kms.hostPort}/alias/fleet`)
     await signer.sign(randomBytes(10))
     expect(kms.seenCredentials.has(`${ACCESS_KEY_ID}+session`)).toBe(true)
+  })
+
+  it('GitHub OIDC through web identity: AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, STS answering with temporary credentials', async () => {
+    const roleArn = 'arn:aws:iam::111122223333:role/credbake-fleet-ca'
+    const token = 'eyJhbGciOiJSUzI1NiJ9.github-oidc-token-for-tests.c2lnbmF0dXJl'
+    const oidc = await startKmsServer({ accessKeyId: 'AKIDNOTUSEDBYTHISTEST', region: 'eu-west-1', webIdentity: { roleArn, token } })
+    try {
+      const key = oidc.addKey({ spec: 'ECC_NIST_P256', aliases: ['alias/fleet'] })
+      const tokenFile = path.join(dir, 'oidc-token')
+      writeFileSync(tokenFile, token)
+      delete process.env.AWS_ACCESS_KEY_ID
+      delete process.env.AWS_SECRET_ACCESS_KEY
+      process.env.AWS_ROLE_ARN = roleArn
+      process.env.AWS_WEB_IDENTITY_TOKEN_FILE = tokenFile
+      process.env.AWS_ENDPOINT_URL_STS = oidc.url
+      const signer = await open(`awskms://${oidc.hostPort}/alias/fleet`)
+      const tbs = randomBytes(300)
+      expect(verify('sha256', tbs, key.publicKey, await signer.sign(tbs))).toBe(true)
+      expect(oidc.assumedRoles).toBe(1)
+      expect([...oidc.seenCredentials].every((id) => /^ASIA[0-9A-F]{16}\+session$/.test(id))).toBe(true)
+      // A token the role does not trust: the STS refusal reaches the user as a credentials problem.
+      writeFileSync(tokenFile, 'another-token')
+      const error = await failure(open(`awskms://${oidc.hostPort}/alias/fleet`))
+      expect(error.message).toMatch(/^fleet-ca-key alias\/fleet: AWS STS refused the web identity \(InvalidIdentityTokenException\).*trust policy.*id-token: write\. STS said: Incorrect token audience/)
+      expect(error.message).not.toContain('another-token')
+    } finally {
+      await oidc.close()
+    }
   })
 
   it('keeps at most `concurrency` requests in flight', async () => {
