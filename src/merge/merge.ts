@@ -37,7 +37,7 @@ import {
 } from '../review/types.js'
 import { FORMAT_SPECS } from '../settings/types.js'
 import { sha256Hex } from '../util/hash.js'
-import { readPemBlocks, toPem } from '../util/pem.js'
+import { toPem } from '../util/pem.js'
 import { validateManifest } from '../verify/schema.js'
 import { VERSION } from '../version.js'
 
@@ -82,6 +82,9 @@ interface Shard {
 /** Most refusals listed in one message; the rest are counted. */
 const MAX_PROBLEMS = 20
 
+/** File-system calls in flight at once while checking and placing outputs. */
+const IN_FLIGHT = 32
+
 const PATH_OK = new RegExp(`^(${Object.values(FORMAT_SPECS).map((spec) => spec.folder).join('|')})/`)
 
 export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
@@ -119,7 +122,11 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
       const before = serials.get(device.serial)
       if (before !== undefined) problems.push(`serial ${device.serial} is in both ${before} and ${name}`)
       else serials.set(device.serial, name)
-      problems.push(...(await outputProblems(dir, name, device, format)))
+    }
+    // The outputs beside the manifest: a few stat calls in flight at a time.
+    for (let start = 0; start < parsed.devices.length; start += IN_FLIGHT) {
+      const batch = parsed.devices.slice(start, start + IN_FLIGHT)
+      for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format)))) problems.push(...found)
     }
     const { devices, counts, certificates, superseded, supersededCertificates, ...header } = parsed
     shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length })
@@ -152,6 +159,7 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
   const review = await ReviewWriter.open(outputDir, header)
   const sums = Sha256SumsWriter.open(outputDir)
   const placed: string[] = []
+  const folders = new Set<string>()
   const counts = { linked: 0, copied: 0 }
   try {
     for (const shard of shards) {
@@ -159,13 +167,19 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
       const format = manifest.output.format
       const active = await certificatePems(shard, CERTIFICATES_FILE, manifest.devices.map((device) => device.certificate.sha256), input)
       const superseded = await certificatePems(shard, SUPERSEDED_FILE, manifest.superseded.map((entry) => entry.sha256), input)
-      for (const [index, device] of manifest.devices.entries()) {
-        for (const relative of outputPaths(device)) {
-          const how = await place(path.join(shard.dir, relative), path.join(outputDir, relative), placed)
-          counts[how] += 1
+      for (let start = 0; start < manifest.devices.length; start += IN_FLIGHT) {
+        const batch = manifest.devices.slice(start, start + IN_FLIGHT)
+        const files = batch.flatMap(outputPaths)
+        // Every placement settles before a failure is handled, so the clean-up below sees them all.
+        const settled = await Promise.allSettled(files.map((relative) => place(path.join(shard.dir, relative), path.join(outputDir, relative), placed, folders)))
+        for (const outcome of settled) {
+          if (outcome.status === 'rejected') throw outcome.reason
+          counts[outcome.value] += 1
         }
-        await review.add(device, active[index]!)
-        await sums.addDevice(device, format)
+        for (const [offset, device] of batch.entries()) {
+          await review.add(device, active[start + offset]!)
+          await sums.addDevice(device, format)
+        }
       }
       for (const [index, entry] of manifest.superseded.entries()) await review.supersede(entry, superseded[index]!)
       options.info?.(`Shard ${shard.header.shard.index}/${shard.header.shard.count} (${shard.display}): ${shard.devices} devices, ${shard.superseded} superseded`)
@@ -385,14 +399,33 @@ async function certificatePems(shard: Shard, file: string, expected: string[], i
   } catch (error) {
     if (expected.length || (error as NodeJS.ErrnoException).code !== 'ENOENT') fail(`cannot be read (${messageOf(error)})`)
   }
-  const blocks = text.trim() === '' ? [] : readPemBlocks(text)
-  if ('problem' in blocks) return fail(`is not a PEM bundle: ${blocks.problem}`)
-  const certificates = blocks.filter((block) => block.label === 'CERTIFICATE')
+  const certificates = certificateBlocks(text)
+  if (typeof certificates === 'string') return fail(`is not a PEM bundle: ${certificates}`)
   if (certificates.length !== expected.length) fail(`holds ${certificates.length} certificates, its manifest lists ${expected.length}`)
-  return certificates.map((block, index) => {
-    if (sha256Hex(block.der) !== expected[index]) fail(`certificate ${index + 1} is not the one its manifest lists (SHA-256 differs)`)
-    return toPem('CERTIFICATE', block.der)
+  return certificates.map((der, index) => {
+    if (sha256Hex(der) !== expected[index]) fail(`certificate ${index + 1} is not the one its manifest lists (SHA-256 differs)`)
+    return toPem('CERTIFICATE', der)
   })
+}
+
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END CERTIFICATE-----/g
+
+/**
+ * The DER of each CERTIFICATE block of a bundle credbake wrote (one pass, linear in its size: the
+ * tolerant reader for user-given PEM counts lines per block, too slow for 100,000 certificates).
+ */
+function certificateBlocks(text: string): Buffer[] | string {
+  const blocks: Buffer[] = []
+  let rest = ''
+  let last = 0
+  for (const match of text.matchAll(CERTIFICATE_BLOCK)) {
+    rest += text.slice(last, match.index)
+    last = match.index + match[0].length
+    blocks.push(Buffer.from(match[1]!.replace(/\s+/g, ''), 'base64'))
+  }
+  rest += text.slice(last)
+  if (rest.includes('-----')) return 'it holds something other than whole CERTIFICATE blocks'
+  return blocks
 }
 
 function shardFileName(file: string, shard: Shard): string {
@@ -403,9 +436,13 @@ function shardFileName(file: string, shard: Shard): string {
  * Put a shard's output at `dest`: a hard link, else (another file system) a copy that keeps holes
  * and the mode. Folders (dir outputs) are made anew and filled the same way, file by file.
  */
-async function place(src: string, dest: string, placed: string[]): Promise<'linked' | 'copied'> {
+async function place(src: string, dest: string, placed: string[], folders: Set<string>): Promise<'linked' | 'copied'> {
   const info = await lstat(src)
-  await mkdir(path.dirname(dest), { recursive: true })
+  const parent = path.dirname(dest)
+  if (!folders.has(parent)) {
+    await mkdir(parent, { recursive: true })
+    folders.add(parent)
+  }
   if (info.isDirectory()) {
     await mkdir(dest, { mode: info.mode & 0o7777 })
     placed.push(dest)
@@ -415,7 +452,7 @@ async function place(src: string, dest: string, placed: string[]): Promise<'link
       if (!entry.isDirectory() && !entry.isFile()) {
         throw new InputError(`Input "merge": ${path.join(src, entry.name)} is neither a file nor a folder; dir outputs hold only those.`, { input: 'merge' })
       }
-      if ((await place(path.join(src, entry.name), path.join(dest, entry.name), [])) === 'copied') how = 'copied'
+      if ((await place(path.join(src, entry.name), path.join(dest, entry.name), [], folders)) === 'copied') how = 'copied'
     }
     return how
   }
