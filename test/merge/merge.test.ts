@@ -13,6 +13,7 @@ import { readValidManifest } from '../helpers/manifest-schema.js'
 import { splitPems } from '../helpers/outputs.js'
 import { cleanupPki, makeRootCa, type CaFixture } from '../helpers/pki.js'
 import { runAction } from '../helpers/run.js'
+import { buildGptImage, MiB, scratchDir } from '../helpers/images.js'
 
 const SERIALS = Array.from({ length: 30 }, (_, i) => `MG-${String(i + 1).padStart(2, '0')}`)
 
@@ -118,6 +119,40 @@ describe('credbake merge', () => {
       expect(verify.status, verify.stdout + verify.stderr).toBe(0)
     } finally {
       rmSync(out, { recursive: true, force: true })
+    }
+  })
+
+  it('merges image shards with their bmap files (zst, partition of a GPT image)', async () => {
+    const scratch = await scratchDir('credbake-merge-img-')
+    try {
+      const image = await buildGptImage(scratch, { rootSize: 16 * MiB })
+      const few = path.join(scratch, 'few.csv')
+      writeFileSync(few, `serial\n${SERIALS.slice(0, 6).join('\n')}\n`)
+      const shards: string[] = []
+      for (const index of [1, 2]) {
+        const out = path.join(scratch, `img-shard-${index}`)
+        const result = await runCliAsync([
+          'bake', '--manifest', few, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--image', image.path,
+          '--partition', 'label=rootfs', '--format', 'image', '--compress', 'zst', '--bmap', '--shard', `${index}/2`, '--output-dir', out
+        ])
+        expect(result.status, result.stderr).toBe(0)
+        shards.push(path.join(out, 'credbake-manifest.json'))
+      }
+      const merged = path.join(scratch, 'merged')
+      const result = await merge(merged, shards)
+      expect(result.status, result.stderr).toBe(0)
+      const manifest = readValidManifest(path.join(merged, 'credbake-manifest.json'))
+      expect(manifest.devices).toHaveLength(6)
+      for (const device of manifest.devices) {
+        expect(device.output.bmap).toBeDefined()
+        expect(statSync(path.join(merged, device.output.bmap.path)).isFile()).toBe(true)
+      }
+      const check = spawnSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], { cwd: merged, encoding: 'utf8' })
+      expect(check.status, check.stdout + check.stderr).toBe(0)
+      expect(check.stdout.trim().split('\n')).toHaveLength(12) // each image and its bmap
+      expect(manifest.output).toEqual(JSON.parse(readFileSync(shards[0]!, 'utf8')).output)
+    } finally {
+      rmSync(scratch, { recursive: true, force: true })
     }
   })
 
