@@ -43,17 +43,27 @@ export async function bakeCommand(args: string[], out: Console): Promise<number>
     booleans: INPUTS.filter((input) => input.boolean).map((input) => input.name)
   })
   const settings = parseSettings(values, { baseDir: process.cwd() })
-  const result = await bake(settings, cliReporter(out))
+  const reporter = cliReporter(out)
+  const result = await bake(settings, reporter).finally(() => reporter.end())
   printResult(result, out)
   return EXIT_CODES.ok
 }
 
-export function cliReporter(out: Console): Reporter {
+/** Reporter on stderr; `end()` clears the live progress line (call it when bake fails, too). */
+export function cliReporter(out: Console): Reporter & { end(): void } {
+  const live = out.stderrIsTTY === true
+  const progress = throttledProgress(live ? (text) => out.stderr(text) : (line) => out.stderr(`${line}\n`), { live })
+  // A message clears the live line first; the next progress update draws it again.
+  const say = (text: string): void => {
+    progress.end()
+    out.stderr(text)
+  }
   return {
-    info: (message) => out.stderr(`${message}\n`),
+    info: (message) => say(`${message}\n`),
     warning: (message, where) =>
-      out.stderr(`warning: ${where?.file ? `${where.file}${where.line ? `:${where.line}` : ''}: ` : ''}${message}\n`),
-    progress: throttledProgress((line) => out.stderr(`${line}\n`))
+      say(`warning: ${where?.file ? `${where.file}${where.line ? `:${where.line}` : ''}: ` : ''}${message}\n`),
+    progress,
+    end: progress.end
   }
 }
 

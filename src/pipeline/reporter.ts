@@ -11,13 +11,102 @@ export interface Reporter {
   holding?(resource: { kind: 'secret-temp' | 'lock'; path: string }): void
 }
 
-/** Prints progress at most every `intervalMs` and at the end. */
-export function throttledProgress(print: (line: string) => void, intervalMs = 2000): Reporter['progress'] {
-  let last = 0
-  return (done, total) => {
-    const now = Date.now()
-    if (done !== total && now - last < intervalMs) return
-    last = now
-    print(`baked ${done}/${total} devices (${Math.floor((done / Math.max(total, 1)) * 100)}%)`)
+export interface ProgressOptions {
+  /**
+   * Terminal: one live line, rewritten with `\r` and cleared when the run ends; `write` gets raw
+   * text (no newline). Otherwise (CI logs) `write` gets one line at a time, without newline.
+   */
+  live?: boolean
+  /** Lines: the first after this long (shorter runs print nothing), then one per interval. */
+  intervalMs?: number
+  /** The rate is measured over about this much of the recent past. */
+  windowMs?: number
+  /** Injected clock (ms) for tests. */
+  now?: () => number
+}
+
+export type Progress = Reporter['progress'] & {
+  /** Clears the live line (a no-op for lines or when nothing is shown); safe to call twice. */
+  end(): void
+}
+
+const LIVE_INTERVAL_MS = 250
+const LIVE_DELAY_MS = 1000
+
+/**
+ * Progress for long runs: count, rate over the recent window and ETA. Lines every `intervalMs`
+ * (5 s) in CI logs, nothing for a run shorter than that; on a terminal a live line, refreshed
+ * every 250 ms after the first second. The clock starts at the first call (a resumed run's first
+ * call counts the devices kept), so the rate is this run's.
+ */
+export function throttledProgress(write: (text: string) => void, options: ProgressOptions = {}): Progress {
+  const now = options.now ?? Date.now
+  const live = options.live ?? false
+  const intervalMs = options.intervalMs ?? (live ? LIVE_INTERVAL_MS : 5000)
+  const firstAfterMs = live ? Math.max(intervalMs, LIVE_DELAY_MS) : intervalMs
+  const windowMs = options.windowMs ?? 30_000
+  let samples: { at: number; done: number }[] = []
+  let started: number | undefined
+  let startDone = 0
+  let lastShown = 0
+  let shown = false
+  let width = 0
+
+  const clear = (): void => {
+    if (live && width > 0) write(`\r${' '.repeat(width)}\r`)
+    width = 0
   }
+  const show = (line: string): void => {
+    shown = true
+    if (!live) return write(line)
+    write(`\r${line}${' '.repeat(Math.max(0, width - line.length))}`)
+    width = line.length
+  }
+
+  const progress = (done: number, total: number): void => {
+    const at = now()
+    if (started === undefined) {
+      started = at
+      startDone = done
+      lastShown = at
+      samples = [{ at, done }]
+      return
+    }
+    if (done >= total) {
+      if (live) clear()
+      else if (shown) show(`${describeCount(done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`)
+      shown = false
+      return
+    }
+    if (at - lastShown < (shown ? intervalMs : firstAfterMs)) return
+    lastShown = at
+    samples.push({ at, done })
+    while (samples.length > 2 && at - (samples[1] as { at: number }).at >= windowMs) samples.shift()
+    const oldest = samples[0] as { at: number; done: number }
+    const rate = ratePerSecond(done - oldest.done, at - oldest.at)
+    const eta = rate > 0 ? formatDuration(((total - done) / rate) * 1000) : 'unknown'
+    show(`${describeCount(done, total)}, ${formatRate(rate)}, ETA ${eta}`)
+  }
+  return Object.assign(progress, { end: clear })
+}
+
+function ratePerSecond(devices: number, ms: number): number {
+  return devices / Math.max(ms / 1000, 1e-3)
+}
+
+function describeCount(done: number, total: number): string {
+  return `baked ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} devices (${Math.floor((done / Math.max(total, 1)) * 100)}%)`
+}
+
+function formatRate(perSecond: number): string {
+  return `${perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : perSecond.toFixed(1)} devices/s`
+}
+
+/** 45s, 3m05s, 2h07m. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000))
+  if (seconds < 60) return `${seconds}s`
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`
 }
