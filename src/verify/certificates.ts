@@ -102,13 +102,22 @@ function iso(date: Date): string {
 
 /**
  * Problems of the device certificate `pemText` (from the bundle's certificate file; further
- * certificates in it are intermediates) against its manifest entry, the header's profile and
- * `trust`. `name` is how messages call the file, e.g. "client.pem".
+ * certificates in it, and those of `chainPem`, are intermediates) against its manifest entry, the
+ * header's profile and `trust`. `name` is how messages call the file, e.g. "client.pem".
  */
-export function checkCertificate(name: string, pemText: string, device: ManifestDevice, header: ManifestHeader, trust: readonly X509Certificate[]): { problems: string[]; certificate?: X509Certificate } {
+export function checkCertificate(
+  name: string,
+  pemText: string,
+  device: ManifestDevice,
+  header: ManifestHeader,
+  trust: readonly X509Certificate[],
+  chainPem?: string
+): { problems: string[]; certificate?: X509Certificate } {
   const found = certificatesIn(pemText)
   if (typeof found === 'string') return { problems: [`${name} holds no readable certificate: ${found}`] }
-  const [certificate, ...intermediates] = found as [X509Certificate, ...X509Certificate[]]
+  const [certificate, ...more] = found as [X509Certificate, ...X509Certificate[]]
+  const fromChain = chainPem === undefined ? [] : certificatesIn(chainPem)
+  const intermediates = [...more, ...(typeof fromChain === 'string' ? [] : fromChain)]
   const problems: string[] = []
   const entry = device.certificate
   const sha256 = sha256Hex(certificate.raw)

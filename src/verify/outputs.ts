@@ -46,6 +46,12 @@ export interface ReadContext {
 }
 
 export async function readOutput(context: ReadContext, device: ManifestDevice, paths: readonly string[]): Promise<OutputView> {
+  // A manifest is input to review, not trusted: nothing it names may lead outside output-dir or
+  // outside the device's tree.
+  const escapes = (p: string): boolean => p.split('/').some((part) => part === '..') || p.includes('\\') || p.includes('\0')
+  if (escapes(device.output.path)) throw new OutputUnreadable(`output path ${JSON.stringify(device.output.path)} leaves output-dir; verify reads only inside it`)
+  const outside = paths.find(escapes)
+  if (outside !== undefined) throw new OutputUnreadable(`file path ${JSON.stringify(outside)} has a ".." part; verify reads only inside the device's output`)
   const target = path.join(context.outputDir, ...device.output.path.split('/'))
   let info
   try {

@@ -72,13 +72,14 @@ function octal(mode: number): string {
 }
 
 /** The layout's certificate file and key file paths in a device's bundle. */
-function bundleRoles(header: ManifestHeader, device: ManifestDevice): { certificate?: string; key?: string } {
+function bundleRoles(header: ManifestHeader, device: ManifestDevice): { certificate?: string; chain?: string; key?: string } {
   const rows = LAYOUT_FILES[header.layout.name as keyof typeof LAYOUT_FILES] ?? []
   const inDir = (name: string): string => path.posix.join(header.layout.credentialsDir, name)
   const listed = new Set(device.files.map((f) => f.path))
   const certificate = [...rows.filter((r) => r.source === 'certificate'), ...rows.filter((r) => r.source === 'certificate-chain')].map((r) => inDir(r.name)).find((p) => listed.has(p))
+  const chain = rows.filter((r) => r.source === 'certificate-chain').map((r) => inDir(r.name)).find((p) => listed.has(p) && p !== certificate)
   const key = device.files.find((f) => f.privateKey)?.path
-  return { ...(certificate ? { certificate } : {}), ...(key ? { key } : {}) }
+  return { ...(certificate ? { certificate } : {}), ...(chain ? { chain } : {}), ...(key ? { key } : {}) }
 }
 
 async function verifyDevice(context: { outputDir: string; header: ManifestHeader; tempDir: string; trust: readonly X509Certificate[] }, device: ManifestDevice): Promise<string[]> {
@@ -125,7 +126,9 @@ async function verifyDevice(context: { outputDir: string; header: ManifestHeader
   const certificateFile = roles.certificate ? found.get(roles.certificate) : undefined
   if (roles.certificate && certificateFile) {
     const name = shortName(roles.certificate, credentialsDir)
-    const checked = checkCertificate(name, certificateFile.content.toString('utf8'), device, header, context.trust)
+    // The flat layout's chain.pem (certificate and the CAs above it) may supply intermediates.
+    const chainFile = roles.chain ? found.get(roles.chain) : undefined
+    const checked = checkCertificate(name, certificateFile.content.toString('utf8'), device, header, context.trust, chainFile?.content.toString('utf8'))
     problems.push(...checked.problems)
     const keyFile = roles.key ? found.get(roles.key) : undefined
     if (roles.key && keyFile && checked.certificate) {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCliAsync, type ChildResult } from '../helpers/faults.js'
 import { buildGptImage, cleanupScratch, MiB, run, scratchDir, type BuiltImage } from '../helpers/images.js'
 import { splitPems } from '../helpers/outputs.js'
-import { cleanupPki, makeRootCa, openssl, opensslVerify, type CaFixture } from '../helpers/pki.js'
+import { cleanupPki, makeIntermediateCa, makeRootCa, openssl, opensslVerify, type CaFixture } from '../helpers/pki.js'
 
 const CRED = '/var/sota/import'
 const GATEWAY = 'https://gateway.example.com:8443'
@@ -169,6 +169,15 @@ describe('dir outputs', () => {
     expect(failed.get('TR-01')).toBe('TR-01: output devices/TR-01 is missing')
   })
 
+  it('an output path in the manifest that leaves output-dir fails that device without reading there', async () => {
+    const copy = copyOf(out, 'dir-escape')
+    const doc = manifestOf(copy)
+    doc.devices[1].output.path = 'devices/../../dir'
+    writeFileSync(path.join(copy, 'credbake-manifest.json'), JSON.stringify(doc, null, 2))
+    const failed = await expectFailed(copy, 3, ['TR-02'])
+    expect(failed.get('TR-02')).toBe('TR-02: output path "devices/../../dir" leaves output-dir; verify reads only inside it')
+  })
+
   it('--output-dir points at outputs moved away from the manifest', async () => {
     const moved = copyOf(out, 'dir-moved')
     const manifestDir = path.join(work, 'dir-manifest-only')
@@ -180,6 +189,27 @@ describe('dir outputs', () => {
     const right = await verify(manifestDir, ['--output-dir', moved])
     expect(right.stdout).toBe('verified 3 devices: 3 passed, 0 failed\n')
     expect(right.status).toBe(0)
+  })
+})
+
+describe('an intermediate fleet CA, verified against the root alone', () => {
+  it.each(['aktualizr', 'flat'])('layout %s: intermediates come from the bundle, and a foreign root is refused', async (layout) => {
+    const root = makeRootCa({ keyType: 'ec-p256', subject: '/CN=Verify Root' })
+    const issuing = makeIntermediateCa(root, { keyType: 'ec-p256', subject: '/CN=Verify Issuing CA' })
+    const out = path.join(work, `chain-${layout}`)
+    const baked = await runCliAsync([
+      'bake', '--manifest', deviceManifest(`chain-${layout}`, ['CH-01', 'CH-02']), '--fleet-ca-cert', issuing.chainPath, '--fleet-ca-key', issuing.keyPath,
+      '--layout', layout, '--format', 'tar', '--output-dir', out
+    ])
+    expect(baked.status, baked.stderr).toBe(0)
+    const manifest = path.join(out, 'credbake-manifest.json')
+    const ok = await runCliAsync(['verify', '--manifest', manifest, '--fleet-ca-cert', root.certPath])
+    expect(ok.stdout).toBe('verified 2 devices: 2 passed, 0 failed\n')
+    expect(ok.status).toBe(0)
+    const foreign = await runCliAsync(['verify', '--manifest', manifest, '--fleet-ca-cert', otherCa.certPath])
+    expect(foreign.status).toBe(7)
+    expect([...failures(foreign).keys()].sort()).toEqual(['CH-01', 'CH-02'])
+    expect(foreign.stdout).toContain('does not chain to fleet-ca-cert')
   })
 })
 
