@@ -9,7 +9,7 @@
 // each path is what is judged. Final modes are checked with fs.stat. The copy and compression
 // functions are also called directly on a base image made 0666, so a mode taken over from the
 // source (copyFile/reflink) or a fixed 0644 shows deterministically.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -17,6 +17,7 @@ import { compressFile, decompressToSparse, prepareBaseImage } from '../../src/im
 import { copyImage, extractRange, ImageCopier } from '../../src/image/copy.js'
 import { buildGptImage, cleanupScratch, compressWithTool, MiB, scratchDir, type BuiltImage } from '../helpers/images.js'
 import { cleanupPki, makeRootCa, type CaFixture } from '../helpers/pki.js'
+import { isMountPoint, unmount } from '../helpers/faults.js'
 import { CLI, NODE20 } from '../helpers/run.js'
 
 const GATEWAY = 'https://gateway.example.com:8443'
@@ -322,5 +323,75 @@ describe('copies and compressed files made from a 0666 base are 0600 (umask of t
     } finally {
       await prepared.cleanup()
     }
+  })
+})
+
+/**
+ * Mount a fresh XFS with reflink on `dir` (a loop device; needs root and xfsprogs). Returns why it
+ * could not, or undefined.
+ */
+function mountReflinkFs(image: string, dir: string): string | undefined {
+  mkdirSync(dir, { recursive: true })
+  if (process.getuid?.() !== 0) return 'not root: a loop mount needs root'
+  const made = spawnSync('mkfs.xfs', ['-q', '-f', '-m', 'reflink=1', image], { encoding: 'utf8' })
+  if (made.status !== 0) return `mkfs.xfs: ${(made.stderr || made.error?.message || '').trim()} (package xfsprogs)`
+  const mounted = spawnSync('mount', ['-o', 'loop', image, dir], { encoding: 'utf8' })
+  if (mounted.status !== 0) return `mount -o loop: ${(mounted.stderr || mounted.error?.message || '').trim()}`
+  return undefined
+}
+
+describe('reflink copies (XFS with reflink=1 on a loop device; skipped where that cannot be mounted)', () => {
+  let mnt: string
+  let why: string | undefined
+
+  beforeAll(async () => {
+    const dir = await scratchDir('credbake-modes-xfs-')
+    const image = path.join(dir, 'xfs.img')
+    writeFileSync(image, '')
+    spawnSync('truncate', ['-s', '320M', image])
+    mnt = path.join(dir, 'mnt')
+    why = mountReflinkFs(image, mnt)
+  })
+
+  afterAll(() => {
+    if (mnt && isMountPoint(mnt)) unmount(mnt)
+  })
+
+  it('copyTo clones a 0666 base into a 0600 copy and leaves no private folder behind', async (ctx) => {
+    if (why) ctx.skip(why)
+    const base = path.join(mnt, 'base.img')
+    spawnSync('cp', ['--sparse=always', gpt.path, base])
+    chmodSync(base, 0o666)
+    const out = path.join(mnt, 'copies')
+    mkdirSync(out)
+    const copier = await ImageCopier.open(base)
+    expect(await copier.copyTo(path.join(out, 'a.img'))).toBe('reflink')
+    const existing = path.join(out, 'b.img')
+    writeFileSync(existing, 'old')
+    chmodSync(existing, 0o644)
+    expect(await copier.copyTo(existing)).toBe('reflink')
+    for (const name of ['a.img', 'b.img']) {
+      expect(modeOf(path.join(out, name)), name).toBe('0600')
+      expect(statSync(path.join(out, name)).size).toBe(gpt.size)
+    }
+    expect(readdirSync(out).sort()).toEqual(['a.img', 'b.img'])
+  })
+
+  it.for(['000', '077'] as const)('bake --format image onto it under umask %s: outputs 0600, the clone only ever wide inside its 0700 folder', async (umask, ctx) => {
+    if (why) ctx.skip(why)
+    const base = path.join(mnt, `base-${umask}.img`)
+    spawnSync('cp', ['--sparse=always', gpt.path, base])
+    chmodSync(base, 0o666)
+    const out = path.join(mnt, `out-${umask}`)
+    const args = ['--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--format', 'image', '--image', base]
+    const run = await bakeUnder(umask, args, out, path.join(mnt, `tmp-${umask}`))
+    expect(run.status, run.output).toBe(0)
+    for (const serial of SERIALS) expect(modeOf(path.join(out, 'images', `${serial}.img`))).toBe('0600')
+    // The copies were clones, not sparse copies: their extents are shared with the base.
+    for (const serial of SERIALS) {
+      const extents = spawnSync('filefrag', ['-v', path.join(out, 'images', `${serial}.img`)], { encoding: 'utf8' }).stdout
+      expect(extents, `${serial}.img shares extents with the base`).toMatch(/\bshared\b/)
+    }
+    expect(tooWide(run.seen, 'image')).toEqual([])
   })
 })
