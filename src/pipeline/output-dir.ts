@@ -13,7 +13,8 @@ export const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.fol
 
 export async function prepareOutputDir(outputDir: string): Promise<void> {
   try {
-    await mkdir(outputDir, { recursive: true })
+    // Never writable by others, even under umask 000: they could replace outputs or the manifest.
+    await mkdir(outputDir, { recursive: true, mode: 0o755 })
     await access(outputDir, constants.W_OK | constants.X_OK)
     // access() trusts mode bits; a read-only mount or an ACL only shows on a real write.
     // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
