@@ -17,7 +17,7 @@ DIR; the shard folders are left as they are.
 
 Refused (exit 2), before anything is written: files that are not credbake review manifests;
 shards of different device manifests (by SHA-256), fleet CAs, certificate profiles, layouts or
-output formats; a shard given twice; a missing shard (each named as i/n); a serial in two
+output formats, or whose devices got another server CA or gateway URL; a shard given twice; a missing shard (each named as i/n); a serial in two
 shards; a missing output or certificate bundle beside a shard manifest. DIR must be new, empty or
 hold an earlier merge (which is replaced).
 

@@ -77,6 +77,8 @@ interface Shard {
   header: ManifestHeader
   devices: number
   superseded: number
+  /** Installed files that are the same on every device of the shard (root.crt, gateway.url): path → SHA-256. */
+  sharedFiles: Map<string, string>
 }
 
 /** Most refusals listed in one message; the rest are counted. */
@@ -129,7 +131,7 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
       for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format)))) problems.push(...found)
     }
     const { devices, counts, certificates, superseded, supersededCertificates, ...header } = parsed
-    shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length })
+    shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length, sharedFiles: sharedFiles(devices) })
   }
   if (shards.length === 0) refuse(problems)
   problems.push(...consistencyProblems(shards))
@@ -325,6 +327,7 @@ function consistencyProblems(shards: Shard[]): string[] {
     const describe = (shard: Shard): string => `${shard.display} (${rule.show ? rule.show(shard.header) : canonical(rule.of(shard.header))})`
     problems.push(`different ${rule.what}: ${describe(first)} and ${differing.map(describe).join(', ')}; every shard must be baked with the same settings`)
   }
+  problems.push(...sharedFileProblems(shards))
   const counts = new Set(shards.map((shard) => shard.header.shard.count))
   if (counts.size > 1) {
     problems.push(
@@ -343,6 +346,41 @@ function consistencyProblems(shards: Shard[]): string[] {
   if (missing.length) {
     const listed = missing.length > 50 ? `${missing.slice(0, 50).join(', ')} and ${missing.length - 50} more` : missing.join(', ')
     problems.push(`incomplete set: missing shard${missing.length > 1 ? 's' : ''} ${listed} (of ${count}); merge needs the manifests of all ${count} shards`)
+  }
+  return problems
+}
+
+/**
+ * The installed files every device of a shard has alike (the server CA, the gateway URL: what
+ * server-ca, gateway-url and credentials-zip put there), path → SHA-256. Needs two devices to
+ * tell them from per-device files; a shard of one device has none.
+ */
+function sharedFiles(devices: readonly ManifestDevice[]): Map<string, string> {
+  const shared = new Map<string, string>()
+  if (devices.length < 2) return shared
+  for (const file of devices[0]!.files) if (!file.privateKey && file.sha256) shared.set(file.path, file.sha256)
+  for (const device of devices.slice(1)) {
+    const here = new Map(device.files.map((file) => [file.path, file.sha256]))
+    for (const [file, sha256] of shared) if (here.get(file) !== sha256) shared.delete(file)
+  }
+  return shared
+}
+
+/** Shards whose devices got a different server CA or gateway URL (files alike within each shard). */
+function sharedFileProblems(shards: Shard[]): string[] {
+  const withShared = shards.filter((shard) => shard.devices >= 2)
+  const first = withShared[0]
+  if (!first) return []
+  const problems: string[] = []
+  for (const shard of withShared.slice(1)) {
+    const differing = [...new Set([...first.sharedFiles.keys(), ...shard.sharedFiles.keys()])]
+      .filter((file) => first.sharedFiles.get(file) !== shard.sharedFiles.get(file))
+      .sort()
+    if (differing.length) {
+      problems.push(
+        `different installed files ${differing.join(', ')} in ${first.display} and ${shard.display} (another server-ca, gateway-url or credentials-zip?); every shard must be baked with the same settings`
+      )
+    }
   }
   return problems
 }

@@ -209,6 +209,12 @@ describe('credbake merge', () => {
       expect(stderr).toContain('dir')
     })
 
+    it('shards whose devices got another gateway URL', async () => {
+      const other = await bakeOk(deviceManifest, path.join(work, 'other-gateway'), ['--shard', '2/3', '--gateway-url', 'https://other.example.com'])
+      const stderr = await refused('gateway', [shardManifest(1), other, shardManifest(3)])
+      expect(stderr).toMatch(/different installed files \/var\/sota\/import\/gateway\.url in .*shards\/shard-1\/credbake-manifest\.json and .*other-gateway/)
+    })
+
     it('overlapping serials: two copies of the same shard', async () => {
       const copy = path.join(work, 'shard-1-copy')
       cpSync(path.dirname(shardManifest(1)), copy, { recursive: true })
