@@ -9,11 +9,11 @@ export DEBIAN_FRONTEND=noninteractive
 # debugfs/e2fsck/mkfs.ext4 (e2fsprogs), mtools, mkfs.vfat/fsck.vfat (dosfstools), sfdisk (fdisk),
 # openssl, GnuTLS certtool (gnutls-bin), xz, zstd, GNU tar; SoftHSM2, pkcs11-tool (opensc) and
 # OpenSSL's pkcs11 engine for the PKCS#11 signer tests; bmaptool (bmap-tools); zip for the
-# credentials.zip tests.
+# credentials.zip tests; xfsprogs for the reflink tests (an XFS loop mount).
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   e2fsprogs mtools dosfstools fdisk openssl gnutls-bin xz-utils zstd tar ca-certificates \
-  softhsm2 opensc libengine-pkcs11-openssl bmap-tools zip unzip >/dev/null
+  softhsm2 opensc libengine-pkcs11-openssl bmap-tools zip unzip xfsprogs >/dev/null
 
 npm ci --no-audit --no-fund
 # Node 24 (GitHub's runtime for node24 actions), from the npm package node@24, for the e2e tests.
