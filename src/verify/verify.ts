@@ -10,6 +10,7 @@ import path from 'node:path'
 import { LAYOUT_FILES } from '../bundle/layouts.js'
 import { InputError, ManifestError, isCredbakeError, messageOf } from '../errors.js'
 import type { ManifestDevice, ManifestHeader, ReviewManifest } from '../review/types.js'
+import { sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { checkCertificate, checkKeyMatches, loadTrust } from './certificates.js'
@@ -96,6 +97,7 @@ async function verifyDevice(context: { outputDir: string; header: ManifestHeader
     throw error
   }
   if (view.sha256 !== device.output.sha256) problems.push(`output ${device.output.path} has SHA-256 ${view.sha256}, the manifest records ${device.output.sha256}`)
+  if (device.output.bmap) problems.push(...(await checkBmap(context.outputDir, device.output.bmap)))
 
   const found = new Map<string, FoundFile>()
   for (const file of device.files) {
@@ -139,6 +141,18 @@ async function verifyDevice(context: { outputDir: string; header: ManifestHeader
     problems.push(`the manifest lists no certificate file of layout ${header.layout.name} for this device`)
   }
   return problems
+}
+
+/** The bmap beside an image output: there, with the SHA-256 the manifest records (flashing trusts its block checksums). */
+async function checkBmap(outputDir: string, bmap: { path: string; sha256: string }): Promise<string[]> {
+  if (bmap.path.split('/').includes('..')) return [`bmap path ${JSON.stringify(bmap.path)} leaves output-dir`]
+  let actual: string
+  try {
+    actual = await sha256File(path.join(outputDir, ...bmap.path.split('/')))
+  } catch (error) {
+    return [`bmap ${bmap.path} is ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`]
+  }
+  return actual === bmap.sha256 ? [] : [`bmap ${bmap.path} has SHA-256 ${actual}, the manifest records ${bmap.sha256}`]
 }
 
 /** Verify every device of `manifest`; the report lists each device's problems. */

@@ -242,7 +242,7 @@ describe('image outputs', () => {
   let out: string
   let zst: string
   beforeAll(async () => {
-    out = await bake('img', ['IM-01', 'IM-02'], ['--image', gpt.path, '--partition', 'label=rootfs'])
+    out = await bake('img', ['IM-01', 'IM-02'], ['--image', gpt.path, '--partition', 'label=rootfs', '--bmap'])
     zst = await bake('img-zst', ['IZ-01', 'IZ-02'], ['--image', gpt.path, '--partition', 'name=boot', '--compress', 'zst'])
   })
 
@@ -271,6 +271,16 @@ describe('image outputs', () => {
     truncateSync(image, Math.floor(statSync(image).size / 2))
     const failed = await expectFailed(copy, 2, ['IM-02'])
     expect(failed.get('IM-02')).toMatch(/^IM-02: output images\/IM-02.img is truncated: \d+ bytes, the manifest records \d+$/)
+  })
+
+  it('a changed or missing bmap fails that device', async () => {
+    const copy = copyOf(out, 'img-bmap')
+    const bmap = path.join(copy, 'images', 'IM-01.img.bmap')
+    writeFileSync(bmap, readFileSync(bmap, 'utf8').replace('<BlockSize>', '<BlockSize> '))
+    rmSync(path.join(copy, 'images', 'IM-02.img.bmap'))
+    const failed = await expectFailed(copy, 2, ['IM-01', 'IM-02'])
+    expect(failed.get('IM-01')).toMatch(/^IM-01: bmap images\/IM-01.img.bmap has SHA-256 [0-9a-f]{64}, the manifest records [0-9a-f]{64}$/)
+    expect(failed.get('IM-02')).toBe('IM-02: bmap images/IM-02.img.bmap is missing')
   })
 
   it('a truncated compressed image fails that device', async () => {
