@@ -62,8 +62,8 @@ describe('disk preflight on an 8 MiB tmpfs', () => {
     expect(EXIT_CODES[error.kind]).toBe(5)
     expect(error.message).toContain(`output-dir ${outputDir}`)
     expect(error.message).toContain('2000 devices')
-    // 2,000 × (4 KiB + 3 KiB) = 13.7 MiB, plus 2 % and 1 MiB: 14.9 MiB.
-    expect(error.message).toMatch(/about 14\.9 MiB needed/)
+    // 2,000 × (4 KiB + 4 KiB) = 15.6 MiB, plus 2 % and 1 MiB: 16.9 MiB.
+    expect(error.message).toMatch(/about 16\.9 MiB needed/)
     expect(error.message).toContain(`${formatBytes(freeBytes)} free`)
   })
 
@@ -84,7 +84,7 @@ describe('disk preflight on an 8 MiB tmpfs', () => {
 
   it('rounds each output up to the block size and counts transient room', async ({ skip }) => {
     if (mountProblem) skip()
-    // 700 one-byte outputs still take a 4 KiB page each: 700 × (4 + 3) KiB + 2 % + 1 MiB = 5.9 MiB
+    // 700 one-byte outputs still take a 4 KiB page each: 700 × (4 + 4) KiB + 2 % + 1 MiB = 6.6 MiB
     // fits in the 8 MiB; 3 MiB of work copies on top of that do not.
     await checkDiskSpace({ outputDir, devices: 700, bytesPerDevice: 1 })
     await refusal(checkDiskSpace({ outputDir, devices: 700, bytesPerDevice: 1, transientBytes: 3 * MiB }))
