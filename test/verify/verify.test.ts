@@ -213,6 +213,27 @@ describe('an intermediate fleet CA, verified against the root alone', () => {
   })
 })
 
+describe('a merged review of shards', () => {
+  it('passes, and a tampered output in it fails only that device', async () => {
+    const serials = ['MS-01', 'MS-02', 'MS-03', 'MS-04', 'MS-05', 'MS-06']
+    const shards: string[] = []
+    for (const shard of ['1/2', '2/2']) shards.push(await bake(`shard-${shard[0]}`, serials, ['--format', 'tar', '--shard', shard]))
+    const merged = path.join(work, 'merged')
+    const result = await runCliAsync(['merge', '--output-dir', merged, ...shards.map((d) => path.join(d, 'credbake-manifest.json'))])
+    expect(result.status, result.stderr).toBe(0)
+    await expectPass(merged, 6)
+    const tampered = copyOf(merged, 'merged-tampered')
+    const archive = path.join(tampered, 'overlays', 'MS-04.tar.gz')
+    rmSync(archive)
+    writeFileSync(archive, readFileSync(path.join(tampered, 'overlays', 'MS-05.tar.gz')))
+    const failed = await expectFailed(tampered, 6, ['MS-04'])
+    expect(failed.get('MS-04')).toContain('client.pem holds certificate')
+    // The whole archive of another device: its key matches its own certificate, which is not MS-04's.
+    expect(failed.get('MS-04')).toContain('client.pem: subject "CN=MS-05", the manifest records "CN=MS-04"')
+    expect(failed.get('MS-04')).not.toContain('pkey.pem does not match')
+  })
+})
+
 describe('tar outputs', () => {
   let out: string
   beforeAll(async () => {
