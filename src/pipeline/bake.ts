@@ -52,6 +52,9 @@ export interface BakeResult {
 export async function bake(settings: Settings, reporter: Reporter): Promise<BakeResult> {
   const startedAt = new Date()
 
+  // The review records which device manifest it was baked from (merge refuses mixed ones): the
+  // bytes as read now, not as they may be at the end of a long run.
+  const manifestSha256 = await sha256File(settings.manifestPath).catch(() => '')
   const everyDevice = await readDeviceManifest(settings.manifestPath)
   const devices = selectShard(everyDevice, settings.shard)
   reporter.info(
@@ -127,7 +130,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 
     // Outputs reach the disk before the manifest that vouches for them.
     await flushFileSystem(settings.outputDir)
-    const header = manifestHeader(settings, ca, profile, startedAt, sink, await sha256File(settings.manifestPath))
+    const header = manifestHeader(settings, ca, profile, startedAt, sink, manifestSha256)
     const review = await writeReviewFromJournal(settings.outputDir, header, new Set(devices.map((device) => device.serial)))
     if (review.supersededCount) {
       reporter.warning(
