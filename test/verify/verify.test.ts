@@ -192,6 +192,22 @@ describe('dir outputs', () => {
   })
 })
 
+describe('tar owners', () => {
+  it('an owner changed in a rebuilt tar fails that device, naming file and owners', async () => {
+    const out = await bake('tar-owner', ['TO-01', 'TO-02'], ['--format', 'tar'])
+    const archive = path.join(out, 'overlays', 'TO-01.tar.gz')
+    const unpacked = path.join(work, 'tar-owner-x')
+    mkdirSync(unpacked)
+    run('tar', ['-xzpf', archive, '-C', unpacked])
+    run('tar', ['-czf', archive, '--owner=1000', '--group=1000', '--numeric-owner', '-C', unpacked, 'var'])
+    rmSync(unpacked, { recursive: true })
+    const failed = await expectFailed(out, 2, ['TO-01'])
+    expect(failed.get('TO-01')).toContain('pkey.pem is owned by 1000:1000, the manifest records 0:0')
+    expect(failed.get('TO-01')).toContain('client.pem is owned by 1000:1000, the manifest records 0:0')
+    expect(failed.get('TO-01')).not.toContain('has mode')
+  })
+})
+
 describe('an intermediate fleet CA, verified against the root alone', () => {
   it.each(['aktualizr', 'flat'])('layout %s: intermediates come from the bundle, and a foreign root is refused', async (layout) => {
     const root = makeRootCa({ keyType: 'ec-p256', subject: '/CN=Verify Root' })
