@@ -355,6 +355,18 @@ describe('partition outputs', () => {
     expect(failed.get('PE-01')).toContain('output partitions/PE-01.img has SHA-256')
   })
 
+  it('a key mode and owner changed inside an ext4 partition (debugfs sif) fail that device', async () => {
+    const copy = copyOf(ext, 'part-ext-mode')
+    const image = path.join(copy, 'partitions', 'PE-02.img')
+    const script = path.join(work, 'mode.debugfs')
+    writeFileSync(script, `sif ${CRED}/pkey.pem mode 0100644\nsif ${CRED}/pkey.pem uid 1000\n`)
+    run('debugfs', ['-w', '-f', script, image])
+    const failed = await expectFailed(copy, 2, ['PE-02'])
+    expect(failed.get('PE-02')).toContain('pkey.pem has mode 0644, the manifest records 0600')
+    expect(failed.get('PE-02')).toContain('pkey.pem is owned by 1000:0, the manifest records 0:0')
+    expect(failed.get('PE-02')).not.toContain('pkey.pem does not match')
+  })
+
   it('a file changed inside a FAT partition (mcopy -o) fails that device', async () => {
     const copy = copyOf(fat, 'part-fat-changed')
     const image = path.join(copy, 'partitions', 'PF-02.img')
