@@ -1,8 +1,11 @@
-// The bundles (dist/index.js, dist/cli.js) also run as worker threads: issuance and hashing.
+// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance and hashing) and as
+// the PKCS#11 signer process (a child started with CREDBAKE_ROLE=pkcs11-signer).
+import { isMainThread } from 'node:worker_threads'
 import { runIfIssuerWorker } from './issue/worker.js'
+import { runIfPkcs11SignerProcess } from './signer/pkcs11.js'
 import { runIfHasherWorker } from './util/hash-pool.js'
 
 /** True when this thread is one of credbake's workers (and now serves as one). */
 export function runIfWorker(): boolean {
-  return runIfIssuerWorker() || runIfHasherWorker()
+  return runIfIssuerWorker() || runIfHasherWorker() || (isMainThread && runIfPkcs11SignerProcess())
 }

@@ -26,7 +26,8 @@ interface Pending {
   timer: NodeJS.Timeout
 }
 
-class SignerProcess {
+/** A child speaking the JSON-lines protocol; also used for credbake's own PKCS#11 signer process. */
+export class SignerProcess {
   private readonly child: ChildProcessWithoutNullStreams
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
@@ -34,26 +35,30 @@ class SignerProcess {
   private failure: FleetCaError | undefined
   private exited = false
   private readonly exitPromise: Promise<void>
+  private readonly name: string
 
   constructor(
     private readonly program: string,
     passphrase: string | undefined,
-    private readonly warn: (message: string) => void
+    private readonly warn: (message: string) => void,
+    options: { args?: string[]; env?: Record<string, string>; stderrPrefix?: string; name?: string } = {}
   ) {
-    const env = { ...process.env }
+    this.name = options.name ?? `the signer program ${program}`
+    const env: Record<string, string | undefined> = { ...process.env, ...options.env }
     delete env[EXEC_PASSPHRASE_ENV]
     if (passphrase) env[EXEC_PASSPHRASE_ENV] = passphrase
-    this.child = spawn(program, [], { stdio: ['pipe', 'pipe', 'pipe'], env, shell: false })
+    const prefix = options.stderrPrefix ?? 'signer program: '
+    this.child = spawn(program, options.args ?? [], { stdio: ['pipe', 'pipe', 'pipe'], env, shell: false })
     this.exitPromise = new Promise((resolve) => this.child.once('close', () => resolve()))
     this.child.on('error', (error: NodeJS.ErrnoException) => {
       const reason =
         error.code === 'ENOENT' ? 'no such program' : error.code === 'EACCES' ? 'not executable (chmod +x, and a #! line for scripts)' : messageOf(error)
-      this.fail(`the signer program ${program} cannot be started: ${reason}`)
+      this.fail(`${this.name} cannot be started: ${reason}`)
       this.exited = true
     })
     this.child.on('exit', (code, signal) => {
       this.exited = true
-      this.fail(`the signer program ${program} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`)
+      this.fail(`${this.name} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`)
     })
     this.child.stdin.on('error', () => {
       // EPIPE after a crash: the exit handler reports it
@@ -68,11 +73,11 @@ class SignerProcess {
       while ((newline = errText.indexOf('\n')) >= 0) {
         const line = errText.slice(0, newline).trimEnd()
         errText = errText.slice(newline + 1)
-        if (line) this.warn(`signer program: ${line.slice(0, 500)}`)
+        if (line) this.warn(`${prefix}${line.slice(0, 500)}`)
       }
     })
     this.child.stderr.on('end', () => {
-      if (errText.trim()) this.warn(`signer program: ${errText.trim().slice(0, 500)}`)
+      if (errText.trim()) this.warn(`${prefix}${errText.trim().slice(0, 500)}`)
     })
     this.idle()
   }
@@ -102,7 +107,7 @@ class SignerProcess {
   }
 
   private garbage(reason: string): void {
-    this.fail(`the signer program ${this.program} answered something that is not credbake's JSON-lines protocol: ${reason}`)
+    this.fail(`${this.name} answered something that is not credbake's JSON-lines protocol: ${reason}`)
     this.child.kill('SIGKILL')
   }
 
@@ -138,7 +143,7 @@ class SignerProcess {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(`the signer program ${this.program} did not answer request ${id} within ${ANSWER_TIMEOUT_MS / 1000} s`)
+        this.fail(`${this.name} did not answer request ${id} within ${ANSWER_TIMEOUT_MS / 1000} s`)
         this.child.kill('SIGKILL')
       }, ANSWER_TIMEOUT_MS)
       timer.unref()

@@ -1,8 +1,14 @@
 // The fleet CA key on a PKCS#11 token or HSM: `fleet-ca-key: pkcs11:token=…;object=…` (RFC 7512).
 // The module (shared library) comes from the URI's module-path or the pkcs11-module input; the PIN
-// from fleet-ca-key-passphrase (or the URI's pin-value / pin-source). One login, several sessions:
-// each signature runs on libuv's thread pool (pkcs11js' callback C_Sign), so a few are in flight
-// while the event loop keeps writing outputs. The private key never leaves the token.
+// from fleet-ca-key-passphrase (or the URI's pin-value / pin-source). The private key never leaves
+// the token.
+//
+// From the bundle, the module lives in a child process of its own: the same bundle started with
+// CREDBAKE_ROLE=pkcs11-signer, speaking the exec: JSON-lines protocol on stdin/stdout (many requests
+// in flight, one login, synchronous C_Sign there). A PKCS#11 module loaded into the process that
+// also issues (node's OpenSSL busy generating keys and hashing) crashed with heap corruption about
+// one run in three under load, both with pkcs11js' C_SignAsync and its synchronous C_Sign; in a
+// process that only signs it did not, and a crash there is a FleetCaError, not a dead run.
 //
 // Native code: pkcs11js's Node-API addon. From the bundle it is loaded from
 // dist/native/<platform>-<arch>/pkcs11.node (copied there by `npm run bundle`), under src/ from
@@ -12,7 +18,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { FleetCaError, messageOf } from '../errors.js'
+import { isCredbakeError, FleetCaError, messageOf } from '../errors.js'
+import { SignerProcess } from './exec.js'
 import { keyFacts, OID } from '../issue/algorithms.js'
 import { bitString, contentsOf, decodeOid, oid, readSingle, sequence, TAG, unsignedInteger } from '../issue/der.js'
 import { isPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from './pkcs11-uri.js'
@@ -45,6 +52,7 @@ interface NativePkcs11 {
   C_FindObjectsFinal(session: Handle): void
   C_GetAttributeValue(session: Handle, object: Handle, template: Attribute[]): Array<{ type: number; value: Buffer }>
   C_SignInit(session: Handle, mechanism: { mechanism: number; parameter?: Buffer }, key: Handle): void
+  C_Sign(session: Handle, data: Buffer, out: Buffer): number
   C_SignCallback(session: Handle, data: Buffer, out: Buffer, callback: (error: Error | null, length: number) => void): void
 }
 interface Binding {
@@ -258,11 +266,13 @@ class SessionPool {
 }
 
 export interface Pkcs11Options {
-  /** Sessions opened after login (signatures in flight). */
+  /** Sessions opened after login (signatures in flight with `async`). Default 1. */
   sessions?: number
+  /** Sign on libuv's pool (C_SignAsync) instead of synchronously. Not used by default: see the top. */
+  async?: boolean
 }
 
-export async function openPkcs11Signer(reference: string, context: SignerOpenContext, options: Pkcs11Options = {}): Promise<CaSigner> {
+export async function openPkcs11SignerInProcess(reference: string, context: SignerOpenContext, options: Pkcs11Options = {}): Promise<CaSigner> {
   const uri = parsePkcs11Uri(reference)
   if (uri.type !== undefined && uri.type !== 'private') {
     throw new FleetCaError(`fleet-ca-key: the pkcs11: URI says type=${uri.type}; the fleet CA key is a private key (type=private, or leave type out)`, {
@@ -327,7 +337,7 @@ export async function openPkcs11Signer(reference: string, context: SignerOpenCon
         input: 'fleet-ca-key-passphrase'
       })
     }
-    const count = Math.max(1, options.sessions ?? 4)
+    const count = Math.max(1, options.sessions ?? 1)
     sessions.push(p11.C_OpenSession(token.slot, CKF_SERIAL_SESSION))
     const first = sessions[0] as Handle
     const pin = readPin(uri, context)
@@ -401,7 +411,9 @@ export async function openPkcs11Signer(reference: string, context: SignerOpenCon
         const data = ec ? createHash(hash).update(tbs).digest() : tbs
         p11.C_SignInit(session, { mechanism: ec ? CKM_ECDSA : CKM_RSA_MECHANISMS[hash] }, key)
         const out = Buffer.alloc(ec ? 160 : 1024)
-        const length = await new Promise<number>((resolve, reject) => p11.C_SignCallback(session, data, out, (error, n) => (error ? reject(error) : resolve(n))))
+        const length = options.async
+          ? await new Promise<number>((resolve, reject) => p11.C_SignCallback(session, data, out, (error, n) => (error ? reject(error) : resolve(n))))
+          : p11.C_Sign(session, data, out)
         const signature = out.subarray(0, length)
         return ec ? ecdsaRawToDer(signature) : Buffer.from(signature)
       } catch (error) {
@@ -464,6 +476,116 @@ function tokenPublicKey(p11: NativePkcs11, session: Handle, key: Handle, kind: n
     }
   }
   return undefined
+}
+
+// ---- the signer process ------------------------------------------------------------------------
+
+export const PKCS11_ROLE = 'pkcs11-signer'
+const ROLE_ENV = 'CREDBAKE_ROLE'
+const URI_ENV = 'CREDBAKE_PKCS11_URI'
+const MODULE_ENV = 'CREDBAKE_PKCS11_MODULE'
+const PASSPHRASE_ENV = 'CREDBAKE_SIGNER_PASSPHRASE'
+/** Requests in flight to the signer process (hides the pipe's latency). */
+const PROCESS_CONCURRENCY = 16
+
+/** Opens the token: in a signer process when running from the bundle, else (src/, tests) here. */
+export async function openPkcs11Signer(reference: string, context: SignerOpenContext): Promise<CaSigner> {
+  const here = fileURLToPath(import.meta.url)
+  if (here.endsWith('.ts')) return openPkcs11SignerInProcess(reference, context)
+  parsePkcs11Uri(reference) // URI errors before a process is started
+  const child = new SignerProcess(process.execPath, context.passphrase, context.warn ?? (() => {}), {
+    args: [here],
+    env: { [ROLE_ENV]: PKCS11_ROLE, [URI_ENV]: reference, ...(context.pkcs11Module ? { [MODULE_ENV]: context.pkcs11Module } : {}) },
+    stderrPrefix: '',
+    name: "credbake's PKCS#11 signer process"
+  })
+  const failed = (answer: Record<string, unknown>): void => {
+    if (answer.error === undefined) return
+    const input = typeof answer.input === 'string' ? answer.input : 'fleet-ca-key'
+    throw new FleetCaError(String(answer.error), { input })
+  }
+  try {
+    const opened = await child.request({ op: 'public-key' })
+    failed(opened)
+    const publicKey = createPublicKey({ key: String(opened.publicKey), format: 'pem' })
+    const description = String(opened.description)
+    const hash = (opened.hash ?? null) as HashName | null
+    return {
+      description,
+      publicKey,
+      hash,
+      concurrency: PROCESS_CONCURRENCY,
+      sign: async (tbs) => {
+        const answer = await child.request({ op: 'sign', tbs: tbs.toString('base64') })
+        failed(answer)
+        if (typeof answer.signature !== 'string') throw new FleetCaError(`fleet-ca-key: ${description}: the signer process answered no signature`, { input: 'fleet-ca-key' })
+        return Buffer.from(answer.signature, 'base64')
+      },
+      close: () => child.close()
+    }
+  } catch (error) {
+    await child.close().catch(() => undefined)
+    throw error
+  }
+}
+
+/** In the signer process (CREDBAKE_ROLE=pkcs11-signer): serve requests; true when this is it. */
+export function runIfPkcs11SignerProcess(): boolean {
+  if (process.env[ROLE_ENV] !== PKCS11_ROLE) return false
+  const reference = process.env[URI_ENV] ?? ''
+  const passphrase = process.env[PASSPHRASE_ENV]
+  const module = process.env[MODULE_ENV]
+  for (const name of [ROLE_ENV, URI_ENV, PASSPHRASE_ENV, MODULE_ENV]) delete process.env[name]
+  const write = (answer: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(answer)}\n`)
+  const failure = (id: unknown, error: unknown): Record<string, unknown> =>
+    isCredbakeError(error) ? { id, error: error.message, input: error.input ?? 'fleet-ca-key' } : { id, error: `fleet-ca-key: PKCS#11: ${messageOf(error)}`, input: 'fleet-ca-key' }
+  let signer: Promise<CaSigner> | undefined
+  let buffer = ''
+  // Requests are served in order: C_Sign is synchronous here, so answers are too.
+  let queue = Promise.resolve()
+  const serve = async (line: string): Promise<void> => {
+    let request: { id?: unknown; op?: unknown; tbs?: unknown }
+    try {
+      request = JSON.parse(line) as typeof request
+    } catch {
+      return
+    }
+    try {
+      if (request.op === 'public-key') {
+        signer ??= openPkcs11SignerInProcess(reference, {
+          ...(passphrase ? { passphrase } : {}),
+          ...(module ? { pkcs11Module: module } : {}),
+          warn: (message) => void process.stderr.write(`${message}\n`)
+        })
+        const opened = await signer
+        write({ id: request.id, publicKey: opened.publicKey.export({ type: 'spki', format: 'pem' }), description: opened.description, hash: opened.hash })
+      } else if (request.op === 'sign' && typeof request.tbs === 'string' && signer) {
+        const signature = await (await signer).sign(Buffer.from(request.tbs, 'base64'))
+        write({ id: request.id, signature: signature.toString('base64') })
+      } else {
+        write({ id: request.id, error: 'fleet-ca-key: PKCS#11 signer process: unexpected request', input: 'fleet-ca-key' })
+      }
+    } catch (error) {
+      write(failure(request.id, error))
+    }
+  }
+  process.stdin.setEncoding('utf8')
+  process.stdin.on('data', (chunk: string) => {
+    buffer += chunk
+    let newline: number
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline)
+      buffer = buffer.slice(newline + 1)
+      queue = queue.then(() => serve(line))
+    }
+  })
+  process.stdin.on('end', () => {
+    void queue.then(async () => {
+      if (signer) await (await signer.catch(() => undefined))?.close()
+      process.exit(0)
+    })
+  })
+  return true
 }
 
 export const pkcs11SignerFactory: SignerFactory = {
