@@ -2,6 +2,8 @@
 // certificates made by openssl through the PKCS#11 engine, devices baked by credbake (src/ and the
 // bundled action), every certificate verified by openssl, a device accepted in an mTLS handshake.
 import { X509Certificate } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openFleetCa } from '../../src/ca/load.js'
 import { CredbakeError, FleetCaError } from '../../src/errors.js'
@@ -140,6 +142,29 @@ describe('PKCS#11 signer on SoftHSM2', () => {
     const { signer } = await open(p256, `pkcs11:token=${token.label};id=%01?module-path=${SOFTHSM_MODULE}`, { passphrase: token.pin })
     await signer.close()
     await signer.close()
+  })
+
+  it('pin-value in the URI works but warns (never echoing the PIN); pin-source reads a file', async () => {
+    const warnings: string[] = []
+    const viaValue = await openFleetCa({
+      cert: pemText('fleet-ca-cert', p256.chainPem),
+      key: pemText('fleet-ca-key', uriOf(token, 'ca-p256', `?pin-value=${encodeURIComponent(token.pin)}`)),
+      pkcs11Module: SOFTHSM_MODULE,
+      lifetime: DAYS,
+      warn: (message) => warnings.push(message)
+    })
+    await viaValue.signer.close()
+    expect(warnings.join('\n')).toMatch(/pin-value.*fleet-ca-key-passphrase/)
+    expect(warnings.join('\n')).not.toContain(token.pin)
+    const pinFile = path.join(token.dir, 'pin.txt')
+    writeFileSync(pinFile, `${token.pin}\n`, { mode: 0o600 })
+    const viaSource = await openFleetCa({
+      cert: pemText('fleet-ca-cert', p256.chainPem),
+      key: pemText('fleet-ca-key', uriOf(token, 'ca-p256', `?pin-source=${pinFile}`)),
+      pkcs11Module: SOFTHSM_MODULE,
+      lifetime: DAYS
+    })
+    await viaSource.signer.close()
   })
 
   describe('refusals: FleetCaError naming the input, the PIN never shown', () => {
