@@ -27,6 +27,7 @@ import { flushFileSystem, sha256File } from '../util/fsx.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
 import { DeviceBasisMaker, basisKey, runBasis } from './basis.js'
+import { checkDiskSpace, checkDiskSpaceAfterFirst } from './preflight.js'
 import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps, removeReview } from './output-dir.js'
 import type { Reporter } from './reporter.js'
 
@@ -97,6 +98,17 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const basis = runBasis(settings, profile)
     const state = await loadJournalState(settings.outputDir)
     const overwrite = await resumePolicy(settings, identity, state)
+    const basisMaker = new DeviceBasisMaker(profile)
+    const plan = await planDevices(devices, state, { overwrite, basis, basisMaker, sink })
+    // Refused for lack of space before anything in output-dir changed.
+    await checkDiskSpace({
+      outputDir: settings.outputDir,
+      devices: plan.todo.length,
+      bytesPerDevice: sink.space?.bytesPerOutput ?? 0,
+      transientBytes: sink.space?.transientBytes,
+      basis: sink.space?.basis,
+      reporter
+    })
     // The review files of an earlier run vouch for outputs this run may change: the journal keeps
     // everything they said, and they are written anew at the end.
     await removeReview(settings.outputDir)
@@ -105,8 +117,6 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const run = `${startedAt.toISOString()}-${process.pid}`
     await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, format: JOURNAL_FORMAT, identity, basis, overwrite })
 
-    const basisMaker = new DeviceBasisMaker(profile)
-    const plan = await planDevices(devices, state, { overwrite, basis, basisMaker, sink })
     if (plan.kept) reporter.progress(plan.kept, devices.length)
     await retireOrphans(settings.outputDir, state, new Set(devices.map((device) => device.serial)), journal, run, reporter)
 
@@ -123,7 +133,21 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       run,
       basisMaker,
       bundle: { layout: settings.layout, credentialsDir: settings.credentialsDir, serverCaPem: settings.serverCa?.text, gatewayUrl: settings.gatewayUrl, ...chainFor(ca) },
-      progress: (done) => reporter.progress(done, devices.length)
+      progress: (done) => reporter.progress(done, devices.length),
+      // Outputs whose size shows only once one exists (compressed images, dir trees).
+      ...(sink.space?.bytesPerOutput === undefined && plan.todo.length > 1
+        ? {
+            checkSpaceAfterFirst: async (output: SinkOutput) => {
+              await checkDiskSpaceAfterFirst({
+                outputDir: settings.outputDir,
+                firstOutput: path.join(settings.outputDir, output.path),
+                remaining: plan.todo.length - 1,
+                transientBytes: sink.space?.transientBytes,
+                reporter
+              })
+            }
+          }
+        : {})
     })
     await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length })
     reportPlan(plan, devices.length, settings.outputDir, reporter)
@@ -281,6 +305,8 @@ interface BakeContext {
   basisMaker: DeviceBasisMaker
   bundle: BundleOptions
   progress: (done: number) => void
+  /** Called once, after the first output landed and was journaled; then dropped. */
+  checkSpaceAfterFirst?: (output: SinkOutput) => Promise<void>
 }
 
 /**
@@ -393,6 +419,11 @@ async function recordWritten(context: BakeContext, credential: IssuedCredential,
       await rm(path.join(context.settings.outputDir, output.path), { recursive: true, force: true })
       throw error
     })
+  const check = context.checkSpaceAfterFirst
+  if (check) {
+    context.checkSpaceAfterFirst = undefined
+    await check(output)
+  }
 }
 
 function issuedRecord(context: BakeContext, credential: IssuedCredential, replaces: Replaces | undefined): IssuedRecord {

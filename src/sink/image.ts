@@ -38,6 +38,7 @@ const IMAGE_EXTENSIONS = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin'
 export class ImageSink implements Sink {
   readonly format: 'image' | 'partition'
   readonly writesInFlight = IMAGE_WRITES_IN_FLIGHT
+  readonly space: { bytesPerOutput?: number; transientBytes: number; basis: string }
   private readonly probeCache = new Map<string, DirState>()
 
   private constructor(
@@ -48,9 +49,20 @@ export class ImageSink implements Sink {
     private readonly copier: ImageCopier,
     readonly base: { sha256: string; partition: string },
     /** Digests of uncompressed outputs, resuming after the bytes before the partition (no device changes them). */
-    private readonly hasher: FileHasher
+    private readonly hasher: FileHasher,
+    /** Bytes the uncompressed base allocates on disk. */
+    baseAllocated: number
   ) {
     this.format = settings.format === 'partition' ? 'partition' : 'image'
+    // An uncompressed output allocates what the base (or its partition) allocates, plus the few
+    // blocks the bundle adds; a compressed one is measured on the first output, and the
+    // uncompressed work copies in flight need room beside it.
+    const copy = this.format === 'image' ? baseAllocated : Math.min(partition.size, baseAllocated)
+    const perOutput = copy + 64 * 1024
+    this.space =
+      settings.compress === 'none'
+        ? { bytesPerOutput: perOutput, transientBytes: 0, basis: `the base ${this.format === 'image' ? 'image' : 'partition'}'s allocated size` }
+        : { transientBytes: perOutput * IMAGE_WRITES_IN_FLIGHT, basis: 'work copies in flight' }
   }
 
   static async open(settings: Settings, context: SinkContext): Promise<ImageSink> {
@@ -73,7 +85,8 @@ export class ImageSink implements Sink {
       )
       const described = `${partition.number}${settings.partition ? ` (${settings.partition.kind === 'number' ? 'number' : `${settings.partition.kind}=${settings.partition.value}`})` : ''}`
       context.reporter.info(`Base image ${image}: writing into ${describePartition(partition)}, ${partition.fileSystem.type}`)
-      return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher)
+      const baseAllocated = (await stat(prepared.path)).blocks * 512
+      return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher, baseAllocated)
     } catch (error) {
       await prepared.cleanup()
       throw error

@@ -46,6 +46,12 @@ export interface Sink {
    * flushes the output file system once before it writes the manifest (flushOutputs).
    */
   write(device: Device, files: BundleFile[], hooks?: WriteHooks): Promise<SinkOutput>
+  /**
+   * What the outputs will take on disk, for the preflight before the first certificate:
+   * `bytesPerOutput` when it is known before writing (else it is measured on the first output),
+   * `transientBytes` for work files that exist at once beside them (images in flight).
+   */
+  readonly space?: { bytesPerOutput?: number; transientBytes?: number; basis?: string }
   /** How many `write` calls may run at once (1: strictly one after another). */
   readonly writesInFlight?: number
   /** True when an earlier output is still in place and unchanged (for resume). */

@@ -1,6 +1,6 @@
 // Disk preflight against a real, size-limited file system: an 8 MiB tmpfs (needs root; skipped
 // with a warning where mounting is not allowed).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -122,5 +122,27 @@ describe('formatBytes', () => {
     expect(formatBytes(3000)).toBe('3 KiB')
     expect(formatBytes(15.04 * MiB)).toBe('15.0 MiB')
     expect(formatBytes(14 * 1024 * MiB)).toBe('14.0 GiB')
+  })
+})
+
+describe('the bake runs the preflight before the first certificate', () => {
+  it('a 2,000-device tar bake into the 8 MiB tmpfs exits 5 naming both numbers, with nothing issued', async ({ skip }) => {
+    if (mountProblem) skip()
+    const { makeRootCa, cleanupPki } = await import('../helpers/pki.js')
+    const { runCliAsync } = await import('../helpers/faults.js')
+    const ca = makeRootCa({ keyType: 'ec-p256', subject: '/CN=Preflight Root' })
+    try {
+      const manifest = path.join(work, 'many.csv')
+      writeFileSync(manifest, `serial\n${Array.from({ length: 2000 }, (_, i) => `PF-${i}`).join('\n')}\n`)
+      const out = path.join(disk, 'bake-out')
+      const result = await runCliAsync(['bake', '--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--output-dir', out])
+      expect(result.status, result.stderr).toBe(EXIT_CODES.output)
+      expect(result.stderr).toMatch(/Not enough free space for 2000 devices in output-dir/)
+      expect(result.stderr).toMatch(/MiB needed .* MiB free/)
+      // Refused before the journal was opened: no certificate exists.
+      expect(readdirSync(out).filter((name) => !name.startsWith('.'))).toEqual([])
+    } finally {
+      cleanupPki()
+    }
   })
 })
