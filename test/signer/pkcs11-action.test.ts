@@ -2,6 +2,7 @@
 // dist/ alone (the native binding comes from dist/native), under Node 20 and Node 24; root and
 // intermediate fleets, every certificate verified by openssl, a device accepted by a TLS server that
 // trusts only the fleet root; the CLI's exit code 3 on a wrong PIN; the PIN in no log or output.
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -9,7 +10,7 @@ import tls from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupPki, makeRootCa, opensslVerify, type CaFixture } from '../helpers/pki.js'
 import { splitPems } from '../helpers/outputs.js'
-import { NODES, runCli } from '../helpers/run.js'
+import { CLI, NODES, runCli } from '../helpers/run.js'
 import { cleanupActionCopies, copyAction, runCopiedAction } from './action-run.js'
 import { generateTokenKey, makeToken, makeTokenIntermediateCa, makeTokenRootCa, SOFTHSM_MODULE, type Token, type TokenCa } from './softhsm.js'
 
@@ -156,4 +157,47 @@ describe('the CLI with a token key', () => {
     expect(existsSync(path.join(out, 'credbake-manifest.json'))).toBe(false)
     if (existsSync(out)) expect(readdirSync(out).filter((entry) => entry.endsWith('.tar.gz'))).toEqual([])
   })
+})
+
+describe('the token signer process dying mid-run', () => {
+  it('exit 3 naming fleet-ca-key, no manifest; the next run resumes and every certificate verifies', async () => {
+    const count = 3000
+    const big = path.join(work, 'big.csv')
+    writeFileSync(big, `serial\n${Array.from({ length: count }, (_, i) => `KILL-${i}`).join('\n')}\n`)
+    const out = path.join(work, 'out-kill')
+    const args = [CLI, 'bake', '--manifest', big, '--fleet-ca-cert', rootCa.certPath, '--fleet-ca-key', `pkcs11:token=${token.label};object=root`, '--pkcs11-module', SOFTHSM_MODULE, '--format', 'tar', '--output-dir', out]
+    const env = { ...process.env, SOFTHSM2_CONF: token.conf, CREDBAKE_FLEET_CA_KEY_PASSPHRASE: token.pin }
+    const run = spawn(NODES[0]?.[1] as string, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    run.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const exited = new Promise<number | null>((resolve) => run.on('close', (code) => resolve(code)))
+    // Once some devices are out, kill the signer process (the CLI's child running the bundle as a signer).
+    let killed = false
+    for (let i = 0; i < 600 && !killed; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+      const overlays = path.join(out, 'overlays')
+      const written = existsSync(overlays) ? readdirSync(overlays).length : 0
+      if (written < 200) continue
+      const children = readFileSync(`/proc/${run.pid}/task/${run.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+      for (const child of children) {
+        if (readFileSync(`/proc/${child}/environ`, 'utf8').includes('CREDBAKE_ROLE=pkcs11-signer')) {
+          process.kill(Number(child), 'SIGKILL')
+          killed = true
+        }
+      }
+    }
+    const code = await exited
+    if (!killed) return expect.fail(`the run ended (${code}) before the signer process could be killed`)
+    expect(code, stderr).toBe(3)
+    expect(stderr).toMatch(/fleet-ca-key: credbake's PKCS#11 signer process was killed by SIGKILL/)
+    expect(stderr).not.toContain(token.pin)
+    expect(existsSync(path.join(out, 'credbake-manifest.json'))).toBe(false)
+
+    const resumed = runCli(args.slice(1), { env: { SOFTHSM2_CONF: token.conf, CREDBAKE_FLEET_CA_KEY_PASSPHRASE: token.pin } })
+    expect(resumed.status, resumed.stdout + resumed.stderr).toBe(0)
+    const certificates = splitPems(readFileSync(path.join(out, 'certificates.pem'), 'utf8'))
+    expect(certificates).toHaveLength(count)
+    const result = opensslVerify(certificates, { trustedPem: rootCa.certPem })
+    expect(result.ok, result.output).toBe(true)
+  }, 180_000)
 })
