@@ -101,7 +101,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const basisMaker = new DeviceBasisMaker(profile)
     const plan = await planDevices(devices, state, { overwrite, basis, basisMaker, sink })
     // Refused for lack of space before anything in output-dir changed.
-    await checkDiskSpace({
+    if (settings.diskPreflight) await checkDiskSpace({
       outputDir: settings.outputDir,
       devices: plan.todo.length,
       bytesPerDevice: sink.space?.bytesPerOutput ?? 0,
@@ -135,7 +135,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       bundle: { layout: settings.layout, credentialsDir: settings.credentialsDir, serverCaPem: settings.serverCa?.text, gatewayUrl: settings.gatewayUrl, ...chainFor(ca) },
       progress: (done) => reporter.progress(done, devices.length),
       // Outputs whose size shows only once one exists (compressed images, dir trees).
-      ...(sink.space?.bytesPerOutput === undefined && plan.todo.length > 1
+      ...(settings.diskPreflight && sink.space?.bytesPerOutput === undefined && plan.todo.length > 1
         ? {
             checkSpaceAfterFirst: async (output: SinkOutput) => {
               await checkDiskSpaceAfterFirst({

@@ -105,7 +105,8 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     resume: parseBoolean('resume', orDefault('resume')),
     overwrite: parseBoolean('overwrite', orDefault('overwrite')),
     tempRoot: context.tempRoot ?? os.tmpdir(),
-    concurrency: parseCount('concurrency', orDefault('concurrency'))
+    concurrency: parseCount('concurrency', orDefault('concurrency')),
+    diskPreflight: process.env.CREDBAKE_DISK_PREFLIGHT !== 'off'
   }
   if (settings.partition && !settings.image) {
     throw new InputError('Input "partition" needs "image": it selects a partition of the base image.', {

@@ -90,6 +90,12 @@ export interface Settings {
   overwrite: boolean
   /** Where secrets may be written while the job runs: RUNNER_TEMP, else the OS temp dir. */
   tempRoot: string
+  /**
+   * Check the free space of output-dir before issuing (default). Off only through the environment
+   * (CREDBAKE_DISK_PREFLIGHT=off), for an estimate that is wrong on some file system, and for tests
+   * that fill a disk on purpose.
+   */
+  diskPreflight: boolean
   /** Worker threads for issuance; 0 means one per core. */
   concurrency: number
 }

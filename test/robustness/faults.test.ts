@@ -249,6 +249,10 @@ describe.skipIf(MOUNT_PROBLEM)('disk full (output-dir on a 2 MiB tmpfs)', () => 
 
   // 96 KiB free: the 40 issued records (one group commit) fit, then the disk fills after about a
   // dozen 4 KiB overlay files.
+  // The preflight would refuse these runs up front (that is tested in test/pipeline/preflight.test.ts);
+  // here the disk fills up during the run, as it does beside another job, so it is switched off.
+  const FILLS_UP_DURING_THE_RUN = { CREDBAKE_DISK_PREFLIGHT: 'off' }
+
   it('fills up while writing outputs: clear error, completed devices recorded, rerun after freeing space completes', async () => {
     const { out, filler } = smallDisk('outputs')
     const tmp = privateTmp('disk-outputs')
@@ -256,7 +260,7 @@ describe.skipIf(MOUNT_PROBLEM)('disk full (output-dir on a 2 MiB tmpfs)', () => 
     const manifest = writeManifest('disk-outputs.csv', text)
     fillLeaving(filler, 24 * PAGE)
 
-    const failed = await runCliAsync(bakeArgs(manifest, out, ['--format', 'tar']), { env: { TMPDIR: tmp } })
+    const failed = await runCliAsync(bakeArgs(manifest, out, ['--format', 'tar']), { env: { TMPDIR: tmp, ...FILLS_UP_DURING_THE_RUN } })
     expectCleanError(failed, 5, [/full/i, /output-dir/, /ENOSPC/])
     expect(existsSync(path.join(out, 'credbake-manifest.json'))).toBe(false)
     const written = lastWritten(out)
@@ -290,7 +294,7 @@ describe.skipIf(MOUNT_PROBLEM)('disk full (output-dir on a 2 MiB tmpfs)', () => 
     const { out, filler } = smallDisk('manifest')
     const tmp = privateTmp('disk-manifest')
     fillLeaving(filler, leave * PAGE)
-    const failed = await runCliAsync(bakeArgs(manifest, out, ['--format', 'tar']), { env: { TMPDIR: tmp } })
+    const failed = await runCliAsync(bakeArgs(manifest, out, ['--format', 'tar']), { env: { TMPDIR: tmp, ...FILLS_UP_DURING_THE_RUN } })
     expectCleanError(failed, 5, [/full/i, /output-dir|credbake-manifest\.json|certificates\.pem/])
     expect(existsSync(path.join(out, 'credbake-manifest.json'))).toBe(false)
     expect.soft(leftoverProblems(out, tmp, 'overlays')).toEqual([])
