@@ -201,10 +201,7 @@ describe('awskms: signing through the real AWS SDK', () => {
     const signer = await open(`awskms://${kms.hostPort}/alias/fleet`, createAwsKmsSignerFactory({ concurrency: 4 }))
     expect(signer.concurrency).toBe(4)
     const tbs = Array.from({ length: 40 }, () => randomBytes(50))
-    // One at a time: with many in flight, the same request could draw every 4th answer four times
-    // running and exhaust its retries (a flake, not a bug); in turn each retry is the next call.
-    const signatures: Buffer[] = []
-    for (const t of tbs) signatures.push(await signer.sign(t))
+    const signatures = await Promise.all(tbs.map((t) => signer.sign(t)))
     signatures.forEach((signature, i) => expect(verify('sha256', tbs[i]!, p256.publicKey, signature)).toBe(true))
     expect(kms.stats.maxInFlight).toBeGreaterThan(1)
     expect(kms.stats.maxInFlight).toBeLessThanOrEqual(4)
@@ -216,10 +213,7 @@ describe('awskms: signing through the real AWS SDK', () => {
     kms.throttleSignEvery = 3
     kms.throttleSignFraction = 0.2
     const tbs = Array.from({ length: 100 }, () => randomBytes(64))
-    // One at a time: with many in flight, the same request could draw every 4th answer four times
-    // running and exhaust its retries (a flake, not a bug); in turn each retry is the next call.
-    const signatures: Buffer[] = []
-    for (const t of tbs) signatures.push(await signer.sign(t))
+    const signatures = await Promise.all(tbs.map((t) => signer.sign(t)))
     signatures.forEach((signature, i) => expect(verify('sha256', tbs[i]!, p256.publicKey, signature)).toBe(true))
     expect(kms.stats.throttled - throttledBefore).toBeGreaterThan(20)
   })
