@@ -59438,11 +59438,7 @@ async function run() {
             holding: (resource) => saveState(resource.kind === 'lock' ? STATE.lock : STATE.secretTemp, resource.path)
         };
         const result = await bake(settings, reporter);
-        setOutput('manifest', result.manifestPath);
-        setOutput('certificates', result.certificatesPath);
-        setOutput('devices', String(result.devices));
-        setOutput('output-dir', result.outputDir);
-        setOutput('fleet-ca-sha256', result.fleetCaSha256);
+        setOutputs(result);
         await writeSummary(renderSummary({
             header: result.header,
             devices: result.firstDevices,
@@ -59477,11 +59473,7 @@ async function runMerge(raw, workspace) {
     info(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`);
     const result = await mergeShards({ outputDir: raw['output-dir']?.trim() || defaultOf('output-dir'), manifests, baseDir: workspace, info: (message) => info(message) });
     const shown = (file) => path.relative(workspace, file) || file;
-    setOutput('manifest', result.manifestPath);
-    setOutput('certificates', result.certificatesPath);
-    setOutput('devices', String(result.devices));
-    setOutput('output-dir', result.outputDir);
-    setOutput('fleet-ca-sha256', result.fleetCaSha256);
+    setOutputs(result);
     await writeSummary(renderMergeSummary({
         header: result.header,
         shards: result.shards,
@@ -59492,6 +59484,14 @@ async function runMerge(raw, workspace) {
         outputDir: shown(result.outputDir)
     }));
     info(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`);
+}
+/** The action's outputs, the same after a bake and a merge. */
+function setOutputs(result) {
+    setOutput('manifest', result.manifestPath);
+    setOutput('certificates', result.certificatesPath);
+    setOutput('devices', String(result.devices));
+    setOutput('output-dir', result.outputDir);
+    setOutput('fleet-ca-sha256', result.fleetCaSha256);
 }
 function annotation(where, workspace) {
     if (!where?.file)

@@ -45,11 +45,7 @@ export async function run(): Promise<void> {
     }
     const result = await bake(settings, reporter)
 
-    core.setOutput('manifest', result.manifestPath)
-    core.setOutput('certificates', result.certificatesPath)
-    core.setOutput('devices', String(result.devices))
-    core.setOutput('output-dir', result.outputDir)
-    core.setOutput('fleet-ca-sha256', result.fleetCaSha256)
+    setOutputs(result)
     await writeSummary(
       renderSummary({
         header: result.header,
@@ -83,11 +79,7 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
   core.info(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`)
   const result = await mergeShards({ outputDir: raw['output-dir']?.trim() || defaultOf('output-dir'), manifests, baseDir: workspace, info: (message) => core.info(message) })
   const shown = (file: string): string => path.relative(workspace, file) || file
-  core.setOutput('manifest', result.manifestPath)
-  core.setOutput('certificates', result.certificatesPath)
-  core.setOutput('devices', String(result.devices))
-  core.setOutput('output-dir', result.outputDir)
-  core.setOutput('fleet-ca-sha256', result.fleetCaSha256)
+  setOutputs(result)
   await writeSummary(
     renderMergeSummary({
       header: result.header,
@@ -100,6 +92,15 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
     })
   )
   core.info(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`)
+}
+
+/** The action's outputs, the same after a bake and a merge. */
+function setOutputs(result: { manifestPath: string; certificatesPath: string; devices: number; outputDir: string; fleetCaSha256: string }): void {
+  core.setOutput('manifest', result.manifestPath)
+  core.setOutput('certificates', result.certificatesPath)
+  core.setOutput('devices', String(result.devices))
+  core.setOutput('output-dir', result.outputDir)
+  core.setOutput('fleet-ca-sha256', result.fleetCaSha256)
 }
 
 function annotation(where: { file?: string; line?: number } | undefined, workspace: string): core.AnnotationProperties {
