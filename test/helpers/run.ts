@@ -56,7 +56,18 @@ export interface ActionRun {
   runnerTemp: string
 }
 
-export function runAction(inputs: Record<string, string>, opts: { node?: string; cwd?: string; env?: Record<string, string> } = {}): ActionRun {
+export function runAction(
+  inputs: Record<string, string>,
+  opts: {
+    node?: string
+    cwd?: string
+    env?: Record<string, string>
+    /** The action's entry point (a copied action's dist/index.js); default this repository's. */
+    script?: string
+    /** HOME in the runner folder, so nothing of this machine's home is seen. */
+    isolatedHome?: boolean
+  } = {}
+): ActionRun {
   const work = mkdtempSync(path.join(os.tmpdir(), 'credbake-runner-'))
   runnerDirs.push(work)
   const outputFile = path.join(work, 'github_output')
@@ -68,7 +79,7 @@ export function runAction(inputs: Record<string, string>, opts: { node?: string;
   const env: Record<string, string> = {
     ...tempEnv(),
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? work,
+    HOME: opts.isolatedHome ? work : (process.env.HOME ?? work),
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
     GITHUB_WORKSPACE: opts.cwd ?? work,
@@ -77,7 +88,7 @@ export function runAction(inputs: Record<string, string>, opts: { node?: string;
     ...opts.env
   }
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase().replace(/ /g, '_')}`] = value
-  const result = spawnSync(opts.node ?? NODE20, [ACTION], { cwd: opts.cwd ?? work, env, encoding: 'utf8', maxBuffer: 64 << 20 })
+  const result = spawnSync(opts.node ?? NODE20, [opts.script ?? ACTION], { cwd: opts.cwd ?? work, env, encoding: 'utf8', maxBuffer: 64 << 20 })
   const outputsText = readFileSync(outputFile, 'utf8')
   return {
     status: result.status,
