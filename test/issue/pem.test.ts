@@ -37,6 +37,16 @@ describe('parsePem', () => {
     expect(blocks[0]?.der.equals(der)).toBe(true)
     expect(blocks[1]?.der.equals(other)).toBe(true)
     expect(blocks[0]?.line).toBe(4)
+    // Counted on from block to block: the line of the second BEGIN, counted here from the start.
+    expect(blocks[1]?.line).toBe(text.slice(0, text.indexOf('-----BEGIN PRIVATE KEY')).split('\n').length)
+  })
+
+  it('numbers the BEGIN line of every block of a large bundle', () => {
+    const bundle = Array.from({ length: 300 }, (_, i) => `# ${i}\n${pem}`).join('')
+    const blocks = parsePem(bundle, source)
+    expect(blocks).toHaveLength(300)
+    const begins = bundle.split('\n').flatMap((text, index) => (text.startsWith('-----BEGIN') ? [index + 1] : []))
+    expect(blocks.map((block) => block.line)).toEqual(begins)
   })
 
   it('tolerates CRLF, indentation, one-line PEM and literal \\n escapes', () => {
