@@ -59,7 +59,7 @@ export class Journal {
 
   /**
    * Open for appending. A torn last line (the process died mid-append) is cut off first, so the
-   * next record starts on a line of its own; returns how many bytes were cut in `repaired`.
+   * next record starts on a line of its own.
    */
   static async open(outputDir: string): Promise<Journal> {
     const file = path.join(outputDir, JOURNAL_FILE)
@@ -254,14 +254,13 @@ async function* journalLines(file: string): AsyncGenerator<{ text: string; line:
   let carry: Buffer = Buffer.alloc(0)
   let line = 0
   for await (const chunk of stream) {
-    let data = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer)
+    const data = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer)
     let start = 0
     for (let newline = data.indexOf(0x0a, start); newline >= 0; newline = data.indexOf(0x0a, start)) {
       yield { text: data.toString('utf8', start, newline), line: ++line }
       start = newline + 1
     }
     carry = data.subarray(start)
-    data = carry
   }
 }
 

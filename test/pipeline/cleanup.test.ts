@@ -1,7 +1,7 @@
 // Issue 7, item 5: cleanup that always finishes. Every release step runs even when an earlier one
 // throws, newest first; the error that caused the cleanup stays the one reported; and bake()
 // takes its lock and secret folder inside the region that releases them.
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -78,7 +78,6 @@ describe('bake() releases what it holds when it fails after taking the lock', ()
     const lines = readFileSync(journal, 'utf8').split('\n')
     lines[0] = lines[0]!.replace('"type":"run"', '"type":"rux"')
     writeFileSync(journal, lines.join('\n'))
-    appendFileSync(journal, '')
     await expect(bake(settings, reporter)).rejects.toThrow(/damaged at line 1/)
     expect(held).toEqual(['lock', 'secret-temp', 'lock', 'secret-temp'])
     expect(existsSync(path.join(out, 'credbake.lock'))).toBe(false)
