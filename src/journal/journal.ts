@@ -97,6 +97,14 @@ export class Journal {
     await this.write(records)
   }
 
+  /**
+   * Append lines already made by `encodeRecord` (issuance workers encode their devices' records
+   * off the main thread). Not durable until `sync`.
+   */
+  async appendEncoded(lines: readonly string[]): Promise<void> {
+    await this.writeText(lines.join(''))
+  }
+
   async sync(): Promise<void> {
     try {
       await this.handle.datasync()
@@ -109,13 +117,17 @@ export class Journal {
   private queue: Promise<void> = Promise.resolve()
 
   private write(records: JournalRecord[]): Promise<void> {
-    const next = this.queue.then(() => this.writeNow(records))
+    return this.writeText(records.map(encodeRecord).join(''))
+  }
+
+  private writeText(text: string): Promise<void> {
+    const next = this.queue.then(() => this.writeNow(text))
     this.queue = next.catch(() => undefined)
     return next
   }
 
-  private async writeNow(records: JournalRecord[]): Promise<void> {
-    const bytes = Buffer.from(records.map(encodeRecord).join(''), 'utf8')
+  private async writeNow(text: string): Promise<void> {
+    const bytes = Buffer.from(text, 'utf8')
     try {
       await writeAll(this.handle, bytes)
       this.size += bytes.length
