@@ -105,3 +105,30 @@ export function isCredbakeError(error: unknown): error is CredbakeError {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
+
+/** An error as it crosses from a worker thread (structured clone keeps no classes). */
+export type SerializedError = {
+  kind: string
+  message: string
+  input?: string
+  file?: string
+  line?: number
+  serial?: string
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (isCredbakeError(error)) {
+    return { kind: error.kind, message: error.message, input: error.input, file: error.file, line: error.line, serial: error.serial }
+  }
+  return { kind: 'internal', message: messageOf(error) }
+}
+
+/** The error again on the receiving side, with its kind (exit code), input, file:line and serial. */
+export function reviveError(error: SerializedError): CredbakeError {
+  return new CredbakeError(error.kind as ErrorKind, error.message, {
+    input: error.input,
+    file: error.file,
+    line: error.line,
+    serial: error.serial
+  })
+}

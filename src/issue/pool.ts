@@ -7,12 +7,13 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { FleetCa } from '../ca/types.js'
-import { CredbakeError, FleetCaError, messageOf, type ErrorKind } from '../errors.js'
+import { reviveError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
 import type { CaSigner } from '../signer/types.js'
+import { signAll } from './sign-all.js'
 import { assemble, buildTbs, issueCredential, type UnsignedCredential } from './issue.js'
 import type { CertificateProfile, IssuedCredential } from './types.js'
-import { ISSUER_ROLE, type IssuerInit, type IssuerReply, type SerializedError } from './worker.js'
+import { ISSUER_ROLE, type IssuerInit, type IssuerReply } from './worker.js'
 
 export interface Issuer {
   /** Issue credentials for `devices`, in their order. */
@@ -42,42 +43,15 @@ export function createIssuer(ca: FleetCa, profile: CertificateProfile, now: Date
     if (key) {
       return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => {} }
     }
-    return { threads: 1, issue: async (devices) => signAll(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))), close: async () => {} }
+    return { threads: 1, issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))), close: async () => {} }
   }
-  return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAll(ca, signer, unsigned))
+  return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned))
 }
 
-/**
- * Signs every TBSCertificate with up to `signer.concurrency` in flight, keeping order. After the
- * first failure no further signature is asked for; the first failure (in device order) is thrown.
- */
-async function signAll(ca: FleetCa, signer: CaSigner, unsigned: UnsignedCredential[]): Promise<IssuedCredential[]> {
-  const results: IssuedCredential[] = new Array(unsigned.length)
-  const failures: Array<{ index: number; error: unknown }> = []
-  let next = 0
-  const lane = async (): Promise<void> => {
-    while (failures.length === 0 && next < unsigned.length) {
-      const index = next++
-      const item = unsigned[index] as UnsignedCredential
-      try {
-        results[index] = assemble(ca, item, await signer.sign(item.tbs))
-      } catch (error) {
-        failures.push({ index, error })
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(signer.concurrency, unsigned.length)) }, lane))
-  if (failures.length) {
-    const first = failures.sort((a, b) => a.index - b.index)[0] as { index: number; error: unknown }
-    if (first.error instanceof CredbakeError) throw first.error
-    const serial = unsigned[first.index]?.device.serial
-    throw new FleetCaError(`fleet-ca-key: ${signer.description} failed to sign device ${serial}: ${messageOf(first.error)}`, {
-      input: 'fleet-ca-key',
-      ...(serial ? { serial } : {}),
-      cause: first.error
-    })
-  }
-  return results
+/** Signs every TBSCertificate (see signAll) and assembles the certificates, in order. */
+async function signAndAssemble(ca: FleetCa, signer: CaSigner, unsigned: UnsignedCredential[]): Promise<IssuedCredential[]> {
+  const signatures = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial })))
+  return unsigned.map((item, index) => assemble(ca, item, signatures[index] as Uint8Array))
 }
 
 type Waiter = { resolve: (reply: IssuedCredential[] | UnsignedCredential[]) => void; reject: (e: Error) => void }
@@ -152,13 +126,4 @@ function revive(credential: IssuedCredential): IssuedCredential {
 
 function reviveUnsigned(unsigned: UnsignedCredential): UnsignedCredential {
   return Buffer.isBuffer(unsigned.tbs) ? unsigned : { ...unsigned, tbs: asBuffer(unsigned.tbs) }
-}
-
-function reviveError(error: SerializedError): CredbakeError {
-  return new CredbakeError(error.kind as ErrorKind, error.message, {
-    input: error.input,
-    file: error.file,
-    line: error.line,
-    serial: error.serial
-  })
 }

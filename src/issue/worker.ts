@@ -6,7 +6,7 @@
 import type { KeyObject } from 'node:crypto'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import type { FleetCa } from '../ca/types.js'
-import { isCredbakeError, messageOf } from '../errors.js'
+import { serializeError, type SerializedError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
 import { buildTbs, issueCredential, type UnsignedCredential } from './issue.js'
 import type { CertificateProfile, IssuedCredential } from './types.js'
@@ -24,26 +24,10 @@ export interface IssuerInit {
 
 export type IssuerRequest = { id: number; devices: Device[] }
 
-export type SerializedError = {
-  kind: string
-  message: string
-  input?: string
-  file?: string
-  line?: number
-  serial?: string
-}
-
 export type IssuerReply =
   | { id: number; credentials: IssuedCredential[] }
   | { id: number; unsigned: UnsignedCredential[] }
   | { id: number; error: SerializedError }
-
-export function serializeError(error: unknown): SerializedError {
-  if (isCredbakeError(error)) {
-    return { kind: error.kind, message: error.message, input: error.input, file: error.file, line: error.line, serial: error.serial }
-  }
-  return { kind: 'internal', message: messageOf(error) }
-}
 
 /** When this thread is an issuance worker, serve requests and return true; else false. */
 export function runIfIssuerWorker(): boolean {

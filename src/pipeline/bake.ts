@@ -7,7 +7,7 @@ import path from 'node:path'
 import { openFleetCa } from '../ca/load.js'
 import type { FleetCa } from '../ca/types.js'
 import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
-import { InputError, messageOf } from '../errors.js'
+import { InputError, messageOf, reviveError, serializeError } from '../errors.js'
 import { buildProfile } from '../issue/profile.js'
 import { createIssuer, type Issuer } from '../issue/pool.js'
 import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
@@ -27,6 +27,9 @@ import { flushFileSystem, sha256File } from '../util/fsx.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
 import { DeviceBasisMaker, basisKey, runBasis } from './basis.js'
+import { createDevicePool, type DevicePool, type IssuedBatch } from './device-pool.js'
+import type { WriteResult } from './device-work.js'
+import { issuedRecord, writtenRecord, type Replaces } from './journal-records.js'
 import { checkDiskSpace, checkDiskSpaceAfterFirst } from './preflight.js'
 import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps, removeReview } from './output-dir.js'
 import type { Reporter } from './reporter.js'
@@ -120,27 +123,28 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     if (plan.kept) reporter.progress(plan.kept, devices.length)
     await retireOrphans(settings.outputDir, state, new Set(devices.map((device) => device.serial)), journal, run, reporter)
 
-    const issuer = cleanup.add(
-      'the issuance workers',
-      createIssuer(ca, profile, startedAt, { concurrency: settings.concurrency, devices: plan.todo.length, signer }),
-      (held) => held.close()
-    )
-    await bakeDevices(plan, {
+    const bundle: BundleOptions = {
+      layout: settings.layout,
+      credentialsDir: settings.credentialsDir,
+      serverCaPem: settings.serverCa?.text,
+      gatewayUrl: settings.gatewayUrl,
+      ...chainFor(ca)
+    }
+    const context: BakeContext = {
       settings,
       sink,
       journal,
-      issuer,
       run,
       basisMaker,
-      bundle: { layout: settings.layout, credentialsDir: settings.credentialsDir, serverCaPem: settings.serverCa?.text, gatewayUrl: settings.gatewayUrl, ...chainFor(ca) },
+      bundle,
       progress: (done) => reporter.progress(done, devices.length),
       // Outputs whose size shows only once one exists (compressed images, dir trees).
       ...(settings.diskPreflight && sink.space?.bytesPerOutput === undefined && plan.todo.length > 1
         ? {
-            checkSpaceAfterFirst: async (output: SinkOutput) => {
+            checkSpaceAfterFirst: async (outputPath: string) => {
               await checkDiskSpaceAfterFirst({
                 outputDir: settings.outputDir,
-                firstOutput: path.join(settings.outputDir, output.path),
+                firstOutput: path.join(settings.outputDir, outputPath),
                 remaining: plan.todo.length - 1,
                 transientBytes: sink.space?.transientBytes,
                 reporter
@@ -148,7 +152,20 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
             }
           }
         : {})
-    })
+    }
+    const workerOptions = { concurrency: settings.concurrency, devices: plan.todo.length, signer }
+    if (sink.writer) {
+      // tar, dir: workers issue, build and write the outputs; this thread journals.
+      const pool = cleanup.add(
+        'the issuance workers',
+        createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions),
+        (held) => held.close()
+      )
+      await bakeThroughPool(plan, context, pool)
+    } else {
+      const issuer = cleanup.add('the issuance workers', createIssuer(ca, profile, startedAt, workerOptions), (held) => held.close())
+      await bakeDevices(plan, context, issuer)
+    }
     await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length })
     reportPlan(plan, devices.length, settings.outputDir, reporter)
 
@@ -185,8 +202,6 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 }
 
 // ---- the plan: which devices are kept, which are issued (anew) and why ------------------------
-
-type Replaces = NonNullable<IssuedRecord['replaces']>
 
 interface Plan {
   /** Devices to issue, in manifest order. */
@@ -300,23 +315,91 @@ interface BakeContext {
   settings: Settings
   sink: Sink
   journal: Journal
-  issuer: Issuer
   run: string
   basisMaker: DeviceBasisMaker
   bundle: BundleOptions
   progress: (done: number) => void
   /** Called once, after the first output landed and was journaled; then dropped. */
-  checkSpaceAfterFirst?: (output: SinkOutput) => Promise<void>
+  checkSpaceAfterFirst?: (outputPath: string) => Promise<void>
 }
 
 /**
- * Sinks that take one write at a time (tar, dir) get batches of JOURNAL_BATCH devices whose
- * certificates are journaled with one fsync before any key is written; sinks with writes in
- * flight (images: hashing overlaps the next device's write) get batches of that many, each
- * certificate journaled as its turn comes. The next batch is issued (on worker threads) while this
- * one is written.
+ * Devices per journal group commit when workers write the outputs (tar, dir): their certificates
+ * are journaled with one fsync before any of their keys is written.
  */
-async function bakeDevices(plan: Plan, context: BakeContext): Promise<void> {
+const POOL_BATCH = 128
+/** Batches issued ahead of the one being journaled and written, so the workers never wait for an fsync. */
+const ISSUE_AHEAD = 2
+
+/**
+ * tar and dir: the pool issues batch after batch (ISSUE_AHEAD in advance) and returns each
+ * batch's journal lines; they are made durable, then the pool writes the batch's outputs and
+ * returns their lines. After a failed output nothing more is written: the outputs that landed
+ * are journaled, then the failure is reported.
+ */
+async function bakeThroughPool(plan: Plan, context: BakeContext, pool: DevicePool): Promise<void> {
+  const batches: Device[][] = []
+  for (let start = 0; start < plan.todo.length; start += POOL_BATCH) batches.push(plan.todo.slice(start, start + POOL_BATCH))
+  const issuing: Array<Promise<IssuedBatch> | undefined> = []
+  const issueAhead = (index: number): void => {
+    const batch = batches[index]
+    if (!batch || issuing[index]) return
+    const promise = pool.issue(batch.map((device) => ({ device, ...(plan.replaces.has(device.serial) ? { replaces: plan.replaces.get(device.serial) } : {}) })))
+    promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
+    issuing[index] = promise
+  }
+  let done = plan.kept
+  for (let ahead = 0; ahead <= ISSUE_AHEAD; ahead++) issueAhead(ahead)
+  for (let index = 0; index < batches.length; index++) {
+    const issued = await (issuing[index] as Promise<IssuedBatch>)
+    issuing[index] = undefined
+    issueAhead(index + ISSUE_AHEAD + 1)
+    // Journal before key: the batch's certificates are durable before any of its keys is written.
+    await context.journal.appendEncoded(issued.issued)
+    await context.journal.sync()
+    const result = await pool.write(issued)
+    await journalWritten(context, result)
+    done += result.written.length
+    context.progress(done)
+    if (result.error) await failBatch(context, reviveError(result.error))
+    const check = context.checkSpaceAfterFirst
+    if (check && result.paths[0] !== undefined) {
+      context.checkSpaceAfterFirst = undefined
+      await check(result.paths[0])
+    }
+  }
+  await context.journal.sync()
+}
+
+/**
+ * Journal the outputs a pool batch wrote. When the journal cannot take them all (the disk filled
+ * up), outputs are removed from the last one on, each freeing room for the records before it,
+ * until what is left is journaled: an output the journal cannot vouch for never stays.
+ */
+async function journalWritten(context: BakeContext, result: WriteResult): Promise<void> {
+  let kept = result.written.length
+  for (;;) {
+    try {
+      await context.journal.appendEncoded(result.written.slice(0, kept))
+      break
+    } catch (error) {
+      if (kept === 0) throw error
+      kept--
+      await rm(path.join(context.settings.outputDir, result.paths[kept] as string), { recursive: true, force: true })
+      if (!result.error) result.error = serializeError(error)
+    }
+  }
+  result.written.length = kept
+  result.paths.length = kept
+}
+
+/**
+ * Image sinks (the main thread writes; hashing overlaps the next device's write) get batches of
+ * `writesInFlight` devices issued on worker threads while the previous batch is written; each
+ * certificate is journaled as its turn comes, right before its key is written. Sinks without
+ * writes in flight get batches of JOURNAL_BATCH, journaled with one fsync before the first write.
+ */
+async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Promise<void> {
   const inFlight = Math.max(1, context.sink.writesInFlight ?? 1)
   const batchSize = inFlight > 1 ? inFlight : JOURNAL_BATCH
   const batches: Device[][] = []
@@ -326,7 +409,7 @@ async function bakeDevices(plan: Plan, context: BakeContext): Promise<void> {
   const issueBatch = (index: number): Promise<IssuedCredential[]> | undefined => {
     const batch = batches[index]
     if (!batch) return undefined
-    const promise = context.issuer.issue(batch)
+    const promise = issuer.issue(batch)
     promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
     return promise
   }
@@ -334,7 +417,8 @@ async function bakeDevices(plan: Plan, context: BakeContext): Promise<void> {
   for (let index = 0; next; index++) {
     const batch = await next
     next = issueBatch(index + 1)
-    const issued = (credential: IssuedCredential): IssuedRecord => issuedRecord(context, credential, plan.replaces.get(credential.device.serial))
+    const issued = (credential: IssuedCredential): IssuedRecord =>
+      issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial))
     if (inFlight === 1) {
       await context.journal.append(...batch.map(issued))
       await writeOneByOne(batch, context, () => context.progress(++done))
@@ -399,51 +483,14 @@ async function failBatch(context: BakeContext, error: unknown): Promise<never> {
  * for (say, the disk filled up) is removed again.
  */
 async function recordWritten(context: BakeContext, credential: IssuedCredential, output: SinkOutput): Promise<void> {
-  await context.journal
-    .appendLazily({
-      type: 'written',
-      run: context.run,
-      at: new Date().toISOString(),
-      serial: credential.device.serial,
-      certificateSha256: credential.sha256,
-      output: {
-        path: output.path,
-        size: output.size,
-        sha256: output.sha256,
-        ...(output.partition ? { partition: output.partition } : {}),
-        ...(output.bmap ? { bmap: output.bmap } : {})
-      },
-      files: output.files.map((file) => ({ ...file }))
-    })
-    .catch(async (error: unknown) => {
-      await rm(path.join(context.settings.outputDir, output.path), { recursive: true, force: true })
-      throw error
-    })
+  await context.journal.appendLazily(writtenRecord(context.run, credential, output)).catch(async (error: unknown) => {
+    await rm(path.join(context.settings.outputDir, output.path), { recursive: true, force: true })
+    throw error
+  })
   const check = context.checkSpaceAfterFirst
   if (check) {
     context.checkSpaceAfterFirst = undefined
-    await check(output)
-  }
-}
-
-function issuedRecord(context: BakeContext, credential: IssuedCredential, replaces: Replaces | undefined): IssuedRecord {
-  return {
-    type: 'issued',
-    run: context.run,
-    at: new Date().toISOString(),
-    serial: credential.device.serial,
-    basis: context.basisMaker.of(credential.device),
-    certificate: {
-      serialNumber: credential.serialNumber,
-      sha256: credential.sha256,
-      subject: credential.subject,
-      publicKeySha256: credential.publicKeySha256,
-      notBefore: credential.notBefore.toISOString(),
-      notAfter: credential.notAfter.toISOString(),
-      keySource: credential.privateKeyPem === undefined ? 'csr' : 'generated',
-      pem: credential.certificatePem
-    },
-    ...(replaces ? { replaces } : {})
+    await check(output.path)
   }
 }
 

@@ -36,8 +36,27 @@ export interface WriteHooks {
   beforeKeyWritten?: () => Promise<void>
 }
 
+/**
+ * What a worker thread needs to write a sink's outputs itself: plain data (it crosses threads by
+ * structured clone). Sinks whose outputs are small self-contained files (tar, dir) offer one, so
+ * issuance workers build and write outputs and the main thread only journals.
+ */
+export interface OutputWriterSpec {
+  kind: 'tar' | 'dir'
+  outputDir: string
+  /** ISO time: tar entry mtimes. */
+  mtime: string
+}
+
+/** Writes one device's output synchronously, on whatever thread holds it. */
+export interface OutputWriter {
+  write(device: Device, files: BundleFile[]): SinkOutput
+}
+
 export interface Sink {
   readonly format: string
+  /** Set when workers may write this sink's outputs (see OutputWriterSpec). */
+  readonly writer?: OutputWriterSpec
   /** For image formats: the base image's SHA-256 and the selected partition, e.g. "2 (label=rootfs)". */
   readonly base?: { sha256: string; partition: string }
   /**

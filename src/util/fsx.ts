@@ -1,7 +1,7 @@
 // File helpers for outputs that must be complete or absent: write under a temporary name in the
 // same folder, fsync, rename into place.
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { createReadStream, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 
@@ -21,6 +21,15 @@ export async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void>
     const { bytesWritten } = await handle.write(bytes, done, bytes.length - done)
     if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
     done += bytesWritten
+  }
+}
+
+/** writeAll for a file descriptor, synchronously (worker threads writing outputs). */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) {
+    const written = writeSync(fd, bytes, done, bytes.length - done)
+    if (written === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
+    done += written
   }
 }
 

@@ -1,0 +1,202 @@
+// Runs DeviceWork on every core: one worker thread per lane when the code runs from the bundle
+// (workers re-enter the same file), else one lane on the main thread (tests running src/, small
+// runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
+// order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
+// (with its concurrency in flight) and sends the signatures back to be sealed.
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { reviveError, type SerializedError } from '../errors.js'
+import { signAll } from '../issue/sign-all.js'
+import type { CaSigner } from '../signer/types.js'
+import { DeviceWork, type DeviceOrder, type DeviceWorkInit, type IssueResult, type WriteResult } from './device-work.js'
+import { DEVICE_WORKER_ROLE, type DeviceWorkerRequest, type DeviceWorkerReply } from './device-worker.js'
+
+/** Below this many devices starting threads costs more than it saves. */
+const MIN_DEVICES_FOR_WORKERS = 200
+
+/** A batch whose certificates exist (journal lines in `issued`) and whose outputs are not written yet. */
+export interface IssuedBatch {
+  id: number
+  issued: string[]
+  /** How many devices each lane holds. */
+  slices: number[]
+}
+
+export interface DevicePool {
+  readonly threads: number
+  issue(orders: DeviceOrder[]): Promise<IssuedBatch>
+  /** Write the batch's outputs: written lines in device order, and the first failure, if any. */
+  write(batch: IssuedBatch): Promise<WriteResult>
+  close(): Promise<void>
+}
+
+/** One lane: a DeviceWork here or in a worker thread. */
+interface Lane {
+  issue(id: number, orders: DeviceOrder[]): Promise<IssueResult>
+  seal(id: number, signatures: Uint8Array[]): Promise<{ issued: string[] }>
+  write(id: number): Promise<WriteResult>
+  drop(id: number): void
+  close(): Promise<void>
+}
+
+export interface DevicePoolOptions {
+  /** Worker threads; 0 means one per core. */
+  concurrency: number
+  devices: number
+  signer: CaSigner
+}
+
+export function createDevicePool(init: Omit<DeviceWorkInit, 'key'>, options: DevicePoolOptions): DevicePool {
+  const key = options.signer.inProcessKey
+  const full: DeviceWorkInit = { ...init, ...(key ? { key } : {}) }
+  const threads = options.concurrency === 0 ? os.availableParallelism() : options.concurrency
+  const script = fileURLToPath(import.meta.url)
+  // Workers re-run this file: only possible for the bundled JavaScript, not for src/*.ts.
+  const lanes =
+    threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS
+      ? [localLane(full)]
+      : Array.from({ length: threads }, () => new WorkerLane(script, full))
+  return new LanePool(lanes, options.signer)
+}
+
+class LanePool implements DevicePool {
+  private nextId = 0
+
+  constructor(
+    private readonly lanes: Lane[],
+    private readonly signer: CaSigner
+  ) {}
+
+  get threads(): number {
+    return this.lanes.length
+  }
+
+  async issue(orders: DeviceOrder[]): Promise<IssuedBatch> {
+    const id = this.nextId++
+    const size = Math.ceil(orders.length / this.lanes.length)
+    const slices = this.lanes.map((_, index) => orders.slice(index * size, (index + 1) * size))
+    try {
+      const results = await Promise.all(this.lanes.map((lane, index) => (slices[index]?.length ? lane.issue(id, slices[index]) : Promise.resolve({ issued: [] }))))
+      let issued: string[]
+      if (results.every((result) => 'issued' in result)) {
+        issued = results.flatMap((result) => (result as { issued: string[] }).issued)
+      } else {
+        issued = await this.signAndSeal(id, slices, results)
+      }
+      return { id, issued, slices: slices.map((slice) => slice.length) }
+    } catch (error) {
+      for (const lane of this.lanes) lane.drop(id)
+      throw error
+    }
+  }
+
+  async write(batch: IssuedBatch): Promise<WriteResult> {
+    const results = await Promise.all(this.lanes.map((lane, index) => (batch.slices[index] ? lane.write(batch.id) : Promise.resolve<WriteResult>({ written: [], paths: [] }))))
+    const merged: WriteResult = { written: [], paths: [] }
+    for (const result of results) {
+      merged.written.push(...result.written)
+      merged.paths.push(...result.paths)
+      merged.error ??= result.error
+    }
+    return merged
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.close()))
+  }
+
+  private async signAndSeal(id: number, slices: DeviceOrder[][], results: IssueResult[]): Promise<string[]> {
+    const items = results.flatMap((result, index) =>
+      'tbs' in result ? result.tbs.map((tbs, position) => ({ tbs: asBuffer(tbs), serial: slices[index]?.[position]?.device.serial ?? '' })) : []
+    )
+    const signatures = await signAll(this.signer, items)
+    let offset = 0
+    const sealed = await Promise.all(
+      this.lanes.map((lane, index) => {
+        const count = slices[index]?.length ?? 0
+        const mine = signatures.slice(offset, offset + count)
+        offset += count
+        return count ? lane.seal(id, mine) : Promise.resolve({ issued: [] })
+      })
+    )
+    return sealed.flatMap((result) => result.issued)
+  }
+}
+
+function localLane(init: DeviceWorkInit): Lane {
+  const work = new DeviceWork(init)
+  return {
+    issue: async (id, orders) => work.issue(id, orders),
+    seal: async (id, signatures) => work.seal(id, signatures),
+    write: async (id) => work.write(id),
+    drop: (id) => work.drop(id),
+    close: async () => {}
+  }
+}
+
+type Waiter = { resolve: (result: unknown) => void; reject: (error: Error) => void }
+
+class WorkerLane implements Lane {
+  private readonly worker: Worker
+  private readonly waiting = new Map<number, Waiter>()
+  private nextCall = 0
+  private failed: Error | undefined
+
+  constructor(script: string, init: DeviceWorkInit) {
+    this.worker = new Worker(script, { workerData: { role: DEVICE_WORKER_ROLE, init } })
+    this.worker.on('message', (reply: DeviceWorkerReply) => this.settle(reply))
+    this.worker.on('error', (error) => this.failAll(error))
+    this.worker.on('exit', (code) => {
+      if (code !== 0) this.failAll(new Error(`an issuance worker exited with code ${code}`))
+    })
+  }
+
+  issue(id: number, orders: DeviceOrder[]): Promise<IssueResult> {
+    return this.call({ method: 'issue', id, orders }) as Promise<IssueResult>
+  }
+
+  seal(id: number, signatures: Uint8Array[]): Promise<{ issued: string[] }> {
+    return this.call({ method: 'seal', id, signatures }) as Promise<{ issued: string[] }>
+  }
+
+  write(id: number): Promise<WriteResult> {
+    return this.call({ method: 'write', id }) as Promise<WriteResult>
+  }
+
+  drop(id: number): void {
+    if (!this.failed) this.worker.postMessage({ call: -1, request: { method: 'drop', id } })
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate()
+  }
+
+  private call(request: DeviceWorkerRequest): Promise<unknown> {
+    if (this.failed) return Promise.reject(this.failed)
+    const call = this.nextCall++
+    return new Promise((resolve, reject) => {
+      this.waiting.set(call, { resolve, reject })
+      this.worker.postMessage({ call, request })
+    })
+  }
+
+  private settle(reply: DeviceWorkerReply): void {
+    const waiter = this.waiting.get(reply.call)
+    if (!waiter) return
+    this.waiting.delete(reply.call)
+    if ('error' in reply) waiter.reject(reviveError(reply.error as SerializedError))
+    else waiter.resolve(reply.result)
+  }
+
+  private failAll(error: Error): void {
+    this.failed = error
+    for (const waiter of this.waiting.values()) waiter.reject(error)
+    this.waiting.clear()
+  }
+}
+
+/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}

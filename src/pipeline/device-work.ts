@@ -1,0 +1,118 @@
+// One batch of devices from issuance to a written output, on whichever thread runs it (an
+// issuance worker, or the main thread when there are none): issue (key pair, TBSCertificate and,
+// with an in-memory CA key, the signature), seal (the certificates around signatures the main
+// thread got from a token, KMS or signer program), write (bundle, output, and the records).
+// The main thread journals what comes back: `issued` lines (fsync'd) before it asks for `write`,
+// so no key reaches the disk before its certificate is journaled. Keys never leave this object.
+import type { KeyObject } from 'node:crypto'
+import { buildBundle, type BundleOptions } from '../bundle/build.js'
+import type { FleetCa } from '../ca/types.js'
+import { serializeError, type SerializedError } from '../errors.js'
+import { assemble, buildTbs, issueCredential, type UnsignedCredential } from '../issue/issue.js'
+import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
+import { encodeRecord } from '../journal/journal.js'
+import type { Device } from '../manifest/types.js'
+import type { OutputWriter, OutputWriterSpec } from '../sink/types.js'
+import { openOutputWriter } from '../sink/writers.js'
+import { DeviceBasisMaker } from './basis.js'
+import { issuedRecord, writtenRecord, type Replaces } from './journal-records.js'
+
+export interface DeviceWorkInit {
+  ca: FleetCa
+  profile: CertificateProfile
+  now: Date
+  /** The in-memory CA key when the signer has one; else `issue` returns TBSCertificates to sign. */
+  key?: KeyObject
+  bundle: BundleOptions
+  writer: OutputWriterSpec
+  /** The run's id, as its journal records carry it. */
+  run: string
+}
+
+export interface DeviceOrder {
+  device: Device
+  /** The live certificate this one replaces, and why. */
+  replaces?: Replaces
+}
+
+/** Journal lines of the batch's certificates, or the TBSCertificates still to be signed. */
+export type IssueResult = { issued: string[] } | { tbs: Buffer[] }
+
+export interface WriteResult {
+  /** Journal lines of the outputs written, in order (those before a failure). */
+  written: string[]
+  /** Paths (relative to output-dir) of those outputs. */
+  paths: string[]
+  /** The failure that stopped the batch; nothing after it was written. */
+  error?: SerializedError
+}
+
+interface Batch {
+  orders: DeviceOrder[]
+  unsigned?: UnsignedCredential[]
+  credentials?: IssuedCredential[]
+}
+
+export class DeviceWork {
+  private readonly batches = new Map<number, Batch>()
+  private readonly basisMaker: DeviceBasisMaker
+  private readonly writer: OutputWriter
+
+  constructor(private readonly init: DeviceWorkInit) {
+    this.basisMaker = new DeviceBasisMaker(init.profile)
+    this.writer = openOutputWriter(init.writer)
+  }
+
+  issue(id: number, orders: DeviceOrder[]): IssueResult {
+    const { ca, profile, now, key } = this.init
+    if (key) {
+      const credentials = orders.map((order) => issueCredential(ca, profile, order.device, now, key))
+      this.batches.set(id, { orders, credentials })
+      return { issued: this.issuedLines(orders, credentials) }
+    }
+    const unsigned = orders.map((order) => buildTbs(ca, profile, order.device, now))
+    this.batches.set(id, { orders, unsigned })
+    return { tbs: unsigned.map((item) => item.tbs) }
+  }
+
+  seal(id: number, signatures: Uint8Array[]): { issued: string[] } {
+    const batch = this.batch(id)
+    const unsigned = batch.unsigned ?? []
+    batch.credentials = unsigned.map((item, index) => assemble(this.init.ca, item, signatures[index] as Uint8Array))
+    batch.unsigned = undefined
+    return { issued: this.issuedLines(batch.orders, batch.credentials) }
+  }
+
+  /** Write the batch's outputs one after another; none after a failure. Forgets the batch. */
+  write(id: number): WriteResult {
+    const batch = this.batch(id)
+    this.batches.delete(id)
+    const result: WriteResult = { written: [], paths: [] }
+    for (const credential of batch.credentials ?? []) {
+      try {
+        const output = this.writer.write(credential.device, buildBundle(credential, this.init.bundle))
+        result.written.push(encodeRecord(writtenRecord(this.init.run, credential, output)))
+        result.paths.push(output.path)
+      } catch (error) {
+        result.error = serializeError(error)
+        break
+      }
+    }
+    return result
+  }
+
+  /** Forget a batch that will not be written (the run is failing). */
+  drop(id: number): void {
+    this.batches.delete(id)
+  }
+
+  private issuedLines(orders: DeviceOrder[], credentials: IssuedCredential[]): string[] {
+    return credentials.map((credential, index) => encodeRecord(issuedRecord(this.init.run, this.basisMaker, credential, orders[index]?.replaces)))
+  }
+
+  private batch(id: number): Batch {
+    const batch = this.batches.get(id)
+    if (!batch) throw new Error(`internal: no batch ${id} in this issuance worker`)
+    return batch
+  }
+}
