@@ -9,6 +9,8 @@ import path from 'node:path'
 
 const root = path.resolve(import.meta.dirname, '..')
 const devices = Number(process.env.BENCH_DEVICES ?? 3000)
+/** The CLI to time: dist/cli.js, or BENCH_CLI (e.g. a copy of an older dist/ to compare against). */
+const cli = process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(root, 'dist/cli.js')
 const module = '/usr/lib/softhsm/libsofthsm2.so'
 let work = ''
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
@@ -18,7 +20,7 @@ function bake(name, key, env = {}) {
   const out = path.join(work, `out-${name}`)
   execFileSync('sync')
   const start = process.hrtime.bigint()
-  const run = spawnSync(process.execPath, [path.join(root, 'dist/cli.js'), 'bake', '--manifest', path.join(work, 'devices.csv'),
+  const run = spawnSync(process.execPath, [cli, 'bake', '--manifest', path.join(work, 'devices.csv'),
     '--fleet-ca-cert', path.join(work, `${name}.pem`), '--fleet-ca-key', key, '--pkcs11-module', module, '--format', 'tar', '--output-dir', out],
     { encoding: 'utf8', env: { ...process.env, ...env } })
   const elapsed = seconds(start)

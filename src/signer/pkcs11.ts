@@ -5,16 +5,22 @@
 //
 // From the bundle, the module lives in a child process of its own: the same bundle started with
 // CREDBAKE_ROLE=pkcs11-signer, speaking the exec: JSON-lines protocol on stdin/stdout (many requests
-// in flight, one login, synchronous C_Sign there). A PKCS#11 module loaded into the process that
-// also issues (node's OpenSSL busy generating keys and hashing) crashed with heap corruption about
-// one run in three under load, both with pkcs11js' C_SignAsync and its synchronous C_Sign; in a
-// process that only signs it did not, and a crash there is a FleetCaError, not a dead run.
+// in flight). There it logs in once and opens several sessions (4, or CREDBAKE_PKCS11_SESSIONS,
+// bounded by the token's ulMaxSessionCount), each holding one sign operation at a time
+// (C_SignInit, then C_Sign on libuv's thread pool through pkcs11js' C_SignCallback), so that
+// signing keeps up with issuance. Why a process of its own: a PKCS#11 module loaded into the
+// process that also issues crashed about one run in three under load, both with C_SignAsync and
+// with the synchronous C_Sign. SoftHSM2 (and any module built on the system's libcrypto) binds its
+// OpenSSL calls to the copy of OpenSSL inside node (node exports those symbols and comes first in
+// the lookup), and SoftHSM2's C_Initialize installs its RDRAND engine as that OpenSSL's default
+// random method while the issuing threads use it. In a process that only signs, nothing else uses
+// node's OpenSSL concurrently, and a crash there is a FleetCaError, not a dead run.
 //
 // Native code: pkcs11js's Node-API addon. From the bundle it is loaded from
 // dist/native/<platform>-<arch>/pkcs11.node (copied there by `npm run bundle`), under src/ from
 // node_modules; a platform without a shipped binary gets a FleetCaError saying so.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -42,7 +48,7 @@ interface NativePkcs11 {
   C_GetInfo(): { manufacturerID: string; libraryDescription: string; libraryVersion: { major: number; minor: number } }
   C_GetSlotList(tokenPresent: boolean): Handle[]
   C_GetSlotInfo(slot: Handle): { slotDescription: string; manufacturerID: string }
-  C_GetTokenInfo(slot: Handle): { label: string; manufacturerID: string; model: string; serialNumber: string; flags: number }
+  C_GetTokenInfo(slot: Handle): { label: string; manufacturerID: string; model: string; serialNumber: string; flags: number; maxSessionCount: number; sessionCount: number }
   C_OpenSession(slot: Handle, flags: number): Handle
   C_CloseSession(session: Handle): void
   C_Login(session: Handle, userType: number, pin?: string): void
@@ -246,33 +252,63 @@ function readPin(uri: Pkcs11Uri, context: SignerOpenContext): string | undefined
   return undefined
 }
 
-/** Several sessions of one login; `acquire` waits for a free one. */
+/** Several sessions of one login, each holding one sign operation at a time; `acquire` waits for a free one. */
 class SessionPool {
-  private readonly idle: Handle[]
-  private readonly waiting: Array<(session: Handle) => void> = []
-  constructor(sessions: Handle[]) {
-    this.idle = [...sessions]
+  private readonly idle: number[]
+  private readonly waiting: Array<(index: number) => void> = []
+  constructor(count: number) {
+    // Popped from the end: session 0 first, so a lone request always finds the same one.
+    this.idle = Array.from({ length: count }, (_, index) => count - 1 - index)
   }
-  acquire(): Promise<Handle> {
-    const session = this.idle.pop()
-    if (session) return Promise.resolve(session)
+  acquire(): Promise<number> {
+    const index = this.idle.pop()
+    if (index !== undefined) return Promise.resolve(index)
     return new Promise((resolve) => this.waiting.push(resolve))
   }
-  release(session: Handle): void {
+  release(index: number): void {
     const next = this.waiting.shift()
-    if (next) next(session)
-    else this.idle.push(session)
+    if (next) next(index)
+    else this.idle.push(index)
   }
+}
+
+// C_GetTokenInfo's ulMaxSessionCount: 0 is CK_EFFECTIVELY_INFINITE, ~0 (as pkcs11js gives it, a
+// uint32) CK_UNAVAILABLE_INFORMATION.
+const CK_EFFECTIVELY_INFINITE = 0
+const CK_UNAVAILABLE_INFORMATION_32 = 0xffffffff
+
+/**
+ * How many sessions to have open in all, given the token's limit: `wanted`, or fewer when the
+ * token allows only `max` sessions and `open` are in use (ours included).
+ */
+export function sessionBudget(wanted: number, max: number, open: number): number {
+  if (max === CK_EFFECTIVELY_INFINITE || max === CK_UNAVAILABLE_INFORMATION_32 || !Number.isFinite(max)) return wanted
+  const inUse = open === CK_UNAVAILABLE_INFORMATION_32 || !Number.isFinite(open) ? 1 : Math.max(1, open)
+  return Math.max(1, Math.min(wanted, max - inUse + 1))
 }
 
 export interface Pkcs11Options {
-  /** Sessions opened after login (signatures in flight with `async`). Default 1. */
+  /** Sessions to open after the one login, bounded by the token's maximum. Default 1. */
   sessions?: number
-  /** Sign on libuv's pool (C_SignAsync) instead of synchronously. Not used by default: see the top. */
+  /**
+   * Sign on libuv's thread pool (pkcs11js' C_SignCallback), one operation per session at a time,
+   * instead of synchronously on the calling thread. Used by the signer process (see the top).
+   * Ignored (synchronous, one session) for a module that cannot use OS locking (CKR_CANT_LOCK).
+   */
   async?: boolean
 }
 
-export async function openPkcs11SignerInProcess(reference: string, context: SignerOpenContext, options: Pkcs11Options = {}): Promise<CaSigner> {
+/** The in-process signer, with what it did: sessions used and signatures made on each. */
+export interface Pkcs11Signer extends CaSigner {
+  /** Sessions open for signing. */
+  readonly sessions: number
+  /** 'async' (libuv's pool, several operations in flight) or 'sync'. */
+  readonly mode: 'async' | 'sync'
+  /** Signatures made on each session so far (the test signature included). */
+  usage(): { perSession: number[]; maxInFlight: number }
+}
+
+export async function openPkcs11SignerInProcess(reference: string, context: SignerOpenContext, options: Pkcs11Options = {}): Promise<Pkcs11Signer> {
   const uri = parsePkcs11Uri(reference)
   if (uri.type !== undefined && uri.type !== 'private') {
     throw new FleetCaError(`fleet-ca-key: the pkcs11: URI says type=${uri.type}; the fleet CA key is a private key (type=private, or leave type out)`, {
@@ -296,6 +332,9 @@ export async function openPkcs11SignerInProcess(reference: string, context: Sign
     throw new FleetCaError(`${moduleInput}: cannot load the PKCS#11 module ${module}${missing}: ${reason}`, { input: moduleInput })
   }
   let initialized = false
+  // With OS locking the module may be called from several threads at once; without it (a module
+  // answering CKR_CANT_LOCK) it is called from this thread only.
+  let threadSafe = true
   const sessions: Handle[] = []
   let loggedIn = false
   const release = (): void => {
@@ -328,7 +367,15 @@ export async function openPkcs11SignerInProcess(reference: string, context: Sign
       initialized = true
     } catch (error) {
       if (ckr(error) === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') initialized = false
-      else throw new FleetCaError(`${moduleInput}: the PKCS#11 module ${module} failed to initialise (${ckr(error) ?? messageOf(error)})`, { input: moduleInput })
+      else if (ckr(error) === 'CKR_CANT_LOCK') {
+        try {
+          p11.C_Initialize()
+          initialized = true
+          threadSafe = false
+        } catch (retry) {
+          throw new FleetCaError(`${moduleInput}: the PKCS#11 module ${module} failed to initialise (${ckr(retry) ?? messageOf(retry)})`, { input: moduleInput })
+        }
+      } else throw new FleetCaError(`${moduleInput}: the PKCS#11 module ${module} failed to initialise (${ckr(error) ?? messageOf(error)})`, { input: moduleInput })
     }
     const token = findToken(p11, uri, module)
     const where = `token "${token.label}"`
@@ -337,7 +384,8 @@ export async function openPkcs11SignerInProcess(reference: string, context: Sign
         input: 'fleet-ca-key-passphrase'
       })
     }
-    const count = Math.max(1, options.sessions ?? 1)
+    const wanted = threadSafe ? Math.max(1, Math.floor(options.sessions ?? 1)) : 1
+    const async = threadSafe && options.async === true
     sessions.push(p11.C_OpenSession(token.slot, CKF_SERIAL_SESSION))
     const first = sessions[0] as Handle
     const pin = readPin(uri, context)
@@ -394,8 +442,43 @@ export async function openPkcs11SignerInProcess(reference: string, context: Sign
     if ('unsupported' in facts) throw new FleetCaError(`fleet-ca-key: the key on PKCS#11 ${where}: ${facts.unsupported}`, { input: 'fleet-ca-key' })
     const hash = facts.hash as HashName
 
-    for (let i = 1; i < count; i += 1) sessions.push(p11.C_OpenSession(token.slot, CKF_SERIAL_SESSION))
-    const pool = new SessionPool(sessions)
+    // More sessions of the same login (a login is per token, not per session), as many as the
+    // token allows; a token that refuses one more (CKR_SESSION_COUNT) keeps those it gave.
+    const tokenInfo = wanted > 1 ? p11.C_GetTokenInfo(token.slot) : undefined
+    const count = tokenInfo ? sessionBudget(wanted, tokenInfo.maxSessionCount, tokenInfo.sessionCount) : 1
+    for (let i = 1; i < count; i += 1) {
+      try {
+        sessions.push(p11.C_OpenSession(token.slot, CKF_SERIAL_SESSION))
+      } catch (error) {
+        if (ckr(error) === 'CKR_SESSION_COUNT') break
+        throw error
+      }
+    }
+    const pool = new SessionPool(sessions.length)
+    const signed: number[] = sessions.map(() => 0)
+    let inFlight = 0
+    let maxInFlight = 0
+    // pkcs11js' C_SignCallback hands the module raw pointers into the data and signature buffers
+    // and keeps no reference to them: they are held here until its callback has run, or the
+    // garbage collector could free them while a pool thread reads or writes them.
+    const held = new Set<{ data: Buffer; out: Buffer }>()
+    const signOn = (session: Handle, data: Buffer, out: Buffer): Promise<number> => {
+      if (!async) return Promise.resolve(p11.C_Sign(session, data, out))
+      const buffers = { data, out }
+      held.add(buffers)
+      return new Promise<number>((resolve, reject) => {
+        try {
+          p11.C_SignCallback(session, data, out, (error, length) => {
+            held.delete(buffers)
+            if (error) reject(error)
+            else resolve(length)
+          })
+        } catch (error) {
+          held.delete(buffers)
+          reject(error)
+        }
+      })
+    }
     const label = uri.object !== undefined ? `object "${uri.object}"` : uri.id !== undefined ? `id ${uri.id.toString('hex')}` : 'its private key'
     const description = `PKCS#11 ${where}, ${label}`
     let closed = false
@@ -404,23 +487,27 @@ export async function openPkcs11SignerInProcess(reference: string, context: Sign
 
     const signOnce = async (tbs: Buffer): Promise<Buffer> => {
       if (closed) throw new FleetCaError(`fleet-ca-key: ${description} was closed`, { input: 'fleet-ca-key' })
-      const session = await pool.acquire()
       pending += 1
+      const index = await pool.acquire()
+      const session = sessions[index] as Handle
+      inFlight += 1
+      maxInFlight = Math.max(maxInFlight, inFlight)
       try {
         const ec = kind === CKK_EC
-        const data = ec ? createHash(hash).update(tbs).digest() : tbs
+        const data = ec ? createHash(hash).update(tbs).digest() : Buffer.from(tbs)
+        // One operation per session: C_SignInit then C_Sign, which ends it (also when it fails).
         p11.C_SignInit(session, { mechanism: ec ? CKM_ECDSA : CKM_RSA_MECHANISMS[hash] }, key)
         const out = Buffer.alloc(ec ? 160 : 1024)
-        const length = options.async
-          ? await new Promise<number>((resolve, reject) => p11.C_SignCallback(session, data, out, (error, n) => (error ? reject(error) : resolve(n))))
-          : p11.C_Sign(session, data, out)
+        const length = await signOn(session, data, out)
+        signed[index] = (signed[index] ?? 0) + 1
         const signature = out.subarray(0, length)
         return ec ? ecdsaRawToDer(signature) : Buffer.from(signature)
       } catch (error) {
         throw new FleetCaError(`fleet-ca-key: ${description} failed to sign (${ckr(error) ?? messageOf(error)})`, { input: 'fleet-ca-key', cause: error })
       } finally {
+        inFlight -= 1
         pending -= 1
-        pool.release(session)
+        pool.release(index)
         if (pending === 0) drained?.()
       }
     }
@@ -429,6 +516,9 @@ export async function openPkcs11SignerInProcess(reference: string, context: Sign
       publicKey,
       hash,
       concurrency: sessions.length,
+      sessions: sessions.length,
+      mode: async ? 'async' : 'sync',
+      usage: () => ({ perSession: [...signed], maxInFlight }),
       sign: signOnce,
       close: async () => {
         if (closed) return
@@ -485,16 +575,40 @@ const ROLE_ENV = 'CREDBAKE_ROLE'
 const URI_ENV = 'CREDBAKE_PKCS11_URI'
 const MODULE_ENV = 'CREDBAKE_PKCS11_MODULE'
 const PASSPHRASE_ENV = 'CREDBAKE_SIGNER_PASSPHRASE'
-/** Requests in flight to the signer process (hides the pipe's latency). */
-const PROCESS_CONCURRENCY = 16
+/**
+ * Sessions the signer process opens after its one login (fewer if the token allows fewer).
+ * CREDBAKE_PKCS11_SESSIONS (1–64) overrides it, e.g. 1 for a module that misbehaves with several.
+ */
+export const DEFAULT_PROCESS_SESSIONS = 4
+export const SESSIONS_ENV = 'CREDBAKE_PKCS11_SESSIONS'
+/**
+ * When set to a file path, the signer process writes there at its end what it did, as JSON:
+ * `{"sessions":4,"mode":"async","perSession":[750,751,750,750],"maxInFlight":4}` (for tests and
+ * benchmarks; nothing secret in it).
+ */
+export const DIAGNOSTICS_ENV = 'CREDBAKE_PKCS11_DIAGNOSTICS'
+/** Requests in flight to the signer process per session it has open (hides the pipe's latency). */
+const REQUESTS_PER_SESSION = 8
+const MIN_PROCESS_CONCURRENCY = 16
+
+export interface Pkcs11ProcessOptions {
+  /** The bundle to start as the signer process (default: the running one). */
+  script?: string
+}
 
 /** Opens the token: in a signer process when running from the bundle, else (src/, tests) here. */
 export async function openPkcs11Signer(reference: string, context: SignerOpenContext): Promise<CaSigner> {
   const here = fileURLToPath(import.meta.url)
   if (here.endsWith('.ts')) return openPkcs11SignerInProcess(reference, context)
+  return openPkcs11SignerProcess(reference, context, { script: here })
+}
+
+/** The token in a signer process: `script` (a bundle: dist/index.js or dist/cli.js) started with CREDBAKE_ROLE=pkcs11-signer. */
+export async function openPkcs11SignerProcess(reference: string, context: SignerOpenContext, options: Pkcs11ProcessOptions = {}): Promise<CaSigner> {
+  const script = options.script ?? fileURLToPath(import.meta.url)
   parsePkcs11Uri(reference) // URI errors before a process is started
   const child = new SignerProcess(process.execPath, context.passphrase, context.warn ?? (() => {}), {
-    args: [here],
+    args: [script],
     env: { [ROLE_ENV]: PKCS11_ROLE, [URI_ENV]: reference, ...(context.pkcs11Module ? { [MODULE_ENV]: context.pkcs11Module } : {}) },
     stderrPrefix: '',
     name: "credbake's PKCS#11 signer process"
@@ -510,11 +624,12 @@ export async function openPkcs11Signer(reference: string, context: SignerOpenCon
     const publicKey = createPublicKey({ key: String(opened.publicKey), format: 'pem' })
     const description = String(opened.description)
     const hash = (opened.hash ?? null) as HashName | null
+    const sessions = typeof opened.sessions === 'number' && opened.sessions >= 1 ? opened.sessions : 1
     return {
       description,
       publicKey,
       hash,
-      concurrency: PROCESS_CONCURRENCY,
+      concurrency: Math.max(MIN_PROCESS_CONCURRENCY, sessions * REQUESTS_PER_SESSION),
       sign: async (tbs) => {
         const answer = await child.request({ op: 'sign', tbs: tbs.toString('base64') })
         failed(answer)
@@ -529,20 +644,42 @@ export async function openPkcs11Signer(reference: string, context: SignerOpenCon
   }
 }
 
-/** In the signer process (CREDBAKE_ROLE=pkcs11-signer): serve requests; true when this is it. */
+/** Sessions for the signer process: CREDBAKE_PKCS11_SESSIONS if it is a whole number 1–64, else the default. */
+export function processSessions(value: string | undefined): number {
+  const n = value !== undefined && /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN
+  return n >= 1 && n <= 64 ? n : DEFAULT_PROCESS_SESSIONS
+}
+
+/**
+ * In the signer process (CREDBAKE_ROLE=pkcs11-signer): serve requests; true when this is it.
+ * One login, several sessions, each holding one sign operation at a time, the signatures made on
+ * libuv's thread pool; requests are served as they come and answered as they finish (in any
+ * order, matched by id), the answers of one turn of the event loop in one write.
+ */
 export function runIfPkcs11SignerProcess(): boolean {
   if (process.env[ROLE_ENV] !== PKCS11_ROLE) return false
   const reference = process.env[URI_ENV] ?? ''
   const passphrase = process.env[PASSPHRASE_ENV]
   const module = process.env[MODULE_ENV]
+  const sessions = processSessions(process.env[SESSIONS_ENV])
+  const diagnostics = process.env[DIAGNOSTICS_ENV]
   for (const name of [ROLE_ENV, URI_ENV, PASSPHRASE_ENV, MODULE_ENV]) delete process.env[name]
-  const write = (answer: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(answer)}\n`)
+  let outgoing: string[] = []
+  const flush = (): void => {
+    if (outgoing.length === 0) return
+    const text = `${outgoing.join('\n')}\n`
+    outgoing = []
+    process.stdout.write(text)
+  }
+  const write = (answer: Record<string, unknown>): void => {
+    outgoing.push(JSON.stringify(answer))
+    if (outgoing.length === 1) setImmediate(flush)
+  }
   const failure = (id: unknown, error: unknown): Record<string, unknown> =>
     isCredbakeError(error) ? { id, error: error.message, input: error.input ?? 'fleet-ca-key' } : { id, error: `fleet-ca-key: PKCS#11: ${messageOf(error)}`, input: 'fleet-ca-key' }
-  let signer: Promise<CaSigner> | undefined
+  let signer: Promise<Pkcs11Signer> | undefined
   let buffer = ''
-  // Requests are served in order: C_Sign is synchronous here, so answers are too.
-  let queue = Promise.resolve()
+  const serving = new Set<Promise<void>>()
   const serve = async (line: string): Promise<void> => {
     let request: { id?: unknown; op?: unknown; tbs?: unknown }
     try {
@@ -552,13 +689,23 @@ export function runIfPkcs11SignerProcess(): boolean {
     }
     try {
       if (request.op === 'public-key') {
-        signer ??= openPkcs11SignerInProcess(reference, {
-          ...(passphrase ? { passphrase } : {}),
-          ...(module ? { pkcs11Module: module } : {}),
-          warn: (message) => void process.stderr.write(`${message}\n`)
-        })
+        signer ??= openPkcs11SignerInProcess(
+          reference,
+          {
+            ...(passphrase ? { passphrase } : {}),
+            ...(module ? { pkcs11Module: module } : {}),
+            warn: (message) => void process.stderr.write(`${message}\n`)
+          },
+          { sessions, async: true }
+        )
         const opened = await signer
-        write({ id: request.id, publicKey: opened.publicKey.export({ type: 'spki', format: 'pem' }), description: opened.description, hash: opened.hash })
+        write({
+          id: request.id,
+          publicKey: opened.publicKey.export({ type: 'spki', format: 'pem' }),
+          description: opened.description,
+          hash: opened.hash,
+          sessions: opened.sessions
+        })
       } else if (request.op === 'sign' && typeof request.tbs === 'string' && signer) {
         const signature = await (await signer).sign(Buffer.from(request.tbs, 'base64'))
         write({ id: request.id, signature: signature.toString('base64') })
@@ -576,14 +723,28 @@ export function runIfPkcs11SignerProcess(): boolean {
     while ((newline = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, newline)
       buffer = buffer.slice(newline + 1)
-      queue = queue.then(() => serve(line))
+      const served = serve(line)
+      serving.add(served)
+      void served.finally(() => serving.delete(served))
     }
   })
   process.stdin.on('end', () => {
-    void queue.then(async () => {
-      if (signer) await (await signer.catch(() => undefined))?.close()
+    void (async () => {
+      while (serving.size > 0) await Promise.all([...serving])
+      const opened = signer ? await signer.catch(() => undefined) : undefined
+      if (opened) {
+        await opened.close()
+        if (diagnostics) {
+          try {
+            writeFileSync(diagnostics, `${JSON.stringify({ sessions: opened.sessions, mode: opened.mode, ...opened.usage() })}\n`)
+          } catch (error) {
+            process.stderr.write(`credbake's PKCS#11 signer process: cannot write ${DIAGNOSTICS_ENV} file: ${messageOf(error)}\n`)
+          }
+        }
+      }
+      flush()
       process.exit(0)
-    })
+    })()
   })
   return true
 }
