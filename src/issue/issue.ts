@@ -2,7 +2,7 @@
 // TBSCertificate built with the lean DER encoder from the compiled profile), then assemble (the
 // certificate around a signature of the fleet CA's signer). issueCredential does both with an
 // in-memory CA key, which is what issuance workers do when the signer allows it.
-import { createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { CertificationRequest } from '@peculiar/asn1-csr'
@@ -10,6 +10,7 @@ import type { FleetCa } from '../ca/types.js'
 import { FleetCaError, ManifestError, messageOf } from '../errors.js'
 import type { Device } from '../manifest/types.js'
 import { sha256Hex } from '../util/hash.js'
+import { randomChunk } from '../util/random.js'
 import { labelsOf, readPemBlocks, toPem } from '../util/pem.js'
 import { CSR_SIGNATURE_HASHES, keyFacts, keyFamilyOf } from './algorithms.js'
 import { bitString, childrenOf, encodingOf, explicit, readSingle, sequence, smallInteger, splitSpki, TAG, tlv, x509Time } from './der.js'
@@ -120,9 +121,9 @@ export function issueCredential(ca: FleetCa, profile: CertificateProfile, device
  * exactly `bytes` octets long (no 0x00 pad, no shortening). 8·bytes − 1 bits of entropy.
  */
 export function randomSerial(bytes: number): Buffer {
-  const serial = randomBytes(bytes)
+  const serial = randomChunk(bytes)
   serial[0] = (serial[0] ?? 0) & 0x7f
-  while (serial[0] === 0) serial[0] = (randomBytes(1)[0] ?? 0) & 0x7f
+  while (serial[0] === 0) serial[0] = (randomChunk(1)[0] ?? 0) & 0x7f
   return serial
 }
 

@@ -1,13 +1,14 @@
 // File helpers for outputs that must be complete or absent: write under a temporary name in the
 // same folder, fsync, rename into place.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createReadStream, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
+import { randomChunk } from './random.js'
 
 /** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
 export function tempSibling(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomChunk(4).toString('hex')}`)
 }
 
 export const TEMP_MARKER = '.tmp-'
