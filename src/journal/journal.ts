@@ -9,8 +9,8 @@
 // involved in checking it. A last line without its newline is a torn append (the process died
 // while writing it, before anything depended on it) and is cut off; any other line that does not
 // check out stops the run: it may be the only record of a certificate that must be revoked.
+import * as nodeCrypto from 'node:crypto'
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { OutputError, messageOf } from '../errors.js'
@@ -174,71 +174,81 @@ export interface JournalEntry {
   line: number
 }
 
+export type JournalRecordType = JournalRecord['type']
+
+const RECORD_TYPES: readonly string[] = ['run', 'issued', 'written', 'retired', 'complete']
+
+/** `{"type":"issued",` and so on: how a line encoded by `encodeRecord` starts, per type. */
+const TYPE_PREFIXES = new Map<number, { type: JournalRecordType; prefix: Buffer }[]>()
+for (const type of RECORD_TYPES as JournalRecordType[]) {
+  const prefix = Buffer.from(`{"type":"${type}",`)
+  const key = prefix[9]!
+  TYPE_PREFIXES.set(key, [...(TYPE_PREFIXES.get(key) ?? []), { type, prefix }])
+}
+const SUM_FIELD_BYTES = Buffer.from(SUM_FIELD)
+
+/** SHA-256 in hex; the one-shot `crypto.hash` where this Node has it (20.12+), much cheaper per line. */
+const sha256Hex: (data: Buffer) => string =
+  typeof nodeCrypto.hash === 'function'
+    ? (data) => nodeCrypto.hash('sha256', data, 'hex')
+    : (data) => createHash('sha256').update(data).digest('hex')
+
+const EMPTY = Buffer.alloc(0)
+
 /**
- * Every record of a journal, in order, each checked. A torn last line is not yielded (its record
- * was never acknowledged). Any other damage throws JournalDamageError naming the line. Journals
- * of format 1 (no checksums) are read and converted; a torn line inside them is accepted only
- * where format 1 left one: right before a new run began.
+ * One checked line of a journal, as `scanJournal` hands it to its visitor. Valid only during that
+ * call: `bytes` is the reader's buffer, reused for the next chunk; the object itself is reused too.
+ * For a format-2 line, bytes[start, end) is the record's JSON without its checksum field (the
+ * exact bytes the checksum covers), so fields can be read without parsing the whole record.
  */
-export async function* readJournal(outputDir: string): AsyncGenerator<JournalEntry> {
-  const file = path.join(outputDir, JOURNAL_FILE)
-  let legacy: boolean | undefined
-  /** A format-1 line that did not parse: acceptable only if a run record follows. */
-  let tornLegacyLine: number | undefined
-  for await (const { text, line } of journalLines(file)) {
-    if (text === '') {
-      if (legacy) continue // format 1 wrote a lone newline after a torn line
-      throw new JournalDamageError(file, line, 'the line is empty')
-    }
-    if (legacy === undefined) legacy = !text.endsWith('"}') || text.lastIndexOf(SUM_FIELD) !== text.length - SUM_SUFFIX_LENGTH
-    if (!legacy) {
-      yield { record: decodeChecked(file, text, line), line }
-      continue
-    }
-    // Format 1, until the first run record of format 2.
-    let parsed: Record<string, unknown> | undefined
-    try {
-      parsed = JSON.parse(text) as Record<string, unknown>
-    } catch {
-      parsed = undefined
-    }
-    if (parsed && typeof parsed === 'object' && 'sum' in parsed) {
-      const record = decodeChecked(file, text, line)
-      if (record.type !== 'run') throw new JournalDamageError(file, line, 'a format-2 record follows format-1 records without a run record')
-      tornLegacyLine = undefined
-      legacy = false
-      yield { record, line }
-      continue
-    }
-    if (!parsed || typeof parsed.type !== 'string') {
-      if (tornLegacyLine !== undefined) throw new JournalDamageError(file, tornLegacyLine, 'the line is not a whole record')
-      tornLegacyLine = line
-      continue
-    }
-    if (tornLegacyLine !== undefined && parsed.type !== 'run') throw new JournalDamageError(file, tornLegacyLine, 'the line is not a whole record')
-    tornLegacyLine = undefined
-    const record = fromFormat1(parsed)
-    if (!record) throw new JournalDamageError(file, line, `the record type "${String(parsed.type)}" is unknown`)
-    yield { record, line }
+export class JournalLine {
+  line = 0
+  type: JournalRecordType = 'run'
+  bytes: Buffer = EMPTY
+  start = 0
+  end = 0
+  /** A format-1 record, converted to format 2 (its fields are not in `bytes`). */
+  converted: JournalRecord | undefined
+  private parsed: JournalRecord | undefined
+
+  constructor(readonly file: string) {}
+
+  /** @internal */
+  reset(line: number, bytes: Buffer, start: number, end: number): void {
+    this.line = line
+    this.bytes = bytes
+    this.start = start
+    this.end = end
+    this.converted = undefined
+    this.parsed = undefined
   }
-  // A torn format-1 line at the very end is the same as a torn last line: never acknowledged.
+
+  /** The whole record (parsed on first call). */
+  record(): JournalRecord {
+    if (this.converted) return this.converted
+    if (!this.parsed) this.parsed = parseRecord(this.file, this.bytes.toString('utf8', this.start, this.end), this.line)
+    return this.parsed
+  }
+
+  /** Whether the record's JSON holds these bytes (false for a converted format-1 record). */
+  includes(text: Buffer): boolean {
+    return !this.converted && this.bytes.subarray(this.start, this.end).includes(text)
+  }
+
+  damage(problem: string): JournalDamageError {
+    return new JournalDamageError(this.file, this.line, problem)
+  }
 }
 
-function decodeChecked(file: string, text: string, line: number): JournalRecord {
-  const at = text.length - SUM_SUFFIX_LENGTH
-  if (at <= 0 || !text.endsWith('"}') || text.slice(at, at + SUM_FIELD.length) !== SUM_FIELD) {
-    throw new JournalDamageError(file, line, 'the line has no checksum')
-  }
-  const json = `${text.slice(0, at)}}`
-  const sum = text.slice(at + SUM_FIELD.length, at + SUM_FIELD.length + SUM_DIGITS)
-  if (checksum(json) !== sum) throw new JournalDamageError(file, line, 'its checksum does not match its content')
+/** A record's JSON (its checksum already checked): parsed, its type and format checked. */
+function parseRecord(file: string, json: string, line: number): JournalRecord {
   let record: JournalRecord
   try {
     record = JSON.parse(json) as JournalRecord
   } catch {
     throw new JournalDamageError(file, line, 'the line is not JSON')
   }
-  if (!record || typeof record !== 'object' || !['run', 'issued', 'written', 'retired', 'complete'].includes(record.type)) {
+  if (!record || typeof record !== 'object' || !RECORD_TYPES.includes(record.type)) {
     throw new JournalDamageError(file, line, 'the record type is unknown')
   }
   if (record.type === 'run' && record.format !== JOURNAL_FORMAT) {
@@ -248,31 +258,188 @@ function decodeChecked(file: string, text: string, line: number): JournalRecord 
 }
 
 /**
- * Lines of the file as UTF-8 text without their newline, with 1-based numbers. The last piece is
- * yielded only when it ends with a newline: a piece without one is a torn append.
+ * Checks the lines of a journal one after another (line numbers, format 1 or 2, checksums) and
+ * hands each record's line to a visitor. Synchronous per chunk: no promise or string per line.
  */
-async function* journalLines(file: string): AsyncGenerator<{ text: string; line: number }> {
-  let stream
+class LineChecker {
+  private lineNumber = 0
+  get lineCount(): number {
+    return this.lineNumber
+  }
+  private legacy: boolean | undefined
+  /** A format-1 line that did not parse: acceptable only if a run record follows. */
+  private tornLegacyLine: number | undefined
+  private readonly view: JournalLine
+
+  constructor(readonly file: string) {
+    this.view = new JournalLine(file)
+  }
+
+  /** Every line of bytes[0, end), which holds whole lines (each ending in a newline). */
+  lines(bytes: Buffer, end: number, visit: (line: JournalLine) => void): void {
+    const view = this.view
+    for (let start = 0; start < end; ) {
+      const newline = bytes.indexOf(0x0a, start)
+      const line = ++this.lineNumber
+      view.reset(line, bytes, start, newline)
+      if (this.legacy === false) this.checked(view)
+      else if (!this.legacyLine(view)) {
+        start = newline + 1
+        continue
+      }
+      visit(view)
+      start = newline + 1
+    }
+  }
+
+  /**
+   * A format-2 line: its checksum checked in place (the byte where the sum field starts is set to
+   * `}` so that the checksummed JSON is one slice of the buffer), its type told from its start.
+   */
+  private checked(view: JournalLine): void {
+    const { bytes, start, end: lineEnd } = view
+    if (lineEnd === start) throw view.damage('the line is empty')
+    const at = lineEnd - SUM_SUFFIX_LENGTH
+    if (at <= start || bytes[lineEnd - 1] !== 0x7d || bytes[lineEnd - 2] !== 0x22 || SUM_FIELD_BYTES.compare(bytes, at, at + SUM_FIELD.length) !== 0) {
+      throw view.damage('the line has no checksum')
+    }
+    bytes[at] = 0x7d
+    const digest = sha256Hex(bytes.subarray(start, at + 1))
+    const sum = at + SUM_FIELD.length
+    for (let i = 0; i < SUM_DIGITS; i++) {
+      if (digest.charCodeAt(i) !== bytes[sum + i]) throw view.damage('its checksum does not match its content')
+    }
+    view.end = at + 1
+    const candidates = TYPE_PREFIXES.get(bytes[start + 9]!)
+    const known = candidates?.find(({ prefix }) => prefix.compare(bytes, start, start + prefix.length) === 0)
+    // Run records are rare and checked in full; anything not laid out as encodeRecord writes is parsed.
+    view.type = known && known.type !== 'run' ? known.type : view.record().type
+  }
+
+  /** Format 1, until the first run record of format 2. False: nothing to visit on this line. */
+  private legacyLine(view: JournalLine): boolean {
+    const text = view.bytes.toString('utf8', view.start, view.end)
+    const line = view.line
+    if (text === '') {
+      if (this.legacy) return false // format 1 wrote a lone newline after a torn line
+      throw view.damage('the line is empty')
+    }
+    if (this.legacy === undefined) {
+      this.legacy = !text.endsWith('"}') || text.lastIndexOf(SUM_FIELD) !== text.length - SUM_SUFFIX_LENGTH
+      if (!this.legacy) {
+        this.checked(view)
+        return true
+      }
+    }
+    let parsed: Record<string, unknown> | undefined
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      parsed = undefined
+    }
+    if (parsed && typeof parsed === 'object' && 'sum' in parsed) {
+      this.checked(view)
+      if (view.type !== 'run') throw view.damage('a format-2 record follows format-1 records without a run record')
+      this.tornLegacyLine = undefined
+      this.legacy = false
+      return true
+    }
+    if (!parsed || typeof parsed.type !== 'string') {
+      if (this.tornLegacyLine !== undefined) throw new JournalDamageError(this.file, this.tornLegacyLine, 'the line is not a whole record')
+      this.tornLegacyLine = line
+      return false
+    }
+    if (this.tornLegacyLine !== undefined && parsed.type !== 'run') throw new JournalDamageError(this.file, this.tornLegacyLine, 'the line is not a whole record')
+    this.tornLegacyLine = undefined
+    const record = fromFormat1(parsed)
+    if (!record) throw view.damage(`the record type "${String(parsed.type)}" is unknown`)
+    view.converted = record
+    view.type = record.type
+    return true
+  }
+}
+
+/** Bytes read from the journal at a time; a longer line grows the buffer. */
+const CHUNK = 4 << 20
+
+/**
+ * The journal's bytes in big chunks, each cut after its last newline: bytes[0, end) holds whole
+ * lines. The buffer is reused for the next chunk (the consumer must be done with it by then). A
+ * last piece without a newline is a torn append and is never yielded.
+ */
+async function* journalChunks(file: string): AsyncGenerator<{ bytes: Buffer; end: number }> {
+  let handle: FileHandle
   try {
-    stream = createReadStream(file, { highWaterMark: 1 << 20 })
-    await new Promise<void>((resolve, reject) => {
-      stream!.once('open', () => resolve())
-      stream!.once('error', reject)
-    })
+    handle = await open(file, 'r')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
     throw new OutputError(`Cannot read the journal ${file}: ${messageOf(error)}.`, { cause: error })
   }
-  let carry: Buffer = Buffer.alloc(0)
-  let line = 0
-  for await (const chunk of stream) {
-    const data = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer)
-    let start = 0
-    for (let newline = data.indexOf(0x0a, start); newline >= 0; newline = data.indexOf(0x0a, start)) {
-      yield { text: data.toString('utf8', start, newline), line: ++line }
-      start = newline + 1
+  try {
+    let bytes = Buffer.allocUnsafe(CHUNK)
+    let filled = 0
+    let position = 0
+    for (;;) {
+      if (filled === bytes.length) {
+        const bigger = Buffer.allocUnsafe(bytes.length * 2)
+        bytes.copy(bigger, 0, 0, filled)
+        bytes = bigger
+      }
+      let bytesRead: number
+      try {
+        ;({ bytesRead } = await handle.read(bytes, filled, bytes.length - filled, position))
+      } catch (error) {
+        throw new OutputError(`Cannot read the journal ${file}: ${messageOf(error)}.`, { cause: error })
+      }
+      if (bytesRead === 0) return
+      position += bytesRead
+      const scanned = filled
+      filled += bytesRead
+      // The carried-over part holds no newline: look only at what was just read.
+      const last = bytes.lastIndexOf(0x0a, filled - 1)
+      if (last < scanned) continue // no whole line yet
+      yield { bytes, end: last + 1 }
+      bytes.copy(bytes, 0, last + 1, filled)
+      filled -= last + 1
     }
-    carry = data.subarray(start)
+  } finally {
+    await handle.close().catch(() => undefined)
+  }
+}
+
+/**
+ * Every line of a journal, in order, each checked, handed to `visit` (synchronously, the line
+ * object valid during the call only); `afterChunk` runs between chunks of some megabytes (for
+ * writing out what the visitor buffered). A torn last line is not visited (its record was never
+ * acknowledged). Any other damage throws JournalDamageError naming the line. Journals of format 1
+ * (no checksums) are read and converted; a torn line inside them is accepted only where format 1
+ * left one: right before a new run began.
+ */
+export async function scanJournal(
+  outputDir: string,
+  visit: (line: JournalLine) => void,
+  afterChunk?: () => Promise<void>
+): Promise<{ bytes: number; lines: number }> {
+  const file = path.join(outputDir, JOURNAL_FILE)
+  const checker = new LineChecker(file)
+  let bytes = 0
+  for await (const chunk of journalChunks(file)) {
+    checker.lines(chunk.bytes, chunk.end, visit)
+    bytes += chunk.end
+    if (afterChunk) await afterChunk()
+  }
+  // A torn format-1 line at the very end is the same as a torn last line: never acknowledged.
+  return { bytes, lines: checker.lineCount }
+}
+
+/** Every record of a journal, in order, each checked and parsed (see scanJournal). */
+export async function* readJournal(outputDir: string): AsyncGenerator<JournalEntry> {
+  const file = path.join(outputDir, JOURNAL_FILE)
+  const checker = new LineChecker(file)
+  for await (const { bytes, end } of journalChunks(file)) {
+    const entries: JournalEntry[] = []
+    checker.lines(bytes, end, (line) => entries.push({ record: line.record(), line: line.line }))
+    yield* entries
   }
 }
 

@@ -1,11 +1,14 @@
-// Builds the review manifest, certificates.pem and superseded.pem from the journal, in two
-// streaming passes: the journal is the truth, the manifest its readable summary.
+// Builds the review manifest, certificates.pem, superseded.pem and SHA256SUMS from the journal, in
+// two streaming passes: the journal is the truth, the manifest its readable summary.
+import path from 'node:path'
 import { OutputError, isCredbakeError, messageOf } from '../errors.js'
-import { readJournal } from '../journal/journal.js'
-import type { IssuedRecord, ReplaceReason, WrittenRecord } from '../journal/records.js'
+import { FieldCursor, bytesOf } from '../journal/fields.js'
+import { JOURNAL_FILE, scanJournal, type JournalLine } from '../journal/journal.js'
+import type { IssuedRecord, ReplaceReason, RetiredRecord, RunRecord, WrittenRecord } from '../journal/records.js'
 import { Sha256SumsWriter } from './sha256sums.js'
 import { SUMMARY_MAX_ROWS } from './summary.js'
 import { ReviewWriter } from './manifest-writer.js'
+import { deviceEntryText, issuedRecordOf, issuedText, issuedTextOf, valueOf, writtenText, type IssuedText, type WrittenText } from './raw-entry.js'
 import {
   CERTIFICATES_FILE,
   MANIFEST_FILE,
@@ -58,12 +61,50 @@ export function deviceEntry(issued: IssuedRecord, written: WrittenRecord): Manif
 
 interface Pending {
   index: number
-  record: IssuedRecord
+  /** Undefined only for a record with fields of unusual types (then `record`). */
+  text?: IssuedText
+  /** Parsed when the line was laid out otherwise than encodeRecord writes it. */
+  record?: IssuedRecord
+}
+
+/** Just what deviceSums reads of a dir output's entry. */
+function dirDevice(written: WrittenText): ManifestDevice {
+  return {
+    output: { path: valueOf(written.path), sha256: valueOf(written.sha256) },
+    files: written.files.map((file) => (file.secret ? { privateKey: true } : { path: valueOf(file.path), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false }))
+  } as ManifestDevice
+}
+
+const cursor = new FieldCursor()
+const WRITTEN = bytesOf('{"type":"written","run":')
+const AT = bytesOf(',"at":')
+const SERIAL = bytesOf(',"serial":')
+const CERTIFICATE_SHA256 = bytesOf(',"certificateSha256":')
+const REPLACES = bytesOf('"replaces":')
+
+/** A written record's serial and certificate, read in place when laid out as encodeRecord writes it. */
+function writtenKey(line: JournalLine): { serial: string; certificateSha256: string } {
+  const c = cursor.on(line)
+  let serial, certificateSha256: string | undefined
+  if (
+    c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
+    c.literal(SERIAL) && (serial = c.string()) !== undefined &&
+    c.literal(CERTIFICATE_SHA256) && (certificateSha256 = c.string()) !== undefined
+  ) {
+    return { serial, certificateSha256 }
+  }
+  const record = line.record() as WrittenRecord
+  return { serial: record.serial, certificateSha256: record.certificateSha256 }
 }
 
 /**
  * @param inScope serials of the current manifest (and shard): their active certificate is the one
  *   of their live output; every other certificate ever issued is listed as superseded.
+ *
+ * Two passes over the journal, each reading it in big chunks: the first checks every line's
+ * checksum and notes, per serial, the live certificate (reading only the few fields needed); the
+ * second checks every checksum again, parses the records of issued certificates and of active
+ * outputs, and streams the files; the journal must not have grown or shrunk in between.
  */
 export async function writeReviewFromJournal(
   outputDir: string,
@@ -77,19 +118,37 @@ export async function writeReviewFromJournal(
   const retired = new Set<string>()
   let overwriteFrom = 0
   let index = 0
-  for await (const { record } of readJournal(outputDir)) {
-    if (record.type === 'run' && record.overwrite) overwriteFrom = index
-    if (record.type === 'written' && inScope.has(record.serial)) active.set(record.serial, record.certificateSha256)
-    if (record.type === 'retired') {
-      retired.add(record.certificateSha256)
-      if (active.get(record.serial) === record.certificateSha256) active.delete(record.serial)
-    }
-    if (record.type === 'issued' && record.replaces) {
-      const { reason, changed } = record.replaces
-      replaced.set(record.replaces.certificateSha256, changed ? { reason, changed } : { reason })
+  const checked = await scanJournal(outputDir, (line) => {
+    switch (line.type) {
+      case 'run':
+        if ((line.record() as RunRecord).overwrite) overwriteFrom = index
+        break
+      case 'written': {
+        const { serial, certificateSha256 } = writtenKey(line)
+        if (inScope.has(serial)) active.set(serial, certificateSha256)
+        break
+      }
+      case 'retired': {
+        const record = line.record() as RetiredRecord
+        retired.add(record.certificateSha256)
+        if (active.get(record.serial) === record.certificateSha256) active.delete(record.serial)
+        break
+      }
+      case 'issued': {
+        // Only a record that replaces another says so: the rest need not be parsed here.
+        if (!line.includes(REPLACES)) break
+        const { replaces } = line.record() as IssuedRecord
+        if (replaces) {
+          const { reason, changed } = replaces
+          replaced.set(replaces.certificateSha256, changed ? { reason, changed } : { reason })
+        }
+        break
+      }
+      default:
+        break
     }
     index++
-  }
+  })
 
   let review: ReviewWriter
   try {
@@ -102,7 +161,8 @@ export async function writeReviewFromJournal(
   try {
     const pending = new Map<string, Pending>()
     const emitted = new Set<string>()
-    const supersede = async ({ index, record }: Pending, written: boolean): Promise<void> => {
+    const supersede = ({ index, text, record: parsed }: Pending, written: boolean): void => {
+      const record = parsed ?? issuedRecordOf(text!)
       const sha256 = record.certificate.sha256
       const why = replaced.get(sha256)
       const reason: SupersededReason =
@@ -125,32 +185,61 @@ export async function writeReviewFromJournal(
         reason,
         ...(reason === 'reissued-changed' && why?.changed ? { changed: why.changed } : {})
       }
-      await review.supersede(entry, record.certificate.pem)
+      review.supersedeNow(entry, record.certificate.pem)
     }
 
     // Pass 2: emit active devices in the order they completed; everything else is superseded.
     index = 0
-    for await (const { record } of readJournal(outputDir)) {
-      const at = index++
-      if (record.type === 'issued') {
-        pending.set(record.certificate.sha256, { index: at, record })
-      } else if (record.type === 'written') {
-        const issued = pending.get(record.certificateSha256)
-        if (!issued) continue // a duplicate 'written' for a certificate already handled
-        pending.delete(record.certificateSha256)
-        const isActive = active.get(record.serial) === record.certificateSha256 && !emitted.has(record.serial)
-        if (isActive) {
-          emitted.add(record.serial)
-          const entry = deviceEntry(issued.record, record)
-          await review.add(entry, issued.record.certificate.pem)
-          await sums.addDevice(entry, header.output.format)
-          if (firstDevices.length < SUMMARY_MAX_ROWS) firstDevices.push(entry)
-        } else {
-          await supersede(issued, true)
+    const format = header.output.format
+    const reread = await scanJournal(
+      outputDir,
+      (line) => {
+        const at = index++
+        if (line.type === 'issued') {
+          let text = issuedText(line)
+          let record: IssuedRecord | undefined
+          if (!text) {
+            record = line.record() as IssuedRecord
+            text = issuedTextOf(record)
+          }
+          pending.set(text?.sha256 ?? record!.certificate.sha256, { index: at, text, record })
+        } else if (line.type === 'written') {
+          const fast = writtenText(line)
+          const { serial, certificateSha256 } = fast ?? (line.record() as WrittenRecord)
+          const issued = pending.get(certificateSha256)
+          if (!issued) return // a duplicate 'written' for a certificate already handled
+          pending.delete(certificateSha256)
+          const isActive = active.get(serial) === certificateSha256 && !emitted.has(serial)
+          if (!isActive) {
+            supersede(issued, true)
+            return
+          }
+          emitted.add(serial)
+          const wantEntry = !fast || !issued.text || issued.record !== undefined || firstDevices.length < SUMMARY_MAX_ROWS
+          const entry = wantEntry ? deviceEntry(issued.record ?? issuedRecordOf(issued.text!), line.record() as WrittenRecord) : undefined
+          if (fast && issued.text && !issued.record) {
+            review.addText(deviceEntryText(issued.text, fast), issued.text.pem)
+            if (format === 'dir') sums.addDeviceNow(entry ?? dirDevice(fast), format)
+            else sums.addNow(valueOf(fast.path), valueOf(fast.sha256))
+          } else {
+            review.addNow(entry!, issued.record?.certificate.pem ?? issued.text!.pem)
+            sums.addDeviceNow(entry!, format)
+          }
+          if (entry && firstDevices.length < SUMMARY_MAX_ROWS) firstDevices.push(entry)
         }
+      },
+      async () => {
+        await review.drain()
+        await sums.drain()
       }
+    )
+    if (reread.bytes !== checked.bytes) {
+      throw new OutputError(
+        `The journal ${path.join(outputDir, JOURNAL_FILE)} changed while the review was written from it (${checked.bytes} bytes checked, ${reread.bytes} read again): is another process writing into output-dir ${outputDir}? Run again once it is done.`,
+        { file: path.join(outputDir, JOURNAL_FILE) }
+      )
     }
-    for (const issued of pending.values()) await supersede(issued, false)
+    for (const issued of pending.values()) supersede(issued, false)
     const devices = review.devices
     const supersededCount = review.supersededCount
     // SHA256SUMS before the manifest: the manifest, written last, says the review is complete.

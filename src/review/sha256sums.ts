@@ -63,6 +63,24 @@ export class Sha256SumsWriter {
     this.lines++
   }
 
+  /** One file (see add), held in memory until `drain`. */
+  addNow(relativePath: string, sha256: string): void {
+    this.stream.push(sha256SumsLine(relativePath, sha256))
+    this.lines++
+  }
+
+  /** Every file of one device's output (see addDevice), held in memory until `drain`. */
+  addDeviceNow(device: ManifestDevice, format: string): void {
+    for (const [file, sha256] of deviceSums(device, format)) {
+      this.stream.push(sha256SumsLine(file, sha256))
+      this.lines++
+    }
+  }
+
+  async drain(): Promise<void> {
+    await this.stream.flushIfFull()
+  }
+
   /**
    * Every file of one device's output, as its manifest entry records it. `format` is the run's
    * output format (header.output.format); needed to tell a dir output from a file output.

@@ -1,0 +1,161 @@
+// npm run bench:memory: peak memory of `credbake bake` (EC P-256, tar format, end to end through
+// dist/cli.js) at 100,000 devices against 10,000 (flat in the fleet size, or not), and how long
+// the review phase takes. Asserts nothing. Run `npm run bundle` first when src/ changed.
+//
+// Peak RSS is VmHWM of the whole process (worker threads included), printed at exit by the
+// bench/peak-rss.cjs preload. While it runs, VmRSS is sampled every 50 ms and split into phases by
+// the CLI's progress lines: "bake" up to the line reporting every device baked, "review" after it
+// (the final sync of output-dir, the review manifest, certificates.pem and SHA256SUMS written
+// from the journal, exit). A second run in the same output-dir resumes it (every device kept:
+// the journal read back, every output verified, the review written again).
+//
+// | variable | meaning | default |
+// |---|---|---|
+// | BENCH_MEMORY_DEVICES | the large fleet | 100000 |
+// | BENCH_MEMORY_SMALL | the small fleet, for comparison (0 skips it) | 10000 |
+// | BENCH_MEMORY_RESUME | 0 skips the resume runs | on |
+// | BENCH_MEMORY_DIR | work folder (outputs: about 12 KiB per device) | a new folder in /dev/shm (tmpfs) when there is one, else the OS temp dir |
+//
+// From bench/issue.js: `const { benchMemory, printMemoryBench } = await import('./memory.js')`.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const root = path.resolve(import.meta.dirname, '..')
+const MiB = 1024 * 1024
+
+/** VmRSS of a process in bytes, or undefined once it is gone. */
+function rssOf(pid) {
+  try {
+    const match = /^VmRSS:\s*(\d+)\s*kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? Number(match[1]) * 1024 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * One `credbake bake` run, sampled. Resolves to { seconds, peakRss, bakePeakRss, reviewPeakRss,
+ * reviewSeconds, devices }.
+ */
+function bakeOnce({ manifest, caCert, caKey, out, devices }) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint()
+    const now = () => Number(process.hrtime.bigint() - started) / 1e9
+    const child = spawn(
+      process.execPath,
+      ['-r', path.join(root, 'bench/peak-rss.cjs'), path.join(root, 'dist/cli.js'), 'bake', '--manifest', manifest, '--fleet-ca-cert', caCert, '--fleet-ca-key', caKey, '--output-dir', out],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
+    let stderr = ''
+    let stdout = ''
+    /** When the CLI reported every device baked (or kept, on resume). */
+    let bakedAt
+    let bakePeak = 0
+    let reviewPeak = 0
+    const done = new RegExp(`baked ${devices.toLocaleString('en-US')}/|were already complete`)
+    const sample = setInterval(() => {
+      const rss = rssOf(child.pid)
+      if (rss === undefined) return
+      if (bakedAt === undefined) bakePeak = Math.max(bakePeak, rss)
+      else reviewPeak = Math.max(reviewPeak, rss)
+    }, 50)
+    const watch = (text) => {
+      if (bakedAt === undefined && done.test(text)) bakedAt = now()
+    }
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+      watch(String(chunk))
+    })
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+      watch(String(chunk))
+    })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearInterval(sample)
+      const seconds = now()
+      if (code !== 0) return reject(new Error(`credbake bake exited with ${code}: ${stderr.slice(-2000)}`))
+      const peak = /credbake-peak-rss-kib: (\d+)/.exec(stderr)
+      resolve({
+        devices,
+        seconds,
+        peakRss: peak ? Number(peak[1]) * 1024 : undefined,
+        bakePeakRss: bakePeak,
+        reviewPeakRss: reviewPeak,
+        // From the last progress line to exit: the final sync, the review files, exit.
+        reviewSeconds: bakedAt === undefined ? undefined : seconds - bakedAt,
+        output: stdout
+      })
+    })
+  })
+}
+
+/**
+ * Bakes `devices` (and `small`, for comparison) in a fresh output-dir each, then resumes each
+ * once. Returns the figures; prints nothing.
+ */
+export async function benchMemory(options = {}) {
+  const devices = Number(options.devices ?? process.env.BENCH_MEMORY_DEVICES ?? 100_000)
+  const small = Number(options.small ?? process.env.BENCH_MEMORY_SMALL ?? 10_000)
+  const resume = options.resume ?? process.env.BENCH_MEMORY_RESUME !== '0'
+  const base = options.dir ?? process.env.BENCH_MEMORY_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir())
+  if (!existsSync(path.join(root, 'dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm run bundle` first')
+  const work = mkdtempSync(path.join(base, 'credbake-bench-memory-'))
+  try {
+    const caKey = path.join(work, 'ca.key')
+    const caCert = path.join(work, 'ca.pem')
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', caKey])
+    execFileSync('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=bench fleet root', '-days', '3650',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-out', caCert])
+    const runs = []
+    for (const count of small > 0 ? [small, devices] : [devices]) {
+      const manifest = path.join(work, `devices-${count}.csv`)
+      writeFileSync(manifest, `serial\n${Array.from({ length: count }, (_, i) => `BENCH-${i}`).join('\n')}\n`)
+      const out = path.join(work, `out-${count}`)
+      if (!base.startsWith('/dev/shm')) {
+        execFileSync('sync')
+        await new Promise((resolve) => setTimeout(resolve, 3000))
+      }
+      const fresh = await bakeOnce({ manifest, caCert, caKey, out, devices: count })
+      const again = resume ? await bakeOnce({ manifest, caCert, caKey, out, devices: count }) : undefined
+      runs.push({ devices: count, fresh, resume: again })
+      rmSync(out, { recursive: true, force: true })
+    }
+    const strip = ({ output, ...figures }) => figures
+    return {
+      dir: base,
+      load: os.loadavg(),
+      cores: os.availableParallelism(),
+      runs: runs.map(({ devices: count, fresh, resume: again }) => ({ devices: count, fresh: strip(fresh), ...(again ? { resume: strip(again) } : {}) }))
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+/** The figures as a few lines, for `npm run bench:memory` and bench/issue.js. */
+export function printMemoryBench(result, log = console.log) {
+  const mib = (bytes) => (bytes === undefined ? '   ?' : (bytes / MiB).toFixed(0).padStart(4))
+  const us = (run) => (run.reviewSeconds === undefined ? '?' : ((run.reviewSeconds * 1e6) / run.devices).toFixed(1))
+  log(`credbake memory bench: EC P-256, tar format, outputs in ${result.dir}; ${result.cores} cores, load ${result.load.map((l) => l.toFixed(2)).join(' ')}`)
+  for (const { devices, fresh, resume } of result.runs) {
+    for (const [what, run] of [['bake', fresh], ['resume', resume]]) {
+      if (!run) continue
+      log(
+        `  ${String(devices).padStart(7)} devices ${what.padEnd(6)}  peak RSS ${mib(run.peakRss)} MiB (bake ${mib(run.bakePeakRss)}, review ${mib(run.reviewPeakRss)})` +
+          `  ${run.seconds.toFixed(2)} s, ${(devices / run.seconds).toFixed(0)} devices/s; review phase ${run.reviewSeconds?.toFixed(2) ?? '?'} s (${us(run)} us/device)`
+      )
+    }
+  }
+  const [smallRun, bigRun] = result.runs
+  if (bigRun && smallRun && bigRun.fresh.peakRss && smallRun.fresh.peakRss) {
+    log(`  peak RSS ${bigRun.devices} / ${smallRun.devices} devices: ${(bigRun.fresh.peakRss / smallRun.fresh.peakRss).toFixed(2)}x (target: at most 256 MiB at ${bigRun.devices})`)
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  printMemoryBench(await benchMemory())
+}
