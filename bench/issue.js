@@ -1,21 +1,40 @@
-// npm run bench: devices per second of `credbake bake` (EC P-256, tar format, end to end through
-// dist/cli.js), against two baselines measured in the same run:
-//   - node:crypto alone: P-256 key generation + export + one ECDSA signature per device, one thread
-//     (the floor of what any Node tool pays per certificate);
-//   - the OTA Connect documentation's openssl procedure (genpkey, req, x509 -req per device).
-// Prints rates and ratios; asserts nothing. BENCH_DEVICES (default 3000), BENCH_OPENSSL (default 20).
+// npm run bench: every figure of issue 9 (and issue 8's signer ratio) in one run. Asserts nothing.
+//   - credbake `bake` (EC P-256, tar format, end to end through dist/cli.js) on disk and on tmpfs;
+//   - the two baselines, measured here: a naive single-thread node:crypto loop (key pair, PKCS#8
+//     PEM export, SPKI export, one ECDSA signature per device) and the OTA Connect documentation's
+//     openssl procedure (genpkey, req, x509 -req per device); and the ratios;
+//   - the same tar bake with the fleet CA key in memory and on a SoftHSM2 token (bench/signer.js);
+//   - peak RSS of a 100,000-device bake (bench/memory.js);
+//   - images against the like-for-like shell loop, with and without `openssl dgst` (bench/image.js);
+//   - the machine's load average before and after.
+// Disk runs start after `sync` and a pause (this disk slows small-file creation for a while after
+// large deletes). Environment: BENCH_DEVICES (20000), BENCH_ROUNDS (3), BENCH_NAIVE (5000),
+// BENCH_OPENSSL (20), BENCH_DISK_DIR (os.tmpdir()), BENCH_TMPFS_DIR (/dev/shm),
+// BENCH_SKIP=signer,memory,images to leave parts out.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
 const root = path.resolve(import.meta.dirname, '..')
-const devices = Number(process.env.BENCH_DEVICES ?? 3000)
+const cli = path.join(root, 'dist/cli.js')
+const devices = Number(process.env.BENCH_DEVICES ?? 20000)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const naiveDevices = Number(process.env.BENCH_NAIVE ?? 5000)
 const opensslDevices = Number(process.env.BENCH_OPENSSL ?? 20)
-const work = mkdtempSync(path.join(os.tmpdir(), 'credbake-bench-'))
+const diskDir = process.env.BENCH_DISK_DIR ?? os.tmpdir()
+const tmpfsDir = process.env.BENCH_TMPFS_DIR ?? '/dev/shm'
+const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean))
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
+const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ')
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+const loadBefore = load()
+const work = mkdtempSync(path.join(diskDir, 'credbake-bench-'))
+const tmpfsWork = existsSync(tmpfsDir) ? mkdtempSync(path.join(tmpfsDir, 'credbake-bench-')) : undefined
+const figures = {}
 try {
   const caKey = path.join(work, 'ca.key')
   const caCert = path.join(work, 'ca.pem')
@@ -29,22 +48,13 @@ try {
   const key = createPrivateKey(execFileSync('openssl', ['pkey', '-in', caKey]))
   const tbs = Buffer.alloc(400, 7)
   let start = process.hrtime.bigint()
-  for (let i = 0; i < devices; i++) {
+  for (let i = 0; i < naiveDevices; i++) {
     const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
     pair.privateKey.export({ type: 'pkcs8', format: 'pem' })
     pair.publicKey.export({ type: 'spki', format: 'der' })
     sign('sha256', tbs, key)
   }
-  const cryptoRate = devices / seconds(start)
-
-  // credbake end to end.
-  const out = path.join(work, 'out')
-  start = process.hrtime.bigint()
-  const run = spawnSync(process.execPath, [path.join(root, 'dist/cli.js'), 'bake', '--manifest', manifest,
-    '--fleet-ca-cert', caCert, '--fleet-ca-key', caKey, '--output-dir', out], { encoding: 'utf8' })
-  const credbakeSeconds = seconds(start)
-  if (run.status !== 0) throw new Error(`credbake failed: ${run.stderr}`)
-  const credbakeRate = devices / credbakeSeconds
+  figures.naive = naiveDevices / seconds(start)
 
   // Baseline 2: the documented openssl procedure, per device.
   const ext = path.join(work, 'client.ext')
@@ -58,19 +68,61 @@ try {
     execFileSync('openssl', ['x509', '-req', '-days', '365', '-extfile', ext, '-in', `${dir}/device.csr`, '-CA', caCert,
       '-CAkey', caKey, '-CAcreateserial', '-out', `${dir}/client.pem`], { stdio: 'ignore' })
   }
-  const opensslRate = opensslDevices / seconds(start)
+  figures.openssl = opensslDevices / seconds(start)
 
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ')
-  console.log(`credbake bench: ${devices} devices, EC P-256, tar format; ${os.availableParallelism()} cores, load ${load}`)
-  console.log(`  credbake bake (end to end)        ${credbakeRate.toFixed(0).padStart(7)} devices/s  (${credbakeSeconds.toFixed(2)} s)`)
-  console.log(`  node:crypto keygen+sign, 1 thread ${cryptoRate.toFixed(0).padStart(7)} devices/s`)
-  console.log(`  openssl procedure (${opensslDevices} devices)   ${opensslRate.toFixed(1).padStart(7)} devices/s`)
-  console.log(`  ratio credbake / node:crypto 1 thread: ${(credbakeRate / cryptoRate).toFixed(2)}`)
-  console.log(`  ratio credbake / openssl procedure:    ${(credbakeRate / opensslRate).toFixed(0)}x`)
+  // credbake end to end, rounds alternating disk and tmpfs; each output-dir is new and removed after.
+  const places = [['disk', work], ...(tmpfsWork ? [['tmpfs', tmpfsWork]] : [])]
+  const rates = Object.fromEntries(places.map(([name]) => [name, []]))
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, base] of places) {
+      const out = path.join(base, `out-${round}`)
+      execFileSync('sync')
+      await pause(3000)
+      start = process.hrtime.bigint()
+      const run = spawnSync(process.execPath, [cli, 'bake', '--manifest', manifest, '--fleet-ca-cert', caCert, '--fleet-ca-key', caKey,
+        '--format', 'tar', '--output-dir', out], { encoding: 'utf8', env: { ...process.env, CI: 'true' } })
+      const elapsed = seconds(start)
+      if (run.status !== 0) throw new Error(`credbake failed: ${run.stderr}`)
+      rates[name].push(devices / elapsed)
+      rmSync(out, { recursive: true, force: true })
+    }
+  }
+  figures.tar = Object.fromEntries(Object.entries(rates).map(([name, list]) => [name, { median: median(list), best: Math.max(...list), all: list }]))
 } finally {
   rmSync(work, { recursive: true, force: true })
+  if (tmpfsWork) rmSync(tmpfsWork, { recursive: true, force: true })
 }
 
-// The same bake with the fleet CA key in memory and on a SoftHSM2 token (bench/signer.js).
-const { benchSigner, printSignerBench } = await import('./signer.js')
-printSignerBench(benchSigner())
+const rate = (value) => `${value.toFixed(0).padStart(6)} devices/s`
+console.log(`credbake bench (npm run bench): ${os.availableParallelism()} cores, load before ${loadBefore}`)
+console.log(`tar format, EC P-256, ${devices} devices, end to end through dist/cli.js, ${rounds} rounds (median, best):`)
+for (const [name, figure] of Object.entries(figures.tar)) {
+  console.log(`  credbake on ${name.padEnd(5)} ${rate(figure.median)}  best ${rate(figure.best)}  (${figure.all.map((r) => r.toFixed(0)).join(', ')})`)
+}
+console.log(`  baseline: naive node:crypto loop, 1 thread (${naiveDevices} devices)  ${rate(figures.naive)}`)
+console.log(`  baseline: OTA Connect openssl procedure (${opensslDevices} devices)   ${rate(figures.openssl)}`)
+for (const [name, figure] of Object.entries(figures.tar)) {
+  console.log(`  ratio on ${name.padEnd(5)}: ${(figure.median / figures.naive).toFixed(2)}x the node:crypto loop (target ≥ 2), ${(figure.median / figures.openssl).toFixed(0)}x the openssl procedure (target ≥ 350); 4,000/s target: ${figure.median >= 4000 ? 'met' : 'not met'}`)
+}
+
+if (!skip.has('signer')) {
+  const { benchSigner, printSignerBench } = await import('./signer.js')
+  printSignerBench(benchSigner())
+}
+if (!skip.has('memory')) {
+  const memory = await import('./memory.js')
+  if (typeof memory.benchMemory === 'function') {
+    const result = await memory.benchMemory({})
+    if (typeof memory.printMemoryBench === 'function') memory.printMemoryBench(result)
+    else console.log('memory:', JSON.stringify(result))
+  }
+}
+if (!skip.has('images')) {
+  const images = await import('./image.js')
+  if (typeof images.benchImages === 'function') {
+    const result = await images.benchImages({ quick: true })
+    if (typeof images.printImageBench === 'function') images.printImageBench(result)
+    else console.log('images:', JSON.stringify(result))
+  }
+}
+console.log(`load after: ${load()}`)

@@ -144,7 +144,9 @@ class WorkerLane implements Lane {
   private failed: Error | undefined
 
   constructor(script: string, init: DeviceWorkInit) {
-    this.worker = new Worker(script, { workerData: { role: DEVICE_WORKER_ROLE, init } })
+    // A small young generation: a worker's garbage (a few KiB per device) is collected early
+    // instead of piling up to V8's default, which is what peak RSS would count.
+    this.worker = new Worker(script, { workerData: { role: DEVICE_WORKER_ROLE, init }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
     this.worker.on('message', (reply: DeviceWorkerReply) => this.settle(reply))
     this.worker.on('error', (error) => this.failAll(error))
     this.worker.on('exit', (code) => {
