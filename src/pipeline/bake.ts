@@ -121,7 +121,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, format: JOURNAL_FORMAT, identity, basis, overwrite })
 
     if (plan.kept) reporter.progress(plan.kept, devices.length)
-    await retireOrphans(settings.outputDir, state, new Set(devices.map((device) => device.serial)), journal, run, reporter)
+    const inScope: ReadonlySet<string> = new Set(devices.map((device) => device.serial))
+    await retireOrphans(settings.outputDir, state, inScope, journal, run, reporter)
 
     const bundle: BundleOptions = {
       layout: settings.layout,
@@ -172,7 +173,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     // Outputs reach the disk before the manifest that vouches for them.
     await flushFileSystem(settings.outputDir)
     const header = manifestHeader(settings, ca, profile, startedAt, sink, manifestSha256)
-    const review = await writeReviewFromJournal(settings.outputDir, header, new Set(devices.map((device) => device.serial)))
+    const review = await writeReviewFromJournal(settings.outputDir, header, inScope)
     if (review.supersededCount) {
       reporter.warning(
         `${review.supersededCount} earlier certificates of these devices are superseded (listed in the manifest and ${review.superseded}): revoke them on the server.`
