@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { readJournalFile, tempLeftovers } from '../helpers/faults.js'
 import { cleanupPki, makeRootCa } from '../helpers/pki.js'
-import { ROOT, runCli } from '../helpers/run.js'
+import { NODES, ROOT, runAction, runCli } from '../helpers/run.js'
 import { checkOutputDir } from '../robustness/invariants.js'
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'credbake-pool-'))
@@ -52,6 +52,15 @@ describe('the device pool (workers write tar and dir outputs)', () => {
     expect(check.problems).toEqual([])
     expect(check.issued).toHaveLength(450)
     expect(journalOrderProblems(out)).toEqual([])
+  })
+
+  it.each(NODES)('the action (dist/index.js) under %s: 250 devices through its workers', (_name, node) => {
+    const { file, serials } = manifest(`action-${_name.replace(/\W/g, '')}`, 250)
+    const out = path.join(work, `out-action-${_name.replace(/\W/g, '')}`)
+    const run = runAction({ manifest: file, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, 'output-dir': out }, { node })
+    expect(run.status, run.stderr + run.stdout).toBe(0)
+    expect(run.outputs.devices).toBe('250')
+    expect(checkOutputDir({ outputDir: out, rootPem: ca.certPem, serials, tempRoots: [work, run.runnerTemp] }).problems).toEqual([])
   })
 
   it('dir: 300 device trees with their modes', () => {
