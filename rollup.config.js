@@ -1,13 +1,17 @@
-// Two bundles: dist/index.js is what a GitHub runner executes (runs.using: node24),
-// dist/cli.js is the `credbake` command. Everything is inlined so the action needs no npm install.
+// Three bundles: dist/index.js is what a GitHub runner executes (runs.using: node24),
+// dist/cli.js is the `credbake` command, and dist/aws-kms.js is the AWS SDK (@aws-sdk/client-kms),
+// which both load with import() only when an awskms:// key is opened. Everything else is inlined,
+// so the action needs no npm install; dist/ is all a runner needs.
 import commonjs from '@rollup/plugin-commonjs'
 import json from '@rollup/plugin-json'
 import { nodeResolve } from '@rollup/plugin-node-resolve'
 import typescript from '@rollup/plugin-typescript'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import path from 'node:path'
 
 const plugins = () => [
+  awsKmsSdkBeside(),
   typescript({ tsconfig: './tsconfig.build.json', module: 'NodeNext' }),
   nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
   commonjs(),
@@ -31,6 +35,28 @@ function nativePkcs11() {
   }
 }
 
+// src/signer/awskms.ts imports the SDK through src/signer/awskms-sdk.ts with import(). In the two
+// main bundles that import stays an import, of the SDK's own bundle beside them ('./aws-kms.js',
+// resolved against the bundle's URL), so the SDK is not inlined: inlined modules are evaluated when
+// the bundle starts, and every run, every worker thread and the PKCS#11 signer process re-run it.
+// The SDK bundle holds nothing of credbake's (awskms-sdk.ts re-exports the SDK only).
+const AWS_KMS_SDK_ENTRY = 'src/signer/awskms-sdk.ts'
+const AWS_KMS_SDK_FILE = 'aws-kms.js'
+
+function awsKmsSdkBeside() {
+  const entry = path.resolve(AWS_KMS_SDK_ENTRY)
+  return {
+    name: 'credbake-aws-kms-sdk-beside',
+    async resolveId(source, importer, options) {
+      if (importer === undefined || !source.includes('awskms-sdk')) return null
+      const resolved = await this.resolve(source, importer, { ...options, skipSelf: true })
+      if (resolved?.id !== entry) return null
+      // A relative external id is written into the bundle as it is.
+      return { id: `./${AWS_KMS_SDK_FILE}`, external: true }
+    }
+  }
+}
+
 export default [
   {
     input: 'src/index.ts',
@@ -48,6 +74,12 @@ export default [
       banner: '#!/usr/bin/env node'
     },
     plugins: plugins(),
+    onwarn: quietWarnings
+  },
+  {
+    input: AWS_KMS_SDK_ENTRY,
+    output: { file: `dist/${AWS_KMS_SDK_FILE}`, format: 'es', sourcemap: false, inlineDynamicImports: true },
+    plugins: [typescript({ tsconfig: './tsconfig.build.json', module: 'NodeNext' }), nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }), commonjs(), json()],
     onwarn: quietWarnings
   }
 ]

@@ -1,35 +1,80 @@
 // dist/ is what a runner executes: it must equal a fresh `npm run bundle` of the committed src/
-// (what actions/typescript-action's check-dist workflow does).
-import { readFileSync } from 'node:fs'
+// (what actions/typescript-action's check-dist workflow does), file for file: dist/index.js,
+// dist/cli.js, dist/aws-kms.js (the AWS SDK, loaded only for awskms:// keys) and the assets beside
+// them (dist/native/<platform>/pkcs11.node); no file missing, none left over from an older build.
+import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { rollup, type RollupOptions } from 'rollup'
 import { ROOT } from './helpers/run.js'
 
-describe('dist/', () => {
-  it('equals a fresh bundle of src/', async () => {
-    const configs = (await import(path.join(ROOT, 'rollup.config.js'))).default as RollupOptions[]
-    const previous = process.cwd()
-    process.chdir(ROOT)
-    try {
-      for (const config of configs) {
-        const output = Array.isArray(config.output) ? config.output[0] : config.output
-        const bundle = await rollup(config)
-        const { output: chunks } = await bundle.generate(output ?? {})
-        await bundle.close()
+const DIST = path.join(ROOT, 'dist')
+
+interface FreshFile {
+  bytes: Buffer
+  /** Source modules of a chunk (absolute paths, or rollup's \0-prefixed virtual ids), relative to ROOT. */
+  modules: string[]
+}
+
+/** Every file a fresh bundle writes, by its path inside dist/. */
+const fresh = new Map<string, FreshFile>()
+
+beforeAll(async () => {
+  const configs = (await import(path.join(ROOT, 'rollup.config.js'))).default as RollupOptions[]
+  const previous = process.cwd()
+  process.chdir(ROOT)
+  try {
+    for (const config of configs) {
+      const output = Array.isArray(config.output) ? config.output[0] : config.output
+      const bundle = await rollup(config)
+      const { output: items } = await bundle.generate(output ?? {})
+      await bundle.close()
+      const dir = path.dirname(path.join(ROOT, output?.file as string))
+      for (const item of items) {
         // rollup's chunk code already starts with the banner.
-        const fresh = (chunks[0] as { code: string }).code
-        const file = path.join(ROOT, output?.file as string)
-        expect(readFileSync(file, 'utf8') === fresh, `${file} is stale: run npm run bundle and commit dist/`).toBe(true)
-        // Assets next to the bundle (dist/native/<platform>/pkcs11.node) must be the fresh ones too.
-        for (const asset of chunks.slice(1)) {
-          if (asset.type !== 'asset') continue
-          const assetFile = path.join(path.dirname(file), asset.fileName)
-          expect(Buffer.from(asset.source).equals(readFileSync(assetFile)), `${assetFile} is stale: run npm run bundle and commit dist/`).toBe(true)
-        }
+        const bytes = item.type === 'chunk' ? Buffer.from(item.code) : Buffer.from(item.source)
+        const modules = item.type === 'chunk' ? Object.keys(item.modules).map((id) => (id.startsWith(ROOT) ? path.relative(ROOT, id) : id)) : []
+        const name = path.relative(DIST, path.join(dir, item.fileName))
+        const earlier = fresh.get(name)
+        // Both main bundles emit the native addon: the same bytes, one file.
+        if (earlier) expect(earlier.bytes.equals(bytes), `two bundles write different ${name}`).toBe(true)
+        fresh.set(name, { bytes, modules })
       }
-    } finally {
-      process.chdir(previous)
+    }
+  } finally {
+    process.chdir(previous)
+  }
+}, 600_000)
+
+describe('dist/', () => {
+  it('equals a fresh bundle of src/, every file of it', () => {
+    const present = readdirSync(DIST, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.relative(DIST, path.join(entry.parentPath, entry.name)))
+      .sort()
+    expect(present, 'dist/ holds other files than a fresh bundle: run npm run bundle and commit dist/').toEqual([...fresh.keys()].sort())
+    for (const [name, file] of fresh) {
+      expect(file.bytes.equals(readFileSync(path.join(DIST, name))), `dist/${name} is stale: run npm run bundle and commit dist/`).toBe(true)
+    }
+    // The files a runner needs: a build that stops emitting one must fail here too.
+    expect([...fresh.keys()]).toEqual(expect.arrayContaining(['index.js', 'cli.js', 'aws-kms.js', ...(process.platform === 'linux' && process.arch === 'x64' ? ['native/linux-x64/pkcs11.node'] : [])]))
+  })
+
+  it('the AWS SDK is in dist/aws-kms.js alone, which holds nothing of credbake but its entry', () => {
+    const sdkModule = (id: string): boolean => /node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(id)
+    const sdk = fresh.get('aws-kms.js')!
+    expect(sdk.modules.some(sdkModule)).toBe(true)
+    // No second copy of src/errors.ts (its classes are used with instanceof) or any other src/ file.
+    expect(sdk.modules.filter((id) => id.startsWith('src/'))).toEqual(['src/signer/awskms-sdk.ts'])
+    for (const main of ['index.js', 'cli.js']) {
+      const { modules, bytes } = fresh.get(main)!
+      expect(modules.filter(sdkModule), `${main} inlines the AWS SDK`).toEqual([])
+      expect(modules).not.toContain('src/signer/awskms-sdk.ts')
+      expect(modules).toContain('src/errors.ts')
+      // The SDK is loaded from beside the bundle, by a dynamic import only.
+      const code = bytes.toString('utf8')
+      expect(code).toContain("import('./aws-kms.js')")
+      expect(code).not.toMatch(/^import[^;]*['"]\.\/aws-kms\.js['"]/m)
     }
   })
 })

@@ -66,7 +66,23 @@ interface KmsClientLike {
   config: { region: () => Promise<string> }
 }
 
-type KmsModule = typeof import('@aws-sdk/client-kms')
+type KmsModule = typeof import('./awskms-sdk.js')
+
+/**
+ * The SDK, loaded on first use. From src/ this is awskms-sdk.ts; in the bundles rollup.config.js
+ * points this import at dist/aws-kms.js beside the bundle, so only a run with an awskms:// key
+ * evaluates the SDK (see awskms-sdk.ts).
+ */
+async function loadSdk(keyId: string): Promise<KmsModule> {
+  try {
+    return await import('./awskms-sdk.js')
+  } catch (error) {
+    throw new FleetCaError(
+      `fleet-ca-key ${keyId}: credbake's AWS SDK cannot be loaded (${oneLine(messageOf(error))}). It ships as dist/aws-kms.js beside dist/index.js and dist/cli.js: copy all of dist/, not only the entry files.`,
+      { input: 'fleet-ca-key', cause: error }
+    )
+  }
+}
 
 export function createAwsKmsSignerFactory(options: AwsKmsOptions = {}): SignerFactory {
   return {
@@ -83,7 +99,7 @@ async function openAwsKms(reference: string, context: SignerOpenContext, options
   if (context.passphrase) context.warn?.(`fleet-ca-key-passphrase is ignored for the AWS KMS key ${ref.keyId}: KMS authenticates with the AWS credentials.`)
   if (context.pkcs11Module) context.warn?.(`pkcs11-module is ignored for the AWS KMS key ${ref.keyId}.`)
   const env = options.env ?? process.env
-  const sdk: KmsModule = await import('@aws-sdk/client-kms')
+  const sdk = await loadSdk(ref.keyId)
   const region = ref.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION)
   const client = new sdk.KMSClient({
     ...(region === undefined ? {} : { region }),
