@@ -181,3 +181,31 @@ export async function generateDeviceKeyPairAsync(keyType: KeyType): Promise<Devi
   })
   return { keyType, spkiDer: pair.publicKey, privateKeyPem: pair.privateKey }
 }
+
+/**
+ * The SubjectPublicKeyInfo of an EC PKCS#8 key in exactly the layout written above (P-256, P-384:
+ * what credbake and OpenSSL write), derived from its scalar; undefined for anything else, which
+ * callers then read through node:crypto. The point stored inside must equal the derived one.
+ * Reading such a key this way skips OpenSSL 3's decoder set-up, the dearest step of `verify`.
+ */
+export function ecSpkiOfPkcs8(der: Buffer): Buffer | undefined {
+  for (const keyType of Object.keys(EC_CURVES) as EcKeyType[]) {
+    const { encoding, ecdhName } = EC_CURVES[keyType]
+    const headEnd = encoding.pkcs8Head.length
+    const middleStart = headEnd + encoding.privateLength
+    const publicStart = middleStart + encoding.pkcs8Middle.length
+    if (der.length !== publicStart + encoding.publicLength) continue
+    if (!der.subarray(0, headEnd).equals(encoding.pkcs8Head) || !der.subarray(middleStart, publicStart).equals(encoding.pkcs8Middle)) continue
+    let derived: Buffer
+    try {
+      const ecdh = createECDH(ecdhName)
+      ecdh.setPrivateKey(der.subarray(headEnd, middleStart))
+      derived = ecdh.getPublicKey()
+    } catch {
+      return undefined // a scalar out of range: let node:crypto say what is wrong
+    }
+    if (!derived.equals(der.subarray(publicStart))) return undefined
+    return Buffer.concat([encoding.spkiHead, derived])
+  }
+  return undefined
+}

@@ -4,7 +4,7 @@ import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { generateDeviceKeyPair, generateDeviceKeyPairAsync, type DeviceKeyPair } from '../../src/issue/keys.js'
+import { ecSpkiOfPkcs8, generateDeviceKeyPair, generateDeviceKeyPairAsync, type DeviceKeyPair } from '../../src/issue/keys.js'
 import type { KeyType } from '../../src/settings/types.js'
 import { cleanupPki, makePkiDir, openssl } from '../helpers/pki.js'
 
@@ -105,5 +105,36 @@ describe('RSA keys (node:crypto encoders)', () => {
     writeFileSync(keyPath, pair.privateKeyPem, { mode: 0o600 })
     expect(openssl(['pkey', '-in', keyPath, '-outform', 'PEM'])).toBe(pair.privateKeyPem)
     expect(openssl(['pkey', '-in', keyPath, '-text', '-noout'])).toContain('2048 bit')
+  })
+})
+
+describe('ecSpkiOfPkcs8 (verify reads credbake EC keys without OpenSSL decoders)', () => {
+  const der = (pem: string): Buffer => createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' })
+  const spkiOf = (pem: string): Buffer => createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'der' })
+
+  it.each(['ec-p256', 'ec-p384'] as const)('%s: the SPKI node derives, for generated and openssl keys', (keyType) => {
+    for (let i = 0; i < 50; i++) {
+      const pair = generateDeviceKeyPair(keyType)
+      expect(ecSpkiOfPkcs8(der(pair.privateKeyPem))?.equals(pair.spkiDer)).toBe(true)
+    }
+    const file = path.join(makePkiDir(), 'openssl.key')
+    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${keyType === 'ec-p256' ? 'P-256' : 'P-384'}`, '-out', file])
+    const pem = readFileSync(file, 'utf8')
+    expect(ecSpkiOfPkcs8(der(pem))?.equals(spkiOf(pem))).toBe(true)
+  })
+
+  it('declines what it cannot vouch for: a stored point that is not the scalar\'s, RSA, Ed25519, a zero scalar', () => {
+    const pair = generateDeviceKeyPair('ec-p256')
+    const tampered = Buffer.from(der(pair.privateKeyPem))
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1
+    expect(ecSpkiOfPkcs8(tampered)).toBeUndefined()
+    const zero = Buffer.from(der(pair.privateKeyPem))
+    const at = zero.indexOf(privateBytes(pair))
+    expect(at).toBeGreaterThan(0)
+    zero.fill(0, at, at + 32)
+    expect(ecSpkiOfPkcs8(zero)).toBeUndefined()
+    expect(ecSpkiOfPkcs8(der(generateDeviceKeyPair('ed25519').privateKeyPem))).toBeUndefined()
+    const rsa = generateDeviceKeyPair('rsa-2048')
+    expect(ecSpkiOfPkcs8(der(rsa.privateKeyPem))).toBeUndefined()
   })
 })
