@@ -271,7 +271,10 @@ class LineChecker {
   private tornLegacyLine: number | undefined
   private readonly view: JournalLine
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    private readonly checksums = true
+  ) {
     this.view = new JournalLine(file)
   }
 
@@ -304,10 +307,12 @@ class LineChecker {
       throw view.damage('the line has no checksum')
     }
     bytes[at] = 0x7d
-    const digest = sha256Hex(bytes.subarray(start, at + 1))
-    const sum = at + SUM_FIELD.length
-    for (let i = 0; i < SUM_DIGITS; i++) {
-      if (digest.charCodeAt(i) !== bytes[sum + i]) throw view.damage('its checksum does not match its content')
+    if (this.checksums) {
+      const digest = sha256Hex(bytes.subarray(start, at + 1))
+      const sum = at + SUM_FIELD.length
+      for (let i = 0; i < SUM_DIGITS; i++) {
+        if (digest.charCodeAt(i) !== bytes[sum + i]) throw view.damage('its checksum does not match its content')
+      }
     }
     view.end = at + 1
     const candidates = TYPE_PREFIXES.get(bytes[start + 9]!)
@@ -367,7 +372,7 @@ const CHUNK = 4 << 20
  * lines. The buffer is reused for the next chunk (the consumer must be done with it by then). A
  * last piece without a newline is a torn append and is never yielded.
  */
-async function* journalChunks(file: string): AsyncGenerator<{ bytes: Buffer; end: number }> {
+async function* journalChunks(file: string, result?: ScanResult): AsyncGenerator<{ bytes: Buffer; end: number }> {
   let handle: FileHandle
   try {
     handle = await open(file, 'r')
@@ -375,7 +380,13 @@ async function* journalChunks(file: string): AsyncGenerator<{ bytes: Buffer; end
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
     throw new OutputError(`Cannot read the journal ${file}: ${messageOf(error)}.`, { cause: error })
   }
+  const identity = async (): Promise<string> => {
+    const stat = await handle.stat({ bigint: true })
+    return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}`
+  }
   try {
+    const opened = await identity()
+    if (result) result.identity = opened
     let bytes = Buffer.allocUnsafe(CHUNK)
     let filled = 0
     let position = 0
@@ -391,7 +402,11 @@ async function* journalChunks(file: string): AsyncGenerator<{ bytes: Buffer; end
       } catch (error) {
         throw new OutputError(`Cannot read the journal ${file}: ${messageOf(error)}.`, { cause: error })
       }
-      if (bytesRead === 0) return
+      if (bytesRead === 0) {
+        // Changed while being read: the two readings of the review then differ.
+        if (result && (await identity()) !== opened) result.identity = `${opened} changed`
+        return
+      }
       position += bytesRead
       const scanned = filled
       filled += bytesRead
@@ -418,18 +433,36 @@ async function* journalChunks(file: string): AsyncGenerator<{ bytes: Buffer; end
 export async function scanJournal(
   outputDir: string,
   visit: (line: JournalLine) => void,
-  afterChunk?: () => Promise<void>
-): Promise<{ bytes: number; lines: number }> {
+  afterChunk?: () => Promise<void>,
+  options: ScanOptions = {}
+): Promise<ScanResult> {
   const file = path.join(outputDir, JOURNAL_FILE)
-  const checker = new LineChecker(file)
-  let bytes = 0
-  for await (const chunk of journalChunks(file)) {
+  const checker = new LineChecker(file, options.checksums ?? true)
+  const result: ScanResult = { bytes: 0, lines: 0, identity: '' }
+  for await (const chunk of journalChunks(file, result)) {
     checker.lines(chunk.bytes, chunk.end, visit)
-    bytes += chunk.end
+    result.bytes += chunk.end
     if (afterChunk) await afterChunk()
   }
   // A torn format-1 line at the very end is the same as a torn last line: never acknowledged.
-  return { bytes, lines: checker.lineCount }
+  result.lines = checker.lineCount
+  return result
+}
+
+export interface ScanOptions {
+  /**
+   * False: do not check the lines' checksums (everything else is checked). Only for a second
+   * reading of bytes already checked, whose ScanResult (bytes, identity) must then be compared.
+   */
+  checksums?: boolean
+}
+
+export interface ScanResult {
+  /** Bytes of whole lines read. */
+  bytes: number
+  lines: number
+  /** The file as it was opened and closed (device, inode, size, modification time), to tell whether it changed between two readings. */
+  identity: string
 }
 
 /** Every record of a journal, in order, each checked and parsed (see scanJournal). */

@@ -3,12 +3,12 @@
 import path from 'node:path'
 import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { FieldCursor, bytesOf } from '../journal/fields.js'
-import { JOURNAL_FILE, scanJournal, type JournalLine } from '../journal/journal.js'
+import { JOURNAL_FILE, JournalLine, scanJournal } from '../journal/journal.js'
 import type { IssuedRecord, ReplaceReason, RetiredRecord, RunRecord, WrittenRecord } from '../journal/records.js'
 import { Sha256SumsWriter } from './sha256sums.js'
 import { SUMMARY_MAX_ROWS } from './summary.js'
 import { ReviewWriter } from './manifest-writer.js'
-import { deviceEntryText, issuedRecordOf, issuedText, issuedTextOf, valueOf, writtenText, type IssuedText, type WrittenText } from './raw-entry.js'
+import { deviceEntryText, issuedKey, issuedRecordOf, issuedText, issuedTextOf, valueOf, writtenText, type IssuedText, type WrittenText } from './raw-entry.js'
 import {
   CERTIFICATES_FILE,
   MANIFEST_FILE,
@@ -59,6 +59,58 @@ export function deviceEntry(issued: IssuedRecord, written: WrittenRecord): Manif
   }
 }
 
+/**
+ * Copies of the issued lines whose output has not shown yet, outside the JS heap: one buffer,
+ * emptied whenever no certificate waits (after each batch, usually), compacted when full.
+ * (Objects held as long would be promoted by the garbage collector and pile up until a full GC.)
+ */
+class Arena {
+  bytes = Buffer.allocUnsafe(1 << 20)
+  private used = 0
+
+  constructor(private readonly live: () => Iterable<Waiting>) {}
+
+  add(from: Buffer, start: number, end: number): { offset: number; length: number } {
+    const length = end - start
+    if (this.used + length > this.bytes.length) this.compact(length)
+    const offset = this.used
+    from.copy(this.bytes, offset, start, end)
+    this.used += length
+    return { offset, length }
+  }
+
+  clear(): void {
+    this.used = 0
+  }
+
+  /** Keep only the live copies; grow when they fill more than half. */
+  private compact(needed: number): void {
+    const entries = [...this.live()].filter((waiting) => waiting.offset !== undefined)
+    const liveBytes = entries.reduce((sum, waiting) => sum + waiting.length!, 0)
+    const size = Math.max(this.bytes.length, 2 * (liveBytes + needed))
+    const next = Buffer.allocUnsafe(size)
+    let used = 0
+    for (const waiting of entries) {
+      this.bytes.copy(next, used, waiting.offset!, waiting.offset! + waiting.length!)
+      waiting.offset = used
+      used += waiting.length!
+    }
+    this.bytes = next
+    this.used = used
+  }
+}
+
+/** An issued certificate waiting for its output. */
+interface Waiting {
+  index: number
+  line: number
+  /** Where the record's JSON is in the arena, when laid out as encodeRecord writes it. */
+  offset?: number
+  length?: number
+  /** Else the parsed record. */
+  record?: IssuedRecord
+}
+
 interface Pending {
   index: number
   /** Undefined only for a record with fields of unusual types (then `record`). */
@@ -103,8 +155,9 @@ function writtenKey(line: JournalLine): { serial: string; certificateSha256: str
  *
  * Two passes over the journal, each reading it in big chunks: the first checks every line's
  * checksum and notes, per serial, the live certificate (reading only the few fields needed); the
- * second checks every checksum again, parses the records of issued certificates and of active
- * outputs, and streams the files; the journal must not have grown or shrunk in between.
+ * second reads the same bytes again (the journal must be unchanged in between: same file, size and
+ * modification time, else the review stops), takes the fields of issued certificates and active
+ * outputs from the lines' JSON text, and streams the files.
  */
 export async function writeReviewFromJournal(
   outputDir: string,
@@ -159,8 +212,18 @@ export async function writeReviewFromJournal(
   const sums = Sha256SumsWriter.open(outputDir)
   const firstDevices: ManifestDevice[] = []
   try {
-    const pending = new Map<string, Pending>()
-    const emitted = new Set<string>()
+    const pending = new Map<string, Waiting>()
+    const arena = new Arena(() => pending.values())
+    const again = new JournalLine(path.join(outputDir, JOURNAL_FILE))
+    /** A waiting certificate's fields: read from its copied bytes, else from its parsed record. */
+    const issuedOf = (waiting: Waiting): Pending => {
+      if (waiting.record) return { index: waiting.index, text: issuedTextOf(waiting.record), record: waiting.record }
+      again.reset(waiting.line, arena.bytes, waiting.offset!, waiting.offset! + waiting.length!)
+      const text = issuedText(again)
+      if (text) return { index: waiting.index, text }
+      const record = again.record() as IssuedRecord
+      return { index: waiting.index, text: issuedTextOf(record), record }
+    }
     const supersede = ({ index, text, record: parsed }: Pending, written: boolean): void => {
       const record = parsed ?? issuedRecordOf(text!)
       const sha256 = record.certificate.sha256
@@ -196,25 +259,30 @@ export async function writeReviewFromJournal(
       (line) => {
         const at = index++
         if (line.type === 'issued') {
-          let text = issuedText(line)
-          let record: IssuedRecord | undefined
-          if (!text) {
-            record = line.record() as IssuedRecord
-            text = issuedTextOf(record)
+          const key = issuedKey(line)
+          if (key !== undefined) {
+            // A copy of the line's bytes (outside the JS heap) until its output shows: objects held
+            // that long would be promoted by the garbage collector and pile up.
+            pending.set(key, { index: at, line: line.line, ...arena.add(line.bytes, line.start, line.end) })
+          } else {
+            const record = line.record() as IssuedRecord
+            pending.set(record.certificate.sha256, { index: at, line: line.line, record })
           }
-          pending.set(text?.sha256 ?? record!.certificate.sha256, { index: at, text, record })
         } else if (line.type === 'written') {
           const fast = writtenText(line)
           const { serial, certificateSha256 } = fast ?? (line.record() as WrittenRecord)
-          const issued = pending.get(certificateSha256)
-          if (!issued) return // a duplicate 'written' for a certificate already handled
+          const waiting = pending.get(certificateSha256)
+          if (!waiting) return // a duplicate 'written' for a certificate already handled
           pending.delete(certificateSha256)
-          const isActive = active.get(serial) === certificateSha256 && !emitted.has(serial)
+          const issued = issuedOf(waiting)
+          if (pending.size === 0) arena.clear()
+          const isActive = active.get(serial) === certificateSha256
           if (!isActive) {
             supersede(issued, true)
             return
           }
-          emitted.add(serial)
+          // Emitted once: a later record of the serial is superseded. (Forgetting it also frees the memory.)
+          active.delete(serial)
           const wantEntry = !fast || !issued.text || issued.record !== undefined || firstDevices.length < SUMMARY_MAX_ROWS
           const entry = wantEntry ? deviceEntry(issued.record ?? issuedRecordOf(issued.text!), line.record() as WrittenRecord) : undefined
           if (fast && issued.text && !issued.record) {
@@ -231,15 +299,17 @@ export async function writeReviewFromJournal(
       async () => {
         await review.drain()
         await sums.drain()
-      }
+      },
+      // Pass 1 checked every line's checksum; this pass reads the same bytes (checked below).
+      { checksums: false }
     )
-    if (reread.bytes !== checked.bytes) {
+    if (reread.bytes !== checked.bytes || reread.identity !== checked.identity) {
       throw new OutputError(
         `The journal ${path.join(outputDir, JOURNAL_FILE)} changed while the review was written from it (${checked.bytes} bytes checked, ${reread.bytes} read again): is another process writing into output-dir ${outputDir}? Run again once it is done.`,
         { file: path.join(outputDir, JOURNAL_FILE) }
       )
     }
-    for (const issued of pending.values()) supersede(issued, false)
+    for (const waiting of pending.values()) supersede(issuedOf(waiting), false)
     const devices = review.devices
     const supersededCount = review.supersededCount
     // SHA256SUMS before the manifest: the manifest, written last, says the review is complete.

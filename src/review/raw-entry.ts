@@ -92,6 +92,20 @@ export function issuedText(line: JournalLine): IssuedText | undefined {
   return { serial: valueOf(serial!), sha256: valueOf(sha256!), at: at!, deviceId: deviceId!, serialNumber: serialNumber!, subject: subject!, publicKeySha256: publicKeySha256!, notBefore: notBefore!, notAfter: notAfter!, keySource: keySource!, pem }
 }
 
+const BASIS_OBJECT = bytesOf(',"basis":')
+
+/** An issued line's certificate SHA-256, read in place; undefined when laid out otherwise. */
+export function issuedKey(line: JournalLine): string | undefined {
+  const c = cursor.on(line)
+  if (
+    c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && c.skip() &&
+    c.literal(BASIS_OBJECT) && c.skip() && c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256)
+  ) {
+    return c.string()
+  }
+  return undefined
+}
+
 /** The same from a parsed record. Undefined when a field is not a string. */
 export function issuedTextOf(record: IssuedRecord): IssuedText | undefined {
   const c = record.certificate
