@@ -4,14 +4,15 @@
 // 64 MiB of data, for the same devices, several rounds alternating. Runs the bundled CLI
 // (dist/cli.js): plain Node, no TypeScript loader. How to read the output: bench/README.md.
 //
-// Environment: BENCH_DEVICES (64), BENCH_ROUNDS (3), BENCH_DIR (a new folder under the OS temp
-// dir), BENCH_BREAKDOWN=0 to skip the breakdown runs, BENCH_KEEP=1 to keep the work folder.
+// Environment: BENCH_DEVICES (64), BENCH_ROUNDS (3), BENCH_QUICK=1 (16 devices, 2 rounds), BENCH_DIR (a new folder under the OS temp
+// dir), BENCH_BREAKDOWN=0 to skip the breakdown runs, BENCH_KEEP=1 to keep the work folder,
+// BENCH_LARGE=1 for the large-base run (4 GiB sparse, 1.5 GiB of data: peak RSS).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = path.join(ROOT, 'dist/cli.js')
@@ -67,9 +68,9 @@ function requireTools() {
 // ---- fixtures ---------------------------------------------------------------------------------
 
 /** 256 MiB GPT: 1 "boot" FAT16 (32 MiB), 2 "rootfs" ext4 (the rest) holding 64 MiB of files. */
-function buildImage(work) {
+export function buildImage(work, { imageSize = IMAGE_SIZE, dataSize = DATA_SIZE } = {}) {
   const image = path.join(work, 'base.img')
-  tool('truncate', ['-s', String(IMAGE_SIZE), image])
+  tool('truncate', ['-s', String(imageSize), image])
   tool('sfdisk', ['-q', image], { input: `label: gpt\nsize=${BOOT_SIZE / 512}, type=U, name=boot\ntype=L, name=rootfs\n` })
   const parts = JSON.parse(tool('sfdisk', ['--json', image])).partitiontable.partitions
   const [boot, rootfs] = parts.map((p) => ({ start: p.start * 512, size: p.size * 512 }))
@@ -84,9 +85,9 @@ function buildImage(work) {
   for (const dir of ['etc', 'var/lib', 'usr/lib/firmware', 'usr/share/doc']) mkdirSync(path.join(tree, dir), { recursive: true })
   writeFileSync(path.join(tree, 'etc/hostname'), 'bench\n')
   writeFileSync(path.join(tree, 'etc/os-release'), 'ID=bench\n')
-  let left = DATA_SIZE
+  let left = dataSize
   for (let i = 0; left > 0; i++) {
-    const size = Math.min(left, (256 + ((i * 389) % 1536)) * 1024)
+    const size = Math.min(left, (256 + ((i * 389) % 1536)) * 1024 * (dataSize > 256 * MiB ? 8 : 1))
     const content = i % 2 ? randomBytes(size) : Buffer.from(`line ${i} of some firmware text\n`.repeat(Math.ceil(size / 28))).subarray(0, size)
     writeFileSync(path.join(tree, i % 2 ? 'usr/lib/firmware' : 'usr/share/doc', `f${String(i).padStart(3, '0')}.bin`), content)
     left -= size
@@ -102,7 +103,7 @@ function buildImage(work) {
 }
 
 /** A throwaway fleet CA, and for the baseline one device's client.pem / pkey.pem made with openssl. */
-function makePki(work) {
+export function makePki(work) {
   const caKey = path.join(work, 'ca.key')
   const caCert = path.join(work, 'ca.pem')
   tool('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '3650',
@@ -115,7 +116,7 @@ function makePki(work) {
   return { caKey, caCert, files }
 }
 
-function writeManifest(work, count, name = 'devices.csv') {
+export function writeManifest(work, count, name = 'devices.csv') {
   const serials = Array.from({ length: count }, (_, i) => `BENCH-${String(i + 1).padStart(4, '0')}`)
   const file = path.join(work, name)
   writeFileSync(file, ['serial', ...serials, ''].join('\n'))
@@ -142,16 +143,18 @@ function writeBaseline(work, pki, rootfs, serials) {
     loop,
     [
       'set -e',
-      'base="$1"; out="$2"; offset="$3"; script="$4"; list="$5"; copyOnly="${6:-}"',
+      'base="$1"; out="$2"; offset="$3"; script="$4"; list="$5"; mode="${6:-}"',
       'mkdir -p "$out"',
       'while read -r serial; do',
       '  cp --sparse=always "$base" "$out/$serial.img"',
-      '  [ -n "$copyOnly" ] || debugfs -w -f "$script" "$out/$serial.img?offset=$offset" >/dev/null 2>&1',
+      '  [ "$mode" = copy-only ] || debugfs -w -f "$script" "$out/$serial.img?offset=$offset" >/dev/null 2>&1',
+      '  [ "$mode" != dgst ] || openssl dgst -sha256 "$out/$serial.img" >> "$out/.sha256"',
       'done < "$list"',
       ''
     ].join('\n')
   )
-  return (base, out, copyOnly = false) => ['bash', [loop, base, out, String(rootfs.start), script, list, ...(copyOnly ? ['copy-only'] : [])]]
+  /** mode: '' (cp + debugfs), 'dgst' (cp + debugfs + openssl dgst -sha256), 'copy-only'. */
+  return (base, out, mode = '') => ['bash', [loop, base, out, String(rootfs.start), script, list, ...(mode ? [mode] : [])]]
 }
 
 /** The first output of a baseline run holds what it should (debugfs exits 0 even on failure). */
@@ -199,111 +202,210 @@ function sha256OfFile(file) {
 
 // ---- the run ----------------------------------------------------------------------------------
 
-function main() {
+/**
+ * Time credbake `bake --format image` against the two shell loops (cp + debugfs, and cp + debugfs
+ * + `openssl dgst -sha256`, the like-for-like one: it gives the same digest credbake puts in its
+ * manifest), for the same devices, rounds alternating which side goes first. Returns the figures;
+ * `printImageResult` prints the summary. Options: devices, rounds, dir (work folder), breakdown,
+ * quick (2 rounds of 16 devices, no breakdown), keep, log (line printer; silent when null).
+ */
+export async function benchImages(options = {}) {
+  const quick = options.quick === true
+  const devices = options.devices ?? (quick ? 16 : DEVICES)
+  const rounds = options.rounds ?? (quick ? 2 : ROUNDS)
+  const breakdown = options.breakdown ?? (quick ? false : BREAKDOWN)
+  const say = options.log === null ? () => {} : (options.log ?? log)
   requireTools()
-  const work = process.env.BENCH_DIR ? path.resolve(process.env.BENCH_DIR) : mkdtempSync(path.join(os.tmpdir(), 'credbake-bench-image-'))
+  const work = options.dir ? path.resolve(options.dir) : mkdtempSync(path.join(os.tmpdir(), 'credbake-bench-image-'))
   mkdirSync(work, { recursive: true })
+  const fsType = spawnSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', work], { encoding: 'utf8' }).stdout.trim().split('\n')[0] || '?'
   const node = process.execPath
-  log(`credbake image benchmark: ${DEVICES} devices, ${ROUNDS} rounds, work folder ${work}`)
-  log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ` +
+  const result = { devices, rounds, work, fsType, loadStart: loadavg(), rounds_: [] }
+  say(`credbake image benchmark: ${devices} devices, ${rounds} rounds, work folder ${work}`)
+  say(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ` +
     `${spawnSync('debugfs', ['-V'], { encoding: 'utf8' }).stderr.split('\n')[0]}`)
-  log(`file system of the work folder: ${spawnSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', work], { encoding: 'utf8' }).stdout.trim() || '?'}`)
-  log(`load average at start: ${loadavg()}`)
+  say(`file system of the work folder: ${fsType}`)
+  say(`load average at start: ${result.loadStart}`)
   try {
     const setupStart = performance.now()
     const { image, rootfs } = buildImage(work)
     const pki = makePki(work)
-    const { file: manifest, serials } = writeManifest(work, DEVICES)
+    const { file: manifest, serials } = writeManifest(work, devices)
     const baseline = writeBaseline(work, pki, rootfs, serials)
     const allocated = statSync(image).blocks * 512
-    log(`base image: ${IMAGE_SIZE / MiB} MiB GPT, rootfs ext4 at byte ${rootfs.start} (${(rootfs.size / MiB).toFixed(0)} MiB), ` +
+    say(`base image: ${IMAGE_SIZE / MiB} MiB GPT, rootfs ext4 at byte ${rootfs.start} (${(rootfs.size / MiB).toFixed(0)} MiB), ` +
       `${(allocated / MiB).toFixed(1)} MiB allocated; set up in ${fmt(performance.now() - setupStart)}`)
 
-    // Warm-up (not timed): page cache for the base, Node's code cache, debugfs in memory.
+    // Warm-up (not timed): page cache for the base, Node's code cache, debugfs and openssl in memory.
     const warm = writeManifest(work, 2, 'warm.csv')
     timed(node, credbakeArgs(warm.file, pki, image, path.join(work, 'warm-credbake')))
-    const [wcmd, wargs] = baseline(image, path.join(work, 'warm-shell'))
+    const [wcmd, wargs] = baseline(image, path.join(work, 'warm-shell'), 'dgst')
     timed(wcmd, wargs)
     clear(path.join(work, 'warm-credbake'))
     clear(path.join(work, 'warm-shell'))
+    await pause()
 
-    const credbakeMs = []
-    const shellMs = []
-    const syncMs = []
-    for (let round = 1; round <= ROUNDS; round++) {
-      const sides = round % 2 ? ['credbake', 'shell'] : ['shell', 'credbake']
+    const times = { credbake: [], dgst: [], plain: [] }
+    const orders = [['credbake', 'dgst', 'plain'], ['plain', 'dgst', 'credbake'], ['dgst', 'credbake', 'plain']]
+    for (let round = 1; round <= rounds; round++) {
+      const sides = orders[(round - 1) % orders.length]
       for (const side of sides) {
         const out = path.join(work, `out-${side}-${round}`)
         if (side === 'credbake') {
           const { ms } = timed(node, credbakeArgs(manifest, pki, image, out))
           const doc = JSON.parse(readFileSync(path.join(out, 'credbake-manifest.json'), 'utf8'))
-          if (doc.devices.length !== DEVICES || countFiles(path.join(out, 'images')) !== DEVICES) throw new Error(`credbake round ${round}: not ${DEVICES} images`)
-          credbakeMs.push(ms)
+          if (doc.devices.length !== devices || countFiles(path.join(out, 'images')) !== devices) throw new Error(`credbake round ${round}: not ${devices} images`)
+          // The manifest's digest is the file's: check one output with an independent hash.
+          const first = doc.devices[0]
+          const file = path.join(out, first.output?.path ?? first.path ?? `images/${serials[0]}.img`)
+          const expected = first.output?.sha256 ?? first.sha256
+          if (expected !== undefined && sha256OfFile(file) !== expected) throw new Error(`credbake round ${round}: ${file} does not hash to the manifest's SHA-256`)
+          times.credbake.push(ms)
         } else {
-          const [cmd, args] = baseline(image, out)
+          const [cmd, args] = baseline(image, out, side === 'dgst' ? 'dgst' : '')
           const { ms } = timed(cmd, args)
-          if (countFiles(out) !== DEVICES) throw new Error(`shell round ${round}: not ${DEVICES} images`)
+          if (countFiles(out) !== devices) throw new Error(`shell round ${round}: not ${devices} images`)
           checkBaselineOutput(out, rootfs, pki, serials[0])
-          // credbake flushes its outputs before writing its manifest; the loop does not. Time a
-          // sync after the loop separately, so both figures can be compared.
-          const s = timed('sync', ['-f', out])
-          syncMs.push(s.ms)
-          shellMs.push(ms)
+          if (side === 'dgst' && readFileSync(path.join(out, '.sha256'), 'utf8').trim().split('\n').length !== devices) throw new Error(`dgst loop round ${round}: not ${devices} digests`)
+          times[side].push(ms)
         }
         clear(out)
+        await pause()
       }
-      log(`round ${round} (${sides.join(' first, then ')}): credbake ${fmt(credbakeMs.at(-1) / DEVICES)}/device, shell loop ${fmt(shellMs.at(-1) / DEVICES)}/device ` +
-        `(+ sync ${fmt(syncMs.at(-1) / DEVICES)}), ratio ${(credbakeMs.at(-1) / shellMs.at(-1)).toFixed(2)}; load ${loadavg()}`)
+      const last = (list) => list.at(-1) / devices
+      say(`round ${round} (${sides.join(', ')}): credbake ${fmt(last(times.credbake))}/device, loop with dgst ${fmt(last(times.dgst))}, ` +
+        `loop without ${fmt(last(times.plain))}; ratios ${(times.credbake.at(-1) / times.dgst.at(-1)).toFixed(2)} / ${(times.credbake.at(-1) / times.plain.at(-1)).toFixed(2)}; load ${loadavg()}`)
     }
+    const perDevice = (list) => median(list.map((ms) => ms / devices))
+    Object.assign(result, {
+      credbakeMs: perDevice(times.credbake),
+      loopMs: perDevice(times.dgst),
+      loopNoDgstMs: perDevice(times.plain),
+      ratioVsLoop: perDevice(times.credbake) / perDevice(times.dgst),
+      ratioVsLoopNoDgst: perDevice(times.credbake) / perDevice(times.plain),
+      pairedRatioVsLoop: median(times.credbake.map((ms, i) => ms / times.dgst[i])),
+      pairedRatioVsLoopNoDgst: median(times.credbake.map((ms, i) => ms / times.plain[i])),
+      times
+    })
 
-    const perDevice = (list) => list.map((ms) => ms / DEVICES)
-    const c = median(perDevice(credbakeMs))
-    const s = median(perDevice(shellMs))
-    const ss = median(perDevice(shellMs.map((ms, i) => ms + syncMs[i])))
-    const pairedRatios = credbakeMs.map((ms, i) => ms / shellMs[i])
-    log('')
-    log(`RESULT (${DEVICES} devices, median of ${ROUNDS} rounds, per device, end to end):`)
-    log(`  credbake bake --format image     ${fmt(c)}   (issue + verify + write + read back + SHA-256 + manifest + sync)`)
-    log(`  shell loop cp + debugfs -w -f    ${fmt(s)}   (no certificates, no checks, no hashing)`)
-    log(`  shell loop + sync of its outputs ${fmt(ss)}`)
-    log(`  ratio credbake / shell loop      ${(c / s).toFixed(2)}   (median of per-round ratios ${median(pairedRatios).toFixed(2)}; target <= 1.00)`)
-    log(`  ratio credbake / (shell + sync)  ${(c / ss).toFixed(2)}`)
-
-    if (BREAKDOWN) {
-      log('')
-      log('BREAKDOWN (one run each; per device unless noted):')
+    if (breakdown) {
+      const lines = []
       const one = writeManifest(work, 1, 'one.csv')
       const startup = timed(node, [CLI, '--help']).ms
-      log(`  node dist/cli.js --help (process start)          ${fmt(startup)} once`)
+      lines.push(`node dist/cli.js --help (process start)          ${fmt(startup)} once`)
       const oneRun = timed(node, credbakeArgs(one.file, pki, image, path.join(work, 'b-one'))).ms
       clear(path.join(work, 'b-one'))
-      log(`  credbake, 1 device (fixed costs + 1 device)      ${fmt(oneRun)} once`)
+      lines.push(`credbake, 1 device (fixed costs + 1 device)      ${fmt(oneRun)} once`)
       const all = timed(node, credbakeArgs(manifest, pki, image, path.join(work, 'b-all'))).ms
       clear(path.join(work, 'b-all'))
-      log(`  credbake, ${DEVICES} devices: marginal cost per device   ${fmt((all - oneRun) / (DEVICES - 1))}  ((t${DEVICES} - t1) / ${DEVICES - 1})`)
-      const dir = timed(node, credbakeArgs(manifest, pki, null, path.join(work, 'b-dir'), 'dir')).ms
-      clear(path.join(work, 'b-dir'))
-      log(`  credbake --format dir (issuance, no image)       ${fmt(dir / DEVICES)}`)
+      lines.push(`credbake, ${devices} devices: marginal cost per device   ${fmt((all - oneRun) / (devices - 1))}  ((t${devices} - t1) / ${devices - 1})`)
       const part = timed(node, credbakeArgs(manifest, pki, image, path.join(work, 'b-part'), 'partition')).ms
       clear(path.join(work, 'b-part'))
-      log(`  credbake --format partition (${(rootfs.size / MiB).toFixed(0)} MiB each)      ${fmt(part / DEVICES)}`)
-      const [ccmd, cargs] = baseline(image, path.join(work, 'b-cp'), true)
+      lines.push(`credbake --format partition (${(rootfs.size / MiB).toFixed(0)} MiB each)      ${fmt(part / devices)}`)
+      const [ccmd, cargs] = baseline(image, path.join(work, 'b-cp'), 'copy-only')
       const cpOnly = timed(ccmd, cargs).ms
       const sample = path.join(work, 'b-cp', `${serials[0]}.img`)
       const hashStart = performance.now()
       sha256OfFile(sample)
       const hash = performance.now() - hashStart
       clear(path.join(work, 'b-cp'))
-      log(`  shell: cp --sparse=always alone                  ${fmt(cpOnly / DEVICES)}`)
-      log(`  shell: debugfs alone (loop - cp)                 ${fmt(s - cpOnly / DEVICES)}`)
-      log(`  SHA-256 of one ${IMAGE_SIZE / MiB} MiB output (node:crypto)     ${fmt(hash)}`)
+      lines.push(`shell: cp --sparse=always alone                  ${fmt(cpOnly / devices)}`)
+      lines.push(`shell: debugfs alone (loop - cp)                 ${fmt(result.loopNoDgstMs - cpOnly / devices)}`)
+      lines.push(`shell: openssl dgst alone (loop - loop w/o)      ${fmt(result.loopMs - result.loopNoDgstMs)}`)
+      lines.push(`SHA-256 of one ${IMAGE_SIZE / MiB} MiB output (node:crypto)     ${fmt(hash)}`)
+      result.breakdown = lines
     }
-    log('')
-    log(`load average at end: ${loadavg()} (${os.cpus().length} CPUs; other processes share this machine, so compare within a run)`)
+    result.loadEnd = loadavg()
+    return result
   } finally {
-    if (process.env.BENCH_KEEP === '1') log(`kept ${work}`)
+    if (options.keep ?? process.env.BENCH_KEEP === '1') say(`kept ${work}`)
     else rmSync(work, { recursive: true, force: true })
   }
 }
 
-main()
+/** Print what benchImages measured. */
+export function printImageResult(result, say = log) {
+  const { devices, rounds } = result
+  say('')
+  say(`IMAGES (${devices} devices, ${result.fsType}, median of ${rounds} rounds, per device, end to end):`)
+  say(`  credbake bake --format image          ${fmt(result.credbakeMs)}   (issue + write + read back + SHA-256 + manifest + sync)`)
+  say(`  loop cp + debugfs + openssl dgst      ${fmt(result.loopMs)}   (the like-for-like loop: same digest, no checks)`)
+  say(`  loop cp + debugfs                     ${fmt(result.loopNoDgstMs)}   (no digest)`)
+  say(`  ratio credbake / loop with dgst       ${result.ratioVsLoop.toFixed(2)}   (median of per-round ratios ${result.pairedRatioVsLoop.toFixed(2)}; target <= 0.40)`)
+  say(`  ratio credbake / loop without dgst    ${result.ratioVsLoopNoDgst.toFixed(2)}   (median of per-round ratios ${result.pairedRatioVsLoopNoDgst.toFixed(2)})`)
+  if (result.breakdown) {
+    say('')
+    say('BREAKDOWN (one run each; per device unless noted):')
+    for (const line of result.breakdown) say(`  ${line}`)
+  }
+  say(`  load average: ${result.loadStart} at start, ${result.loadEnd} at end (${os.cpus().length} CPUs; other processes share this machine, so compare within a run)`)
+}
+
+/** After deleting outputs: let writeback and discards settle before the next timed run. */
+function pause(ms = Number(process.env.BENCH_PAUSE_MS ?? 2000)) {
+  spawnSync('sync')
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+const GiB = 1024 * MiB
+
+/**
+ * Large bases: a 4 GiB sparse image holding 1.5 GiB of data (BENCH_LARGE_SIZE / BENCH_LARGE_DATA
+ * in MiB to change), baked for a few devices (BENCH_LARGE_DEVICES, 2), with the peak RSS of the
+ * whole credbake process (worker threads included: VmHWM from /proc/self/status at exit, read by a
+ * preloaded probe) and the outputs checked against an independent SHA-256.
+ */
+export async function benchLargeImage(options = {}) {
+  const say = options.log === null ? () => {} : (options.log ?? log)
+  const imageSize = (options.sizeMiB ?? Number(process.env.BENCH_LARGE_SIZE ?? 4096)) * MiB
+  const dataSize = (options.dataMiB ?? Number(process.env.BENCH_LARGE_DATA ?? 1536)) * MiB
+  const devices = options.devices ?? Number(process.env.BENCH_LARGE_DEVICES ?? 2)
+  requireTools()
+  const work = options.dir ? path.resolve(options.dir) : mkdtempSync(path.join(os.tmpdir(), 'credbake-bench-large-'))
+  mkdirSync(work, { recursive: true })
+  try {
+    say(`credbake large-base benchmark: ${(imageSize / GiB).toFixed(1)} GiB image, ${(dataSize / GiB).toFixed(2)} GiB of data, ${devices} devices, work folder ${work}`)
+    const setupStart = performance.now()
+    const { image } = buildImage(work, { imageSize, dataSize })
+    const pki = makePki(work)
+    const { file: manifest } = writeManifest(work, devices)
+    say(`base image built in ${fmt(performance.now() - setupStart)}: ${(statSync(image).blocks * 512 / MiB).toFixed(0)} MiB allocated; load ${loadavg()}`)
+    const probe = path.join(work, 'probe.cjs')
+    const peakFile = path.join(work, 'peak.txt')
+    writeFileSync(probe, [
+      "'use strict'",
+      "process.on('exit', () => {",
+      "  const status = require('node:fs').readFileSync('/proc/self/status', 'utf8')",
+      "  require('node:fs').writeFileSync(process.env.CREDBAKE_BENCH_PEAK, (/VmHWM:\\s+(\\d+)/.exec(status) || [])[1] || '')",
+      '})',
+      ''
+    ].join('\n'))
+    const out = path.join(work, 'out')
+    const { ms } = timed(process.execPath, ['-r', probe, ...credbakeArgs(manifest, pki, image, out)], { env: { ...process.env, CREDBAKE_BENCH_PEAK: peakFile } })
+    const peakKiB = Number(readFileSync(peakFile, 'utf8'))
+    const doc = JSON.parse(readFileSync(path.join(out, 'credbake-manifest.json'), 'utf8'))
+    let checked = 0
+    for (const device of doc.devices) {
+      const file = path.join(out, device.output?.path ?? device.path)
+      if (sha256OfFile(file) !== (device.output?.sha256 ?? device.sha256)) throw new Error(`${file} does not hash to the manifest's SHA-256`)
+      checked++
+    }
+    const result = { imageSize, dataSize, devices, ms, msPerDevice: ms / devices, peakRssMiB: peakKiB / 1024, checked, load: loadavg() }
+    say(`LARGE BASE: ${devices} devices in ${fmt(ms)} (${fmt(ms / devices)}/device), peak RSS ${result.peakRssMiB.toFixed(0)} MiB (target <= 512), ` +
+      `${checked} outputs match an independent SHA-256; load ${result.load}`)
+    return result
+  } finally {
+    if (options.keep ?? process.env.BENCH_KEEP === '1') say(`kept ${work}`)
+    else rmSync(work, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const run = process.env.BENCH_LARGE === '1'
+    ? benchLargeImage({ dir: process.env.BENCH_DIR })
+    : benchImages({ dir: process.env.BENCH_DIR, quick: process.env.BENCH_QUICK === '1' }).then((result) => printImageResult(result))
+  run.catch((error) => {
+    process.stderr.write(`${error.stack ?? error}\n`)
+    process.exitCode = 1
+  })
+}

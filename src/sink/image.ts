@@ -8,7 +8,7 @@ import type { BundleFile } from '../bundle/types.js'
 import { CredbakeError, ImageError, OutputError, isCredbakeError } from '../errors.js'
 import { bmapPathFor, writeBmapFile, type BmapSummary } from '../image/bmap.js'
 import { compressFile, compressionExtension, prepareBaseImage, type PreparedBase } from '../image/compress.js'
-import { ImageCopier } from '../image/copy.js'
+import { DEFAULT_CACHE_LIMIT, ImageCopier } from '../image/copy.js'
 import { isExt } from '../image/fs.js'
 import { runTool } from '../image/exec.js'
 import { readDiskLayout, selectPartition, type Partition } from '../image/table.js'
@@ -32,6 +32,17 @@ export const IMAGE_WRITES_IN_FLIGHT = 8
 
 /** One hashing thread per core. */
 const HASH_THREADS = Math.max(1, Math.min(4, availableParallelism()))
+
+/**
+ * Bases whose data is at most this many bytes are kept in memory for the per-device copies; larger
+ * ones are streamed (bounded buffers), so a 4 GiB base with 1.5 GiB of data stays far below
+ * 512 MiB of memory. CREDBAKE_IMAGE_CACHE_LIMIT (bytes) overrides it (tests take the streaming
+ * path with 0).
+ */
+function imageCacheLimit(): number {
+  const value = Number(process.env.CREDBAKE_IMAGE_CACHE_LIMIT)
+  return process.env.CREDBAKE_IMAGE_CACHE_LIMIT !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : DEFAULT_CACHE_LIMIT
+}
 
 const IMAGE_EXTENSIONS = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin', '.iso', '.hddimg']
 
@@ -67,17 +78,27 @@ export class ImageSink implements Sink {
 
   static async open(settings: Settings, context: SinkContext): Promise<ImageSink> {
     const image = settings.image as string
-    const baseSha256 = await sha256File(image).catch((error: unknown) => {
-      throw new ImageError(`Cannot read the base image ${image}: ${(error as Error).message}`, { file: image, cause: error })
+    const info = await stat(image).catch((error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code
+      throw new ImageError(`Cannot read the base image ${image}: ${code === 'ENOENT' ? 'it does not exist' : (error as Error).message}.`, { file: image, cause: error })
     })
+    if (!info.isFile() && !info.isBlockDevice()) throw new ImageError(`Cannot read the base image ${image}: it is not a regular file.`, { file: image })
     const prepared = await prepareBaseImage(image, context.secrets.dir)
+    // A compressed base is hashed as given; an uncompressed one in the copier's single read.
+    const compressedSha256 =
+      prepared.compression === 'none'
+        ? undefined
+        : await sha256File(image).catch((error: unknown) => {
+            throw new ImageError(`Cannot read the base image ${image}: ${(error as Error).message}`, { file: image, cause: error })
+          })
     try {
       const layout = await readDiskLayout(prepared.path, { onWarning: (message) => context.reporter.warning(message, { file: image }) })
       const partition = selectPartition(layout, settings.partition)
       // Fail before the first certificate is issued, not after: the tool must be there.
       if (isExt(partition.fileSystem.type)) await runTool('debugfs', ['-V'])
       else for (const tool of ['mmd', 'mcopy']) await runTool(tool, ['--version'])
-      const copier = await ImageCopier.open(prepared.path, prepared.map ? { map: prepared.map } : {})
+      const copier = await ImageCopier.open(prepared.path, { ...(prepared.map ? { map: prepared.map } : {}), cacheLimit: imageCacheLimit() })
+      const baseSha256 = compressedSha256 ?? copier.sha256 ?? (await sha256File(prepared.path))
       const sharesPrefix = settings.format === 'image' && settings.compress === 'none'
       const hasher = createFileHasher(
         { prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 },

@@ -373,7 +373,21 @@ describe('GPT: FAT32 "boot" and ext4 "rootfs" (metadata_csum, 64bit)', () => {
     const out = path.join(work, 'gpt-cli-default')
     const doc = bakeCli(['--image', gpt.path, '--output-dir', out])
     expect(doc.output.format).toBe('image')
+    // The base's SHA-256 comes from the same read that maps and caches it: the file's digest.
+    expect(doc.output.image.sha256).toBe(sha256sum(gpt.path))
     checkBake({ out, doc, base: gpt, part: gpt.part('rootfs'), fs: 'ext', format: 'image' })
+  })
+
+  it('a base whose data is above the memory limit is streamed (bounded buffers): outputs as good, digests of the files', () => {
+    // CREDBAKE_IMAGE_CACHE_LIMIT=0 puts this small base above the limit, so the copies read the base
+    // each time instead of from memory (the path 4 GiB bases take).
+    const out = path.join(work, 'gpt-streamed')
+    const result = runCli(['bake', ...common(), '--image', gpt.path, '--output-dir', out], { env: { CREDBAKE_IMAGE_CACHE_LIMIT: '0' } })
+    expect(result.status, result.stdout + result.stderr).toBe(0)
+    const doc = readValidManifest(path.join(out, 'credbake-manifest.json'))
+    checkBake({ out, doc, base: gpt, part: gpt.part('rootfs'), fs: 'ext', format: 'image' })
+    // The base's digest in the manifest is the file's, however it was read.
+    expect(doc.output.image.sha256).toBe(sha256sum(gpt.path))
   })
 })
 

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImageError, ToolError } from '../../src/errors.js'
 import { compressFile, compressionExtension, decompressToSparse, detectCompression, prepareBaseImage, sha256File } from '../../src/image/compress.js'
-import { copyImage, extractRange, ImageCopier, mapData, sliceMap } from '../../src/image/copy.js'
+import { copyImage, extractRange, ImageCopier, mapData, scanBase, sliceMap } from '../../src/image/copy.js'
 import { readDiskLayout, selectPartition } from '../../src/image/table.js'
 import { writeBundle } from '../../src/image/write.js'
 import { allocatedBytes, buildGptImage, cleanupScratch, compressWithTool, debugfsCat, e2fsck, extractBytes, MiB, pokeBytes, scratchDir, type BuiltImage } from '../helpers/images.js'
@@ -45,6 +45,28 @@ describe('data map and copies', () => {
     }
     // Sorted and not touching (touching ranges are merged).
     map.ranges.slice(1).forEach(([s], i) => expect(s).toBeGreaterThan(map.ranges[i]![1]))
+  })
+
+  it('one read of the base gives the same map as mapData, the SHA-256 of the file, and its data when it fits', async () => {
+    const map = await mapData(gpt.path)
+    const sha = execFileSync('sha256sum', [gpt.path], { encoding: 'utf8' }).split(' ')[0]
+    const kept = await scanBase(gpt.path, 256 * MiB)
+    expect(kept.map).toEqual(map)
+    expect(kept.sha256).toBe(sha)
+    expect(kept.cache).toBeDefined()
+    expect(kept.cache!.reduce((sum, c) => sum + c.data.length, 0)).toBe(map.dataBytes)
+    for (const chunk of kept.cache!) expect(chunk.data.equals(readFileSync(gpt.path).subarray(chunk.offset, chunk.offset + chunk.data.length))).toBe(true)
+    // Above the limit (as a 4 GiB base with 1.5 GiB of data is at the default): nothing kept.
+    const streamed = await scanBase(gpt.path, 64 * 1024)
+    expect(streamed.map).toEqual(map)
+    expect(streamed.sha256).toBe(sha)
+    expect(streamed.cache).toBeUndefined()
+    const copier = await ImageCopier.open(gpt.path, { cacheLimit: 64 * 1024, noReflink: true })
+    expect(copier.sha256).toBe(sha)
+    expect(copier.cached).toBe(false)
+    const dest = path.join(dir, 'streamed.img')
+    await copier.copyTo(dest)
+    expect(fileSha(dest)).toBe(baseSha)
   })
 
   for (const [label, options] of [
