@@ -195,6 +195,13 @@ const sha256Hex: (data: Buffer) => string =
 
 const EMPTY = Buffer.alloc(0)
 
+/** Whether `bytes` holds `text` at `at` (a loop: Buffer#compare on ranges costs more for a few bytes). */
+function bytesAt(bytes: Buffer, at: number, text: Buffer): boolean {
+  if (at + text.length > bytes.length) return false
+  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text[i]) return false
+  return true
+}
+
 /**
  * One checked line of a journal, as `scanJournal` hands it to its visitor. Valid only during that
  * call: `bytes` is the reader's buffer, reused for the next chunk; the object itself is reused too.
@@ -303,7 +310,7 @@ class LineChecker {
     const { bytes, start, end: lineEnd } = view
     if (lineEnd === start) throw view.damage('the line is empty')
     const at = lineEnd - SUM_SUFFIX_LENGTH
-    if (at <= start || bytes[lineEnd - 1] !== 0x7d || bytes[lineEnd - 2] !== 0x22 || SUM_FIELD_BYTES.compare(bytes, at, at + SUM_FIELD.length) !== 0) {
+    if (at <= start || bytes[lineEnd - 1] !== 0x7d || bytes[lineEnd - 2] !== 0x22 || !bytesAt(bytes, at, SUM_FIELD_BYTES)) {
       throw view.damage('the line has no checksum')
     }
     bytes[at] = 0x7d
@@ -316,7 +323,7 @@ class LineChecker {
     }
     view.end = at + 1
     const candidates = TYPE_PREFIXES.get(bytes[start + 9]!)
-    const known = candidates?.find(({ prefix }) => prefix.compare(bytes, start, start + prefix.length) === 0)
+    const known = candidates?.find(({ prefix }) => bytesAt(bytes, start, prefix))
     // Run records are rare and checked in full; anything not laid out as encodeRecord writes is parsed.
     view.type = known && known.type !== 'run' ? known.type : view.record().type
   }

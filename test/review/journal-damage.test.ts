@@ -4,10 +4,10 @@
 // behind. And a journal of several read chunks (lines across chunk boundaries, one line longer
 // than a chunk): the same review as the records say, damage found on the right line.
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JOURNAL_FILE, JournalDamageError, encodeRecord } from '../../src/journal/journal.js'
+import { JOURNAL_FILE, JournalDamageError, encodeRecord, scanJournal } from '../../src/journal/journal.js'
 import type { IssuedRecord, JournalRecord, WrittenRecord } from '../../src/journal/records.js'
 import { loadJournalState } from '../../src/journal/state.js'
 import { writeReviewFromJournal } from '../../src/review/from-journal.js'
@@ -78,6 +78,22 @@ describe('a damaged journal stops the review and the resume state, naming file:l
     await expectDamage(outputDirWith([lines[0], lines[1], summed('{"type":"written","run":"r","at":}'), ...lines.slice(2)].join('')), 3, /not JSON/)
     await expectDamage(outputDirWith([lines[0], summed('{"type":"forgotten","run":"r"}'), ...lines.slice(1)].join('')), 2, /record type is unknown/)
   })
+})
+
+it('two readings of a journal tell whether it changed in between (the review reads it twice)', async () => {
+  // A journal that ends with a whole line (the resume one ends with a torn append).
+  const journal = reviewScenarios().find((scenario) => scenario.name === 'overwrite')!.journal
+  const out = outputDirWith(journal)
+  const file = path.join(out, JOURNAL_FILE)
+  const visit = (): void => undefined
+  const first = await scanJournal(out, visit)
+  expect(first.lines).toBe(journal.split('\n').length - 1)
+  expect(await scanJournal(out, visit, undefined, { checksums: false })).toEqual(first)
+  // Same size, another modification time: a rewrite in place.
+  utimesSync(file, new Date(), new Date(Date.now() + 5000))
+  expect((await scanJournal(out, visit)).identity).not.toBe(first.identity)
+  appendFileSync(file, journal.slice(journal.indexOf('\n') + 1, journal.indexOf('\n', journal.indexOf('\n') + 1) + 1))
+  expect((await scanJournal(out, visit)).bytes).toBeGreaterThan(first.bytes)
 })
 
 describe('a journal of several read chunks', () => {
