@@ -1,9 +1,12 @@
 // npm run bench:signer: `credbake bake` (EC P-256 devices, tar format, end to end through
 // dist/cli.js) with the fleet CA key in memory (a PEM file) and the same bake with the key on a
 // SoftHSM2 token (pkcs11:), in the same run; prints both rates and their ratio. Asserts nothing.
-// BENCH_DEVICES (default 3000). Needs softhsm2, opensc (pkcs11-tool) and libengine-pkcs11-openssl.
+// BENCH_DEVICES (default 3000); BENCH_CLI (default dist/cli.js) times another build, e.g. a copy
+// of an older dist/; CREDBAKE_PKCS11_SESSIONS, if set, reaches the signer process. The token bake
+// also reports the signer process's sessions and signatures per session (CREDBAKE_PKCS11_DIAGNOSTICS;
+// absent from builds before it). Needs softhsm2, opensc (pkcs11-tool) and libengine-pkcs11-openssl.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -26,7 +29,9 @@ function bake(name, key, env = {}) {
   const elapsed = seconds(start)
   if (run.status !== 0) throw new Error(`credbake (${name}) failed: ${run.stderr}`)
   rmSync(out, { recursive: true, force: true })
-  return { rate: devices / elapsed, elapsed }
+  const diagnostics = env.CREDBAKE_PKCS11_DIAGNOSTICS
+  const signer = diagnostics && existsSync(diagnostics) ? JSON.parse(readFileSync(diagnostics, 'utf8')) : undefined
+  return { rate: devices / elapsed, elapsed, ...(signer ? { signer } : {}) }
 }
 
 /** Makes a token and two CAs in a temp folder, bakes with each, removes the folder. */
@@ -58,7 +63,7 @@ function measure() {
   writeFileSync(path.join(work, 'devices.csv'), `serial\n${Array.from({ length: devices }, (_, i) => `BENCH-${i}`).join('\n')}\n`)
 
   const memory = bake('memory', fileKey)
-  const token = bake('token', 'pkcs11:token=bench;object=ca', { ...env, CREDBAKE_FLEET_CA_KEY_PASSPHRASE: pin })
+  const token = bake('token', 'pkcs11:token=bench;object=ca', { ...env, CREDBAKE_FLEET_CA_KEY_PASSPHRASE: pin, CREDBAKE_PKCS11_DIAGNOSTICS: path.join(work, 'signer.json') })
   return { devices, memory, token, ratio: token.rate / memory.rate }
 }
 
@@ -67,6 +72,8 @@ export function printSignerBench(result) {
   console.log(`credbake signer bench: ${result.devices} devices, EC P-256 CA and devices, tar format; ${os.availableParallelism()} cores, load ${load}`)
   console.log(`  fleet CA key in memory (PEM file)   ${result.memory.rate.toFixed(0).padStart(7)} devices/s  (${result.memory.elapsed.toFixed(2)} s)`)
   console.log(`  fleet CA key on SoftHSM2 (pkcs11:)  ${result.token.rate.toFixed(0).padStart(7)} devices/s  (${result.token.elapsed.toFixed(2)} s)`)
+  const signer = result.token.signer
+  if (signer) console.log(`  SoftHSM2 signer process: ${signer.sessions} sessions (${signer.mode}), signatures per session ${signer.perSession.join(' ')}, at most ${signer.maxInFlight} in flight`)
   console.log(`  ratio SoftHSM2 / in memory: ${result.ratio.toFixed(2)}`)
 }
 
