@@ -4,9 +4,9 @@
 //
 // Peak RSS is VmHWM of the whole process (worker threads included), printed at exit by the
 // bench/peak-rss.cjs preload. While it runs, VmRSS is sampled every 50 ms and split into phases by
-// the CLI's progress lines: "bake" up to the line reporting every device baked, "review" after it
-// (the final sync of output-dir, the review manifest, certificates.pem and SHA256SUMS written
-// from the journal, exit). A second run in the same output-dir resumes it (every device kept:
+// the journal: "bake" until this run's `complete` record is its last line, "review" after it (the
+// final sync of output-dir, the review manifest, certificates.pem and SHA256SUMS written from the
+// journal, the workers stopped, exit). A second run in the same output-dir resumes it (every device kept:
 // the journal read back, every output verified, the review written again).
 //
 // | variable | meaning | default |
@@ -18,7 +18,7 @@
 //
 // From bench/issue.js: `const { benchMemory, printMemoryBench } = await import('./memory.js')`.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -36,11 +36,37 @@ function rssOf(pid) {
   }
 }
 
+/** Size of a file, 0 when missing. */
+function sizeOf(file) {
+  try {
+    return statSync(file).size
+  } catch {
+    return 0
+  }
+}
+
+/** Whether the journal grew past `from` and its last line is a `complete` record. */
+function completed(journal, from) {
+  const size = sizeOf(journal)
+  if (size <= from) return false
+  const tail = Buffer.alloc(Math.min(512, size))
+  const fd = openSync(journal, 'r')
+  try {
+    readSync(fd, tail, 0, tail.length, size - tail.length)
+  } finally {
+    closeSync(fd)
+  }
+  const text = tail.toString('latin1').trimEnd()
+  return text.slice(text.lastIndexOf('\n') + 1).startsWith('{"type":"complete"')
+}
+
 /**
  * One `credbake bake` run, sampled. Resolves to { seconds, peakRss, bakePeakRss, reviewPeakRss,
  * reviewSeconds, devices }.
  */
 function bakeOnce({ manifest, caCert, caKey, out, devices }) {
+  const journal = path.join(out, 'credbake-journal.jsonl')
+  const journalBefore = sizeOf(journal)
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint()
     const now = () => Number(process.hrtime.bigint() - started) / 1e9
@@ -51,27 +77,22 @@ function bakeOnce({ manifest, caCert, caKey, out, devices }) {
     )
     let stderr = ''
     let stdout = ''
-    /** When the CLI reported every device baked (or kept, on resume). */
+    /** When this run's `complete` record reached the journal (every device baked or kept). */
     let bakedAt
     let bakePeak = 0
     let reviewPeak = 0
-    const done = new RegExp(`baked ${devices.toLocaleString('en-US')}/|were already complete`)
     const sample = setInterval(() => {
       const rss = rssOf(child.pid)
       if (rss === undefined) return
+      if (bakedAt === undefined && completed(journal, journalBefore)) bakedAt = now()
       if (bakedAt === undefined) bakePeak = Math.max(bakePeak, rss)
       else reviewPeak = Math.max(reviewPeak, rss)
     }, 50)
-    const watch = (text) => {
-      if (bakedAt === undefined && done.test(text)) bakedAt = now()
-    }
     child.stdout.on('data', (chunk) => {
       stdout += chunk
-      watch(String(chunk))
     })
     child.stderr.on('data', (chunk) => {
       stderr += chunk
-      watch(String(chunk))
     })
     child.on('error', reject)
     child.on('close', (code) => {
@@ -85,7 +106,7 @@ function bakeOnce({ manifest, caCert, caKey, out, devices }) {
         peakRss: peak ? Number(peak[1]) * 1024 : undefined,
         bakePeakRss: bakePeak,
         reviewPeakRss: reviewPeak,
-        // From the last progress line to exit: the final sync, the review files, exit.
+        // From the complete record to exit: the final sync, the review files, exit.
         reviewSeconds: bakedAt === undefined ? undefined : seconds - bakedAt,
         output: stdout
       })
