@@ -609,7 +609,13 @@ export async function openPkcs11SignerProcess(reference: string, context: Signer
   parsePkcs11Uri(reference) // URI errors before a process is started
   const child = new SignerProcess(process.execPath, context.passphrase, context.warn ?? (() => {}), {
     args: [script],
-    env: { [ROLE_ENV]: PKCS11_ROLE, [URI_ENV]: reference, ...(context.pkcs11Module ? { [MODULE_ENV]: context.pkcs11Module } : {}) },
+    env: {
+      [ROLE_ENV]: PKCS11_ROLE,
+      [URI_ENV]: reference,
+      ...(context.pkcs11Module ? { [MODULE_ENV]: context.pkcs11Module } : {}),
+      // A pool thread for every session (libuv's default is 4), unless the user sized the pool.
+      UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(Math.max(4, processSessions(process.env[SESSIONS_ENV])))
+    },
     stderrPrefix: '',
     name: "credbake's PKCS#11 signer process"
   })
