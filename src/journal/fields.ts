@@ -13,13 +13,16 @@ export class FieldCursor {
   private end = 0
   /** Where the last value read or skipped began. */
   valueStart = 0
+  /** False once a string was read since `on` whose value may hold more than ASCII (an escape but `\n`, a byte outside ASCII). */
+  ascii = true
 
   /** Start at the line's first byte. */
-  on(line: JournalLine): this {
+  on(line: Pick<JournalLine, 'bytes' | 'start' | 'end' | 'converted'>): this {
     this.bytes = line.bytes
     this.pos = line.start
     // A converted format-1 record is not in its bytes: nothing matches, callers use record().
     this.end = line.converted ? line.start : line.end
+    this.ascii = true
     return this
   }
 
@@ -86,9 +89,9 @@ export class FieldCursor {
     if (close < 0) return undefined
     this.valueStart = open
     this.pos = close + 1
-    if (!this.escaped) return bytes.toString('utf8', open + 1, close)
+    if (!this.escaped) return this.long ?? bytes.toString('utf8', open + 1, close)
     // A PEM: ASCII whose only escapes are its newlines.
-    if (this.onlyNewlineEscapes) return bytes.toString('latin1', open + 1, close).replaceAll('\\n', '\n')
+    if (this.onlyNewlineEscapes) return (this.long ?? bytes.toString('latin1', open + 1, close)).replaceAll('\\n', '\n')
     // Escapes are rare otherwise (a quote or backslash in a serial): JSON.parse decodes them.
     return decoded(bytes.toString('utf8', open, close + 1))
   }
@@ -146,26 +149,51 @@ export class FieldCursor {
   /** Whether it is ASCII with no escape but `\n`. */
   private onlyNewlineEscapes = false
 
+  /** For a long string (a PEM) stringEnd classified natively: its text, read as latin1. */
+  private long: string | undefined
+
   /** Index of the quote closing the string that opens at `open` (within the line), or -1. */
   private stringEnd(open: number): number {
     const { bytes, end } = this
+    let close = open
+    for (;;) {
+      close = bytes.indexOf(QUOTE, close + 1)
+      if (close < 0 || close >= end) return -1
+      let backslashes = 0
+      while (bytes[close - 1 - backslashes] === BACKSLASH) backslashes++
+      if (backslashes % 2 === 0) break
+    }
+    this.long = undefined
+    if (close - open > 64) {
+      // Long: classified by regular expressions over its text (native) rather than a loop here.
+      const text = bytes.toString('latin1', open + 1, close)
+      const other = NOT_PLAIN.test(text) || OTHER_ESCAPE.test(text)
+      this.escaped = other || text.includes('\\')
+      this.onlyNewlineEscapes = !other
+      this.long = text
+      if (other) this.ascii = false
+      return close
+    }
     let escaped = false
     let other = false
-    for (let pos = open + 1; pos < end; pos++) {
+    for (let pos = open + 1; pos < close; pos++) {
       const c = bytes[pos]!
-      if (c === QUOTE) {
-        this.escaped = escaped || other
-        this.onlyNewlineEscapes = !other
-        return pos
-      }
       if (c === BACKSLASH) {
         escaped = true
         if (bytes[++pos] !== 0x6e) other = true
       } else if (c < 0x20 || c >= 0x80) other = true
     }
-    return -1
+    this.escaped = escaped || other
+    this.onlyNewlineEscapes = !other
+    if (other) this.ascii = false
+    return close
   }
 }
+
+/** A byte JSON.stringify would have escaped, or one outside ASCII. */
+const NOT_PLAIN = /[^\x20-\x7e]/
+/** An escape other than `\n`. */
+const OTHER_ESCAPE = /\\[^n]/
 
 /** A JSON string's value; undefined when it is not valid JSON (the parsed record then says why). */
 function decoded(text: string): string | undefined {

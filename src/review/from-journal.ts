@@ -286,7 +286,7 @@ export async function writeReviewFromJournal(
           const wantEntry = !fast || !issued.text || issued.record !== undefined || firstDevices.length < SUMMARY_MAX_ROWS
           const entry = wantEntry ? deviceEntry(issued.record ?? issuedRecordOf(issued.text!), line.record() as WrittenRecord) : undefined
           if (fast && issued.text && !issued.record) {
-            review.addText(deviceEntryText(issued.text, fast), issued.text.pem)
+            review.addText(deviceEntryText(issued.text, fast), issued.text.pem, issued.text.ascii && fast.ascii)
             if (format === 'dir') sums.addDeviceNow(entry ?? dirDevice(fast), format)
             else sums.addNow(valueOf(fast.path), valueOf(fast.sha256))
           } else {

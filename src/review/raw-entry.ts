@@ -20,6 +20,8 @@ export interface IssuedText {
   notAfter: string
   keySource: string
   pem: string
+  /** Every field ASCII (the entry and PEM can be written as latin1, which is cheaper). */
+  ascii: boolean
 }
 
 export interface WrittenText {
@@ -28,6 +30,7 @@ export interface WrittenText {
   path: string
   size: string
   sha256: string
+  ascii: boolean
   files: Array<{ path: string; mode: string; owner: string; sha256: string; size: string; secret: boolean }>
 }
 
@@ -89,7 +92,7 @@ export function issuedText(line: JournalLine): IssuedText | undefined {
   ) {
     return undefined
   }
-  return { serial: valueOf(serial!), sha256: valueOf(sha256!), at: at!, deviceId: deviceId!, serialNumber: serialNumber!, subject: subject!, publicKeySha256: publicKeySha256!, notBefore: notBefore!, notAfter: notAfter!, keySource: keySource!, pem }
+  return { serial: valueOf(serial!), sha256: valueOf(sha256!), at: at!, deviceId: deviceId!, serialNumber: serialNumber!, subject: subject!, publicKeySha256: publicKeySha256!, notBefore: notBefore!, notAfter: notAfter!, keySource: keySource!, pem, ascii: c.ascii }
 }
 
 const BASIS_OBJECT = bytesOf(',"basis":')
@@ -112,7 +115,7 @@ export function issuedTextOf(record: IssuedRecord): IssuedText | undefined {
   const fields = [record.at, record.serial, record.basis?.deviceId, c?.serialNumber, c?.sha256, c?.subject, c?.publicKeySha256, c?.notBefore, c?.notAfter, c?.keySource, c?.pem]
   if (!fields.every((field) => typeof field === 'string')) return undefined
   const q = JSON.stringify
-  return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), pem: c.pem }
+  return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), pem: c.pem, ascii: false }
 }
 
 /** An issued record again, from its text: for the superseded list and the summary's first devices. */
@@ -177,7 +180,7 @@ export function writtenText(line: JournalLine): WrittenText | undefined {
     if (!c.byte(0x5d)) return undefined
   }
   if (!c.byte(0x7d)) return undefined
-  return { serial: valueOf(serial!), certificateSha256: valueOf(certificateSha256!), path: path!, size: size!, sha256: sha256!, files }
+  return { serial: valueOf(serial!), certificateSha256: valueOf(certificateSha256!), path: path!, size: size!, sha256: sha256!, files, ascii: c.ascii }
 }
 
 /** The manifest's device entry (indented as inside the devices list), from the two records' text. */
