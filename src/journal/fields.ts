@@ -164,10 +164,10 @@ export class FieldCursor {
       if (backslashes % 2 === 0) break
     }
     this.long = undefined
-    if (close - open > 64) {
+    if (close - open > 160) {
       // Long: classified by regular expressions over its text (native) rather than a loop here.
       const text = bytes.toString('latin1', open + 1, close)
-      const other = NOT_PLAIN.test(text) || OTHER_ESCAPE.test(text)
+      const other = NOT_PLAIN_OR_OTHER_ESCAPE.test(text)
       this.escaped = other || text.includes('\\')
       this.onlyNewlineEscapes = !other
       this.long = text
@@ -190,10 +190,8 @@ export class FieldCursor {
   }
 }
 
-/** A byte JSON.stringify would have escaped, or one outside ASCII. */
-const NOT_PLAIN = /[^\x20-\x7e]/
-/** An escape other than `\n`. */
-const OTHER_ESCAPE = /\\[^n]/
+/** A byte JSON.stringify would have escaped, one outside ASCII, or an escape other than `\n`. */
+const NOT_PLAIN_OR_OTHER_ESCAPE = /[^\x20-\x7e]|\\[^n]/
 
 /** A JSON string's value; undefined when it is not valid JSON (the parsed record then says why). */
 function decoded(text: string): string | undefined {
