@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JOURNAL_FILE, JournalDamageError, encodeRecord, scanJournal } from '../../src/journal/journal.js'
+import { JOURNAL_FILE, JournalDamageError, encodeRecord, readJournal, scanJournal } from '../../src/journal/journal.js'
 import type { IssuedRecord, JournalRecord, WrittenRecord } from '../../src/journal/records.js'
 import { loadJournalState } from '../../src/journal/state.js'
 import { writeReviewFromJournal } from '../../src/review/from-journal.js'
@@ -94,6 +94,21 @@ it('two readings of a journal tell whether it changed in between (the review rea
   expect((await scanJournal(out, visit)).identity).not.toBe(first.identity)
   appendFileSync(file, journal.slice(journal.indexOf('\n') + 1, journal.indexOf('\n', journal.indexOf('\n') + 1) + 1))
   expect((await scanJournal(out, visit)).bytes).toBeGreaterThan(first.bytes)
+})
+
+it('readJournal yields every record, parsed, with its line number', async () => {
+  const journal = reviewScenarios().find((scenario) => scenario.name === 'overwrite')!.journal
+  const out = outputDirWith(journal)
+  const entries = []
+  for await (const entry of readJournal(out)) entries.push(entry)
+  const expected = journal
+    .split('\n')
+    .slice(0, -1)
+    .map((line, index) => {
+      const { sum: _sum, ...record } = JSON.parse(line)
+      return { record, line: index + 1 }
+    })
+  expect(entries).toEqual(expected)
 })
 
 describe('a journal of several read chunks', () => {
