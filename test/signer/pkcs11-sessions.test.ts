@@ -137,7 +137,9 @@ describe('several sessions on SoftHSM2', () => {
     )
     expect(run.status, run.stdout + run.stderr).toBe(0)
     expect(run.stdout + run.stderr).not.toContain(token.pin)
-    const report = JSON.parse(readFileSync(diagnostics, 'utf8')) as Diagnostics
+    const text = readFileSync(diagnostics, 'utf8')
+    expect(text).not.toContain(token.pin)
+    const report = JSON.parse(text) as Diagnostics
     expect(report.sessions, name).toBe(sessions)
     expect(report.perSession).toHaveLength(sessions)
     // Every device, plus the test signature made before anything is issued.
