@@ -60,7 +60,7 @@ describe('dist/', () => {
     expect([...fresh.keys()]).toEqual(expect.arrayContaining(['index.js', 'cli.js', 'aws-kms.js', ...(process.platform === 'linux' && process.arch === 'x64' ? ['native/linux-x64/pkcs11.node'] : [])]))
   })
 
-  it('the AWS SDK is in dist/aws-kms.js alone, which holds nothing of credbake but its entry', () => {
+  it('the AWS SDK is in dist/aws-kms.js alone, which holds nothing of credbake but its entry; no unused undici', () => {
     const sdkModule = (id: string): boolean => /node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(id)
     const sdk = fresh.get('aws-kms.js')!
     expect(sdk.modules.some(sdkModule)).toBe(true)
@@ -71,6 +71,8 @@ describe('dist/', () => {
       expect(modules.filter(sdkModule), `${main} inlines the AWS SDK`).toEqual([])
       expect(modules).not.toContain('src/signer/awskms-sdk.ts')
       expect(modules).toContain('src/errors.ts')
+      // @actions/http-client's undici and tunnel are unused (rollup.config.js): not parsed at every start.
+      expect(modules.filter((id) => /node_modules\/(undici|tunnel)\//.test(id)), `${main} holds undici or tunnel`).toEqual([])
       // The SDK is loaded from beside the bundle, by a dynamic import only.
       const code = bytes.toString('utf8')
       expect(code).toContain("import('./aws-kms.js')")
