@@ -4,7 +4,7 @@
 // 64 MiB of data, for the same devices, several rounds alternating. Runs the bundled CLI
 // (dist/cli.js): plain Node, no TypeScript loader. How to read the output: bench/README.md.
 //
-// Environment: BENCH_DEVICES (64), BENCH_ROUNDS (3), BENCH_QUICK=1 (16 devices, 2 rounds), BENCH_DIR (a new folder under the OS temp
+// Environment: BENCH_DEVICES (64), BENCH_ROUNDS (3), BENCH_QUICK=1 (32 devices, 2 rounds), BENCH_DIR (a new folder under the OS temp
 // dir), BENCH_BREAKDOWN=0 to skip the breakdown runs, BENCH_KEEP=1 to keep the work folder,
 // BENCH_LARGE=1 for the large-base run (4 GiB sparse, 1.5 GiB of data: peak RSS).
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -207,11 +207,11 @@ function sha256OfFile(file) {
  * + `openssl dgst -sha256`, the like-for-like one: it gives the same digest credbake puts in its
  * manifest), for the same devices, rounds alternating which side goes first. Returns the figures;
  * `printImageResult` prints the summary. Options: devices, rounds, dir (work folder), breakdown,
- * quick (2 rounds of 16 devices, no breakdown), keep, log (line printer; silent when null).
+ * quick (2 rounds of 32 devices, no breakdown), keep, log (line printer; silent when null).
  */
 export async function benchImages(options = {}) {
   const quick = options.quick === true
-  const devices = options.devices ?? (quick ? 16 : DEVICES)
+  const devices = options.devices ?? (quick && process.env.BENCH_DEVICES === undefined ? 32 : DEVICES)
   const rounds = options.rounds ?? (quick ? 2 : ROUNDS)
   const breakdown = options.breakdown ?? (quick ? false : BREAKDOWN)
   const say = options.log === null ? () => {} : (options.log ?? log)
