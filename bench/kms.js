@@ -1,7 +1,7 @@
 // npm run bench:kms: devices per second of `credbake bake` (EC P-256, tar, end to end through
 // dist/cli.js) with the fleet CA key in AWS KMS, reached through the KMS stand-in of the tests
 // (test/helpers/kms-server.ts, on 127.0.0.1) with 5 ms added per call — beside the same bake with
-// the key in memory, measured in the same run. The real AWS SDK in the bundle talks to it; the
+// the key in memory, measured in the same run. The real AWS SDK (dist/aws-kms.js, loaded by the bundle) talks to it; the
 // stand-in runs in this process, so its ECDSA arithmetic (~0.5 ms per signature, BigInt) shares
 // the machine with credbake. Prints rates; asserts nothing.
 //   BENCH_DEVICES (default 2000), BENCH_KMS_LATENCY_MS (default 5), BENCH_KMS_THROTTLE (fraction
