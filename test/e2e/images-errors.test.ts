@@ -318,5 +318,24 @@ describe('the partition is too full for a device', () => {
     expectNoTempNames(action.stdout, result.stderr)
     // The base was not touched by either run.
     expect(freeBlocks(full)).toBe(target)
+    filled = { dir, full, target, freeBlocks }
+  })
+
+  it('a device in the middle fails: the ones after it are not kept, though each would fit (two are copied at once)', () => {
+    expect(filled, 'the test above made the filled image').toBeDefined()
+    const { dir, full, target, freeBlocks } = filled!
+    const middle = path.join(dir, 'middle.csv')
+    writeFileSync(middle, `serial,uri\nM-1,urn:a\nM-2,urn:${'c'.repeat(6000)}\nM-3,urn:b\nM-4,urn:d\nM-5,urn:e\n`)
+    const out = path.join(dir, 'out-middle')
+    const result = runCli(['bake', '--manifest', middle, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--san', 'URI:{uri}', '--image', full, '--output-dir', out])
+    expect(result.status, result.stderr).toBe(5)
+    expect(result.stderr).toMatch(/M-2.*too full|too full.*M-2/)
+    expect(existsSync(path.join(out, 'credbake-manifest.json'))).toBe(false)
+    // M-3 may have been copied and written beside M-2; it is removed again, and none after it kept.
+    expect(filesBelow(path.join(out, 'images'))).toEqual(['M-1.img'])
+    expect(result.stderr, 'CLI error naming a removed temp file').not.toMatch(/\.tmp-\d+-/)
+    expect(freeBlocks(full)).toBe(target)
   })
 })
+
+let filled: { dir: string; full: string; target: number; freeBlocks: (file: string) => number } | undefined
