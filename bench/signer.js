@@ -73,7 +73,7 @@ export function printSignerBench(result) {
   console.log(`  fleet CA key in memory (PEM file)   ${result.memory.rate.toFixed(0).padStart(7)} devices/s  (${result.memory.elapsed.toFixed(2)} s)`)
   console.log(`  fleet CA key on SoftHSM2 (pkcs11:)  ${result.token.rate.toFixed(0).padStart(7)} devices/s  (${result.token.elapsed.toFixed(2)} s)`)
   const signer = result.token.signer
-  if (signer) console.log(`  SoftHSM2 signer process: ${signer.sessions} sessions (${signer.mode}), signatures per session ${signer.perSession.join(' ')}, at most ${signer.maxInFlight} in flight`)
+  if (signer) console.log(`  SoftHSM2 signer process: ${signer.sessions} sessions (${signer.mode}), signatures per session ${signer.perSession.join(' ')}, at most ${signer.maxInFlight} in flight${signer.cpuMs ? `, CPU ${signer.cpuMs.user + signer.cpuMs.system} ms (${((signer.cpuMs.user + signer.cpuMs.system) * 1000 / result.devices).toFixed(0)} µs a device)` : ''}`)
   console.log(`  ratio SoftHSM2 / in memory: ${result.ratio.toFixed(2)}`)
 }
 

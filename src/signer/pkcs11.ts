@@ -583,8 +583,8 @@ export const DEFAULT_PROCESS_SESSIONS = 4
 export const SESSIONS_ENV = 'CREDBAKE_PKCS11_SESSIONS'
 /**
  * When set to a file path, the signer process writes there at its end what it did, as JSON:
- * `{"sessions":4,"mode":"async","perSession":[750,751,750,750],"maxInFlight":4}` (for tests and
- * benchmarks; nothing secret in it).
+ * `{"sessions":4,"mode":"async","perSession":[750,751,750,750],"maxInFlight":4,"cpuMs":{"user":900,"system":300}}`
+ * (the process's CPU time; for tests and benchmarks, nothing secret in it).
  */
 export const DIAGNOSTICS_ENV = 'CREDBAKE_PKCS11_DIAGNOSTICS'
 /** Requests in flight to the signer process per session it has open (hides the pipe's latency). */
@@ -742,7 +742,9 @@ export function runIfPkcs11SignerProcess(): boolean {
         await opened.close()
         if (diagnostics) {
           try {
-            writeFileSync(diagnostics, `${JSON.stringify({ sessions: opened.sessions, mode: opened.mode, ...opened.usage() })}\n`)
+            const cpu = process.cpuUsage()
+            const report = { sessions: opened.sessions, mode: opened.mode, ...opened.usage(), cpuMs: { user: Math.round(cpu.user / 1000), system: Math.round(cpu.system / 1000) } }
+            writeFileSync(diagnostics, `${JSON.stringify(report)}\n`)
           } catch (error) {
             process.stderr.write(`credbake's PKCS#11 signer process: cannot write ${DIAGNOSTICS_ENV} file: ${messageOf(error)}\n`)
           }
