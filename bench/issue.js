@@ -7,8 +7,8 @@
 //   - peak RSS of a 100,000-device bake (bench/memory.js);
 //   - images against the like-for-like shell loop, with and without `openssl dgst` (bench/image.js);
 //   - the machine's load average before and after.
-// Disk runs start after `sync` and a pause (this disk slows small-file creation for a while after
-// large deletes). Environment: BENCH_DEVICES (20000), BENCH_ROUNDS (3), BENCH_NAIVE (5000),
+// Disk runs start after `sync` and a pause, and outputs are removed only at the end (this disk slows
+// small-file creation for a while after large deletes). Environment: BENCH_DEVICES (20000), BENCH_ROUNDS (3), BENCH_NAIVE (5000),
 // BENCH_OPENSSL (20), BENCH_DISK_DIR (os.tmpdir()), BENCH_TMPFS_DIR (/dev/shm),
 // BENCH_SKIP=signer,memory,images to leave parts out.
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -70,7 +70,7 @@ try {
   }
   figures.openssl = opensslDevices / seconds(start)
 
-  // credbake end to end, rounds alternating disk and tmpfs; each output-dir is new and removed after.
+  // credbake end to end, rounds alternating disk and tmpfs; each output-dir is new, all removed at the end.
   const places = [['disk', work], ...(tmpfsWork ? [['tmpfs', tmpfsWork]] : [])]
   const rates = Object.fromEntries(places.map(([name]) => [name, []]))
   for (let round = 0; round < rounds; round++) {
@@ -84,7 +84,7 @@ try {
       const elapsed = seconds(start)
       if (run.status !== 0) throw new Error(`credbake failed: ${run.stderr}`)
       rates[name].push(devices / elapsed)
-      rmSync(out, { recursive: true, force: true })
+      // Kept until the end: a large delete slows this disk's small-file creation for a while after.
     }
   }
   figures.tar = Object.fromEntries(Object.entries(rates).map(([name, list]) => [name, { median: median(list), best: Math.max(...list), all: list }]))
