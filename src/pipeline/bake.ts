@@ -163,6 +163,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
         (held) => held.close()
       )
       await bakeThroughPool(plan, context, pool)
+      // The workers' memory is not needed for the review: let it go before the review's own peak.
+      await pool.close()
     } else {
       const issuer = cleanup.add('the issuance workers', createIssuer(ca, profile, startedAt, workerOptions), (held) => held.close())
       await bakeDevices(plan, context, issuer)

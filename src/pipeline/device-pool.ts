@@ -102,8 +102,12 @@ class LanePool implements DevicePool {
     return merged
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.lanes.map((lane) => lane.close()))
+  private closed: Promise<void> | undefined
+
+  /** Stop the workers (again: a no-op). */
+  close(): Promise<void> {
+    this.closed ??= Promise.all(this.lanes.map((lane) => lane.close())).then(() => undefined)
+    return this.closed
   }
 
   private async signAndSeal(id: number, slices: DeviceOrder[][], results: IssueResult[]): Promise<string[]> {

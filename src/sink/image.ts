@@ -25,7 +25,7 @@ import type { Sink, SinkOutput, WriteHooks } from './types.js'
 
 /**
  * Devices in flight at once: while earlier devices' outputs are hashed (worker threads), the next
- * are copied and written by debugfs (other processes), so both cores work. The bake hands devices
+ * is copied and written by debugfs (another process), so both cores work. The bake hands devices
  * over in batches of this many and waits for a whole batch, so the hashing threads idle at the end
  * of every batch: small bases get large batches (a 256 MiB base with 64 MiB of data: 28). The work
  * copies in flight take disk room until they land (compressed outputs: until compressed), so the
@@ -36,9 +36,6 @@ const WORK_COPIES_BUDGET = 2 << 30
 export function imageWritesInFlight(bytesPerCopy: number): number {
   return Math.max(2, Math.min(32, Math.floor(WORK_COPIES_BUDGET / Math.max(1, bytesPerCopy))))
 }
-
-/** Devices copied and written into at the same time (each its own work file and debugfs). */
-const COPIES_AT_ONCE = 2
 
 /** One hashing thread per core. */
 const HASH_THREADS = Math.max(1, Math.min(4, availableParallelism()))
@@ -133,38 +130,25 @@ export class ImageSink implements Sink {
     const packed = tempSibling(target)
     // For "partition" the work file is the partition alone: the file system starts at byte 0.
     const partition = this.format === 'image' ? this.partition : { ...this.partition, start: 0 }
-    // Devices start in the order write() was called (the turn is taken before the first await),
-    // none after one failed: the journal hook runs in that order, then up to COPIES_AT_ONCE
-    // devices are copied and written by debugfs/mtools at once (a copy is mostly kernel work and
-    // debugfs another process, so one device's copy overlaps another's debugfs and the hashing
-    // of earlier outputs keeps both cores busy).
+    // Copy and write one device after another, in the order write() was called (the turn is taken
+    // before the first await), and none after one failed; only compression and hashing of earlier
+    // devices overlap with this. (Two debugfs at once would start the next device's key before
+    // the one before it is known to have landed: test/robustness/faults.test.ts holds the order.)
     const written = this.inTurn(device, async () => {
       await mkdir(folder, { recursive: true, mode: 0o755 })
       await hooks.beforeKeyWritten?.()
-      return this.takeCopySlot()
-    }).then(async (release) => {
-      try {
-        if (this.failedDevice !== undefined) {
-          throw new OutputError(`Device ${device.serial} was not written because device ${this.failedDevice} failed before it.`, { serial: device.serial })
-        }
-        // The work copy, its compressed form and so the output are 0600 from creation on (the
-        // copier and compressFile make them so): they hold the device key once debugfs/mtools ran.
-        if (this.format === 'image') await this.copier.copyTo(work)
-        else await this.copier.extractTo(work, this.partition.start, this.partition.size)
-        return await writeBundle({
-          image: work,
-          partition,
-          files,
-          tempDir: this.context.secrets.dir,
-          serial: device.serial,
-          probeCache: this.probeCache
-        })
-      } catch (error) {
-        if (!(error instanceof OutputError && this.failedDevice !== undefined && this.failedDevice !== device.serial)) this.failedDevice ??= device.serial
-        throw error
-      } finally {
-        release()
-      }
+      // The work copy, its compressed form and so the output are 0600 from creation on (the
+      // copier and compressFile make them so): they hold the device key once debugfs/mtools ran.
+      if (this.format === 'image') await this.copier.copyTo(work)
+      else await this.copier.extractTo(work, this.partition.start, this.partition.size)
+      return writeBundle({
+        image: work,
+        partition,
+        files,
+        tempDir: this.context.secrets.dir,
+        serial: device.serial,
+        probeCache: this.probeCache
+      })
     })
     try {
       const installed = await written
@@ -216,23 +200,6 @@ export class ImageSink implements Sink {
 
   private turn: Promise<void> = Promise.resolve()
   private failedDevice: string | undefined
-  private copying = 0
-  private readonly copyWaiters: Array<() => void> = []
-
-  /** Wait for one of COPIES_AT_ONCE slots; resolves with the function that frees it. */
-  private takeCopySlot(): Promise<() => void> {
-    const release = (): void => {
-      const next = this.copyWaiters.shift()
-      if (next) next()
-      else this.copying--
-    }
-    if (this.copying < COPIES_AT_ONCE) {
-      this.copying++
-      return Promise.resolve(release)
-    }
-    return new Promise((resolve) => this.copyWaiters.push(() => resolve(release)))
-  }
-
   private inTurn<T>(device: Device, step: () => Promise<T>): Promise<T> {
     const result = this.turn.then(async () => {
       if (this.failedDevice !== undefined) {
