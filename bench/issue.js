@@ -112,17 +112,21 @@ if (!skip.has('signer')) {
 if (!skip.has('memory')) {
   const memory = await import('./memory.js')
   if (typeof memory.benchMemory === 'function') {
-    const result = await memory.benchMemory({})
-    if (typeof memory.printMemoryBench === 'function') memory.printMemoryBench(result)
-    else console.log('memory:', JSON.stringify(result))
+    memory.printMemoryBench(await memory.benchMemory({}))
   }
 }
 if (!skip.has('images')) {
   const images = await import('./image.js')
   if (typeof images.benchImages === 'function') {
-    const result = await images.benchImages({ quick: true })
-    if (typeof images.printImageBench === 'function') images.printImageBench(result)
-    else console.log('images:', JSON.stringify(result))
+    // The like-for-like loop runs on disk (os.tmpdir()) and on tmpfs, quick mode (32 devices, 2 rounds).
+    for (const dir of [undefined, ...(existsSync(tmpfsDir) ? [tmpfsDir] : [])]) {
+      const folder = dir ? mkdtempSync(path.join(dir, 'credbake-bench-image-')) : undefined
+      try {
+        images.printImageResult(await images.benchImages({ quick: true, log: null, ...(folder ? { dir: folder } : {}) }))
+      } finally {
+        if (folder) rmSync(folder, { recursive: true, force: true })
+      }
+    }
   }
 }
 console.log(`load after: ${load()}`)
