@@ -28,7 +28,8 @@ function bake(name, key, env = {}) {
     { encoding: 'utf8', env: { ...process.env, ...env } })
   const elapsed = seconds(start)
   if (run.status !== 0) throw new Error(`credbake (${name}) failed: ${run.stderr}`)
-  rmSync(out, { recursive: true, force: true })
+  // Outputs stay until the work folder goes at the end: a large delete slows this disk's small-file
+  // creation for a while, which would land on the next bake.
   const diagnostics = env.CREDBAKE_PKCS11_DIAGNOSTICS
   const signer = diagnostics && existsSync(diagnostics) ? JSON.parse(readFileSync(diagnostics, 'utf8')) : undefined
   return { rate: devices / elapsed, elapsed, ...(signer ? { signer } : {}) }
