@@ -34,9 +34,6 @@ import { checkDiskSpace, checkDiskSpaceAfterFirst } from './preflight.js'
 import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps, removeReview } from './output-dir.js'
 import type { Reporter } from './reporter.js'
 
-/** Devices per journal group commit for sinks that take one write at a time (tar, dir). */
-const JOURNAL_BATCH = 64
-
 export interface BakeResult {
   manifestPath: string
   certificatesPath: string
@@ -347,7 +344,11 @@ async function bakeThroughPool(plan: Plan, context: BakeContext, pool: DevicePoo
   const issueAhead = (index: number): void => {
     const batch = batches[index]
     if (!batch || issuing[index]) return
-    const promise = pool.issue(batch.map((device) => ({ device, ...(plan.replaces.has(device.serial) ? { replaces: plan.replaces.get(device.serial) } : {}) })))
+    const orders = batch.map((device) => {
+      const replaces = plan.replaces.get(device.serial)
+      return replaces ? { device, replaces } : { device }
+    })
+    const promise = pool.issue(orders)
     promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
     issuing[index] = promise
   }
@@ -397,14 +398,13 @@ async function journalWritten(context: BakeContext, result: WriteResult): Promis
 }
 
 /**
- * Image sinks (the main thread writes; hashing overlaps the next device's write) get batches of
- * `writesInFlight` devices issued on worker threads while the previous batch is written; each
- * certificate is journaled as its turn comes, right before its key is written. Sinks without
- * writes in flight get batches of JOURNAL_BATCH, journaled with one fsync before the first write.
+ * Sinks without a worker writer (images: the main thread writes, hashing overlaps the next
+ * device's write) get batches of `writesInFlight` devices issued on worker threads while the
+ * previous batch is written; each certificate is journaled as its turn comes, right before its key
+ * is written.
  */
 async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Promise<void> {
-  const inFlight = Math.max(1, context.sink.writesInFlight ?? 1)
-  const batchSize = inFlight > 1 ? inFlight : JOURNAL_BATCH
+  const batchSize = Math.max(1, context.sink.writesInFlight ?? 1)
   const batches: Device[][] = []
   for (let start = 0; start < plan.todo.length; start += batchSize) batches.push(plan.todo.slice(start, start + batchSize))
 
@@ -422,26 +422,8 @@ async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Pr
     next = issueBatch(index + 1)
     const issued = (credential: IssuedCredential): IssuedRecord =>
       issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial))
-    if (inFlight === 1) {
-      await context.journal.append(...batch.map(issued))
-      await writeOneByOne(batch, context, () => context.progress(++done))
-    } else {
-      await writeInFlight(batch, context, issued, () => context.progress(++done))
-    }
+    await writeInFlight(batch, context, issued, () => context.progress(++done))
     await context.journal.sync()
-  }
-}
-
-/** One write after another; none after a failure. Each output is journaled as it lands. */
-async function writeOneByOne(batch: IssuedCredential[], context: BakeContext, landed: () => void): Promise<void> {
-  for (const credential of batch) {
-    try {
-      const output = await context.sink.write(credential.device, buildBundle(credential, context.bundle))
-      await recordWritten(context, credential, output)
-      landed()
-    } catch (error) {
-      await failBatch(context, error)
-    }
   }
 }
 
