@@ -25,6 +25,15 @@ export interface Issuer {
 /** Below this many devices starting threads costs more than it saves. */
 const MIN_DEVICES_FOR_WORKERS = 200
 
+/**
+ * Worker threads for issuing `devices` (concurrency 0: one per core), or 0 to issue on this thread.
+ * Workers re-run `script`, the running file: only possible for the bundled JavaScript, not src/*.ts.
+ */
+export function workerThreadsFor(options: { concurrency: number; devices: number }, script: string): number {
+  const threads = options.concurrency === 0 ? os.availableParallelism() : options.concurrency
+  return threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS ? 0 : threads
+}
+
 export interface IssuerOptions {
   concurrency: number
   devices: number
@@ -35,11 +44,9 @@ export interface IssuerOptions {
 export function createIssuer(ca: FleetCa, profile: CertificateProfile, now: Date, options: IssuerOptions): Issuer {
   const { signer } = options
   const key = signer.inProcessKey
-  const threads = options.concurrency === 0 ? os.availableParallelism() : options.concurrency
   const script = fileURLToPath(import.meta.url)
-  // Workers re-run this file: only possible for the bundled JavaScript, not for src/*.ts.
-  const bundled = script.endsWith('.js')
-  if (threads <= 1 || !bundled || options.devices < MIN_DEVICES_FOR_WORKERS) {
+  const threads = workerThreadsFor(options, script)
+  if (threads === 0) {
     if (key) {
       return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => {} }
     }
@@ -115,7 +122,7 @@ class WorkerIssuer implements Issuer {
 }
 
 /** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
-function asBuffer(bytes: Uint8Array): Buffer {
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 

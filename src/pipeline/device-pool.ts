@@ -3,17 +3,14 @@
 // runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
 // order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
 // (with its concurrency in flight) and sends the signatures back to be sealed.
-import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { reviveError, type SerializedError } from '../errors.js'
+import { asBuffer, workerThreadsFor } from '../issue/pool.js'
 import { signAll } from '../issue/sign-all.js'
 import type { CaSigner } from '../signer/types.js'
 import { DeviceWork, type DeviceOrder, type DeviceWorkInit, type IssueResult, type WriteResult } from './device-work.js'
 import { DEVICE_WORKER_ROLE, type DeviceWorkerRequest, type DeviceWorkerReply } from './device-worker.js'
-
-/** Below this many devices starting threads costs more than it saves. */
-const MIN_DEVICES_FOR_WORKERS = 200
 
 /** A batch whose certificates exist (journal lines in `issued`) and whose outputs are not written yet. */
 export interface IssuedBatch {
@@ -50,13 +47,9 @@ export interface DevicePoolOptions {
 export function createDevicePool(init: Omit<DeviceWorkInit, 'key'>, options: DevicePoolOptions): DevicePool {
   const key = options.signer.inProcessKey
   const full: DeviceWorkInit = { ...init, ...(key ? { key } : {}) }
-  const threads = options.concurrency === 0 ? os.availableParallelism() : options.concurrency
   const script = fileURLToPath(import.meta.url)
-  // Workers re-run this file: only possible for the bundled JavaScript, not for src/*.ts.
-  const lanes =
-    threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS
-      ? [localLane(full)]
-      : Array.from({ length: threads }, () => new WorkerLane(script, full))
+  const threads = workerThreadsFor(options, script)
+  const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, () => new WorkerLane(script, full))
   return new LanePool(lanes, options.signer)
 }
 
@@ -200,9 +193,4 @@ class WorkerLane implements Lane {
     for (const waiter of this.waiting.values()) waiter.reject(error)
     this.waiting.clear()
   }
-}
-
-/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
