@@ -213,3 +213,16 @@ const FALSE = Buffer.from('false')
 
 /** ASCII text as bytes, for FieldCursor.literal. */
 export const bytesOf = (text: string): Buffer => Buffer.from(text, 'latin1')
+
+// The byte runs that open the fields the fast readers look for, in encodeRecord's key order:
+// one set for the resume state and the review.
+export const ISSUED = bytesOf('{"type":"issued","run":')
+export const WRITTEN = bytesOf('{"type":"written","run":')
+export const AT = bytesOf(',"at":')
+export const SERIAL = bytesOf(',"serial":')
+export const BASIS = bytesOf(',"basis":')
+export const CERTIFICATE = bytesOf(',"certificate":{"serialNumber":')
+export const SHA256 = bytesOf(',"sha256":')
+export const CERTIFICATE_SHA256 = bytesOf(',"certificateSha256":')
+export const OUTPUT = bytesOf(',"output":{"path":')
+export const SIZE = bytesOf(',"size":')

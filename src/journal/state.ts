@@ -2,7 +2,7 @@
 // disk now (the last one written and not retired) and what shaped its certificate. Small per
 // device (no PEMs, no file lists), so 100,000 devices fit; the journal is read in big chunks,
 // never whole, and no record is parsed in full that need not be.
-import { FieldCursor, bytesOf } from './fields.js'
+import { AT, BASIS, CERTIFICATE, CERTIFICATE_SHA256, FieldCursor, ISSUED, OUTPUT, SERIAL, SHA256, SIZE, WRITTEN, bytesOf } from './fields.js'
 import { scanJournal, type JournalLine } from './journal.js'
 import type { IssuedRecord, RetiredRecord, RunBasis, RunIdentity, RunRecord, WrittenRecord } from './records.js'
 
@@ -32,16 +32,6 @@ export interface JournalState {
 }
 
 const cursor = new FieldCursor()
-const ISSUED = bytesOf('{"type":"issued","run":')
-const WRITTEN = bytesOf('{"type":"written","run":')
-const AT = bytesOf(',"at":')
-const SERIAL = bytesOf(',"serial":')
-const BASIS = bytesOf(',"basis":')
-const CERTIFICATE = bytesOf(',"certificate":{"serialNumber":')
-const SHA256 = bytesOf(',"sha256":')
-const CERTIFICATE_SHA256 = bytesOf(',"certificateSha256":')
-const OUTPUT = bytesOf(',"output":{"path":')
-const SIZE = bytesOf(',"size":')
 const OUTPUT_END = bytesOf('},"files":')
 
 /** An issued record's certificate digest and device basis; read in place when laid out as written. */

@@ -2,7 +2,7 @@
 // two streaming passes: the journal is the truth, the manifest its readable summary.
 import path from 'node:path'
 import { OutputError, isCredbakeError, messageOf } from '../errors.js'
-import { FieldCursor, bytesOf } from '../journal/fields.js'
+import { AT, CERTIFICATE_SHA256, FieldCursor, SERIAL, WRITTEN, bytesOf } from '../journal/fields.js'
 import { JOURNAL_FILE, JournalLine, scanJournal } from '../journal/journal.js'
 import type { IssuedRecord, ReplaceReason, RetiredRecord, RunRecord, WrittenRecord } from '../journal/records.js'
 import { Sha256SumsWriter } from './sha256sums.js'
@@ -128,10 +128,6 @@ function dirDevice(written: WrittenText): ManifestDevice {
 }
 
 const cursor = new FieldCursor()
-const WRITTEN = bytesOf('{"type":"written","run":')
-const AT = bytesOf(',"at":')
-const SERIAL = bytesOf(',"serial":')
-const CERTIFICATE_SHA256 = bytesOf(',"certificateSha256":')
 const REPLACES = bytesOf('"replaces":')
 
 /** A written record's serial and certificate, read in place when laid out as encodeRecord writes it. */

@@ -3,7 +3,7 @@
 // put together from them, the same text `JSON.stringify(deviceEntry(...), null, 2)` gives but
 // without parsing either record or building the entry. A line laid out otherwise, or an output
 // with a partition or bmap, goes through the parsed records instead (see from-journal.ts).
-import { FieldCursor, bytesOf } from '../journal/fields.js'
+import { AT, BASIS, CERTIFICATE, CERTIFICATE_SHA256, FieldCursor, ISSUED, OUTPUT, SERIAL, SHA256, SIZE, WRITTEN, bytesOf } from '../journal/fields.js'
 import type { JournalLine } from '../journal/journal.js'
 import type { IssuedRecord } from '../journal/records.js'
 
@@ -40,22 +40,13 @@ export function valueOf(json: string): string {
 }
 
 const cursor = new FieldCursor()
-const ISSUED = bytesOf('{"type":"issued","run":')
-const WRITTEN = bytesOf('{"type":"written","run":')
-const AT = bytesOf(',"at":')
-const SERIAL = bytesOf(',"serial":')
-const BASIS = bytesOf(',"basis":{"deviceId":')
-const CERTIFICATE = bytesOf(',"certificate":{"serialNumber":')
-const SHA256 = bytesOf(',"sha256":')
+const BASIS_DEVICE_ID = bytesOf(',"basis":{"deviceId":')
 const SUBJECT = bytesOf(',"subject":')
 const PUBLIC_KEY = bytesOf(',"publicKeySha256":')
 const NOT_BEFORE = bytesOf(',"notBefore":')
 const NOT_AFTER = bytesOf(',"notAfter":')
 const KEY_SOURCE = bytesOf(',"keySource":')
 const PEM = bytesOf(',"pem":')
-const CERTIFICATE_SHA256 = bytesOf(',"certificateSha256":')
-const OUTPUT = bytesOf(',"output":{"path":')
-const SIZE = bytesOf(',"size":')
 const FILES = bytesOf('},"files":[')
 const FILE_PATH = bytesOf('{"path":')
 const MODE = bytesOf(',"mode":')
@@ -78,7 +69,7 @@ export function issuedText(line: JournalLine): IssuedText | undefined {
       c.literal(ISSUED) && c.skip() &&
       c.literal(AT) && isString((at = c.token())) &&
       c.literal(SERIAL) && isString((serial = c.token())) &&
-      c.literal(BASIS) && isString((deviceId = c.token())) && c.skipRestOfObject() &&
+      c.literal(BASIS_DEVICE_ID) && isString((deviceId = c.token())) && c.skipRestOfObject() &&
       c.literal(CERTIFICATE) && isString((serialNumber = c.token())) &&
       c.literal(SHA256) && isString((sha256 = c.token())) &&
       c.literal(SUBJECT) && isString((subject = c.token())) &&
@@ -95,14 +86,13 @@ export function issuedText(line: JournalLine): IssuedText | undefined {
   return { serial: valueOf(serial!), sha256: valueOf(sha256!), at: at!, deviceId: deviceId!, serialNumber: serialNumber!, subject: subject!, publicKeySha256: publicKeySha256!, notBefore: notBefore!, notAfter: notAfter!, keySource: keySource!, pem, ascii: c.ascii }
 }
 
-const BASIS_OBJECT = bytesOf(',"basis":')
 
 /** An issued line's certificate SHA-256, read in place; undefined when laid out otherwise. */
 export function issuedKey(line: JournalLine): string | undefined {
   const c = cursor.on(line)
   if (
     c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && c.skip() &&
-    c.literal(BASIS_OBJECT) && c.skip() && c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256)
+    c.literal(BASIS) && c.skip() && c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256)
   ) {
     return c.string()
   }
