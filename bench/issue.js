@@ -16,6 +16,7 @@ import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { makeBenchCa, writeBenchManifest } from './fleet.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const cli = path.join(root, 'dist/cli.js')
@@ -36,13 +37,8 @@ const work = mkdtempSync(path.join(diskDir, 'credbake-bench-'))
 const tmpfsWork = existsSync(tmpfsDir) ? mkdtempSync(path.join(tmpfsDir, 'credbake-bench-')) : undefined
 const figures = {}
 try {
-  const caKey = path.join(work, 'ca.key')
-  const caCert = path.join(work, 'ca.pem')
-  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', caKey])
-  execFileSync('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=bench fleet root', '-days', '3650',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-out', caCert])
-  const manifest = path.join(work, 'devices.csv')
-  writeFileSync(manifest, `serial\n${Array.from({ length: devices }, (_, i) => `BENCH-${i}`).join('\n')}\n`)
+  const { caKey, caCert } = makeBenchCa(work)
+  const manifest = writeBenchManifest(path.join(work, 'devices.csv'), devices)
 
   // Baseline 1: node:crypto alone, one thread.
   const key = createPrivateKey(execFileSync('openssl', ['pkey', '-in', caKey]))

@@ -10,6 +10,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { makeBenchCa, writeBenchManifest } from './fleet.js'
 import { pathToFileURL } from 'node:url'
 import ts from 'typescript'
 
@@ -47,13 +48,8 @@ function bake(args, env) {
 
 let kms
 try {
-  const caKey = path.join(work, 'ca.key')
-  const caCert = path.join(work, 'ca.pem')
-  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', caKey])
-  execFileSync('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=bench KMS fleet root', '-days', '3650',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-out', caCert])
-  const manifest = path.join(work, 'devices.csv')
-  writeFileSync(manifest, `serial\n${Array.from({ length: devices }, (_, i) => `BENCH-${i}`).join('\n')}\n`)
+  const { caKey, caCert } = makeBenchCa(work, '/CN=bench KMS fleet root')
+  const manifest = writeBenchManifest(path.join(work, 'devices.csv'), devices)
 
   const { startKmsServer } = await loadStandIn()
   kms = await startKmsServer({ accessKeyId: 'AKIDBENCHCREDBAKE001', region: 'eu-west-1', latencyMs })

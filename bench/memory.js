@@ -22,6 +22,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { makeBenchCa, writeBenchManifest } from './fleet.js'
 import { pathToFileURL } from 'node:url'
 
 const root = path.resolve(import.meta.dirname, '..')
@@ -128,15 +129,10 @@ export async function benchMemory(options = {}) {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run bundle\` first`)
   const work = mkdtempSync(path.join(base, 'credbake-bench-memory-'))
   try {
-    const caKey = path.join(work, 'ca.key')
-    const caCert = path.join(work, 'ca.pem')
-    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', caKey])
-    execFileSync('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=bench fleet root', '-days', '3650',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-out', caCert])
+    const { caKey, caCert } = makeBenchCa(work)
     const runs = []
     for (const count of small > 0 ? [small, devices] : [devices]) {
-      const manifest = path.join(work, `devices-${count}.csv`)
-      writeFileSync(manifest, `serial\n${Array.from({ length: count }, (_, i) => `BENCH-${i}`).join('\n')}\n`)
+      const manifest = writeBenchManifest(path.join(work, `devices-${count}.csv`), count)
       const out = path.join(work, `out-${count}`)
       if (!base.startsWith('/dev/shm')) {
         execFileSync('sync')
