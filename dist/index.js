@@ -13289,15 +13289,21 @@ async function signAll(signer, items) {
 // signer program) they build TBSCertificates and the main thread asks the signer, with up to
 // `signer.concurrency` signatures in flight, then assembles the certificates.
 /** Below this many devices starting threads costs more than it saves. */
-const MIN_DEVICES_FOR_WORKERS$1 = 200;
+const MIN_DEVICES_FOR_WORKERS = 200;
+/**
+ * Worker threads for issuing `devices` (concurrency 0: one per core), or 0 to issue on this thread.
+ * Workers re-run `script`, the running file: only possible for the bundled JavaScript, not src/*.ts.
+ */
+function workerThreadsFor(options, script) {
+    const threads = options.concurrency === 0 ? os$1.availableParallelism() : options.concurrency;
+    return threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS ? 0 : threads;
+}
 function createIssuer(ca, profile, now, options) {
     const { signer } = options;
     const key = signer.inProcessKey;
-    const threads = options.concurrency === 0 ? os$1.availableParallelism() : options.concurrency;
     const script = fileURLToPath(import.meta.url);
-    // Workers re-run this file: only possible for the bundled JavaScript, not for src/*.ts.
-    const bundled = script.endsWith('.js');
-    if (threads <= 1 || !bundled || options.devices < MIN_DEVICES_FOR_WORKERS$1) {
+    const threads = workerThreadsFor(options, script);
+    if (threads === 0) {
         if (key) {
             return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => { } };
         }
@@ -13367,15 +13373,15 @@ class WorkerIssuer {
     }
 }
 /** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
-function asBuffer$1(bytes) {
+function asBuffer(bytes) {
     return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 function revive(credential) {
     const der = credential.certificateDer;
-    return Buffer.isBuffer(der) ? credential : { ...credential, certificateDer: asBuffer$1(der) };
+    return Buffer.isBuffer(der) ? credential : { ...credential, certificateDer: asBuffer(der) };
 }
 function reviveUnsigned(unsigned) {
-    return Buffer.isBuffer(unsigned.tbs) ? unsigned : { ...unsigned, tbs: asBuffer$1(unsigned.tbs) };
+    return Buffer.isBuffer(unsigned.tbs) ? unsigned : { ...unsigned, tbs: asBuffer(unsigned.tbs) };
 }
 
 /** Whether a process with this pid exists on this machine (EPERM: it exists, owned by another user). */
@@ -13695,30 +13701,32 @@ const TRUE$1 = Buffer.from('true');
 const FALSE$1 = Buffer.from('false');
 /** ASCII text as bytes, for FieldCursor.literal. */
 const bytesOf = (text) => Buffer.from(text, 'latin1');
+// The byte runs that open the fields the fast readers look for, in encodeRecord's key order:
+// one set for the resume state and the review.
+const ISSUED = bytesOf('{"type":"issued","run":');
+const WRITTEN = bytesOf('{"type":"written","run":');
+const AT = bytesOf(',"at":');
+const SERIAL = bytesOf(',"serial":');
+const BASIS = bytesOf(',"basis":');
+const CERTIFICATE = bytesOf(',"certificate":{"serialNumber":');
+const SHA256 = bytesOf(',"sha256":');
+const CERTIFICATE_SHA256 = bytesOf(',"certificateSha256":');
+const OUTPUT = bytesOf(',"output":{"path":');
+const SIZE = bytesOf(',"size":');
 
 // What a journal says, condensed to what a new run needs: per serial, the output that is live on
 // disk now (the last one written and not retired) and what shaped its certificate. Small per
 // device (no PEMs, no file lists), so 100,000 devices fit; the journal is read in big chunks,
 // never whole, and no record is parsed in full that need not be.
 const cursor$2 = new FieldCursor();
-const ISSUED$1 = bytesOf('{"type":"issued","run":');
-const WRITTEN$2 = bytesOf('{"type":"written","run":');
-const AT$2 = bytesOf(',"at":');
-const SERIAL$2 = bytesOf(',"serial":');
-const BASIS$1 = bytesOf(',"basis":');
-const CERTIFICATE$1 = bytesOf(',"certificate":{"serialNumber":');
-const SHA256$1 = bytesOf(',"sha256":');
-const CERTIFICATE_SHA256$2 = bytesOf(',"certificateSha256":');
-const OUTPUT$1 = bytesOf(',"output":{"path":');
-const SIZE$1 = bytesOf(',"size":');
 const OUTPUT_END = bytesOf('},"files":');
 /** An issued record's certificate digest and device basis; read in place when laid out as written. */
 function issuedFields(line) {
     const c = cursor$2.on(line);
-    if (c.literal(ISSUED$1) && c.skip() && c.literal(AT$2) && c.skip() && c.literal(SERIAL$2) && c.skip() && c.literal(BASIS$1) && c.skip()) {
+    if (c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && c.skip() && c.literal(BASIS) && c.skip()) {
         const basis = c.lastValueText();
         let sha256;
-        if (c.literal(CERTIFICATE$1) && c.skip() && c.literal(SHA256$1) && (sha256 = c.string()) !== undefined) {
+        if (c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256) && (sha256 = c.string()) !== undefined) {
             // Re-serialised, so that the text is JSON.stringify's whoever encoded the line.
             return { sha256, deviceBasis: JSON.stringify(JSON.parse(basis)) };
         }
@@ -13730,12 +13738,12 @@ function issuedFields(line) {
 function writtenFields(line) {
     const c = cursor$2.on(line);
     let serial, certificateSha256, outputPath, sha256;
-    if (c.literal(WRITTEN$2) && c.skip() && c.literal(AT$2) && c.skip() &&
-        c.literal(SERIAL$2) && (serial = c.string()) !== undefined &&
-        c.literal(CERTIFICATE_SHA256$2) && (certificateSha256 = c.string()) !== undefined &&
-        c.literal(OUTPUT$1) && (outputPath = c.string()) !== undefined &&
-        c.literal(SIZE$1) && c.skip() &&
-        c.literal(SHA256$1) && (sha256 = c.string()) !== undefined &&
+    if (c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
+        c.literal(SERIAL) && (serial = c.string()) !== undefined &&
+        c.literal(CERTIFICATE_SHA256) && (certificateSha256 = c.string()) !== undefined &&
+        c.literal(OUTPUT) && (outputPath = c.string()) !== undefined &&
+        c.literal(SIZE) && c.skip() &&
+        c.literal(SHA256) && (sha256 = c.string()) !== undefined &&
         c.literal(OUTPUT_END) // no partition, no bmap: else the parsed record below
     ) {
         return { serial, certificateSha256, path: outputPath, sha256 };
@@ -25911,22 +25919,13 @@ function valueOf(json) {
     return json.charCodeAt(0) === 0x22 && !json.includes('\\') ? json.slice(1, -1) : JSON.parse(json);
 }
 const cursor$1 = new FieldCursor();
-const ISSUED = bytesOf('{"type":"issued","run":');
-const WRITTEN$1 = bytesOf('{"type":"written","run":');
-const AT$1 = bytesOf(',"at":');
-const SERIAL$1 = bytesOf(',"serial":');
-const BASIS = bytesOf(',"basis":{"deviceId":');
-const CERTIFICATE = bytesOf(',"certificate":{"serialNumber":');
-const SHA256 = bytesOf(',"sha256":');
+const BASIS_DEVICE_ID = bytesOf(',"basis":{"deviceId":');
 const SUBJECT = bytesOf(',"subject":');
 const PUBLIC_KEY = bytesOf(',"publicKeySha256":');
 const NOT_BEFORE = bytesOf(',"notBefore":');
 const NOT_AFTER = bytesOf(',"notAfter":');
 const KEY_SOURCE = bytesOf(',"keySource":');
 const PEM = bytesOf(',"pem":');
-const CERTIFICATE_SHA256$1 = bytesOf(',"certificateSha256":');
-const OUTPUT = bytesOf(',"output":{"path":');
-const SIZE = bytesOf(',"size":');
 const FILES = bytesOf('},"files":[');
 const FILE_PATH = bytesOf('{"path":');
 const MODE = bytesOf(',"mode":');
@@ -25943,9 +25942,9 @@ function issuedText(line) {
     let at, serial, deviceId, serialNumber, sha256, subject, publicKeySha256, notBefore, notAfter, keySource;
     let pem;
     if (!(c.literal(ISSUED) && c.skip() &&
-        c.literal(AT$1) && isString((at = c.token())) &&
-        c.literal(SERIAL$1) && isString((serial = c.token())) &&
-        c.literal(BASIS) && isString((deviceId = c.token())) && c.skipRestOfObject() &&
+        c.literal(AT) && isString((at = c.token())) &&
+        c.literal(SERIAL) && isString((serial = c.token())) &&
+        c.literal(BASIS_DEVICE_ID) && isString((deviceId = c.token())) && c.skipRestOfObject() &&
         c.literal(CERTIFICATE) && isString((serialNumber = c.token())) &&
         c.literal(SHA256) && isString((sha256 = c.token())) &&
         c.literal(SUBJECT) && isString((subject = c.token())) &&
@@ -25959,12 +25958,11 @@ function issuedText(line) {
     }
     return { serial: valueOf(serial), sha256: valueOf(sha256), at: at, deviceId: deviceId, serialNumber: serialNumber, subject: subject, publicKeySha256: publicKeySha256, notBefore: notBefore, notAfter: notAfter, keySource: keySource, pem, ascii: c.ascii };
 }
-const BASIS_OBJECT = bytesOf(',"basis":');
 /** An issued line's certificate SHA-256, read in place; undefined when laid out otherwise. */
 function issuedKey(line) {
     const c = cursor$1.on(line);
-    if (c.literal(ISSUED) && c.skip() && c.literal(AT$1) && c.skip() && c.literal(SERIAL$1) && c.skip() &&
-        c.literal(BASIS_OBJECT) && c.skip() && c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256)) {
+    if (c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && c.skip() &&
+        c.literal(BASIS) && c.skip() && c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256)) {
         return c.string();
     }
     return undefined;
@@ -26002,9 +26000,9 @@ function issuedRecordOf(text) {
 function writtenText(line) {
     const c = cursor$1.on(line);
     let serial, certificateSha256, path, size, sha256;
-    if (!(c.literal(WRITTEN$1) && c.skip() && c.literal(AT$1) && c.skip() &&
-        c.literal(SERIAL$1) && isString((serial = c.token())) &&
-        c.literal(CERTIFICATE_SHA256$1) && isString((certificateSha256 = c.token())) &&
+    if (!(c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
+        c.literal(SERIAL) && isString((serial = c.token())) &&
+        c.literal(CERTIFICATE_SHA256) && isString((certificateSha256 = c.token())) &&
         c.literal(OUTPUT) && isString((path = c.token())) &&
         c.literal(SIZE) && isInteger((size = c.token())) &&
         c.literal(SHA256) && isString((sha256 = c.token())) &&
@@ -26135,10 +26133,6 @@ function dirDevice(written) {
     };
 }
 const cursor = new FieldCursor();
-const WRITTEN = bytesOf('{"type":"written","run":');
-const AT = bytesOf(',"at":');
-const SERIAL = bytesOf(',"serial":');
-const CERTIFICATE_SHA256 = bytesOf(',"certificateSha256":');
 const REPLACES = bytesOf('"replaces":');
 /** A written record's serial and certificate, read in place when laid out as encodeRecord writes it. */
 function writtenKey(line) {
@@ -26428,17 +26422,12 @@ const VERSION = '0.1.0';
 // runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
 // order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
 // (with its concurrency in flight) and sends the signatures back to be sealed.
-/** Below this many devices starting threads costs more than it saves. */
-const MIN_DEVICES_FOR_WORKERS = 200;
 function createDevicePool(init, options) {
     const key = options.signer.inProcessKey;
     const full = { ...init, ...(key ? { key } : {}) };
-    const threads = options.concurrency === 0 ? os$1.availableParallelism() : options.concurrency;
     const script = fileURLToPath(import.meta.url);
-    // Workers re-run this file: only possible for the bundled JavaScript, not for src/*.ts.
-    const lanes = threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS
-        ? [localLane(full)]
-        : Array.from({ length: threads }, () => new WorkerLane(script, full));
+    const threads = workerThreadsFor(options, script);
+    const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, () => new WorkerLane(script, full));
     return new LanePool(lanes, options.signer);
 }
 class LanePool {
@@ -26569,10 +26558,6 @@ class WorkerLane {
             waiter.reject(error);
         this.waiting.clear();
     }
-}
-/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
-function asBuffer(bytes) {
-    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 // Disk preflight: before the first certificate is issued, whether the outputs can fit on the
@@ -26710,8 +26695,6 @@ async function removeReview(outputDir) {
 // settings → manifest → fleet CA → profile → output-dir (lock, journal, resume plan)
 //   → per device: issue → journal → bundle → sink → journal
 //   → review manifest from the journal → result for the summary.
-/** Devices per journal group commit for sinks that take one write at a time (tar, dir). */
-const JOURNAL_BATCH = 64;
 async function bake(settings, reporter) {
     const startedAt = new Date();
     // The review records which device manifest it was baked from (merge refuses mixed ones): the
@@ -26957,7 +26940,11 @@ async function bakeThroughPool(plan, context, pool) {
         const batch = batches[index];
         if (!batch || issuing[index])
             return;
-        const promise = pool.issue(batch.map((device) => ({ device, ...(plan.replaces.has(device.serial) ? { replaces: plan.replaces.get(device.serial) } : {}) })));
+        const orders = batch.map((device) => {
+            const replaces = plan.replaces.get(device.serial);
+            return replaces ? { device, replaces } : { device };
+        });
+        const promise = pool.issue(orders);
         promise.catch(() => { }); // awaited in turn below; not an unhandled rejection meanwhile
         issuing[index] = promise;
     };
@@ -27010,14 +26997,13 @@ async function journalWritten(context, result) {
     result.paths.length = kept;
 }
 /**
- * Image sinks (the main thread writes; hashing overlaps the next device's write) get batches of
- * `writesInFlight` devices issued on worker threads while the previous batch is written; each
- * certificate is journaled as its turn comes, right before its key is written. Sinks without
- * writes in flight get batches of JOURNAL_BATCH, journaled with one fsync before the first write.
+ * Sinks without a worker writer (images: the main thread writes, hashing overlaps the next
+ * device's write) get batches of `writesInFlight` devices issued on worker threads while the
+ * previous batch is written; each certificate is journaled as its turn comes, right before its key
+ * is written.
  */
 async function bakeDevices(plan, context, issuer) {
-    const inFlight = Math.max(1, context.sink.writesInFlight ?? 1);
-    const batchSize = inFlight > 1 ? inFlight : JOURNAL_BATCH;
+    const batchSize = Math.max(1, context.sink.writesInFlight ?? 1);
     const batches = [];
     for (let start = 0; start < plan.todo.length; start += batchSize)
         batches.push(plan.todo.slice(start, start + batchSize));
@@ -27035,27 +27021,8 @@ async function bakeDevices(plan, context, issuer) {
         const batch = await next;
         next = issueBatch(index + 1);
         const issued = (credential) => issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial));
-        if (inFlight === 1) {
-            await context.journal.append(...batch.map(issued));
-            await writeOneByOne(batch, context, () => context.progress(++done));
-        }
-        else {
-            await writeInFlight(batch, context, issued, () => context.progress(++done));
-        }
+        await writeInFlight(batch, context, issued, () => context.progress(++done));
         await context.journal.sync();
-    }
-}
-/** One write after another; none after a failure. Each output is journaled as it lands. */
-async function writeOneByOne(batch, context, landed) {
-    for (const credential of batch) {
-        try {
-            const output = await context.sink.write(credential.device, buildBundle(credential, context.bundle));
-            await recordWritten(context, credential, output);
-            landed();
-        }
-        catch (error) {
-            await failBatch(context, error);
-        }
     }
 }
 /**
