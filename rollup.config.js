@@ -16,21 +16,29 @@ const plugins = () => [
   nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
   commonjs(),
   json(),
-  nativePkcs11()
+  nativeAddons()
 ]
 
-// PKCS#11 is a C API: pkcs11js' Node-API addon, built by node-gyp at npm install, goes next to the
-// bundles as dist/native/<platform>-<arch>/pkcs11.node (src/signer/pkcs11.ts loads it from there),
-// because a runner has no node_modules. Only the platform of this build is shipped; its bytes are
-// the installed addon's, unchanged.
-function nativePkcs11() {
+// Native addons go next to the bundles as dist/native/<platform>-<arch>/<name>.node, because a
+// runner has no node_modules: pkcs11js' Node-API addon (PKCS#11 is a C API; src/signer/pkcs11.ts
+// loads it) and credbake's own fsmap (lseek SEEK_DATA/SEEK_HOLE, native/fsmap; src/util/fsmap.ts),
+// both built by node-gyp at npm install. Only the platform of this build is shipped; their bytes
+// are the installed addons', unchanged.
+const NATIVE_ADDONS = {
+  'pkcs11.node': 'pkcs11js/build/Release/pkcs11.node',
+  'fsmap.node': 'credbake-fsmap/build/Release/fsmap.node'
+}
+
+function nativeAddons() {
   const platform = `${process.platform}-${process.arch}`
   return {
-    name: 'credbake-native-pkcs11',
+    name: 'credbake-native-addons',
     generateBundle() {
       if (platform !== 'linux-x64') return
-      const file = createRequire(import.meta.url).resolve('pkcs11js/build/Release/pkcs11.node')
-      this.emitFile({ type: 'asset', fileName: `native/${platform}/pkcs11.node`, source: readFileSync(file) })
+      const require = createRequire(import.meta.url)
+      for (const [name, file] of Object.entries(NATIVE_ADDONS)) {
+        this.emitFile({ type: 'asset', fileName: `native/${platform}/${name}`, source: readFileSync(require.resolve(file)) })
+      }
     }
   }
 }

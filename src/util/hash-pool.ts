@@ -3,11 +3,12 @@
 // are the base image's in every output, so each worker hashes them once and resumes from a copy
 // of that state. From src/ (no bundle to start as a worker) the main thread does the same work.
 import { createHash, type Hash } from 'node:crypto'
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { BMAP_BLOCK_SIZE, BmapBuilder, type BmapSummary } from '../image/bmap.js'
+import { fsmapAddonPath, loadFsmap } from './fsmap.js'
 
 export const HASHER_ROLE = 'credbake-hasher'
 
@@ -42,7 +43,7 @@ export interface FileHasher {
  */
 export function createFileHasher(init: Omit<HasherInit, 'role'>, threads: number, options: { bmap?: boolean } = {}): FileHasher {
   if (threads >= 1 && options.bmap === false) {
-    return new WorkerHasher(() => new Worker(LIGHT_HASHER_SOURCE, { eval: true, workerData: { role: HASHER_ROLE, ...init } }), threads, false)
+    return new WorkerHasher(() => new Worker(LIGHT_HASHER_SOURCE, { eval: true, workerData: { role: HASHER_ROLE, ...init, fsmap: fsmapAddonPath() } }), threads, false)
   }
   const script = fileURLToPath(import.meta.url)
   if (threads < 1 || !script.endsWith('.js')) return new InProcessHasher(init)
@@ -56,18 +57,35 @@ export function createFileHasher(init: Omit<HasherInit, 'role'>, threads: number
 const LIGHT_HASHER_SOURCE = `'use strict'
 const { parentPort, workerData } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
-const { openSync, readSync, closeSync } = require('node:fs')
+const { openSync, readSync, closeSync, fstatSync } = require('node:fs')
 const buffer = Buffer.allocUnsafe(8 << 20)
+const zeros = Buffer.alloc(1 << 20)
+let dataRanges
+try {
+  if (workerData.fsmap) dataRanges = require(workerData.fsmap).dataRanges
+} catch {}
 let prefix
 function feed(hash, file, from, length) {
   const fd = openSync(file, 'r')
   try {
-    for (let offset = from; offset < from + length; ) {
-      const n = readSync(fd, buffer, 0, Math.min(buffer.length, from + length - offset), offset)
-      if (n === 0) break
-      hash.update(buffer.subarray(0, n))
-      offset += n
+    const end = Math.min(from + length, fstatSync(fd).size)
+    // Holes are zeros: hash them from memory (see feedRanges).
+    const ranges = dataRanges ? dataRanges(fd, from, end) : [from, end]
+    let at = from
+    for (let i = 0; i + 1 < ranges.length; i += 2) {
+      const start = Math.max(at, ranges[i])
+      const stop = Math.min(end, ranges[i + 1])
+      if (stop <= start) continue
+      for (let left = start - at; left > 0; left -= zeros.length) hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left))
+      for (let offset = start; offset < stop; ) {
+        const n = readSync(fd, buffer, 0, Math.min(buffer.length, stop - offset), offset)
+        if (n === 0) return
+        hash.update(buffer.subarray(0, n))
+        offset += n
+      }
+      at = stop
     }
+    for (let left = end - at; left > 0; left -= zeros.length) hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left))
   } finally {
     closeSync(fd)
   }
@@ -207,20 +225,40 @@ export function runIfHasherWorker(): boolean {
 
 /** One read buffer per thread, reused for every file. */
 let feedBuffer: Buffer | undefined
+/** Zeros to hash in place of a file's holes (calloc'd: untouched pages cost no memory). */
+let zeroBuffer: Buffer | undefined
 
+/**
+ * Hash (and map) bytes [from, from + length) of `file`, clipped to its size. Holes, where the
+ * fsmap addon can tell them, are hashed from zeros in memory instead of read (src/util/fsmap.ts).
+ */
 async function feed(hash: Hash, bmap: BmapBuilder | undefined, file: string, from: number, length: number): Promise<void> {
+  const fsmap = loadFsmap()
+  const zeros = (n: number): void => {
+    const buffer = (zeroBuffer ??= Buffer.alloc(1 << 20))
+    for (let left = n; left > 0; left -= buffer.length) {
+      const piece = left >= buffer.length ? buffer : buffer.subarray(0, left)
+      hash.update(piece)
+      bmap?.update(piece)
+    }
+  }
   if (!isMainThread) {
     const buffer = (feedBuffer ??= Buffer.allocUnsafe(8 << 20))
     // A hashing thread does nothing else: blocking reads save a hop through the libuv pool per chunk.
     const fd = openSync(file, 'r')
     try {
-      for (let offset = from; offset < from + length; ) {
-        const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, from + length - offset), offset)
-        if (bytesRead === 0) break
-        hash.update(buffer.subarray(0, bytesRead))
-        bmap?.update(buffer.subarray(0, bytesRead))
-        offset += bytesRead
+      const end = Math.min(from + length, fstatSync(fd).size)
+      const read = (start: number, stop: number): boolean => {
+        for (let offset = start; offset < stop; ) {
+          const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, stop - offset), offset)
+          if (bytesRead === 0) return false
+          hash.update(buffer.subarray(0, bytesRead))
+          bmap?.update(buffer.subarray(0, bytesRead))
+          offset += bytesRead
+        }
+        return true
       }
+      feedRanges(fsmap?.dataRanges(fd, from, end), from, end, read, zeros)
     } finally {
       closeSync(fd)
     }
@@ -228,16 +266,46 @@ async function feed(hash: Hash, bmap: BmapBuilder | undefined, file: string, fro
   }
   const handle = await open(file, 'r')
   try {
+    const end = Math.min(from + length, (await handle.stat()).size)
     // Concurrent calls on the main thread each need their own buffer.
     const own = Buffer.allocUnsafe(8 << 20)
-    for (let offset = from; offset < from + length; ) {
-      const { bytesRead } = await handle.read(own, 0, Math.min(own.length, from + length - offset), offset)
-      if (bytesRead === 0) break
-      hash.update(own.subarray(0, bytesRead))
-      bmap?.update(own.subarray(0, bytesRead))
-      offset += bytesRead
+    const pieces: Array<[number, number] | number> = []
+    feedRanges(fsmap?.dataRanges(handle.fd, from, end), from, end, (start, stop) => (pieces.push([start, stop]), true), (n) => void pieces.push(n))
+    for (const piece of pieces) {
+      if (typeof piece === 'number') {
+        zeros(piece)
+        continue
+      }
+      for (let offset = piece[0]; offset < piece[1]; ) {
+        const { bytesRead } = await handle.read(own, 0, Math.min(own.length, piece[1] - offset), offset)
+        if (bytesRead === 0) return
+        hash.update(own.subarray(0, bytesRead))
+        bmap?.update(own.subarray(0, bytesRead))
+        offset += bytesRead
+      }
     }
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * Walk [from, end) in order: `read` each data range, `zeros` for the holes between them. Without a
+ * map (no addon), all of it is one data range. A short read (the file shrank) ends the walk.
+ */
+export function feedRanges(ranges: Float64Array | undefined, from: number, end: number, read: (start: number, stop: number) => boolean, zeros: (length: number) => void): void {
+  if (!ranges) {
+    read(from, end)
+    return
+  }
+  let at = from
+  for (let i = 0; i + 1 < ranges.length; i += 2) {
+    const start = Math.max(at, ranges[i] as number)
+    const stop = Math.min(end, ranges[i + 1] as number)
+    if (stop <= start) continue
+    if (start > at) zeros(start - at)
+    if (!read(start, stop)) return
+    at = stop
+  }
+  if (end > at) zeros(end - at)
 }

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "fsmap",
+      "sources": ["fsmap.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}

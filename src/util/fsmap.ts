@@ -1,0 +1,49 @@
+// Where a sparse file keeps its data: credbake's small Node-API addon (native/fsmap) around
+// lseek(SEEK_DATA/SEEK_HOLE), which Node lacks. Hashing an image output needs every byte, but a
+// hole is zeros by definition: knowing the holes, the hasher feeds zeros from memory instead of
+// reading them. On ext4 reading a hole is not free: the kernel fills page-cache pages with zeros,
+// which measured 0.1-0.45 s of system time per 256 MiB output here, more than the SHA-256 itself.
+// Without the addon (a platform no binary ships for) callers read the whole file, as before.
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export interface FsmapBinding {
+  /** [start0, end0, start1, end1, ...]: the data ranges of the open file `fd` within [start, end). */
+  dataRanges(fd: number, start: number, end: number): Float64Array
+}
+
+/**
+ * The addon's file: beside the bundle in dist/native/<platform>/, or node_modules under src/.
+ * CREDBAKE_NO_FSMAP=1 turns it off (benchmarks compare both ways; tests take the fallback).
+ */
+export function fsmapAddonPath(): string | undefined {
+  if (process.env.CREDBAKE_NO_FSMAP === '1') return undefined
+  const here = fileURLToPath(import.meta.url)
+  if (here.endsWith('.ts')) {
+    try {
+      return createRequire(import.meta.url).resolve('credbake-fsmap/build/Release/fsmap.node')
+    } catch {
+      return undefined
+    }
+  }
+  const file = path.join(path.dirname(here), 'native', `${process.platform}-${process.arch}`, 'fsmap.node')
+  return existsSync(file) ? file : undefined
+}
+
+let loaded: FsmapBinding | null | undefined
+
+/** The addon, or undefined where it is not shipped or cannot be loaded (then read everything). */
+export function loadFsmap(): FsmapBinding | undefined {
+  if (loaded !== undefined) return loaded ?? undefined
+  loaded = null
+  const file = fsmapAddonPath()
+  if (!file) return undefined
+  try {
+    loaded = createRequire(import.meta.url)(file) as FsmapBinding
+  } catch {
+    loaded = null
+  }
+  return loaded ?? undefined
+}
