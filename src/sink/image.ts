@@ -31,7 +31,7 @@ import type { Sink, SinkOutput, WriteHooks } from './types.js'
  * copies in flight take disk room until they land (compressed outputs: until compressed), so the
  * batch holds at most about WORK_COPIES_BUDGET bytes of them, and never fewer than 2 or more than 32.
  */
-const WORK_COPIES_BUDGET = 2 << 30
+const WORK_COPIES_BUDGET = 2 * 1024 ** 3
 
 export function imageWritesInFlight(bytesPerCopy: number): number {
   return Math.max(2, Math.min(32, Math.floor(WORK_COPIES_BUDGET / Math.max(1, bytesPerCopy))))
