@@ -6,11 +6,13 @@ import { ManifestError, messageOf } from '../errors.js'
 import { readCsv } from './csv.js'
 import { readJson, readJsonl } from './json.js'
 import { stripBom } from './lines.js'
+import { DeviceList } from './list.js'
 import { DeviceCollector } from './rows.js'
 import type { Device } from './types.js'
 import { readYaml } from './yaml.js'
 
-export { parseShard, selectShard, shardOf, type Shard } from './shard.js'
+export { parseShard, selectShard, selectShardOf, shardOf, type Shard } from './shard.js'
+export { DeviceList } from './list.js'
 export { ManifestProblemsError, type ManifestProblem } from './problems.js'
 
 export type ManifestFormat = 'csv' | 'json' | 'jsonl' | 'yaml'
@@ -38,6 +40,11 @@ export function manifestFormat(file: string): ManifestFormat {
 
 /** Reads and validates the manifest at `file` (relative paths from the working directory). */
 export async function readDeviceManifest(file: string): Promise<Device[]> {
+  return (await readDeviceList(file)).toArray()
+}
+
+/** As readDeviceManifest, the devices held compactly (what a bake of 100,000 keeps). */
+export async function readDeviceList(file: string): Promise<DeviceList> {
   const format = manifestFormat(file)
   let bytes: Buffer
   try {
@@ -54,7 +61,7 @@ export async function readDeviceManifest(file: string): Promise<Device[]> {
             : `cannot be read: ${messageOf(error)}`
     throw new ManifestError(`Input "manifest": ${file} ${why} (working directory ${process.cwd()}).`, { file, cause: error })
   }
-  return parseDeviceManifest(decode(bytes, file), file, format)
+  return parseDeviceList(decode(bytes, file), file, format)
 }
 
 /**
@@ -62,6 +69,11 @@ export async function readDeviceManifest(file: string): Promise<Device[]> {
  * `format` defaults to the one `file`'s extension names.
  */
 export function parseDeviceManifest(text: string, file: string, format: ManifestFormat = manifestFormat(file)): Device[] {
+  return parseDeviceList(text, file, format).toArray()
+}
+
+/** As parseDeviceManifest, the devices held compactly. */
+export function parseDeviceList(text: string, file: string, format: ManifestFormat = manifestFormat(file)): DeviceList {
   const rows = new DeviceCollector(file)
   const body = stripBom(text)
   const empty =
@@ -72,7 +84,7 @@ export function parseDeviceManifest(text: string, file: string, format: Manifest
         : format === 'jsonl'
           ? readJsonl(body, rows)
           : readYaml(body, rows)
-  return rows.finish(empty)
+  return rows.finishList(empty)
 }
 
 function decode(bytes: Buffer, file: string): string {

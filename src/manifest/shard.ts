@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto'
 import { InputError } from '../errors.js'
 import type { Shard } from '../settings/types.js'
+import type { DeviceList } from './list.js'
 import type { Device } from './types.js'
 
 export type { Shard }
@@ -32,10 +33,22 @@ export function shardOf(serial: string, count: number): number {
 
 /** The devices of `shard`, in manifest order. */
 export function selectShard(devices: readonly Device[], shard: Shard): Device[] {
-  const { index, count } = shard
+  checkShard(shard)
+  if (shard.count === 1) return [...devices]
+  return devices.filter((device) => shardOf(device.serial, shard.count) === shard.index)
+}
+
+/** As selectShard, for a compact list: the same list when there is one shard. */
+export function selectShardOf(devices: DeviceList, shard: Shard): DeviceList {
+  checkShard(shard)
+  if (shard.count === 1) return devices
+  const rows: number[] = []
+  for (let row = 0; row < devices.length; row++) if (shardOf(devices.serial(row), shard.count) === shard.index) rows.push(row)
+  return devices.select(rows)
+}
+
+function checkShard({ index, count }: Shard): void {
   if (!Number.isInteger(count) || !Number.isInteger(index) || count < 1 || index < 1 || index > count) {
     throw new InputError(`Input "shard": ${index}/${count} is not a valid shard.`, { input: 'shard' })
   }
-  if (count === 1) return [...devices]
-  return devices.filter((device) => shardOf(device.serial, count) === index)
 }

@@ -1,0 +1,235 @@
+// The devices of a manifest, held compactly: a column per property instead of three objects per
+// row (the Device, its fields and its source), so 100,000 devices cost a few megabytes of arrays
+// and strings that live through the whole bake. A Device object is made on demand, for the few
+// devices being issued at a time, and dropped with them.
+import type { Device } from './types.js'
+
+/** FNV-1a over the UTF-16 units, with A-Z folded to a-z when `fold`. */
+function hashOf(text: string, fold: boolean): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    let unit = text.charCodeAt(i)
+    if (fold && unit >= 0x41 && unit <= 0x5a) unit += 0x20
+    hash = Math.imul(hash ^ unit, 0x01000193)
+  }
+  return hash | 0
+}
+
+/** Whether two strings are equal with A-Z and a-z taken as the same letters (and nothing else folded). */
+function equalFolded(a: string, b: string): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    let x = a.charCodeAt(i)
+    let y = b.charCodeAt(i)
+    if (x === y) continue
+    if (x >= 0x41 && x <= 0x5a) x += 0x20
+    if (y >= 0x41 && y <= 0x5a) y += 0x20
+    if (x !== y) return false
+  }
+  return true
+}
+
+/**
+ * Row numbers by a string key the rows already hold (serial, device ID): an open-addressing table
+ * of two Int32Arrays (row + 1, key hash) instead of a Map holding a copy of every key. `fold`:
+ * keys that differ only in the case of A-Z are the same key.
+ */
+export class RowIndex {
+  private rows = new Int32Array(1024)
+  private hashes = new Int32Array(1024)
+  private used = 0
+
+  constructor(
+    private readonly keyOf: (row: number) => string,
+    private readonly fold = false
+  ) {}
+
+  get size(): number {
+    return this.used
+  }
+
+  /** The first row added under `key`, or -1. */
+  find(key: string): number {
+    const hash = hashOf(key, this.fold)
+    const mask = this.rows.length - 1
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const row = this.rows[slot]! - 1
+      if (row < 0) return -1
+      if (this.hashes[slot] === hash && this.same(this.keyOf(row), key)) return row
+    }
+  }
+
+  /** Adds `row` under its key (the caller has checked that the key is new). */
+  add(row: number): void {
+    if ((this.used + 1) * 2 > this.rows.length) this.grow()
+    this.place(row, hashOf(this.keyOf(row), this.fold))
+    this.used++
+  }
+
+  private same(a: string, b: string): boolean {
+    return this.fold ? equalFolded(a, b) : a === b
+  }
+
+  private place(row: number, hash: number): void {
+    const mask = this.rows.length - 1
+    let slot = hash & mask
+    while (this.rows[slot] !== 0) slot = (slot + 1) & mask
+    this.rows[slot] = row + 1
+    this.hashes[slot] = hash
+  }
+
+  private grow(): void {
+    const rows = this.rows
+    const hashes = this.hashes
+    this.rows = new Int32Array(rows.length * 2)
+    this.hashes = new Int32Array(rows.length * 2)
+    for (let slot = 0; slot < rows.length; slot++) if (rows[slot] !== 0) this.place(rows[slot]! - 1, hashes[slot]!)
+  }
+}
+
+/**
+ * The rows' columns. `fields` holds, per row, the JSON of its fields record only when it is not
+ * just `{ serial, "device-id" }` (a manifest with no other column needs none).
+ */
+interface Columns {
+  file: string
+  serials: string[]
+  deviceIds: string[]
+  lines: number[]
+  fields?: Array<string | undefined>
+  csrs?: Map<number, string>
+}
+
+/** Devices in manifest order; `device(i)` makes the i-th as a Device object. */
+export class DeviceList implements Iterable<Device> {
+  private index?: RowIndex
+
+  constructor(private readonly columns: Columns) {}
+
+  get length(): number {
+    return this.columns.serials.length
+  }
+
+  get file(): string {
+    return this.columns.file
+  }
+
+  serial(row: number): string {
+    return this.columns.serials[row] as string
+  }
+
+  device(row: number): Device {
+    const { file, serials, deviceIds, lines, fields, csrs } = this.columns
+    const serial = serials[row] as string
+    const deviceId = deviceIds[row] as string
+    const json = fields?.[row]
+    const device: Device = {
+      serial,
+      deviceId,
+      fields: json === undefined ? { serial, 'device-id': deviceId } : (JSON.parse(json) as Record<string, string>),
+      source: { file, line: lines[row] as number }
+    }
+    const csr = csrs?.get(row)
+    if (csr !== undefined) device.csr = csr
+    return device
+  }
+
+  /** The row of `serial`, or -1. */
+  indexOf(serial: string): number {
+    if (!this.index) {
+      const serials = this.columns.serials
+      const index = new RowIndex((row) => serials[row] as string)
+      for (let row = 0; row < serials.length; row++) if (index.find(serials[row] as string) === -1) index.add(row)
+      this.index = index
+    }
+    return this.index.find(serial)
+  }
+
+  has(serial: string): boolean {
+    return this.indexOf(serial) !== -1
+  }
+
+  /** Used by the collector, which has built the serial index while checking for duplicates. */
+  withIndex(index: RowIndex): this {
+    this.index = index
+    return this
+  }
+
+  /** The rows `rows` (ascending), as a list of their own. */
+  select(rows: readonly number[]): DeviceList {
+    const { file, serials, deviceIds, lines, fields, csrs } = this.columns
+    const picked: Columns = { file, serials: [], deviceIds: [], lines: [] }
+    if (fields) picked.fields = []
+    for (const row of rows) {
+      const at = picked.serials.length
+      picked.serials.push(serials[row] as string)
+      picked.deviceIds.push(deviceIds[row] as string)
+      picked.lines.push(lines[row] as number)
+      if (fields) picked.fields!.push(fields[row])
+      const csr = csrs?.get(row)
+      if (csr !== undefined) (picked.csrs ??= new Map()).set(at, csr)
+    }
+    return new DeviceList(picked)
+  }
+
+  /** Every device as an object (for callers that want an array; a bake does not). */
+  toArray(): Device[] {
+    return Array.from({ length: this.length }, (_, row) => this.device(row))
+  }
+
+  *[Symbol.iterator](): Iterator<Device> {
+    for (let row = 0; row < this.length; row++) yield this.device(row)
+  }
+}
+
+/** Adds rows column by column; the collector decides which rows are devices. */
+export class DeviceListBuilder {
+  readonly columns: Columns
+
+  constructor(file: string) {
+    this.columns = { file, serials: [], deviceIds: [], lines: [] }
+  }
+
+  get length(): number {
+    return this.columns.serials.length
+  }
+
+  serial(row: number): string {
+    return this.columns.serials[row] as string
+  }
+
+  deviceId(row: number): string {
+    return this.columns.deviceIds[row] as string
+  }
+
+  line(row: number): number {
+    return this.columns.lines[row] as number
+  }
+
+  /** Appends a row; returns its number. */
+  add(serial: string, deviceId: string, line: number, fields: Record<string, string>, csr: string | undefined): number {
+    const columns = this.columns
+    const row = columns.serials.length
+    columns.serials.push(serial)
+    columns.deviceIds.push(deviceId)
+    columns.lines.push(line)
+    let json: string | undefined
+    const keys = Object.keys(fields)
+    if (!(keys.length === 2 && keys[0] === 'serial' && keys[1] === 'device-id' && fields.serial === serial && fields['device-id'] === deviceId)) {
+      json = JSON.stringify(fields)
+    }
+    if (json !== undefined && !columns.fields) columns.fields = new Array<string | undefined>(row).fill(undefined)
+    columns.fields?.push(json)
+    if (csr !== undefined) (columns.csrs ??= new Map()).set(row, csr)
+    return row
+  }
+
+  clear(): void {
+    const { file } = this.columns
+    Object.assign(this.columns, { file, serials: [], deviceIds: [], lines: [], fields: undefined, csrs: undefined })
+  }
+
+  finish(): DeviceList {
+    return new DeviceList(this.columns)
+  }
+}
