@@ -25,27 +25,67 @@ interface Entry {
  */
 export function tarArchive(files: readonly BundleFile[], mtime: Date): Buffer {
   const seconds = Math.floor(mtime.getTime() / 1000)
-  const blocks: Buffer[] = []
+  const pieces: Buffer[] = []
   const written = new Set<string>()
+  let size = 0
   const add = (entry: Entry, content?: Buffer): void => {
-    blocks.push(...headerBlocks(entry))
+    const header = cachedHeader(entry)
+    pieces.push(header)
+    size += header.length
     if (!content || content.length === 0) return
-    blocks.push(content)
-    const pad = (BLOCK - (content.length % BLOCK)) % BLOCK
-    if (pad) blocks.push(Buffer.alloc(pad))
+    pieces.push(content)
+    size += content.length + ((BLOCK - (content.length % BLOCK)) % BLOCK)
   }
   for (const file of files) {
-    const parts = file.path.split('/').filter(Boolean)
-    for (let depth = 1; depth < parts.length; depth++) {
-      const dir = `${parts.slice(0, depth).join('/')}/`
+    const { dirs, name } = splitPath(file.path)
+    for (const dir of dirs) {
       if (written.has(dir)) continue
       written.add(dir)
       add({ name: dir, type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: seconds })
     }
-    add({ name: parts.join('/'), type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, size: file.content.length, mtime: seconds }, file.content)
+    add({ name, type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, size: file.content.length, mtime: seconds }, file.content)
   }
-  blocks.push(Buffer.alloc(2 * BLOCK))
-  return Buffer.concat(blocks)
+  // One zero-filled buffer: padding and the two end blocks are already in place.
+  const archive = Buffer.alloc(size + 2 * BLOCK)
+  let at = 0
+  for (const piece of pieces) {
+    piece.copy(archive, at)
+    at += piece.length
+    if (piece.length % BLOCK) at += BLOCK - (piece.length % BLOCK)
+  }
+  return archive
+}
+
+// A run writes the same few entries for every device (the same folders, names, modes and mtime;
+// only a certificate's length may differ by a byte): their headers are made once and reused.
+const MAX_CACHED = 1024
+const headers = new Map<string, Buffer>()
+const paths = new Map<string, { dirs: string[]; name: string }>()
+
+/** The entry's header blocks as one buffer (a whole number of blocks). */
+function cachedHeader(entry: Entry): Buffer {
+  const key = `${entry.type} ${entry.mode} ${entry.uid} ${entry.gid} ${entry.size} ${entry.mtime} ${entry.name}`
+  let header = headers.get(key)
+  if (!header) {
+    if (headers.size >= MAX_CACHED) headers.clear()
+    header = Buffer.concat(headerBlocks(entry))
+    headers.set(key, header)
+  }
+  return header
+}
+
+/** An absolute device path as a relative entry name and the folder entries above it ("var/", "var/sota/"). */
+function splitPath(devicePath: string): { dirs: string[]; name: string } {
+  let split = paths.get(devicePath)
+  if (!split) {
+    const parts = devicePath.split('/').filter(Boolean)
+    const dirs: string[] = []
+    for (let depth = 1; depth < parts.length; depth++) dirs.push(`${parts.slice(0, depth).join('/')}/`)
+    split = { dirs, name: parts.join('/') }
+    if (paths.size >= MAX_CACHED) paths.clear()
+    paths.set(devicePath, split)
+  }
+  return split
 }
 
 /** The header of one entry; two headers (pax, then ustar) when the name does not fit ustar. */

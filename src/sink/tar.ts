@@ -5,7 +5,6 @@
 // `writer`); TarSink.write is the same on the calling thread.
 import { closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs'
 import path from 'node:path'
-import { gzipSync } from 'node:zlib'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
 import { tempSibling, writeAllSync } from '../util/fsx.js'
@@ -13,16 +12,11 @@ import { sha256Hex } from '../util/hash.js'
 import { wrapWriteError } from './errors.js'
 import { describeFiles, fileMatches } from './files.js'
 import { tarArchive } from './tar-archive.js'
+import { gzipTar } from './tar-gzip.js'
 import type { OutputWriter, OutputWriterSpec, Sink, SinkOutput, WriteHooks } from './types.js'
 
 /** Allocated bytes of one overlay (measured: about 1.5 KiB of file in one 4 KiB block, rounded). */
 const OVERLAY_BYTES = 8 * 1024
-
-/**
- * gzip level of overlays. For a few KiB of PEM text level 1 compresses within a few percent of
- * level 6 at half the cost: most of a small gzip's time is setting up the compressor.
- */
-const GZIP_LEVEL = 1
 
 export class TarWriter implements OutputWriter {
   private readonly root: string
@@ -40,7 +34,8 @@ export class TarWriter implements OutputWriter {
     const temp = tempSibling(target)
     let archive: Buffer
     try {
-      archive = gzipSync(tarArchive(files, this.mtime), { level: GZIP_LEVEL })
+      // gzip of a few KiB without zlib's per-call set-up (tar-gzip.ts).
+      archive = gzipTar(tarArchive(files, this.mtime))
       if (!this.rootReady) {
         mkdirSync(this.root, { recursive: true, mode: 0o755 })
         this.rootReady = true
