@@ -15,7 +15,7 @@ import { Journal } from '../journal/journal.js'
 import { OutputLock } from '../journal/lock.js'
 import { JOURNAL_FORMAT, differingFields, type IssuedRecord, type RunBasis, type RunIdentity } from '../journal/records.js'
 import { loadJournalState, type JournalState, type LiveOutput } from '../journal/state.js'
-import { readDeviceManifest, selectShard } from '../manifest/read.js'
+import { readDeviceList, selectShardOf, type DeviceList } from '../manifest/read.js'
 import type { Device } from '../manifest/types.js'
 import { writeReviewFromJournal } from '../review/from-journal.js'
 import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader } from '../review/types.js'
@@ -56,12 +56,9 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
   // The review records which device manifest it was baked from (merge refuses mixed ones): the
   // bytes as read now, not as they may be at the end of a long run.
   const manifestSha256 = await sha256File(settings.manifestPath).catch(() => '')
-  const everyDevice = await readDeviceManifest(settings.manifestPath)
-  const devices = selectShard(everyDevice, settings.shard)
-  reporter.info(
-    `Manifest ${settings.manifestPath}: ${everyDevice.length} devices` +
-      (settings.shard.count > 1 ? `, ${devices.length} in shard ${settings.shard.index}/${settings.shard.count}` : '')
-  )
+  // Held compactly (a column per property) through the whole run; Device objects are made for the
+  // devices being issued only. Also the serials in scope: the review lists theirs as active.
+  const devices = await readDevices(settings, reporter)
 
   // Everything acquired from here on is released in `finally`, every step even if one throws.
   const cleanup = new Cleanup()
@@ -96,10 +93,10 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 
     const identity = runIdentity(settings, ca, sink)
     const basis = runBasis(settings, profile)
-    const state = await loadJournalState(settings.outputDir)
-    const overwrite = await resumePolicy(settings, identity, state)
     const basisMaker = new DeviceBasisMaker(profile)
-    const plan = await planDevices(devices, state, { overwrite, basis, basisMaker, sink })
+    // The journal's state (per device, for resume) is needed for the plan only: it is not held
+    // through the bake and the review.
+    const { overwrite, plan, orphans } = await planRun(settings, identity, devices, { basis, basisMaker, sink })
     // Refused for lack of space before anything in output-dir changed.
     if (settings.diskPreflight) await checkDiskSpace({
       outputDir: settings.outputDir,
@@ -118,8 +115,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, format: JOURNAL_FORMAT, identity, basis, overwrite })
 
     if (plan.kept) reporter.progress(plan.kept, devices.length)
-    const inScope: ReadonlySet<string> = new Set(devices.map((device) => device.serial))
-    await retireOrphans(settings.outputDir, state, inScope, journal, run, reporter)
+    await retireOrphans(settings.outputDir, orphans, journal, run, reporter)
 
     const bundle: BundleOptions = {
       layout: settings.layout,
@@ -172,7 +168,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     // Outputs reach the disk before the manifest that vouches for them.
     await flushFileSystem(settings.outputDir)
     const header = manifestHeader(settings, ca, profile, startedAt, sink, manifestSha256)
-    const review = await writeReviewFromJournal(settings.outputDir, header, inScope)
+    const review = await writeReviewFromJournal(settings.outputDir, header, devices)
     if (review.supersededCount) {
       reporter.warning(
         `${review.supersededCount} earlier certificates of these devices are superseded (listed in the manifest and ${review.superseded}): revoke them on the server.`
@@ -204,8 +200,9 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 // ---- the plan: which devices are kept, which are issued (anew) and why ------------------------
 
 interface Plan {
-  /** Devices to issue, in manifest order. */
-  todo: Device[]
+  devices: DeviceList
+  /** Rows of `devices` to issue, in manifest order. */
+  todo: number[]
   /** Per serial in `todo`: the live certificate it replaces, and why. */
   replaces: Map<string, Replaces>
   /** Devices whose live output is kept as it is. */
@@ -227,33 +224,72 @@ const BASIS_FIELD_NAMES: Record<string, string> = {
   csrSha256: 'csr'
 }
 
+/** The devices of the manifest (and shard). */
+async function readDevices(settings: Settings, reporter: Reporter): Promise<DeviceList> {
+  const everyDevice = await readDeviceList(settings.manifestPath)
+  const devices = selectShardOf(everyDevice, settings.shard)
+  reporter.info(
+    `Manifest ${settings.manifestPath}: ${everyDevice.length} devices` +
+      (settings.shard.count > 1 ? `, ${devices.length} in shard ${settings.shard.index}/${settings.shard.count}` : '')
+  )
+  return devices
+}
+
+/** An output of a device no longer in the manifest (or shard). */
+interface Orphan {
+  serial: string
+  certificateSha256: string
+  path: string
+}
+
+/**
+ * What the journal says, weighed against this run: whether it starts over, which devices are
+ * kept, and the outputs of devices no longer in scope. The journal state is dropped on return.
+ */
+async function planRun(
+  settings: Settings,
+  identity: RunIdentity,
+  devices: DeviceList,
+  context: { basis: RunBasis; basisMaker: DeviceBasisMaker; sink: Sink }
+): Promise<{ overwrite: boolean; plan: Plan; orphans: Orphan[] }> {
+  const state = await loadJournalState(settings.outputDir)
+  const overwrite = await resumePolicy(settings, identity, state)
+  const plan = await planDevices(devices, state, { ...context, overwrite })
+  const orphans: Orphan[] = []
+  for (const [serial, live] of state.live) {
+    if (!devices.has(serial)) orphans.push({ serial, certificateSha256: live.certificateSha256, path: live.path })
+  }
+  return { overwrite, plan, orphans }
+}
+
 /**
  * A device is kept only when its live output was issued with the same run basis and device
  * basis as this run would use, and the output still verifies; otherwise it is issued anew.
  */
 async function planDevices(
-  devices: Device[],
+  devices: DeviceList,
   state: JournalState,
   context: { overwrite: boolean; basis: RunBasis; basisMaker: DeviceBasisMaker; sink: Sink }
 ): Promise<Plan> {
-  const plan: Plan = { todo: [], replaces: new Map(), kept: 0 }
+  const plan: Plan = { devices, todo: [], replaces: new Map(), kept: 0 }
   const currentRunBasis = basisKey(context.basis)
-  for (const device of devices) {
-    const live = state.live.get(device.serial)
+  for (let row = 0; row < devices.length; row++) {
+    const serial = devices.serial(row)
+    const live = state.live.get(serial)
     // With overwrite everything is issued anew; earlier certificates are superseded as overwritten.
     if (!live || context.overwrite || live.beforeOverwrite) {
-      plan.todo.push(device)
+      plan.todo.push(row)
       continue
     }
-    const changed = changedBasis(live, currentRunBasis, context.basis, device, context.basisMaker)
+    const changed = changedBasis(live, currentRunBasis, context.basis, devices.device(row), context.basisMaker)
     if (changed.length) {
-      plan.todo.push(device)
-      plan.replaces.set(device.serial, { certificateSha256: live.certificateSha256, reason: 'reissued-changed', changed })
+      plan.todo.push(row)
+      plan.replaces.set(serial, { certificateSha256: live.certificateSha256, reason: 'reissued-changed', changed })
     } else if (await context.sink.verify(live)) {
       plan.kept++
     } else {
-      plan.todo.push(device)
-      plan.replaces.set(device.serial, { certificateSha256: live.certificateSha256, reason: 'output-redone' })
+      plan.todo.push(row)
+      plan.replaces.set(serial, { certificateSha256: live.certificateSha256, reason: 'output-redone' })
     }
   }
   return plan
@@ -277,20 +313,11 @@ function changedBasis(live: LiveOutput, currentRunBasis: string, basis: RunBasis
  * only then may their certificates be listed as superseded, because nothing live holds them.
  * Removal comes first so that a crash in between leaves at worst a retirement to redo.
  */
-async function retireOrphans(
-  outputDir: string,
-  state: JournalState,
-  inScope: ReadonlySet<string>,
-  journal: Journal,
-  run: string,
-  reporter: Reporter
-): Promise<void> {
-  let retired = 0
-  for (const [serial, live] of state.live) {
-    if (inScope.has(serial)) continue
-    await rm(path.join(outputDir, live.path), { recursive: true, force: true })
-    await journal.appendLazily({ type: 'retired', run, at: new Date().toISOString(), serial, certificateSha256: live.certificateSha256, path: live.path })
-    retired++
+async function retireOrphans(outputDir: string, orphans: readonly Orphan[], journal: Journal, run: string, reporter: Reporter): Promise<void> {
+  const retired = orphans.length
+  for (const { serial, certificateSha256, path: outputPath } of orphans) {
+    await rm(path.join(outputDir, outputPath), { recursive: true, force: true })
+    await journal.appendLazily({ type: 'retired', run, at: new Date().toISOString(), serial, certificateSha256, path: outputPath })
   }
   if (!retired) return
   await journal.sync()
@@ -338,13 +365,11 @@ const ISSUE_AHEAD = 2
  * are journaled, then the failure is reported.
  */
 async function bakeThroughPool(plan: Plan, context: BakeContext, pool: DevicePool): Promise<void> {
-  const batches: Device[][] = []
-  for (let start = 0; start < plan.todo.length; start += POOL_BATCH) batches.push(plan.todo.slice(start, start + POOL_BATCH))
+  const batches = Math.ceil(plan.todo.length / POOL_BATCH)
   const issuing: Array<Promise<IssuedBatch> | undefined> = []
   const issueAhead = (index: number): void => {
-    const batch = batches[index]
-    if (!batch || issuing[index]) return
-    const orders = batch.map((device) => {
+    if (index >= batches || issuing[index]) return
+    const orders = batchOf(plan, index * POOL_BATCH, POOL_BATCH).map((device) => {
       const replaces = plan.replaces.get(device.serial)
       return replaces ? { device, replaces } : { device }
     })
@@ -354,7 +379,7 @@ async function bakeThroughPool(plan: Plan, context: BakeContext, pool: DevicePoo
   }
   let done = plan.kept
   for (let ahead = 0; ahead <= ISSUE_AHEAD; ahead++) issueAhead(ahead)
-  for (let index = 0; index < batches.length; index++) {
+  for (let index = 0; index < batches; index++) {
     const issued = await (issuing[index] as Promise<IssuedBatch>)
     issuing[index] = undefined
     issueAhead(index + ISSUE_AHEAD + 1)
@@ -373,6 +398,11 @@ async function bakeThroughPool(plan: Plan, context: BakeContext, pool: DevicePoo
     }
   }
   await context.journal.sync()
+}
+
+/** The devices of `plan.todo[start, start + size)`, made from the compact list. */
+function batchOf(plan: Plan, start: number, size: number): Device[] {
+  return plan.todo.slice(start, start + size).map((row) => plan.devices.device(row))
 }
 
 /**
@@ -405,14 +435,12 @@ async function journalWritten(context: BakeContext, result: WriteResult): Promis
  */
 async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Promise<void> {
   const batchSize = Math.max(1, context.sink.writesInFlight ?? 1)
-  const batches: Device[][] = []
-  for (let start = 0; start < plan.todo.length; start += batchSize) batches.push(plan.todo.slice(start, start + batchSize))
+  const batches = Math.ceil(plan.todo.length / batchSize)
 
   let done = plan.kept
   const issueBatch = (index: number): Promise<IssuedCredential[]> | undefined => {
-    const batch = batches[index]
-    if (!batch) return undefined
-    const promise = issuer.issue(batch)
+    if (index >= batches) return undefined
+    const promise = issuer.issue(batchOf(plan, index * batchSize, batchSize))
     promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
     return promise
   }
