@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fsmapAddonPath, loadFsmap } from '../../src/util/fsmap.js'
 import { createFileHasher, feedRanges } from '../../src/util/hash-pool.js'
 import { cleanupScratch, MiB, run, scratchDir } from '../helpers/images.js'
+import { NODES, ROOT } from '../helpers/run.js'
+import { execFileSync } from 'node:child_process'
 
 let work: string
 
@@ -88,6 +90,19 @@ describe('the fsmap addon', () => {
     expect(() => fsmap.dataRanges(987_654, 0, 10)).toThrow(/lseek\(SEEK_DATA\): Bad file descriptor/)
     expect(() => fsmap.dataRanges(0, 10, 5)).toThrow(/bad range/)
     expect(() => (fsmap.dataRanges as unknown as (fd: string) => unknown)('x')).toThrow()
+  })
+})
+
+describe.each(NODES)('the addon shipped in dist/ under %s', (_name, node) => {
+  it('loads and maps a sparse file (Node-API: one binary for every Node)', () => {
+    const file = sparse('shipped.img', 16 * MiB, [[4 * MiB, randomBytes(4096)]])
+    const addon = path.join(ROOT, 'dist/native/linux-x64/fsmap.node')
+    const script = `const m = require(${JSON.stringify(addon)}); const fd = require('fs').openSync(${JSON.stringify(file)}, 'r'); console.log(JSON.stringify(Array.from(m.dataRanges(fd, 0, ${16 * MiB}))))`
+    const ranges = JSON.parse(execFileSync(node, ['-e', script], { encoding: 'utf8' })) as number[]
+    expect(ranges.length).toBe(2)
+    expect(ranges[0]).toBeLessThanOrEqual(4 * MiB)
+    expect(ranges[1]).toBeGreaterThanOrEqual(4 * MiB + 4096)
+    expect(ranges[1]! - ranges[0]!).toBeLessThan(MiB)
   })
 })
 
