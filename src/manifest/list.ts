@@ -31,12 +31,11 @@ function equalFolded(a: string, b: string): boolean {
 
 /**
  * Row numbers by a string key the rows already hold (serial, device ID): an open-addressing table
- * of two Int32Arrays (row + 1, key hash) instead of a Map holding a copy of every key. `fold`:
- * keys that differ only in the case of A-Z are the same key.
+ * of one Int32Array (row + 1; the keys are compared where the rows hold them) instead of a Map
+ * holding a copy of every key. `fold`: keys that differ only in the case of A-Z are the same key.
  */
 export class RowIndex {
   private rows = new Int32Array(1024)
-  private hashes = new Int32Array(1024)
   private used = 0
 
   constructor(
@@ -55,7 +54,7 @@ export class RowIndex {
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const row = this.rows[slot]! - 1
       if (row < 0) return -1
-      if (this.hashes[slot] === hash && this.same(this.keyOf(row), key)) return row
+      if (this.same(this.keyOf(row), key)) return row
     }
   }
 
@@ -75,15 +74,15 @@ export class RowIndex {
     let slot = hash & mask
     while (this.rows[slot] !== 0) slot = (slot + 1) & mask
     this.rows[slot] = row + 1
-    this.hashes[slot] = hash
   }
 
   private grow(): void {
     const rows = this.rows
-    const hashes = this.hashes
     this.rows = new Int32Array(rows.length * 2)
-    this.hashes = new Int32Array(rows.length * 2)
-    for (let slot = 0; slot < rows.length; slot++) if (rows[slot] !== 0) this.place(rows[slot]! - 1, hashes[slot]!)
+    for (let slot = 0; slot < rows.length; slot++) {
+      const row = rows[slot]! - 1
+      if (row >= 0) this.place(row, hashOf(this.keyOf(row), this.fold))
+    }
   }
 }
 
@@ -94,7 +93,8 @@ export class RowIndex {
 interface Columns {
   file: string
   serials: string[]
-  deviceIds: string[]
+  /** Only once a device ID differs from its serial (until then every ID is the serial). */
+  deviceIds?: string[]
   lines: number[]
   fields?: Array<string | undefined>
   csrs?: Map<number, string>
@@ -121,7 +121,7 @@ export class DeviceList implements Iterable<Device> {
   device(row: number): Device {
     const { file, serials, deviceIds, lines, fields, csrs } = this.columns
     const serial = serials[row] as string
-    const deviceId = deviceIds[row] as string
+    const deviceId = deviceIds ? (deviceIds[row] as string) : serial
     const json = fields?.[row]
     const device: Device = {
       serial,
@@ -136,20 +136,22 @@ export class DeviceList implements Iterable<Device> {
 
   /** The row of `serial`, or -1. */
   indexOf(serial: string): number {
+    const serials = this.columns.serials
     if (!this.index) {
-      const serials = this.columns.serials
-      const index = new RowIndex((row) => serials[row] as string)
+      // Case-folded, as the collector's: no two serials of a list differ only in case.
+      const index = new RowIndex((row) => serials[row] as string, true)
       for (let row = 0; row < serials.length; row++) if (index.find(serials[row] as string) === -1) index.add(row)
       this.index = index
     }
-    return this.index.find(serial)
+    const row = this.index.find(serial)
+    return row !== -1 && serials[row] === serial ? row : -1
   }
 
   has(serial: string): boolean {
     return this.indexOf(serial) !== -1
   }
 
-  /** Used by the collector, which has built the serial index while checking for duplicates. */
+  /** Used by the collector, which has built the (case-folded) serial index while checking for duplicates. */
   withIndex(index: RowIndex): this {
     this.index = index
     return this
@@ -158,12 +160,13 @@ export class DeviceList implements Iterable<Device> {
   /** The rows `rows` (ascending), as a list of their own. */
   select(rows: readonly number[]): DeviceList {
     const { file, serials, deviceIds, lines, fields, csrs } = this.columns
-    const picked: Columns = { file, serials: [], deviceIds: [], lines: [] }
+    const picked: Columns = { file, serials: [], lines: [] }
     if (fields) picked.fields = []
+    if (deviceIds) picked.deviceIds = []
     for (const row of rows) {
       const at = picked.serials.length
       picked.serials.push(serials[row] as string)
-      picked.deviceIds.push(deviceIds[row] as string)
+      picked.deviceIds?.push(deviceIds![row] as string)
       picked.lines.push(lines[row] as number)
       if (fields) picked.fields!.push(fields[row])
       const csr = csrs?.get(row)
@@ -187,7 +190,7 @@ export class DeviceListBuilder {
   readonly columns: Columns
 
   constructor(file: string) {
-    this.columns = { file, serials: [], deviceIds: [], lines: [] }
+    this.columns = { file, serials: [], lines: [] }
   }
 
   get length(): number {
@@ -199,7 +202,8 @@ export class DeviceListBuilder {
   }
 
   deviceId(row: number): string {
-    return this.columns.deviceIds[row] as string
+    const { deviceIds, serials } = this.columns
+    return (deviceIds ? deviceIds[row] : serials[row]) as string
   }
 
   line(row: number): number {
@@ -211,7 +215,8 @@ export class DeviceListBuilder {
     const columns = this.columns
     const row = columns.serials.length
     columns.serials.push(serial)
-    columns.deviceIds.push(deviceId)
+    if (deviceId !== serial && !columns.deviceIds) columns.deviceIds = columns.serials.slice(0, row)
+    columns.deviceIds?.push(deviceId)
     columns.lines.push(line)
     let json: string | undefined
     const keys = Object.keys(fields)
@@ -226,7 +231,7 @@ export class DeviceListBuilder {
 
   clear(): void {
     const { file } = this.columns
-    Object.assign(this.columns, { file, serials: [], deviceIds: [], lines: [], fields: undefined, csrs: undefined })
+    Object.assign(this.columns, { file, serials: [], deviceIds: undefined, lines: [], fields: undefined, csrs: undefined })
   }
 
   finish(): DeviceList {

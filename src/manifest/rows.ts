@@ -39,10 +39,10 @@ export class DeviceCollector {
   // Every row that reached the uniqueness checks, column by column (a rejected one too: it still
   // names lines in later messages, and any problem stops the manifest anyway).
   private rows: DeviceListBuilder
-  private serialRows!: RowIndex
   // Serials that differ only in case would overwrite each other's output files on macOS and
-  // Windows (and in artifact zips extracted there), so they count as duplicates.
-  private foldedRows!: RowIndex
+  // Windows (and in artifact zips extracted there), so they count as duplicates: the accepted
+  // serials are indexed case-folded (an exact duplicate is the folded match that is equal).
+  private serialRows!: RowIndex
   private deviceIdRows!: RowIndex
 
   constructor(readonly file: string) {
@@ -54,8 +54,7 @@ export class DeviceCollector {
 
   private indexes(): void {
     const rows = this.rows
-    this.serialRows = new RowIndex((row) => rows.serial(row))
-    this.foldedRows = new RowIndex((row) => rows.serial(row), true)
+    this.serialRows = new RowIndex((row) => rows.serial(row), true)
     this.deviceIdRows = new RowIndex((row) => rows.deviceId(row))
   }
 
@@ -124,9 +123,10 @@ export class DeviceCollector {
 
   private unique(row: number, line: number, serial: string, deviceId: string): void {
     const rows = this.rows
-    const seen = this.serialRows.find(serial)
     // Serials are checked to be ASCII by now: folding A-Z is all toLowerCase would do.
-    const folded = seen === -1 ? this.foldedRows.find(serial) : -1
+    const match = this.serialRows.find(serial)
+    const seen = match !== -1 && rows.serial(match) === serial ? match : -1
+    const folded = seen === -1 ? match : -1
     if (seen !== -1) {
       this.problem(line, `duplicate serial ${show(serial)} on lines ${rows.line(seen)} and ${line}; serials must be unique`)
     } else if (folded !== -1) {
@@ -137,7 +137,6 @@ export class DeviceCollector {
       )
     } else {
       this.serialRows.add(row)
-      this.foldedRows.add(row)
     }
     const seenId = this.deviceIdRows.find(deviceId)
     // A repeated serial whose ID is the serial itself would only repeat the same complaint.

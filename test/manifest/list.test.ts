@@ -22,6 +22,8 @@ describe('DeviceList', () => {
         expect(list.indexOf(list.serial(row))).toBe(row)
       }
       expect(list.has('nope')).toBe(false)
+      // Exact: the index is case-folded, the answer is not.
+      expect(list.has('a1')).toBe(false)
     })
   }
 
