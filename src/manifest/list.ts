@@ -58,6 +58,21 @@ export class RowIndex {
     }
   }
 
+  /** Points the key `row` holds at `row` instead of the row it was added with; adds it if new. */
+  replace(row: number): void {
+    const key = this.keyOf(row)
+    const mask = this.rows.length - 1
+    for (let slot = hashOf(key, this.fold) & mask; ; slot = (slot + 1) & mask) {
+      const held = this.rows[slot]! - 1
+      if (held < 0) break
+      if (this.same(this.keyOf(held), key)) {
+        this.rows[slot] = row + 1
+        return
+      }
+    }
+    this.add(row)
+  }
+
   /** Adds `row` under its key (the caller has checked that the key is new). */
   add(row: number): void {
     if ((this.used + 1) * 2 > this.rows.length) this.grow()
