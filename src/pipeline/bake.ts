@@ -27,7 +27,7 @@ import { flushFileSystem, sha256File } from '../util/fsx.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
 import { DeviceBasisMaker, basisKey, runBasis } from './basis.js'
-import { createDevicePool, type DevicePool, type IssuedBatch } from './device-pool.js'
+import { createDevicePool, warmDeviceWorkers, type DevicePool, type IssuedBatch } from './device-pool.js'
 import type { WriteResult } from './device-work.js'
 import { issuedRecord, writtenRecord, type Replaces } from './journal-records.js'
 import { checkDiskSpace, checkDiskSpaceAfterFirst } from './preflight.js'
@@ -55,6 +55,10 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 
   // The review records which device manifest it was baked from (merge refuses mixed ones): the
   // bytes as read now, not as they may be at the end of a long run.
+  // tar, dir: the device workers start now and load while the manifest is read and the CA opened.
+  const warm = settings.format === 'tar' || settings.format === 'dir'
+    ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count })
+    : undefined
   const manifestSha256 = await sha256File(settings.manifestPath).catch(() => '')
   // Held compactly (a column per property) through the whole run; Device objects are made for the
   // devices being issued only. Also the serials in scope: the review lists theirs as active.
@@ -62,6 +66,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 
   // Everything acquired from here on is released in `finally`, every step even if one throws.
   const cleanup = new Cleanup()
+  if (warm) cleanup.add('the issuance workers started early', warm, (held) => held.release())
   let failed = false
   try {
     // Every check on the CA happens here, before the first key is generated. fleet-ca-key names a
@@ -152,7 +157,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       // tar, dir: workers issue, build and write the outputs; this thread journals.
       const pool = cleanup.add(
         'the issuance workers',
-        createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions),
+        createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions, warm),
         (held) => held.close()
       )
       await bakeThroughPool(plan, context, pool)

@@ -3,6 +3,10 @@
 // runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
 // order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
 // (with its concurrency in flight) and sends the signatures back to be sealed.
+// The worker threads can be started before the run knows what they will do (warmDeviceWorkers,
+// at the start of a bake): each loads the bundle while this thread reads the manifest and opens
+// the fleet CA, and gets its DeviceWorkInit as its first message.
+import { statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { reviveError, type SerializedError } from '../errors.js'
@@ -44,13 +48,87 @@ export interface DevicePoolOptions {
   signer: CaSigner
 }
 
-export function createDevicePool(init: Omit<DeviceWorkInit, 'key'>, options: DevicePoolOptions): DevicePool {
+/** Device workers started ahead of their DeviceWorkInit; each is used by one pool or terminated. */
+export interface WarmWorkers {
+  readonly threads: number
+  /** Terminate the workers no pool took (none when a pool took them). */
+  release(): Promise<void>
+}
+
+/** Below this many manifest bytes per shard there cannot be enough devices for workers (a row is a serial and a newline at least). */
+const MIN_MANIFEST_BYTES_PER_DEVICE = 4
+
+/**
+ * Start the device workers a tar or dir bake of this manifest will use, before the manifest is
+ * read: `workerThreadsFor` decides on the number of devices, guessed here from the file's size
+ * (a mistaken guess costs the workers' start-up, and createDevicePool terminates them). They do
+ * not keep the process alive until a pool takes them. Undefined when no workers would be used.
+ */
+export function warmDeviceWorkers(options: { concurrency: number; manifestPath: string; shards: number }): WarmWorkers | undefined {
+  let bytes: number
+  try {
+    bytes = statSync(options.manifestPath).size
+  } catch {
+    return undefined // the manifest's own reading reports it
+  }
+  const script = fileURLToPath(import.meta.url)
+  const devices = Math.floor(bytes / MIN_MANIFEST_BYTES_PER_DEVICE / Math.max(1, options.shards))
+  const threads = workerThreadsFor({ concurrency: options.concurrency, devices }, script)
+  if (threads === 0) return undefined
+  return new WarmSet(Array.from({ length: threads }, () => startDeviceWorker(script)))
+}
+
+class WarmSet implements WarmWorkers {
+  constructor(private workers: StartedWorker[]) {}
+
+  get threads(): number {
+    return this.workers.length
+  }
+
+  /** The workers, for one pool; afterwards release() has nothing left to stop. */
+  take(): StartedWorker[] {
+    const taken = this.workers
+    this.workers = []
+    return taken
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.take().map(({ worker }) => worker.terminate()))
+  }
+}
+
+export function createDevicePool(init: Omit<DeviceWorkInit, 'key'>, options: DevicePoolOptions, warm?: WarmWorkers): DevicePool {
   const key = options.signer.inProcessKey
   const full: DeviceWorkInit = { ...init, ...(key ? { key } : {}) }
   const script = fileURLToPath(import.meta.url)
   const threads = workerThreadsFor(options, script)
-  const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, () => new WorkerLane(script, full))
+  const started = warm instanceof WarmSet && warm.threads === threads ? warm.take() : []
+  // Warm workers of a wrong guess are not needed: stopped in the background.
+  if (warm) void warm.release()
+  const lanes =
+    threads === 0
+      ? [localLane(full)]
+      : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full))
   return new LanePool(lanes, options.signer)
+}
+
+/** A device worker thread and what happened to it before a lane took it. */
+interface StartedWorker {
+  worker: Worker
+  early: { error?: Error; exit?: number }
+}
+
+function startDeviceWorker(script: string): StartedWorker {
+  // A small young generation: a worker's garbage (a few KiB per device) is collected early
+  // instead of piling up to V8's default, which is what peak RSS would count.
+  const worker = new Worker(script, { workerData: { role: DEVICE_WORKER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
+  const started: StartedWorker = { worker, early: {} }
+  // Until a lane listens: an 'error' without a listener would be thrown, and an idle warm worker
+  // must not keep the process alive.
+  worker.on('error', (error) => (started.early.error ??= error))
+  worker.on('exit', (code) => (started.early.exit ??= code))
+  worker.unref()
+  return started
 }
 
 class LanePool implements DevicePool {
@@ -140,15 +218,22 @@ class WorkerLane implements Lane {
   private nextCall = 0
   private failed: Error | undefined
 
-  constructor(script: string, init: DeviceWorkInit) {
-    // A small young generation: a worker's garbage (a few KiB per device) is collected early
-    // instead of piling up to V8's default, which is what peak RSS would count.
-    this.worker = new Worker(script, { workerData: { role: DEVICE_WORKER_ROLE, init }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
+  constructor({ worker, early }: StartedWorker, init: DeviceWorkInit) {
+    this.worker = worker
     this.worker.on('message', (reply: DeviceWorkerReply) => this.settle(reply))
     this.worker.on('error', (error) => this.failAll(error))
-    this.worker.on('exit', (code) => {
+    const exited = (code: number): void => {
       if (code !== 0) this.failAll(new Error(`an issuance worker exited with code ${code}`))
-    })
+      else this.failAll(new Error('an issuance worker stopped before the run was done'))
+    }
+    this.worker.on('exit', exited)
+    if (early.error) this.failAll(early.error)
+    else if (early.exit !== undefined) exited(early.exit)
+    else {
+      this.worker.ref()
+      // The first message: what the worker works on (it was started without it).
+      this.worker.postMessage({ init })
+    }
   }
 
   issue(id: number, orders: DeviceOrder[]): Promise<IssueResult> {

@@ -1,7 +1,7 @@
 // The device worker: the same bundle file (dist/index.js or dist/cli.js) started as a worker
-// thread, recognised by its workerData. It holds one DeviceWork (the fleet CA, and the CA key when
-// it is in memory; KeyObjects cross threads by structured clone, never as text) and answers calls
-// in the order they come.
+// thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
+// and the CA key when it is in memory; KeyObjects cross threads by structured clone, never as
+// text); it answers the calls after it in the order they come.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { serializeError, type SerializedError } from '../errors.js'
 import { DeviceWork, type DeviceOrder, type DeviceWorkInit } from './device-work.js'
@@ -18,13 +18,26 @@ export type DeviceWorkerReply = { call: number; result: unknown } | { call: numb
 
 /** When this thread is a device worker, serve calls and return true; else false. */
 export function runIfDeviceWorker(): boolean {
-  const data = workerData as { role?: string; init?: DeviceWorkInit } | undefined
-  if (isMainThread || data?.role !== DEVICE_WORKER_ROLE || !data.init || !parentPort) return false
+  const data = workerData as { role?: string } | undefined
+  if (isMainThread || data?.role !== DEVICE_WORKER_ROLE || !parentPort) return false
   const port = parentPort
-  const work = new DeviceWork(data.init)
-  port.on('message', ({ call, request }: { call: number; request: DeviceWorkerRequest }) => {
+  // The first message is the DeviceWorkInit (the worker may be started before the run knows it).
+  let work: DeviceWork | undefined
+  let initError: unknown
+  port.on('message', (message: { init: DeviceWorkInit } | { call: number; request: DeviceWorkerRequest }) => {
+    if ('init' in message) {
+      try {
+        work = new DeviceWork(message.init)
+      } catch (error) {
+        initError = error // the reply to every call
+      }
+      return
+    }
+    const { call, request } = message
     let reply: DeviceWorkerReply
     try {
+      if (initError !== undefined) throw initError
+      if (!work) throw new Error('internal: a device worker was called before its init')
       const result =
         request.method === 'issue'
           ? work.issue(request.id, request.orders)
