@@ -31,6 +31,7 @@ import { createDevicePool, warmDeviceWorkers, type DevicePool, type IssuedBatch 
 import type { WriteResult } from './device-work.js'
 import { issuedRecord, writtenRecord, type Replaces } from './journal-records.js'
 import { checkDiskSpace, checkDiskSpaceAfterFirst } from './preflight.js'
+import { capYoungGeneration } from './young-generation.js'
 import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps, removeReview } from './output-dir.js'
 import type { Reporter } from './reporter.js'
 
@@ -67,6 +68,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
   // Everything acquired from here on is released in `finally`, every step even if one throws.
   const cleanup = new Cleanup()
   if (warm) cleanup.add('the issuance workers started early', warm, (held) => held.release())
+  // This thread's young generation stops growing at 16 MiB (Node 24 would let it reach 128 MiB).
+  cleanup.add('the young generation check', capYoungGeneration(), (held) => held.stop())
   let failed = false
   try {
     // Every check on the CA happens here, before the first key is generated. fleet-ca-key names a
