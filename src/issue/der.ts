@@ -27,19 +27,25 @@ export class DerError extends Error {}
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-function lengthBytes(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length])
-  if (length < 0x100) return Buffer.from([0x81, length])
-  if (length < 0x10000) return Buffer.from([0x82, length >> 8, length & 0xff])
-  if (length < 0x1000000) return Buffer.from([0x83, length >> 16, (length >> 8) & 0xff, length & 0xff])
-  throw new DerError(`DER length ${length} is too large`)
-}
-
-/** Tag, length and the concatenated contents. */
+/** Tag, length and the concatenated contents, written into one buffer (no buffer per header byte). */
 export function tlv(tag: number, ...contents: Uint8Array[]): Buffer {
   let length = 0
   for (const part of contents) length += part.length
-  return Buffer.concat([Buffer.from([tag]), lengthBytes(length), ...contents])
+  if (length >= 0x1000000) throw new DerError(`DER length ${length} is too large`)
+  const head = length < 0x80 ? 2 : length < 0x100 ? 3 : length < 0x10000 ? 4 : 5
+  const out = Buffer.allocUnsafe(head + length)
+  out[0] = tag
+  if (head === 2) out[1] = length
+  else {
+    out[1] = 0x80 | (head - 2)
+    for (let at = head - 1, rest = length; at >= 2; at--, rest >>>= 8) out[at] = rest & 0xff
+  }
+  let at = head
+  for (const part of contents) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
 }
 
 export const sequence = (...contents: Uint8Array[]): Buffer => tlv(TAG.sequence, ...contents)
