@@ -24,16 +24,40 @@ interface Entry {
  * root file system yields the right tree. `mtime` is the same for every entry of a run.
  */
 export function tarArchive(files: readonly BundleFile[], mtime: Date): Buffer {
+  const { pieces, size } = tarPieces(files, mtime)
+  // One zero-filled buffer: padding and the two end blocks are already in place.
+  const archive = Buffer.alloc(size)
+  let at = 0
+  for (const { bytes } of pieces) {
+    bytes.copy(archive, at)
+    at += bytes.length
+    if (bytes.length % BLOCK) at += BLOCK - (bytes.length % BLOCK)
+  }
+  return archive
+}
+
+export const TAR_BLOCK = BLOCK
+/** The two zero blocks that end an archive. */
+export const TAR_END_BYTES = 2 * BLOCK
+
+/** A header (whole blocks, shared by every archive of a run that has the entry) or a file's content (padded with zeros to a block). */
+export interface TarPiece {
+  bytes: Buffer
+  header: boolean
+}
+
+/** The archive as its pieces in order; `size` counts padding and the end blocks. */
+export function tarPieces(files: readonly BundleFile[], mtime: Date): { pieces: TarPiece[]; size: number } {
   const seconds = Math.floor(mtime.getTime() / 1000)
-  const pieces: Buffer[] = []
+  const pieces: TarPiece[] = []
   const written = new Set<string>()
   let size = 0
   const add = (entry: Entry, content?: Buffer): void => {
     const header = cachedHeader(entry)
-    pieces.push(header)
+    pieces.push({ bytes: header, header: true })
     size += header.length
     if (!content || content.length === 0) return
-    pieces.push(content)
+    pieces.push({ bytes: content, header: false })
     size += content.length + ((BLOCK - (content.length % BLOCK)) % BLOCK)
   }
   for (const file of files) {
@@ -45,15 +69,7 @@ export function tarArchive(files: readonly BundleFile[], mtime: Date): Buffer {
     }
     add({ name, type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, size: file.content.length, mtime: seconds }, file.content)
   }
-  // One zero-filled buffer: padding and the two end blocks are already in place.
-  const archive = Buffer.alloc(size + 2 * BLOCK)
-  let at = 0
-  for (const piece of pieces) {
-    piece.copy(archive, at)
-    at += piece.length
-    if (piece.length % BLOCK) at += BLOCK - (piece.length % BLOCK)
-  }
-  return archive
+  return { pieces, size: size + TAR_END_BYTES }
 }
 
 // A run writes the same few entries for every device (the same folders, names, modes and mtime;

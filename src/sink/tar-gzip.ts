@@ -1,12 +1,17 @@
-// gzip (RFC 1952) of an overlay's tar bytes in one pass of plain JavaScript. An overlay is a few
-// KiB (five 512-byte headers, two PEMs, zero padding); zlib's gzipSync spends more on setting up
-// its stream object and its ~256 KiB deflate state per call than on compressing them. This encoder
-// writes one DEFLATE block with the fixed Huffman codes (RFC 1951 §3.2.6) and greedy LZ77 matches
-// (3-byte hash, one candidate, like zlib's level 1), which turns the zero padding and the repeated
-// header fields into a few bits each and leaves the base64 text as 8-bit literals. What comes out
-// is an ordinary .tar.gz: gunzip, GNU tar and busybox read it like any other (test/sink/tar-gzip).
-// Large archives, and Nodes without zlib.crc32 (before 20.15), go through gzipSync instead.
+// gzip (RFC 1952) of an overlay in plain JavaScript. An overlay is a few KiB (five 512-byte
+// headers, two PEMs, zero padding); zlib's gzipSync spends more on setting up its stream object
+// and its ~256 KiB deflate state per call than on compressing them. This encoder writes one
+// DEFLATE block with the fixed Huffman codes (RFC 1951 §3.2.6): greedy LZ77 matches (3-byte hash,
+// one candidate, like zlib's level 1) and runs of zeros as matches one byte back. overlayGzip
+// goes further, from the archive's pieces (tar-archive.ts): a header block, the same for every
+// device of a run, is compressed once (matches within itself only) and its bits reused; file
+// contents (base64 text, hardly any repeats) go out as literals; padding as zero runs. What comes
+// out is an ordinary .tar.gz: gunzip, GNU tar and busybox read it like any other (see
+// test/sink/tar-gzip.test.ts). Large archives, and Nodes without zlib.crc32 (before 20.15), go
+// through gzipSync instead.
 import zlib from 'node:zlib'
+import type { BundleFile } from '../bundle/types.js'
+import { tarArchive, tarPieces, TAR_BLOCK, TAR_END_BYTES } from './tar-archive.js'
 
 const crc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32
 
@@ -59,14 +64,154 @@ for (let length = MIN_MATCH, index = 0; length <= MAX_MATCH; length++) {
 const DISTANCE_CODE = DISTANCE_BASE.map((_, code) => reversed(code, 5))
 
 // Per thread: the hash table (positions stored as `generation + position`, so a new call needs no
-// clearing: anything below its generation is from an earlier call) and the output scratch buffer.
+// clearing: anything below its generation is from an earlier call), the output scratch buffer and
+// the compressed header blocks.
 const table = new Int32Array(1 << HASH_BITS)
 let generation = 1
 let scratch = Buffer.allocUnsafe(16 * 1024)
+const ZEROS = Buffer.alloc(TAR_END_BYTES)
 
 /** `input` as a gzip member (no name, no mtime: outputs differ only by what they hold). */
 export function gzipTar(input: Buffer): Buffer {
-  return crc32 === undefined || input.length > MAX_OWN_INPUT ? zlib.gzipSync(input, { level: FALLBACK_LEVEL }) : encode(input, crc32)
+  if (crc32 === undefined || input.length > MAX_OWN_INPUT) return zlib.gzipSync(input, { level: FALLBACK_LEVEL })
+  const writer = startMember(input.length)
+  lz77(input, writer)
+  return finishMember(writer, crc32(input), input.length)
+}
+
+/** The overlay of `files` as .tar.gz bytes: gunzipped, exactly tarArchive(files, mtime). */
+export function overlayGzip(files: readonly BundleFile[], mtime: Date): Buffer {
+  const { pieces, size } = tarPieces(files, mtime)
+  if (crc32 === undefined || size > MAX_OWN_INPUT) return zlib.gzipSync(tarArchive(files, mtime), { level: FALLBACK_LEVEL })
+  const writer = startMember(size)
+  let crc = 0
+  let afterZero = false
+  for (const piece of pieces) {
+    const bytes = piece.bytes
+    if (piece.header) {
+      writer.putBits(headerBits(bytes))
+      afterZero = bytes[bytes.length - 1] === 0
+      crc = crc32(bytes, crc)
+      continue
+    }
+    for (let at = 0; at < bytes.length; at++) {
+      const literal = bytes[at]!
+      writer.put(LITERAL_CODE[literal]!, LITERAL_BITS[literal]!)
+    }
+    if (bytes.length > 0) afterZero = bytes[bytes.length - 1] === 0
+    crc = crc32(bytes, crc)
+    const pad = (TAR_BLOCK - (bytes.length % TAR_BLOCK)) % TAR_BLOCK
+    if (pad > 0) {
+      zeroRun(writer, pad, afterZero)
+      afterZero = true
+      crc = crc32(ZEROS.subarray(0, pad), crc)
+    }
+  }
+  zeroRun(writer, TAR_END_BYTES, afterZero)
+  crc = crc32(ZEROS, crc)
+  return finishMember(writer, crc, size)
+}
+
+/** The DEFLATE bits, least significant first, into a buffer. */
+class BitWriter {
+  bits = 0
+  count = 0
+
+  constructor(
+    readonly out: Buffer,
+    public at: number
+  ) {}
+
+  /** `length` (at most 25) bits of `value`. */
+  put(value: number, length: number): void {
+    this.bits |= value << this.count
+    this.count += length
+    while (this.count >= 8) {
+      this.out[this.at++] = this.bits & 0xff
+      this.bits >>>= 8
+      this.count -= 8
+    }
+  }
+
+  putBits(string: BitString): void {
+    const whole = string.bits >> 3
+    for (let index = 0; index < whole; index++) this.put(string.bytes[index]!, 8)
+    const rest = string.bits & 7
+    if (rest) this.put(string.bytes[whole]! & ((1 << rest) - 1), rest)
+  }
+
+  /** Pad to a byte boundary with zero bits. */
+  flush(): void {
+    if (this.count > 0) this.put(0, 8 - this.count)
+  }
+}
+
+interface BitString {
+  bytes: Buffer
+  bits: number
+}
+
+const headerCache = new WeakMap<Buffer, BitString>()
+
+/** A header block's codes on their own (a match reaches only into the block itself), once per block. */
+function headerBits(block: Buffer): BitString {
+  let cached = headerCache.get(block)
+  if (!cached) {
+    const writer = new BitWriter(Buffer.alloc(Math.ceil((block.length * 9) / 8) + 8), 0)
+    lz77(block, writer)
+    const bits = writer.at * 8 + writer.count
+    writer.flush()
+    cached = { bytes: Buffer.from(writer.out.subarray(0, writer.at)), bits }
+    headerCache.set(block, cached)
+  }
+  return cached
+}
+
+/** `length` zeros; `afterZero`: the byte before them is a zero too (so a match can start at once). */
+function zeroRun(writer: BitWriter, length: number, afterZero: boolean): void {
+  let left = length
+  if (!afterZero) {
+    writer.put(LITERAL_CODE[0]!, LITERAL_BITS[0]!)
+    left--
+  }
+  while (left >= MIN_MATCH) {
+    const run = Math.min(MAX_MATCH, left)
+    writer.put(LENGTH_CODE[run]!, LENGTH_BITS[run]!)
+    writer.put(DISTANCE_CODE[0]!, 5)
+    left -= run
+  }
+  for (; left > 0; left--) writer.put(LITERAL_CODE[0]!, LITERAL_BITS[0]!)
+}
+
+/** A writer past the gzip header and the block header, with room for `length` input bytes. */
+function startMember(length: number): BitWriter {
+  // Worst case: every byte a 9-bit literal, plus block header, end code, padding, header, trailer.
+  const out = scratchOf(10 + Math.ceil((length * 9 + 3 + 7 + 7) / 8) + 8)
+  // Header: magic, CM deflate, no flags, MTIME 0, XFL 4 (fastest), OS 3 (Unix), as gzip -1 writes.
+  out[0] = 0x1f
+  out[1] = 0x8b
+  out[2] = 8
+  out.fill(0, 3, 8)
+  out[8] = 4
+  out[9] = 3
+  const writer = new BitWriter(out, 10)
+  // BFINAL 1, BTYPE 01 (fixed codes).
+  writer.put(0b011, 3)
+  return writer
+}
+
+/** End of block, padding, and the trailer: CRC-32 and the input length mod 2^32, little-endian. */
+function finishMember(writer: BitWriter, crc: number, length: number): Buffer {
+  writer.put(LITERAL_CODE[256]!, LITERAL_BITS[256]!)
+  writer.flush()
+  const { out } = writer
+  let at = writer.at
+  out.writeUInt32LE(crc >>> 0, at)
+  out.writeUInt32LE(length >>> 0, at + 4)
+  at += 8
+  const result = Buffer.allocUnsafe(at)
+  out.copy(result, 0, 0, at)
+  return result
 }
 
 // The rare steps live in functions of their own: a call the optimised encoder has never seen
@@ -92,25 +237,11 @@ function wordsOf(input: Buffer): Int32Array | undefined {
   return input.byteOffset % 4 === 0 && input.length >= 64 ? new Int32Array(input.buffer, input.byteOffset, input.length >> 2) : undefined
 }
 
-function encode(input: Buffer, checksum: (data: Uint8Array) => number): Buffer {
+/** The codes of `input` (matches only within it), without block header or end code. */
+function lz77(input: Buffer, writer: BitWriter): void {
   const length = input.length
-  // Worst case: every byte a 9-bit literal, plus block header, end code, padding, header, trailer.
-  const out = scratchOf(10 + Math.ceil((length * 9 + 3 + 7 + 7) / 8) + 8)
   const base = newGeneration(length)
   const words = wordsOf(input)
-
-  // Header: magic, CM deflate, no flags, MTIME 0, XFL 4 (fastest), OS 3 (Unix), as gzip -1 writes.
-  out[0] = 0x1f
-  out[1] = 0x8b
-  out[2] = 8
-  out.fill(0, 3, 8)
-  out[8] = 4
-  out[9] = 3
-  let at = 10
-  // BFINAL 1, BTYPE 01 (fixed codes): the bits 1, 1, 0.
-  let bits = 0b011
-  let count = 3
-
   let position = 0
   while (position < length) {
     let matched = 0
@@ -143,43 +274,14 @@ function encode(input: Buffer, checksum: (data: Uint8Array) => number): Buffer {
       }
     }
     if (matched) {
-      bits |= LENGTH_CODE[matched]! << count
-      count += LENGTH_BITS[matched]!
-      while (count >= 8) {
-        out[at++] = bits & 0xff
-        bits >>>= 8
-        count -= 8
-      }
+      writer.put(LENGTH_CODE[matched]!, LENGTH_BITS[matched]!)
       let code = 29
       while (DISTANCE_BASE[code]! > distance) code--
-      bits |= (DISTANCE_CODE[code]! | ((distance - DISTANCE_BASE[code]!) << 5)) << count
-      count += 5 + DISTANCE_EXTRA[code]!
+      writer.put(DISTANCE_CODE[code]! | ((distance - DISTANCE_BASE[code]!) << 5), 5 + DISTANCE_EXTRA[code]!)
       position += matched
     } else {
-      const literal = input[position]!
-      bits |= LITERAL_CODE[literal]! << count
-      count += LITERAL_BITS[literal]!
+      writer.put(LITERAL_CODE[first]!, LITERAL_BITS[first]!)
       position++
     }
-    while (count >= 8) {
-      out[at++] = bits & 0xff
-      bits >>>= 8
-      count -= 8
-    }
   }
-  // End of block (256), then the last partial byte.
-  bits |= LITERAL_CODE[256]! << count
-  count += LITERAL_BITS[256]!
-  while (count > 0) {
-    out[at++] = bits & 0xff
-    bits >>>= 8
-    count -= 8
-  }
-  // Trailer: CRC-32 and the input length mod 2^32, little-endian.
-  out.writeUInt32LE(checksum(input) >>> 0, at)
-  out.writeUInt32LE(length >>> 0, at + 4)
-  at += 8
-  const result = Buffer.allocUnsafe(at)
-  out.copy(result, 0, 0, at)
-  return result
 }

@@ -11,8 +11,7 @@ import { tempSibling, writeAllSync } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { wrapWriteError } from './errors.js'
 import { describeFiles, fileMatches } from './files.js'
-import { tarArchive } from './tar-archive.js'
-import { gzipTar } from './tar-gzip.js'
+import { overlayGzip } from './tar-gzip.js'
 import type { OutputWriter, OutputWriterSpec, Sink, SinkOutput, WriteHooks } from './types.js'
 
 /** Allocated bytes of one overlay (measured: about 1.5 KiB of file in one 4 KiB block, rounded). */
@@ -34,8 +33,8 @@ export class TarWriter implements OutputWriter {
     const temp = tempSibling(target)
     let archive: Buffer
     try {
-      // gzip of a few KiB without zlib's per-call set-up (tar-gzip.ts).
-      archive = gzipTar(tarArchive(files, this.mtime))
+      // The .tar.gz in one pass, without zlib's per-call set-up (tar-gzip.ts).
+      archive = overlayGzip(files, this.mtime)
       if (!this.rootReady) {
         mkdirSync(this.root, { recursive: true, mode: 0o755 })
         this.rootReady = true
