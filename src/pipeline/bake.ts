@@ -60,16 +60,21 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
   const warm = settings.format === 'tar' || settings.format === 'dir'
     ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count })
     : undefined
+  // This thread's young generation stops growing at 16 MiB (Node 24 would let it reach 128 MiB),
+  // and not at all while the manifest is parsed (a stretch no timer looks into).
+  const youngGeneration = capYoungGeneration()
   const manifestSha256 = await sha256File(settings.manifestPath).catch(() => '')
   // Held compactly (a column per property) through the whole run; Device objects are made for the
   // devices being issued only. Also the serials in scope: the review lists theirs as active.
-  const devices = await readDevices(settings, reporter)
+  const devices = await youngGeneration.holding(() => readDevices(settings, reporter)).catch((error: unknown) => {
+    youngGeneration.stop()
+    throw error
+  })
 
   // Everything acquired from here on is released in `finally`, every step even if one throws.
   const cleanup = new Cleanup()
   if (warm) cleanup.add('the issuance workers started early', warm, (held) => held.release())
-  // This thread's young generation stops growing at 16 MiB (Node 24 would let it reach 128 MiB).
-  cleanup.add('the young generation check', capYoungGeneration(), (held) => held.stop())
+  cleanup.add('the young generation check', youngGeneration, (held) => held.stop())
   let failed = false
   try {
     // Every check on the CA happens here, before the first key is generated. fleet-ca-key names a

@@ -16,6 +16,11 @@ const CHECK_EVERY_MS = 10
 export interface YoungGenerationCap {
   /** Stops the growth once the young generation reached the limit. */
   check(): void
+  /**
+   * Runs `work` with the young generation kept as it is: for a long synchronous stretch the
+   * timer cannot look into (parsing the manifest). Afterwards it may grow up to the limit again.
+   */
+  holding<T>(work: () => Promise<T>): Promise<T>
   /** True once growth was stopped. */
   readonly capped: boolean
   /** No more checks (the growth factor stays as it is). */
@@ -28,7 +33,7 @@ export interface YoungGenerationCap {
  */
 export function capYoungGeneration(
   limit = YOUNG_GENERATION_LIMIT,
-  heap: { newSpaceSize(): number; stopGrowth(): void } = v8Heap,
+  heap: YoungGenerationHeap = v8Heap,
   every = CHECK_EVERY_MS
 ): YoungGenerationCap {
   let capped = false
@@ -36,9 +41,19 @@ export function capYoungGeneration(
   const cap = {
     check(): void {
       if (capped || heap.newSpaceSize() < limit) return
-      heap.stopGrowth()
+      heap.grow(false)
       capped = true
       cap.stop()
+    },
+    async holding<T>(work: () => Promise<T>): Promise<T> {
+      if (capped) return work()
+      heap.grow(false)
+      try {
+        return await work()
+      } finally {
+        cap.check()
+        if (!capped) heap.grow(true)
+      }
     },
     get capped(): boolean {
       return capped
@@ -56,11 +71,18 @@ export function capYoungGeneration(
   return cap
 }
 
-const v8Heap = {
+export interface YoungGenerationHeap {
+  newSpaceSize(): number
+  /** false: the young generation stays as large as it is; true: V8's default growth. */
+  grow(yes: boolean): void
+}
+
+const v8Heap: YoungGenerationHeap = {
   newSpaceSize(): number {
     return v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0
   },
-  stopGrowth(): void {
-    v8.setFlagsFromString('--semi-space-growth-factor=1')
+  grow(yes: boolean): void {
+    // 2 is V8's default factor (Node 20 and 24 alike).
+    v8.setFlagsFromString(`--semi-space-growth-factor=${yes ? 2 : 1}`)
   }
 }

@@ -42,7 +42,7 @@ describe('capYoungGeneration', () => {
   it('stops the growth once, when the young generation reached the limit', () => {
     let size = 1 << 20
     let stops = 0
-    const cap = capYoungGeneration(16 << 20, { newSpaceSize: () => size, stopGrowth: () => void stops++ }, 0)
+    const cap = capYoungGeneration(16 << 20, { newSpaceSize: () => size, grow: (yes) => void (yes || stops++) }, 0)
     expect(cap.capped).toBe(false)
     size = 8 << 20
     cap.check()
@@ -53,16 +53,37 @@ describe('capYoungGeneration', () => {
     expect(stops).toBe(1)
     expect(cap.capped).toBe(true)
     // Already past the limit when created: stopped at once.
-    const late = capYoungGeneration(16 << 20, { newSpaceSize: () => 32 << 20, stopGrowth: () => void stops++ }, 0)
+    const late = capYoungGeneration(16 << 20, { newSpaceSize: () => 32 << 20, grow: (yes) => void (yes || stops++) }, 0)
     expect(late.capped).toBe(true)
     expect(stops).toBe(2)
+  })
+
+  it('keeps the young generation as it is while holding, lets it grow again after, unless capped meanwhile', async () => {
+    const calls: boolean[] = []
+    let size = 1 << 20
+    const cap = capYoungGeneration(16 << 20, { newSpaceSize: () => size, grow: (yes) => void calls.push(yes) }, 0)
+    const result = await cap.holding(async () => {
+      expect(calls).toEqual([false])
+      return 42
+    })
+    expect(result).toBe(42)
+    expect(calls).toEqual([false, true])
+    await expect(
+      cap.holding(async () => {
+        size = 32 << 20
+        throw new Error('parse failed')
+      })
+    ).rejects.toThrow('parse failed')
+    // Grown past the limit meanwhile (not by this thread's doing): capped, not let grow again.
+    expect(calls).toEqual([false, true, false, false])
+    expect(cap.capped).toBe(true)
   })
 
   it('keeps looking on a timer until the limit is reached, then stops looking', async () => {
     let size = 1 << 20
     let looks = 0
     let stops = 0
-    const cap = capYoungGeneration(16 << 20, { newSpaceSize: () => (looks++, size), stopGrowth: () => void stops++ }, 1)
+    const cap = capYoungGeneration(16 << 20, { newSpaceSize: () => (looks++, size), grow: (yes) => void (yes || stops++) }, 1)
     while (looks < 3) await new Promise((resolve) => setTimeout(resolve, 2))
     expect(cap.capped).toBe(false)
     size = 16 << 20
