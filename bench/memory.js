@@ -16,6 +16,7 @@
 // | BENCH_MEMORY_RESUME | 0 skips the resume runs | on |
 // | BENCH_MEMORY_DIR | work folder (outputs: about 12 KiB per device) | a new folder in /dev/shm (tmpfs) when there is one, else the OS temp dir |
 // | BENCH_MEMORY_CLI | the credbake CLI to run (e.g. an older build's cli.js, for a baseline) | dist/cli.js |
+// | BENCH_MEMORY_NODE | the node binary that runs it (e.g. test/node24's, the runtime of the action: its V8 sizes the heap differently) | this node |
 //
 // From bench/issue.js: `const { benchMemory, printMemoryBench } = await import('./memory.js')`.
 import { execFileSync, spawn } from 'node:child_process'
@@ -66,14 +67,14 @@ function completed(journal, from) {
  * One `credbake bake` run, sampled. Resolves to { seconds, peakRss, bakePeakRss, reviewPeakRss,
  * reviewSeconds, devices }.
  */
-function bakeOnce({ cli, manifest, caCert, caKey, out, devices }) {
+function bakeOnce({ node, cli, manifest, caCert, caKey, out, devices }) {
   const journal = path.join(out, 'credbake-journal.jsonl')
   const journalBefore = sizeOf(journal)
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint()
     const now = () => Number(process.hrtime.bigint() - started) / 1e9
     const child = spawn(
-      process.execPath,
+      node,
       ['-r', path.join(root, 'bench/peak-rss.cjs'), cli, 'bake', '--manifest', manifest, '--fleet-ca-cert', caCert, '--fleet-ca-key', caKey, '--output-dir', out],
       { stdio: ['ignore', 'pipe', 'pipe'] }
     )
@@ -126,6 +127,8 @@ export async function benchMemory(options = {}) {
   const resume = options.resume ?? process.env.BENCH_MEMORY_RESUME !== '0'
   const base = options.dir ?? process.env.BENCH_MEMORY_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir())
   const cli = path.resolve(options.cli ?? process.env.BENCH_MEMORY_CLI ?? path.join(root, 'dist/cli.js'))
+  const node = options.node ?? process.env.BENCH_MEMORY_NODE ?? process.execPath
+  const nodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run bundle\` first`)
   const work = mkdtempSync(path.join(base, 'credbake-bench-memory-'))
   try {
@@ -138,14 +141,15 @@ export async function benchMemory(options = {}) {
         execFileSync('sync')
         await new Promise((resolve) => setTimeout(resolve, 3000))
       }
-      const fresh = await bakeOnce({ cli, manifest, caCert, caKey, out, devices: count })
-      const again = resume ? await bakeOnce({ cli, manifest, caCert, caKey, out, devices: count }) : undefined
+      const fresh = await bakeOnce({ node, cli, manifest, caCert, caKey, out, devices: count })
+      const again = resume ? await bakeOnce({ node, cli, manifest, caCert, caKey, out, devices: count }) : undefined
       runs.push({ devices: count, fresh, resume: again })
       rmSync(out, { recursive: true, force: true })
     }
     const strip = ({ output, ...figures }) => figures
     return {
       cli,
+      node: nodeVersion,
       dir: base,
       load: os.loadavg(),
       cores: os.availableParallelism(),
@@ -160,7 +164,7 @@ export async function benchMemory(options = {}) {
 export function printMemoryBench(result, log = console.log) {
   const mib = (bytes) => (bytes === undefined ? '   ?' : (bytes / MiB).toFixed(0).padStart(4))
   const us = (run) => (run.reviewSeconds === undefined ? '?' : ((run.reviewSeconds * 1e6) / run.devices).toFixed(1))
-  log(`credbake memory bench (${path.relative(root, result.cli) || result.cli}): EC P-256, tar format, outputs in ${result.dir}; ${result.cores} cores, load ${result.load.map((l) => l.toFixed(2)).join(' ')}`)
+  log(`credbake memory bench (${path.relative(root, result.cli) || result.cli}, Node ${result.node ?? process.version}): EC P-256, tar format, outputs in ${result.dir}; ${result.cores} cores, load ${result.load.map((l) => l.toFixed(2)).join(' ')}`)
   for (const { devices, fresh, resume } of result.runs) {
     for (const [what, run] of [['bake', fresh], ['resume', resume]]) {
       if (!run) continue
