@@ -442,9 +442,10 @@ async function journalWritten(context: BakeContext, result: WriteResult): Promis
 
 /**
  * Sinks without a worker writer (images: the main thread writes, hashing overlaps the next
- * device's write) get batches of `writesInFlight` devices issued on worker threads while the
- * previous batch is written; each certificate is journaled as its turn comes, right before its key
- * is written.
+ * device's write): devices are issued on worker threads a batch of `writesInFlight` ahead and
+ * written through a window of as many devices. The next device starts as soon as the oldest in
+ * flight has landed, so the hashing threads never wait for a whole batch to finish. Each
+ * certificate is journaled as its turn comes, right before its key is written.
  */
 async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Promise<void> {
   const batchSize = Math.max(1, context.sink.writesInFlight ?? 1)
@@ -457,44 +458,82 @@ async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Pr
     promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
     return promise
   }
+  const issued = (credential: IssuedCredential): IssuedRecord =>
+    issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial))
+  const window = new WriteWindow(context, batchSize, issued, () => context.progress(++done))
   let next = issueBatch(0)
-  for (let index = 0; next; index++) {
-    const batch = await next
-    next = issueBatch(index + 1)
-    const issued = (credential: IssuedCredential): IssuedRecord =>
-      issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial))
-    await writeInFlight(batch, context, issued, () => context.progress(++done))
-    await context.journal.sync()
+  try {
+    for (let index = 0; next && !window.failed; index++) {
+      const batch = await next
+      next = issueBatch(index + 1)
+      for (const credential of batch) if (!(await window.start(credential))) break
+    }
+  } catch (error) {
+    // Issuance failed: the devices in flight still land and are recorded (or their failure,
+    // which came first, is the one reported).
+    await window.drain()
+    throw error
   }
+  await window.drain()
 }
 
 /**
- * All writes of the batch start at once; each certificate is journaled (fsync) right before its
- * key is written, in device order, so a device after a failed one is never recorded as issued.
- * Every write settles and each that succeeded before the first failure is recorded; outputs
- * after a failure are removed again.
+ * Writes in flight, at most `size`, settled in device order: each output that landed before the
+ * first failure is recorded; outputs after a failure are removed again, and no new write starts.
+ * The `written` records are made durable every `size` devices and at the end.
  */
-async function writeInFlight(batch: IssuedCredential[], context: BakeContext, issued: (credential: IssuedCredential) => IssuedRecord, landed: () => void): Promise<void> {
-  const writes = batch.map((credential) => {
-    const hooks: WriteHooks = { beforeKeyWritten: () => context.journal.append(issued(credential)) }
-    const output = context.sink.write(credential.device, buildBundle(credential, context.bundle), hooks)
-    output.catch(() => {}) // settled in order below
-    return output
-  })
-  let failure: { error: unknown } | undefined
-  for (const [position, credential] of batch.entries()) {
+class WriteWindow {
+  private readonly inFlight: Array<{ credential: IssuedCredential; output: Promise<SinkOutput> }> = []
+  private failure: { error: unknown } | undefined
+  private sinceSync = 0
+
+  constructor(
+    private readonly context: BakeContext,
+    private readonly size: number,
+    private readonly issued: (credential: IssuedCredential) => IssuedRecord,
+    private readonly landed: () => void
+  ) {}
+
+  get failed(): boolean {
+    return this.failure !== undefined
+  }
+
+  /** Start writing `credential` once there is room; false when an earlier device failed. */
+  async start(credential: IssuedCredential): Promise<boolean> {
+    while (this.inFlight.length >= this.size && !this.failure) await this.settleOldest()
+    if (this.failure) return false
+    const hooks: WriteHooks = { beforeKeyWritten: () => this.context.journal.append(this.issued(credential)) }
+    const output = this.context.sink.write(credential.device, buildBundle(credential, this.context.bundle), hooks)
+    output.catch(() => {}) // settled in order by settleOldest
+    this.inFlight.push({ credential, output })
+    return true
+  }
+
+  /** Settle everything in flight; then the first failure is thrown, or the journal synced. */
+  async drain(): Promise<void> {
+    while (this.inFlight.length > 0) await this.settleOldest()
+    if (this.failure) await failBatch(this.context, this.failure.error)
+    await this.context.journal.sync()
+  }
+
+  private async settleOldest(): Promise<void> {
+    const { credential, output } = this.inFlight.shift()!
     try {
-      const output = await writes[position]!
-      if (failure) await rm(path.join(context.settings.outputDir, output.path), { recursive: true, force: true })
-      else {
-        await recordWritten(context, credential, output)
-        landed()
+      const written = await output
+      if (this.failure) {
+        await rm(path.join(this.context.settings.outputDir, written.path), { recursive: true, force: true })
+        return
+      }
+      await recordWritten(this.context, credential, written)
+      this.landed()
+      if (++this.sinceSync >= this.size) {
+        this.sinceSync = 0
+        await this.context.journal.sync()
       }
     } catch (error) {
-      failure ??= { error }
+      this.failure ??= { error }
     }
   }
-  if (failure) await failBatch(context, failure.error)
 }
 
 /** Make what the journal holds durable, then report the failure the user must see. */

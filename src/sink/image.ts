@@ -25,16 +25,22 @@ import type { Sink, SinkOutput, WriteHooks } from './types.js'
 
 /**
  * Devices in flight at once: while earlier devices' outputs are hashed (worker threads), the next
- * is copied and written by debugfs (another process), so both cores work. The bake hands devices
- * over in batches of this many and waits for a whole batch, so the hashing threads idle at the end
- * of every batch: small bases get large batches (a 256 MiB base with 64 MiB of data: 28). The work
- * copies in flight take disk room until they land (compressed outputs: until compressed), so the
- * batch holds at most about WORK_COPIES_BUDGET bytes of them, and never fewer than 2 or more than 32.
+ * are copied and written by debugfs (another process), so both cores work. The bake keeps this many
+ * devices in flight and starts the next as soon as the oldest has landed. The work copies in
+ * flight take disk room until they land (compressed outputs: until compressed), so there are at
+ * most about WORK_COPIES_BUDGET bytes of them, never fewer than 2 devices or more than 32 (a
+ * 256 MiB base with 64 MiB of data: 28).
  */
 const WORK_COPIES_BUDGET = 2 * 1024 ** 3
 
 export function imageWritesInFlight(bytesPerCopy: number): number {
   return Math.max(2, Math.min(32, Math.floor(WORK_COPIES_BUDGET / Math.max(1, bytesPerCopy))))
+}
+
+/** CREDBAKE_IMAGE_IN_FLIGHT (1-64) overrides the number (tests make a small window slide). */
+function inFlightOverride(): number | undefined {
+  const value = Number(process.env.CREDBAKE_IMAGE_IN_FLIGHT)
+  return Number.isInteger(value) && value >= 1 && value <= 64 ? value : undefined
 }
 
 /** One hashing thread per core. */
@@ -77,7 +83,7 @@ export class ImageSink implements Sink {
     // uncompressed work copies in flight need room beside it.
     const copy = this.format === 'image' ? baseAllocated : Math.min(partition.size, baseAllocated)
     const perOutput = copy + 64 * 1024
-    this.writesInFlight = imageWritesInFlight(perOutput)
+    this.writesInFlight = inFlightOverride() ?? imageWritesInFlight(perOutput)
     this.space =
       settings.compress === 'none'
         ? { bytesPerOutput: perOutput, transientBytes: 0, basis: `the base ${this.format === 'image' ? 'image' : 'partition'}'s allocated size` }

@@ -426,6 +426,32 @@ describe('debugfs crashes or lies while writing the 3rd device', () => {
     expect([...check.superseded.entries()]).toEqual([[issuedFor(out, 'TC-03')[0], 'never-written']])
   })
 
+  it('with 2 devices in flight (the window slides): the 5th dies, 1-4 are kept and recorded, 6-8 never issued', async () => {
+    const dir = await scratchDir('credbake-tool-window-')
+    const image = await buildBareExt4(dir, { size: 8 * MiB })
+    const fake = makeFakeDebugfs(path.join(dir, 'fake'), { mode: 'segv', failAt: 5 })
+    const tmp = privateTmp('tool-window')
+    const out = path.join(work, 'out-tool-window')
+    const { text, serials } = serialsCsv('TW', 8)
+    const manifest = writeManifest('tool-window.csv', text)
+    const args = bakeArgs(manifest, out, ['--image', image.path])
+
+    const failed = await runCliAsync(args, { env: { TMPDIR: tmp, CREDBAKE_IMAGE_IN_FLIGHT: '2', ...fake.env } })
+    expect(fake.writeRuns(), 'the fake debugfs was used').toBe(5)
+    expectCleanError(failed, 4, [/TW-05/, /SIGSEGV/])
+    expect(readdirSync(path.join(out, 'images')).sort()).toEqual(['TW-01.img', 'TW-02.img', 'TW-03.img', 'TW-04.img'])
+    expect.soft(leftoverProblems(out, tmp, 'images')).toEqual([])
+    expect([...lastWritten(out).keys()].sort()).toEqual(['TW-01', 'TW-02', 'TW-03', 'TW-04'])
+    expect(issuedFor(out, 'TW-05')).toHaveLength(1)
+    for (const serial of ['TW-06', 'TW-07', 'TW-08']) expect(issuedFor(out, serial)).toHaveLength(0)
+
+    const rerun = await runCliAsync(args, { env: { TMPDIR: tmp, CREDBAKE_IMAGE_IN_FLIGHT: '2' } })
+    expect(rerun.status, rerun.stderr).toBe(0)
+    const check = checkOutputDir({ outputDir: out, rootPem: ca.certPem, serials, tempRoots: [tmp] })
+    expect(check.problems).toEqual([])
+    expect([...check.superseded.entries()]).toEqual([[issuedFor(out, 'TW-05')[0], 'never-written']])
+  })
+
   // "The manifest is written last, so its presence means the run finished" (README): a rerun that
   // redoes devices and then fails must not leave the previous run's manifest vouching for outputs
   // that have changed or are gone.
