@@ -47,3 +47,24 @@ export function loadFsmap(): FsmapBinding | undefined {
   }
   return loaded ?? undefined
 }
+
+/**
+ * Walk [from, end) in order: `read` each data range, `zeros` for the holes between them. Without a
+ * map (no addon), all of it is one data range. A short read (the file shrank) ends the walk.
+ */
+export function feedRanges(ranges: Float64Array | undefined, from: number, end: number, read: (start: number, stop: number) => boolean, zeros: (length: number) => void): void {
+  if (!ranges) {
+    read(from, end)
+    return
+  }
+  let at = from
+  for (let i = 0; i + 1 < ranges.length; i += 2) {
+    const start = Math.max(at, ranges[i] as number)
+    const stop = Math.min(end, ranges[i + 1] as number)
+    if (stop <= start) continue
+    if (start > at) zeros(start - at)
+    if (!read(start, stop)) return
+    at = stop
+  }
+  if (end > at) zeros(end - at)
+}

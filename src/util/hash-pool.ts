@@ -8,7 +8,9 @@ import { open } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { BMAP_BLOCK_SIZE, BmapBuilder, type BmapSummary } from '../image/bmap.js'
-import { fsmapAddonPath, loadFsmap } from './fsmap.js'
+import { feedRanges, fsmapAddonPath, loadFsmap } from './fsmap.js'
+
+export { feedRanges } from './fsmap.js'
 
 export const HASHER_ROLE = 'credbake-hasher'
 
@@ -287,25 +289,4 @@ async function feed(hash: Hash, bmap: BmapBuilder | undefined, file: string, fro
   } finally {
     await handle.close()
   }
-}
-
-/**
- * Walk [from, end) in order: `read` each data range, `zeros` for the holes between them. Without a
- * map (no addon), all of it is one data range. A short read (the file shrank) ends the walk.
- */
-export function feedRanges(ranges: Float64Array | undefined, from: number, end: number, read: (start: number, stop: number) => boolean, zeros: (length: number) => void): void {
-  if (!ranges) {
-    read(from, end)
-    return
-  }
-  let at = from
-  for (let i = 0; i + 1 < ranges.length; i += 2) {
-    const start = Math.max(at, ranges[i] as number)
-    const stop = Math.min(end, ranges[i + 1] as number)
-    if (stop <= start) continue
-    if (start > at) zeros(start - at)
-    if (!read(start, stop)) return
-    at = stop
-  }
-  if (end > at) zeros(end - at)
 }

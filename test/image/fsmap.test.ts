@@ -37,7 +37,7 @@ function sha256sum(file: string): string {
   return run('sha256sum', [file]).split(' ')[0]!
 }
 
-/** Bytes this process has read through read(2) and friends so far (all threads). */
+/** Bytes this process has read through read(2) and friends so far (all threads, and reaped children). */
 function bytesRead(): number {
   return Number(/^rchar:\s*(\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1])
 }
@@ -178,5 +178,25 @@ describe('hashing sparse outputs', () => {
     } finally {
       delete process.env.CREDBAKE_NO_FSMAP
     }
+  })
+})
+
+describe('sha256File', () => {
+  it('hashes a large sparse file without reading its holes, a small one and a stream alike, as sha256sum does', async () => {
+    const { sha256File } = await import('../../src/util/fsx.js')
+    const large = sparse('large.img', 64 * MiB + 5, [
+      [3, randomBytes(1000)],
+      [33 * MiB, randomBytes(2 * MiB)]
+    ])
+    const small = sparse('small.bin', 100_000, [[10, randomBytes(50_000)]])
+    // sha256sum first: a reaped child's reads count as this process's.
+    const expected = sha256sum(large)
+    const before = bytesRead()
+    const actual = await sha256File(large)
+    expect(bytesRead() - before).toBeLessThan(8 * MiB)
+    expect(actual).toBe(expected)
+    expect(await sha256File(small)).toBe(sha256sum(small))
+    // Not a regular file: streamed, never mapped.
+    expect(await sha256File('/dev/null')).toBe(sha256sum('/dev/null'))
   })
 })
