@@ -95,6 +95,16 @@ export default [
     treeshake,
     onwarn: quietWarnings
   },
+  // dist/device-worker.js: what a tar/dir device worker thread runs and nothing else, so each of
+  // them parses and evaluates a fraction of a main bundle (src/pipeline/device-pool.ts starts its
+  // workers from it). The native addons are the main bundles' to ship.
+  {
+    input: 'src/pipeline/device-worker-entry.ts',
+    output: { file: 'dist/device-worker.js', format: 'es', sourcemap: false, inlineDynamicImports: true },
+    plugins: plugins().filter((plugin) => plugin.name !== 'credbake-native-addons'),
+    treeshake,
+    onwarn: quietWarnings
+  },
   {
     input: AWS_KMS_SDK_ENTRY,
     output: { file: `dist/${AWS_KMS_SDK_FILE}`, format: 'es', sourcemap: false, inlineDynamicImports: true },

@@ -57,7 +57,7 @@ describe('dist/', () => {
       expect(file.bytes.equals(readFileSync(path.join(DIST, name))), `dist/${name} is stale: run npm run bundle and commit dist/`).toBe(true)
     }
     // The files a runner needs: a build that stops emitting one must fail here too.
-    expect([...fresh.keys()]).toEqual(expect.arrayContaining(['index.js', 'cli.js', 'aws-kms.js', ...(process.platform === 'linux' && process.arch === 'x64' ? ['native/linux-x64/pkcs11.node'] : [])]))
+    expect([...fresh.keys()]).toEqual(expect.arrayContaining(['index.js', 'cli.js', 'device-worker.js', 'aws-kms.js', ...(process.platform === 'linux' && process.arch === 'x64' ? ['native/linux-x64/pkcs11.node'] : [])]))
   })
 
   it('the AWS SDK is in dist/aws-kms.js alone, which holds nothing of credbake but its entry; no unused undici', () => {

@@ -6,7 +6,8 @@
 // The worker threads can be started before the run knows what they will do (warmDeviceWorkers,
 // at the start of a bake): each loads the bundle while this thread reads the manifest and opens
 // the fleet CA, and gets its DeviceWorkInit as its first message.
-import { statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { reviveError, type SerializedError } from '../errors.js'
@@ -112,6 +113,15 @@ export function createDevicePool(init: Omit<DeviceWorkInit, 'key'>, options: Dev
   return new LanePool(lanes, options.signer)
 }
 
+/** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
+const WORKER_BUNDLE = 'device-worker.js'
+
+/** The file worker threads run: the workers' bundle beside `script` when there is one, else `script` itself. */
+function workerScript(script: string): string {
+  const beside = path.join(path.dirname(script), WORKER_BUNDLE)
+  return script.endsWith('.js') && existsSync(beside) ? beside : script
+}
+
 /** A device worker thread and what happened to it before a lane took it. */
 interface StartedWorker {
   worker: Worker
@@ -121,7 +131,7 @@ interface StartedWorker {
 function startDeviceWorker(script: string): StartedWorker {
   // A small young generation: a worker's garbage (a few KiB per device) is collected early
   // instead of piling up to V8's default, which is what peak RSS would count.
-  const worker = new Worker(script, { workerData: { role: DEVICE_WORKER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
+  const worker = new Worker(workerScript(script), { workerData: { role: DEVICE_WORKER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
   const started: StartedWorker = { worker, early: {} }
   // Until a lane listens: an 'error' without a listener would be thrown, and an idle warm worker
   // must not keep the process alive.

@@ -1,13 +1,14 @@
 // tar and dir bakes large enough for the worker pool (from the bundle): workers issue, build and
 // write the outputs, the main thread journals. Checked with the independent readers of the
 // robustness suite (GNU tar, openssl, node:crypto), plus the order journal-before-key in the file.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { readJournalFile, tempLeftovers } from '../helpers/faults.js'
 import { cleanupPki, makeRootCa } from '../helpers/pki.js'
-import { NODES, ROOT, runAction, runCli } from '../helpers/run.js'
+import { NODE20, NODES, ROOT, runAction, runCli } from '../helpers/run.js'
 import { checkOutputDir } from '../robustness/invariants.js'
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'credbake-pool-'))
@@ -61,6 +62,21 @@ describe('the device pool (workers write tar and dir outputs)', () => {
     expect(run.status, run.stderr + run.stdout).toBe(0)
     expect(run.outputs.devices).toBe('250')
     expect(checkOutputDir({ outputDir: out, rootPem: ca.certPem, serials, tempRoots: [work, run.runnerTemp] }).problems).toEqual([])
+  })
+
+  it('the workers run dist/device-worker.js, the bundle beside the CLI', () => {
+    // A copy of the CLI whose worker bundle only says it ran: the run must fail with its message.
+    const dist = path.join(work, 'dist-copy')
+    mkdirSync(dist, { recursive: true })
+    copyFileSync(path.join(ROOT, 'dist/cli.js'), path.join(dist, 'cli.js'))
+    writeFileSync(path.join(dist, 'device-worker.js'), "throw new Error('the device worker bundle ran')\n")
+    const { file } = manifest('bundle', 250)
+    const run = spawnSync(NODE20, [path.join(dist, 'cli.js'), 'bake', '--manifest', file, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--output-dir', path.join(work, 'out-bundle')], {
+      encoding: 'utf8',
+      env: { ...process.env, TMPDIR: work }
+    })
+    expect(run.status).not.toBe(0)
+    expect(run.stderr).toContain('the device worker bundle ran')
   })
 
   it('dir: 300 device trees with their modes', () => {
