@@ -7,7 +7,7 @@ import { closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync } from '
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
-import { tempSibling, writeAllSync } from '../util/fsx.js'
+import { tempIn, writeAllSync } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { wrapWriteError } from './errors.js'
 import { describeFiles, fileMatches } from './files.js'
@@ -19,6 +19,8 @@ const OVERLAY_BYTES = 8 * 1024
 
 export class TarWriter implements OutputWriter {
   private readonly root: string
+  /** `root` relative to output-dir with POSIX separators, as outputs are recorded. */
+  private readonly recordedRoot: string
   private rootReady = false
 
   constructor(
@@ -26,11 +28,14 @@ export class TarWriter implements OutputWriter {
     private readonly mtime: Date
   ) {
     this.root = path.join(outputDir, 'overlays')
+    this.recordedRoot = path.relative(outputDir, this.root).split(path.sep).join('/')
   }
 
   write(device: Device, files: BundleFile[]): SinkOutput {
-    const target = path.join(this.root, `${device.serial}.tar.gz`)
-    const temp = tempSibling(target)
+    // A serial is one plain file name (the manifest allows A-Z a-z 0-9 . _ -, no leading dot).
+    const name = `${device.serial}.tar.gz`
+    const target = `${this.root}${path.sep}${name}`
+    const temp = tempIn(this.root, name)
     let archive: Buffer
     try {
       // The .tar.gz in one pass, without zlib's per-call set-up (tar-gzip.ts).
@@ -54,7 +59,7 @@ export class TarWriter implements OutputWriter {
       throw wrapWriteError(error, device, target)
     }
     return {
-      path: path.relative(this.outputDir, target).split(path.sep).join('/'),
+      path: `${this.recordedRoot}/${name}`,
       size: archive.length,
       sha256: sha256Hex(archive),
       files: describeFiles(files, { modes: true, owners: true })

@@ -9,7 +9,12 @@ import { randomChunk } from './random.js'
 
 /** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
 export function tempSibling(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomChunk(4).toString('hex')}`)
+  return tempIn(path.dirname(target), path.basename(target))
+}
+
+/** tempSibling of `dir`/`name`, where `name` is one plain path component (no separator, not "." or ".."). */
+export function tempIn(dir: string, name: string): string {
+  return `${dir}${path.sep}.${name}${TEMP_MARKER}${process.pid}-${randomChunk(4).toString('hex')}`
 }
 
 export const TEMP_MARKER = '.tmp-'
