@@ -98,6 +98,11 @@ export class DeviceWork {
         break
       }
     }
+    try {
+      this.writer.idle?.()
+    } catch (error) {
+      result.error ??= serializeError(error)
+    }
     return result
   }
 

@@ -51,6 +51,8 @@ export interface OutputWriterSpec {
 /** Writes one device's output synchronously, on whatever thread holds it. */
 export interface OutputWriter {
   write(device: Device, files: BundleFile[]): SinkOutput
+  /** After a batch of writes: release what the writer holds between them (a staging folder). */
+  idle?(): void
 }
 
 export interface Sink {
