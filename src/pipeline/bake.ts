@@ -66,8 +66,9 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
   const manifestSha256 = await sha256File(settings.manifestPath).catch(() => '')
   // Held compactly (a column per property) through the whole run; Device objects are made for the
   // devices being issued only. Also the serials in scope: the review lists theirs as active.
-  const devices = await youngGeneration.holding(() => readDevices(settings, reporter)).catch((error: unknown) => {
+  const devices = await youngGeneration.holding(() => readDevices(settings, reporter)).catch(async (error: unknown) => {
     youngGeneration.stop()
+    await warm?.release()
     throw error
   })
 

@@ -20,7 +20,9 @@ export async function prepareOutputDir(outputDir: string): Promise<void> {
     // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
     const probe = tempSibling(path.join(outputDir, 'credbake-probe'))
     await writeFile(probe, '', { mode: 0o600 })
-    await rm(probe)
+    // force: a run that holds the lock may have cleaned temporary files up meanwhile, this probe
+    // among them (four bakes started at once: the losers must still fail on the lock, exit 6).
+    await rm(probe, { force: true })
   } catch (error) {
     throw new OutputError(`Input "output-dir" (${outputDir}) is not a writable folder: ${messageOf(error)}.`, {
       cause: error
