@@ -1,12 +1,12 @@
 import { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
 import * as nodeCrypto from 'node:crypto';
 import { createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, verify, X509Certificate, randomBytes, createPrivateKey } from 'node:crypto';
-import { readFileSync, createReadStream, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync, existsSync, writeFileSync, readSync, statSync, readdirSync, constants as constants$2 } from 'node:fs';
+import { readFileSync, existsSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync, writeFileSync, fstatSync, readSync, statSync, readdirSync, constants as constants$2, createReadStream } from 'node:fs';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { open as open$1, readdir as readdir$1, stat as stat$1, readFile, rename as rename$1, rm as rm$1, writeFile as writeFile$1, link, mkdtemp, chmod as chmod$1, statfs, mkdir as mkdir$1, access as access$1, constants as constants$1, copyFile as copyFile$1, lstat as lstat$1 } from 'node:fs/promises';
-import { gzipSync, inflateRawSync, createGzip, createGunzip } from 'node:zlib';
+import zlib, { inflateRawSync, createGzip, createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
@@ -26,6 +26,7 @@ import 'timers';
 import os$1, { availableParallelism } from 'node:os';
 import require$$0 from 'process';
 import require$$0$1 from 'buffer';
+import v8 from 'node:v8';
 import { pipeline } from 'node:stream/promises';
 
 // Typed errors. Every error a user can cause carries the input it is about, so the message can
@@ -7886,23 +7887,29 @@ class DerError extends Error {
 }
 // ---------------------------------------------------------------------------------------------
 // Encoding
-function lengthBytes(length) {
-    if (length < 0x80)
-        return Buffer.from([length]);
-    if (length < 0x100)
-        return Buffer.from([0x81, length]);
-    if (length < 0x10000)
-        return Buffer.from([0x82, length >> 8, length & 0xff]);
-    if (length < 0x1000000)
-        return Buffer.from([0x83, length >> 16, (length >> 8) & 0xff, length & 0xff]);
-    throw new DerError(`DER length ${length} is too large`);
-}
-/** Tag, length and the concatenated contents. */
+/** Tag, length and the concatenated contents, written into one buffer (no buffer per header byte). */
 function tlv$1(tag, ...contents) {
     let length = 0;
     for (const part of contents)
         length += part.length;
-    return Buffer.concat([Buffer.from([tag]), lengthBytes(length), ...contents]);
+    if (length >= 0x1000000)
+        throw new DerError(`DER length ${length} is too large`);
+    const head = length < 0x80 ? 2 : length < 0x100 ? 3 : length < 0x10000 ? 4 : 5;
+    const out = Buffer.allocUnsafe(head + length);
+    out[0] = tag;
+    if (head === 2)
+        out[1] = length;
+    else {
+        out[1] = 0x80 | (head - 2);
+        for (let at = head - 1, rest = length; at >= 2; at--, rest >>>= 8)
+            out[at] = rest & 0xff;
+    }
+    let at = head;
+    for (const part of contents) {
+        out.set(part, at);
+        at += part.length;
+    }
+    return out;
 }
 const sequence = (...contents) => tlv$1(TAG.sequence, ...contents);
 /** SET OF: DER sorts the encoded elements (X.690 §11.6). */
@@ -9110,11 +9117,82 @@ function withNewline(text) {
     return text.endsWith('\n') ? text : `${text}\n`;
 }
 
+// Where a sparse file keeps its data: credbake's small Node-API addon (native/fsmap) around
+// lseek(SEEK_DATA/SEEK_HOLE), which Node lacks. Hashing an image output needs every byte, but a
+// hole is zeros by definition: knowing the holes, the hasher feeds zeros from memory instead of
+// reading them. On ext4 reading a hole is not free: the kernel fills page-cache pages with zeros,
+// which measured 0.1-0.45 s of system time per 256 MiB output here, more than the SHA-256 itself.
+// Without the addon (a platform no binary ships for) callers read the whole file, as before.
+/**
+ * The addon's file: beside the bundle in dist/native/<platform>/, or node_modules under src/.
+ * CREDBAKE_NO_FSMAP=1 turns it off (benchmarks compare both ways; tests take the fallback).
+ */
+function fsmapAddonPath() {
+    if (process.env.CREDBAKE_NO_FSMAP === '1')
+        return undefined;
+    const here = fileURLToPath(import.meta.url);
+    if (here.endsWith('.ts')) {
+        try {
+            return createRequire(import.meta.url).resolve('credbake-fsmap/build/Release/fsmap.node');
+        }
+        catch {
+            return undefined;
+        }
+    }
+    const file = path.join(path.dirname(here), 'native', `${process.platform}-${process.arch}`, 'fsmap.node');
+    return existsSync(file) ? file : undefined;
+}
+let loaded;
+/** The addon, or undefined where it is not shipped or cannot be loaded (then read everything). */
+function loadFsmap() {
+    if (loaded !== undefined)
+        return loaded ?? undefined;
+    loaded = null;
+    const file = fsmapAddonPath();
+    if (!file)
+        return undefined;
+    try {
+        loaded = createRequire(import.meta.url)(file);
+    }
+    catch {
+        loaded = null;
+    }
+    return loaded ?? undefined;
+}
+/**
+ * Walk [from, end) in order: `read` each data range, `zeros` for the holes between them. Without a
+ * map (no addon), all of it is one data range. A short read (the file shrank) ends the walk.
+ */
+function feedRanges(ranges, from, end, read, zeros) {
+    if (!ranges) {
+        read(from, end);
+        return;
+    }
+    let at = from;
+    for (let i = 0; i + 1 < ranges.length; i += 2) {
+        const start = Math.max(at, ranges[i]);
+        const stop = Math.min(end, ranges[i + 1]);
+        if (stop <= start)
+            continue;
+        if (start > at)
+            zeros(start - at);
+        if (!read(start, stop))
+            return;
+        at = stop;
+    }
+    if (end > at)
+        zeros(end - at);
+}
+
 // File helpers for outputs that must be complete or absent: write under a temporary name in the
 // same folder, fsync, rename into place.
 /** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
 function tempSibling(target) {
-    return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomChunk(4).toString('hex')}`);
+    return tempIn(path.dirname(target), path.basename(target));
+}
+/** tempSibling of `dir`/`name`, where `name` is one plain path component (no separator, not "." or ".."). */
+function tempIn(dir, name) {
+    return `${dir}${path.sep}.${name}${TEMP_MARKER}${process.pid}-${randomChunk(4).toString('hex')}`;
 }
 const TEMP_MARKER = '.tmp-';
 /**
@@ -9153,12 +9231,53 @@ async function syncDir(dir) {
         // best effort
     }
 }
+/**
+ * SHA-256 (hex) of a file. A small regular file is read whole; a large one's holes, where the
+ * fsmap addon can tell them, are hashed from zeros instead of read (image outputs checked on
+ * resume or by verify are mostly holes); anything else (a block device, no addon) is streamed.
+ */
 async function sha256File(file) {
     const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }))
-        hash.update(chunk);
-    return hash.digest('hex');
+    const handle = await open$1(file, 'r');
+    try {
+        const info = await handle.stat();
+        // A small file (a tar overlay is about 1.3 KiB): read whole, no 1 MiB stream buffer per file
+        // (a resume checks 100,000 of them).
+        if (info.isFile() && info.size < SPARSE_HASH_MIN)
+            return hash.update(await handle.readFile()).digest('hex');
+        const ranges = info.isFile() ? loadFsmap()?.dataRanges(handle.fd, 0, info.size) : undefined;
+        if (!ranges) {
+            for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false, start: 0 }))
+                hash.update(chunk);
+            return hash.digest('hex');
+        }
+        const buffer = Buffer.allocUnsafe(1 << 20);
+        const zeros = Buffer.alloc(1 << 20);
+        const pieces = [];
+        feedRanges(ranges, 0, info.size, (start, stop) => (pieces.push([start, stop]), true), (length) => void pieces.push(length));
+        for (const piece of pieces) {
+            if (typeof piece === 'number') {
+                for (let left = piece; left > 0; left -= zeros.length)
+                    hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+                continue;
+            }
+            for (let offset = piece[0]; offset < piece[1];) {
+                const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, piece[1] - offset), offset);
+                // The file shrank while it was read: what it held is what was hashed (as a stream would).
+                if (bytesRead === 0)
+                    return hash.digest('hex');
+                hash.update(buffer.subarray(0, bytesRead));
+                offset += bytesRead;
+            }
+        }
+        return hash.digest('hex');
+    }
+    finally {
+        await handle.close();
+    }
 }
+/** Files below this size are read whole: one read costs less than asking for their holes. */
+const SPARSE_HASH_MIN = 8 << 20;
 function octalMode(mode) {
     return (mode & 0o7777).toString(8).padStart(4, '0');
 }
@@ -9198,8 +9317,12 @@ const SUM_FIELD = ',"sum":"';
 const SUM_DIGITS = 32;
 /** `,"sum":"` + digits + `"}` */
 const SUM_SUFFIX_LENGTH = SUM_FIELD.length + SUM_DIGITS + 2;
+// The one-shot crypto.hash where this Node has it (20.12+): no Hash object per journal line.
+const hashText = typeof nodeCrypto.hash === 'function'
+    ? (json) => nodeCrypto.hash('sha256', json, 'hex')
+    : (json) => createHash('sha256').update(json).digest('hex');
 function checksum(json) {
-    return createHash('sha256').update(json).digest('hex').slice(0, SUM_DIGITS);
+    return hashText(json).slice(0, SUM_DIGITS);
 }
 /** One record as a journal line, newline included. */
 function encodeRecord(record) {
@@ -9846,31 +9969,79 @@ const VERSION$1 = '00';
  * root file system yields the right tree. `mtime` is the same for every entry of a run.
  */
 function tarArchive(files, mtime) {
+    const { pieces, size } = tarPieces(files, mtime);
+    // One zero-filled buffer: padding and the two end blocks are already in place.
+    const archive = Buffer.alloc(size);
+    let at = 0;
+    for (const { bytes } of pieces) {
+        bytes.copy(archive, at);
+        at += bytes.length;
+        if (bytes.length % BLOCK)
+            at += BLOCK - (bytes.length % BLOCK);
+    }
+    return archive;
+}
+const TAR_BLOCK = BLOCK;
+/** The two zero blocks that end an archive. */
+const TAR_END_BYTES = 2 * BLOCK;
+/** The archive as its pieces in order; `size` counts padding and the end blocks. */
+function tarPieces(files, mtime) {
     const seconds = Math.floor(mtime.getTime() / 1000);
-    const blocks = [];
+    const pieces = [];
     const written = new Set();
+    let size = 0;
     const add = (entry, content) => {
-        blocks.push(...headerBlocks(entry));
+        const header = cachedHeader(entry);
+        pieces.push({ bytes: header, header: true });
+        size += header.length;
         if (!content || content.length === 0)
             return;
-        blocks.push(content);
-        const pad = (BLOCK - (content.length % BLOCK)) % BLOCK;
-        if (pad)
-            blocks.push(Buffer.alloc(pad));
+        pieces.push({ bytes: content, header: false });
+        size += content.length + ((BLOCK - (content.length % BLOCK)) % BLOCK);
     };
     for (const file of files) {
-        const parts = file.path.split('/').filter(Boolean);
-        for (let depth = 1; depth < parts.length; depth++) {
-            const dir = `${parts.slice(0, depth).join('/')}/`;
+        const { dirs, name } = splitPath(file.path);
+        for (const dir of dirs) {
             if (written.has(dir))
                 continue;
             written.add(dir);
             add({ name: dir, type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: seconds });
         }
-        add({ name: parts.join('/'), type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, size: file.content.length, mtime: seconds }, file.content);
+        add({ name, type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, size: file.content.length, mtime: seconds }, file.content);
     }
-    blocks.push(Buffer.alloc(2 * BLOCK));
-    return Buffer.concat(blocks);
+    return { pieces, size: size + TAR_END_BYTES };
+}
+// A run writes the same few entries for every device (the same folders, names, modes and mtime;
+// only a certificate's length may differ by a byte): their headers are made once and reused.
+const MAX_CACHED = 1024;
+const headers = new Map();
+const paths = new Map();
+/** The entry's header blocks as one buffer (a whole number of blocks). */
+function cachedHeader(entry) {
+    const key = `${entry.type} ${entry.mode} ${entry.uid} ${entry.gid} ${entry.size} ${entry.mtime} ${entry.name}`;
+    let header = headers.get(key);
+    if (!header) {
+        if (headers.size >= MAX_CACHED)
+            headers.clear();
+        header = Buffer.concat(headerBlocks(entry));
+        headers.set(key, header);
+    }
+    return header;
+}
+/** An absolute device path as a relative entry name and the folder entries above it ("var/", "var/sota/"). */
+function splitPath(devicePath) {
+    let split = paths.get(devicePath);
+    if (!split) {
+        const parts = devicePath.split('/').filter(Boolean);
+        const dirs = [];
+        for (let depth = 1; depth < parts.length; depth++)
+            dirs.push(`${parts.slice(0, depth).join('/')}/`);
+        split = { dirs, name: parts.join('/') };
+        if (paths.size >= MAX_CACHED)
+            paths.clear();
+        paths.set(devicePath, split);
+    }
+    return split;
 }
 /** The header of one entry; two headers (pax, then ustar) when the name does not fit ustar. */
 function headerBlocks(entry) {
@@ -9944,6 +10115,272 @@ function asciiTail(text, max) {
     return text.replace(/[^\x20-\x7e]/g, '_').slice(-100);
 }
 
+// gzip (RFC 1952) of an overlay in plain JavaScript. An overlay is a few KiB (five 512-byte
+// headers, two PEMs, zero padding); zlib's gzipSync spends more on setting up its stream object
+// and its ~256 KiB deflate state per call than on compressing them. This encoder writes one
+// DEFLATE block with the fixed Huffman codes (RFC 1951 §3.2.6): greedy LZ77 matches (3-byte hash,
+// one candidate, like zlib's level 1) and runs of zeros as matches one byte back. overlayGzip
+// goes further, from the archive's pieces (tar-archive.ts): a header block, the same for every
+// device of a run, is compressed once (matches within itself only) and its bits reused; file
+// contents (base64 text, hardly any repeats) go out as literals; padding as zero runs. What comes
+// out is an ordinary .tar.gz: gunzip, GNU tar and busybox read it like any other (see
+// test/sink/tar-gzip.test.ts). Large archives, and Nodes without zlib.crc32 (before 20.15), go
+// through gzipSync instead.
+const crc32$1 = zlib.crc32;
+/** Above this size zlib's set-up cost no longer matters and its dynamic codes compress better. */
+const MAX_OWN_INPUT = 256 * 1024;
+/** zlib's level when this encoder is not used: for PEM text within a few percent of level 6 at half the cost. */
+const FALLBACK_LEVEL = 1;
+const WINDOW = 32768;
+const MIN_MATCH = 3;
+const MAX_MATCH = 258;
+const HASH_BITS = 15;
+const HASH_MASK = (1 << HASH_BITS) - 1;
+function reversed(code, bits) {
+    let result = 0;
+    for (let bit = 0; bit < bits; bit++) {
+        result = (result << 1) | (code & 1);
+        code >>= 1;
+    }
+    return result;
+}
+// Fixed literal/length codes, bit-reversed: DEFLATE sends Huffman codes most significant bit first
+// into a stream filled from each byte's least significant bit.
+const LITERAL_CODE = new Uint16Array(288);
+const LITERAL_BITS = new Uint8Array(288);
+for (let symbol = 0; symbol < 288; symbol++) {
+    const [first, base, bits] = symbol < 144 ? [0, 0x30, 8] : symbol < 256 ? [144, 0x190, 9] : symbol < 280 ? [256, 0, 7] : [280, 0xc0, 8];
+    LITERAL_CODE[symbol] = reversed(base + symbol - first, bits);
+    LITERAL_BITS[symbol] = bits;
+}
+const LENGTH_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
+const LENGTH_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+const DISTANCE_BASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
+const DISTANCE_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+// Per match length: its code and extra bits as one bit string (at most 8 + 5 bits).
+const LENGTH_CODE = new Uint16Array(MAX_MATCH + 1);
+const LENGTH_BITS = new Uint8Array(MAX_MATCH + 1);
+for (let length = MIN_MATCH, index = 0; length <= MAX_MATCH; length++) {
+    // 258 has a code of its own (285), though 284's extra bits could also reach it.
+    while (index + 1 < LENGTH_BASE.length && LENGTH_BASE[index + 1] <= length)
+        index++;
+    const symbol = 257 + index;
+    LENGTH_CODE[length] = LITERAL_CODE[symbol] | ((length - LENGTH_BASE[index]) << LITERAL_BITS[symbol]);
+    LENGTH_BITS[length] = LITERAL_BITS[symbol] + LENGTH_EXTRA[index];
+}
+const DISTANCE_CODE = DISTANCE_BASE.map((_, code) => reversed(code, 5));
+// Per thread: the hash table (positions stored as `generation + position`, so a new call needs no
+// clearing: anything below its generation is from an earlier call), the output scratch buffer and
+// the compressed header blocks.
+const table = new Int32Array(1 << HASH_BITS);
+let generation = 1;
+let scratch = Buffer.allocUnsafe(16 * 1024);
+const ZEROS$1 = Buffer.alloc(TAR_END_BYTES);
+/** The overlay of `files` as .tar.gz bytes: gunzipped, exactly tarArchive(files, mtime). */
+function overlayGzip(files, mtime) {
+    const { pieces, size } = tarPieces(files, mtime);
+    if (crc32$1 === undefined || size > MAX_OWN_INPUT)
+        return zlib.gzipSync(tarArchive(files, mtime), { level: FALLBACK_LEVEL });
+    const writer = startMember(size);
+    let crc = 0;
+    let afterZero = false;
+    for (const piece of pieces) {
+        const bytes = piece.bytes;
+        if (piece.header) {
+            writer.putBits(headerBits(bytes));
+            afterZero = bytes[bytes.length - 1] === 0;
+            crc = crc32$1(bytes, crc);
+            continue;
+        }
+        for (let at = 0; at < bytes.length; at++) {
+            const literal = bytes[at];
+            writer.put(LITERAL_CODE[literal], LITERAL_BITS[literal]);
+        }
+        if (bytes.length > 0)
+            afterZero = bytes[bytes.length - 1] === 0;
+        crc = crc32$1(bytes, crc);
+        const pad = (TAR_BLOCK - (bytes.length % TAR_BLOCK)) % TAR_BLOCK;
+        if (pad > 0) {
+            zeroRun(writer, pad, afterZero);
+            afterZero = true;
+            crc = crc32$1(ZEROS$1.subarray(0, pad), crc);
+        }
+    }
+    zeroRun(writer, TAR_END_BYTES, afterZero);
+    crc = crc32$1(ZEROS$1, crc);
+    return finishMember(writer, crc, size);
+}
+/** The DEFLATE bits, least significant first, into a buffer. */
+class BitWriter {
+    out;
+    at;
+    bits = 0;
+    count = 0;
+    constructor(out, at) {
+        this.out = out;
+        this.at = at;
+    }
+    /** `length` (at most 25) bits of `value`. */
+    put(value, length) {
+        this.bits |= value << this.count;
+        this.count += length;
+        while (this.count >= 8) {
+            this.out[this.at++] = this.bits & 0xff;
+            this.bits >>>= 8;
+            this.count -= 8;
+        }
+    }
+    putBits(string) {
+        const whole = string.bits >> 3;
+        for (let index = 0; index < whole; index++)
+            this.put(string.bytes[index], 8);
+        const rest = string.bits & 7;
+        if (rest)
+            this.put(string.bytes[whole] & ((1 << rest) - 1), rest);
+    }
+    /** Pad to a byte boundary with zero bits. */
+    flush() {
+        if (this.count > 0)
+            this.put(0, 8 - this.count);
+    }
+}
+const headerCache = new WeakMap();
+/** A header block's codes on their own (a match reaches only into the block itself), once per block. */
+function headerBits(block) {
+    let cached = headerCache.get(block);
+    if (!cached) {
+        const writer = new BitWriter(Buffer.alloc(Math.ceil((block.length * 9) / 8) + 8), 0);
+        lz77(block, writer);
+        const bits = writer.at * 8 + writer.count;
+        writer.flush();
+        cached = { bytes: Buffer.from(writer.out.subarray(0, writer.at)), bits };
+        headerCache.set(block, cached);
+    }
+    return cached;
+}
+/** `length` zeros; `afterZero`: the byte before them is a zero too (so a match can start at once). */
+function zeroRun(writer, length, afterZero) {
+    let left = length;
+    if (!afterZero) {
+        writer.put(LITERAL_CODE[0], LITERAL_BITS[0]);
+        left--;
+    }
+    while (left >= MIN_MATCH) {
+        const run = Math.min(MAX_MATCH, left);
+        writer.put(LENGTH_CODE[run], LENGTH_BITS[run]);
+        writer.put(DISTANCE_CODE[0], 5);
+        left -= run;
+    }
+    for (; left > 0; left--)
+        writer.put(LITERAL_CODE[0], LITERAL_BITS[0]);
+}
+/** A writer past the gzip header and the block header, with room for `length` input bytes. */
+function startMember(length) {
+    // Worst case: every byte a 9-bit literal, plus block header, end code, padding, header, trailer.
+    const out = scratchOf(10 + Math.ceil((length * 9 + 3 + 7 + 7) / 8) + 8);
+    // Header: magic, CM deflate, no flags, MTIME 0, XFL 4 (fastest), OS 3 (Unix), as gzip -1 writes.
+    out[0] = 0x1f;
+    out[1] = 0x8b;
+    out[2] = 8;
+    out.fill(0, 3, 8);
+    out[8] = 4;
+    out[9] = 3;
+    const writer = new BitWriter(out, 10);
+    // BFINAL 1, BTYPE 01 (fixed codes).
+    writer.put(0b011, 3);
+    return writer;
+}
+/** End of block, padding, and the trailer: CRC-32 and the input length mod 2^32, little-endian. */
+function finishMember(writer, crc, length) {
+    writer.put(LITERAL_CODE[256], LITERAL_BITS[256]);
+    writer.flush();
+    const { out } = writer;
+    let at = writer.at;
+    out.writeUInt32LE(crc >>> 0, at);
+    out.writeUInt32LE(length >>> 0, at + 4);
+    at += 8;
+    const result = Buffer.allocUnsafe(at);
+    out.copy(result, 0, 0, at);
+    return result;
+}
+// The rare steps live in functions of their own: a call the optimised encoder has never seen
+// taken would throw it back to the interpreter (V8's "insufficient type feedback") on every call.
+function newGeneration(length) {
+    // Kept below 2^30: small integers stay unboxed in V8.
+    if (generation + length + 1 >= 0x3fffffff) {
+        table.fill(0);
+        generation = 1;
+    }
+    const base = generation;
+    generation += length + 1;
+    return base;
+}
+function scratchOf(bound) {
+    if (scratch.length < bound)
+        scratch = Buffer.allocUnsafe(bound);
+    return scratch;
+}
+/** `input` as 32-bit words, when its offset allows (index i covers bytes 4i to 4i+3). */
+function wordsOf(input) {
+    return input.byteOffset % 4 === 0 && input.length >= 64 ? new Int32Array(input.buffer, input.byteOffset, input.length >> 2) : undefined;
+}
+/** The codes of `input` (matches only within it), without block header or end code. */
+function lz77(input, writer) {
+    const length = input.length;
+    const base = newGeneration(length);
+    const words = wordsOf(input);
+    let position = 0;
+    while (position < length) {
+        let matched = 0;
+        let distance = 0;
+        const first = input[position];
+        if (first === 0 && position > 0 && input[position - 1] === 0) {
+            // Inside a run of zeros (the tar's padding and empty header fields): a match one byte back,
+            // found without hashing.
+            const stop = Math.min(length, position + MAX_MATCH);
+            let end = position + 1;
+            while (end < stop && (end & 3) !== 0 && input[end] === 0)
+                end++;
+            // Four bytes at a time where the view allows (tar blocks are 512-byte aligned).
+            if (words !== undefined)
+                while (end + 4 <= stop && words[end >> 2] === 0)
+                    end += 4;
+            while (end < stop && input[end] === 0)
+                end++;
+            if (end - position >= MIN_MATCH) {
+                matched = end - position;
+                distance = 1;
+            }
+        }
+        else if (position + MIN_MATCH <= length) {
+            const second = input[position + 1];
+            const third = input[position + 2];
+            const hash = ((first << 10) ^ (second << 5) ^ third) & HASH_MASK;
+            const candidate = table[hash] - base;
+            table[hash] = base + position;
+            if (candidate >= 0 && position - candidate <= WINDOW && input[candidate] === first && input[candidate + 1] === second && input[candidate + 2] === third) {
+                const limit = Math.min(MAX_MATCH, length - position);
+                matched = MIN_MATCH;
+                while (matched < limit && input[candidate + matched] === input[position + matched])
+                    matched++;
+                distance = position - candidate;
+            }
+        }
+        if (matched) {
+            writer.put(LENGTH_CODE[matched], LENGTH_BITS[matched]);
+            let code = 29;
+            while (DISTANCE_BASE[code] > distance)
+                code--;
+            writer.put(DISTANCE_CODE[code] | ((distance - DISTANCE_BASE[code]) << 5), 5 + DISTANCE_EXTRA[code]);
+            position += matched;
+        }
+        else {
+            writer.put(LITERAL_CODE[first], LITERAL_BITS[first]);
+            position++;
+        }
+    }
+}
+
 // Sink "tar": output-dir/overlays/SERIAL.tar.gz, an overlay to extract over the root file system
 // (`tar -xzpf SERIAL.tar.gz -C /mnt/rootfs`). Entries carry the device paths (relative), modes,
 // uid/gid 0 and a directory entry for every parent, so extraction as root yields the right tree.
@@ -9951,31 +10388,46 @@ function asciiTail(text, max) {
 // `writer`); TarSink.write is the same on the calling thread.
 /** Allocated bytes of one overlay (measured: about 1.5 KiB of file in one 4 KiB block, rounded). */
 const OVERLAY_BYTES = 8 * 1024;
-/**
- * gzip level of overlays. For a few KiB of PEM text level 1 compresses within a few percent of
- * level 6 at half the cost: most of a small gzip's time is setting up the compressor.
- */
-const GZIP_LEVEL = 1;
 class TarWriter {
     outputDir;
     mtime;
     root;
+    /** `root` relative to output-dir with POSIX separators, as outputs are recorded. */
+    recordedRoot;
     rootReady = false;
+    /**
+     * This writer's own folder for archives being written (overlays/.staging.tmp-PID-RANDOM, a
+     * temporary name that removeLeftoverTemps clears after a crash; inside overlays/, so the rename
+     * never leaves its file system), made for a batch and removed by `idle`. Creating a file takes its folder's lock while the file system finds it
+     * an inode: in a folder of their own, two workers do not queue for overlays/ (on ext4 after large
+     * deletes a create costs ~0.1 ms there and waiters spin); only the rename into it is shared.
+     */
+    staging;
     constructor(outputDir, mtime) {
         this.outputDir = outputDir;
         this.mtime = mtime;
         this.root = path.join(outputDir, 'overlays');
+        this.recordedRoot = path.relative(outputDir, this.root).split(path.sep).join('/');
     }
     write(device, files) {
-        const target = path.join(this.root, `${device.serial}.tar.gz`);
-        const temp = tempSibling(target);
+        // A serial is one plain file name (the manifest allows A-Z a-z 0-9 . _ -, no leading dot).
+        const name = `${device.serial}.tar.gz`;
+        const target = `${this.root}${path.sep}${name}`;
+        let temp;
         let archive;
         try {
-            archive = gzipSync(tarArchive(files, this.mtime), { level: GZIP_LEVEL });
+            // The .tar.gz in one pass, without zlib's per-call set-up (tar-gzip.ts).
+            archive = overlayGzip(files, this.mtime);
             if (!this.rootReady) {
                 mkdirSync(this.root, { recursive: true, mode: 0o755 });
                 this.rootReady = true;
             }
+            if (this.staging === undefined) {
+                const staging = tempIn(this.root, 'staging');
+                mkdirSync(staging, { mode: 0o700 });
+                this.staging = staging;
+            }
+            temp = tempIn(this.staging, name);
             // The archive holds the device key: 0600 from creation on, whatever the umask (which can
             // only narrow the mode given to open, so it is set again explicitly).
             const fd = openSync(temp, 'wx', 0o600);
@@ -9989,15 +10441,24 @@ class TarWriter {
             renameSync(temp, target);
         }
         catch (error) {
-            rmSync(temp, { force: true });
+            if (temp !== undefined)
+                rmSync(temp, { force: true });
             throw wrapWriteError(error, device, target);
         }
         return {
-            path: path.relative(this.outputDir, target).split(path.sep).join('/'),
+            path: `${this.recordedRoot}/${name}`,
             size: archive.length,
             sha256: sha256Hex$1(archive),
             files: describeFiles(files, { modes: true, owners: true })
         };
+    }
+    /** Remove the staging folder (empty: every archive in it was renamed into place or removed). */
+    idle() {
+        if (this.staging === undefined)
+            return;
+        const staging = this.staging;
+        this.staging = undefined;
+        rmSync(staging, { recursive: true, force: true });
     }
 }
 class TarSink {
@@ -10014,7 +10475,12 @@ class TarSink {
     }
     async write(device, files, hooks = {}) {
         await hooks.beforeKeyWritten?.();
-        return this.local.write(device, files);
+        try {
+            return this.local.write(device, files);
+        }
+        finally {
+            this.local.idle();
+        }
     }
     verify(output) {
         return fileMatches(path.join(this.outputDir, output.path), output.sha256);
@@ -10170,6 +10636,12 @@ class DeviceWork {
                 break;
             }
         }
+        try {
+            this.writer.idle?.();
+        }
+        catch (error) {
+            result.error ??= serializeError(error);
+        }
         return result;
     }
     /** Forget a batch that will not be written (the run is failing). */
@@ -10188,20 +10660,36 @@ class DeviceWork {
 }
 
 // The device worker: the same bundle file (dist/index.js or dist/cli.js) started as a worker
-// thread, recognised by its workerData. It holds one DeviceWork (the fleet CA, and the CA key when
-// it is in memory; KeyObjects cross threads by structured clone, never as text) and answers calls
-// in the order they come.
+// thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
+// and the CA key when it is in memory; KeyObjects cross threads by structured clone, never as
+// text); it answers the calls after it in the order they come.
 const DEVICE_WORKER_ROLE = 'credbake-device-worker';
 /** When this thread is a device worker, serve calls and return true; else false. */
 function runIfDeviceWorker() {
     const data = workerData;
-    if (isMainThread || data?.role !== DEVICE_WORKER_ROLE || !data.init || !parentPort)
+    if (isMainThread || data?.role !== DEVICE_WORKER_ROLE || !parentPort)
         return false;
     const port = parentPort;
-    const work = new DeviceWork(data.init);
-    port.on('message', ({ call, request }) => {
+    // The first message is the DeviceWorkInit (the worker may be started before the run knows it).
+    let work;
+    let initError;
+    port.on('message', (message) => {
+        if ('init' in message) {
+            try {
+                work = new DeviceWork(message.init);
+            }
+            catch (error) {
+                initError = error; // the reply to every call
+            }
+            return;
+        }
+        const { call, request } = message;
         let reply;
         try {
+            if (initError !== undefined)
+                throw initError;
+            if (!work)
+                throw new Error('internal: a device worker was called before its init');
             const result = request.method === 'issue'
                 ? work.issue(request.id, request.orders)
                 : request.method === 'seal'
@@ -11552,7 +12040,7 @@ const HASHER_ROLE = 'credbake-hasher';
  */
 function createFileHasher(init, threads, options = {}) {
     if (threads >= 1 && options.bmap === false) {
-        return new WorkerHasher(() => new Worker(LIGHT_HASHER_SOURCE, { eval: true, workerData: { role: HASHER_ROLE, ...init } }), threads, false);
+        return new WorkerHasher(() => new Worker(LIGHT_HASHER_SOURCE, { eval: true, workerData: { role: HASHER_ROLE, ...init, fsmap: fsmapAddonPath() } }), threads, false);
     }
     const script = fileURLToPath(import.meta.url);
     if (threads < 1 || !script.endsWith('.js'))
@@ -11566,18 +12054,35 @@ function createFileHasher(init, threads, options = {}) {
 const LIGHT_HASHER_SOURCE = `'use strict'
 const { parentPort, workerData } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
-const { openSync, readSync, closeSync } = require('node:fs')
+const { openSync, readSync, closeSync, fstatSync } = require('node:fs')
 const buffer = Buffer.allocUnsafe(8 << 20)
+const zeros = Buffer.alloc(1 << 20)
+let dataRanges
+try {
+  if (workerData.fsmap) dataRanges = require(workerData.fsmap).dataRanges
+} catch {}
 let prefix
 function feed(hash, file, from, length) {
   const fd = openSync(file, 'r')
   try {
-    for (let offset = from; offset < from + length; ) {
-      const n = readSync(fd, buffer, 0, Math.min(buffer.length, from + length - offset), offset)
-      if (n === 0) break
-      hash.update(buffer.subarray(0, n))
-      offset += n
+    const end = Math.min(from + length, fstatSync(fd).size)
+    // Holes are zeros: hash them from memory (see feedRanges).
+    const ranges = dataRanges ? dataRanges(fd, from, end) : [from, end]
+    let at = from
+    for (let i = 0; i + 1 < ranges.length; i += 2) {
+      const start = Math.max(at, ranges[i])
+      const stop = Math.min(end, ranges[i + 1])
+      if (stop <= start) continue
+      for (let left = start - at; left > 0; left -= zeros.length) hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left))
+      for (let offset = start; offset < stop; ) {
+        const n = readSync(fd, buffer, 0, Math.min(buffer.length, stop - offset), offset)
+        if (n === 0) return
+        hash.update(buffer.subarray(0, n))
+        offset += n
+      }
+      at = stop
     }
+    for (let left = end - at; left > 0; left -= zeros.length) hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left))
   } finally {
     closeSync(fd)
   }
@@ -11711,20 +12216,40 @@ function runIfHasherWorker() {
 }
 /** One read buffer per thread, reused for every file. */
 let feedBuffer;
+/** Zeros to hash in place of a file's holes (calloc'd: untouched pages cost no memory). */
+let zeroBuffer;
+/**
+ * Hash (and map) bytes [from, from + length) of `file`, clipped to its size. Holes, where the
+ * fsmap addon can tell them, are hashed from zeros in memory instead of read (src/util/fsmap.ts).
+ */
 async function feed(hash, bmap, file, from, length) {
+    const fsmap = loadFsmap();
+    const zeros = (n) => {
+        const buffer = (zeroBuffer ??= Buffer.alloc(1 << 20));
+        for (let left = n; left > 0; left -= buffer.length) {
+            const piece = left >= buffer.length ? buffer : buffer.subarray(0, left);
+            hash.update(piece);
+            bmap?.update(piece);
+        }
+    };
     if (!isMainThread) {
         const buffer = (feedBuffer ??= Buffer.allocUnsafe(8 << 20));
         // A hashing thread does nothing else: blocking reads save a hop through the libuv pool per chunk.
         const fd = openSync(file, 'r');
         try {
-            for (let offset = from; offset < from + length;) {
-                const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, from + length - offset), offset);
-                if (bytesRead === 0)
-                    break;
-                hash.update(buffer.subarray(0, bytesRead));
-                bmap?.update(buffer.subarray(0, bytesRead));
-                offset += bytesRead;
-            }
+            const end = Math.min(from + length, fstatSync(fd).size);
+            const read = (start, stop) => {
+                for (let offset = start; offset < stop;) {
+                    const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, stop - offset), offset);
+                    if (bytesRead === 0)
+                        return false;
+                    hash.update(buffer.subarray(0, bytesRead));
+                    bmap?.update(buffer.subarray(0, bytesRead));
+                    offset += bytesRead;
+                }
+                return true;
+            };
+            feedRanges(fsmap?.dataRanges(fd, from, end), from, end, read, zeros);
         }
         finally {
             closeSync(fd);
@@ -11733,15 +12258,24 @@ async function feed(hash, bmap, file, from, length) {
     }
     const handle = await open$1(file, 'r');
     try {
+        const end = Math.min(from + length, (await handle.stat()).size);
         // Concurrent calls on the main thread each need their own buffer.
         const own = Buffer.allocUnsafe(8 << 20);
-        for (let offset = from; offset < from + length;) {
-            const { bytesRead } = await handle.read(own, 0, Math.min(own.length, from + length - offset), offset);
-            if (bytesRead === 0)
-                break;
-            hash.update(own.subarray(0, bytesRead));
-            bmap?.update(own.subarray(0, bytesRead));
-            offset += bytesRead;
+        const pieces = [];
+        feedRanges(fsmap?.dataRanges(handle.fd, from, end), from, end, (start, stop) => (pieces.push([start, stop]), true), (n) => void pieces.push(n));
+        for (const piece of pieces) {
+            if (typeof piece === 'number') {
+                zeros(piece);
+                continue;
+            }
+            for (let offset = piece[0]; offset < piece[1];) {
+                const { bytesRead } = await handle.read(own, 0, Math.min(own.length, piece[1] - offset), offset);
+                if (bytesRead === 0)
+                    return;
+                hash.update(own.subarray(0, bytesRead));
+                bmap?.update(own.subarray(0, bytesRead));
+                offset += bytesRead;
+            }
         }
     }
     finally {
@@ -13714,10 +14248,392 @@ const CERTIFICATE_SHA256 = bytesOf(',"certificateSha256":');
 const OUTPUT = bytesOf(',"output":{"path":');
 const SIZE = bytesOf(',"size":');
 
+/** FNV-1a over the UTF-16 units, with A-Z folded to a-z when `fold`. */
+function hashOf(text, fold) {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) {
+        let unit = text.charCodeAt(i);
+        if (fold && unit >= 0x41 && unit <= 0x5a)
+            unit += 0x20;
+        hash = Math.imul(hash ^ unit, 0x01000193);
+    }
+    return hash | 0;
+}
+/** Whether two strings are equal with A-Z and a-z taken as the same letters (and nothing else folded). */
+function equalFolded(a, b) {
+    if (a.length !== b.length)
+        return false;
+    for (let i = 0; i < a.length; i++) {
+        let x = a.charCodeAt(i);
+        let y = b.charCodeAt(i);
+        if (x === y)
+            continue;
+        if (x >= 0x41 && x <= 0x5a)
+            x += 0x20;
+        if (y >= 0x41 && y <= 0x5a)
+            y += 0x20;
+        if (x !== y)
+            return false;
+    }
+    return true;
+}
+/**
+ * Row numbers by a string key the rows already hold (serial, device ID): an open-addressing table
+ * of one Int32Array (row + 1; the keys are compared where the rows hold them) instead of a Map
+ * holding a copy of every key. `fold`: keys that differ only in the case of A-Z are the same key.
+ */
+class RowIndex {
+    keyOf;
+    fold;
+    rows = new Int32Array(1024);
+    used = 0;
+    constructor(keyOf, fold = false) {
+        this.keyOf = keyOf;
+        this.fold = fold;
+    }
+    get size() {
+        return this.used;
+    }
+    /** The first row added under `key`, or -1. */
+    find(key) {
+        const hash = hashOf(key, this.fold);
+        const mask = this.rows.length - 1;
+        for (let slot = hash & mask;; slot = (slot + 1) & mask) {
+            const row = this.rows[slot] - 1;
+            if (row < 0)
+                return -1;
+            if (this.same(this.keyOf(row), key))
+                return row;
+        }
+    }
+    /** Points the key `row` holds at `row` instead of the row it was added with; adds it if new. */
+    replace(row) {
+        const key = this.keyOf(row);
+        const mask = this.rows.length - 1;
+        for (let slot = hashOf(key, this.fold) & mask;; slot = (slot + 1) & mask) {
+            const held = this.rows[slot] - 1;
+            if (held < 0)
+                break;
+            if (this.same(this.keyOf(held), key)) {
+                this.rows[slot] = row + 1;
+                return;
+            }
+        }
+        this.add(row);
+    }
+    /** Adds `row` under its key (the caller has checked that the key is new). */
+    add(row) {
+        if ((this.used + 1) * 2 > this.rows.length)
+            this.grow();
+        this.place(row, hashOf(this.keyOf(row), this.fold));
+        this.used++;
+    }
+    same(a, b) {
+        return this.fold ? equalFolded(a, b) : a === b;
+    }
+    place(row, hash) {
+        const mask = this.rows.length - 1;
+        let slot = hash & mask;
+        while (this.rows[slot] !== 0)
+            slot = (slot + 1) & mask;
+        this.rows[slot] = row + 1;
+    }
+    grow() {
+        const rows = this.rows;
+        this.rows = new Int32Array(rows.length * 2);
+        for (let slot = 0; slot < rows.length; slot++) {
+            const row = rows[slot] - 1;
+            if (row >= 0)
+                this.place(row, hashOf(this.keyOf(row), this.fold));
+        }
+    }
+}
+/** Devices in manifest order; `device(i)` makes the i-th as a Device object. */
+class DeviceList {
+    columns;
+    index;
+    constructor(columns) {
+        this.columns = columns;
+    }
+    get length() {
+        return this.columns.serials.length;
+    }
+    get file() {
+        return this.columns.file;
+    }
+    serial(row) {
+        return this.columns.serials[row];
+    }
+    device(row) {
+        const { file, serials, deviceIds, lines, fields, csrs } = this.columns;
+        const serial = serials[row];
+        const deviceId = deviceIds ? deviceIds[row] : serial;
+        const json = fields?.[row];
+        const device = {
+            serial,
+            deviceId,
+            fields: json === undefined ? { serial, 'device-id': deviceId } : JSON.parse(json),
+            source: { file, line: lines[row] }
+        };
+        const csr = csrs?.get(row);
+        if (csr !== undefined)
+            device.csr = csr;
+        return device;
+    }
+    /** The row of `serial`, or -1. */
+    indexOf(serial) {
+        const serials = this.columns.serials;
+        if (!this.index) {
+            // Case-folded, as the collector's: no two serials of a list differ only in case.
+            const index = new RowIndex((row) => serials[row], true);
+            for (let row = 0; row < serials.length; row++)
+                if (index.find(serials[row]) === -1)
+                    index.add(row);
+            this.index = index;
+        }
+        const row = this.index.find(serial);
+        return row !== -1 && serials[row] === serial ? row : -1;
+    }
+    has(serial) {
+        return this.indexOf(serial) !== -1;
+    }
+    /** Used by the collector, which has built the (case-folded) serial index while checking for duplicates. */
+    withIndex(index) {
+        this.index = index;
+        return this;
+    }
+    /** The rows `rows` (ascending), as a list of their own. */
+    select(rows) {
+        const { file, serials, deviceIds, lines, fields, csrs } = this.columns;
+        const picked = { file, serials: [], lines: [] };
+        if (fields)
+            picked.fields = [];
+        if (deviceIds)
+            picked.deviceIds = [];
+        for (const row of rows) {
+            const at = picked.serials.length;
+            picked.serials.push(serials[row]);
+            picked.deviceIds?.push(deviceIds[row]);
+            picked.lines.push(lines[row]);
+            if (fields)
+                picked.fields.push(fields[row]);
+            const csr = csrs?.get(row);
+            if (csr !== undefined)
+                (picked.csrs ??= new Map()).set(at, csr);
+        }
+        return new DeviceList(picked);
+    }
+    /** Every device as an object (for callers that want an array; a bake does not). */
+    toArray() {
+        return Array.from({ length: this.length }, (_, row) => this.device(row));
+    }
+    *[Symbol.iterator]() {
+        for (let row = 0; row < this.length; row++)
+            yield this.device(row);
+    }
+}
+/** Adds rows column by column; the collector decides which rows are devices. */
+class DeviceListBuilder {
+    columns;
+    constructor(file) {
+        this.columns = { file, serials: [], lines: [] };
+    }
+    get length() {
+        return this.columns.serials.length;
+    }
+    serial(row) {
+        return this.columns.serials[row];
+    }
+    deviceId(row) {
+        const { deviceIds, serials } = this.columns;
+        return (deviceIds ? deviceIds[row] : serials[row]);
+    }
+    line(row) {
+        return this.columns.lines[row];
+    }
+    /** Appends a row; returns its number. */
+    add(serial, deviceId, line, fields, csr) {
+        const columns = this.columns;
+        const row = columns.serials.length;
+        columns.serials.push(serial);
+        if (deviceId !== serial && !columns.deviceIds)
+            columns.deviceIds = columns.serials.slice(0, row);
+        columns.deviceIds?.push(deviceId);
+        columns.lines.push(line);
+        let json;
+        const keys = Object.keys(fields);
+        if (!(keys.length === 2 && keys[0] === 'serial' && keys[1] === 'device-id' && fields.serial === serial && fields['device-id'] === deviceId)) {
+            json = JSON.stringify(fields);
+        }
+        if (json !== undefined && !columns.fields)
+            columns.fields = new Array(row).fill(undefined);
+        columns.fields?.push(json);
+        if (csr !== undefined)
+            (columns.csrs ??= new Map()).set(row, csr);
+        return row;
+    }
+    clear() {
+        const { file } = this.columns;
+        Object.assign(this.columns, { file, serials: [], deviceIds: undefined, lines: [], fields: undefined, csrs: undefined });
+    }
+    finish() {
+        return new DeviceList(this.columns);
+    }
+}
+
 // What a journal says, condensed to what a new run needs: per serial, the output that is live on
 // disk now (the last one written and not retired) and what shaped its certificate. Small per
 // device (no PEMs, no file lists), so 100,000 devices fit; the journal is read in big chunks,
 // never whole, and no record is parsed in full that need not be.
+/** Stands for the serial in a template; JSON.stringify never writes it unescaped. */
+const MARK = '\u0001';
+/** Distinct templates kept; texts beyond them are kept as they are. */
+const MAX_TEMPLATES = 4096;
+/**
+ * Texts that mostly differ from device to device by the serial alone (output paths, device bases):
+ * kept as the number of a shared template in which the serial is marked, else as they are.
+ */
+class SerialTemplates {
+    ids = new Map();
+    texts = [];
+    encode(text, serial) {
+        if (serial === '' || text.includes(MARK))
+            return text;
+        const template = text.split(serial).join(MARK);
+        let id = this.ids.get(template);
+        if (id === undefined) {
+            if (this.texts.length >= MAX_TEMPLATES)
+                return text;
+            id = this.texts.length;
+            this.texts.push(template);
+            this.ids.set(template, id);
+        }
+        return id;
+    }
+    decode(code, serial) {
+        return typeof code === 'string' ? code : this.texts[code].split(MARK).join(serial);
+    }
+}
+const LOWER_HEX_SHA256$1 = /^[0-9a-f]{64}$/;
+/** SHA-256 digests as 32 bytes per row (lowercase hex, as credbake writes them), else as text. */
+class DigestColumn {
+    bytes = Buffer.alloc(32 * 1024);
+    odd = new Map();
+    set(row, hex) {
+        if (!LOWER_HEX_SHA256$1.test(hex)) {
+            this.odd.set(row, hex);
+            return;
+        }
+        this.odd.delete(row);
+        if ((row + 1) * 32 > this.bytes.length) {
+            const bigger = Buffer.alloc(this.bytes.length * 2);
+            this.bytes.copy(bigger);
+            this.bytes = bigger;
+        }
+        this.bytes.write(hex, row * 32, 32, 'hex');
+    }
+    get(row) {
+        return this.odd.get(row) ?? this.bytes.toString('hex', row * 32, row * 32 + 32);
+    }
+}
+const ALIVE = 1;
+const BEFORE_OVERWRITE = 2;
+/**
+ * Per serial, its live output: a Map's behaviour (get, set, delete, size, iteration in insertion
+ * order) over columns instead of an object and six strings per device, so that resuming
+ * 100,000 devices holds some 14 MB instead of 45. Each `get` makes the LiveOutput anew.
+ */
+class LiveOutputs {
+    serials = [];
+    flags = new Uint8Array(1024);
+    certificates = new DigestColumn();
+    outputs = new DigestColumn();
+    paths = [];
+    deviceBases = [];
+    runBases = [];
+    bmaps = new Map();
+    templates = new SerialTemplates();
+    runBasisTexts = [];
+    index = new RowIndex((row) => this.serials[row]);
+    count = 0;
+    get size() {
+        return this.count;
+    }
+    get(serial) {
+        const row = this.rowOf(serial);
+        return row === -1 ? undefined : this.output(row);
+    }
+    has(serial) {
+        return this.rowOf(serial) !== -1;
+    }
+    /** As Map#set: a serial already live keeps its place in the order. */
+    set(serial, live) {
+        let row = this.rowOf(serial);
+        if (row === -1) {
+            row = this.serials.length;
+            this.serials.push(serial);
+            if (row >= this.flags.length) {
+                const bigger = new Uint8Array(this.flags.length * 2);
+                bigger.set(this.flags);
+                this.flags = bigger;
+            }
+            this.index.replace(row);
+            this.count++;
+        }
+        this.certificates.set(row, live.certificateSha256);
+        this.outputs.set(row, live.sha256);
+        this.paths[row] = this.templates.encode(live.path, serial);
+        this.deviceBases[row] = this.templates.encode(live.deviceBasis, serial);
+        let runBasis = this.runBasisTexts.lastIndexOf(live.runBasis);
+        if (runBasis === -1)
+            runBasis = this.runBasisTexts.push(live.runBasis) - 1;
+        this.runBases[row] = runBasis;
+        if (live.bmap)
+            this.bmaps.set(row, { path: live.bmap.path, sha256: live.bmap.sha256 });
+        else
+            this.bmaps.delete(row);
+        this.flags[row] = ALIVE | (live.beforeOverwrite ? BEFORE_OVERWRITE : 0);
+        return this;
+    }
+    delete(serial) {
+        const row = this.rowOf(serial);
+        if (row === -1)
+            return false;
+        this.flags[row] = 0;
+        this.bmaps.delete(row);
+        this.count--;
+        return true;
+    }
+    /** Every live output was written before an overwrite began. */
+    markBeforeOverwrite() {
+        for (let row = 0; row < this.serials.length; row++)
+            if (this.flags[row] & ALIVE)
+                this.flags[row] |= BEFORE_OVERWRITE;
+    }
+    *[Symbol.iterator]() {
+        for (let row = 0; row < this.serials.length; row++) {
+            if (this.flags[row] & ALIVE)
+                yield [this.serials[row], this.output(row)];
+        }
+    }
+    rowOf(serial) {
+        const row = this.index.find(serial);
+        return row !== -1 && this.flags[row] & ALIVE ? row : -1;
+    }
+    output(row) {
+        const serial = this.serials[row];
+        const bmap = this.bmaps.get(row);
+        return {
+            certificateSha256: this.certificates.get(row),
+            path: this.templates.decode(this.paths[row], serial),
+            sha256: this.outputs.get(row),
+            ...(bmap ? { bmap: { ...bmap } } : {}),
+            deviceBasis: this.templates.decode(this.deviceBases[row], serial),
+            runBasis: this.runBasisTexts[this.runBases[row]],
+            beforeOverwrite: (this.flags[row] & BEFORE_OVERWRITE) !== 0
+        };
+    }
+}
 const cursor$2 = new FieldCursor();
 const OUTPUT_END = bytesOf('},"files":');
 /** An issued record's certificate digest and device basis; read in place when laid out as written. */
@@ -13762,7 +14678,7 @@ function writtenFields(line) {
  * the per-device ones (issued, written) read in place for the few fields kept.
  */
 async function loadJournalState(outputDir) {
-    const state = { live: new Map(), records: 0, legacy: false };
+    const state = { live: new LiveOutputs(), records: 0, legacy: false };
     const issued = new Map();
     let runBasis = '';
     await scanJournal(outputDir, (line) => {
@@ -13780,8 +14696,7 @@ async function loadJournalState(outputDir) {
                 state.basis = record.basis;
                 runBasis = JSON.stringify(record.basis);
                 if (record.overwrite)
-                    for (const output of state.live.values())
-                        output.beforeOverwrite = true;
+                    state.live.markBeforeOverwrite();
                 // Issued records of an earlier run that never got an output cannot be completed now.
                 issued.clear();
                 break;
@@ -16207,25 +17122,32 @@ function nameProblem(what, value) {
 class DeviceCollector {
     file;
     problems;
-    devices = [];
     manifestDir;
-    serialLines = new Map();
+    // Every row that reached the uniqueness checks, column by column (a rejected one too: it still
+    // names lines in later messages, and any problem stops the manifest anyway).
+    rows;
     // Serials that differ only in case would overwrite each other's output files on macOS and
-    // Windows (and in artifact zips extracted there), so they count as duplicates.
-    foldedSerials = new Map();
-    deviceIdLines = new Map();
+    // Windows (and in artifact zips extracted there), so they count as duplicates: the accepted
+    // serials are indexed case-folded (an exact duplicate is the folded match that is equal).
+    serialRows;
+    deviceIdRows;
     constructor(file) {
         this.file = file;
         this.problems = new Problems(file);
         this.manifestDir = path.dirname(path.resolve(file));
+        this.rows = new DeviceListBuilder(file);
+        this.indexes();
+    }
+    indexes() {
+        const rows = this.rows;
+        this.serialRows = new RowIndex((row) => rows.serial(row), true);
+        this.deviceIdRows = new RowIndex((row) => rows.deviceId(row));
     }
     /** Forgets every row and problem (a reader starting over a different way). */
     reset() {
         this.problems.clear();
-        this.devices.length = 0;
-        this.serialLines.clear();
-        this.foldedSerials.clear();
-        this.deviceIdLines.clear();
+        this.rows.clear();
+        this.indexes();
     }
     problem(line, message) {
         this.problems.add(line, message);
@@ -16281,51 +17203,49 @@ class DeviceCollector {
             this.problem(line, 'csr path contains a NUL character');
         if (this.problems.size !== before || serial === undefined)
             return;
-        if (!this.unique(line, serial, deviceId))
-            return;
-        const device = { serial, deviceId, fields, source: { file: this.file, line } };
-        if (csrText !== '')
-            device.csr = path.resolve(this.manifestDir, csrText);
-        this.devices.push(device);
+        const row = this.rows.add(serial, deviceId, line, fields, csrText === '' ? undefined : path.resolve(this.manifestDir, csrText));
+        this.unique(row, line, serial, deviceId);
     }
-    unique(line, serial, deviceId) {
-        let ok = true;
-        const seen = this.serialLines.get(serial);
-        const folded = this.foldedSerials.get(serial.toLowerCase());
-        if (seen !== undefined) {
-            this.problem(line, `duplicate serial ${show$1(serial)} on lines ${seen} and ${line}; serials must be unique`);
-            ok = false;
+    unique(row, line, serial, deviceId) {
+        const rows = this.rows;
+        // Serials are checked to be ASCII by now: folding A-Z is all toLowerCase would do.
+        const match = this.serialRows.find(serial);
+        const seen = match !== -1 && rows.serial(match) === serial ? match : -1;
+        const folded = seen === -1 ? match : -1;
+        if (seen !== -1) {
+            this.problem(line, `duplicate serial ${show$1(serial)} on lines ${rows.line(seen)} and ${line}; serials must be unique`);
         }
-        else if (folded !== undefined) {
-            this.problem(line, `serial ${show$1(serial)} (line ${line}) and serial ${show$1(folded.serial)} (line ${folded.line}) differ only in case; ` +
+        else if (folded !== -1) {
+            this.problem(line, `serial ${show$1(serial)} (line ${line}) and serial ${show$1(rows.serial(folded))} (line ${rows.line(folded)}) differ only in case; ` +
                 'their output files would collide on case-insensitive file systems, make them unique');
-            ok = false;
         }
         else {
-            this.serialLines.set(serial, line);
-            this.foldedSerials.set(serial.toLowerCase(), { serial, line });
+            this.serialRows.add(row);
         }
-        const seenId = this.deviceIdLines.get(deviceId);
+        const seenId = this.deviceIdRows.find(deviceId);
         // A repeated serial whose ID is the serial itself would only repeat the same complaint.
-        if (seenId !== undefined && !(seen !== undefined && deviceId === serial)) {
-            this.problem(line, `duplicate device-id ${show$1(deviceId)} on lines ${seenId} and ${line}; device IDs must be unique`);
-            ok = false;
+        if (seenId !== -1 && !(seen !== -1 && deviceId === serial)) {
+            this.problem(line, `duplicate device-id ${show$1(deviceId)} on lines ${rows.line(seenId)} and ${line}; device IDs must be unique`);
         }
-        else if (seenId === undefined) {
-            this.deviceIdLines.set(deviceId, line);
+        else if (seenId === -1) {
+            this.deviceIdRows.add(row);
         }
-        return ok;
     }
     /**
      * All devices, or the problems as one ManifestError. `empty` says where and how to report a
      * manifest that parsed but lists no device.
      */
     finish(empty) {
+        return this.finishList(empty).toArray();
+    }
+    /** As `finish`, the devices held compactly (a bake's 100,000 cost a few megabytes). */
+    finishList(empty) {
         this.problems.throwIfAny();
-        if (this.devices.length === 0) {
+        if (this.rows.length === 0) {
             throw new ManifestError(`${this.file}:${empty.line}: ${empty.message} (input "manifest")`, { file: this.file, line: empty.line });
         }
-        return this.devices;
+        // Without problems every row is a device, each serial in the index once.
+        return this.rows.finish().withIndex(this.serialRows);
     }
 }
 
@@ -25404,15 +26324,21 @@ function shardOf(serial, count) {
     // on every run and every machine, and the n shards of a manifest cover each device exactly once.
     return (createHash('sha256').update(serial, 'utf8').digest().readUInt32BE(0) % count) + 1;
 }
-/** The devices of `shard`, in manifest order. */
-function selectShard(devices, shard) {
-    const { index, count } = shard;
+/** As selectShard, for a compact list: the same list when there is one shard. */
+function selectShardOf(devices, shard) {
+    checkShard(shard);
+    if (shard.count === 1)
+        return devices;
+    const rows = [];
+    for (let row = 0; row < devices.length; row++)
+        if (shardOf(devices.serial(row), shard.count) === shard.index)
+            rows.push(row);
+    return devices.select(rows);
+}
+function checkShard({ index, count }) {
     if (!Number.isInteger(count) || !Number.isInteger(index) || count < 1 || index < 1 || index > count) {
         throw new InputError(`Input "shard": ${index}/${count} is not a valid shard.`, { input: 'shard' });
     }
-    if (count === 1)
-        return [...devices];
-    return devices.filter((device) => shardOf(device.serial, count) === index);
 }
 
 // Reads the device manifest (`manifest` input) in any of its formats into validated devices.
@@ -25436,8 +26362,8 @@ function manifestFormat(file) {
     }
     return format;
 }
-/** Reads and validates the manifest at `file` (relative paths from the working directory). */
-async function readDeviceManifest(file) {
+/** As readDeviceManifest, the devices held compactly (what a bake of 100,000 keeps). */
+async function readDeviceList(file) {
     const format = manifestFormat(file);
     let bytes;
     try {
@@ -25454,13 +26380,10 @@ async function readDeviceManifest(file) {
                     : `cannot be read: ${messageOf(error)}`;
         throw new ManifestError(`Input "manifest": ${file} ${why} (working directory ${process.cwd()}).`, { file, cause: error });
     }
-    return parseDeviceManifest(decode(bytes, file), file, format);
+    return parseDeviceList(decode(bytes, file), file, format);
 }
-/**
- * Parses manifest text; `file` is used for messages, line annotations and resolving `csr` paths.
- * `format` defaults to the one `file`'s extension names.
- */
-function parseDeviceManifest(text, file, format = manifestFormat(file)) {
+/** As parseDeviceManifest, the devices held compactly. */
+function parseDeviceList(text, file, format = manifestFormat(file)) {
     const rows = new DeviceCollector(file);
     const body = stripBom(text);
     const empty = format === 'csv'
@@ -25470,7 +26393,7 @@ function parseDeviceManifest(text, file, format = manifestFormat(file)) {
             : format === 'jsonl'
                 ? readJsonl(body, rows)
                 : readYaml(body, rows);
-    return rows.finish(empty);
+    return rows.finishList(empty);
 }
 function decode(bytes, file) {
     // Spreadsheets' "Unicode text" is UTF-16; decoding it as UTF-8 would give a confusing error later.
@@ -26134,6 +27057,68 @@ function dirDevice(written) {
 }
 const cursor = new FieldCursor();
 const REPLACES = bytesOf('"replaces":');
+function indexedScope(scope) {
+    if (!(scope instanceof Set))
+        return scope;
+    const rows = new Map();
+    for (const serial of scope)
+        rows.set(serial, rows.size);
+    return { length: rows.size, has: (serial) => rows.has(serial), indexOf: (serial) => rows.get(serial) ?? -1 };
+}
+const LOWER_HEX_SHA256 = /^[0-9a-f]{64}$/;
+/**
+ * Per serial in scope, the certificate of its live output: 32 bytes per row in one buffer instead
+ * of a Map of serial and digest strings (100,000 devices: 3 MiB, not 15). A digest that is not
+ * lowercase hex (a journal edited by hand) is kept as text.
+ */
+class ActiveCertificates {
+    scope;
+    digests;
+    /** Per row: 0 none, 1 in `digests`, 2 in `odd`. */
+    kinds;
+    odd = new Map();
+    scratch = Buffer.alloc(32);
+    constructor(scope) {
+        this.scope = scope;
+        this.digests = Buffer.alloc(32 * scope.length);
+        this.kinds = new Uint8Array(scope.length);
+    }
+    /** Only serials in scope are noted. */
+    set(serial, certificateSha256) {
+        const row = this.scope.indexOf(serial);
+        if (row === -1)
+            return;
+        if (LOWER_HEX_SHA256.test(certificateSha256)) {
+            this.digests.write(certificateSha256, row * 32, 32, 'hex');
+            this.kinds[row] = 1;
+            this.odd.delete(row);
+        }
+        else {
+            this.kinds[row] = 2;
+            this.odd.set(row, certificateSha256);
+        }
+    }
+    /** Whether `certificateSha256` is the serial's live certificate. */
+    is(serial, certificateSha256) {
+        const row = this.scope.indexOf(serial);
+        if (row === -1)
+            return false;
+        const kind = this.kinds[row];
+        if (kind === 2)
+            return this.odd.get(row) === certificateSha256;
+        if (kind !== 1 || !LOWER_HEX_SHA256.test(certificateSha256))
+            return false;
+        this.scratch.write(certificateSha256, 0, 32, 'hex');
+        return this.digests.compare(this.scratch, 0, 32, row * 32, row * 32 + 32) === 0;
+    }
+    delete(serial) {
+        const row = this.scope.indexOf(serial);
+        if (row === -1)
+            return;
+        this.kinds[row] = 0;
+        this.odd.delete(row);
+    }
+}
 /** A written record's serial and certificate, read in place when laid out as encodeRecord writes it. */
 function writtenKey(line) {
     const c = cursor.on(line);
@@ -26147,7 +27132,7 @@ function writtenKey(line) {
     return { serial: record.serial, certificateSha256: record.certificateSha256 };
 }
 /**
- * @param inScope serials of the current manifest (and shard): their active certificate is the one
+ * @param scope serials of the current manifest (and shard): their active certificate is the one
  *   of their live output; every other certificate ever issued is listed as superseded.
  *
  * Two passes over the journal, each reading it in big chunks: the first checks every line's
@@ -26156,10 +27141,11 @@ function writtenKey(line) {
  * modification time, else the review stops), takes the fields of issued certificates and active
  * outputs from the lines' JSON text, and streams the files.
  */
-async function writeReviewFromJournal(outputDir, header, inScope) {
+async function writeReviewFromJournal(outputDir, header, scope) {
+    const inScope = indexedScope(scope);
     // Pass 1 (small): each in-scope serial's live certificate, where the last overwrite began, and
     // why certificates were replaced or retired.
-    const active = new Map();
+    const active = new ActiveCertificates(inScope);
     const replaced = new Map();
     const retired = new Set();
     let overwriteFrom = 0;
@@ -26172,14 +27158,13 @@ async function writeReviewFromJournal(outputDir, header, inScope) {
                 break;
             case 'written': {
                 const { serial, certificateSha256 } = writtenKey(line);
-                if (inScope.has(serial))
-                    active.set(serial, certificateSha256);
+                active.set(serial, certificateSha256);
                 break;
             }
             case 'retired': {
                 const record = line.record();
                 retired.add(record.certificateSha256);
-                if (active.get(record.serial) === record.certificateSha256)
+                if (active.is(record.serial, record.certificateSha256))
                     active.delete(record.serial);
                 break;
             }
@@ -26273,7 +27258,7 @@ async function writeReviewFromJournal(outputDir, header, inScope) {
                 const issued = issuedOf(waiting);
                 if (pending.size === 0)
                     arena.clear();
-                const isActive = active.get(serial) === certificateSha256;
+                const isActive = active.is(serial, certificateSha256);
                 if (!isActive) {
                     supersede(issued, true);
                     return;
@@ -26422,13 +27407,82 @@ const VERSION = '0.1.0';
 // runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
 // order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
 // (with its concurrency in flight) and sends the signatures back to be sealed.
-function createDevicePool(init, options) {
+// The worker threads can be started before the run knows what they will do (warmDeviceWorkers,
+// at the start of a bake): each loads the bundle while this thread reads the manifest and opens
+// the fleet CA, and gets its DeviceWorkInit as its first message.
+/** Below this many manifest bytes per shard there cannot be enough devices for workers (a row is a serial and a newline at least). */
+const MIN_MANIFEST_BYTES_PER_DEVICE = 4;
+/**
+ * Start the device workers a tar or dir bake of this manifest will use, before the manifest is
+ * read: `workerThreadsFor` decides on the number of devices, guessed here from the file's size
+ * (a mistaken guess costs the workers' start-up, and createDevicePool terminates them). They do
+ * not keep the process alive until a pool takes them. Undefined when no workers would be used.
+ */
+function warmDeviceWorkers(options) {
+    let bytes;
+    try {
+        bytes = statSync(options.manifestPath).size;
+    }
+    catch {
+        return undefined; // the manifest's own reading reports it
+    }
+    const script = fileURLToPath(import.meta.url);
+    const devices = Math.floor(bytes / MIN_MANIFEST_BYTES_PER_DEVICE / Math.max(1, options.shards));
+    const threads = workerThreadsFor({ concurrency: options.concurrency, devices }, script);
+    if (threads === 0)
+        return undefined;
+    return new WarmSet(Array.from({ length: threads }, () => startDeviceWorker(script)));
+}
+class WarmSet {
+    workers;
+    constructor(workers) {
+        this.workers = workers;
+    }
+    get threads() {
+        return this.workers.length;
+    }
+    /** The workers, for one pool; afterwards release() has nothing left to stop. */
+    take() {
+        const taken = this.workers;
+        this.workers = [];
+        return taken;
+    }
+    async release() {
+        await Promise.all(this.take().map(({ worker }) => worker.terminate()));
+    }
+}
+function createDevicePool(init, options, warm) {
     const key = options.signer.inProcessKey;
     const full = { ...init, ...(key ? { key } : {}) };
     const script = fileURLToPath(import.meta.url);
     const threads = workerThreadsFor(options, script);
-    const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, () => new WorkerLane(script, full));
+    const started = warm instanceof WarmSet && warm.threads === threads ? warm.take() : [];
+    // Warm workers of a wrong guess are not needed: stopped in the background.
+    if (warm)
+        void warm.release();
+    const lanes = threads === 0
+        ? [localLane(full)]
+        : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full));
     return new LanePool(lanes, options.signer);
+}
+/** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
+const WORKER_BUNDLE = 'device-worker.js';
+/** The file worker threads run: the workers' bundle beside `script` when there is one, else `script` itself. */
+function workerScript(script) {
+    const beside = path.join(path.dirname(script), WORKER_BUNDLE);
+    return script.endsWith('.js') && existsSync(beside) ? beside : script;
+}
+function startDeviceWorker(script) {
+    // A small young generation: a worker's garbage (a few KiB per device) is collected early
+    // instead of piling up to V8's default, which is what peak RSS would count.
+    const worker = new Worker(workerScript(script), { workerData: { role: DEVICE_WORKER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    const started = { worker, early: {} };
+    // Until a lane listens: an 'error' without a listener would be thrown, and an idle warm worker
+    // must not keep the process alive.
+    worker.on('error', (error) => (started.early.error ??= error));
+    worker.on('exit', (code) => (started.early.exit ??= code));
+    worker.unref();
+    return started;
 }
 class LanePool {
     lanes;
@@ -26506,16 +27560,26 @@ class WorkerLane {
     waiting = new Map();
     nextCall = 0;
     failed;
-    constructor(script, init) {
-        // A small young generation: a worker's garbage (a few KiB per device) is collected early
-        // instead of piling up to V8's default, which is what peak RSS would count.
-        this.worker = new Worker(script, { workerData: { role: DEVICE_WORKER_ROLE, init }, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    constructor({ worker, early }, init) {
+        this.worker = worker;
         this.worker.on('message', (reply) => this.settle(reply));
         this.worker.on('error', (error) => this.failAll(error));
-        this.worker.on('exit', (code) => {
+        const exited = (code) => {
             if (code !== 0)
                 this.failAll(new Error(`an issuance worker exited with code ${code}`));
-        });
+            else
+                this.failAll(new Error('an issuance worker stopped before the run was done'));
+        };
+        this.worker.on('exit', exited);
+        if (early.error)
+            this.failAll(early.error);
+        else if (early.exit !== undefined)
+            exited(early.exit);
+        else {
+            this.worker.ref();
+            // The first message: what the worker works on (it was started without it).
+            this.worker.postMessage({ init });
+        }
     }
     issue(id, orders) {
         return this.call({ method: 'issue', id, orders });
@@ -26635,6 +27699,72 @@ function formatBytes(bytes) {
     return `${Math.ceil(bytes / KiB)} KiB`;
 }
 
+// The main thread's young generation, capped while a bake runs. V8 grows the two semi-spaces of
+// the young generation (16 MiB each at most on 64-bit, all of it resident once used) whenever
+// enough objects survive scavenges, and the journal lines of a big bake make them survive: 32 MiB
+// of a 256 MiB budget for objects that live a few milliseconds. The action cannot pass
+// --max-semi-space-size, and V8 reads that flag only when the heap is set up; the growth factor,
+// though, is read each time the young generation grows, so setting it to 1 once the young
+// generation reached `limit` keeps it there (measured: 100,000 tar devices peak 20-30 MiB lower,
+// same throughput). The flag is process-wide and stays set: this process does nothing else.
+/** Young generation (both semi-spaces) at which growth stops. */
+const YOUNG_GENERATION_LIMIT = 16 << 20;
+/** How often the size is looked at (a few microseconds each time) until growth stopped. */
+const CHECK_EVERY_MS = 10;
+/**
+ * Looks at the young generation now and every CHECK_EVERY_MS (the timer does not keep the
+ * process alive) until it reached `limit`, then stops its growth.
+ */
+function capYoungGeneration(limit = YOUNG_GENERATION_LIMIT, heap = v8Heap, every = CHECK_EVERY_MS) {
+    let capped = false;
+    let timer;
+    const cap = {
+        check() {
+            if (capped || heap.newSpaceSize() < limit)
+                return;
+            heap.grow(false);
+            capped = true;
+            cap.stop();
+        },
+        async holding(work) {
+            if (capped)
+                return work();
+            heap.grow(false);
+            try {
+                return await work();
+            }
+            finally {
+                cap.check();
+                if (!capped)
+                    heap.grow(true);
+            }
+        },
+        get capped() {
+            return capped;
+        },
+        stop() {
+            if (timer)
+                clearInterval(timer);
+            timer = undefined;
+        }
+    };
+    cap.check();
+    if (!capped && every > 0) {
+        timer = setInterval(() => cap.check(), every);
+        timer.unref();
+    }
+    return cap;
+}
+const v8Heap = {
+    newSpaceSize() {
+        return v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+    },
+    grow(yes) {
+        // 2 is V8's default factor (Node 20 and 24 alike).
+        v8.setFlagsFromString(`--semi-space-growth-factor=${yes ? 2 : 1}`);
+    }
+};
+
 // Output directory checks done before any key exists, and clean-up of what a killed run left.
 /** Folders of output-dir that hold per-device outputs (one per format). */
 const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder);
@@ -26647,7 +27777,9 @@ async function prepareOutputDir(outputDir) {
         // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
         const probe = tempSibling(path.join(outputDir, 'credbake-probe'));
         await writeFile$1(probe, '', { mode: 0o600 });
-        await rm$1(probe);
+        // force: a run that holds the lock may have cleaned temporary files up meanwhile, this probe
+        // among them (four bakes started at once: the losers must still fail on the lock, exit 6).
+        await rm$1(probe, { force: true });
     }
     catch (error) {
         throw new OutputError(`Input "output-dir" (${outputDir}) is not a writable folder: ${messageOf(error)}.`, {
@@ -26699,13 +27831,26 @@ async function bake(settings, reporter) {
     const startedAt = new Date();
     // The review records which device manifest it was baked from (merge refuses mixed ones): the
     // bytes as read now, not as they may be at the end of a long run.
+    // tar, dir: the device workers start now and load while the manifest is read and the CA opened.
+    const warm = settings.format === 'tar' || settings.format === 'dir'
+        ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count })
+        : undefined;
+    // This thread's young generation stops growing at 16 MiB (Node 24 would let it reach 128 MiB),
+    // and not at all while the manifest is parsed (a stretch no timer looks into).
+    const youngGeneration = capYoungGeneration();
     const manifestSha256 = await sha256File(settings.manifestPath).catch(() => '');
-    const everyDevice = await readDeviceManifest(settings.manifestPath);
-    const devices = selectShard(everyDevice, settings.shard);
-    reporter.info(`Manifest ${settings.manifestPath}: ${everyDevice.length} devices` +
-        (settings.shard.count > 1 ? `, ${devices.length} in shard ${settings.shard.index}/${settings.shard.count}` : ''));
+    // Held compactly (a column per property) through the whole run; Device objects are made for the
+    // devices being issued only. Also the serials in scope: the review lists theirs as active.
+    const devices = await youngGeneration.holding(() => readDevices(settings, reporter)).catch(async (error) => {
+        youngGeneration.stop();
+        await warm?.release();
+        throw error;
+    });
     // Everything acquired from here on is released in `finally`, every step even if one throws.
     const cleanup = new Cleanup();
+    if (warm)
+        cleanup.add('the issuance workers started early', warm, (held) => held.release());
+    cleanup.add('the young generation check', youngGeneration, (held) => held.stop());
     let failed = false;
     try {
         // Every check on the CA happens here, before the first key is generated. fleet-ca-key names a
@@ -26732,10 +27877,10 @@ async function bake(settings, reporter) {
         const sink = cleanup.add('the output sink', await createSink(settings, { secrets, mtime: startedAt, reporter }), (held) => held.close());
         const identity = runIdentity(settings, ca, sink);
         const basis = runBasis(settings, profile);
-        const state = await loadJournalState(settings.outputDir);
-        const overwrite = await resumePolicy(settings, identity, state);
         const basisMaker = new DeviceBasisMaker(profile);
-        const plan = await planDevices(devices, state, { overwrite, basis, basisMaker, sink });
+        // The journal's state (per device, for resume) is needed for the plan only: it is not held
+        // through the bake and the review.
+        const { overwrite, plan, orphans } = await planRun(settings, identity, devices, { basis, basisMaker, sink });
         // Refused for lack of space before anything in output-dir changed.
         if (settings.diskPreflight)
             await checkDiskSpace({
@@ -26754,8 +27899,7 @@ async function bake(settings, reporter) {
         await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, format: JOURNAL_FORMAT, identity, basis, overwrite });
         if (plan.kept)
             reporter.progress(plan.kept, devices.length);
-        const inScope = new Set(devices.map((device) => device.serial));
-        await retireOrphans(settings.outputDir, state, inScope, journal, run, reporter);
+        await retireOrphans(settings.outputDir, orphans, journal, run, reporter);
         const bundle = {
             layout: settings.layout,
             credentialsDir: settings.credentialsDir,
@@ -26789,7 +27933,7 @@ async function bake(settings, reporter) {
         const workerOptions = { concurrency: settings.concurrency, devices: plan.todo.length, signer };
         if (sink.writer) {
             // tar, dir: workers issue, build and write the outputs; this thread journals.
-            const pool = cleanup.add('the issuance workers', createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions), (held) => held.close());
+            const pool = cleanup.add('the issuance workers', createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions, warm), (held) => held.close());
             await bakeThroughPool(plan, context, pool);
             // The workers' memory is not needed for the review: let it go before the review's own peak.
             await pool.close();
@@ -26803,7 +27947,7 @@ async function bake(settings, reporter) {
         // Outputs reach the disk before the manifest that vouches for them.
         await flushFileSystem(settings.outputDir);
         const header = manifestHeader(settings, ca, profile, startedAt, sink, manifestSha256);
-        const review = await writeReviewFromJournal(settings.outputDir, header, inScope);
+        const review = await writeReviewFromJournal(settings.outputDir, header, devices);
         if (review.supersededCount) {
             reporter.warning(`${review.supersededCount} earlier certificates of these devices are superseded (listed in the manifest and ${review.superseded}): revoke them on the server.`);
         }
@@ -26845,35 +27989,86 @@ const BASIS_FIELD_NAMES = {
     sanSha256: 'san',
     csrSha256: 'csr'
 };
+/** The devices of the manifest (and shard). */
+async function readDevices(settings, reporter) {
+    const everyDevice = await readDeviceList(settings.manifestPath);
+    const devices = selectShardOf(everyDevice, settings.shard);
+    reporter.info(`Manifest ${settings.manifestPath}: ${everyDevice.length} devices` +
+        (settings.shard.count > 1 ? `, ${devices.length} in shard ${settings.shard.index}/${settings.shard.count}` : ''));
+    return devices;
+}
+/**
+ * What the journal says, weighed against this run: whether it starts over, which devices are
+ * kept, and the outputs of devices no longer in scope. The journal state is dropped on return.
+ */
+async function planRun(settings, identity, devices, context) {
+    const state = await loadJournalState(settings.outputDir);
+    const overwrite = await resumePolicy(settings, identity, state);
+    const plan = await planDevices(devices, state, { ...context, overwrite });
+    const orphans = [];
+    for (const [serial, live] of state.live) {
+        if (!devices.has(serial))
+            orphans.push({ serial, certificateSha256: live.certificateSha256, path: live.path });
+    }
+    return { overwrite, plan, orphans };
+}
 /**
  * A device is kept only when its live output was issued with the same run basis and device
  * basis as this run would use, and the output still verifies; otherwise it is issued anew.
+ * The outputs are verified several at once (a resume of 100,000 overlays reads 100,000 files);
+ * the plan keeps manifest order.
  */
 async function planDevices(devices, state, context) {
-    const plan = { todo: [], replaces: new Map(), kept: 0 };
+    const plan = { devices, todo: [], replaces: new Map(), kept: 0 };
     const currentRunBasis = basisKey(context.basis);
-    for (const device of devices) {
-        const live = state.live.get(device.serial);
+    // Per row: 0 issue anew, 1 kept if its output verifies; why a live certificate is replaced, by
+    // row (plan.replaces is filled in manifest order at the end).
+    const toVerify = [];
+    const decisions = new Uint8Array(devices.length);
+    const replaced = new Map();
+    for (let row = 0; row < devices.length; row++) {
+        const serial = devices.serial(row);
+        const live = state.live.get(serial);
         // With overwrite everything is issued anew; earlier certificates are superseded as overwritten.
-        if (!live || context.overwrite || live.beforeOverwrite) {
-            plan.todo.push(device);
+        if (!live || context.overwrite || live.beforeOverwrite)
             continue;
-        }
-        const changed = changedBasis(live, currentRunBasis, context.basis, device, context.basisMaker);
+        const changed = changedBasis(live, currentRunBasis, context.basis, devices.device(row), context.basisMaker);
         if (changed.length) {
-            plan.todo.push(device);
-            plan.replaces.set(device.serial, { certificateSha256: live.certificateSha256, reason: 'reissued-changed', changed });
-        }
-        else if (await context.sink.verify(live)) {
-            plan.kept++;
+            replaced.set(row, { certificateSha256: live.certificateSha256, reason: 'reissued-changed', changed });
         }
         else {
-            plan.todo.push(device);
-            plan.replaces.set(device.serial, { certificateSha256: live.certificateSha256, reason: 'output-redone' });
+            decisions[row] = 1;
+            toVerify.push(row);
         }
+    }
+    // Image outputs are hundreds of MiB each: a few at once; small outputs: many.
+    const concurrency = context.sink.writesInFlight !== undefined ? 2 : VERIFY_CONCURRENCY;
+    let next = 0;
+    const verifyNext = async () => {
+        while (next < toVerify.length) {
+            const row = toVerify[next++];
+            const live = state.live.get(devices.serial(row));
+            if (await context.sink.verify(live))
+                continue;
+            decisions[row] = 0;
+            replaced.set(row, { certificateSha256: live.certificateSha256, reason: 'output-redone' });
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, toVerify.length) }, verifyNext));
+    for (let row = 0; row < devices.length; row++) {
+        if (decisions[row]) {
+            plan.kept++;
+            continue;
+        }
+        plan.todo.push(row);
+        const why = replaced.get(row);
+        if (why)
+            plan.replaces.set(devices.serial(row), why);
     }
     return plan;
 }
+/** Kept outputs of tar and dir bakes verified at once on resume. */
+const VERIFY_CONCURRENCY = 16;
 function changedBasis(live, currentRunBasis, basis, device, basisMaker) {
     const changed = [];
     if (live.runBasis !== currentRunBasis) {
@@ -26893,14 +28088,11 @@ function changedBasis(live, currentRunBasis, basis, device, basisMaker) {
  * only then may their certificates be listed as superseded, because nothing live holds them.
  * Removal comes first so that a crash in between leaves at worst a retirement to redo.
  */
-async function retireOrphans(outputDir, state, inScope, journal, run, reporter) {
-    let retired = 0;
-    for (const [serial, live] of state.live) {
-        if (inScope.has(serial))
-            continue;
-        await rm$1(path.join(outputDir, live.path), { recursive: true, force: true });
-        await journal.appendLazily({ type: 'retired', run, at: new Date().toISOString(), serial, certificateSha256: live.certificateSha256, path: live.path });
-        retired++;
+async function retireOrphans(outputDir, orphans, journal, run, reporter) {
+    const retired = orphans.length;
+    for (const { serial, certificateSha256, path: outputPath } of orphans) {
+        await rm$1(path.join(outputDir, outputPath), { recursive: true, force: true });
+        await journal.appendLazily({ type: 'retired', run, at: new Date().toISOString(), serial, certificateSha256, path: outputPath });
     }
     if (!retired)
         return;
@@ -26932,15 +28124,12 @@ const ISSUE_AHEAD = 2;
  * are journaled, then the failure is reported.
  */
 async function bakeThroughPool(plan, context, pool) {
-    const batches = [];
-    for (let start = 0; start < plan.todo.length; start += POOL_BATCH)
-        batches.push(plan.todo.slice(start, start + POOL_BATCH));
+    const batches = Math.ceil(plan.todo.length / POOL_BATCH);
     const issuing = [];
     const issueAhead = (index) => {
-        const batch = batches[index];
-        if (!batch || issuing[index])
+        if (index >= batches || issuing[index])
             return;
-        const orders = batch.map((device) => {
+        const orders = batchOf(plan, index * POOL_BATCH, POOL_BATCH).map((device) => {
             const replaces = plan.replaces.get(device.serial);
             return replaces ? { device, replaces } : { device };
         });
@@ -26951,7 +28140,7 @@ async function bakeThroughPool(plan, context, pool) {
     let done = plan.kept;
     for (let ahead = 0; ahead <= ISSUE_AHEAD; ahead++)
         issueAhead(ahead);
-    for (let index = 0; index < batches.length; index++) {
+    for (let index = 0; index < batches; index++) {
         const issued = await issuing[index];
         issuing[index] = undefined;
         issueAhead(index + ISSUE_AHEAD + 1);
@@ -26971,6 +28160,10 @@ async function bakeThroughPool(plan, context, pool) {
         }
     }
     await context.journal.sync();
+}
+/** The devices of `plan.todo[start, start + size)`, made from the compact list. */
+function batchOf(plan, start, size) {
+    return plan.todo.slice(start, start + size).map((row) => plan.devices.device(row));
 }
 /**
  * Journal the outputs a pool batch wrote. When the journal cannot take them all (the disk filled
@@ -26998,63 +28191,103 @@ async function journalWritten(context, result) {
 }
 /**
  * Sinks without a worker writer (images: the main thread writes, hashing overlaps the next
- * device's write) get batches of `writesInFlight` devices issued on worker threads while the
- * previous batch is written; each certificate is journaled as its turn comes, right before its key
- * is written.
+ * device's write): devices are issued on worker threads a batch of `writesInFlight` ahead and
+ * written through a window of as many devices. The next device starts as soon as the oldest in
+ * flight has landed, so the hashing threads never wait for a whole batch to finish. Each
+ * certificate is journaled as its turn comes, right before its key is written.
  */
 async function bakeDevices(plan, context, issuer) {
     const batchSize = Math.max(1, context.sink.writesInFlight ?? 1);
-    const batches = [];
-    for (let start = 0; start < plan.todo.length; start += batchSize)
-        batches.push(plan.todo.slice(start, start + batchSize));
+    const batches = Math.ceil(plan.todo.length / batchSize);
     let done = plan.kept;
     const issueBatch = (index) => {
-        const batch = batches[index];
-        if (!batch)
+        if (index >= batches)
             return undefined;
-        const promise = issuer.issue(batch);
+        const promise = issuer.issue(batchOf(plan, index * batchSize, batchSize));
         promise.catch(() => { }); // awaited in turn below; not an unhandled rejection meanwhile
         return promise;
     };
+    const issued = (credential) => issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial));
+    const window = new WriteWindow(context, batchSize, issued, () => context.progress(++done));
     let next = issueBatch(0);
-    for (let index = 0; next; index++) {
-        const batch = await next;
-        next = issueBatch(index + 1);
-        const issued = (credential) => issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial));
-        await writeInFlight(batch, context, issued, () => context.progress(++done));
-        await context.journal.sync();
+    try {
+        for (let index = 0; next && !window.failed; index++) {
+            const batch = await next;
+            next = issueBatch(index + 1);
+            for (const credential of batch)
+                if (!(await window.start(credential)))
+                    break;
+        }
     }
+    catch (error) {
+        // Issuance failed: the devices in flight still land and are recorded (or their failure,
+        // which came first, is the one reported).
+        await window.drain();
+        throw error;
+    }
+    await window.drain();
 }
 /**
- * All writes of the batch start at once; each certificate is journaled (fsync) right before its
- * key is written, in device order, so a device after a failed one is never recorded as issued.
- * Every write settles and each that succeeded before the first failure is recorded; outputs
- * after a failure are removed again.
+ * Writes in flight, at most `size`, settled in device order: each output that landed before the
+ * first failure is recorded; outputs after a failure are removed again, and no new write starts.
+ * The `written` records are made durable every `size` devices and at the end.
  */
-async function writeInFlight(batch, context, issued, landed) {
-    const writes = batch.map((credential) => {
-        const hooks = { beforeKeyWritten: () => context.journal.append(issued(credential)) };
-        const output = context.sink.write(credential.device, buildBundle(credential, context.bundle), hooks);
-        output.catch(() => { }); // settled in order below
-        return output;
-    });
-    let failure;
-    for (const [position, credential] of batch.entries()) {
+class WriteWindow {
+    context;
+    size;
+    issued;
+    landed;
+    inFlight = [];
+    failure;
+    sinceSync = 0;
+    constructor(context, size, issued, landed) {
+        this.context = context;
+        this.size = size;
+        this.issued = issued;
+        this.landed = landed;
+    }
+    get failed() {
+        return this.failure !== undefined;
+    }
+    /** Start writing `credential` once there is room; false when an earlier device failed. */
+    async start(credential) {
+        while (this.inFlight.length >= this.size && !this.failure)
+            await this.settleOldest();
+        if (this.failure)
+            return false;
+        const hooks = { beforeKeyWritten: () => this.context.journal.append(this.issued(credential)) };
+        const output = this.context.sink.write(credential.device, buildBundle(credential, this.context.bundle), hooks);
+        output.catch(() => { }); // settled in order by settleOldest
+        this.inFlight.push({ credential, output });
+        return true;
+    }
+    /** Settle everything in flight; then the first failure is thrown, or the journal synced. */
+    async drain() {
+        while (this.inFlight.length > 0)
+            await this.settleOldest();
+        if (this.failure)
+            await failBatch(this.context, this.failure.error);
+        await this.context.journal.sync();
+    }
+    async settleOldest() {
+        const { credential, output } = this.inFlight.shift();
         try {
-            const output = await writes[position];
-            if (failure)
-                await rm$1(path.join(context.settings.outputDir, output.path), { recursive: true, force: true });
-            else {
-                await recordWritten(context, credential, output);
-                landed();
+            const written = await output;
+            if (this.failure) {
+                await rm$1(path.join(this.context.settings.outputDir, written.path), { recursive: true, force: true });
+                return;
+            }
+            await recordWritten(this.context, credential, written);
+            this.landed();
+            if (++this.sinceSync >= this.size) {
+                this.sinceSync = 0;
+                await this.context.journal.sync();
             }
         }
         catch (error) {
-            failure ??= { error };
+            this.failure ??= { error };
         }
     }
-    if (failure)
-        await failBatch(context, failure.error);
 }
 /** Make what the journal holds durable, then report the failure the user must see. */
 async function failBatch(context, error) {
@@ -31126,15 +32359,20 @@ async function writeBundle(opts) {
 // file read back before the device counts as done. The base image is only ever read.
 /**
  * Devices in flight at once: while earlier devices' outputs are hashed (worker threads), the next
- * is copied and written by debugfs (another process), so both cores work. The bake hands devices
- * over in batches of this many and waits for a whole batch, so the hashing threads idle at the end
- * of every batch: small bases get large batches (a 256 MiB base with 64 MiB of data: 28). The work
- * copies in flight take disk room until they land (compressed outputs: until compressed), so the
- * batch holds at most about WORK_COPIES_BUDGET bytes of them, and never fewer than 2 or more than 32.
+ * are copied and written by debugfs (another process), so both cores work. The bake keeps this many
+ * devices in flight and starts the next as soon as the oldest has landed. The work copies in
+ * flight take disk room until they land (compressed outputs: until compressed), so there are at
+ * most about WORK_COPIES_BUDGET bytes of them, never fewer than 2 devices or more than 32 (a
+ * 256 MiB base with 64 MiB of data: 28).
  */
-const WORK_COPIES_BUDGET = 2 << 30;
+const WORK_COPIES_BUDGET = 2 * 1024 ** 3;
 function imageWritesInFlight(bytesPerCopy) {
     return Math.max(2, Math.min(32, Math.floor(WORK_COPIES_BUDGET / Math.max(1, bytesPerCopy))));
+}
+/** CREDBAKE_IMAGE_IN_FLIGHT (1-64) overrides the number (tests make a small window slide). */
+function inFlightOverride() {
+    const value = Number(process.env.CREDBAKE_IMAGE_IN_FLIGHT);
+    return Number.isInteger(value) && value >= 1 && value <= 64 ? value : undefined;
 }
 /** One hashing thread per core. */
 const HASH_THREADS = Math.max(1, Math.min(4, availableParallelism()));
@@ -31179,7 +32417,7 @@ class ImageSink {
         // uncompressed work copies in flight need room beside it.
         const copy = this.format === 'image' ? baseAllocated : Math.min(partition.size, baseAllocated);
         const perOutput = copy + 64 * 1024;
-        this.writesInFlight = imageWritesInFlight(perOutput);
+        this.writesInFlight = inFlightOverride() ?? imageWritesInFlight(perOutput);
         this.space =
             settings.compress === 'none'
                 ? { bytesPerOutput: perOutput, transientBytes: 0, basis: `the base ${this.format === 'image' ? 'image' : 'partition'}'s allocated size` }
