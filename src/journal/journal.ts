@@ -9,12 +9,11 @@
 // involved in checking it. A last line without its newline is a torn append (the process died
 // while writing it, before anything depended on it) and is cut off; any other line that does not
 // check out stops the run: it may be the only record of a certificate that must be revoked.
-import * as nodeCrypto from 'node:crypto'
-import { createHash } from 'node:crypto'
 import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { OutputError, messageOf } from '../errors.js'
 import { writeAll } from '../util/fsx.js'
+import { sha256Hex } from '../util/hash.js'
 import { JOURNAL_FORMAT, type JournalRecord, type JournalFile } from './records.js'
 
 export const JOURNAL_FILE = 'credbake-journal.jsonl'
@@ -24,14 +23,9 @@ const SUM_DIGITS = 32
 /** `,"sum":"` + digits + `"}` */
 const SUM_SUFFIX_LENGTH = SUM_FIELD.length + SUM_DIGITS + 2
 
-// The one-shot crypto.hash where this Node has it (20.12+): no Hash object per journal line.
-const hashText: (json: string) => string =
-  typeof nodeCrypto.hash === 'function'
-    ? (json) => nodeCrypto.hash('sha256', json, 'hex')
-    : (json) => createHash('sha256').update(json).digest('hex')
-
+// sha256Hex is the one-shot crypto.hash where this Node has it (20.12+): no Hash object per line.
 function checksum(json: string): string {
-  return hashText(json).slice(0, SUM_DIGITS)
+  return sha256Hex(json).slice(0, SUM_DIGITS)
 }
 
 /** One record as a journal line, newline included. */
@@ -192,12 +186,6 @@ for (const type of RECORD_TYPES as JournalRecordType[]) {
   TYPE_PREFIXES.set(key, [...(TYPE_PREFIXES.get(key) ?? []), { type, prefix }])
 }
 const SUM_FIELD_BYTES = Buffer.from(SUM_FIELD)
-
-/** SHA-256 in hex; the one-shot `crypto.hash` where this Node has it (20.12+), much cheaper per line. */
-const sha256Hex: (data: Buffer) => string =
-  typeof nodeCrypto.hash === 'function'
-    ? (data) => nodeCrypto.hash('sha256', data, 'hex')
-    : (data) => createHash('sha256').update(data).digest('hex')
 
 const EMPTY = Buffer.alloc(0)
 

@@ -4,14 +4,14 @@ import { createHash } from 'node:crypto'
 
 // crypto.hash (Node 20.12+, 21.7+) digests in one call without a Hash object: a bake takes about
 // ten small digests per device. Older Nodes take the Hash object.
-const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex' | 'buffer') => string | Buffer }).hash
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array | string, encoding: 'hex' | 'buffer') => string | Buffer }).hash
 
 export function sha256(data: Uint8Array): Buffer {
   return oneShot ? (oneShot('sha256', data, 'buffer') as Buffer) : createHash('sha256').update(data).digest()
 }
 
-/** Lower-case hex, no separators: the form the output manifest records. */
-export function sha256Hex(data: Uint8Array): string {
+/** Lower-case hex, no separators: the form the output manifest records. Text is hashed as UTF-8. */
+export function sha256Hex(data: Uint8Array | string): string {
   return oneShot ? (oneShot('sha256', data, 'hex') as string) : createHash('sha256').update(data).digest('hex')
 }
 
