@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import { feedRanges, loadFsmap } from './fsmap.js'
+import { loadFsmap, readRanges } from './fsmap.js'
 import { randomChunk } from './random.js'
 
 /** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
@@ -72,23 +72,8 @@ export async function sha256File(file: string): Promise<string> {
       for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false, start: 0 })) hash.update(chunk as Buffer)
       return hash.digest('hex')
     }
-    const buffer = Buffer.allocUnsafe(1 << 20)
-    const zeros = Buffer.alloc(1 << 20)
-    const pieces: Array<[number, number] | number> = []
-    feedRanges(ranges, 0, info.size, (start, stop) => (pieces.push([start, stop]), true), (length) => void pieces.push(length))
-    for (const piece of pieces) {
-      if (typeof piece === 'number') {
-        for (let left = piece; left > 0; left -= zeros.length) hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left))
-        continue
-      }
-      for (let offset = piece[0]; offset < piece[1]; ) {
-        const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, piece[1] - offset), offset)
-        // The file shrank while it was read: what it held is what was hashed (as a stream would).
-        if (bytesRead === 0) return hash.digest('hex')
-        hash.update(buffer.subarray(0, bytesRead))
-        offset += bytesRead
-      }
-    }
+    // What it held is what is hashed, should it shrink meanwhile (as a stream would).
+    await readRanges(handle, ranges, 0, info.size, Buffer.allocUnsafe(1 << 20), (chunk) => hash.update(chunk))
     return hash.digest('hex')
   } finally {
     await handle.close()

@@ -3,14 +3,12 @@
 // are the base image's in every output, so each worker hashes them once and resumes from a copy
 // of that state. From src/ (no bundle to start as a worker) the main thread does the same work.
 import { createHash, type Hash } from 'node:crypto'
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { BMAP_BLOCK_SIZE, BmapBuilder, type BmapSummary } from '../image/bmap.js'
-import { feedRanges, fsmapAddonPath, loadFsmap } from './fsmap.js'
-
-export { feedRanges } from './fsmap.js'
+import { fsmapAddonPath, loadFsmap, readRanges, readRangesSync } from './fsmap.js'
 
 export const HASHER_ROLE = 'credbake-hasher'
 
@@ -71,7 +69,7 @@ function feed(hash, file, from, length) {
   const fd = openSync(file, 'r')
   try {
     const end = Math.min(from + length, fstatSync(fd).size)
-    // Holes are zeros: hash them from memory (see feedRanges).
+    // Holes are zeros: hash them from memory (as readRangesSync in src/util/fsmap.ts).
     const ranges = dataRanges ? dataRanges(fd, from, end) : [from, end]
     let at = from
     for (let i = 0; i + 1 < ranges.length; i += 2) {
@@ -227,8 +225,6 @@ export function runIfHasherWorker(): boolean {
 
 /** One read buffer per thread, reused for every file. */
 let feedBuffer: Buffer | undefined
-/** Zeros to hash in place of a file's holes (calloc'd: untouched pages cost no memory). */
-let zeroBuffer: Buffer | undefined
 
 /**
  * Hash (and map) bytes [from, from + length) of `file`, clipped to its size. Holes, where the
@@ -236,13 +232,9 @@ let zeroBuffer: Buffer | undefined
  */
 async function feed(hash: Hash, bmap: BmapBuilder | undefined, file: string, from: number, length: number): Promise<void> {
   const fsmap = loadFsmap()
-  const zeros = (n: number): void => {
-    const buffer = (zeroBuffer ??= Buffer.alloc(1 << 20))
-    for (let left = n; left > 0; left -= buffer.length) {
-      const piece = left >= buffer.length ? buffer : buffer.subarray(0, left)
-      hash.update(piece)
-      bmap?.update(piece)
-    }
+  const update = (chunk: Buffer): void => {
+    hash.update(chunk)
+    bmap?.update(chunk)
   }
   if (!isMainThread) {
     const buffer = (feedBuffer ??= Buffer.allocUnsafe(8 << 20))
@@ -250,17 +242,7 @@ async function feed(hash: Hash, bmap: BmapBuilder | undefined, file: string, fro
     const fd = openSync(file, 'r')
     try {
       const end = Math.min(from + length, fstatSync(fd).size)
-      const read = (start: number, stop: number): boolean => {
-        for (let offset = start; offset < stop; ) {
-          const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, stop - offset), offset)
-          if (bytesRead === 0) return false
-          hash.update(buffer.subarray(0, bytesRead))
-          bmap?.update(buffer.subarray(0, bytesRead))
-          offset += bytesRead
-        }
-        return true
-      }
-      feedRanges(fsmap?.dataRanges(fd, from, end), from, end, read, zeros)
+      readRangesSync(fd, fsmap?.dataRanges(fd, from, end), from, end, buffer, update)
     } finally {
       closeSync(fd)
     }
@@ -270,22 +252,7 @@ async function feed(hash: Hash, bmap: BmapBuilder | undefined, file: string, fro
   try {
     const end = Math.min(from + length, (await handle.stat()).size)
     // Concurrent calls on the main thread each need their own buffer.
-    const own = Buffer.allocUnsafe(8 << 20)
-    const pieces: Array<[number, number] | number> = []
-    feedRanges(fsmap?.dataRanges(handle.fd, from, end), from, end, (start, stop) => (pieces.push([start, stop]), true), (n) => void pieces.push(n))
-    for (const piece of pieces) {
-      if (typeof piece === 'number') {
-        zeros(piece)
-        continue
-      }
-      for (let offset = piece[0]; offset < piece[1]; ) {
-        const { bytesRead } = await handle.read(own, 0, Math.min(own.length, piece[1] - offset), offset)
-        if (bytesRead === 0) return
-        hash.update(own.subarray(0, bytesRead))
-        bmap?.update(own.subarray(0, bytesRead))
-        offset += bytesRead
-      }
-    }
+    await readRanges(handle, fsmap?.dataRanges(handle.fd, from, end), from, end, Buffer.allocUnsafe(8 << 20), update)
   } finally {
     await handle.close()
   }
