@@ -1,5 +1,5 @@
-// The device worker: the same bundle file (dist/index.js or dist/cli.js) started as a worker
-// thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
+// The device worker: dist/device-worker.js (or, from src/ and where that bundle is missing, the
+// running file itself) started as a worker thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
 // and the CA key when it is in memory; KeyObjects cross threads by structured clone, never as
 // text); it answers the calls after it in the order they come.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
