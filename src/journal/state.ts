@@ -6,6 +6,7 @@ import { AT, BASIS, CERTIFICATE, CERTIFICATE_SHA256, FieldCursor, ISSUED, OUTPUT
 import { scanJournal, type JournalLine } from './journal.js'
 import type { IssuedRecord, RetiredRecord, RunBasis, RunIdentity, RunRecord, WrittenRecord } from './records.js'
 import { RowIndex } from '../manifest/list.js'
+import { DigestColumn } from '../util/digest-column.js'
 
 export interface LiveOutput {
   certificateSha256: string
@@ -60,32 +61,6 @@ class SerialTemplates {
 
   decode(code: number | string, serial: string): string {
     return typeof code === 'string' ? code : (this.texts[code] as string).split(MARK).join(serial)
-  }
-}
-
-const LOWER_HEX_SHA256 = /^[0-9a-f]{64}$/
-
-/** SHA-256 digests as 32 bytes per row (lowercase hex, as credbake writes them), else as text. */
-class DigestColumn {
-  private bytes = Buffer.alloc(32 * 1024)
-  private readonly odd = new Map<number, string>()
-
-  set(row: number, hex: string): void {
-    if (!LOWER_HEX_SHA256.test(hex)) {
-      this.odd.set(row, hex)
-      return
-    }
-    this.odd.delete(row)
-    if ((row + 1) * 32 > this.bytes.length) {
-      const bigger = Buffer.alloc(this.bytes.length * 2)
-      this.bytes.copy(bigger)
-      this.bytes = bigger
-    }
-    this.bytes.write(hex, row * 32, 32, 'hex')
-  }
-
-  get(row: number): string {
-    return this.odd.get(row) ?? this.bytes.toString('hex', row * 32, row * 32 + 32)
   }
 }
 

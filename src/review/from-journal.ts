@@ -5,6 +5,7 @@ import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { AT, CERTIFICATE_SHA256, FieldCursor, SERIAL, WRITTEN, bytesOf } from '../journal/fields.js'
 import { JOURNAL_FILE, JournalLine, scanJournal } from '../journal/journal.js'
 import type { IssuedRecord, ReplaceReason, RetiredRecord, RunRecord, WrittenRecord } from '../journal/records.js'
+import { DigestColumn } from '../util/digest-column.js'
 import { Sha256SumsWriter } from './sha256sums.js'
 import { SUMMARY_MAX_ROWS } from './summary.js'
 import { ReviewWriter } from './manifest-writer.js'
@@ -145,55 +146,34 @@ function indexedScope(scope: ReadonlySet<string> | DeviceScope): DeviceScope {
   return { length: rows.size, has: (serial) => rows.has(serial), indexOf: (serial) => rows.get(serial) ?? -1 }
 }
 
-const LOWER_HEX_SHA256 = /^[0-9a-f]{64}$/
-
-/**
- * Per serial in scope, the certificate of its live output: 32 bytes per row in one buffer instead
- * of a Map of serial and digest strings (100,000 devices: 3 MiB, not 15). A digest that is not
- * lowercase hex (a journal edited by hand) is kept as text.
- */
+/** Per serial in scope, the certificate of its live output (one digest column by row). */
 class ActiveCertificates {
-  private readonly digests: Buffer
-  /** Per row: 0 none, 1 in `digests`, 2 in `odd`. */
-  private readonly kinds: Uint8Array
-  private readonly odd = new Map<number, string>()
-  private readonly scratch = Buffer.alloc(32)
+  private readonly digests: DigestColumn
+  /** Per row: 1 when it has a live certificate. */
+  private readonly live: Uint8Array
 
   constructor(private readonly scope: DeviceScope) {
-    this.digests = Buffer.alloc(32 * scope.length)
-    this.kinds = new Uint8Array(scope.length)
+    this.digests = new DigestColumn(scope.length)
+    this.live = new Uint8Array(scope.length)
   }
 
   /** Only serials in scope are noted. */
   set(serial: string, certificateSha256: string): void {
     const row = this.scope.indexOf(serial)
     if (row === -1) return
-    if (LOWER_HEX_SHA256.test(certificateSha256)) {
-      this.digests.write(certificateSha256, row * 32, 32, 'hex')
-      this.kinds[row] = 1
-      this.odd.delete(row)
-    } else {
-      this.kinds[row] = 2
-      this.odd.set(row, certificateSha256)
-    }
+    this.digests.set(row, certificateSha256)
+    this.live[row] = 1
   }
 
   /** Whether `certificateSha256` is the serial's live certificate. */
   is(serial: string, certificateSha256: string): boolean {
     const row = this.scope.indexOf(serial)
-    if (row === -1) return false
-    const kind = this.kinds[row]
-    if (kind === 2) return this.odd.get(row) === certificateSha256
-    if (kind !== 1 || !LOWER_HEX_SHA256.test(certificateSha256)) return false
-    this.scratch.write(certificateSha256, 0, 32, 'hex')
-    return this.digests.compare(this.scratch, 0, 32, row * 32, row * 32 + 32) === 0
+    return row !== -1 && this.live[row] === 1 && this.digests.equals(row, certificateSha256)
   }
 
   delete(serial: string): void {
     const row = this.scope.indexOf(serial)
-    if (row === -1) return
-    this.kinds[row] = 0
-    this.odd.delete(row)
+    if (row !== -1) this.live[row] = 0
   }
 }
 
