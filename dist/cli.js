@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { open, writeFile, link, rm, readFile, rename, readdir, stat, mkdtemp, chmod, statfs, mkdir, access, constants as constants$1, copyFile, lstat } from 'node:fs/promises';
 import path from 'node:path';
-import * as nodeCrypto from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { randomBytes, verify, sign, createPublicKey, createPrivateKey, createHash, X509Certificate, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH } from 'node:crypto';
 import { spawn, spawnSync, execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync, statSync, constants as constants$2, createReadStream, fstatSync, readSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, readSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync, statSync, constants as constants$2, createReadStream, fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
@@ -10068,9 +10068,9 @@ async function openSigner(reference, context) {
 // Digests used for fingerprints and key identifiers. Thin wrappers so call sites read as intent.
 // crypto.hash (Node 20.12+, 21.7+) digests in one call without a Hash object: a bake takes about
 // ten small digests per device. Older Nodes take the Hash object.
-const oneShot = nodeCrypto.hash;
-/** Lower-case hex, no separators: the form the output manifest records. */
-function sha256Hex$1(data) {
+const oneShot = crypto.hash;
+/** Lower-case hex, no separators: the form the output manifest records. Text is hashed as UTF-8. */
+function sha256Hex(data) {
     return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 /** SHA-1 only where a standard asks for it (RFC 5280 key identifiers), never for integrity. */
@@ -10116,7 +10116,7 @@ function loadFleetCa(input) {
         subjectDer: ca.subjectDer,
         subject: ca.subject,
         keyIdentifier: subjectKeyIdentifier(ca) ?? sha1(ca.subjectPublicKey),
-        sha256: sha256Hex$1(ca.der),
+        sha256: sha256Hex(ca.der),
         notBefore: ca.notBefore,
         notAfter: ca.notAfter,
         keyDescription: facts.description,
@@ -10914,7 +10914,7 @@ function buildTbs(ca, profile, device, now = new Date()) {
         ...(keyPair ? { privateKeyPem: keyPair.privateKeyPem } : {}),
         serialNumber: serial.toString('hex'),
         subject: subject.text,
-        publicKeySha256: sha256Hex$1(spkiDer),
+        publicKeySha256: sha256Hex(spkiDer),
         notBefore,
         notAfter
     };
@@ -10929,7 +10929,7 @@ function assemble(ca, unsigned, signature) {
         ...(unsigned.privateKeyPem !== undefined ? { privateKeyPem: unsigned.privateKeyPem } : {}),
         serialNumber: unsigned.serialNumber,
         subject: unsigned.subject,
-        sha256: sha256Hex$1(certificateDer),
+        sha256: sha256Hex(certificateDer),
         publicKeySha256: unsigned.publicKeySha256,
         notBefore: unsigned.notBefore,
         notAfter: unsigned.notAfter
@@ -11202,6 +11202,49 @@ function feedRanges(ranges, from, end, read, zeros) {
     if (end > at)
         zeros(end - at);
 }
+/** Zeros fed in place of holes, one block for every caller (calloc'd: untouched pages cost no memory). */
+let zeroBlock;
+function zeroChunks(length, update) {
+    const zeros = (zeroBlock ??= Buffer.alloc(1 << 20));
+    for (let left = length; left > 0; left -= zeros.length)
+        update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+}
+/**
+ * Bytes [from, end) of the open file `fd` to `update`, in order: its data ranges (`ranges`, from
+ * dataRanges; undefined: all of it) read into `buffer`, zeros for the holes between them. A short
+ * read (the file shrank) ends it early.
+ */
+function readRangesSync(fd, ranges, from, end, buffer, update) {
+    const read = (start, stop) => {
+        for (let offset = start; offset < stop;) {
+            const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, stop - offset), offset);
+            if (bytesRead === 0)
+                return false;
+            update(buffer.subarray(0, bytesRead));
+            offset += bytesRead;
+        }
+        return true;
+    };
+    feedRanges(ranges, from, end, read, (length) => zeroChunks(length, update));
+}
+/** readRangesSync through a FileHandle, without blocking the thread. */
+async function readRanges(handle, ranges, from, end, buffer, update) {
+    const pieces = [];
+    feedRanges(ranges, from, end, (start, stop) => (pieces.push([start, stop]), true), (length) => void pieces.push(length));
+    for (const piece of pieces) {
+        if (typeof piece === 'number') {
+            zeroChunks(piece, update);
+            continue;
+        }
+        for (let offset = piece[0]; offset < piece[1];) {
+            const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, piece[1] - offset), offset);
+            if (bytesRead === 0)
+                return;
+            update(buffer.subarray(0, bytesRead));
+            offset += bytesRead;
+        }
+    }
+}
 
 // File helpers for outputs that must be complete or absent: write under a temporary name in the
 // same folder, fsync, rename into place.
@@ -11270,25 +11313,8 @@ async function sha256File(file) {
                 hash.update(chunk);
             return hash.digest('hex');
         }
-        const buffer = Buffer.allocUnsafe(1 << 20);
-        const zeros = Buffer.alloc(1 << 20);
-        const pieces = [];
-        feedRanges(ranges, 0, info.size, (start, stop) => (pieces.push([start, stop]), true), (length) => void pieces.push(length));
-        for (const piece of pieces) {
-            if (typeof piece === 'number') {
-                for (let left = piece; left > 0; left -= zeros.length)
-                    hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
-                continue;
-            }
-            for (let offset = piece[0]; offset < piece[1];) {
-                const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, piece[1] - offset), offset);
-                // The file shrank while it was read: what it held is what was hashed (as a stream would).
-                if (bytesRead === 0)
-                    return hash.digest('hex');
-                hash.update(buffer.subarray(0, bytesRead));
-                offset += bytesRead;
-            }
-        }
+        // What it held is what is hashed, should it shrink meanwhile (as a stream would).
+        await readRanges(handle, ranges, 0, info.size, Buffer.allocUnsafe(1 << 20), (chunk) => hash.update(chunk));
         return hash.digest('hex');
     }
     finally {
@@ -11336,12 +11362,9 @@ const SUM_FIELD = ',"sum":"';
 const SUM_DIGITS = 32;
 /** `,"sum":"` + digits + `"}` */
 const SUM_SUFFIX_LENGTH = SUM_FIELD.length + SUM_DIGITS + 2;
-// The one-shot crypto.hash where this Node has it (20.12+): no Hash object per journal line.
-const hashText = typeof nodeCrypto.hash === 'function'
-    ? (json) => nodeCrypto.hash('sha256', json, 'hex')
-    : (json) => createHash('sha256').update(json).digest('hex');
+// sha256Hex is the one-shot crypto.hash where this Node has it (20.12+): no Hash object per line.
 function checksum(json) {
-    return hashText(json).slice(0, SUM_DIGITS);
+    return sha256Hex(json).slice(0, SUM_DIGITS);
 }
 /** One record as a journal line, newline included. */
 function encodeRecord(record) {
@@ -11480,10 +11503,6 @@ for (const type of RECORD_TYPES) {
     TYPE_PREFIXES.set(key, [...(TYPE_PREFIXES.get(key) ?? []), { type, prefix }]);
 }
 const SUM_FIELD_BYTES = Buffer.from(SUM_FIELD);
-/** SHA-256 in hex; the one-shot `crypto.hash` where this Node has it (20.12+), much cheaper per line. */
-const sha256Hex = typeof nodeCrypto.hash === 'function'
-    ? (data) => nodeCrypto.hash('sha256', data, 'hex')
-    : (data) => createHash('sha256').update(data).digest('hex');
 const EMPTY = Buffer.alloc(0);
 /** Whether `bytes` holds `text` at `at` (a loop: Buffer#compare on ranges costs more for a few bytes). */
 function bytesAt(bytes, at, text) {
@@ -12386,6 +12405,47 @@ class DeviceListBuilder {
     }
 }
 
+// SHA-256 digests kept per row as 32 bytes instead of a 64-character string each: the resume
+// state and the review hold one per device (100,000 devices: 3 MiB instead of about 15).
+const LOWER_HEX_SHA256 = /^[0-9a-f]{64}$/;
+/** Digests by row: lowercase hex (as credbake writes them) as bytes, anything else as text. */
+class DigestColumn {
+    bytes;
+    odd = new Map();
+    scratch = Buffer.alloc(32);
+    /** `rows`: how many rows to make room for at first (it grows as rows are set). */
+    constructor(rows = 1024) {
+        this.bytes = Buffer.alloc(32 * Math.max(1, rows));
+    }
+    set(row, hex) {
+        if (!LOWER_HEX_SHA256.test(hex)) {
+            this.odd.set(row, hex);
+            return;
+        }
+        this.odd.delete(row);
+        if ((row + 1) * 32 > this.bytes.length) {
+            const bigger = Buffer.alloc(Math.max(this.bytes.length * 2, (row + 1) * 32));
+            this.bytes.copy(bigger);
+            this.bytes = bigger;
+        }
+        this.bytes.write(hex, row * 32, 32, 'hex');
+    }
+    /** The row's digest; a row never set reads as zeros. */
+    get(row) {
+        return this.odd.get(row) ?? this.bytes.toString('hex', row * 32, row * 32 + 32);
+    }
+    /** Whether the row (one that was set) holds `hex`, compared without making its text. */
+    equals(row, hex) {
+        const odd = this.odd.get(row);
+        if (odd !== undefined)
+            return odd === hex;
+        if (!LOWER_HEX_SHA256.test(hex) || (row + 1) * 32 > this.bytes.length)
+            return false;
+        this.scratch.write(hex, 0, 32, 'hex');
+        return this.bytes.compare(this.scratch, 0, 32, row * 32, row * 32 + 32) === 0;
+    }
+}
+
 // What a journal says, condensed to what a new run needs: per serial, the output that is live on
 // disk now (the last one written and not retired) and what shaped its certificate. Small per
 // device (no PEMs, no file lists), so 100,000 devices fit; the journal is read in big chunks,
@@ -12417,28 +12477,6 @@ class SerialTemplates {
     }
     decode(code, serial) {
         return typeof code === 'string' ? code : this.texts[code].split(MARK).join(serial);
-    }
-}
-const LOWER_HEX_SHA256$1 = /^[0-9a-f]{64}$/;
-/** SHA-256 digests as 32 bytes per row (lowercase hex, as credbake writes them), else as text. */
-class DigestColumn {
-    bytes = Buffer.alloc(32 * 1024);
-    odd = new Map();
-    set(row, hex) {
-        if (!LOWER_HEX_SHA256$1.test(hex)) {
-            this.odd.set(row, hex);
-            return;
-        }
-        this.odd.delete(row);
-        if ((row + 1) * 32 > this.bytes.length) {
-            const bigger = Buffer.alloc(this.bytes.length * 2);
-            this.bytes.copy(bigger);
-            this.bytes = bigger;
-        }
-        this.bytes.write(hex, row * 32, 32, 'hex');
-    }
-    get(row) {
-        return this.odd.get(row) ?? this.bytes.toString('hex', row * 32, row * 32 + 32);
     }
 }
 const ALIVE = 1;
@@ -24903,58 +24941,34 @@ function indexedScope(scope) {
         rows.set(serial, rows.size);
     return { length: rows.size, has: (serial) => rows.has(serial), indexOf: (serial) => rows.get(serial) ?? -1 };
 }
-const LOWER_HEX_SHA256 = /^[0-9a-f]{64}$/;
-/**
- * Per serial in scope, the certificate of its live output: 32 bytes per row in one buffer instead
- * of a Map of serial and digest strings (100,000 devices: 3 MiB, not 15). A digest that is not
- * lowercase hex (a journal edited by hand) is kept as text.
- */
+/** Per serial in scope, the certificate of its live output (one digest column by row). */
 class ActiveCertificates {
     scope;
     digests;
-    /** Per row: 0 none, 1 in `digests`, 2 in `odd`. */
-    kinds;
-    odd = new Map();
-    scratch = Buffer.alloc(32);
+    /** Per row: 1 when it has a live certificate. */
+    live;
     constructor(scope) {
         this.scope = scope;
-        this.digests = Buffer.alloc(32 * scope.length);
-        this.kinds = new Uint8Array(scope.length);
+        this.digests = new DigestColumn(scope.length);
+        this.live = new Uint8Array(scope.length);
     }
     /** Only serials in scope are noted. */
     set(serial, certificateSha256) {
         const row = this.scope.indexOf(serial);
         if (row === -1)
             return;
-        if (LOWER_HEX_SHA256.test(certificateSha256)) {
-            this.digests.write(certificateSha256, row * 32, 32, 'hex');
-            this.kinds[row] = 1;
-            this.odd.delete(row);
-        }
-        else {
-            this.kinds[row] = 2;
-            this.odd.set(row, certificateSha256);
-        }
+        this.digests.set(row, certificateSha256);
+        this.live[row] = 1;
     }
     /** Whether `certificateSha256` is the serial's live certificate. */
     is(serial, certificateSha256) {
         const row = this.scope.indexOf(serial);
-        if (row === -1)
-            return false;
-        const kind = this.kinds[row];
-        if (kind === 2)
-            return this.odd.get(row) === certificateSha256;
-        if (kind !== 1 || !LOWER_HEX_SHA256.test(certificateSha256))
-            return false;
-        this.scratch.write(certificateSha256, 0, 32, 'hex');
-        return this.digests.compare(this.scratch, 0, 32, row * 32, row * 32 + 32) === 0;
+        return row !== -1 && this.live[row] === 1 && this.digests.equals(row, certificateSha256);
     }
     delete(serial) {
         const row = this.scope.indexOf(serial);
-        if (row === -1)
-            return;
-        this.kinds[row] = 0;
-        this.odd.delete(row);
+        if (row !== -1)
+            this.live[row] = 0;
     }
 }
 /** A written record's serial and certificate, read in place when laid out as encodeRecord writes it. */
@@ -25156,7 +25170,7 @@ function describeFiles(files, medium) {
         path: file.path,
         mode: medium.modes ? octalMode(file.mode) : null,
         owner: medium.owners ? `${file.uid}:${file.gid}` : null,
-        sha256: file.secret ? null : sha256Hex$1(file.content),
+        sha256: file.secret ? null : sha256Hex(file.content),
         size: file.content.length,
         secret: file.secret
     }));
@@ -25168,8 +25182,8 @@ function describeFiles(files, medium) {
 function treeDigest(files) {
     const lines = [...files]
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-        .map((file) => `${octalMode(file.mode)} ${file.uid}:${file.gid} ${sha256Hex$1(file.content)} ${file.path}\n`);
-    return sha256Hex$1(Buffer.from(lines.join('')));
+        .map((file) => `${octalMode(file.mode)} ${file.uid}:${file.gid} ${sha256Hex(file.content)} ${file.path}\n`);
+    return sha256Hex(Buffer.from(lines.join('')));
 }
 /**
  * The tree digest of a "dir" output as it is on disk now. Owners are those the bundle asked for
@@ -25794,7 +25808,7 @@ class TarWriter {
         return {
             path: `${this.recordedRoot}/${name}`,
             size: archive.length,
-            sha256: sha256Hex$1(archive),
+            sha256: sha256Hex(archive),
             files: describeFiles(files, { modes: true, owners: true })
         };
     }
@@ -25932,7 +25946,7 @@ function runBasis(settings, profile) {
         profileSha256: profileDigest(profile),
         layout: settings.layout,
         credentialsDir: settings.credentialsDir,
-        serverCaSha256: settings.serverCa ? sha256Hex$1(Buffer.from(settings.serverCa.text)) : null,
+        serverCaSha256: settings.serverCa ? sha256Hex(Buffer.from(settings.serverCa.text)) : null,
         gatewayUrl: settings.gatewayUrl ?? null
     };
 }
@@ -25944,7 +25958,7 @@ function runBasis(settings, profile) {
 function profileDigest(profile) {
     const { keyType: _keyType, lifetime: _lifetime, subject: _subject, san: _san, extensions, ...rest } = profile;
     const shaping = { ...rest, extensions: extensions.filter((extension) => extension.name !== 'subjectAltName') };
-    return sha256Hex$1(Buffer.from(JSON.stringify(shaping)));
+    return sha256Hex(Buffer.from(JSON.stringify(shaping)));
 }
 /** Computes device bases for one profile (templates parsed once). */
 class DeviceBasisMaker {
@@ -25959,14 +25973,14 @@ class DeviceBasisMaker {
         return {
             deviceId: device.deviceId,
             subject: renderSubject(this.subject, device).text,
-            sanSha256: this.san ? sha256Hex$1(renderSan(this.san, device)) : null,
+            sanSha256: this.san ? sha256Hex(renderSan(this.san, device)) : null,
             csrSha256: device.csr === undefined ? null : csrDigest(device.csr)
         };
     }
 }
 function csrDigest(file) {
     try {
-        return sha256Hex$1(readFileSync(file));
+        return sha256Hex(readFileSync(file));
     }
     catch {
         // Unreadable now: issuance reports it with the row's file:line; here it only means "changed".
@@ -26092,8 +26106,8 @@ class DeviceWork {
     }
 }
 
-// The device worker: the same bundle file (dist/index.js or dist/cli.js) started as a worker
-// thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
+// The device worker: dist/device-worker.js (or, from src/ and where that bundle is missing, the
+// running file itself) started as a worker thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
 // and the CA key when it is in memory; KeyObjects cross threads by structured clone, never as
 // text); it answers the calls after it in the order they come.
 const DEVICE_WORKER_ROLE = 'credbake-device-worker';
@@ -30601,7 +30615,7 @@ async function certificatePems(shard, file, expected, input) {
     if (certificates.length !== expected.length)
         fail(`holds ${certificates.length} certificates, its manifest lists ${expected.length}`);
     return certificates.map((der, index) => {
-        if (sha256Hex$1(der) !== expected[index])
+        if (sha256Hex(der) !== expected[index])
             fail(`certificate ${index + 1} is not the one its manifest lists (SHA-256 differs)`);
         return toPem('CERTIFICATE', der);
     });
@@ -30813,13 +30827,13 @@ function checkCertificate(name, pemText, device, header, trust, chainPem) {
     const intermediates = [...more, ...(typeof fromChain === 'string' ? [] : fromChain)];
     const problems = [];
     const entry = device.certificate;
-    const sha256 = sha256Hex$1(certificate.raw);
+    const sha256 = sha256Hex(certificate.raw);
     if (sha256 !== entry.sha256)
         problems.push(`${name} holds certificate ${sha256}, the manifest records ${entry.sha256}`);
     const serial = certificate.serialNumber.toLowerCase().padStart(32, '0');
     if (serial !== entry.serialNumber)
         problems.push(`${name}: serial number ${serial}, the manifest records ${entry.serialNumber}`);
-    const publicKeySha256 = sha256Hex$1(spkiOf(certificate));
+    const publicKeySha256 = sha256Hex(spkiOf(certificate));
     if (publicKeySha256 !== entry.publicKeySha256)
         problems.push(`${name}: public key SHA-256 ${publicKeySha256}, the manifest records ${entry.publicKeySha256}`);
     let asn1;
@@ -30844,8 +30858,8 @@ function checkCertificate(name, pemText, device, header, trust, chainPem) {
         problems.push(`${name}: ${chain}`);
     else {
         const issuer = chain[1];
-        if (sha256Hex$1(issuer.raw) !== header.fleetCa.sha256)
-            problems.push(`${name}: issued by ${issuer.subject.replace(/\n/g, ', ')} (SHA-256 ${sha256Hex$1(issuer.raw)}), not by the manifest's fleet CA (${header.fleetCa.sha256})`);
+        if (sha256Hex(issuer.raw) !== header.fleetCa.sha256)
+            problems.push(`${name}: issued by ${issuer.subject.replace(/\n/g, ', ')} (SHA-256 ${sha256Hex(issuer.raw)}), not by the manifest's fleet CA (${header.fleetCa.sha256})`);
         if (notBefore.getTime() < new Date(issuer.validFrom).getTime() || notAfter.getTime() > new Date(issuer.validTo).getTime()) {
             problems.push(`${name}: validity ${iso(notBefore)}..${iso(notAfter)} is not within its CA's (${iso(new Date(issuer.validFrom))}..${iso(new Date(issuer.validTo))})`);
         }
@@ -34336,7 +34350,7 @@ async function writeExtFiles(opts) {
                 path: file.path,
                 mode: octal$1(mode),
                 owner: `${file.uid}:${file.gid}`,
-                sha256: file.secret ? null : sha256Hex$1(file.content),
+                sha256: file.secret ? null : sha256Hex(file.content),
                 size: file.content.length,
                 secret: file.secret
             });
@@ -34520,7 +34534,7 @@ async function writeFatFiles(opts) {
                 if (!bytes || !bytes.equals(file.content)) {
                     throw new ToolError(`Device ${opts.serial}: read-back of ${file.path} from ${opts.partition} failed: the file is missing or differs. mtools reported success but the image does not hold what was written.`, { serial: opts.serial });
                 }
-                installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex$1(file.content), size: file.content.length, secret: file.secret };
+                installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex(file.content), size: file.content.length, secret: file.secret };
             }
             await rm(backDir, { recursive: true, force: true });
         }
@@ -34634,7 +34648,7 @@ async function readTarOutput(file, device, paths, credentialsDir) {
     }
     const dir = credentialsDir.replace(/\/+$/, '');
     const listing = [...entries.keys()].filter((name) => path.posix.dirname(name) === dir).map((name) => path.posix.basename(name));
-    return { sha256: sha256Hex$1(bytes), files, listing: entries.has(dir) || listing.length > 0 ? listing : null };
+    return { sha256: sha256Hex(bytes), files, listing: entries.has(dir) || listing.length > 0 ? listing : null };
 }
 async function readImageOutput(context, file, device, paths, credentialsDir) {
     const sha256 = await sha256File(file);
@@ -34773,8 +34787,8 @@ async function verifyDevice(context, device) {
         if (!file.privateKey) {
             if (file.size !== undefined && actual.content.length !== file.size)
                 problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`);
-            else if (file.sha256 !== undefined && sha256Hex$1(actual.content) !== file.sha256)
-                problems.push(`${name} has SHA-256 ${sha256Hex$1(actual.content)}, the manifest records ${file.sha256}`);
+            else if (file.sha256 !== undefined && sha256Hex(actual.content) !== file.sha256)
+                problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`);
         }
         if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode)
             problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`);
@@ -35187,7 +35201,7 @@ function feed(hash, file, from, length) {
   const fd = openSync(file, 'r')
   try {
     const end = Math.min(from + length, fstatSync(fd).size)
-    // Holes are zeros: hash them from memory (see feedRanges).
+    // Holes are zeros: hash them from memory (as readRangesSync in src/util/fsmap.ts).
     const ranges = dataRanges ? dataRanges(fd, from, end) : [from, end]
     let at = from
     for (let i = 0; i + 1 < ranges.length; i += 2) {
@@ -35337,21 +35351,15 @@ function runIfHasherWorker() {
 }
 /** One read buffer per thread, reused for every file. */
 let feedBuffer;
-/** Zeros to hash in place of a file's holes (calloc'd: untouched pages cost no memory). */
-let zeroBuffer;
 /**
  * Hash (and map) bytes [from, from + length) of `file`, clipped to its size. Holes, where the
  * fsmap addon can tell them, are hashed from zeros in memory instead of read (src/util/fsmap.ts).
  */
 async function feed(hash, bmap, file, from, length) {
     const fsmap = loadFsmap();
-    const zeros = (n) => {
-        const buffer = (zeroBuffer ??= Buffer.alloc(1 << 20));
-        for (let left = n; left > 0; left -= buffer.length) {
-            const piece = left >= buffer.length ? buffer : buffer.subarray(0, left);
-            hash.update(piece);
-            bmap?.update(piece);
-        }
+    const update = (chunk) => {
+        hash.update(chunk);
+        bmap?.update(chunk);
     };
     if (!isMainThread) {
         const buffer = (feedBuffer ??= Buffer.allocUnsafe(8 << 20));
@@ -35359,18 +35367,7 @@ async function feed(hash, bmap, file, from, length) {
         const fd = openSync(file, 'r');
         try {
             const end = Math.min(from + length, fstatSync(fd).size);
-            const read = (start, stop) => {
-                for (let offset = start; offset < stop;) {
-                    const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, stop - offset), offset);
-                    if (bytesRead === 0)
-                        return false;
-                    hash.update(buffer.subarray(0, bytesRead));
-                    bmap?.update(buffer.subarray(0, bytesRead));
-                    offset += bytesRead;
-                }
-                return true;
-            };
-            feedRanges(fsmap?.dataRanges(fd, from, end), from, end, read, zeros);
+            readRangesSync(fd, fsmap?.dataRanges(fd, from, end), from, end, buffer, update);
         }
         finally {
             closeSync(fd);
@@ -35381,23 +35378,7 @@ async function feed(hash, bmap, file, from, length) {
     try {
         const end = Math.min(from + length, (await handle.stat()).size);
         // Concurrent calls on the main thread each need their own buffer.
-        const own = Buffer.allocUnsafe(8 << 20);
-        const pieces = [];
-        feedRanges(fsmap?.dataRanges(handle.fd, from, end), from, end, (start, stop) => (pieces.push([start, stop]), true), (n) => void pieces.push(n));
-        for (const piece of pieces) {
-            if (typeof piece === 'number') {
-                zeros(piece);
-                continue;
-            }
-            for (let offset = piece[0]; offset < piece[1];) {
-                const { bytesRead } = await handle.read(own, 0, Math.min(own.length, piece[1] - offset), offset);
-                if (bytesRead === 0)
-                    return;
-                hash.update(own.subarray(0, bytesRead));
-                bmap?.update(own.subarray(0, bytesRead));
-                offset += bytesRead;
-            }
-        }
+        await readRanges(handle, fsmap?.dataRanges(handle.fd, from, end), from, end, Buffer.allocUnsafe(8 << 20), update);
     }
     finally {
         await handle.close();

@@ -1,5 +1,5 @@
 import { isMainThread, workerData, parentPort } from 'node:worker_threads';
-import * as nodeCrypto from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, verify } from 'node:crypto';
 import path from 'node:path';
 import { readFileSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync } from 'node:fs';
@@ -7676,8 +7676,8 @@ __decorate([
 // Digests used for fingerprints and key identifiers. Thin wrappers so call sites read as intent.
 // crypto.hash (Node 20.12+, 21.7+) digests in one call without a Hash object: a bake takes about
 // ten small digests per device. Older Nodes take the Hash object.
-const oneShot = nodeCrypto.hash;
-/** Lower-case hex, no separators: the form the output manifest records. */
+const oneShot = crypto.hash;
+/** Lower-case hex, no separators: the form the output manifest records. Text is hashed as UTF-8. */
 function sha256Hex(data) {
     return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
@@ -8906,12 +8906,9 @@ function octalMode(mode) {
 // check out stops the run: it may be the only record of a certificate that must be revoked.
 const SUM_FIELD = ',"sum":"';
 const SUM_DIGITS = 32;
-// The one-shot crypto.hash where this Node has it (20.12+): no Hash object per journal line.
-const hashText = typeof nodeCrypto.hash === 'function'
-    ? (json) => nodeCrypto.hash('sha256', json, 'hex')
-    : (json) => createHash('sha256').update(json).digest('hex');
+// sha256Hex is the one-shot crypto.hash where this Node has it (20.12+): no Hash object per line.
 function checksum(json) {
-    return hashText(json).slice(0, SUM_DIGITS);
+    return sha256Hex(json).slice(0, SUM_DIGITS);
 }
 /** One record as a journal line, newline included. */
 function encodeRecord(record) {
@@ -9683,8 +9680,8 @@ class DeviceWork {
     }
 }
 
-// The device worker: the same bundle file (dist/index.js or dist/cli.js) started as a worker
-// thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
+// The device worker: dist/device-worker.js (or, from src/ and where that bundle is missing, the
+// running file itself) started as a worker thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
 // and the CA key when it is in memory; KeyObjects cross threads by structured clone, never as
 // text); it answers the calls after it in the order they come.
 const DEVICE_WORKER_ROLE = 'credbake-device-worker';

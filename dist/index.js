@@ -1,7 +1,7 @@
 import { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
-import * as nodeCrypto from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, verify, X509Certificate, randomBytes, createPrivateKey } from 'node:crypto';
-import { readFileSync, existsSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync, writeFileSync, fstatSync, readSync, statSync, readdirSync, constants as constants$2, createReadStream } from 'node:fs';
+import { readFileSync, existsSync, readSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync, writeFileSync, fstatSync, statSync, readdirSync, constants as constants$2, createReadStream } from 'node:fs';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
-import * as crypto from 'crypto';
+import * as crypto$1 from 'crypto';
 import * as fs from 'fs';
 import { promises, constants } from 'fs';
 import 'path';
@@ -7719,9 +7719,9 @@ __decorate([
 // Digests used for fingerprints and key identifiers. Thin wrappers so call sites read as intent.
 // crypto.hash (Node 20.12+, 21.7+) digests in one call without a Hash object: a bake takes about
 // ten small digests per device. Older Nodes take the Hash object.
-const oneShot = nodeCrypto.hash;
-/** Lower-case hex, no separators: the form the output manifest records. */
-function sha256Hex$1(data) {
+const oneShot = crypto.hash;
+/** Lower-case hex, no separators: the form the output manifest records. Text is hashed as UTF-8. */
+function sha256Hex(data) {
     return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 /** SHA-1 only where a standard asks for it (RFC 5280 key identifiers), never for integrity. */
@@ -8929,7 +8929,7 @@ function buildTbs(ca, profile, device, now = new Date()) {
         ...(keyPair ? { privateKeyPem: keyPair.privateKeyPem } : {}),
         serialNumber: serial.toString('hex'),
         subject: subject.text,
-        publicKeySha256: sha256Hex$1(spkiDer),
+        publicKeySha256: sha256Hex(spkiDer),
         notBefore,
         notAfter
     };
@@ -8944,7 +8944,7 @@ function assemble(ca, unsigned, signature) {
         ...(unsigned.privateKeyPem !== undefined ? { privateKeyPem: unsigned.privateKeyPem } : {}),
         serialNumber: unsigned.serialNumber,
         subject: unsigned.subject,
-        sha256: sha256Hex$1(certificateDer),
+        sha256: sha256Hex(certificateDer),
         publicKeySha256: unsigned.publicKeySha256,
         notBefore: unsigned.notBefore,
         notAfter: unsigned.notAfter
@@ -9183,6 +9183,49 @@ function feedRanges(ranges, from, end, read, zeros) {
     if (end > at)
         zeros(end - at);
 }
+/** Zeros fed in place of holes, one block for every caller (calloc'd: untouched pages cost no memory). */
+let zeroBlock;
+function zeroChunks(length, update) {
+    const zeros = (zeroBlock ??= Buffer.alloc(1 << 20));
+    for (let left = length; left > 0; left -= zeros.length)
+        update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+}
+/**
+ * Bytes [from, end) of the open file `fd` to `update`, in order: its data ranges (`ranges`, from
+ * dataRanges; undefined: all of it) read into `buffer`, zeros for the holes between them. A short
+ * read (the file shrank) ends it early.
+ */
+function readRangesSync(fd, ranges, from, end, buffer, update) {
+    const read = (start, stop) => {
+        for (let offset = start; offset < stop;) {
+            const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, stop - offset), offset);
+            if (bytesRead === 0)
+                return false;
+            update(buffer.subarray(0, bytesRead));
+            offset += bytesRead;
+        }
+        return true;
+    };
+    feedRanges(ranges, from, end, read, (length) => zeroChunks(length, update));
+}
+/** readRangesSync through a FileHandle, without blocking the thread. */
+async function readRanges(handle, ranges, from, end, buffer, update) {
+    const pieces = [];
+    feedRanges(ranges, from, end, (start, stop) => (pieces.push([start, stop]), true), (length) => void pieces.push(length));
+    for (const piece of pieces) {
+        if (typeof piece === 'number') {
+            zeroChunks(piece, update);
+            continue;
+        }
+        for (let offset = piece[0]; offset < piece[1];) {
+            const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, piece[1] - offset), offset);
+            if (bytesRead === 0)
+                return;
+            update(buffer.subarray(0, bytesRead));
+            offset += bytesRead;
+        }
+    }
+}
 
 // File helpers for outputs that must be complete or absent: write under a temporary name in the
 // same folder, fsync, rename into place.
@@ -9251,25 +9294,8 @@ async function sha256File(file) {
                 hash.update(chunk);
             return hash.digest('hex');
         }
-        const buffer = Buffer.allocUnsafe(1 << 20);
-        const zeros = Buffer.alloc(1 << 20);
-        const pieces = [];
-        feedRanges(ranges, 0, info.size, (start, stop) => (pieces.push([start, stop]), true), (length) => void pieces.push(length));
-        for (const piece of pieces) {
-            if (typeof piece === 'number') {
-                for (let left = piece; left > 0; left -= zeros.length)
-                    hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
-                continue;
-            }
-            for (let offset = piece[0]; offset < piece[1];) {
-                const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, piece[1] - offset), offset);
-                // The file shrank while it was read: what it held is what was hashed (as a stream would).
-                if (bytesRead === 0)
-                    return hash.digest('hex');
-                hash.update(buffer.subarray(0, bytesRead));
-                offset += bytesRead;
-            }
-        }
+        // What it held is what is hashed, should it shrink meanwhile (as a stream would).
+        await readRanges(handle, ranges, 0, info.size, Buffer.allocUnsafe(1 << 20), (chunk) => hash.update(chunk));
         return hash.digest('hex');
     }
     finally {
@@ -9317,12 +9343,9 @@ const SUM_FIELD = ',"sum":"';
 const SUM_DIGITS = 32;
 /** `,"sum":"` + digits + `"}` */
 const SUM_SUFFIX_LENGTH = SUM_FIELD.length + SUM_DIGITS + 2;
-// The one-shot crypto.hash where this Node has it (20.12+): no Hash object per journal line.
-const hashText = typeof nodeCrypto.hash === 'function'
-    ? (json) => nodeCrypto.hash('sha256', json, 'hex')
-    : (json) => createHash('sha256').update(json).digest('hex');
+// sha256Hex is the one-shot crypto.hash where this Node has it (20.12+): no Hash object per line.
 function checksum(json) {
-    return hashText(json).slice(0, SUM_DIGITS);
+    return sha256Hex(json).slice(0, SUM_DIGITS);
 }
 /** One record as a journal line, newline included. */
 function encodeRecord(record) {
@@ -9461,10 +9484,6 @@ for (const type of RECORD_TYPES) {
     TYPE_PREFIXES.set(key, [...(TYPE_PREFIXES.get(key) ?? []), { type, prefix }]);
 }
 const SUM_FIELD_BYTES = Buffer.from(SUM_FIELD);
-/** SHA-256 in hex; the one-shot `crypto.hash` where this Node has it (20.12+), much cheaper per line. */
-const sha256Hex = typeof nodeCrypto.hash === 'function'
-    ? (data) => nodeCrypto.hash('sha256', data, 'hex')
-    : (data) => createHash('sha256').update(data).digest('hex');
 const EMPTY = Buffer.alloc(0);
 /** Whether `bytes` holds `text` at `at` (a loop: Buffer#compare on ranges costs more for a few bytes). */
 function bytesAt(bytes, at, text) {
@@ -9810,7 +9829,7 @@ function describeFiles(files, medium) {
         path: file.path,
         mode: medium.modes ? octalMode(file.mode) : null,
         owner: medium.owners ? `${file.uid}:${file.gid}` : null,
-        sha256: file.secret ? null : sha256Hex$1(file.content),
+        sha256: file.secret ? null : sha256Hex(file.content),
         size: file.content.length,
         secret: file.secret
     }));
@@ -9822,8 +9841,8 @@ function describeFiles(files, medium) {
 function treeDigest(files) {
     const lines = [...files]
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-        .map((file) => `${octalMode(file.mode)} ${file.uid}:${file.gid} ${sha256Hex$1(file.content)} ${file.path}\n`);
-    return sha256Hex$1(Buffer.from(lines.join('')));
+        .map((file) => `${octalMode(file.mode)} ${file.uid}:${file.gid} ${sha256Hex(file.content)} ${file.path}\n`);
+    return sha256Hex(Buffer.from(lines.join('')));
 }
 /**
  * The tree digest of a "dir" output as it is on disk now. Owners are those the bundle asked for
@@ -10448,7 +10467,7 @@ class TarWriter {
         return {
             path: `${this.recordedRoot}/${name}`,
             size: archive.length,
-            sha256: sha256Hex$1(archive),
+            sha256: sha256Hex(archive),
             files: describeFiles(files, { modes: true, owners: true })
         };
     }
@@ -10508,7 +10527,7 @@ function runBasis(settings, profile) {
         profileSha256: profileDigest(profile),
         layout: settings.layout,
         credentialsDir: settings.credentialsDir,
-        serverCaSha256: settings.serverCa ? sha256Hex$1(Buffer.from(settings.serverCa.text)) : null,
+        serverCaSha256: settings.serverCa ? sha256Hex(Buffer.from(settings.serverCa.text)) : null,
         gatewayUrl: settings.gatewayUrl ?? null
     };
 }
@@ -10520,7 +10539,7 @@ function runBasis(settings, profile) {
 function profileDigest(profile) {
     const { keyType: _keyType, lifetime: _lifetime, subject: _subject, san: _san, extensions, ...rest } = profile;
     const shaping = { ...rest, extensions: extensions.filter((extension) => extension.name !== 'subjectAltName') };
-    return sha256Hex$1(Buffer.from(JSON.stringify(shaping)));
+    return sha256Hex(Buffer.from(JSON.stringify(shaping)));
 }
 /** Computes device bases for one profile (templates parsed once). */
 class DeviceBasisMaker {
@@ -10535,14 +10554,14 @@ class DeviceBasisMaker {
         return {
             deviceId: device.deviceId,
             subject: renderSubject(this.subject, device).text,
-            sanSha256: this.san ? sha256Hex$1(renderSan(this.san, device)) : null,
+            sanSha256: this.san ? sha256Hex(renderSan(this.san, device)) : null,
             csrSha256: device.csr === undefined ? null : csrDigest(device.csr)
         };
     }
 }
 function csrDigest(file) {
     try {
-        return sha256Hex$1(readFileSync(file));
+        return sha256Hex(readFileSync(file));
     }
     catch {
         // Unreadable now: issuance reports it with the row's file:line; here it only means "changed".
@@ -10659,8 +10678,8 @@ class DeviceWork {
     }
 }
 
-// The device worker: the same bundle file (dist/index.js or dist/cli.js) started as a worker
-// thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
+// The device worker: dist/device-worker.js (or, from src/ and where that bundle is missing, the
+// running file itself) started as a worker thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
 // and the CA key when it is in memory; KeyObjects cross threads by structured clone, never as
 // text); it answers the calls after it in the order they come.
 const DEVICE_WORKER_ROLE = 'credbake-device-worker';
@@ -12066,7 +12085,7 @@ function feed(hash, file, from, length) {
   const fd = openSync(file, 'r')
   try {
     const end = Math.min(from + length, fstatSync(fd).size)
-    // Holes are zeros: hash them from memory (see feedRanges).
+    // Holes are zeros: hash them from memory (as readRangesSync in src/util/fsmap.ts).
     const ranges = dataRanges ? dataRanges(fd, from, end) : [from, end]
     let at = from
     for (let i = 0; i + 1 < ranges.length; i += 2) {
@@ -12216,21 +12235,15 @@ function runIfHasherWorker() {
 }
 /** One read buffer per thread, reused for every file. */
 let feedBuffer;
-/** Zeros to hash in place of a file's holes (calloc'd: untouched pages cost no memory). */
-let zeroBuffer;
 /**
  * Hash (and map) bytes [from, from + length) of `file`, clipped to its size. Holes, where the
  * fsmap addon can tell them, are hashed from zeros in memory instead of read (src/util/fsmap.ts).
  */
 async function feed(hash, bmap, file, from, length) {
     const fsmap = loadFsmap();
-    const zeros = (n) => {
-        const buffer = (zeroBuffer ??= Buffer.alloc(1 << 20));
-        for (let left = n; left > 0; left -= buffer.length) {
-            const piece = left >= buffer.length ? buffer : buffer.subarray(0, left);
-            hash.update(piece);
-            bmap?.update(piece);
-        }
+    const update = (chunk) => {
+        hash.update(chunk);
+        bmap?.update(chunk);
     };
     if (!isMainThread) {
         const buffer = (feedBuffer ??= Buffer.allocUnsafe(8 << 20));
@@ -12238,18 +12251,7 @@ async function feed(hash, bmap, file, from, length) {
         const fd = openSync(file, 'r');
         try {
             const end = Math.min(from + length, fstatSync(fd).size);
-            const read = (start, stop) => {
-                for (let offset = start; offset < stop;) {
-                    const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, stop - offset), offset);
-                    if (bytesRead === 0)
-                        return false;
-                    hash.update(buffer.subarray(0, bytesRead));
-                    bmap?.update(buffer.subarray(0, bytesRead));
-                    offset += bytesRead;
-                }
-                return true;
-            };
-            feedRanges(fsmap?.dataRanges(fd, from, end), from, end, read, zeros);
+            readRangesSync(fd, fsmap?.dataRanges(fd, from, end), from, end, buffer, update);
         }
         finally {
             closeSync(fd);
@@ -12260,23 +12262,7 @@ async function feed(hash, bmap, file, from, length) {
     try {
         const end = Math.min(from + length, (await handle.stat()).size);
         // Concurrent calls on the main thread each need their own buffer.
-        const own = Buffer.allocUnsafe(8 << 20);
-        const pieces = [];
-        feedRanges(fsmap?.dataRanges(handle.fd, from, end), from, end, (start, stop) => (pieces.push([start, stop]), true), (n) => void pieces.push(n));
-        for (const piece of pieces) {
-            if (typeof piece === 'number') {
-                zeros(piece);
-                continue;
-            }
-            for (let offset = piece[0]; offset < piece[1];) {
-                const { bytesRead } = await handle.read(own, 0, Math.min(own.length, piece[1] - offset), offset);
-                if (bytesRead === 0)
-                    return;
-                hash.update(own.subarray(0, bytesRead));
-                bmap?.update(own.subarray(0, bytesRead));
-                offset += bytesRead;
-            }
-        }
+        await readRanges(handle, fsmap?.dataRanges(handle.fd, from, end), from, end, Buffer.allocUnsafe(8 << 20), update);
     }
     finally {
         await handle.close();
@@ -12427,7 +12413,7 @@ function issueFileCommand(command, message) {
     });
 }
 function prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${crypto.randomUUID()}`;
+    const delimiter = `ghadelimiter_${crypto$1.randomUUID()}`;
     const convertedValue = toCommandValue(value);
     // These should realistically never happen, but just in case someone finds a
     // way to exploit uuid generation let's not allow keys or values that contain
@@ -13607,7 +13593,7 @@ function loadFleetCa(input) {
         subjectDer: ca.subjectDer,
         subject: ca.subject,
         keyIdentifier: subjectKeyIdentifier(ca) ?? sha1(ca.subjectPublicKey),
-        sha256: sha256Hex$1(ca.der),
+        sha256: sha256Hex(ca.der),
         notBefore: ca.notBefore,
         notAfter: ca.notAfter,
         keyDescription: facts.description,
@@ -14481,6 +14467,47 @@ class DeviceListBuilder {
     }
 }
 
+// SHA-256 digests kept per row as 32 bytes instead of a 64-character string each: the resume
+// state and the review hold one per device (100,000 devices: 3 MiB instead of about 15).
+const LOWER_HEX_SHA256 = /^[0-9a-f]{64}$/;
+/** Digests by row: lowercase hex (as credbake writes them) as bytes, anything else as text. */
+class DigestColumn {
+    bytes;
+    odd = new Map();
+    scratch = Buffer.alloc(32);
+    /** `rows`: how many rows to make room for at first (it grows as rows are set). */
+    constructor(rows = 1024) {
+        this.bytes = Buffer.alloc(32 * Math.max(1, rows));
+    }
+    set(row, hex) {
+        if (!LOWER_HEX_SHA256.test(hex)) {
+            this.odd.set(row, hex);
+            return;
+        }
+        this.odd.delete(row);
+        if ((row + 1) * 32 > this.bytes.length) {
+            const bigger = Buffer.alloc(Math.max(this.bytes.length * 2, (row + 1) * 32));
+            this.bytes.copy(bigger);
+            this.bytes = bigger;
+        }
+        this.bytes.write(hex, row * 32, 32, 'hex');
+    }
+    /** The row's digest; a row never set reads as zeros. */
+    get(row) {
+        return this.odd.get(row) ?? this.bytes.toString('hex', row * 32, row * 32 + 32);
+    }
+    /** Whether the row (one that was set) holds `hex`, compared without making its text. */
+    equals(row, hex) {
+        const odd = this.odd.get(row);
+        if (odd !== undefined)
+            return odd === hex;
+        if (!LOWER_HEX_SHA256.test(hex) || (row + 1) * 32 > this.bytes.length)
+            return false;
+        this.scratch.write(hex, 0, 32, 'hex');
+        return this.bytes.compare(this.scratch, 0, 32, row * 32, row * 32 + 32) === 0;
+    }
+}
+
 // What a journal says, condensed to what a new run needs: per serial, the output that is live on
 // disk now (the last one written and not retired) and what shaped its certificate. Small per
 // device (no PEMs, no file lists), so 100,000 devices fit; the journal is read in big chunks,
@@ -14512,28 +14539,6 @@ class SerialTemplates {
     }
     decode(code, serial) {
         return typeof code === 'string' ? code : this.texts[code].split(MARK).join(serial);
-    }
-}
-const LOWER_HEX_SHA256$1 = /^[0-9a-f]{64}$/;
-/** SHA-256 digests as 32 bytes per row (lowercase hex, as credbake writes them), else as text. */
-class DigestColumn {
-    bytes = Buffer.alloc(32 * 1024);
-    odd = new Map();
-    set(row, hex) {
-        if (!LOWER_HEX_SHA256$1.test(hex)) {
-            this.odd.set(row, hex);
-            return;
-        }
-        this.odd.delete(row);
-        if ((row + 1) * 32 > this.bytes.length) {
-            const bigger = Buffer.alloc(this.bytes.length * 2);
-            this.bytes.copy(bigger);
-            this.bytes = bigger;
-        }
-        this.bytes.write(hex, row * 32, 32, 'hex');
-    }
-    get(row) {
-        return this.odd.get(row) ?? this.bytes.toString('hex', row * 32, row * 32 + 32);
     }
 }
 const ALIVE = 1;
@@ -27065,58 +27070,34 @@ function indexedScope(scope) {
         rows.set(serial, rows.size);
     return { length: rows.size, has: (serial) => rows.has(serial), indexOf: (serial) => rows.get(serial) ?? -1 };
 }
-const LOWER_HEX_SHA256 = /^[0-9a-f]{64}$/;
-/**
- * Per serial in scope, the certificate of its live output: 32 bytes per row in one buffer instead
- * of a Map of serial and digest strings (100,000 devices: 3 MiB, not 15). A digest that is not
- * lowercase hex (a journal edited by hand) is kept as text.
- */
+/** Per serial in scope, the certificate of its live output (one digest column by row). */
 class ActiveCertificates {
     scope;
     digests;
-    /** Per row: 0 none, 1 in `digests`, 2 in `odd`. */
-    kinds;
-    odd = new Map();
-    scratch = Buffer.alloc(32);
+    /** Per row: 1 when it has a live certificate. */
+    live;
     constructor(scope) {
         this.scope = scope;
-        this.digests = Buffer.alloc(32 * scope.length);
-        this.kinds = new Uint8Array(scope.length);
+        this.digests = new DigestColumn(scope.length);
+        this.live = new Uint8Array(scope.length);
     }
     /** Only serials in scope are noted. */
     set(serial, certificateSha256) {
         const row = this.scope.indexOf(serial);
         if (row === -1)
             return;
-        if (LOWER_HEX_SHA256.test(certificateSha256)) {
-            this.digests.write(certificateSha256, row * 32, 32, 'hex');
-            this.kinds[row] = 1;
-            this.odd.delete(row);
-        }
-        else {
-            this.kinds[row] = 2;
-            this.odd.set(row, certificateSha256);
-        }
+        this.digests.set(row, certificateSha256);
+        this.live[row] = 1;
     }
     /** Whether `certificateSha256` is the serial's live certificate. */
     is(serial, certificateSha256) {
         const row = this.scope.indexOf(serial);
-        if (row === -1)
-            return false;
-        const kind = this.kinds[row];
-        if (kind === 2)
-            return this.odd.get(row) === certificateSha256;
-        if (kind !== 1 || !LOWER_HEX_SHA256.test(certificateSha256))
-            return false;
-        this.scratch.write(certificateSha256, 0, 32, 'hex');
-        return this.digests.compare(this.scratch, 0, 32, row * 32, row * 32 + 32) === 0;
+        return row !== -1 && this.live[row] === 1 && this.digests.equals(row, certificateSha256);
     }
     delete(serial) {
         const row = this.scope.indexOf(serial);
-        if (row === -1)
-            return;
-        this.kinds[row] = 0;
-        this.odd.delete(row);
+        if (row !== -1)
+            this.live[row] = 0;
     }
 }
 /** A written record's serial and certificate, read in place when laid out as encodeRecord writes it. */
@@ -30069,7 +30050,7 @@ async function certificatePems(shard, file, expected, input) {
     if (certificates.length !== expected.length)
         fail(`holds ${certificates.length} certificates, its manifest lists ${expected.length}`);
     return certificates.map((der, index) => {
-        if (sha256Hex$1(der) !== expected[index])
+        if (sha256Hex(der) !== expected[index])
             fail(`certificate ${index + 1} is not the one its manifest lists (SHA-256 differs)`);
         return toPem('CERTIFICATE', der);
     });
@@ -32159,7 +32140,7 @@ async function writeExtFiles(opts) {
                 path: file.path,
                 mode: octal(mode),
                 owner: `${file.uid}:${file.gid}`,
-                sha256: file.secret ? null : sha256Hex$1(file.content),
+                sha256: file.secret ? null : sha256Hex(file.content),
                 size: file.content.length,
                 secret: file.secret
             });
@@ -32309,7 +32290,7 @@ async function writeFatFiles(opts) {
                 if (!bytes || !bytes.equals(file.content)) {
                     throw new ToolError(`Device ${opts.serial}: read-back of ${file.path} from ${opts.partition} failed: the file is missing or differs. mtools reported success but the image does not hold what was written.`, { serial: opts.serial });
                 }
-                installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex$1(file.content), size: file.content.length, secret: file.secret };
+                installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex(file.content), size: file.content.length, secret: file.secret };
             }
             await rm$1(backDir, { recursive: true, force: true });
         }
