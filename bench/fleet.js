@@ -1,7 +1,7 @@
 // What several benchmarks set up the same way: a throwaway EC P-256 fleet root made with openssl,
-// and a CSV device manifest of BENCH-0 … BENCH-(count-1).
+// a CSV device manifest of BENCH-0 … BENCH-(count-1), and how fast the machine hands out new pages.
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
 
 /** ca.key and ca.pem in `work`: a self-signed P-256 CA (basicConstraints CA:TRUE, keyCertSign). */
@@ -18,4 +18,27 @@ export function makeBenchCa(work, subject = '/CN=bench fleet root') {
 export function writeBenchManifest(file, count) {
   writeFileSync(file, `serial\n${Array.from({ length: count }, (_, i) => `BENCH-${i}`).join('\n')}\n`)
   return file
+}
+
+// How fast this machine hands out new pages: 256 MiB written into a new file (page cache on
+// disk, memory on tmpfs), 1 MiB at a time, no fsync. On a virtual machine whose memory the host
+// maps on first touch this is far below memory bandwidth and dominates image outputs on tmpfs, so
+// figures from different machines (or days) compare only beside it. MB/s, or undefined.
+export function freshPages(dir) {
+  const file = path.join(dir, 'fresh-pages.tmp')
+  const block = Buffer.alloc(1 << 20, 1)
+  try {
+    const fd = openSync(file, 'w')
+    const started = process.hrtime.bigint()
+    try {
+      for (let i = 0; i < 256; i++) writeSync(fd, block)
+    } finally {
+      closeSync(fd)
+    }
+    return (256 * 1.048576) / (Number(process.hrtime.bigint() - started) / 1e9)
+  } catch {
+    return undefined
+  } finally {
+    rmSync(file, { force: true })
+  }
 }

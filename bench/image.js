@@ -13,6 +13,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { freshPages } from './fleet.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = path.join(ROOT, 'dist/cli.js')
@@ -226,6 +227,8 @@ export async function benchImages(options = {}) {
     `${spawnSync('debugfs', ['-V'], { encoding: 'utf8' }).stderr.split('\n')[0]}`)
   say(`file system of the work folder: ${fsType}`)
   say(`load average at start: ${result.loadStart}`)
+  result.freshPages = freshPages(work)
+  say(`new pages (256 MiB into a new file in the work folder, no fsync): ${result.freshPages?.toFixed(0) ?? '?'} MB/s`)
   try {
     const setupStart = performance.now()
     const { image, rootfs } = buildImage(work)
@@ -339,6 +342,7 @@ export function printImageResult(result, say = log) {
     for (const line of result.breakdown) say(`  ${line}`)
   }
   say(`  load average: ${result.loadStart} at start, ${result.loadEnd} at end (${os.cpus().length} CPUs; other processes share this machine, so compare within a run)`)
+  say(`  new pages in the work folder: ${result.freshPages?.toFixed(0) ?? '?'} MB/s (outputs are new pages: where this is low, it sets the pace)`)
 }
 
 /** After deleting outputs: let writeback and discards settle before the next timed run. */

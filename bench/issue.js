@@ -6,7 +6,7 @@
 //   - the same tar bake with the fleet CA key in memory and on a SoftHSM2 token (bench/signer.js);
 //   - peak RSS of a 100,000-device bake (bench/memory.js);
 //   - images against the like-for-like shell loop, with and without `openssl dgst` (bench/image.js);
-//   - the machine's load average before and after.
+//   - the machine's load average before and after, and how fast it hands out new pages (freshPages).
 // Disk runs start after `sync` and a pause, and outputs are removed only at the end (this disk slows
 // small-file creation for a while after large deletes). Environment: BENCH_DEVICES (20000), BENCH_ROUNDS (3), BENCH_NAIVE (5000),
 // BENCH_OPENSSL (20), BENCH_DISK_DIR (os.tmpdir()), BENCH_TMPFS_DIR (/dev/shm),
@@ -16,7 +16,7 @@ import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { makeBenchCa, writeBenchManifest } from './fleet.js'
+import { freshPages, makeBenchCa, writeBenchManifest } from './fleet.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const cli = path.join(root, 'dist/cli.js')
@@ -56,6 +56,7 @@ const work = mkdtempSync(path.join(diskDir, 'credbake-bench-'))
 const tmpfsWork = existsSync(tmpfsDir) ? mkdtempSync(path.join(tmpfsDir, 'credbake-bench-')) : undefined
 const figures = {}
 try {
+  figures.freshPages = { disk: freshPages(work), ...(tmpfsWork ? { tmpfs: freshPages(tmpfsWork) } : {}) }
   const { caKey, caCert } = makeBenchCa(work)
   const manifest = writeBenchManifest(path.join(work, 'devices.csv'), devices)
 
@@ -119,6 +120,8 @@ try {
 
 const rate = (value) => `${value.toFixed(0).padStart(6)} devices/s`
 console.log(`credbake bench (npm run bench): ${os.availableParallelism()} cores, load before ${loadBefore}`)
+const mbs = (value) => (value === undefined ? '?' : `${value.toFixed(0)} MB/s`)
+console.log(`new pages (256 MiB into a new file, no fsync): disk page cache ${mbs(figures.freshPages.disk)}, tmpfs ${mbs(figures.freshPages.tmpfs)}`)
 console.log(`tar format, EC P-256, ${devices} devices, end to end through dist/cli.js, ${rounds} rounds (median, best):`)
 for (const [name, figure] of Object.entries(figures.tar)) {
   const perDevice = figure.cpuMicros === undefined ? '' : `; CPU (all threads) ${figure.cpuMicros.toFixed(0)} µs per device, median`
