@@ -1,7 +1,10 @@
 // What several benchmarks set up the same way: a throwaway EC P-256 fleet root made with openssl,
-// a CSV device manifest of BENCH-0 … BENCH-(count-1), and how fast the machine hands out new pages.
+// a CSV device manifest of BENCH-0 … BENCH-(count-1), how fast the machine hands out new pages,
+// the load average, the clock tick, and one device of the naive node:crypto loop (the baseline).
 import { execFileSync } from 'node:child_process'
+import { generateKeyPairSync, sign } from 'node:crypto'
 import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 
 /** ca.key and ca.pem in `work`: a self-signed P-256 CA (basicConstraints CA:TRUE, keyCertSign). */
@@ -41,4 +44,27 @@ export function freshPages(dir) {
   } finally {
     rmSync(file, { force: true })
   }
+}
+
+/** The load average, as the benchmarks print it: "0.31 0.17 0.06". */
+export const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ')
+
+/** Clock ticks per second, the unit of /proc's CPU times. */
+export const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/**
+ * One device of the naive node:crypto loop, issue 9's baseline: a P-256 key pair, its PKCS#8 PEM and
+ * SPKI DER exports, and one ECDSA signature of `tbs` with the CA key.
+ */
+export function naiveDevice(caKey, tbs) {
+  const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  pair.privateKey.export({ type: 'pkcs8', format: 'pem' })
+  pair.publicKey.export({ type: 'spki', format: 'der' })
+  sign('sha256', tbs, caKey)
 }

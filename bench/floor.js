@@ -13,27 +13,20 @@
 //     new pages come (each output's data).
 // Environment: BENCH_DEVICES (20000), BENCH_NAIVE (5000), BENCH_TMPFS_DIR (/dev/shm).
 import { execFileSync, spawn } from 'node:child_process'
-import { createECDH, createHash, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto'
+import { createECDH, createHash, createPrivateKey, sign } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { freshPages, makeBenchCa, writeBenchManifest } from './fleet.js'
+import { clockTicks, freshPages, loadAverage as load, makeBenchCa, naiveDevice, writeBenchManifest } from './fleet.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const cli = path.join(root, 'dist/cli.js')
 const devices = Number(process.env.BENCH_DEVICES ?? 20000)
 const naiveDevices = Number(process.env.BENCH_NAIVE ?? 5000)
-const tmpfsDir = existsSync(process.env.BENCH_TMPFS_DIR ?? '/dev/shm') ? (process.env.BENCH_TMPFS_DIR ?? '/dev/shm') : os.tmpdir()
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ')
+const tmpfsWanted = process.env.BENCH_TMPFS_DIR ?? '/dev/shm'
+const tmpfsDir = existsSync(tmpfsWanted) ? tmpfsWanted : os.tmpdir()
 const cpuMicros = (used, count) => (used.user + used.system) / count
 const best = (rounds, measure) => Math.min(...Array.from({ length: rounds }, measure))
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-  } catch {
-    return 100
-  }
-})()
 
 /** µs of CPU per call of `body`, best of 3 rounds of `count`. */
 function perCall(count, body) {
@@ -105,12 +98,7 @@ try {
   const key = createPrivateKey(readFileSync(caKey))
   const tbs = Buffer.alloc(400, 7)
 
-  figures.naive = perCall(naiveDevices, () => {
-    const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    pair.privateKey.export({ type: 'pkcs8', format: 'pem' })
-    pair.publicKey.export({ type: 'spki', format: 'der' })
-    sign('sha256', tbs, key)
-  })
+  figures.naive = perCall(naiveDevices, () => naiveDevice(key, tbs))
   const ecdh = createECDH('prime256v1')
   figures.nodeKeygen = perCall(20000, () => {
     ecdh.generateKeys()
@@ -145,11 +133,12 @@ try {
 }
 
 const us = (value) => `${value.toFixed(1)} µs`
+const cores = os.availableParallelism()
 const { bake, c } = figures
 const perDevice = (seconds) => (seconds * 1e6) / devices
 const bakeCpu = bake.main + bake.workers + bake.rest
-console.log(`credbake floor bench (npm run bench:floor): ${os.availableParallelism()} cores, load before ${loadBefore}, after ${load()}`)
-console.log(`naive node:crypto loop: ${us(figures.naive)} of CPU per device. 2x its rate on ${os.availableParallelism()} cores leaves credbake at most ${us(figures.naive * os.availableParallelism() / 2)} of CPU per device, all threads, start and review included.`)
+console.log(`credbake floor bench (npm run bench:floor): ${cores} cores, load before ${loadBefore}, after ${load()}`)
+console.log(`naive node:crypto loop: ${us(figures.naive)} of CPU per device. 2x its rate on ${cores} cores leaves credbake at most ${us((figures.naive * cores) / 2)} of CPU per device, all threads, start and review included.`)
 console.log(`credbake's cryptography per device: node:crypto key pair ${us(figures.nodeKeygen)} + signature ${us(figures.nodeSign)} = ${us(figures.nodeKeygen + figures.nodeSign)}`)
 if (c.missing) console.log(`  in C: ${c.missing}`)
 else {
@@ -158,5 +147,5 @@ else {
 }
 console.log(`tar bake, ${devices} devices on tmpfs: ${(devices / bake.wall).toFixed(0)} devices/s (${bake.wall.toFixed(2)} s, ${(bakeCpu / bake.wall).toFixed(2)} cores busy on average), ${us(perDevice(bakeCpu))} of CPU per device:`)
 console.log(`  main thread ${us(perDevice(bake.main))}, the two device workers ${us(perDevice(bake.workers))}, other threads (V8 compiler and GC, libuv) ${us(perDevice(bake.rest))}; ${bake.threads} threads`)
-const hashMs = figures.sha256Ms
-console.log(`images: SHA-256 of 222 MiB ${hashMs.toFixed(0)} ms of CPU (${(hashMs / 2).toFixed(0)} ms a device on 2 cores); new pages ${figures.freshPages?.toFixed(0) ?? '?'} MB/s, so 64 MiB of output data ${figures.freshPages ? ((67.1 / figures.freshPages) * 1000).toFixed(0) : '?'} ms`)
+const dataMs = figures.freshPages ? ((64 * 1.048576) / figures.freshPages) * 1000 : undefined
+console.log(`images: SHA-256 of 222 MiB ${figures.sha256Ms.toFixed(0)} ms of CPU (${(figures.sha256Ms / cores).toFixed(0)} ms a device on ${cores} cores); new pages ${figures.freshPages?.toFixed(0) ?? '?'} MB/s, so 64 MiB of output data ${dataMs?.toFixed(0) ?? '?'} ms`)

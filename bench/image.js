@@ -13,7 +13,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { freshPages } from './fleet.js'
+import { freshPages, loadAverage as loadavg } from './fleet.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = path.join(ROOT, 'dist/cli.js')
@@ -54,7 +54,6 @@ function median(values) {
 }
 
 const fmt = (ms) => `${ms.toFixed(1)} ms`
-const loadavg = () => os.loadavg().map((n) => n.toFixed(2)).join(' ')
 
 function requireTools() {
   const missing = ['sfdisk', 'mkfs.ext4', 'mkfs.vfat', 'mcopy', 'debugfs', 'openssl', 'cp', 'bash', 'sync'].filter(

@@ -12,11 +12,11 @@
 // BENCH_OPENSSL (20), BENCH_DISK_DIR (os.tmpdir()), BENCH_TMPFS_DIR (/dev/shm),
 // BENCH_SKIP=signer,memory,images to leave parts out.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto'
+import { createPrivateKey } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { freshPages, makeBenchCa, writeBenchManifest } from './fleet.js'
+import { clockTicks, freshPages, loadAverage as load, makeBenchCa, naiveDevice, writeBenchManifest } from './fleet.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const cli = path.join(root, 'dist/cli.js')
@@ -28,19 +28,11 @@ const diskDir = process.env.BENCH_DISK_DIR ?? os.tmpdir()
 const tmpfsDir = process.env.BENCH_TMPFS_DIR ?? '/dev/shm'
 const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean))
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ')
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 // CPU seconds (user + system) of the children waited for so far: /proc/self/stat's cutime and
 // cstime, in clock ticks. On a shared machine CPU per device moves much less with the load than
 // devices per second do. Undefined where there is no /proc.
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-  } catch {
-    return 100
-  }
-})()
 const childCpu = () => {
   try {
     const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
@@ -65,12 +57,7 @@ try {
   const tbs = Buffer.alloc(400, 7)
   let start = process.hrtime.bigint()
   const naiveCpu = process.cpuUsage()
-  for (let i = 0; i < naiveDevices; i++) {
-    const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    pair.privateKey.export({ type: 'pkcs8', format: 'pem' })
-    pair.publicKey.export({ type: 'spki', format: 'der' })
-    sign('sha256', tbs, key)
-  }
+  for (let i = 0; i < naiveDevices; i++) naiveDevice(key, tbs)
   figures.naive = naiveDevices / seconds(start)
   const naiveUsed = process.cpuUsage(naiveCpu)
   figures.naiveCpuMicros = (naiveUsed.user + naiveUsed.system) / naiveDevices

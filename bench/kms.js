@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { makeBenchCa, writeBenchManifest } from './fleet.js'
+import { loadAverage, makeBenchCa, writeBenchManifest } from './fleet.js'
 import { pathToFileURL } from 'node:url'
 import ts from 'typescript'
 
@@ -80,7 +80,7 @@ try {
     kms.throttleSignFraction = 0
   }
 
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ')
+  const load = loadAverage()
   const rate = (s) => `${(devices / s).toFixed(0).padStart(7)} devices/s  (${s.toFixed(2)} s)`
   console.log(`credbake bench:kms: ${devices} devices, EC P-256 fleet CA, tar format; ${os.availableParallelism()} cores, load ${load}`)
   console.log(`  key in memory                                 ${rate(memorySeconds)}`)

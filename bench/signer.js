@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { loadAverage } from './fleet.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 const devices = Number(process.env.BENCH_DEVICES ?? 3000)
@@ -69,7 +70,7 @@ function measure() {
 }
 
 export function printSignerBench(result) {
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ')
+  const load = loadAverage()
   console.log(`credbake signer bench: ${result.devices} devices, EC P-256 CA and devices, tar format; ${os.availableParallelism()} cores, load ${load}`)
   console.log(`  fleet CA key in memory (PEM file)   ${result.memory.rate.toFixed(0).padStart(7)} devices/s  (${result.memory.elapsed.toFixed(2)} s)`)
   console.log(`  fleet CA key on SoftHSM2 (pkcs11:)  ${result.token.rate.toFixed(0).padStart(7)} devices/s  (${result.token.elapsed.toFixed(2)} s)`)
