@@ -15,9 +15,9 @@ import require$$0 from 'process';
 import require$$0$1 from 'buffer';
 import zlib, { inflateRawSync, createGunzip, createGzip, gunzipSync } from 'node:zlib';
 import v8 from 'node:v8';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import require$$0$2 from 'events';
-import { pipeline } from 'node:stream/promises';
+import { pipeline as pipeline$1 } from 'node:stream/promises';
 
 // Typed errors. Every error a user can cause carries the input it is about, so the message can
 // name it; the CLI maps the class to an exit code (documented in README "Exit codes").
@@ -28608,7 +28608,9 @@ async function decompressToSparse(src, dest, kind) {
     let tool;
     let input;
     if (kind === 'gz') {
-        input = createReadStream(src).pipe(createGunzip());
+        // pipeline, not pipe: a read or inflate error reaches the loop below once, and no stream is
+        // left emitting an 'error' nobody listens to (a corrupt .gz then crashed the process).
+        input = pipeline(createReadStream(src), createGunzip(), () => undefined);
     }
     else {
         tool = kind === 'xz' ? toolOutput('xz', ['-dc', '-T0', '--', src], what) : toolOutput('zstd', ['-dcq', '--', src], what);
@@ -28705,13 +28707,13 @@ async function compressFile(src, dest, kind) {
         // The stream closes the handle when it finishes or fails.
         const sink = out.createWriteStream();
         if (kind === 'gz') {
-            await pipeline(createReadStream(src), createGzip(), sink);
+            await pipeline$1(createReadStream(src), createGzip(), sink);
             return;
         }
         const args = kind === 'xz' ? ['-c', '-T0', '--', src] : ['-c', '-q', '-T0', '--', src];
         const tool = kind === 'xz' ? 'xz' : 'zstd';
         const run = toolOutput(tool, args, `Cannot compress ${src}`);
-        await pipeline(run.stream, sink);
+        await pipeline$1(run.stream, sink);
         await run.done;
     }
     catch (error) {

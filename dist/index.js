@@ -27,6 +27,7 @@ import os$1, { availableParallelism } from 'node:os';
 import require$$0 from 'process';
 import require$$0$1 from 'buffer';
 import v8 from 'node:v8';
+import { pipeline as pipeline$1 } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 // Typed errors. Every error a user can cause carries the input it is about, so the message can
@@ -31085,7 +31086,9 @@ async function decompressToSparse(src, dest, kind) {
     let tool;
     let input;
     if (kind === 'gz') {
-        input = createReadStream(src).pipe(createGunzip());
+        // pipeline, not pipe: a read or inflate error reaches the loop below once, and no stream is
+        // left emitting an 'error' nobody listens to (a corrupt .gz then crashed the process).
+        input = pipeline$1(createReadStream(src), createGunzip(), () => undefined);
     }
     else {
         tool = kind === 'xz' ? toolOutput('xz', ['-dc', '-T0', '--', src], what) : toolOutput('zstd', ['-dcq', '--', src], what);

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { createReadStream } from 'node:fs'
 import { chmod, mkdtemp, open, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import type { Readable } from 'node:stream'
+import { pipeline as pipelineStreams, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
 import { ImageError, OutputError, ToolError, messageOf } from '../errors.js'
@@ -82,7 +82,9 @@ export async function decompressToSparse(src: string, dest: string, kind: Compre
   let tool: ToolStream | undefined
   let input: Readable
   if (kind === 'gz') {
-    input = createReadStream(src).pipe(createGunzip())
+    // pipeline, not pipe: a read or inflate error reaches the loop below once, and no stream is
+    // left emitting an 'error' nobody listens to (a corrupt .gz then crashed the process).
+    input = pipelineStreams(createReadStream(src), createGunzip(), () => undefined)
   } else {
     tool = kind === 'xz' ? toolOutput('xz', ['-dc', '-T0', '--', src], what) : toolOutput('zstd', ['-dcq', '--', src], what)
     input = tool.stream
