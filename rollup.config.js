@@ -1,7 +1,7 @@
 // Three bundles: dist/index.js is what a GitHub runner executes (runs.using: node24),
 // dist/cli.js is the `credbake` command, and dist/aws-kms.js is the AWS SDK (@aws-sdk/client-kms),
 // which both load with import() only when an awskms:// key is opened. Everything else is inlined,
-// so the action needs no npm install; dist/ is all a runner needs.
+// so the action needs no npm install; dist/ is all a runner (or an installed npm package) needs.
 import commonjs from '@rollup/plugin-commonjs'
 import json from '@rollup/plugin-json'
 import { nodeResolve } from '@rollup/plugin-node-resolve'
@@ -22,8 +22,9 @@ const plugins = () => [
 // Native addons go next to the bundles as dist/native/<platform>-<arch>/<name>.node, because a
 // runner has no node_modules: pkcs11js' Node-API addon (PKCS#11 is a C API; src/signer/pkcs11.ts
 // loads it) and credbake's own fsmap (lseek SEEK_DATA/SEEK_HOLE, native/fsmap; src/util/fsmap.ts),
-// both built by node-gyp at npm install. Only the platform of this build is shipped; their bytes
-// are the installed addons', unchanged.
+// both built by node-gyp at a development `npm ci`. Only the platform of this build is shipped;
+// their bytes are the installed addons', unchanged. Both packages are devDependencies: the published
+// package runs from dist/ alone and installs without a compiler (test/repo/package.test.ts).
 const NATIVE_ADDONS = {
   'pkcs11.node': 'pkcs11js/build/Release/pkcs11.node',
   'fsmap.node': 'credbake-fsmap/build/Release/fsmap.node'
