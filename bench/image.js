@@ -143,6 +143,7 @@ function writeBaseline(work, pki, rootfs, serials) {
     loop,
     [
       'set -e',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
       'base="$1"; out="$2"; offset="$3"; script="$4"; list="$5"; mode="${6:-}"',
       'mkdir -p "$out"',
       'while read -r serial; do',

@@ -6,7 +6,7 @@
 // the machine with credbake. Prints rates; asserts nothing.
 //   BENCH_DEVICES (default 2000), BENCH_KMS_LATENCY_MS (default 5), BENCH_KMS_THROTTLE (fraction
 //   of Sign calls answered ThrottlingException in a third run; default 0.05, 0 to skip).
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'

@@ -20,7 +20,7 @@
 //
 // From bench/issue.js: `const { benchMemory, printMemoryBench } = await import('./memory.js')`.
 import { execFileSync, spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { makeBenchCa, writeBenchManifest } from './fleet.js'
