@@ -16,7 +16,7 @@ Every option can also be set in the environment: --fleet-ca-key-passphrase as
 CREDBAKE_FLEET_CA_KEY_PASSPHRASE, and so on (upper case, - as _). Prefer that for secrets.
 
 Options:
-${INPUTS.map((input) => formatOption(input.name, input.description, input.default, input.required, input.boolean)).join('')}`
+${INPUTS.map((input) => formatOption(input.name, input.description, input.default, input.requiredToBake, input.boolean)).join('')}`
 
 function formatOption(name: string, description: string, fallback?: string, required?: boolean, boolean?: boolean): string {
   const flag = boolean ? `--${name} / --no-${name}` : `--${name} VALUE`

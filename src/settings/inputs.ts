@@ -1,5 +1,6 @@
 // Every action input / CLI flag, as data. action.yml, the CLI's --help and the README's input
-// table are checked against this list by test/settings/inputs.test.ts, so they cannot drift.
+// table are generated from (and checked against) this list by test/settings/action-yml.test.ts,
+// so they cannot drift.
 
 export interface InputSpec {
   name: string
@@ -14,7 +15,12 @@ export interface InputSpec {
    * the runner (action.yml), because another input replaces it (the runner would always pass it).
    */
   impliedDefault?: string
-  required?: boolean
+  /**
+   * A bake cannot run without it: the settings parser refuses a bake that lacks it, naming the
+   * input, and `credbake bake --help` marks it. A merge (input `merge`) takes none of these, and
+   * action.yml cannot say "unless merge", so action.yml declares it not required.
+   */
+  requiredToBake?: boolean
   /** Values that must never be printed (masked in the action). */
   secret?: boolean
   /** CLI: a flag that takes no value. */
@@ -24,19 +30,19 @@ export interface InputSpec {
 export const INPUTS: readonly InputSpec[] = [
   {
     name: 'manifest',
-    required: true,
+    requiredToBake: true,
     description:
       'Device manifest: .csv (header row), .json (array or {devices:[...]}), .jsonl or .yaml/.yml. Field `serial` is required (1-64 of A-Za-z0-9._-, not starting with "."); `device-id` (certificate CN, defaults to the serial, may also hold ":") and `csr` (path of a PEM CSR to sign instead of generating a key) are optional; other fields can be used in templates.'
   },
   {
     name: 'fleet-ca-cert',
-    required: true,
+    requiredToBake: true,
     description:
       'Fleet CA certificate as PEM text or a path to a PEM file. May hold a chain: the signing CA first, then its issuers.'
   },
   {
     name: 'fleet-ca-key',
-    required: true,
+    requiredToBake: true,
     secret: true,
     description:
       'Fleet CA private key as PEM text (e.g. a repository secret) or a path: PKCS#8, encrypted PKCS#8, SEC1 EC or PKCS#1 RSA. Or a key URI that keeps the key off the runner: `pkcs11:token=…;object=…` (RFC 7512, a PKCS#11 token or HSM), `awskms://[ENDPOINT/]KEY` (AWS KMS) or `exec:PATH` (a signer program). Masked; never printed.'

@@ -54,7 +54,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
   const orDefault = (name: string): string => get(name) ?? defaultOf(name)
   const required = (name: string): string => {
     const value = get(name)
-    if (value === undefined) throw new InputError(`Input "${name}" is required.`, { input: name })
+    if (value === undefined) throw new InputError(`Input "${name}" is required to bake (only a merge, input "merge", goes without it).`, { input: name })
     return value
   }
   const resolvePath = (value: string): string => path.resolve(context.baseDir, value)
@@ -63,6 +63,9 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     throw new InputError('Input "merge" combines shard manifests instead of baking: run `credbake merge --output-dir DIR MANIFEST...` (the action does so when merge is set).', { input: 'merge' })
   }
 
+  // What the INPUTS table marks requiredToBake (action.yml cannot: a merge goes without them), in
+  // its order, so the first one missing is named.
+  for (const input of INPUTS) if (input.requiredToBake) required(input.name)
   const manifestPath = resolvePath(required('manifest'))
   const fleetCaCert = readPem('fleet-ca-cert', required('fleet-ca-cert'), resolvePath, false)
   const fleetCaKey = readKeyReference(required('fleet-ca-key'), resolvePath)

@@ -11,12 +11,20 @@ import { VERSION } from '../../src/version.js'
 const root = path.resolve(import.meta.dirname, '../..')
 const actionPath = path.join(root, 'action.yml')
 
+/** What action.yml adds to the description of an input a bake needs and a merge does not. */
+const REQUIRED_TO_BAKE = 'Required to bake (not with merge).'
+
+/**
+ * No input is required in action.yml: a merge job (input `merge`) sets none of manifest and the
+ * fleet CA inputs, and a runner cannot express "unless merge". The settings parser enforces them
+ * for a bake (test/settings/parse.test.ts); the description says so.
+ */
 function expectedInputs(): Record<string, Record<string, unknown>> {
   const inputs: Record<string, Record<string, unknown>> = {}
   for (const input of INPUTS) {
     inputs[input.name] = {
-      description: input.description,
-      required: input.required ?? false,
+      description: input.requiredToBake ? `${input.description} ${REQUIRED_TO_BAKE}` : input.description,
+      required: false,
       ...(input.default === undefined ? {} : { default: input.default })
     }
   }
@@ -36,7 +44,7 @@ const END = '<!-- inputs:end -->'
 
 function inputTable(): string {
   const rows = INPUTS.map((input) => {
-    const fallback = input.required ? 'required' : input.default === undefined ? '' : `\`${input.default}\``
+    const fallback = input.requiredToBake ? 'required to bake' : input.default === undefined ? '' : `\`${input.default}\``
     return `| \`${input.name}\` | ${input.description.replace(/\|/g, '\\|')} | ${fallback} |`
   })
   return ['| input / flag | meaning | default |', '|---|---|---|', ...rows].join('\n')
@@ -73,6 +81,15 @@ describe('action.yml', () => {
 
   it('documents every input with its description and default', () => {
     expect(action.inputs).toEqual(expectedInputs())
+  })
+
+  it('requires no input: a merge job sets neither manifest nor the fleet CA inputs, a bake is checked by the parser', () => {
+    const inputs = action.inputs as Record<string, { required: boolean; description: string }>
+    for (const name of ['manifest', 'fleet-ca-cert', 'fleet-ca-key']) {
+      expect(inputs[name]?.required, name).toBe(false)
+      expect(inputs[name]?.description, name).toContain(REQUIRED_TO_BAKE)
+    }
+    expect(Object.entries(inputs).filter(([, input]) => input.required)).toEqual([])
   })
 
   it('documents every output of the design', () => {

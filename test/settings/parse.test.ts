@@ -115,3 +115,30 @@ describe('defaults', () => {
     }
   })
 })
+
+describe('what a bake requires (action.yml requires nothing, since a merge goes without)', () => {
+  it.each(['manifest', 'fleet-ca-cert', 'fleet-ca-key'])('a bake without %s is refused, naming it and saying only a merge goes without', (name) => {
+    const raw = base()
+    delete raw[name]
+    const error = refusal(raw)
+    expect(error.input).toBe(name)
+    expect(error.message).toBe(`Input "${name}" is required to bake (only a merge, input "merge", goes without it).`)
+  })
+
+  it('an empty value counts as missing, as the runner passes an unset input', () => {
+    expect(refusal({ ...base(), manifest: '  ' }).input).toBe('manifest')
+  })
+
+  it('names the first missing input in the order of the INPUTS table', () => {
+    expect(refusal({}).input).toBe('manifest')
+    expect(refusal({ manifest: 'devices.csv' }).input).toBe('fleet-ca-cert')
+    expect(INPUTS.filter((input) => input.requiredToBake).map((input) => input.name)).toEqual(['manifest', 'fleet-ca-cert', 'fleet-ca-key'])
+  })
+
+  it('a merge without manifest or fleet CA inputs is not a bake: the refusal names merge, not what a bake would need', () => {
+    const error = refusal({ merge: 'shards/*/credbake-manifest.json' })
+    expect(error.input).toBe('merge')
+    expect(error.message).toContain('credbake merge')
+    expect(error.message).not.toContain('required')
+  })
+})
