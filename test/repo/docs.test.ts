@@ -293,7 +293,8 @@ describe('workflows and workflow examples', () => {
   })
 
   it('actionlint is real: it reports a broken workflow', async () => {
-    const findings = await actionlint({ origin: 'broken', text: 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n', lineOffset: 0 })
+    const broken = ['on: push', 'jobs:', '  a:', '    runs-on: ubuntu-latest', '    steps:', `      - run: echo \${{ github.nope }}`, ''].join('\n')
+    const findings = await actionlint({ origin: 'broken', text: broken, lineOffset: 0 })
     expect(findings.join('\n')).toContain('property "nope" is not defined')
   })
 
