@@ -54,7 +54,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
   const orDefault = (name: string): string => get(name) ?? defaultOf(name)
   const required = (name: string): string => {
     const value = get(name)
-    if (value === undefined) throw new InputError(`Input "${name}" is required to bake (only a merge, input "merge", goes without it).`, { input: name })
+    if (value === undefined) throw new InputError(`Input "${name}" is required: a bake needs it (merging shard manifests, with input "merge" or \`credbake merge\`, does not).`, { input: name })
     return value
   }
   const resolvePath = (value: string): string => path.resolve(context.baseDir, value)

@@ -122,7 +122,7 @@ describe('what a bake requires (action.yml requires nothing, since a merge goes 
     delete raw[name]
     const error = refusal(raw)
     expect(error.input).toBe(name)
-    expect(error.message).toBe(`Input "${name}" is required to bake (only a merge, input "merge", goes without it).`)
+    expect(error.message).toBe(`Input "${name}" is required: a bake needs it (merging shard manifests, with input "merge" or \`credbake merge\`, does not).`)
   })
 
   it('an empty value counts as missing, as the runner passes an unset input', () => {
