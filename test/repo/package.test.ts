@@ -126,22 +126,24 @@ describe('the packed npm package, installed where there is no compiler', () => {
     expect(verify.stdout).toContain('3 passed, 0 failed')
   })
 
-  it.runIf(process.platform === 'linux' && process.arch === 'x64')(
-    'bakes with the fleet CA key on a PKCS#11 token (the addon from the installed dist/native) and verifies',
-    () => {
-      const token = makeToken({ pin: '4711-package' })
-      generateTokenKey(token, { id: '01', label: 'fleet-ca' })
-      const ca = makeTokenRootCa(token, { object: 'fleet-ca' })
-      writeFileSync(path.join(project, 'devices.csv'), 'serial,device-id\nPKG-1,\nPKG-2,pkg-device-2\n')
-      const bake = run(
-        'npx',
-        ['--no-install', 'credbake', 'bake', '--manifest', 'devices.csv', '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', 'pkcs11:token=fleet;object=fleet-ca', '--pkcs11-module', SOFTHSM_MODULE, '--format', 'tar', '--output-dir', 'hsm-out'],
-        { env: { ...token.env, CREDBAKE_FLEET_CA_KEY_PASSPHRASE: token.pin } }
-      )
-      expect(bake.status, explain(bake)).toBe(0)
-      const verify = run('npx', ['--no-install', 'credbake', 'verify', '--manifest', 'hsm-out/credbake-manifest.json', '--fleet-ca-cert', ca.certPath])
-      expect(verify.status, explain(verify)).toBe(0)
-      expect(verify.stdout).toContain('2 passed, 0 failed')
+  it.runIf(process.platform === 'linux' && process.arch === 'x64')('bakes with the fleet CA key on a PKCS#11 token (the addon from the installed dist/native) and verifies', () => {
+    const token = makeToken({ pin: '4711-package' })
+    generateTokenKey(token, { id: '01', label: 'fleet-ca' })
+    const ca = makeTokenRootCa(token, { object: 'fleet-ca' })
+    writeFileSync(path.join(project, 'devices.csv'), 'serial,device-id\nPKG-1,\nPKG-2,pkg-device-2\n')
+    const flags = {
+      manifest: 'devices.csv',
+      'fleet-ca-cert': ca.certPath,
+      'fleet-ca-key': 'pkcs11:token=fleet;object=fleet-ca',
+      'pkcs11-module': SOFTHSM_MODULE,
+      format: 'tar',
+      'output-dir': 'hsm-out'
     }
-  )
+    const argv = Object.entries(flags).flatMap(([name, value]) => [`--${name}`, value])
+    const bake = run('npx', ['--no-install', 'credbake', 'bake', ...argv], { env: { ...token.env, CREDBAKE_FLEET_CA_KEY_PASSPHRASE: token.pin } })
+    expect(bake.status, explain(bake)).toBe(0)
+    const verify = run('npx', ['--no-install', 'credbake', 'verify', '--manifest', 'hsm-out/credbake-manifest.json', '--fleet-ca-cert', ca.certPath])
+    expect(verify.status, explain(verify)).toBe(0)
+    expect(verify.stdout).toContain('2 passed, 0 failed')
+  })
 })
