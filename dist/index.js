@@ -30125,21 +30125,22 @@ async function place(src, dest, placed, folders) {
 }
 
 // Every action input / CLI flag, as data. action.yml, the CLI's --help and the README's input
-// table are checked against this list by test/settings/inputs.test.ts, so they cannot drift.
+// table are generated from (and checked against) this list by test/settings/action-yml.test.ts,
+// so they cannot drift.
 const INPUTS = [
     {
         name: 'manifest',
-        required: true,
+        requiredToBake: true,
         description: 'Device manifest: .csv (header row), .json (array or {devices:[...]}), .jsonl or .yaml/.yml. Field `serial` is required (1-64 of A-Za-z0-9._-, not starting with "."); `device-id` (certificate CN, defaults to the serial, may also hold ":") and `csr` (path of a PEM CSR to sign instead of generating a key) are optional; other fields can be used in templates.'
     },
     {
         name: 'fleet-ca-cert',
-        required: true,
+        requiredToBake: true,
         description: 'Fleet CA certificate as PEM text or a path to a PEM file. May hold a chain: the signing CA first, then its issuers.'
     },
     {
         name: 'fleet-ca-key',
-        required: true,
+        requiredToBake: true,
         secret: true,
         description: 'Fleet CA private key as PEM text (e.g. a repository secret) or a path: PKCS#8, encrypted PKCS#8, SEC1 EC or PKCS#1 RSA. Or a key URI that keeps the key off the runner: `pkcs11:token=…;object=…` (RFC 7512, a PKCS#11 token or HSM), `awskms://[ENDPOINT/]KEY` (AWS KMS) or `exec:PATH` (a signer program). Masked; never printed.'
     },
@@ -30501,7 +30502,7 @@ function parseSettings(raw, context) {
     const required = (name) => {
         const value = get(name);
         if (value === undefined)
-            throw new InputError(`Input "${name}" is required.`, { input: name });
+            throw new InputError(`Input "${name}" is required: a bake needs it (merging shard manifests, with input "merge" or \`credbake merge\`, does not).`, { input: name });
         return value;
     };
     const resolvePath = (value) => path.resolve(context.baseDir, value);
@@ -30509,6 +30510,11 @@ function parseSettings(raw, context) {
     if (get('merge') !== undefined) {
         throw new InputError('Input "merge" combines shard manifests instead of baking: run `credbake merge --output-dir DIR MANIFEST...` (the action does so when merge is set).', { input: 'merge' });
     }
+    // What the INPUTS table marks requiredToBake (action.yml cannot: a merge goes without them), in
+    // its order, so the first one missing is named.
+    for (const input of INPUTS)
+        if (input.requiredToBake)
+            required(input.name);
     const manifestPath = resolvePath(required('manifest'));
     const fleetCaCert = readPem('fleet-ca-cert', required('fleet-ca-cert'), resolvePath, false);
     const fleetCaKey = readKeyReference(required('fleet-ca-key'), resolvePath);
