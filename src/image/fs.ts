@@ -201,12 +201,14 @@ async function probeFat(handle: FileHandle, start: number, boot: Buffer): Promis
   const bpb = parseBpb(boot)
   if (!bpb) return null
   const { bytesPerSector: bps, sectorsPerCluster: spc } = bpb
-  // Type by cluster count, as the Microsoft FAT specification defines it.
   const rootDirSectors = Math.ceil((bpb.rootEntries * 32) / bps)
   const firstDataSector = bpb.reserved + bpb.fats * bpb.fatSize + rootDirSectors
   if (firstDataSector >= bpb.totalSectors) return null
   const clusters = Math.floor((bpb.totalSectors - firstDataSector) / spc)
-  const type: FileSystemType = clusters < 4085 ? 'fat12' : clusters < 65525 ? 'fat16' : 'fat32'
+  // FAT32 by its boot sector (a zero 16-bit FAT size, the FAT32 extended BPB), as Linux, blkid and
+  // mtools decide: `mkfs.vfat -F 32` makes FAT32 below the specification's 65,525 clusters too,
+  // and its label and root directory are where FAT32 keeps them. FAT12 and FAT16 by cluster count.
+  const type: FileSystemType = bpb.isFat32Layout ? 'fat32' : clusters < 4085 ? 'fat12' : 'fat16'
   const ext = type === 'fat32' ? 28 : 0 // FAT32 extended BPB fields sit 28 bytes further on
   const hasExtBoot = boot[38 + ext] === 0x29
   const bpbLabel = hasExtBoot ? boot.subarray(43 + ext, 54 + ext).toString('latin1').trimEnd() : ''

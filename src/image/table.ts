@@ -300,6 +300,33 @@ async function withFileSystems(handle: FileHandle, parts: Array<Omit<Partition, 
   return out
 }
 
+/** How messages name a partition of a table: "partition 2 (rootfs)". */
+function partitionName(p: Omit<Partition, 'fileSystem'> & { fileSystem?: FileSystemInfo }): string {
+  const names = [...new Set([p.name, p.fileSystem?.label].filter((n): n is string => !!n))]
+  return `partition ${p.number}${names.length > 0 ? ` (${names.map((n) => JSON.stringify(n)).join(', ')})` : ''}`
+}
+
+/**
+ * Pairs of partitions whose byte ranges overlap (an extended MBR partition is a container, so
+ * its logical partitions inside it do not count). One sweep in start order, against the range
+ * that reaches furthest so far: a table of thousands of entries costs no more than a sort.
+ */
+export function overlappingPartitions(partitions: readonly Partition[]): Array<[Partition, Partition]> {
+  const ranges = partitions.filter((p) => p.kind !== 'extended' && p.size > 0).sort((a, b) => a.start - b.start || a.number - b.number)
+  const pairs: Array<[Partition, Partition]> = []
+  let furthest: Partition | undefined
+  for (const p of ranges) {
+    if (furthest && p.start < furthest.start + furthest.size) pairs.push([furthest, p])
+    if (!furthest || p.start + p.size > furthest.start + furthest.size) furthest = p
+  }
+  return pairs
+}
+
+function overlapText([a, b]: [Partition, Partition]): string {
+  const end = (p: Partition): number => p.start + p.size
+  return `${partitionName(a)} (bytes ${a.start}-${end(a) - 1}) and ${partitionName(b)} (bytes ${b.start}-${end(b) - 1}) overlap`
+}
+
 /** Read the partition table (or bare file system) of an image file. */
 export async function readDiskLayout(path: string, options: ReadLayoutOptions = {}): Promise<DiskLayout> {
   let handle: FileHandle
@@ -346,8 +373,9 @@ export async function readDiskLayout(path: string, options: ReadLayoutOptions = 
       if (mbrHasGptEntry) mbr = mbrEntries(sector0).some((e) => e.type !== 0 && e.type !== 0xee && e.sectors !== 0) ? 'hybrid' : 'protective'
       if (mbr === 'none') warn(`${path} has a GPT but no protective MBR; some tools will not see the GPT.`)
       if (mbr === 'hybrid') warn(`${path} has a hybrid MBR; the GPT is used, as Linux does.`)
-      const parts = gptPartitions(gpt, sectorSize, fileSize, path, warn)
-      return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: await withFileSystems(handle, parts), warnings }
+      const parts = await withFileSystems(handle, gptPartitions(gpt, sectorSize, fileSize, path, warn))
+      warnOverlaps(parts, warn)
+      return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: parts, warnings }
     }
 
     // A FAT file system's boot sector also ends in 0x55AA (mkfs.fat leaves the partition-entry
@@ -388,10 +416,18 @@ export async function readDiskLayout(path: string, options: ReadLayoutOptions = 
     for (const p of chosen.parts) {
       if (p.start + p.size > fileSize) warn(`Partition ${p.number} ends at byte ${p.start + p.size}, beyond the end of the image (${fileSize} bytes): the image is truncated.`)
     }
+    warnOverlaps(chosen.parts, warn)
     return { path, size: fileSize, table: 'mbr', sectorSize: chosen.size, diskId, partitions: chosen.parts, warnings }
   } finally {
     await handle.close()
   }
+}
+
+/** A few overlaps are named; a table that is all overlaps says how many more there are. */
+function warnOverlaps(parts: readonly Partition[], warn: (message: string) => void): void {
+  const pairs = overlappingPartitions(parts)
+  for (const pair of pairs.slice(0, 4)) warn(`The partition table is inconsistent: ${overlapText(pair)}. Writing into either could destroy the other.`)
+  if (pairs.length > 4) warn(`${pairs.length - 4} more pairs of partitions overlap.`)
 }
 
 function humanSize(bytes: number): string {
@@ -473,6 +509,16 @@ export function selectPartition(layout: DiskLayout, selector?: PartitionSelector
     if (matches.length > 1) err(`${matches.length} partitions of ${layout.path} match ${what} (${matches.map((p) => p.number).join(', ')}); select by number instead.`)
   }
   const chosen = matches[0]!
+  // A table whose partitions overlap is broken: whichever of them is written, the other may
+  // lose data, and an image made from it would carry the damage to every device.
+  const overlaps = overlappingPartitions(layout.partitions)
+  if (overlaps.length > 0) {
+    const shown = overlaps.slice(0, 3).map(overlapText).join('; ')
+    throw new ImageError(
+      `The partition table of ${layout.path} is inconsistent: ${shown}${overlaps.length > 3 ? ` (and ${overlaps.length - 3} more pairs)` : ''}. credbake does not write into an image whose partitions overlap: fix the table (sfdisk, gdisk) or rebuild the image.\nPartitions of ${layout.path}:\n${table}`,
+      { input: 'image', file: layout.path }
+    )
+  }
   if (chosen.kind === 'extended') err(`Partition ${chosen.number} is an extended partition (a container for logical partitions 5 and up); select one of the logical partitions.`)
   if (!isWritable(chosen)) {
     err(`Partition ${chosen.number} of ${layout.path} has ${chosen.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${chosen.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`)

@@ -34,9 +34,31 @@ export function describePartition(partition: Partition): string {
   return `partition ${partition.number}${unique.length > 0 ? ` (${unique.join(', ')})` : ''}`
 }
 
+/** FAT32 has at least this many clusters by the specification; mtools goes by the count. */
+const FAT32_MIN_CLUSTERS = 65525
+
+/**
+ * Refuses a file system the tools cannot write safely, before anything is issued (the sink calls
+ * it when it opens) and again before each write. mtools types FAT by cluster count, so a FAT32
+ * made with fewer clusters (`mkfs.vfat -F 32` on a small partition; Linux mounts it as FAT32) is
+ * FAT16 to it: it finds no root directory slots, and would read the 32-bit FAT as 16-bit.
+ */
+export function checkWritable(partition: Partition, image: string): void {
+  const fat = partition.fileSystem.fat
+  if (partition.fileSystem.type === 'fat32' && fat && fat.clusters < FAT32_MIN_CLUSTERS) {
+    throw new ImageError(
+      `${describePartition(partition)} is a FAT32 file system with ${fat.clusters} clusters, fewer than the ${FAT32_MIN_CLUSTERS} of the FAT specification. ` +
+        'mtools, which credbake writes FAT with, then takes it for FAT16 and cannot write it safely. ' +
+        'Make it with enough clusters (mkfs.vfat -F 32 -s 1 on a partition of at least 33 MiB), as FAT16 (mkfs.vfat -F 16), or choose an ext2/3/4 partition.',
+      { input: 'partition', file: image }
+    )
+  }
+}
+
 export async function writeBundle(opts: WriteBundleOptions): Promise<InstalledFile[]> {
   const { partition } = opts
   const where = describePartition(partition)
+  checkWritable(partition, opts.image)
   const fsSize = partition.fileSystem.size
   // A file system that claims more than its partition would make the tools write into the next one.
   if (fsSize !== null && fsSize > partition.size) {

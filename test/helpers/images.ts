@@ -12,6 +12,7 @@
 //                             5 ext3 factory, 6 ext4 config (logicals in an EBR chain)
 //   buildGpt4kImage(dir)      GPT with 4096-byte sectors (fdisk -b 4096): 1 "boot" FAT16 with
 //                             4096-byte sectors label BOOT4K, 2 "rootfs" ext4 (4 KiB blocks)
+//   buildGptOf(dir, file, specs)  GPT/512 with the partitions given (name, size, fs, label, files)
 //   buildBareExt4(dir, opts)  bare ext4 (no table); buildBareFat(dir, opts) bare FAT
 //   compressWithTool(path, 'gz' | 'xz' | 'zst')  compressed copy next to it (original kept)
 //   makeHybridMbr, corruptPrimaryGptHeader, corruptPrimaryGptEntries, setExtFeatureBit, pokeBytes
@@ -236,6 +237,22 @@ export async function buildGptImage(dir: string, options: { rootSize?: number; r
     { fs: 'ext4', size: rootSize, label: 'rootfs', name: 'rootfs', files: options.rootFiles ?? ROOTFS_TREE }
   ]
   const partitions = sfdiskJson(image).partitions.map((p, i): BuiltPartition => ({ number: nodeNumber(p.node), start: p.start * 512, size: p.size * 512, name: p.name!, spec: specs[i]! }))
+  fillPartitions(image, dir, partitions)
+  return withPart({ path: image, size, sectorSize: 512, table: 'gpt', partitions })
+}
+
+/**
+ * GPT, 512-byte sectors, with the partitions given, in order: each `size` bytes, GPT name `name`,
+ * file system `fs` (ext partitions typed "Linux filesystem", FAT ones "Microsoft basic data").
+ * For A/B layouts (rootfsA, rootfsB, data) and other shapes a test needs.
+ */
+export async function buildGptOf(dir: string, file: string, specs: FsSpec[]): Promise<BuiltImage> {
+  const image = path.join(dir, file)
+  const size = MiB + specs.reduce((sum, spec) => sum + spec.size, 0) + MiB
+  sparseFile(image, size)
+  const rows = specs.map((spec) => `size=${spec.size / 512}, type=${spec.fs.startsWith('fat') ? 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7' : 'L'}${spec.name ? `, name=${spec.name}` : ''}`)
+  run('sfdisk', ['-q', image], { input: `label: gpt\n${rows.join('\n')}\n` })
+  const partitions = sfdiskJson(image).partitions.map((p, i): BuiltPartition => ({ number: nodeNumber(p.node), start: p.start * 512, size: p.size * 512, ...(p.name ? { name: p.name } : {}), spec: specs[i]! }))
   fillPartitions(image, dir, partitions)
   return withPart({ path: image, size, sectorSize: 512, table: 'gpt', partitions })
 }
