@@ -110,6 +110,11 @@ export const INPUTS: readonly InputSpec[] = [
       'Where in the image: a number (Linux numbering: 5 is the first logical MBR partition), `label=NAME` (file-system label) or `name=NAME` (GPT partition name). Default: the only ext2/3/4 partition.'
   },
   {
+    name: 'ostree-os',
+    description:
+      'The OSTree stateroot (`/ostree/deploy/NAME`) whose /var receives the files when the target partition holds an OSTree sysroot (meta-updater\'s otaroot, Torizon). Needed when the sysroot has several stateroots; the only one is found by itself. With `tar` or `dir` outputs: the files carry sysroot paths (`ostree/deploy/NAME/var/…`, to extract into a mounted otaroot) instead of device paths. credentials-dir must be under /var on OSTree systems.'
+  },
+  {
     name: 'format',
     description:
       'Output per device: `image` (a full image), `partition` (only the selected partition), `tar` (a .tar.gz overlay) or `dir` (a tree). Default: image when `image` is set, else tar.'

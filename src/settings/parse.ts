@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { InputError, messageOf } from '../errors.js'
 import { parseShard } from '../manifest/shard.js'
+import { isStaterootName, ostreePathRefusal } from '../placement/ostree.js'
 import { describeOrigin, readPemBlocks } from '../util/pem.js'
 import { readCredentialsZip } from './credentials-zip.js'
 import { INPUTS } from './inputs.js'
@@ -100,6 +101,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     san: get('san'),
     image: image === undefined ? undefined : resolvePath(image),
     partition: parsePartitionSelector(get('partition')),
+    ...(get('ostree-os') === undefined ? {} : { ostreeOs: parseOstreeOs(get('ostree-os') as string) }),
     format,
     compress: oneOf('compress', orDefault('compress'), COMPRESSIONS),
     bmap: parseBoolean('bmap', orDefault('bmap')),
@@ -125,6 +127,11 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     throw new InputError(`Input "bmap" applies to image and partition outputs (block maps for bmaptool), not to format "${format}".`, {
       input: 'bmap'
     })
+  }
+  if (settings.ostreeOs !== undefined) {
+    // Refused before anything is issued: on OSTree only /var survives updates.
+    const refusal = ostreePathRefusal(settings.credentialsDir, settings.ostreeOs)
+    if (refusal !== undefined) throw new InputError(`Input "credentials-dir" cannot be used with ostree-os: ${refusal}`, { input: 'credentials-dir' })
   }
   if (image !== undefined && !existsSync(settings.image as string)) {
     throw new InputError(`Input "image": no file at ${settings.image}.`, { input: 'image' })
@@ -318,6 +325,13 @@ export function parsePartitionSelector(value: string | undefined): PartitionSele
     `Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`,
     { input: 'partition' }
   )
+}
+
+function parseOstreeOs(value: string): string {
+  if (!isStaterootName(value)) {
+    throw new InputError(`Input "ostree-os" must name an OSTree stateroot (the NAME of /ostree/deploy/NAME: letters, digits, . _ + -); got ${JSON.stringify(value)}.`, { input: 'ostree-os' })
+  }
+  return value
 }
 
 function parseBoolean(input: string, value: string): boolean {

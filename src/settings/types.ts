@@ -79,6 +79,12 @@ export interface Settings {
   san?: string
   image?: string
   partition?: PartitionSelector
+  /**
+   * ostree-os: the OSTree stateroot whose /var receives the files (image formats: it must be in
+   * the partition's sysroot; tar/dir: outputs carry sysroot paths). Unset: image formats take the
+   * only stateroot of a sysroot they find; tar/dir carry device paths.
+   */
+  ostreeOs?: string
   format: Format
   compress: Compression
   /** Write a bmap file beside each image/partition output. */

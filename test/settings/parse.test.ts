@@ -142,3 +142,34 @@ describe('what a bake requires (action.yml requires nothing, since a merge goes 
     expect(error.message).not.toContain('required')
   })
 })
+
+describe('ostree-os', () => {
+  it('is optional and kept as given', () => {
+    expect(parseSettings(base(), context).ostreeOs).toBeUndefined()
+    expect(parseSettings({ ...base(), 'ostree-os': 'poky' }, context).ostreeOs).toBe('poky')
+    expect(parseSettings({ ...base(), 'ostree-os': 'fedora-coreos', 'credentials-dir': '/var/lib/creds', format: 'dir' }, context).ostreeOs).toBe('fedora-coreos')
+  })
+
+  it('refuses a name that is no stateroot name, naming the input', () => {
+    for (const name of ['..', 'a/b', 'with space', '.hidden', 'x"y']) {
+      const error = refusal({ ...base(), 'ostree-os': name })
+      expect(error.input).toBe('ostree-os')
+      expect(error.message).toContain('stateroot')
+    }
+  })
+
+  it('refuses a credentials-dir outside /var before anything is issued, saying why and what to use', () => {
+    const usr = refusal({ ...base(), 'ostree-os': 'poky', 'credentials-dir': '/usr/share/creds' })
+    expect(usr.input).toBe('credentials-dir')
+    expect(usr.message).toMatch(/read-only deployment/)
+    expect(usr.message).toMatch(/every update replaces it/)
+    expect(usr.message).toContain('/var/sota/import')
+    const etc = refusal({ ...base(), 'ostree-os': 'poky', 'credentials-dir': '/etc/sota' })
+    expect(etc.message).toMatch(/three-way merged/)
+    expect(etc.message).toContain('/ostree/deploy/poky/deploy/CHECKSUM.N/etc')
+    const other = refusal({ ...base(), 'ostree-os': 'poky', 'credentials-dir': '/data/sota' })
+    expect(other.message).toMatch(/outside \/var/)
+    // Not a prefix match: /variant is not /var.
+    expect(refusal({ ...base(), 'ostree-os': 'poky', 'credentials-dir': '/variant' }).input).toBe('credentials-dir')
+  })
+})
