@@ -225,13 +225,63 @@ export async function readExtFiles(
     const files = await collectReadBack(read.outputs, paths, work)
     const listings = new Map<string, string[] | null>()
     dirs.forEach((dir, i) => {
-      // `ls -p` prints one "/inode/mode/uid/gid/name/size/" line per entry.
-      const entries = lines(read.outputs[2 * paths.length + i] ?? '')
-        .map((line) => /^\/\d+\/[0-7]+\/\d+\/\d+\/(.*)\/\d*\/$/.exec(line)?.[1])
-        .filter((name): name is string => name !== undefined && name !== '.' && name !== '..')
-      listings.set(dir, entries.length === 0 && (read.outputs[2 * paths.length + i] ?? '').trim() === '' ? null : entries)
+      listings.set(dir, parseListing(read.outputs[2 * paths.length + i] ?? '')?.map((entry) => entry.name) ?? null)
     })
     return { files, listings }
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+/** One entry of a directory as `debugfs ls -p` shows it. */
+export interface ExtDirEntry {
+  name: string
+  inode: number
+  /** Type and permission bits, e.g. 0o100600 for a 0600 regular file, 0o40755 for a folder. */
+  mode: number
+  uid: number
+  gid: number
+  /** Bytes; 0 for folders. */
+  size: number
+}
+
+/** S_IFMT of a mode: 0o040000 folder, 0o100000 regular file, 0o120000 symlink. */
+export function fileType(mode: number): 'dir' | 'file' | 'symlink' | 'other' {
+  const type = mode & 0o170000
+  return type === 0o040000 ? 'dir' : type === 0o100000 ? 'file' : type === 0o120000 ? 'symlink' : 'other'
+}
+
+/**
+ * `ls -p` output: one "/inode/mode/uid/gid/name/size/" line per entry ("." and ".." left out);
+ * null when debugfs printed nothing (the folder is not there: a present one lists "." at least).
+ */
+function parseListing(output: string): ExtDirEntry[] | null {
+  if (output.trim() === '') return null
+  const entries: ExtDirEntry[] = []
+  for (const line of lines(output)) {
+    const match = /^\/(\d+)\/([0-7]+)\/(\d+)\/(\d+)\/(.*)\/(\d*)\/$/.exec(line)
+    if (!match || match[5] === '.' || match[5] === '..') continue
+    entries.push({ name: match[5]!, inode: Number(match[1]), mode: parseInt(match[2]!, 8), uid: Number(match[3]), gid: Number(match[4]), size: Number(match[6] || 0) })
+  }
+  return entries
+}
+
+/**
+ * The entries of each of `dirs` (absolute paths without quotes or control characters) in an ext
+ * file system, read-only, in one debugfs run; null for a folder that is not there.
+ */
+export async function listExtDirs(opts: ExtReadOptions, dirs: readonly string[]): Promise<Map<string, ExtDirEntry[] | null>> {
+  const listings = new Map<string, ExtDirEntry[] | null>()
+  if (dirs.length === 0) return listings
+  const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'))
+  const options = { ...opts, files: [] }
+  try {
+    const read = await runScript(options, work, 'list.debugfs', dirs.map((d) => `ls -p ${q(d)}`), false)
+    const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l))
+    if (hard.length > 0) throw await failure(options, read.banner, hard, 'listing folders')
+    if (read.outputs.length !== dirs.length) throw new ToolError(`debugfs answered ${read.outputs.length} of ${dirs.length} commands while listing ${opts.partition} of ${opts.image}`)
+    dirs.forEach((dir, i) => listings.set(dir, parseListing(read.outputs[i]!)))
+    return listings
   } finally {
     await rm(work, { recursive: true, force: true })
   }

@@ -13,6 +13,7 @@
 //   buildGpt4kImage(dir)      GPT with 4096-byte sectors (fdisk -b 4096): 1 "boot" FAT16 with
 //                             4096-byte sectors label BOOT4K, 2 "rootfs" ext4 (4 KiB blocks)
 //   buildGptOf(dir, file, specs)  GPT/512 with the partitions given (name, size, fs, label, files)
+//   buildMbrOf(dir, file, specs)  MBR/512 with up to four primaries given
 //   buildBareExt4(dir, opts)  bare ext4 (no table); buildBareFat(dir, opts) bare FAT
 //   compressWithTool(path, 'gz' | 'xz' | 'zst')  compressed copy next to it (original kept)
 //   makeHybridMbr, corruptPrimaryGptHeader, corruptPrimaryGptEntries, setExtFeatureBit, pokeBytes
@@ -84,6 +85,8 @@ export interface FsSpec {
   blockSize?: number
   /** Extra mkfs arguments. */
   mkfsArgs?: string[]
+  /** ext: a host folder to copy in whole (`mkfs.ext4 -d`), owners and modes as they are there. */
+  contentDir?: string
 }
 
 export interface BuiltPartition {
@@ -140,6 +143,7 @@ export function makeFileSystem(file: string, spec: FsSpec): void {
       writeTree(content, spec.files)
       args.push('-d', content)
     }
+    if (spec.contentDir) args.push('-d', spec.contentDir)
     args.push(...(spec.mkfsArgs ?? []), file, `${Math.floor(spec.size / 1024)}k`)
     // mke2fs -d takes the host owner and mode; root-owned content is what images have.
     run('mkfs.ext4', args, { env: { E2FSPROGS_FAKE_TIME: '1700000000' } })
@@ -255,6 +259,19 @@ export async function buildGptOf(dir: string, file: string, specs: FsSpec[]): Pr
   const partitions = sfdiskJson(image).partitions.map((p, i): BuiltPartition => ({ number: nodeNumber(p.node), start: p.start * 512, size: p.size * 512, ...(p.name ? { name: p.name } : {}), spec: specs[i]! }))
   fillPartitions(image, dir, partitions)
   return withPart({ path: image, size, sectorSize: 512, table: 'gpt', partitions })
+}
+
+/** MBR, 512-byte sectors, with up to four primary partitions given, in order (ext 0x83, FAT 0x0c). */
+export async function buildMbrOf(dir: string, file: string, specs: FsSpec[]): Promise<BuiltImage> {
+  if (specs.length > 4) throw new Error('buildMbrOf makes primary partitions only')
+  const image = path.join(dir, file)
+  const size = MiB + specs.reduce((sum, spec) => sum + spec.size, 0) + MiB
+  sparseFile(image, size)
+  const rows = specs.map((spec) => `size=${spec.size / 512}, type=${spec.fs.startsWith('fat') ? 'c' : '83'}`)
+  run('sfdisk', ['-q', image], { input: `label: dos\n${rows.join('\n')}\n` })
+  const partitions = sfdiskJson(image).partitions.map((p, i): BuiltPartition => ({ number: nodeNumber(p.node), start: p.start * 512, size: p.size * 512, spec: specs[i]! }))
+  fillPartitions(image, dir, partitions)
+  return withPart({ path: image, size, sectorSize: 512, table: 'mbr', partitions })
 }
 
 /**
