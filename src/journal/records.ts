@@ -31,6 +31,11 @@ export interface RunBasis {
   credentialsDir: string
   serverCaSha256: string | null
   gatewayUrl: string | null
+  /**
+   * The OSTree stateroot whose var holds the files (they are stored at sysroot paths), only when
+   * there is one: journals of runs without it stay as they were, so their devices resume.
+   */
+  ostreeOs?: string
 }
 
 /** What shaped one device's certificate beyond its run's basis. */
@@ -46,6 +51,8 @@ export interface DeviceBasis {
 
 export interface JournalFile {
   path: string
+  /** Where it is inside the partition or output when that differs from the device path (OSTree). */
+  partitionPath?: string
   mode: string | null
   owner: string | null
   /** Absent for private keys: only their presence and mode are recorded. */
@@ -131,7 +138,11 @@ export interface CompleteRecord {
 
 export type JournalRecord = RunRecord | IssuedRecord | WrittenRecord | RetiredRecord | CompleteRecord
 
-/** Names of the fields that differ between two objects of the same shape, for messages. */
+/**
+ * Names of the fields that differ between two objects of the same shape, for messages. Optional
+ * fields count when either side has them.
+ */
 export function differingFields<T extends object>(before: T, after: T): string[] {
-  return (Object.keys(after) as Array<keyof T>).filter((key) => before[key] !== after[key]).map(String)
+  const keys = [...new Set([...Object.keys(after), ...Object.keys(before)])] as Array<keyof T>
+  return keys.filter((key) => before[key] !== after[key]).map(String)
 }

@@ -52,11 +52,13 @@ export function deviceEntry(issued: IssuedRecord, written: WrittenRecord): Manif
       ...(written.output.partition ? { partition: written.output.partition } : {}),
       ...(written.output.bmap ? { bmap: written.output.bmap } : {})
     },
-    files: written.files.map((file) =>
-      file.secret
-        ? { path: file.path, mode: file.mode, owner: file.owner, privateKey: true }
-        : { path: file.path, mode: file.mode, owner: file.owner, sha256: file.sha256 ?? '', size: file.size, privateKey: false }
-    )
+    files: written.files.map((file) => {
+      // Present only where the file is stored elsewhere than its device path (OSTree sysroots).
+      const placed = file.partitionPath === undefined ? {} : { partitionPath: file.partitionPath }
+      return file.secret
+        ? { path: file.path, ...placed, mode: file.mode, owner: file.owner, privateKey: true }
+        : { path: file.path, ...placed, mode: file.mode, owner: file.owner, sha256: file.sha256 ?? '', size: file.size, privateKey: false }
+    })
   }
 }
 
@@ -124,7 +126,11 @@ interface Pending {
 function dirDevice(written: WrittenText): ManifestDevice {
   return {
     output: { path: valueOf(written.path), sha256: valueOf(written.sha256) },
-    files: written.files.map((file) => (file.secret ? { privateKey: true } : { path: valueOf(file.path), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false }))
+    files: written.files.map((file) =>
+      file.secret
+        ? { privateKey: true }
+        : { path: valueOf(file.path), ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false }
+    )
   } as ManifestDevice
 }
 

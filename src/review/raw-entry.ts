@@ -31,7 +31,8 @@ export interface WrittenText {
   size: string
   sha256: string
   ascii: boolean
-  files: Array<{ path: string; mode: string; owner: string; sha256: string; size: string; secret: boolean }>
+  /** `partitionPath` only where the file is stored elsewhere than its device path (OSTree). */
+  files: Array<{ path: string; mode: string; owner: string; sha256: string; size: string; secret: boolean; partitionPath?: string }>
 }
 
 /** The value of a JSON text made by `token()`. */
@@ -52,6 +53,7 @@ const FILE_PATH = bytesOf('{"path":')
 const MODE = bytesOf(',"mode":')
 const OWNER = bytesOf(',"owner":')
 const SECRET = bytesOf(',"secret":')
+const PARTITION_PATH = bytesOf(',"partitionPath":')
 const TRUE = bytesOf('true')
 const FALSE = bytesOf('false')
 
@@ -164,8 +166,10 @@ export function writtenText(line: JournalLine): WrittenText | undefined {
       }
       const secret = c.literal(TRUE)
       if (!secret && !c.literal(FALSE)) return undefined
+      let partitionPath: string | undefined
+      if (c.literal(PARTITION_PATH) && !isString((partitionPath = c.token()))) return undefined
       if (!c.byte(0x7d)) return undefined
-      files.push({ path: filePath!, mode: mode!, owner: owner!, sha256: fileSha256!, size: fileSize!, secret })
+      files.push({ path: filePath!, mode: mode!, owner: owner!, sha256: fileSha256!, size: fileSize!, secret, ...(partitionPath === undefined ? {} : { partitionPath }) })
     } while (c.byte(0x2c))
     if (!c.byte(0x5d)) return undefined
   }
@@ -186,7 +190,7 @@ export function deviceEntryText(issued: IssuedText, written: WrittenText): strin
   text += '['
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!
-    text += `${i ? ',' : ''}\n        {\n          "path": ${file.path},\n          "mode": ${file.mode},\n          "owner": ${file.owner},`
+    text += `${i ? ',' : ''}\n        {\n          "path": ${file.path},${file.partitionPath === undefined ? '' : `\n          "partitionPath": ${file.partitionPath},`}\n          "mode": ${file.mode},\n          "owner": ${file.owner},`
     text += file.secret
       ? '\n          "privateKey": true\n        }'
       : `\n          "sha256": ${file.sha256 === 'null' ? '""' : file.sha256},\n          "size": ${file.size},\n          "privateKey": false\n        }`

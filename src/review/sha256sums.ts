@@ -37,7 +37,8 @@ export function deviceSums(device: ManifestDevice, format: string): Array<[strin
   if (format === 'dir') {
     for (const file of device.files) {
       if (file.privateKey || file.sha256 === undefined) continue
-      const inside = file.path.split('/').filter(Boolean).join('/')
+      // Where the file is in the tree: its sysroot path when the output carries those (OSTree).
+      const inside = (file.partitionPath ?? file.path).split('/').filter(Boolean).join('/')
       sums.push([path.posix.join(device.output.path, inside), file.sha256])
     }
   } else {

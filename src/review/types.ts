@@ -25,8 +25,24 @@ export interface ManifestHeader {
   output: {
     format: string
     compress: string
-    /** Base image, for image and partition formats. */
-    image?: { path: string; sha256?: string; partition?: string }
+    /**
+     * Base image, for image and partition formats. `preexisting`: files that were already in the
+     * credentials folder of the base image and that the bundle does not replace (the same on
+     * every device, so recorded once here); verify accepts exactly these beside the bundle.
+     */
+    image?: {
+      path: string
+      sha256?: string
+      partition?: string
+      preexisting?: Array<{ path: string; partitionPath?: string; size: number; sha256: string; mode: string | null; owner: string | null }>
+    }
+    /**
+     * An OSTree target: `os` is the stateroot whose /var received the files; `sysrootPaths` is true
+     * when the outputs hold the files at sysroot paths (/ostree/deploy/OS/var/…: always inside an
+     * image's partition, and in tar/dir outputs baked with ostree-os); `deployments`, for image
+     * formats, the stateroot's deployments in the base image.
+     */
+    ostree?: { os: string; sysrootPaths: boolean; deployments?: string[] }
   }
   shard: { index: number; count: number }
   /** What was baked from: the device manifest file, and the SHA-256 of its bytes (merge checks shards agree). */
@@ -36,7 +52,18 @@ export interface ManifestHeader {
    * then 1/1, as the merged set covers the whole device manifest).
    */
   merged?: MergedShard[]
+  /** What a reviewer must know about the bake (each also a warning in the log and the summary). */
+  warnings?: ReviewWarning[]
 }
+
+/** A warning the review carries: `code` for tools (e.g. "ab-slot"), `message` for people. */
+export interface ReviewWarning {
+  code: string
+  message: string
+}
+
+/** A file found in the base image's credentials folder that the bundle leaves in place. */
+export type PreexistingFile = NonNullable<NonNullable<ManifestHeader['output']['image']>['preexisting']>[number]
 
 export interface MergedShard {
   /** "i/n" */
@@ -53,7 +80,13 @@ export type ManifestProfile = Omit<CertificateProfile, 'lifetime'> & {
 }
 
 export interface ManifestFile {
+  /** The path on the device. */
   path: string
+  /**
+   * Where the file is inside the partition's file system (image, partition) or inside the tar/dir
+   * output (sysroot paths with ostree-os), present only when that differs from `path`.
+   */
+  partitionPath?: string
   /** Octal text, e.g. "0600"; null where the medium has none (FAT). */
   mode: string | null
   owner: string | null

@@ -4,6 +4,8 @@ import type { Device } from '../manifest/types.js'
 /** What a sink reports for each file it installed. */
 export interface InstalledFile {
   path: string
+  /** Where it is inside the partition or output when that differs from `path` (OSTree sysroot paths). */
+  partitionPath?: string
   /** e.g. "0600"; null where the medium has no modes (FAT). */
   mode: string | null
   /** "0:0"; null where the medium has no owners (FAT). */
