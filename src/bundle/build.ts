@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto'
 import path from 'node:path'
 import type { IssuedCredential } from '../issue/types.js'
 import type { Layout } from '../settings/types.js'
+import { sysrootPath } from '../placement/ostree.js'
 import { LAYOUT_FILES, type FileSource } from './layouts.js'
 import type { BundleFile } from './types.js'
 
@@ -15,6 +16,11 @@ export interface BundleOptions {
   signingCaPem?: string
   serverCaPem?: string
   gatewayUrl?: string
+  /**
+   * The OSTree stateroot whose var holds the files: each file's `partitionPath` is then its sysroot
+   * path (/var/… → /ostree/deploy/OS/var/…). Device paths outside /var were refused before issuing.
+   */
+  ostreeOs?: string
 }
 
 export function buildBundle(credential: IssuedCredential, options: BundleOptions): BundleFile[] {
@@ -33,8 +39,10 @@ export function buildBundle(credential: IssuedCredential, options: BundleOptions
     const text = sources[file.source]
     // A row with a CSR has no private key: the device keeps its own.
     if (text === undefined) continue
+    const devicePath = path.posix.join(options.credentialsDir, file.name)
     files.push({
-      path: path.posix.join(options.credentialsDir, file.name),
+      path: devicePath,
+      ...(options.ostreeOs === undefined ? {} : { partitionPath: sysrootPath(devicePath, options.ostreeOs) }),
       content: Buffer.from(text, 'utf8'),
       mode: file.mode,
       uid: 0,

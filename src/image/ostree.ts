@@ -47,6 +47,10 @@ export async function detectOstreeSysroot(opts: ExtReadOptions): Promise<OstreeS
   return stateroots.length === 0 ? null : { stateroots, unusable }
 }
 
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}
+
 /** "poky (deployment 1dec9f…eecd.0)", for messages. */
 export function describeStateroot(stateroot: OstreeStateroot): string {
   const shown = stateroot.deployments.map((d) => `${d.slice(0, 6)}…${d.slice(d.indexOf('.') - 4)}`)
@@ -71,7 +75,7 @@ export function chooseStateroot(sysroot: OstreeSysroot, wanted: string | undefin
   }
   if (sysroot.stateroots.length === 1) return sysroot.stateroots[0]!
   throw new InputError(
-    `${where} holds an OSTree sysroot with ${names.length} stateroots: ${sysroot.stateroots.map(describeStateroot).join('; ')}. ` +
+    `${capitalized(where)} holds an OSTree sysroot with ${names.length} stateroots: ${sysroot.stateroots.map(describeStateroot).join('; ')}. ` +
       `Each has its own /var, so credbake does not guess: set ostree-os to the one the device boots (${names.map((n) => `ostree-os: ${n}`).join(' or ')}).`,
     { input: 'ostree-os' }
   )

@@ -73,8 +73,18 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<InstalledFi
   if (partition.start + partition.size > imageSize) {
     throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, { file: opts.image })
   }
-  const common = { image: opts.image, offset: partition.start, files: opts.files, tempDir: opts.tempDir, serial: opts.serial, partition: where, probeCache: opts.probeCache }
-  if (isExt(partition.fileSystem.type)) return writeExtFiles(common)
-  if (isFat(partition.fileSystem.type)) return writeFatFiles(common)
+  // The tools write where each file is stored in the partition (an OSTree sysroot path where the
+  // bundle gives one); the result names both that and the device path.
+  const placed = opts.files.map((file) => (file.partitionPath === undefined ? file : { ...file, path: file.partitionPath }))
+  const common = { image: opts.image, offset: partition.start, files: placed, tempDir: opts.tempDir, serial: opts.serial, partition: where, probeCache: opts.probeCache }
+  let installed: InstalledFile[] | undefined
+  if (isExt(partition.fileSystem.type)) installed = await writeExtFiles(common)
+  if (isFat(partition.fileSystem.type)) installed = await writeFatFiles(common)
+  if (installed) {
+    return installed.map((file, i) => {
+      const partitionPath = opts.files[i]!.partitionPath
+      return partitionPath === undefined ? file : { ...file, path: opts.files[i]!.path, partitionPath }
+    })
+  }
   throw new ImageError(`${where} has ${partition.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${partition.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`, { input: 'partition', file: opts.image })
 }

@@ -19,7 +19,8 @@ import { readDeviceList, selectShardOf, type DeviceList } from '../manifest/read
 import type { Device } from '../manifest/types.js'
 import { writeReviewFromJournal } from '../review/from-journal.js'
 import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader } from '../review/types.js'
-import type { Settings } from '../settings/types.js'
+import { staterootVar } from '../placement/ostree.js'
+import { FORMAT_SPECS, type Settings } from '../settings/types.js'
 import { createSink } from '../sink/create.js'
 import type { Sink, SinkOutput, WriteHooks } from '../sink/types.js'
 import { Cleanup } from '../util/cleanup.js'
@@ -106,7 +107,11 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const sink = cleanup.add('the output sink', await createSink(settings, { secrets, mtime: startedAt, reporter }), (held) => held.close())
 
     const identity = runIdentity(settings, ca, sink)
-    const basis = runBasis(settings, profile)
+    // Where the files are stored shapes them: a changed stateroot reissues, never keeps.
+    const basis = runBasis(settings, profile, sink.ostree?.os)
+    if (sink.ostree && !FORMAT_SPECS[settings.format].usesImage) {
+      reporter.info(`ostree-os ${sink.ostree.os}: the ${settings.format} outputs hold the files at sysroot paths (${staterootVar(sink.ostree.os)}/…), to be put into a mounted otaroot, not onto a running device.`)
+    }
     const basisMaker = new DeviceBasisMaker(profile)
     // The journal's state (per device, for resume) is needed for the plan only: it is not held
     // through the bake and the review.
@@ -136,6 +141,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       credentialsDir: settings.credentialsDir,
       serverCaPem: settings.serverCa?.text,
       gatewayUrl: settings.gatewayUrl,
+      ...(sink.ostree ? { ostreeOs: sink.ostree.os } : {}),
       ...chainFor(ca)
     }
     const context: BakeContext = {
@@ -232,6 +238,7 @@ const BASIS_FIELD_NAMES: Record<string, string> = {
   credentialsDir: 'credentials-dir',
   serverCaSha256: 'server-ca',
   gatewayUrl: 'gateway-url',
+  ostreeOs: 'ostree-os',
   deviceId: 'device-id',
   subject: 'subject',
   sanSha256: 'san',
@@ -659,10 +666,18 @@ function manifestHeader(settings: Settings, ca: FleetCa, profile: CertificatePro
       format: settings.format,
       compress: settings.compress,
       ...(settings.image
-        ? { image: { path: settings.image, ...(sink.base ? { sha256: sink.base.sha256, partition: sink.base.partition } : {}) } }
-        : {})
+        ? {
+            image: {
+              path: settings.image,
+              ...(sink.base ? { sha256: sink.base.sha256, partition: sink.base.partition } : {}),
+              ...(sink.preexisting?.length ? { preexisting: [...sink.preexisting] } : {})
+            }
+          }
+        : {}),
+      ...(sink.ostree ? { ostree: { ...sink.ostree } } : {})
     },
     shard: { index: settings.shard.index, count: settings.shard.count },
-    source: { manifest: { path: settings.manifestPath, sha256: manifestSha256 } }
+    source: { manifest: { path: settings.manifestPath, sha256: manifestSha256 } },
+    ...(sink.warnings?.length ? { warnings: [...sink.warnings] } : {})
   }
 }

@@ -12,7 +12,8 @@ import type { Device } from '../manifest/types.js'
 import type { Settings } from '../settings/types.js'
 import { sha256Hex } from '../util/hash.js'
 
-export function runBasis(settings: Settings, profile: CertificateProfile): RunBasis {
+/** `ostreeOs`: the stateroot whose var holds the files (sysroot paths), when there is one. */
+export function runBasis(settings: Settings, profile: CertificateProfile, ostreeOs?: string): RunBasis {
   return {
     keyType: settings.keyType,
     lifetime: describeLifetime(profile.lifetime),
@@ -20,7 +21,9 @@ export function runBasis(settings: Settings, profile: CertificateProfile): RunBa
     layout: settings.layout,
     credentialsDir: settings.credentialsDir,
     serverCaSha256: settings.serverCa ? sha256Hex(Buffer.from(settings.serverCa.text)) : null,
-    gatewayUrl: settings.gatewayUrl ?? null
+    gatewayUrl: settings.gatewayUrl ?? null,
+    // Only when set, so that the bases of runs without it are what they always were.
+    ...(ostreeOs === undefined ? {} : { ostreeOs })
   }
 }
 

@@ -46,6 +46,7 @@ export function renderSummary(input: SummaryInput): string {
     ['Lifetime', lifetime],
     ['Layout', `${header.layout.name} in ${header.layout.credentialsDir}`],
     ['Output', header.output.format + (header.output.image ? ` from ${header.output.image.path}` : '')],
+    ...ostreeFacts(header),
     ['Shard', `${header.shard.index}/${header.shard.count}`],
     ['Devices', `${input.total} baked${input.skipped ? `, ${input.skipped} already complete (resumed)` : ''}`]
   ]
@@ -55,6 +56,7 @@ export function renderSummary(input: SummaryInput): string {
     '<table>',
     ...facts.map(([key, value]) => `<tr><th align="left">${escapeHtml(key)}</th><td><code>${escapeHtml(value)}</code></td></tr>`),
     '</table>',
+    ...warningList(header),
     '<h3>Devices</h3>',
     '<table>',
     '<tr><th>Serial</th><th>Device ID</th><th>Certificate serial</th><th>Certificate SHA-256</th><th>Not after</th><th>Output</th></tr>',
@@ -86,6 +88,21 @@ export function renderSummary(input: SummaryInput): string {
     )}</code></p>`
   )
   return `${parts.join('\n')}\n`
+}
+
+/** Where an OSTree bake put the files: the stateroot, the sysroot folder, the deployments. */
+function ostreeFacts(header: ManifestHeader): Array<[string, string]> {
+  const ostree = header.output.ostree
+  if (!ostree) return []
+  const where = `${header.layout.credentialsDir} in /ostree/deploy/${ostree.os}/var${header.layout.credentialsDir.slice('/var'.length)}`
+  const deployments = ostree.deployments?.length ? ` (deployments: ${ostree.deployments.join(', ')})` : ''
+  return [['OSTree', `stateroot ${ostree.os}: ${where}${ostree.sysrootPaths && !header.output.image ? ', outputs at sysroot paths' : ''}${deployments}`]]
+}
+
+/** The review's warnings, each as the log said it. */
+function warningList(header: ManifestHeader): string[] {
+  if (!header.warnings?.length) return []
+  return ['<h3>Warnings</h3>', '<ul>', ...header.warnings.map((w) => `<li><strong>${escapeHtml(w.code)}</strong>: ${escapeHtml(w.message)}</li>`), '</ul>']
 }
 
 export interface MergeSummaryInput {

@@ -8,7 +8,7 @@ import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
 import { tempSibling, writeAllSync } from '../util/fsx.js'
-import { describeFiles, treeDigest, treeDigestOnDisk } from './files.js'
+import { describeFiles, placedFiles, treeDigest, treeDigestOnDisk } from './files.js'
 import { wrapWriteError } from './errors.js'
 import type { OutputWriter, OutputWriterSpec, Sink, SinkOutput, WriteHooks } from './types.js'
 
@@ -23,6 +23,7 @@ export class DirWriter implements OutputWriter {
   write(device: Device, files: BundleFile[]): SinkOutput {
     const target = path.join(this.root, device.serial)
     const temp = tempSibling(target)
+    const placed = placedFiles(files)
     try {
       if (!this.rootReady) {
         mkdirSync(this.root, { recursive: true, mode: 0o755 })
@@ -30,7 +31,8 @@ export class DirWriter implements OutputWriter {
       }
       makeFolder(temp)
       const made = new Set<string>([temp])
-      for (const file of files) writeOne(temp, file, made)
+      // At sysroot paths when the bundle has them (ostree-os), else at device paths.
+      for (const file of placed) writeOne(temp, file, made)
       rmSync(target, { recursive: true, force: true })
       renameSync(temp, target)
     } catch (error) {
@@ -40,7 +42,7 @@ export class DirWriter implements OutputWriter {
     return {
       path: path.relative(this.outputDir, target).split(path.sep).join('/'),
       size: files.reduce((sum, file) => sum + file.content.length, 0),
-      sha256: treeDigest(files),
+      sha256: treeDigest(placed),
       files: describeFiles(files, { modes: true, owners: true })
     }
   }
@@ -49,11 +51,17 @@ export class DirWriter implements OutputWriter {
 export class DirSink implements Sink {
   readonly format = 'dir'
   readonly writer: OutputWriterSpec
+  /** With ostree-os: the trees hold sysroot paths, to copy into a mounted otaroot. */
+  readonly ostree?: { os: string; sysrootPaths: boolean }
   private readonly local: DirWriter
 
-  constructor(private readonly outputDir: string) {
+  constructor(
+    private readonly outputDir: string,
+    ostreeOs?: string
+  ) {
     this.writer = { kind: 'dir', outputDir, mtime: new Date(0).toISOString() }
     this.local = new DirWriter(outputDir)
+    if (ostreeOs !== undefined) this.ostree = { os: ostreeOs, sysrootPaths: true }
   }
 
   async write(device: Device, files: BundleFile[], hooks: WriteHooks = {}): Promise<SinkOutput> {

@@ -13,8 +13,14 @@ export function describeFiles(files: readonly BundleFile[], medium: { modes: boo
     owner: medium.owners ? `${file.uid}:${file.gid}` : null,
     sha256: file.secret ? null : sha256Hex(file.content),
     size: file.content.length,
-    secret: file.secret
+    secret: file.secret,
+    ...(file.partitionPath === undefined ? {} : { partitionPath: file.partitionPath })
   }))
+}
+
+/** The files as the output stores them: at their partitionPath where they have one (OSTree sysroot paths). */
+export function placedFiles(files: readonly BundleFile[]): BundleFile[] {
+  return files.map((file) => (file.partitionPath === undefined ? file : { ...file, path: file.partitionPath }))
 }
 
 /**

@@ -12,7 +12,9 @@ import { DEFAULT_CACHE_LIMIT, ImageCopier } from '../image/copy.js'
 import { isExt } from '../image/fs.js'
 import { runTool } from '../image/exec.js'
 import { readDiskLayout, selectPartition, type Partition } from '../image/table.js'
-import { describePartition, writeBundle } from '../image/write.js'
+import { checkWritable, describePartition, writeBundle } from '../image/write.js'
+import { examineTarget, type TargetFindings } from '../image/target.js'
+import type { PreexistingFile, ReviewWarning } from '../review/types.js'
 import type { DirState } from '../image/paths.js'
 import type { Device } from '../manifest/types.js'
 import type { Settings } from '../settings/types.js'
@@ -63,6 +65,9 @@ export class ImageSink implements Sink {
   readonly format: 'image' | 'partition'
   readonly writesInFlight: number
   readonly space: { bytesPerOutput?: number; transientBytes: number; basis: string }
+  readonly ostree?: TargetFindings['ostree']
+  readonly warnings: readonly ReviewWarning[]
+  readonly preexisting: readonly PreexistingFile[]
   private readonly probeCache = new Map<string, DirState>()
 
   private constructor(
@@ -75,9 +80,13 @@ export class ImageSink implements Sink {
     /** Digests of uncompressed outputs, resuming after the bytes before the partition (no device changes them). */
     private readonly hasher: FileHasher,
     /** Bytes the uncompressed base allocates on disk. */
-    baseAllocated: number
+    baseAllocated: number,
+    findings: TargetFindings
   ) {
     this.format = settings.format === 'partition' ? 'partition' : 'image'
+    if (findings.ostree) this.ostree = findings.ostree
+    this.warnings = findings.warnings
+    this.preexisting = findings.preexisting
     // An uncompressed output allocates what the base (or its partition) allocates, plus the few
     // blocks the bundle adds; a compressed one is measured on the first output, and the
     // uncompressed work copies in flight need room beside it.
@@ -108,9 +117,25 @@ export class ImageSink implements Sink {
     try {
       const layout = await readDiskLayout(prepared.path, { onWarning: (message) => context.reporter.warning(message, { file: image }) })
       const partition = selectPartition(layout, settings.partition)
+      checkWritable(partition, image)
       // Fail before the first certificate is issued, not after: the tool must be there.
       if (isExt(partition.fileSystem.type)) await runTool('debugfs', ['-V'])
       else for (const tool of ['mmd', 'mcopy']) await runTool(tool, ['--version'])
+      // Where the files go (an OSTree stateroot's var?) and what the review must warn about.
+      const findings = await examineTarget({
+        image: prepared.path,
+        shownImage: image,
+        partitions: layout.partitions,
+        partition,
+        settings: {
+          ...(settings.ostreeOs === undefined ? {} : { ostreeOs: settings.ostreeOs }),
+          credentialsDir: settings.credentialsDir,
+          layout: settings.layout,
+          serverCa: settings.serverCa !== undefined,
+          gatewayUrl: settings.gatewayUrl !== undefined
+        },
+        tempDir: context.secrets.dir
+      })
       const copier = await ImageCopier.open(prepared.path, { ...(prepared.map ? { map: prepared.map } : {}), cacheLimit: imageCacheLimit() })
       const baseSha256 = compressedSha256 ?? copier.sha256 ?? (await sha256File(prepared.path))
       const sharesPrefix = settings.format === 'image' && settings.compress === 'none'
@@ -121,8 +146,10 @@ export class ImageSink implements Sink {
       )
       const described = `${partition.number}${settings.partition ? ` (${settings.partition.kind === 'number' ? 'number' : `${settings.partition.kind}=${settings.partition.value}`})` : ''}`
       context.reporter.info(`Base image ${image}: writing into ${describePartition(partition)}, ${partition.fileSystem.type}`)
+      for (const note of findings.notes) context.reporter.info(note)
+      for (const warning of findings.warnings) context.reporter.warning(warning.message, { file: image })
       const baseAllocated = (await stat(prepared.path)).blocks * 512
-      return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher, baseAllocated)
+      return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher, baseAllocated, findings)
     } catch (error) {
       await prepared.cleanup()
       throw error

@@ -10,7 +10,7 @@ import type { Device } from '../manifest/types.js'
 import { tempIn, writeAllSync } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { wrapWriteError } from './errors.js'
-import { describeFiles, fileMatches } from './files.js'
+import { describeFiles, fileMatches, placedFiles } from './files.js'
 import { overlayGzip } from './tar-gzip.js'
 import type { OutputWriter, OutputWriterSpec, Sink, SinkOutput, WriteHooks } from './types.js'
 
@@ -47,7 +47,8 @@ export class TarWriter implements OutputWriter {
     let archive: Buffer
     try {
       // The .tar.gz in one pass, without zlib's per-call set-up (tar-gzip.ts).
-      archive = overlayGzip(files, this.mtime)
+      // Entries at sysroot paths when the bundle has them (ostree-os), else at device paths.
+      archive = overlayGzip(placedFiles(files), this.mtime)
       if (!this.rootReady) {
         mkdirSync(this.root, { recursive: true, mode: 0o755 })
         this.rootReady = true
@@ -93,15 +94,19 @@ export class TarSink implements Sink {
   readonly format = 'tar'
   readonly space = { bytesPerOutput: OVERLAY_BYTES, basis: 'an overlay of a few KiB' }
   readonly writer: OutputWriterSpec
+  /** With ostree-os: the overlays hold sysroot paths, to extract into a mounted otaroot. */
+  readonly ostree?: { os: string; sysrootPaths: boolean }
   private readonly local: TarWriter
 
   /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
   constructor(
     private readonly outputDir: string,
-    mtime: Date
+    mtime: Date,
+    ostreeOs?: string
   ) {
     this.writer = { kind: 'tar', outputDir, mtime: mtime.toISOString() }
     this.local = new TarWriter(outputDir, mtime)
+    if (ostreeOs !== undefined) this.ostree = { os: ostreeOs, sysrootPaths: true }
   }
 
   async write(device: Device, files: BundleFile[], hooks: WriteHooks = {}): Promise<SinkOutput> {

@@ -1,5 +1,6 @@
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
+import type { PreexistingFile, ReviewWarning } from '../review/types.js'
 
 /** What a sink reports for each file it installed. */
 export interface InstalledFile {
@@ -63,6 +64,16 @@ export interface Sink {
   readonly writer?: OutputWriterSpec
   /** For image formats: the base image's SHA-256 and the selected partition, e.g. "2 (label=rootfs)". */
   readonly base?: { sha256: string; partition: string }
+  /**
+   * Set when the files go below an OSTree stateroot's var: the bundle then gives each file its
+   * sysroot path (`partitionPath`) and the review records the stateroot (and, for images, its
+   * deployments in the base image).
+   */
+  readonly ostree?: { os: string; sysrootPaths: boolean; deployments?: string[] }
+  /** What the review must warn about (already reported in the log when the sink opened). */
+  readonly warnings?: readonly ReviewWarning[]
+  /** Files of the base image's credentials folder that every output keeps beside the bundle. */
+  readonly preexisting?: readonly PreexistingFile[]
   /**
    * Write one device's files; must leave no partial output behind when it throws. Outputs are not
    * fsync'd one by one: the journal is, resume re-verifies every output's SHA-256, and the run

@@ -45,7 +45,30 @@ export interface ReadContext {
   tempDir: string
 }
 
-export async function readOutput(context: ReadContext, device: ManifestDevice, paths: readonly string[]): Promise<OutputView> {
+/**
+ * Where a device path is inside the output: its recorded partitionPath (an OSTree sysroot path),
+ * else the path itself. The credentials folder moves with the files in it.
+ */
+function placement(context: ReadContext, device: ManifestDevice): (devicePath: string) => string {
+  const placed = new Map<string, string>()
+  for (const file of [...device.files, ...(context.header.output.image?.preexisting ?? [])]) {
+    if (file.path !== undefined && file.partitionPath !== undefined) placed.set(file.path, file.partitionPath)
+  }
+  const dir = context.header.layout.credentialsDir.replace(/\/+$/, '')
+  for (const [devicePath, partitionPath] of placed) {
+    if (path.posix.dirname(devicePath) === dir) placed.set(dir, path.posix.dirname(partitionPath))
+  }
+  return (devicePath) => placed.get(devicePath) ?? devicePath
+}
+
+export async function readOutput(context: ReadContext, device: ManifestDevice, devicePaths: readonly string[]): Promise<OutputView> {
+  // Read where the files are stored; answer by device path.
+  const at = placement(context, device)
+  const view = await readPlaced(context, device, devicePaths.map(at), at(context.header.layout.credentialsDir.replace(/\/+$/, '') || '/'))
+  return { ...view, files: new Map(devicePaths.map((p) => [p, view.files.get(at(p)) ?? null])) }
+}
+
+async function readPlaced(context: ReadContext, device: ManifestDevice, paths: readonly string[], credentialsDir: string): Promise<OutputView> {
   // A manifest is input to review, not trusted: nothing it names may lead outside output-dir or
   // outside the device's tree.
   const escapes = (p: string): boolean => p.split('/').some((part) => part === '..') || p.includes('\\') || p.includes('\0')
@@ -65,7 +88,6 @@ export async function readOutput(context: ReadContext, device: ManifestDevice, p
   if ((context.header.output.format === 'image' || context.header.output.format === 'partition') && info.isFile() && info.size < device.output.size) {
     throw new OutputUnreadable(`output ${device.output.path} is truncated: ${info.size} bytes, the manifest records ${device.output.size}`)
   }
-  const credentialsDir = context.header.layout.credentialsDir
   switch (context.header.output.format) {
     case 'dir':
       return readDirOutput(target, paths, credentialsDir)

@@ -87,7 +87,8 @@ async function verifyDevice(context: { outputDir: string; header: ManifestHeader
   const { header } = context
   const credentialsDir = header.layout.credentialsDir
   const problems: string[] = []
-  const paths = device.files.map((f) => f.path)
+  const preexisting = header.output.image?.preexisting ?? []
+  const paths = [...device.files.map((f) => f.path), ...preexisting.map((f) => f.path)]
   let view
   try {
     view = await readOutput(context, device, paths)
@@ -120,9 +121,12 @@ async function verifyDevice(context: { outputDir: string; header: ManifestHeader
   const fold = device.files.every((f) => f.mode === null) ? (n: string): string => n.toUpperCase() : (n: string): string => n
   const dir = credentialsDir.replace(/\/+$/, '') || '/'
   const listed = new Set(device.files.filter((f) => path.posix.dirname(f.path) === dir).map((f) => fold(path.posix.basename(f.path))))
+  // Files the base image already held there, recorded once in the header, are expected too.
+  for (const file of preexisting) if (path.posix.dirname(file.path) === dir) listed.add(fold(path.posix.basename(file.path)))
   for (const name of view.listing ?? []) {
     if (!listed.has(fold(name))) problems.push(`${name} in ${credentialsDir} is not in the manifest (an extra file)`)
   }
+  problems.push(...preexistingProblems(preexisting, view.files, credentialsDir))
 
   const roles = bundleRoles(header, device)
   const certificateFile = roles.certificate ? found.get(roles.certificate) : undefined
@@ -139,6 +143,24 @@ async function verifyDevice(context: { outputDir: string; header: ManifestHeader
     }
   } else if (!roles.certificate) {
     problems.push(`the manifest lists no certificate file of layout ${header.layout.name} for this device`)
+  }
+  return problems
+}
+
+/** Each pre-existing file of the base image is still there, as the header records it. */
+function preexistingProblems(preexisting: NonNullable<NonNullable<ManifestHeader['output']['image']>['preexisting']>, files: Map<string, FoundFile | null>, credentialsDir: string): string[] {
+  const problems: string[] = []
+  for (const file of preexisting) {
+    const name = `${shortName(file.path, credentialsDir)} (pre-existing in the base image)`
+    const actual = files.get(file.path)
+    if (!actual) {
+      problems.push(`${name} is missing`)
+      continue
+    }
+    if (actual.content.length !== file.size) problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`)
+    else if (sha256Hex(actual.content) !== file.sha256) problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`)
+    if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode) problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`)
+    if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner) problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`)
   }
   return problems
 }
