@@ -208,3 +208,61 @@ describe('inspect errors', () => {
     else expect(result.stderr, 'a .xz image is not "an image without a partition table"').toMatch(/compressed|decompress/i)
   })
 })
+
+describe('--files: the files of a folder, without mounting', () => {
+  /** `debugfs ls -p` of a folder, as name → [octal mode, uid:gid, size] (an independent reader). */
+  function debugfsListing(image: string, offset: number, dir: string): Map<string, [string, string, number]> {
+    const out = run('debugfs', ['-R', `ls -p ${dir}`, `${image}?offset=${offset}`])
+    const entries = new Map<string, [string, string, number]>()
+    for (const line of out.split('\n')) {
+      const m = /^\/\d+\/([0-7]+)\/(\d+)\/(\d+)\/(.*)\/(\d*)\/$/.exec(line)
+      if (!m || m[4] === '.' || m[4] === '..') continue
+      entries.set(m[4]!, [(parseInt(m[1]!, 8) & 0o7777).toString(8).padStart(4, '0'), `${m[2]}:${m[3]}`, Number(m[5] || 0)])
+    }
+    return entries
+  }
+
+  it('lists modes, owners and sizes of an ext folder as debugfs reads them (text and --json)', () => {
+    const reference = debugfsListing(gpt.path, gpt.part('rootfs').start, '/etc')
+    expect([...reference.keys()].sort()).toEqual(['hostname', 'os-release'])
+    const json = inspectJsonWith(['--files=/etc', gpt.path])
+    expect(json.files).toMatchObject({ partition: 2, devicePath: '/etc', path: '/etc' })
+    expect(json.files.entries.map((e: any) => [e.name, [e.mode, e.owner, e.size]])).toEqual([...reference.entries()].sort())
+    const text = runCli(['inspect', '--files=/etc', gpt.path])
+    expect(text.status, text.stderr).toBe(0)
+    expect(text.stdout).toContain('Files in /etc of partition 2 (rootfs):')
+    expect(text.stdout).toMatch(/-rw-r--r--\s+0:0\s+7\s+hostname/)
+  })
+
+  it('a FAT partition chosen with --partition: sizes, no modes or owners', () => {
+    const text = runCli(['inspect', '--files=/overlays', '--partition', 'label=BOOT', gpt.path])
+    expect(text.status, text.stderr).toBe(0)
+    expect(text.stdout).toContain('Files in /overlays of partition 1 (boot, BOOT):')
+    expect(text.stdout).toMatch(/-\(FAT\)\s+-\s+4\s+a\.dtbo/)
+  })
+
+  it('the default folder, when it is not there, says so', () => {
+    const text = runCli(['inspect', '--files', gpt.path])
+    expect(text.status, text.stderr).toBe(0)
+    expect(text.stdout).toContain('No folder /var/sota/import in partition 2 (rootfs).')
+    expect(inspectJsonWith(['--files', gpt.path]).files.entries).toBeNull()
+  })
+
+  it('refuses a relative folder, and an image with several ext partitions without --partition', () => {
+    const relative = runCli(['inspect', '--files=etc', gpt.path])
+    expect(relative.status).toBe(2)
+    expect(relative.stderr).toContain('--files takes an absolute folder')
+    const several = runCli(['inspect', '--files', mbr.path])
+    expect(several.status).toBe(4)
+    expect(several.stderr).toMatch(/3 ext2\/3\/4 partitions/)
+    const chosen = runCli(['inspect', '--files=/', '--partition', '6', mbr.path])
+    expect(chosen.status, chosen.stderr).toBe(0)
+    expect(chosen.stdout).toMatch(/d[rwx-]{9}\s+0:0\s+\d+\s+etc/)
+  })
+
+  function inspectJsonWith(args: string[]): any {
+    const result = runCli(['inspect', '--json', ...args])
+    expect(result.status, result.stderr).toBe(0)
+    return JSON.parse(result.stdout)
+  }
+})
