@@ -57,7 +57,11 @@ interface FilesListing {
 
 export async function inspectCommand(args: string[], out: Console): Promise<number> {
   // `--files` takes an optional value: bare, it means the default folder.
-  const parsed = parseFlags(args.map((arg) => (arg === '--files' ? '--files=' : arg)), { strings: ['files', 'partition', 'ostree-os'], booleans: ['json'] }, 1)
+  const parsed = parseFlags(
+    args.map((arg) => (arg === '--files' ? '--files=' : arg)),
+    { strings: ['files', 'partition', 'ostree-os'], booleans: ['json'] },
+    1
+  )
   const image = parsed.positionals[0]
   if (image === undefined) throw new InputError('inspect needs the image to read: credbake inspect IMAGE', { input: 'image' })
   // A compressed image (.gz/.xz/.zst, by content) is decompressed to a temporary sparse file first;
@@ -112,7 +116,9 @@ async function listFiles(
 ): Promise<FilesListing> {
   const devicePath = values.files || defaultOf('credentials-dir')
   if (!devicePath.startsWith('/') || /["\\\u0000-\u001f]/.test(devicePath) || devicePath.split('/').includes('..')) {
-    throw new InputError(`--files takes an absolute folder on the device without quotes, backslashes or "..", e.g. --files=/var/sota/import; got ${JSON.stringify(devicePath)}.`, { input: 'files' })
+    throw new InputError(`--files takes an absolute folder on the device without quotes, backslashes or "..", e.g. --files=/var/sota/import; got ${JSON.stringify(devicePath)}.`, {
+      input: 'files'
+    })
   }
   const dir = path.posix.normalize(devicePath).replace(/(.)\/+$/, '$1')
   const partition = layout.table === 'none' ? layout.partitions[0]! : selectPartition(layout, parsePartitionSelector(values.partition))
@@ -134,7 +140,12 @@ async function listFiles(
       const inside = [...listed.values()].filter((e) => path.posix.dirname(e.path).toUpperCase() === placed.toUpperCase())
       const files = inside.filter((e) => e.state.kind === 'file')
       // FAT keeps no sizes mtools prints plainly: copy the (small) files out to count them.
-      const bytes = (await readFatFiles({ ...where }, files.map((e) => e.path))).files
+      const bytes = (
+        await readFatFiles(
+          { ...where },
+          files.map((e) => e.path)
+        )
+      ).files
       listing.entries = inside.map((e) => {
         const n = files.indexOf(e)
         return { name: path.posix.basename(e.path), type: e.state.kind === 'dir' ? 'dir' : 'file', mode: null, owner: null, size: n >= 0 ? (bytes[n]?.length ?? null) : null }

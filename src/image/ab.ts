@@ -44,9 +44,7 @@ const PERSISTENT = /data|persist|storage|home/i
 
 /** Partitions outside the pair whose label or GPT name says they keep data across updates. */
 export function persistentCandidates(partitions: readonly Partition[], pair: readonly Partition[]): Partition[] {
-  return partitions.filter(
-    (p) => !pair.includes(p) && p.kind !== 'extended' && isWritable(p) && [p.fileSystem.label, p.name].some((n) => !!n && PERSISTENT.test(n))
-  )
+  return partitions.filter((p) => !pair.includes(p) && p.kind !== 'extended' && isWritable(p) && [p.fileSystem.label, p.name].some((n) => !!n && PERSISTENT.test(n)))
 }
 
 /** How a user selects `p`: label= when it has a label, else name=, else its number. */

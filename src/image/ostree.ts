@@ -33,7 +33,10 @@ export async function detectOstreeSysroot(opts: ExtReadOptions): Promise<OstreeS
   const folders = deploy.filter((entry) => fileType(entry.mode) === 'dir').map((entry) => entry.name)
   const named = folders.filter(isStaterootName).sort()
   const unusable = folders.filter((name) => !isStaterootName(name))
-  const inner = await listExtDirs(opts, named.flatMap((name) => [`${OSTREE_DEPLOY}/${name}`, `${OSTREE_DEPLOY}/${name}/deploy`]))
+  const inner = await listExtDirs(
+    opts,
+    named.flatMap((name) => [`${OSTREE_DEPLOY}/${name}`, `${OSTREE_DEPLOY}/${name}/deploy`])
+  )
   const stateroots: OstreeStateroot[] = []
   for (const name of named) {
     const root = inner.get(`${OSTREE_DEPLOY}/${name}`) ?? []

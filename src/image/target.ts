@@ -69,21 +69,29 @@ async function findPlacement(input: TargetInput, read: Parameters<typeof detectO
   const { settings } = input
   if (!isExt(input.partition.fileSystem.type)) {
     if (settings.ostreeOs !== undefined) {
-      throw new InputError(`Input "ostree-os" is set, but ${where} of ${input.shownImage} is ${input.partition.fileSystem.type}: FAT cannot hold an OSTree sysroot (no symlinks, hard links or modes). Select the ext partition that holds it (often labelled otaroot), or drop ostree-os.`, { input: 'ostree-os' })
+      throw new InputError(
+        `Input "ostree-os" is set, but ${where} of ${input.shownImage} is ${input.partition.fileSystem.type}: FAT cannot hold an OSTree sysroot (no symlinks, hard links or modes). Select the ext partition that holds it (often labelled otaroot), or drop ostree-os.`,
+        { input: 'ostree-os' }
+      )
     }
     return
   }
   const sysroot = await detectOstreeSysroot(read)
   if (!sysroot) {
     if (settings.ostreeOs !== undefined) {
-      throw new InputError(`Input "ostree-os" is "${settings.ostreeOs}", but ${where} of ${input.shownImage} holds no OSTree sysroot (no /ostree/repo with /ostree/deploy/NAME/var). Select the partition that holds it (often labelled otaroot), or drop ostree-os.`, { input: 'ostree-os' })
+      throw new InputError(
+        `Input "ostree-os" is "${settings.ostreeOs}", but ${where} of ${input.shownImage} holds no OSTree sysroot (no /ostree/repo with /ostree/deploy/NAME/var). Select the partition that holds it (often labelled otaroot), or drop ostree-os.`,
+        { input: 'ostree-os' }
+      )
     }
     return
   }
   const stateroot = chooseStateroot(sysroot, settings.ostreeOs, where)
   const refusal = ostreePathRefusal(settings.credentialsDir, stateroot.name)
   if (refusal !== undefined) {
-    throw new InputError(`${where} of ${input.shownImage} holds an OSTree sysroot, and credentials-dir ${settings.credentialsDir} cannot be used there: ${refusal}`, { input: 'credentials-dir' })
+    throw new InputError(`${where} of ${input.shownImage} holds an OSTree sysroot, and credentials-dir ${settings.credentialsDir} cannot be used there: ${refusal}`, {
+      input: 'credentials-dir'
+    })
   }
   findings.ostree = { os: stateroot.name, sysrootPaths: true, deployments: stateroot.deployments }
   const chosen = settings.ostreeOs !== undefined ? 'chosen with ostree-os' : 'the only one'
@@ -96,9 +104,10 @@ function warnAboutSlot(input: TargetInput, where: string, findings: TargetFindin
   const partner = abPartner(input.partitions, input.partition)
   if (!partner) return
   const candidates = persistentCandidates(input.partitions, [input.partition, partner])
-  const target = candidates.length > 0
-    ? `Bake them into a persistent partition instead: ${candidates.map((p) => `${describePartition(p)} (partition: ${selectorFor(p)})`).join(' or ')}, with a credentials-dir the device reads there (a data partition mounted at /data: credentials-dir /sota/import on it is /data/sota/import on the device; point aktualizr's [import] base_path there, or link /var/sota to it).`
-    : 'No partition with a data-like label or name (data, persist, storage) was found: bake into the partition your updater keeps across updates (partition: label=NAME), with a credentials-dir the device reads there.'
+  const target =
+    candidates.length > 0
+      ? `Bake them into a persistent partition instead: ${candidates.map((p) => `${describePartition(p)} (partition: ${selectorFor(p)})`).join(' or ')}, with a credentials-dir the device reads there (a data partition mounted at /data: credentials-dir /sota/import on it is /data/sota/import on the device; point aktualizr's [import] base_path there, or link /var/sota to it).`
+      : 'No partition with a data-like label or name (data, persist, storage) was found: bake into the partition your updater keeps across updates (partition: label=NAME), with a credentials-dir the device reads there.'
   findings.warnings.push({
     code: 'ab-slot',
     message:
@@ -132,7 +141,12 @@ function bundleNames(settings: TargetSettings): string[] {
  * Anything there that is not a regular file (a folder, a link) is refused: it cannot be recorded
  * as a file, and verify would call it an extra file on every device.
  */
-async function findPreexisting(input: TargetInput, read: { image: string; offset: number; partition: string; tempDir: string; serial: string }, where: string, findings: TargetFindings): Promise<void> {
+async function findPreexisting(
+  input: TargetInput,
+  read: { image: string; offset: number; partition: string; tempDir: string; serial: string },
+  where: string,
+  findings: TargetFindings
+): Promise<void> {
   const deviceDir = input.settings.credentialsDir
   const placedDir = findings.ostree ? sysrootPath(deviceDir, findings.ostree.os) : deviceDir
   const fat = isFat(input.partition.fileSystem.type)
@@ -157,7 +171,15 @@ async function findPreexisting(input: TargetInput, read: { image: string; offset
   const odd = others.filter((entry) => entry.kind !== 'file' || /["\\\u0000-\u001f\u007f]/.test(entry.name) || (entry.mode !== null && (entry.mode & 0o7000) !== 0))
   if (odd.length > 0) {
     const what = (e: (typeof others)[number]): string =>
-      e.kind === 'dir' ? 'a folder' : e.kind === 'symlink' ? 'a symbolic link' : e.kind !== 'file' ? 'not a regular file' : e.mode !== null && (e.mode & 0o7000) !== 0 ? 'setuid, setgid or sticky' : 'a name with quotes or control characters'
+      e.kind === 'dir'
+        ? 'a folder'
+        : e.kind === 'symlink'
+          ? 'a symbolic link'
+          : e.kind !== 'file'
+            ? 'not a regular file'
+            : e.mode !== null && (e.mode & 0o7000) !== 0
+              ? 'setuid, setgid or sticky'
+              : 'a name with quotes or control characters'
     throw new ImageError(
       `The credentials folder ${deviceDir} in ${where} of ${input.shownImage} already holds ${odd.map((e) => `${JSON.stringify(e.name)} (${what(e)})`).join(', ')}. ` +
         'credbake records what the base image leaves in that folder as files (size, SHA-256), which these are not: remove them from the base image, or choose another credentials-dir.',
@@ -166,9 +188,7 @@ async function findPreexisting(input: TargetInput, read: { image: string; offset
   }
   others.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   const paths = others.map((entry) => path.posix.join(placedDir, entry.name))
-  const contents = isExt(input.partition.fileSystem.type)
-    ? (await readExtFiles(read, paths)).files.map((file) => file?.content ?? null)
-    : (await readFatFiles(read, paths)).files
+  const contents = isExt(input.partition.fileSystem.type) ? (await readExtFiles(read, paths)).files.map((file) => file?.content ?? null) : (await readFatFiles(read, paths)).files
   others.forEach((entry, i) => {
     const content = contents[i]
     if (!content) throw new ImageError(`Cannot read ${paths[i]} from ${where} of ${input.shownImage}, though it is listed there.`, { file: input.shownImage })

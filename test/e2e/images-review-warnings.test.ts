@@ -76,7 +76,14 @@ describe('A/B slots', () => {
     expect(doc.warnings[0].code).toBe('ab-slot')
     expect(doc.warnings[0].message).toBe(lines[0]!.replace(/^warning: [^:]+: /, ''))
 
-    const action = runAction({ manifest, 'fleet-ca-cert': ca.certPem, 'fleet-ca-key': ca.keyPem, image: ab.path, partition: 'name=rootfsB', 'output-dir': path.join(work, 'ab-action') })
+    const action = runAction({
+      manifest,
+      'fleet-ca-cert': ca.certPem,
+      'fleet-ca-key': ca.keyPem,
+      image: ab.path,
+      partition: 'name=rootfsB',
+      'output-dir': path.join(work, 'ab-action')
+    })
     expect(action.status, action.stdout + action.stderr).toBe(0)
     expect(action.stdout.split('\n').filter((l) => l.startsWith('::warning') && l.includes('A/B pair'))).toHaveLength(1)
     expect(action.summary).toContain('<h3>Warnings</h3>')

@@ -45,7 +45,11 @@ export function removeSysroot(folder: string): void {
 }
 
 /** A physical sysroot in `folder` with one deployment of one commit per stateroot. */
-export function makeSysroot(work: string, folder: string, options: Pick<OstreeImageOptions, 'stateroots' | 'varFiles' | 'sotaFolder'>): { commit: string; deployments: Record<string, string[]> } {
+export function makeSysroot(
+  work: string,
+  folder: string,
+  options: Pick<OstreeImageOptions, 'stateroots' | 'varFiles' | 'sotaFolder'>
+): { commit: string; deployments: Record<string, string[]> } {
   const repo = path.join(work, 'build-repo')
   const tree = path.join(work, 'build-tree')
   rmSync(repo, { recursive: true, force: true })

@@ -8,9 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ImageError } from '../../src/errors.js'
 import { overlappingPartitions, readDiskLayout, selectPartition } from '../../src/image/table.js'
 import { writeBundle } from '../../src/image/write.js'
-import {
-  buildBareFat, buildGptOf, cleanupScratch, MiB, pokeBytes, readBytes, run, runStatus, scratchDir, type BuiltImage
-} from '../helpers/images.js'
+import { buildBareFat, buildGptOf, cleanupScratch, MiB, pokeBytes, readBytes, run, runStatus, scratchDir, type BuiltImage } from '../helpers/images.js'
 
 let dir: string
 let small: BuiltImage
@@ -18,7 +16,12 @@ let small: BuiltImage
 /** blkid's view of the file system at a byte offset. */
 function blkid(image: string, offset: number, size: number): Record<string, string> {
   const out = run('blkid', ['-p', '-O', String(offset), '-S', String(size), '-o', 'export', image])
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split('=', 2) as [string, string]))
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=', 2) as [string, string])
+  )
 }
 
 beforeAll(async () => {
@@ -59,7 +62,10 @@ describe('a small FAT32 (fewer than 65,525 clusters)', () => {
     const before = readBytes(copy, part.start, part.size)
     const temp = await mkdtemp(path.join(dir, 'tmp-'))
     const files = [{ path: '/sota/import/client.pem', content: Buffer.from('certificate\n'), mode: 0o644, uid: 0, gid: 0, secret: false }]
-    const error = await writeBundle({ image: copy, partition, files, tempDir: temp, serial: 'SN-1' }).then(() => undefined, (e: unknown) => e)
+    const error = await writeBundle({ image: copy, partition, files, tempDir: temp, serial: 'SN-1' }).then(
+      () => undefined,
+      (e: unknown) => e
+    )
     expect(error).toBeInstanceOf(ImageError)
     expect((error as ImageError).message).toMatch(/FAT32 file system with \d+ clusters, fewer than the 65525/)
     expect((error as ImageError).message).toContain('mkfs.vfat -F 32 -s 1')

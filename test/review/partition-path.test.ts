@@ -25,9 +25,22 @@ function journal(format: string, serials: string[], placed: boolean, reorder = f
   const run = '2026-11-30T09:00:00.000Z-1'
   const records: JournalRecord[] = [
     {
-      type: 'run', run, at: '2026-11-30T09:00:00.000Z', version: '0.1.0', format: 2,
+      type: 'run',
+      run,
+      at: '2026-11-30T09:00:00.000Z',
+      version: '0.1.0',
+      format: 2,
       identity: { fleetCaSha256: hex('ca'), format, compress: 'none', imageSha256: null, partition: null, shard: '1/1' },
-      basis: { keyType: 'ec-p256', lifetime: '365 days', profileSha256: hex('p'), layout: 'aktualizr', credentialsDir: '/var/sota/import', serverCaSha256: null, gatewayUrl: null, ...(placed ? { ostreeOs: 'poky' } : {}) },
+      basis: {
+        keyType: 'ec-p256',
+        lifetime: '365 days',
+        profileSha256: hex('p'),
+        layout: 'aktualizr',
+        credentialsDir: '/var/sota/import',
+        serverCaSha256: null,
+        gatewayUrl: null,
+        ...(placed ? { ostreeOs: 'poky' } : {})
+      },
       overwrite: false
     }
   ]
@@ -35,9 +48,21 @@ function journal(format: string, serials: string[], placed: boolean, reorder = f
     const pem = fakePem(serial)
     const sha256 = hex(pem)
     records.push({
-      type: 'issued', run, at: '2026-11-30T09:00:01.000Z', serial,
+      type: 'issued',
+      run,
+      at: '2026-11-30T09:00:01.000Z',
+      serial,
       basis: { deviceId: serial, subject: `CN=${serial}`, sanSha256: null, csrSha256: null },
-      certificate: { serialNumber: createHash('md5').update(pem).digest('hex'), sha256, subject: `CN=${serial}`, publicKeySha256: hex(`k${serial}`), notBefore: '2026-11-30T08:59:00.000Z', notAfter: '2027-11-30T09:00:00.000Z', keySource: 'generated', pem }
+      certificate: {
+        serialNumber: createHash('md5').update(pem).digest('hex'),
+        sha256,
+        subject: `CN=${serial}`,
+        publicKeySha256: hex(`k${serial}`),
+        notBefore: '2026-11-30T08:59:00.000Z',
+        notAfter: '2027-11-30T09:00:00.000Z',
+        keySource: 'generated',
+        pem
+      }
     })
     const at = (name: string): Partial<JournalFile> => (placed ? { partitionPath: `${SYSROOT}/${name}` } : {})
     const files: JournalFile[] = [
@@ -46,8 +71,24 @@ function journal(format: string, serials: string[], placed: boolean, reorder = f
     ]
     // A line laid out otherwise than the bake writes it (keys in another order) takes the parsed path.
     const written = reorder
-      ? ({ files, type: 'written', run, at: '2026-11-30T09:00:02.000Z', serial, certificateSha256: sha256, output: { path: `devices/${serial}`, size: 841, sha256: hex(`out ${serial}`) } } as JournalRecord)
-      : ({ type: 'written', run, at: '2026-11-30T09:00:02.000Z', serial, certificateSha256: sha256, output: { path: `devices/${serial}`, size: 841, sha256: hex(`out ${serial}`) }, files } as JournalRecord)
+      ? ({
+          files,
+          type: 'written',
+          run,
+          at: '2026-11-30T09:00:02.000Z',
+          serial,
+          certificateSha256: sha256,
+          output: { path: `devices/${serial}`, size: 841, sha256: hex(`out ${serial}`) }
+        } as JournalRecord)
+      : ({
+          type: 'written',
+          run,
+          at: '2026-11-30T09:00:02.000Z',
+          serial,
+          certificateSha256: sha256,
+          output: { path: `devices/${serial}`, size: 841, sha256: hex(`out ${serial}`) },
+          files
+        } as JournalRecord)
     records.push(written)
   }
   records.push({ type: 'complete', run, at: '2026-11-30T09:00:03.000Z', devices: serials.length })
