@@ -99,7 +99,8 @@ export async function inspectCommand(args: string[], out: Console): Promise<numb
 
 function ostreeText(layout: DiskLayout, number: number, sysroot: OstreeSysroot): string {
   const partition = layout.partitions.find((p) => p.number === number)!
-  const lines = [`${describePartition(partition)} holds an OSTree sysroot; stateroots (ostree-os) and deployments:`]
+  const where = describePartition(partition)
+  const lines = [`${where.charAt(0).toUpperCase()}${where.slice(1)} holds an OSTree sysroot; stateroots (ostree-os) and deployments:`]
   for (const stateroot of sysroot.stateroots) {
     lines.push(`  ${stateroot.name}: ${stateroot.deployments.length > 0 ? stateroot.deployments.join(', ') : '(no deployment)'}`)
   }

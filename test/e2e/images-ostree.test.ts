@@ -244,7 +244,7 @@ describe('inspect', () => {
   it('lists the stateroots and deployments of the sysroot', () => {
     const text = runCli(['inspect', several.path])
     expect(text.status, text.stderr).toBe(0)
-    expect(text.stdout).toMatch(/partition 2 .*OSTree sysroot/)
+    expect(text.stdout).toMatch(/^Partition 2 \(otaroot\) holds an OSTree sysroot; stateroots \(ostree-os\) and deployments:$/m)
     for (const name of ['poky', 'torizon']) expect(text.stdout).toContain(`${name}: ${several.deployments[name]![0]}`)
     const json = JSON.parse(runCli(['inspect', '--json', several.path]).stdout)
     expect(json.partitions[1].ostree).toEqual({
