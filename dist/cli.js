@@ -10293,6 +10293,59 @@ function subjectKeyIdentifier(ca) {
     return identifier && identifier.length > 0 ? identifier : undefined;
 }
 
+// Where a device path is stored on an OSTree system. The partition (meta-updater's `otaroot`,
+// Torizon's rootfs) holds a physical sysroot: /ostree/repo, each stateroot's deployments
+// /ostree/deploy/OS/deploy/CHECKSUM.N (the read-only /usr and a per-deployment /etc) and its
+// writable /ostree/deploy/OS/var, which the booted system bind-mounts at /var. Only /var is shared
+// by every deployment and kept across updates, so only device paths below /var can be baked, and
+// they are stored below the stateroot's var. Pure rules, used by settings, bundles, sinks and
+// verify alike (this module imports nothing).
+const OSTREE_DEPLOY = '/ostree/deploy';
+/**
+ * A stateroot name credbake accepts: what `ostree admin os-init` is given in practice (poky,
+ * torizon, fedora-coreos …), and safe in the tools' scripts and in paths.
+ */
+function isStaterootName(name) {
+    return /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/.test(name) && name !== '..';
+}
+/** The stateroot's var folder in the sysroot, e.g. /ostree/deploy/poky/var. */
+function staterootVar(os) {
+    return `${OSTREE_DEPLOY}/${os}/var`;
+}
+function isUnder(devicePath, dir) {
+    return devicePath === dir || devicePath.startsWith(`${dir}/`);
+}
+/**
+ * Why a device folder (or file) cannot hold credentials on an OSTree system, and what to use
+ * instead; undefined when it can (it is /var or below).
+ */
+function ostreePathRefusal(devicePath, os) {
+    if (isUnder(devicePath, '/var'))
+        return undefined;
+    let why;
+    if (isUnder(devicePath, '/usr')) {
+        why = `${devicePath} is under /usr, which on an OSTree system is the read-only deployment: the running system cannot change it and every update replaces it with the new commit's /usr, so nothing written there survives`;
+    }
+    else if (isUnder(devicePath, '/etc')) {
+        why = `${devicePath} is under /etc, which on an OSTree system belongs to one deployment (${OSTREE_DEPLOY}/${os}/deploy/CHECKSUM.N/etc) and is three-way merged into the next deployment on every upgrade: credentials written into the image's deployment are not where an upgraded system keeps its own changes`;
+    }
+    else {
+        why = `${devicePath} is outside /var: on an OSTree system everything but /var comes from the read-only deployment, and only /var (bind-mounted from ${staterootVar(os)}) is shared by every deployment and kept across updates`;
+    }
+    return `${why}. Use a credentials-dir under /var, e.g. the default /var/sota/import (where aktualizr's DeviceCred import looks).`;
+}
+/**
+ * The path inside the sysroot of a device path under /var: /var/sota/import/pkey.pem →
+ * /ostree/deploy/OS/var/sota/import/pkey.pem. Throws for any other path (callers refuse those
+ * with ostreePathRefusal before anything is issued; this is the last guard).
+ */
+function sysrootPath(devicePath, os) {
+    const refusal = ostreePathRefusal(devicePath, os);
+    if (refusal !== undefined)
+        throw new Error(refusal);
+    return `${staterootVar(os)}${devicePath.slice('/var'.length)}`;
+}
+
 const LAYOUT_FILES = {
     // aktualizr's [import] section in provision mode "DeviceCred": the device certificate followed by
     // the chain above it (aktualizr sends client.pem whole, so a server trusting only the root
@@ -10331,8 +10384,10 @@ function buildBundle(credential, options) {
         // A row with a CSR has no private key: the device keeps its own.
         if (text === undefined)
             continue;
+        const devicePath = path.posix.join(options.credentialsDir, file.name);
         files.push({
-            path: path.posix.join(options.credentialsDir, file.name),
+            path: devicePath,
+            ...(options.ostreeOs === undefined ? {} : { partitionPath: sysrootPath(devicePath, options.ostreeOs) }),
             content: Buffer.from(text, 'utf8'),
             mode: file.mode,
             uid: 0,
@@ -11341,9 +11396,13 @@ async function flushFileSystem(dir) {
 // what happened and everything that shaped each certificate, and the review is derived from it.
 /** Journal format written by this version. Format 1 (credbake 0.1) had no checksums and no bases. */
 const JOURNAL_FORMAT = 2;
-/** Names of the fields that differ between two objects of the same shape, for messages. */
+/**
+ * Names of the fields that differ between two objects of the same shape, for messages. Optional
+ * fields count when either side has them.
+ */
 function differingFields(before, after) {
-    return Object.keys(after).filter((key) => before[key] !== after[key]).map(String);
+    const keys = [...new Set([...Object.keys(after), ...Object.keys(before)])];
+    return keys.filter((key) => before[key] !== after[key]).map(String);
 }
 
 // The journal (output-dir/credbake-journal.jsonl): an append-only, fsync'd record of every
@@ -24643,7 +24702,8 @@ function deviceSums(device, format) {
         for (const file of device.files) {
             if (file.privateKey || file.sha256 === undefined)
                 continue;
-            const inside = file.path.split('/').filter(Boolean).join('/');
+            // Where the file is in the tree: its sysroot path when the output carries those (OSTree).
+            const inside = (file.partitionPath ?? file.path).split('/').filter(Boolean).join('/');
             sums.push([path.posix.join(device.output.path, inside), file.sha256]);
         }
     }
@@ -24730,6 +24790,7 @@ const FILE_PATH = bytesOf('{"path":');
 const MODE = bytesOf(',"mode":');
 const OWNER = bytesOf(',"owner":');
 const SECRET = bytesOf(',"secret":');
+const PARTITION_PATH = bytesOf(',"partitionPath":');
 const TRUE = bytesOf('true');
 const FALSE = bytesOf('false');
 const isString = (json) => json !== undefined && json.charCodeAt(0) === 0x22;
@@ -24823,9 +24884,12 @@ function writtenText(line) {
             const secret = c.literal(TRUE);
             if (!secret && !c.literal(FALSE))
                 return undefined;
+            let partitionPath;
+            if (c.literal(PARTITION_PATH) && !isString((partitionPath = c.token())))
+                return undefined;
             if (!c.byte(0x7d))
                 return undefined;
-            files.push({ path: filePath, mode: mode, owner: owner, sha256: fileSha256, size: fileSize, secret });
+            files.push({ path: filePath, mode: mode, owner: owner, sha256: fileSha256, size: fileSize, secret, ...(partitionPath === undefined ? {} : { partitionPath }) });
         } while (c.byte(0x2c));
         if (!c.byte(0x5d))
             return undefined;
@@ -24847,7 +24911,7 @@ function deviceEntryText(issued, written) {
     text += '[';
     for (let i = 0; i < files.length; i++) {
         const file = files[i];
-        text += `${i ? ',' : ''}\n        {\n          "path": ${file.path},\n          "mode": ${file.mode},\n          "owner": ${file.owner},`;
+        text += `${i ? ',' : ''}\n        {\n          "path": ${file.path},${file.partitionPath === undefined ? '' : `\n          "partitionPath": ${file.partitionPath},`}\n          "mode": ${file.mode},\n          "owner": ${file.owner},`;
         text += file.secret
             ? '\n          "privateKey": true\n        }'
             : `\n          "sha256": ${file.sha256 === 'null' ? '""' : file.sha256},\n          "size": ${file.size},\n          "privateKey": false\n        }`;
@@ -24879,9 +24943,13 @@ function deviceEntry(issued, written) {
             ...(written.output.partition ? { partition: written.output.partition } : {}),
             ...(written.output.bmap ? { bmap: written.output.bmap } : {})
         },
-        files: written.files.map((file) => file.secret
-            ? { path: file.path, mode: file.mode, owner: file.owner, privateKey: true }
-            : { path: file.path, mode: file.mode, owner: file.owner, sha256: file.sha256 ?? '', size: file.size, privateKey: false })
+        files: written.files.map((file) => {
+            // Present only where the file is stored elsewhere than its device path (OSTree sysroots).
+            const placed = file.partitionPath === undefined ? {} : { partitionPath: file.partitionPath };
+            return file.secret
+                ? { path: file.path, ...placed, mode: file.mode, owner: file.owner, privateKey: true }
+                : { path: file.path, ...placed, mode: file.mode, owner: file.owner, sha256: file.sha256 ?? '', size: file.size, privateKey: false };
+        })
     };
 }
 /**
@@ -24928,7 +24996,9 @@ class Arena {
 function dirDevice(written) {
     return {
         output: { path: valueOf(written.path), sha256: valueOf(written.sha256) },
-        files: written.files.map((file) => (file.secret ? { privateKey: true } : { path: valueOf(file.path), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false }))
+        files: written.files.map((file) => file.secret
+            ? { privateKey: true }
+            : { path: valueOf(file.path), ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false })
     };
 }
 const cursor = new FieldCursor();
@@ -25172,8 +25242,13 @@ function describeFiles(files, medium) {
         owner: medium.owners ? `${file.uid}:${file.gid}` : null,
         sha256: file.secret ? null : sha256Hex(file.content),
         size: file.content.length,
-        secret: file.secret
+        secret: file.secret,
+        ...(file.partitionPath === undefined ? {} : { partitionPath: file.partitionPath })
     }));
+}
+/** The files as the output stores them: at their partitionPath where they have one (OSTree sysroot paths). */
+function placedFiles(files) {
+    return files.map((file) => (file.partitionPath === undefined ? file : { ...file, path: file.partitionPath }));
 }
 /**
  * A digest for a "dir" output (a tree, not a file): SHA-256 of one line per file,
@@ -25242,6 +25317,7 @@ class DirWriter {
     write(device, files) {
         const target = path.join(this.root, device.serial);
         const temp = tempSibling(target);
+        const placed = placedFiles(files);
         try {
             if (!this.rootReady) {
                 mkdirSync(this.root, { recursive: true, mode: 0o755 });
@@ -25249,7 +25325,8 @@ class DirWriter {
             }
             makeFolder(temp);
             const made = new Set([temp]);
-            for (const file of files)
+            // At sysroot paths when the bundle has them (ostree-os), else at device paths.
+            for (const file of placed)
                 writeOne(temp, file, made);
             rmSync(target, { recursive: true, force: true });
             renameSync(temp, target);
@@ -25261,7 +25338,7 @@ class DirWriter {
         return {
             path: path.relative(this.outputDir, target).split(path.sep).join('/'),
             size: files.reduce((sum, file) => sum + file.content.length, 0),
-            sha256: treeDigest(files),
+            sha256: treeDigest(placed),
             files: describeFiles(files, { modes: true, owners: true })
         };
     }
@@ -25270,11 +25347,15 @@ class DirSink {
     outputDir;
     format = 'dir';
     writer;
+    /** With ostree-os: the trees hold sysroot paths, to copy into a mounted otaroot. */
+    ostree;
     local;
-    constructor(outputDir) {
+    constructor(outputDir, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { kind: 'dir', outputDir, mtime: new Date(0).toISOString() };
         this.local = new DirWriter(outputDir);
+        if (ostreeOs !== undefined)
+            this.ostree = { os: ostreeOs, sysrootPaths: true };
     }
     async write(device, files, hooks = {}) {
         await hooks.beforeKeyWritten?.();
@@ -25432,18 +25513,18 @@ function splitName(name) {
 function ustarHeader(entry, name, prefix) {
     const header = Buffer.alloc(BLOCK);
     header.write(name, 0, 100, 'latin1');
-    header.write(octal$2(entry.mode & 0o7777, 6), 100, 'latin1');
-    header.write(octal$2(entry.uid, 6), 108, 'latin1');
-    header.write(octal$2(entry.gid, 6), 116, 'latin1');
-    header.write(octal$2(entry.size, 11), 124, 'latin1');
-    header.write(octal$2(entry.mtime, 11), 136, 'latin1');
+    header.write(octal$3(entry.mode & 0o7777, 6), 100, 'latin1');
+    header.write(octal$3(entry.uid, 6), 108, 'latin1');
+    header.write(octal$3(entry.gid, 6), 116, 'latin1');
+    header.write(octal$3(entry.size, 11), 124, 'latin1');
+    header.write(octal$3(entry.mtime, 11), 136, 'latin1');
     header[156] = entry.type === 'file' ? 0x30 : entry.type === 'directory' ? 0x35 : 0x78; // '0' '5' 'x'
     header.write(MAGIC$1, 257, 'latin1');
     header.write(VERSION, 263, 'latin1');
     header.write('root', 265, 'latin1'); // uname: entries are owned by 0:0
     header.write('root', 297, 'latin1'); // gname
-    header.write(octal$2(0, 6), 329, 'latin1'); // devmajor
-    header.write(octal$2(0, 6), 337, 'latin1'); // devminor
+    header.write(octal$3(0, 6), 329, 'latin1'); // devmajor
+    header.write(octal$3(0, 6), 337, 'latin1'); // devminor
     if (prefix)
         header.write(prefix, 345, 155, 'latin1');
     // The checksum is the byte sum of the header with its own field read as eight spaces.
@@ -25451,11 +25532,11 @@ function ustarHeader(entry, name, prefix) {
     for (let index = 0; index < BLOCK; index++)
         if (index < 148 || index >= 156)
             sum += header[index];
-    header.write(octal$2(sum, 6), 148, 'latin1');
+    header.write(octal$3(sum, 6), 148, 'latin1');
     return header;
 }
 /** `digits` octal digits and a space (the field's last byte stays NUL). */
-function octal$2(value, digits) {
+function octal$3(value, digits) {
     const text = value.toString(8);
     if (text.length > digits)
         throw new RangeError(`tar header field overflow (${value})`);
@@ -25777,7 +25858,8 @@ class TarWriter {
         let archive;
         try {
             // The .tar.gz in one pass, without zlib's per-call set-up (tar-gzip.ts).
-            archive = overlayGzip(files, this.mtime);
+            // Entries at sysroot paths when the bundle has them (ostree-os), else at device paths.
+            archive = overlayGzip(placedFiles(files), this.mtime);
             if (!this.rootReady) {
                 mkdirSync(this.root, { recursive: true, mode: 0o755 });
                 this.rootReady = true;
@@ -25826,12 +25908,16 @@ class TarSink {
     format = 'tar';
     space = { bytesPerOutput: OVERLAY_BYTES, basis: 'an overlay of a few KiB' };
     writer;
+    /** With ostree-os: the overlays hold sysroot paths, to extract into a mounted otaroot. */
+    ostree;
     local;
     /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
-    constructor(outputDir, mtime) {
+    constructor(outputDir, mtime, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { kind: 'tar', outputDir, mtime: mtime.toISOString() };
         this.local = new TarWriter(outputDir, mtime);
+        if (ostreeOs !== undefined)
+            this.ostree = { os: ostreeOs, sysrootPaths: true };
     }
     async write(device, files, hooks = {}) {
         await hooks.beforeKeyWritten?.();
@@ -25850,8 +25936,8 @@ class TarSink {
 
 /** How each format's sink is opened: a new sink is one file plus one entry here (and in FORMAT_SPECS). */
 const OPENERS = {
-    dir: async (settings) => new DirSink(settings.outputDir),
-    tar: async (settings, context) => new TarSink(settings.outputDir, context.mtime),
+    dir: async (settings) => new DirSink(settings.outputDir, settings.ostreeOs),
+    tar: async (settings, context) => new TarSink(settings.outputDir, context.mtime, settings.ostreeOs),
     // Images load their tools and base image lazily: tar and dir runs never pay for it.
     image: async (settings, context) => (await Promise.resolve().then(function () { return image; })).ImageSink.open(settings, context),
     partition: async (settings, context) => (await Promise.resolve().then(function () { return image; })).ImageSink.open(settings, context)
@@ -25939,7 +26025,8 @@ async function reclaimAbandoned(root) {
 // type, lifetime, profile, bundle inputs) and each device's (device ID, rendered subject and SAN,
 // CSR). A device is resumed only when both are unchanged; the same functions compute them when a
 // certificate is issued and when a later run compares, so they cannot drift apart.
-function runBasis(settings, profile) {
+/** `ostreeOs`: the stateroot whose var holds the files (sysroot paths), when there is one. */
+function runBasis(settings, profile, ostreeOs) {
     return {
         keyType: settings.keyType,
         lifetime: describeLifetime(profile.lifetime),
@@ -25947,7 +26034,9 @@ function runBasis(settings, profile) {
         layout: settings.layout,
         credentialsDir: settings.credentialsDir,
         serverCaSha256: settings.serverCa ? sha256Hex(Buffer.from(settings.serverCa.text)) : null,
-        gatewayUrl: settings.gatewayUrl ?? null
+        gatewayUrl: settings.gatewayUrl ?? null,
+        // Only when set, so that the bases of runs without it are what they always were.
+        ...(ostreeOs === undefined ? {} : { ostreeOs })
     };
 }
 /**
@@ -26629,7 +26718,11 @@ async function bake(settings, reporter) {
         await removeLeftoverTemps(settings.outputDir);
         const sink = cleanup.add('the output sink', await createSink(settings, { secrets, mtime: startedAt, reporter }), (held) => held.close());
         const identity = runIdentity(settings, ca, sink);
-        const basis = runBasis(settings, profile);
+        // Where the files are stored shapes them: a changed stateroot reissues, never keeps.
+        const basis = runBasis(settings, profile, sink.ostree?.os);
+        if (sink.ostree && !FORMAT_SPECS[settings.format].usesImage) {
+            reporter.info(`ostree-os ${sink.ostree.os}: the ${settings.format} outputs hold the files at sysroot paths (${staterootVar(sink.ostree.os)}/…), to be put into a mounted otaroot, not onto a running device.`);
+        }
         const basisMaker = new DeviceBasisMaker(profile);
         // The journal's state (per device, for resume) is needed for the plan only: it is not held
         // through the bake and the review.
@@ -26658,6 +26751,7 @@ async function bake(settings, reporter) {
             credentialsDir: settings.credentialsDir,
             serverCaPem: settings.serverCa?.text,
             gatewayUrl: settings.gatewayUrl,
+            ...(sink.ostree ? { ostreeOs: sink.ostree.os } : {}),
             ...chainFor(ca)
         };
         const context = {
@@ -26737,6 +26831,7 @@ const BASIS_FIELD_NAMES = {
     credentialsDir: 'credentials-dir',
     serverCaSha256: 'server-ca',
     gatewayUrl: 'gateway-url',
+    ostreeOs: 'ostree-os',
     deviceId: 'device-id',
     subject: 'subject',
     sanSha256: 'san',
@@ -27123,11 +27218,19 @@ function manifestHeader(settings, ca, profile, now, sink, manifestSha256) {
             format: settings.format,
             compress: settings.compress,
             ...(settings.image
-                ? { image: { path: settings.image, ...(sink.base ? { sha256: sink.base.sha256, partition: sink.base.partition } : {}) } }
-                : {})
+                ? {
+                    image: {
+                        path: settings.image,
+                        ...(sink.base ? { sha256: sink.base.sha256, partition: sink.base.partition } : {}),
+                        ...(sink.preexisting?.length ? { preexisting: [...sink.preexisting] } : {})
+                    }
+                }
+                : {}),
+            ...(sink.ostree ? { ostree: { ...sink.ostree } } : {})
         },
         shard: { index: settings.shard.index, count: settings.shard.count },
-        source: { manifest: { path: settings.manifestPath, sha256: manifestSha256 } }
+        source: { manifest: { path: settings.manifestPath, sha256: manifestSha256 } },
+        ...(sink.warnings?.length ? { warnings: [...sink.warnings] } : {})
     };
 }
 
@@ -27288,6 +27391,10 @@ const INPUTS = [
     {
         name: 'partition',
         description: 'Where in the image: a number (Linux numbering: 5 is the first logical MBR partition), `label=NAME` (file-system label) or `name=NAME` (GPT partition name). Default: the only ext2/3/4 partition.'
+    },
+    {
+        name: 'ostree-os',
+        description: 'The OSTree stateroot (`/ostree/deploy/NAME`) whose /var receives the files when the target partition holds an OSTree sysroot (meta-updater\'s otaroot, Torizon). Needed when the sysroot has several stateroots; the only one is found by itself. With `tar` or `dir` outputs: the files carry sysroot paths (`ostree/deploy/NAME/var/…`, to extract into a mounted otaroot) instead of device paths. credentials-dir must be under /var on OSTree systems.'
     },
     {
         name: 'format',
@@ -27713,6 +27820,7 @@ function parseSettings(raw, context) {
         san: get('san'),
         image: image === undefined ? undefined : resolvePath(image),
         partition: parsePartitionSelector(get('partition')),
+        ...(get('ostree-os') === undefined ? {} : { ostreeOs: parseOstreeOs(get('ostree-os')) }),
         format,
         compress: oneOf('compress', orDefault('compress'), COMPRESSIONS),
         bmap: parseBoolean('bmap', orDefault('bmap')),
@@ -27738,6 +27846,12 @@ function parseSettings(raw, context) {
         throw new InputError(`Input "bmap" applies to image and partition outputs (block maps for bmaptool), not to format "${format}".`, {
             input: 'bmap'
         });
+    }
+    if (settings.ostreeOs !== undefined) {
+        // Refused before anything is issued: on OSTree only /var survives updates.
+        const refusal = ostreePathRefusal(settings.credentialsDir, settings.ostreeOs);
+        if (refusal !== undefined)
+            throw new InputError(`Input "credentials-dir" cannot be used with ostree-os: ${refusal}`, { input: 'credentials-dir' });
     }
     if (image !== undefined && !existsSync(settings.image)) {
         throw new InputError(`Input "image": no file at ${settings.image}.`, { input: 'image' });
@@ -27916,6 +28030,12 @@ function parsePartitionSelector(value) {
     if (match)
         return { kind: match[1], value: match[2] };
     throw new InputError(`Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`, { input: 'partition' });
+}
+function parseOstreeOs(value) {
+    if (!isStaterootName(value)) {
+        throw new InputError(`Input "ostree-os" must name an OSTree stateroot (the NAME of /ostree/deploy/NAME: letters, digits, . _ + -); got ${JSON.stringify(value)}.`, { input: 'ostree-os' });
+    }
+    return value;
 }
 function parseBoolean(input, value) {
     // The YAML 1.2 core schema's booleans, as @actions/core's getBooleanInput accepts them.
@@ -28888,13 +29008,15 @@ async function probeFat(handle, start, boot) {
     if (!bpb)
         return null;
     const { bytesPerSector: bps, sectorsPerCluster: spc } = bpb;
-    // Type by cluster count, as the Microsoft FAT specification defines it.
     const rootDirSectors = Math.ceil((bpb.rootEntries * 32) / bps);
     const firstDataSector = bpb.reserved + bpb.fats * bpb.fatSize + rootDirSectors;
     if (firstDataSector >= bpb.totalSectors)
         return null;
     const clusters = Math.floor((bpb.totalSectors - firstDataSector) / spc);
-    const type = clusters < 4085 ? 'fat12' : clusters < 65525 ? 'fat16' : 'fat32';
+    // FAT32 by its boot sector (a zero 16-bit FAT size, the FAT32 extended BPB), as Linux, blkid and
+    // mtools decide: `mkfs.vfat -F 32` makes FAT32 below the specification's 65,525 clusters too,
+    // and its label and root directory are where FAT32 keeps them. FAT12 and FAT16 by cluster count.
+    const type = bpb.isFat32Layout ? 'fat32' : clusters < 4085 ? 'fat12' : 'fat16';
     const ext = type === 'fat32' ? 28 : 0; // FAT32 extended BPB fields sit 28 bytes further on
     const hasExtBoot = boot[38 + ext] === 0x29;
     const bpbLabel = hasExtBoot ? boot.subarray(43 + ext, 54 + ext).toString('latin1').trimEnd() : '';
@@ -28943,6 +29065,632 @@ async function probeFileSystem(handle, start) {
 /** True when `sector` (the first 512 bytes of a file) is a FAT boot sector with a sane BPB. */
 function looksLikeFatBootSector(sector) {
     return parseBpb(sector) !== null;
+}
+
+// Device paths as the image writers accept them, and the directories they need.
+/**
+ * Absolute, normalized, no "..", no quotes or control characters (the tools' script syntax has no
+ * escapes for them), no duplicates.
+ */
+function checkDevicePaths(files) {
+    const seen = new Set();
+    for (const file of files) {
+        const p = file.path;
+        const bad = !p.startsWith('/') ||
+            p === '/' ||
+            p.endsWith('/') ||
+            path.posix.normalize(p) !== p ||
+            p.split('/').includes('..') ||
+            /["\\\u0000-\u001f\u007f]/.test(p);
+        if (bad)
+            throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, { input: 'credentials-dir' });
+        if (seen.has(p))
+            throw new ImageError(`The bundle holds ${p} twice.`, { input: 'credentials-dir' });
+        seen.add(p);
+    }
+}
+/** Every ancestor directory of `paths` except "/", parents before children. */
+function ancestorDirs(paths) {
+    const dirs = new Set();
+    for (const p of paths) {
+        for (let dir = path.posix.dirname(p); dir !== '/'; dir = path.posix.dirname(dir))
+            dirs.add(dir);
+    }
+    return [...dirs].sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
+}
+/** "0600" for 0o600. */
+function octal$2(mode) {
+    return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+// Writing a bundle into an ext2/3/4 file system inside an image with debugfs, no mount, no root.
+// Per device: one `debugfs -w -f SCRIPT 'IMAGE?offset=N'` process that writes everything, closes
+// the file system (flushing it) and reopens it read-only to stat and dump every written file for
+// comparison. debugfs exits 0 even when it fails and prints its version banner on stderr, so every
+// other stderr line counts as a failure. Which directories/files already exist is probed once
+// per base image (see `probeCache`).
+const PAGER_OFF = { DEBUGFS_PAGER: '__none__', PAGER: '__none__' };
+function target(image, offset) {
+    return `${toolImage(image).name}?offset=${offset}`;
+}
+function q(value) {
+    // checkDevicePaths and our temp names exclude '"' and control characters, so quoting is enough.
+    return `"${value}"`;
+}
+/** stderr lines that are not the version banner ("debugfs 1.47.0 (5-Feb-2023)"). */
+function problems(stderr) {
+    const all = lines(stderr);
+    const banner = all.find((l) => /^debugfs \d/.test(l));
+    return { banner, errors: all.filter((l) => l !== banner) };
+}
+function e2fsprogsVersion(banner) {
+    return /^debugfs (\S+)/.exec(banner ?? '')?.[1] ?? 'unknown';
+}
+function versionAtLeast(have, need) {
+    const a = have.split('.').map(Number);
+    const b = need.split('.').map(Number);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+        const x = a[i] ?? 0;
+        const y = b[i] ?? 0;
+        if (Number.isNaN(x))
+            return true;
+        if (x !== y)
+            return x > y;
+    }
+    return true;
+}
+async function readSuperblock(image, offset) {
+    const handle = await open(image, 'r');
+    try {
+        return await readAt(handle, offset + 1024, 1024);
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** Features debugfs refused, named from the superblock, with the e2fsprogs release that added them. */
+async function unsupportedFeatureError(opts, banner, line) {
+    const version = e2fsprogsVersion(banner);
+    let named = '';
+    try {
+        const sb = await readSuperblock(opts.image, opts.offset);
+        const all = extFeatureNames(sb.readUInt32LE(0x5c), sb.readUInt32LE(0x60), sb.readUInt32LE(0x64));
+        const blamed = all.filter((f) => /^(incompat|ro_compat|compat)_0x/.test(f) || (EXT_FEATURE_SINCE[f] !== undefined && !versionAtLeast(version, EXT_FEATURE_SINCE[f])));
+        named = blamed.length > 0
+            ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
+            : ` The file system's features: ${all.join(', ')}.`;
+    }
+    catch {
+        // keep the message without feature names
+    }
+    return new ImageError(`The ext file system in ${opts.partition} uses features the installed e2fsprogs ${version} cannot write (debugfs: "${line}").${named} ` +
+        'Install a newer e2fsprogs on the runner, or build the image without those features (mkfs.ext4 -O ^FEATURE).', { file: opts.image });
+}
+async function failure$1(opts, banner, errors, stage) {
+    const first = errors[0] ?? '';
+    const shown = errors.slice(0, 5).join('; ');
+    if (/unsupported (read-only )?feature/i.test(first))
+        return unsupportedFeatureError(opts, banner, first);
+    if (errors.some((l) => /Could not allocate (block|inode)|No free space|No space left/i.test(l))) {
+        return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (debugfs: ${shown}). Free space in that file system or make the partition larger in the base image.`, { input: 'partition', serial: opts.serial, file: opts.image });
+    }
+    if (/No such file or directory while trying to open|Bad magic number|Superblock checksum does not match|while trying to open/i.test(first)) {
+        return new ImageError(`debugfs cannot open the ext file system in ${opts.partition} of ${opts.image}: ${first}`, { file: opts.image, serial: opts.serial });
+    }
+    return new ToolError(`debugfs failed while ${stage} for device ${opts.serial} in ${opts.partition}: ${shown}`, { serial: opts.serial });
+}
+/** Split `debugfs -f` stdout into the output of each command (each starts with its echo line). */
+function sections(stdout) {
+    const out = [];
+    for (const line of stdout.split('\n')) {
+        if (line.startsWith('debugfs: '))
+            out.push('');
+        else if (out.length > 0)
+            out[out.length - 1] += `${line}\n`;
+    }
+    return out;
+}
+function parseStat(text) {
+    const head = /Type:\s+(\S+)\s+Mode:\s+([0-7]+)/.exec(text);
+    const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(text);
+    const size = /\bSize:\s+(\d+)/.exec(text.slice(owner?.index ?? 0));
+    if (!head || !owner || !size)
+        return null;
+    const link = /Fast link dest:\s+"(.*)"/.exec(text);
+    return { type: head[1], mode: parseInt(head[2], 8), uid: Number(owner[1]), gid: Number(owner[2]), size: Number(size[1]), ...(link ? { linkTarget: link[1] } : {}) };
+}
+/** Run debugfs read-only with a script; returns per-command output sections. */
+async function runScript(opts, work, name, commands, write) {
+    const script = path.join(work, name);
+    await writeFile(script, `${commands.join('\n')}\n`, { mode: 0o600 });
+    const args = write ? ['-w', '-f', script, target(opts.image, opts.offset)] : ['-f', script, target(opts.image, opts.offset)];
+    const result = await runTool('debugfs', args, { env: { ...process.env, ...PAGER_OFF }, cwd: toolImage(opts.image).cwd });
+    const { banner, errors } = problems(result.stderr);
+    if (result.signal)
+        errors.push(`debugfs was killed by ${result.signal}`);
+    return { outputs: sections(result.stdout.toString('utf8')), banner, errors };
+}
+/** Ask the (base or copy) image what exists at `paths`; fills `cache`. */
+async function probe$1(opts, work, paths, cache) {
+    const missing = paths.filter((p) => !cache.has(p));
+    if (missing.length === 0)
+        return;
+    const { outputs, banner, errors } = await runScript(opts, work, 'probe.debugfs', missing.map((p) => `stat ${q(p)}`), false);
+    // Paths that do not exist (or sit below a file) are expected answers here; the caller turns
+    // an ancestor that is a file into a clear error.
+    const real = errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
+    if (real.length > 0)
+        throw await failure$1(opts, banner, real, 'checking which directories exist');
+    if (outputs.length !== missing.length)
+        throw new ToolError(`debugfs answered ${outputs.length} of ${missing.length} stat commands while checking ${opts.partition}; its output: ${outputs.join(' | ').slice(0, 500)}`);
+    missing.forEach((p, i) => {
+        const stat = parseStat(outputs[i]);
+        if (!stat)
+            cache.set(p, { kind: 'missing' });
+        else if (stat.type === 'directory')
+            cache.set(p, { kind: 'dir' });
+        else if (stat.type === 'symlink')
+            cache.set(p, { kind: 'symlink', target: stat.linkTarget ?? '?' });
+        else
+            cache.set(p, { kind: 'file' });
+    });
+}
+/**
+ * debugfs commands that stat and dump each of `paths` into `work`/r<i>, shared by the writer's
+ * read-back and `credbake verify`. debugfs's dump creates files 0666 minus the umask and one is
+ * the device key: the targets are pre-created 0600 here (dump truncates a file and keeps its mode).
+ */
+async function readBackCommands(paths, work) {
+    await Promise.all(paths.map((_, i) => writeFile(path.join(work, `r${i}`), '', { mode: 0o600 })));
+    return paths.flatMap((p, i) => [`stat ${q(p)}`, `dump ${q(p)} ${q(path.join(work, `r${i}`))}`]);
+}
+/** The outputs of readBackCommands, per path: what stat said and the dumped bytes; null when absent. */
+async function collectReadBack(outputs, paths, work) {
+    const result = [];
+    for (const [i] of paths.entries()) {
+        const stat = parseStat(outputs[2 * i] ?? '');
+        const dumped = path.join(work, `r${i}`);
+        const bytes = stat ? await readFile(dumped).catch(() => null) : null;
+        await rm(dumped, { force: true });
+        result.push(stat ? { ...stat, content: bytes } : null);
+    }
+    return result;
+}
+/**
+ * Read `paths` (stat + bytes, the writer's read-back) and list the entries of `dirs` (names of
+ * what is in them, "." and ".." left out; null for a directory that is not there) from an ext
+ * file system, read-only, in one debugfs run. Used by `credbake verify`.
+ */
+async function readExtFiles(opts, paths, dirs = []) {
+    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
+    const options = { ...opts, files: [] };
+    try {
+        const commands = [...(await readBackCommands(paths, work)), ...dirs.map((d) => `ls -p ${q(d)}`)];
+        const read = await runScript(options, work, 'read.debugfs', commands, false);
+        const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
+        if (hard.length > 0)
+            throw await failure$1(options, read.banner, hard, 'reading');
+        if (read.outputs.length !== commands.length)
+            throw new ToolError(`debugfs answered ${read.outputs.length} of ${commands.length} commands while reading ${opts.partition} of ${opts.image}`);
+        const files = await collectReadBack(read.outputs, paths, work);
+        const listings = new Map();
+        dirs.forEach((dir, i) => {
+            listings.set(dir, parseListing(read.outputs[2 * paths.length + i] ?? '')?.map((entry) => entry.name) ?? null);
+        });
+        return { files, listings };
+    }
+    finally {
+        await rm(work, { recursive: true, force: true });
+    }
+}
+/** S_IFMT of a mode: 0o040000 folder, 0o100000 regular file, 0o120000 symlink. */
+function fileType(mode) {
+    const type = mode & 0o170000;
+    return type === 0o040000 ? 'dir' : type === 0o100000 ? 'file' : type === 0o120000 ? 'symlink' : 'other';
+}
+/**
+ * `ls -p` output: one "/inode/mode/uid/gid/name/size/" line per entry ("." and ".." left out);
+ * null when debugfs printed nothing (the folder is not there: a present one lists "." at least).
+ */
+function parseListing(output) {
+    if (output.trim() === '')
+        return null;
+    const entries = [];
+    for (const line of lines(output)) {
+        const match = /^\/(\d+)\/([0-7]+)\/(\d+)\/(\d+)\/(.*)\/(\d*)\/$/.exec(line);
+        if (!match || match[5] === '.' || match[5] === '..')
+            continue;
+        entries.push({ name: match[5], inode: Number(match[1]), mode: parseInt(match[2], 8), uid: Number(match[3]), gid: Number(match[4]), size: Number(match[6] || 0) });
+    }
+    return entries;
+}
+/**
+ * The entries of each of `dirs` (absolute paths without quotes or control characters) in an ext
+ * file system, read-only, in one debugfs run; null for a folder that is not there.
+ */
+async function listExtDirs(opts, dirs) {
+    const listings = new Map();
+    if (dirs.length === 0)
+        return listings;
+    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
+    const options = { ...opts, files: [] };
+    try {
+        const read = await runScript(options, work, 'list.debugfs', dirs.map((d) => `ls -p ${q(d)}`), false);
+        const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
+        if (hard.length > 0)
+            throw await failure$1(options, read.banner, hard, 'listing folders');
+        if (read.outputs.length !== dirs.length)
+            throw new ToolError(`debugfs answered ${read.outputs.length} of ${dirs.length} commands while listing ${opts.partition} of ${opts.image}`);
+        dirs.forEach((dir, i) => listings.set(dir, parseListing(read.outputs[i])));
+        return listings;
+    }
+    finally {
+        await rm(work, { recursive: true, force: true });
+    }
+}
+/**
+ * Write `files` into the ext2/3/4 file system at `offset` of `image`, creating missing parent
+ * directories (0755, 0:0), replacing existing files, setting each file's mode and owner, then
+ * reading everything back. Throws unless every file reads back identical.
+ */
+async function writeExtFiles(opts) {
+    checkDevicePaths(opts.files);
+    const sb = await readSuperblock(opts.image, opts.offset);
+    if (sb.length < 1024 || sb.readUInt16LE(56) !== 0xef53) {
+        throw new ImageError(`${opts.partition} of ${opts.image} holds no ext2/3/4 file system at byte ${opts.offset}.`, { file: opts.image });
+    }
+    const incompat = sb.readUInt32LE(0x60);
+    if (incompat & EXT_INCOMPAT_RECOVER) {
+        throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, { file: opts.image });
+    }
+    if (incompat & EXT_INCOMPAT_JOURNAL_DEV) {
+        throw new ImageError(`${opts.partition} is an external ext journal device, not a file system; select the file-system partition.`, { input: 'partition', file: opts.image });
+    }
+    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
+    try {
+        const cache = opts.probeCache ?? new Map();
+        const dirs = ancestorDirs(opts.files.map((f) => f.path));
+        await probe$1(opts, work, [...dirs, ...opts.files.map((f) => f.path)], cache);
+        for (const dir of dirs) {
+            const state = cache.get(dir);
+            if (state.kind === 'symlink') {
+                throw new ImageError(`${dir} is a symbolic link to ${state.target} in ${opts.partition}; debugfs does not follow links, so point the credentials directory at the real path.`, { input: 'credentials-dir', file: opts.image });
+            }
+            if (state.kind === 'file')
+                throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image });
+        }
+        for (const file of opts.files) {
+            if (cache.get(file.path).kind === 'dir')
+                throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image });
+        }
+        // One write run: directories parents-first, then for each file rm (if present), write, sif.
+        const dirMode = opts.dirMode ?? 0o755;
+        const commands = [];
+        for (const dir of dirs) {
+            if (cache.get(dir).kind !== 'missing')
+                continue;
+            commands.push(`mkdir ${q(dir)}`, `sif ${q(dir)} mode 0${(0o40000 | dirMode).toString(8)}`, `sif ${q(dir)} uid 0`, `sif ${q(dir)} gid 0`);
+        }
+        const hostFiles = [];
+        for (const [index, file] of opts.files.entries()) {
+            const host = path.join(work, `f${index}`);
+            await writeFile(host, file.content, { mode: 0o600 });
+            hostFiles.push(host);
+            if (cache.get(file.path).kind !== 'missing')
+                commands.push(`rm ${q(file.path)}`);
+            commands.push(`write ${q(host)} ${q(file.path)}`, `sif ${q(file.path)} mode 0${(0o100000 | (file.mode & 0o7777)).toString(8)}`, `sif ${q(file.path)} uid ${file.uid}`, `sif ${q(file.path)} gid ${file.gid}`);
+        }
+        // Read-back: stat for mode/owner/size, dump for the bytes.
+        const createdDirs = dirs.filter((d) => cache.get(d).kind === 'missing');
+        const readCommands = [...createdDirs.map((d) => `stat ${q(d)}`), ...(await readBackCommands(opts.files.map((f) => f.path), work))];
+        // A path missing on read-back is a mismatch reported per file below, not a tool failure.
+        const notFound = (l) => /File not found by ext2_lookup/.test(l);
+        let read;
+        if (opts.separateReadBack || /["\\\u0000-\u001f]/.test(opts.image)) {
+            const written = await runScript(opts, work, 'write.debugfs', commands, true);
+            if (written.errors.length > 0)
+                throw await failure$1(opts, written.banner, written.errors, 'writing');
+            await Promise.all(hostFiles.map((f) => rm(f, { force: true })));
+            read = await runScript(opts, work, 'read.debugfs', readCommands, false);
+        }
+        else {
+            // One process, two sessions: close_filesys flushes everything and drops debugfs's block
+            // cache; the read-only open_filesys then reads what is in the file, as a second run would,
+            // without paying for a second process start (the largest cost per device after the copy).
+            const all = [...commands, 'close_filesys', `open_filesys ${q(target(opts.image, opts.offset))}`, ...readCommands];
+            const both = await runScript(opts, work, 'write.debugfs', all, true);
+            const hard = both.errors.filter((l) => !notFound(l));
+            if (hard.length > 0)
+                throw await failure$1(opts, both.banner, hard, 'writing');
+            read = { ...both, outputs: both.outputs.slice(commands.length + 2) };
+        }
+        const readErrors = read.errors.filter((l) => !notFound(l));
+        if (readErrors.length > 0)
+            throw await failure$1(opts, read.banner, readErrors, 'reading back');
+        const complaints = read.errors.length > 0 ? ` (debugfs said: ${read.errors.slice(0, 3).join('; ')})` : '';
+        const verifyError = (message) => new ToolError(`Device ${opts.serial}: read-back of ${opts.partition} failed: ${message}${complaints}. The image does not hold what was written.`, { serial: opts.serial });
+        createdDirs.forEach((dir, i) => {
+            const stat = parseStat(read.outputs[i] ?? '');
+            if (!stat || stat.type !== 'directory')
+                throw verifyError(`directory ${dir} is missing`);
+            if ((stat.mode & 0o7777) !== dirMode || stat.uid !== 0 || stat.gid !== 0)
+                throw verifyError(`directory ${dir} has mode ${octal$2(stat.mode)} owner ${stat.uid}:${stat.gid}`);
+        });
+        const installed = [];
+        const back = await collectReadBack(read.outputs.slice(createdDirs.length), opts.files.map((f) => f.path), work);
+        for (const [i, file] of opts.files.entries()) {
+            const stat = back[i];
+            if (!stat || stat.type !== 'regular')
+                throw verifyError(`${file.path} is missing or not a regular file`);
+            const mode = file.mode & 0o7777;
+            if ((stat.mode & 0o7777) !== mode)
+                throw verifyError(`${file.path} has mode ${octal$2(stat.mode)}, expected ${octal$2(mode)}`);
+            if (stat.uid !== file.uid || stat.gid !== file.gid)
+                throw verifyError(`${file.path} is owned by ${stat.uid}:${stat.gid}, expected ${file.uid}:${file.gid}`);
+            if (stat.size !== file.content.length)
+                throw verifyError(`${file.path} is ${stat.size} bytes, expected ${file.content.length}`);
+            if (!stat.content || !stat.content.equals(file.content))
+                throw verifyError(`${file.path} does not read back byte-identical`);
+            installed.push({
+                path: file.path,
+                mode: octal$2(mode),
+                owner: `${file.uid}:${file.gid}`,
+                sha256: file.secret ? null : sha256Hex(file.content),
+                size: file.content.length,
+                secret: file.secret
+            });
+        }
+        return installed;
+    }
+    finally {
+        await rm(work, { recursive: true, force: true });
+    }
+}
+
+// Writing a bundle into a FAT12/16/32 file system inside an image with mtools (`IMAGE@@OFFSET`),
+// no mount, no root. FAT has no modes or owners: InstalledFile reports them as null. Every file
+// is copied back out and compared.
+// Skip mtools' geometry sanity check (images from other tools often fail it) and ignore any
+// user configuration.
+const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: '1', MTOOLSRC: '/dev/null' };
+function drive(opts) {
+    return `${toolImage(opts.image).name}@@${opts.offset}`;
+}
+/** FAT compares names case-insensitively. */
+function key(p) {
+    return p.toUpperCase();
+}
+async function mtool(opts, tool, args) {
+    return runTool(tool, args, { env: { ...process.env, ...MTOOLS_ENV }, cwd: toolImage(opts.image).cwd });
+}
+function failure(opts, tool, result, stage, extra = []) {
+    const text = [...lines(result.stderr), ...extra].slice(0, 5).join('; ') || `exit code ${result.code}`;
+    if (/Disk full|No free space|No space left/i.test(text)) {
+        return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (${tool}: ${text}). Free space in that file system or make the partition larger in the base image.`, {
+            input: 'partition',
+            serial: opts.serial,
+            file: opts.image
+        });
+    }
+    if (/Can't open|Cannot initialize|init: |not a FAT|Bad/i.test(text) && stage === 'listing') {
+        return new ImageError(`mtools cannot open the FAT file system in ${opts.partition} of ${opts.image}: ${text}`, { file: opts.image });
+    }
+    return new ToolError(`${tool} failed while ${stage} for device ${opts.serial} in ${opts.partition}: ${text}`, { serial: opts.serial });
+}
+async function probe(opts, paths, cache) {
+    const wanted = paths.filter((p) => !cache.has(key(p)));
+    if (wanted.length === 0)
+        return;
+    // A path's state is read from its parent's listing; list every parent in one mdir run.
+    const parents = [...new Set(wanted.map((p) => path.posix.dirname(p)))];
+    const { listed } = await listFat(opts, parents);
+    for (const p of wanted)
+        cache.set(key(p), listed.get(key(p))?.state ?? { kind: 'missing' });
+}
+/**
+ * List `dirs` with one `mdir -b -a` run: every entry found, by upper-cased path (its state and
+ * its path as stored), and the directories that are not there.
+ */
+async function listFat(opts, dirs) {
+    const result = await mtool(opts, 'mdir', ['-b', '-a', '-i', drive(opts), ...dirs.map((p) => `::${p}`)]);
+    const notFound = /File "::(.*)" not found/;
+    const other = lines(result.stderr).filter((l) => !notFound.test(l));
+    if (other.length > 0)
+        throw failure(opts, 'mdir', result, 'listing');
+    const missing = new Set(lines(result.stderr).map((l) => notFound.exec(l)?.[1]).filter((d) => d !== undefined).map(key));
+    const listed = new Map();
+    for (const line of lines(result.stdout.toString('latin1'))) {
+        if (!line.startsWith('::/'))
+            continue;
+        const isDir = line.endsWith('/');
+        const p = line.slice(2, isDir ? -1 : undefined);
+        listed.set(key(p), { state: { kind: isDir ? 'dir' : 'file' }, path: p });
+    }
+    return { listed, missing };
+}
+/**
+ * Copy `paths` (all in one directory) out of the FAT file system into `backDir` with one
+ * `mcopy -n`, and return their bytes (null for one that did not arrive). Shared by the writer's
+ * read-back and `credbake verify`. mcopy creates host files 0666 minus the umask and one is the
+ * device key: they are pre-created 0600 (mcopy -n truncates an existing file and keeps its mode).
+ */
+async function copyOutFat(opts, paths, backDir, stage = 'reading back') {
+    await Promise.all(paths.map((p) => writeFile(path.join(backDir, path.posix.basename(p)), '', { mode: 0o600 })));
+    const back = await mtool(opts, 'mcopy', ['-n', '-i', drive(opts), ...paths.map((p) => `::${p}`), `${backDir}/`]);
+    if (back.code !== 0 || lines(back.stderr).length > 0)
+        throw failure(opts, 'mcopy', back, stage);
+    const bytes = [];
+    for (const p of paths)
+        bytes.push(await readFile(path.join(backDir, path.posix.basename(p))).catch(() => null));
+    return bytes;
+}
+/**
+ * Read `paths` (bytes; null when absent) and list the names in `dirs` (null for a directory that
+ * is not there) from a FAT file system, read-only. Used by `credbake verify`.
+ */
+async function readFatFiles(opts, paths, dirs = []) {
+    const parents = [...new Set(paths.map((p) => path.posix.dirname(p)))];
+    const { listed, missing } = await listFat(opts, [...new Set([...parents, ...dirs])]);
+    const listings = new Map();
+    for (const dir of dirs) {
+        if (missing.has(key(dir)))
+            listings.set(dir, null);
+        else
+            listings.set(dir, [...listed.values()].filter((e) => key(path.posix.dirname(e.path)) === key(dir)).map((e) => path.posix.basename(e.path)));
+    }
+    const files = paths.map(() => null);
+    const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'));
+    try {
+        let g = 0;
+        for (const dir of parents) {
+            const present = paths.map((p, i) => ({ p, i })).filter(({ p }) => path.posix.dirname(p) === dir && listed.get(key(p))?.state.kind === 'file');
+            if (present.length === 0)
+                continue;
+            const backDir = path.join(work, `r${g++}`);
+            await mkdir(backDir, { mode: 0o700 });
+            const bytes = await copyOutFat(opts, present.map(({ p }) => p), backDir, 'reading');
+            present.forEach(({ i }, n) => (files[i] = bytes[n] ?? null));
+            await rm(backDir, { recursive: true, force: true });
+        }
+        return { files, listings };
+    }
+    finally {
+        await rm(work, { recursive: true, force: true });
+    }
+}
+/**
+ * Write `files` into the FAT file system at `offset` of `image`: missing directories with mmd,
+ * files with `mcopy -o` (replacing existing ones), then copy every file back out and compare.
+ */
+async function writeFatFiles(opts) {
+    checkDevicePaths(opts.files);
+    for (const file of opts.files) {
+        if (/[<>:|?*]/.test(file.path))
+            throw new ImageError(`${file.path} cannot be stored on FAT: names there cannot contain < > : | ? *.`, { input: 'credentials-dir' });
+    }
+    const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'));
+    try {
+        const cache = opts.probeCache ?? new Map();
+        const dirs = ancestorDirs(opts.files.map((f) => f.path));
+        await probe(opts, [...dirs, ...opts.files.map((f) => f.path)], cache);
+        for (const dir of dirs) {
+            if (cache.get(key(dir)).kind === 'file')
+                throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image });
+        }
+        for (const file of opts.files) {
+            if (cache.get(key(file.path)).kind === 'dir')
+                throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image });
+        }
+        const missing = dirs.filter((d) => cache.get(key(d)).kind === 'missing');
+        if (missing.length > 0) {
+            const made = await mtool(opts, 'mmd', ['-i', drive(opts), ...missing.map((d) => `::${d}`)]);
+            if (made.code !== 0 || lines(made.stderr).length > 0)
+                throw failure(opts, 'mmd', made, 'creating directories');
+        }
+        // One mcopy per target directory; host files carry the target names.
+        const groups = new Map();
+        opts.files.forEach((file, index) => {
+            const dir = path.posix.dirname(file.path);
+            groups.set(dir, [...(groups.get(dir) ?? []), { file, index }]);
+        });
+        let g = 0;
+        for (const [dir, members] of groups) {
+            const hostDir = path.join(work, `w${g++}`);
+            await mkdir(hostDir, { mode: 0o700 });
+            const hosts = [];
+            for (const { file } of members) {
+                const host = path.join(hostDir, path.posix.basename(file.path));
+                await writeFile(host, file.content, { mode: 0o600 });
+                hosts.push(host);
+            }
+            const copied = await mtool(opts, 'mcopy', ['-o', '-D', 'o', '-i', drive(opts), ...hosts, `::${dir === '/' ? '' : dir}/`]);
+            await rm(hostDir, { recursive: true, force: true });
+            if (copied.code !== 0 || lines(copied.stderr).length > 0)
+                throw failure(opts, 'mcopy', copied, 'writing');
+        }
+        // Read back: one mcopy per directory into a fresh host folder.
+        const installed = new Array(opts.files.length);
+        for (const members of groups.values()) {
+            const backDir = path.join(work, `r${g++}`);
+            await mkdir(backDir, { mode: 0o700 });
+            const back = await copyOutFat(opts, members.map(({ file }) => file.path), backDir);
+            for (const [n, { file, index }] of members.entries()) {
+                const bytes = back[n] ?? null;
+                if (!bytes || !bytes.equals(file.content)) {
+                    throw new ToolError(`Device ${opts.serial}: read-back of ${file.path} from ${opts.partition} failed: the file is missing or differs. mtools reported success but the image does not hold what was written.`, { serial: opts.serial });
+                }
+                installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex(file.content), size: file.content.length, secret: file.secret };
+            }
+            await rm(backDir, { recursive: true, force: true });
+        }
+        return installed;
+    }
+    finally {
+        await rm(work, { recursive: true, force: true });
+    }
+}
+
+// Finding an OSTree physical sysroot in an ext partition without mounting it: /ostree/repo and
+// /ostree/deploy/NAME/var for each stateroot NAME, with its deployments
+// (/ostree/deploy/NAME/deploy/CHECKSUM.SERIAL), read with debugfs in two read-only runs. FAT cannot
+// hold one (no symlinks, hard links or modes), so only ext partitions are looked at.
+const DEPLOYMENT = /^[0-9a-f]{64}\.\d+$/;
+/**
+ * The OSTree sysroot in the ext file system `opts` names, or null when there is none: no
+ * /ostree/repo folder, or no stateroot with a var folder.
+ */
+async function detectOstreeSysroot(opts) {
+    const top = await listExtDirs(opts, ['/ostree', OSTREE_DEPLOY]);
+    const ostree = top.get('/ostree');
+    const deploy = top.get(OSTREE_DEPLOY);
+    if (!ostree || !deploy)
+        return null;
+    if (!ostree.some((entry) => entry.name === 'repo' && fileType(entry.mode) === 'dir'))
+        return null;
+    const folders = deploy.filter((entry) => fileType(entry.mode) === 'dir').map((entry) => entry.name);
+    const named = folders.filter(isStaterootName).sort();
+    const unusable = folders.filter((name) => !isStaterootName(name));
+    const inner = await listExtDirs(opts, named.flatMap((name) => [`${OSTREE_DEPLOY}/${name}`, `${OSTREE_DEPLOY}/${name}/deploy`]));
+    const stateroots = [];
+    for (const name of named) {
+        const root = inner.get(`${OSTREE_DEPLOY}/${name}`) ?? [];
+        if (!root.some((entry) => entry.name === 'var' && fileType(entry.mode) === 'dir'))
+            continue;
+        const deployments = (inner.get(`${OSTREE_DEPLOY}/${name}/deploy`) ?? [])
+            .filter((entry) => fileType(entry.mode) === 'dir' && DEPLOYMENT.test(entry.name))
+            .map((entry) => entry.name)
+            .sort();
+        stateroots.push({ name, deployments });
+    }
+    return stateroots.length === 0 ? null : { stateroots, unusable };
+}
+function capitalized$1(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+}
+/** "poky (deployment 1dec9f…eecd.0)", for messages. */
+function describeStateroot(stateroot) {
+    const shown = stateroot.deployments.map((d) => `${d.slice(0, 6)}…${d.slice(d.indexOf('.') - 4)}`);
+    if (shown.length === 0)
+        return `${stateroot.name} (no deployment)`;
+    return `${stateroot.name} (deployment${shown.length > 1 ? 's' : ''} ${shown.join(', ')})`;
+}
+/**
+ * The stateroot whose /var receives the files: `wanted` (ostree-os) when it is one of the
+ * sysroot's, else the only one. Several without a choice, or a choice that is not there, are
+ * refused naming every stateroot (exit 2: the input decides).
+ */
+function chooseStateroot(sysroot, wanted, where) {
+    const names = sysroot.stateroots.map((s) => s.name);
+    if (wanted !== undefined) {
+        const found = sysroot.stateroots.find((s) => s.name === wanted);
+        if (found)
+            return found;
+        throw new InputError(`Input "ostree-os" is "${wanted}", but the OSTree sysroot in ${where} has no such stateroot (no ${staterootVar(wanted)}); it has: ${sysroot.stateroots.map(describeStateroot).join('; ')}. Set ostree-os to one of ${names.join(', ')}.`, { input: 'ostree-os' });
+    }
+    if (sysroot.stateroots.length === 1)
+        return sysroot.stateroots[0];
+    throw new InputError(`${capitalized$1(where)} holds an OSTree sysroot with ${names.length} stateroots: ${sysroot.stateroots.map(describeStateroot).join('; ')}. ` +
+        `Each has its own /var, so credbake does not guess: set ostree-os to the one the device boots (${names.map((n) => `ostree-os: ${n}`).join(' or ')}).`, { input: 'ostree-os' });
 }
 
 // Partition tables read in TypeScript: MBR (with the EBR chain of logical partitions), GPT (CRCs
@@ -29177,6 +29925,32 @@ async function withFileSystems(handle, parts) {
     }
     return out;
 }
+/** How messages name a partition of a table: "partition 2 (rootfs)". */
+function partitionName(p) {
+    const names = [...new Set([p.name, p.fileSystem?.label].filter((n) => !!n))];
+    return `partition ${p.number}${names.length > 0 ? ` (${names.map((n) => JSON.stringify(n)).join(', ')})` : ''}`;
+}
+/**
+ * Pairs of partitions whose byte ranges overlap (an extended MBR partition is a container, so
+ * its logical partitions inside it do not count). One sweep in start order, against the range
+ * that reaches furthest so far: a table of thousands of entries costs no more than a sort.
+ */
+function overlappingPartitions(partitions) {
+    const ranges = partitions.filter((p) => p.kind !== 'extended' && p.size > 0).sort((a, b) => a.start - b.start || a.number - b.number);
+    const pairs = [];
+    let furthest;
+    for (const p of ranges) {
+        if (furthest && p.start < furthest.start + furthest.size)
+            pairs.push([furthest, p]);
+        if (!furthest || p.start + p.size > furthest.start + furthest.size)
+            furthest = p;
+    }
+    return pairs;
+}
+function overlapText([a, b]) {
+    const end = (p) => p.start + p.size;
+    return `${partitionName(a)} (bytes ${a.start}-${end(a) - 1}) and ${partitionName(b)} (bytes ${b.start}-${end(b) - 1}) overlap`;
+}
 /** Read the partition table (or bare file system) of an image file. */
 async function readDiskLayout(path, options = {}) {
     let handle;
@@ -29231,8 +30005,9 @@ async function readDiskLayout(path, options = {}) {
                 warn(`${path} has a GPT but no protective MBR; some tools will not see the GPT.`);
             if (mbr === 'hybrid')
                 warn(`${path} has a hybrid MBR; the GPT is used, as Linux does.`);
-            const parts = gptPartitions(gpt, sectorSize, fileSize, path, warn);
-            return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: await withFileSystems(handle, parts), warnings };
+            const parts = await withFileSystems(handle, gptPartitions(gpt, sectorSize, fileSize, path, warn));
+            warnOverlaps(parts, warn);
+            return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: parts, warnings };
         }
         // A FAT file system's boot sector also ends in 0x55AA (mkfs.fat leaves the partition-entry
         // area zero, so it rarely passes as an MBR). When both readings are plausible, an MBR whose
@@ -29276,11 +30051,20 @@ async function readDiskLayout(path, options = {}) {
             if (p.start + p.size > fileSize)
                 warn(`Partition ${p.number} ends at byte ${p.start + p.size}, beyond the end of the image (${fileSize} bytes): the image is truncated.`);
         }
+        warnOverlaps(chosen.parts, warn);
         return { path, size: fileSize, table: 'mbr', sectorSize: chosen.size, diskId, partitions: chosen.parts, warnings };
     }
     finally {
         await handle.close();
     }
+}
+/** A few overlaps are named; a table that is all overlaps says how many more there are. */
+function warnOverlaps(parts, warn) {
+    const pairs = overlappingPartitions(parts);
+    for (const pair of pairs.slice(0, 4))
+        warn(`The partition table is inconsistent: ${overlapText(pair)}. Writing into either could destroy the other.`);
+    if (pairs.length > 4)
+        warn(`${pairs.length - 4} more pairs of partitions overlap.`);
 }
 function humanSize$1(bytes) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -29364,6 +30148,13 @@ function selectPartition(layout, selector) {
             err(`${matches.length} partitions of ${layout.path} match ${what} (${matches.map((p) => p.number).join(', ')}); select by number instead.`);
     }
     const chosen = matches[0];
+    // A table whose partitions overlap is broken: whichever of them is written, the other may
+    // lose data, and an image made from it would carry the damage to every device.
+    const overlaps = overlappingPartitions(layout.partitions);
+    if (overlaps.length > 0) {
+        const shown = overlaps.slice(0, 3).map(overlapText).join('; ');
+        throw new ImageError(`The partition table of ${layout.path} is inconsistent: ${shown}${overlaps.length > 3 ? ` (and ${overlaps.length - 3} more pairs)` : ''}. credbake does not write into an image whose partitions overlap: fix the table (sfdisk, gdisk) or rebuild the image.\nPartitions of ${layout.path}:\n${table}`, { input: 'image', file: layout.path });
+    }
     if (chosen.kind === 'extended')
         err(`Partition ${chosen.number} is an extended partition (a container for logical partitions 5 and up); select one of the logical partitions.`);
     if (!isWritable(chosen)) {
@@ -29375,43 +30166,202 @@ function selectPartition(layout, selector) {
     return chosen;
 }
 
+/** "partition 2 (rootfs)", "the file system (no partition table)". */
+function describePartition(partition) {
+    if (partition.kind === 'whole')
+        return 'the file system (no partition table)';
+    const names = [partition.name, partition.fileSystem.label].filter((n) => !!n);
+    const unique = [...new Set(names)];
+    return `partition ${partition.number}${unique.length > 0 ? ` (${unique.join(', ')})` : ''}`;
+}
+/** FAT32 has at least this many clusters by the specification; mtools goes by the count. */
+const FAT32_MIN_CLUSTERS = 65525;
+/**
+ * Refuses a file system the tools cannot write safely, before anything is issued (the sink calls
+ * it when it opens) and again before each write. mtools types FAT by cluster count, so a FAT32
+ * made with fewer clusters (`mkfs.vfat -F 32` on a small partition; Linux mounts it as FAT32) is
+ * FAT16 to it: it finds no root directory slots, and would read the 32-bit FAT as 16-bit.
+ */
+function checkWritable(partition, image) {
+    const fat = partition.fileSystem.fat;
+    if (partition.fileSystem.type === 'fat32' && fat && fat.clusters < FAT32_MIN_CLUSTERS) {
+        throw new ImageError(`${describePartition(partition)} is a FAT32 file system with ${fat.clusters} clusters, fewer than the ${FAT32_MIN_CLUSTERS} of the FAT specification. ` +
+            'mtools, which credbake writes FAT with, then takes it for FAT16 and cannot write it safely. ' +
+            'Make it with enough clusters (mkfs.vfat -F 32 -s 1 on a partition of at least 33 MiB), as FAT16 (mkfs.vfat -F 16), or choose an ext2/3/4 partition.', { input: 'partition', file: image });
+    }
+}
+async function writeBundle(opts) {
+    const { partition } = opts;
+    const where = describePartition(partition);
+    checkWritable(partition, opts.image);
+    const fsSize = partition.fileSystem.size;
+    // A file system that claims more than its partition would make the tools write into the next one.
+    if (fsSize !== null && fsSize > partition.size) {
+        throw new ImageError(`The ${partition.fileSystem.type} file system in ${where} claims ${fsSize} bytes but the partition has ${partition.size}; writing could corrupt the next partition. Fix the image (resize2fs / rebuild).`, { file: opts.image });
+    }
+    let imageSize;
+    try {
+        imageSize = (await stat(opts.image)).size;
+    }
+    catch (error) {
+        throw new ImageError(`Cannot read ${opts.image}: ${messageOf(error)}`, { file: opts.image, cause: error });
+    }
+    if (partition.start + partition.size > imageSize) {
+        throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, { file: opts.image });
+    }
+    // The tools write where each file is stored in the partition (an OSTree sysroot path where the
+    // bundle gives one); the result names both that and the device path.
+    const placed = opts.files.map((file) => (file.partitionPath === undefined ? file : { ...file, path: file.partitionPath }));
+    const common = { image: opts.image, offset: partition.start, files: placed, tempDir: opts.tempDir, serial: opts.serial, partition: where, probeCache: opts.probeCache };
+    let installed;
+    if (isExt(partition.fileSystem.type))
+        installed = await writeExtFiles(common);
+    if (isFat(partition.fileSystem.type))
+        installed = await writeFatFiles(common);
+    if (installed) {
+        return installed.map((file, i) => {
+            const partitionPath = opts.files[i].partitionPath;
+            return partitionPath === undefined ? file : { ...file, path: opts.files[i].path, partitionPath };
+        });
+    }
+    throw new ImageError(`${where} has ${partition.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${partition.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`, { input: 'partition', file: opts.image });
+}
+
 // `credbake inspect IMAGE`: what credbake sees in an image — the table, and each partition's
-// number, offset, size, type, GPT name, file system and label — so a user can pick `partition`.
-const INSPECT_HELP = `Usage: credbake inspect IMAGE [--json]
+// number, offset, size, type, GPT name, file system and label, and the stateroots and deployments
+// of an OSTree sysroot — so a user can pick `partition` (and `ostree-os`). With --files, the files
+// of the credentials folder (modes, owners, sizes) of an image or partition output, read without
+// mounting, so a reviewer can look inside.
+const INSPECT_HELP = `Usage: credbake inspect IMAGE [--json] [--files[=DIR]] [--partition P] [--ostree-os NAME]
 
 Shows the partition table of IMAGE (MBR, GPT or none, sector size) and, for each partition, its
 number (Linux numbering: logical MBR partitions from 5), start offset in bytes, size, type, GPT
-name, file system (ext2/3/4, FAT12/16/32) and label. Use a number, label=LABEL or name=NAME from
-here as the partition input of bake. Compressed images (.gz, .xz, .zst) are decompressed to a
-temporary file first.
+name, file system (ext2/3/4, FAT12/16/32) and label, and for a partition holding an OSTree sysroot
+its stateroots and their deployments. Use a number, label=LABEL or name=NAME from here as the
+partition input of bake, and a stateroot as its ostree-os. Compressed images (.gz, .xz, .zst) are
+decompressed to a temporary file first.
+
+--files[=DIR]   Also list the files in DIR (a device path; default the credentials-dir default,
+                ${defaultOf('credentials-dir')}) of the partition bake writes into (--partition as bake
+                takes it; a partition output is one file system): type and mode, owner, size,
+                name. On an OSTree sysroot a DIR under /var is read below the stateroot's var
+                (--ostree-os when there are several). Nothing is mounted or changed.
 `;
 async function inspectCommand(args, out) {
-    const parsed = parseFlags(args, { strings: [], booleans: ['json'] }, 1);
+    // `--files` takes an optional value: bare, it means the default folder.
+    const parsed = parseFlags(args.map((arg) => (arg === '--files' ? '--files=' : arg)), { strings: ['files', 'partition', 'ostree-os'], booleans: ['json'] }, 1);
     const image = parsed.positionals[0];
     if (image === undefined)
         throw new InputError('inspect needs the image to read: credbake inspect IMAGE', { input: 'image' });
-    // A compressed image (.gz/.xz/.zst, by content) is decompressed to a temporary sparse file first.
+    // A compressed image (.gz/.xz/.zst, by content) is decompressed to a temporary sparse file first;
+    // files copied out of FAT land there too (0700).
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'credbake-inspect-'));
-    let layout;
-    let compression;
     try {
         const prepared = await prepareBaseImage(path.resolve(image), scratch);
-        compression = prepared.compression;
-        layout = { ...(await readDiskLayout(prepared.path, { onWarning: (message) => out.stderr(`warning: ${message}\n`) })), path: path.resolve(image) };
+        const layout = { ...(await readDiskLayout(prepared.path, { onWarning: (message) => out.stderr(`warning: ${message}\n`) })), path: path.resolve(image) };
+        const read = (p) => ({ image: prepared.path, offset: p.start, partition: describePartition(p), tempDir: scratch, serial: 'inspect' });
+        const sysroots = new Map();
+        for (const p of layout.partitions) {
+            if (p.kind === 'extended' || !isExt(p.fileSystem.type) || p.start + p.size > layout.size)
+                continue;
+            const sysroot = await detectOstreeSysroot(read(p));
+            if (sysroot)
+                sysroots.set(p.number, sysroot);
+        }
+        const files = parsed.values.files === undefined ? undefined : await listFiles(layout, parsed.values, sysroots, read);
+        if (parsed.values.json === 'true') {
+            const partitions = layout.partitions.map((p) => (sysroots.has(p.number) ? { ...p, ostree: sysroots.get(p.number) } : p));
+            out.stdout(`${JSON.stringify({ ...layout, partitions, ...(files ? { files } : {}) }, null, 2)}\n`);
+            return EXIT_CODES.ok;
+        }
+        const table = layout.table === 'none'
+            ? 'no partition table (a bare file system)'
+            : `${layout.table.toUpperCase()}${layout.mbr && layout.mbr !== 'none' ? ` (${layout.mbr} MBR)` : ''}${layout.diskId ? `, disk id ${layout.diskId}` : ''}`;
+        const size = prepared.compression === 'none' ? `${layout.size} bytes` : `${layout.size} bytes once decompressed (${prepared.compression})`;
+        out.stdout(`${layout.path}: ${size}, ${table}, ${layout.sectorSize}-byte sectors\n\n${formatPartitionTable(layout)}\n`);
+        for (const [number, sysroot] of sysroots)
+            out.stdout(`\n${ostreeText(layout, number, sysroot)}`);
+        if (files)
+            out.stdout(`\n${filesText(layout, files)}`);
+        return EXIT_CODES.ok;
     }
     finally {
         await rm(scratch, { recursive: true, force: true });
     }
-    if (parsed.values.json === 'true') {
-        out.stdout(`${JSON.stringify(layout, null, 2)}\n`);
-        return EXIT_CODES.ok;
+}
+function ostreeText(layout, number, sysroot) {
+    const partition = layout.partitions.find((p) => p.number === number);
+    const where = describePartition(partition);
+    const lines = [`${where.charAt(0).toUpperCase()}${where.slice(1)} holds an OSTree sysroot; stateroots (ostree-os) and deployments:`];
+    for (const stateroot of sysroot.stateroots) {
+        lines.push(`  ${stateroot.name}: ${stateroot.deployments.length > 0 ? stateroot.deployments.join(', ') : '(no deployment)'}`);
     }
-    const table = layout.table === 'none'
-        ? 'no partition table (a bare file system)'
-        : `${layout.table.toUpperCase()}${layout.mbr && layout.mbr !== 'none' ? ` (${layout.mbr} MBR)` : ''}${layout.diskId ? `, disk id ${layout.diskId}` : ''}`;
-    const size = compression === 'none' ? `${layout.size} bytes` : `${layout.size} bytes once decompressed (${compression})`;
-    out.stdout(`${layout.path}: ${size}, ${table}, ${layout.sectorSize}-byte sectors\n\n${formatPartitionTable(layout)}\n`);
-    return EXIT_CODES.ok;
+    if (sysroot.unusable.length > 0)
+        lines.push(`  (not usable as ostree-os: ${sysroot.unusable.map((n) => JSON.stringify(n)).join(', ')})`);
+    return `${lines.join('\n')}\n`;
+}
+/** The folder's entries in the partition bake would write into, read-only. */
+async function listFiles(layout, values, sysroots, read) {
+    const devicePath = values.files || defaultOf('credentials-dir');
+    if (!devicePath.startsWith('/') || /["\\\u0000-\u001f]/.test(devicePath) || devicePath.split('/').includes('..')) {
+        throw new InputError(`--files takes an absolute folder on the device without quotes, backslashes or "..", e.g. --files=/var/sota/import; got ${JSON.stringify(devicePath)}.`, {
+            input: 'files'
+        });
+    }
+    const dir = path.posix.normalize(devicePath).replace(/(.)\/+$/, '$1');
+    const partition = layout.table === 'none' ? layout.partitions[0] : selectPartition(layout, parsePartitionSelector(values.partition));
+    const sysroot = sysroots.get(partition.number);
+    let placed = dir;
+    let stateroot;
+    if (sysroot && ostreePathRefusal(dir, 'x') === undefined) {
+        stateroot = chooseStateroot(sysroot, values['ostree-os'], describePartition(partition)).name;
+        placed = sysrootPath(dir, stateroot);
+    }
+    const listing = { partition: partition.number, devicePath: dir, path: placed, ...(stateroot ? { ostree: stateroot } : {}), entries: null };
+    const where = read(partition);
+    if (isExt(partition.fileSystem.type)) {
+        const entries = (await listExtDirs(where, [placed])).get(placed);
+        listing.entries = entries?.map((e) => ({ name: e.name, type: fileType(e.mode), mode: octal$1(e.mode), owner: `${e.uid}:${e.gid}`, size: e.size })) ?? null;
+    }
+    else if (isFat(partition.fileSystem.type)) {
+        const { listed, missing } = await listFat(where, [placed]);
+        if (!missing.has(placed.toUpperCase())) {
+            const inside = [...listed.values()].filter((e) => path.posix.dirname(e.path).toUpperCase() === placed.toUpperCase());
+            const files = inside.filter((e) => e.state.kind === 'file');
+            // FAT keeps no sizes mtools prints plainly: copy the (small) files out to count them.
+            const bytes = (await readFatFiles({ ...where }, files.map((e) => e.path))).files;
+            listing.entries = inside.map((e) => {
+                const n = files.indexOf(e);
+                return { name: path.posix.basename(e.path), type: e.state.kind === 'dir' ? 'dir' : 'file', mode: null, owner: null, size: n >= 0 ? (bytes[n]?.length ?? null) : null };
+            });
+        }
+    }
+    else {
+        throw new InputError(`${describePartition(partition)} has no file system credbake reads (ext2/3/4, FAT); choose another with --partition.`, { input: 'partition' });
+    }
+    listing.entries?.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return listing;
+}
+function octal$1(mode) {
+    return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+/** "-rw-------" for a 0600 file, as ls shows it; "?" for the type and "(FAT)" where there are no modes. */
+function permissions(entry) {
+    const type = entry.type === 'dir' ? 'd' : entry.type === 'symlink' ? 'l' : entry.type === 'file' ? '-' : '?';
+    if (entry.mode === null)
+        return `${type}(FAT)    `;
+    const bits = parseInt(entry.mode, 8);
+    return type + [0o400, 0o200, 0o100, 0o40, 0o20, 0o10, 0o4, 0o2, 0o1].map((bit, i) => ((bits & bit) !== 0 ? 'rwx'[i % 3] : '-')).join('');
+}
+function filesText(layout, listing) {
+    const partition = describePartition(layout.partitions.find((p) => p.number === listing.partition));
+    const where = listing.path === listing.devicePath ? listing.path : `${listing.path} (${listing.devicePath} on the device, stateroot ${listing.ostree})`;
+    if (listing.entries === null)
+        return `No folder ${where} in ${partition}.\n`;
+    const rows = listing.entries.map((e) => [permissions(e), e.owner ?? '-', e.size === null ? '-' : String(e.size), e.name]);
+    const widths = [0, 1, 2].map((i) => Math.max(0, ...rows.map((r) => r[i].length)));
+    const lines = rows.map((r) => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2].padStart(widths[2])}  ${r[3]}`);
+    return `Files in ${where} of ${partition}${lines.length === 0 ? ': none' : ':'}\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
 }
 
 var $schema = "https://json-schema.org/draft/2020-12/schema";
@@ -29686,6 +30636,83 @@ var properties = {
 					},
 					partition: {
 						type: "string"
+					},
+					preexisting: {
+						description: "Files already in the credentials folder of the base image that the bundle does not replace (the same on every device). verify accepts exactly these beside the bundle.",
+						type: "array",
+						items: {
+							type: "object",
+							required: [
+								"path",
+								"size",
+								"sha256",
+								"mode",
+								"owner"
+							],
+							additionalProperties: false,
+							properties: {
+								path: {
+									type: "string",
+									pattern: "^/"
+								},
+								partitionPath: {
+									type: "string",
+									pattern: "^/"
+								},
+								size: {
+									type: "integer",
+									minimum: 0
+								},
+								sha256: {
+									$ref: "#/$defs/sha256"
+								},
+								mode: {
+									oneOf: [
+										{
+											$ref: "#/$defs/octalMode"
+										},
+										{
+											type: "null"
+										}
+									]
+								},
+								owner: {
+									oneOf: [
+										{
+											type: "string",
+											pattern: "^\\d+:\\d+$"
+										},
+										{
+											type: "null"
+										}
+									]
+								}
+							}
+						}
+					}
+				}
+			},
+			ostree: {
+				description: "An OSTree target: os is the stateroot whose /var received the files; sysrootPaths is true when the outputs hold them at sysroot paths (/ostree/deploy/OS/var/...); deployments, for image formats, the stateroot's deployments in the base image.",
+				type: "object",
+				required: [
+					"os",
+					"sysrootPaths"
+				],
+				additionalProperties: false,
+				properties: {
+					os: {
+						type: "string",
+						pattern: "^[A-Za-z0-9_][A-Za-z0-9._+-]*$"
+					},
+					sysrootPaths: {
+						type: "boolean"
+					},
+					deployments: {
+						type: "array",
+						items: {
+							type: "string"
+						}
 					}
 				}
 			}
@@ -29767,6 +30794,26 @@ var properties = {
 				},
 				createdAt: {
 					$ref: "#/$defs/time"
+				}
+			}
+		}
+	},
+	warnings: {
+		description: "What a reviewer must know about the bake (also warnings in the log and the job summary), e.g. ab-slot, fat-private-key, preexisting-files.",
+		type: "array",
+		items: {
+			type: "object",
+			required: [
+				"code",
+				"message"
+			],
+			additionalProperties: false,
+			properties: {
+				code: {
+					type: "string"
+				},
+				message: {
+					type: "string"
 				}
 			}
 		}
@@ -30018,6 +31065,11 @@ var $defs = {
 									type: "string",
 									pattern: "^/"
 								},
+								partitionPath: {
+									description: "Where the file is inside the partition (or the tar/dir output) when that differs from its path on the device (OSTree sysroots).",
+									type: "string",
+									pattern: "^/"
+								},
 								mode: {
 									oneOf: [
 										{
@@ -30057,6 +31109,11 @@ var $defs = {
 							additionalProperties: false,
 							properties: {
 								path: {
+									type: "string",
+									pattern: "^/"
+								},
+								partitionPath: {
+									description: "Where the file is inside the partition (or the tar/dir output) when that differs from its path on the device (OSTree sysroots).",
 									type: "string",
 									pattern: "^/"
 								},
@@ -34031,528 +35088,6 @@ function requireTarStream () {
 
 var tarStreamExports = requireTarStream();
 
-// Device paths as the image writers accept them, and the directories they need.
-/**
- * Absolute, normalized, no "..", no quotes or control characters (the tools' script syntax has no
- * escapes for them), no duplicates.
- */
-function checkDevicePaths(files) {
-    const seen = new Set();
-    for (const file of files) {
-        const p = file.path;
-        const bad = !p.startsWith('/') ||
-            p === '/' ||
-            p.endsWith('/') ||
-            path.posix.normalize(p) !== p ||
-            p.split('/').includes('..') ||
-            /["\\\u0000-\u001f\u007f]/.test(p);
-        if (bad)
-            throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, { input: 'credentials-dir' });
-        if (seen.has(p))
-            throw new ImageError(`The bundle holds ${p} twice.`, { input: 'credentials-dir' });
-        seen.add(p);
-    }
-}
-/** Every ancestor directory of `paths` except "/", parents before children. */
-function ancestorDirs(paths) {
-    const dirs = new Set();
-    for (const p of paths) {
-        for (let dir = path.posix.dirname(p); dir !== '/'; dir = path.posix.dirname(dir))
-            dirs.add(dir);
-    }
-    return [...dirs].sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
-}
-/** "0600" for 0o600. */
-function octal$1(mode) {
-    return (mode & 0o7777).toString(8).padStart(4, '0');
-}
-
-// Writing a bundle into an ext2/3/4 file system inside an image with debugfs, no mount, no root.
-// Per device: one `debugfs -w -f SCRIPT 'IMAGE?offset=N'` process that writes everything, closes
-// the file system (flushing it) and reopens it read-only to stat and dump every written file for
-// comparison. debugfs exits 0 even when it fails and prints its version banner on stderr, so every
-// other stderr line counts as a failure. Which directories/files already exist is probed once
-// per base image (see `probeCache`).
-const PAGER_OFF = { DEBUGFS_PAGER: '__none__', PAGER: '__none__' };
-function target(image, offset) {
-    return `${toolImage(image).name}?offset=${offset}`;
-}
-function q(value) {
-    // checkDevicePaths and our temp names exclude '"' and control characters, so quoting is enough.
-    return `"${value}"`;
-}
-/** stderr lines that are not the version banner ("debugfs 1.47.0 (5-Feb-2023)"). */
-function problems(stderr) {
-    const all = lines(stderr);
-    const banner = all.find((l) => /^debugfs \d/.test(l));
-    return { banner, errors: all.filter((l) => l !== banner) };
-}
-function e2fsprogsVersion(banner) {
-    return /^debugfs (\S+)/.exec(banner ?? '')?.[1] ?? 'unknown';
-}
-function versionAtLeast(have, need) {
-    const a = have.split('.').map(Number);
-    const b = need.split('.').map(Number);
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-        const x = a[i] ?? 0;
-        const y = b[i] ?? 0;
-        if (Number.isNaN(x))
-            return true;
-        if (x !== y)
-            return x > y;
-    }
-    return true;
-}
-async function readSuperblock(image, offset) {
-    const handle = await open(image, 'r');
-    try {
-        return await readAt(handle, offset + 1024, 1024);
-    }
-    finally {
-        await handle.close();
-    }
-}
-/** Features debugfs refused, named from the superblock, with the e2fsprogs release that added them. */
-async function unsupportedFeatureError(opts, banner, line) {
-    const version = e2fsprogsVersion(banner);
-    let named = '';
-    try {
-        const sb = await readSuperblock(opts.image, opts.offset);
-        const all = extFeatureNames(sb.readUInt32LE(0x5c), sb.readUInt32LE(0x60), sb.readUInt32LE(0x64));
-        const blamed = all.filter((f) => /^(incompat|ro_compat|compat)_0x/.test(f) || (EXT_FEATURE_SINCE[f] !== undefined && !versionAtLeast(version, EXT_FEATURE_SINCE[f])));
-        named = blamed.length > 0
-            ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
-            : ` The file system's features: ${all.join(', ')}.`;
-    }
-    catch {
-        // keep the message without feature names
-    }
-    return new ImageError(`The ext file system in ${opts.partition} uses features the installed e2fsprogs ${version} cannot write (debugfs: "${line}").${named} ` +
-        'Install a newer e2fsprogs on the runner, or build the image without those features (mkfs.ext4 -O ^FEATURE).', { file: opts.image });
-}
-async function failure$1(opts, banner, errors, stage) {
-    const first = errors[0] ?? '';
-    const shown = errors.slice(0, 5).join('; ');
-    if (/unsupported (read-only )?feature/i.test(first))
-        return unsupportedFeatureError(opts, banner, first);
-    if (errors.some((l) => /Could not allocate (block|inode)|No free space|No space left/i.test(l))) {
-        return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (debugfs: ${shown}). Free space in that file system or make the partition larger in the base image.`, { input: 'partition', serial: opts.serial, file: opts.image });
-    }
-    if (/No such file or directory while trying to open|Bad magic number|Superblock checksum does not match|while trying to open/i.test(first)) {
-        return new ImageError(`debugfs cannot open the ext file system in ${opts.partition} of ${opts.image}: ${first}`, { file: opts.image, serial: opts.serial });
-    }
-    return new ToolError(`debugfs failed while ${stage} for device ${opts.serial} in ${opts.partition}: ${shown}`, { serial: opts.serial });
-}
-/** Split `debugfs -f` stdout into the output of each command (each starts with its echo line). */
-function sections(stdout) {
-    const out = [];
-    for (const line of stdout.split('\n')) {
-        if (line.startsWith('debugfs: '))
-            out.push('');
-        else if (out.length > 0)
-            out[out.length - 1] += `${line}\n`;
-    }
-    return out;
-}
-function parseStat(text) {
-    const head = /Type:\s+(\S+)\s+Mode:\s+([0-7]+)/.exec(text);
-    const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(text);
-    const size = /\bSize:\s+(\d+)/.exec(text.slice(owner?.index ?? 0));
-    if (!head || !owner || !size)
-        return null;
-    const link = /Fast link dest:\s+"(.*)"/.exec(text);
-    return { type: head[1], mode: parseInt(head[2], 8), uid: Number(owner[1]), gid: Number(owner[2]), size: Number(size[1]), ...(link ? { linkTarget: link[1] } : {}) };
-}
-/** Run debugfs read-only with a script; returns per-command output sections. */
-async function runScript(opts, work, name, commands, write) {
-    const script = path.join(work, name);
-    await writeFile(script, `${commands.join('\n')}\n`, { mode: 0o600 });
-    const args = write ? ['-w', '-f', script, target(opts.image, opts.offset)] : ['-f', script, target(opts.image, opts.offset)];
-    const result = await runTool('debugfs', args, { env: { ...process.env, ...PAGER_OFF }, cwd: toolImage(opts.image).cwd });
-    const { banner, errors } = problems(result.stderr);
-    if (result.signal)
-        errors.push(`debugfs was killed by ${result.signal}`);
-    return { outputs: sections(result.stdout.toString('utf8')), banner, errors };
-}
-/** Ask the (base or copy) image what exists at `paths`; fills `cache`. */
-async function probe$1(opts, work, paths, cache) {
-    const missing = paths.filter((p) => !cache.has(p));
-    if (missing.length === 0)
-        return;
-    const { outputs, banner, errors } = await runScript(opts, work, 'probe.debugfs', missing.map((p) => `stat ${q(p)}`), false);
-    // Paths that do not exist (or sit below a file) are expected answers here; the caller turns
-    // an ancestor that is a file into a clear error.
-    const real = errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
-    if (real.length > 0)
-        throw await failure$1(opts, banner, real, 'checking which directories exist');
-    if (outputs.length !== missing.length)
-        throw new ToolError(`debugfs answered ${outputs.length} of ${missing.length} stat commands while checking ${opts.partition}; its output: ${outputs.join(' | ').slice(0, 500)}`);
-    missing.forEach((p, i) => {
-        const stat = parseStat(outputs[i]);
-        if (!stat)
-            cache.set(p, { kind: 'missing' });
-        else if (stat.type === 'directory')
-            cache.set(p, { kind: 'dir' });
-        else if (stat.type === 'symlink')
-            cache.set(p, { kind: 'symlink', target: stat.linkTarget ?? '?' });
-        else
-            cache.set(p, { kind: 'file' });
-    });
-}
-/**
- * debugfs commands that stat and dump each of `paths` into `work`/r<i>, shared by the writer's
- * read-back and `credbake verify`. debugfs's dump creates files 0666 minus the umask and one is
- * the device key: the targets are pre-created 0600 here (dump truncates a file and keeps its mode).
- */
-async function readBackCommands(paths, work) {
-    await Promise.all(paths.map((_, i) => writeFile(path.join(work, `r${i}`), '', { mode: 0o600 })));
-    return paths.flatMap((p, i) => [`stat ${q(p)}`, `dump ${q(p)} ${q(path.join(work, `r${i}`))}`]);
-}
-/** The outputs of readBackCommands, per path: what stat said and the dumped bytes; null when absent. */
-async function collectReadBack(outputs, paths, work) {
-    const result = [];
-    for (const [i] of paths.entries()) {
-        const stat = parseStat(outputs[2 * i] ?? '');
-        const dumped = path.join(work, `r${i}`);
-        const bytes = stat ? await readFile(dumped).catch(() => null) : null;
-        await rm(dumped, { force: true });
-        result.push(stat ? { ...stat, content: bytes } : null);
-    }
-    return result;
-}
-/**
- * Read `paths` (stat + bytes, the writer's read-back) and list the entries of `dirs` (names of
- * what is in them, "." and ".." left out; null for a directory that is not there) from an ext
- * file system, read-only, in one debugfs run. Used by `credbake verify`.
- */
-async function readExtFiles(opts, paths, dirs = []) {
-    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
-    const options = { ...opts, files: [] };
-    try {
-        const commands = [...(await readBackCommands(paths, work)), ...dirs.map((d) => `ls -p ${q(d)}`)];
-        const read = await runScript(options, work, 'read.debugfs', commands, false);
-        const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
-        if (hard.length > 0)
-            throw await failure$1(options, read.banner, hard, 'reading');
-        if (read.outputs.length !== commands.length)
-            throw new ToolError(`debugfs answered ${read.outputs.length} of ${commands.length} commands while reading ${opts.partition} of ${opts.image}`);
-        const files = await collectReadBack(read.outputs, paths, work);
-        const listings = new Map();
-        dirs.forEach((dir, i) => {
-            // `ls -p` prints one "/inode/mode/uid/gid/name/size/" line per entry.
-            const entries = lines(read.outputs[2 * paths.length + i] ?? '')
-                .map((line) => /^\/\d+\/[0-7]+\/\d+\/\d+\/(.*)\/\d*\/$/.exec(line)?.[1])
-                .filter((name) => name !== undefined && name !== '.' && name !== '..');
-            listings.set(dir, entries.length === 0 && (read.outputs[2 * paths.length + i] ?? '').trim() === '' ? null : entries);
-        });
-        return { files, listings };
-    }
-    finally {
-        await rm(work, { recursive: true, force: true });
-    }
-}
-/**
- * Write `files` into the ext2/3/4 file system at `offset` of `image`, creating missing parent
- * directories (0755, 0:0), replacing existing files, setting each file's mode and owner, then
- * reading everything back. Throws unless every file reads back identical.
- */
-async function writeExtFiles(opts) {
-    checkDevicePaths(opts.files);
-    const sb = await readSuperblock(opts.image, opts.offset);
-    if (sb.length < 1024 || sb.readUInt16LE(56) !== 0xef53) {
-        throw new ImageError(`${opts.partition} of ${opts.image} holds no ext2/3/4 file system at byte ${opts.offset}.`, { file: opts.image });
-    }
-    const incompat = sb.readUInt32LE(0x60);
-    if (incompat & EXT_INCOMPAT_RECOVER) {
-        throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, { file: opts.image });
-    }
-    if (incompat & EXT_INCOMPAT_JOURNAL_DEV) {
-        throw new ImageError(`${opts.partition} is an external ext journal device, not a file system; select the file-system partition.`, { input: 'partition', file: opts.image });
-    }
-    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
-    try {
-        const cache = opts.probeCache ?? new Map();
-        const dirs = ancestorDirs(opts.files.map((f) => f.path));
-        await probe$1(opts, work, [...dirs, ...opts.files.map((f) => f.path)], cache);
-        for (const dir of dirs) {
-            const state = cache.get(dir);
-            if (state.kind === 'symlink') {
-                throw new ImageError(`${dir} is a symbolic link to ${state.target} in ${opts.partition}; debugfs does not follow links, so point the credentials directory at the real path.`, { input: 'credentials-dir', file: opts.image });
-            }
-            if (state.kind === 'file')
-                throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image });
-        }
-        for (const file of opts.files) {
-            if (cache.get(file.path).kind === 'dir')
-                throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image });
-        }
-        // One write run: directories parents-first, then for each file rm (if present), write, sif.
-        const dirMode = opts.dirMode ?? 0o755;
-        const commands = [];
-        for (const dir of dirs) {
-            if (cache.get(dir).kind !== 'missing')
-                continue;
-            commands.push(`mkdir ${q(dir)}`, `sif ${q(dir)} mode 0${(0o40000 | dirMode).toString(8)}`, `sif ${q(dir)} uid 0`, `sif ${q(dir)} gid 0`);
-        }
-        const hostFiles = [];
-        for (const [index, file] of opts.files.entries()) {
-            const host = path.join(work, `f${index}`);
-            await writeFile(host, file.content, { mode: 0o600 });
-            hostFiles.push(host);
-            if (cache.get(file.path).kind !== 'missing')
-                commands.push(`rm ${q(file.path)}`);
-            commands.push(`write ${q(host)} ${q(file.path)}`, `sif ${q(file.path)} mode 0${(0o100000 | (file.mode & 0o7777)).toString(8)}`, `sif ${q(file.path)} uid ${file.uid}`, `sif ${q(file.path)} gid ${file.gid}`);
-        }
-        // Read-back: stat for mode/owner/size, dump for the bytes.
-        const createdDirs = dirs.filter((d) => cache.get(d).kind === 'missing');
-        const readCommands = [...createdDirs.map((d) => `stat ${q(d)}`), ...(await readBackCommands(opts.files.map((f) => f.path), work))];
-        // A path missing on read-back is a mismatch reported per file below, not a tool failure.
-        const notFound = (l) => /File not found by ext2_lookup/.test(l);
-        let read;
-        if (opts.separateReadBack || /["\\\u0000-\u001f]/.test(opts.image)) {
-            const written = await runScript(opts, work, 'write.debugfs', commands, true);
-            if (written.errors.length > 0)
-                throw await failure$1(opts, written.banner, written.errors, 'writing');
-            await Promise.all(hostFiles.map((f) => rm(f, { force: true })));
-            read = await runScript(opts, work, 'read.debugfs', readCommands, false);
-        }
-        else {
-            // One process, two sessions: close_filesys flushes everything and drops debugfs's block
-            // cache; the read-only open_filesys then reads what is in the file, as a second run would,
-            // without paying for a second process start (the largest cost per device after the copy).
-            const all = [...commands, 'close_filesys', `open_filesys ${q(target(opts.image, opts.offset))}`, ...readCommands];
-            const both = await runScript(opts, work, 'write.debugfs', all, true);
-            const hard = both.errors.filter((l) => !notFound(l));
-            if (hard.length > 0)
-                throw await failure$1(opts, both.banner, hard, 'writing');
-            read = { ...both, outputs: both.outputs.slice(commands.length + 2) };
-        }
-        const readErrors = read.errors.filter((l) => !notFound(l));
-        if (readErrors.length > 0)
-            throw await failure$1(opts, read.banner, readErrors, 'reading back');
-        const complaints = read.errors.length > 0 ? ` (debugfs said: ${read.errors.slice(0, 3).join('; ')})` : '';
-        const verifyError = (message) => new ToolError(`Device ${opts.serial}: read-back of ${opts.partition} failed: ${message}${complaints}. The image does not hold what was written.`, { serial: opts.serial });
-        createdDirs.forEach((dir, i) => {
-            const stat = parseStat(read.outputs[i] ?? '');
-            if (!stat || stat.type !== 'directory')
-                throw verifyError(`directory ${dir} is missing`);
-            if ((stat.mode & 0o7777) !== dirMode || stat.uid !== 0 || stat.gid !== 0)
-                throw verifyError(`directory ${dir} has mode ${octal$1(stat.mode)} owner ${stat.uid}:${stat.gid}`);
-        });
-        const installed = [];
-        const back = await collectReadBack(read.outputs.slice(createdDirs.length), opts.files.map((f) => f.path), work);
-        for (const [i, file] of opts.files.entries()) {
-            const stat = back[i];
-            if (!stat || stat.type !== 'regular')
-                throw verifyError(`${file.path} is missing or not a regular file`);
-            const mode = file.mode & 0o7777;
-            if ((stat.mode & 0o7777) !== mode)
-                throw verifyError(`${file.path} has mode ${octal$1(stat.mode)}, expected ${octal$1(mode)}`);
-            if (stat.uid !== file.uid || stat.gid !== file.gid)
-                throw verifyError(`${file.path} is owned by ${stat.uid}:${stat.gid}, expected ${file.uid}:${file.gid}`);
-            if (stat.size !== file.content.length)
-                throw verifyError(`${file.path} is ${stat.size} bytes, expected ${file.content.length}`);
-            if (!stat.content || !stat.content.equals(file.content))
-                throw verifyError(`${file.path} does not read back byte-identical`);
-            installed.push({
-                path: file.path,
-                mode: octal$1(mode),
-                owner: `${file.uid}:${file.gid}`,
-                sha256: file.secret ? null : sha256Hex(file.content),
-                size: file.content.length,
-                secret: file.secret
-            });
-        }
-        return installed;
-    }
-    finally {
-        await rm(work, { recursive: true, force: true });
-    }
-}
-
-// Writing a bundle into a FAT12/16/32 file system inside an image with mtools (`IMAGE@@OFFSET`),
-// no mount, no root. FAT has no modes or owners: InstalledFile reports them as null. Every file
-// is copied back out and compared.
-// Skip mtools' geometry sanity check (images from other tools often fail it) and ignore any
-// user configuration.
-const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: '1', MTOOLSRC: '/dev/null' };
-function drive(opts) {
-    return `${toolImage(opts.image).name}@@${opts.offset}`;
-}
-/** FAT compares names case-insensitively. */
-function key(p) {
-    return p.toUpperCase();
-}
-async function mtool(opts, tool, args) {
-    return runTool(tool, args, { env: { ...process.env, ...MTOOLS_ENV }, cwd: toolImage(opts.image).cwd });
-}
-function failure(opts, tool, result, stage, extra = []) {
-    const text = [...lines(result.stderr), ...extra].slice(0, 5).join('; ') || `exit code ${result.code}`;
-    if (/Disk full|No free space|No space left/i.test(text)) {
-        return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (${tool}: ${text}). Free space in that file system or make the partition larger in the base image.`, {
-            input: 'partition',
-            serial: opts.serial,
-            file: opts.image
-        });
-    }
-    if (/Can't open|Cannot initialize|init: |not a FAT|Bad/i.test(text) && stage === 'listing') {
-        return new ImageError(`mtools cannot open the FAT file system in ${opts.partition} of ${opts.image}: ${text}`, { file: opts.image });
-    }
-    return new ToolError(`${tool} failed while ${stage} for device ${opts.serial} in ${opts.partition}: ${text}`, { serial: opts.serial });
-}
-async function probe(opts, paths, cache) {
-    const wanted = paths.filter((p) => !cache.has(key(p)));
-    if (wanted.length === 0)
-        return;
-    // A path's state is read from its parent's listing; list every parent in one mdir run.
-    const parents = [...new Set(wanted.map((p) => path.posix.dirname(p)))];
-    const { listed } = await listFat(opts, parents);
-    for (const p of wanted)
-        cache.set(key(p), listed.get(key(p))?.state ?? { kind: 'missing' });
-}
-/**
- * List `dirs` with one `mdir -b -a` run: every entry found, by upper-cased path (its state and
- * its path as stored), and the directories that are not there.
- */
-async function listFat(opts, dirs) {
-    const result = await mtool(opts, 'mdir', ['-b', '-a', '-i', drive(opts), ...dirs.map((p) => `::${p}`)]);
-    const notFound = /File "::(.*)" not found/;
-    const other = lines(result.stderr).filter((l) => !notFound.test(l));
-    if (other.length > 0)
-        throw failure(opts, 'mdir', result, 'listing');
-    const missing = new Set(lines(result.stderr).map((l) => notFound.exec(l)?.[1]).filter((d) => d !== undefined).map(key));
-    const listed = new Map();
-    for (const line of lines(result.stdout.toString('latin1'))) {
-        if (!line.startsWith('::/'))
-            continue;
-        const isDir = line.endsWith('/');
-        const p = line.slice(2, isDir ? -1 : undefined);
-        listed.set(key(p), { state: { kind: isDir ? 'dir' : 'file' }, path: p });
-    }
-    return { listed, missing };
-}
-/**
- * Copy `paths` (all in one directory) out of the FAT file system into `backDir` with one
- * `mcopy -n`, and return their bytes (null for one that did not arrive). Shared by the writer's
- * read-back and `credbake verify`. mcopy creates host files 0666 minus the umask and one is the
- * device key: they are pre-created 0600 (mcopy -n truncates an existing file and keeps its mode).
- */
-async function copyOutFat(opts, paths, backDir, stage = 'reading back') {
-    await Promise.all(paths.map((p) => writeFile(path.join(backDir, path.posix.basename(p)), '', { mode: 0o600 })));
-    const back = await mtool(opts, 'mcopy', ['-n', '-i', drive(opts), ...paths.map((p) => `::${p}`), `${backDir}/`]);
-    if (back.code !== 0 || lines(back.stderr).length > 0)
-        throw failure(opts, 'mcopy', back, stage);
-    const bytes = [];
-    for (const p of paths)
-        bytes.push(await readFile(path.join(backDir, path.posix.basename(p))).catch(() => null));
-    return bytes;
-}
-/**
- * Read `paths` (bytes; null when absent) and list the names in `dirs` (null for a directory that
- * is not there) from a FAT file system, read-only. Used by `credbake verify`.
- */
-async function readFatFiles(opts, paths, dirs = []) {
-    const parents = [...new Set(paths.map((p) => path.posix.dirname(p)))];
-    const { listed, missing } = await listFat(opts, [...new Set([...parents, ...dirs])]);
-    const listings = new Map();
-    for (const dir of dirs) {
-        if (missing.has(key(dir)))
-            listings.set(dir, null);
-        else
-            listings.set(dir, [...listed.values()].filter((e) => key(path.posix.dirname(e.path)) === key(dir)).map((e) => path.posix.basename(e.path)));
-    }
-    const files = paths.map(() => null);
-    const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'));
-    try {
-        let g = 0;
-        for (const dir of parents) {
-            const present = paths.map((p, i) => ({ p, i })).filter(({ p }) => path.posix.dirname(p) === dir && listed.get(key(p))?.state.kind === 'file');
-            if (present.length === 0)
-                continue;
-            const backDir = path.join(work, `r${g++}`);
-            await mkdir(backDir, { mode: 0o700 });
-            const bytes = await copyOutFat(opts, present.map(({ p }) => p), backDir, 'reading');
-            present.forEach(({ i }, n) => (files[i] = bytes[n] ?? null));
-            await rm(backDir, { recursive: true, force: true });
-        }
-        return { files, listings };
-    }
-    finally {
-        await rm(work, { recursive: true, force: true });
-    }
-}
-/**
- * Write `files` into the FAT file system at `offset` of `image`: missing directories with mmd,
- * files with `mcopy -o` (replacing existing ones), then copy every file back out and compare.
- */
-async function writeFatFiles(opts) {
-    checkDevicePaths(opts.files);
-    for (const file of opts.files) {
-        if (/[<>:|?*]/.test(file.path))
-            throw new ImageError(`${file.path} cannot be stored on FAT: names there cannot contain < > : | ? *.`, { input: 'credentials-dir' });
-    }
-    const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'));
-    try {
-        const cache = opts.probeCache ?? new Map();
-        const dirs = ancestorDirs(opts.files.map((f) => f.path));
-        await probe(opts, [...dirs, ...opts.files.map((f) => f.path)], cache);
-        for (const dir of dirs) {
-            if (cache.get(key(dir)).kind === 'file')
-                throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image });
-        }
-        for (const file of opts.files) {
-            if (cache.get(key(file.path)).kind === 'dir')
-                throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image });
-        }
-        const missing = dirs.filter((d) => cache.get(key(d)).kind === 'missing');
-        if (missing.length > 0) {
-            const made = await mtool(opts, 'mmd', ['-i', drive(opts), ...missing.map((d) => `::${d}`)]);
-            if (made.code !== 0 || lines(made.stderr).length > 0)
-                throw failure(opts, 'mmd', made, 'creating directories');
-        }
-        // One mcopy per target directory; host files carry the target names.
-        const groups = new Map();
-        opts.files.forEach((file, index) => {
-            const dir = path.posix.dirname(file.path);
-            groups.set(dir, [...(groups.get(dir) ?? []), { file, index }]);
-        });
-        let g = 0;
-        for (const [dir, members] of groups) {
-            const hostDir = path.join(work, `w${g++}`);
-            await mkdir(hostDir, { mode: 0o700 });
-            const hosts = [];
-            for (const { file } of members) {
-                const host = path.join(hostDir, path.posix.basename(file.path));
-                await writeFile(host, file.content, { mode: 0o600 });
-                hosts.push(host);
-            }
-            const copied = await mtool(opts, 'mcopy', ['-o', '-D', 'o', '-i', drive(opts), ...hosts, `::${dir === '/' ? '' : dir}/`]);
-            await rm(hostDir, { recursive: true, force: true });
-            if (copied.code !== 0 || lines(copied.stderr).length > 0)
-                throw failure(opts, 'mcopy', copied, 'writing');
-        }
-        // Read back: one mcopy per directory into a fresh host folder.
-        const installed = new Array(opts.files.length);
-        for (const members of groups.values()) {
-            const backDir = path.join(work, `r${g++}`);
-            await mkdir(backDir, { mode: 0o700 });
-            const back = await copyOutFat(opts, members.map(({ file }) => file.path), backDir);
-            for (const [n, { file, index }] of members.entries()) {
-                const bytes = back[n] ?? null;
-                if (!bytes || !bytes.equals(file.content)) {
-                    throw new ToolError(`Device ${opts.serial}: read-back of ${file.path} from ${opts.partition} failed: the file is missing or differs. mtools reported success but the image does not hold what was written.`, { serial: opts.serial });
-                }
-                installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex(file.content), size: file.content.length, secret: file.secret };
-            }
-            await rm(backDir, { recursive: true, force: true });
-        }
-        return installed;
-    }
-    finally {
-        await rm(work, { recursive: true, force: true });
-    }
-}
-
 // Reading a device's output as it is now, per format, for `credbake verify`: a "dir" tree, a
 // .tar.gz overlay, an image or a partition (compressed ones decompressed into the secret temp
 // folder first). Inside images the files are read by the same debugfs/mtools read-back the
@@ -34560,7 +35095,30 @@ async function writeFatFiles(opts) {
 /** The output cannot be read at all (missing, truncated, not an archive): one problem, the device fails. */
 class OutputUnreadable extends Error {
 }
-async function readOutput(context, device, paths) {
+/**
+ * Where a device path is inside the output: its recorded partitionPath (an OSTree sysroot path),
+ * else the path itself. The credentials folder moves with the files in it.
+ */
+function placement(context, device) {
+    const placed = new Map();
+    for (const file of [...device.files, ...(context.header.output.image?.preexisting ?? [])]) {
+        if (file.path !== undefined && file.partitionPath !== undefined)
+            placed.set(file.path, file.partitionPath);
+    }
+    const dir = context.header.layout.credentialsDir.replace(/\/+$/, '');
+    for (const [devicePath, partitionPath] of placed) {
+        if (path.posix.dirname(devicePath) === dir)
+            placed.set(dir, path.posix.dirname(partitionPath));
+    }
+    return (devicePath) => placed.get(devicePath) ?? devicePath;
+}
+async function readOutput(context, device, devicePaths) {
+    // Read where the files are stored; answer by device path.
+    const at = placement(context, device);
+    const view = await readPlaced(context, device, devicePaths.map(at), at(context.header.layout.credentialsDir.replace(/\/+$/, '') || '/'));
+    return { ...view, files: new Map(devicePaths.map((p) => [p, view.files.get(at(p)) ?? null])) };
+}
+async function readPlaced(context, device, paths, credentialsDir) {
     // A manifest is input to review, not trusted: nothing it names may lead outside output-dir or
     // outside the device's tree.
     const escapes = (p) => p.split('/').some((part) => part === '..') || p.includes('\\') || p.includes('\0');
@@ -34583,7 +35141,6 @@ async function readOutput(context, device, paths) {
     if ((context.header.output.format === 'image' || context.header.output.format === 'partition') && info.isFile() && info.size < device.output.size) {
         throw new OutputUnreadable(`output ${device.output.path} is truncated: ${info.size} bytes, the manifest records ${device.output.size}`);
     }
-    const credentialsDir = context.header.layout.credentialsDir;
     switch (context.header.output.format) {
         case 'dir':
             return readDirOutput(target, paths, credentialsDir);
@@ -34767,7 +35324,8 @@ async function verifyDevice(context, device) {
     const { header } = context;
     const credentialsDir = header.layout.credentialsDir;
     const problems = [];
-    const paths = device.files.map((f) => f.path);
+    const preexisting = header.output.image?.preexisting ?? [];
+    const paths = [...device.files.map((f) => f.path), ...preexisting.map((f) => f.path)];
     let view;
     try {
         view = await readOutput(context, device, paths);
@@ -34808,10 +35366,15 @@ async function verifyDevice(context, device) {
     const fold = device.files.every((f) => f.mode === null) ? (n) => n.toUpperCase() : (n) => n;
     const dir = credentialsDir.replace(/\/+$/, '') || '/';
     const listed = new Set(device.files.filter((f) => path.posix.dirname(f.path) === dir).map((f) => fold(path.posix.basename(f.path))));
+    // Files the base image already held there, recorded once in the header, are expected too.
+    for (const file of preexisting)
+        if (path.posix.dirname(file.path) === dir)
+            listed.add(fold(path.posix.basename(file.path)));
     for (const name of view.listing ?? []) {
         if (!listed.has(fold(name)))
             problems.push(`${name} in ${credentialsDir} is not in the manifest (an extra file)`);
     }
+    problems.push(...preexistingProblems(preexisting, view.files, credentialsDir));
     const roles = bundleRoles(header, device);
     const certificateFile = roles.certificate ? found.get(roles.certificate) : undefined;
     if (roles.certificate && certificateFile) {
@@ -34829,6 +35392,27 @@ async function verifyDevice(context, device) {
     }
     else if (!roles.certificate) {
         problems.push(`the manifest lists no certificate file of layout ${header.layout.name} for this device`);
+    }
+    return problems;
+}
+/** Each pre-existing file of the base image is still there, as the header records it. */
+function preexistingProblems(preexisting, files, credentialsDir) {
+    const problems = [];
+    for (const file of preexisting) {
+        const name = `${shortName(file.path, credentialsDir)} (pre-existing in the base image)`;
+        const actual = files.get(file.path);
+        if (!actual) {
+            problems.push(`${name} is missing`);
+            continue;
+        }
+        if (actual.content.length !== file.size)
+            problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`);
+        else if (sha256Hex(actual.content) !== file.sha256)
+            problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`);
+        if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode)
+            problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`);
+        if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner)
+            problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`);
     }
     return problems;
 }
@@ -35410,38 +35994,194 @@ if (!runIfWorker()) {
     });
 }
 
-/** "partition 2 (rootfs)", "the file system (no partition table)". */
-function describePartition(partition) {
-    if (partition.kind === 'whole')
-        return 'the file system (no partition table)';
-    const names = [partition.name, partition.fileSystem.label].filter((n) => !!n);
-    const unique = [...new Set(names)];
-    return `partition ${partition.number}${unique.length > 0 ? ` (${unique.join(', ')})` : ''}`;
+/** Slot suffixes that pair up, as the usual updaters name their slots. */
+const SLOT_PAIRS = [
+    ['A', 'B'],
+    ['a', 'b'],
+    ['0', '1'],
+    ['1', '2']
+];
+/** True when `one` and `other` differ only in a last character that is a pair of slot suffixes. */
+function isSlotPair(one, other) {
+    if (one.length !== other.length || one.length < 2)
+        return false;
+    const prefix = one.slice(0, -1);
+    if (other.slice(0, -1) !== prefix)
+        return false;
+    const last = [one.at(-1), other.at(-1)];
+    return SLOT_PAIRS.some(([x, y]) => (last[0] === x && last[1] === y) || (last[0] === y && last[1] === x));
 }
-async function writeBundle(opts) {
-    const { partition } = opts;
-    const where = describePartition(partition);
-    const fsSize = partition.fileSystem.size;
-    // A file system that claims more than its partition would make the tools write into the next one.
-    if (fsSize !== null && fsSize > partition.size) {
-        throw new ImageError(`The ${partition.fileSystem.type} file system in ${where} claims ${fsSize} bytes but the partition has ${partition.size}; writing could corrupt the next partition. Fix the image (resize2fs / rebuild).`, { file: opts.image });
+/** The other slot of the pair `partition` belongs to, or undefined when it is no slot. */
+function abPartner(partitions, partition) {
+    const names = (p) => [p.fileSystem.label, p.name].filter((n) => !!n);
+    return partitions.find((other) => other !== partition &&
+        other.kind !== 'extended' &&
+        other.fileSystem.type === partition.fileSystem.type &&
+        other.size === partition.size &&
+        // A label pairs with a label, a GPT name with a GPT name.
+        ((partition.fileSystem.label && other.fileSystem.label && isSlotPair(partition.fileSystem.label, other.fileSystem.label)) ||
+            (partition.name && other.name && isSlotPair(partition.name, other.name)) ||
+            false) &&
+        names(other).length > 0);
+}
+const PERSISTENT = /data|persist|storage|home/i;
+/** Partitions outside the pair whose label or GPT name says they keep data across updates. */
+function persistentCandidates(partitions, pair) {
+    return partitions.filter((p) => !pair.includes(p) && p.kind !== 'extended' && isWritable(p) && [p.fileSystem.label, p.name].some((n) => !!n && PERSISTENT.test(n)));
+}
+/** How a user selects `p`: label= when it has a label, else name=, else its number. */
+function selectorFor(p) {
+    if (p.fileSystem.label)
+        return `label=${p.fileSystem.label}`;
+    if (p.name)
+        return `name=${p.name}`;
+    return String(p.number);
+}
+
+// What a bake must know about its target partition before the first certificate is issued, read
+// from the base image once: where the files go (an OSTree stateroot's var, or the device paths
+// themselves), and what a reviewer must be warned about (one slot of an A/B pair, a private key on
+// FAT, files already in the credentials folder that every device will keep). Refusals here are
+// input errors (exit 2): ostree-os and credentials-dir decide them.
+async function examineTarget(input) {
+    const findings = { notes: [], warnings: [], preexisting: [] };
+    const where = describePartition(input.partition);
+    const read = { image: input.image, offset: input.partition.start, partition: where, tempDir: input.tempDir, serial: 'base image' };
+    await findPlacement(input, read, where, findings);
+    warnAboutSlot(input, where, findings);
+    warnAboutFatKey(input, where, findings);
+    await findPreexisting(input, read, where, findings);
+    return findings;
+}
+function capitalized(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+}
+async function findPlacement(input, read, where, findings) {
+    const { settings } = input;
+    if (!isExt(input.partition.fileSystem.type)) {
+        if (settings.ostreeOs !== undefined) {
+            throw new InputError(`Input "ostree-os" is set, but ${where} of ${input.shownImage} is ${input.partition.fileSystem.type}: FAT cannot hold an OSTree sysroot (no symlinks, hard links or modes). Select the ext partition that holds it (often labelled otaroot), or drop ostree-os.`, { input: 'ostree-os' });
+        }
+        return;
     }
-    let imageSize;
-    try {
-        imageSize = (await stat(opts.image)).size;
+    const sysroot = await detectOstreeSysroot(read);
+    if (!sysroot) {
+        if (settings.ostreeOs !== undefined) {
+            throw new InputError(`Input "ostree-os" is "${settings.ostreeOs}", but ${where} of ${input.shownImage} holds no OSTree sysroot (no /ostree/repo with /ostree/deploy/NAME/var). Select the partition that holds it (often labelled otaroot), or drop ostree-os.`, { input: 'ostree-os' });
+        }
+        return;
     }
-    catch (error) {
-        throw new ImageError(`Cannot read ${opts.image}: ${messageOf(error)}`, { file: opts.image, cause: error });
+    const stateroot = chooseStateroot(sysroot, settings.ostreeOs, where);
+    const refusal = ostreePathRefusal(settings.credentialsDir, stateroot.name);
+    if (refusal !== undefined) {
+        throw new InputError(`${where} of ${input.shownImage} holds an OSTree sysroot, and credentials-dir ${settings.credentialsDir} cannot be used there: ${refusal}`, {
+            input: 'credentials-dir'
+        });
     }
-    if (partition.start + partition.size > imageSize) {
-        throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, { file: opts.image });
+    findings.ostree = { os: stateroot.name, sysrootPaths: true, deployments: stateroot.deployments };
+    const chosen = settings.ostreeOs !== undefined ? 'chosen with ostree-os' : 'the only one';
+    findings.notes.push(`${capitalized(where)} holds an OSTree sysroot: stateroot ${describeStateroot(stateroot)}, ${chosen}. The booted system mounts ${staterootVar(stateroot.name)} at /var, so ${settings.credentialsDir} is written to ${sysrootPath(settings.credentialsDir, stateroot.name)}.`);
+}
+function warnAboutSlot(input, where, findings) {
+    const partner = abPartner(input.partitions, input.partition);
+    if (!partner)
+        return;
+    const candidates = persistentCandidates(input.partitions, [input.partition, partner]);
+    const target = candidates.length > 0
+        ? `Bake them into a persistent partition instead: ${candidates.map((p) => `${describePartition(p)} (partition: ${selectorFor(p)})`).join(' or ')}, with a credentials-dir the device reads there (a data partition mounted at /data: credentials-dir /sota/import on it is /data/sota/import on the device; point aktualizr's [import] base_path there, or link /var/sota to it).`
+        : 'No partition with a data-like label or name (data, persist, storage) was found: bake into the partition your updater keeps across updates (partition: label=NAME), with a credentials-dir the device reads there.';
+    findings.warnings.push({
+        code: 'ab-slot',
+        message: `${capitalized(where)} is one slot of an A/B pair with ${describePartition(partner)} (same ${input.partition.fileSystem.type} file system and size, names that differ only in the slot suffix). ` +
+            `An update writes the other slot and boots it, so credentials baked into this one will not survive the first update. ${target}`
+    });
+}
+function warnAboutFatKey(input, where, findings) {
+    if (!isFat(input.partition.fileSystem.type))
+        return;
+    const key = LAYOUT_FILES[input.settings.layout].find((file) => file.source === 'private-key');
+    if (!key)
+        return;
+    findings.warnings.push({
+        code: 'fat-private-key',
+        message: `Each device's private key (${key.name}, for devices without a csr) goes into ${where}, a ${input.partition.fileSystem.type} file system: FAT has no file modes or owners, so the key is readable by every user the mount allows (vfat's default takes the mounting process's umask, typically 022: world-readable). ` +
+            'Mount it with fmask=0177,dmask=0077 (or umask=0077) and uid=0,gid=0, or bake into an ext partition.'
+    });
+}
+/** The names the bundle writes into the credentials folder (the key for every device without a csr). */
+function bundleNames(settings) {
+    return LAYOUT_FILES[settings.layout]
+        .filter((file) => !file.optional || (file.source === 'server-ca' ? settings.serverCa : file.source === 'gateway-url' ? settings.gatewayUrl : true))
+        .map((file) => file.name);
+}
+/**
+ * Files already in the credentials folder of the base image that the bundle does not replace:
+ * every output keeps them, so they are recorded (size, SHA-256, mode, owner) and warned about.
+ * Anything there that is not a regular file (a folder, a link) is refused: it cannot be recorded
+ * as a file, and verify would call it an extra file on every device.
+ */
+async function findPreexisting(input, read, where, findings) {
+    const deviceDir = input.settings.credentialsDir;
+    const placedDir = findings.ostree ? sysrootPath(deviceDir, findings.ostree.os) : deviceDir;
+    const fat = isFat(input.partition.fileSystem.type);
+    const fold = (name) => (fat ? name.toUpperCase() : name);
+    const written = new Set(bundleNames(input.settings).map(fold));
+    const others = [];
+    if (isExt(input.partition.fileSystem.type)) {
+        const listing = (await listExtDirs(read, [placedDir])).get(placedDir);
+        for (const entry of listing ?? []) {
+            if (!written.has(entry.name))
+                others.push({ name: entry.name, kind: fileType(entry.mode), mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid });
+        }
     }
-    const common = { image: opts.image, offset: partition.start, files: opts.files, tempDir: opts.tempDir, serial: opts.serial, partition: where, probeCache: opts.probeCache };
-    if (isExt(partition.fileSystem.type))
-        return writeExtFiles(common);
-    if (isFat(partition.fileSystem.type))
-        return writeFatFiles(common);
-    throw new ImageError(`${where} has ${partition.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${partition.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`, { input: 'partition', file: opts.image });
+    else if (fat) {
+        const { listed } = await listFat(read, [placedDir]);
+        for (const entry of listed.values()) {
+            const name = path.posix.basename(entry.path);
+            if (path.posix.dirname(entry.path).toUpperCase() !== placedDir.toUpperCase() || written.has(fold(name)))
+                continue;
+            others.push({ name, kind: entry.state.kind, mode: null, uid: null, gid: null });
+        }
+    }
+    if (others.length === 0)
+        return;
+    // Names the tools' scripts cannot quote, and special mode bits, are refused like other odd entries.
+    const odd = others.filter((entry) => entry.kind !== 'file' || /["\\\u0000-\u001f\u007f]/.test(entry.name) || (entry.mode !== null && (entry.mode & 0o7000) !== 0));
+    if (odd.length > 0) {
+        const what = (e) => e.kind === 'dir'
+            ? 'a folder'
+            : e.kind === 'symlink'
+                ? 'a symbolic link'
+                : e.kind !== 'file'
+                    ? 'not a regular file'
+                    : e.mode !== null && (e.mode & 0o7000) !== 0
+                        ? 'setuid, setgid or sticky'
+                        : 'a name with quotes or control characters';
+        throw new ImageError(`The credentials folder ${deviceDir} in ${where} of ${input.shownImage} already holds ${odd.map((e) => `${JSON.stringify(e.name)} (${what(e)})`).join(', ')}. ` +
+            'credbake records what the base image leaves in that folder as files (size, SHA-256), which these are not: remove them from the base image, or choose another credentials-dir.', { input: 'credentials-dir', file: input.shownImage });
+    }
+    others.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const paths = others.map((entry) => path.posix.join(placedDir, entry.name));
+    const contents = isExt(input.partition.fileSystem.type) ? (await readExtFiles(read, paths)).files.map((file) => file?.content ?? null) : (await readFatFiles(read, paths)).files;
+    others.forEach((entry, i) => {
+        const content = contents[i];
+        if (!content)
+            throw new ImageError(`Cannot read ${paths[i]} from ${where} of ${input.shownImage}, though it is listed there.`, { file: input.shownImage });
+        const devicePath = path.posix.join(deviceDir, entry.name);
+        findings.preexisting.push({
+            path: devicePath,
+            ...(paths[i] !== devicePath ? { partitionPath: paths[i] } : {}),
+            size: content.length,
+            sha256: sha256Hex(content),
+            mode: entry.mode === null ? null : octal$2(entry.mode),
+            owner: entry.uid === null ? null : `${entry.uid}:${entry.gid}`
+        });
+    });
+    findings.warnings.push({
+        code: 'preexisting-files',
+        message: `The credentials folder ${deviceDir} in ${where} of the base image already holds ${others.length} file${others.length > 1 ? 's' : ''} the bundle does not replace: ${others.map((e) => (/^[\w.+@-]+$/.test(e.name) ? e.name : JSON.stringify(e.name))).join(', ')}. ` +
+            'Every device keeps them beside its new credentials; the manifest lists them under output.image.preexisting (size, SHA-256, mode, owner) and verify accepts exactly these. Remove them from the base image if the devices should not have them.'
+    });
 }
 
 // Sinks "image" and "partition": per device, a copy of the base image (or of just the selected
@@ -35488,12 +36228,15 @@ class ImageSink {
     format;
     writesInFlight;
     space;
+    ostree;
+    warnings;
+    preexisting;
     probeCache = new Map();
     constructor(settings, context, prepared, partition, copier, base, 
     /** Digests of uncompressed outputs, resuming after the bytes before the partition (no device changes them). */
     hasher, 
     /** Bytes the uncompressed base allocates on disk. */
-    baseAllocated) {
+    baseAllocated, findings) {
         this.settings = settings;
         this.context = context;
         this.prepared = prepared;
@@ -35502,6 +36245,10 @@ class ImageSink {
         this.base = base;
         this.hasher = hasher;
         this.format = settings.format === 'partition' ? 'partition' : 'image';
+        if (findings.ostree)
+            this.ostree = findings.ostree;
+        this.warnings = findings.warnings;
+        this.preexisting = findings.preexisting;
         // An uncompressed output allocates what the base (or its partition) allocates, plus the few
         // blocks the bundle adds; a compressed one is measured on the first output, and the
         // uncompressed work copies in flight need room beside it.
@@ -35531,20 +36278,40 @@ class ImageSink {
         try {
             const layout = await readDiskLayout(prepared.path, { onWarning: (message) => context.reporter.warning(message, { file: image }) });
             const partition = selectPartition(layout, settings.partition);
+            checkWritable(partition, image);
             // Fail before the first certificate is issued, not after: the tool must be there.
             if (isExt(partition.fileSystem.type))
                 await runTool('debugfs', ['-V']);
             else
                 for (const tool of ['mmd', 'mcopy'])
                     await runTool(tool, ['--version']);
+            // Where the files go (an OSTree stateroot's var?) and what the review must warn about.
+            const findings = await examineTarget({
+                image: prepared.path,
+                shownImage: image,
+                partitions: layout.partitions,
+                partition,
+                settings: {
+                    ...(settings.ostreeOs === undefined ? {} : { ostreeOs: settings.ostreeOs }),
+                    credentialsDir: settings.credentialsDir,
+                    layout: settings.layout,
+                    serverCa: settings.serverCa !== undefined,
+                    gatewayUrl: settings.gatewayUrl !== undefined
+                },
+                tempDir: context.secrets.dir
+            });
             const copier = await ImageCopier.open(prepared.path, { ...(prepared.map ? { map: prepared.map } : {}), cacheLimit: imageCacheLimit() });
             const baseSha256 = compressedSha256 ?? copier.sha256 ?? (await sha256File(prepared.path));
             const sharesPrefix = settings.format === 'image' && settings.compress === 'none';
             const hasher = createFileHasher({ prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 }, HASH_THREADS, { bmap: settings.bmap });
             const described = `${partition.number}${settings.partition ? ` (${settings.partition.kind === 'number' ? 'number' : `${settings.partition.kind}=${settings.partition.value}`})` : ''}`;
             context.reporter.info(`Base image ${image}: writing into ${describePartition(partition)}, ${partition.fileSystem.type}`);
+            for (const note of findings.notes)
+                context.reporter.info(note);
+            for (const warning of findings.warnings)
+                context.reporter.warning(warning.message, { file: image });
             const baseAllocated = (await stat(prepared.path)).blocks * 512;
-            return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher, baseAllocated);
+            return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher, baseAllocated, findings);
         }
         catch (error) {
             await prepared.cleanup();

@@ -66,6 +66,52 @@ function serializeError(error) {
     return { kind: 'internal', message: messageOf(error) };
 }
 
+// Where a device path is stored on an OSTree system. The partition (meta-updater's `otaroot`,
+// Torizon's rootfs) holds a physical sysroot: /ostree/repo, each stateroot's deployments
+// /ostree/deploy/OS/deploy/CHECKSUM.N (the read-only /usr and a per-deployment /etc) and its
+// writable /ostree/deploy/OS/var, which the booted system bind-mounts at /var. Only /var is shared
+// by every deployment and kept across updates, so only device paths below /var can be baked, and
+// they are stored below the stateroot's var. Pure rules, used by settings, bundles, sinks and
+// verify alike (this module imports nothing).
+const OSTREE_DEPLOY = '/ostree/deploy';
+/** The stateroot's var folder in the sysroot, e.g. /ostree/deploy/poky/var. */
+function staterootVar(os) {
+    return `${OSTREE_DEPLOY}/${os}/var`;
+}
+function isUnder(devicePath, dir) {
+    return devicePath === dir || devicePath.startsWith(`${dir}/`);
+}
+/**
+ * Why a device folder (or file) cannot hold credentials on an OSTree system, and what to use
+ * instead; undefined when it can (it is /var or below).
+ */
+function ostreePathRefusal(devicePath, os) {
+    if (isUnder(devicePath, '/var'))
+        return undefined;
+    let why;
+    if (isUnder(devicePath, '/usr')) {
+        why = `${devicePath} is under /usr, which on an OSTree system is the read-only deployment: the running system cannot change it and every update replaces it with the new commit's /usr, so nothing written there survives`;
+    }
+    else if (isUnder(devicePath, '/etc')) {
+        why = `${devicePath} is under /etc, which on an OSTree system belongs to one deployment (${OSTREE_DEPLOY}/${os}/deploy/CHECKSUM.N/etc) and is three-way merged into the next deployment on every upgrade: credentials written into the image's deployment are not where an upgraded system keeps its own changes`;
+    }
+    else {
+        why = `${devicePath} is outside /var: on an OSTree system everything but /var comes from the read-only deployment, and only /var (bind-mounted from ${staterootVar(os)}) is shared by every deployment and kept across updates`;
+    }
+    return `${why}. Use a credentials-dir under /var, e.g. the default /var/sota/import (where aktualizr's DeviceCred import looks).`;
+}
+/**
+ * The path inside the sysroot of a device path under /var: /var/sota/import/pkey.pem →
+ * /ostree/deploy/OS/var/sota/import/pkey.pem. Throws for any other path (callers refuse those
+ * with ostreePathRefusal before anything is issued; this is the last guard).
+ */
+function sysrootPath(devicePath, os) {
+    const refusal = ostreePathRefusal(devicePath, os);
+    if (refusal !== undefined)
+        throw new Error(refusal);
+    return `${staterootVar(os)}${devicePath.slice('/var'.length)}`;
+}
+
 const LAYOUT_FILES = {
     // aktualizr's [import] section in provision mode "DeviceCred": the device certificate followed by
     // the chain above it (aktualizr sends client.pem whole, so a server trusting only the root
@@ -104,8 +150,10 @@ function buildBundle(credential, options) {
         // A row with a CSR has no private key: the device keeps its own.
         if (text === undefined)
             continue;
+        const devicePath = path.posix.join(options.credentialsDir, file.name);
         files.push({
-            path: path.posix.join(options.credentialsDir, file.name),
+            path: devicePath,
+            ...(options.ostreeOs === undefined ? {} : { partitionPath: sysrootPath(devicePath, options.ostreeOs) }),
             content: Buffer.from(text, 'utf8'),
             mode: file.mode,
             uid: 0,
@@ -8934,8 +8982,13 @@ function describeFiles(files, medium) {
         owner: medium.owners ? `${file.uid}:${file.gid}` : null,
         sha256: file.secret ? null : sha256Hex(file.content),
         size: file.content.length,
-        secret: file.secret
+        secret: file.secret,
+        ...(file.partitionPath === undefined ? {} : { partitionPath: file.partitionPath })
     }));
+}
+/** The files as the output stores them: at their partitionPath where they have one (OSTree sysroot paths). */
+function placedFiles(files) {
+    return files.map((file) => (file.partitionPath === undefined ? file : { ...file, path: file.partitionPath }));
 }
 /**
  * A digest for a "dir" output (a tree, not a file): SHA-256 of one line per file,
@@ -8980,6 +9033,7 @@ class DirWriter {
     write(device, files) {
         const target = path.join(this.root, device.serial);
         const temp = tempSibling(target);
+        const placed = placedFiles(files);
         try {
             if (!this.rootReady) {
                 mkdirSync(this.root, { recursive: true, mode: 0o755 });
@@ -8987,7 +9041,8 @@ class DirWriter {
             }
             makeFolder(temp);
             const made = new Set([temp]);
-            for (const file of files)
+            // At sysroot paths when the bundle has them (ostree-os), else at device paths.
+            for (const file of placed)
                 writeOne(temp, file, made);
             rmSync(target, { recursive: true, force: true });
             renameSync(temp, target);
@@ -8999,7 +9054,7 @@ class DirWriter {
         return {
             path: path.relative(this.outputDir, target).split(path.sep).join('/'),
             size: files.reduce((sum, file) => sum + file.content.length, 0),
-            sha256: treeDigest(files),
+            sha256: treeDigest(placed),
             files: describeFiles(files, { modes: true, owners: true })
         };
     }
@@ -9489,7 +9544,8 @@ class TarWriter {
         let archive;
         try {
             // The .tar.gz in one pass, without zlib's per-call set-up (tar-gzip.ts).
-            archive = overlayGzip(files, this.mtime);
+            // Entries at sysroot paths when the bundle has them (ostree-os), else at device paths.
+            archive = overlayGzip(placedFiles(files), this.mtime);
             if (!this.rootReady) {
                 mkdirSync(this.root, { recursive: true, mode: 0o755 });
                 this.rootReady = true;

@@ -9051,6 +9051,59 @@ function runIfIssuerWorker() {
     return true;
 }
 
+// Where a device path is stored on an OSTree system. The partition (meta-updater's `otaroot`,
+// Torizon's rootfs) holds a physical sysroot: /ostree/repo, each stateroot's deployments
+// /ostree/deploy/OS/deploy/CHECKSUM.N (the read-only /usr and a per-deployment /etc) and its
+// writable /ostree/deploy/OS/var, which the booted system bind-mounts at /var. Only /var is shared
+// by every deployment and kept across updates, so only device paths below /var can be baked, and
+// they are stored below the stateroot's var. Pure rules, used by settings, bundles, sinks and
+// verify alike (this module imports nothing).
+const OSTREE_DEPLOY = '/ostree/deploy';
+/**
+ * A stateroot name credbake accepts: what `ostree admin os-init` is given in practice (poky,
+ * torizon, fedora-coreos …), and safe in the tools' scripts and in paths.
+ */
+function isStaterootName(name) {
+    return /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/.test(name) && name !== '..';
+}
+/** The stateroot's var folder in the sysroot, e.g. /ostree/deploy/poky/var. */
+function staterootVar(os) {
+    return `${OSTREE_DEPLOY}/${os}/var`;
+}
+function isUnder(devicePath, dir) {
+    return devicePath === dir || devicePath.startsWith(`${dir}/`);
+}
+/**
+ * Why a device folder (or file) cannot hold credentials on an OSTree system, and what to use
+ * instead; undefined when it can (it is /var or below).
+ */
+function ostreePathRefusal(devicePath, os) {
+    if (isUnder(devicePath, '/var'))
+        return undefined;
+    let why;
+    if (isUnder(devicePath, '/usr')) {
+        why = `${devicePath} is under /usr, which on an OSTree system is the read-only deployment: the running system cannot change it and every update replaces it with the new commit's /usr, so nothing written there survives`;
+    }
+    else if (isUnder(devicePath, '/etc')) {
+        why = `${devicePath} is under /etc, which on an OSTree system belongs to one deployment (${OSTREE_DEPLOY}/${os}/deploy/CHECKSUM.N/etc) and is three-way merged into the next deployment on every upgrade: credentials written into the image's deployment are not where an upgraded system keeps its own changes`;
+    }
+    else {
+        why = `${devicePath} is outside /var: on an OSTree system everything but /var comes from the read-only deployment, and only /var (bind-mounted from ${staterootVar(os)}) is shared by every deployment and kept across updates`;
+    }
+    return `${why}. Use a credentials-dir under /var, e.g. the default /var/sota/import (where aktualizr's DeviceCred import looks).`;
+}
+/**
+ * The path inside the sysroot of a device path under /var: /var/sota/import/pkey.pem →
+ * /ostree/deploy/OS/var/sota/import/pkey.pem. Throws for any other path (callers refuse those
+ * with ostreePathRefusal before anything is issued; this is the last guard).
+ */
+function sysrootPath(devicePath, os) {
+    const refusal = ostreePathRefusal(devicePath, os);
+    if (refusal !== undefined)
+        throw new Error(refusal);
+    return `${staterootVar(os)}${devicePath.slice('/var'.length)}`;
+}
+
 const LAYOUT_FILES = {
     // aktualizr's [import] section in provision mode "DeviceCred": the device certificate followed by
     // the chain above it (aktualizr sends client.pem whole, so a server trusting only the root
@@ -9089,8 +9142,10 @@ function buildBundle(credential, options) {
         // A row with a CSR has no private key: the device keeps its own.
         if (text === undefined)
             continue;
+        const devicePath = path.posix.join(options.credentialsDir, file.name);
         files.push({
-            path: path.posix.join(options.credentialsDir, file.name),
+            path: devicePath,
+            ...(options.ostreeOs === undefined ? {} : { partitionPath: sysrootPath(devicePath, options.ostreeOs) }),
             content: Buffer.from(text, 'utf8'),
             mode: file.mode,
             uid: 0,
@@ -9323,9 +9378,13 @@ async function flushFileSystem(dir) {
 // what happened and everything that shaped each certificate, and the review is derived from it.
 /** Journal format written by this version. Format 1 (credbake 0.1) had no checksums and no bases. */
 const JOURNAL_FORMAT = 2;
-/** Names of the fields that differ between two objects of the same shape, for messages. */
+/**
+ * Names of the fields that differ between two objects of the same shape, for messages. Optional
+ * fields count when either side has them.
+ */
 function differingFields(before, after) {
-    return Object.keys(after).filter((key) => before[key] !== after[key]).map(String);
+    const keys = [...new Set([...Object.keys(after), ...Object.keys(before)])];
+    return keys.filter((key) => before[key] !== after[key]).map(String);
 }
 
 // The journal (output-dir/credbake-journal.jsonl): an append-only, fsync'd record of every
@@ -9832,8 +9891,13 @@ function describeFiles(files, medium) {
         owner: medium.owners ? `${file.uid}:${file.gid}` : null,
         sha256: file.secret ? null : sha256Hex(file.content),
         size: file.content.length,
-        secret: file.secret
+        secret: file.secret,
+        ...(file.partitionPath === undefined ? {} : { partitionPath: file.partitionPath })
     }));
+}
+/** The files as the output stores them: at their partitionPath where they have one (OSTree sysroot paths). */
+function placedFiles(files) {
+    return files.map((file) => (file.partitionPath === undefined ? file : { ...file, path: file.partitionPath }));
 }
 /**
  * A digest for a "dir" output (a tree, not a file): SHA-256 of one line per file,
@@ -9902,6 +9966,7 @@ class DirWriter {
     write(device, files) {
         const target = path.join(this.root, device.serial);
         const temp = tempSibling(target);
+        const placed = placedFiles(files);
         try {
             if (!this.rootReady) {
                 mkdirSync(this.root, { recursive: true, mode: 0o755 });
@@ -9909,7 +9974,8 @@ class DirWriter {
             }
             makeFolder(temp);
             const made = new Set([temp]);
-            for (const file of files)
+            // At sysroot paths when the bundle has them (ostree-os), else at device paths.
+            for (const file of placed)
                 writeOne(temp, file, made);
             rmSync(target, { recursive: true, force: true });
             renameSync(temp, target);
@@ -9921,7 +9987,7 @@ class DirWriter {
         return {
             path: path.relative(this.outputDir, target).split(path.sep).join('/'),
             size: files.reduce((sum, file) => sum + file.content.length, 0),
-            sha256: treeDigest(files),
+            sha256: treeDigest(placed),
             files: describeFiles(files, { modes: true, owners: true })
         };
     }
@@ -9930,11 +9996,15 @@ class DirSink {
     outputDir;
     format = 'dir';
     writer;
+    /** With ostree-os: the trees hold sysroot paths, to copy into a mounted otaroot. */
+    ostree;
     local;
-    constructor(outputDir) {
+    constructor(outputDir, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { kind: 'dir', outputDir, mtime: new Date(0).toISOString() };
         this.local = new DirWriter(outputDir);
+        if (ostreeOs !== undefined)
+            this.ostree = { os: ostreeOs, sysrootPaths: true };
     }
     async write(device, files, hooks = {}) {
         await hooks.beforeKeyWritten?.();
@@ -10437,7 +10507,8 @@ class TarWriter {
         let archive;
         try {
             // The .tar.gz in one pass, without zlib's per-call set-up (tar-gzip.ts).
-            archive = overlayGzip(files, this.mtime);
+            // Entries at sysroot paths when the bundle has them (ostree-os), else at device paths.
+            archive = overlayGzip(placedFiles(files), this.mtime);
             if (!this.rootReady) {
                 mkdirSync(this.root, { recursive: true, mode: 0o755 });
                 this.rootReady = true;
@@ -10486,12 +10557,16 @@ class TarSink {
     format = 'tar';
     space = { bytesPerOutput: OVERLAY_BYTES, basis: 'an overlay of a few KiB' };
     writer;
+    /** With ostree-os: the overlays hold sysroot paths, to extract into a mounted otaroot. */
+    ostree;
     local;
     /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
-    constructor(outputDir, mtime) {
+    constructor(outputDir, mtime, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { kind: 'tar', outputDir, mtime: mtime.toISOString() };
         this.local = new TarWriter(outputDir, mtime);
+        if (ostreeOs !== undefined)
+            this.ostree = { os: ostreeOs, sysrootPaths: true };
     }
     async write(device, files, hooks = {}) {
         await hooks.beforeKeyWritten?.();
@@ -10521,7 +10596,8 @@ function openOutputWriter(spec) {
 // type, lifetime, profile, bundle inputs) and each device's (device ID, rendered subject and SAN,
 // CSR). A device is resumed only when both are unchanged; the same functions compute them when a
 // certificate is issued and when a later run compares, so they cannot drift apart.
-function runBasis(settings, profile) {
+/** `ostreeOs`: the stateroot whose var holds the files (sysroot paths), when there is one. */
+function runBasis(settings, profile, ostreeOs) {
     return {
         keyType: settings.keyType,
         lifetime: describeLifetime(profile.lifetime),
@@ -10529,7 +10605,9 @@ function runBasis(settings, profile) {
         layout: settings.layout,
         credentialsDir: settings.credentialsDir,
         serverCaSha256: settings.serverCa ? sha256Hex(Buffer.from(settings.serverCa.text)) : null,
-        gatewayUrl: settings.gatewayUrl ?? null
+        gatewayUrl: settings.gatewayUrl ?? null,
+        // Only when set, so that the bases of runs without it are what they always were.
+        ...(ostreeOs === undefined ? {} : { ostreeOs })
     };
 }
 /**
@@ -26704,7 +26782,8 @@ function deviceSums(device, format) {
         for (const file of device.files) {
             if (file.privateKey || file.sha256 === undefined)
                 continue;
-            const inside = file.path.split('/').filter(Boolean).join('/');
+            // Where the file is in the tree: its sysroot path when the output carries those (OSTree).
+            const inside = (file.partitionPath ?? file.path).split('/').filter(Boolean).join('/');
             sums.push([path.posix.join(device.output.path, inside), file.sha256]);
         }
     }
@@ -26794,6 +26873,7 @@ function renderSummary(input) {
         ['Lifetime', lifetime],
         ['Layout', `${header.layout.name} in ${header.layout.credentialsDir}`],
         ['Output', header.output.format + (header.output.image ? ` from ${header.output.image.path}` : '')],
+        ...ostreeFacts(header),
         ['Shard', `${header.shard.index}/${header.shard.count}`],
         ['Devices', `${input.total} baked${input.skipped ? `, ${input.skipped} already complete (resumed)` : ''}`]
     ];
@@ -26803,6 +26883,7 @@ function renderSummary(input) {
         '<table>',
         ...facts.map(([key, value]) => `<tr><th align="left">${escapeHtml(key)}</th><td><code>${escapeHtml(value)}</code></td></tr>`),
         '</table>',
+        ...warningList(header),
         '<h3>Devices</h3>',
         '<table>',
         '<tr><th>Serial</th><th>Device ID</th><th>Certificate serial</th><th>Certificate SHA-256</th><th>Not after</th><th>Output</th></tr>',
@@ -26815,6 +26896,21 @@ function renderSummary(input) {
     parts.push(`<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(input.certificatesPath)}</code>.</p>`);
     parts.push(`<p>To check the outputs against the manifest before flashing (exit 0 when every device passes): <code>${escapeHtml(verifyCommandLine(input.manifestPath, input.fleetCaCertPath))}</code></p>`);
     return `${parts.join('\n')}\n`;
+}
+/** Where an OSTree bake put the files: the stateroot, the sysroot folder, the deployments. */
+function ostreeFacts(header) {
+    const ostree = header.output.ostree;
+    if (!ostree)
+        return [];
+    const where = `${header.layout.credentialsDir} in /ostree/deploy/${ostree.os}/var${header.layout.credentialsDir.slice('/var'.length)}`;
+    const deployments = ostree.deployments?.length ? ` (deployments: ${ostree.deployments.join(', ')})` : '';
+    return [['OSTree', `stateroot ${ostree.os}: ${where}${ostree.sysrootPaths && !header.output.image ? ', outputs at sysroot paths' : ''}${deployments}`]];
+}
+/** The review's warnings, each as the log said it. */
+function warningList(header) {
+    if (!header.warnings?.length)
+        return [];
+    return ['<h3>Warnings</h3>', '<ul>', ...header.warnings.map((w) => `<li><strong>${escapeHtml(w.code)}</strong>: ${escapeHtml(w.message)}</li>`), '</ul>'];
 }
 /** After `merge`: what was combined, one row per shard, and the totals. */
 function renderMergeSummary(input) {
@@ -26860,6 +26956,7 @@ const FILE_PATH = bytesOf('{"path":');
 const MODE = bytesOf(',"mode":');
 const OWNER = bytesOf(',"owner":');
 const SECRET = bytesOf(',"secret":');
+const PARTITION_PATH = bytesOf(',"partitionPath":');
 const TRUE = bytesOf('true');
 const FALSE = bytesOf('false');
 const isString = (json) => json !== undefined && json.charCodeAt(0) === 0x22;
@@ -26953,9 +27050,12 @@ function writtenText(line) {
             const secret = c.literal(TRUE);
             if (!secret && !c.literal(FALSE))
                 return undefined;
+            let partitionPath;
+            if (c.literal(PARTITION_PATH) && !isString((partitionPath = c.token())))
+                return undefined;
             if (!c.byte(0x7d))
                 return undefined;
-            files.push({ path: filePath, mode: mode, owner: owner, sha256: fileSha256, size: fileSize, secret });
+            files.push({ path: filePath, mode: mode, owner: owner, sha256: fileSha256, size: fileSize, secret, ...(partitionPath === undefined ? {} : { partitionPath }) });
         } while (c.byte(0x2c));
         if (!c.byte(0x5d))
             return undefined;
@@ -26977,7 +27077,7 @@ function deviceEntryText(issued, written) {
     text += '[';
     for (let i = 0; i < files.length; i++) {
         const file = files[i];
-        text += `${i ? ',' : ''}\n        {\n          "path": ${file.path},\n          "mode": ${file.mode},\n          "owner": ${file.owner},`;
+        text += `${i ? ',' : ''}\n        {\n          "path": ${file.path},${file.partitionPath === undefined ? '' : `\n          "partitionPath": ${file.partitionPath},`}\n          "mode": ${file.mode},\n          "owner": ${file.owner},`;
         text += file.secret
             ? '\n          "privateKey": true\n        }'
             : `\n          "sha256": ${file.sha256 === 'null' ? '""' : file.sha256},\n          "size": ${file.size},\n          "privateKey": false\n        }`;
@@ -27009,9 +27109,13 @@ function deviceEntry(issued, written) {
             ...(written.output.partition ? { partition: written.output.partition } : {}),
             ...(written.output.bmap ? { bmap: written.output.bmap } : {})
         },
-        files: written.files.map((file) => file.secret
-            ? { path: file.path, mode: file.mode, owner: file.owner, privateKey: true }
-            : { path: file.path, mode: file.mode, owner: file.owner, sha256: file.sha256 ?? '', size: file.size, privateKey: false })
+        files: written.files.map((file) => {
+            // Present only where the file is stored elsewhere than its device path (OSTree sysroots).
+            const placed = file.partitionPath === undefined ? {} : { partitionPath: file.partitionPath };
+            return file.secret
+                ? { path: file.path, ...placed, mode: file.mode, owner: file.owner, privateKey: true }
+                : { path: file.path, ...placed, mode: file.mode, owner: file.owner, sha256: file.sha256 ?? '', size: file.size, privateKey: false };
+        })
     };
 }
 /**
@@ -27058,7 +27162,9 @@ class Arena {
 function dirDevice(written) {
     return {
         output: { path: valueOf(written.path), sha256: valueOf(written.sha256) },
-        files: written.files.map((file) => (file.secret ? { privateKey: true } : { path: valueOf(file.path), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false }))
+        files: written.files.map((file) => file.secret
+            ? { privateKey: true }
+            : { path: valueOf(file.path), ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false })
     };
 }
 const cursor = new FieldCursor();
@@ -27296,8 +27402,8 @@ function reviewWriteError(error, outputDir) {
 
 /** How each format's sink is opened: a new sink is one file plus one entry here (and in FORMAT_SPECS). */
 const OPENERS = {
-    dir: async (settings) => new DirSink(settings.outputDir),
-    tar: async (settings, context) => new TarSink(settings.outputDir, context.mtime),
+    dir: async (settings) => new DirSink(settings.outputDir, settings.ostreeOs),
+    tar: async (settings, context) => new TarSink(settings.outputDir, context.mtime, settings.ostreeOs),
     // Images load their tools and base image lazily: tar and dir runs never pay for it.
     image: async (settings, context) => (await Promise.resolve().then(function () { return image; })).ImageSink.open(settings, context),
     partition: async (settings, context) => (await Promise.resolve().then(function () { return image; })).ImageSink.open(settings, context)
@@ -27858,7 +27964,11 @@ async function bake(settings, reporter) {
         await removeLeftoverTemps(settings.outputDir);
         const sink = cleanup.add('the output sink', await createSink(settings, { secrets, mtime: startedAt, reporter }), (held) => held.close());
         const identity = runIdentity(settings, ca, sink);
-        const basis = runBasis(settings, profile);
+        // Where the files are stored shapes them: a changed stateroot reissues, never keeps.
+        const basis = runBasis(settings, profile, sink.ostree?.os);
+        if (sink.ostree && !FORMAT_SPECS[settings.format].usesImage) {
+            reporter.info(`ostree-os ${sink.ostree.os}: the ${settings.format} outputs hold the files at sysroot paths (${staterootVar(sink.ostree.os)}/…), to be put into a mounted otaroot, not onto a running device.`);
+        }
         const basisMaker = new DeviceBasisMaker(profile);
         // The journal's state (per device, for resume) is needed for the plan only: it is not held
         // through the bake and the review.
@@ -27887,6 +27997,7 @@ async function bake(settings, reporter) {
             credentialsDir: settings.credentialsDir,
             serverCaPem: settings.serverCa?.text,
             gatewayUrl: settings.gatewayUrl,
+            ...(sink.ostree ? { ostreeOs: sink.ostree.os } : {}),
             ...chainFor(ca)
         };
         const context = {
@@ -27966,6 +28077,7 @@ const BASIS_FIELD_NAMES = {
     credentialsDir: 'credentials-dir',
     serverCaSha256: 'server-ca',
     gatewayUrl: 'gateway-url',
+    ostreeOs: 'ostree-os',
     deviceId: 'device-id',
     subject: 'subject',
     sanSha256: 'san',
@@ -28352,11 +28464,19 @@ function manifestHeader(settings, ca, profile, now, sink, manifestSha256) {
             format: settings.format,
             compress: settings.compress,
             ...(settings.image
-                ? { image: { path: settings.image, ...(sink.base ? { sha256: sink.base.sha256, partition: sink.base.partition } : {}) } }
-                : {})
+                ? {
+                    image: {
+                        path: settings.image,
+                        ...(sink.base ? { sha256: sink.base.sha256, partition: sink.base.partition } : {}),
+                        ...(sink.preexisting?.length ? { preexisting: [...sink.preexisting] } : {})
+                    }
+                }
+                : {}),
+            ...(sink.ostree ? { ostree: { ...sink.ostree } } : {})
         },
         shard: { index: settings.shard.index, count: settings.shard.count },
-        source: { manifest: { path: settings.manifestPath, sha256: manifestSha256 } }
+        source: { manifest: { path: settings.manifestPath, sha256: manifestSha256 } },
+        ...(sink.warnings?.length ? { warnings: [...sink.warnings] } : {})
     };
 }
 
@@ -29114,6 +29234,83 @@ var properties = {
 					},
 					partition: {
 						type: "string"
+					},
+					preexisting: {
+						description: "Files already in the credentials folder of the base image that the bundle does not replace (the same on every device). verify accepts exactly these beside the bundle.",
+						type: "array",
+						items: {
+							type: "object",
+							required: [
+								"path",
+								"size",
+								"sha256",
+								"mode",
+								"owner"
+							],
+							additionalProperties: false,
+							properties: {
+								path: {
+									type: "string",
+									pattern: "^/"
+								},
+								partitionPath: {
+									type: "string",
+									pattern: "^/"
+								},
+								size: {
+									type: "integer",
+									minimum: 0
+								},
+								sha256: {
+									$ref: "#/$defs/sha256"
+								},
+								mode: {
+									oneOf: [
+										{
+											$ref: "#/$defs/octalMode"
+										},
+										{
+											type: "null"
+										}
+									]
+								},
+								owner: {
+									oneOf: [
+										{
+											type: "string",
+											pattern: "^\\d+:\\d+$"
+										},
+										{
+											type: "null"
+										}
+									]
+								}
+							}
+						}
+					}
+				}
+			},
+			ostree: {
+				description: "An OSTree target: os is the stateroot whose /var received the files; sysrootPaths is true when the outputs hold them at sysroot paths (/ostree/deploy/OS/var/...); deployments, for image formats, the stateroot's deployments in the base image.",
+				type: "object",
+				required: [
+					"os",
+					"sysrootPaths"
+				],
+				additionalProperties: false,
+				properties: {
+					os: {
+						type: "string",
+						pattern: "^[A-Za-z0-9_][A-Za-z0-9._+-]*$"
+					},
+					sysrootPaths: {
+						type: "boolean"
+					},
+					deployments: {
+						type: "array",
+						items: {
+							type: "string"
+						}
 					}
 				}
 			}
@@ -29195,6 +29392,26 @@ var properties = {
 				},
 				createdAt: {
 					$ref: "#/$defs/time"
+				}
+			}
+		}
+	},
+	warnings: {
+		description: "What a reviewer must know about the bake (also warnings in the log and the job summary), e.g. ab-slot, fat-private-key, preexisting-files.",
+		type: "array",
+		items: {
+			type: "object",
+			required: [
+				"code",
+				"message"
+			],
+			additionalProperties: false,
+			properties: {
+				code: {
+					type: "string"
+				},
+				message: {
+					type: "string"
 				}
 			}
 		}
@@ -29446,6 +29663,11 @@ var $defs = {
 									type: "string",
 									pattern: "^/"
 								},
+								partitionPath: {
+									description: "Where the file is inside the partition (or the tar/dir output) when that differs from its path on the device (OSTree sysroots).",
+									type: "string",
+									pattern: "^/"
+								},
 								mode: {
 									oneOf: [
 										{
@@ -29485,6 +29707,11 @@ var $defs = {
 							additionalProperties: false,
 							properties: {
 								path: {
+									type: "string",
+									pattern: "^/"
+								},
+								partitionPath: {
+									description: "Where the file is inside the partition (or the tar/dir output) when that differs from its path on the device (OSTree sysroots).",
 									type: "string",
 									pattern: "^/"
 								},
@@ -30201,6 +30428,10 @@ const INPUTS = [
         description: 'Where in the image: a number (Linux numbering: 5 is the first logical MBR partition), `label=NAME` (file-system label) or `name=NAME` (GPT partition name). Default: the only ext2/3/4 partition.'
     },
     {
+        name: 'ostree-os',
+        description: 'The OSTree stateroot (`/ostree/deploy/NAME`) whose /var receives the files when the target partition holds an OSTree sysroot (meta-updater\'s otaroot, Torizon). Needed when the sysroot has several stateroots; the only one is found by itself. With `tar` or `dir` outputs: the files carry sysroot paths (`ostree/deploy/NAME/var/…`, to extract into a mounted otaroot) instead of device paths. credentials-dir must be under /var on OSTree systems.'
+    },
+    {
         name: 'format',
         description: 'Output per device: `image` (a full image), `partition` (only the selected partition), `tar` (a .tar.gz overlay) or `dir` (a tree). Default: image when `image` is set, else tar.'
     },
@@ -30546,6 +30777,7 @@ function parseSettings(raw, context) {
         san: get('san'),
         image: image === undefined ? undefined : resolvePath(image),
         partition: parsePartitionSelector(get('partition')),
+        ...(get('ostree-os') === undefined ? {} : { ostreeOs: parseOstreeOs(get('ostree-os')) }),
         format,
         compress: oneOf('compress', orDefault('compress'), COMPRESSIONS),
         bmap: parseBoolean('bmap', orDefault('bmap')),
@@ -30571,6 +30803,12 @@ function parseSettings(raw, context) {
         throw new InputError(`Input "bmap" applies to image and partition outputs (block maps for bmaptool), not to format "${format}".`, {
             input: 'bmap'
         });
+    }
+    if (settings.ostreeOs !== undefined) {
+        // Refused before anything is issued: on OSTree only /var survives updates.
+        const refusal = ostreePathRefusal(settings.credentialsDir, settings.ostreeOs);
+        if (refusal !== undefined)
+            throw new InputError(`Input "credentials-dir" cannot be used with ostree-os: ${refusal}`, { input: 'credentials-dir' });
     }
     if (image !== undefined && !existsSync(settings.image)) {
         throw new InputError(`Input "image": no file at ${settings.image}.`, { input: 'image' });
@@ -30749,6 +30987,12 @@ function parsePartitionSelector(value) {
     if (match)
         return { kind: match[1], value: match[2] };
     throw new InputError(`Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`, { input: 'partition' });
+}
+function parseOstreeOs(value) {
+    if (!isStaterootName(value)) {
+        throw new InputError(`Input "ostree-os" must name an OSTree stateroot (the NAME of /ostree/deploy/NAME: letters, digits, . _ + -); got ${JSON.stringify(value)}.`, { input: 'ostree-os' });
+    }
+    return value;
 }
 function parseBoolean(input, value) {
     // The YAML 1.2 core schema's booleans, as @actions/core's getBooleanInput accepts them.
@@ -31366,13 +31610,15 @@ async function probeFat(handle, start, boot) {
     if (!bpb)
         return null;
     const { bytesPerSector: bps, sectorsPerCluster: spc } = bpb;
-    // Type by cluster count, as the Microsoft FAT specification defines it.
     const rootDirSectors = Math.ceil((bpb.rootEntries * 32) / bps);
     const firstDataSector = bpb.reserved + bpb.fats * bpb.fatSize + rootDirSectors;
     if (firstDataSector >= bpb.totalSectors)
         return null;
     const clusters = Math.floor((bpb.totalSectors - firstDataSector) / spc);
-    const type = clusters < 4085 ? 'fat12' : clusters < 65525 ? 'fat16' : 'fat32';
+    // FAT32 by its boot sector (a zero 16-bit FAT size, the FAT32 extended BPB), as Linux, blkid and
+    // mtools decide: `mkfs.vfat -F 32` makes FAT32 below the specification's 65,525 clusters too,
+    // and its label and root directory are where FAT32 keeps them. FAT12 and FAT16 by cluster count.
+    const type = bpb.isFat32Layout ? 'fat32' : clusters < 4085 ? 'fat12' : 'fat16';
     const ext = type === 'fat32' ? 28 : 0; // FAT32 extended BPB fields sit 28 bytes further on
     const hasExtBoot = boot[38 + ext] === 0x29;
     const bpbLabel = hasExtBoot ? boot.subarray(43 + ext, 54 + ext).toString('latin1').trimEnd() : '';
@@ -31655,6 +31901,32 @@ async function withFileSystems(handle, parts) {
     }
     return out;
 }
+/** How messages name a partition of a table: "partition 2 (rootfs)". */
+function partitionName(p) {
+    const names = [...new Set([p.name, p.fileSystem?.label].filter((n) => !!n))];
+    return `partition ${p.number}${names.length > 0 ? ` (${names.map((n) => JSON.stringify(n)).join(', ')})` : ''}`;
+}
+/**
+ * Pairs of partitions whose byte ranges overlap (an extended MBR partition is a container, so
+ * its logical partitions inside it do not count). One sweep in start order, against the range
+ * that reaches furthest so far: a table of thousands of entries costs no more than a sort.
+ */
+function overlappingPartitions(partitions) {
+    const ranges = partitions.filter((p) => p.kind !== 'extended' && p.size > 0).sort((a, b) => a.start - b.start || a.number - b.number);
+    const pairs = [];
+    let furthest;
+    for (const p of ranges) {
+        if (furthest && p.start < furthest.start + furthest.size)
+            pairs.push([furthest, p]);
+        if (!furthest || p.start + p.size > furthest.start + furthest.size)
+            furthest = p;
+    }
+    return pairs;
+}
+function overlapText([a, b]) {
+    const end = (p) => p.start + p.size;
+    return `${partitionName(a)} (bytes ${a.start}-${end(a) - 1}) and ${partitionName(b)} (bytes ${b.start}-${end(b) - 1}) overlap`;
+}
 /** Read the partition table (or bare file system) of an image file. */
 async function readDiskLayout(path, options = {}) {
     let handle;
@@ -31709,8 +31981,9 @@ async function readDiskLayout(path, options = {}) {
                 warn(`${path} has a GPT but no protective MBR; some tools will not see the GPT.`);
             if (mbr === 'hybrid')
                 warn(`${path} has a hybrid MBR; the GPT is used, as Linux does.`);
-            const parts = gptPartitions(gpt, sectorSize, fileSize, path, warn);
-            return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: await withFileSystems(handle, parts), warnings };
+            const parts = await withFileSystems(handle, gptPartitions(gpt, sectorSize, fileSize, path, warn));
+            warnOverlaps(parts, warn);
+            return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: parts, warnings };
         }
         // A FAT file system's boot sector also ends in 0x55AA (mkfs.fat leaves the partition-entry
         // area zero, so it rarely passes as an MBR). When both readings are plausible, an MBR whose
@@ -31754,11 +32027,20 @@ async function readDiskLayout(path, options = {}) {
             if (p.start + p.size > fileSize)
                 warn(`Partition ${p.number} ends at byte ${p.start + p.size}, beyond the end of the image (${fileSize} bytes): the image is truncated.`);
         }
+        warnOverlaps(chosen.parts, warn);
         return { path, size: fileSize, table: 'mbr', sectorSize: chosen.size, diskId, partitions: chosen.parts, warnings };
     }
     finally {
         await handle.close();
     }
+}
+/** A few overlaps are named; a table that is all overlaps says how many more there are. */
+function warnOverlaps(parts, warn) {
+    const pairs = overlappingPartitions(parts);
+    for (const pair of pairs.slice(0, 4))
+        warn(`The partition table is inconsistent: ${overlapText(pair)}. Writing into either could destroy the other.`);
+    if (pairs.length > 4)
+        warn(`${pairs.length - 4} more pairs of partitions overlap.`);
 }
 function humanSize(bytes) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -31842,6 +32124,13 @@ function selectPartition(layout, selector) {
             err(`${matches.length} partitions of ${layout.path} match ${what} (${matches.map((p) => p.number).join(', ')}); select by number instead.`);
     }
     const chosen = matches[0];
+    // A table whose partitions overlap is broken: whichever of them is written, the other may
+    // lose data, and an image made from it would carry the damage to every device.
+    const overlaps = overlappingPartitions(layout.partitions);
+    if (overlaps.length > 0) {
+        const shown = overlaps.slice(0, 3).map(overlapText).join('; ');
+        throw new ImageError(`The partition table of ${layout.path} is inconsistent: ${shown}${overlaps.length > 3 ? ` (and ${overlaps.length - 3} more pairs)` : ''}. credbake does not write into an image whose partitions overlap: fix the table (sfdisk, gdisk) or rebuild the image.\nPartitions of ${layout.path}:\n${table}`, { input: 'image', file: layout.path });
+    }
     if (chosen.kind === 'extended')
         err(`Partition ${chosen.number} is an extended partition (a container for logical partitions 5 and up); select one of the logical partitions.`);
     if (!isWritable(chosen)) {
@@ -32043,6 +32332,78 @@ async function collectReadBack(outputs, paths, work) {
     return result;
 }
 /**
+ * Read `paths` (stat + bytes, the writer's read-back) and list the entries of `dirs` (names of
+ * what is in them, "." and ".." left out; null for a directory that is not there) from an ext
+ * file system, read-only, in one debugfs run. Used by `credbake verify`.
+ */
+async function readExtFiles(opts, paths, dirs = []) {
+    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
+    const options = { ...opts, files: [] };
+    try {
+        const commands = [...(await readBackCommands(paths, work)), ...dirs.map((d) => `ls -p ${q(d)}`)];
+        const read = await runScript(options, work, 'read.debugfs', commands, false);
+        const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
+        if (hard.length > 0)
+            throw await failure$1(options, read.banner, hard, 'reading');
+        if (read.outputs.length !== commands.length)
+            throw new ToolError(`debugfs answered ${read.outputs.length} of ${commands.length} commands while reading ${opts.partition} of ${opts.image}`);
+        const files = await collectReadBack(read.outputs, paths, work);
+        const listings = new Map();
+        dirs.forEach((dir, i) => {
+            listings.set(dir, parseListing(read.outputs[2 * paths.length + i] ?? '')?.map((entry) => entry.name) ?? null);
+        });
+        return { files, listings };
+    }
+    finally {
+        await rm$1(work, { recursive: true, force: true });
+    }
+}
+/** S_IFMT of a mode: 0o040000 folder, 0o100000 regular file, 0o120000 symlink. */
+function fileType(mode) {
+    const type = mode & 0o170000;
+    return type === 0o040000 ? 'dir' : type === 0o100000 ? 'file' : type === 0o120000 ? 'symlink' : 'other';
+}
+/**
+ * `ls -p` output: one "/inode/mode/uid/gid/name/size/" line per entry ("." and ".." left out);
+ * null when debugfs printed nothing (the folder is not there: a present one lists "." at least).
+ */
+function parseListing(output) {
+    if (output.trim() === '')
+        return null;
+    const entries = [];
+    for (const line of lines(output)) {
+        const match = /^\/(\d+)\/([0-7]+)\/(\d+)\/(\d+)\/(.*)\/(\d*)\/$/.exec(line);
+        if (!match || match[5] === '.' || match[5] === '..')
+            continue;
+        entries.push({ name: match[5], inode: Number(match[1]), mode: parseInt(match[2], 8), uid: Number(match[3]), gid: Number(match[4]), size: Number(match[6] || 0) });
+    }
+    return entries;
+}
+/**
+ * The entries of each of `dirs` (absolute paths without quotes or control characters) in an ext
+ * file system, read-only, in one debugfs run; null for a folder that is not there.
+ */
+async function listExtDirs(opts, dirs) {
+    const listings = new Map();
+    if (dirs.length === 0)
+        return listings;
+    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
+    const options = { ...opts, files: [] };
+    try {
+        const read = await runScript(options, work, 'list.debugfs', dirs.map((d) => `ls -p ${q(d)}`), false);
+        const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
+        if (hard.length > 0)
+            throw await failure$1(options, read.banner, hard, 'listing folders');
+        if (read.outputs.length !== dirs.length)
+            throw new ToolError(`debugfs answered ${read.outputs.length} of ${dirs.length} commands while listing ${opts.partition} of ${opts.image}`);
+        dirs.forEach((dir, i) => listings.set(dir, parseListing(read.outputs[i])));
+        return listings;
+    }
+    finally {
+        await rm$1(work, { recursive: true, force: true });
+    }
+}
+/**
  * Write `files` into the ext2/3/4 file system at `offset` of `image`, creating missing parent
  * directories (0755, 0:0), replacing existing files, setting each file's mode and owner, then
  * reading everything back. Throws unless every file reads back identical.
@@ -32239,6 +32600,40 @@ async function copyOutFat(opts, paths, backDir, stage = 'reading back') {
     return bytes;
 }
 /**
+ * Read `paths` (bytes; null when absent) and list the names in `dirs` (null for a directory that
+ * is not there) from a FAT file system, read-only. Used by `credbake verify`.
+ */
+async function readFatFiles(opts, paths, dirs = []) {
+    const parents = [...new Set(paths.map((p) => path.posix.dirname(p)))];
+    const { listed, missing } = await listFat(opts, [...new Set([...parents, ...dirs])]);
+    const listings = new Map();
+    for (const dir of dirs) {
+        if (missing.has(key(dir)))
+            listings.set(dir, null);
+        else
+            listings.set(dir, [...listed.values()].filter((e) => key(path.posix.dirname(e.path)) === key(dir)).map((e) => path.posix.basename(e.path)));
+    }
+    const files = paths.map(() => null);
+    const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'));
+    try {
+        let g = 0;
+        for (const dir of parents) {
+            const present = paths.map((p, i) => ({ p, i })).filter(({ p }) => path.posix.dirname(p) === dir && listed.get(key(p))?.state.kind === 'file');
+            if (present.length === 0)
+                continue;
+            const backDir = path.join(work, `r${g++}`);
+            await mkdir$1(backDir, { mode: 0o700 });
+            const bytes = await copyOutFat(opts, present.map(({ p }) => p), backDir, 'reading');
+            present.forEach(({ i }, n) => (files[i] = bytes[n] ?? null));
+            await rm$1(backDir, { recursive: true, force: true });
+        }
+        return { files, listings };
+    }
+    finally {
+        await rm$1(work, { recursive: true, force: true });
+    }
+}
+/**
  * Write `files` into the FAT file system at `offset` of `image`: missing directories with mmd,
  * files with `mcopy -o` (replacing existing ones), then copy every file back out and compare.
  */
@@ -32318,9 +32713,26 @@ function describePartition(partition) {
     const unique = [...new Set(names)];
     return `partition ${partition.number}${unique.length > 0 ? ` (${unique.join(', ')})` : ''}`;
 }
+/** FAT32 has at least this many clusters by the specification; mtools goes by the count. */
+const FAT32_MIN_CLUSTERS = 65525;
+/**
+ * Refuses a file system the tools cannot write safely, before anything is issued (the sink calls
+ * it when it opens) and again before each write. mtools types FAT by cluster count, so a FAT32
+ * made with fewer clusters (`mkfs.vfat -F 32` on a small partition; Linux mounts it as FAT32) is
+ * FAT16 to it: it finds no root directory slots, and would read the 32-bit FAT as 16-bit.
+ */
+function checkWritable(partition, image) {
+    const fat = partition.fileSystem.fat;
+    if (partition.fileSystem.type === 'fat32' && fat && fat.clusters < FAT32_MIN_CLUSTERS) {
+        throw new ImageError(`${describePartition(partition)} is a FAT32 file system with ${fat.clusters} clusters, fewer than the ${FAT32_MIN_CLUSTERS} of the FAT specification. ` +
+            'mtools, which credbake writes FAT with, then takes it for FAT16 and cannot write it safely. ' +
+            'Make it with enough clusters (mkfs.vfat -F 32 -s 1 on a partition of at least 33 MiB), as FAT16 (mkfs.vfat -F 16), or choose an ext2/3/4 partition.', { input: 'partition', file: image });
+    }
+}
 async function writeBundle(opts) {
     const { partition } = opts;
     const where = describePartition(partition);
+    checkWritable(partition, opts.image);
     const fsSize = partition.fileSystem.size;
     // A file system that claims more than its partition would make the tools write into the next one.
     if (fsSize !== null && fsSize > partition.size) {
@@ -32336,12 +32748,275 @@ async function writeBundle(opts) {
     if (partition.start + partition.size > imageSize) {
         throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, { file: opts.image });
     }
-    const common = { image: opts.image, offset: partition.start, files: opts.files, tempDir: opts.tempDir, serial: opts.serial, partition: where, probeCache: opts.probeCache };
+    // The tools write where each file is stored in the partition (an OSTree sysroot path where the
+    // bundle gives one); the result names both that and the device path.
+    const placed = opts.files.map((file) => (file.partitionPath === undefined ? file : { ...file, path: file.partitionPath }));
+    const common = { image: opts.image, offset: partition.start, files: placed, tempDir: opts.tempDir, serial: opts.serial, partition: where, probeCache: opts.probeCache };
+    let installed;
     if (isExt(partition.fileSystem.type))
-        return writeExtFiles(common);
+        installed = await writeExtFiles(common);
     if (isFat(partition.fileSystem.type))
-        return writeFatFiles(common);
+        installed = await writeFatFiles(common);
+    if (installed) {
+        return installed.map((file, i) => {
+            const partitionPath = opts.files[i].partitionPath;
+            return partitionPath === undefined ? file : { ...file, path: opts.files[i].path, partitionPath };
+        });
+    }
     throw new ImageError(`${where} has ${partition.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${partition.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`, { input: 'partition', file: opts.image });
+}
+
+/** Slot suffixes that pair up, as the usual updaters name their slots. */
+const SLOT_PAIRS = [
+    ['A', 'B'],
+    ['a', 'b'],
+    ['0', '1'],
+    ['1', '2']
+];
+/** True when `one` and `other` differ only in a last character that is a pair of slot suffixes. */
+function isSlotPair(one, other) {
+    if (one.length !== other.length || one.length < 2)
+        return false;
+    const prefix = one.slice(0, -1);
+    if (other.slice(0, -1) !== prefix)
+        return false;
+    const last = [one.at(-1), other.at(-1)];
+    return SLOT_PAIRS.some(([x, y]) => (last[0] === x && last[1] === y) || (last[0] === y && last[1] === x));
+}
+/** The other slot of the pair `partition` belongs to, or undefined when it is no slot. */
+function abPartner(partitions, partition) {
+    const names = (p) => [p.fileSystem.label, p.name].filter((n) => !!n);
+    return partitions.find((other) => other !== partition &&
+        other.kind !== 'extended' &&
+        other.fileSystem.type === partition.fileSystem.type &&
+        other.size === partition.size &&
+        // A label pairs with a label, a GPT name with a GPT name.
+        ((partition.fileSystem.label && other.fileSystem.label && isSlotPair(partition.fileSystem.label, other.fileSystem.label)) ||
+            (partition.name && other.name && isSlotPair(partition.name, other.name)) ||
+            false) &&
+        names(other).length > 0);
+}
+const PERSISTENT = /data|persist|storage|home/i;
+/** Partitions outside the pair whose label or GPT name says they keep data across updates. */
+function persistentCandidates(partitions, pair) {
+    return partitions.filter((p) => !pair.includes(p) && p.kind !== 'extended' && isWritable(p) && [p.fileSystem.label, p.name].some((n) => !!n && PERSISTENT.test(n)));
+}
+/** How a user selects `p`: label= when it has a label, else name=, else its number. */
+function selectorFor(p) {
+    if (p.fileSystem.label)
+        return `label=${p.fileSystem.label}`;
+    if (p.name)
+        return `name=${p.name}`;
+    return String(p.number);
+}
+
+// Finding an OSTree physical sysroot in an ext partition without mounting it: /ostree/repo and
+// /ostree/deploy/NAME/var for each stateroot NAME, with its deployments
+// (/ostree/deploy/NAME/deploy/CHECKSUM.SERIAL), read with debugfs in two read-only runs. FAT cannot
+// hold one (no symlinks, hard links or modes), so only ext partitions are looked at.
+const DEPLOYMENT = /^[0-9a-f]{64}\.\d+$/;
+/**
+ * The OSTree sysroot in the ext file system `opts` names, or null when there is none: no
+ * /ostree/repo folder, or no stateroot with a var folder.
+ */
+async function detectOstreeSysroot(opts) {
+    const top = await listExtDirs(opts, ['/ostree', OSTREE_DEPLOY]);
+    const ostree = top.get('/ostree');
+    const deploy = top.get(OSTREE_DEPLOY);
+    if (!ostree || !deploy)
+        return null;
+    if (!ostree.some((entry) => entry.name === 'repo' && fileType(entry.mode) === 'dir'))
+        return null;
+    const folders = deploy.filter((entry) => fileType(entry.mode) === 'dir').map((entry) => entry.name);
+    const named = folders.filter(isStaterootName).sort();
+    const unusable = folders.filter((name) => !isStaterootName(name));
+    const inner = await listExtDirs(opts, named.flatMap((name) => [`${OSTREE_DEPLOY}/${name}`, `${OSTREE_DEPLOY}/${name}/deploy`]));
+    const stateroots = [];
+    for (const name of named) {
+        const root = inner.get(`${OSTREE_DEPLOY}/${name}`) ?? [];
+        if (!root.some((entry) => entry.name === 'var' && fileType(entry.mode) === 'dir'))
+            continue;
+        const deployments = (inner.get(`${OSTREE_DEPLOY}/${name}/deploy`) ?? [])
+            .filter((entry) => fileType(entry.mode) === 'dir' && DEPLOYMENT.test(entry.name))
+            .map((entry) => entry.name)
+            .sort();
+        stateroots.push({ name, deployments });
+    }
+    return stateroots.length === 0 ? null : { stateroots, unusable };
+}
+function capitalized$1(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+}
+/** "poky (deployment 1dec9f…eecd.0)", for messages. */
+function describeStateroot(stateroot) {
+    const shown = stateroot.deployments.map((d) => `${d.slice(0, 6)}…${d.slice(d.indexOf('.') - 4)}`);
+    if (shown.length === 0)
+        return `${stateroot.name} (no deployment)`;
+    return `${stateroot.name} (deployment${shown.length > 1 ? 's' : ''} ${shown.join(', ')})`;
+}
+/**
+ * The stateroot whose /var receives the files: `wanted` (ostree-os) when it is one of the
+ * sysroot's, else the only one. Several without a choice, or a choice that is not there, are
+ * refused naming every stateroot (exit 2: the input decides).
+ */
+function chooseStateroot(sysroot, wanted, where) {
+    const names = sysroot.stateroots.map((s) => s.name);
+    if (wanted !== undefined) {
+        const found = sysroot.stateroots.find((s) => s.name === wanted);
+        if (found)
+            return found;
+        throw new InputError(`Input "ostree-os" is "${wanted}", but the OSTree sysroot in ${where} has no such stateroot (no ${staterootVar(wanted)}); it has: ${sysroot.stateroots.map(describeStateroot).join('; ')}. Set ostree-os to one of ${names.join(', ')}.`, { input: 'ostree-os' });
+    }
+    if (sysroot.stateroots.length === 1)
+        return sysroot.stateroots[0];
+    throw new InputError(`${capitalized$1(where)} holds an OSTree sysroot with ${names.length} stateroots: ${sysroot.stateroots.map(describeStateroot).join('; ')}. ` +
+        `Each has its own /var, so credbake does not guess: set ostree-os to the one the device boots (${names.map((n) => `ostree-os: ${n}`).join(' or ')}).`, { input: 'ostree-os' });
+}
+
+// What a bake must know about its target partition before the first certificate is issued, read
+// from the base image once: where the files go (an OSTree stateroot's var, or the device paths
+// themselves), and what a reviewer must be warned about (one slot of an A/B pair, a private key on
+// FAT, files already in the credentials folder that every device will keep). Refusals here are
+// input errors (exit 2): ostree-os and credentials-dir decide them.
+async function examineTarget(input) {
+    const findings = { notes: [], warnings: [], preexisting: [] };
+    const where = describePartition(input.partition);
+    const read = { image: input.image, offset: input.partition.start, partition: where, tempDir: input.tempDir, serial: 'base image' };
+    await findPlacement(input, read, where, findings);
+    warnAboutSlot(input, where, findings);
+    warnAboutFatKey(input, where, findings);
+    await findPreexisting(input, read, where, findings);
+    return findings;
+}
+function capitalized(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+}
+async function findPlacement(input, read, where, findings) {
+    const { settings } = input;
+    if (!isExt(input.partition.fileSystem.type)) {
+        if (settings.ostreeOs !== undefined) {
+            throw new InputError(`Input "ostree-os" is set, but ${where} of ${input.shownImage} is ${input.partition.fileSystem.type}: FAT cannot hold an OSTree sysroot (no symlinks, hard links or modes). Select the ext partition that holds it (often labelled otaroot), or drop ostree-os.`, { input: 'ostree-os' });
+        }
+        return;
+    }
+    const sysroot = await detectOstreeSysroot(read);
+    if (!sysroot) {
+        if (settings.ostreeOs !== undefined) {
+            throw new InputError(`Input "ostree-os" is "${settings.ostreeOs}", but ${where} of ${input.shownImage} holds no OSTree sysroot (no /ostree/repo with /ostree/deploy/NAME/var). Select the partition that holds it (often labelled otaroot), or drop ostree-os.`, { input: 'ostree-os' });
+        }
+        return;
+    }
+    const stateroot = chooseStateroot(sysroot, settings.ostreeOs, where);
+    const refusal = ostreePathRefusal(settings.credentialsDir, stateroot.name);
+    if (refusal !== undefined) {
+        throw new InputError(`${where} of ${input.shownImage} holds an OSTree sysroot, and credentials-dir ${settings.credentialsDir} cannot be used there: ${refusal}`, {
+            input: 'credentials-dir'
+        });
+    }
+    findings.ostree = { os: stateroot.name, sysrootPaths: true, deployments: stateroot.deployments };
+    const chosen = settings.ostreeOs !== undefined ? 'chosen with ostree-os' : 'the only one';
+    findings.notes.push(`${capitalized(where)} holds an OSTree sysroot: stateroot ${describeStateroot(stateroot)}, ${chosen}. The booted system mounts ${staterootVar(stateroot.name)} at /var, so ${settings.credentialsDir} is written to ${sysrootPath(settings.credentialsDir, stateroot.name)}.`);
+}
+function warnAboutSlot(input, where, findings) {
+    const partner = abPartner(input.partitions, input.partition);
+    if (!partner)
+        return;
+    const candidates = persistentCandidates(input.partitions, [input.partition, partner]);
+    const target = candidates.length > 0
+        ? `Bake them into a persistent partition instead: ${candidates.map((p) => `${describePartition(p)} (partition: ${selectorFor(p)})`).join(' or ')}, with a credentials-dir the device reads there (a data partition mounted at /data: credentials-dir /sota/import on it is /data/sota/import on the device; point aktualizr's [import] base_path there, or link /var/sota to it).`
+        : 'No partition with a data-like label or name (data, persist, storage) was found: bake into the partition your updater keeps across updates (partition: label=NAME), with a credentials-dir the device reads there.';
+    findings.warnings.push({
+        code: 'ab-slot',
+        message: `${capitalized(where)} is one slot of an A/B pair with ${describePartition(partner)} (same ${input.partition.fileSystem.type} file system and size, names that differ only in the slot suffix). ` +
+            `An update writes the other slot and boots it, so credentials baked into this one will not survive the first update. ${target}`
+    });
+}
+function warnAboutFatKey(input, where, findings) {
+    if (!isFat(input.partition.fileSystem.type))
+        return;
+    const key = LAYOUT_FILES[input.settings.layout].find((file) => file.source === 'private-key');
+    if (!key)
+        return;
+    findings.warnings.push({
+        code: 'fat-private-key',
+        message: `Each device's private key (${key.name}, for devices without a csr) goes into ${where}, a ${input.partition.fileSystem.type} file system: FAT has no file modes or owners, so the key is readable by every user the mount allows (vfat's default takes the mounting process's umask, typically 022: world-readable). ` +
+            'Mount it with fmask=0177,dmask=0077 (or umask=0077) and uid=0,gid=0, or bake into an ext partition.'
+    });
+}
+/** The names the bundle writes into the credentials folder (the key for every device without a csr). */
+function bundleNames(settings) {
+    return LAYOUT_FILES[settings.layout]
+        .filter((file) => !file.optional || (file.source === 'server-ca' ? settings.serverCa : file.source === 'gateway-url' ? settings.gatewayUrl : true))
+        .map((file) => file.name);
+}
+/**
+ * Files already in the credentials folder of the base image that the bundle does not replace:
+ * every output keeps them, so they are recorded (size, SHA-256, mode, owner) and warned about.
+ * Anything there that is not a regular file (a folder, a link) is refused: it cannot be recorded
+ * as a file, and verify would call it an extra file on every device.
+ */
+async function findPreexisting(input, read, where, findings) {
+    const deviceDir = input.settings.credentialsDir;
+    const placedDir = findings.ostree ? sysrootPath(deviceDir, findings.ostree.os) : deviceDir;
+    const fat = isFat(input.partition.fileSystem.type);
+    const fold = (name) => (fat ? name.toUpperCase() : name);
+    const written = new Set(bundleNames(input.settings).map(fold));
+    const others = [];
+    if (isExt(input.partition.fileSystem.type)) {
+        const listing = (await listExtDirs(read, [placedDir])).get(placedDir);
+        for (const entry of listing ?? []) {
+            if (!written.has(entry.name))
+                others.push({ name: entry.name, kind: fileType(entry.mode), mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid });
+        }
+    }
+    else if (fat) {
+        const { listed } = await listFat(read, [placedDir]);
+        for (const entry of listed.values()) {
+            const name = path.posix.basename(entry.path);
+            if (path.posix.dirname(entry.path).toUpperCase() !== placedDir.toUpperCase() || written.has(fold(name)))
+                continue;
+            others.push({ name, kind: entry.state.kind, mode: null, uid: null, gid: null });
+        }
+    }
+    if (others.length === 0)
+        return;
+    // Names the tools' scripts cannot quote, and special mode bits, are refused like other odd entries.
+    const odd = others.filter((entry) => entry.kind !== 'file' || /["\\\u0000-\u001f\u007f]/.test(entry.name) || (entry.mode !== null && (entry.mode & 0o7000) !== 0));
+    if (odd.length > 0) {
+        const what = (e) => e.kind === 'dir'
+            ? 'a folder'
+            : e.kind === 'symlink'
+                ? 'a symbolic link'
+                : e.kind !== 'file'
+                    ? 'not a regular file'
+                    : e.mode !== null && (e.mode & 0o7000) !== 0
+                        ? 'setuid, setgid or sticky'
+                        : 'a name with quotes or control characters';
+        throw new ImageError(`The credentials folder ${deviceDir} in ${where} of ${input.shownImage} already holds ${odd.map((e) => `${JSON.stringify(e.name)} (${what(e)})`).join(', ')}. ` +
+            'credbake records what the base image leaves in that folder as files (size, SHA-256), which these are not: remove them from the base image, or choose another credentials-dir.', { input: 'credentials-dir', file: input.shownImage });
+    }
+    others.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const paths = others.map((entry) => path.posix.join(placedDir, entry.name));
+    const contents = isExt(input.partition.fileSystem.type) ? (await readExtFiles(read, paths)).files.map((file) => file?.content ?? null) : (await readFatFiles(read, paths)).files;
+    others.forEach((entry, i) => {
+        const content = contents[i];
+        if (!content)
+            throw new ImageError(`Cannot read ${paths[i]} from ${where} of ${input.shownImage}, though it is listed there.`, { file: input.shownImage });
+        const devicePath = path.posix.join(deviceDir, entry.name);
+        findings.preexisting.push({
+            path: devicePath,
+            ...(paths[i] !== devicePath ? { partitionPath: paths[i] } : {}),
+            size: content.length,
+            sha256: sha256Hex(content),
+            mode: entry.mode === null ? null : octal(entry.mode),
+            owner: entry.uid === null ? null : `${entry.uid}:${entry.gid}`
+        });
+    });
+    findings.warnings.push({
+        code: 'preexisting-files',
+        message: `The credentials folder ${deviceDir} in ${where} of the base image already holds ${others.length} file${others.length > 1 ? 's' : ''} the bundle does not replace: ${others.map((e) => (/^[\w.+@-]+$/.test(e.name) ? e.name : JSON.stringify(e.name))).join(', ')}. ` +
+            'Every device keeps them beside its new credentials; the manifest lists them under output.image.preexisting (size, SHA-256, mode, owner) and verify accepts exactly these. Remove them from the base image if the devices should not have them.'
+    });
 }
 
 // Sinks "image" and "partition": per device, a copy of the base image (or of just the selected
@@ -32388,12 +33063,15 @@ class ImageSink {
     format;
     writesInFlight;
     space;
+    ostree;
+    warnings;
+    preexisting;
     probeCache = new Map();
     constructor(settings, context, prepared, partition, copier, base, 
     /** Digests of uncompressed outputs, resuming after the bytes before the partition (no device changes them). */
     hasher, 
     /** Bytes the uncompressed base allocates on disk. */
-    baseAllocated) {
+    baseAllocated, findings) {
         this.settings = settings;
         this.context = context;
         this.prepared = prepared;
@@ -32402,6 +33080,10 @@ class ImageSink {
         this.base = base;
         this.hasher = hasher;
         this.format = settings.format === 'partition' ? 'partition' : 'image';
+        if (findings.ostree)
+            this.ostree = findings.ostree;
+        this.warnings = findings.warnings;
+        this.preexisting = findings.preexisting;
         // An uncompressed output allocates what the base (or its partition) allocates, plus the few
         // blocks the bundle adds; a compressed one is measured on the first output, and the
         // uncompressed work copies in flight need room beside it.
@@ -32431,20 +33113,40 @@ class ImageSink {
         try {
             const layout = await readDiskLayout(prepared.path, { onWarning: (message) => context.reporter.warning(message, { file: image }) });
             const partition = selectPartition(layout, settings.partition);
+            checkWritable(partition, image);
             // Fail before the first certificate is issued, not after: the tool must be there.
             if (isExt(partition.fileSystem.type))
                 await runTool('debugfs', ['-V']);
             else
                 for (const tool of ['mmd', 'mcopy'])
                     await runTool(tool, ['--version']);
+            // Where the files go (an OSTree stateroot's var?) and what the review must warn about.
+            const findings = await examineTarget({
+                image: prepared.path,
+                shownImage: image,
+                partitions: layout.partitions,
+                partition,
+                settings: {
+                    ...(settings.ostreeOs === undefined ? {} : { ostreeOs: settings.ostreeOs }),
+                    credentialsDir: settings.credentialsDir,
+                    layout: settings.layout,
+                    serverCa: settings.serverCa !== undefined,
+                    gatewayUrl: settings.gatewayUrl !== undefined
+                },
+                tempDir: context.secrets.dir
+            });
             const copier = await ImageCopier.open(prepared.path, { ...(prepared.map ? { map: prepared.map } : {}), cacheLimit: imageCacheLimit() });
             const baseSha256 = compressedSha256 ?? copier.sha256 ?? (await sha256File(prepared.path));
             const sharesPrefix = settings.format === 'image' && settings.compress === 'none';
             const hasher = createFileHasher({ prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 }, HASH_THREADS, { bmap: settings.bmap });
             const described = `${partition.number}${settings.partition ? ` (${settings.partition.kind === 'number' ? 'number' : `${settings.partition.kind}=${settings.partition.value}`})` : ''}`;
             context.reporter.info(`Base image ${image}: writing into ${describePartition(partition)}, ${partition.fileSystem.type}`);
+            for (const note of findings.notes)
+                context.reporter.info(note);
+            for (const warning of findings.warnings)
+                context.reporter.warning(warning.message, { file: image });
             const baseAllocated = (await stat$1(prepared.path)).blocks * 512;
-            return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher, baseAllocated);
+            return new ImageSink(settings, context, prepared, partition, copier, { sha256: baseSha256, partition: described }, hasher, baseAllocated, findings);
         }
         catch (error) {
             await prepared.cleanup();
