@@ -1,7 +1,8 @@
 // Issues one device credential in two steps: buildTbs (key pair or a CSR's public key, and the
 // TBSCertificate built with the lean DER encoder from the compiled profile), then assemble (the
-// certificate around a signature of the fleet CA's signer). issueCredential does both with an
-// in-memory CA key, which is what issuance workers do when the signer allows it.
+// certificate around a signature of the fleet CA's signer; sealSigned checks a signature from
+// outside the process first). issueCredential does both with an in-memory CA key, which is what
+// issuance workers do when the signer allows it.
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { AsnConvert } from '@peculiar/asn1-schema'
@@ -9,6 +10,7 @@ import { CertificationRequest } from '@peculiar/asn1-csr'
 import type { FleetCa } from '../ca/types.js'
 import { FleetCaError, ManifestError, messageOf } from '../errors.js'
 import type { Device } from '../manifest/types.js'
+import { badSignatureError, signatureProblem } from '../signer/signature-check.js'
 import { sha256Hex } from '../util/hash.js'
 import { randomChunk } from '../util/random.js'
 import { labelsOf, readPemBlocks, toPem } from '../util/pem.js'
@@ -108,6 +110,17 @@ export function assemble(ca: FleetCa, unsigned: UnsignedCredential, signature: U
     notBefore: unsigned.notBefore,
     notAfter: unsigned.notAfter
   }
+}
+
+/**
+ * The certificate around a signature from outside this process (a token, KMS or signer program),
+ * after checking it with the fleet CA's public key: a bad one throws a FleetCaError naming
+ * `signer` (its description), the device and the fault, and nothing is assembled.
+ */
+export function sealSigned(ca: FleetCa, unsigned: UnsignedCredential, signature: Uint8Array, signer: string): IssuedCredential {
+  const problem = signatureProblem(ca.publicKey, ca.signatureHash, unsigned.tbs, signature)
+  if (problem !== undefined) throw badSignatureError(signer, unsigned.device.serial, problem)
+  return assemble(ca, unsigned, signature)
 }
 
 /** buildTbs + sign with the in-memory CA key (node:crypto; EC signatures come out DER) + assemble. */

@@ -2,7 +2,8 @@
 // thread otherwise (tests running src/ directly, or concurrency 1). Results keep device order.
 // With an in-memory CA key the workers sign as they build; with any other signer (a token, KMS or a
 // signer program) they build TBSCertificates and the main thread asks the signer, with up to
-// `signer.concurrency` signatures in flight, then assembles the certificates.
+// `signer.concurrency` signatures in flight, then checks each signature with the fleet CA's public
+// key and assembles the certificates.
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -11,7 +12,7 @@ import { reviveError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
 import type { CaSigner } from '../signer/types.js'
 import { signAll } from './sign-all.js'
-import { assemble, buildTbs, issueCredential, type UnsignedCredential } from './issue.js'
+import { buildTbs, issueCredential, sealSigned, type UnsignedCredential } from './issue.js'
 import type { CertificateProfile, IssuedCredential } from './types.js'
 import { ISSUER_ROLE, type IssuerInit, type IssuerReply } from './worker.js'
 
@@ -55,10 +56,11 @@ export function createIssuer(ca: FleetCa, profile: CertificateProfile, now: Date
   return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned))
 }
 
-/** Signs every TBSCertificate (see signAll) and assembles the certificates, in order. */
+/** Signs every TBSCertificate (see signAll), checks each signature and assembles the certificates, in order. */
 async function signAndAssemble(ca: FleetCa, signer: CaSigner, unsigned: UnsignedCredential[]): Promise<IssuedCredential[]> {
   const signatures = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial })))
-  return unsigned.map((item, index) => assemble(ca, item, signatures[index] as Uint8Array))
+  // Checked here on the main thread: this path serves images, where a device costs far more than a verification.
+  return unsigned.map((item, index) => sealSigned(ca, item, signatures[index] as Uint8Array, signer.description))
 }
 
 type Waiter = { resolve: (reply: IssuedCredential[] | UnsignedCredential[]) => void; reject: (e: Error) => void }

@@ -2,7 +2,7 @@
 // (workers re-enter the same file), else one lane on the main thread (tests running src/, small
 // runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
 // order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
-// (with its concurrency in flight) and sends the signatures back to be sealed.
+// (with its concurrency in flight) and sends the signatures back to be checked and sealed.
 // The worker threads can be started before the run knows what they will do (warmDeviceWorkers,
 // at the start of a bake): each loads the bundle while this thread reads the manifest and opens
 // the fleet CA, and gets its DeviceWorkInit as its first message.
@@ -98,9 +98,9 @@ class WarmSet implements WarmWorkers {
   }
 }
 
-export function createDevicePool(init: Omit<DeviceWorkInit, 'key'>, options: DevicePoolOptions, warm?: WarmWorkers): DevicePool {
+export function createDevicePool(init: Omit<DeviceWorkInit, 'key' | 'signer'>, options: DevicePoolOptions, warm?: WarmWorkers): DevicePool {
   const key = options.signer.inProcessKey
-  const full: DeviceWorkInit = { ...init, ...(key ? { key } : {}) }
+  const full: DeviceWorkInit = { ...init, ...(key ? { key } : { signer: options.signer.description }) }
   const script = fileURLToPath(import.meta.url)
   const threads = workerThreadsFor(options, script)
   const started = warm instanceof WarmSet && warm.threads === threads ? warm.take() : []
@@ -197,7 +197,9 @@ class LanePool implements DevicePool {
     )
     const signatures = await signAll(this.signer, items)
     let offset = 0
-    const sealed = await Promise.all(
+    // Each lane checks its signatures while it seals (in parallel); a refusal in an earlier lane
+    // is the first in device order, so it is the one reported.
+    const sealed = await Promise.allSettled(
       this.lanes.map((lane, index) => {
         const count = slices[index]?.length ?? 0
         const mine = signatures.slice(offset, offset + count)
@@ -205,7 +207,9 @@ class LanePool implements DevicePool {
         return count ? lane.seal(id, mine) : Promise.resolve({ issued: [] })
       })
     )
-    return sealed.flatMap((result) => result.issued)
+    const refused = sealed.find((result) => result.status === 'rejected')
+    if (refused) throw refused.reason
+    return sealed.flatMap((result) => (result as PromiseFulfilledResult<{ issued: string[] }>).value.issued)
   }
 }
 

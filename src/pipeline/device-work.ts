@@ -1,14 +1,15 @@
 // One batch of devices from issuance to a written output, on whichever thread runs it (an
 // issuance worker, or the main thread when there are none): issue (key pair, TBSCertificate and,
 // with an in-memory CA key, the signature), seal (the certificates around signatures the main
-// thread got from a token, KMS or signer program), write (bundle, output, and the records).
+// thread got from a token, KMS or signer program, each verified with the fleet CA's public key
+// first: on the worker threads, in parallel), write (bundle, output, and the records).
 // The main thread journals what comes back: `issued` lines (fsync'd) before it asks for `write`,
 // so no key reaches the disk before its certificate is journaled. Keys never leave this object.
 import type { KeyObject } from 'node:crypto'
 import { buildBundle, type BundleOptions } from '../bundle/build.js'
 import type { FleetCa } from '../ca/types.js'
 import { serializeError, type SerializedError } from '../errors.js'
-import { assemble, buildTbs, issueCredential, type UnsignedCredential } from '../issue/issue.js'
+import { buildTbs, issueCredential, sealSigned, type UnsignedCredential } from '../issue/issue.js'
 import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
 import { encodeRecord } from '../journal/journal.js'
 import type { Device } from '../manifest/types.js'
@@ -23,6 +24,8 @@ export interface DeviceWorkInit {
   now: Date
   /** The in-memory CA key when the signer has one; else `issue` returns TBSCertificates to sign. */
   key?: KeyObject
+  /** Without `key`: who signs (the signer's description), named when `seal` refuses a signature. */
+  signer?: string
   bundle: BundleOptions
   writer: OutputWriterSpec
   /** The run's id, as its journal records carry it. */
@@ -75,10 +78,12 @@ export class DeviceWork {
     return { tbs: unsigned.map((item) => item.tbs) }
   }
 
+  /** The certificates around the signer's signatures, each checked first (sealSigned): a bad one throws, and nothing of the batch is journaled. */
   seal(id: number, signatures: Uint8Array[]): { issued: string[] } {
     const batch = this.batch(id)
     const unsigned = batch.unsigned ?? []
-    batch.credentials = unsigned.map((item, index) => assemble(this.init.ca, item, signatures[index] as Uint8Array))
+    const signer = this.init.signer ?? 'the fleet CA signer'
+    batch.credentials = unsigned.map((item, index) => sealSigned(this.init.ca, item, signatures[index] as Uint8Array, signer))
     batch.unsigned = undefined
     return { issued: this.issuedLines(batch.orders, batch.credentials) }
   }

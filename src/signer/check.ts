@@ -1,9 +1,11 @@
 // Before the first device is issued: the signer must hold the fleet CA certificate's key. Two
 // checks, because a signer reports its public key and signs separately (a token or an external
 // program could pair the wrong ones): the public keys are compared as SPKI DER, then a test
-// signature made by the signer must verify with the certificate's public key.
-import { randomBytes, verify, type KeyObject } from 'node:crypto'
+// signature made by the signer must verify with the certificate's public key (signature-check.ts,
+// the same check every later signature from outside the process gets).
+import { randomBytes, type KeyObject } from 'node:crypto'
 import { CredbakeError, FleetCaError, messageOf } from '../errors.js'
+import { handedBackBy, signatureProblem } from './signature-check.js'
 import type { CaSigner, HashName } from './types.js'
 
 /** What the key check needs of each certificate of fleet-ca-cert. */
@@ -54,17 +56,13 @@ export async function checkTestSignature(signer: CaSigner, publicKey: KeyObject,
     if (error instanceof CredbakeError) throw error
     throw new FleetCaError(`fleet-ca-key: ${signer.description} could not make a test signature: ${messageOf(error)}`, { input: 'fleet-ca-key', cause: error })
   }
-  let valid = false
-  try {
-    valid = verify(hash, probe, publicKey, signature)
-  } catch {
-    valid = false
-  }
-  if (valid) return
-  const rawEcdsa = publicKey.asymmetricKeyType === 'ec' && signature.length > 0 && signature[0] !== 0x30
+  const problem = signatureProblem(publicKey, hash, probe, signature)
+  // Remembered for the whole run: a signer that replays it for devices is named as repeating.
+  handedBackBy(signer).note(signature, 'the start-up test signature', true)
+  if (problem === undefined) return
   throw new FleetCaError(
-    `fleet-ca-key: a test signature from ${signer.description} does not verify with the fleet CA certificate's public key` +
-      (rawEcdsa ? ' (it is not a DER ECDSA signature: raw r‖s must be converted to an Ecdsa-Sig-Value)' : ': the signer does not hold the fleet CA key'),
+    `fleet-ca-key: a test signature from ${signer.description} is bad: ${problem}` +
+      (problem.startsWith('signed by another key') ? ' (the signer does not hold the fleet CA key)' : ''),
     { input: 'fleet-ca-key' }
   )
 }
