@@ -6,7 +6,8 @@
 //   → {"id":2,"op":"sign","hash":"sha256","digest":"<base64>"}  ← {"id":2,"signature":"<base64 DER>"}
 //   any request may be answered {"id":N,"error":"text"}.
 // fleet-ca-key-passphrase, when set, reaches the program as the environment variable
-// CREDBAKE_SIGNER_PASSPHRASE (never on its command line). Its stderr becomes warnings in the log.
+// CREDBAKE_SIGNER_PASSPHRASE (never on its command line). Its stderr becomes warnings in the log
+// (bounded: StderrTail).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
 import { FleetCaError, messageOf } from '../errors.js'
@@ -19,6 +20,71 @@ const CONCURRENCY = 16
 /** An answer that takes longer than this fails the run. */
 const ANSWER_TIMEOUT_MS = 60_000
 const MAX_LINE = 1 << 20
+/**
+ * A signer program's stderr is passed on as warnings, line by line, with bounded memory whatever
+ * it writes: an unfinished line is kept to its last STDERR_TAIL characters (8 KiB of ASCII; also
+ * when no newline ever comes), each warning shows at most STDERR_LINE characters of a line, and
+ * after STDERR_LINES warnings the rest is only counted, then summed up with its last line at the end.
+ */
+export const STDERR_TAIL = 8 * 1024
+const STDERR_LINE = 500
+export const STDERR_LINES = 100
+
+/** Lines of a stream of text, as warnings, holding at most STDERR_TAIL characters (see above). */
+export class StderrTail {
+  private pending = ''
+  private pendingCut = false
+  private shown = 0
+  private unshownLines = 0
+  private unshownChars = 0
+  private lastUnshown = ''
+
+  constructor(private readonly warn: (line: string) => void) {}
+
+  push(chunk: string): void {
+    let start = 0
+    let newline: number
+    while ((newline = chunk.indexOf('\n', start)) >= 0) {
+      const piece = chunk.slice(start, newline)
+      const line = this.pending + piece
+      this.line(line, this.pendingCut)
+      this.pending = ''
+      this.pendingCut = false
+      start = newline + 1
+    }
+    if (start < chunk.length) {
+      this.pending += start === 0 ? chunk : chunk.slice(start)
+      if (this.pending.length > STDERR_TAIL) {
+        this.unshownChars += this.pending.length - STDERR_TAIL
+        this.pending = this.pending.slice(-STDERR_TAIL)
+        this.pendingCut = true
+      }
+    }
+  }
+
+  end(): void {
+    if (this.pending.trim()) this.line(this.pending, this.pendingCut)
+    this.pending = ''
+    if (this.unshownLines > 0) {
+      this.warn(`(${this.unshownLines} more lines of stderr not shown; the last: ${this.lastUnshown})`)
+    } else if (this.unshownChars > 0) {
+      this.warn(`(${this.unshownChars} characters of an unfinished stderr line not shown)`)
+    }
+  }
+
+  private line(text: string, cut: boolean): void {
+    const line = text.trimEnd()
+    if (!line) return
+    const shown = cut ? `…${line.slice(-STDERR_LINE)}` : line.slice(0, STDERR_LINE)
+    if (this.shown < STDERR_LINES) {
+      this.shown += 1
+      this.warn(shown)
+      return
+    }
+    this.unshownLines += 1
+    this.lastUnshown = shown
+  }
+}
 
 interface Pending {
   resolve: (answer: Record<string, unknown>) => void
@@ -65,20 +131,10 @@ export class SignerProcess {
     })
     this.child.stdout.setEncoding('utf8')
     this.child.stdout.on('data', (chunk: string) => this.receive(chunk))
-    let errText = ''
+    const stderr = new StderrTail((line) => this.warn(`${prefix}${line}`))
     this.child.stderr.setEncoding('utf8')
-    this.child.stderr.on('data', (chunk: string) => {
-      errText += chunk
-      let newline: number
-      while ((newline = errText.indexOf('\n')) >= 0) {
-        const line = errText.slice(0, newline).trimEnd()
-        errText = errText.slice(newline + 1)
-        if (line) this.warn(`${prefix}${line.slice(0, 500)}`)
-      }
-    })
-    this.child.stderr.on('end', () => {
-      if (errText.trim()) this.warn(`${prefix}${errText.trim().slice(0, 500)}`)
-    })
+    this.child.stderr.on('data', (chunk: string) => stderr.push(chunk))
+    this.child.stderr.on('end', () => stderr.end())
     this.idle()
   }
 
