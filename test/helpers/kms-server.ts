@@ -20,14 +20,15 @@
  * Faults the tests switch on and off at any time: `latencyMs` per call, `throttleSignEvery`
  * (every Nth Sign call), `throttleSignFraction`, `throttleAllSigns`, `internalErrorEvery`
  * (KMSInternalException, HTTP 500), and per key `denied`,
- * `denyAfterSigns`, `state` ('Disabled', 'PendingDeletion').
+ * `denyAfterSigns`, `state` ('Disabled', 'PendingDeletion'), and `signFault` (bad signatures
+ * answered as if all were well: another key's, a repeated one, random bytes).
  *
  *   const kms = await startKmsServer()
  *   const key = kms.addKey({ spec: 'ECC_NIST_P256', aliases: ['alias/fleet'] })
  *   // fleet-ca-key: `awskms://${kms.hostPort}/alias/fleet`
  *   afterAll(() => kms.close())
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, privateEncrypt, randomUUID, constants, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, privateEncrypt, randomBytes, randomUUID, constants, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ecdsaDigestSigner, type DigestSigner } from './ecdsa-digest.js'
@@ -78,6 +79,12 @@ export interface KmsKey {
   denyAfterSigns?: number
   /** Successful Sign calls on this key. */
   signs: number
+  /**
+   * Once this key has made `afterSigns` signatures, every Sign call is answered 200 with a bad
+   * signature: made with another key of the same spec, the last good signature again (`repeat`),
+   * or random bytes (`garbage`). Counted in `signs` too.
+   */
+  signFault?: { kind: 'other-key' | 'repeat' | 'garbage'; afterSigns: number }
 }
 
 export interface AddKeyOptions {
@@ -161,10 +168,31 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
   const account = options.account ?? '111122223333'
   const accessKeyId = options.accessKeyId ?? 'AKIDTESTCREDBAKE0001'
   const keys: KmsKey[] = []
-  const signers = new Map<KmsKey, DigestSigner>()
   const stats: KmsStats = { getPublicKey: 0, sign: 0, signed: 0, throttled: 0, denied: 0, unauthenticated: 0, inFlight: 0, maxInFlight: 0, connections: 0 }
   const seenCredentials = new Set<string>()
   const acceptedKeyIds = new Set([accessKeyId])
+
+  const lastSignatures = new Map<KmsKey, Buffer>()
+  const otherKeys = new Map<KmsKey, Pick<KmsKey, 'spec' | 'privateKey'>>()
+  /** A key of the same spec as `key`, made on first use: what a misrouted alias would sign with. */
+  const otherKeyOf = (key: KmsKey): Pick<KmsKey, 'spec' | 'privateKey'> => {
+    let other = otherKeys.get(key)
+    if (!other) {
+      other = { spec: key.spec, privateKey: generate(key.spec) }
+      otherKeys.set(key, other)
+    }
+    return other
+  }
+  const digestSigners = new Map<KeyObject, DigestSigner>()
+  const signDigest = (key: Pick<KmsKey, 'spec' | 'privateKey'>, hash: 'sha256' | 'sha384' | 'sha512', digest: Buffer): Buffer => {
+    if (key.spec.startsWith('RSA_')) return privateEncrypt({ key: key.privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([DIGEST_INFO[hash], digest]))
+    let signer = digestSigners.get(key.privateKey)
+    if (!signer) {
+      signer = ecdsaDigestSigner(key.privateKey)
+      digestSigners.set(key.privateKey, signer)
+    }
+    return signer.sign(digest)
+  }
 
   const findKey = (id: string): KmsKey | undefined => {
     const aliasArn = /^arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:(alias\/.+)$/.exec(id)
@@ -203,7 +231,7 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
         denied: false,
         signs: 0
       }
-      if (spec.startsWith('ECC_')) signers.set(key, ecdsaDigestSigner(privateKey))
+      if (spec.startsWith('ECC_')) digestSigners.set(privateKey, ecdsaDigestSigner(privateKey))
       keys.push(key)
       return key
     },
@@ -290,9 +318,15 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
     } else {
       throw new KmsError('ValidationException', `MessageType ${String(messageType)} is not valid.`)
     }
-    const signature = key.spec.startsWith('RSA_')
-      ? privateEncrypt({ key: key.privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([DIGEST_INFO[hash], digest]))
-      : signers.get(key)!.sign(digest)
+    const fault = key.signFault && key.signs >= key.signFault.afterSigns ? key.signFault.kind : undefined
+    let signature: Buffer
+    if (fault === 'garbage') signature = randomBytes(71)
+    else if (fault === 'repeat' && lastSignatures.has(key)) signature = lastSignatures.get(key)!
+    else if (fault === 'other-key') signature = signDigest(otherKeyOf(key), hash, digest)
+    else {
+      signature = signDigest(key, hash, digest)
+      lastSignatures.set(key, signature)
+    }
     key.signs++
     stats.signed++
     return { KeyId: key.arn, Signature: signature.toString('base64'), SigningAlgorithm: algorithm }
