@@ -62,7 +62,7 @@ export async function checkTestSignature(signer: CaSigner, publicKey: KeyObject,
   if (problem === undefined) return
   throw new FleetCaError(
     `fleet-ca-key: a test signature from ${signer.description} is bad: ${problem}` +
-      (problem.startsWith('signed by another key') ? ' (the signer does not hold the fleet CA key)' : ''),
+      (problem.startsWith('signed by another key') ? ' (check that the signer holds the fleet CA key)' : ''),
     { input: 'fleet-ca-key' }
   )
 }

@@ -94,7 +94,7 @@ export function signatureProblem(publicKey: KeyObject, hash: HashName | null, me
   } catch (error) {
     return `not a well-formed signature (${messageOf(error)})`
   }
-  return valid ? undefined : "signed by another key: it does not verify with the fleet CA certificate's public key"
+  return valid ? undefined : "signed by another key (or over other bytes): it does not verify with the fleet CA certificate's public key"
 }
 
 /** The error that stops the run when `device`'s signature from `signer` is bad. */
