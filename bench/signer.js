@@ -109,11 +109,18 @@ function measure() {
       }
     }
   }
-  const median = (runs) => {
-    const sorted = [...runs].sort((a, b) => a.rate - b.rate)
-    return sorted[Math.floor((sorted.length - 1) / 2)]
+  // Rate and CPU each by their own median (on a busy machine one run can be slow and frugal).
+  const medianOf = (values) => {
+    const sorted = [...values].sort((a, b) => a - b)
+    const middle = sorted.length / 2
+    return sorted.length % 2 ? sorted[Math.floor(middle)] : (sorted[middle - 1] + sorted[middle]) / 2
   }
-  const figures = Object.fromEntries(Object.entries(results).map(([name, byBuild]) => [name, Object.fromEntries(Object.entries(byBuild).map(([build, runs]) => [build, { ...median(runs), all: runs.map((r) => r.rate) }]))]))
+  const median = (runs) => {
+    const rate = medianOf(runs.map((r) => r.rate))
+    const signer = runs.find((r) => r.signer)?.signer
+    return { rate, elapsed: devices / rate, cpuMicros: medianOf(runs.map((r) => r.cpuMicros)), ...(signer ? { signer } : {}) }
+  }
+  const figures = Object.fromEntries(Object.entries(results).map(([name, byBuild]) => [name, Object.fromEntries(Object.entries(byBuild).map(([build, runs]) => [build, { ...median(runs), all: runs.map((r) => r.rate), allCpu: runs.map((r) => r.cpuMicros) }]))]))
   return {
     devices,
     rounds,
@@ -152,7 +159,8 @@ export function printSignerBench(result) {
     console.log(`  ${label} ${line(figures.after)}`)
     if (before && figures.before) {
       console.log(`    before:                           ${line(figures.before)}`)
-      console.log(`    after / before: ${(figures.after.rate / figures.before.rate).toFixed(2)} (rates ${figures.after.all.map((r) => r.toFixed(0)).join(', ')} against ${figures.before.all.map((r) => r.toFixed(0)).join(', ')}), CPU ${(figures.after.cpuMicros - figures.before.cpuMicros).toFixed(0)} µs a device more`)
+      const list = (values) => values.map((v) => v.toFixed(0)).join(', ')
+      console.log(`    after / before: ${(figures.after.rate / figures.before.rate).toFixed(2)} (rates ${list(figures.after.all)} against ${list(figures.before.all)}); CPU ${(figures.after.cpuMicros - figures.before.cpuMicros).toFixed(0)} µs a device more (${list(figures.after.allCpu)} against ${list(figures.before.allCpu)})`)
     }
   }
   const signer = result.token.signer
