@@ -5,7 +5,9 @@
 // stand-in runs in this process, so its ECDSA arithmetic (~0.5 ms per signature, BigInt) shares
 // the machine with credbake. Prints rates; asserts nothing.
 //   BENCH_DEVICES (default 2000), BENCH_KMS_LATENCY_MS (default 5), BENCH_KMS_THROTTLE (fraction
-//   of Sign calls answered ThrottlingException in a third run; default 0.05, 0 to skip).
+//   of Sign calls answered ThrottlingException in a third run; default 0.05, 0 to skip),
+//   BENCH_CLI (the build to time, default dist/cli.js), BENCH_CLI_BEFORE (an older build's cli.js:
+//   the KMS bake is then run by it too, right after, for a before/after ratio in the same run).
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -34,10 +36,13 @@ async function loadStandIn() {
   return import(pathToFileURL(path.join(dir, 'kms-server.js')).href)
 }
 
-function bake(args, env) {
+const cli = process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(root, 'dist/cli.js')
+const cliBefore = process.env.BENCH_CLI_BEFORE ? path.resolve(process.env.BENCH_CLI_BEFORE) : undefined
+
+function bake(args, env, program = cli) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint()
-    const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'bake', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [program, 'bake', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk))
     child.stdout.resume()
@@ -71,6 +76,7 @@ try {
   const kmsSigns = key.signs - signsBefore
   const maxInFlight = kms.stats.maxInFlight
   const connections = kms.stats.connections
+  const beforeSeconds = cliBefore ? await bake([...common('out-kms-before'), '--fleet-ca-key', `awskms://${kms.hostPort}/alias/bench`], awsEnv, cliBefore) : undefined
   let throttled
   if (throttle > 0) {
     kms.throttleSignFraction = throttle
@@ -85,6 +91,7 @@ try {
   console.log(`credbake bench:kms: ${devices} devices, EC P-256 fleet CA, tar format; ${os.availableParallelism()} cores, load ${load}`)
   console.log(`  key in memory                                 ${rate(memorySeconds)}`)
   console.log(`  awskms:// stand-in, ${latencyMs} ms per call              ${rate(kmsSeconds)}  ${kmsSigns} Sign calls, at most ${maxInFlight} in flight, ${connections} connections`)
+  if (beforeSeconds !== undefined) console.log(`    the same with ${cliBefore}: ${rate(beforeSeconds)}  after / before ${(beforeSeconds / kmsSeconds).toFixed(2)}`)
   if (throttled) console.log(`  awskms://, ${(throttle * 100).toFixed(0)}% of Signs throttled (${throttled.count})     ${rate(throttled.seconds)}`)
   console.log(`  ratio KMS / in memory: ${(memorySeconds / kmsSeconds).toFixed(2)}`)
   console.log(`  ceiling of ${maxInFlight} in flight at ${latencyMs} ms per call: ${(maxInFlight * 1000 / latencyMs).toFixed(0)} signatures/s`)
