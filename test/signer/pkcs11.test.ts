@@ -13,7 +13,7 @@ import { parsePkcs11Uri } from '../../src/signer/pkcs11-uri.js'
 import { ecdsaRawToDer } from '../../src/signer/pkcs11.js'
 import { cleanupPki, makeRootCa, opensslVerify, type CaFixture } from '../helpers/pki.js'
 import { makeDevice, pemText } from '../issue/support.js'
-import { generateTokenKey, lockUserPin, makeToken, makeTokenIntermediateCa, makeTokenRootCa, SOFTHSM_MODULE, type Token, type TokenCa } from './softhsm.js'
+import { generateTokenKey, lockUserPin, makeToken, mislabelPublicKey, makeTokenIntermediateCa, makeTokenRootCa, SOFTHSM_MODULE, type Token, type TokenCa } from './softhsm.js'
 
 afterAll(cleanupPki)
 
@@ -204,6 +204,25 @@ describe('PKCS#11 signer on SoftHSM2', () => {
       expect(error.input).toBe('fleet-ca-key')
       expect(error.message).toMatch(/does not match the fleet CA certificate/)
     })
+    it('a token whose public-key object is the certificate\'s but whose private key is another: the test signature is refused', async () => {
+      // The only bad signature SoftHSM2 can honestly be made to hand back: it signs correctly with
+      // whatever key the URI names, so the lie has to be in what the token shows as its public key.
+      const mixed = makeToken({ label: 'mixed' })
+      generateTokenKey(mixed, { id: '01', label: 'ca' })
+      generateTokenKey(mixed, { id: '02', label: 'other' })
+      const ca = makeTokenRootCa(mixed, { object: 'ca' })
+      mislabelPublicKey(mixed, { id: '02', label: 'other', publicOf: '01' })
+      process.env.SOFTHSM2_CONF = mixed.conf
+      try {
+        const error = await refusal(open(ca, 'pkcs11:token=mixed;object=other', { passphrase: mixed.pin }))
+        expect(error.input).toBe('fleet-ca-key')
+        expect(error.message).toMatch(/a test signature from PKCS#11 token "mixed", object "other" is bad: signed by another key \(or over other bytes\): it does not verify with the fleet CA certificate's public key/)
+        const right = await open(ca, 'pkcs11:token=mixed;object=ca', { passphrase: mixed.pin })
+        await right.signer.close()
+      } finally {
+        process.env.SOFTHSM2_CONF = token.conf
+      }
+    }, 30_000)
     it('a locked token (CKR_PIN_LOCKED)', async () => {
       const locked = makeToken({ label: 'locked' })
       generateTokenKey(locked, { id: '01', label: 'k' })

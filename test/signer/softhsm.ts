@@ -99,6 +99,21 @@ export function makeTokenIntermediateCa(token: Token, issuer: CaFixture, opts: {
 }
 
 /**
+ * A misconfigured token: the public-key object of key `id` is replaced by a copy of key
+ * `publicOf`'s public key, so the token shows one key and signs with another (what a slot set up by
+ * hand, or a public key re-imported under the wrong id, looks like).
+ */
+export function mislabelPublicKey(token: Token, opts: { id: string; label: string; publicOf: string }): void {
+  const pkcs11 = (args: string[]): void => {
+    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, ...args], { env: { ...process.env, ...token.env }, stdio: 'pipe' })
+  }
+  const der = path.join(token.dir, `public-${opts.publicOf}.der`)
+  pkcs11(['--read-object', '--type', 'pubkey', '--id', opts.publicOf, '-o', der])
+  pkcs11(['--delete-object', '--type', 'pubkey', '--id', opts.id])
+  pkcs11(['--write-object', der, '--type', 'pubkey', '--id', opts.id, '--label', opts.label])
+}
+
+/**
  * Puts the token in the locked-PIN state. SoftHSM2 counts no wrong PINs, so the test sets
  * CKF_USER_PIN_LOCKED in the token's stored flags (attribute CKA_OS_TOKENFLAGS, 0x8000534B, of
  * token.object), which is where SoftHSM keeps the state C_GetTokenInfo and C_Login report.
