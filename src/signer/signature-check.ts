@@ -12,29 +12,43 @@ import { verify, type KeyObject } from 'node:crypto'
 import { FleetCaError, messageOf } from '../errors.js'
 import type { HashName } from './types.js'
 
-/** Bytes of the EC field (and so of r and s) per curve node names. */
+/** Bytes of the EC field (and so at most of r and s) per curve, by node's curve names. */
 const EC_FIELD_BYTES: Record<string, number> = { prime256v1: 32, secp384r1: 48, secp521r1: 66 }
 const ED25519_SIGNATURE_BYTES = 64
 
+/** What a signature of a key must look like (read once per key: asymmetricKeyDetails asks OpenSSL each time). */
+type Shape = { kind: 'ec'; field: number } | { kind: 'bytes'; bytes: number; what: string } | { kind: 'any' }
+const shapes = new WeakMap<KeyObject, Shape>()
+
+function shapeOf(publicKey: KeyObject): Shape {
+  let shape = shapes.get(publicKey)
+  if (!shape) {
+    const details = publicKey.asymmetricKeyDetails ?? {}
+    const rsaBytes = Math.ceil((details.modulusLength ?? 0) / 8)
+    shape =
+      publicKey.asymmetricKeyType === 'ec'
+        ? { kind: 'ec', field: EC_FIELD_BYTES[details.namedCurve ?? ''] ?? 66 }
+        : publicKey.asymmetricKeyType === 'ed25519'
+          ? { kind: 'bytes', bytes: ED25519_SIGNATURE_BYTES, what: 'an Ed25519 signature' }
+          : publicKey.asymmetricKeyType === 'rsa'
+            ? { kind: 'bytes', bytes: rsaBytes, what: `an RSA signature of this ${rsaBytes * 8}-bit key` }
+            : { kind: 'any' }
+    shapes.set(publicKey, shape)
+  }
+  return shape
+}
+
 /** Why `signature` cannot be a signature of `publicKey`'s kind at all, or undefined when its shape is right. */
 export function signatureShapeProblem(publicKey: KeyObject, signature: Uint8Array): string | undefined {
-  switch (publicKey.asymmetricKeyType) {
-    case 'ec': {
-      const field = EC_FIELD_BYTES[publicKey.asymmetricKeyDetails?.namedCurve ?? ''] ?? 66
-      const problem = ecdsaDerProblem(signature, field)
-      if (problem === undefined) return undefined
-      const raw = signature.length === 2 * field && signature[0] !== 0x30 ? `: ${signature.length} bytes, probably raw r‖s, which must be converted to DER` : ` (${problem})`
-      return `not a well-formed signature: not a DER Ecdsa-Sig-Value${raw}`
-    }
-    case 'ed25519':
-      return signature.length === ED25519_SIGNATURE_BYTES ? undefined : `not a well-formed signature: ${signature.length} bytes, where an Ed25519 signature has ${ED25519_SIGNATURE_BYTES}`
-    case 'rsa': {
-      const bytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8)
-      return signature.length === bytes ? undefined : `not a well-formed signature: ${signature.length} bytes, where an RSA signature of this ${bytes * 8}-bit key has ${bytes}`
-    }
-    default:
-      return undefined
+  const shape = shapeOf(publicKey)
+  if (shape.kind === 'ec') {
+    const problem = ecdsaDerProblem(signature, shape.field)
+    if (problem === undefined) return undefined
+    const raw = signature.length === 2 * shape.field && signature[0] !== 0x30 ? `: ${signature.length} bytes, probably raw r‖s, which must be converted to DER` : ` (${problem})`
+    return `not a well-formed signature: not a DER Ecdsa-Sig-Value${raw}`
   }
+  if (shape.kind === 'bytes' && signature.length !== shape.bytes) return `not a well-formed signature: ${signature.length} bytes, where ${shape.what} has ${shape.bytes}`
+  return undefined
 }
 
 /**
