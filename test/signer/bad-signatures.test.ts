@@ -96,7 +96,12 @@ async function bake(run: Bake, fault?: { kind: Fault; good: number }): Promise<C
     // Images: one device per batch, so the devices before the fault are journaled and written.
     CREDBAKE_IMAGE_IN_FLIGHT: '1',
     ...(run.signer === 'exec'
-      ? { CREDBAKE_TEST_SIGNER_KEY: caKey.path, CREDBAKE_TEST_SIGNER_OTHER_KEY: otherKey.path, CREDBAKE_TEST_SIGNER_MODE: fault?.kind ?? 'good', CREDBAKE_TEST_SIGNER_GOOD: String(fault?.good ?? 0) }
+      ? {
+          CREDBAKE_TEST_SIGNER_KEY: caKey.path,
+          CREDBAKE_TEST_SIGNER_OTHER_KEY: otherKey.path,
+          CREDBAKE_TEST_SIGNER_MODE: fault?.kind ?? 'good',
+          CREDBAKE_TEST_SIGNER_GOOD: String(fault?.good ?? 0)
+        }
       : awsEnv())
   }
   if (run.signer === 'kms' && fault) kmsKey.signFault = { kind: fault.kind, afterSigns: kmsKey.signs + 1 + fault.good }
@@ -176,15 +181,19 @@ describe('bad signatures on the device workers (tar, 600 devices)', () => {
   // Batches of 128 are journaled in turn, three signed at once: with 384 good device signatures
   // the first batch is always complete and journaled, and a later one is refused.
   describe.each(SIGNERS)('%s signer', (signer) => {
-    it.each(FAULTS)('%s: exit 3, a consistent journal, and a rerun with a good signer completes', async (fault) => {
-      const { file, serials } = manifest(`workers-${signer}-${fault}`, 'WRK', 600)
-      const run = newRun(`workers-${signer}-${fault}`, signer, 'tar', file)
-      const failed = await bake(run, { kind: fault, good: 384 })
-      const journaled = expectRefused(run, failed, fault)
-      expect(journaled.length).toBeGreaterThanOrEqual(128)
-      expect(journaled.length).toBeLessThan(600)
-      await expectRerunCompletes(run, serials, journaled)
-    }, 240_000)
+    it.each(FAULTS)(
+      '%s: exit 3, a consistent journal, and a rerun with a good signer completes',
+      async (fault) => {
+        const { file, serials } = manifest(`workers-${signer}-${fault}`, 'WRK', 600)
+        const run = newRun(`workers-${signer}-${fault}`, signer, 'tar', file)
+        const failed = await bake(run, { kind: fault, good: 384 })
+        const journaled = expectRefused(run, failed, fault)
+        expect(journaled.length).toBeGreaterThanOrEqual(128)
+        expect(journaled.length).toBeLessThan(600)
+        await expectRerunCompletes(run, serials, journaled)
+      },
+      240_000
+    )
   })
 })
 
@@ -192,16 +201,21 @@ describe('bad signatures on the main thread', () => {
   // Images: one device per batch; exec gets one good device signature first, KMS none (so a
   // repeat is of the start-up test signature).
   describe.each(SIGNERS)('%s signer, image outputs', (signer) => {
-    it.each(FAULTS)('%s: exit 3, a consistent journal, and a rerun with a good signer completes', async (fault) => {
-      const { file, serials } = manifest(`image-${signer}-${fault}`, 'IMG', 4)
-      const run = newRun(`image-${signer}-${fault}`, signer, 'image', file)
-      const good = signer === 'exec' ? 1 : 0
-      const failed = await bake(run, { kind: fault, good })
-      const journaled = expectRefused(run, failed, fault)
-      expect(journaled).toHaveLength(good)
-      if (fault === 'repeat') expect(failed.stderr).toContain(signer === 'exec' ? 'the same bytes it handed back for device IMG-0000' : 'the same bytes it handed back for the start-up test signature')
-      await expectRerunCompletes(run, serials, journaled)
-    }, 240_000)
+    it.each(FAULTS)(
+      '%s: exit 3, a consistent journal, and a rerun with a good signer completes',
+      async (fault) => {
+        const { file, serials } = manifest(`image-${signer}-${fault}`, 'IMG', 4)
+        const run = newRun(`image-${signer}-${fault}`, signer, 'image', file)
+        const good = signer === 'exec' ? 1 : 0
+        const failed = await bake(run, { kind: fault, good })
+        const journaled = expectRefused(run, failed, fault)
+        expect(journaled).toHaveLength(good)
+        if (fault === 'repeat')
+          expect(failed.stderr).toContain(signer === 'exec' ? 'the same bytes it handed back for device IMG-0000' : 'the same bytes it handed back for the start-up test signature')
+        await expectRerunCompletes(run, serials, journaled)
+      },
+      240_000
+    )
   })
 
   it('tar with few devices (no worker threads): garbage from the signer program', async () => {

@@ -30,7 +30,7 @@ function ecdsaDer(r: Buffer, s: Buffer, trailing = Buffer.alloc(0)): Buffer {
 }
 
 describe('signatureProblem', () => {
-  it.each(['P-256', 'P-384', 'P-521', 'rsa', 'ed25519'] as const)('%s: a right signature passes; another key\'s and one over other bytes do not', (kind) => {
+  it.each(['P-256', 'P-384', 'P-521', 'rsa', 'ed25519'] as const)("%s: a right signature passes; another key's and one over other bytes do not", (kind) => {
     const { privateKey, publicKey, hash } = keyPair(kind)
     const other = keyPair(kind)
     expect(signatureProblem(publicKey, hash, message, sign(hash, message, privateKey))).toBeUndefined()
@@ -117,7 +117,10 @@ describe('signAll, sealSigned and the start-up test signature', () => {
     let first: Buffer | undefined
     const signer = replaying((n, right) => (n === 0 ? (first = right) : (first as Buffer)))
     const unsigned = ['R-1', 'R-2', 'R-3'].map((serial) => buildTbs(ca, profile, makeDevice(serial)))
-    const error = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial }))).catch((caught: unknown) => caught)
+    const error = await signAll(
+      signer,
+      unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial }))
+    ).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(FleetCaError)
     expect((error as FleetCaError).message).toBe(
       'fleet-ca-key: the replaying test signer handed back a bad signature for device R-2: a repeated signature: the same bytes it handed back for device R-1 (every request must be signed anew). ' +
@@ -138,11 +141,14 @@ describe('signAll, sealSigned and the start-up test signature', () => {
   it('repeated garbage is named as garbage (by sealSigned), not as a repeat', async () => {
     const signer = replaying(() => Buffer.from('not a signature at all'))
     const unsigned = ['G-1', 'G-2'].map((serial) => buildTbs(ca, profile, makeDevice(serial)))
-    const signatures = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial })))
+    const signatures = await signAll(
+      signer,
+      unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial }))
+    )
     expect(() => sealSigned(ca, unsigned[1]!, signatures[1]!, signer.description)).toThrow(/device G-2: not a well-formed signature: not a DER Ecdsa-Sig-Value/)
   })
 
-  it('sealSigned: a good signature gives the certificate; another key\'s throws a FleetCaError naming signer and device', () => {
+  it("sealSigned: a good signature gives the certificate; another key's throws a FleetCaError naming signer and device", () => {
     const unsigned = buildTbs(ca, profile, makeDevice('Q-1'))
     const credential = sealSigned(ca, unsigned, sign('sha256', unsigned.tbs, caKey), 'the test signer')
     expect(credential.certificatePem).toContain('BEGIN CERTIFICATE')
@@ -163,11 +169,13 @@ describe('signAll, sealSigned and the start-up test signature', () => {
       void right
       return sign('sha256', Buffer.from('x'), { key: caKey, dsaEncoding: 'ieee-p1363' })
     })
-    await expect(checkTestSignature(signer, ca.publicKey, 'sha256')).rejects.toThrow(/a test signature from the replaying test signer is bad: not a well-formed signature: not a DER Ecdsa-Sig-Value: 64 bytes, probably raw r‖s/)
+    await expect(checkTestSignature(signer, ca.publicKey, 'sha256')).rejects.toThrow(
+      /a test signature from the replaying test signer is bad: not a well-formed signature: not a DER Ecdsa-Sig-Value: 64 bytes, probably raw r‖s/
+    )
   })
 })
 
-describe('StderrTail: a signer program\'s stderr, bounded', () => {
+describe("StderrTail: a signer program's stderr, bounded", () => {
   it('lines become warnings, each cut to 500 characters; after the first lines only a count and the last one', () => {
     const warned: string[] = []
     const tail = new StderrTail((line) => warned.push(line))
