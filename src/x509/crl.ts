@@ -180,7 +180,7 @@ export function buildTbsCertList(issuer: CrlIssuer, content: CrlContent): Buffer
     issuer.subjectDer,
     x509Time(content.thisUpdate),
     x509Time(content.nextUpdate),
-    ...(entries.length ? [sequence(...entries.map((entry) => entry.der))] : []),
+    ...(entries.length ? [revokedCertificates(entries)] : []),
     explicit(
       0,
       sequence(
@@ -189,6 +189,20 @@ export function buildTbsCertList(issuer: CrlIssuer, content: CrlContent): Buffer
       )
     )
   )
+}
+
+/** The lean encoder's lengths stop below 16 MiB: about 340,000 entries with reason codes. */
+const MAX_ENTRIES_BYTES = 0xffffff - 0x10000
+
+/** SEQUENCE OF the entries, concatenated first (a spread of 100,000 arguments overflows the stack). */
+function revokedCertificates(entries: Array<{ der: Buffer }>): Buffer {
+  const body = Buffer.concat(entries.map((entry) => entry.der))
+  if (body.length > MAX_ENTRIES_BYTES) {
+    throw new CrlContentError(
+      `${entries.length} CRL entries take ${body.length} bytes, more than the 16 MiB one CRL can hold here; leave out certificates that have expired (RFC 5280 §3.3 allows it)`
+    )
+  }
+  return sequence(body)
 }
 
 /** CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue BIT STRING }. */

@@ -382,6 +382,34 @@ describe('a CRL signed through each kind of signer', () => {
   })
 })
 
+describe('a big fleet', () => {
+  it('100,000 entries: one CRL (about 49 bytes an entry) that openssl verifies and readCrl reads back whole', async () => {
+    const fixture = makeRootCa({ keyType: 'ec-p256' })
+    const { ca, signer } = await openCa(fixture, fixture.keyPem)
+    try {
+      const revokedAt = new Date()
+      const entries: CrlEntry[] = Array.from({ length: 100_000 }, (_, i) => ({
+        serialNumber: `7${i.toString(16).padStart(31, '0')}`,
+        revokedAt,
+        reason: i % 2 ? 'superseded' : 'keyCompromise'
+      }))
+      const crl = await signCrl(ca, signer, { number: 100n, ...crlPeriod(7), entries })
+      expect(crl.der.length).toBeGreaterThan(100_000 * 45)
+      expect(crl.der.length).toBeLessThan(100_000 * 55)
+      expect(opensslCrlVerify(fixture.certPem, crl.pem).ok).toBe(true)
+      const parsed = readCrl(crl.der)
+      expect(parsed.entries).toHaveLength(100_000)
+      expect(parsed.entries[99_999]).toEqual({
+        serialNumber: `7${(99_999).toString(16).padStart(31, '0')}`,
+        revokedAt: new Date(Math.floor(revokedAt.getTime() / 1000) * 1000),
+        reasonCode: 4
+      })
+    } finally {
+      await signer.close()
+    }
+  })
+})
+
 describe('serials written like the certificates', () => {
   it('a credbake serial in the CRL equals the certificate serial openssl and node read', async () => {
     const fixture = makeRootCa({ keyType: 'ec-p256' })
