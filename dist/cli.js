@@ -2,7 +2,7 @@
 import { open, writeFile, link, rm, readFile, rename, readdir, stat, mkdtemp, chmod, statfs, mkdir, access, constants as constants$1, copyFile, lstat } from 'node:fs/promises';
 import path from 'node:path';
 import * as crypto from 'node:crypto';
-import { randomBytes, verify, sign, createPublicKey, createPrivateKey, createHash, X509Certificate, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH } from 'node:crypto';
+import { verify, randomBytes, sign, createPublicKey, createPrivateKey, createHash, X509Certificate, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH } from 'node:crypto';
 import { spawn, spawnSync, execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, readSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync, statSync, constants as constants$2, createReadStream, fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8326,10 +8326,174 @@ function describeDuration(ms) {
     return unit(Math.ceil(abs / 1000), 'second');
 }
 
+// What a signer outside this process hands back (a PKCS#11 token, AWS KMS, a signer program) is
+// checked before the certificate around it is journaled or written: the one implementation of that
+// check, used by the start-up test signature, by the worker threads that seal batches and by the
+// main thread where there are none. Three faults, each named as such:
+//   - not a well-formed signature: not a DER Ecdsa-Sig-Value for ECDSA (raw r‖s is the usual
+//     mistake), not exactly the key's length for RSA and Ed25519;
+//   - a repeated signature: the same bytes it handed back for an earlier request (a caching
+//     wrapper, a replay); noted on the main thread, which sees every answer (HandedBack);
+//   - signed by another key: well formed, but it does not verify with the fleet CA's public key.
+// docs/signer-checks.md says what each signer kind gets and what the check costs.
+/** Bytes of the EC field (and so at most of r and s) per curve, by node's curve names. */
+const EC_FIELD_BYTES = { prime256v1: 32, secp384r1: 48, secp521r1: 66 };
+const ED25519_SIGNATURE_BYTES = 64;
+const shapes = new WeakMap();
+function shapeOf(publicKey) {
+    let shape = shapes.get(publicKey);
+    if (!shape) {
+        const details = publicKey.asymmetricKeyDetails ?? {};
+        const rsaBytes = Math.ceil((details.modulusLength ?? 0) / 8);
+        shape =
+            publicKey.asymmetricKeyType === 'ec'
+                ? { kind: 'ec', field: EC_FIELD_BYTES[details.namedCurve ?? ''] ?? 66 }
+                : publicKey.asymmetricKeyType === 'ed25519'
+                    ? { kind: 'bytes', bytes: ED25519_SIGNATURE_BYTES, what: 'an Ed25519 signature' }
+                    : publicKey.asymmetricKeyType === 'rsa'
+                        ? { kind: 'bytes', bytes: rsaBytes, what: `an RSA signature of this ${rsaBytes * 8}-bit key` }
+                        : { kind: 'any' };
+        shapes.set(publicKey, shape);
+    }
+    return shape;
+}
+/** Why `signature` cannot be a signature of `publicKey`'s kind at all, or undefined when its shape is right. */
+function signatureShapeProblem(publicKey, signature) {
+    const shape = shapeOf(publicKey);
+    if (shape.kind === 'ec') {
+        const problem = ecdsaDerProblem(signature, shape.field);
+        if (problem === undefined)
+            return undefined;
+        const raw = signature.length === 2 * shape.field && signature[0] !== 0x30 ? `: ${signature.length} bytes, probably raw r‖s, which must be converted to DER` : ` (${problem})`;
+        return `not a well-formed signature: not a DER Ecdsa-Sig-Value${raw}`;
+    }
+    if (shape.kind === 'bytes' && signature.length !== shape.bytes)
+        return `not a well-formed signature: ${signature.length} bytes, where ${shape.what} has ${shape.bytes}`;
+    return undefined;
+}
+/**
+ * Strict DER of SEQUENCE { r INTEGER, s INTEGER } (X.690 §8.3, §10.1): definite minimal lengths,
+ * minimal positive non-zero integers of at most the field's size, nothing after the SEQUENCE.
+ */
+function ecdsaDerProblem(signature, fieldBytes) {
+    if (signature.length === 0)
+        return 'empty';
+    if (signature[0] !== 0x30)
+        return `it starts with 0x${hex$1(signature[0])}, not a SEQUENCE`;
+    const header = derLength$1(signature, 1);
+    if (!header)
+        return 'the SEQUENCE length is not minimal DER';
+    if (header.start + header.length !== signature.length)
+        return `the SEQUENCE says ${header.length} bytes, ${signature.length - header.start} follow`;
+    let at = header.start;
+    for (const name of ['r', 's']) {
+        if (signature[at] !== 0x02)
+            return `${name} is not an INTEGER`;
+        const integer = derLength$1(signature, at + 1);
+        if (!integer || integer.start + integer.length > signature.length)
+            return `${name}'s length is not minimal DER or runs past the end`;
+        const first = signature[integer.start] ?? 0;
+        const second = signature[integer.start + 1] ?? 0;
+        if (integer.length === 0)
+            return `${name} is empty`;
+        if (first & 0x80)
+            return `${name} is negative`;
+        if (first === 0 && (integer.length === 1 || (second & 0x80) === 0))
+            return `${name} is zero or not minimally encoded`;
+        if (integer.length - (first === 0 ? 1 : 0) > fieldBytes)
+            return `${name} is longer than the curve's ${fieldBytes} bytes`;
+        at = integer.start + integer.length;
+    }
+    return at === signature.length ? undefined : 'bytes follow s inside the SEQUENCE';
+}
+/** A DER definite length at `at`: short form, or long form in the fewest bytes (1 or 2 here). */
+function derLength$1(bytes, at) {
+    const first = bytes[at];
+    if (first === undefined)
+        return undefined;
+    if (first < 0x80)
+        return { start: at + 1, length: first };
+    if (first === 0x81) {
+        const length = bytes[at + 1];
+        return length !== undefined && length >= 0x80 ? { start: at + 2, length } : undefined;
+    }
+    if (first === 0x82) {
+        const length = ((bytes[at + 1] ?? 0) << 8) | (bytes[at + 2] ?? 0);
+        return length >= 0x100 ? { start: at + 3, length } : undefined;
+    }
+    return undefined;
+}
+const hex$1 = (byte) => (byte ?? 0).toString(16).padStart(2, '0');
+/**
+ * Why `signature` is not the fleet CA's signature over `message`, or undefined when it is: its
+ * shape first (the clearer message), then node:crypto's verification with the CA's public key.
+ */
+function signatureProblem(publicKey, hash, message, signature) {
+    const shape = signatureShapeProblem(publicKey, signature);
+    if (shape)
+        return shape;
+    let valid;
+    try {
+        valid = verify(hash, message, publicKey, signature);
+    }
+    catch (error) {
+        return `not a well-formed signature (${messageOf(error)})`;
+    }
+    return valid ? undefined : "signed by another key (or over other bytes): it does not verify with the fleet CA certificate's public key";
+}
+/** The error that stops the run when `device`'s signature from `signer` is bad. */
+function badSignatureError(signer, serial, problem) {
+    return new FleetCaError(`fleet-ca-key: ${signer} handed back a bad signature for device ${serial}: ${problem}. ` +
+        'Nothing was recorded as issued for it; certificates journaled before it are valid. Fix the signer and run again: the run resumes.', { input: 'fleet-ca-key', serial });
+}
+/** The fault named when `who` got the same signature bytes as `earlier`. */
+function repeatedSignatureProblem(earlier) {
+    return `a repeated signature: the same bytes it handed back for ${earlier} (every request must be signed anew)`;
+}
+/** Signatures remembered for the repeat check: the most recent this many (memory stays flat in the fleet size). */
+const REMEMBERED_SIGNATURES = 16_384;
+/** Bytes of each signature the memory is keyed on: the tail (r and s end in random bytes; RSA and Ed25519 are random throughout). */
+const REMEMBERED_TAIL = 32;
+/**
+ * The signatures one signer handed back in this process, and for what: the start-up test signature
+ * (kept for the whole run: a replay of it is the likeliest fault) and the last REMEMBERED_SIGNATURES
+ * device signatures. A repeat further back still fails verification, only named less precisely.
+ */
+class HandedBack {
+    recent = new Map();
+    pinned = new Map();
+    /** Who got these bytes before (e.g. "device A-17"), if anyone; then remembers them for `who`. */
+    note(signature, who, pin = false) {
+        const key = `${signature.length}:${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('latin1', Math.max(0, signature.length - REMEMBERED_TAIL))}`;
+        const earlier = this.pinned.get(key) ?? this.recent.get(key);
+        if (earlier !== undefined)
+            return earlier;
+        if (pin)
+            this.pinned.set(key, who);
+        else {
+            this.recent.set(key, who);
+            if (this.recent.size > REMEMBERED_SIGNATURES)
+                this.recent.delete(this.recent.keys().next().value);
+        }
+        return undefined;
+    }
+}
+const handedBack = new WeakMap();
+/** The HandedBack of `signer` (one per signer object, made on first use). */
+function handedBackBy(signer) {
+    let memory = handedBack.get(signer);
+    if (!memory) {
+        memory = new HandedBack();
+        handedBack.set(signer, memory);
+    }
+    return memory;
+}
+
 // Before the first device is issued: the signer must hold the fleet CA certificate's key. Two
 // checks, because a signer reports its public key and signs separately (a token or an external
 // program could pair the wrong ones): the public keys are compared as SPKI DER, then a test
-// signature made by the signer must verify with the certificate's public key.
+// signature made by the signer must verify with the certificate's public key (signature-check.ts,
+// the same check every later signature from outside the process gets).
 /** Same key? Both sides re-exported by node, so a compressed EC point equals its uncompressed form. */
 function sameKey(a, b) {
     return spkiDer(a).equals(spkiDer(b));
@@ -8368,18 +8532,13 @@ async function checkTestSignature(signer, publicKey, hash) {
             throw error;
         throw new FleetCaError(`fleet-ca-key: ${signer.description} could not make a test signature: ${messageOf(error)}`, { input: 'fleet-ca-key', cause: error });
     }
-    let valid = false;
-    try {
-        valid = verify(hash, probe, publicKey, signature);
-    }
-    catch {
-        valid = false;
-    }
-    if (valid)
+    const problem = signatureProblem(publicKey, hash, probe, signature);
+    // Remembered for the whole run: a signer that replays it for devices is named as repeating.
+    handedBackBy(signer).note(signature, 'the start-up test signature', true);
+    if (problem === undefined)
         return;
-    const rawEcdsa = publicKey.asymmetricKeyType === 'ec' && signature.length > 0 && signature[0] !== 0x30;
-    throw new FleetCaError(`fleet-ca-key: a test signature from ${signer.description} does not verify with the fleet CA certificate's public key` +
-        (rawEcdsa ? ' (it is not a DER ECDSA signature: raw r‖s must be converted to an Ecdsa-Sig-Value)' : ': the signer does not hold the fleet CA key'), { input: 'fleet-ca-key' });
+    throw new FleetCaError(`fleet-ca-key: a test signature from ${signer.description} is bad: ${problem}` +
+        (problem.startsWith('signed by another key') ? ' (check that the signer holds the fleet CA key)' : ''), { input: 'fleet-ca-key' });
 }
 
 // PEM (RFC 7468) reading and writing. Reading is tolerant of what secrets stores and copy-paste do
@@ -9005,13 +9164,80 @@ function sleep(ms) {
 //   → {"id":2,"op":"sign","hash":"sha256","digest":"<base64>"}  ← {"id":2,"signature":"<base64 DER>"}
 //   any request may be answered {"id":N,"error":"text"}.
 // fleet-ca-key-passphrase, when set, reaches the program as the environment variable
-// CREDBAKE_SIGNER_PASSPHRASE (never on its command line). Its stderr becomes warnings in the log.
+// CREDBAKE_SIGNER_PASSPHRASE (never on its command line). Its stderr becomes warnings in the log
+// (bounded: StderrTail).
 const EXEC_PASSPHRASE_ENV = 'CREDBAKE_SIGNER_PASSPHRASE';
 /** Requests in flight at once. */
 const CONCURRENCY = 16;
 /** An answer that takes longer than this fails the run. */
 const ANSWER_TIMEOUT_MS = 60_000;
 const MAX_LINE = 1 << 20;
+/**
+ * A signer program's stderr is passed on as warnings, line by line, with bounded memory whatever
+ * it writes: an unfinished line is kept to its last STDERR_TAIL characters (8 KiB of ASCII; also
+ * when no newline ever comes), each warning shows at most STDERR_LINE characters of a line, and
+ * after STDERR_LINES warnings the rest is only counted, then summed up with its last line at the end.
+ */
+const STDERR_TAIL = 8 * 1024;
+const STDERR_LINE = 500;
+const STDERR_LINES = 100;
+/** Lines of a stream of text, as warnings, holding at most STDERR_TAIL characters (see above). */
+class StderrTail {
+    warn;
+    pending = '';
+    pendingCut = false;
+    shown = 0;
+    unshownLines = 0;
+    unshownChars = 0;
+    lastUnshown = '';
+    constructor(warn) {
+        this.warn = warn;
+    }
+    push(chunk) {
+        let start = 0;
+        let newline;
+        while ((newline = chunk.indexOf('\n', start)) >= 0) {
+            const piece = chunk.slice(start, newline);
+            const line = this.pending + piece;
+            this.line(line, this.pendingCut);
+            this.pending = '';
+            this.pendingCut = false;
+            start = newline + 1;
+        }
+        if (start < chunk.length) {
+            this.pending += start === 0 ? chunk : chunk.slice(start);
+            if (this.pending.length > STDERR_TAIL) {
+                this.unshownChars += this.pending.length - STDERR_TAIL;
+                this.pending = this.pending.slice(-STDERR_TAIL);
+                this.pendingCut = true;
+            }
+        }
+    }
+    end() {
+        if (this.pending.trim())
+            this.line(this.pending, this.pendingCut);
+        this.pending = '';
+        if (this.unshownLines > 0) {
+            this.warn(`(${this.unshownLines} more lines of stderr not shown; the last: ${this.lastUnshown})`);
+        }
+        else if (this.unshownChars > 0) {
+            this.warn(`(${this.unshownChars} characters of an unfinished stderr line not shown)`);
+        }
+    }
+    line(text, cut) {
+        const line = text.trimEnd();
+        if (!line)
+            return;
+        const shown = cut ? `…${line.slice(-STDERR_LINE)}` : line.slice(0, STDERR_LINE);
+        if (this.shown < STDERR_LINES) {
+            this.shown += 1;
+            this.warn(shown);
+            return;
+        }
+        this.unshownLines += 1;
+        this.lastUnshown = shown;
+    }
+}
 /** A child speaking the JSON-lines protocol; also used for credbake's own PKCS#11 signer process. */
 class SignerProcess {
     program;
@@ -9049,22 +9275,10 @@ class SignerProcess {
         });
         this.child.stdout.setEncoding('utf8');
         this.child.stdout.on('data', (chunk) => this.receive(chunk));
-        let errText = '';
+        const stderr = new StderrTail((line) => this.warn(`${prefix}${line}`));
         this.child.stderr.setEncoding('utf8');
-        this.child.stderr.on('data', (chunk) => {
-            errText += chunk;
-            let newline;
-            while ((newline = errText.indexOf('\n')) >= 0) {
-                const line = errText.slice(0, newline).trimEnd();
-                errText = errText.slice(newline + 1);
-                if (line)
-                    this.warn(`${prefix}${line.slice(0, 500)}`);
-            }
-        });
-        this.child.stderr.on('end', () => {
-            if (errText.trim())
-                this.warn(`${prefix}${errText.trim().slice(0, 500)}`);
-        });
+        this.child.stderr.on('data', (chunk) => stderr.push(chunk));
+        this.child.stderr.on('end', () => stderr.end());
         this.idle();
     }
     /** Nothing waits: let the process exit even if the program lingers. */
@@ -10649,15 +10863,26 @@ function deepFreeze(value) {
 // Asking the fleet CA's signer for many signatures at once (a token, KMS or signer program), with
 // up to `signer.concurrency` in flight, in order. After the first failure no further signature is
 // asked for; the first failure in device order is the one thrown, naming the device.
+// Every answer passes here on the main thread, so this is where a repeated signature is caught
+// (the same bytes as an earlier answer: HandedBack); whether each one verifies is checked where
+// its certificate is assembled (sealSigned), on the worker threads when there are some.
 async function signAll(signer, items) {
     const signatures = new Array(items.length);
     const failures = [];
+    const handedBack = handedBackBy(signer);
     let next = 0;
     const lane = async () => {
         while (failures.length === 0 && next < items.length) {
             const index = next++;
+            const { tbs, serial } = items[index];
             try {
-                signatures[index] = await signer.sign(items[index].tbs);
+                const signature = await signer.sign(tbs);
+                const earlier = handedBack.note(signature, `device ${serial}`);
+                // A malformed answer is named as such where it is verified, even when it repeats.
+                if (earlier !== undefined && !signatureShapeProblem(signer.publicKey, signature)) {
+                    throw badSignatureError(signer.description, serial, repeatedSignatureProblem(earlier));
+                }
+                signatures[index] = signature;
             }
             catch (error) {
                 failures.push({ index, error });
@@ -10931,8 +11156,9 @@ function ecSpkiOfPkcs8(der) {
 
 // Issues one device credential in two steps: buildTbs (key pair or a CSR's public key, and the
 // TBSCertificate built with the lean DER encoder from the compiled profile), then assemble (the
-// certificate around a signature of the fleet CA's signer). issueCredential does both with an
-// in-memory CA key, which is what issuance workers do when the signer allows it.
+// certificate around a signature of the fleet CA's signer; sealSigned checks a signature from
+// outside the process first). issueCredential does both with an in-memory CA key, which is what
+// issuance workers do when the signer allows it.
 /** [0] EXPLICIT Version v3(2): the same 5 bytes in every certificate. */
 const VERSION_V3 = explicit(0, smallInteger(2));
 // Profiles are frozen data; compile each once per process (workers compile their own copy).
@@ -10989,6 +11215,17 @@ function assemble(ca, unsigned, signature) {
         notBefore: unsigned.notBefore,
         notAfter: unsigned.notAfter
     };
+}
+/**
+ * The certificate around a signature from outside this process (a token, KMS or signer program),
+ * after checking it with the fleet CA's public key: a bad one throws a FleetCaError naming
+ * `signer` (its description), the device and the fault, and nothing is assembled.
+ */
+function sealSigned(ca, unsigned, signature, signer) {
+    const problem = signatureProblem(ca.publicKey, ca.signatureHash, unsigned.tbs, signature);
+    if (problem !== undefined)
+        throw badSignatureError(signer, unsigned.device.serial, problem);
+    return assemble(ca, unsigned, signature);
 }
 /** buildTbs + sign with the in-memory CA key (node:crypto; EC signatures come out DER) + assemble. */
 function issueCredential(ca, profile, device, now, caKey) {
@@ -11094,7 +11331,8 @@ function runIfIssuerWorker() {
 // thread otherwise (tests running src/ directly, or concurrency 1). Results keep device order.
 // With an in-memory CA key the workers sign as they build; with any other signer (a token, KMS or a
 // signer program) they build TBSCertificates and the main thread asks the signer, with up to
-// `signer.concurrency` signatures in flight, then assembles the certificates.
+// `signer.concurrency` signatures in flight, then checks each signature with the fleet CA's public
+// key and assembles the certificates.
 /** Below this many devices starting threads costs more than it saves. */
 const MIN_DEVICES_FOR_WORKERS = 200;
 /**
@@ -11118,10 +11356,11 @@ function createIssuer(ca, profile, now, options) {
     }
     return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned));
 }
-/** Signs every TBSCertificate (see signAll) and assembles the certificates, in order. */
+/** Signs every TBSCertificate (see signAll), checks each signature and assembles the certificates, in order. */
 async function signAndAssemble(ca, signer, unsigned) {
     const signatures = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial })));
-    return unsigned.map((item, index) => assemble(ca, item, signatures[index]));
+    // Checked here on the main thread: this path serves images, where a device costs far more than a verification.
+    return unsigned.map((item, index) => sealSigned(ca, item, signatures[index], signer.description));
 }
 class WorkerIssuer {
     threads;
@@ -26149,10 +26388,12 @@ class DeviceWork {
         this.batches.set(id, { orders, unsigned });
         return { tbs: unsigned.map((item) => item.tbs) };
     }
+    /** The certificates around the signer's signatures, each checked first (sealSigned): a bad one throws, and nothing of the batch is journaled. */
     seal(id, signatures) {
         const batch = this.batch(id);
         const unsigned = batch.unsigned ?? [];
-        batch.credentials = unsigned.map((item, index) => assemble(this.init.ca, item, signatures[index]));
+        const signer = this.init.signer ?? 'the fleet CA signer';
+        batch.credentials = unsigned.map((item, index) => sealSigned(this.init.ca, item, signatures[index], signer));
         batch.unsigned = undefined;
         return { issued: this.issuedLines(batch.orders, batch.credentials) };
     }
@@ -26248,7 +26489,7 @@ function runIfDeviceWorker() {
 // (workers re-enter the same file), else one lane on the main thread (tests running src/, small
 // runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
 // order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
-// (with its concurrency in flight) and sends the signatures back to be sealed.
+// (with its concurrency in flight) and sends the signatures back to be checked and sealed.
 // The worker threads can be started before the run knows what they will do (warmDeviceWorkers,
 // at the start of a bake): each loads the bundle while this thread reads the manifest and opens
 // the fleet CA, and gets its DeviceWorkInit as its first message.
@@ -26295,7 +26536,7 @@ class WarmSet {
 }
 function createDevicePool(init, options, warm) {
     const key = options.signer.inProcessKey;
-    const full = { ...init, ...(key ? { key } : {}) };
+    const full = { ...init, ...(key ? { key } : { signer: options.signer.description }) };
     const script = fileURLToPath(import.meta.url);
     const threads = workerThreadsFor(options, script);
     const started = warm instanceof WarmSet && warm.threads === threads ? warm.take() : [];
@@ -26378,13 +26619,18 @@ class LanePool {
         const items = results.flatMap((result, index) => 'tbs' in result ? result.tbs.map((tbs, position) => ({ tbs: asBuffer(tbs), serial: slices[index]?.[position]?.device.serial ?? '' })) : []);
         const signatures = await signAll(this.signer, items);
         let offset = 0;
-        const sealed = await Promise.all(this.lanes.map((lane, index) => {
+        // Each lane checks its signatures while it seals (in parallel); a refusal in an earlier lane
+        // is the first in device order, so it is the one reported.
+        const sealed = await Promise.allSettled(this.lanes.map((lane, index) => {
             const count = slices[index]?.length ?? 0;
             const mine = signatures.slice(offset, offset + count);
             offset += count;
             return count ? lane.seal(id, mine) : Promise.resolve({ issued: [] });
         }));
-        return sealed.flatMap((result) => result.issued);
+        const refused = sealed.find((result) => result.status === 'rejected');
+        if (refused)
+            throw refused.reason;
+        return sealed.flatMap((result) => result.value.issued);
     }
 }
 function localLane(init) {

@@ -1,6 +1,6 @@
 import { isMainThread, workerData, parentPort } from 'node:worker_threads';
 import * as crypto from 'node:crypto';
-import { createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, verify } from 'node:crypto';
+import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import { readFileSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -7721,6 +7721,127 @@ __decorate([
     AsnProp({ type: AsnPropTypes.BitString })
 ], CertificationRequest.prototype, "signature", void 0);
 
+// What a signer outside this process hands back (a PKCS#11 token, AWS KMS, a signer program) is
+// checked before the certificate around it is journaled or written: the one implementation of that
+// check, used by the start-up test signature, by the worker threads that seal batches and by the
+// main thread where there are none. Three faults, each named as such:
+//   - not a well-formed signature: not a DER Ecdsa-Sig-Value for ECDSA (raw r‖s is the usual
+//     mistake), not exactly the key's length for RSA and Ed25519;
+//   - a repeated signature: the same bytes it handed back for an earlier request (a caching
+//     wrapper, a replay); noted on the main thread, which sees every answer (HandedBack);
+//   - signed by another key: well formed, but it does not verify with the fleet CA's public key.
+// docs/signer-checks.md says what each signer kind gets and what the check costs.
+/** Bytes of the EC field (and so at most of r and s) per curve, by node's curve names. */
+const EC_FIELD_BYTES = { prime256v1: 32, secp384r1: 48, secp521r1: 66 };
+const ED25519_SIGNATURE_BYTES = 64;
+const shapes = new WeakMap();
+function shapeOf(publicKey) {
+    let shape = shapes.get(publicKey);
+    if (!shape) {
+        const details = publicKey.asymmetricKeyDetails ?? {};
+        const rsaBytes = Math.ceil((details.modulusLength ?? 0) / 8);
+        shape =
+            publicKey.asymmetricKeyType === 'ec'
+                ? { kind: 'ec', field: EC_FIELD_BYTES[details.namedCurve ?? ''] ?? 66 }
+                : publicKey.asymmetricKeyType === 'ed25519'
+                    ? { kind: 'bytes', bytes: ED25519_SIGNATURE_BYTES, what: 'an Ed25519 signature' }
+                    : publicKey.asymmetricKeyType === 'rsa'
+                        ? { kind: 'bytes', bytes: rsaBytes, what: `an RSA signature of this ${rsaBytes * 8}-bit key` }
+                        : { kind: 'any' };
+        shapes.set(publicKey, shape);
+    }
+    return shape;
+}
+/** Why `signature` cannot be a signature of `publicKey`'s kind at all, or undefined when its shape is right. */
+function signatureShapeProblem(publicKey, signature) {
+    const shape = shapeOf(publicKey);
+    if (shape.kind === 'ec') {
+        const problem = ecdsaDerProblem(signature, shape.field);
+        if (problem === undefined)
+            return undefined;
+        const raw = signature.length === 2 * shape.field && signature[0] !== 0x30 ? `: ${signature.length} bytes, probably raw r‖s, which must be converted to DER` : ` (${problem})`;
+        return `not a well-formed signature: not a DER Ecdsa-Sig-Value${raw}`;
+    }
+    if (shape.kind === 'bytes' && signature.length !== shape.bytes)
+        return `not a well-formed signature: ${signature.length} bytes, where ${shape.what} has ${shape.bytes}`;
+    return undefined;
+}
+/**
+ * Strict DER of SEQUENCE { r INTEGER, s INTEGER } (X.690 §8.3, §10.1): definite minimal lengths,
+ * minimal positive non-zero integers of at most the field's size, nothing after the SEQUENCE.
+ */
+function ecdsaDerProblem(signature, fieldBytes) {
+    if (signature.length === 0)
+        return 'empty';
+    if (signature[0] !== 0x30)
+        return `it starts with 0x${hex(signature[0])}, not a SEQUENCE`;
+    const header = derLength$1(signature, 1);
+    if (!header)
+        return 'the SEQUENCE length is not minimal DER';
+    if (header.start + header.length !== signature.length)
+        return `the SEQUENCE says ${header.length} bytes, ${signature.length - header.start} follow`;
+    let at = header.start;
+    for (const name of ['r', 's']) {
+        if (signature[at] !== 0x02)
+            return `${name} is not an INTEGER`;
+        const integer = derLength$1(signature, at + 1);
+        if (!integer || integer.start + integer.length > signature.length)
+            return `${name}'s length is not minimal DER or runs past the end`;
+        const first = signature[integer.start] ?? 0;
+        const second = signature[integer.start + 1] ?? 0;
+        if (integer.length === 0)
+            return `${name} is empty`;
+        if (first & 0x80)
+            return `${name} is negative`;
+        if (first === 0 && (integer.length === 1 || (second & 0x80) === 0))
+            return `${name} is zero or not minimally encoded`;
+        if (integer.length - (first === 0 ? 1 : 0) > fieldBytes)
+            return `${name} is longer than the curve's ${fieldBytes} bytes`;
+        at = integer.start + integer.length;
+    }
+    return at === signature.length ? undefined : 'bytes follow s inside the SEQUENCE';
+}
+/** A DER definite length at `at`: short form, or long form in the fewest bytes (1 or 2 here). */
+function derLength$1(bytes, at) {
+    const first = bytes[at];
+    if (first === undefined)
+        return undefined;
+    if (first < 0x80)
+        return { start: at + 1, length: first };
+    if (first === 0x81) {
+        const length = bytes[at + 1];
+        return length !== undefined && length >= 0x80 ? { start: at + 2, length } : undefined;
+    }
+    if (first === 0x82) {
+        const length = ((bytes[at + 1] ?? 0) << 8) | (bytes[at + 2] ?? 0);
+        return length >= 0x100 ? { start: at + 3, length } : undefined;
+    }
+    return undefined;
+}
+const hex = (byte) => (byte ?? 0).toString(16).padStart(2, '0');
+/**
+ * Why `signature` is not the fleet CA's signature over `message`, or undefined when it is: its
+ * shape first (the clearer message), then node:crypto's verification with the CA's public key.
+ */
+function signatureProblem(publicKey, hash, message, signature) {
+    const shape = signatureShapeProblem(publicKey, signature);
+    if (shape)
+        return shape;
+    let valid;
+    try {
+        valid = verify(hash, message, publicKey, signature);
+    }
+    catch (error) {
+        return `not a well-formed signature (${messageOf(error)})`;
+    }
+    return valid ? undefined : "signed by another key (or over other bytes): it does not verify with the fleet CA certificate's public key";
+}
+/** The error that stops the run when `device`'s signature from `signer` is bad. */
+function badSignatureError(signer, serial, problem) {
+    return new FleetCaError(`fleet-ca-key: ${signer} handed back a bad signature for device ${serial}: ${problem}. ` +
+        'Nothing was recorded as issued for it; certificates journaled before it are valid. Fix the signer and run again: the run resumes.', { input: 'fleet-ca-key', serial });
+}
+
 // Digests used for fingerprints and key identifiers. Thin wrappers so call sites read as intent.
 // crypto.hash (Node 20.12+, 21.7+) digests in one call without a Hash object: a bake takes about
 // ten small digests per device. Older Nodes take the Hash object.
@@ -8780,8 +8901,9 @@ function profileError(name, value) {
 
 // Issues one device credential in two steps: buildTbs (key pair or a CSR's public key, and the
 // TBSCertificate built with the lean DER encoder from the compiled profile), then assemble (the
-// certificate around a signature of the fleet CA's signer). issueCredential does both with an
-// in-memory CA key, which is what issuance workers do when the signer allows it.
+// certificate around a signature of the fleet CA's signer; sealSigned checks a signature from
+// outside the process first). issueCredential does both with an in-memory CA key, which is what
+// issuance workers do when the signer allows it.
 /** [0] EXPLICIT Version v3(2): the same 5 bytes in every certificate. */
 const VERSION_V3 = explicit(0, smallInteger(2));
 // Profiles are frozen data; compile each once per process (workers compile their own copy).
@@ -8838,6 +8960,17 @@ function assemble(ca, unsigned, signature) {
         notBefore: unsigned.notBefore,
         notAfter: unsigned.notAfter
     };
+}
+/**
+ * The certificate around a signature from outside this process (a token, KMS or signer program),
+ * after checking it with the fleet CA's public key: a bad one throws a FleetCaError naming
+ * `signer` (its description), the device and the fault, and nothing is assembled.
+ */
+function sealSigned(ca, unsigned, signature, signer) {
+    const problem = signatureProblem(ca.publicKey, ca.signatureHash, unsigned.tbs, signature);
+    if (problem !== undefined)
+        throw badSignatureError(signer, unsigned.device.serial, problem);
+    return assemble(ca, unsigned, signature);
 }
 /** buildTbs + sign with the in-memory CA key (node:crypto; EC signatures come out DER) + assemble. */
 function issueCredential(ca, profile, device, now, caKey) {
@@ -9690,10 +9823,12 @@ class DeviceWork {
         this.batches.set(id, { orders, unsigned });
         return { tbs: unsigned.map((item) => item.tbs) };
     }
+    /** The certificates around the signer's signatures, each checked first (sealSigned): a bad one throws, and nothing of the batch is journaled. */
     seal(id, signatures) {
         const batch = this.batch(id);
         const unsigned = batch.unsigned ?? [];
-        batch.credentials = unsigned.map((item, index) => assemble(this.init.ca, item, signatures[index]));
+        const signer = this.init.signer ?? 'the fleet CA signer';
+        batch.credentials = unsigned.map((item, index) => sealSigned(this.init.ca, item, signatures[index], signer));
         batch.unsigned = undefined;
         return { issued: this.issuedLines(batch.orders, batch.credentials) };
     }
