@@ -1,4 +1,7 @@
-// CSV manifests: a header row naming the columns, then one device per row.
+// CSV manifests: a header row naming the columns, then one device per row. Cells are taken as
+// written (RFC 4180: spaces are part of a field): nothing is trimmed, so a value's spaces are kept,
+// and the rules on values (src/manifest/rows.ts) refuse them where they would mislead. Column
+// names with spaces around them are refused (", device-id" would silently be another column).
 import { CsvError, parse } from 'csv-parse/sync'
 import type { DeviceCollector } from './rows.js'
 import { show } from './problems.js'
@@ -18,10 +21,9 @@ export function readCsv(input: string, rows: DeviceCollector, options: { parser?
   let header: { line: number; names: string[]; ok: boolean } | undefined
   let lastEnd = 0
 
-  const onRecord = (record: string[], raw: string | undefined, endLine: number): void => {
-    const cells = record.map((cell) => cell.trim())
-    // Lines of only separators (",,,", as spreadsheets export) count as blank.
-    if (cells.every((cell) => cell === '')) return
+  const onRecord = (cells: string[], raw: string | undefined, endLine: number): void => {
+    // Lines of only separators (",,,", as spreadsheets export) or white space count as blank.
+    if (cells.every((cell) => cell.trim() === '')) return
     // A record of the hand split is one line: its line is endLine.
     const line = raw === undefined ? endLine : startLine(raw, endLine)
     if (header === undefined) {
@@ -30,7 +32,7 @@ export function readCsv(input: string, rows: DeviceCollector, options: { parser?
     }
     if (!header.ok) return
     const names = header.names
-    if (cells.length > names.length && cells.slice(names.length).some((cell) => cell !== '')) {
+    if (cells.length > names.length && cells.slice(names.length).some((cell) => cell.trim() !== '')) {
       rows.problem(line, `row has ${cells.length} values but the header names ${names.length} columns (a value with a comma must be quoted)`)
       return
     }
@@ -41,9 +43,8 @@ export function readCsv(input: string, rows: DeviceCollector, options: { parser?
   const delimiter = detectDelimiter(text)
   if (options.parser !== 'csv-parse' && delimiter !== '\t' && !text.includes('"') && !text.includes('\r')) {
     // No quoting, no other record delimiter: every line is one record, its cells split at the
-    // delimiter (csv-parse's trim is a subset of the trim applied to every cell above; the BOM is
-    // already gone; empty lines are skipped like skip_empty_lines does). Tabs, which csv-parse's
-    // trim also takes, are left to it.
+    // delimiter (the same records csv-parse gives without trim; the BOM is already gone; empty
+    // lines are skipped like skip_empty_lines does). Tab-separated files are left to csv-parse.
     let line = 0
     for (let start = 0; start < text.length; ) {
       let end = text.indexOf('\n', start)
@@ -57,7 +58,6 @@ export function readCsv(input: string, rows: DeviceCollector, options: { parser?
       parse(text, {
         delimiter,
         bom: true,
-        trim: true,
         skip_empty_lines: true,
         relax_column_count: true,
         raw: true,
@@ -74,6 +74,13 @@ export function readCsv(input: string, rows: DeviceCollector, options: { parser?
         // The parser reports the end of the file; the row that opened the quote is more useful.
         const line = firstContentLineAfter(text, lastEnd)
         rows.problem(line, 'not valid CSV: a quoted value (") on this row is never closed')
+      } else if (error.code === 'INVALID_OPENING_QUOTE' || error.code === 'CSV_INVALID_CLOSING_QUOTE') {
+        const line = typeof error.lines === 'number' && error.lines > 0 ? error.lines : firstContentLineAfter(text, lastEnd)
+        rows.problem(
+          line,
+          'not valid CSV: a quote (") inside an unquoted value, or text (a space too) between a quoted value and its separator; ' +
+            'a quoted value starts right after the separator and ends right before the next one, spaces inside the quotes are part of the value'
+        )
       } else {
         const line = typeof error.lines === 'number' && error.lines > 0 ? error.lines : firstContentLineAfter(text, lastEnd)
         rows.problem(line, `not valid CSV: ${error.message.replace(/ at line \d+/, '')}`)
@@ -87,6 +94,11 @@ export function readCsv(input: string, rows: DeviceCollector, options: { parser?
 
 function checkHeader(names: string[], line: number, rows: DeviceCollector): boolean {
   let ok = true
+  for (const name of names) {
+    if (name === '' || name.trim() === name) continue
+    rows.problem(line, `column name ${show(name)} has white space around it; CSV keeps spaces as part of a name, so remove them (write "serial,device-id", not "serial, device-id")`)
+    ok = false
+  }
   if (!names.includes('serial')) {
     const near = names.find((name) => name.toLowerCase().replace(/[\s_-]/g, '') === 'serial')
     const hint = near === undefined ? '' : `; found ${show(near)} (column names are case-sensitive)`

@@ -87,9 +87,12 @@ function addJsonRow(item: unknown, line: number, rows: DeviceCollector, fieldLin
   rows.row(line, entries)
 }
 
-/** A JSON/YAML value as manifest text, or why it cannot be one. */
+/**
+ * A JSON/YAML value as manifest text, or why it cannot be one. Strings are taken as written (not
+ * trimmed): the rules on values refuse white space at the ends where it would mislead.
+ */
 export function valueText(value: unknown): string | { problem: string } {
-  if (typeof value === 'string') return value.trim()
+  if (typeof value === 'string') return value
   if (value === null || value === undefined) return ''
   if (typeof value === 'boolean' || typeof value === 'bigint') return String(value)
   if (typeof value === 'number') {

@@ -133,6 +133,16 @@ export class DeviceList implements Iterable<Device> {
     return this.columns.serials[row] as string
   }
 
+  /** Line of the row in the manifest. */
+  line(row: number): number {
+    return this.columns.lines[row] as number
+  }
+
+  /** [row, csr path] of every row that names a CSR, in manifest order. */
+  csrPaths(): Array<[number, string]> {
+    return [...(this.columns.csrs ?? new Map<number, string>())].sort((a, b) => a[0] - b[0])
+  }
+
   device(row: number): Device {
     const { file, serials, deviceIds, lines, fields, csrs } = this.columns
     const serial = serials[row] as string
@@ -214,6 +224,11 @@ export class DeviceListBuilder {
 
   serial(row: number): string {
     return this.columns.serials[row] as string
+  }
+
+  /** Whether some device ID differs from its serial (else every ID is its serial). */
+  get hasOwnDeviceIds(): boolean {
+    return this.columns.deviceIds !== undefined
   }
 
   deviceId(row: number): string {

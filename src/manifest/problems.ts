@@ -1,6 +1,7 @@
 // Collects what is wrong with a manifest so one run reports every bad row (up to a limit) instead
 // of making the user fix a 5,000-row file one error at a time.
 import { ManifestError } from '../errors.js'
+import { escapeText, quoteText } from '../util/log-text.js'
 
 export interface ManifestProblem {
   file: string
@@ -60,8 +61,8 @@ export class Problems {
 }
 
 function formatProblems(problems: ManifestProblem[], total: number): string {
-  const file = problems[0]?.file ?? ''
-  const lines = problems.slice(0, LISTED_PROBLEMS).map((p) => `${p.file}:${p.line}: ${p.message}`)
+  const file = escapeText(problems[0]?.file ?? '')
+  const lines = problems.slice(0, LISTED_PROBLEMS).map((p) => `${escapeText(p.file)}:${p.line}: ${p.message}`)
   // file:line first (editors and terminals link it); the input is named once, at the end.
   if (total === 1) return `${lines[0]} (input "manifest")`
   const listed = total > lines.length ? `; the first ${lines.length} are listed` : ''
@@ -69,8 +70,10 @@ function formatProblems(problems: ManifestProblem[], total: number): string {
   return lines.join('\n')
 }
 
-/** A value quoted for a message: escapes control characters, shortens very long values. */
+/**
+ * A value quoted for a message: control and format characters escaped visibly (a manifest value
+ * must not break or hide a log line), very long values shortened.
+ */
 export function show(value: string): string {
-  const short = value.length > 70 ? `${value.slice(0, 64)}…` : value
-  return JSON.stringify(short)
+  return quoteText(value)
 }

@@ -1,13 +1,15 @@
 // Reads the device manifest (`manifest` input) in any of its formats into validated devices.
 // Every problem names file:line; all bad rows are collected so one run reports them together.
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { ManifestError, messageOf } from '../errors.js'
+import { checkBoundedFileSync, INPUT_LIMITS, readBounded, ReadLimitError } from '../util/bounded-read.js'
+import { escapeText } from '../util/log-text.js'
 import { readCsv } from './csv.js'
 import { readJson, readJsonl } from './json.js'
 import { stripBom } from './lines.js'
 import { DeviceList } from './list.js'
-import { DeviceCollector } from './rows.js'
+import { ManifestProblemsError, Problems, show } from './problems.js'
+import { DeviceCollector, type CollectorOptions } from './rows.js'
 import type { Device } from './types.js'
 import { readYaml } from './yaml.js'
 
@@ -33,48 +35,77 @@ export function manifestFormat(file: string): ManifestFormat {
   if (format === undefined) {
     const what = ext === '' ? 'has no file extension' : `has the extension ${ext}`
     // No line: the problem is the file name, not a row.
-    throw new ManifestError(`Input "manifest": ${file} ${what}; use one of ${ACCEPTED}.`, { file })
+    throw new ManifestError(`Input "manifest": ${escapeText(file)} ${what}; use one of ${ACCEPTED}.`, { file })
   }
   return format
 }
 
-/** Reads and validates the manifest at `file` (relative paths from the working directory). */
-export async function readDeviceManifest(file: string): Promise<Device[]> {
-  return (await readDeviceList(file)).toArray()
+export interface ReadOptions extends CollectorOptions {
+  /** Told what is suspicious but allowed (device IDs that differ only in case). */
+  warn?: (message: string, where: { file: string; line?: number }) => void
 }
 
-/** As readDeviceManifest, the devices held compactly (what a bake of 100,000 keeps). */
-export async function readDeviceList(file: string): Promise<DeviceList> {
+/** Reads and validates the manifest at `file` (relative paths from the working directory). */
+export async function readDeviceManifest(file: string, options: ReadOptions = {}): Promise<Device[]> {
+  return (await readDeviceList(file, options)).toArray()
+}
+
+/**
+ * As readDeviceManifest, the devices held compactly (what a bake of 100,000 keeps). The file is
+ * read within INPUT_LIMITS.manifest, and every `csr` a row names is checked (a regular file
+ * within INPUT_LIMITS.csr) before this returns, so a bad CSR stops the run before any device is
+ * issued.
+ */
+export async function readDeviceList(file: string, options: ReadOptions = {}): Promise<DeviceList> {
   const format = manifestFormat(file)
   let bytes: Buffer
   try {
-    bytes = await readFile(file)
+    bytes = await readBounded(file, { maxBytes: INPUT_LIMITS.manifest, what: 'a device manifest' })
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    const why =
-      code === 'ENOENT'
-        ? 'not found'
-        : code === 'EISDIR'
-          ? 'is a directory, not a file'
-          : code === 'EACCES'
-            ? 'cannot be read (permission denied)'
-            : `cannot be read: ${messageOf(error)}`
-    throw new ManifestError(`Input "manifest": ${file} ${why} (working directory ${process.cwd()}).`, { file, cause: error })
+    throw new ManifestError(`Input "manifest": ${escapeText(file)} ${whyUnreadable(error)} (working directory ${escapeText(process.cwd())}).`, { file, cause: error })
   }
-  return parseDeviceList(decode(bytes, file), file, format)
+  const list = parseDeviceList(decode(bytes, file), file, format, options)
+  checkCsrFiles(list)
+  return list
+}
+
+/** The end of "FILE …" for an input file that cannot be read. */
+export function whyUnreadable(error: unknown): string {
+  if (error instanceof ReadLimitError) return error.message.replace(/^it /, '')
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'ENOENT'
+    ? 'not found'
+    : code === 'EISDIR'
+      ? 'is a directory, not a file'
+      : code === 'EACCES'
+        ? 'cannot be read (permission denied)'
+        : `cannot be read: ${messageOf(error)}`
+}
+
+/** Every `csr` a row names is a regular file of at most INPUT_LIMITS.csr; each one that is not is a problem of its row. */
+function checkCsrFiles(list: DeviceList): void {
+  const problems = new Problems(list.file)
+  for (const [row, csr] of list.csrPaths()) {
+    try {
+      checkBoundedFileSync(csr, { maxBytes: INPUT_LIMITS.csr, what: 'a CSR' })
+    } catch (error) {
+      problems.add(list.line(row), `csr ${show(csr)} ${whyUnreadable(error)}`)
+    }
+  }
+  problems.throwIfAny()
 }
 
 /**
  * Parses manifest text; `file` is used for messages, line annotations and resolving `csr` paths.
  * `format` defaults to the one `file`'s extension names.
  */
-export function parseDeviceManifest(text: string, file: string, format: ManifestFormat = manifestFormat(file)): Device[] {
-  return parseDeviceList(text, file, format).toArray()
+export function parseDeviceManifest(text: string, file: string, format: ManifestFormat = manifestFormat(file), options: ReadOptions = {}): Device[] {
+  return parseDeviceList(text, file, format, options).toArray()
 }
 
 /** As parseDeviceManifest, the devices held compactly. */
-export function parseDeviceList(text: string, file: string, format: ManifestFormat = manifestFormat(file)): DeviceList {
-  const rows = new DeviceCollector(file)
+export function parseDeviceList(text: string, file: string, format: ManifestFormat = manifestFormat(file), options: ReadOptions = {}): DeviceList {
+  const rows = new DeviceCollector(file, options)
   const body = stripBom(text)
   const empty =
     format === 'csv'
@@ -84,13 +115,15 @@ export function parseDeviceList(text: string, file: string, format: ManifestForm
         : format === 'jsonl'
           ? readJsonl(body, rows)
           : readYaml(body, rows)
-  return rows.finishList(empty)
+  const list = rows.finishList(empty)
+  for (const warning of rows.warnings) options.warn?.(warning, { file })
+  return list
 }
 
 function decode(bytes: Buffer, file: string): string {
   // Spreadsheets' "Unicode text" is UTF-16; decoding it as UTF-8 would give a confusing error later.
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    throw new ManifestError(`${file}:1: the manifest is UTF-16 encoded; save it as UTF-8 (input "manifest")`, { file, line: 1 })
+    throw new ManifestError(`${escapeText(file)}:1: the manifest is UTF-16 encoded; save it as UTF-8 (input "manifest")`, { file, line: 1 })
   }
   return bytes.toString('utf8')
 }

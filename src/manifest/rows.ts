@@ -2,6 +2,8 @@
 // CSV, JSON, JSONL and YAML accept exactly the same things.
 import path from 'node:path'
 import { ManifestError } from '../errors.js'
+import { escapeText } from '../util/log-text.js'
+import { edgeSpaceOf, misleadingCharIn } from '../util/text-class.js'
 import type { Device } from './types.js'
 import { DeviceListBuilder, RowIndex, type DeviceList } from './list.js'
 import { Problems, show } from './problems.js'
@@ -15,12 +17,29 @@ export const MAX_NAME_LENGTH = 64
 const SERIAL_CHARS = /^[A-Za-z0-9._-]*$/
 const DEVICE_ID_CHARS = /^[A-Za-z0-9._:-]*$/
 
+/**
+ * What the rows of one manifest may hold in all, field names and values counted after YAML
+ * aliases and merges are expanded (docs/input-limits.md). 100,000 devices of 40 fields with 600
+ * characters each stay inside; a few KB of YAML that merges a large mapping into every row, or a
+ * CSV whose long header is repeated into every row, do not.
+ */
+export const DEVICE_DATA_LIMITS = { fields: 4_000_000, characters: 64 * 1024 * 1024 } as const
+
+/**
+ * Names Windows reserves for devices, whatever the extension: `NUL.tar.gz` cannot be extracted
+ * there (where artifacts are often opened). COM¹²³/LPT¹²³ are reserved too, but the serial
+ * character set (ASCII) already excludes them.
+ */
+const WINDOWS_RESERVED = /^(?:CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(?:\.|$)/i
+
 /** Why `value` is not a usable serial / device ID, or undefined when it is. */
 export function nameProblem(what: 'serial' | 'device-id', value: string): string | undefined {
   const chars = what === 'serial' ? SERIAL_CHARS : DEVICE_ID_CHARS
   const allowed = what === 'serial' ? 'A-Z a-z 0-9 . _ -' : 'A-Z a-z 0-9 . _ - :'
   const why = what === 'serial' ? 'it names the output files' : 'it becomes the certificate CN'
   if (value === '') return `${what} is empty`
+  const edge = edgeSpaceOf(value)
+  if (edge !== undefined) return `${what} ${show(value)} has ${edge} white space; values are taken as written, not trimmed: remove it`
   if (!chars.test(value)) {
     const bad = [...new Set([...value].filter((c) => !chars.test(c)))].slice(0, 5)
     const listed = bad.map((c) => (c === ' ' ? 'space' : JSON.stringify(c))).join(', ')
@@ -30,7 +49,31 @@ export function nameProblem(what: 'serial' | 'device-id', value: string): string
   if (value.length > MAX_NAME_LENGTH) {
     return `${what} ${show(value)} is ${value.length} characters long; at most ${MAX_NAME_LENGTH} are allowed`
   }
+  if (what === 'serial' && WINDOWS_RESERVED.test(value)) {
+    const stem = value.split('.')[0] ?? value
+    return `serial ${show(value)} is a device name Windows reserves (${stem.toUpperCase()}); its output files could not be extracted there, choose another serial`
+  }
   return undefined
+}
+
+/**
+ * Why a value a subject or SAN template uses (or the csr path) is text a reviewer could misread,
+ * or undefined: control and format characters are refused, and so is white space at either end
+ * (values are taken as written, never trimmed, and such a space is invisible in a review).
+ */
+export function textProblem(what: string, value: string, use: string): string | undefined {
+  const hidden = misleadingCharIn(value)
+  if (hidden !== undefined) return `${what} ${show(value)} contains ${hidden}; ${use}, so it must be plain visible text`
+  const edge = edgeSpaceOf(value)
+  if (edge !== undefined) {
+    return `${what} ${show(value)} has ${edge} white space; ${use}, and values are taken as written: remove the space (or fix the quoting)`
+  }
+  return undefined
+}
+
+export interface CollectorOptions {
+  /** Fields a subject or SAN template uses: their values must pass textProblem. */
+  textFields?: Iterable<string>
 }
 
 export class DeviceCollector {
@@ -44,8 +87,21 @@ export class DeviceCollector {
   // serials are indexed case-folded (an exact duplicate is the folded match that is equal).
   private serialRows!: RowIndex
   private deviceIdRows!: RowIndex
+  private readonly textFields: string[]
+  // What the rows hold so far, against DEVICE_DATA_LIMITS.
+  private spentFields = 0
+  private spentCharacters = 0
+  /** Said once the manifest is read (the caller prints them): device IDs that differ only in case. */
+  readonly warnings: string[] = []
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    options: CollectorOptions = {}
+  ) {
+    const names = new Set<string>(DEVICE_ID_KEYS)
+    names.add('serial')
+    // serial and device-id have their own, stricter character rules.
+    this.textFields = [...new Set(options.textFields ?? [])].filter((field) => !names.has(field))
     this.problems = new Problems(file)
     this.manifestDir = path.dirname(path.resolve(file))
     this.rows = new DeviceListBuilder(file)
@@ -63,6 +119,27 @@ export class DeviceCollector {
     this.problems.clear()
     this.rows.clear()
     this.indexes()
+    this.spentFields = 0
+    this.spentCharacters = 0
+  }
+
+  /**
+   * Counts a row's fields against DEVICE_DATA_LIMITS; past them the manifest is refused at once
+   * (reading on is what costs).
+   */
+  spend(line: number, entries: ReadonlyArray<readonly [string, string]>): void {
+    this.spentFields += entries.length
+    for (const [key, value] of entries) this.spentCharacters += key.length + value.length
+    const { fields, characters } = DEVICE_DATA_LIMITS
+    if (this.spentFields <= fields && this.spentCharacters <= characters) return
+    const what =
+      this.spentFields > fields
+        ? `more than ${fields.toLocaleString('en-US')} fields`
+        : `more than ${(characters / (1024 * 1024)).toLocaleString('en-US')} Mi characters of field names and values`
+    throw new ManifestError(
+      `${escapeText(this.file)}:${line}: the devices up to this row hold ${what}, the most a manifest may hold (counted after YAML aliases and merges are expanded, and with every CSV row repeating the header's names); see docs/input-limits.md (input "manifest")`,
+      { file: this.file, line }
+    )
   }
 
   problem(line: number, message: string): void {
@@ -71,6 +148,7 @@ export class DeviceCollector {
 
   /** One manifest row: its fields as written (names and text values), and its line. */
   row(line: number, entries: ReadonlyArray<readonly [string, string]>): void {
+    this.spend(line, entries)
     const before = this.problems.size
     const fields: Record<string, string> = {}
     let deviceIdKey: string | undefined
@@ -114,7 +192,16 @@ export class DeviceCollector {
     fields['device-id'] = deviceId
 
     const csrText = fields.csr ?? ''
-    if (csrText.includes('\0')) this.problem(line, 'csr path contains a NUL character')
+    if (csrText !== '') {
+      const bad = textProblem('csr path', csrText, 'it names a file')
+      if (bad !== undefined) this.problem(line, bad)
+    }
+    for (const key of this.textFields) {
+      const value = fields[key]
+      if (value === undefined) continue
+      const bad = textProblem(`field ${show(key)}: value`, value, 'the subject or SAN uses this field')
+      if (bad !== undefined) this.problem(line, bad)
+    }
 
     if (this.problems.size !== before || serial === undefined) return
     const row = this.rows.add(serial, deviceId, line, fields, csrText === '' ? undefined : path.resolve(this.manifestDir, csrText))
@@ -159,9 +246,37 @@ export class DeviceCollector {
   finishList(empty: { line: number; message: string }): DeviceList {
     this.problems.throwIfAny()
     if (this.rows.length === 0) {
-      throw new ManifestError(`${this.file}:${empty.line}: ${empty.message} (input "manifest")`, { file: this.file, line: empty.line })
+      throw new ManifestError(`${escapeText(this.file)}:${empty.line}: ${empty.message} (input "manifest")`, { file: this.file, line: empty.line })
     }
+    this.warnCaseOnlyDeviceIds()
     // Without problems every row is a device, each serial in the index once.
     return this.rows.finish().withIndex(this.serialRows)
+  }
+
+  /**
+   * Device IDs that differ only in case are distinct here and in the certificates, but registries
+   * that compare IDs case-insensitively would take them for one device: one warning with a few
+   * pairs and the count. (Serials that differ only in case are refused: they name files.)
+   */
+  private warnCaseOnlyDeviceIds(): void {
+    const rows = this.rows
+    if (!rows.hasOwnDeviceIds) return
+    const folded = new RowIndex((row) => rows.deviceId(row), true)
+    const pairs: string[] = []
+    let count = 0
+    for (let row = 0; row < rows.length; row++) {
+      const match = folded.find(rows.deviceId(row))
+      if (match === -1) {
+        folded.add(row)
+        continue
+      }
+      count++
+      if (pairs.length < 3) pairs.push(`${show(rows.deviceId(match))} (line ${rows.line(match)}) and ${show(rows.deviceId(row))} (line ${rows.line(row)})`)
+    }
+    if (count === 0) return
+    this.warnings.push(
+      `${escapeText(this.file)}: ${count === 1 ? 'two device IDs differ' : `${count} device IDs differ from an earlier one`} only in case: ${pairs.join(', ')}${count > pairs.length ? ', …' : ''}. ` +
+        'They are different devices here, but a registry that compares IDs case-insensitively would take them for one.'
+    )
   }
 }

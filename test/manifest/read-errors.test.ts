@@ -107,8 +107,15 @@ describe('rows', () => {
   })
 
   it('empty serial cell', async () => {
-    const e = await errorFor('e.csv', 'serial,site\nA1,x\n ,y\n', 3)
+    const e = await errorFor('e.csv', 'serial,site\nA1,x\n,y\n', 3)
     expect(e.message).toMatch(/serial is empty/)
+  })
+
+  it('a serial of spaces, or with a space at an end, is refused, not trimmed', async () => {
+    const e = await errorFor('s.csv', 'serial,site\nA1,x\n ,y\n', 3)
+    expect(e.message).toMatch(/serial " " has leading white space; values are taken as written, not trimmed/)
+    const j = await errorFor('s.json', '[{"serial": "A1 "}]', 1)
+    expect(j.message).toMatch(/serial "A1 " has trailing white space/)
   })
 
   it('duplicate serial names both lines', async () => {

@@ -8,7 +8,7 @@ const fixture = (name: string): string => path.join(FIXTURES, name)
 const summary = (devices: Device[]) => devices.map((d) => [d.serial, d.deviceId, d.source.line])
 
 describe('CSV', () => {
-  it('reads the header, trims cells, keeps quoted commas and extra columns, resolves csr', async () => {
+  it('reads the header, keeps cells as written (spaces too), keeps quoted commas and extra columns, resolves csr', async () => {
     const file = fixture('devices.csv')
     const devices = await readDeviceManifest(file)
     expect(summary(devices)).toEqual([
@@ -23,14 +23,14 @@ describe('CSV', () => {
       site: 'Berlin',
       note: 'first, with a comma'
     })
-    expect(devices[2]?.fields.note).toBe('padded')
+    expect(devices[2]?.fields.note).toBe('  padded  ')
     expect(devices[0]?.csr).toBeUndefined()
     expect(devices[2]?.csr).toBe(path.join(FIXTURES, 'csr/SN-0003.csr'))
     expect(devices[1]?.source).toEqual({ file, line: 3 })
   })
 
   it('accepts a BOM, CRLF line ends, multi-line quoted values and keeps line numbers exact', async () => {
-    const text = '\ufeffserial,note\r\nA1,"two\r\nlines"\r\n\r\n A2 ,"x, ""quoted"""\r\n,,\r\nA3,last'
+    const text = '\ufeffserial,note\r\nA1,"two\r\nlines"\r\n\r\nA2,"x, ""quoted"""\r\n,,\r\nA3,last'
     const devices = await readDeviceManifest(manifestFile('fleet.csv', text))
     expect(summary(devices)).toEqual([
       ['A1', 'A1', 2],
@@ -97,8 +97,9 @@ describe('JSON', () => {
     ])
   })
 
-  it('treats null as not given and trims strings', async () => {
-    const devices = await readDeviceManifest(manifestFile('n.json', '[{"serial":" A1 ","device-id":null,"csr":null}]'))
+  it('treats null as not given and keeps strings as written', async () => {
+    const devices = await readDeviceManifest(manifestFile('n.json', '[{"serial":"A1","device-id":null,"csr":null,"site":" x "}]'))
+    expect(devices[0]?.fields.site).toBe(' x ')
     expect(devices[0]).toMatchObject({ serial: 'A1', deviceId: 'A1' })
     expect(devices[0]?.csr).toBeUndefined()
   })

@@ -69,7 +69,7 @@ describe('YAML slices', () => {
       ['A4', 17],
       ['A5', 19] // the mapping starts on the line after the bare "-"
     ])
-    expect(devices[0]?.fields.note).toBe('two lines,\n- not an item') // values are trimmed
+    expect(devices[0]?.fields.note).toBe('two lines,\n- not an item\n') // as YAML reads it: a "|" block keeps its final newline
     expect(devices[1]?.fields.site).toBe('quoted over two lines')
     expect(devices[2]?.fields.rack).toBe('007')
   })
