@@ -4,14 +4,15 @@
 // outside the process first). issueCredential does both with an in-memory CA key, which is what
 // issuance workers do when the signer allows it.
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { CertificationRequest } from '@peculiar/asn1-csr'
 import type { FleetCa } from '../ca/types.js'
 import { FleetCaError, ManifestError, messageOf } from '../errors.js'
 import type { Device } from '../manifest/types.js'
 import { badSignatureError, signatureProblem } from '../signer/signature-check.js'
+import { INPUT_LIMITS, readBoundedTextSync, whyUnreadable } from '../util/bounded-read.js'
 import { sha256Hex } from '../util/hash.js'
+import { escapeText } from '../util/log-text.js'
 import { randomChunk } from '../util/random.js'
 import { labelsOf, readPemBlocks, toPem } from '../util/pem.js'
 import { CSR_SIGNATURE_HASHES, keyFacts, keyFamilyOf } from './algorithms.js'
@@ -144,7 +145,7 @@ export function randomSerial(bytes: number): Buffer {
 function publicKeyFromCsr(device: Device, profile: CertificateProfile): Buffer {
   const csrPath = device.csr as string
   const fail = (reason: string, cause?: unknown): never => {
-    throw new ManifestError(`device ${device.serial}: csr ${csrPath}: ${reason}`, {
+    throw new ManifestError(`device ${device.serial}: csr ${escapeText(csrPath)}: ${reason}`, {
       file: device.source.file,
       line: device.source.line,
       serial: device.serial,
@@ -153,9 +154,11 @@ function publicKeyFromCsr(device: Device, profile: CertificateProfile): Buffer {
   }
   let text: string
   try {
-    text = readFileSync(csrPath, 'utf8')
+    // The manifest reader checked it already; it may have changed since (a FIFO now must not hang
+    // an issuance worker, a large file must not fill its memory).
+    text = readBoundedTextSync(csrPath, { maxBytes: INPUT_LIMITS.csr, what: 'a CSR' })
   } catch (error) {
-    return fail(`cannot be read (${messageOf(error)})`, error)
+    return fail(whyUnreadable(error), error)
   }
 
   const blocks = readPemBlocks(text)

@@ -8,6 +8,7 @@
 // parsing, so a comma inside a manifest value is data, never syntax.
 import { InputError, ManifestError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
+import { misleadingCharIn } from '../util/text-class.js'
 import { oid, sequence, setOf, TAG, tlv } from './der.js'
 import {
   checkFieldsKnown,
@@ -200,7 +201,10 @@ function valueProblem(info: AttributeInfo, value: string): string | undefined {
   if (value.length === 0) return 'is empty'
   const length = [...value].length
   if (length > info.maxLength) return `is ${length} characters long; at most ${info.maxLength} are allowed (RFC 5280)`
-  if (/[\u0000-\u001f\u007f]/.test(value)) return 'contains control characters'
+  // Controls and format characters (bidi overrides, zero-width characters) would make the subject
+  // read differently from what it is.
+  const hidden = misleadingCharIn(value)
+  if (hidden !== undefined) return `contains ${hidden}`
   if (info.rule && !info.rule.pattern.test(value)) return `must be ${info.rule.explain}`
   return undefined
 }

@@ -1,8 +1,8 @@
 // Reads the device manifest (`manifest` input) in any of its formats into validated devices.
 // Every problem names file:line; all bad rows are collected so one run reports them together.
 import path from 'node:path'
-import { ManifestError, messageOf } from '../errors.js'
-import { checkBoundedFileSync, INPUT_LIMITS, readBounded, ReadLimitError } from '../util/bounded-read.js'
+import { ManifestError } from '../errors.js'
+import { checkBoundedFileSync, INPUT_LIMITS, readBounded, whyUnreadable } from '../util/bounded-read.js'
 import { escapeText } from '../util/log-text.js'
 import { readCsv } from './csv.js'
 import { readJson, readJsonl } from './json.js'
@@ -67,19 +67,6 @@ export async function readDeviceList(file: string, options: ReadOptions = {}): P
   const list = parseDeviceList(decode(bytes, file), file, format, options)
   checkCsrFiles(list)
   return list
-}
-
-/** The end of "FILE …" for an input file that cannot be read. */
-export function whyUnreadable(error: unknown): string {
-  if (error instanceof ReadLimitError) return error.message.replace(/^it /, '')
-  const code = (error as NodeJS.ErrnoException).code
-  return code === 'ENOENT'
-    ? 'not found'
-    : code === 'EISDIR'
-      ? 'is a directory, not a file'
-      : code === 'EACCES'
-        ? 'cannot be read (permission denied)'
-        : `cannot be read: ${messageOf(error)}`
 }
 
 /** Every `csr` a row names is a regular file of at most INPUT_LIMITS.csr; each one that is not is a problem of its row. */

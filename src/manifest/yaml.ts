@@ -3,9 +3,16 @@
 //
 // Memory: the yaml library needs several KiB per row for its syntax tree (100,000 rows: ~650 MiB,
 // far past the 256 MiB budget). Plain block-style manifests, the usual shape, are therefore parsed
-// a slice of items at a time; anything unusual (anchors, aliases, tags, flow style, several
-// documents) is parsed whole, which is exact and fine at the sizes people write such files by hand.
+// a slice of items at a time, anchors defined above the device list (`defaults: &d`) included;
+// anything else (tags, flow style, anchors among the items, several documents) is parsed whole,
+// which is exact and fine at the sizes people write such files by hand: up to WHOLE_PARSE_MAX.
+//
+// Aliases and merges (`<<: *defaults`) are expanded per device: what they copy counts against
+// ALIAS_COPY_LIMIT, merges nest at most MAX_NESTING deep, and the rows they make count against the
+// manifest's DEVICE_DATA_LIMITS, so a few KB of YAML cannot expand to gigabytes.
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml'
+import { ManifestError } from '../errors.js'
+import { escapeText } from '../util/log-text.js'
 import type { DeviceCollector } from './rows.js'
 import { valueText } from './json.js'
 
@@ -21,6 +28,21 @@ const OPTIONS = { merge: true, uniqueKeys: true, prettyErrors: true } as const
  */
 const MAX_NESTING = 64
 
+/**
+ * Largest YAML (in characters) parsed as one document: the yaml library's tree costs about 100
+ * times the text (1 MiB: ~130 MiB of memory, about a second).
+ */
+export const WHOLE_PARSE_MAX = 1024 * 1024
+
+/**
+ * Fields and values aliases and merges may copy into devices in all (each use counts what it
+ * copies): 100,000 devices merging 20 shared fields.
+ */
+export const ALIAS_COPY_LIMIT = 2_000_000
+
+/** An anchor block above the device list larger than this is not re-read with every slice. */
+const MAX_ANCHOR_PREFIX = 256 * 1024
+
 /** Reads devices from YAML text. The options exist for tests: slice size, or no slicing at all. */
 export function readYaml(text: string, rows: DeviceCollector, options: { itemsPerSlice?: number; slice?: boolean } = {}): Empty {
   const deep = tooDeep(text)
@@ -29,7 +51,38 @@ export function readYaml(text: string, rows: DeviceCollector, options: { itemsPe
     return { line: deep, message: NO_DEVICES }
   }
   const plan = options.slice === false ? undefined : planSlices(text)
-  return plan === undefined ? readWhole(text, rows) : readSliced(text, plan, rows, options.itemsPerSlice ?? 1000)
+  const copies = new AliasBudget(rows.file)
+  if (plan !== undefined) return readSliced(text, plan, rows, options.itemsPerSlice ?? 1000, copies)
+  if (text.length > WHOLE_PARSE_MAX) {
+    rows.problem(1, tooLargeForWholeParse(text.length))
+    return { line: 1, message: NO_DEVICES }
+  }
+  return readWhole(text, rows, copies)
+}
+
+function tooLargeForWholeParse(length: number): string {
+  return (
+    `this YAML (${(length / (1024 * 1024)).toFixed(1)} Mi characters) must be read as one document (it uses tags, flow style, ` +
+    `several documents, or anchors inside the device list), and at most ${WHOLE_PARSE_MAX / (1024 * 1024)} MiB of YAML is read that way: ` +
+    'write the devices as block-style items ("- serial: ..."), with anchors only above "devices:", or use CSV or JSON Lines for a large fleet'
+  )
+}
+
+/** What aliases and merges have copied so far; past ALIAS_COPY_LIMIT the manifest is refused at once. */
+class AliasBudget {
+  private copied = 0
+
+  constructor(private readonly file: string) {}
+
+  spend(count: number, line: number): void {
+    this.copied += count
+    if (this.copied <= ALIAS_COPY_LIMIT) return
+    throw new ManifestError(
+      `${escapeText(this.file)}:${line}: YAML aliases and merges (<<: *anchor) have copied more than ${ALIAS_COPY_LIMIT.toLocaleString('en-US')} fields and values into devices by this row, ` +
+        'the most a manifest may expand to (each use counts what it copies); merge fewer or smaller mappings, see docs/input-limits.md (input "manifest")',
+      { file: this.file, line }
+    )
+  }
 }
 
 /**
@@ -93,7 +146,7 @@ function tooDeep(text: string): number | undefined {
   return undefined
 }
 
-function readWhole(text: string, rows: DeviceCollector): Empty {
+function readWhole(text: string, rows: DeviceCollector, copies: AliasBudget): Empty {
   const counter = new LineCounter()
   const lineAt = (node: Node | null | undefined): number => (node?.range ? counter.linePos(node.range[0]).line : 1)
   const doc = parseDocument(text, { ...OPTIONS, lineCounter: counter })
@@ -118,12 +171,12 @@ function readWhole(text: string, rows: DeviceCollector): Empty {
     rows.problem(lineAt(list), `expected a list of devices (a YAML sequence of mappings), found ${describe(list)}`)
     return { line: lineAt(list), message: NO_DEVICES }
   }
-  readItems(list.items as Array<Node | null>, doc, rows, lineAt)
+  readItems(list.items as Array<Node | null>, doc, rows, lineAt, copies)
   return { line: lineAt(list), message: NO_DEVICES }
 }
 
 /** Converts sequence items to rows, dropping each from the tree once read. */
-function readItems(items: Array<Node | null>, doc: Document, rows: DeviceCollector, lineAt: (node: Node | null | undefined) => number): void {
+function readItems(items: Array<Node | null>, doc: Document, rows: DeviceCollector, lineAt: (node: Node | null | undefined) => number, copies: AliasBudget): void {
   for (let index = 0; index < items.length; index++) {
     const written = items[index] ?? null
     const item = resolve(written, doc)
@@ -132,7 +185,7 @@ function readItems(items: Array<Node | null>, doc: Document, rows: DeviceCollect
       rows.problem(line, `a device must be a mapping like "serial: ...", found ${describe(item)}`)
       continue
     }
-    rows.row(line, mapEntries(item, doc, rows, lineAt, new Set(), new Map()))
+    rows.row(line, mapEntries(item, { doc, rows, lineAt, copies, visiting: new Set(), flattened: new Map() }))
     items[index] = null
   }
 }
@@ -157,17 +210,38 @@ interface SlicePlan {
   end: number
   /** For `devices:` under a mapping: the file with the items blanked out (same line numbers). */
   skeleton?: string
+  /**
+   * When items use aliases: the text above the first item (anchors, `devices:`), parsed again in
+   * front of every slice so the aliases resolve.
+   */
+  prefix?: string
 }
+
+/** An anchor (`&name`) or an alias (`*name`) where YAML would read one (not inside a word). */
+const ANCHOR = /(?:^|[\s,[{])&[^\s,\]}]/m
+const ALIAS = /(?:^|[\s,[{])\*[^\s,\]}]/m
 
 /**
  * Where the items of a block-style device list are, or undefined when the file needs a whole
  * parse. In valid YAML a "-" at the list's own indentation always starts a new item: block
  * scalars, multi-line plain/quoted scalars and flow collections inside an item must be indented
- * further, so cutting there never splits a value.
+ * further, so cutting there never splits a value. Aliases are fine when every anchor is defined
+ * above the list (each slice is parsed after that text); tags, directives, document markers and
+ * anchors inside the list need the whole document.
  */
 function planSlices(text: string): SlicePlan | undefined {
-  // Anchors/aliases/tags can reach across items; directives and document markers change the parse.
-  if (/(?:^|[\s,[{])[&*!][^\s,\]}]/m.test(text) || /^(?:---|\.\.\.|%)/m.test(text)) return undefined
+  if (/(?:^|[\s,[{])![^\s,\]}]/m.test(text) || /^(?:---|\.\.\.|%)/m.test(text)) return undefined
+  const aliased = ANCHOR.test(text) || ALIAS.test(text)
+  const plan = findItems(text)
+  if (plan === undefined) return undefined
+  if (!aliased) return plan
+  const first = plan.starts[0] ?? 0
+  // Only a wrapped list has room above it for anchors; none may sit among the items.
+  if (plan.skeleton === undefined || ANCHOR.test(text.slice(first, plan.end)) || first > MAX_ANCHOR_PREFIX) return undefined
+  return { ...plan, prefix: text.slice(0, first) }
+}
+
+function findItems(text: string): SlicePlan | undefined {
   const starts: number[] = []
   const lines: number[] = []
   let state: 'before' | 'devices' | 'items' | 'after' = 'before'
@@ -235,42 +309,69 @@ function firstContent(text: string): number {
   }
 }
 
-function readSliced(text: string, plan: SlicePlan, rows: DeviceCollector, itemsPerSlice: number): Empty {
+function readSliced(text: string, plan: SlicePlan, rows: DeviceCollector, itemsPerSlice: number, copies: AliasBudget): Empty {
   const firstLine = plan.lines[0] ?? 1
   if (plan.skeleton !== undefined) {
     // The rest of the mapping (other keys, a duplicate `devices`) is checked on its own.
     const doc = parseDocument(plan.skeleton, OPTIONS)
     if (reportErrors(doc, rows, 0)) return { line: 1, message: NO_DEVICES }
     const devices = isMap(doc.contents) ? doc.contents.get('devices', true) : undefined
-    if (devices !== null && !(isScalar(devices) && devices.value === null)) return readWhole(text, rows)
+    if (devices !== null && !(isScalar(devices) && devices.value === null)) return readWholeOrRefuse(text, rows, copies)
   }
+  const prefix = plan.prefix ?? ''
+  const prefixLines = countLines(prefix)
   for (let k = 0; k < plan.starts.length; k += itemsPerSlice) {
     const from = plan.starts[k] ?? 0
     const to = plan.starts[k + itemsPerSlice] ?? plan.end
-    const shift = (plan.lines[k] ?? 1) - 1
+    const shift = (plan.lines[k] ?? 1) - 1 - prefixLines
     const counter = new LineCounter()
-    const lineAt = (node: Node | null | undefined): number => (node?.range ? counter.linePos(node.range[0]).line : 1) + shift
-    const doc = parseDocument(text.slice(from, to), { ...OPTIONS, lineCounter: counter })
-    const list = doc.contents
-    if (doc.errors.length > 0 || !isSeq(list)) {
-      // A broken file: report exactly what a whole parse reports (memory matters less here).
-      rows.reset()
-      return readWhole(text, rows)
+    // Nodes of the prefix (an anchor merged into an item) are where the prefix has them.
+    const lineAt = (node: Node | null | undefined): number => {
+      const line = node?.range ? counter.linePos(node.range[0]).line : 1
+      return line <= prefixLines ? line : line + shift
     }
-    readItems(list.items as Array<Node | null>, doc, rows, lineAt)
+    const doc = parseDocument(prefix + text.slice(from, to), { ...OPTIONS, lineCounter: counter })
+    const list = plan.prefix === undefined ? doc.contents : isMap(doc.contents) ? doc.contents.get('devices', true) : undefined
+    if (doc.errors.length > 0 || !isSeq(list)) {
+      // A broken file: report exactly what a whole parse reports (memory matters less here),
+      // unless the file is too large for one; then what this slice shows.
+      if (text.length <= WHOLE_PARSE_MAX) {
+        rows.reset()
+        return readWhole(text, rows, copies)
+      }
+      if (!reportErrors(doc, rows, shift)) rows.problem(plan.lines[k] ?? 1, 'not valid YAML here: the device list does not continue as a list of mappings')
+      return { line: firstLine, message: NO_DEVICES }
+    }
+    readItems(list.items as Array<Node | null>, doc, rows, lineAt, copies)
   }
   return { line: firstLine, message: NO_DEVICES }
 }
 
-function mapEntries(
-  map: YAMLMap,
-  doc: Document,
-  rows: DeviceCollector,
-  lineAt: (node: Node | null | undefined) => number,
-  visiting: Set<YAMLMap>,
-  // Each merged mapping is flattened once: "<<: [*a, *a]" chains would otherwise cost 2^depth.
+function readWholeOrRefuse(text: string, rows: DeviceCollector, copies: AliasBudget): Empty {
+  if (text.length <= WHOLE_PARSE_MAX) return readWhole(text, rows, copies)
+  rows.problem(1, tooLargeForWholeParse(text.length))
+  return { line: 1, message: NO_DEVICES }
+}
+
+function countLines(text: string): number {
+  let count = 0
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++
+  return count
+}
+
+interface Expansion {
+  doc: Document
+  rows: DeviceCollector
+  lineAt: (node: Node | null | undefined) => number
+  copies: AliasBudget
+  /** Mappings being flattened (a merge of one of them is a cycle); its size is the merge depth. */
+  visiting: Set<YAMLMap>
+  /** Each merged mapping is flattened once: "<<: [*a, *a]" chains would otherwise cost 2^depth. */
   flattened: Map<YAMLMap, Array<[string, string]>>
-): Array<[string, string]> {
+}
+
+function mapEntries(map: YAMLMap, expansion: Expansion): Array<[string, string]> {
+  const { doc, rows, lineAt, copies, visiting, flattened } = expansion
   const done = flattened.get(map)
   if (done) return done
   const entries: Array<[string, string]> = []
@@ -284,8 +385,13 @@ function mapEntries(
       // `<<: *defaults` or `<<: [*a, *b]`: fields written in the row itself win.
       const sources = isSeq(valueNode) ? valueNode.items.map((n) => resolve(n as Node | null, doc)) : [valueNode]
       for (const source of sources) {
-        if (isMap(source) && !visiting.has(source)) merged.push(...mapEntries(source, doc, rows, lineAt, visiting, flattened))
-        else rows.problem(line, 'a "<<" merge needs a mapping (or a list of mappings) to merge')
+        if (isMap(source) && visiting.size >= MAX_NESTING) {
+          rows.problem(line, `YAML merges (<<) nest more than ${MAX_NESTING} deep here; a device manifest needs one or two`)
+        } else if (isMap(source) && !visiting.has(source)) {
+          const copied = mapEntries(source, expansion)
+          copies.spend(copied.length, line)
+          merged.push(...copied)
+        } else rows.problem(line, 'a "<<" merge needs a mapping (or a list of mappings) to merge')
       }
       continue
     }
@@ -302,6 +408,7 @@ function mapEntries(
       rows.problem(line, `field "${key}" is ${isSeq(valueNode) ? 'a list' : 'a mapping'}; values must be text, numbers or booleans`)
       continue
     }
+    if (isAlias(pair.value)) copies.spend(1, line)
     const value: unknown = isScalar(valueNode) ? valueNode.value : null
     if (isScalar(valueNode) && (typeof value === 'number' || typeof value === 'boolean')) {
       // As written: `serial: 00123` stays "00123", `1.50` stays "1.50".

@@ -18,7 +18,7 @@
 // certificates.pem and superseded.pem match its manifest. Any refusal is an InputError naming
 // `merge` and the files (exit 2). The review files appear (temp, fsync, rename) only when
 // complete, the manifest last.
-import { chmod, link, lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { chmod, link, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { InputError, messageOf } from '../errors.js'
 import { copyImage } from '../image/copy.js'
@@ -40,6 +40,10 @@ import { sha256Hex } from '../util/hash.js'
 import { toPem } from '../util/pem.js'
 import { validateManifest } from '../verify/schema.js'
 import { VERSION } from '../version.js'
+import { INPUT_LIMITS, readBoundedText } from '../util/bounded-read.js'
+
+/** Review manifests are read whole here: within a cap (docs/input-limits.md). */
+const REVIEW_MANIFEST_LIMIT = { maxBytes: INPUT_LIMITS.reviewFile, what: 'a review manifest' }
 
 export interface MergeOptions {
   /** Where the merged review goes (created when missing). */
@@ -165,7 +169,7 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
   const counts = { linked: 0, copied: 0 }
   try {
     for (const shard of shards) {
-      const manifest = JSON.parse(await readFile(shard.file, 'utf8')) as ReviewManifest
+      const manifest = JSON.parse(await readBoundedText(shard.file, REVIEW_MANIFEST_LIMIT)) as ReviewManifest
       const format = manifest.output.format
       const active = await certificatePems(shard, CERTIFICATES_FILE, manifest.devices.map((device) => device.certificate.sha256), input)
       const superseded = await certificatePems(shard, SUPERSEDED_FILE, manifest.superseded.map((entry) => entry.sha256), input)
@@ -215,7 +219,7 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
 async function readShard(file: string, name: string): Promise<ReviewManifest | string> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = await readBoundedText(file, REVIEW_MANIFEST_LIMIT)
   } catch (error) {
     return `${name} cannot be read: ${messageOf(error)}`
   }
@@ -407,7 +411,7 @@ async function outputDirProblems(outputDir: string, shards: Shard[], display: (f
 
 async function isEarlierMerge(outputDir: string): Promise<boolean> {
   try {
-    const manifest = JSON.parse(await readFile(path.join(outputDir, MANIFEST_FILE), 'utf8')) as Partial<ReviewManifest>
+    const manifest = JSON.parse(await readBoundedText(path.join(outputDir, MANIFEST_FILE), REVIEW_MANIFEST_LIMIT)) as Partial<ReviewManifest>
     return manifest.tool?.name === 'credbake' && Array.isArray(manifest.merged)
   } catch {
     return false
@@ -433,7 +437,7 @@ async function certificatePems(shard: Shard, file: string, expected: string[], i
   }
   let text = ''
   try {
-    text = await readFile(where, 'utf8')
+    text = await readBoundedText(where, { maxBytes: INPUT_LIMITS.reviewFile, what: 'a certificate bundle' })
   } catch (error) {
     if (expected.length || (error as NodeJS.ErrnoException).code !== 'ENOENT') fail(`cannot be read (${messageOf(error)})`)
   }

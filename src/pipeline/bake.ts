@@ -9,6 +9,8 @@ import type { FleetCa } from '../ca/types.js'
 import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
 import { InputError, messageOf, reviveError, serializeError } from '../errors.js'
 import { buildProfile } from '../issue/profile.js'
+import { validateSanTemplate } from '../issue/san.js'
+import { validateSubjectTemplate } from '../issue/subject.js'
 import { createIssuer, type Issuer } from '../issue/pool.js'
 import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
 import { Journal } from '../journal/journal.js'
@@ -247,7 +249,9 @@ const BASIS_FIELD_NAMES: Record<string, string> = {
 
 /** The devices of the manifest (and shard). */
 async function readDevices(settings: Settings, reporter: Reporter): Promise<DeviceList> {
-  const everyDevice = await readDeviceList(settings.manifestPath)
+  // Values the subject and SAN use must be text a reviewer can trust (checked per row, up front).
+  const textFields = [...validateSubjectTemplate(settings.subject).fields, ...(settings.san === undefined ? [] : validateSanTemplate(settings.san).fields)]
+  const everyDevice = await readDeviceList(settings.manifestPath, { textFields, warn: (message, where) => reporter.warning(message, where) })
   const devices = selectShardOf(everyDevice, settings.shard)
   reporter.info(
     `Manifest ${settings.manifestPath}: ${everyDevice.length} devices` +

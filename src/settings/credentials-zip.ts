@@ -17,11 +17,12 @@
 // legacy provider), and openssl handles all of them (RC2 with -legacy). With -nokeys it skips
 // the shrouded key bags without decrypting them. OTA Connect's p12 has an empty password.
 import { spawnSync } from 'node:child_process'
-import { readFileSync, statSync } from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import { inflateRawSync } from 'node:zlib'
 import { InputError, messageOf } from '../errors.js'
 import { crc32 } from '../image/io.js'
+import { INPUT_LIMITS, readBoundedSync, whyUnreadable } from '../util/bounded-read.js'
+import { escapeText } from '../util/log-text.js'
 import { readPemBlocks, toPem } from '../util/pem.js'
 import type { PemSource } from './types.js'
 
@@ -31,7 +32,7 @@ export const GATEWAY_URL_ENTRY = 'autoprov.url'
 export const P12_ENTRY = 'autoprov_credentials.p12'
 
 /** Largest zip accepted: OTA Connect's are a few KiB. */
-export const MAX_ZIP_BYTES = 16 << 20
+export const MAX_ZIP_BYTES = INPUT_LIMITS.credentialsZip
 /** Largest entry read (uncompressed). */
 export const MAX_ENTRY_BYTES = 1 << 20
 /** Highest compression ratio accepted for an entry that inflates to more than 64 KiB. */
@@ -54,7 +55,7 @@ export interface ZipEntry {
 }
 
 function fail(zip: string, message: string, cause?: unknown): InputError {
-  return new InputError(`Input "${INPUT}" (${zip}): ${message}`, { input: INPUT, file: zip, ...(cause ? { cause } : {}) })
+  return new InputError(`Input "${INPUT}" (${escapeText(zip)}): ${message}`, { input: INPUT, file: zip, ...(cause ? { cause } : {}) })
 }
 
 /**
@@ -65,13 +66,10 @@ function fail(zip: string, message: string, cause?: unknown): InputError {
 export function readCredentialsZip(zip: string, need: { serverCa: boolean; gatewayUrl: boolean }): ZipCredentials {
   let bytes: Buffer
   try {
-    const info = statSync(zip)
-    if (!info.isFile()) throw new Error('not a regular file')
-    if (info.size > MAX_ZIP_BYTES) throw new Error(`${info.size} bytes; OTA Connect's credentials.zip is a few KiB`)
-    bytes = readFileSync(zip)
+    // Opened without blocking and checked with fstat: a FIFO or a device is refused, not waited on.
+    bytes = readBoundedSync(zip, { maxBytes: MAX_ZIP_BYTES, what: "a credentials.zip (OTA Connect's are a few KiB)" })
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw fail(zip, `cannot read it (${code === 'ENOENT' ? 'no such file' : messageOf(error)}).`, error)
+    throw fail(zip, `cannot read it: ${whyUnreadable(error)}.`, error)
   }
   const entries = readCentralDirectory(bytes, zip)
   const find = (name: string): ZipEntry | undefined => entries.find((entry) => entry.name === name)

@@ -1,13 +1,17 @@
 // Raw inputs (action inputs or CLI flags, both plain strings) → one validated Settings object.
 // All option errors surface here, before any key is generated or file written.
 import { X509Certificate } from 'node:crypto'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { InputError, messageOf } from '../errors.js'
+import { InputError, ManifestError, messageOf } from '../errors.js'
 import { parseShard } from '../manifest/shard.js'
 import { isStaterootName, ostreePathRefusal } from '../placement/ostree.js'
+import { checkBoundedFileSync, formatSize, INPUT_LIMITS, readBoundedTextSync, ReadLimitError, whyUnreadable } from '../util/bounded-read.js'
+import { escapeText } from '../util/log-text.js'
+import { longComponent, PATH_LIMITS, utf8Bytes } from '../util/path-limits.js'
 import { describeOrigin, readPemBlocks } from '../util/pem.js'
+import { misleadingCharIn } from '../util/text-class.js'
 import { readCredentialsZip } from './credentials-zip.js'
 import { INPUTS } from './inputs.js'
 import {
@@ -68,6 +72,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
   // its order, so the first one missing is named.
   for (const input of INPUTS) if (input.requiredToBake) required(input.name)
   const manifestPath = resolvePath(required('manifest'))
+  checkManifestFile(manifestPath)
   const fleetCaCert = readPem('fleet-ca-cert', required('fleet-ca-cert'), resolvePath, false)
   const fleetCaKey = readKeyReference(required('fleet-ca-key'), resolvePath)
   const serverCaValue = get('server-ca')
@@ -133,6 +138,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     const refusal = ostreePathRefusal(settings.credentialsDir, settings.ostreeOs)
     if (refusal !== undefined) throw new InputError(`Input "credentials-dir" cannot be used with ostree-os: ${refusal}`, { input: 'credentials-dir' })
   }
+  checkPathLengths(settings)
   if (image !== undefined && !existsSync(settings.image as string)) {
     throw new InputError(`Input "image": no file at ${settings.image}.`, { input: 'image' })
   }
@@ -162,27 +168,81 @@ function readKeyReference(value: string, resolvePath: (p: string) => string): Pe
  * Key values are never echoed: a malformed secret must not end up in a log.
  */
 function readPem(input: string, value: string, resolvePath: (p: string) => string, secret: boolean): PemSource {
-  if (value.includes('-----BEGIN')) return { input, text: value, origin: `input ${input}` }
+  if (value.includes('-----BEGIN')) {
+    if (value.length > INPUT_LIMITS.pem) {
+      throw new InputError(`Input "${input}" holds ${value.length.toLocaleString('en-US')} characters of text; PEM inputs may be at most ${formatSize(INPUT_LIMITS.pem)}.`, { input })
+    }
+    return { input, text: value, origin: `input ${input}` }
+  }
   const looksLikePath = !value.includes('\n') && value.length < 4096
   if (looksLikePath) {
     const file = resolvePath(value)
     let text: string
     try {
-      if (!statSync(file).isFile()) throw new Error('not a regular file')
-      text = readFileSync(file, 'utf8')
+      text = readBoundedTextSync(file, { maxBytes: INPUT_LIMITS.pem, what: 'a PEM file' })
     } catch (error) {
-      const shown = secret ? 'the given path' : file
+      const shown = secret ? 'the given path' : escapeText(file)
+      if (error instanceof ReadLimitError) throw new InputError(`Input "${input}": ${shown} ${whyUnreadable(error)}.`, { input })
       throw new InputError(
-        `Input "${input}" is neither PEM text nor a readable file (${shown}: ${messageOf(error).replace(file, '…')}). Pass the PEM itself or a path to it.`,
+        `Input "${input}" is neither PEM text nor a readable file (${shown}: ${escapeText(messageOf(error).replace(file, '…'))}). Pass the PEM itself or a path to it.`,
         { input }
       )
     }
     if (!text.includes('-----BEGIN')) {
-      throw new InputError(`Input "${input}": ${secret ? 'the file' : file} holds no PEM block ("-----BEGIN …").`, { input })
+      throw new InputError(`Input "${input}": ${secret ? 'the file' : escapeText(file)} holds no PEM block ("-----BEGIN …").`, { input })
     }
     return { input, text, origin: file }
   }
   throw new InputError(`Input "${input}" holds no PEM block ("-----BEGIN …") and is not a path.`, { input })
+}
+
+/**
+ * The manifest, when it exists, must be a regular file within INPUT_LIMITS.manifest: checked here
+ * because the bake hashes it before reading it, and a FIFO or /dev/zero would hold it there. (A
+ * missing or unreadable manifest is reported by the manifest reader, with the working directory.)
+ */
+function checkManifestFile(file: string): void {
+  try {
+    checkBoundedFileSync(file, { maxBytes: INPUT_LIMITS.manifest, what: 'a device manifest' })
+  } catch (error) {
+    if (error instanceof ReadLimitError) throw new ManifestError(`Input "manifest": ${escapeText(file)} ${whyUnreadable(error)}.`, { file, cause: error })
+  }
+}
+
+/**
+ * Paths the outputs will need, measured before anything is issued: every name of credentials-dir
+ * within PATH_LIMITS.component bytes, the device paths and (for format dir) the host paths of the
+ * device files within PATH_LIMITS.path.
+ */
+function checkPathLengths(settings: Settings): void {
+  const dir = settings.credentialsDir
+  const long = longComponent(dir)
+  if (long !== undefined) {
+    throw new InputError(
+      `Input "credentials-dir": the name "${escapeText(long.name.slice(0, 40))}…" is ${long.bytes} bytes long; a name in a path may be at most ${PATH_LIMITS.component} bytes (ext2/3/4; FAT long names hold 255 characters).`,
+      { input: 'credentials-dir' }
+    )
+  }
+  // With ostree-os, tar and dir outputs carry sysroot paths: /ostree/deploy/OS in front.
+  const sysroot = settings.ostreeOs === undefined ? 0 : utf8Bytes(`/ostree/deploy/${settings.ostreeOs}`)
+  const devicePath = sysroot + utf8Bytes(dir) + 1 + PATH_LIMITS.deviceFileName
+  if (devicePath > PATH_LIMITS.path) {
+    throw new InputError(
+      `Input "credentials-dir" is ${utf8Bytes(dir)} bytes long; with the names of the files in it (up to ${PATH_LIMITS.deviceFileName} bytes)${sysroot ? ' and the OSTree sysroot path in front' : ''} a path on the device may be at most ${PATH_LIMITS.path} bytes (PATH_MAX), so it may be at most ${PATH_LIMITS.path - 1 - PATH_LIMITS.deviceFileName - sysroot} bytes.`,
+      { input: 'credentials-dir' }
+    )
+  }
+  const outputDir = settings.outputDir
+  const longOutput = longComponent(outputDir)
+  const hostPath = utf8Bytes(outputDir) + PATH_LIMITS.outputName + (settings.format === 'dir' ? devicePath : 0)
+  if (longOutput !== undefined || hostPath > PATH_LIMITS.path) {
+    const why =
+      longOutput !== undefined
+        ? `its name "${escapeText(longOutput.name.slice(0, 40))}…" is ${longOutput.bytes} bytes long, and a name may be at most ${PATH_LIMITS.component} bytes`
+        : `the paths of the outputs in it would be longer than ${PATH_LIMITS.path} bytes (PATH_MAX): ${utf8Bytes(outputDir)} bytes of output-dir, up to ${PATH_LIMITS.outputName} of credbake's own names` +
+          (settings.format === 'dir' ? ` and ${devicePath} of credentials-dir and its files (format dir)` : '')
+    throw new InputError(`Input "output-dir": ${why}; choose a shorter output-dir${settings.format === 'dir' ? ' or credentials-dir' : ''}.`, { input: 'output-dir' })
+  }
 }
 
 /**
@@ -290,6 +350,8 @@ function parseCredentialsDir(value: string): string {
       input: 'credentials-dir'
     })
   }
+  const hidden = misleadingCharIn(value)
+  if (hidden !== undefined) throw new InputError(`Input "credentials-dir" holds ${hidden}; it must be plain visible text.`, { input: 'credentials-dir' })
   const normalised = path.posix.normalize(value).replace(/\/+$/, '')
   return normalised === '' ? '/' : normalised
 }

@@ -176,3 +176,13 @@ export async function readBoundedText(file: string, limit: ReadLimit): Promise<s
 export function readBoundedTextSync(file: string, limit: ReadLimit): string {
   return readBoundedSync(file, limit).toString('utf8')
 }
+
+/** The end of "FILE …" for an input file that cannot be read: "not found", "is a FIFO (named pipe), …". */
+export function whyUnreadable(error: unknown): string {
+  if (error instanceof ReadLimitError) return error.message.replace(/^it /, '')
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'not found'
+  if (code === 'EISDIR') return 'is a directory, not a file'
+  if (code === 'EACCES') return 'cannot be read (permission denied)'
+  return `cannot be read: ${error instanceof Error ? error.message : String(error)}`
+}

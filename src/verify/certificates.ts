@@ -3,7 +3,6 @@
 // file), matches its manifest entry and the profile in the manifest header, and the private key
 // found beside it is the certificate's key.
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { ecSpkiOfPkcs8 } from '../issue/keys.js'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import {
@@ -27,6 +26,7 @@ import { formatName } from '../issue/subject.js'
 import type { ManifestDevice, ManifestHeader } from '../review/types.js'
 import { colonHex, sha1, sha256Hex } from '../util/hash.js'
 import { readPemBlocks } from '../util/pem.js'
+import { INPUT_LIMITS, readBoundedText } from '../util/bounded-read.js'
 
 const PURPOSES: Record<string, string> = {
   serverAuth: id_kp_serverAuth,
@@ -41,7 +41,7 @@ const PURPOSES: Record<string, string> = {
 export async function loadTrust(file: string): Promise<X509Certificate[]> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = await readBoundedText(file, { maxBytes: INPUT_LIMITS.pem, what: 'a PEM file' })
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new InputError(`fleet-ca-cert ${file} cannot be read: ${code === 'ENOENT' ? 'it does not exist' : messageOf(error)}`, { input: 'fleet-ca-cert', file })

@@ -4,7 +4,6 @@
 // manifest says (certificates.ts). A device's problems are collected, never thrown: one broken
 // output does not hide the state of the others.
 import type { X509Certificate } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { LAYOUT_FILES } from '../bundle/layouts.js'
@@ -16,6 +15,7 @@ import { SecretTemp } from '../util/secret-temp.js'
 import { checkCertificate, checkKeyMatches, loadTrust } from './certificates.js'
 import { OutputUnreadable, readOutput, type FoundFile } from './outputs.js'
 import { validateManifest } from './schema.js'
+import { INPUT_LIMITS, readBoundedText } from '../util/bounded-read.js'
 
 export interface DeviceReport {
   serial: string
@@ -42,7 +42,7 @@ export interface VerifyOptions {
 export async function loadReviewManifest(file: string): Promise<ReviewManifest> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = await readBoundedText(file, { maxBytes: INPUT_LIMITS.reviewFile, what: 'a review manifest' })
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new InputError(`manifest ${file} cannot be read: ${code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a folder (give the credbake-manifest.json in it)' : messageOf(error)}`, { input: 'manifest', file })

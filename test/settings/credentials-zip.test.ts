@@ -233,7 +233,7 @@ describe('credentials-zip', () => {
     const eocd = bad.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
     bad.writeUInt32LE(bad.length, eocd + 16)
     expect(refusal(() => readCredentialsZip(write(bad), both)).message).toMatch(/not a valid zip file/)
-    expect(refusal(() => readCredentialsZip(path.join(dir, 'absent.zip'), both)).message).toMatch(/no such file/)
+    expect(refusal(() => readCredentialsZip(path.join(dir, 'absent.zip'), both)).message).toMatch(/not found/)
   })
 })
 
