@@ -1,5 +1,6 @@
 // The `credbake` command's entry point (dist/cli.js); also the worker threads'.
 import { main } from './cli/main.js'
+import { neutraliseOutput } from './util/log-text.js'
 import { runIfWorker } from './workers.js'
 
 if (!runIfWorker()) {
@@ -8,7 +9,7 @@ if (!runIfWorker()) {
       process.exitCode = code
     },
     (error: unknown) => {
-      process.stderr.write(`credbake: ${error instanceof Error ? error.message : String(error)}\n`)
+      process.stderr.write(neutraliseOutput(`credbake: ${error instanceof Error ? error.message : String(error)}\n`))
       process.exitCode = 1
     }
   )

@@ -3,6 +3,7 @@
 import path from 'node:path'
 import * as core from '@actions/core'
 import { InputError, isCredbakeError, messageOf } from './errors.js'
+import { neutraliseOutput } from './util/log-text.js'
 import { bake } from './pipeline/bake.js'
 import { throttledProgress, type Reporter } from './pipeline/reporter.js'
 import { renderMergeSummary, renderSummary } from './review/summary.js'
@@ -36,9 +37,9 @@ export async function run(): Promise<void> {
     core.setSecret(settings.fleetCaKey.text)
 
     const reporter: Reporter = {
-      info: (message) => core.info(message),
-      warning: (message, where) => core.warning(message, annotation(where, workspace)),
-      progress: throttledProgress((line) => core.info(line)),
+      info: (message) => say(message),
+      warning: (message, where) => warn(message, annotation(where, workspace)),
+      progress: throttledProgress((line) => say(line)),
       // Saved at once (saveState appends to GITHUB_STATE synchronously): a job cancelled or
       // killed mid-bake never reaches bake's `finally`, and the post step removes these instead.
       holding: (resource) => core.saveState(resource.kind === 'lock' ? STATE.lock : STATE.secretTemp, resource.path)
@@ -57,27 +58,27 @@ export async function run(): Promise<void> {
         ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: path.relative(workspace, settings.fleetCaCert.origin) || settings.fleetCaCert.origin })
       })
     )
-    core.info(`Baked ${result.devices} devices; manifest: ${result.manifestPath}`)
+    say(`Baked ${result.devices} devices; manifest: ${result.manifestPath}`)
   } catch (error) {
     if (isCredbakeError(error)) {
       // Errors in a file (a manifest row) become annotations on that line.
-      if (error.file) core.error(error.message, annotation({ file: error.file, line: error.line }, workspace))
-      core.setFailed(error.message)
+      if (error.file) core.error(neutraliseOutput(error.message), annotation({ file: error.file, line: error.line }, workspace))
+      core.setFailed(neutraliseOutput(error.message))
     } else {
-      core.setFailed(`credbake failed unexpectedly: ${messageOf(error)}`)
+      core.setFailed(neutraliseOutput(`credbake failed unexpectedly: ${messageOf(error)}`))
     }
   }
 }
 
 async function runMerge(raw: Record<string, string>, workspace: string): Promise<void> {
   const ignored = ['manifest', 'fleet-ca-cert', 'fleet-ca-key', 'image', 'credentials-zip'].filter((name) => raw[name]?.trim())
-  if (ignored.length) core.warning(`Input "merge" is set, so nothing is baked: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored.`)
+  if (ignored.length) warn(`Input "merge" is set, so nothing is baked: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored.`)
   const manifests = expandGlobs(raw.merge!, workspace)
   if (!manifests.length) {
     throw new InputError(`Input "merge": ${JSON.stringify(raw.merge!.trim())} matches no file in ${workspace}; give the shard manifests, e.g. shards/*/credbake-manifest.json.`, { input: 'merge' })
   }
-  core.info(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`)
-  const result = await mergeShards({ outputDir: raw['output-dir']?.trim() || defaultOf('output-dir'), manifests, baseDir: workspace, info: (message) => core.info(message) })
+  say(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`)
+  const result = await mergeShards({ outputDir: raw['output-dir']?.trim() || defaultOf('output-dir'), manifests, baseDir: workspace, info: (message) => say(message) })
   const shown = (file: string): string => path.relative(workspace, file) || file
   setOutputs(result)
   await writeSummary(
@@ -91,7 +92,7 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
       outputDir: shown(result.outputDir)
     })
   )
-  core.info(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`)
+  say(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`)
 }
 
 /** The action's outputs, the same after a bake and a merge. */
@@ -101,6 +102,17 @@ function setOutputs(result: { manifestPath: string; certificatesPath: string; de
   core.setOutput('devices', String(result.devices))
   core.setOutput('output-dir', result.outputDir)
   core.setOutput('fleet-ca-sha256', result.fleetCaSha256)
+}
+
+// Messages carry labels, partition names, manifest values, file names and tool output: no line of
+// them may start a workflow command (core.info prints as is; core.warning and core.error escape
+// %, CR and LF, and the properties' : and , themselves).
+function say(message: string): void {
+  core.info(neutraliseOutput(message))
+}
+
+function warn(message: string, properties: core.AnnotationProperties = {}): void {
+  core.warning(neutraliseOutput(message), properties)
 }
 
 function annotation(where: { file?: string; line?: number } | undefined, workspace: string): core.AnnotationProperties {

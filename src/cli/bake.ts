@@ -52,7 +52,7 @@ export async function bakeCommand(args: string[], out: Console): Promise<number>
 /** Reporter on stderr; `end()` clears the live progress line (call it when bake fails, too). */
 export function cliReporter(out: Console): Reporter & { end(): void } {
   const live = out.stderrIsTTY === true
-  const progress = throttledProgress(live ? (text) => out.stderr(text) : (line) => out.stderr(`${line}\n`), { live })
+  const progress = throttledProgress(live ? (text) => (out.stderrLive ?? out.stderr)(text) : (line) => out.stderr(`${line}\n`), { live })
   // A message clears the live line first; the next progress update draws it again.
   const say = (text: string): void => {
     progress.end()

@@ -16,6 +16,7 @@ import { formatPartitionTable, readDiskLayout, selectPartition, type DiskLayout,
 import { describePartition } from '../image/write.js'
 import { ostreePathRefusal, sysrootPath } from '../placement/ostree.js'
 import { defaultOf, parsePartitionSelector } from '../settings/parse.js'
+import { escapeText } from '../util/log-text.js'
 import type { Console } from './console.js'
 import { parseFlags } from './flags.js'
 
@@ -88,9 +89,11 @@ export async function inspectCommand(args: string[], out: Console): Promise<numb
         ? 'no partition table (a bare file system)'
         : `${layout.table.toUpperCase()}${layout.mbr && layout.mbr !== 'none' ? ` (${layout.mbr} MBR)` : ''}${layout.diskId ? `, disk id ${layout.diskId}` : ''}`
     const size = prepared.compression === 'none' ? `${layout.size} bytes` : `${layout.size} bytes once decompressed (${prepared.compression})`
-    out.stdout(`${layout.path}: ${size}, ${table}, ${layout.sectorSize}-byte sectors\n\n${formatPartitionTable(layout)}\n`)
-    for (const [number, sysroot] of sysroots) out.stdout(`\n${ostreeText(layout, number, sysroot)}`)
-    if (files) out.stdout(`\n${filesText(layout, files)}`)
+    // Names and labels are bytes the image's maker chose: printed escaped (escapedLayout).
+    const shown = escapedLayout(layout)
+    out.stdout(`${shown.path}: ${size}, ${table}, ${layout.sectorSize}-byte sectors\n\n${formatPartitionTable(shown)}\n`)
+    for (const [number, sysroot] of sysroots) out.stdout(`\n${ostreeText(shown, number, sysroot)}`)
+    if (files) out.stdout(`\n${filesText(shown, files)}`)
     return EXIT_CODES.ok
   } finally {
     await rm(scratch, { recursive: true, force: true })
@@ -102,9 +105,9 @@ function ostreeText(layout: DiskLayout, number: number, sysroot: OstreeSysroot):
   const where = describePartition(partition)
   const lines = [`${where.charAt(0).toUpperCase()}${where.slice(1)} holds an OSTree sysroot; stateroots (ostree-os) and deployments:`]
   for (const stateroot of sysroot.stateroots) {
-    lines.push(`  ${stateroot.name}: ${stateroot.deployments.length > 0 ? stateroot.deployments.join(', ') : '(no deployment)'}`)
+    lines.push(`  ${escapeText(stateroot.name)}: ${stateroot.deployments.length > 0 ? stateroot.deployments.map(escapeText).join(', ') : '(no deployment)'}`)
   }
-  if (sysroot.unusable.length > 0) lines.push(`  (not usable as ostree-os: ${sysroot.unusable.map((n) => JSON.stringify(n)).join(', ')})`)
+  if (sysroot.unusable.length > 0) lines.push(`  (not usable as ostree-os: ${sysroot.unusable.map((n) => escapeText(JSON.stringify(n))).join(', ')})`)
   return `${lines.join('\n')}\n`
 }
 
@@ -173,10 +176,28 @@ function permissions(entry: ListedFile): string {
 
 function filesText(layout: DiskLayout, listing: FilesListing): string {
   const partition = describePartition(layout.partitions.find((p) => p.number === listing.partition)!)
-  const where = listing.path === listing.devicePath ? listing.path : `${listing.path} (${listing.devicePath} on the device, stateroot ${listing.ostree})`
+  const where = escapeText(listing.path === listing.devicePath ? listing.path : `${listing.path} (${listing.devicePath} on the device, stateroot ${listing.ostree})`)
   if (listing.entries === null) return `No folder ${where} in ${partition}.\n`
-  const rows = listing.entries.map((e) => [permissions(e), e.owner ?? '-', e.size === null ? '-' : String(e.size), e.name])
+  const rows = listing.entries.map((e) => [permissions(e), e.owner ?? '-', e.size === null ? '-' : String(e.size), escapeText(e.name)])
   const widths = [0, 1, 2].map((i) => Math.max(0, ...rows.map((r) => r[i]!.length)))
   const lines = rows.map((r) => `  ${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]!.padStart(widths[2]!)}  ${r[3]}`)
   return `Files in ${where} of ${partition}${lines.length === 0 ? ': none' : ':'}\n${lines.join('\n')}${lines.length ? '\n' : ''}`
+}
+
+/**
+ * The layout with its text from the image (GPT partition names, file-system labels) and the path
+ * escaped for printing: a label is bytes the image's maker chose, and a line break or a bidi
+ * override in it must show as an escape, not break or reorder the table. (--json prints the
+ * values themselves, JSON-escaped; the console neutralises what JSON leaves raw.)
+ */
+function escapedLayout(layout: DiskLayout): DiskLayout {
+  return {
+    ...layout,
+    path: escapeText(layout.path),
+    partitions: layout.partitions.map((partition) => ({
+      ...partition,
+      ...(typeof partition.name === 'string' ? { name: escapeText(partition.name) } : {}),
+      fileSystem: { ...partition.fileSystem, ...(typeof partition.fileSystem.label === 'string' ? { label: escapeText(partition.fileSystem.label) } : {}) }
+    }))
+  }
 }

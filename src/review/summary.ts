@@ -1,5 +1,7 @@
 // The job summary: what a reviewer sees on the run page. HTML, because GitHub renders it and
-// core.summary does no escaping of its own: every value goes through escapeHtml.
+// core.summary does no escaping of its own: every value goes through escapeHtml, which also
+// escapes control and format characters.
+import { escapeText } from '../util/log-text.js'
 import type { ManifestDevice, ManifestHeader, MergedShard } from './types.js'
 
 /** GitHub caps a step summary at 1 MiB; a few hundred rows stay far below and stay readable. */
@@ -23,8 +25,13 @@ export function verifyCommandLine(manifestPath: string, fleetCaCertPath?: string
   return `npx credbake verify --manifest ${quote(manifestPath)} --fleet-ca-cert ${fleetCaCertPath ? quote(fleetCaCertPath) : 'FLEET_CA.pem'}`
 }
 
+/**
+ * A value for the summary's HTML. Control and format characters are escaped visibly first
+ * (src/util/log-text.ts): a line break in a value could end the HTML block and let the rest be
+ * read as Markdown, and a bidi override would make a row read differently from what it is.
+ */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+  return escapeText(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
 export function renderSummary(input: SummaryInput): string {

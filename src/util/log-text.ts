@@ -19,12 +19,16 @@ const UNSAFE_IN_VALUE = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/g
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
 
-/** `\n`, `\r`, `\t`, else `\uXXXX` (`\u{XXXXX}` beyond the BMP): visible, and JSON-like. */
+/**
+ * `\n`, `\r`, `\t`, else `\uXXXX` (a surrogate pair beyond the BMP): visible, and valid JSON
+ * escapes, so JSON output that goes through neutraliseOutput still parses to the same data.
+ */
 export function escapeChar(char: string): string {
   const named = NAMED[char]
   if (named !== undefined) return named
-  const code = char.codePointAt(0) ?? 0
-  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`
+  let escaped = ''
+  for (let i = 0; i < char.length; i++) escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`
+  return escaped
 }
 
 /** Whether `text` holds a character escapeText would escape. */
@@ -50,28 +54,13 @@ export function quoteText(value: string, max = 70): string {
 /**
  * Output text (one or more lines) made safe for a runner's log: unsafe characters escaped, every
  * line that would start a workflow command (`::` after leading whitespace) gets a `\` in front of
- * the colons, and every legacy `##[` becomes `##\[`. Text without any of these is returned as is.
+ * the colons, and every legacy `##[` becomes `##\u005b`. Text without any of these is returned as
+ * is. JSON stays valid and means the same: its strings only gain `\uXXXX` escapes (and no line of
+ * JSON starts with `::`).
  */
 export function neutraliseOutput(text: string): string {
   let safe = text.replace(UNSAFE_IN_OUTPUT, escapeChar)
-  if (safe.includes('##[')) safe = safe.replace(/##\[/g, '##\\[')
+  if (safe.includes('##[')) safe = safe.replace(/##\[/g, '##\\u005b')
   if (safe.includes('::')) safe = safe.replace(/^(\s*)::/gm, '$1\\::')
   return safe
-}
-
-/**
- * JSON text (as JSON.stringify makes it) made safe for a log without changing what it parses to:
- * C1 controls, format characters and separators, which JSON.stringify leaves raw, become `\uXXXX`
- * escapes, and `##[` becomes `##\u005b`. Lines of pretty JSON never start with `::` (a string
- * starts with `"`).
- */
-export function neutraliseJson(json: string): string {
-  return json
-    .replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu, (char) => {
-      const code = char.codePointAt(0) ?? 0
-      // Astral format characters (tags, U+E0001...) as a surrogate pair, the only JSON form.
-      if (code > 0xffff) return [...char.split('')].map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')
-      return `\\u${code.toString(16).padStart(4, '0')}`
-    })
-    .replace(/##\[/g, '##\\u005b')
 }
