@@ -10,7 +10,7 @@
 // Aliases and merges (`<<: *defaults`) are expanded per device: what they copy counts against
 // ALIAS_COPY_LIMIT, merges nest at most MAX_NESTING deep, and the rows they make count against the
 // manifest's DEVICE_DATA_LIMITS, so a few KB of YAML cannot expand to gigabytes.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml'
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type YAMLMap } from 'yaml'
 import { ManifestError } from '../errors.js'
 import { escapeText } from '../util/log-text.js'
 import type { DeviceCollector } from './rows.js'
@@ -74,9 +74,10 @@ class AliasBudget {
 
   constructor(private readonly file: string) {}
 
-  spend(count: number, line: number): void {
+  spend(count: number, lineOf: () => number): void {
     this.copied += count
     if (this.copied <= ALIAS_COPY_LIMIT) return
+    const line = lineOf()
     throw new ManifestError(
       `${escapeText(this.file)}:${line}: YAML aliases and merges (<<: *anchor) have copied more than ${ALIAS_COPY_LIMIT.toLocaleString('en-US')} fields and values into devices by this row, ` +
         'the most a manifest may expand to (each use counts what it copies); merge fewer or smaller mappings, see docs/input-limits.md (input "manifest")',
@@ -177,6 +178,10 @@ function readWhole(text: string, rows: DeviceCollector, copies: AliasBudget): Em
 
 /** Converts sequence items to rows, dropping each from the tree once read. */
 function readItems(items: Array<Node | null>, doc: Document, rows: DeviceCollector, lineAt: (node: Node | null | undefined) => number, copies: AliasBudget): void {
+  // Before any item is dropped: an alias may refer to an anchor in an earlier item.
+  aliasTargets(doc)
+  // Mappings merged into rows (`<<: *defaults`) are flattened once per document, not per row.
+  const flattened = new Map<YAMLMap, Array<[string, string]>>()
   for (let index = 0; index < items.length; index++) {
     const written = items[index] ?? null
     const item = resolve(written, doc)
@@ -185,7 +190,7 @@ function readItems(items: Array<Node | null>, doc: Document, rows: DeviceCollect
       rows.problem(line, `a device must be a mapping like "serial: ...", found ${describe(item)}`)
       continue
     }
-    rows.row(line, mapEntries(item, { doc, rows, lineAt, copies, visiting: new Set(), flattened: new Map() }))
+    rows.row(line, mapEntries(item, { doc, rows, lineAt, copies, visiting: new Set(), flattened }))
     items[index] = null
   }
 }
@@ -366,11 +371,16 @@ interface Expansion {
   copies: AliasBudget
   /** Mappings being flattened (a merge of one of them is a cycle); its size is the merge depth. */
   visiting: Set<YAMLMap>
-  /** Each merged mapping is flattened once: "<<: [*a, *a]" chains would otherwise cost 2^depth. */
+  /**
+   * Merged mappings already flattened, for the document: "<<: [*a, *a]" chains would otherwise
+   * cost 2^depth, and 3,000 rows merging one large mapping would flatten it 3,000 times. (What a
+   * merge copies is counted at every use all the same.)
+   */
   flattened: Map<YAMLMap, Array<[string, string]>>
 }
 
-function mapEntries(map: YAMLMap, expansion: Expansion): Array<[string, string]> {
+/** A row's fields (`merged` false), or those of a mapping merged into one (kept for reuse). */
+function mapEntries(map: YAMLMap, expansion: Expansion, isMergeSource = false): Array<[string, string]> {
   const { doc, rows, lineAt, copies, visiting, flattened } = expansion
   const done = flattened.get(map)
   if (done) return done
@@ -380,32 +390,33 @@ function mapEntries(map: YAMLMap, expansion: Expansion): Array<[string, string]>
   for (const pair of map.items) {
     const keyNode = pair.key as Node | null
     const valueNode = resolve(pair.value as Node | null, doc)
-    const line = lineAt(keyNode)
+    // Only messages need the line (a LineCounter lookup per key adds up over 3,000-key merges).
+    const line = (): number => lineAt(keyNode)
     if (isScalar(keyNode) && typeof keyNode.value === 'symbol') {
       // `<<: *defaults` or `<<: [*a, *b]`: fields written in the row itself win.
       const sources = isSeq(valueNode) ? valueNode.items.map((n) => resolve(n as Node | null, doc)) : [valueNode]
       for (const source of sources) {
         if (isMap(source) && visiting.size >= MAX_NESTING) {
-          rows.problem(line, `YAML merges (<<) nest more than ${MAX_NESTING} deep here; a device manifest needs one or two`)
+          rows.problem(line(), `YAML merges (<<) nest more than ${MAX_NESTING} deep here; a device manifest needs one or two`)
         } else if (isMap(source) && !visiting.has(source)) {
-          const copied = mapEntries(source, expansion)
+          const copied = mapEntries(source, expansion, true)
           copies.spend(copied.length, line)
           merged.push(...copied)
-        } else rows.problem(line, 'a "<<" merge needs a mapping (or a list of mappings) to merge')
+        } else rows.problem(line(), 'a "<<" merge needs a mapping (or a list of mappings) to merge')
       }
       continue
     }
     if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
-      rows.problem(line, 'field names must be plain text')
+      rows.problem(line(), 'field names must be plain text')
       continue
     }
     const key = typeof keyNode.value === 'string' ? keyNode.value : (keyNode.source ?? String(keyNode.value))
     if (valueNode === undefined && pair.value !== null && isAlias(pair.value)) {
-      rows.problem(line, `field "${key}" refers to an anchor (*${pair.value.source}) that is not defined`)
+      rows.problem(line(), `field "${key}" refers to an anchor (*${pair.value.source}) that is not defined`)
       continue
     }
     if (isMap(valueNode) || isSeq(valueNode)) {
-      rows.problem(line, `field "${key}" is ${isSeq(valueNode) ? 'a list' : 'a mapping'}; values must be text, numbers or booleans`)
+      rows.problem(line(), `field "${key}" is ${isSeq(valueNode) ? 'a list' : 'a mapping'}; values must be text, numbers or booleans`)
       continue
     }
     if (isAlias(pair.value)) copies.spend(1, line)
@@ -417,7 +428,7 @@ function mapEntries(map: YAMLMap, expansion: Expansion): Array<[string, string]>
     }
     const text = valueText(value)
     if (typeof text === 'string') entries.push([key, text])
-    else rows.problem(line, `field "${key}" ${text.problem}`)
+    else rows.problem(line(), `field "${key}" ${text.problem}`)
   }
   visiting.delete(map)
   // Own fields win over merged ones; among merged mappings the first wins (YAML merge rules).
@@ -427,12 +438,34 @@ function mapEntries(map: YAMLMap, expansion: Expansion): Array<[string, string]>
     seen.add(key)
     entries.push([key, value])
   }
-  flattened.set(map, entries)
+  if (isMergeSource) flattened.set(map, entries)
   return entries
 }
 
 function resolve(node: Node | null | undefined, doc: Document): Node | null | undefined {
-  return isAlias(node) ? (node.resolve(doc) as Node | undefined) : node
+  return isAlias(node) ? aliasTargets(doc).get(node) : node
+}
+
+// What each alias of a document refers to: the last node before it with its anchor. The yaml
+// library's Alias.resolve walks the whole document on every call (3,000 aliases into a document
+// of 3,000 items: 9 million visits), and finds nothing in items readItems has already dropped;
+// this walks it once, before anything is dropped.
+const aliasTargetsOf = new WeakMap<Document, Map<Alias, Node | undefined>>()
+
+function aliasTargets(doc: Document): Map<Alias, Node | undefined> {
+  let targets = aliasTargetsOf.get(doc)
+  if (targets) return targets
+  targets = new Map()
+  const anchored = new Map<string, Node>()
+  const found = targets
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) found.set(node, anchored.get(node.source))
+      else if (node.anchor) anchored.set(node.anchor, node)
+    }
+  })
+  aliasTargetsOf.set(doc, targets)
+  return targets
 }
 
 function describe(node: Node | null | undefined): string {
