@@ -5,7 +5,7 @@ import * as core from '@actions/core'
 import { InputError, isCredbakeError, messageOf } from './errors.js'
 import { neutraliseOutput } from './util/log-text.js'
 import { bake } from './pipeline/bake.js'
-import { throttledProgress, type Reporter } from './pipeline/reporter.js'
+import { reporterText, throttledProgress, type Reporter } from './pipeline/reporter.js'
 import { renderMergeSummary, renderSummary } from './review/summary.js'
 import { expandGlobs } from './merge/glob.js'
 import { mergeShards } from './merge/merge.js'
@@ -108,11 +108,11 @@ function setOutputs(result: { manifestPath: string; certificatesPath: string; de
 // them may start a workflow command (core.info prints as is; core.warning and core.error escape
 // %, CR and LF, and the properties' : and , themselves).
 function say(message: string): void {
-  core.info(neutraliseOutput(message))
+  core.info(reporterText(message))
 }
 
 function warn(message: string, properties: core.AnnotationProperties = {}): void {
-  core.warning(neutraliseOutput(message), properties)
+  core.warning(reporterText(message), properties)
 }
 
 function annotation(where: { file?: string; line?: number } | undefined, workspace: string): core.AnnotationProperties {

@@ -1,5 +1,5 @@
 import { bake, type BakeResult } from '../pipeline/bake.js'
-import { throttledProgress, type Reporter } from '../pipeline/reporter.js'
+import { reporterText, throttledProgress, type Reporter } from '../pipeline/reporter.js'
 import { INPUTS } from '../settings/inputs.js'
 import { parseSettings } from '../settings/parse.js'
 import { EXIT_CODES } from '../errors.js'
@@ -59,9 +59,9 @@ export function cliReporter(out: Console): Reporter & { end(): void } {
     out.stderr(text)
   }
   return {
-    info: (message) => say(`${message}\n`),
+    info: (message) => say(`${reporterText(message)}\n`),
     warning: (message, where) =>
-      say(`warning: ${where?.file ? `${where.file}${where.line ? `:${where.line}` : ''}: ` : ''}${message}\n`),
+      say(`${reporterText(`warning: ${where?.file ? `${where.file}${where.line ? `:${where.line}` : ''}: ` : ''}${message}`)}\n`),
     progress,
     end: progress.end
   }

@@ -1,6 +1,14 @@
-/** How the pipeline talks to the person running it; the action and the CLI each implement it. */
+import { neutraliseLine } from '../util/log-text.js'
+
+/**
+ * How the pipeline talks to the person running it; the action and the CLI each implement it.
+ * Messages carry text from inputs (labels, partition names, file names, tool output): an
+ * implementation prints each through reporterText, never raw.
+ */
 export interface Reporter {
+  /** One line. */
   info(message: string): void
+  /** One line. */
   warning(message: string, where?: { file?: string; line?: number }): void
   /** Called after every device; implementations throttle what they print. */
   progress(done: number, total: number): void
@@ -9,6 +17,14 @@ export interface Reporter {
    * `finally` (the action saves it for its post: step): the secret temp folder and the lock.
    */
   holding?(resource: { kind: 'secret-temp' | 'lock'; path: string }): void
+}
+
+/**
+ * A reporter message as it may reach a log: one line (a line break inside shows as `\n`), control
+ * and format characters escaped, never the start of a workflow command (src/util/log-text.ts).
+ */
+export function reporterText(message: string): string {
+  return neutraliseLine(message)
 }
 
 export interface ProgressOptions {

@@ -64,3 +64,12 @@ export function neutraliseOutput(text: string): string {
   if (safe.includes('::')) safe = safe.replace(/^(\s*)::/gm, '$1\\::')
   return safe
 }
+
+/**
+ * A message that is one line by design (progress, info, warnings): as neutraliseOutput, and a line
+ * break inside it (from a label, a file name, a tool's output) shows as `\n` instead of starting
+ * a new line.
+ */
+export function neutraliseLine(text: string): string {
+  return neutraliseOutput(text.includes('\n') ? text.replace(/\n/g, '\\n') : text)
+}
