@@ -160,6 +160,17 @@ describe('the device manifest', () => {
   }, 60_000)
 })
 
+describe('what the rows hold', () => {
+  it('a 1.5 MB CSV whose 1,000-column header repeats into every row: refused at the device data budget', () => {
+    const names = Array.from({ length: 999 }, (_, k) => `a-rather-long-column-name-of-the-inventory-export-${String(k).padStart(4, '0')}`)
+    const rows = Array.from({ length: 1500 }, (_, k) => `S${k}${','.repeat(999)}`)
+    const manifest = file('wide.csv', `serial,${names.join(',')}\n${rows.join('\n')}\n`)
+    expect(statSync(manifest).size).toBeLessThan(1_600_000)
+    const run = cli(bakeArgs(manifest, 'o-wide'))
+    expectRefused(run, [/wide\.csv:\d+: the devices up to this row hold more than 64 Mi characters of field names and values, the most a manifest may hold/], 'o-wide')
+  })
+})
+
 describe('YAML aliases and merges', () => {
   /** The issue's case: 3,000 devices, each merging one 3,000-key anchor (about 118 KB). */
   function aliasBomb(anchorAbove: boolean): string {
