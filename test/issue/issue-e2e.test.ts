@@ -154,7 +154,7 @@ describe('device CSRs', () => {
     writeFileSync(tamperedPath, `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`)
     expect(csrRefusal('ec-p256', tamperedPath).message).toMatch(/invalid signature/)
 
-    expect(csrRefusal('ec-p256', path.join(dir, 'missing.csr.pem')).message).toMatch(/cannot be read/)
+    expect(csrRefusal('ec-p256', path.join(dir, 'missing.csr.pem')).message).toMatch(/: not found/)
     expect(csrRefusal('ec-p256', root.certPath).message).toMatch(/no CERTIFICATE REQUEST block/)
     const garbagePath = path.join(dir, 'garbage.csr.pem')
     writeFileSync(garbagePath, 'not a csr')
