@@ -69,7 +69,7 @@ function kindOf(info: Stats): string | undefined {
 
 function check(info: Stats, limit: ReadLimit): void {
   const kind = kindOf(info)
-  if (kind === 'a directory') throw new ReadLimitError('EISDIR', `it is a directory, not ${limit.what} file`)
+  if (kind === 'a directory') throw new ReadLimitError('EISDIR', 'it is a directory, not a file')
   if (kind !== undefined) throw new ReadLimitError('ENOTREG', `it is ${kind}, not a regular file; ${limit.what} must be a regular file`)
   if (info.size > limit.maxBytes) throw tooBig(`it is ${info.size.toLocaleString('en-US')} bytes`, limit)
 }

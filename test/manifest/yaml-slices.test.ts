@@ -88,6 +88,49 @@ describe('YAML slices', () => {
     expectSameBothWays(wrapped.replace(/^ {2}(?=[- ])/gm, ''))
   })
 
+  it('anchors defined above the list, merged and aliased in its items: the same in slices', () => {
+    const text = [
+      'defaults: &d',
+      '  site: berlin',
+      '  region: eu',
+      'gateway: &gw "gw-1"',
+      'devices:',
+      '  - <<: *d',
+      '    serial: G1',
+      '  - <<: *d',
+      '    serial: G2',
+      '    site: lisbon',
+      '    gateway: *gw',
+      '  - serial: G3',
+      '    <<: [*d]',
+      '  - <<: *d',
+      '    serial: G/4',
+      ''
+    ].join('\n')
+    const message = expectSameBothWays(text) as string
+    expect(message).toMatch(/^\/fleet\/m\.yaml:14: serial "G\/4" contains "\/"/)
+    const devices = expectSameBothWays(text.replace('G/4', 'G4')) as Array<{ serial: string; source: { line: number }; fields: Record<string, string> }>
+    expect(devices.map((d) => [d.serial, d.source.line, d.fields.site, d.fields.region, d.fields.gateway])).toEqual([
+      ['G1', 6, 'berlin', 'eu', undefined],
+      ['G2', 8, 'lisbon', 'eu', 'gw-1'],
+      ['G3', 12, 'berlin', 'eu', undefined],
+      ['G4', 14, 'berlin', 'eu', undefined]
+    ])
+  })
+
+  it('an anchor inside the list (read whole) is found by items after it', () => {
+    const text = '- &first\n  serial: H1\n  site: oslo\n- <<: *first\n  serial: H2\n- serial: H3\n  site: *first\n'
+    const message = read(text, { slice: false }) as string
+    // The merge works; the alias of a mapping as a value is refused, naming the line.
+    expect(message).toBe('/fleet/m.yaml:7: field "site" is a mapping; values must be text, numbers or booleans (input "manifest")')
+    const devices = read(text.replace('  site: *first\n', ''), {}) as Array<{ serial: string; fields: Record<string, string> }>
+    expect(devices.map((d) => [d.serial, d.fields.site])).toEqual([
+      ['H1', 'oslo'],
+      ['H2', 'oslo'],
+      ['H3', undefined]
+    ])
+  })
+
   it('row problems keep their lines across slices', () => {
     const text = '- serial: C1\n- serial: C/2\n- serial: C1\n- serial: C4\n  meta:\n    a: 1\n- serial: C5\n  device-id: "x y"\n'
     const message = expectSameBothWays(text) as string
