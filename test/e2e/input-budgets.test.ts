@@ -140,7 +140,10 @@ describe('the device manifest', () => {
         // A realistic row: serial, MAC device ID, two template fields and a CSR path.
         const row = {
           serial: `SN-2026-${String(k).padStart(7, '0')}`,
-          'device-id': k.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:'),
+          'device-id': k
+            .toString(16)
+            .padStart(12, '0')
+            .replace(/(..)(?!$)/g, '$1:'),
           site: `plant-${k % 37}-line-${k % 11}`,
           region: k % 2 ? 'eu-central-1' : 'us-east-2',
           csr: `csrs/SN-2026-${String(k).padStart(7, '0')}.csr`
@@ -148,7 +151,12 @@ describe('the device manifest', () => {
         if (format === 'csv') await write(`${Object.values(row).join(',')}\n`)
         if (format === 'jsonl') await write(`${JSON.stringify(row)}\n`)
         if (format === 'json') await write(`${JSON.stringify(row, null, 2).replace(/^/gm, '  ')}${k < 99_999 ? ',' : ''}\n`)
-        if (format === 'yaml') await write(Object.entries(row).map(([key, value], i) => `${i === 0 ? '  - ' : '    '}${key}: "${value}"\n`).join(''))
+        if (format === 'yaml')
+          await write(
+            Object.entries(row)
+              .map(([key, value], i) => `${i === 0 ? '  - ' : '    '}${key}: "${value}"\n`)
+              .join('')
+          )
       }
       if (format === 'json') await write(']\n')
       out.end()
@@ -182,12 +190,19 @@ describe('YAML aliases and merges', () => {
   }
 
   it('3,000 devices merging a 3,000-key anchor: refused at the copy budget, in seconds and little memory', () => {
-    for (const [name, above] of [['bomb-above.yaml', true], ['bomb-inside.yaml', false]] as const) {
+    for (const [name, above] of [
+      ['bomb-above.yaml', true],
+      ['bomb-inside.yaml', false]
+    ] as const) {
       const text = aliasBomb(above)
       expect(text.length).toBeGreaterThan(100_000)
       expect(text.length).toBeLessThan(160_000)
       const run = cli(bakeArgs(file(name, text), `o-${name}`))
-      expectRefused(run, [new RegExp(`${name.replace('.', '\\.')}:\\d+: YAML aliases and merges \\(<<: \\*anchor\\) have copied more than 2,000,000 fields and values`)], `o-${name}`)
+      expectRefused(
+        run,
+        [new RegExp(`${name.replace('.', '\\.')}:\\d+: YAML aliases and merges \\(<<: \\*anchor\\) have copied more than 2,000,000 fields and values`)],
+        `o-${name}`
+      )
     }
   })
 

@@ -70,12 +70,21 @@ function expectOnlyOwnCommands(output: string, secrets: string[]): RunnerCommand
     expect(command.syntax, command.line).toBe('v2')
     // save-state: the main step's notes for its post step (on stdout when the runner gives no GITHUB_STATE file).
     expect(['error', 'warning', 'add-mask', 'save-state'], command.line).toContain(command.name)
-    if (command.name === 'add-mask') expect(secrets.some((secret) => secret.includes(command.data.split('\n')[0] ?? '')), command.line).toBe(true)
+    if (command.name === 'add-mask')
+      expect(
+        secrets.some((secret) => secret.includes(command.data.split('\n')[0] ?? '')),
+        command.line
+      ).toBe(true)
     else if (command.name === 'save-state') expect(command.data, command.line).not.toMatch(/pwn/)
     else expect(runnerCommands(command.data), command.line).toEqual([])
   }
   // Everything that is not one of those lines is plain log text.
-  expect(output.split('\n').filter((line) => /pwn/.test(line) && !commands.some((c) => c.line === line)).every((line) => !/^\s*::/.test(line))).toBe(true)
+  expect(
+    output
+      .split('\n')
+      .filter((line) => /pwn/.test(line) && !commands.some((c) => c.line === line))
+      .every((line) => !/^\s*::/.test(line))
+  ).toBe(true)
   return commands
 }
 
@@ -106,7 +115,21 @@ describe('labels and GPT names from a base image', () => {
     const manifest = path.join(work, 'one.csv')
     writeFileSync(manifest, 'serial\nL-1\n')
     const out = path.join(work, 'out-cli')
-    const result = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--image', image, '--partition', String(rootNumber), '--output-dir', out])
+    const result = runCli([
+      'bake',
+      '--manifest',
+      manifest,
+      '--fleet-ca-cert',
+      ca.certPath,
+      '--fleet-ca-key',
+      ca.keyPath,
+      '--image',
+      image,
+      '--partition',
+      String(rootNumber),
+      '--output-dir',
+      out
+    ])
     expect(result.status, result.stderr).toBe(0)
     expectNoCommands(result.stdout + result.stderr)
     expect(result.stderr).toMatch(/writing into partition \d+ \(rootfs, \\n::error::pwn13\)/)
@@ -135,13 +158,31 @@ describe('manifest values and file names', () => {
   it('a value with a command is refused, shown escaped, through the CLI and the action', () => {
     const manifest = path.join(work, 'values.csv')
     writeFileSync(manifest, 'serial,site\nV-1,"Berlin\n::add-mask::pwned-20"\n')
-    const args = ['bake', '--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--subject', 'CN={device-id},O={site}', '--output-dir', path.join(work, 'out-values')]
+    const args = [
+      'bake',
+      '--manifest',
+      manifest,
+      '--fleet-ca-cert',
+      ca.certPath,
+      '--fleet-ca-key',
+      ca.keyPath,
+      '--subject',
+      'CN={device-id},O={site}',
+      '--output-dir',
+      path.join(work, 'out-values')
+    ]
     const cli = runCli(args)
     expect(cli.status).toBe(2)
     expectNoCommands(cli.stdout + cli.stderr)
     expect(cli.stderr).toContain('values.csv:2: field "site": value "Berlin\\n::add-mask::pwned-20" contains a control character (U+000A)')
 
-    const action = runAction({ manifest, 'fleet-ca-cert': ca.certPem, 'fleet-ca-key': ca.keyPem, subject: 'CN={device-id},O={site}', 'output-dir': path.join(work, 'out-values-action') })
+    const action = runAction({
+      manifest,
+      'fleet-ca-cert': ca.certPem,
+      'fleet-ca-key': ca.keyPem,
+      subject: 'CN={device-id},O={site}',
+      'output-dir': path.join(work, 'out-values-action')
+    })
     expect(action.status).toBe(1)
     const commands = expectOnlyOwnCommands(action.stdout + action.stderr, [ca.keyPem])
     expect(commands.filter((command) => command.name === 'add-mask' && command.data.includes('pwned'))).toEqual([])

@@ -71,7 +71,7 @@ describe('credentials-dir', () => {
     expect(listing).toContain(`var/${name}/pkey.pem`)
   })
 
-  it('the room kept for file names holds every layout\'s names', () => {
+  it("the room kept for file names holds every layout's names", () => {
     for (const files of Object.values(LAYOUT_FILES)) for (const file of files) expect(Buffer.byteLength(file.name)).toBeLessThanOrEqual(PATH_LIMITS.deviceFileName)
   })
 })

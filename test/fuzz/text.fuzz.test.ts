@@ -165,7 +165,14 @@ describe('random bytes in labels and GPT names', () => {
         const expected = Buffer.from(name).toString('utf16le').split('\0')[0] ?? ''
         expect(layout.partitions[0]?.name ?? '').toBe(expected)
       },
-      { numRuns: 12, timeLimitMs: 20_000, examples: PAYLOADS.map((payload) => ({ name: new Uint8Array(Buffer.from(payload.padEnd(36, '\0'), 'utf16le')), label: new Uint8Array(Buffer.from(payload.padEnd(16, '\0')).subarray(0, 16)) })) }
+      {
+        numRuns: 12,
+        timeLimitMs: 20_000,
+        examples: PAYLOADS.map((payload) => ({
+          name: new Uint8Array(Buffer.from(payload.padEnd(36, '\0'), 'utf16le')),
+          label: new Uint8Array(Buffer.from(payload.padEnd(16, '\0')).subarray(0, 16))
+        }))
+      }
     )
   })
 
@@ -180,7 +187,21 @@ describe('random bytes in labels and GPT names', () => {
         const manifest = path.join(work, 'one.csv')
         writeFileSync(manifest, 'serial\nF-1\n')
         const out = path.join(work, `out-${FUZZ_SEED}-${count++}`)
-        const result = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--image', image, '--partition', String(rootNumber), '--output-dir', out])
+        const result = runCli([
+          'bake',
+          '--manifest',
+          manifest,
+          '--fleet-ca-cert',
+          ca.certPath,
+          '--fleet-ca-key',
+          ca.keyPath,
+          '--image',
+          image,
+          '--partition',
+          String(rootNumber),
+          '--output-dir',
+          out
+        ])
         // A label is only text to credbake: the bake succeeds whatever it holds.
         expectSafeOutput(result, [0])
       },
@@ -193,10 +214,46 @@ describe('random bytes in labels and GPT names', () => {
 
 /** Characters that make values interesting: letters, spaces of every kind, controls, format characters. */
 const VALUE_CHARS = [
-  'a', 'B', '7', '-', '.', ',', '"', "'", ':', '#', '{', '&', '*', '\\', 'é', '日',
-  ' ', '\t', '\u00a0', '\u3000', '\u2009',
-  '\n', '\r', '\u0000', '\u001b', '\u007f', '\u0085', '\u009b',
-  '\u200b', '\u200d', '\u200e', '\u202a', '\u202e', '\u2066', '\u2069', '\u2060', '\ufeff', '\u00ad', '\u2028', '\u2029'
+  'a',
+  'B',
+  '7',
+  '-',
+  '.',
+  ',',
+  '"',
+  "'",
+  ':',
+  '#',
+  '{',
+  '&',
+  '*',
+  '\\',
+  'é',
+  '日',
+  ' ',
+  '\t',
+  '\u00a0',
+  '\u3000',
+  '\u2009',
+  '\n',
+  '\r',
+  '\u0000',
+  '\u001b',
+  '\u007f',
+  '\u0085',
+  '\u009b',
+  '\u200b',
+  '\u200d',
+  '\u200e',
+  '\u202a',
+  '\u202e',
+  '\u2066',
+  '\u2069',
+  '\u2060',
+  '\ufeff',
+  '\u00ad',
+  '\u2028',
+  '\u2029'
 ]
 const value = fc.array(fc.constantFrom(...VALUE_CHARS), { minLength: 1, maxLength: 12 }).map((chars) => chars.join(''))
 
@@ -214,7 +271,7 @@ function render(format: ManifestFormat, site: string): string {
 }
 
 describe('random manifest values in a field the subject uses', () => {
-  it('the same decision in every format, the rule\'s decision, never shown raw', async () => {
+  it("the same decision in every format, the rule's decision, never shown raw", async () => {
     await runProperty(
       'manifest values',
       value,

@@ -95,8 +95,7 @@ describe('control and format characters in values a template uses', () => {
 
 describe('white space at either end of a value', () => {
   it('is kept in a field no template uses, exactly as written, in every format', async () => {
-    const file = (format: ManifestFormat): string =>
-      manifestFile(`k.${format}`, manifestWith(format, '  padded  ').replace(/site/g, 'note'))
+    const file = (format: ManifestFormat): string => manifestFile(`k.${format}`, manifestWith(format, '  padded  ').replace(/site/g, 'note'))
     for (const format of FORMATS) {
       const [device] = await readDeviceManifest(file(format), TEMPLATE_FIELDS)
       expect(device?.fields.note, format).toBe('  padded  ')
@@ -129,7 +128,7 @@ describe('white space at either end of a value', () => {
     expect((error as ManifestError).message).toMatch(/h\.csv:1: column name " device-id" has white space around it/)
   })
 
-  it('YAML: a plain scalar has no surrounding spaces by YAML\'s rules; a quoted one keeps them', async () => {
+  it("YAML: a plain scalar has no surrounding spaces by YAML's rules; a quoted one keeps them", async () => {
     const [plain] = await readDeviceManifest(manifestFile('p.yaml', '- serial: A1\n  note:   spaced   \n'))
     expect(plain?.fields.note).toBe('spaced')
     const [quoted] = await readDeviceManifest(manifestFile('q.yaml', '- serial: A1\n  note: "  spaced  "\n'))
