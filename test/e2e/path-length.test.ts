@@ -63,6 +63,15 @@ describe('credentials-dir', () => {
     expectNothingIssued('o-path')
   })
 
+  it('with ostree-os the sysroot path in front counts too', () => {
+    // /var + 16 names of 240 bytes + "imp…": 4062 bytes, the most a plain credentials-dir may have.
+    const dir = `/var/${Array.from({ length: 16 }, () => 'd'.repeat(240)).join('/')}/${'i'.repeat(4062 - 5 - 16 * 241)}`
+    expect(Buffer.byteLength(dir)).toBe(4062)
+    const inputs = { manifest, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, 'credentials-dir': dir }
+    expect(parseSettings(inputs, { baseDir: work }).credentialsDir).toBe(dir)
+    expect(() => parseSettings({ ...inputs, 'ostree-os': 'torizon' }, { baseDir: work })).toThrow(/with the names of the files in it \(up to 32 bytes\) and the OSTree sysroot path in front/)
+  })
+
   it('a name of exactly 255 bytes is accepted and lands in the overlay whole', () => {
     const name = 'm'.repeat(255)
     const result = bake('o-255', ['--format', 'tar', '--credentials-dir', `/var/${name}`])
