@@ -69,7 +69,9 @@ describe('credentials-dir', () => {
     expect(Buffer.byteLength(dir)).toBe(4062)
     const inputs = { manifest, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, 'credentials-dir': dir }
     expect(parseSettings(inputs, { baseDir: work }).credentialsDir).toBe(dir)
-    expect(() => parseSettings({ ...inputs, 'ostree-os': 'torizon' }, { baseDir: work })).toThrow(/with the names of the files in it \(up to 32 bytes\) and the OSTree sysroot path in front/)
+    expect(() => parseSettings({ ...inputs, 'ostree-os': 'torizon' }, { baseDir: work })).toThrow(
+      /with the names of the files in it \(up to 32 bytes\) and the OSTree sysroot path in front/
+    )
   })
 
   it('a name of exactly 255 bytes is accepted and lands in the overlay whole', () => {
