@@ -2,10 +2,10 @@ import { isMainThread, workerData, parentPort } from 'node:worker_threads';
 import * as crypto from 'node:crypto';
 import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey } from 'node:crypto';
 import path from 'node:path';
-import { readFileSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync } from 'node:fs';
+import { constants, openSync, fstatSync, readSync, closeSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync } from 'node:fs';
+import 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
-import 'node:fs/promises';
 import 'node:module';
 import 'node:url';
 import zlib from 'node:zlib';
@@ -7842,6 +7842,150 @@ function badSignatureError(signer, serial, problem) {
         'Nothing was recorded as issued for it; certificates journaled before it are valid. Fix the signer and run again: the run resumes.', { input: 'fleet-ca-key', serial });
 }
 
+// Reading an input file whole, within a budget. A path given as an input, or named by a manifest
+// row, may be a FIFO (opening it for reading would wait for a writer forever), a device such as
+// /dev/zero (reading never ends), or a file far larger than anything credbake needs (reading it
+// exhausts memory, or ends in V8's "Cannot create a string longer than ..."). So: open without
+// blocking, fstat the open descriptor (what is read is what was checked), refuse anything but a
+// regular file, refuse a size over the cap before reading a byte, and stop reading at the cap
+// even if the size was wrong (/proc files say 0, files grow).
+//
+// Errors are plain Errors with a `code` (ENOENT, EACCES, EISDIR from the system; ENOTREG and EFBIG
+// from here) and a message that completes "X cannot be read: …", so every caller keeps its own
+// message naming the input. docs/input-limits.md lists the caps.
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** The caps, in bytes. Each is documented (with its reason) in docs/input-limits.md. */
+const INPUT_LIMITS = {
+    /** Device manifest: 100,000 devices are 3-30 MiB in any format. */
+    manifest: 64 * MiB,
+    /** A CSR named by a manifest row: an RSA-4096 CSR with `openssl req -text` is about 5 KiB. */
+    csr: 16 * KiB,
+    /** fleet-ca-cert, fleet-ca-key, server-ca (file or text): a chain or a CA bundle. */
+    pem: 1 * MiB,
+    /** credentials-zip: OTA Connect's are a few KiB. */
+    credentialsZip: 16 * MiB,
+    /** A review manifest (credbake-manifest.json) or a certificates.pem read whole by verify or merge. */
+    reviewFile: 256 * MiB
+};
+/** A file refused before or while it was read: not a regular file, or over its cap. */
+class ReadLimitError extends Error {
+    code;
+    constructor(code, message) {
+        super(message);
+        this.code = code;
+        this.name = 'ReadLimitError';
+    }
+}
+/** 1.5 MiB, 16 KiB, 300 bytes. */
+function formatSize(bytes) {
+    if (bytes >= MiB)
+        return `${Number.isInteger(bytes / MiB) ? bytes / MiB : (bytes / MiB).toFixed(1)} MiB`;
+    if (bytes >= KiB)
+        return `${Number.isInteger(bytes / KiB) ? bytes / KiB : (bytes / KiB).toFixed(1)} KiB`;
+    return `${bytes} bytes`;
+}
+/** Why a file of this type cannot be read as an input ("a FIFO (named pipe)"), or undefined for a regular file. */
+function kindOf(info) {
+    if (info.isFile())
+        return undefined;
+    if (info.isDirectory())
+        return 'a directory';
+    if (info.isFIFO())
+        return 'a FIFO (named pipe)';
+    if (info.isCharacterDevice())
+        return 'a character device';
+    if (info.isBlockDevice())
+        return 'a block device';
+    if (info.isSocket())
+        return 'a socket';
+    return 'not a regular file';
+}
+function check(info, limit) {
+    const kind = kindOf(info);
+    if (kind === 'a directory')
+        throw new ReadLimitError('EISDIR', 'it is a directory, not a file');
+    if (kind !== undefined)
+        throw new ReadLimitError('ENOTREG', `it is ${kind}, not a regular file; ${limit.what} must be a regular file`);
+    if (info.size > limit.maxBytes)
+        throw tooBig(`it is ${info.size.toLocaleString('en-US')} bytes`, limit);
+}
+function tooBig(what, limit) {
+    return new ReadLimitError('EFBIG', `${what}; ${limit.what} may be at most ${formatSize(limit.maxBytes)}`);
+}
+// O_NONBLOCK: opening a FIFO does not wait for a writer (fstat then refuses it). Reads of a
+// regular file are not affected by it.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+/** The whole of `file` if it is a regular file of at most `limit.maxBytes`. */
+function readBoundedSync(file, limit) {
+    const fd = openSync(file, OPEN_FLAGS);
+    try {
+        const info = fstatSync(fd);
+        check(info, limit);
+        const reader = new CappedBuffer(info.size, limit);
+        for (;;) {
+            const room = reader.room();
+            const read = readSync(fd, reader.buffer, reader.length, room, null);
+            if (read === 0)
+                return reader.contents();
+            reader.advance(read);
+        }
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/**
+ * The buffer a file is read into: sized by fstat, plus one byte that tells a file that grew past
+ * the cap from one that ends there; grown (up to the cap) when the size was wrong (a /proc file, a
+ * growing file).
+ */
+class CappedBuffer {
+    limit;
+    buffer;
+    length = 0;
+    constructor(size, limit) {
+        this.limit = limit;
+        this.buffer = Buffer.allocUnsafe(Math.min(limit.maxBytes, Math.max(size, 64 * KiB)) + 1);
+    }
+    /** Free bytes to read into; grows the buffer first when it is full. */
+    room() {
+        if (this.length === this.buffer.length) {
+            if (this.length > this.limit.maxBytes)
+                throw tooBig(`it holds more than ${formatSize(this.limit.maxBytes)}`, this.limit);
+            const larger = Buffer.allocUnsafe(Math.min(this.limit.maxBytes + 1, this.buffer.length * 2));
+            this.buffer.copy(larger, 0, 0, this.length);
+            this.buffer = larger;
+        }
+        return this.buffer.length - this.length;
+    }
+    advance(read) {
+        this.length += read;
+        if (this.length > this.limit.maxBytes)
+            throw tooBig(`it holds more than ${formatSize(this.limit.maxBytes)}`, this.limit);
+    }
+    contents() {
+        return this.buffer.subarray(0, this.length);
+    }
+}
+/** readBoundedSync as UTF-8 text. */
+function readBoundedTextSync(file, limit) {
+    return readBoundedSync(file, limit).toString('utf8');
+}
+/** The end of "FILE …" for an input file that cannot be read: "not found", "is a FIFO (named pipe), …". */
+function whyUnreadable(error) {
+    if (error instanceof ReadLimitError)
+        return error.message.replace(/^it /, '');
+    const code = error.code;
+    if (code === 'ENOENT')
+        return 'not found';
+    if (code === 'EISDIR')
+        return 'is a directory, not a file';
+    if (code === 'EACCES')
+        return 'cannot be read (permission denied)';
+    return `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+}
+
 // Digests used for fingerprints and key identifiers. Thin wrappers so call sites read as intent.
 // crypto.hash (Node 20.12+, 21.7+) digests in one call without a Hash object: a bake takes about
 // ten small digests per device. Older Nodes take the Hash object.
@@ -7853,6 +7997,41 @@ function sha256Hex(data) {
 /** SHA-1 only where a standard asks for it (RFC 5280 key identifiers), never for integrity. */
 function sha1(data) {
     return createHash('sha1').update(data).digest();
+}
+
+// Text that came from inputs (file-system labels, partition names, manifest values, file names,
+// tool and signer output) on its way to a log. A GitHub runner reads every line a step prints to
+// stdout or stderr as a possible workflow command: `::name ...::data` once leading whitespace is
+// trimmed, and the legacy `##[name ...]data` anywhere in the line. A base image whose label holds
+// "\n::add-mask::..." or "##[stop-commands]x" could otherwise steer the job's log. Everything
+// printed goes through neutraliseOutput (the CLI console, the action's reporter, error printing);
+// values embedded in messages go through escapeText/quoteText so their control characters show as
+// escapes instead of breaking or hiding lines. docs/input-limits.md describes the rules.
+/**
+ * Characters that must never reach a log raw: C0 controls (except the tab and the line feed, which
+ * output itself uses), DEL, C1 controls (U+0085 is a line break to some readers), Unicode format
+ * characters (bidi embeddings, overrides and isolates, zero-width characters, U+FEFF, tags), line
+ * and paragraph separators, and lone surrogates.
+ */
+/** The same plus the tab and the line feed: what a value embedded in a message may not carry raw. */
+const UNSAFE_IN_VALUE = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu;
+const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+/**
+ * `\n`, `\r`, `\t`, else `\uXXXX` (a surrogate pair beyond the BMP): visible, and valid JSON
+ * escapes, so JSON output that goes through neutraliseOutput still parses to the same data.
+ */
+function escapeChar(char) {
+    const named = NAMED[char];
+    if (named !== undefined)
+        return named;
+    let escaped = '';
+    for (let i = 0; i < char.length; i++)
+        escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return escaped;
+}
+/** A value for the inside of a message: every control and format character escaped visibly. */
+function escapeText(value) {
+    return value.replace(UNSAFE_IN_VALUE, escapeChar);
 }
 
 // CSPRNG bytes drawn from a block filled by one randomFillSync call: each randomBytes call costs
@@ -8595,6 +8774,38 @@ function ipAddressBytes(text) {
     return bytes;
 }
 
+// Characters a reviewer cannot see or that change how text around them reads: what the manifest
+// refuses in values that become a certificate's subject or SAN, and what subject templates refuse.
+// (Logs escape the same characters: src/util/log-text.ts.)
+/**
+ * C0 and C1 controls (U+0000-U+001F, U+007F-U+009F, U+0085 among them), Unicode format characters
+ * (category Cf: bidi embeddings, overrides and isolates, zero-width characters, U+FEFF, tags), line
+ * and paragraph separators, and unpaired surrogates.
+ */
+const MISLEADING = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/u;
+/** What kind of character `char` is, for a message: "a bidi control (U+202E)". */
+function describeMisleadingChar(char) {
+    const code = char.codePointAt(0) ?? 0;
+    const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f))
+        return `a control character (${hex})`;
+    if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) || code === 0x200e || code === 0x200f || code === 0x061c) {
+        return `a bidi control (${hex}), which reorders the text around it`;
+    }
+    if ((code >= 0x200b && code <= 0x200d) || code === 0x2060 || code === 0xfeff)
+        return `an invisible zero-width character (${hex})`;
+    if (code === 0x2028 || code === 0x2029)
+        return `a line or paragraph separator (${hex})`;
+    if (code >= 0xd800 && code <= 0xdfff)
+        return `an unpaired surrogate (${hex}), not a character`;
+    return `an invisible format character (${hex})`;
+}
+/** The first control or format character of `value`, described, or undefined when there is none. */
+function misleadingCharIn(value) {
+    const match = MISLEADING.exec(value);
+    return match === null ? undefined : describeMisleadingChar(match[0]);
+}
+
 // Subject DN templates, e.g. `CN={device-id},O=Acme,OU=Fleet {region}`.
 //
 // The template is RFC 4514 text: most specific RDN first, so it reads like the DN strings of LDAP
@@ -8731,8 +8942,11 @@ function valueProblem(info, value) {
     const length = [...value].length;
     if (length > info.maxLength)
         return `is ${length} characters long; at most ${info.maxLength} are allowed (RFC 5280)`;
-    if (/[\u0000-\u001f\u007f]/.test(value))
-        return 'contains control characters';
+    // Controls and format characters (bidi overrides, zero-width characters) would make the subject
+    // read differently from what it is.
+    const hidden = misleadingCharIn(value);
+    if (hidden !== undefined)
+        return `contains ${hidden}`;
     if (info.rule && !info.rule.pattern.test(value))
         return `must be ${info.rule.explain}`;
     return undefined;
@@ -8992,7 +9206,7 @@ function randomSerial(bytes) {
 function publicKeyFromCsr(device, profile) {
     const csrPath = device.csr;
     const fail = (reason, cause) => {
-        throw new ManifestError(`device ${device.serial}: csr ${csrPath}: ${reason}`, {
+        throw new ManifestError(`device ${device.serial}: csr ${escapeText(csrPath)}: ${reason}`, {
             file: device.source.file,
             line: device.source.line,
             serial: device.serial,
@@ -9001,10 +9215,12 @@ function publicKeyFromCsr(device, profile) {
     };
     let text;
     try {
-        text = readFileSync(csrPath, 'utf8');
+        // The manifest reader checked it already; it may have changed since (a FIFO now must not hang
+        // an issuance worker, a large file must not fill its memory).
+        text = readBoundedTextSync(csrPath, { maxBytes: INPUT_LIMITS.csr, what: 'a CSR' });
     }
     catch (error) {
-        return fail(`cannot be read (${messageOf(error)})`, error);
+        return fail(whyUnreadable(error), error);
     }
     const blocks = readPemBlocks(text);
     if ('problem' in blocks)

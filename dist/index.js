@@ -1,11 +1,11 @@
 import { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
 import * as crypto from 'node:crypto';
 import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, X509Certificate, randomBytes, createPrivateKey } from 'node:crypto';
-import { readFileSync, existsSync, readSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, openSync, fchmodSync, closeSync, chownSync, writeFileSync, fstatSync, statSync, readdirSync, constants as constants$2, createReadStream } from 'node:fs';
+import { constants, openSync, fstatSync, closeSync, readSync, existsSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync, writeFileSync, statSync, readdirSync, createReadStream } from 'node:fs';
+import { open as open$1, readdir as readdir$1, stat as stat$1, readFile, rename as rename$1, rm as rm$1, writeFile as writeFile$1, link, mkdtemp, chmod as chmod$1, statfs, mkdir as mkdir$1, access as access$1, constants as constants$2, copyFile as copyFile$1, lstat as lstat$1 } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { open as open$1, readdir as readdir$1, stat as stat$1, readFile, rename as rename$1, rm as rm$1, writeFile as writeFile$1, link, mkdtemp, chmod as chmod$1, statfs, mkdir as mkdir$1, access as access$1, constants as constants$1, copyFile as copyFile$1, lstat as lstat$1 } from 'node:fs/promises';
 import zlib, { inflateRawSync, createGzip, createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import * as os from 'os';
 import os__default, { EOL } from 'os';
 import * as crypto$1 from 'crypto';
 import * as fs from 'fs';
-import { promises, constants } from 'fs';
+import { promises, constants as constants$1 } from 'fs';
 import 'path';
 import 'http';
 import 'https';
@@ -7880,6 +7880,185 @@ function handedBackBy(signer) {
     return memory;
 }
 
+// Reading an input file whole, within a budget. A path given as an input, or named by a manifest
+// row, may be a FIFO (opening it for reading would wait for a writer forever), a device such as
+// /dev/zero (reading never ends), or a file far larger than anything credbake needs (reading it
+// exhausts memory, or ends in V8's "Cannot create a string longer than ..."). So: open without
+// blocking, fstat the open descriptor (what is read is what was checked), refuse anything but a
+// regular file, refuse a size over the cap before reading a byte, and stop reading at the cap
+// even if the size was wrong (/proc files say 0, files grow).
+//
+// Errors are plain Errors with a `code` (ENOENT, EACCES, EISDIR from the system; ENOTREG and EFBIG
+// from here) and a message that completes "X cannot be read: …", so every caller keeps its own
+// message naming the input. docs/input-limits.md lists the caps.
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** The caps, in bytes. Each is documented (with its reason) in docs/input-limits.md. */
+const INPUT_LIMITS = {
+    /** Device manifest: 100,000 devices are 3-30 MiB in any format. */
+    manifest: 64 * MiB,
+    /** A CSR named by a manifest row: an RSA-4096 CSR with `openssl req -text` is about 5 KiB. */
+    csr: 16 * KiB,
+    /** fleet-ca-cert, fleet-ca-key, server-ca (file or text): a chain or a CA bundle. */
+    pem: 1 * MiB,
+    /** credentials-zip: OTA Connect's are a few KiB. */
+    credentialsZip: 16 * MiB,
+    /** A review manifest (credbake-manifest.json) or a certificates.pem read whole by verify or merge. */
+    reviewFile: 256 * MiB
+};
+/** A file refused before or while it was read: not a regular file, or over its cap. */
+class ReadLimitError extends Error {
+    code;
+    constructor(code, message) {
+        super(message);
+        this.code = code;
+        this.name = 'ReadLimitError';
+    }
+}
+/** 1.5 MiB, 16 KiB, 300 bytes. */
+function formatSize(bytes) {
+    if (bytes >= MiB)
+        return `${Number.isInteger(bytes / MiB) ? bytes / MiB : (bytes / MiB).toFixed(1)} MiB`;
+    if (bytes >= KiB)
+        return `${Number.isInteger(bytes / KiB) ? bytes / KiB : (bytes / KiB).toFixed(1)} KiB`;
+    return `${bytes} bytes`;
+}
+/** Why a file of this type cannot be read as an input ("a FIFO (named pipe)"), or undefined for a regular file. */
+function kindOf(info) {
+    if (info.isFile())
+        return undefined;
+    if (info.isDirectory())
+        return 'a directory';
+    if (info.isFIFO())
+        return 'a FIFO (named pipe)';
+    if (info.isCharacterDevice())
+        return 'a character device';
+    if (info.isBlockDevice())
+        return 'a block device';
+    if (info.isSocket())
+        return 'a socket';
+    return 'not a regular file';
+}
+function check$1(info, limit) {
+    const kind = kindOf(info);
+    if (kind === 'a directory')
+        throw new ReadLimitError('EISDIR', 'it is a directory, not a file');
+    if (kind !== undefined)
+        throw new ReadLimitError('ENOTREG', `it is ${kind}, not a regular file; ${limit.what} must be a regular file`);
+    if (info.size > limit.maxBytes)
+        throw tooBig(`it is ${info.size.toLocaleString('en-US')} bytes`, limit);
+}
+function tooBig(what, limit) {
+    return new ReadLimitError('EFBIG', `${what}; ${limit.what} may be at most ${formatSize(limit.maxBytes)}`);
+}
+// O_NONBLOCK: opening a FIFO does not wait for a writer (fstat then refuses it). Reads of a
+// regular file are not affected by it.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+/** Opens, fstats and closes `file`: the checks of readBoundedSync without reading. Returns the size. */
+function checkBoundedFileSync(file, limit) {
+    const fd = openSync(file, OPEN_FLAGS);
+    try {
+        const info = fstatSync(fd);
+        check$1(info, limit);
+        return info.size;
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** The whole of `file` if it is a regular file of at most `limit.maxBytes`. */
+function readBoundedSync(file, limit) {
+    const fd = openSync(file, OPEN_FLAGS);
+    try {
+        const info = fstatSync(fd);
+        check$1(info, limit);
+        const reader = new CappedBuffer(info.size, limit);
+        for (;;) {
+            const room = reader.room();
+            const read = readSync(fd, reader.buffer, reader.length, room, null);
+            if (read === 0)
+                return reader.contents();
+            reader.advance(read);
+        }
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/**
+ * The buffer a file is read into: sized by fstat, plus one byte that tells a file that grew past
+ * the cap from one that ends there; grown (up to the cap) when the size was wrong (a /proc file, a
+ * growing file).
+ */
+class CappedBuffer {
+    limit;
+    buffer;
+    length = 0;
+    constructor(size, limit) {
+        this.limit = limit;
+        this.buffer = Buffer.allocUnsafe(Math.min(limit.maxBytes, Math.max(size, 64 * KiB)) + 1);
+    }
+    /** Free bytes to read into; grows the buffer first when it is full. */
+    room() {
+        if (this.length === this.buffer.length) {
+            if (this.length > this.limit.maxBytes)
+                throw tooBig(`it holds more than ${formatSize(this.limit.maxBytes)}`, this.limit);
+            const larger = Buffer.allocUnsafe(Math.min(this.limit.maxBytes + 1, this.buffer.length * 2));
+            this.buffer.copy(larger, 0, 0, this.length);
+            this.buffer = larger;
+        }
+        return this.buffer.length - this.length;
+    }
+    advance(read) {
+        this.length += read;
+        if (this.length > this.limit.maxBytes)
+            throw tooBig(`it holds more than ${formatSize(this.limit.maxBytes)}`, this.limit);
+    }
+    contents() {
+        return this.buffer.subarray(0, this.length);
+    }
+}
+/** As readBoundedSync, without blocking the thread. */
+async function readBounded(file, limit) {
+    const handle = await open$1(file, OPEN_FLAGS);
+    try {
+        const info = await handle.stat();
+        check$1(info, limit);
+        const reader = new CappedBuffer(info.size, limit);
+        for (;;) {
+            const room = reader.room();
+            const { bytesRead } = await handle.read(reader.buffer, reader.length, room, null);
+            if (bytesRead === 0)
+                return reader.contents();
+            reader.advance(bytesRead);
+        }
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** readBounded as UTF-8 text. */
+async function readBoundedText(file, limit) {
+    return (await readBounded(file, limit)).toString('utf8');
+}
+/** readBoundedSync as UTF-8 text. */
+function readBoundedTextSync(file, limit) {
+    return readBoundedSync(file, limit).toString('utf8');
+}
+/** The end of "FILE …" for an input file that cannot be read: "not found", "is a FIFO (named pipe), …". */
+function whyUnreadable(error) {
+    if (error instanceof ReadLimitError)
+        return error.message.replace(/^it /, '');
+    const code = error.code;
+    if (code === 'ENOENT')
+        return 'not found';
+    if (code === 'EISDIR')
+        return 'is a directory, not a file';
+    if (code === 'EACCES')
+        return 'cannot be read (permission denied)';
+    return `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+}
+
 // Digests used for fingerprints and key identifiers. Thin wrappers so call sites read as intent.
 // crypto.hash (Node 20.12+, 21.7+) digests in one call without a Hash object: a bake takes about
 // ten small digests per device. Older Nodes take the Hash object.
@@ -7896,6 +8075,73 @@ function sha1(data) {
 function colonHex(data) {
     const hex = typeof data === 'string' ? data : Buffer.from(data).toString('hex');
     return (hex.toUpperCase().match(/../g) ?? []).join(':');
+}
+
+// Text that came from inputs (file-system labels, partition names, manifest values, file names,
+// tool and signer output) on its way to a log. A GitHub runner reads every line a step prints to
+// stdout or stderr as a possible workflow command: `::name ...::data` once leading whitespace is
+// trimmed, and the legacy `##[name ...]data` anywhere in the line. A base image whose label holds
+// "\n::add-mask::..." or "##[stop-commands]x" could otherwise steer the job's log. Everything
+// printed goes through neutraliseOutput (the CLI console, the action's reporter, error printing);
+// values embedded in messages go through escapeText/quoteText so their control characters show as
+// escapes instead of breaking or hiding lines. docs/input-limits.md describes the rules.
+/**
+ * Characters that must never reach a log raw: C0 controls (except the tab and the line feed, which
+ * output itself uses), DEL, C1 controls (U+0085 is a line break to some readers), Unicode format
+ * characters (bidi embeddings, overrides and isolates, zero-width characters, U+FEFF, tags), line
+ * and paragraph separators, and lone surrogates.
+ */
+const UNSAFE_IN_OUTPUT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu;
+/** The same plus the tab and the line feed: what a value embedded in a message may not carry raw. */
+const UNSAFE_IN_VALUE = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu;
+const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+/**
+ * `\n`, `\r`, `\t`, else `\uXXXX` (a surrogate pair beyond the BMP): visible, and valid JSON
+ * escapes, so JSON output that goes through neutraliseOutput still parses to the same data.
+ */
+function escapeChar(char) {
+    const named = NAMED[char];
+    if (named !== undefined)
+        return named;
+    let escaped = '';
+    for (let i = 0; i < char.length; i++)
+        escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return escaped;
+}
+/** A value for the inside of a message: every control and format character escaped visibly. */
+function escapeText(value) {
+    return value.replace(UNSAFE_IN_VALUE, escapeChar);
+}
+/**
+ * A value quoted for a message, as `"…"`: control and format characters escaped, `"` and `\`
+ * escaped as in JSON, long values shortened (the full value is in the file the message names).
+ */
+function quoteText(value, max = 70) {
+    const short = [...value].length > max ? `${[...value].slice(0, max - 6).join('')}…` : value;
+    return `"${escapeText(short.replace(/[\\"]/g, (c) => `\\${c}`))}"`;
+}
+/**
+ * Output text (one or more lines) made safe for a runner's log: unsafe characters escaped, every
+ * line that would start a workflow command (`::` after leading whitespace) gets a `\` in front of
+ * the colons, and every legacy `##[` becomes `##\u005b`. Text without any of these is returned as
+ * is. JSON stays valid and means the same: its strings only gain `\uXXXX` escapes (and no line of
+ * JSON starts with `::`).
+ */
+function neutraliseOutput(text) {
+    let safe = text.replace(UNSAFE_IN_OUTPUT, escapeChar);
+    if (safe.includes('##['))
+        safe = safe.replace(/##\[/g, '##\\u005b');
+    if (safe.includes('::'))
+        safe = safe.replace(/^(\s*)::/gm, '$1\\::');
+    return safe;
+}
+/**
+ * A message that is one line by design (progress, info, warnings): as neutraliseOutput, and a line
+ * break inside it (from a label, a file name, a tool's output) shows as `\n` instead of starting
+ * a new line.
+ */
+function neutraliseLine(text) {
+    return neutraliseOutput(text.includes('\n') ? text.replace(/\n/g, '\\n') : text);
 }
 
 // CSPRNG bytes drawn from a block filled by one randomFillSync call: each randomBytes call costs
@@ -8675,6 +8921,46 @@ function ipAddressBytes(text) {
     return bytes;
 }
 
+// Characters a reviewer cannot see or that change how text around them reads: what the manifest
+// refuses in values that become a certificate's subject or SAN, and what subject templates refuse.
+// (Logs escape the same characters: src/util/log-text.ts.)
+/**
+ * C0 and C1 controls (U+0000-U+001F, U+007F-U+009F, U+0085 among them), Unicode format characters
+ * (category Cf: bidi embeddings, overrides and isolates, zero-width characters, U+FEFF, tags), line
+ * and paragraph separators, and unpaired surrogates.
+ */
+const MISLEADING = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/u;
+/** What kind of character `char` is, for a message: "a bidi control (U+202E)". */
+function describeMisleadingChar(char) {
+    const code = char.codePointAt(0) ?? 0;
+    const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f))
+        return `a control character (${hex})`;
+    if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) || code === 0x200e || code === 0x200f || code === 0x061c) {
+        return `a bidi control (${hex}), which reorders the text around it`;
+    }
+    if ((code >= 0x200b && code <= 0x200d) || code === 0x2060 || code === 0xfeff)
+        return `an invisible zero-width character (${hex})`;
+    if (code === 0x2028 || code === 0x2029)
+        return `a line or paragraph separator (${hex})`;
+    if (code >= 0xd800 && code <= 0xdfff)
+        return `an unpaired surrogate (${hex}), not a character`;
+    return `an invisible format character (${hex})`;
+}
+/** The first control or format character of `value`, described, or undefined when there is none. */
+function misleadingCharIn(value) {
+    const match = MISLEADING.exec(value);
+    return match === null ? undefined : describeMisleadingChar(match[0]);
+}
+/** 'leading' / 'trailing' when `value` starts / ends with white space (any Unicode space), else undefined. */
+function edgeSpaceOf(value) {
+    if (/^\s/u.test(value))
+        return 'leading';
+    if (/\s$/u.test(value))
+        return 'trailing';
+    return undefined;
+}
+
 // Subject DN templates, e.g. `CN={device-id},O=Acme,OU=Fleet {region}`.
 //
 // The template is RFC 4514 text: most specific RDN first, so it reads like the DN strings of LDAP
@@ -8818,8 +9104,11 @@ function valueProblem(info, value) {
     const length = [...value].length;
     if (length > info.maxLength)
         return `is ${length} characters long; at most ${info.maxLength} are allowed (RFC 5280)`;
-    if (/[\u0000-\u001f\u007f]/.test(value))
-        return 'contains control characters';
+    // Controls and format characters (bidi overrides, zero-width characters) would make the subject
+    // read differently from what it is.
+    const hidden = misleadingCharIn(value);
+    if (hidden !== undefined)
+        return `contains ${hidden}`;
     if (info.rule && !info.rule.pattern.test(value))
         return `must be ${info.rule.explain}`;
     return undefined;
@@ -9146,7 +9435,7 @@ function randomSerial(bytes) {
 function publicKeyFromCsr(device, profile) {
     const csrPath = device.csr;
     const fail = (reason, cause) => {
-        throw new ManifestError(`device ${device.serial}: csr ${csrPath}: ${reason}`, {
+        throw new ManifestError(`device ${device.serial}: csr ${escapeText(csrPath)}: ${reason}`, {
             file: device.source.file,
             line: device.source.line,
             serial: device.serial,
@@ -9155,10 +9444,12 @@ function publicKeyFromCsr(device, profile) {
     };
     let text;
     try {
-        text = readFileSync(csrPath, 'utf8');
+        // The manifest reader checked it already; it may have changed since (a FIFO now must not hang
+        // an issuance worker, a large file must not fill its memory).
+        text = readBoundedTextSync(csrPath, { maxBytes: INPUT_LIMITS.csr, what: 'a CSR' });
     }
     catch (error) {
-        return fail(`cannot be read (${messageOf(error)})`, error);
+        return fail(whyUnreadable(error), error);
     }
     const blocks = readPemBlocks(text);
     if ('problem' in blocks)
@@ -12851,7 +13142,7 @@ class Summary {
                 throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
             }
             try {
-                yield access(pathFromEnv, constants.R_OK | constants.W_OK);
+                yield access(pathFromEnv, constants$1.R_OK | constants$1.W_OK);
             }
             catch (_a) {
                 throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
@@ -13446,7 +13737,7 @@ const pemSignerFactory = {
 const AWSKMS_SCHEME = 'awskms://';
 const KEY_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/i;
 // Alias names: letters, digits, `/`, `_`, `-` (KMS's own rule), up to 256 characters.
-const ALIAS = /^alias\/[A-Za-z0-9/_-]{1,250}$/;
+const ALIAS$1 = /^alias\/[A-Za-z0-9/_-]{1,250}$/;
 const ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)\/(.+)$/;
 const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?))(?::(\d{1,5}))?$/;
 function isAwsKmsReference(reference) {
@@ -13491,7 +13782,7 @@ function parseKey(text, keyText) {
     if (KEY_ID.test(keyText))
         return { keyId: keyText, kind: 'key-id' };
     if (keyText.startsWith('alias/')) {
-        if (!ALIAS.test(keyText))
+        if (!ALIAS$1.test(keyText))
             throw invalid(text, `alias "${keyText}" is not a KMS alias name (letters, digits, "/", "_" and "-")`);
         return { keyId: keyText, kind: 'alias' };
     }
@@ -13502,7 +13793,7 @@ function parseKey(text, keyText) {
         const [, , region, , type, name] = match;
         if (type === 'key' && !KEY_ID.test(name))
             throw invalid(text, `"${name}" in the key ARN is not a key ID`);
-        if (type === 'alias' && !ALIAS.test(`alias/${name}`))
+        if (type === 'alias' && !ALIAS$1.test(`alias/${name}`))
             throw invalid(text, `alias "${name}" in the ARN is not a KMS alias name`);
         return { keyId: keyText, kind: type === 'key' ? 'key-arn' : 'alias-arn', region: region };
     }
@@ -14670,6 +14961,14 @@ class DeviceList {
     serial(row) {
         return this.columns.serials[row];
     }
+    /** Line of the row in the manifest. */
+    line(row) {
+        return this.columns.lines[row];
+    }
+    /** [row, csr path] of every row that names a CSR, in manifest order. */
+    csrPaths() {
+        return [...(this.columns.csrs ?? new Map())].sort((a, b) => a[0] - b[0]);
+    }
     device(row) {
         const { file, serials, deviceIds, lines, fields, csrs } = this.columns;
         const serial = serials[row];
@@ -14749,6 +15048,10 @@ class DeviceListBuilder {
     }
     serial(row) {
         return this.columns.serials[row];
+    }
+    /** Whether some device ID differs from its serial (else every ID is its serial). */
+    get hasOwnDeviceIds() {
+        return this.columns.deviceIds !== undefined;
     }
     deviceId(row) {
         const { deviceIds, serials } = this.columns;
@@ -16895,8 +17198,8 @@ class Problems {
     }
 }
 function formatProblems(problems, total) {
-    const file = problems[0]?.file ?? '';
-    const lines = problems.slice(0, LISTED_PROBLEMS).map((p) => `${p.file}:${p.line}: ${p.message}`);
+    const file = escapeText(problems[0]?.file ?? '');
+    const lines = problems.slice(0, LISTED_PROBLEMS).map((p) => `${escapeText(p.file)}:${p.line}: ${p.message}`);
     // file:line first (editors and terminals link it); the input is named once, at the end.
     if (total === 1)
         return `${lines[0]} (input "manifest")`;
@@ -16904,13 +17207,18 @@ function formatProblems(problems, total) {
     lines.push(`Input "manifest": ${total} problems in ${file}${listed}.`);
     return lines.join('\n');
 }
-/** A value quoted for a message: escapes control characters, shortens very long values. */
+/**
+ * A value quoted for a message: control and format characters escaped visibly (a manifest value
+ * must not break or hide a log line), very long values shortened.
+ */
 function show$1(value) {
-    const short = value.length > 70 ? `${value.slice(0, 64)}…` : value;
-    return JSON.stringify(short);
+    return quoteText(value);
 }
 
-// CSV manifests: a header row naming the columns, then one device per row.
+// CSV manifests: a header row naming the columns, then one device per row. Cells are taken as
+// written (RFC 4180: spaces are part of a field): nothing is trimmed, so a value's spaces are kept,
+// and the rules on values (src/manifest/rows.ts) refuse them where they would mislead. Column
+// names with spaces around them are refused (", device-id" would silently be another column).
 /**
  * @param options.parser 'auto' (default): text without a quote or a lone CR, separated by commas or
  *   semicolons, is split by hand (the
@@ -16923,10 +17231,9 @@ function readCsv(input, rows, options = {}) {
     const text = input.replace(/\r\n/g, '\n');
     let header;
     let lastEnd = 0;
-    const onRecord = (record, raw, endLine) => {
-        const cells = record.map((cell) => cell.trim());
-        // Lines of only separators (",,,", as spreadsheets export) count as blank.
-        if (cells.every((cell) => cell === ''))
+    const onRecord = (cells, raw, endLine) => {
+        // Lines of only separators (",,,", as spreadsheets export) or white space count as blank.
+        if (cells.every((cell) => cell.trim() === ''))
             return;
         // A record of the hand split is one line: its line is endLine.
         const line = raw === undefined ? endLine : startLine(raw, endLine);
@@ -16937,7 +17244,7 @@ function readCsv(input, rows, options = {}) {
         if (!header.ok)
             return;
         const names = header.names;
-        if (cells.length > names.length && cells.slice(names.length).some((cell) => cell !== '')) {
+        if (cells.length > names.length && cells.slice(names.length).some((cell) => cell.trim() !== '')) {
             rows.problem(line, `row has ${cells.length} values but the header names ${names.length} columns (a value with a comma must be quoted)`);
             return;
         }
@@ -16947,9 +17254,8 @@ function readCsv(input, rows, options = {}) {
     const delimiter = detectDelimiter(text);
     if (options.parser !== 'csv-parse' && delimiter !== '\t' && !text.includes('"') && !text.includes('\r')) {
         // No quoting, no other record delimiter: every line is one record, its cells split at the
-        // delimiter (csv-parse's trim is a subset of the trim applied to every cell above; the BOM is
-        // already gone; empty lines are skipped like skip_empty_lines does). Tabs, which csv-parse's
-        // trim also takes, are left to it.
+        // delimiter (the same records csv-parse gives without trim; the BOM is already gone; empty
+        // lines are skipped like skip_empty_lines does). Tab-separated files are left to csv-parse.
         let line = 0;
         for (let start = 0; start < text.length;) {
             let end = text.indexOf('\n', start);
@@ -16966,7 +17272,6 @@ function readCsv(input, rows, options = {}) {
             parse(text, {
                 delimiter,
                 bom: true,
-                trim: true,
                 skip_empty_lines: true,
                 relax_column_count: true,
                 raw: true,
@@ -16986,6 +17291,11 @@ function readCsv(input, rows, options = {}) {
                 const line = firstContentLineAfter(text, lastEnd);
                 rows.problem(line, 'not valid CSV: a quoted value (") on this row is never closed');
             }
+            else if (error.code === 'INVALID_OPENING_QUOTE' || error.code === 'CSV_INVALID_CLOSING_QUOTE') {
+                const line = typeof error.lines === 'number' && error.lines > 0 ? error.lines : firstContentLineAfter(text, lastEnd);
+                rows.problem(line, 'not valid CSV: a quote (") inside an unquoted value, or text (a space too) between a quoted value and its separator; ' +
+                    'a quoted value starts right after the separator and ends right before the next one, spaces inside the quotes are part of the value');
+            }
             else {
                 const line = typeof error.lines === 'number' && error.lines > 0 ? error.lines : firstContentLineAfter(text, lastEnd);
                 rows.problem(line, `not valid CSV: ${error.message.replace(/ at line \d+/, '')}`);
@@ -16998,6 +17308,12 @@ function readCsv(input, rows, options = {}) {
 }
 function checkHeader(names, line, rows) {
     let ok = true;
+    for (const name of names) {
+        if (name === '' || name.trim() === name)
+            continue;
+        rows.problem(line, `column name ${show$1(name)} has white space around it; CSV keeps spaces as part of a name, so remove them (write "serial,device-id", not "serial, device-id")`);
+        ok = false;
+    }
     if (!names.includes('serial')) {
         const near = names.find((name) => name.toLowerCase().replace(/[\s_-]/g, '') === 'serial');
         const hint = near === undefined ? '' : `; found ${show$1(near)} (column names are case-sensitive)`;
@@ -17162,10 +17478,13 @@ function addJsonRow(item, line, rows, fieldLine) {
     }
     rows.row(line, entries);
 }
-/** A JSON/YAML value as manifest text, or why it cannot be one. */
+/**
+ * A JSON/YAML value as manifest text, or why it cannot be one. Strings are taken as written (not
+ * trimmed): the rules on values refuse white space at the ends where it would mislead.
+ */
 function valueText(value) {
     if (typeof value === 'string')
-        return value.trim();
+        return value;
     if (value === null || value === undefined)
         return '';
     if (typeof value === 'boolean' || typeof value === 'bigint')
@@ -17425,6 +17744,19 @@ const MAX_NAME_LENGTH = 64;
 // and `actions/upload-artifact` accept. The device ID is a certificate CN, so `:` (MAC-style) is fine.
 const SERIAL_CHARS = /^[A-Za-z0-9._-]*$/;
 const DEVICE_ID_CHARS = /^[A-Za-z0-9._:-]*$/;
+/**
+ * What the rows of one manifest may hold in all, field names and values counted after YAML
+ * aliases and merges are expanded (docs/input-limits.md). 100,000 devices of 40 fields with 600
+ * characters each stay inside; a few KB of YAML that merges a large mapping into every row, or a
+ * CSV whose long header is repeated into every row, do not.
+ */
+const DEVICE_DATA_LIMITS = { fields: 4_000_000, characters: 64 * 1024 * 1024 };
+/**
+ * Names Windows reserves for devices, whatever the extension: `NUL.tar.gz` cannot be extracted
+ * there (where artifacts are often opened). COM¹²³/LPT¹²³ are reserved too, but the serial
+ * character set (ASCII) already excludes them.
+ */
+const WINDOWS_RESERVED = /^(?:CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(?:\.|$)/i;
 /** Why `value` is not a usable serial / device ID, or undefined when it is. */
 function nameProblem(what, value) {
     const chars = what === 'serial' ? SERIAL_CHARS : DEVICE_ID_CHARS;
@@ -17432,6 +17764,9 @@ function nameProblem(what, value) {
     const why = what === 'serial' ? 'it names the output files' : 'it becomes the certificate CN';
     if (value === '')
         return `${what} is empty`;
+    const edge = edgeSpaceOf(value);
+    if (edge !== undefined)
+        return `${what} ${show$1(value)} has ${edge} white space; values are taken as written, not trimmed: remove it`;
     if (!chars.test(value)) {
         const bad = [...new Set([...value].filter((c) => !chars.test(c)))].slice(0, 5);
         const listed = bad.map((c) => (c === ' ' ? 'space' : JSON.stringify(c))).join(', ');
@@ -17441,6 +17776,25 @@ function nameProblem(what, value) {
         return `${what} ${show$1(value)} must not start with "." (${why})`;
     if (value.length > MAX_NAME_LENGTH) {
         return `${what} ${show$1(value)} is ${value.length} characters long; at most ${MAX_NAME_LENGTH} are allowed`;
+    }
+    if (what === 'serial' && WINDOWS_RESERVED.test(value)) {
+        const stem = value.split('.')[0] ?? value;
+        return `serial ${show$1(value)} is a device name Windows reserves (${stem.toUpperCase()}); its output files could not be extracted there, choose another serial`;
+    }
+    return undefined;
+}
+/**
+ * Why a value a subject or SAN template uses (or the csr path) is text a reviewer could misread,
+ * or undefined: control and format characters are refused, and so is white space at either end
+ * (values are taken as written, never trimmed, and such a space is invisible in a review).
+ */
+function textProblem(what, value, use) {
+    const hidden = misleadingCharIn(value);
+    if (hidden !== undefined)
+        return `${what} ${show$1(value)} contains ${hidden}; ${use}, so it must be plain visible text`;
+    const edge = edgeSpaceOf(value);
+    if (edge !== undefined) {
+        return `${what} ${show$1(value)} has ${edge} white space; ${use}, and values are taken as written: remove the space (or fix the quoting)`;
     }
     return undefined;
 }
@@ -17456,8 +17810,18 @@ class DeviceCollector {
     // serials are indexed case-folded (an exact duplicate is the folded match that is equal).
     serialRows;
     deviceIdRows;
-    constructor(file) {
+    textFields;
+    // What the rows hold so far, against DEVICE_DATA_LIMITS.
+    spentFields = 0;
+    spentCharacters = 0;
+    /** Said once the manifest is read (the caller prints them): device IDs that differ only in case. */
+    warnings = [];
+    constructor(file, options = {}) {
         this.file = file;
+        const names = new Set(DEVICE_ID_KEYS);
+        names.add('serial');
+        // serial and device-id have their own, stricter character rules.
+        this.textFields = [...new Set(options.textFields ?? [])].filter((field) => !names.has(field));
         this.problems = new Problems(file);
         this.manifestDir = path.dirname(path.resolve(file));
         this.rows = new DeviceListBuilder(file);
@@ -17473,12 +17837,31 @@ class DeviceCollector {
         this.problems.clear();
         this.rows.clear();
         this.indexes();
+        this.spentFields = 0;
+        this.spentCharacters = 0;
+    }
+    /**
+     * Counts a row's fields against DEVICE_DATA_LIMITS; past them the manifest is refused at once
+     * (reading on is what costs).
+     */
+    spend(line, entries) {
+        this.spentFields += entries.length;
+        for (const [key, value] of entries)
+            this.spentCharacters += key.length + value.length;
+        const { fields, characters } = DEVICE_DATA_LIMITS;
+        if (this.spentFields <= fields && this.spentCharacters <= characters)
+            return;
+        const what = this.spentFields > fields
+            ? `more than ${fields.toLocaleString('en-US')} fields`
+            : `more than ${(characters / (1024 * 1024)).toLocaleString('en-US')} Mi characters of field names and values`;
+        throw new ManifestError(`${escapeText(this.file)}:${line}: the devices up to this row hold ${what}, the most a manifest may hold (counted after YAML aliases and merges are expanded, and with every CSV row repeating the header's names); see docs/input-limits.md (input "manifest")`, { file: this.file, line });
     }
     problem(line, message) {
         this.problems.add(line, message);
     }
     /** One manifest row: its fields as written (names and text values), and its line. */
     row(line, entries) {
+        this.spend(line, entries);
         const before = this.problems.size;
         const fields = {};
         let deviceIdKey;
@@ -17524,8 +17907,19 @@ class DeviceCollector {
         // Templates read `{device-id}`, so the canonical key always holds the effective ID.
         fields['device-id'] = deviceId;
         const csrText = fields.csr ?? '';
-        if (csrText.includes('\0'))
-            this.problem(line, 'csr path contains a NUL character');
+        if (csrText !== '') {
+            const bad = textProblem('csr path', csrText, 'it names a file');
+            if (bad !== undefined)
+                this.problem(line, bad);
+        }
+        for (const key of this.textFields) {
+            const value = fields[key];
+            if (value === undefined)
+                continue;
+            const bad = textProblem(`field ${show$1(key)}: value`, value, 'the subject or SAN uses this field');
+            if (bad !== undefined)
+                this.problem(line, bad);
+        }
         if (this.problems.size !== before || serial === undefined)
             return;
         const row = this.rows.add(serial, deviceId, line, fields, csrText === '' ? undefined : path.resolve(this.manifestDir, csrText));
@@ -17567,10 +17961,38 @@ class DeviceCollector {
     finishList(empty) {
         this.problems.throwIfAny();
         if (this.rows.length === 0) {
-            throw new ManifestError(`${this.file}:${empty.line}: ${empty.message} (input "manifest")`, { file: this.file, line: empty.line });
+            throw new ManifestError(`${escapeText(this.file)}:${empty.line}: ${empty.message} (input "manifest")`, { file: this.file, line: empty.line });
         }
+        this.warnCaseOnlyDeviceIds();
         // Without problems every row is a device, each serial in the index once.
         return this.rows.finish().withIndex(this.serialRows);
+    }
+    /**
+     * Device IDs that differ only in case are distinct here and in the certificates, but registries
+     * that compare IDs case-insensitively would take them for one device: one warning with a few
+     * pairs and the count. (Serials that differ only in case are refused: they name files.)
+     */
+    warnCaseOnlyDeviceIds() {
+        const rows = this.rows;
+        if (!rows.hasOwnDeviceIds)
+            return;
+        const folded = new RowIndex((row) => rows.deviceId(row), true);
+        const pairs = [];
+        let count = 0;
+        for (let row = 0; row < rows.length; row++) {
+            const match = folded.find(rows.deviceId(row));
+            if (match === -1) {
+                folded.add(row);
+                continue;
+            }
+            count++;
+            if (pairs.length < 3)
+                pairs.push(`${show$1(rows.deviceId(match))} (line ${rows.line(match)}) and ${show$1(rows.deviceId(row))} (line ${rows.line(row)})`);
+        }
+        if (count === 0)
+            return;
+        this.warnings.push(`${escapeText(this.file)}: ${count === 1 ? 'two device IDs differ' : `${count} device IDs differ from an earlier one`} only in case: ${pairs.join(', ')}${count > pairs.length ? ', …' : ''}. ` +
+            'They are different devices here, but a registry that compares IDs case-insensitively would take them for one.');
     }
 }
 
@@ -26291,8 +26713,13 @@ var distExports = requireDist();
 //
 // Memory: the yaml library needs several KiB per row for its syntax tree (100,000 rows: ~650 MiB,
 // far past the 256 MiB budget). Plain block-style manifests, the usual shape, are therefore parsed
-// a slice of items at a time; anything unusual (anchors, aliases, tags, flow style, several
-// documents) is parsed whole, which is exact and fine at the sizes people write such files by hand.
+// a slice of items at a time, anchors defined above the device list (`defaults: &d`) included;
+// anything else (tags, flow style, anchors among the items, several documents) is parsed whole,
+// which is exact and fine at the sizes people write such files by hand: up to WHOLE_PARSE_MAX.
+//
+// Aliases and merges (`<<: *defaults`) are expanded per device: what they copy counts against
+// ALIAS_COPY_LIMIT, merges nest at most MAX_NESTING deep, and the rows they make count against the
+// manifest's DEVICE_DATA_LIMITS, so a few KB of YAML cannot expand to gigabytes.
 const NO_DEVICES = 'the manifest lists no devices';
 // `merge` lets a fleet share fields through `<<: *defaults`.
 const OPTIONS = { merge: true, uniqueKeys: true, prettyErrors: true };
@@ -26302,6 +26729,18 @@ const OPTIONS = { merge: true, uniqueKeys: true, prettyErrors: true };
  * (V8 "RegExpCompiler Allocation failed"), which no try can catch. So depth is checked first.
  */
 const MAX_NESTING = 64;
+/**
+ * Largest YAML (in characters) parsed as one document: the yaml library's tree costs about 100
+ * times the text (1 MiB: ~130 MiB of memory, about a second).
+ */
+const WHOLE_PARSE_MAX = 1024 * 1024;
+/**
+ * Fields and values aliases and merges may copy into devices in all (each use counts what it
+ * copies): 100,000 devices merging 20 shared fields.
+ */
+const ALIAS_COPY_LIMIT = 2_000_000;
+/** An anchor block above the device list larger than this is not re-read with every slice. */
+const MAX_ANCHOR_PREFIX = 256 * 1024;
 /** Reads devices from YAML text. The options exist for tests: slice size, or no slicing at all. */
 function readYaml(text, rows, options = {}) {
     const deep = tooDeep(text);
@@ -26310,7 +26749,35 @@ function readYaml(text, rows, options = {}) {
         return { line: deep, message: NO_DEVICES };
     }
     const plan = options.slice === false ? undefined : planSlices(text);
-    return plan === undefined ? readWhole(text, rows) : readSliced(text, plan, rows, options.itemsPerSlice ?? 1000);
+    const copies = new AliasBudget(rows.file);
+    if (plan !== undefined)
+        return readSliced(text, plan, rows, options.itemsPerSlice ?? 1000, copies);
+    if (text.length > WHOLE_PARSE_MAX) {
+        rows.problem(1, tooLargeForWholeParse(text.length));
+        return { line: 1, message: NO_DEVICES };
+    }
+    return readWhole(text, rows, copies);
+}
+function tooLargeForWholeParse(length) {
+    return (`this YAML (${(length / (1024 * 1024)).toFixed(1)} Mi characters) must be read as one document (it uses tags, flow style, ` +
+        `several documents, or anchors inside the device list), and at most ${WHOLE_PARSE_MAX / (1024 * 1024)} MiB of YAML is read that way: ` +
+        'write the devices as block-style items ("- serial: ..."), with anchors only above "devices:", or use CSV or JSON Lines for a large fleet');
+}
+/** What aliases and merges have copied so far; past ALIAS_COPY_LIMIT the manifest is refused at once. */
+class AliasBudget {
+    file;
+    copied = 0;
+    constructor(file) {
+        this.file = file;
+    }
+    spend(count, lineOf) {
+        this.copied += count;
+        if (this.copied <= ALIAS_COPY_LIMIT)
+            return;
+        const line = lineOf();
+        throw new ManifestError(`${escapeText(this.file)}:${line}: YAML aliases and merges (<<: *anchor) have copied more than ${ALIAS_COPY_LIMIT.toLocaleString('en-US')} fields and values into devices by this row, ` +
+            'the most a manifest may expand to (each use counts what it copies); merge fewer or smaller mappings, see docs/input-limits.md (input "manifest")', { file: this.file, line });
+    }
 }
 /**
  * First line whose block nesting (indentation and "- " / "? " indicators) or flow nesting
@@ -26384,7 +26851,7 @@ function tooDeep(text) {
     }
     return undefined;
 }
-function readWhole(text, rows) {
+function readWhole(text, rows, copies) {
     const counter = new distExports.LineCounter();
     const lineAt = (node) => (node?.range ? counter.linePos(node.range[0]).line : 1);
     const doc = distExports.parseDocument(text, { ...OPTIONS, lineCounter: counter });
@@ -26410,11 +26877,15 @@ function readWhole(text, rows) {
         rows.problem(lineAt(list), `expected a list of devices (a YAML sequence of mappings), found ${describe(list)}`);
         return { line: lineAt(list), message: NO_DEVICES };
     }
-    readItems(list.items, doc, rows, lineAt);
+    readItems(list.items, doc, rows, lineAt, copies);
     return { line: lineAt(list), message: NO_DEVICES };
 }
 /** Converts sequence items to rows, dropping each from the tree once read. */
-function readItems(items, doc, rows, lineAt) {
+function readItems(items, doc, rows, lineAt, copies) {
+    // Before any item is dropped: an alias may refer to an anchor in an earlier item.
+    aliasTargets(doc);
+    // Mappings merged into rows (`<<: *defaults`) are flattened once per document, not per row.
+    const flattened = new Map();
     for (let index = 0; index < items.length; index++) {
         const written = items[index] ?? null;
         const item = resolve(written, doc);
@@ -26423,7 +26894,7 @@ function readItems(items, doc, rows, lineAt) {
             rows.problem(line, `a device must be a mapping like "serial: ...", found ${describe(item)}`);
             continue;
         }
-        rows.row(line, mapEntries(item, doc, rows, lineAt, new Set(), new Map()));
+        rows.row(line, mapEntries(item, { doc, rows, lineAt, copies, visiting: new Set(), flattened }));
         items[index] = null;
     }
 }
@@ -26436,16 +26907,33 @@ function reportErrors(doc, rows, lineShift) {
     }
     return doc.errors.length > 0;
 }
+/** An anchor (`&name`) or an alias (`*name`) where YAML would read one (not inside a word). */
+const ANCHOR = /(?:^|[\s,[{])&[^\s,\]}]/m;
+const ALIAS = /(?:^|[\s,[{])\*[^\s,\]}]/m;
 /**
  * Where the items of a block-style device list are, or undefined when the file needs a whole
  * parse. In valid YAML a "-" at the list's own indentation always starts a new item: block
  * scalars, multi-line plain/quoted scalars and flow collections inside an item must be indented
- * further, so cutting there never splits a value.
+ * further, so cutting there never splits a value. Aliases are fine when every anchor is defined
+ * above the list (each slice is parsed after that text); tags, directives, document markers and
+ * anchors inside the list need the whole document.
  */
 function planSlices(text) {
-    // Anchors/aliases/tags can reach across items; directives and document markers change the parse.
-    if (/(?:^|[\s,[{])[&*!][^\s,\]}]/m.test(text) || /^(?:---|\.\.\.|%)/m.test(text))
+    if (/(?:^|[\s,[{])![^\s,\]}]/m.test(text) || /^(?:---|\.\.\.|%)/m.test(text))
         return undefined;
+    const aliased = ANCHOR.test(text) || ALIAS.test(text);
+    const plan = findItems(text);
+    if (plan === undefined)
+        return undefined;
+    if (!aliased)
+        return plan;
+    const first = plan.starts[0] ?? 0;
+    // Only a wrapped list has room above it for anchors; none may sit among the items.
+    if (plan.skeleton === undefined || ANCHOR.test(text.slice(first, plan.end)) || first > MAX_ANCHOR_PREFIX)
+        return undefined;
+    return { ...plan, prefix: text.slice(0, first) };
+}
+function findItems(text) {
     const starts = [];
     const lines = [];
     let state = 'before';
@@ -26522,7 +27010,7 @@ function firstContent(text) {
         pos += m[0].length;
     }
 }
-function readSliced(text, plan, rows, itemsPerSlice) {
+function readSliced(text, plan, rows, itemsPerSlice, copies) {
     const firstLine = plan.lines[0] ?? 1;
     if (plan.skeleton !== undefined) {
         // The rest of the mapping (other keys, a duplicate `devices`) is checked on its own.
@@ -26531,28 +27019,52 @@ function readSliced(text, plan, rows, itemsPerSlice) {
             return { line: 1, message: NO_DEVICES };
         const devices = distExports.isMap(doc.contents) ? doc.contents.get('devices', true) : undefined;
         if (devices !== null && !(distExports.isScalar(devices) && devices.value === null))
-            return readWhole(text, rows);
+            return readWholeOrRefuse(text, rows, copies);
     }
+    const prefix = plan.prefix ?? '';
+    const prefixLines = countLines(prefix);
     for (let k = 0; k < plan.starts.length; k += itemsPerSlice) {
         const from = plan.starts[k] ?? 0;
         const to = plan.starts[k + itemsPerSlice] ?? plan.end;
-        const shift = (plan.lines[k] ?? 1) - 1;
+        const shift = (plan.lines[k] ?? 1) - 1 - prefixLines;
         const counter = new distExports.LineCounter();
-        const lineAt = (node) => (node?.range ? counter.linePos(node.range[0]).line : 1) + shift;
-        const doc = distExports.parseDocument(text.slice(from, to), { ...OPTIONS, lineCounter: counter });
-        const list = doc.contents;
+        // Nodes of the prefix (an anchor merged into an item) are where the prefix has them.
+        const lineAt = (node) => {
+            const line = node?.range ? counter.linePos(node.range[0]).line : 1;
+            return line <= prefixLines ? line : line + shift;
+        };
+        const doc = distExports.parseDocument(prefix + text.slice(from, to), { ...OPTIONS, lineCounter: counter });
+        const list = plan.prefix === undefined ? doc.contents : distExports.isMap(doc.contents) ? doc.contents.get('devices', true) : undefined;
         if (doc.errors.length > 0 || !distExports.isSeq(list)) {
-            // A broken file: report exactly what a whole parse reports (memory matters less here).
-            rows.reset();
-            return readWhole(text, rows);
+            // A broken file: report exactly what a whole parse reports (memory matters less here),
+            // unless the file is too large for one; then what this slice shows.
+            if (text.length <= WHOLE_PARSE_MAX) {
+                rows.reset();
+                return readWhole(text, rows, copies);
+            }
+            if (!reportErrors(doc, rows, shift))
+                rows.problem(plan.lines[k] ?? 1, 'not valid YAML here: the device list does not continue as a list of mappings');
+            return { line: firstLine, message: NO_DEVICES };
         }
-        readItems(list.items, doc, rows, lineAt);
+        readItems(list.items, doc, rows, lineAt, copies);
     }
     return { line: firstLine, message: NO_DEVICES };
 }
-function mapEntries(map, doc, rows, lineAt, visiting, 
-// Each merged mapping is flattened once: "<<: [*a, *a]" chains would otherwise cost 2^depth.
-flattened) {
+function readWholeOrRefuse(text, rows, copies) {
+    if (text.length <= WHOLE_PARSE_MAX)
+        return readWhole(text, rows, copies);
+    rows.problem(1, tooLargeForWholeParse(text.length));
+    return { line: 1, message: NO_DEVICES };
+}
+function countLines(text) {
+    let count = 0;
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1))
+        count++;
+    return count;
+}
+/** A row's fields (`merged` false), or those of a mapping merged into one (kept for reuse). */
+function mapEntries(map, expansion, isMergeSource = false) {
+    const { doc, rows, lineAt, copies, visiting, flattened } = expansion;
     const done = flattened.get(map);
     if (done)
         return done;
@@ -26562,31 +27074,40 @@ flattened) {
     for (const pair of map.items) {
         const keyNode = pair.key;
         const valueNode = resolve(pair.value, doc);
-        const line = lineAt(keyNode);
+        // Only messages need the line (a LineCounter lookup per key adds up over 3,000-key merges).
+        const line = () => lineAt(keyNode);
         if (distExports.isScalar(keyNode) && typeof keyNode.value === 'symbol') {
             // `<<: *defaults` or `<<: [*a, *b]`: fields written in the row itself win.
             const sources = distExports.isSeq(valueNode) ? valueNode.items.map((n) => resolve(n, doc)) : [valueNode];
             for (const source of sources) {
-                if (distExports.isMap(source) && !visiting.has(source))
-                    merged.push(...mapEntries(source, doc, rows, lineAt, visiting, flattened));
+                if (distExports.isMap(source) && visiting.size >= MAX_NESTING) {
+                    rows.problem(line(), `YAML merges (<<) nest more than ${MAX_NESTING} deep here; a device manifest needs one or two`);
+                }
+                else if (distExports.isMap(source) && !visiting.has(source)) {
+                    const copied = mapEntries(source, expansion, true);
+                    copies.spend(copied.length, line);
+                    merged.push(...copied);
+                }
                 else
-                    rows.problem(line, 'a "<<" merge needs a mapping (or a list of mappings) to merge');
+                    rows.problem(line(), 'a "<<" merge needs a mapping (or a list of mappings) to merge');
             }
             continue;
         }
         if (!distExports.isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
-            rows.problem(line, 'field names must be plain text');
+            rows.problem(line(), 'field names must be plain text');
             continue;
         }
         const key = typeof keyNode.value === 'string' ? keyNode.value : (keyNode.source ?? String(keyNode.value));
         if (valueNode === undefined && pair.value !== null && distExports.isAlias(pair.value)) {
-            rows.problem(line, `field "${key}" refers to an anchor (*${pair.value.source}) that is not defined`);
+            rows.problem(line(), `field "${key}" refers to an anchor (*${pair.value.source}) that is not defined`);
             continue;
         }
         if (distExports.isMap(valueNode) || distExports.isSeq(valueNode)) {
-            rows.problem(line, `field "${key}" is ${distExports.isSeq(valueNode) ? 'a list' : 'a mapping'}; values must be text, numbers or booleans`);
+            rows.problem(line(), `field "${key}" is ${distExports.isSeq(valueNode) ? 'a list' : 'a mapping'}; values must be text, numbers or booleans`);
             continue;
         }
+        if (distExports.isAlias(pair.value))
+            copies.spend(1, line);
         const value = distExports.isScalar(valueNode) ? valueNode.value : null;
         if (distExports.isScalar(valueNode) && (typeof value === 'number' || typeof value === 'boolean')) {
             // As written: `serial: 00123` stays "00123", `1.50` stays "1.50".
@@ -26597,7 +27118,7 @@ flattened) {
         if (typeof text === 'string')
             entries.push([key, text]);
         else
-            rows.problem(line, `field "${key}" ${text.problem}`);
+            rows.problem(line(), `field "${key}" ${text.problem}`);
     }
     visiting.delete(map);
     // Own fields win over merged ones; among merged mappings the first wins (YAML merge rules).
@@ -26608,11 +27129,35 @@ flattened) {
         seen.add(key);
         entries.push([key, value]);
     }
-    flattened.set(map, entries);
+    if (isMergeSource)
+        flattened.set(map, entries);
     return entries;
 }
 function resolve(node, doc) {
-    return distExports.isAlias(node) ? node.resolve(doc) : node;
+    return distExports.isAlias(node) ? aliasTargets(doc).get(node) : node;
+}
+// What each alias of a document refers to: the last node before it with its anchor. The yaml
+// library's Alias.resolve walks the whole document on every call (3,000 aliases into a document
+// of 3,000 items: 9 million visits), and finds nothing in items readItems has already dropped;
+// this walks it once, before anything is dropped.
+const aliasTargetsOf = new WeakMap();
+function aliasTargets(doc) {
+    let targets = aliasTargetsOf.get(doc);
+    if (targets)
+        return targets;
+    targets = new Map();
+    const anchored = new Map();
+    const found = targets;
+    distExports.visit(doc, {
+        Node: (_key, node) => {
+            if (distExports.isAlias(node))
+                found.set(node, anchored.get(node.source));
+            else if (node.anchor)
+                anchored.set(node.anchor, node);
+        }
+    });
+    aliasTargetsOf.set(doc, targets);
+    return targets;
 }
 function describe(node) {
     if (node === null || node === undefined)
@@ -26683,33 +27228,45 @@ function manifestFormat(file) {
     if (format === undefined) {
         const what = ext === '' ? 'has no file extension' : `has the extension ${ext}`;
         // No line: the problem is the file name, not a row.
-        throw new ManifestError(`Input "manifest": ${file} ${what}; use one of ${ACCEPTED}.`, { file });
+        throw new ManifestError(`Input "manifest": ${escapeText(file)} ${what}; use one of ${ACCEPTED}.`, { file });
     }
     return format;
 }
-/** As readDeviceManifest, the devices held compactly (what a bake of 100,000 keeps). */
-async function readDeviceList(file) {
+/**
+ * As readDeviceManifest, the devices held compactly (what a bake of 100,000 keeps). The file is
+ * read within INPUT_LIMITS.manifest, and every `csr` a row names is checked (a regular file
+ * within INPUT_LIMITS.csr) before this returns, so a bad CSR stops the run before any device is
+ * issued.
+ */
+async function readDeviceList(file, options = {}) {
     const format = manifestFormat(file);
     let bytes;
     try {
-        bytes = await readFile(file);
+        bytes = await readBounded(file, { maxBytes: INPUT_LIMITS.manifest, what: 'a device manifest' });
     }
     catch (error) {
-        const code = error.code;
-        const why = code === 'ENOENT'
-            ? 'not found'
-            : code === 'EISDIR'
-                ? 'is a directory, not a file'
-                : code === 'EACCES'
-                    ? 'cannot be read (permission denied)'
-                    : `cannot be read: ${messageOf(error)}`;
-        throw new ManifestError(`Input "manifest": ${file} ${why} (working directory ${process.cwd()}).`, { file, cause: error });
+        throw new ManifestError(`Input "manifest": ${escapeText(file)} ${whyUnreadable(error)} (working directory ${escapeText(process.cwd())}).`, { file, cause: error });
     }
-    return parseDeviceList(decode(bytes, file), file, format);
+    const list = parseDeviceList(decode(bytes, file), file, format, options);
+    checkCsrFiles(list);
+    return list;
+}
+/** Every `csr` a row names is a regular file of at most INPUT_LIMITS.csr; each one that is not is a problem of its row. */
+function checkCsrFiles(list) {
+    const problems = new Problems(list.file);
+    for (const [row, csr] of list.csrPaths()) {
+        try {
+            checkBoundedFileSync(csr, { maxBytes: INPUT_LIMITS.csr, what: 'a CSR' });
+        }
+        catch (error) {
+            problems.add(list.line(row), `csr ${show$1(csr)} ${whyUnreadable(error)}`);
+        }
+    }
+    problems.throwIfAny();
 }
 /** As parseDeviceManifest, the devices held compactly. */
-function parseDeviceList(text, file, format = manifestFormat(file)) {
-    const rows = new DeviceCollector(file);
+function parseDeviceList(text, file, format = manifestFormat(file), options = {}) {
+    const rows = new DeviceCollector(file, options);
     const body = stripBom(text);
     const empty = format === 'csv'
         ? readCsv(body, rows)
@@ -26718,12 +27275,15 @@ function parseDeviceList(text, file, format = manifestFormat(file)) {
             : format === 'jsonl'
                 ? readJsonl(body, rows)
                 : readYaml(body, rows);
-    return rows.finishList(empty);
+    const list = rows.finishList(empty);
+    for (const warning of rows.warnings)
+        options.warn?.(warning, { file });
+    return list;
 }
 function decode(bytes, file) {
     // Spreadsheets' "Unicode text" is UTF-16; decoding it as UTF-8 would give a confusing error later.
     if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-        throw new ManifestError(`${file}:1: the manifest is UTF-16 encoded; save it as UTF-8 (input "manifest")`, { file, line: 1 });
+        throw new ManifestError(`${escapeText(file)}:1: the manifest is UTF-16 encoded; save it as UTF-8 (input "manifest")`, { file, line: 1 });
     }
     return bytes.toString('utf8');
 }
@@ -27086,6 +27646,9 @@ class Sha256SumsWriter {
     }
 }
 
+// The job summary: what a reviewer sees on the run page. HTML, because GitHub renders it and
+// core.summary does no escaping of its own: every value goes through escapeHtml, which also
+// escapes control and format characters.
 /** GitHub caps a step summary at 1 MiB; a few hundred rows stay far below and stay readable. */
 const SUMMARY_MAX_ROWS = 200;
 /** The command that re-checks a bake's outputs against its manifest, for the summary and the log. */
@@ -27093,8 +27656,13 @@ function verifyCommandLine(manifestPath, fleetCaCertPath) {
     const quote = (text) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
     return `npx credbake verify --manifest ${quote(manifestPath)} --fleet-ca-cert ${fleetCaCertPath ? quote(fleetCaCertPath) : 'FLEET_CA.pem'}`;
 }
+/**
+ * A value for the summary's HTML. Control and format characters are escaped visibly first
+ * (src/util/log-text.ts): a line break in a value could end the HTML block and let the rest be
+ * read as Markdown, and a bidi override would make a row read differently from what it is.
+ */
 function escapeHtml(text) {
-    return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    return escapeText(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 function renderSummary(input) {
     const { header } = input;
@@ -28106,7 +28674,7 @@ async function prepareOutputDir(outputDir) {
     try {
         // Never writable by others, even under umask 000: they could replace outputs or the manifest.
         await mkdir$1(outputDir, { recursive: true, mode: 0o755 });
-        await access$1(outputDir, constants$1.W_OK | constants$1.X_OK);
+        await access$1(outputDir, constants$2.W_OK | constants$2.X_OK);
         // access() trusts mode bits; a read-only mount or an ACL only shows on a real write.
         // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
         const probe = tempSibling(path.join(outputDir, 'credbake-probe'));
@@ -28331,7 +28899,9 @@ const BASIS_FIELD_NAMES = {
 };
 /** The devices of the manifest (and shard). */
 async function readDevices(settings, reporter) {
-    const everyDevice = await readDeviceList(settings.manifestPath);
+    // Values the subject and SAN use must be text a reviewer can trust (checked per row, up front).
+    const textFields = [...validateSubjectTemplate(settings.subject).fields, ...(settings.san === undefined ? [] : validateSanTemplate(settings.san).fields)];
+    const everyDevice = await readDeviceList(settings.manifestPath, { textFields, warn: (message, where) => reporter.warning(message, where) });
     const devices = selectShardOf(everyDevice, settings.shard);
     reporter.info(`Manifest ${settings.manifestPath}: ${everyDevice.length} devices` +
         (settings.shard.count > 1 ? `, ${devices.length} in shard ${settings.shard.index}/${settings.shard.count}` : ''));
@@ -28726,6 +29296,13 @@ function manifestHeader(settings, ca, profile, now, sink, manifestSha256) {
     };
 }
 
+/**
+ * A reporter message as it may reach a log: one line (a line break inside shows as `\n`), control
+ * and format characters escaped, never the start of a workflow command (src/util/log-text.ts).
+ */
+function reporterText(message) {
+    return neutraliseLine(message);
+}
 const LIVE_INTERVAL_MS = 250;
 const LIVE_DELAY_MS = 1000;
 /**
@@ -29038,7 +29615,7 @@ async function reflinkPrivately(base, dest) {
     try {
         await chmod$1(folder, 0o700);
         const clone = path.join(folder, 'copy');
-        await copyFile$1(base, clone, constants$2.COPYFILE_FICLONE_FORCE);
+        await copyFile$1(base, clone, constants.COPYFILE_FICLONE_FORCE);
         await chmod$1(clone, COPY_MODE);
         await rename$1(clone, dest);
     }
@@ -30152,6 +30729,8 @@ function validateManifest(value, schema = MANIFEST_SCHEMA) {
 // certificates.pem and superseded.pem match its manifest. Any refusal is an InputError naming
 // `merge` and the files (exit 2). The review files appear (temp, fsync, rename) only when
 // complete, the manifest last.
+/** Review manifests are read whole here: within a cap (docs/input-limits.md). */
+const REVIEW_MANIFEST_LIMIT = { maxBytes: INPUT_LIMITS.reviewFile, what: 'a review manifest' };
 /** Most refusals listed in one message; the rest are counted. */
 const MAX_PROBLEMS = 20;
 /** File-system calls in flight at once while checking and placing outputs. */
@@ -30236,7 +30815,7 @@ async function mergeShards(options) {
     const counts = { linked: 0, copied: 0 };
     try {
         for (const shard of shards) {
-            const manifest = JSON.parse(await readFile(shard.file, 'utf8'));
+            const manifest = JSON.parse(await readBoundedText(shard.file, REVIEW_MANIFEST_LIMIT));
             const format = manifest.output.format;
             const active = await certificatePems(shard, CERTIFICATES_FILE, manifest.devices.map((device) => device.certificate.sha256), input);
             const superseded = await certificatePems(shard, SUPERSEDED_FILE, manifest.superseded.map((entry) => entry.sha256), input);
@@ -30289,7 +30868,7 @@ async function mergeShards(options) {
 async function readShard(file, name) {
     let text;
     try {
-        text = await readFile(file, 'utf8');
+        text = await readBoundedText(file, REVIEW_MANIFEST_LIMIT);
     }
     catch (error) {
         return `${name} cannot be read: ${messageOf(error)}`;
@@ -30484,7 +31063,7 @@ async function outputDirProblems(outputDir, shards, display) {
 }
 async function isEarlierMerge(outputDir) {
     try {
-        const manifest = JSON.parse(await readFile(path.join(outputDir, MANIFEST_FILE), 'utf8'));
+        const manifest = JSON.parse(await readBoundedText(path.join(outputDir, MANIFEST_FILE), REVIEW_MANIFEST_LIMIT));
         return manifest.tool?.name === 'credbake' && Array.isArray(manifest.merged);
     }
     catch {
@@ -30512,7 +31091,7 @@ async function certificatePems(shard, file, expected, input) {
     };
     let text = '';
     try {
-        text = await readFile(where, 'utf8');
+        text = await readBoundedText(where, { maxBytes: INPUT_LIMITS.reviewFile, what: 'a certificate bundle' });
     }
     catch (error) {
         if (expected.length || error.code !== 'ENOENT')
@@ -30709,6 +31288,43 @@ const INPUTS = [
     { name: 'concurrency', default: '0', description: 'Worker threads for issuance; 0 means one per CPU core.' }
 ];
 
+// How long names and paths may be where credbake writes them, checked when the settings are read
+// so an over-long credentials-dir is refused before the first certificate is issued (a certificate
+// whose files cannot be written is a certificate to revoke). docs/input-limits.md explains each.
+const PATH_LIMITS = {
+    /**
+     * One name in a path, in UTF-8 bytes: ext2/3/4 and most Linux file systems store 255 bytes, FAT
+     * long names 255 UTF-16 units (never fewer than the UTF-8 bytes), tar's pax headers any length.
+     */
+    component: 255,
+    /**
+     * A whole path, in bytes: PATH_MAX (4096) less the terminating NUL, the longest path a Linux
+     * program (aktualizr on the device, credbake here) can open. ustar names are shorter, but the tar
+     * writer puts longer ones in a pax header.
+     */
+    path: 4095,
+    /** Room kept for the file names a layout puts into credentials-dir (the longest today: gateway.url, 11). */
+    deviceFileName: 32,
+    /**
+     * Room kept under output-dir for credbake's own names: devices/.SERIAL.tmp-PID-RANDOM for a dir
+     * output (a serial has at most 64 characters), images/SERIAL.img.xz.bmap and the like.
+     */
+    outputName: 128
+};
+/** Bytes `text` takes in UTF-8, as file systems count names. */
+function utf8Bytes(text) {
+    return Buffer.byteLength(text, 'utf8');
+}
+/** The first component of `absolutePath` longer than PATH_LIMITS.component bytes, or undefined. */
+function longComponent(absolutePath) {
+    for (const name of absolutePath.split('/')) {
+        const bytes = utf8Bytes(name);
+        if (bytes > PATH_LIMITS.component)
+            return { name, bytes };
+    }
+    return undefined;
+}
+
 // OTA Connect's credentials.zip (input credentials-zip): only two values are taken from it, the
 // server CA that devices trust (root.crt) and the device gateway URL (gateway.url), the same two
 // that aktualizr-cert-provider takes with -r/-u:
@@ -30732,14 +31348,14 @@ const SERVER_CA_ENTRY = 'server_ca.pem';
 const GATEWAY_URL_ENTRY = 'autoprov.url';
 const P12_ENTRY = 'autoprov_credentials.p12';
 /** Largest zip accepted: OTA Connect's are a few KiB. */
-const MAX_ZIP_BYTES = 16 << 20;
+const MAX_ZIP_BYTES = INPUT_LIMITS.credentialsZip;
 /** Largest entry read (uncompressed). */
 const MAX_ENTRY_BYTES = 1 << 20;
 /** Highest compression ratio accepted for an entry that inflates to more than 64 KiB. */
 const MAX_RATIO = 200;
 const MAX_ENTRIES = 4096;
 function fail$1(zip, message, cause) {
-    return new InputError(`Input "${INPUT}" (${zip}): ${message}`, { input: INPUT, file: zip, ...(cause ? { cause } : {}) });
+    return new InputError(`Input "${INPUT}" (${escapeText(zip)}): ${message}`, { input: INPUT, file: zip, ...(cause ? { cause } : {}) });
 }
 /**
  * Read what `need` asks for from the zip at `zip`. The zip is always checked (a corrupt or hostile
@@ -30749,16 +31365,11 @@ function fail$1(zip, message, cause) {
 function readCredentialsZip(zip, need) {
     let bytes;
     try {
-        const info = statSync(zip);
-        if (!info.isFile())
-            throw new Error('not a regular file');
-        if (info.size > MAX_ZIP_BYTES)
-            throw new Error(`${info.size} bytes; OTA Connect's credentials.zip is a few KiB`);
-        bytes = readFileSync(zip);
+        // Opened without blocking and checked with fstat: a FIFO or a device is refused, not waited on.
+        bytes = readBoundedSync(zip, { maxBytes: MAX_ZIP_BYTES, what: "a credentials.zip (OTA Connect's are a few KiB)" });
     }
     catch (error) {
-        const code = error.code;
-        throw fail$1(zip, `cannot read it (${code === 'ENOENT' ? 'no such file' : messageOf(error)}).`, error);
+        throw fail$1(zip, `cannot read it: ${whyUnreadable(error)}.`, error);
     }
     const entries = readCentralDirectory(bytes, zip);
     const find = (name) => entries.find((entry) => entry.name === name);
@@ -30993,6 +31604,7 @@ function parseSettings(raw, context) {
         if (input.requiredToBake)
             required(input.name);
     const manifestPath = resolvePath(required('manifest'));
+    checkManifestFile(manifestPath);
     const fleetCaCert = readPem('fleet-ca-cert', required('fleet-ca-cert'), resolvePath, false);
     const fleetCaKey = readKeyReference(required('fleet-ca-key'), resolvePath);
     const serverCaValue = get('server-ca');
@@ -31056,6 +31668,7 @@ function parseSettings(raw, context) {
         if (refusal !== undefined)
             throw new InputError(`Input "credentials-dir" cannot be used with ostree-os: ${refusal}`, { input: 'credentials-dir' });
     }
+    checkPathLengths(settings);
     if (image !== undefined && !existsSync(settings.image)) {
         throw new InputError(`Input "image": no file at ${settings.image}.`, { input: 'image' });
     }
@@ -31085,27 +31698,73 @@ function readKeyReference(value, resolvePath) {
  * Key values are never echoed: a malformed secret must not end up in a log.
  */
 function readPem(input, value, resolvePath, secret) {
-    if (value.includes('-----BEGIN'))
+    if (value.includes('-----BEGIN')) {
+        if (value.length > INPUT_LIMITS.pem) {
+            throw new InputError(`Input "${input}" holds ${value.length.toLocaleString('en-US')} characters of text; PEM inputs may be at most ${formatSize(INPUT_LIMITS.pem)}.`, { input });
+        }
         return { input, text: value, origin: `input ${input}` };
+    }
     const looksLikePath = !value.includes('\n') && value.length < 4096;
     if (looksLikePath) {
         const file = resolvePath(value);
         let text;
         try {
-            if (!statSync(file).isFile())
-                throw new Error('not a regular file');
-            text = readFileSync(file, 'utf8');
+            text = readBoundedTextSync(file, { maxBytes: INPUT_LIMITS.pem, what: 'a PEM file' });
         }
         catch (error) {
-            const shown = secret ? 'the given path' : file;
-            throw new InputError(`Input "${input}" is neither PEM text nor a readable file (${shown}: ${messageOf(error).replace(file, '…')}). Pass the PEM itself or a path to it.`, { input });
+            const shown = secret ? 'the given path' : escapeText(file);
+            if (error instanceof ReadLimitError)
+                throw new InputError(`Input "${input}": ${shown} ${whyUnreadable(error)}.`, { input });
+            throw new InputError(`Input "${input}" is neither PEM text nor a readable file (${shown}: ${escapeText(messageOf(error).replace(file, '…'))}). Pass the PEM itself or a path to it.`, { input });
         }
         if (!text.includes('-----BEGIN')) {
-            throw new InputError(`Input "${input}": ${secret ? 'the file' : file} holds no PEM block ("-----BEGIN …").`, { input });
+            throw new InputError(`Input "${input}": ${secret ? 'the file' : escapeText(file)} holds no PEM block ("-----BEGIN …").`, { input });
         }
         return { input, text, origin: file };
     }
     throw new InputError(`Input "${input}" holds no PEM block ("-----BEGIN …") and is not a path.`, { input });
+}
+/**
+ * The manifest, when it exists, must be a regular file within INPUT_LIMITS.manifest: checked here
+ * because the bake hashes it before reading it, and a FIFO or /dev/zero would hold it there. (A
+ * missing or unreadable manifest is reported by the manifest reader, with the working directory.)
+ */
+function checkManifestFile(file) {
+    try {
+        checkBoundedFileSync(file, { maxBytes: INPUT_LIMITS.manifest, what: 'a device manifest' });
+    }
+    catch (error) {
+        if (error instanceof ReadLimitError)
+            throw new ManifestError(`Input "manifest": ${escapeText(file)} ${whyUnreadable(error)}.`, { file, cause: error });
+    }
+}
+/**
+ * Paths the outputs will need, measured before anything is issued: every name of credentials-dir
+ * within PATH_LIMITS.component bytes, the device paths and (for format dir) the host paths of the
+ * device files within PATH_LIMITS.path.
+ */
+function checkPathLengths(settings) {
+    const dir = settings.credentialsDir;
+    const long = longComponent(dir);
+    if (long !== undefined) {
+        throw new InputError(`Input "credentials-dir": the name "${escapeText(long.name.slice(0, 40))}…" is ${long.bytes} bytes long; a name in a path may be at most ${PATH_LIMITS.component} bytes (ext2/3/4; FAT long names hold 255 characters).`, { input: 'credentials-dir' });
+    }
+    // With ostree-os, tar and dir outputs carry sysroot paths: /ostree/deploy/OS in front.
+    const sysroot = settings.ostreeOs === undefined ? 0 : utf8Bytes(`/ostree/deploy/${settings.ostreeOs}`);
+    const devicePath = sysroot + utf8Bytes(dir) + 1 + PATH_LIMITS.deviceFileName;
+    if (devicePath > PATH_LIMITS.path) {
+        throw new InputError(`Input "credentials-dir" is ${utf8Bytes(dir)} bytes long; with the names of the files in it (up to ${PATH_LIMITS.deviceFileName} bytes)${sysroot ? ' and the OSTree sysroot path in front' : ''} a path on the device may be at most ${PATH_LIMITS.path} bytes (PATH_MAX), so it may be at most ${PATH_LIMITS.path - 1 - PATH_LIMITS.deviceFileName - sysroot} bytes.`, { input: 'credentials-dir' });
+    }
+    const outputDir = settings.outputDir;
+    const longOutput = longComponent(outputDir);
+    const hostPath = utf8Bytes(outputDir) + PATH_LIMITS.outputName + (settings.format === 'dir' ? devicePath : 0);
+    if (longOutput !== undefined || hostPath > PATH_LIMITS.path) {
+        const why = longOutput !== undefined
+            ? `its name "${escapeText(longOutput.name.slice(0, 40))}…" is ${longOutput.bytes} bytes long, and a name may be at most ${PATH_LIMITS.component} bytes`
+            : `the paths of the outputs in it would be longer than ${PATH_LIMITS.path} bytes (PATH_MAX): ${utf8Bytes(outputDir)} bytes of output-dir, up to ${PATH_LIMITS.outputName} of credbake's own names` +
+                (settings.format === 'dir' ? ` and ${devicePath} of credentials-dir and its files (format dir)` : '');
+        throw new InputError(`Input "output-dir": ${why}; choose a shorter output-dir${settings.format === 'dir' ? ' or credentials-dir' : ''}.`, { input: 'output-dir' });
+    }
 }
 /**
  * A PEM input that goes onto devices as a trust root must hold certificates and nothing else: a
@@ -31201,6 +31860,9 @@ function parseCredentialsDir(value) {
             input: 'credentials-dir'
         });
     }
+    const hidden = misleadingCharIn(value);
+    if (hidden !== undefined)
+        throw new InputError(`Input "credentials-dir" holds ${hidden}; it must be plain visible text.`, { input: 'credentials-dir' });
     const normalised = path.posix.normalize(value).replace(/\/+$/, '');
     return normalised === '' ? '/' : normalised;
 }
@@ -31380,9 +32042,9 @@ async function run() {
         // A key given as a path is a secret too once read.
         setSecret(settings.fleetCaKey.text);
         const reporter = {
-            info: (message) => info(message),
-            warning: (message, where) => warning(message, annotation(where, workspace)),
-            progress: throttledProgress((line) => info(line)),
+            info: (message) => say(message),
+            warning: (message, where) => warn(message, annotation(where, workspace)),
+            progress: throttledProgress((line) => say(line)),
             // Saved at once (saveState appends to GITHUB_STATE synchronously): a job cancelled or
             // killed mid-bake never reaches bake's `finally`, and the post step removes these instead.
             holding: (resource) => saveState(resource.kind === 'lock' ? STATE.lock : STATE.secretTemp, resource.path)
@@ -31398,30 +32060,30 @@ async function run() {
             certificatesPath: path.relative(workspace, result.certificatesPath) || result.certificatesPath,
             ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: path.relative(workspace, settings.fleetCaCert.origin) || settings.fleetCaCert.origin })
         }));
-        info(`Baked ${result.devices} devices; manifest: ${result.manifestPath}`);
+        say(`Baked ${result.devices} devices; manifest: ${result.manifestPath}`);
     }
     catch (error$1) {
         if (isCredbakeError(error$1)) {
             // Errors in a file (a manifest row) become annotations on that line.
             if (error$1.file)
-                error(error$1.message, annotation({ file: error$1.file, line: error$1.line }, workspace));
-            setFailed(error$1.message);
+                error(neutraliseOutput(error$1.message), annotation({ file: error$1.file, line: error$1.line }, workspace));
+            setFailed(neutraliseOutput(error$1.message));
         }
         else {
-            setFailed(`credbake failed unexpectedly: ${messageOf(error$1)}`);
+            setFailed(neutraliseOutput(`credbake failed unexpectedly: ${messageOf(error$1)}`));
         }
     }
 }
 async function runMerge(raw, workspace) {
     const ignored = ['manifest', 'fleet-ca-cert', 'fleet-ca-key', 'image', 'credentials-zip'].filter((name) => raw[name]?.trim());
     if (ignored.length)
-        warning(`Input "merge" is set, so nothing is baked: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored.`);
+        warn(`Input "merge" is set, so nothing is baked: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored.`);
     const manifests = expandGlobs(raw.merge, workspace);
     if (!manifests.length) {
         throw new InputError(`Input "merge": ${JSON.stringify(raw.merge.trim())} matches no file in ${workspace}; give the shard manifests, e.g. shards/*/credbake-manifest.json.`, { input: 'merge' });
     }
-    info(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`);
-    const result = await mergeShards({ outputDir: raw['output-dir']?.trim() || defaultOf('output-dir'), manifests, baseDir: workspace, info: (message) => info(message) });
+    say(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`);
+    const result = await mergeShards({ outputDir: raw['output-dir']?.trim() || defaultOf('output-dir'), manifests, baseDir: workspace, info: (message) => say(message) });
     const shown = (file) => path.relative(workspace, file) || file;
     setOutputs(result);
     await writeSummary(renderMergeSummary({
@@ -31433,7 +32095,7 @@ async function runMerge(raw, workspace) {
         certificatesPath: shown(result.certificatesPath),
         outputDir: shown(result.outputDir)
     }));
-    info(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`);
+    say(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`);
 }
 /** The action's outputs, the same after a bake and a merge. */
 function setOutputs(result) {
@@ -31442,6 +32104,15 @@ function setOutputs(result) {
     setOutput('devices', String(result.devices));
     setOutput('output-dir', result.outputDir);
     setOutput('fleet-ca-sha256', result.fleetCaSha256);
+}
+// Messages carry labels, partition names, manifest values, file names and tool output: no line of
+// them may start a workflow command (core.info prints as is; core.warning and core.error escape
+// %, CR and LF, and the properties' : and , themselves).
+function say(message) {
+    info(reporterText(message));
+}
+function warn(message, properties = {}) {
+    warning(reporterText(message), properties);
 }
 function annotation(where, workspace) {
     if (!where?.file)
