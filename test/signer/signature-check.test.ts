@@ -3,7 +3,7 @@
 // repeat memory; signAll naming a repeat; sealSigned refusing before anything is assembled; the
 // start-up test signature using the same check; and the exec signer's bounded stderr.
 import { createHash, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { FleetCaError } from '../../src/errors.js'
 import { buildTbs, sealSigned } from '../../src/issue/issue.js'
 import { buildProfile } from '../../src/issue/profile.js'
@@ -12,10 +12,12 @@ import { checkTestSignature } from '../../src/signer/check.js'
 import { STDERR_LINES, STDERR_TAIL, StderrTail } from '../../src/signer/exec.js'
 import { HandedBack, REMEMBERED_SIGNATURES, signatureProblem, signatureShapeProblem } from '../../src/signer/signature-check.js'
 import type { CaSigner, HashName } from '../../src/signer/types.js'
-import { makeRootCa } from '../helpers/pki.js'
+import { cleanupPki, makeRootCa } from '../helpers/pki.js'
 import { loadFixtureCa, makeDevice } from '../issue/support.js'
 
 const message = Buffer.from('a TBSCertificate stands here')
+
+afterAll(cleanupPki)
 
 function keyPair(kind: 'P-256' | 'P-384' | 'P-521' | 'rsa' | 'ed25519'): { privateKey: KeyObject; publicKey: KeyObject; hash: HashName | null } {
   if (kind === 'rsa') return { ...generateKeyPairSync('rsa', { modulusLength: 2048 }), hash: 'sha256' }
