@@ -3,8 +3,8 @@
 import { isIP } from 'node:net'
 import { InputError, ManifestError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
-import { implicitPrimitive, sequence } from './der.js'
-import { checkFieldsKnown, fieldsOf, indexOfUnescaped, parseSegments, renderSegments, splitUnescaped, type Fail, type Segment } from './template.js'
+import { childrenOf, contentsOf, decodeOid, implicitPrimitive, readNode, readSingle, sequence, TAG } from './der.js'
+import { checkFieldsKnown, fieldBringing, fieldsOf, indexOfUnescaped, parseSegments, renderSegments, splitUnescaped, type Fail, type Segment } from './template.js'
 
 interface GeneralNameKind {
   /** Name in templates (matched case-insensitively). */
@@ -82,6 +82,7 @@ export function renderSan(template: SanTemplate, device: Device, input = 'san'):
     ...template.entries.map((entry) => {
       if (entry.constantDer) return entry.constantDer
       const value = renderSegments(entry.segments, device, input, template.source)
+      if (entry.kind.tag === DNS_TAG) refuseWildcardFromField(entry, device, value, input, template.source)
       const encoded = entry.kind.encode(value)
       if (typeof encoded === 'string') {
         throw new ManifestError(`device ${device.serial}: ${input} entry ${entry.kind.name}:${value} ${encoded}`, {
@@ -92,6 +93,24 @@ export function renderSan(template: SanTemplate, device: Device, input = 'san'):
       }
       return implicitPrimitive(entry.kind.tag, encoded)
     })
+  )
+}
+
+const DNS_TAG = 2
+
+/**
+ * A `*` in a DNS name makes a wildcard certificate, valid for every name of that domain. Written in
+ * the template it is the user's choice (the review shows it per device); brought in by a manifest
+ * value it is refused before the device's certificate is issued: a row must not widen what its
+ * certificate is good for.
+ */
+function refuseWildcardFromField(entry: SanEntry, device: Device, value: string, input: string, template: string): void {
+  const brought = fieldBringing(entry.segments, device, '*')
+  if (!brought) return
+  throw new ManifestError(
+    `device ${device.serial} (${device.source.file}:${device.source.line}): field "${brought.field}" (${JSON.stringify(brought.value)}) puts "*" into the DNS name ${value} of ${input} "${template}": ` +
+      `a wildcard certificate is valid for every name of its domain, and credbake does not let a manifest value make one. Fix the row, or write the wildcard in the ${input} template itself if every device is meant to have it.`,
+    { file: device.source.file, line: device.source.line, serial: device.serial, input }
   )
 }
 
@@ -115,4 +134,88 @@ export function ipAddressBytes(text: string): Buffer | undefined {
   const bytes = Buffer.alloc(16)
   words.forEach((word, index) => bytes.writeUInt16BE(word, index * 2))
   return bytes
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading back: the subjectAltName of a certificate as text, the form the review manifest records
+// (`certificate.san`) and `credbake verify` compares. One line, the names in certificate order as
+// TYPE:value joined by ", ", in the template syntax: a `\`, `,`, `{` or `}` inside a value is
+// escaped with `\`, so the text is itself a SAN template that renders to the same names.
+
+const NAME_OF_TAG = new Map<number, string>(KINDS.map((kind) => [kind.tag, kind.name]))
+const OTHER_NAMES = ['otherName', 'email', 'DNS', 'x400Address', 'dirName', 'ediPartyName', 'URI', 'IP', 'RID']
+const SAN_OID = '2.5.29.17'
+
+/** Text of a GeneralNames DER (the subjectAltName extension's value). Throws DerError on bad DER. */
+export function describeSan(der: Uint8Array): string {
+  const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength)
+  const names = childrenOf(bytes, readSingle(bytes))
+  return names
+    .map((node) => {
+      const number = node.tag & 0x1f
+      const contents = contentsOf(bytes, node)
+      const kind = NAME_OF_TAG.get(number)
+      const primitive = (node.tag & 0xe0) === 0x80
+      if (kind && primitive) {
+        const value = number === 7 ? (ipAddressText(contents) ?? `#${contents.toString('hex')}`) : contents.toString('latin1')
+        return `${kind}:${escapeSanValue(value)}`
+      }
+      return `${OTHER_NAMES[number] ?? `[${number}]`}:#${contents.toString('hex')}`
+    })
+    .join(', ')
+}
+
+function escapeSanValue(value: string): string {
+  return value.replace(/[\\,{}]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+/** Text of the subjectAltName extension of a certificate DER; undefined when it has none. Throws DerError on bad DER. */
+export function sanOfCertificate(certificateDer: Uint8Array): string | undefined {
+  const value = extensionValue(certificateDer, SAN_OID)
+  return value === undefined ? undefined : describeSan(value)
+}
+
+/** The extnValue contents of the certificate's extension `extensionOid`, or undefined. */
+export function extensionValue(certificateDer: Uint8Array, extensionOid: string): Buffer | undefined {
+  const der = Buffer.from(certificateDer.buffer, certificateDer.byteOffset, certificateDer.byteLength)
+  const certificate = readSingle(der)
+  const tbs = readNode(der, certificate.contentStart, certificate.end)
+  const wrapper = childrenOf(der, tbs).find((node) => node.tag === 0xa3)
+  if (!wrapper) return undefined
+  const [extensions] = childrenOf(der, wrapper)
+  if (!extensions) return undefined
+  for (const extension of childrenOf(der, extensions)) {
+    const parts = childrenOf(der, extension)
+    const id = parts[0]
+    const value = parts[parts.length - 1]
+    if (id?.tag === TAG.oid && value?.tag === TAG.octetString && decodeOid(contentsOf(der, id)) === extensionOid) return contentsOf(der, value)
+  }
+  return undefined
+}
+
+/** The text of 4 or 16 address octets (IPv6 as RFC 5952 writes it), or undefined for another length. */
+export function ipAddressText(bytes: Uint8Array): string | undefined {
+  if (bytes.length === 4) return [...bytes].join('.')
+  if (bytes.length !== 16) return undefined
+  const words: number[] = []
+  for (let i = 0; i < 16; i += 2) words.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0))
+  // The longest run of two or more zero words (the first of equal runs) becomes "::".
+  let bestStart = -1
+  let bestLength = 1
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && words[j] === 0) j++
+    if (j - i > bestLength) {
+      bestStart = i
+      bestLength = j - i
+    }
+    i = j
+  }
+  const hex = (list: number[]): string => list.map((word) => word.toString(16)).join(':')
+  if (bestStart === -1) return hex(words)
+  return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLength))}`
 }

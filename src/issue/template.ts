@@ -143,3 +143,16 @@ export function renderSegments(segments: Segment[], device: Device, input: strin
   }
   return value
 }
+
+/**
+ * The first placeholder of `segments` whose value for `device` contains `needle`, with that value;
+ * undefined when none does. Tells a character written in a template from one a manifest value brings.
+ */
+export function fieldBringing(segments: Segment[], device: Device, needle: string): { field: string; value: string } | undefined {
+  for (const segment of segments) {
+    if (!('field' in segment)) continue
+    const value = device.fields[segment.field]
+    if (value !== undefined && value.includes(needle)) return { field: segment.field, value }
+  }
+  return undefined
+}

@@ -94,6 +94,8 @@ export interface IssuedRecord {
     notBefore: string
     notAfter: string
     keySource: 'generated' | 'csr'
+    /** The certificate's subjectAltName as text (src/issue/san.ts describeSan); absent without a SAN. */
+    san?: string
     pem: string
   }
   /** The device's certificate this one replaces (live before this run), and why. */

@@ -1,5 +1,6 @@
 // The journal records of one device's certificate and output, made the same way on the main
 // thread (image sinks) and in issuance workers (tar, dir), so both paths journal alike.
+import { sanOfCertificate } from '../issue/san.js'
 import type { IssuedCredential } from '../issue/types.js'
 import type { IssuedRecord, WrittenRecord } from '../journal/records.js'
 import type { SinkOutput } from '../sink/types.js'
@@ -8,12 +9,15 @@ import type { DeviceBasisMaker } from './basis.js'
 export type Replaces = NonNullable<IssuedRecord['replaces']>
 
 export function issuedRecord(run: string, basisMaker: DeviceBasisMaker, credential: IssuedCredential, replaces: Replaces | undefined): IssuedRecord {
+  const basis = basisMaker.of(credential.device)
+  // The subjectAltName as the certificate holds it, for the review (only when the profile has one).
+  const san = basis.sanSha256 === null ? undefined : sanOfCertificate(credential.certificateDer)
   return {
     type: 'issued',
     run,
     at: new Date().toISOString(),
     serial: credential.device.serial,
-    basis: basisMaker.of(credential.device),
+    basis,
     certificate: {
       serialNumber: credential.serialNumber,
       sha256: credential.sha256,
@@ -22,6 +26,7 @@ export function issuedRecord(run: string, basisMaker: DeviceBasisMaker, credenti
       notBefore: credential.notBefore.toISOString(),
       notAfter: credential.notAfter.toISOString(),
       keySource: credential.privateKeyPem === undefined ? 'csr' : 'generated',
+      ...(san !== undefined ? { san } : {}),
       pem: credential.certificatePem
     },
     ...(replaces ? { replaces } : {})

@@ -5,7 +5,9 @@ import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { AT, CERTIFICATE_SHA256, FieldCursor, SERIAL, WRITTEN, bytesOf } from '../journal/fields.js'
 import { JOURNAL_FILE, JournalLine, scanJournal } from '../journal/journal.js'
 import type { IssuedRecord, ReplaceReason, RetiredRecord, RunRecord, WrittenRecord } from '../journal/records.js'
+import { sanOfCertificate } from '../issue/san.js'
 import { DigestColumn } from '../util/digest-column.js'
+import { readPemBlocks } from '../util/pem.js'
 import { Sha256SumsWriter } from './sha256sums.js'
 import { SUMMARY_MAX_ROWS } from './summary.js'
 import { ReviewWriter } from './manifest-writer.js'
@@ -39,6 +41,7 @@ export function deviceEntry(issued: IssuedRecord, written: WrittenRecord): Manif
     certificate: {
       serialNumber: certificate.serialNumber,
       subject: certificate.subject,
+      ...(certificate.san !== undefined ? { san: certificate.san } : {}),
       sha256: certificate.sha256,
       publicKeySha256: certificate.publicKeySha256,
       notBefore: certificate.notBefore,
@@ -303,6 +306,7 @@ export async function writeReviewFromJournal(
 
     // Pass 2: emit active devices in the order they completed; everything else is superseded.
     index = 0
+    const wantSan = header.profile.san !== undefined
     const format = header.output.format
     const reread = await scanJournal(
       outputDir,
@@ -326,6 +330,7 @@ export async function writeReviewFromJournal(
           pending.delete(certificateSha256)
           const issued = issuedOf(waiting)
           if (pending.size === 0) arena.clear()
+          if (wantSan) withSan(issued)
           const isActive = active.is(serial, certificateSha256)
           if (!isActive) {
             supersede(issued, true)
@@ -370,6 +375,35 @@ export async function writeReviewFromJournal(
     await sums.abandon()
     await review.abandon()
     throw reviewWriteError(error, outputDir)
+  }
+}
+
+/**
+ * A certificate journaled before issued records carried the subjectAltName text (an earlier
+ * credbake, resumed now): the text is read from the certificate itself, so the review shows it.
+ */
+function withSan(issued: Pending): void {
+  if (issued.record) {
+    const certificate = issued.record.certificate
+    if (certificate.san === undefined) {
+      const san = sanOfPem(certificate.pem)
+      if (san !== undefined) issued.record = { ...issued.record, certificate: { ...certificate, san } }
+    }
+  }
+  if (issued.text && issued.text.san === undefined) {
+    const san = sanOfPem(issued.text.pem)
+    if (san !== undefined) issued.text.san = JSON.stringify(san)
+  }
+}
+
+function sanOfPem(pem: string): string | undefined {
+  const blocks = readPemBlocks(pem)
+  const der = 'problem' in blocks ? undefined : blocks[0]?.der
+  if (!der) return undefined
+  try {
+    return sanOfCertificate(der)
+  } catch {
+    return undefined // not a certificate credbake can read: verify reports it
   }
 }
 

@@ -110,7 +110,7 @@ export function deviceEntryJson(device: ManifestDevice): string {
   if (!usualShape(device)) return JSON.stringify(device, null, 2).replace(/\n/g, '\n    ')
   let text =
     `{\n      "serial": ${quote(device.serial)},\n      "deviceId": ${quote(device.deviceId)},\n      "certificate": {` +
-    `\n        "serialNumber": ${quote(c.serialNumber)},\n        "subject": ${quote(c.subject)},\n        "sha256": ${quote(c.sha256)},` +
+    `\n        "serialNumber": ${quote(c.serialNumber)},\n        "subject": ${quote(c.subject)},${c.san !== undefined ? `\n        "san": ${quote(c.san)},` : ''}\n        "sha256": ${quote(c.sha256)},` +
     `\n        "publicKeySha256": ${quote(c.publicKeySha256)},\n        "notBefore": ${quote(c.notBefore)},\n        "notAfter": ${quote(c.notAfter)},` +
     `\n        "keySource": ${quote(c.keySource)}\n      },\n      "output": {\n        "path": ${quote(o.path)},\n        "size": ${quote(o.size)},` +
     `\n        "sha256": ${quote(o.sha256)}`
@@ -139,7 +139,7 @@ const isCount = (value: unknown): boolean => typeof value === 'number' && Number
 function usualShape(device: ManifestDevice): boolean {
   const { certificate: c, output: o } = device
   if (Object.keys(device).length !== 5 || !isText(device.serial) || !isText(device.deviceId) || !c || !o || !Array.isArray(device.files)) return false
-  if (Object.keys(c).length !== 7 || !isText(c.serialNumber) || !isText(c.subject) || !isText(c.sha256) || !isText(c.publicKeySha256)) return false
+  if (Object.keys(c).length !== (c.san === undefined ? 7 : 8) || (c.san !== undefined && !isText(c.san)) || !isText(c.serialNumber) || !isText(c.subject) || !isText(c.sha256) || !isText(c.publicKeySha256)) return false
   if (!isText(c.notBefore) || !isText(c.notAfter) || !isText(c.keySource)) return false
   const outputKeys = 3 + (o.partition ? 1 : 0) + (o.bmap ? 1 : 0)
   if (Object.keys(o).length !== outputKeys || !isText(o.path) || !isCount(o.size) || !isText(o.sha256)) return false

@@ -19,6 +19,8 @@ export interface IssuedText {
   notBefore: string
   notAfter: string
   keySource: string
+  /** JSON text of the subjectAltName text, when the record has one. */
+  san?: string
   pem: string
   /** Every field ASCII (the entry and PEM can be written as latin1, which is cheaper). */
   ascii: boolean
@@ -47,6 +49,7 @@ const PUBLIC_KEY = bytesOf(',"publicKeySha256":')
 const NOT_BEFORE = bytesOf(',"notBefore":')
 const NOT_AFTER = bytesOf(',"notAfter":')
 const KEY_SOURCE = bytesOf(',"keySource":')
+const SAN = bytesOf(',"san":')
 const PEM = bytesOf(',"pem":')
 const FILES = bytesOf('},"files":[')
 const FILE_PATH = bytesOf('{"path":')
@@ -64,7 +67,7 @@ const isInteger = (json: string | undefined): json is string => json !== undefin
 /** An issued line's fields in place; undefined when it is laid out otherwise. */
 export function issuedText(line: JournalLine): IssuedText | undefined {
   const c = cursor.on(line)
-  let at, serial, deviceId, serialNumber, sha256, subject, publicKeySha256, notBefore, notAfter, keySource: string | undefined
+  let at, serial, deviceId, serialNumber, sha256, subject, publicKeySha256, notBefore, notAfter, keySource, san: string | undefined
   let pem: string | undefined
   if (
     !(
@@ -79,13 +82,14 @@ export function issuedText(line: JournalLine): IssuedText | undefined {
       c.literal(NOT_BEFORE) && isString((notBefore = c.token())) &&
       c.literal(NOT_AFTER) && isString((notAfter = c.token())) &&
       c.literal(KEY_SOURCE) && isString((keySource = c.token())) &&
+      (!c.literal(SAN) || isString((san = c.token()))) &&
       c.literal(PEM) && (pem = c.string()) !== undefined &&
       c.byte(0x7d)
     )
   ) {
     return undefined
   }
-  return { serial: valueOf(serial!), sha256: valueOf(sha256!), at: at!, deviceId: deviceId!, serialNumber: serialNumber!, subject: subject!, publicKeySha256: publicKeySha256!, notBefore: notBefore!, notAfter: notAfter!, keySource: keySource!, pem, ascii: c.ascii }
+  return { serial: valueOf(serial!), sha256: valueOf(sha256!), at: at!, deviceId: deviceId!, serialNumber: serialNumber!, subject: subject!, publicKeySha256: publicKeySha256!, notBefore: notBefore!, notAfter: notAfter!, keySource: keySource!, ...(san !== undefined ? { san } : {}), pem, ascii: c.ascii }
 }
 
 
@@ -106,8 +110,9 @@ export function issuedTextOf(record: IssuedRecord): IssuedText | undefined {
   const c = record.certificate
   const fields = [record.at, record.serial, record.basis?.deviceId, c?.serialNumber, c?.sha256, c?.subject, c?.publicKeySha256, c?.notBefore, c?.notAfter, c?.keySource, c?.pem]
   if (!fields.every((field) => typeof field === 'string')) return undefined
+  if (c.san !== undefined && typeof c.san !== 'string') return undefined
   const q = JSON.stringify
-  return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), pem: c.pem, ascii: false }
+  return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), ...(c.san !== undefined ? { san: q(c.san) } : {}), pem: c.pem, ascii: false }
 }
 
 /** An issued record again, from its text: for the superseded list and the summary's first devices. */
@@ -126,6 +131,7 @@ export function issuedRecordOf(text: IssuedText): IssuedRecord {
       notBefore: valueOf(text.notBefore),
       notAfter: valueOf(text.notAfter),
       keySource: valueOf(text.keySource) as IssuedRecord['certificate']['keySource'],
+      ...(text.san !== undefined ? { san: valueOf(text.san) } : {}),
       pem: text.pem
     }
   }
@@ -181,7 +187,7 @@ export function writtenText(line: JournalLine): WrittenText | undefined {
 export function deviceEntryText(issued: IssuedText, written: WrittenText): string {
   let text =
     `{\n      "serial": ${JSON.stringify(issued.serial)},\n      "deviceId": ${issued.deviceId},\n      "certificate": {` +
-    `\n        "serialNumber": ${issued.serialNumber},\n        "subject": ${issued.subject},\n        "sha256": ${JSON.stringify(issued.sha256)},` +
+    `\n        "serialNumber": ${issued.serialNumber},\n        "subject": ${issued.subject},${issued.san !== undefined ? `\n        "san": ${issued.san},` : ''}\n        "sha256": ${JSON.stringify(issued.sha256)},` +
     `\n        "publicKeySha256": ${issued.publicKeySha256},\n        "notBefore": ${issued.notBefore},\n        "notAfter": ${issued.notAfter},` +
     `\n        "keySource": ${issued.keySource}\n      },\n      "output": {\n        "path": ${written.path},\n        "size": ${written.size},` +
     `\n        "sha256": ${written.sha256}\n      },\n      "files": `

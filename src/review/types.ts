@@ -102,6 +102,11 @@ export interface ManifestDevice {
   certificate: {
     serialNumber: string
     subject: string
+    /**
+     * The subjectAltName as the certificate holds it, e.g. "DNS:dev-1.example.com, URI:urn:dev:1"
+     * (src/issue/san.ts describeSan); absent when the profile has no SAN template.
+     */
+    san?: string
     sha256: string
     publicKeySha256: string
     notBefore: string
