@@ -1,12 +1,13 @@
-// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance, device outputs and hashing) and as
+// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance, device outputs, hashing and verify) and as
 // the PKCS#11 signer process (a child started with CREDBAKE_ROLE=pkcs11-signer).
 import { isMainThread } from 'node:worker_threads'
 import { runIfIssuerWorker } from './issue/worker.js'
 import { runIfDeviceWorker } from './pipeline/device-worker.js'
 import { runIfPkcs11SignerProcess } from './signer/pkcs11.js'
 import { runIfHasherWorker } from './util/hash-pool.js'
+import { runIfVerifierWorker } from './verify/pool.js'
 
 /** True when this thread is one of credbake's workers (and now serves as one). */
 export function runIfWorker(): boolean {
-  return runIfDeviceWorker() || runIfIssuerWorker() || runIfHasherWorker() || (isMainThread && runIfPkcs11SignerProcess())
+  return runIfDeviceWorker() || runIfIssuerWorker() || runIfHasherWorker() || runIfVerifierWorker() || (isMainThread && runIfPkcs11SignerProcess())
 }

@@ -39,6 +39,8 @@ export interface ProgressOptions {
   windowMs?: number
   /** Injected clock (ms) for tests. */
   now?: () => number
+  /** What the count says was done: "baked" (default), "verified". */
+  verb?: string
 }
 
 export type Progress = Reporter['progress'] & {
@@ -61,6 +63,7 @@ export function throttledProgress(write: (text: string) => void, options: Progre
   const intervalMs = options.intervalMs ?? (live ? LIVE_INTERVAL_MS : 5000)
   const firstAfterMs = live ? Math.max(intervalMs, LIVE_DELAY_MS) : intervalMs
   const windowMs = options.windowMs ?? 30_000
+  const verb = options.verb ?? 'baked'
   let samples: { at: number; done: number }[] = []
   let started: number | undefined
   let startDone = 0
@@ -90,7 +93,7 @@ export function throttledProgress(write: (text: string) => void, options: Progre
     }
     if (done >= total) {
       if (live) clear()
-      else if (shown) show(`${describeCount(done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`)
+      else if (shown) show(`${describeCount(verb, done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`)
       shown = false
       return
     }
@@ -101,7 +104,7 @@ export function throttledProgress(write: (text: string) => void, options: Progre
     const oldest = samples[0] as { at: number; done: number }
     const rate = ratePerSecond(done - oldest.done, at - oldest.at)
     const eta = rate > 0 ? formatDuration(((total - done) / rate) * 1000) : 'unknown'
-    show(`${describeCount(done, total)}, ${formatRate(rate)}, ETA ${eta}`)
+    show(`${describeCount(verb, done, total)}, ${formatRate(rate)}, ETA ${eta}`)
   }
   return Object.assign(progress, { end: clear })
 }
@@ -110,8 +113,8 @@ function ratePerSecond(devices: number, ms: number): number {
   return devices / Math.max(ms / 1000, 1e-3)
 }
 
-function describeCount(done: number, total: number): string {
-  return `baked ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} devices (${Math.floor((done / Math.max(total, 1)) * 100)}%)`
+function describeCount(verb: string, done: number, total: number): string {
+  return `${verb} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} devices (${Math.floor((done / Math.max(total, 1)) * 100)}%)`
 }
 
 function formatRate(perSecond: number): string {

@@ -1,12 +1,16 @@
 // Reading a device's output as it is now, per format, for `credbake verify`: a "dir" tree, a
 // .tar.gz overlay, an image or a partition (compressed ones decompressed into the secret temp
-// folder first). Inside images the files are read by the same debugfs/mtools read-back the
-// writers use to check what they wrote.
-import { lstat, open, readFile, readdir, stat } from 'node:fs/promises'
+// folder first, streamed to a sparse file). Inside images the files are read by the same
+// debugfs/mtools read-back the writers use to check what they wrote.
+//
+// An output is evidence, not trusted: nothing is reached through a symbolic link (a link anywhere
+// in a tree is reported, never followed, so a link to / cannot make verify walk the host), a file
+// is read only up to the size the manifest gives it, a tree is walked only up to MAX_TREE_ENTRIES,
+// and an overlay is decompressed in memory only up to what the files it should hold can take.
+import { constants, closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs'
+import { lstat, open, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { Readable } from 'node:stream'
 import { gunzipSync } from 'node:zlib'
-import { extract as createTarExtract } from 'tar-stream'
 import { messageOf } from '../errors.js'
 import { prepareBaseImage } from '../image/compress.js'
 import { readExtFiles } from '../image/debugfs.js'
@@ -14,25 +18,48 @@ import { isExt, isFat, probeFileSystem } from '../image/fs.js'
 import { readFatFiles } from '../image/mtools.js'
 import { readDiskLayout } from '../image/table.js'
 import type { ManifestDevice, ManifestHeader } from '../review/types.js'
-import { treeDigestOnDisk } from '../sink/files.js'
+import { treeDigest } from '../sink/files.js'
 import { sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
+import { tarEntries, TarFormatError, type TarEntry } from './tar-read.js'
 
 /** A file found in an output. Mode and owner are null where the medium has none (FAT). */
 export interface FoundFile {
   mode: number | null
   uid: number | null
   gid: number | null
-  content: Buffer
+  /** null: larger than may be read (see `size`). */
+  content: Buffer | null
+  size: number
+}
+
+export interface FoundFolder {
+  mode: number
+  uid: number | null
+  gid: number | null
+}
+
+/** What verify asks of an output: files by their path inside it, and folders to list. */
+export interface OutputRequest {
+  /** Path inside the output (the device path, or the partition path where it differs) → the most bytes to read. */
+  files: Map<string, number>
+  /** Folders whose entries are listed (images; tar and dir report every entry not asked for instead). */
+  listings: readonly string[]
 }
 
 export interface OutputView {
-  /** SHA-256 of the output as the manifest defines it (file bytes; tree digest for "dir"). */
-  sha256: string
-  /** Per requested device path: what is there (null: absent, or not a regular file). */
+  /** SHA-256 of the output as the manifest defines it (file bytes; tree digest for "dir"); null when it could not be computed. */
+  sha256: string | null
+  /** Per requested path: what is there (null: absent, or not a regular file). */
   files: Map<string, FoundFile | null>
-  /** Names in the credentials directory; null when the directory is not there. */
-  listing: string[] | null
+  /** Images: names in each listed folder; null when the folder is not there. */
+  listings: Map<string, string[] | null>
+  /** tar and dir: every folder above a requested file (null: not in the output). */
+  folders?: Map<string, FoundFolder | null>
+  /** tar and dir: what is in the output besides the requested files and the folders above them. */
+  extras?: string[]
+  /** What reading found wrong beyond the files (links, special files, sizes). */
+  problems: string[]
 }
 
 /** The output cannot be read at all (missing, truncated, not an archive): one problem, the device fails. */
@@ -45,137 +72,267 @@ export interface ReadContext {
   tempDir: string
 }
 
-/**
- * Where a device path is inside the output: its recorded partitionPath (an OSTree sysroot path),
- * else the path itself. The credentials folder moves with the files in it.
- */
-function placement(context: ReadContext, device: ManifestDevice): (devicePath: string) => string {
-  const placed = new Map<string, string>()
-  for (const file of [...device.files, ...(context.header.output.image?.preexisting ?? [])]) {
-    if (file.path !== undefined && file.partitionPath !== undefined) placed.set(file.path, file.partitionPath)
-  }
-  const dir = context.header.layout.credentialsDir.replace(/\/+$/, '')
-  for (const [devicePath, partitionPath] of placed) {
-    if (path.posix.dirname(devicePath) === dir) placed.set(dir, path.posix.dirname(partitionPath))
-  }
-  return (devicePath) => placed.get(devicePath) ?? devicePath
-}
+/** Entries a "dir" tree may have before verify stops walking it (credbake writes about eight). */
+export const MAX_TREE_ENTRIES = 4096
+/** Most bytes an overlay may decompress to on top of the files it should hold. */
+const OVERLAY_SLACK = 1 << 20
+/** A private key's size is not recorded: at most this is read of one. */
+export const MAX_KEY_BYTES = 64 << 10
+/** However large the manifest says the files are, an overlay is not decompressed beyond this. */
+const MAX_OVERLAY_BYTES = 64 << 20
 
-export async function readOutput(context: ReadContext, device: ManifestDevice, devicePaths: readonly string[]): Promise<OutputView> {
-  // Read where the files are stored; answer by device path.
-  const at = placement(context, device)
-  const view = await readPlaced(context, device, devicePaths.map(at), at(context.header.layout.credentialsDir.replace(/\/+$/, '') || '/'))
-  return { ...view, files: new Map(devicePaths.map((p) => [p, view.files.get(at(p)) ?? null])) }
-}
+/** Whether folders and files may carry owners other than the user running verify (owners are compared only then). */
+const asRoot = (): boolean => process.getuid?.() === 0
 
-async function readPlaced(context: ReadContext, device: ManifestDevice, paths: readonly string[], credentialsDir: string): Promise<OutputView> {
-  // A manifest is input to review, not trusted: nothing it names may lead outside output-dir or
-  // outside the device's tree.
-  const escapes = (p: string): boolean => p.split('/').some((part) => part === '..') || p.includes('\\') || p.includes('\0')
-  if (escapes(device.output.path)) throw new OutputUnreadable(`output path ${JSON.stringify(device.output.path)} leaves output-dir; verify reads only inside it`)
-  const outside = paths.find(escapes)
-  if (outside !== undefined) throw new OutputUnreadable(`file path ${JSON.stringify(outside)} has a ".." part; verify reads only inside the device's output`)
+export async function readOutput(context: ReadContext, device: ManifestDevice, request: OutputRequest): Promise<OutputView> {
   const target = path.join(context.outputDir, ...device.output.path.split('/'))
-  let info
+  // The folder holding the outputs is output-dir's; a link there would lead every read elsewhere.
+  await refuseLinkedParent(context.outputDir, device.output.path)
+  let info: Stats
   try {
     info = await lstat(target)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new OutputUnreadable(`output ${device.output.path} is ${code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`)
   }
+  if (info.isSymbolicLink()) throw new OutputUnreadable(`output ${device.output.path} is a symbolic link (to ${linkTarget(target)}); verify does not follow links`)
+  const format = context.header.output.format
   // An image shorter than recorded was cut off (a copy or upload that stopped): say so plainly
   // rather than report what a file system cut in half looks like.
-  if ((context.header.output.format === 'image' || context.header.output.format === 'partition') && info.isFile() && info.size < device.output.size) {
+  if ((format === 'image' || format === 'partition') && info.isFile() && info.size < device.output.size) {
     throw new OutputUnreadable(`output ${device.output.path} is truncated: ${info.size} bytes, the manifest records ${device.output.size}`)
   }
-  switch (context.header.output.format) {
+  switch (format) {
     case 'dir':
-      return readDirOutput(target, paths, credentialsDir)
+      if (!info.isDirectory()) throw new OutputUnreadable(`output ${device.output.path} is not a folder`)
+      return readDirOutput(target, request)
     case 'tar':
-      return readTarOutput(target, device, paths, credentialsDir)
+      if (!info.isFile()) throw new OutputUnreadable(`output ${device.output.path} is not a file`)
+      return readTarOutput(target, device, request)
     case 'image':
     case 'partition':
-      return readImageOutput(context, target, device, paths, credentialsDir)
+      if (!info.isFile()) throw new OutputUnreadable(`output ${device.output.path} is not a file`)
+      return readImageOutput(context, target, device, request)
     default:
-      throw new OutputUnreadable(`output format ${context.header.output.format} is not one credbake verify reads`)
+      throw new OutputUnreadable(`output format ${format} is not one credbake verify reads`)
   }
+}
+
+const checkedParents = new Map<string, string | undefined>()
+
+/** The folders between output-dir and the output (overlays/, devices/, ...) must not be links. */
+async function refuseLinkedParent(outputDir: string, relative: string): Promise<void> {
+  const parts = relative.split('/').slice(0, -1)
+  for (let depth = 1; depth <= parts.length; depth++) {
+    const folder = path.join(outputDir, ...parts.slice(0, depth))
+    let problem = checkedParents.get(folder)
+    if (!checkedParents.has(folder)) {
+      const info = await lstat(folder).catch(() => undefined)
+      problem = info?.isSymbolicLink() ? `${parts.slice(0, depth).join('/')}/ in output-dir is a symbolic link (to ${linkTarget(folder)}); verify does not follow links` : undefined
+      checkedParents.set(folder, problem)
+    }
+    if (problem) throw new OutputUnreadable(problem)
+  }
+}
+
+function linkTarget(file: string): string {
+  try {
+    return JSON.stringify(readlinkSync(file))
+  } catch {
+    return 'somewhere'
+  }
+}
+
+/** Every folder above `devicePath` ("/var/sota/import/x" → "/", "/var", "/var/sota", "/var/sota/import"). */
+export function foldersAbove(devicePath: string): string[] {
+  const parts = devicePath.split('/').filter(Boolean)
+  const folders = ['/']
+  for (let depth = 1; depth < parts.length; depth++) folders.push(`/${parts.slice(0, depth).join('/')}`)
+  return folders
 }
 
 function hostPath(root: string, devicePath: string): string {
   return path.join(root, ...devicePath.split('/').filter(Boolean))
 }
 
-async function readDirOutput(root: string, paths: readonly string[], credentialsDir: string): Promise<OutputView> {
-  if (!(await stat(root)).isDirectory()) throw new OutputUnreadable(`output ${root} is not a directory`)
-  // A tree written by a non-root user cannot carry owner 0:0 (copying it as root restores it), so
-  // owners are compared only when this runs as root, as the tree digest also assumes.
-  const asRoot = process.getuid?.() === 0
-  const files = new Map<string, FoundFile | null>()
-  for (const p of paths) {
-    const file = hostPath(root, p)
-    const info = await lstat(file).catch(() => null)
-    if (!info || !info.isFile()) {
-      files.set(p, null)
-      continue
+/** Read at most `limit` bytes of a regular file, refusing a link (O_NOFOLLOW). */
+function readCapped(file: string, limit: number): { content: Buffer | null; size: number } {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  try {
+    const size = fstatSync(fd).size
+    if (size > limit) return { content: null, size }
+    const content = Buffer.allocUnsafe(size)
+    let done = 0
+    while (done < size) {
+      const n = readSync(fd, content, done, size - done, done)
+      if (n === 0) break
+      done += n
     }
-    files.set(p, { mode: info.mode & 0o7777, uid: asRoot ? info.uid : null, gid: asRoot ? info.gid : null, content: await readFile(file) })
+    return { content: done === size ? content : content.subarray(0, done), size: done }
+  } finally {
+    closeSync(fd)
   }
-  const listing = await readdir(hostPath(root, credentialsDir)).catch(() => null)
-  return { sha256: await treeDigestOnDisk(root), files, listing }
 }
 
-interface TarEntry {
-  type: string
-  mode: number
-  uid: number
-  gid: number
-  content: Buffer
+interface TreeEntry {
+  kind: 'file' | 'folder' | 'link' | 'other'
+  stats: Stats
 }
 
-/** Entries of a tar archive by device path ("/var/sota/import/pkey.pem"), directories without the slash. */
-async function tarEntries(archive: Buffer): Promise<Map<string, TarEntry>> {
-  const entries = new Map<string, TarEntry>()
-  const extractor = createTarExtract()
-  const done = new Promise<void>((resolve, reject) => {
-    extractor.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = []
-      stream.on('data', (chunk: unknown) => void chunks.push(chunk as Buffer))
-      stream.on('end', () => {
-        const name = `/${header.name.replace(/^\.?\/+/, '').replace(/\/+$/, '')}`
-        entries.set(name, { type: header.type ?? 'file', mode: (header.mode ?? 0) & 0o7777, uid: header.uid ?? 0, gid: header.gid ?? 0, content: Buffer.concat(chunks) })
-        next()
-      })
-      stream.on('error', reject)
-    })
-    extractor.on('finish', resolve)
-    extractor.on('error', reject)
-  })
-  Readable.from([archive]).pipe(extractor)
-  await done
+/** Every entry of the tree under `root` by device path, never following a link; throws past MAX_TREE_ENTRIES. */
+function walkTree(root: string): Map<string, TreeEntry> {
+  const entries = new Map<string, TreeEntry>()
+  const pending = ['/']
+  while (pending.length > 0) {
+    const folder = pending.pop() as string
+    for (const dirent of readdirSync(hostPath(root, folder), { withFileTypes: true })) {
+      const devicePath = folder === '/' ? `/${dirent.name}` : `${folder}/${dirent.name}`
+      const stats = lstatSync(hostPath(root, devicePath))
+      const kind = stats.isSymbolicLink() ? 'link' : stats.isDirectory() ? 'folder' : stats.isFile() ? 'file' : 'other'
+      entries.set(devicePath, { kind, stats })
+      if (entries.size > MAX_TREE_ENTRIES) throw new OutputUnreadable(`the tree holds more than ${MAX_TREE_ENTRIES} entries: not an output credbake wrote (verify stops walking it)`)
+      if (kind === 'folder') pending.push(devicePath)
+    }
+  }
   return entries
 }
 
-async function readTarOutput(file: string, device: ManifestDevice, paths: readonly string[], credentialsDir: string): Promise<OutputView> {
-  const bytes = await readFile(file)
-  let entries: Map<string, TarEntry>
-  try {
-    entries = await tarEntries(gunzipSync(bytes))
-  } catch (error) {
-    throw new OutputUnreadable(`output ${device.output.path} is not a readable .tar.gz (${messageOf(error)})`)
-  }
-  const files = new Map<string, FoundFile | null>()
-  for (const p of paths) {
-    const entry = entries.get(p)
-    files.set(p, entry && entry.type === 'file' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid, content: entry.content } : null)
-  }
-  const dir = credentialsDir.replace(/\/+$/, '')
-  const listing = [...entries.keys()].filter((name) => path.posix.dirname(name) === dir).map((name) => path.posix.basename(name))
-  return { sha256: sha256Hex(bytes), files, listing: entries.has(dir) || listing.length > 0 ? listing : null }
+function kindOf(stats: Stats): string {
+  if (stats.isFIFO()) return 'a named pipe'
+  if (stats.isSocket()) return 'a socket'
+  if (stats.isBlockDevice() || stats.isCharacterDevice()) return 'a device node'
+  return 'not a regular file'
 }
 
-async function readImageOutput(context: ReadContext, file: string, device: ManifestDevice, paths: readonly string[], credentialsDir: string): Promise<OutputView> {
+function readDirOutput(root: string, request: OutputRequest): OutputView {
+  const owners = asRoot()
+  const rootStats = lstatSync(root)
+  let entries: Map<string, TreeEntry>
+  try {
+    entries = walkTree(root)
+  } catch (error) {
+    if (error instanceof OutputUnreadable) throw error
+    throw new OutputUnreadable(`the tree cannot be read (${messageOf(error)})`)
+  }
+  const problems: string[] = []
+  const files = new Map<string, FoundFile | null>()
+  const wantedFolders = new Set<string>()
+  for (const [wanted, limit] of request.files) {
+    for (const folder of foldersAbove(wanted)) wantedFolders.add(folder)
+    const entry = entries.get(wanted)
+    if (!entry || entry.kind !== 'file') {
+      files.set(wanted, null)
+      continue
+    }
+    let read: { content: Buffer | null; size: number }
+    try {
+      read = readCapped(hostPath(root, wanted), limit)
+    } catch (error) {
+      problems.push(`${wanted} cannot be read (${messageOf(error)})`)
+      files.set(wanted, null)
+      continue
+    }
+    const { stats } = entry
+    files.set(wanted, { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null, ...read })
+  }
+  const folders = new Map<string, FoundFolder | null>()
+  for (const folder of wantedFolders) {
+    const stats = folder === '/' ? rootStats : entries.get(folder)?.kind === 'folder' ? entries.get(folder)!.stats : undefined
+    folders.set(folder, stats ? { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null } : null)
+  }
+  const extras: string[] = []
+  for (const [devicePath, entry] of entries) {
+    if (entry.kind === 'link') problems.push(`${devicePath} is a symbolic link (to ${linkTarget(hostPath(root, devicePath))}); verify does not follow links, and credbake writes none`)
+    else if (entry.kind === 'other') problems.push(`${devicePath} is ${kindOf(entry.stats)}`)
+    else if (entry.kind === 'folder' ? !wantedFolders.has(devicePath) : !request.files.has(devicePath)) extras.push(entry.kind === 'folder' ? `${devicePath}/` : devicePath)
+  }
+  // The tree digest covers every file: with anything more or less in the tree it is a different
+  // tree, and each difference is already a problem of its own (nothing unasked is read).
+  const complete = extras.length === 0 && problems.length === 0 && [...files.values()].every((file) => file?.content)
+  const sha256 = complete
+    ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found!.mode!, uid: 0, gid: 0, content: found!.content! })))
+    : null
+  return { sha256, files, listings: new Map(), folders, extras, problems }
+}
+
+/** Most bytes an overlay holding these files may decompress to. */
+function overlayCap(request: OutputRequest): number {
+  let total = OVERLAY_SLACK
+  for (const limit of request.files.values()) total += limit + 3 * 512
+  return Math.min(total, MAX_OVERLAY_BYTES)
+}
+
+async function readTarOutput(file: string, device: ManifestDevice, request: OutputRequest): Promise<OutputView> {
+  const cap = overlayCap(request)
+  const where = `output ${device.output.path}`
+  let read: { content: Buffer | null; size: number }
+  try {
+    read = readCapped(file, cap)
+  } catch (error) {
+    throw new OutputUnreadable(`${where} cannot be read (${messageOf(error)})`)
+  }
+  if (!read.content) {
+    // gzip never makes data much larger than it was: this is not an overlay of these files.
+    const sha256 = await sha256File(file).catch(() => null)
+    return {
+      sha256,
+      files: new Map(),
+      listings: new Map(),
+      problems: [`${where} is ${read.size} bytes, more than an overlay of the files the manifest lists can be (at most ${cap}); verify does not open it`]
+    }
+  }
+  const sha256 = sha256Hex(read.content)
+  let entries: TarEntry[]
+  try {
+    // Decompressed in memory only up to `cap`: a small file that inflates to gigabytes (a gzip
+    // bomb) stops there, costing no more memory than a real overlay.
+    entries = tarEntries(gunzipSync(read.content, { maxOutputLength: cap }))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      return { sha256, files: new Map(), listings: new Map(), problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`] }
+    }
+    const why = error instanceof TarFormatError ? `not a tar archive: ${error.message}` : messageOf(error)
+    throw new OutputUnreadable(`${where} is not a readable .tar.gz (${why})`)
+  }
+  const problems: string[] = []
+  const byPath = new Map<string, TarEntry>()
+  for (const entry of entries) {
+    if (byPath.has(entry.path)) problems.push(`${where} holds ${entry.path} twice (extraction keeps the last)`)
+    byPath.set(entry.path, entry)
+  }
+  const files = new Map<string, FoundFile | null>()
+  const wantedFolders = new Set<string>()
+  for (const [wanted, limit] of request.files) {
+    for (const folder of foldersAbove(wanted)) wantedFolders.add(folder)
+    const entry = byPath.get(wanted)
+    if (!entry || entry.type !== 'file') {
+      files.set(wanted, null)
+      continue
+    }
+    const size = entry.content.length
+    files.set(wanted, { mode: entry.mode, uid: entry.uid, gid: entry.gid, content: size > limit ? null : entry.content, size })
+  }
+  // The archive's root ("./") is not an entry credbake writes: extraction would apply its mode to
+  // the folder it is extracted into.
+  wantedFolders.delete('/')
+  const folders = new Map<string, FoundFolder | null>()
+  for (const folder of wantedFolders) {
+    const entry = byPath.get(folder)
+    folders.set(folder, entry?.type === 'directory' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid } : null)
+  }
+  const extras: string[] = []
+  for (const entry of byPath.values()) {
+    if (entry.type === 'symlink' || entry.type === 'hardlink') problems.push(`${entry.path} is a ${entry.type === 'symlink' ? 'symbolic' : 'hard'} link (to ${JSON.stringify(entry.linkTarget ?? '')}); credbake writes none`)
+    else if (entry.type === 'other') problems.push(`${entry.path} is a tar entry of type "${entry.flag}", not a file or folder`)
+    else if (entry.type === 'directory' ? !wantedFolders.has(entry.path) : !request.files.has(entry.path)) extras.push(entry.type === 'directory' ? `${entry.path}/` : entry.path)
+  }
+  return { sha256, files, listings: new Map(), folders, extras, problems }
+}
+
+async function readImageOutput(context: ReadContext, file: string, device: ManifestDevice, request: OutputRequest): Promise<OutputView> {
   const sha256 = await sha256File(file)
-  // Compressed outputs (by content) are decompressed into the secret temp folder, removed after.
+  // Compressed outputs (by content) are decompressed into the secret temp folder (streamed into a
+  // sparse file: zeros cost neither memory nor disk), removed after.
   const prepared = await prepareBaseImage(file, context.tempDir).catch((error: unknown) => {
     throw new OutputUnreadable(`output ${device.output.path} cannot be decompressed (${messageOf(error)})`)
   })
@@ -190,26 +347,28 @@ async function readImageOutput(context: ReadContext, file: string, device: Manif
     }
     const where = device.output.partition ? `partition ${device.output.partition.number}` : 'the file system'
     const opts = { image, offset, partition: where, tempDir: context.tempDir, serial: device.serial }
+    const paths = [...request.files.keys()]
     const files = new Map<string, FoundFile | null>()
-    let listing: string[] | null
+    let listings: Map<string, string[] | null>
     if (isExt(fs.type)) {
-      const read = await readExtFiles(opts, paths, [credentialsDir])
+      const read = await readExtFiles(opts, paths, request.listings)
       paths.forEach((p, i) => {
         const found = read.files[i]
-        files.set(p, found && found.type === 'regular' && found.content ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: found.content } : null)
+        const content = found && found.type === 'regular' ? found.content : null
+        files.set(p, found && content ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: content.length > request.files.get(p)! ? null : content, size: content.length } : null)
       })
-      listing = read.listings.get(credentialsDir) ?? null
+      listings = read.listings
     } else if (isFat(fs.type)) {
-      const read = await readFatFiles(opts, paths, [credentialsDir])
+      const read = await readFatFiles(opts, paths, request.listings)
       paths.forEach((p, i) => {
         const content = read.files[i]
-        files.set(p, content ? { mode: null, uid: null, gid: null, content } : null)
+        files.set(p, content ? { mode: null, uid: null, gid: null, content: content.length > request.files.get(p)! ? null : content, size: content.length } : null)
       })
-      listing = read.listings.get(credentialsDir) ?? null
+      listings = read.listings
     } else {
       throw new OutputUnreadable(`output ${device.output.path} holds no ext or FAT file system at byte ${offset}`)
     }
-    return { sha256, files, listing }
+    return { sha256, files, listings, problems: [] }
   } finally {
     await prepared.cleanup()
   }

@@ -117,3 +117,17 @@ export function validateManifest(value: unknown, schema: Schema = MANIFEST_SCHEM
   check(schema, schema, value, '', out)
   return out
 }
+
+/**
+ * Every place one element of the manifest's `devices` (or `superseded`) array departs from the
+ * schema, with paths as in the whole manifest ("/devices/7/output/sha256"): a streamed manifest is
+ * checked piece by piece, the header with empty arrays (validateManifest) and each element here.
+ */
+export function validateArrayElement(array: 'devices' | 'superseded', index: number, value: unknown, schema: Schema = MANIFEST_SCHEMA): SchemaProblem[] {
+  const properties = schema.properties as Record<string, Schema>
+  const items = properties[array]?.items as Schema | undefined
+  if (!items) throw new Error(`manifest schema: no items schema for ${array}`)
+  const out: SchemaProblem[] = []
+  check(schema, items, value, pointer(`/${array}`, index), out)
+  return out
+}

@@ -1,21 +1,33 @@
-// `credbake verify`: a review manifest checked against the outputs as they are now. The manifest
-// must match its schema first; then, per device, its output is opened (outputs.ts) and every
-// recorded file, the credentials folder, the certificate and the key are compared with what the
-// manifest says (certificates.ts). A device's problems are collected, never thrown: one broken
-// output does not hide the state of the others.
+// `credbake verify`: a review manifest checked against the outputs as they are now, at the bake's
+// pace and in memory that does not grow with the fleet.
+//
+// 1. The manifest is scanned once (manifest-scan.ts): its header and footer are parsed and checked
+//    against the schema and each other (counts), its device entries only located.
+// 2. The device entries go, in batches of their own bytes, to worker threads (pool.ts) that check
+//    each against its output (device.ts, outputs.ts, certificates.ts) and return its problems and
+//    the few facts the manifest-wide checks need.
+// 3. This thread takes the results in manifest order: serials, certificate fingerprints and serial
+//    numbers must be unique; certificates.pem must hold exactly the devices' certificates and
+//    SHA256SUMS exactly their lines, read in step (companions.ts); each device is reported as it
+//    is done. Then the superseded list against superseded.pem.
+// A device's problems are collected, never thrown: one broken output does not hide the others. A
+// manifest that is not JSON or off its schema is refused (ManifestError, exit 2) where the scan or
+// the check finds it.
 import type { X509Certificate } from 'node:crypto'
+import { open, type FileHandle } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { LAYOUT_FILES } from '../bundle/layouts.js'
-import { InputError, ManifestError, isCredbakeError, messageOf } from '../errors.js'
-import type { ManifestDevice, ManifestHeader, ReviewManifest } from '../review/types.js'
-import { sha256File } from '../util/fsx.js'
-import { sha256Hex } from '../util/hash.js'
+import { ManifestError, messageOf } from '../errors.js'
+import { SHA256SUMS_FILE, sha256SumsLine } from '../review/sha256sums.js'
+import { CERTIFICATES_FILE, SUPERSEDED_FILE, type SupersededCertificate } from '../review/types.js'
 import { SecretTemp } from '../util/secret-temp.js'
-import { checkCertificate, checkKeyMatches, loadTrust } from './certificates.js'
-import { OutputUnreadable, readOutput, type FoundFile } from './outputs.js'
-import { validateManifest } from './schema.js'
-import { INPUT_LIMITS, readBoundedText } from '../util/bounded-read.js'
+import { loadTrust, parseCertificate } from './certificates.js'
+import { LineReader, PemReader } from './companions.js'
+import { entryTexts, readEntries, scanManifest, type EntryRanges, type ManifestScan } from './manifest-scan.js'
+import { createEntryChecker, type EntryChecker } from './pool.js'
+import { validateArrayElement, validateManifest } from './schema.js'
+import type { EntryResult, VerifiedHeader } from './types.js'
+import { HexSet } from './unique.js'
 
 export interface DeviceReport {
   serial: string
@@ -23,10 +35,12 @@ export interface DeviceReport {
   problems: string[]
 }
 
-export interface VerifyReport {
-  devices: DeviceReport[]
+export interface VerifySummary {
+  devices: number
   passed: number
   failed: number
+  /** What is wrong with the review as a whole (counts, companion files, the superseded list). */
+  problems: string[]
 }
 
 export interface VerifyOptions {
@@ -36,162 +50,312 @@ export interface VerifyOptions {
   outputDir?: string
   /** Parent of the secret temp folder; default RUNNER_TEMP or the OS temp dir. */
   tempRoot?: string
+  /** Worker threads: 0 (default) one per core; 1 checks on this thread. */
+  concurrency?: number
+  /** Each device's report, in manifest order, as soon as it is done. */
+  onDevice?: (report: DeviceReport) => void
+  onProgress?: (done: number, total: number) => void
 }
 
-/** Read and parse the manifest, and check it against the bundled schema. */
-export async function loadReviewManifest(file: string): Promise<ReviewManifest> {
-  let text: string
-  try {
-    text = await readBoundedText(file, { maxBytes: INPUT_LIMITS.reviewFile, what: 'a review manifest' })
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new InputError(`manifest ${file} cannot be read: ${code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a folder (give the credbake-manifest.json in it)' : messageOf(error)}`, { input: 'manifest', file })
-  }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (error) {
-    throw new ManifestError(`manifest ${file} is not JSON (${messageOf(error)}); give the credbake-manifest.json a bake wrote`, { file })
-  }
+/** Entries per batch sent to a worker: many small outputs, or one image (each a few hundred MiB). */
+const SMALL_OUTPUT_BATCH = 32
+/** Batches in flight per checking thread. */
+const BATCHES_PER_THREAD = 2
+/** Superseded entries parsed at once. */
+const SUPERSEDED_BATCH = 256
+/** Most problems of the header shown in the refusal. */
+const SHOWN_PROBLEMS = 3
+
+/** The header and footer (every member but the two arrays) against the schema; ManifestError when off it. */
+function checkedHeader(scan: ManifestScan): VerifiedHeader {
+  const value: Record<string, unknown> = { ...scan.members }
+  if (scan.devices) value.devices = []
+  if (scan.superseded) value.superseded = []
   const problems = validateManifest(value)
   if (problems.length > 0) {
-    const shown = problems.slice(0, 3).map((p) => `${p.path || '(top level)'} ${p.message}`).join('; ')
-    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''
-    throw new ManifestError(`manifest ${file} does not match schema/manifest.schema.json: ${shown}${more}`, { file })
+    const shown = problems.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path || '(top level)'} ${p.message}`).join('; ')
+    const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : ''
+    throw new ManifestError(`manifest ${scan.file} does not match schema/manifest.schema.json: ${shown}${more}`, { file: scan.file })
   }
-  return value as ReviewManifest
+  return scan.members as unknown as VerifiedHeader
 }
 
-/** How messages name a device file: its path under the credentials folder, else the full path. */
-function shortName(devicePath: string, credentialsDir: string): string {
-  const dir = `${credentialsDir.replace(/\/+$/, '')}/`
-  return devicePath.startsWith(dir) ? devicePath.slice(dir.length) : devicePath
+interface Footer {
+  counts: { devices: number; superseded: number }
+  merged?: Array<{ devices: number; superseded: number }>
 }
 
-function octal(mode: number): string {
-  return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`
-}
-
-/** The layout's certificate file and key file paths in a device's bundle. */
-function bundleRoles(header: ManifestHeader, device: ManifestDevice): { certificate?: string; chain?: string; key?: string } {
-  const rows = LAYOUT_FILES[header.layout.name as keyof typeof LAYOUT_FILES] ?? []
-  const inDir = (name: string): string => path.posix.join(header.layout.credentialsDir, name)
-  const listed = new Set(device.files.map((f) => f.path))
-  const certificate = [...rows.filter((r) => r.source === 'certificate'), ...rows.filter((r) => r.source === 'certificate-chain')].map((r) => inDir(r.name)).find((p) => listed.has(p))
-  const chain = rows.filter((r) => r.source === 'certificate-chain').map((r) => inDir(r.name)).find((p) => listed.has(p) && p !== certificate)
-  const key = device.files.find((f) => f.privateKey)?.path
-  return { ...(certificate ? { certificate } : {}), ...(chain ? { chain } : {}), ...(key ? { key } : {}) }
-}
-
-async function verifyDevice(context: { outputDir: string; header: ManifestHeader; tempDir: string; trust: readonly X509Certificate[] }, device: ManifestDevice): Promise<string[]> {
-  const { header } = context
-  const credentialsDir = header.layout.credentialsDir
+/** The header's counts against the entries there are. */
+function countProblems(scan: ManifestScan): string[] {
+  const { counts, merged } = scan.members as unknown as Footer
+  const devices = scan.devices?.length ?? 0
+  const superseded = scan.superseded?.length ?? 0
   const problems: string[] = []
-  const preexisting = header.output.image?.preexisting ?? []
-  const paths = [...device.files.map((f) => f.path), ...preexisting.map((f) => f.path)]
-  let view
-  try {
-    view = await readOutput(context, device, paths)
-  } catch (error) {
-    if (error instanceof OutputUnreadable) return [error.message]
-    if (isCredbakeError(error)) return [`output ${device.output.path} cannot be read: ${error.message.split('\n')[0]}`]
-    throw error
-  }
-  if (view.sha256 !== device.output.sha256) problems.push(`output ${device.output.path} has SHA-256 ${view.sha256}, the manifest records ${device.output.sha256}`)
-  if (device.output.bmap) problems.push(...(await checkBmap(context.outputDir, device.output.bmap)))
-
-  const found = new Map<string, FoundFile>()
-  for (const file of device.files) {
-    const name = shortName(file.path, credentialsDir)
-    const actual = view.files.get(file.path)
-    if (!actual) {
-      problems.push(`${name} is missing`)
-      continue
-    }
-    found.set(file.path, actual)
-    if (!file.privateKey) {
-      if (file.size !== undefined && actual.content.length !== file.size) problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`)
-      else if (file.sha256 !== undefined && sha256Hex(actual.content) !== file.sha256) problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`)
-    }
-    if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode) problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`)
-    if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner) problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`)
-  }
-  // A credential file nobody reviewed: anything in the credentials folder the manifest does not list.
-  // FAT (no modes recorded) compares names case-insensitively.
-  const fold = device.files.every((f) => f.mode === null) ? (n: string): string => n.toUpperCase() : (n: string): string => n
-  const dir = credentialsDir.replace(/\/+$/, '') || '/'
-  const listed = new Set(device.files.filter((f) => path.posix.dirname(f.path) === dir).map((f) => fold(path.posix.basename(f.path))))
-  // Files the base image already held there, recorded once in the header, are expected too.
-  for (const file of preexisting) if (path.posix.dirname(file.path) === dir) listed.add(fold(path.posix.basename(file.path)))
-  for (const name of view.listing ?? []) {
-    if (!listed.has(fold(name))) problems.push(`${name} in ${credentialsDir} is not in the manifest (an extra file)`)
-  }
-  problems.push(...preexistingProblems(preexisting, view.files, credentialsDir))
-
-  const roles = bundleRoles(header, device)
-  const certificateFile = roles.certificate ? found.get(roles.certificate) : undefined
-  if (roles.certificate && certificateFile) {
-    const name = shortName(roles.certificate, credentialsDir)
-    // The flat layout's chain.pem (certificate and the CAs above it) may supply intermediates.
-    const chainFile = roles.chain ? found.get(roles.chain) : undefined
-    const checked = checkCertificate(name, certificateFile.content.toString('utf8'), device, header, context.trust, chainFile?.content.toString('utf8'))
-    problems.push(...checked.problems)
-    const keyFile = roles.key ? found.get(roles.key) : undefined
-    if (roles.key && keyFile && checked.certificate) {
-      const mismatch = checkKeyMatches(shortName(roles.key, credentialsDir), keyFile.content, checked.certificate)
-      if (mismatch) problems.push(mismatch)
-    }
-  } else if (!roles.certificate) {
-    problems.push(`the manifest lists no certificate file of layout ${header.layout.name} for this device`)
+  if (counts.devices !== devices) problems.push(`the manifest's counts.devices is ${counts.devices}, it lists ${devices} devices`)
+  if (counts.superseded !== superseded) problems.push(`the manifest's counts.superseded is ${counts.superseded}, it lists ${superseded} superseded certificates`)
+  if (merged) {
+    const sum = (key: 'devices' | 'superseded'): number => merged.reduce((total, shard) => total + shard[key], 0)
+    if (sum('devices') !== devices) problems.push(`the shards in "merged" add up to ${sum('devices')} devices, the manifest lists ${devices}`)
+    if (sum('superseded') !== superseded) problems.push(`the shards in "merged" add up to ${sum('superseded')} superseded certificates, the manifest lists ${superseded}`)
   }
   return problems
 }
 
-/** Each pre-existing file of the base image is still there, as the header records it. */
-function preexistingProblems(preexisting: NonNullable<NonNullable<ManifestHeader['output']['image']>['preexisting']>, files: Map<string, FoundFile | null>, credentialsDir: string): string[] {
-  const problems: string[] = []
-  for (const file of preexisting) {
-    const name = `${shortName(file.path, credentialsDir)} (pre-existing in the base image)`
-    const actual = files.get(file.path)
-    if (!actual) {
-      problems.push(`${name} is missing`)
-      continue
-    }
-    if (actual.content.length !== file.size) problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`)
-    else if (sha256Hex(actual.content) !== file.sha256) problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`)
-    if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode) problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`)
-    if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner) problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`)
-  }
-  return problems
-}
-
-/** The bmap beside an image output: there, with the SHA-256 the manifest records (flashing trusts its block checksums). */
-async function checkBmap(outputDir: string, bmap: { path: string; sha256: string }): Promise<string[]> {
-  if (bmap.path.split('/').includes('..')) return [`bmap path ${JSON.stringify(bmap.path)} leaves output-dir`]
-  let actual: string
-  try {
-    actual = await sha256File(path.join(outputDir, ...bmap.path.split('/')))
-  } catch (error) {
-    return [`bmap ${bmap.path} is ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`]
-  }
-  return actual === bmap.sha256 ? [] : [`bmap ${bmap.path} has SHA-256 ${actual}, the manifest records ${bmap.sha256}`]
-}
-
-/** Verify every device of `manifest`; the report lists each device's problems. */
-export async function verifyOutputs(options: VerifyOptions): Promise<VerifyReport> {
-  const manifest = await loadReviewManifest(options.manifest)
+/** Verify every device of the manifest; each device's report goes to `onDevice` as it is done. */
+export async function verifyOutputs(options: VerifyOptions): Promise<VerifySummary> {
   const trust = await loadTrust(options.fleetCaCert)
+  const scan = await scanManifest(options.manifest)
+  const header = checkedHeader(scan)
   const outputDir = path.resolve(options.outputDir ?? path.dirname(path.resolve(options.manifest)))
+  const summary: VerifySummary = { devices: 0, passed: 0, failed: 0, problems: countProblems(scan) }
   const secrets = await SecretTemp.create(options.tempRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir())
-  const devices: DeviceReport[] = []
+  let handle: FileHandle | undefined
+  let checker: EntryChecker | undefined
   try {
-    for (const device of manifest.devices) {
-      const problems = await verifyDevice({ outputDir, header: manifest, tempDir: secrets.dir, trust }, device)
-      devices.push({ serial: device.serial, ok: problems.length === 0, problems })
+    handle = await open(options.manifest, 'r')
+    const devices = scan.devices?.length ?? 0
+    const concurrency = options.concurrency ?? 0
+    // An explicit thread count is taken as given, however few the devices.
+    checker = createEntryChecker(
+      { outputDir, header, tempDir: secrets.dir, trust: trust.map((certificate: X509Certificate) => certificate.raw) },
+      { concurrency, devices: concurrency > 1 ? Number.MAX_SAFE_INTEGER : devices }
+    )
+    const run = new DeviceRun(scan, handle, header, outputDir, summary, options)
+    await run.open()
+    try {
+      await run.devices(checker)
+      await run.superseded()
+    } finally {
+      await run.close()
     }
   } finally {
+    await checker?.close()
+    await handle?.close()
     await secrets.remove()
   }
-  const failed = devices.filter((d) => !d.ok).length
-  return { devices, passed: devices.length - failed, failed }
+  return summary
+}
+
+/** The manifest-wide state while the devices are checked in order. */
+class DeviceRun {
+  private readonly serials = new Map<string, number>()
+  private readonly serialByIndex: string[] = []
+  private readonly fingerprints: HexSet
+  private readonly serialNumbers: HexSet
+  private certificates: PemReader | undefined
+  private sums: LineReader | undefined
+  private readonly total: number
+
+  constructor(
+    private readonly scan: ManifestScan,
+    private readonly handle: FileHandle,
+    private readonly header: VerifiedHeader,
+    private readonly outputDir: string,
+    private readonly summary: VerifySummary,
+    private readonly options: VerifyOptions
+  ) {
+    this.total = scan.devices?.length ?? 0
+    this.fingerprints = new HexSet(32, this.total)
+    this.serialNumbers = new HexSet(16, this.total)
+  }
+
+  async open(): Promise<void> {
+    const certificates = await PemReader.open(path.join(this.outputDir, CERTIFICATES_FILE))
+    if (typeof certificates === 'string') this.summary.problems.push(`${CERTIFICATES_FILE} ${certificates}`)
+    else this.certificates = certificates
+    const sums = await LineReader.open(path.join(this.outputDir, SHA256SUMS_FILE))
+    if (typeof sums === 'string') this.summary.problems.push(`${SHA256SUMS_FILE} ${sums}`)
+    else this.sums = sums
+  }
+
+  async close(): Promise<void> {
+    await this.certificates?.close()
+    await this.sums?.close()
+  }
+
+  /** Every device entry, checked by `checker`, taken in manifest order. */
+  async devices(checker: EntryChecker): Promise<void> {
+    const ranges = this.scan.devices
+    if (!ranges || ranges.length === 0) return this.companionsEnd()
+    const format = this.header.output.format
+    const batchSize = format === 'image' || format === 'partition' ? 1 : SMALL_OUTPUT_BATCH
+    const window = Math.max(2, checker.threads * BATCHES_PER_THREAD)
+    const queue: Array<Promise<EntryResult[]>> = []
+    let next = 0
+    const fill = async (): Promise<void> => {
+      while (queue.length < window && next < ranges.length) {
+        const first = next
+        next = Math.min(first + batchSize, ranges.length)
+        const { bytes, offsets } = await readEntries(this.handle, this.scan.file, ranges, first, next)
+        const results = checker.check({ bytes, offsets, first })
+        results.catch(() => undefined) // awaited in order below
+        queue.push(results)
+      }
+    }
+    this.options.onProgress?.(0, this.total)
+    await fill()
+    while (queue.length > 0) {
+      const results = await (queue.shift() as Promise<EntryResult[]>)
+      await fill()
+      for (const result of results) await this.take(result)
+      this.options.onProgress?.(this.summary.devices, this.total)
+    }
+    await this.companionsEnd()
+  }
+
+  /** One device's result: the manifest-wide checks, then its report. */
+  private async take(result: EntryResult): Promise<void> {
+    if (result.malformed !== undefined) throw new ManifestError(`manifest ${this.scan.file}: ${result.malformed}`, { file: this.scan.file })
+    const serial = result.serial as string
+    const problems = [...this.uniqueness(result), ...result.problems]
+    problems.push(...(await this.certificateInPlace(result)), ...(await this.sumsInPlace(result)))
+    this.summary.devices++
+    if (problems.length === 0) this.summary.passed++
+    else this.summary.failed++
+    this.options.onDevice?.({ serial, ok: problems.length === 0, problems })
+  }
+
+  private uniqueness(result: EntryResult): string[] {
+    const problems: string[] = []
+    const serial = result.serial as string
+    this.serialByIndex[result.index] = serial
+    const before = this.serials.get(serial)
+    if (before !== undefined) problems.push(`serial ${serial} is listed twice in the manifest (device entries ${before} and ${result.index})`)
+    else this.serials.set(serial, result.index)
+    const sameCertificate = this.fingerprints.add(result.certificateSha256 as string, result.index)
+    if (sameCertificate !== -1) problems.push(`its certificate ${result.certificateSha256} is also the certificate of device ${this.serialByIndex[sameCertificate]} (entry ${sameCertificate}): one certificate, two devices`)
+    const sameSerialNumber = this.serialNumbers.add(result.serialNumber as string, result.index)
+    if (sameSerialNumber !== -1 && sameSerialNumber !== sameCertificate) {
+      problems.push(`its certificate serial number ${result.serialNumber} is also that of device ${this.serialByIndex[sameSerialNumber]}'s certificate (entry ${sameSerialNumber})`)
+    }
+    return problems
+  }
+
+  /** certificates.pem's next block is this device's certificate. */
+  private async certificateInPlace(result: EntryResult): Promise<string[]> {
+    if (!this.certificates) return []
+    const block = await this.certificates.block()
+    if (block === null) return [`${CERTIFICATES_FILE} ends before this device's certificate (it holds ${this.certificates.count})`]
+    if ('problem' in block) {
+      this.summary.problems.push(`${CERTIFICATES_FILE} is not a file of certificates as credbake writes it: ${block.problem} (verify read no further)`)
+      await this.certificates.close()
+      this.certificates = undefined
+      return [`${CERTIFICATES_FILE} is unreadable at this device's certificate`]
+    }
+    return block.sha256 === result.certificateSha256 ? [] : [`${CERTIFICATES_FILE} has certificate ${block.sha256} at this device's place (block ${this.certificates.count}, line ${block.line}), the manifest records ${result.certificateSha256}`]
+  }
+
+  /** SHA256SUMS's next lines are this device's (one per output file; all of them are read, so the next device's stay in step). */
+  private async sumsInPlace(result: EntryResult): Promise<string[]> {
+    if (!this.sums || result.sums === undefined) return []
+    let problem: string | undefined
+    for (const [file, sha256] of result.sums) {
+      const actual = await this.sums.line()
+      if (problem !== undefined) continue
+      let line: string
+      try {
+        // Lines are read as latin1: the expected line's UTF-8 bytes are compared the same way.
+        line = Buffer.from(sha256SumsLine(file, sha256).slice(0, -1), 'utf8').toString('latin1')
+      } catch (error) {
+        problem = `${SHA256SUMS_FILE} cannot list ${JSON.stringify(file)} (${messageOf(error)})`
+        continue
+      }
+      if (actual === null) problem = `${SHA256SUMS_FILE} ends before this device's line "${line}"`
+      else if (actual !== line) problem = `${SHA256SUMS_FILE} line ${this.sums.count} is "${actual.slice(0, 200)}", the manifest gives "${line}"`
+    }
+    return problem === undefined ? [] : [problem]
+  }
+
+  /** After the last device: nothing more in certificates.pem and SHA256SUMS. */
+  private async companionsEnd(): Promise<void> {
+    if (this.certificates) {
+      let extra = 0
+      for (let block = await this.certificates.block(); block !== null; block = await this.certificates.block()) {
+        if ('problem' in block) {
+          this.summary.problems.push(`${CERTIFICATES_FILE} has more than the devices' certificates, and then text that is not one (${block.problem})`)
+          break
+        }
+        extra++
+      }
+      if (extra > 0) this.summary.problems.push(`${CERTIFICATES_FILE} holds ${extra} certificate${extra === 1 ? '' : 's'} more than the manifest lists devices`)
+    }
+    if (this.sums) {
+      let extra = 0
+      for (let line = await this.sums.line(); line !== null; line = await this.sums.line()) extra++
+      if (extra > 0) this.summary.problems.push(`${SHA256SUMS_FILE} has ${extra} line${extra === 1 ? '' : 's'} more than the outputs of the manifest's devices`)
+    }
+  }
+
+  /** The superseded list: each entry on the schema, none an active certificate, none twice, superseded.pem holding exactly them. */
+  async superseded(): Promise<void> {
+    const ranges = this.scan.superseded
+    const pems = await PemReader.open(path.join(this.outputDir, SUPERSEDED_FILE))
+    if (typeof pems === 'string') this.summary.problems.push(`${SUPERSEDED_FILE} ${pems}`)
+    const reader = typeof pems === 'string' ? undefined : pems
+    try {
+      const seen = new HexSet(32, ranges?.length ?? 0)
+      let readable = reader !== undefined
+      for (let first = 0; ranges && first < ranges.length; first += SUPERSEDED_BATCH) {
+        for (const entry of await this.supersededEntries(ranges, first)) {
+          const at = `superseded entry ${entry.index} (serial ${entry.value.serial}, certificate ${entry.value.sha256})`
+          const active = this.fingerprints.find(entry.value.sha256)
+          if (active !== -1) this.summary.problems.push(`${at} is the active certificate of device ${this.serialByIndex[active]}: a certificate whose output is live is never superseded`)
+          const twice = seen.add(entry.value.sha256, entry.index)
+          if (twice !== -1) this.summary.problems.push(`${at} is listed twice (also entry ${twice})`)
+          if (!readable || !reader) continue
+          const block = await reader.block()
+          if (block === null) {
+            this.summary.problems.push(`${SUPERSEDED_FILE} ends before the certificate of ${at} (it holds ${reader.count})`)
+            readable = false
+          } else if ('problem' in block) {
+            this.summary.problems.push(`${SUPERSEDED_FILE} is not a file of certificates as credbake writes it: ${block.problem} (verify read no further)`)
+            readable = false
+          } else this.summary.problems.push(...supersededBlockProblems(at, block, entry.value, reader.count))
+        }
+      }
+      if (readable && reader) {
+        let extra = 0
+        for (let block = await reader.block(); block !== null && !('problem' in block); block = await reader.block()) extra++
+        if (extra > 0) this.summary.problems.push(`${SUPERSEDED_FILE} holds ${extra} certificate${extra === 1 ? '' : 's'} more than the manifest's superseded list`)
+      }
+    } finally {
+      await reader?.close()
+    }
+  }
+
+  private async supersededEntries(ranges: EntryRanges, first: number): Promise<Array<{ index: number; value: SupersededCertificate }>> {
+    const to = Math.min(first + SUPERSEDED_BATCH, ranges.length)
+    const { bytes, offsets } = await readEntries(this.handle, this.scan.file, ranges, first, to)
+    return entryTexts(bytes, offsets, first).map(({ index, text }) => {
+      let value: unknown
+      try {
+        value = JSON.parse(text)
+      } catch (error) {
+        throw new ManifestError(`manifest ${this.scan.file}: superseded entry ${index} is not JSON (${messageOf(error)})`, { file: this.scan.file })
+      }
+      const problems = validateArrayElement('superseded', index, value)
+      if (problems.length > 0) {
+        throw new ManifestError(`manifest ${this.scan.file} does not match schema/manifest.schema.json: ${problems.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path} ${p.message}`).join('; ')}`, { file: this.scan.file })
+      }
+      return { index, value: value as SupersededCertificate }
+    })
+  }
+}
+
+/** A superseded.pem block against its entry: the same certificate, whose serial number, end and CN the entry states. */
+function supersededBlockProblems(at: string, block: { sha256: string; der: Buffer; line: number }, entry: SupersededCertificate, number: number): string[] {
+  if (block.sha256 !== entry.sha256) return [`${SUPERSEDED_FILE} has certificate ${block.sha256} in the place of ${at} (block ${number}, line ${block.line})`]
+  let certificate
+  try {
+    certificate = parseCertificate(block.der)
+  } catch (error) {
+    return [`${SUPERSEDED_FILE}: the certificate of ${at} cannot be decoded (${messageOf(error)})`]
+  }
+  const problems: string[] = []
+  const serialNumber = certificate.serialHex.padStart(32, '0')
+  if (serialNumber !== entry.serialNumber) problems.push(`${at}: its certificate's serial number is ${serialNumber}, the entry records ${entry.serialNumber}`)
+  if (certificate.notAfter.getTime() !== new Date(entry.notAfter).getTime()) problems.push(`${at}: its certificate is valid until ${certificate.notAfter.toISOString()}, the entry records ${entry.notAfter}`)
+  const cn = certificate.subject.flat().find((a) => a.oid === '2.5.4.3')?.value
+  if (cn !== entry.deviceId) problems.push(`${at}: its certificate's CN is "${cn}", the entry's deviceId is "${entry.deviceId}"`)
+  return problems
 }

@@ -55,7 +55,7 @@ function verify(out: string, extra: string[] = []): Promise<ChildResult> {
 
 /** serial → its failure line, from verify's text output. */
 function failures(result: ChildResult): Map<string, string> {
-  const lines = result.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('verified '))
+  const lines = result.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('verified ') && !l.startsWith('review: '))
   return new Map(lines.map((l) => [l.slice(0, l.indexOf(':')), l]))
 }
 
@@ -101,7 +101,7 @@ describe('dir outputs', () => {
     expect(checked.ok, checked.output).toBe(true)
     const json = await verify(out, ['--json'])
     expect(json.status).toBe(0)
-    expect(JSON.parse(json.stdout)).toEqual({ devices: serials.map((serial) => ({ serial, ok: true, problems: [] })), passed: 3, failed: 0 })
+    expect(JSON.parse(json.stdout)).toEqual({ devices: serials.map((serial) => ({ serial, ok: true, problems: [] })), problems: [], passed: 3, failed: 0 })
   })
 
   it('keys swapped between two devices fail those two devices only', async () => {
@@ -175,7 +175,7 @@ describe('dir outputs', () => {
     doc.devices[1].output.path = 'devices/../../dir'
     writeFileSync(path.join(copy, 'credbake-manifest.json'), JSON.stringify(doc, null, 2))
     const failed = await expectFailed(copy, 3, ['TR-02'])
-    expect(failed.get('TR-02')).toBe('TR-02: output path "devices/../../dir" leaves output-dir; verify reads only inside it')
+    expect(failed.get('TR-02')).toMatch(/^TR-02: output path "devices\/\.\.\/\.\.\/dir" is not the one credbake gives serial TR-02 \(devices\/TR-02\); SHA256SUMS /)
   })
 
   it('--output-dir points at outputs moved away from the manifest', async () => {
@@ -391,17 +391,27 @@ describe('the manifest itself', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /)
   }
 
-  it('one failing its schema is refused naming the path and why', async () => {
+  it('one whose header fails its schema is refused naming the path and why, before any device is read', async () => {
     const copy = copyOf(out, 'manifest-schema')
     const doc = manifestOf(copy)
-    doc.devices[0].output.sha256 = 'not-a-digest'
     delete doc.layout
+    doc.fleetCa.sha256 = 'nope'
     writeFileSync(path.join(copy, 'credbake-manifest.json'), JSON.stringify(doc))
     const result = await verify(copy)
     refused(result)
     expect(result.stderr).toContain('does not match schema/manifest.schema.json')
-    expect(result.stderr).toContain('/devices/0/output/sha256 "not-a-digest" does not match ^[0-9a-f]{64}$')
     expect(result.stderr).toContain('lacks the required property "layout"')
+    expect(result.stderr).toContain('/fleetCa/sha256 "nope" does not match ^[0-9a-f]{64}$')
+  })
+
+  it('one whose device entry fails its schema is refused naming the entry, the path and why', async () => {
+    const copy = copyOf(out, 'manifest-entry-schema')
+    const doc = manifestOf(copy)
+    doc.devices[0].output.sha256 = 'not-a-digest'
+    writeFileSync(path.join(copy, 'credbake-manifest.json'), JSON.stringify(doc))
+    const result = await verify(copy)
+    refused(result)
+    expect(result.stderr).toContain('device entry 0 (serial MF-01) does not match schema/manifest.schema.json: /devices/0/output/sha256 "not-a-digest" does not match ^[0-9a-f]{64}$')
   })
 
   it('one that is not JSON is refused', async () => {
