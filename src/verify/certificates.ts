@@ -6,18 +6,18 @@
 // fleet CA the header describes (fingerprint, subject, validity, key, key identifier); the private
 // key found beside it is its key. The certificate is read with the lean DER reader credbake
 // issues with (strict DER, no library objects per field), which keeps verify at the bake's pace.
-import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
+import * as crypto from 'node:crypto'
+import { createECDH, createHash, createPrivateKey, createPublicKey, verify, X509Certificate, type ECDH, type KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { InputError, messageOf } from '../errors.js'
 import { keyFacts, OID } from '../issue/algorithms.js'
 import { childrenOf, contentsOf, decodeOid, DerError, encodingOf, readNode, readSingle, TAG, type DerNode } from '../issue/der.js'
-import { ecSpkiOfPkcs8 } from '../issue/keys.js'
 import { describeSan, ipAddressBytes, ipAddressText, validateSanTemplate, type SanTemplate } from '../issue/san.js'
 import { escapeRfc4514, formatName, SUBJECT_ATTRIBUTES, validateSubjectTemplate, type SubjectTemplate } from '../issue/subject.js'
 import type { Segment } from '../issue/template.js'
 import { NEVER_EXPIRES } from '../issue/validity.js'
 import type { ManifestDevice, ManifestHeader } from '../review/types.js'
-import { colonHex, sha1, sha256Hex } from '../util/hash.js'
+import { colonHex, sha256Hex } from '../util/hash.js'
 import { readPemBlocks } from '../util/pem.js'
 
 /** The certificates of a PEM file given as --fleet-ca-cert (the trust anchors). */
@@ -49,7 +49,23 @@ export function certificatesIn(text: string): X509Certificate[] | string {
   return certificates
 }
 
+/** Certificate PEM exactly as credbake writes it: 64-column base64 lines, "\n" endings, nothing between blocks. */
+const STRICT_CERTIFICATES = /^(?:-----BEGIN CERTIFICATE-----\n(?:[A-Za-z0-9+/]{64}\n)*[A-Za-z0-9+/]{0,63}={0,2}\n?-----END CERTIFICATE-----\n)+$/
+const STRICT_BLOCK = /-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+?)-----END CERTIFICATE-----\n/g
+
 function certificateDers(text: string): Array<{ der: Buffer; line: number }> | string {
+  // The usual case without the general reader's normalising (it handles any PEM a person may paste).
+  if (STRICT_CERTIFICATES.test(text)) {
+    const found: Array<{ der: Buffer; line: number }> = []
+    let line = 1
+    let last = 0
+    for (const match of text.matchAll(STRICT_BLOCK)) {
+      for (let i = last; i < match.index; i++) if (text.charCodeAt(i) === 10) line++
+      last = match.index
+      found.push({ der: Buffer.from(match[1] as string, 'base64'), line })
+    }
+    if (found.length > 0) return found
+  }
   const blocks = readPemBlocks(text)
   if ('problem' in blocks) return blocks.problem
   const found = blocks.filter((b) => b.label === 'CERTIFICATE')
@@ -115,6 +131,9 @@ interface Extension {
 /** The fields of a certificate verify compares, read from its DER. */
 export interface ParsedCertificate {
   der: Buffer
+  /** The signed bytes (TBSCertificate) and the signature over them. */
+  tbsDer: Buffer
+  signature: Buffer
   serialHex: string
   serialBytes: number
   signatureOid: string
@@ -128,19 +147,39 @@ export interface ParsedCertificate {
   extensions: Extension[]
 }
 
+/** Decoded OIDs by their bytes: a certificate holds the same dozen in every device's. */
+const oidText = new Map<string, string>()
+
 function oidOf(der: Buffer, node: DerNode | undefined): string {
   if (!node || node.tag !== TAG.oid) throw new DerError('an OBJECT IDENTIFIER was expected')
-  return decodeOid(contentsOf(der, node))
+  const key = der.toString('latin1', node.contentStart, node.end)
+  let text = oidText.get(key)
+  if (text === undefined) {
+    text = decodeOid(contentsOf(der, node))
+    if (oidText.size < 4096) oidText.set(key, text)
+  }
+  return text
 }
 
+/** A UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ), the forms RFC 5280 allows. */
 function timeOf(der: Buffer, node: DerNode | undefined): Date {
   if (!node) throw new DerError('a time is missing')
-  const text = contentsOf(der, node).toString('latin1')
-  const match = node.tag === TAG.utcTime ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text) : node.tag === TAG.generalizedTime ? /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text) : null
-  if (!match) throw new DerError(`"${text}" is not a UTCTime or GeneralizedTime credbake writes`)
-  const [, y = '', mo = '', d = '', h = '', mi = '', s = ''] = match
-  const year = node.tag === TAG.utcTime ? (Number(y) >= 50 ? 1900 : 2000) + Number(y) : Number(y)
-  return new Date(Date.UTC(year, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)))
+  const yearDigits = node.tag === TAG.utcTime ? 2 : node.tag === TAG.generalizedTime ? 4 : 0
+  const length = node.end - node.contentStart
+  const digits: number[] = []
+  for (let i = node.contentStart; i < node.end - 1; i++) {
+    const c = der[i] as number
+    if (c < 0x30 || c > 0x39) break
+    digits.push(c - 0x30)
+  }
+  if (yearDigits === 0 || length !== yearDigits + 11 || digits.length !== yearDigits + 10 || der[node.end - 1] !== 0x5a) {
+    throw new DerError(`"${contentsOf(der, node).toString('latin1')}" is not a UTCTime or GeneralizedTime as RFC 5280 writes them`)
+  }
+  const two = (at: number): number => (digits[at] as number) * 10 + (digits[at + 1] as number)
+  const short = two(0)
+  const year = yearDigits === 2 ? (short >= 50 ? 1900 : 2000) + short : short * 100 + two(2)
+  const at = yearDigits
+  return new Date(Date.UTC(year, two(at) - 1, two(at + 2), two(at + 4), two(at + 6), two(at + 8)))
 }
 
 function stringValue(der: Buffer, node: DerNode): string {
@@ -173,8 +212,8 @@ function nameOf(der: Buffer, node: DerNode): NameAttribute[][] {
 
 export function parseCertificate(der: Buffer): ParsedCertificate {
   const certificate = readSingle(der)
-  const [tbs, algorithm] = childrenOf(der, certificate)
-  if (!tbs || !algorithm) throw new DerError('not a certificate')
+  const [tbs, algorithm, signatureValue] = childrenOf(der, certificate)
+  if (!tbs || !algorithm || signatureValue?.tag !== TAG.bitString) throw new DerError('not a certificate')
   const fields = childrenOf(der, tbs)
   let at = fields[0]?.tag === 0xa0 ? 1 : 0
   const serial = fields[at++]
@@ -201,6 +240,8 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
   if (signatureOuter !== signatureInner) throw new DerError('its two signature algorithms differ')
   return {
     der,
+    tbsDer: encodingOf(der, tbs),
+    signature: der.subarray(signatureValue.contentStart + 1, signatureValue.end),
     serialHex: serialContents.toString('hex').replace(/^00(?=[89a-f])/, ''),
     serialBytes: serialContents.length,
     signatureOid: signatureOuter,
@@ -252,6 +293,22 @@ function escapeRegExp(text: string): string {
  * the entry's own; any other field (a manifest column verify cannot see) may be anything, and is
  * captured so that the caller can see what it brought.
  */
+const renderable = new WeakMap<Segment[], boolean>()
+
+/** Whether `value` is what the segments can give this device (see segmentsPattern). */
+function segmentsFit(segments: Segment[], device: ManifestDevice, value: string): boolean {
+  let known = renderable.get(segments)
+  if (known === undefined) {
+    known = segments.every((s) => 'literal' in s || s.field === 'serial' || s.field === 'device-id')
+    renderable.set(segments, known)
+  }
+  if (!known) return segmentsPattern(segments, device).test(value)
+  // Only the entry's own fields: the value is fixed (no pattern to build per device).
+  let rendered = ''
+  for (const segment of segments) rendered += 'literal' in segment ? segment.literal : segment.field === 'serial' ? device.serial : device.deviceId
+  return rendered === value
+}
+
 function segmentsPattern(segments: Segment[], device: ManifestDevice): RegExp {
   const source = segments
     .map((segment) => {
@@ -283,21 +340,28 @@ function sameInstant(a: Date, b: string): boolean {
 export class CertificateChecker {
   private readonly subjectTemplate: SubjectTemplate | string
   private readonly sanTemplate: SanTemplate | string | undefined
-  /** Parsed intermediates from bundles, by DER (the same few in every bundle). */
-  private readonly parsed = new Map<string, X509Certificate>()
-  private readonly keys = new Map<X509Certificate, KeyObject>()
-  /** Per issuing CA (by SHA-256): what differs between it and the header's fleetCa, and its key identifier. */
-  private readonly issuers = new Map<string, { problems: string[]; keyIdentifier: Buffer }>()
+  /** CA certificates from bundles, by DER (the same few in every bundle). */
+  private readonly authorities = new Map<string, Authority>()
+  private readonly anchors: Authority[]
+  /** Whether a CA chains to the trust, by the CA and the certificates it was given with. */
+  private readonly upward = new Map<string, string | undefined>()
+  /** Per issuing CA (by SHA-256): what differs between it and the header's fleetCa. */
+  private readonly issuers = new Map<string, string[]>()
   private readonly known: Set<string>
+  /** The profile's authorityKeyIdentifier value as bytes. */
+  private readonly authorityKeyId: Buffer | undefined
 
   constructor(
     private readonly header: ManifestHeader,
-    private readonly trust: readonly X509Certificate[]
+    trust: readonly X509Certificate[]
   ) {
+    this.anchors = trust.map((certificate) => new Authority(certificate, true))
     const { profile } = header
     this.subjectTemplate = attempt(() => validateSubjectTemplate(profile.subject))
     this.sanTemplate = profile.san === undefined ? undefined : attempt(() => validateSanTemplate(profile.san as string))
     this.known = new Set(profile.extensions.map((e) => e.oid))
+    const aki = /^keyid:((?:[0-9A-Fa-f]{2}:)*[0-9A-Fa-f]{2})$/.exec(profile.extensions.find((e) => e.name === 'authorityKeyIdentifier')?.value ?? '')
+    this.authorityKeyId = aki ? Buffer.from((aki[1] as string).replace(/:/g, ''), 'hex') : undefined
   }
 
   /**
@@ -314,10 +378,8 @@ export class CertificateChecker {
     const sha256 = sha256Hex(leafBlock.der)
     if (sha256 !== entry.sha256) problems.push(`${name} holds certificate ${sha256}, the manifest records ${entry.sha256}`)
     let certificate: ParsedCertificate
-    let node: X509Certificate
     try {
       certificate = parseCertificate(leafBlock.der)
-      node = new X509Certificate(leafBlock.der)
     } catch (error) {
       problems.push(`${name}: the certificate cannot be decoded (${messageOf(error)})`)
       return { problems }
@@ -326,8 +388,8 @@ export class CertificateChecker {
     try {
       this.entryProblems(certificate, device, say)
       this.profileProblems(certificate, device, say)
-      const intermediates = [...more.map((b) => b.der), ...(chainPem === undefined ? [] : chainDers(chainPem))].map((der) => this.certificateOf(der))
-      this.issuerProblems(certificate, node, intermediates, say)
+      const intermediates = [...more.map((b) => b.der), ...(chainPem === undefined ? [] : chainDers(chainPem))].map((der) => this.authorityOf(der))
+      this.issuerProblems(certificate, intermediates, say)
     } catch (error) {
       say(`the certificate cannot be decoded (${messageOf(error)})`)
     }
@@ -411,7 +473,7 @@ export class CertificateChecker {
         rdns.length === template.rdns.length &&
         template.rdns.every((rdn, i) => {
           const actual = rdns[i] as NameAttribute[]
-          return actual.length === rdn.length && rdn.every((attribute, j) => actual[j]?.oid === attribute.info.oid && segmentsPattern(attribute.segments, device).test(actual[j].value))
+          return actual.length === rdn.length && rdn.every((attribute, j) => actual[j]?.oid === attribute.info.oid && segmentsFit(attribute.segments, device, actual[j].value))
         })
       if (!fits) say(`the subject does not fit the profile's subject template "${this.header.profile.subject}" for serial ${device.serial} and device ID ${device.deviceId}`)
       for (const attribute of rdns.flat()) {
@@ -430,7 +492,7 @@ export class CertificateChecker {
       return
     }
     san.entries.forEach((entry, i) => {
-      if (entry.kind.name !== 'DNS') return
+      if (entry.kind.name !== 'DNS' || !entry.segments.some((s) => 'field' in s && s.field !== 'serial' && s.field !== 'device-id')) return
       // What the other fields brought (the entry's serial and device ID cannot hold a "*").
       const captured = segmentsPattern(entry.segments, device).exec(names[i]!.value) ?? []
       if (captured.slice(1).some((value) => value?.includes('*'))) say(`the DNS name ${names[i]!.value} has a "*" brought in by a manifest value, which credbake refuses`)
@@ -473,6 +535,8 @@ export class CertificateChecker {
           }
           case 'authorityKeyIdentifier': {
             const keyId = authorityKeyId(extension.value)
+            // Compared as bytes; the text is made only for a message.
+            if (keyId && this.authorityKeyId?.equals(keyId)) continue
             actual = keyId ? `keyid:${colonHex(keyId)}` : 'no keyid'
             break
           }
@@ -490,99 +554,101 @@ export class CertificateChecker {
   }
 
   /** The chain to the trust, and the issuing CA against the header's fleetCa. */
-  private issuerProblems(certificate: ParsedCertificate, node: X509Certificate, intermediates: X509Certificate[], say: (text: string) => void): void {
-    const chain = this.chainToTrust(node, intermediates)
-    if (typeof chain === 'string') return say(chain)
-    const issuer = chain[1] as X509Certificate
-    const issuerSha256 = sha256Hex(issuer.raw)
+  private issuerProblems(certificate: ParsedCertificate, intermediates: Authority[], say: (text: string) => void): void {
+    const issuer = this.issuerOf(certificate, intermediates)
+    if (typeof issuer === 'string') return say(issuer)
     const fleetCa = this.header.fleetCa
-    if (issuerSha256 !== fleetCa.sha256) say(`issued by ${issuer.subject.replace(/\n/g, ', ')} (SHA-256 ${issuerSha256}), not by the manifest's fleet CA (${fleetCa.sha256})`)
-    const facts = this.issuerFacts(issuer, issuerSha256)
-    for (const problem of facts.problems) say(problem)
+    if (issuer.sha256 !== fleetCa.sha256) say(`issued by ${issuer.subject} (SHA-256 ${issuer.sha256}), not by the manifest's fleet CA (${fleetCa.sha256})`)
+    for (const problem of this.issuerFacts(issuer)) say(problem)
     const keyId = certificate.extensions.find((e) => e.oid === id.authorityKeyIdentifier)
     const aki = keyId ? authorityKeyId(keyId.value) : undefined
-    if (aki && !aki.equals(facts.keyIdentifier)) say(`its authorityKeyIdentifier keyid:${colonHex(aki)} is not its CA's key identifier keyid:${colonHex(facts.keyIdentifier)}`)
-    const from = new Date(issuer.validFrom).getTime()
-    const to = new Date(issuer.validTo).getTime()
-    if (certificate.notBefore.getTime() < from || certificate.notAfter.getTime() > to) {
-      say(`validity ${iso(certificate.notBefore)}..${iso(certificate.notAfter)} is not within its CA's (${iso(new Date(from))}..${iso(new Date(to))})`)
+    if (aki && !aki.equals(issuer.keyIdentifier)) say(`its authorityKeyIdentifier keyid:${colonHex(aki)} is not its CA's key identifier keyid:${colonHex(issuer.keyIdentifier)}`)
+    if (certificate.notBefore.getTime() < issuer.notBefore.getTime() || certificate.notAfter.getTime() > issuer.notAfter.getTime()) {
+      say(`validity ${iso(certificate.notBefore)}..${iso(certificate.notAfter)} is not within its CA's (${iso(issuer.notBefore)}..${iso(issuer.notAfter)})`)
     }
+  }
+
+  /**
+   * The CA whose key made the certificate's signature (a trust anchor, or a CA certificate from the
+   * bundle that chains to one), or why there is none. The device certificate's signature is checked
+   * here, on its signed bytes, with the CA's key; links between CAs through node:crypto's X509Certificate.
+   */
+  private issuerOf(certificate: ParsedCertificate, intermediates: Authority[]): Authority | string {
+    const candidates = [...this.anchors, ...intermediates]
+    const issuerName = (): string => formatName(nameOf(certificate.issuerDer, readSingle(certificate.issuerDer)).map((rdn) => rdn.map(({ oid, value }) => ({ oid, value }))))
+    const named = candidates.filter((c) => c.subjectDer.equals(certificate.issuerDer))
+    if (named.length === 0) return `it does not chain to fleet-ca-cert (issuer ${issuerName()} is not there or did not sign it)`
+    const signer = named.find((c) => signatureValid(certificate, c.key))
+    if (!signer) return `its signature does not verify with the public key of its issuer (${issuerName()})`
+    if (!signer.isCa) return `its issuer ${signer.subject} is not a CA`
+    const problem = this.toTrust(signer, candidates)
+    return problem ?? signer
+  }
+
+  /** Undefined when `authority` is a trust anchor or chains to one through `candidates`; else why not. */
+  private toTrust(authority: Authority, candidates: Authority[]): string | undefined {
+    if (authority.anchor) return undefined
+    const key = `${authority.sha256} ${candidates.map((c) => c.sha256).join(' ')}`
+    if (this.upward.has(key)) return this.upward.get(key)
+    let problem: string | undefined = 'its chain is longer than 8 certificates'
+    let current = authority
+    for (let depth = 0; depth < 8; depth++) {
+      if (current.anchor) {
+        problem = undefined
+        break
+      }
+      const next = candidates.find((c) => c.sha256 !== current.sha256 && current.certificate.checkIssued(c.certificate) && current.certificate.verify(c.key))
+      if (!next) {
+        problem = `it does not chain to fleet-ca-cert (issuer ${current.certificate.issuer.replace(/\n/g, ', ')} is not there or did not sign it)`
+        break
+      }
+      if (!next.isCa) {
+        problem = `its issuer ${next.subject} is not a CA`
+        break
+      }
+      current = next
+    }
+    if (this.upward.size > 64) this.upward.clear()
+    this.upward.set(key, problem)
+    return problem
   }
 
   /** The header's fleetCa against the CA certificate that issued the device's: cached per CA. */
-  private issuerFacts(issuer: X509Certificate, sha256: string): { problems: string[]; keyIdentifier: Buffer } {
-    let facts = this.issuers.get(sha256)
-    if (facts) return facts
-    const problems: string[] = []
+  private issuerFacts(issuer: Authority): string[] {
+    let problems = this.issuers.get(issuer.sha256)
+    if (problems) return problems
+    problems = []
     const fleetCa = this.header.fleetCa
-    let keyIdentifier: Buffer = Buffer.alloc(0)
-    try {
-      const parsed = parseCertificate(issuer.raw)
-      const subject = formatName(parsed.subject.map((rdn) => rdn.map(({ oid, value }) => ({ oid, value }))))
-      if (subject !== fleetCa.subject) problems.push(`its CA's subject is "${subject}", the manifest's fleetCa.subject is "${fleetCa.subject}"`)
-      if (!sameInstant(parsed.notBefore, fleetCa.notBefore)) problems.push(`its CA is valid from ${iso(parsed.notBefore)}, the manifest's fleetCa.notBefore is ${fleetCa.notBefore}`)
-      if (!sameInstant(parsed.notAfter, fleetCa.notAfter)) problems.push(`its CA is valid until ${iso(parsed.notAfter)}, the manifest's fleetCa.notAfter is ${fleetCa.notAfter}`)
-      const key = keyFacts(this.keyOf(issuer))
-      if ('unsupported' in key) problems.push(`its CA's key: ${key.unsupported}`)
-      else {
-        if (key.description !== fleetCa.keyType) problems.push(`its CA's key is ${key.description}, the manifest's fleetCa.keyType is ${fleetCa.keyType}`)
-        if (key.signatureAlgorithmName !== fleetCa.signatureAlgorithm) problems.push(`its CA signs with ${key.signatureAlgorithmName}, the manifest's fleetCa.signatureAlgorithm is ${fleetCa.signatureAlgorithm}`)
-      }
-      const intermediate = !parsed.subjectDer.equals(parsed.issuerDer)
-      if (intermediate !== fleetCa.intermediate) problems.push(`its CA is ${intermediate ? 'an intermediate' : 'a root (self-issued)'}, the manifest's fleetCa.intermediate is ${fleetCa.intermediate}`)
-      const ski = parsed.extensions.find((e) => e.oid === id.subjectKeyIdentifier)
-      keyIdentifier = ski ? contentsOf(ski.value, readSingle(ski.value)) : sha1(subjectPublicKeyBits(parsed.spkiDer))
-    } catch (error) {
-      problems.push(`its CA certificate cannot be decoded (${messageOf(error)})`)
+    if (issuer.subject !== fleetCa.subject) problems.push(`its CA's subject is "${issuer.subject}", the manifest's fleetCa.subject is "${fleetCa.subject}"`)
+    if (!sameInstant(issuer.notBefore, fleetCa.notBefore)) problems.push(`its CA is valid from ${iso(issuer.notBefore)}, the manifest's fleetCa.notBefore is ${fleetCa.notBefore}`)
+    if (!sameInstant(issuer.notAfter, fleetCa.notAfter)) problems.push(`its CA is valid until ${iso(issuer.notAfter)}, the manifest's fleetCa.notAfter is ${fleetCa.notAfter}`)
+    const key = keyFacts(issuer.key)
+    if ('unsupported' in key) problems.push(`its CA's key: ${key.unsupported}`)
+    else {
+      if (key.description !== fleetCa.keyType) problems.push(`its CA's key is ${key.description}, the manifest's fleetCa.keyType is ${fleetCa.keyType}`)
+      if (key.signatureAlgorithmName !== fleetCa.signatureAlgorithm) problems.push(`its CA signs with ${key.signatureAlgorithmName}, the manifest's fleetCa.signatureAlgorithm is ${fleetCa.signatureAlgorithm}`)
     }
-    facts = { problems, keyIdentifier }
-    this.issuers.set(sha256, facts)
-    return facts
+    if (issuer.intermediate !== fleetCa.intermediate) problems.push(`its CA is ${issuer.intermediate ? 'an intermediate' : 'a root (self-issued)'}, the manifest's fleetCa.intermediate is ${fleetCa.intermediate}`)
+    this.issuers.set(issuer.sha256, problems)
+    return problems
   }
 
-  private certificateOf(der: Buffer): X509Certificate {
+  private authorityOf(der: Buffer): Authority {
     const key = der.toString('base64')
-    let certificate = this.parsed.get(key)
-    if (!certificate) {
-      certificate = new X509Certificate(der)
-      if (this.parsed.size > 64) this.parsed.clear()
-      this.parsed.set(key, certificate)
+    let authority = this.authorities.get(key)
+    if (!authority) {
+      authority = new Authority(new X509Certificate(der), false)
+      if (this.authorities.size > 64) this.authorities.clear()
+      this.authorities.set(key, authority)
     }
-    return certificate
-  }
-
-  private keyOf(certificate: X509Certificate): KeyObject {
-    let key = this.keys.get(certificate)
-    if (!key) {
-      key = certificate.publicKey
-      this.keys.set(certificate, key)
-    }
-    return key
-  }
-
-  /** The chain from `leaf` up to a certificate in the trust, each link's signature checked; or why there is none. */
-  private chainToTrust(leaf: X509Certificate, intermediates: readonly X509Certificate[]): X509Certificate[] | string {
-    const candidates = [...this.trust, ...intermediates]
-    const chain = [leaf]
-    let current = leaf
-    for (let depth = 0; depth < 8; depth++) {
-      if (depth > 0 && this.trust.some((t) => t.raw.equals(current.raw))) return chain
-      const issuer = candidates.find((c) => !c.raw.equals(current.raw) && current.checkIssued(c) && current.verify(this.keyOf(c)))
-      if (!issuer) {
-        if (depth === 0 && candidates.some((c) => current.checkIssued(c))) return `its signature does not verify with the public key of its issuer (${current.issuer.replace(/\n/g, ', ')})`
-        return `it does not chain to fleet-ca-cert (issuer ${current.issuer.replace(/\n/g, ', ')} is not there or did not sign it)`
-      }
-      if (!issuer.ca) return `its issuer ${issuer.subject.replace(/\n/g, ', ')} is not a CA`
-      chain.push(issuer)
-      current = issuer
-    }
-    return 'its chain is longer than 8 certificates'
+    return authority
   }
 
   /** A problem when `keyPem` is not the private key of `certificate` (undefined when it is). */
   keyMatches(name: string, keyPem: Buffer, certificate: ParsedCertificate): string | undefined {
-    const fast = fastSpki(keyPem)
-    if (fast?.equals(certificate.spkiDer)) return undefined
+    const fast = ecKeyMatches(keyPem, certificate.spkiDer)
+    if (fast === true) return undefined
+    if (fast === 'inconsistent') return `${name} holds a public key that is not its private key's`
     let matches: boolean
     try {
       const publicDer = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' })
@@ -593,6 +659,84 @@ export class CertificateChecker {
     return matches ? undefined : `${name} does not match the certificate`
   }
 }
+
+/** A CA certificate (a trust anchor or one from a bundle's chain), read once. */
+class Authority {
+  readonly sha256: string
+  readonly subjectDer: Buffer
+  readonly subject: string
+  readonly key: KeyObject
+  readonly isCa: boolean
+  readonly notBefore: Date
+  readonly notAfter: Date
+  readonly intermediate: boolean
+  /** Its subjectKeyIdentifier, or the SHA-1 of its public key when it has none. */
+  readonly keyIdentifier: Buffer
+
+  constructor(
+    readonly certificate: X509Certificate,
+    readonly anchor: boolean
+  ) {
+    const der = certificate.raw
+    this.sha256 = sha256Hex(der)
+    this.key = certificate.publicKey
+    this.isCa = certificate.ca
+    this.notBefore = new Date(certificate.validFrom)
+    this.notAfter = new Date(certificate.validTo)
+    // The fields are read leniently: a CA certificate need not be laid out as credbake's are.
+    const tbs = readNode(der, readSingle(der).contentStart)
+    const fields = childrenOf(der, tbs)
+    const at = fields[0]?.tag === 0xa0 ? 1 : 0
+    const issuer = fields[at + 2] as DerNode
+    const subject = fields[at + 4] as DerNode
+    const spki = fields[at + 5] as DerNode
+    this.subjectDer = encodingOf(der, subject)
+    this.intermediate = !this.subjectDer.equals(encodingOf(der, issuer))
+    this.subject = attempt(() => formatName(nameOf(der, subject).map((rdn) => rdn.map(({ oid, value }) => ({ oid, value }))))) as string
+    let keyIdentifier: Buffer | undefined
+    try {
+      const wrapper = fields.slice(at + 6).find((node) => node.tag === 0xa3)
+      const list = wrapper ? childrenOf(der, wrapper)[0] : undefined
+      for (const extension of list ? childrenOf(der, list) : []) {
+        const parts = childrenOf(der, extension)
+        if (oidOf(der, parts[0]) !== id.subjectKeyIdentifier) continue
+        const value = contentsOf(der, parts[parts.length - 1] as DerNode)
+        keyIdentifier = contentsOf(value, readSingle(value))
+      }
+    } catch {
+      keyIdentifier = undefined
+    }
+    this.keyIdentifier = keyIdentifier ?? sha1(subjectPublicKeyBits(encodingOf(der, spki)))
+  }
+}
+
+const SIGNATURE_HASHES: Record<string, string | null> = {
+  [OID.ecdsaWithSha256]: 'sha256',
+  [OID.ecdsaWithSha384]: 'sha384',
+  [OID.ecdsaWithSha512]: 'sha512',
+  [OID.sha256WithRsa]: 'sha256',
+  [OID.sha384WithRsa]: 'sha384',
+  [OID.sha512WithRsa]: 'sha512',
+  [OID.ed25519]: null
+}
+
+/** Whether the certificate's signature over its signed bytes verifies with `key`. */
+function signatureValid(certificate: ParsedCertificate, key: KeyObject): boolean {
+  const hash = SIGNATURE_HASHES[certificate.signatureOid]
+  if (hash === undefined) return false
+  try {
+    return verify(hash, certificate.tbsDer, key, certificate.signature)
+  } catch {
+    return false
+  }
+}
+
+/** SHA-1 in one call where node:crypto has it (RFC 5280 key identifiers only). */
+function sha1(data: Uint8Array): Buffer {
+  return oneShotHash ? (oneShotHash('sha1', data, 'buffer') as Buffer) : createHash('sha1').update(data).digest()
+}
+
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash
 
 function attempt<T>(make: () => T): T | string {
   try {
@@ -630,7 +774,7 @@ function sanEntryFits(entry: SanTemplate['entries'][number], name: { tag: number
     const bytes = ipAddressBytes(entry.segments.map((s) => ('literal' in s ? s.literal : '')).join(''))
     return bytes !== undefined && bytes.equals(name.bytes)
   }
-  return segmentsPattern(entry.segments, device).test(name.value)
+  return segmentsFit(entry.segments, device, name.value)
 }
 
 function basicConstraintsText(value: Buffer): string {
@@ -663,8 +807,48 @@ function authorityKeyId(value: Buffer): Buffer | undefined {
   return keyId ? contentsOf(value, keyId) : undefined
 }
 
-/** The SPKI of a one-block PKCS#8 PEM of credbake's EC layout, without OpenSSL's decoders. */
-function fastSpki(keyPem: Buffer): Buffer | undefined {
+const ECDH_CURVES: Record<string, string> = { '1.2.840.10045.3.1.7': 'prime256v1', '1.3.132.0.34': 'secp384r1', '1.3.132.0.35': 'secp521r1' }
+/** One ECDH object per curve, reused: making one costs more than the scalar multiplication. */
+const ecdhByCurve = new Map<string, ECDH>()
+
+/**
+ * Whether a one-block PKCS#8 PEM holding an EC key (the layout credbake writes) is the private key
+ * of the SPKI `spkiDer`: the public point derived from its scalar is the certificate's, on the
+ * same curve. 'inconsistent' when the public key stored beside the scalar is another one;
+ * undefined when the PEM is not of that layout (node:crypto's decoders decide then).
+ */
+function ecKeyMatches(keyPem: Buffer, spkiDer: Buffer): boolean | 'inconsistent' | undefined {
   const match = /^-----BEGIN PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PRIVATE KEY-----\r?\n?$/.exec(keyPem.toString('latin1'))
-  return match ? ecSpkiOfPkcs8(Buffer.from(match[1] as string, 'base64')) : undefined
+  if (!match) return undefined
+  try {
+    const der = Buffer.from(match[1] as string, 'base64')
+    const [version, algorithm, wrapped] = childrenOf(der, readSingle(der))
+    if (version?.tag !== TAG.integer || algorithm?.tag !== TAG.sequence || wrapped?.tag !== TAG.octetString) return undefined
+    const [type, curve] = childrenOf(der, algorithm)
+    if (oidOf(der, type) !== OID.ecPublicKey) return undefined
+    const curveOid = oidOf(der, curve)
+    const ecdhName = ECDH_CURVES[curveOid]
+    if (!ecdhName) return undefined
+    const inner = contentsOf(der, wrapped)
+    const parts = childrenOf(inner, readSingle(inner))
+    const scalar = parts[1]
+    if (scalar?.tag !== TAG.octetString) return undefined
+    let ecdh = ecdhByCurve.get(ecdhName)
+    if (!ecdh) {
+      ecdh = createECDH(ecdhName)
+      ecdhByCurve.set(ecdhName, ecdh)
+    }
+    ecdh.setPrivateKey(contentsOf(inner, scalar))
+    const point = ecdh.getPublicKey()
+    const stored = parts.find((node) => node.tag === 0xa1)
+    if (stored) {
+      const [bits] = childrenOf(inner, stored)
+      if (bits?.tag === TAG.bitString && !inner.subarray(bits.contentStart + 1, bits.end).equals(point)) return 'inconsistent'
+    }
+    const [spkiAlgorithm] = childrenOf(spkiDer, readSingle(spkiDer))
+    const [, spkiCurve] = spkiAlgorithm ? childrenOf(spkiDer, spkiAlgorithm) : []
+    return spkiCurve?.tag === TAG.oid && oidOf(spkiDer, spkiCurve) === curveOid && subjectPublicKeyBits(spkiDer).equals(point)
+  } catch {
+    return undefined // not a key OpenSSL would read either, or a scalar out of range: node:crypto says what is wrong
+  }
 }

@@ -67,8 +67,10 @@ export class DeviceChecker {
   private readonly certificates: CertificateChecker
   private readonly format: string
   private readonly credentialsDir: string
+  private readonly roles: RoleCandidates
 
   constructor(private readonly context: CheckContext) {
+    this.roles = roleCandidates(context.header)
     this.certificates = new CertificateChecker(context.header, context.trust)
     this.format = context.header.output.format
     this.credentialsDir = context.header.layout.credentialsDir
@@ -226,7 +228,7 @@ export class DeviceChecker {
 
   /** The certificate file (chains, matches its entry and the header) and the key beside it. */
   private credentialProblems(device: VerifiedDevice, found: Map<string, FoundFile>, problems: string[]): void {
-    const roles = bundleRoles(this.context.header, device)
+    const roles = bundleRoles(this.roles, device)
     if (!roles.certificate) {
       problems.push(`the manifest lists no certificate file of layout ${this.context.header.layout.name} for this device`)
       return
@@ -260,13 +262,26 @@ export class DeviceChecker {
   }
 }
 
-/** The layout's certificate file and key file paths in a device's bundle. */
-function bundleRoles(header: VerifiedHeader, device: VerifiedDevice): { certificate?: string; chain?: string; key?: string } {
+/** Where the layout's certificate file (and the chain file, when it is another) may be, in order of preference. */
+export interface RoleCandidates {
+  certificate: string[]
+  chain: string[]
+}
+
+function roleCandidates(header: VerifiedHeader): RoleCandidates {
   const rows = LAYOUT_FILES[header.layout.name as keyof typeof LAYOUT_FILES] ?? []
   const inDir = (name: string): string => path.posix.join(header.layout.credentialsDir, name)
-  const listed = new Set(device.files.map((f) => f.path))
-  const certificate = [...rows.filter((r) => r.source === 'certificate'), ...rows.filter((r) => r.source === 'certificate-chain')].map((r) => inDir(r.name)).find((p) => listed.has(p))
-  const chain = rows.filter((r) => r.source === 'certificate-chain').map((r) => inDir(r.name)).find((p) => listed.has(p) && p !== certificate)
+  return {
+    certificate: [...rows.filter((r) => r.source === 'certificate'), ...rows.filter((r) => r.source === 'certificate-chain')].map((r) => inDir(r.name)),
+    chain: rows.filter((r) => r.source === 'certificate-chain').map((r) => inDir(r.name))
+  }
+}
+
+/** The layout's certificate file and key file paths in a device's bundle. */
+function bundleRoles(candidates: RoleCandidates, device: VerifiedDevice): { certificate?: string; chain?: string; key?: string } {
+  const listed = (p: string): boolean => device.files.some((f) => f.path === p)
+  const certificate = candidates.certificate.find(listed)
+  const chain = candidates.chain.find((p) => p !== certificate && listed(p))
   const key = device.files.find((f) => f.privateKey)?.path
   return { ...(certificate ? { certificate } : {}), ...(chain ? { chain } : {}), ...(key ? { key } : {}) }
 }

@@ -8,7 +8,7 @@
 // is read only up to the size the manifest gives it, a tree is walked only up to MAX_TREE_ENTRIES,
 // and an overlay is decompressed in memory only up to what the files it should hold can take.
 import { constants, closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs'
-import { lstat, open, stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { messageOf } from '../errors.js'
@@ -87,16 +87,20 @@ const asRoot = (): boolean => process.getuid?.() === 0
 export async function readOutput(context: ReadContext, device: ManifestDevice, request: OutputRequest): Promise<OutputView> {
   const target = path.join(context.outputDir, ...device.output.path.split('/'))
   // The folder holding the outputs is output-dir's; a link there would lead every read elsewhere.
-  await refuseLinkedParent(context.outputDir, device.output.path)
+  refuseLinkedParent(context.outputDir, device.output.path)
+  const format = context.header.output.format
+  // An overlay is opened without following a link and read at once (no separate lstat).
+  if (format === 'tar') return readTarOutput(target, device, request)
   let info: Stats
   try {
-    info = await lstat(target)
+    // Synchronous: a verify thread does nothing else meanwhile, and a hop through libuv's pool per
+    // call costs more than the call.
+    info = lstatSync(target)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new OutputUnreadable(`output ${device.output.path} is ${code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`)
   }
   if (info.isSymbolicLink()) throw new OutputUnreadable(`output ${device.output.path} is a symbolic link (to ${linkTarget(target)}); verify does not follow links`)
-  const format = context.header.output.format
   // An image shorter than recorded was cut off (a copy or upload that stopped): say so plainly
   // rather than report what a file system cut in half looks like.
   if ((format === 'image' || format === 'partition') && info.isFile() && info.size < device.output.size) {
@@ -106,9 +110,6 @@ export async function readOutput(context: ReadContext, device: ManifestDevice, r
     case 'dir':
       if (!info.isDirectory()) throw new OutputUnreadable(`output ${device.output.path} is not a folder`)
       return readDirOutput(target, request)
-    case 'tar':
-      if (!info.isFile()) throw new OutputUnreadable(`output ${device.output.path} is not a file`)
-      return readTarOutput(target, device, request)
     case 'image':
     case 'partition':
       if (!info.isFile()) throw new OutputUnreadable(`output ${device.output.path} is not a file`)
@@ -121,13 +122,18 @@ export async function readOutput(context: ReadContext, device: ManifestDevice, r
 const checkedParents = new Map<string, string | undefined>()
 
 /** The folders between output-dir and the output (overlays/, devices/, ...) must not be links. */
-async function refuseLinkedParent(outputDir: string, relative: string): Promise<void> {
+function refuseLinkedParent(outputDir: string, relative: string): void {
   const parts = relative.split('/').slice(0, -1)
   for (let depth = 1; depth <= parts.length; depth++) {
     const folder = path.join(outputDir, ...parts.slice(0, depth))
     let problem = checkedParents.get(folder)
     if (!checkedParents.has(folder)) {
-      const info = await lstat(folder).catch(() => undefined)
+      let info: Stats | undefined
+      try {
+        info = lstatSync(folder)
+      } catch {
+        info = undefined
+      }
       problem = info?.isSymbolicLink() ? `${parts.slice(0, depth).join('/')}/ in output-dir is a symbolic link (to ${linkTarget(folder)}); verify does not follow links` : undefined
       checkedParents.set(folder, problem)
     }
@@ -155,11 +161,13 @@ function hostPath(root: string, devicePath: string): string {
   return path.join(root, ...devicePath.split('/').filter(Boolean))
 }
 
-/** Read at most `limit` bytes of a regular file, refusing a link (O_NOFOLLOW). */
+/** Read at most `limit` bytes of a regular file, refusing a link (O_NOFOLLOW) and anything but a file. */
 function readCapped(file: string, limit: number): { content: Buffer | null; size: number } {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   try {
-    const size = fstatSync(fd).size
+    const stats = fstatSync(fd)
+    if (!stats.isFile()) throw Object.assign(new Error(`it is ${kindOf(stats)}`), { code: 'ENOTFILE' })
+    const size = stats.size
     if (size > limit) return { content: null, size }
     const content = Buffer.allocUnsafe(size)
     let done = 0
@@ -198,6 +206,7 @@ function walkTree(root: string): Map<string, TreeEntry> {
 }
 
 function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a folder'
   if (stats.isFIFO()) return 'a named pipe'
   if (stats.isSocket()) return 'a socket'
   if (stats.isBlockDevice() || stats.isCharacterDevice()) return 'a device node'
@@ -269,7 +278,10 @@ async function readTarOutput(file: string, device: ManifestDevice, request: Outp
   try {
     read = readCapped(file, cap)
   } catch (error) {
-    throw new OutputUnreadable(`${where} cannot be read (${messageOf(error)})`)
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new OutputUnreadable(`${where} is missing`)
+    if (code === 'ELOOP') throw new OutputUnreadable(`${where} is a symbolic link (to ${linkTarget(file)}); verify does not follow links`)
+    throw new OutputUnreadable(code === 'ENOTFILE' ? `${where} is not a file (${messageOf(error)})` : `${where} cannot be read (${messageOf(error)})`)
   }
   if (!read.content) {
     // gzip never makes data much larger than it was: this is not an overlay of these files.

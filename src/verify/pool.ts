@@ -30,7 +30,8 @@ export interface EntryBatch {
 }
 
 type Request = { id: number; batch: EntryBatch }
-type Reply = { id: number; results: EntryResult[] } | { id: number; error: SerializedError }
+/** Results travel as one JSON text per batch: cheaper to send than as objects (structured clone). */
+type Reply = { id: number; results: string } | { id: number; error: SerializedError }
 
 export interface EntryChecker {
   readonly threads: number
@@ -48,34 +49,53 @@ function checkerOf(init: VerifierInit): DeviceChecker {
   return new DeviceChecker({ outputDir: init.outputDir, header: init.header, tempDir: init.tempDir, trust: init.trust.map((der) => new X509Certificate(der)) })
 }
 
-/** `concurrency` 0: one thread per core; fewer than workerThreadsFor's minimum of devices: this thread. */
-export function createEntryChecker(init: VerifierInit, options: { concurrency: number; devices: number }): EntryChecker {
+/** Verify worker threads started before the manifest is read (they load the bundle meanwhile); init comes later. */
+export interface WarmCheckers {
+  readonly workers: Worker[]
+}
+
+/**
+ * Start the worker threads a verify of about `devices` entries will use, before their init is
+ * known: each loads and compiles the bundle while this thread scans the manifest. Undefined when
+ * the checks will run on this thread.
+ */
+export function warmEntryCheckers(options: { concurrency: number; devices: number }): WarmCheckers | undefined {
   const script = fileURLToPath(import.meta.url)
   const threads = workerThreadsFor(options, script)
-  if (threads === 0) {
-    const checker = checkerOf(init)
-    return { threads: 1, check: (batch) => checkBatch(checker, batch), close: async () => {} }
-  }
-  return new WorkerChecker(script, init, threads)
+  if (threads === 0) return undefined
+  // A small young generation, as the device workers have: a worker's garbage is collected early.
+  return { workers: Array.from({ length: threads }, () => new Worker(script, { workerData: { role: VERIFIER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 16 } })) }
+}
+
+/** `concurrency` 0: one thread per core; fewer than workerThreadsFor's minimum of devices: this thread (unless `warm` workers were started). */
+export function createEntryChecker(init: VerifierInit, options: { concurrency: number; devices: number }, warm?: WarmCheckers): EntryChecker {
+  if (warm) return new WorkerChecker(warm.workers, init)
+  const started = warmEntryCheckers(options)
+  if (started) return new WorkerChecker(started.workers, init)
+  const checker = checkerOf(init)
+  return { threads: 1, check: (batch) => checkBatch(checker, batch), close: async () => {} }
 }
 
 class WorkerChecker implements EntryChecker {
-  private readonly workers: Worker[]
   private readonly busy: number[]
   private readonly waiting = new Map<number, { resolve: (results: EntryResult[]) => void; reject: (error: Error) => void }>()
   private nextId = 0
+  readonly threads: number
 
-  constructor(script: string, init: VerifierInit, readonly threads: number) {
-    this.workers = Array.from({ length: threads }, () => {
-      // A small young generation, as the device workers have: a worker's garbage is collected early.
-      const worker = new Worker(script, { workerData: { role: VERIFIER_ROLE, init }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
+  constructor(
+    private readonly workers: Worker[],
+    init: VerifierInit
+  ) {
+    this.threads = workers.length
+    for (const worker of workers) {
       worker.on('message', (reply: Reply) => this.settle(reply))
       worker.on('error', (error) => this.failAll(error))
       worker.on('exit', (code) => {
         if (code !== 0) this.failAll(new Error(`a verify worker exited with code ${code}`))
       })
-      return worker
-    })
+      // The first message: what every check needs.
+      worker.postMessage({ init })
+    }
     this.busy = this.workers.map(() => 0)
   }
 
@@ -104,7 +124,7 @@ class WorkerChecker implements EntryChecker {
     if (!waiter) return
     this.waiting.delete(reply.id)
     if ('error' in reply) waiter.reject(reviveError(reply.error))
-    else waiter.resolve(reply.results)
+    else waiter.resolve(JSON.parse(reply.results) as EntryResult[])
   }
 
   private failAll(error: Error): void {
@@ -115,16 +135,22 @@ class WorkerChecker implements EntryChecker {
 
 /** When this thread is a verify worker, serve batches (one at a time, in order) and return true; else false. */
 export function runIfVerifierWorker(): boolean {
-  const data = workerData as { role?: string; init?: VerifierInit } | undefined
-  if (isMainThread || data?.role !== VERIFIER_ROLE || !parentPort || !data.init) return false
+  const data = workerData as { role?: string } | undefined
+  if (isMainThread || data?.role !== VERIFIER_ROLE || !parentPort) return false
   const port = parentPort
-  const checker = checkerOf(data.init)
+  let checker: DeviceChecker | undefined
   let queue = Promise.resolve()
-  port.on('message', (request: Request) => {
+  port.on('message', (message: { init: VerifierInit } | Request) => {
+    if ('init' in message) {
+      checker = checkerOf(message.init)
+      return
+    }
+    const request = message
     queue = queue.then(async () => {
       let reply: Reply
       try {
-        reply = { id: request.id, results: await checkBatch(checker, request.batch) }
+        if (!checker) throw new Error('internal: a verify worker was asked before its init')
+        reply = { id: request.id, results: JSON.stringify(await checkBatch(checker, request.batch)) }
       } catch (error) {
         reply = { id: request.id, error: serializeError(error) }
       }

@@ -53,68 +53,123 @@ function resolveRef(root: Schema, ref: string): Schema {
   return target
 }
 
-function check(root: Schema, schema: Schema, value: unknown, at: string, out: SchemaProblem[]): void {
+/** Where a value is, made into a JSON Pointer only when a problem is reported. */
+type At = { up: At | undefined; key: string | number } | undefined
+
+function pointerOf(at: At): string {
+  let path = ''
+  for (let node = at; node; node = node.up) path = pointer('', node.key) + path
+  return path
+}
+
+/** Where problems go: a list, or a count (the alternatives of a oneOf, most of which fail, are only counted). */
+type Sink = SchemaProblem[] | { count: number }
+
+function report(out: Sink, at: At, message: () => string): void {
+  if (Array.isArray(out)) out.push({ path: pointerOf(at), message: message() })
+  else out.count++
+}
+
+type Validator = (value: unknown, at: At, out: Sink) => void
+
+const compiled = new WeakMap<Schema, Validator>()
+
+/**
+ * A schema node as a function, made once: its keywords checked, its pattern compiled, its
+ * constants and sub-schemas resolved. A manifest of 100,000 entries is checked entry by entry,
+ * so only the per-value work remains. The checks and their order are those of JSON Schema's
+ * keywords as the manifest schema uses them; messages are made only when a problem is reported.
+ */
+function compile(root: Schema, schema: Schema): Validator {
+  const known = compiled.get(schema)
+  if (known) return known
   for (const key of Object.keys(schema)) if (!HANDLED.has(key)) throw new Error(`manifest schema: keyword "${key}" is not supported by credbake's validator`)
-  if (typeof schema.$ref === 'string') check(root, resolveRef(root, schema.$ref), value, at, out)
-  if ('const' in schema && JSON.stringify(value) !== JSON.stringify(schema.const)) {
-    out.push({ path: at, message: `must be ${show(schema.const)}, is ${show(value)}` })
-    return
-  }
-  if (Array.isArray(schema.enum) && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
-    out.push({ path: at, message: `must be one of ${schema.enum.map(show).join(', ')}, is ${show(value)}` })
-    return
-  }
-  if (typeof schema.type === 'string' && !matchesType(value, schema.type)) {
-    out.push({ path: at, message: `must be ${schema.type === 'object' || schema.type === 'array' || schema.type === 'integer' ? `an ${schema.type}` : `a ${schema.type}`}, is ${typeOf(value)}` })
-    return
-  }
-  for (const keyword of ['oneOf', 'anyOf'] as const) {
-    const options = schema[keyword] as Schema[] | undefined
-    if (!options) continue
-    const results = options.map((option) => {
-      const problems: SchemaProblem[] = []
-      check(root, option, value, at, problems)
-      return problems
-    })
-    const passing = results.filter((r) => r.length === 0).length
-    if (keyword === 'anyOf' ? passing === 0 : passing !== 1) {
-      if (passing > 1) out.push({ path: at, message: 'matches more than one of the allowed forms' })
-      else {
-        // Report the alternative that came closest (fewest problems): usually the intended one.
-        const closest = results.reduce((a, b) => (b.length < a.length ? b : a))
-        out.push(...closest)
+  let self: Validator | undefined
+  // A $ref may lead back here: the node is registered before its parts are compiled.
+  compiled.set(schema, (value, at, out) => (self as Validator)(value, at, out))
+  const ref = typeof schema.$ref === 'string' ? compile(root, resolveRef(root, schema.$ref)) : undefined
+  const hasConst = 'const' in schema
+  const constant = schema.const
+  const constPrimitive = constant === null || typeof constant !== 'object'
+  const constJson = JSON.stringify(constant)
+  const enumValues = Array.isArray(schema.enum) ? (schema.enum as unknown[]) : undefined
+  const enumSet = enumValues && enumValues.every((e) => e === null || typeof e !== 'object') ? new Set(enumValues) : undefined
+  const enumJson = enumValues?.map((e) => JSON.stringify(e))
+  const type = typeof schema.type === 'string' ? schema.type : undefined
+  const alternatives = (['oneOf', 'anyOf'] as const).flatMap((keyword) =>
+    Array.isArray(schema[keyword]) ? [{ keyword, options: (schema[keyword] as Schema[]).map((option) => compile(root, option)) }] : []
+  )
+  const pattern = typeof schema.pattern === 'string' ? new RegExp(schema.pattern, 'u') : undefined
+  const dateTime = schema.format === 'date-time'
+  const minimum = typeof schema.minimum === 'number' ? schema.minimum : undefined
+  const maximum = typeof schema.maximum === 'number' ? schema.maximum : undefined
+  const minItems = typeof schema.minItems === 'number' ? schema.minItems : undefined
+  const items = schema.items ? compile(root, schema.items as Schema) : undefined
+  const required = (schema.required ?? []) as string[]
+  const properties = new Map(Object.entries((schema.properties ?? {}) as Record<string, Schema>).map(([name, sub]) => [name, compile(root, sub)]))
+  const closed = schema.additionalProperties === false
+
+  self = (value, at, out) => {
+    if (ref) ref(value, at, out)
+    if (hasConst && (constPrimitive ? value !== constant : JSON.stringify(value) !== constJson)) {
+      report(out, at, () => `must be ${show(constant)}, is ${show(value)}`)
+      return
+    }
+    if (enumValues && !(enumSet ? enumSet.has(value) : (enumJson as string[]).includes(JSON.stringify(value)))) {
+      report(out, at, () => `must be one of ${enumValues.map(show).join(', ')}, is ${show(value)}`)
+      return
+    }
+    if (type !== undefined && !matchesType(value, type)) {
+      report(out, at, () => `must be ${type === 'object' || type === 'array' || type === 'integer' ? `an ${type}` : `a ${type}`}, is ${typeOf(value)}`)
+      return
+    }
+    for (const { keyword, options } of alternatives) {
+      // Counted first (cheap); the problems are spelled out only when the keyword fails.
+      const counts = options.map((option) => {
+        const tally = { count: 0 }
+        option(value, at, tally)
+        return tally.count
+      })
+      const passing = counts.filter((count) => count === 0).length
+      if (keyword === 'anyOf' ? passing === 0 : passing !== 1) {
+        if (passing > 1) report(out, at, () => 'matches more than one of the allowed forms')
+        else if (Array.isArray(out)) {
+          // Report the alternative that came closest (fewest problems): usually the intended one.
+          ;(options[counts.indexOf(Math.min(...counts))] as Validator)(value, at, out)
+        } else out.count++
+      }
+    }
+    if (typeof value === 'string') {
+      if (pattern && !pattern.test(value)) report(out, at, () => `${show(value)} does not match ${schema.pattern as string}`)
+      if (dateTime && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value)))) report(out, at, () => `${show(value)} is not an RFC 3339 date-time`)
+    } else if (typeof value === 'number') {
+      if (minimum !== undefined && value < minimum) report(out, at, () => `must be at least ${minimum}, is ${value}`)
+      if (maximum !== undefined && value > maximum) report(out, at, () => `must be at most ${maximum}, is ${value}`)
+    } else if (Array.isArray(value)) {
+      if (minItems !== undefined && value.length < minItems) report(out, at, () => `must have at least ${minItems} item(s), has ${value.length}`)
+      if (items) for (let i = 0; i < value.length; i++) items(value[i], { up: at, key: i }, out)
+    } else if (value !== null && typeof value === 'object') {
+      const object = value as Record<string, unknown>
+      for (const name of required) if (!(name in object)) report(out, at, () => `lacks the required property "${name}"`)
+      for (const name in object) {
+        const sub = properties.get(name)
+        if (sub) sub(object[name], { up: at, key: name }, out)
+        else if (closed) report(out, { up: at, key: name }, () => 'is not allowed here (no such property in the schema)')
       }
     }
   }
-  if (typeof value === 'string') {
-    if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value)) out.push({ path: at, message: `${show(value)} does not match ${schema.pattern}` })
-    if (schema.format === 'date-time' && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value)))) out.push({ path: at, message: `${show(value)} is not an RFC 3339 date-time` })
-  }
-  if (typeof value === 'number') {
-    if (typeof schema.minimum === 'number' && value < schema.minimum) out.push({ path: at, message: `must be at least ${schema.minimum}, is ${value}` })
-    if (typeof schema.maximum === 'number' && value > schema.maximum) out.push({ path: at, message: `must be at most ${schema.maximum}, is ${value}` })
-  }
-  if (Array.isArray(value)) {
-    if (typeof schema.minItems === 'number' && value.length < schema.minItems) out.push({ path: at, message: `must have at least ${schema.minItems} item(s), has ${value.length}` })
-    const items = schema.items as Schema | undefined
-    if (items) value.forEach((item, i) => check(root, items, item, pointer(at, i), out))
-  }
-  if (typeOf(value) === 'object') {
-    const object = value as Record<string, unknown>
-    const properties = (schema.properties ?? {}) as Record<string, Schema>
-    for (const name of (schema.required ?? []) as string[]) if (!(name in object)) out.push({ path: at, message: `lacks the required property "${name}"` })
-    for (const [name, member] of Object.entries(object)) {
-      const sub = properties[name]
-      if (sub) check(root, sub, member, pointer(at, name), out)
-      else if (schema.additionalProperties === false) out.push({ path: pointer(at, name), message: 'is not allowed here (no such property in the schema)' })
-    }
-  }
+  compiled.set(schema, self)
+  return self
+}
+
+function check(root: Schema, schema: Schema, value: unknown, at: At, out: SchemaProblem[]): void {
+  compile(root, schema)(value, at, out)
 }
 
 /** Every place `value` departs from the manifest schema (empty when it conforms). */
 export function validateManifest(value: unknown, schema: Schema = MANIFEST_SCHEMA): SchemaProblem[] {
   const out: SchemaProblem[] = []
-  check(schema, schema, value, '', out)
+  check(schema, schema, value, undefined, out)
   return out
 }
 
@@ -128,6 +183,6 @@ export function validateArrayElement(array: 'devices' | 'superseded', index: num
   const items = properties[array]?.items as Schema | undefined
   if (!items) throw new Error(`manifest schema: no items schema for ${array}`)
   const out: SchemaProblem[] = []
-  check(schema, items, value, pointer(`/${array}`, index), out)
+  check(schema, items, value, { up: { up: undefined, key: array }, key: index }, out)
   return out
 }

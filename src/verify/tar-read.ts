@@ -29,30 +29,49 @@ function text(block: Buffer, start: number, length: number): string {
 }
 
 function number(block: Buffer, start: number, length: number, what: string): number {
-  const field = block.subarray(start, start + length)
+  const first = block[start] as number
   // GNU base-256: the first byte's top bit set.
-  if ((field[0] ?? 0) & 0x80) {
-    let value = (field[0] ?? 0) & 0x7f
-    for (let i = 1; i < field.length; i++) value = value * 256 + (field[i] ?? 0)
+  if (first & 0x80) {
+    let value = first & 0x7f
+    for (let i = start + 1; i < start + length; i++) value = value * 256 + (block[i] as number)
     if (!Number.isSafeInteger(value)) throw new TarFormatError(`its ${what} field is out of range`)
     return value
   }
-  const digits = field.toString('latin1').replace(/\0.*$/s, '').trim()
-  if (digits === '') return 0
-  if (!/^[0-7]+$/.test(digits)) throw new TarFormatError(`its ${what} field "${digits}" is not an octal number`)
-  return parseInt(digits, 8)
+  // Octal digits, with leading spaces and a trailing NUL or space.
+  let value = 0
+  let i = start
+  const end = start + length
+  while (i < end && block[i] === 0x20) i++
+  let digits = 0
+  for (; i < end; i++) {
+    const c = block[i] as number
+    if (c >= 0x30 && c <= 0x37) {
+      value = value * 8 + (c - 0x30)
+      digits++
+    } else break
+  }
+  for (; i < end; i++) {
+    const c = block[i] as number
+    if (c !== 0 && c !== 0x20) throw new TarFormatError(`its ${what} field is not an octal number`)
+  }
+  return digits === 0 ? 0 : value
 }
 
 function checksumOk(block: Buffer): boolean {
   const recorded = number(block, 148, 8, 'checksum')
-  let unsigned = 0
-  let signed = 0
+  // The sum of the header's bytes with the checksum field read as eight spaces.
+  let unsigned = 8 * 0x20
+  for (let i = 0; i < 148; i++) unsigned += block[i] as number
+  for (let i = 156; i < BLOCK; i++) unsigned += block[i] as number
+  if (recorded === unsigned) return true
+  // Some old writers summed signed bytes.
+  let signed = 8 * 0x20
   for (let i = 0; i < BLOCK; i++) {
-    const byte = i >= 148 && i < 156 ? 0x20 : (block[i] as number)
-    unsigned += byte
+    if (i >= 148 && i < 156) continue
+    const byte = block[i] as number
     signed += byte > 127 ? byte - 256 : byte
   }
-  return recorded === unsigned || recorded === signed
+  return recorded === signed
 }
 
 /** "key=value" records of a pax extended header. */
@@ -74,6 +93,10 @@ function paxRecords(data: Buffer): Map<string, string> {
 }
 
 export function devicePath(name: string): string {
+  // The usual names ("var/sota/import/", "var/sota/import/pkey.pem") without splitting them.
+  if (!name.startsWith('/') && !name.startsWith('.') && !name.includes('//') && !name.includes('/./') && !name.includes('/../')) {
+    return `/${name.endsWith('/') ? name.slice(0, -1) : name}`
+  }
   const parts = name.split('/').filter((part) => part !== '' && part !== '.')
   return `/${parts.join('/')}`
 }

@@ -14,7 +14,7 @@
 // manifest that is not JSON or off its schema is refused (ManifestError, exit 2) where the scan or
 // the check finds it.
 import type { X509Certificate } from 'node:crypto'
-import { open, type FileHandle } from 'node:fs/promises'
+import { open, stat, type FileHandle } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { ManifestError, messageOf } from '../errors.js'
@@ -24,7 +24,7 @@ import { SecretTemp } from '../util/secret-temp.js'
 import { loadTrust, parseCertificate } from './certificates.js'
 import { LineReader, PemReader } from './companions.js'
 import { entryTexts, readEntries, scanManifest, type EntryRanges, type ManifestScan } from './manifest-scan.js'
-import { createEntryChecker, type EntryChecker } from './pool.js'
+import { createEntryChecker, warmEntryCheckers, type EntryChecker } from './pool.js'
 import { validateArrayElement, validateManifest } from './schema.js'
 import type { EntryResult, VerifiedHeader } from './types.js'
 import { HexSet } from './unique.js'
@@ -63,6 +63,8 @@ const SMALL_OUTPUT_BATCH = 32
 const BATCHES_PER_THREAD = 2
 /** Superseded entries parsed at once. */
 const SUPERSEDED_BATCH = 256
+/** Bytes of manifest per device entry, at least (a tar entry is about 1,100): guesses the fleet size before the scan. */
+const BYTES_PER_ENTRY = 1024
 /** Most problems of the header shown in the refusal. */
 const SHOWN_PROBLEMS = 3
 
@@ -104,21 +106,34 @@ function countProblems(scan: ManifestScan): string[] {
 /** Verify every device of the manifest; each device's report goes to `onDevice` as it is done. */
 export async function verifyOutputs(options: VerifyOptions): Promise<VerifySummary> {
   const trust = await loadTrust(options.fleetCaCert)
-  const scan = await scanManifest(options.manifest)
-  const header = checkedHeader(scan)
+  const concurrency = options.concurrency ?? 0
+  // The workers start now and load while the manifest is scanned; their number is guessed from
+  // its size (a device entry takes about a kilobyte), or taken as given.
+  const guess = concurrency > 1 ? Number.MAX_SAFE_INTEGER : Math.floor((await stat(options.manifest).then((s) => s.size).catch(() => 0)) / BYTES_PER_ENTRY)
+  const warm = warmEntryCheckers({ concurrency, devices: guess })
+  let scan: ManifestScan
+  let header: VerifiedHeader
+  try {
+    scan = await scanManifest(options.manifest)
+    header = checkedHeader(scan)
+  } catch (error) {
+    await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? [])
+    throw error
+  }
   const outputDir = path.resolve(options.outputDir ?? path.dirname(path.resolve(options.manifest)))
   const summary: VerifySummary = { devices: 0, passed: 0, failed: 0, problems: countProblems(scan) }
-  const secrets = await SecretTemp.create(options.tempRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir())
+  let secrets: SecretTemp | undefined
   let handle: FileHandle | undefined
   let checker: EntryChecker | undefined
   try {
+    secrets = await SecretTemp.create(options.tempRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir())
     handle = await open(options.manifest, 'r')
     const devices = scan.devices?.length ?? 0
-    const concurrency = options.concurrency ?? 0
     // An explicit thread count is taken as given, however few the devices.
     checker = createEntryChecker(
       { outputDir, header, tempDir: secrets.dir, trust: trust.map((certificate: X509Certificate) => certificate.raw) },
-      { concurrency, devices: concurrency > 1 ? Number.MAX_SAFE_INTEGER : devices }
+      { concurrency, devices: concurrency > 1 ? Number.MAX_SAFE_INTEGER : devices },
+      warm
     )
     const run = new DeviceRun(scan, handle, header, outputDir, summary, options)
     await run.open()
@@ -129,9 +144,10 @@ export async function verifyOutputs(options: VerifyOptions): Promise<VerifySumma
       await run.close()
     }
   } finally {
-    await checker?.close()
+    if (checker) await checker.close()
+    else await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? [])
     await handle?.close()
-    await secrets.remove()
+    await secrets?.remove()
   }
   return summary
 }
