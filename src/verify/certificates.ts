@@ -14,7 +14,9 @@ import { keyFacts, OID } from '../issue/algorithms.js'
 import { childrenOf, contentsOf, decodeOid, DerError, encodingOf, readNode, readSingle, TAG, type DerNode } from '../issue/der.js'
 import { describeSan, ipAddressBytes, ipAddressText, validateSanTemplate, type SanTemplate } from '../issue/san.js'
 import { escapeRfc4514, formatName, SUBJECT_ATTRIBUTES, validateSubjectTemplate, type SubjectTemplate } from '../issue/subject.js'
+import { compileProfile, type CompiledProfile } from '../issue/profile.js'
 import type { Segment } from '../issue/template.js'
+import type { CertificateProfile } from '../issue/types.js'
 import { NEVER_EXPIRES } from '../issue/validity.js'
 import type { ManifestDevice, ManifestHeader } from '../review/types.js'
 import { colonHex, sha256Hex } from '../util/hash.js'
@@ -49,20 +51,27 @@ export function certificatesIn(text: string): X509Certificate[] | string {
   return certificates
 }
 
-/** Certificate PEM exactly as credbake writes it: 64-column base64 lines, "\n" endings, nothing between blocks. */
-const STRICT_CERTIFICATES = /^(?:-----BEGIN CERTIFICATE-----\n(?:[A-Za-z0-9+/]{64}\n)*[A-Za-z0-9+/]{0,63}={0,2}\n?-----END CERTIFICATE-----\n)+$/
-const STRICT_BLOCK = /-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+?)-----END CERTIFICATE-----\n/g
+const BEGIN_LINE = '-----BEGIN CERTIFICATE-----\n'
+const END_LINE = '-----END CERTIFICATE-----\n'
 
 function certificateDers(text: string): Array<{ der: Buffer; line: number }> | string {
-  // The usual case without the general reader's normalising (it handles any PEM a person may paste).
-  if (STRICT_CERTIFICATES.test(text)) {
+  // The usual case, certificate blocks as credbake writes them one after another, without the
+  // general reader's normalising (it takes any PEM a person may paste). A changed byte in the
+  // file shows in its SHA-256 anyway.
+  if (text.startsWith(BEGIN_LINE) && !text.includes('\r')) {
     const found: Array<{ der: Buffer; line: number }> = []
     let line = 1
-    let last = 0
-    for (const match of text.matchAll(STRICT_BLOCK)) {
-      for (let i = last; i < match.index; i++) if (text.charCodeAt(i) === 10) line++
-      last = match.index
-      found.push({ der: Buffer.from(match[1] as string, 'base64'), line })
+    for (let at = 0; at < text.length; ) {
+      const end = text.startsWith(BEGIN_LINE, at) ? text.indexOf(END_LINE, at) : -1
+      const body = end === -1 ? '' : text.slice(at + BEGIN_LINE.length, end)
+      if (end === -1 || body.includes('-')) {
+        found.length = 0
+        break
+      }
+      found.push({ der: Buffer.from(body, 'base64'), line })
+      for (let i = at; i < end; i++) if (text.charCodeAt(i) === 10) line++
+      line++
+      at = end + END_LINE.length
     }
     if (found.length > 0) return found
   }
@@ -126,6 +135,8 @@ interface Extension {
   oid: string
   critical: boolean
   value: Buffer
+  /** The whole Extension, as encoded. */
+  der: Buffer
 }
 
 /** The fields of a certificate verify compares, read from its DER. */
@@ -231,7 +242,7 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
     const critical = parts.length === 3 && parts[1]?.tag === TAG.boolean && der[parts[1].contentStart] !== 0
     const value = parts[parts.length - 1]
     if (!value || value.tag !== TAG.octetString) throw new DerError('an extension has no value')
-    extensions.push({ oid: oidOf(der, parts[0]), critical, value: contentsOf(der, value) })
+    extensions.push({ oid: oidOf(der, parts[0]), critical, value: contentsOf(der, value), der: encodingOf(der, extension) })
   }
   const [notBefore, notAfter] = childrenOf(der, validity)
   const serialContents = contentsOf(der, serial)
@@ -255,10 +266,22 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
   }
 }
 
+/** Key descriptions by AlgorithmIdentifier bytes, for the key types whose algorithm says it all (EC, Ed25519). */
+const describedKeys = new Map<string, string>()
+
 /** "EC P-256", "RSA 3072", "Ed25519" of a SubjectPublicKeyInfo, read from its DER. */
 function describePublicKey(spki: Buffer): string {
   const [algorithm, key] = childrenOf(spki, readSingle(spki))
   if (!algorithm || !key) throw new DerError('the public key is incomplete')
+  const cacheKey = spki.toString('latin1', algorithm.start, algorithm.end)
+  const known = describedKeys.get(cacheKey)
+  if (known !== undefined) return known
+  const description = describeKeyOf(spki, algorithm, key)
+  if (!description.startsWith('RSA ') && describedKeys.size < 64) describedKeys.set(cacheKey, description)
+  return description
+}
+
+function describeKeyOf(spki: Buffer, algorithm: DerNode, key: DerNode): string {
   const [type, parameters] = childrenOf(spki, algorithm)
   const typeOid = oidOf(spki, type)
   if (typeOid === OID.ecPublicKey) return `EC ${parameters?.tag === TAG.oid ? (CURVE_NAMES[oidOf(spki, parameters)] ?? oidOf(spki, parameters)) : '(unnamed curve)'}`
@@ -350,6 +373,8 @@ export class CertificateChecker {
   private readonly known: Set<string>
   /** The profile's authorityKeyIdentifier value as bytes. */
   private readonly authorityKeyId: Buffer | undefined
+  /** The header's profile compiled as issuance compiles it; undefined when it is not one credbake makes. */
+  private readonly compiledProfile: CompiledProfile | undefined
 
   constructor(
     private readonly header: ManifestHeader,
@@ -360,6 +385,8 @@ export class CertificateChecker {
     this.subjectTemplate = attempt(() => validateSubjectTemplate(profile.subject))
     this.sanTemplate = profile.san === undefined ? undefined : attempt(() => validateSanTemplate(profile.san as string))
     this.known = new Set(profile.extensions.map((e) => e.oid))
+    const compiledProfile = attempt(() => compileProfile(profile as unknown as CertificateProfile))
+    this.compiledProfile = typeof compiledProfile === 'string' ? undefined : compiledProfile
     const aki = /^keyid:((?:[0-9A-Fa-f]{2}:)*[0-9A-Fa-f]{2})$/.exec(profile.extensions.find((e) => e.name === 'authorityKeyIdentifier')?.value ?? '')
     this.authorityKeyId = aki ? Buffer.from((aki[1] as string).replace(/:/g, ''), 'hex') : undefined
   }
@@ -499,8 +526,27 @@ export class CertificateChecker {
     })
   }
 
+  /**
+   * Whether the extensions are, byte for byte, those credbake encodes from the header's profile
+   * (the same compiler issuance uses), in its order: the usual case, needing no decoding. The
+   * subjectAltName is checked on its own (templateProblems).
+   */
+  private extensionsAsEncoded(certificate: ParsedCertificate): boolean {
+    const compiled = this.compiledProfile
+    if (!compiled || certificate.extensions.length !== compiled.extensions.length) return false
+    const subjectPublicKey = subjectPublicKeyBits(certificate.spkiDer)
+    return compiled.extensions.every((expected, i) => {
+      const actual = certificate.extensions[i] as Extension
+      if (Buffer.isBuffer(expected)) return actual.der.equals(expected)
+      const spec = this.header.profile.extensions[i]
+      if (spec?.name === 'subjectKeyIdentifier') return actual.der.equals(expected({ device: undefined as never, subjectPublicKey }))
+      return actual.oid === spec?.oid && actual.critical === spec.critical
+    })
+  }
+
   /** Each extension the profile lists: present, as critical as it says, with its value; nothing else. */
   private extensionProblems(certificate: ParsedCertificate, say: (text: string) => void): void {
+    if (this.extensionsAsEncoded(certificate)) return
     const spki = certificate.spkiDer
     for (const spec of this.header.profile.extensions) {
       const found = certificate.extensions.filter((e) => e.oid === spec.oid)

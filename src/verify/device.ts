@@ -63,6 +63,19 @@ function shortName(devicePath: string, credentialsDir: string): string {
   return devicePath.startsWith(dir) ? devicePath.slice(dir.length) : devicePath
 }
 
+const leaving = new Map<string, boolean>()
+
+/** Whether a path inside an output could lead out of it ("..", NUL, not absolute); cached, as every bundle has the same few. */
+function leavesOutput(file: string): boolean {
+  let leaves = leaving.get(file)
+  if (leaves === undefined) {
+    leaves = file.split('/').some((part) => part === '..') || file.includes('\0') || !file.startsWith('/')
+    if (leaving.size > 1024) leaving.clear()
+    leaving.set(file, leaves)
+  }
+  return leaves
+}
+
 export class DeviceChecker {
   private readonly certificates: CertificateChecker
   private readonly format: string
@@ -119,7 +132,7 @@ export class DeviceChecker {
       return [`output path ${JSON.stringify(device.output.path)} is not one credbake gives serial ${device.serial}`]
     }
     if (device.output.bmap) problems.push(...(await this.bmapProblems(device.output.path, device.output.bmap)))
-    const escapes = device.files.map(locate).find((p) => p.split('/').some((part) => part === '..') || p.includes('\0') || !p.startsWith('/'))
+    const escapes = device.files.map(locate).find(leavesOutput)
     if (escapes !== undefined) return [...problems, `file path ${JSON.stringify(escapes)} leaves the device's output; verify reads only inside it`]
 
     const preexisting = this.preexisting()

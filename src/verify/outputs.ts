@@ -150,12 +150,20 @@ function linkTarget(file: string): string {
 }
 
 /** Every folder above `devicePath` ("/var/sota/import/x" → "/", "/var", "/var/sota", "/var/sota/import"). */
-export function foldersAbove(devicePath: string): string[] {
-  const parts = devicePath.split('/').filter(Boolean)
-  const folders = ['/']
-  for (let depth = 1; depth < parts.length; depth++) folders.push(`/${parts.slice(0, depth).join('/')}`)
+export function foldersAbove(devicePath: string): readonly string[] {
+  // Every device's bundle has the same few paths.
+  let folders = foldersCache.get(devicePath)
+  if (!folders) {
+    const parts = devicePath.split('/').filter(Boolean)
+    folders = ['/']
+    for (let depth = 1; depth < parts.length; depth++) folders.push(`/${parts.slice(0, depth).join('/')}`)
+    if (foldersCache.size > 1024) foldersCache.clear()
+    foldersCache.set(devicePath, folders)
+  }
   return folders
 }
+
+const foldersCache = new Map<string, string[]>()
 
 function hostPath(root: string, devicePath: string): string {
   return path.join(root, ...devicePath.split('/').filter(Boolean))

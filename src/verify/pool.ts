@@ -64,7 +64,7 @@ export function warmEntryCheckers(options: { concurrency: number; devices: numbe
   const threads = workerThreadsFor(options, script)
   if (threads === 0) return undefined
   // A small young generation, as the device workers have: a worker's garbage is collected early.
-  return { workers: Array.from({ length: threads }, () => new Worker(script, { workerData: { role: VERIFIER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 16 } })) }
+  return { workers: Array.from({ length: threads }, () => new Worker(script, { workerData: { role: VERIFIER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })) }
 }
 
 /** `concurrency` 0: one thread per core; fewer than workerThreadsFor's minimum of devices: this thread (unless `warm` workers were started). */

@@ -18,8 +18,10 @@ import { open, stat, type FileHandle } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { ManifestError, messageOf } from '../errors.js'
+import { capYoungGeneration } from '../pipeline/young-generation.js'
 import { SHA256SUMS_FILE, sha256SumsLine } from '../review/sha256sums.js'
 import { CERTIFICATES_FILE, SUPERSEDED_FILE, type SupersededCertificate } from '../review/types.js'
+import { sha256Hex } from '../util/hash.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { loadTrust, parseCertificate } from './certificates.js'
 import { LineReader, PemReader } from './companions.js'
@@ -105,6 +107,17 @@ function countProblems(scan: ManifestScan): string[] {
 
 /** Verify every device of the manifest; each device's report goes to `onDevice` as it is done. */
 export async function verifyOutputs(options: VerifyOptions): Promise<VerifySummary> {
+  // As in a bake: this thread's young generation stops growing at 16 MiB (a 100,000-device verify
+  // makes many short-lived objects, which V8 would otherwise let reach twice that).
+  const youngGeneration = capYoungGeneration()
+  try {
+    return await verifyWith(options)
+  } finally {
+    youngGeneration.stop()
+  }
+}
+
+async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
   const trust = await loadTrust(options.fleetCaCert)
   const concurrency = options.concurrency ?? 0
   // The workers start now and load while the manifest is scanned; their number is guessed from
@@ -154,11 +167,13 @@ export async function verifyOutputs(options: VerifyOptions): Promise<VerifySumma
 
 /** The manifest-wide state while the devices are checked in order. */
 class DeviceRun {
-  private readonly serials = new Map<string, number>()
-  private readonly serialByIndex: string[] = []
+  /** SHA-256 of each serial (its first 16 bytes): serials are kept as bytes, not as 100,000 strings. */
+  private readonly serials: HexSet
   private readonly fingerprints: HexSet
   private readonly serialNumbers: HexSet
   private certificates: PemReader | undefined
+  /** certificates.pem could not be read past some device: every device after it lacks its certificate there. */
+  private certificatesBroken = false
   private sums: LineReader | undefined
   private readonly total: number
 
@@ -171,6 +186,7 @@ class DeviceRun {
     private readonly options: VerifyOptions
   ) {
     this.total = scan.devices?.length ?? 0
+    this.serials = new HexSet(16, this.total)
     this.fingerprints = new HexSet(32, this.total)
     this.serialNumbers = new HexSet(16, this.total)
   }
@@ -223,7 +239,7 @@ class DeviceRun {
   private async take(result: EntryResult): Promise<void> {
     if (result.malformed !== undefined) throw new ManifestError(`manifest ${this.scan.file}: ${result.malformed}`, { file: this.scan.file })
     const serial = result.serial as string
-    const problems = [...this.uniqueness(result), ...result.problems]
+    const problems = [...(await this.uniqueness(result)), ...result.problems]
     problems.push(...(await this.certificateInPlace(result)), ...(await this.sumsInPlace(result)))
     this.summary.devices++
     if (problems.length === 0) this.summary.passed++
@@ -231,24 +247,34 @@ class DeviceRun {
     this.options.onDevice?.({ serial, ok: problems.length === 0, problems })
   }
 
-  private uniqueness(result: EntryResult): string[] {
+  private async uniqueness(result: EntryResult): Promise<string[]> {
     const problems: string[] = []
     const serial = result.serial as string
-    this.serialByIndex[result.index] = serial
-    const before = this.serials.get(serial)
-    if (before !== undefined) problems.push(`serial ${serial} is listed twice in the manifest (device entries ${before} and ${result.index})`)
-    else this.serials.set(serial, result.index)
+    const before = this.serials.add(sha256Hex(serial).slice(0, 32), result.index)
+    if (before !== -1) problems.push(`serial ${serial} is listed twice in the manifest (device entries ${before} and ${result.index})`)
     const sameCertificate = this.fingerprints.add(result.certificateSha256 as string, result.index)
-    if (sameCertificate !== -1) problems.push(`its certificate ${result.certificateSha256} is also the certificate of device ${this.serialByIndex[sameCertificate]} (entry ${sameCertificate}): one certificate, two devices`)
+    if (sameCertificate !== -1) problems.push(`its certificate ${result.certificateSha256} is also the certificate of device ${await this.serialAt(sameCertificate)} (entry ${sameCertificate}): one certificate, two devices`)
     const sameSerialNumber = this.serialNumbers.add(result.serialNumber as string, result.index)
     if (sameSerialNumber !== -1 && sameSerialNumber !== sameCertificate) {
-      problems.push(`its certificate serial number ${result.serialNumber} is also that of device ${this.serialByIndex[sameSerialNumber]}'s certificate (entry ${sameSerialNumber})`)
+      problems.push(`its certificate serial number ${result.serialNumber} is also that of device ${await this.serialAt(sameSerialNumber)}'s certificate (entry ${sameSerialNumber})`)
     }
     return problems
   }
 
+  /** The serial of an earlier device entry, read again from the manifest (for the rare message that names it). */
+  async serialAt(index: number): Promise<string> {
+    const ranges = this.scan.devices as EntryRanges
+    const { bytes, offsets } = await readEntries(this.handle, this.scan.file, ranges, index, index + 1)
+    try {
+      return String((JSON.parse(entryTexts(bytes, offsets, index)[0]!.text) as { serial?: unknown }).serial)
+    } catch {
+      return `#${index}`
+    }
+  }
+
   /** certificates.pem's next block is this device's certificate. */
   private async certificateInPlace(result: EntryResult): Promise<string[]> {
+    if (this.certificatesBroken) return [`${CERTIFICATES_FILE} is unreadable before this device's certificate`]
     if (!this.certificates) return []
     const block = await this.certificates.block()
     if (block === null) return [`${CERTIFICATES_FILE} ends before this device's certificate (it holds ${this.certificates.count})`]
@@ -256,6 +282,7 @@ class DeviceRun {
       this.summary.problems.push(`${CERTIFICATES_FILE} is not a file of certificates as credbake writes it: ${block.problem} (verify read no further)`)
       await this.certificates.close()
       this.certificates = undefined
+      this.certificatesBroken = true
       return [`${CERTIFICATES_FILE} is unreadable at this device's certificate`]
     }
     return block.sha256 === result.certificateSha256 ? [] : [`${CERTIFICATES_FILE} has certificate ${block.sha256} at this device's place (block ${this.certificates.count}, line ${block.line}), the manifest records ${result.certificateSha256}`]
@@ -315,7 +342,7 @@ class DeviceRun {
         for (const entry of await this.supersededEntries(ranges, first)) {
           const at = `superseded entry ${entry.index} (serial ${entry.value.serial}, certificate ${entry.value.sha256})`
           const active = this.fingerprints.find(entry.value.sha256)
-          if (active !== -1) this.summary.problems.push(`${at} is the active certificate of device ${this.serialByIndex[active]}: a certificate whose output is live is never superseded`)
+          if (active !== -1) this.summary.problems.push(`${at} is the active certificate of device ${await this.serialAt(active)}: a certificate whose output is live is never superseded`)
           const twice = seen.add(entry.value.sha256, entry.index)
           if (twice !== -1) this.summary.problems.push(`${at} is listed twice (also entry ${twice})`)
           if (!readable || !reader) continue
