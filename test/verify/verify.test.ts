@@ -342,6 +342,13 @@ describe('partition outputs', () => {
     await expectPass(fat, 2)
   })
 
+  it('a fresh bake compressed with gzip, with bmaps, passes', async () => {
+    const gz = await bake('part-gz', ['PG-01', 'PG-02'], ['--image', gpt.path, '--partition', 'label=rootfs', '--format', 'partition', '--compress', 'gz', '--bmap'])
+    expect(existsSync(path.join(gz, 'partitions', 'PG-01.img.gz'))).toBe(true)
+    expect(existsSync(path.join(gz, 'partitions', 'PG-01.img.bmap'))).toBe(true)
+    await expectPass(gz, 2)
+  })
+
   it('a file changed inside an ext4 partition (debugfs -w) fails that device', async () => {
     const copy = copyOf(ext, 'part-ext-changed')
     const image = path.join(copy, 'partitions', 'PE-01.img')
@@ -432,5 +439,29 @@ describe('the manifest itself', () => {
     const result = await runCliAsync(['verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', path.join(work, 'nope.pem')])
     refused(result)
     expect(result.stderr).toContain('fleet-ca-cert')
+  })
+})
+
+describe('on worker threads', () => {
+  it('a bake of 240 overlays passes, and two edited entries fail exactly those two, in manifest order', async () => {
+    const serials = Array.from({ length: 240 }, (_, i) => `WK-${String(i).padStart(3, '0')}`)
+    const out = await bake('workers', serials, ['--format', 'tar'])
+    // 240 entries: enough for worker threads by default.
+    await expectPass(out, 240)
+    const copy = copyOf(out, 'workers-edited')
+    const doc = manifestOf(copy)
+    doc.devices[37].deviceId = 'WK-999'
+    doc.devices[201].output.path = 'overlays/WK-000.tar.gz'
+    writeFileSync(path.join(copy, 'credbake-manifest.json'), JSON.stringify(doc, null, 2))
+    const failed = await expectFailed(copy, 240, ['WK-037', 'WK-201'])
+    expect(failed.get('WK-037')).toContain('deviceId "WK-999" is not the certificate\'s CN "WK-037"')
+    expect(failed.get('WK-201')).toContain('output path "overlays/WK-000.tar.gz" is not the one credbake gives serial WK-201 (overlays/WK-201.tar.gz)')
+    const json = await verify(copy, ['--json'])
+    const report = JSON.parse(json.stdout)
+    expect(report.devices.map((d: any) => d.serial)).toEqual(serials)
+    expect(report.devices.filter((d: any) => !d.ok).map((d: any) => d.serial)).toEqual(['WK-037', 'WK-201'])
+    // The same on this thread alone.
+    const single = await verify(copy, ['--concurrency', '1', '--json'])
+    expect(JSON.parse(single.stdout)).toEqual(report)
   })
 })
