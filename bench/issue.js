@@ -1,5 +1,7 @@
 // npm run bench: every figure of issue 9 (and issue 8's signer ratio) in one run. Asserts nothing.
-//   - credbake `bake` (EC P-256, tar format, end to end through dist/cli.js) on disk and on tmpfs;
+//   - credbake `bake` (EC P-256, tar format, end to end through dist/cli.js) on disk and on tmpfs,
+//     and `credbake verify` of the same outputs right after each bake (issue 17: at least half the
+//     bake's rate, measured in the same run);
 //   - the two baselines, measured here: a naive single-thread node:crypto loop (key pair, PKCS#8
 //     PEM export, SPKI export, one ECDSA signature per device) and the OTA Connect documentation's
 //     openssl procedure (genpkey, req, x509 -req per device); and the ratios;
@@ -79,7 +81,9 @@ try {
   // credbake end to end, rounds alternating disk and tmpfs; each output-dir is new, all removed at the end.
   const places = [['disk', work], ...(tmpfsWork ? [['tmpfs', tmpfsWork]] : [])]
   const rates = Object.fromEntries(places.map(([name]) => [name, []]))
+  const verifyRates = Object.fromEntries(places.map(([name]) => [name, []]))
   const cpu = Object.fromEntries(places.map(([name]) => [name, []]))
+  const verifyCpu = Object.fromEntries(places.map(([name]) => [name, []]))
   for (let round = 0; round < rounds; round++) {
     for (const [name, base] of places) {
       const out = path.join(base, `out-${round}`)
@@ -94,11 +98,27 @@ try {
       rates[name].push(devices / elapsed)
       const cpuAfter = childCpu()
       if (cpuBefore !== undefined && cpuAfter !== undefined) cpu[name].push(micros(cpuAfter - cpuBefore, devices))
+      // verify of what was just baked, at once: the same outputs, the same machine state.
+      start = process.hrtime.bigint()
+      const verifyCpuBefore = childCpu()
+      const checked = spawnSync(process.execPath, [cli, 'verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', caCert],
+        { encoding: 'utf8', env: { ...process.env, CI: 'true' } })
+      const verifyElapsed = seconds(start)
+      if (checked.status !== 0) throw new Error(`credbake verify failed: ${checked.stdout.slice(-2000)}${checked.stderr.slice(-2000)}`)
+      verifyRates[name].push(devices / verifyElapsed)
+      const verifyCpuAfter = childCpu()
+      if (verifyCpuBefore !== undefined && verifyCpuAfter !== undefined) verifyCpu[name].push(micros(verifyCpuAfter - verifyCpuBefore, devices))
       // Kept until the end: a large delete slows this disk's small-file creation for a while after.
     }
   }
   figures.tar = Object.fromEntries(
     Object.entries(rates).map(([name, list]) => [name, { median: median(list), best: Math.max(...list), all: list, cpuMicros: cpu[name].length ? median(cpu[name]) : undefined }])
+  )
+  figures.verify = Object.fromEntries(
+    Object.entries(verifyRates).map(([name, list]) => [
+      name,
+      { median: median(list), all: list, ratios: list.map((rate, round) => rate / rates[name][round]), cpuMicros: verifyCpu[name].length ? median(verifyCpu[name]) : undefined }
+    ])
   )
 } finally {
   rmSync(work, { recursive: true, force: true })
@@ -113,6 +133,10 @@ console.log(`tar format, EC P-256, ${devices} devices, end to end through dist/c
 for (const [name, figure] of Object.entries(figures.tar)) {
   const perDevice = figure.cpuMicros === undefined ? '' : `; CPU (all threads) ${figure.cpuMicros.toFixed(0)} µs per device, median`
   console.log(`  credbake on ${name.padEnd(5)} ${rate(figure.median)}  best ${rate(figure.best)}  (${figure.all.map((r) => r.toFixed(0)).join(', ')})${perDevice}`)
+}
+for (const [name, figure] of Object.entries(figures.verify)) {
+  const perDevice = figure.cpuMicros === undefined ? '' : `; CPU (all threads) ${figure.cpuMicros.toFixed(0)} µs per device, median`
+  console.log(`  verify   on ${name.padEnd(5)} ${rate(figure.median)}  (${figure.all.map((r) => r.toFixed(0)).join(', ')}), each right after its bake: ${figure.ratios.map((r) => `${r.toFixed(2)}x`).join(', ')} the bake's rate (target ≥ 0.5x)${perDevice}`)
 }
 console.log(`  baseline: naive node:crypto loop, 1 thread (${naiveDevices} devices)  ${rate(figures.naive)}; CPU ${figures.naiveCpuMicros.toFixed(0)} µs per device`)
 console.log(`  baseline: OTA Connect openssl procedure (${opensslDevices} devices)   ${rate(figures.openssl)}`)

@@ -7,13 +7,16 @@
 // the journal: "bake" until this run's `complete` record is its last line, "review" after it (the
 // final sync of output-dir, the review manifest, certificates.pem and SHA256SUMS written from the
 // journal, the workers stopped, exit). A second run in the same output-dir resumes it (every device kept:
-// the journal read back, every output verified, the review written again).
+// the journal read back, every output verified, the review written again). Between the two,
+// `credbake verify` checks the fresh bake's outputs against its manifest (issue 17: at most 256 MiB
+// for 100,000 devices), its peak RSS read the same way.
 //
 // | variable | meaning | default |
 // |---|---|---|
 // | BENCH_MEMORY_DEVICES | the large fleet | 100000 |
 // | BENCH_MEMORY_SMALL | the small fleet, for comparison (0 skips it) | 10000 |
 // | BENCH_MEMORY_RESUME | 0 skips the resume runs | on |
+// | BENCH_MEMORY_VERIFY | 0 skips the verify runs | on |
 // | BENCH_MEMORY_DIR | work folder (outputs: about 12 KiB per device) | a new folder in /dev/shm (tmpfs) when there is one, else the OS temp dir |
 // | BENCH_MEMORY_CLI | the credbake CLI to run (e.g. an older build's cli.js, for a baseline) | dist/cli.js |
 // | BENCH_MEMORY_NODE | the node binary that runs it (e.g. test/node24's, the runtime of the action: its V8 sizes the heap differently) | this node |
@@ -117,9 +120,35 @@ function bakeOnce({ node, cli, manifest, caCert, caKey, out, devices }) {
   })
 }
 
+/** One `credbake verify` of a bake's manifest, with the peak-RSS preload. Resolves to { seconds, peakRss }. */
+function verifyOnce({ node, cli, out, caCert }) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint()
+    const child = spawn(node, ['-r', path.join(root, 'bench/peak-rss.cjs'), cli, 'verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', caCert], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CI: 'true' }
+    })
+    let stderr = ''
+    let stdout = ''
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+    })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      if (code !== 0) return reject(new Error(`credbake verify exited with ${code}: ${stdout.slice(-1000)}${stderr.slice(-1000)}`))
+      const peak = /credbake-peak-rss-kib: (\d+)/.exec(stderr)
+      resolve({ seconds, peakRss: peak ? Number(peak[1]) * 1024 : undefined })
+    })
+  })
+}
+
 /**
- * Bakes `devices` (and `small`, for comparison) in a fresh output-dir each, then resumes each
- * once. Returns the figures; prints nothing.
+ * Bakes `devices` (and `small`, for comparison) in a fresh output-dir each, verifies it, then
+ * resumes each once. Returns the figures; prints nothing.
  */
 export async function benchMemory(options = {}) {
   const devices = Number(options.devices ?? process.env.BENCH_MEMORY_DEVICES ?? 100_000)
@@ -142,8 +171,9 @@ export async function benchMemory(options = {}) {
         await new Promise((resolve) => setTimeout(resolve, 3000))
       }
       const fresh = await bakeOnce({ node, cli, manifest, caCert, caKey, out, devices: count })
+      const verified = options.verify === false || process.env.BENCH_MEMORY_VERIFY === '0' ? undefined : await verifyOnce({ node, cli, out, caCert })
       const again = resume ? await bakeOnce({ node, cli, manifest, caCert, caKey, out, devices: count }) : undefined
-      runs.push({ devices: count, fresh, resume: again })
+      runs.push({ devices: count, fresh, verify: verified, resume: again })
       rmSync(out, { recursive: true, force: true })
     }
     const strip = ({ output, ...figures }) => figures
@@ -153,7 +183,7 @@ export async function benchMemory(options = {}) {
       dir: base,
       load: os.loadavg(),
       cores: os.availableParallelism(),
-      runs: runs.map(({ devices: count, fresh, resume: again }) => ({ devices: count, fresh: strip(fresh), ...(again ? { resume: strip(again) } : {}) }))
+      runs: runs.map(({ devices: count, fresh, verify: verified, resume: again }) => ({ devices: count, fresh: strip(fresh), ...(verified ? { verify: verified } : {}), ...(again ? { resume: strip(again) } : {}) }))
     }
   } finally {
     rmSync(work, { recursive: true, force: true })
@@ -165,9 +195,13 @@ export function printMemoryBench(result, log = console.log) {
   const mib = (bytes) => (bytes === undefined ? '   ?' : (bytes / MiB).toFixed(0).padStart(4))
   const us = (run) => (run.reviewSeconds === undefined ? '?' : ((run.reviewSeconds * 1e6) / run.devices).toFixed(1))
   log(`credbake memory bench (${path.relative(root, result.cli) || result.cli}, Node ${result.node ?? process.version}): EC P-256, tar format, outputs in ${result.dir}; ${result.cores} cores, load ${result.load.map((l) => l.toFixed(2)).join(' ')}`)
-  for (const { devices, fresh, resume } of result.runs) {
-    for (const [what, run] of [['bake', fresh], ['resume', resume]]) {
+  for (const { devices, fresh, verify, resume } of result.runs) {
+    for (const [what, run] of [['bake', fresh], ['verify', verify], ['resume', resume]]) {
       if (!run) continue
+      if (what === 'verify') {
+        log(`  ${String(devices).padStart(7)} devices verify  peak RSS ${mib(run.peakRss)} MiB  ${run.seconds.toFixed(2)} s, ${(devices / run.seconds).toFixed(0)} devices/s`)
+        continue
+      }
       log(
         `  ${String(devices).padStart(7)} devices ${what.padEnd(6)}  peak RSS ${mib(run.peakRss)} MiB (bake ${mib(run.bakePeakRss)}, review ${mib(run.reviewPeakRss)})` +
           `  ${run.seconds.toFixed(2)} s, ${(devices / run.seconds).toFixed(0)} devices/s; review phase ${run.reviewSeconds?.toFixed(2) ?? '?'} s (${us(run)} us/device)`
@@ -177,6 +211,9 @@ export function printMemoryBench(result, log = console.log) {
   const [smallRun, bigRun] = result.runs
   if (bigRun && smallRun && bigRun.fresh.peakRss && smallRun.fresh.peakRss) {
     log(`  peak RSS ${bigRun.devices} / ${smallRun.devices} devices: ${(bigRun.fresh.peakRss / smallRun.fresh.peakRss).toFixed(2)}x (target: at most 256 MiB at ${bigRun.devices})`)
+  }
+  if (bigRun?.verify?.peakRss && smallRun?.verify?.peakRss) {
+    log(`  verify peak RSS ${bigRun.devices} / ${smallRun.devices} devices: ${(bigRun.verify.peakRss / smallRun.verify.peakRss).toFixed(2)}x (target: at most 256 MiB at ${bigRun.devices})`)
   }
 }
 

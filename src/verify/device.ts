@@ -291,10 +291,9 @@ function roleCandidates(header: VerifiedHeader): RoleCandidates {
 }
 
 /** The layout's certificate file and key file paths in a device's bundle. */
-function bundleRoles(candidates: RoleCandidates, device: VerifiedDevice): { certificate?: string; chain?: string; key?: string } {
+function bundleRoles(candidates: RoleCandidates, device: VerifiedDevice): { certificate: string | undefined; chain: string | undefined; key: string | undefined } {
   const listed = (p: string): boolean => device.files.some((f) => f.path === p)
   const certificate = candidates.certificate.find(listed)
   const chain = candidates.chain.find((p) => p !== certificate && listed(p))
-  const key = device.files.find((f) => f.privateKey)?.path
-  return { ...(certificate ? { certificate } : {}), ...(chain ? { chain } : {}), ...(key ? { key } : {}) }
+  return { certificate, chain, key: device.files.find((f) => f.privateKey)?.path }
 }

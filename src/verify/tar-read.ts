@@ -92,6 +92,11 @@ function paxRecords(data: Buffer): Map<string, string> {
   return records
 }
 
+function zeros(bytes: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false
+  return true
+}
+
 export function devicePath(name: string): string {
   // The usual names ("var/sota/import/", "var/sota/import/pkey.pem") without splitting them.
   if (!name.startsWith('/') && !name.startsWith('.') && !name.includes('//') && !name.includes('/./') && !name.includes('/../')) {
@@ -113,11 +118,11 @@ export function tarEntries(archive: Buffer): TarEntry[] {
   for (;;) {
     if (at + BLOCK > archive.length) {
       // An archive ends with zero blocks; GNU tar and others accept one that just stops.
-      if (at === archive.length || archive.subarray(at).every((byte) => byte === 0)) break
+      if (zeros(archive, at, archive.length)) break
       throw new TarFormatError('it ends inside a header')
     }
     const header = archive.subarray(at, at + BLOCK)
-    if (header.every((byte) => byte === 0)) break
+    if (header[0] === 0 && zeros(archive, at, at + BLOCK)) break
     if (!checksumOk(header)) throw new TarFormatError(`the header at byte ${at} has a wrong checksum`)
     const flag = String.fromCharCode(header[156] as number)
     const size = number(header, 124, 12, 'size')
