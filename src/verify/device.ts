@@ -13,7 +13,7 @@ import { FORMAT_SPECS, type Compression, type Format } from '../settings/types.j
 import { sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { CertificateChecker } from './certificates.js'
-import { MAX_KEY_BYTES, OutputUnreadable, readOutput, type FoundFile, type OutputRequest, type OutputView } from './outputs.js'
+import { MAX_FILE_BYTES, MAX_KEY_BYTES, OutputUnreadable, readOutput, type FoundFile, type OutputRequest, type OutputView } from './outputs.js'
 import { validateArrayElement } from './schema.js'
 import { locate, type EntryResult, type PreexistingFile, type VerifiedDevice, type VerifiedHeader } from './types.js'
 
@@ -164,8 +164,10 @@ export class DeviceChecker {
   private requestFor(device: VerifiedDevice, preexisting: readonly PreexistingFile[]): OutputRequest {
     const files = new Map<string, number>()
     // A file of another size than recorded is still read (up to a small bound), to say what it is.
-    for (const file of device.files) files.set(locate(file), file.privateKey ? MAX_KEY_BYTES : Math.max(file.size ?? 0, MAX_KEY_BYTES))
-    for (const file of preexisting) files.set(locate(file), file.size)
+    // Never more than MAX_FILE_BYTES, whatever the manifest says: a credential file is small.
+    const bound = (size: number): number => Math.min(Math.max(size, MAX_KEY_BYTES), MAX_FILE_BYTES)
+    for (const file of device.files) files.set(locate(file), file.privateKey ? MAX_KEY_BYTES : bound(file.size ?? 0))
+    for (const file of preexisting) files.set(locate(file), bound(file.size))
     const dir = this.credentialsDir.replace(/\/+$/, '') || '/'
     const listings = [...new Set(device.files.filter((f) => path.posix.dirname(f.path) === dir).map((f) => path.posix.dirname(locate(f))))]
     return { files, listings: listings.length > 0 ? listings : [dir] }

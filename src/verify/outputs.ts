@@ -78,6 +78,8 @@ export const MAX_TREE_ENTRIES = 4096
 const OVERLAY_SLACK = 1 << 20
 /** A private key's size is not recorded: at most this is read of one. */
 export const MAX_KEY_BYTES = 64 << 10
+/** No file of an output is read beyond this, whatever size the manifest gives it. */
+export const MAX_FILE_BYTES = 16 << 20
 /** However large the manifest says the files are, an overlay is not decompressed beyond this. */
 const MAX_OVERLAY_BYTES = 64 << 20
 
