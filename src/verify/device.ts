@@ -147,6 +147,7 @@ export class DeviceChecker {
     }
     if (view.sha256 !== null && view.sha256 !== device.output.sha256) problems.push(`output ${device.output.path} has SHA-256 ${view.sha256}, the manifest records ${device.output.sha256}`)
     problems.push(...view.problems)
+    if (view.opened === false) return problems
     const found = this.fileProblems(device, view, problems)
     this.folderProblems(view, problems)
     this.extraProblems(device, view, preexisting, problems)

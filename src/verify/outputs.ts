@@ -60,6 +60,8 @@ export interface OutputView {
   extras?: string[]
   /** What reading found wrong beyond the files (links, special files, sizes). */
   problems: string[]
+  /** False when the output was hashed but not opened (too large, or it decompresses past its cap): its files are not checked. */
+  opened?: boolean
 }
 
 /** The output cannot be read at all (missing, truncated, not an archive): one problem, the device fails. */
@@ -300,7 +302,8 @@ async function readTarOutput(file: string, device: ManifestDevice, request: Outp
       sha256,
       files: new Map(),
       listings: new Map(),
-      problems: [`${where} is ${read.size} bytes, more than an overlay of the files the manifest lists can be (at most ${cap}); verify does not open it`]
+      problems: [`${where} is ${read.size} bytes, more than an overlay of the files the manifest lists can be (at most ${cap}); verify does not open it`],
+      opened: false
     }
   }
   const sha256 = sha256Hex(read.content)
@@ -311,7 +314,7 @@ async function readTarOutput(file: string, device: ManifestDevice, request: Outp
     entries = tarEntries(gunzipSync(read.content, { maxOutputLength: cap }))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      return { sha256, files: new Map(), listings: new Map(), problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`] }
+      return { sha256, files: new Map(), listings: new Map(), problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`], opened: false }
     }
     const why = error instanceof TarFormatError ? `not a tar archive: ${error.message}` : messageOf(error)
     throw new OutputUnreadable(`${where} is not a readable .tar.gz (${why})`)
