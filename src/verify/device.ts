@@ -9,17 +9,19 @@ import { isCredbakeError, messageOf } from '../errors.js'
 import { compressionExtension } from '../image/compress.js'
 import { bmapPathFor } from '../image/bmap.js'
 import { deviceSums } from '../review/sha256sums.js'
+import { sysrootPath } from '../placement/ostree.js'
 import { FORMAT_SPECS, type Compression, type Format } from '../settings/types.js'
 import { sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { CertificateChecker } from './certificates.js'
 import { MAX_FILE_BYTES, MAX_KEY_BYTES, OutputUnreadable, readOutput, type FoundFile, type OutputRequest, type OutputView } from './outputs.js'
 import { validateArrayElement } from './schema.js'
-import { locate, type EntryResult, type PreexistingFile, type VerifiedDevice, type VerifiedHeader } from './types.js'
+import type { ManifestDevice, ManifestHeader, PreexistingFile } from '../review/types.js'
+import { locate, type EntryResult } from './types.js'
 
 export interface CheckContext {
   outputDir: string
-  header: VerifiedHeader
+  header: ManifestHeader
   /** 0700 folder for decompressed images and dumped files (they hold device keys). */
   tempDir: string
   trust: readonly X509Certificate[]
@@ -32,7 +34,7 @@ const SHOWN_PROBLEMS = 3
 const IMAGE_EXTENSIONS = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin', '.iso', '.hddimg']
 
 /** The output path credbake gives `serial` under this header; undefined when the header does not say enough. */
-export function expectedOutputPath(header: VerifiedHeader, serial: string): string | undefined {
+export function expectedOutputPath(header: ManifestHeader, serial: string): string | undefined {
   const format = header.output.format as Format
   const folder = FORMAT_SPECS[format]?.folder
   if (!folder) return undefined
@@ -103,7 +105,7 @@ export class DeviceChecker {
       const shown = schema.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path} ${p.message}`).join('; ')
       return { index, malformed: `device entry ${index}${typeof serial === 'string' ? ` (serial ${serial})` : ''} does not match schema/manifest.schema.json: ${shown}${schema.length > SHOWN_PROBLEMS ? ` (and ${schema.length - SHOWN_PROBLEMS} more)` : ''}`, problems: [] }
     }
-    const device = value as VerifiedDevice
+    const device = value as ManifestDevice
     let problems: string[]
     try {
       problems = await this.problemsOf(device)
@@ -121,7 +123,7 @@ export class DeviceChecker {
     }
   }
 
-  private async problemsOf(device: VerifiedDevice): Promise<string[]> {
+  private async problemsOf(device: ManifestDevice): Promise<string[]> {
     const problems: string[] = []
     const expected = expectedOutputPath(this.context.header, device.serial)
     if (expected !== undefined && device.output.path !== expected) {
@@ -134,8 +136,12 @@ export class DeviceChecker {
     if (device.output.bmap) problems.push(...(await this.bmapProblems(device.output.path, device.output.bmap)))
     const escapes = device.files.map(locate).find(leavesOutput)
     if (escapes !== undefined) return [...problems, `file path ${JSON.stringify(escapes)} leaves the device's output; verify reads only inside it`]
-
     const preexisting = this.preexisting()
+    // Where a file is read from is itself a claim: a partitionPath must be the sysroot path the
+    // header's OSTree stateroot gives it (else a decoy could be checked in the real file's stead).
+    const misplaced = [...device.files, ...preexisting].map((file) => this.placementProblem(file)).filter((p): p is string => p !== undefined)
+    if (misplaced.length > 0) return [...problems, ...misplaced]
+
     const request = this.requestFor(device, preexisting)
     let view: OutputView
     try {
@@ -156,13 +162,29 @@ export class DeviceChecker {
     return problems
   }
 
+  /** Why a file's place inside the output is not the one credbake gives it; undefined when it is. */
+  private placementProblem(file: { path: string; partitionPath?: string }): string | undefined {
+    const ostree = this.context.header.output.ostree
+    let expected: string | undefined
+    if (ostree?.sysrootPaths) {
+      try {
+        expected = sysrootPath(file.path, ostree.os)
+      } catch {
+        return `${file.path} is outside /var, where no file can be on an OSTree system (stateroot ${ostree.os})`
+      }
+    }
+    if ((file.partitionPath ?? file.path) === (expected ?? file.path)) return undefined
+    if (expected === undefined) return `${file.path} is recorded at ${JSON.stringify(file.partitionPath)} inside the output, but the review names no OSTree sysroot that would put it there`
+    return `${file.path} is recorded at ${JSON.stringify(file.partitionPath ?? file.path)} inside the output, but stateroot ${ostree!.os} puts it at ${expected}`
+  }
+
   private preexisting(): PreexistingFile[] {
     const image = this.context.header.output.image
     return this.format === 'image' || this.format === 'partition' ? (image?.preexisting ?? []) : []
   }
 
   /** Every listed file (up to the size the manifest gives it), and for images the folders holding the credentials. */
-  private requestFor(device: VerifiedDevice, preexisting: readonly PreexistingFile[]): OutputRequest {
+  private requestFor(device: ManifestDevice, preexisting: readonly PreexistingFile[]): OutputRequest {
     const files = new Map<string, number>()
     // A file of another size than recorded is still read (up to a small bound), to say what it is.
     // Never more than MAX_FILE_BYTES, whatever the manifest says: a credential file is small.
@@ -175,7 +197,7 @@ export class DeviceChecker {
   }
 
   /** The listed files against what is there; returns the files found, by device path. */
-  private fileProblems(device: VerifiedDevice, view: OutputView, problems: string[]): Map<string, FoundFile> {
+  private fileProblems(device: ManifestDevice, view: OutputView, problems: string[]): Map<string, FoundFile> {
     const found = new Map<string, FoundFile>()
     for (const file of device.files) {
       const name = shortName(file.path, this.credentialsDir)
@@ -214,7 +236,7 @@ export class DeviceChecker {
   }
 
   /** Anything nobody reviewed: tar and dir, any entry not listed; images, any name in the credentials folder not listed nor there before. */
-  private extraProblems(device: VerifiedDevice, view: OutputView, preexisting: readonly PreexistingFile[], problems: string[]): void {
+  private extraProblems(device: ManifestDevice, view: OutputView, preexisting: readonly PreexistingFile[], problems: string[]): void {
     const describe = (entry: string): string => {
       const folder = entry.endsWith('/')
       const clean = folder ? entry.slice(0, -1) : entry
@@ -234,7 +256,7 @@ export class DeviceChecker {
 
   /** A file the base image already had: still there as recorded. */
   private preexistingProblems(file: PreexistingFile, actual: FoundFile | null | undefined, problems: string[]): void {
-    const name = `${shortName(file.path, this.credentialsDir)} (there before the bake)`
+    const name = `${shortName(file.path, this.credentialsDir)} (pre-existing in the base image)`
     if (!actual) return void problems.push(`${name} is missing`)
     if (!actual.content || actual.size !== file.size) return void problems.push(`${name} is ${actual.size} bytes, the manifest records ${file.size}`)
     if (sha256Hex(actual.content) !== file.sha256) problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`)
@@ -243,7 +265,7 @@ export class DeviceChecker {
   }
 
   /** The certificate file (chains, matches its entry and the header) and the key beside it. */
-  private credentialProblems(device: VerifiedDevice, found: Map<string, FoundFile>, problems: string[]): void {
+  private credentialProblems(device: ManifestDevice, found: Map<string, FoundFile>, problems: string[]): void {
     const roles = bundleRoles(this.roles, device)
     if (!roles.certificate) {
       problems.push(`the manifest lists no certificate file of layout ${this.context.header.layout.name} for this device`)
@@ -284,7 +306,7 @@ export interface RoleCandidates {
   chain: string[]
 }
 
-function roleCandidates(header: VerifiedHeader): RoleCandidates {
+function roleCandidates(header: ManifestHeader): RoleCandidates {
   const rows = LAYOUT_FILES[header.layout.name as keyof typeof LAYOUT_FILES] ?? []
   const inDir = (name: string): string => path.posix.join(header.layout.credentialsDir, name)
   return {
@@ -294,7 +316,7 @@ function roleCandidates(header: VerifiedHeader): RoleCandidates {
 }
 
 /** The layout's certificate file and key file paths in a device's bundle. */
-function bundleRoles(candidates: RoleCandidates, device: VerifiedDevice): { certificate: string | undefined; chain: string | undefined; key: string | undefined } {
+function bundleRoles(candidates: RoleCandidates, device: ManifestDevice): { certificate: string | undefined; chain: string | undefined; key: string | undefined } {
   const listed = (p: string): boolean => device.files.some((f) => f.path === p)
   const certificate = candidates.certificate.find(listed)
   const chain = candidates.chain.find((p) => p !== certificate && listed(p))

@@ -10,13 +10,14 @@ import { reviveError, serializeError, type SerializedError } from '../errors.js'
 import { workerThreadsFor } from '../issue/pool.js'
 import { DeviceChecker } from './device.js'
 import { entryTexts } from './manifest-scan.js'
-import type { EntryResult, VerifiedHeader } from './types.js'
+import type { ManifestHeader } from '../review/types.js'
+import type { EntryResult } from './types.js'
 
 export const VERIFIER_ROLE = 'credbake-verifier'
 
 export interface VerifierInit {
   outputDir: string
-  header: VerifiedHeader
+  header: ManifestHeader
   tempDir: string
   /** DER of each trust anchor (X509Certificate objects do not cross threads). */
   trust: Uint8Array[]

@@ -1,37 +1,6 @@
-// Shapes verify reads that other parts of credbake add to the review manifest (OSTree placement,
-// files a base image already had): optional fields, read here before src/review/types.ts may carry
-// them, under the names the review uses. Fold into src/review/types.ts once they are there.
-import type { ManifestDevice, ManifestFile, ManifestHeader } from '../review/types.js'
+// What verify's checking threads and its main thread pass each other.
 
-/** A file as the manifest lists it; `partitionPath` is where it is inside the partition (or tar/dir output) when that differs from the device path. */
-export type LocatedFile = ManifestFile & { partitionPath?: string }
-
-/** A file the base image already had in the credentials folder: verify accepts exactly these beside the bundle. */
-export interface PreexistingFile {
-  path: string
-  partitionPath?: string
-  size: number
-  sha256: string
-  mode: string | null
-  owner: string | null
-}
-
-export interface ReviewWarning {
-  code: string
-  message: string
-}
-
-export type VerifiedHeader = ManifestHeader & {
-  warnings?: ReviewWarning[]
-  output: ManifestHeader['output'] & {
-    image?: NonNullable<ManifestHeader['output']['image']> & { preexisting?: PreexistingFile[] }
-    ostree?: { os: string; sysrootPaths: boolean; deployments?: string[] }
-  }
-}
-
-export type VerifiedDevice = Omit<ManifestDevice, 'files'> & { files: LocatedFile[] }
-
-/** Where a file is inside the output. */
+/** Where a file is inside the output: its partitionPath when the manifest gives one (OSTree sysroots), else its device path. */
 export function locate(file: { path: string; partitionPath?: string }): string {
   return file.partitionPath ?? file.path
 }

@@ -20,7 +20,7 @@ import path from 'node:path'
 import { ManifestError, messageOf } from '../errors.js'
 import { capYoungGeneration } from '../pipeline/young-generation.js'
 import { SHA256SUMS_FILE, sha256SumsLine } from '../review/sha256sums.js'
-import { CERTIFICATES_FILE, SUPERSEDED_FILE, type SupersededCertificate } from '../review/types.js'
+import { CERTIFICATES_FILE, SUPERSEDED_FILE, type ManifestHeader, type SupersededCertificate } from '../review/types.js'
 import { sha256Hex } from '../util/hash.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { loadTrust, parseCertificate } from './certificates.js'
@@ -28,7 +28,7 @@ import { LineReader, PemReader } from './companions.js'
 import { entryTexts, readEntries, scanManifest, type EntryRanges, type ManifestScan } from './manifest-scan.js'
 import { createEntryChecker, warmEntryCheckers, type EntryChecker } from './pool.js'
 import { validateArrayElement, validateManifest } from './schema.js'
-import type { EntryResult, VerifiedHeader } from './types.js'
+import type { EntryResult } from './types.js'
 import { HexSet } from './unique.js'
 
 export interface DeviceReport {
@@ -71,7 +71,7 @@ const BYTES_PER_ENTRY = 1024
 const SHOWN_PROBLEMS = 3
 
 /** The header and footer (every member but the two arrays) against the schema; ManifestError when off it. */
-function checkedHeader(scan: ManifestScan): VerifiedHeader {
+function checkedHeader(scan: ManifestScan): ManifestHeader {
   const value: Record<string, unknown> = { ...scan.members }
   if (scan.devices) value.devices = []
   if (scan.superseded) value.superseded = []
@@ -81,7 +81,7 @@ function checkedHeader(scan: ManifestScan): VerifiedHeader {
     const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : ''
     throw new ManifestError(`manifest ${scan.file} does not match schema/manifest.schema.json: ${shown}${more}`, { file: scan.file })
   }
-  return scan.members as unknown as VerifiedHeader
+  return scan.members as unknown as ManifestHeader
 }
 
 interface Footer {
@@ -125,7 +125,7 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
   const guess = concurrency > 1 ? Number.MAX_SAFE_INTEGER : Math.floor((await stat(options.manifest).then((s) => s.size).catch(() => 0)) / BYTES_PER_ENTRY)
   const warm = warmEntryCheckers({ concurrency, devices: guess })
   let scan: ManifestScan
-  let header: VerifiedHeader
+  let header: ManifestHeader
   try {
     scan = await scanManifest(options.manifest)
     header = checkedHeader(scan)
@@ -180,7 +180,7 @@ class DeviceRun {
   constructor(
     private readonly scan: ManifestScan,
     private readonly handle: FileHandle,
-    private readonly header: VerifiedHeader,
+    private readonly header: ManifestHeader,
     private readonly outputDir: string,
     private readonly summary: VerifySummary,
     private readonly options: VerifyOptions

@@ -174,6 +174,12 @@ describe('edits to device entries', () => {
     expect(problemsOf(report, 2)).toContain('client.pem: subjectAltName "DNS:LI-03.devices.example.com, URI:urn:dev:dev-li-03", the manifest records none')
   })
 
+  it('a file recorded elsewhere inside the output than credbake puts it (a decoy to be checked instead)', async () => {
+    const report = await failing(edited(baked, (doc) => (doc.devices[2].files[0].partitionPath = '/var/sota/decoy/client.pem')))
+    expect(failedSerials(report)).toEqual(['LI-03'])
+    expect(problemsOf(report, 2)).toBe('/var/sota/import/client.pem is recorded at "/var/sota/decoy/client.pem" inside the output, but the review names no OSTree sysroot that would put it there')
+  })
+
   it('validity or fingerprints that are not the certificate\'s', async () => {
     const report = await failing(
       edited(baked, (doc) => {
