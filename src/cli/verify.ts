@@ -44,7 +44,8 @@ export async function verifyCommand(args: string[], out: Console): Promise<numbe
   const json = parsed.values.json === 'true'
 
   const live = out.stderrIsTTY === true
-  const progress = throttledProgress(live ? (text) => out.stderr(text) : (line) => out.stderr(`${line}\n`), { live, verb: 'verified' })
+  // The live line is numbers only and needs its \r as is (stderrLive), as the bake's does.
+  const progress = throttledProgress(live ? (text) => (out.stderrLive ?? out.stderr)(text) : (line) => out.stderr(`${line}\n`), { live, verb: 'verified' })
   let first = true
   // The JSON report is streamed too: 100,000 devices are never held.
   const onDevice = json

@@ -8,7 +8,6 @@
 // issues with (strict DER, no library objects per field), which keeps verify at the bake's pace.
 import * as crypto from 'node:crypto'
 import { createECDH, createHash, createPrivateKey, createPublicKey, verify, X509Certificate, type ECDH, type KeyObject } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { InputError, messageOf } from '../errors.js'
 import { keyFacts, OID } from '../issue/algorithms.js'
 import { childrenOf, contentsOf, decodeOid, DerError, encodingOf, readNode, readSingle, TAG, type DerNode } from '../issue/der.js'
@@ -20,13 +19,14 @@ import type { CertificateProfile } from '../issue/types.js'
 import { NEVER_EXPIRES } from '../issue/validity.js'
 import type { ManifestDevice, ManifestHeader } from '../review/types.js'
 import { colonHex, sha256Hex } from '../util/hash.js'
+import { INPUT_LIMITS, readBoundedText } from '../util/bounded-read.js'
 import { readPemBlocks } from '../util/pem.js'
 
 /** The certificates of a PEM file given as --fleet-ca-cert (the trust anchors). */
 export async function loadTrust(file: string): Promise<X509Certificate[]> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = await readBoundedText(file, { maxBytes: INPUT_LIMITS.pem, what: 'a PEM file' })
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new InputError(`fleet-ca-cert ${file} cannot be read: ${code === 'ENOENT' ? 'it does not exist' : messageOf(error)}`, { input: 'fleet-ca-cert', file })

@@ -2,6 +2,7 @@
 // certificates.pem and superseded.pem (one CERTIFICATE block per entry, in manifest order) and
 // SHA256SUMS (one line per output file, in manifest order). Each is read in chunks; a reader hands
 // out the next block or line when asked, so verify compares entry i with block i as it goes.
+import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { messageOf } from '../errors.js'
 import { sha256Hex } from '../util/hash.js'
@@ -27,9 +28,17 @@ export class LineReader {
 
   /** The reader, or a sentence saying why the file cannot be read. */
   static async open(file: string): Promise<LineReader | string> {
+    let handle: FileHandle | undefined
     try {
-      return new LineReader(await open(file, 'r'))
+      // O_NONBLOCK: a FIFO in its place is refused, not waited on.
+      handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK)
+      if (!(await handle.stat()).isFile()) {
+        await handle.close()
+        return 'is not a regular file'
+      }
+      return new LineReader(handle)
     } catch (error) {
+      await handle?.close().catch(() => undefined)
       return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${messageOf(error)})`
     }
   }

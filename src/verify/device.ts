@@ -3,6 +3,7 @@
 // owners, folders, nothing extra, the certificate and its key). Runs on worker threads (pool.ts)
 // or, for small manifests, on the main thread. Problems are collected, never thrown.
 import type { X509Certificate } from 'node:crypto'
+import { lstatSync } from 'node:fs'
 import path from 'node:path'
 import { LAYOUT_FILES } from '../bundle/layouts.js'
 import { isCredbakeError, messageOf } from '../errors.js'
@@ -292,7 +293,11 @@ export class DeviceChecker {
     if (bmap.path !== expected) return [`bmap path ${JSON.stringify(bmap.path)} is not the one credbake writes beside ${outputPath} (${expected})`]
     let actual: string
     try {
-      actual = await sha256File(path.join(this.context.outputDir, ...bmap.path.split('/')))
+      const file = path.join(this.context.outputDir, ...bmap.path.split('/'))
+      // Hashed only as a regular file reached without a link (a FIFO would be waited on forever).
+      const info = lstatSync(file)
+      if (!info.isFile()) return [`bmap ${bmap.path} is ${info.isSymbolicLink() ? 'a symbolic link; verify does not follow links' : 'not a regular file'}`]
+      actual = await sha256File(file)
     } catch (error) {
       return [`bmap ${bmap.path} is ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`]
     }

@@ -9,8 +9,10 @@
 // element is checked by JSON.parse when it is parsed. Key order does not matter (a manifest
 // reformatted with `jq -S` reads the same), a key given twice is refused (JSON leaves its meaning
 // open, and a reviewer could be shown one value while verify checks the other).
+import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { InputError, ManifestError, messageOf } from '../errors.js'
+import { checkBoundedFileSync, INPUT_LIMITS, type ReadLimit } from '../util/bounded-read.js'
 
 const CHUNK = 1 << 20
 /** A header member or one array element larger than this is not something credbake writes. */
@@ -120,15 +122,8 @@ class Collector {
 
 /** One pass over the manifest (see the file comment). InputError when unreadable, ManifestError when malformed. */
 export async function scanManifest(file: string, chunkSize = CHUNK): Promise<ManifestScan> {
-  let handle: FileHandle
+  const handle = await openReviewManifest(file)
   try {
-    handle = await open(file, 'r')
-  } catch (error) {
-    throw unreadable(file, error)
-  }
-  try {
-    const info = await handle.stat()
-    if (info.isDirectory()) throw unreadable(file, Object.assign(new Error('is a folder'), { code: 'EISDIR' }))
     const scanner = new Scanner(file)
     const chunk = Buffer.allocUnsafe(chunkSize)
     let position = 0
@@ -150,6 +145,29 @@ function unreadable(file: string, error: unknown): InputError {
   const code = (error as NodeJS.ErrnoException).code
   const why = code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a folder (give the credbake-manifest.json in it)' : messageOf(error)
   return new InputError(`manifest ${file} cannot be read: ${why}`, { input: 'manifest', file })
+}
+
+const REVIEW_MANIFEST: ReadLimit = { maxBytes: INPUT_LIMITS.reviewFile, what: 'a review manifest' }
+
+/**
+ * The review manifest, opened for reading only if it is a regular file within the review files'
+ * budget (docs/input-limits.md): a FIFO is opened without waiting for a writer and refused, as is
+ * a device. It is read in chunks, never whole, but its size still bounds how long verify takes.
+ */
+export async function openReviewManifest(file: string): Promise<FileHandle> {
+  try {
+    checkBoundedFileSync(file, REVIEW_MANIFEST)
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK)
+    const info = await handle.stat()
+    if (!info.isFile() || info.size > REVIEW_MANIFEST.maxBytes) {
+      await handle.close()
+      checkBoundedFileSync(file, REVIEW_MANIFEST) // it changed in between: say what it is now
+      throw new Error('it changed while it was opened')
+    }
+    return handle
+  } catch (error) {
+    throw unreadable(file, error)
+  }
 }
 
 class Scanner {

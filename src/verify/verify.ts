@@ -14,7 +14,7 @@
 // manifest that is not JSON or off its schema is refused (ManifestError, exit 2) where the scan or
 // the check finds it.
 import type { X509Certificate } from 'node:crypto'
-import { open, stat, type FileHandle } from 'node:fs/promises'
+import { stat, type FileHandle } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { ManifestError, messageOf } from '../errors.js'
@@ -25,7 +25,7 @@ import { sha256Hex } from '../util/hash.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { loadTrust, parseCertificate } from './certificates.js'
 import { LineReader, PemReader } from './companions.js'
-import { entryTexts, readEntries, scanManifest, type EntryRanges, type ManifestScan } from './manifest-scan.js'
+import { entryTexts, openReviewManifest, readEntries, scanManifest, type EntryRanges, type ManifestScan } from './manifest-scan.js'
 import { createEntryChecker, warmEntryCheckers, type EntryChecker } from './pool.js'
 import { validateArrayElement, validateManifest } from './schema.js'
 import type { EntryResult } from './types.js'
@@ -140,7 +140,7 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
   let checker: EntryChecker | undefined
   try {
     secrets = await SecretTemp.create(options.tempRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir())
-    handle = await open(options.manifest, 'r')
+    handle = await openReviewManifest(options.manifest)
     const devices = scan.devices?.length ?? 0
     // An explicit thread count is taken as given, however few the devices.
     checker = createEntryChecker(
