@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { open, writeFile, link, rm, readFile, rename, readdir, stat, mkdtemp, chmod, statfs, mkdir, access, constants as constants$2, copyFile, lstat } from 'node:fs/promises';
+import { open, writeFile, link, rm, readFile, rename, readdir, stat, mkdtemp, chmod, statfs, mkdir, access, constants as constants$1, copyFile, lstat } from 'node:fs/promises';
 import path from 'node:path';
 import * as crypto from 'node:crypto';
 import { verify, randomBytes, sign, createPublicKey, createPrivateKey, createHash, X509Certificate, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH } from 'node:crypto';
 import { spawn, spawnSync, execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, constants as constants$1, openSync, fstatSync, closeSync, readSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, statSync, createReadStream } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, constants, openSync, fstatSync, closeSync, readSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, statSync, createReadStream, lstatSync, readlinkSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
@@ -15,8 +15,7 @@ import require$$0 from 'process';
 import require$$0$1 from 'buffer';
 import zlib, { inflateRawSync, createGunzip, createGzip, gunzipSync } from 'node:zlib';
 import v8 from 'node:v8';
-import { pipeline, Readable } from 'node:stream';
-import require$$0$2 from 'events';
+import { pipeline } from 'node:stream';
 import { pipeline as pipeline$1 } from 'node:stream/promises';
 
 // Typed errors. Every error a user can cause carries the input it is about, so the message can
@@ -7008,12 +7007,7 @@ ExtendedKeyUsage = ExtendedKeyUsage_1 = __decorate([
     })
 ], ExtendedKeyUsage);
 const anyExtendedKeyUsage = `${id_ce_extKeyUsage}.0`;
-const id_kp_serverAuth = `${id_kp}.1`;
 const id_kp_clientAuth = `${id_kp}.2`;
-const id_kp_codeSigning = `${id_kp}.3`;
-const id_kp_emailProtection = `${id_kp}.4`;
-const id_kp_timeStamping = `${id_kp}.8`;
-const id_kp_OCSPSigning = `${id_kp}.9`;
 
 let InhibitAnyPolicy = class InhibitAnyPolicy {
     value;
@@ -7872,6 +7866,7 @@ function decodeOid(contents) {
 
 const OID$1 = {
     ecPublicKey: '1.2.840.10045.2.1',
+    rsaEncryption: '1.2.840.113549.1.1.1',
     ed25519: '1.3.101.112',
     ecdsaWithSha256: '1.2.840.10045.4.3.2',
     ecdsaWithSha384: '1.2.840.10045.4.3.3',
@@ -8113,6 +8108,20 @@ function renderSegments(segments, device, input, template) {
         value += fieldValue;
     }
     return value;
+}
+/**
+ * The first placeholder of `segments` whose value for `device` contains `needle`, with that value;
+ * undefined when none does. Tells a character written in a template from one a manifest value brings.
+ */
+function fieldBringing(segments, device, needle) {
+    for (const segment of segments) {
+        if (!('field' in segment))
+            continue;
+        const value = device.fields[segment.field];
+        if (value !== undefined && value.includes(needle))
+            return { field: segment.field, value };
+    }
+    return undefined;
 }
 
 // Subject DN templates, e.g. `CN={device-id},O=Acme,OU=Fleet {region}`.
@@ -8587,7 +8596,7 @@ async function checkTestSignature(signer, publicKey, hash) {
 // PEM (RFC 7468) reading and writing. Reading is tolerant of what secrets stores and copy-paste do
 // to PEM text (CRLF, indentation, everything on one line, literal "\n" escapes, explanatory text
 // around blocks) but strict inside a block, and its errors never quote the text: it may be a key.
-const BLOCK$2 = /-----BEGIN ([A-Z0-9][A-Z0-9 #]*)-----([\s\S]*?)-----END ([A-Z0-9][A-Z0-9 #]*)-----/g;
+const BLOCK$3 = /-----BEGIN ([A-Z0-9][A-Z0-9 #]*)-----([\s\S]*?)-----END ([A-Z0-9][A-Z0-9 #]*)-----/g;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** "input fleet-ca-key" or "input fleet-ca-key (file /path/key.pem)". */
 function describeOrigin(source) {
@@ -8610,7 +8619,7 @@ function readPemBlocks(text) {
     let consumedUpTo = 0;
     // Lines are counted on from the previous block, so a bundle of 100,000 blocks reads in one pass.
     let counted = { index: 0, line: 1 };
-    for (const match of normalised.matchAll(BLOCK$2)) {
+    for (const match of normalised.matchAll(BLOCK$3)) {
         const [whole, label = '', body = '', endLabel = ''] = match;
         const start = match.index;
         counted = { index: start, line: counted.line + newlinesBetween(normalised, counted.index, start) };
@@ -9496,7 +9505,7 @@ const QUERY_ATTRIBUTES = {
     'pin-value': 'pinValue',
     'pin-source': 'pinSource'
 };
-const TYPES = ['private', 'public', 'cert', 'secret-key', 'data'];
+const TYPES$1 = ['private', 'public', 'cert', 'secret-key', 'data'];
 function fail$2(reason) {
     // Never quote the URI: it may hold a PIN.
     throw new FleetCaError(`fleet-ca-key: not a valid pkcs11: URI (RFC 7512): ${reason}`, { input: 'fleet-ca-key' });
@@ -9519,7 +9528,7 @@ function percentDecode(value, attribute) {
     }
     return Buffer.from(bytes);
 }
-function text(bytes, attribute) {
+function text$1(bytes, attribute) {
     const decoded = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
     if (decoded.includes('\uFFFD'))
         fail$2(`attribute ${attribute} is not UTF-8 once percent-decoded`);
@@ -9567,28 +9576,28 @@ function parsePkcs11Uri(reference) {
                     uri.id = bytes;
                     break;
                 case 'slotId': {
-                    const value = text(bytes, name);
+                    const value = text$1(bytes, name);
                     if (!/^[0-9]+$/.test(value))
                         fail$2('slot-id must be a decimal number');
                     uri.slotId = BigInt(value);
                     break;
                 }
                 case 'type': {
-                    const value = text(bytes, name);
-                    if (!TYPES.includes(value))
-                        fail$2(`type must be one of ${TYPES.join(', ')}`);
+                    const value = text$1(bytes, name);
+                    if (!TYPES$1.includes(value))
+                        fail$2(`type must be one of ${TYPES$1.join(', ')}`);
                     uri.type = value;
                     break;
                 }
                 case 'libraryVersion': {
-                    const value = text(bytes, name);
+                    const value = text$1(bytes, name);
                     if (!/^[0-9]+(\.[0-9]+)?$/.test(value))
                         fail$2('library-version must be M or M.N');
                     uri.libraryVersion = value;
                     break;
                 }
                 default:
-                    uri[field] = text(bytes, name);
+                    uri[field] = text$1(bytes, name);
             }
         }
     };
@@ -10331,7 +10340,7 @@ function sha256Hex(data) {
     return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 /** SHA-1 only where a standard asks for it (RFC 5280 key identifiers), never for integrity. */
-function sha1(data) {
+function sha1$1(data) {
     return createHash('sha1').update(data).digest();
 }
 /** "ab:cd:..." upper-case, as openssl and most UIs show fingerprints and key identifiers. */
@@ -10372,7 +10381,7 @@ function loadFleetCa(input) {
         isIntermediate: !ca.subjectDer.equals(ca.issuerDer),
         subjectDer: ca.subjectDer,
         subject: ca.subject,
-        keyIdentifier: subjectKeyIdentifier(ca) ?? sha1(ca.subjectPublicKey),
+        keyIdentifier: subjectKeyIdentifier(ca) ?? sha1$1(ca.subjectPublicKey),
         sha256: sha256Hex(ca.der),
         notBefore: ca.notBefore,
         notAfter: ca.notAfter,
@@ -10418,9 +10427,9 @@ function readCertificates$1(source) {
         const swapped = blocks.some((block) => block.label in PRIVATE_KEY_TYPES) ? ' (it holds a private key: are fleet-ca-cert and fleet-ca-key swapped?)' : '';
         throw new FleetCaError(`${describeOrigin(source)}: expected a CERTIFICATE block, found ${labelsOf(blocks)}${swapped}`, { input: source.input });
     }
-    return certificateBlocks.map((block, index) => parseCertificate(block, index, source));
+    return certificateBlocks.map((block, index) => parseCertificate$1(block, index, source));
 }
-function parseCertificate(block, index, source) {
+function parseCertificate$1(block, index, source) {
     try {
         const node = new X509Certificate(block.der);
         const asn1 = AsnConvert.parse(block.der, Certificate);
@@ -10468,7 +10477,7 @@ function parseCertificate(block, index, source) {
             subjectDer: Buffer.from(encodingOf(block.der, subject)),
             issuerDer: Buffer.from(encodingOf(block.der, issuer)),
             subjectPublicKey: Buffer.from(splitSpki(encodingOf(block.der, spki)).subjectPublicKey),
-            subject: nameText$1(asn1.tbsCertificate.subject),
+            subject: nameText(asn1.tbsCertificate.subject),
             notBefore: asn1.tbsCertificate.validity.notBefore.getTime(),
             notAfter: asn1.tbsCertificate.validity.notAfter.getTime()
         };
@@ -10480,7 +10489,7 @@ function parseCertificate(block, index, source) {
         });
     }
 }
-function nameText$1(name) {
+function nameText(name) {
     return formatName(name.map((rdn) => rdn.map((attribute) => ({
         oid: attribute.type,
         // Values that are no directory string come back as hex: RFC 4514 writes those as #hex.
@@ -10741,6 +10750,8 @@ function renderSan(template, device, input = 'san') {
         if (entry.constantDer)
             return entry.constantDer;
         const value = renderSegments(entry.segments, device, input, template.source);
+        if (entry.kind.tag === DNS_TAG)
+            refuseWildcardFromField(entry, device, value, input, template.source);
         const encoded = entry.kind.encode(value);
         if (typeof encoded === 'string') {
             throw new ManifestError(`device ${device.serial}: ${input} entry ${entry.kind.name}:${value} ${encoded}`, {
@@ -10751,6 +10762,20 @@ function renderSan(template, device, input = 'san') {
         }
         return implicitPrimitive(entry.kind.tag, encoded);
     }));
+}
+const DNS_TAG = 2;
+/**
+ * A `*` in a DNS name makes a wildcard certificate, valid for every name of that domain. Written in
+ * the template it is the user's choice (the review shows it per device); brought in by a manifest
+ * value it is refused before the device's certificate is issued: a row must not widen what its
+ * certificate is good for.
+ */
+function refuseWildcardFromField(entry, device, value, input, template) {
+    const brought = fieldBringing(entry.segments, device, '*');
+    if (!brought)
+        return;
+    throw new ManifestError(`device ${device.serial} (${device.source.file}:${device.source.line}): field "${brought.field}" (${JSON.stringify(brought.value)}) puts "*" into the DNS name ${value} of ${input} "${template}": ` +
+        `a wildcard certificate is valid for every name of its domain, and credbake does not let a manifest value make one. Fix the row, or write the wildcard in the ${input} template itself if every device is meant to have it.`, { file: device.source.file, line: device.source.line, serial: device.serial, input });
 }
 /** 4 or 16 octets of an IP address, or undefined. */
 function ipAddressBytes(text) {
@@ -10774,6 +10799,91 @@ function ipAddressBytes(text) {
     const bytes = Buffer.alloc(16);
     words.forEach((word, index) => bytes.writeUInt16BE(word, index * 2));
     return bytes;
+}
+// ---------------------------------------------------------------------------------------------
+// Reading back: the subjectAltName of a certificate as text, the form the review manifest records
+// (`certificate.san`) and `credbake verify` compares. One line, the names in certificate order as
+// TYPE:value joined by ", ", in the template syntax: a `\`, `,`, `{` or `}` inside a value is
+// escaped with `\`, so the text is itself a SAN template that renders to the same names.
+const NAME_OF_TAG = new Map(KINDS.map((kind) => [kind.tag, kind.name]));
+const OTHER_NAMES = ['otherName', 'email', 'DNS', 'x400Address', 'dirName', 'ediPartyName', 'URI', 'IP', 'RID'];
+const SAN_OID = '2.5.29.17';
+/** Text of a GeneralNames DER (the subjectAltName extension's value). Throws DerError on bad DER. */
+function describeSan(der) {
+    const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+    const names = childrenOf(bytes, readSingle(bytes));
+    return names
+        .map((node) => {
+        const number = node.tag & 0x1f;
+        const contents = contentsOf(bytes, node);
+        const kind = NAME_OF_TAG.get(number);
+        const primitive = (node.tag & 0xe0) === 0x80;
+        if (kind && primitive) {
+            const value = number === 7 ? (ipAddressText(contents) ?? `#${contents.toString('hex')}`) : contents.toString('latin1');
+            return `${kind}:${escapeSanValue(value)}`;
+        }
+        return `${OTHER_NAMES[number] ?? `[${number}]`}:#${contents.toString('hex')}`;
+    })
+        .join(', ');
+}
+function escapeSanValue(value) {
+    return value.replace(/[\\,{}]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+/** Text of the subjectAltName extension of a certificate DER; undefined when it has none. Throws DerError on bad DER. */
+function sanOfCertificate(certificateDer) {
+    const value = extensionValue(certificateDer, SAN_OID);
+    return value === undefined ? undefined : describeSan(value);
+}
+/** The extnValue contents of the certificate's extension `extensionOid`, or undefined. */
+function extensionValue(certificateDer, extensionOid) {
+    const der = Buffer.from(certificateDer.buffer, certificateDer.byteOffset, certificateDer.byteLength);
+    const certificate = readSingle(der);
+    const tbs = readNode(der, certificate.contentStart, certificate.end);
+    const wrapper = childrenOf(der, tbs).find((node) => node.tag === 0xa3);
+    if (!wrapper)
+        return undefined;
+    const [extensions] = childrenOf(der, wrapper);
+    if (!extensions)
+        return undefined;
+    for (const extension of childrenOf(der, extensions)) {
+        const parts = childrenOf(der, extension);
+        const id = parts[0];
+        const value = parts[parts.length - 1];
+        if (id?.tag === TAG.oid && value?.tag === TAG.octetString && decodeOid(contentsOf(der, id)) === extensionOid)
+            return contentsOf(der, value);
+    }
+    return undefined;
+}
+/** The text of 4 or 16 address octets (IPv6 as RFC 5952 writes it), or undefined for another length. */
+function ipAddressText(bytes) {
+    if (bytes.length === 4)
+        return [...bytes].join('.');
+    if (bytes.length !== 16)
+        return undefined;
+    const words = [];
+    for (let i = 0; i < 16; i += 2)
+        words.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+    // The longest run of two or more zero words (the first of equal runs) becomes "::".
+    let bestStart = -1;
+    let bestLength = 1;
+    for (let i = 0; i < 8;) {
+        if (words[i] !== 0) {
+            i++;
+            continue;
+        }
+        let j = i;
+        while (j < 8 && words[j] === 0)
+            j++;
+        if (j - i > bestLength) {
+            bestStart = i;
+            bestLength = j - i;
+        }
+        i = j;
+    }
+    const hex = (list) => list.map((word) => word.toString(16)).join(':');
+    if (bestStart === -1)
+        return hex(words);
+    return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLength))}`;
 }
 
 const PROFILE_NAME = 'credbake-device-v1';
@@ -10821,7 +10931,7 @@ function buildProfile(opts, ca) {
         extensions
     });
 }
-const KEY_USAGE_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
+const KEY_USAGE_BITS$1 = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
 const KEY_PURPOSES = {
     serverAuth: '1.3.6.1.5.5.7.3.1',
     clientAuth: '1.3.6.1.5.5.7.3.2',
@@ -10841,7 +10951,7 @@ const VALUE_ENCODERS = {
     },
     keyUsage: (value) => {
         const bits = listOf(value).map((name) => {
-            const bit = KEY_USAGE_BITS.indexOf(name);
+            const bit = KEY_USAGE_BITS$1.indexOf(name);
             if (bit === -1)
                 throw profileError('keyUsage', value);
             return bit;
@@ -10857,7 +10967,7 @@ const VALUE_ENCODERS = {
     subjectKeyIdentifier: (value) => {
         if (value !== 'sha1(subjectPublicKey)')
             throw profileError('subjectKeyIdentifier', value);
-        return (context) => octetString(sha1(context.subjectPublicKey));
+        return (context) => octetString(sha1$1(context.subjectPublicKey));
     },
     authorityKeyIdentifier: (value) => {
         const match = /^keyid:((?:[0-9A-Fa-f]{2}:)*[0-9A-Fa-f]{2})$/.exec(value);
@@ -11054,7 +11164,7 @@ function formatSize(bytes) {
     return `${bytes} bytes`;
 }
 /** Why a file of this type cannot be read as an input ("a FIFO (named pipe)"), or undefined for a regular file. */
-function kindOf(info) {
+function kindOf$1(info) {
     if (info.isFile())
         return undefined;
     if (info.isDirectory())
@@ -11070,7 +11180,7 @@ function kindOf(info) {
     return 'not a regular file';
 }
 function check$1(info, limit) {
-    const kind = kindOf(info);
+    const kind = kindOf$1(info);
     if (kind === 'a directory')
         throw new ReadLimitError('EISDIR', 'it is a directory, not a file');
     if (kind !== undefined)
@@ -11083,7 +11193,7 @@ function tooBig(what, limit) {
 }
 // O_NONBLOCK: opening a FIFO does not wait for a writer (fstat then refuses it). Reads of a
 // regular file are not affected by it.
-const OPEN_FLAGS = constants$1.O_RDONLY | constants$1.O_NONBLOCK;
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 /** Opens, fstats and closes `file`: the checks of readBoundedSync without reading. Returns the size. */
 function checkBoundedFileSync(file, limit) {
     const fd = openSync(file, OPEN_FLAGS);
@@ -11259,14 +11369,14 @@ function neutraliseLine(text) {
 // CSPRNG bytes drawn from a block filled by one randomFillSync call: each randomBytes call costs
 // a trip into OpenSSL, and a bake asks for two small pieces per device (a certificate serial and a
 // temporary file name). The bytes are the same CSPRNG output, handed out once each.
-const BLOCK$1 = 8192;
-const block = Buffer.alloc(BLOCK$1);
-let used = BLOCK$1;
+const BLOCK$2 = 8192;
+const block = Buffer.alloc(BLOCK$2);
+let used = BLOCK$2;
 /** `size` fresh random bytes (a copy: never shared with a later call). */
 function randomChunk(size) {
-    if (size > BLOCK$1)
+    if (size > BLOCK$2)
         return randomFillSync(Buffer.alloc(size));
-    if (used + size > BLOCK$1) {
+    if (used + size > BLOCK$2) {
         randomFillSync(block);
         used = 0;
     }
@@ -11376,13 +11486,13 @@ function assemble$1(keyType, encoding, privateKey, publicKey) {
     return { keyType, spkiDer: Buffer.concat([encoding.spkiHead, publicKey]), privateKeyPem: pem };
 }
 // One ECDH object per curve and thread: generateKeys() replaces its key pair each time.
-const ecdhByCurve = new Map();
+const ecdhByCurve$1 = new Map();
 function generateEcKeyPair(keyType) {
     const curve = EC_CURVES[keyType];
-    let ecdh = ecdhByCurve.get(keyType);
+    let ecdh = ecdhByCurve$1.get(keyType);
     if (!ecdh) {
         ecdh = createECDH(curve.ecdhName);
-        ecdhByCurve.set(keyType, ecdh);
+        ecdhByCurve$1.set(keyType, ecdh);
     }
     const publicKey = ecdh.generateKeys(); // uncompressed point 04 ‖ X ‖ Y
     // BN_bn2bin: a scalar below 2^(8(n-1)) comes back shorter; assemble() pads it.
@@ -11411,37 +11521,6 @@ function generateDeviceKeyPair(keyType) {
     });
     return { keyType, spkiDer: pair.publicKey, privateKeyPem: pair.privateKey };
 }
-/**
- * The SubjectPublicKeyInfo of an EC PKCS#8 key in exactly the layout written above (P-256, P-384:
- * what credbake and OpenSSL write), derived from its scalar; undefined for anything else, which
- * callers then read through node:crypto. The point stored inside must equal the derived one.
- * Reading such a key this way skips OpenSSL 3's decoder set-up, the dearest step of `verify`.
- */
-function ecSpkiOfPkcs8(der) {
-    for (const keyType of Object.keys(EC_CURVES)) {
-        const { encoding, ecdhName } = EC_CURVES[keyType];
-        const headEnd = encoding.pkcs8Head.length;
-        const middleStart = headEnd + encoding.privateLength;
-        const publicStart = middleStart + encoding.pkcs8Middle.length;
-        if (der.length !== publicStart + encoding.publicLength)
-            continue;
-        if (!der.subarray(0, headEnd).equals(encoding.pkcs8Head) || !der.subarray(middleStart, publicStart).equals(encoding.pkcs8Middle))
-            continue;
-        let derived;
-        try {
-            const ecdh = createECDH(ecdhName);
-            ecdh.setPrivateKey(der.subarray(headEnd, middleStart));
-            derived = ecdh.getPublicKey();
-        }
-        catch {
-            return undefined; // a scalar out of range: let node:crypto say what is wrong
-        }
-        if (!derived.equals(der.subarray(publicStart)))
-            return undefined;
-        return Buffer.concat([encoding.spkiHead, derived]);
-    }
-    return undefined;
-}
 
 // Issues one device credential in two steps: buildTbs (key pair or a CSR's public key, and the
 // TBSCertificate built with the lean DER encoder from the compiled profile), then assemble (the
@@ -11452,7 +11531,7 @@ function ecSpkiOfPkcs8(der) {
 const VERSION_V3 = explicit(0, smallInteger(2));
 // Profiles are frozen data; compile each once per process (workers compile their own copy).
 const compiledProfiles = new WeakMap();
-function compiled(profile) {
+function compiled$1(profile) {
     let result = compiledProfiles.get(profile);
     if (!result) {
         result = compileProfile(profile);
@@ -11465,7 +11544,7 @@ function compiled(profile) {
  * when `device.csr` is set, verifies that CSR and certifies its public key (no private key then).
  */
 function buildTbs(ca, profile, device, now = new Date()) {
-    const template = compiled(profile);
+    const template = compiled$1(profile);
     const keyPair = device.csr === undefined ? generateDeviceKeyPair(profile.keyType) : undefined;
     const spkiDer = keyPair ? keyPair.spkiDer : publicKeyFromCsr(device, profile);
     const subject = renderSubject(template.subject, device);
@@ -12276,7 +12355,7 @@ class LineChecker {
     }
 }
 /** Bytes read from the journal at a time; a longer line grows the buffer. */
-const CHUNK = 4 << 20;
+const CHUNK$2 = 4 << 20;
 /**
  * The journal's bytes in big chunks, each cut after its last newline: bytes[0, end) holds whole
  * lines. The buffer is reused for the next chunk (the consumer must be done with it by then). A
@@ -12300,7 +12379,7 @@ async function* journalChunks(file, result) {
         const opened = await identity();
         if (result)
             result.identity = opened;
-        let bytes = Buffer.allocUnsafe(CHUNK);
+        let bytes = Buffer.allocUnsafe(CHUNK$2);
         let filled = 0;
         let position = 0;
         for (;;) {
@@ -12523,8 +12602,8 @@ async function takeOverStale(file, stale) {
     await rm(aside, { force: true });
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+const QUOTE$1 = 0x22;
+const BACKSLASH$1 = 0x5c;
 class FieldCursor {
     bytes = Buffer.alloc(0);
     pos = 0;
@@ -12571,7 +12650,7 @@ class FieldCursor {
         const { bytes } = this;
         const open = this.pos;
         const first = bytes[open];
-        if (first === QUOTE) {
+        if (first === QUOTE$1) {
             const close = this.stringEnd(open);
             if (close < 0)
                 return undefined;
@@ -12598,7 +12677,7 @@ class FieldCursor {
     /** The rest of an object whose first member was read: skipped up to and including its `}`. */
     skipRestOfObject() {
         while (this.byte(0x2c)) {
-            if (this.bytes[this.pos] !== QUOTE || !this.skip() || !this.byte(0x3a) || !this.skip())
+            if (this.bytes[this.pos] !== QUOTE$1 || !this.skip() || !this.byte(0x3a) || !this.skip())
                 return false;
         }
         return this.byte(0x7d);
@@ -12607,7 +12686,7 @@ class FieldCursor {
     string() {
         const { bytes } = this;
         const open = this.pos;
-        if (bytes[open] !== QUOTE)
+        if (bytes[open] !== QUOTE$1)
             return undefined;
         const close = this.stringEnd(open);
         if (close < 0)
@@ -12634,7 +12713,7 @@ class FieldCursor {
         let pos = this.pos;
         this.valueStart = pos;
         const first = bytes[pos];
-        if (first === QUOTE) {
+        if (first === QUOTE$1) {
             const close = this.stringEnd(pos);
             if (close < 0)
                 return false;
@@ -12646,7 +12725,7 @@ class FieldCursor {
                 if (pos >= end)
                     return false;
                 const c = bytes[pos];
-                if (c === QUOTE) {
+                if (c === QUOTE$1) {
                     const close = this.stringEnd(pos);
                     if (close < 0)
                         return false;
@@ -12688,11 +12767,11 @@ class FieldCursor {
         const { bytes, end } = this;
         let close = open;
         for (;;) {
-            close = bytes.indexOf(QUOTE, close + 1);
+            close = bytes.indexOf(QUOTE$1, close + 1);
             if (close < 0 || close >= end)
                 return -1;
             let backslashes = 0;
-            while (bytes[close - 1 - backslashes] === BACKSLASH)
+            while (bytes[close - 1 - backslashes] === BACKSLASH$1)
                 backslashes++;
             if (backslashes % 2 === 0)
                 break;
@@ -12713,7 +12792,7 @@ class FieldCursor {
         let other = false;
         for (let pos = open + 1; pos < close; pos++) {
             const c = bytes[pos];
-            if (c === BACKSLASH) {
+            if (c === BACKSLASH$1) {
                 escaped = true;
                 if (bytes[++pos] !== 0x6e)
                     other = true;
@@ -15911,8 +15990,6 @@ class DeviceCollector {
             'They are different devices here, but a registry that compares IDs case-insensitively would take them for one.');
     }
 }
-
-var commonjsGlobal = typeof globalThis !== 'undefined' ? globalThis : typeof window !== 'undefined' ? window : typeof global !== 'undefined' ? global : typeof self !== 'undefined' ? self : {};
 
 var dist = {};
 
@@ -20292,13 +20369,13 @@ function requireDocument () {
 	return Document;
 }
 
-var errors$1 = {};
+var errors = {};
 
-var hasRequiredErrors$1;
+var hasRequiredErrors;
 
-function requireErrors$1 () {
-	if (hasRequiredErrors$1) return errors$1;
-	hasRequiredErrors$1 = 1;
+function requireErrors () {
+	if (hasRequiredErrors) return errors;
+	hasRequiredErrors = 1;
 
 	class YAMLError extends Error {
 	    constructor(name, pos, code, message) {
@@ -20356,11 +20433,11 @@ function requireErrors$1 () {
 	    }
 	};
 
-	errors$1.YAMLError = YAMLError;
-	errors$1.YAMLParseError = YAMLParseError;
-	errors$1.YAMLWarning = YAMLWarning;
-	errors$1.prettifyError = prettifyError;
-	return errors$1;
+	errors.YAMLError = YAMLError;
+	errors.YAMLParseError = YAMLParseError;
+	errors.YAMLWarning = YAMLWarning;
+	errors.prettifyError = prettifyError;
+	return errors;
 }
 
 var composeDoc = {};
@@ -21930,7 +22007,7 @@ function requireComposer () {
 	var node_process = require$$0;
 	var directives = requireDirectives();
 	var Document = requireDocument();
-	var errors = requireErrors$1();
+	var errors = requireErrors();
 	var identity = requireIdentity();
 	var composeDoc = requireComposeDoc();
 	var resolveEnd = requireResolveEnd();
@@ -22164,7 +22241,7 @@ function requireCstScalar () {
 
 	var resolveBlockScalar = requireResolveBlockScalar();
 	var resolveFlowScalar = requireResolveFlowScalar();
-	var errors = requireErrors$1();
+	var errors = requireErrors();
 	var stringifyString = requireStringifyString();
 
 	function resolveAsScalar(token, strict = true, onError) {
@@ -24461,7 +24538,7 @@ function requirePublicApi () {
 
 	var composer = requireComposer();
 	var Document = requireDocument();
-	var errors = requireErrors$1();
+	var errors = requireErrors();
 	var log = requireLog();
 	var identity = requireIdentity();
 	var lineCounter = requireLineCounter();
@@ -24576,7 +24653,7 @@ function requireDist () {
 	var composer = requireComposer();
 	var Document = requireDocument();
 	var Schema = requireSchema();
-	var errors = requireErrors$1();
+	var errors = requireErrors();
 	var Alias = requireAlias();
 	var identity = requireIdentity();
 	var Pair = requirePair();
@@ -25304,7 +25381,7 @@ function deviceEntryJson(device) {
     if (!usualShape(device))
         return JSON.stringify(device, null, 2).replace(/\n/g, '\n    ');
     let text = `{\n      "serial": ${quote(device.serial)},\n      "deviceId": ${quote(device.deviceId)},\n      "certificate": {` +
-        `\n        "serialNumber": ${quote(c.serialNumber)},\n        "subject": ${quote(c.subject)},\n        "sha256": ${quote(c.sha256)},` +
+        `\n        "serialNumber": ${quote(c.serialNumber)},\n        "subject": ${quote(c.subject)},${c.san !== undefined ? `\n        "san": ${quote(c.san)},` : ''}\n        "sha256": ${quote(c.sha256)},` +
         `\n        "publicKeySha256": ${quote(c.publicKeySha256)},\n        "notBefore": ${quote(c.notBefore)},\n        "notAfter": ${quote(c.notAfter)},` +
         `\n        "keySource": ${quote(c.keySource)}\n      },\n      "output": {\n        "path": ${quote(o.path)},\n        "size": ${quote(o.size)},` +
         `\n        "sha256": ${quote(o.sha256)}`;
@@ -25336,7 +25413,7 @@ function usualShape(device) {
     const { certificate: c, output: o } = device;
     if (Object.keys(device).length !== 5 || !isText(device.serial) || !isText(device.deviceId) || !c || !o || !Array.isArray(device.files))
         return false;
-    if (Object.keys(c).length !== 7 || !isText(c.serialNumber) || !isText(c.subject) || !isText(c.sha256) || !isText(c.publicKeySha256))
+    if (Object.keys(c).length !== (c.san === undefined ? 7 : 8) || (c.san !== undefined && !isText(c.san)) || !isText(c.serialNumber) || !isText(c.subject) || !isText(c.sha256) || !isText(c.publicKeySha256))
         return false;
     if (!isText(c.notBefore) || !isText(c.notAfter) || !isText(c.keySource))
         return false;
@@ -25586,6 +25663,7 @@ const PUBLIC_KEY = bytesOf(',"publicKeySha256":');
 const NOT_BEFORE = bytesOf(',"notBefore":');
 const NOT_AFTER = bytesOf(',"notAfter":');
 const KEY_SOURCE = bytesOf(',"keySource":');
+const SAN = bytesOf(',"san":');
 const PEM = bytesOf(',"pem":');
 const FILES = bytesOf('},"files":[');
 const FILE_PATH = bytesOf('{"path":');
@@ -25601,7 +25679,7 @@ const isInteger = (json) => json !== undefined && json.charCodeAt(0) >= 0x30 && 
 /** An issued line's fields in place; undefined when it is laid out otherwise. */
 function issuedText(line) {
     const c = cursor$1.on(line);
-    let at, serial, deviceId, serialNumber, sha256, subject, publicKeySha256, notBefore, notAfter, keySource;
+    let at, serial, deviceId, serialNumber, sha256, subject, publicKeySha256, notBefore, notAfter, keySource, san;
     let pem;
     if (!(c.literal(ISSUED) && c.skip() &&
         c.literal(AT) && isString((at = c.token())) &&
@@ -25614,11 +25692,12 @@ function issuedText(line) {
         c.literal(NOT_BEFORE) && isString((notBefore = c.token())) &&
         c.literal(NOT_AFTER) && isString((notAfter = c.token())) &&
         c.literal(KEY_SOURCE) && isString((keySource = c.token())) &&
+        (!c.literal(SAN) || isString((san = c.token()))) &&
         c.literal(PEM) && (pem = c.string()) !== undefined &&
         c.byte(0x7d))) {
         return undefined;
     }
-    return { serial: valueOf(serial), sha256: valueOf(sha256), at: at, deviceId: deviceId, serialNumber: serialNumber, subject: subject, publicKeySha256: publicKeySha256, notBefore: notBefore, notAfter: notAfter, keySource: keySource, pem, ascii: c.ascii };
+    return { serial: valueOf(serial), sha256: valueOf(sha256), at: at, deviceId: deviceId, serialNumber: serialNumber, subject: subject, publicKeySha256: publicKeySha256, notBefore: notBefore, notAfter: notAfter, keySource: keySource, ...(san !== undefined ? { san } : {}), pem, ascii: c.ascii };
 }
 /** An issued line's certificate SHA-256, read in place; undefined when laid out otherwise. */
 function issuedKey(line) {
@@ -25635,8 +25714,10 @@ function issuedTextOf(record) {
     const fields = [record.at, record.serial, record.basis?.deviceId, c?.serialNumber, c?.sha256, c?.subject, c?.publicKeySha256, c?.notBefore, c?.notAfter, c?.keySource, c?.pem];
     if (!fields.every((field) => typeof field === 'string'))
         return undefined;
+    if (c.san !== undefined && typeof c.san !== 'string')
+        return undefined;
     const q = JSON.stringify;
-    return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), pem: c.pem, ascii: false };
+    return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), ...(c.san !== undefined ? { san: q(c.san) } : {}), pem: c.pem, ascii: false };
 }
 /** An issued record again, from its text: for the superseded list and the summary's first devices. */
 function issuedRecordOf(text) {
@@ -25654,6 +25735,7 @@ function issuedRecordOf(text) {
             notBefore: valueOf(text.notBefore),
             notAfter: valueOf(text.notAfter),
             keySource: valueOf(text.keySource),
+            ...(text.san !== undefined ? { san: valueOf(text.san) } : {}),
             pem: text.pem
         }
     };
@@ -25703,7 +25785,7 @@ function writtenText(line) {
 /** The manifest's device entry (indented as inside the devices list), from the two records' text. */
 function deviceEntryText(issued, written) {
     let text = `{\n      "serial": ${JSON.stringify(issued.serial)},\n      "deviceId": ${issued.deviceId},\n      "certificate": {` +
-        `\n        "serialNumber": ${issued.serialNumber},\n        "subject": ${issued.subject},\n        "sha256": ${JSON.stringify(issued.sha256)},` +
+        `\n        "serialNumber": ${issued.serialNumber},\n        "subject": ${issued.subject},${issued.san !== undefined ? `\n        "san": ${issued.san},` : ''}\n        "sha256": ${JSON.stringify(issued.sha256)},` +
         `\n        "publicKeySha256": ${issued.publicKeySha256},\n        "notBefore": ${issued.notBefore},\n        "notAfter": ${issued.notAfter},` +
         `\n        "keySource": ${issued.keySource}\n      },\n      "output": {\n        "path": ${written.path},\n        "size": ${written.size},` +
         `\n        "sha256": ${written.sha256}\n      },\n      "files": `;
@@ -25732,6 +25814,7 @@ function deviceEntry(issued, written) {
         certificate: {
             serialNumber: certificate.serialNumber,
             subject: certificate.subject,
+            ...(certificate.san !== undefined ? { san: certificate.san } : {}),
             sha256: certificate.sha256,
             publicKeySha256: certificate.publicKeySha256,
             notBefore: certificate.notBefore,
@@ -25957,6 +26040,7 @@ async function writeReviewFromJournal(outputDir, header, scope) {
         };
         // Pass 2: emit active devices in the order they completed; everything else is superseded.
         index = 0;
+        const wantSan = header.profile.san !== undefined;
         const format = header.output.format;
         const reread = await scanJournal(outputDir, (line) => {
             const at = index++;
@@ -25982,6 +26066,8 @@ async function writeReviewFromJournal(outputDir, header, scope) {
                 const issued = issuedOf(waiting);
                 if (pending.size === 0)
                     arena.clear();
+                if (wantSan)
+                    withSan(issued);
                 const isActive = active.is(serial, certificateSha256);
                 if (!isActive) {
                     supersede(issued, true);
@@ -26027,6 +26113,37 @@ async function writeReviewFromJournal(outputDir, header, scope) {
         await sums.abandon();
         await review.abandon();
         throw reviewWriteError(error, outputDir);
+    }
+}
+/**
+ * A certificate journaled before issued records carried the subjectAltName text (an earlier
+ * credbake, resumed now): the text is read from the certificate itself, so the review shows it.
+ */
+function withSan(issued) {
+    if (issued.record) {
+        const certificate = issued.record.certificate;
+        if (certificate.san === undefined) {
+            const san = sanOfPem(certificate.pem);
+            if (san !== undefined)
+                issued.record = { ...issued.record, certificate: { ...certificate, san } };
+        }
+    }
+    if (issued.text && issued.text.san === undefined) {
+        const san = sanOfPem(issued.text.pem);
+        if (san !== undefined)
+            issued.text.san = JSON.stringify(san);
+    }
+}
+function sanOfPem(pem) {
+    const blocks = readPemBlocks(pem);
+    const der = 'problem' in blocks ? undefined : blocks[0]?.der;
+    if (!der)
+        return undefined;
+    try {
+        return sanOfCertificate(der);
+    }
+    catch {
+        return undefined; // not a certificate credbake can read: verify reports it
     }
 }
 function reviewWriteError(error, outputDir) {
@@ -26203,7 +26320,7 @@ function writeOne(root, file, made) {
         chownSync(destination, file.uid, file.gid);
 }
 
-const BLOCK = 512;
+const BLOCK$1 = 512;
 const MAGIC$1 = 'ustar\u0000';
 const VERSION = '00';
 /**
@@ -26219,14 +26336,14 @@ function tarArchive(files, mtime) {
     for (const { bytes } of pieces) {
         bytes.copy(archive, at);
         at += bytes.length;
-        if (bytes.length % BLOCK)
-            at += BLOCK - (bytes.length % BLOCK);
+        if (bytes.length % BLOCK$1)
+            at += BLOCK$1 - (bytes.length % BLOCK$1);
     }
     return archive;
 }
-const TAR_BLOCK = BLOCK;
+const TAR_BLOCK = BLOCK$1;
 /** The two zero blocks that end an archive. */
-const TAR_END_BYTES = 2 * BLOCK;
+const TAR_END_BYTES = 2 * BLOCK$1;
 /** The archive as its pieces in order; `size` counts padding and the end blocks. */
 function tarPieces(files, mtime) {
     const seconds = Math.floor(mtime.getTime() / 1000);
@@ -26240,7 +26357,7 @@ function tarPieces(files, mtime) {
         if (!content || content.length === 0)
             return;
         pieces.push({ bytes: content, header: false });
-        size += content.length + ((BLOCK - (content.length % BLOCK)) % BLOCK);
+        size += content.length + ((BLOCK$1 - (content.length % BLOCK$1)) % BLOCK$1);
     };
     for (const file of files) {
         const { dirs, name } = splitPath(file.path);
@@ -26257,17 +26374,17 @@ function tarPieces(files, mtime) {
 // A run writes the same few entries for every device (the same folders, names, modes and mtime;
 // only a certificate's length may differ by a byte): their headers are made once and reused.
 const MAX_CACHED = 1024;
-const headers$1 = new Map();
+const headers = new Map();
 const paths = new Map();
 /** The entry's header blocks as one buffer (a whole number of blocks). */
 function cachedHeader(entry) {
     const key = `${entry.type} ${entry.mode} ${entry.uid} ${entry.gid} ${entry.size} ${entry.mtime} ${entry.name}`;
-    let header = headers$1.get(key);
+    let header = headers.get(key);
     if (!header) {
-        if (headers$1.size >= MAX_CACHED)
-            headers$1.clear();
+        if (headers.size >= MAX_CACHED)
+            headers.clear();
         header = Buffer.concat(headerBlocks(entry));
-        headers$1.set(key, header);
+        headers.set(key, header);
     }
     return header;
 }
@@ -26295,7 +26412,7 @@ function headerBlocks(entry) {
     // for readers that know no pax (they extract under the wrong name rather than not at all).
     const records = paxRecord('path', entry.name);
     const pax = ustarHeader({ ...entry, type: 'pax', mode: 0o644, size: records.length }, asciiTail(`PaxHeader/${entry.name}`), '');
-    const pad = Buffer.alloc((BLOCK - (records.length % BLOCK)) % BLOCK);
+    const pad = Buffer.alloc((BLOCK$1 - (records.length % BLOCK$1)) % BLOCK$1);
     return [pax, records, pad, ustarHeader(entry, asciiTail(entry.name), '')];
 }
 /** ustar's name/prefix split at a '/', or undefined when the path needs a pax header. */
@@ -26313,7 +26430,7 @@ function splitName(name) {
     return undefined;
 }
 function ustarHeader(entry, name, prefix) {
-    const header = Buffer.alloc(BLOCK);
+    const header = Buffer.alloc(BLOCK$1);
     header.write(name, 0, 100, 'latin1');
     header.write(octal$3(entry.mode & 0o7777, 6), 100, 'latin1');
     header.write(octal$3(entry.uid, 6), 108, 'latin1');
@@ -26331,7 +26448,7 @@ function ustarHeader(entry, name, prefix) {
         header.write(prefix, 345, 155, 'latin1');
     // The checksum is the byte sum of the header with its own field read as eight spaces.
     let sum = 8 * 0x20;
-    for (let index = 0; index < BLOCK; index++)
+    for (let index = 0; index < BLOCK$1; index++)
         if (index < 148 || index >= 156)
             sum += header[index];
     header.write(octal$3(sum, 6), 148, 'latin1');
@@ -26892,13 +27009,18 @@ function openOutputWriter(spec) {
     return WRITERS[spec.kind](spec);
 }
 
+// The journal records of one device's certificate and output, made the same way on the main
+// thread (image sinks) and in issuance workers (tar, dir), so both paths journal alike.
 function issuedRecord(run, basisMaker, credential, replaces) {
+    const basis = basisMaker.of(credential.device);
+    // The subjectAltName as the certificate holds it, for the review (only when the profile has one).
+    const san = basis.sanSha256 === null ? undefined : sanOfCertificate(credential.certificateDer);
     return {
         type: 'issued',
         run,
         at: new Date().toISOString(),
         serial: credential.device.serial,
-        basis: basisMaker.of(credential.device),
+        basis,
         certificate: {
             serialNumber: credential.serialNumber,
             sha256: credential.sha256,
@@ -26907,6 +27029,7 @@ function issuedRecord(run, basisMaker, credential, replaces) {
             notBefore: credential.notBefore.toISOString(),
             notAfter: credential.notAfter.toISOString(),
             keySource: credential.privateKeyPem === undefined ? 'csr' : 'generated',
+            ...(san !== undefined ? { san } : {}),
             pem: credential.certificatePem
         },
         ...(replaces ? { replaces } : {})
@@ -27423,7 +27546,7 @@ async function prepareOutputDir(outputDir) {
     try {
         // Never writable by others, even under umask 000: they could replace outputs or the manifest.
         await mkdir(outputDir, { recursive: true, mode: 0o755 });
-        await access(outputDir, constants$2.W_OK | constants$2.X_OK);
+        await access(outputDir, constants$1.W_OK | constants$1.X_OK);
         // access() trusts mode bits; a read-only mount or an ACL only shows on a real write.
         // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
         const probe = tempSibling(path.join(outputDir, 'credbake-probe'));
@@ -28066,6 +28189,7 @@ function throttledProgress(write, options = {}) {
     const intervalMs = options.intervalMs ?? (live ? LIVE_INTERVAL_MS : 5000);
     const firstAfterMs = live ? Math.max(intervalMs, LIVE_DELAY_MS) : intervalMs;
     const windowMs = options.windowMs ?? 30_000;
+    const verb = options.verb ?? 'baked';
     let samples = [];
     let started;
     let startDone = 0;
@@ -28097,7 +28221,7 @@ function throttledProgress(write, options = {}) {
             if (live)
                 clear();
             else if (shown)
-                show(`${describeCount(done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`);
+                show(`${describeCount(verb, done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`);
             shown = false;
             return;
         }
@@ -28110,15 +28234,15 @@ function throttledProgress(write, options = {}) {
         const oldest = samples[0];
         const rate = ratePerSecond(done - oldest.done, at - oldest.at);
         const eta = rate > 0 ? formatDuration(((total - done) / rate) * 1000) : 'unknown';
-        show(`${describeCount(done, total)}, ${formatRate(rate)}, ETA ${eta}`);
+        show(`${describeCount(verb, done, total)}, ${formatRate(rate)}, ETA ${eta}`);
     };
     return Object.assign(progress, { end: clear });
 }
 function ratePerSecond(devices, ms) {
     return devices / Math.max(ms / 1000, 1e-3);
 }
-function describeCount(done, total) {
-    return `baked ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} devices (${Math.floor((done / Math.max(total, 1)) * 100)}%)`;
+function describeCount(verb, done, total) {
+    return `${verb} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} devices (${Math.floor((done / Math.max(total, 1)) * 100)}%)`;
 }
 function formatRate(perSecond) {
     return `${perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : perSecond.toFixed(1)} devices/s`;
@@ -29347,7 +29471,7 @@ async function reflinkPrivately(base, dest) {
     try {
         await chmod(folder, 0o700);
         const clone = path.join(folder, 'copy');
-        await copyFile(base, clone, constants$1.COPYFILE_FICLONE_FORCE);
+        await copyFile(base, clone, constants.COPYFILE_FICLONE_FORCE);
         await chmod(clone, COPY_MODE);
         await rename(clone, dest);
     }
@@ -31875,6 +31999,10 @@ var $defs = {
 					subject: {
 						type: "string"
 					},
+					san: {
+						description: "The certificate's subjectAltName as credbake renders it: TYPE:value names (DNS, URI, IP, email) in certificate order, joined by \", \", with \\ , { } in a value escaped by a backslash. Absent when the profile has no SAN template.",
+						type: "string"
+					},
 					sha256: {
 						$ref: "#/$defs/sha256"
 					},
@@ -32129,82 +32257,144 @@ function resolveRef(root, ref) {
         throw new Error(`manifest schema: unsupported $ref ${ref}`);
     return target;
 }
-function check(root, schema, value, at, out) {
+function pointerOf(at) {
+    let path = '';
+    for (let node = at; node; node = node.up)
+        path = pointer('', node.key) + path;
+    return path;
+}
+function report(out, at, message) {
+    if (Array.isArray(out))
+        out.push({ path: pointerOf(at), message: message() });
+    else
+        out.count++;
+}
+const compiled = new WeakMap();
+/**
+ * A schema node as a function, made once: its keywords checked, its pattern compiled, its
+ * constants and sub-schemas resolved. A manifest of 100,000 entries is checked entry by entry,
+ * so only the per-value work remains. The checks and their order are those of JSON Schema's
+ * keywords as the manifest schema uses them; messages are made only when a problem is reported.
+ */
+function compile(root, schema) {
+    const known = compiled.get(schema);
+    if (known)
+        return known;
     for (const key of Object.keys(schema))
         if (!HANDLED.has(key))
             throw new Error(`manifest schema: keyword "${key}" is not supported by credbake's validator`);
-    if (typeof schema.$ref === 'string')
-        check(root, resolveRef(root, schema.$ref), value, at, out);
-    if ('const' in schema && JSON.stringify(value) !== JSON.stringify(schema.const)) {
-        out.push({ path: at, message: `must be ${show(schema.const)}, is ${show(value)}` });
-        return;
-    }
-    if (Array.isArray(schema.enum) && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
-        out.push({ path: at, message: `must be one of ${schema.enum.map(show).join(', ')}, is ${show(value)}` });
-        return;
-    }
-    if (typeof schema.type === 'string' && !matchesType(value, schema.type)) {
-        out.push({ path: at, message: `must be ${schema.type === 'object' || schema.type === 'array' || schema.type === 'integer' ? `an ${schema.type}` : `a ${schema.type}`}, is ${typeOf(value)}` });
-        return;
-    }
-    for (const keyword of ['oneOf', 'anyOf']) {
-        const options = schema[keyword];
-        if (!options)
-            continue;
-        const results = options.map((option) => {
-            const problems = [];
-            check(root, option, value, at, problems);
-            return problems;
-        });
-        const passing = results.filter((r) => r.length === 0).length;
-        if (keyword === 'anyOf' ? passing === 0 : passing !== 1) {
-            if (passing > 1)
-                out.push({ path: at, message: 'matches more than one of the allowed forms' });
-            else {
-                // Report the alternative that came closest (fewest problems): usually the intended one.
-                const closest = results.reduce((a, b) => (b.length < a.length ? b : a));
-                out.push(...closest);
+    let self;
+    // A $ref may lead back here: the node is registered before its parts are compiled.
+    compiled.set(schema, (value, at, out) => self(value, at, out));
+    const ref = typeof schema.$ref === 'string' ? compile(root, resolveRef(root, schema.$ref)) : undefined;
+    const hasConst = 'const' in schema;
+    const constant = schema.const;
+    const constPrimitive = constant === null || typeof constant !== 'object';
+    const constJson = JSON.stringify(constant);
+    const enumValues = Array.isArray(schema.enum) ? schema.enum : undefined;
+    const enumSet = enumValues && enumValues.every((e) => e === null || typeof e !== 'object') ? new Set(enumValues) : undefined;
+    const enumJson = enumValues?.map((e) => JSON.stringify(e));
+    const type = typeof schema.type === 'string' ? schema.type : undefined;
+    const alternatives = ['oneOf', 'anyOf'].flatMap((keyword) => Array.isArray(schema[keyword]) ? [{ keyword, options: schema[keyword].map((option) => compile(root, option)) }] : []);
+    const pattern = typeof schema.pattern === 'string' ? new RegExp(schema.pattern, 'u') : undefined;
+    const dateTime = schema.format === 'date-time';
+    const minimum = typeof schema.minimum === 'number' ? schema.minimum : undefined;
+    const maximum = typeof schema.maximum === 'number' ? schema.maximum : undefined;
+    const minItems = typeof schema.minItems === 'number' ? schema.minItems : undefined;
+    const items = schema.items ? compile(root, schema.items) : undefined;
+    const required = (schema.required ?? []);
+    const properties = new Map(Object.entries((schema.properties ?? {})).map(([name, sub]) => [name, compile(root, sub)]));
+    const closed = schema.additionalProperties === false;
+    self = (value, at, out) => {
+        if (ref)
+            ref(value, at, out);
+        if (hasConst && (constPrimitive ? value !== constant : JSON.stringify(value) !== constJson)) {
+            report(out, at, () => `must be ${show(constant)}, is ${show(value)}`);
+            return;
+        }
+        if (enumValues && !(enumSet ? enumSet.has(value) : enumJson.includes(JSON.stringify(value)))) {
+            report(out, at, () => `must be one of ${enumValues.map(show).join(', ')}, is ${show(value)}`);
+            return;
+        }
+        if (type !== undefined && !matchesType(value, type)) {
+            report(out, at, () => `must be ${type === 'object' || type === 'array' || type === 'integer' ? `an ${type}` : `a ${type}`}, is ${typeOf(value)}`);
+            return;
+        }
+        for (const { keyword, options } of alternatives) {
+            // Counted first (cheap); the problems are spelled out only when the keyword fails.
+            const counts = options.map((option) => {
+                const tally = { count: 0 };
+                option(value, at, tally);
+                return tally.count;
+            });
+            const passing = counts.filter((count) => count === 0).length;
+            if (keyword === 'anyOf' ? passing === 0 : passing !== 1) {
+                if (passing > 1)
+                    report(out, at, () => 'matches more than one of the allowed forms');
+                else if (Array.isArray(out)) {
+                    options[counts.indexOf(Math.min(...counts))](value, at, out);
+                }
+                else
+                    out.count++;
             }
         }
-    }
-    if (typeof value === 'string') {
-        if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value))
-            out.push({ path: at, message: `${show(value)} does not match ${schema.pattern}` });
-        if (schema.format === 'date-time' && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value))))
-            out.push({ path: at, message: `${show(value)} is not an RFC 3339 date-time` });
-    }
-    if (typeof value === 'number') {
-        if (typeof schema.minimum === 'number' && value < schema.minimum)
-            out.push({ path: at, message: `must be at least ${schema.minimum}, is ${value}` });
-        if (typeof schema.maximum === 'number' && value > schema.maximum)
-            out.push({ path: at, message: `must be at most ${schema.maximum}, is ${value}` });
-    }
-    if (Array.isArray(value)) {
-        if (typeof schema.minItems === 'number' && value.length < schema.minItems)
-            out.push({ path: at, message: `must have at least ${schema.minItems} item(s), has ${value.length}` });
-        const items = schema.items;
-        if (items)
-            value.forEach((item, i) => check(root, items, item, pointer(at, i), out));
-    }
-    if (typeOf(value) === 'object') {
-        const object = value;
-        const properties = (schema.properties ?? {});
-        for (const name of (schema.required ?? []))
-            if (!(name in object))
-                out.push({ path: at, message: `lacks the required property "${name}"` });
-        for (const [name, member] of Object.entries(object)) {
-            const sub = properties[name];
-            if (sub)
-                check(root, sub, member, pointer(at, name), out);
-            else if (schema.additionalProperties === false)
-                out.push({ path: pointer(at, name), message: 'is not allowed here (no such property in the schema)' });
+        if (typeof value === 'string') {
+            if (pattern && !pattern.test(value))
+                report(out, at, () => `${show(value)} does not match ${schema.pattern}`);
+            if (dateTime && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value))))
+                report(out, at, () => `${show(value)} is not an RFC 3339 date-time`);
         }
-    }
+        else if (typeof value === 'number') {
+            if (minimum !== undefined && value < minimum)
+                report(out, at, () => `must be at least ${minimum}, is ${value}`);
+            if (maximum !== undefined && value > maximum)
+                report(out, at, () => `must be at most ${maximum}, is ${value}`);
+        }
+        else if (Array.isArray(value)) {
+            if (minItems !== undefined && value.length < minItems)
+                report(out, at, () => `must have at least ${minItems} item(s), has ${value.length}`);
+            if (items)
+                for (let i = 0; i < value.length; i++)
+                    items(value[i], { up: at, key: i }, out);
+        }
+        else if (value !== null && typeof value === 'object') {
+            const object = value;
+            for (const name of required)
+                if (!(name in object))
+                    report(out, at, () => `lacks the required property "${name}"`);
+            for (const name in object) {
+                const sub = properties.get(name);
+                if (sub)
+                    sub(object[name], { up: at, key: name }, out);
+                else if (closed)
+                    report(out, { up: at, key: name }, () => 'is not allowed here (no such property in the schema)');
+            }
+        }
+    };
+    compiled.set(schema, self);
+    return self;
+}
+function check(root, schema, value, at, out) {
+    compile(root, schema)(value, at, out);
 }
 /** Every place `value` departs from the manifest schema (empty when it conforms). */
 function validateManifest(value, schema = MANIFEST_SCHEMA) {
     const out = [];
-    check(schema, schema, value, '', out);
+    check(schema, schema, value, undefined, out);
+    return out;
+}
+/**
+ * Every place one element of the manifest's `devices` (or `superseded`) array departs from the
+ * schema, with paths as in the whole manifest ("/devices/7/output/sha256"): a streamed manifest is
+ * checked piece by piece, the header with empty arrays (validateManifest) and each element here.
+ */
+function validateArrayElement(array, index, value, schema = MANIFEST_SCHEMA) {
+    const properties = schema.properties;
+    const items = properties[array]?.items;
+    if (!items)
+        throw new Error(`manifest schema: no items schema for ${array}`);
+    const out = [];
+    check(schema, items, value, { up: { up: undefined, key: array }, key: index }, out);
     return out;
 }
 
@@ -32724,18 +32914,14 @@ function printMergeResult(result, out) {
     ].join('\n'));
 }
 
-// Certificate checks of `credbake verify`: the device certificate found in the output chains to
-// the trust given (node:crypto signature checks, intermediates taken from the bundle's chain
-// file), matches its manifest entry and the profile in the manifest header, and the private key
-// found beside it is the certificate's key.
-const PURPOSES = {
-    serverAuth: id_kp_serverAuth,
-    clientAuth: id_kp_clientAuth,
-    codeSigning: id_kp_codeSigning,
-    emailProtection: id_kp_emailProtection,
-    timeStamping: id_kp_timeStamping,
-    OCSPSigning: id_kp_OCSPSigning
-};
+// Certificate checks of `credbake verify`: the device certificate found in the output is the one
+// its manifest entry describes (fingerprint, serial number, public key, validity, subject, SAN,
+// device ID), was made as the profile in the manifest header says (key type, lifetime, serial
+// size, signature algorithm, extensions, subject and SAN templates), chains to the trust given
+// (signatures checked by node:crypto, intermediates from the bundle's chain), and was issued by the
+// fleet CA the header describes (fingerprint, subject, validity, key, key identifier); the private
+// key found beside it is its key. The certificate is read with the lean DER reader credbake
+// issues with (strict DER, no library objects per field), which keeps verify at the bake's pace.
 /** The certificates of a PEM file given as --fleet-ca-cert (the trust anchors). */
 async function loadTrust(file) {
     let text;
@@ -32753,11 +32939,11 @@ async function loadTrust(file) {
 }
 /** The CERTIFICATE blocks of a PEM text, or a sentence saying why there are none. */
 function certificatesIn(text) {
-    const blocks = readPemBlocks(text);
-    if ('problem' in blocks)
-        return blocks.problem;
+    const blocks = certificateDers(text);
+    if (typeof blocks === 'string')
+        return blocks;
     const certificates = [];
-    for (const block of blocks.filter((b) => b.label === 'CERTIFICATE')) {
+    for (const block of blocks) {
         try {
             certificates.push(new X509Certificate(block.der));
         }
@@ -32765,3737 +32951,1424 @@ function certificatesIn(text) {
             return `the certificate at line ${block.line} cannot be parsed (${messageOf(error)})`;
         }
     }
-    return certificates.length > 0 ? certificates : 'it holds no CERTIFICATE block';
+    return certificates;
 }
-function nameText(name) {
-    return formatName(name.map((rdn) => rdn.map((a) => ({ oid: a.type, value: a.value.anyValue ? `#${a.value.toString()}` : a.value.toString() }))));
-}
-function same(a, b) {
-    return a.raw.equals(b.raw);
-}
-function spkiOf(certificate) {
-    return certificate.publicKey.export({ type: 'spki', format: 'der' });
-}
-/** The chain from `leaf` up to a certificate in `trust`, each link's signature checked; or why there is none. */
-function chainToTrust(leaf, trust, intermediates) {
-    const candidates = [...trust, ...intermediates];
-    const chain = [leaf];
-    let current = leaf;
-    for (let depth = 0; depth < 8; depth++) {
-        if (depth > 0 && trust.some((t) => same(t, current)))
-            return chain;
-        const issuer = candidates.find((c) => !same(c, current) && current.checkIssued(c) && current.verify(c.publicKey));
-        if (!issuer) {
-            if (depth === 0 && candidates.some((c) => current.checkIssued(c)))
-                return `its signature does not verify with the public key of its issuer (${current.issuer.replace(/\n/g, ', ')})`;
-            return `it does not chain to fleet-ca-cert (issuer ${current.issuer.replace(/\n/g, ', ')} is not there or did not sign it)`;
+const BEGIN_LINE = '-----BEGIN CERTIFICATE-----\n';
+const END_LINE = '-----END CERTIFICATE-----\n';
+function certificateDers(text) {
+    // The usual case, certificate blocks as credbake writes them one after another, without the
+    // general reader's normalising (it takes any PEM a person may paste). A changed byte in the
+    // file shows in its SHA-256 anyway.
+    if (text.startsWith(BEGIN_LINE) && !text.includes('\r')) {
+        const found = [];
+        let line = 1;
+        for (let at = 0; at < text.length;) {
+            const end = text.startsWith(BEGIN_LINE, at) ? text.indexOf(END_LINE, at) : -1;
+            const body = end === -1 ? '' : text.slice(at + BEGIN_LINE.length, end);
+            if (end === -1 || body.includes('-')) {
+                found.length = 0;
+                break;
+            }
+            found.push({ der: Buffer.from(body, 'base64'), line });
+            for (let i = at; i < end; i++)
+                if (text.charCodeAt(i) === 10)
+                    line++;
+            line++;
+            at = end + END_LINE.length;
         }
-        if (!issuer.ca)
-            return `its issuer ${issuer.subject.replace(/\n/g, ', ')} is not a CA`;
-        chain.push(issuer);
-        current = issuer;
+        if (found.length > 0)
+            return found;
     }
-    return 'its chain is longer than 8 certificates';
+    const blocks = readPemBlocks(text);
+    if ('problem' in blocks)
+        return blocks.problem;
+    const found = blocks.filter((b) => b.label === 'CERTIFICATE');
+    return found.length > 0 ? found : 'it holds no CERTIFICATE block';
+}
+// ---- the certificate as DER ------------------------------------------------------------------------
+const id = {
+    basicConstraints: '2.5.29.19',
+    keyUsage: '2.5.29.15',
+    extendedKeyUsage: '2.5.29.37',
+    subjectKeyIdentifier: '2.5.29.14',
+    authorityKeyIdentifier: '2.5.29.35',
+    subjectAltName: '2.5.29.17'
+};
+const PURPOSES = {
+    '1.3.6.1.5.5.7.3.1': 'serverAuth',
+    '1.3.6.1.5.5.7.3.2': 'clientAuth',
+    '1.3.6.1.5.5.7.3.3': 'codeSigning',
+    '1.3.6.1.5.5.7.3.4': 'emailProtection',
+    '1.3.6.1.5.5.7.3.8': 'timeStamping',
+    '1.3.6.1.5.5.7.3.9': 'OCSPSigning'
+};
+const KEY_USAGE_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
+const SIGNATURE_NAMES = {
+    [OID$1.ecdsaWithSha256]: 'ecdsa-with-SHA256',
+    [OID$1.ecdsaWithSha384]: 'ecdsa-with-SHA384',
+    [OID$1.ecdsaWithSha512]: 'ecdsa-with-SHA512',
+    [OID$1.sha256WithRsa]: 'sha256WithRSAEncryption',
+    [OID$1.sha384WithRsa]: 'sha384WithRSAEncryption',
+    [OID$1.sha512WithRsa]: 'sha512WithRSAEncryption',
+    [OID$1.ed25519]: 'Ed25519'
+};
+const CURVE_NAMES = { '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521' };
+/** What the profile's key-type means as keyFacts describes a key. */
+const KEY_DESCRIPTIONS = {
+    'ec-p256': 'EC P-256',
+    'ec-p384': 'EC P-384',
+    'rsa-2048': 'RSA 2048',
+    'rsa-3072': 'RSA 3072',
+    'rsa-4096': 'RSA 4096',
+    ed25519: 'Ed25519'
+};
+/** Decoded OIDs by their bytes: a certificate holds the same dozen in every device's. */
+const oidText = new Map();
+function oidOf(der, node) {
+    if (!node || node.tag !== TAG.oid)
+        throw new DerError('an OBJECT IDENTIFIER was expected');
+    const key = der.toString('latin1', node.contentStart, node.end);
+    let text = oidText.get(key);
+    if (text === undefined) {
+        text = decodeOid(contentsOf(der, node));
+        if (oidText.size < 4096)
+            oidText.set(key, text);
+    }
+    return text;
+}
+/** A UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ), the forms RFC 5280 allows. */
+function timeOf(der, node) {
+    if (!node)
+        throw new DerError('a time is missing');
+    const yearDigits = node.tag === TAG.utcTime ? 2 : node.tag === TAG.generalizedTime ? 4 : 0;
+    const length = node.end - node.contentStart;
+    const digits = [];
+    for (let i = node.contentStart; i < node.end - 1; i++) {
+        const c = der[i];
+        if (c < 0x30 || c > 0x39)
+            break;
+        digits.push(c - 0x30);
+    }
+    if (yearDigits === 0 || length !== yearDigits + 11 || digits.length !== yearDigits + 10 || der[node.end - 1] !== 0x5a) {
+        throw new DerError(`"${contentsOf(der, node).toString('latin1')}" is not a UTCTime or GeneralizedTime as RFC 5280 writes them`);
+    }
+    const two = (at) => digits[at] * 10 + digits[at + 1];
+    const short = two(0);
+    const year = yearDigits === 2 ? (short >= 50 ? 1900 : 2000) + short : short * 100 + two(2);
+    const at = yearDigits;
+    return new Date(Date.UTC(year, two(at) - 1, two(at + 2), two(at + 4), two(at + 6), two(at + 8)));
+}
+function stringValue(der, node) {
+    const contents = contentsOf(der, node);
+    switch (node.tag) {
+        case TAG.utf8String:
+            return contents.toString('utf8');
+        case TAG.printableString:
+        case TAG.ia5String:
+        case 0x12: // NumericString
+        case 0x14: // TeletexString
+        case 0x1a: // VisibleString
+            return contents.toString('latin1');
+        case 0x1e: // BMPString
+            return Buffer.from(contents).swap16().toString('utf16le');
+        default:
+            return `#${encodingOf(der, node).toString('hex')}`;
+    }
+}
+function nameOf(der, node) {
+    return childrenOf(der, node).map((set) => childrenOf(der, set).map((attribute) => {
+        const [type, value] = childrenOf(der, attribute);
+        if (!value)
+            throw new DerError('an attribute has no value');
+        return { oid: oidOf(der, type), tag: value.tag, value: stringValue(der, value) };
+    }));
+}
+function parseCertificate(der) {
+    const certificate = readSingle(der);
+    const [tbs, algorithm, signatureValue] = childrenOf(der, certificate);
+    if (!tbs || !algorithm || signatureValue?.tag !== TAG.bitString)
+        throw new DerError('not a certificate');
+    const fields = childrenOf(der, tbs);
+    let at = fields[0]?.tag === 0xa0 ? 1 : 0;
+    const serial = fields[at++];
+    const signature = fields[at++];
+    const issuer = fields[at++];
+    const validity = fields[at++];
+    const subject = fields[at++];
+    const spki = fields[at++];
+    if (!serial || serial.tag !== TAG.integer || !signature || !issuer || !validity || !subject || !spki)
+        throw new DerError('the certificate lacks a field');
+    const extensions = [];
+    const wrapper = fields.slice(at).find((node) => node.tag === 0xa3);
+    const list = wrapper ? childrenOf(der, wrapper)[0] : undefined;
+    for (const extension of list ? childrenOf(der, list) : []) {
+        const parts = childrenOf(der, extension);
+        const critical = parts.length === 3 && parts[1]?.tag === TAG.boolean && der[parts[1].contentStart] !== 0;
+        const value = parts[parts.length - 1];
+        if (!value || value.tag !== TAG.octetString)
+            throw new DerError('an extension has no value');
+        extensions.push({ oid: oidOf(der, parts[0]), critical, value: contentsOf(der, value), der: encodingOf(der, extension) });
+    }
+    const [notBefore, notAfter] = childrenOf(der, validity);
+    const serialContents = contentsOf(der, serial);
+    const signatureOuter = oidOf(der, childrenOf(der, algorithm)[0]);
+    const signatureInner = oidOf(der, childrenOf(der, signature)[0]);
+    if (signatureOuter !== signatureInner)
+        throw new DerError('its two signature algorithms differ');
+    return {
+        der,
+        tbsDer: encodingOf(der, tbs),
+        signature: der.subarray(signatureValue.contentStart + 1, signatureValue.end),
+        serialHex: serialContents.toString('hex').replace(/^00(?=[89a-f])/, ''),
+        serialBytes: serialContents.length,
+        signatureOid: signatureOuter,
+        issuerDer: encodingOf(der, issuer),
+        subject: nameOf(der, subject),
+        subjectDer: encodingOf(der, subject),
+        notBefore: timeOf(der, notBefore),
+        notAfter: timeOf(der, notAfter),
+        spkiDer: encodingOf(der, spki),
+        extensions
+    };
+}
+/** Key descriptions by AlgorithmIdentifier bytes, for the key types whose algorithm says it all (EC, Ed25519). */
+const describedKeys = new Map();
+/** "EC P-256", "RSA 3072", "Ed25519" of a SubjectPublicKeyInfo, read from its DER. */
+function describePublicKey(spki) {
+    const [algorithm, key] = childrenOf(spki, readSingle(spki));
+    if (!algorithm || !key)
+        throw new DerError('the public key is incomplete');
+    const cacheKey = spki.toString('latin1', algorithm.start, algorithm.end);
+    const known = describedKeys.get(cacheKey);
+    if (known !== undefined)
+        return known;
+    const description = describeKeyOf(spki, algorithm, key);
+    if (!description.startsWith('RSA ') && describedKeys.size < 64)
+        describedKeys.set(cacheKey, description);
+    return description;
+}
+function describeKeyOf(spki, algorithm, key) {
+    const [type, parameters] = childrenOf(spki, algorithm);
+    const typeOid = oidOf(spki, type);
+    if (typeOid === OID$1.ecPublicKey)
+        return `EC ${parameters?.tag === TAG.oid ? (CURVE_NAMES[oidOf(spki, parameters)] ?? oidOf(spki, parameters)) : '(unnamed curve)'}`;
+    if (typeOid === OID$1.ed25519)
+        return 'Ed25519';
+    if (typeOid === OID$1.rsaEncryption) {
+        const bits = spki.subarray(key.contentStart + 1, key.end);
+        const [modulus] = childrenOf(bits, readSingle(bits));
+        if (!modulus)
+            throw new DerError('the RSA key has no modulus');
+        let bytes = contentsOf(bits, modulus);
+        while (bytes[0] === 0)
+            bytes = bytes.subarray(1);
+        return `RSA ${bytes.length * 8 - Math.clz32(bytes[0] ?? 0) + 24}`;
+    }
+    return typeOid;
+}
+const familyOf = (description) => description.split(' ')[0] ?? description;
+function subjectPublicKeyBits(spki) {
+    const [, key] = childrenOf(spki, readSingle(spki));
+    if (!key)
+        throw new DerError('the public key is incomplete');
+    return spki.subarray(key.contentStart + 1, key.end);
+}
+// ---- templates against what a certificate holds -------------------------------------------------------
+function escapeRegExp(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+/**
+ * A pattern for the values a template's segments give this device: {serial} and {device-id} are
+ * the entry's own; any other field (a manifest column verify cannot see) may be anything, and is
+ * captured so that the caller can see what it brought.
+ */
+const renderable = new WeakMap();
+/** Whether `value` is what the segments can give this device (see segmentsPattern). */
+function segmentsFit(segments, device, value) {
+    let known = renderable.get(segments);
+    if (known === undefined) {
+        known = segments.every((s) => 'literal' in s || s.field === 'serial' || s.field === 'device-id');
+        renderable.set(segments, known);
+    }
+    if (!known)
+        return segmentsPattern(segments, device).test(value);
+    // Only the entry's own fields: the value is fixed (no pattern to build per device).
+    let rendered = '';
+    for (const segment of segments)
+        rendered += 'literal' in segment ? segment.literal : segment.field === 'serial' ? device.serial : device.deviceId;
+    return rendered === value;
+}
+function segmentsPattern(segments, device) {
+    const source = segments
+        .map((segment) => {
+        if ('literal' in segment)
+            return escapeRegExp(segment.literal);
+        if (segment.field === 'serial')
+            return escapeRegExp(device.serial);
+        if (segment.field === 'device-id')
+            return escapeRegExp(device.deviceId);
+        return '([\\s\\S]*?)';
+    })
+        .join('');
+    return new RegExp(`^${source}$`, 'u');
 }
 function iso(date) {
     return date.toISOString();
 }
-/**
- * Problems of the device certificate `pemText` (from the bundle's certificate file; further
- * certificates in it, and those of `chainPem`, are intermediates) against its manifest entry, the
- * header's profile and `trust`. `name` is how messages call the file, e.g. "client.pem".
- */
-function checkCertificate(name, pemText, device, header, trust, chainPem) {
-    const found = certificatesIn(pemText);
-    if (typeof found === 'string')
-        return { problems: [`${name} holds no readable certificate: ${found}`] };
-    const [certificate, ...more] = found;
-    const fromChain = chainPem === undefined ? [] : certificatesIn(chainPem);
-    const intermediates = [...more, ...(typeof fromChain === 'string' ? [] : fromChain)];
-    const problems = [];
-    const entry = device.certificate;
-    const sha256 = sha256Hex(certificate.raw);
-    if (sha256 !== entry.sha256)
-        problems.push(`${name} holds certificate ${sha256}, the manifest records ${entry.sha256}`);
-    const serial = certificate.serialNumber.toLowerCase().padStart(32, '0');
-    if (serial !== entry.serialNumber)
-        problems.push(`${name}: serial number ${serial}, the manifest records ${entry.serialNumber}`);
-    const publicKeySha256 = sha256Hex(spkiOf(certificate));
-    if (publicKeySha256 !== entry.publicKeySha256)
-        problems.push(`${name}: public key SHA-256 ${publicKeySha256}, the manifest records ${entry.publicKeySha256}`);
-    let asn1;
-    try {
-        asn1 = AsnConvert.parse(certificate.raw, Certificate);
-    }
-    catch (error) {
-        problems.push(`${name}: the certificate cannot be decoded (${messageOf(error)})`);
-        return { problems, certificate };
-    }
-    const subject = nameText(asn1.tbsCertificate.subject);
-    if (subject !== entry.subject)
-        problems.push(`${name}: subject "${subject}", the manifest records "${entry.subject}"`);
-    const notBefore = asn1.tbsCertificate.validity.notBefore.getTime();
-    const notAfter = asn1.tbsCertificate.validity.notAfter.getTime();
-    if (iso(notBefore) !== iso(new Date(entry.notBefore)))
-        problems.push(`${name}: valid from ${iso(notBefore)}, the manifest records ${entry.notBefore}`);
-    if (iso(notAfter) !== iso(new Date(entry.notAfter)))
-        problems.push(`${name}: valid until ${iso(notAfter)}, the manifest records ${entry.notAfter}`);
-    const chain = chainToTrust(certificate, trust, intermediates);
-    if (typeof chain === 'string')
-        problems.push(`${name}: ${chain}`);
-    else {
-        const issuer = chain[1];
-        if (sha256Hex(issuer.raw) !== header.fleetCa.sha256)
-            problems.push(`${name}: issued by ${issuer.subject.replace(/\n/g, ', ')} (SHA-256 ${sha256Hex(issuer.raw)}), not by the manifest's fleet CA (${header.fleetCa.sha256})`);
-        if (notBefore.getTime() < new Date(issuer.validFrom).getTime() || notAfter.getTime() > new Date(issuer.validTo).getTime()) {
-            problems.push(`${name}: validity ${iso(notBefore)}..${iso(notAfter)} is not within its CA's (${iso(new Date(issuer.validFrom))}..${iso(new Date(issuer.validTo))})`);
-        }
-        problems.push(...profileProblems(name, certificate, asn1, header));
-    }
-    return { problems, certificate };
+function sameInstant(a, b) {
+    return a.getTime() === new Date(b).getTime();
 }
-/** The certificate's extensions against the header's profile: each present, critical as recorded, with that value. */
-function profileProblems(name, certificate, asn1, header) {
-    const problems = [];
-    const extensions = asn1.tbsCertificate.extensions ?? [];
-    const expected = header.profile.extensions;
-    for (const spec of expected) {
-        const extension = extensions.find((e) => e.extnID === spec.oid);
-        if (!extension) {
-            problems.push(`${name}: the ${spec.name} extension is missing`);
-            continue;
-        }
-        if (extension.critical !== spec.critical)
-            problems.push(`${name}: ${spec.name} is ${extension.critical ? '' : 'not '}critical, the profile says ${spec.critical ? 'critical' : 'not critical'}`);
-        const value = extension.extnValue.buffer;
-        let actual;
-        let wanted = spec.value;
+/** The checks that need only the manifest header, the trust and the certificates: made once per worker. */
+class CertificateChecker {
+    header;
+    subjectTemplate;
+    sanTemplate;
+    /** CA certificates from bundles, by DER (the same few in every bundle). */
+    authorities = new Map();
+    anchors;
+    /** Whether a CA chains to the trust, by the CA and the certificates it was given with. */
+    upward = new Map();
+    /** Per issuing CA (by SHA-256): what differs between it and the header's fleetCa. */
+    issuers = new Map();
+    known;
+    /** The profile's authorityKeyIdentifier value as bytes. */
+    authorityKeyId;
+    /** The header's profile compiled as issuance compiles it; undefined when it is not one credbake makes. */
+    compiledProfile;
+    constructor(header, trust) {
+        this.header = header;
+        this.anchors = trust.map((certificate) => new Authority(certificate, true));
+        const { profile } = header;
+        this.subjectTemplate = attempt(() => validateSubjectTemplate(profile.subject));
+        this.sanTemplate = profile.san === undefined ? undefined : attempt(() => validateSanTemplate(profile.san));
+        this.known = new Set(profile.extensions.map((e) => e.oid));
+        const compiledProfile = attempt(() => compileProfile(profile));
+        this.compiledProfile = typeof compiledProfile === 'string' ? undefined : compiledProfile;
+        const aki = /^keyid:((?:[0-9A-Fa-f]{2}:)*[0-9A-Fa-f]{2})$/.exec(profile.extensions.find((e) => e.name === 'authorityKeyIdentifier')?.value ?? '');
+        this.authorityKeyId = aki ? Buffer.from(aki[1].replace(/:/g, ''), 'hex') : undefined;
+    }
+    /**
+     * Problems of the device certificate in `pemText` (the bundle's certificate file; further
+     * certificates in it, and those of `chainPem`, are intermediates) against its manifest entry,
+     * the header and the trust. `name` is how messages call the file, e.g. "client.pem".
+     */
+    check(name, pemText, device, chainPem) {
+        const blocks = certificateDers(pemText);
+        if (typeof blocks === 'string')
+            return { problems: [`${name} holds no readable certificate: ${blocks}`] };
+        const [leafBlock, ...more] = blocks;
+        const problems = [];
+        const entry = device.certificate;
+        const sha256 = sha256Hex(leafBlock.der);
+        if (sha256 !== entry.sha256)
+            problems.push(`${name} holds certificate ${sha256}, the manifest records ${entry.sha256}`);
+        let certificate;
         try {
-            switch (spec.name) {
-                case 'basicConstraints':
-                    actual = AsnConvert.parse(value, BasicConstraints).cA ? 'CA:TRUE' : 'CA:FALSE';
-                    break;
-                case 'keyUsage':
-                    actual = AsnConvert.parse(value, KeyUsage).toJSON().sort().join(', ');
-                    wanted = spec.value.split(',').map((v) => v.trim()).filter(Boolean).sort().join(', ');
-                    break;
-                case 'extendedKeyUsage':
-                    actual = [...AsnConvert.parse(value, ExtendedKeyUsage)].map((o) => Object.keys(PURPOSES).find((k) => PURPOSES[k] === o) ?? o).sort().join(', ');
-                    wanted = spec.value.split(',').map((v) => v.trim()).filter(Boolean).sort().join(', ');
-                    break;
-                case 'subjectKeyIdentifier': {
-                    const keyId = Buffer.from(AsnConvert.parse(value, SubjectKeyIdentifier).buffer);
-                    // Method 1 of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey BIT STRING's value.
-                    actual = keyId.equals(sha1(splitSpki(spkiOf(certificate)).subjectPublicKey)) ? 'sha1(subjectPublicKey)' : `keyid:${colonHex(keyId)}`;
-                    break;
-                }
-                case 'authorityKeyIdentifier': {
-                    const keyId = AsnConvert.parse(value, AuthorityKeyIdentifier).keyIdentifier;
-                    actual = keyId ? `keyid:${colonHex(Buffer.from(keyId.buffer))}` : 'no keyid';
-                    break;
-                }
-                default:
-                    // subjectAltName: a per-device template; its presence and criticality are what the profile fixes.
-                    continue;
-            }
+            certificate = parseCertificate(leafBlock.der);
         }
         catch (error) {
-            problems.push(`${name}: the ${spec.name} extension cannot be decoded (${messageOf(error)})`);
-            continue;
+            problems.push(`${name}: the certificate cannot be decoded (${messageOf(error)})`);
+            return { problems };
         }
-        if (actual !== wanted)
-            problems.push(`${name}: ${spec.name} is ${actual}, the profile says ${spec.value}`);
-    }
-    const known = new Set(expected.map((e) => e.oid));
-    for (const extension of extensions)
-        if (!known.has(extension.extnID))
-            problems.push(`${name}: extension ${extension.extnID} is not in the profile`);
-    return problems;
-}
-/** A problem when `keyPem` is not the private key of `certificate` (undefined when it is). */
-function checkKeyMatches(name, keyPem, certificate) {
-    let publicDer;
-    try {
-        publicDer = fastSpki(keyPem) ?? createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
-    }
-    catch (error) {
-        return `${name} cannot be read as a private key (${messageOf(error).split('\n')[0]})`;
-    }
-    return publicDer.equals(spkiOf(certificate)) ? undefined : `${name} does not match the certificate`;
-}
-/** The SPKI of a one-block PKCS#8 PEM of credbake's EC layout, without OpenSSL's decoders. */
-function fastSpki(keyPem) {
-    const match = /^-----BEGIN PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PRIVATE KEY-----\r?\n?$/.exec(keyPem.toString('latin1'));
-    return match ? ecSpkiOfPkcs8(Buffer.from(match[1], 'base64')) : undefined;
-}
-
-var tarStream = {};
-
-var _default;
-var hasRequired_default;
-
-function require_default () {
-	if (hasRequired_default) return _default;
-	hasRequired_default = 1;
-	_default = require$$0$2;
-	return _default;
-}
-
-var fixedSize;
-var hasRequiredFixedSize;
-
-function requireFixedSize () {
-	if (hasRequiredFixedSize) return fixedSize;
-	hasRequiredFixedSize = 1;
-	fixedSize = class FixedFIFO {
-	  constructor (hwm) {
-	    if (!(hwm > 0) || ((hwm - 1) & hwm) !== 0) throw new Error('Max size for a FixedFIFO should be a power of two')
-	    this.buffer = new Array(hwm);
-	    this.mask = hwm - 1;
-	    this.top = 0;
-	    this.btm = 0;
-	    this.next = null;
-	  }
-
-	  clear () {
-	    this.top = this.btm = 0;
-	    this.next = null;
-	    this.buffer.fill(undefined);
-	  }
-
-	  push (data) {
-	    if (this.buffer[this.top] !== undefined) return false
-	    this.buffer[this.top] = data;
-	    this.top = (this.top + 1) & this.mask;
-	    return true
-	  }
-
-	  shift () {
-	    const last = this.buffer[this.btm];
-	    if (last === undefined) return undefined
-	    this.buffer[this.btm] = undefined;
-	    this.btm = (this.btm + 1) & this.mask;
-	    return last
-	  }
-
-	  peek () {
-	    return this.buffer[this.btm]
-	  }
-
-	  isEmpty () {
-	    return this.buffer[this.btm] === undefined
-	  }
-	};
-	return fixedSize;
-}
-
-var fastFifo;
-var hasRequiredFastFifo;
-
-function requireFastFifo () {
-	if (hasRequiredFastFifo) return fastFifo;
-	hasRequiredFastFifo = 1;
-	const FixedFIFO = requireFixedSize();
-
-	fastFifo = class FastFIFO {
-	  constructor (hwm) {
-	    this.hwm = hwm || 16;
-	    this.head = new FixedFIFO(this.hwm);
-	    this.tail = this.head;
-	    this.length = 0;
-	  }
-
-	  clear () {
-	    this.head = this.tail;
-	    this.head.clear();
-	    this.length = 0;
-	  }
-
-	  push (val) {
-	    this.length++;
-	    if (!this.head.push(val)) {
-	      const prev = this.head;
-	      this.head = prev.next = new FixedFIFO(2 * this.head.buffer.length);
-	      this.head.push(val);
-	    }
-	  }
-
-	  shift () {
-	    if (this.length !== 0) this.length--;
-	    const val = this.tail.shift();
-	    if (val === undefined && this.tail.next) {
-	      const next = this.tail.next;
-	      this.tail.next = null;
-	      this.tail = next;
-	      return this.tail.shift()
-	    }
-
-	    return val
-	  }
-
-	  peek () {
-	    const val = this.tail.peek();
-	    if (val === undefined && this.tail.next) return this.tail.next.peek()
-	    return val
-	  }
-
-	  isEmpty () {
-	    return this.length === 0
-	  }
-	};
-	return fastFifo;
-}
-
-var b4a;
-var hasRequiredB4a;
-
-function requireB4a () {
-	if (hasRequiredB4a) return b4a;
-	hasRequiredB4a = 1;
-	function isBuffer(value) {
-	  return Buffer.isBuffer(value) || value instanceof Uint8Array
-	}
-
-	function isEncoding(encoding) {
-	  return Buffer.isEncoding(encoding)
-	}
-
-	function alloc(size, fill, encoding) {
-	  return Buffer.alloc(size, fill, encoding)
-	}
-
-	function allocUnsafe(size) {
-	  return Buffer.allocUnsafe(size)
-	}
-
-	function allocUnsafeSlow(size) {
-	  return Buffer.allocUnsafeSlow(size)
-	}
-
-	function byteLength(string, encoding) {
-	  return Buffer.byteLength(string, encoding)
-	}
-
-	function compare(a, b) {
-	  return Buffer.compare(a, b)
-	}
-
-	function concat(buffers, totalLength) {
-	  return Buffer.concat(buffers, totalLength)
-	}
-
-	function copy(source, target, targetStart, start, end) {
-	  return toBuffer(source).copy(target, targetStart, start, end)
-	}
-
-	function equals(a, b) {
-	  return toBuffer(a).equals(b)
-	}
-
-	function fill(buffer, value, offset, end, encoding) {
-	  return toBuffer(buffer).fill(value, offset, end, encoding)
-	}
-
-	function from(value, encodingOrOffset, length) {
-	  return Buffer.from(value, encodingOrOffset, length)
-	}
-
-	function includes(buffer, value, byteOffset, encoding) {
-	  return toBuffer(buffer).includes(value, byteOffset, encoding)
-	}
-
-	function indexOf(buffer, value, byfeOffset, encoding) {
-	  return toBuffer(buffer).indexOf(value, byfeOffset, encoding)
-	}
-
-	function lastIndexOf(buffer, value, byteOffset, encoding) {
-	  return toBuffer(buffer).lastIndexOf(value, byteOffset, encoding)
-	}
-
-	function swap16(buffer) {
-	  return toBuffer(buffer).swap16()
-	}
-
-	function swap32(buffer) {
-	  return toBuffer(buffer).swap32()
-	}
-
-	function swap64(buffer) {
-	  return toBuffer(buffer).swap64()
-	}
-
-	function toBuffer(buffer) {
-	  if (Buffer.isBuffer(buffer)) return buffer
-	  return Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-	}
-
-	function toString(buffer, encoding, start, end) {
-	  return toBuffer(buffer).toString(encoding, start, end)
-	}
-
-	function toHex(buffer, start, end) {
-	  return toBuffer(buffer).toString('hex', start, end)
-	}
-
-	function write(buffer, string, offset, length, encoding) {
-	  return toBuffer(buffer).write(string, offset, length, encoding)
-	}
-
-	function readDoubleBE(buffer, offset) {
-	  return toBuffer(buffer).readDoubleBE(offset)
-	}
-
-	function readDoubleLE(buffer, offset) {
-	  return toBuffer(buffer).readDoubleLE(offset)
-	}
-
-	function readFloatBE(buffer, offset) {
-	  return toBuffer(buffer).readFloatBE(offset)
-	}
-
-	function readFloatLE(buffer, offset) {
-	  return toBuffer(buffer).readFloatLE(offset)
-	}
-
-	function readInt32BE(buffer, offset) {
-	  return toBuffer(buffer).readInt32BE(offset)
-	}
-
-	function readInt32LE(buffer, offset) {
-	  return toBuffer(buffer).readInt32LE(offset)
-	}
-
-	function readUInt32BE(buffer, offset) {
-	  return toBuffer(buffer).readUInt32BE(offset)
-	}
-
-	function readUInt32LE(buffer, offset) {
-	  return toBuffer(buffer).readUInt32LE(offset)
-	}
-
-	function writeDoubleBE(buffer, value, offset) {
-	  return toBuffer(buffer).writeDoubleBE(value, offset)
-	}
-
-	function writeDoubleLE(buffer, value, offset) {
-	  return toBuffer(buffer).writeDoubleLE(value, offset)
-	}
-
-	function writeFloatBE(buffer, value, offset) {
-	  return toBuffer(buffer).writeFloatBE(value, offset)
-	}
-
-	function writeFloatLE(buffer, value, offset) {
-	  return toBuffer(buffer).writeFloatLE(value, offset)
-	}
-
-	function writeInt32BE(buffer, value, offset) {
-	  return toBuffer(buffer).writeInt32BE(value, offset)
-	}
-
-	function writeInt32LE(buffer, value, offset) {
-	  return toBuffer(buffer).writeInt32LE(value, offset)
-	}
-
-	function writeUInt32BE(buffer, value, offset) {
-	  return toBuffer(buffer).writeUInt32BE(value, offset)
-	}
-
-	function writeUInt32LE(buffer, value, offset) {
-	  return toBuffer(buffer).writeUInt32LE(value, offset)
-	}
-
-	b4a = {
-	  isBuffer,
-	  isEncoding,
-	  alloc,
-	  allocUnsafe,
-	  allocUnsafeSlow,
-	  byteLength,
-	  compare,
-	  concat,
-	  copy,
-	  equals,
-	  fill,
-	  from,
-	  includes,
-	  indexOf,
-	  lastIndexOf,
-	  swap16,
-	  swap32,
-	  swap64,
-	  toBuffer,
-	  toString,
-	  toHex,
-	  write,
-	  readDoubleBE,
-	  readDoubleLE,
-	  readFloatBE,
-	  readFloatLE,
-	  readInt32BE,
-	  readInt32LE,
-	  readUInt32BE,
-	  readUInt32LE,
-	  writeDoubleBE,
-	  writeDoubleLE,
-	  writeFloatBE,
-	  writeFloatLE,
-	  writeInt32BE,
-	  writeInt32LE,
-	  writeUInt32BE,
-	  writeUInt32LE
-	};
-	return b4a;
-}
-
-var passThroughDecoder;
-var hasRequiredPassThroughDecoder;
-
-function requirePassThroughDecoder () {
-	if (hasRequiredPassThroughDecoder) return passThroughDecoder;
-	hasRequiredPassThroughDecoder = 1;
-	const b4a = requireB4a();
-
-	passThroughDecoder = class PassThroughDecoder {
-	  constructor(encoding) {
-	    this.encoding = encoding;
-	  }
-
-	  get remaining() {
-	    return 0
-	  }
-
-	  decode(data) {
-	    return b4a.toString(data, this.encoding)
-	  }
-
-	  flush() {
-	    return ''
-	  }
-	};
-	return passThroughDecoder;
-}
-
-var utf8Decoder;
-var hasRequiredUtf8Decoder;
-
-function requireUtf8Decoder () {
-	if (hasRequiredUtf8Decoder) return utf8Decoder;
-	hasRequiredUtf8Decoder = 1;
-	const b4a = requireB4a();
-
-	/**
-	 * https://encoding.spec.whatwg.org/#utf-8-decoder
-	 */
-	utf8Decoder = class UTF8Decoder {
-	  constructor() {
-	    this._reset();
-	  }
-
-	  get remaining() {
-	    return this.bytesSeen
-	  }
-
-	  decode(data) {
-	    if (data.byteLength === 0) return ''
-
-	    if (this.bytesNeeded === 0 && trailingIncomplete(data, 0) === 0) {
-	      this.bytesSeen = trailingBytesSeen(data);
-	      return b4a.toString(data, 'utf8')
-	    }
-
-	    let result = '';
-	    let start = 0;
-
-	    if (this.bytesNeeded > 0) {
-	      while (start < data.byteLength) {
-	        const byte = data[start];
-
-	        if (byte < this.lowerBoundary || byte > this.upperBoundary) {
-	          result += '\ufffd';
-	          this._reset();
-	          break
-	        }
-
-	        this.lowerBoundary = 0x80;
-	        this.upperBoundary = 0xbf;
-	        this.codePoint = (this.codePoint << 6) | (byte & 0x3f);
-	        this.bytesSeen++;
-	        start++;
-
-	        if (this.bytesSeen === this.bytesNeeded) {
-	          result += String.fromCodePoint(this.codePoint);
-	          this._reset();
-	          break
-	        }
-	      }
-
-	      if (this.bytesNeeded > 0) return result
-	    }
-
-	    const trailing = trailingIncomplete(data, start);
-	    const end = data.byteLength - trailing;
-
-	    if (end > start) result += b4a.toString(data, 'utf8', start, end);
-
-	    for (let i = end; i < data.byteLength; i++) {
-	      const byte = data[i];
-
-	      if (this.bytesNeeded === 0) {
-	        if (byte <= 0x7f) {
-	          this.bytesSeen = 0;
-	          result += String.fromCharCode(byte);
-	        } else if (byte >= 0xc2 && byte <= 0xdf) {
-	          this.bytesNeeded = 2;
-	          this.bytesSeen = 1;
-	          this.codePoint = byte & 0x1f;
-	        } else if (byte >= 0xe0 && byte <= 0xef) {
-	          if (byte === 0xe0) this.lowerBoundary = 0xa0;
-	          else if (byte === 0xed) this.upperBoundary = 0x9f;
-	          this.bytesNeeded = 3;
-	          this.bytesSeen = 1;
-	          this.codePoint = byte & 0xf;
-	        } else if (byte >= 0xf0 && byte <= 0xf4) {
-	          if (byte === 0xf0) this.lowerBoundary = 0x90;
-	          else if (byte === 0xf4) this.upperBoundary = 0x8f;
-	          this.bytesNeeded = 4;
-	          this.bytesSeen = 1;
-	          this.codePoint = byte & 0x7;
-	        } else {
-	          this.bytesSeen = 1;
-	          result += '\ufffd';
-	        }
-
-	        continue
-	      }
-
-	      if (byte < this.lowerBoundary || byte > this.upperBoundary) {
-	        result += '\ufffd';
-	        i--;
-	        this._reset();
-
-	        continue
-	      }
-
-	      this.lowerBoundary = 0x80;
-	      this.upperBoundary = 0xbf;
-
-	      this.codePoint = (this.codePoint << 6) | (byte & 0x3f);
-	      this.bytesSeen++;
-
-	      if (this.bytesSeen === this.bytesNeeded) {
-	        result += String.fromCodePoint(this.codePoint);
-	        this._reset();
-	      }
-	    }
-
-	    return result
-	  }
-
-	  flush() {
-	    const result = this.bytesNeeded > 0 ? '\ufffd' : '';
-	    this._reset();
-	    return result
-	  }
-
-	  _reset() {
-	    this.codePoint = 0;
-	    this.bytesNeeded = 0;
-	    this.bytesSeen = 0;
-	    this.lowerBoundary = 0x80;
-	    this.upperBoundary = 0xbf;
-	  }
-	};
-
-	function trailingIncomplete(data, start) {
-	  const len = data.byteLength;
-	  if (len <= start) return 0
-
-	  const limit = Math.max(start, len - 4);
-
-	  let i = len - 1;
-	  while (i > limit && (data[i] & 0xc0) === 0x80) i--;
-
-	  if (i < start) return 0
-
-	  const byte = data[i];
-
-	  let needed;
-	  if (byte <= 0x7f) return 0
-	  if (byte >= 0xc2 && byte <= 0xdf) needed = 2;
-	  else if (byte >= 0xe0 && byte <= 0xef) needed = 3;
-	  else if (byte >= 0xf0 && byte <= 0xf4) needed = 4;
-	  else return 0
-
-	  const available = len - i;
-	  return available < needed ? available : 0
-	}
-
-	function trailingBytesSeen(data) {
-	  const len = data.byteLength;
-	  if (len === 0) return 0
-
-	  const last = data[len - 1];
-
-	  if (last <= 0x7f) return 0
-	  if ((last & 0xc0) !== 0x80) return 1
-
-	  const limit = Math.max(0, len - 4);
-
-	  let i = len - 2;
-	  while (i >= limit && (data[i] & 0xc0) === 0x80) i--;
-
-	  if (i < 0) return 1
-
-	  const first = data[i];
-
-	  let needed;
-	  if (first >= 0xc2 && first <= 0xdf) needed = 2;
-	  else if (first >= 0xe0 && first <= 0xef) needed = 3;
-	  else if (first >= 0xf0 && first <= 0xf4) needed = 4;
-	  else return 1
-
-	  if (len - i !== needed) return 1
-
-	  if (needed >= 3) {
-	    const second = data[i + 1];
-	    if (first === 0xe0 && second < 0xa0) return 1
-	    if (first === 0xed && second > 0x9f) return 1
-	    if (first === 0xf0 && second < 0x90) return 1
-	    if (first === 0xf4 && second > 0x8f) return 1
-	  }
-
-	  return 0
-	}
-	return utf8Decoder;
-}
-
-var textDecoder;
-var hasRequiredTextDecoder;
-
-function requireTextDecoder () {
-	if (hasRequiredTextDecoder) return textDecoder;
-	hasRequiredTextDecoder = 1;
-	const PassThroughDecoder = requirePassThroughDecoder();
-	const UTF8Decoder = requireUtf8Decoder();
-
-	textDecoder = class TextDecoder {
-	  constructor(encoding = 'utf8') {
-	    this.encoding = normalizeEncoding(encoding);
-
-	    switch (this.encoding) {
-	      case 'utf8':
-	        this.decoder = new UTF8Decoder();
-	        break
-	      case 'utf16le':
-	      case 'base64':
-	        throw new Error('Unsupported encoding: ' + this.encoding)
-	      default:
-	        this.decoder = new PassThroughDecoder(this.encoding);
-	    }
-	  }
-
-	  get remaining() {
-	    return this.decoder.remaining
-	  }
-
-	  push(data) {
-	    if (typeof data === 'string') return data
-	    return this.decoder.decode(data)
-	  }
-
-	  // For Node.js compatibility
-	  write(data) {
-	    return this.push(data)
-	  }
-
-	  end(data) {
-	    let result = '';
-	    if (data) result = this.push(data);
-	    result += this.decoder.flush();
-	    return result
-	  }
-	};
-
-	function normalizeEncoding(encoding) {
-	  encoding = encoding.toLowerCase();
-
-	  switch (encoding) {
-	    case 'utf8':
-	    case 'utf-8':
-	      return 'utf8'
-	    case 'ucs2':
-	    case 'ucs-2':
-	    case 'utf16le':
-	    case 'utf-16le':
-	      return 'utf16le'
-	    case 'latin1':
-	    case 'binary':
-	      return 'latin1'
-	    case 'base64':
-	    case 'ascii':
-	    case 'hex':
-	      return encoding
-	    default:
-	      throw new Error('Unknown encoding: ' + encoding)
-	  }
-	}
-	return textDecoder;
-}
-
-var errors;
-var hasRequiredErrors;
-
-function requireErrors () {
-	if (hasRequiredErrors) return errors;
-	hasRequiredErrors = 1;
-	errors = class StreamError extends Error {
-	  constructor(msg, code, fn = StreamError) {
-	    super(msg);
-
-	    this.code = code;
-
-	    if (Error.captureStackTrace) {
-	      Error.captureStackTrace(this, fn);
-	    }
-	  }
-
-	  static isStreamDestroyed(err) {
-	    return err && err.code === 'STREAM_DESTROYED'
-	  }
-
-	  static isPrematureClose(err) {
-	    return err && err.code === 'PREMATURE_CLOSE'
-	  }
-
-	  static isAborted(err) {
-	    return err && err.code === 'ABORTED'
-	  }
-
-	  static isBadArgument(err) {
-	    return err && err.code === 'BAD_ARGUMENT'
-	  }
-
-	  get name() {
-	    return 'StreamError'
-	  }
-
-	  static STREAM_DESTROYED() {
-	    return new StreamError('Stream was destroyed', 'STREAM_DESTROYED', StreamError.STREAM_DESTROYED)
-	  }
-
-	  static PREMATURE_CLOSE(msg = 'Premature close') {
-	    return new StreamError(msg, 'PREMATURE_CLOSE', StreamError.PREMATURE_CLOSE)
-	  }
-
-	  static ABORTED() {
-	    return new StreamError('Stream aborted', 'ABORTED', StreamError.ABORTED)
-	  }
-
-	  static BAD_ARGUMENT(msg = 'Bad argument') {
-	    return new StreamError(msg, 'BAD_ARGUMENT', StreamError.BAD_ARGUMENT)
-	  }
-	};
-	return errors;
-}
-
-var streamx;
-var hasRequiredStreamx;
-
-function requireStreamx () {
-	if (hasRequiredStreamx) return streamx;
-	hasRequiredStreamx = 1;
-	const { EventEmitter } = require_default();
-	const FIFO = requireFastFifo();
-	const TextDecoder = requireTextDecoder();
-
-	const StreamError = requireErrors();
-
-	// if we do a future major, expect queue microtask to be there always, for now a bit defensive
-	const qmt =
-	  typeof queueMicrotask === 'undefined' ? (fn) => commonjsGlobal.process.nextTick(fn) : queueMicrotask;
-
-	// 29 bits used total (4 from shared, 14 from read, and 11 from write)
-	const MAX = (1 << 29) - 1;
-
-	// Shared state
-	const OPENING = 0b0001;
-	const PREDESTROYING = 0b0010;
-	const DESTROYING = 0b0100;
-	const DESTROYED = 0b1000;
-
-	const NOT_OPENING = MAX ^ OPENING;
-	const NOT_PREDESTROYING = MAX ^ PREDESTROYING;
-
-	// Read state (4 bit offset from shared state)
-	const READ_ACTIVE = 0b00000000000001 << 4;
-	const READ_UPDATING = 0b00000000000010 << 4;
-	const READ_PRIMARY = 0b00000000000100 << 4;
-	const READ_QUEUED = 0b00000000001000 << 4;
-	const READ_RESUMED = 0b00000000010000 << 4;
-	const READ_PIPE_DRAINED = 0b00000000100000 << 4;
-	const READ_ENDING = 0b00000001000000 << 4;
-	const READ_EMIT_DATA = 0b00000010000000 << 4;
-	const READ_EMIT_READABLE = 0b00000100000000 << 4;
-	const READ_EMITTED_READABLE = 0b00001000000000 << 4;
-	const READ_DONE = 0b00010000000000 << 4;
-	const READ_NEXT_TICK = 0b00100000000000 << 4;
-	const READ_NEEDS_PUSH = 0b01000000000000 << 4;
-	const READ_READ_AHEAD = 0b10000000000000 << 4;
-
-	// Combined read state
-	const READ_FLOWING = READ_RESUMED | READ_PIPE_DRAINED;
-	const READ_ACTIVE_AND_NEEDS_PUSH = READ_ACTIVE | READ_NEEDS_PUSH;
-	const READ_PRIMARY_AND_ACTIVE = READ_PRIMARY | READ_ACTIVE;
-	const READ_EMIT_READABLE_AND_QUEUED = READ_EMIT_READABLE | READ_QUEUED;
-	const READ_RESUMED_READ_AHEAD = READ_RESUMED | READ_READ_AHEAD;
-
-	const READ_NOT_ACTIVE = MAX ^ READ_ACTIVE;
-	const READ_NON_PRIMARY = MAX ^ READ_PRIMARY;
-	const READ_NON_PRIMARY_AND_PUSHED = MAX ^ (READ_PRIMARY | READ_NEEDS_PUSH);
-	const READ_PUSHED = MAX ^ READ_NEEDS_PUSH;
-	const READ_PAUSED = MAX ^ READ_RESUMED;
-	const READ_NOT_QUEUED = MAX ^ (READ_QUEUED | READ_EMITTED_READABLE);
-	const READ_NOT_ENDING = MAX ^ READ_ENDING;
-	const READ_PIPE_NOT_DRAINED = MAX ^ READ_FLOWING;
-	const READ_NOT_NEXT_TICK = MAX ^ READ_NEXT_TICK;
-	const READ_NOT_UPDATING = MAX ^ READ_UPDATING;
-	const READ_NO_READ_AHEAD = MAX ^ READ_READ_AHEAD;
-	const READ_PAUSED_NO_READ_AHEAD = MAX ^ READ_RESUMED_READ_AHEAD;
-
-	// Write state (18 bit offset, 4 bit offset from shared state and 14 from read state)
-	const WRITE_ACTIVE = 0b00000000001 << 18;
-	const WRITE_UPDATING = 0b00000000010 << 18;
-	const WRITE_PRIMARY = 0b00000000100 << 18;
-	const WRITE_QUEUED = 0b00000001000 << 18;
-	const WRITE_UNDRAINED = 0b00000010000 << 18;
-	const WRITE_DONE = 0b00000100000 << 18;
-	const WRITE_EMIT_DRAIN = 0b00001000000 << 18;
-	const WRITE_NEXT_TICK = 0b00010000000 << 18;
-	const WRITE_WRITING = 0b00100000000 << 18;
-	const WRITE_FINISHING = 0b01000000000 << 18;
-	const WRITE_CORKED = 0b10000000000 << 18;
-
-	const WRITE_NOT_ACTIVE = MAX ^ (WRITE_ACTIVE | WRITE_WRITING);
-	const WRITE_NON_PRIMARY = MAX ^ WRITE_PRIMARY;
-	const WRITE_NOT_FINISHING = MAX ^ (WRITE_ACTIVE | WRITE_FINISHING);
-	const WRITE_DRAINED = MAX ^ WRITE_UNDRAINED;
-	const WRITE_NOT_QUEUED = MAX ^ WRITE_QUEUED;
-	const WRITE_NOT_NEXT_TICK = MAX ^ WRITE_NEXT_TICK;
-	const WRITE_NOT_UPDATING = MAX ^ WRITE_UPDATING;
-	const WRITE_NOT_CORKED = MAX ^ WRITE_CORKED;
-
-	// Combined shared state
-	const ACTIVE = READ_ACTIVE | WRITE_ACTIVE;
-	const NOT_ACTIVE = MAX ^ ACTIVE;
-	const DONE = READ_DONE | WRITE_DONE;
-	const DESTROY_STATUS = DESTROYING | DESTROYED | PREDESTROYING;
-	const OPEN_STATUS = DESTROY_STATUS | OPENING;
-	const AUTO_DESTROY = DESTROY_STATUS | DONE;
-	const NON_PRIMARY = WRITE_NON_PRIMARY & READ_NON_PRIMARY;
-	const ACTIVE_OR_TICKING = WRITE_NEXT_TICK | READ_NEXT_TICK;
-	const TICKING = ACTIVE_OR_TICKING & NOT_ACTIVE;
-	const IS_OPENING = OPEN_STATUS | TICKING;
-
-	// Combined shared state and read state
-	const READ_PRIMARY_STATUS = OPEN_STATUS | READ_ENDING | READ_DONE;
-	const READ_STATUS = OPEN_STATUS | READ_DONE | READ_QUEUED;
-	const READ_ENDING_STATUS = OPEN_STATUS | READ_ENDING | READ_QUEUED;
-	const READ_READABLE_STATUS = OPEN_STATUS | READ_EMIT_READABLE | READ_QUEUED | READ_EMITTED_READABLE;
-	const SHOULD_NOT_READ =
-	  OPEN_STATUS | READ_ACTIVE | READ_ENDING | READ_DONE | READ_NEEDS_PUSH | READ_READ_AHEAD;
-	const READ_BACKPRESSURE_STATUS = DESTROY_STATUS | READ_ENDING | READ_DONE;
-	const READ_UPDATE_SYNC_STATUS = READ_UPDATING | OPEN_STATUS | READ_NEXT_TICK | READ_PRIMARY;
-	const READ_NEXT_TICK_OR_OPENING = READ_NEXT_TICK | OPENING;
-
-	// Combined write state
-	const WRITE_PRIMARY_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_DONE;
-	const WRITE_QUEUED_AND_UNDRAINED = WRITE_QUEUED | WRITE_UNDRAINED;
-	const WRITE_QUEUED_AND_ACTIVE = WRITE_QUEUED | WRITE_ACTIVE;
-	const WRITE_DRAIN_STATUS = WRITE_QUEUED | WRITE_UNDRAINED | OPEN_STATUS | WRITE_ACTIVE;
-	const WRITE_STATUS = OPEN_STATUS | WRITE_ACTIVE | WRITE_QUEUED | WRITE_CORKED;
-	const WRITE_PRIMARY_AND_ACTIVE = WRITE_PRIMARY | WRITE_ACTIVE;
-	const WRITE_ACTIVE_AND_WRITING = WRITE_ACTIVE | WRITE_WRITING;
-	const WRITE_FINISHING_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_QUEUED_AND_ACTIVE | WRITE_DONE;
-	const WRITE_BACKPRESSURE_STATUS = WRITE_UNDRAINED | DESTROY_STATUS | WRITE_FINISHING | WRITE_DONE;
-	const WRITE_UPDATE_SYNC_STATUS = WRITE_UPDATING | OPEN_STATUS | WRITE_NEXT_TICK | WRITE_PRIMARY;
-	const WRITE_DROP_DATA = WRITE_FINISHING | WRITE_DONE | DESTROY_STATUS;
-
-	const asyncIterator = Symbol.asyncIterator || Symbol('asyncIterator');
-
-	class WritableState {
-	  constructor(
-	    stream,
-	    { highWaterMark = 16384, map = null, mapWritable, byteLength, byteLengthWritable } = {}
-	  ) {
-	    this.stream = stream;
-	    this.queue = new FIFO();
-	    this.highWaterMark = highWaterMark;
-	    this.buffered = 0;
-	    this.error = null;
-	    this.pipeline = null;
-	    this.drains = null; // if we add more seldomly used helpers we might them into a subobject so its a single ptr
-	    this.byteLength = byteLengthWritable || byteLength || defaultByteLength;
-	    this.map = mapWritable || map;
-	    this.afterWrite = afterWrite.bind(this);
-	    this.afterUpdateNextTick = updateWriteNT.bind(this);
-	  }
-
-	  get ending() {
-	    return (this.stream._duplexState & WRITE_FINISHING) !== 0
-	  }
-
-	  get ended() {
-	    return (this.stream._duplexState & WRITE_DONE) !== 0
-	  }
-
-	  push(data) {
-	    if ((this.stream._duplexState & WRITE_DROP_DATA) !== 0) return false
-	    if (this.map !== null) data = this.map(data);
-
-	    this.buffered += this.byteLength(data);
-	    this.queue.push(data);
-
-	    if (this.buffered < this.highWaterMark) {
-	      this.stream._duplexState |= WRITE_QUEUED;
-	      return true
-	    }
-
-	    this.stream._duplexState |= WRITE_QUEUED_AND_UNDRAINED;
-	    return false
-	  }
-
-	  shift() {
-	    const data = this.queue.shift();
-
-	    this.buffered -= this.byteLength(data);
-	    if (this.buffered === 0) this.stream._duplexState &= WRITE_NOT_QUEUED;
-
-	    return data
-	  }
-
-	  end(data) {
-	    if (typeof data === 'function') {
-	      this.stream.once('finish', data);
-	    } else if (data !== undefined && data !== null) {
-	      this.push(data);
-	    }
-
-	    this.stream._duplexState = (this.stream._duplexState | WRITE_FINISHING) & WRITE_NON_PRIMARY;
-	  }
-
-	  autoBatch(data, cb) {
-	    const buffer = [];
-	    const stream = this.stream;
-
-	    buffer.push(data);
-	    while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED_AND_ACTIVE) {
-	      buffer.push(stream._writableState.shift());
-	    }
-
-	    if ((stream._duplexState & OPEN_STATUS) !== 0) return cb(null)
-	    stream._writev(buffer, cb);
-	  }
-
-	  update() {
-	    const stream = this.stream;
-
-	    stream._duplexState |= WRITE_UPDATING;
-
-	    do {
-	      while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED) {
-	        const data = this.shift();
-	        stream._duplexState |= WRITE_ACTIVE_AND_WRITING;
-	        stream._write(data, this.afterWrite);
-	      }
-
-	      if ((stream._duplexState & WRITE_PRIMARY_AND_ACTIVE) === 0) this.updateNonPrimary();
-	    } while (this.continueUpdate() === true)
-
-	    stream._duplexState &= WRITE_NOT_UPDATING;
-	  }
-
-	  updateNonPrimary() {
-	    const stream = this.stream;
-
-	    if ((stream._duplexState & WRITE_FINISHING_STATUS) === WRITE_FINISHING) {
-	      stream._duplexState = stream._duplexState | WRITE_ACTIVE;
-	      stream._final(afterFinal.bind(this));
-	      return
-	    }
-
-	    if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
-	      if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
-	        stream._duplexState |= ACTIVE;
-	        stream._destroy(afterDestroy.bind(this));
-	      }
-	      return
-	    }
-
-	    if ((stream._duplexState & IS_OPENING) === OPENING) {
-	      stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING;
-	      stream._open(afterOpen.bind(this));
-	    }
-	  }
-
-	  continueUpdate() {
-	    if ((this.stream._duplexState & WRITE_NEXT_TICK) === 0) return false
-	    this.stream._duplexState &= WRITE_NOT_NEXT_TICK;
-	    return true
-	  }
-
-	  updateCallback() {
-	    if ((this.stream._duplexState & WRITE_UPDATE_SYNC_STATUS) === WRITE_PRIMARY) {
-	      this.update();
-	    } else {
-	      this.updateNextTick();
-	    }
-	  }
-
-	  updateNextTick() {
-	    if ((this.stream._duplexState & WRITE_NEXT_TICK) !== 0) return
-	    this.stream._duplexState |= WRITE_NEXT_TICK;
-	    if ((this.stream._duplexState & WRITE_UPDATING) === 0) qmt(this.afterUpdateNextTick);
-	  }
-	}
-
-	class ReadableState {
-	  constructor(
-	    stream,
-	    { highWaterMark = 16384, map = null, mapReadable, byteLength, byteLengthReadable } = {}
-	  ) {
-	    this.stream = stream;
-	    this.queue = new FIFO();
-	    this.highWaterMark = highWaterMark === 0 ? 1 : highWaterMark;
-	    this.buffered = 0;
-	    this.readAhead = highWaterMark > 0;
-	    this.error = null;
-	    this.pipeline = null;
-	    this.byteLength = byteLengthReadable || byteLength || defaultByteLength;
-	    this.map = mapReadable || map;
-	    this.pipeTo = null;
-	    this.afterRead = afterRead.bind(this);
-	    this.afterUpdateNextTick = updateReadNT.bind(this);
-	  }
-
-	  get ending() {
-	    return (this.stream._duplexState & READ_ENDING) !== 0
-	  }
-
-	  get ended() {
-	    return (this.stream._duplexState & READ_DONE) !== 0
-	  }
-
-	  pipe(pipeTo, cb) {
-	    if (this.pipeTo !== null) throw StreamError.BAD_ARGUMENT('Can only pipe to one destination')
-	    if (typeof cb !== 'function') cb = null;
-
-	    this.stream._duplexState |= READ_PIPE_DRAINED;
-	    this.pipeTo = pipeTo;
-	    this.pipeline = new Pipeline(this.stream, pipeTo, cb);
-
-	    if (cb) this.stream.on('error', noop); // We already error handle this so supress crashes
-
-	    if (isStreamx(pipeTo)) {
-	      pipeTo._writableState.pipeline = this.pipeline;
-	      if (cb) pipeTo.on('error', noop); // We already error handle this so supress crashes
-	      pipeTo.on('finish', this.pipeline.finished.bind(this.pipeline)); // TODO: just call finished from pipeTo itself
-	    } else {
-	      const onerror = this.pipeline.done.bind(this.pipeline, pipeTo);
-	      const onclose = this.pipeline.done.bind(this.pipeline, pipeTo, null); // onclose has a weird bool arg
-	      pipeTo.on('error', onerror);
-	      pipeTo.on('close', onclose);
-	      pipeTo.on('finish', this.pipeline.finished.bind(this.pipeline));
-	    }
-
-	    pipeTo.on('drain', afterDrain.bind(this));
-	    this.stream.emit('piping', pipeTo);
-	    pipeTo.emit('pipe', this.stream);
-	  }
-
-	  push(data) {
-	    const stream = this.stream;
-
-	    if (data === null) {
-	      this.highWaterMark = 0;
-	      stream._duplexState = (stream._duplexState | READ_ENDING) & READ_NON_PRIMARY_AND_PUSHED;
-	      return false
-	    }
-
-	    if (this.map !== null) {
-	      data = this.map(data);
-	      if (data === null) {
-	        stream._duplexState &= READ_PUSHED;
-	        return this.buffered < this.highWaterMark
-	      }
-	    }
-
-	    this.buffered += this.byteLength(data);
-	    this.queue.push(data);
-
-	    stream._duplexState = (stream._duplexState | READ_QUEUED) & READ_PUSHED;
-
-	    return this.buffered < this.highWaterMark
-	  }
-
-	  shift() {
-	    const data = this.queue.shift();
-
-	    this.buffered -= this.byteLength(data);
-	    if (this.buffered === 0) {
-	      this.stream._duplexState &= READ_NOT_QUEUED;
-	    }
-
-	    return data
-	  }
-
-	  unshift(data) {
-	    const pending = [this.map !== null ? this.map(data) : data];
-	    while (this.buffered > 0) pending.push(this.shift());
-
-	    for (let i = 0; i < pending.length - 1; i++) {
-	      const data = pending[i];
-	      this.buffered += this.byteLength(data);
-	      this.queue.push(data);
-	    }
-
-	    this.push(pending[pending.length - 1]);
-	  }
-
-	  read() {
-	    const stream = this.stream;
-
-	    if ((stream._duplexState & READ_STATUS) === READ_QUEUED) {
-	      const data = this.shift();
-
-	      if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
-	        stream._duplexState &= READ_PIPE_NOT_DRAINED;
-	      }
-
-	      if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
-	        stream.emit('data', data);
-	      }
-
-	      return data
-	    }
-
-	    if (this.readAhead === false) {
-	      stream._duplexState |= READ_READ_AHEAD;
-	      this.updateNextTick();
-	    }
-
-	    return null
-	  }
-
-	  drain() {
-	    const stream = this.stream;
-
-	    while (
-	      (stream._duplexState & READ_STATUS) === READ_QUEUED &&
-	      (stream._duplexState & READ_FLOWING) !== 0
-	    ) {
-	      const data = this.shift();
-
-	      if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
-	        stream._duplexState &= READ_PIPE_NOT_DRAINED;
-	      }
-
-	      if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
-	        stream.emit('data', data);
-	      }
-	    }
-	  }
-
-	  update() {
-	    const stream = this.stream;
-
-	    stream._duplexState |= READ_UPDATING;
-
-	    do {
-	      this.drain();
-
-	      while (
-	        this.buffered < this.highWaterMark &&
-	        (stream._duplexState & SHOULD_NOT_READ) === READ_READ_AHEAD
-	      ) {
-	        stream._duplexState |= READ_ACTIVE_AND_NEEDS_PUSH;
-	        stream._read(this.afterRead);
-	        this.drain();
-	      }
-
-	      if ((stream._duplexState & READ_READABLE_STATUS) === READ_EMIT_READABLE_AND_QUEUED) {
-	        stream._duplexState |= READ_EMITTED_READABLE;
-	        stream.emit('readable');
-	      }
-
-	      if ((stream._duplexState & READ_PRIMARY_AND_ACTIVE) === 0) {
-	        this.updateNonPrimary();
-	      }
-	    } while (this.continueUpdate() === true)
-
-	    stream._duplexState &= READ_NOT_UPDATING;
-	  }
-
-	  updateNonPrimary() {
-	    const stream = this.stream;
-
-	    if ((stream._duplexState & READ_ENDING_STATUS) === READ_ENDING) {
-	      stream._duplexState = (stream._duplexState | READ_DONE) & READ_NOT_ENDING;
-	      stream.emit('end');
-
-	      if ((stream._duplexState & AUTO_DESTROY) === DONE) {
-	        stream._duplexState |= DESTROYING;
-	      }
-
-	      if (this.pipeTo !== null) {
-	        this.pipeTo.end();
-	      }
-	    }
-
-	    if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
-	      if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
-	        stream._duplexState |= ACTIVE;
-	        stream._destroy(afterDestroy.bind(this));
-	      }
-	      return
-	    }
-
-	    if ((stream._duplexState & IS_OPENING) === OPENING) {
-	      stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING;
-	      stream._open(afterOpen.bind(this));
-	    }
-	  }
-
-	  continueUpdate() {
-	    if ((this.stream._duplexState & READ_NEXT_TICK) === 0) return false
-	    this.stream._duplexState &= READ_NOT_NEXT_TICK;
-	    return true
-	  }
-
-	  updateCallback() {
-	    if ((this.stream._duplexState & READ_UPDATE_SYNC_STATUS) === READ_PRIMARY) {
-	      this.update();
-	    } else {
-	      this.updateNextTick();
-	    }
-	  }
-
-	  updateNextTickIfOpen() {
-	    if ((this.stream._duplexState & READ_NEXT_TICK_OR_OPENING) !== 0) return
-	    this.stream._duplexState |= READ_NEXT_TICK;
-	    if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick);
-	  }
-
-	  updateNextTick() {
-	    if ((this.stream._duplexState & READ_NEXT_TICK) !== 0) return
-	    this.stream._duplexState |= READ_NEXT_TICK;
-	    if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick);
-	  }
-	}
-
-	class TransformState {
-	  constructor(stream) {
-	    this.data = null;
-	    this.afterTransform = afterTransform.bind(stream);
-	    this.afterFinal = null;
-	  }
-	}
-
-	class Pipeline {
-	  constructor(src, dst, cb) {
-	    this.from = src;
-	    this.to = dst;
-	    this.afterPipe = cb;
-	    this.error = null;
-	    this.pipeToFinished = false;
-	  }
-
-	  finished() {
-	    this.pipeToFinished = true;
-	  }
-
-	  done(stream, err) {
-	    if (err) this.error = err;
-
-	    if (stream === this.to) {
-	      this.to = null;
-
-	      if (this.from !== null) {
-	        if ((this.from._duplexState & READ_DONE) === 0 || !this.pipeToFinished) {
-	          this.from.destroy(this.error || StreamError.PREMATURE_CLOSE('Writable stream closed'));
-	        }
-	        return
-	      }
-	    }
-
-	    if (stream === this.from) {
-	      this.from = null;
-
-	      if (this.to !== null) {
-	        if ((stream._duplexState & READ_DONE) === 0) {
-	          this.to.destroy(this.error || StreamError.PREMATURE_CLOSE('Readable stream closed'));
-	        }
-	        return
-	      }
-	    }
-
-	    if (this.afterPipe !== null) this.afterPipe(this.error);
-	    this.to = this.from = this.afterPipe = null;
-	  }
-	}
-
-	function afterDrain() {
-	  this.stream._duplexState |= READ_PIPE_DRAINED;
-	  this.updateCallback();
-	}
-
-	function afterFinal(err) {
-	  const stream = this.stream;
-	  if (err) stream.destroy(err);
-
-	  if ((stream._duplexState & DESTROY_STATUS) === 0) {
-	    stream._duplexState |= WRITE_DONE;
-	    stream.emit('finish');
-	  }
-
-	  if ((stream._duplexState & AUTO_DESTROY) === DONE) {
-	    stream._duplexState |= DESTROYING;
-	  }
-
-	  stream._duplexState &= WRITE_NOT_FINISHING;
-
-	  // no need to wait the extra tick here, so we short circuit that
-	  if ((stream._duplexState & WRITE_UPDATING) === 0) {
-	    this.update();
-	  } else {
-	    this.updateNextTick();
-	  }
-	}
-
-	function afterDestroy(err) {
-	  const stream = this.stream;
-
-	  if (!err && !StreamError.isStreamDestroyed(this.error)) err = this.error;
-	  if (err) stream.emit('error', err);
-
-	  stream._duplexState |= DESTROYED;
-	  stream.emit('close');
-
-	  const rs = stream._readableState;
-	  const ws = stream._writableState;
-
-	  if (rs !== null && rs.pipeline !== null) {
-	    rs.pipeline.done(stream, err);
-	  }
-
-	  if (ws !== null) {
-	    while (ws.drains !== null && ws.drains.length > 0) {
-	      ws.drains.shift().resolve(false);
-	    }
-
-	    if (ws.pipeline !== null) {
-	      ws.pipeline.done(stream, err);
-	    }
-	  }
-	}
-
-	function afterWrite(err) {
-	  const stream = this.stream;
-
-	  if (err) stream.destroy(err);
-	  stream._duplexState &= WRITE_NOT_ACTIVE;
-
-	  if (this.drains !== null) tickDrains(this.drains);
-
-	  if ((stream._duplexState & WRITE_DRAIN_STATUS) === WRITE_UNDRAINED) {
-	    stream._duplexState &= WRITE_DRAINED;
-
-	    if ((stream._duplexState & WRITE_EMIT_DRAIN) === WRITE_EMIT_DRAIN) {
-	      stream.emit('drain');
-	    }
-	  }
-
-	  this.updateCallback();
-	}
-
-	function afterRead(err) {
-	  if (err) this.stream.destroy(err);
-	  this.stream._duplexState &= READ_NOT_ACTIVE;
-
-	  if (this.readAhead === false && (this.stream._duplexState & READ_RESUMED) === 0) {
-	    this.stream._duplexState &= READ_NO_READ_AHEAD;
-	  }
-
-	  this.updateCallback();
-	}
-
-	function updateReadNT() {
-	  if ((this.stream._duplexState & READ_UPDATING) === 0) {
-	    this.stream._duplexState &= READ_NOT_NEXT_TICK;
-	    this.update();
-	  }
-	}
-
-	function updateWriteNT() {
-	  if ((this.stream._duplexState & WRITE_UPDATING) === 0) {
-	    this.stream._duplexState &= WRITE_NOT_NEXT_TICK;
-	    this.update();
-	  }
-	}
-
-	function tickDrains(drains) {
-	  for (let i = 0; i < drains.length; i++) {
-	    // drains.writes are monotonic, so if one is 0 its always the first one
-	    if (--drains[i].writes === 0) {
-	      drains.shift().resolve(true);
-	      i--;
-	    }
-	  }
-	}
-
-	function afterOpen(err) {
-	  const stream = this.stream;
-
-	  if (err) stream.destroy(err);
-
-	  if ((stream._duplexState & DESTROYING) === 0) {
-	    if ((stream._duplexState & READ_PRIMARY_STATUS) === 0) {
-	      stream._duplexState |= READ_PRIMARY;
-	    }
-
-	    if ((stream._duplexState & WRITE_PRIMARY_STATUS) === 0) {
-	      stream._duplexState |= WRITE_PRIMARY;
-	    }
-
-	    stream.emit('open');
-	  }
-
-	  stream._duplexState &= NOT_ACTIVE;
-
-	  if (stream._writableState !== null) {
-	    stream._writableState.updateCallback();
-	  }
-
-	  if (stream._readableState !== null) {
-	    stream._readableState.updateCallback();
-	  }
-	}
-
-	function afterTransform(err, data) {
-	  if (data !== undefined && data !== null) this.push(data);
-	  this._writableState.afterWrite(err);
-	}
-
-	function newListener(name) {
-	  if (this._readableState !== null) {
-	    if (name === 'data') {
-	      this._duplexState |= READ_EMIT_DATA | READ_RESUMED_READ_AHEAD;
-	      this._readableState.updateNextTick();
-	    }
-	    if (name === 'readable') {
-	      this._duplexState |= READ_EMIT_READABLE;
-	      this._readableState.updateNextTick();
-	    }
-	  }
-
-	  if (this._writableState !== null) {
-	    if (name === 'drain') {
-	      this._duplexState |= WRITE_EMIT_DRAIN;
-	      this._writableState.updateNextTick();
-	    }
-	  }
-	}
-
-	class Stream extends EventEmitter {
-	  constructor(opts) {
-	    super();
-
-	    this._duplexState = 0;
-	    this._readableState = null;
-	    this._writableState = null;
-
-	    if (opts) {
-	      if (opts.open) this._open = opts.open;
-	      if (opts.destroy) this._destroy = opts.destroy;
-	      if (opts.predestroy) this._predestroy = opts.predestroy;
-	      if (opts.signal) opts.signal.addEventListener('abort', abort.bind(this));
-	    }
-
-	    this.on('newListener', newListener);
-	  }
-
-	  _open(cb) {
-	    cb(null);
-	  }
-
-	  _destroy(cb) {
-	    cb(null);
-	  }
-
-	  _predestroy() {
-	    // does nothing
-	  }
-
-	  get readable() {
-	    return this._readableState !== null ? true : undefined
-	  }
-
-	  get writable() {
-	    return this._writableState !== null ? true : undefined
-	  }
-
-	  get destroyed() {
-	    return (this._duplexState & DESTROYED) !== 0
-	  }
-
-	  get destroying() {
-	    return (this._duplexState & DESTROY_STATUS) !== 0
-	  }
-
-	  destroy(err) {
-	    if ((this._duplexState & DESTROY_STATUS) === 0) {
-	      if (!err) err = StreamError.STREAM_DESTROYED();
-	      this._duplexState = (this._duplexState | DESTROYING) & NON_PRIMARY;
-
-	      if (this._readableState !== null) {
-	        this._readableState.highWaterMark = 0;
-	        this._readableState.error = err;
-	      }
-
-	      if (this._writableState !== null) {
-	        this._writableState.highWaterMark = 0;
-	        this._writableState.error = err;
-	      }
-
-	      this._duplexState |= PREDESTROYING;
-	      this._predestroy();
-	      this._duplexState &= NOT_PREDESTROYING;
-
-	      if (this._readableState !== null) {
-	        this._readableState.updateNextTick();
-	      }
-
-	      if (this._writableState !== null) {
-	        this._writableState.updateNextTick();
-	      }
-	    }
-	  }
-	}
-
-	class Readable extends Stream {
-	  constructor(opts) {
-	    super(opts);
-
-	    this._duplexState |= OPENING | WRITE_DONE | READ_READ_AHEAD;
-	    this._readableState = new ReadableState(this, opts);
-
-	    if (opts) {
-	      if (this._readableState.readAhead === false) this._duplexState &= READ_NO_READ_AHEAD;
-	      if (opts.read) this._read = opts.read;
-	      if (opts.eagerOpen) this._readableState.updateNextTick();
-	      if (opts.encoding) this.setEncoding(opts.encoding);
-	    }
-	  }
-
-	  static deferred(fn, opts) {
-	    const out = new PassThrough(opts);
-
-	    fn()
-	      .then((src) => {
-	        if (src === null) return out.end()
-	        if (out.destroying) return
-	        pipeline(src, out, noop);
-	      })
-	      .catch((err) => out.destroy(err));
-
-	    return out
-	  }
-
-	  setEncoding(encoding) {
-	    const dec = new TextDecoder(encoding);
-	    const map = this._readableState.map || echo;
-	    this._readableState.map = mapOrSkip;
-	    return this
-
-	    function mapOrSkip(data) {
-	      const next = dec.push(data);
-	      return next === '' && (data.byteLength !== 0 || dec.remaining > 0) ? null : map(next)
-	    }
-	  }
-
-	  _read(cb) {
-	    cb(null);
-	  }
-
-	  pipe(dest, cb) {
-	    this._readableState.updateNextTick();
-	    this._readableState.pipe(dest, cb);
-	    return dest
-	  }
-
-	  read() {
-	    this._readableState.updateNextTick();
-	    return this._readableState.read()
-	  }
-
-	  push(data) {
-	    this._readableState.updateNextTickIfOpen();
-	    return this._readableState.push(data)
-	  }
-
-	  unshift(data) {
-	    this._readableState.updateNextTickIfOpen();
-	    return this._readableState.unshift(data)
-	  }
-
-	  resume() {
-	    this._duplexState |= READ_RESUMED_READ_AHEAD;
-	    this._readableState.updateNextTick();
-	    return this
-	  }
-
-	  pause() {
-	    this._duplexState &=
-	      this._readableState.readAhead === false ? READ_PAUSED_NO_READ_AHEAD : READ_PAUSED;
-	    return this
-	  }
-
-	  static _fromAsyncIterator(ite, opts) {
-	    let destroy;
-
-	    const rs = new Readable({
-	      ...opts,
-	      read(cb) {
-	        ite.next().then(push).then(cb.bind(null, null)).catch(cb);
-	      },
-	      predestroy() {
-	        destroy = ite.return();
-	      },
-	      destroy(cb) {
-	        if (!destroy) return cb(null)
-	        destroy.then(cb.bind(null, null)).catch(cb);
-	      }
-	    });
-
-	    return rs
-
-	    function push(data) {
-	      if (data.done) rs.push(null);
-	      else rs.push(data.value);
-	    }
-	  }
-
-	  static from(data, opts) {
-	    if (isReadStreamx(data)) return data
-	    if (data[asyncIterator]) return this._fromAsyncIterator(data[asyncIterator](), opts)
-	    if (!Array.isArray(data)) data = data === undefined ? [] : [data];
-
-	    let i = 0;
-	    return new Readable({
-	      ...opts,
-	      read(cb) {
-	        this.push(i === data.length ? null : data[i++]);
-	        cb(null);
-	      }
-	    })
-	  }
-
-	  static isBackpressured(rs) {
-	    return (
-	      (rs._duplexState & READ_BACKPRESSURE_STATUS) !== 0 ||
-	      rs._readableState.buffered >= rs._readableState.highWaterMark
-	    )
-	  }
-
-	  static isPaused(rs) {
-	    return (rs._duplexState & READ_RESUMED) === 0
-	  }
-
-	  [asyncIterator]() {
-	    const stream = this;
-
-	    let error = null;
-	    let promiseResolve = null;
-	    let promiseReject = null;
-
-	    this.on('error', (err) => {
-	      error = err;
-	    });
-	    this.on('readable', onreadable);
-	    this.on('close', onclose);
-
-	    return {
-	      [asyncIterator]() {
-	        return this
-	      },
-	      next() {
-	        return new Promise(function (resolve, reject) {
-	          promiseResolve = resolve;
-	          promiseReject = reject;
-	          const data = stream.read();
-	          if (data !== null) ondata(data);
-	          else if ((stream._duplexState & DESTROYED) !== 0) ondata(null);
-	        })
-	      },
-	      return() {
-	        return destroy(null)
-	      },
-	      throw(err) {
-	        return destroy(err)
-	      }
-	    }
-
-	    function onreadable() {
-	      if (promiseResolve !== null) ondata(stream.read());
-	    }
-
-	    function onclose() {
-	      if (promiseResolve !== null) ondata(null);
-	    }
-
-	    function ondata(data) {
-	      if (promiseReject === null) return
-	      if (error) {
-	        promiseReject(error);
-	      } else if (data === null && (stream._duplexState & READ_DONE) === 0) {
-	        promiseReject(StreamError.STREAM_DESTROYED());
-	      } else {
-	        promiseResolve({ value: data, done: data === null });
-	      }
-	      promiseReject = promiseResolve = null;
-	    }
-
-	    function destroy(err) {
-	      stream.destroy(err);
-	      return new Promise((resolve, reject) => {
-	        if (stream._duplexState & DESTROYED) return resolve({ value: undefined, done: true })
-	        stream.once('close', function () {
-	          if (err) reject(err);
-	          else resolve({ value: undefined, done: true });
-	        });
-	      })
-	    }
-	  }
-	}
-
-	class Writable extends Stream {
-	  constructor(opts) {
-	    super(opts);
-
-	    this._duplexState |= OPENING | READ_DONE;
-	    this._writableState = new WritableState(this, opts);
-
-	    if (opts) {
-	      if (opts.writev) this._writev = opts.writev;
-	      if (opts.write) this._write = opts.write;
-	      if (opts.final) this._final = opts.final;
-	      if (opts.eagerOpen) this._writableState.updateNextTick();
-	    }
-	  }
-
-	  cork() {
-	    this._duplexState |= WRITE_CORKED;
-	  }
-
-	  uncork() {
-	    this._duplexState &= WRITE_NOT_CORKED;
-	    this._writableState.updateNextTick();
-	  }
-
-	  _writev(batch, cb) {
-	    cb(null);
-	  }
-
-	  _write(data, cb) {
-	    this._writableState.autoBatch(data, cb);
-	  }
-
-	  _final(cb) {
-	    cb(null);
-	  }
-
-	  static isBackpressured(ws) {
-	    return (ws._duplexState & WRITE_BACKPRESSURE_STATUS) !== 0
-	  }
-
-	  static drained(ws) {
-	    if (ws.destroyed) return Promise.resolve(false)
-
-	    const state = ws._writableState;
-	    const pending = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length;
-	    const writes = pending + (ws._duplexState & WRITE_WRITING ? 1 : 0);
-	    if (writes === 0) return Promise.resolve(true)
-
-	    if (state.drains === null) state.drains = [];
-	    return new Promise((resolve) => {
-	      state.drains.push({ writes, resolve });
-	    })
-	  }
-
-	  write(data) {
-	    this._writableState.updateNextTick();
-	    return this._writableState.push(data)
-	  }
-
-	  end(data) {
-	    this._writableState.updateNextTick();
-	    this._writableState.end(data);
-	    return this
-	  }
-	}
-
-	class Duplex extends Readable {
-	  // and Writable
-	  constructor(opts) {
-	    super(opts);
-
-	    this._duplexState = OPENING | (this._duplexState & READ_READ_AHEAD);
-	    this._writableState = new WritableState(this, opts);
-
-	    if (opts) {
-	      if (opts.writev) this._writev = opts.writev;
-	      if (opts.write) this._write = opts.write;
-	      if (opts.final) this._final = opts.final;
-	    }
-	  }
-
-	  cork() {
-	    this._duplexState |= WRITE_CORKED;
-	  }
-
-	  uncork() {
-	    this._duplexState &= WRITE_NOT_CORKED;
-	    this._writableState.updateNextTick();
-	  }
-
-	  _writev(batch, cb) {
-	    cb(null);
-	  }
-
-	  _write(data, cb) {
-	    this._writableState.autoBatch(data, cb);
-	  }
-
-	  _final(cb) {
-	    cb(null);
-	  }
-
-	  write(data) {
-	    this._writableState.updateNextTick();
-	    return this._writableState.push(data)
-	  }
-
-	  end(data) {
-	    this._writableState.updateNextTick();
-	    this._writableState.end(data);
-	    return this
-	  }
-	}
-
-	class Transform extends Duplex {
-	  constructor(opts) {
-	    super(opts);
-	    this._transformState = new TransformState(this);
-
-	    if (opts) {
-	      if (opts.transform) this._transform = opts.transform;
-	      if (opts.flush) this._flush = opts.flush;
-	    }
-	  }
-
-	  _write(data, cb) {
-	    if (this._readableState.buffered >= this._readableState.highWaterMark) {
-	      this._transformState.data = data;
-	    } else {
-	      this._transform(data, this._transformState.afterTransform);
-	    }
-	  }
-
-	  _read(cb) {
-	    if (this._transformState.data !== null) {
-	      const data = this._transformState.data;
-	      this._transformState.data = null;
-	      cb(null);
-	      this._transform(data, this._transformState.afterTransform);
-	    } else {
-	      cb(null);
-	    }
-	  }
-
-	  destroy(err) {
-	    super.destroy(err);
-	    if (this._transformState.data !== null) {
-	      this._transformState.data = null;
-	      this._transformState.afterTransform();
-	    }
-	  }
-
-	  _transform(data, cb) {
-	    cb(null, data);
-	  }
-
-	  _flush(cb) {
-	    cb(null);
-	  }
-
-	  _final(cb) {
-	    this._transformState.afterFinal = cb;
-	    this._flush(transformAfterFlush.bind(this));
-	  }
-	}
-
-	class PassThrough extends Transform {}
-
-	function transformAfterFlush(err, data) {
-	  const cb = this._transformState.afterFinal;
-	  if (err) return cb(err)
-
-	  if (data !== null && data !== undefined) this.push(data);
-	  this.push(null);
-	  cb(null);
-	}
-
-	function pipelinePromise(...streams) {
-	  return new Promise((resolve, reject) => {
-	    return pipeline(...streams, (err) => {
-	      if (err) return reject(err)
-	      resolve();
-	    })
-	  })
-	}
-
-	function pipeline(stream, ...streams) {
-	  const all = Array.isArray(stream) ? [...stream, ...streams] : [stream, ...streams];
-	  const done = all.length && typeof all[all.length - 1] === 'function' ? all.pop() : null;
-
-	  if (all.length < 2) throw StreamError.BAD_ARGUMENT('Pipeline requires at least 2 streams')
-
-	  let src = all[0];
-	  let dest = null;
-	  let error = null;
-
-	  for (let i = 1; i < all.length; i++) {
-	    dest = all[i];
-
-	    if (isStreamx(src)) {
-	      src.pipe(dest, onerror);
-	    } else {
-	      errorHandle(src, true, i > 1, onerror);
-	      src.pipe(dest);
-	    }
-
-	    src = dest;
-	  }
-
-	  if (done) {
-	    let fin = false;
-
-	    const autoDestroy =
-	      isStreamx(dest) || !!(dest._writableState && dest._writableState.autoDestroy);
-
-	    dest.on('error', (err) => {
-	      if (error === null) error = err;
-	    });
-
-	    dest.on('finish', () => {
-	      fin = true;
-	      if (!autoDestroy) done(error);
-	    });
-
-	    if (autoDestroy) {
-	      dest.on('close', () => done(error || (fin ? null : StreamError.PREMATURE_CLOSE())));
-	    }
-	  }
-
-	  return dest
-
-	  function errorHandle(s, rd, wr, onerror) {
-	    s.on('error', onerror);
-	    s.on('close', onclose);
-
-	    function onclose() {
-	      if (s._readableState && !s._readableState.ended) {
-	        return onerror(StreamError.PREMATURE_CLOSE())
-	      }
-	      if (wr && s._writableState && !s._writableState.ended) {
-	        return onerror(StreamError.PREMATURE_CLOSE())
-	      }
-	    }
-	  }
-
-	  function onerror(err) {
-	    if (!err || error) return
-	    error = err;
-
-	    for (const s of all) {
-	      s.destroy(err);
-	    }
-	  }
-	}
-
-	function echo(s) {
-	  return s
-	}
-
-	function isStream(stream) {
-	  return !!stream._readableState || !!stream._writableState
-	}
-
-	function isStreamx(stream) {
-	  return typeof stream._duplexState === 'number' && isStream(stream)
-	}
-
-	function isEnding(stream) {
-	  return !!stream._readableState && stream._readableState.ending
-	}
-
-	function isEnded(stream) {
-	  return !!stream._readableState && stream._readableState.ended
-	}
-
-	function isFinishing(stream) {
-	  return !!stream._writableState && stream._writableState.ending
-	}
-
-	function isFinished(stream) {
-	  return !!stream._writableState && stream._writableState.ended
-	}
-
-	function getStreamError(stream, opts = {}) {
-	  const err =
-	    (stream._readableState && stream._readableState.error) ||
-	    (stream._writableState && stream._writableState.error);
-
-	  // avoid implicit errors by default
-	  return !opts.all && StreamError.isStreamDestroyed(err) ? null : err
-	}
-
-	function isReadStreamx(stream) {
-	  return isStreamx(stream) && stream.readable
-	}
-
-	function isDisturbed(stream) {
-	  return (
-	    (stream._duplexState & OPENING) !== OPENING ||
-	    (stream._duplexState & DESTROYING) === DESTROYING ||
-	    (stream._duplexState & ACTIVE_OR_TICKING) !== 0
-	  )
-	}
-
-	function isTypedArray(data) {
-	  return typeof data === 'object' && data !== null && typeof data.byteLength === 'number'
-	}
-
-	function defaultByteLength(data) {
-	  return isTypedArray(data) ? data.byteLength : 1024
-	}
-
-	function noop() {}
-
-	function abort() {
-	  this.destroy(StreamError.ABORTED());
-	}
-
-	function isWritev(s) {
-	  return s._writev !== Writable.prototype._writev && s._writev !== Duplex.prototype._writev
-	}
-
-	streamx = {
-	  pipeline,
-	  pipelinePromise,
-	  isStream,
-	  isStreamx,
-	  isEnding,
-	  isEnded,
-	  isFinishing,
-	  isFinished,
-	  isDisturbed,
-	  getStreamError,
-	  Stream,
-	  Writable,
-	  Readable,
-	  Duplex,
-	  Transform,
-	  // Export PassThrough for compatibility with Node.js core's stream module
-	  PassThrough
-	};
-	return streamx;
-}
-
-var headers = {};
-
-var hasRequiredHeaders;
-
-function requireHeaders () {
-	if (hasRequiredHeaders) return headers;
-	hasRequiredHeaders = 1;
-	const b4a = requireB4a();
-
-	const ZEROS = '0000000000000000000';
-	const SEVENS = '7777777777777777777';
-	const ZERO_OFFSET = '0'.charCodeAt(0);
-	const USTAR_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x00]); // ustar\x00
-	const USTAR_VER = b4a.from([ZERO_OFFSET, ZERO_OFFSET]);
-	const GNU_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x20]); // ustar\x20
-	const GNU_VER = b4a.from([0x20, 0x00]);
-	const MASK = 0o7777;
-	const MAGIC_OFFSET = 257;
-	const VERSION_OFFSET = 263;
-
-	headers.decodeLongPath = function decodeLongPath (buf, encoding) {
-	  return decodeStr(buf, 0, buf.length, encoding)
-	};
-
-	headers.encodePax = function encodePax (opts) { // TODO: encode more stuff in pax
-	  let result = '';
-	  if (opts.name) result += addLength(' path=' + opts.name + '\n');
-	  if (opts.linkname) result += addLength(' linkpath=' + opts.linkname + '\n');
-	  const pax = opts.pax;
-	  if (pax) {
-	    for (const key in pax) {
-	      result += addLength(' ' + key + '=' + pax[key] + '\n');
-	    }
-	  }
-	  return b4a.from(result)
-	};
-
-	headers.decodePax = function decodePax (buf) {
-	  const result = {};
-
-	  while (buf.length) {
-	    let i = 0;
-	    while (i < buf.length && buf[i] !== 32) i++;
-	    const len = parseInt(b4a.toString(buf.subarray(0, i)), 10);
-	    if (!len) return result
-
-	    const b = b4a.toString(buf.subarray(i + 1, len - 1));
-	    const keyIndex = b.indexOf('=');
-	    if (keyIndex === -1) return result
-	    result[b.slice(0, keyIndex)] = b.slice(keyIndex + 1);
-
-	    buf = buf.subarray(len);
-	  }
-
-	  return result
-	};
-
-	headers.encode = function encode (opts) {
-	  const buf = b4a.alloc(512);
-	  let name = opts.name;
-	  let prefix = '';
-
-	  if (opts.typeflag === 5 && name[name.length - 1] !== '/') name += '/';
-	  if (b4a.byteLength(name) !== name.length) return null // utf-8
-
-	  while (b4a.byteLength(name) > 100) {
-	    const i = name.indexOf('/');
-	    if (i === -1) return null
-	    prefix += prefix ? '/' + name.slice(0, i) : name.slice(0, i);
-	    name = name.slice(i + 1);
-	  }
-
-	  if (b4a.byteLength(name) > 100 || b4a.byteLength(prefix) > 155) return null
-	  if (opts.linkname && b4a.byteLength(opts.linkname) > 100) return null
-
-	  b4a.write(buf, name);
-	  b4a.write(buf, encodeOct(opts.mode & MASK, 6), 100);
-	  b4a.write(buf, encodeOct(opts.uid, 6), 108);
-	  b4a.write(buf, encodeOct(opts.gid, 6), 116);
-	  encodeSize(opts.size, buf, 124);
-	  b4a.write(buf, encodeOct((opts.mtime.getTime() / 1000) | 0, 11), 136);
-
-	  buf[156] = ZERO_OFFSET + toTypeflag(opts.type);
-
-	  if (opts.linkname) b4a.write(buf, opts.linkname, 157);
-
-	  b4a.copy(USTAR_MAGIC, buf, MAGIC_OFFSET);
-	  b4a.copy(USTAR_VER, buf, VERSION_OFFSET);
-	  if (opts.uname) b4a.write(buf, opts.uname, 265);
-	  if (opts.gname) b4a.write(buf, opts.gname, 297);
-	  b4a.write(buf, encodeOct(opts.devmajor || 0, 6), 329);
-	  b4a.write(buf, encodeOct(opts.devminor || 0, 6), 337);
-
-	  if (prefix) b4a.write(buf, prefix, 345);
-
-	  b4a.write(buf, encodeOct(cksum(buf), 6), 148);
-
-	  return buf
-	};
-
-	headers.decode = function decode (buf, filenameEncoding, allowUnknownFormat) {
-	  let typeflag = buf[156] === 0 ? 0 : buf[156] - ZERO_OFFSET;
-
-	  let name = decodeStr(buf, 0, 100, filenameEncoding);
-	  const mode = decodeOct(buf, 100, 8);
-	  const uid = decodeOct(buf, 108, 8);
-	  const gid = decodeOct(buf, 116, 8);
-	  const size = decodeOct(buf, 124, 12);
-	  const mtime = decodeOct(buf, 136, 12);
-	  const type = toType(typeflag);
-	  const linkname = buf[157] === 0 ? null : decodeStr(buf, 157, 100, filenameEncoding);
-	  const uname = decodeStr(buf, 265, 32);
-	  const gname = decodeStr(buf, 297, 32);
-	  const devmajor = decodeOct(buf, 329, 8);
-	  const devminor = decodeOct(buf, 337, 8);
-
-	  const c = cksum(buf);
-
-	  // checksum is still initial value if header was null.
-	  if (c === 8 * 32) return null
-
-	  // valid checksum
-	  if (c !== decodeOct(buf, 148, 8)) throw new Error('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?')
-
-	  if (isUSTAR(buf)) {
-	    // ustar (posix) format.
-	    // prepend prefix, if present.
-	    if (buf[345]) name = decodeStr(buf, 345, 155, filenameEncoding) + '/' + name;
-	  } else if (isGNU(buf)) ; else {
-	    if (!allowUnknownFormat) {
-	      throw new Error('Invalid tar header: unknown format.')
-	    }
-	  }
-
-	  // to support old tar versions that use trailing / to indicate dirs
-	  if (typeflag === 0 && name && name[name.length - 1] === '/') typeflag = 5;
-
-	  return {
-	    name,
-	    mode,
-	    uid,
-	    gid,
-	    size,
-	    byteOffset: 0,
-	    mtime: new Date(1000 * mtime),
-	    type,
-	    linkname,
-	    uname,
-	    gname,
-	    devmajor,
-	    devminor,
-	    pax: null
-	  }
-	};
-
-	function isUSTAR (buf) {
-	  return b4a.equals(USTAR_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6))
-	}
-
-	function isGNU (buf) {
-	  return b4a.equals(GNU_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6)) &&
-	    b4a.equals(GNU_VER, buf.subarray(VERSION_OFFSET, VERSION_OFFSET + 2))
-	}
-
-	function clamp (index, len, defaultValue) {
-	  if (typeof index !== 'number') return defaultValue
-	  index = ~~index; // Coerce to integer.
-	  if (index >= len) return len
-	  if (index >= 0) return index
-	  index += len;
-	  if (index >= 0) return index
-	  return 0
-	}
-
-	function toType (flag) {
-	  switch (flag) {
-	    case 0:
-	      return 'file'
-	    case 1:
-	      return 'link'
-	    case 2:
-	      return 'symlink'
-	    case 3:
-	      return 'character-device'
-	    case 4:
-	      return 'block-device'
-	    case 5:
-	      return 'directory'
-	    case 6:
-	      return 'fifo'
-	    case 7:
-	      return 'contiguous-file'
-	    case 72:
-	      return 'pax-header'
-	    case 55:
-	      return 'pax-global-header'
-	    case 27:
-	      return 'gnu-long-link-path'
-	    case 28:
-	    case 30:
-	      return 'gnu-long-path'
-	  }
-
-	  return null
-	}
-
-	function toTypeflag (flag) {
-	  switch (flag) {
-	    case 'file':
-	      return 0
-	    case 'link':
-	      return 1
-	    case 'symlink':
-	      return 2
-	    case 'character-device':
-	      return 3
-	    case 'block-device':
-	      return 4
-	    case 'directory':
-	      return 5
-	    case 'fifo':
-	      return 6
-	    case 'contiguous-file':
-	      return 7
-	    case 'pax-header':
-	      return 72
-	  }
-
-	  return 0
-	}
-
-	function indexOf (block, num, offset, end) {
-	  for (; offset < end; offset++) {
-	    if (block[offset] === num) return offset
-	  }
-	  return end
-	}
-
-	function cksum (block) {
-	  let sum = 8 * 32;
-	  for (let i = 0; i < 148; i++) sum += block[i];
-	  for (let j = 156; j < 512; j++) sum += block[j];
-	  return sum
-	}
-
-	function encodeOct (val, n) {
-	  val = val.toString(8);
-	  if (val.length > n) return SEVENS.slice(0, n) + ' '
-	  return ZEROS.slice(0, n - val.length) + val + ' '
-	}
-
-	function encodeSizeBin (num, buf, off) {
-	  buf[off] = 0x80;
-	  for (let i = 11; i > 0; i--) {
-	    buf[off + i] = num & 0xff;
-	    num = Math.floor(num / 0x100);
-	  }
-	}
-
-	function encodeSize (num, buf, off) {
-	  if (num.toString(8).length > 11) {
-	    encodeSizeBin(num, buf, off);
-	  } else {
-	    b4a.write(buf, encodeOct(num, 11), off);
-	  }
-	}
-
-	/* Copied from the node-tar repo and modified to meet
-	 * tar-stream coding standard.
-	 *
-	 * Source: https://github.com/npm/node-tar/blob/51b6627a1f357d2eb433e7378e5f05e83b7aa6cd/lib/header.js#L349
-	 */
-	function parse256 (buf) {
-	  // first byte MUST be either 80 or FF
-	  // 80 for positive, FF for 2's comp
-	  let positive;
-	  if (buf[0] === 0x80) positive = true;
-	  else if (buf[0] === 0xFF) positive = false;
-	  else return null
-
-	  // build up a base-256 tuple from the least sig to the highest
-	  const tuple = [];
-	  let i;
-	  for (i = buf.length - 1; i > 0; i--) {
-	    const byte = buf[i];
-	    if (positive) tuple.push(byte);
-	    else tuple.push(0xFF - byte);
-	  }
-
-	  let sum = 0;
-	  const l = tuple.length;
-	  for (i = 0; i < l; i++) {
-	    sum += tuple[i] * Math.pow(256, i);
-	  }
-
-	  return positive ? sum : -1 * sum
-	}
-
-	function decodeOct (val, offset, length) {
-	  val = val.subarray(offset, offset + length);
-	  offset = 0;
-
-	  // If prefixed with 0x80 then parse as a base-256 integer
-	  if (val[offset] & 0x80) {
-	    return parse256(val)
-	  } else {
-	    // Older versions of tar can prefix with spaces
-	    while (offset < val.length && val[offset] === 32) offset++;
-	    const end = clamp(indexOf(val, 32, offset, val.length), val.length, val.length);
-	    while (offset < end && val[offset] === 0) offset++;
-	    if (end === offset) return 0
-	    return parseInt(b4a.toString(val.subarray(offset, end)), 8)
-	  }
-	}
-
-	function decodeStr (val, offset, length, encoding) {
-	  return b4a.toString(val.subarray(offset, indexOf(val, 0, offset, offset + length)), encoding)
-	}
-
-	function addLength (str) {
-	  const len = b4a.byteLength(str);
-	  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1;
-	  if (len + digits >= Math.pow(10, digits)) digits++;
-
-	  return (len + digits) + str
-	}
-	return headers;
-}
-
-var extract;
-var hasRequiredExtract;
-
-function requireExtract () {
-	if (hasRequiredExtract) return extract;
-	hasRequiredExtract = 1;
-	const { Writable, Readable, getStreamError } = requireStreamx();
-	const FIFO = requireFastFifo();
-	const b4a = requireB4a();
-	const headers = requireHeaders();
-
-	const EMPTY = b4a.alloc(0);
-	const MAX_HEADER_SIZE = 4 * 1024 * 1024; // arbitrary big number
-
-	class BufferList {
-	  constructor () {
-	    this.buffered = 0;
-	    this.shifted = 0;
-	    this.queue = new FIFO();
-
-	    this._offset = 0;
-	  }
-
-	  push (buffer) {
-	    this.buffered += buffer.byteLength;
-	    this.queue.push(buffer);
-	  }
-
-	  shiftFirst (size) {
-	    return this.buffered === 0 ? null : this._next(size)
-	  }
-
-	  shift (size) {
-	    if (size > this.buffered) return null
-	    if (size === 0) return EMPTY
-
-	    let chunk = this._next(size);
-
-	    if (size === chunk.byteLength) return chunk // likely case
-
-	    const chunks = [chunk];
-
-	    while ((size -= chunk.byteLength) > 0) {
-	      chunk = this._next(size);
-	      chunks.push(chunk);
-	    }
-
-	    return b4a.concat(chunks)
-	  }
-
-	  _next (size) {
-	    const buf = this.queue.peek();
-	    const rem = buf.byteLength - this._offset;
-
-	    if (size >= rem) {
-	      const sub = this._offset ? buf.subarray(this._offset, buf.byteLength) : buf;
-	      this.queue.shift();
-	      this._offset = 0;
-	      this.buffered -= rem;
-	      this.shifted += rem;
-	      return sub
-	    }
-
-	    this.buffered -= size;
-	    this.shifted += size;
-
-	    return buf.subarray(this._offset, (this._offset += size))
-	  }
-	}
-
-	class Source extends Readable {
-	  constructor (self, header, offset) {
-	    super();
-
-	    this.header = header;
-	    this.offset = offset;
-
-	    this._parent = self;
-	  }
-
-	  _read (cb) {
-	    if (this.header.size === 0) {
-	      this.push(null);
-	    }
-	    if (this._parent._stream === this) {
-	      this._parent._update();
-	    }
-	    cb(null);
-	  }
-
-	  _predestroy () {
-	    this._parent.destroy(getStreamError(this));
-	  }
-
-	  _detach () {
-	    if (this._parent._stream === this) {
-	      this._parent._stream = null;
-	      this._parent._missing = overflow(this.header.size);
-	      this._parent._update();
-	    }
-	  }
-
-	  _destroy (cb) {
-	    this._detach();
-	    cb(null);
-	  }
-	}
-
-	class Extract extends Writable {
-	  constructor (opts) {
-	    super(opts);
-
-	    if (!opts) opts = {};
-
-	    this._buffer = new BufferList();
-	    this._offset = 0;
-	    this._header = null;
-	    this._stream = null;
-	    this._missing = 0;
-	    this._longHeader = false;
-	    this._callback = noop;
-	    this._locked = false;
-	    this._finished = false;
-	    this._pax = null;
-	    this._paxGlobal = null;
-	    this._gnuLongPath = null;
-	    this._gnuLongLinkPath = null;
-	    this._filenameEncoding = opts.filenameEncoding || 'utf-8';
-	    this._allowUnknownFormat = !!opts.allowUnknownFormat;
-	    this._unlockBound = this._unlock.bind(this);
-	  }
-
-	  _unlock (err) {
-	    this._locked = false;
-
-	    if (err) {
-	      this.destroy(err);
-	      this._continueWrite(err);
-	      return
-	    }
-
-	    this._update();
-	  }
-
-	  _consumeHeader () {
-	    if (this._locked) return false
-
-	    this._offset = this._buffer.shifted;
-
-	    try {
-	      this._header = headers.decode(this._buffer.shift(512), this._filenameEncoding, this._allowUnknownFormat);
-	    } catch (err) {
-	      this._continueWrite(err);
-	      return false
-	    }
-
-	    if (!this._header) return true
-
-	    this._header.byteOffset = this._buffer.shifted;
-
-	    switch (this._header.type) {
-	      case 'gnu-long-path':
-	      case 'gnu-long-link-path':
-	      case 'pax-global-header':
-	      case 'pax-header':
-	        this._longHeader = true;
-	        this._missing = this._header.size;
-	        if (this._missing > MAX_HEADER_SIZE) {
-	          this._continueWrite(new Error('Header exceeds max size'));
-	          return false
-	        }
-	        return true
-	    }
-
-	    this._locked = true;
-	    this._applyLongHeaders();
-
-	    if (!(this._header.size >= 0)) {
-	      this._continueWrite(new Error('Invalid header'));
-	      return false
-	    }
-
-	    if (this._header.size === 0 || this._header.type === 'directory') {
-	      this.emit('entry', this._header, this._createStream(), this._unlockBound);
-	      return true
-	    }
-
-	    this._stream = this._createStream();
-	    this._missing = this._header.size;
-
-	    this.emit('entry', this._header, this._stream, this._unlockBound);
-	    return true
-	  }
-
-	  _applyLongHeaders () {
-	    if (this._gnuLongPath) {
-	      this._header.name = this._gnuLongPath;
-	      this._gnuLongPath = null;
-	    }
-
-	    if (this._gnuLongLinkPath) {
-	      this._header.linkname = this._gnuLongLinkPath;
-	      this._gnuLongLinkPath = null;
-	    }
-
-	    if (this._pax) {
-	      if (this._pax.path) this._header.name = this._pax.path;
-	      if (this._pax.linkpath) this._header.linkname = this._pax.linkpath;
-	      if (this._pax.size) this._header.size = parseInt(this._pax.size, 10);
-	      this._header.pax = this._pax;
-	      this._pax = null;
-	    }
-	  }
-
-	  _decodeLongHeader (buf) {
-	    switch (this._header.type) {
-	      case 'gnu-long-path':
-	        this._gnuLongPath = headers.decodeLongPath(buf, this._filenameEncoding);
-	        break
-	      case 'gnu-long-link-path':
-	        this._gnuLongLinkPath = headers.decodeLongPath(buf, this._filenameEncoding);
-	        break
-	      case 'pax-global-header':
-	        this._paxGlobal = headers.decodePax(buf);
-	        break
-	      case 'pax-header':
-	        this._pax = this._paxGlobal === null
-	          ? headers.decodePax(buf)
-	          : Object.assign({}, this._paxGlobal, headers.decodePax(buf));
-	        break
-	    }
-	  }
-
-	  _consumeLongHeader () {
-	    this._longHeader = false;
-	    this._missing = overflow(this._header.size);
-
-	    const buf = this._buffer.shift(this._header.size);
-
-	    try {
-	      this._decodeLongHeader(buf);
-	    } catch (err) {
-	      this._continueWrite(err);
-	      return false
-	    }
-
-	    return true
-	  }
-
-	  _consumeStream () {
-	    const buf = this._buffer.shiftFirst(this._missing);
-	    if (buf === null) return false
-
-	    this._missing -= buf.byteLength;
-	    const drained = this._stream.push(buf);
-
-	    if (this._missing === 0) {
-	      this._stream.push(null);
-	      if (drained) this._stream._detach();
-	      return drained && this._locked === false
-	    }
-
-	    return drained
-	  }
-
-	  _createStream () {
-	    return new Source(this, this._header, this._offset)
-	  }
-
-	  _update () {
-	    while (this._buffer.buffered > 0 && !this.destroying) {
-	      if (this._missing > 0) {
-	        if (this._stream !== null) {
-	          if (this._consumeStream() === false) return
-	          continue
-	        }
-
-	        if (this._longHeader === true) {
-	          if (this._missing > this._buffer.buffered) break
-	          if (this._consumeLongHeader() === false) return false
-	          continue
-	        }
-
-	        const ignore = this._buffer.shiftFirst(this._missing);
-	        if (ignore !== null) this._missing -= ignore.byteLength;
-	        continue
-	      }
-
-	      if (this._buffer.buffered < 512) break
-	      if (this._stream !== null || this._consumeHeader() === false) return
-	    }
-
-	    this._continueWrite(null);
-	  }
-
-	  _continueWrite (err) {
-	    const cb = this._callback;
-	    this._callback = noop;
-	    cb(err);
-	  }
-
-	  _write (data, cb) {
-	    this._callback = cb;
-	    this._buffer.push(data);
-	    this._update();
-	  }
-
-	  _final (cb) {
-	    this._finished = this._missing === 0 && this._buffer.buffered === 0;
-	    cb(this._finished ? null : new Error('Unexpected end of data'));
-	  }
-
-	  _predestroy () {
-	    this._continueWrite(null);
-	  }
-
-	  _destroy (cb) {
-	    if (this._stream) this._stream.destroy(getStreamError(this));
-	    cb(null);
-	  }
-
-	  [Symbol.asyncIterator] () {
-	    let error = null;
-
-	    let promiseResolve = null;
-	    let promiseReject = null;
-
-	    let entryStream = null;
-	    let entryCallback = null;
-
-	    const extract = this;
-
-	    this.on('entry', onentry);
-	    this.on('error', (err) => { error = err; });
-	    this.on('close', onclose);
-
-	    return {
-	      [Symbol.asyncIterator] () {
-	        return this
-	      },
-	      next () {
-	        return new Promise(onnext)
-	      },
-	      return () {
-	        return destroy(null)
-	      },
-	      throw (err) {
-	        return destroy(err)
-	      }
-	    }
-
-	    function consumeCallback (err) {
-	      if (!entryCallback) return
-	      const cb = entryCallback;
-	      entryCallback = null;
-	      cb(err);
-	    }
-
-	    function onnext (resolve, reject) {
-	      if (error) {
-	        return reject(error)
-	      }
-
-	      if (entryStream) {
-	        resolve({ value: entryStream, done: false });
-	        entryStream = null;
-	        return
-	      }
-
-	      promiseResolve = resolve;
-	      promiseReject = reject;
-
-	      consumeCallback(null);
-
-	      if (extract._finished && promiseResolve) {
-	        promiseResolve({ value: undefined, done: true });
-	        promiseResolve = promiseReject = null;
-	      }
-	    }
-
-	    function onentry (header, stream, callback) {
-	      entryCallback = callback;
-	      stream.on('error', noop); // no way around this due to tick sillyness
-
-	      if (promiseResolve) {
-	        promiseResolve({ value: stream, done: false });
-	        promiseResolve = promiseReject = null;
-	      } else {
-	        entryStream = stream;
-	      }
-	    }
-
-	    function onclose () {
-	      consumeCallback(error);
-	      if (!promiseResolve) return
-	      if (error) promiseReject(error);
-	      else promiseResolve({ value: undefined, done: true });
-	      promiseResolve = promiseReject = null;
-	    }
-
-	    function destroy (err) {
-	      extract.destroy(err);
-	      consumeCallback(err);
-	      return new Promise((resolve, reject) => {
-	        if (extract.destroyed) return resolve({ value: undefined, done: true })
-	        extract.once('close', function () {
-	          if (err) reject(err);
-	          else resolve({ value: undefined, done: true });
-	        });
-	      })
-	    }
-	  }
-	}
-
-	extract = function extract (opts) {
-	  return new Extract(opts)
-	};
-
-	function noop () {}
-
-	function overflow (size) {
-	  size &= 511;
-	  return size && 512 - size
-	}
-	return extract;
-}
-
-var constants = {exports: {}};
-
-var hasRequiredConstants;
-
-function requireConstants () {
-	if (hasRequiredConstants) return constants.exports;
-	hasRequiredConstants = 1;
-	const constants$1 = { // just for envs without fs
-	  S_IFMT: 61440,
-	  S_IFDIR: 16384,
-	  S_IFCHR: 8192,
-	  S_IFBLK: 24576,
-	  S_IFIFO: 4096,
-	  S_IFLNK: 40960
-	};
-
-	try {
-	  constants.exports = require('fs').constants || constants$1;
-	} catch {
-	  constants.exports = constants$1;
-	}
-	return constants.exports;
-}
-
-var pack;
-var hasRequiredPack;
-
-function requirePack () {
-	if (hasRequiredPack) return pack;
-	hasRequiredPack = 1;
-	const { Readable, Writable, getStreamError } = requireStreamx();
-	const b4a = requireB4a();
-
-	const constants = requireConstants();
-	const headers = requireHeaders();
-
-	const DMODE = 0o755;
-	const FMODE = 0o644;
-
-	const END_OF_TAR = b4a.alloc(1024);
-
-	class Sink extends Writable {
-	  constructor (pack, header, callback) {
-	    super({ mapWritable, eagerOpen: true });
-
-	    this.written = 0;
-	    this.header = header;
-
-	    this._callback = callback;
-	    this._linkname = null;
-	    this._isLinkname = header.type === 'symlink' && !header.linkname;
-	    this._isVoid = header.type !== 'file' && header.type !== 'contiguous-file';
-	    this._finished = false;
-	    this._pack = pack;
-	    this._openCallback = null;
-
-	    if (this._pack._stream === null) this._pack._stream = this;
-	    else this._pack._pending.push(this);
-	  }
-
-	  _open (cb) {
-	    this._openCallback = cb;
-	    if (this._pack._stream === this) this._continueOpen();
-	  }
-
-	  _continuePack (err) {
-	    if (this._callback === null) return
-
-	    const callback = this._callback;
-	    this._callback = null;
-
-	    callback(err);
-	  }
-
-	  _continueOpen () {
-	    if (this._pack._stream === null) this._pack._stream = this;
-
-	    const cb = this._openCallback;
-	    this._openCallback = null;
-	    if (cb === null) return
-
-	    if (this._pack.destroying) return cb(new Error('pack stream destroyed'))
-	    if (this._pack._finalized) return cb(new Error('pack stream is already finalized'))
-
-	    this._pack._stream = this;
-
-	    if (!this._isLinkname) {
-	      this._pack._encode(this.header);
-	    }
-
-	    if (this._isVoid) {
-	      this._finish();
-	      this._continuePack(null);
-	    }
-
-	    cb(null);
-	  }
-
-	  _write (data, cb) {
-	    if (this._isLinkname) {
-	      this._linkname = this._linkname ? b4a.concat([this._linkname, data]) : data;
-	      return cb(null)
-	    }
-
-	    if (this._isVoid) {
-	      if (data.byteLength > 0) {
-	        return cb(new Error('No body allowed for this entry'))
-	      }
-	      return cb()
-	    }
-
-	    this.written += data.byteLength;
-	    if (this._pack.push(data)) return cb()
-	    this._pack._drain = cb;
-	  }
-
-	  _finish () {
-	    if (this._finished) return
-	    this._finished = true;
-
-	    if (this._isLinkname) {
-	      this.header.linkname = this._linkname ? b4a.toString(this._linkname, 'utf-8') : '';
-	      this._pack._encode(this.header);
-	    }
-
-	    overflow(this._pack, this.header.size);
-
-	    this._pack._done(this);
-	  }
-
-	  _final (cb) {
-	    if (this.written !== this.header.size) { // corrupting tar
-	      return cb(new Error('Size mismatch'))
-	    }
-
-	    this._finish();
-	    cb(null);
-	  }
-
-	  _getError () {
-	    return getStreamError(this) || new Error('tar entry destroyed')
-	  }
-
-	  _predestroy () {
-	    this._pack.destroy(this._getError());
-	  }
-
-	  _destroy (cb) {
-	    this._pack._done(this);
-
-	    this._continuePack(this._finished ? null : this._getError());
-
-	    cb();
-	  }
-	}
-
-	class Pack extends Readable {
-	  constructor (opts) {
-	    super(opts);
-	    this._drain = noop;
-	    this._finalized = false;
-	    this._finalizing = false;
-	    this._pending = [];
-	    this._stream = null;
-	  }
-
-	  entry (header, buffer, callback) {
-	    if (this._finalized || this.destroying) throw new Error('already finalized or destroyed')
-
-	    if (typeof buffer === 'function') {
-	      callback = buffer;
-	      buffer = null;
-	    }
-
-	    if (!callback) callback = noop;
-
-	    if (!header.size || header.type === 'symlink') header.size = 0;
-	    if (!header.type) header.type = modeToType(header.mode);
-	    if (!header.mode) header.mode = header.type === 'directory' ? DMODE : FMODE;
-	    if (!header.uid) header.uid = 0;
-	    if (!header.gid) header.gid = 0;
-	    if (!header.mtime) header.mtime = new Date();
-
-	    if (typeof buffer === 'string') buffer = b4a.from(buffer);
-
-	    const sink = new Sink(this, header, callback);
-
-	    if (b4a.isBuffer(buffer)) {
-	      header.size = buffer.byteLength;
-	      sink.write(buffer);
-	      sink.end();
-	      return sink
-	    }
-
-	    if (sink._isVoid) {
-	      return sink
-	    }
-
-	    return sink
-	  }
-
-	  finalize () {
-	    if (this._stream || this._pending.length > 0) {
-	      this._finalizing = true;
-	      return
-	    }
-
-	    if (this._finalized) return
-	    this._finalized = true;
-
-	    this.push(END_OF_TAR);
-	    this.push(null);
-	  }
-
-	  _done (stream) {
-	    if (stream !== this._stream) return
-
-	    this._stream = null;
-
-	    if (this._finalizing) this.finalize();
-	    if (this._pending.length) this._pending.shift()._continueOpen();
-	  }
-
-	  _encode (header) {
-	    if (!header.pax) {
-	      const buf = headers.encode(header);
-	      if (buf) {
-	        this.push(buf);
-	        return
-	      }
-	    }
-	    this._encodePax(header);
-	  }
-
-	  _encodePax (header) {
-	    const paxHeader = headers.encodePax({
-	      name: header.name,
-	      linkname: header.linkname,
-	      pax: header.pax
-	    });
-
-	    const newHeader = {
-	      name: 'PaxHeader',
-	      mode: header.mode,
-	      uid: header.uid,
-	      gid: header.gid,
-	      size: paxHeader.byteLength,
-	      mtime: header.mtime,
-	      type: 'pax-header',
-	      linkname: header.linkname && 'PaxHeader',
-	      uname: header.uname,
-	      gname: header.gname,
-	      devmajor: header.devmajor,
-	      devminor: header.devminor
-	    };
-
-	    this.push(headers.encode(newHeader));
-	    this.push(paxHeader);
-	    overflow(this, paxHeader.byteLength);
-
-	    newHeader.size = header.size;
-	    newHeader.type = header.type;
-	    this.push(headers.encode(newHeader));
-	  }
-
-	  _doDrain () {
-	    const drain = this._drain;
-	    this._drain = noop;
-	    drain();
-	  }
-
-	  _predestroy () {
-	    const err = getStreamError(this);
-
-	    if (this._stream) this._stream.destroy(err);
-
-	    while (this._pending.length) {
-	      const stream = this._pending.shift();
-	      stream.destroy(err);
-	      stream._continueOpen();
-	    }
-
-	    this._doDrain();
-	  }
-
-	  _read (cb) {
-	    this._doDrain();
-	    cb();
-	  }
-	}
-
-	pack = function pack (opts) {
-	  return new Pack(opts)
-	};
-
-	function modeToType (mode) {
-	  switch (mode & constants.S_IFMT) {
-	    case constants.S_IFBLK: return 'block-device'
-	    case constants.S_IFCHR: return 'character-device'
-	    case constants.S_IFDIR: return 'directory'
-	    case constants.S_IFIFO: return 'fifo'
-	    case constants.S_IFLNK: return 'symlink'
-	  }
-
-	  return 'file'
-	}
-
-	function noop () {}
-
-	function overflow (self, size) {
-	  size &= 511;
-	  if (size) self.push(END_OF_TAR.subarray(0, 512 - size));
-	}
-
-	function mapWritable (buf) {
-	  return b4a.isBuffer(buf) ? buf : b4a.from(buf)
-	}
-	return pack;
-}
-
-var hasRequiredTarStream;
-
-function requireTarStream () {
-	if (hasRequiredTarStream) return tarStream;
-	hasRequiredTarStream = 1;
-	tarStream.extract = requireExtract();
-	tarStream.pack = requirePack();
-	return tarStream;
-}
-
-var tarStreamExports = requireTarStream();
-
-// Reading a device's output as it is now, per format, for `credbake verify`: a "dir" tree, a
-// .tar.gz overlay, an image or a partition (compressed ones decompressed into the secret temp
-// folder first). Inside images the files are read by the same debugfs/mtools read-back the
-// writers use to check what they wrote.
-/** The output cannot be read at all (missing, truncated, not an archive): one problem, the device fails. */
-class OutputUnreadable extends Error {
-}
-/**
- * Where a device path is inside the output: its recorded partitionPath (an OSTree sysroot path),
- * else the path itself. The credentials folder moves with the files in it.
- */
-function placement(context, device) {
-    const placed = new Map();
-    for (const file of [...device.files, ...(context.header.output.image?.preexisting ?? [])]) {
-        if (file.path !== undefined && file.partitionPath !== undefined)
-            placed.set(file.path, file.partitionPath);
-    }
-    const dir = context.header.layout.credentialsDir.replace(/\/+$/, '');
-    for (const [devicePath, partitionPath] of placed) {
-        if (path.posix.dirname(devicePath) === dir)
-            placed.set(dir, path.posix.dirname(partitionPath));
-    }
-    return (devicePath) => placed.get(devicePath) ?? devicePath;
-}
-async function readOutput(context, device, devicePaths) {
-    // Read where the files are stored; answer by device path.
-    const at = placement(context, device);
-    const view = await readPlaced(context, device, devicePaths.map(at), at(context.header.layout.credentialsDir.replace(/\/+$/, '') || '/'));
-    return { ...view, files: new Map(devicePaths.map((p) => [p, view.files.get(at(p)) ?? null])) };
-}
-async function readPlaced(context, device, paths, credentialsDir) {
-    // A manifest is input to review, not trusted: nothing it names may lead outside output-dir or
-    // outside the device's tree.
-    const escapes = (p) => p.split('/').some((part) => part === '..') || p.includes('\\') || p.includes('\0');
-    if (escapes(device.output.path))
-        throw new OutputUnreadable(`output path ${JSON.stringify(device.output.path)} leaves output-dir; verify reads only inside it`);
-    const outside = paths.find(escapes);
-    if (outside !== undefined)
-        throw new OutputUnreadable(`file path ${JSON.stringify(outside)} has a ".." part; verify reads only inside the device's output`);
-    const target = path.join(context.outputDir, ...device.output.path.split('/'));
-    let info;
-    try {
-        info = await lstat(target);
-    }
-    catch (error) {
-        const code = error.code;
-        throw new OutputUnreadable(`output ${device.output.path} is ${code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`);
-    }
-    // An image shorter than recorded was cut off (a copy or upload that stopped): say so plainly
-    // rather than report what a file system cut in half looks like.
-    if ((context.header.output.format === 'image' || context.header.output.format === 'partition') && info.isFile() && info.size < device.output.size) {
-        throw new OutputUnreadable(`output ${device.output.path} is truncated: ${info.size} bytes, the manifest records ${device.output.size}`);
-    }
-    switch (context.header.output.format) {
-        case 'dir':
-            return readDirOutput(target, paths, credentialsDir);
-        case 'tar':
-            return readTarOutput(target, device, paths, credentialsDir);
-        case 'image':
-        case 'partition':
-            return readImageOutput(context, target, device, paths, credentialsDir);
-        default:
-            throw new OutputUnreadable(`output format ${context.header.output.format} is not one credbake verify reads`);
-    }
-}
-function hostPath(root, devicePath) {
-    return path.join(root, ...devicePath.split('/').filter(Boolean));
-}
-async function readDirOutput(root, paths, credentialsDir) {
-    if (!(await stat(root)).isDirectory())
-        throw new OutputUnreadable(`output ${root} is not a directory`);
-    // A tree written by a non-root user cannot carry owner 0:0 (copying it as root restores it), so
-    // owners are compared only when this runs as root, as the tree digest also assumes.
-    const asRoot = process.getuid?.() === 0;
-    const files = new Map();
-    for (const p of paths) {
-        const file = hostPath(root, p);
-        const info = await lstat(file).catch(() => null);
-        if (!info || !info.isFile()) {
-            files.set(p, null);
-            continue;
+        const say = (text) => void problems.push(`${name}: ${text}`);
+        try {
+            this.entryProblems(certificate, device, say);
+            this.profileProblems(certificate, device, say);
+            const intermediates = [...more.map((b) => b.der), ...(chainPem === undefined ? [] : chainDers(chainPem))].map((der) => this.authorityOf(der));
+            this.issuerProblems(certificate, intermediates, say);
         }
-        files.set(p, { mode: info.mode & 0o7777, uid: asRoot ? info.uid : null, gid: asRoot ? info.gid : null, content: await readFile(file) });
-    }
-    const listing = await readdir(hostPath(root, credentialsDir)).catch(() => null);
-    return { sha256: await treeDigestOnDisk(root), files, listing };
-}
-/** Entries of a tar archive by device path ("/var/sota/import/pkey.pem"), directories without the slash. */
-async function tarEntries(archive) {
-    const entries = new Map();
-    const extractor = tarStreamExports.extract();
-    const done = new Promise((resolve, reject) => {
-        extractor.on('entry', (header, stream, next) => {
-            const chunks = [];
-            stream.on('data', (chunk) => void chunks.push(chunk));
-            stream.on('end', () => {
-                const name = `/${header.name.replace(/^\.?\/+/, '').replace(/\/+$/, '')}`;
-                entries.set(name, { type: header.type ?? 'file', mode: (header.mode ?? 0) & 0o7777, uid: header.uid ?? 0, gid: header.gid ?? 0, content: Buffer.concat(chunks) });
-                next();
-            });
-            stream.on('error', reject);
-        });
-        extractor.on('finish', resolve);
-        extractor.on('error', reject);
-    });
-    Readable.from([archive]).pipe(extractor);
-    await done;
-    return entries;
-}
-async function readTarOutput(file, device, paths, credentialsDir) {
-    const bytes = await readFile(file);
-    let entries;
-    try {
-        entries = await tarEntries(gunzipSync(bytes));
-    }
-    catch (error) {
-        throw new OutputUnreadable(`output ${device.output.path} is not a readable .tar.gz (${messageOf(error)})`);
-    }
-    const files = new Map();
-    for (const p of paths) {
-        const entry = entries.get(p);
-        files.set(p, entry && entry.type === 'file' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid, content: entry.content } : null);
-    }
-    const dir = credentialsDir.replace(/\/+$/, '');
-    const listing = [...entries.keys()].filter((name) => path.posix.dirname(name) === dir).map((name) => path.posix.basename(name));
-    return { sha256: sha256Hex(bytes), files, listing: entries.has(dir) || listing.length > 0 ? listing : null };
-}
-async function readImageOutput(context, file, device, paths, credentialsDir) {
-    const sha256 = await sha256File(file);
-    // Compressed outputs (by content) are decompressed into the secret temp folder, removed after.
-    const prepared = await prepareBaseImage(file, context.tempDir).catch((error) => {
-        throw new OutputUnreadable(`output ${device.output.path} cannot be decompressed (${messageOf(error)})`);
-    });
-    try {
-        const image = prepared.path;
-        const offset = await partitionOffset(context, image, device);
-        const size = (await stat(image)).size;
-        const handle = await open(image, 'r');
-        const fs = await probeFileSystem(handle, offset).finally(() => handle.close());
-        if (fs.size !== null && offset + fs.size > size) {
-            throw new OutputUnreadable(`output ${device.output.path} is truncated: its ${fs.type} file system ends at byte ${offset + fs.size}, the image has ${size} bytes`);
+        catch (error) {
+            say(`the certificate cannot be decoded (${messageOf(error)})`);
         }
-        const where = device.output.partition ? `partition ${device.output.partition.number}` : 'the file system';
-        const opts = { image, offset, partition: where, tempDir: context.tempDir, serial: device.serial };
-        const files = new Map();
-        let listing;
-        if (isExt(fs.type)) {
-            const read = await readExtFiles(opts, paths, [credentialsDir]);
-            paths.forEach((p, i) => {
-                const found = read.files[i];
-                files.set(p, found && found.type === 'regular' && found.content ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: found.content } : null);
-            });
-            listing = read.listings.get(credentialsDir) ?? null;
+        return { problems, certificate };
+    }
+    /** What the manifest entry claims about this certificate. */
+    entryProblems(certificate, device, say) {
+        const entry = device.certificate;
+        const serial = certificate.serialHex.padStart(32, '0');
+        if (serial !== entry.serialNumber)
+            say(`serial number ${serial}, the manifest records ${entry.serialNumber}`);
+        const publicKeySha256 = sha256Hex(certificate.spkiDer);
+        if (publicKeySha256 !== entry.publicKeySha256)
+            say(`public key SHA-256 ${publicKeySha256}, the manifest records ${entry.publicKeySha256}`);
+        const subject = formatName(certificate.subject.map((rdn) => rdn.map(({ oid, value }) => ({ oid, value }))));
+        if (subject !== entry.subject)
+            say(`subject "${subject}", the manifest records "${entry.subject}"`);
+        if (!sameInstant(certificate.notBefore, entry.notBefore))
+            say(`valid from ${iso(certificate.notBefore)}, the manifest records ${entry.notBefore}`);
+        if (!sameInstant(certificate.notAfter, entry.notAfter))
+            say(`valid until ${iso(certificate.notAfter)}, the manifest records ${entry.notAfter}`);
+        const sanExtension = certificate.extensions.find((e) => e.oid === id.subjectAltName);
+        const san = sanExtension ? describeSan(sanExtension.value) : undefined;
+        if (san !== entry.san) {
+            if (san === undefined)
+                say(`it has no subjectAltName, the manifest records "${entry.san}"`);
+            else if (entry.san === undefined)
+                say(`subjectAltName "${san}", the manifest records none`);
+            else
+                say(`subjectAltName "${san}", the manifest records "${entry.san}"`);
         }
-        else if (isFat(fs.type)) {
-            const read = await readFatFiles(opts, paths, [credentialsDir]);
-            paths.forEach((p, i) => {
-                const content = read.files[i];
-                files.set(p, content ? { mode: null, uid: null, gid: null, content } : null);
-            });
-            listing = read.listings.get(credentialsDir) ?? null;
+        // The profile's subject template puts {device-id} into the CN (the device ID aktualizr uses).
+        const commonNames = certificate.subject.flat().filter((a) => a.oid === '2.5.4.3');
+        const cn = commonNames[0]?.value;
+        if (commonNames.length !== 1)
+            say(`the subject has ${commonNames.length} CNs; the device ID is the one CN`);
+        else if (cn !== device.deviceId)
+            say(`deviceId "${device.deviceId}" is not the certificate's CN "${cn}" (the profile puts {device-id} there)`);
+    }
+    /** How the header's profile says the certificate was made. */
+    profileProblems(certificate, device, say) {
+        const { profile } = this.header;
+        const keyType = describePublicKey(certificate.spkiDer);
+        const wanted = KEY_DESCRIPTIONS[profile.keyType] ?? profile.keyType;
+        if (device.certificate.keySource === 'csr') {
+            // A CSR's key may be any size of the key type's family (issuance checks just that).
+            if (familyOf(keyType) !== familyOf(wanted))
+                say(`the key is ${keyType}, but the profile's key type ${profile.keyType} is of another family`);
         }
+        else if (keyType !== wanted)
+            say(`the key is ${keyType}, the profile's key type is ${profile.keyType} (${wanted})`);
+        const signature = SIGNATURE_NAMES[certificate.signatureOid] ?? certificate.signatureOid;
+        if (signature !== profile.signatureAlgorithm)
+            say(`signed with ${signature}, the profile says ${profile.signatureAlgorithm}`);
+        if (certificate.serialBytes !== profile.serialNumberBytes)
+            say(`its serial number is ${certificate.serialBytes} bytes, the profile says ${profile.serialNumberBytes}`);
+        this.lifetimeProblems(certificate, say);
+        this.templateProblems(certificate, device, say);
+        this.extensionProblems(certificate, say);
+    }
+    lifetimeProblems(certificate, say) {
+        const { lifetime, backdateSeconds } = this.header.profile;
+        const { notBefore, notAfter } = certificate;
+        if (notAfter.getTime() < notBefore.getTime())
+            say(`it ends (${iso(notAfter)}) before it starts (${iso(notBefore)})`);
+        const span = notAfter.getTime() - notBefore.getTime();
+        switch (lifetime.kind) {
+            case 'days': {
+                const days = lifetime.days * 86_400_000;
+                const expected = days + backdateSeconds * 1000;
+                // notBefore is never before the fleet CA's: then the span is shorter by up to the backdating.
+                const clamped = sameInstant(notBefore, this.header.fleetCa.notBefore) && span >= days && span <= expected;
+                if (span !== expected && !clamped) {
+                    say(`it is valid ${describeSpan(span)} (${iso(notBefore)} to ${iso(notAfter)}); the profile's lifetime is ${lifetime.days} days after ${backdateSeconds} s of backdating`);
+                }
+                break;
+            }
+            case 'until':
+                if (!sameInstant(notAfter, new Date(Math.floor(Date.parse(lifetime.notAfter) / 1000) * 1000).toISOString()))
+                    say(`it ends ${iso(notAfter)}, the profile's lifetime ends ${lifetime.notAfter}`);
+                break;
+            case 'never':
+                if (notAfter.getTime() !== NEVER_EXPIRES.getTime())
+                    say(`it ends ${iso(notAfter)}, the profile's lifetime is "never" (${iso(NEVER_EXPIRES)})`);
+                break;
+        }
+    }
+    /** The subject and SAN fit the profile's templates, with the entry's serial and device ID in their places. */
+    templateProblems(certificate, device, say) {
+        const template = this.subjectTemplate;
+        if (typeof template === 'string')
+            say(`the profile's subject template "${this.header.profile.subject}" is not one credbake accepts: ${template}`);
         else {
-            throw new OutputUnreadable(`output ${device.output.path} holds no ext or FAT file system at byte ${offset}`);
+            const rdns = [...certificate.subject].reverse();
+            const fits = rdns.length === template.rdns.length &&
+                template.rdns.every((rdn, i) => {
+                    const actual = rdns[i];
+                    return actual.length === rdn.length && rdn.every((attribute, j) => actual[j]?.oid === attribute.info.oid && segmentsFit(attribute.segments, device, actual[j].value));
+                });
+            if (!fits)
+                say(`the subject does not fit the profile's subject template "${this.header.profile.subject}" for serial ${device.serial} and device ID ${device.deviceId}`);
+            for (const attribute of rdns.flat()) {
+                const info = SUBJECT_ATTRIBUTES.find((a) => a.oid === attribute.oid);
+                if (info && attribute.tag !== info.stringTag)
+                    say(`subject attribute ${info.name}=${escapeRfc4514(attribute.value)} is encoded as tag ${attribute.tag}, credbake writes tag ${info.stringTag}`);
+            }
         }
-        return { sha256, files, listing };
+        const sanExtension = certificate.extensions.find((e) => e.oid === id.subjectAltName);
+        const san = this.sanTemplate;
+        if (san === undefined || !sanExtension)
+            return;
+        if (typeof san === 'string')
+            return say(`the profile's san template "${this.header.profile.san}" is not one credbake accepts: ${san}`);
+        const names = sanNames(sanExtension.value);
+        const fits = names.length === san.entries.length && san.entries.every((entry, i) => sanEntryFits(entry, names[i], device));
+        if (!fits) {
+            say(`subjectAltName "${describeSan(sanExtension.value)}" does not fit the profile's san template "${this.header.profile.san}" for serial ${device.serial} and device ID ${device.deviceId}`);
+            return;
+        }
+        san.entries.forEach((entry, i) => {
+            if (entry.kind.name !== 'DNS' || !entry.segments.some((s) => 'field' in s && s.field !== 'serial' && s.field !== 'device-id'))
+                return;
+            // What the other fields brought (the entry's serial and device ID cannot hold a "*").
+            const captured = segmentsPattern(entry.segments, device).exec(names[i].value) ?? [];
+            if (captured.slice(1).some((value) => value?.includes('*')))
+                say(`the DNS name ${names[i].value} has a "*" brought in by a manifest value, which credbake refuses`);
+        });
+    }
+    /**
+     * Whether the extensions are, byte for byte, those credbake encodes from the header's profile
+     * (the same compiler issuance uses), in its order: the usual case, needing no decoding. The
+     * subjectAltName is checked on its own (templateProblems).
+     */
+    extensionsAsEncoded(certificate) {
+        const compiled = this.compiledProfile;
+        if (!compiled || certificate.extensions.length !== compiled.extensions.length)
+            return false;
+        const subjectPublicKey = subjectPublicKeyBits(certificate.spkiDer);
+        return compiled.extensions.every((expected, i) => {
+            const actual = certificate.extensions[i];
+            if (Buffer.isBuffer(expected))
+                return actual.der.equals(expected);
+            const spec = this.header.profile.extensions[i];
+            if (spec?.name === 'subjectKeyIdentifier')
+                return actual.der.equals(expected({ device: undefined, subjectPublicKey }));
+            return actual.oid === spec?.oid && actual.critical === spec.critical;
+        });
+    }
+    /** Each extension the profile lists: present, as critical as it says, with its value; nothing else. */
+    extensionProblems(certificate, say) {
+        if (this.extensionsAsEncoded(certificate))
+            return;
+        const spki = certificate.spkiDer;
+        for (const spec of this.header.profile.extensions) {
+            const found = certificate.extensions.filter((e) => e.oid === spec.oid);
+            if (found.length === 0) {
+                say(`the ${spec.name} extension is missing`);
+                continue;
+            }
+            if (found.length > 1)
+                say(`the ${spec.name} extension appears ${found.length} times`);
+            const extension = found[0];
+            if (extension.critical !== spec.critical)
+                say(`${spec.name} is ${extension.critical ? '' : 'not '}critical, the profile says ${spec.critical ? 'critical' : 'not critical'}`);
+            let actual;
+            let wanted = spec.value;
+            const list = (value) => value.split(',').map((v) => v.trim()).filter(Boolean).sort().join(', ');
+            try {
+                switch (spec.name) {
+                    case 'basicConstraints':
+                        actual = basicConstraintsText(extension.value);
+                        break;
+                    case 'keyUsage':
+                        actual = list(keyUsageText(extension.value));
+                        wanted = list(spec.value);
+                        break;
+                    case 'extendedKeyUsage':
+                        actual = list(extendedKeyUsageText(extension.value));
+                        wanted = list(spec.value);
+                        break;
+                    case 'subjectKeyIdentifier': {
+                        const keyId = contentsOf(extension.value, readSingle(extension.value));
+                        // Method 1 of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey BIT STRING's value.
+                        actual = keyId.equals(sha1(subjectPublicKeyBits(spki))) ? 'sha1(subjectPublicKey)' : `keyid:${colonHex(keyId)}`;
+                        break;
+                    }
+                    case 'authorityKeyIdentifier': {
+                        const keyId = authorityKeyId(extension.value);
+                        // Compared as bytes; the text is made only for a message.
+                        if (keyId && this.authorityKeyId?.equals(keyId))
+                            continue;
+                        actual = keyId ? `keyid:${colonHex(keyId)}` : 'no keyid';
+                        break;
+                    }
+                    default:
+                        // subjectAltName: per device, checked against its template above.
+                        continue;
+                }
+            }
+            catch (error) {
+                say(`the ${spec.name} extension cannot be decoded (${messageOf(error)})`);
+                continue;
+            }
+            if (actual !== wanted)
+                say(`${spec.name} is ${actual}, the profile says ${spec.value}`);
+        }
+        for (const extension of certificate.extensions)
+            if (!this.known.has(extension.oid))
+                say(`extension ${extension.oid} is not in the profile`);
+    }
+    /** The chain to the trust, and the issuing CA against the header's fleetCa. */
+    issuerProblems(certificate, intermediates, say) {
+        const issuer = this.issuerOf(certificate, intermediates);
+        if (typeof issuer === 'string')
+            return say(issuer);
+        const fleetCa = this.header.fleetCa;
+        if (issuer.sha256 !== fleetCa.sha256)
+            say(`issued by ${issuer.subject} (SHA-256 ${issuer.sha256}), not by the manifest's fleet CA (${fleetCa.sha256})`);
+        for (const problem of this.issuerFacts(issuer))
+            say(problem);
+        const keyId = certificate.extensions.find((e) => e.oid === id.authorityKeyIdentifier);
+        const aki = keyId ? authorityKeyId(keyId.value) : undefined;
+        if (aki && !aki.equals(issuer.keyIdentifier))
+            say(`its authorityKeyIdentifier keyid:${colonHex(aki)} is not its CA's key identifier keyid:${colonHex(issuer.keyIdentifier)}`);
+        if (certificate.notBefore.getTime() < issuer.notBefore.getTime() || certificate.notAfter.getTime() > issuer.notAfter.getTime()) {
+            say(`validity ${iso(certificate.notBefore)}..${iso(certificate.notAfter)} is not within its CA's (${iso(issuer.notBefore)}..${iso(issuer.notAfter)})`);
+        }
+    }
+    /**
+     * The CA whose key made the certificate's signature (a trust anchor, or a CA certificate from the
+     * bundle that chains to one), or why there is none. The device certificate's signature is checked
+     * here, on its signed bytes, with the CA's key; links between CAs through node:crypto's X509Certificate.
+     */
+    issuerOf(certificate, intermediates) {
+        const candidates = [...this.anchors, ...intermediates];
+        const issuerName = () => formatName(nameOf(certificate.issuerDer, readSingle(certificate.issuerDer)).map((rdn) => rdn.map(({ oid, value }) => ({ oid, value }))));
+        const named = candidates.filter((c) => c.subjectDer.equals(certificate.issuerDer));
+        if (named.length === 0)
+            return `it does not chain to fleet-ca-cert (issuer ${issuerName()} is not there or did not sign it)`;
+        const signer = named.find((c) => signatureValid(certificate, c.key));
+        if (!signer)
+            return `its signature does not verify with the public key of its issuer (${issuerName()})`;
+        if (!signer.isCa)
+            return `its issuer ${signer.subject} is not a CA`;
+        const problem = this.toTrust(signer, candidates);
+        return problem ?? signer;
+    }
+    /** Undefined when `authority` is a trust anchor or chains to one through `candidates`; else why not. */
+    toTrust(authority, candidates) {
+        if (authority.anchor)
+            return undefined;
+        const key = `${authority.sha256} ${candidates.map((c) => c.sha256).join(' ')}`;
+        if (this.upward.has(key))
+            return this.upward.get(key);
+        let problem = 'its chain is longer than 8 certificates';
+        let current = authority;
+        for (let depth = 0; depth < 8; depth++) {
+            if (current.anchor) {
+                problem = undefined;
+                break;
+            }
+            const next = candidates.find((c) => c.sha256 !== current.sha256 && current.certificate.checkIssued(c.certificate) && current.certificate.verify(c.key));
+            if (!next) {
+                problem = `it does not chain to fleet-ca-cert (issuer ${current.certificate.issuer.replace(/\n/g, ', ')} is not there or did not sign it)`;
+                break;
+            }
+            if (!next.isCa) {
+                problem = `its issuer ${next.subject} is not a CA`;
+                break;
+            }
+            current = next;
+        }
+        if (this.upward.size > 64)
+            this.upward.clear();
+        this.upward.set(key, problem);
+        return problem;
+    }
+    /** The header's fleetCa against the CA certificate that issued the device's: cached per CA. */
+    issuerFacts(issuer) {
+        let problems = this.issuers.get(issuer.sha256);
+        if (problems)
+            return problems;
+        problems = [];
+        const fleetCa = this.header.fleetCa;
+        if (issuer.subject !== fleetCa.subject)
+            problems.push(`its CA's subject is "${issuer.subject}", the manifest's fleetCa.subject is "${fleetCa.subject}"`);
+        if (!sameInstant(issuer.notBefore, fleetCa.notBefore))
+            problems.push(`its CA is valid from ${iso(issuer.notBefore)}, the manifest's fleetCa.notBefore is ${fleetCa.notBefore}`);
+        if (!sameInstant(issuer.notAfter, fleetCa.notAfter))
+            problems.push(`its CA is valid until ${iso(issuer.notAfter)}, the manifest's fleetCa.notAfter is ${fleetCa.notAfter}`);
+        const key = keyFacts(issuer.key);
+        if ('unsupported' in key)
+            problems.push(`its CA's key: ${key.unsupported}`);
+        else {
+            if (key.description !== fleetCa.keyType)
+                problems.push(`its CA's key is ${key.description}, the manifest's fleetCa.keyType is ${fleetCa.keyType}`);
+            if (key.signatureAlgorithmName !== fleetCa.signatureAlgorithm)
+                problems.push(`its CA signs with ${key.signatureAlgorithmName}, the manifest's fleetCa.signatureAlgorithm is ${fleetCa.signatureAlgorithm}`);
+        }
+        if (issuer.intermediate !== fleetCa.intermediate)
+            problems.push(`its CA is ${issuer.intermediate ? 'an intermediate' : 'a root (self-issued)'}, the manifest's fleetCa.intermediate is ${fleetCa.intermediate}`);
+        this.issuers.set(issuer.sha256, problems);
+        return problems;
+    }
+    authorityOf(der) {
+        const key = der.toString('base64');
+        let authority = this.authorities.get(key);
+        if (!authority) {
+            authority = new Authority(new X509Certificate(der), false);
+            if (this.authorities.size > 64)
+                this.authorities.clear();
+            this.authorities.set(key, authority);
+        }
+        return authority;
+    }
+    /** A problem when `keyPem` is not the private key of `certificate` (undefined when it is). */
+    keyMatches(name, keyPem, certificate) {
+        const fast = ecKeyMatches(keyPem, certificate.spkiDer);
+        if (fast === true)
+            return undefined;
+        if (fast === 'inconsistent')
+            return `${name} holds a public key that is not its private key's`;
+        let matches;
+        try {
+            const publicDer = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
+            matches = publicDer.equals(createPublicKey({ key: certificate.spkiDer, format: 'der', type: 'spki' }).export({ type: 'spki', format: 'der' }));
+        }
+        catch (error) {
+            return `${name} cannot be read as a private key (${messageOf(error).split('\n')[0]})`;
+        }
+        return matches ? undefined : `${name} does not match the certificate`;
+    }
+}
+/** A CA certificate (a trust anchor or one from a bundle's chain), read once. */
+class Authority {
+    certificate;
+    anchor;
+    sha256;
+    subjectDer;
+    subject;
+    key;
+    isCa;
+    notBefore;
+    notAfter;
+    intermediate;
+    /** Its subjectKeyIdentifier, or the SHA-1 of its public key when it has none. */
+    keyIdentifier;
+    constructor(certificate, anchor) {
+        this.certificate = certificate;
+        this.anchor = anchor;
+        const der = certificate.raw;
+        this.sha256 = sha256Hex(der);
+        this.key = certificate.publicKey;
+        this.isCa = certificate.ca;
+        this.notBefore = new Date(certificate.validFrom);
+        this.notAfter = new Date(certificate.validTo);
+        // The fields are read leniently: a CA certificate need not be laid out as credbake's are.
+        const tbs = readNode(der, readSingle(der).contentStart);
+        const fields = childrenOf(der, tbs);
+        const at = fields[0]?.tag === 0xa0 ? 1 : 0;
+        const issuer = fields[at + 2];
+        const subject = fields[at + 4];
+        const spki = fields[at + 5];
+        this.subjectDer = encodingOf(der, subject);
+        this.intermediate = !this.subjectDer.equals(encodingOf(der, issuer));
+        this.subject = attempt(() => formatName(nameOf(der, subject).map((rdn) => rdn.map(({ oid, value }) => ({ oid, value })))));
+        let keyIdentifier;
+        try {
+            const wrapper = fields.slice(at + 6).find((node) => node.tag === 0xa3);
+            const list = wrapper ? childrenOf(der, wrapper)[0] : undefined;
+            for (const extension of list ? childrenOf(der, list) : []) {
+                const parts = childrenOf(der, extension);
+                if (oidOf(der, parts[0]) !== id.subjectKeyIdentifier)
+                    continue;
+                const value = contentsOf(der, parts[parts.length - 1]);
+                keyIdentifier = contentsOf(value, readSingle(value));
+            }
+        }
+        catch {
+            keyIdentifier = undefined;
+        }
+        this.keyIdentifier = keyIdentifier ?? sha1(subjectPublicKeyBits(encodingOf(der, spki)));
+    }
+}
+const SIGNATURE_HASHES = {
+    [OID$1.ecdsaWithSha256]: 'sha256',
+    [OID$1.ecdsaWithSha384]: 'sha384',
+    [OID$1.ecdsaWithSha512]: 'sha512',
+    [OID$1.sha256WithRsa]: 'sha256',
+    [OID$1.sha384WithRsa]: 'sha384',
+    [OID$1.sha512WithRsa]: 'sha512',
+    [OID$1.ed25519]: null
+};
+/** Whether the certificate's signature over its signed bytes verifies with `key`. */
+function signatureValid(certificate, key) {
+    const hash = SIGNATURE_HASHES[certificate.signatureOid];
+    if (hash === undefined)
+        return false;
+    try {
+        return verify(hash, certificate.tbsDer, key, certificate.signature);
+    }
+    catch {
+        return false;
+    }
+}
+/** SHA-1 in one call where node:crypto has it (RFC 5280 key identifiers only). */
+function sha1(data) {
+    return oneShotHash ? oneShotHash('sha1', data, 'buffer') : createHash('sha1').update(data).digest();
+}
+const oneShotHash = crypto.hash;
+function attempt(make) {
+    try {
+        return make();
+    }
+    catch (error) {
+        return messageOf(error);
+    }
+}
+function chainDers(text) {
+    const blocks = certificateDers(text);
+    return typeof blocks === 'string' ? [] : blocks.map((b) => b.der);
+}
+function describeSpan(ms) {
+    const seconds = Math.round(ms / 1000);
+    const days = Math.floor(seconds / 86_400);
+    return `${days} days ${seconds - days * 86_400} s`;
+}
+function sanNames(value) {
+    return childrenOf(value, readSingle(value)).map((node) => {
+        const bytes = contentsOf(value, node);
+        const tag = node.tag & 0x1f;
+        // IP addresses as describeSan writes them (RFC 5952 for IPv6).
+        return { tag, value: tag === 7 ? (ipAddressText(bytes) ?? `#${bytes.toString('hex')}`) : bytes.toString('latin1'), bytes };
+    });
+}
+/** One SAN name against one template entry: the same type, and a value the entry can render. */
+function sanEntryFits(entry, name, device) {
+    if (!name || name.tag !== entry.kind.tag)
+        return false;
+    // A constant IP entry is compared as an address: the template may spell it otherwise ("2001:DB8::1").
+    if (entry.kind.tag === 7 && entry.segments.every((s) => 'literal' in s)) {
+        const bytes = ipAddressBytes(entry.segments.map((s) => ('literal' in s ? s.literal : '')).join(''));
+        return bytes !== undefined && bytes.equals(name.bytes);
+    }
+    return segmentsFit(entry.segments, device, name.value);
+}
+function basicConstraintsText(value) {
+    const parts = childrenOf(value, readSingle(value));
+    const ca = parts[0]?.tag === TAG.boolean && value[parts[0].contentStart] !== 0;
+    const pathLength = parts.find((p) => p.tag === TAG.integer);
+    return `CA:${ca ? 'TRUE' : 'FALSE'}${pathLength ? `, pathlen:${parseInt(contentsOf(value, pathLength).toString('hex') || '0', 16)}` : ''}`;
+}
+function keyUsageText(value) {
+    const node = readSingle(value);
+    if (node.tag !== TAG.bitString)
+        throw new DerError('keyUsage is not a BIT STRING');
+    const bytes = contentsOf(value, node).subarray(1);
+    const names = [];
+    for (let bit = 0; bit < bytes.length * 8; bit++)
+        if (((bytes[bit >> 3] ?? 0) >> (7 - (bit & 7))) & 1)
+            names.push(KEY_USAGE_BITS[bit] ?? `bit${bit}`);
+    return names.join(', ');
+}
+function extendedKeyUsageText(value) {
+    return childrenOf(value, readSingle(value))
+        .map((node) => {
+        const oid = oidOf(value, node);
+        return PURPOSES[oid] ?? oid;
+    })
+        .join(', ');
+}
+function authorityKeyId(value) {
+    const keyId = childrenOf(value, readSingle(value)).find((node) => node.tag === 0x80);
+    return keyId ? contentsOf(value, keyId) : undefined;
+}
+const ECDH_CURVES = { '1.2.840.10045.3.1.7': 'prime256v1', '1.3.132.0.34': 'secp384r1', '1.3.132.0.35': 'secp521r1' };
+/** One ECDH object per curve, reused: making one costs more than the scalar multiplication. */
+const ecdhByCurve = new Map();
+/**
+ * Whether a one-block PKCS#8 PEM holding an EC key (the layout credbake writes) is the private key
+ * of the SPKI `spkiDer`: the public point derived from its scalar is the certificate's, on the
+ * same curve. 'inconsistent' when the public key stored beside the scalar is another one;
+ * undefined when the PEM is not of that layout (node:crypto's decoders decide then).
+ */
+function ecKeyMatches(keyPem, spkiDer) {
+    const match = /^-----BEGIN PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PRIVATE KEY-----\r?\n?$/.exec(keyPem.toString('latin1'));
+    if (!match)
+        return undefined;
+    try {
+        const der = Buffer.from(match[1], 'base64');
+        const [version, algorithm, wrapped] = childrenOf(der, readSingle(der));
+        if (version?.tag !== TAG.integer || algorithm?.tag !== TAG.sequence || wrapped?.tag !== TAG.octetString)
+            return undefined;
+        const [type, curve] = childrenOf(der, algorithm);
+        if (oidOf(der, type) !== OID$1.ecPublicKey)
+            return undefined;
+        const curveOid = oidOf(der, curve);
+        const ecdhName = ECDH_CURVES[curveOid];
+        if (!ecdhName)
+            return undefined;
+        const inner = contentsOf(der, wrapped);
+        const parts = childrenOf(inner, readSingle(inner));
+        const scalar = parts[1];
+        if (scalar?.tag !== TAG.octetString)
+            return undefined;
+        let ecdh = ecdhByCurve.get(ecdhName);
+        if (!ecdh) {
+            ecdh = createECDH(ecdhName);
+            ecdhByCurve.set(ecdhName, ecdh);
+        }
+        ecdh.setPrivateKey(contentsOf(inner, scalar));
+        const point = ecdh.getPublicKey();
+        const stored = parts.find((node) => node.tag === 0xa1);
+        if (stored) {
+            const [bits] = childrenOf(inner, stored);
+            if (bits?.tag === TAG.bitString && !inner.subarray(bits.contentStart + 1, bits.end).equals(point))
+                return 'inconsistent';
+        }
+        const [spkiAlgorithm] = childrenOf(spkiDer, readSingle(spkiDer));
+        const [, spkiCurve] = spkiAlgorithm ? childrenOf(spkiDer, spkiAlgorithm) : [];
+        return spkiCurve?.tag === TAG.oid && oidOf(spkiDer, spkiCurve) === curveOid && subjectPublicKeyBits(spkiDer).equals(point);
+    }
+    catch {
+        return undefined; // not a key OpenSSL would read either, or a scalar out of range: node:crypto says what is wrong
+    }
+}
+
+// The review's companion files, read in step with the manifest's devices without holding them:
+// certificates.pem and superseded.pem (one CERTIFICATE block per entry, in manifest order) and
+// SHA256SUMS (one line per output file, in manifest order). Each is read in chunks; a reader hands
+// out the next block or line when asked, so verify compares entry i with block i as it goes.
+const CHUNK$1 = 256 << 10;
+/** A line or block longer than this is not one credbake writes. */
+const MAX_PIECE = 1 << 20;
+/** Lines of a text file, one at a time (without their "\n"). */
+class LineReader {
+    handle;
+    buffer;
+    carry = '';
+    lines = [];
+    next = 0;
+    position = 0;
+    done = false;
+    /** Lines handed out so far. */
+    count = 0;
+    constructor(handle, buffer = Buffer.allocUnsafe(CHUNK$1)) {
+        this.handle = handle;
+        this.buffer = buffer;
+    }
+    /** The reader, or a sentence saying why the file cannot be read. */
+    static async open(file) {
+        let handle;
+        try {
+            // O_NONBLOCK: a FIFO in its place is refused, not waited on.
+            handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+            if (!(await handle.stat()).isFile()) {
+                await handle.close();
+                return 'is not a regular file';
+            }
+            return new LineReader(handle);
+        }
+        catch (error) {
+            await handle?.close().catch(() => undefined);
+            return error.code === 'ENOENT' ? 'is missing' : `cannot be read (${messageOf(error)})`;
+        }
+    }
+    /** The next line; null at the end. A last line without "\n" is a line too. */
+    async line() {
+        while (this.next >= this.lines.length) {
+            if (this.done)
+                return null;
+            await this.fill();
+        }
+        this.count++;
+        return this.lines[this.next++];
+    }
+    async fill() {
+        const { bytesRead } = await this.handle.read(this.buffer, 0, this.buffer.length, this.position);
+        this.position += bytesRead;
+        this.next = 0;
+        if (bytesRead === 0) {
+            this.done = true;
+            this.lines = this.carry === '' ? [] : [this.carry];
+            this.carry = '';
+            return;
+        }
+        const text = this.carry + this.buffer.toString('latin1', 0, bytesRead);
+        const cut = text.lastIndexOf('\n');
+        if (cut === -1) {
+            if (text.length > MAX_PIECE)
+                throw new Error(`a line is longer than ${MAX_PIECE} bytes`);
+            this.carry = text;
+            this.lines = [];
+            return;
+        }
+        this.lines = text.slice(0, cut).split('\n');
+        this.carry = text.slice(cut + 1);
+    }
+    async close() {
+        await this.handle.close();
+    }
+}
+const BEGIN = '-----BEGIN CERTIFICATE-----';
+const END = '-----END CERTIFICATE-----';
+const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * CERTIFICATE blocks of a PEM file, one at a time, as credbake writes them: blocks one after
+ * another, nothing else but blank lines (and \r) between them. Anything else is a problem.
+ */
+class PemReader {
+    lines;
+    /** Blocks handed out so far. */
+    count = 0;
+    lineNumber = 0;
+    constructor(lines) {
+        this.lines = lines;
+    }
+    static async open(file) {
+        const lines = await LineReader.open(file);
+        return typeof lines === 'string' ? lines : new PemReader(lines);
+    }
+    /** The next block, a problem (the file is then not read further), or null at the end. */
+    async block() {
+        let line;
+        do {
+            line = await this.read();
+            if (line === null)
+                return null;
+        } while (line.trim() === '');
+        const start = this.lineNumber;
+        if (line.trim() !== BEGIN)
+            return { problem: `line ${start} is not "${BEGIN}"`, line: start };
+        let body = '';
+        for (;;) {
+            line = await this.read();
+            if (line === null)
+                return { problem: `the block at line ${start} has no "${END}" line (cut off?)`, line: start };
+            const trimmed = line.trim();
+            if (trimmed === END)
+                break;
+            if (!BASE64_LINE.test(trimmed))
+                return { problem: `line ${this.lineNumber} of the block at line ${start} is not base64`, line: start };
+            body += trimmed;
+            if (body.length > MAX_PIECE)
+                return { problem: `the block at line ${start} is larger than ${MAX_PIECE} bytes`, line: start };
+        }
+        const der = Buffer.from(body, 'base64');
+        if (der.length === 0)
+            return { problem: `the block at line ${start} is empty`, line: start };
+        this.count++;
+        return { sha256: sha256Hex(der), der, line: start };
+    }
+    async read() {
+        const line = await this.lines.line();
+        if (line !== null)
+            this.lineNumber++;
+        return line === null ? null : line.endsWith('\r') ? line.slice(0, -1) : line;
+    }
+    async close() {
+        await this.lines.close();
+    }
+}
+
+// Reading a review manifest without holding it: a 100,000-device credbake-manifest.json is over
+// 100 MB of JSON, and JSON.parse of the whole file would take several times that in memory. One
+// pass over the bytes (read in chunks) finds the structure of the top-level object: every member
+// but the `devices` and `superseded` arrays is kept as its parsed value (the header and the footer
+// are small), and of those two arrays only where each element starts and ends in the file. The
+// elements are read back and parsed one batch at a time (readEntries), by whoever checks them.
+//
+// The scan checks the syntax of the top level and of the arrays' separators; each member and each
+// element is checked by JSON.parse when it is parsed. Key order does not matter (a manifest
+// reformatted with `jq -S` reads the same), a key given twice is refused (JSON leaves its meaning
+// open, and a reviewer could be shown one value while verify checks the other).
+const CHUNK = 1 << 20;
+/** A header member or one array element larger than this is not something credbake writes. */
+const MAX_PIECE_BYTES = 16 << 20;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const isSpace = (c) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+/** Where each element of a top-level array is in the file: [start, end) byte offsets. */
+class EntryRanges {
+    starts = new Float64Array(1024);
+    ends = new Float64Array(1024);
+    length = 0;
+    push(start, end) {
+        if (this.length === this.starts.length) {
+            const starts = new Float64Array(this.length * 2);
+            const ends = new Float64Array(this.length * 2);
+            starts.set(this.starts);
+            ends.set(this.ends);
+            this.starts = starts;
+            this.ends = ends;
+        }
+        this.starts[this.length] = start;
+        this.ends[this.length] = end;
+        this.length++;
+    }
+    start(index) {
+        return this.starts[index];
+    }
+    end(index) {
+        return this.ends[index];
+    }
+}
+/** Elements of the arrays indexed rather than parsed. */
+const INDEXED = new Set(['devices', 'superseded']);
+var State;
+(function (State) {
+    State[State["Before"] = 0] = "Before";
+    State[State["Key"] = 1] = "Key";
+    State[State["Colon"] = 2] = "Colon";
+    State[State["ValueStart"] = 3] = "ValueStart";
+    State[State["Value"] = 4] = "Value";
+    State[State["ElementStart"] = 5] = "ElementStart";
+    State[State["Element"] = 6] = "Element";
+    State[State["AfterValue"] = 7] = "AfterValue";
+    State[State["End"] = 8] = "End";
+})(State || (State = {}));
+/** Bytes of one member value or key, gathered across chunks. */
+class Collector {
+    pieces = [];
+    size = 0;
+    active = false;
+    /** Where collecting began in the current chunk. */
+    from = 0;
+    begin(at) {
+        this.pieces = [];
+        this.size = 0;
+        this.active = true;
+        this.from = at;
+    }
+    /** The chunk ends while collecting: keep its part. */
+    carry(chunk, what) {
+        if (!this.active)
+            return;
+        this.add(chunk.subarray(this.from), what);
+        this.from = 0;
+    }
+    finish(chunk, at, what) {
+        this.add(chunk.subarray(this.from, at), what);
+        this.active = false;
+        const bytes = this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces);
+        this.pieces = [];
+        return bytes;
+    }
+    add(bytes, what) {
+        this.size += bytes.length;
+        if (this.size > MAX_PIECE_BYTES)
+            throw new ManifestError(`${what()} is larger than ${MAX_PIECE_BYTES >> 20} MiB: not a manifest credbake writes`);
+        this.pieces.push(Buffer.from(bytes));
+    }
+}
+/** One pass over the manifest (see the file comment). InputError when unreadable, ManifestError when malformed. */
+async function scanManifest(file, chunkSize = CHUNK) {
+    const handle = await openReviewManifest(file);
+    try {
+        const scanner = new Scanner(file);
+        const chunk = Buffer.allocUnsafe(chunkSize);
+        let position = 0;
+        for (;;) {
+            const { bytesRead } = await handle.read(chunk, 0, chunkSize, position).catch((error) => {
+                throw unreadable(file, error);
+            });
+            if (bytesRead === 0)
+                break;
+            scanner.feed(chunk.subarray(0, bytesRead), position);
+            position += bytesRead;
+        }
+        return scanner.finish(position);
     }
     finally {
-        await prepared.cleanup();
+        await handle.close();
+    }
+}
+function unreadable(file, error) {
+    const code = error.code;
+    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a folder (give the credbake-manifest.json in it)' : messageOf(error);
+    return new InputError(`manifest ${file} cannot be read: ${why}`, { input: 'manifest', file });
+}
+const REVIEW_MANIFEST = { maxBytes: INPUT_LIMITS.reviewFile, what: 'a review manifest' };
+/**
+ * The review manifest, opened for reading only if it is a regular file within the review files'
+ * budget (docs/input-limits.md): a FIFO is opened without waiting for a writer and refused, as is
+ * a device. It is read in chunks, never whole, but its size still bounds how long verify takes.
+ */
+async function openReviewManifest(file) {
+    try {
+        checkBoundedFileSync(file, REVIEW_MANIFEST);
+        const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+        const info = await handle.stat();
+        if (!info.isFile() || info.size > REVIEW_MANIFEST.maxBytes) {
+            await handle.close();
+            checkBoundedFileSync(file, REVIEW_MANIFEST); // it changed in between: say what it is now
+            throw new Error('it changed while it was opened');
+        }
+        return handle;
+    }
+    catch (error) {
+        throw unreadable(file, error);
+    }
+}
+class Scanner {
+    file;
+    state = State.Before;
+    depth = 0;
+    inString = false;
+    /** Bytes to skip at the start of the next chunk (an escape cut by the chunk's end). */
+    skip = 0;
+    key = '';
+    seen = new Set();
+    members = {};
+    ranges;
+    arrays = {};
+    collector = new Collector();
+    elementStart = 0;
+    /** Offset just past the last byte that was not whitespace. */
+    lastSolid = 0;
+    constructor(file) {
+        this.file = file;
+    }
+    feed(chunk, base) {
+        const length = chunk.length;
+        let i = Math.min(this.skip, length);
+        this.skip -= i;
+        while (i < length) {
+            if (!this.inString && this.state === State.Element) {
+                i = this.scanElements(chunk, i, base);
+                continue;
+            }
+            if (this.inString) {
+                // The string's bytes: only a quote or a backslash matters.
+                while (i < length) {
+                    const c = chunk[i];
+                    if (c === QUOTE)
+                        break;
+                    i += c === BACKSLASH ? 2 : 1;
+                }
+                if (i >= length) {
+                    this.skip = i - length;
+                    break;
+                }
+                this.inString = false;
+                i++;
+                this.lastSolid = base + i;
+                if (this.state === State.Key)
+                    this.endKey(chunk, i);
+                continue;
+            }
+            const c = chunk[i];
+            if (isSpace(c)) {
+                i++;
+                continue;
+            }
+            switch (this.state) {
+                case State.Before:
+                    if (c !== OPEN_OBJECT)
+                        this.fail(base + i, 'it does not start with "{"');
+                    this.state = State.Key;
+                    this.depth = 1;
+                    break;
+                case State.Key:
+                    if (c === CLOSE_OBJECT && this.seen.size === 0) {
+                        this.state = State.End;
+                        this.depth = 0;
+                    }
+                    else if (c === QUOTE) {
+                        this.inString = true;
+                        this.collector.begin(i);
+                    }
+                    else
+                        this.fail(base + i, 'a member name (a string in double quotes) was expected');
+                    break;
+                case State.Colon:
+                    if (c !== COLON)
+                        this.fail(base + i, `":" was expected after "${this.key}"`);
+                    this.state = State.ValueStart;
+                    break;
+                case State.ValueStart:
+                    if (c === OPEN_ARRAY && INDEXED.has(this.key)) {
+                        this.ranges = new EntryRanges();
+                        this.arrays[this.key] = this.ranges;
+                        this.depth = 2;
+                        this.state = State.ElementStart;
+                        break;
+                    }
+                    this.collector.begin(i);
+                    this.state = State.Value;
+                    this.value(c, chunk, i, base);
+                    break;
+                case State.Value:
+                    this.value(c, chunk, i, base);
+                    break;
+                case State.ElementStart:
+                    if (c === CLOSE_ARRAY && this.ranges?.length === 0) {
+                        this.depth = 1;
+                        this.state = State.AfterValue;
+                        break;
+                    }
+                    if (c === COMMA || c === CLOSE_ARRAY)
+                        this.fail(base + i, `an element of "${this.key}" was expected`);
+                    this.elementStart = base + i;
+                    this.state = State.Element;
+                    this.element(c);
+                    break;
+                case State.Element:
+                    this.element(c);
+                    break;
+                case State.AfterValue:
+                    if (c === COMMA)
+                        this.state = State.Key;
+                    else if (c === CLOSE_OBJECT) {
+                        this.state = State.End;
+                        this.depth = 0;
+                    }
+                    else
+                        this.fail(base + i, '"," or "}" was expected after a member');
+                    break;
+                case State.End:
+                    this.fail(base + i, 'something follows the closing "}"');
+            }
+            if (c === QUOTE)
+                this.inString = true;
+            i++;
+            this.lastSolid = base + i;
+        }
+        this.collector.carry(chunk, () => this.what());
+    }
+    /**
+     * The bytes of array elements, in one tight loop (nearly all of a manifest is in its devices
+     * array): strings are skipped, brackets counted, and each element's end noted at the "," or "]"
+     * after it. Returns where it stopped: the chunk's end, inside a string cut by it, or the array's end.
+     */
+    scanElements(chunk, from, base) {
+        const length = chunk.length;
+        let depth = this.depth;
+        let solid = this.lastSolid;
+        let i = from;
+        while (i < length) {
+            const c = chunk[i];
+            if (c === QUOTE) {
+                i++;
+                while (i < length) {
+                    const d = chunk[i];
+                    if (d === QUOTE)
+                        break;
+                    i += d === BACKSLASH ? 2 : 1;
+                }
+                if (i >= length) {
+                    // The string goes on in the next chunk: the general loop takes it from there.
+                    this.inString = true;
+                    this.skip = i - length;
+                    this.depth = depth;
+                    this.lastSolid = solid;
+                    return length;
+                }
+                i++;
+                solid = base + i;
+                continue;
+            }
+            if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+                i++;
+                continue;
+            }
+            if (c === OPEN_OBJECT || c === OPEN_ARRAY)
+                depth++;
+            else if ((c === CLOSE_OBJECT || c === CLOSE_ARRAY) && depth > 2)
+                depth--;
+            else if (depth === 2 && (c === COMMA || c === CLOSE_ARRAY)) {
+                this.depth = depth;
+                this.lastSolid = solid;
+                this.element(c);
+                i++;
+                this.lastSolid = base + i;
+                if (this.state !== State.Element && this.state !== State.ElementStart)
+                    return i;
+                // The next element starts at the next solid byte: the general loop finds it.
+                return i;
+            }
+            i++;
+            solid = base + i;
+        }
+        this.depth = depth;
+        this.lastSolid = solid;
+        return i;
+    }
+    /** A byte of a member value (not a string's content). */
+    value(c, chunk, i, base) {
+        if (c === OPEN_OBJECT || c === OPEN_ARRAY)
+            this.depth++;
+        else if ((c === CLOSE_OBJECT || c === CLOSE_ARRAY) && this.depth > 1)
+            this.depth--;
+        else if (this.depth === 1 && (c === COMMA || c === CLOSE_OBJECT)) {
+            // The member ends before this byte: parse it, then read the byte again as what follows it.
+            const bytes = this.collector.finish(chunk, i, () => this.what());
+            this.members[this.key] = this.parse(bytes, base + i - bytes.length);
+            this.state = State.AfterValue;
+            if (c === COMMA)
+                this.state = State.Key;
+            else {
+                this.state = State.End;
+                this.depth = 0;
+            }
+        }
+    }
+    /** A byte of an array element (not a string's content); elements are only located here. */
+    element(c) {
+        if (c === OPEN_OBJECT || c === OPEN_ARRAY)
+            this.depth++;
+        else if ((c === CLOSE_OBJECT || c === CLOSE_ARRAY) && this.depth > 2)
+            this.depth--;
+        else if (this.depth === 2 && (c === COMMA || c === CLOSE_ARRAY)) {
+            const end = this.lastSolid;
+            if (end - this.elementStart > MAX_PIECE_BYTES)
+                this.fail(this.elementStart, `element ${this.ranges.length} of "${this.key}" is larger than ${MAX_PIECE_BYTES >> 20} MiB`);
+            this.ranges.push(this.elementStart, end);
+            if (c === COMMA)
+                this.state = State.ElementStart;
+            else {
+                this.depth = 1;
+                this.state = State.AfterValue;
+            }
+        }
+    }
+    endKey(chunk, at) {
+        const bytes = this.collector.finish(chunk, at, () => 'a member name');
+        let key;
+        try {
+            key = JSON.parse(bytes.toString('utf8'));
+        }
+        catch {
+            return this.fail(this.lastSolid, 'a member name is not a valid JSON string');
+        }
+        if (this.seen.has(key))
+            this.fail(this.lastSolid, `"${key}" is given twice (JSON leaves open which one counts)`);
+        this.seen.add(key);
+        this.key = key;
+        this.state = State.Colon;
+    }
+    parse(bytes, at) {
+        try {
+            return JSON.parse(bytes.toString('utf8'));
+        }
+        catch (error) {
+            return this.fail(at, `the value of "${this.key}" is not valid JSON (${messageOf(error)})`);
+        }
+    }
+    what() {
+        return this.key ? `the value of "${this.key}"` : 'a member';
+    }
+    finish(bytes) {
+        if (this.inString || this.state !== State.End) {
+            this.fail(bytes, bytes === 0 ? 'it is empty' : 'it ends before its closing "}" (cut off?)');
+        }
+        return { file: this.file, bytes, members: this.members, ...this.arrays };
+    }
+    fail(offset, why) {
+        throw new ManifestError(`manifest ${this.file} is not JSON: ${why} (at byte ${offset}); give the credbake-manifest.json a bake wrote`, { file: this.file });
     }
 }
 /**
- * Where the file system starts: 0 in a partition output; in an image, the manifest entry's
- * partition offset, or (older manifests without it) the recorded partition number looked up in
- * the image's own partition table.
+ * Elements [from, to) of `ranges`, read from the file in one read (they are contiguous): the bytes
+ * and each element's place in them, for a checker to decode and parse.
  */
-async function partitionOffset(context, image, device) {
-    if (context.header.output.format === 'partition')
-        return 0;
-    if (device.output.partition)
-        return device.output.partition.offset;
-    const number = Number(/^\d+/.exec(context.header.output.image?.partition ?? '')?.[0] ?? Number.NaN);
-    const layout = await readDiskLayout(image);
-    const found = layout.partitions.find((p) => p.number === number) ?? (layout.partitions.length === 1 ? layout.partitions[0] : undefined);
-    if (!found)
-        throw new OutputUnreadable(`output ${device.output.path}: the manifest does not say which partition holds the credentials`);
-    return found.start;
+async function readEntries(handle, file, ranges, from, to) {
+    const start = ranges.start(from);
+    const end = ranges.end(to - 1);
+    const bytes = Buffer.allocUnsafe(end - start);
+    for (let done = 0; done < bytes.length;) {
+        const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done);
+        if (bytesRead === 0)
+            throw new ManifestError(`manifest ${file} became shorter while verify read it: give a manifest nothing writes to`, { file });
+        done += bytesRead;
+    }
+    const offsets = [];
+    for (let index = from; index < to; index++)
+        offsets.push(ranges.start(index) - start, ranges.end(index) - start);
+    return { bytes, offsets };
 }
-
-/** Read and parse the manifest, and check it against the bundled schema. */
-async function loadReviewManifest(file) {
-    let text;
-    try {
-        text = await readBoundedText(file, { maxBytes: INPUT_LIMITS.reviewFile, what: 'a review manifest' });
-    }
-    catch (error) {
-        const code = error.code;
-        throw new InputError(`manifest ${file} cannot be read: ${code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a folder (give the credbake-manifest.json in it)' : messageOf(error)}`, { input: 'manifest', file });
-    }
-    let value;
-    try {
-        value = JSON.parse(text);
-    }
-    catch (error) {
-        throw new ManifestError(`manifest ${file} is not JSON (${messageOf(error)}); give the credbake-manifest.json a bake wrote`, { file });
-    }
-    const problems = validateManifest(value);
-    if (problems.length > 0) {
-        const shown = problems.slice(0, 3).map((p) => `${p.path || '(top level)'} ${p.message}`).join('; ');
-        const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
-        throw new ManifestError(`manifest ${file} does not match schema/manifest.schema.json: ${shown}${more}`, { file });
-    }
-    return value;
-}
-/** How messages name a device file: its path under the credentials folder, else the full path. */
-function shortName(devicePath, credentialsDir) {
-    const dir = `${credentialsDir.replace(/\/+$/, '')}/`;
-    return devicePath.startsWith(dir) ? devicePath.slice(dir.length) : devicePath;
-}
-function octal(mode) {
-    return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
-}
-/** The layout's certificate file and key file paths in a device's bundle. */
-function bundleRoles(header, device) {
-    const rows = LAYOUT_FILES[header.layout.name] ?? [];
-    const inDir = (name) => path.posix.join(header.layout.credentialsDir, name);
-    const listed = new Set(device.files.map((f) => f.path));
-    const certificate = [...rows.filter((r) => r.source === 'certificate'), ...rows.filter((r) => r.source === 'certificate-chain')].map((r) => inDir(r.name)).find((p) => listed.has(p));
-    const chain = rows.filter((r) => r.source === 'certificate-chain').map((r) => inDir(r.name)).find((p) => listed.has(p) && p !== certificate);
-    const key = device.files.find((f) => f.privateKey)?.path;
-    return { ...(certificate ? { certificate } : {}), ...(chain ? { chain } : {}), ...(key ? { key } : {}) };
-}
-async function verifyDevice(context, device) {
-    const { header } = context;
-    const credentialsDir = header.layout.credentialsDir;
-    const problems = [];
-    const preexisting = header.output.image?.preexisting ?? [];
-    const paths = [...device.files.map((f) => f.path), ...preexisting.map((f) => f.path)];
-    let view;
-    try {
-        view = await readOutput(context, device, paths);
-    }
-    catch (error) {
-        if (error instanceof OutputUnreadable)
-            return [error.message];
-        if (isCredbakeError(error))
-            return [`output ${device.output.path} cannot be read: ${error.message.split('\n')[0]}`];
-        throw error;
-    }
-    if (view.sha256 !== device.output.sha256)
-        problems.push(`output ${device.output.path} has SHA-256 ${view.sha256}, the manifest records ${device.output.sha256}`);
-    if (device.output.bmap)
-        problems.push(...(await checkBmap(context.outputDir, device.output.bmap)));
-    const found = new Map();
-    for (const file of device.files) {
-        const name = shortName(file.path, credentialsDir);
-        const actual = view.files.get(file.path);
-        if (!actual) {
-            problems.push(`${name} is missing`);
-            continue;
-        }
-        found.set(file.path, actual);
-        if (!file.privateKey) {
-            if (file.size !== undefined && actual.content.length !== file.size)
-                problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`);
-            else if (file.sha256 !== undefined && sha256Hex(actual.content) !== file.sha256)
-                problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`);
-        }
-        if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode)
-            problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`);
-        if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner)
-            problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`);
-    }
-    // A credential file nobody reviewed: anything in the credentials folder the manifest does not list.
-    // FAT (no modes recorded) compares names case-insensitively.
-    const fold = device.files.every((f) => f.mode === null) ? (n) => n.toUpperCase() : (n) => n;
-    const dir = credentialsDir.replace(/\/+$/, '') || '/';
-    const listed = new Set(device.files.filter((f) => path.posix.dirname(f.path) === dir).map((f) => fold(path.posix.basename(f.path))));
-    // Files the base image already held there, recorded once in the header, are expected too.
-    for (const file of preexisting)
-        if (path.posix.dirname(file.path) === dir)
-            listed.add(fold(path.posix.basename(file.path)));
-    for (const name of view.listing ?? []) {
-        if (!listed.has(fold(name)))
-            problems.push(`${name} in ${credentialsDir} is not in the manifest (an extra file)`);
-    }
-    problems.push(...preexistingProblems(preexisting, view.files, credentialsDir));
-    const roles = bundleRoles(header, device);
-    const certificateFile = roles.certificate ? found.get(roles.certificate) : undefined;
-    if (roles.certificate && certificateFile) {
-        const name = shortName(roles.certificate, credentialsDir);
-        // The flat layout's chain.pem (certificate and the CAs above it) may supply intermediates.
-        const chainFile = roles.chain ? found.get(roles.chain) : undefined;
-        const checked = checkCertificate(name, certificateFile.content.toString('utf8'), device, header, context.trust, chainFile?.content.toString('utf8'));
-        problems.push(...checked.problems);
-        const keyFile = roles.key ? found.get(roles.key) : undefined;
-        if (roles.key && keyFile && checked.certificate) {
-            const mismatch = checkKeyMatches(shortName(roles.key, credentialsDir), keyFile.content, checked.certificate);
-            if (mismatch)
-                problems.push(mismatch);
-        }
-    }
-    else if (!roles.certificate) {
-        problems.push(`the manifest lists no certificate file of layout ${header.layout.name} for this device`);
-    }
-    return problems;
-}
-/** Each pre-existing file of the base image is still there, as the header records it. */
-function preexistingProblems(preexisting, files, credentialsDir) {
-    const problems = [];
-    for (const file of preexisting) {
-        const name = `${shortName(file.path, credentialsDir)} (pre-existing in the base image)`;
-        const actual = files.get(file.path);
-        if (!actual) {
-            problems.push(`${name} is missing`);
-            continue;
-        }
-        if (actual.content.length !== file.size)
-            problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`);
-        else if (sha256Hex(actual.content) !== file.sha256)
-            problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`);
-        if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode)
-            problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`);
-        if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner)
-            problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`);
-    }
-    return problems;
-}
-/** The bmap beside an image output: there, with the SHA-256 the manifest records (flashing trusts its block checksums). */
-async function checkBmap(outputDir, bmap) {
-    if (bmap.path.split('/').includes('..'))
-        return [`bmap path ${JSON.stringify(bmap.path)} leaves output-dir`];
-    let actual;
-    try {
-        actual = await sha256File(path.join(outputDir, ...bmap.path.split('/')));
-    }
-    catch (error) {
-        return [`bmap ${bmap.path} is ${error.code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`];
-    }
-    return actual === bmap.sha256 ? [] : [`bmap ${bmap.path} has SHA-256 ${actual}, the manifest records ${bmap.sha256}`];
-}
-/** Verify every device of `manifest`; the report lists each device's problems. */
-async function verifyOutputs(options) {
-    const manifest = await loadReviewManifest(options.manifest);
-    const trust = await loadTrust(options.fleetCaCert);
-    const outputDir = path.resolve(options.outputDir ?? path.dirname(path.resolve(options.manifest)));
-    const secrets = await SecretTemp.create(options.tempRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir());
-    const devices = [];
-    try {
-        for (const device of manifest.devices) {
-            const problems = await verifyDevice({ outputDir, header: manifest, tempDir: secrets.dir, trust }, device);
-            devices.push({ serial: device.serial, ok: problems.length === 0, problems });
-        }
-    }
-    finally {
-        await secrets.remove();
-    }
-    const failed = devices.filter((d) => !d.ok).length;
-    return { devices, passed: devices.length - failed, failed };
-}
-
-// `credbake verify --manifest FILE --fleet-ca-cert TRUST [--output-dir DIR] [--json]`: check a bake's
-// outputs as they are now against its review manifest (src/verify/verify.ts).
-const VERIFY_HELP = `Usage: credbake verify --manifest FILE --fleet-ca-cert TRUST [--output-dir DIR] [--json]
-
-Checks every device of a review manifest (credbake-manifest.json) against its output as it is
-now: dir trees, .tar.gz overlays, images and partitions (compressed ones too, decompressed into
-a private temporary folder). The manifest is checked against its JSON Schema first. Per device:
-the output's SHA-256; each installed file's presence, size, SHA-256, mode and owner (private keys:
-presence and mode, and that the key is the certificate's); no file in the credentials folder
-the manifest does not list; the certificate chains to TRUST (PEM, one or more CA certificates)
-and matches its manifest entry and the profile in the manifest header.
-
-  --manifest FILE        the credbake-manifest.json to check
-  --fleet-ca-cert TRUST  CA certificate(s) the device certificates must chain to
-  --output-dir DIR       where the outputs are (default: the manifest's folder)
-  --json                 print a JSON report {devices:[{serial, ok, problems}], passed, failed}
-
-Prints one line per failing device, then a summary. Exit 0 when every device passes, 7 when any
-fails, 2 for a missing or malformed manifest.
-`;
-async function verifyCommand(args, out) {
-    const parsed = parseFlags(args, { strings: ['manifest', 'fleet-ca-cert', 'output-dir'], booleans: ['json'] });
-    const manifest = parsed.values.manifest;
-    const trust = parsed.values['fleet-ca-cert'];
-    if (!manifest)
-        throw new InputError('verify needs --manifest FILE (the credbake-manifest.json of the bake)', { input: 'manifest' });
-    if (!trust)
-        throw new InputError('verify needs --fleet-ca-cert TRUST (the CA certificate the device certificates must chain to)', { input: 'fleet-ca-cert' });
-    const report = await verifyOutputs({ manifest, fleetCaCert: trust, ...(parsed.values['output-dir'] ? { outputDir: parsed.values['output-dir'] } : {}) });
-    if (parsed.values.json === 'true') {
-        out.stdout(`${JSON.stringify(report, null, 2)}\n`);
-    }
-    else {
-        for (const device of report.devices)
-            if (!device.ok)
-                out.stdout(`${device.serial}: ${device.problems.join('; ')}\n`);
-        const total = report.devices.length;
-        out.stdout(`verified ${total} device${total === 1 ? '' : 's'}: ${report.passed} passed, ${report.failed} failed\n`);
-    }
-    return report.failed > 0 ? EXIT_CODES.verify : EXIT_CODES.ok;
-}
-
-/**
- * The process's stdout and stderr. Everything printed passes through neutraliseOutput: messages
- * carry labels, partition names, manifest values, file names and tool output, and a line of them
- * must never start a workflow command when the CLI runs in a CI step (src/util/log-text.ts).
- */
-const processConsole = {
-    stdout: (text) => process.stdout.write(neutraliseOutput(text)),
-    stderr: (text) => process.stderr.write(neutraliseOutput(text)),
-    stderrIsTTY: process.stderr.isTTY === true,
-    stderrLive: (text) => process.stderr.write(text)
-};
-
-// CLI adapter: argv → command. Flags share the action's input names (`--fleet-ca-cert`), and each
-// may also come from the environment as CREDBAKE_FLEET_CA_CERT etc., which keeps keys and
-// passphrases out of the process list and shell history.
-const MAIN_HELP = `credbake ${VERSION$1}: bake per-device X.509 credentials into firmware images
-
-Usage: credbake <command> [options]
-
-Commands:
-  bake      issue a certificate per device of a manifest and write the bundles (the main job)
-  inspect   show an image's partition table and file systems
-  merge     combine the shard manifests of a job matrix into one review (merge --output-dir DIR MANIFEST...)
-  verify    check a bake's outputs as they are now against its review manifest
-  demo      throwaway CA, sample manifest and image, then bake (never for production)
-  help      this text; \`credbake <command> --help\` for a command's options
-
-Exit codes:
-  0  success
-  1  unexpected failure (a bug: please report it)
-  2  bad option or device manifest
-  3  the fleet CA cannot be used (not a CA, wrong key or passphrase, expired, lifetime too long)
-  4  image or tool problem (partition not found, file system unsupported, debugfs/mtools missing)
-  5  outputs cannot be written (output-dir not writable, disk or partition full)
-  6  another credbake run holds the output directory
-  7  verify: an output differs from its review manifest
-`;
-const COMMANDS = {
-    bake: { run: bakeCommand, help: BAKE_HELP },
-    demo: { run: demoCommand, help: DEMO_HELP },
-    inspect: { run: inspectCommand, help: INSPECT_HELP },
-    merge: { run: mergeCommand, help: MERGE_HELP },
-    verify: { run: verifyCommand, help: VERIFY_HELP }
-};
-async function main(argv, out = processConsole) {
-    const [name, ...rest] = argv;
-    if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-        const topic = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
-        out.stdout(topic ? topic.help : MAIN_HELP);
-        return name === undefined ? EXIT_CODES.input : EXIT_CODES.ok;
-    }
-    if (name === '--version' || name === '-V' || name === 'version') {
-        out.stdout(`${VERSION$1}\n`);
-        return EXIT_CODES.ok;
-    }
-    const command = COMMANDS[name];
-    if (!command) {
-        out.stderr(`credbake: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}. See credbake --help.\n`);
-        return EXIT_CODES.input;
-    }
-    if (rest.includes('--help') || rest.includes('-h')) {
-        out.stdout(command.help);
-        return EXIT_CODES.ok;
-    }
-    try {
-        return await command.run(rest, out);
-    }
-    catch (error) {
-        return reportError(error, out);
-    }
-}
-function reportError(error, out) {
-    if (isCredbakeError(error)) {
-        const where = error.file ? `${error.file}${error.line ? `:${error.line}` : ''}: ` : '';
-        out.stderr(`credbake: error: ${where && !error.message.includes(error.file ?? '\0') ? where : ''}${error.message}\n`);
-        return EXIT_CODES[error.kind];
-    }
-    if (error.code?.startsWith('ERR_PARSE_ARGS')) {
-        out.stderr(`credbake: ${messageOf(error)}. See --help.\n`);
-        return EXIT_CODES.input;
-    }
-    out.stderr(`credbake: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return EXIT_CODES.internal;
+/** The elements in `bytes` at `offsets` (pairs), as text. */
+function entryTexts(bytes, offsets, first) {
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const texts = [];
+    for (let i = 0; i + 1 < offsets.length; i += 2)
+        texts.push({ index: first + i / 2, text: buffer.toString('utf8', offsets[i], offsets[i + 1]) });
+    return texts;
 }
 
 // Block maps (bmap format 2.0, as bmaptool reads them) for image outputs: the list of 4 KiB blocks
@@ -36681,6 +34554,1615 @@ async function writeBmapFile(target, summary) {
         throw error;
     }
     return createHash('sha256').update(text).digest('hex');
+}
+
+// The entries of a tar archive held in memory (a decompressed overlay of a few KiB): POSIX ustar
+// headers, pax 'x' records (path, linkpath, size, uid, gid) and GNU long names, each header's
+// checksum checked. Nothing is copied: contents are views of the archive. Stricter and far cheaper
+// per archive than a stream extractor, and nothing in it can make verify write a file.
+const BLOCK = 512;
+class TarFormatError extends Error {
+}
+function text(block, start, length) {
+    const field = block.subarray(start, start + length);
+    const end = field.indexOf(0);
+    return field.toString('utf8', 0, end === -1 ? length : end);
+}
+function number(block, start, length, what) {
+    const first = block[start];
+    // GNU base-256: the first byte's top bit set.
+    if (first & 0x80) {
+        let value = first & 0x7f;
+        for (let i = start + 1; i < start + length; i++)
+            value = value * 256 + block[i];
+        if (!Number.isSafeInteger(value))
+            throw new TarFormatError(`its ${what} field is out of range`);
+        return value;
+    }
+    // Octal digits, with leading spaces and a trailing NUL or space.
+    let value = 0;
+    let i = start;
+    const end = start + length;
+    while (i < end && block[i] === 0x20)
+        i++;
+    let digits = 0;
+    for (; i < end; i++) {
+        const c = block[i];
+        if (c >= 0x30 && c <= 0x37) {
+            value = value * 8 + (c - 0x30);
+            digits++;
+        }
+        else
+            break;
+    }
+    for (; i < end; i++) {
+        const c = block[i];
+        if (c !== 0 && c !== 0x20)
+            throw new TarFormatError(`its ${what} field is not an octal number`);
+    }
+    return digits === 0 ? 0 : value;
+}
+function checksumOk(block) {
+    const recorded = number(block, 148, 8, 'checksum');
+    // The sum of the header's bytes with the checksum field read as eight spaces.
+    let unsigned = 8 * 0x20;
+    for (let i = 0; i < 148; i++)
+        unsigned += block[i];
+    for (let i = 156; i < BLOCK; i++)
+        unsigned += block[i];
+    if (recorded === unsigned)
+        return true;
+    // Some old writers summed signed bytes.
+    let signed = 8 * 0x20;
+    for (let i = 0; i < BLOCK; i++) {
+        if (i >= 148 && i < 156)
+            continue;
+        const byte = block[i];
+        signed += byte > 127 ? byte - 256 : byte;
+    }
+    return recorded === signed;
+}
+/** "key=value" records of a pax extended header. */
+function paxRecords(data) {
+    const records = new Map();
+    let at = 0;
+    while (at < data.length) {
+        const space = data.indexOf(0x20, at);
+        if (space === -1)
+            throw new TarFormatError('a pax record has no length');
+        const length = Number(data.toString('latin1', at, space));
+        if (!Number.isInteger(length) || length <= 0 || at + length > data.length)
+            throw new TarFormatError('a pax record has a bad length');
+        const record = data.toString('utf8', space + 1, at + length - 1);
+        const equals = record.indexOf('=');
+        if (equals === -1)
+            throw new TarFormatError('a pax record has no "="');
+        records.set(record.slice(0, equals), record.slice(equals + 1));
+        at += length;
+    }
+    return records;
+}
+function zeros(bytes, from, to) {
+    for (let i = from; i < to; i++)
+        if (bytes[i] !== 0)
+            return false;
+    return true;
+}
+function devicePath(name) {
+    // The usual names ("var/sota/import/", "var/sota/import/pkey.pem") without splitting them.
+    if (!name.startsWith('/') && !name.startsWith('.') && !name.includes('//') && !name.includes('/./') && !name.includes('/../')) {
+        return `/${name.endsWith('/') ? name.slice(0, -1) : name}`;
+    }
+    const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+    return `/${parts.join('/')}`;
+}
+const TYPES = { '0': 'file', '\0': 'file', '7': 'file', '5': 'directory', '2': 'symlink', '1': 'hardlink' };
+/** Every entry of `archive`, in order. Throws TarFormatError when it is not a tar archive. */
+function tarEntries(archive) {
+    const entries = [];
+    let pax;
+    let longName;
+    let longLink;
+    let at = 0;
+    for (;;) {
+        if (at + BLOCK > archive.length) {
+            // An archive ends with zero blocks; GNU tar and others accept one that just stops.
+            if (zeros(archive, at, archive.length))
+                break;
+            throw new TarFormatError('it ends inside a header');
+        }
+        const header = archive.subarray(at, at + BLOCK);
+        if (header[0] === 0 && zeros(archive, at, at + BLOCK))
+            break;
+        if (!checksumOk(header))
+            throw new TarFormatError(`the header at byte ${at} has a wrong checksum`);
+        const flag = String.fromCharCode(header[156]);
+        const size = number(header, 124, 12, 'size');
+        const dataStart = at + BLOCK;
+        const dataEnd = dataStart + size;
+        if (dataEnd > archive.length)
+            throw new TarFormatError(`the entry at byte ${at} runs past the end of the archive`);
+        const data = archive.subarray(dataStart, dataEnd);
+        at = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+        if (flag === 'x') {
+            pax = paxRecords(data);
+            continue;
+        }
+        if (flag === 'g')
+            continue;
+        if (flag === 'L' || flag === 'K') {
+            const value = data.toString('utf8').replace(/\0+$/, '');
+            if (flag === 'L')
+                longName = value;
+            else
+                longLink = value;
+            continue;
+        }
+        const magic = header.toString('latin1', 257, 262);
+        const prefix = magic === 'ustar' ? text(header, 345, 155) : '';
+        const name = pax?.get('path') ?? longName ?? (prefix ? `${prefix}/${text(header, 0, 100)}` : text(header, 0, 100));
+        const linkTarget = pax?.get('linkpath') ?? longLink ?? text(header, 157, 100);
+        const paxNumber = (key, fallback) => {
+            const value = pax?.get(key);
+            return value !== undefined && /^\d+$/.test(value) ? Number(value) : fallback;
+        };
+        const type = TYPES[flag] ?? 'other';
+        entries.push({
+            path: devicePath(name),
+            type,
+            flag,
+            mode: number(header, 100, 8, 'mode') & 0o7777,
+            uid: paxNumber('uid', number(header, 108, 8, 'uid')),
+            gid: paxNumber('gid', number(header, 116, 8, 'gid')),
+            content: data,
+            ...(type === 'symlink' || type === 'hardlink' ? { linkTarget } : {})
+        });
+        pax = undefined;
+        longName = undefined;
+        longLink = undefined;
+    }
+    return entries;
+}
+
+// Reading a device's output as it is now, per format, for `credbake verify`: a "dir" tree, a
+// .tar.gz overlay, an image or a partition (compressed ones decompressed into the secret temp
+// folder first, streamed to a sparse file). Inside images the files are read by the same
+// debugfs/mtools read-back the writers use to check what they wrote.
+//
+// An output is evidence, not trusted: nothing is reached through a symbolic link (a link anywhere
+// in a tree is reported, never followed, so a link to / cannot make verify walk the host), a file
+// is read only up to the size the manifest gives it, a tree is walked only up to MAX_TREE_ENTRIES,
+// and an overlay is decompressed in memory only up to what the files it should hold can take.
+/** The output cannot be read at all (missing, truncated, not an archive): one problem, the device fails. */
+class OutputUnreadable extends Error {
+}
+/** Entries a "dir" tree may have before verify stops walking it (credbake writes about eight). */
+const MAX_TREE_ENTRIES = 4096;
+/** Most bytes an overlay may decompress to on top of the files it should hold. */
+const OVERLAY_SLACK = 1 << 20;
+/** A private key's size is not recorded: at most this is read of one. */
+const MAX_KEY_BYTES = 64 << 10;
+/** No file of an output is read beyond this, whatever size the manifest gives it. */
+const MAX_FILE_BYTES = 16 << 20;
+/** However large the manifest says the files are, an overlay is not decompressed beyond this. */
+const MAX_OVERLAY_BYTES = 64 << 20;
+/** Whether folders and files may carry owners other than the user running verify (owners are compared only then). */
+const asRoot = () => process.getuid?.() === 0;
+async function readOutput(context, device, request) {
+    const target = path.join(context.outputDir, ...device.output.path.split('/'));
+    // The folder holding the outputs is output-dir's; a link there would lead every read elsewhere.
+    refuseLinkedParent(context.outputDir, device.output.path);
+    const format = context.header.output.format;
+    // An overlay is opened without following a link and read at once (no separate lstat).
+    if (format === 'tar')
+        return readTarOutput(target, device, request);
+    let info;
+    try {
+        // Synchronous: a verify thread does nothing else meanwhile, and a hop through libuv's pool per
+        // call costs more than the call.
+        info = lstatSync(target);
+    }
+    catch (error) {
+        const code = error.code;
+        throw new OutputUnreadable(`output ${device.output.path} is ${code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`);
+    }
+    if (info.isSymbolicLink())
+        throw new OutputUnreadable(`output ${device.output.path} is a symbolic link (to ${linkTarget(target)}); verify does not follow links`);
+    // An image shorter than recorded was cut off (a copy or upload that stopped): say so plainly
+    // rather than report what a file system cut in half looks like.
+    if ((format === 'image' || format === 'partition') && info.isFile() && info.size < device.output.size) {
+        throw new OutputUnreadable(`output ${device.output.path} is truncated: ${info.size} bytes, the manifest records ${device.output.size}`);
+    }
+    switch (format) {
+        case 'dir':
+            if (!info.isDirectory())
+                throw new OutputUnreadable(`output ${device.output.path} is not a folder`);
+            return readDirOutput(target, request);
+        case 'image':
+        case 'partition':
+            if (!info.isFile())
+                throw new OutputUnreadable(`output ${device.output.path} is not a file`);
+            return readImageOutput(context, target, device, request);
+        default:
+            throw new OutputUnreadable(`output format ${format} is not one credbake verify reads`);
+    }
+}
+const checkedParents = new Map();
+/** The folders between output-dir and the output (overlays/, devices/, ...) must not be links. */
+function refuseLinkedParent(outputDir, relative) {
+    const parts = relative.split('/').slice(0, -1);
+    for (let depth = 1; depth <= parts.length; depth++) {
+        const folder = path.join(outputDir, ...parts.slice(0, depth));
+        let problem = checkedParents.get(folder);
+        if (!checkedParents.has(folder)) {
+            let info;
+            try {
+                info = lstatSync(folder);
+            }
+            catch {
+                info = undefined;
+            }
+            problem = info?.isSymbolicLink() ? `${parts.slice(0, depth).join('/')}/ in output-dir is a symbolic link (to ${linkTarget(folder)}); verify does not follow links` : undefined;
+            checkedParents.set(folder, problem);
+        }
+        if (problem)
+            throw new OutputUnreadable(problem);
+    }
+}
+function linkTarget(file) {
+    try {
+        return JSON.stringify(readlinkSync(file));
+    }
+    catch {
+        return 'somewhere';
+    }
+}
+/** Every folder above `devicePath` ("/var/sota/import/x" → "/", "/var", "/var/sota", "/var/sota/import"). */
+function foldersAbove(devicePath) {
+    // Every device's bundle has the same few paths.
+    let folders = foldersCache.get(devicePath);
+    if (!folders) {
+        const parts = devicePath.split('/').filter(Boolean);
+        folders = ['/'];
+        for (let depth = 1; depth < parts.length; depth++)
+            folders.push(`/${parts.slice(0, depth).join('/')}`);
+        if (foldersCache.size > 1024)
+            foldersCache.clear();
+        foldersCache.set(devicePath, folders);
+    }
+    return folders;
+}
+const foldersCache = new Map();
+function hostPath(root, devicePath) {
+    return path.join(root, ...devicePath.split('/').filter(Boolean));
+}
+/** Read at most `limit` bytes of a regular file, refusing a link (O_NOFOLLOW) and anything but a file. */
+function readCapped(file, limit) {
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+        const stats = fstatSync(fd);
+        if (!stats.isFile())
+            throw Object.assign(new Error(`it is ${kindOf(stats)}`), { code: 'ENOTFILE' });
+        const size = stats.size;
+        if (size > limit)
+            return { content: null, size };
+        const content = Buffer.allocUnsafe(size);
+        let done = 0;
+        while (done < size) {
+            const n = readSync(fd, content, done, size - done, done);
+            if (n === 0)
+                break;
+            done += n;
+        }
+        return { content: done === size ? content : content.subarray(0, done), size: done };
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** Every entry of the tree under `root` by device path, never following a link; throws past MAX_TREE_ENTRIES. */
+function walkTree(root) {
+    const entries = new Map();
+    const pending = ['/'];
+    while (pending.length > 0) {
+        const folder = pending.pop();
+        for (const dirent of readdirSync(hostPath(root, folder), { withFileTypes: true })) {
+            const devicePath = folder === '/' ? `/${dirent.name}` : `${folder}/${dirent.name}`;
+            const stats = lstatSync(hostPath(root, devicePath));
+            const kind = stats.isSymbolicLink() ? 'link' : stats.isDirectory() ? 'folder' : stats.isFile() ? 'file' : 'other';
+            entries.set(devicePath, { kind, stats });
+            if (entries.size > MAX_TREE_ENTRIES)
+                throw new OutputUnreadable(`the tree holds more than ${MAX_TREE_ENTRIES} entries: not an output credbake wrote (verify stops walking it)`);
+            if (kind === 'folder')
+                pending.push(devicePath);
+        }
+    }
+    return entries;
+}
+function kindOf(stats) {
+    if (stats.isDirectory())
+        return 'a folder';
+    if (stats.isFIFO())
+        return 'a named pipe';
+    if (stats.isSocket())
+        return 'a socket';
+    if (stats.isBlockDevice() || stats.isCharacterDevice())
+        return 'a device node';
+    return 'not a regular file';
+}
+function readDirOutput(root, request) {
+    const owners = asRoot();
+    const rootStats = lstatSync(root);
+    let entries;
+    try {
+        entries = walkTree(root);
+    }
+    catch (error) {
+        if (error instanceof OutputUnreadable)
+            throw error;
+        throw new OutputUnreadable(`the tree cannot be read (${messageOf(error)})`);
+    }
+    const problems = [];
+    const files = new Map();
+    const wantedFolders = new Set();
+    for (const [wanted, limit] of request.files) {
+        for (const folder of foldersAbove(wanted))
+            wantedFolders.add(folder);
+        const entry = entries.get(wanted);
+        if (!entry || entry.kind !== 'file') {
+            files.set(wanted, null);
+            continue;
+        }
+        let read;
+        try {
+            read = readCapped(hostPath(root, wanted), limit);
+        }
+        catch (error) {
+            problems.push(`${wanted} cannot be read (${messageOf(error)})`);
+            files.set(wanted, null);
+            continue;
+        }
+        const { stats } = entry;
+        files.set(wanted, { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null, ...read });
+    }
+    const folders = new Map();
+    for (const folder of wantedFolders) {
+        const stats = folder === '/' ? rootStats : entries.get(folder)?.kind === 'folder' ? entries.get(folder).stats : undefined;
+        folders.set(folder, stats ? { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null } : null);
+    }
+    const extras = [];
+    for (const [devicePath, entry] of entries) {
+        if (entry.kind === 'link')
+            problems.push(`${devicePath} is a symbolic link (to ${linkTarget(hostPath(root, devicePath))}); verify does not follow links, and credbake writes none`);
+        else if (entry.kind === 'other')
+            problems.push(`${devicePath} is ${kindOf(entry.stats)}`);
+        else if (entry.kind === 'folder' ? !wantedFolders.has(devicePath) : !request.files.has(devicePath))
+            extras.push(entry.kind === 'folder' ? `${devicePath}/` : devicePath);
+    }
+    // The tree digest covers every file: with anything more or less in the tree it is a different
+    // tree, and each difference is already a problem of its own (nothing unasked is read).
+    const complete = extras.length === 0 && problems.length === 0 && [...files.values()].every((file) => file?.content);
+    const sha256 = complete
+        ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found.mode, uid: 0, gid: 0, content: found.content })))
+        : null;
+    return { sha256, files, listings: new Map(), folders, extras, problems };
+}
+/** Most bytes an overlay holding these files may decompress to. */
+function overlayCap(request) {
+    let total = OVERLAY_SLACK;
+    for (const limit of request.files.values())
+        total += limit + 3 * 512;
+    return Math.min(total, MAX_OVERLAY_BYTES);
+}
+async function readTarOutput(file, device, request) {
+    const cap = overlayCap(request);
+    const where = `output ${device.output.path}`;
+    let read;
+    try {
+        read = readCapped(file, cap);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT')
+            throw new OutputUnreadable(`${where} is missing`);
+        if (code === 'ELOOP')
+            throw new OutputUnreadable(`${where} is a symbolic link (to ${linkTarget(file)}); verify does not follow links`);
+        throw new OutputUnreadable(code === 'ENOTFILE' ? `${where} is not a file (${messageOf(error)})` : `${where} cannot be read (${messageOf(error)})`);
+    }
+    if (!read.content) {
+        // gzip never makes data much larger than it was: this is not an overlay of these files.
+        const sha256 = await sha256File(file).catch(() => null);
+        return {
+            sha256,
+            files: new Map(),
+            listings: new Map(),
+            problems: [`${where} is ${read.size} bytes, more than an overlay of the files the manifest lists can be (at most ${cap}); verify does not open it`],
+            opened: false
+        };
+    }
+    const sha256 = sha256Hex(read.content);
+    let entries;
+    try {
+        // Decompressed in memory only up to `cap`: a small file that inflates to gigabytes (a gzip
+        // bomb) stops there, costing no more memory than a real overlay.
+        entries = tarEntries(gunzipSync(read.content, { maxOutputLength: cap }));
+    }
+    catch (error) {
+        if (error.code === 'ERR_BUFFER_TOO_LARGE') {
+            return { sha256, files: new Map(), listings: new Map(), problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`], opened: false };
+        }
+        const why = error instanceof TarFormatError ? `not a tar archive: ${error.message}` : messageOf(error);
+        throw new OutputUnreadable(`${where} is not a readable .tar.gz (${why})`);
+    }
+    const problems = [];
+    const byPath = new Map();
+    for (const entry of entries) {
+        if (byPath.has(entry.path))
+            problems.push(`${where} holds ${entry.path} twice (extraction keeps the last)`);
+        byPath.set(entry.path, entry);
+    }
+    const files = new Map();
+    const wantedFolders = new Set();
+    for (const [wanted, limit] of request.files) {
+        for (const folder of foldersAbove(wanted))
+            wantedFolders.add(folder);
+        const entry = byPath.get(wanted);
+        if (!entry || entry.type !== 'file') {
+            files.set(wanted, null);
+            continue;
+        }
+        const size = entry.content.length;
+        files.set(wanted, { mode: entry.mode, uid: entry.uid, gid: entry.gid, content: size > limit ? null : entry.content, size });
+    }
+    // The archive's root ("./") is not an entry credbake writes: extraction would apply its mode to
+    // the folder it is extracted into.
+    wantedFolders.delete('/');
+    const folders = new Map();
+    for (const folder of wantedFolders) {
+        const entry = byPath.get(folder);
+        folders.set(folder, entry?.type === 'directory' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid } : null);
+    }
+    const extras = [];
+    for (const entry of byPath.values()) {
+        if (entry.type === 'symlink' || entry.type === 'hardlink')
+            problems.push(`${entry.path} is a ${entry.type === 'symlink' ? 'symbolic' : 'hard'} link (to ${JSON.stringify(entry.linkTarget ?? '')}); credbake writes none`);
+        else if (entry.type === 'other')
+            problems.push(`${entry.path} is a tar entry of type "${entry.flag}", not a file or folder`);
+        else if (entry.type === 'directory' ? !wantedFolders.has(entry.path) : !request.files.has(entry.path))
+            extras.push(entry.type === 'directory' ? `${entry.path}/` : entry.path);
+    }
+    return { sha256, files, listings: new Map(), folders, extras, problems };
+}
+async function readImageOutput(context, file, device, request) {
+    const sha256 = await sha256File(file);
+    // Compressed outputs (by content) are decompressed into the secret temp folder (streamed into a
+    // sparse file: zeros cost neither memory nor disk), removed after.
+    const prepared = await prepareBaseImage(file, context.tempDir).catch((error) => {
+        throw new OutputUnreadable(`output ${device.output.path} cannot be decompressed (${messageOf(error)})`);
+    });
+    try {
+        const image = prepared.path;
+        const offset = await partitionOffset(context, image, device);
+        const size = (await stat(image)).size;
+        const handle = await open(image, 'r');
+        const fs = await probeFileSystem(handle, offset).finally(() => handle.close());
+        if (fs.size !== null && offset + fs.size > size) {
+            throw new OutputUnreadable(`output ${device.output.path} is truncated: its ${fs.type} file system ends at byte ${offset + fs.size}, the image has ${size} bytes`);
+        }
+        const where = device.output.partition ? `partition ${device.output.partition.number}` : 'the file system';
+        const opts = { image, offset, partition: where, tempDir: context.tempDir, serial: device.serial };
+        const paths = [...request.files.keys()];
+        const files = new Map();
+        let listings;
+        if (isExt(fs.type)) {
+            const read = await readExtFiles(opts, paths, request.listings);
+            paths.forEach((p, i) => {
+                const found = read.files[i];
+                const content = found && found.type === 'regular' ? found.content : null;
+                files.set(p, found && content ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: content.length > request.files.get(p) ? null : content, size: content.length } : null);
+            });
+            listings = read.listings;
+        }
+        else if (isFat(fs.type)) {
+            const read = await readFatFiles(opts, paths, request.listings);
+            paths.forEach((p, i) => {
+                const content = read.files[i];
+                files.set(p, content ? { mode: null, uid: null, gid: null, content: content.length > request.files.get(p) ? null : content, size: content.length } : null);
+            });
+            listings = read.listings;
+        }
+        else {
+            throw new OutputUnreadable(`output ${device.output.path} holds no ext or FAT file system at byte ${offset}`);
+        }
+        return { sha256, files, listings, problems: [] };
+    }
+    finally {
+        await prepared.cleanup();
+    }
+}
+/**
+ * Where the file system starts: 0 in a partition output; in an image, the manifest entry's
+ * partition offset, or (older manifests without it) the recorded partition number looked up in
+ * the image's own partition table.
+ */
+async function partitionOffset(context, image, device) {
+    if (context.header.output.format === 'partition')
+        return 0;
+    if (device.output.partition)
+        return device.output.partition.offset;
+    const number = Number(/^\d+/.exec(context.header.output.image?.partition ?? '')?.[0] ?? Number.NaN);
+    const layout = await readDiskLayout(image);
+    const found = layout.partitions.find((p) => p.number === number) ?? (layout.partitions.length === 1 ? layout.partitions[0] : undefined);
+    if (!found)
+        throw new OutputUnreadable(`output ${device.output.path}: the manifest does not say which partition holds the credentials`);
+    return found.start;
+}
+
+// What verify's checking threads and its main thread pass each other.
+/** Where a file is inside the output: its partitionPath when the manifest gives one (OSTree sysroots), else its device path. */
+function locate(file) {
+    return file.partitionPath ?? file.path;
+}
+
+/** Most schema problems of one entry shown. */
+const SHOWN_PROBLEMS$1 = 3;
+/** The extensions an image output takes from its base image (as the image sink names outputs). */
+const IMAGE_EXTENSIONS$1 = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin', '.iso', '.hddimg'];
+/** The output path credbake gives `serial` under this header; undefined when the header does not say enough. */
+function expectedOutputPath(header, serial) {
+    const format = header.output.format;
+    const folder = FORMAT_SPECS[format]?.folder;
+    if (!folder)
+        return undefined;
+    const compressed = compressionExtension(header.output.compress);
+    switch (format) {
+        case 'tar':
+            return `${folder}/${serial}.tar.gz`;
+        case 'dir':
+            return `${folder}/${serial}`;
+        case 'partition':
+            return `${folder}/${serial}.img${compressed}`;
+        case 'image': {
+            const base = header.output.image?.path;
+            if (base === undefined)
+                return undefined;
+            const ext = path.extname(path.basename(base).replace(/\.(gz|xz|zst|zstd)$/i, '')).toLowerCase();
+            return `${folder}/${serial}${IMAGE_EXTENSIONS$1.includes(ext) ? ext : '.img'}${compressed}`;
+        }
+    }
+}
+function octal(mode) {
+    return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
+}
+/** How messages name a device file: its path under the credentials folder, else the full path. */
+function shortName(devicePath, credentialsDir) {
+    const dir = `${credentialsDir.replace(/\/+$/, '')}/`;
+    return devicePath.startsWith(dir) ? devicePath.slice(dir.length) : devicePath;
+}
+const leaving = new Map();
+/** Whether a path inside an output could lead out of it ("..", NUL, not absolute); cached, as every bundle has the same few. */
+function leavesOutput(file) {
+    let leaves = leaving.get(file);
+    if (leaves === undefined) {
+        leaves = file.split('/').some((part) => part === '..') || file.includes('\0') || !file.startsWith('/');
+        if (leaving.size > 1024)
+            leaving.clear();
+        leaving.set(file, leaves);
+    }
+    return leaves;
+}
+class DeviceChecker {
+    context;
+    certificates;
+    format;
+    credentialsDir;
+    roles;
+    constructor(context) {
+        this.context = context;
+        this.roles = roleCandidates(context.header);
+        this.certificates = new CertificateChecker(context.header, context.trust);
+        this.format = context.header.output.format;
+        this.credentialsDir = context.header.layout.credentialsDir;
+    }
+    /** Entry `index` of the manifest's devices, given as its JSON text. */
+    async check(index, text) {
+        let value;
+        try {
+            value = JSON.parse(text);
+        }
+        catch (error) {
+            return { index, malformed: `device entry ${index} is not JSON (${messageOf(error)})`, problems: [] };
+        }
+        const schema = validateArrayElement('devices', index, value);
+        if (schema.length > 0) {
+            const serial = value?.serial;
+            const shown = schema.slice(0, SHOWN_PROBLEMS$1).map((p) => `${p.path} ${p.message}`).join('; ');
+            return { index, malformed: `device entry ${index}${typeof serial === 'string' ? ` (serial ${serial})` : ''} does not match schema/manifest.schema.json: ${shown}${schema.length > SHOWN_PROBLEMS$1 ? ` (and ${schema.length - SHOWN_PROBLEMS$1} more)` : ''}`, problems: [] };
+        }
+        const device = value;
+        let problems;
+        try {
+            problems = await this.problemsOf(device);
+        }
+        catch (error) {
+            // A bug or an unexpected failure in one device must not hide the others.
+            problems = [`verify could not check this device: ${messageOf(error)}`];
+        }
+        return {
+            index,
+            serial: device.serial,
+            certificateSha256: device.certificate.sha256,
+            serialNumber: device.certificate.serialNumber,
+            sums: deviceSums(device, this.format),
+            problems
+        };
+    }
+    async problemsOf(device) {
+        const problems = [];
+        const expected = expectedOutputPath(this.context.header, device.serial);
+        if (expected !== undefined && device.output.path !== expected) {
+            // The claim is about another output (or none credbake writes): it is not read.
+            return [`output path ${JSON.stringify(device.output.path)} is not the one credbake gives serial ${device.serial} (${expected})`];
+        }
+        if (expected === undefined && !device.output.path.startsWith(`images/${device.serial}.`)) {
+            return [`output path ${JSON.stringify(device.output.path)} is not one credbake gives serial ${device.serial}`];
+        }
+        if (device.output.bmap)
+            problems.push(...(await this.bmapProblems(device.output.path, device.output.bmap)));
+        const escapes = device.files.map(locate).find(leavesOutput);
+        if (escapes !== undefined)
+            return [...problems, `file path ${JSON.stringify(escapes)} leaves the device's output; verify reads only inside it`];
+        const preexisting = this.preexisting();
+        // Where a file is read from is itself a claim: a partitionPath must be the sysroot path the
+        // header's OSTree stateroot gives it (else a decoy could be checked in the real file's stead).
+        const misplaced = [...device.files, ...preexisting].map((file) => this.placementProblem(file)).filter((p) => p !== undefined);
+        if (misplaced.length > 0)
+            return [...problems, ...misplaced];
+        const request = this.requestFor(device, preexisting);
+        let view;
+        try {
+            view = await readOutput(this.context, device, request);
+        }
+        catch (error) {
+            if (error instanceof OutputUnreadable)
+                return [...problems, error.message];
+            if (isCredbakeError(error))
+                return [...problems, `output ${device.output.path} cannot be read: ${error.message.split('\n')[0]}`];
+            throw error;
+        }
+        if (view.sha256 !== null && view.sha256 !== device.output.sha256)
+            problems.push(`output ${device.output.path} has SHA-256 ${view.sha256}, the manifest records ${device.output.sha256}`);
+        problems.push(...view.problems);
+        if (view.opened === false)
+            return problems;
+        const found = this.fileProblems(device, view, problems);
+        this.folderProblems(view, problems);
+        this.extraProblems(device, view, preexisting, problems);
+        for (const file of preexisting)
+            this.preexistingProblems(file, view.files.get(locate(file)), problems);
+        this.credentialProblems(device, found, problems);
+        return problems;
+    }
+    /** Why a file's place inside the output is not the one credbake gives it; undefined when it is. */
+    placementProblem(file) {
+        const ostree = this.context.header.output.ostree;
+        let expected;
+        if (ostree?.sysrootPaths) {
+            try {
+                expected = sysrootPath(file.path, ostree.os);
+            }
+            catch {
+                return `${file.path} is outside /var, where no file can be on an OSTree system (stateroot ${ostree.os})`;
+            }
+        }
+        if ((file.partitionPath ?? file.path) === (expected ?? file.path))
+            return undefined;
+        if (expected === undefined)
+            return `${file.path} is recorded at ${JSON.stringify(file.partitionPath)} inside the output, but the review names no OSTree sysroot that would put it there`;
+        return `${file.path} is recorded at ${JSON.stringify(file.partitionPath ?? file.path)} inside the output, but stateroot ${ostree.os} puts it at ${expected}`;
+    }
+    preexisting() {
+        const image = this.context.header.output.image;
+        return this.format === 'image' || this.format === 'partition' ? (image?.preexisting ?? []) : [];
+    }
+    /** Every listed file (up to the size the manifest gives it), and for images the folders holding the credentials. */
+    requestFor(device, preexisting) {
+        const files = new Map();
+        // A file of another size than recorded is still read (up to a small bound), to say what it is.
+        // Never more than MAX_FILE_BYTES, whatever the manifest says: a credential file is small.
+        const bound = (size) => Math.min(Math.max(size, MAX_KEY_BYTES), MAX_FILE_BYTES);
+        for (const file of device.files)
+            files.set(locate(file), file.privateKey ? MAX_KEY_BYTES : bound(file.size ?? 0));
+        for (const file of preexisting)
+            files.set(locate(file), bound(file.size));
+        const dir = this.credentialsDir.replace(/\/+$/, '') || '/';
+        const listings = [...new Set(device.files.filter((f) => path.posix.dirname(f.path) === dir).map((f) => path.posix.dirname(locate(f))))];
+        return { files, listings: listings.length > 0 ? listings : [dir] };
+    }
+    /** The listed files against what is there; returns the files found, by device path. */
+    fileProblems(device, view, problems) {
+        const found = new Map();
+        for (const file of device.files) {
+            const name = shortName(file.path, this.credentialsDir);
+            const actual = view.files.get(locate(file));
+            if (!actual) {
+                problems.push(`${name} is missing`);
+                continue;
+            }
+            if (!actual.content) {
+                problems.push(file.privateKey ? `${name} is ${actual.size} bytes, more than a private key credbake writes` : `${name} is ${actual.size} bytes, the manifest records ${file.size}`);
+            }
+            else {
+                found.set(file.path, actual);
+                if (!file.privateKey) {
+                    if (file.size !== undefined && actual.content.length !== file.size)
+                        problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`);
+                    else if (file.sha256 !== undefined && sha256Hex(actual.content) !== file.sha256)
+                        problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`);
+                }
+            }
+            if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode)
+                problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`);
+            if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner)
+                problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`);
+        }
+        return found;
+    }
+    /** tar and dir: every folder above a file is there, 0755 and owned by root, as credbake writes them. */
+    folderProblems(view, problems) {
+        if (!view.folders)
+            return;
+        for (const [folder, found] of [...view.folders].sort(([a], [b]) => (a < b ? -1 : 1))) {
+            const name = folder === '/' ? `the top folder of ${this.format === 'dir' ? 'the tree' : 'the archive'} (the device's /)` : `folder ${folder}`;
+            if (!found) {
+                problems.push(`${name} is not in the ${this.format === 'dir' ? 'tree' : 'archive'} (extraction would make it with whatever mode the umask gives)`);
+                continue;
+            }
+            if (found.mode !== 0o755)
+                problems.push(`${name} has mode ${octal(found.mode)}, credbake writes 0755`);
+            if (found.uid !== null && (found.uid !== 0 || found.gid !== 0))
+                problems.push(`${name} is owned by ${found.uid}:${found.gid}, credbake writes 0:0`);
+        }
+    }
+    /** Anything nobody reviewed: tar and dir, any entry not listed; images, any name in the credentials folder not listed nor there before. */
+    extraProblems(device, view, preexisting, problems) {
+        const describe = (entry) => {
+            const folder = entry.endsWith('/');
+            const clean = folder ? entry.slice(0, -1) : entry;
+            return `${path.posix.basename(clean)}${folder ? '/' : ''} in ${path.posix.dirname(clean)} is not in the manifest (an extra ${folder ? 'folder' : 'file'})`;
+        };
+        for (const extra of view.extras ?? [])
+            problems.push(describe(extra));
+        if (view.listings.size === 0)
+            return;
+        // FAT (no modes recorded) compares names case-insensitively.
+        const fold = device.files.every((f) => f.mode === null) ? (n) => n.toUpperCase() : (n) => n;
+        const known = new Set([...device.files, ...preexisting].map((f) => fold(locate(f))));
+        for (const [folder, names] of view.listings) {
+            for (const name of names ?? []) {
+                if (!known.has(fold(path.posix.join(folder, name))))
+                    problems.push(`${name} in ${folder} is not in the manifest (an extra file)`);
+            }
+        }
+    }
+    /** A file the base image already had: still there as recorded. */
+    preexistingProblems(file, actual, problems) {
+        const name = `${shortName(file.path, this.credentialsDir)} (pre-existing in the base image)`;
+        if (!actual)
+            return void problems.push(`${name} is missing`);
+        if (!actual.content || actual.size !== file.size)
+            return void problems.push(`${name} is ${actual.size} bytes, the manifest records ${file.size}`);
+        if (sha256Hex(actual.content) !== file.sha256)
+            problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`);
+        if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode)
+            problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`);
+        if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner)
+            problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`);
+    }
+    /** The certificate file (chains, matches its entry and the header) and the key beside it. */
+    credentialProblems(device, found, problems) {
+        const roles = bundleRoles(this.roles, device);
+        if (!roles.certificate) {
+            problems.push(`the manifest lists no certificate file of layout ${this.context.header.layout.name} for this device`);
+            return;
+        }
+        const certificateFile = found.get(roles.certificate);
+        if (!certificateFile?.content)
+            return; // reported as missing above
+        const name = shortName(roles.certificate, this.credentialsDir);
+        // The flat layout's chain.pem (certificate and the CAs above it) may supply intermediates.
+        const chainFile = roles.chain ? found.get(roles.chain) : undefined;
+        const checked = this.certificates.check(name, certificateFile.content.toString('latin1'), device, chainFile?.content?.toString('latin1'));
+        problems.push(...checked.problems);
+        if (device.certificate.keySource === 'generated' && !roles.key)
+            problems.push(`the manifest lists no private key for a certificate whose key credbake generated`);
+        const keyFile = roles.key ? found.get(roles.key) : undefined;
+        if (roles.key && keyFile?.content && checked.certificate) {
+            const mismatch = this.certificates.keyMatches(shortName(roles.key, this.credentialsDir), keyFile.content, checked.certificate);
+            if (mismatch)
+                problems.push(mismatch);
+        }
+    }
+    /** The bmap beside an image output: where credbake puts it, with the SHA-256 the manifest records (flashing trusts its block checksums). */
+    async bmapProblems(outputPath, bmap) {
+        const expected = bmapPathFor(outputPath);
+        if (bmap.path !== expected)
+            return [`bmap path ${JSON.stringify(bmap.path)} is not the one credbake writes beside ${outputPath} (${expected})`];
+        let actual;
+        try {
+            const file = path.join(this.context.outputDir, ...bmap.path.split('/'));
+            // Hashed only as a regular file reached without a link (a FIFO would be waited on forever).
+            const info = lstatSync(file);
+            if (!info.isFile())
+                return [`bmap ${bmap.path} is ${info.isSymbolicLink() ? 'a symbolic link; verify does not follow links' : 'not a regular file'}`];
+            actual = await sha256File(file);
+        }
+        catch (error) {
+            return [`bmap ${bmap.path} is ${error.code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`];
+        }
+        return actual === bmap.sha256 ? [] : [`bmap ${bmap.path} has SHA-256 ${actual}, the manifest records ${bmap.sha256}`];
+    }
+}
+function roleCandidates(header) {
+    const rows = LAYOUT_FILES[header.layout.name] ?? [];
+    const inDir = (name) => path.posix.join(header.layout.credentialsDir, name);
+    return {
+        certificate: [...rows.filter((r) => r.source === 'certificate'), ...rows.filter((r) => r.source === 'certificate-chain')].map((r) => inDir(r.name)),
+        chain: rows.filter((r) => r.source === 'certificate-chain').map((r) => inDir(r.name))
+    };
+}
+/** The layout's certificate file and key file paths in a device's bundle. */
+function bundleRoles(candidates, device) {
+    const listed = (p) => device.files.some((f) => f.path === p);
+    const certificate = candidates.certificate.find(listed);
+    const chain = candidates.chain.find((p) => p !== certificate && listed(p));
+    return { certificate, chain, key: device.files.find((f) => f.privateKey)?.path };
+}
+
+// Checking device entries on every core, in the pattern of the issuance pool (src/issue/pool.ts):
+// worker threads re-run the running bundle (recognised by their workerData role), get what every
+// check needs once (the manifest header, the trust, the folders), then batches of entries as the
+// manifest's own bytes (transferred, not copied) and answer each with one result per entry. From
+// src/ (tests) and for small manifests the main thread checks them itself.
+const VERIFIER_ROLE = 'credbake-verifier';
+async function checkBatch(checker, batch) {
+    const results = [];
+    for (const entry of entryTexts(batch.bytes, batch.offsets, batch.first))
+        results.push(await checker.check(entry.index, entry.text));
+    return results;
+}
+function checkerOf(init) {
+    return new DeviceChecker({ outputDir: init.outputDir, header: init.header, tempDir: init.tempDir, trust: init.trust.map((der) => new X509Certificate(der)) });
+}
+/**
+ * Start the worker threads a verify of about `devices` entries will use, before their init is
+ * known: each loads and compiles the bundle while this thread scans the manifest. Undefined when
+ * the checks will run on this thread.
+ */
+function warmEntryCheckers(options) {
+    const script = fileURLToPath(import.meta.url);
+    const threads = workerThreadsFor(options, script);
+    if (threads === 0)
+        return undefined;
+    // A small young generation, as the device workers have: a worker's garbage is collected early.
+    return { workers: Array.from({ length: threads }, () => new Worker(script, { workerData: { role: VERIFIER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })) };
+}
+/** `concurrency` 0: one thread per core; fewer than workerThreadsFor's minimum of devices: this thread (unless `warm` workers were started). */
+function createEntryChecker(init, options, warm) {
+    if (warm)
+        return new WorkerChecker(warm.workers, init);
+    const started = warmEntryCheckers(options);
+    if (started)
+        return new WorkerChecker(started.workers, init);
+    const checker = checkerOf(init);
+    return { threads: 1, check: (batch) => checkBatch(checker, batch), close: async () => { } };
+}
+class WorkerChecker {
+    workers;
+    busy;
+    waiting = new Map();
+    nextId = 0;
+    threads;
+    constructor(workers, init) {
+        this.workers = workers;
+        this.threads = workers.length;
+        for (const worker of workers) {
+            worker.on('message', (reply) => this.settle(reply));
+            worker.on('error', (error) => this.failAll(error));
+            worker.on('exit', (code) => {
+                if (code !== 0)
+                    this.failAll(new Error(`a verify worker exited with code ${code}`));
+            });
+            // The first message: what every check needs.
+            worker.postMessage({ init });
+        }
+        this.busy = this.workers.map(() => 0);
+    }
+    check(batch) {
+        // The least busy worker takes it.
+        const index = this.busy.indexOf(Math.min(...this.busy));
+        const worker = this.workers[index];
+        this.busy[index] = (this.busy[index] ?? 0) + 1;
+        const id = this.nextId++;
+        return new Promise((resolve, reject) => {
+            this.waiting.set(id, { resolve, reject });
+            const bytes = batch.bytes;
+            const transfer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
+            worker.postMessage({ id, batch }, transfer);
+        }).finally(() => {
+            this.busy[index] = (this.busy[index] ?? 1) - 1;
+        });
+    }
+    async close() {
+        await Promise.all(this.workers.map((worker) => worker.terminate()));
+    }
+    settle(reply) {
+        const waiter = this.waiting.get(reply.id);
+        if (!waiter)
+            return;
+        this.waiting.delete(reply.id);
+        if ('error' in reply)
+            waiter.reject(reviveError(reply.error));
+        else
+            waiter.resolve(JSON.parse(reply.results));
+    }
+    failAll(error) {
+        for (const waiter of this.waiting.values())
+            waiter.reject(error);
+        this.waiting.clear();
+    }
+}
+/** When this thread is a verify worker, serve batches (one at a time, in order) and return true; else false. */
+function runIfVerifierWorker() {
+    const data = workerData;
+    if (isMainThread || data?.role !== VERIFIER_ROLE || !parentPort)
+        return false;
+    const port = parentPort;
+    let checker;
+    let queue = Promise.resolve();
+    port.on('message', (message) => {
+        if ('init' in message) {
+            checker = checkerOf(message.init);
+            return;
+        }
+        const request = message;
+        queue = queue.then(async () => {
+            let reply;
+            try {
+                if (!checker)
+                    throw new Error('internal: a verify worker was asked before its init');
+                reply = { id: request.id, results: JSON.stringify(await checkBatch(checker, request.batch)) };
+            }
+            catch (error) {
+                reply = { id: request.id, error: serializeError(error) };
+            }
+            port.postMessage(reply);
+        });
+    });
+    return true;
+}
+
+// Whether a hex value (a certificate fingerprint or serial number) was seen before, and by which
+// entry, for 100,000 entries without 100,000 strings: the values are kept as bytes in one buffer
+// and found through an open-addressing table of row numbers.
+class HexSet {
+    width;
+    rows;
+    owners;
+    table;
+    count = 0;
+    scratch;
+    /** `width`: bytes per value (64 hex digits: 32). */
+    constructor(width, expected = 1024) {
+        this.width = width;
+        const capacity = Math.max(16, expected);
+        this.rows = Buffer.alloc(capacity * width);
+        this.owners = new Int32Array(capacity);
+        this.table = new Int32Array(tableSize(capacity));
+        this.scratch = Buffer.alloc(width);
+    }
+    /** Which owner added `hex` before (-1: none). Only lower-case hex of the set's width is kept; anything else is never found. */
+    find(hex) {
+        if (!this.decode(hex))
+            return -1;
+        const slot = this.slotOf(this.scratch);
+        const row = this.table[slot] - 1;
+        return row === -1 ? -1 : this.owners[row];
+    }
+    /** Add `hex` for `owner`; returns the owner that added it before (then nothing is added), or -1. */
+    add(hex, owner) {
+        if (!this.decode(hex))
+            return -1;
+        const slot = this.slotOf(this.scratch);
+        const row = this.table[slot] - 1;
+        if (row !== -1)
+            return this.owners[row];
+        if ((this.count + 1) * this.width > this.rows.length)
+            this.grow();
+        this.scratch.copy(this.rows, this.count * this.width);
+        this.owners[this.count] = owner;
+        this.count++;
+        if (this.count * 2 > this.table.length)
+            this.rehash();
+        else
+            this.table[slot] = this.count;
+        return -1;
+    }
+    decode(hex) {
+        if (hex.length !== this.width * 2 || !/^[0-9a-f]+$/.test(hex))
+            return false;
+        this.scratch.write(hex, 0, this.width, 'hex');
+        return true;
+    }
+    /** The slot holding `value`, or the empty slot where it would go. */
+    slotOf(value) {
+        const mask = this.table.length - 1;
+        // The values are digests or random serial numbers: their bytes are already well mixed.
+        let slot = (value.readUInt32BE(value.length - 4) ^ value.readUInt32BE(0)) & mask;
+        for (;;) {
+            const row = this.table[slot] - 1;
+            if (row === -1 || this.rows.compare(value, 0, this.width, row * this.width, (row + 1) * this.width) === 0)
+                return slot;
+            slot = (slot + 1) & mask;
+        }
+    }
+    grow() {
+        const rows = Buffer.alloc(this.rows.length * 2);
+        this.rows.copy(rows);
+        this.rows = rows;
+        const owners = new Int32Array(this.owners.length * 2);
+        owners.set(this.owners);
+        this.owners = owners;
+    }
+    rehash() {
+        this.table = new Int32Array(this.table.length * 2);
+        for (let row = 0; row < this.count; row++) {
+            const value = this.rows.subarray(row * this.width, (row + 1) * this.width);
+            this.table[this.slotOf(value)] = row + 1;
+        }
+    }
+}
+function tableSize(capacity) {
+    let size = 16;
+    while (size < capacity * 2)
+        size *= 2;
+    return size;
+}
+
+/** Entries per batch sent to a worker: many small outputs, or one image (each a few hundred MiB). */
+const SMALL_OUTPUT_BATCH = 32;
+/** Batches in flight per checking thread. */
+const BATCHES_PER_THREAD = 2;
+/** Superseded entries parsed at once. */
+const SUPERSEDED_BATCH = 256;
+/** Bytes of manifest per device entry, at least (a tar entry is about 1,100): guesses the fleet size before the scan. */
+const BYTES_PER_ENTRY = 1024;
+/** Most problems of the header shown in the refusal. */
+const SHOWN_PROBLEMS = 3;
+/** The header and footer (every member but the two arrays) against the schema; ManifestError when off it. */
+function checkedHeader(scan) {
+    const value = { ...scan.members };
+    if (scan.devices)
+        value.devices = [];
+    if (scan.superseded)
+        value.superseded = [];
+    const problems = validateManifest(value);
+    if (problems.length > 0) {
+        const shown = problems.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path || '(top level)'} ${p.message}`).join('; ');
+        const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : '';
+        throw new ManifestError(`manifest ${scan.file} does not match schema/manifest.schema.json: ${shown}${more}`, { file: scan.file });
+    }
+    return scan.members;
+}
+/** The header's counts against the entries there are. */
+function countProblems(scan) {
+    const { counts, merged } = scan.members;
+    const devices = scan.devices?.length ?? 0;
+    const superseded = scan.superseded?.length ?? 0;
+    const problems = [];
+    if (counts.devices !== devices)
+        problems.push(`the manifest's counts.devices is ${counts.devices}, it lists ${devices} devices`);
+    if (counts.superseded !== superseded)
+        problems.push(`the manifest's counts.superseded is ${counts.superseded}, it lists ${superseded} superseded certificates`);
+    if (merged) {
+        const sum = (key) => merged.reduce((total, shard) => total + shard[key], 0);
+        if (sum('devices') !== devices)
+            problems.push(`the shards in "merged" add up to ${sum('devices')} devices, the manifest lists ${devices}`);
+        if (sum('superseded') !== superseded)
+            problems.push(`the shards in "merged" add up to ${sum('superseded')} superseded certificates, the manifest lists ${superseded}`);
+    }
+    return problems;
+}
+/** Verify every device of the manifest; each device's report goes to `onDevice` as it is done. */
+async function verifyOutputs(options) {
+    // As in a bake: this thread's young generation stops growing at 16 MiB (a 100,000-device verify
+    // makes many short-lived objects, which V8 would otherwise let reach twice that).
+    const youngGeneration = capYoungGeneration();
+    try {
+        return await verifyWith(options);
+    }
+    finally {
+        youngGeneration.stop();
+    }
+}
+async function verifyWith(options) {
+    const trust = await loadTrust(options.fleetCaCert);
+    const concurrency = options.concurrency ?? 0;
+    // The workers start now and load while the manifest is scanned; their number is guessed from
+    // its size (a device entry takes about a kilobyte), or taken as given.
+    const guess = concurrency > 1 ? Number.MAX_SAFE_INTEGER : Math.floor((await stat(options.manifest).then((s) => s.size).catch(() => 0)) / BYTES_PER_ENTRY);
+    const warm = warmEntryCheckers({ concurrency, devices: guess });
+    let scan;
+    let header;
+    try {
+        scan = await scanManifest(options.manifest);
+        header = checkedHeader(scan);
+    }
+    catch (error) {
+        await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? []);
+        throw error;
+    }
+    const outputDir = path.resolve(options.outputDir ?? path.dirname(path.resolve(options.manifest)));
+    const summary = { devices: 0, passed: 0, failed: 0, problems: countProblems(scan) };
+    let secrets;
+    let handle;
+    let checker;
+    try {
+        secrets = await SecretTemp.create(options.tempRoot ?? process.env.RUNNER_TEMP ?? os.tmpdir());
+        handle = await openReviewManifest(options.manifest);
+        const devices = scan.devices?.length ?? 0;
+        // An explicit thread count is taken as given, however few the devices.
+        checker = createEntryChecker({ outputDir, header, tempDir: secrets.dir, trust: trust.map((certificate) => certificate.raw) }, { concurrency, devices: concurrency > 1 ? Number.MAX_SAFE_INTEGER : devices }, warm);
+        const run = new DeviceRun(scan, handle, header, outputDir, summary, options);
+        await run.open();
+        try {
+            await run.devices(checker);
+            await run.superseded();
+        }
+        finally {
+            await run.close();
+        }
+    }
+    finally {
+        if (checker)
+            await checker.close();
+        else
+            await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? []);
+        await handle?.close();
+        await secrets?.remove();
+    }
+    return summary;
+}
+/** The manifest-wide state while the devices are checked in order. */
+class DeviceRun {
+    scan;
+    handle;
+    header;
+    outputDir;
+    summary;
+    options;
+    /** SHA-256 of each serial (its first 16 bytes): serials are kept as bytes, not as 100,000 strings. */
+    serials;
+    fingerprints;
+    serialNumbers;
+    certificates;
+    /** certificates.pem could not be read past some device: every device after it lacks its certificate there. */
+    certificatesBroken = false;
+    sums;
+    total;
+    constructor(scan, handle, header, outputDir, summary, options) {
+        this.scan = scan;
+        this.handle = handle;
+        this.header = header;
+        this.outputDir = outputDir;
+        this.summary = summary;
+        this.options = options;
+        this.total = scan.devices?.length ?? 0;
+        this.serials = new HexSet(16, this.total);
+        this.fingerprints = new HexSet(32, this.total);
+        this.serialNumbers = new HexSet(16, this.total);
+    }
+    async open() {
+        const certificates = await PemReader.open(path.join(this.outputDir, CERTIFICATES_FILE));
+        if (typeof certificates === 'string')
+            this.summary.problems.push(`${CERTIFICATES_FILE} ${certificates}`);
+        else
+            this.certificates = certificates;
+        const sums = await LineReader.open(path.join(this.outputDir, SHA256SUMS_FILE));
+        if (typeof sums === 'string')
+            this.summary.problems.push(`${SHA256SUMS_FILE} ${sums}`);
+        else
+            this.sums = sums;
+    }
+    async close() {
+        await this.certificates?.close();
+        await this.sums?.close();
+    }
+    /** Every device entry, checked by `checker`, taken in manifest order. */
+    async devices(checker) {
+        const ranges = this.scan.devices;
+        if (!ranges || ranges.length === 0)
+            return this.companionsEnd();
+        const format = this.header.output.format;
+        const batchSize = format === 'image' || format === 'partition' ? 1 : SMALL_OUTPUT_BATCH;
+        const window = Math.max(2, checker.threads * BATCHES_PER_THREAD);
+        const queue = [];
+        let next = 0;
+        const fill = async () => {
+            while (queue.length < window && next < ranges.length) {
+                const first = next;
+                next = Math.min(first + batchSize, ranges.length);
+                const { bytes, offsets } = await readEntries(this.handle, this.scan.file, ranges, first, next);
+                const results = checker.check({ bytes, offsets, first });
+                results.catch(() => undefined); // awaited in order below
+                queue.push(results);
+            }
+        };
+        this.options.onProgress?.(0, this.total);
+        await fill();
+        while (queue.length > 0) {
+            const results = await queue.shift();
+            await fill();
+            for (const result of results)
+                await this.take(result);
+            this.options.onProgress?.(this.summary.devices, this.total);
+        }
+        await this.companionsEnd();
+    }
+    /** One device's result: the manifest-wide checks, then its report. */
+    async take(result) {
+        if (result.malformed !== undefined)
+            throw new ManifestError(`manifest ${this.scan.file}: ${result.malformed}`, { file: this.scan.file });
+        const serial = result.serial;
+        const problems = [...(await this.uniqueness(result)), ...result.problems];
+        problems.push(...(await this.certificateInPlace(result)), ...(await this.sumsInPlace(result)));
+        this.summary.devices++;
+        if (problems.length === 0)
+            this.summary.passed++;
+        else
+            this.summary.failed++;
+        this.options.onDevice?.({ serial, ok: problems.length === 0, problems });
+    }
+    async uniqueness(result) {
+        const problems = [];
+        const serial = result.serial;
+        const before = this.serials.add(sha256Hex(serial).slice(0, 32), result.index);
+        if (before !== -1)
+            problems.push(`serial ${serial} is listed twice in the manifest (device entries ${before} and ${result.index})`);
+        const sameCertificate = this.fingerprints.add(result.certificateSha256, result.index);
+        if (sameCertificate !== -1)
+            problems.push(`its certificate ${result.certificateSha256} is also the certificate of device ${await this.serialAt(sameCertificate)} (entry ${sameCertificate}): one certificate, two devices`);
+        const sameSerialNumber = this.serialNumbers.add(result.serialNumber, result.index);
+        if (sameSerialNumber !== -1 && sameSerialNumber !== sameCertificate) {
+            problems.push(`its certificate serial number ${result.serialNumber} is also that of device ${await this.serialAt(sameSerialNumber)}'s certificate (entry ${sameSerialNumber})`);
+        }
+        return problems;
+    }
+    /** The serial of an earlier device entry, read again from the manifest (for the rare message that names it). */
+    async serialAt(index) {
+        const ranges = this.scan.devices;
+        const { bytes, offsets } = await readEntries(this.handle, this.scan.file, ranges, index, index + 1);
+        try {
+            return String(JSON.parse(entryTexts(bytes, offsets, index)[0].text).serial);
+        }
+        catch {
+            return `#${index}`;
+        }
+    }
+    /** certificates.pem's next block is this device's certificate. */
+    async certificateInPlace(result) {
+        if (this.certificatesBroken)
+            return [`${CERTIFICATES_FILE} is unreadable before this device's certificate`];
+        if (!this.certificates)
+            return [];
+        const block = await this.certificates.block();
+        if (block === null)
+            return [`${CERTIFICATES_FILE} ends before this device's certificate (it holds ${this.certificates.count})`];
+        if ('problem' in block) {
+            this.summary.problems.push(`${CERTIFICATES_FILE} is not a file of certificates as credbake writes it: ${block.problem} (verify read no further)`);
+            await this.certificates.close();
+            this.certificates = undefined;
+            this.certificatesBroken = true;
+            return [`${CERTIFICATES_FILE} is unreadable at this device's certificate`];
+        }
+        return block.sha256 === result.certificateSha256 ? [] : [`${CERTIFICATES_FILE} has certificate ${block.sha256} at this device's place (block ${this.certificates.count}, line ${block.line}), the manifest records ${result.certificateSha256}`];
+    }
+    /** SHA256SUMS's next lines are this device's (one per output file; all of them are read, so the next device's stay in step). */
+    async sumsInPlace(result) {
+        if (!this.sums || result.sums === undefined)
+            return [];
+        let problem;
+        for (const [file, sha256] of result.sums) {
+            const actual = await this.sums.line();
+            if (problem !== undefined)
+                continue;
+            let line;
+            try {
+                // Lines are read as latin1: the expected line's UTF-8 bytes are compared the same way.
+                line = Buffer.from(sha256SumsLine(file, sha256).slice(0, -1), 'utf8').toString('latin1');
+            }
+            catch (error) {
+                problem = `${SHA256SUMS_FILE} cannot list ${JSON.stringify(file)} (${messageOf(error)})`;
+                continue;
+            }
+            if (actual === null)
+                problem = `${SHA256SUMS_FILE} ends before this device's line "${line}"`;
+            else if (actual !== line)
+                problem = `${SHA256SUMS_FILE} line ${this.sums.count} is "${actual.slice(0, 200)}", the manifest gives "${line}"`;
+        }
+        return problem === undefined ? [] : [problem];
+    }
+    /** After the last device: nothing more in certificates.pem and SHA256SUMS. */
+    async companionsEnd() {
+        if (this.certificates) {
+            let extra = 0;
+            for (let block = await this.certificates.block(); block !== null; block = await this.certificates.block()) {
+                if ('problem' in block) {
+                    this.summary.problems.push(`${CERTIFICATES_FILE} has more than the devices' certificates, and then text that is not one (${block.problem})`);
+                    break;
+                }
+                extra++;
+            }
+            if (extra > 0)
+                this.summary.problems.push(`${CERTIFICATES_FILE} holds ${extra} certificate${extra === 1 ? '' : 's'} more than the manifest lists devices`);
+        }
+        if (this.sums) {
+            let extra = 0;
+            for (let line = await this.sums.line(); line !== null; line = await this.sums.line())
+                extra++;
+            if (extra > 0)
+                this.summary.problems.push(`${SHA256SUMS_FILE} has ${extra} line${extra === 1 ? '' : 's'} more than the outputs of the manifest's devices`);
+        }
+    }
+    /** The superseded list: each entry on the schema, none an active certificate, none twice, superseded.pem holding exactly them. */
+    async superseded() {
+        const ranges = this.scan.superseded;
+        const pems = await PemReader.open(path.join(this.outputDir, SUPERSEDED_FILE));
+        if (typeof pems === 'string')
+            this.summary.problems.push(`${SUPERSEDED_FILE} ${pems}`);
+        const reader = typeof pems === 'string' ? undefined : pems;
+        try {
+            const seen = new HexSet(32, ranges?.length ?? 0);
+            let readable = reader !== undefined;
+            for (let first = 0; ranges && first < ranges.length; first += SUPERSEDED_BATCH) {
+                for (const entry of await this.supersededEntries(ranges, first)) {
+                    const at = `superseded entry ${entry.index} (serial ${entry.value.serial}, certificate ${entry.value.sha256})`;
+                    const active = this.fingerprints.find(entry.value.sha256);
+                    if (active !== -1)
+                        this.summary.problems.push(`${at} is the active certificate of device ${await this.serialAt(active)}: a certificate whose output is live is never superseded`);
+                    const twice = seen.add(entry.value.sha256, entry.index);
+                    if (twice !== -1)
+                        this.summary.problems.push(`${at} is listed twice (also entry ${twice})`);
+                    if (!readable || !reader)
+                        continue;
+                    const block = await reader.block();
+                    if (block === null) {
+                        this.summary.problems.push(`${SUPERSEDED_FILE} ends before the certificate of ${at} (it holds ${reader.count})`);
+                        readable = false;
+                    }
+                    else if ('problem' in block) {
+                        this.summary.problems.push(`${SUPERSEDED_FILE} is not a file of certificates as credbake writes it: ${block.problem} (verify read no further)`);
+                        readable = false;
+                    }
+                    else
+                        this.summary.problems.push(...supersededBlockProblems(at, block, entry.value, reader.count));
+                }
+            }
+            if (readable && reader) {
+                let extra = 0;
+                for (let block = await reader.block(); block !== null && !('problem' in block); block = await reader.block())
+                    extra++;
+                if (extra > 0)
+                    this.summary.problems.push(`${SUPERSEDED_FILE} holds ${extra} certificate${extra === 1 ? '' : 's'} more than the manifest's superseded list`);
+            }
+        }
+        finally {
+            await reader?.close();
+        }
+    }
+    async supersededEntries(ranges, first) {
+        const to = Math.min(first + SUPERSEDED_BATCH, ranges.length);
+        const { bytes, offsets } = await readEntries(this.handle, this.scan.file, ranges, first, to);
+        return entryTexts(bytes, offsets, first).map(({ index, text }) => {
+            let value;
+            try {
+                value = JSON.parse(text);
+            }
+            catch (error) {
+                throw new ManifestError(`manifest ${this.scan.file}: superseded entry ${index} is not JSON (${messageOf(error)})`, { file: this.scan.file });
+            }
+            const problems = validateArrayElement('superseded', index, value);
+            if (problems.length > 0) {
+                throw new ManifestError(`manifest ${this.scan.file} does not match schema/manifest.schema.json: ${problems.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path} ${p.message}`).join('; ')}`, { file: this.scan.file });
+            }
+            return { index, value: value };
+        });
+    }
+}
+/** A superseded.pem block against its entry: the same certificate, whose serial number, end and CN the entry states. */
+function supersededBlockProblems(at, block, entry, number) {
+    if (block.sha256 !== entry.sha256)
+        return [`${SUPERSEDED_FILE} has certificate ${block.sha256} in the place of ${at} (block ${number}, line ${block.line})`];
+    let certificate;
+    try {
+        certificate = parseCertificate(block.der);
+    }
+    catch (error) {
+        return [`${SUPERSEDED_FILE}: the certificate of ${at} cannot be decoded (${messageOf(error)})`];
+    }
+    const problems = [];
+    const serialNumber = certificate.serialHex.padStart(32, '0');
+    if (serialNumber !== entry.serialNumber)
+        problems.push(`${at}: its certificate's serial number is ${serialNumber}, the entry records ${entry.serialNumber}`);
+    if (certificate.notAfter.getTime() !== new Date(entry.notAfter).getTime())
+        problems.push(`${at}: its certificate is valid until ${certificate.notAfter.toISOString()}, the entry records ${entry.notAfter}`);
+    const cn = certificate.subject.flat().find((a) => a.oid === '2.5.4.3')?.value;
+    if (cn !== entry.deviceId)
+        problems.push(`${at}: its certificate's CN is "${cn}", the entry's deviceId is "${entry.deviceId}"`);
+    return problems;
+}
+
+// `credbake verify --manifest FILE --fleet-ca-cert TRUST [--output-dir DIR] [--json] [--concurrency N]`:
+// check a bake's outputs as they are now against its review manifest (src/verify/verify.ts). Each
+// failing device is printed as soon as it is checked, progress goes to stderr like the bake's.
+const VERIFY_HELP = `Usage: credbake verify --manifest FILE --fleet-ca-cert TRUST [--output-dir DIR] [--json] [--concurrency N]
+
+Checks every device of a review manifest (credbake-manifest.json) against its output as it is
+now: dir trees, .tar.gz overlays, images and partitions (compressed ones too, decompressed into
+a private temporary folder). The manifest is checked against its JSON Schema first. Per device:
+the output path; the output's SHA-256; each installed file's presence, size, SHA-256, mode and
+owner (private keys: presence and mode, and that the key is the certificate's); the folders of
+tar and dir outputs (0755, root); no file the manifest does not list, no link; the certificate
+chains to TRUST (PEM, one or more CA certificates), is the one the entry describes (subject,
+SAN, device ID = CN, validity, fingerprints) and was made as the header's profile and fleet CA
+say. Manifest-wide: serials, certificates and serial numbers unique, the counts, and
+certificates.pem, superseded.pem and SHA256SUMS holding exactly what the manifest lists.
+docs/verify-checks.md lists every check and what verify cannot see.
+
+  --manifest FILE        the credbake-manifest.json to check
+  --fleet-ca-cert TRUST  CA certificate(s) the device certificates must chain to
+  --output-dir DIR       where the outputs are (default: the manifest's folder)
+  --json                 print a JSON report {devices:[{serial, ok, problems}], problems, passed, failed}
+  --concurrency N        worker threads (default 0: one per core)
+
+Prints one line per failing device as it is found, a line per problem of the review as a whole
+("review: ..."), then a summary; progress lines on stderr. Exit 0 when everything passes, 7 when
+any device or the review fails, 2 for a missing or malformed manifest.
+`;
+async function verifyCommand(args, out) {
+    const parsed = parseFlags(args, { strings: ['manifest', 'fleet-ca-cert', 'output-dir', 'concurrency'], booleans: ['json'] });
+    const manifest = parsed.values.manifest;
+    const trust = parsed.values['fleet-ca-cert'];
+    if (!manifest)
+        throw new InputError('verify needs --manifest FILE (the credbake-manifest.json of the bake)', { input: 'manifest' });
+    if (!trust)
+        throw new InputError('verify needs --fleet-ca-cert TRUST (the CA certificate the device certificates must chain to)', { input: 'fleet-ca-cert' });
+    const concurrencyText = parsed.values.concurrency;
+    const concurrency = concurrencyText === undefined ? 0 : Number(concurrencyText);
+    if (!Number.isInteger(concurrency) || concurrency < 0)
+        throw new InputError(`--concurrency must be a whole number of threads, 0 for one per core (got "${concurrencyText}")`, { input: 'concurrency' });
+    const json = parsed.values.json === 'true';
+    const live = out.stderrIsTTY === true;
+    // The live line is numbers only and needs its \r as is (stderrLive), as the bake's does.
+    const progress = throttledProgress(live ? (text) => (out.stderrLive ?? out.stderr)(text) : (line) => out.stderr(`${line}\n`), { live, verb: 'verified' });
+    let first = true;
+    // The JSON report is streamed too: 100,000 devices are never held.
+    const onDevice = json
+        ? (device) => {
+            out.stdout(`${first ? '{\n  "devices": [\n' : ',\n'}    ${JSON.stringify(device)}`);
+            first = false;
+        }
+        : (device) => {
+            if (device.ok)
+                return;
+            progress.end();
+            out.stdout(`${device.serial}: ${device.problems.join('; ')}\n`);
+        };
+    const summary = await verifyOutputs({
+        manifest,
+        fleetCaCert: trust,
+        concurrency,
+        ...(parsed.values['output-dir'] ? { outputDir: parsed.values['output-dir'] } : {}),
+        onDevice,
+        onProgress: (done, total) => progress(done, total)
+    }).finally(() => progress.end());
+    if (json) {
+        const problems = JSON.stringify(summary.problems);
+        out.stdout(`${first ? '{\n  "devices": [' : '\n  '}],\n  "problems": ${problems},\n  "passed": ${summary.passed},\n  "failed": ${summary.failed}\n}\n`);
+    }
+    else {
+        for (const problem of summary.problems)
+            out.stdout(`review: ${problem}\n`);
+        const total = summary.devices;
+        const review = summary.problems.length ? `; ${summary.problems.length} problem${summary.problems.length === 1 ? '' : 's'} with the review as a whole` : '';
+        out.stdout(`verified ${total} device${total === 1 ? '' : 's'}: ${summary.passed} passed, ${summary.failed} failed${review}\n`);
+    }
+    return summary.failed > 0 || summary.problems.length > 0 ? EXIT_CODES.verify : EXIT_CODES.ok;
+}
+
+/**
+ * The process's stdout and stderr. Everything printed passes through neutraliseOutput: messages
+ * carry labels, partition names, manifest values, file names and tool output, and a line of them
+ * must never start a workflow command when the CLI runs in a CI step (src/util/log-text.ts).
+ */
+const processConsole = {
+    stdout: (text) => process.stdout.write(neutraliseOutput(text)),
+    stderr: (text) => process.stderr.write(neutraliseOutput(text)),
+    stderrIsTTY: process.stderr.isTTY === true,
+    stderrLive: (text) => process.stderr.write(text)
+};
+
+// CLI adapter: argv → command. Flags share the action's input names (`--fleet-ca-cert`), and each
+// may also come from the environment as CREDBAKE_FLEET_CA_CERT etc., which keeps keys and
+// passphrases out of the process list and shell history.
+const MAIN_HELP = `credbake ${VERSION$1}: bake per-device X.509 credentials into firmware images
+
+Usage: credbake <command> [options]
+
+Commands:
+  bake      issue a certificate per device of a manifest and write the bundles (the main job)
+  inspect   show an image's partition table and file systems
+  merge     combine the shard manifests of a job matrix into one review (merge --output-dir DIR MANIFEST...)
+  verify    check a bake's outputs as they are now against its review manifest
+  demo      throwaway CA, sample manifest and image, then bake (never for production)
+  help      this text; \`credbake <command> --help\` for a command's options
+
+Exit codes:
+  0  success
+  1  unexpected failure (a bug: please report it)
+  2  bad option or device manifest
+  3  the fleet CA cannot be used (not a CA, wrong key or passphrase, expired, lifetime too long)
+  4  image or tool problem (partition not found, file system unsupported, debugfs/mtools missing)
+  5  outputs cannot be written (output-dir not writable, disk or partition full)
+  6  another credbake run holds the output directory
+  7  verify: an output differs from its review manifest
+`;
+const COMMANDS = {
+    bake: { run: bakeCommand, help: BAKE_HELP },
+    demo: { run: demoCommand, help: DEMO_HELP },
+    inspect: { run: inspectCommand, help: INSPECT_HELP },
+    merge: { run: mergeCommand, help: MERGE_HELP },
+    verify: { run: verifyCommand, help: VERIFY_HELP }
+};
+async function main(argv, out = processConsole) {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+        const topic = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+        out.stdout(topic ? topic.help : MAIN_HELP);
+        return name === undefined ? EXIT_CODES.input : EXIT_CODES.ok;
+    }
+    if (name === '--version' || name === '-V' || name === 'version') {
+        out.stdout(`${VERSION$1}\n`);
+        return EXIT_CODES.ok;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+        out.stderr(`credbake: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}. See credbake --help.\n`);
+        return EXIT_CODES.input;
+    }
+    if (rest.includes('--help') || rest.includes('-h')) {
+        out.stdout(command.help);
+        return EXIT_CODES.ok;
+    }
+    try {
+        return await command.run(rest, out);
+    }
+    catch (error) {
+        return reportError(error, out);
+    }
+}
+function reportError(error, out) {
+    if (isCredbakeError(error)) {
+        const where = error.file ? `${error.file}${error.line ? `:${error.line}` : ''}: ` : '';
+        out.stderr(`credbake: error: ${where && !error.message.includes(error.file ?? '\0') ? where : ''}${error.message}\n`);
+        return EXIT_CODES[error.kind];
+    }
+    if (error.code?.startsWith('ERR_PARSE_ARGS')) {
+        out.stderr(`credbake: ${messageOf(error)}. See --help.\n`);
+        return EXIT_CODES.input;
+    }
+    out.stderr(`credbake: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT_CODES.internal;
 }
 
 // SHA-256 of whole image outputs (hundreds of MiB each) on worker threads, so a device's digest is
@@ -36905,11 +36387,11 @@ async function feed(hash, bmap, file, from, length) {
     }
 }
 
-// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance, device outputs and hashing) and as
+// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance, device outputs, hashing and verify) and as
 // the PKCS#11 signer process (a child started with CREDBAKE_ROLE=pkcs11-signer).
 /** True when this thread is one of credbake's workers (and now serves as one). */
 function runIfWorker() {
-    return runIfDeviceWorker() || runIfIssuerWorker() || runIfHasherWorker() || (isMainThread && runIfPkcs11SignerProcess());
+    return runIfDeviceWorker() || runIfIssuerWorker() || runIfHasherWorker() || runIfVerifierWorker() || (isMainThread && runIfPkcs11SignerProcess());
 }
 
 // The `credbake` command's entry point (dist/cli.js); also the worker threads'.

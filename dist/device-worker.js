@@ -8682,6 +8682,20 @@ function renderSegments(segments, device, input, template) {
     }
     return value;
 }
+/**
+ * The first placeholder of `segments` whose value for `device` contains `needle`, with that value;
+ * undefined when none does. Tells a character written in a template from one a manifest value brings.
+ */
+function fieldBringing(segments, device, needle) {
+    for (const segment of segments) {
+        if (!('field' in segment))
+            continue;
+        const value = device.fields[segment.field];
+        if (value !== undefined && value.includes(needle))
+            return { field: segment.field, value };
+    }
+    return undefined;
+}
 
 // subjectAltName templates: "DNS:{serial}.devices.example.com,URI:urn:dev:{device-id},IP:10.0.0.1".
 // Entries are separated by unescaped commas; each is TYPE:value with {field} placeholders.
@@ -8739,6 +8753,8 @@ function renderSan(template, device, input = 'san') {
         if (entry.constantDer)
             return entry.constantDer;
         const value = renderSegments(entry.segments, device, input, template.source);
+        if (entry.kind.tag === DNS_TAG)
+            refuseWildcardFromField(entry, device, value, input, template.source);
         const encoded = entry.kind.encode(value);
         if (typeof encoded === 'string') {
             throw new ManifestError(`device ${device.serial}: ${input} entry ${entry.kind.name}:${value} ${encoded}`, {
@@ -8749,6 +8765,20 @@ function renderSan(template, device, input = 'san') {
         }
         return implicitPrimitive(entry.kind.tag, encoded);
     }));
+}
+const DNS_TAG = 2;
+/**
+ * A `*` in a DNS name makes a wildcard certificate, valid for every name of that domain. Written in
+ * the template it is the user's choice (the review shows it per device); brought in by a manifest
+ * value it is refused before the device's certificate is issued: a row must not widen what its
+ * certificate is good for.
+ */
+function refuseWildcardFromField(entry, device, value, input, template) {
+    const brought = fieldBringing(entry.segments, device, '*');
+    if (!brought)
+        return;
+    throw new ManifestError(`device ${device.serial} (${device.source.file}:${device.source.line}): field "${brought.field}" (${JSON.stringify(brought.value)}) puts "*" into the DNS name ${value} of ${input} "${template}": ` +
+        `a wildcard certificate is valid for every name of its domain, and credbake does not let a manifest value make one. Fix the row, or write the wildcard in the ${input} template itself if every device is meant to have it.`, { file: device.source.file, line: device.source.line, serial: device.serial, input });
 }
 /** 4 or 16 octets of an IP address, or undefined. */
 function ipAddressBytes(text) {
@@ -8772,6 +8802,91 @@ function ipAddressBytes(text) {
     const bytes = Buffer.alloc(16);
     words.forEach((word, index) => bytes.writeUInt16BE(word, index * 2));
     return bytes;
+}
+// ---------------------------------------------------------------------------------------------
+// Reading back: the subjectAltName of a certificate as text, the form the review manifest records
+// (`certificate.san`) and `credbake verify` compares. One line, the names in certificate order as
+// TYPE:value joined by ", ", in the template syntax: a `\`, `,`, `{` or `}` inside a value is
+// escaped with `\`, so the text is itself a SAN template that renders to the same names.
+const NAME_OF_TAG = new Map(KINDS.map((kind) => [kind.tag, kind.name]));
+const OTHER_NAMES = ['otherName', 'email', 'DNS', 'x400Address', 'dirName', 'ediPartyName', 'URI', 'IP', 'RID'];
+const SAN_OID = '2.5.29.17';
+/** Text of a GeneralNames DER (the subjectAltName extension's value). Throws DerError on bad DER. */
+function describeSan(der) {
+    const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+    const names = childrenOf(bytes, readSingle(bytes));
+    return names
+        .map((node) => {
+        const number = node.tag & 0x1f;
+        const contents = contentsOf(bytes, node);
+        const kind = NAME_OF_TAG.get(number);
+        const primitive = (node.tag & 0xe0) === 0x80;
+        if (kind && primitive) {
+            const value = number === 7 ? (ipAddressText(contents) ?? `#${contents.toString('hex')}`) : contents.toString('latin1');
+            return `${kind}:${escapeSanValue(value)}`;
+        }
+        return `${OTHER_NAMES[number] ?? `[${number}]`}:#${contents.toString('hex')}`;
+    })
+        .join(', ');
+}
+function escapeSanValue(value) {
+    return value.replace(/[\\,{}]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+/** Text of the subjectAltName extension of a certificate DER; undefined when it has none. Throws DerError on bad DER. */
+function sanOfCertificate(certificateDer) {
+    const value = extensionValue(certificateDer, SAN_OID);
+    return value === undefined ? undefined : describeSan(value);
+}
+/** The extnValue contents of the certificate's extension `extensionOid`, or undefined. */
+function extensionValue(certificateDer, extensionOid) {
+    const der = Buffer.from(certificateDer.buffer, certificateDer.byteOffset, certificateDer.byteLength);
+    const certificate = readSingle(der);
+    const tbs = readNode(der, certificate.contentStart, certificate.end);
+    const wrapper = childrenOf(der, tbs).find((node) => node.tag === 0xa3);
+    if (!wrapper)
+        return undefined;
+    const [extensions] = childrenOf(der, wrapper);
+    if (!extensions)
+        return undefined;
+    for (const extension of childrenOf(der, extensions)) {
+        const parts = childrenOf(der, extension);
+        const id = parts[0];
+        const value = parts[parts.length - 1];
+        if (id?.tag === TAG.oid && value?.tag === TAG.octetString && decodeOid(contentsOf(der, id)) === extensionOid)
+            return contentsOf(der, value);
+    }
+    return undefined;
+}
+/** The text of 4 or 16 address octets (IPv6 as RFC 5952 writes it), or undefined for another length. */
+function ipAddressText(bytes) {
+    if (bytes.length === 4)
+        return [...bytes].join('.');
+    if (bytes.length !== 16)
+        return undefined;
+    const words = [];
+    for (let i = 0; i < 16; i += 2)
+        words.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+    // The longest run of two or more zero words (the first of equal runs) becomes "::".
+    let bestStart = -1;
+    let bestLength = 1;
+    for (let i = 0; i < 8;) {
+        if (words[i] !== 0) {
+            i++;
+            continue;
+        }
+        let j = i;
+        while (j < 8 && words[j] === 0)
+            j++;
+        if (j - i > bestLength) {
+            bestStart = i;
+            bestLength = j - i;
+        }
+        i = j;
+    }
+    const hex = (list) => list.map((word) => word.toString(16)).join(':');
+    if (bestStart === -1)
+        return hex(words);
+    return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLength))}`;
 }
 
 // Characters a reviewer cannot see or that change how text around them reads: what the manifest
@@ -9980,13 +10095,18 @@ function csrDigest(file) {
     }
 }
 
+// The journal records of one device's certificate and output, made the same way on the main
+// thread (image sinks) and in issuance workers (tar, dir), so both paths journal alike.
 function issuedRecord(run, basisMaker, credential, replaces) {
+    const basis = basisMaker.of(credential.device);
+    // The subjectAltName as the certificate holds it, for the review (only when the profile has one).
+    const san = basis.sanSha256 === null ? undefined : sanOfCertificate(credential.certificateDer);
     return {
         type: 'issued',
         run,
         at: new Date().toISOString(),
         serial: credential.device.serial,
-        basis: basisMaker.of(credential.device),
+        basis,
         certificate: {
             serialNumber: credential.serialNumber,
             sha256: credential.sha256,
@@ -9995,6 +10115,7 @@ function issuedRecord(run, basisMaker, credential, replaces) {
             notBefore: credential.notBefore.toISOString(),
             notAfter: credential.notAfter.toISOString(),
             keySource: credential.privateKeyPem === undefined ? 'csr' : 'generated',
+            ...(san !== undefined ? { san } : {}),
             pem: credential.certificatePem
         },
         ...(replaces ? { replaces } : {})

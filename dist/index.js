@@ -1,15 +1,16 @@
 import { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
 import * as crypto from 'node:crypto';
-import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, X509Certificate, randomBytes, createPrivateKey } from 'node:crypto';
-import { constants, openSync, fstatSync, closeSync, readSync, existsSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync, writeFileSync, statSync, readdirSync, createReadStream } from 'node:fs';
-import { open as open$1, readdir as readdir$1, stat as stat$1, readFile, rename as rename$1, rm as rm$1, writeFile as writeFile$1, link, mkdtemp, chmod as chmod$1, statfs, mkdir as mkdir$1, access as access$1, constants as constants$2, copyFile as copyFile$1, lstat as lstat$1 } from 'node:fs/promises';
+import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { constants, openSync, fstatSync, closeSync, readSync, existsSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync, writeFileSync, createReadStream, lstatSync, readlinkSync, readdirSync, statSync } from 'node:fs';
+import { open as open$1, readdir as readdir$1, stat as stat$1, readFile, rename as rename$1, rm as rm$1, mkdtemp, chmod as chmod$1, copyFile as copyFile$1, writeFile as writeFile$1, mkdir as mkdir$1, link, statfs, access as access$1, constants as constants$2, lstat as lstat$1 } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import zlib, { inflateRawSync, createGzip, createGunzip } from 'node:zlib';
+import zlib, { createGzip, createGunzip, gunzipSync, inflateRawSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
+import os$1, { availableParallelism } from 'node:os';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
 import * as crypto$1 from 'crypto';
@@ -23,7 +24,6 @@ import 'events';
 import 'child_process';
 import 'assert';
 import 'timers';
-import os$1, { availableParallelism } from 'node:os';
 import require$$0 from 'process';
 import require$$0$1 from 'buffer';
 import v8 from 'node:v8';
@@ -7924,7 +7924,7 @@ function formatSize(bytes) {
     return `${bytes} bytes`;
 }
 /** Why a file of this type cannot be read as an input ("a FIFO (named pipe)"), or undefined for a regular file. */
-function kindOf(info) {
+function kindOf$1(info) {
     if (info.isFile())
         return undefined;
     if (info.isDirectory())
@@ -7940,7 +7940,7 @@ function kindOf(info) {
     return 'not a regular file';
 }
 function check$1(info, limit) {
-    const kind = kindOf(info);
+    const kind = kindOf$1(info);
     if (kind === 'a directory')
         throw new ReadLimitError('EISDIR', 'it is a directory, not a file');
     if (kind !== undefined)
@@ -8068,7 +8068,7 @@ function sha256Hex(data) {
     return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 /** SHA-1 only where a standard asks for it (RFC 5280 key identifiers), never for integrity. */
-function sha1(data) {
+function sha1$1(data) {
     return createHash('sha1').update(data).digest();
 }
 /** "ab:cd:..." upper-case, as openssl and most UIs show fingerprints and key identifiers. */
@@ -8147,14 +8147,14 @@ function neutraliseLine(text) {
 // CSPRNG bytes drawn from a block filled by one randomFillSync call: each randomBytes call costs
 // a trip into OpenSSL, and a bake asks for two small pieces per device (a certificate serial and a
 // temporary file name). The bytes are the same CSPRNG output, handed out once each.
-const BLOCK$2 = 8192;
-const block = Buffer.alloc(BLOCK$2);
-let used = BLOCK$2;
+const BLOCK$3 = 8192;
+const block = Buffer.alloc(BLOCK$3);
+let used = BLOCK$3;
 /** `size` fresh random bytes (a copy: never shared with a later call). */
 function randomChunk(size) {
-    if (size > BLOCK$2)
+    if (size > BLOCK$3)
         return randomFillSync(Buffer.alloc(size));
-    if (used + size > BLOCK$2) {
+    if (used + size > BLOCK$3) {
         randomFillSync(block);
         used = 0;
     }
@@ -8167,7 +8167,7 @@ function randomChunk(size) {
 // PEM (RFC 7468) reading and writing. Reading is tolerant of what secrets stores and copy-paste do
 // to PEM text (CRLF, indentation, everything on one line, literal "\n" escapes, explanatory text
 // around blocks) but strict inside a block, and its errors never quote the text: it may be a key.
-const BLOCK$1 = /-----BEGIN ([A-Z0-9][A-Z0-9 #]*)-----([\s\S]*?)-----END ([A-Z0-9][A-Z0-9 #]*)-----/g;
+const BLOCK$2 = /-----BEGIN ([A-Z0-9][A-Z0-9 #]*)-----([\s\S]*?)-----END ([A-Z0-9][A-Z0-9 #]*)-----/g;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** "input fleet-ca-key" or "input fleet-ca-key (file /path/key.pem)". */
 function describeOrigin(source) {
@@ -8190,7 +8190,7 @@ function readPemBlocks(text) {
     let consumedUpTo = 0;
     // Lines are counted on from the previous block, so a bundle of 100,000 blocks reads in one pass.
     let counted = { index: 0, line: 1 };
-    for (const match of normalised.matchAll(BLOCK$1)) {
+    for (const match of normalised.matchAll(BLOCK$2)) {
         const [whole, label = '', body = '', endLabel = ''] = match;
         const start = match.index;
         counted = { index: start, line: counted.line + newlinesBetween(normalised, counted.index, start) };
@@ -8478,6 +8478,7 @@ function decodeOid(contents) {
 
 const OID$1 = {
     ecPublicKey: '1.2.840.10045.2.1',
+    rsaEncryption: '1.2.840.113549.1.1.1',
     ed25519: '1.3.101.112',
     ecdsaWithSha256: '1.2.840.10045.4.3.2',
     ecdsaWithSha384: '1.2.840.10045.4.3.3',
@@ -8651,13 +8652,13 @@ function assemble$1(keyType, encoding, privateKey, publicKey) {
     return { keyType, spkiDer: Buffer.concat([encoding.spkiHead, publicKey]), privateKeyPem: pem };
 }
 // One ECDH object per curve and thread: generateKeys() replaces its key pair each time.
-const ecdhByCurve = new Map();
+const ecdhByCurve$1 = new Map();
 function generateEcKeyPair(keyType) {
     const curve = EC_CURVES[keyType];
-    let ecdh = ecdhByCurve.get(keyType);
+    let ecdh = ecdhByCurve$1.get(keyType);
     if (!ecdh) {
         ecdh = createECDH(curve.ecdhName);
-        ecdhByCurve.set(keyType, ecdh);
+        ecdhByCurve$1.set(keyType, ecdh);
     }
     const publicKey = ecdh.generateKeys(); // uncompressed point 04 ‖ X ‖ Y
     // BN_bn2bin: a scalar below 2^(8(n-1)) comes back shorter; assemble() pads it.
@@ -8829,6 +8830,20 @@ function renderSegments(segments, device, input, template) {
     }
     return value;
 }
+/**
+ * The first placeholder of `segments` whose value for `device` contains `needle`, with that value;
+ * undefined when none does. Tells a character written in a template from one a manifest value brings.
+ */
+function fieldBringing(segments, device, needle) {
+    for (const segment of segments) {
+        if (!('field' in segment))
+            continue;
+        const value = device.fields[segment.field];
+        if (value !== undefined && value.includes(needle))
+            return { field: segment.field, value };
+    }
+    return undefined;
+}
 
 // subjectAltName templates: "DNS:{serial}.devices.example.com,URI:urn:dev:{device-id},IP:10.0.0.1".
 // Entries are separated by unescaped commas; each is TYPE:value with {field} placeholders.
@@ -8886,6 +8901,8 @@ function renderSan(template, device, input = 'san') {
         if (entry.constantDer)
             return entry.constantDer;
         const value = renderSegments(entry.segments, device, input, template.source);
+        if (entry.kind.tag === DNS_TAG)
+            refuseWildcardFromField(entry, device, value, input, template.source);
         const encoded = entry.kind.encode(value);
         if (typeof encoded === 'string') {
             throw new ManifestError(`device ${device.serial}: ${input} entry ${entry.kind.name}:${value} ${encoded}`, {
@@ -8896,6 +8913,20 @@ function renderSan(template, device, input = 'san') {
         }
         return implicitPrimitive(entry.kind.tag, encoded);
     }));
+}
+const DNS_TAG = 2;
+/**
+ * A `*` in a DNS name makes a wildcard certificate, valid for every name of that domain. Written in
+ * the template it is the user's choice (the review shows it per device); brought in by a manifest
+ * value it is refused before the device's certificate is issued: a row must not widen what its
+ * certificate is good for.
+ */
+function refuseWildcardFromField(entry, device, value, input, template) {
+    const brought = fieldBringing(entry.segments, device, '*');
+    if (!brought)
+        return;
+    throw new ManifestError(`device ${device.serial} (${device.source.file}:${device.source.line}): field "${brought.field}" (${JSON.stringify(brought.value)}) puts "*" into the DNS name ${value} of ${input} "${template}": ` +
+        `a wildcard certificate is valid for every name of its domain, and credbake does not let a manifest value make one. Fix the row, or write the wildcard in the ${input} template itself if every device is meant to have it.`, { file: device.source.file, line: device.source.line, serial: device.serial, input });
 }
 /** 4 or 16 octets of an IP address, or undefined. */
 function ipAddressBytes(text) {
@@ -8919,6 +8950,91 @@ function ipAddressBytes(text) {
     const bytes = Buffer.alloc(16);
     words.forEach((word, index) => bytes.writeUInt16BE(word, index * 2));
     return bytes;
+}
+// ---------------------------------------------------------------------------------------------
+// Reading back: the subjectAltName of a certificate as text, the form the review manifest records
+// (`certificate.san`) and `credbake verify` compares. One line, the names in certificate order as
+// TYPE:value joined by ", ", in the template syntax: a `\`, `,`, `{` or `}` inside a value is
+// escaped with `\`, so the text is itself a SAN template that renders to the same names.
+const NAME_OF_TAG = new Map(KINDS.map((kind) => [kind.tag, kind.name]));
+const OTHER_NAMES = ['otherName', 'email', 'DNS', 'x400Address', 'dirName', 'ediPartyName', 'URI', 'IP', 'RID'];
+const SAN_OID = '2.5.29.17';
+/** Text of a GeneralNames DER (the subjectAltName extension's value). Throws DerError on bad DER. */
+function describeSan(der) {
+    const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+    const names = childrenOf(bytes, readSingle(bytes));
+    return names
+        .map((node) => {
+        const number = node.tag & 0x1f;
+        const contents = contentsOf(bytes, node);
+        const kind = NAME_OF_TAG.get(number);
+        const primitive = (node.tag & 0xe0) === 0x80;
+        if (kind && primitive) {
+            const value = number === 7 ? (ipAddressText(contents) ?? `#${contents.toString('hex')}`) : contents.toString('latin1');
+            return `${kind}:${escapeSanValue(value)}`;
+        }
+        return `${OTHER_NAMES[number] ?? `[${number}]`}:#${contents.toString('hex')}`;
+    })
+        .join(', ');
+}
+function escapeSanValue(value) {
+    return value.replace(/[\\,{}]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+/** Text of the subjectAltName extension of a certificate DER; undefined when it has none. Throws DerError on bad DER. */
+function sanOfCertificate(certificateDer) {
+    const value = extensionValue(certificateDer, SAN_OID);
+    return value === undefined ? undefined : describeSan(value);
+}
+/** The extnValue contents of the certificate's extension `extensionOid`, or undefined. */
+function extensionValue(certificateDer, extensionOid) {
+    const der = Buffer.from(certificateDer.buffer, certificateDer.byteOffset, certificateDer.byteLength);
+    const certificate = readSingle(der);
+    const tbs = readNode(der, certificate.contentStart, certificate.end);
+    const wrapper = childrenOf(der, tbs).find((node) => node.tag === 0xa3);
+    if (!wrapper)
+        return undefined;
+    const [extensions] = childrenOf(der, wrapper);
+    if (!extensions)
+        return undefined;
+    for (const extension of childrenOf(der, extensions)) {
+        const parts = childrenOf(der, extension);
+        const id = parts[0];
+        const value = parts[parts.length - 1];
+        if (id?.tag === TAG.oid && value?.tag === TAG.octetString && decodeOid(contentsOf(der, id)) === extensionOid)
+            return contentsOf(der, value);
+    }
+    return undefined;
+}
+/** The text of 4 or 16 address octets (IPv6 as RFC 5952 writes it), or undefined for another length. */
+function ipAddressText(bytes) {
+    if (bytes.length === 4)
+        return [...bytes].join('.');
+    if (bytes.length !== 16)
+        return undefined;
+    const words = [];
+    for (let i = 0; i < 16; i += 2)
+        words.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+    // The longest run of two or more zero words (the first of equal runs) becomes "::".
+    let bestStart = -1;
+    let bestLength = 1;
+    for (let i = 0; i < 8;) {
+        if (words[i] !== 0) {
+            i++;
+            continue;
+        }
+        let j = i;
+        while (j < 8 && words[j] === 0)
+            j++;
+        if (j - i > bestLength) {
+            bestStart = i;
+            bestLength = j - i;
+        }
+        i = j;
+    }
+    const hex = (list) => list.map((word) => word.toString(16)).join(':');
+    if (bestStart === -1)
+        return hex(words);
+    return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLength))}`;
 }
 
 // Characters a reviewer cannot see or that change how text around them reads: what the manifest
@@ -9260,7 +9376,7 @@ function buildProfile(opts, ca) {
         extensions
     });
 }
-const KEY_USAGE_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
+const KEY_USAGE_BITS$1 = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
 const KEY_PURPOSES = {
     serverAuth: '1.3.6.1.5.5.7.3.1',
     clientAuth: '1.3.6.1.5.5.7.3.2',
@@ -9280,7 +9396,7 @@ const VALUE_ENCODERS = {
     },
     keyUsage: (value) => {
         const bits = listOf(value).map((name) => {
-            const bit = KEY_USAGE_BITS.indexOf(name);
+            const bit = KEY_USAGE_BITS$1.indexOf(name);
             if (bit === -1)
                 throw profileError('keyUsage', value);
             return bit;
@@ -9296,7 +9412,7 @@ const VALUE_ENCODERS = {
     subjectKeyIdentifier: (value) => {
         if (value !== 'sha1(subjectPublicKey)')
             throw profileError('subjectKeyIdentifier', value);
-        return (context) => octetString(sha1(context.subjectPublicKey));
+        return (context) => octetString(sha1$1(context.subjectPublicKey));
     },
     authorityKeyIdentifier: (value) => {
         const match = /^keyid:((?:[0-9A-Fa-f]{2}:)*[0-9A-Fa-f]{2})$/.exec(value);
@@ -9351,7 +9467,7 @@ function deepFreeze(value) {
 const VERSION_V3 = explicit(0, smallInteger(2));
 // Profiles are frozen data; compile each once per process (workers compile their own copy).
 const compiledProfiles = new WeakMap();
-function compiled(profile) {
+function compiled$1(profile) {
     let result = compiledProfiles.get(profile);
     if (!result) {
         result = compileProfile(profile);
@@ -9364,7 +9480,7 @@ function compiled(profile) {
  * when `device.csr` is set, verifies that CSR and certifies its public key (no private key then).
  */
 function buildTbs(ca, profile, device, now = new Date()) {
-    const template = compiled(profile);
+    const template = compiled$1(profile);
     const keyPair = device.csr === undefined ? generateDeviceKeyPair(profile.keyType) : undefined;
     const spkiDer = keyPair ? keyPair.spkiDer : publicKeyFromCsr(device, profile);
     const subject = renderSubject(template.subject, device);
@@ -10516,7 +10632,7 @@ function writeOne(root, file, made) {
         chownSync(destination, file.uid, file.gid);
 }
 
-const BLOCK = 512;
+const BLOCK$1 = 512;
 const MAGIC$2 = 'ustar\u0000';
 const VERSION$1 = '00';
 /**
@@ -10532,14 +10648,14 @@ function tarArchive(files, mtime) {
     for (const { bytes } of pieces) {
         bytes.copy(archive, at);
         at += bytes.length;
-        if (bytes.length % BLOCK)
-            at += BLOCK - (bytes.length % BLOCK);
+        if (bytes.length % BLOCK$1)
+            at += BLOCK$1 - (bytes.length % BLOCK$1);
     }
     return archive;
 }
-const TAR_BLOCK = BLOCK;
+const TAR_BLOCK = BLOCK$1;
 /** The two zero blocks that end an archive. */
-const TAR_END_BYTES = 2 * BLOCK;
+const TAR_END_BYTES = 2 * BLOCK$1;
 /** The archive as its pieces in order; `size` counts padding and the end blocks. */
 function tarPieces(files, mtime) {
     const seconds = Math.floor(mtime.getTime() / 1000);
@@ -10553,7 +10669,7 @@ function tarPieces(files, mtime) {
         if (!content || content.length === 0)
             return;
         pieces.push({ bytes: content, header: false });
-        size += content.length + ((BLOCK - (content.length % BLOCK)) % BLOCK);
+        size += content.length + ((BLOCK$1 - (content.length % BLOCK$1)) % BLOCK$1);
     };
     for (const file of files) {
         const { dirs, name } = splitPath(file.path);
@@ -10608,7 +10724,7 @@ function headerBlocks(entry) {
     // for readers that know no pax (they extract under the wrong name rather than not at all).
     const records = paxRecord('path', entry.name);
     const pax = ustarHeader({ ...entry, type: 'pax', mode: 0o644, size: records.length }, asciiTail(`PaxHeader/${entry.name}`), '');
-    const pad = Buffer.alloc((BLOCK - (records.length % BLOCK)) % BLOCK);
+    const pad = Buffer.alloc((BLOCK$1 - (records.length % BLOCK$1)) % BLOCK$1);
     return [pax, records, pad, ustarHeader(entry, asciiTail(entry.name), '')];
 }
 /** ustar's name/prefix split at a '/', or undefined when the path needs a pax header. */
@@ -10626,32 +10742,32 @@ function splitName(name) {
     return undefined;
 }
 function ustarHeader(entry, name, prefix) {
-    const header = Buffer.alloc(BLOCK);
+    const header = Buffer.alloc(BLOCK$1);
     header.write(name, 0, 100, 'latin1');
-    header.write(octal$1(entry.mode & 0o7777, 6), 100, 'latin1');
-    header.write(octal$1(entry.uid, 6), 108, 'latin1');
-    header.write(octal$1(entry.gid, 6), 116, 'latin1');
-    header.write(octal$1(entry.size, 11), 124, 'latin1');
-    header.write(octal$1(entry.mtime, 11), 136, 'latin1');
+    header.write(octal$2(entry.mode & 0o7777, 6), 100, 'latin1');
+    header.write(octal$2(entry.uid, 6), 108, 'latin1');
+    header.write(octal$2(entry.gid, 6), 116, 'latin1');
+    header.write(octal$2(entry.size, 11), 124, 'latin1');
+    header.write(octal$2(entry.mtime, 11), 136, 'latin1');
     header[156] = entry.type === 'file' ? 0x30 : entry.type === 'directory' ? 0x35 : 0x78; // '0' '5' 'x'
     header.write(MAGIC$2, 257, 'latin1');
     header.write(VERSION$1, 263, 'latin1');
     header.write('root', 265, 'latin1'); // uname: entries are owned by 0:0
     header.write('root', 297, 'latin1'); // gname
-    header.write(octal$1(0, 6), 329, 'latin1'); // devmajor
-    header.write(octal$1(0, 6), 337, 'latin1'); // devminor
+    header.write(octal$2(0, 6), 329, 'latin1'); // devmajor
+    header.write(octal$2(0, 6), 337, 'latin1'); // devminor
     if (prefix)
         header.write(prefix, 345, 155, 'latin1');
     // The checksum is the byte sum of the header with its own field read as eight spaces.
     let sum = 8 * 0x20;
-    for (let index = 0; index < BLOCK; index++)
+    for (let index = 0; index < BLOCK$1; index++)
         if (index < 148 || index >= 156)
             sum += header[index];
-    header.write(octal$1(sum, 6), 148, 'latin1');
+    header.write(octal$2(sum, 6), 148, 'latin1');
     return header;
 }
 /** `digits` octal digits and a space (the field's last byte stays NUL). */
-function octal$1(value, digits) {
+function octal$2(value, digits) {
     const text = value.toString(8);
     if (text.length > digits)
         throw new RangeError(`tar header field overflow (${value})`);
@@ -11118,13 +11234,18 @@ function basisKey(basis) {
     return JSON.stringify(basis);
 }
 
+// The journal records of one device's certificate and output, made the same way on the main
+// thread (image sinks) and in issuance workers (tar, dir), so both paths journal alike.
 function issuedRecord(run, basisMaker, credential, replaces) {
+    const basis = basisMaker.of(credential.device);
+    // The subjectAltName as the certificate holds it, for the review (only when the profile has one).
+    const san = basis.sanSha256 === null ? undefined : sanOfCertificate(credential.certificateDer);
     return {
         type: 'issued',
         run,
         at: new Date().toISOString(),
         serial: credential.device.serial,
-        basis: basisMaker.of(credential.device),
+        basis,
         certificate: {
             serialNumber: credential.serialNumber,
             sha256: credential.sha256,
@@ -11133,6 +11254,7 @@ function issuedRecord(run, basisMaker, credential, replaces) {
             notBefore: credential.notBefore.toISOString(),
             notAfter: credential.notAfter.toISOString(),
             keySource: credential.privateKeyPem === undefined ? 'csr' : 'generated',
+            ...(san !== undefined ? { san } : {}),
             pem: credential.certificatePem
         },
         ...(replaces ? { replaces } : {})
@@ -11571,7 +11693,7 @@ const QUERY_ATTRIBUTES = {
     'pin-value': 'pinValue',
     'pin-source': 'pinSource'
 };
-const TYPES = ['private', 'public', 'cert', 'secret-key', 'data'];
+const TYPES$1 = ['private', 'public', 'cert', 'secret-key', 'data'];
 function fail$2(reason) {
     // Never quote the URI: it may hold a PIN.
     throw new FleetCaError(`fleet-ca-key: not a valid pkcs11: URI (RFC 7512): ${reason}`, { input: 'fleet-ca-key' });
@@ -11594,7 +11716,7 @@ function percentDecode(value, attribute) {
     }
     return Buffer.from(bytes);
 }
-function text(bytes, attribute) {
+function text$1(bytes, attribute) {
     const decoded = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
     if (decoded.includes('\uFFFD'))
         fail$2(`attribute ${attribute} is not UTF-8 once percent-decoded`);
@@ -11642,28 +11764,28 @@ function parsePkcs11Uri(reference) {
                     uri.id = bytes;
                     break;
                 case 'slotId': {
-                    const value = text(bytes, name);
+                    const value = text$1(bytes, name);
                     if (!/^[0-9]+$/.test(value))
                         fail$2('slot-id must be a decimal number');
                     uri.slotId = BigInt(value);
                     break;
                 }
                 case 'type': {
-                    const value = text(bytes, name);
-                    if (!TYPES.includes(value))
-                        fail$2(`type must be one of ${TYPES.join(', ')}`);
+                    const value = text$1(bytes, name);
+                    if (!TYPES$1.includes(value))
+                        fail$2(`type must be one of ${TYPES$1.join(', ')}`);
                     uri.type = value;
                     break;
                 }
                 case 'libraryVersion': {
-                    const value = text(bytes, name);
+                    const value = text$1(bytes, name);
                     if (!/^[0-9]+(\.[0-9]+)?$/.test(value))
                         fail$2('library-version must be M or M.N');
                     uri.libraryVersion = value;
                     break;
                 }
                 default:
-                    uri[field] = text(bytes, name);
+                    uri[field] = text$1(bytes, name);
             }
         }
     };
@@ -12871,11 +12993,5077 @@ async function feed(hash, bmap, file, from, length) {
     }
 }
 
-// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance, device outputs and hashing) and as
+// Asking the fleet CA's signer for many signatures at once (a token, KMS or signer program), with
+// up to `signer.concurrency` in flight, in order. After the first failure no further signature is
+// asked for; the first failure in device order is the one thrown, naming the device.
+// Every answer passes here on the main thread, so this is where a repeated signature is caught
+// (the same bytes as an earlier answer: HandedBack); whether each one verifies is checked where
+// its certificate is assembled (sealSigned), on the worker threads when there are some.
+async function signAll(signer, items) {
+    const signatures = new Array(items.length);
+    const failures = [];
+    const handedBack = handedBackBy(signer);
+    let next = 0;
+    const lane = async () => {
+        while (failures.length === 0 && next < items.length) {
+            const index = next++;
+            const { tbs, serial } = items[index];
+            try {
+                const signature = await signer.sign(tbs);
+                const earlier = handedBack.note(signature, `device ${serial}`);
+                // A malformed answer is named as such where it is verified, even when it repeats.
+                if (earlier !== undefined && !signatureShapeProblem(signer.publicKey, signature)) {
+                    throw badSignatureError(signer.description, serial, repeatedSignatureProblem(earlier));
+                }
+                signatures[index] = signature;
+            }
+            catch (error) {
+                failures.push({ index, error });
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(signer.concurrency, items.length)) }, lane));
+    if (failures.length) {
+        const first = failures.sort((a, b) => a.index - b.index)[0];
+        if (first.error instanceof CredbakeError)
+            throw first.error;
+        const serial = items[first.index]?.serial;
+        throw new FleetCaError(`fleet-ca-key: ${signer.description} failed to sign device ${serial}: ${messageOf(first.error)}`, {
+            input: 'fleet-ca-key',
+            ...(serial ? { serial } : {}),
+            cause: first.error
+        });
+    }
+    return signatures;
+}
+
+// Issuance on every core: a pool of worker threads when the code runs from the bundle, the main
+// thread otherwise (tests running src/ directly, or concurrency 1). Results keep device order.
+// With an in-memory CA key the workers sign as they build; with any other signer (a token, KMS or a
+// signer program) they build TBSCertificates and the main thread asks the signer, with up to
+// `signer.concurrency` signatures in flight, then checks each signature with the fleet CA's public
+// key and assembles the certificates.
+/** Below this many devices starting threads costs more than it saves. */
+const MIN_DEVICES_FOR_WORKERS = 200;
+/**
+ * Worker threads for issuing `devices` (concurrency 0: one per core), or 0 to issue on this thread.
+ * Workers re-run `script`, the running file: only possible for the bundled JavaScript, not src/*.ts.
+ */
+function workerThreadsFor(options, script) {
+    const threads = options.concurrency === 0 ? os$1.availableParallelism() : options.concurrency;
+    return threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS ? 0 : threads;
+}
+function createIssuer(ca, profile, now, options) {
+    const { signer } = options;
+    const key = signer.inProcessKey;
+    const script = fileURLToPath(import.meta.url);
+    const threads = workerThreadsFor(options, script);
+    if (threads === 0) {
+        if (key) {
+            return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => { } };
+        }
+        return { threads: 1, issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))), close: async () => { } };
+    }
+    return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned));
+}
+/** Signs every TBSCertificate (see signAll), checks each signature and assembles the certificates, in order. */
+async function signAndAssemble(ca, signer, unsigned) {
+    const signatures = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial })));
+    // Checked here on the main thread: this path serves images, where a device costs far more than a verification.
+    return unsigned.map((item, index) => sealSigned(ca, item, signatures[index], signer.description));
+}
+class WorkerIssuer {
+    threads;
+    sign;
+    workers;
+    waiting = new Map();
+    nextId = 0;
+    constructor(script, init, threads, sign) {
+        this.threads = threads;
+        this.sign = sign;
+        this.workers = Array.from({ length: threads }, () => {
+            const worker = new Worker(script, { workerData: init });
+            worker.on('message', (reply) => this.settle(reply));
+            worker.on('error', (error) => this.failAll(error));
+            worker.on('exit', (code) => {
+                if (code !== 0)
+                    this.failAll(new Error(`an issuance worker exited with code ${code}`));
+            });
+            return worker;
+        });
+    }
+    async issue(devices) {
+        // One slice per worker; each slice is one message each way.
+        const size = Math.ceil(devices.length / this.workers.length);
+        const parts = await Promise.all(this.workers.map((worker, index) => {
+            const slice = devices.slice(index * size, (index + 1) * size);
+            if (slice.length === 0)
+                return Promise.resolve([]);
+            const id = this.nextId++;
+            return new Promise((resolve, reject) => {
+                this.waiting.set(id, { resolve, reject });
+                worker.postMessage({ id, devices: slice });
+            });
+        }));
+        if (this.sign)
+            return this.sign(parts.flat().map(reviveUnsigned));
+        return parts.flat().map(revive);
+    }
+    async close() {
+        await Promise.all(this.workers.map((worker) => worker.terminate()));
+    }
+    settle(reply) {
+        const waiter = this.waiting.get(reply.id);
+        if (!waiter)
+            return;
+        this.waiting.delete(reply.id);
+        if ('error' in reply)
+            waiter.reject(reviveError(reply.error));
+        else
+            waiter.resolve('credentials' in reply ? reply.credentials : reply.unsigned);
+    }
+    failAll(error) {
+        for (const waiter of this.waiting.values())
+            waiter.reject(error);
+        this.waiting.clear();
+    }
+}
+/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
+function asBuffer(bytes) {
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+function revive(credential) {
+    const der = credential.certificateDer;
+    return Buffer.isBuffer(der) ? credential : { ...credential, certificateDer: asBuffer(der) };
+}
+function reviveUnsigned(unsigned) {
+    return Buffer.isBuffer(unsigned.tbs) ? unsigned : { ...unsigned, tbs: asBuffer(unsigned.tbs) };
+}
+
+// Per-device copies of the base image. A reflink (copy-on-write clone) where the file system
+// supports it; else a sparse copy that writes only the base's non-zero blocks and leaves holes.
+// Node has no SEEK_DATA/SEEK_HOLE, so the base is scanned once for its data blocks (`DataMap`),
+// and every copy then writes only those, from memory when they fit the cache. Measured on a
+// 256 MiB image with 64 MiB of data (2-core VM, under load): ~30-70 ms per copy from memory,
+// ~90 ms reading the base each time, ~95 ms for `cp --sparse=always` (which re-reads and
+// re-scans every data block per copy and costs a process start), so the in-process copy is used.
+/** Append [start, end) to `ranges`, merging with the last range when they touch. */
+function addRange(ranges, start, end) {
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] === start)
+        last[1] = end;
+    else
+        ranges.push([start, end]);
+}
+function dataBytesOf(ranges) {
+    return ranges.reduce((sum, [s, e]) => sum + (e - s), 0);
+}
+const BASE_READ_CHUNK = 8 << 20;
+/**
+ * Read `file` once: SHA-256 of all its bytes, its non-zero 4 KiB blocks and, while they total at
+ * most `cacheLimit` bytes, a copy of those blocks (so per-device copies never re-read the base).
+ * Three separate reads (hash, scan, cache) cost about twice as much on a 256 MiB base.
+ */
+async function scanBase(file, cacheLimit) {
+    const handle = await openForRead(file);
+    try {
+        const { size, blocks } = await handle.stat();
+        const hash = createHash('sha256');
+        const ranges = [];
+        // A base that allocates more than the limit is streamed from the start (its data is at most
+        // what it allocates, but rarely much less): memory stays bounded by the read buffers.
+        let cache = blocks * 512 <= cacheLimit ? [] : undefined;
+        let cached = 0;
+        // Two buffers: the next read is under way while this chunk is hashed and scanned.
+        const buffers = [Buffer.allocUnsafe(BASE_READ_CHUNK), Buffer.allocUnsafe(BASE_READ_CHUNK)];
+        const readChunk = (offset, index) => offset < size ? readFully(handle, buffers[index], Math.min(BASE_READ_CHUNK, size - offset), offset) : undefined;
+        let pending = readChunk(0, 0);
+        for (let offset = 0, index = 0; pending; offset += BASE_READ_CHUNK, index ^= 1) {
+            const length = Math.min(BASE_READ_CHUNK, size - offset);
+            const bytesRead = await pending;
+            if (bytesRead < length)
+                throw new ImageError(`The base image ${file} changed or was truncated while being read.`, { file });
+            pending = readChunk(offset + BASE_READ_CHUNK, index ^ 1);
+            const buffer = buffers[index];
+            hash.update(buffer.subarray(0, length));
+            for (const [s, e] of dataRuns(buffer, length)) {
+                addRange(ranges, offset + s, offset + e);
+                if (!cache)
+                    continue;
+                cached += e - s;
+                if (cached > cacheLimit)
+                    cache = undefined;
+                else
+                    cache.push({ offset: offset + s, data: Buffer.from(buffer.subarray(s, e)) });
+            }
+        }
+        return { map: { size, ranges, dataBytes: dataBytesOf(ranges) }, sha256: hash.digest('hex'), ...(cache ? { cache } : {}) };
+    }
+    finally {
+        await handle.close();
+    }
+}
+async function readFully(handle, buffer, length, offset) {
+    let done = 0;
+    while (done < length) {
+        const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
+        if (bytesRead === 0)
+            break;
+        done += bytesRead;
+    }
+    return done;
+}
+async function openForRead(file) {
+    try {
+        return await open$1(file, 'r');
+    }
+    catch (error) {
+        throw new ImageError(`Cannot read the base image ${file}: ${messageOf(error)}`, { file, cause: error });
+    }
+}
+/**
+ * Copies become device outputs that hold a private key: 0600 whatever the umask (which can only
+ * narrow the mode given to open) and whatever mode an existing `file` had.
+ */
+const COPY_MODE = 0o600;
+async function openForWrite(file) {
+    let handle;
+    try {
+        handle = await open$1(file, 'w', COPY_MODE);
+    }
+    catch (error) {
+        throw new OutputError(`Cannot create ${file}: ${messageOf(error)}`, { file, cause: error });
+    }
+    try {
+        await handle.chmod(COPY_MODE);
+    }
+    catch (error) {
+        await handle.close().catch(() => undefined);
+        throw new OutputError(`Cannot make ${file} private (mode 0600): ${messageOf(error)}`, { file, cause: error });
+    }
+    return handle;
+}
+/**
+ * Reflink `base` to `dest`. copyFile gives the clone the base's mode (libuv fchmods it to that), so
+ * for a moment it may be wider than 0600, and a file opened then stays readable through that
+ * descriptor. The clone is therefore made inside a fresh 0700 folder next to `dest` (same file
+ * system, which a reflink needs), where nobody else can open it, narrowed, then renamed into place.
+ * The folder's name carries the temp marker, so a killed run's leftover is removed like any temp.
+ */
+async function reflinkPrivately(base, dest) {
+    const folder = await mkdtemp(path.join(path.dirname(dest), `.credbake-reflink.tmp-${process.pid}-`));
+    try {
+        await chmod$1(folder, 0o700);
+        const clone = path.join(folder, 'copy');
+        await copyFile$1(base, clone, constants.COPYFILE_FICLONE_FORCE);
+        await chmod$1(clone, COPY_MODE);
+        await rename$1(clone, dest);
+    }
+    finally {
+        await rm$1(folder, { recursive: true, force: true });
+    }
+}
+/** The part of `map` inside [offset, offset + length), shifted to start at 0. */
+function sliceMap(map, offset, length) {
+    const end = offset + length;
+    const ranges = [];
+    for (const [s, e] of map.ranges) {
+        if (e <= offset || s >= end)
+            continue;
+        ranges.push([Math.max(s, offset) - offset, Math.min(e, end) - offset]);
+    }
+    return { size: length, ranges, dataBytes: dataBytesOf(ranges) };
+}
+/** Default for CopierOptions.cacheLimit. */
+const DEFAULT_CACHE_LIMIT = 256 << 20;
+const WRITE_CHUNK = 8 << 20;
+/**
+ * Copies of one base image. Create once per run, then `copyTo` per device. The base must not
+ * change while the copier is in use.
+ */
+class ImageCopier {
+    base;
+    map;
+    options;
+    cache;
+    /** SHA-256 of the base, when the copier scanned it (no map given). */
+    sha256;
+    /** Destination folders where reflinks failed: no point asking again. */
+    noReflinkIn = new Set();
+    constructor(base, map, options, scan) {
+        this.base = base;
+        this.map = map;
+        this.options = options;
+        this.sha256 = scan?.sha256;
+        if (scan?.cache)
+            this.cache = scan.cache;
+    }
+    /** Without a map, the base is read once for its map, its SHA-256 and (small bases) its data. */
+    static async open(base, options = {}) {
+        if (options.map)
+            return new ImageCopier(base, options.map, options);
+        const scan = await scanBase(base, options.cacheLimit ?? DEFAULT_CACHE_LIMIT);
+        return new ImageCopier(base, scan.map, options, scan);
+    }
+    /** True when per-device copies come from memory (the base's data fit the cache). */
+    get cached() {
+        return this.cache !== undefined || this.map.dataBytes <= (this.options.cacheLimit ?? DEFAULT_CACHE_LIMIT);
+    }
+    /** Copy the whole base to `dest` (replacing it). */
+    async copyTo(dest) {
+        const folder = path.dirname(path.resolve(dest));
+        if (!this.options.noReflink && !this.noReflinkIn.has(folder)) {
+            try {
+                await reflinkPrivately(this.base, dest);
+                return 'reflink';
+            }
+            catch (error) {
+                const code = error.code;
+                // Not supported here (ext4, tmpfs, across file systems): remember and copy sparsely.
+                if (code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'EINVAL' || code === 'ENOSYS' || code === 'ENOTTY' || code === 'EPERM') {
+                    this.noReflinkIn.add(folder);
+                }
+                else if (code === 'ENOENT' && error.path === this.base) {
+                    throw new ImageError(`Cannot read the base image ${this.base}: it does not exist.`, { file: this.base, cause: error });
+                }
+                else {
+                    throw new OutputError(`Cannot copy ${this.base} to ${dest}: ${messageOf(error)}`, { file: dest, cause: error });
+                }
+            }
+        }
+        await this.writeSparse(dest, this.map, 0);
+        return 'sparse';
+    }
+    /** Copy `length` bytes at `offset` of the base to `dest` (e.g. one partition), sparsely. */
+    async extractTo(dest, offset, length) {
+        if (offset < 0 || length < 0 || offset + length > this.map.size) {
+            throw new ImageError(`The range ${offset}+${length} lies outside ${this.base} (${this.map.size} bytes): the image is truncated.`, { file: this.base });
+        }
+        await this.writeSparse(dest, sliceMap(this.map, offset, length), offset);
+    }
+    /** Drop the in-memory copy of the base's data. */
+    release() {
+        this.cache = undefined;
+        this.loading = undefined;
+    }
+    loading;
+    /** Concurrent copies share one load of the base's data. */
+    loadCache() {
+        this.loading ??= this.readCache();
+        return this.loading;
+    }
+    async readCache() {
+        if (this.cache)
+            return this.cache;
+        if (this.map.dataBytes > (this.options.cacheLimit ?? DEFAULT_CACHE_LIMIT))
+            return undefined;
+        const chunks = [];
+        const handle = await openForRead(this.base);
+        try {
+            for (const [s, e] of this.map.ranges) {
+                for (let at = s; at < e; at += WRITE_CHUNK) {
+                    const data = await readAt(handle, at, Math.min(WRITE_CHUNK, e - at));
+                    chunks.push({ offset: at, data });
+                }
+            }
+        }
+        finally {
+            await handle.close();
+        }
+        this.cache = chunks;
+        return chunks;
+    }
+    /** Write `map`'s ranges (positions relative to `baseOffset` in the base) to a new `dest`. */
+    async writeSparse(dest, map, baseOffset) {
+        const out = await openForWrite(dest);
+        try {
+            const cache = await this.loadCache();
+            if (cache) {
+                // The cache holds exactly the base's data, so the copy is each chunk clipped to the window.
+                const windowEnd = baseOffset + map.size;
+                for (const chunk of cache) {
+                    const from = Math.max(chunk.offset, baseOffset);
+                    const to = Math.min(chunk.offset + chunk.data.length, windowEnd);
+                    if (from >= to)
+                        continue;
+                    await writeAt(out, chunk.data.subarray(from - chunk.offset, to - chunk.offset), from - baseOffset);
+                }
+            }
+            else {
+                const source = await openForRead(this.base);
+                try {
+                    const buffer = Buffer.allocUnsafe(WRITE_CHUNK);
+                    for (const [s, e] of map.ranges) {
+                        for (let at = s; at < e; at += WRITE_CHUNK) {
+                            const n = Math.min(WRITE_CHUNK, e - at);
+                            const { bytesRead } = await source.read(buffer, 0, n, at + baseOffset);
+                            if (bytesRead < n)
+                                throw new ImageError(`The base image ${this.base} changed or was truncated while copying.`, { file: this.base });
+                            await writeAt(out, buffer.subarray(0, n), at);
+                        }
+                    }
+                }
+                finally {
+                    await source.close();
+                }
+            }
+            await out.truncate(map.size);
+        }
+        catch (error) {
+            await out.close().catch(() => undefined);
+            await rm$1(dest, { force: true });
+            if (error instanceof ImageError || error instanceof OutputError)
+                throw error;
+            const code = error.code;
+            throw new OutputError(`Cannot write ${dest}${code === 'ENOSPC' ? ': no space left on the output file system' : `: ${messageOf(error)}`}`, { file: dest, cause: error });
+        }
+        await out.close();
+    }
+}
+/** One-off sparse/reflink copy (scans `src`; prefer an ImageCopier for many copies). */
+async function copyImage(src, dest) {
+    return (await ImageCopier.open(src, { cacheLimit: 0 })).copyTo(dest);
+}
+
+// Running the external tools (debugfs, mtools, xz, zstd): argument arrays only, never a shell
+// string; a missing tool becomes a ToolError that says which package to install.
+/** Debian/Ubuntu package of each tool we run. */
+const PACKAGES = {
+    debugfs: 'e2fsprogs',
+    mmd: 'mtools',
+    mcopy: 'mtools',
+    mdir: 'mtools',
+    xz: 'xz-utils',
+    zstd: 'zstd'
+};
+function installHint(tool) {
+    const pkg = PACKAGES[tool] ?? tool;
+    const line = pkg === 'e2fsprogs' || pkg === 'mtools' ? 'sudo apt-get install -y e2fsprogs mtools' : `sudo apt-get install -y ${pkg}`;
+    return `${tool} is in the Debian/Ubuntu package ${pkg}; install it in a workflow step before credbake runs: \`${line}\``;
+}
+/** Run `tool` with `args`; resolves with its output whatever the exit code (callers judge it). */
+function runTool(tool, args, options = {}) {
+    return new Promise((resolve, reject) => {
+        const child = spawn(tool, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe']
+        });
+        const out = [];
+        const err = [];
+        child.stdout?.on('data', (chunk) => out.push(chunk));
+        child.stderr?.on('data', (chunk) => err.push(chunk));
+        child.on('error', (error) => {
+            if (error.code === 'ENOENT')
+                reject(new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error }));
+            else
+                reject(new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error }));
+        });
+        child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
+        if (options.input && child.stdin)
+            child.stdin.end(options.input);
+    });
+}
+/** Non-empty lines of a tool's text output. */
+function lines(text) {
+    return text.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+}
+/**
+ * debugfs reads "?" in an image name as the start of its options and mtools reads "@@" as an
+ * offset: when the path has either, run the tool in the file's folder and name it relatively.
+ */
+function toolImage(image) {
+    if (!/[?@]/.test(image))
+        return { name: image };
+    return { name: `./${path.basename(image)}`, cwd: path.dirname(image) };
+}
+
+// Compressed base images (.gz, .xz, .zst) are decompressed once into a sparse temp file; outputs
+// can be compressed the same three ways. gzip is Node's zlib; xz and zstd are the command-line
+// tools, streamed (no whole-image buffers).
+const MAGIC$1 = [
+    { kind: 'gz', bytes: [0x1f, 0x8b] },
+    { kind: 'xz', bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
+    { kind: 'zst', bytes: [0x28, 0xb5, 0x2f, 0xfd] }
+];
+/** File extension of each compression, with the dot. */
+function compressionExtension(kind) {
+    return kind === 'none' ? '' : `.${kind}`;
+}
+/** Compression of `file` by its magic bytes (the name may lie; the content does not). */
+async function detectCompression(file) {
+    let handle;
+    try {
+        handle = await open$1(file, 'r');
+    }
+    catch (error) {
+        const code = error.code;
+        throw new ImageError(`Cannot read the base image ${file}: ${code === 'ENOENT' ? 'it does not exist' : messageOf(error)}.`, { file, cause: error });
+    }
+    try {
+        const head = await readAt(handle, 0, 8);
+        for (const { kind, bytes } of MAGIC$1)
+            if (bytes.every((b, i) => head[i] === b))
+                return kind;
+        return 'none';
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** Run `tool args` and expose its stdout; `done` rejects when it fails. */
+function toolOutput(tool, args, what) {
+    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+        if (stderr.length < 4096)
+            stderr += chunk.toString('utf8');
+    });
+    const done = new Promise((resolve, reject) => {
+        child.on('error', (error) => {
+            reject(error.code === 'ENOENT' ? new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error }) : new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error }));
+        });
+        child.on('close', (code, signal) => {
+            if (code === 0)
+                resolve();
+            else
+                reject(new ImageError(`${what}: ${tool} ${signal ? `was killed by ${signal}` : `exited with ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
+        });
+    });
+    done.catch(() => undefined); // observed by the caller; avoid an unhandled rejection meanwhile
+    return { stream: child.stdout, done, kill: () => void child.kill() };
+}
+const BLOCK_BUFFER = 4 << 20;
+/**
+ * Decompress `src` (`kind`) into a new sparse `dest`: all-zero 4 KiB blocks become holes. Returns
+ * the data map of the result, so copies need no second scan.
+ */
+async function decompressToSparse(src, dest, kind) {
+    const what = `Cannot decompress the base image ${src}`;
+    let tool;
+    let input;
+    if (kind === 'gz') {
+        // pipeline, not pipe: a read or inflate error reaches the loop below once, and no stream is
+        // left emitting an 'error' nobody listens to (a corrupt .gz then crashed the process).
+        input = pipeline$1(createReadStream(src), createGunzip(), () => undefined);
+    }
+    else {
+        tool = kind === 'xz' ? toolOutput('xz', ['-dc', '-T0', '--', src], what) : toolOutput('zstd', ['-dcq', '--', src], what);
+        input = tool.stream;
+    }
+    // The base holds no key, but every device copy is made from this file: keep it private too.
+    const out = await openPrivate(dest);
+    const ranges = [];
+    let offset = 0; // of buffer[0] in the output
+    let fill = 0;
+    const buffer = Buffer.allocUnsafe(BLOCK_BUFFER);
+    const flush = async (length) => {
+        for (const [s, e] of dataRuns(buffer, length)) {
+            await writeAt(out, buffer.subarray(s, e), offset + s);
+            addRange(ranges, offset + s, offset + e);
+        }
+        offset += length;
+    };
+    try {
+        for await (const chunk of input) {
+            let at = 0;
+            while (at < chunk.length) {
+                const n = Math.min(chunk.length - at, BLOCK_BUFFER - fill);
+                chunk.copy(buffer, fill, at, at + n);
+                fill += n;
+                at += n;
+                if (fill === BLOCK_BUFFER) {
+                    await flush(fill);
+                    fill = 0;
+                }
+            }
+        }
+        if (tool)
+            await tool.done;
+        await flush(fill);
+        await out.truncate(offset);
+        await out.close();
+    }
+    catch (error) {
+        await out.close().catch(() => undefined);
+        await rm$1(dest, { force: true });
+        if (tool) {
+            tool.kill(); // no-op when it already exited; never leave it blocked on a full pipe
+            await tool.done.catch((e) => (error = e instanceof ToolError ? e : error));
+        }
+        if (error instanceof ImageError || error instanceof ToolError)
+            throw error;
+        const code = error.code;
+        if (code === 'ENOSPC')
+            throw new OutputError(`No space left to decompress ${src} into ${dest}.`, { file: dest, cause: error });
+        throw new ImageError(`${what}: ${messageOf(error)}`, { file: src, cause: error });
+    }
+    return { size: offset, ranges, dataBytes: dataBytesOf(ranges) };
+}
+/** Detect compression and, if needed, decompress once into a sparse file under `tempDir`. */
+async function prepareBaseImage(file, tempDir) {
+    const compression = await detectCompression(file);
+    if (compression === 'none')
+        return { path: file, compression, cleanup: async () => undefined };
+    const dir = await mkdtemp(path.join(tempDir, 'base-'));
+    await chmod$1(dir, 0o700);
+    const dest = path.join(dir, path.basename(file).replace(/\.(gz|xz|zst|zstd)$/i, '') || 'base.img');
+    try {
+        const map = await decompressToSparse(file, dest, compression);
+        return { path: dest, compression, map, cleanup: () => rm$1(dir, { recursive: true, force: true }) };
+    }
+    catch (error) {
+        await rm$1(dir, { recursive: true, force: true });
+        throw error;
+    }
+}
+/** Mode of files made here: compressed outputs hold a device key, the decompressed base feeds them. */
+const PRIVATE_MODE = 0o600;
+/**
+ * Open `file` for writing (created or truncated) at 0600 whatever the umask, which can only narrow
+ * the mode given to open, and whatever mode an existing file had.
+ */
+async function openPrivate(file) {
+    const handle = await open$1(file, 'w', PRIVATE_MODE);
+    try {
+        await handle.chmod(PRIVATE_MODE);
+    }
+    catch (error) {
+        await handle.close().catch(() => undefined);
+        throw error;
+    }
+    return handle;
+}
+/** Compress `src` into `dest` (replaced, 0600). xz and zstd use all cores. */
+async function compressFile(src, dest, kind) {
+    let out;
+    try {
+        out = await openPrivate(dest);
+        // The stream closes the handle when it finishes or fails.
+        const sink = out.createWriteStream();
+        if (kind === 'gz') {
+            await pipeline(createReadStream(src), createGzip(), sink);
+            return;
+        }
+        const args = kind === 'xz' ? ['-c', '-T0', '--', src] : ['-c', '-q', '-T0', '--', src];
+        const tool = kind === 'xz' ? 'xz' : 'zstd';
+        const run = toolOutput(tool, args, `Cannot compress ${src}`);
+        await pipeline(run.stream, sink);
+        await run.done;
+    }
+    catch (error) {
+        await out?.close().catch(() => undefined);
+        await rm$1(dest, { force: true });
+        if (error instanceof ToolError)
+            throw error;
+        if (error instanceof ImageError)
+            throw new OutputError(error.message, { file: dest, cause: error });
+        throw new OutputError(`Cannot write ${dest}: ${messageOf(error)}`, { file: dest, cause: error });
+    }
+}
+
+const MANIFEST_FILE = 'credbake-manifest.json';
+const CERTIFICATES_FILE = 'certificates.pem';
+const SUPERSEDED_FILE = 'superseded.pem';
+const MANIFEST_SCHEMA_VERSION = 1;
+
+// Streams the review manifest, certificates.pem and superseded.pem: memory stays flat in the fleet
+// size (the superseded list goes to a temporary file and is spliced into the manifest's footer),
+// and the files appear (renamed into place) only when complete.
+/** What a stream holds in memory before `flushIfFull` writes it out. */
+const FLUSH_AT = 1 << 18;
+/**
+ * A file written in pieces under a temporary name, then fsync'd and renamed into place. Text is
+ * encoded into one reused buffer (no string or Buffer per piece), written through a FileHandle
+ * (errors are thrown where they happen, a full disk included) when it fills, so streaming 100,000
+ * device entries costs few system calls and little memory.
+ */
+class AtomicStream {
+    target;
+    temp;
+    handle;
+    buffer = Buffer.allocUnsafe(FLUSH_AT * 2);
+    used = 0;
+    constructor(target) {
+        this.target = target;
+        this.temp = tempSibling(target);
+    }
+    /**
+     * Add text in memory (synchronous); `flushIfFull` or `commit` writes it out. `ascii`: the caller
+     * knows the text is ASCII (then encoded as latin1, which is cheaper and the same bytes).
+     */
+    push(text, ascii = false) {
+        // At most 3 bytes per UTF-16 unit.
+        if (this.used + text.length * 3 > this.buffer.length)
+            this.grow(this.used + text.length * 3);
+        this.used += this.buffer.write(text, this.used, ascii ? 'latin1' : 'utf8');
+    }
+    /** Add bytes in memory. */
+    pushBytes(bytes) {
+        if (this.used + bytes.length > this.buffer.length)
+            this.grow(this.used + bytes.length);
+        this.used += bytes.copy(this.buffer, this.used);
+    }
+    async write(text) {
+        this.push(text);
+        await this.flushIfFull();
+    }
+    async flushIfFull() {
+        if (this.used >= FLUSH_AT)
+            await this.flush();
+    }
+    async commit() {
+        const handle = await this.flush();
+        await handle.sync();
+        await handle.close();
+        this.handle = undefined;
+        await rename$1(this.temp, this.target);
+    }
+    async abandon() {
+        await this.handle?.close().catch(() => undefined);
+        this.handle = undefined;
+        await rm$1(this.temp, { force: true });
+    }
+    /** Write out what is held; returns the open handle. */
+    async flush() {
+        const handle = await this.open();
+        if (this.used)
+            await writeAll(handle, this.buffer.subarray(0, this.used));
+        this.used = 0;
+        // A very long piece grew the buffer: do not keep it.
+        if (this.buffer.length > FLUSH_AT * 8)
+            this.buffer = Buffer.allocUnsafe(FLUSH_AT * 2);
+        return handle;
+    }
+    grow(needed) {
+        const bigger = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+        this.buffer.copy(bigger, 0, 0, this.used);
+        this.buffer = bigger;
+    }
+    async open() {
+        if (!this.handle) {
+            const handle = await open$1(this.temp, 'w+', 0o644);
+            this.handle = handle;
+            await handle.chmod(0o644); // no secret inside: readable by reviewers whatever the umask
+        }
+        return this.handle;
+    }
+}
+const quote = JSON.stringify;
+/**
+ * A device entry as it appears in the manifest: exactly `JSON.stringify(device, null, 2)` indented
+ * by four spaces, written out by hand (several times faster). Anything not of the usual shape
+ * goes through JSON.stringify itself.
+ */
+function deviceEntryJson(device) {
+    const { certificate: c, output: o, files } = device;
+    if (!usualShape(device))
+        return JSON.stringify(device, null, 2).replace(/\n/g, '\n    ');
+    let text = `{\n      "serial": ${quote(device.serial)},\n      "deviceId": ${quote(device.deviceId)},\n      "certificate": {` +
+        `\n        "serialNumber": ${quote(c.serialNumber)},\n        "subject": ${quote(c.subject)},${c.san !== undefined ? `\n        "san": ${quote(c.san)},` : ''}\n        "sha256": ${quote(c.sha256)},` +
+        `\n        "publicKeySha256": ${quote(c.publicKeySha256)},\n        "notBefore": ${quote(c.notBefore)},\n        "notAfter": ${quote(c.notAfter)},` +
+        `\n        "keySource": ${quote(c.keySource)}\n      },\n      "output": {\n        "path": ${quote(o.path)},\n        "size": ${quote(o.size)},` +
+        `\n        "sha256": ${quote(o.sha256)}`;
+    if (o.partition)
+        text += `,\n        "partition": ${JSON.stringify(o.partition, null, 2).replace(/\n/g, '\n        ')}`;
+    if (o.bmap)
+        text += `,\n        "bmap": ${JSON.stringify(o.bmap, null, 2).replace(/\n/g, '\n        ')}`;
+    text += '\n      },\n      "files": ';
+    if (files.length === 0)
+        text += '[]';
+    else {
+        text += '[';
+        for (let i = 0; i < files.length; i++) {
+            const file = files[i];
+            text += `${i ? ',' : ''}\n        {\n          "path": ${quote(file.path)},\n          "mode": ${quote(file.mode)},\n          "owner": ${quote(file.owner)},`;
+            if (!file.privateKey)
+                text += `\n          "sha256": ${quote(file.sha256)},\n          "size": ${quote(file.size)},`;
+            text += `\n          "privateKey": ${file.privateKey}\n        }`;
+        }
+        text += '\n      ]';
+    }
+    return `${text}\n    }`;
+}
+const isText = (value) => typeof value === 'string';
+const isTextOrNull = (value) => value === null || typeof value === 'string';
+const isCount = (value) => typeof value === 'number' && Number.isFinite(value);
+/** The keys deviceEntry() makes, each of the type written by hand above. */
+function usualShape(device) {
+    const { certificate: c, output: o } = device;
+    if (Object.keys(device).length !== 5 || !isText(device.serial) || !isText(device.deviceId) || !c || !o || !Array.isArray(device.files))
+        return false;
+    if (Object.keys(c).length !== (c.san === undefined ? 7 : 8) || (c.san !== undefined && !isText(c.san)) || !isText(c.serialNumber) || !isText(c.subject) || !isText(c.sha256) || !isText(c.publicKeySha256))
+        return false;
+    if (!isText(c.notBefore) || !isText(c.notAfter) || !isText(c.keySource))
+        return false;
+    const outputKeys = 3 + (o.partition ? 1 : 0) + (o.bmap ? 1 : 0);
+    if (Object.keys(o).length !== outputKeys || !isText(o.path) || !isCount(o.size) || !isText(o.sha256))
+        return false;
+    for (const file of device.files) {
+        if (!file || !isText(file.path) || !isTextOrNull(file.mode) || !isTextOrNull(file.owner))
+            return false;
+        if (file.privateKey === true) {
+            if (Object.keys(file).length !== 4)
+                return false;
+        }
+        else if (file.privateKey !== false || Object.keys(file).length !== 6 || !isText(file.sha256) || !isCount(file.size))
+            return false;
+    }
+    return true;
+}
+class ReviewWriter {
+    outputDir;
+    manifest;
+    certificates;
+    supersededPems;
+    /** The superseded list's entries, as they go into the manifest's footer (never kept in memory). */
+    supersededList;
+    count = 0;
+    supersededEntries = 0;
+    constructor(outputDir) {
+        this.outputDir = outputDir;
+        this.manifest = new AtomicStream(path.join(outputDir, MANIFEST_FILE));
+        this.certificates = new AtomicStream(path.join(outputDir, CERTIFICATES_FILE));
+        this.supersededPems = new AtomicStream(path.join(outputDir, SUPERSEDED_FILE));
+        // A temporary name in output-dir: a killed run's leftover is removed like any temp file.
+        this.supersededList = new AtomicStream(path.join(outputDir, 'credbake-superseded-list'));
+    }
+    static async open(outputDir, header) {
+        const writer = new ReviewWriter(outputDir);
+        const head = JSON.stringify(header, null, 2);
+        writer.manifest.push(`${head.slice(0, -2)},\n  "devices": [`);
+        return writer;
+    }
+    /** A device's entry and certificate, held in memory until `drain` (synchronous). */
+    addNow(device, certificatePem) {
+        this.addText(deviceEntryJson(device), certificatePem);
+    }
+    /** A device's entry as its manifest text (see deviceEntryJson), and its certificate; `ascii`: both are. */
+    addText(entryJson, certificatePem, ascii = false) {
+        this.manifest.push(this.count === 0 ? '\n    ' : ',\n    ', true);
+        this.manifest.push(entryJson, ascii);
+        if (ascii) {
+            this.certificates.push(certificatePem, true);
+            if (!certificatePem.endsWith('\n'))
+                this.certificates.push('\n', true);
+            this.count++;
+            return;
+        }
+        this.certificates.push(certificatePem.endsWith('\n') ? certificatePem : `${certificatePem}\n`);
+        this.count++;
+    }
+    /** A certificate that is no longer its device's active one: listed for revocation (synchronous). */
+    supersedeNow(entry, certificatePem) {
+        this.supersededList.push(`${this.supersededEntries === 0 ? '\n    ' : ',\n    '}${JSON.stringify(entry, null, 2).replace(/\n/g, '\n    ')}`);
+        this.supersededEntries++;
+        this.supersededPems.push(certificatePem.endsWith('\n') ? certificatePem : `${certificatePem}\n`);
+    }
+    async add(device, certificatePem) {
+        this.addNow(device, certificatePem);
+        await this.drain();
+    }
+    async supersede(entry, certificatePem) {
+        this.supersedeNow(entry, certificatePem);
+        await this.drain();
+    }
+    /** Write out whatever stream holds much. */
+    async drain() {
+        await this.manifest.flushIfFull();
+        await this.certificates.flushIfFull();
+        await this.supersededPems.flushIfFull();
+        await this.supersededList.flushIfFull();
+    }
+    get devices() {
+        return this.count;
+    }
+    get supersededCount() {
+        return this.supersededEntries;
+    }
+    /** Finish the files and rename them into place; returns their paths. */
+    async commit() {
+        const footer = {
+            counts: { devices: this.count, superseded: this.supersededEntries },
+            certificates: CERTIFICATES_FILE,
+            superseded: [],
+            supersededCertificates: SUPERSEDED_FILE
+        };
+        const tail = JSON.stringify(footer, null, 2).slice(1);
+        const list = '"superseded": []';
+        const at = tail.indexOf(list) + list.length - 1;
+        this.manifest.push(`${this.count === 0 ? '' : '\n  '}],${tail.slice(0, at)}`);
+        if (this.supersededEntries) {
+            await this.spliceSupersededList();
+            this.manifest.push('\n  ');
+        }
+        this.manifest.push(`${tail.slice(at)}\n`);
+        await this.certificates.commit();
+        await this.supersededPems.commit();
+        // The manifest last: its presence says the run is complete.
+        await this.manifest.commit();
+        await this.supersededList.abandon();
+        await syncDir(this.outputDir);
+        return { manifest: this.manifest.target, certificates: this.certificates.target, superseded: this.supersededPems.target };
+    }
+    /** Copy the superseded list from its temporary file into the manifest, a chunk at a time. */
+    async spliceSupersededList() {
+        const list = await this.supersededList.flush();
+        const chunk = Buffer.allocUnsafe(FLUSH_AT);
+        for (let position = 0;;) {
+            const { bytesRead } = await list.read(chunk, 0, chunk.length, position);
+            if (bytesRead === 0)
+                break;
+            position += bytesRead;
+            this.manifest.pushBytes(chunk.subarray(0, bytesRead));
+            await this.manifest.flushIfFull();
+        }
+    }
+    async abandon() {
+        await Promise.all([this.manifest.abandon(), this.certificates.abandon(), this.supersededPems.abandon(), this.supersededList.abandon()]);
+    }
+}
+
+// output-dir/SHA256SUMS: one `sha256sum -c` line per output file, paths relative to output-dir, in
+// manifest order (the order devices are added), so the same journal always gives the same file.
+// Streamed through the review's AtomicStream: memory stays flat in the fleet size and the file
+// appears (temp, fsync, rename, 0644) only when complete.
+//
+// What is listed for each device:
+// - image, partition, tar (and compressed) outputs: the output file itself;
+// - its bmap file, when one was written (`output.bmap`);
+// - dir outputs: a folder cannot be hashed by sha256sum, so one line per file of the tree, except
+//   private keys: the manifest records only their presence and mode, never anything derived from
+//   a key, and a hash of the key file is derived from the device's private key.
+const SHA256SUMS_FILE = 'SHA256SUMS';
+const HEX64 = /^[0-9a-f]{64}$/;
+/**
+ * One line in GNU coreutils' format: "HEX  NAME\n". A name holding a backslash, LF or CR is
+ * escaped (\\, \n, \r) and the line starts with a backslash, as `sha256sum` itself writes it.
+ */
+function sha256SumsLine(relativePath, sha256) {
+    if (!HEX64.test(sha256))
+        throw new Error(`SHA256SUMS: "${sha256}" is not a lower-case SHA-256 hex digest (for ${relativePath})`);
+    if (relativePath === '' || relativePath.startsWith('/') || relativePath.split('/').includes('..')) {
+        throw new Error(`SHA256SUMS: "${relativePath}" is not a path inside output-dir`);
+    }
+    if (!/[\\\n\r]/.test(relativePath))
+        return `${sha256}  ${relativePath}\n`;
+    const escaped = relativePath.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+    return `\\${sha256}  ${escaped}\n`;
+}
+/** The SHA256SUMS lines of one manifest device entry, as [path, sha256] pairs. */
+function deviceSums(device, format) {
+    const sums = [];
+    if (format === 'dir') {
+        for (const file of device.files) {
+            if (file.privateKey || file.sha256 === undefined)
+                continue;
+            // Where the file is in the tree: its sysroot path when the output carries those (OSTree).
+            const inside = (file.partitionPath ?? file.path).split('/').filter(Boolean).join('/');
+            sums.push([path.posix.join(device.output.path, inside), file.sha256]);
+        }
+    }
+    else {
+        sums.push([device.output.path, device.output.sha256]);
+    }
+    if (device.output.bmap)
+        sums.push([device.output.bmap.path, device.output.bmap.sha256]);
+    return sums;
+}
+class Sha256SumsWriter {
+    stream;
+    lines = 0;
+    constructor(stream) {
+        this.stream = stream;
+    }
+    /** Start `outputDir/SHA256SUMS` (under a temporary name until commit). */
+    static open(outputDir) {
+        return new Sha256SumsWriter(new AtomicStream(path.join(outputDir, SHA256SUMS_FILE)));
+    }
+    /** One file: `relativePath` relative to output-dir, POSIX separators. */
+    async add(relativePath, sha256) {
+        await this.stream.write(sha256SumsLine(relativePath, sha256));
+        this.lines++;
+    }
+    /** One file (see add), held in memory until `drain`. */
+    addNow(relativePath, sha256) {
+        this.stream.push(sha256SumsLine(relativePath, sha256));
+        this.lines++;
+    }
+    /** Every file of one device's output (see addDevice), held in memory until `drain`. */
+    addDeviceNow(device, format) {
+        for (const [file, sha256] of deviceSums(device, format)) {
+            this.stream.push(sha256SumsLine(file, sha256));
+            this.lines++;
+        }
+    }
+    async drain() {
+        await this.stream.flushIfFull();
+    }
+    /**
+     * Every file of one device's output, as its manifest entry records it. `format` is the run's
+     * output format (header.output.format); needed to tell a dir output from a file output.
+     */
+    async addDevice(device, format) {
+        for (const [file, sha256] of deviceSums(device, format))
+            await this.add(file, sha256);
+    }
+    get count() {
+        return this.lines;
+    }
+    /** fsync and rename into place; returns the path. An empty fleet gives an empty file. */
+    async commit() {
+        await this.stream.commit();
+        return this.stream.target;
+    }
+    async abandon() {
+        await this.stream.abandon();
+    }
+}
+
+// Certificate checks of `credbake verify`: the device certificate found in the output is the one
+// its manifest entry describes (fingerprint, serial number, public key, validity, subject, SAN,
+// device ID), was made as the profile in the manifest header says (key type, lifetime, serial
+// size, signature algorithm, extensions, subject and SAN templates), chains to the trust given
+// (signatures checked by node:crypto, intermediates from the bundle's chain), and was issued by the
+// fleet CA the header describes (fingerprint, subject, validity, key, key identifier); the private
+// key found beside it is its key. The certificate is read with the lean DER reader credbake
+// issues with (strict DER, no library objects per field), which keeps verify at the bake's pace.
+const BEGIN_LINE = '-----BEGIN CERTIFICATE-----\n';
+const END_LINE = '-----END CERTIFICATE-----\n';
+function certificateDers(text) {
+    // The usual case, certificate blocks as credbake writes them one after another, without the
+    // general reader's normalising (it takes any PEM a person may paste). A changed byte in the
+    // file shows in its SHA-256 anyway.
+    if (text.startsWith(BEGIN_LINE) && !text.includes('\r')) {
+        const found = [];
+        let line = 1;
+        for (let at = 0; at < text.length;) {
+            const end = text.startsWith(BEGIN_LINE, at) ? text.indexOf(END_LINE, at) : -1;
+            const body = end === -1 ? '' : text.slice(at + BEGIN_LINE.length, end);
+            if (end === -1 || body.includes('-')) {
+                found.length = 0;
+                break;
+            }
+            found.push({ der: Buffer.from(body, 'base64'), line });
+            for (let i = at; i < end; i++)
+                if (text.charCodeAt(i) === 10)
+                    line++;
+            line++;
+            at = end + END_LINE.length;
+        }
+        if (found.length > 0)
+            return found;
+    }
+    const blocks = readPemBlocks(text);
+    if ('problem' in blocks)
+        return blocks.problem;
+    const found = blocks.filter((b) => b.label === 'CERTIFICATE');
+    return found.length > 0 ? found : 'it holds no CERTIFICATE block';
+}
+// ---- the certificate as DER ------------------------------------------------------------------------
+const id = {
+    basicConstraints: '2.5.29.19',
+    keyUsage: '2.5.29.15',
+    extendedKeyUsage: '2.5.29.37',
+    subjectKeyIdentifier: '2.5.29.14',
+    authorityKeyIdentifier: '2.5.29.35',
+    subjectAltName: '2.5.29.17'
+};
+const PURPOSES = {
+    '1.3.6.1.5.5.7.3.1': 'serverAuth',
+    '1.3.6.1.5.5.7.3.2': 'clientAuth',
+    '1.3.6.1.5.5.7.3.3': 'codeSigning',
+    '1.3.6.1.5.5.7.3.4': 'emailProtection',
+    '1.3.6.1.5.5.7.3.8': 'timeStamping',
+    '1.3.6.1.5.5.7.3.9': 'OCSPSigning'
+};
+const KEY_USAGE_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
+const SIGNATURE_NAMES = {
+    [OID$1.ecdsaWithSha256]: 'ecdsa-with-SHA256',
+    [OID$1.ecdsaWithSha384]: 'ecdsa-with-SHA384',
+    [OID$1.ecdsaWithSha512]: 'ecdsa-with-SHA512',
+    [OID$1.sha256WithRsa]: 'sha256WithRSAEncryption',
+    [OID$1.sha384WithRsa]: 'sha384WithRSAEncryption',
+    [OID$1.sha512WithRsa]: 'sha512WithRSAEncryption',
+    [OID$1.ed25519]: 'Ed25519'
+};
+const CURVE_NAMES = { '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521' };
+/** What the profile's key-type means as keyFacts describes a key. */
+const KEY_DESCRIPTIONS = {
+    'ec-p256': 'EC P-256',
+    'ec-p384': 'EC P-384',
+    'rsa-2048': 'RSA 2048',
+    'rsa-3072': 'RSA 3072',
+    'rsa-4096': 'RSA 4096',
+    ed25519: 'Ed25519'
+};
+/** Decoded OIDs by their bytes: a certificate holds the same dozen in every device's. */
+const oidText = new Map();
+function oidOf(der, node) {
+    if (!node || node.tag !== TAG.oid)
+        throw new DerError('an OBJECT IDENTIFIER was expected');
+    const key = der.toString('latin1', node.contentStart, node.end);
+    let text = oidText.get(key);
+    if (text === undefined) {
+        text = decodeOid(contentsOf(der, node));
+        if (oidText.size < 4096)
+            oidText.set(key, text);
+    }
+    return text;
+}
+/** A UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ), the forms RFC 5280 allows. */
+function timeOf(der, node) {
+    if (!node)
+        throw new DerError('a time is missing');
+    const yearDigits = node.tag === TAG.utcTime ? 2 : node.tag === TAG.generalizedTime ? 4 : 0;
+    const length = node.end - node.contentStart;
+    const digits = [];
+    for (let i = node.contentStart; i < node.end - 1; i++) {
+        const c = der[i];
+        if (c < 0x30 || c > 0x39)
+            break;
+        digits.push(c - 0x30);
+    }
+    if (yearDigits === 0 || length !== yearDigits + 11 || digits.length !== yearDigits + 10 || der[node.end - 1] !== 0x5a) {
+        throw new DerError(`"${contentsOf(der, node).toString('latin1')}" is not a UTCTime or GeneralizedTime as RFC 5280 writes them`);
+    }
+    const two = (at) => digits[at] * 10 + digits[at + 1];
+    const short = two(0);
+    const year = yearDigits === 2 ? (short >= 50 ? 1900 : 2000) + short : short * 100 + two(2);
+    const at = yearDigits;
+    return new Date(Date.UTC(year, two(at) - 1, two(at + 2), two(at + 4), two(at + 6), two(at + 8)));
+}
+function stringValue(der, node) {
+    const contents = contentsOf(der, node);
+    switch (node.tag) {
+        case TAG.utf8String:
+            return contents.toString('utf8');
+        case TAG.printableString:
+        case TAG.ia5String:
+        case 0x12: // NumericString
+        case 0x14: // TeletexString
+        case 0x1a: // VisibleString
+            return contents.toString('latin1');
+        case 0x1e: // BMPString
+            return Buffer.from(contents).swap16().toString('utf16le');
+        default:
+            return `#${encodingOf(der, node).toString('hex')}`;
+    }
+}
+function nameOf(der, node) {
+    return childrenOf(der, node).map((set) => childrenOf(der, set).map((attribute) => {
+        const [type, value] = childrenOf(der, attribute);
+        if (!value)
+            throw new DerError('an attribute has no value');
+        return { oid: oidOf(der, type), tag: value.tag, value: stringValue(der, value) };
+    }));
+}
+function parseCertificate$1(der) {
+    const certificate = readSingle(der);
+    const [tbs, algorithm, signatureValue] = childrenOf(der, certificate);
+    if (!tbs || !algorithm || signatureValue?.tag !== TAG.bitString)
+        throw new DerError('not a certificate');
+    const fields = childrenOf(der, tbs);
+    let at = fields[0]?.tag === 0xa0 ? 1 : 0;
+    const serial = fields[at++];
+    const signature = fields[at++];
+    const issuer = fields[at++];
+    const validity = fields[at++];
+    const subject = fields[at++];
+    const spki = fields[at++];
+    if (!serial || serial.tag !== TAG.integer || !signature || !issuer || !validity || !subject || !spki)
+        throw new DerError('the certificate lacks a field');
+    const extensions = [];
+    const wrapper = fields.slice(at).find((node) => node.tag === 0xa3);
+    const list = wrapper ? childrenOf(der, wrapper)[0] : undefined;
+    for (const extension of list ? childrenOf(der, list) : []) {
+        const parts = childrenOf(der, extension);
+        const critical = parts.length === 3 && parts[1]?.tag === TAG.boolean && der[parts[1].contentStart] !== 0;
+        const value = parts[parts.length - 1];
+        if (!value || value.tag !== TAG.octetString)
+            throw new DerError('an extension has no value');
+        extensions.push({ oid: oidOf(der, parts[0]), critical, value: contentsOf(der, value), der: encodingOf(der, extension) });
+    }
+    const [notBefore, notAfter] = childrenOf(der, validity);
+    const serialContents = contentsOf(der, serial);
+    const signatureOuter = oidOf(der, childrenOf(der, algorithm)[0]);
+    const signatureInner = oidOf(der, childrenOf(der, signature)[0]);
+    if (signatureOuter !== signatureInner)
+        throw new DerError('its two signature algorithms differ');
+    return {
+        der,
+        tbsDer: encodingOf(der, tbs),
+        signature: der.subarray(signatureValue.contentStart + 1, signatureValue.end),
+        serialHex: serialContents.toString('hex').replace(/^00(?=[89a-f])/, ''),
+        serialBytes: serialContents.length,
+        signatureOid: signatureOuter,
+        issuerDer: encodingOf(der, issuer),
+        subject: nameOf(der, subject),
+        subjectDer: encodingOf(der, subject),
+        notBefore: timeOf(der, notBefore),
+        notAfter: timeOf(der, notAfter),
+        spkiDer: encodingOf(der, spki),
+        extensions
+    };
+}
+/** Key descriptions by AlgorithmIdentifier bytes, for the key types whose algorithm says it all (EC, Ed25519). */
+const describedKeys = new Map();
+/** "EC P-256", "RSA 3072", "Ed25519" of a SubjectPublicKeyInfo, read from its DER. */
+function describePublicKey(spki) {
+    const [algorithm, key] = childrenOf(spki, readSingle(spki));
+    if (!algorithm || !key)
+        throw new DerError('the public key is incomplete');
+    const cacheKey = spki.toString('latin1', algorithm.start, algorithm.end);
+    const known = describedKeys.get(cacheKey);
+    if (known !== undefined)
+        return known;
+    const description = describeKeyOf(spki, algorithm, key);
+    if (!description.startsWith('RSA ') && describedKeys.size < 64)
+        describedKeys.set(cacheKey, description);
+    return description;
+}
+function describeKeyOf(spki, algorithm, key) {
+    const [type, parameters] = childrenOf(spki, algorithm);
+    const typeOid = oidOf(spki, type);
+    if (typeOid === OID$1.ecPublicKey)
+        return `EC ${parameters?.tag === TAG.oid ? (CURVE_NAMES[oidOf(spki, parameters)] ?? oidOf(spki, parameters)) : '(unnamed curve)'}`;
+    if (typeOid === OID$1.ed25519)
+        return 'Ed25519';
+    if (typeOid === OID$1.rsaEncryption) {
+        const bits = spki.subarray(key.contentStart + 1, key.end);
+        const [modulus] = childrenOf(bits, readSingle(bits));
+        if (!modulus)
+            throw new DerError('the RSA key has no modulus');
+        let bytes = contentsOf(bits, modulus);
+        while (bytes[0] === 0)
+            bytes = bytes.subarray(1);
+        return `RSA ${bytes.length * 8 - Math.clz32(bytes[0] ?? 0) + 24}`;
+    }
+    return typeOid;
+}
+const familyOf = (description) => description.split(' ')[0] ?? description;
+function subjectPublicKeyBits(spki) {
+    const [, key] = childrenOf(spki, readSingle(spki));
+    if (!key)
+        throw new DerError('the public key is incomplete');
+    return spki.subarray(key.contentStart + 1, key.end);
+}
+// ---- templates against what a certificate holds -------------------------------------------------------
+function escapeRegExp(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+/**
+ * A pattern for the values a template's segments give this device: {serial} and {device-id} are
+ * the entry's own; any other field (a manifest column verify cannot see) may be anything, and is
+ * captured so that the caller can see what it brought.
+ */
+const renderable = new WeakMap();
+/** Whether `value` is what the segments can give this device (see segmentsPattern). */
+function segmentsFit(segments, device, value) {
+    let known = renderable.get(segments);
+    if (known === undefined) {
+        known = segments.every((s) => 'literal' in s || s.field === 'serial' || s.field === 'device-id');
+        renderable.set(segments, known);
+    }
+    if (!known)
+        return segmentsPattern(segments, device).test(value);
+    // Only the entry's own fields: the value is fixed (no pattern to build per device).
+    let rendered = '';
+    for (const segment of segments)
+        rendered += 'literal' in segment ? segment.literal : segment.field === 'serial' ? device.serial : device.deviceId;
+    return rendered === value;
+}
+function segmentsPattern(segments, device) {
+    const source = segments
+        .map((segment) => {
+        if ('literal' in segment)
+            return escapeRegExp(segment.literal);
+        if (segment.field === 'serial')
+            return escapeRegExp(device.serial);
+        if (segment.field === 'device-id')
+            return escapeRegExp(device.deviceId);
+        return '([\\s\\S]*?)';
+    })
+        .join('');
+    return new RegExp(`^${source}$`, 'u');
+}
+function iso(date) {
+    return date.toISOString();
+}
+function sameInstant(a, b) {
+    return a.getTime() === new Date(b).getTime();
+}
+/** The checks that need only the manifest header, the trust and the certificates: made once per worker. */
+class CertificateChecker {
+    header;
+    subjectTemplate;
+    sanTemplate;
+    /** CA certificates from bundles, by DER (the same few in every bundle). */
+    authorities = new Map();
+    anchors;
+    /** Whether a CA chains to the trust, by the CA and the certificates it was given with. */
+    upward = new Map();
+    /** Per issuing CA (by SHA-256): what differs between it and the header's fleetCa. */
+    issuers = new Map();
+    known;
+    /** The profile's authorityKeyIdentifier value as bytes. */
+    authorityKeyId;
+    /** The header's profile compiled as issuance compiles it; undefined when it is not one credbake makes. */
+    compiledProfile;
+    constructor(header, trust) {
+        this.header = header;
+        this.anchors = trust.map((certificate) => new Authority(certificate, true));
+        const { profile } = header;
+        this.subjectTemplate = attempt$1(() => validateSubjectTemplate(profile.subject));
+        this.sanTemplate = profile.san === undefined ? undefined : attempt$1(() => validateSanTemplate(profile.san));
+        this.known = new Set(profile.extensions.map((e) => e.oid));
+        const compiledProfile = attempt$1(() => compileProfile(profile));
+        this.compiledProfile = typeof compiledProfile === 'string' ? undefined : compiledProfile;
+        const aki = /^keyid:((?:[0-9A-Fa-f]{2}:)*[0-9A-Fa-f]{2})$/.exec(profile.extensions.find((e) => e.name === 'authorityKeyIdentifier')?.value ?? '');
+        this.authorityKeyId = aki ? Buffer.from(aki[1].replace(/:/g, ''), 'hex') : undefined;
+    }
+    /**
+     * Problems of the device certificate in `pemText` (the bundle's certificate file; further
+     * certificates in it, and those of `chainPem`, are intermediates) against its manifest entry,
+     * the header and the trust. `name` is how messages call the file, e.g. "client.pem".
+     */
+    check(name, pemText, device, chainPem) {
+        const blocks = certificateDers(pemText);
+        if (typeof blocks === 'string')
+            return { problems: [`${name} holds no readable certificate: ${blocks}`] };
+        const [leafBlock, ...more] = blocks;
+        const problems = [];
+        const entry = device.certificate;
+        const sha256 = sha256Hex(leafBlock.der);
+        if (sha256 !== entry.sha256)
+            problems.push(`${name} holds certificate ${sha256}, the manifest records ${entry.sha256}`);
+        let certificate;
+        try {
+            certificate = parseCertificate$1(leafBlock.der);
+        }
+        catch (error) {
+            problems.push(`${name}: the certificate cannot be decoded (${messageOf(error)})`);
+            return { problems };
+        }
+        const say = (text) => void problems.push(`${name}: ${text}`);
+        try {
+            this.entryProblems(certificate, device, say);
+            this.profileProblems(certificate, device, say);
+            const intermediates = [...more.map((b) => b.der), ...(chainPem === undefined ? [] : chainDers(chainPem))].map((der) => this.authorityOf(der));
+            this.issuerProblems(certificate, intermediates, say);
+        }
+        catch (error) {
+            say(`the certificate cannot be decoded (${messageOf(error)})`);
+        }
+        return { problems, certificate };
+    }
+    /** What the manifest entry claims about this certificate. */
+    entryProblems(certificate, device, say) {
+        const entry = device.certificate;
+        const serial = certificate.serialHex.padStart(32, '0');
+        if (serial !== entry.serialNumber)
+            say(`serial number ${serial}, the manifest records ${entry.serialNumber}`);
+        const publicKeySha256 = sha256Hex(certificate.spkiDer);
+        if (publicKeySha256 !== entry.publicKeySha256)
+            say(`public key SHA-256 ${publicKeySha256}, the manifest records ${entry.publicKeySha256}`);
+        const subject = formatName(certificate.subject.map((rdn) => rdn.map(({ oid, value }) => ({ oid, value }))));
+        if (subject !== entry.subject)
+            say(`subject "${subject}", the manifest records "${entry.subject}"`);
+        if (!sameInstant(certificate.notBefore, entry.notBefore))
+            say(`valid from ${iso(certificate.notBefore)}, the manifest records ${entry.notBefore}`);
+        if (!sameInstant(certificate.notAfter, entry.notAfter))
+            say(`valid until ${iso(certificate.notAfter)}, the manifest records ${entry.notAfter}`);
+        const sanExtension = certificate.extensions.find((e) => e.oid === id.subjectAltName);
+        const san = sanExtension ? describeSan(sanExtension.value) : undefined;
+        if (san !== entry.san) {
+            if (san === undefined)
+                say(`it has no subjectAltName, the manifest records "${entry.san}"`);
+            else if (entry.san === undefined)
+                say(`subjectAltName "${san}", the manifest records none`);
+            else
+                say(`subjectAltName "${san}", the manifest records "${entry.san}"`);
+        }
+        // The profile's subject template puts {device-id} into the CN (the device ID aktualizr uses).
+        const commonNames = certificate.subject.flat().filter((a) => a.oid === '2.5.4.3');
+        const cn = commonNames[0]?.value;
+        if (commonNames.length !== 1)
+            say(`the subject has ${commonNames.length} CNs; the device ID is the one CN`);
+        else if (cn !== device.deviceId)
+            say(`deviceId "${device.deviceId}" is not the certificate's CN "${cn}" (the profile puts {device-id} there)`);
+    }
+    /** How the header's profile says the certificate was made. */
+    profileProblems(certificate, device, say) {
+        const { profile } = this.header;
+        const keyType = describePublicKey(certificate.spkiDer);
+        const wanted = KEY_DESCRIPTIONS[profile.keyType] ?? profile.keyType;
+        if (device.certificate.keySource === 'csr') {
+            // A CSR's key may be any size of the key type's family (issuance checks just that).
+            if (familyOf(keyType) !== familyOf(wanted))
+                say(`the key is ${keyType}, but the profile's key type ${profile.keyType} is of another family`);
+        }
+        else if (keyType !== wanted)
+            say(`the key is ${keyType}, the profile's key type is ${profile.keyType} (${wanted})`);
+        const signature = SIGNATURE_NAMES[certificate.signatureOid] ?? certificate.signatureOid;
+        if (signature !== profile.signatureAlgorithm)
+            say(`signed with ${signature}, the profile says ${profile.signatureAlgorithm}`);
+        if (certificate.serialBytes !== profile.serialNumberBytes)
+            say(`its serial number is ${certificate.serialBytes} bytes, the profile says ${profile.serialNumberBytes}`);
+        this.lifetimeProblems(certificate, say);
+        this.templateProblems(certificate, device, say);
+        this.extensionProblems(certificate, say);
+    }
+    lifetimeProblems(certificate, say) {
+        const { lifetime, backdateSeconds } = this.header.profile;
+        const { notBefore, notAfter } = certificate;
+        if (notAfter.getTime() < notBefore.getTime())
+            say(`it ends (${iso(notAfter)}) before it starts (${iso(notBefore)})`);
+        const span = notAfter.getTime() - notBefore.getTime();
+        switch (lifetime.kind) {
+            case 'days': {
+                const days = lifetime.days * 86_400_000;
+                const expected = days + backdateSeconds * 1000;
+                // notBefore is never before the fleet CA's: then the span is shorter by up to the backdating.
+                const clamped = sameInstant(notBefore, this.header.fleetCa.notBefore) && span >= days && span <= expected;
+                if (span !== expected && !clamped) {
+                    say(`it is valid ${describeSpan(span)} (${iso(notBefore)} to ${iso(notAfter)}); the profile's lifetime is ${lifetime.days} days after ${backdateSeconds} s of backdating`);
+                }
+                break;
+            }
+            case 'until':
+                if (!sameInstant(notAfter, new Date(Math.floor(Date.parse(lifetime.notAfter) / 1000) * 1000).toISOString()))
+                    say(`it ends ${iso(notAfter)}, the profile's lifetime ends ${lifetime.notAfter}`);
+                break;
+            case 'never':
+                if (notAfter.getTime() !== NEVER_EXPIRES.getTime())
+                    say(`it ends ${iso(notAfter)}, the profile's lifetime is "never" (${iso(NEVER_EXPIRES)})`);
+                break;
+        }
+    }
+    /** The subject and SAN fit the profile's templates, with the entry's serial and device ID in their places. */
+    templateProblems(certificate, device, say) {
+        const template = this.subjectTemplate;
+        if (typeof template === 'string')
+            say(`the profile's subject template "${this.header.profile.subject}" is not one credbake accepts: ${template}`);
+        else {
+            const rdns = [...certificate.subject].reverse();
+            const fits = rdns.length === template.rdns.length &&
+                template.rdns.every((rdn, i) => {
+                    const actual = rdns[i];
+                    return actual.length === rdn.length && rdn.every((attribute, j) => actual[j]?.oid === attribute.info.oid && segmentsFit(attribute.segments, device, actual[j].value));
+                });
+            if (!fits)
+                say(`the subject does not fit the profile's subject template "${this.header.profile.subject}" for serial ${device.serial} and device ID ${device.deviceId}`);
+            for (const attribute of rdns.flat()) {
+                const info = SUBJECT_ATTRIBUTES.find((a) => a.oid === attribute.oid);
+                if (info && attribute.tag !== info.stringTag)
+                    say(`subject attribute ${info.name}=${escapeRfc4514(attribute.value)} is encoded as tag ${attribute.tag}, credbake writes tag ${info.stringTag}`);
+            }
+        }
+        const sanExtension = certificate.extensions.find((e) => e.oid === id.subjectAltName);
+        const san = this.sanTemplate;
+        if (san === undefined || !sanExtension)
+            return;
+        if (typeof san === 'string')
+            return say(`the profile's san template "${this.header.profile.san}" is not one credbake accepts: ${san}`);
+        const names = sanNames(sanExtension.value);
+        const fits = names.length === san.entries.length && san.entries.every((entry, i) => sanEntryFits(entry, names[i], device));
+        if (!fits) {
+            say(`subjectAltName "${describeSan(sanExtension.value)}" does not fit the profile's san template "${this.header.profile.san}" for serial ${device.serial} and device ID ${device.deviceId}`);
+            return;
+        }
+        san.entries.forEach((entry, i) => {
+            if (entry.kind.name !== 'DNS' || !entry.segments.some((s) => 'field' in s && s.field !== 'serial' && s.field !== 'device-id'))
+                return;
+            // What the other fields brought (the entry's serial and device ID cannot hold a "*").
+            const captured = segmentsPattern(entry.segments, device).exec(names[i].value) ?? [];
+            if (captured.slice(1).some((value) => value?.includes('*')))
+                say(`the DNS name ${names[i].value} has a "*" brought in by a manifest value, which credbake refuses`);
+        });
+    }
+    /**
+     * Whether the extensions are, byte for byte, those credbake encodes from the header's profile
+     * (the same compiler issuance uses), in its order: the usual case, needing no decoding. The
+     * subjectAltName is checked on its own (templateProblems).
+     */
+    extensionsAsEncoded(certificate) {
+        const compiled = this.compiledProfile;
+        if (!compiled || certificate.extensions.length !== compiled.extensions.length)
+            return false;
+        const subjectPublicKey = subjectPublicKeyBits(certificate.spkiDer);
+        return compiled.extensions.every((expected, i) => {
+            const actual = certificate.extensions[i];
+            if (Buffer.isBuffer(expected))
+                return actual.der.equals(expected);
+            const spec = this.header.profile.extensions[i];
+            if (spec?.name === 'subjectKeyIdentifier')
+                return actual.der.equals(expected({ device: undefined, subjectPublicKey }));
+            return actual.oid === spec?.oid && actual.critical === spec.critical;
+        });
+    }
+    /** Each extension the profile lists: present, as critical as it says, with its value; nothing else. */
+    extensionProblems(certificate, say) {
+        if (this.extensionsAsEncoded(certificate))
+            return;
+        const spki = certificate.spkiDer;
+        for (const spec of this.header.profile.extensions) {
+            const found = certificate.extensions.filter((e) => e.oid === spec.oid);
+            if (found.length === 0) {
+                say(`the ${spec.name} extension is missing`);
+                continue;
+            }
+            if (found.length > 1)
+                say(`the ${spec.name} extension appears ${found.length} times`);
+            const extension = found[0];
+            if (extension.critical !== spec.critical)
+                say(`${spec.name} is ${extension.critical ? '' : 'not '}critical, the profile says ${spec.critical ? 'critical' : 'not critical'}`);
+            let actual;
+            let wanted = spec.value;
+            const list = (value) => value.split(',').map((v) => v.trim()).filter(Boolean).sort().join(', ');
+            try {
+                switch (spec.name) {
+                    case 'basicConstraints':
+                        actual = basicConstraintsText(extension.value);
+                        break;
+                    case 'keyUsage':
+                        actual = list(keyUsageText(extension.value));
+                        wanted = list(spec.value);
+                        break;
+                    case 'extendedKeyUsage':
+                        actual = list(extendedKeyUsageText(extension.value));
+                        wanted = list(spec.value);
+                        break;
+                    case 'subjectKeyIdentifier': {
+                        const keyId = contentsOf(extension.value, readSingle(extension.value));
+                        // Method 1 of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey BIT STRING's value.
+                        actual = keyId.equals(sha1(subjectPublicKeyBits(spki))) ? 'sha1(subjectPublicKey)' : `keyid:${colonHex(keyId)}`;
+                        break;
+                    }
+                    case 'authorityKeyIdentifier': {
+                        const keyId = authorityKeyId(extension.value);
+                        // Compared as bytes; the text is made only for a message.
+                        if (keyId && this.authorityKeyId?.equals(keyId))
+                            continue;
+                        actual = keyId ? `keyid:${colonHex(keyId)}` : 'no keyid';
+                        break;
+                    }
+                    default:
+                        // subjectAltName: per device, checked against its template above.
+                        continue;
+                }
+            }
+            catch (error) {
+                say(`the ${spec.name} extension cannot be decoded (${messageOf(error)})`);
+                continue;
+            }
+            if (actual !== wanted)
+                say(`${spec.name} is ${actual}, the profile says ${spec.value}`);
+        }
+        for (const extension of certificate.extensions)
+            if (!this.known.has(extension.oid))
+                say(`extension ${extension.oid} is not in the profile`);
+    }
+    /** The chain to the trust, and the issuing CA against the header's fleetCa. */
+    issuerProblems(certificate, intermediates, say) {
+        const issuer = this.issuerOf(certificate, intermediates);
+        if (typeof issuer === 'string')
+            return say(issuer);
+        const fleetCa = this.header.fleetCa;
+        if (issuer.sha256 !== fleetCa.sha256)
+            say(`issued by ${issuer.subject} (SHA-256 ${issuer.sha256}), not by the manifest's fleet CA (${fleetCa.sha256})`);
+        for (const problem of this.issuerFacts(issuer))
+            say(problem);
+        const keyId = certificate.extensions.find((e) => e.oid === id.authorityKeyIdentifier);
+        const aki = keyId ? authorityKeyId(keyId.value) : undefined;
+        if (aki && !aki.equals(issuer.keyIdentifier))
+            say(`its authorityKeyIdentifier keyid:${colonHex(aki)} is not its CA's key identifier keyid:${colonHex(issuer.keyIdentifier)}`);
+        if (certificate.notBefore.getTime() < issuer.notBefore.getTime() || certificate.notAfter.getTime() > issuer.notAfter.getTime()) {
+            say(`validity ${iso(certificate.notBefore)}..${iso(certificate.notAfter)} is not within its CA's (${iso(issuer.notBefore)}..${iso(issuer.notAfter)})`);
+        }
+    }
+    /**
+     * The CA whose key made the certificate's signature (a trust anchor, or a CA certificate from the
+     * bundle that chains to one), or why there is none. The device certificate's signature is checked
+     * here, on its signed bytes, with the CA's key; links between CAs through node:crypto's X509Certificate.
+     */
+    issuerOf(certificate, intermediates) {
+        const candidates = [...this.anchors, ...intermediates];
+        const issuerName = () => formatName(nameOf(certificate.issuerDer, readSingle(certificate.issuerDer)).map((rdn) => rdn.map(({ oid, value }) => ({ oid, value }))));
+        const named = candidates.filter((c) => c.subjectDer.equals(certificate.issuerDer));
+        if (named.length === 0)
+            return `it does not chain to fleet-ca-cert (issuer ${issuerName()} is not there or did not sign it)`;
+        const signer = named.find((c) => signatureValid(certificate, c.key));
+        if (!signer)
+            return `its signature does not verify with the public key of its issuer (${issuerName()})`;
+        if (!signer.isCa)
+            return `its issuer ${signer.subject} is not a CA`;
+        const problem = this.toTrust(signer, candidates);
+        return problem ?? signer;
+    }
+    /** Undefined when `authority` is a trust anchor or chains to one through `candidates`; else why not. */
+    toTrust(authority, candidates) {
+        if (authority.anchor)
+            return undefined;
+        const key = `${authority.sha256} ${candidates.map((c) => c.sha256).join(' ')}`;
+        if (this.upward.has(key))
+            return this.upward.get(key);
+        let problem = 'its chain is longer than 8 certificates';
+        let current = authority;
+        for (let depth = 0; depth < 8; depth++) {
+            if (current.anchor) {
+                problem = undefined;
+                break;
+            }
+            const next = candidates.find((c) => c.sha256 !== current.sha256 && current.certificate.checkIssued(c.certificate) && current.certificate.verify(c.key));
+            if (!next) {
+                problem = `it does not chain to fleet-ca-cert (issuer ${current.certificate.issuer.replace(/\n/g, ', ')} is not there or did not sign it)`;
+                break;
+            }
+            if (!next.isCa) {
+                problem = `its issuer ${next.subject} is not a CA`;
+                break;
+            }
+            current = next;
+        }
+        if (this.upward.size > 64)
+            this.upward.clear();
+        this.upward.set(key, problem);
+        return problem;
+    }
+    /** The header's fleetCa against the CA certificate that issued the device's: cached per CA. */
+    issuerFacts(issuer) {
+        let problems = this.issuers.get(issuer.sha256);
+        if (problems)
+            return problems;
+        problems = [];
+        const fleetCa = this.header.fleetCa;
+        if (issuer.subject !== fleetCa.subject)
+            problems.push(`its CA's subject is "${issuer.subject}", the manifest's fleetCa.subject is "${fleetCa.subject}"`);
+        if (!sameInstant(issuer.notBefore, fleetCa.notBefore))
+            problems.push(`its CA is valid from ${iso(issuer.notBefore)}, the manifest's fleetCa.notBefore is ${fleetCa.notBefore}`);
+        if (!sameInstant(issuer.notAfter, fleetCa.notAfter))
+            problems.push(`its CA is valid until ${iso(issuer.notAfter)}, the manifest's fleetCa.notAfter is ${fleetCa.notAfter}`);
+        const key = keyFacts(issuer.key);
+        if ('unsupported' in key)
+            problems.push(`its CA's key: ${key.unsupported}`);
+        else {
+            if (key.description !== fleetCa.keyType)
+                problems.push(`its CA's key is ${key.description}, the manifest's fleetCa.keyType is ${fleetCa.keyType}`);
+            if (key.signatureAlgorithmName !== fleetCa.signatureAlgorithm)
+                problems.push(`its CA signs with ${key.signatureAlgorithmName}, the manifest's fleetCa.signatureAlgorithm is ${fleetCa.signatureAlgorithm}`);
+        }
+        if (issuer.intermediate !== fleetCa.intermediate)
+            problems.push(`its CA is ${issuer.intermediate ? 'an intermediate' : 'a root (self-issued)'}, the manifest's fleetCa.intermediate is ${fleetCa.intermediate}`);
+        this.issuers.set(issuer.sha256, problems);
+        return problems;
+    }
+    authorityOf(der) {
+        const key = der.toString('base64');
+        let authority = this.authorities.get(key);
+        if (!authority) {
+            authority = new Authority(new X509Certificate(der), false);
+            if (this.authorities.size > 64)
+                this.authorities.clear();
+            this.authorities.set(key, authority);
+        }
+        return authority;
+    }
+    /** A problem when `keyPem` is not the private key of `certificate` (undefined when it is). */
+    keyMatches(name, keyPem, certificate) {
+        const fast = ecKeyMatches(keyPem, certificate.spkiDer);
+        if (fast === true)
+            return undefined;
+        if (fast === 'inconsistent')
+            return `${name} holds a public key that is not its private key's`;
+        let matches;
+        try {
+            const publicDer = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
+            matches = publicDer.equals(createPublicKey({ key: certificate.spkiDer, format: 'der', type: 'spki' }).export({ type: 'spki', format: 'der' }));
+        }
+        catch (error) {
+            return `${name} cannot be read as a private key (${messageOf(error).split('\n')[0]})`;
+        }
+        return matches ? undefined : `${name} does not match the certificate`;
+    }
+}
+/** A CA certificate (a trust anchor or one from a bundle's chain), read once. */
+class Authority {
+    certificate;
+    anchor;
+    sha256;
+    subjectDer;
+    subject;
+    key;
+    isCa;
+    notBefore;
+    notAfter;
+    intermediate;
+    /** Its subjectKeyIdentifier, or the SHA-1 of its public key when it has none. */
+    keyIdentifier;
+    constructor(certificate, anchor) {
+        this.certificate = certificate;
+        this.anchor = anchor;
+        const der = certificate.raw;
+        this.sha256 = sha256Hex(der);
+        this.key = certificate.publicKey;
+        this.isCa = certificate.ca;
+        this.notBefore = new Date(certificate.validFrom);
+        this.notAfter = new Date(certificate.validTo);
+        // The fields are read leniently: a CA certificate need not be laid out as credbake's are.
+        const tbs = readNode(der, readSingle(der).contentStart);
+        const fields = childrenOf(der, tbs);
+        const at = fields[0]?.tag === 0xa0 ? 1 : 0;
+        const issuer = fields[at + 2];
+        const subject = fields[at + 4];
+        const spki = fields[at + 5];
+        this.subjectDer = encodingOf(der, subject);
+        this.intermediate = !this.subjectDer.equals(encodingOf(der, issuer));
+        this.subject = attempt$1(() => formatName(nameOf(der, subject).map((rdn) => rdn.map(({ oid, value }) => ({ oid, value })))));
+        let keyIdentifier;
+        try {
+            const wrapper = fields.slice(at + 6).find((node) => node.tag === 0xa3);
+            const list = wrapper ? childrenOf(der, wrapper)[0] : undefined;
+            for (const extension of list ? childrenOf(der, list) : []) {
+                const parts = childrenOf(der, extension);
+                if (oidOf(der, parts[0]) !== id.subjectKeyIdentifier)
+                    continue;
+                const value = contentsOf(der, parts[parts.length - 1]);
+                keyIdentifier = contentsOf(value, readSingle(value));
+            }
+        }
+        catch {
+            keyIdentifier = undefined;
+        }
+        this.keyIdentifier = keyIdentifier ?? sha1(subjectPublicKeyBits(encodingOf(der, spki)));
+    }
+}
+const SIGNATURE_HASHES = {
+    [OID$1.ecdsaWithSha256]: 'sha256',
+    [OID$1.ecdsaWithSha384]: 'sha384',
+    [OID$1.ecdsaWithSha512]: 'sha512',
+    [OID$1.sha256WithRsa]: 'sha256',
+    [OID$1.sha384WithRsa]: 'sha384',
+    [OID$1.sha512WithRsa]: 'sha512',
+    [OID$1.ed25519]: null
+};
+/** Whether the certificate's signature over its signed bytes verifies with `key`. */
+function signatureValid(certificate, key) {
+    const hash = SIGNATURE_HASHES[certificate.signatureOid];
+    if (hash === undefined)
+        return false;
+    try {
+        return verify(hash, certificate.tbsDer, key, certificate.signature);
+    }
+    catch {
+        return false;
+    }
+}
+/** SHA-1 in one call where node:crypto has it (RFC 5280 key identifiers only). */
+function sha1(data) {
+    return oneShotHash ? oneShotHash('sha1', data, 'buffer') : createHash('sha1').update(data).digest();
+}
+const oneShotHash = crypto.hash;
+function attempt$1(make) {
+    try {
+        return make();
+    }
+    catch (error) {
+        return messageOf(error);
+    }
+}
+function chainDers(text) {
+    const blocks = certificateDers(text);
+    return typeof blocks === 'string' ? [] : blocks.map((b) => b.der);
+}
+function describeSpan(ms) {
+    const seconds = Math.round(ms / 1000);
+    const days = Math.floor(seconds / 86_400);
+    return `${days} days ${seconds - days * 86_400} s`;
+}
+function sanNames(value) {
+    return childrenOf(value, readSingle(value)).map((node) => {
+        const bytes = contentsOf(value, node);
+        const tag = node.tag & 0x1f;
+        // IP addresses as describeSan writes them (RFC 5952 for IPv6).
+        return { tag, value: tag === 7 ? (ipAddressText(bytes) ?? `#${bytes.toString('hex')}`) : bytes.toString('latin1'), bytes };
+    });
+}
+/** One SAN name against one template entry: the same type, and a value the entry can render. */
+function sanEntryFits(entry, name, device) {
+    if (!name || name.tag !== entry.kind.tag)
+        return false;
+    // A constant IP entry is compared as an address: the template may spell it otherwise ("2001:DB8::1").
+    if (entry.kind.tag === 7 && entry.segments.every((s) => 'literal' in s)) {
+        const bytes = ipAddressBytes(entry.segments.map((s) => ('literal' in s ? s.literal : '')).join(''));
+        return bytes !== undefined && bytes.equals(name.bytes);
+    }
+    return segmentsFit(entry.segments, device, name.value);
+}
+function basicConstraintsText(value) {
+    const parts = childrenOf(value, readSingle(value));
+    const ca = parts[0]?.tag === TAG.boolean && value[parts[0].contentStart] !== 0;
+    const pathLength = parts.find((p) => p.tag === TAG.integer);
+    return `CA:${ca ? 'TRUE' : 'FALSE'}${pathLength ? `, pathlen:${parseInt(contentsOf(value, pathLength).toString('hex') || '0', 16)}` : ''}`;
+}
+function keyUsageText(value) {
+    const node = readSingle(value);
+    if (node.tag !== TAG.bitString)
+        throw new DerError('keyUsage is not a BIT STRING');
+    const bytes = contentsOf(value, node).subarray(1);
+    const names = [];
+    for (let bit = 0; bit < bytes.length * 8; bit++)
+        if (((bytes[bit >> 3] ?? 0) >> (7 - (bit & 7))) & 1)
+            names.push(KEY_USAGE_BITS[bit] ?? `bit${bit}`);
+    return names.join(', ');
+}
+function extendedKeyUsageText(value) {
+    return childrenOf(value, readSingle(value))
+        .map((node) => {
+        const oid = oidOf(value, node);
+        return PURPOSES[oid] ?? oid;
+    })
+        .join(', ');
+}
+function authorityKeyId(value) {
+    const keyId = childrenOf(value, readSingle(value)).find((node) => node.tag === 0x80);
+    return keyId ? contentsOf(value, keyId) : undefined;
+}
+const ECDH_CURVES = { '1.2.840.10045.3.1.7': 'prime256v1', '1.3.132.0.34': 'secp384r1', '1.3.132.0.35': 'secp521r1' };
+/** One ECDH object per curve, reused: making one costs more than the scalar multiplication. */
+const ecdhByCurve = new Map();
+/**
+ * Whether a one-block PKCS#8 PEM holding an EC key (the layout credbake writes) is the private key
+ * of the SPKI `spkiDer`: the public point derived from its scalar is the certificate's, on the
+ * same curve. 'inconsistent' when the public key stored beside the scalar is another one;
+ * undefined when the PEM is not of that layout (node:crypto's decoders decide then).
+ */
+function ecKeyMatches(keyPem, spkiDer) {
+    const match = /^-----BEGIN PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PRIVATE KEY-----\r?\n?$/.exec(keyPem.toString('latin1'));
+    if (!match)
+        return undefined;
+    try {
+        const der = Buffer.from(match[1], 'base64');
+        const [version, algorithm, wrapped] = childrenOf(der, readSingle(der));
+        if (version?.tag !== TAG.integer || algorithm?.tag !== TAG.sequence || wrapped?.tag !== TAG.octetString)
+            return undefined;
+        const [type, curve] = childrenOf(der, algorithm);
+        if (oidOf(der, type) !== OID$1.ecPublicKey)
+            return undefined;
+        const curveOid = oidOf(der, curve);
+        const ecdhName = ECDH_CURVES[curveOid];
+        if (!ecdhName)
+            return undefined;
+        const inner = contentsOf(der, wrapped);
+        const parts = childrenOf(inner, readSingle(inner));
+        const scalar = parts[1];
+        if (scalar?.tag !== TAG.octetString)
+            return undefined;
+        let ecdh = ecdhByCurve.get(ecdhName);
+        if (!ecdh) {
+            ecdh = createECDH(ecdhName);
+            ecdhByCurve.set(ecdhName, ecdh);
+        }
+        ecdh.setPrivateKey(contentsOf(inner, scalar));
+        const point = ecdh.getPublicKey();
+        const stored = parts.find((node) => node.tag === 0xa1);
+        if (stored) {
+            const [bits] = childrenOf(inner, stored);
+            if (bits?.tag === TAG.bitString && !inner.subarray(bits.contentStart + 1, bits.end).equals(point))
+                return 'inconsistent';
+        }
+        const [spkiAlgorithm] = childrenOf(spkiDer, readSingle(spkiDer));
+        const [, spkiCurve] = spkiAlgorithm ? childrenOf(spkiDer, spkiAlgorithm) : [];
+        return spkiCurve?.tag === TAG.oid && oidOf(spkiDer, spkiCurve) === curveOid && subjectPublicKeyBits(spkiDer).equals(point);
+    }
+    catch {
+        return undefined; // not a key OpenSSL would read either, or a scalar out of range: node:crypto says what is wrong
+    }
+}
+
+const UNKNOWN_FS = { type: 'unknown', label: null, uuid: null, size: null };
+function isExt(type) {
+    return type === 'ext2' || type === 'ext3' || type === 'ext4';
+}
+function isFat(type) {
+    return type === 'fat12' || type === 'fat16' || type === 'fat32';
+}
+// ext feature bits (include/linux/ext2_fs.h in e2fsprogs).
+const COMPAT = {
+    0x1: 'dir_prealloc', 0x2: 'imagic_inodes', 0x4: 'has_journal', 0x8: 'ext_attr', 0x10: 'resize_inode',
+    0x20: 'dir_index', 0x40: 'lazy_bg', 0x100: 'snapshot_bitmap', 0x200: 'sparse_super2', 0x400: 'fast_commit',
+    0x800: 'stable_inodes', 0x1000: 'orphan_file'
+};
+const RO_COMPAT = {
+    0x1: 'sparse_super', 0x2: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
+    0x40: 'extra_isize', 0x80: 'snapshot', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica',
+    0x1000: 'read-only', 0x2000: 'project', 0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present'
+};
+const INCOMPAT = {
+    0x1: 'compression', 0x2: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg', 0x40: 'extent',
+    0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata', 0x2000: 'metadata_csum_seed',
+    0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold'
+};
+const EXT_INCOMPAT_RECOVER = 0x4;
+const EXT_INCOMPAT_JOURNAL_DEV = 0x8;
+function featureNames(bits, names, kind) {
+    const out = [];
+    for (let bit = 1; bit !== 0 && bit <= 0x80000000; bit = bit * 2) {
+        if ((bits & bit) === 0)
+            continue;
+        out.push(names[bit] ?? `${kind}_0x${bit.toString(16)}`);
+    }
+    return out;
+}
+/** Names of the features in `ext` (all three sets) that are incompatible or read-only compatible. */
+function extFeatureNames(compat, incompat, roCompat) {
+    return [
+        ...featureNames(compat, COMPAT, 'compat'),
+        ...featureNames(incompat >>> 0, INCOMPAT, 'incompat'),
+        ...featureNames(roCompat >>> 0, RO_COMPAT, 'ro_compat')
+    ];
+}
+/**
+ * The e2fsprogs release that first could write each feature, for messages when the installed one
+ * is older. Only features where that is well known are listed.
+ */
+const EXT_FEATURE_SINCE = {
+    metadata_csum: '1.43',
+    metadata_csum_seed: '1.43',
+    inline_data: '1.43',
+    encrypt: '1.43',
+    project: '1.43',
+    ea_inode: '1.44',
+    large_dir: '1.44',
+    casefold: '1.45',
+    fast_commit: '1.46',
+    orphan_file: '1.47',
+    orphan_present: '1.47'
+};
+function hex(bytes) {
+    return bytes.toString('hex');
+}
+function formatUuid(bytes) {
+    const h = hex(bytes);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+function cString(bytes, encoding) {
+    const nul = bytes.indexOf(0);
+    return bytes.subarray(0, nul < 0 ? bytes.length : nul).toString(encoding);
+}
+function probeExt(superblock) {
+    if (superblock.length < 1024 || superblock.readUInt16LE(56) !== 0xef53)
+        return null;
+    const logBlockSize = superblock.readUInt32LE(24);
+    if (logBlockSize > 6)
+        return null; // block sizes 1 KiB..64 KiB
+    const blockSize = 1024 << logBlockSize;
+    const compat = superblock.readUInt32LE(0x5c);
+    const incompat = superblock.readUInt32LE(0x60);
+    const roCompat = superblock.readUInt32LE(0x64);
+    const is64 = (incompat & 0x80) !== 0;
+    const blocks = superblock.readUInt32LE(4) + (is64 ? superblock.readUInt32LE(0x150) * 2 ** 32 : 0);
+    const freeBlocks = superblock.readUInt32LE(0xc) + (is64 ? superblock.readUInt32LE(0x158) * 2 ** 32 : 0);
+    let type;
+    if ((incompat & -23) !== 0 || (roCompat & -8) !== 0)
+        type = 'ext4';
+    else if ((compat & 0x4) !== 0)
+        type = 'ext3';
+    else
+        type = 'ext2';
+    const label = cString(superblock.subarray(0x78, 0x88), 'utf8');
+    return {
+        type,
+        label: label === '' ? null : label,
+        uuid: formatUuid(superblock.subarray(0x68, 0x78)),
+        size: blocks * blockSize,
+        ext: { blockSize, blocks, freeBlocks, compat, incompat, roCompat, features: extFeatureNames(compat, incompat, roCompat) }
+    };
+}
+function parseBpb(boot) {
+    if (boot.length < 512)
+        return null;
+    const jump = boot[0];
+    if (!(jump === 0xeb || jump === 0xe9))
+        return null;
+    if (boot.readUInt16LE(510) !== 0xaa55)
+        return null;
+    const bytesPerSector = boot.readUInt16LE(11);
+    const sectorsPerCluster = boot[13];
+    const reserved = boot.readUInt16LE(14);
+    const fats = boot[16];
+    const rootEntries = boot.readUInt16LE(17);
+    const total16 = boot.readUInt16LE(19);
+    const media = boot[21];
+    const fatSize16 = boot.readUInt16LE(22);
+    const total32 = boot.readUInt32LE(32);
+    const powerOfTwo = (n) => n > 0 && (n & (n - 1)) === 0;
+    if (![512, 1024, 2048, 4096].includes(bytesPerSector))
+        return null;
+    if (!powerOfTwo(sectorsPerCluster) || reserved === 0 || fats === 0 || fats > 4)
+        return null;
+    if (!(media === 0xf0 || media >= 0xf8))
+        return null;
+    const totalSectors = total16 !== 0 ? total16 : total32;
+    const isFat32Layout = fatSize16 === 0;
+    const fatSize = isFat32Layout ? boot.readUInt32LE(36) : fatSize16;
+    if (totalSectors === 0 || fatSize === 0)
+        return null;
+    return {
+        bytesPerSector, sectorsPerCluster, reserved, fats, rootEntries, totalSectors, fatSize,
+        rootCluster: isFat32Layout ? boot.readUInt32LE(44) : 0,
+        isFat32Layout
+    };
+}
+/** Label from a directory region: the entry with the volume-label attribute (not a long-name part). */
+function volumeLabelEntry(dir) {
+    for (let at = 0; at + 32 <= dir.length; at += 32) {
+        const first = dir[at];
+        if (first === 0x00)
+            return null; // end of directory
+        if (first === 0xe5)
+            continue; // deleted
+        const attr = dir[at + 11];
+        if (attr === 0x0f)
+            continue; // long-name part
+        if ((attr & 0x08) !== 0)
+            return dir.subarray(at, at + 11).toString('latin1').trimEnd() || null;
+    }
+    return undefined; // not found in this piece; the caller may read on
+}
+async function probeFat(handle, start, boot) {
+    const bpb = parseBpb(boot);
+    if (!bpb)
+        return null;
+    const { bytesPerSector: bps, sectorsPerCluster: spc } = bpb;
+    const rootDirSectors = Math.ceil((bpb.rootEntries * 32) / bps);
+    const firstDataSector = bpb.reserved + bpb.fats * bpb.fatSize + rootDirSectors;
+    if (firstDataSector >= bpb.totalSectors)
+        return null;
+    const clusters = Math.floor((bpb.totalSectors - firstDataSector) / spc);
+    // FAT32 by its boot sector (a zero 16-bit FAT size, the FAT32 extended BPB), as Linux, blkid and
+    // mtools decide: `mkfs.vfat -F 32` makes FAT32 below the specification's 65,525 clusters too,
+    // and its label and root directory are where FAT32 keeps them. FAT12 and FAT16 by cluster count.
+    const type = bpb.isFat32Layout ? 'fat32' : clusters < 4085 ? 'fat12' : 'fat16';
+    const ext = type === 'fat32' ? 28 : 0; // FAT32 extended BPB fields sit 28 bytes further on
+    const hasExtBoot = boot[38 + ext] === 0x29;
+    const bpbLabel = hasExtBoot ? boot.subarray(43 + ext, 54 + ext).toString('latin1').trimEnd() : '';
+    const serial = hasExtBoot ? boot.readUInt32LE(39 + ext) : null;
+    // The root directory's volume-label entry is what tools show (and what mlabel / Windows change).
+    let dirLabel;
+    if (type !== 'fat32') {
+        dirLabel = volumeLabelEntry(await readAt(handle, start + (bpb.reserved + bpb.fats * bpb.fatSize) * bps, rootDirSectors * bps));
+    }
+    else {
+        let cluster = bpb.rootCluster;
+        const seen = new Set();
+        for (let hops = 0; hops < 64 && cluster >= 2 && cluster < clusters + 2 && !seen.has(cluster); hops++) {
+            seen.add(cluster);
+            const at = start + (firstDataSector + (cluster - 2) * spc) * bps;
+            dirLabel = volumeLabelEntry(await readAt(handle, at, spc * bps));
+            if (dirLabel !== undefined)
+                break;
+            const entry = await readAt(handle, start + bpb.reserved * bps + cluster * 4, 4);
+            if (entry.length < 4)
+                break;
+            cluster = entry.readUInt32LE(0) & 0x0fffffff;
+        }
+    }
+    let label = dirLabel ?? null;
+    if (dirLabel === undefined || dirLabel === null)
+        label = bpbLabel !== '' && bpbLabel !== 'NO NAME' ? bpbLabel : null;
+    const serialText = serial === null ? null : serial.toString(16).toUpperCase().padStart(8, '0');
+    return {
+        type,
+        label,
+        uuid: serialText === null ? null : `${serialText.slice(0, 4)}-${serialText.slice(4)}`,
+        size: bpb.totalSectors * bps,
+        fat: { bytesPerSector: bps, sectorsPerCluster: spc, clusters, totalSectors: bpb.totalSectors }
+    };
+}
+/** Detect the file system that starts at byte `start`. */
+async function probeFileSystem(handle, start) {
+    const head = await readAt(handle, start, 2048);
+    const ext = probeExt(head.subarray(1024));
+    if (ext)
+        return ext;
+    const fat = await probeFat(handle, start, head.subarray(0, 512));
+    return fat ?? UNKNOWN_FS;
+}
+/** True when `sector` (the first 512 bytes of a file) is a FAT boot sector with a sane BPB. */
+function looksLikeFatBootSector(sector) {
+    return parseBpb(sector) !== null;
+}
+
+// Device paths as the image writers accept them, and the directories they need.
+/**
+ * Absolute, normalized, no "..", no quotes or control characters (the tools' script syntax has no
+ * escapes for them), no duplicates.
+ */
+function checkDevicePaths(files) {
+    const seen = new Set();
+    for (const file of files) {
+        const p = file.path;
+        const bad = !p.startsWith('/') ||
+            p === '/' ||
+            p.endsWith('/') ||
+            path.posix.normalize(p) !== p ||
+            p.split('/').includes('..') ||
+            /["\\\u0000-\u001f\u007f]/.test(p);
+        if (bad)
+            throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, { input: 'credentials-dir' });
+        if (seen.has(p))
+            throw new ImageError(`The bundle holds ${p} twice.`, { input: 'credentials-dir' });
+        seen.add(p);
+    }
+}
+/** Every ancestor directory of `paths` except "/", parents before children. */
+function ancestorDirs(paths) {
+    const dirs = new Set();
+    for (const p of paths) {
+        for (let dir = path.posix.dirname(p); dir !== '/'; dir = path.posix.dirname(dir))
+            dirs.add(dir);
+    }
+    return [...dirs].sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
+}
+/** "0600" for 0o600. */
+function octal$1(mode) {
+    return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+// Writing a bundle into an ext2/3/4 file system inside an image with debugfs, no mount, no root.
+// Per device: one `debugfs -w -f SCRIPT 'IMAGE?offset=N'` process that writes everything, closes
+// the file system (flushing it) and reopens it read-only to stat and dump every written file for
+// comparison. debugfs exits 0 even when it fails and prints its version banner on stderr, so every
+// other stderr line counts as a failure. Which directories/files already exist is probed once
+// per base image (see `probeCache`).
+const PAGER_OFF = { DEBUGFS_PAGER: '__none__', PAGER: '__none__' };
+function target(image, offset) {
+    return `${toolImage(image).name}?offset=${offset}`;
+}
+function q(value) {
+    // checkDevicePaths and our temp names exclude '"' and control characters, so quoting is enough.
+    return `"${value}"`;
+}
+/** stderr lines that are not the version banner ("debugfs 1.47.0 (5-Feb-2023)"). */
+function problems(stderr) {
+    const all = lines(stderr);
+    const banner = all.find((l) => /^debugfs \d/.test(l));
+    return { banner, errors: all.filter((l) => l !== banner) };
+}
+function e2fsprogsVersion(banner) {
+    return /^debugfs (\S+)/.exec(banner ?? '')?.[1] ?? 'unknown';
+}
+function versionAtLeast(have, need) {
+    const a = have.split('.').map(Number);
+    const b = need.split('.').map(Number);
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+        const x = a[i] ?? 0;
+        const y = b[i] ?? 0;
+        if (Number.isNaN(x))
+            return true;
+        if (x !== y)
+            return x > y;
+    }
+    return true;
+}
+async function readSuperblock(image, offset) {
+    const handle = await open$1(image, 'r');
+    try {
+        return await readAt(handle, offset + 1024, 1024);
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** Features debugfs refused, named from the superblock, with the e2fsprogs release that added them. */
+async function unsupportedFeatureError(opts, banner, line) {
+    const version = e2fsprogsVersion(banner);
+    let named = '';
+    try {
+        const sb = await readSuperblock(opts.image, opts.offset);
+        const all = extFeatureNames(sb.readUInt32LE(0x5c), sb.readUInt32LE(0x60), sb.readUInt32LE(0x64));
+        const blamed = all.filter((f) => /^(incompat|ro_compat|compat)_0x/.test(f) || (EXT_FEATURE_SINCE[f] !== undefined && !versionAtLeast(version, EXT_FEATURE_SINCE[f])));
+        named = blamed.length > 0
+            ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
+            : ` The file system's features: ${all.join(', ')}.`;
+    }
+    catch {
+        // keep the message without feature names
+    }
+    return new ImageError(`The ext file system in ${opts.partition} uses features the installed e2fsprogs ${version} cannot write (debugfs: "${line}").${named} ` +
+        'Install a newer e2fsprogs on the runner, or build the image without those features (mkfs.ext4 -O ^FEATURE).', { file: opts.image });
+}
+async function failure$1(opts, banner, errors, stage) {
+    const first = errors[0] ?? '';
+    const shown = errors.slice(0, 5).join('; ');
+    if (/unsupported (read-only )?feature/i.test(first))
+        return unsupportedFeatureError(opts, banner, first);
+    if (errors.some((l) => /Could not allocate (block|inode)|No free space|No space left/i.test(l))) {
+        return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (debugfs: ${shown}). Free space in that file system or make the partition larger in the base image.`, { input: 'partition', serial: opts.serial, file: opts.image });
+    }
+    if (/No such file or directory while trying to open|Bad magic number|Superblock checksum does not match|while trying to open/i.test(first)) {
+        return new ImageError(`debugfs cannot open the ext file system in ${opts.partition} of ${opts.image}: ${first}`, { file: opts.image, serial: opts.serial });
+    }
+    return new ToolError(`debugfs failed while ${stage} for device ${opts.serial} in ${opts.partition}: ${shown}`, { serial: opts.serial });
+}
+/** Split `debugfs -f` stdout into the output of each command (each starts with its echo line). */
+function sections(stdout) {
+    const out = [];
+    for (const line of stdout.split('\n')) {
+        if (line.startsWith('debugfs: '))
+            out.push('');
+        else if (out.length > 0)
+            out[out.length - 1] += `${line}\n`;
+    }
+    return out;
+}
+function parseStat(text) {
+    const head = /Type:\s+(\S+)\s+Mode:\s+([0-7]+)/.exec(text);
+    const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(text);
+    const size = /\bSize:\s+(\d+)/.exec(text.slice(owner?.index ?? 0));
+    if (!head || !owner || !size)
+        return null;
+    const link = /Fast link dest:\s+"(.*)"/.exec(text);
+    return { type: head[1], mode: parseInt(head[2], 8), uid: Number(owner[1]), gid: Number(owner[2]), size: Number(size[1]), ...(link ? { linkTarget: link[1] } : {}) };
+}
+/** Run debugfs read-only with a script; returns per-command output sections. */
+async function runScript(opts, work, name, commands, write) {
+    const script = path.join(work, name);
+    await writeFile$1(script, `${commands.join('\n')}\n`, { mode: 0o600 });
+    const args = write ? ['-w', '-f', script, target(opts.image, opts.offset)] : ['-f', script, target(opts.image, opts.offset)];
+    const result = await runTool('debugfs', args, { env: { ...process.env, ...PAGER_OFF }, cwd: toolImage(opts.image).cwd });
+    const { banner, errors } = problems(result.stderr);
+    if (result.signal)
+        errors.push(`debugfs was killed by ${result.signal}`);
+    return { outputs: sections(result.stdout.toString('utf8')), banner, errors };
+}
+/** Ask the (base or copy) image what exists at `paths`; fills `cache`. */
+async function probe$1(opts, work, paths, cache) {
+    const missing = paths.filter((p) => !cache.has(p));
+    if (missing.length === 0)
+        return;
+    const { outputs, banner, errors } = await runScript(opts, work, 'probe.debugfs', missing.map((p) => `stat ${q(p)}`), false);
+    // Paths that do not exist (or sit below a file) are expected answers here; the caller turns
+    // an ancestor that is a file into a clear error.
+    const real = errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
+    if (real.length > 0)
+        throw await failure$1(opts, banner, real, 'checking which directories exist');
+    if (outputs.length !== missing.length)
+        throw new ToolError(`debugfs answered ${outputs.length} of ${missing.length} stat commands while checking ${opts.partition}; its output: ${outputs.join(' | ').slice(0, 500)}`);
+    missing.forEach((p, i) => {
+        const stat = parseStat(outputs[i]);
+        if (!stat)
+            cache.set(p, { kind: 'missing' });
+        else if (stat.type === 'directory')
+            cache.set(p, { kind: 'dir' });
+        else if (stat.type === 'symlink')
+            cache.set(p, { kind: 'symlink', target: stat.linkTarget ?? '?' });
+        else
+            cache.set(p, { kind: 'file' });
+    });
+}
+/**
+ * debugfs commands that stat and dump each of `paths` into `work`/r<i>, shared by the writer's
+ * read-back and `credbake verify`. debugfs's dump creates files 0666 minus the umask and one is
+ * the device key: the targets are pre-created 0600 here (dump truncates a file and keeps its mode).
+ */
+async function readBackCommands(paths, work) {
+    await Promise.all(paths.map((_, i) => writeFile$1(path.join(work, `r${i}`), '', { mode: 0o600 })));
+    return paths.flatMap((p, i) => [`stat ${q(p)}`, `dump ${q(p)} ${q(path.join(work, `r${i}`))}`]);
+}
+/** The outputs of readBackCommands, per path: what stat said and the dumped bytes; null when absent. */
+async function collectReadBack(outputs, paths, work) {
+    const result = [];
+    for (const [i] of paths.entries()) {
+        const stat = parseStat(outputs[2 * i] ?? '');
+        const dumped = path.join(work, `r${i}`);
+        const bytes = stat ? await readFile(dumped).catch(() => null) : null;
+        await rm$1(dumped, { force: true });
+        result.push(stat ? { ...stat, content: bytes } : null);
+    }
+    return result;
+}
+/**
+ * Read `paths` (stat + bytes, the writer's read-back) and list the entries of `dirs` (names of
+ * what is in them, "." and ".." left out; null for a directory that is not there) from an ext
+ * file system, read-only, in one debugfs run. Used by `credbake verify`.
+ */
+async function readExtFiles(opts, paths, dirs = []) {
+    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
+    const options = { ...opts, files: [] };
+    try {
+        const commands = [...(await readBackCommands(paths, work)), ...dirs.map((d) => `ls -p ${q(d)}`)];
+        const read = await runScript(options, work, 'read.debugfs', commands, false);
+        const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
+        if (hard.length > 0)
+            throw await failure$1(options, read.banner, hard, 'reading');
+        if (read.outputs.length !== commands.length)
+            throw new ToolError(`debugfs answered ${read.outputs.length} of ${commands.length} commands while reading ${opts.partition} of ${opts.image}`);
+        const files = await collectReadBack(read.outputs, paths, work);
+        const listings = new Map();
+        dirs.forEach((dir, i) => {
+            listings.set(dir, parseListing(read.outputs[2 * paths.length + i] ?? '')?.map((entry) => entry.name) ?? null);
+        });
+        return { files, listings };
+    }
+    finally {
+        await rm$1(work, { recursive: true, force: true });
+    }
+}
+/** S_IFMT of a mode: 0o040000 folder, 0o100000 regular file, 0o120000 symlink. */
+function fileType(mode) {
+    const type = mode & 0o170000;
+    return type === 0o040000 ? 'dir' : type === 0o100000 ? 'file' : type === 0o120000 ? 'symlink' : 'other';
+}
+/**
+ * `ls -p` output: one "/inode/mode/uid/gid/name/size/" line per entry ("." and ".." left out);
+ * null when debugfs printed nothing (the folder is not there: a present one lists "." at least).
+ */
+function parseListing(output) {
+    if (output.trim() === '')
+        return null;
+    const entries = [];
+    for (const line of lines(output)) {
+        const match = /^\/(\d+)\/([0-7]+)\/(\d+)\/(\d+)\/(.*)\/(\d*)\/$/.exec(line);
+        if (!match || match[5] === '.' || match[5] === '..')
+            continue;
+        entries.push({ name: match[5], inode: Number(match[1]), mode: parseInt(match[2], 8), uid: Number(match[3]), gid: Number(match[4]), size: Number(match[6] || 0) });
+    }
+    return entries;
+}
+/**
+ * The entries of each of `dirs` (absolute paths without quotes or control characters) in an ext
+ * file system, read-only, in one debugfs run; null for a folder that is not there.
+ */
+async function listExtDirs(opts, dirs) {
+    const listings = new Map();
+    if (dirs.length === 0)
+        return listings;
+    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
+    const options = { ...opts, files: [] };
+    try {
+        const read = await runScript(options, work, 'list.debugfs', dirs.map((d) => `ls -p ${q(d)}`), false);
+        const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
+        if (hard.length > 0)
+            throw await failure$1(options, read.banner, hard, 'listing folders');
+        if (read.outputs.length !== dirs.length)
+            throw new ToolError(`debugfs answered ${read.outputs.length} of ${dirs.length} commands while listing ${opts.partition} of ${opts.image}`);
+        dirs.forEach((dir, i) => listings.set(dir, parseListing(read.outputs[i])));
+        return listings;
+    }
+    finally {
+        await rm$1(work, { recursive: true, force: true });
+    }
+}
+/**
+ * Write `files` into the ext2/3/4 file system at `offset` of `image`, creating missing parent
+ * directories (0755, 0:0), replacing existing files, setting each file's mode and owner, then
+ * reading everything back. Throws unless every file reads back identical.
+ */
+async function writeExtFiles(opts) {
+    checkDevicePaths(opts.files);
+    const sb = await readSuperblock(opts.image, opts.offset);
+    if (sb.length < 1024 || sb.readUInt16LE(56) !== 0xef53) {
+        throw new ImageError(`${opts.partition} of ${opts.image} holds no ext2/3/4 file system at byte ${opts.offset}.`, { file: opts.image });
+    }
+    const incompat = sb.readUInt32LE(0x60);
+    if (incompat & EXT_INCOMPAT_RECOVER) {
+        throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, { file: opts.image });
+    }
+    if (incompat & EXT_INCOMPAT_JOURNAL_DEV) {
+        throw new ImageError(`${opts.partition} is an external ext journal device, not a file system; select the file-system partition.`, { input: 'partition', file: opts.image });
+    }
+    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
+    try {
+        const cache = opts.probeCache ?? new Map();
+        const dirs = ancestorDirs(opts.files.map((f) => f.path));
+        await probe$1(opts, work, [...dirs, ...opts.files.map((f) => f.path)], cache);
+        for (const dir of dirs) {
+            const state = cache.get(dir);
+            if (state.kind === 'symlink') {
+                throw new ImageError(`${dir} is a symbolic link to ${state.target} in ${opts.partition}; debugfs does not follow links, so point the credentials directory at the real path.`, { input: 'credentials-dir', file: opts.image });
+            }
+            if (state.kind === 'file')
+                throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image });
+        }
+        for (const file of opts.files) {
+            if (cache.get(file.path).kind === 'dir')
+                throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image });
+        }
+        // One write run: directories parents-first, then for each file rm (if present), write, sif.
+        const dirMode = opts.dirMode ?? 0o755;
+        const commands = [];
+        for (const dir of dirs) {
+            if (cache.get(dir).kind !== 'missing')
+                continue;
+            commands.push(`mkdir ${q(dir)}`, `sif ${q(dir)} mode 0${(0o40000 | dirMode).toString(8)}`, `sif ${q(dir)} uid 0`, `sif ${q(dir)} gid 0`);
+        }
+        const hostFiles = [];
+        for (const [index, file] of opts.files.entries()) {
+            const host = path.join(work, `f${index}`);
+            await writeFile$1(host, file.content, { mode: 0o600 });
+            hostFiles.push(host);
+            if (cache.get(file.path).kind !== 'missing')
+                commands.push(`rm ${q(file.path)}`);
+            commands.push(`write ${q(host)} ${q(file.path)}`, `sif ${q(file.path)} mode 0${(0o100000 | (file.mode & 0o7777)).toString(8)}`, `sif ${q(file.path)} uid ${file.uid}`, `sif ${q(file.path)} gid ${file.gid}`);
+        }
+        // Read-back: stat for mode/owner/size, dump for the bytes.
+        const createdDirs = dirs.filter((d) => cache.get(d).kind === 'missing');
+        const readCommands = [...createdDirs.map((d) => `stat ${q(d)}`), ...(await readBackCommands(opts.files.map((f) => f.path), work))];
+        // A path missing on read-back is a mismatch reported per file below, not a tool failure.
+        const notFound = (l) => /File not found by ext2_lookup/.test(l);
+        let read;
+        if (opts.separateReadBack || /["\\\u0000-\u001f]/.test(opts.image)) {
+            const written = await runScript(opts, work, 'write.debugfs', commands, true);
+            if (written.errors.length > 0)
+                throw await failure$1(opts, written.banner, written.errors, 'writing');
+            await Promise.all(hostFiles.map((f) => rm$1(f, { force: true })));
+            read = await runScript(opts, work, 'read.debugfs', readCommands, false);
+        }
+        else {
+            // One process, two sessions: close_filesys flushes everything and drops debugfs's block
+            // cache; the read-only open_filesys then reads what is in the file, as a second run would,
+            // without paying for a second process start (the largest cost per device after the copy).
+            const all = [...commands, 'close_filesys', `open_filesys ${q(target(opts.image, opts.offset))}`, ...readCommands];
+            const both = await runScript(opts, work, 'write.debugfs', all, true);
+            const hard = both.errors.filter((l) => !notFound(l));
+            if (hard.length > 0)
+                throw await failure$1(opts, both.banner, hard, 'writing');
+            read = { ...both, outputs: both.outputs.slice(commands.length + 2) };
+        }
+        const readErrors = read.errors.filter((l) => !notFound(l));
+        if (readErrors.length > 0)
+            throw await failure$1(opts, read.banner, readErrors, 'reading back');
+        const complaints = read.errors.length > 0 ? ` (debugfs said: ${read.errors.slice(0, 3).join('; ')})` : '';
+        const verifyError = (message) => new ToolError(`Device ${opts.serial}: read-back of ${opts.partition} failed: ${message}${complaints}. The image does not hold what was written.`, { serial: opts.serial });
+        createdDirs.forEach((dir, i) => {
+            const stat = parseStat(read.outputs[i] ?? '');
+            if (!stat || stat.type !== 'directory')
+                throw verifyError(`directory ${dir} is missing`);
+            if ((stat.mode & 0o7777) !== dirMode || stat.uid !== 0 || stat.gid !== 0)
+                throw verifyError(`directory ${dir} has mode ${octal$1(stat.mode)} owner ${stat.uid}:${stat.gid}`);
+        });
+        const installed = [];
+        const back = await collectReadBack(read.outputs.slice(createdDirs.length), opts.files.map((f) => f.path), work);
+        for (const [i, file] of opts.files.entries()) {
+            const stat = back[i];
+            if (!stat || stat.type !== 'regular')
+                throw verifyError(`${file.path} is missing or not a regular file`);
+            const mode = file.mode & 0o7777;
+            if ((stat.mode & 0o7777) !== mode)
+                throw verifyError(`${file.path} has mode ${octal$1(stat.mode)}, expected ${octal$1(mode)}`);
+            if (stat.uid !== file.uid || stat.gid !== file.gid)
+                throw verifyError(`${file.path} is owned by ${stat.uid}:${stat.gid}, expected ${file.uid}:${file.gid}`);
+            if (stat.size !== file.content.length)
+                throw verifyError(`${file.path} is ${stat.size} bytes, expected ${file.content.length}`);
+            if (!stat.content || !stat.content.equals(file.content))
+                throw verifyError(`${file.path} does not read back byte-identical`);
+            installed.push({
+                path: file.path,
+                mode: octal$1(mode),
+                owner: `${file.uid}:${file.gid}`,
+                sha256: file.secret ? null : sha256Hex(file.content),
+                size: file.content.length,
+                secret: file.secret
+            });
+        }
+        return installed;
+    }
+    finally {
+        await rm$1(work, { recursive: true, force: true });
+    }
+}
+
+// Writing a bundle into a FAT12/16/32 file system inside an image with mtools (`IMAGE@@OFFSET`),
+// no mount, no root. FAT has no modes or owners: InstalledFile reports them as null. Every file
+// is copied back out and compared.
+// Skip mtools' geometry sanity check (images from other tools often fail it) and ignore any
+// user configuration.
+const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: '1', MTOOLSRC: '/dev/null' };
+function drive(opts) {
+    return `${toolImage(opts.image).name}@@${opts.offset}`;
+}
+/** FAT compares names case-insensitively. */
+function key(p) {
+    return p.toUpperCase();
+}
+async function mtool(opts, tool, args) {
+    return runTool(tool, args, { env: { ...process.env, ...MTOOLS_ENV }, cwd: toolImage(opts.image).cwd });
+}
+function failure(opts, tool, result, stage, extra = []) {
+    const text = [...lines(result.stderr), ...extra].slice(0, 5).join('; ') || `exit code ${result.code}`;
+    if (/Disk full|No free space|No space left/i.test(text)) {
+        return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (${tool}: ${text}). Free space in that file system or make the partition larger in the base image.`, {
+            input: 'partition',
+            serial: opts.serial,
+            file: opts.image
+        });
+    }
+    if (/Can't open|Cannot initialize|init: |not a FAT|Bad/i.test(text) && stage === 'listing') {
+        return new ImageError(`mtools cannot open the FAT file system in ${opts.partition} of ${opts.image}: ${text}`, { file: opts.image });
+    }
+    return new ToolError(`${tool} failed while ${stage} for device ${opts.serial} in ${opts.partition}: ${text}`, { serial: opts.serial });
+}
+async function probe(opts, paths, cache) {
+    const wanted = paths.filter((p) => !cache.has(key(p)));
+    if (wanted.length === 0)
+        return;
+    // A path's state is read from its parent's listing; list every parent in one mdir run.
+    const parents = [...new Set(wanted.map((p) => path.posix.dirname(p)))];
+    const { listed } = await listFat(opts, parents);
+    for (const p of wanted)
+        cache.set(key(p), listed.get(key(p))?.state ?? { kind: 'missing' });
+}
+/**
+ * List `dirs` with one `mdir -b -a` run: every entry found, by upper-cased path (its state and
+ * its path as stored), and the directories that are not there.
+ */
+async function listFat(opts, dirs) {
+    const result = await mtool(opts, 'mdir', ['-b', '-a', '-i', drive(opts), ...dirs.map((p) => `::${p}`)]);
+    const notFound = /File "::(.*)" not found/;
+    const other = lines(result.stderr).filter((l) => !notFound.test(l));
+    if (other.length > 0)
+        throw failure(opts, 'mdir', result, 'listing');
+    const missing = new Set(lines(result.stderr).map((l) => notFound.exec(l)?.[1]).filter((d) => d !== undefined).map(key));
+    const listed = new Map();
+    for (const line of lines(result.stdout.toString('latin1'))) {
+        if (!line.startsWith('::/'))
+            continue;
+        const isDir = line.endsWith('/');
+        const p = line.slice(2, isDir ? -1 : undefined);
+        listed.set(key(p), { state: { kind: isDir ? 'dir' : 'file' }, path: p });
+    }
+    return { listed, missing };
+}
+/**
+ * Copy `paths` (all in one directory) out of the FAT file system into `backDir` with one
+ * `mcopy -n`, and return their bytes (null for one that did not arrive). Shared by the writer's
+ * read-back and `credbake verify`. mcopy creates host files 0666 minus the umask and one is the
+ * device key: they are pre-created 0600 (mcopy -n truncates an existing file and keeps its mode).
+ */
+async function copyOutFat(opts, paths, backDir, stage = 'reading back') {
+    await Promise.all(paths.map((p) => writeFile$1(path.join(backDir, path.posix.basename(p)), '', { mode: 0o600 })));
+    const back = await mtool(opts, 'mcopy', ['-n', '-i', drive(opts), ...paths.map((p) => `::${p}`), `${backDir}/`]);
+    if (back.code !== 0 || lines(back.stderr).length > 0)
+        throw failure(opts, 'mcopy', back, stage);
+    const bytes = [];
+    for (const p of paths)
+        bytes.push(await readFile(path.join(backDir, path.posix.basename(p))).catch(() => null));
+    return bytes;
+}
+/**
+ * Read `paths` (bytes; null when absent) and list the names in `dirs` (null for a directory that
+ * is not there) from a FAT file system, read-only. Used by `credbake verify`.
+ */
+async function readFatFiles(opts, paths, dirs = []) {
+    const parents = [...new Set(paths.map((p) => path.posix.dirname(p)))];
+    const { listed, missing } = await listFat(opts, [...new Set([...parents, ...dirs])]);
+    const listings = new Map();
+    for (const dir of dirs) {
+        if (missing.has(key(dir)))
+            listings.set(dir, null);
+        else
+            listings.set(dir, [...listed.values()].filter((e) => key(path.posix.dirname(e.path)) === key(dir)).map((e) => path.posix.basename(e.path)));
+    }
+    const files = paths.map(() => null);
+    const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'));
+    try {
+        let g = 0;
+        for (const dir of parents) {
+            const present = paths.map((p, i) => ({ p, i })).filter(({ p }) => path.posix.dirname(p) === dir && listed.get(key(p))?.state.kind === 'file');
+            if (present.length === 0)
+                continue;
+            const backDir = path.join(work, `r${g++}`);
+            await mkdir$1(backDir, { mode: 0o700 });
+            const bytes = await copyOutFat(opts, present.map(({ p }) => p), backDir, 'reading');
+            present.forEach(({ i }, n) => (files[i] = bytes[n] ?? null));
+            await rm$1(backDir, { recursive: true, force: true });
+        }
+        return { files, listings };
+    }
+    finally {
+        await rm$1(work, { recursive: true, force: true });
+    }
+}
+/**
+ * Write `files` into the FAT file system at `offset` of `image`: missing directories with mmd,
+ * files with `mcopy -o` (replacing existing ones), then copy every file back out and compare.
+ */
+async function writeFatFiles(opts) {
+    checkDevicePaths(opts.files);
+    for (const file of opts.files) {
+        if (/[<>:|?*]/.test(file.path))
+            throw new ImageError(`${file.path} cannot be stored on FAT: names there cannot contain < > : | ? *.`, { input: 'credentials-dir' });
+    }
+    const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'));
+    try {
+        const cache = opts.probeCache ?? new Map();
+        const dirs = ancestorDirs(opts.files.map((f) => f.path));
+        await probe(opts, [...dirs, ...opts.files.map((f) => f.path)], cache);
+        for (const dir of dirs) {
+            if (cache.get(key(dir)).kind === 'file')
+                throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image });
+        }
+        for (const file of opts.files) {
+            if (cache.get(key(file.path)).kind === 'dir')
+                throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image });
+        }
+        const missing = dirs.filter((d) => cache.get(key(d)).kind === 'missing');
+        if (missing.length > 0) {
+            const made = await mtool(opts, 'mmd', ['-i', drive(opts), ...missing.map((d) => `::${d}`)]);
+            if (made.code !== 0 || lines(made.stderr).length > 0)
+                throw failure(opts, 'mmd', made, 'creating directories');
+        }
+        // One mcopy per target directory; host files carry the target names.
+        const groups = new Map();
+        opts.files.forEach((file, index) => {
+            const dir = path.posix.dirname(file.path);
+            groups.set(dir, [...(groups.get(dir) ?? []), { file, index }]);
+        });
+        let g = 0;
+        for (const [dir, members] of groups) {
+            const hostDir = path.join(work, `w${g++}`);
+            await mkdir$1(hostDir, { mode: 0o700 });
+            const hosts = [];
+            for (const { file } of members) {
+                const host = path.join(hostDir, path.posix.basename(file.path));
+                await writeFile$1(host, file.content, { mode: 0o600 });
+                hosts.push(host);
+            }
+            const copied = await mtool(opts, 'mcopy', ['-o', '-D', 'o', '-i', drive(opts), ...hosts, `::${dir === '/' ? '' : dir}/`]);
+            await rm$1(hostDir, { recursive: true, force: true });
+            if (copied.code !== 0 || lines(copied.stderr).length > 0)
+                throw failure(opts, 'mcopy', copied, 'writing');
+        }
+        // Read back: one mcopy per directory into a fresh host folder.
+        const installed = new Array(opts.files.length);
+        for (const members of groups.values()) {
+            const backDir = path.join(work, `r${g++}`);
+            await mkdir$1(backDir, { mode: 0o700 });
+            const back = await copyOutFat(opts, members.map(({ file }) => file.path), backDir);
+            for (const [n, { file, index }] of members.entries()) {
+                const bytes = back[n] ?? null;
+                if (!bytes || !bytes.equals(file.content)) {
+                    throw new ToolError(`Device ${opts.serial}: read-back of ${file.path} from ${opts.partition} failed: the file is missing or differs. mtools reported success but the image does not hold what was written.`, { serial: opts.serial });
+                }
+                installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex(file.content), size: file.content.length, secret: file.secret };
+            }
+            await rm$1(backDir, { recursive: true, force: true });
+        }
+        return installed;
+    }
+    finally {
+        await rm$1(work, { recursive: true, force: true });
+    }
+}
+
+// Partition tables read in TypeScript: MBR (with the EBR chain of logical partitions), GPT (CRCs
+// checked, backup header when the primary is damaged), protective/hybrid MBR, 512- and
+// 4096-byte sectors, and bare file systems. Only the sectors needed are read.
+const MBR_TYPES = {
+    0x01: 'FAT12', 0x04: 'FAT16 <32M', 0x05: 'Extended', 0x06: 'FAT16', 0x07: 'HPFS/NTFS/exFAT', 0x0b: 'W95 FAT32',
+    0x0c: 'W95 FAT32 (LBA)', 0x0e: 'W95 FAT16 (LBA)', 0x0f: "W95 Ext'd (LBA)", 0x82: 'Linux swap', 0x83: 'Linux',
+    0x85: 'Linux extended', 0x8e: 'Linux LVM', 0xda: 'Non-FS data', 0xee: 'GPT', 0xef: 'EFI (FAT-12/16/32)',
+    0xfd: 'Linux raid autodetect'
+};
+const EXTENDED_TYPES = new Set([0x05, 0x0f, 0x85]);
+const GPT_TYPES = {
+    'C12A7328-F81F-11D2-BA4B-00A0C93EC93B': 'EFI System',
+    '21686148-6449-6E6F-744E-656564454649': 'BIOS boot',
+    'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7': 'Microsoft basic data',
+    '0FC63DAF-8483-4772-8E79-3D69D8477DE4': 'Linux filesystem',
+    '0657FD6D-A4AB-43C4-84E5-0933C84B4F4F': 'Linux swap',
+    '44479540-F297-41B2-9AF7-D131D5F0458A': 'Linux root (x86)',
+    '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709': 'Linux root (x86-64)',
+    '69DAD710-2CE4-4E3C-B16C-21A1D49ABED3': 'Linux root (ARM)',
+    'B921B045-1DF0-41C3-AF44-4C6F280D3FAE': 'Linux root (ARM-64)',
+    '8DA63339-0007-60C0-C436-083AC8230908': 'Linux reserved',
+    '933AC7E1-2EB4-4F13-B844-0E14E2AEF915': 'Linux home',
+    '3B8F8425-20E0-4F3B-907F-1A25A76F98E8': 'Linux server data',
+    'BC13C2FF-59E6-4262-A352-B275FD6F7172': 'Linux extended boot',
+    'E6D6D379-F507-44C2-A23C-238F2A3DF928': 'Linux LVM',
+    'A19D880F-05FC-4D3B-A006-743F0F84911E': 'Linux RAID',
+    'CA7D7CCB-63ED-4C53-861C-1742536059CC': 'Linux LUKS'
+};
+const GPT_SIGNATURE = 'EFI PART';
+function fail$1(path, message, cause) {
+    throw new ImageError(message, { file: path, cause });
+}
+/** GUIDs are stored mixed-endian: the first three fields little-endian. */
+function guid(bytes) {
+    const h = (b) => b.toString('hex').toUpperCase();
+    const le = (b) => h(Buffer.from(b).reverse());
+    return `${le(bytes.subarray(0, 4))}-${le(bytes.subarray(4, 6))}-${le(bytes.subarray(6, 8))}-${h(bytes.subarray(8, 10))}-${h(bytes.subarray(10, 16))}`;
+}
+function u64(buffer, at) {
+    const value = buffer.readBigUInt64LE(at);
+    return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
+}
+/** Parse and CRC-check a GPT header sector; returns a reason string when it is not usable. */
+function parseGptHeader(sector, expectedLba) {
+    if (sector.length < 92 || sector.toString('latin1', 0, 8) !== GPT_SIGNATURE)
+        return 'no "EFI PART" signature';
+    const headerSize = sector.readUInt32LE(12);
+    if (headerSize < 92 || headerSize > sector.length)
+        return `implausible header size ${headerSize}`;
+    const copy = Buffer.from(sector.subarray(0, headerSize));
+    const stored = copy.readUInt32LE(16);
+    copy.writeUInt32LE(0, 16);
+    if (crc32(copy) !== stored)
+        return 'header CRC32 mismatch';
+    const header = {
+        myLba: u64(sector, 24),
+        alternateLba: u64(sector, 32),
+        firstUsable: u64(sector, 40),
+        lastUsable: u64(sector, 48),
+        diskGuid: guid(sector.subarray(56, 72)),
+        entriesLba: u64(sector, 72),
+        entryCount: sector.readUInt32LE(80),
+        entrySize: sector.readUInt32LE(84),
+        entriesCrc: sector.readUInt32LE(88)
+    };
+    if (header.myLba !== expectedLba)
+        return `header says it is at LBA ${header.myLba}, found at LBA ${expectedLba}`;
+    if (header.entrySize < 128 || header.entrySize % 8 !== 0)
+        return `implausible entry size ${header.entrySize}`;
+    if (header.entryCount === 0 || header.entryCount * header.entrySize > 4 << 20)
+        return `implausible entry count ${header.entryCount}`;
+    return header;
+}
+async function readGptAt(handle, lba, sectorSize, fileSize) {
+    if (lba <= 0 || (lba + 1) * sectorSize > fileSize)
+        return `LBA ${lba} is outside the image`;
+    const header = parseGptHeader(await readAt(handle, lba * sectorSize, sectorSize), lba);
+    if (typeof header === 'string')
+        return header;
+    const length = header.entryCount * header.entrySize;
+    const entries = await readAt(handle, header.entriesLba * sectorSize, length);
+    if (entries.length < length)
+        return 'partition entry array lies beyond the end of the image';
+    if (crc32(entries) !== header.entriesCrc)
+        return 'partition entry array CRC32 mismatch';
+    return { header, entries };
+}
+async function readGpt(path, handle, fileSize, sectorSize, warn) {
+    const lastLba = Math.floor(fileSize / sectorSize) - 1;
+    const primary = await readGptAt(handle, 1, sectorSize, fileSize);
+    if (typeof primary !== 'string') {
+        // Check the backup too: a damaged or misplaced backup is worth knowing before flashing.
+        const backup = await readGptAt(handle, primary.header.alternateLba, sectorSize, fileSize);
+        if (typeof backup === 'string') {
+            warn(`The backup GPT header (LBA ${primary.header.alternateLba}) is not usable: ${backup}. The primary is fine and is used.`);
+        }
+        else if (primary.header.alternateLba !== lastLba) {
+            warn(`The backup GPT header is at LBA ${primary.header.alternateLba}, not at the image's last LBA ${lastLba}: the image was resized after partitioning.`);
+        }
+        return { gpt: primary, which: 'primary' };
+    }
+    const backup = await readGptAt(handle, lastLba, sectorSize, fileSize);
+    if (typeof backup === 'string') {
+        fail$1(path, `The GPT of ${path} is damaged: primary header (LBA 1): ${primary}; backup header (LBA ${lastLba}): ${backup}. Rebuild the image or repair it with gdisk/sgdisk.`);
+    }
+    warn(`The primary GPT of ${path} is damaged (${primary}); using the backup GPT at LBA ${lastLba}. Repair the image (e.g. sgdisk -e or gdisk) before relying on it.`);
+    return { gpt: backup, which: 'backup' };
+}
+function gptPartitions(gpt, sectorSize, fileSize, path, warn) {
+    const out = [];
+    const { entryCount, entrySize } = gpt.header;
+    for (let index = 0; index < entryCount; index++) {
+        const entry = gpt.entries.subarray(index * entrySize, (index + 1) * entrySize);
+        const typeBytes = entry.subarray(0, 16);
+        if (typeBytes.every((b) => b === 0))
+            continue; // unused slot: keeps its number, like Linux
+        const first = u64(entry, 32);
+        const last = u64(entry, 40);
+        if (last < first)
+            fail$1(path, `GPT entry ${index + 1} ends (LBA ${last}) before it starts (LBA ${first}).`);
+        const type = guid(typeBytes);
+        const rawName = entry.subarray(56, 128);
+        let end = 0;
+        while (end + 1 < rawName.length && (rawName[end] !== 0 || rawName[end + 1] !== 0))
+            end += 2;
+        const start = first * sectorSize;
+        const size = (last - first + 1) * sectorSize;
+        if (start + size > fileSize)
+            warn(`Partition ${index + 1} ends at byte ${start + size}, beyond the end of the image (${fileSize} bytes): the image is truncated.`);
+        out.push({
+            number: index + 1,
+            start,
+            size,
+            type,
+            typeName: GPT_TYPES[type] ?? null,
+            name: rawName.subarray(0, end).toString('utf16le'),
+            kind: 'gpt'
+        });
+    }
+    return out;
+}
+function mbrEntries(sector) {
+    const entries = [];
+    for (let i = 0; i < 4; i++) {
+        const at = 446 + i * 16;
+        entries.push({ status: sector[at], type: sector[at + 4], firstLba: sector.readUInt32LE(at + 8), sectors: sector.readUInt32LE(at + 12) });
+    }
+    return entries;
+}
+function hasBootSignature(sector) {
+    return sector.length >= 512 && sector.readUInt16LE(510) === 0xaa55;
+}
+/** A plausible MBR: boot signature, status bytes 0x00/0x80, at least one non-empty entry. */
+function looksLikeMbr(sector) {
+    if (!hasBootSignature(sector))
+        return false;
+    const entries = mbrEntries(sector);
+    if (entries.some((e) => e.status !== 0 && e.status !== 0x80))
+        return false;
+    return entries.some((e) => e.type !== 0 && e.sectors !== 0);
+}
+function mbrPartition(number, kind, entry, baseLba, sectorSize) {
+    return {
+        number,
+        start: (baseLba + entry.firstLba) * sectorSize,
+        size: entry.sectors * sectorSize,
+        type: `0x${entry.type.toString(16).padStart(2, '0')}`,
+        typeName: MBR_TYPES[entry.type] ?? null,
+        name: null,
+        kind
+    };
+}
+async function mbrPartitions(path, handle, mbr, sectorSize, fileSize, warn) {
+    const out = [];
+    const entries = mbrEntries(mbr);
+    let extended;
+    entries.forEach((entry, index) => {
+        if (entry.type === 0 || entry.sectors === 0)
+            return; // empty slot keeps its number
+        const isExtended = EXTENDED_TYPES.has(entry.type);
+        if (isExtended) {
+            if (extended)
+                warn(`${path}: more than one extended partition in the MBR; only the first is followed.`);
+            else
+                extended = entry;
+        }
+        out.push(mbrPartition(index + 1, isExtended ? 'extended' : 'primary', entry, 0, sectorSize));
+    });
+    if (!extended)
+        return out;
+    // Walk the EBR chain: each EBR holds one logical (relative to itself) and a link to the next
+    // EBR (relative to the start of the extended partition).
+    const extStart = extended.firstLba;
+    let ebrLba = extStart;
+    let number = 5;
+    const seen = new Set();
+    while (true) {
+        if (seen.has(ebrLba) || seen.size >= 256) {
+            warn(`${path}: the chain of extended boot records loops or is too long; stopped after ${seen.size}.`);
+            break;
+        }
+        seen.add(ebrLba);
+        if ((ebrLba + 1) * sectorSize > fileSize)
+            fail$1(path, `An extended boot record (LBA ${ebrLba}) lies beyond the end of the image: the image is truncated.`);
+        const ebr = await readAt(handle, ebrLba * sectorSize, 512);
+        if (!hasBootSignature(ebr)) {
+            warn(`${path}: the extended boot record at LBA ${ebrLba} has no 0x55AA signature; logical partitions after it are ignored.`);
+            break;
+        }
+        let next;
+        for (const entry of mbrEntries(ebr)) {
+            if (entry.type === 0 || entry.sectors === 0)
+                continue;
+            if (EXTENDED_TYPES.has(entry.type))
+                next ??= entry;
+            else
+                out.push(mbrPartition(number++, 'logical', entry, ebrLba, sectorSize));
+        }
+        if (!next)
+            break;
+        ebrLba = extStart + next.firstLba;
+    }
+    return out;
+}
+async function withFileSystems(handle, parts) {
+    const out = [];
+    for (const part of parts) {
+        const fileSystem = part.kind === 'extended' ? { type: 'unknown', label: null, uuid: null, size: null } : await probeFileSystem(handle, part.start);
+        out.push({ ...part, fileSystem });
+    }
+    return out;
+}
+/** How messages name a partition of a table: "partition 2 (rootfs)". */
+function partitionName(p) {
+    const names = [...new Set([p.name, p.fileSystem?.label].filter((n) => !!n))];
+    return `partition ${p.number}${names.length > 0 ? ` (${names.map((n) => JSON.stringify(n)).join(', ')})` : ''}`;
+}
+/**
+ * Pairs of partitions whose byte ranges overlap (an extended MBR partition is a container, so
+ * its logical partitions inside it do not count). One sweep in start order, against the range
+ * that reaches furthest so far: a table of thousands of entries costs no more than a sort.
+ */
+function overlappingPartitions(partitions) {
+    const ranges = partitions.filter((p) => p.kind !== 'extended' && p.size > 0).sort((a, b) => a.start - b.start || a.number - b.number);
+    const pairs = [];
+    let furthest;
+    for (const p of ranges) {
+        if (furthest && p.start < furthest.start + furthest.size)
+            pairs.push([furthest, p]);
+        if (!furthest || p.start + p.size > furthest.start + furthest.size)
+            furthest = p;
+    }
+    return pairs;
+}
+function overlapText([a, b]) {
+    const end = (p) => p.start + p.size;
+    return `${partitionName(a)} (bytes ${a.start}-${end(a) - 1}) and ${partitionName(b)} (bytes ${b.start}-${end(b) - 1}) overlap`;
+}
+/** Read the partition table (or bare file system) of an image file. */
+async function readDiskLayout(path, options = {}) {
+    let handle;
+    try {
+        handle = await open$1(path, 'r');
+    }
+    catch (error) {
+        const code = error.code;
+        const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : messageOf(error);
+        fail$1(path, `Cannot read the base image ${path}: ${why}.`, error);
+    }
+    try {
+        const stat = await handle.stat();
+        if (!stat.isFile())
+            fail$1(path, `The base image ${path} is not a regular file.`);
+        const fileSize = stat.size;
+        if (fileSize < 2048)
+            fail$1(path, `The base image ${path} is only ${fileSize} bytes: too small to hold a partition table or a file system.`);
+        const warnings = [];
+        const warn = (message) => {
+            warnings.push(message);
+            options.onWarning?.(message);
+        };
+        const head = await readAt(handle, 0, 4096 + 512);
+        const sector0 = head.subarray(0, 512);
+        const mbrLooksValid = looksLikeMbr(sector0);
+        const mbrHasGptEntry = mbrLooksValid && mbrEntries(sector0).some((e) => e.type === 0xee);
+        // GPT: "EFI PART" at LBA 1, with 512- or 4096-byte sectors. A protective MBR with no primary
+        // signature still means GPT (primary header wiped): look for the backup.
+        let sectorSize;
+        if (head.toString('latin1', 512, 520) === GPT_SIGNATURE)
+            sectorSize = 512;
+        else if (head.toString('latin1', 4096, 4104) === GPT_SIGNATURE)
+            sectorSize = 4096;
+        else if (mbrHasGptEntry) {
+            for (const size of [512, 4096]) {
+                const last = await readAt(handle, (Math.floor(fileSize / size) - 1) * size, 8);
+                if (last.toString('latin1') === GPT_SIGNATURE) {
+                    sectorSize = size;
+                    break;
+                }
+            }
+            if (sectorSize === undefined)
+                fail$1(path, `${path} has a protective MBR (type 0xEE) but neither a primary nor a backup GPT header: the GPT is destroyed. Rebuild the image.`);
+        }
+        if (sectorSize !== undefined) {
+            const { gpt, which } = await readGpt(path, handle, fileSize, sectorSize, warn);
+            let mbr = 'none';
+            if (mbrHasGptEntry)
+                mbr = mbrEntries(sector0).some((e) => e.type !== 0 && e.type !== 0xee && e.sectors !== 0) ? 'hybrid' : 'protective';
+            if (mbr === 'none')
+                warn(`${path} has a GPT but no protective MBR; some tools will not see the GPT.`);
+            if (mbr === 'hybrid')
+                warn(`${path} has a hybrid MBR; the GPT is used, as Linux does.`);
+            const parts = await withFileSystems(handle, gptPartitions(gpt, sectorSize, fileSize, path, warn));
+            warnOverlaps(parts, warn);
+            return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: parts, warnings };
+        }
+        // A FAT file system's boot sector also ends in 0x55AA (mkfs.fat leaves the partition-entry
+        // area zero, so it rarely passes as an MBR). When both readings are plausible, an MBR whose
+        // entries fit the file wins: boot loaders such as GRUB also start with a jump instruction.
+        const entriesFit = mbrEntries(sector0)
+            .filter((e) => e.type !== 0 && e.sectors !== 0)
+            .every((e) => e.firstLba >= 1 && (e.firstLba + e.sectors) * 512 <= fileSize);
+        if (!mbrLooksValid || (looksLikeFatBootSector(sector0) && !entriesFit)) {
+            const fileSystem = await probeFileSystem(handle, 0);
+            if (fileSystem.type === 'unknown') {
+                fail$1(path, `${path} has no partition table (no MBR, no GPT) and no ext2/3/4 or FAT file system at its start. Pass a disk image or a file-system image.`);
+            }
+            const whole = { number: 0, start: 0, size: fileSize, type: '', typeName: null, name: null, kind: 'whole', fileSystem };
+            return { path, size: fileSize, table: 'none', sectorSize: 512, partitions: [whole], warnings };
+        }
+        // MBR. LBAs are in logical sectors; 4096-byte-sector MBR disks exist (4Kn), so pick the size
+        // under which the partitions fit the file and hold file systems.
+        const diskId = `0x${sector0.readUInt32LE(440).toString(16).padStart(8, '0')}`;
+        let best;
+        for (const size of [512, 4096]) {
+            const notes = [];
+            let parts;
+            try {
+                parts = await withFileSystems(handle, await mbrPartitions(path, handle, sector0, size, fileSize, (m) => notes.push(m)));
+            }
+            catch (error) {
+                if (size === 512)
+                    throw error;
+                continue;
+            }
+            const fits = parts.every((p) => p.start + p.size <= fileSize);
+            const score = (fits ? 1000 : 0) + parts.filter((p) => p.fileSystem.type !== 'unknown').length;
+            if (!best || score > best.score)
+                best = { size, parts, score, notes };
+            if (size === 512 && fits && parts.some((p) => p.fileSystem.type !== 'unknown'))
+                break;
+        }
+        const chosen = best;
+        chosen.notes.forEach(warn);
+        for (const p of chosen.parts) {
+            if (p.start + p.size > fileSize)
+                warn(`Partition ${p.number} ends at byte ${p.start + p.size}, beyond the end of the image (${fileSize} bytes): the image is truncated.`);
+        }
+        warnOverlaps(chosen.parts, warn);
+        return { path, size: fileSize, table: 'mbr', sectorSize: chosen.size, diskId, partitions: chosen.parts, warnings };
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** A few overlaps are named; a table that is all overlaps says how many more there are. */
+function warnOverlaps(parts, warn) {
+    const pairs = overlappingPartitions(parts);
+    for (const pair of pairs.slice(0, 4))
+        warn(`The partition table is inconsistent: ${overlapText(pair)}. Writing into either could destroy the other.`);
+    if (pairs.length > 4)
+        warn(`${pairs.length - 4} more pairs of partitions overlap.`);
+}
+function humanSize(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+/** The partitions as an aligned text table, for messages and `credbake inspect`. */
+function formatPartitionTable(layout) {
+    const header = ['#', 'start', 'size', 'type', 'name', 'fs', 'label'];
+    const rows = layout.partitions.map((p) => [
+        String(p.number),
+        String(p.start),
+        humanSize(p.size),
+        p.kind === 'whole' ? '(no table)' : p.typeName ?? p.type,
+        p.name ?? '',
+        p.kind === 'extended' ? '(extended)' : p.fileSystem.type,
+        p.fileSystem.label ?? ''
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+    return [line(header), ...rows.map(line)].join('\n');
+}
+function describeSelector(selector) {
+    switch (selector.kind) {
+        case 'number':
+            return `partition number ${selector.number}`;
+        case 'label':
+            return `label=${selector.value}`;
+        case 'name':
+            return `name=${selector.value}`;
+    }
+}
+/** True when credbake can write into the partition's file system. */
+function isWritable(partition) {
+    return isExt(partition.fileSystem.type) || isFat(partition.fileSystem.type);
+}
+/**
+ * The partition to write into: by number, `label=` (file-system label; FAT labels compare
+ * case-insensitively, as FAT stores them upper-case) or `name=` (GPT partition name). Without a
+ * selector, the only ext2/3/4 partition.
+ */
+function selectPartition(layout, selector) {
+    const table = formatPartitionTable(layout);
+    const err = (message) => {
+        throw new ImageError(`${message}\nPartitions of ${layout.path}:\n${table}`, { input: 'partition', file: layout.path });
+    };
+    let matches;
+    if (!selector) {
+        matches = layout.partitions.filter((p) => isExt(p.fileSystem.type));
+        if (matches.length === 0)
+            err(`${layout.path} has no ext2/3/4 partition to write into; choose one with the partition input (a number, label=LABEL or name=NAME).`);
+        if (matches.length > 1)
+            err(`${layout.path} has ${matches.length} ext2/3/4 partitions (${matches.map((p) => p.number).join(', ')}); choose one with the partition input (a number, label=LABEL or name=NAME).`);
+    }
+    else {
+        matches = layout.partitions.filter((p) => {
+            switch (selector.kind) {
+                case 'number':
+                    return p.number === selector.number;
+                case 'label': {
+                    const label = p.fileSystem.label;
+                    if (label === null)
+                        return false;
+                    return isFat(p.fileSystem.type) ? label.toUpperCase() === selector.value.toUpperCase() : label === selector.value;
+                }
+                case 'name':
+                    return p.name === selector.value;
+            }
+        });
+        const what = describeSelector(selector);
+        if (selector.kind === 'name' && layout.table !== 'gpt')
+            err(`name= selects GPT partition names, but ${layout.path} has ${layout.table === 'mbr' ? 'an MBR' : 'no partition table'}; use a number or label=.`);
+        if (matches.length === 0)
+            err(`No partition of ${layout.path} matches ${what}.`);
+        if (matches.length > 1)
+            err(`${matches.length} partitions of ${layout.path} match ${what} (${matches.map((p) => p.number).join(', ')}); select by number instead.`);
+    }
+    const chosen = matches[0];
+    // A table whose partitions overlap is broken: whichever of them is written, the other may
+    // lose data, and an image made from it would carry the damage to every device.
+    const overlaps = overlappingPartitions(layout.partitions);
+    if (overlaps.length > 0) {
+        const shown = overlaps.slice(0, 3).map(overlapText).join('; ');
+        throw new ImageError(`The partition table of ${layout.path} is inconsistent: ${shown}${overlaps.length > 3 ? ` (and ${overlaps.length - 3} more pairs)` : ''}. credbake does not write into an image whose partitions overlap: fix the table (sfdisk, gdisk) or rebuild the image.\nPartitions of ${layout.path}:\n${table}`, { input: 'image', file: layout.path });
+    }
+    if (chosen.kind === 'extended')
+        err(`Partition ${chosen.number} is an extended partition (a container for logical partitions 5 and up); select one of the logical partitions.`);
+    if (!isWritable(chosen)) {
+        err(`Partition ${chosen.number} of ${layout.path} has ${chosen.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${chosen.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`);
+    }
+    if (chosen.start + chosen.size > layout.size) {
+        err(`Partition ${chosen.number} ends at byte ${chosen.start + chosen.size}, past the end of ${layout.path} (${layout.size} bytes): the image is truncated. Rebuild or re-download it.`);
+    }
+    return chosen;
+}
+
+// The entries of a tar archive held in memory (a decompressed overlay of a few KiB): POSIX ustar
+// headers, pax 'x' records (path, linkpath, size, uid, gid) and GNU long names, each header's
+// checksum checked. Nothing is copied: contents are views of the archive. Stricter and far cheaper
+// per archive than a stream extractor, and nothing in it can make verify write a file.
+const BLOCK = 512;
+class TarFormatError extends Error {
+}
+function text(block, start, length) {
+    const field = block.subarray(start, start + length);
+    const end = field.indexOf(0);
+    return field.toString('utf8', 0, end === -1 ? length : end);
+}
+function number(block, start, length, what) {
+    const first = block[start];
+    // GNU base-256: the first byte's top bit set.
+    if (first & 0x80) {
+        let value = first & 0x7f;
+        for (let i = start + 1; i < start + length; i++)
+            value = value * 256 + block[i];
+        if (!Number.isSafeInteger(value))
+            throw new TarFormatError(`its ${what} field is out of range`);
+        return value;
+    }
+    // Octal digits, with leading spaces and a trailing NUL or space.
+    let value = 0;
+    let i = start;
+    const end = start + length;
+    while (i < end && block[i] === 0x20)
+        i++;
+    let digits = 0;
+    for (; i < end; i++) {
+        const c = block[i];
+        if (c >= 0x30 && c <= 0x37) {
+            value = value * 8 + (c - 0x30);
+            digits++;
+        }
+        else
+            break;
+    }
+    for (; i < end; i++) {
+        const c = block[i];
+        if (c !== 0 && c !== 0x20)
+            throw new TarFormatError(`its ${what} field is not an octal number`);
+    }
+    return digits === 0 ? 0 : value;
+}
+function checksumOk(block) {
+    const recorded = number(block, 148, 8, 'checksum');
+    // The sum of the header's bytes with the checksum field read as eight spaces.
+    let unsigned = 8 * 0x20;
+    for (let i = 0; i < 148; i++)
+        unsigned += block[i];
+    for (let i = 156; i < BLOCK; i++)
+        unsigned += block[i];
+    if (recorded === unsigned)
+        return true;
+    // Some old writers summed signed bytes.
+    let signed = 8 * 0x20;
+    for (let i = 0; i < BLOCK; i++) {
+        if (i >= 148 && i < 156)
+            continue;
+        const byte = block[i];
+        signed += byte > 127 ? byte - 256 : byte;
+    }
+    return recorded === signed;
+}
+/** "key=value" records of a pax extended header. */
+function paxRecords(data) {
+    const records = new Map();
+    let at = 0;
+    while (at < data.length) {
+        const space = data.indexOf(0x20, at);
+        if (space === -1)
+            throw new TarFormatError('a pax record has no length');
+        const length = Number(data.toString('latin1', at, space));
+        if (!Number.isInteger(length) || length <= 0 || at + length > data.length)
+            throw new TarFormatError('a pax record has a bad length');
+        const record = data.toString('utf8', space + 1, at + length - 1);
+        const equals = record.indexOf('=');
+        if (equals === -1)
+            throw new TarFormatError('a pax record has no "="');
+        records.set(record.slice(0, equals), record.slice(equals + 1));
+        at += length;
+    }
+    return records;
+}
+function zeros(bytes, from, to) {
+    for (let i = from; i < to; i++)
+        if (bytes[i] !== 0)
+            return false;
+    return true;
+}
+function devicePath(name) {
+    // The usual names ("var/sota/import/", "var/sota/import/pkey.pem") without splitting them.
+    if (!name.startsWith('/') && !name.startsWith('.') && !name.includes('//') && !name.includes('/./') && !name.includes('/../')) {
+        return `/${name.endsWith('/') ? name.slice(0, -1) : name}`;
+    }
+    const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+    return `/${parts.join('/')}`;
+}
+const TYPES = { '0': 'file', '\0': 'file', '7': 'file', '5': 'directory', '2': 'symlink', '1': 'hardlink' };
+/** Every entry of `archive`, in order. Throws TarFormatError when it is not a tar archive. */
+function tarEntries(archive) {
+    const entries = [];
+    let pax;
+    let longName;
+    let longLink;
+    let at = 0;
+    for (;;) {
+        if (at + BLOCK > archive.length) {
+            // An archive ends with zero blocks; GNU tar and others accept one that just stops.
+            if (zeros(archive, at, archive.length))
+                break;
+            throw new TarFormatError('it ends inside a header');
+        }
+        const header = archive.subarray(at, at + BLOCK);
+        if (header[0] === 0 && zeros(archive, at, at + BLOCK))
+            break;
+        if (!checksumOk(header))
+            throw new TarFormatError(`the header at byte ${at} has a wrong checksum`);
+        const flag = String.fromCharCode(header[156]);
+        const size = number(header, 124, 12, 'size');
+        const dataStart = at + BLOCK;
+        const dataEnd = dataStart + size;
+        if (dataEnd > archive.length)
+            throw new TarFormatError(`the entry at byte ${at} runs past the end of the archive`);
+        const data = archive.subarray(dataStart, dataEnd);
+        at = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+        if (flag === 'x') {
+            pax = paxRecords(data);
+            continue;
+        }
+        if (flag === 'g')
+            continue;
+        if (flag === 'L' || flag === 'K') {
+            const value = data.toString('utf8').replace(/\0+$/, '');
+            if (flag === 'L')
+                longName = value;
+            else
+                longLink = value;
+            continue;
+        }
+        const magic = header.toString('latin1', 257, 262);
+        const prefix = magic === 'ustar' ? text(header, 345, 155) : '';
+        const name = pax?.get('path') ?? longName ?? (prefix ? `${prefix}/${text(header, 0, 100)}` : text(header, 0, 100));
+        const linkTarget = pax?.get('linkpath') ?? longLink ?? text(header, 157, 100);
+        const paxNumber = (key, fallback) => {
+            const value = pax?.get(key);
+            return value !== undefined && /^\d+$/.test(value) ? Number(value) : fallback;
+        };
+        const type = TYPES[flag] ?? 'other';
+        entries.push({
+            path: devicePath(name),
+            type,
+            flag,
+            mode: number(header, 100, 8, 'mode') & 0o7777,
+            uid: paxNumber('uid', number(header, 108, 8, 'uid')),
+            gid: paxNumber('gid', number(header, 116, 8, 'gid')),
+            content: data,
+            ...(type === 'symlink' || type === 'hardlink' ? { linkTarget } : {})
+        });
+        pax = undefined;
+        longName = undefined;
+        longLink = undefined;
+    }
+    return entries;
+}
+
+// Reading a device's output as it is now, per format, for `credbake verify`: a "dir" tree, a
+// .tar.gz overlay, an image or a partition (compressed ones decompressed into the secret temp
+// folder first, streamed to a sparse file). Inside images the files are read by the same
+// debugfs/mtools read-back the writers use to check what they wrote.
+//
+// An output is evidence, not trusted: nothing is reached through a symbolic link (a link anywhere
+// in a tree is reported, never followed, so a link to / cannot make verify walk the host), a file
+// is read only up to the size the manifest gives it, a tree is walked only up to MAX_TREE_ENTRIES,
+// and an overlay is decompressed in memory only up to what the files it should hold can take.
+/** The output cannot be read at all (missing, truncated, not an archive): one problem, the device fails. */
+class OutputUnreadable extends Error {
+}
+/** Entries a "dir" tree may have before verify stops walking it (credbake writes about eight). */
+const MAX_TREE_ENTRIES = 4096;
+/** Most bytes an overlay may decompress to on top of the files it should hold. */
+const OVERLAY_SLACK = 1 << 20;
+/** A private key's size is not recorded: at most this is read of one. */
+const MAX_KEY_BYTES = 64 << 10;
+/** No file of an output is read beyond this, whatever size the manifest gives it. */
+const MAX_FILE_BYTES = 16 << 20;
+/** However large the manifest says the files are, an overlay is not decompressed beyond this. */
+const MAX_OVERLAY_BYTES = 64 << 20;
+/** Whether folders and files may carry owners other than the user running verify (owners are compared only then). */
+const asRoot = () => process.getuid?.() === 0;
+async function readOutput(context, device, request) {
+    const target = path.join(context.outputDir, ...device.output.path.split('/'));
+    // The folder holding the outputs is output-dir's; a link there would lead every read elsewhere.
+    refuseLinkedParent(context.outputDir, device.output.path);
+    const format = context.header.output.format;
+    // An overlay is opened without following a link and read at once (no separate lstat).
+    if (format === 'tar')
+        return readTarOutput(target, device, request);
+    let info;
+    try {
+        // Synchronous: a verify thread does nothing else meanwhile, and a hop through libuv's pool per
+        // call costs more than the call.
+        info = lstatSync(target);
+    }
+    catch (error) {
+        const code = error.code;
+        throw new OutputUnreadable(`output ${device.output.path} is ${code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`);
+    }
+    if (info.isSymbolicLink())
+        throw new OutputUnreadable(`output ${device.output.path} is a symbolic link (to ${linkTarget(target)}); verify does not follow links`);
+    // An image shorter than recorded was cut off (a copy or upload that stopped): say so plainly
+    // rather than report what a file system cut in half looks like.
+    if ((format === 'image' || format === 'partition') && info.isFile() && info.size < device.output.size) {
+        throw new OutputUnreadable(`output ${device.output.path} is truncated: ${info.size} bytes, the manifest records ${device.output.size}`);
+    }
+    switch (format) {
+        case 'dir':
+            if (!info.isDirectory())
+                throw new OutputUnreadable(`output ${device.output.path} is not a folder`);
+            return readDirOutput(target, request);
+        case 'image':
+        case 'partition':
+            if (!info.isFile())
+                throw new OutputUnreadable(`output ${device.output.path} is not a file`);
+            return readImageOutput(context, target, device, request);
+        default:
+            throw new OutputUnreadable(`output format ${format} is not one credbake verify reads`);
+    }
+}
+const checkedParents = new Map();
+/** The folders between output-dir and the output (overlays/, devices/, ...) must not be links. */
+function refuseLinkedParent(outputDir, relative) {
+    const parts = relative.split('/').slice(0, -1);
+    for (let depth = 1; depth <= parts.length; depth++) {
+        const folder = path.join(outputDir, ...parts.slice(0, depth));
+        let problem = checkedParents.get(folder);
+        if (!checkedParents.has(folder)) {
+            let info;
+            try {
+                info = lstatSync(folder);
+            }
+            catch {
+                info = undefined;
+            }
+            problem = info?.isSymbolicLink() ? `${parts.slice(0, depth).join('/')}/ in output-dir is a symbolic link (to ${linkTarget(folder)}); verify does not follow links` : undefined;
+            checkedParents.set(folder, problem);
+        }
+        if (problem)
+            throw new OutputUnreadable(problem);
+    }
+}
+function linkTarget(file) {
+    try {
+        return JSON.stringify(readlinkSync(file));
+    }
+    catch {
+        return 'somewhere';
+    }
+}
+/** Every folder above `devicePath` ("/var/sota/import/x" → "/", "/var", "/var/sota", "/var/sota/import"). */
+function foldersAbove(devicePath) {
+    // Every device's bundle has the same few paths.
+    let folders = foldersCache.get(devicePath);
+    if (!folders) {
+        const parts = devicePath.split('/').filter(Boolean);
+        folders = ['/'];
+        for (let depth = 1; depth < parts.length; depth++)
+            folders.push(`/${parts.slice(0, depth).join('/')}`);
+        if (foldersCache.size > 1024)
+            foldersCache.clear();
+        foldersCache.set(devicePath, folders);
+    }
+    return folders;
+}
+const foldersCache = new Map();
+function hostPath(root, devicePath) {
+    return path.join(root, ...devicePath.split('/').filter(Boolean));
+}
+/** Read at most `limit` bytes of a regular file, refusing a link (O_NOFOLLOW) and anything but a file. */
+function readCapped(file, limit) {
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+        const stats = fstatSync(fd);
+        if (!stats.isFile())
+            throw Object.assign(new Error(`it is ${kindOf(stats)}`), { code: 'ENOTFILE' });
+        const size = stats.size;
+        if (size > limit)
+            return { content: null, size };
+        const content = Buffer.allocUnsafe(size);
+        let done = 0;
+        while (done < size) {
+            const n = readSync(fd, content, done, size - done, done);
+            if (n === 0)
+                break;
+            done += n;
+        }
+        return { content: done === size ? content : content.subarray(0, done), size: done };
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** Every entry of the tree under `root` by device path, never following a link; throws past MAX_TREE_ENTRIES. */
+function walkTree(root) {
+    const entries = new Map();
+    const pending = ['/'];
+    while (pending.length > 0) {
+        const folder = pending.pop();
+        for (const dirent of readdirSync(hostPath(root, folder), { withFileTypes: true })) {
+            const devicePath = folder === '/' ? `/${dirent.name}` : `${folder}/${dirent.name}`;
+            const stats = lstatSync(hostPath(root, devicePath));
+            const kind = stats.isSymbolicLink() ? 'link' : stats.isDirectory() ? 'folder' : stats.isFile() ? 'file' : 'other';
+            entries.set(devicePath, { kind, stats });
+            if (entries.size > MAX_TREE_ENTRIES)
+                throw new OutputUnreadable(`the tree holds more than ${MAX_TREE_ENTRIES} entries: not an output credbake wrote (verify stops walking it)`);
+            if (kind === 'folder')
+                pending.push(devicePath);
+        }
+    }
+    return entries;
+}
+function kindOf(stats) {
+    if (stats.isDirectory())
+        return 'a folder';
+    if (stats.isFIFO())
+        return 'a named pipe';
+    if (stats.isSocket())
+        return 'a socket';
+    if (stats.isBlockDevice() || stats.isCharacterDevice())
+        return 'a device node';
+    return 'not a regular file';
+}
+function readDirOutput(root, request) {
+    const owners = asRoot();
+    const rootStats = lstatSync(root);
+    let entries;
+    try {
+        entries = walkTree(root);
+    }
+    catch (error) {
+        if (error instanceof OutputUnreadable)
+            throw error;
+        throw new OutputUnreadable(`the tree cannot be read (${messageOf(error)})`);
+    }
+    const problems = [];
+    const files = new Map();
+    const wantedFolders = new Set();
+    for (const [wanted, limit] of request.files) {
+        for (const folder of foldersAbove(wanted))
+            wantedFolders.add(folder);
+        const entry = entries.get(wanted);
+        if (!entry || entry.kind !== 'file') {
+            files.set(wanted, null);
+            continue;
+        }
+        let read;
+        try {
+            read = readCapped(hostPath(root, wanted), limit);
+        }
+        catch (error) {
+            problems.push(`${wanted} cannot be read (${messageOf(error)})`);
+            files.set(wanted, null);
+            continue;
+        }
+        const { stats } = entry;
+        files.set(wanted, { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null, ...read });
+    }
+    const folders = new Map();
+    for (const folder of wantedFolders) {
+        const stats = folder === '/' ? rootStats : entries.get(folder)?.kind === 'folder' ? entries.get(folder).stats : undefined;
+        folders.set(folder, stats ? { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null } : null);
+    }
+    const extras = [];
+    for (const [devicePath, entry] of entries) {
+        if (entry.kind === 'link')
+            problems.push(`${devicePath} is a symbolic link (to ${linkTarget(hostPath(root, devicePath))}); verify does not follow links, and credbake writes none`);
+        else if (entry.kind === 'other')
+            problems.push(`${devicePath} is ${kindOf(entry.stats)}`);
+        else if (entry.kind === 'folder' ? !wantedFolders.has(devicePath) : !request.files.has(devicePath))
+            extras.push(entry.kind === 'folder' ? `${devicePath}/` : devicePath);
+    }
+    // The tree digest covers every file: with anything more or less in the tree it is a different
+    // tree, and each difference is already a problem of its own (nothing unasked is read).
+    const complete = extras.length === 0 && problems.length === 0 && [...files.values()].every((file) => file?.content);
+    const sha256 = complete
+        ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found.mode, uid: 0, gid: 0, content: found.content })))
+        : null;
+    return { sha256, files, listings: new Map(), folders, extras, problems };
+}
+/** Most bytes an overlay holding these files may decompress to. */
+function overlayCap(request) {
+    let total = OVERLAY_SLACK;
+    for (const limit of request.files.values())
+        total += limit + 3 * 512;
+    return Math.min(total, MAX_OVERLAY_BYTES);
+}
+async function readTarOutput(file, device, request) {
+    const cap = overlayCap(request);
+    const where = `output ${device.output.path}`;
+    let read;
+    try {
+        read = readCapped(file, cap);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT')
+            throw new OutputUnreadable(`${where} is missing`);
+        if (code === 'ELOOP')
+            throw new OutputUnreadable(`${where} is a symbolic link (to ${linkTarget(file)}); verify does not follow links`);
+        throw new OutputUnreadable(code === 'ENOTFILE' ? `${where} is not a file (${messageOf(error)})` : `${where} cannot be read (${messageOf(error)})`);
+    }
+    if (!read.content) {
+        // gzip never makes data much larger than it was: this is not an overlay of these files.
+        const sha256 = await sha256File(file).catch(() => null);
+        return {
+            sha256,
+            files: new Map(),
+            listings: new Map(),
+            problems: [`${where} is ${read.size} bytes, more than an overlay of the files the manifest lists can be (at most ${cap}); verify does not open it`],
+            opened: false
+        };
+    }
+    const sha256 = sha256Hex(read.content);
+    let entries;
+    try {
+        // Decompressed in memory only up to `cap`: a small file that inflates to gigabytes (a gzip
+        // bomb) stops there, costing no more memory than a real overlay.
+        entries = tarEntries(gunzipSync(read.content, { maxOutputLength: cap }));
+    }
+    catch (error) {
+        if (error.code === 'ERR_BUFFER_TOO_LARGE') {
+            return { sha256, files: new Map(), listings: new Map(), problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`], opened: false };
+        }
+        const why = error instanceof TarFormatError ? `not a tar archive: ${error.message}` : messageOf(error);
+        throw new OutputUnreadable(`${where} is not a readable .tar.gz (${why})`);
+    }
+    const problems = [];
+    const byPath = new Map();
+    for (const entry of entries) {
+        if (byPath.has(entry.path))
+            problems.push(`${where} holds ${entry.path} twice (extraction keeps the last)`);
+        byPath.set(entry.path, entry);
+    }
+    const files = new Map();
+    const wantedFolders = new Set();
+    for (const [wanted, limit] of request.files) {
+        for (const folder of foldersAbove(wanted))
+            wantedFolders.add(folder);
+        const entry = byPath.get(wanted);
+        if (!entry || entry.type !== 'file') {
+            files.set(wanted, null);
+            continue;
+        }
+        const size = entry.content.length;
+        files.set(wanted, { mode: entry.mode, uid: entry.uid, gid: entry.gid, content: size > limit ? null : entry.content, size });
+    }
+    // The archive's root ("./") is not an entry credbake writes: extraction would apply its mode to
+    // the folder it is extracted into.
+    wantedFolders.delete('/');
+    const folders = new Map();
+    for (const folder of wantedFolders) {
+        const entry = byPath.get(folder);
+        folders.set(folder, entry?.type === 'directory' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid } : null);
+    }
+    const extras = [];
+    for (const entry of byPath.values()) {
+        if (entry.type === 'symlink' || entry.type === 'hardlink')
+            problems.push(`${entry.path} is a ${entry.type === 'symlink' ? 'symbolic' : 'hard'} link (to ${JSON.stringify(entry.linkTarget ?? '')}); credbake writes none`);
+        else if (entry.type === 'other')
+            problems.push(`${entry.path} is a tar entry of type "${entry.flag}", not a file or folder`);
+        else if (entry.type === 'directory' ? !wantedFolders.has(entry.path) : !request.files.has(entry.path))
+            extras.push(entry.type === 'directory' ? `${entry.path}/` : entry.path);
+    }
+    return { sha256, files, listings: new Map(), folders, extras, problems };
+}
+async function readImageOutput(context, file, device, request) {
+    const sha256 = await sha256File(file);
+    // Compressed outputs (by content) are decompressed into the secret temp folder (streamed into a
+    // sparse file: zeros cost neither memory nor disk), removed after.
+    const prepared = await prepareBaseImage(file, context.tempDir).catch((error) => {
+        throw new OutputUnreadable(`output ${device.output.path} cannot be decompressed (${messageOf(error)})`);
+    });
+    try {
+        const image = prepared.path;
+        const offset = await partitionOffset(context, image, device);
+        const size = (await stat$1(image)).size;
+        const handle = await open$1(image, 'r');
+        const fs = await probeFileSystem(handle, offset).finally(() => handle.close());
+        if (fs.size !== null && offset + fs.size > size) {
+            throw new OutputUnreadable(`output ${device.output.path} is truncated: its ${fs.type} file system ends at byte ${offset + fs.size}, the image has ${size} bytes`);
+        }
+        const where = device.output.partition ? `partition ${device.output.partition.number}` : 'the file system';
+        const opts = { image, offset, partition: where, tempDir: context.tempDir, serial: device.serial };
+        const paths = [...request.files.keys()];
+        const files = new Map();
+        let listings;
+        if (isExt(fs.type)) {
+            const read = await readExtFiles(opts, paths, request.listings);
+            paths.forEach((p, i) => {
+                const found = read.files[i];
+                const content = found && found.type === 'regular' ? found.content : null;
+                files.set(p, found && content ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: content.length > request.files.get(p) ? null : content, size: content.length } : null);
+            });
+            listings = read.listings;
+        }
+        else if (isFat(fs.type)) {
+            const read = await readFatFiles(opts, paths, request.listings);
+            paths.forEach((p, i) => {
+                const content = read.files[i];
+                files.set(p, content ? { mode: null, uid: null, gid: null, content: content.length > request.files.get(p) ? null : content, size: content.length } : null);
+            });
+            listings = read.listings;
+        }
+        else {
+            throw new OutputUnreadable(`output ${device.output.path} holds no ext or FAT file system at byte ${offset}`);
+        }
+        return { sha256, files, listings, problems: [] };
+    }
+    finally {
+        await prepared.cleanup();
+    }
+}
+/**
+ * Where the file system starts: 0 in a partition output; in an image, the manifest entry's
+ * partition offset, or (older manifests without it) the recorded partition number looked up in
+ * the image's own partition table.
+ */
+async function partitionOffset(context, image, device) {
+    if (context.header.output.format === 'partition')
+        return 0;
+    if (device.output.partition)
+        return device.output.partition.offset;
+    const number = Number(/^\d+/.exec(context.header.output.image?.partition ?? '')?.[0] ?? Number.NaN);
+    const layout = await readDiskLayout(image);
+    const found = layout.partitions.find((p) => p.number === number) ?? (layout.partitions.length === 1 ? layout.partitions[0] : undefined);
+    if (!found)
+        throw new OutputUnreadable(`output ${device.output.path}: the manifest does not say which partition holds the credentials`);
+    return found.start;
+}
+
+var $schema = "https://json-schema.org/draft/2020-12/schema";
+var $id = "https://github.com/credbake/credbake/schema/manifest.schema.json";
+var title = "credbake review manifest";
+var description = "credbake-manifest.json: what credbake baked, for review before flashing. Holds no private key, no passphrase and nothing derived from the fleet CA key.";
+var type = "object";
+var required = [
+	"schemaVersion",
+	"tool",
+	"createdAt",
+	"fleetCa",
+	"profile",
+	"layout",
+	"output",
+	"shard",
+	"source",
+	"devices",
+	"counts",
+	"certificates",
+	"superseded",
+	"supersededCertificates"
+];
+var additionalProperties = false;
+var properties = {
+	schemaVersion: {
+		"const": 1
+	},
+	tool: {
+		type: "object",
+		required: [
+			"name",
+			"version"
+		],
+		additionalProperties: false,
+		properties: {
+			name: {
+				"const": "credbake"
+			},
+			version: {
+				type: "string",
+				pattern: "^\\d+\\.\\d+\\.\\d+"
+			}
+		}
+	},
+	createdAt: {
+		$ref: "#/$defs/time"
+	},
+	fleetCa: {
+		type: "object",
+		required: [
+			"subject",
+			"sha256",
+			"notBefore",
+			"notAfter",
+			"keyType",
+			"signatureAlgorithm",
+			"intermediate"
+		],
+		additionalProperties: false,
+		properties: {
+			subject: {
+				type: "string"
+			},
+			sha256: {
+				$ref: "#/$defs/sha256"
+			},
+			notBefore: {
+				$ref: "#/$defs/time"
+			},
+			notAfter: {
+				$ref: "#/$defs/time"
+			},
+			keyType: {
+				type: "string"
+			},
+			signatureAlgorithm: {
+				type: "string"
+			},
+			intermediate: {
+				type: "boolean"
+			}
+		}
+	},
+	profile: {
+		type: "object",
+		required: [
+			"name",
+			"keyType",
+			"subject",
+			"lifetime",
+			"backdateSeconds",
+			"serialNumberBytes",
+			"signatureAlgorithm",
+			"extensions"
+		],
+		additionalProperties: false,
+		properties: {
+			name: {
+				type: "string"
+			},
+			keyType: {
+				"enum": [
+					"ec-p256",
+					"ec-p384",
+					"rsa-2048",
+					"rsa-3072",
+					"rsa-4096",
+					"ed25519"
+				]
+			},
+			subject: {
+				type: "string"
+			},
+			san: {
+				type: "string"
+			},
+			lifetime: {
+				oneOf: [
+					{
+						type: "object",
+						required: [
+							"kind",
+							"days"
+						],
+						additionalProperties: false,
+						properties: {
+							kind: {
+								"const": "days"
+							},
+							days: {
+								type: "integer",
+								minimum: 1
+							}
+						}
+					},
+					{
+						type: "object",
+						required: [
+							"kind",
+							"notAfter"
+						],
+						additionalProperties: false,
+						properties: {
+							kind: {
+								"const": "until"
+							},
+							notAfter: {
+								$ref: "#/$defs/time"
+							}
+						}
+					},
+					{
+						type: "object",
+						required: [
+							"kind"
+						],
+						additionalProperties: false,
+						properties: {
+							kind: {
+								"const": "never"
+							}
+						}
+					}
+				]
+			},
+			backdateSeconds: {
+				type: "integer",
+				minimum: 0
+			},
+			serialNumberBytes: {
+				type: "integer",
+				minimum: 8,
+				maximum: 20
+			},
+			signatureAlgorithm: {
+				type: "string"
+			},
+			extensions: {
+				type: "array",
+				items: {
+					type: "object",
+					required: [
+						"name",
+						"oid",
+						"critical",
+						"value"
+					],
+					additionalProperties: false,
+					properties: {
+						name: {
+							"enum": [
+								"basicConstraints",
+								"keyUsage",
+								"extendedKeyUsage",
+								"subjectKeyIdentifier",
+								"authorityKeyIdentifier",
+								"subjectAltName"
+							]
+						},
+						oid: {
+							type: "string",
+							pattern: "^\\d+(\\.\\d+)+$"
+						},
+						critical: {
+							type: "boolean"
+						},
+						value: {
+							type: "string"
+						}
+					}
+				}
+			}
+		}
+	},
+	layout: {
+		type: "object",
+		required: [
+			"name",
+			"credentialsDir"
+		],
+		additionalProperties: false,
+		properties: {
+			name: {
+				"enum": [
+					"aktualizr",
+					"flat"
+				]
+			},
+			credentialsDir: {
+				type: "string",
+				pattern: "^/"
+			}
+		}
+	},
+	output: {
+		type: "object",
+		required: [
+			"format",
+			"compress"
+		],
+		additionalProperties: false,
+		properties: {
+			format: {
+				"enum": [
+					"image",
+					"partition",
+					"tar",
+					"dir"
+				]
+			},
+			compress: {
+				"enum": [
+					"none",
+					"gz",
+					"xz",
+					"zst"
+				]
+			},
+			image: {
+				type: "object",
+				required: [
+					"path"
+				],
+				additionalProperties: false,
+				properties: {
+					path: {
+						type: "string"
+					},
+					sha256: {
+						$ref: "#/$defs/sha256"
+					},
+					partition: {
+						type: "string"
+					},
+					preexisting: {
+						description: "Files already in the credentials folder of the base image that the bundle does not replace (the same on every device). verify accepts exactly these beside the bundle.",
+						type: "array",
+						items: {
+							type: "object",
+							required: [
+								"path",
+								"size",
+								"sha256",
+								"mode",
+								"owner"
+							],
+							additionalProperties: false,
+							properties: {
+								path: {
+									type: "string",
+									pattern: "^/"
+								},
+								partitionPath: {
+									type: "string",
+									pattern: "^/"
+								},
+								size: {
+									type: "integer",
+									minimum: 0
+								},
+								sha256: {
+									$ref: "#/$defs/sha256"
+								},
+								mode: {
+									oneOf: [
+										{
+											$ref: "#/$defs/octalMode"
+										},
+										{
+											type: "null"
+										}
+									]
+								},
+								owner: {
+									oneOf: [
+										{
+											type: "string",
+											pattern: "^\\d+:\\d+$"
+										},
+										{
+											type: "null"
+										}
+									]
+								}
+							}
+						}
+					}
+				}
+			},
+			ostree: {
+				description: "An OSTree target: os is the stateroot whose /var received the files; sysrootPaths is true when the outputs hold them at sysroot paths (/ostree/deploy/OS/var/...); deployments, for image formats, the stateroot's deployments in the base image.",
+				type: "object",
+				required: [
+					"os",
+					"sysrootPaths"
+				],
+				additionalProperties: false,
+				properties: {
+					os: {
+						type: "string",
+						pattern: "^[A-Za-z0-9_][A-Za-z0-9._+-]*$"
+					},
+					sysrootPaths: {
+						type: "boolean"
+					},
+					deployments: {
+						type: "array",
+						items: {
+							type: "string"
+						}
+					}
+				}
+			}
+		}
+	},
+	shard: {
+		type: "object",
+		required: [
+			"index",
+			"count"
+		],
+		additionalProperties: false,
+		properties: {
+			index: {
+				type: "integer",
+				minimum: 1
+			},
+			count: {
+				type: "integer",
+				minimum: 1
+			}
+		}
+	},
+	source: {
+		description: "What was baked from: the device manifest file and the SHA-256 of its bytes. credbake merge refuses shards whose sha256 differ.",
+		type: "object",
+		required: [
+			"manifest"
+		],
+		additionalProperties: false,
+		properties: {
+			manifest: {
+				type: "object",
+				required: [
+					"path",
+					"sha256"
+				],
+				additionalProperties: false,
+				properties: {
+					path: {
+						type: "string"
+					},
+					sha256: {
+						$ref: "#/$defs/sha256"
+					}
+				}
+			}
+		}
+	},
+	merged: {
+		description: "Only in a manifest written by credbake merge: the shard manifests it combines (shard is then 1/1).",
+		type: "array",
+		minItems: 1,
+		items: {
+			type: "object",
+			required: [
+				"shard",
+				"devices",
+				"superseded",
+				"manifest",
+				"createdAt"
+			],
+			additionalProperties: false,
+			properties: {
+				shard: {
+					type: "string",
+					pattern: "^[1-9]\\d*/[1-9]\\d*$"
+				},
+				devices: {
+					type: "integer",
+					minimum: 0
+				},
+				superseded: {
+					type: "integer",
+					minimum: 0
+				},
+				manifest: {
+					type: "string"
+				},
+				createdAt: {
+					$ref: "#/$defs/time"
+				}
+			}
+		}
+	},
+	warnings: {
+		description: "What a reviewer must know about the bake (also warnings in the log and the job summary), e.g. ab-slot, fat-private-key, preexisting-files.",
+		type: "array",
+		items: {
+			type: "object",
+			required: [
+				"code",
+				"message"
+			],
+			additionalProperties: false,
+			properties: {
+				code: {
+					type: "string"
+				},
+				message: {
+					type: "string"
+				}
+			}
+		}
+	},
+	devices: {
+		type: "array",
+		items: {
+			$ref: "#/$defs/device"
+		}
+	},
+	counts: {
+		type: "object",
+		required: [
+			"devices",
+			"superseded"
+		],
+		additionalProperties: false,
+		properties: {
+			devices: {
+				type: "integer",
+				minimum: 0
+			},
+			superseded: {
+				type: "integer",
+				minimum: 0
+			}
+		}
+	},
+	certificates: {
+		"const": "certificates.pem"
+	},
+	superseded: {
+		description: "Certificates issued for a device that are no longer its active one, with the reason: revoke them.",
+		type: "array",
+		items: {
+			type: "object",
+			required: [
+				"serial",
+				"deviceId",
+				"serialNumber",
+				"sha256",
+				"notAfter",
+				"issuedAt",
+				"reason"
+			],
+			additionalProperties: false,
+			properties: {
+				serial: {
+					type: "string"
+				},
+				deviceId: {
+					type: "string"
+				},
+				serialNumber: {
+					type: "string",
+					pattern: "^[0-7][0-9a-f]{31}$"
+				},
+				sha256: {
+					$ref: "#/$defs/sha256"
+				},
+				notAfter: {
+					$ref: "#/$defs/time"
+				},
+				issuedAt: {
+					$ref: "#/$defs/time"
+				},
+				reason: {
+					"enum": [
+						"never-written",
+						"output-redone",
+						"overwritten",
+						"not-in-manifest",
+						"reissued-changed"
+					]
+				},
+				changed: {
+					description: "For reissued-changed: what shaped the old certificate or its files and has changed.",
+					type: "array",
+					items: {
+						type: "string"
+					}
+				}
+			}
+		}
+	},
+	supersededCertificates: {
+		"const": "superseded.pem"
+	}
+};
+var $defs = {
+	sha256: {
+		type: "string",
+		pattern: "^[0-9a-f]{64}$"
+	},
+	time: {
+		type: "string",
+		format: "date-time"
+	},
+	octalMode: {
+		type: "string",
+		pattern: "^0[0-7]{3}$"
+	},
+	device: {
+		type: "object",
+		required: [
+			"serial",
+			"deviceId",
+			"certificate",
+			"output",
+			"files"
+		],
+		additionalProperties: false,
+		properties: {
+			serial: {
+				type: "string",
+				pattern: "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"
+			},
+			deviceId: {
+				type: "string",
+				pattern: "^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,63}$"
+			},
+			certificate: {
+				type: "object",
+				required: [
+					"serialNumber",
+					"subject",
+					"sha256",
+					"publicKeySha256",
+					"notBefore",
+					"notAfter",
+					"keySource"
+				],
+				additionalProperties: false,
+				properties: {
+					serialNumber: {
+						type: "string",
+						pattern: "^[0-7][0-9a-f]{31}$"
+					},
+					subject: {
+						type: "string"
+					},
+					san: {
+						description: "The certificate's subjectAltName as credbake renders it: TYPE:value names (DNS, URI, IP, email) in certificate order, joined by \", \", with \\ , { } in a value escaped by a backslash. Absent when the profile has no SAN template.",
+						type: "string"
+					},
+					sha256: {
+						$ref: "#/$defs/sha256"
+					},
+					publicKeySha256: {
+						$ref: "#/$defs/sha256"
+					},
+					notBefore: {
+						$ref: "#/$defs/time"
+					},
+					notAfter: {
+						$ref: "#/$defs/time"
+					},
+					keySource: {
+						"enum": [
+							"generated",
+							"csr"
+						]
+					}
+				}
+			},
+			output: {
+				type: "object",
+				required: [
+					"path",
+					"size",
+					"sha256"
+				],
+				additionalProperties: false,
+				properties: {
+					path: {
+						type: "string",
+						pattern: "^(devices|overlays|images|partitions)/"
+					},
+					size: {
+						type: "integer",
+						minimum: 0
+					},
+					sha256: {
+						$ref: "#/$defs/sha256"
+					},
+					bmap: {
+						description: "The bmap file (bmap 2.0) written beside an image output with input bmap: true; it describes the uncompressed image.",
+						type: "object",
+						required: [
+							"path",
+							"sha256"
+						],
+						additionalProperties: false,
+						properties: {
+							path: {
+								type: "string",
+								pattern: "^(images|partitions)/[^/]+\\.bmap$"
+							},
+							sha256: {
+								$ref: "#/$defs/sha256"
+							}
+						}
+					},
+					partition: {
+						type: "object",
+						required: [
+							"number",
+							"offset",
+							"size",
+							"fileSystem"
+						],
+						additionalProperties: false,
+						properties: {
+							number: {
+								type: "integer",
+								minimum: 0
+							},
+							offset: {
+								type: "integer",
+								minimum: 0
+							},
+							size: {
+								type: "integer",
+								minimum: 0
+							},
+							fileSystem: {
+								type: "string"
+							},
+							label: {
+								type: "string"
+							}
+						}
+					}
+				}
+			},
+			files: {
+				type: "array",
+				minItems: 1,
+				items: {
+					oneOf: [
+						{
+							description: "A private key: presence and mode only.",
+							type: "object",
+							required: [
+								"path",
+								"mode",
+								"owner",
+								"privateKey"
+							],
+							additionalProperties: false,
+							properties: {
+								path: {
+									type: "string",
+									pattern: "^/"
+								},
+								partitionPath: {
+									description: "Where the file is inside the partition (or the tar/dir output) when that differs from its path on the device (OSTree sysroots).",
+									type: "string",
+									pattern: "^/"
+								},
+								mode: {
+									oneOf: [
+										{
+											$ref: "#/$defs/octalMode"
+										},
+										{
+											type: "null"
+										}
+									]
+								},
+								owner: {
+									oneOf: [
+										{
+											type: "string",
+											pattern: "^\\d+:\\d+$"
+										},
+										{
+											type: "null"
+										}
+									]
+								},
+								privateKey: {
+									"const": true
+								}
+							}
+						},
+						{
+							type: "object",
+							required: [
+								"path",
+								"mode",
+								"owner",
+								"sha256",
+								"size",
+								"privateKey"
+							],
+							additionalProperties: false,
+							properties: {
+								path: {
+									type: "string",
+									pattern: "^/"
+								},
+								partitionPath: {
+									description: "Where the file is inside the partition (or the tar/dir output) when that differs from its path on the device (OSTree sysroots).",
+									type: "string",
+									pattern: "^/"
+								},
+								mode: {
+									oneOf: [
+										{
+											$ref: "#/$defs/octalMode"
+										},
+										{
+											type: "null"
+										}
+									]
+								},
+								owner: {
+									oneOf: [
+										{
+											type: "string",
+											pattern: "^\\d+:\\d+$"
+										},
+										{
+											type: "null"
+										}
+									]
+								},
+								sha256: {
+									$ref: "#/$defs/sha256"
+								},
+								size: {
+									type: "integer",
+									minimum: 0
+								},
+								privateKey: {
+									"const": false
+								}
+							}
+						}
+					]
+				}
+			}
+		}
+	}
+};
+var schemaJson = {
+	$schema: $schema,
+	$id: $id,
+	title: title,
+	description: description,
+	type: type,
+	required: required,
+	additionalProperties: additionalProperties,
+	properties: properties,
+	$defs: $defs
+};
+
+// The review manifest checked against schema/manifest.schema.json before anything else is read.
+// The schema is bundled (imported as JSON), so dist/ needs no repository beside it. A small
+// validator covers exactly the JSON Schema keywords that schema uses; an unknown keyword is a
+// bug here, not a pass, so a schema change that needs more makes the check fail loudly.
+const MANIFEST_SCHEMA = schemaJson;
+/** Keywords the validator implements; annotations (title, description, $schema, $id) are ignored. */
+const HANDLED = new Set([
+    'type', 'required', 'properties', 'additionalProperties', 'enum', 'const', 'pattern', 'items', '$ref',
+    'minimum', 'maximum', 'minItems', 'oneOf', 'anyOf', 'format', '$defs',
+    'title', 'description', '$schema', '$id'
+]);
+// RFC 3339 date-time, as the schema's "format": "date-time" means.
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+function typeOf(value) {
+    if (value === null)
+        return 'null';
+    if (Array.isArray(value))
+        return 'array';
+    if (typeof value === 'number')
+        return Number.isInteger(value) ? 'integer' : 'number';
+    return typeof value;
+}
+function matchesType(value, type) {
+    const actual = typeOf(value);
+    return actual === type || (type === 'number' && actual === 'integer');
+}
+function show$1(value) {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+function pointer(base, key) {
+    return `${base}/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+function resolveRef(root, ref) {
+    const match = /^#\/\$defs\/([^/]+)$/.exec(ref);
+    const defs = root.$defs;
+    const target = match ? defs?.[match[1]] : undefined;
+    if (!target)
+        throw new Error(`manifest schema: unsupported $ref ${ref}`);
+    return target;
+}
+function pointerOf(at) {
+    let path = '';
+    for (let node = at; node; node = node.up)
+        path = pointer('', node.key) + path;
+    return path;
+}
+function report(out, at, message) {
+    if (Array.isArray(out))
+        out.push({ path: pointerOf(at), message: message() });
+    else
+        out.count++;
+}
+const compiled = new WeakMap();
+/**
+ * A schema node as a function, made once: its keywords checked, its pattern compiled, its
+ * constants and sub-schemas resolved. A manifest of 100,000 entries is checked entry by entry,
+ * so only the per-value work remains. The checks and their order are those of JSON Schema's
+ * keywords as the manifest schema uses them; messages are made only when a problem is reported.
+ */
+function compile(root, schema) {
+    const known = compiled.get(schema);
+    if (known)
+        return known;
+    for (const key of Object.keys(schema))
+        if (!HANDLED.has(key))
+            throw new Error(`manifest schema: keyword "${key}" is not supported by credbake's validator`);
+    let self;
+    // A $ref may lead back here: the node is registered before its parts are compiled.
+    compiled.set(schema, (value, at, out) => self(value, at, out));
+    const ref = typeof schema.$ref === 'string' ? compile(root, resolveRef(root, schema.$ref)) : undefined;
+    const hasConst = 'const' in schema;
+    const constant = schema.const;
+    const constPrimitive = constant === null || typeof constant !== 'object';
+    const constJson = JSON.stringify(constant);
+    const enumValues = Array.isArray(schema.enum) ? schema.enum : undefined;
+    const enumSet = enumValues && enumValues.every((e) => e === null || typeof e !== 'object') ? new Set(enumValues) : undefined;
+    const enumJson = enumValues?.map((e) => JSON.stringify(e));
+    const type = typeof schema.type === 'string' ? schema.type : undefined;
+    const alternatives = ['oneOf', 'anyOf'].flatMap((keyword) => Array.isArray(schema[keyword]) ? [{ keyword, options: schema[keyword].map((option) => compile(root, option)) }] : []);
+    const pattern = typeof schema.pattern === 'string' ? new RegExp(schema.pattern, 'u') : undefined;
+    const dateTime = schema.format === 'date-time';
+    const minimum = typeof schema.minimum === 'number' ? schema.minimum : undefined;
+    const maximum = typeof schema.maximum === 'number' ? schema.maximum : undefined;
+    const minItems = typeof schema.minItems === 'number' ? schema.minItems : undefined;
+    const items = schema.items ? compile(root, schema.items) : undefined;
+    const required = (schema.required ?? []);
+    const properties = new Map(Object.entries((schema.properties ?? {})).map(([name, sub]) => [name, compile(root, sub)]));
+    const closed = schema.additionalProperties === false;
+    self = (value, at, out) => {
+        if (ref)
+            ref(value, at, out);
+        if (hasConst && (constPrimitive ? value !== constant : JSON.stringify(value) !== constJson)) {
+            report(out, at, () => `must be ${show$1(constant)}, is ${show$1(value)}`);
+            return;
+        }
+        if (enumValues && !(enumSet ? enumSet.has(value) : enumJson.includes(JSON.stringify(value)))) {
+            report(out, at, () => `must be one of ${enumValues.map(show$1).join(', ')}, is ${show$1(value)}`);
+            return;
+        }
+        if (type !== undefined && !matchesType(value, type)) {
+            report(out, at, () => `must be ${type === 'object' || type === 'array' || type === 'integer' ? `an ${type}` : `a ${type}`}, is ${typeOf(value)}`);
+            return;
+        }
+        for (const { keyword, options } of alternatives) {
+            // Counted first (cheap); the problems are spelled out only when the keyword fails.
+            const counts = options.map((option) => {
+                const tally = { count: 0 };
+                option(value, at, tally);
+                return tally.count;
+            });
+            const passing = counts.filter((count) => count === 0).length;
+            if (keyword === 'anyOf' ? passing === 0 : passing !== 1) {
+                if (passing > 1)
+                    report(out, at, () => 'matches more than one of the allowed forms');
+                else if (Array.isArray(out)) {
+                    options[counts.indexOf(Math.min(...counts))](value, at, out);
+                }
+                else
+                    out.count++;
+            }
+        }
+        if (typeof value === 'string') {
+            if (pattern && !pattern.test(value))
+                report(out, at, () => `${show$1(value)} does not match ${schema.pattern}`);
+            if (dateTime && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value))))
+                report(out, at, () => `${show$1(value)} is not an RFC 3339 date-time`);
+        }
+        else if (typeof value === 'number') {
+            if (minimum !== undefined && value < minimum)
+                report(out, at, () => `must be at least ${minimum}, is ${value}`);
+            if (maximum !== undefined && value > maximum)
+                report(out, at, () => `must be at most ${maximum}, is ${value}`);
+        }
+        else if (Array.isArray(value)) {
+            if (minItems !== undefined && value.length < minItems)
+                report(out, at, () => `must have at least ${minItems} item(s), has ${value.length}`);
+            if (items)
+                for (let i = 0; i < value.length; i++)
+                    items(value[i], { up: at, key: i }, out);
+        }
+        else if (value !== null && typeof value === 'object') {
+            const object = value;
+            for (const name of required)
+                if (!(name in object))
+                    report(out, at, () => `lacks the required property "${name}"`);
+            for (const name in object) {
+                const sub = properties.get(name);
+                if (sub)
+                    sub(object[name], { up: at, key: name }, out);
+                else if (closed)
+                    report(out, { up: at, key: name }, () => 'is not allowed here (no such property in the schema)');
+            }
+        }
+    };
+    compiled.set(schema, self);
+    return self;
+}
+function check(root, schema, value, at, out) {
+    compile(root, schema)(value, at, out);
+}
+/** Every place `value` departs from the manifest schema (empty when it conforms). */
+function validateManifest(value, schema = MANIFEST_SCHEMA) {
+    const out = [];
+    check(schema, schema, value, undefined, out);
+    return out;
+}
+/**
+ * Every place one element of the manifest's `devices` (or `superseded`) array departs from the
+ * schema, with paths as in the whole manifest ("/devices/7/output/sha256"): a streamed manifest is
+ * checked piece by piece, the header with empty arrays (validateManifest) and each element here.
+ */
+function validateArrayElement(array, index, value, schema = MANIFEST_SCHEMA) {
+    const properties = schema.properties;
+    const items = properties[array]?.items;
+    if (!items)
+        throw new Error(`manifest schema: no items schema for ${array}`);
+    const out = [];
+    check(schema, items, value, { up: { up: undefined, key: array }, key: index }, out);
+    return out;
+}
+
+// What verify's checking threads and its main thread pass each other.
+/** Where a file is inside the output: its partitionPath when the manifest gives one (OSTree sysroots), else its device path. */
+function locate(file) {
+    return file.partitionPath ?? file.path;
+}
+
+/** Most schema problems of one entry shown. */
+const SHOWN_PROBLEMS = 3;
+/** The extensions an image output takes from its base image (as the image sink names outputs). */
+const IMAGE_EXTENSIONS$1 = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin', '.iso', '.hddimg'];
+/** The output path credbake gives `serial` under this header; undefined when the header does not say enough. */
+function expectedOutputPath(header, serial) {
+    const format = header.output.format;
+    const folder = FORMAT_SPECS[format]?.folder;
+    if (!folder)
+        return undefined;
+    const compressed = compressionExtension(header.output.compress);
+    switch (format) {
+        case 'tar':
+            return `${folder}/${serial}.tar.gz`;
+        case 'dir':
+            return `${folder}/${serial}`;
+        case 'partition':
+            return `${folder}/${serial}.img${compressed}`;
+        case 'image': {
+            const base = header.output.image?.path;
+            if (base === undefined)
+                return undefined;
+            const ext = path.extname(path.basename(base).replace(/\.(gz|xz|zst|zstd)$/i, '')).toLowerCase();
+            return `${folder}/${serial}${IMAGE_EXTENSIONS$1.includes(ext) ? ext : '.img'}${compressed}`;
+        }
+    }
+}
+function octal(mode) {
+    return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
+}
+/** How messages name a device file: its path under the credentials folder, else the full path. */
+function shortName(devicePath, credentialsDir) {
+    const dir = `${credentialsDir.replace(/\/+$/, '')}/`;
+    return devicePath.startsWith(dir) ? devicePath.slice(dir.length) : devicePath;
+}
+const leaving = new Map();
+/** Whether a path inside an output could lead out of it ("..", NUL, not absolute); cached, as every bundle has the same few. */
+function leavesOutput(file) {
+    let leaves = leaving.get(file);
+    if (leaves === undefined) {
+        leaves = file.split('/').some((part) => part === '..') || file.includes('\0') || !file.startsWith('/');
+        if (leaving.size > 1024)
+            leaving.clear();
+        leaving.set(file, leaves);
+    }
+    return leaves;
+}
+class DeviceChecker {
+    context;
+    certificates;
+    format;
+    credentialsDir;
+    roles;
+    constructor(context) {
+        this.context = context;
+        this.roles = roleCandidates(context.header);
+        this.certificates = new CertificateChecker(context.header, context.trust);
+        this.format = context.header.output.format;
+        this.credentialsDir = context.header.layout.credentialsDir;
+    }
+    /** Entry `index` of the manifest's devices, given as its JSON text. */
+    async check(index, text) {
+        let value;
+        try {
+            value = JSON.parse(text);
+        }
+        catch (error) {
+            return { index, malformed: `device entry ${index} is not JSON (${messageOf(error)})`, problems: [] };
+        }
+        const schema = validateArrayElement('devices', index, value);
+        if (schema.length > 0) {
+            const serial = value?.serial;
+            const shown = schema.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path} ${p.message}`).join('; ');
+            return { index, malformed: `device entry ${index}${typeof serial === 'string' ? ` (serial ${serial})` : ''} does not match schema/manifest.schema.json: ${shown}${schema.length > SHOWN_PROBLEMS ? ` (and ${schema.length - SHOWN_PROBLEMS} more)` : ''}`, problems: [] };
+        }
+        const device = value;
+        let problems;
+        try {
+            problems = await this.problemsOf(device);
+        }
+        catch (error) {
+            // A bug or an unexpected failure in one device must not hide the others.
+            problems = [`verify could not check this device: ${messageOf(error)}`];
+        }
+        return {
+            index,
+            serial: device.serial,
+            certificateSha256: device.certificate.sha256,
+            serialNumber: device.certificate.serialNumber,
+            sums: deviceSums(device, this.format),
+            problems
+        };
+    }
+    async problemsOf(device) {
+        const problems = [];
+        const expected = expectedOutputPath(this.context.header, device.serial);
+        if (expected !== undefined && device.output.path !== expected) {
+            // The claim is about another output (or none credbake writes): it is not read.
+            return [`output path ${JSON.stringify(device.output.path)} is not the one credbake gives serial ${device.serial} (${expected})`];
+        }
+        if (expected === undefined && !device.output.path.startsWith(`images/${device.serial}.`)) {
+            return [`output path ${JSON.stringify(device.output.path)} is not one credbake gives serial ${device.serial}`];
+        }
+        if (device.output.bmap)
+            problems.push(...(await this.bmapProblems(device.output.path, device.output.bmap)));
+        const escapes = device.files.map(locate).find(leavesOutput);
+        if (escapes !== undefined)
+            return [...problems, `file path ${JSON.stringify(escapes)} leaves the device's output; verify reads only inside it`];
+        const preexisting = this.preexisting();
+        // Where a file is read from is itself a claim: a partitionPath must be the sysroot path the
+        // header's OSTree stateroot gives it (else a decoy could be checked in the real file's stead).
+        const misplaced = [...device.files, ...preexisting].map((file) => this.placementProblem(file)).filter((p) => p !== undefined);
+        if (misplaced.length > 0)
+            return [...problems, ...misplaced];
+        const request = this.requestFor(device, preexisting);
+        let view;
+        try {
+            view = await readOutput(this.context, device, request);
+        }
+        catch (error) {
+            if (error instanceof OutputUnreadable)
+                return [...problems, error.message];
+            if (isCredbakeError(error))
+                return [...problems, `output ${device.output.path} cannot be read: ${error.message.split('\n')[0]}`];
+            throw error;
+        }
+        if (view.sha256 !== null && view.sha256 !== device.output.sha256)
+            problems.push(`output ${device.output.path} has SHA-256 ${view.sha256}, the manifest records ${device.output.sha256}`);
+        problems.push(...view.problems);
+        if (view.opened === false)
+            return problems;
+        const found = this.fileProblems(device, view, problems);
+        this.folderProblems(view, problems);
+        this.extraProblems(device, view, preexisting, problems);
+        for (const file of preexisting)
+            this.preexistingProblems(file, view.files.get(locate(file)), problems);
+        this.credentialProblems(device, found, problems);
+        return problems;
+    }
+    /** Why a file's place inside the output is not the one credbake gives it; undefined when it is. */
+    placementProblem(file) {
+        const ostree = this.context.header.output.ostree;
+        let expected;
+        if (ostree?.sysrootPaths) {
+            try {
+                expected = sysrootPath(file.path, ostree.os);
+            }
+            catch {
+                return `${file.path} is outside /var, where no file can be on an OSTree system (stateroot ${ostree.os})`;
+            }
+        }
+        if ((file.partitionPath ?? file.path) === (expected ?? file.path))
+            return undefined;
+        if (expected === undefined)
+            return `${file.path} is recorded at ${JSON.stringify(file.partitionPath)} inside the output, but the review names no OSTree sysroot that would put it there`;
+        return `${file.path} is recorded at ${JSON.stringify(file.partitionPath ?? file.path)} inside the output, but stateroot ${ostree.os} puts it at ${expected}`;
+    }
+    preexisting() {
+        const image = this.context.header.output.image;
+        return this.format === 'image' || this.format === 'partition' ? (image?.preexisting ?? []) : [];
+    }
+    /** Every listed file (up to the size the manifest gives it), and for images the folders holding the credentials. */
+    requestFor(device, preexisting) {
+        const files = new Map();
+        // A file of another size than recorded is still read (up to a small bound), to say what it is.
+        // Never more than MAX_FILE_BYTES, whatever the manifest says: a credential file is small.
+        const bound = (size) => Math.min(Math.max(size, MAX_KEY_BYTES), MAX_FILE_BYTES);
+        for (const file of device.files)
+            files.set(locate(file), file.privateKey ? MAX_KEY_BYTES : bound(file.size ?? 0));
+        for (const file of preexisting)
+            files.set(locate(file), bound(file.size));
+        const dir = this.credentialsDir.replace(/\/+$/, '') || '/';
+        const listings = [...new Set(device.files.filter((f) => path.posix.dirname(f.path) === dir).map((f) => path.posix.dirname(locate(f))))];
+        return { files, listings: listings.length > 0 ? listings : [dir] };
+    }
+    /** The listed files against what is there; returns the files found, by device path. */
+    fileProblems(device, view, problems) {
+        const found = new Map();
+        for (const file of device.files) {
+            const name = shortName(file.path, this.credentialsDir);
+            const actual = view.files.get(locate(file));
+            if (!actual) {
+                problems.push(`${name} is missing`);
+                continue;
+            }
+            if (!actual.content) {
+                problems.push(file.privateKey ? `${name} is ${actual.size} bytes, more than a private key credbake writes` : `${name} is ${actual.size} bytes, the manifest records ${file.size}`);
+            }
+            else {
+                found.set(file.path, actual);
+                if (!file.privateKey) {
+                    if (file.size !== undefined && actual.content.length !== file.size)
+                        problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`);
+                    else if (file.sha256 !== undefined && sha256Hex(actual.content) !== file.sha256)
+                        problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`);
+                }
+            }
+            if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode)
+                problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`);
+            if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner)
+                problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`);
+        }
+        return found;
+    }
+    /** tar and dir: every folder above a file is there, 0755 and owned by root, as credbake writes them. */
+    folderProblems(view, problems) {
+        if (!view.folders)
+            return;
+        for (const [folder, found] of [...view.folders].sort(([a], [b]) => (a < b ? -1 : 1))) {
+            const name = folder === '/' ? `the top folder of ${this.format === 'dir' ? 'the tree' : 'the archive'} (the device's /)` : `folder ${folder}`;
+            if (!found) {
+                problems.push(`${name} is not in the ${this.format === 'dir' ? 'tree' : 'archive'} (extraction would make it with whatever mode the umask gives)`);
+                continue;
+            }
+            if (found.mode !== 0o755)
+                problems.push(`${name} has mode ${octal(found.mode)}, credbake writes 0755`);
+            if (found.uid !== null && (found.uid !== 0 || found.gid !== 0))
+                problems.push(`${name} is owned by ${found.uid}:${found.gid}, credbake writes 0:0`);
+        }
+    }
+    /** Anything nobody reviewed: tar and dir, any entry not listed; images, any name in the credentials folder not listed nor there before. */
+    extraProblems(device, view, preexisting, problems) {
+        const describe = (entry) => {
+            const folder = entry.endsWith('/');
+            const clean = folder ? entry.slice(0, -1) : entry;
+            return `${path.posix.basename(clean)}${folder ? '/' : ''} in ${path.posix.dirname(clean)} is not in the manifest (an extra ${folder ? 'folder' : 'file'})`;
+        };
+        for (const extra of view.extras ?? [])
+            problems.push(describe(extra));
+        if (view.listings.size === 0)
+            return;
+        // FAT (no modes recorded) compares names case-insensitively.
+        const fold = device.files.every((f) => f.mode === null) ? (n) => n.toUpperCase() : (n) => n;
+        const known = new Set([...device.files, ...preexisting].map((f) => fold(locate(f))));
+        for (const [folder, names] of view.listings) {
+            for (const name of names ?? []) {
+                if (!known.has(fold(path.posix.join(folder, name))))
+                    problems.push(`${name} in ${folder} is not in the manifest (an extra file)`);
+            }
+        }
+    }
+    /** A file the base image already had: still there as recorded. */
+    preexistingProblems(file, actual, problems) {
+        const name = `${shortName(file.path, this.credentialsDir)} (pre-existing in the base image)`;
+        if (!actual)
+            return void problems.push(`${name} is missing`);
+        if (!actual.content || actual.size !== file.size)
+            return void problems.push(`${name} is ${actual.size} bytes, the manifest records ${file.size}`);
+        if (sha256Hex(actual.content) !== file.sha256)
+            problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`);
+        if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode)
+            problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`);
+        if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner)
+            problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`);
+    }
+    /** The certificate file (chains, matches its entry and the header) and the key beside it. */
+    credentialProblems(device, found, problems) {
+        const roles = bundleRoles(this.roles, device);
+        if (!roles.certificate) {
+            problems.push(`the manifest lists no certificate file of layout ${this.context.header.layout.name} for this device`);
+            return;
+        }
+        const certificateFile = found.get(roles.certificate);
+        if (!certificateFile?.content)
+            return; // reported as missing above
+        const name = shortName(roles.certificate, this.credentialsDir);
+        // The flat layout's chain.pem (certificate and the CAs above it) may supply intermediates.
+        const chainFile = roles.chain ? found.get(roles.chain) : undefined;
+        const checked = this.certificates.check(name, certificateFile.content.toString('latin1'), device, chainFile?.content?.toString('latin1'));
+        problems.push(...checked.problems);
+        if (device.certificate.keySource === 'generated' && !roles.key)
+            problems.push(`the manifest lists no private key for a certificate whose key credbake generated`);
+        const keyFile = roles.key ? found.get(roles.key) : undefined;
+        if (roles.key && keyFile?.content && checked.certificate) {
+            const mismatch = this.certificates.keyMatches(shortName(roles.key, this.credentialsDir), keyFile.content, checked.certificate);
+            if (mismatch)
+                problems.push(mismatch);
+        }
+    }
+    /** The bmap beside an image output: where credbake puts it, with the SHA-256 the manifest records (flashing trusts its block checksums). */
+    async bmapProblems(outputPath, bmap) {
+        const expected = bmapPathFor(outputPath);
+        if (bmap.path !== expected)
+            return [`bmap path ${JSON.stringify(bmap.path)} is not the one credbake writes beside ${outputPath} (${expected})`];
+        let actual;
+        try {
+            const file = path.join(this.context.outputDir, ...bmap.path.split('/'));
+            // Hashed only as a regular file reached without a link (a FIFO would be waited on forever).
+            const info = lstatSync(file);
+            if (!info.isFile())
+                return [`bmap ${bmap.path} is ${info.isSymbolicLink() ? 'a symbolic link; verify does not follow links' : 'not a regular file'}`];
+            actual = await sha256File(file);
+        }
+        catch (error) {
+            return [`bmap ${bmap.path} is ${error.code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`];
+        }
+        return actual === bmap.sha256 ? [] : [`bmap ${bmap.path} has SHA-256 ${actual}, the manifest records ${bmap.sha256}`];
+    }
+}
+function roleCandidates(header) {
+    const rows = LAYOUT_FILES[header.layout.name] ?? [];
+    const inDir = (name) => path.posix.join(header.layout.credentialsDir, name);
+    return {
+        certificate: [...rows.filter((r) => r.source === 'certificate'), ...rows.filter((r) => r.source === 'certificate-chain')].map((r) => inDir(r.name)),
+        chain: rows.filter((r) => r.source === 'certificate-chain').map((r) => inDir(r.name))
+    };
+}
+/** The layout's certificate file and key file paths in a device's bundle. */
+function bundleRoles(candidates, device) {
+    const listed = (p) => device.files.some((f) => f.path === p);
+    const certificate = candidates.certificate.find(listed);
+    const chain = candidates.chain.find((p) => p !== certificate && listed(p));
+    return { certificate, chain, key: device.files.find((f) => f.privateKey)?.path };
+}
+
+// Reading a review manifest without holding it: a 100,000-device credbake-manifest.json is over
+// 100 MB of JSON, and JSON.parse of the whole file would take several times that in memory. One
+// pass over the bytes (read in chunks) finds the structure of the top-level object: every member
+// but the `devices` and `superseded` arrays is kept as its parsed value (the header and the footer
+// are small), and of those two arrays only where each element starts and ends in the file. The
+// elements are read back and parsed one batch at a time (readEntries), by whoever checks them.
+//
+// The scan checks the syntax of the top level and of the arrays' separators; each member and each
+// element is checked by JSON.parse when it is parsed. Key order does not matter (a manifest
+// reformatted with `jq -S` reads the same), a key given twice is refused (JSON leaves its meaning
+// open, and a reviewer could be shown one value while verify checks the other).
+var State;
+(function (State) {
+    State[State["Before"] = 0] = "Before";
+    State[State["Key"] = 1] = "Key";
+    State[State["Colon"] = 2] = "Colon";
+    State[State["ValueStart"] = 3] = "ValueStart";
+    State[State["Value"] = 4] = "Value";
+    State[State["ElementStart"] = 5] = "ElementStart";
+    State[State["Element"] = 6] = "Element";
+    State[State["AfterValue"] = 7] = "AfterValue";
+    State[State["End"] = 8] = "End";
+})(State || (State = {}));
+/** The elements in `bytes` at `offsets` (pairs), as text. */
+function entryTexts(bytes, offsets, first) {
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const texts = [];
+    for (let i = 0; i + 1 < offsets.length; i += 2)
+        texts.push({ index: first + i / 2, text: buffer.toString('utf8', offsets[i], offsets[i + 1]) });
+    return texts;
+}
+
+// Checking device entries on every core, in the pattern of the issuance pool (src/issue/pool.ts):
+// worker threads re-run the running bundle (recognised by their workerData role), get what every
+// check needs once (the manifest header, the trust, the folders), then batches of entries as the
+// manifest's own bytes (transferred, not copied) and answer each with one result per entry. From
+// src/ (tests) and for small manifests the main thread checks them itself.
+const VERIFIER_ROLE = 'credbake-verifier';
+async function checkBatch(checker, batch) {
+    const results = [];
+    for (const entry of entryTexts(batch.bytes, batch.offsets, batch.first))
+        results.push(await checker.check(entry.index, entry.text));
+    return results;
+}
+function checkerOf(init) {
+    return new DeviceChecker({ outputDir: init.outputDir, header: init.header, tempDir: init.tempDir, trust: init.trust.map((der) => new X509Certificate(der)) });
+}
+/** When this thread is a verify worker, serve batches (one at a time, in order) and return true; else false. */
+function runIfVerifierWorker() {
+    const data = workerData;
+    if (isMainThread || data?.role !== VERIFIER_ROLE || !parentPort)
+        return false;
+    const port = parentPort;
+    let checker;
+    let queue = Promise.resolve();
+    port.on('message', (message) => {
+        if ('init' in message) {
+            checker = checkerOf(message.init);
+            return;
+        }
+        const request = message;
+        queue = queue.then(async () => {
+            let reply;
+            try {
+                if (!checker)
+                    throw new Error('internal: a verify worker was asked before its init');
+                reply = { id: request.id, results: JSON.stringify(await checkBatch(checker, request.batch)) };
+            }
+            catch (error) {
+                reply = { id: request.id, error: serializeError(error) };
+            }
+            port.postMessage(reply);
+        });
+    });
+    return true;
+}
+
+// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance, device outputs, hashing and verify) and as
 // the PKCS#11 signer process (a child started with CREDBAKE_ROLE=pkcs11-signer).
 /** True when this thread is one of credbake's workers (and now serves as one). */
 function runIfWorker() {
-    return runIfDeviceWorker() || runIfIssuerWorker() || runIfHasherWorker() || (isMainThread && runIfPkcs11SignerProcess());
+    return runIfDeviceWorker() || runIfIssuerWorker() || runIfHasherWorker() || runIfVerifierWorker() || (isMainThread && runIfPkcs11SignerProcess());
 }
 
 // We use any as a valid input type
@@ -14190,7 +19378,7 @@ function loadFleetCa(input) {
         isIntermediate: !ca.subjectDer.equals(ca.issuerDer),
         subjectDer: ca.subjectDer,
         subject: ca.subject,
-        keyIdentifier: subjectKeyIdentifier(ca) ?? sha1(ca.subjectPublicKey),
+        keyIdentifier: subjectKeyIdentifier(ca) ?? sha1$1(ca.subjectPublicKey),
         sha256: sha256Hex(ca.der),
         notBefore: ca.notBefore,
         notAfter: ca.notAfter,
@@ -14366,153 +19554,6 @@ function checkLifetime(ca, lifetime, now) {
 function subjectKeyIdentifier(ca) {
     const identifier = ca.subjectKeyIdentifier;
     return identifier && identifier.length > 0 ? identifier : undefined;
-}
-
-// Asking the fleet CA's signer for many signatures at once (a token, KMS or signer program), with
-// up to `signer.concurrency` in flight, in order. After the first failure no further signature is
-// asked for; the first failure in device order is the one thrown, naming the device.
-// Every answer passes here on the main thread, so this is where a repeated signature is caught
-// (the same bytes as an earlier answer: HandedBack); whether each one verifies is checked where
-// its certificate is assembled (sealSigned), on the worker threads when there are some.
-async function signAll(signer, items) {
-    const signatures = new Array(items.length);
-    const failures = [];
-    const handedBack = handedBackBy(signer);
-    let next = 0;
-    const lane = async () => {
-        while (failures.length === 0 && next < items.length) {
-            const index = next++;
-            const { tbs, serial } = items[index];
-            try {
-                const signature = await signer.sign(tbs);
-                const earlier = handedBack.note(signature, `device ${serial}`);
-                // A malformed answer is named as such where it is verified, even when it repeats.
-                if (earlier !== undefined && !signatureShapeProblem(signer.publicKey, signature)) {
-                    throw badSignatureError(signer.description, serial, repeatedSignatureProblem(earlier));
-                }
-                signatures[index] = signature;
-            }
-            catch (error) {
-                failures.push({ index, error });
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(signer.concurrency, items.length)) }, lane));
-    if (failures.length) {
-        const first = failures.sort((a, b) => a.index - b.index)[0];
-        if (first.error instanceof CredbakeError)
-            throw first.error;
-        const serial = items[first.index]?.serial;
-        throw new FleetCaError(`fleet-ca-key: ${signer.description} failed to sign device ${serial}: ${messageOf(first.error)}`, {
-            input: 'fleet-ca-key',
-            ...(serial ? { serial } : {}),
-            cause: first.error
-        });
-    }
-    return signatures;
-}
-
-// Issuance on every core: a pool of worker threads when the code runs from the bundle, the main
-// thread otherwise (tests running src/ directly, or concurrency 1). Results keep device order.
-// With an in-memory CA key the workers sign as they build; with any other signer (a token, KMS or a
-// signer program) they build TBSCertificates and the main thread asks the signer, with up to
-// `signer.concurrency` signatures in flight, then checks each signature with the fleet CA's public
-// key and assembles the certificates.
-/** Below this many devices starting threads costs more than it saves. */
-const MIN_DEVICES_FOR_WORKERS = 200;
-/**
- * Worker threads for issuing `devices` (concurrency 0: one per core), or 0 to issue on this thread.
- * Workers re-run `script`, the running file: only possible for the bundled JavaScript, not src/*.ts.
- */
-function workerThreadsFor(options, script) {
-    const threads = options.concurrency === 0 ? os$1.availableParallelism() : options.concurrency;
-    return threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS ? 0 : threads;
-}
-function createIssuer(ca, profile, now, options) {
-    const { signer } = options;
-    const key = signer.inProcessKey;
-    const script = fileURLToPath(import.meta.url);
-    const threads = workerThreadsFor(options, script);
-    if (threads === 0) {
-        if (key) {
-            return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => { } };
-        }
-        return { threads: 1, issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))), close: async () => { } };
-    }
-    return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned));
-}
-/** Signs every TBSCertificate (see signAll), checks each signature and assembles the certificates, in order. */
-async function signAndAssemble(ca, signer, unsigned) {
-    const signatures = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial })));
-    // Checked here on the main thread: this path serves images, where a device costs far more than a verification.
-    return unsigned.map((item, index) => sealSigned(ca, item, signatures[index], signer.description));
-}
-class WorkerIssuer {
-    threads;
-    sign;
-    workers;
-    waiting = new Map();
-    nextId = 0;
-    constructor(script, init, threads, sign) {
-        this.threads = threads;
-        this.sign = sign;
-        this.workers = Array.from({ length: threads }, () => {
-            const worker = new Worker(script, { workerData: init });
-            worker.on('message', (reply) => this.settle(reply));
-            worker.on('error', (error) => this.failAll(error));
-            worker.on('exit', (code) => {
-                if (code !== 0)
-                    this.failAll(new Error(`an issuance worker exited with code ${code}`));
-            });
-            return worker;
-        });
-    }
-    async issue(devices) {
-        // One slice per worker; each slice is one message each way.
-        const size = Math.ceil(devices.length / this.workers.length);
-        const parts = await Promise.all(this.workers.map((worker, index) => {
-            const slice = devices.slice(index * size, (index + 1) * size);
-            if (slice.length === 0)
-                return Promise.resolve([]);
-            const id = this.nextId++;
-            return new Promise((resolve, reject) => {
-                this.waiting.set(id, { resolve, reject });
-                worker.postMessage({ id, devices: slice });
-            });
-        }));
-        if (this.sign)
-            return this.sign(parts.flat().map(reviveUnsigned));
-        return parts.flat().map(revive);
-    }
-    async close() {
-        await Promise.all(this.workers.map((worker) => worker.terminate()));
-    }
-    settle(reply) {
-        const waiter = this.waiting.get(reply.id);
-        if (!waiter)
-            return;
-        this.waiting.delete(reply.id);
-        if ('error' in reply)
-            waiter.reject(reviveError(reply.error));
-        else
-            waiter.resolve('credentials' in reply ? reply.credentials : reply.unsigned);
-    }
-    failAll(error) {
-        for (const waiter of this.waiting.values())
-            waiter.reject(error);
-        this.waiting.clear();
-    }
-}
-/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
-function asBuffer(bytes) {
-    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-function revive(credential) {
-    const der = credential.certificateDer;
-    return Buffer.isBuffer(der) ? credential : { ...credential, certificateDer: asBuffer(der) };
-}
-function reviveUnsigned(unsigned) {
-    return Buffer.isBuffer(unsigned.tbs) ? unsigned : { ...unsigned, tbs: asBuffer(unsigned.tbs) };
 }
 
 /** Whether a process with this pid exists on this machine (EPERM: it exists, owned by another user). */
@@ -17211,7 +22252,7 @@ function formatProblems(problems, total) {
  * A value quoted for a message: control and format characters escaped visibly (a manifest value
  * must not break or hide a log line), very long values shortened.
  */
-function show$1(value) {
+function show(value) {
     return quoteText(value);
 }
 
@@ -17311,13 +22352,13 @@ function checkHeader(names, line, rows) {
     for (const name of names) {
         if (name === '' || name.trim() === name)
             continue;
-        rows.problem(line, `column name ${show$1(name)} has white space around it; CSV keeps spaces as part of a name, so remove them (write "serial,device-id", not "serial, device-id")`);
+        rows.problem(line, `column name ${show(name)} has white space around it; CSV keeps spaces as part of a name, so remove them (write "serial,device-id", not "serial, device-id")`);
         ok = false;
     }
     if (!names.includes('serial')) {
         const near = names.find((name) => name.toLowerCase().replace(/[\s_-]/g, '') === 'serial');
-        const hint = near === undefined ? '' : `; found ${show$1(near)} (column names are case-sensitive)`;
-        const listed = names.slice(0, 10).map((name) => show$1(name)).join(', ');
+        const hint = near === undefined ? '' : `; found ${show(near)} (column names are case-sensitive)`;
+        const listed = names.slice(0, 10).map((name) => show(name)).join(', ');
         rows.problem(line, `no "serial" column in the header row (columns: ${listed})${hint}; the first row must name the columns`);
         ok = false;
     }
@@ -17325,7 +22366,7 @@ function checkHeader(names, line, rows) {
     names.forEach((name, index) => {
         const before = seen.get(name);
         if (name !== '' && before !== undefined) {
-            rows.problem(line, `column ${show$1(name)} appears twice in the header (columns ${before + 1} and ${index + 1})`);
+            rows.problem(line, `column ${show(name)} appears twice in the header (columns ${before + 1} and ${index + 1})`);
             ok = false;
         }
         seen.set(name, index);
@@ -17766,20 +22807,20 @@ function nameProblem(what, value) {
         return `${what} is empty`;
     const edge = edgeSpaceOf(value);
     if (edge !== undefined)
-        return `${what} ${show$1(value)} has ${edge} white space; values are taken as written, not trimmed: remove it`;
+        return `${what} ${show(value)} has ${edge} white space; values are taken as written, not trimmed: remove it`;
     if (!chars.test(value)) {
         const bad = [...new Set([...value].filter((c) => !chars.test(c)))].slice(0, 5);
         const listed = bad.map((c) => (c === ' ' ? 'space' : JSON.stringify(c))).join(', ');
-        return `${what} ${show$1(value)} contains ${listed}; only ${allowed} are allowed (${why})`;
+        return `${what} ${show(value)} contains ${listed}; only ${allowed} are allowed (${why})`;
     }
     if (value.startsWith('.'))
-        return `${what} ${show$1(value)} must not start with "." (${why})`;
+        return `${what} ${show(value)} must not start with "." (${why})`;
     if (value.length > MAX_NAME_LENGTH) {
-        return `${what} ${show$1(value)} is ${value.length} characters long; at most ${MAX_NAME_LENGTH} are allowed`;
+        return `${what} ${show(value)} is ${value.length} characters long; at most ${MAX_NAME_LENGTH} are allowed`;
     }
     if (what === 'serial' && WINDOWS_RESERVED.test(value)) {
         const stem = value.split('.')[0] ?? value;
-        return `serial ${show$1(value)} is a device name Windows reserves (${stem.toUpperCase()}); its output files could not be extracted there, choose another serial`;
+        return `serial ${show(value)} is a device name Windows reserves (${stem.toUpperCase()}); its output files could not be extracted there, choose another serial`;
     }
     return undefined;
 }
@@ -17791,10 +22832,10 @@ function nameProblem(what, value) {
 function textProblem(what, value, use) {
     const hidden = misleadingCharIn(value);
     if (hidden !== undefined)
-        return `${what} ${show$1(value)} contains ${hidden}; ${use}, so it must be plain visible text`;
+        return `${what} ${show(value)} contains ${hidden}; ${use}, so it must be plain visible text`;
     const edge = edgeSpaceOf(value);
     if (edge !== undefined) {
-        return `${what} ${show$1(value)} has ${edge} white space; ${use}, and values are taken as written: remove the space (or fix the quoting)`;
+        return `${what} ${show(value)} has ${edge} white space; ${use}, and values are taken as written: remove the space (or fix the quoting)`;
     }
     return undefined;
 }
@@ -17868,7 +22909,7 @@ class DeviceCollector {
         for (const [key, value] of entries) {
             if (key === '') {
                 if (value !== '')
-                    this.problem(line, `value ${show$1(value)} has no field name`);
+                    this.problem(line, `value ${show(value)} has no field name`);
                 continue;
             }
             if (key === '__proto__') {
@@ -17878,7 +22919,7 @@ class DeviceCollector {
             if (DEVICE_ID_KEYS.includes(key)) {
                 const previous = deviceIdKey === undefined ? undefined : fields[deviceIdKey];
                 if (previous !== undefined && previous !== '' && value !== '' && previous !== value) {
-                    this.problem(line, `${deviceIdKey} ${show$1(previous)} and ${key} ${show$1(value)} disagree; they are the same field, give one`);
+                    this.problem(line, `${deviceIdKey} ${show(previous)} and ${key} ${show(value)} disagree; they are the same field, give one`);
                 }
                 if (deviceIdKey === undefined || previous === '')
                     deviceIdKey = key;
@@ -17888,7 +22929,7 @@ class DeviceCollector {
         const serial = fields.serial;
         if (serial === undefined) {
             const near = Object.keys(fields).find((key) => key.toLowerCase().replace(/[\s_-]/g, '') === 'serial');
-            const hint = near === undefined ? '' : ` (found ${show$1(near)}; field names are case-sensitive)`;
+            const hint = near === undefined ? '' : ` (found ${show(near)}; field names are case-sensitive)`;
             this.problem(line, `no "serial" field; every device needs one${hint}`);
         }
         else {
@@ -17916,7 +22957,7 @@ class DeviceCollector {
             const value = fields[key];
             if (value === undefined)
                 continue;
-            const bad = textProblem(`field ${show$1(key)}: value`, value, 'the subject or SAN uses this field');
+            const bad = textProblem(`field ${show(key)}: value`, value, 'the subject or SAN uses this field');
             if (bad !== undefined)
                 this.problem(line, bad);
         }
@@ -17932,10 +22973,10 @@ class DeviceCollector {
         const seen = match !== -1 && rows.serial(match) === serial ? match : -1;
         const folded = seen === -1 ? match : -1;
         if (seen !== -1) {
-            this.problem(line, `duplicate serial ${show$1(serial)} on lines ${rows.line(seen)} and ${line}; serials must be unique`);
+            this.problem(line, `duplicate serial ${show(serial)} on lines ${rows.line(seen)} and ${line}; serials must be unique`);
         }
         else if (folded !== -1) {
-            this.problem(line, `serial ${show$1(serial)} (line ${line}) and serial ${show$1(rows.serial(folded))} (line ${rows.line(folded)}) differ only in case; ` +
+            this.problem(line, `serial ${show(serial)} (line ${line}) and serial ${show(rows.serial(folded))} (line ${rows.line(folded)}) differ only in case; ` +
                 'their output files would collide on case-insensitive file systems, make them unique');
         }
         else {
@@ -17944,7 +22985,7 @@ class DeviceCollector {
         const seenId = this.deviceIdRows.find(deviceId);
         // A repeated serial whose ID is the serial itself would only repeat the same complaint.
         if (seenId !== -1 && !(seen !== -1 && deviceId === serial)) {
-            this.problem(line, `duplicate device-id ${show$1(deviceId)} on lines ${rows.line(seenId)} and ${line}; device IDs must be unique`);
+            this.problem(line, `duplicate device-id ${show(deviceId)} on lines ${rows.line(seenId)} and ${line}; device IDs must be unique`);
         }
         else if (seenId === -1) {
             this.deviceIdRows.add(row);
@@ -17987,7 +23028,7 @@ class DeviceCollector {
             }
             count++;
             if (pairs.length < 3)
-                pairs.push(`${show$1(rows.deviceId(match))} (line ${rows.line(match)}) and ${show$1(rows.deviceId(row))} (line ${rows.line(row)})`);
+                pairs.push(`${show(rows.deviceId(match))} (line ${rows.line(match)}) and ${show(rows.deviceId(row))} (line ${rows.line(row)})`);
         }
         if (count === 0)
             return;
@@ -27259,7 +32300,7 @@ function checkCsrFiles(list) {
             checkBoundedFileSync(csr, { maxBytes: INPUT_LIMITS.csr, what: 'a CSR' });
         }
         catch (error) {
-            problems.add(list.line(row), `csr ${show$1(csr)} ${whyUnreadable(error)}`);
+            problems.add(list.line(row), `csr ${show(csr)} ${whyUnreadable(error)}`);
         }
     }
     problems.throwIfAny();
@@ -27286,364 +32327,6 @@ function decode(bytes, file) {
         throw new ManifestError(`${escapeText(file)}:1: the manifest is UTF-16 encoded; save it as UTF-8 (input "manifest")`, { file, line: 1 });
     }
     return bytes.toString('utf8');
-}
-
-const MANIFEST_FILE = 'credbake-manifest.json';
-const CERTIFICATES_FILE = 'certificates.pem';
-const SUPERSEDED_FILE = 'superseded.pem';
-const MANIFEST_SCHEMA_VERSION = 1;
-
-// Streams the review manifest, certificates.pem and superseded.pem: memory stays flat in the fleet
-// size (the superseded list goes to a temporary file and is spliced into the manifest's footer),
-// and the files appear (renamed into place) only when complete.
-/** What a stream holds in memory before `flushIfFull` writes it out. */
-const FLUSH_AT = 1 << 18;
-/**
- * A file written in pieces under a temporary name, then fsync'd and renamed into place. Text is
- * encoded into one reused buffer (no string or Buffer per piece), written through a FileHandle
- * (errors are thrown where they happen, a full disk included) when it fills, so streaming 100,000
- * device entries costs few system calls and little memory.
- */
-class AtomicStream {
-    target;
-    temp;
-    handle;
-    buffer = Buffer.allocUnsafe(FLUSH_AT * 2);
-    used = 0;
-    constructor(target) {
-        this.target = target;
-        this.temp = tempSibling(target);
-    }
-    /**
-     * Add text in memory (synchronous); `flushIfFull` or `commit` writes it out. `ascii`: the caller
-     * knows the text is ASCII (then encoded as latin1, which is cheaper and the same bytes).
-     */
-    push(text, ascii = false) {
-        // At most 3 bytes per UTF-16 unit.
-        if (this.used + text.length * 3 > this.buffer.length)
-            this.grow(this.used + text.length * 3);
-        this.used += this.buffer.write(text, this.used, ascii ? 'latin1' : 'utf8');
-    }
-    /** Add bytes in memory. */
-    pushBytes(bytes) {
-        if (this.used + bytes.length > this.buffer.length)
-            this.grow(this.used + bytes.length);
-        this.used += bytes.copy(this.buffer, this.used);
-    }
-    async write(text) {
-        this.push(text);
-        await this.flushIfFull();
-    }
-    async flushIfFull() {
-        if (this.used >= FLUSH_AT)
-            await this.flush();
-    }
-    async commit() {
-        const handle = await this.flush();
-        await handle.sync();
-        await handle.close();
-        this.handle = undefined;
-        await rename$1(this.temp, this.target);
-    }
-    async abandon() {
-        await this.handle?.close().catch(() => undefined);
-        this.handle = undefined;
-        await rm$1(this.temp, { force: true });
-    }
-    /** Write out what is held; returns the open handle. */
-    async flush() {
-        const handle = await this.open();
-        if (this.used)
-            await writeAll(handle, this.buffer.subarray(0, this.used));
-        this.used = 0;
-        // A very long piece grew the buffer: do not keep it.
-        if (this.buffer.length > FLUSH_AT * 8)
-            this.buffer = Buffer.allocUnsafe(FLUSH_AT * 2);
-        return handle;
-    }
-    grow(needed) {
-        const bigger = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
-        this.buffer.copy(bigger, 0, 0, this.used);
-        this.buffer = bigger;
-    }
-    async open() {
-        if (!this.handle) {
-            const handle = await open$1(this.temp, 'w+', 0o644);
-            this.handle = handle;
-            await handle.chmod(0o644); // no secret inside: readable by reviewers whatever the umask
-        }
-        return this.handle;
-    }
-}
-const quote = JSON.stringify;
-/**
- * A device entry as it appears in the manifest: exactly `JSON.stringify(device, null, 2)` indented
- * by four spaces, written out by hand (several times faster). Anything not of the usual shape
- * goes through JSON.stringify itself.
- */
-function deviceEntryJson(device) {
-    const { certificate: c, output: o, files } = device;
-    if (!usualShape(device))
-        return JSON.stringify(device, null, 2).replace(/\n/g, '\n    ');
-    let text = `{\n      "serial": ${quote(device.serial)},\n      "deviceId": ${quote(device.deviceId)},\n      "certificate": {` +
-        `\n        "serialNumber": ${quote(c.serialNumber)},\n        "subject": ${quote(c.subject)},\n        "sha256": ${quote(c.sha256)},` +
-        `\n        "publicKeySha256": ${quote(c.publicKeySha256)},\n        "notBefore": ${quote(c.notBefore)},\n        "notAfter": ${quote(c.notAfter)},` +
-        `\n        "keySource": ${quote(c.keySource)}\n      },\n      "output": {\n        "path": ${quote(o.path)},\n        "size": ${quote(o.size)},` +
-        `\n        "sha256": ${quote(o.sha256)}`;
-    if (o.partition)
-        text += `,\n        "partition": ${JSON.stringify(o.partition, null, 2).replace(/\n/g, '\n        ')}`;
-    if (o.bmap)
-        text += `,\n        "bmap": ${JSON.stringify(o.bmap, null, 2).replace(/\n/g, '\n        ')}`;
-    text += '\n      },\n      "files": ';
-    if (files.length === 0)
-        text += '[]';
-    else {
-        text += '[';
-        for (let i = 0; i < files.length; i++) {
-            const file = files[i];
-            text += `${i ? ',' : ''}\n        {\n          "path": ${quote(file.path)},\n          "mode": ${quote(file.mode)},\n          "owner": ${quote(file.owner)},`;
-            if (!file.privateKey)
-                text += `\n          "sha256": ${quote(file.sha256)},\n          "size": ${quote(file.size)},`;
-            text += `\n          "privateKey": ${file.privateKey}\n        }`;
-        }
-        text += '\n      ]';
-    }
-    return `${text}\n    }`;
-}
-const isText = (value) => typeof value === 'string';
-const isTextOrNull = (value) => value === null || typeof value === 'string';
-const isCount = (value) => typeof value === 'number' && Number.isFinite(value);
-/** The keys deviceEntry() makes, each of the type written by hand above. */
-function usualShape(device) {
-    const { certificate: c, output: o } = device;
-    if (Object.keys(device).length !== 5 || !isText(device.serial) || !isText(device.deviceId) || !c || !o || !Array.isArray(device.files))
-        return false;
-    if (Object.keys(c).length !== 7 || !isText(c.serialNumber) || !isText(c.subject) || !isText(c.sha256) || !isText(c.publicKeySha256))
-        return false;
-    if (!isText(c.notBefore) || !isText(c.notAfter) || !isText(c.keySource))
-        return false;
-    const outputKeys = 3 + (o.partition ? 1 : 0) + (o.bmap ? 1 : 0);
-    if (Object.keys(o).length !== outputKeys || !isText(o.path) || !isCount(o.size) || !isText(o.sha256))
-        return false;
-    for (const file of device.files) {
-        if (!file || !isText(file.path) || !isTextOrNull(file.mode) || !isTextOrNull(file.owner))
-            return false;
-        if (file.privateKey === true) {
-            if (Object.keys(file).length !== 4)
-                return false;
-        }
-        else if (file.privateKey !== false || Object.keys(file).length !== 6 || !isText(file.sha256) || !isCount(file.size))
-            return false;
-    }
-    return true;
-}
-class ReviewWriter {
-    outputDir;
-    manifest;
-    certificates;
-    supersededPems;
-    /** The superseded list's entries, as they go into the manifest's footer (never kept in memory). */
-    supersededList;
-    count = 0;
-    supersededEntries = 0;
-    constructor(outputDir) {
-        this.outputDir = outputDir;
-        this.manifest = new AtomicStream(path.join(outputDir, MANIFEST_FILE));
-        this.certificates = new AtomicStream(path.join(outputDir, CERTIFICATES_FILE));
-        this.supersededPems = new AtomicStream(path.join(outputDir, SUPERSEDED_FILE));
-        // A temporary name in output-dir: a killed run's leftover is removed like any temp file.
-        this.supersededList = new AtomicStream(path.join(outputDir, 'credbake-superseded-list'));
-    }
-    static async open(outputDir, header) {
-        const writer = new ReviewWriter(outputDir);
-        const head = JSON.stringify(header, null, 2);
-        writer.manifest.push(`${head.slice(0, -2)},\n  "devices": [`);
-        return writer;
-    }
-    /** A device's entry and certificate, held in memory until `drain` (synchronous). */
-    addNow(device, certificatePem) {
-        this.addText(deviceEntryJson(device), certificatePem);
-    }
-    /** A device's entry as its manifest text (see deviceEntryJson), and its certificate; `ascii`: both are. */
-    addText(entryJson, certificatePem, ascii = false) {
-        this.manifest.push(this.count === 0 ? '\n    ' : ',\n    ', true);
-        this.manifest.push(entryJson, ascii);
-        if (ascii) {
-            this.certificates.push(certificatePem, true);
-            if (!certificatePem.endsWith('\n'))
-                this.certificates.push('\n', true);
-            this.count++;
-            return;
-        }
-        this.certificates.push(certificatePem.endsWith('\n') ? certificatePem : `${certificatePem}\n`);
-        this.count++;
-    }
-    /** A certificate that is no longer its device's active one: listed for revocation (synchronous). */
-    supersedeNow(entry, certificatePem) {
-        this.supersededList.push(`${this.supersededEntries === 0 ? '\n    ' : ',\n    '}${JSON.stringify(entry, null, 2).replace(/\n/g, '\n    ')}`);
-        this.supersededEntries++;
-        this.supersededPems.push(certificatePem.endsWith('\n') ? certificatePem : `${certificatePem}\n`);
-    }
-    async add(device, certificatePem) {
-        this.addNow(device, certificatePem);
-        await this.drain();
-    }
-    async supersede(entry, certificatePem) {
-        this.supersedeNow(entry, certificatePem);
-        await this.drain();
-    }
-    /** Write out whatever stream holds much. */
-    async drain() {
-        await this.manifest.flushIfFull();
-        await this.certificates.flushIfFull();
-        await this.supersededPems.flushIfFull();
-        await this.supersededList.flushIfFull();
-    }
-    get devices() {
-        return this.count;
-    }
-    get supersededCount() {
-        return this.supersededEntries;
-    }
-    /** Finish the files and rename them into place; returns their paths. */
-    async commit() {
-        const footer = {
-            counts: { devices: this.count, superseded: this.supersededEntries },
-            certificates: CERTIFICATES_FILE,
-            superseded: [],
-            supersededCertificates: SUPERSEDED_FILE
-        };
-        const tail = JSON.stringify(footer, null, 2).slice(1);
-        const list = '"superseded": []';
-        const at = tail.indexOf(list) + list.length - 1;
-        this.manifest.push(`${this.count === 0 ? '' : '\n  '}],${tail.slice(0, at)}`);
-        if (this.supersededEntries) {
-            await this.spliceSupersededList();
-            this.manifest.push('\n  ');
-        }
-        this.manifest.push(`${tail.slice(at)}\n`);
-        await this.certificates.commit();
-        await this.supersededPems.commit();
-        // The manifest last: its presence says the run is complete.
-        await this.manifest.commit();
-        await this.supersededList.abandon();
-        await syncDir(this.outputDir);
-        return { manifest: this.manifest.target, certificates: this.certificates.target, superseded: this.supersededPems.target };
-    }
-    /** Copy the superseded list from its temporary file into the manifest, a chunk at a time. */
-    async spliceSupersededList() {
-        const list = await this.supersededList.flush();
-        const chunk = Buffer.allocUnsafe(FLUSH_AT);
-        for (let position = 0;;) {
-            const { bytesRead } = await list.read(chunk, 0, chunk.length, position);
-            if (bytesRead === 0)
-                break;
-            position += bytesRead;
-            this.manifest.pushBytes(chunk.subarray(0, bytesRead));
-            await this.manifest.flushIfFull();
-        }
-    }
-    async abandon() {
-        await Promise.all([this.manifest.abandon(), this.certificates.abandon(), this.supersededPems.abandon(), this.supersededList.abandon()]);
-    }
-}
-
-// output-dir/SHA256SUMS: one `sha256sum -c` line per output file, paths relative to output-dir, in
-// manifest order (the order devices are added), so the same journal always gives the same file.
-// Streamed through the review's AtomicStream: memory stays flat in the fleet size and the file
-// appears (temp, fsync, rename, 0644) only when complete.
-//
-// What is listed for each device:
-// - image, partition, tar (and compressed) outputs: the output file itself;
-// - its bmap file, when one was written (`output.bmap`);
-// - dir outputs: a folder cannot be hashed by sha256sum, so one line per file of the tree, except
-//   private keys: the manifest records only their presence and mode, never anything derived from
-//   a key, and a hash of the key file is derived from the device's private key.
-const SHA256SUMS_FILE = 'SHA256SUMS';
-const HEX64 = /^[0-9a-f]{64}$/;
-/**
- * One line in GNU coreutils' format: "HEX  NAME\n". A name holding a backslash, LF or CR is
- * escaped (\\, \n, \r) and the line starts with a backslash, as `sha256sum` itself writes it.
- */
-function sha256SumsLine(relativePath, sha256) {
-    if (!HEX64.test(sha256))
-        throw new Error(`SHA256SUMS: "${sha256}" is not a lower-case SHA-256 hex digest (for ${relativePath})`);
-    if (relativePath === '' || relativePath.startsWith('/') || relativePath.split('/').includes('..')) {
-        throw new Error(`SHA256SUMS: "${relativePath}" is not a path inside output-dir`);
-    }
-    if (!/[\\\n\r]/.test(relativePath))
-        return `${sha256}  ${relativePath}\n`;
-    const escaped = relativePath.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
-    return `\\${sha256}  ${escaped}\n`;
-}
-/** The SHA256SUMS lines of one manifest device entry, as [path, sha256] pairs. */
-function deviceSums(device, format) {
-    const sums = [];
-    if (format === 'dir') {
-        for (const file of device.files) {
-            if (file.privateKey || file.sha256 === undefined)
-                continue;
-            // Where the file is in the tree: its sysroot path when the output carries those (OSTree).
-            const inside = (file.partitionPath ?? file.path).split('/').filter(Boolean).join('/');
-            sums.push([path.posix.join(device.output.path, inside), file.sha256]);
-        }
-    }
-    else {
-        sums.push([device.output.path, device.output.sha256]);
-    }
-    if (device.output.bmap)
-        sums.push([device.output.bmap.path, device.output.bmap.sha256]);
-    return sums;
-}
-class Sha256SumsWriter {
-    stream;
-    lines = 0;
-    constructor(stream) {
-        this.stream = stream;
-    }
-    /** Start `outputDir/SHA256SUMS` (under a temporary name until commit). */
-    static open(outputDir) {
-        return new Sha256SumsWriter(new AtomicStream(path.join(outputDir, SHA256SUMS_FILE)));
-    }
-    /** One file: `relativePath` relative to output-dir, POSIX separators. */
-    async add(relativePath, sha256) {
-        await this.stream.write(sha256SumsLine(relativePath, sha256));
-        this.lines++;
-    }
-    /** One file (see add), held in memory until `drain`. */
-    addNow(relativePath, sha256) {
-        this.stream.push(sha256SumsLine(relativePath, sha256));
-        this.lines++;
-    }
-    /** Every file of one device's output (see addDevice), held in memory until `drain`. */
-    addDeviceNow(device, format) {
-        for (const [file, sha256] of deviceSums(device, format)) {
-            this.stream.push(sha256SumsLine(file, sha256));
-            this.lines++;
-        }
-    }
-    async drain() {
-        await this.stream.flushIfFull();
-    }
-    /**
-     * Every file of one device's output, as its manifest entry records it. `format` is the run's
-     * output format (header.output.format); needed to tell a dir output from a file output.
-     */
-    async addDevice(device, format) {
-        for (const [file, sha256] of deviceSums(device, format))
-            await this.add(file, sha256);
-    }
-    get count() {
-        return this.lines;
-    }
-    /** fsync and rename into place; returns the path. An empty fleet gives an empty file. */
-    async commit() {
-        await this.stream.commit();
-        return this.stream.target;
-    }
-    async abandon() {
-        await this.stream.abandon();
-    }
 }
 
 // The job summary: what a reviewer sees on the run page. HTML, because GitHub renders it and
@@ -27759,6 +32442,7 @@ const PUBLIC_KEY = bytesOf(',"publicKeySha256":');
 const NOT_BEFORE = bytesOf(',"notBefore":');
 const NOT_AFTER = bytesOf(',"notAfter":');
 const KEY_SOURCE = bytesOf(',"keySource":');
+const SAN = bytesOf(',"san":');
 const PEM = bytesOf(',"pem":');
 const FILES = bytesOf('},"files":[');
 const FILE_PATH = bytesOf('{"path":');
@@ -27774,7 +32458,7 @@ const isInteger = (json) => json !== undefined && json.charCodeAt(0) >= 0x30 && 
 /** An issued line's fields in place; undefined when it is laid out otherwise. */
 function issuedText(line) {
     const c = cursor$1.on(line);
-    let at, serial, deviceId, serialNumber, sha256, subject, publicKeySha256, notBefore, notAfter, keySource;
+    let at, serial, deviceId, serialNumber, sha256, subject, publicKeySha256, notBefore, notAfter, keySource, san;
     let pem;
     if (!(c.literal(ISSUED) && c.skip() &&
         c.literal(AT) && isString((at = c.token())) &&
@@ -27787,11 +32471,12 @@ function issuedText(line) {
         c.literal(NOT_BEFORE) && isString((notBefore = c.token())) &&
         c.literal(NOT_AFTER) && isString((notAfter = c.token())) &&
         c.literal(KEY_SOURCE) && isString((keySource = c.token())) &&
+        (!c.literal(SAN) || isString((san = c.token()))) &&
         c.literal(PEM) && (pem = c.string()) !== undefined &&
         c.byte(0x7d))) {
         return undefined;
     }
-    return { serial: valueOf(serial), sha256: valueOf(sha256), at: at, deviceId: deviceId, serialNumber: serialNumber, subject: subject, publicKeySha256: publicKeySha256, notBefore: notBefore, notAfter: notAfter, keySource: keySource, pem, ascii: c.ascii };
+    return { serial: valueOf(serial), sha256: valueOf(sha256), at: at, deviceId: deviceId, serialNumber: serialNumber, subject: subject, publicKeySha256: publicKeySha256, notBefore: notBefore, notAfter: notAfter, keySource: keySource, ...(san !== undefined ? { san } : {}), pem, ascii: c.ascii };
 }
 /** An issued line's certificate SHA-256, read in place; undefined when laid out otherwise. */
 function issuedKey(line) {
@@ -27808,8 +32493,10 @@ function issuedTextOf(record) {
     const fields = [record.at, record.serial, record.basis?.deviceId, c?.serialNumber, c?.sha256, c?.subject, c?.publicKeySha256, c?.notBefore, c?.notAfter, c?.keySource, c?.pem];
     if (!fields.every((field) => typeof field === 'string'))
         return undefined;
+    if (c.san !== undefined && typeof c.san !== 'string')
+        return undefined;
     const q = JSON.stringify;
-    return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), pem: c.pem, ascii: false };
+    return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), ...(c.san !== undefined ? { san: q(c.san) } : {}), pem: c.pem, ascii: false };
 }
 /** An issued record again, from its text: for the superseded list and the summary's first devices. */
 function issuedRecordOf(text) {
@@ -27827,6 +32514,7 @@ function issuedRecordOf(text) {
             notBefore: valueOf(text.notBefore),
             notAfter: valueOf(text.notAfter),
             keySource: valueOf(text.keySource),
+            ...(text.san !== undefined ? { san: valueOf(text.san) } : {}),
             pem: text.pem
         }
     };
@@ -27876,7 +32564,7 @@ function writtenText(line) {
 /** The manifest's device entry (indented as inside the devices list), from the two records' text. */
 function deviceEntryText(issued, written) {
     let text = `{\n      "serial": ${JSON.stringify(issued.serial)},\n      "deviceId": ${issued.deviceId},\n      "certificate": {` +
-        `\n        "serialNumber": ${issued.serialNumber},\n        "subject": ${issued.subject},\n        "sha256": ${JSON.stringify(issued.sha256)},` +
+        `\n        "serialNumber": ${issued.serialNumber},\n        "subject": ${issued.subject},${issued.san !== undefined ? `\n        "san": ${issued.san},` : ''}\n        "sha256": ${JSON.stringify(issued.sha256)},` +
         `\n        "publicKeySha256": ${issued.publicKeySha256},\n        "notBefore": ${issued.notBefore},\n        "notAfter": ${issued.notAfter},` +
         `\n        "keySource": ${issued.keySource}\n      },\n      "output": {\n        "path": ${written.path},\n        "size": ${written.size},` +
         `\n        "sha256": ${written.sha256}\n      },\n      "files": `;
@@ -27905,6 +32593,7 @@ function deviceEntry(issued, written) {
         certificate: {
             serialNumber: certificate.serialNumber,
             subject: certificate.subject,
+            ...(certificate.san !== undefined ? { san: certificate.san } : {}),
             sha256: certificate.sha256,
             publicKeySha256: certificate.publicKeySha256,
             notBefore: certificate.notBefore,
@@ -28130,6 +32819,7 @@ async function writeReviewFromJournal(outputDir, header, scope) {
         };
         // Pass 2: emit active devices in the order they completed; everything else is superseded.
         index = 0;
+        const wantSan = header.profile.san !== undefined;
         const format = header.output.format;
         const reread = await scanJournal(outputDir, (line) => {
             const at = index++;
@@ -28155,6 +32845,8 @@ async function writeReviewFromJournal(outputDir, header, scope) {
                 const issued = issuedOf(waiting);
                 if (pending.size === 0)
                     arena.clear();
+                if (wantSan)
+                    withSan(issued);
                 const isActive = active.is(serial, certificateSha256);
                 if (!isActive) {
                     supersede(issued, true);
@@ -28200,6 +32892,37 @@ async function writeReviewFromJournal(outputDir, header, scope) {
         await sums.abandon();
         await review.abandon();
         throw reviewWriteError(error, outputDir);
+    }
+}
+/**
+ * A certificate journaled before issued records carried the subjectAltName text (an earlier
+ * credbake, resumed now): the text is read from the certificate itself, so the review shows it.
+ */
+function withSan(issued) {
+    if (issued.record) {
+        const certificate = issued.record.certificate;
+        if (certificate.san === undefined) {
+            const san = sanOfPem(certificate.pem);
+            if (san !== undefined)
+                issued.record = { ...issued.record, certificate: { ...certificate, san } };
+        }
+    }
+    if (issued.text && issued.text.san === undefined) {
+        const san = sanOfPem(issued.text.pem);
+        if (san !== undefined)
+            issued.text.san = JSON.stringify(san);
+    }
+}
+function sanOfPem(pem) {
+    const blocks = readPemBlocks(pem);
+    const der = 'problem' in blocks ? undefined : blocks[0]?.der;
+    if (!der)
+        return undefined;
+    try {
+        return sanOfCertificate(der);
+    }
+    catch {
+        return undefined; // not a certificate credbake can read: verify reports it
     }
 }
 function reviewWriteError(error, outputDir) {
@@ -29317,6 +34040,7 @@ function throttledProgress(write, options = {}) {
     const intervalMs = options.intervalMs ?? (live ? LIVE_INTERVAL_MS : 5000);
     const firstAfterMs = live ? Math.max(intervalMs, LIVE_DELAY_MS) : intervalMs;
     const windowMs = options.windowMs ?? 30_000;
+    const verb = options.verb ?? 'baked';
     let samples = [];
     let started;
     let startDone = 0;
@@ -29348,7 +34072,7 @@ function throttledProgress(write, options = {}) {
             if (live)
                 clear();
             else if (shown)
-                show(`${describeCount(done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`);
+                show(`${describeCount(verb, done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`);
             shown = false;
             return;
         }
@@ -29361,15 +34085,15 @@ function throttledProgress(write, options = {}) {
         const oldest = samples[0];
         const rate = ratePerSecond(done - oldest.done, at - oldest.at);
         const eta = rate > 0 ? formatDuration(((total - done) / rate) * 1000) : 'unknown';
-        show(`${describeCount(done, total)}, ${formatRate(rate)}, ETA ${eta}`);
+        show(`${describeCount(verb, done, total)}, ${formatRate(rate)}, ETA ${eta}`);
     };
     return Object.assign(progress, { end: clear });
 }
 function ratePerSecond(devices, ms) {
     return devices / Math.max(ms / 1000, 1e-3);
 }
-function describeCount(done, total) {
-    return `baked ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} devices (${Math.floor((done / Math.max(total, 1)) * 100)}%)`;
+function describeCount(verb, done, total) {
+    return `${verb} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} devices (${Math.floor((done / Math.max(total, 1)) * 100)}%)`;
 }
 function formatRate(perSecond) {
     return `${perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : perSecond.toFixed(1)} devices/s`;
@@ -29389,7 +34113,7 @@ function formatDuration(ms) {
 // fs.glob). Supported: `*` and `?` within one path segment (not matching a leading "." unless the
 // pattern's segment starts with one), `[abc]`/`[a-z]` classes, and `**` as a whole segment for
 // zero or more folders. One pattern per line; relative patterns resolve against `baseDir`.
-const MAGIC$1 = /[*?[]/;
+const MAGIC = /[*?[]/;
 /** Segment pattern → RegExp over one path segment. */
 function segmentRegExp(segment) {
     let source = '';
@@ -29462,7 +34186,7 @@ function walk(dir, segments, at, found) {
         }
         return;
     }
-    if (!MAGIC$1.test(segment)) {
+    if (!MAGIC.test(segment)) {
         walk(path.join(dir, segment), segments, at + 1, found);
         return;
     }
@@ -29498,1215 +34222,6 @@ function expandGlobs(patterns, baseDir) {
             return false;
         }
     }).sort();
-}
-
-// Per-device copies of the base image. A reflink (copy-on-write clone) where the file system
-// supports it; else a sparse copy that writes only the base's non-zero blocks and leaves holes.
-// Node has no SEEK_DATA/SEEK_HOLE, so the base is scanned once for its data blocks (`DataMap`),
-// and every copy then writes only those, from memory when they fit the cache. Measured on a
-// 256 MiB image with 64 MiB of data (2-core VM, under load): ~30-70 ms per copy from memory,
-// ~90 ms reading the base each time, ~95 ms for `cp --sparse=always` (which re-reads and
-// re-scans every data block per copy and costs a process start), so the in-process copy is used.
-/** Append [start, end) to `ranges`, merging with the last range when they touch. */
-function addRange(ranges, start, end) {
-    const last = ranges[ranges.length - 1];
-    if (last && last[1] === start)
-        last[1] = end;
-    else
-        ranges.push([start, end]);
-}
-function dataBytesOf(ranges) {
-    return ranges.reduce((sum, [s, e]) => sum + (e - s), 0);
-}
-const BASE_READ_CHUNK = 8 << 20;
-/**
- * Read `file` once: SHA-256 of all its bytes, its non-zero 4 KiB blocks and, while they total at
- * most `cacheLimit` bytes, a copy of those blocks (so per-device copies never re-read the base).
- * Three separate reads (hash, scan, cache) cost about twice as much on a 256 MiB base.
- */
-async function scanBase(file, cacheLimit) {
-    const handle = await openForRead(file);
-    try {
-        const { size, blocks } = await handle.stat();
-        const hash = createHash('sha256');
-        const ranges = [];
-        // A base that allocates more than the limit is streamed from the start (its data is at most
-        // what it allocates, but rarely much less): memory stays bounded by the read buffers.
-        let cache = blocks * 512 <= cacheLimit ? [] : undefined;
-        let cached = 0;
-        // Two buffers: the next read is under way while this chunk is hashed and scanned.
-        const buffers = [Buffer.allocUnsafe(BASE_READ_CHUNK), Buffer.allocUnsafe(BASE_READ_CHUNK)];
-        const readChunk = (offset, index) => offset < size ? readFully(handle, buffers[index], Math.min(BASE_READ_CHUNK, size - offset), offset) : undefined;
-        let pending = readChunk(0, 0);
-        for (let offset = 0, index = 0; pending; offset += BASE_READ_CHUNK, index ^= 1) {
-            const length = Math.min(BASE_READ_CHUNK, size - offset);
-            const bytesRead = await pending;
-            if (bytesRead < length)
-                throw new ImageError(`The base image ${file} changed or was truncated while being read.`, { file });
-            pending = readChunk(offset + BASE_READ_CHUNK, index ^ 1);
-            const buffer = buffers[index];
-            hash.update(buffer.subarray(0, length));
-            for (const [s, e] of dataRuns(buffer, length)) {
-                addRange(ranges, offset + s, offset + e);
-                if (!cache)
-                    continue;
-                cached += e - s;
-                if (cached > cacheLimit)
-                    cache = undefined;
-                else
-                    cache.push({ offset: offset + s, data: Buffer.from(buffer.subarray(s, e)) });
-            }
-        }
-        return { map: { size, ranges, dataBytes: dataBytesOf(ranges) }, sha256: hash.digest('hex'), ...(cache ? { cache } : {}) };
-    }
-    finally {
-        await handle.close();
-    }
-}
-async function readFully(handle, buffer, length, offset) {
-    let done = 0;
-    while (done < length) {
-        const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
-        if (bytesRead === 0)
-            break;
-        done += bytesRead;
-    }
-    return done;
-}
-async function openForRead(file) {
-    try {
-        return await open$1(file, 'r');
-    }
-    catch (error) {
-        throw new ImageError(`Cannot read the base image ${file}: ${messageOf(error)}`, { file, cause: error });
-    }
-}
-/**
- * Copies become device outputs that hold a private key: 0600 whatever the umask (which can only
- * narrow the mode given to open) and whatever mode an existing `file` had.
- */
-const COPY_MODE = 0o600;
-async function openForWrite(file) {
-    let handle;
-    try {
-        handle = await open$1(file, 'w', COPY_MODE);
-    }
-    catch (error) {
-        throw new OutputError(`Cannot create ${file}: ${messageOf(error)}`, { file, cause: error });
-    }
-    try {
-        await handle.chmod(COPY_MODE);
-    }
-    catch (error) {
-        await handle.close().catch(() => undefined);
-        throw new OutputError(`Cannot make ${file} private (mode 0600): ${messageOf(error)}`, { file, cause: error });
-    }
-    return handle;
-}
-/**
- * Reflink `base` to `dest`. copyFile gives the clone the base's mode (libuv fchmods it to that), so
- * for a moment it may be wider than 0600, and a file opened then stays readable through that
- * descriptor. The clone is therefore made inside a fresh 0700 folder next to `dest` (same file
- * system, which a reflink needs), where nobody else can open it, narrowed, then renamed into place.
- * The folder's name carries the temp marker, so a killed run's leftover is removed like any temp.
- */
-async function reflinkPrivately(base, dest) {
-    const folder = await mkdtemp(path.join(path.dirname(dest), `.credbake-reflink.tmp-${process.pid}-`));
-    try {
-        await chmod$1(folder, 0o700);
-        const clone = path.join(folder, 'copy');
-        await copyFile$1(base, clone, constants.COPYFILE_FICLONE_FORCE);
-        await chmod$1(clone, COPY_MODE);
-        await rename$1(clone, dest);
-    }
-    finally {
-        await rm$1(folder, { recursive: true, force: true });
-    }
-}
-/** The part of `map` inside [offset, offset + length), shifted to start at 0. */
-function sliceMap(map, offset, length) {
-    const end = offset + length;
-    const ranges = [];
-    for (const [s, e] of map.ranges) {
-        if (e <= offset || s >= end)
-            continue;
-        ranges.push([Math.max(s, offset) - offset, Math.min(e, end) - offset]);
-    }
-    return { size: length, ranges, dataBytes: dataBytesOf(ranges) };
-}
-/** Default for CopierOptions.cacheLimit. */
-const DEFAULT_CACHE_LIMIT = 256 << 20;
-const WRITE_CHUNK = 8 << 20;
-/**
- * Copies of one base image. Create once per run, then `copyTo` per device. The base must not
- * change while the copier is in use.
- */
-class ImageCopier {
-    base;
-    map;
-    options;
-    cache;
-    /** SHA-256 of the base, when the copier scanned it (no map given). */
-    sha256;
-    /** Destination folders where reflinks failed: no point asking again. */
-    noReflinkIn = new Set();
-    constructor(base, map, options, scan) {
-        this.base = base;
-        this.map = map;
-        this.options = options;
-        this.sha256 = scan?.sha256;
-        if (scan?.cache)
-            this.cache = scan.cache;
-    }
-    /** Without a map, the base is read once for its map, its SHA-256 and (small bases) its data. */
-    static async open(base, options = {}) {
-        if (options.map)
-            return new ImageCopier(base, options.map, options);
-        const scan = await scanBase(base, options.cacheLimit ?? DEFAULT_CACHE_LIMIT);
-        return new ImageCopier(base, scan.map, options, scan);
-    }
-    /** True when per-device copies come from memory (the base's data fit the cache). */
-    get cached() {
-        return this.cache !== undefined || this.map.dataBytes <= (this.options.cacheLimit ?? DEFAULT_CACHE_LIMIT);
-    }
-    /** Copy the whole base to `dest` (replacing it). */
-    async copyTo(dest) {
-        const folder = path.dirname(path.resolve(dest));
-        if (!this.options.noReflink && !this.noReflinkIn.has(folder)) {
-            try {
-                await reflinkPrivately(this.base, dest);
-                return 'reflink';
-            }
-            catch (error) {
-                const code = error.code;
-                // Not supported here (ext4, tmpfs, across file systems): remember and copy sparsely.
-                if (code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'EINVAL' || code === 'ENOSYS' || code === 'ENOTTY' || code === 'EPERM') {
-                    this.noReflinkIn.add(folder);
-                }
-                else if (code === 'ENOENT' && error.path === this.base) {
-                    throw new ImageError(`Cannot read the base image ${this.base}: it does not exist.`, { file: this.base, cause: error });
-                }
-                else {
-                    throw new OutputError(`Cannot copy ${this.base} to ${dest}: ${messageOf(error)}`, { file: dest, cause: error });
-                }
-            }
-        }
-        await this.writeSparse(dest, this.map, 0);
-        return 'sparse';
-    }
-    /** Copy `length` bytes at `offset` of the base to `dest` (e.g. one partition), sparsely. */
-    async extractTo(dest, offset, length) {
-        if (offset < 0 || length < 0 || offset + length > this.map.size) {
-            throw new ImageError(`The range ${offset}+${length} lies outside ${this.base} (${this.map.size} bytes): the image is truncated.`, { file: this.base });
-        }
-        await this.writeSparse(dest, sliceMap(this.map, offset, length), offset);
-    }
-    /** Drop the in-memory copy of the base's data. */
-    release() {
-        this.cache = undefined;
-        this.loading = undefined;
-    }
-    loading;
-    /** Concurrent copies share one load of the base's data. */
-    loadCache() {
-        this.loading ??= this.readCache();
-        return this.loading;
-    }
-    async readCache() {
-        if (this.cache)
-            return this.cache;
-        if (this.map.dataBytes > (this.options.cacheLimit ?? DEFAULT_CACHE_LIMIT))
-            return undefined;
-        const chunks = [];
-        const handle = await openForRead(this.base);
-        try {
-            for (const [s, e] of this.map.ranges) {
-                for (let at = s; at < e; at += WRITE_CHUNK) {
-                    const data = await readAt(handle, at, Math.min(WRITE_CHUNK, e - at));
-                    chunks.push({ offset: at, data });
-                }
-            }
-        }
-        finally {
-            await handle.close();
-        }
-        this.cache = chunks;
-        return chunks;
-    }
-    /** Write `map`'s ranges (positions relative to `baseOffset` in the base) to a new `dest`. */
-    async writeSparse(dest, map, baseOffset) {
-        const out = await openForWrite(dest);
-        try {
-            const cache = await this.loadCache();
-            if (cache) {
-                // The cache holds exactly the base's data, so the copy is each chunk clipped to the window.
-                const windowEnd = baseOffset + map.size;
-                for (const chunk of cache) {
-                    const from = Math.max(chunk.offset, baseOffset);
-                    const to = Math.min(chunk.offset + chunk.data.length, windowEnd);
-                    if (from >= to)
-                        continue;
-                    await writeAt(out, chunk.data.subarray(from - chunk.offset, to - chunk.offset), from - baseOffset);
-                }
-            }
-            else {
-                const source = await openForRead(this.base);
-                try {
-                    const buffer = Buffer.allocUnsafe(WRITE_CHUNK);
-                    for (const [s, e] of map.ranges) {
-                        for (let at = s; at < e; at += WRITE_CHUNK) {
-                            const n = Math.min(WRITE_CHUNK, e - at);
-                            const { bytesRead } = await source.read(buffer, 0, n, at + baseOffset);
-                            if (bytesRead < n)
-                                throw new ImageError(`The base image ${this.base} changed or was truncated while copying.`, { file: this.base });
-                            await writeAt(out, buffer.subarray(0, n), at);
-                        }
-                    }
-                }
-                finally {
-                    await source.close();
-                }
-            }
-            await out.truncate(map.size);
-        }
-        catch (error) {
-            await out.close().catch(() => undefined);
-            await rm$1(dest, { force: true });
-            if (error instanceof ImageError || error instanceof OutputError)
-                throw error;
-            const code = error.code;
-            throw new OutputError(`Cannot write ${dest}${code === 'ENOSPC' ? ': no space left on the output file system' : `: ${messageOf(error)}`}`, { file: dest, cause: error });
-        }
-        await out.close();
-    }
-}
-/** One-off sparse/reflink copy (scans `src`; prefer an ImageCopier for many copies). */
-async function copyImage(src, dest) {
-    return (await ImageCopier.open(src, { cacheLimit: 0 })).copyTo(dest);
-}
-
-var $schema = "https://json-schema.org/draft/2020-12/schema";
-var $id = "https://github.com/credbake/credbake/schema/manifest.schema.json";
-var title = "credbake review manifest";
-var description = "credbake-manifest.json: what credbake baked, for review before flashing. Holds no private key, no passphrase and nothing derived from the fleet CA key.";
-var type = "object";
-var required = [
-	"schemaVersion",
-	"tool",
-	"createdAt",
-	"fleetCa",
-	"profile",
-	"layout",
-	"output",
-	"shard",
-	"source",
-	"devices",
-	"counts",
-	"certificates",
-	"superseded",
-	"supersededCertificates"
-];
-var additionalProperties = false;
-var properties = {
-	schemaVersion: {
-		"const": 1
-	},
-	tool: {
-		type: "object",
-		required: [
-			"name",
-			"version"
-		],
-		additionalProperties: false,
-		properties: {
-			name: {
-				"const": "credbake"
-			},
-			version: {
-				type: "string",
-				pattern: "^\\d+\\.\\d+\\.\\d+"
-			}
-		}
-	},
-	createdAt: {
-		$ref: "#/$defs/time"
-	},
-	fleetCa: {
-		type: "object",
-		required: [
-			"subject",
-			"sha256",
-			"notBefore",
-			"notAfter",
-			"keyType",
-			"signatureAlgorithm",
-			"intermediate"
-		],
-		additionalProperties: false,
-		properties: {
-			subject: {
-				type: "string"
-			},
-			sha256: {
-				$ref: "#/$defs/sha256"
-			},
-			notBefore: {
-				$ref: "#/$defs/time"
-			},
-			notAfter: {
-				$ref: "#/$defs/time"
-			},
-			keyType: {
-				type: "string"
-			},
-			signatureAlgorithm: {
-				type: "string"
-			},
-			intermediate: {
-				type: "boolean"
-			}
-		}
-	},
-	profile: {
-		type: "object",
-		required: [
-			"name",
-			"keyType",
-			"subject",
-			"lifetime",
-			"backdateSeconds",
-			"serialNumberBytes",
-			"signatureAlgorithm",
-			"extensions"
-		],
-		additionalProperties: false,
-		properties: {
-			name: {
-				type: "string"
-			},
-			keyType: {
-				"enum": [
-					"ec-p256",
-					"ec-p384",
-					"rsa-2048",
-					"rsa-3072",
-					"rsa-4096",
-					"ed25519"
-				]
-			},
-			subject: {
-				type: "string"
-			},
-			san: {
-				type: "string"
-			},
-			lifetime: {
-				oneOf: [
-					{
-						type: "object",
-						required: [
-							"kind",
-							"days"
-						],
-						additionalProperties: false,
-						properties: {
-							kind: {
-								"const": "days"
-							},
-							days: {
-								type: "integer",
-								minimum: 1
-							}
-						}
-					},
-					{
-						type: "object",
-						required: [
-							"kind",
-							"notAfter"
-						],
-						additionalProperties: false,
-						properties: {
-							kind: {
-								"const": "until"
-							},
-							notAfter: {
-								$ref: "#/$defs/time"
-							}
-						}
-					},
-					{
-						type: "object",
-						required: [
-							"kind"
-						],
-						additionalProperties: false,
-						properties: {
-							kind: {
-								"const": "never"
-							}
-						}
-					}
-				]
-			},
-			backdateSeconds: {
-				type: "integer",
-				minimum: 0
-			},
-			serialNumberBytes: {
-				type: "integer",
-				minimum: 8,
-				maximum: 20
-			},
-			signatureAlgorithm: {
-				type: "string"
-			},
-			extensions: {
-				type: "array",
-				items: {
-					type: "object",
-					required: [
-						"name",
-						"oid",
-						"critical",
-						"value"
-					],
-					additionalProperties: false,
-					properties: {
-						name: {
-							"enum": [
-								"basicConstraints",
-								"keyUsage",
-								"extendedKeyUsage",
-								"subjectKeyIdentifier",
-								"authorityKeyIdentifier",
-								"subjectAltName"
-							]
-						},
-						oid: {
-							type: "string",
-							pattern: "^\\d+(\\.\\d+)+$"
-						},
-						critical: {
-							type: "boolean"
-						},
-						value: {
-							type: "string"
-						}
-					}
-				}
-			}
-		}
-	},
-	layout: {
-		type: "object",
-		required: [
-			"name",
-			"credentialsDir"
-		],
-		additionalProperties: false,
-		properties: {
-			name: {
-				"enum": [
-					"aktualizr",
-					"flat"
-				]
-			},
-			credentialsDir: {
-				type: "string",
-				pattern: "^/"
-			}
-		}
-	},
-	output: {
-		type: "object",
-		required: [
-			"format",
-			"compress"
-		],
-		additionalProperties: false,
-		properties: {
-			format: {
-				"enum": [
-					"image",
-					"partition",
-					"tar",
-					"dir"
-				]
-			},
-			compress: {
-				"enum": [
-					"none",
-					"gz",
-					"xz",
-					"zst"
-				]
-			},
-			image: {
-				type: "object",
-				required: [
-					"path"
-				],
-				additionalProperties: false,
-				properties: {
-					path: {
-						type: "string"
-					},
-					sha256: {
-						$ref: "#/$defs/sha256"
-					},
-					partition: {
-						type: "string"
-					},
-					preexisting: {
-						description: "Files already in the credentials folder of the base image that the bundle does not replace (the same on every device). verify accepts exactly these beside the bundle.",
-						type: "array",
-						items: {
-							type: "object",
-							required: [
-								"path",
-								"size",
-								"sha256",
-								"mode",
-								"owner"
-							],
-							additionalProperties: false,
-							properties: {
-								path: {
-									type: "string",
-									pattern: "^/"
-								},
-								partitionPath: {
-									type: "string",
-									pattern: "^/"
-								},
-								size: {
-									type: "integer",
-									minimum: 0
-								},
-								sha256: {
-									$ref: "#/$defs/sha256"
-								},
-								mode: {
-									oneOf: [
-										{
-											$ref: "#/$defs/octalMode"
-										},
-										{
-											type: "null"
-										}
-									]
-								},
-								owner: {
-									oneOf: [
-										{
-											type: "string",
-											pattern: "^\\d+:\\d+$"
-										},
-										{
-											type: "null"
-										}
-									]
-								}
-							}
-						}
-					}
-				}
-			},
-			ostree: {
-				description: "An OSTree target: os is the stateroot whose /var received the files; sysrootPaths is true when the outputs hold them at sysroot paths (/ostree/deploy/OS/var/...); deployments, for image formats, the stateroot's deployments in the base image.",
-				type: "object",
-				required: [
-					"os",
-					"sysrootPaths"
-				],
-				additionalProperties: false,
-				properties: {
-					os: {
-						type: "string",
-						pattern: "^[A-Za-z0-9_][A-Za-z0-9._+-]*$"
-					},
-					sysrootPaths: {
-						type: "boolean"
-					},
-					deployments: {
-						type: "array",
-						items: {
-							type: "string"
-						}
-					}
-				}
-			}
-		}
-	},
-	shard: {
-		type: "object",
-		required: [
-			"index",
-			"count"
-		],
-		additionalProperties: false,
-		properties: {
-			index: {
-				type: "integer",
-				minimum: 1
-			},
-			count: {
-				type: "integer",
-				minimum: 1
-			}
-		}
-	},
-	source: {
-		description: "What was baked from: the device manifest file and the SHA-256 of its bytes. credbake merge refuses shards whose sha256 differ.",
-		type: "object",
-		required: [
-			"manifest"
-		],
-		additionalProperties: false,
-		properties: {
-			manifest: {
-				type: "object",
-				required: [
-					"path",
-					"sha256"
-				],
-				additionalProperties: false,
-				properties: {
-					path: {
-						type: "string"
-					},
-					sha256: {
-						$ref: "#/$defs/sha256"
-					}
-				}
-			}
-		}
-	},
-	merged: {
-		description: "Only in a manifest written by credbake merge: the shard manifests it combines (shard is then 1/1).",
-		type: "array",
-		minItems: 1,
-		items: {
-			type: "object",
-			required: [
-				"shard",
-				"devices",
-				"superseded",
-				"manifest",
-				"createdAt"
-			],
-			additionalProperties: false,
-			properties: {
-				shard: {
-					type: "string",
-					pattern: "^[1-9]\\d*/[1-9]\\d*$"
-				},
-				devices: {
-					type: "integer",
-					minimum: 0
-				},
-				superseded: {
-					type: "integer",
-					minimum: 0
-				},
-				manifest: {
-					type: "string"
-				},
-				createdAt: {
-					$ref: "#/$defs/time"
-				}
-			}
-		}
-	},
-	warnings: {
-		description: "What a reviewer must know about the bake (also warnings in the log and the job summary), e.g. ab-slot, fat-private-key, preexisting-files.",
-		type: "array",
-		items: {
-			type: "object",
-			required: [
-				"code",
-				"message"
-			],
-			additionalProperties: false,
-			properties: {
-				code: {
-					type: "string"
-				},
-				message: {
-					type: "string"
-				}
-			}
-		}
-	},
-	devices: {
-		type: "array",
-		items: {
-			$ref: "#/$defs/device"
-		}
-	},
-	counts: {
-		type: "object",
-		required: [
-			"devices",
-			"superseded"
-		],
-		additionalProperties: false,
-		properties: {
-			devices: {
-				type: "integer",
-				minimum: 0
-			},
-			superseded: {
-				type: "integer",
-				minimum: 0
-			}
-		}
-	},
-	certificates: {
-		"const": "certificates.pem"
-	},
-	superseded: {
-		description: "Certificates issued for a device that are no longer its active one, with the reason: revoke them.",
-		type: "array",
-		items: {
-			type: "object",
-			required: [
-				"serial",
-				"deviceId",
-				"serialNumber",
-				"sha256",
-				"notAfter",
-				"issuedAt",
-				"reason"
-			],
-			additionalProperties: false,
-			properties: {
-				serial: {
-					type: "string"
-				},
-				deviceId: {
-					type: "string"
-				},
-				serialNumber: {
-					type: "string",
-					pattern: "^[0-7][0-9a-f]{31}$"
-				},
-				sha256: {
-					$ref: "#/$defs/sha256"
-				},
-				notAfter: {
-					$ref: "#/$defs/time"
-				},
-				issuedAt: {
-					$ref: "#/$defs/time"
-				},
-				reason: {
-					"enum": [
-						"never-written",
-						"output-redone",
-						"overwritten",
-						"not-in-manifest",
-						"reissued-changed"
-					]
-				},
-				changed: {
-					description: "For reissued-changed: what shaped the old certificate or its files and has changed.",
-					type: "array",
-					items: {
-						type: "string"
-					}
-				}
-			}
-		}
-	},
-	supersededCertificates: {
-		"const": "superseded.pem"
-	}
-};
-var $defs = {
-	sha256: {
-		type: "string",
-		pattern: "^[0-9a-f]{64}$"
-	},
-	time: {
-		type: "string",
-		format: "date-time"
-	},
-	octalMode: {
-		type: "string",
-		pattern: "^0[0-7]{3}$"
-	},
-	device: {
-		type: "object",
-		required: [
-			"serial",
-			"deviceId",
-			"certificate",
-			"output",
-			"files"
-		],
-		additionalProperties: false,
-		properties: {
-			serial: {
-				type: "string",
-				pattern: "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"
-			},
-			deviceId: {
-				type: "string",
-				pattern: "^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,63}$"
-			},
-			certificate: {
-				type: "object",
-				required: [
-					"serialNumber",
-					"subject",
-					"sha256",
-					"publicKeySha256",
-					"notBefore",
-					"notAfter",
-					"keySource"
-				],
-				additionalProperties: false,
-				properties: {
-					serialNumber: {
-						type: "string",
-						pattern: "^[0-7][0-9a-f]{31}$"
-					},
-					subject: {
-						type: "string"
-					},
-					sha256: {
-						$ref: "#/$defs/sha256"
-					},
-					publicKeySha256: {
-						$ref: "#/$defs/sha256"
-					},
-					notBefore: {
-						$ref: "#/$defs/time"
-					},
-					notAfter: {
-						$ref: "#/$defs/time"
-					},
-					keySource: {
-						"enum": [
-							"generated",
-							"csr"
-						]
-					}
-				}
-			},
-			output: {
-				type: "object",
-				required: [
-					"path",
-					"size",
-					"sha256"
-				],
-				additionalProperties: false,
-				properties: {
-					path: {
-						type: "string",
-						pattern: "^(devices|overlays|images|partitions)/"
-					},
-					size: {
-						type: "integer",
-						minimum: 0
-					},
-					sha256: {
-						$ref: "#/$defs/sha256"
-					},
-					bmap: {
-						description: "The bmap file (bmap 2.0) written beside an image output with input bmap: true; it describes the uncompressed image.",
-						type: "object",
-						required: [
-							"path",
-							"sha256"
-						],
-						additionalProperties: false,
-						properties: {
-							path: {
-								type: "string",
-								pattern: "^(images|partitions)/[^/]+\\.bmap$"
-							},
-							sha256: {
-								$ref: "#/$defs/sha256"
-							}
-						}
-					},
-					partition: {
-						type: "object",
-						required: [
-							"number",
-							"offset",
-							"size",
-							"fileSystem"
-						],
-						additionalProperties: false,
-						properties: {
-							number: {
-								type: "integer",
-								minimum: 0
-							},
-							offset: {
-								type: "integer",
-								minimum: 0
-							},
-							size: {
-								type: "integer",
-								minimum: 0
-							},
-							fileSystem: {
-								type: "string"
-							},
-							label: {
-								type: "string"
-							}
-						}
-					}
-				}
-			},
-			files: {
-				type: "array",
-				minItems: 1,
-				items: {
-					oneOf: [
-						{
-							description: "A private key: presence and mode only.",
-							type: "object",
-							required: [
-								"path",
-								"mode",
-								"owner",
-								"privateKey"
-							],
-							additionalProperties: false,
-							properties: {
-								path: {
-									type: "string",
-									pattern: "^/"
-								},
-								partitionPath: {
-									description: "Where the file is inside the partition (or the tar/dir output) when that differs from its path on the device (OSTree sysroots).",
-									type: "string",
-									pattern: "^/"
-								},
-								mode: {
-									oneOf: [
-										{
-											$ref: "#/$defs/octalMode"
-										},
-										{
-											type: "null"
-										}
-									]
-								},
-								owner: {
-									oneOf: [
-										{
-											type: "string",
-											pattern: "^\\d+:\\d+$"
-										},
-										{
-											type: "null"
-										}
-									]
-								},
-								privateKey: {
-									"const": true
-								}
-							}
-						},
-						{
-							type: "object",
-							required: [
-								"path",
-								"mode",
-								"owner",
-								"sha256",
-								"size",
-								"privateKey"
-							],
-							additionalProperties: false,
-							properties: {
-								path: {
-									type: "string",
-									pattern: "^/"
-								},
-								partitionPath: {
-									description: "Where the file is inside the partition (or the tar/dir output) when that differs from its path on the device (OSTree sysroots).",
-									type: "string",
-									pattern: "^/"
-								},
-								mode: {
-									oneOf: [
-										{
-											$ref: "#/$defs/octalMode"
-										},
-										{
-											type: "null"
-										}
-									]
-								},
-								owner: {
-									oneOf: [
-										{
-											type: "string",
-											pattern: "^\\d+:\\d+$"
-										},
-										{
-											type: "null"
-										}
-									]
-								},
-								sha256: {
-									$ref: "#/$defs/sha256"
-								},
-								size: {
-									type: "integer",
-									minimum: 0
-								},
-								privateKey: {
-									"const": false
-								}
-							}
-						}
-					]
-				}
-			}
-		}
-	}
-};
-var schemaJson = {
-	$schema: $schema,
-	$id: $id,
-	title: title,
-	description: description,
-	type: type,
-	required: required,
-	additionalProperties: additionalProperties,
-	properties: properties,
-	$defs: $defs
-};
-
-// The review manifest checked against schema/manifest.schema.json before anything else is read.
-// The schema is bundled (imported as JSON), so dist/ needs no repository beside it. A small
-// validator covers exactly the JSON Schema keywords that schema uses; an unknown keyword is a
-// bug here, not a pass, so a schema change that needs more makes the check fail loudly.
-const MANIFEST_SCHEMA = schemaJson;
-/** Keywords the validator implements; annotations (title, description, $schema, $id) are ignored. */
-const HANDLED = new Set([
-    'type', 'required', 'properties', 'additionalProperties', 'enum', 'const', 'pattern', 'items', '$ref',
-    'minimum', 'maximum', 'minItems', 'oneOf', 'anyOf', 'format', '$defs',
-    'title', 'description', '$schema', '$id'
-]);
-// RFC 3339 date-time, as the schema's "format": "date-time" means.
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-function typeOf(value) {
-    if (value === null)
-        return 'null';
-    if (Array.isArray(value))
-        return 'array';
-    if (typeof value === 'number')
-        return Number.isInteger(value) ? 'integer' : 'number';
-    return typeof value;
-}
-function matchesType(value, type) {
-    const actual = typeOf(value);
-    return actual === type || (type === 'number' && actual === 'integer');
-}
-function show(value) {
-    const text = JSON.stringify(value) ?? String(value);
-    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-function pointer(base, key) {
-    return `${base}/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
-}
-function resolveRef(root, ref) {
-    const match = /^#\/\$defs\/([^/]+)$/.exec(ref);
-    const defs = root.$defs;
-    const target = match ? defs?.[match[1]] : undefined;
-    if (!target)
-        throw new Error(`manifest schema: unsupported $ref ${ref}`);
-    return target;
-}
-function check(root, schema, value, at, out) {
-    for (const key of Object.keys(schema))
-        if (!HANDLED.has(key))
-            throw new Error(`manifest schema: keyword "${key}" is not supported by credbake's validator`);
-    if (typeof schema.$ref === 'string')
-        check(root, resolveRef(root, schema.$ref), value, at, out);
-    if ('const' in schema && JSON.stringify(value) !== JSON.stringify(schema.const)) {
-        out.push({ path: at, message: `must be ${show(schema.const)}, is ${show(value)}` });
-        return;
-    }
-    if (Array.isArray(schema.enum) && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
-        out.push({ path: at, message: `must be one of ${schema.enum.map(show).join(', ')}, is ${show(value)}` });
-        return;
-    }
-    if (typeof schema.type === 'string' && !matchesType(value, schema.type)) {
-        out.push({ path: at, message: `must be ${schema.type === 'object' || schema.type === 'array' || schema.type === 'integer' ? `an ${schema.type}` : `a ${schema.type}`}, is ${typeOf(value)}` });
-        return;
-    }
-    for (const keyword of ['oneOf', 'anyOf']) {
-        const options = schema[keyword];
-        if (!options)
-            continue;
-        const results = options.map((option) => {
-            const problems = [];
-            check(root, option, value, at, problems);
-            return problems;
-        });
-        const passing = results.filter((r) => r.length === 0).length;
-        if (keyword === 'anyOf' ? passing === 0 : passing !== 1) {
-            if (passing > 1)
-                out.push({ path: at, message: 'matches more than one of the allowed forms' });
-            else {
-                // Report the alternative that came closest (fewest problems): usually the intended one.
-                const closest = results.reduce((a, b) => (b.length < a.length ? b : a));
-                out.push(...closest);
-            }
-        }
-    }
-    if (typeof value === 'string') {
-        if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value))
-            out.push({ path: at, message: `${show(value)} does not match ${schema.pattern}` });
-        if (schema.format === 'date-time' && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value))))
-            out.push({ path: at, message: `${show(value)} is not an RFC 3339 date-time` });
-    }
-    if (typeof value === 'number') {
-        if (typeof schema.minimum === 'number' && value < schema.minimum)
-            out.push({ path: at, message: `must be at least ${schema.minimum}, is ${value}` });
-        if (typeof schema.maximum === 'number' && value > schema.maximum)
-            out.push({ path: at, message: `must be at most ${schema.maximum}, is ${value}` });
-    }
-    if (Array.isArray(value)) {
-        if (typeof schema.minItems === 'number' && value.length < schema.minItems)
-            out.push({ path: at, message: `must have at least ${schema.minItems} item(s), has ${value.length}` });
-        const items = schema.items;
-        if (items)
-            value.forEach((item, i) => check(root, items, item, pointer(at, i), out));
-    }
-    if (typeOf(value) === 'object') {
-        const object = value;
-        const properties = (schema.properties ?? {});
-        for (const name of (schema.required ?? []))
-            if (!(name in object))
-                out.push({ path: at, message: `lacks the required property "${name}"` });
-        for (const [name, member] of Object.entries(object)) {
-            const sub = properties[name];
-            if (sub)
-                check(root, sub, member, pointer(at, name), out);
-            else if (schema.additionalProperties === false)
-                out.push({ path: pointer(at, name), message: 'is not allowed here (no such property in the schema)' });
-        }
-    }
-}
-/** Every place `value` departs from the manifest schema (empty when it conforms). */
-function validateManifest(value, schema = MANIFEST_SCHEMA) {
-    const out = [];
-    check(schema, schema, value, '', out);
-    return out;
 }
 
 // `credbake merge --output-dir DIR MANIFEST...` and the action input `merge`: the shard manifests
@@ -31354,7 +34869,7 @@ const MAX_ENTRY_BYTES = 1 << 20;
 /** Highest compression ratio accepted for an entry that inflates to more than 64 KiB. */
 const MAX_RATIO = 200;
 const MAX_ENTRIES = 4096;
-function fail$1(zip, message, cause) {
+function fail(zip, message, cause) {
     return new InputError(`Input "${INPUT}" (${escapeText(zip)}): ${message}`, { input: INPUT, file: zip, ...(cause ? { cause } : {}) });
 }
 /**
@@ -31369,7 +34884,7 @@ function readCredentialsZip(zip, need) {
         bytes = readBoundedSync(zip, { maxBytes: MAX_ZIP_BYTES, what: "a credentials.zip (OTA Connect's are a few KiB)" });
     }
     catch (error) {
-        throw fail$1(zip, `cannot read it: ${whyUnreadable(error)}.`, error);
+        throw fail(zip, `cannot read it: ${whyUnreadable(error)}.`, error);
     }
     const entries = readCentralDirectory(bytes, zip);
     const find = (name) => entries.find((entry) => entry.name === name);
@@ -31377,7 +34892,7 @@ function readCredentialsZip(zip, need) {
     if (need.gatewayUrl) {
         const entry = find(GATEWAY_URL_ENTRY);
         if (!entry)
-            throw fail$1(zip, `it holds no ${GATEWAY_URL_ENTRY} (the device gateway URL); give gateway-url instead.`);
+            throw fail(zip, `it holds no ${GATEWAY_URL_ENTRY} (the device gateway URL); give gateway-url instead.`);
         result.gatewayUrl = gatewayUrlOf(readEntry(bytes, entry, zip), zip);
     }
     if (need.serverCa) {
@@ -31390,14 +34905,14 @@ function readCredentialsZip(zip, need) {
             result.serverCa = { input: INPUT, text: caCertificatesOfP12(readEntry(bytes, p12, zip), zip), origin: `${zip} (CA certificates of ${P12_ENTRY})` };
         }
         else {
-            throw fail$1(zip, `it holds neither ${SERVER_CA_ENTRY} nor ${P12_ENTRY} (the server CA for root.crt); give server-ca instead.`);
+            throw fail(zip, `it holds neither ${SERVER_CA_ENTRY} nor ${P12_ENTRY} (the server CA for root.crt); give server-ca instead.`);
         }
     }
     return result;
 }
 /** The entries of the central directory; refuses the zip on anything malformed or unsafe. */
 function readCentralDirectory(bytes, zip) {
-    const corrupt = (what) => fail$1(zip, `not a valid zip file (${what}).`);
+    const corrupt = (what) => fail(zip, `not a valid zip file (${what}).`);
     // End of central directory: 22 bytes plus a comment of up to 65,535, at the very end.
     let eocd = -1;
     for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 0xffff); at--) {
@@ -31443,7 +34958,7 @@ function readCentralDirectory(bytes, zip) {
         const name = rawName.toString(flags & 0x800 ? 'utf8' : 'latin1');
         checkName(name, zip);
         if (names.has(name))
-            throw fail$1(zip, `it holds "${name}" twice; refusing an ambiguous zip.`);
+            throw fail(zip, `it holds "${name}" twice; refusing an ambiguous zip.`);
         names.add(name);
         entries.push({ name, method, flags, crc, compressedSize, size, localOffset });
         at = end;
@@ -31453,18 +34968,18 @@ function readCentralDirectory(bytes, zip) {
 function checkName(name, zip) {
     const shown = JSON.stringify(name);
     if (name === '' || /[\u0000-\u001f]/.test(name))
-        throw fail$1(zip, `an entry has an empty name or control characters; refusing the zip.`);
+        throw fail(zip, `an entry has an empty name or control characters; refusing the zip.`);
     if (name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name)) {
-        throw fail$1(zip, `entry ${shown} has an absolute path or a backslash; refusing the zip.`);
+        throw fail(zip, `entry ${shown} has an absolute path or a backslash; refusing the zip.`);
     }
     if (name.split('/').includes('..'))
-        throw fail$1(zip, `entry ${shown} has a ".." path component; refusing the zip.`);
+        throw fail(zip, `entry ${shown} has a ".." path component; refusing the zip.`);
 }
 /** The uncompressed bytes of `entry`, at most MAX_ENTRY_BYTES, CRC-checked. */
 function readEntry(bytes, entry, zip) {
-    const corrupt = (what) => fail$1(zip, `entry ${entry.name} is damaged (${what}).`);
+    const corrupt = (what) => fail(zip, `entry ${entry.name} is damaged (${what}).`);
     if (entry.flags & 0x1)
-        throw fail$1(zip, `entry ${entry.name} is encrypted; credbake reads only unencrypted entries.`);
+        throw fail(zip, `entry ${entry.name} is encrypted; credbake reads only unencrypted entries.`);
     const at = entry.localOffset;
     if (at + 30 > bytes.length || bytes.readUInt32LE(at) !== 0x04034b50)
         throw corrupt('no local header where the central directory says');
@@ -31473,7 +34988,7 @@ function readEntry(bytes, entry, zip) {
     if (dataEnd > bytes.length)
         throw corrupt('its data runs past the end of the file');
     const data = bytes.subarray(dataStart, dataEnd);
-    const tooBig = () => fail$1(zip, `entry ${entry.name} inflates to more than ${MAX_ENTRY_BYTES} bytes; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`);
+    const tooBig = () => fail(zip, `entry ${entry.name} inflates to more than ${MAX_ENTRY_BYTES} bytes; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`);
     let content;
     if (entry.method === 0) {
         if (entry.compressedSize > MAX_ENTRY_BYTES)
@@ -31491,11 +35006,11 @@ function readEntry(bytes, entry, zip) {
             throw corrupt(`deflate data: ${messageOf(error)}`);
         }
         if (content.length > 64 << 10 && content.length > data.length * MAX_RATIO) {
-            throw fail$1(zip, `entry ${entry.name} inflates ${Math.round(content.length / Math.max(1, data.length))} times its size; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`);
+            throw fail(zip, `entry ${entry.name} inflates ${Math.round(content.length / Math.max(1, data.length))} times its size; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`);
         }
     }
     else {
-        throw fail$1(zip, `entry ${entry.name} uses compression method ${entry.method}; only stored and deflated entries are read.`);
+        throw fail(zip, `entry ${entry.name} uses compression method ${entry.method}; only stored and deflated entries are read.`);
     }
     if (content.length !== entry.size)
         throw corrupt(`${content.length} bytes where the central directory says ${entry.size}`);
@@ -31510,10 +35025,10 @@ function gatewayUrlOf(content, zip) {
         url = new URL(value);
     }
     catch {
-        throw fail$1(zip, `its ${GATEWAY_URL_ENTRY} is not a URL.`);
+        throw fail(zip, `its ${GATEWAY_URL_ENTRY} is not a URL.`);
     }
     if (url.protocol !== 'https:') {
-        throw fail$1(zip, `its ${GATEWAY_URL_ENTRY} must be an https URL; got "${value}". aktualizr connects to the device gateway with mutual TLS, presenting the device certificate in the TLS handshake: over ${url.protocol.replace(/:$/, '')} the device would never authenticate. Give gateway-url to override it.`);
+        throw fail(zip, `its ${GATEWAY_URL_ENTRY} must be an https URL; got "${value}". aktualizr connects to the device gateway with mutual TLS, presenting the device certificate in the TLS handshake: over ${url.protocol.replace(/:$/, '')} the device would never authenticate. Give gateway-url to override it.`);
     }
     return value;
 }
@@ -31534,7 +35049,7 @@ function caCertificatesOfP12(p12, zip) {
     };
     let result = run(false);
     if (result.missing) {
-        throw fail$1(zip, `it has no ${SERVER_CA_ENTRY}, and reading the CA of ${P12_ENTRY} needs the openssl command, which is not on PATH. Install openssl or give server-ca.`);
+        throw fail(zip, `it has no ${SERVER_CA_ENTRY}, and reading the CA of ${P12_ENTRY} needs the openssl command, which is not on PATH. Install openssl or give server-ca.`);
     }
     // RC2-40 certificate bags (p12 files made by OpenSSL 1.x) need OpenSSL 3's legacy provider.
     if (!result.ok && /unsupported|RC2|legacy/i.test(result.stderr)) {
@@ -31548,19 +35063,19 @@ function caCertificatesOfP12(p12, zip) {
             : /asn1|decod|header|wrong tag|not enough data/i.test(result.stderr)
                 ? 'it is not a valid PKCS#12 file'
                 : 'openssl could not read it';
-        throw fail$1(zip, `it has no ${SERVER_CA_ENTRY}, and its ${P12_ENTRY} cannot be read: ${why}. Give server-ca instead.`);
+        throw fail(zip, `it has no ${SERVER_CA_ENTRY}, and its ${P12_ENTRY} cannot be read: ${why}. Give server-ca instead.`);
     }
     const blocks = readPemBlocks(result.stdout);
     const certificates = 'problem' in blocks ? [] : blocks.filter((block) => block.label === 'CERTIFICATE');
     if (certificates.length === 0) {
-        throw fail$1(zip, `it has no ${SERVER_CA_ENTRY}, and its ${P12_ENTRY} holds no CA certificate (only the client certificate). Give server-ca instead.`);
+        throw fail(zip, `it has no ${SERVER_CA_ENTRY}, and its ${P12_ENTRY} holds no CA certificate (only the client certificate). Give server-ca instead.`);
     }
     for (const block of certificates) {
         try {
             new X509Certificate(block.der);
         }
         catch (error) {
-            throw fail$1(zip, `a CA certificate in its ${P12_ENTRY} is not a valid X.509 certificate (${messageOf(error)}).`);
+            throw fail(zip, `a CA certificate in its ${P12_ENTRY} is not a valid X.509 certificate (${messageOf(error)}).`);
         }
     }
     return certificates.map((block) => toPem('CERTIFICATE', block.der)).join('');
@@ -32135,1493 +35650,6 @@ async function writeSummary(html) {
 if (!runIfWorker())
     void (isPostStep() ? post() : run());
 
-// Running the external tools (debugfs, mtools, xz, zstd): argument arrays only, never a shell
-// string; a missing tool becomes a ToolError that says which package to install.
-/** Debian/Ubuntu package of each tool we run. */
-const PACKAGES = {
-    debugfs: 'e2fsprogs',
-    mmd: 'mtools',
-    mcopy: 'mtools',
-    mdir: 'mtools',
-    xz: 'xz-utils',
-    zstd: 'zstd'
-};
-function installHint(tool) {
-    const pkg = PACKAGES[tool] ?? tool;
-    const line = pkg === 'e2fsprogs' || pkg === 'mtools' ? 'sudo apt-get install -y e2fsprogs mtools' : `sudo apt-get install -y ${pkg}`;
-    return `${tool} is in the Debian/Ubuntu package ${pkg}; install it in a workflow step before credbake runs: \`${line}\``;
-}
-/** Run `tool` with `args`; resolves with its output whatever the exit code (callers judge it). */
-function runTool(tool, args, options = {}) {
-    return new Promise((resolve, reject) => {
-        const child = spawn(tool, args, {
-            cwd: options.cwd,
-            env: options.env ?? process.env,
-            stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe']
-        });
-        const out = [];
-        const err = [];
-        child.stdout?.on('data', (chunk) => out.push(chunk));
-        child.stderr?.on('data', (chunk) => err.push(chunk));
-        child.on('error', (error) => {
-            if (error.code === 'ENOENT')
-                reject(new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error }));
-            else
-                reject(new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error }));
-        });
-        child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
-        if (options.input && child.stdin)
-            child.stdin.end(options.input);
-    });
-}
-/** Non-empty lines of a tool's text output. */
-function lines(text) {
-    return text.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
-}
-/**
- * debugfs reads "?" in an image name as the start of its options and mtools reads "@@" as an
- * offset: when the path has either, run the tool in the file's folder and name it relatively.
- */
-function toolImage(image) {
-    if (!/[?@]/.test(image))
-        return { name: image };
-    return { name: `./${path.basename(image)}`, cwd: path.dirname(image) };
-}
-
-// Compressed base images (.gz, .xz, .zst) are decompressed once into a sparse temp file; outputs
-// can be compressed the same three ways. gzip is Node's zlib; xz and zstd are the command-line
-// tools, streamed (no whole-image buffers).
-const MAGIC = [
-    { kind: 'gz', bytes: [0x1f, 0x8b] },
-    { kind: 'xz', bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
-    { kind: 'zst', bytes: [0x28, 0xb5, 0x2f, 0xfd] }
-];
-/** File extension of each compression, with the dot. */
-function compressionExtension(kind) {
-    return kind === 'none' ? '' : `.${kind}`;
-}
-/** Compression of `file` by its magic bytes (the name may lie; the content does not). */
-async function detectCompression(file) {
-    let handle;
-    try {
-        handle = await open$1(file, 'r');
-    }
-    catch (error) {
-        const code = error.code;
-        throw new ImageError(`Cannot read the base image ${file}: ${code === 'ENOENT' ? 'it does not exist' : messageOf(error)}.`, { file, cause: error });
-    }
-    try {
-        const head = await readAt(handle, 0, 8);
-        for (const { kind, bytes } of MAGIC)
-            if (bytes.every((b, i) => head[i] === b))
-                return kind;
-        return 'none';
-    }
-    finally {
-        await handle.close();
-    }
-}
-/** Run `tool args` and expose its stdout; `done` rejects when it fails. */
-function toolOutput(tool, args, what) {
-    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => {
-        if (stderr.length < 4096)
-            stderr += chunk.toString('utf8');
-    });
-    const done = new Promise((resolve, reject) => {
-        child.on('error', (error) => {
-            reject(error.code === 'ENOENT' ? new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error }) : new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error }));
-        });
-        child.on('close', (code, signal) => {
-            if (code === 0)
-                resolve();
-            else
-                reject(new ImageError(`${what}: ${tool} ${signal ? `was killed by ${signal}` : `exited with ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
-        });
-    });
-    done.catch(() => undefined); // observed by the caller; avoid an unhandled rejection meanwhile
-    return { stream: child.stdout, done, kill: () => void child.kill() };
-}
-const BLOCK_BUFFER = 4 << 20;
-/**
- * Decompress `src` (`kind`) into a new sparse `dest`: all-zero 4 KiB blocks become holes. Returns
- * the data map of the result, so copies need no second scan.
- */
-async function decompressToSparse(src, dest, kind) {
-    const what = `Cannot decompress the base image ${src}`;
-    let tool;
-    let input;
-    if (kind === 'gz') {
-        // pipeline, not pipe: a read or inflate error reaches the loop below once, and no stream is
-        // left emitting an 'error' nobody listens to (a corrupt .gz then crashed the process).
-        input = pipeline$1(createReadStream(src), createGunzip(), () => undefined);
-    }
-    else {
-        tool = kind === 'xz' ? toolOutput('xz', ['-dc', '-T0', '--', src], what) : toolOutput('zstd', ['-dcq', '--', src], what);
-        input = tool.stream;
-    }
-    // The base holds no key, but every device copy is made from this file: keep it private too.
-    const out = await openPrivate(dest);
-    const ranges = [];
-    let offset = 0; // of buffer[0] in the output
-    let fill = 0;
-    const buffer = Buffer.allocUnsafe(BLOCK_BUFFER);
-    const flush = async (length) => {
-        for (const [s, e] of dataRuns(buffer, length)) {
-            await writeAt(out, buffer.subarray(s, e), offset + s);
-            addRange(ranges, offset + s, offset + e);
-        }
-        offset += length;
-    };
-    try {
-        for await (const chunk of input) {
-            let at = 0;
-            while (at < chunk.length) {
-                const n = Math.min(chunk.length - at, BLOCK_BUFFER - fill);
-                chunk.copy(buffer, fill, at, at + n);
-                fill += n;
-                at += n;
-                if (fill === BLOCK_BUFFER) {
-                    await flush(fill);
-                    fill = 0;
-                }
-            }
-        }
-        if (tool)
-            await tool.done;
-        await flush(fill);
-        await out.truncate(offset);
-        await out.close();
-    }
-    catch (error) {
-        await out.close().catch(() => undefined);
-        await rm$1(dest, { force: true });
-        if (tool) {
-            tool.kill(); // no-op when it already exited; never leave it blocked on a full pipe
-            await tool.done.catch((e) => (error = e instanceof ToolError ? e : error));
-        }
-        if (error instanceof ImageError || error instanceof ToolError)
-            throw error;
-        const code = error.code;
-        if (code === 'ENOSPC')
-            throw new OutputError(`No space left to decompress ${src} into ${dest}.`, { file: dest, cause: error });
-        throw new ImageError(`${what}: ${messageOf(error)}`, { file: src, cause: error });
-    }
-    return { size: offset, ranges, dataBytes: dataBytesOf(ranges) };
-}
-/** Detect compression and, if needed, decompress once into a sparse file under `tempDir`. */
-async function prepareBaseImage(file, tempDir) {
-    const compression = await detectCompression(file);
-    if (compression === 'none')
-        return { path: file, compression, cleanup: async () => undefined };
-    const dir = await mkdtemp(path.join(tempDir, 'base-'));
-    await chmod$1(dir, 0o700);
-    const dest = path.join(dir, path.basename(file).replace(/\.(gz|xz|zst|zstd)$/i, '') || 'base.img');
-    try {
-        const map = await decompressToSparse(file, dest, compression);
-        return { path: dest, compression, map, cleanup: () => rm$1(dir, { recursive: true, force: true }) };
-    }
-    catch (error) {
-        await rm$1(dir, { recursive: true, force: true });
-        throw error;
-    }
-}
-/** Mode of files made here: compressed outputs hold a device key, the decompressed base feeds them. */
-const PRIVATE_MODE = 0o600;
-/**
- * Open `file` for writing (created or truncated) at 0600 whatever the umask, which can only narrow
- * the mode given to open, and whatever mode an existing file had.
- */
-async function openPrivate(file) {
-    const handle = await open$1(file, 'w', PRIVATE_MODE);
-    try {
-        await handle.chmod(PRIVATE_MODE);
-    }
-    catch (error) {
-        await handle.close().catch(() => undefined);
-        throw error;
-    }
-    return handle;
-}
-/** Compress `src` into `dest` (replaced, 0600). xz and zstd use all cores. */
-async function compressFile(src, dest, kind) {
-    let out;
-    try {
-        out = await openPrivate(dest);
-        // The stream closes the handle when it finishes or fails.
-        const sink = out.createWriteStream();
-        if (kind === 'gz') {
-            await pipeline(createReadStream(src), createGzip(), sink);
-            return;
-        }
-        const args = kind === 'xz' ? ['-c', '-T0', '--', src] : ['-c', '-q', '-T0', '--', src];
-        const tool = kind === 'xz' ? 'xz' : 'zstd';
-        const run = toolOutput(tool, args, `Cannot compress ${src}`);
-        await pipeline(run.stream, sink);
-        await run.done;
-    }
-    catch (error) {
-        await out?.close().catch(() => undefined);
-        await rm$1(dest, { force: true });
-        if (error instanceof ToolError)
-            throw error;
-        if (error instanceof ImageError)
-            throw new OutputError(error.message, { file: dest, cause: error });
-        throw new OutputError(`Cannot write ${dest}: ${messageOf(error)}`, { file: dest, cause: error });
-    }
-}
-
-const UNKNOWN_FS = { type: 'unknown', label: null, uuid: null, size: null };
-function isExt(type) {
-    return type === 'ext2' || type === 'ext3' || type === 'ext4';
-}
-function isFat(type) {
-    return type === 'fat12' || type === 'fat16' || type === 'fat32';
-}
-// ext feature bits (include/linux/ext2_fs.h in e2fsprogs).
-const COMPAT = {
-    0x1: 'dir_prealloc', 0x2: 'imagic_inodes', 0x4: 'has_journal', 0x8: 'ext_attr', 0x10: 'resize_inode',
-    0x20: 'dir_index', 0x40: 'lazy_bg', 0x100: 'snapshot_bitmap', 0x200: 'sparse_super2', 0x400: 'fast_commit',
-    0x800: 'stable_inodes', 0x1000: 'orphan_file'
-};
-const RO_COMPAT = {
-    0x1: 'sparse_super', 0x2: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
-    0x40: 'extra_isize', 0x80: 'snapshot', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica',
-    0x1000: 'read-only', 0x2000: 'project', 0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present'
-};
-const INCOMPAT = {
-    0x1: 'compression', 0x2: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg', 0x40: 'extent',
-    0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata', 0x2000: 'metadata_csum_seed',
-    0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold'
-};
-const EXT_INCOMPAT_RECOVER = 0x4;
-const EXT_INCOMPAT_JOURNAL_DEV = 0x8;
-function featureNames(bits, names, kind) {
-    const out = [];
-    for (let bit = 1; bit !== 0 && bit <= 0x80000000; bit = bit * 2) {
-        if ((bits & bit) === 0)
-            continue;
-        out.push(names[bit] ?? `${kind}_0x${bit.toString(16)}`);
-    }
-    return out;
-}
-/** Names of the features in `ext` (all three sets) that are incompatible or read-only compatible. */
-function extFeatureNames(compat, incompat, roCompat) {
-    return [
-        ...featureNames(compat, COMPAT, 'compat'),
-        ...featureNames(incompat >>> 0, INCOMPAT, 'incompat'),
-        ...featureNames(roCompat >>> 0, RO_COMPAT, 'ro_compat')
-    ];
-}
-/**
- * The e2fsprogs release that first could write each feature, for messages when the installed one
- * is older. Only features where that is well known are listed.
- */
-const EXT_FEATURE_SINCE = {
-    metadata_csum: '1.43',
-    metadata_csum_seed: '1.43',
-    inline_data: '1.43',
-    encrypt: '1.43',
-    project: '1.43',
-    ea_inode: '1.44',
-    large_dir: '1.44',
-    casefold: '1.45',
-    fast_commit: '1.46',
-    orphan_file: '1.47',
-    orphan_present: '1.47'
-};
-function hex(bytes) {
-    return bytes.toString('hex');
-}
-function formatUuid(bytes) {
-    const h = hex(bytes);
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-function cString(bytes, encoding) {
-    const nul = bytes.indexOf(0);
-    return bytes.subarray(0, nul < 0 ? bytes.length : nul).toString(encoding);
-}
-function probeExt(superblock) {
-    if (superblock.length < 1024 || superblock.readUInt16LE(56) !== 0xef53)
-        return null;
-    const logBlockSize = superblock.readUInt32LE(24);
-    if (logBlockSize > 6)
-        return null; // block sizes 1 KiB..64 KiB
-    const blockSize = 1024 << logBlockSize;
-    const compat = superblock.readUInt32LE(0x5c);
-    const incompat = superblock.readUInt32LE(0x60);
-    const roCompat = superblock.readUInt32LE(0x64);
-    const is64 = (incompat & 0x80) !== 0;
-    const blocks = superblock.readUInt32LE(4) + (is64 ? superblock.readUInt32LE(0x150) * 2 ** 32 : 0);
-    const freeBlocks = superblock.readUInt32LE(0xc) + (is64 ? superblock.readUInt32LE(0x158) * 2 ** 32 : 0);
-    let type;
-    if ((incompat & -23) !== 0 || (roCompat & -8) !== 0)
-        type = 'ext4';
-    else if ((compat & 0x4) !== 0)
-        type = 'ext3';
-    else
-        type = 'ext2';
-    const label = cString(superblock.subarray(0x78, 0x88), 'utf8');
-    return {
-        type,
-        label: label === '' ? null : label,
-        uuid: formatUuid(superblock.subarray(0x68, 0x78)),
-        size: blocks * blockSize,
-        ext: { blockSize, blocks, freeBlocks, compat, incompat, roCompat, features: extFeatureNames(compat, incompat, roCompat) }
-    };
-}
-function parseBpb(boot) {
-    if (boot.length < 512)
-        return null;
-    const jump = boot[0];
-    if (!(jump === 0xeb || jump === 0xe9))
-        return null;
-    if (boot.readUInt16LE(510) !== 0xaa55)
-        return null;
-    const bytesPerSector = boot.readUInt16LE(11);
-    const sectorsPerCluster = boot[13];
-    const reserved = boot.readUInt16LE(14);
-    const fats = boot[16];
-    const rootEntries = boot.readUInt16LE(17);
-    const total16 = boot.readUInt16LE(19);
-    const media = boot[21];
-    const fatSize16 = boot.readUInt16LE(22);
-    const total32 = boot.readUInt32LE(32);
-    const powerOfTwo = (n) => n > 0 && (n & (n - 1)) === 0;
-    if (![512, 1024, 2048, 4096].includes(bytesPerSector))
-        return null;
-    if (!powerOfTwo(sectorsPerCluster) || reserved === 0 || fats === 0 || fats > 4)
-        return null;
-    if (!(media === 0xf0 || media >= 0xf8))
-        return null;
-    const totalSectors = total16 !== 0 ? total16 : total32;
-    const isFat32Layout = fatSize16 === 0;
-    const fatSize = isFat32Layout ? boot.readUInt32LE(36) : fatSize16;
-    if (totalSectors === 0 || fatSize === 0)
-        return null;
-    return {
-        bytesPerSector, sectorsPerCluster, reserved, fats, rootEntries, totalSectors, fatSize,
-        rootCluster: isFat32Layout ? boot.readUInt32LE(44) : 0,
-        isFat32Layout
-    };
-}
-/** Label from a directory region: the entry with the volume-label attribute (not a long-name part). */
-function volumeLabelEntry(dir) {
-    for (let at = 0; at + 32 <= dir.length; at += 32) {
-        const first = dir[at];
-        if (first === 0x00)
-            return null; // end of directory
-        if (first === 0xe5)
-            continue; // deleted
-        const attr = dir[at + 11];
-        if (attr === 0x0f)
-            continue; // long-name part
-        if ((attr & 0x08) !== 0)
-            return dir.subarray(at, at + 11).toString('latin1').trimEnd() || null;
-    }
-    return undefined; // not found in this piece; the caller may read on
-}
-async function probeFat(handle, start, boot) {
-    const bpb = parseBpb(boot);
-    if (!bpb)
-        return null;
-    const { bytesPerSector: bps, sectorsPerCluster: spc } = bpb;
-    const rootDirSectors = Math.ceil((bpb.rootEntries * 32) / bps);
-    const firstDataSector = bpb.reserved + bpb.fats * bpb.fatSize + rootDirSectors;
-    if (firstDataSector >= bpb.totalSectors)
-        return null;
-    const clusters = Math.floor((bpb.totalSectors - firstDataSector) / spc);
-    // FAT32 by its boot sector (a zero 16-bit FAT size, the FAT32 extended BPB), as Linux, blkid and
-    // mtools decide: `mkfs.vfat -F 32` makes FAT32 below the specification's 65,525 clusters too,
-    // and its label and root directory are where FAT32 keeps them. FAT12 and FAT16 by cluster count.
-    const type = bpb.isFat32Layout ? 'fat32' : clusters < 4085 ? 'fat12' : 'fat16';
-    const ext = type === 'fat32' ? 28 : 0; // FAT32 extended BPB fields sit 28 bytes further on
-    const hasExtBoot = boot[38 + ext] === 0x29;
-    const bpbLabel = hasExtBoot ? boot.subarray(43 + ext, 54 + ext).toString('latin1').trimEnd() : '';
-    const serial = hasExtBoot ? boot.readUInt32LE(39 + ext) : null;
-    // The root directory's volume-label entry is what tools show (and what mlabel / Windows change).
-    let dirLabel;
-    if (type !== 'fat32') {
-        dirLabel = volumeLabelEntry(await readAt(handle, start + (bpb.reserved + bpb.fats * bpb.fatSize) * bps, rootDirSectors * bps));
-    }
-    else {
-        let cluster = bpb.rootCluster;
-        const seen = new Set();
-        for (let hops = 0; hops < 64 && cluster >= 2 && cluster < clusters + 2 && !seen.has(cluster); hops++) {
-            seen.add(cluster);
-            const at = start + (firstDataSector + (cluster - 2) * spc) * bps;
-            dirLabel = volumeLabelEntry(await readAt(handle, at, spc * bps));
-            if (dirLabel !== undefined)
-                break;
-            const entry = await readAt(handle, start + bpb.reserved * bps + cluster * 4, 4);
-            if (entry.length < 4)
-                break;
-            cluster = entry.readUInt32LE(0) & 0x0fffffff;
-        }
-    }
-    let label = dirLabel ?? null;
-    if (dirLabel === undefined || dirLabel === null)
-        label = bpbLabel !== '' && bpbLabel !== 'NO NAME' ? bpbLabel : null;
-    const serialText = serial === null ? null : serial.toString(16).toUpperCase().padStart(8, '0');
-    return {
-        type,
-        label,
-        uuid: serialText === null ? null : `${serialText.slice(0, 4)}-${serialText.slice(4)}`,
-        size: bpb.totalSectors * bps,
-        fat: { bytesPerSector: bps, sectorsPerCluster: spc, clusters, totalSectors: bpb.totalSectors }
-    };
-}
-/** Detect the file system that starts at byte `start`. */
-async function probeFileSystem(handle, start) {
-    const head = await readAt(handle, start, 2048);
-    const ext = probeExt(head.subarray(1024));
-    if (ext)
-        return ext;
-    const fat = await probeFat(handle, start, head.subarray(0, 512));
-    return fat ?? UNKNOWN_FS;
-}
-/** True when `sector` (the first 512 bytes of a file) is a FAT boot sector with a sane BPB. */
-function looksLikeFatBootSector(sector) {
-    return parseBpb(sector) !== null;
-}
-
-// Partition tables read in TypeScript: MBR (with the EBR chain of logical partitions), GPT (CRCs
-// checked, backup header when the primary is damaged), protective/hybrid MBR, 512- and
-// 4096-byte sectors, and bare file systems. Only the sectors needed are read.
-const MBR_TYPES = {
-    0x01: 'FAT12', 0x04: 'FAT16 <32M', 0x05: 'Extended', 0x06: 'FAT16', 0x07: 'HPFS/NTFS/exFAT', 0x0b: 'W95 FAT32',
-    0x0c: 'W95 FAT32 (LBA)', 0x0e: 'W95 FAT16 (LBA)', 0x0f: "W95 Ext'd (LBA)", 0x82: 'Linux swap', 0x83: 'Linux',
-    0x85: 'Linux extended', 0x8e: 'Linux LVM', 0xda: 'Non-FS data', 0xee: 'GPT', 0xef: 'EFI (FAT-12/16/32)',
-    0xfd: 'Linux raid autodetect'
-};
-const EXTENDED_TYPES = new Set([0x05, 0x0f, 0x85]);
-const GPT_TYPES = {
-    'C12A7328-F81F-11D2-BA4B-00A0C93EC93B': 'EFI System',
-    '21686148-6449-6E6F-744E-656564454649': 'BIOS boot',
-    'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7': 'Microsoft basic data',
-    '0FC63DAF-8483-4772-8E79-3D69D8477DE4': 'Linux filesystem',
-    '0657FD6D-A4AB-43C4-84E5-0933C84B4F4F': 'Linux swap',
-    '44479540-F297-41B2-9AF7-D131D5F0458A': 'Linux root (x86)',
-    '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709': 'Linux root (x86-64)',
-    '69DAD710-2CE4-4E3C-B16C-21A1D49ABED3': 'Linux root (ARM)',
-    'B921B045-1DF0-41C3-AF44-4C6F280D3FAE': 'Linux root (ARM-64)',
-    '8DA63339-0007-60C0-C436-083AC8230908': 'Linux reserved',
-    '933AC7E1-2EB4-4F13-B844-0E14E2AEF915': 'Linux home',
-    '3B8F8425-20E0-4F3B-907F-1A25A76F98E8': 'Linux server data',
-    'BC13C2FF-59E6-4262-A352-B275FD6F7172': 'Linux extended boot',
-    'E6D6D379-F507-44C2-A23C-238F2A3DF928': 'Linux LVM',
-    'A19D880F-05FC-4D3B-A006-743F0F84911E': 'Linux RAID',
-    'CA7D7CCB-63ED-4C53-861C-1742536059CC': 'Linux LUKS'
-};
-const GPT_SIGNATURE = 'EFI PART';
-function fail(path, message, cause) {
-    throw new ImageError(message, { file: path, cause });
-}
-/** GUIDs are stored mixed-endian: the first three fields little-endian. */
-function guid(bytes) {
-    const h = (b) => b.toString('hex').toUpperCase();
-    const le = (b) => h(Buffer.from(b).reverse());
-    return `${le(bytes.subarray(0, 4))}-${le(bytes.subarray(4, 6))}-${le(bytes.subarray(6, 8))}-${h(bytes.subarray(8, 10))}-${h(bytes.subarray(10, 16))}`;
-}
-function u64(buffer, at) {
-    const value = buffer.readBigUInt64LE(at);
-    return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
-}
-/** Parse and CRC-check a GPT header sector; returns a reason string when it is not usable. */
-function parseGptHeader(sector, expectedLba) {
-    if (sector.length < 92 || sector.toString('latin1', 0, 8) !== GPT_SIGNATURE)
-        return 'no "EFI PART" signature';
-    const headerSize = sector.readUInt32LE(12);
-    if (headerSize < 92 || headerSize > sector.length)
-        return `implausible header size ${headerSize}`;
-    const copy = Buffer.from(sector.subarray(0, headerSize));
-    const stored = copy.readUInt32LE(16);
-    copy.writeUInt32LE(0, 16);
-    if (crc32(copy) !== stored)
-        return 'header CRC32 mismatch';
-    const header = {
-        myLba: u64(sector, 24),
-        alternateLba: u64(sector, 32),
-        firstUsable: u64(sector, 40),
-        lastUsable: u64(sector, 48),
-        diskGuid: guid(sector.subarray(56, 72)),
-        entriesLba: u64(sector, 72),
-        entryCount: sector.readUInt32LE(80),
-        entrySize: sector.readUInt32LE(84),
-        entriesCrc: sector.readUInt32LE(88)
-    };
-    if (header.myLba !== expectedLba)
-        return `header says it is at LBA ${header.myLba}, found at LBA ${expectedLba}`;
-    if (header.entrySize < 128 || header.entrySize % 8 !== 0)
-        return `implausible entry size ${header.entrySize}`;
-    if (header.entryCount === 0 || header.entryCount * header.entrySize > 4 << 20)
-        return `implausible entry count ${header.entryCount}`;
-    return header;
-}
-async function readGptAt(handle, lba, sectorSize, fileSize) {
-    if (lba <= 0 || (lba + 1) * sectorSize > fileSize)
-        return `LBA ${lba} is outside the image`;
-    const header = parseGptHeader(await readAt(handle, lba * sectorSize, sectorSize), lba);
-    if (typeof header === 'string')
-        return header;
-    const length = header.entryCount * header.entrySize;
-    const entries = await readAt(handle, header.entriesLba * sectorSize, length);
-    if (entries.length < length)
-        return 'partition entry array lies beyond the end of the image';
-    if (crc32(entries) !== header.entriesCrc)
-        return 'partition entry array CRC32 mismatch';
-    return { header, entries };
-}
-async function readGpt(path, handle, fileSize, sectorSize, warn) {
-    const lastLba = Math.floor(fileSize / sectorSize) - 1;
-    const primary = await readGptAt(handle, 1, sectorSize, fileSize);
-    if (typeof primary !== 'string') {
-        // Check the backup too: a damaged or misplaced backup is worth knowing before flashing.
-        const backup = await readGptAt(handle, primary.header.alternateLba, sectorSize, fileSize);
-        if (typeof backup === 'string') {
-            warn(`The backup GPT header (LBA ${primary.header.alternateLba}) is not usable: ${backup}. The primary is fine and is used.`);
-        }
-        else if (primary.header.alternateLba !== lastLba) {
-            warn(`The backup GPT header is at LBA ${primary.header.alternateLba}, not at the image's last LBA ${lastLba}: the image was resized after partitioning.`);
-        }
-        return { gpt: primary, which: 'primary' };
-    }
-    const backup = await readGptAt(handle, lastLba, sectorSize, fileSize);
-    if (typeof backup === 'string') {
-        fail(path, `The GPT of ${path} is damaged: primary header (LBA 1): ${primary}; backup header (LBA ${lastLba}): ${backup}. Rebuild the image or repair it with gdisk/sgdisk.`);
-    }
-    warn(`The primary GPT of ${path} is damaged (${primary}); using the backup GPT at LBA ${lastLba}. Repair the image (e.g. sgdisk -e or gdisk) before relying on it.`);
-    return { gpt: backup, which: 'backup' };
-}
-function gptPartitions(gpt, sectorSize, fileSize, path, warn) {
-    const out = [];
-    const { entryCount, entrySize } = gpt.header;
-    for (let index = 0; index < entryCount; index++) {
-        const entry = gpt.entries.subarray(index * entrySize, (index + 1) * entrySize);
-        const typeBytes = entry.subarray(0, 16);
-        if (typeBytes.every((b) => b === 0))
-            continue; // unused slot: keeps its number, like Linux
-        const first = u64(entry, 32);
-        const last = u64(entry, 40);
-        if (last < first)
-            fail(path, `GPT entry ${index + 1} ends (LBA ${last}) before it starts (LBA ${first}).`);
-        const type = guid(typeBytes);
-        const rawName = entry.subarray(56, 128);
-        let end = 0;
-        while (end + 1 < rawName.length && (rawName[end] !== 0 || rawName[end + 1] !== 0))
-            end += 2;
-        const start = first * sectorSize;
-        const size = (last - first + 1) * sectorSize;
-        if (start + size > fileSize)
-            warn(`Partition ${index + 1} ends at byte ${start + size}, beyond the end of the image (${fileSize} bytes): the image is truncated.`);
-        out.push({
-            number: index + 1,
-            start,
-            size,
-            type,
-            typeName: GPT_TYPES[type] ?? null,
-            name: rawName.subarray(0, end).toString('utf16le'),
-            kind: 'gpt'
-        });
-    }
-    return out;
-}
-function mbrEntries(sector) {
-    const entries = [];
-    for (let i = 0; i < 4; i++) {
-        const at = 446 + i * 16;
-        entries.push({ status: sector[at], type: sector[at + 4], firstLba: sector.readUInt32LE(at + 8), sectors: sector.readUInt32LE(at + 12) });
-    }
-    return entries;
-}
-function hasBootSignature(sector) {
-    return sector.length >= 512 && sector.readUInt16LE(510) === 0xaa55;
-}
-/** A plausible MBR: boot signature, status bytes 0x00/0x80, at least one non-empty entry. */
-function looksLikeMbr(sector) {
-    if (!hasBootSignature(sector))
-        return false;
-    const entries = mbrEntries(sector);
-    if (entries.some((e) => e.status !== 0 && e.status !== 0x80))
-        return false;
-    return entries.some((e) => e.type !== 0 && e.sectors !== 0);
-}
-function mbrPartition(number, kind, entry, baseLba, sectorSize) {
-    return {
-        number,
-        start: (baseLba + entry.firstLba) * sectorSize,
-        size: entry.sectors * sectorSize,
-        type: `0x${entry.type.toString(16).padStart(2, '0')}`,
-        typeName: MBR_TYPES[entry.type] ?? null,
-        name: null,
-        kind
-    };
-}
-async function mbrPartitions(path, handle, mbr, sectorSize, fileSize, warn) {
-    const out = [];
-    const entries = mbrEntries(mbr);
-    let extended;
-    entries.forEach((entry, index) => {
-        if (entry.type === 0 || entry.sectors === 0)
-            return; // empty slot keeps its number
-        const isExtended = EXTENDED_TYPES.has(entry.type);
-        if (isExtended) {
-            if (extended)
-                warn(`${path}: more than one extended partition in the MBR; only the first is followed.`);
-            else
-                extended = entry;
-        }
-        out.push(mbrPartition(index + 1, isExtended ? 'extended' : 'primary', entry, 0, sectorSize));
-    });
-    if (!extended)
-        return out;
-    // Walk the EBR chain: each EBR holds one logical (relative to itself) and a link to the next
-    // EBR (relative to the start of the extended partition).
-    const extStart = extended.firstLba;
-    let ebrLba = extStart;
-    let number = 5;
-    const seen = new Set();
-    while (true) {
-        if (seen.has(ebrLba) || seen.size >= 256) {
-            warn(`${path}: the chain of extended boot records loops or is too long; stopped after ${seen.size}.`);
-            break;
-        }
-        seen.add(ebrLba);
-        if ((ebrLba + 1) * sectorSize > fileSize)
-            fail(path, `An extended boot record (LBA ${ebrLba}) lies beyond the end of the image: the image is truncated.`);
-        const ebr = await readAt(handle, ebrLba * sectorSize, 512);
-        if (!hasBootSignature(ebr)) {
-            warn(`${path}: the extended boot record at LBA ${ebrLba} has no 0x55AA signature; logical partitions after it are ignored.`);
-            break;
-        }
-        let next;
-        for (const entry of mbrEntries(ebr)) {
-            if (entry.type === 0 || entry.sectors === 0)
-                continue;
-            if (EXTENDED_TYPES.has(entry.type))
-                next ??= entry;
-            else
-                out.push(mbrPartition(number++, 'logical', entry, ebrLba, sectorSize));
-        }
-        if (!next)
-            break;
-        ebrLba = extStart + next.firstLba;
-    }
-    return out;
-}
-async function withFileSystems(handle, parts) {
-    const out = [];
-    for (const part of parts) {
-        const fileSystem = part.kind === 'extended' ? { type: 'unknown', label: null, uuid: null, size: null } : await probeFileSystem(handle, part.start);
-        out.push({ ...part, fileSystem });
-    }
-    return out;
-}
-/** How messages name a partition of a table: "partition 2 (rootfs)". */
-function partitionName(p) {
-    const names = [...new Set([p.name, p.fileSystem?.label].filter((n) => !!n))];
-    return `partition ${p.number}${names.length > 0 ? ` (${names.map((n) => JSON.stringify(n)).join(', ')})` : ''}`;
-}
-/**
- * Pairs of partitions whose byte ranges overlap (an extended MBR partition is a container, so
- * its logical partitions inside it do not count). One sweep in start order, against the range
- * that reaches furthest so far: a table of thousands of entries costs no more than a sort.
- */
-function overlappingPartitions(partitions) {
-    const ranges = partitions.filter((p) => p.kind !== 'extended' && p.size > 0).sort((a, b) => a.start - b.start || a.number - b.number);
-    const pairs = [];
-    let furthest;
-    for (const p of ranges) {
-        if (furthest && p.start < furthest.start + furthest.size)
-            pairs.push([furthest, p]);
-        if (!furthest || p.start + p.size > furthest.start + furthest.size)
-            furthest = p;
-    }
-    return pairs;
-}
-function overlapText([a, b]) {
-    const end = (p) => p.start + p.size;
-    return `${partitionName(a)} (bytes ${a.start}-${end(a) - 1}) and ${partitionName(b)} (bytes ${b.start}-${end(b) - 1}) overlap`;
-}
-/** Read the partition table (or bare file system) of an image file. */
-async function readDiskLayout(path, options = {}) {
-    let handle;
-    try {
-        handle = await open$1(path, 'r');
-    }
-    catch (error) {
-        const code = error.code;
-        const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : messageOf(error);
-        fail(path, `Cannot read the base image ${path}: ${why}.`, error);
-    }
-    try {
-        const stat = await handle.stat();
-        if (!stat.isFile())
-            fail(path, `The base image ${path} is not a regular file.`);
-        const fileSize = stat.size;
-        if (fileSize < 2048)
-            fail(path, `The base image ${path} is only ${fileSize} bytes: too small to hold a partition table or a file system.`);
-        const warnings = [];
-        const warn = (message) => {
-            warnings.push(message);
-            options.onWarning?.(message);
-        };
-        const head = await readAt(handle, 0, 4096 + 512);
-        const sector0 = head.subarray(0, 512);
-        const mbrLooksValid = looksLikeMbr(sector0);
-        const mbrHasGptEntry = mbrLooksValid && mbrEntries(sector0).some((e) => e.type === 0xee);
-        // GPT: "EFI PART" at LBA 1, with 512- or 4096-byte sectors. A protective MBR with no primary
-        // signature still means GPT (primary header wiped): look for the backup.
-        let sectorSize;
-        if (head.toString('latin1', 512, 520) === GPT_SIGNATURE)
-            sectorSize = 512;
-        else if (head.toString('latin1', 4096, 4104) === GPT_SIGNATURE)
-            sectorSize = 4096;
-        else if (mbrHasGptEntry) {
-            for (const size of [512, 4096]) {
-                const last = await readAt(handle, (Math.floor(fileSize / size) - 1) * size, 8);
-                if (last.toString('latin1') === GPT_SIGNATURE) {
-                    sectorSize = size;
-                    break;
-                }
-            }
-            if (sectorSize === undefined)
-                fail(path, `${path} has a protective MBR (type 0xEE) but neither a primary nor a backup GPT header: the GPT is destroyed. Rebuild the image.`);
-        }
-        if (sectorSize !== undefined) {
-            const { gpt, which } = await readGpt(path, handle, fileSize, sectorSize, warn);
-            let mbr = 'none';
-            if (mbrHasGptEntry)
-                mbr = mbrEntries(sector0).some((e) => e.type !== 0 && e.type !== 0xee && e.sectors !== 0) ? 'hybrid' : 'protective';
-            if (mbr === 'none')
-                warn(`${path} has a GPT but no protective MBR; some tools will not see the GPT.`);
-            if (mbr === 'hybrid')
-                warn(`${path} has a hybrid MBR; the GPT is used, as Linux does.`);
-            const parts = await withFileSystems(handle, gptPartitions(gpt, sectorSize, fileSize, path, warn));
-            warnOverlaps(parts, warn);
-            return { path, size: fileSize, table: 'gpt', sectorSize, mbr, diskId: gpt.header.diskGuid, gptHeader: which, partitions: parts, warnings };
-        }
-        // A FAT file system's boot sector also ends in 0x55AA (mkfs.fat leaves the partition-entry
-        // area zero, so it rarely passes as an MBR). When both readings are plausible, an MBR whose
-        // entries fit the file wins: boot loaders such as GRUB also start with a jump instruction.
-        const entriesFit = mbrEntries(sector0)
-            .filter((e) => e.type !== 0 && e.sectors !== 0)
-            .every((e) => e.firstLba >= 1 && (e.firstLba + e.sectors) * 512 <= fileSize);
-        if (!mbrLooksValid || (looksLikeFatBootSector(sector0) && !entriesFit)) {
-            const fileSystem = await probeFileSystem(handle, 0);
-            if (fileSystem.type === 'unknown') {
-                fail(path, `${path} has no partition table (no MBR, no GPT) and no ext2/3/4 or FAT file system at its start. Pass a disk image or a file-system image.`);
-            }
-            const whole = { number: 0, start: 0, size: fileSize, type: '', typeName: null, name: null, kind: 'whole', fileSystem };
-            return { path, size: fileSize, table: 'none', sectorSize: 512, partitions: [whole], warnings };
-        }
-        // MBR. LBAs are in logical sectors; 4096-byte-sector MBR disks exist (4Kn), so pick the size
-        // under which the partitions fit the file and hold file systems.
-        const diskId = `0x${sector0.readUInt32LE(440).toString(16).padStart(8, '0')}`;
-        let best;
-        for (const size of [512, 4096]) {
-            const notes = [];
-            let parts;
-            try {
-                parts = await withFileSystems(handle, await mbrPartitions(path, handle, sector0, size, fileSize, (m) => notes.push(m)));
-            }
-            catch (error) {
-                if (size === 512)
-                    throw error;
-                continue;
-            }
-            const fits = parts.every((p) => p.start + p.size <= fileSize);
-            const score = (fits ? 1000 : 0) + parts.filter((p) => p.fileSystem.type !== 'unknown').length;
-            if (!best || score > best.score)
-                best = { size, parts, score, notes };
-            if (size === 512 && fits && parts.some((p) => p.fileSystem.type !== 'unknown'))
-                break;
-        }
-        const chosen = best;
-        chosen.notes.forEach(warn);
-        for (const p of chosen.parts) {
-            if (p.start + p.size > fileSize)
-                warn(`Partition ${p.number} ends at byte ${p.start + p.size}, beyond the end of the image (${fileSize} bytes): the image is truncated.`);
-        }
-        warnOverlaps(chosen.parts, warn);
-        return { path, size: fileSize, table: 'mbr', sectorSize: chosen.size, diskId, partitions: chosen.parts, warnings };
-    }
-    finally {
-        await handle.close();
-    }
-}
-/** A few overlaps are named; a table that is all overlaps says how many more there are. */
-function warnOverlaps(parts, warn) {
-    const pairs = overlappingPartitions(parts);
-    for (const pair of pairs.slice(0, 4))
-        warn(`The partition table is inconsistent: ${overlapText(pair)}. Writing into either could destroy the other.`);
-    if (pairs.length > 4)
-        warn(`${pairs.length - 4} more pairs of partitions overlap.`);
-}
-function humanSize(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-/** The partitions as an aligned text table, for messages and `credbake inspect`. */
-function formatPartitionTable(layout) {
-    const header = ['#', 'start', 'size', 'type', 'name', 'fs', 'label'];
-    const rows = layout.partitions.map((p) => [
-        String(p.number),
-        String(p.start),
-        humanSize(p.size),
-        p.kind === 'whole' ? '(no table)' : p.typeName ?? p.type,
-        p.name ?? '',
-        p.kind === 'extended' ? '(extended)' : p.fileSystem.type,
-        p.fileSystem.label ?? ''
-    ]);
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-    return [line(header), ...rows.map(line)].join('\n');
-}
-function describeSelector(selector) {
-    switch (selector.kind) {
-        case 'number':
-            return `partition number ${selector.number}`;
-        case 'label':
-            return `label=${selector.value}`;
-        case 'name':
-            return `name=${selector.value}`;
-    }
-}
-/** True when credbake can write into the partition's file system. */
-function isWritable(partition) {
-    return isExt(partition.fileSystem.type) || isFat(partition.fileSystem.type);
-}
-/**
- * The partition to write into: by number, `label=` (file-system label; FAT labels compare
- * case-insensitively, as FAT stores them upper-case) or `name=` (GPT partition name). Without a
- * selector, the only ext2/3/4 partition.
- */
-function selectPartition(layout, selector) {
-    const table = formatPartitionTable(layout);
-    const err = (message) => {
-        throw new ImageError(`${message}\nPartitions of ${layout.path}:\n${table}`, { input: 'partition', file: layout.path });
-    };
-    let matches;
-    if (!selector) {
-        matches = layout.partitions.filter((p) => isExt(p.fileSystem.type));
-        if (matches.length === 0)
-            err(`${layout.path} has no ext2/3/4 partition to write into; choose one with the partition input (a number, label=LABEL or name=NAME).`);
-        if (matches.length > 1)
-            err(`${layout.path} has ${matches.length} ext2/3/4 partitions (${matches.map((p) => p.number).join(', ')}); choose one with the partition input (a number, label=LABEL or name=NAME).`);
-    }
-    else {
-        matches = layout.partitions.filter((p) => {
-            switch (selector.kind) {
-                case 'number':
-                    return p.number === selector.number;
-                case 'label': {
-                    const label = p.fileSystem.label;
-                    if (label === null)
-                        return false;
-                    return isFat(p.fileSystem.type) ? label.toUpperCase() === selector.value.toUpperCase() : label === selector.value;
-                }
-                case 'name':
-                    return p.name === selector.value;
-            }
-        });
-        const what = describeSelector(selector);
-        if (selector.kind === 'name' && layout.table !== 'gpt')
-            err(`name= selects GPT partition names, but ${layout.path} has ${layout.table === 'mbr' ? 'an MBR' : 'no partition table'}; use a number or label=.`);
-        if (matches.length === 0)
-            err(`No partition of ${layout.path} matches ${what}.`);
-        if (matches.length > 1)
-            err(`${matches.length} partitions of ${layout.path} match ${what} (${matches.map((p) => p.number).join(', ')}); select by number instead.`);
-    }
-    const chosen = matches[0];
-    // A table whose partitions overlap is broken: whichever of them is written, the other may
-    // lose data, and an image made from it would carry the damage to every device.
-    const overlaps = overlappingPartitions(layout.partitions);
-    if (overlaps.length > 0) {
-        const shown = overlaps.slice(0, 3).map(overlapText).join('; ');
-        throw new ImageError(`The partition table of ${layout.path} is inconsistent: ${shown}${overlaps.length > 3 ? ` (and ${overlaps.length - 3} more pairs)` : ''}. credbake does not write into an image whose partitions overlap: fix the table (sfdisk, gdisk) or rebuild the image.\nPartitions of ${layout.path}:\n${table}`, { input: 'image', file: layout.path });
-    }
-    if (chosen.kind === 'extended')
-        err(`Partition ${chosen.number} is an extended partition (a container for logical partitions 5 and up); select one of the logical partitions.`);
-    if (!isWritable(chosen)) {
-        err(`Partition ${chosen.number} of ${layout.path} has ${chosen.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${chosen.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`);
-    }
-    if (chosen.start + chosen.size > layout.size) {
-        err(`Partition ${chosen.number} ends at byte ${chosen.start + chosen.size}, past the end of ${layout.path} (${layout.size} bytes): the image is truncated. Rebuild or re-download it.`);
-    }
-    return chosen;
-}
-
-// Device paths as the image writers accept them, and the directories they need.
-/**
- * Absolute, normalized, no "..", no quotes or control characters (the tools' script syntax has no
- * escapes for them), no duplicates.
- */
-function checkDevicePaths(files) {
-    const seen = new Set();
-    for (const file of files) {
-        const p = file.path;
-        const bad = !p.startsWith('/') ||
-            p === '/' ||
-            p.endsWith('/') ||
-            path.posix.normalize(p) !== p ||
-            p.split('/').includes('..') ||
-            /["\\\u0000-\u001f\u007f]/.test(p);
-        if (bad)
-            throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, { input: 'credentials-dir' });
-        if (seen.has(p))
-            throw new ImageError(`The bundle holds ${p} twice.`, { input: 'credentials-dir' });
-        seen.add(p);
-    }
-}
-/** Every ancestor directory of `paths` except "/", parents before children. */
-function ancestorDirs(paths) {
-    const dirs = new Set();
-    for (const p of paths) {
-        for (let dir = path.posix.dirname(p); dir !== '/'; dir = path.posix.dirname(dir))
-            dirs.add(dir);
-    }
-    return [...dirs].sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
-}
-/** "0600" for 0o600. */
-function octal(mode) {
-    return (mode & 0o7777).toString(8).padStart(4, '0');
-}
-
-// Writing a bundle into an ext2/3/4 file system inside an image with debugfs, no mount, no root.
-// Per device: one `debugfs -w -f SCRIPT 'IMAGE?offset=N'` process that writes everything, closes
-// the file system (flushing it) and reopens it read-only to stat and dump every written file for
-// comparison. debugfs exits 0 even when it fails and prints its version banner on stderr, so every
-// other stderr line counts as a failure. Which directories/files already exist is probed once
-// per base image (see `probeCache`).
-const PAGER_OFF = { DEBUGFS_PAGER: '__none__', PAGER: '__none__' };
-function target(image, offset) {
-    return `${toolImage(image).name}?offset=${offset}`;
-}
-function q(value) {
-    // checkDevicePaths and our temp names exclude '"' and control characters, so quoting is enough.
-    return `"${value}"`;
-}
-/** stderr lines that are not the version banner ("debugfs 1.47.0 (5-Feb-2023)"). */
-function problems(stderr) {
-    const all = lines(stderr);
-    const banner = all.find((l) => /^debugfs \d/.test(l));
-    return { banner, errors: all.filter((l) => l !== banner) };
-}
-function e2fsprogsVersion(banner) {
-    return /^debugfs (\S+)/.exec(banner ?? '')?.[1] ?? 'unknown';
-}
-function versionAtLeast(have, need) {
-    const a = have.split('.').map(Number);
-    const b = need.split('.').map(Number);
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-        const x = a[i] ?? 0;
-        const y = b[i] ?? 0;
-        if (Number.isNaN(x))
-            return true;
-        if (x !== y)
-            return x > y;
-    }
-    return true;
-}
-async function readSuperblock(image, offset) {
-    const handle = await open$1(image, 'r');
-    try {
-        return await readAt(handle, offset + 1024, 1024);
-    }
-    finally {
-        await handle.close();
-    }
-}
-/** Features debugfs refused, named from the superblock, with the e2fsprogs release that added them. */
-async function unsupportedFeatureError(opts, banner, line) {
-    const version = e2fsprogsVersion(banner);
-    let named = '';
-    try {
-        const sb = await readSuperblock(opts.image, opts.offset);
-        const all = extFeatureNames(sb.readUInt32LE(0x5c), sb.readUInt32LE(0x60), sb.readUInt32LE(0x64));
-        const blamed = all.filter((f) => /^(incompat|ro_compat|compat)_0x/.test(f) || (EXT_FEATURE_SINCE[f] !== undefined && !versionAtLeast(version, EXT_FEATURE_SINCE[f])));
-        named = blamed.length > 0
-            ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
-            : ` The file system's features: ${all.join(', ')}.`;
-    }
-    catch {
-        // keep the message without feature names
-    }
-    return new ImageError(`The ext file system in ${opts.partition} uses features the installed e2fsprogs ${version} cannot write (debugfs: "${line}").${named} ` +
-        'Install a newer e2fsprogs on the runner, or build the image without those features (mkfs.ext4 -O ^FEATURE).', { file: opts.image });
-}
-async function failure$1(opts, banner, errors, stage) {
-    const first = errors[0] ?? '';
-    const shown = errors.slice(0, 5).join('; ');
-    if (/unsupported (read-only )?feature/i.test(first))
-        return unsupportedFeatureError(opts, banner, first);
-    if (errors.some((l) => /Could not allocate (block|inode)|No free space|No space left/i.test(l))) {
-        return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (debugfs: ${shown}). Free space in that file system or make the partition larger in the base image.`, { input: 'partition', serial: opts.serial, file: opts.image });
-    }
-    if (/No such file or directory while trying to open|Bad magic number|Superblock checksum does not match|while trying to open/i.test(first)) {
-        return new ImageError(`debugfs cannot open the ext file system in ${opts.partition} of ${opts.image}: ${first}`, { file: opts.image, serial: opts.serial });
-    }
-    return new ToolError(`debugfs failed while ${stage} for device ${opts.serial} in ${opts.partition}: ${shown}`, { serial: opts.serial });
-}
-/** Split `debugfs -f` stdout into the output of each command (each starts with its echo line). */
-function sections(stdout) {
-    const out = [];
-    for (const line of stdout.split('\n')) {
-        if (line.startsWith('debugfs: '))
-            out.push('');
-        else if (out.length > 0)
-            out[out.length - 1] += `${line}\n`;
-    }
-    return out;
-}
-function parseStat(text) {
-    const head = /Type:\s+(\S+)\s+Mode:\s+([0-7]+)/.exec(text);
-    const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(text);
-    const size = /\bSize:\s+(\d+)/.exec(text.slice(owner?.index ?? 0));
-    if (!head || !owner || !size)
-        return null;
-    const link = /Fast link dest:\s+"(.*)"/.exec(text);
-    return { type: head[1], mode: parseInt(head[2], 8), uid: Number(owner[1]), gid: Number(owner[2]), size: Number(size[1]), ...(link ? { linkTarget: link[1] } : {}) };
-}
-/** Run debugfs read-only with a script; returns per-command output sections. */
-async function runScript(opts, work, name, commands, write) {
-    const script = path.join(work, name);
-    await writeFile$1(script, `${commands.join('\n')}\n`, { mode: 0o600 });
-    const args = write ? ['-w', '-f', script, target(opts.image, opts.offset)] : ['-f', script, target(opts.image, opts.offset)];
-    const result = await runTool('debugfs', args, { env: { ...process.env, ...PAGER_OFF }, cwd: toolImage(opts.image).cwd });
-    const { banner, errors } = problems(result.stderr);
-    if (result.signal)
-        errors.push(`debugfs was killed by ${result.signal}`);
-    return { outputs: sections(result.stdout.toString('utf8')), banner, errors };
-}
-/** Ask the (base or copy) image what exists at `paths`; fills `cache`. */
-async function probe$1(opts, work, paths, cache) {
-    const missing = paths.filter((p) => !cache.has(p));
-    if (missing.length === 0)
-        return;
-    const { outputs, banner, errors } = await runScript(opts, work, 'probe.debugfs', missing.map((p) => `stat ${q(p)}`), false);
-    // Paths that do not exist (or sit below a file) are expected answers here; the caller turns
-    // an ancestor that is a file into a clear error.
-    const real = errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
-    if (real.length > 0)
-        throw await failure$1(opts, banner, real, 'checking which directories exist');
-    if (outputs.length !== missing.length)
-        throw new ToolError(`debugfs answered ${outputs.length} of ${missing.length} stat commands while checking ${opts.partition}; its output: ${outputs.join(' | ').slice(0, 500)}`);
-    missing.forEach((p, i) => {
-        const stat = parseStat(outputs[i]);
-        if (!stat)
-            cache.set(p, { kind: 'missing' });
-        else if (stat.type === 'directory')
-            cache.set(p, { kind: 'dir' });
-        else if (stat.type === 'symlink')
-            cache.set(p, { kind: 'symlink', target: stat.linkTarget ?? '?' });
-        else
-            cache.set(p, { kind: 'file' });
-    });
-}
-/**
- * debugfs commands that stat and dump each of `paths` into `work`/r<i>, shared by the writer's
- * read-back and `credbake verify`. debugfs's dump creates files 0666 minus the umask and one is
- * the device key: the targets are pre-created 0600 here (dump truncates a file and keeps its mode).
- */
-async function readBackCommands(paths, work) {
-    await Promise.all(paths.map((_, i) => writeFile$1(path.join(work, `r${i}`), '', { mode: 0o600 })));
-    return paths.flatMap((p, i) => [`stat ${q(p)}`, `dump ${q(p)} ${q(path.join(work, `r${i}`))}`]);
-}
-/** The outputs of readBackCommands, per path: what stat said and the dumped bytes; null when absent. */
-async function collectReadBack(outputs, paths, work) {
-    const result = [];
-    for (const [i] of paths.entries()) {
-        const stat = parseStat(outputs[2 * i] ?? '');
-        const dumped = path.join(work, `r${i}`);
-        const bytes = stat ? await readFile(dumped).catch(() => null) : null;
-        await rm$1(dumped, { force: true });
-        result.push(stat ? { ...stat, content: bytes } : null);
-    }
-    return result;
-}
-/**
- * Read `paths` (stat + bytes, the writer's read-back) and list the entries of `dirs` (names of
- * what is in them, "." and ".." left out; null for a directory that is not there) from an ext
- * file system, read-only, in one debugfs run. Used by `credbake verify`.
- */
-async function readExtFiles(opts, paths, dirs = []) {
-    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
-    const options = { ...opts, files: [] };
-    try {
-        const commands = [...(await readBackCommands(paths, work)), ...dirs.map((d) => `ls -p ${q(d)}`)];
-        const read = await runScript(options, work, 'read.debugfs', commands, false);
-        const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
-        if (hard.length > 0)
-            throw await failure$1(options, read.banner, hard, 'reading');
-        if (read.outputs.length !== commands.length)
-            throw new ToolError(`debugfs answered ${read.outputs.length} of ${commands.length} commands while reading ${opts.partition} of ${opts.image}`);
-        const files = await collectReadBack(read.outputs, paths, work);
-        const listings = new Map();
-        dirs.forEach((dir, i) => {
-            listings.set(dir, parseListing(read.outputs[2 * paths.length + i] ?? '')?.map((entry) => entry.name) ?? null);
-        });
-        return { files, listings };
-    }
-    finally {
-        await rm$1(work, { recursive: true, force: true });
-    }
-}
-/** S_IFMT of a mode: 0o040000 folder, 0o100000 regular file, 0o120000 symlink. */
-function fileType(mode) {
-    const type = mode & 0o170000;
-    return type === 0o040000 ? 'dir' : type === 0o100000 ? 'file' : type === 0o120000 ? 'symlink' : 'other';
-}
-/**
- * `ls -p` output: one "/inode/mode/uid/gid/name/size/" line per entry ("." and ".." left out);
- * null when debugfs printed nothing (the folder is not there: a present one lists "." at least).
- */
-function parseListing(output) {
-    if (output.trim() === '')
-        return null;
-    const entries = [];
-    for (const line of lines(output)) {
-        const match = /^\/(\d+)\/([0-7]+)\/(\d+)\/(\d+)\/(.*)\/(\d*)\/$/.exec(line);
-        if (!match || match[5] === '.' || match[5] === '..')
-            continue;
-        entries.push({ name: match[5], inode: Number(match[1]), mode: parseInt(match[2], 8), uid: Number(match[3]), gid: Number(match[4]), size: Number(match[6] || 0) });
-    }
-    return entries;
-}
-/**
- * The entries of each of `dirs` (absolute paths without quotes or control characters) in an ext
- * file system, read-only, in one debugfs run; null for a folder that is not there.
- */
-async function listExtDirs(opts, dirs) {
-    const listings = new Map();
-    if (dirs.length === 0)
-        return listings;
-    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
-    const options = { ...opts, files: [] };
-    try {
-        const read = await runScript(options, work, 'list.debugfs', dirs.map((d) => `ls -p ${q(d)}`), false);
-        const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l));
-        if (hard.length > 0)
-            throw await failure$1(options, read.banner, hard, 'listing folders');
-        if (read.outputs.length !== dirs.length)
-            throw new ToolError(`debugfs answered ${read.outputs.length} of ${dirs.length} commands while listing ${opts.partition} of ${opts.image}`);
-        dirs.forEach((dir, i) => listings.set(dir, parseListing(read.outputs[i])));
-        return listings;
-    }
-    finally {
-        await rm$1(work, { recursive: true, force: true });
-    }
-}
-/**
- * Write `files` into the ext2/3/4 file system at `offset` of `image`, creating missing parent
- * directories (0755, 0:0), replacing existing files, setting each file's mode and owner, then
- * reading everything back. Throws unless every file reads back identical.
- */
-async function writeExtFiles(opts) {
-    checkDevicePaths(opts.files);
-    const sb = await readSuperblock(opts.image, opts.offset);
-    if (sb.length < 1024 || sb.readUInt16LE(56) !== 0xef53) {
-        throw new ImageError(`${opts.partition} of ${opts.image} holds no ext2/3/4 file system at byte ${opts.offset}.`, { file: opts.image });
-    }
-    const incompat = sb.readUInt32LE(0x60);
-    if (incompat & EXT_INCOMPAT_RECOVER) {
-        throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, { file: opts.image });
-    }
-    if (incompat & EXT_INCOMPAT_JOURNAL_DEV) {
-        throw new ImageError(`${opts.partition} is an external ext journal device, not a file system; select the file-system partition.`, { input: 'partition', file: opts.image });
-    }
-    const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'));
-    try {
-        const cache = opts.probeCache ?? new Map();
-        const dirs = ancestorDirs(opts.files.map((f) => f.path));
-        await probe$1(opts, work, [...dirs, ...opts.files.map((f) => f.path)], cache);
-        for (const dir of dirs) {
-            const state = cache.get(dir);
-            if (state.kind === 'symlink') {
-                throw new ImageError(`${dir} is a symbolic link to ${state.target} in ${opts.partition}; debugfs does not follow links, so point the credentials directory at the real path.`, { input: 'credentials-dir', file: opts.image });
-            }
-            if (state.kind === 'file')
-                throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image });
-        }
-        for (const file of opts.files) {
-            if (cache.get(file.path).kind === 'dir')
-                throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image });
-        }
-        // One write run: directories parents-first, then for each file rm (if present), write, sif.
-        const dirMode = opts.dirMode ?? 0o755;
-        const commands = [];
-        for (const dir of dirs) {
-            if (cache.get(dir).kind !== 'missing')
-                continue;
-            commands.push(`mkdir ${q(dir)}`, `sif ${q(dir)} mode 0${(0o40000 | dirMode).toString(8)}`, `sif ${q(dir)} uid 0`, `sif ${q(dir)} gid 0`);
-        }
-        const hostFiles = [];
-        for (const [index, file] of opts.files.entries()) {
-            const host = path.join(work, `f${index}`);
-            await writeFile$1(host, file.content, { mode: 0o600 });
-            hostFiles.push(host);
-            if (cache.get(file.path).kind !== 'missing')
-                commands.push(`rm ${q(file.path)}`);
-            commands.push(`write ${q(host)} ${q(file.path)}`, `sif ${q(file.path)} mode 0${(0o100000 | (file.mode & 0o7777)).toString(8)}`, `sif ${q(file.path)} uid ${file.uid}`, `sif ${q(file.path)} gid ${file.gid}`);
-        }
-        // Read-back: stat for mode/owner/size, dump for the bytes.
-        const createdDirs = dirs.filter((d) => cache.get(d).kind === 'missing');
-        const readCommands = [...createdDirs.map((d) => `stat ${q(d)}`), ...(await readBackCommands(opts.files.map((f) => f.path), work))];
-        // A path missing on read-back is a mismatch reported per file below, not a tool failure.
-        const notFound = (l) => /File not found by ext2_lookup/.test(l);
-        let read;
-        if (opts.separateReadBack || /["\\\u0000-\u001f]/.test(opts.image)) {
-            const written = await runScript(opts, work, 'write.debugfs', commands, true);
-            if (written.errors.length > 0)
-                throw await failure$1(opts, written.banner, written.errors, 'writing');
-            await Promise.all(hostFiles.map((f) => rm$1(f, { force: true })));
-            read = await runScript(opts, work, 'read.debugfs', readCommands, false);
-        }
-        else {
-            // One process, two sessions: close_filesys flushes everything and drops debugfs's block
-            // cache; the read-only open_filesys then reads what is in the file, as a second run would,
-            // without paying for a second process start (the largest cost per device after the copy).
-            const all = [...commands, 'close_filesys', `open_filesys ${q(target(opts.image, opts.offset))}`, ...readCommands];
-            const both = await runScript(opts, work, 'write.debugfs', all, true);
-            const hard = both.errors.filter((l) => !notFound(l));
-            if (hard.length > 0)
-                throw await failure$1(opts, both.banner, hard, 'writing');
-            read = { ...both, outputs: both.outputs.slice(commands.length + 2) };
-        }
-        const readErrors = read.errors.filter((l) => !notFound(l));
-        if (readErrors.length > 0)
-            throw await failure$1(opts, read.banner, readErrors, 'reading back');
-        const complaints = read.errors.length > 0 ? ` (debugfs said: ${read.errors.slice(0, 3).join('; ')})` : '';
-        const verifyError = (message) => new ToolError(`Device ${opts.serial}: read-back of ${opts.partition} failed: ${message}${complaints}. The image does not hold what was written.`, { serial: opts.serial });
-        createdDirs.forEach((dir, i) => {
-            const stat = parseStat(read.outputs[i] ?? '');
-            if (!stat || stat.type !== 'directory')
-                throw verifyError(`directory ${dir} is missing`);
-            if ((stat.mode & 0o7777) !== dirMode || stat.uid !== 0 || stat.gid !== 0)
-                throw verifyError(`directory ${dir} has mode ${octal(stat.mode)} owner ${stat.uid}:${stat.gid}`);
-        });
-        const installed = [];
-        const back = await collectReadBack(read.outputs.slice(createdDirs.length), opts.files.map((f) => f.path), work);
-        for (const [i, file] of opts.files.entries()) {
-            const stat = back[i];
-            if (!stat || stat.type !== 'regular')
-                throw verifyError(`${file.path} is missing or not a regular file`);
-            const mode = file.mode & 0o7777;
-            if ((stat.mode & 0o7777) !== mode)
-                throw verifyError(`${file.path} has mode ${octal(stat.mode)}, expected ${octal(mode)}`);
-            if (stat.uid !== file.uid || stat.gid !== file.gid)
-                throw verifyError(`${file.path} is owned by ${stat.uid}:${stat.gid}, expected ${file.uid}:${file.gid}`);
-            if (stat.size !== file.content.length)
-                throw verifyError(`${file.path} is ${stat.size} bytes, expected ${file.content.length}`);
-            if (!stat.content || !stat.content.equals(file.content))
-                throw verifyError(`${file.path} does not read back byte-identical`);
-            installed.push({
-                path: file.path,
-                mode: octal(mode),
-                owner: `${file.uid}:${file.gid}`,
-                sha256: file.secret ? null : sha256Hex(file.content),
-                size: file.content.length,
-                secret: file.secret
-            });
-        }
-        return installed;
-    }
-    finally {
-        await rm$1(work, { recursive: true, force: true });
-    }
-}
-
-// Writing a bundle into a FAT12/16/32 file system inside an image with mtools (`IMAGE@@OFFSET`),
-// no mount, no root. FAT has no modes or owners: InstalledFile reports them as null. Every file
-// is copied back out and compared.
-// Skip mtools' geometry sanity check (images from other tools often fail it) and ignore any
-// user configuration.
-const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: '1', MTOOLSRC: '/dev/null' };
-function drive(opts) {
-    return `${toolImage(opts.image).name}@@${opts.offset}`;
-}
-/** FAT compares names case-insensitively. */
-function key(p) {
-    return p.toUpperCase();
-}
-async function mtool(opts, tool, args) {
-    return runTool(tool, args, { env: { ...process.env, ...MTOOLS_ENV }, cwd: toolImage(opts.image).cwd });
-}
-function failure(opts, tool, result, stage, extra = []) {
-    const text = [...lines(result.stderr), ...extra].slice(0, 5).join('; ') || `exit code ${result.code}`;
-    if (/Disk full|No free space|No space left/i.test(text)) {
-        return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (${tool}: ${text}). Free space in that file system or make the partition larger in the base image.`, {
-            input: 'partition',
-            serial: opts.serial,
-            file: opts.image
-        });
-    }
-    if (/Can't open|Cannot initialize|init: |not a FAT|Bad/i.test(text) && stage === 'listing') {
-        return new ImageError(`mtools cannot open the FAT file system in ${opts.partition} of ${opts.image}: ${text}`, { file: opts.image });
-    }
-    return new ToolError(`${tool} failed while ${stage} for device ${opts.serial} in ${opts.partition}: ${text}`, { serial: opts.serial });
-}
-async function probe(opts, paths, cache) {
-    const wanted = paths.filter((p) => !cache.has(key(p)));
-    if (wanted.length === 0)
-        return;
-    // A path's state is read from its parent's listing; list every parent in one mdir run.
-    const parents = [...new Set(wanted.map((p) => path.posix.dirname(p)))];
-    const { listed } = await listFat(opts, parents);
-    for (const p of wanted)
-        cache.set(key(p), listed.get(key(p))?.state ?? { kind: 'missing' });
-}
-/**
- * List `dirs` with one `mdir -b -a` run: every entry found, by upper-cased path (its state and
- * its path as stored), and the directories that are not there.
- */
-async function listFat(opts, dirs) {
-    const result = await mtool(opts, 'mdir', ['-b', '-a', '-i', drive(opts), ...dirs.map((p) => `::${p}`)]);
-    const notFound = /File "::(.*)" not found/;
-    const other = lines(result.stderr).filter((l) => !notFound.test(l));
-    if (other.length > 0)
-        throw failure(opts, 'mdir', result, 'listing');
-    const missing = new Set(lines(result.stderr).map((l) => notFound.exec(l)?.[1]).filter((d) => d !== undefined).map(key));
-    const listed = new Map();
-    for (const line of lines(result.stdout.toString('latin1'))) {
-        if (!line.startsWith('::/'))
-            continue;
-        const isDir = line.endsWith('/');
-        const p = line.slice(2, isDir ? -1 : undefined);
-        listed.set(key(p), { state: { kind: isDir ? 'dir' : 'file' }, path: p });
-    }
-    return { listed, missing };
-}
-/**
- * Copy `paths` (all in one directory) out of the FAT file system into `backDir` with one
- * `mcopy -n`, and return their bytes (null for one that did not arrive). Shared by the writer's
- * read-back and `credbake verify`. mcopy creates host files 0666 minus the umask and one is the
- * device key: they are pre-created 0600 (mcopy -n truncates an existing file and keeps its mode).
- */
-async function copyOutFat(opts, paths, backDir, stage = 'reading back') {
-    await Promise.all(paths.map((p) => writeFile$1(path.join(backDir, path.posix.basename(p)), '', { mode: 0o600 })));
-    const back = await mtool(opts, 'mcopy', ['-n', '-i', drive(opts), ...paths.map((p) => `::${p}`), `${backDir}/`]);
-    if (back.code !== 0 || lines(back.stderr).length > 0)
-        throw failure(opts, 'mcopy', back, stage);
-    const bytes = [];
-    for (const p of paths)
-        bytes.push(await readFile(path.join(backDir, path.posix.basename(p))).catch(() => null));
-    return bytes;
-}
-/**
- * Read `paths` (bytes; null when absent) and list the names in `dirs` (null for a directory that
- * is not there) from a FAT file system, read-only. Used by `credbake verify`.
- */
-async function readFatFiles(opts, paths, dirs = []) {
-    const parents = [...new Set(paths.map((p) => path.posix.dirname(p)))];
-    const { listed, missing } = await listFat(opts, [...new Set([...parents, ...dirs])]);
-    const listings = new Map();
-    for (const dir of dirs) {
-        if (missing.has(key(dir)))
-            listings.set(dir, null);
-        else
-            listings.set(dir, [...listed.values()].filter((e) => key(path.posix.dirname(e.path)) === key(dir)).map((e) => path.posix.basename(e.path)));
-    }
-    const files = paths.map(() => null);
-    const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'));
-    try {
-        let g = 0;
-        for (const dir of parents) {
-            const present = paths.map((p, i) => ({ p, i })).filter(({ p }) => path.posix.dirname(p) === dir && listed.get(key(p))?.state.kind === 'file');
-            if (present.length === 0)
-                continue;
-            const backDir = path.join(work, `r${g++}`);
-            await mkdir$1(backDir, { mode: 0o700 });
-            const bytes = await copyOutFat(opts, present.map(({ p }) => p), backDir, 'reading');
-            present.forEach(({ i }, n) => (files[i] = bytes[n] ?? null));
-            await rm$1(backDir, { recursive: true, force: true });
-        }
-        return { files, listings };
-    }
-    finally {
-        await rm$1(work, { recursive: true, force: true });
-    }
-}
-/**
- * Write `files` into the FAT file system at `offset` of `image`: missing directories with mmd,
- * files with `mcopy -o` (replacing existing ones), then copy every file back out and compare.
- */
-async function writeFatFiles(opts) {
-    checkDevicePaths(opts.files);
-    for (const file of opts.files) {
-        if (/[<>:|?*]/.test(file.path))
-            throw new ImageError(`${file.path} cannot be stored on FAT: names there cannot contain < > : | ? *.`, { input: 'credentials-dir' });
-    }
-    const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'));
-    try {
-        const cache = opts.probeCache ?? new Map();
-        const dirs = ancestorDirs(opts.files.map((f) => f.path));
-        await probe(opts, [...dirs, ...opts.files.map((f) => f.path)], cache);
-        for (const dir of dirs) {
-            if (cache.get(key(dir)).kind === 'file')
-                throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image });
-        }
-        for (const file of opts.files) {
-            if (cache.get(key(file.path)).kind === 'dir')
-                throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image });
-        }
-        const missing = dirs.filter((d) => cache.get(key(d)).kind === 'missing');
-        if (missing.length > 0) {
-            const made = await mtool(opts, 'mmd', ['-i', drive(opts), ...missing.map((d) => `::${d}`)]);
-            if (made.code !== 0 || lines(made.stderr).length > 0)
-                throw failure(opts, 'mmd', made, 'creating directories');
-        }
-        // One mcopy per target directory; host files carry the target names.
-        const groups = new Map();
-        opts.files.forEach((file, index) => {
-            const dir = path.posix.dirname(file.path);
-            groups.set(dir, [...(groups.get(dir) ?? []), { file, index }]);
-        });
-        let g = 0;
-        for (const [dir, members] of groups) {
-            const hostDir = path.join(work, `w${g++}`);
-            await mkdir$1(hostDir, { mode: 0o700 });
-            const hosts = [];
-            for (const { file } of members) {
-                const host = path.join(hostDir, path.posix.basename(file.path));
-                await writeFile$1(host, file.content, { mode: 0o600 });
-                hosts.push(host);
-            }
-            const copied = await mtool(opts, 'mcopy', ['-o', '-D', 'o', '-i', drive(opts), ...hosts, `::${dir === '/' ? '' : dir}/`]);
-            await rm$1(hostDir, { recursive: true, force: true });
-            if (copied.code !== 0 || lines(copied.stderr).length > 0)
-                throw failure(opts, 'mcopy', copied, 'writing');
-        }
-        // Read back: one mcopy per directory into a fresh host folder.
-        const installed = new Array(opts.files.length);
-        for (const members of groups.values()) {
-            const backDir = path.join(work, `r${g++}`);
-            await mkdir$1(backDir, { mode: 0o700 });
-            const back = await copyOutFat(opts, members.map(({ file }) => file.path), backDir);
-            for (const [n, { file, index }] of members.entries()) {
-                const bytes = back[n] ?? null;
-                if (!bytes || !bytes.equals(file.content)) {
-                    throw new ToolError(`Device ${opts.serial}: read-back of ${file.path} from ${opts.partition} failed: the file is missing or differs. mtools reported success but the image does not hold what was written.`, { serial: opts.serial });
-                }
-                installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex(file.content), size: file.content.length, secret: file.secret };
-            }
-            await rm$1(backDir, { recursive: true, force: true });
-        }
-        return installed;
-    }
-    finally {
-        await rm$1(work, { recursive: true, force: true });
-    }
-}
-
 /** "partition 2 (rootfs)", "the file system (no partition table)". */
 function describePartition(partition) {
     if (partition.kind === 'whole')
@@ -33925,7 +35953,7 @@ async function findPreexisting(input, read, where, findings) {
             ...(paths[i] !== devicePath ? { partitionPath: paths[i] } : {}),
             size: content.length,
             sha256: sha256Hex(content),
-            mode: entry.mode === null ? null : octal(entry.mode),
+            mode: entry.mode === null ? null : octal$1(entry.mode),
             owner: entry.uid === null ? null : `${entry.uid}:${entry.gid}`
         });
     });
