@@ -8118,7 +8118,7 @@ function fieldBringing(segments, device, needle) {
         if (!('field' in segment))
             continue;
         const value = device.fields[segment.field];
-        if (value !== undefined && value.includes(needle))
+        if (value?.includes(needle))
             return { field: segment.field, value };
     }
     return undefined;
@@ -32292,7 +32292,7 @@ function compile(root, schema) {
     const constPrimitive = constant === null || typeof constant !== 'object';
     const constJson = JSON.stringify(constant);
     const enumValues = Array.isArray(schema.enum) ? schema.enum : undefined;
-    const enumSet = enumValues && enumValues.every((e) => e === null || typeof e !== 'object') ? new Set(enumValues) : undefined;
+    const enumSet = enumValues?.every((e) => e === null || typeof e !== 'object') ? new Set(enumValues) : undefined;
     const enumJson = enumValues?.map((e) => JSON.stringify(e));
     const type = typeof schema.type === 'string' ? schema.type : undefined;
     const alternatives = ['oneOf', 'anyOf'].flatMap((keyword) => Array.isArray(schema[keyword]) ? [{ keyword, options: schema[keyword].map((option) => compile(root, option)) }] : []);
@@ -33719,7 +33719,7 @@ function sanEntryFits(entry, name, device) {
     // A constant IP entry is compared as an address: the template may spell it otherwise ("2001:DB8::1").
     if (entry.kind.tag === 7 && entry.segments.every((s) => 'literal' in s)) {
         const bytes = ipAddressBytes(entry.segments.map((s) => ('literal' in s ? s.literal : '')).join(''));
-        return bytes !== undefined && bytes.equals(name.bytes);
+        return bytes?.equals(name.bytes) === true;
     }
     return segmentsFit(entry.segments, device, name.value);
 }
@@ -33990,6 +33990,7 @@ class EntryRanges {
 }
 /** Elements of the arrays indexed rather than parsed. */
 const INDEXED = new Set(['devices', 'superseded']);
+// biome-ignore lint/suspicious/noConstEnum: the scanner's hot loop compares states; tsc inlines a const enum's values
 var State;
 (function (State) {
     State[State["Before"] = 0] = "Before";

@@ -8691,7 +8691,7 @@ function fieldBringing(segments, device, needle) {
         if (!('field' in segment))
             continue;
         const value = device.fields[segment.field];
-        if (value !== undefined && value.includes(needle))
+        if (value?.includes(needle))
             return { field: segment.field, value };
     }
     return undefined;

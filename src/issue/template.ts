@@ -152,7 +152,7 @@ export function fieldBringing(segments: Segment[], device: Device, needle: strin
   for (const segment of segments) {
     if (!('field' in segment)) continue
     const value = device.fields[segment.field]
-    if (value !== undefined && value.includes(needle)) return { field: segment.field, value }
+    if (value?.includes(needle)) return { field: segment.field, value }
   }
   return undefined
 }

@@ -818,7 +818,7 @@ function sanEntryFits(entry: SanTemplate['entries'][number], name: { tag: number
   // A constant IP entry is compared as an address: the template may spell it otherwise ("2001:DB8::1").
   if (entry.kind.tag === 7 && entry.segments.every((s) => 'literal' in s)) {
     const bytes = ipAddressBytes(entry.segments.map((s) => ('literal' in s ? s.literal : '')).join(''))
-    return bytes !== undefined && bytes.equals(name.bytes)
+    return bytes?.equals(name.bytes) === true
   }
   return segmentsFit(entry.segments, device, name.value)
 }

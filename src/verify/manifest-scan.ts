@@ -71,6 +71,7 @@ export interface ManifestScan {
 /** Elements of the arrays indexed rather than parsed. */
 const INDEXED = new Set(['devices', 'superseded'])
 
+// biome-ignore lint/suspicious/noConstEnum: the scanner's hot loop compares states; tsc inlines a const enum's values
 const enum State {
   Before,
   Key,

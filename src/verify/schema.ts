@@ -93,7 +93,7 @@ function compile(root: Schema, schema: Schema): Validator {
   const constPrimitive = constant === null || typeof constant !== 'object'
   const constJson = JSON.stringify(constant)
   const enumValues = Array.isArray(schema.enum) ? (schema.enum as unknown[]) : undefined
-  const enumSet = enumValues && enumValues.every((e) => e === null || typeof e !== 'object') ? new Set(enumValues) : undefined
+  const enumSet = enumValues?.every((e) => e === null || typeof e !== 'object') ? new Set(enumValues) : undefined
   const enumJson = enumValues?.map((e) => JSON.stringify(e))
   const type = typeof schema.type === 'string' ? schema.type : undefined
   const alternatives = (['oneOf', 'anyOf'] as const).flatMap((keyword) =>
