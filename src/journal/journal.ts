@@ -9,9 +9,15 @@
 // involved in checking it. A last line without its newline is a torn append (the process died
 // while writing it, before anything depended on it) and is cut off; any other line that does not
 // check out stops the run: it may be the only record of a certificate that must be revoked.
+// The checksum is unkeyed: it catches damage (a torn or cut copy, a flipped byte, an edit by
+// hand), not forgery, since anyone can recompute it. So nothing a record says is trusted to stay
+// inside output-dir: every output path is checked where it is read (state.ts), the file is opened
+// without following a link, and output-dir itself is a boundary (docs/output-dir-boundary.md).
+import { constants, type Stats } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import { OutputError, messageOf } from '../errors.js'
+import { OutputError, isCredbakeError, messageOf } from '../errors.js'
+import { O_NOFOLLOW, plantedLinkError } from '../util/confined.js'
 import { writeAll } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { JOURNAL_FORMAT, type JournalRecord, type JournalFile } from './records.js'
@@ -64,10 +70,12 @@ export class Journal {
   static async open(outputDir: string): Promise<Journal> {
     const file = path.join(outputDir, JOURNAL_FILE)
     try {
-      const handle = await open(file, 'a+', 0o644)
+      // Never through a link (ELOOP), dangling or not: a planted one would have credbake truncate
+      // and fill a file elsewhere.
+      const handle = await open(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | O_NOFOLLOW, 0o644)
       try {
+        const { size } = await checkJournalFile(file, handle)
         await handle.chmod(0o644)
-        const { size } = await handle.stat()
         const whole = await wholeRecordsEnd(handle, size)
         if (whole < size) {
           await handle.truncate(whole)
@@ -79,7 +87,7 @@ export class Journal {
         throw error
       }
     } catch (error) {
-      throw new OutputError(`Cannot open the journal ${file}: ${messageOf(error)}.`, { cause: error })
+      throw journalOpenError(file, error)
     }
   }
 
@@ -153,6 +161,28 @@ export class Journal {
     this.closed = true
     await this.handle.close()
   }
+}
+
+/**
+ * The journal is appended to and cut back in place, so it must be a regular file of its own: not
+ * a FIFO or a device, and not hard-linked to another name (which would receive the same writes).
+ */
+async function checkJournalFile(file: string, handle: FileHandle): Promise<Stats> {
+  const info = await handle.stat()
+  if (!info.isFile()) throw new OutputError(`The journal ${file} is not a regular file; move it aside, or use a new output-dir.`, { file })
+  if (info.nlink > 1) {
+    throw new OutputError(
+      `The journal ${file} has ${info.nlink} hard links: credbake appends to it and cuts a torn last line off in place, which would change the other names too. Give it a name of its own (cp ${JOURNAL_FILE} copy && mv copy ${JOURNAL_FILE}) and run again.`,
+      { file }
+    )
+  }
+  return info
+}
+
+function journalOpenError(file: string, error: unknown, reading = false): OutputError {
+  if (isCredbakeError(error)) return error as OutputError
+  if ((error as NodeJS.ErrnoException).code === 'ELOOP') return plantedLinkError(file)
+  return new OutputError(`Cannot ${reading ? 'read' : 'open'} the journal ${file}: ${messageOf(error)}.`, { cause: error })
 }
 
 /** Offset just after the last newline (0 when there is none): where whole records end. */
@@ -376,10 +406,16 @@ const CHUNK = 4 << 20
 async function* journalChunks(file: string, result?: ScanResult): AsyncGenerator<{ bytes: Buffer; end: number }> {
   let handle: FileHandle
   try {
-    handle = await open(file, 'r')
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | O_NOFOLLOW)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
-    throw new OutputError(`Cannot read the journal ${file}: ${messageOf(error)}.`, { cause: error })
+    throw journalOpenError(file, error, true)
+  }
+  try {
+    await checkJournalFile(file, handle)
+  } catch (error) {
+    await handle.close().catch(() => undefined)
+    throw journalOpenError(file, error, true)
   }
   const identity = async (): Promise<string> => {
     const stat = await handle.stat({ bigint: true })

@@ -6,6 +6,8 @@ import { AT, BASIS, CERTIFICATE, CERTIFICATE_SHA256, FieldCursor, ISSUED, OUTPUT
 import { scanJournal, type JournalLine } from './journal.js'
 import type { IssuedRecord, RetiredRecord, RunBasis, RunIdentity, RunRecord, WrittenRecord } from './records.js'
 import { RowIndex } from '../manifest/list.js'
+import { FORMAT_SPECS } from '../settings/types.js'
+import { outputPathProblem } from '../util/confined.js'
 import { DigestColumn } from '../util/digest-column.js'
 
 export interface LiveOutput {
@@ -209,6 +211,21 @@ function writtenFields(line: JournalLine): { serial: string; certificateSha256: 
   }
 }
 
+/** Folders of output-dir a recorded output may be in. */
+const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder)
+
+/**
+ * A path a record names must be an output inside output-dir (FOLDER/SERIAL…) before anything is
+ * done with it: the checksum does not stop a forged record (it is unkeyed), and resume hashes,
+ * and retirement removes, what these paths name. Anything else is journal damage.
+ */
+function confine(line: JournalLine, what: string, relative: unknown, serial: string): void {
+  const problem = outputPathProblem(relative, OUTPUT_FOLDERS, serial)
+  if (problem) {
+    throw line.damage(`its ${line.type} record of device ${serial} names the ${what} ${JSON.stringify(relative)}, which is not an output inside output-dir (${problem}); credbake touches nothing outside output-dir`)
+  }
+}
+
 /**
  * Reads the journal in big chunks; records that matter to few devices (run, retired) are parsed,
  * the per-device ones (issued, written) read in place for the few fields kept.
@@ -243,6 +260,8 @@ export async function loadJournalState(outputDir: string): Promise<JournalState>
       }
       case 'written': {
         const written = writtenFields(line)
+        confine(line, 'output path', written.path, written.serial)
+        if (written.bmap) confine(line, 'bmap path', written.bmap.path, written.serial)
         const basis = issued.get(written.certificateSha256)
         if (!basis) break // a duplicate 'written' for a certificate already handled
         issued.delete(written.certificateSha256)
@@ -258,6 +277,7 @@ export async function loadJournalState(outputDir: string): Promise<JournalState>
       }
       case 'retired': {
         const record = line.record() as RetiredRecord
+        confine(line, 'output path', record.path, record.serial)
         if (state.live.get(record.serial)?.certificateSha256 === record.certificateSha256) state.live.delete(record.serial)
         break
       }

@@ -26,6 +26,7 @@ import { FORMAT_SPECS, type Settings } from '../settings/types.js'
 import { createSink } from '../sink/create.js'
 import type { Sink, SinkOutput, WriteHooks } from '../sink/types.js'
 import { Cleanup } from '../util/cleanup.js'
+import { checkWay } from '../util/confined.js'
 import { flushFileSystem, sha256File } from '../util/fsx.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
@@ -100,7 +101,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       ca
     )
 
-    await prepareOutputDir(settings.outputDir)
+    await prepareOutputDir(settings.outputDir, (message) => reporter.warning(message))
     const lock = cleanup.add('the output-dir lock', await OutputLock.acquire(settings.outputDir), (held) => held.release())
     reporter.holding?.({ kind: 'lock', path: lock.file })
     const secrets = cleanup.add('the secret temp folder', await SecretTemp.create(settings.tempRoot), (held) => held.remove())
@@ -366,7 +367,11 @@ function changedBasis(live: LiveOutput, currentRunBasis: string, basis: RunBasis
  */
 async function retireOrphans(outputDir: string, orphans: readonly Orphan[], journal: Journal, run: string, reporter: Reporter): Promise<void> {
   const retired = orphans.length
+  const checked = new Set<string>()
   for (const { serial, certificateSha256, path: outputPath } of orphans) {
+    // The path is an output inside output-dir (checked as the journal was read); no link on the
+    // way to it is followed, and rm removes a link itself, never what it points to.
+    await checkWay(outputDir, outputPath, checked)
     await rm(path.join(outputDir, outputPath), { recursive: true, force: true })
     await journal.appendLazily({ type: 'retired', run, at: new Date().toISOString(), serial, certificateSha256, path: outputPath })
   }

@@ -1,32 +1,67 @@
 // Output directory checks done before any key exists, and clean-up of what a killed run left.
-import { access, constants, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+// output-dir is a trust boundary (docs/output-dir-boundary.md): it is a real folder of this user
+// that nobody else can write in, and no name credbake uses in it is a symbolic link.
+import { lstat, mkdir, readdir, readlink, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { OutputError, messageOf } from '../errors.js'
+import { OutputError, isCredbakeError, messageOf } from '../errors.js'
+import { JOURNAL_FILE } from '../journal/journal.js'
 import { LOCK_FILE } from '../journal/lock.js'
 import { FORMAT_SPECS } from '../settings/types.js'
 import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE } from '../review/types.js'
 import { SHA256SUMS_FILE } from '../review/sha256sums.js'
+import { checkTrustedFolder, plantedLinkError, realFolder } from '../util/confined.js'
 import { TEMP_MARKER, tempSibling } from '../util/fsx.js'
 
 /** Folders of output-dir that hold per-device outputs (one per format). */
 export const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder)
 
-export async function prepareOutputDir(outputDir: string): Promise<void> {
+/** Files credbake reads, writes or replaces directly in output-dir. */
+export const OUTPUT_DIR_FILES = [JOURNAL_FILE, LOCK_FILE, MANIFEST_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE, SHA256SUMS_FILE]
+
+/**
+ * Make output-dir when missing and check it and what credbake uses in it: a real folder (not a
+ * link), this user's and writable by nobody else (group or other write permission is taken away
+ * with a warning), none of its files and output folders a link; and writable.
+ */
+export async function prepareOutputDir(outputDir: string, warn: (message: string) => void = () => {}): Promise<void> {
+  const input = `output-dir ${outputDir}`
   try {
-    // Never writable by others, even under umask 000: they could replace outputs or the manifest.
-    await mkdir(outputDir, { recursive: true, mode: 0o755 })
-    await access(outputDir, constants.W_OK | constants.X_OK)
-    // access() trusts mode bits; a read-only mount or an ACL only shows on a real write.
-    // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
+    let info = await lstat(outputDir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined
+      throw error
+    })
+    if (!info) {
+      // Never writable by others, even under umask 000: they could replace outputs or the manifest.
+      await mkdir(outputDir, { recursive: true, mode: 0o755 })
+      info = await lstat(outputDir)
+    }
+    if (info.isSymbolicLink()) {
+      const target = await readlink(outputDir).catch(() => '?')
+      throw new OutputError(
+        `Input "output-dir" (${outputDir}) is a symbolic link (to ${target}): credbake works only in a real folder, since a link there may have been planted by another job to send device keys elsewhere. Give the folder's own path instead.`,
+        { file: outputDir }
+      )
+    }
+    if (!info.isDirectory()) throw new OutputError(`Input "output-dir" (${outputDir}) is not a folder.`, { file: outputDir })
+    await checkTrustedFolder(outputDir, info, warn, input)
+    for (const name of OUTPUT_DIR_FILES) {
+      const entry = await lstat(path.join(outputDir, name)).catch(() => undefined)
+      if (entry?.isSymbolicLink()) throw plantedLinkError(path.join(outputDir, name))
+    }
+    for (const folder of OUTPUT_FOLDERS) {
+      const found = await realFolder(path.join(outputDir, folder))
+      if (found) await checkTrustedFolder(path.join(outputDir, folder), found, warn)
+    }
+    // A read-only mount or an ACL only shows on a real write. A temporary name, so that a probe
+    // left by a killed run is cleaned up like any temp file.
     const probe = tempSibling(path.join(outputDir, 'credbake-probe'))
-    await writeFile(probe, '', { mode: 0o600 })
+    await writeFile(probe, '', { mode: 0o600, flag: 'wx' })
     // force: a run that holds the lock may have cleaned temporary files up meanwhile, this probe
     // among them (four bakes started at once: the losers must still fail on the lock, exit 6).
     await rm(probe, { force: true })
   } catch (error) {
-    throw new OutputError(`Input "output-dir" (${outputDir}) is not a writable folder: ${messageOf(error)}.`, {
-      cause: error
-    })
+    if (isCredbakeError(error)) throw error
+    throw new OutputError(`Input "output-dir" (${outputDir}) is not a writable folder: ${messageOf(error)}.`, { cause: error })
   }
 }
 
@@ -38,12 +73,14 @@ export async function hasPriorOutputs(outputDir: string): Promise<boolean> {
 
 /**
  * Temporary files of a killed run (".NAME.tmp-PID-RANDOM", never renamed into place). Only
- * called while holding the lock, so none of them belongs to a live run.
+ * called while holding the lock, so none of them belongs to a live run. The folders are checked
+ * on the way (a link among them is refused): removal never reaches outside output-dir.
  */
 export async function removeLeftoverTemps(outputDir: string): Promise<number> {
   let removed = 0
   for (const folder of ['.', ...OUTPUT_FOLDERS]) {
     const dir = path.join(outputDir, folder)
+    if (folder !== '.' && !(await realFolder(dir))) continue
     let names: string[]
     try {
       names = await readdir(dir)
@@ -53,6 +90,7 @@ export async function removeLeftoverTemps(outputDir: string): Promise<number> {
     for (const name of names) {
       // Also probes named by versions before the probe used a temporary name.
       if (name.startsWith('.') && (name.includes(TEMP_MARKER) || name.startsWith('.credbake-probe-'))) {
+        // rm never follows a link, neither the entry itself nor anything inside a folder.
         await rm(path.join(dir, name), { recursive: true, force: true })
         removed++
       }

@@ -90,7 +90,8 @@ export class AtomicStream {
 
   private async open(): Promise<FileHandle> {
     if (!this.handle) {
-      const handle = await open(this.temp, 'w+', 0o644)
+      // A new file (O_EXCL): never an existing name, nor whatever a link there points to.
+      const handle = await open(this.temp, 'wx+', 0o644)
       this.handle = handle
       await handle.chmod(0o644) // no secret inside: readable by reviewers whatever the umask
     }

@@ -7,6 +7,7 @@ import { chmodSync, chownSync, closeSync, fchmodSync, mkdirSync, openSync, renam
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
+import { ensureFolderSync } from '../util/confined.js'
 import { tempSibling, writeAllSync } from '../util/fsx.js'
 import { describeFiles, placedFiles, treeDigest, treeDigestOnDisk } from './files.js'
 import { wrapWriteError } from './errors.js'
@@ -26,7 +27,8 @@ export class DirWriter implements OutputWriter {
     const placed = placedFiles(files)
     try {
       if (!this.rootReady) {
-        mkdirSync(this.root, { recursive: true, mode: 0o755 })
+        // devices/ is made here or checked to be a real folder: never a planted link.
+        ensureFolderSync(this.root)
         this.rootReady = true
       }
       makeFolder(temp)

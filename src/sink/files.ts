@@ -1,5 +1,5 @@
 import type { BundleFile } from '../bundle/types.js'
-import { readFile, readdir, stat } from 'node:fs/promises'
+import { lstat, readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { octalMode, sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
@@ -37,22 +37,25 @@ export function treeDigest(files: ReadonlyArray<Pick<BundleFile, 'path' | 'mode'
 /**
  * The tree digest of a "dir" output as it is on disk now. Owners are those the bundle asked for
  * (0:0): a tree written by a non-root user cannot carry them, and copying it as root restores them.
+ * Links are never followed (the tree is inside output-dir): a link where a file was makes the
+ * digest differ, and a tree that is itself a link is not read.
  */
 export async function treeDigestOnDisk(root: string): Promise<string> {
+  if (!(await lstat(root)).isDirectory()) throw Object.assign(new Error(`${root} is not a folder`), { code: 'ENOTDIR' })
   const files: Array<Pick<BundleFile, 'path' | 'mode' | 'uid' | 'gid' | 'content'>> = []
   for (const name of await readdir(root, { recursive: true })) {
     const file = path.join(root, name)
-    const info = await stat(file)
+    const info = await lstat(file)
     if (!info.isFile()) continue
     files.push({ path: `/${name.split(path.sep).join('/')}`, mode: info.mode & 0o7777, uid: 0, gid: 0, content: await readFile(file) })
   }
   return treeDigest(files)
 }
 
-/** True when a file output is still there with the recorded SHA-256. */
+/** True when a file output is still there with the recorded SHA-256 (a regular file, not a link). */
 export async function fileMatches(file: string, sha256: string): Promise<boolean> {
   try {
-    return (await sha256File(file)) === sha256
+    return (await sha256File(file, { inside: true })) === sha256
   } catch {
     return false
   }

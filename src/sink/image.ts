@@ -1,7 +1,7 @@
 // Sinks "image" and "partition": per device, a copy of the base image (or of just the selected
 // partition) with the bundle written into the partition's file system by debugfs/mtools, every
 // file read back before the device counts as done. The base image is only ever read.
-import { mkdir, rename, rm, stat } from 'node:fs/promises'
+import { rename, rm, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
@@ -18,6 +18,7 @@ import type { PreexistingFile, ReviewWarning } from '../review/types.js'
 import type { DirState } from '../image/paths.js'
 import type { Device } from '../manifest/types.js'
 import type { Settings } from '../settings/types.js'
+import { ensureFolder } from '../util/confined.js'
 import { sha256File, tempSibling } from '../util/fsx.js'
 import { createFileHasher, type FileHasher } from '../util/hash-pool.js'
 import type { SinkContext } from './create.js'
@@ -168,7 +169,8 @@ export class ImageSink implements Sink {
     // devices overlap with this. (Two debugfs at once would start the next device's key before
     // the one before it is known to have landed: test/robustness/faults.test.ts holds the order.)
     const written = this.inTurn(device, async () => {
-      await mkdir(folder, { recursive: true, mode: 0o755 })
+      // images/ (partitions/) is made here or checked to be a real folder: never a planted link.
+      await ensureFolder(folder)
       await hooks.beforeKeyWritten?.()
       // The work copy, its compressed form and so the output are 0600 from creation on (the
       // copier and compressFile make them so): they hold the device key once debugfs/mtools ran.

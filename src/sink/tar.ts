@@ -7,6 +7,7 @@ import { closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync } from '
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
+import { ensureFolderSync } from '../util/confined.js'
 import { tempIn, writeAllSync } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { wrapWriteError } from './errors.js'
@@ -50,7 +51,8 @@ export class TarWriter implements OutputWriter {
       // Entries at sysroot paths when the bundle has them (ostree-os), else at device paths.
       archive = overlayGzip(placedFiles(files), this.mtime)
       if (!this.rootReady) {
-        mkdirSync(this.root, { recursive: true, mode: 0o755 })
+        // overlays/ is made here or checked to be a real folder: never a planted link.
+        ensureFolderSync(this.root)
         this.rootReady = true
       }
       if (this.staging === undefined) {

@@ -1,9 +1,10 @@
 // File helpers for outputs that must be complete or absent: write under a temporary name in the
 // same folder, fsync, rename into place.
 import { createHash } from 'node:crypto'
-import { writeSync } from 'node:fs'
+import { constants, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
+import { O_NOFOLLOW } from './confined.js'
 import { loadFsmap, readRanges } from './fsmap.js'
 import { randomChunk } from './random.js'
 
@@ -58,12 +59,15 @@ export async function syncDir(dir: string): Promise<void> {
  * SHA-256 (hex) of a file. A small regular file is read whole; a large one's holes, where the
  * fsmap addon can tell them, are hashed from zeros instead of read (image outputs checked on
  * resume or by verify are mostly holes); anything else (a block device, no addon) is streamed.
+ * `inside`: a file in output-dir, which must be a regular file reached without a link (else the
+ * open or the check throws, ELOOP or EINVAL).
  */
-export async function sha256File(file: string): Promise<string> {
+export async function sha256File(file: string, options: { inside?: boolean } = {}): Promise<string> {
   const hash = createHash('sha256')
-  const handle = await open(file, 'r')
+  const handle = await open(file, options.inside ? constants.O_RDONLY | constants.O_NONBLOCK | O_NOFOLLOW : 'r')
   try {
     const info = await handle.stat()
+    if (options.inside && !info.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: 'EINVAL' })
     // A small file (a tar overlay is about 1.3 KiB): read whole, no 1 MiB stream buffer per file
     // (a resume checks 100,000 of them).
     if (info.isFile() && info.size < SPARSE_HASH_MIN) return hash.update(await handle.readFile()).digest('hex')
