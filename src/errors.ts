@@ -1,7 +1,7 @@
 // Typed errors. Every error a user can cause carries the input it is about, so the message can
 // name it; the CLI maps the class to an exit code (documented in README "Exit codes").
 
-export type ErrorKind = 'input' | 'manifest' | 'fleet-ca' | 'image' | 'tool' | 'output' | 'lock' | 'verify' | 'internal'
+export type ErrorKind = 'input' | 'manifest' | 'fleet-ca' | 'image' | 'tool' | 'output' | 'lock' | 'verify' | 'cancelled' | 'internal'
 
 export interface ErrorDetails {
   /** The action input / CLI flag the problem is about, e.g. "fleet-ca-key". */
@@ -82,6 +82,25 @@ export class LockError extends CredbakeError {
   }
 }
 
+/**
+ * The run was stopped by SIGINT, SIGTERM or SIGHUP (src/util/cancel.ts): the message is the one
+ * line that says what was done; the exit code is 128 + the signal's number, as a shell reports it.
+ */
+export class CancelledError extends CredbakeError {
+  constructor(
+    readonly signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP',
+    message: string
+  ) {
+    super('cancelled', message)
+  }
+
+  get exitCode(): number {
+    return 128 + SIGNAL_NUMBERS[this.signal]
+  }
+}
+
+export const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const
+
 /** Exit codes of the CLI (and of `node dist/index.js`, which exits 1 on any failure as actions do). */
 export const EXIT_CODES: Record<ErrorKind | 'ok', number> = {
   ok: 0,
@@ -94,7 +113,9 @@ export const EXIT_CODES: Record<ErrorKind | 'ok', number> = {
   output: 5,
   lock: 6,
   /** `credbake verify`: outputs differ from their review manifest (not thrown: the command's result). */
-  verify: 7
+  verify: 7,
+  /** SIGINT (130); SIGTERM gives 143, SIGHUP 129 (CancelledError.exitCode). */
+  cancelled: 130
 }
 
 export function isCredbakeError(error: unknown): error is CredbakeError {

@@ -2,7 +2,7 @@
 // decisions live in the settings parser and the pipeline.
 import path from 'node:path'
 import * as core from '@actions/core'
-import { InputError, isCredbakeError, messageOf } from './errors.js'
+import { CancelledError, InputError, isCredbakeError, messageOf } from './errors.js'
 import { neutraliseOutput } from './util/log-text.js'
 import { bake } from './pipeline/bake.js'
 import { reporterText, throttledProgress, type Reporter } from './pipeline/reporter.js'
@@ -12,9 +12,14 @@ import { mergeShards } from './merge/merge.js'
 import { INPUTS } from './settings/inputs.js'
 import { defaultOf, parseSettings } from './settings/parse.js'
 import { STATE } from './post.js'
+import { gracefully, handleStopSignals } from './util/cancel.js'
 
 export async function run(): Promise<void> {
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()
+  // A cancelled job: the runner sends SIGINT, then SIGTERM, then SIGKILL. The first stops the bake
+  // or merge cleanly, the second at once (removing the secret temp folder and the lock); after a
+  // SIGKILL the post: step removes them.
+  handleStopSignals({ say: (line) => say(line) })
   try {
     // The same bundle runs again as the post: step (src/post.ts); this tells it apart, and names
     // the process the lock will name.
@@ -29,7 +34,7 @@ export async function run(): Promise<void> {
     }
     // merge: combine shard manifests; nothing is baked, so manifest and the fleet CA are not needed.
     if (raw.merge?.trim()) {
-      await runMerge(raw, workspace)
+      await gracefully(() => runMerge(raw, workspace))
       return
     }
     const settings = parseSettings(raw, { baseDir: workspace, tempRoot: process.env.RUNNER_TEMP })
@@ -44,7 +49,7 @@ export async function run(): Promise<void> {
       // killed mid-bake never reaches bake's `finally`, and the post step removes these instead.
       holding: (resource) => core.saveState(resource.kind === 'lock' ? STATE.lock : STATE.secretTemp, resource.path)
     }
-    const result = await bake(settings, reporter)
+    const result = await gracefully(() => bake(settings, reporter))
 
     setOutputs(result)
     await writeSummary(
@@ -60,6 +65,12 @@ export async function run(): Promise<void> {
     )
     say(`Baked ${result.devices} devices; manifest: ${result.manifestPath}`)
   } catch (error) {
+    if (error instanceof CancelledError) {
+      // One line saying what was done; the exit code tells the signal (130 SIGINT, 143 SIGTERM).
+      warn(`credbake: ${error.message}`)
+      process.exitCode = error.exitCode
+      return
+    }
     if (isCredbakeError(error)) {
       // Errors in a file (a manifest row) become annotations on that line.
       if (error.file) core.error(neutraliseOutput(error.message), annotation({ file: error.file, line: error.line }, workspace))

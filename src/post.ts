@@ -3,14 +3,16 @@
 // the runner hands to the post step as STATE_* variables. A main step that was cancelled or killed
 // never reaches its `finally`; the post step then removes what it left: this job's secret temp
 // folder (device keys, the CA key) and the output-dir lock, if the lock is still the dead main
-// step's. It reads no input and never fails the job: clean-up problems are warnings.
+// step's. It reads no input and never fails the job: clean-up problems are warnings. (A main step
+// stopped by a signal releases both itself: src/util/cancel.ts. This is the net for SIGKILL.)
 import { existsSync } from 'node:fs'
-import { readFile, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import * as core from '@actions/core'
 import { messageOf } from './errors.js'
-import { processIsAlive } from './util/process.js'
+import { readOwner } from './journal/lock.js'
+import { identityIsLive } from './util/process.js'
 
 /** Names of the state the main step saves for the post step. */
 export const STATE = {
@@ -63,28 +65,22 @@ async function removeSecretTemp(dir: string): Promise<boolean> {
 
 /**
  * Removes the lock file only while it still names the main step (same pid, this host) and that
- * process is gone: a lock another run has taken since is that run's, and is left alone.
+ * very process no longer runs (src/util/process.ts): a lock another run has taken since is that
+ * run's, and is left alone. The lock is read without following a link.
  */
 async function releaseDeadLock(file: string, mainPid: number): Promise<boolean> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw error
-  }
-  let owner: { pid?: unknown; host?: unknown }
-  try {
-    owner = JSON.parse(text) as { pid?: unknown; host?: unknown }
-  } catch {
+  const found = await readOwner(file)
+  if (found.kind === 'gone') return false
+  if (found.kind !== 'owner') {
     core.info(`credbake post: leaving ${file}: it does not hold a lock owner (the next run treats it as stale).`)
     return false
   }
+  const owner = found.owner
   if (owner.pid !== mainPid || owner.host !== os.hostname()) {
     core.info(`credbake post: leaving ${file}: it is held by another run (pid ${String(owner.pid)}).`)
     return false
   }
-  if (processIsAlive(mainPid)) {
+  if (identityIsLive(owner).live) {
     core.info(`credbake post: leaving ${file}: its owner, pid ${mainPid}, is still running.`)
     return false
   }

@@ -1,7 +1,8 @@
 // CLI adapter: argv → command. Flags share the action's input names (`--fleet-ca-cert`), and each
 // may also come from the environment as CREDBAKE_FLEET_CA_CERT etc., which keeps keys and
 // passphrases out of the process list and shell history.
-import { EXIT_CODES, isCredbakeError, messageOf } from '../errors.js'
+import { CancelledError, EXIT_CODES, isCredbakeError, messageOf } from '../errors.js'
+import { gracefully } from '../util/cancel.js'
 import { VERSION } from '../version.js'
 import { bakeCommand, BAKE_HELP } from './bake.js'
 import { demoCommand, DEMO_HELP } from './demo.js'
@@ -32,18 +33,25 @@ Exit codes:
   5  outputs cannot be written (output-dir not writable, disk or partition full)
   6  another credbake run holds the output directory
   7  verify: an output differs from its review manifest
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM (bake and merge finish what is in flight and
+                 release everything; run the same command again to resume)
 `
 
 interface Command {
   run(args: string[], out: Console): Promise<number>
   help: string
+  /**
+   * Stops cleanly on a first SIGINT/SIGTERM/SIGHUP (finishes what is in flight, releases
+   * everything, prints one line); other commands stop at once, removing their temp folder.
+   */
+  graceful?: boolean
 }
 
 const COMMANDS: Record<string, Command> = {
-  bake: { run: bakeCommand, help: BAKE_HELP },
+  bake: { run: bakeCommand, help: BAKE_HELP, graceful: true },
   demo: { run: demoCommand, help: DEMO_HELP },
   inspect: { run: inspectCommand, help: INSPECT_HELP },
-  merge: { run: mergeCommand, help: MERGE_HELP },
+  merge: { run: mergeCommand, help: MERGE_HELP, graceful: true },
   verify: { run: verifyCommand, help: VERIFY_HELP }
 }
 
@@ -68,13 +76,18 @@ export async function main(argv: string[], out: Console = processConsole): Promi
     return EXIT_CODES.ok
   }
   try {
-    return await command.run(rest, out)
+    return command.graceful ? await gracefully(() => command.run(rest, out)) : await command.run(rest, out)
   } catch (error) {
     return reportError(error, out)
   }
 }
 
 export function reportError(error: unknown, out: Console): number {
+  if (error instanceof CancelledError) {
+    // The one line that says what was done and how to go on.
+    out.stderr(`credbake: ${error.message}\n`)
+    return error.exitCode
+  }
   if (isCredbakeError(error)) {
     const where = error.file ? `${error.file}${error.line ? `:${error.line}` : ''}: ` : ''
     out.stderr(`credbake: error: ${where && !error.message.includes(error.file ?? '\0') ? where : ''}${error.message}\n`)

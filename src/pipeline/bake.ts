@@ -7,7 +7,7 @@ import path from 'node:path'
 import { openFleetCa } from '../ca/load.js'
 import type { FleetCa } from '../ca/types.js'
 import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
-import { InputError, messageOf, reviveError, serializeError } from '../errors.js'
+import { CancelledError, InputError, messageOf, reviveError, serializeError } from '../errors.js'
 import { buildProfile } from '../issue/profile.js'
 import { validateSanTemplate } from '../issue/san.js'
 import { validateSubjectTemplate } from '../issue/subject.js'
@@ -25,6 +25,7 @@ import { staterootVar } from '../placement/ostree.js'
 import { FORMAT_SPECS, type Settings } from '../settings/types.js'
 import { createSink } from '../sink/create.js'
 import type { Sink, SinkOutput, WriteHooks } from '../sink/types.js'
+import { cancellation } from '../util/cancel.js'
 import { Cleanup } from '../util/cleanup.js'
 import { checkWay } from '../util/confined.js'
 import { flushFileSystem, sha256File } from '../util/fsx.js'
@@ -78,6 +79,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 
   // Everything acquired from here on is released in `finally`, every step even if one throws.
   const cleanup = new Cleanup()
+  // What is done, for the line a stop by a signal prints.
+  const tally: Tally = { total: devices.length }
   if (warm) cleanup.add('the issuance workers started early', warm, (held) => held.release())
   cleanup.add('the young generation check', youngGeneration, (held) => held.stop())
   let failed = false
@@ -101,8 +104,10 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       ca
     )
 
-    await prepareOutputDir(settings.outputDir, (message) => reporter.warning(message))
-    const lock = cleanup.add('the output-dir lock', await OutputLock.acquire(settings.outputDir), (held) => held.release())
+    cancellation.throwIfRequested()
+    const warn = (message: string): void => reporter.warning(message)
+    await prepareOutputDir(settings.outputDir, warn)
+    const lock = cleanup.add('the output-dir lock', await OutputLock.acquire(settings.outputDir, { warn }), (held) => held.release())
     reporter.holding?.({ kind: 'lock', path: lock.file })
     const secrets = cleanup.add('the secret temp folder', await SecretTemp.create(settings.tempRoot), (held) => held.remove())
     reporter.holding?.({ kind: 'secret-temp', path: secrets.dir })
@@ -119,6 +124,9 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     // The journal's state (per device, for resume) is needed for the plan only: it is not held
     // through the bake and the review.
     const { overwrite, plan, orphans } = await planRun(settings, identity, devices, { basis, basisMaker, sink })
+    cancellation.throwIfRequested()
+    tally.kept = plan.kept
+    tally.done = plan.kept
     // Refused for lack of space before anything in output-dir changed.
     if (settings.diskPreflight) await checkDiskSpace({
       outputDir: settings.outputDir,
@@ -132,6 +140,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     // everything they said, and they are written anew at the end.
     await removeReview(settings.outputDir)
 
+    cancellation.throwIfRequested()
     const journal = cleanup.add('the journal', await Journal.open(settings.outputDir), (held) => held.close())
     const run = `${startedAt.toISOString()}-${process.pid}`
     await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, format: JOURNAL_FORMAT, identity, basis, overwrite })
@@ -154,7 +163,10 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       run,
       basisMaker,
       bundle,
-      progress: (done) => reporter.progress(done, devices.length),
+      progress: (done) => {
+        tally.done = done
+        reporter.progress(done, devices.length)
+      },
       // Outputs whose size shows only once one exists (compressed images, dir trees).
       ...(settings.diskPreflight && sink.space?.bytesPerOutput === undefined && plan.todo.length > 1
         ? {
@@ -185,6 +197,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       const issuer = cleanup.add('the issuance workers', createIssuer(ca, profile, startedAt, workerOptions), (held) => held.close())
       await bakeDevices(plan, context, issuer)
     }
+    // Stopped by a signal: what landed is journaled (and synced); the review is written by the rerun.
+    cancellation.throwIfRequested()
     await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length })
     reportPlan(plan, devices.length, settings.outputDir, reporter)
 
@@ -192,6 +206,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     await flushFileSystem(settings.outputDir)
     const header = manifestHeader(settings, ca, profile, startedAt, sink, manifestSha256)
     const review = await writeReviewFromJournal(settings.outputDir, header, devices)
+    tally.reviewed = true
+    cancellation.throwIfRequested()
     if (review.supersededCount) {
       reporter.warning(
         `${review.supersededCount} earlier certificates of these devices are superseded (listed in the manifest and ${review.superseded}): revoke them on the server.`
@@ -211,13 +227,40 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     }
   } catch (error) {
     failed = true
-    throw error
+    // Stopped by a signal: whatever the error that ended the run (a tool killed by the same
+    // signal, or the stop itself), the line says what was done.
+    throw cancellation.signal ? stoppedLine(cancellation.signal, tally) : error
   } finally {
     await cleanup.run({
       failed,
       onError: (name, error) => reporter.warning(`Could not release ${name} after the failure above: ${messageOf(error)}`)
     })
   }
+}
+
+/** How far a run got, for the line printed when a signal stops it. */
+interface Tally {
+  total: number
+  /** Devices kept from earlier runs (set once planned). */
+  kept?: number
+  /** Devices baked and journaled, kept ones included. */
+  done?: number
+  reviewed?: boolean
+}
+
+function stoppedLine(signal: NonNullable<typeof cancellation.signal>, tally: Tally): CancelledError {
+  const released = 'the lock and the secret temp folder are released'
+  if (tally.done === undefined) {
+    return new CancelledError(signal, `stopped by ${signal} before any device was issued; nothing in output-dir changed, ${released}. Run the same command again to bake.`)
+  }
+  if (tally.reviewed) {
+    return new CancelledError(signal, `stopped by ${signal} after the run was done: all ${tally.total} devices are baked and the manifest is written; ${released}.`)
+  }
+  const now = tally.done - (tally.kept ?? 0)
+  return new CancelledError(
+    signal,
+    `stopped by ${signal}: ${tally.done.toLocaleString('en-US')} of ${tally.total.toLocaleString('en-US')} devices are baked and journaled (${now.toLocaleString('en-US')} by this run; the devices in flight landed or were rolled back), ${released}. Run the same command again to resume.`
+  )
 }
 
 // ---- the plan: which devices are kept, which are issued (anew) and why ------------------------
@@ -323,7 +366,7 @@ async function planDevices(
   const concurrency = context.sink.writesInFlight !== undefined ? 2 : VERIFY_CONCURRENCY
   let next = 0
   const verifyNext = async (): Promise<void> => {
-    while (next < toVerify.length) {
+    while (next < toVerify.length && !cancellation.requested) {
       const row = toVerify[next++]!
       const live = state.live.get(devices.serial(row))!
       if (await context.sink.verify(live)) continue
@@ -424,7 +467,7 @@ async function bakeThroughPool(plan: Plan, context: BakeContext, pool: DevicePoo
   const batches = Math.ceil(plan.todo.length / POOL_BATCH)
   const issuing: Array<Promise<IssuedBatch> | undefined> = []
   const issueAhead = (index: number): void => {
-    if (index >= batches || issuing[index]) return
+    if (index >= batches || issuing[index] || cancellation.requested) return
     const orders = batchOf(plan, index * POOL_BATCH, POOL_BATCH).map((device) => {
       const replaces = plan.replaces.get(device.serial)
       return replaces ? { device, replaces } : { device }
@@ -436,8 +479,12 @@ async function bakeThroughPool(plan: Plan, context: BakeContext, pool: DevicePoo
   let done = plan.kept
   for (let ahead = 0; ahead <= ISSUE_AHEAD; ahead++) issueAhead(ahead)
   for (let index = 0; index < batches; index++) {
+    // Stopped by a signal: no further batch is journaled or written (the ones issued ahead were
+    // never recorded and their keys never left the workers; they are dropped with the pool).
+    if (cancellation.requested) break
     const issued = await (issuing[index] as Promise<IssuedBatch>)
     issuing[index] = undefined
+    if (cancellation.requested) break
     issueAhead(index + ISSUE_AHEAD + 1)
     // Journal before key: the batch's certificates are durable before any of its keys is written.
     await context.journal.appendEncoded(issued.issued)
@@ -506,9 +553,9 @@ async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Pr
   const window = new WriteWindow(context, batchSize, issued, () => context.progress(++done))
   let next = issueBatch(0)
   try {
-    for (let index = 0; next && !window.failed; index++) {
+    for (let index = 0; next && !window.failed && !cancellation.requested; index++) {
       const batch = await next
-      next = issueBatch(index + 1)
+      next = cancellation.requested ? undefined : issueBatch(index + 1)
       for (const credential of batch) if (!(await window.start(credential))) break
     }
   } catch (error) {
@@ -541,10 +588,10 @@ class WriteWindow {
     return this.failure !== undefined
   }
 
-  /** Start writing `credential` once there is room; false when an earlier device failed. */
+  /** Start writing `credential` once there is room; false when an earlier device failed or a signal stops the run. */
   async start(credential: IssuedCredential): Promise<boolean> {
     while (this.inFlight.length >= this.size && !this.failure) await this.settleOldest()
-    if (this.failure) return false
+    if (this.failure || cancellation.requested) return false
     const hooks: WriteHooks = { beforeKeyWritten: () => this.context.journal.append(this.issued(credential)) }
     const output = this.context.sink.write(credential.device, buildBundle(credential, this.context.bundle), hooks)
     output.catch(() => {}) // settled in order by settleOldest
