@@ -89,7 +89,13 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
     throw new InputError(`Input "merge": ${JSON.stringify(raw.merge!.trim())} matches no file in ${workspace}; give the shard manifests, e.g. shards/*/credbake-manifest.json.`, { input: 'merge' })
   }
   say(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`)
-  const result = await mergeShards({ outputDir: raw['output-dir']?.trim() || defaultOf('output-dir'), manifests, baseDir: workspace, info: (message) => say(message) })
+  const result = await mergeShards({
+    outputDir: raw['output-dir']?.trim() || defaultOf('output-dir'),
+    manifests,
+    baseDir: workspace,
+    info: (message) => say(message),
+    warn: (message) => warn(message)
+  })
   const shown = (file: string): string => path.relative(workspace, file) || file
   setOutputs(result)
   await writeSummary(

@@ -19,7 +19,8 @@ Refused (exit 2), before anything is written: files that are not credbake review
 shards of different device manifests (by SHA-256), fleet CAs, certificate profiles, layouts or
 output formats, or whose devices got another server CA or gateway URL; a shard given twice; a missing shard (each named as i/n); a serial in two
 shards; a missing output or certificate bundle beside a shard manifest. DIR must be new, empty or
-hold an earlier merge (which is replaced).
+hold an earlier merge (which is replaced), complete or not: a merge that was killed or stopped is
+run again to the same result. One merge at a time per DIR (a second one exits 6).
 
 Options:
   --output-dir DIR
@@ -35,7 +36,8 @@ export async function mergeCommand(args: string[], out: Console): Promise<number
     outputDir: values['output-dir'] ?? defaultOf('output-dir'),
     manifests: positionals,
     baseDir: process.cwd(),
-    info: (message) => out.stderr(`${message}\n`)
+    info: (message) => out.stderr(`${message}\n`),
+    warn: (message) => out.stderr(`warning: ${message}\n`)
   })
   printMergeResult(result, out)
   return EXIT_CODES.ok

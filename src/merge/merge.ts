@@ -18,11 +18,20 @@
 // certificates.pem and superseded.pem match its manifest. Any refusal is an InputError naming
 // `merge` and the files (exit 2). The review files appear (temp, fsync, rename) only when
 // complete, the manifest last.
-import { chmod, link, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises'
+//
+// DIR is a trust boundary as a bake's output-dir is (docs/output-dir-boundary.md): checked the same
+// way (a real folder of this user, nobody else may write in it, no link at a name merge uses),
+// locked the same way (credbake.lock: a second merge into DIR fails at once, exit 6), and the
+// output paths a shard manifest names are FOLDER/SERIAL… in its shard's folder, reached without a
+// link. A merge that is killed or stopped leaves a marker (MERGE_MARKER) until it completes, so a
+// rerun recognises the half-done DIR, clears it and merges again to the same result.
+import { chmod, link, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { InputError, messageOf } from '../errors.js'
+import { CancelledError, InputError, isCredbakeError, messageOf } from '../errors.js'
 import { copyImage } from '../image/copy.js'
 import { JOURNAL_FILE } from '../journal/journal.js'
+import { LOCK_FILE, OutputLock } from '../journal/lock.js'
+import { OUTPUT_FOLDERS, prepareOutputDir } from '../pipeline/output-dir.js'
 import { ReviewWriter } from '../review/manifest-writer.js'
 import { SHA256SUMS_FILE, Sha256SumsWriter } from '../review/sha256sums.js'
 import {
@@ -35,7 +44,9 @@ import {
   type MergedShard,
   type ReviewManifest
 } from '../review/types.js'
-import { FORMAT_SPECS } from '../settings/types.js'
+import { cancellation } from '../util/cancel.js'
+import { checkWay, outputPathProblem } from '../util/confined.js'
+import { TEMP_MARKER } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { toPem } from '../util/pem.js'
 import { validateManifest } from '../verify/schema.js'
@@ -55,7 +66,12 @@ export interface MergeOptions {
   /** The input/flag named in errors: "merge" (action) or the CLI's arguments. */
   input?: string
   info?: (message: string) => void
+  /** Warnings (a stale lock taken over, output-dir's mode narrowed); default: info. */
+  warn?: (message: string) => void
 }
+
+/** Present in DIR while a merge is under way: a DIR holding it is a half-done merge a rerun clears. */
+export const MERGE_MARKER = '.credbake-merge-incomplete'
 
 export interface MergeResult {
   manifestPath: string
@@ -91,8 +107,6 @@ const MAX_PROBLEMS = 20
 /** File-system calls in flight at once while checking and placing outputs. */
 const IN_FLIGHT = 32
 
-const PATH_OK = new RegExp(`^(${Object.values(FORMAT_SPECS).map((spec) => spec.folder).join('|')})/`)
-
 export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
   const input = options.input ?? 'merge'
   const baseDir = options.baseDir ?? process.cwd()
@@ -115,6 +129,7 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
   const shards: Shard[] = []
   const serials = new Map<string, string>()
   for (const given of options.manifests) {
+    cancellation.throwIfRequested()
     const file = path.resolve(baseDir, given)
     const name = display(file)
     const parsed = await readShard(file, name)
@@ -130,20 +145,42 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
       else serials.set(device.serial, name)
     }
     // The outputs beside the manifest: a few stat calls in flight at a time.
+    const seen = new Set<string>()
     for (let start = 0; start < parsed.devices.length; start += IN_FLIGHT) {
       const batch = parsed.devices.slice(start, start + IN_FLIGHT)
-      for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format)))) problems.push(...found)
+      for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format, seen)))) problems.push(...found)
     }
     const { devices, counts, certificates, superseded, supersededCertificates, ...header } = parsed
     shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length, sharedFiles: sharedFiles(devices) })
   }
   if (shards.length === 0) refuse(problems)
   problems.push(...consistencyProblems(shards))
-  problems.push(...(await outputDirProblems(outputDir, shards, display)))
+  problems.push(...shardFolderProblems(outputDir, shards, display))
   if (problems.length) refuse(problems)
   shards.sort((a, b) => a.header.shard.index - b.header.shard.index)
+  cancellation.throwIfRequested()
 
-  // ---- pass 2: link the outputs, stream the review files ---------------------------------------
+  // ---- DIR: checked as a bake's output-dir, locked, and what is in it judged under the lock --------
+  const warn = options.warn ?? options.info ?? (() => {})
+  await prepareOutputDir(outputDir, warn)
+  const lock = await OutputLock.acquire(outputDir, { warn, doing: 'merging into' })
+  try {
+    const found = await outputDirProblems(outputDir, display)
+    if (found.length) refuse(found)
+    return await mergeInto(outputDir, shards, input, options)
+  } catch (error) {
+    if (!cancellation.signal) throw error
+    throw new CancelledError(
+      cancellation.signal,
+      `merge stopped by ${cancellation.signal}: nothing was merged (what was placed in ${display(outputDir)} so far was removed again), the lock is released. Run the same command again to merge.`
+    )
+  } finally {
+    await lock.release()
+  }
+}
+
+// ---- pass 2: link the outputs, stream the review files; the manifest last ----------------------
+async function mergeInto(outputDir: string, shards: Shard[], input: string, options: MergeOptions): Promise<MergeResult> {
   const first = shards[0]!.header
   const merged: MergedShard[] = shards.map((shard) => ({
     shard: `${shard.header.shard.index}/${shard.header.shard.count}`,
@@ -160,8 +197,12 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
     source: first.source,
     merged
   }
+  // The marker first: from here on, a merge killed at any point leaves a DIR a rerun recognises.
+  const marker = `${JSON.stringify({ pid: process.pid, startedAt: header.createdAt })}\n`
+  await writeFile(path.join(outputDir, MERGE_MARKER), marker, { mode: 0o644, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error // a marker left by a merge that did not complete
+  })
   await removeEarlierMerge(outputDir)
-  await mkdir(outputDir, { recursive: true })
   const review = await ReviewWriter.open(outputDir, header)
   const sums = Sha256SumsWriter.open(outputDir)
   const placed: string[] = []
@@ -174,6 +215,8 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
       const active = await certificatePems(shard, CERTIFICATES_FILE, manifest.devices.map((device) => device.certificate.sha256), input)
       const superseded = await certificatePems(shard, SUPERSEDED_FILE, manifest.superseded.map((entry) => entry.sha256), input)
       for (let start = 0; start < manifest.devices.length; start += IN_FLIGHT) {
+        // Stopped by a signal: the placements in flight settled, nothing new starts.
+        cancellation.throwIfRequested()
         const batch = manifest.devices.slice(start, start + IN_FLIGHT)
         const files = batch.flatMap(outputPaths)
         // Every placement settles before a failure is handled, so the clean-up below sees them all.
@@ -190,8 +233,11 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
       for (const [index, entry] of manifest.superseded.entries()) await review.supersede(entry, superseded[index]!)
       options.info?.(`Shard ${shard.header.shard.index}/${shard.header.shard.count} (${shard.display}): ${shard.devices} devices, ${shard.superseded} superseded`)
     }
+    cancellation.throwIfRequested()
     const checksumsPath = await sums.commit()
     const paths = await review.commit()
+    // The manifest vouches for DIR now: the merge is complete.
+    await rm(path.join(outputDir, MERGE_MARKER), { force: true })
     return {
       manifestPath: paths.manifest,
       certificatesPath: paths.certificates,
@@ -209,7 +255,8 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
     await review.abandon()
     await sums.abandon()
     await rm(path.join(outputDir, SHA256SUMS_FILE), { force: true })
-    // No manifest vouches for them: the links made so far go again (the shards keep theirs).
+    // No manifest vouches for them: the links made so far go again (the shards keep theirs). The
+    // marker stays: a rerun recognises DIR as a merge that did not complete.
     for (const made of placed.reverse()) await rm(made, { recursive: true, force: true }).catch(() => undefined)
     throw error
   }
@@ -252,15 +299,20 @@ function outputPaths(device: ManifestDevice): string[] {
   return device.output.bmap ? [device.output.path, device.output.bmap.path] : [device.output.path]
 }
 
-function safeRelative(relative: string): boolean {
-  return PATH_OK.test(relative) && !relative.split('/').some((part) => part === '..' || part === '.' || part === '') && !relative.includes('\\')
-}
-
-async function outputProblems(dir: string, name: string, device: ManifestDevice, format: string): Promise<string[]> {
+async function outputProblems(dir: string, name: string, device: ManifestDevice, format: string, seen: Set<string>): Promise<string[]> {
   const problems: string[] = []
   for (const relative of outputPaths(device)) {
-    if (!safeRelative(relative)) {
-      problems.push(`${name}: device ${device.serial}'s output path ${JSON.stringify(relative)} is not a path inside its output-dir`)
+    // The same check as a bake's journal paths: FOLDER/SERIAL… inside the shard's folder.
+    const problem = outputPathProblem(relative, OUTPUT_FOLDERS, device.serial)
+    if (problem) {
+      problems.push(`${name}: device ${device.serial}'s output path ${JSON.stringify(relative)} is not a path inside its output-dir (${problem})`)
+      continue
+    }
+    try {
+      await checkWay(dir, relative, seen)
+    } catch (error) {
+      if (!isCredbakeError(error)) throw error
+      problems.push(`${name}: device ${device.serial}'s output ${relative} cannot be reached: ${error.message}`)
       continue
     }
     const file = path.join(dir, relative)
@@ -389,28 +441,36 @@ function sharedFileProblems(shards: Shard[]): string[] {
   return problems
 }
 
-/** DIR must be new, empty, or the result of an earlier merge; never a shard's own output-dir. */
-async function outputDirProblems(outputDir: string, shards: Shard[], display: (file: string) => string): Promise<string[]> {
-  let names: string[]
-  try {
-    names = await readdir(outputDir)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-    return [`output-dir ${display(outputDir)} cannot be read: ${messageOf(error)}`]
-  }
+/** DIR is never a shard's own output-dir. */
+function shardFolderProblems(outputDir: string, shards: Shard[], display: (file: string) => string): string[] {
   for (const shard of shards) {
     if (path.resolve(shard.dir) === outputDir) {
       return [`output-dir ${display(outputDir)} is the folder of shard ${shard.display}: merge into a folder of its own, e.g. credbake-out`]
     }
   }
+  return []
+}
+
+/**
+ * DIR (made and locked by now) must be empty, or hold an earlier merge, complete or not: a merge
+ * killed before it completed left MERGE_MARKER. The lock is not content.
+ */
+async function outputDirProblems(outputDir: string, display: (file: string) => string): Promise<string[]> {
+  let names: string[]
+  try {
+    names = (await readdir(outputDir)).filter((name) => name !== LOCK_FILE)
+  } catch (error) {
+    return [`output-dir ${display(outputDir)} cannot be read: ${messageOf(error)}`]
+  }
   if (names.includes(JOURNAL_FILE)) return [`output-dir ${display(outputDir)} holds a bake's journal (${JOURNAL_FILE}): merge into a folder of its own`]
-  if (names.length === 0) return []
+  if (names.length === 0 || names.includes(MERGE_MARKER)) return []
   if (await isEarlierMerge(outputDir)) return []
   return [`output-dir ${display(outputDir)} is not empty and holds no earlier merge: merge into a new or empty folder`]
 }
 
 async function isEarlierMerge(outputDir: string): Promise<boolean> {
   try {
+    // Not through a link: prepareOutputDir refused one at this name.
     const manifest = JSON.parse(await readBoundedText(path.join(outputDir, MANIFEST_FILE), REVIEW_MANIFEST_LIMIT)) as Partial<ReviewManifest>
     return manifest.tool?.name === 'credbake' && Array.isArray(manifest.merged)
   } catch {
@@ -418,12 +478,18 @@ async function isEarlierMerge(outputDir: string): Promise<boolean> {
   }
 }
 
-/** An earlier merge into DIR is replaced: its manifest first (it vouches for the rest), then its files. */
+/**
+ * An earlier merge into DIR, complete or not, is cleared: its manifest first (it vouches for the
+ * rest), then its files, its output folders and what a killed merge left under temporary names.
+ * The marker stays until this merge completes. rm never follows a link.
+ */
 async function removeEarlierMerge(outputDir: string): Promise<void> {
-  if (!(await isEarlierMerge(outputDir))) return
   await rm(path.join(outputDir, MANIFEST_FILE), { force: true })
   for (const name of [SHA256SUMS_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE]) await rm(path.join(outputDir, name), { force: true })
-  for (const spec of Object.values(FORMAT_SPECS)) await rm(path.join(outputDir, spec.folder), { recursive: true, force: true })
+  for (const folder of OUTPUT_FOLDERS) await rm(path.join(outputDir, folder), { recursive: true, force: true })
+  for (const name of await readdir(outputDir)) {
+    if (name.startsWith('.') && name.includes(TEMP_MARKER)) await rm(path.join(outputDir, name), { recursive: true, force: true })
+  }
 }
 
 /**
@@ -482,7 +548,7 @@ async function place(src: string, dest: string, placed: string[], folders: Set<s
   const info = await lstat(src)
   const parent = path.dirname(dest)
   if (!folders.has(parent)) {
-    await mkdir(parent, { recursive: true })
+    await mkdir(parent, { recursive: true, mode: 0o755 })
     folders.add(parent)
   }
   if (info.isDirectory()) {

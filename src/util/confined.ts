@@ -7,7 +7,7 @@
 // - checkTrustedFolder: a folder credbake writes in is its user's and writable by nobody else;
 // - O_NOFOLLOW for files opened in place (the journal, the lock).
 import { constants, lstatSync, mkdirSync, readlinkSync, type Stats } from 'node:fs'
-import { chmod, lstat, mkdir, open } from 'node:fs/promises'
+import { chmod, lstat, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { OutputError } from '../errors.js'
 
@@ -127,15 +127,4 @@ export async function checkTrustedFolder(folder: string, info: Stats, warn: (mes
   warn(
     `${what} was writable by ${mode & 0o020 ? (mode & 0o002 ? 'its group and others' : 'its group') : 'others'} (mode ${mode.toString(8).padStart(4, '0')}): narrowed to ${narrowed.toString(8).padStart(4, '0')}, so that nobody else can plant links in it while credbake works there.`
   )
-}
-
-/** A file in output-dir read whole as text, refused when it is a link or not a regular file. */
-export async function readFileInside(file: string): Promise<string> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | O_NOFOLLOW)
-  try {
-    if (!(await handle.stat()).isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: 'EINVAL' })
-    return await handle.readFile('utf8')
-  } finally {
-    await handle.close()
-  }
 }
