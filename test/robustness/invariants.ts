@@ -3,7 +3,7 @@
 // never credbake's own readers. Returns a list of problems (empty = all good), so one assertion
 // shows everything that is wrong at once.
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { readValidManifest } from '../helpers/manifest-schema.js'
@@ -267,4 +267,20 @@ export function checkOutputDir(opts: CheckOptions): CheckResult {
     if (!verified.ok) problems.push(`openssl verify rejected ${verified.rejected.length} device certificates: ${verified.output.slice(0, 400)}`)
   }
   return result(manifest, issued)
+}
+
+/**
+ * Files under `dir` (recursively, never following links) whose bytes hold a PEM private key, as
+ * paths relative to `dir`. For TMPDIR and RUNNER_TEMP after a stopped run: they must hold none.
+ */
+export function privateKeysUnder(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => {
+    const file = path.join(dir, name)
+    try {
+      return lstatSync(file).isFile() && /-----BEGIN (EC |RSA |ENCRYPTED )?PRIVATE KEY-----/.test(readFileSync(file, 'latin1'))
+    } catch {
+      return false
+    }
+  })
 }
