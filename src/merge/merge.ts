@@ -25,7 +25,7 @@
 // output paths a shard manifest names are FOLDER/SERIAL… in its shard's folder, reached without a
 // link. A merge that is killed or stopped leaves a marker (MERGE_MARKER) until it completes, so a
 // rerun recognises the half-done DIR, clears it and merges again to the same result.
-import { chmod, link, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, link, lstat, mkdir, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CancelledError, InputError, isCredbakeError, messageOf } from '../errors.js'
 import { copyImage } from '../image/copy.js'
@@ -124,7 +124,47 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
     throw new InputError(`Input "${input}": no shard manifests to merge (give each shard's ${MANIFEST_FILE}).`, { input })
   }
 
-  // ---- pass 1: read and check every shard; nothing is written ----------------------------------
+  // ---- DIR: checked as a bake's output-dir and locked first, so that of merges started together
+  // one wins and the others fail at once (exit 6); made here when missing, removed again on refusal.
+  const warn = options.warn ?? options.info ?? (() => {})
+  const existed = await lstat(outputDir).then(
+    () => true,
+    () => false
+  )
+  await prepareOutputDir(outputDir, warn)
+  let lock: OutputLock
+  try {
+    lock = await OutputLock.acquire(outputDir, { warn, doing: 'merging into' })
+  } catch (error) {
+    if (!existed) await rmdir(outputDir).catch(() => undefined)
+    throw error
+  }
+  let refused = false
+  try {
+    const shards = await checkShards(options, { baseDir, outputDir, display, refuse })
+    const found = await outputDirProblems(outputDir, display)
+    if (found.length) refuse(found)
+    return await mergeInto(outputDir, shards, input, options)
+  } catch (error) {
+    refused = error instanceof InputError
+    if (!cancellation.signal) throw error
+    throw new CancelledError(
+      cancellation.signal,
+      `merge stopped by ${cancellation.signal}: nothing was merged (what was placed in ${display(outputDir)} so far was removed again), the lock is released. Run the same command again to merge.`
+    )
+  } finally {
+    await lock.release()
+    // Refused before anything was written: a folder this merge made goes again (if still empty).
+    if (refused && !existed) await rmdir(outputDir).catch(() => undefined)
+  }
+}
+
+/** Pass 1: read and check every shard and its outputs; nothing is written. Refuses (exit 2) listing every problem. */
+async function checkShards(
+  options: MergeOptions,
+  context: { baseDir: string; outputDir: string; display: (file: string) => string; refuse: (problems: string[]) => never }
+): Promise<Shard[]> {
+  const { baseDir, outputDir, display, refuse } = context
   const problems: string[] = []
   const shards: Shard[] = []
   const serials = new Map<string, string>()
@@ -157,26 +197,8 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
   problems.push(...consistencyProblems(shards))
   problems.push(...shardFolderProblems(outputDir, shards, display))
   if (problems.length) refuse(problems)
-  shards.sort((a, b) => a.header.shard.index - b.header.shard.index)
   cancellation.throwIfRequested()
-
-  // ---- DIR: checked as a bake's output-dir, locked, and what is in it judged under the lock --------
-  const warn = options.warn ?? options.info ?? (() => {})
-  await prepareOutputDir(outputDir, warn)
-  const lock = await OutputLock.acquire(outputDir, { warn, doing: 'merging into' })
-  try {
-    const found = await outputDirProblems(outputDir, display)
-    if (found.length) refuse(found)
-    return await mergeInto(outputDir, shards, input, options)
-  } catch (error) {
-    if (!cancellation.signal) throw error
-    throw new CancelledError(
-      cancellation.signal,
-      `merge stopped by ${cancellation.signal}: nothing was merged (what was placed in ${display(outputDir)} so far was removed again), the lock is released. Run the same command again to merge.`
-    )
-  } finally {
-    await lock.release()
-  }
+  return shards.sort((a, b) => a.header.shard.index - b.header.shard.index)
 }
 
 // ---- pass 2: link the outputs, stream the review files; the manifest last ----------------------
