@@ -68,6 +68,9 @@ export class OutputLock {
       }
       const found = await readOwner(file)
       if (found.kind === 'link') throw plantedLinkError(file)
+      if (found.kind === 'strange') {
+        throw new OutputError(`The lock ${file} is not a regular file (credbake makes it a file of one line): remove it, or use a new output-dir.`, { file })
+      }
       if (found.kind === 'gone') continue
       if (found.kind === 'owner') {
         const state = identityIsLive(found.owner)
@@ -102,7 +105,7 @@ function sameOwner(a: LockOwner | undefined, b: LockOwner | undefined): boolean 
   return a !== undefined && b !== undefined && a.pid === b.pid && a.host === b.host && a.startedAt === b.startedAt && a.processStart === b.processStart
 }
 
-type Found = { kind: 'owner'; owner: LockOwner } | { kind: 'unreadable'; why: string } | { kind: 'gone' } | { kind: 'link' }
+type Found = { kind: 'owner'; owner: LockOwner } | { kind: 'unreadable'; why: string } | { kind: 'gone' } | { kind: 'link' } | { kind: 'strange' }
 
 /** The lock file's owner, read without following a link and never more than MAX_LOCK_BYTES. */
 export async function readOwner(file: string): Promise<Found> {
@@ -110,7 +113,7 @@ export async function readOwner(file: string): Promise<Found> {
   try {
     const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | O_NOFOLLOW)
     try {
-      if (!(await handle.stat()).isFile()) return { kind: 'unreadable', why: 'it is not a regular file' }
+      if (!(await handle.stat()).isFile()) return { kind: 'strange' }
       const buffer = Buffer.alloc(MAX_LOCK_BYTES)
       const { bytesRead } = await handle.read(buffer, 0, MAX_LOCK_BYTES, 0)
       text = buffer.toString('utf8', 0, bytesRead)

@@ -45,8 +45,12 @@ export async function prepareOutputDir(outputDir: string, warn: (message: string
     if (!info.isDirectory()) throw new OutputError(`Input "output-dir" (${outputDir}) is not a folder.`, { file: outputDir })
     await checkTrustedFolder(outputDir, info, warn, input)
     for (const name of OUTPUT_DIR_FILES) {
-      const entry = await lstat(path.join(outputDir, name)).catch(() => undefined)
-      if (entry?.isSymbolicLink()) throw plantedLinkError(path.join(outputDir, name))
+      const file = path.join(outputDir, name)
+      const entry = await lstat(file).catch(() => undefined)
+      if (entry?.isSymbolicLink()) throw plantedLinkError(file)
+      if (entry && !entry.isFile()) {
+        throw new OutputError(`${file} is not a regular file: credbake reads, replaces or removes a file of that name. Move it aside, or use a new output-dir.`, { file })
+      }
     }
     for (const folder of OUTPUT_FOLDERS) {
       const found = await realFolder(path.join(outputDir, folder))
