@@ -171,19 +171,20 @@ export class LiveOutputs implements Iterable<[string, LiveOutput]> {
 const cursor = new FieldCursor()
 const OUTPUT_END = bytesOf('},"files":')
 
-/** An issued record's certificate digest and device basis; read in place when laid out as written. */
-function issuedFields(line: JournalLine): { sha256: string; deviceBasis: string } {
+/** An issued record's serial, certificate digest and device basis; read in place when laid out as written. */
+function issuedFields(line: JournalLine): { serial: string; sha256: string; deviceBasis: string } {
   const c = cursor.on(line)
-  if (c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && c.skip() && c.literal(BASIS) && c.skip()) {
+  let serial: string | undefined
+  if (c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && (serial = c.string()) !== undefined && c.literal(BASIS) && c.skip()) {
     const basis = c.lastValueText()
     let sha256: string | undefined
     if (c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256) && (sha256 = c.string()) !== undefined) {
       // Re-serialised, so that the text is JSON.stringify's whoever encoded the line.
-      return { sha256, deviceBasis: JSON.stringify(JSON.parse(basis)) }
+      return { serial, sha256, deviceBasis: JSON.stringify(JSON.parse(basis)) }
     }
   }
   const record = line.record() as IssuedRecord
-  return { sha256: record.certificate.sha256, deviceBasis: JSON.stringify(record.basis) }
+  return { serial: record.serial, sha256: record.certificate?.sha256, deviceBasis: JSON.stringify(record.basis) }
 }
 
 /** A written record's serial, certificate and output (path, digest, bmap). */
@@ -220,9 +221,19 @@ const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder)
  * and retirement removes, what these paths name. Anything else is journal damage.
  */
 function confine(line: JournalLine, what: string, relative: unknown, serial: string): void {
+  checkSerial(line, serial)
   const problem = outputPathProblem(relative, OUTPUT_FOLDERS, serial)
   if (problem) {
     throw line.damage(`its ${line.type} record of device ${serial} names the ${what} ${JSON.stringify(relative)}, which is not an output inside output-dir (${problem}); credbake touches nothing outside output-dir`)
+  }
+}
+
+/** What a serial is everywhere (the manifest's rule, the review's schema): it names files. */
+const SERIAL_SYNTAX = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/
+
+function checkSerial(line: JournalLine, serial: unknown): void {
+  if (typeof serial !== 'string' || !SERIAL_SYNTAX.test(serial)) {
+    throw line.damage(`its ${line.type} record names the device serial ${JSON.stringify(serial)}, which is not a serial (1-64 of A-Z a-z 0-9 . _ -, not starting with a dot)`)
   }
 }
 
@@ -232,7 +243,7 @@ function confine(line: JournalLine, what: string, relative: unknown, serial: str
  */
 export async function loadJournalState(outputDir: string): Promise<JournalState> {
   const state: JournalState = { live: new LiveOutputs(), records: 0, legacy: false }
-  const issued = new Map<string, { deviceBasis: string; runBasis: string }>()
+  const issued = new Map<string, { serial: string; deviceBasis: string; runBasis: string }>()
   let runBasis = ''
   await scanJournal(outputDir, (line) => {
     state.records++
@@ -254,23 +265,28 @@ export async function loadJournalState(outputDir: string): Promise<JournalState>
         break
       }
       case 'issued': {
-        const { sha256, deviceBasis } = issuedFields(line)
-        issued.set(sha256, { deviceBasis, runBasis })
+        const { serial, sha256, deviceBasis } = issuedFields(line)
+        checkSerial(line, serial)
+        issued.set(sha256, { serial, deviceBasis, runBasis })
         break
       }
       case 'written': {
         const written = writtenFields(line)
         confine(line, 'output path', written.path, written.serial)
         if (written.bmap) confine(line, 'bmap path', written.bmap.path, written.serial)
-        const basis = issued.get(written.certificateSha256)
-        if (!basis) break // a duplicate 'written' for a certificate already handled
+        const issuedTo = issued.get(written.certificateSha256)
+        if (!issuedTo) break // a duplicate 'written' for a certificate already handled
+        if (issuedTo.serial !== written.serial) {
+          throw line.damage(`its written record of device ${written.serial} names a certificate the journal issued to device ${issuedTo.serial}`)
+        }
         issued.delete(written.certificateSha256)
         state.live.set(written.serial, {
           certificateSha256: written.certificateSha256,
           path: written.path,
           sha256: written.sha256,
           ...(written.bmap ? { bmap: written.bmap } : {}),
-          ...basis,
+          deviceBasis: issuedTo.deviceBasis,
+          runBasis: issuedTo.runBasis,
           beforeOverwrite: false
         })
         break

@@ -173,6 +173,19 @@ describe('a forged journal record, its checksum recomputed', () => {
     expect(snapshot(parent)).toEqual(before)
   })
 
+  // Found by the fuzzing (test/fuzz/boundary.fuzz.test.ts): an issued record's serial changed to
+  // "../x" reached the review manifest as a device serial, which then failed its schema.
+  it.each([
+    ['an issued record whose serial is not a serial', (record: any) => (record.serial = '../x'), 'issued', 'names the device serial "../x", which is not a serial'],
+    ['an issued record of another device for a written output', (record: any) => (record.serial = 'BD-2'), 'issued', 'its written record of device BD-1 names a certificate the journal issued to device BD-2']
+  ])('%s is damage', async (_what, change, type, message) => {
+    const out = await bakedOutputDir(`forged-serial-${type}-${message.length}`)
+    forgeRecord(out, type, 'BD-1', change)
+    const result = await bake(out)
+    expectRefused(result, out, message)
+    expect(result.stderr).toMatch(/is damaged at line \d+/)
+  })
+
   it('a retired record with a forged path is damage too', async () => {
     const out = await bakedOutputDir('forged-retired')
     // A first run without BD-3 retires it for real; then the retired record is forged.
