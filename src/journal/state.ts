@@ -221,19 +221,9 @@ const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder)
  * and retirement removes, what these paths name. Anything else is journal damage.
  */
 function confine(line: JournalLine, what: string, relative: unknown, serial: string): void {
-  checkSerial(line, serial)
   const problem = outputPathProblem(relative, OUTPUT_FOLDERS, serial)
   if (problem) {
     throw line.damage(`its ${line.type} record of device ${serial} names the ${what} ${JSON.stringify(relative)}, which is not an output inside output-dir (${problem}); credbake touches nothing outside output-dir`)
-  }
-}
-
-/** What a serial is everywhere (the manifest's rule, the review's schema): it names files. */
-const SERIAL_SYNTAX = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/
-
-function checkSerial(line: JournalLine, serial: unknown): void {
-  if (typeof serial !== 'string' || !SERIAL_SYNTAX.test(serial)) {
-    throw line.damage(`its ${line.type} record names the device serial ${JSON.stringify(serial)}, which is not a serial (1-64 of A-Z a-z 0-9 . _ -, not starting with a dot)`)
   }
 }
 
@@ -266,7 +256,6 @@ export async function loadJournalState(outputDir: string): Promise<JournalState>
       }
       case 'issued': {
         const { serial, sha256, deviceBasis } = issuedFields(line)
-        checkSerial(line, serial)
         issued.set(sha256, { serial, deviceBasis, runBasis })
         break
       }
@@ -276,6 +265,9 @@ export async function loadJournalState(outputDir: string): Promise<JournalState>
         if (written.bmap) confine(line, 'bmap path', written.bmap.path, written.serial)
         const issuedTo = issued.get(written.certificateSha256)
         if (!issuedTo) break // a duplicate 'written' for a certificate already handled
+        // The output path is checked against the written record's serial: the certificate it
+        // holds must be one issued to that device (else a forged issued record's serial would
+        // reach the review as a device's).
         if (issuedTo.serial !== written.serial) {
           throw line.damage(`its written record of device ${written.serial} names a certificate the journal issued to device ${issuedTo.serial}`)
         }

@@ -1,7 +1,8 @@
 // Output directory checks done before any key exists, and clean-up of what a killed run left.
 // output-dir is a trust boundary (docs/output-dir-boundary.md): it is a real folder of this user
 // that nobody else can write in, and no name credbake uses in it is a symbolic link.
-import { lstat, mkdir, readdir, readlink, rm, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, lstat, mkdir, readdir, readlink, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { JOURNAL_FILE } from '../journal/journal.js'
@@ -56,10 +57,14 @@ export async function prepareOutputDir(outputDir: string, warn: (message: string
       const found = await realFolder(path.join(outputDir, folder))
       if (found) await checkTrustedFolder(path.join(outputDir, folder), found, warn)
     }
-    // A read-only mount or an ACL only shows on a real write. A temporary name, so that a probe
-    // left by a killed run is cleaned up like any temp file.
+    await access(outputDir, constants.W_OK | constants.X_OK)
+    // access() trusts mode bits; a read-only mount or an ACL only shows on a real write. A
+    // temporary name, so that a probe left by a killed run is cleaned up like any temp file; the
+    // message names the folder, not the probe, which is gone.
     const probe = tempSibling(path.join(outputDir, 'credbake-probe'))
-    await writeFile(probe, '', { mode: 0o600, flag: 'wx' })
+    await writeFile(probe, '', { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(error.code ? `writing a file in it fails (${error.code})` : messageOf(error), { cause: error })
+    })
     // force: a run that holds the lock may have cleaned temporary files up meanwhile, this probe
     // among them (four bakes started at once: the losers must still fail on the lock, exit 6).
     await rm(probe, { force: true })

@@ -17,12 +17,13 @@ export const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0
 /**
  * Why `relative` cannot be the recorded path of an output inside output-dir, or undefined when it
  * can: it must be FOLDER/NAME, FOLDER one of `folders` (overlays, images, partitions, devices),
- * NAME a plain file name (no separator, backslash or NUL, not "." or ".."), and, when `serial` is
- * given, NAME is the serial or starts with "SERIAL." (the names credbake gives outputs and bmaps).
+ * NAME a plain file name (no "/" or NUL, not "." or ".."), and, when `serial` is given, NAME is the
+ * serial or starts with "SERIAL." (the names credbake gives outputs and bmaps). A backslash is an
+ * ordinary character of a POSIX file name (never a separator here), so it is not refused.
  */
 export function outputPathProblem(relative: unknown, folders: readonly string[], serial?: string): string | undefined {
   if (typeof relative !== 'string' || relative === '') return 'it is empty'
-  if (relative.includes('\0') || relative.includes('\\')) return 'it holds a NUL or a backslash'
+  if (relative.includes('\0')) return 'it holds a NUL'
   if (relative.startsWith('/')) return 'it is absolute'
   const parts = relative.split('/')
   if (parts.includes('..')) return 'it has a ".." part'

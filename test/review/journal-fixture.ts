@@ -114,7 +114,7 @@ class JournalBuilder {
             bmap: { path: `images/${serial}.img.bmap`, sha256: hex(`bmap ${serial}`) }
           }
         : this.format === 'dir'
-          ? { path: `dirs/${serial}`, size: 1483, sha256: hex(`dir ${issued.certificate.sha256}`) }
+          ? { path: `devices/${serial}`, size: 1483, sha256: hex(`dir ${issued.certificate.sha256}`) }
           : { path: `overlays/${serial}.tar`, size: 10240, sha256: hex(`tar ${issued.certificate.sha256}`) }
     this.records.push({ type: 'written', run: this.run, at: this.at(), serial, certificateSha256: issued.certificate.sha256, output, files })
   }

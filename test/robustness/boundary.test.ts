@@ -175,14 +175,11 @@ describe('a forged journal record, its checksum recomputed', () => {
 
   // Found by the fuzzing (test/fuzz/boundary.fuzz.test.ts): an issued record's serial changed to
   // "../x" reached the review manifest as a device serial, which then failed its schema.
-  it.each([
-    ['an issued record whose serial is not a serial', (record: any) => (record.serial = '../x'), 'issued', 'names the device serial "../x", which is not a serial'],
-    ['an issued record of another device for a written output', (record: any) => (record.serial = 'BD-2'), 'issued', 'its written record of device BD-1 names a certificate the journal issued to device BD-2']
-  ])('%s is damage', async (_what, change, type, message) => {
-    const out = await bakedOutputDir(`forged-serial-${type}-${message.length}`)
-    forgeRecord(out, type, 'BD-1', change)
+  it.each(['../x', 'BD-2'])('an issued record whose serial became %s, for a written output of BD-1, is damage', async (serial) => {
+    const out = await bakedOutputDir(`forged-serial-${serial.replace(/[^A-Z0-9-]/g, '_')}`)
+    forgeRecord(out, 'issued', 'BD-1', (record) => (record.serial = serial))
     const result = await bake(out)
-    expectRefused(result, out, message)
+    expectRefused(result, out, `its written record of device BD-1 names a certificate the journal issued to device ${serial}`)
     expect(result.stderr).toMatch(/is damaged at line \d+/)
   })
 
