@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { open, writeFile, link, rm, readFile, rename, readdir, stat, mkdtemp, chmod, statfs, mkdir, access, constants as constants$1, copyFile, lstat } from 'node:fs/promises';
+import { open, chmod, lstat, mkdir, writeFile, link, rm, rename, readdir, readFile, mkdtemp, statfs, stat, readlink, access, copyFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as crypto from 'node:crypto';
 import { verify, randomBytes, sign, createPublicKey, createPrivateKey, createHash, X509Certificate, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH } from 'node:crypto';
 import { spawn, spawnSync, execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, constants, openSync, fstatSync, closeSync, readSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, statSync, createReadStream, lstatSync, readlinkSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, constants, openSync, fstatSync, closeSync, readSync, readlinkSync, mkdirSync, lstatSync, writeSync, unlinkSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, statSync, createReadStream, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
@@ -78,6 +78,21 @@ class LockError extends CredbakeError {
         super('lock', message, { input: 'output-dir', ...details });
     }
 }
+/**
+ * The run was stopped by SIGINT, SIGTERM or SIGHUP (src/util/cancel.ts): the message is the one
+ * line that says what was done; the exit code is 128 + the signal's number, as a shell reports it.
+ */
+class CancelledError extends CredbakeError {
+    signal;
+    constructor(signal, message) {
+        super('cancelled', message);
+        this.signal = signal;
+    }
+    get exitCode() {
+        return 128 + SIGNAL_NUMBERS[this.signal];
+    }
+}
+const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 /** Exit codes of the CLI (and of `node dist/index.js`, which exits 1 on any failure as actions do). */
 const EXIT_CODES = {
     ok: 0,
@@ -90,7 +105,9 @@ const EXIT_CODES = {
     output: 5,
     lock: 6,
     /** `credbake verify`: outputs differ from their review manifest (not thrown: the command's result). */
-    verify: 7
+    verify: 7,
+    /** SIGINT (130); SIGTERM gives 143, SIGHUP 129 (CancelledError.exitCode). */
+    cancelled: 130
 };
 function isCredbakeError(error) {
     return error instanceof CredbakeError;
@@ -113,6 +130,114 @@ function reviveError(error) {
         line: error.line,
         serial: error.serial
     });
+}
+
+// Stopping on SIGINT, SIGTERM and SIGHUP (docs/output-dir-boundary.md, "Cancellation").
+//
+// The entry points (the CLI, the action's main step) call handleStopSignals once. While a command
+// that can stop cleanly runs (bake, merge: inside `gracefully`), the first signal only sets
+// `cancellation`: the pipeline stops issuing, lets what is in flight land or roll back as on a
+// failure, releases everything in its `finally`, and throws a CancelledError whose message is the
+// one line the user sees (exit 128 + the signal's number). A second signal, or any signal while
+// nothing can stop cleanly (verify, inspect, between commands), stops at once: what was
+// registered with `releaseAtExit` (the secret temp folder, the lock) is released synchronously,
+// one line says so, and the process exits.
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+function exitCodeFor(signal) {
+    return 128 + SIGNAL_NUMBERS[signal];
+}
+class Cancellation {
+    received;
+    /** The first stop signal received inside `gracefully`, if any. */
+    get signal() {
+        return this.received;
+    }
+    get requested() {
+        return this.received !== undefined;
+    }
+    request(signal) {
+        this.received ??= signal;
+    }
+    /** Throws a CancelledError (with a plain message: callers that know more say more) once a stop was requested. */
+    throwIfRequested() {
+        if (this.received)
+            throw new CancelledError(this.received, `stopped by ${this.received}`);
+    }
+    /** For tests that run several commands in one process. */
+    reset() {
+        this.received = undefined;
+    }
+}
+const cancellation = new Cancellation();
+const releases = new Set();
+let exitHookInstalled = false;
+/**
+ * Register a synchronous release of a resource (removing the secret temp folder, the lock) for a
+ * stop at once and for any exit that skipped the normal clean-up. Returns the unregister function,
+ * to be called once the resource was released normally.
+ */
+function releaseAtExit(what, release) {
+    const entry = { what, release };
+    releases.add(entry);
+    if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.on('exit', () => void releaseAllNow());
+    }
+    return () => void releases.delete(entry);
+}
+/** Run every registered release once (errors ignored); returns what was released. */
+function releaseAllNow() {
+    const done = [];
+    for (const entry of [...releases].reverse()) {
+        releases.delete(entry);
+        try {
+            entry.release();
+            done.push(entry.what);
+        }
+        catch {
+            // best effort: the process is going away
+        }
+    }
+    return done;
+}
+// ---- the signal handlers --------------------------------------------------------------------------
+let graceful = 0;
+let installed;
+/**
+ * Install the handlers for SIGINT, SIGTERM and SIGHUP (once per process; later calls only change
+ * where the stop-at-once line goes). `say` prints one line (stderr for the CLI, the log for the action).
+ */
+function handleStopSignals(options) {
+    const first = installed === undefined;
+    installed = options;
+    if (!first)
+        return;
+    for (const signal of STOP_SIGNALS)
+        process.on(signal, () => onSignal(signal));
+}
+/** Run `work` as a command that stops cleanly on the first signal (see above). */
+async function gracefully(work) {
+    graceful++;
+    try {
+        return await work();
+    }
+    finally {
+        graceful--;
+    }
+}
+function onSignal(signal) {
+    if (graceful > 0 && !cancellation.requested) {
+        cancellation.request(signal);
+        return;
+    }
+    stopAtOnce(signal, cancellation.requested);
+}
+function stopAtOnce(signal, second) {
+    const released = releaseAllNow();
+    const why = second ? `stopped at once by a second signal (${signal})` : `stopped by ${signal}`;
+    const what = released.length ? `removed ${released.join(' and ')}` : 'nothing to release';
+    installed?.say(`credbake: ${why}: ${what}; what was in flight did not finish. Run the same command again${second ? ' (a bake resumes where it stopped)' : ''}.`);
+    process.exit(exitCodeFor(signal));
 }
 
 // Kept in step with package.json by test/settings/inputs.test.ts.
@@ -692,7 +817,7 @@ class ViewWriter {
 const ORIGINAL_VIEW_WRITER_WRITE = ViewWriter.prototype.write;
 const ORIGINAL_VIEW_WRITER_FINAL = ViewWriter.prototype.final;
 
-const NAME = "name";
+const NAME$1 = "name";
 const VALUE_HEX_VIEW = "valueHexView";
 const IS_HEX_ONLY = "isHexOnly";
 const ID_BLOCK = "idBlock";
@@ -3979,13 +4104,13 @@ function compareSchema(root, inputData, inputSchema) {
                 verified: false,
                 result: { error: "Wrong values for Choice type" }
             };
-            if (inputSchema.hasOwnProperty(NAME))
+            if (inputSchema.hasOwnProperty(NAME$1))
                 _result.name = inputSchema.name;
             return _result;
         }
     }
     if (inputSchema instanceof Any) {
-        if (inputSchema.hasOwnProperty(NAME))
+        if (inputSchema.hasOwnProperty(NAME$1))
             root[inputSchema.name] = inputData;
         return {
             verified: true,
@@ -4191,7 +4316,7 @@ function compareSchema(root, inputData, inputSchema) {
                             return result;
                         }
                     }
-                    if (NAME in inputSchema.valueBlock.value[0] && inputSchema.valueBlock.value[0].name.length > 0) {
+                    if (NAME$1 in inputSchema.valueBlock.value[0] && inputSchema.valueBlock.value[0].name.length > 0) {
                         let arrayRoot = {};
                         if (LOCAL in inputSchema.valueBlock.value[0] && inputSchema.valueBlock.value[0].local)
                             arrayRoot = inputData;
@@ -11800,6 +11925,133 @@ function reviveUnsigned(unsigned) {
     return Buffer.isBuffer(unsigned.tbs) ? unsigned : { ...unsigned, tbs: asBuffer(unsigned.tbs) };
 }
 
+// output-dir is a trust boundary (docs/output-dir-boundary.md). Other jobs, restored caches and
+// downloaded artifacts put things there, so credbake never reaches anything in it through a
+// symbolic link, and every path it reads from a journal or a manifest must name an output inside
+// it before it is touched. The checks, shared by bake, merge, the sinks and the journal:
+// - outputPathProblem: a recorded output path is FOLDER/NAME, nothing else;
+// - realFolder / ensureFolder(Sync): a folder on the way is a real folder, never a link;
+// - checkTrustedFolder: a folder credbake writes in is its user's and writable by nobody else;
+// - O_NOFOLLOW for files opened in place (the journal, the lock).
+/** open(2) flag: fail with ELOOP when the last component is a symbolic link (0 where there is none). */
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+/**
+ * Why `relative` cannot be the recorded path of an output inside output-dir, or undefined when it
+ * can: it must be FOLDER/NAME, FOLDER one of `folders` (overlays, images, partitions, devices),
+ * NAME a plain file name (no "/" or NUL, not "." or ".."), and, when `serial` is given, NAME is the
+ * serial or starts with "SERIAL." (the names credbake gives outputs and bmaps). A backslash is an
+ * ordinary character of a POSIX file name (never a separator here), so it is not refused.
+ */
+function outputPathProblem(relative, folders, serial) {
+    if (typeof relative !== 'string' || relative === '')
+        return 'it is empty';
+    if (relative.includes('\0'))
+        return 'it holds a NUL';
+    if (relative.startsWith('/'))
+        return 'it is absolute';
+    const parts = relative.split('/');
+    if (parts.includes('..'))
+        return 'it has a ".." part';
+    if (parts.length !== 2 || parts.some((part) => part === '' || part === '.'))
+        return 'it is not FOLDER/NAME';
+    const [folder, name] = parts;
+    if (!folders.includes(folder))
+        return `it is not in ${folders.map((known) => `${known}/`).join(', ')}`;
+    if (serial !== undefined && name !== serial && !name.startsWith(`${serial}.`))
+        return `its name is not the device's serial ${serial}`;
+    return undefined;
+}
+/** The message for a symbolic link found where credbake reads, writes or removes something. */
+function plantedLinkError(file) {
+    let target = '';
+    try {
+        target = ` (to ${readlinkSync(file)})`;
+    }
+    catch {
+        // gone meanwhile, or unreadable: name the link alone
+    }
+    return new OutputError(`${file} is a symbolic link${target}: credbake never follows links inside output-dir, where another job could have planted one to make it read, overwrite or remove files elsewhere. Remove it (credbake never makes one), or use a new output-dir.`, { file });
+}
+function notFolderError(folder) {
+    return new OutputError(`${folder} is not a folder: credbake writes its outputs into a folder of that name. Move it aside, or use a new output-dir.`, { file: folder });
+}
+/** `folder` as it is: undefined when absent, its lstat when a real folder; a link or a file is refused. */
+async function realFolder(folder) {
+    let info;
+    try {
+        info = await lstat(folder);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+    if (info.isSymbolicLink())
+        throw plantedLinkError(folder);
+    if (!info.isDirectory())
+        throw notFolderError(folder);
+    return info;
+}
+/** `folder` (whose parent is a checked folder) made when missing (0755) and checked to be a real folder. */
+async function ensureFolder(folder) {
+    await mkdir(folder, { mode: 0o755 }).catch((error) => {
+        if (error.code !== 'EEXIST')
+            throw error;
+    });
+    await realFolder(folder);
+}
+/** ensureFolder for worker threads writing outputs synchronously. */
+function ensureFolderSync(folder) {
+    try {
+        mkdirSync(folder, { mode: 0o755 });
+    }
+    catch (error) {
+        if (error.code !== 'EEXIST')
+            throw error;
+    }
+    const info = lstatSync(folder);
+    if (info.isSymbolicLink())
+        throw plantedLinkError(folder);
+    if (!info.isDirectory())
+        throw notFolderError(folder);
+}
+/**
+ * Each folder between `root` and `relative`'s last part is a real folder (or missing): the way to
+ * a recorded output never passes a link. `seen` caches folders already checked in this run.
+ */
+async function checkWay(root, relative, seen) {
+    const parts = relative.split('/').slice(0, -1);
+    let folder = root;
+    for (const part of parts) {
+        folder = path.join(folder, part);
+        if (seen?.has(folder))
+            continue;
+        await realFolder(folder);
+        seen?.add(folder);
+    }
+}
+/**
+ * A folder credbake writes in must belong to its user and be writable by nobody else, or someone
+ * else could plant links in it while credbake runs. Group or other write permission on a folder of
+ * its own is taken away, with a warning; a folder of another user, or a shared one (the sticky
+ * bit, as /tmp), is refused.
+ */
+async function checkTrustedFolder(folder, info, warn, what = folder) {
+    const uid = process.geteuid?.();
+    if (uid !== undefined && info.uid !== uid) {
+        throw new OutputError(`${what} belongs to user ${info.uid}, not to the user credbake runs as (${uid}): that user could plant links in it while credbake works there. Use a folder of your own (or chown it).`, { file: folder });
+    }
+    const mode = info.mode & 0o7777;
+    if ((mode & 0o022) === 0)
+        return;
+    if (mode & 0o1000) {
+        throw new OutputError(`${what} is a shared folder (mode ${mode.toString(8).padStart(4, '0')}, sticky): anyone could plant links in it while credbake works there. Use a folder of its own inside it.`, { file: folder });
+    }
+    const narrowed = mode & -19;
+    await chmod(folder, narrowed);
+    warn(`${what} was writable by ${mode & 0o020 ? (mode & 0o002 ? 'its group and others' : 'its group') : 'others'} (mode ${mode.toString(8).padStart(4, '0')}): narrowed to ${narrowed.toString(8).padStart(4, '0')}, so that nobody else can plant links in it while credbake works there.`);
+}
+
 // Where a sparse file keeps its data: credbake's small Node-API addon (native/fsmap) around
 // lseek(SEEK_DATA/SEEK_HOLE), which Node lacks. Hashing an image output needs every byte, but a
 // hole is zeros by definition: knowing the holes, the hasher feeds zeros from memory instead of
@@ -11961,12 +12213,16 @@ async function syncDir(dir) {
  * SHA-256 (hex) of a file. A small regular file is read whole; a large one's holes, where the
  * fsmap addon can tell them, are hashed from zeros instead of read (image outputs checked on
  * resume or by verify are mostly holes); anything else (a block device, no addon) is streamed.
+ * `inside`: a file in output-dir, which must be a regular file reached without a link (else the
+ * open or the check throws, ELOOP or EINVAL).
  */
-async function sha256File(file) {
+async function sha256File(file, options = {}) {
     const hash = createHash('sha256');
-    const handle = await open(file, 'r');
+    const handle = await open(file, options.inside ? constants.O_RDONLY | constants.O_NONBLOCK | O_NOFOLLOW : 'r');
     try {
         const info = await handle.stat();
+        if (options.inside && !info.isFile())
+            throw Object.assign(new Error(`${file} is not a regular file`), { code: 'EINVAL' });
         // A small file (a tar overlay is about 1.3 KiB): read whole, no 1 MiB stream buffer per file
         // (a resume checks 100,000 of them).
         if (info.isFile() && info.size < SPARSE_HASH_MIN)
@@ -12025,6 +12281,10 @@ function differingFields(before, after) {
 // involved in checking it. A last line without its newline is a torn append (the process died
 // while writing it, before anything depended on it) and is cut off; any other line that does not
 // check out stops the run: it may be the only record of a certificate that must be revoked.
+// The checksum is unkeyed: it catches damage (a torn or cut copy, a flipped byte, an edit by
+// hand), not forgery, since anyone can recompute it. So nothing a record says is trusted to stay
+// inside output-dir: every output path is checked where it is read (state.ts), the file is opened
+// without following a link, and output-dir itself is a boundary (docs/output-dir-boundary.md).
 const JOURNAL_FILE = 'credbake-journal.jsonl';
 const SUM_FIELD = ',"sum":"';
 const SUM_DIGITS = 32;
@@ -12068,10 +12328,12 @@ class Journal {
     static async open(outputDir) {
         const file = path.join(outputDir, JOURNAL_FILE);
         try {
-            const handle = await open(file, 'a+', 0o644);
+            // Never through a link (ELOOP), dangling or not: a planted one would have credbake truncate
+            // and fill a file elsewhere.
+            const handle = await open(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | O_NOFOLLOW, 0o644);
             try {
+                const { size } = await checkJournalFile(file, handle);
                 await handle.chmod(0o644);
-                const { size } = await handle.stat();
                 const whole = await wholeRecordsEnd(handle, size);
                 if (whole < size) {
                     await handle.truncate(whole);
@@ -12085,7 +12347,7 @@ class Journal {
             }
         }
         catch (error) {
-            throw new OutputError(`Cannot open the journal ${file}: ${messageOf(error)}.`, { cause: error });
+            throw journalOpenError(file, error);
         }
     }
     /** Append records and make them durable (fsync) before returning. */
@@ -12148,6 +12410,26 @@ class Journal {
         this.closed = true;
         await this.handle.close();
     }
+}
+/**
+ * The journal is appended to and cut back in place, so it must be a regular file of its own: not
+ * a FIFO or a device, and not hard-linked to another name (which would receive the same writes).
+ */
+async function checkJournalFile(file, handle) {
+    const info = await handle.stat();
+    if (!info.isFile())
+        throw new OutputError(`The journal ${file} is not a regular file; move it aside, or use a new output-dir.`, { file });
+    if (info.nlink > 1) {
+        throw new OutputError(`The journal ${file} has ${info.nlink} hard links: credbake appends to it and cuts a torn last line off in place, which would change the other names too. Give it a name of its own (cp ${JOURNAL_FILE} copy && mv copy ${JOURNAL_FILE}) and run again.`, { file });
+    }
+    return info;
+}
+function journalOpenError(file, error, reading = false) {
+    if (isCredbakeError(error))
+        return error;
+    if (error.code === 'ELOOP')
+        return plantedLinkError(file);
+    return new OutputError(`Cannot ${reading ? 'read' : 'open'} the journal ${file}: ${messageOf(error)}.`, { cause: error });
 }
 /** Offset just after the last newline (0 when there is none): where whole records end. */
 async function wholeRecordsEnd(handle, size) {
@@ -12364,12 +12646,19 @@ const CHUNK$2 = 4 << 20;
 async function* journalChunks(file, result) {
     let handle;
     try {
-        handle = await open(file, 'r');
+        handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | O_NOFOLLOW);
     }
     catch (error) {
         if (error.code === 'ENOENT')
             return;
-        throw new OutputError(`Cannot read the journal ${file}: ${messageOf(error)}.`, { cause: error });
+        throw journalOpenError(file, error, true);
+    }
+    try {
+        await checkJournalFile(file, handle);
+    }
+    catch (error) {
+        await handle.close().catch(() => undefined);
+        throw journalOpenError(file, error, true);
     }
     const identity = async () => {
         const stat = await handle.stat({ bigint: true });
@@ -12510,6 +12799,10 @@ function fromFormat1(old) {
     }
 }
 
+// Which process owns something (a lock, a secret temp folder), told so that a pid the kernel has
+// handed to another process since, or a zombie, is never taken for the owner. On Linux a process
+// is named by its pid, its start time (field 22 of /proc/PID/stat, clock ticks after boot) and the
+// boot (/proc/sys/kernel/random/boot_id); elsewhere by its pid alone.
 /** Whether a process with this pid exists on this machine (EPERM: it exists, owned by another user). */
 function processIsAlive(pid) {
     if (!Number.isSafeInteger(pid) || pid <= 0)
@@ -12522,26 +12815,103 @@ function processIsAlive(pid) {
         return error.code === 'EPERM';
     }
 }
+/** State (field 3) and start time (field 22) of /proc/PID/stat; undefined when there is no such process (or no /proc). */
+function processStat(pid) {
+    if (!Number.isSafeInteger(pid) || pid <= 0)
+        return undefined;
+    let text;
+    try {
+        text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    }
+    catch {
+        return undefined;
+    }
+    // Field 2 is the command name in parentheses, which may itself hold spaces and parentheses.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const start = Number(fields[19]);
+    return fields[0] && Number.isSafeInteger(start) ? { state: fields[0], start } : undefined;
+}
+let bootIdCache;
+/** This boot's id, or undefined where the kernel does not tell it. */
+function currentBootId() {
+    if (bootIdCache === undefined) {
+        try {
+            bootIdCache = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim() || null;
+        }
+        catch {
+            bootIdCache = null;
+        }
+    }
+    return bootIdCache ?? undefined;
+}
+/** This process, as a lock or a secret folder records its owner. */
+function ownIdentity() {
+    const stat = processStat(process.pid);
+    const bootId = currentBootId();
+    return { pid: process.pid, host: os.hostname(), ...(stat ? { processStart: stat.start } : {}), ...(bootId ? { bootId } : {}) };
+}
+/**
+ * Whether the process an identity names still runs, and if not, why (for messages). Only that
+ * very process counts: same boot, the pid in use, the same start time, and not a zombie (exited,
+ * waiting for its parent to reap it). An identity from another host cannot be checked and counts
+ * as running. Where there is no /proc, or the identity predates start times, the pid alone decides.
+ */
+function identityIsLive(owner) {
+    if (owner.host !== os.hostname())
+        return { live: true };
+    const bootId = currentBootId();
+    if (owner.bootId !== undefined && bootId !== undefined && owner.bootId !== bootId) {
+        return { live: false, why: 'the machine has been restarted since' };
+    }
+    const stat = processStat(owner.pid);
+    if (stat === undefined) {
+        if (processStat(process.pid) !== undefined)
+            return { live: false, why: `no process has pid ${owner.pid} any more` };
+        // No /proc here: the pid alone.
+        return processIsAlive(owner.pid) ? { live: true } : { live: false, why: `no process has pid ${owner.pid} any more` };
+    }
+    if (stat.state === 'Z' || stat.state === 'X')
+        return { live: false, why: `pid ${owner.pid} has exited (a zombie its parent has not reaped)` };
+    if (owner.processStart !== undefined && stat.start !== owner.processStart) {
+        return { live: false, why: `pid ${owner.pid} now belongs to another process (started at tick ${stat.start}, not ${owner.processStart})` };
+    }
+    return { live: true };
+}
 
-// One writer per output-dir: a lock file made with O_EXCL, holding the owner's pid and host. A
-// second bake fails at once; a lock left by a dead process (same host, pid gone) is taken over.
+// One writer per output-dir (a bake, or a merge into its folder): a lock file made with link(2),
+// which never follows a link and fails when the name exists, holding the owner's pid, host,
+// start time (field 22 of /proc/PID/stat) and boot id. A second run fails at once (LockError,
+// exit 6). The lock is live only while that very process runs: same boot, the pid in use by a
+// process started at the recorded time, not a zombie. Anything else (a dead owner, a pid the
+// kernel gave to another process since, a reboot, a torn file) is stale and taken over with a
+// warning naming the old owner.
 const LOCK_FILE = 'credbake.lock';
+/** A lock file is a line of JSON: anything longer was not written by credbake. */
+const MAX_LOCK_BYTES = 4096;
 class OutputLock {
     file;
-    constructor(file) {
+    owner;
+    unregister;
+    constructor(file, owner) {
         this.file = file;
+        this.owner = owner;
+        // A stop at once (a second signal) releases the lock synchronously, if it is still ours.
+        this.unregister = releaseAtExit('the lock', () => {
+            if (sameOwner(readOwnerSync(file), owner))
+                unlinkSync(file);
+        });
     }
-    static async acquire(outputDir) {
+    static async acquire(outputDir, options = {}) {
         const file = path.join(outputDir, LOCK_FILE);
-        const me = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
+        const me = { ...ownIdentity(), startedAt: new Date().toISOString() };
         for (let attempt = 0; attempt < 3; attempt++) {
             // The owner is written to a temporary file first and linked into place, so the lock never
             // exists empty (another process reading it then would take it for stale).
             const draft = tempSibling(file);
             try {
-                await writeFile(draft, `${JSON.stringify(me)}\n`, { mode: 0o644 });
+                await writeFile(draft, `${JSON.stringify(me)}\n`, { mode: 0o644, flag: 'wx' });
                 await link(draft, file);
-                return new OutputLock(file);
+                return new OutputLock(file, me);
             }
             catch (error) {
                 const code = error.code;
@@ -12555,37 +12925,104 @@ class OutputLock {
             finally {
                 await rm(draft, { force: true });
             }
-            const owner = await readOwner(file);
-            if (owner && isAlive(owner)) {
-                throw new LockError(`Another credbake run (pid ${owner.pid} on ${owner.host}, since ${owner.startedAt}) is baking into output-dir ${outputDir}. Wait for it, or use another output-dir. If no such process exists, delete ${file}.`);
+            const found = await readOwner(file);
+            if (found.kind === 'link')
+                throw plantedLinkError(file);
+            if (found.kind === 'strange') {
+                throw new OutputError(`The lock ${file} is not a regular file (credbake makes it a file of one line): remove it, or use a new output-dir.`, { file });
             }
-            await takeOverStale(file, owner);
+            if (found.kind === 'gone')
+                continue;
+            if (found.kind === 'owner') {
+                const state = identityIsLive(found.owner);
+                if (state.live) {
+                    throw new LockError(`Another credbake run (${describeOwner(found.owner)}) is ${options.doing ?? 'baking into'} output-dir ${outputDir}. Wait for it, or use another output-dir. If no such process exists, delete ${file}.`);
+                }
+                if (await takeOverStale(file, found.owner)) {
+                    options.warn?.(`Took over the stale lock ${file} of credbake ${describeOwner(found.owner)}: ${state.why}. That run ended without releasing it; the journal tells what it finished.`);
+                }
+            }
+            else if (await takeOverStale(file, undefined)) {
+                options.warn?.(`Took over the lock ${file}, which names no owner (${found.why}): its writer died while taking it.`);
+            }
         }
         throw new LockError(`Could not take the lock ${file}; another process keeps taking it. Retry.`);
     }
+    /** Remove the lock, if it is still this run's (a lock another run took over stays). */
     async release() {
-        await rm(this.file, { force: true });
+        const found = await readOwner(this.file);
+        if (found.kind === 'owner' && sameOwner(found.owner, this.owner))
+            await rm(this.file, { force: true });
+        this.unregister();
     }
 }
+function describeOwner(owner) {
+    return `pid ${owner.pid} on ${owner.host}, since ${owner.startedAt}`;
+}
+function sameOwner(a, b) {
+    return a !== undefined && b !== undefined && a.pid === b.pid && a.host === b.host && a.startedAt === b.startedAt && a.processStart === b.processStart;
+}
+/** The lock file's owner, read without following a link and never more than MAX_LOCK_BYTES. */
 async function readOwner(file) {
+    let text;
     try {
-        const owner = JSON.parse(await readFile(file, 'utf8'));
-        return typeof owner.pid === 'number' ? owner : undefined;
+        const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | O_NOFOLLOW);
+        try {
+            if (!(await handle.stat()).isFile())
+                return { kind: 'strange' };
+            const buffer = Buffer.alloc(MAX_LOCK_BYTES);
+            const { bytesRead } = await handle.read(buffer, 0, MAX_LOCK_BYTES, 0);
+            text = buffer.toString('utf8', 0, bytesRead);
+        }
+        finally {
+            await handle.close();
+        }
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT')
+            return { kind: 'gone' };
+        if (code === 'ELOOP')
+            return { kind: 'link' };
+        return { kind: 'unreadable', why: messageOf(error) };
+    }
+    return parseOwner(text);
+}
+function parseOwner(text) {
+    try {
+        const owner = JSON.parse(text);
+        // Torn (the owner died while writing it) or not credbake's: stale.
+        if (typeof owner?.pid !== 'number' || typeof owner.host !== 'string')
+            return { kind: 'unreadable', why: 'no pid and host in it' };
+        return { kind: 'owner', owner: { ...owner, startedAt: String(owner.startedAt) } };
     }
     catch {
-        // Unreadable or torn (the owner died while writing it): stale.
-        return undefined;
+        return { kind: 'unreadable', why: 'it is not a whole line of JSON' };
     }
 }
-function isAlive(owner) {
-    // A lock from another host (a shared file system) cannot be checked: assume it is held.
-    if (owner.host !== os.hostname())
-        return true;
-    return processIsAlive(owner.pid);
+function readOwnerSync(file) {
+    let fd;
+    try {
+        fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | O_NOFOLLOW);
+    }
+    catch {
+        return undefined;
+    }
+    try {
+        if (!fstatSync(fd).isFile())
+            return undefined;
+        const buffer = Buffer.alloc(MAX_LOCK_BYTES);
+        const found = parseOwner(buffer.toString('utf8', 0, readSync(fd, buffer, 0, MAX_LOCK_BYTES, 0)));
+        return found.kind === 'owner' ? found.owner : undefined;
+    }
+    finally {
+        closeSync(fd);
+    }
 }
 /**
- * Move a stale lock aside (rename is atomic, so of two processes taking it over only one moves
- * it). If what was moved turns out to be a fresh lock another process just took, put it back.
+ * Move a stale lock aside (rename is atomic and never follows a link, so of two processes taking
+ * it over only one moves it). If what was moved turns out to be a fresh lock another process just
+ * took, put it back. True when this process took the stale lock away.
  */
 async function takeOverStale(file, stale) {
     const aside = tempSibling(file);
@@ -12593,13 +13030,18 @@ async function takeOverStale(file, stale) {
         await rename(file, aside);
     }
     catch {
-        return; // gone already: someone else took it over; retry the create
+        return false; // gone already: someone else took it over; retry the create
     }
-    const moved = await readOwner(aside);
-    const same = moved?.pid === stale?.pid && moved?.startedAt === stale?.startedAt;
-    if (!same && moved && isAlive(moved))
+    const found = await readOwner(aside);
+    const moved = found.kind === 'owner' ? found.owner : undefined;
+    const same = stale === undefined ? moved === undefined : sameOwner(moved, stale);
+    if (!same && moved && identityIsLive(moved).live) {
         await link(aside, file).catch(() => { });
+        await rm(aside, { force: true });
+        return false;
+    }
     await rm(aside, { force: true });
+    return true;
 }
 
 const QUOTE$1 = 0x22;
@@ -13259,19 +13701,20 @@ class LiveOutputs {
 }
 const cursor$2 = new FieldCursor();
 const OUTPUT_END = bytesOf('},"files":');
-/** An issued record's certificate digest and device basis; read in place when laid out as written. */
+/** An issued record's serial, certificate digest and device basis; read in place when laid out as written. */
 function issuedFields(line) {
     const c = cursor$2.on(line);
-    if (c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && c.skip() && c.literal(BASIS) && c.skip()) {
+    let serial;
+    if (c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && (serial = c.string()) !== undefined && c.literal(BASIS) && c.skip()) {
         const basis = c.lastValueText();
         let sha256;
         if (c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256) && (sha256 = c.string()) !== undefined) {
             // Re-serialised, so that the text is JSON.stringify's whoever encoded the line.
-            return { sha256, deviceBasis: JSON.stringify(JSON.parse(basis)) };
+            return { serial, sha256, deviceBasis: JSON.stringify(JSON.parse(basis)) };
         }
     }
     const record = line.record();
-    return { sha256: record.certificate.sha256, deviceBasis: JSON.stringify(record.basis) };
+    return { serial: record.serial, sha256: record.certificate?.sha256, deviceBasis: JSON.stringify(record.basis) };
 }
 /** A written record's serial, certificate and output (path, digest, bmap). */
 function writtenFields(line) {
@@ -13295,6 +13738,19 @@ function writtenFields(line) {
         sha256: record.output.sha256,
         ...(record.output.bmap ? { bmap: record.output.bmap } : {})
     };
+}
+/** Folders of output-dir a recorded output may be in. */
+const OUTPUT_FOLDERS$1 = Object.values(FORMAT_SPECS).map((spec) => spec.folder);
+/**
+ * A path a record names must be an output inside output-dir (FOLDER/SERIAL…) before anything is
+ * done with it: the checksum does not stop a forged record (it is unkeyed), and resume hashes,
+ * and retirement removes, what these paths name. Anything else is journal damage.
+ */
+function confine(line, what, relative, serial) {
+    const problem = outputPathProblem(relative, OUTPUT_FOLDERS$1, serial);
+    if (problem) {
+        throw line.damage(`its ${line.type} record of device ${serial} names the ${what} ${JSON.stringify(relative)}, which is not an output inside output-dir (${problem}); credbake touches nothing outside output-dir`);
+    }
 }
 /**
  * Reads the journal in big chunks; records that matter to few devices (run, retired) are parsed,
@@ -13325,28 +13781,39 @@ async function loadJournalState(outputDir) {
                 break;
             }
             case 'issued': {
-                const { sha256, deviceBasis } = issuedFields(line);
-                issued.set(sha256, { deviceBasis, runBasis });
+                const { serial, sha256, deviceBasis } = issuedFields(line);
+                issued.set(sha256, { serial, deviceBasis, runBasis });
                 break;
             }
             case 'written': {
                 const written = writtenFields(line);
-                const basis = issued.get(written.certificateSha256);
-                if (!basis)
+                confine(line, 'output path', written.path, written.serial);
+                if (written.bmap)
+                    confine(line, 'bmap path', written.bmap.path, written.serial);
+                const issuedTo = issued.get(written.certificateSha256);
+                if (!issuedTo)
                     break; // a duplicate 'written' for a certificate already handled
+                // The output path is checked against the written record's serial: the certificate it
+                // holds must be one issued to that device (else a forged issued record's serial would
+                // reach the review as a device's).
+                if (issuedTo.serial !== written.serial) {
+                    throw line.damage(`its written record of device ${written.serial} names a certificate the journal issued to device ${issuedTo.serial}`);
+                }
                 issued.delete(written.certificateSha256);
                 state.live.set(written.serial, {
                     certificateSha256: written.certificateSha256,
                     path: written.path,
                     sha256: written.sha256,
                     ...(written.bmap ? { bmap: written.bmap } : {}),
-                    ...basis,
+                    deviceBasis: issuedTo.deviceBasis,
+                    runBasis: issuedTo.runBasis,
                     beforeOverwrite: false
                 });
                 break;
             }
             case 'retired': {
                 const record = line.record();
+                confine(line, 'output path', record.path, record.serial);
                 if (state.live.get(record.serial)?.certificateSha256 === record.certificateSha256)
                     state.live.delete(record.serial);
                 break;
@@ -25363,7 +25830,8 @@ class AtomicStream {
     }
     async open() {
         if (!this.handle) {
-            const handle = await open(this.temp, 'w+', 0o644);
+            // A new file (O_EXCL): never an existing name, nor whatever a link there points to.
+            const handle = await open(this.temp, 'wx+', 0o644);
             this.handle = handle;
             await handle.chmod(0o644); // no secret inside: readable by reviewers whatever the umask
         }
@@ -26182,22 +26650,26 @@ function treeDigest(files) {
 /**
  * The tree digest of a "dir" output as it is on disk now. Owners are those the bundle asked for
  * (0:0): a tree written by a non-root user cannot carry them, and copying it as root restores them.
+ * Links are never followed (the tree is inside output-dir): a link where a file was makes the
+ * digest differ, and a tree that is itself a link is not read.
  */
 async function treeDigestOnDisk(root) {
+    if (!(await lstat(root)).isDirectory())
+        throw Object.assign(new Error(`${root} is not a folder`), { code: 'ENOTDIR' });
     const files = [];
     for (const name of await readdir(root, { recursive: true })) {
         const file = path.join(root, name);
-        const info = await stat(file);
+        const info = await lstat(file);
         if (!info.isFile())
             continue;
         files.push({ path: `/${name.split(path.sep).join('/')}`, mode: info.mode & 0o7777, uid: 0, gid: 0, content: await readFile(file) });
     }
     return treeDigest(files);
 }
-/** True when a file output is still there with the recorded SHA-256. */
+/** True when a file output is still there with the recorded SHA-256 (a regular file, not a link). */
 async function fileMatches(file, sha256) {
     try {
-        return (await sha256File(file)) === sha256;
+        return (await sha256File(file, { inside: true })) === sha256;
     }
     catch {
         return false;
@@ -26239,7 +26711,8 @@ class DirWriter {
         const placed = placedFiles(files);
         try {
             if (!this.rootReady) {
-                mkdirSync(this.root, { recursive: true, mode: 0o755 });
+                // devices/ is made here or checked to be a real folder: never a planted link.
+                ensureFolderSync(this.root);
                 this.rootReady = true;
             }
             makeFolder(temp);
@@ -26780,7 +27253,8 @@ class TarWriter {
             // Entries at sysroot paths when the bundle has them (ostree-os), else at device paths.
             archive = overlayGzip(placedFiles(files), this.mtime);
             if (!this.rootReady) {
-                mkdirSync(this.root, { recursive: true, mode: 0o755 });
+                // overlays/ is made here or checked to be a real folder: never a planted link.
+                ensureFolderSync(this.root);
                 this.rootReady = true;
             }
             if (this.staging === undefined) {
@@ -26899,31 +27373,39 @@ class Cleanup {
 }
 
 // The only place secrets touch the disk outside outputs: one 0700 folder under RUNNER_TEMP (the
-// OS temp dir locally), files 0600, removed in `finally`. A run killed with SIGKILL never reaches
-// `finally`, so folders carry their owner's pid and later runs remove those of dead owners.
+// OS temp dir locally), files 0600, removed in `finally`, and synchronously on a stop at once (a
+// second SIGINT/SIGTERM/SIGHUP) or any other exit that skips `finally` (src/util/cancel.ts). A run
+// killed with SIGKILL never gets there, so folders carry their owner's pid and start time
+// (credbake-PID-tSTART-RANDOM) and later runs remove those whose owner no longer runs.
 const PREFIX = 'credbake-';
+/** credbake-PID-tSTART-… (this version) or credbake-PID-… (before start times were recorded). */
+const NAME = /^credbake-(\d+)-(?:t(\d+)-)?/;
 class SecretTemp {
     dir;
+    unregister;
     constructor(dir) {
         this.dir = dir;
+        this.unregister = releaseAtExit('the secret temp folder', () => rmSync(dir, { recursive: true, force: true }));
     }
     static async create(root) {
         await reclaimAbandoned(root);
-        const dir = await mkdtemp(path.join(root, `${PREFIX}${process.pid}-`));
+        const me = ownIdentity();
+        const dir = await mkdtemp(path.join(root, `${PREFIX}${me.pid}-${me.processStart !== undefined ? `t${me.processStart}-` : ''}`));
         await chmod(dir, 0o700);
         return new SecretTemp(dir);
     }
     /** Write `content` to a 0600 file in the folder and return its path. */
     async file(name, content) {
         const file = path.join(this.dir, name);
-        await writeFile(file, content, { mode: 0o600 });
+        await writeFile(file, content, { mode: 0o600, flag: 'wx' });
         return file;
     }
     async remove() {
         await rm(this.dir, { recursive: true, force: true });
+        this.unregister();
     }
 }
-/** Remove secret folders left by credbake processes that no longer exist on this machine. */
+/** Remove secret folders left by credbake processes that no longer run on this machine. */
 async function reclaimAbandoned(root) {
     let names;
     try {
@@ -26932,9 +27414,13 @@ async function reclaimAbandoned(root) {
     catch {
         return;
     }
+    const me = ownIdentity();
     for (const name of names) {
-        const match = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
-        if (!match || processIsAlive(Number(match[1])))
+        const match = NAME.exec(name);
+        if (!match)
+            continue;
+        const owner = { pid: Number(match[1]), host: me.host, ...(match[2] !== undefined ? { processStart: Number(match[2]) } : {}) };
+        if (identityIsLive(owner).live)
             continue;
         await rm(path.join(root, name), { recursive: true, force: true }).catch(() => undefined);
     }
@@ -27540,25 +28026,67 @@ const v8Heap = {
 };
 
 // Output directory checks done before any key exists, and clean-up of what a killed run left.
+// output-dir is a trust boundary (docs/output-dir-boundary.md): it is a real folder of this user
+// that nobody else can write in, and no name credbake uses in it is a symbolic link.
 /** Folders of output-dir that hold per-device outputs (one per format). */
 const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder);
-async function prepareOutputDir(outputDir) {
+/** Files credbake reads, writes or replaces directly in output-dir. */
+const OUTPUT_DIR_FILES = [JOURNAL_FILE, LOCK_FILE, MANIFEST_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE, SHA256SUMS_FILE];
+/**
+ * Make output-dir when missing and check it and what credbake uses in it: a real folder (not a
+ * link), this user's and writable by nobody else (group or other write permission is taken away
+ * with a warning), none of its files and output folders a link; and writable.
+ */
+async function prepareOutputDir(outputDir, warn = () => { }) {
+    const input = `output-dir ${outputDir}`;
     try {
-        // Never writable by others, even under umask 000: they could replace outputs or the manifest.
-        await mkdir(outputDir, { recursive: true, mode: 0o755 });
-        await access(outputDir, constants$1.W_OK | constants$1.X_OK);
-        // access() trusts mode bits; a read-only mount or an ACL only shows on a real write.
-        // A temporary name, so that a probe left by a killed run is cleaned up like any temp file.
+        let info = await lstat(outputDir).catch((error) => {
+            if (error.code === 'ENOENT')
+                return undefined;
+            throw error;
+        });
+        if (!info) {
+            // Never writable by others, even under umask 000: they could replace outputs or the manifest.
+            await mkdir(outputDir, { recursive: true, mode: 0o755 });
+            info = await lstat(outputDir);
+        }
+        if (info.isSymbolicLink()) {
+            const target = await readlink(outputDir).catch(() => '?');
+            throw new OutputError(`Input "output-dir" (${outputDir}) is a symbolic link (to ${target}): credbake works only in a real folder, since a link there may have been planted by another job to send device keys elsewhere. Give the folder's own path instead.`, { file: outputDir });
+        }
+        if (!info.isDirectory())
+            throw new OutputError(`Input "output-dir" (${outputDir}) is not a folder.`, { file: outputDir });
+        await checkTrustedFolder(outputDir, info, warn, input);
+        for (const name of OUTPUT_DIR_FILES) {
+            const file = path.join(outputDir, name);
+            const entry = await lstat(file).catch(() => undefined);
+            if (entry?.isSymbolicLink())
+                throw plantedLinkError(file);
+            if (entry && !entry.isFile()) {
+                throw new OutputError(`${file} is not a regular file: credbake reads, replaces or removes a file of that name. Move it aside, or use a new output-dir.`, { file });
+            }
+        }
+        for (const folder of OUTPUT_FOLDERS) {
+            const found = await realFolder(path.join(outputDir, folder));
+            if (found)
+                await checkTrustedFolder(path.join(outputDir, folder), found, warn);
+        }
+        await access(outputDir, constants.W_OK | constants.X_OK);
+        // access() trusts mode bits; a read-only mount or an ACL only shows on a real write. A
+        // temporary name, so that a probe left by a killed run is cleaned up like any temp file; the
+        // message names the folder, not the probe, which is gone.
         const probe = tempSibling(path.join(outputDir, 'credbake-probe'));
-        await writeFile(probe, '', { mode: 0o600 });
+        await writeFile(probe, '', { mode: 0o600, flag: 'wx' }).catch((error) => {
+            throw new Error(error.code ? `writing a file in it fails (${error.code})` : messageOf(error), { cause: error });
+        });
         // force: a run that holds the lock may have cleaned temporary files up meanwhile, this probe
         // among them (four bakes started at once: the losers must still fail on the lock, exit 6).
         await rm(probe, { force: true });
     }
     catch (error) {
-        throw new OutputError(`Input "output-dir" (${outputDir}) is not a writable folder: ${messageOf(error)}.`, {
-            cause: error
-        });
+        if (isCredbakeError(error))
+            throw error;
+        throw new OutputError(`Input "output-dir" (${outputDir}) is not a writable folder: ${messageOf(error)}.`, { cause: error });
     }
 }
 /** Anything in output-dir but our own lock. */
@@ -27568,12 +28096,15 @@ async function hasPriorOutputs(outputDir) {
 }
 /**
  * Temporary files of a killed run (".NAME.tmp-PID-RANDOM", never renamed into place). Only
- * called while holding the lock, so none of them belongs to a live run.
+ * called while holding the lock, so none of them belongs to a live run. The folders are checked
+ * on the way (a link among them is refused): removal never reaches outside output-dir.
  */
 async function removeLeftoverTemps(outputDir) {
     let removed = 0;
     for (const folder of ['.', ...OUTPUT_FOLDERS]) {
         const dir = path.join(outputDir, folder);
+        if (folder !== '.' && !(await realFolder(dir)))
+            continue;
         let names;
         try {
             names = await readdir(dir);
@@ -27584,6 +28115,7 @@ async function removeLeftoverTemps(outputDir) {
         for (const name of names) {
             // Also probes named by versions before the probe used a temporary name.
             if (name.startsWith('.') && (name.includes(TEMP_MARKER) || name.startsWith('.credbake-probe-'))) {
+                // rm never follows a link, neither the entry itself nor anything inside a folder.
                 await rm(path.join(dir, name), { recursive: true, force: true });
                 removed++;
             }
@@ -27622,6 +28154,8 @@ async function bake(settings, reporter) {
     });
     // Everything acquired from here on is released in `finally`, every step even if one throws.
     const cleanup = new Cleanup();
+    // What is done, for the line a stop by a signal prints.
+    const tally = { total: devices.length };
     if (warm)
         cleanup.add('the issuance workers started early', warm, (held) => held.release());
     cleanup.add('the young generation check', youngGeneration, (held) => held.stop());
@@ -27642,8 +28176,10 @@ async function bake(settings, reporter) {
         cleanup.add('the fleet CA signer', signer, (held) => held.close());
         reporter.info(`Fleet CA: ${ca.subject} (${ca.keyDescription}, SHA-256 ${ca.sha256})`);
         const profile = buildProfile({ keyType: settings.keyType, subject: settings.subject, san: settings.san, lifetime: settings.lifetime }, ca);
-        await prepareOutputDir(settings.outputDir);
-        const lock = cleanup.add('the output-dir lock', await OutputLock.acquire(settings.outputDir), (held) => held.release());
+        cancellation.throwIfRequested();
+        const warn = (message) => reporter.warning(message);
+        await prepareOutputDir(settings.outputDir, warn);
+        const lock = cleanup.add('the output-dir lock', await OutputLock.acquire(settings.outputDir, { warn }), (held) => held.release());
         reporter.holding?.({ kind: 'lock', path: lock.file });
         const secrets = cleanup.add('the secret temp folder', await SecretTemp.create(settings.tempRoot), (held) => held.remove());
         reporter.holding?.({ kind: 'secret-temp', path: secrets.dir });
@@ -27659,6 +28195,9 @@ async function bake(settings, reporter) {
         // The journal's state (per device, for resume) is needed for the plan only: it is not held
         // through the bake and the review.
         const { overwrite, plan, orphans } = await planRun(settings, identity, devices, { basis, basisMaker, sink });
+        cancellation.throwIfRequested();
+        tally.kept = plan.kept;
+        tally.done = plan.kept;
         // Refused for lack of space before anything in output-dir changed.
         if (settings.diskPreflight)
             await checkDiskSpace({
@@ -27672,6 +28211,7 @@ async function bake(settings, reporter) {
         // The review files of an earlier run vouch for outputs this run may change: the journal keeps
         // everything they said, and they are written anew at the end.
         await removeReview(settings.outputDir);
+        cancellation.throwIfRequested();
         const journal = cleanup.add('the journal', await Journal.open(settings.outputDir), (held) => held.close());
         const run = `${startedAt.toISOString()}-${process.pid}`;
         await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION$1, format: JOURNAL_FORMAT, identity, basis, overwrite });
@@ -27693,7 +28233,10 @@ async function bake(settings, reporter) {
             run,
             basisMaker,
             bundle,
-            progress: (done) => reporter.progress(done, devices.length),
+            progress: (done) => {
+                tally.done = done;
+                reporter.progress(done, devices.length);
+            },
             // Outputs whose size shows only once one exists (compressed images, dir trees).
             ...(settings.diskPreflight && sink.space?.bytesPerOutput === undefined && plan.todo.length > 1
                 ? {
@@ -27721,12 +28264,16 @@ async function bake(settings, reporter) {
             const issuer = cleanup.add('the issuance workers', createIssuer(ca, profile, startedAt, workerOptions), (held) => held.close());
             await bakeDevices(plan, context, issuer);
         }
+        // Stopped by a signal: what landed is journaled (and synced); the review is written by the rerun.
+        cancellation.throwIfRequested();
         await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length });
         reportPlan(plan, devices.length, settings.outputDir, reporter);
         // Outputs reach the disk before the manifest that vouches for them.
         await flushFileSystem(settings.outputDir);
         const header = manifestHeader(settings, ca, profile, startedAt, sink, manifestSha256);
         const review = await writeReviewFromJournal(settings.outputDir, header, devices);
+        tally.reviewed = true;
+        cancellation.throwIfRequested();
         if (review.supersededCount) {
             reporter.warning(`${review.supersededCount} earlier certificates of these devices are superseded (listed in the manifest and ${review.superseded}): revoke them on the server.`);
         }
@@ -27745,7 +28292,9 @@ async function bake(settings, reporter) {
     }
     catch (error) {
         failed = true;
-        throw error;
+        // Stopped by a signal: whatever the error that ended the run (a tool killed by the same
+        // signal, or the stop itself), the line says what was done.
+        throw cancellation.signal ? stoppedLine(cancellation.signal, tally) : error;
     }
     finally {
         await cleanup.run({
@@ -27753,6 +28302,17 @@ async function bake(settings, reporter) {
             onError: (name, error) => reporter.warning(`Could not release ${name} after the failure above: ${messageOf(error)}`)
         });
     }
+}
+function stoppedLine(signal, tally) {
+    const released = 'the lock and the secret temp folder are released';
+    if (tally.done === undefined) {
+        return new CancelledError(signal, `stopped by ${signal} before any device was issued; nothing in output-dir changed, ${released}. Run the same command again to bake.`);
+    }
+    if (tally.reviewed) {
+        return new CancelledError(signal, `stopped by ${signal} after the run was done: all ${tally.total} devices are baked and the manifest is written; ${released}.`);
+    }
+    const now = tally.done - (tally.kept ?? 0);
+    return new CancelledError(signal, `stopped by ${signal}: ${tally.done.toLocaleString('en-US')} of ${tally.total.toLocaleString('en-US')} devices are baked and journaled (${now.toLocaleString('en-US')} by this run; the devices in flight landed or were rolled back), ${released}. Run the same command again to resume.`);
 }
 /** User-facing names of basis fields, as the inputs that set them are called. */
 const BASIS_FIELD_NAMES = {
@@ -27827,7 +28387,7 @@ async function planDevices(devices, state, context) {
     const concurrency = context.sink.writesInFlight !== undefined ? 2 : VERIFY_CONCURRENCY;
     let next = 0;
     const verifyNext = async () => {
-        while (next < toVerify.length) {
+        while (next < toVerify.length && !cancellation.requested) {
             const row = toVerify[next++];
             const live = state.live.get(devices.serial(row));
             if (await context.sink.verify(live))
@@ -27872,7 +28432,11 @@ function changedBasis(live, currentRunBasis, basis, device, basisMaker) {
  */
 async function retireOrphans(outputDir, orphans, journal, run, reporter) {
     const retired = orphans.length;
+    const checked = new Set();
     for (const { serial, certificateSha256, path: outputPath } of orphans) {
+        // The path is an output inside output-dir (checked as the journal was read); no link on the
+        // way to it is followed, and rm removes a link itself, never what it points to.
+        await checkWay(outputDir, outputPath, checked);
         await rm(path.join(outputDir, outputPath), { recursive: true, force: true });
         await journal.appendLazily({ type: 'retired', run, at: new Date().toISOString(), serial, certificateSha256, path: outputPath });
     }
@@ -27909,7 +28473,7 @@ async function bakeThroughPool(plan, context, pool) {
     const batches = Math.ceil(plan.todo.length / POOL_BATCH);
     const issuing = [];
     const issueAhead = (index) => {
-        if (index >= batches || issuing[index])
+        if (index >= batches || issuing[index] || cancellation.requested)
             return;
         const orders = batchOf(plan, index * POOL_BATCH, POOL_BATCH).map((device) => {
             const replaces = plan.replaces.get(device.serial);
@@ -27923,8 +28487,14 @@ async function bakeThroughPool(plan, context, pool) {
     for (let ahead = 0; ahead <= ISSUE_AHEAD; ahead++)
         issueAhead(ahead);
     for (let index = 0; index < batches; index++) {
+        // Stopped by a signal: no further batch is journaled or written (the ones issued ahead were
+        // never recorded and their keys never left the workers; they are dropped with the pool).
+        if (cancellation.requested)
+            break;
         const issued = await issuing[index];
         issuing[index] = undefined;
+        if (cancellation.requested)
+            break;
         issueAhead(index + ISSUE_AHEAD + 1);
         // Journal before key: the batch's certificates are durable before any of its keys is written.
         await context.journal.appendEncoded(issued.issued);
@@ -27993,9 +28563,9 @@ async function bakeDevices(plan, context, issuer) {
     const window = new WriteWindow(context, batchSize, issued, () => context.progress(++done));
     let next = issueBatch(0);
     try {
-        for (let index = 0; next && !window.failed; index++) {
+        for (let index = 0; next && !window.failed && !cancellation.requested; index++) {
             const batch = await next;
-            next = issueBatch(index + 1);
+            next = cancellation.requested ? undefined : issueBatch(index + 1);
             for (const credential of batch)
                 if (!(await window.start(credential)))
                     break;
@@ -28031,11 +28601,11 @@ class WriteWindow {
     get failed() {
         return this.failure !== undefined;
     }
-    /** Start writing `credential` once there is room; false when an earlier device failed. */
+    /** Start writing `credential` once there is room; false when an earlier device failed or a signal stops the run. */
     async start(credential) {
         while (this.inFlight.length >= this.size && !this.failure)
             await this.settleOldest();
-        if (this.failure)
+        if (this.failure || cancellation.requested)
             return false;
         const hooks = { beforeKeyWritten: () => this.context.journal.append(this.issued(credential)) };
         const output = this.context.sink.write(credential.device, buildBundle(credential, this.context.bundle), hooks);
@@ -32418,13 +32988,21 @@ function validateArrayElement(array, index, value, schema = MANIFEST_SCHEMA) {
 // certificates.pem and superseded.pem match its manifest. Any refusal is an InputError naming
 // `merge` and the files (exit 2). The review files appear (temp, fsync, rename) only when
 // complete, the manifest last.
+//
+// DIR is a trust boundary as a bake's output-dir is (docs/output-dir-boundary.md): checked the same
+// way (a real folder of this user, nobody else may write in it, no link at a name merge uses),
+// locked the same way (credbake.lock: a second merge into DIR fails at once, exit 6), and the
+// output paths a shard manifest names are FOLDER/SERIAL… in its shard's folder, reached without a
+// link. A merge that is killed or stopped leaves a marker (MERGE_MARKER) until it completes, so a
+// rerun recognises the half-done DIR, clears it and merges again to the same result.
 /** Review manifests are read whole here: within a cap (docs/input-limits.md). */
 const REVIEW_MANIFEST_LIMIT = { maxBytes: INPUT_LIMITS.reviewFile, what: 'a review manifest' };
+/** Present in DIR while a merge is under way: a DIR holding it is a half-done merge a rerun clears. */
+const MERGE_MARKER = '.credbake-merge-incomplete';
 /** Most refusals listed in one message; the rest are counted. */
 const MAX_PROBLEMS = 20;
 /** File-system calls in flight at once while checking and placing outputs. */
 const IN_FLIGHT = 32;
-const PATH_OK = new RegExp(`^(${Object.values(FORMAT_SPECS).map((spec) => spec.folder).join('|')})/`);
 async function mergeShards(options) {
     const input = options.input ?? 'merge';
     const baseDir = options.baseDir ?? process.cwd();
@@ -32441,11 +33019,49 @@ async function mergeShards(options) {
     if (options.manifests.length === 0) {
         throw new InputError(`Input "${input}": no shard manifests to merge (give each shard's ${MANIFEST_FILE}).`, { input });
     }
-    // ---- pass 1: read and check every shard; nothing is written ----------------------------------
+    // ---- DIR: checked as a bake's output-dir and locked first, so that of merges started together
+    // one wins and the others fail at once (exit 6); made here when missing, removed again on refusal.
+    const warn = options.warn ?? options.info ?? (() => { });
+    const existed = await lstat(outputDir).then(() => true, () => false);
+    await prepareOutputDir(outputDir, warn);
+    let lock;
+    try {
+        lock = await OutputLock.acquire(outputDir, { warn, doing: 'merging into' });
+    }
+    catch (error) {
+        if (!existed)
+            await rmdir(outputDir).catch(() => undefined);
+        throw error;
+    }
+    let refused = false;
+    try {
+        const shards = await checkShards(options, { baseDir, outputDir, display, refuse });
+        const found = await outputDirProblems(outputDir, display);
+        if (found.length)
+            refuse(found);
+        return await mergeInto(outputDir, shards, input, options);
+    }
+    catch (error) {
+        refused = error instanceof InputError;
+        if (!cancellation.signal)
+            throw error;
+        throw new CancelledError(cancellation.signal, `merge stopped by ${cancellation.signal}: nothing was merged (what was placed in ${display(outputDir)} so far was removed again), the lock is released. Run the same command again to merge.`);
+    }
+    finally {
+        await lock.release();
+        // Refused before anything was written: a folder this merge made goes again (if still empty).
+        if (refused && !existed)
+            await rmdir(outputDir).catch(() => undefined);
+    }
+}
+/** Pass 1: read and check every shard and its outputs; nothing is written. Refuses (exit 2) listing every problem. */
+async function checkShards(options, context) {
+    const { baseDir, outputDir, display, refuse } = context;
     const problems = [];
     const shards = [];
     const serials = new Map();
     for (const given of options.manifests) {
+        cancellation.throwIfRequested();
         const file = path.resolve(baseDir, given);
         const name = display(file);
         const parsed = await readShard(file, name);
@@ -32463,9 +33079,10 @@ async function mergeShards(options) {
                 serials.set(device.serial, name);
         }
         // The outputs beside the manifest: a few stat calls in flight at a time.
+        const seen = new Set();
         for (let start = 0; start < parsed.devices.length; start += IN_FLIGHT) {
             const batch = parsed.devices.slice(start, start + IN_FLIGHT);
-            for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format))))
+            for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format, seen))))
                 problems.push(...found);
         }
         const { devices, counts, certificates, superseded, supersededCertificates, ...header } = parsed;
@@ -32474,11 +33091,14 @@ async function mergeShards(options) {
     if (shards.length === 0)
         refuse(problems);
     problems.push(...consistencyProblems(shards));
-    problems.push(...(await outputDirProblems(outputDir, shards, display)));
+    problems.push(...shardFolderProblems(outputDir, shards, display));
     if (problems.length)
         refuse(problems);
-    shards.sort((a, b) => a.header.shard.index - b.header.shard.index);
-    // ---- pass 2: link the outputs, stream the review files ---------------------------------------
+    cancellation.throwIfRequested();
+    return shards.sort((a, b) => a.header.shard.index - b.header.shard.index);
+}
+// ---- pass 2: link the outputs, stream the review files; the manifest last ----------------------
+async function mergeInto(outputDir, shards, input, options) {
     const first = shards[0].header;
     const merged = shards.map((shard) => ({
         shard: `${shard.header.shard.index}/${shard.header.shard.count}`,
@@ -32495,8 +33115,13 @@ async function mergeShards(options) {
         source: first.source,
         merged
     };
+    // The marker first: from here on, a merge killed at any point leaves a DIR a rerun recognises.
+    const marker = `${JSON.stringify({ pid: process.pid, startedAt: header.createdAt })}\n`;
+    await writeFile(path.join(outputDir, MERGE_MARKER), marker, { mode: 0o644, flag: 'wx' }).catch((error) => {
+        if (error.code !== 'EEXIST')
+            throw error; // a marker left by a merge that did not complete
+    });
     await removeEarlierMerge(outputDir);
-    await mkdir(outputDir, { recursive: true });
     const review = await ReviewWriter.open(outputDir, header);
     const sums = Sha256SumsWriter.open(outputDir);
     const placed = [];
@@ -32509,6 +33134,8 @@ async function mergeShards(options) {
             const active = await certificatePems(shard, CERTIFICATES_FILE, manifest.devices.map((device) => device.certificate.sha256), input);
             const superseded = await certificatePems(shard, SUPERSEDED_FILE, manifest.superseded.map((entry) => entry.sha256), input);
             for (let start = 0; start < manifest.devices.length; start += IN_FLIGHT) {
+                // Stopped by a signal: the placements in flight settled, nothing new starts.
+                cancellation.throwIfRequested();
                 const batch = manifest.devices.slice(start, start + IN_FLIGHT);
                 const files = batch.flatMap(outputPaths);
                 // Every placement settles before a failure is handled, so the clean-up below sees them all.
@@ -32527,8 +33154,11 @@ async function mergeShards(options) {
                 await review.supersede(entry, superseded[index]);
             options.info?.(`Shard ${shard.header.shard.index}/${shard.header.shard.count} (${shard.display}): ${shard.devices} devices, ${shard.superseded} superseded`);
         }
+        cancellation.throwIfRequested();
         const checksumsPath = await sums.commit();
         const paths = await review.commit();
+        // The manifest vouches for DIR now: the merge is complete.
+        await rm(path.join(outputDir, MERGE_MARKER), { force: true });
         return {
             manifestPath: paths.manifest,
             certificatesPath: paths.certificates,
@@ -32547,7 +33177,8 @@ async function mergeShards(options) {
         await review.abandon();
         await sums.abandon();
         await rm(path.join(outputDir, SHA256SUMS_FILE), { force: true });
-        // No manifest vouches for them: the links made so far go again (the shards keep theirs).
+        // No manifest vouches for them: the links made so far go again (the shards keep theirs). The
+        // marker stays: a rerun recognises DIR as a merge that did not complete.
         for (const made of placed.reverse())
             await rm(made, { recursive: true, force: true }).catch(() => undefined);
         throw error;
@@ -32590,14 +33221,22 @@ async function readShard(file, name) {
 function outputPaths(device) {
     return device.output.bmap ? [device.output.path, device.output.bmap.path] : [device.output.path];
 }
-function safeRelative(relative) {
-    return PATH_OK.test(relative) && !relative.split('/').some((part) => part === '..' || part === '.' || part === '') && !relative.includes('\\');
-}
-async function outputProblems(dir, name, device, format) {
+async function outputProblems(dir, name, device, format, seen) {
     const problems = [];
     for (const relative of outputPaths(device)) {
-        if (!safeRelative(relative)) {
-            problems.push(`${name}: device ${device.serial}'s output path ${JSON.stringify(relative)} is not a path inside its output-dir`);
+        // The same check as a bake's journal paths: FOLDER/SERIAL… inside the shard's folder.
+        const problem = outputPathProblem(relative, OUTPUT_FOLDERS, device.serial);
+        if (problem) {
+            problems.push(`${name}: device ${device.serial}'s output path ${JSON.stringify(relative)} is not a path inside its output-dir (${problem})`);
+            continue;
+        }
+        try {
+            await checkWay(dir, relative, seen);
+        }
+        catch (error) {
+            if (!isCredbakeError(error))
+                throw error;
+            problems.push(`${name}: device ${device.serial}'s output ${relative} cannot be reached: ${error.message}`);
             continue;
         }
         const file = path.join(dir, relative);
@@ -32726,25 +33365,30 @@ function sharedFileProblems(shards) {
     }
     return problems;
 }
-/** DIR must be new, empty, or the result of an earlier merge; never a shard's own output-dir. */
-async function outputDirProblems(outputDir, shards, display) {
-    let names;
-    try {
-        names = await readdir(outputDir);
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return [];
-        return [`output-dir ${display(outputDir)} cannot be read: ${messageOf(error)}`];
-    }
+/** DIR is never a shard's own output-dir. */
+function shardFolderProblems(outputDir, shards, display) {
     for (const shard of shards) {
         if (path.resolve(shard.dir) === outputDir) {
             return [`output-dir ${display(outputDir)} is the folder of shard ${shard.display}: merge into a folder of its own, e.g. credbake-out`];
         }
     }
+    return [];
+}
+/**
+ * DIR (made and locked by now) must be empty, or hold an earlier merge, complete or not: a merge
+ * killed before it completed left MERGE_MARKER. The lock is not content.
+ */
+async function outputDirProblems(outputDir, display) {
+    let names;
+    try {
+        names = (await readdir(outputDir)).filter((name) => name !== LOCK_FILE);
+    }
+    catch (error) {
+        return [`output-dir ${display(outputDir)} cannot be read: ${messageOf(error)}`];
+    }
     if (names.includes(JOURNAL_FILE))
         return [`output-dir ${display(outputDir)} holds a bake's journal (${JOURNAL_FILE}): merge into a folder of its own`];
-    if (names.length === 0)
+    if (names.length === 0 || names.includes(MERGE_MARKER))
         return [];
     if (await isEarlierMerge(outputDir))
         return [];
@@ -32752,6 +33396,7 @@ async function outputDirProblems(outputDir, shards, display) {
 }
 async function isEarlierMerge(outputDir) {
     try {
+        // Not through a link: prepareOutputDir refused one at this name.
         const manifest = JSON.parse(await readBoundedText(path.join(outputDir, MANIFEST_FILE), REVIEW_MANIFEST_LIMIT));
         return manifest.tool?.name === 'credbake' && Array.isArray(manifest.merged);
     }
@@ -32759,15 +33404,21 @@ async function isEarlierMerge(outputDir) {
         return false;
     }
 }
-/** An earlier merge into DIR is replaced: its manifest first (it vouches for the rest), then its files. */
+/**
+ * An earlier merge into DIR, complete or not, is cleared: its manifest first (it vouches for the
+ * rest), then its files, its output folders and what a killed merge left under temporary names.
+ * The marker stays until this merge completes. rm never follows a link.
+ */
 async function removeEarlierMerge(outputDir) {
-    if (!(await isEarlierMerge(outputDir)))
-        return;
     await rm(path.join(outputDir, MANIFEST_FILE), { force: true });
     for (const name of [SHA256SUMS_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE])
         await rm(path.join(outputDir, name), { force: true });
-    for (const spec of Object.values(FORMAT_SPECS))
-        await rm(path.join(outputDir, spec.folder), { recursive: true, force: true });
+    for (const folder of OUTPUT_FOLDERS)
+        await rm(path.join(outputDir, folder), { recursive: true, force: true });
+    for (const name of await readdir(outputDir)) {
+        if (name.startsWith('.') && name.includes(TEMP_MARKER))
+            await rm(path.join(outputDir, name), { recursive: true, force: true });
+    }
 }
 /**
  * The PEMs of a shard's certificates.pem / superseded.pem, in manifest order, each checked against
@@ -32827,7 +33478,7 @@ async function place(src, dest, placed, folders) {
     const info = await lstat(src);
     const parent = path.dirname(dest);
     if (!folders.has(parent)) {
-        await mkdir(parent, { recursive: true });
+        await mkdir(parent, { recursive: true, mode: 0o755 });
         folders.add(parent);
     }
     if (info.isDirectory()) {
@@ -32880,7 +33531,8 @@ Refused (exit 2), before anything is written: files that are not credbake review
 shards of different device manifests (by SHA-256), fleet CAs, certificate profiles, layouts or
 output formats, or whose devices got another server CA or gateway URL; a shard given twice; a missing shard (each named as i/n); a serial in two
 shards; a missing output or certificate bundle beside a shard manifest. DIR must be new, empty or
-hold an earlier merge (which is replaced).
+hold an earlier merge (which is replaced), complete or not: a merge that was killed or stopped is
+run again to the same result. One merge at a time per DIR (a second one exits 6).
 
 Options:
   --output-dir DIR
@@ -32895,7 +33547,8 @@ async function mergeCommand(args, out) {
         outputDir: values['output-dir'] ?? defaultOf('output-dir'),
         manifests: positionals,
         baseDir: process.cwd(),
-        info: (message) => out.stderr(`${message}\n`)
+        info: (message) => out.stderr(`${message}\n`),
+        warn: (message) => out.stderr(`warning: ${message}\n`)
     });
     printMergeResult(result, out);
     return EXIT_CODES.ok;
@@ -36117,12 +36770,14 @@ Exit codes:
   5  outputs cannot be written (output-dir not writable, disk or partition full)
   6  another credbake run holds the output directory
   7  verify: an output differs from its review manifest
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM (bake and merge finish what is in flight and
+                 release everything; run the same command again to resume)
 `;
 const COMMANDS = {
-    bake: { run: bakeCommand, help: BAKE_HELP },
+    bake: { run: bakeCommand, help: BAKE_HELP, graceful: true },
     demo: { run: demoCommand, help: DEMO_HELP },
     inspect: { run: inspectCommand, help: INSPECT_HELP },
-    merge: { run: mergeCommand, help: MERGE_HELP },
+    merge: { run: mergeCommand, help: MERGE_HELP, graceful: true },
     verify: { run: verifyCommand, help: VERIFY_HELP }
 };
 async function main(argv, out = processConsole) {
@@ -36146,13 +36801,18 @@ async function main(argv, out = processConsole) {
         return EXIT_CODES.ok;
     }
     try {
-        return await command.run(rest, out);
+        return command.graceful ? await gracefully(() => command.run(rest, out)) : await command.run(rest, out);
     }
     catch (error) {
         return reportError(error, out);
     }
 }
 function reportError(error, out) {
+    if (error instanceof CancelledError) {
+        // The one line that says what was done and how to go on.
+        out.stderr(`credbake: ${error.message}\n`);
+        return error.exitCode;
+    }
     if (isCredbakeError(error)) {
         const where = error.file ? `${error.file}${error.line ? `:${error.line}` : ''}: ` : '';
         out.stderr(`credbake: error: ${where && !error.message.includes(error.file ?? '\0') ? where : ''}${error.message}\n`);
@@ -36397,6 +37057,9 @@ function runIfWorker() {
 
 // The `credbake` command's entry point (dist/cli.js); also the worker threads'.
 if (!runIfWorker()) {
+    // SIGINT, SIGTERM, SIGHUP: bake and merge stop cleanly, anything else (or a second signal) at
+    // once, removing the secret temp folder and the lock first (src/util/cancel.ts).
+    handleStopSignals({ say: (line) => void process.stderr.write(neutraliseOutput(`${line}\n`)) });
     main(process.argv.slice(2)).then((code) => {
         process.exitCode = code;
     }, (error) => {
@@ -36741,7 +37404,8 @@ class ImageSink {
         // devices overlap with this. (Two debugfs at once would start the next device's key before
         // the one before it is known to have landed: test/robustness/faults.test.ts holds the order.)
         const written = this.inTurn(device, async () => {
-            await mkdir(folder, { recursive: true, mode: 0o755 });
+            // images/ (partitions/) is made here or checked to be a real folder: never a planted link.
+            await ensureFolder(folder);
             await hooks.beforeKeyWritten?.();
             // The work copy, its compressed form and so the output are 0600 from creation on (the
             // copier and compressFile make them so): they hold the device key once debugfs/mtools ran.

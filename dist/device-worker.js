@@ -2,7 +2,7 @@ import { isMainThread, workerData, parentPort } from 'node:worker_threads';
 import * as crypto from 'node:crypto';
 import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey } from 'node:crypto';
 import path from 'node:path';
-import { constants, openSync, fstatSync, readSync, closeSync, writeSync, mkdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync } from 'node:fs';
+import { constants, openSync, fstatSync, readSync, closeSync, mkdirSync, lstatSync, readlinkSync, writeSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync } from 'node:fs';
 import 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
@@ -9381,6 +9381,46 @@ function publicKeyFromCsr(device, profile) {
     return spkiDer;
 }
 
+// output-dir is a trust boundary (docs/output-dir-boundary.md). Other jobs, restored caches and
+// downloaded artifacts put things there, so credbake never reaches anything in it through a
+// symbolic link, and every path it reads from a journal or a manifest must name an output inside
+// it before it is touched. The checks, shared by bake, merge, the sinks and the journal:
+// - outputPathProblem: a recorded output path is FOLDER/NAME, nothing else;
+// - realFolder / ensureFolder(Sync): a folder on the way is a real folder, never a link;
+// - checkTrustedFolder: a folder credbake writes in is its user's and writable by nobody else;
+// - O_NOFOLLOW for files opened in place (the journal, the lock).
+/** open(2) flag: fail with ELOOP when the last component is a symbolic link (0 where there is none). */
+constants.O_NOFOLLOW ?? 0;
+/** The message for a symbolic link found where credbake reads, writes or removes something. */
+function plantedLinkError(file) {
+    let target = '';
+    try {
+        target = ` (to ${readlinkSync(file)})`;
+    }
+    catch {
+        // gone meanwhile, or unreadable: name the link alone
+    }
+    return new OutputError(`${file} is a symbolic link${target}: credbake never follows links inside output-dir, where another job could have planted one to make it read, overwrite or remove files elsewhere. Remove it (credbake never makes one), or use a new output-dir.`, { file });
+}
+function notFolderError(folder) {
+    return new OutputError(`${folder} is not a folder: credbake writes its outputs into a folder of that name. Move it aside, or use a new output-dir.`, { file: folder });
+}
+/** ensureFolder for worker threads writing outputs synchronously. */
+function ensureFolderSync(folder) {
+    try {
+        mkdirSync(folder, { mode: 0o755 });
+    }
+    catch (error) {
+        if (error.code !== 'EEXIST')
+            throw error;
+    }
+    const info = lstatSync(folder);
+    if (info.isSymbolicLink())
+        throw plantedLinkError(folder);
+    if (!info.isDirectory())
+        throw notFolderError(folder);
+}
+
 // File helpers for outputs that must be complete or absent: write under a temporary name in the
 // same folder, fsync, rename into place.
 /** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
@@ -9416,6 +9456,10 @@ function octalMode(mode) {
 // involved in checking it. A last line without its newline is a torn append (the process died
 // while writing it, before anything depended on it) and is cut off; any other line that does not
 // check out stops the run: it may be the only record of a certificate that must be revoked.
+// The checksum is unkeyed: it catches damage (a torn or cut copy, a flipped byte, an edit by
+// hand), not forgery, since anyone can recompute it. So nothing a record says is trusted to stay
+// inside output-dir: every output path is checked where it is read (state.ts), the file is opened
+// without following a link, and output-dir itself is a boundary (docs/output-dir-boundary.md).
 const SUM_FIELD = ',"sum":"';
 const SUM_DIGITS = 32;
 // sha256Hex is the one-shot crypto.hash where this Node has it (20.12+): no Hash object per line.
@@ -9500,7 +9544,8 @@ class DirWriter {
         const placed = placedFiles(files);
         try {
             if (!this.rootReady) {
-                mkdirSync(this.root, { recursive: true, mode: 0o755 });
+                // devices/ is made here or checked to be a real folder: never a planted link.
+                ensureFolderSync(this.root);
                 this.rootReady = true;
             }
             makeFolder(temp);
@@ -10011,7 +10056,8 @@ class TarWriter {
             // Entries at sysroot paths when the bundle has them (ostree-os), else at device paths.
             archive = overlayGzip(placedFiles(files), this.mtime);
             if (!this.rootReady) {
-                mkdirSync(this.root, { recursive: true, mode: 0o755 });
+                // overlays/ is made here or checked to be a real folder: never a planted link.
+                ensureFolderSync(this.root);
                 this.rootReady = true;
             }
             if (this.staging === undefined) {
