@@ -12,8 +12,23 @@ export function makeBenchCa(work, subject = '/CN=bench fleet root') {
   const caKey = path.join(work, 'ca.key')
   const caCert = path.join(work, 'ca.pem')
   execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', caKey])
-  execFileSync('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', subject, '-days', '3650',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-out', caCert])
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    caKey,
+    '-subj',
+    subject,
+    '-days',
+    '3650',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+    '-out',
+    caCert
+  ])
   return { caKey, caCert }
 }
 
@@ -47,7 +62,11 @@ export function freshPages(dir) {
 }
 
 /** The load average, as the benchmarks print it: "0.31 0.17 0.06". */
-export const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ')
+export const loadAverage = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
 
 /** Clock ticks per second, the unit of /proc's CPU times. */
 export const clockTicks = (() => {

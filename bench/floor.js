@@ -46,7 +46,13 @@ function cFloor(work) {
     return { missing: `cannot build bench/floor.c (${String(error.stderr ?? error.message).split('\n')[0]}): needs cc and libssl-dev` }
   }
   const out = execFileSync(binary, ['20000', '3', '400'], { encoding: 'utf8' })
-  return Object.fromEntries(out.trim().split('\n').map((line) => line.split(' ')).map(([name, value]) => [name, Number(value)]))
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '))
+      .map(([name, value]) => [name, Number(value)])
+  )
 }
 
 /** Per-thread CPU (seconds) of one bake, sampled from /proc every 50 ms until the process ends. */
@@ -80,7 +86,10 @@ function threadCpu(args, env) {
       if (code !== 0) return reject(new Error(`credbake failed: ${stderr}`))
       const wall = Number(process.hrtime.bigint() - started) / 1e9
       const main = last.get(child.pid) ?? 0
-      const others = [...last].filter(([tid]) => tid !== child.pid).map(([, seconds]) => seconds).sort((a, b) => b - a)
+      const others = [...last]
+        .filter(([tid]) => tid !== child.pid)
+        .map(([, seconds]) => seconds)
+        .sort((a, b) => b - a)
       // The device workers are the two busiest threads besides the main one.
       const workers = others.slice(0, 2).reduce((sum, s) => sum + s, 0)
       const rest = others.slice(2).reduce((sum, s) => sum + s, 0)
@@ -113,10 +122,10 @@ try {
   const out = path.join(work, 'out')
   execFileSync('sync')
   await new Promise((resolve) => setTimeout(resolve, 2000))
-  figures.bake = await threadCpu(
-    [cli, 'bake', '--manifest', manifest, '--fleet-ca-cert', caCert, '--fleet-ca-key', caKey, '--format', 'tar', '--output-dir', out],
-    { ...process.env, CI: 'true' }
-  )
+  figures.bake = await threadCpu([cli, 'bake', '--manifest', manifest, '--fleet-ca-cert', caCert, '--fleet-ca-key', caKey, '--format', 'tar', '--output-dir', out], {
+    ...process.env,
+    CI: 'true'
+  })
   rmSync(out, { recursive: true, force: true })
 
   const zeros = Buffer.alloc(1 << 20)
@@ -138,14 +147,22 @@ const { bake, c } = figures
 const perDevice = (seconds) => (seconds * 1e6) / devices
 const bakeCpu = bake.main + bake.workers + bake.rest
 console.log(`credbake floor bench (npm run bench:floor): ${cores} cores, load before ${loadBefore}, after ${load()}`)
-console.log(`naive node:crypto loop: ${us(figures.naive)} of CPU per device. 2x its rate on ${cores} cores leaves credbake at most ${us((figures.naive * cores) / 2)} of CPU per device, all threads, start and review included.`)
+console.log(
+  `naive node:crypto loop: ${us(figures.naive)} of CPU per device. 2x its rate on ${cores} cores leaves credbake at most ${us((figures.naive * cores) / 2)} of CPU per device, all threads, start and review included.`
+)
 console.log(`credbake's cryptography per device: node:crypto key pair ${us(figures.nodeKeygen)} + signature ${us(figures.nodeSign)} = ${us(figures.nodeKeygen + figures.nodeSign)}`)
 if (c.missing) console.log(`  in C: ${c.missing}`)
 else {
   console.log(`  in C against the same kind of OpenSSL: key pair ${us(c.keygen)} + signature ${us(c.sign)} (reused context: ${us(c.sign1)}) = ${us(c.keygen + c.sign)}`)
   console.log(`  calling OpenSSL directly would save about ${us(figures.nodeKeygen + figures.nodeSign - c.keygen - c.sign)} per device`)
 }
-console.log(`tar bake, ${devices} devices on tmpfs: ${(devices / bake.wall).toFixed(0)} devices/s (${bake.wall.toFixed(2)} s, ${(bakeCpu / bake.wall).toFixed(2)} cores busy on average), ${us(perDevice(bakeCpu))} of CPU per device:`)
-console.log(`  main thread ${us(perDevice(bake.main))}, the two device workers ${us(perDevice(bake.workers))}, other threads (V8 compiler and GC, libuv) ${us(perDevice(bake.rest))}; ${bake.threads} threads`)
+console.log(
+  `tar bake, ${devices} devices on tmpfs: ${(devices / bake.wall).toFixed(0)} devices/s (${bake.wall.toFixed(2)} s, ${(bakeCpu / bake.wall).toFixed(2)} cores busy on average), ${us(perDevice(bakeCpu))} of CPU per device:`
+)
+console.log(
+  `  main thread ${us(perDevice(bake.main))}, the two device workers ${us(perDevice(bake.workers))}, other threads (V8 compiler and GC, libuv) ${us(perDevice(bake.rest))}; ${bake.threads} threads`
+)
 const dataMs = figures.freshPages ? ((64 * 1.048576) / figures.freshPages) * 1000 : undefined
-console.log(`images: SHA-256 of 222 MiB ${figures.sha256Ms.toFixed(0)} ms of CPU (${(figures.sha256Ms / cores).toFixed(0)} ms a device on ${cores} cores); new pages ${figures.freshPages?.toFixed(0) ?? '?'} MB/s, so 64 MiB of output data ${dataMs?.toFixed(0) ?? '?'} ms`)
+console.log(
+  `images: SHA-256 of 222 MiB ${figures.sha256Ms.toFixed(0)} ms of CPU (${(figures.sha256Ms / cores).toFixed(0)} ms a device on ${cores} cores); new pages ${figures.freshPages?.toFixed(0) ?? '?'} MB/s, so 64 MiB of output data ${dataMs?.toFixed(0) ?? '?'} ms`
+)

@@ -94,7 +94,10 @@ export function buildImage(work, { imageSize = IMAGE_SIZE, dataSize = DATA_SIZE 
   }
   const rootFs = path.join(work, 'rootfs.fs')
   tool('mkfs.ext4', ['-F', '-q', '-L', 'rootfs', '-E', 'nodiscard', '-d', tree, rootFs, `${rootfs.size / 1024}k`])
-  for (const [fs, part] of [[bootFs, boot], [rootFs, rootfs]]) {
+  for (const [fs, part] of [
+    [bootFs, boot],
+    [rootFs, rootfs]
+  ]) {
     tool('dd', [`if=${fs}`, `of=${image}`, 'bs=1M', `seek=${part.start}`, 'oflag=seek_bytes', 'conv=notrunc,sparse', 'status=none'])
     rmSync(fs)
   }
@@ -106,8 +109,27 @@ export function buildImage(work, { imageSize = IMAGE_SIZE, dataSize = DATA_SIZE 
 export function makePki(work) {
   const caKey = path.join(work, 'ca.key')
   const caCert = path.join(work, 'ca.pem')
-  tool('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '3650',
-    '-subj', '/CN=credbake bench fleet CA (throwaway)', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
+  tool('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=credbake bench fleet CA (throwaway)',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign'
+  ])
   const files = path.join(work, 'baseline-files')
   mkdirSync(files)
   const csr = tool('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(files, 'pkey.pem'), '-subj', '/CN=BENCH-0001'])
@@ -131,7 +153,11 @@ export function writeManifest(work, count, name = 'devices.csv') {
 function writeBaseline(work, pki, rootfs, serials) {
   const script = path.join(work, 'baseline.debugfs')
   const lines = ['mkdir /var/sota', `mkdir ${CRED_DIR}`]
-  for (const [name, mode] of [['client.pem', '0644'], ['pkey.pem', '0600'], ['root.crt', '0644']]) {
+  for (const [name, mode] of [
+    ['client.pem', '0644'],
+    ['pkey.pem', '0600'],
+    ['root.crt', '0644']
+  ]) {
     const target = `${CRED_DIR}/${name}`
     lines.push(`write ${path.join(pki.files, name)} ${target}`, `sif ${target} mode 0100${mode.slice(1)}`, `sif ${target} uid 0`, `sif ${target} gid 0`)
   }
@@ -163,14 +189,32 @@ function checkBaselineOutput(out, rootfs, pki, serial) {
   const image = `${path.join(out, `${serial}.img`)}?offset=${rootfs.start}`
   const client = execFileSync('debugfs', ['-R', `cat ${CRED_DIR}/client.pem`, image], { stdio: ['ignore', 'pipe', 'ignore'] })
   if (!client.equals(readFileSync(path.join(pki.files, 'client.pem')))) throw new Error(`baseline output ${image} does not hold client.pem`)
-  const stat = execFileSync('debugfs', ['-R', `stat ${CRED_DIR}/pkey.pem`, image], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, DEBUGFS_PAGER: '__none__' } }).toString()
+  const stat = execFileSync('debugfs', ['-R', `stat ${CRED_DIR}/pkey.pem`, image], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, DEBUGFS_PAGER: '__none__' }
+  }).toString()
   if (!/Mode:\s+0600/.test(stat) || !/User:\s+0\s+Group:\s+0/.test(stat)) throw new Error(`baseline output ${image}: pkey.pem mode/owner wrong:\n${stat}`)
 }
 
 /** `node dist/cli.js bake` arguments; `image` null for formats without an image (dir). */
 function credbakeArgs(manifest, pki, image, out, format = 'image') {
-  return [CLI, 'bake', '--manifest', manifest, '--fleet-ca-cert', pki.caCert, '--fleet-ca-key', pki.caKey, '--server-ca', pki.caCert,
-    ...(image ? ['--image', image, '--partition', 'label=rootfs'] : []), '--format', format, '--output-dir', out]
+  return [
+    CLI,
+    'bake',
+    '--manifest',
+    manifest,
+    '--fleet-ca-cert',
+    pki.caCert,
+    '--fleet-ca-key',
+    pki.caKey,
+    '--server-ca',
+    pki.caCert,
+    ...(image ? ['--image', image, '--partition', 'label=rootfs'] : []),
+    '--format',
+    format,
+    '--output-dir',
+    out
+  ]
 }
 
 function countFiles(dir) {
@@ -223,8 +267,10 @@ export async function benchImages(options = {}) {
   const node = process.execPath
   const result = { devices, rounds, work, fsType, loadStart: loadavg(), rounds_: [] }
   say(`credbake image benchmark: ${devices} devices, ${rounds} rounds, work folder ${work}`)
-  say(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ` +
-    `${spawnSync('debugfs', ['-V'], { encoding: 'utf8' }).stderr.split('\n')[0]}`)
+  say(
+    `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ` +
+      `${spawnSync('debugfs', ['-V'], { encoding: 'utf8' }).stderr.split('\n')[0]}`
+  )
   say(`file system of the work folder: ${fsType}`)
   say(`load average at start: ${result.loadStart}`)
   result.freshPages = freshPages(work)
@@ -236,8 +282,10 @@ export async function benchImages(options = {}) {
     const { file: manifest, serials } = writeManifest(work, devices)
     const baseline = writeBaseline(work, pki, rootfs, serials)
     const allocated = statSync(image).blocks * 512
-    say(`base image: ${IMAGE_SIZE / MiB} MiB GPT, rootfs ext4 at byte ${rootfs.start} (${(rootfs.size / MiB).toFixed(0)} MiB), ` +
-      `${(allocated / MiB).toFixed(1)} MiB allocated; set up in ${fmt(performance.now() - setupStart)}`)
+    say(
+      `base image: ${IMAGE_SIZE / MiB} MiB GPT, rootfs ext4 at byte ${rootfs.start} (${(rootfs.size / MiB).toFixed(0)} MiB), ` +
+        `${(allocated / MiB).toFixed(1)} MiB allocated; set up in ${fmt(performance.now() - setupStart)}`
+    )
 
     // Warm-up (not timed): page cache for the base, Node's code cache, debugfs and openssl in memory.
     const warm = writeManifest(work, 2, 'warm.csv')
@@ -249,7 +297,11 @@ export async function benchImages(options = {}) {
     await pause()
 
     const times = { credbake: [], dgst: [], plain: [] }
-    const orders = [['credbake', 'dgst', 'plain'], ['plain', 'dgst', 'credbake'], ['dgst', 'credbake', 'plain']]
+    const orders = [
+      ['credbake', 'dgst', 'plain'],
+      ['plain', 'dgst', 'credbake'],
+      ['dgst', 'credbake', 'plain']
+    ]
     for (let round = 1; round <= rounds; round++) {
       const sides = orders[(round - 1) % orders.length]
       for (const side of sides) {
@@ -269,15 +321,18 @@ export async function benchImages(options = {}) {
           const { ms } = timed(cmd, args)
           if (countFiles(out) !== devices) throw new Error(`shell round ${round}: not ${devices} images`)
           checkBaselineOutput(out, rootfs, pki, serials[0])
-          if (side === 'dgst' && readFileSync(path.join(out, '.sha256'), 'utf8').trim().split('\n').length !== devices) throw new Error(`dgst loop round ${round}: not ${devices} digests`)
+          if (side === 'dgst' && readFileSync(path.join(out, '.sha256'), 'utf8').trim().split('\n').length !== devices)
+            throw new Error(`dgst loop round ${round}: not ${devices} digests`)
           times[side].push(ms)
         }
         clear(out)
         await pause()
       }
       const last = (list) => list.at(-1) / devices
-      say(`round ${round} (${sides.join(', ')}): credbake ${fmt(last(times.credbake))}/device, loop with dgst ${fmt(last(times.dgst))}, ` +
-        `loop without ${fmt(last(times.plain))}; ratios ${(times.credbake.at(-1) / times.dgst.at(-1)).toFixed(2)} / ${(times.credbake.at(-1) / times.plain.at(-1)).toFixed(2)}; load ${loadavg()}`)
+      say(
+        `round ${round} (${sides.join(', ')}): credbake ${fmt(last(times.credbake))}/device, loop with dgst ${fmt(last(times.dgst))}, ` +
+          `loop without ${fmt(last(times.plain))}; ratios ${(times.credbake.at(-1) / times.dgst.at(-1)).toFixed(2)} / ${(times.credbake.at(-1) / times.plain.at(-1)).toFixed(2)}; load ${loadavg()}`
+      )
     }
     const perDevice = (list) => median(list.map((ms) => ms / devices))
     Object.assign(result, {
@@ -373,17 +428,20 @@ export async function benchLargeImage(options = {}) {
     const { image } = buildImage(work, { imageSize, dataSize })
     const pki = makePki(work)
     const { file: manifest } = writeManifest(work, devices)
-    say(`base image built in ${fmt(performance.now() - setupStart)}: ${(statSync(image).blocks * 512 / MiB).toFixed(0)} MiB allocated; load ${loadavg()}`)
+    say(`base image built in ${fmt(performance.now() - setupStart)}: ${((statSync(image).blocks * 512) / MiB).toFixed(0)} MiB allocated; load ${loadavg()}`)
     const probe = path.join(work, 'probe.cjs')
     const peakFile = path.join(work, 'peak.txt')
-    writeFileSync(probe, [
-      "'use strict'",
-      "process.on('exit', () => {",
-      "  const status = require('node:fs').readFileSync('/proc/self/status', 'utf8')",
-      "  require('node:fs').writeFileSync(process.env.CREDBAKE_BENCH_PEAK, (/VmHWM:\\s+(\\d+)/.exec(status) || [])[1] || '')",
-      '})',
-      ''
-    ].join('\n'))
+    writeFileSync(
+      probe,
+      [
+        "'use strict'",
+        "process.on('exit', () => {",
+        "  const status = require('node:fs').readFileSync('/proc/self/status', 'utf8')",
+        "  require('node:fs').writeFileSync(process.env.CREDBAKE_BENCH_PEAK, (/VmHWM:\\s+(\\d+)/.exec(status) || [])[1] || '')",
+        '})',
+        ''
+      ].join('\n')
+    )
     const out = path.join(work, 'out')
     const { ms } = timed(process.execPath, ['-r', probe, ...credbakeArgs(manifest, pki, image, out)], { env: { ...process.env, CREDBAKE_BENCH_PEAK: peakFile } })
     const peakKiB = Number(readFileSync(peakFile, 'utf8'))
@@ -395,8 +453,10 @@ export async function benchLargeImage(options = {}) {
       checked++
     }
     const result = { imageSize, dataSize, devices, ms, msPerDevice: ms / devices, peakRssMiB: peakKiB / 1024, checked, load: loadavg() }
-    say(`LARGE BASE: ${devices} devices in ${fmt(ms)} (${fmt(ms / devices)}/device), peak RSS ${result.peakRssMiB.toFixed(0)} MiB (target <= 512), ` +
-      `${checked} outputs match an independent SHA-256; load ${result.load}`)
+    say(
+      `LARGE BASE: ${devices} devices in ${fmt(ms)} (${fmt(ms / devices)}/device), peak RSS ${result.peakRssMiB.toFixed(0)} MiB (target <= 512), ` +
+        `${checked} outputs match an independent SHA-256; load ${result.load}`
+    )
     return result
   } finally {
     if (options.keep ?? process.env.BENCH_KEEP === '1') say(`kept ${work}`)
@@ -405,9 +465,10 @@ export async function benchLargeImage(options = {}) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  const run = process.env.BENCH_LARGE === '1'
-    ? benchLargeImage({ dir: process.env.BENCH_DIR })
-    : benchImages({ dir: process.env.BENCH_DIR, quick: process.env.BENCH_QUICK === '1' }).then((result) => printImageResult(result))
+  const run =
+    process.env.BENCH_LARGE === '1'
+      ? benchLargeImage({ dir: process.env.BENCH_DIR })
+      : benchImages({ dir: process.env.BENCH_DIR, quick: process.env.BENCH_QUICK === '1' }).then((result) => printImageResult(result))
   run.catch((error) => {
     process.stderr.write(`${error.stack ?? error}\n`)
     process.exitCode = 1

@@ -73,8 +73,11 @@ try {
     execFileSync('mkdir', ['-p', dir])
     execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${dir}/pkey.pem`])
     execFileSync('openssl', ['req', '-new', '-key', `${dir}/pkey.pem`, '-subj', `/CN=dev-${i}`, '-out', `${dir}/device.csr`])
-    execFileSync('openssl', ['x509', '-req', '-days', '365', '-extfile', ext, '-in', `${dir}/device.csr`, '-CA', caCert,
-      '-CAkey', caKey, '-CAcreateserial', '-out', `${dir}/client.pem`], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      ['x509', '-req', '-days', '365', '-extfile', ext, '-in', `${dir}/device.csr`, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', `${dir}/client.pem`],
+      { stdio: 'ignore' }
+    )
   }
   figures.openssl = opensslDevices / seconds(start)
 
@@ -91,8 +94,10 @@ try {
       await pause(3000)
       start = process.hrtime.bigint()
       const cpuBefore = childCpu()
-      const run = spawnSync(process.execPath, [cli, 'bake', '--manifest', manifest, '--fleet-ca-cert', caCert, '--fleet-ca-key', caKey,
-        '--format', 'tar', '--output-dir', out], { encoding: 'utf8', env: { ...process.env, CI: 'true' } })
+      const run = spawnSync(process.execPath, [cli, 'bake', '--manifest', manifest, '--fleet-ca-cert', caCert, '--fleet-ca-key', caKey, '--format', 'tar', '--output-dir', out], {
+        encoding: 'utf8',
+        env: { ...process.env, CI: 'true' }
+      })
       const elapsed = seconds(start)
       if (run.status !== 0) throw new Error(`credbake failed: ${run.stderr}`)
       rates[name].push(devices / elapsed)
@@ -101,8 +106,10 @@ try {
       // verify of what was just baked, at once: the same outputs, the same machine state.
       start = process.hrtime.bigint()
       const verifyCpuBefore = childCpu()
-      const checked = spawnSync(process.execPath, [cli, 'verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', caCert],
-        { encoding: 'utf8', env: { ...process.env, CI: 'true' } })
+      const checked = spawnSync(process.execPath, [cli, 'verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', caCert], {
+        encoding: 'utf8',
+        env: { ...process.env, CI: 'true' }
+      })
       const verifyElapsed = seconds(start)
       if (checked.status !== 0) throw new Error(`credbake verify failed: ${checked.stdout.slice(-2000)}${checked.stderr.slice(-2000)}`)
       verifyRates[name].push(devices / verifyElapsed)
@@ -136,12 +143,16 @@ for (const [name, figure] of Object.entries(figures.tar)) {
 }
 for (const [name, figure] of Object.entries(figures.verify)) {
   const perDevice = figure.cpuMicros === undefined ? '' : `; CPU (all threads) ${figure.cpuMicros.toFixed(0)} µs per device, median`
-  console.log(`  verify   on ${name.padEnd(5)} ${rate(figure.median)}  (${figure.all.map((r) => r.toFixed(0)).join(', ')}), each right after its bake: ${figure.ratios.map((r) => `${r.toFixed(2)}x`).join(', ')} the bake's rate (target ≥ 0.5x)${perDevice}`)
+  console.log(
+    `  verify   on ${name.padEnd(5)} ${rate(figure.median)}  (${figure.all.map((r) => r.toFixed(0)).join(', ')}), each right after its bake: ${figure.ratios.map((r) => `${r.toFixed(2)}x`).join(', ')} the bake's rate (target ≥ 0.5x)${perDevice}`
+  )
 }
 console.log(`  baseline: naive node:crypto loop, 1 thread (${naiveDevices} devices)  ${rate(figures.naive)}; CPU ${figures.naiveCpuMicros.toFixed(0)} µs per device`)
 console.log(`  baseline: OTA Connect openssl procedure (${opensslDevices} devices)   ${rate(figures.openssl)}`)
 for (const [name, figure] of Object.entries(figures.tar)) {
-  console.log(`  ratio on ${name.padEnd(5)}: ${(figure.median / figures.naive).toFixed(2)}x the node:crypto loop (target ≥ 2), ${(figure.median / figures.openssl).toFixed(0)}x the openssl procedure (target ≥ 350); 4,000/s target: ${figure.median >= 4000 ? 'met' : 'not met'}`)
+  console.log(
+    `  ratio on ${name.padEnd(5)}: ${(figure.median / figures.naive).toFixed(2)}x the node:crypto loop (target ≥ 2), ${(figure.median / figures.openssl).toFixed(0)}x the openssl procedure (target ≥ 350); 4,000/s target: ${figure.median >= 4000 ? 'met' : 'not met'}`
+  )
 }
 
 if (!skip.has('signer')) {

@@ -47,7 +47,12 @@ try {
     for (let i = 0; i < n; i++) fn()
     return Number(process.hrtime.bigint() - start) / 1e3 / n
   }
-  console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(
+    `node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`
+  )
   console.log(`${count} keys per side and round, ${rounds} rounds, best round shown (µs per key pair)`)
   for (const [keyType, oldFn] of Object.entries(old)) {
     const n = keyType === 'ec-p256' ? count : Math.max(1, Math.floor(count / 4))

@@ -90,11 +90,13 @@ try {
   const rate = (s) => `${(devices / s).toFixed(0).padStart(7)} devices/s  (${s.toFixed(2)} s)`
   console.log(`credbake bench:kms: ${devices} devices, EC P-256 fleet CA, tar format; ${os.availableParallelism()} cores, load ${load}`)
   console.log(`  key in memory                                 ${rate(memorySeconds)}`)
-  console.log(`  awskms:// stand-in, ${latencyMs} ms per call              ${rate(kmsSeconds)}  ${kmsSigns} Sign calls, at most ${maxInFlight} in flight, ${connections} connections`)
+  console.log(
+    `  awskms:// stand-in, ${latencyMs} ms per call              ${rate(kmsSeconds)}  ${kmsSigns} Sign calls, at most ${maxInFlight} in flight, ${connections} connections`
+  )
   if (beforeSeconds !== undefined) console.log(`    the same with ${cliBefore}: ${rate(beforeSeconds)}  after / before ${(beforeSeconds / kmsSeconds).toFixed(2)}`)
   if (throttled) console.log(`  awskms://, ${(throttle * 100).toFixed(0)}% of Signs throttled (${throttled.count})     ${rate(throttled.seconds)}`)
   console.log(`  ratio KMS / in memory: ${(memorySeconds / kmsSeconds).toFixed(2)}`)
-  console.log(`  ceiling of ${maxInFlight} in flight at ${latencyMs} ms per call: ${(maxInFlight * 1000 / latencyMs).toFixed(0)} signatures/s`)
+  console.log(`  ceiling of ${maxInFlight} in flight at ${latencyMs} ms per call: ${((maxInFlight * 1000) / latencyMs).toFixed(0)} signatures/s`)
 } finally {
   await kms?.close()
   rmSync(work, { recursive: true, force: true })

@@ -183,7 +183,12 @@ export async function benchMemory(options = {}) {
       dir: base,
       load: os.loadavg(),
       cores: os.availableParallelism(),
-      runs: runs.map(({ devices: count, fresh, verify: verified, resume: again }) => ({ devices: count, fresh: strip(fresh), ...(verified ? { verify: verified } : {}), ...(again ? { resume: strip(again) } : {}) }))
+      runs: runs.map(({ devices: count, fresh, verify: verified, resume: again }) => ({
+        devices: count,
+        fresh: strip(fresh),
+        ...(verified ? { verify: verified } : {}),
+        ...(again ? { resume: strip(again) } : {})
+      }))
     }
   } finally {
     rmSync(work, { recursive: true, force: true })
@@ -194,9 +199,15 @@ export async function benchMemory(options = {}) {
 export function printMemoryBench(result, log = console.log) {
   const mib = (bytes) => (bytes === undefined ? '   ?' : (bytes / MiB).toFixed(0).padStart(4))
   const us = (run) => (run.reviewSeconds === undefined ? '?' : ((run.reviewSeconds * 1e6) / run.devices).toFixed(1))
-  log(`credbake memory bench (${path.relative(root, result.cli) || result.cli}, Node ${result.node ?? process.version}): EC P-256, tar format, outputs in ${result.dir}; ${result.cores} cores, load ${result.load.map((l) => l.toFixed(2)).join(' ')}`)
+  log(
+    `credbake memory bench (${path.relative(root, result.cli) || result.cli}, Node ${result.node ?? process.version}): EC P-256, tar format, outputs in ${result.dir}; ${result.cores} cores, load ${result.load.map((l) => l.toFixed(2)).join(' ')}`
+  )
   for (const { devices, fresh, verify, resume } of result.runs) {
-    for (const [what, run] of [['bake', fresh], ['verify', verify], ['resume', resume]]) {
+    for (const [what, run] of [
+      ['bake', fresh],
+      ['verify', verify],
+      ['resume', resume]
+    ]) {
       if (!run) continue
       if (what === 'verify') {
         log(`  ${String(devices).padStart(7)} devices verify  peak RSS ${mib(run.peakRss)} MiB  ${run.seconds.toFixed(2)} s, ${(devices / run.seconds).toFixed(0)} devices/s`)
@@ -213,7 +224,9 @@ export function printMemoryBench(result, log = console.log) {
     log(`  peak RSS ${bigRun.devices} / ${smallRun.devices} devices: ${(bigRun.fresh.peakRss / smallRun.fresh.peakRss).toFixed(2)}x (target: at most 256 MiB at ${bigRun.devices})`)
   }
   if (bigRun?.verify?.peakRss && smallRun?.verify?.peakRss) {
-    log(`  verify peak RSS ${bigRun.devices} / ${smallRun.devices} devices: ${(bigRun.verify.peakRss / smallRun.verify.peakRss).toFixed(2)}x (target: at most 256 MiB at ${bigRun.devices})`)
+    log(
+      `  verify peak RSS ${bigRun.devices} / ${smallRun.devices} devices: ${(bigRun.verify.peakRss / smallRun.verify.peakRss).toFixed(2)}x (target: at most 256 MiB at ${bigRun.devices})`
+    )
   }
 }
 

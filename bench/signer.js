@@ -50,9 +50,26 @@ function bake(program, name, caName, key, env = {}) {
   execFileSync('sync')
   const cpu = childrenCpu()
   const start = process.hrtime.bigint()
-  const run = spawnSync(process.execPath, [program, 'bake', '--manifest', path.join(work, 'devices.csv'),
-    '--fleet-ca-cert', path.join(work, `${caName}.pem`), '--fleet-ca-key', key, '--pkcs11-module', module, '--format', 'tar', '--output-dir', out],
-    { encoding: 'utf8', env: { ...process.env, ...env } })
+  const run = spawnSync(
+    process.execPath,
+    [
+      program,
+      'bake',
+      '--manifest',
+      path.join(work, 'devices.csv'),
+      '--fleet-ca-cert',
+      path.join(work, `${caName}.pem`),
+      '--fleet-ca-key',
+      key,
+      '--pkcs11-module',
+      module,
+      '--format',
+      'tar',
+      '--output-dir',
+      out
+    ],
+    { encoding: 'utf8', env: { ...process.env, ...env } }
+  )
   const elapsed = seconds(start)
   const cpuMicros = ((childrenCpu() - cpu) * 1e6) / devices
   if (run.status !== 0) throw new Error(`credbake (${name}) failed: ${run.stderr}`)
@@ -82,10 +99,46 @@ function measure() {
   const env = { SOFTHSM2_CONF: conf }
   const run = (command, args, extra = {}) => execFileSync(command, args, { env: { ...process.env, ...env, ...extra }, stdio: 'pipe' })
   run('softhsm2-util', ['--init-token', '--free', '--label', 'bench', '--so-pin', 'bench-so-1', '--pin', pin])
-  run('pkcs11-tool', ['--module', module, '--token-label', 'bench', '--login', '--pin', pin, '--keypairgen', '--key-type', 'EC:prime256v1', '--id', '01', '--label', 'ca', '--sensitive'])
+  run('pkcs11-tool', [
+    '--module',
+    module,
+    '--token-label',
+    'bench',
+    '--login',
+    '--pin',
+    pin,
+    '--keypairgen',
+    '--key-type',
+    'EC:prime256v1',
+    '--id',
+    '01',
+    '--label',
+    'ca',
+    '--sensitive'
+  ])
   const caExtensions = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']
-  run('openssl', ['req', '-new', '-x509', '-engine', 'pkcs11', '-keyform', 'engine', '-key', `pkcs11:token=bench;object=ca;type=private;pin-value=${pin}`,
-    '-subj', '/CN=bench token root', '-days', '3650', ...caExtensions, '-out', path.join(work, 'token.pem')], { PKCS11_MODULE_PATH: module })
+  run(
+    'openssl',
+    [
+      'req',
+      '-new',
+      '-x509',
+      '-engine',
+      'pkcs11',
+      '-keyform',
+      'engine',
+      '-key',
+      `pkcs11:token=bench;object=ca;type=private;pin-value=${pin}`,
+      '-subj',
+      '/CN=bench token root',
+      '-days',
+      '3650',
+      ...caExtensions,
+      '-out',
+      path.join(work, 'token.pem')
+    ],
+    { PKCS11_MODULE_PATH: module }
+  )
   const fileKey = path.join(work, 'memory.key')
   run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', fileKey])
   run('openssl', ['req', '-x509', '-new', '-key', fileKey, '-subj', '/CN=bench memory root', '-days', '3650', ...caExtensions, '-out', path.join(work, 'memory.pem')])
@@ -120,7 +173,12 @@ function measure() {
     const signer = runs.find((r) => r.signer)?.signer
     return { rate, elapsed: devices / rate, cpuMicros: medianOf(runs.map((r) => r.cpuMicros)), ...(signer ? { signer } : {}) }
   }
-  const figures = Object.fromEntries(Object.entries(results).map(([name, byBuild]) => [name, Object.fromEntries(Object.entries(byBuild).map(([build, runs]) => [build, { ...median(runs), all: runs.map((r) => r.rate), allCpu: runs.map((r) => r.cpuMicros) }]))]))
+  const figures = Object.fromEntries(
+    Object.entries(results).map(([name, byBuild]) => [
+      name,
+      Object.fromEntries(Object.entries(byBuild).map(([build, runs]) => [build, { ...median(runs), all: runs.map((r) => r.rate), allCpu: runs.map((r) => r.cpuMicros) }]))
+    ])
+  )
   return {
     devices,
     rounds,
@@ -149,8 +207,10 @@ function checkCost() {
 export function printSignerBench(result) {
   const load = loadAverage()
   const before = Boolean(result.builds?.before)
-  console.log(`credbake signer bench: ${result.devices} devices, EC P-256 CA and devices, tar format; ${os.availableParallelism()} cores, load ${load}` +
-    (before ? `; ${result.rounds} rounds, medians; before = ${result.builds.before}` : ''))
+  console.log(
+    `credbake signer bench: ${result.devices} devices, EC P-256 CA and devices, tar format; ${os.availableParallelism()} cores, load ${load}` +
+      (before ? `; ${result.rounds} rounds, medians; before = ${result.builds.before}` : '')
+  )
   const names = { memory: 'fleet CA key in memory (PEM file)  ', token: 'fleet CA key on SoftHSM2 (pkcs11:) ', exec: 'signer program (exec:)             ' }
   const line = (figure) => `${figure.rate.toFixed(0).padStart(7)} devices/s  (${figure.elapsed.toFixed(2)} s, CPU ${figure.cpuMicros.toFixed(0)} µs a device)`
   for (const [name, label] of Object.entries(names)) {
@@ -160,11 +220,16 @@ export function printSignerBench(result) {
     if (before && figures.before) {
       console.log(`    before:                           ${line(figures.before)}`)
       const list = (values) => values.map((v) => v.toFixed(0)).join(', ')
-      console.log(`    after / before: ${(figures.after.rate / figures.before.rate).toFixed(2)} (rates ${list(figures.after.all)} against ${list(figures.before.all)}); CPU ${(figures.after.cpuMicros - figures.before.cpuMicros).toFixed(0)} µs a device more (${list(figures.after.allCpu)} against ${list(figures.before.allCpu)})`)
+      console.log(
+        `    after / before: ${(figures.after.rate / figures.before.rate).toFixed(2)} (rates ${list(figures.after.all)} against ${list(figures.before.all)}); CPU ${(figures.after.cpuMicros - figures.before.cpuMicros).toFixed(0)} µs a device more (${list(figures.after.allCpu)} against ${list(figures.before.allCpu)})`
+      )
     }
   }
   const signer = result.token.signer
-  if (signer) console.log(`  SoftHSM2 signer process: ${signer.sessions} sessions (${signer.mode}), signatures per session ${signer.perSession.join(' ')}, at most ${signer.maxInFlight} in flight${signer.cpuMs ? `, CPU ${signer.cpuMs.user + signer.cpuMs.system} ms (${((signer.cpuMs.user + signer.cpuMs.system) * 1000 / result.devices).toFixed(0)} µs a device)` : ''}`)
+  if (signer)
+    console.log(
+      `  SoftHSM2 signer process: ${signer.sessions} sessions (${signer.mode}), signatures per session ${signer.perSession.join(' ')}, at most ${signer.maxInFlight} in flight${signer.cpuMs ? `, CPU ${signer.cpuMs.user + signer.cpuMs.system} ms (${(((signer.cpuMs.user + signer.cpuMs.system) * 1000) / result.devices).toFixed(0)} µs a device)` : ''}`
+    )
   console.log(`  ratio SoftHSM2 / in memory: ${result.ratio.toFixed(2)}; signer program / in memory: ${(result.exec.rate / result.memory.rate).toFixed(2)}`)
   if (result.check) console.log(`  one P-256 signature check (node:crypto verify) here: ${result.check.verifyMicros.toFixed(0)} µs`)
 }

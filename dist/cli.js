@@ -7896,9 +7896,7 @@ function x509Time(date) {
     if (year < 1950 || year > 9999)
         throw new DerError(`year ${year} cannot be encoded as an X.509 time`);
     const rest = pad2(date.getUTCMonth() + 1) + pad2(date.getUTCDate()) + pad2(date.getUTCHours()) + pad2(date.getUTCMinutes()) + pad2(date.getUTCSeconds());
-    return year < 2050
-        ? tlv$1(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii'))
-        : tlv$1(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'));
+    return year < 2050 ? tlv$1(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii')) : tlv$1(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'));
 }
 function readNode(der, offset, limit = der.length) {
     const tag = der[offset];
@@ -8364,7 +8362,9 @@ function renderSubject(template, device, input = 'subject') {
 function formatName(encodedRdns) {
     return [...encodedRdns]
         .reverse()
-        .map((rdn) => rdn.map(({ oid: type, value }) => `${ATTRIBUTE_BY_OID.get(type)?.name ?? type}=${value.startsWith('#') && !ATTRIBUTE_BY_OID.has(type) ? value : escapeRfc4514(value)}`).join('+'))
+        .map((rdn) => rdn
+        .map(({ oid: type, value }) => `${ATTRIBUTE_BY_OID.get(type)?.name ?? type}=${value.startsWith('#') && !ATTRIBUTE_BY_OID.has(type) ? value : escapeRfc4514(value)}`)
+        .join('+'))
         .join(',');
 }
 function escapeRfc4514(value) {
@@ -8695,7 +8695,9 @@ function checkSignerKey(signer, certificates, certOrigin) {
 function checkSignerHash(signer, hash) {
     if (signer.hash === hash)
         return;
-    throw new FleetCaError(`fleet-ca-key: ${signer.description} signs with ${signer.hash ?? 'no digest'}, but the fleet CA's key calls for ${hash ?? 'no digest (Ed25519)'}`, { input: 'fleet-ca-key' });
+    throw new FleetCaError(`fleet-ca-key: ${signer.description} signs with ${signer.hash ?? 'no digest'}, but the fleet CA's key calls for ${hash ?? 'no digest (Ed25519)'}`, {
+        input: 'fleet-ca-key'
+    });
 }
 /** One real signature over fresh bytes, verified with the certificate's public key. */
 async function checkTestSignature(signer, publicKey, hash) {
@@ -9112,7 +9114,9 @@ function checkPublicKey(ref, answer) {
     const key = ref.keyId;
     const usage = answer.KeyUsage;
     if (usage !== 'SIGN_VERIFY') {
-        throw new FleetCaError(`fleet-ca-key ${key}: the KMS key's usage is ${String(usage)}; a fleet CA key must be an asymmetric key with key usage SIGN_VERIFY.`, { input: 'fleet-ca-key' });
+        throw new FleetCaError(`fleet-ca-key ${key}: the KMS key's usage is ${String(usage)}; a fleet CA key must be an asymmetric key with key usage SIGN_VERIFY.`, {
+            input: 'fleet-ca-key'
+        });
     }
     const spec = String(answer.KeySpec ?? answer.CustomerMasterKeySpec);
     const der = answer.PublicKey;
@@ -9286,7 +9290,19 @@ class KmsCalls {
         return new FleetCaError(`${prefix}: ${operation} failed (${name}${status ? `, HTTP ${status}` : ''})${said || `: ${oneLine(messageOf(error))}.`}`, details);
     }
 }
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER']);
+const NETWORK_CODES = new Set([
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'ECONNRESET',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ETIMEDOUT',
+    'EPIPE',
+    'ECONNABORTED',
+    'EPROTO',
+    'ERR_SSL_WRONG_VERSION_NUMBER'
+]);
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN']);
 const TRANSIENT_NAMES = new Set(['KMSInternalException', 'DependencyTimeoutException', 'InternalFailure', 'ServiceUnavailable', 'TimeoutError']);
 function classify(error) {
@@ -9585,9 +9601,7 @@ async function openExecSigner(reference, context) {
             hash,
             concurrency: CONCURRENCY,
             sign: async (tbs) => {
-                const request = hash
-                    ? { op: 'sign', hash, digest: createHash(hash).update(tbs).digest('base64') }
-                    : { op: 'sign', hash: null, message: tbs.toString('base64') };
+                const request = hash ? { op: 'sign', hash, digest: createHash(hash).update(tbs).digest('base64') } : { op: 'sign', hash: null, message: tbs.toString('base64') };
                 const reply = await child.request(request);
                 answerError(reply, 'sign request', program);
                 return base64Field(reply, 'signature', 'sign request', program);
@@ -9877,7 +9891,9 @@ function findToken(p11, uri, module) {
         matches.push({ slot, label, flags: info.flags });
     }
     if (matches.length === 0) {
-        throw new FleetCaError(`fleet-ca-key: no token in ${module} matches the pkcs11: URI (${describeUri(uri)}); tokens present: ${seen.join(', ') || 'none'}`, { input: 'fleet-ca-key' });
+        throw new FleetCaError(`fleet-ca-key: no token in ${module} matches the pkcs11: URI (${describeUri(uri)}); tokens present: ${seen.join(', ') || 'none'}`, {
+            input: 'fleet-ca-key'
+        });
     }
     if (matches.length > 1) {
         throw new FleetCaError(`fleet-ca-key: ${matches.length} tokens match the pkcs11: URI (${matches.map((token) => `"${token.label}"`).join(', ')}); add token=, serial= or slot-id= to pick one`, { input: 'fleet-ca-key' });
@@ -11065,7 +11081,10 @@ const KEY_PURPOSES = {
     timeStamping: '1.3.6.1.5.5.7.3.8',
     OCSPSigning: '1.3.6.1.5.5.7.3.9'
 };
-const listOf = (value) => value.split(',').map((item) => item.trim()).filter(Boolean);
+const listOf = (value) => value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 /** The value language of each extension (see the file comment). */
 const VALUE_ENCODERS = {
     basicConstraints: (value) => {
@@ -11847,7 +11866,11 @@ function createIssuer(ca, profile, now, options) {
         if (key) {
             return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => { } };
         }
-        return { threads: 1, issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))), close: async () => { } };
+        return {
+            threads: 1,
+            issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))),
+            close: async () => { }
+        };
     }
     return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned));
 }
@@ -12401,7 +12424,9 @@ class Journal {
     }
     failure(error) {
         const code = error.code;
-        return new OutputError(`Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full (ENOSPC)' : `: ${messageOf(error)}`}.`, { cause: error });
+        return new OutputError(`Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full (ENOSPC)' : `: ${messageOf(error)}`}.`, {
+            cause: error
+        });
     }
     closed = false;
     async close() {
@@ -13720,12 +13745,20 @@ function issuedFields(line) {
 function writtenFields(line) {
     const c = cursor$2.on(line);
     let serial, certificateSha256, outputPath, sha256;
-    if (c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
-        c.literal(SERIAL) && (serial = c.string()) !== undefined &&
-        c.literal(CERTIFICATE_SHA256) && (certificateSha256 = c.string()) !== undefined &&
-        c.literal(OUTPUT) && (outputPath = c.string()) !== undefined &&
-        c.literal(SIZE) && c.skip() &&
-        c.literal(SHA256) && (sha256 = c.string()) !== undefined &&
+    if (c.literal(WRITTEN) &&
+        c.skip() &&
+        c.literal(AT) &&
+        c.skip() &&
+        c.literal(SERIAL) &&
+        (serial = c.string()) !== undefined &&
+        c.literal(CERTIFICATE_SHA256) &&
+        (certificateSha256 = c.string()) !== undefined &&
+        c.literal(OUTPUT) &&
+        (outputPath = c.string()) !== undefined &&
+        c.literal(SIZE) &&
+        c.skip() &&
+        c.literal(SHA256) &&
+        (sha256 = c.string()) !== undefined &&
         c.literal(OUTPUT_END) // no partition, no bmap: else the parsed record below
     ) {
         return { serial, certificateSha256, path: outputPath, sha256 };
@@ -15779,7 +15812,10 @@ function checkHeader(names, line, rows) {
     if (!names.includes('serial')) {
         const near = names.find((name) => name.toLowerCase().replace(/[\s_-]/g, '') === 'serial');
         const hint = near === undefined ? '' : `; found ${show$1(near)} (column names are case-sensitive)`;
-        const listed = names.slice(0, 10).map((name) => show$1(name)).join(', ');
+        const listed = names
+            .slice(0, 10)
+            .map((name) => show$1(name))
+            .join(', ');
         rows.problem(line, `no "serial" column in the header row (columns: ${listed})${hint}; the first row must name the columns`);
         ok = false;
     }
@@ -15811,7 +15847,10 @@ function firstContentLineAfter(text, line) {
 }
 // Spreadsheets in many locales save "CSV" with ";" (or tabs); take the header's separator.
 function detectDelimiter(text) {
-    const first = text.slice(0, 65536).split('\n').find((l) => l.trim() !== '') ?? '';
+    const first = text
+        .slice(0, 65536)
+        .split('\n')
+        .find((l) => l.trim() !== '') ?? '';
     if (first.includes(','))
         return ',';
     if (first.includes(';'))
@@ -15878,7 +15917,9 @@ function readJson(text, rows) {
     }
     else if (isObject(root) && Object.hasOwn(root, 'devices')) {
         // JSON.parse keeps the last of duplicate keys; so does the scanner.
-        const member = objectMembers(text, start).filter((m) => m.key === 'devices').pop();
+        const member = objectMembers(text, start)
+            .filter((m) => m.key === 'devices')
+            .pop();
         listAt = member?.valueAt ?? start;
         const devices = root.devices;
         if (!Array.isArray(devices)) {
@@ -15900,7 +15941,9 @@ function readJson(text, rows) {
         const line = lines.lineOf(at);
         addJsonRow(item, line, rows, (key) => {
             // Only on errors: find the line of the field inside a multi-line object.
-            const member = objectMembers(text, at).filter((m) => m.key === key).pop();
+            const member = objectMembers(text, at)
+                .filter((m) => m.key === key)
+                .pop();
             return member === undefined ? line : new LineIndex(text).lineOf(member.keyAt);
         });
     });
@@ -15980,16 +16023,10 @@ function kind(value) {
  */
 function describeJsonError(text, error, lines) {
     const raw = error instanceof Error ? error.message : String(error);
-    const base = raw
-        .replace(/ in JSON at position \d+.*$/s, '')
-        .replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
+    const base = raw.replace(/ in JSON at position \d+.*$/s, '').replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
     const lineCol = /\(line (\d+) column (\d+)\)/.exec(raw);
     const position = /at position (\d+)/.exec(raw);
-    let offset = lineCol
-        ? offsetOf(text, Number(lineCol[1]), Number(lineCol[2]))
-        : position
-            ? Number(position[1])
-            : jsonSyntaxErrorOffset(text);
+    let offset = lineCol ? offsetOf(text, Number(lineCol[1]), Number(lineCol[2])) : position ? Number(position[1]) : jsonSyntaxErrorOffset(text);
     if (offset < 0)
         offset = 0;
     // "Unexpected end" belongs to the last line with content, not to trailing blank lines.
@@ -25730,13 +25767,7 @@ function checkCsrFiles(list) {
 function parseDeviceList(text, file, format = manifestFormat(file), options = {}) {
     const rows = new DeviceCollector(file, options);
     const body = stripBom(text);
-    const empty = format === 'csv'
-        ? readCsv(body, rows)
-        : format === 'json'
-            ? readJson(body, rows)
-            : format === 'jsonl'
-                ? readJsonl(body, rows)
-                : readYaml(body, rows);
+    const empty = format === 'csv' ? readCsv(body, rows) : format === 'json' ? readJson(body, rows) : format === 'jsonl' ? readJsonl(body, rows) : readYaml(body, rows);
     const list = rows.finishList(empty);
     for (const warning of rows.warnings)
         options.warn?.(warning, { file });
@@ -25881,7 +25912,12 @@ function usualShape(device) {
     const { certificate: c, output: o } = device;
     if (Object.keys(device).length !== 5 || !isText(device.serial) || !isText(device.deviceId) || !c || !o || !Array.isArray(device.files))
         return false;
-    if (Object.keys(c).length !== (c.san === undefined ? 7 : 8) || (c.san !== undefined && !isText(c.san)) || !isText(c.serialNumber) || !isText(c.subject) || !isText(c.sha256) || !isText(c.publicKeySha256))
+    if (Object.keys(c).length !== (c.san === undefined ? 7 : 8) ||
+        (c.san !== undefined && !isText(c.san)) ||
+        !isText(c.serialNumber) ||
+        !isText(c.subject) ||
+        !isText(c.sha256) ||
+        !isText(c.publicKeySha256))
         return false;
     if (!isText(c.notBefore) || !isText(c.notAfter) || !isText(c.keySource))
         return false;
@@ -26149,29 +26185,65 @@ function issuedText(line) {
     const c = cursor$1.on(line);
     let at, serial, deviceId, serialNumber, sha256, subject, publicKeySha256, notBefore, notAfter, keySource, san;
     let pem;
-    if (!(c.literal(ISSUED) && c.skip() &&
-        c.literal(AT) && isString((at = c.token())) &&
-        c.literal(SERIAL) && isString((serial = c.token())) &&
-        c.literal(BASIS_DEVICE_ID) && isString((deviceId = c.token())) && c.skipRestOfObject() &&
-        c.literal(CERTIFICATE) && isString((serialNumber = c.token())) &&
-        c.literal(SHA256) && isString((sha256 = c.token())) &&
-        c.literal(SUBJECT) && isString((subject = c.token())) &&
-        c.literal(PUBLIC_KEY) && isString((publicKeySha256 = c.token())) &&
-        c.literal(NOT_BEFORE) && isString((notBefore = c.token())) &&
-        c.literal(NOT_AFTER) && isString((notAfter = c.token())) &&
-        c.literal(KEY_SOURCE) && isString((keySource = c.token())) &&
+    if (!(c.literal(ISSUED) &&
+        c.skip() &&
+        c.literal(AT) &&
+        isString((at = c.token())) &&
+        c.literal(SERIAL) &&
+        isString((serial = c.token())) &&
+        c.literal(BASIS_DEVICE_ID) &&
+        isString((deviceId = c.token())) &&
+        c.skipRestOfObject() &&
+        c.literal(CERTIFICATE) &&
+        isString((serialNumber = c.token())) &&
+        c.literal(SHA256) &&
+        isString((sha256 = c.token())) &&
+        c.literal(SUBJECT) &&
+        isString((subject = c.token())) &&
+        c.literal(PUBLIC_KEY) &&
+        isString((publicKeySha256 = c.token())) &&
+        c.literal(NOT_BEFORE) &&
+        isString((notBefore = c.token())) &&
+        c.literal(NOT_AFTER) &&
+        isString((notAfter = c.token())) &&
+        c.literal(KEY_SOURCE) &&
+        isString((keySource = c.token())) &&
         (!c.literal(SAN) || isString((san = c.token()))) &&
-        c.literal(PEM) && (pem = c.string()) !== undefined &&
+        c.literal(PEM) &&
+        (pem = c.string()) !== undefined &&
         c.byte(0x7d))) {
         return undefined;
     }
-    return { serial: valueOf(serial), sha256: valueOf(sha256), at: at, deviceId: deviceId, serialNumber: serialNumber, subject: subject, publicKeySha256: publicKeySha256, notBefore: notBefore, notAfter: notAfter, keySource: keySource, ...(san !== undefined ? { san } : {}), pem, ascii: c.ascii };
+    return {
+        serial: valueOf(serial),
+        sha256: valueOf(sha256),
+        at: at,
+        deviceId: deviceId,
+        serialNumber: serialNumber,
+        subject: subject,
+        publicKeySha256: publicKeySha256,
+        notBefore: notBefore,
+        notAfter: notAfter,
+        keySource: keySource,
+        ...(san !== undefined ? { san } : {}),
+        pem,
+        ascii: c.ascii
+    };
 }
 /** An issued line's certificate SHA-256, read in place; undefined when laid out otherwise. */
 function issuedKey(line) {
     const c = cursor$1.on(line);
-    if (c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && c.skip() &&
-        c.literal(BASIS) && c.skip() && c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256)) {
+    if (c.literal(ISSUED) &&
+        c.skip() &&
+        c.literal(AT) &&
+        c.skip() &&
+        c.literal(SERIAL) &&
+        c.skip() &&
+        c.literal(BASIS) &&
+        c.skip() &&
+        c.literal(CERTIFICATE) &&
+        c.skip() &&
+        c.literal(SHA256)) {
         return c.string();
     }
     return undefined;
@@ -26185,7 +26257,21 @@ function issuedTextOf(record) {
     if (c.san !== undefined && typeof c.san !== 'string')
         return undefined;
     const q = JSON.stringify;
-    return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), ...(c.san !== undefined ? { san: q(c.san) } : {}), pem: c.pem, ascii: false };
+    return {
+        serial: record.serial,
+        sha256: c.sha256,
+        at: q(record.at),
+        deviceId: q(record.basis.deviceId),
+        serialNumber: q(c.serialNumber),
+        subject: q(c.subject),
+        publicKeySha256: q(c.publicKeySha256),
+        notBefore: q(c.notBefore),
+        notAfter: q(c.notAfter),
+        keySource: q(c.keySource),
+        ...(c.san !== undefined ? { san: q(c.san) } : {}),
+        pem: c.pem,
+        ascii: false
+    };
 }
 /** An issued record again, from its text: for the superseded list and the summary's first devices. */
 function issuedRecordOf(text) {
@@ -26212,12 +26298,20 @@ function issuedRecordOf(text) {
 function writtenText(line) {
     const c = cursor$1.on(line);
     let serial, certificateSha256, path, size, sha256;
-    if (!(c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
-        c.literal(SERIAL) && isString((serial = c.token())) &&
-        c.literal(CERTIFICATE_SHA256) && isString((certificateSha256 = c.token())) &&
-        c.literal(OUTPUT) && isString((path = c.token())) &&
-        c.literal(SIZE) && isInteger((size = c.token())) &&
-        c.literal(SHA256) && isString((sha256 = c.token())) &&
+    if (!(c.literal(WRITTEN) &&
+        c.skip() &&
+        c.literal(AT) &&
+        c.skip() &&
+        c.literal(SERIAL) &&
+        isString((serial = c.token())) &&
+        c.literal(CERTIFICATE_SHA256) &&
+        isString((certificateSha256 = c.token())) &&
+        c.literal(OUTPUT) &&
+        isString((path = c.token())) &&
+        c.literal(SIZE) &&
+        isInteger((size = c.token())) &&
+        c.literal(SHA256) &&
+        isString((sha256 = c.token())) &&
         c.literal(FILES))) {
         return undefined;
     }
@@ -26225,11 +26319,16 @@ function writtenText(line) {
     if (!c.byte(0x5d)) {
         do {
             let filePath, mode, owner, fileSha256, fileSize;
-            if (!(c.literal(FILE_PATH) && isString((filePath = c.token())) &&
-                c.literal(MODE) && isStringOrNull((mode = c.token())) &&
-                c.literal(OWNER) && isStringOrNull((owner = c.token())) &&
-                c.literal(SHA256) && isStringOrNull((fileSha256 = c.token())) &&
-                c.literal(SIZE) && isInteger((fileSize = c.token())) &&
+            if (!(c.literal(FILE_PATH) &&
+                isString((filePath = c.token())) &&
+                c.literal(MODE) &&
+                isStringOrNull((mode = c.token())) &&
+                c.literal(OWNER) &&
+                isStringOrNull((owner = c.token())) &&
+                c.literal(SHA256) &&
+                isStringOrNull((fileSha256 = c.token())) &&
+                c.literal(SIZE) &&
+                isInteger((fileSize = c.token())) &&
                 c.literal(SECRET))) {
                 return undefined;
             }
@@ -26351,7 +26450,12 @@ function dirDevice(written) {
         output: { path: valueOf(written.path), sha256: valueOf(written.sha256) },
         files: written.files.map((file) => file.secret
             ? { privateKey: true }
-            : { path: valueOf(file.path), ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false })
+            : {
+                path: valueOf(file.path),
+                ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }),
+                sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256),
+                privateKey: false
+            })
     };
 }
 const cursor = new FieldCursor();
@@ -26398,9 +26502,14 @@ class ActiveCertificates {
 function writtenKey(line) {
     const c = cursor.on(line);
     let serial, certificateSha256;
-    if (c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
-        c.literal(SERIAL) && (serial = c.string()) !== undefined &&
-        c.literal(CERTIFICATE_SHA256) && (certificateSha256 = c.string()) !== undefined) {
+    if (c.literal(WRITTEN) &&
+        c.skip() &&
+        c.literal(AT) &&
+        c.skip() &&
+        c.literal(SERIAL) &&
+        (serial = c.string()) !== undefined &&
+        c.literal(CERTIFICATE_SHA256) &&
+        (certificateSha256 = c.string()) !== undefined) {
         return { serial, certificateSha256 };
     }
     const record = line.record();
@@ -26689,7 +26798,10 @@ function wrapWriteError(error, device, target) {
         return error;
     const code = error.code ?? '';
     const hint = HINTS[code];
-    return new OutputError(`Could not write the output of device ${device.serial} (${target}): ${hint ?? messageOf(error)}${hint ? ` (${code})` : ''}.`, { serial: device.serial, cause: error });
+    return new OutputError(`Could not write the output of device ${device.serial} (${target}): ${hint ?? messageOf(error)}${hint ? ` (${code})` : ''}.`, {
+        serial: device.serial,
+        cause: error
+    });
 }
 
 // Sink "dir": output-dir/devices/SERIAL/<device paths>, modes applied, built under a temporary
@@ -27715,9 +27827,7 @@ function createDevicePool(init, options, warm) {
     // Warm workers of a wrong guess are not needed: stopped in the background.
     if (warm)
         void warm.release();
-    const lanes = threads === 0
-        ? [localLane(full)]
-        : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full));
+    const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full));
     return new LanePool(lanes, options.signer);
 }
 /** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
@@ -28147,7 +28257,9 @@ async function bake(settings, reporter) {
     const manifestSha256 = await sha256File(settings.manifestPath).catch(() => '');
     // Held compactly (a column per property) through the whole run; Device objects are made for the
     // devices being issued only. Also the serials in scope: the review lists theirs as active.
-    const devices = await youngGeneration.holding(() => readDevices(settings, reporter)).catch(async (error) => {
+    const devices = await youngGeneration
+        .holding(() => readDevices(settings, reporter))
+        .catch(async (error) => {
         youngGeneration.stop();
         await warm?.release();
         throw error;
@@ -28700,9 +28812,7 @@ function runIdentity(settings, ca, sink) {
 }
 /** `manifestSha256`: SHA-256 of the device manifest file's bytes (merge refuses shards that differ). */
 function manifestHeader(settings, ca, profile, now, sink, manifestSha256) {
-    const lifetime = profile.lifetime.kind === 'until'
-        ? { kind: 'until', notAfter: profile.lifetime.notAfter.toISOString() }
-        : profile.lifetime;
+    const lifetime = profile.lifetime.kind === 'until' ? { kind: 'until', notAfter: profile.lifetime.notAfter.toISOString() } : profile.lifetime;
     return {
         schemaVersion: MANIFEST_SCHEMA_VERSION,
         tool: { name: 'credbake', version: VERSION$1 },
@@ -28869,7 +28979,7 @@ const INPUTS = [
     {
         name: 'layout',
         default: 'aktualizr',
-        description: 'Files on the device: `aktualizr` (client.pem, pkey.pem, root.crt, gateway.url as aktualizr\'s DeviceCred import reads them) or `flat` (cert.pem, chain.pem, key.pem, ca.pem, gateway.url).'
+        description: "Files on the device: `aktualizr` (client.pem, pkey.pem, root.crt, gateway.url as aktualizr's DeviceCred import reads them) or `flat` (cert.pem, chain.pem, key.pem, ca.pem, gateway.url)."
     },
     { name: 'credentials-dir', default: '/var/sota/import', description: 'Directory on the device that receives the files.' },
     {
@@ -28906,7 +29016,7 @@ const INPUTS = [
     },
     {
         name: 'ostree-os',
-        description: 'The OSTree stateroot (`/ostree/deploy/NAME`) whose /var receives the files when the target partition holds an OSTree sysroot (meta-updater\'s otaroot, Torizon). Needed when the sysroot has several stateroots; the only one is found by itself. With `tar` or `dir` outputs: the files carry sysroot paths (`ostree/deploy/NAME/var/…`, to extract into a mounted otaroot) instead of device paths. credentials-dir must be under /var on OSTree systems.'
+        description: "The OSTree stateroot (`/ostree/deploy/NAME`) whose /var receives the files when the target partition holds an OSTree sysroot (meta-updater's otaroot, Torizon). Needed when the sysroot has several stateroots; the only one is found by itself. With `tar` or `dir` outputs: the files carry sysroot paths (`ostree/deploy/NAME/var/…`, to extract into a mounted otaroot) instead of device paths. credentials-dir must be under /var on OSTree systems."
     },
     {
         name: 'format',
@@ -29274,7 +29384,7 @@ function caCertificatesOfP12(p12, zip) {
     }
     if (!result.ok) {
         const why = /mac verify|invalid password|password/i.test(result.stderr)
-            ? 'it is protected by a password (OTA Connect\'s has none)'
+            ? "it is protected by a password (OTA Connect's has none)"
             : /asn1|decod|header|wrong tag|not enough data/i.test(result.stderr)
                 ? 'it is not a valid PKCS#12 file'
                 : 'openssl could not read it';
@@ -29326,7 +29436,9 @@ function parseSettings(raw, context) {
     const resolvePath = (value) => path.resolve(context.baseDir, value);
     // The action handles merge before settings (src/main.ts); the CLI has its own command for it.
     if (get('merge') !== undefined) {
-        throw new InputError('Input "merge" combines shard manifests instead of baking: run `credbake merge --output-dir DIR MANIFEST...` (the action does so when merge is set).', { input: 'merge' });
+        throw new InputError('Input "merge" combines shard manifests instead of baking: run `credbake merge --output-dir DIR MANIFEST...` (the action does so when merge is set).', {
+            input: 'merge'
+        });
     }
     // What the INPUTS table marks requiredToBake (action.yml cannot: a merge goes without them), in
     // its order, so the first one missing is named.
@@ -29341,9 +29453,7 @@ function parseSettings(raw, context) {
     const credentialsZipValue = get('credentials-zip');
     const credentialsZip = credentialsZipValue === undefined ? undefined : resolvePath(credentialsZipValue);
     // Explicit server-ca and gateway-url win; the zip must supply only what they leave out.
-    const fromZip = credentialsZip === undefined
-        ? undefined
-        : readCredentialsZip(credentialsZip, { serverCa: serverCaValue === undefined, gatewayUrl: get('gateway-url') === undefined });
+    const fromZip = credentialsZip === undefined ? undefined : readCredentialsZip(credentialsZip, { serverCa: serverCaValue === undefined, gatewayUrl: get('gateway-url') === undefined });
     const image = get('image');
     const format = parseFormat(get('format'), image);
     const settings = {
@@ -29430,7 +29540,9 @@ function readKeyReference(value, resolvePath) {
 function readPem(input, value, resolvePath, secret) {
     if (value.includes('-----BEGIN')) {
         if (value.length > INPUT_LIMITS.pem) {
-            throw new InputError(`Input "${input}" holds ${value.length.toLocaleString('en-US')} characters of text; PEM inputs may be at most ${formatSize(INPUT_LIMITS.pem)}.`, { input });
+            throw new InputError(`Input "${input}" holds ${value.length.toLocaleString('en-US')} characters of text; PEM inputs may be at most ${formatSize(INPUT_LIMITS.pem)}.`, {
+                input
+            });
         }
         return { input, text: value, origin: `input ${input}` };
     }
@@ -29560,7 +29672,9 @@ function parseLifetime(validityDays, notAfter) {
     const given = validityDays ?? defaultOf('validity-days');
     const days = Number(given);
     if (!/^\d+$/.test(given) || !Number.isSafeInteger(days) || days < 1 || days > MAX_VALIDITY_DAYS) {
-        throw new InputError(`Input "validity-days" must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}; got "${validityDays}". For no expiry use not-after: never.`, { input: 'validity-days' });
+        throw new InputError(`Input "validity-days" must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}; got "${validityDays}". For no expiry use not-after: never.`, {
+            input: 'validity-days'
+        });
     }
     return { kind: 'days', days };
 }
@@ -29624,11 +29738,15 @@ function parsePartitionSelector(value) {
     const match = /^(label|name)=(.+)$/.exec(value);
     if (match)
         return { kind: match[1], value: match[2] };
-    throw new InputError(`Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`, { input: 'partition' });
+    throw new InputError(`Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`, {
+        input: 'partition'
+    });
 }
 function parseOstreeOs(value) {
     if (!isStaterootName(value)) {
-        throw new InputError(`Input "ostree-os" must name an OSTree stateroot (the NAME of /ostree/deploy/NAME: letters, digits, . _ + -); got ${JSON.stringify(value)}.`, { input: 'ostree-os' });
+        throw new InputError(`Input "ostree-os" must name an OSTree stateroot (the NAME of /ostree/deploy/NAME: letters, digits, . _ + -); got ${JSON.stringify(value)}.`, {
+            input: 'ostree-os'
+        });
     }
     return value;
 }
@@ -29808,18 +29926,7 @@ async function buildSampleImage(file, workDir) {
             'tls_pkey_path = "pkey.pem"',
             ''
         ].join('\n'));
-        await tool('mkfs.ext4', [
-            '-q',
-            '-F',
-            '-L',
-            'rootfs',
-            '-d',
-            tree,
-            '-E',
-            `offset=${ROOT.startMiB * MIB}`,
-            file,
-            `${ROOT.sizeMiB}M`
-        ]);
+        await tool('mkfs.ext4', ['-q', '-F', '-L', 'rootfs', '-d', tree, '-E', `offset=${ROOT.startMiB * MIB}`, file, `${ROOT.sizeMiB}M`]);
     }
     finally {
         await rm(tree, { recursive: true, force: true });
@@ -29842,7 +29949,9 @@ function createThrowawayCa(now = new Date(), days = 3650) {
         throw new Error(facts.unsupported);
     const spki = publicKey.export({ type: 'spki', format: 'der' });
     // SKI method 1 (RFC 5280 §4.2.1.2): SHA-1 of the subjectPublicKey bits, the last 65 bytes of a P-256 SPKI.
-    const keyId = createHash('sha1').update(spki.subarray(spki.length - 65)).digest();
+    const keyId = createHash('sha1')
+        .update(spki.subarray(spki.length - 65))
+        .digest();
     const name = sequence(setOf([sequence(oid$1(OIDS.commonName), tlv$1(TAG.utf8String, Buffer.from('credbake DEMO fleet root - NOT FOR PRODUCTION')))]), setOf([sequence(oid$1(OIDS.organization), tlv$1(TAG.utf8String, Buffer.from('credbake demo')))]));
     const serial = randomBytes(16);
     serial[0] = ((serial[0] ?? 1) & 0x7f) | 0x01;
@@ -30252,7 +30361,10 @@ function runTool(tool, args, options = {}) {
 }
 /** Non-empty lines of a tool's text output. */
 function lines(text) {
-    return text.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+    return text
+        .split(/\r?\n/)
+        .map((l) => l.trimEnd())
+        .filter((l) => l.trim() !== '');
 }
 /**
  * debugfs reads "?" in an image name as the start of its options and mtools reads "@@" as an
@@ -30307,7 +30419,9 @@ function toolOutput(tool, args, what) {
     });
     const done = new Promise((resolve, reject) => {
         child.on('error', (error) => {
-            reject(error.code === 'ENOENT' ? new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error }) : new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error }));
+            reject(error.code === 'ENOENT'
+                ? new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error })
+                : new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error }));
         });
         child.on('close', (code, signal) => {
             if (code === 0)
@@ -30457,19 +30571,55 @@ function isFat(type) {
 }
 // ext feature bits (include/linux/ext2_fs.h in e2fsprogs).
 const COMPAT = {
-    0x1: 'dir_prealloc', 0x2: 'imagic_inodes', 0x4: 'has_journal', 0x8: 'ext_attr', 0x10: 'resize_inode',
-    0x20: 'dir_index', 0x40: 'lazy_bg', 0x100: 'snapshot_bitmap', 0x200: 'sparse_super2', 0x400: 'fast_commit',
-    0x800: 'stable_inodes', 0x1000: 'orphan_file'
+    0x1: 'dir_prealloc',
+    0x2: 'imagic_inodes',
+    0x4: 'has_journal',
+    0x8: 'ext_attr',
+    0x10: 'resize_inode',
+    0x20: 'dir_index',
+    0x40: 'lazy_bg',
+    0x100: 'snapshot_bitmap',
+    0x200: 'sparse_super2',
+    0x400: 'fast_commit',
+    0x800: 'stable_inodes',
+    0x1000: 'orphan_file'
 };
 const RO_COMPAT = {
-    0x1: 'sparse_super', 0x2: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
-    0x40: 'extra_isize', 0x80: 'snapshot', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica',
-    0x1000: 'read-only', 0x2000: 'project', 0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present'
+    0x1: 'sparse_super',
+    0x2: 'large_file',
+    0x4: 'btree_dir',
+    0x8: 'huge_file',
+    0x10: 'uninit_bg',
+    0x20: 'dir_nlink',
+    0x40: 'extra_isize',
+    0x80: 'snapshot',
+    0x100: 'quota',
+    0x200: 'bigalloc',
+    0x400: 'metadata_csum',
+    0x800: 'replica',
+    0x1000: 'read-only',
+    0x2000: 'project',
+    0x4000: 'shared_blocks',
+    0x8000: 'verity',
+    0x10000: 'orphan_present'
 };
 const INCOMPAT = {
-    0x1: 'compression', 0x2: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg', 0x40: 'extent',
-    0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata', 0x2000: 'metadata_csum_seed',
-    0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold'
+    0x1: 'compression',
+    0x2: 'filetype',
+    0x4: 'needs_recovery',
+    0x8: 'journal_dev',
+    0x10: 'meta_bg',
+    0x40: 'extent',
+    0x80: '64bit',
+    0x100: 'mmp',
+    0x200: 'flex_bg',
+    0x400: 'ea_inode',
+    0x1000: 'dirdata',
+    0x2000: 'metadata_csum_seed',
+    0x4000: 'large_dir',
+    0x8000: 'inline_data',
+    0x10000: 'encrypt',
+    0x20000: 'casefold'
 };
 const EXT_INCOMPAT_RECOVER = 0x4;
 const EXT_INCOMPAT_JOURNAL_DEV = 0x8;
@@ -30484,11 +30634,7 @@ function featureNames(bits, names, kind) {
 }
 /** Names of the features in `ext` (all three sets) that are incompatible or read-only compatible. */
 function extFeatureNames(compat, incompat, roCompat) {
-    return [
-        ...featureNames(compat, COMPAT, 'compat'),
-        ...featureNames(incompat >>> 0, INCOMPAT, 'incompat'),
-        ...featureNames(roCompat >>> 0, RO_COMPAT, 'ro_compat')
-    ];
+    return [...featureNames(compat, COMPAT, 'compat'), ...featureNames(incompat >>> 0, INCOMPAT, 'incompat'), ...featureNames(roCompat >>> 0, RO_COMPAT, 'ro_compat')];
 }
 /**
  * The e2fsprogs release that first could write each feature, for messages when the installed one
@@ -30577,7 +30723,13 @@ function parseBpb(boot) {
     if (totalSectors === 0 || fatSize === 0)
         return null;
     return {
-        bytesPerSector, sectorsPerCluster, reserved, fats, rootEntries, totalSectors, fatSize,
+        bytesPerSector,
+        sectorsPerCluster,
+        reserved,
+        fats,
+        rootEntries,
+        totalSectors,
+        fatSize,
         rootCluster: isFat32Layout ? boot.readUInt32LE(44) : 0,
         isFat32Layout
     };
@@ -30594,7 +30746,10 @@ function volumeLabelEntry(dir) {
         if (attr === 0x0f)
             continue; // long-name part
         if ((attr & 0x08) !== 0)
-            return dir.subarray(at, at + 11).toString('latin1').trimEnd() || null;
+            return (dir
+                .subarray(at, at + 11)
+                .toString('latin1')
+                .trimEnd() || null);
     }
     return undefined; // not found in this piece; the caller may read on
 }
@@ -30614,7 +30769,12 @@ async function probeFat(handle, start, boot) {
     const type = bpb.isFat32Layout ? 'fat32' : clusters < 4085 ? 'fat12' : 'fat16';
     const ext = type === 'fat32' ? 28 : 0; // FAT32 extended BPB fields sit 28 bytes further on
     const hasExtBoot = boot[38 + ext] === 0x29;
-    const bpbLabel = hasExtBoot ? boot.subarray(43 + ext, 54 + ext).toString('latin1').trimEnd() : '';
+    const bpbLabel = hasExtBoot
+        ? boot
+            .subarray(43 + ext, 54 + ext)
+            .toString('latin1')
+            .trimEnd()
+        : '';
     const serial = hasExtBoot ? boot.readUInt32LE(39 + ext) : null;
     // The root directory's volume-label entry is what tools show (and what mlabel / Windows change).
     let dirLabel;
@@ -30671,14 +30831,11 @@ function checkDevicePaths(files) {
     const seen = new Set();
     for (const file of files) {
         const p = file.path;
-        const bad = !p.startsWith('/') ||
-            p === '/' ||
-            p.endsWith('/') ||
-            path.posix.normalize(p) !== p ||
-            p.split('/').includes('..') ||
-            /["\\\u0000-\u001f\u007f]/.test(p);
+        const bad = !p.startsWith('/') || p === '/' || p.endsWith('/') || path.posix.normalize(p) !== p || p.split('/').includes('..') || /["\\\u0000-\u001f\u007f]/.test(p);
         if (bad)
-            throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, { input: 'credentials-dir' });
+            throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, {
+                input: 'credentials-dir'
+            });
         if (seen.has(p))
             throw new ImageError(`The bundle holds ${p} twice.`, { input: 'credentials-dir' });
         seen.add(p);
@@ -30751,9 +30908,10 @@ async function unsupportedFeatureError(opts, banner, line) {
         const sb = await readSuperblock(opts.image, opts.offset);
         const all = extFeatureNames(sb.readUInt32LE(0x5c), sb.readUInt32LE(0x60), sb.readUInt32LE(0x64));
         const blamed = all.filter((f) => /^(incompat|ro_compat|compat)_0x/.test(f) || (EXT_FEATURE_SINCE[f] !== undefined && !versionAtLeast(version, EXT_FEATURE_SINCE[f])));
-        named = blamed.length > 0
-            ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
-            : ` The file system's features: ${all.join(', ')}.`;
+        named =
+            blamed.length > 0
+                ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
+                : ` The file system's features: ${all.join(', ')}.`;
     }
     catch {
         // keep the message without feature names
@@ -30936,7 +31094,9 @@ async function writeExtFiles(opts) {
     }
     const incompat = sb.readUInt32LE(0x60);
     if (incompat & EXT_INCOMPAT_RECOVER) {
-        throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, { file: opts.image });
+        throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, {
+            file: opts.image
+        });
     }
     if (incompat & EXT_INCOMPAT_JOURNAL_DEV) {
         throw new ImageError(`${opts.partition} is an external ext journal device, not a file system; select the file-system partition.`, { input: 'partition', file: opts.image });
@@ -30977,7 +31137,10 @@ async function writeExtFiles(opts) {
         }
         // Read-back: stat for mode/owner/size, dump for the bytes.
         const createdDirs = dirs.filter((d) => cache.get(d).kind === 'missing');
-        const readCommands = [...createdDirs.map((d) => `stat ${q(d)}`), ...(await readBackCommands(opts.files.map((f) => f.path), work))];
+        const readCommands = [
+            ...createdDirs.map((d) => `stat ${q(d)}`),
+            ...(await readBackCommands(opts.files.map((f) => f.path), work))
+        ];
         // A path missing on read-back is a mismatch reported per file below, not a tool failure.
         const notFound = (l) => /File not found by ext2_lookup/.test(l);
         let read;
@@ -31092,7 +31255,10 @@ async function listFat(opts, dirs) {
     const other = lines(result.stderr).filter((l) => !notFound.test(l));
     if (other.length > 0)
         throw failure(opts, 'mdir', result, 'listing');
-    const missing = new Set(lines(result.stderr).map((l) => notFound.exec(l)?.[1]).filter((d) => d !== undefined).map(key));
+    const missing = new Set(lines(result.stderr)
+        .map((l) => notFound.exec(l)?.[1])
+        .filter((d) => d !== undefined)
+        .map(key));
     const listed = new Map();
     for (const line of lines(result.stdout.toString('latin1'))) {
         if (!line.startsWith('::/'))
@@ -31292,9 +31458,22 @@ function chooseStateroot(sysroot, wanted, where) {
 // checked, backup header when the primary is damaged), protective/hybrid MBR, 512- and
 // 4096-byte sectors, and bare file systems. Only the sectors needed are read.
 const MBR_TYPES = {
-    0x01: 'FAT12', 0x04: 'FAT16 <32M', 0x05: 'Extended', 0x06: 'FAT16', 0x07: 'HPFS/NTFS/exFAT', 0x0b: 'W95 FAT32',
-    0x0c: 'W95 FAT32 (LBA)', 0x0e: 'W95 FAT16 (LBA)', 0x0f: "W95 Ext'd (LBA)", 0x82: 'Linux swap', 0x83: 'Linux',
-    0x85: 'Linux extended', 0x8e: 'Linux LVM', 0xda: 'Non-FS data', 0xee: 'GPT', 0xef: 'EFI (FAT-12/16/32)',
+    0x01: 'FAT12',
+    0x04: 'FAT16 <32M',
+    0x05: 'Extended',
+    0x06: 'FAT16',
+    0x07: 'HPFS/NTFS/exFAT',
+    0x0b: 'W95 FAT32',
+    0x0c: 'W95 FAT32 (LBA)',
+    0x0e: 'W95 FAT16 (LBA)',
+    0x0f: "W95 Ext'd (LBA)",
+    0x82: 'Linux swap',
+    0x83: 'Linux',
+    0x85: 'Linux extended',
+    0x8e: 'Linux LVM',
+    0xda: 'Non-FS data',
+    0xee: 'GPT',
+    0xef: 'EFI (FAT-12/16/32)',
     0xfd: 'Linux raid autodetect'
 };
 const EXTENDED_TYPES = new Set([0x05, 0x0f, 0x85]);
@@ -31678,13 +31857,16 @@ function formatPartitionTable(layout) {
         String(p.number),
         String(p.start),
         humanSize$1(p.size),
-        p.kind === 'whole' ? '(no table)' : p.typeName ?? p.type,
+        p.kind === 'whole' ? '(no table)' : (p.typeName ?? p.type),
         p.name ?? '',
         p.kind === 'extended' ? '(extended)' : p.fileSystem.type,
         p.fileSystem.label ?? ''
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+    const line = (cells) => cells
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd();
     return [line(header), ...rows.map(line)].join('\n');
 }
 function describeSelector(selector) {
@@ -31802,7 +31984,9 @@ async function writeBundle(opts) {
         throw new ImageError(`Cannot read ${opts.image}: ${messageOf(error)}`, { file: opts.image, cause: error });
     }
     if (partition.start + partition.size > imageSize) {
-        throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, { file: opts.image });
+        throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, {
+            file: opts.image
+        });
     }
     // The tools write where each file is stored in the partition (an OSTree sysroot path where the
     // bundle gives one); the result names both that and the device path.
@@ -32793,9 +32977,26 @@ var schemaJson = {
 const MANIFEST_SCHEMA = schemaJson;
 /** Keywords the validator implements; annotations (title, description, $schema, $id) are ignored. */
 const HANDLED = new Set([
-    'type', 'required', 'properties', 'additionalProperties', 'enum', 'const', 'pattern', 'items', '$ref',
-    'minimum', 'maximum', 'minItems', 'oneOf', 'anyOf', 'format', '$defs',
-    'title', 'description', '$schema', '$id'
+    'type',
+    'required',
+    'properties',
+    'additionalProperties',
+    'enum',
+    'const',
+    'pattern',
+    'items',
+    '$ref',
+    'minimum',
+    'maximum',
+    'minItems',
+    'oneOf',
+    'anyOf',
+    'format',
+    '$defs',
+    'title',
+    'description',
+    '$schema',
+    '$id'
 ]);
 // RFC 3339 date-time, as the schema's "format": "date-time" means.
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -33212,7 +33413,10 @@ async function readShard(file, name) {
     }
     const schemaProblems = validateManifest(value);
     if (schemaProblems.length) {
-        const listed = schemaProblems.slice(0, 3).map((problem) => `${problem.path || '/'} ${problem.message}`).join('; ');
+        const listed = schemaProblems
+            .slice(0, 3)
+            .map((problem) => `${problem.path || '/'} ${problem.message}`)
+            .join('; ');
         return `${name} does not match the manifest schema: ${listed}${schemaProblems.length > 3 ? ` (and ${schemaProblems.length - 3} more)` : ''}`;
     }
     return object;
@@ -33356,9 +33560,7 @@ function sharedFileProblems(shards) {
         return [];
     const problems = [];
     for (const shard of withShared.slice(1)) {
-        const differing = [...new Set([...first.sharedFiles.keys(), ...shard.sharedFiles.keys()])]
-            .filter((file) => first.sharedFiles.get(file) !== shard.sharedFiles.get(file))
-            .sort();
+        const differing = [...new Set([...first.sharedFiles.keys(), ...shard.sharedFiles.keys()])].filter((file) => first.sharedFiles.get(file) !== shard.sharedFiles.get(file)).sort();
         if (differing.length) {
             problems.push(`different installed files ${differing.join(', ')} in ${first.display} and ${shard.display} (another server-ca, gateway-url or credentials-zip?); every shard must be baked with the same settings`);
         }
@@ -34096,7 +34298,12 @@ class CertificateChecker {
                 say(`${spec.name} is ${extension.critical ? '' : 'not '}critical, the profile says ${spec.critical ? 'critical' : 'not critical'}`);
             let actual;
             let wanted = spec.value;
-            const list = (value) => value.split(',').map((v) => v.trim()).filter(Boolean).sort().join(', ');
+            const list = (value) => value
+                .split(',')
+                .map((v) => v.trim())
+                .filter(Boolean)
+                .sort()
+                .join(', ');
             try {
                 switch (spec.name) {
                     case 'basicConstraints':
@@ -35596,9 +35803,7 @@ function readDirOutput(root, request) {
     // The tree digest covers every file: with anything more or less in the tree it is a different
     // tree, and each difference is already a problem of its own (nothing unasked is read).
     const complete = extras.length === 0 && problems.length === 0 && [...files.values()].every((file) => file?.content);
-    const sha256 = complete
-        ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found.mode, uid: 0, gid: 0, content: found.content })))
-        : null;
+    const sha256 = complete ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found.mode, uid: 0, gid: 0, content: found.content }))) : null;
     return { sha256, files, listings: new Map(), folders, extras, problems };
 }
 /** Most bytes an overlay holding these files may decompress to. */
@@ -35643,7 +35848,13 @@ async function readTarOutput(file, device, request) {
     }
     catch (error) {
         if (error.code === 'ERR_BUFFER_TOO_LARGE') {
-            return { sha256, files: new Map(), listings: new Map(), problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`], opened: false };
+            return {
+                sha256,
+                files: new Map(),
+                listings: new Map(),
+                problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`],
+                opened: false
+            };
         }
         const why = error instanceof TarFormatError ? `not a tar archive: ${error.message}` : messageOf(error);
         throw new OutputUnreadable(`${where} is not a readable .tar.gz (${why})`);
@@ -35713,7 +35924,9 @@ async function readImageOutput(context, file, device, request) {
             paths.forEach((p, i) => {
                 const found = read.files[i];
                 const content = found && found.type === 'regular' ? found.content : null;
-                files.set(p, found && content ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: content.length > request.files.get(p) ? null : content, size: content.length } : null);
+                files.set(p, found && content
+                    ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: content.length > request.files.get(p) ? null : content, size: content.length }
+                    : null);
             });
             listings = read.listings;
         }
@@ -35830,8 +36043,15 @@ class DeviceChecker {
         const schema = validateArrayElement('devices', index, value);
         if (schema.length > 0) {
             const serial = value?.serial;
-            const shown = schema.slice(0, SHOWN_PROBLEMS$1).map((p) => `${p.path} ${p.message}`).join('; ');
-            return { index, malformed: `device entry ${index}${typeof serial === 'string' ? ` (serial ${serial})` : ''} does not match schema/manifest.schema.json: ${shown}${schema.length > SHOWN_PROBLEMS$1 ? ` (and ${schema.length - SHOWN_PROBLEMS$1} more)` : ''}`, problems: [] };
+            const shown = schema
+                .slice(0, SHOWN_PROBLEMS$1)
+                .map((p) => `${p.path} ${p.message}`)
+                .join('; ');
+            return {
+                index,
+                malformed: `device entry ${index}${typeof serial === 'string' ? ` (serial ${serial})` : ''} does not match schema/manifest.schema.json: ${shown}${schema.length > SHOWN_PROBLEMS$1 ? ` (and ${schema.length - SHOWN_PROBLEMS$1} more)` : ''}`,
+                problems: []
+            };
         }
         const device = value;
         let problems;
@@ -36302,7 +36522,10 @@ function checkedHeader(scan) {
         value.superseded = [];
     const problems = validateManifest(value);
     if (problems.length > 0) {
-        const shown = problems.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path || '(top level)'} ${p.message}`).join('; ');
+        const shown = problems
+            .slice(0, SHOWN_PROBLEMS)
+            .map((p) => `${p.path || '(top level)'} ${p.message}`)
+            .join('; ');
         const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : '';
         throw new ManifestError(`manifest ${scan.file} does not match schema/manifest.schema.json: ${shown}${more}`, { file: scan.file });
     }
@@ -36344,7 +36567,11 @@ async function verifyWith(options) {
     const concurrency = options.concurrency ?? 0;
     // The workers start now and load while the manifest is scanned; their number is guessed from
     // its size (a device entry takes about a kilobyte), or taken as given.
-    const guess = concurrency > 1 ? Number.MAX_SAFE_INTEGER : Math.floor((await stat(options.manifest).then((s) => s.size).catch(() => 0)) / BYTES_PER_ENTRY);
+    const guess = concurrency > 1
+        ? Number.MAX_SAFE_INTEGER
+        : Math.floor((await stat(options.manifest)
+            .then((s) => s.size)
+            .catch(() => 0)) / BYTES_PER_ENTRY);
     const warm = warmEntryCheckers({ concurrency, devices: guess });
     let scan;
     let header;
@@ -36519,7 +36746,11 @@ class DeviceRun {
             this.certificatesBroken = true;
             return [`${CERTIFICATES_FILE} is unreadable at this device's certificate`];
         }
-        return block.sha256 === result.certificateSha256 ? [] : [`${CERTIFICATES_FILE} has certificate ${block.sha256} at this device's place (block ${this.certificates.count}, line ${block.line}), the manifest records ${result.certificateSha256}`];
+        return block.sha256 === result.certificateSha256
+            ? []
+            : [
+                `${CERTIFICATES_FILE} has certificate ${block.sha256} at this device's place (block ${this.certificates.count}, line ${block.line}), the manifest records ${result.certificateSha256}`
+            ];
     }
     /** SHA256SUMS's next lines are this device's (one per output file; all of them are read, so the next device's stay in step). */
     async sumsInPlace(result) {
@@ -36627,7 +36858,10 @@ class DeviceRun {
             }
             const problems = validateArrayElement('superseded', index, value);
             if (problems.length > 0) {
-                throw new ManifestError(`manifest ${this.scan.file} does not match schema/manifest.schema.json: ${problems.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path} ${p.message}`).join('; ')}`, { file: this.scan.file });
+                throw new ManifestError(`manifest ${this.scan.file} does not match schema/manifest.schema.json: ${problems
+                    .slice(0, SHOWN_PROBLEMS)
+                    .map((p) => `${p.path} ${p.message}`)
+                    .join('; ')}`, { file: this.scan.file });
             }
             return { index, value: value };
         });
@@ -37377,7 +37611,9 @@ class ImageSink {
             const copier = await ImageCopier.open(prepared.path, { ...(prepared.map ? { map: prepared.map } : {}), cacheLimit: imageCacheLimit() });
             const baseSha256 = compressedSha256 ?? copier.sha256 ?? (await sha256File(prepared.path));
             const sharesPrefix = settings.format === 'image' && settings.compress === 'none';
-            const hasher = createFileHasher({ prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 }, HASH_THREADS, { bmap: settings.bmap });
+            const hasher = createFileHasher({ prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 }, HASH_THREADS, {
+                bmap: settings.bmap
+            });
             const described = `${partition.number}${settings.partition ? ` (${settings.partition.kind === 'number' ? 'number' : `${settings.partition.kind}=${settings.partition.value}`})` : ''}`;
             context.reporter.info(`Base image ${image}: writing into ${describePartition(partition)}, ${partition.fileSystem.type}`);
             for (const note of findings.notes)
@@ -37430,10 +37666,7 @@ class ImageSink {
             if (this.settings.compress !== 'none') {
                 // The bmap describes the uncompressed image (bmaptool decompresses, then maps): read on a
                 // hashing thread while the compressor reads the same, freshly written, file.
-                const [mapped] = await Promise.all([
-                    this.settings.bmap ? this.hasher.hashFile(work, { bmap: true }) : undefined,
-                    compressFile(work, packed, this.settings.compress)
-                ]);
+                const [mapped] = await Promise.all([this.settings.bmap ? this.hasher.hashFile(work, { bmap: true }) : undefined, compressFile(work, packed, this.settings.compress)]);
                 map = mapped?.bmap;
                 await rm(work, { force: true });
                 final = packed;

@@ -8250,9 +8250,7 @@ function x509Time(date) {
     if (year < 1950 || year > 9999)
         throw new DerError(`year ${year} cannot be encoded as an X.509 time`);
     const rest = pad2(date.getUTCMonth() + 1) + pad2(date.getUTCDate()) + pad2(date.getUTCHours()) + pad2(date.getUTCMinutes()) + pad2(date.getUTCSeconds());
-    return year < 2050
-        ? tlv$1(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii'))
-        : tlv$1(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'));
+    return year < 2050 ? tlv$1(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii')) : tlv$1(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'));
 }
 function readNode(der, offset, limit = der.length) {
     const tag = der[offset];
@@ -9163,7 +9161,10 @@ const KEY_PURPOSES = {
     timeStamping: '1.3.6.1.5.5.7.3.8',
     OCSPSigning: '1.3.6.1.5.5.7.3.9'
 };
-const listOf = (value) => value.split(',').map((item) => item.trim()).filter(Boolean);
+const listOf = (value) => value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 /** The value language of each extension (see the file comment). */
 const VALUE_ENCODERS = {
     basicConstraints: (value) => {
@@ -9522,7 +9523,10 @@ function wrapWriteError(error, device, target) {
         return error;
     const code = error.code ?? '';
     const hint = HINTS[code];
-    return new OutputError(`Could not write the output of device ${device.serial} (${target}): ${hint ?? messageOf(error)}${hint ? ` (${code})` : ''}.`, { serial: device.serial, cause: error });
+    return new OutputError(`Could not write the output of device ${device.serial} (${target}): ${hint ?? messageOf(error)}${hint ? ` (${code})` : ''}.`, {
+        serial: device.serial,
+        cause: error
+    });
 }
 
 // Sink "dir": output-dir/devices/SERIAL/<device paths>, modes applied, built under a temporary
@@ -10307,5 +10311,5 @@ function runIfDeviceWorker() {
 // from it when it lies beside the running bundle (dist/index.js, dist/cli.js), so each worker
 // parses and evaluates only what a device worker runs, not the whole action or CLI.
 if (!runIfDeviceWorker()) {
-    throw new Error('dist/device-worker.js runs only as a worker thread of credbake\'s device pool; run dist/cli.js or dist/index.js instead');
+    throw new Error("dist/device-worker.js runs only as a worker thread of credbake's device pool; run dist/cli.js or dist/index.js instead");
 }

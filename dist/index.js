@@ -8398,9 +8398,7 @@ function x509Time(date) {
     if (year < 1950 || year > 9999)
         throw new DerError(`year ${year} cannot be encoded as an X.509 time`);
     const rest = pad2(date.getUTCMonth() + 1) + pad2(date.getUTCDate()) + pad2(date.getUTCHours()) + pad2(date.getUTCMinutes()) + pad2(date.getUTCSeconds());
-    return year < 2050
-        ? tlv$1(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii'))
-        : tlv$1(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'));
+    return year < 2050 ? tlv$1(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii')) : tlv$1(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'));
 }
 function readNode(der, offset, limit = der.length) {
     const tag = der[offset];
@@ -9207,7 +9205,9 @@ function renderSubject(template, device, input = 'subject') {
 function formatName(encodedRdns) {
     return [...encodedRdns]
         .reverse()
-        .map((rdn) => rdn.map(({ oid: type, value }) => `${ATTRIBUTE_BY_OID.get(type)?.name ?? type}=${value.startsWith('#') && !ATTRIBUTE_BY_OID.has(type) ? value : escapeRfc4514(value)}`).join('+'))
+        .map((rdn) => rdn
+        .map(({ oid: type, value }) => `${ATTRIBUTE_BY_OID.get(type)?.name ?? type}=${value.startsWith('#') && !ATTRIBUTE_BY_OID.has(type) ? value : escapeRfc4514(value)}`)
+        .join('+'))
         .join(',');
 }
 function escapeRfc4514(value) {
@@ -9400,7 +9400,10 @@ const KEY_PURPOSES = {
     timeStamping: '1.3.6.1.5.5.7.3.8',
     OCSPSigning: '1.3.6.1.5.5.7.3.9'
 };
-const listOf = (value) => value.split(',').map((item) => item.trim()).filter(Boolean);
+const listOf = (value) => value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 /** The value language of each extension (see the file comment). */
 const VALUE_ENCODERS = {
     basicConstraints: (value) => {
@@ -10246,7 +10249,9 @@ class Journal {
     }
     failure(error) {
         const code = error.code;
-        return new OutputError(`Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full (ENOSPC)' : `: ${messageOf(error)}`}.`, { cause: error });
+        return new OutputError(`Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full (ENOSPC)' : `: ${messageOf(error)}`}.`, {
+            cause: error
+        });
     }
     closed = false;
     async close() {
@@ -10712,7 +10717,10 @@ function wrapWriteError(error, device, target) {
         return error;
     const code = error.code ?? '';
     const hint = HINTS[code];
-    return new OutputError(`Could not write the output of device ${device.serial} (${target}): ${hint ?? messageOf(error)}${hint ? ` (${code})` : ''}.`, { serial: device.serial, cause: error });
+    return new OutputError(`Could not write the output of device ${device.serial} (${target}): ${hint ?? messageOf(error)}${hint ? ` (${code})` : ''}.`, {
+        serial: device.serial,
+        cause: error
+    });
 }
 
 // Sink "dir": output-dir/devices/SERIAL/<device paths>, modes applied, built under a temporary
@@ -11833,9 +11841,7 @@ async function openExecSigner(reference, context) {
             hash,
             concurrency: CONCURRENCY$1,
             sign: async (tbs) => {
-                const request = hash
-                    ? { op: 'sign', hash, digest: createHash(hash).update(tbs).digest('base64') }
-                    : { op: 'sign', hash: null, message: tbs.toString('base64') };
+                const request = hash ? { op: 'sign', hash, digest: createHash(hash).update(tbs).digest('base64') } : { op: 'sign', hash: null, message: tbs.toString('base64') };
                 const reply = await child.request(request);
                 answerError(reply, 'sign request', program);
                 return base64Field(reply, 'signature', 'sign request', program);
@@ -12125,7 +12131,9 @@ function findToken(p11, uri, module) {
         matches.push({ slot, label, flags: info.flags });
     }
     if (matches.length === 0) {
-        throw new FleetCaError(`fleet-ca-key: no token in ${module} matches the pkcs11: URI (${describeUri(uri)}); tokens present: ${seen.join(', ') || 'none'}`, { input: 'fleet-ca-key' });
+        throw new FleetCaError(`fleet-ca-key: no token in ${module} matches the pkcs11: URI (${describeUri(uri)}); tokens present: ${seen.join(', ') || 'none'}`, {
+            input: 'fleet-ca-key'
+        });
     }
     if (matches.length > 1) {
         throw new FleetCaError(`fleet-ca-key: ${matches.length} tokens match the pkcs11: URI (${matches.map((token) => `"${token.label}"`).join(', ')}); add token=, serial= or slot-id= to pick one`, { input: 'fleet-ca-key' });
@@ -13247,7 +13255,11 @@ function createIssuer(ca, profile, now, options) {
         if (key) {
             return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => { } };
         }
-        return { threads: 1, issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))), close: async () => { } };
+        return {
+            threads: 1,
+            issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))),
+            close: async () => { }
+        };
     }
     return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned));
 }
@@ -13651,7 +13663,10 @@ function runTool(tool, args, options = {}) {
 }
 /** Non-empty lines of a tool's text output. */
 function lines(text) {
-    return text.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+    return text
+        .split(/\r?\n/)
+        .map((l) => l.trimEnd())
+        .filter((l) => l.trim() !== '');
 }
 /**
  * debugfs reads "?" in an image name as the start of its options and mtools reads "@@" as an
@@ -13706,7 +13721,9 @@ function toolOutput(tool, args, what) {
     });
     const done = new Promise((resolve, reject) => {
         child.on('error', (error) => {
-            reject(error.code === 'ENOENT' ? new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error }) : new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error }));
+            reject(error.code === 'ENOENT'
+                ? new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error })
+                : new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error }));
         });
         child.on('close', (code, signal) => {
             if (code === 0)
@@ -13978,7 +13995,12 @@ function usualShape(device) {
     const { certificate: c, output: o } = device;
     if (Object.keys(device).length !== 5 || !isText(device.serial) || !isText(device.deviceId) || !c || !o || !Array.isArray(device.files))
         return false;
-    if (Object.keys(c).length !== (c.san === undefined ? 7 : 8) || (c.san !== undefined && !isText(c.san)) || !isText(c.serialNumber) || !isText(c.subject) || !isText(c.sha256) || !isText(c.publicKeySha256))
+    if (Object.keys(c).length !== (c.san === undefined ? 7 : 8) ||
+        (c.san !== undefined && !isText(c.san)) ||
+        !isText(c.serialNumber) ||
+        !isText(c.subject) ||
+        !isText(c.sha256) ||
+        !isText(c.publicKeySha256))
         return false;
     if (!isText(c.notBefore) || !isText(c.notAfter) || !isText(c.keySource))
         return false;
@@ -14704,7 +14726,12 @@ class CertificateChecker {
                 say(`${spec.name} is ${extension.critical ? '' : 'not '}critical, the profile says ${spec.critical ? 'critical' : 'not critical'}`);
             let actual;
             let wanted = spec.value;
-            const list = (value) => value.split(',').map((v) => v.trim()).filter(Boolean).sort().join(', ');
+            const list = (value) => value
+                .split(',')
+                .map((v) => v.trim())
+                .filter(Boolean)
+                .sort()
+                .join(', ');
             try {
                 switch (spec.name) {
                     case 'basicConstraints':
@@ -15074,19 +15101,55 @@ function isFat(type) {
 }
 // ext feature bits (include/linux/ext2_fs.h in e2fsprogs).
 const COMPAT = {
-    0x1: 'dir_prealloc', 0x2: 'imagic_inodes', 0x4: 'has_journal', 0x8: 'ext_attr', 0x10: 'resize_inode',
-    0x20: 'dir_index', 0x40: 'lazy_bg', 0x100: 'snapshot_bitmap', 0x200: 'sparse_super2', 0x400: 'fast_commit',
-    0x800: 'stable_inodes', 0x1000: 'orphan_file'
+    0x1: 'dir_prealloc',
+    0x2: 'imagic_inodes',
+    0x4: 'has_journal',
+    0x8: 'ext_attr',
+    0x10: 'resize_inode',
+    0x20: 'dir_index',
+    0x40: 'lazy_bg',
+    0x100: 'snapshot_bitmap',
+    0x200: 'sparse_super2',
+    0x400: 'fast_commit',
+    0x800: 'stable_inodes',
+    0x1000: 'orphan_file'
 };
 const RO_COMPAT = {
-    0x1: 'sparse_super', 0x2: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
-    0x40: 'extra_isize', 0x80: 'snapshot', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica',
-    0x1000: 'read-only', 0x2000: 'project', 0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present'
+    0x1: 'sparse_super',
+    0x2: 'large_file',
+    0x4: 'btree_dir',
+    0x8: 'huge_file',
+    0x10: 'uninit_bg',
+    0x20: 'dir_nlink',
+    0x40: 'extra_isize',
+    0x80: 'snapshot',
+    0x100: 'quota',
+    0x200: 'bigalloc',
+    0x400: 'metadata_csum',
+    0x800: 'replica',
+    0x1000: 'read-only',
+    0x2000: 'project',
+    0x4000: 'shared_blocks',
+    0x8000: 'verity',
+    0x10000: 'orphan_present'
 };
 const INCOMPAT = {
-    0x1: 'compression', 0x2: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg', 0x40: 'extent',
-    0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata', 0x2000: 'metadata_csum_seed',
-    0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold'
+    0x1: 'compression',
+    0x2: 'filetype',
+    0x4: 'needs_recovery',
+    0x8: 'journal_dev',
+    0x10: 'meta_bg',
+    0x40: 'extent',
+    0x80: '64bit',
+    0x100: 'mmp',
+    0x200: 'flex_bg',
+    0x400: 'ea_inode',
+    0x1000: 'dirdata',
+    0x2000: 'metadata_csum_seed',
+    0x4000: 'large_dir',
+    0x8000: 'inline_data',
+    0x10000: 'encrypt',
+    0x20000: 'casefold'
 };
 const EXT_INCOMPAT_RECOVER = 0x4;
 const EXT_INCOMPAT_JOURNAL_DEV = 0x8;
@@ -15101,11 +15164,7 @@ function featureNames(bits, names, kind) {
 }
 /** Names of the features in `ext` (all three sets) that are incompatible or read-only compatible. */
 function extFeatureNames(compat, incompat, roCompat) {
-    return [
-        ...featureNames(compat, COMPAT, 'compat'),
-        ...featureNames(incompat >>> 0, INCOMPAT, 'incompat'),
-        ...featureNames(roCompat >>> 0, RO_COMPAT, 'ro_compat')
-    ];
+    return [...featureNames(compat, COMPAT, 'compat'), ...featureNames(incompat >>> 0, INCOMPAT, 'incompat'), ...featureNames(roCompat >>> 0, RO_COMPAT, 'ro_compat')];
 }
 /**
  * The e2fsprogs release that first could write each feature, for messages when the installed one
@@ -15194,7 +15253,13 @@ function parseBpb(boot) {
     if (totalSectors === 0 || fatSize === 0)
         return null;
     return {
-        bytesPerSector, sectorsPerCluster, reserved, fats, rootEntries, totalSectors, fatSize,
+        bytesPerSector,
+        sectorsPerCluster,
+        reserved,
+        fats,
+        rootEntries,
+        totalSectors,
+        fatSize,
         rootCluster: isFat32Layout ? boot.readUInt32LE(44) : 0,
         isFat32Layout
     };
@@ -15211,7 +15276,10 @@ function volumeLabelEntry(dir) {
         if (attr === 0x0f)
             continue; // long-name part
         if ((attr & 0x08) !== 0)
-            return dir.subarray(at, at + 11).toString('latin1').trimEnd() || null;
+            return (dir
+                .subarray(at, at + 11)
+                .toString('latin1')
+                .trimEnd() || null);
     }
     return undefined; // not found in this piece; the caller may read on
 }
@@ -15231,7 +15299,12 @@ async function probeFat(handle, start, boot) {
     const type = bpb.isFat32Layout ? 'fat32' : clusters < 4085 ? 'fat12' : 'fat16';
     const ext = type === 'fat32' ? 28 : 0; // FAT32 extended BPB fields sit 28 bytes further on
     const hasExtBoot = boot[38 + ext] === 0x29;
-    const bpbLabel = hasExtBoot ? boot.subarray(43 + ext, 54 + ext).toString('latin1').trimEnd() : '';
+    const bpbLabel = hasExtBoot
+        ? boot
+            .subarray(43 + ext, 54 + ext)
+            .toString('latin1')
+            .trimEnd()
+        : '';
     const serial = hasExtBoot ? boot.readUInt32LE(39 + ext) : null;
     // The root directory's volume-label entry is what tools show (and what mlabel / Windows change).
     let dirLabel;
@@ -15288,14 +15361,11 @@ function checkDevicePaths(files) {
     const seen = new Set();
     for (const file of files) {
         const p = file.path;
-        const bad = !p.startsWith('/') ||
-            p === '/' ||
-            p.endsWith('/') ||
-            path.posix.normalize(p) !== p ||
-            p.split('/').includes('..') ||
-            /["\\\u0000-\u001f\u007f]/.test(p);
+        const bad = !p.startsWith('/') || p === '/' || p.endsWith('/') || path.posix.normalize(p) !== p || p.split('/').includes('..') || /["\\\u0000-\u001f\u007f]/.test(p);
         if (bad)
-            throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, { input: 'credentials-dir' });
+            throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, {
+                input: 'credentials-dir'
+            });
         if (seen.has(p))
             throw new ImageError(`The bundle holds ${p} twice.`, { input: 'credentials-dir' });
         seen.add(p);
@@ -15368,9 +15438,10 @@ async function unsupportedFeatureError(opts, banner, line) {
         const sb = await readSuperblock(opts.image, opts.offset);
         const all = extFeatureNames(sb.readUInt32LE(0x5c), sb.readUInt32LE(0x60), sb.readUInt32LE(0x64));
         const blamed = all.filter((f) => /^(incompat|ro_compat|compat)_0x/.test(f) || (EXT_FEATURE_SINCE[f] !== undefined && !versionAtLeast(version, EXT_FEATURE_SINCE[f])));
-        named = blamed.length > 0
-            ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
-            : ` The file system's features: ${all.join(', ')}.`;
+        named =
+            blamed.length > 0
+                ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
+                : ` The file system's features: ${all.join(', ')}.`;
     }
     catch {
         // keep the message without feature names
@@ -15553,7 +15624,9 @@ async function writeExtFiles(opts) {
     }
     const incompat = sb.readUInt32LE(0x60);
     if (incompat & EXT_INCOMPAT_RECOVER) {
-        throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, { file: opts.image });
+        throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, {
+            file: opts.image
+        });
     }
     if (incompat & EXT_INCOMPAT_JOURNAL_DEV) {
         throw new ImageError(`${opts.partition} is an external ext journal device, not a file system; select the file-system partition.`, { input: 'partition', file: opts.image });
@@ -15594,7 +15667,10 @@ async function writeExtFiles(opts) {
         }
         // Read-back: stat for mode/owner/size, dump for the bytes.
         const createdDirs = dirs.filter((d) => cache.get(d).kind === 'missing');
-        const readCommands = [...createdDirs.map((d) => `stat ${q(d)}`), ...(await readBackCommands(opts.files.map((f) => f.path), work))];
+        const readCommands = [
+            ...createdDirs.map((d) => `stat ${q(d)}`),
+            ...(await readBackCommands(opts.files.map((f) => f.path), work))
+        ];
         // A path missing on read-back is a mismatch reported per file below, not a tool failure.
         const notFound = (l) => /File not found by ext2_lookup/.test(l);
         let read;
@@ -15709,7 +15785,10 @@ async function listFat(opts, dirs) {
     const other = lines(result.stderr).filter((l) => !notFound.test(l));
     if (other.length > 0)
         throw failure(opts, 'mdir', result, 'listing');
-    const missing = new Set(lines(result.stderr).map((l) => notFound.exec(l)?.[1]).filter((d) => d !== undefined).map(key));
+    const missing = new Set(lines(result.stderr)
+        .map((l) => notFound.exec(l)?.[1])
+        .filter((d) => d !== undefined)
+        .map(key));
     const listed = new Map();
     for (const line of lines(result.stdout.toString('latin1'))) {
         if (!line.startsWith('::/'))
@@ -15846,9 +15925,22 @@ async function writeFatFiles(opts) {
 // checked, backup header when the primary is damaged), protective/hybrid MBR, 512- and
 // 4096-byte sectors, and bare file systems. Only the sectors needed are read.
 const MBR_TYPES = {
-    0x01: 'FAT12', 0x04: 'FAT16 <32M', 0x05: 'Extended', 0x06: 'FAT16', 0x07: 'HPFS/NTFS/exFAT', 0x0b: 'W95 FAT32',
-    0x0c: 'W95 FAT32 (LBA)', 0x0e: 'W95 FAT16 (LBA)', 0x0f: "W95 Ext'd (LBA)", 0x82: 'Linux swap', 0x83: 'Linux',
-    0x85: 'Linux extended', 0x8e: 'Linux LVM', 0xda: 'Non-FS data', 0xee: 'GPT', 0xef: 'EFI (FAT-12/16/32)',
+    0x01: 'FAT12',
+    0x04: 'FAT16 <32M',
+    0x05: 'Extended',
+    0x06: 'FAT16',
+    0x07: 'HPFS/NTFS/exFAT',
+    0x0b: 'W95 FAT32',
+    0x0c: 'W95 FAT32 (LBA)',
+    0x0e: 'W95 FAT16 (LBA)',
+    0x0f: "W95 Ext'd (LBA)",
+    0x82: 'Linux swap',
+    0x83: 'Linux',
+    0x85: 'Linux extended',
+    0x8e: 'Linux LVM',
+    0xda: 'Non-FS data',
+    0xee: 'GPT',
+    0xef: 'EFI (FAT-12/16/32)',
     0xfd: 'Linux raid autodetect'
 };
 const EXTENDED_TYPES = new Set([0x05, 0x0f, 0x85]);
@@ -16232,13 +16324,16 @@ function formatPartitionTable(layout) {
         String(p.number),
         String(p.start),
         humanSize(p.size),
-        p.kind === 'whole' ? '(no table)' : p.typeName ?? p.type,
+        p.kind === 'whole' ? '(no table)' : (p.typeName ?? p.type),
         p.name ?? '',
         p.kind === 'extended' ? '(extended)' : p.fileSystem.type,
         p.fileSystem.label ?? ''
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+    const line = (cells) => cells
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd();
     return [line(header), ...rows.map(line)].join('\n');
 }
 function describeSelector(selector) {
@@ -16701,9 +16796,7 @@ function readDirOutput(root, request) {
     // The tree digest covers every file: with anything more or less in the tree it is a different
     // tree, and each difference is already a problem of its own (nothing unasked is read).
     const complete = extras.length === 0 && problems.length === 0 && [...files.values()].every((file) => file?.content);
-    const sha256 = complete
-        ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found.mode, uid: 0, gid: 0, content: found.content })))
-        : null;
+    const sha256 = complete ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found.mode, uid: 0, gid: 0, content: found.content }))) : null;
     return { sha256, files, listings: new Map(), folders, extras, problems };
 }
 /** Most bytes an overlay holding these files may decompress to. */
@@ -16748,7 +16841,13 @@ async function readTarOutput(file, device, request) {
     }
     catch (error) {
         if (error.code === 'ERR_BUFFER_TOO_LARGE') {
-            return { sha256, files: new Map(), listings: new Map(), problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`], opened: false };
+            return {
+                sha256,
+                files: new Map(),
+                listings: new Map(),
+                problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`],
+                opened: false
+            };
         }
         const why = error instanceof TarFormatError ? `not a tar archive: ${error.message}` : messageOf(error);
         throw new OutputUnreadable(`${where} is not a readable .tar.gz (${why})`);
@@ -16818,7 +16917,9 @@ async function readImageOutput(context, file, device, request) {
             paths.forEach((p, i) => {
                 const found = read.files[i];
                 const content = found && found.type === 'regular' ? found.content : null;
-                files.set(p, found && content ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: content.length > request.files.get(p) ? null : content, size: content.length } : null);
+                files.set(p, found && content
+                    ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: content.length > request.files.get(p) ? null : content, size: content.length }
+                    : null);
             });
             listings = read.listings;
         }
@@ -17672,9 +17773,26 @@ var schemaJson = {
 const MANIFEST_SCHEMA = schemaJson;
 /** Keywords the validator implements; annotations (title, description, $schema, $id) are ignored. */
 const HANDLED = new Set([
-    'type', 'required', 'properties', 'additionalProperties', 'enum', 'const', 'pattern', 'items', '$ref',
-    'minimum', 'maximum', 'minItems', 'oneOf', 'anyOf', 'format', '$defs',
-    'title', 'description', '$schema', '$id'
+    'type',
+    'required',
+    'properties',
+    'additionalProperties',
+    'enum',
+    'const',
+    'pattern',
+    'items',
+    '$ref',
+    'minimum',
+    'maximum',
+    'minItems',
+    'oneOf',
+    'anyOf',
+    'format',
+    '$defs',
+    'title',
+    'description',
+    '$schema',
+    '$id'
 ]);
 // RFC 3339 date-time, as the schema's "format": "date-time" means.
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -17925,8 +18043,15 @@ class DeviceChecker {
         const schema = validateArrayElement('devices', index, value);
         if (schema.length > 0) {
             const serial = value?.serial;
-            const shown = schema.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path} ${p.message}`).join('; ');
-            return { index, malformed: `device entry ${index}${typeof serial === 'string' ? ` (serial ${serial})` : ''} does not match schema/manifest.schema.json: ${shown}${schema.length > SHOWN_PROBLEMS ? ` (and ${schema.length - SHOWN_PROBLEMS} more)` : ''}`, problems: [] };
+            const shown = schema
+                .slice(0, SHOWN_PROBLEMS)
+                .map((p) => `${p.path} ${p.message}`)
+                .join('; ');
+            return {
+                index,
+                malformed: `device entry ${index}${typeof serial === 'string' ? ` (serial ${serial})` : ''} does not match schema/manifest.schema.json: ${shown}${schema.length > SHOWN_PROBLEMS ? ` (and ${schema.length - SHOWN_PROBLEMS} more)` : ''}`,
+                problems: []
+            };
         }
         const device = value;
         let problems;
@@ -18991,7 +19116,9 @@ function checkSignerKey(signer, certificates, certOrigin) {
 function checkSignerHash(signer, hash) {
     if (signer.hash === hash)
         return;
-    throw new FleetCaError(`fleet-ca-key: ${signer.description} signs with ${signer.hash ?? 'no digest'}, but the fleet CA's key calls for ${hash ?? 'no digest (Ed25519)'}`, { input: 'fleet-ca-key' });
+    throw new FleetCaError(`fleet-ca-key: ${signer.description} signs with ${signer.hash ?? 'no digest'}, but the fleet CA's key calls for ${hash ?? 'no digest (Ed25519)'}`, {
+        input: 'fleet-ca-key'
+    });
 }
 /** One real signature over fresh bytes, verified with the certificate's public key. */
 async function checkTestSignature(signer, publicKey, hash) {
@@ -19301,7 +19428,9 @@ function checkPublicKey(ref, answer) {
     const key = ref.keyId;
     const usage = answer.KeyUsage;
     if (usage !== 'SIGN_VERIFY') {
-        throw new FleetCaError(`fleet-ca-key ${key}: the KMS key's usage is ${String(usage)}; a fleet CA key must be an asymmetric key with key usage SIGN_VERIFY.`, { input: 'fleet-ca-key' });
+        throw new FleetCaError(`fleet-ca-key ${key}: the KMS key's usage is ${String(usage)}; a fleet CA key must be an asymmetric key with key usage SIGN_VERIFY.`, {
+            input: 'fleet-ca-key'
+        });
     }
     const spec = String(answer.KeySpec ?? answer.CustomerMasterKeySpec);
     const der = answer.PublicKey;
@@ -19475,7 +19604,19 @@ class KmsCalls {
         return new FleetCaError(`${prefix}: ${operation} failed (${name}${status ? `, HTTP ${status}` : ''})${said || `: ${oneLine(messageOf(error))}.`}`, details);
     }
 }
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER']);
+const NETWORK_CODES = new Set([
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'ECONNRESET',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ETIMEDOUT',
+    'EPIPE',
+    'ECONNABORTED',
+    'EPROTO',
+    'ERR_SSL_WRONG_VERSION_NUMBER'
+]);
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN']);
 const TRANSIENT_NAMES = new Set(['KMSInternalException', 'DependencyTimeoutException', 'InternalFailure', 'ServiceUnavailable', 'TimeoutError']);
 function classify(error) {
@@ -20772,12 +20913,20 @@ function issuedFields(line) {
 function writtenFields(line) {
     const c = cursor$2.on(line);
     let serial, certificateSha256, outputPath, sha256;
-    if (c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
-        c.literal(SERIAL) && (serial = c.string()) !== undefined &&
-        c.literal(CERTIFICATE_SHA256) && (certificateSha256 = c.string()) !== undefined &&
-        c.literal(OUTPUT) && (outputPath = c.string()) !== undefined &&
-        c.literal(SIZE) && c.skip() &&
-        c.literal(SHA256) && (sha256 = c.string()) !== undefined &&
+    if (c.literal(WRITTEN) &&
+        c.skip() &&
+        c.literal(AT) &&
+        c.skip() &&
+        c.literal(SERIAL) &&
+        (serial = c.string()) !== undefined &&
+        c.literal(CERTIFICATE_SHA256) &&
+        (certificateSha256 = c.string()) !== undefined &&
+        c.literal(OUTPUT) &&
+        (outputPath = c.string()) !== undefined &&
+        c.literal(SIZE) &&
+        c.skip() &&
+        c.literal(SHA256) &&
+        (sha256 = c.string()) !== undefined &&
         c.literal(OUTPUT_END) // no partition, no bmap: else the parsed record below
     ) {
         return { serial, certificateSha256, path: outputPath, sha256 };
@@ -22831,7 +22980,10 @@ function checkHeader(names, line, rows) {
     if (!names.includes('serial')) {
         const near = names.find((name) => name.toLowerCase().replace(/[\s_-]/g, '') === 'serial');
         const hint = near === undefined ? '' : `; found ${show(near)} (column names are case-sensitive)`;
-        const listed = names.slice(0, 10).map((name) => show(name)).join(', ');
+        const listed = names
+            .slice(0, 10)
+            .map((name) => show(name))
+            .join(', ');
         rows.problem(line, `no "serial" column in the header row (columns: ${listed})${hint}; the first row must name the columns`);
         ok = false;
     }
@@ -22863,7 +23015,10 @@ function firstContentLineAfter(text, line) {
 }
 // Spreadsheets in many locales save "CSV" with ";" (or tabs); take the header's separator.
 function detectDelimiter(text) {
-    const first = text.slice(0, 65536).split('\n').find((l) => l.trim() !== '') ?? '';
+    const first = text
+        .slice(0, 65536)
+        .split('\n')
+        .find((l) => l.trim() !== '') ?? '';
     if (first.includes(','))
         return ',';
     if (first.includes(';'))
@@ -22930,7 +23085,9 @@ function readJson(text, rows) {
     }
     else if (isObject(root) && Object.hasOwn(root, 'devices')) {
         // JSON.parse keeps the last of duplicate keys; so does the scanner.
-        const member = objectMembers(text, start).filter((m) => m.key === 'devices').pop();
+        const member = objectMembers(text, start)
+            .filter((m) => m.key === 'devices')
+            .pop();
         listAt = member?.valueAt ?? start;
         const devices = root.devices;
         if (!Array.isArray(devices)) {
@@ -22952,7 +23109,9 @@ function readJson(text, rows) {
         const line = lines.lineOf(at);
         addJsonRow(item, line, rows, (key) => {
             // Only on errors: find the line of the field inside a multi-line object.
-            const member = objectMembers(text, at).filter((m) => m.key === key).pop();
+            const member = objectMembers(text, at)
+                .filter((m) => m.key === key)
+                .pop();
             return member === undefined ? line : new LineIndex(text).lineOf(member.keyAt);
         });
     });
@@ -23032,16 +23191,10 @@ function kind(value) {
  */
 function describeJsonError(text, error, lines) {
     const raw = error instanceof Error ? error.message : String(error);
-    const base = raw
-        .replace(/ in JSON at position \d+.*$/s, '')
-        .replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
+    const base = raw.replace(/ in JSON at position \d+.*$/s, '').replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
     const lineCol = /\(line (\d+) column (\d+)\)/.exec(raw);
     const position = /at position (\d+)/.exec(raw);
-    let offset = lineCol
-        ? offsetOf(text, Number(lineCol[1]), Number(lineCol[2]))
-        : position
-            ? Number(position[1])
-            : jsonSyntaxErrorOffset(text);
+    let offset = lineCol ? offsetOf(text, Number(lineCol[1]), Number(lineCol[2])) : position ? Number(position[1]) : jsonSyntaxErrorOffset(text);
     if (offset < 0)
         offset = 0;
     // "Unexpected end" belongs to the last line with content, not to trailing blank lines.
@@ -32782,13 +32935,7 @@ function checkCsrFiles(list) {
 function parseDeviceList(text, file, format = manifestFormat(file), options = {}) {
     const rows = new DeviceCollector(file, options);
     const body = stripBom(text);
-    const empty = format === 'csv'
-        ? readCsv(body, rows)
-        : format === 'json'
-            ? readJson(body, rows)
-            : format === 'jsonl'
-                ? readJsonl(body, rows)
-                : readYaml(body, rows);
+    const empty = format === 'csv' ? readCsv(body, rows) : format === 'json' ? readJson(body, rows) : format === 'jsonl' ? readJsonl(body, rows) : readYaml(body, rows);
     const list = rows.finishList(empty);
     for (const warning of rows.warnings)
         options.warn?.(warning, { file });
@@ -32933,29 +33080,65 @@ function issuedText(line) {
     const c = cursor$1.on(line);
     let at, serial, deviceId, serialNumber, sha256, subject, publicKeySha256, notBefore, notAfter, keySource, san;
     let pem;
-    if (!(c.literal(ISSUED) && c.skip() &&
-        c.literal(AT) && isString((at = c.token())) &&
-        c.literal(SERIAL) && isString((serial = c.token())) &&
-        c.literal(BASIS_DEVICE_ID) && isString((deviceId = c.token())) && c.skipRestOfObject() &&
-        c.literal(CERTIFICATE) && isString((serialNumber = c.token())) &&
-        c.literal(SHA256) && isString((sha256 = c.token())) &&
-        c.literal(SUBJECT) && isString((subject = c.token())) &&
-        c.literal(PUBLIC_KEY) && isString((publicKeySha256 = c.token())) &&
-        c.literal(NOT_BEFORE) && isString((notBefore = c.token())) &&
-        c.literal(NOT_AFTER) && isString((notAfter = c.token())) &&
-        c.literal(KEY_SOURCE) && isString((keySource = c.token())) &&
+    if (!(c.literal(ISSUED) &&
+        c.skip() &&
+        c.literal(AT) &&
+        isString((at = c.token())) &&
+        c.literal(SERIAL) &&
+        isString((serial = c.token())) &&
+        c.literal(BASIS_DEVICE_ID) &&
+        isString((deviceId = c.token())) &&
+        c.skipRestOfObject() &&
+        c.literal(CERTIFICATE) &&
+        isString((serialNumber = c.token())) &&
+        c.literal(SHA256) &&
+        isString((sha256 = c.token())) &&
+        c.literal(SUBJECT) &&
+        isString((subject = c.token())) &&
+        c.literal(PUBLIC_KEY) &&
+        isString((publicKeySha256 = c.token())) &&
+        c.literal(NOT_BEFORE) &&
+        isString((notBefore = c.token())) &&
+        c.literal(NOT_AFTER) &&
+        isString((notAfter = c.token())) &&
+        c.literal(KEY_SOURCE) &&
+        isString((keySource = c.token())) &&
         (!c.literal(SAN) || isString((san = c.token()))) &&
-        c.literal(PEM) && (pem = c.string()) !== undefined &&
+        c.literal(PEM) &&
+        (pem = c.string()) !== undefined &&
         c.byte(0x7d))) {
         return undefined;
     }
-    return { serial: valueOf(serial), sha256: valueOf(sha256), at: at, deviceId: deviceId, serialNumber: serialNumber, subject: subject, publicKeySha256: publicKeySha256, notBefore: notBefore, notAfter: notAfter, keySource: keySource, ...(san !== undefined ? { san } : {}), pem, ascii: c.ascii };
+    return {
+        serial: valueOf(serial),
+        sha256: valueOf(sha256),
+        at: at,
+        deviceId: deviceId,
+        serialNumber: serialNumber,
+        subject: subject,
+        publicKeySha256: publicKeySha256,
+        notBefore: notBefore,
+        notAfter: notAfter,
+        keySource: keySource,
+        ...(san !== undefined ? { san } : {}),
+        pem,
+        ascii: c.ascii
+    };
 }
 /** An issued line's certificate SHA-256, read in place; undefined when laid out otherwise. */
 function issuedKey(line) {
     const c = cursor$1.on(line);
-    if (c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && c.skip() &&
-        c.literal(BASIS) && c.skip() && c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256)) {
+    if (c.literal(ISSUED) &&
+        c.skip() &&
+        c.literal(AT) &&
+        c.skip() &&
+        c.literal(SERIAL) &&
+        c.skip() &&
+        c.literal(BASIS) &&
+        c.skip() &&
+        c.literal(CERTIFICATE) &&
+        c.skip() &&
+        c.literal(SHA256)) {
         return c.string();
     }
     return undefined;
@@ -32969,7 +33152,21 @@ function issuedTextOf(record) {
     if (c.san !== undefined && typeof c.san !== 'string')
         return undefined;
     const q = JSON.stringify;
-    return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), ...(c.san !== undefined ? { san: q(c.san) } : {}), pem: c.pem, ascii: false };
+    return {
+        serial: record.serial,
+        sha256: c.sha256,
+        at: q(record.at),
+        deviceId: q(record.basis.deviceId),
+        serialNumber: q(c.serialNumber),
+        subject: q(c.subject),
+        publicKeySha256: q(c.publicKeySha256),
+        notBefore: q(c.notBefore),
+        notAfter: q(c.notAfter),
+        keySource: q(c.keySource),
+        ...(c.san !== undefined ? { san: q(c.san) } : {}),
+        pem: c.pem,
+        ascii: false
+    };
 }
 /** An issued record again, from its text: for the superseded list and the summary's first devices. */
 function issuedRecordOf(text) {
@@ -32996,12 +33193,20 @@ function issuedRecordOf(text) {
 function writtenText(line) {
     const c = cursor$1.on(line);
     let serial, certificateSha256, path, size, sha256;
-    if (!(c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
-        c.literal(SERIAL) && isString((serial = c.token())) &&
-        c.literal(CERTIFICATE_SHA256) && isString((certificateSha256 = c.token())) &&
-        c.literal(OUTPUT) && isString((path = c.token())) &&
-        c.literal(SIZE) && isInteger((size = c.token())) &&
-        c.literal(SHA256) && isString((sha256 = c.token())) &&
+    if (!(c.literal(WRITTEN) &&
+        c.skip() &&
+        c.literal(AT) &&
+        c.skip() &&
+        c.literal(SERIAL) &&
+        isString((serial = c.token())) &&
+        c.literal(CERTIFICATE_SHA256) &&
+        isString((certificateSha256 = c.token())) &&
+        c.literal(OUTPUT) &&
+        isString((path = c.token())) &&
+        c.literal(SIZE) &&
+        isInteger((size = c.token())) &&
+        c.literal(SHA256) &&
+        isString((sha256 = c.token())) &&
         c.literal(FILES))) {
         return undefined;
     }
@@ -33009,11 +33214,16 @@ function writtenText(line) {
     if (!c.byte(0x5d)) {
         do {
             let filePath, mode, owner, fileSha256, fileSize;
-            if (!(c.literal(FILE_PATH) && isString((filePath = c.token())) &&
-                c.literal(MODE) && isStringOrNull((mode = c.token())) &&
-                c.literal(OWNER) && isStringOrNull((owner = c.token())) &&
-                c.literal(SHA256) && isStringOrNull((fileSha256 = c.token())) &&
-                c.literal(SIZE) && isInteger((fileSize = c.token())) &&
+            if (!(c.literal(FILE_PATH) &&
+                isString((filePath = c.token())) &&
+                c.literal(MODE) &&
+                isStringOrNull((mode = c.token())) &&
+                c.literal(OWNER) &&
+                isStringOrNull((owner = c.token())) &&
+                c.literal(SHA256) &&
+                isStringOrNull((fileSha256 = c.token())) &&
+                c.literal(SIZE) &&
+                isInteger((fileSize = c.token())) &&
                 c.literal(SECRET))) {
                 return undefined;
             }
@@ -33135,7 +33345,12 @@ function dirDevice(written) {
         output: { path: valueOf(written.path), sha256: valueOf(written.sha256) },
         files: written.files.map((file) => file.secret
             ? { privateKey: true }
-            : { path: valueOf(file.path), ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false })
+            : {
+                path: valueOf(file.path),
+                ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }),
+                sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256),
+                privateKey: false
+            })
     };
 }
 const cursor = new FieldCursor();
@@ -33182,9 +33397,14 @@ class ActiveCertificates {
 function writtenKey(line) {
     const c = cursor.on(line);
     let serial, certificateSha256;
-    if (c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
-        c.literal(SERIAL) && (serial = c.string()) !== undefined &&
-        c.literal(CERTIFICATE_SHA256) && (certificateSha256 = c.string()) !== undefined) {
+    if (c.literal(WRITTEN) &&
+        c.skip() &&
+        c.literal(AT) &&
+        c.skip() &&
+        c.literal(SERIAL) &&
+        (serial = c.string()) !== undefined &&
+        c.literal(CERTIFICATE_SHA256) &&
+        (certificateSha256 = c.string()) !== undefined) {
         return { serial, certificateSha256 };
     }
     const record = line.record();
@@ -33565,9 +33785,7 @@ function createDevicePool(init, options, warm) {
     // Warm workers of a wrong guess are not needed: stopped in the background.
     if (warm)
         void warm.release();
-    const lanes = threads === 0
-        ? [localLane(full)]
-        : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full));
+    const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full));
     return new LanePool(lanes, options.signer);
 }
 /** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
@@ -33997,7 +34215,9 @@ async function bake(settings, reporter) {
     const manifestSha256 = await sha256File(settings.manifestPath).catch(() => '');
     // Held compactly (a column per property) through the whole run; Device objects are made for the
     // devices being issued only. Also the serials in scope: the review lists theirs as active.
-    const devices = await youngGeneration.holding(() => readDevices(settings, reporter)).catch(async (error) => {
+    const devices = await youngGeneration
+        .holding(() => readDevices(settings, reporter))
+        .catch(async (error) => {
         youngGeneration.stop();
         await warm?.release();
         throw error;
@@ -34550,9 +34770,7 @@ function runIdentity(settings, ca, sink) {
 }
 /** `manifestSha256`: SHA-256 of the device manifest file's bytes (merge refuses shards that differ). */
 function manifestHeader(settings, ca, profile, now, sink, manifestSha256) {
-    const lifetime = profile.lifetime.kind === 'until'
-        ? { kind: 'until', notAfter: profile.lifetime.notAfter.toISOString() }
-        : profile.lifetime;
+    const lifetime = profile.lifetime.kind === 'until' ? { kind: 'until', notAfter: profile.lifetime.notAfter.toISOString() } : profile.lifetime;
     return {
         schemaVersion: MANIFEST_SCHEMA_VERSION,
         tool: { name: 'credbake', version: VERSION },
@@ -34780,17 +34998,22 @@ function expandGlobs(patterns, baseDir) {
             continue;
         const absolute = path.resolve(baseDir, pattern);
         const root = path.parse(absolute).root;
-        const segments = absolute.slice(root.length).split(path.sep).filter((segment) => segment !== '');
+        const segments = absolute
+            .slice(root.length)
+            .split(path.sep)
+            .filter((segment) => segment !== '');
         walk(root, segments, 0, found);
     }
-    return [...found].filter((file) => {
+    return [...found]
+        .filter((file) => {
         try {
             return statSync(file).isFile();
         }
         catch {
             return false;
         }
-    }).sort();
+    })
+        .sort();
 }
 
 // `credbake merge --output-dir DIR MANIFEST...` and the action input `merge`: the shard manifests
@@ -35037,7 +35260,10 @@ async function readShard(file, name) {
     }
     const schemaProblems = validateManifest(value);
     if (schemaProblems.length) {
-        const listed = schemaProblems.slice(0, 3).map((problem) => `${problem.path || '/'} ${problem.message}`).join('; ');
+        const listed = schemaProblems
+            .slice(0, 3)
+            .map((problem) => `${problem.path || '/'} ${problem.message}`)
+            .join('; ');
         return `${name} does not match the manifest schema: ${listed}${schemaProblems.length > 3 ? ` (and ${schemaProblems.length - 3} more)` : ''}`;
     }
     return object;
@@ -35181,9 +35407,7 @@ function sharedFileProblems(shards) {
         return [];
     const problems = [];
     for (const shard of withShared.slice(1)) {
-        const differing = [...new Set([...first.sharedFiles.keys(), ...shard.sharedFiles.keys()])]
-            .filter((file) => first.sharedFiles.get(file) !== shard.sharedFiles.get(file))
-            .sort();
+        const differing = [...new Set([...first.sharedFiles.keys(), ...shard.sharedFiles.keys()])].filter((file) => first.sharedFiles.get(file) !== shard.sharedFiles.get(file)).sort();
         if (differing.length) {
             problems.push(`different installed files ${differing.join(', ')} in ${first.display} and ${shard.display} (another server-ca, gateway-url or credentials-zip?); every shard must be baked with the same settings`);
         }
@@ -35382,7 +35606,7 @@ const INPUTS = [
     {
         name: 'layout',
         default: 'aktualizr',
-        description: 'Files on the device: `aktualizr` (client.pem, pkey.pem, root.crt, gateway.url as aktualizr\'s DeviceCred import reads them) or `flat` (cert.pem, chain.pem, key.pem, ca.pem, gateway.url).'
+        description: "Files on the device: `aktualizr` (client.pem, pkey.pem, root.crt, gateway.url as aktualizr's DeviceCred import reads them) or `flat` (cert.pem, chain.pem, key.pem, ca.pem, gateway.url)."
     },
     { name: 'credentials-dir', default: '/var/sota/import', description: 'Directory on the device that receives the files.' },
     {
@@ -35419,7 +35643,7 @@ const INPUTS = [
     },
     {
         name: 'ostree-os',
-        description: 'The OSTree stateroot (`/ostree/deploy/NAME`) whose /var receives the files when the target partition holds an OSTree sysroot (meta-updater\'s otaroot, Torizon). Needed when the sysroot has several stateroots; the only one is found by itself. With `tar` or `dir` outputs: the files carry sysroot paths (`ostree/deploy/NAME/var/…`, to extract into a mounted otaroot) instead of device paths. credentials-dir must be under /var on OSTree systems.'
+        description: "The OSTree stateroot (`/ostree/deploy/NAME`) whose /var receives the files when the target partition holds an OSTree sysroot (meta-updater's otaroot, Torizon). Needed when the sysroot has several stateroots; the only one is found by itself. With `tar` or `dir` outputs: the files carry sysroot paths (`ostree/deploy/NAME/var/…`, to extract into a mounted otaroot) instead of device paths. credentials-dir must be under /var on OSTree systems."
     },
     {
         name: 'format',
@@ -35709,7 +35933,7 @@ function caCertificatesOfP12(p12, zip) {
     }
     if (!result.ok) {
         const why = /mac verify|invalid password|password/i.test(result.stderr)
-            ? 'it is protected by a password (OTA Connect\'s has none)'
+            ? "it is protected by a password (OTA Connect's has none)"
             : /asn1|decod|header|wrong tag|not enough data/i.test(result.stderr)
                 ? 'it is not a valid PKCS#12 file'
                 : 'openssl could not read it';
@@ -35761,7 +35985,9 @@ function parseSettings(raw, context) {
     const resolvePath = (value) => path.resolve(context.baseDir, value);
     // The action handles merge before settings (src/main.ts); the CLI has its own command for it.
     if (get('merge') !== undefined) {
-        throw new InputError('Input "merge" combines shard manifests instead of baking: run `credbake merge --output-dir DIR MANIFEST...` (the action does so when merge is set).', { input: 'merge' });
+        throw new InputError('Input "merge" combines shard manifests instead of baking: run `credbake merge --output-dir DIR MANIFEST...` (the action does so when merge is set).', {
+            input: 'merge'
+        });
     }
     // What the INPUTS table marks requiredToBake (action.yml cannot: a merge goes without them), in
     // its order, so the first one missing is named.
@@ -35776,9 +36002,7 @@ function parseSettings(raw, context) {
     const credentialsZipValue = get('credentials-zip');
     const credentialsZip = credentialsZipValue === undefined ? undefined : resolvePath(credentialsZipValue);
     // Explicit server-ca and gateway-url win; the zip must supply only what they leave out.
-    const fromZip = credentialsZip === undefined
-        ? undefined
-        : readCredentialsZip(credentialsZip, { serverCa: serverCaValue === undefined, gatewayUrl: get('gateway-url') === undefined });
+    const fromZip = credentialsZip === undefined ? undefined : readCredentialsZip(credentialsZip, { serverCa: serverCaValue === undefined, gatewayUrl: get('gateway-url') === undefined });
     const image = get('image');
     const format = parseFormat(get('format'), image);
     const settings = {
@@ -35865,7 +36089,9 @@ function readKeyReference(value, resolvePath) {
 function readPem(input, value, resolvePath, secret) {
     if (value.includes('-----BEGIN')) {
         if (value.length > INPUT_LIMITS.pem) {
-            throw new InputError(`Input "${input}" holds ${value.length.toLocaleString('en-US')} characters of text; PEM inputs may be at most ${formatSize(INPUT_LIMITS.pem)}.`, { input });
+            throw new InputError(`Input "${input}" holds ${value.length.toLocaleString('en-US')} characters of text; PEM inputs may be at most ${formatSize(INPUT_LIMITS.pem)}.`, {
+                input
+            });
         }
         return { input, text: value, origin: `input ${input}` };
     }
@@ -35995,7 +36221,9 @@ function parseLifetime(validityDays, notAfter) {
     const given = validityDays ?? defaultOf('validity-days');
     const days = Number(given);
     if (!/^\d+$/.test(given) || !Number.isSafeInteger(days) || days < 1 || days > MAX_VALIDITY_DAYS) {
-        throw new InputError(`Input "validity-days" must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}; got "${validityDays}". For no expiry use not-after: never.`, { input: 'validity-days' });
+        throw new InputError(`Input "validity-days" must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}; got "${validityDays}". For no expiry use not-after: never.`, {
+            input: 'validity-days'
+        });
     }
     return { kind: 'days', days };
 }
@@ -36059,11 +36287,15 @@ function parsePartitionSelector(value) {
     const match = /^(label|name)=(.+)$/.exec(value);
     if (match)
         return { kind: match[1], value: match[2] };
-    throw new InputError(`Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`, { input: 'partition' });
+    throw new InputError(`Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`, {
+        input: 'partition'
+    });
 }
 function parseOstreeOs(value) {
     if (!isStaterootName(value)) {
-        throw new InputError(`Input "ostree-os" must name an OSTree stateroot (the NAME of /ostree/deploy/NAME: letters, digits, . _ + -); got ${JSON.stringify(value)}.`, { input: 'ostree-os' });
+        throw new InputError(`Input "ostree-os" must name an OSTree stateroot (the NAME of /ostree/deploy/NAME: letters, digits, . _ + -); got ${JSON.stringify(value)}.`, {
+            input: 'ostree-os'
+        });
     }
     return value;
 }
@@ -36248,7 +36480,9 @@ async function runMerge(raw, workspace) {
         warn(`Input "merge" is set, so nothing is baked: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored.`);
     const manifests = expandGlobs(raw.merge, workspace);
     if (!manifests.length) {
-        throw new InputError(`Input "merge": ${JSON.stringify(raw.merge.trim())} matches no file in ${workspace}; give the shard manifests, e.g. shards/*/credbake-manifest.json.`, { input: 'merge' });
+        throw new InputError(`Input "merge": ${JSON.stringify(raw.merge.trim())} matches no file in ${workspace}; give the shard manifests, e.g. shards/*/credbake-manifest.json.`, {
+            input: 'merge'
+        });
     }
     say(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`);
     const result = await mergeShards({
@@ -36350,7 +36584,9 @@ async function writeBundle(opts) {
         throw new ImageError(`Cannot read ${opts.image}: ${messageOf(error)}`, { file: opts.image, cause: error });
     }
     if (partition.start + partition.size > imageSize) {
-        throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, { file: opts.image });
+        throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, {
+            file: opts.image
+        });
     }
     // The tools write where each file is stored in the partition (an OSTree sysroot path where the
     // bundle gives one); the result names both that and the device path.
@@ -36742,7 +36978,9 @@ class ImageSink {
             const copier = await ImageCopier.open(prepared.path, { ...(prepared.map ? { map: prepared.map } : {}), cacheLimit: imageCacheLimit() });
             const baseSha256 = compressedSha256 ?? copier.sha256 ?? (await sha256File(prepared.path));
             const sharesPrefix = settings.format === 'image' && settings.compress === 'none';
-            const hasher = createFileHasher({ prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 }, HASH_THREADS, { bmap: settings.bmap });
+            const hasher = createFileHasher({ prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 }, HASH_THREADS, {
+                bmap: settings.bmap
+            });
             const described = `${partition.number}${settings.partition ? ` (${settings.partition.kind === 'number' ? 'number' : `${settings.partition.kind}=${settings.partition.value}`})` : ''}`;
             context.reporter.info(`Base image ${image}: writing into ${describePartition(partition)}, ${partition.fileSystem.type}`);
             for (const note of findings.notes)
@@ -36795,10 +37033,7 @@ class ImageSink {
             if (this.settings.compress !== 'none') {
                 // The bmap describes the uncompressed image (bmaptool decompresses, then maps): read on a
                 // hashing thread while the compressor reads the same, freshly written, file.
-                const [mapped] = await Promise.all([
-                    this.settings.bmap ? this.hasher.hashFile(work, { bmap: true }) : undefined,
-                    compressFile(work, packed, this.settings.compress)
-                ]);
+                const [mapped] = await Promise.all([this.settings.bmap ? this.hasher.hashFile(work, { bmap: true }) : undefined, compressFile(work, packed, this.settings.compress)]);
                 map = mapped?.bmap;
                 await rm$1(work, { force: true });
                 final = packed;

@@ -86,7 +86,9 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
   if (ignored.length) warn(`Input "merge" is set, so nothing is baked: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored.`)
   const manifests = expandGlobs(raw.merge!, workspace)
   if (!manifests.length) {
-    throw new InputError(`Input "merge": ${JSON.stringify(raw.merge!.trim())} matches no file in ${workspace}; give the shard manifests, e.g. shards/*/credbake-manifest.json.`, { input: 'merge' })
+    throw new InputError(`Input "merge": ${JSON.stringify(raw.merge!.trim())} matches no file in ${workspace}; give the shard manifests, e.g. shards/*/credbake-manifest.json.`, {
+      input: 'merge'
+    })
   }
   say(`Merging ${manifests.length} shard manifests: ${manifests.map((file) => path.relative(workspace, file) || file).join(', ')}`)
   const result = await mergeShards({

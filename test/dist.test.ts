@@ -73,7 +73,15 @@ describe('dist/', () => {
       expect(file.bytes.equals(committed), `dist/${name} is stale: run npm run bundle and commit dist/`).toBe(true)
     }
     // The files a runner needs: a build that stops emitting one must fail here too.
-    expect([...fresh.keys()]).toEqual(expect.arrayContaining(['index.js', 'cli.js', 'device-worker.js', 'aws-kms.js', ...(process.platform === 'linux' && process.arch === 'x64' ? ['native/linux-x64/pkcs11.node'] : [])]))
+    expect([...fresh.keys()]).toEqual(
+      expect.arrayContaining([
+        'index.js',
+        'cli.js',
+        'device-worker.js',
+        'aws-kms.js',
+        ...(process.platform === 'linux' && process.arch === 'x64' ? ['native/linux-x64/pkcs11.node'] : [])
+      ])
+    )
   })
 
   it('the AWS SDK is in dist/aws-kms.js alone, which holds nothing of credbake but its entry; no unused undici', () => {
@@ -88,7 +96,10 @@ describe('dist/', () => {
       expect(modules).not.toContain('src/signer/awskms-sdk.ts')
       expect(modules).toContain('src/errors.ts')
       // @actions/http-client's undici and tunnel are unused (rollup.config.js): not parsed at every start.
-      expect(modules.filter((id) => /node_modules\/(undici|tunnel)\//.test(id)), `${main} holds undici or tunnel`).toEqual([])
+      expect(
+        modules.filter((id) => /node_modules\/(undici|tunnel)\//.test(id)),
+        `${main} holds undici or tunnel`
+      ).toEqual([])
       // The SDK is loaded from beside the bundle, by a dynamic import only.
       const code = bytes.toString('utf8')
       expect(code).toContain("import('./aws-kms.js')")

@@ -58,10 +58,7 @@ export function buildBundle(credential: IssuedCredential, options: BundleOptions
  * server that trusts only the fleet root accepts the device. Self-signed roots are left out: the
  * server already has them, and RFC 8446 lets a peer omit the trust anchor.
  */
-export function chainFor(ca: { pem: string; chainPems: string[]; isIntermediate: boolean }): Pick<
-  BundleOptions,
-  'signingCaPem' | 'chainPems'
-> {
+export function chainFor(ca: { pem: string; chainPems: string[]; isIntermediate: boolean }): Pick<BundleOptions, 'signingCaPem' | 'chainPems'> {
   if (!ca.isIntermediate) return { chainPems: [] }
   return { signingCaPem: ca.pem, chainPems: ca.chainPems.filter((pem) => !isSelfSigned(pem)) }
 }

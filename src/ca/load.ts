@@ -166,8 +166,7 @@ function parseCertificate(block: PemBlock, index: number, source: PemSource): Pa
     const offset = fields[0]?.tag === 0xa0 ? 1 : 0
     const [issuer, , subject, spki] = fields.slice(offset + 2)
     if (!issuer || !subject || !spki || issuer.tag !== TAG.sequence || subject.tag !== TAG.sequence) throw new Error('malformed TBSCertificate')
-    const extension = (oid: string): ArrayBuffer | undefined =>
-      asn1.tbsCertificate.extensions?.find((candidate) => candidate.extnID === oid)?.extnValue.buffer
+    const extension = (oid: string): ArrayBuffer | undefined => asn1.tbsCertificate.extensions?.find((candidate) => candidate.extnID === oid)?.extnValue.buffer
     const decode = <T>(oid: string, type: new () => T, name: string): T | undefined => {
       const value = extension(oid)
       if (value === undefined) return undefined

@@ -60,8 +60,7 @@ export function cliReporter(out: Console): Reporter & { end(): void } {
   }
   return {
     info: (message) => say(`${reporterText(message)}\n`),
-    warning: (message, where) =>
-      say(`${reporterText(`warning: ${where?.file ? `${where.file}${where.line ? `:${where.line}` : ''}: ` : ''}${message}`)}\n`),
+    warning: (message, where) => say(`${reporterText(`warning: ${where?.file ? `${where.file}${where.line ? `:${where.line}` : ''}: ` : ''}${message}`)}\n`),
     progress,
     end: progress.end
   }

@@ -40,7 +40,8 @@ export async function verifyCommand(args: string[], out: Console): Promise<numbe
   if (!trust) throw new InputError('verify needs --fleet-ca-cert TRUST (the CA certificate the device certificates must chain to)', { input: 'fleet-ca-cert' })
   const concurrencyText = parsed.values.concurrency
   const concurrency = concurrencyText === undefined ? 0 : Number(concurrencyText)
-  if (!Number.isInteger(concurrency) || concurrency < 0) throw new InputError(`--concurrency must be a whole number of threads, 0 for one per core (got "${concurrencyText}")`, { input: 'concurrency' })
+  if (!Number.isInteger(concurrency) || concurrency < 0)
+    throw new InputError(`--concurrency must be a whole number of threads, 0 for one per core (got "${concurrencyText}")`, { input: 'concurrency' })
   const json = parsed.values.json === 'true'
 
   const live = out.stderrIsTTY === true

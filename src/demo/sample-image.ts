@@ -71,18 +71,7 @@ export async function buildSampleImage(file: string, workDir: string): Promise<v
         ''
       ].join('\n')
     )
-    await tool('mkfs.ext4', [
-      '-q',
-      '-F',
-      '-L',
-      'rootfs',
-      '-d',
-      tree,
-      '-E',
-      `offset=${ROOT.startMiB * MIB}`,
-      file,
-      `${ROOT.sizeMiB}M`
-    ])
+    await tool('mkfs.ext4', ['-q', '-F', '-L', 'rootfs', '-d', tree, '-E', `offset=${ROOT.startMiB * MIB}`, file, `${ROOT.sizeMiB}M`])
   } finally {
     await rm(tree, { recursive: true, force: true })
   }

@@ -24,7 +24,9 @@ export function createThrowawayCa(now = new Date(), days = 3650): ThrowawayCa {
   if ('unsupported' in facts) throw new Error(facts.unsupported)
   const spki = publicKey.export({ type: 'spki', format: 'der' })
   // SKI method 1 (RFC 5280 §4.2.1.2): SHA-1 of the subjectPublicKey bits, the last 65 bytes of a P-256 SPKI.
-  const keyId = createHash('sha1').update(spki.subarray(spki.length - 65)).digest()
+  const keyId = createHash('sha1')
+    .update(spki.subarray(spki.length - 65))
+    .digest()
   const name = sequence(
     setOf([sequence(oid(OIDS.commonName), tlv(TAG.utf8String, Buffer.from('credbake DEMO fleet root - NOT FOR PRODUCTION')))]),
     setOf([sequence(oid(OIDS.organization), tlv(TAG.utf8String, Buffer.from('credbake demo')))])

@@ -167,9 +167,7 @@ export function renderBmap(summary: BmapSummary): string {
     '    <!-- The block map: ranges of blocks (first-last, inclusive) or single blocks; the',
     "         'chksum' attribute is the SHA-256 of the range's bytes. -->",
     '    <BlockMap>',
-    ...summary.ranges.map(
-      (range) => `        <Range chksum="${range.sha256}"> ${range.first === range.last ? `${range.first}` : `${range.first}-${range.last}`} </Range>`
-    ),
+    ...summary.ranges.map((range) => `        <Range chksum="${range.sha256}"> ${range.first === range.last ? `${range.first}` : `${range.first}-${range.last}`} </Range>`),
     '    </BlockMap>',
     '</bmap>',
     ''

@@ -60,7 +60,11 @@ function toolOutput(tool: string, args: string[], what: string): ToolStream {
   })
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'ENOENT' ? new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error }) : new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error }))
+      reject(
+        error.code === 'ENOENT'
+          ? new ToolError(`${tool} was not found on PATH. ${installHint(tool)}`, { cause: error })
+          : new ToolError(`Cannot run ${tool}: ${error.message}`, { cause: error })
+      )
     })
     child.on('close', (code, signal) => {
       if (code === 0) resolve()

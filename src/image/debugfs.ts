@@ -78,9 +78,10 @@ async function unsupportedFeatureError(opts: ExtWriteOptions, banner: string | u
     const sb = await readSuperblock(opts.image, opts.offset)
     const all = extFeatureNames(sb.readUInt32LE(0x5c), sb.readUInt32LE(0x60), sb.readUInt32LE(0x64))
     const blamed = all.filter((f) => /^(incompat|ro_compat|compat)_0x/.test(f) || (EXT_FEATURE_SINCE[f] !== undefined && !versionAtLeast(version, EXT_FEATURE_SINCE[f])))
-    named = blamed.length > 0
-      ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
-      : ` The file system's features: ${all.join(', ')}.`
+    named =
+      blamed.length > 0
+        ? ` Features it does not know: ${blamed.map((f) => (EXT_FEATURE_SINCE[f] ? `${f} (needs e2fsprogs >= ${EXT_FEATURE_SINCE[f]})` : f)).join(', ')}.`
+        : ` The file system's features: ${all.join(', ')}.`
   } catch {
     // keep the message without feature names
   }
@@ -136,7 +137,13 @@ function parseStat(text: string): StatInfo | null {
 }
 
 /** Run debugfs read-only with a script; returns per-command output sections. */
-async function runScript(opts: ExtWriteOptions, work: string, name: string, commands: string[], write: boolean): Promise<{ outputs: string[]; banner: string | undefined; errors: string[] }> {
+async function runScript(
+  opts: ExtWriteOptions,
+  work: string,
+  name: string,
+  commands: string[],
+  write: boolean
+): Promise<{ outputs: string[]; banner: string | undefined; errors: string[] }> {
   const script = path.join(work, name)
   await writeFile(script, `${commands.join('\n')}\n`, { mode: 0o600 })
   const args = write ? ['-w', '-f', script, target(opts.image, opts.offset)] : ['-f', script, target(opts.image, opts.offset)]
@@ -150,12 +157,19 @@ async function runScript(opts: ExtWriteOptions, work: string, name: string, comm
 async function probe(opts: ExtWriteOptions, work: string, paths: string[], cache: Map<string, DirState>): Promise<void> {
   const missing = paths.filter((p) => !cache.has(p))
   if (missing.length === 0) return
-  const { outputs, banner, errors } = await runScript(opts, work, 'probe.debugfs', missing.map((p) => `stat ${q(p)}`), false)
+  const { outputs, banner, errors } = await runScript(
+    opts,
+    work,
+    'probe.debugfs',
+    missing.map((p) => `stat ${q(p)}`),
+    false
+  )
   // Paths that do not exist (or sit below a file) are expected answers here; the caller turns
   // an ancestor that is a file into a clear error.
   const real = errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l))
   if (real.length > 0) throw await failure(opts, banner, real, 'checking which directories exist')
-  if (outputs.length !== missing.length) throw new ToolError(`debugfs answered ${outputs.length} of ${missing.length} stat commands while checking ${opts.partition}; its output: ${outputs.join(' | ').slice(0, 500)}`)
+  if (outputs.length !== missing.length)
+    throw new ToolError(`debugfs answered ${outputs.length} of ${missing.length} stat commands while checking ${opts.partition}; its output: ${outputs.join(' | ').slice(0, 500)}`)
   missing.forEach((p, i) => {
     const stat = parseStat(outputs[i]!)
     if (!stat) cache.set(p, { kind: 'missing' })
@@ -221,7 +235,8 @@ export async function readExtFiles(
     const read = await runScript(options, work, 'read.debugfs', commands, false)
     const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l))
     if (hard.length > 0) throw await failure(options, read.banner, hard, 'reading')
-    if (read.outputs.length !== commands.length) throw new ToolError(`debugfs answered ${read.outputs.length} of ${commands.length} commands while reading ${opts.partition} of ${opts.image}`)
+    if (read.outputs.length !== commands.length)
+      throw new ToolError(`debugfs answered ${read.outputs.length} of ${commands.length} commands while reading ${opts.partition} of ${opts.image}`)
     const files = await collectReadBack(read.outputs, paths, work)
     const listings = new Map<string, string[] | null>()
     dirs.forEach((dir, i) => {
@@ -276,10 +291,17 @@ export async function listExtDirs(opts: ExtReadOptions, dirs: readonly string[])
   const work = await mkdtemp(path.join(opts.tempDir, 'debugfs-'))
   const options = { ...opts, files: [] }
   try {
-    const read = await runScript(options, work, 'list.debugfs', dirs.map((d) => `ls -p ${q(d)}`), false)
+    const read = await runScript(
+      options,
+      work,
+      'list.debugfs',
+      dirs.map((d) => `ls -p ${q(d)}`),
+      false
+    )
     const hard = read.errors.filter((l) => !/File not found by ext2_lookup|Ext2 inode is not a directory/.test(l))
     if (hard.length > 0) throw await failure(options, read.banner, hard, 'listing folders')
-    if (read.outputs.length !== dirs.length) throw new ToolError(`debugfs answered ${read.outputs.length} of ${dirs.length} commands while listing ${opts.partition} of ${opts.image}`)
+    if (read.outputs.length !== dirs.length)
+      throw new ToolError(`debugfs answered ${read.outputs.length} of ${dirs.length} commands while listing ${opts.partition} of ${opts.image}`)
     dirs.forEach((dir, i) => listings.set(dir, parseListing(read.outputs[i]!)))
     return listings
   } finally {
@@ -300,7 +322,9 @@ export async function writeExtFiles(opts: ExtWriteOptions): Promise<InstalledFil
   }
   const incompat = sb.readUInt32LE(0x60)
   if (incompat & EXT_INCOMPAT_RECOVER) {
-    throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, { file: opts.image })
+    throw new ImageError(`The ext file system in ${opts.partition} was not cleanly unmounted (its journal needs recovery). Run e2fsck -fy on it when building the image.`, {
+      file: opts.image
+    })
   }
   if (incompat & EXT_INCOMPAT_JOURNAL_DEV) {
     throw new ImageError(`${opts.partition} is an external ext journal device, not a file system; select the file-system partition.`, { input: 'partition', file: opts.image })
@@ -314,12 +338,17 @@ export async function writeExtFiles(opts: ExtWriteOptions): Promise<InstalledFil
     for (const dir of dirs) {
       const state = cache.get(dir)!
       if (state.kind === 'symlink') {
-        throw new ImageError(`${dir} is a symbolic link to ${state.target} in ${opts.partition}; debugfs does not follow links, so point the credentials directory at the real path.`, { input: 'credentials-dir', file: opts.image })
+        throw new ImageError(
+          `${dir} is a symbolic link to ${state.target} in ${opts.partition}; debugfs does not follow links, so point the credentials directory at the real path.`,
+          { input: 'credentials-dir', file: opts.image }
+        )
       }
-      if (state.kind === 'file') throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image })
+      if (state.kind === 'file')
+        throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image })
     }
     for (const file of opts.files) {
-      if (cache.get(file.path)!.kind === 'dir') throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image })
+      if (cache.get(file.path)!.kind === 'dir')
+        throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image })
     }
 
     // One write run: directories parents-first, then for each file rm (if present), write, sif.
@@ -344,7 +373,13 @@ export async function writeExtFiles(opts: ExtWriteOptions): Promise<InstalledFil
     }
     // Read-back: stat for mode/owner/size, dump for the bytes.
     const createdDirs = dirs.filter((d) => cache.get(d)!.kind === 'missing')
-    const readCommands = [...createdDirs.map((d) => `stat ${q(d)}`), ...(await readBackCommands(opts.files.map((f) => f.path), work))]
+    const readCommands = [
+      ...createdDirs.map((d) => `stat ${q(d)}`),
+      ...(await readBackCommands(
+        opts.files.map((f) => f.path),
+        work
+      ))
+    ]
     // A path missing on read-back is a mismatch reported per file below, not a tool failure.
     const notFound = (l: string): boolean => /File not found by ext2_lookup/.test(l)
     let read: { outputs: string[]; banner: string | undefined; errors: string[] }
@@ -374,7 +409,11 @@ export async function writeExtFiles(opts: ExtWriteOptions): Promise<InstalledFil
       if ((stat.mode & 0o7777) !== dirMode || stat.uid !== 0 || stat.gid !== 0) throw verifyError(`directory ${dir} has mode ${octal(stat.mode)} owner ${stat.uid}:${stat.gid}`)
     })
     const installed: InstalledFile[] = []
-    const back = await collectReadBack(read.outputs.slice(createdDirs.length), opts.files.map((f) => f.path), work)
+    const back = await collectReadBack(
+      read.outputs.slice(createdDirs.length),
+      opts.files.map((f) => f.path),
+      work
+    )
     for (const [i, file] of opts.files.entries()) {
       const stat = back[i]
       if (!stat || stat.type !== 'regular') throw verifyError(`${file.path} is missing or not a regular file`)

@@ -57,7 +57,10 @@ export function runTool(tool: string, args: string[], options: RunOptions = {}):
 
 /** Non-empty lines of a tool's text output. */
 export function lines(text: string): string[] {
-  return text.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== '')
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== '')
 }
 
 /**

@@ -47,19 +47,55 @@ export function isFat(type: FileSystemType): type is 'fat12' | 'fat16' | 'fat32'
 
 // ext feature bits (include/linux/ext2_fs.h in e2fsprogs).
 const COMPAT: Record<number, string> = {
-  0x1: 'dir_prealloc', 0x2: 'imagic_inodes', 0x4: 'has_journal', 0x8: 'ext_attr', 0x10: 'resize_inode',
-  0x20: 'dir_index', 0x40: 'lazy_bg', 0x100: 'snapshot_bitmap', 0x200: 'sparse_super2', 0x400: 'fast_commit',
-  0x800: 'stable_inodes', 0x1000: 'orphan_file'
+  0x1: 'dir_prealloc',
+  0x2: 'imagic_inodes',
+  0x4: 'has_journal',
+  0x8: 'ext_attr',
+  0x10: 'resize_inode',
+  0x20: 'dir_index',
+  0x40: 'lazy_bg',
+  0x100: 'snapshot_bitmap',
+  0x200: 'sparse_super2',
+  0x400: 'fast_commit',
+  0x800: 'stable_inodes',
+  0x1000: 'orphan_file'
 }
 const RO_COMPAT: Record<number, string> = {
-  0x1: 'sparse_super', 0x2: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
-  0x40: 'extra_isize', 0x80: 'snapshot', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica',
-  0x1000: 'read-only', 0x2000: 'project', 0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present'
+  0x1: 'sparse_super',
+  0x2: 'large_file',
+  0x4: 'btree_dir',
+  0x8: 'huge_file',
+  0x10: 'uninit_bg',
+  0x20: 'dir_nlink',
+  0x40: 'extra_isize',
+  0x80: 'snapshot',
+  0x100: 'quota',
+  0x200: 'bigalloc',
+  0x400: 'metadata_csum',
+  0x800: 'replica',
+  0x1000: 'read-only',
+  0x2000: 'project',
+  0x4000: 'shared_blocks',
+  0x8000: 'verity',
+  0x10000: 'orphan_present'
 }
 const INCOMPAT: Record<number, string> = {
-  0x1: 'compression', 0x2: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg', 0x40: 'extent',
-  0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata', 0x2000: 'metadata_csum_seed',
-  0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold'
+  0x1: 'compression',
+  0x2: 'filetype',
+  0x4: 'needs_recovery',
+  0x8: 'journal_dev',
+  0x10: 'meta_bg',
+  0x40: 'extent',
+  0x80: '64bit',
+  0x100: 'mmp',
+  0x200: 'flex_bg',
+  0x400: 'ea_inode',
+  0x1000: 'dirdata',
+  0x2000: 'metadata_csum_seed',
+  0x4000: 'large_dir',
+  0x8000: 'inline_data',
+  0x10000: 'encrypt',
+  0x20000: 'casefold'
 }
 
 export const EXT_INCOMPAT_RECOVER = 0x4
@@ -76,11 +112,7 @@ function featureNames(bits: number, names: Record<number, string>, kind: string)
 
 /** Names of the features in `ext` (all three sets) that are incompatible or read-only compatible. */
 export function extFeatureNames(compat: number, incompat: number, roCompat: number): string[] {
-  return [
-    ...featureNames(compat, COMPAT, 'compat'),
-    ...featureNames(incompat >>> 0, INCOMPAT, 'incompat'),
-    ...featureNames(roCompat >>> 0, RO_COMPAT, 'ro_compat')
-  ]
+  return [...featureNames(compat, COMPAT, 'compat'), ...featureNames(incompat >>> 0, INCOMPAT, 'incompat'), ...featureNames(roCompat >>> 0, RO_COMPAT, 'ro_compat')]
 }
 
 /**
@@ -178,7 +210,13 @@ function parseBpb(boot: Buffer): Bpb | null {
   const fatSize = isFat32Layout ? boot.readUInt32LE(36) : fatSize16
   if (totalSectors === 0 || fatSize === 0) return null
   return {
-    bytesPerSector, sectorsPerCluster, reserved, fats, rootEntries, totalSectors, fatSize,
+    bytesPerSector,
+    sectorsPerCluster,
+    reserved,
+    fats,
+    rootEntries,
+    totalSectors,
+    fatSize,
     rootCluster: isFat32Layout ? boot.readUInt32LE(44) : 0,
     isFat32Layout
   }
@@ -192,7 +230,13 @@ function volumeLabelEntry(dir: Buffer): string | null | undefined {
     if (first === 0xe5) continue // deleted
     const attr = dir[at + 11]!
     if (attr === 0x0f) continue // long-name part
-    if ((attr & 0x08) !== 0) return dir.subarray(at, at + 11).toString('latin1').trimEnd() || null
+    if ((attr & 0x08) !== 0)
+      return (
+        dir
+          .subarray(at, at + 11)
+          .toString('latin1')
+          .trimEnd() || null
+      )
   }
   return undefined // not found in this piece; the caller may read on
 }
@@ -211,7 +255,12 @@ async function probeFat(handle: FileHandle, start: number, boot: Buffer): Promis
   const type: FileSystemType = bpb.isFat32Layout ? 'fat32' : clusters < 4085 ? 'fat12' : 'fat16'
   const ext = type === 'fat32' ? 28 : 0 // FAT32 extended BPB fields sit 28 bytes further on
   const hasExtBoot = boot[38 + ext] === 0x29
-  const bpbLabel = hasExtBoot ? boot.subarray(43 + ext, 54 + ext).toString('latin1').trimEnd() : ''
+  const bpbLabel = hasExtBoot
+    ? boot
+        .subarray(43 + ext, 54 + ext)
+        .toString('latin1')
+        .trimEnd()
+    : ''
   const serial = hasExtBoot ? boot.readUInt32LE(39 + ext) : null
 
   // The root directory's volume-label entry is what tools show (and what mlabel / Windows change).

@@ -33,11 +33,14 @@ async function mtool(opts: FatReadOptions, tool: string, args: string[]): Promis
 function failure(opts: FatReadOptions, tool: string, result: ToolResult, stage: string, extra: string[] = []): Error {
   const text = [...lines(result.stderr), ...extra].slice(0, 5).join('; ') || `exit code ${result.code}`
   if (/Disk full|No free space|No space left/i.test(text)) {
-    return new OutputError(`Device ${opts.serial}: ${opts.partition} is too full for the credentials (${tool}: ${text}). Free space in that file system or make the partition larger in the base image.`, {
-      input: 'partition',
-      serial: opts.serial,
-      file: opts.image
-    })
+    return new OutputError(
+      `Device ${opts.serial}: ${opts.partition} is too full for the credentials (${tool}: ${text}). Free space in that file system or make the partition larger in the base image.`,
+      {
+        input: 'partition',
+        serial: opts.serial,
+        file: opts.image
+      }
+    )
   }
   if (/Can't open|Cannot initialize|init: |not a FAT|Bad/i.test(text) && stage === 'listing') {
     return new ImageError(`mtools cannot open the FAT file system in ${opts.partition} of ${opts.image}: ${text}`, { file: opts.image })
@@ -63,7 +66,12 @@ export async function listFat(opts: FatReadOptions, dirs: readonly string[]): Pr
   const notFound = /File "::(.*)" not found/
   const other = lines(result.stderr).filter((l) => !notFound.test(l))
   if (other.length > 0) throw failure(opts, 'mdir', result, 'listing')
-  const missing = new Set(lines(result.stderr).map((l) => notFound.exec(l)?.[1]).filter((d): d is string => d !== undefined).map(key))
+  const missing = new Set(
+    lines(result.stderr)
+      .map((l) => notFound.exec(l)?.[1])
+      .filter((d): d is string => d !== undefined)
+      .map(key)
+  )
   const listed = new Map<string, { state: DirState; path: string }>()
   for (const line of lines(result.stdout.toString('latin1'))) {
     if (!line.startsWith('::/')) continue
@@ -106,7 +114,11 @@ export async function readFatFiles(
   const listings = new Map<string, string[] | null>()
   for (const dir of dirs) {
     if (missing.has(key(dir))) listings.set(dir, null)
-    else listings.set(dir, [...listed.values()].filter((e) => key(path.posix.dirname(e.path)) === key(dir)).map((e) => path.posix.basename(e.path)))
+    else
+      listings.set(
+        dir,
+        [...listed.values()].filter((e) => key(path.posix.dirname(e.path)) === key(dir)).map((e) => path.posix.basename(e.path))
+      )
   }
   const files: Array<Buffer | null> = paths.map(() => null)
   const work = await mkdtemp(path.join(opts.tempDir, 'mtools-'))
@@ -117,7 +129,12 @@ export async function readFatFiles(
       if (present.length === 0) continue
       const backDir = path.join(work, `r${g++}`)
       await mkdir(backDir, { mode: 0o700 })
-      const bytes = await copyOutFat(opts, present.map(({ p }) => p), backDir, 'reading')
+      const bytes = await copyOutFat(
+        opts,
+        present.map(({ p }) => p),
+        backDir,
+        'reading'
+      )
       present.forEach(({ i }, n) => (files[i] = bytes[n] ?? null))
       await rm(backDir, { recursive: true, force: true })
     }
@@ -142,10 +159,12 @@ export async function writeFatFiles(opts: FatWriteOptions): Promise<InstalledFil
     const dirs = ancestorDirs(opts.files.map((f) => f.path))
     await probe(opts, [...dirs, ...opts.files.map((f) => f.path)], cache)
     for (const dir of dirs) {
-      if (cache.get(key(dir))!.kind === 'file') throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image })
+      if (cache.get(key(dir))!.kind === 'file')
+        throw new ImageError(`${dir} exists in ${opts.partition} but is not a directory; choose another credentials directory.`, { input: 'credentials-dir', file: opts.image })
     }
     for (const file of opts.files) {
-      if (cache.get(key(file.path))!.kind === 'dir') throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image })
+      if (cache.get(key(file.path))!.kind === 'dir')
+        throw new ImageError(`${file.path} is a directory in ${opts.partition}; a credential file cannot replace it.`, { input: 'credentials-dir', file: opts.image })
     }
 
     const missing = dirs.filter((d) => cache.get(key(d))!.kind === 'missing')
@@ -180,11 +199,18 @@ export async function writeFatFiles(opts: FatWriteOptions): Promise<InstalledFil
     for (const members of groups.values()) {
       const backDir = path.join(work, `r${g++}`)
       await mkdir(backDir, { mode: 0o700 })
-      const back = await copyOutFat(opts, members.map(({ file }) => file.path), backDir)
+      const back = await copyOutFat(
+        opts,
+        members.map(({ file }) => file.path),
+        backDir
+      )
       for (const [n, { file, index }] of members.entries()) {
         const bytes = back[n] ?? null
         if (!bytes || !bytes.equals(file.content)) {
-          throw new ToolError(`Device ${opts.serial}: read-back of ${file.path} from ${opts.partition} failed: the file is missing or differs. mtools reported success but the image does not hold what was written.`, { serial: opts.serial })
+          throw new ToolError(
+            `Device ${opts.serial}: read-back of ${file.path} from ${opts.partition} failed: the file is missing or differs. mtools reported success but the image does not hold what was written.`,
+            { serial: opts.serial }
+          )
         }
         installed[index] = { path: file.path, mode: null, owner: null, sha256: file.secret ? null : sha256Hex(file.content), size: file.content.length, secret: file.secret }
       }

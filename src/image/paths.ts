@@ -14,14 +14,11 @@ export function checkDevicePaths(files: BundleFile[]): void {
   const seen = new Set<string>()
   for (const file of files) {
     const p = file.path
-    const bad =
-      !p.startsWith('/') ||
-      p === '/' ||
-      p.endsWith('/') ||
-      path.posix.normalize(p) !== p ||
-      p.split('/').includes('..') ||
-      /["\\\u0000-\u001f\u007f]/.test(p)
-    if (bad) throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, { input: 'credentials-dir' })
+    const bad = !p.startsWith('/') || p === '/' || p.endsWith('/') || path.posix.normalize(p) !== p || p.split('/').includes('..') || /["\\\u0000-\u001f\u007f]/.test(p)
+    if (bad)
+      throw new ImageError(`Cannot write ${JSON.stringify(p)} into an image: device paths must be absolute, normalized, and free of quotes, backslashes and control characters.`, {
+        input: 'credentials-dir'
+      })
     if (seen.has(p)) throw new ImageError(`The bundle holds ${p} twice.`, { input: 'credentials-dir' })
     seen.add(p)
   }

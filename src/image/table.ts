@@ -51,9 +51,22 @@ export interface ReadLayoutOptions {
 }
 
 const MBR_TYPES: Record<number, string> = {
-  0x01: 'FAT12', 0x04: 'FAT16 <32M', 0x05: 'Extended', 0x06: 'FAT16', 0x07: 'HPFS/NTFS/exFAT', 0x0b: 'W95 FAT32',
-  0x0c: 'W95 FAT32 (LBA)', 0x0e: 'W95 FAT16 (LBA)', 0x0f: "W95 Ext'd (LBA)", 0x82: 'Linux swap', 0x83: 'Linux',
-  0x85: 'Linux extended', 0x8e: 'Linux LVM', 0xda: 'Non-FS data', 0xee: 'GPT', 0xef: 'EFI (FAT-12/16/32)',
+  0x01: 'FAT12',
+  0x04: 'FAT16 <32M',
+  0x05: 'Extended',
+  0x06: 'FAT16',
+  0x07: 'HPFS/NTFS/exFAT',
+  0x0b: 'W95 FAT32',
+  0x0c: 'W95 FAT32 (LBA)',
+  0x0e: 'W95 FAT16 (LBA)',
+  0x0f: "W95 Ext'd (LBA)",
+  0x82: 'Linux swap',
+  0x83: 'Linux',
+  0x85: 'Linux extended',
+  0x8e: 'Linux LVM',
+  0xda: 'Non-FS data',
+  0xee: 'GPT',
+  0xef: 'EFI (FAT-12/16/32)',
   0xfd: 'Linux raid autodetect'
 }
 const EXTENDED_TYPES = new Set([0x05, 0x0f, 0x85])
@@ -246,7 +259,14 @@ function mbrPartition(number: number, kind: Partition['kind'], entry: MbrEntry, 
   }
 }
 
-async function mbrPartitions(path: string, handle: FileHandle, mbr: Buffer, sectorSize: number, fileSize: number, warn: (m: string) => void): Promise<Array<Omit<Partition, 'fileSystem'>>> {
+async function mbrPartitions(
+  path: string,
+  handle: FileHandle,
+  mbr: Buffer,
+  sectorSize: number,
+  fileSize: number,
+  warn: (m: string) => void
+): Promise<Array<Omit<Partition, 'fileSystem'>>> {
   const out: Array<Omit<Partition, 'fileSystem'>> = []
   const entries = mbrEntries(mbr)
   let extended: MbrEntry | undefined
@@ -448,13 +468,17 @@ export function formatPartitionTable(layout: DiskLayout): string {
     String(p.number),
     String(p.start),
     humanSize(p.size),
-    p.kind === 'whole' ? '(no table)' : p.typeName ?? p.type,
+    p.kind === 'whole' ? '(no table)' : (p.typeName ?? p.type),
     p.name ?? '',
     p.kind === 'extended' ? '(extended)' : p.fileSystem.type,
     p.fileSystem.label ?? ''
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()
   return [line(header), ...rows.map(line)].join('\n')
 }
 
@@ -488,7 +512,10 @@ export function selectPartition(layout: DiskLayout, selector?: PartitionSelector
   if (!selector) {
     matches = layout.partitions.filter((p) => isExt(p.fileSystem.type))
     if (matches.length === 0) err(`${layout.path} has no ext2/3/4 partition to write into; choose one with the partition input (a number, label=LABEL or name=NAME).`)
-    if (matches.length > 1) err(`${layout.path} has ${matches.length} ext2/3/4 partitions (${matches.map((p) => p.number).join(', ')}); choose one with the partition input (a number, label=LABEL or name=NAME).`)
+    if (matches.length > 1)
+      err(
+        `${layout.path} has ${matches.length} ext2/3/4 partitions (${matches.map((p) => p.number).join(', ')}); choose one with the partition input (a number, label=LABEL or name=NAME).`
+      )
   } else {
     matches = layout.partitions.filter((p) => {
       switch (selector.kind) {
@@ -504,7 +531,8 @@ export function selectPartition(layout: DiskLayout, selector?: PartitionSelector
       }
     })
     const what = describeSelector(selector)
-    if (selector.kind === 'name' && layout.table !== 'gpt') err(`name= selects GPT partition names, but ${layout.path} has ${layout.table === 'mbr' ? 'an MBR' : 'no partition table'}; use a number or label=.`)
+    if (selector.kind === 'name' && layout.table !== 'gpt')
+      err(`name= selects GPT partition names, but ${layout.path} has ${layout.table === 'mbr' ? 'an MBR' : 'no partition table'}; use a number or label=.`)
     if (matches.length === 0) err(`No partition of ${layout.path} matches ${what}.`)
     if (matches.length > 1) err(`${matches.length} partitions of ${layout.path} match ${what} (${matches.map((p) => p.number).join(', ')}); select by number instead.`)
   }
@@ -521,10 +549,14 @@ export function selectPartition(layout: DiskLayout, selector?: PartitionSelector
   }
   if (chosen.kind === 'extended') err(`Partition ${chosen.number} is an extended partition (a container for logical partitions 5 and up); select one of the logical partitions.`)
   if (!isWritable(chosen)) {
-    err(`Partition ${chosen.number} of ${layout.path} has ${chosen.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${chosen.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`)
+    err(
+      `Partition ${chosen.number} of ${layout.path} has ${chosen.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${chosen.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`
+    )
   }
   if (chosen.start + chosen.size > layout.size) {
-    err(`Partition ${chosen.number} ends at byte ${chosen.start + chosen.size}, past the end of ${layout.path} (${layout.size} bytes): the image is truncated. Rebuild or re-download it.`)
+    err(
+      `Partition ${chosen.number} ends at byte ${chosen.start + chosen.size}, past the end of ${layout.path} (${layout.size} bytes): the image is truncated. Rebuild or re-download it.`
+    )
   }
   return chosen
 }

@@ -62,7 +62,10 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<InstalledFi
   const fsSize = partition.fileSystem.size
   // A file system that claims more than its partition would make the tools write into the next one.
   if (fsSize !== null && fsSize > partition.size) {
-    throw new ImageError(`The ${partition.fileSystem.type} file system in ${where} claims ${fsSize} bytes but the partition has ${partition.size}; writing could corrupt the next partition. Fix the image (resize2fs / rebuild).`, { file: opts.image })
+    throw new ImageError(
+      `The ${partition.fileSystem.type} file system in ${where} claims ${fsSize} bytes but the partition has ${partition.size}; writing could corrupt the next partition. Fix the image (resize2fs / rebuild).`,
+      { file: opts.image }
+    )
   }
   let imageSize: number
   try {
@@ -71,7 +74,9 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<InstalledFi
     throw new ImageError(`Cannot read ${opts.image}: ${messageOf(error)}`, { file: opts.image, cause: error })
   }
   if (partition.start + partition.size > imageSize) {
-    throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, { file: opts.image })
+    throw new ImageError(`${where} ends at byte ${partition.start + partition.size}, beyond the end of ${opts.image} (${imageSize} bytes): the image is truncated.`, {
+      file: opts.image
+    })
   }
   // The tools write where each file is stored in the partition (an OSTree sysroot path where the
   // bundle gives one); the result names both that and the device path.
@@ -86,5 +91,8 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<InstalledFi
       return partitionPath === undefined ? file : { ...file, path: opts.files[i]!.path, partitionPath }
     })
   }
-  throw new ImageError(`${where} has ${partition.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${partition.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`, { input: 'partition', file: opts.image })
+  throw new ImageError(
+    `${where} has ${partition.fileSystem.type === 'unknown' ? 'no file system credbake recognizes' : `a ${partition.fileSystem.type} file system`}; credbake writes into ext2/3/4 and FAT12/16/32.`,
+    { input: 'partition', file: opts.image }
+  )
 }

@@ -116,9 +116,7 @@ export function x509Time(date: Date): Buffer {
   const year = date.getUTCFullYear()
   if (year < 1950 || year > 9999) throw new DerError(`year ${year} cannot be encoded as an X.509 time`)
   const rest = pad2(date.getUTCMonth() + 1) + pad2(date.getUTCDate()) + pad2(date.getUTCHours()) + pad2(date.getUTCMinutes()) + pad2(date.getUTCSeconds())
-  return year < 2050
-    ? tlv(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii'))
-    : tlv(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'))
+  return year < 2050 ? tlv(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii')) : tlv(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,14 +51,26 @@ export function createIssuer(ca: FleetCa, profile: CertificateProfile, now: Date
     if (key) {
       return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => {} }
     }
-    return { threads: 1, issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))), close: async () => {} }
+    return {
+      threads: 1,
+      issue: async (devices) =>
+        signAndAssemble(
+          ca,
+          signer,
+          devices.map((device) => buildTbs(ca, profile, device, now))
+        ),
+      close: async () => {}
+    }
   }
   return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned))
 }
 
 /** Signs every TBSCertificate (see signAll), checks each signature and assembles the certificates, in order. */
 async function signAndAssemble(ca: FleetCa, signer: CaSigner, unsigned: UnsignedCredential[]): Promise<IssuedCredential[]> {
-  const signatures = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial })))
+  const signatures = await signAll(
+    signer,
+    unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial }))
+  )
   // Checked here on the main thread: this path serves images, where a device costs far more than a verification.
   return unsigned.map((item, index) => sealSigned(ca, item, signatures[index] as Uint8Array, signer.description))
 }

@@ -108,7 +108,11 @@ const KEY_PURPOSES: Record<string, string> = {
   OCSPSigning: '1.3.6.1.5.5.7.3.9'
 }
 
-const listOf = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean)
+const listOf = (value: string): string[] =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
 
 /** The value language of each extension (see the file comment). */
 const VALUE_ENCODERS: Record<ExtensionSpec['name'], ValueEncoder> = {

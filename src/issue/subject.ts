@@ -10,18 +10,7 @@ import { InputError, ManifestError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
 import { misleadingCharIn } from '../util/text-class.js'
 import { oid, sequence, setOf, TAG, tlv } from './der.js'
-import {
-  checkFieldsKnown,
-  fieldsOf,
-  indexOfUnescaped,
-  isConstant,
-  literalText,
-  parseSegments,
-  renderSegments,
-  splitUnescaped,
-  type Fail,
-  type Segment
-} from './template.js'
+import { checkFieldsKnown, fieldsOf, indexOfUnescaped, isConstant, literalText, parseSegments, renderSegments, splitUnescaped, type Fail, type Segment } from './template.js'
 
 export interface AttributeInfo {
   /** Name in templates and in printed subjects. */
@@ -88,9 +77,7 @@ export const SUBJECT_ATTRIBUTES: readonly AttributeInfo[] = [
   { name: 'UID', aliases: ['userId'], oid: '0.9.2342.19200300.100.1.1', stringTag: TAG.utf8String, maxLength: 256 }
 ]
 
-const ATTRIBUTE_BY_NAME = new Map<string, AttributeInfo>(
-  SUBJECT_ATTRIBUTES.flatMap((info) => [info.name, ...info.aliases].map((name) => [name.toLowerCase(), info] as const))
-)
+const ATTRIBUTE_BY_NAME = new Map<string, AttributeInfo>(SUBJECT_ATTRIBUTES.flatMap((info) => [info.name, ...info.aliases].map((name) => [name.toLowerCase(), info] as const)))
 const ATTRIBUTE_BY_OID = new Map<string, AttributeInfo>(SUBJECT_ATTRIBUTES.map((info) => [info.oid, info]))
 
 export interface TemplateAttribute {
@@ -126,9 +113,7 @@ export function validateSubjectTemplate(template: string, knownFields?: Iterable
   }
   if (template.trim().length === 0) fail('is empty; the certificate needs at least CN={device-id}')
 
-  const rdns = splitUnescaped(template, ',', fail).map((rdnText) =>
-    splitUnescaped(rdnText, '+', fail).map((attributeText) => parseAttribute(attributeText, fail))
-  )
+  const rdns = splitUnescaped(template, ',', fail).map((rdnText) => splitUnescaped(rdnText, '+', fail).map((attributeText) => parseAttribute(attributeText, fail)))
 
   const attributes = rdns.flat()
   const commonNames = attributes.filter((attribute) => attribute.info.name === 'CN')
@@ -175,7 +160,11 @@ export function renderSubject(template: SubjectTemplate, device: Device, input =
 export function formatName(encodedRdns: { oid: string; value: string }[][]): string {
   return [...encodedRdns]
     .reverse()
-    .map((rdn) => rdn.map(({ oid: type, value }) => `${ATTRIBUTE_BY_OID.get(type)?.name ?? type}=${value.startsWith('#') && !ATTRIBUTE_BY_OID.has(type) ? value : escapeRfc4514(value)}`).join('+'))
+    .map((rdn) =>
+      rdn
+        .map(({ oid: type, value }) => `${ATTRIBUTE_BY_OID.get(type)?.name ?? type}=${value.startsWith('#') && !ATTRIBUTE_BY_OID.has(type) ? value : escapeRfc4514(value)}`)
+        .join('+')
+    )
     .join(',')
 }
 

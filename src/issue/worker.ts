@@ -24,10 +24,7 @@ export interface IssuerInit {
 
 export type IssuerRequest = { id: number; devices: Device[] }
 
-export type IssuerReply =
-  | { id: number; credentials: IssuedCredential[] }
-  | { id: number; unsigned: UnsignedCredential[] }
-  | { id: number; error: SerializedError }
+export type IssuerReply = { id: number; credentials: IssuedCredential[] } | { id: number; unsigned: UnsignedCredential[] } | { id: number; error: SerializedError }
 
 /** When this thread is an issuance worker, serve requests and return true; else false. */
 export function runIfIssuerWorker(): boolean {

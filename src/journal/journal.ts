@@ -148,10 +148,9 @@ export class Journal {
 
   private failure(error: unknown): OutputError {
     const code = (error as NodeJS.ErrnoException).code
-    return new OutputError(
-      `Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full (ENOSPC)' : `: ${messageOf(error)}`}.`,
-      { cause: error }
-    )
+    return new OutputError(`Cannot append to the journal ${this.file}${code === 'ENOSPC' ? ': the disk holding output-dir is full (ENOSPC)' : `: ${messageOf(error)}`}.`, {
+      cause: error
+    })
   }
 
   private closed = false
@@ -283,7 +282,11 @@ function parseRecord(file: string, json: string, line: number): JournalRecord {
     throw new JournalDamageError(file, line, 'the record type is unknown')
   }
   if (record.type === 'run' && record.format !== JOURNAL_FORMAT) {
-    throw new JournalDamageError(file, line, `it was written in journal format ${String(record.format)}, which this credbake (format ${JOURNAL_FORMAT}) does not read; use the credbake version that wrote it`)
+    throw new JournalDamageError(
+      file,
+      line,
+      `it was written in journal format ${String(record.format)}, which this credbake (format ${JOURNAL_FORMAT}) does not read; use the credbake version that wrote it`
+    )
   }
   return record
 }
@@ -467,12 +470,7 @@ async function* journalChunks(file: string, result?: ScanResult): AsyncGenerator
  * (no checksums) are read and converted; a torn line inside them is accepted only where format 1
  * left one: right before a new run began.
  */
-export async function scanJournal(
-  outputDir: string,
-  visit: (line: JournalLine) => void,
-  afterChunk?: () => Promise<void>,
-  options: ScanOptions = {}
-): Promise<ScanResult> {
+export async function scanJournal(outputDir: string, visit: (line: JournalLine) => void, afterChunk?: () => Promise<void>, options: ScanOptions = {}): Promise<ScanResult> {
   const file = path.join(outputDir, JOURNAL_FILE)
   const checker = new LineChecker(file, options.checksums ?? true)
   const result: ScanResult = { bytes: 0, lines: 0, identity: '' }

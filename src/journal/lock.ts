@@ -80,7 +80,9 @@ export class OutputLock {
           )
         }
         if (await takeOverStale(file, found.owner)) {
-          options.warn?.(`Took over the stale lock ${file} of credbake ${describeOwner(found.owner)}: ${state.why}. That run ended without releasing it; the journal tells what it finished.`)
+          options.warn?.(
+            `Took over the stale lock ${file} of credbake ${describeOwner(found.owner)}: ${state.why}. That run ended without releasing it; the journal tells what it finished.`
+          )
         }
       } else if (await takeOverStale(file, undefined)) {
         options.warn?.(`Took over the lock ${file}, which names no owner (${found.why}): its writer died while taking it.`)

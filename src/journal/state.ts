@@ -192,12 +192,20 @@ function writtenFields(line: JournalLine): { serial: string; certificateSha256: 
   const c = cursor.on(line)
   let serial, certificateSha256, outputPath, sha256: string | undefined
   if (
-    c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
-    c.literal(SERIAL) && (serial = c.string()) !== undefined &&
-    c.literal(CERTIFICATE_SHA256) && (certificateSha256 = c.string()) !== undefined &&
-    c.literal(OUTPUT) && (outputPath = c.string()) !== undefined &&
-    c.literal(SIZE) && c.skip() &&
-    c.literal(SHA256) && (sha256 = c.string()) !== undefined &&
+    c.literal(WRITTEN) &&
+    c.skip() &&
+    c.literal(AT) &&
+    c.skip() &&
+    c.literal(SERIAL) &&
+    (serial = c.string()) !== undefined &&
+    c.literal(CERTIFICATE_SHA256) &&
+    (certificateSha256 = c.string()) !== undefined &&
+    c.literal(OUTPUT) &&
+    (outputPath = c.string()) !== undefined &&
+    c.literal(SIZE) &&
+    c.skip() &&
+    c.literal(SHA256) &&
+    (sha256 = c.string()) !== undefined &&
     c.literal(OUTPUT_END) // no partition, no bmap: else the parsed record below
   ) {
     return { serial, certificateSha256, path: outputPath, sha256 }
@@ -223,7 +231,9 @@ const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder)
 function confine(line: JournalLine, what: string, relative: unknown, serial: string): void {
   const problem = outputPathProblem(relative, OUTPUT_FOLDERS, serial)
   if (problem) {
-    throw line.damage(`its ${line.type} record of device ${serial} names the ${what} ${JSON.stringify(relative)}, which is not an output inside output-dir (${problem}); credbake touches nothing outside output-dir`)
+    throw line.damage(
+      `its ${line.type} record of device ${serial} names the ${what} ${JSON.stringify(relative)}, which is not an output inside output-dir (${problem}); credbake touches nothing outside output-dir`
+    )
   }
 }
 

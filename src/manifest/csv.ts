@@ -37,7 +37,10 @@ export function readCsv(input: string, rows: DeviceCollector, options: { parser?
       return
     }
     // Missing trailing cells count as empty.
-    rows.row(line, names.map((name, k) => [name, cells[k] ?? ''] as const))
+    rows.row(
+      line,
+      names.map((name, k) => [name, cells[k] ?? ''] as const)
+    )
   }
 
   const delimiter = detectDelimiter(text)
@@ -96,13 +99,19 @@ function checkHeader(names: string[], line: number, rows: DeviceCollector): bool
   let ok = true
   for (const name of names) {
     if (name === '' || name.trim() === name) continue
-    rows.problem(line, `column name ${show(name)} has white space around it; CSV keeps spaces as part of a name, so remove them (write "serial,device-id", not "serial, device-id")`)
+    rows.problem(
+      line,
+      `column name ${show(name)} has white space around it; CSV keeps spaces as part of a name, so remove them (write "serial,device-id", not "serial, device-id")`
+    )
     ok = false
   }
   if (!names.includes('serial')) {
     const near = names.find((name) => name.toLowerCase().replace(/[\s_-]/g, '') === 'serial')
     const hint = near === undefined ? '' : `; found ${show(near)} (column names are case-sensitive)`
-    const listed = names.slice(0, 10).map((name) => show(name)).join(', ')
+    const listed = names
+      .slice(0, 10)
+      .map((name) => show(name))
+      .join(', ')
     rows.problem(line, `no "serial" column in the header row (columns: ${listed})${hint}; the first row must name the columns`)
     ok = false
   }
@@ -134,7 +143,11 @@ function firstContentLineAfter(text: string, line: number): number {
 
 // Spreadsheets in many locales save "CSV" with ";" (or tabs); take the header's separator.
 function detectDelimiter(text: string): string {
-  const first = text.slice(0, 65536).split('\n').find((l) => l.trim() !== '') ?? ''
+  const first =
+    text
+      .slice(0, 65536)
+      .split('\n')
+      .find((l) => l.trim() !== '') ?? ''
   if (first.includes(',')) return ','
   if (first.includes(';')) return ';'
   if (first.includes('\t')) return '\t'

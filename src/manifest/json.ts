@@ -26,7 +26,9 @@ export function readJson(text: string, rows: DeviceCollector): Empty {
     listAt = start
   } else if (isObject(root) && Object.hasOwn(root, 'devices')) {
     // JSON.parse keeps the last of duplicate keys; so does the scanner.
-    const member = objectMembers(text, start).filter((m) => m.key === 'devices').pop()
+    const member = objectMembers(text, start)
+      .filter((m) => m.key === 'devices')
+      .pop()
     listAt = member?.valueAt ?? start
     const devices = root.devices
     if (!Array.isArray(devices)) {
@@ -48,7 +50,9 @@ export function readJson(text: string, rows: DeviceCollector): Empty {
     const line = lines.lineOf(at)
     addJsonRow(item, line, rows, (key) => {
       // Only on errors: find the line of the field inside a multi-line object.
-      const member = objectMembers(text, at).filter((m) => m.key === key).pop()
+      const member = objectMembers(text, at)
+        .filter((m) => m.key === key)
+        .pop()
       return member === undefined ? line : new LineIndex(text).lineOf(member.keyAt)
     })
   })
@@ -125,16 +129,10 @@ function kind(value: unknown): string {
  */
 export function describeJsonError(text: string, error: unknown, lines: LineIndex): { line: number; message: string } {
   const raw = error instanceof Error ? error.message : String(error)
-  const base = raw
-    .replace(/ in JSON at position \d+.*$/s, '')
-    .replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '')
+  const base = raw.replace(/ in JSON at position \d+.*$/s, '').replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '')
   const lineCol = /\(line (\d+) column (\d+)\)/.exec(raw)
   const position = /at position (\d+)/.exec(raw)
-  let offset = lineCol
-    ? offsetOf(text, Number(lineCol[1]), Number(lineCol[2]))
-    : position
-      ? Number(position[1])
-      : jsonSyntaxErrorOffset(text)
+  let offset = lineCol ? offsetOf(text, Number(lineCol[1]), Number(lineCol[2])) : position ? Number(position[1]) : jsonSyntaxErrorOffset(text)
   if (offset < 0) offset = 0
   // "Unexpected end" belongs to the last line with content, not to trailing blank lines.
   if (text.trim() === '') return { line: 1, message: 'the file is empty' }

@@ -94,14 +94,7 @@ export function parseDeviceManifest(text: string, file: string, format: Manifest
 export function parseDeviceList(text: string, file: string, format: ManifestFormat = manifestFormat(file), options: ReadOptions = {}): DeviceList {
   const rows = new DeviceCollector(file, options)
   const body = stripBom(text)
-  const empty =
-    format === 'csv'
-      ? readCsv(body, rows)
-      : format === 'json'
-        ? readJson(body, rows)
-        : format === 'jsonl'
-          ? readJsonl(body, rows)
-          : readYaml(body, rows)
+  const empty = format === 'csv' ? readCsv(body, rows) : format === 'json' ? readJson(body, rows) : format === 'jsonl' ? readJsonl(body, rows) : readYaml(body, rows)
   const list = rows.finishList(empty)
   for (const warning of rows.warnings) options.warn?.(warning, { file })
   return list

@@ -92,14 +92,19 @@ export function expandGlobs(patterns: string, baseDir: string): string[] {
     if (!pattern) continue
     const absolute = path.resolve(baseDir, pattern)
     const root = path.parse(absolute).root
-    const segments = absolute.slice(root.length).split(path.sep).filter((segment) => segment !== '')
+    const segments = absolute
+      .slice(root.length)
+      .split(path.sep)
+      .filter((segment) => segment !== '')
     walk(root, segments, 0, found)
   }
-  return [...found].filter((file) => {
-    try {
-      return statSync(file).isFile()
-    } catch {
-      return false
-    }
-  }).sort()
+  return [...found]
+    .filter((file) => {
+      try {
+        return statSync(file).isFile()
+      } catch {
+        return false
+      }
+    })
+    .sort()
 }

@@ -234,8 +234,18 @@ async function mergeInto(outputDir: string, shards: Shard[], input: string, opti
     for (const shard of shards) {
       const manifest = JSON.parse(await readBoundedText(shard.file, REVIEW_MANIFEST_LIMIT)) as ReviewManifest
       const format = manifest.output.format
-      const active = await certificatePems(shard, CERTIFICATES_FILE, manifest.devices.map((device) => device.certificate.sha256), input)
-      const superseded = await certificatePems(shard, SUPERSEDED_FILE, manifest.superseded.map((entry) => entry.sha256), input)
+      const active = await certificatePems(
+        shard,
+        CERTIFICATES_FILE,
+        manifest.devices.map((device) => device.certificate.sha256),
+        input
+      )
+      const superseded = await certificatePems(
+        shard,
+        SUPERSEDED_FILE,
+        manifest.superseded.map((entry) => entry.sha256),
+        input
+      )
       for (let start = 0; start < manifest.devices.length; start += IN_FLIGHT) {
         // Stopped by a signal: the placements in flight settled, nothing new starts.
         cancellation.throwIfRequested()
@@ -310,7 +320,10 @@ async function readShard(file: string, name: string): Promise<ReviewManifest | s
   }
   const schemaProblems = validateManifest(value)
   if (schemaProblems.length) {
-    const listed = schemaProblems.slice(0, 3).map((problem) => `${problem.path || '/'} ${problem.message}`).join('; ')
+    const listed = schemaProblems
+      .slice(0, 3)
+      .map((problem) => `${problem.path || '/'} ${problem.message}`)
+      .join('; ')
     return `${name} does not match the manifest schema: ${listed}${schemaProblems.length > 3 ? ` (and ${schemaProblems.length - 3} more)` : ''}`
   }
   return object as ReviewManifest
@@ -342,9 +355,7 @@ async function outputProblems(dir: string, name: string, device: ManifestDevice,
     try {
       info = await lstat(file)
     } catch {
-      problems.push(
-        `${name}: device ${device.serial}'s output ${relative} is missing beside it (${file}): download each shard's whole output-dir, not only its manifest`
-      )
+      problems.push(`${name}: device ${device.serial}'s output ${relative} is missing beside it (${file}): download each shard's whole output-dir, not only its manifest`)
       continue
     }
     const folder = format === 'dir' && relative === device.output.path
@@ -408,9 +419,7 @@ function consistencyProblems(shards: Shard[]): string[] {
   problems.push(...sharedFileProblems(shards))
   const counts = new Set(shards.map((shard) => shard.header.shard.count))
   if (counts.size > 1) {
-    problems.push(
-      `shards of different splits: ${shards.map((shard) => `${shard.display} is ${shard.header.shard.index}/${shard.header.shard.count}`).join(', ')}`
-    )
+    problems.push(`shards of different splits: ${shards.map((shard) => `${shard.display} is ${shard.header.shard.index}/${shard.header.shard.count}`).join(', ')}`)
     return problems
   }
   const count = first.header.shard.count
@@ -451,9 +460,7 @@ function sharedFileProblems(shards: Shard[]): string[] {
   if (!first) return []
   const problems: string[] = []
   for (const shard of withShared.slice(1)) {
-    const differing = [...new Set([...first.sharedFiles.keys(), ...shard.sharedFiles.keys()])]
-      .filter((file) => first.sharedFiles.get(file) !== shard.sharedFiles.get(file))
-      .sort()
+    const differing = [...new Set([...first.sharedFiles.keys(), ...shard.sharedFiles.keys()])].filter((file) => first.sharedFiles.get(file) !== shard.sharedFiles.get(file)).sort()
     if (differing.length) {
       problems.push(
         `different installed files ${differing.join(', ')} in ${first.display} and ${shard.display} (another server-ca, gateway-url or credentials-zip?); every shard must be baked with the same settings`

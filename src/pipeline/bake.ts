@@ -62,20 +62,23 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
   // The review records which device manifest it was baked from (merge refuses mixed ones): the
   // bytes as read now, not as they may be at the end of a long run.
   // tar, dir: the device workers start now and load while the manifest is read and the CA opened.
-  const warm = settings.format === 'tar' || settings.format === 'dir'
-    ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count })
-    : undefined
+  const warm =
+    settings.format === 'tar' || settings.format === 'dir'
+      ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count })
+      : undefined
   // This thread's young generation stops growing at 16 MiB (Node 24 would let it reach 128 MiB),
   // and not at all while the manifest is parsed (a stretch no timer looks into).
   const youngGeneration = capYoungGeneration()
   const manifestSha256 = await sha256File(settings.manifestPath).catch(() => '')
   // Held compactly (a column per property) through the whole run; Device objects are made for the
   // devices being issued only. Also the serials in scope: the review lists theirs as active.
-  const devices = await youngGeneration.holding(() => readDevices(settings, reporter)).catch(async (error: unknown) => {
-    youngGeneration.stop()
-    await warm?.release()
-    throw error
-  })
+  const devices = await youngGeneration
+    .holding(() => readDevices(settings, reporter))
+    .catch(async (error: unknown) => {
+      youngGeneration.stop()
+      await warm?.release()
+      throw error
+    })
 
   // Everything acquired from here on is released in `finally`, every step even if one throws.
   const cleanup = new Cleanup()
@@ -99,10 +102,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     })
     cleanup.add('the fleet CA signer', signer, (held) => held.close())
     reporter.info(`Fleet CA: ${ca.subject} (${ca.keyDescription}, SHA-256 ${ca.sha256})`)
-    const profile = buildProfile(
-      { keyType: settings.keyType, subject: settings.subject, san: settings.san, lifetime: settings.lifetime },
-      ca
-    )
+    const profile = buildProfile({ keyType: settings.keyType, subject: settings.subject, san: settings.san, lifetime: settings.lifetime }, ca)
 
     cancellation.throwIfRequested()
     const warn = (message: string): void => reporter.warning(message)
@@ -118,7 +118,9 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     // Where the files are stored shapes them: a changed stateroot reissues, never keeps.
     const basis = runBasis(settings, profile, sink.ostree?.os)
     if (sink.ostree && !FORMAT_SPECS[settings.format].usesImage) {
-      reporter.info(`ostree-os ${sink.ostree.os}: the ${settings.format} outputs hold the files at sysroot paths (${staterootVar(sink.ostree.os)}/…), to be put into a mounted otaroot, not onto a running device.`)
+      reporter.info(
+        `ostree-os ${sink.ostree.os}: the ${settings.format} outputs hold the files at sysroot paths (${staterootVar(sink.ostree.os)}/…), to be put into a mounted otaroot, not onto a running device.`
+      )
     }
     const basisMaker = new DeviceBasisMaker(profile)
     // The journal's state (per device, for resume) is needed for the plan only: it is not held
@@ -128,14 +130,15 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     tally.kept = plan.kept
     tally.done = plan.kept
     // Refused for lack of space before anything in output-dir changed.
-    if (settings.diskPreflight) await checkDiskSpace({
-      outputDir: settings.outputDir,
-      devices: plan.todo.length,
-      bytesPerDevice: sink.space?.bytesPerOutput ?? 0,
-      transientBytes: sink.space?.transientBytes,
-      basis: sink.space?.basis,
-      reporter
-    })
+    if (settings.diskPreflight)
+      await checkDiskSpace({
+        outputDir: settings.outputDir,
+        devices: plan.todo.length,
+        bytesPerDevice: sink.space?.bytesPerOutput ?? 0,
+        transientBytes: sink.space?.transientBytes,
+        basis: sink.space?.basis,
+        reporter
+      })
     // The review files of an earlier run vouch for outputs this run may change: the journal keeps
     // everything they said, and they are written anew at the end.
     await removeReview(settings.outputDir)
@@ -185,10 +188,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const workerOptions = { concurrency: settings.concurrency, devices: plan.todo.length, signer }
     if (sink.writer) {
       // tar, dir: workers issue, build and write the outputs; this thread journals.
-      const pool = cleanup.add(
-        'the issuance workers',
-        createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions, warm),
-        (held) => held.close()
+      const pool = cleanup.add('the issuance workers', createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions, warm), (held) =>
+        held.close()
       )
       await bakeThroughPool(plan, context, pool)
       // The workers' memory is not needed for the review: let it go before the review's own peak.
@@ -337,11 +338,7 @@ async function planRun(
  * The outputs are verified several at once (a resume of 100,000 overlays reads 100,000 files);
  * the plan keeps manifest order.
  */
-async function planDevices(
-  devices: DeviceList,
-  state: JournalState,
-  context: { overwrite: boolean; basis: RunBasis; basisMaker: DeviceBasisMaker; sink: Sink }
-): Promise<Plan> {
+async function planDevices(devices: DeviceList, state: JournalState, context: { overwrite: boolean; basis: RunBasis; basisMaker: DeviceBasisMaker; sink: Sink }): Promise<Plan> {
   const plan: Plan = { devices, todo: [], replaces: new Map(), kept: 0 }
   const currentRunBasis = basisKey(context.basis)
   // Per row: 0 issue anew, 1 kept if its output verifies; why a live certificate is replaced, by
@@ -548,8 +545,7 @@ async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Pr
     promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
     return promise
   }
-  const issued = (credential: IssuedCredential): IssuedRecord =>
-    issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial))
+  const issued = (credential: IssuedCredential): IssuedRecord => issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial))
   const window = new WriteWindow(context, batchSize, issued, () => context.progress(++done))
   let next = issueBatch(0)
   try {
@@ -699,10 +695,7 @@ function runIdentity(settings: Settings, ca: FleetCa, sink: Sink): RunIdentity {
 
 /** `manifestSha256`: SHA-256 of the device manifest file's bytes (merge refuses shards that differ). */
 function manifestHeader(settings: Settings, ca: FleetCa, profile: CertificateProfile, now: Date, sink: Sink, manifestSha256: string): ManifestHeader {
-  const lifetime =
-    profile.lifetime.kind === 'until'
-      ? { kind: 'until' as const, notAfter: profile.lifetime.notAfter.toISOString() }
-      : profile.lifetime
+  const lifetime = profile.lifetime.kind === 'until' ? { kind: 'until' as const, notAfter: profile.lifetime.notAfter.toISOString() } : profile.lifetime
   return {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     tool: { name: 'credbake', version: VERSION },

@@ -106,10 +106,7 @@ export function createDevicePool(init: Omit<DeviceWorkInit, 'key' | 'signer'>, o
   const started = warm instanceof WarmSet && warm.threads === threads ? warm.take() : []
   // Warm workers of a wrong guess are not needed: stopped in the background.
   if (warm) void warm.release()
-  const lanes =
-    threads === 0
-      ? [localLane(full)]
-      : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full))
+  const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full))
   return new LanePool(lanes, options.signer)
 }
 

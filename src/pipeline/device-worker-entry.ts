@@ -4,5 +4,5 @@
 import { runIfDeviceWorker } from './device-worker.js'
 
 if (!runIfDeviceWorker()) {
-  throw new Error('dist/device-worker.js runs only as a worker thread of credbake\'s device pool; run dist/cli.js or dist/index.js instead')
+  throw new Error("dist/device-worker.js runs only as a worker thread of credbake's device pool; run dist/cli.js or dist/index.js instead")
 }

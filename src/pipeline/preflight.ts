@@ -72,9 +72,7 @@ export async function checkDiskSpace(check: DiskSpaceCheck): Promise<DiskSpaceEs
       { file: check.outputDir }
     )
   }
-  check.reporter?.info(
-    `Disk: about ${formatBytes(neededBytes)} needed for ${check.devices} outputs, ${formatBytes(freeBytes)} free in ${check.outputDir}`
-  )
+  check.reporter?.info(`Disk: about ${formatBytes(neededBytes)} needed for ${check.devices} outputs, ${formatBytes(freeBytes)} free in ${check.outputDir}`)
   return { neededBytes, freeBytes }
 }
 

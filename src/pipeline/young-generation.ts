@@ -31,11 +31,7 @@ export interface YoungGenerationCap {
  * Looks at the young generation now and every CHECK_EVERY_MS (the timer does not keep the
  * process alive) until it reached `limit`, then stops its growth.
  */
-export function capYoungGeneration(
-  limit = YOUNG_GENERATION_LIMIT,
-  heap: YoungGenerationHeap = v8Heap,
-  every = CHECK_EVERY_MS
-): YoungGenerationCap {
+export function capYoungGeneration(limit = YOUNG_GENERATION_LIMIT, heap: YoungGenerationHeap = v8Heap, every = CHECK_EVERY_MS): YoungGenerationCap {
   let capped = false
   let timer: NodeJS.Timeout | undefined
   const cap = {

@@ -12,14 +12,7 @@ import { Sha256SumsWriter } from './sha256sums.js'
 import { SUMMARY_MAX_ROWS } from './summary.js'
 import { ReviewWriter } from './manifest-writer.js'
 import { deviceEntryText, issuedKey, issuedRecordOf, issuedText, issuedTextOf, valueOf, writtenText, type IssuedText, type WrittenText } from './raw-entry.js'
-import {
-  CERTIFICATES_FILE,
-  MANIFEST_FILE,
-  type ManifestDevice,
-  type ManifestHeader,
-  type SupersededCertificate,
-  type SupersededReason
-} from './types.js'
+import { CERTIFICATES_FILE, MANIFEST_FILE, type ManifestDevice, type ManifestHeader, type SupersededCertificate, type SupersededReason } from './types.js'
 
 export interface ReviewResult {
   manifest: string
@@ -132,7 +125,12 @@ function dirDevice(written: WrittenText): ManifestDevice {
     files: written.files.map((file) =>
       file.secret
         ? { privateKey: true }
-        : { path: valueOf(file.path), ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }), sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256), privateKey: false }
+        : {
+            path: valueOf(file.path),
+            ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }),
+            sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256),
+            privateKey: false
+          }
     )
   } as ManifestDevice
 }
@@ -191,9 +189,14 @@ function writtenKey(line: JournalLine): { serial: string; certificateSha256: str
   const c = cursor.on(line)
   let serial, certificateSha256: string | undefined
   if (
-    c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
-    c.literal(SERIAL) && (serial = c.string()) !== undefined &&
-    c.literal(CERTIFICATE_SHA256) && (certificateSha256 = c.string()) !== undefined
+    c.literal(WRITTEN) &&
+    c.skip() &&
+    c.literal(AT) &&
+    c.skip() &&
+    c.literal(SERIAL) &&
+    (serial = c.string()) !== undefined &&
+    c.literal(CERTIFICATE_SHA256) &&
+    (certificateSha256 = c.string()) !== undefined
   ) {
     return { serial, certificateSha256 }
   }
@@ -211,11 +214,7 @@ function writtenKey(line: JournalLine): { serial: string; certificateSha256: str
  * modification time, else the review stops), takes the fields of issued certificates and active
  * outputs from the lines' JSON text, and streams the files.
  */
-export async function writeReviewFromJournal(
-  outputDir: string,
-  header: ManifestHeader,
-  scope: ReadonlySet<string> | DeviceScope
-): Promise<ReviewResult> {
+export async function writeReviewFromJournal(outputDir: string, header: ManifestHeader, scope: ReadonlySet<string> | DeviceScope): Promise<ReviewResult> {
   const inScope = indexedScope(scope)
   // Pass 1 (small): each in-scope serial's live certificate, where the last overwrite began, and
   // why certificates were replaced or retired.

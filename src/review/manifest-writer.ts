@@ -4,15 +4,7 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { syncDir, tempSibling, writeAll } from '../util/fsx.js'
-import {
-  CERTIFICATES_FILE,
-  MANIFEST_FILE,
-  SUPERSEDED_FILE,
-  type SupersededCertificate,
-  type ManifestDevice,
-  type ManifestFooter,
-  type ManifestHeader
-} from './types.js'
+import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE, type SupersededCertificate, type ManifestDevice, type ManifestFooter, type ManifestHeader } from './types.js'
 
 /** What a stream holds in memory before `flushIfFull` writes it out. */
 const FLUSH_AT = 1 << 18
@@ -140,7 +132,15 @@ const isCount = (value: unknown): boolean => typeof value === 'number' && Number
 function usualShape(device: ManifestDevice): boolean {
   const { certificate: c, output: o } = device
   if (Object.keys(device).length !== 5 || !isText(device.serial) || !isText(device.deviceId) || !c || !o || !Array.isArray(device.files)) return false
-  if (Object.keys(c).length !== (c.san === undefined ? 7 : 8) || (c.san !== undefined && !isText(c.san)) || !isText(c.serialNumber) || !isText(c.subject) || !isText(c.sha256) || !isText(c.publicKeySha256)) return false
+  if (
+    Object.keys(c).length !== (c.san === undefined ? 7 : 8) ||
+    (c.san !== undefined && !isText(c.san)) ||
+    !isText(c.serialNumber) ||
+    !isText(c.subject) ||
+    !isText(c.sha256) ||
+    !isText(c.publicKeySha256)
+  )
+    return false
   if (!isText(c.notBefore) || !isText(c.notAfter) || !isText(c.keySource)) return false
   const outputKeys = 3 + (o.partition ? 1 : 0) + (o.bmap ? 1 : 0)
   if (Object.keys(o).length !== outputKeys || !isText(o.path) || !isCount(o.size) || !isText(o.sha256)) return false

@@ -71,34 +71,69 @@ export function issuedText(line: JournalLine): IssuedText | undefined {
   let pem: string | undefined
   if (
     !(
-      c.literal(ISSUED) && c.skip() &&
-      c.literal(AT) && isString((at = c.token())) &&
-      c.literal(SERIAL) && isString((serial = c.token())) &&
-      c.literal(BASIS_DEVICE_ID) && isString((deviceId = c.token())) && c.skipRestOfObject() &&
-      c.literal(CERTIFICATE) && isString((serialNumber = c.token())) &&
-      c.literal(SHA256) && isString((sha256 = c.token())) &&
-      c.literal(SUBJECT) && isString((subject = c.token())) &&
-      c.literal(PUBLIC_KEY) && isString((publicKeySha256 = c.token())) &&
-      c.literal(NOT_BEFORE) && isString((notBefore = c.token())) &&
-      c.literal(NOT_AFTER) && isString((notAfter = c.token())) &&
-      c.literal(KEY_SOURCE) && isString((keySource = c.token())) &&
+      c.literal(ISSUED) &&
+      c.skip() &&
+      c.literal(AT) &&
+      isString((at = c.token())) &&
+      c.literal(SERIAL) &&
+      isString((serial = c.token())) &&
+      c.literal(BASIS_DEVICE_ID) &&
+      isString((deviceId = c.token())) &&
+      c.skipRestOfObject() &&
+      c.literal(CERTIFICATE) &&
+      isString((serialNumber = c.token())) &&
+      c.literal(SHA256) &&
+      isString((sha256 = c.token())) &&
+      c.literal(SUBJECT) &&
+      isString((subject = c.token())) &&
+      c.literal(PUBLIC_KEY) &&
+      isString((publicKeySha256 = c.token())) &&
+      c.literal(NOT_BEFORE) &&
+      isString((notBefore = c.token())) &&
+      c.literal(NOT_AFTER) &&
+      isString((notAfter = c.token())) &&
+      c.literal(KEY_SOURCE) &&
+      isString((keySource = c.token())) &&
       (!c.literal(SAN) || isString((san = c.token()))) &&
-      c.literal(PEM) && (pem = c.string()) !== undefined &&
+      c.literal(PEM) &&
+      (pem = c.string()) !== undefined &&
       c.byte(0x7d)
     )
   ) {
     return undefined
   }
-  return { serial: valueOf(serial!), sha256: valueOf(sha256!), at: at!, deviceId: deviceId!, serialNumber: serialNumber!, subject: subject!, publicKeySha256: publicKeySha256!, notBefore: notBefore!, notAfter: notAfter!, keySource: keySource!, ...(san !== undefined ? { san } : {}), pem, ascii: c.ascii }
+  return {
+    serial: valueOf(serial!),
+    sha256: valueOf(sha256!),
+    at: at!,
+    deviceId: deviceId!,
+    serialNumber: serialNumber!,
+    subject: subject!,
+    publicKeySha256: publicKeySha256!,
+    notBefore: notBefore!,
+    notAfter: notAfter!,
+    keySource: keySource!,
+    ...(san !== undefined ? { san } : {}),
+    pem,
+    ascii: c.ascii
+  }
 }
-
 
 /** An issued line's certificate SHA-256, read in place; undefined when laid out otherwise. */
 export function issuedKey(line: JournalLine): string | undefined {
   const c = cursor.on(line)
   if (
-    c.literal(ISSUED) && c.skip() && c.literal(AT) && c.skip() && c.literal(SERIAL) && c.skip() &&
-    c.literal(BASIS) && c.skip() && c.literal(CERTIFICATE) && c.skip() && c.literal(SHA256)
+    c.literal(ISSUED) &&
+    c.skip() &&
+    c.literal(AT) &&
+    c.skip() &&
+    c.literal(SERIAL) &&
+    c.skip() &&
+    c.literal(BASIS) &&
+    c.skip() &&
+    c.literal(CERTIFICATE) &&
+    c.skip() &&
+    c.literal(SHA256)
   ) {
     return c.string()
   }
@@ -112,7 +147,21 @@ export function issuedTextOf(record: IssuedRecord): IssuedText | undefined {
   if (!fields.every((field) => typeof field === 'string')) return undefined
   if (c.san !== undefined && typeof c.san !== 'string') return undefined
   const q = JSON.stringify
-  return { serial: record.serial, sha256: c.sha256, at: q(record.at), deviceId: q(record.basis.deviceId), serialNumber: q(c.serialNumber), subject: q(c.subject), publicKeySha256: q(c.publicKeySha256), notBefore: q(c.notBefore), notAfter: q(c.notAfter), keySource: q(c.keySource), ...(c.san !== undefined ? { san: q(c.san) } : {}), pem: c.pem, ascii: false }
+  return {
+    serial: record.serial,
+    sha256: c.sha256,
+    at: q(record.at),
+    deviceId: q(record.basis.deviceId),
+    serialNumber: q(c.serialNumber),
+    subject: q(c.subject),
+    publicKeySha256: q(c.publicKeySha256),
+    notBefore: q(c.notBefore),
+    notAfter: q(c.notAfter),
+    keySource: q(c.keySource),
+    ...(c.san !== undefined ? { san: q(c.san) } : {}),
+    pem: c.pem,
+    ascii: false
+  }
 }
 
 /** An issued record again, from its text: for the superseded list and the summary's first devices. */
@@ -143,12 +192,20 @@ export function writtenText(line: JournalLine): WrittenText | undefined {
   let serial, certificateSha256, path, size, sha256: string | undefined
   if (
     !(
-      c.literal(WRITTEN) && c.skip() && c.literal(AT) && c.skip() &&
-      c.literal(SERIAL) && isString((serial = c.token())) &&
-      c.literal(CERTIFICATE_SHA256) && isString((certificateSha256 = c.token())) &&
-      c.literal(OUTPUT) && isString((path = c.token())) &&
-      c.literal(SIZE) && isInteger((size = c.token())) &&
-      c.literal(SHA256) && isString((sha256 = c.token())) &&
+      c.literal(WRITTEN) &&
+      c.skip() &&
+      c.literal(AT) &&
+      c.skip() &&
+      c.literal(SERIAL) &&
+      isString((serial = c.token())) &&
+      c.literal(CERTIFICATE_SHA256) &&
+      isString((certificateSha256 = c.token())) &&
+      c.literal(OUTPUT) &&
+      isString((path = c.token())) &&
+      c.literal(SIZE) &&
+      isInteger((size = c.token())) &&
+      c.literal(SHA256) &&
+      isString((sha256 = c.token())) &&
       c.literal(FILES)
     )
   ) {
@@ -160,11 +217,16 @@ export function writtenText(line: JournalLine): WrittenText | undefined {
       let filePath, mode, owner, fileSha256, fileSize: string | undefined
       if (
         !(
-          c.literal(FILE_PATH) && isString((filePath = c.token())) &&
-          c.literal(MODE) && isStringOrNull((mode = c.token())) &&
-          c.literal(OWNER) && isStringOrNull((owner = c.token())) &&
-          c.literal(SHA256) && isStringOrNull((fileSha256 = c.token())) &&
-          c.literal(SIZE) && isInteger((fileSize = c.token())) &&
+          c.literal(FILE_PATH) &&
+          isString((filePath = c.token())) &&
+          c.literal(MODE) &&
+          isStringOrNull((mode = c.token())) &&
+          c.literal(OWNER) &&
+          isStringOrNull((owner = c.token())) &&
+          c.literal(SHA256) &&
+          isStringOrNull((fileSha256 = c.token())) &&
+          c.literal(SIZE) &&
+          isInteger((fileSize = c.token())) &&
           c.literal(SECRET)
         )
       ) {

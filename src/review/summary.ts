@@ -78,16 +78,10 @@ export function renderSummary(input: SummaryInput): string {
     '</table>'
   ]
   if (input.total > rows.length) {
-    parts.push(
-      `<p>${input.total - rows.length} more devices are not shown here; every one is in <code>${escapeHtml(
-        input.manifestPath
-      )}</code>.</p>`
-    )
+    parts.push(`<p>${input.total - rows.length} more devices are not shown here; every one is in <code>${escapeHtml(input.manifestPath)}</code>.</p>`)
   }
   parts.push(
-    `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(
-      input.certificatesPath
-    )}</code>.</p>`
+    `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(input.certificatesPath)}</code>.</p>`
   )
   parts.push(
     `<p>To check the outputs against the manifest before flashing (exit 0 when every device passes): <code>${escapeHtml(
@@ -145,9 +139,7 @@ export function renderMergeSummary(input: MergeSummaryInput): string {
     ),
     `<tr><th>Total</th><th align="right">${input.devices}</th><th align="right">${input.superseded}</th><th></th></tr>`,
     '</table>',
-    `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(
-      input.certificatesPath
-    )}</code>.</p>`,
+    `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(input.certificatesPath)}</code>.</p>`,
     `<p>To check the outputs against the manifest before flashing: <code>${escapeHtml(verifyCommandLine(input.manifestPath))}</code></p>`
   ]
   return `${parts.join('\n')}\n`

@@ -162,8 +162,7 @@ export function readEntry(bytes: Buffer, entry: ZipEntry, zip: string): Buffer {
   const dataEnd = dataStart + entry.compressedSize
   if (dataEnd > bytes.length) throw corrupt('its data runs past the end of the file')
   const data = bytes.subarray(dataStart, dataEnd)
-  const tooBig = (): InputError =>
-    fail(zip, `entry ${entry.name} inflates to more than ${MAX_ENTRY_BYTES} bytes; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`)
+  const tooBig = (): InputError => fail(zip, `entry ${entry.name} inflates to more than ${MAX_ENTRY_BYTES} bytes; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`)
   let content: Buffer
   if (entry.method === 0) {
     if (entry.compressedSize > MAX_ENTRY_BYTES) throw tooBig()
@@ -177,7 +176,10 @@ export function readEntry(bytes: Buffer, entry: ZipEntry, zip: string): Buffer {
       throw corrupt(`deflate data: ${messageOf(error)}`)
     }
     if (content.length > 64 << 10 && content.length > data.length * MAX_RATIO) {
-      throw fail(zip, `entry ${entry.name} inflates ${Math.round(content.length / Math.max(1, data.length))} times its size; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`)
+      throw fail(
+        zip,
+        `entry ${entry.name} inflates ${Math.round(content.length / Math.max(1, data.length))} times its size; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`
+      )
     }
   } else {
     throw fail(zip, `entry ${entry.name} uses compression method ${entry.method}; only stored and deflated entries are read.`)
@@ -230,7 +232,7 @@ function caCertificatesOfP12(p12: Buffer, zip: string): string {
   }
   if (!result.ok) {
     const why = /mac verify|invalid password|password/i.test(result.stderr)
-      ? 'it is protected by a password (OTA Connect\'s has none)'
+      ? "it is protected by a password (OTA Connect's has none)"
       : /asn1|decod|header|wrong tag|not enough data/i.test(result.stderr)
         ? 'it is not a valid PKCS#12 file'
         : 'openssl could not read it'

@@ -37,8 +37,7 @@ export const INPUTS: readonly InputSpec[] = [
   {
     name: 'fleet-ca-cert',
     requiredToBake: true,
-    description:
-      'Fleet CA certificate as PEM text or a path to a PEM file. May hold a chain: the signing CA first, then its issuers.'
+    description: 'Fleet CA certificate as PEM text or a path to a PEM file. May hold a chain: the signing CA first, then its issuers.'
   },
   {
     name: 'fleet-ca-key',
@@ -71,7 +70,7 @@ export const INPUTS: readonly InputSpec[] = [
     name: 'layout',
     default: 'aktualizr',
     description:
-      'Files on the device: `aktualizr` (client.pem, pkey.pem, root.crt, gateway.url as aktualizr\'s DeviceCred import reads them) or `flat` (cert.pem, chain.pem, key.pem, ca.pem, gateway.url).'
+      "Files on the device: `aktualizr` (client.pem, pkey.pem, root.crt, gateway.url as aktualizr's DeviceCred import reads them) or `flat` (cert.pem, chain.pem, key.pem, ca.pem, gateway.url)."
   },
   { name: 'credentials-dir', default: '/var/sota/import', description: 'Directory on the device that receives the files.' },
   {
@@ -87,8 +86,7 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: 'not-after',
-    description:
-      'Certificate end as an RFC 3339 time (2030-01-01T00:00:00Z) or `never` (99991231235959Z, RFC 5280). Overrides validity-days.'
+    description: 'Certificate end as an RFC 3339 time (2030-01-01T00:00:00Z) or `never` (99991231235959Z, RFC 5280). Overrides validity-days.'
   },
   {
     name: 'subject',
@@ -97,8 +95,7 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: 'san',
-    description:
-      'Optional subjectAltName template, e.g. `DNS:{serial}.devices.example.com,URI:urn:dev:{device-id}`. No SAN extension when empty.'
+    description: 'Optional subjectAltName template, e.g. `DNS:{serial}.devices.example.com,URI:urn:dev:{device-id}`. No SAN extension when empty.'
   },
   {
     name: 'image',
@@ -112,7 +109,7 @@ export const INPUTS: readonly InputSpec[] = [
   {
     name: 'ostree-os',
     description:
-      'The OSTree stateroot (`/ostree/deploy/NAME`) whose /var receives the files when the target partition holds an OSTree sysroot (meta-updater\'s otaroot, Torizon). Needed when the sysroot has several stateroots; the only one is found by itself. With `tar` or `dir` outputs: the files carry sysroot paths (`ostree/deploy/NAME/var/…`, to extract into a mounted otaroot) instead of device paths. credentials-dir must be under /var on OSTree systems.'
+      "The OSTree stateroot (`/ostree/deploy/NAME`) whose /var receives the files when the target partition holds an OSTree sysroot (meta-updater's otaroot, Torizon). Needed when the sysroot has several stateroots; the only one is found by itself. With `tar` or `dir` outputs: the files carry sysroot paths (`ostree/deploy/NAME/var/…`, to extract into a mounted otaroot) instead of device paths. credentials-dir must be under /var on OSTree systems."
   },
   {
     name: 'format',

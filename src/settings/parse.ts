@@ -14,18 +14,7 @@ import { describeOrigin, readPemBlocks } from '../util/pem.js'
 import { misleadingCharIn } from '../util/text-class.js'
 import { readCredentialsZip } from './credentials-zip.js'
 import { INPUTS } from './inputs.js'
-import {
-  COMPRESSIONS,
-  FORMATS,
-  FORMAT_SPECS,
-  KEY_TYPES,
-  LAYOUTS,
-  type Format,
-  type Lifetime,
-  type PartitionSelector,
-  type PemSource,
-  type Settings
-} from './types.js'
+import { COMPRESSIONS, FORMATS, FORMAT_SPECS, KEY_TYPES, LAYOUTS, type Format, type Lifetime, type PartitionSelector, type PemSource, type Settings } from './types.js'
 
 /** Input name → raw value; missing and empty mean "not given". */
 export type RawInputs = Readonly<Record<string, string | undefined>>
@@ -59,13 +48,16 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
   const orDefault = (name: string): string => get(name) ?? defaultOf(name)
   const required = (name: string): string => {
     const value = get(name)
-    if (value === undefined) throw new InputError(`Input "${name}" is required: a bake needs it (merging shard manifests, with input "merge" or \`credbake merge\`, does not).`, { input: name })
+    if (value === undefined)
+      throw new InputError(`Input "${name}" is required: a bake needs it (merging shard manifests, with input "merge" or \`credbake merge\`, does not).`, { input: name })
     return value
   }
   const resolvePath = (value: string): string => path.resolve(context.baseDir, value)
   // The action handles merge before settings (src/main.ts); the CLI has its own command for it.
   if (get('merge') !== undefined) {
-    throw new InputError('Input "merge" combines shard manifests instead of baking: run `credbake merge --output-dir DIR MANIFEST...` (the action does so when merge is set).', { input: 'merge' })
+    throw new InputError('Input "merge" combines shard manifests instead of baking: run `credbake merge --output-dir DIR MANIFEST...` (the action does so when merge is set).', {
+      input: 'merge'
+    })
   }
 
   // What the INPUTS table marks requiredToBake (action.yml cannot: a merge goes without them), in
@@ -80,9 +72,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
   const credentialsZip = credentialsZipValue === undefined ? undefined : resolvePath(credentialsZipValue)
   // Explicit server-ca and gateway-url win; the zip must supply only what they leave out.
   const fromZip =
-    credentialsZip === undefined
-      ? undefined
-      : readCredentialsZip(credentialsZip, { serverCa: serverCaValue === undefined, gatewayUrl: get('gateway-url') === undefined })
+    credentialsZip === undefined ? undefined : readCredentialsZip(credentialsZip, { serverCa: serverCaValue === undefined, gatewayUrl: get('gateway-url') === undefined })
   const image = get('image')
   const format = parseFormat(get('format'), image)
 
@@ -170,7 +160,9 @@ function readKeyReference(value: string, resolvePath: (p: string) => string): Pe
 function readPem(input: string, value: string, resolvePath: (p: string) => string, secret: boolean): PemSource {
   if (value.includes('-----BEGIN')) {
     if (value.length > INPUT_LIMITS.pem) {
-      throw new InputError(`Input "${input}" holds ${value.length.toLocaleString('en-US')} characters of text; PEM inputs may be at most ${formatSize(INPUT_LIMITS.pem)}.`, { input })
+      throw new InputError(`Input "${input}" holds ${value.length.toLocaleString('en-US')} characters of text; PEM inputs may be at most ${formatSize(INPUT_LIMITS.pem)}.`, {
+        input
+      })
     }
     return { input, text: value, origin: `input ${input}` }
   }
@@ -282,10 +274,7 @@ function parseFormat(value: string | undefined, image: string | undefined): Form
     })
   }
   if (!FORMAT_SPECS[format].usesImage && image !== undefined) {
-    throw new InputError(
-      `Input "image" is set but "format" is "${format}", which does not use it: use format image or partition, or drop image.`,
-      { input: 'format' }
-    )
+    throw new InputError(`Input "image" is set but "format" is "${format}", which does not use it: use format image or partition, or drop image.`, { input: 'format' })
   }
   return format
 }
@@ -301,10 +290,7 @@ function parseLifetime(validityDays: string | undefined, notAfter: string | unde
     const parts = rfc3339.exec(notAfter)
     const time = new Date(notAfter)
     if (!parts || Number.isNaN(time.getTime()) || !isCalendarTime(parts.slice(1, 7).map(Number), parts.slice(9, 11).map(Number))) {
-      throw new InputError(
-        `Input "not-after" must be an RFC 3339 time such as 2030-01-01T00:00:00Z, or "never"; got "${notAfter}".`,
-        { input: 'not-after' }
-      )
+      throw new InputError(`Input "not-after" must be an RFC 3339 time such as 2030-01-01T00:00:00Z, or "never"; got "${notAfter}".`, { input: 'not-after' })
     }
     if (time.getTime() <= Date.now()) {
       throw new InputError(`Input "not-after" (${notAfter}) is in the past.`, { input: 'not-after' })
@@ -314,10 +300,9 @@ function parseLifetime(validityDays: string | undefined, notAfter: string | unde
   const given = validityDays ?? defaultOf('validity-days')
   const days = Number(given)
   if (!/^\d+$/.test(given) || !Number.isSafeInteger(days) || days < 1 || days > MAX_VALIDITY_DAYS) {
-    throw new InputError(
-      `Input "validity-days" must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}; got "${validityDays}". For no expiry use not-after: never.`,
-      { input: 'validity-days' }
-    )
+    throw new InputError(`Input "validity-days" must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}; got "${validityDays}". For no expiry use not-after: never.`, {
+      input: 'validity-days'
+    })
   }
   return { kind: 'days', days }
 }
@@ -383,15 +368,16 @@ export function parsePartitionSelector(value: string | undefined): PartitionSele
   }
   const match = /^(label|name)=(.+)$/.exec(value)
   if (match) return { kind: match[1] as 'label' | 'name', value: match[2] as string }
-  throw new InputError(
-    `Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`,
-    { input: 'partition' }
-  )
+  throw new InputError(`Input "partition" must be a partition number (e.g. 2, or 5 for the first logical MBR partition), label=NAME or name=NAME; got "${value}".`, {
+    input: 'partition'
+  })
 }
 
 function parseOstreeOs(value: string): string {
   if (!isStaterootName(value)) {
-    throw new InputError(`Input "ostree-os" must name an OSTree stateroot (the NAME of /ostree/deploy/NAME: letters, digits, . _ + -); got ${JSON.stringify(value)}.`, { input: 'ostree-os' })
+    throw new InputError(`Input "ostree-os" must name an OSTree stateroot (the NAME of /ostree/deploy/NAME: letters, digits, . _ + -); got ${JSON.stringify(value)}.`, {
+      input: 'ostree-os'
+    })
   }
   return value
 }

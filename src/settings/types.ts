@@ -40,15 +40,9 @@ export interface PemSource {
   origin: string
 }
 
-export type Lifetime =
-  | { kind: 'days'; days: number }
-  | { kind: 'until'; notAfter: Date }
-  | { kind: 'never' }
+export type Lifetime = { kind: 'days'; days: number } | { kind: 'until'; notAfter: Date } | { kind: 'never' }
 
-export type PartitionSelector =
-  | { kind: 'number'; number: number }
-  | { kind: 'label'; value: string }
-  | { kind: 'name'; value: string }
+export type PartitionSelector = { kind: 'number'; number: number } | { kind: 'label'; value: string } | { kind: 'name'; value: string }
 
 export interface Shard {
   /** 1-based. */

@@ -155,7 +155,9 @@ function checkPublicKey(ref: AwsKmsReference, answer: Record<string, unknown>): 
   const key = ref.keyId
   const usage = answer.KeyUsage
   if (usage !== 'SIGN_VERIFY') {
-    throw new FleetCaError(`fleet-ca-key ${key}: the KMS key's usage is ${String(usage)}; a fleet CA key must be an asymmetric key with key usage SIGN_VERIFY.`, { input: 'fleet-ca-key' })
+    throw new FleetCaError(`fleet-ca-key ${key}: the KMS key's usage is ${String(usage)}; a fleet CA key must be an asymmetric key with key usage SIGN_VERIFY.`, {
+      input: 'fleet-ca-key'
+    })
   }
   const spec = String(answer.KeySpec ?? answer.CustomerMasterKeySpec)
   const der = answer.PublicKey
@@ -343,7 +345,19 @@ class KmsCalls {
   }
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER'])
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'EPROTO',
+  'ERR_SSL_WRONG_VERSION_NUMBER'
+])
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN'])
 const TRANSIENT_NAMES = new Set(['KMSInternalException', 'DependencyTimeoutException', 'InternalFailure', 'ServiceUnavailable', 'TimeoutError'])
 

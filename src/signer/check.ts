@@ -40,10 +40,9 @@ export function checkSignerKey(signer: CaSigner, certificates: CertificateKey[],
 /** The signer must sign with the digest the certificate's key calls for (e.g. SHA-384 for P-384). */
 export function checkSignerHash(signer: CaSigner, hash: HashName | null): void {
   if (signer.hash === hash) return
-  throw new FleetCaError(
-    `fleet-ca-key: ${signer.description} signs with ${signer.hash ?? 'no digest'}, but the fleet CA's key calls for ${hash ?? 'no digest (Ed25519)'}`,
-    { input: 'fleet-ca-key' }
-  )
+  throw new FleetCaError(`fleet-ca-key: ${signer.description} signs with ${signer.hash ?? 'no digest'}, but the fleet CA's key calls for ${hash ?? 'no digest (Ed25519)'}`, {
+    input: 'fleet-ca-key'
+  })
 }
 
 /** One real signature over fresh bytes, verified with the certificate's public key. */

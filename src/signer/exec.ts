@@ -117,8 +117,7 @@ export class SignerProcess {
     this.child = spawn(program, options.args ?? [], { stdio: ['pipe', 'pipe', 'pipe'], env, shell: false })
     this.exitPromise = new Promise((resolve) => this.child.once('close', () => resolve()))
     this.child.on('error', (error: NodeJS.ErrnoException) => {
-      const reason =
-        error.code === 'ENOENT' ? 'no such program' : error.code === 'EACCES' ? 'not executable (chmod +x, and a #! line for scripts)' : messageOf(error)
+      const reason = error.code === 'ENOENT' ? 'no such program' : error.code === 'EACCES' ? 'not executable (chmod +x, and a #! line for scripts)' : messageOf(error)
       this.fail(`${this.name} cannot be started: ${reason}`)
       this.exited = true
     })
@@ -260,9 +259,7 @@ export async function openExecSigner(reference: string, context: SignerOpenConte
       hash,
       concurrency: CONCURRENCY,
       sign: async (tbs) => {
-        const request = hash
-          ? { op: 'sign', hash, digest: createHash(hash).update(tbs).digest('base64') }
-          : { op: 'sign', hash: null, message: tbs.toString('base64') }
+        const request = hash ? { op: 'sign', hash, digest: createHash(hash).update(tbs).digest('base64') } : { op: 'sign', hash: null, message: tbs.toString('base64') }
         const reply = await child.request(request)
         answerError(reply, 'sign request', program)
         return base64Field(reply, 'signature', 'sign request', program)

@@ -89,6 +89,5 @@ export function openPemSigner(source: PemKeySource, passphrase: string | undefin
 export const pemSignerFactory: SignerFactory = {
   name: 'pem',
   accepts: (reference) => reference.includes('-----BEGIN'),
-  open: async (reference, context) =>
-    openPemSigner({ text: reference, input: 'fleet-ca-key', origin: context.origin ?? 'input fleet-ca-key' }, context.passphrase)
+  open: async (reference, context) => openPemSigner({ text: reference, input: 'fleet-ca-key', origin: context.origin ?? 'input fleet-ca-key' }, context.passphrase)
 }

@@ -196,10 +196,9 @@ function findToken(p11: NativePkcs11, uri: Pkcs11Uri, module: string): Token {
     matches.push({ slot, label, flags: info.flags })
   }
   if (matches.length === 0) {
-    throw new FleetCaError(
-      `fleet-ca-key: no token in ${module} matches the pkcs11: URI (${describeUri(uri)}); tokens present: ${seen.join(', ') || 'none'}`,
-      { input: 'fleet-ca-key' }
-    )
+    throw new FleetCaError(`fleet-ca-key: no token in ${module} matches the pkcs11: URI (${describeUri(uri)}); tokens present: ${seen.join(', ') || 'none'}`, {
+      input: 'fleet-ca-key'
+    })
   }
   if (matches.length > 1) {
     throw new FleetCaError(
@@ -317,9 +316,12 @@ export async function openPkcs11SignerInProcess(reference: string, context: Sign
   }
   const module = uri.modulePath ?? context.pkcs11Module ?? (uri.moduleName ? `${uri.moduleName}.so` : undefined)
   if (!module) {
-    throw new FleetCaError('pkcs11-module: a pkcs11: fleet-ca-key needs its PKCS#11 module: set the pkcs11-module input (or module-path in the URI), e.g. /usr/lib/softhsm/libsofthsm2.so', {
-      input: 'pkcs11-module'
-    })
+    throw new FleetCaError(
+      'pkcs11-module: a pkcs11: fleet-ca-key needs its PKCS#11 module: set the pkcs11-module input (or module-path in the URI), e.g. /usr/lib/softhsm/libsofthsm2.so',
+      {
+        input: 'pkcs11-module'
+      }
+    )
   }
   const moduleInput = uri.modulePath !== undefined ? 'fleet-ca-key' : 'pkcs11-module'
   const addon = loadBinding()
@@ -380,9 +382,12 @@ export async function openPkcs11SignerInProcess(reference: string, context: Sign
     const token = findToken(p11, uri, module)
     const where = `token "${token.label}"`
     if (token.flags & CKF_USER_PIN_LOCKED) {
-      throw new FleetCaError(`fleet-ca-key-passphrase: the user PIN of PKCS#11 ${where} is locked (too many wrong PINs); unlock it with the SO PIN (e.g. softhsm2-util or the HSM's tool)`, {
-        input: 'fleet-ca-key-passphrase'
-      })
+      throw new FleetCaError(
+        `fleet-ca-key-passphrase: the user PIN of PKCS#11 ${where} is locked (too many wrong PINs); unlock it with the SO PIN (e.g. softhsm2-util or the HSM's tool)`,
+        {
+          input: 'fleet-ca-key-passphrase'
+        }
+      )
     }
     const wanted = threadSafe ? Math.max(1, Math.floor(options.sessions ?? 1)) : 1
     const async = threadSafe && options.async === true
@@ -431,9 +436,12 @@ export async function openPkcs11SignerInProcess(reference: string, context: Sign
     const keyType = attribute(p11, first, key, CKA_KEY_TYPE)
     const kind = keyType ? Number(keyType.length >= 8 ? keyType.readBigUInt64LE(0) : keyType.readUInt32LE(0)) : undefined
     if (kind !== CKK_EC && kind !== CKK_RSA) {
-      throw new FleetCaError(`fleet-ca-key: the private key on PKCS#11 ${where} is neither EC nor RSA (CKA_KEY_TYPE ${kind ?? 'unknown'}); credbake signs with EC P-256/P-384/P-521 and RSA keys`, {
-        input: 'fleet-ca-key'
-      })
+      throw new FleetCaError(
+        `fleet-ca-key: the private key on PKCS#11 ${where} is neither EC nor RSA (CKA_KEY_TYPE ${kind ?? 'unknown'}); credbake signs with EC P-256/P-384/P-521 and RSA keys`,
+        {
+          input: 'fleet-ca-key'
+        }
+      )
     }
 
     const publicKey = tokenPublicKey(p11, first, key, kind, uri) ?? context.certificatePublicKey

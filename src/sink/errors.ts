@@ -14,8 +14,8 @@ export function wrapWriteError(error: unknown, device: Device, target: string): 
   if (isCredbakeError(error)) return error
   const code = (error as NodeJS.ErrnoException).code ?? ''
   const hint = HINTS[code]
-  return new OutputError(
-    `Could not write the output of device ${device.serial} (${target}): ${hint ?? messageOf(error)}${hint ? ` (${code})` : ''}.`,
-    { serial: device.serial, cause: error }
-  )
+  return new OutputError(`Could not write the output of device ${device.serial} (${target}): ${hint ?? messageOf(error)}${hint ? ` (${code})` : ''}.`, {
+    serial: device.serial,
+    cause: error
+  })
 }

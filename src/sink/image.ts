@@ -140,11 +140,9 @@ export class ImageSink implements Sink {
       const copier = await ImageCopier.open(prepared.path, { ...(prepared.map ? { map: prepared.map } : {}), cacheLimit: imageCacheLimit() })
       const baseSha256 = compressedSha256 ?? copier.sha256 ?? (await sha256File(prepared.path))
       const sharesPrefix = settings.format === 'image' && settings.compress === 'none'
-      const hasher = createFileHasher(
-        { prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 },
-        HASH_THREADS,
-        { bmap: settings.bmap }
-      )
+      const hasher = createFileHasher({ prefixFile: sharesPrefix ? prepared.path : undefined, prefixLength: sharesPrefix ? partition.start : 0 }, HASH_THREADS, {
+        bmap: settings.bmap
+      })
       const described = `${partition.number}${settings.partition ? ` (${settings.partition.kind === 'number' ? 'number' : `${settings.partition.kind}=${settings.partition.value}`})` : ''}`
       context.reporter.info(`Base image ${image}: writing into ${describePartition(partition)}, ${partition.fileSystem.type}`)
       for (const note of findings.notes) context.reporter.info(note)
@@ -193,10 +191,7 @@ export class ImageSink implements Sink {
       if (this.settings.compress !== 'none') {
         // The bmap describes the uncompressed image (bmaptool decompresses, then maps): read on a
         // hashing thread while the compressor reads the same, freshly written, file.
-        const [mapped] = await Promise.all([
-          this.settings.bmap ? this.hasher.hashFile(work, { bmap: true }) : undefined,
-          compressFile(work, packed, this.settings.compress)
-        ])
+        const [mapped] = await Promise.all([this.settings.bmap ? this.hasher.hashFile(work, { bmap: true }) : undefined, compressFile(work, packed, this.settings.compress)])
         map = mapped?.bmap
         await rm(work, { force: true })
         final = packed

@@ -124,8 +124,6 @@ function stopAtOnce(signal: StopSignal, second: boolean): never {
   const released = releaseAllNow()
   const why = second ? `stopped at once by a second signal (${signal})` : `stopped by ${signal}`
   const what = released.length ? `removed ${released.join(' and ')}` : 'nothing to release'
-  installed?.say(
-    `credbake: ${why}: ${what}; what was in flight did not finish. Run the same command again${second ? ' (a bake resumes where it stopped)' : ''}.`
-  )
+  installed?.say(`credbake: ${why}: ${what}; what was in flight did not finish. Run the same command again${second ? ' (a bake resumes where it stopped)' : ''}.`)
   process.exit(exitCodeFor(signal))
 }

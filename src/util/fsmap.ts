@@ -99,7 +99,13 @@ export function readRangesSync(fd: number, ranges: Float64Array | undefined, fro
 /** readRangesSync through a FileHandle, without blocking the thread. */
 export async function readRanges(handle: FileHandle, ranges: Float64Array | undefined, from: number, end: number, buffer: Buffer, update: (chunk: Buffer) => void): Promise<void> {
   const pieces: Array<[number, number] | number> = []
-  feedRanges(ranges, from, end, (start, stop) => (pieces.push([start, stop]), true), (length) => void pieces.push(length))
+  feedRanges(
+    ranges,
+    from,
+    end,
+    (start, stop) => (pieces.push([start, stop]), true),
+    (length) => void pieces.push(length)
+  )
   for (const piece of pieces) {
     if (typeof piece === 'number') {
       zeroChunks(piece, update)

@@ -97,7 +97,6 @@ export function octalMode(mode: number): string {
  */
 export async function flushFileSystem(dir: string): Promise<void> {
   const { execFile } = await import('node:child_process')
-  const run = (args: string[]): Promise<boolean> =>
-    new Promise((resolve) => execFile('sync', args, (error) => resolve(!error)))
+  const run = (args: string[]): Promise<boolean> => new Promise((resolve) => execFile('sync', args, (error) => resolve(!error)))
   if (!(await run(['-f', dir]))) await run([])
 }

@@ -162,7 +162,11 @@ class WorkerHasher implements FileHasher {
   private readonly waiting = new Map<number, { resolve: (result: HashResult) => void; reject: (error: Error) => void }>()
   private nextId = 0
 
-  constructor(start: () => Worker, threads: number, private readonly maps: boolean) {
+  constructor(
+    start: () => Worker,
+    threads: number,
+    private readonly maps: boolean
+  ) {
     this.workers = Array.from({ length: threads }, () => {
       const worker = start()
       worker.on('message', (reply: Reply) => this.settle(reply))

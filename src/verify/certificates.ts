@@ -482,7 +482,8 @@ export class CertificateChecker {
         break
       }
       case 'until':
-        if (!sameInstant(notAfter, new Date(Math.floor(Date.parse(lifetime.notAfter) / 1000) * 1000).toISOString())) say(`it ends ${iso(notAfter)}, the profile's lifetime ends ${lifetime.notAfter}`)
+        if (!sameInstant(notAfter, new Date(Math.floor(Date.parse(lifetime.notAfter) / 1000) * 1000).toISOString()))
+          say(`it ends ${iso(notAfter)}, the profile's lifetime ends ${lifetime.notAfter}`)
         break
       case 'never':
         if (notAfter.getTime() !== NEVER_EXPIRES.getTime()) say(`it ends ${iso(notAfter)}, the profile's lifetime is "never" (${iso(NEVER_EXPIRES)})`)
@@ -505,7 +506,8 @@ export class CertificateChecker {
       if (!fits) say(`the subject does not fit the profile's subject template "${this.header.profile.subject}" for serial ${device.serial} and device ID ${device.deviceId}`)
       for (const attribute of rdns.flat()) {
         const info = SUBJECT_ATTRIBUTES.find((a) => a.oid === attribute.oid)
-        if (info && attribute.tag !== info.stringTag) say(`subject attribute ${info.name}=${escapeRfc4514(attribute.value)} is encoded as tag ${attribute.tag}, credbake writes tag ${info.stringTag}`)
+        if (info && attribute.tag !== info.stringTag)
+          say(`subject attribute ${info.name}=${escapeRfc4514(attribute.value)} is encoded as tag ${attribute.tag}, credbake writes tag ${info.stringTag}`)
       }
     }
     const sanExtension = certificate.extensions.find((e) => e.oid === id.subjectAltName)
@@ -515,7 +517,9 @@ export class CertificateChecker {
     const names = sanNames(sanExtension.value)
     const fits = names.length === san.entries.length && san.entries.every((entry, i) => sanEntryFits(entry, names[i], device))
     if (!fits) {
-      say(`subjectAltName "${describeSan(sanExtension.value)}" does not fit the profile's san template "${this.header.profile.san}" for serial ${device.serial} and device ID ${device.deviceId}`)
+      say(
+        `subjectAltName "${describeSan(sanExtension.value)}" does not fit the profile's san template "${this.header.profile.san}" for serial ${device.serial} and device ID ${device.deviceId}`
+      )
       return
     }
     san.entries.forEach((entry, i) => {
@@ -559,7 +563,13 @@ export class CertificateChecker {
       if (extension.critical !== spec.critical) say(`${spec.name} is ${extension.critical ? '' : 'not '}critical, the profile says ${spec.critical ? 'critical' : 'not critical'}`)
       let actual: string
       let wanted = spec.value
-      const list = (value: string): string => value.split(',').map((v) => v.trim()).filter(Boolean).sort().join(', ')
+      const list = (value: string): string =>
+        value
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean)
+          .sort()
+          .join(', ')
       try {
         switch (spec.name) {
           case 'basicConstraints':
@@ -672,9 +682,11 @@ export class CertificateChecker {
     if ('unsupported' in key) problems.push(`its CA's key: ${key.unsupported}`)
     else {
       if (key.description !== fleetCa.keyType) problems.push(`its CA's key is ${key.description}, the manifest's fleetCa.keyType is ${fleetCa.keyType}`)
-      if (key.signatureAlgorithmName !== fleetCa.signatureAlgorithm) problems.push(`its CA signs with ${key.signatureAlgorithmName}, the manifest's fleetCa.signatureAlgorithm is ${fleetCa.signatureAlgorithm}`)
+      if (key.signatureAlgorithmName !== fleetCa.signatureAlgorithm)
+        problems.push(`its CA signs with ${key.signatureAlgorithmName}, the manifest's fleetCa.signatureAlgorithm is ${fleetCa.signatureAlgorithm}`)
     }
-    if (issuer.intermediate !== fleetCa.intermediate) problems.push(`its CA is ${issuer.intermediate ? 'an intermediate' : 'a root (self-issued)'}, the manifest's fleetCa.intermediate is ${fleetCa.intermediate}`)
+    if (issuer.intermediate !== fleetCa.intermediate)
+      problems.push(`its CA is ${issuer.intermediate ? 'an intermediate' : 'a root (self-issued)'}, the manifest's fleetCa.intermediate is ${fleetCa.intermediate}`)
     this.issuers.set(issuer.sha256, problems)
     return problems
   }

@@ -103,8 +103,15 @@ export class DeviceChecker {
     const schema = validateArrayElement('devices', index, value)
     if (schema.length > 0) {
       const serial = (value as { serial?: unknown } | null)?.serial
-      const shown = schema.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path} ${p.message}`).join('; ')
-      return { index, malformed: `device entry ${index}${typeof serial === 'string' ? ` (serial ${serial})` : ''} does not match schema/manifest.schema.json: ${shown}${schema.length > SHOWN_PROBLEMS ? ` (and ${schema.length - SHOWN_PROBLEMS} more)` : ''}`, problems: [] }
+      const shown = schema
+        .slice(0, SHOWN_PROBLEMS)
+        .map((p) => `${p.path} ${p.message}`)
+        .join('; ')
+      return {
+        index,
+        malformed: `device entry ${index}${typeof serial === 'string' ? ` (serial ${serial})` : ''} does not match schema/manifest.schema.json: ${shown}${schema.length > SHOWN_PROBLEMS ? ` (and ${schema.length - SHOWN_PROBLEMS} more)` : ''}`,
+        problems: []
+      }
     }
     const device = value as ManifestDevice
     let problems: string[]
@@ -152,7 +159,8 @@ export class DeviceChecker {
       if (isCredbakeError(error)) return [...problems, `output ${device.output.path} cannot be read: ${error.message.split('\n')[0]}`]
       throw error
     }
-    if (view.sha256 !== null && view.sha256 !== device.output.sha256) problems.push(`output ${device.output.path} has SHA-256 ${view.sha256}, the manifest records ${device.output.sha256}`)
+    if (view.sha256 !== null && view.sha256 !== device.output.sha256)
+      problems.push(`output ${device.output.path} has SHA-256 ${view.sha256}, the manifest records ${device.output.sha256}`)
     problems.push(...view.problems)
     if (view.opened === false) return problems
     const found = this.fileProblems(device, view, problems)
@@ -175,7 +183,8 @@ export class DeviceChecker {
       }
     }
     if ((file.partitionPath ?? file.path) === (expected ?? file.path)) return undefined
-    if (expected === undefined) return `${file.path} is recorded at ${JSON.stringify(file.partitionPath)} inside the output, but the review names no OSTree sysroot that would put it there`
+    if (expected === undefined)
+      return `${file.path} is recorded at ${JSON.stringify(file.partitionPath)} inside the output, but the review names no OSTree sysroot that would put it there`
     return `${file.path} is recorded at ${JSON.stringify(file.partitionPath ?? file.path)} inside the output, but stateroot ${ostree!.os} puts it at ${expected}`
   }
 
@@ -208,16 +217,20 @@ export class DeviceChecker {
         continue
       }
       if (!actual.content) {
-        problems.push(file.privateKey ? `${name} is ${actual.size} bytes, more than a private key credbake writes` : `${name} is ${actual.size} bytes, the manifest records ${file.size}`)
+        problems.push(
+          file.privateKey ? `${name} is ${actual.size} bytes, more than a private key credbake writes` : `${name} is ${actual.size} bytes, the manifest records ${file.size}`
+        )
       } else {
         found.set(file.path, actual)
         if (!file.privateKey) {
           if (file.size !== undefined && actual.content.length !== file.size) problems.push(`${name} is ${actual.content.length} bytes, the manifest records ${file.size}`)
-          else if (file.sha256 !== undefined && sha256Hex(actual.content) !== file.sha256) problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`)
+          else if (file.sha256 !== undefined && sha256Hex(actual.content) !== file.sha256)
+            problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`)
         }
       }
       if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode) problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`)
-      if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner) problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`)
+      if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner)
+        problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`)
     }
     return found
   }
@@ -262,7 +275,8 @@ export class DeviceChecker {
     if (!actual.content || actual.size !== file.size) return void problems.push(`${name} is ${actual.size} bytes, the manifest records ${file.size}`)
     if (sha256Hex(actual.content) !== file.sha256) problems.push(`${name} has SHA-256 ${sha256Hex(actual.content)}, the manifest records ${file.sha256}`)
     if (file.mode !== null && actual.mode !== null && octal(actual.mode) !== file.mode) problems.push(`${name} has mode ${octal(actual.mode)}, the manifest records ${file.mode}`)
-    if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner) problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`)
+    if (file.owner !== null && actual.uid !== null && `${actual.uid}:${actual.gid}` !== file.owner)
+      problems.push(`${name} is owned by ${actual.uid}:${actual.gid}, the manifest records ${file.owner}`)
   }
 
   /** The certificate file (chains, matches its entry and the header) and the key beside it. */

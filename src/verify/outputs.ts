@@ -210,7 +210,8 @@ function walkTree(root: string): Map<string, TreeEntry> {
       const stats = lstatSync(hostPath(root, devicePath))
       const kind = stats.isSymbolicLink() ? 'link' : stats.isDirectory() ? 'folder' : stats.isFile() ? 'file' : 'other'
       entries.set(devicePath, { kind, stats })
-      if (entries.size > MAX_TREE_ENTRIES) throw new OutputUnreadable(`the tree holds more than ${MAX_TREE_ENTRIES} entries: not an output credbake wrote (verify stops walking it)`)
+      if (entries.size > MAX_TREE_ENTRIES)
+        throw new OutputUnreadable(`the tree holds more than ${MAX_TREE_ENTRIES} entries: not an output credbake wrote (verify stops walking it)`)
       if (kind === 'folder') pending.push(devicePath)
     }
   }
@@ -263,16 +264,15 @@ function readDirOutput(root: string, request: OutputRequest): OutputView {
   }
   const extras: string[] = []
   for (const [devicePath, entry] of entries) {
-    if (entry.kind === 'link') problems.push(`${devicePath} is a symbolic link (to ${linkTarget(hostPath(root, devicePath))}); verify does not follow links, and credbake writes none`)
+    if (entry.kind === 'link')
+      problems.push(`${devicePath} is a symbolic link (to ${linkTarget(hostPath(root, devicePath))}); verify does not follow links, and credbake writes none`)
     else if (entry.kind === 'other') problems.push(`${devicePath} is ${kindOf(entry.stats)}`)
     else if (entry.kind === 'folder' ? !wantedFolders.has(devicePath) : !request.files.has(devicePath)) extras.push(entry.kind === 'folder' ? `${devicePath}/` : devicePath)
   }
   // The tree digest covers every file: with anything more or less in the tree it is a different
   // tree, and each difference is already a problem of its own (nothing unasked is read).
   const complete = extras.length === 0 && problems.length === 0 && [...files.values()].every((file) => file?.content)
-  const sha256 = complete
-    ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found!.mode!, uid: 0, gid: 0, content: found!.content! })))
-    : null
+  const sha256 = complete ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found!.mode!, uid: 0, gid: 0, content: found!.content! }))) : null
   return { sha256, files, listings: new Map(), folders, extras, problems }
 }
 
@@ -314,7 +314,13 @@ async function readTarOutput(file: string, device: ManifestDevice, request: Outp
     entries = tarEntries(gunzipSync(read.content, { maxOutputLength: cap }))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      return { sha256, files: new Map(), listings: new Map(), problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`], opened: false }
+      return {
+        sha256,
+        files: new Map(),
+        listings: new Map(),
+        problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`],
+        opened: false
+      }
     }
     const why = error instanceof TarFormatError ? `not a tar archive: ${error.message}` : messageOf(error)
     throw new OutputUnreadable(`${where} is not a readable .tar.gz (${why})`)
@@ -347,7 +353,8 @@ async function readTarOutput(file: string, device: ManifestDevice, request: Outp
   }
   const extras: string[] = []
   for (const entry of byPath.values()) {
-    if (entry.type === 'symlink' || entry.type === 'hardlink') problems.push(`${entry.path} is a ${entry.type === 'symlink' ? 'symbolic' : 'hard'} link (to ${JSON.stringify(entry.linkTarget ?? '')}); credbake writes none`)
+    if (entry.type === 'symlink' || entry.type === 'hardlink')
+      problems.push(`${entry.path} is a ${entry.type === 'symlink' ? 'symbolic' : 'hard'} link (to ${JSON.stringify(entry.linkTarget ?? '')}); credbake writes none`)
     else if (entry.type === 'other') problems.push(`${entry.path} is a tar entry of type "${entry.flag}", not a file or folder`)
     else if (entry.type === 'directory' ? !wantedFolders.has(entry.path) : !request.files.has(entry.path)) extras.push(entry.type === 'directory' ? `${entry.path}/` : entry.path)
   }
@@ -380,7 +387,12 @@ async function readImageOutput(context: ReadContext, file: string, device: Manif
       paths.forEach((p, i) => {
         const found = read.files[i]
         const content = found && found.type === 'regular' ? found.content : null
-        files.set(p, found && content ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: content.length > request.files.get(p)! ? null : content, size: content.length } : null)
+        files.set(
+          p,
+          found && content
+            ? { mode: found.mode & 0o7777, uid: found.uid, gid: found.gid, content: content.length > request.files.get(p)! ? null : content, size: content.length }
+            : null
+        )
       })
       listings = read.listings
     } else if (isFat(fs.type)) {

@@ -10,9 +10,26 @@ export const MANIFEST_SCHEMA: Schema = schemaJson as Schema
 
 /** Keywords the validator implements; annotations (title, description, $schema, $id) are ignored. */
 const HANDLED = new Set([
-  'type', 'required', 'properties', 'additionalProperties', 'enum', 'const', 'pattern', 'items', '$ref',
-  'minimum', 'maximum', 'minItems', 'oneOf', 'anyOf', 'format', '$defs',
-  'title', 'description', '$schema', '$id'
+  'type',
+  'required',
+  'properties',
+  'additionalProperties',
+  'enum',
+  'const',
+  'pattern',
+  'items',
+  '$ref',
+  'minimum',
+  'maximum',
+  'minItems',
+  'oneOf',
+  'anyOf',
+  'format',
+  '$defs',
+  'title',
+  'description',
+  '$schema',
+  '$id'
 ])
 
 export interface SchemaProblem {

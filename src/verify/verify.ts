@@ -77,7 +77,10 @@ function checkedHeader(scan: ManifestScan): ManifestHeader {
   if (scan.superseded) value.superseded = []
   const problems = validateManifest(value)
   if (problems.length > 0) {
-    const shown = problems.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path || '(top level)'} ${p.message}`).join('; ')
+    const shown = problems
+      .slice(0, SHOWN_PROBLEMS)
+      .map((p) => `${p.path || '(top level)'} ${p.message}`)
+      .join('; ')
     const more = problems.length > SHOWN_PROBLEMS ? ` (and ${problems.length - SHOWN_PROBLEMS} more)` : ''
     throw new ManifestError(`manifest ${scan.file} does not match schema/manifest.schema.json: ${shown}${more}`, { file: scan.file })
   }
@@ -122,7 +125,14 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
   const concurrency = options.concurrency ?? 0
   // The workers start now and load while the manifest is scanned; their number is guessed from
   // its size (a device entry takes about a kilobyte), or taken as given.
-  const guess = concurrency > 1 ? Number.MAX_SAFE_INTEGER : Math.floor((await stat(options.manifest).then((s) => s.size).catch(() => 0)) / BYTES_PER_ENTRY)
+  const guess =
+    concurrency > 1
+      ? Number.MAX_SAFE_INTEGER
+      : Math.floor(
+          (await stat(options.manifest)
+            .then((s) => s.size)
+            .catch(() => 0)) / BYTES_PER_ENTRY
+        )
   const warm = warmEntryCheckers({ concurrency, devices: guess })
   let scan: ManifestScan
   let header: ManifestHeader
@@ -253,10 +263,15 @@ class DeviceRun {
     const before = this.serials.add(sha256Hex(serial).slice(0, 32), result.index)
     if (before !== -1) problems.push(`serial ${serial} is listed twice in the manifest (device entries ${before} and ${result.index})`)
     const sameCertificate = this.fingerprints.add(result.certificateSha256 as string, result.index)
-    if (sameCertificate !== -1) problems.push(`its certificate ${result.certificateSha256} is also the certificate of device ${await this.serialAt(sameCertificate)} (entry ${sameCertificate}): one certificate, two devices`)
+    if (sameCertificate !== -1)
+      problems.push(
+        `its certificate ${result.certificateSha256} is also the certificate of device ${await this.serialAt(sameCertificate)} (entry ${sameCertificate}): one certificate, two devices`
+      )
     const sameSerialNumber = this.serialNumbers.add(result.serialNumber as string, result.index)
     if (sameSerialNumber !== -1 && sameSerialNumber !== sameCertificate) {
-      problems.push(`its certificate serial number ${result.serialNumber} is also that of device ${await this.serialAt(sameSerialNumber)}'s certificate (entry ${sameSerialNumber})`)
+      problems.push(
+        `its certificate serial number ${result.serialNumber} is also that of device ${await this.serialAt(sameSerialNumber)}'s certificate (entry ${sameSerialNumber})`
+      )
     }
     return problems
   }
@@ -285,7 +300,11 @@ class DeviceRun {
       this.certificatesBroken = true
       return [`${CERTIFICATES_FILE} is unreadable at this device's certificate`]
     }
-    return block.sha256 === result.certificateSha256 ? [] : [`${CERTIFICATES_FILE} has certificate ${block.sha256} at this device's place (block ${this.certificates.count}, line ${block.line}), the manifest records ${result.certificateSha256}`]
+    return block.sha256 === result.certificateSha256
+      ? []
+      : [
+          `${CERTIFICATES_FILE} has certificate ${block.sha256} at this device's place (block ${this.certificates.count}, line ${block.line}), the manifest records ${result.certificateSha256}`
+        ]
   }
 
   /** SHA256SUMS's next lines are this device's (one per output file; all of them are read, so the next device's stay in step). */
@@ -342,7 +361,8 @@ class DeviceRun {
         for (const entry of await this.supersededEntries(ranges, first)) {
           const at = `superseded entry ${entry.index} (serial ${entry.value.serial}, certificate ${entry.value.sha256})`
           const active = this.fingerprints.find(entry.value.sha256)
-          if (active !== -1) this.summary.problems.push(`${at} is the active certificate of device ${await this.serialAt(active)}: a certificate whose output is live is never superseded`)
+          if (active !== -1)
+            this.summary.problems.push(`${at} is the active certificate of device ${await this.serialAt(active)}: a certificate whose output is live is never superseded`)
           const twice = seen.add(entry.value.sha256, entry.index)
           if (twice !== -1) this.summary.problems.push(`${at} is listed twice (also entry ${twice})`)
           if (!readable || !reader) continue
@@ -378,7 +398,13 @@ class DeviceRun {
       }
       const problems = validateArrayElement('superseded', index, value)
       if (problems.length > 0) {
-        throw new ManifestError(`manifest ${this.scan.file} does not match schema/manifest.schema.json: ${problems.slice(0, SHOWN_PROBLEMS).map((p) => `${p.path} ${p.message}`).join('; ')}`, { file: this.scan.file })
+        throw new ManifestError(
+          `manifest ${this.scan.file} does not match schema/manifest.schema.json: ${problems
+            .slice(0, SHOWN_PROBLEMS)
+            .map((p) => `${p.path} ${p.message}`)
+            .join('; ')}`,
+          { file: this.scan.file }
+        )
       }
       return { index, value: value as SupersededCertificate }
     })
@@ -397,7 +423,8 @@ function supersededBlockProblems(at: string, block: { sha256: string; der: Buffe
   const problems: string[] = []
   const serialNumber = certificate.serialHex.padStart(32, '0')
   if (serialNumber !== entry.serialNumber) problems.push(`${at}: its certificate's serial number is ${serialNumber}, the entry records ${entry.serialNumber}`)
-  if (certificate.notAfter.getTime() !== new Date(entry.notAfter).getTime()) problems.push(`${at}: its certificate is valid until ${certificate.notAfter.toISOString()}, the entry records ${entry.notAfter}`)
+  if (certificate.notAfter.getTime() !== new Date(entry.notAfter).getTime())
+    problems.push(`${at}: its certificate is valid until ${certificate.notAfter.toISOString()}, the entry records ${entry.notAfter}`)
   const cn = certificate.subject.flat().find((a) => a.oid === '2.5.4.3')?.value
   if (cn !== entry.deviceId) problems.push(`${at}: its certificate's CN is "${cn}", the entry's deviceId is "${entry.deviceId}"`)
   return problems

@@ -95,7 +95,11 @@ function checkRun(testCase: CorpusCase, run: { code: number; stdout: string; std
   expect(run.stdout, `${context}\nstdout reports success`).not.toMatch(/^manifest:/m)
   // Bad input is found before the first certificate is issued: nothing to revoke afterwards.
   const journal = path.join(dirs.out, 'credbake-journal.jsonl')
-  const issued = existsSync(journal) ? readFileSync(journal, 'utf8').split('\n').filter((line) => line.includes('"type":"issued"')).length : 0
+  const issued = existsSync(journal)
+    ? readFileSync(journal, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('"type":"issued"')).length
+    : 0
   expect(issued, `${context}\n${issued} certificate(s) were issued before the bad input was noticed`).toBe(0)
 }
 

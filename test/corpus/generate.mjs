@@ -50,16 +50,47 @@ function cert(name, { keyFile, subject, start, end, ext, issuer }) {
   writeFileSync(
     cnf,
     [
-      '[ ca ]', 'default_ca = c', '[ c ]', `database = ${db}/index.txt`, `new_certs_dir = ${db}`, `serial = ${db}/serial`,
-      'policy = p', 'unique_subject = no', '[ p ]', 'commonName = optional', '[ e ]', ...ext, ''
+      '[ ca ]',
+      'default_ca = c',
+      '[ c ]',
+      `database = ${db}/index.txt`,
+      `new_certs_dir = ${db}`,
+      `serial = ${db}/serial`,
+      'policy = p',
+      'unique_subject = no',
+      '[ p ]',
+      'commonName = optional',
+      '[ e ]',
+      ...ext,
+      ''
     ].join('\n')
   )
   const csr = path.join(db, 'req.csr')
   openssl(['req', '-new', '-key', keyFile, '-subj', subject, '-out', csr])
   const out = path.join(pki, `${name}.crt`)
   const signer = issuer ? ['-cert', issuer.cert, '-keyfile', issuer.key] : ['-selfsign', '-keyfile', keyFile]
-  openssl(['ca', '-batch', '-config', cnf, ...signer, '-in', csr, '-out', out, '-notext', '-rand_serial', '-preserveDN',
-    '-startdate', start, '-enddate', end, '-extensions', 'e', '-md', 'sha256'])
+  openssl([
+    'ca',
+    '-batch',
+    '-config',
+    cnf,
+    ...signer,
+    '-in',
+    csr,
+    '-out',
+    out,
+    '-notext',
+    '-rand_serial',
+    '-preserveDN',
+    '-startdate',
+    start,
+    '-enddate',
+    end,
+    '-extensions',
+    'e',
+    '-md',
+    'sha256'
+  ])
   return out
 }
 
@@ -71,7 +102,13 @@ function derOf(pemFile) {
   return Buffer.from(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END/.exec(text)[1].replace(/\s+/g, ''), 'base64')
 }
 function writeCertPem(file, der) {
-  writeFileSync(file, `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`)
+  writeFileSync(
+    file,
+    `-----BEGIN CERTIFICATE-----\n${der
+      .toString('base64')
+      .match(/.{1,64}/g)
+      .join('\n')}\n-----END CERTIFICATE-----\n`
+  )
 }
 
 function makePki() {
@@ -93,23 +130,46 @@ function makePki() {
 
   // An intermediate below the CA (for a chain listed in the wrong order).
   const interKey = key('intermediate', 'p256')
-  cert('intermediate', { keyFile: interKey, subject: '/CN=credbake corpus intermediate/O=credbake tests', start: LONG.start, end: '21241231000000Z',
+  cert('intermediate', {
+    keyFile: interKey,
+    subject: '/CN=credbake corpus intermediate/O=credbake tests',
+    start: LONG.start,
+    end: '21241231000000Z',
     ext: ['basicConstraints = critical,CA:TRUE,pathlen:0', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always'],
-    issuer: { cert: caCert, key: caKey } })
+    issuer: { cert: caCert, key: caKey }
+  })
 
   // An end-entity certificate (CA:FALSE) with its key: "not a CA".
   const leafKey = key('leaf', 'p256')
-  cert('leaf', { keyFile: leafKey, subject: '/CN=credbake corpus leaf', start: LONG.start, end: '21241231000000Z',
-    ext: ['basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = clientAuth', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always'],
-    issuer: { cert: caCert, key: caKey } })
+  cert('leaf', {
+    keyFile: leafKey,
+    subject: '/CN=credbake corpus leaf',
+    start: LONG.start,
+    end: '21241231000000Z',
+    ext: [
+      'basicConstraints = critical,CA:FALSE',
+      'keyUsage = critical,digitalSignature',
+      'extendedKeyUsage = clientAuth',
+      'subjectKeyIdentifier = hash',
+      'authorityKeyIdentifier = keyid:always'
+    ],
+    issuer: { cert: caCert, key: caKey }
+  })
 
   // Same CA key, certificates that are wrong in one way each.
-  cert('ca-no-basic-constraints', { keyFile: caKey, subject: '/CN=credbake corpus CA without basicConstraints', ...LONG,
-    ext: ['keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always'] })
-  cert('ca-no-keycertsign', { keyFile: caKey, subject: '/CN=credbake corpus CA without keyCertSign', ...LONG,
-    ext: ['basicConstraints = critical,CA:TRUE', 'keyUsage = critical,digitalSignature', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always'] })
-  cert('ca-eku-serverauth', { keyFile: caKey, subject: '/CN=credbake corpus CA limited to serverAuth', ...LONG,
-    ext: [...CA_EXT, 'extendedKeyUsage = serverAuth'] })
+  cert('ca-no-basic-constraints', {
+    keyFile: caKey,
+    subject: '/CN=credbake corpus CA without basicConstraints',
+    ...LONG,
+    ext: ['keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always']
+  })
+  cert('ca-no-keycertsign', {
+    keyFile: caKey,
+    subject: '/CN=credbake corpus CA without keyCertSign',
+    ...LONG,
+    ext: ['basicConstraints = critical,CA:TRUE', 'keyUsage = critical,digitalSignature', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always']
+  })
+  cert('ca-eku-serverauth', { keyFile: caKey, subject: '/CN=credbake corpus CA limited to serverAuth', ...LONG, ext: [...CA_EXT, 'extendedKeyUsage = serverAuth'] })
 
   // Expired (2000-2001) and not yet valid (2100-2200) CAs, each with its own key.
   const expiredKey = key('expired-ca', 'p256')

@@ -60,7 +60,15 @@ describe.each(NODES)('the action under %s', (_name, node) => {
     for (const device of doc.devices) {
       const files = extractTar(path.join(out, device.output.path))
       const names = files.map((f) => f.name)
-      expect(names).toEqual(['var/', 'var/sota/', 'var/sota/import/', 'var/sota/import/client.pem', 'var/sota/import/pkey.pem', 'var/sota/import/root.crt', 'var/sota/import/gateway.url'])
+      expect(names).toEqual([
+        'var/',
+        'var/sota/',
+        'var/sota/import/',
+        'var/sota/import/client.pem',
+        'var/sota/import/pkey.pem',
+        'var/sota/import/root.crt',
+        'var/sota/import/gateway.url'
+      ])
       for (const entry of files) {
         expect(entry.uid).toBe(0)
         expect(entry.gid).toBe(0)

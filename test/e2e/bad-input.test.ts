@@ -43,11 +43,33 @@ const cases: Case[] = [
   { name: 'duplicate serial', inputs: () => ({ manifest: write('dup.csv', 'serial\nA1\nA2\nA1\n') }), expect: [/dup\.csv:4/, /A1/] },
   { name: 'serial with a slash', inputs: () => ({ manifest: write('slash.jsonl', '{"serial":"A1"}\n{"serial":"a/b"}\n') }), expect: [/slash\.jsonl:2/, /serial/] },
   { name: 'serial ..', inputs: () => ({ manifest: write('dots.csv', 'serial\n..\n') }), expect: [/dots\.csv:2/, /serial/] },
-  { name: 'CA certificate that is not a CA', inputs: () => { const leaf = makeNonCaCert(); return { 'fleet-ca-cert': leaf.certPem, 'fleet-ca-key': leaf.keyPem } }, expect: [/fleet-ca-cert/, /not a CA|CA:TRUE|basicConstraints/i] },
+  {
+    name: 'CA certificate that is not a CA',
+    inputs: () => {
+      const leaf = makeNonCaCert()
+      return { 'fleet-ca-cert': leaf.certPem, 'fleet-ca-key': leaf.keyPem }
+    },
+    expect: [/fleet-ca-cert/, /not a CA|CA:TRUE|basicConstraints/i]
+  },
   { name: 'key not matching the certificate', inputs: () => ({ 'fleet-ca-key': otherCa.keyPem }), expect: [/fleet-ca-key/, /match/i] },
-  { name: 'encrypted key, no passphrase', inputs: () => ({ 'fleet-ca-key': keyFormats(ca.key, { passphrase: 'pw-1234' }).encryptedPkcs8.pem }), expect: [/fleet-ca-key-passphrase/] },
-  { name: 'encrypted key, wrong passphrase', inputs: () => ({ 'fleet-ca-key': keyFormats(ca.key, { passphrase: 'pw-1234' }).encryptedPkcs8.pem, 'fleet-ca-key-passphrase': 'wrong-one' }), expect: [/fleet-ca-key-passphrase/] },
-  { name: 'expired CA', inputs: () => { const old = makeExpiredCa(); return { 'fleet-ca-cert': old.certPem, 'fleet-ca-key': old.keyPem } }, expect: [/fleet-ca-cert/, /expired/i] },
+  {
+    name: 'encrypted key, no passphrase',
+    inputs: () => ({ 'fleet-ca-key': keyFormats(ca.key, { passphrase: 'pw-1234' }).encryptedPkcs8.pem }),
+    expect: [/fleet-ca-key-passphrase/]
+  },
+  {
+    name: 'encrypted key, wrong passphrase',
+    inputs: () => ({ 'fleet-ca-key': keyFormats(ca.key, { passphrase: 'pw-1234' }).encryptedPkcs8.pem, 'fleet-ca-key-passphrase': 'wrong-one' }),
+    expect: [/fleet-ca-key-passphrase/]
+  },
+  {
+    name: 'expired CA',
+    inputs: () => {
+      const old = makeExpiredCa()
+      return { 'fleet-ca-cert': old.certPem, 'fleet-ca-key': old.keyPem }
+    },
+    expect: [/fleet-ca-cert/, /expired/i]
+  },
   { name: 'unknown key type', inputs: () => ({ 'key-type': 'dsa-1024' }), expect: [/key-type/, /ec-p256/] },
   { name: 'lifetime past the CA', inputs: () => ({ 'validity-days': '20000' }), expect: [/validity-days|not-after|fleet-ca-cert/] },
   { name: 'unwritable output-dir', inputs: () => ({ 'output-dir': path.join(write('a-file', 'x'), 'sub') }), expect: [/output-dir/] },

@@ -36,7 +36,7 @@ describe('credbake demo --dir DIR', () => {
     expect(readFileSync(path.join(dir, 'devices.csv'), 'utf8').trim().split('\n')).toHaveLength(4)
   })
 
-  it('bakes one image per device whose rootfs holds that device\'s credentials (debugfs cat)', () => {
+  it("bakes one image per device whose rootfs holds that device's credentials (debugfs cat)", () => {
     const doc = readValidManifest(path.join(dir, 'out/credbake-manifest.json'))
     expect(doc.devices).toHaveLength(3)
     expect(doc.output.format).toBe('image')

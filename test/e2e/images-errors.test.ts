@@ -7,8 +7,19 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, sym
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  buildBareExt4, buildGptImage, cleanupScratch, compressWithTool, makeFileSystem, MiB, nodeNumber, placeAt, run, scratchDir, setExtFeatureBit,
-  sfdiskJson, type BuiltImage
+  buildBareExt4,
+  buildGptImage,
+  cleanupScratch,
+  compressWithTool,
+  makeFileSystem,
+  MiB,
+  nodeNumber,
+  placeAt,
+  run,
+  scratchDir,
+  setExtFeatureBit,
+  sfdiskJson,
+  type BuiltImage
 } from '../helpers/images.js'
 import { readValidManifest } from '../helpers/manifest-schema.js'
 import { cleanupPki, makeRootCa, type CaFixture } from '../helpers/pki.js'
@@ -76,10 +87,13 @@ function expectActionFails(inputs: Record<string, string>, patterns: RegExp[], e
 /** The CLI exits with `code`, the message on stderr matching `patterns`, no manifest. */
 function expectCliFails(args: string[], code: number, patterns: RegExp[], env?: Record<string, string>, node?: string): CliRun {
   const out = args.includes('--output-dir') ? args[args.indexOf('--output-dir') + 1]! : outDir('cli')
-  const result = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, ...(args.includes('--output-dir') ? [] : ['--output-dir', out]), ...args], {
-    ...(env ? { env } : {}),
-    ...(node ? { node } : {})
-  })
+  const result = runCli(
+    ['bake', '--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, ...(args.includes('--output-dir') ? [] : ['--output-dir', out]), ...args],
+    {
+      ...(env ? { env } : {}),
+      ...(node ? { node } : {})
+    }
+  )
   expect(result.status, result.stdout + result.stderr).toBe(code)
   for (const pattern of patterns) expect(result.stderr).toMatch(pattern)
   expect(existsSync(path.join(out, 'credbake-manifest.json'))).toBe(false)
@@ -170,7 +184,21 @@ describe('the image cannot be used', () => {
       expectActionFails({ image: twoExt, partition: 'label=rootfs' }, [/2 partitions of .*ab\.img match label=rootfs \(1, 2\)/, /select by number/])
       // ... while name= and a number are unambiguous.
       const out = outDir('ab-ok')
-      const ok = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--image', twoExt, '--partition', 'name=rootfs-b', '--output-dir', out])
+      const ok = runCli([
+        'bake',
+        '--manifest',
+        manifest,
+        '--fleet-ca-cert',
+        ca.certPath,
+        '--fleet-ca-key',
+        ca.keyPath,
+        '--image',
+        twoExt,
+        '--partition',
+        'name=rootfs-b',
+        '--output-dir',
+        out
+      ])
       expect(ok.status, ok.stderr).toBe(0)
       expect(readValidManifest(path.join(out, 'credbake-manifest.json')).devices[0].output.partition.number).toBe(2)
     })
@@ -246,7 +274,12 @@ describe('tools', () => {
     run('cp', ['--sparse=always', gpt.path, future])
     setExtFeatureBit(future, gpt.part('rootfs').start, 'incompat', 0x800000)
     const out = outDir('feature')
-    const action = expectActionFails({ image: future, partition: 'label=rootfs', 'output-dir': out }, [/e2fsprogs/, /cannot write/, /0x800000/, /newer e2fsprogs|without those features/])
+    const action = expectActionFails({ image: future, partition: 'label=rootfs', 'output-dir': out }, [
+      /e2fsprogs/,
+      /cannot write/,
+      /0x800000/,
+      /newer e2fsprogs|without those features/
+    ])
     expect(filesBelow(path.join(out, 'images'))).toEqual([])
     const cli = expectCliFails(['--image', future], 4, [/features the installed e2fsprogs/])
     // The messages and the annotation name the base image, not a per-device temp file that is gone.

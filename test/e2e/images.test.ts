@@ -8,8 +8,28 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  allocatedBytes, buildBareExt4, buildGpt4kImage, buildGptImage, buildMbrImage, cleanupScratch, compressWithTool, debugfsCat, debugfsStat,
-  extractBytes, fdiskList, fsckVfat, mcopyRead, MiB, nodeNumber, readBytes, run, runStatus, scratchDir, sfdiskJson, type BuiltImage, type BuiltPartition
+  allocatedBytes,
+  buildBareExt4,
+  buildGpt4kImage,
+  buildGptImage,
+  buildMbrImage,
+  cleanupScratch,
+  compressWithTool,
+  debugfsCat,
+  debugfsStat,
+  extractBytes,
+  fdiskList,
+  fsckVfat,
+  mcopyRead,
+  MiB,
+  nodeNumber,
+  readBytes,
+  run,
+  runStatus,
+  scratchDir,
+  sfdiskJson,
+  type BuiltImage,
+  type BuiltPartition
 } from '../helpers/images.js'
 import { readValidManifest } from '../helpers/manifest-schema.js'
 import { splitPems } from '../helpers/outputs.js'
@@ -304,11 +324,21 @@ function checkFiles(e: Expectation, device: any, fsFile: string, offset: number)
     }
     // Nothing else in the credentials directory.
     const listing = run('debugfs', ['-R', `ls -p ${CRED_DIR}`, `${fsFile}?offset=${offset}`])
-    const entries = listing.split('\n').filter(Boolean).map((line) => line.split('/')[5]).filter((n) => n && n !== '.' && n !== '..')
+    const entries = listing
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split('/')[5])
+      .filter((n) => n && n !== '.' && n !== '..')
     expect(entries.sort()).toEqual(['client.pem', 'gateway.url', 'pkey.pem', 'root.crt'])
   } else {
     const listing = run('mdir', ['-b', '-i', `${fsFile}@@${offset}`, `::${CRED_DIR}`])
-    expect(listing.split('\n').filter(Boolean).map((l) => path.posix.basename(l.trim())).sort()).toEqual(['client.pem', 'gateway.url', 'pkey.pem', 'root.crt'])
+    expect(
+      listing
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => path.posix.basename(l.trim()))
+        .sort()
+    ).toEqual(['client.pem', 'gateway.url', 'pkey.pem', 'root.crt'])
   }
 
   // The certificate is the one in the manifest; the key on the device belongs to it.
@@ -422,9 +452,23 @@ describe('GPT with 4096-byte sectors', () => {
     const rows = fdiskList(gpt4k.path, 4096)
     expect(rows.map((r) => r.name)).toEqual(['boot', 'rootfs'])
     const out = path.join(work, 'gpt4k-rootfs')
-    checkBake({ out, doc: bakeCli(['--image', gpt4k.path, '--partition', 'name=rootfs', '--output-dir', out]), base: gpt4k, part: gpt4k.part('rootfs'), fs: 'ext', format: 'image' })
+    checkBake({
+      out,
+      doc: bakeCli(['--image', gpt4k.path, '--partition', 'name=rootfs', '--output-dir', out]),
+      base: gpt4k,
+      part: gpt4k.part('rootfs'),
+      fs: 'ext',
+      format: 'image'
+    })
     const outBoot = path.join(work, 'gpt4k-boot')
-    checkBake({ out: outBoot, doc: bakeCli(['--image', gpt4k.path, '--partition', 'label=BOOT4K', '--output-dir', outBoot]), base: gpt4k, part: gpt4k.part('boot'), fs: 'fat', format: 'image' })
+    checkBake({
+      out: outBoot,
+      doc: bakeCli(['--image', gpt4k.path, '--partition', 'label=BOOT4K', '--output-dir', outBoot]),
+      base: gpt4k,
+      part: gpt4k.part('boot'),
+      fs: 'fat',
+      format: 'image'
+    })
   })
 })
 
@@ -480,9 +524,23 @@ describe('format: partition', () => {
 
   it('a partition of an MBR logical, and a FAT partition', () => {
     const out = path.join(work, 'part-mbr5')
-    checkBake({ out, doc: bakeCli(['--image', mbr.path, '--partition', '5', '--format', 'partition', '--output-dir', out]), base: mbr, part: mbr.part(5), fs: 'ext', format: 'partition' })
+    checkBake({
+      out,
+      doc: bakeCli(['--image', mbr.path, '--partition', '5', '--format', 'partition', '--output-dir', out]),
+      base: mbr,
+      part: mbr.part(5),
+      fs: 'ext',
+      format: 'partition'
+    })
     const outFat = path.join(work, 'part-boot')
-    checkBake({ out: outFat, doc: bakeCli(['--image', gpt.path, '--partition', 'name=boot', '--format', 'partition', '--output-dir', outFat]), base: gpt, part: gpt.part('boot'), fs: 'fat', format: 'partition' })
+    checkBake({
+      out: outFat,
+      doc: bakeCli(['--image', gpt.path, '--partition', 'name=boot', '--format', 'partition', '--output-dir', outFat]),
+      base: gpt,
+      part: gpt.part('boot'),
+      fs: 'fat',
+      format: 'partition'
+    })
   })
 
   it('the partition output spliced into the base at the manifest offset gives a clean image with the bundle', () => {
@@ -491,7 +549,15 @@ describe('format: partition', () => {
     const device = doc.devices[0]
     const spliced = path.join(work, 'spliced.img')
     run('cp', ['--sparse=always', gpt.path, spliced])
-    run('dd', [`if=${path.join(out, device.output.path)}`, `of=${spliced}`, 'bs=1M', `seek=${device.output.partition.offset}`, 'oflag=seek_bytes', 'conv=notrunc,sparse', 'status=none'])
+    run('dd', [
+      `if=${path.join(out, device.output.path)}`,
+      `of=${spliced}`,
+      'bs=1M',
+      `seek=${device.output.partition.offset}`,
+      'oflag=seek_bytes',
+      'conv=notrunc,sparse',
+      'status=none'
+    ])
     const fsck = runStatus('e2fsck', ['-fn', `${spliced}?offset=${device.output.partition.offset}`])
     expect(fsck.status, fsck.stdout).toBe(0)
     const client = debugfsCat(spliced, device.output.partition.offset, `${CRED_DIR}/client.pem`).toString('utf8')
@@ -518,7 +584,10 @@ describe('the checks above notice damage (so a passing run means something)', ()
     tamper(gpt.size - 512 - 16384 + 56, /backup GPT entries unchanged/)
     tamper(gpt.part('boot').start + 3 * MiB, /bytes before the partition/)
     // A byte of client.pem's data block, found through debugfs.
-    const blocks = run('debugfs', ['-R', `blocks ${CRED_DIR}/client.pem`, `${image}?offset=${gpt.part('rootfs').start}`]).trim().split(/\s+/).map(Number)
+    const blocks = run('debugfs', ['-R', `blocks ${CRED_DIR}/client.pem`, `${image}?offset=${gpt.part('rootfs').start}`])
+      .trim()
+      .split(/\s+/)
+      .map(Number)
     const blockSize = Number(/Block size:\s+(\d+)/.exec(run('dumpe2fs', ['-h', `${image}?offset=${gpt.part('rootfs').start}`]))?.[1])
     tamper(gpt.part('rootfs').start + blocks[0]! * blockSize + 100, /client\.pem SHA-256/)
   })

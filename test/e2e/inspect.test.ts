@@ -5,8 +5,20 @@ import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  buildBareExt4, buildBareFat, buildGpt4kImage, buildGptImage, buildMbrImage, cleanupScratch, compressWithTool, fdiskList, MiB, nodeNumber, run,
-  scratchDir, sfdiskJson, type BuiltImage
+  buildBareExt4,
+  buildBareFat,
+  buildGpt4kImage,
+  buildGptImage,
+  buildMbrImage,
+  cleanupScratch,
+  compressWithTool,
+  fdiskList,
+  MiB,
+  nodeNumber,
+  run,
+  scratchDir,
+  sfdiskJson,
+  type BuiltImage
 } from '../helpers/images.js'
 import { runCli } from '../helpers/run.js'
 
@@ -30,7 +42,16 @@ interface InspectJson {
   sectorSize: number
   mbr?: string
   diskId?: string
-  partitions: Array<{ number: number; start: number; size: number; type: string; typeName: string | null; name: string | null; kind: string; fileSystem: { type: string; label: string | null } }>
+  partitions: Array<{
+    number: number
+    start: number
+    size: number
+    type: string
+    typeName: string | null
+    name: string | null
+    kind: string
+    fileSystem: { type: string; label: string | null }
+  }>
   warnings: string[]
 }
 
@@ -49,7 +70,10 @@ function inspectText(image: string): { head: string; rows: Array<Record<string, 
   expect(headerAt, result.stdout).toBeGreaterThan(0)
   // Column positions from the header, since name/label cells may be empty.
   const header = lines[headerAt]!
-  const columns = ['#', 'start', 'size', 'type', 'name', 'fs', 'label'].map((c) => ({ c, at: header.search(new RegExp(`(^|\\s)${c === '#' ? '#' : c}(\\s|$)`)) + (c === '#' ? 0 : 1) }))
+  const columns = ['#', 'start', 'size', 'type', 'name', 'fs', 'label'].map((c) => ({
+    c,
+    at: header.search(new RegExp(`(^|\\s)${c === '#' ? '#' : c}(\\s|$)`)) + (c === '#' ? 0 : 1)
+  }))
   const rows = lines.slice(headerAt + 1).map((line) => {
     const row: Record<string, string> = {}
     columns.forEach(({ c, at }, i) => {
@@ -63,12 +87,17 @@ function inspectText(image: string): { head: string; rows: Array<Record<string, 
 /** blkid's view of the file system at a byte offset: TYPE, VERSION and LABEL. */
 function blkid(image: string, offset: number, size: number): Record<string, string> {
   const out = run('blkid', ['-p', '-O', String(offset), '-S', String(size), '-o', 'export', image])
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split('=', 2) as [string, string]))
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=', 2) as [string, string])
+  )
 }
 
 /** credbake's fs type from blkid's TYPE/VERSION: ext2/3/4, vfat FAT12/16/32. */
 function fsFromBlkid(b: Record<string, string>): string {
-  return b.TYPE === 'vfat' ? (b.VERSION ?? '').toLowerCase() : b.TYPE ?? 'unknown'
+  return b.TYPE === 'vfat' ? (b.VERSION ?? '').toLowerCase() : (b.TYPE ?? 'unknown')
 }
 
 const GPT_TYPE_NAMES: Record<string, string> = {
@@ -92,7 +121,10 @@ describe('GPT (512-byte sectors)', () => {
       expect(ours.fileSystem.type, `partition ${ours.number}`).toBe(fsFromBlkid(b))
       expect(ours.fileSystem.label).toBe(b.LABEL)
     }
-    expect(doc.partitions.map((p) => [p.fileSystem.type, p.fileSystem.label])).toEqual([['fat32', 'BOOT'], ['ext4', 'rootfs']])
+    expect(doc.partitions.map((p) => [p.fileSystem.type, p.fileSystem.label])).toEqual([
+      ['fat32', 'BOOT'],
+      ['ext4', 'rootfs']
+    ])
   })
 
   it('the text form shows the same numbers, starts, names, file systems and labels', () => {
@@ -107,7 +139,10 @@ describe('GPT (512-byte sectors)', () => {
       expect(rows[i]).toMatchObject({ '#': String(nodeNumber(p.node)), start: String(p.start * 512), name: p.name })
       expect(rows[i]!.size).toBe(`${(p.size * 512) / MiB} MiB`)
     }
-    expect(rows.map((r) => [r.type, r.fs, r.label])).toEqual([['EFI System', 'fat32', 'BOOT'], ['Linux filesystem', 'ext4', 'rootfs']])
+    expect(rows.map((r) => [r.type, r.fs, r.label])).toEqual([
+      ['EFI System', 'fat32', 'BOOT'],
+      ['Linux filesystem', 'ext4', 'rootfs']
+    ])
   })
 })
 
@@ -164,14 +199,20 @@ describe('other layouts', () => {
     expect(doc).toMatchObject({ table: 'gpt', sectorSize: 4096 })
     const rows = fdiskList(gpt4k.path, 4096)
     expect(doc.partitions.map((p) => [p.number, p.start, p.size, p.name])).toEqual(rows.map((r) => [r.number, r.start * 4096, r.sectors * 4096, r.name]))
-    expect(doc.partitions.map((p) => [p.fileSystem.type, p.fileSystem.label])).toEqual([['fat16', 'BOOT4K'], ['ext4', 'rootfs']])
+    expect(doc.partitions.map((p) => [p.fileSystem.type, p.fileSystem.label])).toEqual([
+      ['fat16', 'BOOT4K'],
+      ['ext4', 'rootfs']
+    ])
     expect(inspectText(gpt4k.path).head).toMatch(/4096-byte sectors/)
   })
 
   it('a bare ext4 and a bare FAT image: no table, partition 0', async () => {
     const ext = await buildBareExt4(work, { size: 8 * MiB, label: 'bare-root' })
     const fat = await buildBareFat(work, { fs: 'fat16', size: 16 * MiB, label: 'BAREBOOT' })
-    for (const [image, fs, label] of [[ext.path, 'ext4', 'bare-root'], [fat.path, 'fat16', 'BAREBOOT']] as const) {
+    for (const [image, fs, label] of [
+      [ext.path, 'ext4', 'bare-root'],
+      [fat.path, 'fat16', 'BAREBOOT']
+    ] as const) {
       const doc = inspectJson(image)
       expect(doc).toMatchObject({ table: 'none' })
       expect(doc.partitions).toHaveLength(1)

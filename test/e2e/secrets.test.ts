@@ -67,7 +67,13 @@ describe('secret hygiene', () => {
     // Everything a person or an artifact upload can see, minus the add-mask commands themselves
     // (which the runner consumes and never shows).
     const visible: Array<[string, string]> = [
-      ['stdout', run.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n')],
+      [
+        'stdout',
+        run.stdout
+          .split('\n')
+          .filter((line) => !line.startsWith('::add-mask::'))
+          .join('\n')
+      ],
       ['stderr', run.stderr],
       ['GITHUB_OUTPUT', run.outputsText],
       ['summary', run.summary],
@@ -91,7 +97,11 @@ describe('secret hygiene', () => {
     const run = runAction({ manifest, 'fleet-ca-cert': ca.certPem, 'fleet-ca-key': garbage, 'output-dir': path.join(work, 'o2') })
     expect(run.status).not.toBe(0)
     expect(run.stdout).toContain('fleet-ca-key')
-    const shown = run.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n') + run.stderr
+    const shown =
+      run.stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('::add-mask::'))
+        .join('\n') + run.stderr
     expect(shown).not.toContain(garbage)
   })
 })

@@ -7,11 +7,69 @@ import fc from 'fast-check'
 
 /** Tokens that matter to CSV, JSON, YAML and PEM readers, and to the manifest's own rules. */
 export const TOKENS = [
-  '"', "'", ',', ';', '\t', '\n', '\r\n', '\r', ':', ': ', '- ', '  ', '[', ']', '{', '}', '&a ', '*a', '<<: *a', '<<: [*a, *a]',
-  '!!binary ', '!!str ', '---\n', '...\n', '#', '\\', '\\u0000', '\\n', '\u0000', '\uFEFF', '\u2028', '\uD800', '..', '/', '.',
-  'serial', 'device-id', 'csr', '__proto__', 'constructor', 'null', 'true', '~', '1e400', '-0', '12345678901234567890', '0x1F',
-  '%YAML 1.2\n', '? ', '|', '>', '=', 'devices:', '"devices":', '-----BEGIN ', '-----END ', '-----', 'CERTIFICATE', 'PRIVATE KEY',
-  'Proc-Type: 4,ENCRYPTED\n', 'DEK-Info: AES-256-CBC,00\n', '====', 'A'.repeat(65)
+  '"',
+  "'",
+  ',',
+  ';',
+  '\t',
+  '\n',
+  '\r\n',
+  '\r',
+  ':',
+  ': ',
+  '- ',
+  '  ',
+  '[',
+  ']',
+  '{',
+  '}',
+  '&a ',
+  '*a',
+  '<<: *a',
+  '<<: [*a, *a]',
+  '!!binary ',
+  '!!str ',
+  '---\n',
+  '...\n',
+  '#',
+  '\\',
+  '\\u0000',
+  '\\n',
+  '\u0000',
+  '\uFEFF',
+  '\u2028',
+  '\uD800',
+  '..',
+  '/',
+  '.',
+  'serial',
+  'device-id',
+  'csr',
+  '__proto__',
+  'constructor',
+  'null',
+  'true',
+  '~',
+  '1e400',
+  '-0',
+  '12345678901234567890',
+  '0x1F',
+  '%YAML 1.2\n',
+  '? ',
+  '|',
+  '>',
+  '=',
+  'devices:',
+  '"devices":',
+  '-----BEGIN ',
+  '-----END ',
+  '-----',
+  'CERTIFICATE',
+  'PRIVATE KEY',
+  'Proc-Type: 4,ENCRYPTED\n',
+  'DEK-Info: AES-256-CBC,00\n',
+  '====',
+  'A'.repeat(65)
 ]
 
 /** Positions are fractions (0..1) of the text's length when the mutation is applied. */
@@ -158,7 +216,14 @@ export type ByteMutation =
 
 export const byteMutation: fc.Arbitrary<ByteMutation> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('flip' as const), at: position, bit: fc.integer({ min: 0, max: 7 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('set' as const), at: position, value: fc.constantFrom(0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x30, 0x31, 0x80, 0x81, 0x82, 0x84, 0xa0, 0xa3, 0xff) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('set' as const),
+      at: position,
+      value: fc.constantFrom(0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x30, 0x31, 0x80, 0x81, 0x82, 0x84, 0xa0, 0xa3, 0xff)
+    })
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('truncate' as const), at: position }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('insert' as const), at: position, bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 4 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('delete' as const), at: position, length: fc.integer({ min: 1, max: 4 }) }) },
@@ -254,8 +319,25 @@ export function derOfPem(pem: string): { label: string; der: Buffer; headers: st
 
 /** Values that break naive arithmetic on LBAs, counts and sizes. */
 export const INTERESTING_U64 = [
-  0n, 1n, 2n, 33n, 34n, 127n, 128n, 2047n, 2048n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 2n ** 32n, 2n ** 40n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 60n,
-  2n ** 63n, 2n ** 64n - 1n
+  0n,
+  1n,
+  2n,
+  33n,
+  34n,
+  127n,
+  128n,
+  2047n,
+  2048n,
+  0x7fffffffn,
+  0x80000000n,
+  0xffffffffn,
+  2n ** 32n,
+  2n ** 40n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  2n ** 60n,
+  2n ** 63n,
+  2n ** 64n - 1n
 ]
 export const INTERESTING_U32 = [0, 1, 2, 4, 8, 33, 34, 92, 127, 128, 129, 255, 256, 512, 2047, 2048, 32768, 65535, 0x7fffffff, 0x80000000, 0xffffffff]
 
@@ -283,8 +365,24 @@ export type ImageMutation =
 export type Region = 'mbr' | 'gptHeader' | 'gptEntries' | 'backupHeader' | 'head' | 'fs'
 
 export const imageMutation: fc.Arbitrary<ImageMutation> = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('flip' as const), region: fc.constantFrom<Region>('mbr', 'gptHeader', 'gptEntries', 'backupHeader', 'head', 'fs', 'fs'), at: position, bit: fc.integer({ min: 0, max: 7 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('set' as const), region: fc.constantFrom<Region>('mbr', 'gptHeader', 'gptEntries', 'backupHeader', 'head', 'fs', 'fs'), at: position, value: fc.integer({ min: 0, max: 255 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('flip' as const),
+      region: fc.constantFrom<Region>('mbr', 'gptHeader', 'gptEntries', 'backupHeader', 'head', 'fs', 'fs'),
+      at: position,
+      bit: fc.integer({ min: 0, max: 7 })
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('set' as const),
+      region: fc.constantFrom<Region>('mbr', 'gptHeader', 'gptEntries', 'backupHeader', 'head', 'fs', 'fs'),
+      at: position,
+      value: fc.integer({ min: 0, max: 255 })
+    })
+  },
   {
     weight: 4,
     arbitrary: fc.record({

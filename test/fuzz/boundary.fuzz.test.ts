@@ -34,7 +34,11 @@ let counter = 0
 
 const BASE_SERIALS = ['F-1', 'F-2', 'F-3']
 /** Manifests a run may use: the same devices, one left out (retirement), one new. */
-const MANIFESTS = [['F-1', 'F-2', 'F-3'], ['F-1', 'F-2'], ['F-2', 'F-3', 'F-4']]
+const MANIFESTS = [
+  ['F-1', 'F-2', 'F-3'],
+  ['F-1', 'F-2'],
+  ['F-2', 'F-3', 'F-4']
+]
 
 beforeAll(async () => {
   ca = makeRootCa({ keyType: 'ec-p256', subject: '/CN=Boundary Fuzz Root' })
@@ -86,7 +90,13 @@ function snapshot(dir: string): string {
   for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()) {
     if (name === 'out' || name.startsWith(`out${path.sep}`)) continue
     const info = lstatSync(path.join(dir, name))
-    const what = info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : createHash('sha256').update(readFileSync(path.join(dir, name))).digest('hex')
+    const what = info.isSymbolicLink()
+      ? 'link'
+      : info.isDirectory()
+        ? 'dir'
+        : createHash('sha256')
+            .update(readFileSync(path.join(dir, name)))
+            .digest('hex')
     lines.push(`${name} ${(info.mode & 0o7777).toString(8)} ${what}`)
   }
   return lines.join('\n')
@@ -115,7 +125,8 @@ function keysNot0600(out: string): string[] {
 /** The invariants of every run, whatever its outcome; returns nothing, throws what is wrong. */
 function checkRun(result: ChildResult, context: { root: string; out: string; before: string; allowed: number[] }): void {
   const problems: string[] = []
-  if (result.status === null || !context.allowed.includes(result.status)) problems.push(`exit ${result.status} (signal ${result.signal}), expected one of ${context.allowed.join(', ')}`)
+  if (result.status === null || !context.allowed.includes(result.status))
+    problems.push(`exit ${result.status} (signal ${result.signal}), expected one of ${context.allowed.join(', ')}`)
   if (/\n\s+at |unexpected error/.test(result.stderr)) problems.push('a stack trace or an unexpected error')
   if (snapshot(context.root) !== context.before) problems.push('something outside output-dir changed')
   const keys = privateKeysUnder(tmp)
@@ -212,10 +223,12 @@ describe('output-dir as a trust boundary, fuzzed', () => {
         if (fromBake) cpSync(template, out, { recursive: true })
         else mkdirSync(out)
         // Names in path order, so a folder is planted before what is inside it.
-        const planted = [...states].sort((a, b) => a[0].localeCompare(b[0])).map(([name, state, content]): [string, State] => {
-          plant(out, outside, name, state, content)
-          return [name, state]
-        })
+        const planted = [...states]
+          .sort((a, b) => a[0].localeCompare(b[0]))
+          .map(([name, state, content]): [string, State] => {
+            plant(out, outside, name, state, content)
+            return [name, state]
+          })
         const before = snapshot(root)
         const result = await bake(out, manifest)
         checkRun(result, { root, out, before, allowed: [0, 5] })
@@ -236,7 +249,29 @@ describe('output-dir as a trust boundary, fuzzed', () => {
   it('random journal mutations with recomputed checksums (path fields above all)', async () => {
     const outcomes: Record<string, number> = {}
     const value = fc.oneof(
-      { weight: 6, arbitrary: fc.constantFrom('../x', 'overlays/../../x', 'ABSOLUTE', 'overlays/../credbake-journal.jsonl', 'credbake-journal.jsonl', 'overlays/F-2.tar.gz', 'overlays/F-1.tar.gz', 'overlays', 'overlays/', 'overlays//F-1.tar.gz', 'overlays/./F-1.tar.gz', 'overlays/F-1.tar.gz/..', '..\\x', 'overlays/F-1.tar.gz\u0000', '', '.', 'images/F-1.tar.gz', 'devices/F-1') },
+      {
+        weight: 6,
+        arbitrary: fc.constantFrom(
+          '../x',
+          'overlays/../../x',
+          'ABSOLUTE',
+          'overlays/../credbake-journal.jsonl',
+          'credbake-journal.jsonl',
+          'overlays/F-2.tar.gz',
+          'overlays/F-1.tar.gz',
+          'overlays',
+          'overlays/',
+          'overlays//F-1.tar.gz',
+          'overlays/./F-1.tar.gz',
+          'overlays/F-1.tar.gz/..',
+          '..\\x',
+          'overlays/F-1.tar.gz\u0000',
+          '',
+          '.',
+          'images/F-1.tar.gz',
+          'devices/F-1'
+        )
+      },
       { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.constant(null)) }
     )
     const mutation = fc.record({
@@ -324,11 +359,14 @@ type Mutation = { record: string; serial: string; field: string; value: unknown 
 
 /** The journal with each mutation applied to the first matching record, every checksum recomputed. */
 function mutateJournal(text: string, mutations: Mutation[], victim: string): string {
-  const records = text.trimEnd().split('\n').map((line) => {
-    const record = JSON.parse(line)
-    delete record.sum
-    return record
-  })
+  const records = text
+    .trimEnd()
+    .split('\n')
+    .map((line) => {
+      const record = JSON.parse(line)
+      delete record.sum
+      return record
+    })
   for (const { record: type, serial, field, value } of mutations) {
     const resolved = value === 'ABSOLUTE' ? victim : value
     if (type === 'new-written' || type === 'new-retired') {
@@ -347,10 +385,12 @@ function mutateJournal(text: string, mutations: Mutation[], victim: string): str
     if (!target) continue
     setField(target, field, resolved)
   }
-  return records.map((record) => {
-    const json = JSON.stringify(record)
-    return `${json.slice(0, -1)},"sum":"${createHash('sha256').update(json).digest('hex').slice(0, 32)}"}\n`
-  }).join('')
+  return records
+    .map((record) => {
+      const json = JSON.stringify(record)
+      return `${json.slice(0, -1)},"sum":"${createHash('sha256').update(json).digest('hex').slice(0, 32)}"}\n`
+    })
+    .join('')
 }
 
 function setField(record: Record<string, any>, field: string, value: unknown): void {

@@ -39,7 +39,10 @@ describe.each(sandboxNodes())('manifest readers on $label', ({ label, binary }) 
 
   it('random text in every format', async () => {
     const stats = newStats()
-    const text = fc.oneof(fc.string({ maxLength: 400, unit: 'binary' }), fc.string({ maxLength: 400, unit: fc.constantFrom('a', '1', '.', '-', ',', '"', '\n', ':', ' ', '[', ']', '{', '}', '&', '*', '<', '#') }))
+    const text = fc.oneof(
+      fc.string({ maxLength: 400, unit: 'binary' }),
+      fc.string({ maxLength: 400, unit: fc.constantFrom('a', '1', '.', '-', ',', '"', '\n', ':', ' ', '[', ']', '{', '}', '&', '*', '<', '#') })
+    )
     await sandbox.ensureRunning()
     await runProperty(
       `random manifest text on ${label}`,

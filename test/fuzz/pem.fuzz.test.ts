@@ -41,12 +41,10 @@ const CA_RULE: Judge = {
 /** A PEM with its DER mutated, re-encoded (optionally with odd line widths). */
 function mutatedPem(pem: string) {
   const { label, der, headers } = derOfPem(pem)
-  return fc
-    .record({ mutations: fc.array(byteMutation, { minLength: 1, maxLength: 3 }), width: fc.constantFrom(64, 64, 64, 76, 1, 1000) })
-    .map(({ mutations, width }) => {
-      const body = pemOf(label, mutateBytes(der, mutations), width)
-      return { text: headers ? body.replace('-----\n', `-----\n${headers}`) : body, mutations }
-    })
+  return fc.record({ mutations: fc.array(byteMutation, { minLength: 1, maxLength: 3 }), width: fc.constantFrom(64, 64, 64, 76, 1, 1000) }).map(({ mutations, width }) => {
+    const body = pemOf(label, mutateBytes(der, mutations), width)
+    return { text: headers ? body.replace('-----\n', `-----\n${headers}`) : body, mutations }
+  })
 }
 
 /** A PEM with its text mutated (base64 characters, lines, labels, escapes). */

@@ -71,10 +71,7 @@ export function judge(result: SandboxResult, rule: Judge, stats: FuzzStats, node
   stats.runs++
   const applies = (bug: KnownBug): boolean => bug.nodeMajor === undefined || bug.nodeMajor === nodeMajor
   if (result.status !== 'reply') {
-    const bug = rule.knownBugs?.find(
-      (candidate) =>
-        applies(candidate) && (result.status === 'died' ? candidate.matchesDeath?.(result.stderr) : candidate.matchesTimeout?.(input))
-    )
+    const bug = rule.knownBugs?.find((candidate) => applies(candidate) && (result.status === 'died' ? candidate.matchesDeath?.(result.stderr) : candidate.matchesTimeout?.(input)))
     if (bug) {
       stats.known[bug.id] = (stats.known[bug.id] ?? 0) + 1
       return

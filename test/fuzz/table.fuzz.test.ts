@@ -115,12 +115,10 @@ describe.each(sandboxNodes())('partition-table reader on $label', ({ label, bina
         return image
       })
     await sandbox.ensureRunning()
-    await runProperty(
-      `random images on ${label}`,
-      randomImage,
-      async (image) => judge(await sandbox.call('readDiskLayout', [image], CALL_TIMEOUT_MS), RULE, stats, major),
-      { numRuns: 250, timeLimitMs: 4_000 }
-    )
+    await runProperty(`random images on ${label}`, randomImage, async (image) => judge(await sandbox.call('readDiskLayout', [image], CALL_TIMEOUT_MS), RULE, stats, major), {
+      numRuns: 250,
+      timeLimitMs: 4_000
+    })
     console.info(summary(`random images on ${label}`, stats))
   })
 })

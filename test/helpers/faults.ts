@@ -186,10 +186,7 @@ export function realDebugfs(): string {
   return execFileSync('sh', ['-c', 'command -v debugfs'], { encoding: 'utf8' }).trim()
 }
 
-export function makeFakeDebugfs(
-  dir: string,
-  opts: { mode: FakeDebugfsMode; failAt?: number; sleepMs?: number; snapshot?: string }
-): FakeDebugfs {
+export function makeFakeDebugfs(dir: string, opts: { mode: FakeDebugfsMode; failAt?: number; sleepMs?: number; snapshot?: string }): FakeDebugfs {
   const bin = path.join(dir, 'bin')
   const state = path.join(dir, 'state')
   mkdirSync(bin, { recursive: true })

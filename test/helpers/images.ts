@@ -240,7 +240,9 @@ export async function buildGptImage(dir: string, options: { rootSize?: number; r
     { fs: 'fat32', size: bootSize, label: 'BOOT', name: 'boot', files: { 'config.txt': 'enable_uart=1\n', 'overlays/a.dtbo': 'dtbo' }, mkfsArgs: ['-s', '1'] },
     { fs: 'ext4', size: rootSize, label: 'rootfs', name: 'rootfs', files: options.rootFiles ?? ROOTFS_TREE }
   ]
-  const partitions = sfdiskJson(image).partitions.map((p, i): BuiltPartition => ({ number: nodeNumber(p.node), start: p.start * 512, size: p.size * 512, name: p.name!, spec: specs[i]! }))
+  const partitions = sfdiskJson(image).partitions.map(
+    (p, i): BuiltPartition => ({ number: nodeNumber(p.node), start: p.start * 512, size: p.size * 512, name: p.name!, spec: specs[i]! })
+  )
   fillPartitions(image, dir, partitions)
   return withPart({ path: image, size, sectorSize: 512, table: 'gpt', partitions })
 }
@@ -254,9 +256,13 @@ export async function buildGptOf(dir: string, file: string, specs: FsSpec[]): Pr
   const image = path.join(dir, file)
   const size = MiB + specs.reduce((sum, spec) => sum + spec.size, 0) + MiB
   sparseFile(image, size)
-  const rows = specs.map((spec) => `size=${spec.size / 512}, type=${spec.fs.startsWith('fat') ? 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7' : 'L'}${spec.name ? `, name=${spec.name}` : ''}`)
+  const rows = specs.map(
+    (spec) => `size=${spec.size / 512}, type=${spec.fs.startsWith('fat') ? 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7' : 'L'}${spec.name ? `, name=${spec.name}` : ''}`
+  )
   run('sfdisk', ['-q', image], { input: `label: gpt\n${rows.join('\n')}\n` })
-  const partitions = sfdiskJson(image).partitions.map((p, i): BuiltPartition => ({ number: nodeNumber(p.node), start: p.start * 512, size: p.size * 512, ...(p.name ? { name: p.name } : {}), spec: specs[i]! }))
+  const partitions = sfdiskJson(image).partitions.map(
+    (p, i): BuiltPartition => ({ number: nodeNumber(p.node), start: p.start * 512, size: p.size * 512, ...(p.name ? { name: p.name } : {}), spec: specs[i]! })
+  )
   fillPartitions(image, dir, partitions)
   return withPart({ path: image, size, sectorSize: 512, table: 'gpt', partitions })
 }
@@ -288,8 +294,8 @@ export async function buildMbrImage(dir: string, file = 'mbr.img'): Promise<Buil
   const specs: Record<number, FsSpec> = {
     1: { fs: 'fat12', size: 2 * MiB, label: 'FW' },
     2: { fs: 'fat16', size: 16 * MiB, label: 'BOOT', files: { 'cmdline.txt': 'console=ttyS0\n' } },
-    3: { fs: 'ext2', size: 8 * MiB, label: 'data', files: { 'readme': 'data\n' } },
-    5: { fs: 'ext3', size: 8 * MiB, label: 'factory', files: { 'serial': 'none\n' } },
+    3: { fs: 'ext2', size: 8 * MiB, label: 'data', files: { readme: 'data\n' } },
+    5: { fs: 'ext3', size: 8 * MiB, label: 'factory', files: { serial: 'none\n' } },
     6: { fs: 'ext4', size: 16 * MiB, label: 'config', files: { 'etc/config.yaml': 'a: 1\n' } }
   }
   const partitions = sfdiskJson(image).partitions.map((p): BuiltPartition => {
@@ -456,7 +462,10 @@ export interface ExtStat {
 
 /** `debugfs -R 'stat PATH'`, parsed; null when the path does not exist. */
 export function debugfsStat(image: string, offset: number, file: string): ExtStat | null {
-  const out = execFileSync('debugfs', ['-R', `stat "${file}"`, `${image}?offset=${offset}`], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, DEBUGFS_PAGER: '__none__' } }).toString('utf8')
+  const out = execFileSync('debugfs', ['-R', `stat "${file}"`, `${image}?offset=${offset}`], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, DEBUGFS_PAGER: '__none__' }
+  }).toString('utf8')
   const m = /Type:\s+(\S+)\s+Mode:\s+(\d+)[\s\S]*?User:\s+(\d+)\s+Group:\s+(\d+)[\s\S]*?Size:\s+(\d+)/.exec(out)
   if (!m) return null
   return { type: m[1]!, mode: m[2]!, uid: Number(m[3]), gid: Number(m[4]), size: Number(m[5]) }
@@ -483,7 +492,11 @@ export function fsckVfat(image: string, offset: number, size: number, scratchFil
 
 /** File content from a FAT file system at `offset`, via `mcopy` to stdout (binary). */
 export function mcopyRead(image: string, offset: number, file: string): Buffer {
-  return execFileSync('mcopy', ['-n', '-i', `${image}@@${offset}`, `::${file}`, '-'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * MiB })
+  return execFileSync('mcopy', ['-n', '-i', `${image}@@${offset}`, `::${file}`, '-'], {
+    env: { ...process.env, MTOOLS_SKIP_CHECK: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * MiB
+  })
 }
 
 /** Bytes actually allocated on disk (st_blocks x 512), to check sparseness. */

@@ -258,12 +258,20 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
 
   const usableKey = (body: Record<string, unknown>): KmsKey => {
     const id = body.KeyId
-    if (typeof id !== 'string' || id === '') throw new KmsError('ValidationException', '1 validation error detected: Value null at \'keyId\' failed to satisfy constraint: Member must not be null')
+    if (typeof id !== 'string' || id === '')
+      throw new KmsError('ValidationException', "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null")
     const key = findKey(id)
-    if (!key) throw new KmsError('NotFoundException', id.includes('alias/') ? `Alias ${aliasArnOf(id)} is not found.` : `Key '${id.startsWith('arn:') ? id : `arn:aws:kms:${region}:${account}:key/${id}`}' does not exist`)
+    if (!key)
+      throw new KmsError(
+        'NotFoundException',
+        id.includes('alias/') ? `Alias ${aliasArnOf(id)} is not found.` : `Key '${id.startsWith('arn:') ? id : `arn:aws:kms:${region}:${account}:key/${id}`}' does not exist`
+      )
     if (key.denied) {
       stats.denied++
-      throw new KmsError('AccessDeniedException', `User: arn:aws:sts::${account}:assumed-role/ci/credbake is not authorized to perform: kms:${body.__op} on resource: ${key.arn} because no identity-based policy allows the kms:${body.__op} action`)
+      throw new KmsError(
+        'AccessDeniedException',
+        `User: arn:aws:sts::${account}:assumed-role/ci/credbake is not authorized to perform: kms:${body.__op} on resource: ${key.arn} because no identity-based policy allows the kms:${body.__op} action`
+      )
     }
     if (key.state === 'Disabled') throw new KmsError('DisabledException', `${key.arn} is disabled.`)
     if (key.state === 'PendingDeletion') throw new KmsError('KMSInvalidStateException', `${key.arn} is pending deletion.`)
@@ -297,7 +305,10 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
     const key = usableKey({ ...body, __op: 'Sign' })
     if (key.denyAfterSigns !== undefined && key.signs >= key.denyAfterSigns) {
       stats.denied++
-      throw new KmsError('AccessDeniedException', `User: arn:aws:sts::${account}:assumed-role/ci/credbake is not authorized to perform: kms:Sign on resource: ${key.arn} because no identity-based policy allows the kms:Sign action`)
+      throw new KmsError(
+        'AccessDeniedException',
+        `User: arn:aws:sts::${account}:assumed-role/ci/credbake is not authorized to perform: kms:Sign on resource: ${key.arn} because no identity-based policy allows the kms:Sign action`
+      )
     }
     if (key.usage !== 'SIGN_VERIFY') throw new KmsError('InvalidKeyUsageException', `${key.arn} key usage is ENCRYPT_DECRYPT which is not valid for signing.`)
     const algorithm = body.SigningAlgorithm
@@ -346,7 +357,8 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
           answerSts(res, new URLSearchParams(Buffer.concat(chunks).toString('utf8')))
           return
         }
-        if (!String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) throw new KmsError('SerializationException', 'Content-Type must be application/x-amz-json-1.1')
+        if (!String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1'))
+          throw new KmsError('SerializationException', 'Content-Type must be application/x-amz-json-1.1')
         try {
           authenticate(req)
         } catch (error) {
@@ -380,7 +392,10 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
       res.end(body)
     }
     const fail = (code: string, message: string): void =>
-      xml(400, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`)
+      xml(
+        400,
+        `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`
+      )
     const expected = options.webIdentity!
     if (form.get('Action') !== 'AssumeRoleWithWebIdentity') return fail('InvalidAction', `the stand-in does not implement ${form.get('Action')}`)
     if (form.get('RoleArn') !== expected.roleArn) return fail('AccessDenied', 'Not authorized to perform sts:AssumeRoleWithWebIdentity')

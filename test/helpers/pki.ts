@@ -251,10 +251,7 @@ export function makeCsr(opts: { keyType?: FixtureKeyType; subject?: string; dir?
  * `openssl verify -x509_strict -purpose <purpose>` on many certificates in one process run.
  * Only `trustedPem` is trusted; `untrustedPems` (intermediates) may be used to build the path.
  */
-export function opensslVerify(
-  certPems: string[],
-  opts: { trustedPem: string; untrustedPems?: string[]; purpose?: string; strict?: boolean }
-): VerifyResult {
+export function opensslVerify(certPems: string[], opts: { trustedPem: string; untrustedPems?: string[]; purpose?: string; strict?: boolean }): VerifyResult {
   const dir = makePkiDir('credbake-verify-')
   try {
     const trusted = path.join(dir, 'trusted.pem')
@@ -279,7 +276,12 @@ export function opensslVerify(
       output = `${failure.stdout?.toString('utf8') ?? ''}${failure.stderr?.toString('utf8') ?? ''}`
     }
     // openssl prints "<file>: OK" for each accepted certificate and nothing of the kind otherwise.
-    const accepted = new Set(output.split('\n').filter((line) => line.endsWith(': OK')).map((line) => line.slice(0, -4)))
+    const accepted = new Set(
+      output
+        .split('\n')
+        .filter((line) => line.endsWith(': OK'))
+        .map((line) => line.slice(0, -4))
+    )
     const rejected = files.flatMap((file, index) => (accepted.has(file) ? [] : [index]))
     return { ok: rejected.length === 0 && files.length > 0, rejected, output }
   } finally {
@@ -299,9 +301,7 @@ export function opensslText(certPem: string): string {
  */
 export function certtoolInfo(pemText: string): string {
   try {
-    return execFileSync('certtool', ['-i'], { input: pemText, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 512 * 1024 * 1024 }).toString(
-      'utf8'
-    )
+    return execFileSync('certtool', ['-i'], { input: pemText, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 512 * 1024 * 1024 }).toString('utf8')
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString('utf8') ?? ''
     throw new Error(`certtool -i failed: ${stderr.trim()}`)
@@ -347,7 +347,10 @@ function digestFor(keyType: FixtureKeyType): string {
 
 /** openssl `ca` wants YYYYMMDDHHMMSSZ (it picks UTCTime or GeneralizedTime itself). */
 function opensslDate(date: Date): string {
-  return date.toISOString().replace(/[-:T]/g, '').replace(/\.\d{3}Z$/, 'Z')
+  return date
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z')
 }
 
 function makeCertificate(issuer: CaFixture | undefined, opts: CertOptions & { name: string }): CertFixture {
@@ -402,10 +405,27 @@ function makeCertificate(issuer: CaFixture | undefined, opts: CertOptions & { na
   const certPath = path.join(dir, `${name}.crt.pem`)
   const signer = issuer ? ['-cert', issuer.certPath, '-keyfile', issuer.keyPath] : ['-selfsign', '-keyfile', key.path]
   openssl([
-    'ca', '-batch', '-config', configPath, ...signer, '-in', csrPath, '-out', certPath,
-    '-notext', '-rand_serial', '-preserveDN', '-utf8',
-    '-startdate', opensslDate(notBefore), '-enddate', opensslDate(notAfter),
-    '-extensions', 'fixture_ext', '-md', digestFor(issuer ? issuer.keyType : key.keyType)
+    'ca',
+    '-batch',
+    '-config',
+    configPath,
+    ...signer,
+    '-in',
+    csrPath,
+    '-out',
+    certPath,
+    '-notext',
+    '-rand_serial',
+    '-preserveDN',
+    '-utf8',
+    '-startdate',
+    opensslDate(notBefore),
+    '-enddate',
+    opensslDate(notAfter),
+    '-extensions',
+    'fixture_ext',
+    '-md',
+    digestFor(issuer ? issuer.keyType : key.keyType)
   ])
 
   const certPem = readFileSync(certPath, 'utf8')

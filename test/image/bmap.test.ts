@@ -8,16 +8,7 @@ import { readFileSync, writeFileSync, openSync, writeSync, closeSync, ftruncateS
 import path from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  BMAP_BLOCK_SIZE,
-  BmapBuilder,
-  blocksCount,
-  bmapPathFor,
-  mappedBlocksCount,
-  renderBmap,
-  writeBmapFile,
-  type BmapSummary
-} from '../../src/image/bmap.js'
+import { BMAP_BLOCK_SIZE, BmapBuilder, blocksCount, bmapPathFor, mappedBlocksCount, renderBmap, writeBmapFile, type BmapSummary } from '../../src/image/bmap.js'
 import { createFileHasher } from '../../src/util/hash-pool.js'
 import { buildGptImage, cleanupScratch, MiB, pokeBytes, run, runStatus, scratchDir, type BuiltImage } from '../helpers/images.js'
 import { readValidManifest } from '../helpers/manifest-schema.js'
@@ -181,13 +172,19 @@ describe('bake with bmap: true, checked by bmaptool copy', () => {
   function bake(out: string, extra: string[]): any {
     const result = runCli([
       'bake',
-      '--manifest', manifest,
-      '--fleet-ca-cert', fleet.certPath,
-      '--fleet-ca-key', fleet.keyPath,
-      '--image', gpt.path,
-      '--partition', 'label=rootfs',
+      '--manifest',
+      manifest,
+      '--fleet-ca-cert',
+      fleet.certPath,
+      '--fleet-ca-key',
+      fleet.keyPath,
+      '--image',
+      gpt.path,
+      '--partition',
+      'label=rootfs',
       '--bmap',
-      '--output-dir', out,
+      '--output-dir',
+      out,
       ...extra
     ])
     expect(result.status, result.stdout + result.stderr).toBe(0)
@@ -263,7 +260,10 @@ describe('bake with bmap: true, checked by bmaptool copy', () => {
     expect(runStatus('bmaptool', ['copy', '--bmap', bmap, image, path.join(work, 'ok-copy.img')]).status).toBe(0)
     // A bmap whose own checksum no longer matches its content (a range edited).
     const badBmap = path.join(work, 'bad.bmap')
-    writeFileSync(badBmap, xml.replace(/<MappedBlocksCount> (\d+) <\/MappedBlocksCount>/, (_m, n) => `<MappedBlocksCount> ${Number(n) - 1} </MappedBlocksCount>`))
+    writeFileSync(
+      badBmap,
+      xml.replace(/<MappedBlocksCount> (\d+) <\/MappedBlocksCount>/, (_m, n) => `<MappedBlocksCount> ${Number(n) - 1} </MappedBlocksCount>`)
+    )
     result = runStatus('bmaptool', ['copy', '--bmap', badBmap, image, path.join(work, 'bad-copy.img')])
     expect(result.status).not.toBe(0)
     expect(result.stderr).toMatch(/checksum/i)
@@ -305,7 +305,20 @@ describe('bake with bmap: true, checked by bmaptool copy', () => {
 
   it('bmap is refused for tar and dir outputs, naming the input', () => {
     for (const format of ['tar', 'dir']) {
-      const result = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath, '--format', format, '--bmap', '--output-dir', path.join(work, `refused-${format}`)])
+      const result = runCli([
+        'bake',
+        '--manifest',
+        manifest,
+        '--fleet-ca-cert',
+        fleet.certPath,
+        '--fleet-ca-key',
+        fleet.keyPath,
+        '--format',
+        format,
+        '--bmap',
+        '--output-dir',
+        path.join(work, `refused-${format}`)
+      ])
       expect(result.status).toBe(2)
       expect(result.stderr).toMatch(/"bmap"/)
     }

@@ -9,7 +9,19 @@ import { compressFile, compressionExtension, decompressToSparse, detectCompressi
 import { copyImage, extractRange, ImageCopier, mapData, scanBase, sliceMap } from '../../src/image/copy.js'
 import { readDiskLayout, selectPartition } from '../../src/image/table.js'
 import { writeBundle } from '../../src/image/write.js'
-import { allocatedBytes, buildGptImage, cleanupScratch, compressWithTool, debugfsCat, e2fsck, extractBytes, MiB, pokeBytes, scratchDir, type BuiltImage } from '../helpers/images.js'
+import {
+  allocatedBytes,
+  buildGptImage,
+  cleanupScratch,
+  compressWithTool,
+  debugfsCat,
+  e2fsck,
+  extractBytes,
+  MiB,
+  pokeBytes,
+  scratchDir,
+  type BuiltImage
+} from '../helpers/images.js'
 
 let dir: string
 let gpt: BuiltImage
@@ -137,8 +149,23 @@ describe('data map and copies', () => {
   })
 
   it('sliceMap clips ranges to a window', () => {
-    const map = { size: 100, ranges: [[0, 10], [20, 30], [90, 100]] as Array<[number, number]>, dataBytes: 30 }
-    expect(sliceMap(map, 5, 20)).toEqual({ size: 20, ranges: [[0, 5], [15, 20]], dataBytes: 10 })
+    const map = {
+      size: 100,
+      ranges: [
+        [0, 10],
+        [20, 30],
+        [90, 100]
+      ] as Array<[number, number]>,
+      dataBytes: 30
+    }
+    expect(sliceMap(map, 5, 20)).toEqual({
+      size: 20,
+      ranges: [
+        [0, 5],
+        [15, 20]
+      ],
+      dataBytes: 10
+    })
   })
 })
 

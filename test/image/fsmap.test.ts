@@ -65,7 +65,11 @@ describe('the fsmap addon', () => {
     try {
       const all = pairs(fsmap.dataRanges(fd, 0, 64 * MiB))
       // Each written piece lies inside a reported range; the holes between them are not data.
-      for (const [at, length] of [[0, 4096], [8 * MiB, 3 * MiB], [40 * MiB + 4096, 8192]] as const) {
+      for (const [at, length] of [
+        [0, 4096],
+        [8 * MiB, 3 * MiB],
+        [40 * MiB + 4096, 8192]
+      ] as const) {
         expect(all.some(([s, e]) => s <= at && at + length <= e)).toBe(true)
       }
       const data = all.reduce((sum, [s, e]) => sum + (e - s), 0)

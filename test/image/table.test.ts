@@ -5,8 +5,24 @@ import { ImageError } from '../../src/errors.js'
 import { formatPartitionTable, readDiskLayout, selectPartition, type DiskLayout } from '../../src/image/table.js'
 import { writeBundle } from '../../src/image/write.js'
 import {
-  buildBareExt4, buildBareFat, buildGpt4kImage, buildGptImage, buildMbrImage, cleanupScratch, corruptPrimaryGptEntries,
-  corruptPrimaryGptHeader, fdiskList, makeHybridMbr, MiB, nodeNumber, pokeBytes, readBytes, run, scratchDir, sfdiskJson, type BuiltImage
+  buildBareExt4,
+  buildBareFat,
+  buildGpt4kImage,
+  buildGptImage,
+  buildMbrImage,
+  cleanupScratch,
+  corruptPrimaryGptEntries,
+  corruptPrimaryGptHeader,
+  fdiskList,
+  makeHybridMbr,
+  MiB,
+  nodeNumber,
+  pokeBytes,
+  readBytes,
+  run,
+  scratchDir,
+  sfdiskJson,
+  type BuiltImage
 } from '../helpers/images.js'
 
 let dir: string
@@ -31,7 +47,10 @@ function errorOf(fn: () => unknown): ImageError {
 }
 
 async function rejection(promise: Promise<unknown>): Promise<ImageError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e)
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e
+  )
   expect(error).toBeInstanceOf(ImageError)
   return error as ImageError
 }

@@ -10,8 +10,22 @@ import { writeFatFiles } from '../../src/image/mtools.js'
 import { readDiskLayout, selectPartition } from '../../src/image/table.js'
 import { describePartition, writeBundle } from '../../src/image/write.js'
 import {
-  buildBareExt4, buildGpt4kImage, buildGptImage, buildMbrImage, cleanupScratch, debugfsCat, debugfsStat, e2fsck, fsckVfat,
-  MiB, mcopyRead, readBytes, run, scratchDir, setExtFeatureBit, type BuiltImage
+  buildBareExt4,
+  buildGpt4kImage,
+  buildGptImage,
+  buildMbrImage,
+  cleanupScratch,
+  debugfsCat,
+  debugfsStat,
+  e2fsck,
+  fsckVfat,
+  MiB,
+  mcopyRead,
+  readBytes,
+  run,
+  scratchDir,
+  setExtFeatureBit,
+  type BuiltImage
 } from '../helpers/images.js'
 
 let dir: string
@@ -52,7 +66,9 @@ async function copyOf(image: BuiltImage): Promise<string> {
 }
 
 function sha(file: string, offset: number, length: number): string {
-  return createHash('sha256').update(readBytes(file, offset, length)).digest('hex')
+  return createHash('sha256')
+    .update(readBytes(file, offset, length))
+    .digest('hex')
 }
 
 /** Everything outside [start, end) of the copy is byte-identical to the base. */
@@ -78,7 +94,14 @@ describe('ext4 via debugfs', () => {
     const installed = await writeBundle({ image, partition: part, files, tempDir: tmp, serial: 'SN-1' })
     expect(installed).toEqual([
       { path: '/var/sota/import/pkey.pem', mode: '0600', owner: '0:0', sha256: null, size: files[0]!.content.length, secret: true },
-      { path: '/var/sota/import/client.pem', mode: '0644', owner: '0:0', sha256: createHash('sha256').update(files[1]!.content).digest('hex'), size: files[1]!.content.length, secret: false },
+      {
+        path: '/var/sota/import/client.pem',
+        mode: '0644',
+        owner: '0:0',
+        sha256: createHash('sha256').update(files[1]!.content).digest('hex'),
+        size: files[1]!.content.length,
+        secret: false
+      },
       expect.objectContaining({ path: '/var/sota/import/root.crt', mode: '0644', owner: '0:0' })
     ])
     const e = e2fsck(image, part.start)
@@ -244,13 +267,24 @@ describe('ext4 via debugfs', () => {
 
   it('refuses a credentials directory below an existing file (ext4 and FAT)', async () => {
     const image = await copyOf(gpt)
-    const ext = await writeExtFiles({ image, offset: gpt.part('rootfs').start, files: bundle('/etc/hostname/creds'), tempDir: tmp, serial: 'S', partition: 'p2' }).catch((e: unknown) => e)
+    const ext = await writeExtFiles({ image, offset: gpt.part('rootfs').start, files: bundle('/etc/hostname/creds'), tempDir: tmp, serial: 'S', partition: 'p2' }).catch(
+      (e: unknown) => e
+    )
     expect(ext).toBeInstanceOf(ImageError)
     expect((ext as Error).message).toBe('/etc/hostname exists in p2 but is not a directory; choose another credentials directory.')
-    const fat = await writeFatFiles({ image, offset: gpt.part('boot').start, files: bundle('/config.txt/creds'), tempDir: tmp, serial: 'S', partition: 'p1' }).catch((e: unknown) => e)
+    const fat = await writeFatFiles({ image, offset: gpt.part('boot').start, files: bundle('/config.txt/creds'), tempDir: tmp, serial: 'S', partition: 'p1' }).catch(
+      (e: unknown) => e
+    )
     expect(fat).toBeInstanceOf(ImageError)
     expect((fat as Error).message).toBe('/config.txt exists in p1 but is not a directory; choose another credentials directory.')
-    const dirAsFile = await writeExtFiles({ image, offset: gpt.part('rootfs').start, files: bundle('/var').map((f, i) => (i === 0 ? { ...f, path: '/var/lib' } : f)), tempDir: tmp, serial: 'S', partition: 'p2' }).catch((e: unknown) => e)
+    const dirAsFile = await writeExtFiles({
+      image,
+      offset: gpt.part('rootfs').start,
+      files: bundle('/var').map((f, i) => (i === 0 ? { ...f, path: '/var/lib' } : f)),
+      tempDir: tmp,
+      serial: 'S',
+      partition: 'p2'
+    }).catch((e: unknown) => e)
     expect((dirAsFile as Error).message).toBe('/var/lib is a directory in p2; a credential file cannot replace it.')
   })
 
@@ -259,7 +293,10 @@ describe('ext4 via debugfs', () => {
     await mkdir(bin, { recursive: true })
     const fake = path.join(bin, 'debugfs')
     // Passes read-only runs through; "fails" writes the way debugfs does: message on stderr, exit 0.
-    await writeFile(fake, `#!/bin/sh\ncase "$1" in -w) echo "debugfs 1.47.0 (5-Feb-2023)" >&2; echo "write: Ext2 inode is not a directory " >&2; exit 0;; esac\nexec ${run('sh', ['-c', 'command -v debugfs']).trim()} "$@"\n`)
+    await writeFile(
+      fake,
+      `#!/bin/sh\ncase "$1" in -w) echo "debugfs 1.47.0 (5-Feb-2023)" >&2; echo "write: Ext2 inode is not a directory " >&2; exit 0;; esac\nexec ${run('sh', ['-c', 'command -v debugfs']).trim()} "$@"\n`
+    )
     await chmod(fake, 0o755)
     process.env.PATH = `${bin}:${savedPath}`
     const image = await copyOf(gpt)

@@ -49,7 +49,13 @@ function refusal(load: () => unknown): CredbakeError {
 }
 
 function load(cert: PemSource, key: PemSource, extra: { passphrase?: string; lifetime?: Lifetime; now?: Date } = {}) {
-  return loadFleetCa({ cert, key, lifetime: extra.lifetime ?? DAYS_30, ...(extra.passphrase !== undefined ? { passphrase: extra.passphrase } : {}), ...(extra.now ? { now: extra.now } : {}) })
+  return loadFleetCa({
+    cert,
+    key,
+    lifetime: extra.lifetime ?? DAYS_30,
+    ...(extra.passphrase !== undefined ? { passphrase: extra.passphrase } : {}),
+    ...(extra.now ? { now: extra.now } : {})
+  })
 }
 
 describe('loadFleetCa: CA key types', () => {
@@ -82,7 +88,9 @@ describe('loadFleetCa: what it precomputes', () => {
 
   it('subject text, fingerprint, dates and subject DER agree with openssl', () => {
     const ca = loadFixtureCa(root)
-    const rfc2253 = openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], { input: root.certPem }).trim().replace(/^subject=/, '')
+    const rfc2253 = openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], { input: root.certPem })
+      .trim()
+      .replace(/^subject=/, '')
     expect(ca.subject).toBe(rfc2253)
     expect(ca.subject).toBe('CN=Acme Fleet Root,OU=Fleet,O=Acme\\, Inc.,C=DE')
     const fingerprint = openssl(['x509', '-noout', '-fingerprint', '-sha256'], { input: root.certPem }).trim().split('=')[1]
@@ -185,22 +193,42 @@ describe('loadFleetCa: refusals name the input', () => {
 
   it('a certificate that is not a CA (CA:FALSE)', () => {
     const leaf = makeNonCaCert({ issuer: root })
-    expectRefusal(refusal(() => load(certOf(leaf), keyOf(leaf))), FleetCaError, 'fleet-ca-cert', /is not a CA: its basicConstraints say CA:FALSE/)
+    expectRefusal(
+      refusal(() => load(certOf(leaf), keyOf(leaf))),
+      FleetCaError,
+      'fleet-ca-cert',
+      /is not a CA: its basicConstraints say CA:FALSE/
+    )
   })
 
   it('a CA certificate without basicConstraints', () => {
     const noBc = makeRootCa({ basicConstraints: null })
-    expectRefusal(refusal(() => load(certOf(noBc), keyOf(noBc))), FleetCaError, 'fleet-ca-cert', /no basicConstraints/)
+    expectRefusal(
+      refusal(() => load(certOf(noBc), keyOf(noBc))),
+      FleetCaError,
+      'fleet-ca-cert',
+      /no basicConstraints/
+    )
   })
 
   it('a CA whose keyUsage lacks keyCertSign', () => {
     const noSign = makeRootCa({ keyUsage: 'critical,digitalSignature,cRLSign' })
-    expectRefusal(refusal(() => load(certOf(noSign), keyOf(noSign))), FleetCaError, 'fleet-ca-cert', /keyUsage \((crlSign, digitalSignature|digitalSignature, crlSign)\) lacks keyCertSign/)
+    expectRefusal(
+      refusal(() => load(certOf(noSign), keyOf(noSign))),
+      FleetCaError,
+      'fleet-ca-cert',
+      /keyUsage \((crlSign, digitalSignature|digitalSignature, crlSign)\) lacks keyCertSign/
+    )
   })
 
   it('a CA restricted to serverAuth by extendedKeyUsage', () => {
     const serverOnly = makeRootCa({ extendedKeyUsage: 'serverAuth' })
-    expectRefusal(refusal(() => load(certOf(serverOnly), keyOf(serverOnly))), FleetCaError, 'fleet-ca-cert', /without clientAuth/)
+    expectRefusal(
+      refusal(() => load(certOf(serverOnly), keyOf(serverOnly))),
+      FleetCaError,
+      'fleet-ca-cert',
+      /without clientAuth/
+    )
   })
 
   it('a key that does not match the certificate', () => {
@@ -216,16 +244,36 @@ describe('loadFleetCa: refusals name the input', () => {
   it('a chain in the wrong order: says which certificate the key matches', () => {
     const intermediate = makeIntermediateCa(root)
     const reversed = pemText('fleet-ca-cert', root.certPem + intermediate.certPem)
-    expectRefusal(refusal(() => load(reversed, keyOf(intermediate))), FleetCaError, 'fleet-ca-key', /matches certificate 2 .*signing CA must come first/)
+    expectRefusal(
+      refusal(() => load(reversed, keyOf(intermediate))),
+      FleetCaError,
+      'fleet-ca-key',
+      /matches certificate 2 .*signing CA must come first/
+    )
     const unrelated = makeRootCa()
     const wrongIssuer = pemText('fleet-ca-cert', intermediate.certPem + unrelated.certPem)
-    expectRefusal(refusal(() => load(wrongIssuer, keyOf(intermediate))), FleetCaError, 'fleet-ca-cert', /was not issued by certificate 2/)
+    expectRefusal(
+      refusal(() => load(wrongIssuer, keyOf(intermediate))),
+      FleetCaError,
+      'fleet-ca-cert',
+      /was not issued by certificate 2/
+    )
   })
 
   it('an encrypted key without a passphrase, and with a wrong one (never echoed)', () => {
     const encrypted = pemText('fleet-ca-key', keyFormats(root.key, { passphrase: 'right one' }).encryptedPkcs8.pem)
-    expectRefusal(refusal(() => load(certOf(root), encrypted)), FleetCaError, 'fleet-ca-key-passphrase', /is encrypted/)
-    expectRefusal(refusal(() => load(certOf(root), encrypted, { passphrase: '' })), FleetCaError, 'fleet-ca-key-passphrase', /is encrypted/)
+    expectRefusal(
+      refusal(() => load(certOf(root), encrypted)),
+      FleetCaError,
+      'fleet-ca-key-passphrase',
+      /is encrypted/
+    )
+    expectRefusal(
+      refusal(() => load(certOf(root), encrypted, { passphrase: '' })),
+      FleetCaError,
+      'fleet-ca-key-passphrase',
+      /is encrypted/
+    )
     const wrong = refusal(() => load(certOf(root), encrypted, { passphrase: 'Tr0ub4dor&3-wrong' }))
     expectRefusal(wrong, FleetCaError, 'fleet-ca-key-passphrase', /could not be decrypted/)
     expect(wrong.message).not.toContain('Tr0ub4dor')
@@ -242,7 +290,12 @@ describe('loadFleetCa: refusals name the input', () => {
 
   it('a CA that is not valid yet, and an expired issuer in the chain', () => {
     const future = makeNotYetValidCa()
-    expectRefusal(refusal(() => load(certOf(future), keyOf(future))), FleetCaError, 'fleet-ca-cert', /not valid yet: it starts in/)
+    expectRefusal(
+      refusal(() => load(certOf(future), keyOf(future))),
+      FleetCaError,
+      'fleet-ca-cert',
+      /not valid yet: it starts in/
+    )
     // Judged at a time after the root's end but inside the intermediate's claimed validity.
     const shortRoot = makeRootCa({ days: 10 })
     const intermediate = makeIntermediateCa(shortRoot, { days: 1000 })
@@ -261,31 +314,76 @@ describe('loadFleetCa: refusals name the input', () => {
     expect(error.message).toMatch(/set validity-days to at most 98/)
     expect(error.message).toContain(`not-after to ${root.notAfter.toISOString().slice(0, 19)}`)
     const until = new Date(root.notAfter.getTime() + 3 * 3_600_000)
-    expectRefusal(refusal(() => load(certOf(root), keyOf(root), { lifetime: { kind: 'until', notAfter: until } })), FleetCaError, 'not-after', /ends 3 hours after/)
-    expectRefusal(refusal(() => load(certOf(root), keyOf(root), { lifetime: { kind: 'never' } })), FleetCaError, 'not-after', /never/)
+    expectRefusal(
+      refusal(() => load(certOf(root), keyOf(root), { lifetime: { kind: 'until', notAfter: until } })),
+      FleetCaError,
+      'not-after',
+      /ends 3 hours after/
+    )
+    expectRefusal(
+      refusal(() => load(certOf(root), keyOf(root), { lifetime: { kind: 'never' } })),
+      FleetCaError,
+      'not-after',
+      /never/
+    )
     // Right at the CA's end is allowed.
     expect(load(certOf(root), keyOf(root), { lifetime: { kind: 'until', notAfter: root.notAfter } }).notAfter).toEqual(root.notAfter)
   })
 
   it('a lifetime that is not in the future or not a number of days', () => {
-    expectRefusal(refusal(() => load(certOf(root), keyOf(root), { lifetime: { kind: 'until', notAfter: new Date(Date.now() - DAY) } })), InputError, 'not-after', /not in the future/)
-    expectRefusal(refusal(() => load(certOf(root), keyOf(root), { lifetime: { kind: 'days', days: 0 } })), InputError, 'validity-days', /at least 1/)
+    expectRefusal(
+      refusal(() => load(certOf(root), keyOf(root), { lifetime: { kind: 'until', notAfter: new Date(Date.now() - DAY) } })),
+      InputError,
+      'not-after',
+      /not in the future/
+    )
+    expectRefusal(
+      refusal(() => load(certOf(root), keyOf(root), { lifetime: { kind: 'days', days: 0 } })),
+      InputError,
+      'validity-days',
+      /at least 1/
+    )
   })
 
   it('garbage instead of PEM, for the certificate and for the key', () => {
-    expectRefusal(refusal(() => load(pemText('fleet-ca-cert', 'hello world'), keyOf(root))), FleetCaError, 'fleet-ca-cert', /no PEM block/)
-    expectRefusal(refusal(() => load(certOf(root), pemText('fleet-ca-key', '-----BEGIN PRIVATE KEY-----\n%%%\n-----END PRIVATE KEY-----'))), FleetCaError, 'fleet-ca-key', /not valid base64/)
+    expectRefusal(
+      refusal(() => load(pemText('fleet-ca-cert', 'hello world'), keyOf(root))),
+      FleetCaError,
+      'fleet-ca-cert',
+      /no PEM block/
+    )
+    expectRefusal(
+      refusal(() => load(certOf(root), pemText('fleet-ca-key', '-----BEGIN PRIVATE KEY-----\n%%%\n-----END PRIVATE KEY-----'))),
+      FleetCaError,
+      'fleet-ca-key',
+      /not valid base64/
+    )
     const notDer = pemText('fleet-ca-cert', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')
-    expectRefusal(refusal(() => load(notDer, keyOf(root))), FleetCaError, 'fleet-ca-cert', /not a valid X.509 certificate/)
+    expectRefusal(
+      refusal(() => load(notDer, keyOf(root))),
+      FleetCaError,
+      'fleet-ca-cert',
+      /not a valid X.509 certificate/
+    )
     const badKey = pemText('fleet-ca-key', '-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n')
-    expectRefusal(refusal(() => load(certOf(root), badKey)), FleetCaError, 'fleet-ca-key', /not a valid SEC1 private key/)
+    expectRefusal(
+      refusal(() => load(certOf(root), badKey)),
+      FleetCaError,
+      'fleet-ca-key',
+      /not a valid SEC1 private key/
+    )
   })
 
   it('swapped inputs get a hint, and the key text is never quoted', () => {
     const swappedCert = refusal(() => load(pemText('fleet-ca-cert', root.keyPem), pemText('fleet-ca-key', root.certPem)))
     expectRefusal(swappedCert, FleetCaError, 'fleet-ca-cert', /swapped/)
     expect(swappedCert.message).not.toContain(root.keyPem.split('\n')[1] ?? 'x')
-    expectRefusal(refusal(() => load(certOf(root), pemText('fleet-ca-key', root.certPem))), FleetCaError, 'fleet-ca-key', /swapped/)
+    expectRefusal(
+      refusal(() => load(certOf(root), pemText('fleet-ca-key', root.certPem))),
+      FleetCaError,
+      'fleet-ca-key',
+      /swapped/
+    )
   })
 
   it('keys credbake cannot sign with: weak RSA, other curves', () => {
@@ -293,10 +391,20 @@ describe('loadFleetCa: refusals name the input', () => {
     const weakPath = path.join(dir, 'weak.pem')
     openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024', '-out', weakPath])
     const weak = makeRootCa({ key: { keyType: 'rsa-2048', path: weakPath, pem: openssl(['pkey', '-in', weakPath]) } })
-    expectRefusal(refusal(() => load(certOf(weak), keyOf(weak))), FleetCaError, 'fleet-ca-key', /RSA 1024-bit keys are too weak/)
+    expectRefusal(
+      refusal(() => load(certOf(weak), keyOf(weak))),
+      FleetCaError,
+      'fleet-ca-key',
+      /RSA 1024-bit keys are too weak/
+    )
     const k1Path = path.join(dir, 'k1.pem')
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:secp256k1', '-out', k1Path])
     const k1 = makeRootCa({ key: { keyType: 'ec-p256', path: k1Path, pem: openssl(['pkey', '-in', k1Path]) } })
-    expectRefusal(refusal(() => load(certOf(k1), keyOf(k1))), FleetCaError, 'fleet-ca-key', /curve secp256k1 is not supported/)
+    expectRefusal(
+      refusal(() => load(certOf(k1), keyOf(k1))),
+      FleetCaError,
+      'fleet-ca-key',
+      /curve secp256k1 is not supported/
+    )
   })
 })

@@ -35,7 +35,12 @@ describe('lean DER encoder = asn1-x509 object model', () => {
 
   it.each(['ec-p256', 'ec-p384', 'rsa-2048', 'ed25519'] as KeyType[])('%s device certificate with SAN: TBS bytes equal, round trip unchanged', (keyType) => {
     const profile = buildProfile(
-      { keyType, subject: 'CN={device-id},OU=Fleet {region},O=Acme,C=DE', san: 'DNS:{serial}.example.com,IP:192.0.2.1,URI:urn:dev:{device-id},email:a@example.com', lifetime: { kind: 'days', days: 400 } },
+      {
+        keyType,
+        subject: 'CN={device-id},OU=Fleet {region},O=Acme,C=DE',
+        san: 'DNS:{serial}.example.com,IP:192.0.2.1,URI:urn:dev:{device-id},email:a@example.com',
+        lifetime: { kind: 'days', days: 400 }
+      },
       ca
     )
     const device = makeDevice('SN-42', { 'device-id': 'device-42', region: 'EU' })

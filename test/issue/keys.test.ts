@@ -123,7 +123,7 @@ describe('ecSpkiOfPkcs8 (verify reads credbake EC keys without OpenSSL decoders)
     expect(ecSpkiOfPkcs8(der(pem))?.equals(spkiOf(pem))).toBe(true)
   })
 
-  it('declines what it cannot vouch for: a stored point that is not the scalar\'s, RSA, Ed25519, a zero scalar', () => {
+  it("declines what it cannot vouch for: a stored point that is not the scalar's, RSA, Ed25519, a zero scalar", () => {
     const pair = generateDeviceKeyPair('ec-p256')
     const tampered = Buffer.from(der(pair.privateKeyPem))
     tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1

@@ -52,7 +52,10 @@ describe('parsePem', () => {
   it('tolerates CRLF, indentation, one-line PEM and literal \\n escapes', () => {
     const variants = [
       pem.replace(/\n/g, '\r\n'),
-      pem.split('\n').map((line) => `    ${line}  `).join('\n'),
+      pem
+        .split('\n')
+        .map((line) => `    ${line}  `)
+        .join('\n'),
       pem.replace(/\n/g, ' '),
       pem.replace(/\n/g, '\\n')
     ]

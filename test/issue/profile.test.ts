@@ -118,7 +118,10 @@ describe('issued certificates follow the profile', () => {
     expect(new X509Certificate(issued[9_999]?.certificateDer ?? Buffer.alloc(0)).serialNumber.toLowerCase()).toBe(issued[9_999]?.serialNumber)
 
     const sample = issued.filter((_, index) => index % 50 === 0)
-    const verified = opensslVerify(sample.map((credential) => credential.certificatePem), { trustedPem: root.certPem })
+    const verified = opensslVerify(
+      sample.map((credential) => credential.certificatePem),
+      { trustedPem: root.certPem }
+    )
     expect(verified.output).toContain(': OK')
     expect(verified.rejected).toEqual([])
     expect(verified.ok).toBe(true)

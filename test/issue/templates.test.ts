@@ -22,9 +22,7 @@ function thrown(action: () => unknown): CredbakeError {
 /** [oid, value, ASN.1 string tag] per attribute, RDNs in encoded order. */
 function decodeName(der: Buffer): Array<Array<[string, string, number]>> {
   const name = AsnConvert.parse(der, Name)
-  const tags = childrenOf(der, readSingle(der)).map((rdn) =>
-    childrenOf(der, rdn).map((attribute) => childrenOf(der, attribute)[1]?.tag ?? -1)
-  )
+  const tags = childrenOf(der, readSingle(der)).map((rdn) => childrenOf(der, rdn).map((attribute) => childrenOf(der, attribute)[1]?.tag ?? -1))
   return name.map((rdn, i) => rdn.map((attribute, j) => [attribute.type, attribute.value.toString(), tags[i]?.[j] ?? -1]))
 }
 

@@ -39,7 +39,14 @@ describe('CSV without quotes: the hand split reads what csv-parse reads', () => 
   })
 
   it('for fixed cases: leading blank lines, only separators, CRLF, a missing header column', () => {
-    for (const text of ['\n\nserial,site\nA1,x\n,,\nA2,y', 'serial\r\nA1\r\nA2\r\n', 'site\nA1\n', 'serial;device-id\nA1;d1\nA2;d1\n', 'serial,site\nA1,x,extra\n', '  \n serial \n A1 \n']) {
+    for (const text of [
+      '\n\nserial,site\nA1,x\n,,\nA2,y',
+      'serial\r\nA1\r\nA2\r\n',
+      'site\nA1\n',
+      'serial;device-id\nA1;d1\nA2;d1\n',
+      'serial,site\nA1,x,extra\n',
+      '  \n serial \n A1 \n'
+    ]) {
       expect(read(text, 'auto')).toEqual(read(text, 'csv-parse'))
     }
   })

@@ -8,7 +8,10 @@ describe('100,000 devices', () => {
     const count = 100_000
     const rows = ['serial,device-id,site,note']
     for (let k = 0; k < count; k++) {
-      const mac = k.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:')
+      const mac = k
+        .toString(16)
+        .padStart(12, '0')
+        .replace(/(..)(?!$)/g, '$1:')
       rows.push(`SN-${String(k).padStart(6, '0')},${mac},site-${k % 17},"row ${k}, ok"`)
     }
     const file = manifestFile('fleet.csv', `${rows.join('\r\n')}\r\n`)

@@ -10,7 +10,11 @@ describe('DeviceList', () => {
   const csv = 'serial,device-id,site,csr\nA1,,Oslo,\nb2,id-2,,b2.csr\nC3,,,\n'
   const yaml = '- serial: A1\n- serial: B2\n  device-id: x\n- {device-id: y, serial: C3}\n- serial: D4\n  deviceId: z\n'
 
-  for (const [name, text] of [['m.csv', csv], ['m.yaml', yaml], ['m.jsonl', '{"serial":"A1"}\n{"serial":"B2","device_id":"q","n":"1"}\n']] as const) {
+  for (const [name, text] of [
+    ['m.csv', csv],
+    ['m.yaml', yaml],
+    ['m.jsonl', '{"serial":"A1"}\n{"serial":"B2","device_id":"q","n":"1"}\n']
+  ] as const) {
     it(`makes the same devices as the object reader (${name})`, () => {
       const format = name.endsWith('.csv') ? 'csv' : name.endsWith('.yaml') ? 'yaml' : 'jsonl'
       const list = parseDeviceList(text, `/fleet/${name}`, format)

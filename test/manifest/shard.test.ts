@@ -58,7 +58,9 @@ describe('selectShard', () => {
         // Manifest order is kept within a shard.
         expect(part.map((d) => d.source.line)).toEqual([...part.map((d) => d.source.line)].sort((a, b) => a - b))
         for (const d of part) seen.set(d.serial, (seen.get(d.serial) ?? 0) + 1)
-        const again = selectShard(reversed, { index, count }).map((d) => d.serial).sort()
+        const again = selectShard(reversed, { index, count })
+          .map((d) => d.serial)
+          .sort()
         expect(again).toEqual(part.map((d) => d.serial).sort())
         if (count > 1) expect(part.length).toBeGreaterThan((devices.length / count) * 0.8)
       }

@@ -26,7 +26,21 @@ beforeAll(async () => {
   shardManifests = []
   for (let index = 1; index <= SHARDS; index++) {
     const out = path.join(work, 'shards', `shard-${index}`)
-    const result = await runCliAsync(['bake', '--manifest', manifest, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--format', 'tar', '--shard', `${index}/${SHARDS}`, '--output-dir', out])
+    const result = await runCliAsync([
+      'bake',
+      '--manifest',
+      manifest,
+      '--fleet-ca-cert',
+      ca.certPath,
+      '--fleet-ca-key',
+      ca.keyPath,
+      '--format',
+      'tar',
+      '--shard',
+      `${index}/${SHARDS}`,
+      '--output-dir',
+      out
+    ])
     expect(result.status, result.stderr).toBe(0)
     shardManifests.push(path.join(out, 'credbake-manifest.json'))
   }
@@ -165,7 +179,7 @@ describe('the merge folder and the shards are a trust boundary', () => {
     expect(lstatSync(path.join(out, 'overlays')).isSymbolicLink()).toBe(true)
   })
 
-  it("a shard whose overlays/ is a link is refused (exit 2) naming it: outputs are never hard-linked from elsewhere", async () => {
+  it('a shard whose overlays/ is a link is refused (exit 2) naming it: outputs are never hard-linked from elsewhere', async () => {
     const copy = path.join(work, 'shard-linked')
     mkdirSync(copy)
     for (const name of readdirSync(path.dirname(shardManifests[0]!))) {

@@ -103,7 +103,10 @@ describe('credbake merge', () => {
     for (const [index, dir] of manifests.entries()) await bakeOk(deviceManifest, dir, ['--shard', `${index + 1}/2`, '--format', 'dir'])
     const out = mkdtempSync(path.join(shm, 'credbake-merge-test-'))
     try {
-      const result = await merge(out, manifests.map((dir) => path.join(dir, 'credbake-manifest.json')))
+      const result = await merge(
+        out,
+        manifests.map((dir) => path.join(dir, 'credbake-manifest.json'))
+      )
       expect(result.status, result.stderr).toBe(0)
       const manifest = readValidManifest(path.join(out, 'credbake-manifest.json'))
       expect(manifest.devices.map((device: any) => device.serial).sort()).toEqual(SERIALS)
@@ -132,8 +135,26 @@ describe('credbake merge', () => {
       for (const index of [1, 2]) {
         const out = path.join(scratch, `img-shard-${index}`)
         const result = await runCliAsync([
-          'bake', '--manifest', few, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--image', image.path,
-          '--partition', 'label=rootfs', '--format', 'image', '--compress', 'zst', '--bmap', '--shard', `${index}/2`, '--output-dir', out
+          'bake',
+          '--manifest',
+          few,
+          '--fleet-ca-cert',
+          ca.certPath,
+          '--fleet-ca-key',
+          ca.keyPath,
+          '--image',
+          image.path,
+          '--partition',
+          'label=rootfs',
+          '--format',
+          'image',
+          '--compress',
+          'zst',
+          '--bmap',
+          '--shard',
+          `${index}/2`,
+          '--output-dir',
+          out
         ])
         expect(result.status, result.stderr).toBe(0)
         shards.push(path.join(out, 'credbake-manifest.json'))
@@ -267,13 +288,10 @@ describe('the action', () => {
     expect(run.stdout).toMatch(/Input "merge".*matches no file/)
   })
 
-  it("after a bake, the summary says how to verify", () => {
+  it('after a bake, the summary says how to verify', () => {
     const bakeDir = path.join(work, 'action-bake')
     mkdirSync(bakeDir)
-    const run = runAction(
-      { manifest: deviceManifest, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, format: 'tar', 'output-dir': 'out' },
-      { cwd: bakeDir }
-    )
+    const run = runAction({ manifest: deviceManifest, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, format: 'tar', 'output-dir': 'out' }, { cwd: bakeDir })
     expect(run.status, run.stdout + run.stderr).toBe(0)
     expect(run.summary).toContain(`npx credbake verify --manifest out/credbake-manifest.json --fleet-ca-cert ${path.relative(bakeDir, ca.certPath)}`)
   })

@@ -66,10 +66,7 @@ describe('bake() releases what it holds when it fails after taking the lock', ()
     writeFileSync(manifest, 'serial\nCL-1\nCL-2\n')
     const out = path.join(work, 'out')
     const tempRoot = mkdtempSync(path.join(work, 'runner-temp-'))
-    const settings = parseSettings(
-      { manifest, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, 'output-dir': out, concurrency: '1' },
-      { baseDir: work, tempRoot }
-    )
+    const settings = parseSettings({ manifest, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, 'output-dir': out, concurrency: '1' }, { baseDir: work, tempRoot })
     const held: string[] = []
     const reporter: Reporter = { info: () => {}, warning: () => {}, progress: () => {}, holding: (resource) => void held.push(resource.kind) }
     await bake(settings, reporter)

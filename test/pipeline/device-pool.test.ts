@@ -71,10 +71,14 @@ describe('the device pool (workers write tar and dir outputs)', () => {
     copyFileSync(path.join(ROOT, 'dist/cli.js'), path.join(dist, 'cli.js'))
     writeFileSync(path.join(dist, 'device-worker.js'), "throw new Error('the device worker bundle ran')\n")
     const { file } = manifest('bundle', 250)
-    const run = spawnSync(NODE20, [path.join(dist, 'cli.js'), 'bake', '--manifest', file, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--output-dir', path.join(work, 'out-bundle')], {
-      encoding: 'utf8',
-      env: { ...process.env, TMPDIR: work }
-    })
+    const run = spawnSync(
+      NODE20,
+      [path.join(dist, 'cli.js'), 'bake', '--manifest', file, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--output-dir', path.join(work, 'out-bundle')],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, TMPDIR: work }
+      }
+    )
     expect(run.status).not.toBe(0)
     expect(run.stderr).toContain('the device worker bundle ran')
   })

@@ -6,14 +6,7 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EXIT_CODES, OutputError } from '../../src/errors.js'
-import {
-  TAR_BYTES_PER_DEVICE,
-  allocatedBytes,
-  checkDiskSpace,
-  checkDiskSpaceAfterFirst,
-  formatBytes,
-  freeSpace
-} from '../../src/pipeline/preflight.js'
+import { TAR_BYTES_PER_DEVICE, allocatedBytes, checkDiskSpace, checkDiskSpaceAfterFirst, formatBytes, freeSpace } from '../../src/pipeline/preflight.js'
 import { mountTmpfs, unmount } from '../helpers/faults.js'
 
 const MiB = 1024 * 1024

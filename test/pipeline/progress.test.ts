@@ -56,10 +56,7 @@ describe('progress in CI logs (lines)', () => {
     const h = harness()
     h.progress(9_000, 10_000) // 9,000 kept from an earlier run
     h.run(9_000, 100_000, 10, 10_000) // 100/s for 10 s
-    expect(h.written).toEqual([
-      'baked 9,500/10,000 devices (95%), 100 devices/s, ETA 5s',
-      'baked 10,000/10,000 devices (100%), 100 devices/s (10s in all)'
-    ])
+    expect(h.written).toEqual(['baked 9,500/10,000 devices (95%), 100 devices/s, ETA 5s', 'baked 10,000/10,000 devices (100%), 100 devices/s (10s in all)'])
   })
 
   it('a rate below 100 devices/s keeps a decimal; no progress at all yet gives an unknown ETA', () => {

@@ -55,7 +55,10 @@ async function expectDamage(out: string, line: number, problem: RegExp): Promise
 }
 
 const resume = reviewScenarios().find((scenario) => scenario.name === 'resume')!
-const lines = resume.journal.split('\n').slice(0, -1).map((line) => `${line}\n`)
+const lines = resume.journal
+  .split('\n')
+  .slice(0, -1)
+  .map((line) => `${line}\n`)
 
 describe('a damaged journal stops the review and the resume state, naming file:line', () => {
   it('a changed byte in any kind of record', async () => {
@@ -123,7 +126,15 @@ describe('a journal of several read chunks', () => {
       version: '0.1.0',
       format: 2,
       identity: { fleetCaSha256: 'c'.repeat(64), format: 'tar', compress: 'none', imageSha256: null, partition: null, shard: '1/1' },
-      basis: { keyType: 'ec-p256', lifetime: '365 days', profileSha256: 'p'.repeat(64), layout: 'aktualizr', credentialsDir: '/var/sota/import', serverCaSha256: null, gatewayUrl: null },
+      basis: {
+        keyType: 'ec-p256',
+        lifetime: '365 days',
+        profileSha256: 'p'.repeat(64),
+        layout: 'aktualizr',
+        credentialsDir: '/var/sota/import',
+        serverCaSha256: null,
+        gatewayUrl: null
+      },
       overwrite: false
     }
   ]
@@ -141,7 +152,16 @@ describe('a journal of several read chunks', () => {
       at: '2026-11-30T09:00:01.000Z',
       serial,
       basis: { deviceId: serial, subject, sanSha256: null, csrSha256: null },
-      certificate: { serialNumber: i.toString(16).padStart(32, '0'), sha256, subject, publicKeySha256: 'k'.repeat(64), notBefore: '2026-11-30T09:00:00.000Z', notAfter: '2027-11-30T09:00:00.000Z', keySource: 'generated', pem }
+      certificate: {
+        serialNumber: i.toString(16).padStart(32, '0'),
+        sha256,
+        subject,
+        publicKeySha256: 'k'.repeat(64),
+        notBefore: '2026-11-30T09:00:00.000Z',
+        notAfter: '2027-11-30T09:00:00.000Z',
+        keySource: 'generated',
+        pem
+      }
     }
     const written: WrittenRecord = {
       type: 'written',

@@ -28,7 +28,14 @@ const basis: RunBasis = {
 }
 
 function identity(format: string): RunIdentity {
-  return { fleetCaSha256: hex('ca'), format, compress: 'none', imageSha256: format === 'image' ? hex('base image') : null, partition: format === 'image' ? 'label=rootfs' : null, shard: '1/1' }
+  return {
+    fleetCaSha256: hex('ca'),
+    format,
+    compress: 'none',
+    imageSha256: format === 'image' ? hex('base image') : null,
+    partition: format === 'image' ? 'label=rootfs' : null,
+    shard: '1/1'
+  }
 }
 
 export function header(format: string): ManifestHeader {
@@ -218,8 +225,22 @@ function imageScenario(): ReviewScenario {
 function legacyScenario(): ReviewScenario {
   const pem = fakePem('L1')
   const old = [
-    { type: 'run', run: 'r0', at: '2025-01-01T00:00:00.000Z', version: '0.1.0', identity: { fleetCaSha256: hex('ca'), format: 'tar', compress: 'none', imageSha256: null, partition: null }, overwrite: false },
-    { type: 'issued', run: 'r0', at: '2025-01-01T00:00:01.000Z', serial: 'L1', deviceId: 'L1', certificate: { serialNumber: 'aa11', sha256: hex(pem), notAfter: '2026-01-01T00:00:00.000Z', pem } },
+    {
+      type: 'run',
+      run: 'r0',
+      at: '2025-01-01T00:00:00.000Z',
+      version: '0.1.0',
+      identity: { fleetCaSha256: hex('ca'), format: 'tar', compress: 'none', imageSha256: null, partition: null },
+      overwrite: false
+    },
+    {
+      type: 'issued',
+      run: 'r0',
+      at: '2025-01-01T00:00:01.000Z',
+      serial: 'L1',
+      deviceId: 'L1',
+      certificate: { serialNumber: 'aa11', sha256: hex(pem), notAfter: '2026-01-01T00:00:00.000Z', pem }
+    },
     {
       type: 'written',
       run: 'r0',
@@ -234,7 +255,14 @@ function legacyScenario(): ReviewScenario {
         ]
       }
     },
-    { type: 'issued', run: 'r0', at: '2025-01-01T00:00:03.000Z', serial: 'L2', deviceId: 'L2', certificate: { serialNumber: 'aa12', sha256: hex('L2'), notAfter: '2026-01-01T00:00:00.000Z', pem: fakePem('L2') } }
+    {
+      type: 'issued',
+      run: 'r0',
+      at: '2025-01-01T00:00:03.000Z',
+      serial: 'L2',
+      deviceId: 'L2',
+      certificate: { serialNumber: 'aa12', sha256: hex('L2'), notAfter: '2026-01-01T00:00:00.000Z', pem: fakePem('L2') }
+    }
   ]
   const j = new JournalBuilder('tar')
   j.startRun()

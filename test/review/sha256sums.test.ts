@@ -32,7 +32,15 @@ function device(serial: string, output: ManifestDevice['output'], files: Manifes
   return {
     serial,
     deviceId: serial,
-    certificate: { serialNumber: '0'.repeat(32), subject: `CN=${serial}`, sha256: '0'.repeat(64), publicKeySha256: '0'.repeat(64), notBefore: '', notAfter: '', keySource: 'generated' },
+    certificate: {
+      serialNumber: '0'.repeat(32),
+      subject: `CN=${serial}`,
+      sha256: '0'.repeat(64),
+      publicKeySha256: '0'.repeat(64),
+      notBefore: '',
+      notAfter: '',
+      keySource: 'generated'
+    },
     output,
     files
   } as ManifestDevice
@@ -122,7 +130,20 @@ describe('SHA256SUMS after a bake, checked by sha256sum -c from output-dir', () 
   })
 
   function bake(out: string, extra: string[]): string[] {
-    const result = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath, '--gateway-url', 'https://gw.example.com', '--output-dir', out, ...extra])
+    const result = runCli([
+      'bake',
+      '--manifest',
+      manifest,
+      '--fleet-ca-cert',
+      fleet.certPath,
+      '--fleet-ca-key',
+      fleet.keyPath,
+      '--gateway-url',
+      'https://gw.example.com',
+      '--output-dir',
+      out,
+      ...extra
+    ])
     expect(result.status, result.stdout + result.stderr).toBe(0)
     const lines = readFileSync(path.join(out, SHA256SUMS_FILE), 'utf8').split('\n')
     expect(lines.pop()).toBe('')

@@ -3,7 +3,23 @@
 // nothing outside it because a journal record says so. Each scenario as a user (or an attacker)
 // meets it, through the CLI (dist/cli.js) and, for the journal link, the action (dist/index.js).
 import { createHash } from 'node:crypto'
-import { chmodSync, chownSync, cpSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -37,7 +53,9 @@ function manifestOf(serials: string[], name = `m-${serials.length}-${serials[0]}
 }
 
 function bake(out: string, extra: string[] = [], serials = SERIALS): Promise<ChildResult> {
-  return runCliAsync(['bake', '--manifest', manifestOf(serials), '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--output-dir', out, ...extra], { env: { TMPDIR: tmp } })
+  return runCliAsync(['bake', '--manifest', manifestOf(serials), '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--output-dir', out, ...extra], {
+    env: { TMPDIR: tmp }
+  })
 }
 
 /** Every file under `dir` (never following links) with its mode and SHA-256: what must not change. */
@@ -45,7 +63,13 @@ function snapshot(dir: string): Record<string, string> {
   const result: Record<string, string> = {}
   for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()) {
     const info = lstatSync(path.join(dir, name))
-    const what = info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : createHash('sha256').update(readFileSync(path.join(dir, name))).digest('hex')
+    const what = info.isSymbolicLink()
+      ? 'link'
+      : info.isDirectory()
+        ? 'dir'
+        : createHash('sha256')
+            .update(readFileSync(path.join(dir, name)))
+            .digest('hex')
     result[name] = `${(info.mode & 0o7777).toString(8)} ${what}`
   }
   return result
@@ -167,7 +191,11 @@ describe('a forged journal record, its checksum recomputed', () => {
     const line = forgeRecord(out, 'written', 'BD-3', (record) => (record.output.path = value))
     const before = snapshot(parent)
     const result = await bake(out, [], ['BD-1', 'BD-2'])
-    expectRefused(result, out, `${path.join(out, 'credbake-journal.jsonl')} is damaged at line ${line}: its written record of device BD-3 names the output path ${JSON.stringify(value)}`)
+    expectRefused(
+      result,
+      out,
+      `${path.join(out, 'credbake-journal.jsonl')} is damaged at line ${line}: its written record of device BD-3 names the output path ${JSON.stringify(value)}`
+    )
     expect(result.stderr).toContain(why)
     expect(readFileSync(victim, 'utf8')).toBe('precious')
     expect(snapshot(parent)).toEqual(before)

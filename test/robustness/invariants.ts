@@ -62,7 +62,11 @@ export interface TarMember {
 export function readTarGz(file: string): TarMember[] {
   const data = gunzipSync(readFileSync(file))
   const members: TarMember[] = []
-  const text = (start: number, length: number): string => data.subarray(start, start + length).toString('utf8').replace(/\0.*$/s, '')
+  const text = (start: number, length: number): string =>
+    data
+      .subarray(start, start + length)
+      .toString('utf8')
+      .replace(/\0.*$/s, '')
   const octal = (start: number, length: number): number => parseInt(text(start, length).trim() || '0', 8)
   for (let offset = 0; offset + 512 <= data.length; ) {
     const header = data.subarray(offset, offset + 512)
@@ -72,7 +76,14 @@ export function readTarGz(file: string): TarMember[] {
     const prefix = text(offset + 345, 155)
     const name = `${prefix ? `${prefix}/` : ''}${text(offset, 100)}`
     const type = flag === '5' ? 'directory' : flag === '0' || flag === '\0' ? 'file' : 'other'
-    members.push({ name, mode: octal(offset + 100, 8), uid: octal(offset + 108, 8), gid: octal(offset + 116, 8), type, content: Buffer.from(data.subarray(offset + 512, offset + 512 + size)) })
+    members.push({
+      name,
+      mode: octal(offset + 100, 8),
+      uid: octal(offset + 108, 8),
+      gid: octal(offset + 116, 8),
+      type,
+      content: Buffer.from(data.subarray(offset + 512, offset + 512 + size))
+    })
     offset += 512 + Math.ceil(size / 512) * 512
   }
   return members
@@ -188,7 +199,9 @@ export function checkOutputDir(opts: CheckOptions): CheckResult {
   const expected = [...opts.serials].sort()
   const got = [...new Set<string>(serials)].sort()
   if (JSON.stringify(expected) !== JSON.stringify(got)) {
-    problems.push(`devices in the manifest differ from the device manifest: missing ${expected.filter((s) => !got.includes(s)).join(',') || '-'}, extra ${got.filter((s) => !expected.includes(s)).join(',') || '-'}`)
+    problems.push(
+      `devices in the manifest differ from the device manifest: missing ${expected.filter((s) => !got.includes(s)).join(',') || '-'}, extra ${got.filter((s) => !expected.includes(s)).join(',') || '-'}`
+    )
   }
   if (manifest.counts.devices !== manifest.devices.length) problems.push(`counts.devices ${manifest.counts.devices} but ${manifest.devices.length} devices`)
   for (const device of manifest.devices) active.set(device.certificate.sha256, device.serial)
@@ -214,7 +227,9 @@ export function checkOutputDir(opts: CheckOptions): CheckResult {
     const wanted = [...want].sort()
     const sorted = [...have].sort()
     if (JSON.stringify(sorted) !== JSON.stringify(wanted)) {
-      problems.push(`${name} holds ${have.length} certificates (${new Set(have).size} distinct), expected exactly the ${wanted.length} ${name === 'certificates.pem' ? 'active' : 'superseded'} ones`)
+      problems.push(
+        `${name} holds ${have.length} certificates (${new Set(have).size} distinct), expected exactly the ${wanted.length} ${name === 'certificates.pem' ? 'active' : 'superseded'} ones`
+      )
     }
   }
   compare('certificates.pem', pemSet('certificates.pem'), active.keys())
@@ -250,7 +265,8 @@ export function checkOutputDir(opts: CheckOptions): CheckResult {
       problems.push(`${device.serial}: the output's certificate does not parse`)
       continue
     }
-    if (fingerprint(certPem) !== device.certificate.sha256) problems.push(`${device.serial}: the output holds certificate ${fingerprint(certPem)}, the manifest says ${device.certificate.sha256}`)
+    if (fingerprint(certPem) !== device.certificate.sha256)
+      problems.push(`${device.serial}: the output holds certificate ${fingerprint(certPem)}, the manifest says ${device.certificate.sha256}`)
     if (cert.serialNumber.toLowerCase() !== device.certificate.serialNumber.toLowerCase()) problems.push(`${device.serial}: serial number differs from the manifest`)
     if ((files.keyMode & 0o777) !== 0o600) problems.push(`${device.serial}: key file mode ${files.keyMode.toString(8)}`)
     try {

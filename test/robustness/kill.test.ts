@@ -65,14 +65,7 @@ describe.each(scenarios)('SIGKILL at $format', (scenario) => {
     mkdirSync(tmp)
     const env = { TMPDIR: tmp }
     const extra = await scenario.args()
-    const argsFor = (out: string): string[] => [
-      'bake',
-      '--manifest', manifest,
-      '--fleet-ca-cert', fleet.chainPath,
-      '--fleet-ca-key', fleet.keyPath,
-      '--output-dir', out,
-      ...extra
-    ]
+    const argsFor = (out: string): string[] => ['bake', '--manifest', manifest, '--fleet-ca-cert', fleet.chainPath, '--fleet-ca-key', fleet.keyPath, '--output-dir', out, ...extra]
 
     // Calibrate on this machine, now: a clean run of the whole job, then a rerun that finds every
     // device complete (start-up, verification and the review: the fixed cost of any run).

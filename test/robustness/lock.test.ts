@@ -92,7 +92,9 @@ describe('one writer per output-dir', () => {
     const out = path.join(work, 'out-stale')
     const small = path.join(work, 'small.csv')
     writeFileSync(small, 'serial\nST-1\nST-2\n')
-    await runCliAsync(['bake', '--manifest', small, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--output-dir', out]).then((r) => expect(r.status, r.stderr).toBe(0))
+    await runCliAsync(['bake', '--manifest', small, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--output-dir', out]).then((r) =>
+      expect(r.status, r.stderr).toBe(0)
+    )
     const pid = deadPid()
     writeFileSync(path.join(out, 'credbake.lock'), `${JSON.stringify({ pid, host: os.hostname(), startedAt: '2026-01-01T00:00:00.000Z' })}\n`)
 
@@ -188,7 +190,11 @@ describe('a lock that knows its owner', () => {
     const start = procStat(pid).start
     const { result, out } = await bakeOver('reused', { pid, processStart: start - 1, bootId: bootId() })
     expect(result.status, result.stderr).toBe(0)
-    expect(result.stderr).toMatch(new RegExp(`warning: Took over the stale lock .*credbake\\.lock of credbake pid ${pid} on ${os.hostname()}, since 2026-01-01T00:00:00\\.000Z: pid ${pid} now belongs to another process`))
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `warning: Took over the stale lock .*credbake\\.lock of credbake pid ${pid} on ${os.hostname()}, since 2026-01-01T00:00:00\\.000Z: pid ${pid} now belongs to another process`
+      )
+    )
     expect(existsSync(path.join(out, 'credbake.lock'))).toBe(false)
     expect(procStat(pid).state, 'the unrelated process is left alone').not.toBe('Z')
     expect(checkOutputDir({ outputDir: out, rootPem: ca.certPem, serials: ['REUSED-1'] }).problems).toEqual([])

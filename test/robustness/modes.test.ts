@@ -247,8 +247,15 @@ describe.each(['000', '077'] as const)('umask %s', (umask) => {
     // The watch saw the run's temporaries: the secret folder always; for images the work copies
     // too (they live while debugfs/mtools write), so the judgement below is not of nothing.
     const seenKeys = [...run.seen.modes.keys()]
-    expect(seenKeys.some((key) => /^tmp\/credbake-/.test(key)), 'the secret temp folder was seen').toBe(true)
-    if (!['tar', 'dir'].includes(c.name)) expect(seenKeys.some((key) => /^out\/(images|partitions)\/\..+\.tmp-/.test(key)), 'a work copy was seen').toBe(true)
+    expect(
+      seenKeys.some((key) => /^tmp\/credbake-/.test(key)),
+      'the secret temp folder was seen'
+    ).toBe(true)
+    if (!['tar', 'dir'].includes(c.name))
+      expect(
+        seenKeys.some((key) => /^out\/(images|partitions)\/\..+\.tmp-/.test(key)),
+        'a work copy was seen'
+      ).toBe(true)
     expect(tooWide(run.seen, c.name)).toEqual([])
   })
 })

@@ -58,7 +58,9 @@ function snapshot(dir: string): Record<string, string> {
   return result
 }
 function readdirRecursive(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => statSync(path.join(dir, name)).isFile()).sort()
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => statSync(path.join(dir, name)).isFile())
+    .sort()
 }
 
 const SERIALS = ['RS-01', 'RS-02', 'RS-03', 'RS-04']
@@ -209,7 +211,11 @@ describe('resume redoes what changed and accounts for every certificate', () => 
     // Nothing live holds the superseded certificate: its output is gone, and the journal says so.
     expect(existsSync(path.join(out, 'overlays', 'RS-03.tar.gz'))).toBe(false)
     expect(rerun.stderr).toMatch(/Removed the outputs of 1 devices/)
-    expect(readJournalFile(out).records.filter((r) => r.type === 'retired').map((r) => (r as { serial: string }).serial)).toEqual(['RS-03'])
+    expect(
+      readJournalFile(out)
+        .records.filter((r) => r.type === 'retired')
+        .map((r) => (r as { serial: string }).serial)
+    ).toEqual(['RS-03'])
 
     // Back in the manifest: it is issued anew; the retired certificate stays superseded.
     writeFileSync(manifest, `serial\n${SERIALS.join('\n')}\n`)

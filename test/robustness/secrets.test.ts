@@ -127,7 +127,13 @@ function caForbidden(): Array<[string, string]> {
 function logs(run: ActionResult): Array<[string, string]> {
   return [
     // The runner consumes ::add-mask:: commands and never shows them.
-    ['stdout', run.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n')],
+    [
+      'stdout',
+      run.stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('::add-mask::'))
+        .join('\n')
+    ],
     ['stderr', run.stderr],
     ['GITHUB_OUTPUT', run.outputsText],
     ['job summary', run.summary]
@@ -171,7 +177,12 @@ describe('secret hygiene of the action', () => {
     const keyFiles = filesUnder(out).filter((file) => file.endsWith(`${path.sep}pkey.pem`))
     expect(keyFiles).toHaveLength(60)
     for (const file of keyFiles) expect((statSync(file).mode & 0o777).toString(8), file).toBe('600')
-    const forbidden = [...caForbidden(), ...keyFiles.flatMap((file) => keyForms(readFileSync(file, 'utf8')).map((form): [string, string] => [`device key ${path.basename(path.dirname(path.dirname(path.dirname(path.dirname(file)))))}`, form]))]
+    const forbidden = [
+      ...caForbidden(),
+      ...keyFiles.flatMap((file) =>
+        keyForms(readFileSync(file, 'utf8')).map((form): [string, string] => [`device key ${path.basename(path.dirname(path.dirname(path.dirname(path.dirname(file)))))}`, form])
+      )
+    ]
     const visible: Array<[string, string]> = [
       ...logs(run),
       ...filesUnder(out)
@@ -305,7 +316,11 @@ describe('secret hygiene of the action', () => {
         .map((file): [string, string] => [path.relative(out, file), readFileSync(file, 'latin1')])
     ]
     expect(leaks(visible, caForbidden())).toEqual([])
-    expect(readJournalFile(out).records.filter((r) => r.type === 'issued').map((r) => (r as { serial: string }).serial)).toEqual(['HF-1', 'HF-2'])
+    expect(
+      readJournalFile(out)
+        .records.filter((r) => r.type === 'issued')
+        .map((r) => (r as { serial: string }).serial)
+    ).toEqual(['HF-1', 'HF-2'])
   })
 
   it('after a failure before any device (resume refused) the temp folder is gone too', async () => {

@@ -255,8 +255,37 @@ describe('an old journal (format 1, credbake 0.1)', () => {
     const manifestDoc = JSON.parse(readFileSync(path.join(out, 'credbake-manifest.json'), 'utf8'))
     const entries = new Map(manifestDoc.devices.map((d: any) => [d.certificate.sha256, d]))
     const old = records.map((r) => {
-      if (r.type === 'run') return { type: 'run', run: r.run, at: r.at, version: '0.1.0', identity: { fleetCaSha256: r.identity.fleetCaSha256, format: 'tar', compress: 'none', layout: 'aktualizr', credentialsDir: '/var/sota/import', keyType: 'ec-p256', subject: 'CN={device-id}', san: null, imageSha256: null, partition: null, serverCaSha256: null, gatewayUrl: null }, overwrite: false }
-      if (r.type === 'issued') return { type: 'issued', run: r.run, at: r.at, serial: r.serial, deviceId: r.basis.deviceId, certificate: { serialNumber: r.certificate.serialNumber, sha256: r.certificate.sha256, notAfter: r.certificate.notAfter, pem: r.certificate.pem } }
+      if (r.type === 'run')
+        return {
+          type: 'run',
+          run: r.run,
+          at: r.at,
+          version: '0.1.0',
+          identity: {
+            fleetCaSha256: r.identity.fleetCaSha256,
+            format: 'tar',
+            compress: 'none',
+            layout: 'aktualizr',
+            credentialsDir: '/var/sota/import',
+            keyType: 'ec-p256',
+            subject: 'CN={device-id}',
+            san: null,
+            imageSha256: null,
+            partition: null,
+            serverCaSha256: null,
+            gatewayUrl: null
+          },
+          overwrite: false
+        }
+      if (r.type === 'issued')
+        return {
+          type: 'issued',
+          run: r.run,
+          at: r.at,
+          serial: r.serial,
+          deviceId: r.basis.deviceId,
+          certificate: { serialNumber: r.certificate.serialNumber, sha256: r.certificate.sha256, notAfter: r.certificate.notAfter, pem: r.certificate.pem }
+        }
       if (r.type === 'written') return { type: 'written', run: r.run, at: r.at, serial: r.serial, certificateSha256: r.certificateSha256, entry: entries.get(r.certificateSha256) }
       return { type: r.type, run: r.run, at: r.at, devices: r.devices }
     })
@@ -276,7 +305,20 @@ describe('an old journal (format 1, credbake 0.1)', () => {
     await bakeOk(manifest, out)
     const file = path.join(out, JOURNAL)
     const records = readJournalFile(out).records as any[]
-    const legacy = records.map((r) => JSON.stringify({ type: r.type, run: r.run, at: r.at, serial: r.serial, deviceId: r.basis?.deviceId, certificate: r.certificate, identity: r.identity, overwrite: false, certificateSha256: r.certificateSha256, entry: { output: r.output, files: [] } }))
+    const legacy = records.map((r) =>
+      JSON.stringify({
+        type: r.type,
+        run: r.run,
+        at: r.at,
+        serial: r.serial,
+        deviceId: r.basis?.deviceId,
+        certificate: r.certificate,
+        identity: r.identity,
+        overwrite: false,
+        certificateSha256: r.certificateSha256,
+        entry: { output: r.output, files: [] }
+      })
+    )
     legacy.splice(2, 0, '{"type":"iss')
     writeFileSync(file, `${legacy.join('\n')}\n`)
     const result = await bake(manifest, out)

@@ -238,7 +238,7 @@ describe('credentials-zip', () => {
 })
 
 describe('credentials-zip through the CLI', () => {
-  it('a dir bake installs the zip\'s server CA as root.crt and autoprov.url as gateway.url; the zip\'s other files go nowhere', () => {
+  it("a dir bake installs the zip's server CA as root.crt and autoprov.url as gateway.url; the zip's other files go nowhere", () => {
     const manifest = path.join(dir, 'devices.csv')
     writeFileSync(manifest, 'serial\nSN-Z1\n')
     const { 'server_ca.pem': _dropped, ...entries } = otaEntries()
@@ -247,7 +247,21 @@ describe('credentials-zip through the CLI', () => {
       ['p12 only', makeZip(entries)]
     ] as const) {
       const out = path.join(dir, `out-${label.replace(/\W/g, '')}`)
-      const result = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath, '--format', 'dir', '--credentials-zip', zip, '--output-dir', out])
+      const result = runCli([
+        'bake',
+        '--manifest',
+        manifest,
+        '--fleet-ca-cert',
+        fleet.certPath,
+        '--fleet-ca-key',
+        fleet.keyPath,
+        '--format',
+        'dir',
+        '--credentials-zip',
+        zip,
+        '--output-dir',
+        out
+      ])
       expect(result.status, result.stdout + result.stderr).toBe(0)
       const importDir = path.join(out, 'devices/SN-Z1/var/sota/import')
       expect(readdirSync(importDir).sort(), label).toEqual(['client.pem', 'gateway.url', 'pkey.pem', 'root.crt'])
@@ -258,7 +272,21 @@ describe('credentials-zip through the CLI', () => {
       expect(readFileSync(path.join(out, 'credbake-manifest.json'), 'utf8'), label).not.toContain('not a real key')
     }
     // A bad zip: exit 2, naming the input.
-    const bad = runCli(['bake', '--manifest', manifest, '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath, '--format', 'dir', '--credentials-zip', makeZip({ '../x': 'y' }), '--output-dir', path.join(dir, 'out-bad')])
+    const bad = runCli([
+      'bake',
+      '--manifest',
+      manifest,
+      '--fleet-ca-cert',
+      fleet.certPath,
+      '--fleet-ca-key',
+      fleet.keyPath,
+      '--format',
+      'dir',
+      '--credentials-zip',
+      makeZip({ '../x': 'y' }),
+      '--output-dir',
+      path.join(dir, 'out-bad')
+    ])
     expect(bad.status).toBe(2)
     expect(bad.stderr).toMatch(/credentials-zip/)
   })

@@ -64,10 +64,7 @@ describe('defaults', () => {
   })
 
   it('an input left empty or unset parses as its declared default given explicitly', () => {
-    const declared = parseSettings(
-      { ...base(), ...Object.fromEntries(withDefault.map((input) => [input.name, (input.default ?? input.impliedDefault) as string])) },
-      context
-    )
+    const declared = parseSettings({ ...base(), ...Object.fromEntries(withDefault.map((input) => [input.name, (input.default ?? input.impliedDefault) as string])) }, context)
     expect(parseSettings(base(), context)).toEqual(declared)
     expect(parseSettings({ ...base(), ...Object.fromEntries(withDefault.map((input) => [input.name, ' '])) }, context)).toEqual(declared)
   })

@@ -76,9 +76,19 @@ function runNode(node: string, script: string, args: string[], opts: { cwd: stri
 }
 
 /** The copied action as a runner starts it: INPUT_* variables, runner files, HOME in the runner folder. */
-async function runCopiedAction(folder: string, node: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<NodeRun & { outputs: Record<string, string>; summary: string; outputsText: string; workspace: string }> {
+async function runCopiedAction(
+  folder: string,
+  node: string,
+  inputs: Record<string, string>,
+  env: Record<string, string> = {}
+): Promise<NodeRun & { outputs: Record<string, string>; summary: string; outputsText: string; workspace: string }> {
   const runner = mkdtempSync(path.join(work, 'runner-'))
-  const files = { output: path.join(runner, 'github_output'), summary: path.join(runner, 'step_summary'), temp: path.join(runner, 'temp'), workspace: path.join(runner, 'workspace') }
+  const files = {
+    output: path.join(runner, 'github_output'),
+    summary: path.join(runner, 'step_summary'),
+    temp: path.join(runner, 'temp'),
+    workspace: path.join(runner, 'workspace')
+  }
   mkdirSync(files.temp)
   mkdirSync(files.workspace)
   writeFileSync(files.output, '')
@@ -159,7 +169,12 @@ describe('dist/aws-kms.js: the AWS SDK, shipped beside the bundles and loaded on
     it(`the copied action bakes with fleet-ca-key: awskms:// under ${label}`, async () => {
       const { file, serials } = manifest(`fleet-action-${label}.csv`, 10)
       const signsBefore = key.signs
-      const result = await runCopiedAction(action, node, { manifest: file, 'fleet-ca-cert': kmsCa.certPem, 'fleet-ca-key': `awskms://${kms.hostPort}/alias/fleet`, format: 'tar', 'output-dir': 'out' }, awsEnv())
+      const result = await runCopiedAction(
+        action,
+        node,
+        { manifest: file, 'fleet-ca-cert': kmsCa.certPem, 'fleet-ca-key': `awskms://${kms.hostPort}/alias/fleet`, format: 'tar', 'output-dir': 'out' },
+        awsEnv()
+      )
       expect(result.status, result.stderr + result.stdout).toBe(0)
       expect(result.sdkEvaluated).toBe(true)
       expect(result.outputs.devices).toBe('10')
@@ -173,10 +188,15 @@ describe('dist/aws-kms.js: the AWS SDK, shipped beside the bundles and loaded on
   it('the copied CLI bakes with an awskms:// key (Node 24, no NODE_PATH)', async () => {
     const { file, serials } = manifest('fleet-cli.csv', 10)
     const out = path.join(work, 'out-cli')
-    const result = await runNode(NODE24, path.join(action, 'dist/cli.js'), ['bake', '--manifest', file, '--fleet-ca-cert', kmsCa.certPath, '--fleet-ca-key', `awskms://${kms.hostPort}/alias/fleet`, '--format', 'tar', '--output-dir', out], {
-      cwd: action,
-      env: { HOME: work, ...awsEnv() }
-    })
+    const result = await runNode(
+      NODE24,
+      path.join(action, 'dist/cli.js'),
+      ['bake', '--manifest', file, '--fleet-ca-cert', kmsCa.certPath, '--fleet-ca-key', `awskms://${kms.hostPort}/alias/fleet`, '--format', 'tar', '--output-dir', out],
+      {
+        cwd: action,
+        env: { HOME: work, ...awsEnv() }
+      }
+    )
     expect(result.status, result.stderr).toBe(0)
     expect(result.sdkEvaluated).toBe(true)
     expect(checkOutputDir({ outputDir: out, rootPem: kmsCa.certPem, serials }).problems).toEqual([])
@@ -191,10 +211,15 @@ describe('dist/aws-kms.js: the AWS SDK, shipped beside the bundles and loaded on
       [actionWithoutSdk, 'without']
     ] as const) {
       const out = path.join(work, `out-pem-${name}`)
-      const result = await runNode(NODE20, path.join(folder, 'dist/cli.js'), ['bake', '--manifest', file, '--fleet-ca-cert', pemCa.certPath, '--fleet-ca-key', pemCa.keyPath, '--format', 'tar', '--concurrency', '2', '--output-dir', out], {
-        cwd: folder,
-        env: { HOME: work }
-      })
+      const result = await runNode(
+        NODE20,
+        path.join(folder, 'dist/cli.js'),
+        ['bake', '--manifest', file, '--fleet-ca-cert', pemCa.certPath, '--fleet-ca-key', pemCa.keyPath, '--format', 'tar', '--concurrency', '2', '--output-dir', out],
+        {
+          cwd: folder,
+          env: { HOME: work }
+        }
+      )
       expect(result.status, `${name} aws-kms.js: ${result.stderr}`).toBe(0)
       expect(result.sdkEvaluated, `${name} aws-kms.js`).toBe(false)
       expect(checkOutputDir({ outputDir: out, rootPem: pemCa.certPem, serials }).problems).toEqual([])
@@ -204,7 +229,13 @@ describe('dist/aws-kms.js: the AWS SDK, shipped beside the bundles and loaded on
   it('the copied action with a PEM key under Node 24 does not evaluate the SDK, nor need dist/aws-kms.js', async () => {
     const { file, serials } = manifest('fleet-pem-action.csv', 5)
     for (const folder of [action, actionWithoutSdk]) {
-      const result = await runCopiedAction(folder, NODE24, { manifest: file, 'fleet-ca-cert': pemCa.certPem, 'fleet-ca-key': readFileSync(pemCa.keyPath, 'utf8'), format: 'tar', 'output-dir': 'out' })
+      const result = await runCopiedAction(folder, NODE24, {
+        manifest: file,
+        'fleet-ca-cert': pemCa.certPem,
+        'fleet-ca-key': readFileSync(pemCa.keyPath, 'utf8'),
+        format: 'tar',
+        'output-dir': 'out'
+      })
       expect(result.status, result.stderr + result.stdout).toBe(0)
       expect(result.sdkEvaluated).toBe(false)
       expect(checkOutputDir({ outputDir: path.join(result.workspace, 'out'), rootPem: pemCa.certPem, serials }).problems).toEqual([])
@@ -214,15 +245,37 @@ describe('dist/aws-kms.js: the AWS SDK, shipped beside the bundles and loaded on
   it('without dist/aws-kms.js an awskms:// key fails naming the missing file (action: exit 1, CLI: exit 3), before any signature', async () => {
     const { file } = manifest('fleet-missing.csv', 3)
     const signsBefore = key.signs
-    const result = await runCopiedAction(actionWithoutSdk, NODE24, { manifest: file, 'fleet-ca-cert': kmsCa.certPem, 'fleet-ca-key': `awskms://${kms.hostPort}/alias/fleet`, format: 'tar', 'output-dir': 'out' }, awsEnv())
+    const result = await runCopiedAction(
+      actionWithoutSdk,
+      NODE24,
+      { manifest: file, 'fleet-ca-cert': kmsCa.certPem, 'fleet-ca-key': `awskms://${kms.hostPort}/alias/fleet`, format: 'tar', 'output-dir': 'out' },
+      awsEnv()
+    )
     expect(result.status).toBe(1)
     expect(result.stdout + result.stderr).toMatch(/fleet-ca-key alias\/fleet: credbake's AWS SDK cannot be loaded .*dist\/aws-kms\.js/)
     expect(result.sdkEvaluated).toBe(false)
     expect(key.signs).toBe(signsBefore)
-    const cli = await runNode(NODE24, path.join(actionWithoutSdk, 'dist/cli.js'), ['bake', '--manifest', file, '--fleet-ca-cert', kmsCa.certPath, '--fleet-ca-key', `awskms://${kms.hostPort}/alias/fleet`, '--format', 'tar', '--output-dir', path.join(work, 'out-missing')], {
-      cwd: actionWithoutSdk,
-      env: { HOME: work, ...awsEnv() }
-    })
+    const cli = await runNode(
+      NODE24,
+      path.join(actionWithoutSdk, 'dist/cli.js'),
+      [
+        'bake',
+        '--manifest',
+        file,
+        '--fleet-ca-cert',
+        kmsCa.certPath,
+        '--fleet-ca-key',
+        `awskms://${kms.hostPort}/alias/fleet`,
+        '--format',
+        'tar',
+        '--output-dir',
+        path.join(work, 'out-missing')
+      ],
+      {
+        cwd: actionWithoutSdk,
+        env: { HOME: work, ...awsEnv() }
+      }
+    )
     expect(cli.status).toBe(3)
     expect(cli.stderr).toMatch(/fleet-ca-key alias\/fleet: credbake's AWS SDK cannot be loaded .*dist\/aws-kms\.js/)
     expectNoSecret(work, result.stdout, result.stderr, cli.stdout, cli.stderr)

@@ -121,10 +121,12 @@ describe('awskms: bake through the bundle', () => {
     expect(check.problems).toEqual([])
     // Whatever the failed run journaled is accounted for (active or superseded).
     expect(check.issued.length).toBeGreaterThanOrEqual(1000)
-    expect(check.issued.slice(0, issuedBefore)).toEqual(journal.records.filter((r) => r.type === 'issued').map((r) => (r as { certificate: { sha256: string } }).certificate.sha256))
+    expect(check.issued.slice(0, issuedBefore)).toEqual(
+      journal.records.filter((r) => r.type === 'issued').map((r) => (r as { certificate: { sha256: string } }).certificate.sha256)
+    )
   })
 
-  it('an intermediate fleet CA made for the KMS key with the README\'s openssl steps (no private key)', async () => {
+  it("an intermediate fleet CA made for the KMS key with the README's openssl steps (no private key)", async () => {
     const fleetKms = kms.addKey({ spec: 'ECC_NIST_P384', aliases: ['alias/fleet-intermediate'] })
     const dir = makePkiDir('kmstest-intermediate-')
     const rootCa = makeRootCa({ keyType: 'ec-p256', dir, subject: '/CN=Offline Root/O=credbake tests' })
@@ -135,8 +137,31 @@ describe('awskms: bake through the bundle', () => {
     client.destroy()
     writeFileSync(path.join(dir, 'fleet-ca.pub.der'), answer.PublicKey!)
     openssl(['pkey', '-pubin', '-inform', 'DER', '-in', 'fleet-ca.pub.der', '-out', 'fleet-ca.pub.pem'], { cwd: dir })
-    writeFileSync(path.join(dir, 'fleet-ca.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n')
-    openssl(['x509', '-new', '-subj', '/CN=Example Fleet CA/O=Example', '-force_pubkey', 'fleet-ca.pub.pem', '-CA', rootCa.certPath, '-CAkey', rootCa.keyPath, '-days', '1825', '-extfile', 'fleet-ca.ext', '-out', 'fleet-ca.pem'], { cwd: dir })
+    writeFileSync(
+      path.join(dir, 'fleet-ca.ext'),
+      'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n'
+    )
+    openssl(
+      [
+        'x509',
+        '-new',
+        '-subj',
+        '/CN=Example Fleet CA/O=Example',
+        '-force_pubkey',
+        'fleet-ca.pub.pem',
+        '-CA',
+        rootCa.certPath,
+        '-CAkey',
+        rootCa.keyPath,
+        '-days',
+        '1825',
+        '-extfile',
+        'fleet-ca.ext',
+        '-out',
+        'fleet-ca.pem'
+      ],
+      { cwd: dir }
+    )
     const fleetPem = readFileSync(path.join(dir, 'fleet-ca.pem'), 'utf8')
     const chain = path.join(dir, 'fleet-ca-chain.pem')
     writeFileSync(chain, fleetPem + rootCa.certPem)

@@ -30,7 +30,9 @@ describe('ECDSA over a digest (the stand-in signer)', () => {
       // A DER Ecdsa-Sig-Value that openssl parses.
       expect(openssl(['asn1parse', '-inform', 'DER', '-in', path.join(dir, 'sig.der')])).toMatch(/SEQUENCE[\s\S]*INTEGER[\s\S]*INTEGER/)
       expect(openssl(['dgst', `-${hash}`, '-verify', pub, '-signature', path.join(dir, 'sig.der'), path.join(dir, 'msg.bin')])).toMatch(/Verified OK/)
-      expect(openssl(['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-in', path.join(dir, 'digest.bin'), '-sigfile', path.join(dir, 'sig.der')])).toMatch(/Signature Verified Successfully/)
+      expect(openssl(['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-in', path.join(dir, 'digest.bin'), '-sigfile', path.join(dir, 'sig.der')])).toMatch(
+        /Signature Verified Successfully/
+      )
     }
     // A signature over another digest must not verify (the check can fail).
     const other = signer.sign(createHash(hash).update('other').digest())
@@ -38,7 +40,6 @@ describe('ECDSA over a digest (the stand-in signer)', () => {
     expect(() => openssl(['dgst', `-${hash}`, '-verify', pub, '-signature', path.join(dir, 'sig.der'), path.join(dir, 'msg.bin')])).toThrow(/Verification failure|failed/)
   })
 })
-
 
 describe('KMS stand-in protocol', () => {
   let kms: KmsStandIn

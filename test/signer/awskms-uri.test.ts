@@ -24,7 +24,10 @@ describe('awskms:// URIs', () => {
     [`awskms:///${KEY_ARN}`, { keyId: KEY_ARN, kind: 'key-arn', region: 'eu-west-1' }],
     [`awskms://${KEY_ARN}`, { keyId: KEY_ARN, kind: 'key-arn', region: 'eu-west-1' }],
     [`awskms:///${ALIAS_ARN}`, { keyId: ALIAS_ARN, kind: 'alias-arn', region: 'us-east-2' }],
-    [`awskms:///arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/${ID}`, { keyId: `arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/${ID}`, kind: 'key-arn', region: 'us-gov-west-1' }],
+    [
+      `awskms:///arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/${ID}`,
+      { keyId: `arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/${ID}`, kind: 'key-arn', region: 'us-gov-west-1' }
+    ],
     [`awskms://localhost:4566/alias/foo`, { keyId: 'alias/foo', kind: 'alias', endpoint: 'http://localhost:4566' }],
     [`awskms://127.0.0.1:8080/${KEY_ARN}`, { keyId: KEY_ARN, kind: 'key-arn', region: 'eu-west-1', endpoint: 'http://127.0.0.1:8080' }],
     [`awskms://[::1]:9000/alias/foo`, { keyId: 'alias/foo', kind: 'alias', endpoint: 'http://[::1]:9000' }],

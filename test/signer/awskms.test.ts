@@ -13,7 +13,25 @@ import { cleanupPki, makePkiDir, openssl } from '../helpers/pki.js'
 
 const ACCESS_KEY_ID = 'AKIDTESTCREDBAKE0001'
 const SECRET = 'credbake-test-secret-do-not-print/0123456789'
-const AWS_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_KMS', 'AWS_ROLE_SESSION_NAME']
+const AWS_ENV = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_CONFIG_FILE',
+  'AWS_EC2_METADATA_DISABLED',
+  'AWS_ROLE_ARN',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_STS',
+  'AWS_ENDPOINT_URL_KMS',
+  'AWS_ROLE_SESSION_NAME'
+]
 
 // Quick backoff so throttling tests take milliseconds.
 const fast = createAwsKmsSignerFactory({ baseDelayMs: 1, maxDelayMs: 4 })
@@ -131,7 +149,8 @@ describe('awskms: signing through the real AWS SDK', () => {
     // The check can fail: another message does not verify.
     expect(verify(hash, randomBytes(700), signer.publicKey, signature)).toBe(false)
     expect(opensslVerifies(signer, Buffer.concat([tbs, Buffer.from([0])]), signature)).toBe(false)
-    if (curve) expect(signature[0]).toBe(0x30) // DER Ecdsa-Sig-Value
+    if (curve)
+      expect(signature[0]).toBe(0x30) // DER Ecdsa-Sig-Value
     else expect(signature.length).toBe(256)
   })
 
@@ -188,7 +207,9 @@ describe('awskms: signing through the real AWS SDK', () => {
       // A token the role does not trust: the STS refusal reaches the user as a credentials problem.
       writeFileSync(tokenFile, 'another-token')
       const error = await failure(open(`awskms://${oidc.hostPort}/alias/fleet`))
-      expect(error.message).toMatch(/^fleet-ca-key alias\/fleet: AWS STS refused the web identity \(InvalidIdentityTokenException\).*trust policy.*id-token: write\. STS said: Incorrect token audience/)
+      expect(error.message).toMatch(
+        /^fleet-ca-key alias\/fleet: AWS STS refused the web identity \(InvalidIdentityTokenException\).*trust policy.*id-token: write\. STS said: Incorrect token audience/
+      )
       expect(error.message).not.toContain('another-token')
     } finally {
       await oidc.close()

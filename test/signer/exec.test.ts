@@ -78,7 +78,7 @@ describe('exec: signer program', () => {
   it.each([
     ['EC P-256', () => ec],
     ['RSA 2048', () => rsa]
-  ])('%s: devices verify with openssl; the program\'s stderr becomes warnings', async (_name, ca) => {
+  ])("%s: devices verify with openssl; the program's stderr becomes warnings", async (_name, ca) => {
     const { pems, warnings } = await bakeInProcess(ca(), { CREDBAKE_TEST_SIGNER_KEY: ca().keyPath, CREDBAKE_TEST_SIGNER_MODE: 'good' }, 24)
     const result = opensslVerify(pems, { trustedPem: ca().certPem })
     expect(result.ok, result.output).toBe(true)
@@ -93,7 +93,9 @@ describe('exec: signer program', () => {
   })
 
   it('a missing program', async () => {
-    const error = await refusal(openFleetCa({ cert: pemText('fleet-ca-cert', ec.certPem), key: pemText('fleet-ca-key', `exec:${path.join(work, 'no-such-signer')}`), lifetime: DAYS }))
+    const error = await refusal(
+      openFleetCa({ cert: pemText('fleet-ca-cert', ec.certPem), key: pemText('fleet-ca-key', `exec:${path.join(work, 'no-such-signer')}`), lifetime: DAYS })
+    )
     expect(error.input).toBe('fleet-ca-key')
     expect(error.message).toMatch(/cannot be started: no such program/)
   })
@@ -113,9 +115,7 @@ describe('exec: signer program', () => {
 
   it('a program holding another key', async () => {
     const other = generateKey('ec-p256')
-    const error = await refusal(
-      bakeInProcess(ec, { CREDBAKE_TEST_SIGNER_KEY: ec.keyPath, CREDBAKE_TEST_SIGNER_MODE: 'wrong-key', CREDBAKE_TEST_SIGNER_OTHER_KEY: other.path }, 1)
-    )
+    const error = await refusal(bakeInProcess(ec, { CREDBAKE_TEST_SIGNER_KEY: ec.keyPath, CREDBAKE_TEST_SIGNER_MODE: 'wrong-key', CREDBAKE_TEST_SIGNER_OTHER_KEY: other.path }, 1))
     expect(error.message).toMatch(/does not match the fleet CA certificate/)
   })
 

@@ -49,34 +49,41 @@ describe.each(NODES)('the copied action under %s, key on a SoftHSM2 token', (nam
   it.each([
     ['root', () => rootCa, 'root', () => rootCa.certPem, [] as string[]],
     ['intermediate', () => intermediate, 'issuing', () => fileRoot.certPem, [] as string[]]
-  ])('%s fleet: every certificate verifies', (kind, ca, object, trusted) => {
-    const out = path.join(work, `out-${name}-${kind}`)
-    const run = runCopiedAction(
-      folder,
-      node,
-      {
-        manifest,
-        'fleet-ca-cert': ca().chainPem,
-        'fleet-ca-key': `pkcs11:token=${token.label};object=${object};type=private`,
-        'fleet-ca-key-passphrase': token.pin,
-        'pkcs11-module': SOFTHSM_MODULE,
-        format: 'tar',
-        'output-dir': out
-      },
-      { SOFTHSM2_CONF: token.conf }
-    )
-    expect(run.status, run.stdout + run.stderr).toBe(0)
-    expect(run.outputs.devices).toBe(String(DEVICES))
-    const certificates = splitPems(readFileSync(run.outputs.certificates as string, 'utf8'))
-    expect(certificates).toHaveLength(DEVICES)
-    const untrusted = kind === 'intermediate' ? [intermediate.certPem] : []
-    const result = opensslVerify(certificates, { trustedPem: trusted(), untrustedPems: untrusted })
-    expect(result.ok, result.output).toBe(true)
-    // The runner consumes ::add-mask:: commands (the one place a secret may appear in the raw log).
-    expect(run.stdout).toContain(`::add-mask::${token.pin}`)
-    const shown = run.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n')
-    expectNoPin(shown, run.stderr, run.outputsText, run.summary, readFileSync(run.outputs.manifest as string, 'utf8'))
-  }, 120_000)
+  ])(
+    '%s fleet: every certificate verifies',
+    (kind, ca, object, trusted) => {
+      const out = path.join(work, `out-${name}-${kind}`)
+      const run = runCopiedAction(
+        folder,
+        node,
+        {
+          manifest,
+          'fleet-ca-cert': ca().chainPem,
+          'fleet-ca-key': `pkcs11:token=${token.label};object=${object};type=private`,
+          'fleet-ca-key-passphrase': token.pin,
+          'pkcs11-module': SOFTHSM_MODULE,
+          format: 'tar',
+          'output-dir': out
+        },
+        { SOFTHSM2_CONF: token.conf }
+      )
+      expect(run.status, run.stdout + run.stderr).toBe(0)
+      expect(run.outputs.devices).toBe(String(DEVICES))
+      const certificates = splitPems(readFileSync(run.outputs.certificates as string, 'utf8'))
+      expect(certificates).toHaveLength(DEVICES)
+      const untrusted = kind === 'intermediate' ? [intermediate.certPem] : []
+      const result = opensslVerify(certificates, { trustedPem: trusted(), untrustedPems: untrusted })
+      expect(result.ok, result.output).toBe(true)
+      // The runner consumes ::add-mask:: commands (the one place a secret may appear in the raw log).
+      expect(run.stdout).toContain(`::add-mask::${token.pin}`)
+      const shown = run.stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('::add-mask::'))
+        .join('\n')
+      expectNoPin(shown, run.stderr, run.outputsText, run.summary, readFileSync(run.outputs.manifest as string, 'utf8'))
+    },
+    120_000
+  )
 })
 
 async function handshake(trusted: string, device: { client: string; key: string }, server: { cert: string; key: string }): Promise<{ accepted: boolean; peerCn?: string }> {
@@ -109,7 +116,14 @@ describe('a device of the token-held intermediate fleet CA', () => {
     const run = runCopiedAction(
       folder,
       NODES[0]?.[1] as string,
-      { manifest: small, 'fleet-ca-cert': intermediate.chainPem, 'fleet-ca-key': `pkcs11:token=${token.label};object=issuing?module-path=${SOFTHSM_MODULE}`, 'fleet-ca-key-passphrase': token.pin, format: 'dir', 'output-dir': out },
+      {
+        manifest: small,
+        'fleet-ca-cert': intermediate.chainPem,
+        'fleet-ca-key': `pkcs11:token=${token.label};object=issuing?module-path=${SOFTHSM_MODULE}`,
+        'fleet-ca-key-passphrase': token.pin,
+        format: 'dir',
+        'output-dir': out
+      },
       { SOFTHSM2_CONF: token.conf }
     )
     expect(run.status, run.stdout + run.stderr).toBe(0)
@@ -134,7 +148,14 @@ describe('a platform without a shipped binding (as on linux-arm64)', () => {
     const run = runCopiedAction(
       bare,
       NODES[0]?.[1] as string,
-      { manifest: small, 'fleet-ca-cert': rootCa.certPem, 'fleet-ca-key': `pkcs11:token=${token.label};object=root`, 'fleet-ca-key-passphrase': token.pin, 'pkcs11-module': SOFTHSM_MODULE, 'output-dir': out },
+      {
+        manifest: small,
+        'fleet-ca-cert': rootCa.certPem,
+        'fleet-ca-key': `pkcs11:token=${token.label};object=root`,
+        'fleet-ca-key-passphrase': token.pin,
+        'pkcs11-module': SOFTHSM_MODULE,
+        'output-dir': out
+      },
       { SOFTHSM2_CONF: token.conf }
     )
     expect(run.status).not.toBe(0)
@@ -148,7 +169,19 @@ describe('the CLI with a token key', () => {
     const out = path.join(work, 'out-wrong-pin')
     const wrong = 'Wrong-7710-pin'
     const run = runCli(
-      ['bake', '--manifest', manifest, '--fleet-ca-cert', rootCa.certPath, '--fleet-ca-key', `pkcs11:token=${token.label};object=root`, '--pkcs11-module', SOFTHSM_MODULE, '--output-dir', out],
+      [
+        'bake',
+        '--manifest',
+        manifest,
+        '--fleet-ca-cert',
+        rootCa.certPath,
+        '--fleet-ca-key',
+        `pkcs11:token=${token.label};object=root`,
+        '--pkcs11-module',
+        SOFTHSM_MODULE,
+        '--output-dir',
+        out
+      ],
       { env: { SOFTHSM2_CONF: token.conf, CREDBAKE_FLEET_CA_KEY_PASSPHRASE: wrong } }
     )
     expect(run.status, run.stdout + run.stderr).toBe(3)
@@ -165,7 +198,22 @@ describe('the token signer process dying mid-run', () => {
     const big = path.join(work, 'big.csv')
     writeFileSync(big, `serial\n${Array.from({ length: count }, (_, i) => `KILL-${i}`).join('\n')}\n`)
     const out = path.join(work, 'out-kill')
-    const args = [CLI, 'bake', '--manifest', big, '--fleet-ca-cert', rootCa.certPath, '--fleet-ca-key', `pkcs11:token=${token.label};object=root`, '--pkcs11-module', SOFTHSM_MODULE, '--format', 'tar', '--output-dir', out]
+    const args = [
+      CLI,
+      'bake',
+      '--manifest',
+      big,
+      '--fleet-ca-cert',
+      rootCa.certPath,
+      '--fleet-ca-key',
+      `pkcs11:token=${token.label};object=root`,
+      '--pkcs11-module',
+      SOFTHSM_MODULE,
+      '--format',
+      'tar',
+      '--output-dir',
+      out
+    ]
     const env = { ...process.env, SOFTHSM2_CONF: token.conf, CREDBAKE_FLEET_CA_KEY_PASSPHRASE: token.pin }
     const run = spawn(NODES[0]?.[1] as string, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''

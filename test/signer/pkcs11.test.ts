@@ -35,8 +35,21 @@ async function refusal(promise: Promise<unknown>): Promise<CredbakeError> {
 
 describe('pkcs11: URIs (RFC 7512)', () => {
   it('path and query attributes, percent-encoding, id bytes', () => {
-    const uri = parsePkcs11Uri('pkcs11:token=Fleet%20CA;object=ca%3Bkey;id=%01%02;type=private;serial=abc;slot-id=7;manufacturer=SoftHSM%20project;model=m;library-version=2.6?module-path=/usr/lib/x.so&pin-source=/run/pin')
-    expect(uri).toMatchObject({ token: 'Fleet CA', object: 'ca;key', type: 'private', serial: 'abc', slotId: 7n, manufacturer: 'SoftHSM project', model: 'm', libraryVersion: '2.6', modulePath: '/usr/lib/x.so', pinSource: '/run/pin' })
+    const uri = parsePkcs11Uri(
+      'pkcs11:token=Fleet%20CA;object=ca%3Bkey;id=%01%02;type=private;serial=abc;slot-id=7;manufacturer=SoftHSM%20project;model=m;library-version=2.6?module-path=/usr/lib/x.so&pin-source=/run/pin'
+    )
+    expect(uri).toMatchObject({
+      token: 'Fleet CA',
+      object: 'ca;key',
+      type: 'private',
+      serial: 'abc',
+      slotId: 7n,
+      manufacturer: 'SoftHSM project',
+      model: 'm',
+      libraryVersion: '2.6',
+      modulePath: '/usr/lib/x.so',
+      pinSource: '/run/pin'
+    })
     expect(uri.id?.toString('hex')).toBe('0102')
     expect(parsePkcs11Uri('pkcs11:x-vendor=1;token=a').token).toBe('a')
   })
@@ -116,7 +129,10 @@ describe('PKCS#11 signer on SoftHSM2', () => {
       const issuer = createIssuer(fleet, profile, new Date(), { concurrency: 1, devices: 20, signer })
       const issued = await issuer.issue(Array.from({ length: 20 }, (_, i) => makeDevice(`P11-${i}`)))
       await issuer.close()
-      const result = opensslVerify(issued.map((credential) => credential.certificatePem), { trustedPem: ca().certPem })
+      const result = opensslVerify(
+        issued.map((credential) => credential.certificatePem),
+        { trustedPem: ca().certPem }
+      )
       expect(result.ok, result.output).toBe(true)
       expect(new X509Certificate(issued[0]?.certificatePem ?? '').verify(fleet.publicKey)).toBe(true)
     } finally {
@@ -131,7 +147,10 @@ describe('PKCS#11 signer on SoftHSM2', () => {
       const profile = buildProfile({ keyType: 'ec-p256', subject: 'CN={device-id}', lifetime: DAYS }, fleet)
       const issuer = createIssuer(fleet, profile, new Date(), { concurrency: 1, devices: 5, signer })
       const issued = await issuer.issue(Array.from({ length: 5 }, (_, i) => makeDevice(`INT-${i}`)))
-      const result = opensslVerify(issued.map((credential) => credential.certificatePem), { trustedPem: fileRoot.certPem, untrustedPems: [intermediate.certPem] })
+      const result = opensslVerify(
+        issued.map((credential) => credential.certificatePem),
+        { trustedPem: fileRoot.certPem, untrustedPems: [intermediate.certPem] }
+      )
       expect(result.ok, result.output).toBe(true)
     } finally {
       await signer.close()
@@ -181,7 +200,9 @@ describe('PKCS#11 signer on SoftHSM2', () => {
       expect(error.message).toMatch(/needs its user PIN/)
     })
     it('no module, a missing module, a file that is not a PKCS#11 module', async () => {
-      const none = await refusal(openFleetCa({ cert: pemText('fleet-ca-cert', p256.chainPem), key: pemText('fleet-ca-key', uriOf(token, 'ca-p256')), passphrase: token.pin, lifetime: DAYS }))
+      const none = await refusal(
+        openFleetCa({ cert: pemText('fleet-ca-cert', p256.chainPem), key: pemText('fleet-ca-key', uriOf(token, 'ca-p256')), passphrase: token.pin, lifetime: DAYS })
+      )
       expect(none.input).toBe('pkcs11-module')
       const missing = await refusal(open(p256, uriOf(token, 'ca-p256'), { passphrase: token.pin, pkcs11Module: '/nonexistent/libnothing.so' }))
       expect(missing.input).toBe('pkcs11-module')
@@ -199,12 +220,12 @@ describe('PKCS#11 signer on SoftHSM2', () => {
       expect(several.message).toMatch(/4 private keys .* add object= or id=/)
       for (const error of [noToken, noObject, several]) expect(error.input).toBe('fleet-ca-key')
     })
-    it('a token key that is not the certificate\'s', async () => {
+    it("a token key that is not the certificate's", async () => {
       const error = await refusal(open(p256, uriOf(token, 'ca-int')))
       expect(error.input).toBe('fleet-ca-key')
       expect(error.message).toMatch(/does not match the fleet CA certificate/)
     })
-    it('a token whose public-key object is the certificate\'s but whose private key is another: the test signature is refused', async () => {
+    it("a token whose public-key object is the certificate's but whose private key is another: the test signature is refused", async () => {
       // The only bad signature SoftHSM2 can honestly be made to hand back: it signs correctly with
       // whatever key the URI names, so the lie has to be in what the token shows as its public key.
       const mixed = makeToken({ label: 'mixed' })
@@ -216,7 +237,9 @@ describe('PKCS#11 signer on SoftHSM2', () => {
       try {
         const error = await refusal(open(ca, 'pkcs11:token=mixed;object=other', { passphrase: mixed.pin }))
         expect(error.input).toBe('fleet-ca-key')
-        expect(error.message).toMatch(/a test signature from PKCS#11 token "mixed", object "other" is bad: signed by another key \(or over other bytes\): it does not verify with the fleet CA certificate's public key/)
+        expect(error.message).toMatch(
+          /a test signature from PKCS#11 token "mixed", object "other" is bad: signed by another key \(or over other bytes\): it does not verify with the fleet CA certificate's public key/
+        )
         const right = await open(ca, 'pkcs11:token=mixed;object=ca', { passphrase: mixed.pin })
         await right.signer.close()
       } finally {
@@ -240,4 +263,3 @@ describe('PKCS#11 signer on SoftHSM2', () => {
     }, 30_000)
   })
 })
-

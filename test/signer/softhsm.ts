@@ -39,7 +39,23 @@ export type TokenKeyType = 'EC:prime256v1' | 'EC:secp384r1' | 'rsa:2048'
 export function generateTokenKey(token: Token, opts: { keyType?: TokenKeyType; id: string; label: string }): void {
   execFileSync(
     'pkcs11-tool',
-    ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, '--keypairgen', '--key-type', opts.keyType ?? 'EC:prime256v1', '--id', opts.id, '--label', opts.label, '--sensitive'],
+    [
+      '--module',
+      SOFTHSM_MODULE,
+      '--token-label',
+      token.label,
+      '--login',
+      '--pin',
+      token.pin,
+      '--keypairgen',
+      '--key-type',
+      opts.keyType ?? 'EC:prime256v1',
+      '--id',
+      opts.id,
+      '--label',
+      opts.label,
+      '--sensitive'
+    ],
     { env: { ...process.env, ...token.env }, stdio: 'pipe' }
   )
 }
@@ -68,9 +84,25 @@ export function makeTokenRootCa(token: Token, opts: { object: string; subject?: 
   const dir = makePkiDir()
   const certPath = path.join(dir, `${opts.object}.pem`)
   openssl(
-    ['req', '-new', '-x509', '-engine', 'pkcs11', '-keyform', 'engine', '-key', engineKey(token, opts.object), `-${opts.digest ?? 'sha256'}`,
-      '-subj', opts.subject ?? `/CN=credbake token root ${opts.object}/O=credbake tests`, '-days', String(opts.days ?? 3650),
-      ...CA_EXTENSIONS.flatMap((extension) => ['-addext', extension]), '-out', certPath],
+    [
+      'req',
+      '-new',
+      '-x509',
+      '-engine',
+      'pkcs11',
+      '-keyform',
+      'engine',
+      '-key',
+      engineKey(token, opts.object),
+      `-${opts.digest ?? 'sha256'}`,
+      '-subj',
+      opts.subject ?? `/CN=credbake token root ${opts.object}/O=credbake tests`,
+      '-days',
+      String(opts.days ?? 3650),
+      ...CA_EXTENSIONS.flatMap((extension) => ['-addext', extension]),
+      '-out',
+      certPath
+    ],
     { env: engineEnv(token) }
   )
   const certPem = readFileSync(certPath, 'utf8')
@@ -84,13 +116,48 @@ export function makeTokenIntermediateCa(token: Token, issuer: CaFixture, opts: {
   const certPath = path.join(dir, `${opts.object}.pem`)
   const extPath = path.join(dir, 'ca.ext')
   openssl(
-    ['req', '-new', '-engine', 'pkcs11', '-keyform', 'engine', '-key', engineKey(token, opts.object), `-${opts.digest ?? 'sha256'}`,
-      '-subj', opts.subject ?? `/CN=credbake token intermediate ${opts.object}/O=credbake tests`, '-out', csrPath],
+    [
+      'req',
+      '-new',
+      '-engine',
+      'pkcs11',
+      '-keyform',
+      'engine',
+      '-key',
+      engineKey(token, opts.object),
+      `-${opts.digest ?? 'sha256'}`,
+      '-subj',
+      opts.subject ?? `/CN=credbake token intermediate ${opts.object}/O=credbake tests`,
+      '-out',
+      csrPath
+    ],
     { env: engineEnv(token) }
   )
-  writeFileSync(extPath, `[v3]\nbasicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n`)
-  openssl(['x509', '-req', '-in', csrPath, '-CA', issuer.certPath, '-CAkey', issuer.keyPath, '-set_serial', '0x1234', '-days', '1825', '-sha256',
-    '-extfile', extPath, '-extensions', 'v3', '-out', certPath])
+  writeFileSync(
+    extPath,
+    `[v3]\nbasicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n`
+  )
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    csrPath,
+    '-CA',
+    issuer.certPath,
+    '-CAkey',
+    issuer.keyPath,
+    '-set_serial',
+    '0x1234',
+    '-days',
+    '1825',
+    '-sha256',
+    '-extfile',
+    extPath,
+    '-extensions',
+    'v3',
+    '-out',
+    certPath
+  ])
   const certPem = readFileSync(certPath, 'utf8')
   const chainPath = path.join(dir, `${opts.object}.chain.pem`)
   const chainPem = certPem + issuer.chainPem
@@ -105,7 +172,10 @@ export function makeTokenIntermediateCa(token: Token, issuer: CaFixture, opts: {
  */
 export function mislabelPublicKey(token: Token, opts: { id: string; label: string; publicOf: string }): void {
   const pkcs11 = (args: string[]): void => {
-    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, ...args], { env: { ...process.env, ...token.env }, stdio: 'pipe' })
+    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, ...args], {
+      env: { ...process.env, ...token.env },
+      stdio: 'pipe'
+    })
   }
   const der = path.join(token.dir, `public-${opts.publicOf}.der`)
   pkcs11(['--read-object', '--type', 'pubkey', '--id', opts.publicOf, '-o', der])

@@ -40,10 +40,25 @@ describe('gzipTar', () => {
 
   it('overlayGzip gunzips to exactly tarArchive, whatever the files (empty, block-sized, long and non-ASCII paths)', () => {
     const mtime = new Date('2026-03-04T05:06:07Z')
-    const file = (devicePath: string, content: Uint8Array, mode = 0o644): BundleFile => ({ path: devicePath, content: Buffer.from(content), mode, uid: 0, gid: 0, secret: mode === 0o600 })
+    const file = (devicePath: string, content: Uint8Array, mode = 0o644): BundleFile => ({
+      path: devicePath,
+      content: Buffer.from(content),
+      mode,
+      uid: 0,
+      gid: 0,
+      secret: mode === 0o600
+    })
     const fixed = [
-      [file('/var/sota/import/client.pem', Buffer.from('-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n')), file('/var/sota/import/pkey.pem', Buffer.from('k\n'), 0o600)],
-      [file('/a/empty', new Uint8Array(0)), file('/a/block', new Uint8Array(512).fill(0x41)), file('/a/zeros', new Uint8Array(1030)), file('/b/ends-in-zero', Buffer.from([1, 2, 0]))],
+      [
+        file('/var/sota/import/client.pem', Buffer.from('-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n')),
+        file('/var/sota/import/pkey.pem', Buffer.from('k\n'), 0o600)
+      ],
+      [
+        file('/a/empty', new Uint8Array(0)),
+        file('/a/block', new Uint8Array(512).fill(0x41)),
+        file('/a/zeros', new Uint8Array(1030)),
+        file('/b/ends-in-zero', Buffer.from([1, 2, 0]))
+      ],
       [file(`/${'deep/'.repeat(30)}key.pem`, Buffer.from('k'), 0o600), file('/var/düsseldorf/a.pem', Buffer.from('umlaut'))]
     ]
     for (const files of fixed) expect(gunzipSync(overlayGzip(files, mtime)).equals(tarArchive(files, mtime))).toBe(true)
@@ -60,7 +75,14 @@ describe('gzipTar', () => {
 
   it('makes an overlay smaller than its tar, which gzip -t accepts and GNU tar extracts', () => {
     const files: BundleFile[] = [
-      { path: '/var/sota/import/client.pem', content: Buffer.from(`-----BEGIN CERTIFICATE-----\n${'QUJD'.repeat(150)}\n-----END CERTIFICATE-----\n`), mode: 0o644, uid: 0, gid: 0, secret: false },
+      {
+        path: '/var/sota/import/client.pem',
+        content: Buffer.from(`-----BEGIN CERTIFICATE-----\n${'QUJD'.repeat(150)}\n-----END CERTIFICATE-----\n`),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        secret: false
+      },
       { path: '/var/sota/import/pkey.pem', content: Buffer.from('-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n'), mode: 0o600, uid: 0, gid: 0, secret: true }
     ]
     const tar = tarArchive(files, new Date('2026-03-04T05:06:07Z'))

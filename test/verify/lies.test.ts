@@ -25,9 +25,24 @@ beforeAll(async () => {
   writeFileSync(devices, `serial,device-id\n${SERIALS.map((s) => `${s},dev-${s.toLowerCase()}`).join('\n')}\n`)
   const bake = async (out: string, extra: string[] = []): Promise<void> => {
     const result = await runCliAsync([
-      'bake', '--manifest', devices, '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath, '--format', 'tar',
-      '--subject', 'CN={device-id},O=Example Fleet', '--san', 'DNS:{serial}.devices.example.com, URI:urn:dev:{device-id}',
-      '--gateway-url', 'https://gw.example.com', '--output-dir', out, ...extra
+      'bake',
+      '--manifest',
+      devices,
+      '--fleet-ca-cert',
+      fleet.certPath,
+      '--fleet-ca-key',
+      fleet.keyPath,
+      '--format',
+      'tar',
+      '--subject',
+      'CN={device-id},O=Example Fleet',
+      '--san',
+      'DNS:{serial}.devices.example.com, URI:urn:dev:{device-id}',
+      '--gateway-url',
+      'https://gw.example.com',
+      '--output-dir',
+      out,
+      ...extra
     ])
     expect(result.status, result.stderr).toBe(0)
   }
@@ -104,14 +119,14 @@ describe('the bake as written', () => {
     expect(readManifest(overwritten).superseded).toHaveLength(4)
   })
 
-  it('records each device\'s subjectAltName as the certificate holds it', () => {
+  it("records each device's subjectAltName as the certificate holds it", () => {
     const doc = readManifest(baked)
     expect(doc.devices.map((d: any) => d.certificate.san)).toEqual(SERIALS.map((s) => `DNS:${s}.devices.example.com, URI:urn:dev:dev-${s.toLowerCase()}`))
   })
 })
 
 describe('edits to device entries', () => {
-  it('a deviceId that is not the certificate\'s CN', async () => {
+  it("a deviceId that is not the certificate's CN", async () => {
     const report = await failing(edited(baked, (doc) => (doc.devices[1].deviceId = 'dev-someone-else')))
     expect(failedSerials(report)).toEqual(['LI-02'])
     expect(problemsOf(report, 1)).toContain('client.pem: deviceId "dev-someone-else" is not the certificate\'s CN "dev-li-02"')
@@ -149,7 +164,7 @@ describe('edits to device entries', () => {
     expect(report.devices.map((d) => d.ok)).toEqual([true, true, true, true, false])
     expect(problemsOf(report, 4)).toContain('serial LI-02 is listed twice in the manifest (device entries 1 and 4)')
     expect(problemsOf(report, 4)).toContain('is also the certificate of device LI-02 (entry 1): one certificate, two devices')
-    expect(problemsOf(report, 4)).toContain('certificates.pem ends before this device\'s certificate (it holds 4)')
+    expect(problemsOf(report, 4)).toContain("certificates.pem ends before this device's certificate (it holds 4)")
   })
 
   it('two serials sharing one certificate', async () => {
@@ -160,7 +175,7 @@ describe('edits to device entries', () => {
     expect(problems).toMatch(/client\.pem holds certificate [0-9a-f]{64}, the manifest records [0-9a-f]{64}/)
   })
 
-  it('a subject or SAN that is not the certificate\'s', async () => {
+  it("a subject or SAN that is not the certificate's", async () => {
     const report = await failing(
       edited(baked, (doc) => {
         doc.devices[0].certificate.subject = 'CN=dev-li-01,O=Someone Else'
@@ -177,10 +192,12 @@ describe('edits to device entries', () => {
   it('a file recorded elsewhere inside the output than credbake puts it (a decoy to be checked instead)', async () => {
     const report = await failing(edited(baked, (doc) => (doc.devices[2].files[0].partitionPath = '/var/sota/decoy/client.pem')))
     expect(failedSerials(report)).toEqual(['LI-03'])
-    expect(problemsOf(report, 2)).toBe('/var/sota/import/client.pem is recorded at "/var/sota/decoy/client.pem" inside the output, but the review names no OSTree sysroot that would put it there')
+    expect(problemsOf(report, 2)).toBe(
+      '/var/sota/import/client.pem is recorded at "/var/sota/decoy/client.pem" inside the output, but the review names no OSTree sysroot that would put it there'
+    )
   })
 
-  it('validity or fingerprints that are not the certificate\'s', async () => {
+  it("validity or fingerprints that are not the certificate's", async () => {
     const report = await failing(
       edited(baked, (doc) => {
         doc.devices[0].certificate.notAfter = '2099-01-01T00:00:00.000Z'
@@ -199,7 +216,7 @@ describe('edits to the header', () => {
   it('a profile whose key type contradicts the certificates', async () => {
     const report = await failing(edited(baked, (doc) => (doc.profile.keyType = 'ec-p384')))
     expect(report.failed).toBe(4)
-    for (let i = 0; i < 4; i++) expect(problemsOf(report, i)).toContain('client.pem: the key is EC P-256, the profile\'s key type is ec-p384 (EC P-384)')
+    for (let i = 0; i < 4; i++) expect(problemsOf(report, i)).toContain("client.pem: the key is EC P-256, the profile's key type is ec-p384 (EC P-384)")
   })
 
   it('a profile whose lifetime contradicts the certificates', async () => {
@@ -219,7 +236,9 @@ describe('edits to the header', () => {
       })
     )
     expect(report.failed).toBe(4)
-    expect(problemsOf(report, 0)).toContain('client.pem: the subject does not fit the profile\'s subject template "CN={device-id},O=Other Fleet" for serial LI-01 and device ID dev-li-01')
+    expect(problemsOf(report, 0)).toContain(
+      'client.pem: the subject does not fit the profile\'s subject template "CN={device-id},O=Other Fleet" for serial LI-01 and device ID dev-li-01'
+    )
     expect(problemsOf(report, 0)).toContain('does not fit the profile\'s san template "DNS:{serial}.other.example.com, URI:urn:dev:{device-id}"')
   })
 
@@ -233,10 +252,10 @@ describe('edits to the header', () => {
     expect(report.failed).toBe(4)
     // RFC 4514 order: most specific first (openssl's "/CN=Lies Fleet Root/O=Example" has O at the top).
     expect(problemsOf(report, 2)).toContain('client.pem: its CA\'s subject is "O=Example,CN=Lies Fleet Root", the manifest\'s fleetCa.subject is "CN=Another Fleet Root"')
-    expect(problemsOf(report, 2)).toContain('client.pem: its CA is a root (self-issued), the manifest\'s fleetCa.intermediate is true')
+    expect(problemsOf(report, 2)).toContain("client.pem: its CA is a root (self-issued), the manifest's fleetCa.intermediate is true")
   })
 
-  it('a fleet CA fingerprint that is not the CA\'s', async () => {
+  it("a fleet CA fingerprint that is not the CA's", async () => {
     const report = await failing(edited(baked, (doc) => (doc.fleetCa.sha256 = 'b'.repeat(64))))
     expect(problemsOf(report, 0)).toMatch(/client\.pem: issued by O=Example,CN=Lies Fleet Root \(SHA-256 [0-9a-f]{64}\), not by the manifest's fleet CA \(b{64}\)/)
   })
@@ -283,9 +302,11 @@ describe('the review files beside the manifest', () => {
     const copy = copyOf(baked)
     cut(path.join(copy, 'certificates.pem'))
     const report = await failing(copy)
-    expect(report.problems.join('\n')).toMatch(/certificates\.pem is not a file of certificates as credbake writes it: the block at line \d+ has no "-----END CERTIFICATE-----" line \(cut off\?\)/)
+    expect(report.problems.join('\n')).toMatch(
+      /certificates\.pem is not a file of certificates as credbake writes it: the block at line \d+ has no "-----END CERTIFICATE-----" line \(cut off\?\)/
+    )
     expect(failedSerials(report)).toEqual(['LI-03', 'LI-04'])
-    expect(problemsOf(report, 2)).toBe('certificates.pem is unreadable at this device\'s certificate')
+    expect(problemsOf(report, 2)).toBe("certificates.pem is unreadable at this device's certificate")
   })
 
   it('certificates.pem replaced by garbage, missing, or with a certificate more', async () => {
@@ -294,23 +315,26 @@ describe('the review files beside the manifest', () => {
     const report = await failing(copy)
     expect(report.problems.join('\n')).toContain('certificates.pem is not a file of certificates as credbake writes it: line 1 is not "-----BEGIN CERTIFICATE-----"')
     expect(failedSerials(report)).toEqual(SERIALS)
-    expect(problemsOf(report, 0)).toBe('certificates.pem is unreadable at this device\'s certificate')
-    expect(problemsOf(report, 3)).toBe('certificates.pem is unreadable before this device\'s certificate')
+    expect(problemsOf(report, 0)).toBe("certificates.pem is unreadable at this device's certificate")
+    expect(problemsOf(report, 3)).toBe("certificates.pem is unreadable before this device's certificate")
 
     const missing = copyOf(baked)
     writeFileSync(path.join(missing, 'certificates.pem'), '')
     const empty = await failing(missing)
     expect(failedSerials(empty)).toEqual(SERIALS)
-    expect(problemsOf(empty, 0)).toBe('certificates.pem ends before this device\'s certificate (it holds 0)')
+    expect(problemsOf(empty, 0)).toBe("certificates.pem ends before this device's certificate (it holds 0)")
 
     const more = copyOf(baked)
-    appendFileSync(path.join(more, 'certificates.pem'), readFileSync(path.join(overwritten, 'superseded.pem'), 'utf8').split('-----END CERTIFICATE-----\n')[0] + '-----END CERTIFICATE-----\n')
+    appendFileSync(
+      path.join(more, 'certificates.pem'),
+      readFileSync(path.join(overwritten, 'superseded.pem'), 'utf8').split('-----END CERTIFICATE-----\n')[0] + '-----END CERTIFICATE-----\n'
+    )
     const extra = await failing(more)
     expect(extra.failed).toBe(0)
     expect(extra.problems).toEqual(['certificates.pem holds 1 certificate more than the manifest lists devices'])
   })
 
-  it('certificates.pem with one certificate replaced by another device\'s', async () => {
+  it("certificates.pem with one certificate replaced by another device's", async () => {
     const copy = copyOf(baked)
     const file = path.join(copy, 'certificates.pem')
     const blocks = readFileSync(file, 'utf8').split(/(?<=-----END CERTIFICATE-----\n)/)
@@ -330,11 +354,13 @@ describe('the review files beside the manifest', () => {
 
     const garbageCopy = copyOf(overwritten)
     garbage(path.join(garbageCopy, 'superseded.pem'))
-    expect((await failing(garbageCopy)).problems.join('\n')).toContain('superseded.pem is not a file of certificates as credbake writes it: line 1 is not "-----BEGIN CERTIFICATE-----"')
+    expect((await failing(garbageCopy)).problems.join('\n')).toContain(
+      'superseded.pem is not a file of certificates as credbake writes it: line 1 is not "-----BEGIN CERTIFICATE-----"'
+    )
 
     const extraCopy = copyOf(overwritten)
     appendFileSync(path.join(extraCopy, 'superseded.pem'), readFileSync(path.join(overwritten, 'certificates.pem'), 'utf8'))
-    expect((await failing(extraCopy)).problems).toEqual(['superseded.pem holds 4 certificates more than the manifest\'s superseded list'])
+    expect((await failing(extraCopy)).problems).toEqual(["superseded.pem holds 4 certificates more than the manifest's superseded list"])
 
     const swapped = copyOf(overwritten)
     const file = path.join(swapped, 'superseded.pem')
@@ -343,7 +369,9 @@ describe('the review files beside the manifest', () => {
     writeFileSync(file, blocks.join(''))
     const out = await failing(swapped)
     expect(out.problems).toHaveLength(2)
-    expect(out.problems[0]).toMatch(/^superseded\.pem has certificate [0-9a-f]{64} in the place of superseded entry 0 \(serial LI-01, certificate [0-9a-f]{64}\) \(block 1, line 1\)$/)
+    expect(out.problems[0]).toMatch(
+      /^superseded\.pem has certificate [0-9a-f]{64} in the place of superseded entry 0 \(serial LI-01, certificate [0-9a-f]{64}\) \(block 1, line 1\)$/
+    )
   })
 
   it('SHA256SUMS cut, replaced by garbage, a line changed, or a line more', async () => {
@@ -358,7 +386,7 @@ describe('the review files beside the manifest', () => {
     garbage(path.join(garbageCopy, 'SHA256SUMS'))
     const garbageReport = await failing(garbageCopy)
     expect(failedSerials(garbageReport)).toEqual(SERIALS)
-    expect(garbageReport.problems).toEqual(['SHA256SUMS has 16 lines more than the outputs of the manifest\'s devices'])
+    expect(garbageReport.problems).toEqual(["SHA256SUMS has 16 lines more than the outputs of the manifest's devices"])
 
     const changed = copyOf(baked)
     const sums = path.join(changed, 'SHA256SUMS')
@@ -367,6 +395,6 @@ describe('the review files beside the manifest', () => {
 
     const extra = copyOf(baked)
     appendFileSync(path.join(extra, 'SHA256SUMS'), `${'0'.repeat(64)}  overlays/LI-99.tar.gz\n`)
-    expect((await failing(extra)).problems).toEqual(['SHA256SUMS has 1 line more than the outputs of the manifest\'s devices'])
+    expect((await failing(extra)).problems).toEqual(["SHA256SUMS has 1 line more than the outputs of the manifest's devices"])
   })
 })

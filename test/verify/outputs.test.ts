@@ -24,8 +24,19 @@ async function bake(name: string, serials: string[], format: 'dir' | 'tar'): Pro
   writeFileSync(devices, `serial\n${serials.join('\n')}\n`)
   const out = path.join(work, name)
   const result = await runCliAsync([
-    'bake', '--manifest', devices, '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath, '--format', format,
-    '--gateway-url', 'https://gw.example.com', '--output-dir', out
+    'bake',
+    '--manifest',
+    devices,
+    '--fleet-ca-cert',
+    fleet.certPath,
+    '--fleet-ca-key',
+    fleet.keyPath,
+    '--format',
+    format,
+    '--gateway-url',
+    'https://gw.example.com',
+    '--output-dir',
+    out
   ])
   expect(result.status, result.stderr).toBe(0)
   return out
@@ -93,7 +104,7 @@ describe('dir trees', () => {
     expect(lines.get('TD-02')).toBe('TD-02: output devices/TD-02 is a symbolic link (to "TD-01"); verify does not follow links')
   })
 
-  it('output-dir\'s devices/ folder a link elsewhere', async () => {
+  it("output-dir's devices/ folder a link elsewhere", async () => {
     const copy = copyOf(dir)
     renameSync(path.join(copy, 'devices'), path.join(copy, 'real-devices'))
     symlinkSync('real-devices', path.join(copy, 'devices'))
@@ -190,8 +201,16 @@ describe('gzip bombs', () => {
   })
 
   it.each([
-    ['1 GiB of zeros, 4 MB of gzip', () => bomb1g, /output overlays\/TT-02\.tar\.gz is \d+ bytes, more than an overlay of the files the manifest lists can be \(at most \d+\); verify does not open it/],
-    ['512 MiB of zeros, 0.5 MB of gzip', () => bomb512m, /output overlays\/TT-02\.tar\.gz decompresses to more than \d+ bytes, more than an overlay of the files the manifest lists can hold; verify stopped there/]
+    [
+      '1 GiB of zeros, 4 MB of gzip',
+      () => bomb1g,
+      /output overlays\/TT-02\.tar\.gz is \d+ bytes, more than an overlay of the files the manifest lists can be \(at most \d+\); verify does not open it/
+    ],
+    [
+      '512 MiB of zeros, 0.5 MB of gzip',
+      () => bomb512m,
+      /output overlays\/TT-02\.tar\.gz decompresses to more than \d+ bytes, more than an overlay of the files the manifest lists can hold; verify stopped there/
+    ]
   ])('%s: fails with a clear finding, in no more memory than a real overlay', async (_name, bomb, finding) => {
     const copy = copyOf(tar)
     writeFileSync(path.join(copy, 'overlays', 'TT-02.tar.gz'), readFileSync(bomb()))

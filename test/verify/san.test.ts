@@ -32,7 +32,22 @@ function bake(name: string, csv: string, san: string, extra: string[] = []) {
   return {
     out,
     devices,
-    result: runCliAsync(['bake', '--manifest', devices, '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath, '--format', 'tar', '--san', san, '--output-dir', out, ...extra])
+    result: runCliAsync([
+      'bake',
+      '--manifest',
+      devices,
+      '--fleet-ca-cert',
+      fleet.certPath,
+      '--fleet-ca-key',
+      fleet.keyPath,
+      '--format',
+      'tar',
+      '--san',
+      san,
+      '--output-dir',
+      out,
+      ...extra
+    ])
   }
 }
 
@@ -42,7 +57,7 @@ function opensslSan(pem: string): string {
 }
 
 describe('a wildcard from a manifest value', () => {
-  it('is refused before that device\'s certificate is issued, naming the row and the field', async () => {
+  it("is refused before that device's certificate is issued, naming the row and the field", async () => {
     const { out, devices, result } = bake('wild-field', 'serial,host\nSW-01,alpha\nSW-02,*\nSW-03,gamma\n', 'DNS:{host}.example.com')
     const run = await result
     expect(run.status).toBe(2)
@@ -64,7 +79,7 @@ describe('a wildcard from a manifest value', () => {
 })
 
 describe('the SAN in the review', () => {
-  it('a wildcard written in the template is the user\'s choice: baked, shown per device, checked by verify', async () => {
+  it("a wildcard written in the template is the user's choice: baked, shown per device, checked by verify", async () => {
     const { out, result } = bake('wild-template', 'serial\nST-01\nST-02\n', 'DNS:*.{serial}.example.com')
     const run = await result
     expect(run.status, run.stderr).toBe(0)
@@ -115,7 +130,13 @@ describe('describeSan', () => {
   it('escapes what would read as template syntax, and names types it does not know', () => {
     // SEQUENCE { [6] "urn:a,b{c}\\d", [4] directoryName (constructed), [7] 4 octets }
     const uri = Buffer.from('urn:a,b{c}\\d', 'latin1')
-    const der = Buffer.concat([Buffer.from([0x30, 2 + uri.length + 4 + 6]), Buffer.from([0x86, uri.length]), uri, Buffer.from([0xa4, 0x02, 0x30, 0x00]), Buffer.from([0x87, 0x04, 192, 0, 2, 1])])
+    const der = Buffer.concat([
+      Buffer.from([0x30, 2 + uri.length + 4 + 6]),
+      Buffer.from([0x86, uri.length]),
+      uri,
+      Buffer.from([0xa4, 0x02, 0x30, 0x00]),
+      Buffer.from([0x87, 0x04, 192, 0, 2, 1])
+    ])
     expect(describeSan(der)).toBe('URI:urn:a\\,b\\{c\\}\\\\d, dirName:#3000, IP:192.0.2.1')
   })
 

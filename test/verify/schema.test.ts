@@ -24,8 +24,19 @@ beforeAll(async () => {
   const ca = makeRootCa({ keyType: 'ec-p256', subject: '/CN=Schema Test Root' })
   writeFileSync(path.join(work, 'devices.csv'), 'serial\nSC-01\nSC-02\n')
   const result = await runCliAsync([
-    'bake', '--manifest', path.join(work, 'devices.csv'), '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath,
-    '--gateway-url', 'https://gw.example.com', '--format', 'tar', '--output-dir', path.join(work, 'out')
+    'bake',
+    '--manifest',
+    path.join(work, 'devices.csv'),
+    '--fleet-ca-cert',
+    ca.certPath,
+    '--fleet-ca-key',
+    ca.keyPath,
+    '--gateway-url',
+    'https://gw.example.com',
+    '--format',
+    'tar',
+    '--output-dir',
+    path.join(work, 'out')
   ])
   expect(result.status, result.stderr).toBe(0)
   manifest = JSON.parse(readFileSync(path.join(work, 'out', 'credbake-manifest.json'), 'utf8'))
@@ -47,7 +58,30 @@ function slots(value: unknown, out: Array<[any, string | number]> = []): Array<[
   return out
 }
 
-const REPLACEMENTS: unknown[] = [null, true, 0, -1, 1.5, 7, 21, '', 'x', '0600', '0999', 'a'.repeat(64), '/abs', 'images/a.img', '2026-01-01T00:00:00Z', 'yesterday', [], [1], {}, { extra: 1 }, 'gz', 'never']
+const REPLACEMENTS: unknown[] = [
+  null,
+  true,
+  0,
+  -1,
+  1.5,
+  7,
+  21,
+  '',
+  'x',
+  '0600',
+  '0999',
+  'a'.repeat(64),
+  '/abs',
+  'images/a.img',
+  '2026-01-01T00:00:00Z',
+  'yesterday',
+  [],
+  [1],
+  {},
+  { extra: 1 },
+  'gz',
+  'never'
+]
 
 describe('the bundled manifest validator', () => {
   it('accepts a manifest credbake wrote, as ajv does', () => {

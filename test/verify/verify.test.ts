@@ -42,8 +42,20 @@ function deviceManifest(name: string, serials: string[]): string {
 async function bake(name: string, serials: string[], extra: string[] = []): Promise<string> {
   const out = path.join(work, name)
   const result = await runCliAsync([
-    'bake', '--manifest', deviceManifest(name, serials), '--fleet-ca-cert', fleet.certPath, '--fleet-ca-key', fleet.keyPath,
-    '--server-ca', serverCa.certPath, '--gateway-url', GATEWAY, '--output-dir', out, ...extra
+    'bake',
+    '--manifest',
+    deviceManifest(name, serials),
+    '--fleet-ca-cert',
+    fleet.certPath,
+    '--fleet-ca-key',
+    fleet.keyPath,
+    '--server-ca',
+    serverCa.certPath,
+    '--gateway-url',
+    GATEWAY,
+    '--output-dir',
+    out,
+    ...extra
   ])
   expect(result.status, result.stderr).toBe(0)
   return out
@@ -214,8 +226,19 @@ describe('an intermediate fleet CA, verified against the root alone', () => {
     const issuing = makeIntermediateCa(root, { keyType: 'ec-p256', subject: '/CN=Verify Issuing CA' })
     const out = path.join(work, `chain-${layout}`)
     const baked = await runCliAsync([
-      'bake', '--manifest', deviceManifest(`chain-${layout}`, ['CH-01', 'CH-02']), '--fleet-ca-cert', issuing.chainPath, '--fleet-ca-key', issuing.keyPath,
-      '--layout', layout, '--format', 'tar', '--output-dir', out
+      'bake',
+      '--manifest',
+      deviceManifest(`chain-${layout}`, ['CH-01', 'CH-02']),
+      '--fleet-ca-cert',
+      issuing.chainPath,
+      '--fleet-ca-key',
+      issuing.keyPath,
+      '--layout',
+      layout,
+      '--format',
+      'tar',
+      '--output-dir',
+      out
     ])
     expect(baked.status, baked.stderr).toBe(0)
     const manifest = path.join(out, 'credbake-manifest.json')
@@ -294,7 +317,7 @@ describe('image outputs', () => {
     expect(readdirSync(temp)).toEqual([])
   })
 
-  it('without the partition in the device entries, the offset comes from the image\'s partition table', async () => {
+  it("without the partition in the device entries, the offset comes from the image's partition table", async () => {
     const copy = copyOf(out, 'img-no-partition')
     const doc = manifestOf(copy)
     for (const device of doc.devices) delete device.output.partition
@@ -418,7 +441,9 @@ describe('the manifest itself', () => {
     writeFileSync(path.join(copy, 'credbake-manifest.json'), JSON.stringify(doc))
     const result = await verify(copy)
     refused(result)
-    expect(result.stderr).toContain('device entry 0 (serial MF-01) does not match schema/manifest.schema.json: /devices/0/output/sha256 "not-a-digest" does not match ^[0-9a-f]{64}$')
+    expect(result.stderr).toContain(
+      'device entry 0 (serial MF-01) does not match schema/manifest.schema.json: /devices/0/output/sha256 "not-a-digest" does not match ^[0-9a-f]{64}$'
+    )
   })
 
   it('one that is not JSON is refused', async () => {
