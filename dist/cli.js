@@ -11642,10 +11642,24 @@ function generateEcKeyPair(keyType) {
     // BN_bn2bin: a scalar below 2^(8(n-1)) comes back shorter; assemble() pads it.
     return assemble$1(keyType, curve.encoding, ecdh.getPrivateKey(), publicKey);
 }
+/**
+ * The key pair comes out of the keygen job already DER-encoded, never as a KeyObject exported
+ * afterwards: on Node 20 a JWK export of a freshly generated Ed25519 key deadlocked the thread
+ * when a garbage collection during the export collected the keygen job (its destructor waits for
+ * the key's mutex, which the export holds); seen once in a 50,000-key loop.
+ */
 function generateEd25519KeyPair() {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const jwk = privateKey.export({ format: 'jwk' });
-    return assemble$1('ed25519', ED25519, Buffer.from(jwk.d, 'base64url'), Buffer.from(jwk.x, 'base64url'));
+    const { privateKey: pkcs8, publicKey: spki } = generateKeyPairSync('ed25519', {
+        publicKeyEncoding: PUBLIC_ENCODING,
+        privateKeyEncoding: { type: 'pkcs8', format: 'der' }
+    });
+    const seedAt = pkcs8.length - ED25519.privateLength;
+    if (!pkcs8.subarray(0, seedAt).equals(ED25519.pkcs8Head) || !spki.subarray(0, spki.length - ED25519.publicLength).equals(ED25519.spkiHead)) {
+        throw new Error('internal: node:crypto encoded an Ed25519 key pair in an unexpected form');
+    }
+    const pair = assemble$1('ed25519', ED25519, Buffer.from(pkcs8.subarray(seedAt)), spki.subarray(spki.length - ED25519.publicLength));
+    pkcs8.fill(0);
+    return pair;
 }
 const isEc = (keyType) => keyType in EC_CURVES;
 const RSA_BITS = { 'rsa-2048': 2048, 'rsa-3072': 3072, 'rsa-4096': 4096 };
