@@ -3,8 +3,8 @@
 // second SIGINT/SIGTERM/SIGHUP) or any other exit that skips `finally` (src/util/cancel.ts). A run
 // killed with SIGKILL never gets there, so folders carry their owner's pid and start time
 // (credbake-PID-tSTART-RANDOM) and later runs remove those whose owner no longer runs.
-import { rmSync } from 'node:fs'
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { releaseAtExit } from './cancel.js'
 import { identityIsLive, ownIdentity } from './process.js'
@@ -23,8 +23,10 @@ export class SecretTemp {
   static async create(root: string): Promise<SecretTemp> {
     await reclaimAbandoned(root)
     const me = ownIdentity()
-    const dir = await mkdtemp(path.join(root, `${PREFIX}${me.pid}-${me.processStart !== undefined ? `t${me.processStart}-` : ''}`))
-    await chmod(dir, 0o700)
+    // Made and registered for removal in one synchronous step: a signal handled between an awaited
+    // mkdtemp and the registration found nothing to release and left the folder behind.
+    const dir = mkdtempSync(path.join(root, `${PREFIX}${me.pid}-${me.processStart !== undefined ? `t${me.processStart}-` : ''}`))
+    chmodSync(dir, 0o700)
     return new SecretTemp(dir)
   }
 
