@@ -4,7 +4,17 @@ import { INPUTS } from '../settings/inputs.js'
 import { parseSettings } from '../settings/parse.js'
 import { EXIT_CODES } from '../errors.js'
 import type { Console } from './console.js'
-import { parseFlags } from './flags.js'
+import type { FlagSpec, ParsedFlags } from './flags.js'
+
+/** The action inputs a bake takes: all but `merge`, which is the command `credbake merge` here. */
+const BAKE_INPUTS = INPUTS.filter((input) => input.name !== 'merge')
+
+export const BAKE_FLAGS: FlagSpec = {
+  command: 'bake',
+  strings: BAKE_INPUTS.filter((input) => !input.boolean).map((input) => input.name),
+  booleans: BAKE_INPUTS.filter((input) => input.boolean).map((input) => input.name),
+  notHere: { merge: 'shard manifests are merged by their own command: credbake merge --output-dir DIR MANIFEST... (globs are expanded).' }
+}
 
 export const BAKE_HELP = `Usage: credbake bake --manifest FILE --fleet-ca-cert PEM|FILE --fleet-ca-key PEM|FILE [options]
 
@@ -12,14 +22,20 @@ Issue a certificate for every device of the manifest, signed by the fleet CA, an
 device's credential bundle (as an image, a partition, a .tar.gz overlay or a folder), then the
 review manifest credbake-manifest.json and certificates.pem into --output-dir.
 
-Every option can also be set in the environment: --fleet-ca-key-passphrase as
-CREDBAKE_FLEET_CA_KEY_PASSPHRASE, and so on (upper case, - as _). Prefer that for secrets.
+The options are the action's inputs, under the same names and taking the same values
+(\`resume: false\` is --resume=false, --resume false or --no-resume). Every option can also be
+set in the environment: --fleet-ca-key-passphrase as CREDBAKE_FLEET_CA_KEY_PASSPHRASE, and so
+on (upper case, - as _). Prefer that for secrets. To combine the shard manifests of a job
+matrix, use credbake merge.
 
 Options:
-${INPUTS.map((input) => formatOption(input.name, input.description, input.default, input.requiredToBake, input.boolean)).join('')}`
+${BAKE_INPUTS.map((input) => formatOption(input.name, input.description, input.default, input.requiredToBake, input.boolean)).join('')}
+  -h, --help       this text
+  -v, --version    credbake's version
+`
 
 function formatOption(name: string, description: string, fallback?: string, required?: boolean, boolean?: boolean): string {
-  const flag = boolean ? `--${name} / --no-${name}` : `--${name} VALUE`
+  const flag = boolean ? `--${name}[=true|false] / --no-${name}` : `--${name} VALUE`
   const note = required ? ' (required)' : fallback !== undefined ? ` (default: ${fallback})` : ''
   return `  ${flag}\n${wrap(`${description}${note}`, 6, 96)}\n`
 }
@@ -37,11 +53,7 @@ function wrap(text: string, indent: number, width: number): string {
   return lines.map((l) => `${' '.repeat(indent)}${l}`).join('\n')
 }
 
-export async function bakeCommand(args: string[], out: Console): Promise<number> {
-  const { values } = parseFlags(args, {
-    strings: INPUTS.filter((input) => !input.boolean).map((input) => input.name),
-    booleans: INPUTS.filter((input) => input.boolean).map((input) => input.name)
-  })
+export async function bakeCommand({ values }: ParsedFlags, out: Console): Promise<number> {
   const settings = parseSettings(values, { baseDir: process.cwd() })
   const reporter = cliReporter(out)
   const result = await bake(settings, reporter).finally(() => reporter.end())
@@ -67,9 +79,11 @@ export function cliReporter(out: Console): Reporter & { end(): void } {
 }
 
 export function printResult(result: BakeResult, out: Console): void {
+  const baked = result.devices - result.skipped
   out.stdout(
     [
-      `devices:          ${result.devices}${result.skipped ? ` (${result.skipped} already complete)` : ''}`,
+      `devices:          ${result.devices} in the review manifest: ${baked} baked now${result.skipped ? `, ${result.skipped} kept from an earlier run` : ''}`,
+      ...(result.superseded ? [`superseded:       ${result.superseded} certificates to revoke, in ${result.supersededPath}`] : []),
       `manifest:         ${result.manifestPath}`,
       `certificates:     ${result.certificatesPath}`,
       `output-dir:       ${result.outputDir}`,

@@ -9,7 +9,9 @@ import { bake } from '../pipeline/bake.js'
 import { parseSettings } from '../settings/parse.js'
 import { cliReporter, printResult } from './bake.js'
 import type { Console } from './console.js'
-import { parseFlags } from './flags.js'
+import type { FlagSpec, ParsedFlags } from './flags.js'
+
+export const DEMO_FLAGS: FlagSpec = { command: 'demo', strings: ['dir', 'devices', 'format'] }
 
 export const DEMO_HELP = `Usage: credbake demo [--dir DIR] [--devices N] [--format image|partition|tar|dir]
 
@@ -38,8 +40,7 @@ async function prepareDemoDir(dir: string): Promise<void> {
   await writeFile(path.join(dir, DEMO_MARKER), 'Made by credbake demo: throwaway data, removed by the next demo run.\n')
 }
 
-export async function demoCommand(args: string[], out: Console): Promise<number> {
-  const { values } = parseFlags(args, { strings: ['dir', 'devices', 'format'], booleans: [] })
+export async function demoCommand({ values }: ParsedFlags, out: Console): Promise<number> {
   const dir = path.resolve(values.dir ?? 'credbake-demo')
   const count = Number(values.devices ?? '4')
   if (!Number.isInteger(count) || count < 1 || count > 10_000) {

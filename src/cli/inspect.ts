@@ -3,6 +3,7 @@
 // of an OSTree sysroot — so a user can pick `partition` (and `ostree-os`). With --files, the files
 // of the credentials folder (modes, owners, sizes) of an image or partition output, read without
 // mounting, so a reviewer can look inside.
+import { type Stats, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -18,7 +19,7 @@ import { ostreePathRefusal, sysrootPath } from '../placement/ostree.js'
 import { defaultOf, parsePartitionSelector } from '../settings/parse.js'
 import { escapeText } from '../util/log-text.js'
 import type { Console } from './console.js'
-import { parseFlags } from './flags.js'
+import type { FlagSpec, ParsedFlags } from './flags.js'
 
 export const INSPECT_HELP = `Usage: credbake inspect IMAGE [--json] [--files[=DIR]] [--partition P] [--ostree-os NAME]
 
@@ -56,15 +57,19 @@ interface FilesListing {
   entries: ListedFile[] | null
 }
 
-export async function inspectCommand(args: string[], out: Console): Promise<number> {
-  // `--files` takes an optional value: bare, it means the default folder.
-  const parsed = parseFlags(
-    args.map((arg) => (arg === '--files' ? '--files=' : arg)),
-    { strings: ['files', 'partition', 'ostree-os'], booleans: ['json'] },
-    1
-  )
+export const INSPECT_FLAGS: FlagSpec = {
+  command: 'inspect',
+  strings: ['partition', 'ostree-os'],
+  booleans: ['json'],
+  // `--files` alone means the default folder; another one is given as --files=DIR.
+  optionalValues: ['files'],
+  positionals: { max: 1, name: 'IMAGE' }
+}
+
+export async function inspectCommand(parsed: ParsedFlags, out: Console): Promise<number> {
   const image = parsed.positionals[0]
   if (image === undefined) throw new InputError('inspect needs the image to read: credbake inspect IMAGE', { input: 'image' })
+  checkImageFile(path.resolve(image))
   // A compressed image (.gz/.xz/.zst, by content) is decompressed to a temporary sparse file first;
   // files copied out of FAT land there too (0700).
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'credbake-inspect-'))
@@ -97,6 +102,23 @@ export async function inspectCommand(args: string[], out: Console): Promise<numb
     return EXIT_CODES.ok
   } finally {
     await rm(scratch, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A missing image, or a folder given as one, is a wrong argument (exit 2), as bake's `--image`
+ * says; an image that is there but unreadable or not an image is an image problem (exit 4).
+ */
+function checkImageFile(file: string): void {
+  let info: Stats
+  try {
+    info = statSync(file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return
+    throw new InputError(`no image at ${escapeText(file)}: the file does not exist.`, { input: 'image' })
+  }
+  if (!info.isFile() && !info.isBlockDevice()) {
+    throw new InputError(`${escapeText(file)} is not a regular file (a folder?); give the firmware image file.`, { input: 'image' })
   }
 }
 

@@ -5,7 +5,9 @@ import { EXIT_CODES, InputError } from '../errors.js'
 import { throttledProgress } from '../pipeline/reporter.js'
 import { verifyOutputs, type DeviceReport } from '../verify/verify.js'
 import type { Console } from './console.js'
-import { parseFlags } from './flags.js'
+import type { FlagSpec, ParsedFlags } from './flags.js'
+
+export const VERIFY_FLAGS: FlagSpec = { command: 'verify', strings: ['manifest', 'fleet-ca-cert', 'output-dir', 'concurrency'], booleans: ['json'] }
 
 export const VERIFY_HELP = `Usage: credbake verify --manifest FILE --fleet-ca-cert TRUST [--output-dir DIR] [--json] [--concurrency N]
 
@@ -32,8 +34,7 @@ Prints one line per failing device as it is found, a line per problem of the rev
 any device or the review fails, 2 for a missing or malformed manifest.
 `
 
-export async function verifyCommand(args: string[], out: Console): Promise<number> {
-  const parsed = parseFlags(args, { strings: ['manifest', 'fleet-ca-cert', 'output-dir', 'concurrency'], booleans: ['json'] })
+export async function verifyCommand(parsed: ParsedFlags, out: Console): Promise<number> {
   const manifest = parsed.values.manifest
   const trust = parsed.values['fleet-ca-cert']
   if (!manifest) throw new InputError('verify needs --manifest FILE (the credbake-manifest.json of the bake)', { input: 'manifest' })

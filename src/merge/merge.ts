@@ -166,8 +166,12 @@ async function checkShards(
 ): Promise<Shard[]> {
   const { baseDir, outputDir, display, refuse } = context
   const problems: string[] = []
+  // Found per shard, said after the problems of the set as a whole: those are the cause (a shard
+  // given twice puts every one of its serials in two shards).
+  const later: string[] = []
   const shards: Shard[] = []
   const serials = new Map<string, string>()
+  const overlaps = new Map<string, { count: number; examples: string[] }>()
   for (const given of options.manifests) {
     cancellation.throwIfRequested()
     const file = path.resolve(baseDir, given)
@@ -181,21 +185,32 @@ async function checkShards(
     const format = parsed.output.format
     for (const device of parsed.devices) {
       const before = serials.get(device.serial)
-      if (before !== undefined) problems.push(`serial ${device.serial} is in both ${before} and ${name}`)
-      else serials.set(device.serial, name)
+      if (before === undefined) serials.set(device.serial, name)
+      else {
+        const pair = `${before} and ${name}`
+        const overlap = overlaps.get(pair) ?? { count: 0, examples: [] }
+        overlap.count++
+        if (overlap.examples.length < 3) overlap.examples.push(device.serial)
+        overlaps.set(pair, overlap)
+      }
     }
     // The outputs beside the manifest: a few stat calls in flight at a time.
     const seen = new Set<string>()
     for (let start = 0; start < parsed.devices.length; start += IN_FLIGHT) {
       const batch = parsed.devices.slice(start, start + IN_FLIGHT)
-      for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format, seen)))) problems.push(...found)
+      for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format, seen)))) later.push(...found)
     }
     const { devices, counts, certificates, superseded, supersededCertificates, ...header } = parsed
     shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length, sharedFiles: sharedFiles(devices) })
   }
-  if (shards.length === 0) refuse(problems)
+  if (shards.length === 0) refuse([...problems, ...later])
   problems.push(...consistencyProblems(shards))
   problems.push(...shardFolderProblems(outputDir, shards, display))
+  for (const [pair, { count, examples }] of overlaps) {
+    const more = count > examples.length ? ` and ${count - examples.length} more` : ''
+    problems.push(count === 1 ? `serial ${examples[0]} is in both ${pair}` : `${count} serials are in both ${pair}: ${examples.join(', ')}${more}`)
+  }
+  problems.push(...later)
   if (problems.length) refuse(problems)
   cancellation.throwIfRequested()
   return shards.sort((a, b) => a.header.shard.index - b.header.shard.index)

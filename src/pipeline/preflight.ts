@@ -55,13 +55,17 @@ export async function allocatedBytes(target: string): Promise<number> {
   return total
 }
 
-/** Refuses (OutputError, exit 5) when the estimate does not fit; returns both numbers otherwise. */
+/**
+ * Refuses (OutputError, exit 5) when the estimate does not fit; returns both numbers otherwise.
+ * Nothing to write (a resumed run that keeps every device): nothing is needed, and nothing said.
+ */
 export async function checkDiskSpace(check: DiskSpaceCheck): Promise<DiskSpaceEstimate> {
   const { freeBytes, blockSize } = await freeSpace(check.outputDir)
+  if (check.devices === 0) return { neededBytes: 0, freeBytes }
   const block = Math.max(blockSize, 512)
   const perOutput = Math.ceil(check.bytesPerDevice / block) * block
   const estimate = check.devices * (perOutput + JOURNAL_AND_REVIEW_BYTES_PER_DEVICE) + (check.transientBytes ?? 0)
-  const neededBytes = check.devices === 0 ? 0 : Math.ceil(estimate * (1 + MARGIN_SHARE)) + MARGIN_BYTES
+  const neededBytes = Math.ceil(estimate * (1 + MARGIN_SHARE)) + MARGIN_BYTES
   if (neededBytes > freeBytes) {
     throw new OutputError(
       `Not enough free space for ${check.devices} device${check.devices === 1 ? '' : 's'} in output-dir ${check.outputDir}: ` +
@@ -72,7 +76,9 @@ export async function checkDiskSpace(check: DiskSpaceCheck): Promise<DiskSpaceEs
       { file: check.outputDir }
     )
   }
-  check.reporter?.info(`Disk: about ${formatBytes(neededBytes)} needed for ${check.devices} outputs, ${formatBytes(freeBytes)} free in ${check.outputDir}`)
+  check.reporter?.info(
+    `Disk: about ${formatBytes(neededBytes)} needed for ${check.devices} output${check.devices === 1 ? '' : 's'}, ${formatBytes(freeBytes)} free in ${check.outputDir}`
+  )
   return { neededBytes, freeBytes }
 }
 

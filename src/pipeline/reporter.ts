@@ -29,8 +29,10 @@ export function reporterText(message: string): string {
 
 export interface ProgressOptions {
   /**
-   * Terminal: one live line, rewritten with `\r` and cleared when the run ends; `write` gets raw
-   * text (no newline). Otherwise (CI logs) `write` gets one line at a time, without newline.
+   * Terminal: one live line, rewritten with `\r`; when the run ends it becomes the final line
+   * (count, average rate, total time) and stays. `write` gets raw text: the live line without a
+   * newline, the final one with. Otherwise (CI logs) `write` gets one line at a time, without
+   * newline.
    */
   live?: boolean
   /** Lines: the first after this long (shorter runs print nothing), then one per interval. */
@@ -44,7 +46,10 @@ export interface ProgressOptions {
 }
 
 export type Progress = Reporter['progress'] & {
-  /** Clears the live line (a no-op for lines or when nothing is shown); safe to call twice. */
+  /**
+   * Clears the live line (a no-op for lines, when nothing is shown, or once the final line is
+   * written); safe to call twice. For a run that stops before it is done.
+   */
   end(): void
 }
 
@@ -54,8 +59,10 @@ const LIVE_DELAY_MS = 1000
 /**
  * Progress for long runs: count, rate over the recent window and ETA. Lines every `intervalMs`
  * (5 s) in CI logs, nothing for a run shorter than that; on a terminal a live line, refreshed
- * every 250 ms after the first second. The clock starts at the first call (a resumed run's first
- * call counts the devices kept), so the rate is this run's.
+ * every 250 ms after the first second. At the end, a line with the count, the average rate and
+ * the total time: in logs when lines were printed, on a terminal whenever this run did anything
+ * (the live line turns into it, and it stays). The clock starts at the first call (a resumed
+ * run's first call counts the devices kept), so the rate is this run's.
  */
 export function throttledProgress(write: (text: string) => void, options: ProgressOptions = {}): Progress {
   const now = options.now ?? Date.now
@@ -92,9 +99,14 @@ export function throttledProgress(write: (text: string) => void, options: Progre
       return
     }
     if (done >= total) {
-      if (live) clear()
-      else if (shown) show(`${describeCount(verb, done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`)
+      const final = `${describeCount(verb, done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`
+      if (live && done > startDone) {
+        write(`\r${final}${' '.repeat(Math.max(0, width - final.length))}\n`)
+        width = 0
+      } else if (!live && shown) show(final)
       shown = false
+      // Further calls (a review's own count) draw nothing more.
+      startDone = done
       return
     }
     if (at - lastShown < (shown ? intervalMs : firstAfterMs)) return

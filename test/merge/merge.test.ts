@@ -240,9 +240,13 @@ describe('credbake merge', () => {
       const copy = path.join(work, 'shard-1-copy')
       cpSync(path.dirname(shardManifest(1)), copy, { recursive: true })
       const stderr = await refused('overlap', [shardManifest(1), path.join(copy, 'credbake-manifest.json'), shardManifest(2), shardManifest(3)])
-      expect(stderr).toMatch(/shard 1\/3 is given 2 times/)
-      const first = JSON.parse(readFileSync(shardManifest(1), 'utf8')).devices[0].serial
-      expect(stderr).toContain(`serial ${first} is in both`)
+      // The cause first, then the overlap it makes, once per pair of shards (not a line per serial).
+      const problems = stderr.split('\n').filter((line) => line.startsWith('  - '))
+      expect(problems[0]).toMatch(/shard 1\/3 is given 2 times/)
+      const doc = JSON.parse(readFileSync(shardManifest(1), 'utf8'))
+      expect(problems).toHaveLength(2)
+      expect(problems[1]).toContain(`${doc.devices.length} serials are in both`)
+      expect(problems[1]).toContain(doc.devices[0].serial)
     })
 
     it('an incomplete set, naming the missing 2/3', async () => {

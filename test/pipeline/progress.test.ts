@@ -76,14 +76,20 @@ describe('progress in CI logs (lines)', () => {
 })
 
 describe('progress on a terminal (one live line)', () => {
-  it('nothing for a run under a second', () => {
+  it('a run under a second: no live line while it runs, only the final line at the end', () => {
     const h = harness({ live: true })
     h.progress(0, 90)
     h.run(0, 100_000, 10, 90) // 0.9 s
+    expect(h.written).toEqual(['\rbaked 90/90 devices (100%), 100 devices/s (1s in all)\n'])
+  })
+
+  it('a resumed run that keeps every device prints nothing', () => {
+    const h = harness({ live: true })
+    h.progress(90, 90)
     expect(h.written).toEqual([])
   })
 
-  it('rewrites one line with \\r, at most every 250 ms after the first second, and clears it at the end', () => {
+  it('rewrites one line with \\r, at most every 250 ms after the first second, and leaves the final line with rate and total time', () => {
     const h = harness({ live: true })
     h.progress(0, 3_000)
     h.run(0, 100_000, 1, 3_000) // 3 s
@@ -93,7 +99,13 @@ describe('progress on a terminal (one live line)', () => {
     expect(draws.every((text) => text.startsWith('\r') && !text.includes('\n'))).toBe(true)
     expect(draws[0]).toBe('\rbaked 1,000/3,000 devices (33%), 1,000 devices/s, ETA 2s')
     const longest = Math.max(...draws.map((text) => text.length - 1))
-    expect(h.written.at(-1)).toBe(`\r${' '.repeat(longest)}\r`)
+    const final = 'baked 3,000/3,000 devices (100%), 1,000 devices/s (3s in all)'
+    // It overwrites the live line (padded over a longer one) and ends with a newline: it stays.
+    expect(h.written.at(-1)).toBe(`\r${final}${' '.repeat(Math.max(0, longest - final.length))}\n`)
+    // Nothing clears it afterwards.
+    h.progress.end()
+    h.progress(3_000, 3_000)
+    expect(h.written.at(-1)).toBe(`\r${final}${' '.repeat(Math.max(0, longest - final.length))}\n`)
   })
 
   it('a shorter line pads over the longer one before it; end() clears the line once', () => {
