@@ -226,8 +226,9 @@ describe('other layouts', () => {
 
 describe('inspect errors', () => {
   it('a missing image, no image argument, and a file with neither table nor file system', () => {
+    // A missing image is a wrong argument: exit 2, as bake's --image says (docs/cli.md#exit-codes).
     const missing = runCli(['inspect', path.join(work, 'nope.img')])
-    expect(missing.status).toBe(4)
+    expect(missing.status).toBe(2)
     expect(missing.stderr).toMatch(/nope\.img.*does not exist/)
     const none = runCli(['inspect'])
     expect(none.status).toBe(2)
