@@ -1,21 +1,33 @@
 // GitHub Action adapter: inputs → settings → bake → outputs + job summary. Thin on purpose: all
 // decisions live in the settings parser and the pipeline.
+import { X509Certificate } from 'node:crypto'
 import path from 'node:path'
 import * as core from '@actions/core'
-import { CancelledError, InputError, isCredbakeError, messageOf } from './errors.js'
+import { CancelledError, EXIT_CODES, type ErrorKind, InputError, isCredbakeError, messageOf } from './errors.js'
 import { neutraliseOutput } from './util/log-text.js'
 import { bake } from './pipeline/bake.js'
 import { reporterText, throttledProgress, type Reporter } from './pipeline/reporter.js'
-import { renderMergeSummary, renderSummary } from './review/summary.js'
+import { type FailureSummaryInput, renderFailureSummary, renderMergeSummary, renderSummary, type SummaryInput } from './review/summary.js'
 import { expandGlobs } from './merge/glob.js'
 import { mergeShards } from './merge/merge.js'
 import { INPUTS } from './settings/inputs.js'
 import { defaultOf, parseSettings } from './settings/parse.js'
+import type { PemSource } from './settings/types.js'
+import { readPemBlocks } from './util/pem.js'
 import { STATE } from './post.js'
 import { gracefully, handleStopSignals } from './util/cancel.js'
 
+/** What the summary of a failed step needs to know about the run so far. */
+interface RunState {
+  merge: boolean
+  resume: boolean
+  outputDir?: string
+  progress?: { total: number; kept: number; done: number }
+}
+
 export async function run(): Promise<void> {
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()
+  const state: RunState = { merge: false, resume: true }
   // A cancelled job: the runner sends SIGINT, then SIGTERM, then SIGKILL. The first stops the bake
   // or merge cleanly, the second at once (removing the secret temp folder and the lock); after a
   // SIGKILL the post: step removes them.
@@ -32,19 +44,30 @@ export async function run(): Promise<void> {
       if (input.secret && value) core.setSecret(value)
       raw[input.name] = value
     }
+    state.resume = raw.resume?.trim().toLowerCase() !== 'false'
     // merge: combine shard manifests; nothing is baked, so manifest and the fleet CA are not needed.
     if (raw.merge?.trim()) {
+      state.merge = true
       await gracefully(() => runMerge(raw, workspace))
       return
     }
     const settings = parseSettings(raw, { baseDir: workspace, tempRoot: process.env.RUNNER_TEMP })
     // A key given as a path is a secret too once read.
     core.setSecret(settings.fleetCaKey.text)
+    state.resume = settings.resume
+    state.outputDir = settings.outputDir
 
+    const progress = throttledProgress((line) => say(line))
     const reporter: Reporter = {
       info: (message) => say(message),
       warning: (message, where) => warn(message, annotation(where, workspace)),
-      progress: throttledProgress((line) => say(line)),
+      progress: (done, total) => {
+        if (state.progress) state.progress.done = done
+        progress(done, total)
+      },
+      planned: (plan) => {
+        state.progress = { ...plan, done: plan.kept }
+      },
       // Saved at once (saveState appends to GITHUB_STATE synchronously): a job cancelled or
       // killed mid-bake never reaches bake's `finally`, and the post step removes these instead.
       holding: (resource) => core.saveState(resource.kind === 'lock' ? STATE.lock : STATE.secretTemp, resource.path)
@@ -52,33 +75,97 @@ export async function run(): Promise<void> {
     const result = await gracefully(() => bake(settings, reporter))
 
     setOutputs(result)
+    const shown = (file: string): string => workspacePath(file, workspace)
     await writeSummary(
       renderSummary({
         header: result.header,
         devices: result.firstDevices,
         total: result.devices,
-        skipped: result.skipped,
-        manifestPath: path.relative(workspace, result.manifestPath) || result.manifestPath,
-        certificatesPath: path.relative(workspace, result.certificatesPath) || result.certificatesPath,
-        ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: path.relative(workspace, settings.fleetCaCert.origin) || settings.fleetCaCert.origin })
+        kept: result.skipped,
+        superseded: { count: result.superseded, byReason: result.supersededReasons, path: shown(result.supersededPath) },
+        manifestPath: shown(result.manifestPath),
+        certificatesPath: shown(result.certificatesPath),
+        outputDir: shown(result.outputDir),
+        ...(settings.image === undefined ? {} : { imagePath: shown(settings.image) }),
+        ...serverCaFacts(settings.serverCa),
+        ...(settings.gatewayUrl === undefined ? {} : { gatewayUrl: settings.gatewayUrl }),
+        ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: shown(settings.fleetCaCert.origin) })
       })
     )
-    say(`Baked ${result.devices} devices; manifest: ${result.manifestPath}`)
+    const bakedNow = result.devices - result.skipped
+    say(`Baked ${bakedNow} devices now${result.skipped ? `, kept ${result.skipped} from an earlier run` : ''}; manifest: ${result.manifestPath}`)
   } catch (error) {
     if (error instanceof CancelledError) {
       // One line saying what was done; the exit code tells the signal (130 SIGINT, 143 SIGTERM).
       warn(`credbake: ${error.message}`)
       process.exitCode = error.exitCode
-      return
-    }
-    if (isCredbakeError(error)) {
+    } else if (isCredbakeError(error)) {
       // Errors in a file (a manifest row) become annotations on that line.
       if (error.file) core.error(neutraliseOutput(error.message), annotation({ file: error.file, line: error.line }, workspace))
       core.setFailed(neutraliseOutput(error.message))
     } else {
       core.setFailed(neutraliseOutput(`credbake failed unexpectedly: ${messageOf(error)}`))
     }
+    await writeFailureSummary(error, state, workspace)
   }
+}
+
+/** A path as the summary shows it: relative to the workspace, never the runner's absolute path. */
+function workspacePath(file: string, workspace: string): string {
+  return path.relative(workspace, file) || '.'
+}
+
+/** The server CA every device gets as root.crt: where it came from, and each certificate's subject and SHA-256. */
+function serverCaFacts(source: PemSource | undefined): Pick<SummaryInput, 'serverCa'> {
+  if (!source) return {}
+  const blocks = readPemBlocks(source.text)
+  if ('problem' in blocks) return {}
+  const certificates = blocks.flatMap((block) => {
+    try {
+      const certificate = new X509Certificate(block.der)
+      return [{ subject: certificate.subject.replace(/\n/g, ', '), sha256: certificate.fingerprint256.replace(/:/g, '').toLowerCase() }]
+    } catch {
+      return [] // checked when the settings were read; nothing to show otherwise
+    }
+  })
+  return { serverCa: { from: source.input, certificates } }
+}
+
+/** A summary for a failed or cancelled step; a problem writing it is a warning, never the error. */
+async function writeFailureSummary(error: unknown, state: RunState, workspace: string): Promise<void> {
+  const where = isCredbakeError(error) && error.file ? `${workspacePath(error.file, workspace)}${error.line ? `:${error.line}` : ''}` : undefined
+  const input: FailureSummaryInput = {
+    message: error instanceof CancelledError ? `credbake: ${error.message}` : isCredbakeError(error) ? error.message : `credbake failed unexpectedly: ${messageOf(error)}`,
+    kind: failureKind(error),
+    ...(isCredbakeError(error) && error.input && !(error instanceof CancelledError) ? { input: error.input } : {}),
+    ...(where ? { where } : {}),
+    cancelled: error instanceof CancelledError,
+    merge: state.merge,
+    ...(state.progress ? { progress: state.progress } : {}),
+    ...(state.outputDir ? { outputDir: workspacePath(state.outputDir, workspace) } : {}),
+    resume: state.resume
+  }
+  try {
+    await writeSummary(renderFailureSummary(input))
+  } catch (problem) {
+    warn(`credbake: could not write the job summary: ${messageOf(problem)}`)
+  }
+}
+
+/** The error's class as docs/cli.md's exit-code table names it (the CLI exits with that code; the action fails its step). */
+function failureKind(error: unknown): string {
+  if (error instanceof CancelledError) return `stopped by ${error.signal} (exit code ${error.exitCode} in the CLI)`
+  if (!isCredbakeError(error)) return 'unexpected failure, a bug: please report it (exit code 1 in the CLI)'
+  const kinds: Partial<Record<ErrorKind, string>> = {
+    input: 'bad input',
+    manifest: 'bad device manifest',
+    'fleet-ca': 'the fleet CA cannot be used',
+    image: 'image problem',
+    tool: 'tool problem',
+    output: 'outputs cannot be written',
+    lock: 'another credbake run holds the output directory'
+  }
+  return `${kinds[error.kind] ?? error.kind} (exit code ${EXIT_CODES[error.kind]} in the CLI)`
 }
 
 async function runMerge(raw: Record<string, string>, workspace: string): Promise<void> {
@@ -98,7 +185,7 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
     info: (message) => say(message),
     warn: (message) => warn(message)
   })
-  const shown = (file: string): string => path.relative(workspace, file) || file
+  const shown = (file: string): string => workspacePath(file, workspace)
   setOutputs(result)
   await writeSummary(
     renderMergeSummary({
@@ -108,6 +195,7 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
       superseded: result.superseded,
       manifestPath: shown(result.manifestPath),
       certificatesPath: shown(result.certificatesPath),
+      supersededPath: shown(result.supersededPath),
       outputDir: shown(result.outputDir)
     })
   )

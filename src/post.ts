@@ -12,6 +12,7 @@ import path from 'node:path'
 import * as core from '@actions/core'
 import { messageOf } from './errors.js'
 import { readOwner } from './journal/lock.js'
+import { reporterText } from './pipeline/reporter.js'
 import { identityIsLive } from './util/process.js'
 
 /** Names of the state the main step saves for the post step. */
@@ -44,8 +45,8 @@ export async function post(): Promise<void> {
       if (await releaseDeadLock(lock, mainPid)) removed.push(lock)
     })
   }
-  if (removed.length === 0) core.info('credbake post: nothing left behind by the main step.')
-  for (const file of removed) core.info(`credbake post: removed ${file}`)
+  if (removed.length === 0) say('credbake post: nothing left behind by the main step.')
+  for (const file of removed) say(`credbake post: removed ${file}`)
 }
 
 /**
@@ -55,7 +56,7 @@ export async function post(): Promise<void> {
  */
 async function removeSecretTemp(dir: string): Promise<boolean> {
   if (!path.isAbsolute(dir) || !/^credbake-\d+-/.test(path.basename(dir))) {
-    core.warning(`credbake post: not removing ${dir}: it is not a credbake secret temp folder.`)
+    warn(`credbake post: not removing ${dir}: it is not a credbake secret temp folder.`)
     return false
   }
   if (!existsSync(dir)) return false
@@ -72,16 +73,16 @@ async function releaseDeadLock(file: string, mainPid: number): Promise<boolean> 
   const found = await readOwner(file)
   if (found.kind === 'gone') return false
   if (found.kind !== 'owner') {
-    core.info(`credbake post: leaving ${file}: it does not hold a lock owner (the next run treats it as stale).`)
+    say(`credbake post: leaving ${file}: it does not hold a lock owner (the next run treats it as stale).`)
     return false
   }
   const owner = found.owner
   if (owner.pid !== mainPid || owner.host !== os.hostname()) {
-    core.info(`credbake post: leaving ${file}: it is held by another run (pid ${String(owner.pid)}).`)
+    say(`credbake post: leaving ${file}: it is held by another run (pid ${String(owner.pid)}).`)
     return false
   }
   if (identityIsLive(owner).live) {
-    core.info(`credbake post: leaving ${file}: its owner, pid ${mainPid}, is still running.`)
+    say(`credbake post: leaving ${file}: its owner, pid ${mainPid}, is still running.`)
     return false
   }
   await rm(file, { force: true })
@@ -92,6 +93,16 @@ async function attempt(what: string, step: () => Promise<void>): Promise<void> {
   try {
     await step()
   } catch (error) {
-    core.warning(`credbake post: could not clean up ${what}: ${messageOf(error)}`)
+    warn(`credbake post: could not clean up ${what}: ${messageOf(error)}`)
   }
+}
+
+// The paths come from saved state, and a folder name (output-dir's) is the user's text: no line of
+// them may start a workflow command or break in two (src/util/log-text.ts), as in the main step.
+function say(message: string): void {
+  core.info(reporterText(message))
+}
+
+function warn(message: string): void {
+  core.warning(reporterText(message))
 }

@@ -20,7 +20,7 @@ import { loadJournalState, type JournalState, type LiveOutput } from '../journal
 import { readDeviceList, selectShardOf, type DeviceList } from '../manifest/read.js'
 import type { Device } from '../manifest/types.js'
 import { writeReviewFromJournal } from '../review/from-journal.js'
-import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader } from '../review/types.js'
+import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader, type SupersededReason } from '../review/types.js'
 import { staterootVar } from '../placement/ostree.js'
 import { FORMAT_SPECS, type Settings } from '../settings/types.js'
 import { createSink } from '../sink/create.js'
@@ -50,6 +50,8 @@ export interface BakeResult {
   /** Of those, complete from an earlier run and left as they were. */
   skipped: number
   superseded: number
+  /** `superseded` by reason (the job summary lists them). */
+  supersededReasons: Partial<Record<SupersededReason, number>>
   fleetCaSha256: string
   header: ManifestHeader
   /** The first devices, for the summary; the manifest has them all. */
@@ -129,6 +131,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     cancellation.throwIfRequested()
     tally.kept = plan.kept
     tally.done = plan.kept
+    reporter.planned?.({ total: devices.length, kept: plan.kept })
     // Refused for lack of space before anything in output-dir changed.
     if (settings.diskPreflight)
       await checkDiskSpace({
@@ -222,6 +225,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       devices: review.devices,
       skipped: plan.kept,
       superseded: review.supersededCount,
+      supersededReasons: review.supersededReasons,
       fleetCaSha256: ca.sha256,
       header,
       firstDevices: review.firstDevices

@@ -13,6 +13,11 @@ export interface Reporter {
   /** Called after every device; implementations throttle what they print. */
   progress(done: number, total: number): void
   /**
+   * Told once the run is planned, before anything is issued: the devices in scope and how many of
+   * them an earlier run completed (kept as they are). The action's summary of a failed step uses it.
+   */
+  planned?(plan: { total: number; kept: number }): void
+  /**
    * Told of what the run holds that must be released even if the process dies before its
    * `finally` (the action saves it for its post: step): the secret temp folder and the lock.
    */

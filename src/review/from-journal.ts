@@ -22,6 +22,8 @@ export interface ReviewResult {
   checksums: string
   devices: number
   supersededCount: number
+  /** supersededCount by reason, for the job summary (the reasons that occur only). */
+  supersededReasons: Partial<Record<SupersededReason, number>>
   firstDevices: ManifestDevice[]
 }
 
@@ -263,6 +265,7 @@ export async function writeReviewFromJournal(outputDir: string, header: Manifest
   }
   const sums = Sha256SumsWriter.open(outputDir)
   const firstDevices: ManifestDevice[] = []
+  const supersededReasons: Partial<Record<SupersededReason, number>> = {}
   try {
     const pending = new Map<string, Waiting>()
     const arena = new Arena(() => pending.values())
@@ -301,6 +304,7 @@ export async function writeReviewFromJournal(outputDir: string, header: Manifest
         ...(reason === 'reissued-changed' && why?.changed ? { changed: why.changed } : {})
       }
       review.supersedeNow(entry, record.certificate.pem)
+      supersededReasons[reason] = (supersededReasons[reason] ?? 0) + 1
     }
 
     // Pass 2: emit active devices in the order they completed; everything else is superseded.
@@ -369,7 +373,7 @@ export async function writeReviewFromJournal(outputDir: string, header: Manifest
     // SHA256SUMS before the manifest: the manifest, written last, says the review is complete.
     const checksums = await sums.commit()
     const paths = await review.commit()
-    return { ...paths, checksums, devices, supersededCount, firstDevices }
+    return { ...paths, checksums, devices, supersededCount, supersededReasons, firstDevices }
   } catch (error) {
     await sums.abandon()
     await review.abandon()

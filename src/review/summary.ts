@@ -2,7 +2,7 @@
 // core.summary does no escaping of its own: every value goes through escapeHtml, which also
 // escapes control and format characters.
 import { escapeText } from '../util/log-text.js'
-import type { ManifestDevice, ManifestHeader, MergedShard } from './types.js'
+import type { ManifestDevice, ManifestHeader, MergedShard, SupersededReason } from './types.js'
 
 /** GitHub caps a step summary at 1 MiB; a few hundred rows stay far below and stay readable. */
 export const SUMMARY_MAX_ROWS = 200
@@ -11,18 +11,46 @@ export interface SummaryInput {
   header: ManifestHeader
   /** The first devices baked (at most SUMMARY_MAX_ROWS are shown). */
   devices: readonly ManifestDevice[]
+  /** Devices in the review manifest: baked now or kept from an earlier run. */
   total: number
-  skipped: number
+  /** Of `total`, complete from an earlier run and kept as they were. */
+  kept: number
+  /** Certificates no longer in use, to revoke: how many, why, and the file that holds them. */
+  superseded: { count: number; byReason: Partial<Record<SupersededReason, number>>; path: string }
+  /** Paths as shown: relative to the workspace (main.ts makes them so). */
   manifestPath: string
   certificatesPath: string
+  outputDir: string
+  /** The base image as shown (never the runner's absolute path), for image and partition outputs. */
+  imagePath?: string
+  /** The server CA installed on every device (root.crt): each certificate's subject and SHA-256. */
+  serverCa?: { from: string; certificates: ReadonlyArray<{ subject: string; sha256: string }> }
+  /** The gateway URL installed on every device (gateway.url). */
+  gatewayUrl?: string
   /** fleet-ca-cert as the user gave it when it was a path (shown in the verify command), else a placeholder. */
   fleetCaCertPath?: string
 }
 
-/** The command that re-checks a bake's outputs against its manifest, for the summary and the log. */
+/** What each reason for a superseded certificate means, for the summary's table. */
+export const SUPERSEDED_REASONS: Readonly<Record<SupersededReason, string>> = {
+  'never-written': 'issued, but a run stopped before its output was complete',
+  'output-redone': 'its output was found missing or changed on resume and was made again',
+  overwritten: 'replaced by a run with overwrite: true',
+  'not-in-manifest': 'its device is no longer in the device manifest (or this shard); its output was removed',
+  'reissued-changed': 'issued anew because something that shaped the certificate or files changed'
+}
+
+/** An argument as a POSIX shell reads it back: as it is when that is safe, else in single quotes. */
+export function shellQuote(text: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`
+}
+
+/**
+ * The command that re-checks a bake's outputs against its manifest, for the summary and the log.
+ * `--no-install`: until credbake is on the npm registry, a bare npx would fetch whatever holds the name.
+ */
 export function verifyCommandLine(manifestPath: string, fleetCaCertPath?: string): string {
-  const quote = (text: string): string => (/^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`)
-  return `npx credbake verify --manifest ${quote(manifestPath)} --fleet-ca-cert ${fleetCaCertPath ? quote(fleetCaCertPath) : 'FLEET_CA.pem'}`
+  return `npx --no-install credbake verify --manifest ${shellQuote(manifestPath)} --fleet-ca-cert ${fleetCaCertPath ? shellQuote(fleetCaCertPath) : 'FLEET_CA.pem'}`
 }
 
 /**
@@ -43,6 +71,7 @@ export function renderSummary(input: SummaryInput): string {
       : header.profile.lifetime.kind === 'never'
         ? 'never expires (99991231235959Z)'
         : `until ${header.profile.lifetime.notAfter}`
+  const bakedNow = input.total - input.kept
   const facts: Array<[string, string]> = [
     ['Fleet CA', `${ca.subject}${ca.intermediate ? ' (intermediate)' : ''}`],
     ['Fleet CA SHA-256', ca.sha256],
@@ -52,10 +81,12 @@ export function renderSummary(input: SummaryInput): string {
     ['Subject', header.profile.subject],
     ['Lifetime', lifetime],
     ['Layout', `${header.layout.name} in ${header.layout.credentialsDir}`],
-    ['Output', header.output.format + (header.output.image ? ` from ${header.output.image.path}` : '')],
+    ['Output', `${header.output.format}${header.output.compress !== 'none' ? ` (${header.output.compress})` : ''} in ${input.outputDir}`],
+    ...baseImageFacts(input),
     ...ostreeFacts(header),
+    ...serverFacts(input),
     ['Shard', `${header.shard.index}/${header.shard.count}`],
-    ['Devices', `${input.total} baked${input.skipped ? `, ${input.skipped} already complete (resumed)` : ''}`]
+    ['Devices', `${input.total} in the review manifest: ${bakedNow} baked now${input.kept ? `, ${input.kept} kept from an earlier run` : ''}`]
   ]
   const rows = input.devices.slice(0, SUMMARY_MAX_ROWS)
   const parts = [
@@ -64,6 +95,7 @@ export function renderSummary(input: SummaryInput): string {
     ...facts.map(([key, value]) => `<tr><th align="left">${escapeHtml(key)}</th><td><code>${escapeHtml(value)}</code></td></tr>`),
     '</table>',
     ...warningList(header),
+    ...supersededSection(input.superseded),
     '<h3>Devices</h3>',
     '<table>',
     '<tr><th>Serial</th><th>Device ID</th><th>Certificate serial</th><th>Certificate SHA-256</th><th>Not after</th><th>Output</th></tr>',
@@ -80,15 +112,118 @@ export function renderSummary(input: SummaryInput): string {
   if (input.total > rows.length) {
     parts.push(`<p>${input.total - rows.length} more devices are not shown here; every one is in <code>${escapeHtml(input.manifestPath)}</code>.</p>`)
   }
-  parts.push(
-    `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(input.certificatesPath)}</code>.</p>`
-  )
+  parts.push(`<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration: <code>${escapeHtml(input.certificatesPath)}</code>.</p>`)
   parts.push(
     `<p>To check the outputs against the manifest before flashing (exit 0 when every device passes): <code>${escapeHtml(
       verifyCommandLine(input.manifestPath, input.fleetCaCertPath)
     )}</code></p>`
   )
   return `${parts.join('\n')}\n`
+}
+
+/** The base image the outputs were made from, with its SHA-256 and the partition written. */
+function baseImageFacts(input: SummaryInput): Array<[string, string]> {
+  const image = input.header.output.image
+  if (!image) return []
+  const facts: Array<[string, string]> = [['Base image', input.imagePath ?? image.path]]
+  if (image.sha256) facts.push(['Base image SHA-256', image.sha256])
+  if (image.partition) facts.push(['Partition', image.partition])
+  return facts
+}
+
+/** What every device trusts and connects to: the server CA (root.crt) and the gateway URL. */
+function serverFacts(input: SummaryInput): Array<[string, string]> {
+  const facts: Array<[string, string]> = []
+  const certificates = input.serverCa?.certificates ?? []
+  for (const [index, certificate] of certificates.entries()) {
+    const label = certificates.length > 1 ? `Server CA ${index + 1}` : 'Server CA'
+    facts.push([label, `${certificate.subject} (from ${input.serverCa?.from})`], [`${label} SHA-256`, certificate.sha256])
+  }
+  if (input.gatewayUrl !== undefined) facts.push(['Gateway URL', input.gatewayUrl])
+  return facts
+}
+
+/** Certificates to revoke: how many, in which file, and how many for each reason. */
+function supersededSection(superseded: SummaryInput['superseded']): string[] {
+  if (superseded.count === 0) return []
+  const reasons = (Object.entries(superseded.byReason) as Array<[SupersededReason, number]>).filter(([, count]) => count > 0)
+  return [
+    '<h3>Superseded certificates: revoke them</h3>',
+    `<p>${superseded.count} certificate${superseded.count === 1 ? ' was' : 's were'} issued earlier for these devices and ${
+      superseded.count === 1 ? 'is' : 'are'
+    } no longer in use. They are in <code>${escapeHtml(superseded.path)}</code> (and listed in the review manifest): revoke them on the server.</p>`,
+    '<table>',
+    '<tr><th>Reason</th><th>Certificates</th><th>Meaning</th></tr>',
+    ...reasons.map(
+      ([reason, count]) => `<tr><td><code>${escapeHtml(reason)}</code></td><td align="right">${count}</td><td>${escapeHtml(SUPERSEDED_REASONS[reason] ?? reason)}</td></tr>`
+    ),
+    '</table>'
+  ]
+}
+
+export interface FailureSummaryInput {
+  /** What stopped the step, as its error line says it. */
+  message: string
+  /** The kind of failure and its exit code, e.g. "bad input (exit code 2 in the CLI)". */
+  kind: string
+  /** The input the error is about; `where`: the file (and line) it points at, as shown. */
+  input?: string
+  where?: string
+  /** Stopped by a signal (a cancelled job): the message says what was done. */
+  cancelled?: boolean
+  /** The step merged shard manifests (input merge) instead of baking. */
+  merge?: boolean
+  /**
+   * How far the bake got: the devices in scope, those an earlier run had completed (kept), and
+   * those complete when it stopped (kept ones included). Absent when it stopped before planning.
+   */
+  progress?: { total: number; kept: number; done: number }
+  /** output-dir as shown; absent when the inputs never got that far. */
+  outputDir?: string
+  /** The step's resume input (true unless set to false). */
+  resume: boolean
+}
+
+/**
+ * The summary of a step that failed or was cancelled: what failed, how far the bake got, and what
+ * running it again will do. Nothing in it claims a review: none was written.
+ */
+export function renderFailureSummary(input: FailureSummaryInput): string {
+  const title = input.cancelled ? 'stopped' : 'failed'
+  const facts: Array<[string, string]> = [['Failure', input.kind]]
+  if (input.input) facts.push(['Input', input.input])
+  if (input.where) facts.push(['Where', input.where])
+  if (input.outputDir) facts.push(['Output dir', input.outputDir])
+  const parts = [
+    `<h2>credbake: ${input.merge ? 'merge' : 'bake'} ${title}</h2>`,
+    `<p><strong>${escapeHtml(input.message)}</strong></p>`,
+    '<table>',
+    ...facts.map(([key, value]) => `<tr><th align="left">${escapeHtml(key)}</th><td><code>${escapeHtml(value)}</code></td></tr>`),
+    '</table>',
+    '<h3>What a rerun does</h3>',
+    `<p>${escapeHtml(input.merge ? mergeRerun() : bakeRerun(input))}</p>`
+  ]
+  return `${parts.join('\n')}\n`
+}
+
+function mergeRerun(): string {
+  return 'Nothing was merged: a refused merge writes nothing, and a stopped one removes what it had placed. Fix the cause above and run the step again; it merges from the start.'
+}
+
+function bakeRerun(input: FailureSummaryInput): string {
+  const progress = input.progress
+  const noReview = 'No review manifest was written for this run: flash nothing from output-dir until a run completes and its outputs are verified.'
+  if (!progress) return `No device was issued in this run. Fix the cause above and run the step again. ${noReview}`
+  const bakedNow = Math.max(0, progress.done - progress.kept)
+  const remaining = Math.max(0, progress.total - progress.done)
+  const done =
+    `Of the ${progress.total} devices in scope, ${bakedNow} ${bakedNow === 1 ? 'was' : 'were'} baked in this run before it stopped` +
+    (progress.kept ? ` and ${progress.kept} ${progress.kept === 1 ? 'was' : 'were'} kept from an earlier run` : '') +
+    '; each is recorded in the journal in output-dir.'
+  const rerun = input.resume
+    ? `Run the step again with the same inputs: it resumes, keeps the ${progress.done} complete device${progress.done === 1 ? '' : 's'} as they are and bakes the remaining ${remaining}. A certificate issued for an output that was not finished is listed as superseded (never-written) in the next review, to revoke.`
+    : `This step ran with resume: false. Run it again with resume: true (the default) to keep the ${progress.done} complete device${progress.done === 1 ? '' : 's'} and bake the remaining ${remaining}; with resume: false it refuses the non-empty output-dir unless overwrite: true, which issues every device anew.`
+  return `${done} ${rerun} ${noReview}`
 }
 
 /** Where an OSTree bake put the files: the stateroot, the sysroot folder, the deployments. */
@@ -113,6 +248,7 @@ export interface MergeSummaryInput {
   superseded: number
   manifestPath: string
   certificatesPath: string
+  supersededPath: string
   outputDir: string
 }
 
@@ -139,7 +275,9 @@ export function renderMergeSummary(input: MergeSummaryInput): string {
     ),
     `<tr><th>Total</th><th align="right">${input.devices}</th><th align="right">${input.superseded}</th><th></th></tr>`,
     '</table>',
-    `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(input.certificatesPath)}</code>.</p>`,
+    `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration: <code>${escapeHtml(input.certificatesPath)}</code>.${
+      input.superseded ? ` ${input.superseded} superseded certificates, to revoke: <code>${escapeHtml(input.supersededPath)}</code>.` : ''
+    }</p>`,
     `<p>To check the outputs against the manifest before flashing: <code>${escapeHtml(verifyCommandLine(input.manifestPath))}</code></p>`
   ]
   return `${parts.join('\n')}\n`

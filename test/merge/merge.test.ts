@@ -297,6 +297,6 @@ describe('the action', () => {
     mkdirSync(bakeDir)
     const run = runAction({ manifest: deviceManifest, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, format: 'tar', 'output-dir': 'out' }, { cwd: bakeDir })
     expect(run.status, run.stdout + run.stderr).toBe(0)
-    expect(run.summary).toContain(`npx credbake verify --manifest out/credbake-manifest.json --fleet-ca-cert ${path.relative(bakeDir, ca.certPath)}`)
+    expect(run.summary).toContain(`npx --no-install credbake verify --manifest out/credbake-manifest.json --fleet-ca-cert ${path.relative(bakeDir, ca.certPath)}`)
   })
 })

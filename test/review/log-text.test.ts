@@ -94,7 +94,18 @@ describe('the job summary', () => {
   } as unknown as ManifestDevice
 
   it('no value can end the HTML block, open a tag or reorder the text', () => {
-    const html = renderSummary({ header, devices: [device], total: 1, skipped: 0, manifestPath: 'out/credbake-manifest.json', certificatesPath: 'out/certificates.pem' })
+    const html = renderSummary({
+      header,
+      devices: [device],
+      total: 1,
+      kept: 0,
+      superseded: { count: 1, byReason: { 'output-redone': 1 }, path: 'out/superseded.pem' },
+      manifestPath: 'out/credbake-manifest.json',
+      certificatesPath: 'out/certificates.pem',
+      outputDir: 'out',
+      serverCa: { from: 'server-ca', certificates: [{ subject: 'CN=OTA\n\n<b>x</b>', sha256: 'ef'.repeat(32) }] },
+      gatewayUrl: 'https://gw.example.com/\n\n<b>'
+    })
     // Parts are joined by single line breaks: a blank line would end the HTML block and let the
     // rest be read as Markdown.
     expect(html).not.toMatch(/\n\s*\n/)
@@ -102,5 +113,7 @@ describe('the job summary', () => {
     expect(html).not.toMatch(/[\u202e]/)
     expect(html).toContain('CN=Fleet\\n\\n![x](https://attacker.invalid/t.png)\\u202e')
     expect(html).toContain('base\\n\\n## heading.img')
+    expect(html).toContain('CN=OTA\\n\\n&#60;b&#62;x&#60;/b&#62;')
+    expect(html).toContain('https://gw.example.com/\\n\\n&#60;b&#62;')
   })
 })
