@@ -5,7 +5,8 @@ import path from 'node:path'
 import { buildSampleImage } from '../demo/sample-image.js'
 import { createThrowawayCa } from '../demo/throwaway-ca.js'
 import { EXIT_CODES, InputError } from '../errors.js'
-import { bake } from '../pipeline/bake.js'
+import { bake, type BakeResult } from '../pipeline/bake.js'
+import { shellQuote } from '../review/summary.js'
 import { parseSettings } from '../settings/parse.js'
 import { cliReporter, printResult } from './bake.js'
 import type { Console } from './console.js'
@@ -22,6 +23,8 @@ ext4 "rootfs"), then bakes one image per device. Everything goes to DIR (default
   DIR/devices.csv                      the sample manifest
   DIR/sample.img                       the sample base image
   DIR/out/                             the outputs and credbake-manifest.json
+At the end it prints the bake command it ran, to copy and run again, and the next steps: verify
+the outputs, look inside one with inspect --files, read the review manifest.
 Needs e2fsprogs, dosfstools, fdisk and mtools (apt-get install -y e2fsprogs dosfstools fdisk mtools).
 `
 
@@ -65,23 +68,74 @@ export async function demoCommand({ values }: ParsedFlags, out: Console): Promis
     await buildSampleImage(path.join(dir, 'sample.img'), dir)
   }
 
-  const settings = parseSettings(
-    {
-      manifest: 'devices.csv',
-      'fleet-ca-cert': 'fleet-ca.pem',
-      'fleet-ca-key': 'fleet-ca.key',
-      'server-ca': 'fleet-ca.pem',
-      'gateway-url': 'https://gateway.demo.invalid:8443',
-      subject: 'CN={device-id},OU={region},O=credbake demo',
-      format,
-      ...(usesImage ? { image: 'sample.img', partition: 'label=rootfs' } : {}),
-      'output-dir': 'out'
-    },
-    { baseDir: dir }
-  )
-  const result = await bake(settings, cliReporter(out))
+  // The bake's options, once: what it runs with, and what it prints for the user to run again.
+  const options: Record<string, string> = {
+    manifest: 'devices.csv',
+    'fleet-ca-cert': 'fleet-ca.pem',
+    'fleet-ca-key': 'fleet-ca.key',
+    'server-ca': 'fleet-ca.pem',
+    'gateway-url': 'https://gateway.demo.invalid:8443',
+    subject: 'CN={device-id},OU={region},O=credbake demo',
+    format,
+    ...(usesImage ? { image: 'sample.img', partition: 'label=rootfs' } : {}),
+    'output-dir': 'out'
+  }
+  const settings = parseSettings(options, { baseDir: dir })
+  const reporter = cliReporter(out)
+  const result = await bake(settings, reporter).finally(() => reporter.end())
   printResult(result, out)
-  const shown = path.relative(process.cwd(), result.manifestPath)
-  out.stdout(`\nDemo done. Open ${shown.startsWith('..') ? result.manifestPath : shown} to review what was baked.\n`)
+  out.stdout(nextSteps(dir, options, result))
   return EXIT_CODES.ok
+}
+
+/** Options that are paths (relative to the demo folder in `options`). */
+const PATH_OPTIONS = new Set(['manifest', 'fleet-ca-cert', 'fleet-ca-key', 'server-ca', 'image', 'output-dir'])
+
+/**
+ * How the user started credbake, to print commands they can run the same way: `npx --no-install
+ * credbake` when it runs from an installed package, else `node PATH/cli.js` (a clone: npm run demo).
+ */
+function selfCommand(): string {
+  const script = process.argv[1] ?? ''
+  if (script === '' || script.split(path.sep).includes('node_modules')) return 'npx --no-install credbake'
+  return `node ${shellQuote(shownPath(script))}`
+}
+
+/** A path as typed from the current folder. */
+function shownPath(file: string): string {
+  const relative = path.relative(process.cwd(), file)
+  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? file : relative
+}
+
+/** The bake command the demo ran, as one copyable line, and what to look at next. */
+function nextSteps(dir: string, options: Record<string, string>, result: BakeResult): string {
+  const self = selfCommand()
+  const at = (file: string): string => shellQuote(shownPath(path.resolve(dir, file)))
+  const flags = Object.entries(options).map(([name, value]) => `--${name} ${PATH_OPTIONS.has(name) ? at(value) : shellQuote(value)}`)
+  const first = result.firstDevices[0]
+  const output = first ? path.join(options['output-dir'] as string, first.output.path) : undefined
+  const look =
+    output === undefined
+      ? []
+      : options.format === 'tar'
+        ? [`  Look inside one device's overlay:    tar -tvzf ${at(output)}`]
+        : options.format === 'dir'
+          ? [`  Look inside one device's folder:     ls -lR ${at(output)}`]
+          : [
+              "  Look inside one device's output (files, modes, owners; nothing mounted):",
+              `    ${self} inspect --files${options.format === 'image' ? ` --partition ${options.partition}` : ''} ${at(output)}`
+            ]
+  return [
+    '',
+    'Demo done. The bake it ran (run it again to see a resume keep every device):',
+    `  ${self} bake ${flags.join(' ')}`,
+    '',
+    'Next steps:',
+    '  Check every output against the review manifest (exit 0 when all pass):',
+    `    ${self} verify --manifest ${at(path.join(options['output-dir'] as string, 'credbake-manifest.json'))} --fleet-ca-cert ${at(options['fleet-ca-cert'] as string)}`,
+    ...look,
+    `  Read the review manifest, what a reviewer signs off: ${at(path.join(options['output-dir'] as string, 'credbake-manifest.json'))}`,
+    `  (certificates.pem beside it holds each device's certificate; ${self} --help for every command)`,
+    ''
+  ].join('\n')
 }
