@@ -151,7 +151,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const run = `${startedAt.toISOString()}-${process.pid}`
     await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, format: JOURNAL_FORMAT, identity, basis, overwrite })
 
-    if (plan.kept) reporter.progress(plan.kept, devices.length)
+    // Starts the progress clock before the first device (a run whose devices all land in one batch still gets its rate).
+    reporter.progress(plan.kept, devices.length)
     await retireOrphans(settings.outputDir, orphans, journal, run, reporter)
 
     const bundle: BundleOptions = {
