@@ -1,5 +1,6 @@
 // `credbake demo --dir TMP` through the bundled CLI: a throwaway CA, a sample manifest, a sample
 // image, and per-device images whose rootfs holds the credentials, read back with debugfs.
+import { spawnSync } from 'node:child_process'
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -69,6 +70,30 @@ describe('credbake demo --dir DIR', () => {
         expect(run('sha256sum', ['-'], { input: debugfsCat(image, offset, file.path) }).split(' ')[0], file.path).toBe(file.sha256)
       }
     }
+  })
+
+  it('prints the bake it ran as a command line that runs as printed, and next steps that run too', () => {
+    const lines = result.stdout.split('\n')
+    const bakeLine = lines[lines.findIndex((line) => line.startsWith('Demo done. The bake it ran')) + 1]?.trim() ?? ''
+    expect(bakeLine).toMatch(
+      / bake --manifest demo\/devices\.csv --fleet-ca-cert demo\/fleet-ca\.pem --fleet-ca-key demo\/fleet-ca\.key .*--subject 'CN=\{device-id\},OU=\{region\},O=credbake demo' .*--output-dir demo\/out$/
+    )
+    const shell = (command: string) => spawnSync('sh', ['-c', command], { cwd: work, encoding: 'utf8' })
+    // Run again as printed: a resume that keeps every device.
+    const again = shell(bakeLine)
+    expect(again.status, again.stderr).toBe(0)
+    expect(again.stdout).toMatch(/^devices: +3 in the review manifest: 0 baked now, 3 kept from an earlier run$/m)
+    const verifyLine = lines.find((line) => / verify --manifest /.test(line))?.trim() ?? ''
+    expect(verifyLine).toMatch(/ verify --manifest demo\/out\/credbake-manifest\.json --fleet-ca-cert demo\/fleet-ca\.pem$/)
+    const verified = shell(verifyLine)
+    expect(verified.status, verified.stdout + verified.stderr).toBe(0)
+    expect(verified.stdout).toBe('verified 3 devices: 3 passed, 0 failed\n')
+    const inspectLine = lines.find((line) => / inspect --files /.test(line))?.trim() ?? ''
+    expect(inspectLine).toMatch(/ inspect --files --partition label=rootfs demo\/out\/images\/DEMO-0001\.img$/)
+    const inspected = shell(inspectLine)
+    expect(inspected.status, inspected.stderr).toBe(0)
+    expect(inspected.stdout).toMatch(/^ {2}-rw------- {2}0:0 +\d+ {2}pkey\.pem$/m)
+    expect(result.stdout).toMatch(/Read the review manifest, what a reviewer signs off: demo\/out\/credbake-manifest\.json/)
   })
 
   it('a second demo into the same folder starts afresh and exits 0 (partition format too)', () => {
