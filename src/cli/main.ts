@@ -17,10 +17,12 @@ import { VERIFY_FLAGS, VERIFY_HELP, verifyCommand } from './verify.js'
 export const EXIT_CODE_HELP = `Exit codes (the same for every command):
   0  success
   1  unexpected failure (a bug: please report it)
-  2  bad option, argument or device manifest; a file named on the command line is missing
-  3  the fleet CA cannot be used (not a CA, wrong key or passphrase, expired, lifetime too long)
+  2  bad option, argument or device manifest (an unknown flag, a value a flag does not take, a
+     missing input file such as --image or inspect IMAGE, a refused merge)
+  3  the fleet CA cannot be used (not a CA, wrong key or passphrase, expired, lifetime too long,
+     a signer that fails)
   4  image or tool problem (no partition table, partition not found, file system unsupported,
-     debugfs/mtools missing)
+     debugfs/mtools missing or failing)
   5  outputs cannot be written (output-dir not writable, disk or partition full, a damaged journal)
   6  another credbake run holds the output directory
   7  verify: an output or the review differs from its review manifest
