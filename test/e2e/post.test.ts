@@ -184,3 +184,24 @@ describe.each(NODES)('the post step under %s', (nodeName, node) => {
     }
   })
 })
+
+describe('the post step prints paths as the main step does', () => {
+  it('a folder name holding a line break and a workflow command cannot start one in the log', async () => {
+    const runner = job('hostile-names')
+    const out = path.join(runner.workspace, 'out\n::error::planted by a folder name')
+    mkdirSync(out)
+    const lock = path.join(out, 'credbake.lock')
+    // The lock names this test process, which still runs: the post step leaves it and says so, with the path.
+    writeFileSync(lock, `${JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() })}\n`)
+    const temp = path.join(runner.runnerTemp, 'not-credbake\n::warning::planted too')
+    mkdirSync(temp)
+    const env = { STATE_isPost: 'true', 'STATE_main-pid': String(process.pid), STATE_lock: lock, 'STATE_secret-temp': temp }
+    const post = await runner.step('post', {}, { node: NODES[0]![1], env }).done
+    expect(post.status, post.stdout + post.stderr).toBe(0)
+    expect(post.stdout).toContain('out\\n::error::planted by a folder name/credbake.lock: its owner')
+    expect(post.stdout).toContain('not-credbake\\n::warning::planted too')
+    // No line of the log starts a workflow command from the names.
+    expect(post.stdout).not.toMatch(/^\s*::(error|warning)::planted/m)
+    expect(existsSync(lock)).toBe(true)
+  })
+})
