@@ -27,8 +27,10 @@ DIR; the shard folders are left as they are.
 
 Refused (exit 2), before anything is written: files that are not credbake review manifests;
 shards of different device manifests (by SHA-256), fleet CAs, certificate profiles, layouts or
-output formats, or whose devices got another server CA or gateway URL; a shard given twice; a missing shard (each named as i/n); a serial in two
-shards; a missing output or certificate bundle beside a shard manifest. DIR must be new, empty or
+output formats, or whose devices got another server CA or gateway URL; a shard given twice; a
+missing shard (each named as i/n); a serial in two shards; a missing output or certificate bundle
+beside a shard manifest. The problems of the set as a whole come first, then the serials in two
+shards (one line per pair of shard manifests), then missing outputs. DIR must be new, empty or
 hold an earlier merge (which is replaced), complete or not: a merge that was killed or stopped is
 run again to the same result. One merge at a time per DIR (a second one exits 6).
 

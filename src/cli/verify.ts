@@ -30,8 +30,9 @@ docs/verify-checks.md lists every check and what verify cannot see.
   --concurrency N        worker threads (default 0: one per core)
 
 Prints one line per failing device as it is found, a line per problem of the review as a whole
-("review: ..."), then a summary; progress lines on stderr. Exit 0 when everything passes, 7 when
-any device or the review fails, 2 for a missing or malformed manifest.
+("review: ..."), then a summary. Progress goes to stderr as the bake's: in a log a line every 5 s,
+on a terminal one live line whose last state (count, rate, total time) stays. Exit 0 when
+everything passes, 7 when any device or the review fails, 2 for a missing or malformed manifest.
 `
 
 export async function verifyCommand(parsed: ParsedFlags, out: Console): Promise<number> {
