@@ -502,7 +502,8 @@ function shardFolderProblems(outputDir: string, shards: Shard[], display: (file:
 async function outputDirProblems(outputDir: string, display: (file: string) => string): Promise<string[]> {
   let names: string[]
   try {
-    names = (await readdir(outputDir)).filter((name) => name !== LOCK_FILE)
+    // The lock, and a draft of it a merge killed while taking the lock left behind.
+    names = (await readdir(outputDir)).filter((name) => name !== LOCK_FILE && !name.startsWith(`.${LOCK_FILE}${TEMP_MARKER}`))
   } catch (error) {
     return [`output-dir ${display(outputDir)} cannot be read: ${messageOf(error)}`]
   }
