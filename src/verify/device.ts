@@ -15,7 +15,7 @@ import { FORMAT_SPECS, type Compression, type Format } from '../settings/types.j
 import { sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { CertificateChecker } from './certificates.js'
-import { MAX_FILE_BYTES, MAX_KEY_BYTES, OutputUnreadable, readOutput, type FoundFile, type OutputRequest, type OutputView } from './outputs.js'
+import { MAX_FILE_BYTES, MAX_KEY_BYTES, linkedFolderProblem, OutputUnreadable, readOutput, type FoundFile, type OutputRequest, type OutputView } from './outputs.js'
 import { validateArrayElement } from './schema.js'
 import type { ManifestDevice, ManifestHeader, PreexistingFile } from '../review/types.js'
 import { locate, type EntryResult } from './types.js'
@@ -141,6 +141,9 @@ export class DeviceChecker {
     if (expected === undefined && !device.output.path.startsWith(`images/${device.serial}.`)) {
       return [`output path ${JSON.stringify(device.output.path)} is not one credbake gives serial ${device.serial}`]
     }
+    // A linked images/ (or overlays/, …) would lead the bmap's read, and the output's, elsewhere.
+    const linked = linkedFolderProblem(this.context.outputDir, device.output.path)
+    if (linked !== undefined) return [linked]
     if (device.output.bmap) problems.push(...(await this.bmapProblems(device.output.path, device.output.bmap)))
     const escapes = device.files.map(locate).find(leavesOutput)
     if (escapes !== undefined) return [...problems, `file path ${JSON.stringify(escapes)} leaves the device's output; verify reads only inside it`]

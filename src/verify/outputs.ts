@@ -127,6 +127,16 @@ const checkedParents = new Map<string, string | undefined>()
 
 /** The folders between output-dir and the output (overlays/, devices/, ...) must not be links. */
 function refuseLinkedParent(outputDir: string, relative: string): void {
+  const problem = linkedFolderProblem(outputDir, relative)
+  if (problem) throw new OutputUnreadable(problem)
+}
+
+/**
+ * Why a file at `relative` in output-dir would be reached through a symbolic link (a folder on the
+ * way, such as images/, is one), or undefined. A finding for the device, never followed: checked
+ * before anything of a device is read, its bmap included.
+ */
+export function linkedFolderProblem(outputDir: string, relative: string): string | undefined {
   const parts = relative.split('/').slice(0, -1)
   for (let depth = 1; depth <= parts.length; depth++) {
     const folder = path.join(outputDir, ...parts.slice(0, depth))
@@ -141,8 +151,9 @@ function refuseLinkedParent(outputDir: string, relative: string): void {
       problem = info?.isSymbolicLink() ? `${parts.slice(0, depth).join('/')}/ in output-dir is a symbolic link (to ${linkTarget(folder)}); verify does not follow links` : undefined
       checkedParents.set(folder, problem)
     }
-    if (problem) throw new OutputUnreadable(problem)
+    if (problem) return problem
   }
+  return undefined
 }
 
 function linkTarget(file: string): string {

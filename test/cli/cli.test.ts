@@ -4,7 +4,7 @@
 // merge expanding a quoted glob and leading its refusals with the cause, and the progress line a
 // terminal keeps at the end (through a pseudo-terminal made by util-linux `script`).
 import { spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -96,6 +96,28 @@ describe('flags take every value the action input takes', () => {
     expect(run('bare', ['--bmap'])).toEqual(withMaps)
     expect(run('false', ['--bmap', 'false'])).toEqual(without)
     expect(run('no', ['--no-bmap'])).toEqual(without)
+  })
+
+  it('verify reports an images/ folder that is a symbolic link as a finding, and reads nothing through it (not even the bmap)', async () => {
+    const dir = await scratchDir('credbake-cli-linked-')
+    const image = await buildBareExt4(dir, { size: 8 * MiB })
+    const small = path.join(dir, 'two.csv')
+    writeFileSync(small, 'serial\nLK-01\nLK-02\n')
+    const out = path.join(dir, 'out')
+    const baked = runCli(['bake', '--manifest', small, '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--image', image.path, '--output-dir', out, '--bmap'])
+    expect(baked.status, baked.stderr).toBe(0)
+    // images/ becomes a link to a copy whose bmaps are FIFOs: read through the link, they would say so (or hang).
+    renameSync(path.join(out, 'images'), path.join(out, 'images-real'))
+    symlinkSync('images-real', path.join(out, 'images'))
+    for (const serial of ['LK-01', 'LK-02']) {
+      rmSync(path.join(out, 'images-real', `${serial}.img.bmap`))
+      spawnSync('mkfifo', [path.join(out, 'images-real', `${serial}.img.bmap`)])
+    }
+    const verified = runCli(['verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', ca.certPath])
+    expect(verified.status, verified.stderr).toBe(7)
+    const lines = verified.stdout.split('\n').filter((line) => /^LK-0\d: /.test(line))
+    expect(lines).toEqual(['LK-01', 'LK-02'].map((serial) => `${serial}: images/ in output-dir is a symbolic link (to "images-real"); verify does not follow links`))
+    expect(verified.stderr).not.toMatch(/unexpected error|\n\s+at /)
   })
 
   it('a value a true/false flag cannot take is refused naming the flag', () => {
