@@ -1,16 +1,16 @@
 #!/usr/bin/env node
-import { open, chmod, lstat, mkdir, writeFile, link, rm, rename, readdir, readFile, mkdtemp, statfs, stat, readlink, access, copyFile, rmdir } from 'node:fs/promises';
+import { open, chmod, lstat, mkdir, writeFile, link, rm, rename, readdir, readFile, statfs, stat, readlink, access, mkdtemp, copyFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as crypto from 'node:crypto';
 import { verify, randomBytes, sign, createPublicKey, createPrivateKey, createHash, X509Certificate, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH } from 'node:crypto';
 import { spawn, spawnSync, execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, constants, openSync, fstatSync, closeSync, readSync, readlinkSync, mkdirSync, lstatSync, writeSync, unlinkSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, statSync, createReadStream, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, constants, openSync, fstatSync, closeSync, readSync, readlinkSync, mkdirSync, lstatSync, writeSync, unlinkSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, mkdtempSync, statSync, createReadStream, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import os, { availableParallelism } from 'node:os';
 import { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
-import { promisify, parseArgs } from 'node:util';
+import { promisify } from 'node:util';
 import require$$0 from 'process';
 import require$$0$1 from 'buffer';
 import zlib, { inflateRawSync, createGunzip, createGzip, gunzipSync } from 'node:zlib';
@@ -13142,9 +13142,9 @@ class FieldCursor {
         }
         if (this.literal(NULL))
             return 'null';
-        if (this.literal(TRUE$1))
+        if (this.literal(TRUE$2))
             return 'true';
-        if (this.literal(FALSE$1))
+        if (this.literal(FALSE$2))
             return 'false';
         let pos = open;
         while (pos < this.end && bytes[pos] >= 0x30 && bytes[pos] <= 0x39)
@@ -13304,8 +13304,8 @@ function reencoded(text) {
     return value === undefined ? undefined : JSON.stringify(value);
 }
 const NULL = Buffer.from('null');
-const TRUE$1 = Buffer.from('true');
-const FALSE$1 = Buffer.from('false');
+const TRUE$2 = Buffer.from('true');
+const FALSE$2 = Buffer.from('false');
 /** ASCII text as bytes, for FieldCursor.literal. */
 const bytesOf = (text) => Buffer.from(text, 'latin1');
 // The byte runs that open the fields the fast readers look for, in encodeRecord's key order:
@@ -26164,6 +26164,10 @@ class Sha256SumsWriter {
 // escapes control and format characters.
 /** GitHub caps a step summary at 1 MiB; a few hundred rows stay far below and stay readable. */
 const SUMMARY_MAX_ROWS = 200;
+/** An argument as a POSIX shell reads it back: as it is when that is safe, else in single quotes. */
+function shellQuote(text) {
+    return /^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
 
 // The review's second pass, read in place: the fields of issued and written records taken from
 // the journal line as JSON text (what JSON.stringify wrote), and the manifest's device entry
@@ -26189,8 +26193,8 @@ const MODE = bytesOf(',"mode":');
 const OWNER = bytesOf(',"owner":');
 const SECRET = bytesOf(',"secret":');
 const PARTITION_PATH = bytesOf(',"partitionPath":');
-const TRUE = bytesOf('true');
-const FALSE = bytesOf('false');
+const TRUE$1 = bytesOf('true');
+const FALSE$1 = bytesOf('false');
 const isString = (json) => json !== undefined && json.charCodeAt(0) === 0x22;
 const isStringOrNull = (json) => json !== undefined && (json === 'null' || json.charCodeAt(0) === 0x22);
 const isInteger = (json) => json !== undefined && json.charCodeAt(0) >= 0x30 && json.charCodeAt(0) <= 0x39;
@@ -26346,8 +26350,8 @@ function writtenText(line) {
                 c.literal(SECRET))) {
                 return undefined;
             }
-            const secret = c.literal(TRUE);
-            if (!secret && !c.literal(FALSE))
+            const secret = c.literal(TRUE$1);
+            if (!secret && !c.literal(FALSE$1))
                 return undefined;
             let partitionPath;
             if (c.literal(PARTITION_PATH) && !isString((partitionPath = c.token())))
@@ -26589,6 +26593,7 @@ async function writeReviewFromJournal(outputDir, header, scope) {
     }
     const sums = Sha256SumsWriter.open(outputDir);
     const firstDevices = [];
+    const supersededReasons = {};
     try {
         const pending = new Map();
         const arena = new Arena(() => pending.values());
@@ -26628,6 +26633,7 @@ async function writeReviewFromJournal(outputDir, header, scope) {
                 ...(reason === 'reissued-changed' && why?.changed ? { changed: why.changed } : {})
             };
             review.supersedeNow(entry, record.certificate.pem);
+            supersededReasons[reason] = (supersededReasons[reason] ?? 0) + 1;
         };
         // Pass 2: emit active devices in the order they completed; everything else is superseded.
         index = 0;
@@ -26698,7 +26704,7 @@ async function writeReviewFromJournal(outputDir, header, scope) {
         // SHA256SUMS before the manifest: the manifest, written last, says the review is complete.
         const checksums = await sums.commit();
         const paths = await review.commit();
-        return { ...paths, checksums, devices, supersededCount, firstDevices };
+        return { ...paths, checksums, devices, supersededCount, supersededReasons, firstDevices };
     }
     catch (error) {
         await sums.abandon();
@@ -26920,7 +26926,7 @@ function writeOne(root, file, made) {
 }
 
 const BLOCK$1 = 512;
-const MAGIC$1 = 'ustar\u0000';
+const MAGIC$2 = 'ustar\u0000';
 const VERSION = '00';
 /**
  * The archive of `files` (absolute device paths become relative entry names), with a directory
@@ -27037,7 +27043,7 @@ function ustarHeader(entry, name, prefix) {
     header.write(octal$3(entry.size, 11), 124, 'latin1');
     header.write(octal$3(entry.mtime, 11), 136, 'latin1');
     header[156] = entry.type === 'file' ? 0x30 : entry.type === 'directory' ? 0x35 : 0x78; // '0' '5' 'x'
-    header.write(MAGIC$1, 257, 'latin1');
+    header.write(MAGIC$2, 257, 'latin1');
     header.write(VERSION, 263, 'latin1');
     header.write('root', 265, 'latin1'); // uname: entries are owned by 0:0
     header.write('root', 297, 'latin1'); // gname
@@ -27516,8 +27522,10 @@ class SecretTemp {
     static async create(root) {
         await reclaimAbandoned(root);
         const me = ownIdentity();
-        const dir = await mkdtemp(path.join(root, `${PREFIX}${me.pid}-${me.processStart !== undefined ? `t${me.processStart}-` : ''}`));
-        await chmod(dir, 0o700);
+        // Made and registered for removal in one synchronous step: a signal handled between an awaited
+        // mkdtemp and the registration found nothing to release and left the folder behind.
+        const dir = mkdtempSync(path.join(root, `${PREFIX}${me.pid}-${me.processStart !== undefined ? `t${me.processStart}-` : ''}`));
+        chmodSync(dir, 0o700);
         return new SecretTemp(dir);
     }
     /** Write `content` to a 0600 file in the folder and return its path. */
@@ -28039,13 +28047,18 @@ async function allocatedBytes(target) {
         total += await allocatedBytes(path.join(target, entry));
     return total;
 }
-/** Refuses (OutputError, exit 5) when the estimate does not fit; returns both numbers otherwise. */
+/**
+ * Refuses (OutputError, exit 5) when the estimate does not fit; returns both numbers otherwise.
+ * Nothing to write (a resumed run that keeps every device): nothing is needed, and nothing said.
+ */
 async function checkDiskSpace(check) {
     const { freeBytes, blockSize } = await freeSpace(check.outputDir);
+    if (check.devices === 0)
+        return { neededBytes: 0, freeBytes };
     const block = Math.max(blockSize, 512);
     const perOutput = Math.ceil(check.bytesPerDevice / block) * block;
     const estimate = check.devices * (perOutput + JOURNAL_AND_REVIEW_BYTES_PER_DEVICE) + (check.transientBytes ?? 0);
-    const neededBytes = check.devices === 0 ? 0 : Math.ceil(estimate * (1 + MARGIN_SHARE)) + MARGIN_BYTES;
+    const neededBytes = Math.ceil(estimate * (1 + MARGIN_SHARE)) + MARGIN_BYTES;
     if (neededBytes > freeBytes) {
         throw new OutputError(`Not enough free space for ${check.devices} device${check.devices === 1 ? '' : 's'} in output-dir ${check.outputDir}: ` +
             `about ${formatBytes(neededBytes)} needed (${formatBytes(perOutput)} per output` +
@@ -28053,7 +28066,7 @@ async function checkDiskSpace(check) {
             `${formatBytes(freeBytes)} free on its file system. Free some space, choose an output-dir on a larger disk, ` +
             'or bake in shards (shard input).', { file: check.outputDir });
     }
-    check.reporter?.info(`Disk: about ${formatBytes(neededBytes)} needed for ${check.devices} outputs, ${formatBytes(freeBytes)} free in ${check.outputDir}`);
+    check.reporter?.info(`Disk: about ${formatBytes(neededBytes)} needed for ${check.devices} output${check.devices === 1 ? '' : 's'}, ${formatBytes(freeBytes)} free in ${check.outputDir}`);
     return { neededBytes, freeBytes };
 }
 /**
@@ -28324,6 +28337,7 @@ async function bake(settings, reporter) {
         cancellation.throwIfRequested();
         tally.kept = plan.kept;
         tally.done = plan.kept;
+        reporter.planned?.({ total: devices.length, kept: plan.kept });
         // Refused for lack of space before anything in output-dir changed.
         if (settings.diskPreflight)
             await checkDiskSpace({
@@ -28341,8 +28355,8 @@ async function bake(settings, reporter) {
         const journal = cleanup.add('the journal', await Journal.open(settings.outputDir), (held) => held.close());
         const run = `${startedAt.toISOString()}-${process.pid}`;
         await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION$1, format: JOURNAL_FORMAT, identity, basis, overwrite });
-        if (plan.kept)
-            reporter.progress(plan.kept, devices.length);
+        // Starts the progress clock before the first device (a run whose devices all land in one batch still gets its rate).
+        reporter.progress(plan.kept, devices.length);
         await retireOrphans(settings.outputDir, orphans, journal, run, reporter);
         const bundle = {
             layout: settings.layout,
@@ -28411,6 +28425,7 @@ async function bake(settings, reporter) {
             devices: review.devices,
             skipped: plan.kept,
             superseded: review.supersededCount,
+            supersededReasons: review.supersededReasons,
             fleetCaSha256: ca.sha256,
             header,
             firstDevices: review.firstDevices
@@ -28874,8 +28889,10 @@ const LIVE_DELAY_MS = 1000;
 /**
  * Progress for long runs: count, rate over the recent window and ETA. Lines every `intervalMs`
  * (5 s) in CI logs, nothing for a run shorter than that; on a terminal a live line, refreshed
- * every 250 ms after the first second. The clock starts at the first call (a resumed run's first
- * call counts the devices kept), so the rate is this run's.
+ * every 250 ms after the first second. At the end, a line with the count, the average rate and
+ * the total time: in logs when lines were printed, on a terminal whenever this run did anything
+ * (the live line turns into it, and it stays). The clock starts at the first call (a resumed
+ * run's first call counts the devices kept), so the rate is this run's.
  */
 function throttledProgress(write, options = {}) {
     const now = options.now ?? Date.now;
@@ -28912,11 +28929,16 @@ function throttledProgress(write, options = {}) {
             return;
         }
         if (done >= total) {
-            if (live)
-                clear();
-            else if (shown)
-                show(`${describeCount(verb, done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`);
+            const final = `${describeCount(verb, done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`;
+            if (live && done > startDone) {
+                write(`\r${final}${' '.repeat(Math.max(0, width - final.length))}\n`);
+                width = 0;
+            }
+            else if (!live && shown)
+                show(final);
             shown = false;
+            // Further calls (a review's own count) draw nothing more.
+            startDone = done;
             return;
         }
         if (at - lastShown < (shown ? intervalMs : firstAfterMs))
@@ -29780,53 +29802,33 @@ function parseCount(input, value) {
     return count;
 }
 
-// Flags share the action's input names; each may also come from the environment as
-// CREDBAKE_<NAME> (keeps keys and passphrases out of the process list and shell history).
-/** Parse `--name value` flags for the given option names, plus `--name`/`--no-name` booleans. */
-function parseFlags(args, names, positionals = 0) {
-    const options = {};
-    for (const name of names.strings)
-        options[name] = { type: 'string' };
-    for (const name of names.booleans) {
-        options[name] = { type: 'boolean' };
-        options[`no-${name}`] = { type: 'boolean' };
-    }
-    const parsed = parseArgs({ args, options, allowPositionals: positionals > 0, strict: true });
-    if (parsed.positionals.length > positionals) {
-        throw new InputError(`unexpected argument "${parsed.positionals[positionals]}"`);
-    }
-    const values = {};
-    for (const name of names.strings) {
-        const value = parsed.values[name];
-        values[name] = typeof value === 'string' ? value : fromEnv(name);
-    }
-    for (const name of names.booleans) {
-        if (parsed.values[name] === true)
-            values[name] = 'true';
-        else if (parsed.values[`no-${name}`] === true)
-            values[name] = 'false';
-        else
-            values[name] = fromEnv(name);
-    }
-    return { values, positionals: parsed.positionals };
-}
-function fromEnv(name) {
-    return process.env[`CREDBAKE_${name.toUpperCase().replace(/-/g, '_')}`];
-}
-
+/** The action inputs a bake takes: all but `merge`, which is the command `credbake merge` here. */
+const BAKE_INPUTS = INPUTS.filter((input) => input.name !== 'merge');
+const BAKE_FLAGS = {
+    command: 'bake',
+    strings: BAKE_INPUTS.filter((input) => !input.boolean).map((input) => input.name),
+    booleans: BAKE_INPUTS.filter((input) => input.boolean).map((input) => input.name),
+    notHere: { merge: 'shard manifests are merged by their own command: credbake merge --output-dir DIR MANIFEST... (globs are expanded).' }
+};
 const BAKE_HELP = `Usage: credbake bake --manifest FILE --fleet-ca-cert PEM|FILE --fleet-ca-key PEM|FILE [options]
 
 Issue a certificate for every device of the manifest, signed by the fleet CA, and write each
 device's credential bundle (as an image, a partition, a .tar.gz overlay or a folder), then the
 review manifest credbake-manifest.json and certificates.pem into --output-dir.
 
-Every option can also be set in the environment: --fleet-ca-key-passphrase as
-CREDBAKE_FLEET_CA_KEY_PASSPHRASE, and so on (upper case, - as _). Prefer that for secrets.
+The options are the action's inputs, under the same names and taking the same values
+(\`resume: false\` is --resume=false, --resume false or --no-resume). Every option can also be
+set in the environment: --fleet-ca-key-passphrase as CREDBAKE_FLEET_CA_KEY_PASSPHRASE, and so
+on (upper case, - as _). Prefer that for secrets. To combine the shard manifests of a job
+matrix, use credbake merge.
 
 Options:
-${INPUTS.map((input) => formatOption(input.name, input.description, input.default, input.requiredToBake, input.boolean)).join('')}`;
+${BAKE_INPUTS.map((input) => formatOption(input.name, input.description, input.default, input.requiredToBake, input.boolean)).join('')}
+  -h, --help       this text
+  -v, --version    credbake's version
+`;
 function formatOption(name, description, fallback, required, boolean) {
-    const flag = boolean ? `--${name} / --no-${name}` : `--${name} VALUE`;
+    const flag = boolean ? `--${name}[=true|false] / --no-${name}` : `--${name} VALUE`;
     const note = required ? ' (required)' : fallback !== undefined ? ` (default: ${fallback})` : '';
     return `  ${flag}\n${wrap(`${description}${note}`, 6, 96)}\n`;
 }
@@ -29845,11 +29847,7 @@ function wrap(text, indent, width) {
         lines.push(line);
     return lines.map((l) => `${' '.repeat(indent)}${l}`).join('\n');
 }
-async function bakeCommand(args, out) {
-    const { values } = parseFlags(args, {
-        strings: INPUTS.filter((input) => !input.boolean).map((input) => input.name),
-        booleans: INPUTS.filter((input) => input.boolean).map((input) => input.name)
-    });
+async function bakeCommand({ values }, out) {
     const settings = parseSettings(values, { baseDir: process.cwd() });
     const reporter = cliReporter(out);
     const result = await bake(settings, reporter).finally(() => reporter.end());
@@ -29873,8 +29871,10 @@ function cliReporter(out) {
     };
 }
 function printResult(result, out) {
+    const baked = result.devices - result.skipped;
     out.stdout([
-        `devices:          ${result.devices}${result.skipped ? ` (${result.skipped} already complete)` : ''}`,
+        `devices:          ${result.devices} in the review manifest: ${baked} baked now${result.skipped ? `, ${result.skipped} kept from an earlier run` : ''}`,
+        ...(result.superseded ? [`superseded:       ${result.superseded} certificates to revoke, in ${result.supersededPath}`] : []),
         `manifest:         ${result.manifestPath}`,
         `certificates:     ${result.certificatesPath}`,
         `output-dir:       ${result.outputDir}`,
@@ -29882,6 +29882,18 @@ function printResult(result, out) {
         ''
     ].join('\n'));
 }
+
+/**
+ * The process's stdout and stderr. Everything printed passes through neutraliseOutput: messages
+ * carry labels, partition names, manifest values, file names and tool output, and a line of them
+ * must never start a workflow command when the CLI runs in a CI step (src/util/log-text.ts).
+ */
+const processConsole = {
+    stdout: (text) => process.stdout.write(neutraliseOutput(text)),
+    stderr: (text) => process.stderr.write(neutraliseOutput(text)),
+    stderrIsTTY: process.stderr.isTTY === true,
+    stderrLive: (text) => process.stderr.write(text)
+};
 
 // The demo's sample firmware image: a 64 MiB GPT disk with a FAT "boot" partition and an ext4
 // "rootfs" holding an aktualizr DeviceCred configuration, built with the standard tools (sfdisk,
@@ -29983,6 +29995,7 @@ function createThrowawayCa(now = new Date(), days = 3650) {
 
 // `credbake demo`: a throwaway fleet CA, a sample manifest and a sample image, then a real bake
 // into per-device images. Everything lands in one folder; nothing here is fit for production.
+const DEMO_FLAGS = { command: 'demo', strings: ['dir', 'devices', 'format'] };
 const DEMO_HELP = `Usage: credbake demo [--dir DIR] [--devices N] [--format image|partition|tar|dir]
 
 Runs the whole job on made-up data: creates a throwaway fleet CA (NOT FOR PRODUCTION), a sample
@@ -29992,6 +30005,8 @@ ext4 "rootfs"), then bakes one image per device. Everything goes to DIR (default
   DIR/devices.csv                      the sample manifest
   DIR/sample.img                       the sample base image
   DIR/out/                             the outputs and credbake-manifest.json
+At the end it prints the bake command it ran, to copy and run again, and the next steps: verify
+the outputs, look inside one with inspect --files, read the review manifest.
 Needs e2fsprogs, dosfstools, fdisk and mtools (apt-get install -y e2fsprogs dosfstools fdisk mtools).
 `;
 /** Marks a folder as the demo's own, so that a later demo may clear it and nothing else. */
@@ -30007,8 +30022,7 @@ async function prepareDemoDir(dir) {
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, DEMO_MARKER), 'Made by credbake demo: throwaway data, removed by the next demo run.\n');
 }
-async function demoCommand(args, out) {
-    const { values } = parseFlags(args, { strings: ['dir', 'devices', 'format'], booleans: [] });
+async function demoCommand({ values }, out) {
     const dir = path.resolve(values.dir ?? 'credbake-demo');
     const count = Number(values.devices ?? '4');
     if (!Number.isInteger(count) || count < 1 || count > 10_000) {
@@ -30031,7 +30045,8 @@ async function demoCommand(args, out) {
         out.stderr('building the sample image (64 MiB GPT: FAT boot + ext4 rootfs)…\n');
         await buildSampleImage(path.join(dir, 'sample.img'), dir);
     }
-    const settings = parseSettings({
+    // The bake's options, once: what it runs with, and what it prints for the user to run again.
+    const options = {
         manifest: 'devices.csv',
         'fleet-ca-cert': 'fleet-ca.pem',
         'fleet-ca-key': 'fleet-ca.key',
@@ -30041,12 +30056,247 @@ async function demoCommand(args, out) {
         format,
         ...(usesImage ? { image: 'sample.img', partition: 'label=rootfs' } : {}),
         'output-dir': 'out'
-    }, { baseDir: dir });
-    const result = await bake(settings, cliReporter(out));
+    };
+    const settings = parseSettings(options, { baseDir: dir });
+    const reporter = cliReporter(out);
+    const result = await bake(settings, reporter).finally(() => reporter.end());
     printResult(result, out);
-    const shown = path.relative(process.cwd(), result.manifestPath);
-    out.stdout(`\nDemo done. Open ${shown.startsWith('..') ? result.manifestPath : shown} to review what was baked.\n`);
+    out.stdout(nextSteps(dir, options, result));
     return EXIT_CODES.ok;
+}
+/** Options that are paths (relative to the demo folder in `options`). */
+const PATH_OPTIONS = new Set(['manifest', 'fleet-ca-cert', 'fleet-ca-key', 'server-ca', 'image', 'output-dir']);
+/**
+ * How the user started credbake, to print commands they can run the same way: `npx --no-install
+ * credbake` when it runs from an installed package, else `node PATH/cli.js` (a clone: npm run demo).
+ */
+function selfCommand() {
+    const script = process.argv[1] ?? '';
+    if (script === '' || script.split(path.sep).includes('node_modules'))
+        return 'npx --no-install credbake';
+    return `node ${shellQuote(shownPath(script))}`;
+}
+/** A path as typed from the current folder. */
+function shownPath(file) {
+    const relative = path.relative(process.cwd(), file);
+    return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
+/** The bake command the demo ran, as one copyable line, and what to look at next. */
+function nextSteps(dir, options, result) {
+    const self = selfCommand();
+    const at = (file) => shellQuote(shownPath(path.resolve(dir, file)));
+    const flags = Object.entries(options).map(([name, value]) => `--${name} ${PATH_OPTIONS.has(name) ? at(value) : shellQuote(value)}`);
+    const first = result.firstDevices[0];
+    const output = first ? path.join(options['output-dir'], first.output.path) : undefined;
+    const look = output === undefined
+        ? []
+        : options.format === 'tar'
+            ? [`  Look inside one device's overlay:    tar -tvzf ${at(output)}`]
+            : options.format === 'dir'
+                ? [`  Look inside one device's folder:     ls -lR ${at(output)}`]
+                : [
+                    "  Look inside one device's output (files, modes, owners; nothing mounted):",
+                    `    ${self} inspect --files${options.format === 'image' ? ` --partition ${options.partition}` : ''} ${at(output)}`
+                ];
+    return [
+        '',
+        'Demo done. The bake it ran (run it again to see a resume keep every device):',
+        `  ${self} bake ${flags.join(' ')}`,
+        '',
+        'Next steps:',
+        '  Check every output against the review manifest (exit 0 when all pass):',
+        `    ${self} verify --manifest ${at(path.join(options['output-dir'], 'credbake-manifest.json'))} --fleet-ca-cert ${at(options['fleet-ca-cert'])}`,
+        ...look,
+        `  Read the review manifest, what a reviewer signs off: ${at(path.join(options['output-dir'], 'credbake-manifest.json'))}`,
+        `  (certificates.pem beside it holds each device's certificate; ${self} --help for every command)`,
+        ''
+    ].join('\n');
+}
+
+// Command-line flags. They share the action's input names, and every value an input takes works
+// as the flag's value: `--resume=false`, `--resume false`, `--no-resume` and a bare `--bmap` all
+// mean what `resume: false` and `bmap: true` mean. Each flag may also come from the environment as
+// CREDBAKE_<NAME> (keeps keys and passphrases out of the process list and shell history).
+//
+// Hand-written rather than node:util parseArgs: parseArgs cannot take `--bmap true`, and its
+// errors are its own text ("Option '--resume' does not take an argument"). Every mistake here is
+// an InputError (exit 2) that names the flag and, for an unknown one, the closest known flag.
+/** The spellings of true and false an action input takes (YAML 1.2 core, as @actions/core's getBooleanInput). */
+const TRUE = ['true', 'True', 'TRUE'];
+const FALSE = ['false', 'False', 'FALSE'];
+const isBooleanText = (text) => TRUE.includes(text) || FALSE.includes(text);
+/** An argument that is meant as a flag, not a value: `--name`, `--name=…`, `-x`. (`-----BEGIN …` is a value.) */
+function looksLikeFlag(arg) {
+    return /^--[A-Za-z][A-Za-z0-9_-]*(=|$)/.test(arg) || /^-[A-Za-z]$/.test(arg);
+}
+function parseFlags(args, spec, options = {}) {
+    const strings = new Set(spec.strings);
+    const booleans = new Set(spec.booleans ?? []);
+    const optional = new Set(spec.optionalValues ?? []);
+    const given = {};
+    const positionals = [];
+    let help = false;
+    let version = false;
+    // The first mistake is reported once every argument is read: `--help` anywhere still wins.
+    let mistake;
+    const refuse = (message, flag) => {
+        mistake ??= new InputError(message, { input: flag });
+    };
+    // The boolean flag just before an argument, for the hint when that argument is not taken.
+    let afterBoolean;
+    for (let i = 0; i < args.length; i++) {
+        const arg = args[i];
+        const previousBoolean = afterBoolean;
+        afterBoolean = undefined;
+        if (arg === '--') {
+            positionals.push(...args.slice(i + 1));
+            break;
+        }
+        if (arg === '--help' || arg === '-h') {
+            help = true;
+            continue;
+        }
+        if (arg === '--version' || arg === '-v' || arg === '-V') {
+            version = true;
+            continue;
+        }
+        if (!arg.startsWith('-') || arg === '-' || !looksLikeFlag(arg.split('=')[0])) {
+            if (positionals.length >= (spec.positionals?.max ?? 0))
+                refuse(unexpectedArgument(spec, arg, previousBoolean), previousBoolean ?? arg);
+            positionals.push(arg);
+            continue;
+        }
+        if (!arg.startsWith('--')) {
+            refuse(unknownFlag(spec, arg, options), arg.replace(/^-+/, ''));
+            continue;
+        }
+        const equals = arg.indexOf('=');
+        const name = arg.slice(2, equals < 0 ? undefined : equals);
+        const inline = equals < 0 ? undefined : arg.slice(equals + 1);
+        if (strings.has(name)) {
+            if (inline !== undefined)
+                given[name] = inline;
+            else if (i + 1 < args.length && !looksLikeFlag(args[i + 1]))
+                given[name] = args[++i];
+            else
+                refuse(`--${name} needs a value: --${name} VALUE (or --${name}=VALUE for a value that starts with "-"). See credbake ${spec.command} --help.`, name);
+        }
+        else if (optional.has(name)) {
+            given[name] = inline ?? '';
+        }
+        else if (booleans.has(name)) {
+            if (inline === undefined) {
+                // `--bmap true` as well as a bare `--bmap`: the next argument is taken only when it is a boolean.
+                const next = args[i + 1];
+                if (next !== undefined && isBooleanText(next)) {
+                    given[name] = booleanValue(next);
+                    i++;
+                }
+                else {
+                    given[name] = 'true';
+                    afterBoolean = name;
+                }
+            }
+            else if (isBooleanText(inline))
+                given[name] = booleanValue(inline);
+            else
+                refuse(`--${name} takes true or false (or --${name} / --no-${name}); got ${JSON.stringify(inline)}.`, name);
+        }
+        else if (name.startsWith('no-') && booleans.has(name.slice(3))) {
+            if (inline !== undefined)
+                refuse(`--${name} takes no value; write --${name.slice(3)}=${inline} or --${name} alone.`, name.slice(3));
+            else
+                given[name.slice(3)] = 'false';
+        }
+        else {
+            refuse(unknownFlag(spec, `--${name}`, options), name);
+        }
+    }
+    if (help || version)
+        return { values: {}, positionals: [], help, version };
+    if (mistake)
+        throw mistake;
+    const values = {};
+    for (const name of [...strings, ...booleans, ...optional])
+        values[name] = given[name] ?? fromEnv(name);
+    return { values, positionals, help, version };
+}
+function booleanValue(text) {
+    return TRUE.includes(text) ? 'true' : 'false';
+}
+function fromEnv(name) {
+    return process.env[`CREDBAKE_${name.toUpperCase().replace(/-/g, '_')}`];
+}
+function unexpectedArgument(spec, arg, previousBoolean) {
+    const shown = JSON.stringify(arg.length > 60 ? `${arg.slice(0, 57)}...` : arg);
+    const takes = spec.positionals ? `takes at most ${spec.positionals.max} ${spec.positionals.name}` : 'takes no arguments besides its options';
+    const hint = previousBoolean
+        ? ` --${previousBoolean} takes true or false (--${previousBoolean}=VALUE, --${previousBoolean} true, --no-${previousBoolean}); it does not take ${shown}.`
+        : ` See credbake ${spec.command} --help.`;
+    return `unexpected argument ${shown}: credbake ${spec.command} ${takes}.${hint}`;
+}
+function unknownFlag(spec, flag, options) {
+    const name = flag.replace(/^-+/, '');
+    const why = spec.notHere?.[name];
+    if (why)
+        return `credbake ${spec.command} takes no --${name}: ${why}`;
+    const known = [...spec.strings, ...(spec.optionalValues ?? []), ...(spec.booleans ?? []), ...(spec.booleans ?? []).map((b) => `no-${b}`)];
+    const closest = suggest(name.replace(/_/g, '-'), known);
+    const elsewhere = options.elsewhere?.(name) ?? [];
+    const hint = closest.length > 0
+        ? ` Did you mean ${listed(closest.map((c) => `--${c}`))}?`
+        : elsewhere.length > 0
+            ? ` --${name} is an option of credbake ${elsewhere.join(' and credbake ')}.`
+            : '';
+    return `unknown option ${flag.length > 60 ? `${flag.slice(0, 57)}...` : flag}.${hint} See credbake ${spec.command} --help.`;
+}
+/** "a", "a or b", "a, b or c". */
+function listed(items) {
+    return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+/**
+ * The known names closest to a mistyped one: those it is a prefix of (`--fleet-ca` →
+ * `--fleet-ca-cert`, `--fleet-ca-key`, …, three at most), else those within an edit distance that
+ * grows with its length (one edit up to 4 characters, two up to 9, three beyond).
+ */
+function suggest(name, known) {
+    const lower = name.toLowerCase();
+    if (lower.length >= 3) {
+        const prefixed = known.filter((k) => k.startsWith(lower) && k !== lower);
+        if (prefixed.length > 0 && prefixed.length <= 3)
+            return prefixed;
+    }
+    const limit = lower.length <= 4 ? 1 : lower.length <= 9 ? 2 : 3;
+    let best = Number.POSITIVE_INFINITY;
+    let found = [];
+    for (const candidate of known) {
+        const distance = editDistance(lower, candidate);
+        if (distance > limit || distance > best)
+            continue;
+        if (distance < best)
+            found = [];
+        best = distance;
+        found.push(candidate);
+    }
+    return found.slice(0, 3);
+}
+/** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
+function editDistance(a, b) {
+    const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++)
+        rows[0][j] = j;
+    for (let i = 1; i <= a.length; i++) {
+        const row = rows[i];
+        const above = rows[i - 1];
+        for (let j = 1; j <= b.length; j++) {
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            let value = Math.min(above[j] + 1, row[j - 1] + 1, above[j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+                value = Math.min(value, rows[i - 2][j - 2] + 1);
+            row[j] = value;
+        }
+    }
+    return rows[a.length][b.length];
 }
 
 // Per-device copies of the base image. A reflink (copy-on-write clone) where the file system
@@ -30393,7 +30643,7 @@ function toolImage(image) {
 // Compressed base images (.gz, .xz, .zst) are decompressed once into a sparse temp file; outputs
 // can be compressed the same three ways. gzip is Node's zlib; xz and zstd are the command-line
 // tools, streamed (no whole-image buffers).
-const MAGIC = [
+const MAGIC$1 = [
     { kind: 'gz', bytes: [0x1f, 0x8b] },
     { kind: 'xz', bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
     { kind: 'zst', bytes: [0x28, 0xb5, 0x2f, 0xfd] }
@@ -30414,7 +30664,7 @@ async function detectCompression(file) {
     }
     try {
         const head = await readAt(handle, 0, 8);
-        for (const { kind, bytes } of MAGIC)
+        for (const { kind, bytes } of MAGIC$1)
             if (bytes.every((b, i) => head[i] === b))
                 return kind;
         return 'none';
@@ -32040,12 +32290,19 @@ decompressed to a temporary file first.
                 name. On an OSTree sysroot a DIR under /var is read below the stateroot's var
                 (--ostree-os when there are several). Nothing is mounted or changed.
 `;
-async function inspectCommand(args, out) {
-    // `--files` takes an optional value: bare, it means the default folder.
-    const parsed = parseFlags(args.map((arg) => (arg === '--files' ? '--files=' : arg)), { strings: ['files', 'partition', 'ostree-os'], booleans: ['json'] }, 1);
+const INSPECT_FLAGS = {
+    command: 'inspect',
+    strings: ['partition', 'ostree-os'],
+    booleans: ['json'],
+    // `--files` alone means the default folder; another one is given as --files=DIR.
+    optionalValues: ['files'],
+    positionals: { max: 1, name: 'IMAGE' }
+};
+async function inspectCommand(parsed, out) {
     const image = parsed.positionals[0];
     if (image === undefined)
         throw new InputError('inspect needs the image to read: credbake inspect IMAGE', { input: 'image' });
+    checkImageFile(path.resolve(image));
     // A compressed image (.gz/.xz/.zst, by content) is decompressed to a temporary sparse file first;
     // files copied out of FAT land there too (0700).
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'credbake-inspect-'));
@@ -32082,6 +32339,24 @@ async function inspectCommand(args, out) {
     }
     finally {
         await rm(scratch, { recursive: true, force: true });
+    }
+}
+/**
+ * A missing image, or a folder given as one, is a wrong argument (exit 2), as bake's `--image`
+ * says; an image that is there but unreadable or not an image is an image problem (exit 4).
+ */
+function checkImageFile(file) {
+    let info;
+    try {
+        info = statSync(file);
+    }
+    catch (error) {
+        if (error.code !== 'ENOENT')
+            return;
+        throw new InputError(`no image at ${escapeText(file)}: the file does not exist.`, { input: 'image' });
+    }
+    if (!info.isFile() && !info.isBlockDevice()) {
+        throw new InputError(`${escapeText(file)} is not a regular file (a folder?); give the firmware image file.`, { input: 'image' });
     }
 }
 function ostreeText(layout, number, sysroot) {
@@ -32174,6 +32449,126 @@ function escapedLayout(layout) {
             fileSystem: { ...partition.fileSystem, ...(typeof partition.fileSystem.label === 'string' ? { label: escapeText(partition.fileSystem.label) } : {}) }
         }))
     };
+}
+
+// The action input `merge`: glob patterns of shard manifests, expanded here (Node 20 has no
+// fs.glob). Supported: `*` and `?` within one path segment (not matching a leading "." unless the
+// pattern's segment starts with one), `[abc]`/`[a-z]` classes, and `**` as a whole segment for
+// zero or more folders. One pattern per line; relative patterns resolve against `baseDir`.
+const MAGIC = /[*?[]/;
+/** Segment pattern → RegExp over one path segment. */
+function segmentRegExp(segment) {
+    let source = '';
+    for (let i = 0; i < segment.length; i++) {
+        const c = segment[i];
+        if (c === '*')
+            source += '[^/]*';
+        else if (c === '?')
+            source += '[^/]';
+        else if (c === '[') {
+            const close = segment.indexOf(']', i + 2);
+            if (close < 0)
+                source += '\\[';
+            else {
+                let body = segment.slice(i + 1, close);
+                const negate = body.startsWith('!') || body.startsWith('^');
+                if (negate)
+                    body = body.slice(1);
+                source += `[${negate ? '^' : ''}${body.replace(/[\\\]]/g, '\\$&')}]`;
+                i = close;
+            }
+        }
+        else
+            source += c.replace(/[.+^${}()|\\/]/g, '\\$&');
+    }
+    return new RegExp(`^${source}$`);
+}
+function listDir(dir) {
+    try {
+        return readdirSync(dir, { withFileTypes: true });
+    }
+    catch {
+        return [];
+    }
+}
+function exists(file) {
+    try {
+        statSync(file);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+function isDirectory(dir, entry) {
+    if (entry.isDirectory())
+        return true;
+    if (!entry.isSymbolicLink())
+        return false;
+    try {
+        return statSync(path.join(dir, entry.name)).isDirectory();
+    }
+    catch {
+        return false;
+    }
+}
+function walk(dir, segments, at, found) {
+    if (at === segments.length) {
+        if (exists(dir))
+            found.add(dir);
+        return;
+    }
+    const segment = segments[at];
+    if (segment === '**') {
+        walk(dir, segments, at + 1, found);
+        // Real folders only below `**` (no symlinks), so a link loop cannot make it run forever.
+        for (const entry of listDir(dir)) {
+            if (entry.isDirectory() && !entry.name.startsWith('.'))
+                walk(path.join(dir, entry.name), segments, at, found);
+        }
+        return;
+    }
+    if (!MAGIC.test(segment)) {
+        walk(path.join(dir, segment), segments, at + 1, found);
+        return;
+    }
+    const pattern = segmentRegExp(segment);
+    const last = at === segments.length - 1;
+    for (const entry of listDir(dir)) {
+        if (entry.name.startsWith('.') && !segment.startsWith('.'))
+            continue;
+        if (!pattern.test(entry.name))
+            continue;
+        if (!last && !isDirectory(dir, entry))
+            continue;
+        walk(path.join(dir, entry.name), segments, at + 1, found);
+    }
+}
+/** Files matching any of the patterns (one per line), absolute, sorted, each once. */
+function expandGlobs(patterns, baseDir) {
+    const found = new Set();
+    for (const line of patterns.split(/\r?\n/)) {
+        const pattern = line.trim();
+        if (!pattern)
+            continue;
+        const absolute = path.resolve(baseDir, pattern);
+        const root = path.parse(absolute).root;
+        const segments = absolute
+            .slice(root.length)
+            .split(path.sep)
+            .filter((segment) => segment !== '');
+        walk(root, segments, 0, found);
+    }
+    return [...found]
+        .filter((file) => {
+        try {
+            return statSync(file).isFile();
+        }
+        catch {
+            return false;
+        }
+    })
+        .sort();
 }
 
 var $schema = "https://json-schema.org/draft/2020-12/schema";
@@ -33273,8 +33668,12 @@ async function mergeShards(options) {
 async function checkShards(options, context) {
     const { baseDir, outputDir, display, refuse } = context;
     const problems = [];
+    // Found per shard, said after the problems of the set as a whole: those are the cause (a shard
+    // given twice puts every one of its serials in two shards).
+    const later = [];
     const shards = [];
     const serials = new Map();
+    const overlaps = new Map();
     for (const given of options.manifests) {
         cancellation.throwIfRequested();
         const file = path.resolve(baseDir, given);
@@ -33288,25 +33687,36 @@ async function checkShards(options, context) {
         const format = parsed.output.format;
         for (const device of parsed.devices) {
             const before = serials.get(device.serial);
-            if (before !== undefined)
-                problems.push(`serial ${device.serial} is in both ${before} and ${name}`);
-            else
+            if (before === undefined)
                 serials.set(device.serial, name);
+            else {
+                const pair = `${before} and ${name}`;
+                const overlap = overlaps.get(pair) ?? { count: 0, examples: [] };
+                overlap.count++;
+                if (overlap.examples.length < 3)
+                    overlap.examples.push(device.serial);
+                overlaps.set(pair, overlap);
+            }
         }
         // The outputs beside the manifest: a few stat calls in flight at a time.
         const seen = new Set();
         for (let start = 0; start < parsed.devices.length; start += IN_FLIGHT) {
             const batch = parsed.devices.slice(start, start + IN_FLIGHT);
             for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format, seen))))
-                problems.push(...found);
+                later.push(...found);
         }
         const { devices, counts, certificates, superseded, supersededCertificates, ...header } = parsed;
         shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length, sharedFiles: sharedFiles(devices) });
     }
     if (shards.length === 0)
-        refuse(problems);
+        refuse([...problems, ...later]);
     problems.push(...consistencyProblems(shards));
     problems.push(...shardFolderProblems(outputDir, shards, display));
+    for (const [pair, { count, examples }] of overlaps) {
+        const more = count > examples.length ? ` and ${count - examples.length} more` : '';
+        problems.push(count === 1 ? `serial ${examples[0]} is in both ${pair}` : `${count} serials are in both ${pair}: ${examples.join(', ')}${more}`);
+    }
+    problems.push(...later);
     if (problems.length)
         refuse(problems);
     cancellation.throwIfRequested();
@@ -33597,7 +34007,8 @@ function shardFolderProblems(outputDir, shards, display) {
 async function outputDirProblems(outputDir, display) {
     let names;
     try {
-        names = (await readdir(outputDir)).filter((name) => name !== LOCK_FILE);
+        // The lock, and a draft of it a merge killed while taking the lock left behind.
+        names = (await readdir(outputDir)).filter((name) => name !== LOCK_FILE && !name.startsWith(`.${LOCK_FILE}${TEMP_MARKER}`));
     }
     catch (error) {
         return [`output-dir ${display(outputDir)} cannot be read: ${messageOf(error)}`];
@@ -33734,7 +34145,12 @@ async function place(src, dest, placed, folders) {
 
 // `credbake merge --output-dir DIR MANIFEST...`: combine the shard manifests of a job matrix into
 // one review in DIR (see src/merge/merge.ts for what is checked and how outputs are placed).
+const MERGE_FLAGS = { command: 'merge', strings: ['output-dir'], positionals: { max: Number.MAX_SAFE_INTEGER, name: 'MANIFEST arguments' } };
 const MERGE_HELP = `Usage: credbake merge --output-dir DIR MANIFEST...
+
+MANIFEST is a shard's credbake-manifest.json, or a glob of them: credbake expands globs itself
+(*, ?, [a-z], ** for any depth of folders), so a quoted 'shards/*/credbake-manifest.json' works
+as the action's merge input does, and so does one the shell expanded.
 
 Combine the review manifests of the shards of one job matrix (each baked with shard: i/n into
 its own output-dir, e.g. downloaded as shards/shard-1/, shards/shard-2/, ...) into one review in
@@ -33745,8 +34161,10 @@ DIR; the shard folders are left as they are.
 
 Refused (exit 2), before anything is written: files that are not credbake review manifests;
 shards of different device manifests (by SHA-256), fleet CAs, certificate profiles, layouts or
-output formats, or whose devices got another server CA or gateway URL; a shard given twice; a missing shard (each named as i/n); a serial in two
-shards; a missing output or certificate bundle beside a shard manifest. DIR must be new, empty or
+output formats, or whose devices got another server CA or gateway URL; a shard given twice; a
+missing shard (each named as i/n); a serial in two shards; a missing output or certificate bundle
+beside a shard manifest. The problems of the set as a whole come first, then the serials in two
+shards (one line per pair of shard manifests), then missing outputs. DIR must be new, empty or
 hold an earlier merge (which is replaced), complete or not: a merge that was killed or stopped is
 run again to the same result. One merge at a time per DIR (a second one exits 6).
 
@@ -33754,20 +34172,47 @@ Options:
   --output-dir DIR
       Where the merged review goes (default: ${defaultOf('output-dir')}). Also CREDBAKE_OUTPUT_DIR.
 `;
-async function mergeCommand(args, out) {
-    const { values, positionals } = parseFlags(args, { strings: ['output-dir'], booleans: [] }, Number.MAX_SAFE_INTEGER);
+async function mergeCommand({ values, positionals }, out) {
     if (positionals.length === 0) {
-        throw new InputError('merge needs the shard manifests to combine: credbake merge --output-dir DIR shards/*/credbake-manifest.json', { input: 'merge' });
+        throw new InputError("merge needs the shard manifests to combine: credbake merge --output-dir DIR 'shards/*/credbake-manifest.json'", { input: 'merge' });
     }
+    const baseDir = process.cwd();
+    const manifests = expandArguments(positionals, baseDir);
+    const shown = (file) => path.relative(baseDir, file) || file;
+    out.stderr(`Merging ${manifests.length} shard manifest${manifests.length === 1 ? '' : 's'}: ${manifests.map((file) => escapeText(shown(file))).join(', ')}\n`);
     const result = await mergeShards({
         outputDir: values['output-dir'] ?? defaultOf('output-dir'),
-        manifests: positionals,
+        manifests,
         baseDir: process.cwd(),
         info: (message) => out.stderr(`${message}\n`),
         warn: (message) => out.stderr(`warning: ${message}\n`)
     });
     printMergeResult(result, out);
     return EXIT_CODES.ok;
+}
+/**
+ * The manifests the arguments name: a file that exists as written is taken as it is (its name may
+ * hold `[` or `*`); any other argument with glob characters is expanded (src/merge/glob.ts, as the
+ * action's merge input), and one that matches nothing is refused; the rest are passed on, for
+ * merge to say what is wrong with them. The same file named twice is merged once.
+ */
+function expandArguments(args, baseDir) {
+    const files = [];
+    for (const arg of args) {
+        const absolute = path.resolve(baseDir, arg);
+        if (existsSync(absolute) || !/[*?[]/.test(arg)) {
+            files.push(absolute);
+            continue;
+        }
+        const matched = expandGlobs(arg, baseDir);
+        if (matched.length === 0) {
+            throw new InputError(`merge: ${JSON.stringify(escapeText(arg))} matches no file in ${escapeText(baseDir)}; give the shard manifests, e.g. 'shards/*/credbake-manifest.json'.`, {
+                input: 'merge'
+            });
+        }
+        files.push(...matched);
+    }
+    return [...new Set(files)];
 }
 function printMergeResult(result, out) {
     out.stdout([
@@ -35665,6 +36110,16 @@ async function readOutput(context, device, request) {
 const checkedParents = new Map();
 /** The folders between output-dir and the output (overlays/, devices/, ...) must not be links. */
 function refuseLinkedParent(outputDir, relative) {
+    const problem = linkedFolderProblem(outputDir, relative);
+    if (problem)
+        throw new OutputUnreadable(problem);
+}
+/**
+ * Why a file at `relative` in output-dir would be reached through a symbolic link (a folder on the
+ * way, such as images/, is one), or undefined. A finding for the device, never followed: checked
+ * before anything of a device is read, its bmap included.
+ */
+function linkedFolderProblem(outputDir, relative) {
     const parts = relative.split('/').slice(0, -1);
     for (let depth = 1; depth <= parts.length; depth++) {
         const folder = path.join(outputDir, ...parts.slice(0, depth));
@@ -35681,8 +36136,9 @@ function refuseLinkedParent(outputDir, relative) {
             checkedParents.set(folder, problem);
         }
         if (problem)
-            throw new OutputUnreadable(problem);
+            return problem;
     }
+    return undefined;
 }
 function linkTarget(file) {
     try {
@@ -36095,6 +36551,10 @@ class DeviceChecker {
         if (expected === undefined && !device.output.path.startsWith(`images/${device.serial}.`)) {
             return [`output path ${JSON.stringify(device.output.path)} is not one credbake gives serial ${device.serial}`];
         }
+        // A linked images/ (or overlays/, …) would lead the bmap's read, and the output's, elsewhere.
+        const linked = linkedFolderProblem(this.context.outputDir, device.output.path);
+        if (linked !== undefined)
+            return [linked];
         if (device.output.bmap)
             problems.push(...(await this.bmapProblems(device.output.path, device.output.bmap)));
         const escapes = device.files.map(locate).find(leavesOutput);
@@ -36907,6 +37367,7 @@ function supersededBlockProblems(at, block, entry, number) {
 // `credbake verify --manifest FILE --fleet-ca-cert TRUST [--output-dir DIR] [--json] [--concurrency N]`:
 // check a bake's outputs as they are now against its review manifest (src/verify/verify.ts). Each
 // failing device is printed as soon as it is checked, progress goes to stderr like the bake's.
+const VERIFY_FLAGS = { command: 'verify', strings: ['manifest', 'fleet-ca-cert', 'output-dir', 'concurrency'], booleans: ['json'] };
 const VERIFY_HELP = `Usage: credbake verify --manifest FILE --fleet-ca-cert TRUST [--output-dir DIR] [--json] [--concurrency N]
 
 Checks every device of a review manifest (credbake-manifest.json) against its output as it is
@@ -36928,11 +37389,11 @@ docs/verify-checks.md lists every check and what verify cannot see.
   --concurrency N        worker threads (default 0: one per core)
 
 Prints one line per failing device as it is found, a line per problem of the review as a whole
-("review: ..."), then a summary; progress lines on stderr. Exit 0 when everything passes, 7 when
-any device or the review fails, 2 for a missing or malformed manifest.
+("review: ..."), then a summary. Progress goes to stderr as the bake's: in a log a line every 5 s,
+on a terminal one live line whose last state (count, rate, total time) stays. Exit 0 when
+everything passes, 7 when any device or the review fails, 2 for a missing or malformed manifest.
 `;
-async function verifyCommand(args, out) {
-    const parsed = parseFlags(args, { strings: ['manifest', 'fleet-ca-cert', 'output-dir', 'concurrency'], booleans: ['json'] });
+async function verifyCommand(parsed, out) {
     const manifest = parsed.values.manifest;
     const trust = parsed.values['fleet-ca-cert'];
     if (!manifest)
@@ -36982,52 +37443,53 @@ async function verifyCommand(args, out) {
     return summary.failed > 0 || summary.problems.length > 0 ? EXIT_CODES.verify : EXIT_CODES.ok;
 }
 
-/**
- * The process's stdout and stderr. Everything printed passes through neutraliseOutput: messages
- * carry labels, partition names, manifest values, file names and tool output, and a line of them
- * must never start a workflow command when the CLI runs in a CI step (src/util/log-text.ts).
- */
-const processConsole = {
-    stdout: (text) => process.stdout.write(neutraliseOutput(text)),
-    stderr: (text) => process.stderr.write(neutraliseOutput(text)),
-    stderrIsTTY: process.stderr.isTTY === true,
-    stderrLive: (text) => process.stderr.write(text)
-};
-
 // CLI adapter: argv → command. Flags share the action's input names (`--fleet-ca-cert`), and each
 // may also come from the environment as CREDBAKE_FLEET_CA_CERT etc., which keeps keys and
-// passphrases out of the process list and shell history.
+// passphrases out of the process list and shell history (src/cli/flags.ts).
+/** The exit codes, one table for every command (README "Exit codes" and docs/cli.md say the same). */
+const EXIT_CODE_HELP = `Exit codes (the same for every command):
+  0  success
+  1  unexpected failure (a bug: please report it)
+  2  bad option, argument or device manifest (an unknown flag, a value a flag does not take, a
+     missing input file such as --image or inspect IMAGE, a refused merge)
+  3  the fleet CA cannot be used (not a CA, wrong key or passphrase, expired, lifetime too long,
+     a signer that fails)
+  4  image or tool problem (no partition table, partition not found, file system unsupported,
+     debugfs/mtools missing or failing)
+  5  outputs cannot be written (output-dir not writable, disk or partition full, a damaged journal)
+  6  another credbake run holds the output directory
+  7  verify: an output or the review differs from its review manifest
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM (bake and merge finish what is in flight and
+                 release everything; run the same command again to resume)
+`;
 const MAIN_HELP = `credbake ${VERSION$1}: bake per-device X.509 credentials into firmware images
 
 Usage: credbake <command> [options]
 
 Commands:
   bake      issue a certificate per device of a manifest and write the bundles (the main job)
-  inspect   show an image's partition table and file systems
-  merge     combine the shard manifests of a job matrix into one review (merge --output-dir DIR MANIFEST...)
   verify    check a bake's outputs as they are now against its review manifest
+  merge     combine the shard manifests of a job matrix into one review (merge --output-dir DIR MANIFEST...)
+  inspect   show an image's partition table and file systems, and the files baked into it
   demo      throwaway CA, sample manifest and image, then bake (never for production)
   help      this text; \`credbake <command> --help\` for a command's options
 
-Exit codes:
-  0  success
-  1  unexpected failure (a bug: please report it)
-  2  bad option or device manifest
-  3  the fleet CA cannot be used (not a CA, wrong key or passphrase, expired, lifetime too long)
-  4  image or tool problem (partition not found, file system unsupported, debugfs/mtools missing)
-  5  outputs cannot be written (output-dir not writable, disk or partition full)
-  6  another credbake run holds the output directory
-  7  verify: an output differs from its review manifest
-  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM (bake and merge finish what is in flight and
-                 release everything; run the same command again to resume)
-`;
+Every command also takes --help (-h) and --version (-v).
+
+${EXIT_CODE_HELP}`;
 const COMMANDS = {
-    bake: { run: bakeCommand, help: BAKE_HELP, graceful: true },
-    demo: { run: demoCommand, help: DEMO_HELP },
-    inspect: { run: inspectCommand, help: INSPECT_HELP },
-    merge: { run: mergeCommand, help: MERGE_HELP, graceful: true },
-    verify: { run: verifyCommand, help: VERIFY_HELP }
+    bake: { flags: BAKE_FLAGS, run: bakeCommand, help: BAKE_HELP, graceful: true },
+    verify: { flags: VERIFY_FLAGS, run: verifyCommand, help: VERIFY_HELP },
+    merge: { flags: MERGE_FLAGS, run: mergeCommand, help: MERGE_HELP, graceful: true },
+    inspect: { flags: INSPECT_FLAGS, run: inspectCommand, help: INSPECT_HELP },
+    demo: { flags: DEMO_FLAGS, run: demoCommand, help: DEMO_HELP }
 };
+/** The commands that take a flag (for "--json is an option of credbake verify and credbake inspect"). */
+function commandsTaking(flag, except) {
+    return Object.entries(COMMANDS)
+        .filter(([name, command]) => name !== except && [...command.flags.strings, ...(command.flags.booleans ?? []), ...(command.flags.optionalValues ?? [])].includes(flag))
+        .map(([name]) => name);
+}
 async function main(argv, out = processConsole) {
     const [name, ...rest] = argv;
     if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
@@ -37035,25 +37497,36 @@ async function main(argv, out = processConsole) {
         out.stdout(topic ? topic.help : MAIN_HELP);
         return name === undefined ? EXIT_CODES.input : EXIT_CODES.ok;
     }
-    if (name === '--version' || name === '-V' || name === 'version') {
+    if (name === '--version' || name === '-v' || name === '-V' || name === 'version') {
         out.stdout(`${VERSION$1}\n`);
         return EXIT_CODES.ok;
     }
     const command = COMMANDS[name];
-    if (!command) {
-        out.stderr(`credbake: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}. See credbake --help.\n`);
-        return EXIT_CODES.input;
-    }
-    if (rest.includes('--help') || rest.includes('-h')) {
-        out.stdout(command.help);
-        return EXIT_CODES.ok;
-    }
+    if (!command)
+        return reportError(new InputError(unknownCommand(name)), out);
     try {
-        return command.graceful ? await gracefully(() => command.run(rest, out)) : await command.run(rest, out);
+        const parsed = parseFlags(rest, command.flags, { elsewhere: (flag) => commandsTaking(flag, name) });
+        if (parsed.help) {
+            out.stdout(command.help);
+            return EXIT_CODES.ok;
+        }
+        if (parsed.version) {
+            out.stdout(`${VERSION$1}\n`);
+            return EXIT_CODES.ok;
+        }
+        return command.graceful ? await gracefully(() => command.run(parsed, out)) : await command.run(parsed, out);
     }
     catch (error) {
         return reportError(error, out);
     }
+}
+function unknownCommand(name) {
+    const names = Object.keys(COMMANDS);
+    if (name.startsWith('-')) {
+        return `the first argument is the command (${names.join(', ')}), then its options, e.g. credbake bake ${name} ...; see credbake --help.`;
+    }
+    const closest = suggest(name, names);
+    return `unknown command ${JSON.stringify(name)}.${closest.length ? ` Did you mean ${listed(closest)}?` : ''} Commands: ${names.join(', ')}. See credbake --help.`;
 }
 function reportError(error, out) {
     if (error instanceof CancelledError) {
@@ -37065,10 +37538,6 @@ function reportError(error, out) {
         const where = error.file ? `${error.file}${error.line ? `:${error.line}` : ''}: ` : '';
         out.stderr(`credbake: error: ${where && !error.message.includes(error.file ?? '\0') ? where : ''}${error.message}\n`);
         return EXIT_CODES[error.kind];
-    }
-    if (error.code?.startsWith('ERR_PARSE_ARGS')) {
-        out.stderr(`credbake: ${messageOf(error)}. See --help.\n`);
-        return EXIT_CODES.input;
     }
     out.stderr(`credbake: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return EXIT_CODES.internal;

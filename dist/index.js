@@ -1,7 +1,7 @@
 import { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
 import * as crypto from 'node:crypto';
 import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
-import { constants, openSync, fstatSync, closeSync, readSync, readlinkSync, mkdirSync, lstatSync, existsSync, writeSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync, writeFileSync, createReadStream, readdirSync, unlinkSync, statSync } from 'node:fs';
+import { constants, openSync, fstatSync, closeSync, readSync, readlinkSync, mkdirSync, lstatSync, existsSync, writeSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync, writeFileSync, createReadStream, readdirSync, unlinkSync, mkdtempSync, statSync } from 'node:fs';
 import { open as open$1, chmod as chmod$1, lstat as lstat$1, mkdir as mkdir$1, readdir as readdir$1, readFile, rename as rename$1, rm as rm$1, mkdtemp, copyFile as copyFile$1, writeFile as writeFile$1, stat as stat$1, link, statfs, readlink, access as access$1, rmdir as rmdir$1 } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
@@ -105,6 +105,22 @@ class CancelledError extends CredbakeError {
     }
 }
 const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+/** Exit codes of the CLI (and of `node dist/index.js`, which exits 1 on any failure as actions do). */
+const EXIT_CODES = {
+    ok: 0,
+    internal: 1,
+    input: 2,
+    manifest: 2,
+    'fleet-ca': 3,
+    image: 4,
+    tool: 4,
+    output: 5,
+    lock: 6,
+    /** `credbake verify`: outputs differ from their review manifest (not thrown: the command's result). */
+    verify: 7,
+    /** SIGINT (130); SIGTERM gives 143, SIGHUP 129 (CancelledError.exitCode). */
+    cancelled: 130
+};
 function isCredbakeError(error) {
     return error instanceof CredbakeError;
 }
@@ -16658,6 +16674,16 @@ async function readOutput(context, device, request) {
 const checkedParents = new Map();
 /** The folders between output-dir and the output (overlays/, devices/, ...) must not be links. */
 function refuseLinkedParent(outputDir, relative) {
+    const problem = linkedFolderProblem(outputDir, relative);
+    if (problem)
+        throw new OutputUnreadable(problem);
+}
+/**
+ * Why a file at `relative` in output-dir would be reached through a symbolic link (a folder on the
+ * way, such as images/, is one), or undefined. A finding for the device, never followed: checked
+ * before anything of a device is read, its bmap included.
+ */
+function linkedFolderProblem(outputDir, relative) {
     const parts = relative.split('/').slice(0, -1);
     for (let depth = 1; depth <= parts.length; depth++) {
         const folder = path.join(outputDir, ...parts.slice(0, depth));
@@ -16674,8 +16700,9 @@ function refuseLinkedParent(outputDir, relative) {
             checkedParents.set(folder, problem);
         }
         if (problem)
-            throw new OutputUnreadable(problem);
+            return problem;
     }
+    return undefined;
 }
 function linkTarget(file) {
     try {
@@ -18095,6 +18122,10 @@ class DeviceChecker {
         if (expected === undefined && !device.output.path.startsWith(`images/${device.serial}.`)) {
             return [`output path ${JSON.stringify(device.output.path)} is not one credbake gives serial ${device.serial}`];
         }
+        // A linked images/ (or overlays/, …) would lead the bmap's read, and the output's, elsewhere.
+        const linked = linkedFolderProblem(this.context.outputDir, device.output.path);
+        if (linked !== undefined)
+            return [linked];
         if (device.output.bmap)
             problems.push(...(await this.bmapProblems(device.output.path, device.output.bmap)));
         const escapes = device.files.map(locate).find(leavesOutput);
@@ -32968,10 +32999,24 @@ function decode(bytes, file) {
 // escapes control and format characters.
 /** GitHub caps a step summary at 1 MiB; a few hundred rows stay far below and stay readable. */
 const SUMMARY_MAX_ROWS = 200;
-/** The command that re-checks a bake's outputs against its manifest, for the summary and the log. */
+/** What each reason for a superseded certificate means, for the summary's table. */
+const SUPERSEDED_REASONS = {
+    'never-written': 'issued, but a run stopped before its output was complete',
+    'output-redone': 'its output was found missing or changed on resume and was made again',
+    overwritten: 'replaced by a run with overwrite: true',
+    'not-in-manifest': 'its device is no longer in the device manifest (or this shard); its output was removed',
+    'reissued-changed': 'issued anew because something that shaped the certificate or files changed'
+};
+/** An argument as a POSIX shell reads it back: as it is when that is safe, else in single quotes. */
+function shellQuote(text) {
+    return /^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+/**
+ * The command that re-checks a bake's outputs against its manifest, for the summary and the log.
+ * `--no-install`: until credbake is on the npm registry, a bare npx would fetch whatever holds the name.
+ */
 function verifyCommandLine(manifestPath, fleetCaCertPath) {
-    const quote = (text) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
-    return `npx credbake verify --manifest ${quote(manifestPath)} --fleet-ca-cert ${fleetCaCertPath ? quote(fleetCaCertPath) : 'FLEET_CA.pem'}`;
+    return `npx --no-install credbake verify --manifest ${shellQuote(manifestPath)} --fleet-ca-cert ${fleetCaCertPath ? shellQuote(fleetCaCertPath) : 'FLEET_CA.pem'}`;
 }
 /**
  * A value for the summary's HTML. Control and format characters are escaped visibly first
@@ -32989,6 +33034,7 @@ function renderSummary(input) {
         : header.profile.lifetime.kind === 'never'
             ? 'never expires (99991231235959Z)'
             : `until ${header.profile.lifetime.notAfter}`;
+    const bakedNow = input.total - input.kept;
     const facts = [
         ['Fleet CA', `${ca.subject}${ca.intermediate ? ' (intermediate)' : ''}`],
         ['Fleet CA SHA-256', ca.sha256],
@@ -32998,10 +33044,12 @@ function renderSummary(input) {
         ['Subject', header.profile.subject],
         ['Lifetime', lifetime],
         ['Layout', `${header.layout.name} in ${header.layout.credentialsDir}`],
-        ['Output', header.output.format + (header.output.image ? ` from ${header.output.image.path}` : '')],
+        ['Output', `${header.output.format}${header.output.compress !== 'none' ? ` (${header.output.compress})` : ''} in ${input.outputDir}`],
+        ...baseImageFacts(input),
         ...ostreeFacts(header),
+        ...serverFacts(input),
         ['Shard', `${header.shard.index}/${header.shard.count}`],
-        ['Devices', `${input.total} baked${input.skipped ? `, ${input.skipped} already complete (resumed)` : ''}`]
+        ['Devices', `${input.total} in the review manifest: ${bakedNow} baked now${input.kept ? `, ${input.kept} kept from an earlier run` : ''}`]
     ];
     const rows = input.devices.slice(0, SUMMARY_MAX_ROWS);
     const parts = [
@@ -33010,6 +33058,7 @@ function renderSummary(input) {
         ...facts.map(([key, value]) => `<tr><th align="left">${escapeHtml(key)}</th><td><code>${escapeHtml(value)}</code></td></tr>`),
         '</table>',
         ...warningList(header),
+        ...supersededSection(input.superseded),
         '<h3>Devices</h3>',
         '<table>',
         '<tr><th>Serial</th><th>Device ID</th><th>Certificate serial</th><th>Certificate SHA-256</th><th>Not after</th><th>Output</th></tr>',
@@ -33019,9 +33068,89 @@ function renderSummary(input) {
     if (input.total > rows.length) {
         parts.push(`<p>${input.total - rows.length} more devices are not shown here; every one is in <code>${escapeHtml(input.manifestPath)}</code>.</p>`);
     }
-    parts.push(`<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(input.certificatesPath)}</code>.</p>`);
+    parts.push(`<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration: <code>${escapeHtml(input.certificatesPath)}</code>.</p>`);
     parts.push(`<p>To check the outputs against the manifest before flashing (exit 0 when every device passes): <code>${escapeHtml(verifyCommandLine(input.manifestPath, input.fleetCaCertPath))}</code></p>`);
     return `${parts.join('\n')}\n`;
+}
+/** The base image the outputs were made from, with its SHA-256 and the partition written. */
+function baseImageFacts(input) {
+    const image = input.header.output.image;
+    if (!image)
+        return [];
+    const facts = [['Base image', input.imagePath ?? image.path]];
+    if (image.sha256)
+        facts.push(['Base image SHA-256', image.sha256]);
+    if (image.partition)
+        facts.push(['Partition', image.partition]);
+    return facts;
+}
+/** What every device trusts and connects to: the server CA (root.crt) and the gateway URL. */
+function serverFacts(input) {
+    const facts = [];
+    const certificates = input.serverCa?.certificates ?? [];
+    for (const [index, certificate] of certificates.entries()) {
+        const label = certificates.length > 1 ? `Server CA ${index + 1}` : 'Server CA';
+        facts.push([label, `${certificate.subject} (from ${input.serverCa?.from})`], [`${label} SHA-256`, certificate.sha256]);
+    }
+    if (input.gatewayUrl !== undefined)
+        facts.push(['Gateway URL', input.gatewayUrl]);
+    return facts;
+}
+/** Certificates to revoke: how many, in which file, and how many for each reason. */
+function supersededSection(superseded) {
+    if (superseded.count === 0)
+        return [];
+    const reasons = Object.entries(superseded.byReason).filter(([, count]) => count > 0);
+    return [
+        '<h3>Superseded certificates: revoke them</h3>',
+        `<p>${superseded.count} certificate${superseded.count === 1 ? ' was' : 's were'} issued earlier for these devices and ${superseded.count === 1 ? 'is' : 'are'} no longer in use. They are in <code>${escapeHtml(superseded.path)}</code> (and listed in the review manifest): revoke them on the server.</p>`,
+        '<table>',
+        '<tr><th>Reason</th><th>Certificates</th><th>Meaning</th></tr>',
+        ...reasons.map(([reason, count]) => `<tr><td><code>${escapeHtml(reason)}</code></td><td align="right">${count}</td><td>${escapeHtml(SUPERSEDED_REASONS[reason] ?? reason)}</td></tr>`),
+        '</table>'
+    ];
+}
+/**
+ * The summary of a step that failed or was cancelled: what failed, how far the bake got, and what
+ * running it again will do. Nothing in it claims a review: none was written.
+ */
+function renderFailureSummary(input) {
+    const title = input.cancelled ? 'stopped' : 'failed';
+    const facts = [['Failure', input.kind]];
+    if (input.input)
+        facts.push(['Input', input.input]);
+    if (input.where)
+        facts.push(['Where', input.where]);
+    if (input.outputDir)
+        facts.push(['Output dir', input.outputDir]);
+    const parts = [
+        `<h2>credbake: ${input.merge ? 'merge' : 'bake'} ${title}</h2>`,
+        `<p><strong>${escapeHtml(input.message)}</strong></p>`,
+        '<table>',
+        ...facts.map(([key, value]) => `<tr><th align="left">${escapeHtml(key)}</th><td><code>${escapeHtml(value)}</code></td></tr>`),
+        '</table>',
+        '<h3>What a rerun does</h3>',
+        `<p>${escapeHtml(input.merge ? mergeRerun() : bakeRerun(input))}</p>`
+    ];
+    return `${parts.join('\n')}\n`;
+}
+function mergeRerun() {
+    return 'Nothing was merged: a refused merge writes nothing, and a stopped one removes what it had placed. Fix the cause above and run the step again; it merges from the start.';
+}
+function bakeRerun(input) {
+    const progress = input.progress;
+    const noReview = 'No review manifest was written for this run: flash nothing from output-dir until a run completes and its outputs are verified.';
+    if (!progress)
+        return `No device was issued in this run. Fix the cause above and run the step again. ${noReview}`;
+    const bakedNow = Math.max(0, progress.done - progress.kept);
+    const remaining = Math.max(0, progress.total - progress.done);
+    const done = `Of the ${progress.total} devices in scope, ${bakedNow} ${bakedNow === 1 ? 'was' : 'were'} baked in this run before it stopped` +
+        (progress.kept ? ` and ${progress.kept} ${progress.kept === 1 ? 'was' : 'were'} kept from an earlier run` : '') +
+        '; each is recorded in the journal in output-dir.';
+    const rerun = input.resume
+        ? `Run the step again with the same inputs: it resumes, keeps the ${progress.done} complete device${progress.done === 1 ? '' : 's'} as they are and bakes the remaining ${remaining}. A certificate issued for an output that was not finished is listed as superseded (never-written) in the next review, to revoke.`
+        : `This step ran with resume: false. Run it again with resume: true (the default) to keep the ${progress.done} complete device${progress.done === 1 ? '' : 's'} and bake the remaining ${remaining}; with resume: false it refuses the non-empty output-dir unless overwrite: true, which issues every device anew.`;
+    return `${done} ${rerun} ${noReview}`;
 }
 /** Where an OSTree bake put the files: the stateroot, the sysroot folder, the deployments. */
 function ostreeFacts(header) {
@@ -33054,7 +33183,7 @@ function renderMergeSummary(input) {
         ...input.shards.map((shard) => `<tr><td>${escapeHtml(shard.shard)}</td><td align="right">${shard.devices}</td><td align="right">${shard.superseded}</td><td><code>${escapeHtml(shard.manifest)}</code></td></tr>`),
         `<tr><th>Total</th><th align="right">${input.devices}</th><th align="right">${input.superseded}</th><th></th></tr>`,
         '</table>',
-        `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration or revocation: <code>${escapeHtml(input.certificatesPath)}</code>.</p>`,
+        `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration: <code>${escapeHtml(input.certificatesPath)}</code>.${input.superseded ? ` ${input.superseded} superseded certificates, to revoke: <code>${escapeHtml(input.supersededPath)}</code>.` : ''}</p>`,
         `<p>To check the outputs against the manifest before flashing: <code>${escapeHtml(verifyCommandLine(input.manifestPath))}</code></p>`
     ];
     return `${parts.join('\n')}\n`;
@@ -33484,6 +33613,7 @@ async function writeReviewFromJournal(outputDir, header, scope) {
     }
     const sums = Sha256SumsWriter.open(outputDir);
     const firstDevices = [];
+    const supersededReasons = {};
     try {
         const pending = new Map();
         const arena = new Arena(() => pending.values());
@@ -33523,6 +33653,7 @@ async function writeReviewFromJournal(outputDir, header, scope) {
                 ...(reason === 'reissued-changed' && why?.changed ? { changed: why.changed } : {})
             };
             review.supersedeNow(entry, record.certificate.pem);
+            supersededReasons[reason] = (supersededReasons[reason] ?? 0) + 1;
         };
         // Pass 2: emit active devices in the order they completed; everything else is superseded.
         index = 0;
@@ -33593,7 +33724,7 @@ async function writeReviewFromJournal(outputDir, header, scope) {
         // SHA256SUMS before the manifest: the manifest, written last, says the review is complete.
         const checksums = await sums.commit();
         const paths = await review.commit();
-        return { ...paths, checksums, devices, supersededCount, firstDevices };
+        return { ...paths, checksums, devices, supersededCount, supersededReasons, firstDevices };
     }
     catch (error) {
         await sums.abandon();
@@ -33702,8 +33833,10 @@ class SecretTemp {
     static async create(root) {
         await reclaimAbandoned(root);
         const me = ownIdentity();
-        const dir = await mkdtemp(path.join(root, `${PREFIX}${me.pid}-${me.processStart !== undefined ? `t${me.processStart}-` : ''}`));
-        await chmod$1(dir, 0o700);
+        // Made and registered for removal in one synchronous step: a signal handled between an awaited
+        // mkdtemp and the registration found nothing to release and left the folder behind.
+        const dir = mkdtempSync(path.join(root, `${PREFIX}${me.pid}-${me.processStart !== undefined ? `t${me.processStart}-` : ''}`));
+        chmodSync(dir, 0o700);
         return new SecretTemp(dir);
     }
     /** Write `content` to a 0600 file in the folder and return its path. */
@@ -33997,13 +34130,18 @@ async function allocatedBytes(target) {
         total += await allocatedBytes(path.join(target, entry));
     return total;
 }
-/** Refuses (OutputError, exit 5) when the estimate does not fit; returns both numbers otherwise. */
+/**
+ * Refuses (OutputError, exit 5) when the estimate does not fit; returns both numbers otherwise.
+ * Nothing to write (a resumed run that keeps every device): nothing is needed, and nothing said.
+ */
 async function checkDiskSpace(check) {
     const { freeBytes, blockSize } = await freeSpace(check.outputDir);
+    if (check.devices === 0)
+        return { neededBytes: 0, freeBytes };
     const block = Math.max(blockSize, 512);
     const perOutput = Math.ceil(check.bytesPerDevice / block) * block;
     const estimate = check.devices * (perOutput + JOURNAL_AND_REVIEW_BYTES_PER_DEVICE) + (check.transientBytes ?? 0);
-    const neededBytes = check.devices === 0 ? 0 : Math.ceil(estimate * (1 + MARGIN_SHARE)) + MARGIN_BYTES;
+    const neededBytes = Math.ceil(estimate * (1 + MARGIN_SHARE)) + MARGIN_BYTES;
     if (neededBytes > freeBytes) {
         throw new OutputError(`Not enough free space for ${check.devices} device${check.devices === 1 ? '' : 's'} in output-dir ${check.outputDir}: ` +
             `about ${formatBytes(neededBytes)} needed (${formatBytes(perOutput)} per output` +
@@ -34011,7 +34149,7 @@ async function checkDiskSpace(check) {
             `${formatBytes(freeBytes)} free on its file system. Free some space, choose an output-dir on a larger disk, ` +
             'or bake in shards (shard input).', { file: check.outputDir });
     }
-    check.reporter?.info(`Disk: about ${formatBytes(neededBytes)} needed for ${check.devices} outputs, ${formatBytes(freeBytes)} free in ${check.outputDir}`);
+    check.reporter?.info(`Disk: about ${formatBytes(neededBytes)} needed for ${check.devices} output${check.devices === 1 ? '' : 's'}, ${formatBytes(freeBytes)} free in ${check.outputDir}`);
     return { neededBytes, freeBytes };
 }
 /**
@@ -34282,6 +34420,7 @@ async function bake(settings, reporter) {
         cancellation.throwIfRequested();
         tally.kept = plan.kept;
         tally.done = plan.kept;
+        reporter.planned?.({ total: devices.length, kept: plan.kept });
         // Refused for lack of space before anything in output-dir changed.
         if (settings.diskPreflight)
             await checkDiskSpace({
@@ -34299,8 +34438,8 @@ async function bake(settings, reporter) {
         const journal = cleanup.add('the journal', await Journal.open(settings.outputDir), (held) => held.close());
         const run = `${startedAt.toISOString()}-${process.pid}`;
         await journal.append({ type: 'run', run, at: startedAt.toISOString(), version: VERSION, format: JOURNAL_FORMAT, identity, basis, overwrite });
-        if (plan.kept)
-            reporter.progress(plan.kept, devices.length);
+        // Starts the progress clock before the first device (a run whose devices all land in one batch still gets its rate).
+        reporter.progress(plan.kept, devices.length);
         await retireOrphans(settings.outputDir, orphans, journal, run, reporter);
         const bundle = {
             layout: settings.layout,
@@ -34369,6 +34508,7 @@ async function bake(settings, reporter) {
             devices: review.devices,
             skipped: plan.kept,
             superseded: review.supersededCount,
+            supersededReasons: review.supersededReasons,
             fleetCaSha256: ca.sha256,
             header,
             firstDevices: review.firstDevices
@@ -34832,8 +34972,10 @@ const LIVE_DELAY_MS = 1000;
 /**
  * Progress for long runs: count, rate over the recent window and ETA. Lines every `intervalMs`
  * (5 s) in CI logs, nothing for a run shorter than that; on a terminal a live line, refreshed
- * every 250 ms after the first second. The clock starts at the first call (a resumed run's first
- * call counts the devices kept), so the rate is this run's.
+ * every 250 ms after the first second. At the end, a line with the count, the average rate and
+ * the total time: in logs when lines were printed, on a terminal whenever this run did anything
+ * (the live line turns into it, and it stays). The clock starts at the first call (a resumed
+ * run's first call counts the devices kept), so the rate is this run's.
  */
 function throttledProgress(write, options = {}) {
     const now = options.now ?? Date.now;
@@ -34870,11 +35012,16 @@ function throttledProgress(write, options = {}) {
             return;
         }
         if (done >= total) {
-            if (live)
-                clear();
-            else if (shown)
-                show(`${describeCount(verb, done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`);
+            const final = `${describeCount(verb, done, total)}, ${formatRate(ratePerSecond(done - startDone, at - started))} (${formatDuration(at - started)} in all)`;
+            if (live && done > startDone) {
+                write(`\r${final}${' '.repeat(Math.max(0, width - final.length))}\n`);
+                width = 0;
+            }
+            else if (!live && shown)
+                show(final);
             shown = false;
+            // Further calls (a review's own count) draw nothing more.
+            startDone = done;
             return;
         }
         if (at - lastShown < (shown ? intervalMs : firstAfterMs))
@@ -35120,8 +35267,12 @@ async function mergeShards(options) {
 async function checkShards(options, context) {
     const { baseDir, outputDir, display, refuse } = context;
     const problems = [];
+    // Found per shard, said after the problems of the set as a whole: those are the cause (a shard
+    // given twice puts every one of its serials in two shards).
+    const later = [];
     const shards = [];
     const serials = new Map();
+    const overlaps = new Map();
     for (const given of options.manifests) {
         cancellation.throwIfRequested();
         const file = path.resolve(baseDir, given);
@@ -35135,25 +35286,36 @@ async function checkShards(options, context) {
         const format = parsed.output.format;
         for (const device of parsed.devices) {
             const before = serials.get(device.serial);
-            if (before !== undefined)
-                problems.push(`serial ${device.serial} is in both ${before} and ${name}`);
-            else
+            if (before === undefined)
                 serials.set(device.serial, name);
+            else {
+                const pair = `${before} and ${name}`;
+                const overlap = overlaps.get(pair) ?? { count: 0, examples: [] };
+                overlap.count++;
+                if (overlap.examples.length < 3)
+                    overlap.examples.push(device.serial);
+                overlaps.set(pair, overlap);
+            }
         }
         // The outputs beside the manifest: a few stat calls in flight at a time.
         const seen = new Set();
         for (let start = 0; start < parsed.devices.length; start += IN_FLIGHT) {
             const batch = parsed.devices.slice(start, start + IN_FLIGHT);
             for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format, seen))))
-                problems.push(...found);
+                later.push(...found);
         }
         const { devices, counts, certificates, superseded, supersededCertificates, ...header } = parsed;
         shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length, sharedFiles: sharedFiles(devices) });
     }
     if (shards.length === 0)
-        refuse(problems);
+        refuse([...problems, ...later]);
     problems.push(...consistencyProblems(shards));
     problems.push(...shardFolderProblems(outputDir, shards, display));
+    for (const [pair, { count, examples }] of overlaps) {
+        const more = count > examples.length ? ` and ${count - examples.length} more` : '';
+        problems.push(count === 1 ? `serial ${examples[0]} is in both ${pair}` : `${count} serials are in both ${pair}: ${examples.join(', ')}${more}`);
+    }
+    problems.push(...later);
     if (problems.length)
         refuse(problems);
     cancellation.throwIfRequested();
@@ -35444,7 +35606,8 @@ function shardFolderProblems(outputDir, shards, display) {
 async function outputDirProblems(outputDir, display) {
     let names;
     try {
-        names = (await readdir$1(outputDir)).filter((name) => name !== LOCK_FILE);
+        // The lock, and a draft of it a merge killed while taking the lock left behind.
+        names = (await readdir$1(outputDir)).filter((name) => name !== LOCK_FILE && !name.startsWith(`.${LOCK_FILE}${TEMP_MARKER}`));
     }
     catch (error) {
         return [`output-dir ${display(outputDir)} cannot be read: ${messageOf(error)}`];
@@ -36367,9 +36530,9 @@ async function post() {
         });
     }
     if (removed.length === 0)
-        info('credbake post: nothing left behind by the main step.');
+        say$1('credbake post: nothing left behind by the main step.');
     for (const file of removed)
-        info(`credbake post: removed ${file}`);
+        say$1(`credbake post: removed ${file}`);
 }
 /**
  * Removes the main step's secret temp folder if it still exists. Only a folder named as
@@ -36378,7 +36541,7 @@ async function post() {
  */
 async function removeSecretTemp(dir) {
     if (!path.isAbsolute(dir) || !/^credbake-\d+-/.test(path.basename(dir))) {
-        warning(`credbake post: not removing ${dir}: it is not a credbake secret temp folder.`);
+        warn$1(`credbake post: not removing ${dir}: it is not a credbake secret temp folder.`);
         return false;
     }
     if (!existsSync(dir))
@@ -36396,16 +36559,16 @@ async function releaseDeadLock(file, mainPid) {
     if (found.kind === 'gone')
         return false;
     if (found.kind !== 'owner') {
-        info(`credbake post: leaving ${file}: it does not hold a lock owner (the next run treats it as stale).`);
+        say$1(`credbake post: leaving ${file}: it does not hold a lock owner (the next run treats it as stale).`);
         return false;
     }
     const owner = found.owner;
     if (owner.pid !== mainPid || owner.host !== os$1.hostname()) {
-        info(`credbake post: leaving ${file}: it is held by another run (pid ${String(owner.pid)}).`);
+        say$1(`credbake post: leaving ${file}: it is held by another run (pid ${String(owner.pid)}).`);
         return false;
     }
     if (identityIsLive(owner).live) {
-        info(`credbake post: leaving ${file}: its owner, pid ${mainPid}, is still running.`);
+        say$1(`credbake post: leaving ${file}: its owner, pid ${mainPid}, is still running.`);
         return false;
     }
     await rm$1(file, { force: true });
@@ -36416,14 +36579,23 @@ async function attempt(what, step) {
         await step();
     }
     catch (error) {
-        warning(`credbake post: could not clean up ${what}: ${messageOf(error)}`);
+        warn$1(`credbake post: could not clean up ${what}: ${messageOf(error)}`);
     }
+}
+// The paths come from saved state, and a folder name (output-dir's) is the user's text: no line of
+// them may start a workflow command or break in two (src/util/log-text.ts), as in the main step.
+function say$1(message) {
+    info(reporterText(message));
+}
+function warn$1(message) {
+    warning(reporterText(message));
 }
 
 // GitHub Action adapter: inputs → settings → bake → outputs + job summary. Thin on purpose: all
 // decisions live in the settings parser and the pipeline.
 async function run() {
     const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+    const state = { merge: false, resume: true };
     // A cancelled job: the runner sends SIGINT, then SIGTERM, then SIGKILL. The first stops the bake
     // or merge cleanly, the second at once (removing the secret temp folder and the lock); after a
     // SIGKILL the post: step removes them.
@@ -36441,43 +36613,61 @@ async function run() {
                 setSecret(value);
             raw[input.name] = value;
         }
+        state.resume = raw.resume?.trim().toLowerCase() !== 'false';
         // merge: combine shard manifests; nothing is baked, so manifest and the fleet CA are not needed.
         if (raw.merge?.trim()) {
+            state.merge = true;
             await gracefully(() => runMerge(raw, workspace));
             return;
         }
         const settings = parseSettings(raw, { baseDir: workspace, tempRoot: process.env.RUNNER_TEMP });
         // A key given as a path is a secret too once read.
         setSecret(settings.fleetCaKey.text);
+        state.resume = settings.resume;
+        state.outputDir = settings.outputDir;
+        const progress = throttledProgress((line) => say(line));
         const reporter = {
             info: (message) => say(message),
             warning: (message, where) => warn(message, annotation(where, workspace)),
-            progress: throttledProgress((line) => say(line)),
+            progress: (done, total) => {
+                if (state.progress)
+                    state.progress.done = done;
+                progress(done, total);
+            },
+            planned: (plan) => {
+                state.progress = { ...plan, done: plan.kept };
+            },
             // Saved at once (saveState appends to GITHUB_STATE synchronously): a job cancelled or
             // killed mid-bake never reaches bake's `finally`, and the post step removes these instead.
             holding: (resource) => saveState(resource.kind === 'lock' ? STATE.lock : STATE.secretTemp, resource.path)
         };
         const result = await gracefully(() => bake(settings, reporter));
         setOutputs(result);
+        const shown = (file) => workspacePath(file, workspace);
         await writeSummary(renderSummary({
             header: result.header,
             devices: result.firstDevices,
             total: result.devices,
-            skipped: result.skipped,
-            manifestPath: path.relative(workspace, result.manifestPath) || result.manifestPath,
-            certificatesPath: path.relative(workspace, result.certificatesPath) || result.certificatesPath,
-            ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: path.relative(workspace, settings.fleetCaCert.origin) || settings.fleetCaCert.origin })
+            kept: result.skipped,
+            superseded: { count: result.superseded, byReason: result.supersededReasons, path: shown(result.supersededPath) },
+            manifestPath: shown(result.manifestPath),
+            certificatesPath: shown(result.certificatesPath),
+            outputDir: shown(result.outputDir),
+            ...(settings.image === undefined ? {} : { imagePath: shown(settings.image) }),
+            ...serverCaFacts(settings.serverCa),
+            ...(settings.gatewayUrl === undefined ? {} : { gatewayUrl: settings.gatewayUrl }),
+            ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: shown(settings.fleetCaCert.origin) })
         }));
-        say(`Baked ${result.devices} devices; manifest: ${result.manifestPath}`);
+        const bakedNow = result.devices - result.skipped;
+        say(`Baked ${bakedNow} devices now${result.skipped ? `, kept ${result.skipped} from an earlier run` : ''}; manifest: ${result.manifestPath}`);
     }
     catch (error$1) {
         if (error$1 instanceof CancelledError) {
             // One line saying what was done; the exit code tells the signal (130 SIGINT, 143 SIGTERM).
             warn(`credbake: ${error$1.message}`);
             process.exitCode = error$1.exitCode;
-            return;
         }
-        if (isCredbakeError(error$1)) {
+        else if (isCredbakeError(error$1)) {
             // Errors in a file (a manifest row) become annotations on that line.
             if (error$1.file)
                 error(neutraliseOutput(error$1.message), annotation({ file: error$1.file, line: error$1.line }, workspace));
@@ -36486,7 +36676,68 @@ async function run() {
         else {
             setFailed(neutraliseOutput(`credbake failed unexpectedly: ${messageOf(error$1)}`));
         }
+        await writeFailureSummary(error$1, state, workspace);
     }
+}
+/** A path as the summary shows it: relative to the workspace, never the runner's absolute path. */
+function workspacePath(file, workspace) {
+    return path.relative(workspace, file) || '.';
+}
+/** The server CA every device gets as root.crt: where it came from, and each certificate's subject and SHA-256. */
+function serverCaFacts(source) {
+    if (!source)
+        return {};
+    const blocks = readPemBlocks(source.text);
+    if ('problem' in blocks)
+        return {};
+    const certificates = blocks.flatMap((block) => {
+        try {
+            const certificate = new X509Certificate(block.der);
+            return [{ subject: certificate.subject.replace(/\n/g, ', '), sha256: certificate.fingerprint256.replace(/:/g, '').toLowerCase() }];
+        }
+        catch {
+            return []; // checked when the settings were read; nothing to show otherwise
+        }
+    });
+    return { serverCa: { from: source.input, certificates } };
+}
+/** A summary for a failed or cancelled step; a problem writing it is a warning, never the error. */
+async function writeFailureSummary(error, state, workspace) {
+    const where = isCredbakeError(error) && error.file ? `${workspacePath(error.file, workspace)}${error.line ? `:${error.line}` : ''}` : undefined;
+    const input = {
+        message: error instanceof CancelledError ? `credbake: ${error.message}` : isCredbakeError(error) ? error.message : `credbake failed unexpectedly: ${messageOf(error)}`,
+        kind: failureKind(error),
+        ...(isCredbakeError(error) && error.input && !(error instanceof CancelledError) ? { input: error.input } : {}),
+        ...(where ? { where } : {}),
+        cancelled: error instanceof CancelledError,
+        merge: state.merge,
+        ...(state.progress ? { progress: state.progress } : {}),
+        ...(state.outputDir ? { outputDir: workspacePath(state.outputDir, workspace) } : {}),
+        resume: state.resume
+    };
+    try {
+        await writeSummary(renderFailureSummary(input));
+    }
+    catch (problem) {
+        warn(`credbake: could not write the job summary: ${messageOf(problem)}`);
+    }
+}
+/** The error's class as docs/cli.md's exit-code table names it (the CLI exits with that code; the action fails its step). */
+function failureKind(error) {
+    if (error instanceof CancelledError)
+        return `stopped by ${error.signal} (exit code ${error.exitCode} in the CLI)`;
+    if (!isCredbakeError(error))
+        return 'unexpected failure, a bug: please report it (exit code 1 in the CLI)';
+    const kinds = {
+        input: 'bad input',
+        manifest: 'bad device manifest',
+        'fleet-ca': 'the fleet CA cannot be used',
+        image: 'image problem',
+        tool: 'tool problem',
+        output: 'outputs cannot be written',
+        lock: 'another credbake run holds the output directory'
+    };
+    return `${kinds[error.kind] ?? error.kind} (exit code ${EXIT_CODES[error.kind]} in the CLI)`;
 }
 async function runMerge(raw, workspace) {
     const ignored = ['manifest', 'fleet-ca-cert', 'fleet-ca-key', 'image', 'credentials-zip'].filter((name) => raw[name]?.trim());
@@ -36506,7 +36757,7 @@ async function runMerge(raw, workspace) {
         info: (message) => say(message),
         warn: (message) => warn(message)
     });
-    const shown = (file) => path.relative(workspace, file) || file;
+    const shown = (file) => workspacePath(file, workspace);
     setOutputs(result);
     await writeSummary(renderMergeSummary({
         header: result.header,
@@ -36515,6 +36766,7 @@ async function runMerge(raw, workspace) {
         superseded: result.superseded,
         manifestPath: shown(result.manifestPath),
         certificatesPath: shown(result.certificatesPath),
+        supersededPath: shown(result.supersededPath),
         outputDir: shown(result.outputDir)
     }));
     say(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`);
