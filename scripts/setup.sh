@@ -11,13 +11,14 @@ export DEBIAN_FRONTEND=noninteractive
 # openssl, GnuTLS certtool (gnutls-bin), xz, zstd, GNU tar; SoftHSM2, pkcs11-tool (opensc) and
 # OpenSSL's pkcs11 engine for the PKCS#11 signer tests; bmaptool (bmap-tools); zip for the
 # credentials.zip tests; xfsprogs for the reflink tests (an XFS loop mount); nginx-light and curl for
-# the CRL tests (a real mTLS gateway and clients with certificates). A C/C++ compiler, make
+# the CRL tests (a real mTLS gateway and clients with certificates); ostree for the OSTree image
+# tests (sysroots built the way meta-updater builds them). A C/C++ compiler, make
 # and python3 for node-gyp: `npm ci` builds the two native addons (pkcs11js and native/fsmap) that
 # `npm run bundle` copies into dist/native (an installed credbake package needs none of these).
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   e2fsprogs mtools dosfstools fdisk openssl gnutls-bin xz-utils zstd tar ca-certificates \
-  softhsm2 opensc libengine-pkcs11-openssl bmap-tools zip unzip xfsprogs nginx-light curl \
+  softhsm2 opensc libengine-pkcs11-openssl bmap-tools zip unzip xfsprogs nginx-light curl ostree \
   build-essential python3 >/dev/null
 
 npm ci --no-audit --no-fund
