@@ -16,9 +16,11 @@ export DEBIAN_FRONTEND=noninteractive
 # and python3 for node-gyp: `npm ci` builds the two native addons (pkcs11js and native/fsmap) that
 # `npm run bundle` copies into dist/native (an installed credbake package needs none of these).
 $SUDO apt-get update -qq
+# nginx-light where the release still packages it (Debian 12 does), else nginx: same /usr/sbin/nginx.
+if apt-cache show nginx-light >/dev/null 2>&1; then NGINX=nginx-light; else NGINX=nginx; fi
 $SUDO apt-get install -y -qq --no-install-recommends \
   e2fsprogs mtools dosfstools fdisk openssl gnutls-bin xz-utils zstd tar ca-certificates \
-  softhsm2 opensc libengine-pkcs11-openssl bmap-tools zip unzip xfsprogs nginx-light curl ostree \
+  softhsm2 opensc libengine-pkcs11-openssl bmap-tools zip unzip xfsprogs "$NGINX" curl ostree \
   build-essential python3 >/dev/null
 
 npm ci --no-audit --no-fund
