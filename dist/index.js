@@ -8938,6 +8938,10 @@ function validateSanTemplate(template, knownFields, input = 'san') {
     const fields = [...new Set(entries.flatMap((entry) => fieldsOf(entry.segments)))];
     return { source: template, entries, fields };
 }
+/** The manifest fields that the template's DNS names take their values from. */
+function dnsNameFieldsOf(template) {
+    return [...new Set(template.entries.filter((entry) => entry.kind.tag === DNS_TAG).flatMap((entry) => fieldsOf(entry.segments)))];
+}
 /** GeneralNames DER (the extension value) for one device. */
 function renderSan(template, device, input = 'san') {
     return sequence(...template.entries.map((entry) => {
@@ -23523,6 +23527,7 @@ class DeviceCollector {
     serialRows;
     deviceIdRows;
     textFields;
+    dnsNameFields;
     // What the rows hold so far, against DEVICE_DATA_LIMITS.
     spentFields = 0;
     spentCharacters = 0;
@@ -23534,6 +23539,7 @@ class DeviceCollector {
         names.add('serial');
         // serial and device-id have their own, stricter character rules.
         this.textFields = [...new Set(options.textFields ?? [])].filter((field) => !names.has(field));
+        this.dnsNameFields = [...new Set(options.dnsNameFields ?? [])];
         this.problems = new Problems(file);
         this.manifestDir = path.dirname(path.resolve(file));
         this.rows = new DeviceListBuilder(file);
@@ -23631,6 +23637,13 @@ class DeviceCollector {
             const bad = textProblem(`field ${show(key)}: value`, value, 'the subject or SAN uses this field');
             if (bad !== undefined)
                 this.problem(line, bad);
+        }
+        for (const key of this.dnsNameFields) {
+            const value = fields[key];
+            if (value?.includes('*')) {
+                this.problem(line, `field ${show(key)}: value ${show(value)} puts "*" into a DNS name of the san template: a wildcard certificate is valid for every name of its domain, ` +
+                    'and credbake does not let a manifest value make one. Fix the row, or write the wildcard in the san template itself if every device is meant to have it');
+            }
         }
         if (this.problems.size !== before || serial === undefined)
             return;
@@ -34556,8 +34569,11 @@ const BASIS_FIELD_NAMES = {
 /** The devices of the manifest (and shard). */
 async function readDevices(settings, reporter) {
     // Values the subject and SAN use must be text a reviewer can trust (checked per row, up front).
-    const textFields = [...validateSubjectTemplate(settings.subject).fields, ...(settings.san === undefined ? [] : validateSanTemplate(settings.san).fields)];
-    const everyDevice = await readDeviceList(settings.manifestPath, { textFields, warn: (message, where) => reporter.warning(message, where) });
+    const san = settings.san === undefined ? undefined : validateSanTemplate(settings.san);
+    const textFields = [...validateSubjectTemplate(settings.subject).fields, ...(san?.fields ?? [])];
+    // A `*` a value puts into a DNS name is refused with the manifest's other problems, before issuing.
+    const dnsNameFields = san ? dnsNameFieldsOf(san) : [];
+    const everyDevice = await readDeviceList(settings.manifestPath, { textFields, dnsNameFields, warn: (message, where) => reporter.warning(message, where) });
     const devices = selectShardOf(everyDevice, settings.shard);
     reporter.info(`Manifest ${settings.manifestPath}: ${everyDevice.length} devices` +
         (settings.shard.count > 1 ? `, ${devices.length} in shard ${settings.shard.index}/${settings.shard.count}` : ''));

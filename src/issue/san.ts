@@ -76,6 +76,11 @@ export function validateSanTemplate(template: string, knownFields?: Iterable<str
   return { source: template, entries, fields }
 }
 
+/** The manifest fields that the template's DNS names take their values from. */
+export function dnsNameFieldsOf(template: SanTemplate): string[] {
+  return [...new Set(template.entries.filter((entry) => entry.kind.tag === DNS_TAG).flatMap((entry) => fieldsOf(entry.segments)))]
+}
+
 /** GeneralNames DER (the extension value) for one device. */
 export function renderSan(template: SanTemplate, device: Device, input = 'san'): Buffer {
   return sequence(

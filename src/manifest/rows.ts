@@ -74,6 +74,11 @@ export function textProblem(what: string, value: string, use: string): string | 
 export interface CollectorOptions {
   /** Fields a subject or SAN template uses: their values must pass textProblem. */
   textFields?: Iterable<string>
+  /**
+   * Fields a DNS name of the SAN template uses: a `*` in their values would make a wildcard
+   * certificate, so it is refused here, before any device is issued.
+   */
+  dnsNameFields?: Iterable<string>
 }
 
 export class DeviceCollector {
@@ -88,6 +93,7 @@ export class DeviceCollector {
   private serialRows!: RowIndex
   private deviceIdRows!: RowIndex
   private readonly textFields: string[]
+  private readonly dnsNameFields: string[]
   // What the rows hold so far, against DEVICE_DATA_LIMITS.
   private spentFields = 0
   private spentCharacters = 0
@@ -102,6 +108,7 @@ export class DeviceCollector {
     names.add('serial')
     // serial and device-id have their own, stricter character rules.
     this.textFields = [...new Set(options.textFields ?? [])].filter((field) => !names.has(field))
+    this.dnsNameFields = [...new Set(options.dnsNameFields ?? [])]
     this.problems = new Problems(file)
     this.manifestDir = path.dirname(path.resolve(file))
     this.rows = new DeviceListBuilder(file)
@@ -201,6 +208,17 @@ export class DeviceCollector {
       if (value === undefined) continue
       const bad = textProblem(`field ${show(key)}: value`, value, 'the subject or SAN uses this field')
       if (bad !== undefined) this.problem(line, bad)
+    }
+
+    for (const key of this.dnsNameFields) {
+      const value = fields[key]
+      if (value?.includes('*')) {
+        this.problem(
+          line,
+          `field ${show(key)}: value ${show(value)} puts "*" into a DNS name of the san template: a wildcard certificate is valid for every name of its domain, ` +
+            'and credbake does not let a manifest value make one. Fix the row, or write the wildcard in the san template itself if every device is meant to have it'
+        )
+      }
     }
 
     if (this.problems.size !== before || serial === undefined) return

@@ -9,7 +9,7 @@ import type { FleetCa } from '../ca/types.js'
 import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
 import { CancelledError, InputError, messageOf, reviveError, serializeError } from '../errors.js'
 import { buildProfile } from '../issue/profile.js'
-import { validateSanTemplate } from '../issue/san.js'
+import { dnsNameFieldsOf, validateSanTemplate } from '../issue/san.js'
 import { validateSubjectTemplate } from '../issue/subject.js'
 import { createIssuer, type Issuer } from '../issue/pool.js'
 import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
@@ -300,8 +300,11 @@ const BASIS_FIELD_NAMES: Record<string, string> = {
 /** The devices of the manifest (and shard). */
 async function readDevices(settings: Settings, reporter: Reporter): Promise<DeviceList> {
   // Values the subject and SAN use must be text a reviewer can trust (checked per row, up front).
-  const textFields = [...validateSubjectTemplate(settings.subject).fields, ...(settings.san === undefined ? [] : validateSanTemplate(settings.san).fields)]
-  const everyDevice = await readDeviceList(settings.manifestPath, { textFields, warn: (message, where) => reporter.warning(message, where) })
+  const san = settings.san === undefined ? undefined : validateSanTemplate(settings.san)
+  const textFields = [...validateSubjectTemplate(settings.subject).fields, ...(san?.fields ?? [])]
+  // A `*` a value puts into a DNS name is refused with the manifest's other problems, before issuing.
+  const dnsNameFields = san ? dnsNameFieldsOf(san) : []
+  const everyDevice = await readDeviceList(settings.manifestPath, { textFields, dnsNameFields, warn: (message, where) => reporter.warning(message, where) })
   const devices = selectShardOf(everyDevice, settings.shard)
   reporter.info(
     `Manifest ${settings.manifestPath}: ${everyDevice.length} devices` +
