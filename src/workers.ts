@@ -4,7 +4,7 @@ import { isMainThread } from 'node:worker_threads'
 import { runIfIssuerWorker } from './issue/worker.js'
 import { runIfDeviceWorker } from './pipeline/device-worker.js'
 import { runIfPkcs11SignerProcess } from './signer/pkcs11.js'
-import { runIfHasherWorker } from './util/hash-pool.js'
+import { runIfHasherWorker } from './image/hash-pool.js'
 import { runIfVerifierWorker } from './verify/pool.js'
 
 /** True when this thread is one of credbake's workers (and now serves as one). */

@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-
-export type HashName = 'sha256' | 'sha384' | 'sha512'
+import type { HashName } from '../x509/algorithms.js'
 
 /**
  * The fleet CA, loaded and checked: certificates and what issuance precomputes from them. It holds

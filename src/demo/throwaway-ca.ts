@@ -1,8 +1,8 @@
 // A throwaway fleet root CA for `credbake demo`: made in memory, written next to the demo's
 // outputs, and labelled as such in its subject so nobody mistakes it for a production CA.
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
-import { keyFacts } from '../issue/algorithms.js'
-import { bitString, DER_TRUE, explicit, octetString, oid, sequence, setOf, smallInteger, tlv, TAG, unsignedInteger, x509Time } from '../issue/der.js'
+import { keyFacts } from '../x509/algorithms.js'
+import { bitString, DER_TRUE, explicit, octetString, oid, sequence, setOf, smallInteger, tlv, TAG, unsignedInteger, x509Time } from '../x509/der.js'
 import { toPem } from '../util/pem.js'
 
 export interface ThrowawayCa {

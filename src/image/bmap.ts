@@ -5,7 +5,7 @@
 // Which blocks are "mapped": Node has no SEEK_DATA/FIEMAP, and outputs are sparse copies whose
 // holes are exactly the base's all-zero 4 KiB blocks (src/image/copy.ts), so a block is mapped
 // when it holds a non-zero byte. The bmap is computed from the bytes themselves, in the same read
-// as the output's SHA-256 (src/util/hash-pool.ts). Flashed to a file, unmapped blocks become holes
+// as the output's SHA-256 (src/image/hash-pool.ts). Flashed to a file, unmapped blocks become holes
 // that read as zeros (byte-for-byte equal, `cmp` agrees); flashed to a device, unmapped blocks are
 // not written and keep whatever the device held, exactly as with a bmap that bmaptool made from a
 // sparse image's holes.

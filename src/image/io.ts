@@ -1,5 +1,5 @@
 // Small I/O helpers shared by the image modules: positional reads (images can be GBs, so we never
-// read a whole file), CRC-32 for GPT, and the zero-block test that keeps copies sparse.
+// read a whole file), and the zero-block test that keeps copies sparse. (CRC-32 is zlib.crc32.)
 import type { FileHandle } from 'node:fs/promises'
 
 /**
@@ -26,23 +26,6 @@ export async function writeAt(handle: FileHandle, data: Uint8Array, offset: numb
     const { bytesWritten } = await handle.write(data, done, data.length - done, offset + done)
     done += bytesWritten
   }
-}
-
-const CRC32_TABLE = (() => {
-  const table = new Uint32Array(256)
-  for (let n = 0; n < 256; n++) {
-    let c = n
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-    table[n] = c >>> 0
-  }
-  return table
-})()
-
-/** CRC-32 (IEEE 802.3, reflected), the checksum of GPT headers and entry arrays. */
-export function crc32(data: Uint8Array): number {
-  let crc = 0xffffffff
-  for (let i = 0; i < data.length; i++) crc = CRC32_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8)
-  return (crc ^ 0xffffffff) >>> 0
 }
 
 /** Granularity of hole detection: the usual file-system block size. */

@@ -5,7 +5,8 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { ImageError, messageOf } from '../errors.js'
 import type { PartitionSelector } from '../settings/types.js'
 import { isExt, isFat, looksLikeFatBootSector, probeFileSystem, type FileSystemInfo } from './fs.js'
-import { crc32, readAt } from './io.js'
+import { crc32 } from 'node:zlib'
+import { readAt } from './io.js'
 
 export type { FileSystemInfo, FileSystemType } from './fs.js'
 

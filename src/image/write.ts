@@ -3,7 +3,7 @@
 import type { BundleFile } from '../bundle/types.js'
 import { stat } from 'node:fs/promises'
 import { ImageError, messageOf } from '../errors.js'
-import type { InstalledFile } from '../sink/types.js'
+import type { InstalledFile } from '../shapes/output.js'
 import { writeExtFiles } from './debugfs.js'
 import { isExt, isFat } from './fs.js'
 import { writeFatFiles } from './mtools.js'

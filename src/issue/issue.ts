@@ -15,13 +15,13 @@ import { sha256Hex } from '../util/hash.js'
 import { escapeText } from '../util/log-text.js'
 import { randomChunk } from '../util/random.js'
 import { labelsOf, readPemBlocks, toPem } from '../util/pem.js'
-import { CSR_SIGNATURE_HASHES, keyFacts, keyFamilyOf } from './algorithms.js'
-import { bitString, childrenOf, encodingOf, explicit, readSingle, sequence, smallInteger, splitSpki, TAG, tlv, x509Time } from './der.js'
+import { CSR_SIGNATURE_HASHES, keyFacts, keyFamilyOf } from '../x509/algorithms.js'
+import { bitString, childrenOf, encodingOf, explicit, readSingle, sequence, smallInteger, splitSpki, TAG, tlv, x509Time } from '../x509/der.js'
 import { generateDeviceKeyPair } from './keys.js'
 import { compileProfile, type CompiledProfile } from './profile.js'
 import { renderSubject } from './subject.js'
 import type { CertificateProfile, IssuedCredential } from './types.js'
-import { describeLifetime, isoSeconds, lifetimeInput, validityFor } from './validity.js'
+import { describeLifetime, isoSeconds, lifetimeInput, validityFor } from '../x509/validity.js'
 
 /** [0] EXPLICIT Version v3(2): the same 5 bytes in every certificate. */
 const VERSION_V3 = explicit(0, smallInteger(2))

@@ -12,6 +12,7 @@ import { createECDH, generateKeyPair, generateKeyPairSync, type ECDH } from 'nod
 import { promisify } from 'node:util'
 import type { KeyType } from '../settings/types.js'
 import { toPem } from '../util/pem.js'
+import { bitString, explicit, octetString, oid, sequence, smallInteger } from '../x509/der.js'
 
 export interface DeviceKeyPair {
   keyType: KeyType
@@ -20,29 +21,6 @@ export interface DeviceKeyPair {
   /** PKCS#8 PEM, unencrypted: the device's `pkey.pem`. Secret. */
   privateKeyPem: string
 }
-
-// ---- DER, just what the fixed encodings need ------------------------------------------------------
-
-function derLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length])
-  if (length < 0x100) return Buffer.from([0x81, length])
-  return Buffer.from([0x82, length >> 8, length & 0xff])
-}
-
-function tlv(tag: number, parts: Buffer[]): Buffer {
-  const value = Buffer.concat(parts)
-  return Buffer.concat([Buffer.from([tag]), derLength(value.length), value])
-}
-
-const SEQUENCE = 0x30
-const INTEGER = 0x02
-const OCTET_STRING = 0x04
-const BIT_STRING = 0x03
-const OID = 0x06
-const CONTEXT_1 = 0xa1 // [1] EXPLICIT, constructed
-
-const oid = (hex: string): Buffer => tlv(OID, [Buffer.from(hex, 'hex')])
-const integer = (value: number): Buffer => tlv(INTEGER, [Buffer.from([value])])
 
 /** Bytes before, between and after the raw keys of one key type's two encodings. */
 interface FixedEncoding {
@@ -55,8 +33,8 @@ interface FixedEncoding {
   publicLength: number
 }
 
-const ID_EC_PUBLIC_KEY = '2a8648ce3d0201' // 1.2.840.10045.2.1
-const ID_ED25519 = '2b6570' // 1.3.101.112
+const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1'
+const ID_ED25519 = '1.3.101.112'
 
 /**
  * EC, as OpenSSL writes it (RFC 5915 inside RFC 5208): PrivateKeyInfo { version 0,
@@ -70,12 +48,12 @@ function ecEncoding(curveOid: string, scalarLength: number): FixedEncoding {
   // Built once with zero keys, then cut where the keys go.
   const scalar = Buffer.alloc(scalarLength)
   const point = Buffer.alloc(publicLength)
-  const algorithm = tlv(SEQUENCE, [oid(ID_EC_PUBLIC_KEY), oid(curveOid)])
-  const bits = (key: Buffer): Buffer => tlv(BIT_STRING, [Buffer.from([0]), key]) // no unused bits
-  const publicField = tlv(CONTEXT_1, [bits(point)])
-  const ecPrivateKey = tlv(SEQUENCE, [integer(1), tlv(OCTET_STRING, [scalar]), publicField])
-  const pkcs8 = tlv(SEQUENCE, [integer(0), algorithm, tlv(OCTET_STRING, [ecPrivateKey])])
-  const spki = tlv(SEQUENCE, [algorithm, bits(point)])
+  const algorithm = sequence(oid(ID_EC_PUBLIC_KEY), oid(curveOid))
+  const bits = (key: Buffer): Buffer => bitString(key) // no unused bits
+  const publicField = explicit(1, bits(point))
+  const ecPrivateKey = sequence(smallInteger(1), octetString(scalar), publicField)
+  const pkcs8 = sequence(smallInteger(0), algorithm, octetString(ecPrivateKey))
+  const spki = sequence(algorithm, bits(point))
   const middleStart = pkcs8.length - publicField.length // [1] publicKey ends the structure
   return {
     pkcs8Head: pkcs8.subarray(0, middleStart - scalarLength),
@@ -92,9 +70,9 @@ function ecEncoding(curveOid: string, scalarLength: number): FixedEncoding {
  */
 function ed25519Encoding(): FixedEncoding {
   const key = Buffer.alloc(32)
-  const algorithm = tlv(SEQUENCE, [oid(ID_ED25519)])
-  const pkcs8 = tlv(SEQUENCE, [integer(0), algorithm, tlv(OCTET_STRING, [tlv(OCTET_STRING, [key])])])
-  const spki = tlv(SEQUENCE, [algorithm, tlv(BIT_STRING, [Buffer.from([0]), key])])
+  const algorithm = sequence(oid(ID_ED25519))
+  const pkcs8 = sequence(smallInteger(0), algorithm, octetString(octetString(key)))
+  const spki = sequence(algorithm, bitString(key))
   return {
     pkcs8Head: pkcs8.subarray(0, pkcs8.length - 32),
     pkcs8Middle: Buffer.alloc(0),
@@ -105,8 +83,8 @@ function ed25519Encoding(): FixedEncoding {
 }
 
 const EC_CURVES = {
-  'ec-p256': { ecdhName: 'prime256v1', encoding: ecEncoding('2a8648ce3d030107', 32) }, // 1.2.840.10045.3.1.7
-  'ec-p384': { ecdhName: 'secp384r1', encoding: ecEncoding('2b81040022', 48) } // 1.3.132.0.34
+  'ec-p256': { ecdhName: 'prime256v1', encoding: ecEncoding('1.2.840.10045.3.1.7', 32) },
+  'ec-p384': { ecdhName: 'secp384r1', encoding: ecEncoding('1.3.132.0.34', 48) }
 } as const
 type EcKeyType = keyof typeof EC_CURVES
 

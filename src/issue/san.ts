@@ -3,7 +3,7 @@
 import { isIP } from 'node:net'
 import { InputError, ManifestError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
-import { childrenOf, contentsOf, decodeOid, implicitPrimitive, readNode, readSingle, sequence, TAG } from './der.js'
+import { childrenOf, contentsOf, decodeOid, implicitPrimitive, readNode, readSingle, sequence, TAG } from '../x509/der.js'
 import { checkFieldsKnown, fieldBringing, fieldsOf, indexOfUnescaped, parseSegments, renderSegments, splitUnescaped, type Fail, type Segment } from './template.js'
 
 interface GeneralNameKind {

@@ -1,6 +1,8 @@
 // The journal's own record types (format 2). The journal is not the review manifest: it records
 // what happened and everything that shaped each certificate, and the review is derived from it.
 
+import type { BmapRecord, PartitionRecord } from '../shapes/output.js'
+
 /** Journal format written by this version. Format 1 (credbake 0.1) had no checksums and no bases. */
 export const JOURNAL_FORMAT = 2
 
@@ -65,8 +67,8 @@ export interface JournalOutput {
   path: string
   size: number
   sha256: string
-  partition?: { number: number; offset: number; size: number; fileSystem: string; label?: string }
-  bmap?: { path: string; sha256: string }
+  partition?: PartitionRecord
+  bmap?: BmapRecord
 }
 
 export interface RunRecord {

@@ -13,7 +13,7 @@ import { DeviceCollector, type CollectorOptions } from './rows.js'
 import type { Device } from './types.js'
 import { readYaml } from './yaml.js'
 
-export { parseShard, selectShard, selectShardOf, shardOf, type Shard } from './shard.js'
+export { selectShard, selectShardOf, shardOf, type Shard } from './shard.js'
 export { DeviceList } from './list.js'
 export { ManifestProblemsError, type ManifestProblem } from './problems.js'
 

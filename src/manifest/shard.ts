@@ -7,22 +7,6 @@ import type { Device } from './types.js'
 
 export type { Shard }
 
-/** Parses `i/n` (1 ≤ i ≤ n). Whitespace around the numbers is allowed. */
-export function parseShard(text: string): Shard {
-  const match = /^\s*(\d{1,9})\s*\/\s*(\d{1,9})\s*$/.exec(text)
-  const index = Number(match?.[1])
-  const count = Number(match?.[2])
-  if (!match || count < 1 || index < 1 || index > count) {
-    const why = match
-      ? count < 1
-        ? 'the shard count must be at least 1'
-        : `the shard number must be between 1 and ${count}`
-      : 'write it as i/n, e.g. 2/8 for the second of eight shards'
-    throw new InputError(`Input "shard": ${JSON.stringify(text)} is not a valid shard; ${why}.`, { input: 'shard' })
-  }
-  return { index, count }
-}
-
 /** Shard (1-based) a serial belongs to among `count` shards. */
 export function shardOf(serial: string, count: number): number {
   // First 4 bytes of SHA-256(serial as UTF-8), big-endian uint32, modulo the count, plus one.

@@ -3,7 +3,7 @@
 import { sanOfCertificate } from '../issue/san.js'
 import type { IssuedCredential } from '../issue/types.js'
 import type { IssuedRecord, WrittenRecord } from '../journal/records.js'
-import type { SinkOutput } from '../sink/types.js'
+import type { SinkOutput } from '../shapes/output.js'
 import type { DeviceBasisMaker } from './basis.js'
 
 export type Replaces = NonNullable<IssuedRecord['replaces']>

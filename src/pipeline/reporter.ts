@@ -1,3 +1,4 @@
+import type { RunLog } from '../shapes/log.js'
 import { neutraliseLine } from '../util/log-text.js'
 
 /**
@@ -5,11 +6,7 @@ import { neutraliseLine } from '../util/log-text.js'
  * Messages carry text from inputs (labels, partition names, file names, tool output): an
  * implementation prints each through reporterText, never raw.
  */
-export interface Reporter {
-  /** One line. */
-  info(message: string): void
-  /** One line. */
-  warning(message: string, where?: { file?: string; line?: number }): void
+export interface Reporter extends RunLog {
   /** Called after every device; implementations throttle what they print. */
   progress(done: number, total: number): void
   /**

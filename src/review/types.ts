@@ -1,6 +1,9 @@
 // The review manifest (credbake-manifest.json): what people read before flashing, and what
 // `credbake verify` and `merge` read back. Its JSON Schema is schema/manifest.schema.json.
 import type { CertificateProfile } from '../issue/types.js'
+import type { BmapRecord, PartitionRecord, PreexistingFile, ReviewWarning } from '../shapes/output.js'
+
+export type { PreexistingFile, ReviewWarning }
 
 export const MANIFEST_FILE = 'credbake-manifest.json'
 export const CERTIFICATES_FILE = 'certificates.pem'
@@ -34,7 +37,7 @@ export interface ManifestHeader {
       path: string
       sha256?: string
       partition?: string
-      preexisting?: Array<{ path: string; partitionPath?: string; size: number; sha256: string; mode: string | null; owner: string | null }>
+      preexisting?: PreexistingFile[]
     }
     /**
      * An OSTree target: `os` is the stateroot whose /var received the files; `sysrootPaths` is true
@@ -55,15 +58,6 @@ export interface ManifestHeader {
   /** What a reviewer must know about the bake (each also a warning in the log and the summary). */
   warnings?: ReviewWarning[]
 }
-
-/** A warning the review carries: `code` for tools (e.g. "ab-slot"), `message` for people. */
-export interface ReviewWarning {
-  code: string
-  message: string
-}
-
-/** A file found in the base image's credentials folder that the bundle leaves in place. */
-export type PreexistingFile = NonNullable<NonNullable<ManifestHeader['output']['image']>['preexisting']>[number]
 
 export interface MergedShard {
   /** "i/n" */
@@ -119,8 +113,8 @@ export interface ManifestDevice {
     size: number
     sha256: string
     /** With input bmap: the bmap file beside the image (it describes the uncompressed image). */
-    bmap?: { path: string; sha256: string }
-    partition?: { number: number; offset: number; size: number; fileSystem: string; label?: string }
+    bmap?: BmapRecord
+    partition?: PartitionRecord
   }
   files: ManifestFile[]
 }

@@ -18,9 +18,8 @@
 // the shrouded key bags without decrypting them. OTA Connect's p12 has an empty password.
 import { spawnSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
-import { inflateRawSync } from 'node:zlib'
+import { crc32, inflateRawSync } from 'node:zlib'
 import { InputError, messageOf } from '../errors.js'
-import { crc32 } from '../image/io.js'
 import { INPUT_LIMITS, readBoundedSync, whyUnreadable } from '../util/bounded-read.js'
 import { escapeText } from '../util/log-text.js'
 import { readPemBlocks, toPem } from '../util/pem.js'

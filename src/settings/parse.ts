@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { InputError, ManifestError, messageOf } from '../errors.js'
-import { parseShard } from '../manifest/shard.js'
+import { parseShard } from './shard.js'
 import { isStaterootName, ostreePathRefusal } from '../placement/ostree.js'
 import { checkBoundedFileSync, formatSize, INPUT_LIMITS, readBoundedTextSync, ReadLimitError, whyUnreadable } from '../util/bounded-read.js'
 import { escapeText } from '../util/log-text.js'
@@ -14,7 +14,20 @@ import { describeOrigin, readPemBlocks } from '../util/pem.js'
 import { misleadingCharIn } from '../util/text-class.js'
 import { readCredentialsZip } from './credentials-zip.js'
 import { INPUTS } from './inputs.js'
-import { COMPRESSIONS, FORMATS, FORMAT_SPECS, KEY_TYPES, LAYOUTS, type Format, type Lifetime, type PartitionSelector, type PemSource, type Settings } from './types.js'
+import {
+  COMPRESSIONS,
+  KEY_URI_SCHEMES,
+  keyUriScheme,
+  FORMATS,
+  FORMAT_SPECS,
+  KEY_TYPES,
+  LAYOUTS,
+  type Format,
+  type Lifetime,
+  type PartitionSelector,
+  type PemSource,
+  type Settings
+} from './types.js'
 
 /** Input name → raw value; missing and empty mean "not given". */
 export type RawInputs = Readonly<Record<string, string | undefined>>
@@ -144,9 +157,10 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
  */
 function readKeyReference(value: string, resolvePath: (p: string) => string): PemSource {
   const origin = 'input fleet-ca-key'
-  if (/^(pkcs11:|awskms:\/\/)/.test(value)) return { input: 'fleet-ca-key', text: value, origin }
-  if (value.startsWith('exec:')) {
-    const program = value.slice('exec:'.length)
+  const scheme = keyUriScheme(value)
+  if (scheme === 'pkcs11' || scheme === 'awskms') return { input: 'fleet-ca-key', text: value, origin }
+  if (scheme === 'exec') {
+    const program = value.slice(KEY_URI_SCHEMES.exec.length)
     if (program === '') throw new InputError('Input "fleet-ca-key": exec: needs the path of a signer program, e.g. exec:./signer.sh', { input: 'fleet-ca-key' })
     return { input: 'fleet-ca-key', text: `exec:${resolvePath(program)}`, origin }
   }

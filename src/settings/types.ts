@@ -28,6 +28,25 @@ export const FORMAT_SPECS: Readonly<Record<Format, FormatSpec>> = {
   dir: { folder: 'devices', usesImage: false }
 }
 
+/**
+ * The key URI schemes fleet-ca-key accepts besides PEM, one per signer that takes a URI: the one
+ * list (settings tell a URI from a PEM path with it, each signer recognises its own, and the signer
+ * registry names them in its refusal).
+ */
+export const KEY_URI_SCHEMES = { pkcs11: 'pkcs11:', awskms: 'awskms://', exec: 'exec:' } as const
+export type KeyUriScheme = keyof typeof KEY_URI_SCHEMES
+
+/**
+ * The signer scheme `reference` starts with, or undefined for anything else (PEM text or a path).
+ * `awskms://` is recognised in any case and after blanks, as KMS key references are written.
+ */
+export function keyUriScheme(reference: string): KeyUriScheme | undefined {
+  if (reference.startsWith(KEY_URI_SCHEMES.pkcs11)) return 'pkcs11'
+  if (reference.startsWith(KEY_URI_SCHEMES.exec)) return 'exec'
+  if (reference.trim().toLowerCase().startsWith(KEY_URI_SCHEMES.awskms)) return 'awskms'
+  return undefined
+}
+
 export const COMPRESSIONS = ['none', 'gz', 'xz', 'zst'] as const
 export type Compression = (typeof COMPRESSIONS)[number]
 

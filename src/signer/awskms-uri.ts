@@ -13,8 +13,9 @@
 // nothing leaves the machine. `awskms://alias/NAME` and `awskms://arn:…` (no empty endpoint
 // before the key) are accepted too, since neither can be read as an endpoint.
 import { FleetCaError } from '../errors.js'
+import { KEY_URI_SCHEMES, keyUriScheme } from '../settings/types.js'
 
-export const AWSKMS_SCHEME = 'awskms://'
+export const AWSKMS_SCHEME = KEY_URI_SCHEMES.awskms
 
 export type AwsKmsKeyKind = 'key-id' | 'key-arn' | 'alias' | 'alias-arn'
 
@@ -35,7 +36,7 @@ const ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)\/(.+)$/
 const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?))(?::(\d{1,5}))?$/
 
 export function isAwsKmsReference(reference: string): boolean {
-  return reference.trim().toLowerCase().startsWith(AWSKMS_SCHEME)
+  return keyUriScheme(reference) === 'awskms'
 }
 
 /** Parse a `fleet-ca-key` value of the form `awskms://[ENDPOINT/]KEY`; FleetCaError naming the problem. */

@@ -21,7 +21,8 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
 import { FleetCaError, messageOf } from '../errors.js'
 import { isAwsKmsReference, parseAwsKmsReference, type AwsKmsReference } from './awskms-uri.js'
-import type { CaSigner, HashName, SignerFactory, SignerOpenContext } from './types.js'
+import type { CaSigner, SignerFactory, SignerOpenContext } from './types.js'
+import type { HashName } from '../x509/algorithms.js'
 
 /** Sign requests in flight at most (KMS is a network service: latency, not CPU, bounds the rate). */
 export const CONCURRENCY = 32

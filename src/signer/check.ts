@@ -6,7 +6,8 @@
 import { randomBytes, type KeyObject } from 'node:crypto'
 import { CredbakeError, FleetCaError, messageOf } from '../errors.js'
 import { handedBackBy, signatureProblem } from './signature-check.js'
-import type { CaSigner, HashName } from './types.js'
+import type { CaSigner } from './types.js'
+import type { HashName } from '../x509/algorithms.js'
 
 /** What the key check needs of each certificate of fleet-ca-cert. */
 export interface CertificateKey {

@@ -11,8 +11,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
 import { FleetCaError, messageOf } from '../errors.js'
-import { keyFacts } from '../issue/algorithms.js'
-import type { CaSigner, HashName, SignerFactory, SignerOpenContext } from './types.js'
+import { keyFacts } from '../x509/algorithms.js'
+import type { CaSigner, SignerFactory, SignerOpenContext } from './types.js'
+import type { HashName } from '../x509/algorithms.js'
+import { keyUriScheme } from '../settings/types.js'
 
 export const EXEC_PASSPHRASE_ENV = 'CREDBAKE_SIGNER_PASSPHRASE'
 /** Requests in flight at once. */
@@ -274,6 +276,6 @@ export async function openExecSigner(reference: string, context: SignerOpenConte
 
 export const execSignerFactory: SignerFactory = {
   name: 'exec',
-  accepts: (reference) => reference.startsWith('exec:'),
+  accepts: (reference) => keyUriScheme(reference) === 'exec',
   open: openExecSigner
 }

@@ -3,7 +3,7 @@
 // sign where they build each certificate, which is the fastest path.
 import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto'
 import { FleetCaError } from '../errors.js'
-import { keyFacts } from '../issue/algorithms.js'
+import { keyFacts } from '../x509/algorithms.js'
 import { describeOrigin, labelsOf, parsePem, toPem, type PemBlock, type PemOrigin } from '../util/pem.js'
 import type { CaSigner, SignerFactory } from './types.js'
 

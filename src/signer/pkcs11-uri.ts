@@ -2,6 +2,7 @@
 // then optionally "?" and query attributes separated by "&" (module, PIN). Values are
 // percent-encoded; `id` is raw bytes, every other value UTF-8 text.
 import { FleetCaError } from '../errors.js'
+import { keyUriScheme } from '../settings/types.js'
 
 export interface Pkcs11Uri {
   token?: string
@@ -83,7 +84,7 @@ function text(bytes: Buffer, attribute: string): string {
 }
 
 export function isPkcs11Uri(reference: string): boolean {
-  return reference.startsWith('pkcs11:')
+  return keyUriScheme(reference) === 'pkcs11'
 }
 
 export function parsePkcs11Uri(reference: string): Pkcs11Uri {

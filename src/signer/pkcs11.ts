@@ -26,10 +26,11 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isCredbakeError, FleetCaError, messageOf } from '../errors.js'
 import { SignerProcess } from './exec.js'
-import { keyFacts, OID } from '../issue/algorithms.js'
-import { bitString, contentsOf, decodeOid, oid, readSingle, sequence, TAG, unsignedInteger } from '../issue/der.js'
+import { keyFacts, OID } from '../x509/algorithms.js'
+import { bitString, contentsOf, decodeOid, oid, readSingle, sequence, TAG, unsignedInteger } from '../x509/der.js'
 import { isPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from './pkcs11-uri.js'
-import type { CaSigner, HashName, SignerFactory, SignerOpenContext } from './types.js'
+import type { CaSigner, SignerFactory, SignerOpenContext } from './types.js'
+import type { HashName } from '../x509/algorithms.js'
 
 /** The platforms `npm run bundle` ships a binary for (dist/native/<name>/pkcs11.node). */
 export const SHIPPED_PLATFORMS = ['linux-x64'] as const

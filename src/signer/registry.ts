@@ -1,6 +1,7 @@
 // Every kind of fleet CA signer, and the one function that picks and opens the right one for a
 // fleet-ca-key value: a PEM key (text), `pkcs11:` (RFC 7512), `awskms://` or `exec:PATH`.
 import { FleetCaError } from '../errors.js'
+import { KEY_URI_SCHEMES } from '../settings/types.js'
 import { awsKmsSignerFactory } from './awskms.js'
 import { execSignerFactory } from './exec.js'
 import { pemSignerFactory } from './pem.js'
@@ -9,13 +10,10 @@ import type { CaSigner, SignerFactory, SignerOpenContext } from './types.js'
 
 export const SIGNER_FACTORIES: readonly SignerFactory[] = [pemSignerFactory, pkcs11SignerFactory, awsKmsSignerFactory, execSignerFactory]
 
-/** The URI schemes fleet-ca-key accepts besides PEM. */
-export const KEY_URI_PATTERN = /^(pkcs11:|awskms:\/\/|exec:)/
-
 export async function openSigner(reference: string, context: SignerOpenContext): Promise<CaSigner> {
   const factory = SIGNER_FACTORIES.find((candidate) => candidate.accepts(reference))
   if (!factory) {
-    throw new FleetCaError('fleet-ca-key is neither a PEM private key nor a key URI (pkcs11:, awskms://, exec:PATH)', { input: 'fleet-ca-key' })
+    throw new FleetCaError(`fleet-ca-key is neither a PEM private key nor a key URI (${Object.values(KEY_URI_SCHEMES).join(', ')}PATH)`, { input: 'fleet-ca-key' })
   }
   return factory.open(reference, context)
 }

@@ -10,7 +10,7 @@
 // docs/signer-checks.md says what each signer kind gets and what the check costs.
 import { verify, type KeyObject } from 'node:crypto'
 import { FleetCaError, messageOf } from '../errors.js'
-import type { HashName } from './types.js'
+import type { HashName } from '../x509/algorithms.js'
 
 /** Bytes of the EC field (and so at most of r and s) per curve, by node's curve names. */
 const EC_FIELD_BYTES: Record<string, number> = { prime256v1: 32, secp384r1: 48, secp521r1: 66 }

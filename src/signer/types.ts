@@ -3,8 +3,7 @@
 // PKCS#11 tokens, AWS KMS and external signer programs are others (one file each in this folder,
 // one entry each in the registry).
 import type { KeyObject } from 'node:crypto'
-
-export type HashName = 'sha256' | 'sha384' | 'sha512'
+import type { HashName } from '../x509/algorithms.js'
 
 export interface CaSigner {
   /** Who signs, for messages and logs, e.g. "PKCS#11 token fleet, object ca". Never a secret. */

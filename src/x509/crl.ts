@@ -25,7 +25,7 @@ import {
   unsignedInteger,
   x509Time,
   type DerNode
-} from '../issue/der.js'
+} from './der.js'
 import { sha256Hex } from '../util/hash.js'
 import { toPem } from '../util/pem.js'
 import { CRL_REASON_CODES, type CrlReason } from './crl-reasons.js'

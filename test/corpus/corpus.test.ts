@@ -9,7 +9,7 @@
 // The same cases then run once more through the bundled CLI in a forked Node 24 (the action's
 // runtime), where some Node-version-dependent bugs only show. Image cases also run at the image
 // layer (readDiskLayout + selectPartition) directly, so they check something even before the image
-// sink (src/sink/image.ts) lands.
+// sink (src/formats/image.ts) lands.
 //
 // Cases with a "bug" field reproduce a known product bug and run as it.fails (on the Node majors
 // in "bugNodes", or all): when the bug is fixed the test fails, and the "bug" field should be
@@ -45,7 +45,7 @@ import {
 afterAll(disposeSandboxBundle)
 
 const cases = loadCorpus()
-const imageSinkLanded = existsSync(path.join(ROOT, 'src/sink/image.ts'))
+const imageSinkLanded = existsSync(path.join(ROOT, 'src/formats/image.ts'))
 let work: string
 let savedEnv: Record<string, string | undefined>
 
@@ -158,7 +158,7 @@ describe(`bad input through main(), in process (${process.version})`, () => {
       continue
     }
     if (needsImageSink(testCase) && !imageSinkLanded) {
-      it.skip(`${name} [needs src/sink/image.ts]`, () => undefined)
+      it.skip(`${name} [needs src/formats/image.ts]`, () => undefined)
       continue
     }
     const known = bugShowsOn(testCase, MAJOR)
@@ -227,7 +227,7 @@ for (const node of sandboxNodes().filter((candidate) => candidate.binary !== pro
     for (const testCase of cases.filter((c) => !c.isolate)) {
       const name = `${testCase.id}: ${testCase.description}`
       if (needsImageSink(testCase) && !imageSinkLanded) {
-        it.skip(`${name} [needs src/sink/image.ts]`, () => undefined)
+        it.skip(`${name} [needs src/formats/image.ts]`, () => undefined)
         continue
       }
       const known = bugShowsOn(testCase, major)

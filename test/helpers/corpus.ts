@@ -161,7 +161,7 @@ export function sandboxBundle(): Promise<string> {
     bundleDir = dir
     // Fallback for a worker that ends without running afterAll hooks.
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    const imageSinkLanded = existsSync(path.join(ROOT, 'src/sink/image.ts'))
+    const imageSinkLanded = existsSync(path.join(ROOT, 'src/formats/image.ts'))
     await build({
       input: path.join(ROOT, 'test/fuzz/sandbox-entry.ts'),
       platform: 'node',

@@ -5,7 +5,7 @@ import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'nod
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { feedRanges, fsmapAddonPath, loadFsmap } from '../../src/util/fsmap.js'
-import { createFileHasher } from '../../src/util/hash-pool.js'
+import { createFileHasher } from '../../src/image/hash-pool.js'
 import { cleanupScratch, MiB, run, scratchDir } from '../helpers/images.js'
 import { NODES, ROOT } from '../helpers/run.js'
 import { execFileSync } from 'node:child_process'

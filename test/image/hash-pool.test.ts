@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, ftruncateSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createFileHasher } from '../../src/util/hash-pool.js'
+import { createFileHasher } from '../../src/image/hash-pool.js'
 import { cleanupScratch, MiB, run, scratchDir } from '../helpers/images.js'
 
 let work: string

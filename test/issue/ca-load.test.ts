@@ -6,7 +6,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadFleetCa } from '../../src/ca/load.js'
 import { CredbakeError, FleetCaError, InputError } from '../../src/errors.js'
-import { childrenOf, readSingle } from '../../src/issue/der.js'
+import { childrenOf, readSingle } from '../../src/x509/der.js'
 import type { Lifetime, PemSource } from '../../src/settings/types.js'
 import {
   cleanupPki,

@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FleetCa } from '../../src/ca/types.js'
 import { CredbakeError, FleetCaError, InputError } from '../../src/errors.js'
-import { childrenOf, readSingle } from '../../src/issue/der.js'
+import { childrenOf, readSingle } from '../../src/x509/der.js'
 import { buildProfile } from '../../src/issue/profile.js'
 import type { IssuedCredential } from '../../src/issue/types.js'
 import type { KeyType, Lifetime } from '../../src/settings/types.js'

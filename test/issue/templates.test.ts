@@ -4,9 +4,10 @@ import { AsnConvert } from '@peculiar/asn1-schema'
 import { GeneralNames, Name } from '@peculiar/asn1-x509'
 import { describe, expect, it } from 'vitest'
 import { CredbakeError, InputError, ManifestError } from '../../src/errors.js'
-import { childrenOf, readSingle } from '../../src/issue/der.js'
+import { childrenOf, readSingle } from '../../src/x509/der.js'
 import { ipAddressBytes, renderSan, validateSanTemplate } from '../../src/issue/san.js'
-import { escapeRfc4514, formatName, renderSubject, validateSubjectTemplate } from '../../src/issue/subject.js'
+import { renderSubject, validateSubjectTemplate } from '../../src/issue/subject.js'
+import { escapeRfc4514, formatName } from '../../src/x509/name.js'
 import { makeDevice } from './support.js'
 
 function thrown(action: () => unknown): CredbakeError {

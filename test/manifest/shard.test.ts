@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { InputError } from '../../src/errors.js'
-import { parseShard, selectShard, shardOf } from '../../src/manifest/read.js'
+import { selectShard, shardOf } from '../../src/manifest/read.js'
+import { parseShard } from '../../src/settings/shard.js'
 import type { Device } from '../../src/manifest/types.js'
 
 const device = (serial: string, line = 1): Device => ({

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { pack } from 'tar-stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { BundleFile } from '../../src/bundle/types.js'
-import { tarArchive } from '../../src/sink/tar-archive.js'
+import { tarArchive } from '../../src/formats/tar-archive.js'
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'tar-archive-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))

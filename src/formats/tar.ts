@@ -13,7 +13,8 @@ import { sha256Hex } from '../util/hash.js'
 import { wrapWriteError } from './errors.js'
 import { describeFiles, fileMatches, placedFiles } from './files.js'
 import { overlayGzip } from './tar-gzip.js'
-import type { OutputWriter, OutputWriterSpec, Sink, SinkOutput, WriteHooks } from './types.js'
+import type { SinkOutput } from '../shapes/output.js'
+import type { OutputWriter, OutputWriterSpec, Sink, WriteHooks } from './types.js'
 
 /** Allocated bytes of one overlay (measured: about 1.5 KiB of file in one 4 KiB block, rounded). */
 const OVERLAY_BYTES = 8 * 1024
@@ -33,7 +34,7 @@ export class TarWriter implements OutputWriter {
   private staging: string | undefined
 
   constructor(
-    private readonly outputDir: string,
+    outputDir: string,
     private readonly mtime: Date
   ) {
     this.root = path.join(outputDir, 'overlays')

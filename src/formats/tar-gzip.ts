@@ -7,7 +7,7 @@
 // device of a run, is compressed once (matches within itself only) and its bits reused; file
 // contents (base64 text, hardly any repeats) go out as literals; padding as zero runs. What comes
 // out is an ordinary .tar.gz: gunzip, GNU tar and busybox read it like any other (see
-// test/sink/tar-gzip.test.ts). Large archives, and Nodes without zlib.crc32 (before 20.15), go
+// test/formats/tar-gzip.test.ts). Large archives, and Nodes without zlib.crc32 (before 20.15), go
 // through gzipSync instead.
 import zlib from 'node:zlib'
 import type { BundleFile } from '../bundle/types.js'

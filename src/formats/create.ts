@@ -1,17 +1,7 @@
-import type { Reporter } from '../pipeline/reporter.js'
 import type { Format, Settings } from '../settings/types.js'
-import type { SecretTemp } from '../util/secret-temp.js'
 import { DirSink } from './dir.js'
 import { TarSink } from './tar.js'
-import type { Sink } from './types.js'
-
-export interface SinkContext {
-  /** 0700 folder for files a tool must read (key files for debugfs/mtools). */
-  secrets: SecretTemp
-  /** One timestamp for the whole run (tar entry mtimes). */
-  mtime: Date
-  reporter: Reporter
-}
+import type { Sink, SinkContext } from './types.js'
 
 /** How each format's sink is opened: a new sink is one file plus one entry here (and in FORMAT_SPECS). */
 const OPENERS: Record<Format, (settings: Settings, context: SinkContext) => Promise<Sink>> = {

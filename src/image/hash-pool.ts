@@ -7,8 +7,8 @@ import { closeSync, fstatSync, openSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
-import { BMAP_BLOCK_SIZE, BmapBuilder, type BmapSummary } from '../image/bmap.js'
-import { fsmapAddonPath, loadFsmap, readRanges, readRangesSync } from './fsmap.js'
+import { BMAP_BLOCK_SIZE, BmapBuilder, type BmapSummary } from './bmap.js'
+import { fsmapAddonPath, loadFsmap, readRanges, readRangesSync } from '../util/fsmap.js'
 
 export const HASHER_ROLE = 'credbake-hasher'
 

@@ -8,8 +8,8 @@ import { gunzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { BundleFile } from '../../src/bundle/types.js'
-import { tarArchive } from '../../src/sink/tar-archive.js'
-import { gzipTar, overlayGzip } from '../../src/sink/tar-gzip.js'
+import { tarArchive } from '../../src/formats/tar-archive.js'
+import { gzipTar, overlayGzip } from '../../src/formats/tar-gzip.js'
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'tar-gzip-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))

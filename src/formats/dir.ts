@@ -11,7 +11,8 @@ import { ensureFolderSync } from '../util/confined.js'
 import { tempSibling, writeAllSync } from '../util/fsx.js'
 import { describeFiles, placedFiles, treeDigest, treeDigestOnDisk } from './files.js'
 import { wrapWriteError } from './errors.js'
-import type { OutputWriter, OutputWriterSpec, Sink, SinkOutput, WriteHooks } from './types.js'
+import type { SinkOutput } from '../shapes/output.js'
+import type { OutputWriter, OutputWriterSpec, Sink, WriteHooks } from './types.js'
 
 export class DirWriter implements OutputWriter {
   private readonly root: string

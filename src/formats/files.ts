@@ -3,7 +3,7 @@ import { lstat, readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { octalMode, sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
-import type { InstalledFile } from './types.js'
+import type { InstalledFile } from '../shapes/output.js'
 
 /** The manifest's view of installed files. Private keys: presence and mode only, never a hash. */
 export function describeFiles(files: readonly BundleFile[], medium: { modes: boolean; owners: boolean }): InstalledFile[] {

@@ -1,9 +1,11 @@
 // Key and signature algorithms credbake accepts, as data: which hash a key signs with, the
 // AlgorithmIdentifier it writes, and which key families a key type belongs to.
 import type { KeyObject } from 'node:crypto'
-import type { HashName } from '../ca/types.js'
 import type { KeyType } from '../settings/types.js'
 import { DER_NULL, oid, sequence } from './der.js'
+
+/** A digest X.509 signatures here are made over (the one definition; signers and the CA use it). */
+export type HashName = 'sha256' | 'sha384' | 'sha512'
 
 export const OID = {
   ecPublicKey: '1.2.840.10045.2.1',

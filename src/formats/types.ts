@@ -1,35 +1,8 @@
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
-import type { PreexistingFile, ReviewWarning } from '../review/types.js'
-
-/** What a sink reports for each file it installed. */
-export interface InstalledFile {
-  path: string
-  /** Where it is inside the partition or output when that differs from `path` (OSTree sysroot paths). */
-  partitionPath?: string
-  /** e.g. "0600"; null where the medium has no modes (FAT). */
-  mode: string | null
-  /** "0:0"; null where the medium has no owners (FAT). */
-  owner: string | null
-  /** SHA-256 of the content; null for private keys (only presence and mode are recorded). */
-  sha256: string | null
-  size: number
-  secret: boolean
-}
-
-/** Where a device's output went. */
-export interface SinkOutput {
-  /** Path relative to output-dir, POSIX separators. */
-  path: string
-  /** "dir" outputs are trees: size is the sum of file sizes and sha256 a digest of the tree listing. */
-  size: number
-  sha256: string
-  /** For format "partition" (and image): where the partition sits in the base image. */
-  partition?: { number: number; offset: number; size: number; fileSystem: string; label?: string }
-  /** With input bmap: the block map written beside an image output (path relative to output-dir). */
-  bmap?: { path: string; sha256: string }
-  files: InstalledFile[]
-}
+import type { RunLog } from '../shapes/log.js'
+import type { PreexistingFile, ReviewWarning, SinkOutput } from '../shapes/output.js'
+import type { SecretTemp } from '../util/secret-temp.js'
 
 export interface WriteHooks {
   /**
@@ -92,4 +65,12 @@ export interface Sink {
   verify(output: { path: string; sha256: string }): Promise<boolean>
   /** Release shared resources (decompressed base image, …). */
   close(): Promise<void>
+}
+
+export interface SinkContext {
+  /** 0700 folder for files a tool must read (key files for debugfs/mtools). */
+  secrets: SecretTemp
+  /** One timestamp for the whole run (tar entry mtimes). */
+  mtime: Date
+  reporter: RunLog
 }
