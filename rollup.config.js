@@ -102,7 +102,7 @@ export default [
   {
     input: 'src/pipeline/device-worker-entry.ts',
     output: { file: 'dist/device-worker.js', format: 'es', sourcemap: false, inlineDynamicImports: true },
-    plugins: plugins().filter((plugin) => plugin.name !== 'credbake-native-addons'),
+    plugins: [noLazyModulesInDeviceWorker(), ...plugins().filter((plugin) => plugin.name !== 'credbake-native-addons')],
     treeshake,
     onwarn: quietWarnings
   },
@@ -113,6 +113,20 @@ export default [
     onwarn: quietWarnings
   }
 ]
+
+// A device worker only writes outputs through its format's worker writer. What the format records
+// load lazily with import() (the image sink and verify's image reader, src/formats/image.ts) is
+// never called there: those imports stay imports of files that are not shipped, instead of
+// inlining the image modules into every worker.
+function noLazyModulesInDeviceWorker() {
+  return {
+    name: 'credbake-no-lazy-modules-in-device-worker',
+    resolveDynamicImport(specifier, importer) {
+      if (typeof specifier === 'string' && /[\\/]src[\\/]formats[\\/]/.test(importer ?? '')) return false
+      return null
+    }
+  }
+}
 
 // Circular imports inside third-party packages and `this` at module scope in
 // TypeScript-emitted helpers are harmless here; anything else is shown.

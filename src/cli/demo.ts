@@ -5,6 +5,7 @@ import path from 'node:path'
 import { buildSampleImage } from '../demo/sample-image.js'
 import { createThrowawayCa } from '../demo/throwaway-ca.js'
 import { EXIT_CODES, InputError } from '../errors.js'
+import { findFormat } from '../formats/registry.js'
 import { bake, type BakeResult } from '../pipeline/bake.js'
 import { shellQuote } from '../review/summary.js'
 import { parseSettings } from '../settings/parse.js'
@@ -62,7 +63,7 @@ export async function demoCommand({ values }: ParsedFlags, out: Console): Promis
     return `DEMO-${n},demo-device-${n},${i % 2 ? 'us' : 'eu'}`
   })
   await writeFile(path.join(dir, 'devices.csv'), ['serial,device-id,region', ...rows, ''].join('\n'))
-  const usesImage = format === 'image' || format === 'partition'
+  const usesImage = findFormat(format)?.takesImage === true
   if (usesImage) {
     out.stderr('building the sample image (64 MiB GPT: FAT boot + ext4 rootfs)…\n')
     await buildSampleImage(path.join(dir, 'sample.img'), dir)

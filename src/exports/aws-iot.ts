@@ -68,6 +68,7 @@ export function awsIotTemplate(fleetCaPem: string, options: AwsIotTemplateOption
 export const awsIotExport: RegistryExport = {
   name: 'aws-iot',
   jsonlPath: 'exports/aws-iot.jsonl',
+  caFilePaths: ['exports/aws-iot-template.json'],
   check: (device) => checkAwsThingName(device.deviceId),
   line: awsIotLine,
   caFiles: (fleetCaPem) => [{ path: 'exports/aws-iot-template.json', text: awsIotTemplate(fleetCaPem) }]

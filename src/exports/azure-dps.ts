@@ -41,6 +41,7 @@ export function azureDpsLine(device: RegistryDevice): string {
 export const azureDpsExport: RegistryExport = {
   name: 'azure-dps',
   jsonlPath: 'exports/azure-dps.jsonl',
+  caFilePaths: [],
   check: (device) => checkAzureRegistrationId(device.commonName),
   line: azureDpsLine,
   caFiles: () => []

@@ -1,22 +1,88 @@
-// The registration exports by name, for the `exports` input (a comma list).
-import { InputError } from '../errors.js'
-import { awsIotExport } from './aws-iot.js'
-import { azureDpsExport } from './azure-dps.js'
-import type { RegistryExport } from './types.js'
+// Every review export, in the order they are committed: the one place an export is registered.
+// A bake's review and `credbake merge` open the exports a run asks for (the ones always written,
+// and those its header's `exports` names), hand each of them every active device and superseded
+// certificate in manifest order, then commit them one after another; SHA256SUMS comes last, as it
+// lists the files of the exports before it.
+//
+// Merge and exports: a merge feeds the exports the merged device entries, so every export is
+// regenerated from them, not concatenated from the shards; only the files an export makes from
+// the run alone (`runFiles`, e.g. a registration template made from the fleet CA certificate) are
+// taken from the shards, which must hold the same bytes (src/merge/merge.ts checks and links them).
+import type { ManifestDevice, SupersededCertificate } from '../shapes/review.js'
+import { certificatesExport } from './certificates.js'
+import { sha256sumsExport } from './sha256sums.js'
+import { supersededExport } from './superseded.js'
+import type { ExportedFile, ExportRun, ExportWriter, ReviewDevice, ReviewExport } from './types.js'
 
-export const REGISTRY_EXPORTS: readonly RegistryExport[] = [awsIotExport, azureDpsExport]
+export const REVIEW_EXPORTS: readonly ReviewExport[] = [certificatesExport, supersededExport, sha256sumsExport]
 
-/** The exports a comma list names, in the list's order, each once; an unknown name is an InputError. */
-export function parseExports(value: string | undefined, input = 'exports'): RegistryExport[] {
-  const names = (value ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter(Boolean)
-  const chosen: RegistryExport[] = []
-  for (const name of names) {
-    const found = REGISTRY_EXPORTS.find((candidate) => candidate.name === name)
-    if (!found) throw new InputError(`${input}: "${name}" is not one of ${REGISTRY_EXPORTS.map((candidate) => candidate.name).join(', ')}`, { input })
-    if (!chosen.includes(found)) chosen.push(found)
+/** Every file of output-dir the registered exports may write (an earlier review's are removed before a run writes anew). */
+export function exportFiles(exports: readonly ReviewExport[] = REVIEW_EXPORTS): string[] {
+  return exports.flatMap((item) => item.files)
+}
+
+/** The exports a run writes: those always written and those its header names, in registry order. */
+export function exportsOf(run: Pick<ExportRun, 'header'>, exports: readonly ReviewExport[] = REVIEW_EXPORTS): ReviewExport[] {
+  const asked = new Set(run.header.exports ?? [])
+  const unknown = [...asked].filter((name) => !exports.some((item) => !item.always && item.name === name))
+  if (unknown.length) throw new Error(`internal: no review export ${unknown.map((name) => JSON.stringify(name)).join(', ')}`)
+  return exports.filter((item) => item.always || asked.has(item.name))
+}
+
+/** The exports of one run, fed together. */
+export class ReviewExports {
+  private constructor(
+    private readonly writers: ExportWriter[],
+    /** The opened exports, in the writers' order. */
+    readonly opened: readonly ReviewExport[]
+  ) {}
+
+  static open(run: ExportRun, exports: readonly ReviewExport[] = REVIEW_EXPORTS): ReviewExports {
+    const opened = exportsOf(run, exports)
+    return new ReviewExports(
+      opened.map((item) => item.open(run)),
+      opened
+    )
   }
-  return chosen
+
+  /** An active device, in manifest order (synchronous; `drain` writes out). */
+  device(device: ReviewDevice): void {
+    for (const writer of this.writers) writer.device(device)
+  }
+
+  superseded(entry: SupersededCertificate, certificatePem: string): void {
+    for (const writer of this.writers) writer.superseded?.(entry, certificatePem)
+  }
+
+  async drain(): Promise<void> {
+    for (const writer of this.writers) await writer.drain()
+  }
+
+  /**
+   * Commit every export in turn, each told the files the ones before it listed. `carried`: files
+   * a merge took from the shards (listed as if the first export had written them).
+   */
+  async commit(carried: readonly ExportedFile[] = []): Promise<ExportedFile[]> {
+    const listed: ExportedFile[] = [...carried]
+    for (const writer of this.writers) listed.push(...(await writer.commit(listed)))
+    return listed
+  }
+
+  async abandon(): Promise<void> {
+    await Promise.all(this.writers.map((writer) => writer.abandon()))
+  }
+}
+
+/** A device for the exports from its manifest entry and certificate (a merge, or a review line read the long way). */
+export function deviceOfEntry(entry: ManifestDevice, certificatePem: string): ReviewDevice {
+  return {
+    serial: entry.serial,
+    deviceId: entry.deviceId,
+    certificatePem,
+    subject: entry.certificate.subject,
+    ascii: false,
+    output: entry.output,
+    files: () => entry.files,
+    entry: () => entry
+  }
 }

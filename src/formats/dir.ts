@@ -3,7 +3,7 @@
 // device, so its modes are the bundle's whatever the umask: folders 0755 (SERIAL/ itself stands
 // for the root file system), files as the layout says (keys 0600, created so). DirWriter does the
 // work synchronously, so issuance workers write trees themselves (the sink's `writer`).
-import { chmodSync, chownSync, closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
@@ -12,14 +12,35 @@ import { tempSibling, writeAllSync } from '../util/fsx.js'
 import { describeFiles, placedFiles, treeDigest, treeDigestOnDisk } from './files.js'
 import { wrapWriteError } from './errors.js'
 import type { SinkOutput } from '../shapes/output.js'
-import type { OutputWriter, OutputWriterSpec, Sink, WriteHooks } from './types.js'
+import { messageOf } from '../errors.js'
+import type { TreeEntry } from './read.js'
+import {
+  asRoot,
+  foldersAbove,
+  hostPath,
+  kindOf,
+  linkTarget,
+  lstatOutput,
+  OutputUnreadable,
+  outputTarget,
+  readCapped,
+  walkTree,
+  type FoundFile,
+  type FoundFolder,
+  type OutputRequest,
+  type OutputView
+} from './read.js'
+import type { OutputFormat, OutputWriter, OutputWriterSpec, Sink, WriteHooks } from './types.js'
+
+/** output-dir/devices/SERIAL/ */
+const FOLDER = 'devices'
 
 export class DirWriter implements OutputWriter {
   private readonly root: string
   private rootReady = false
 
   constructor(private readonly outputDir: string) {
-    this.root = path.join(outputDir, 'devices')
+    this.root = path.join(outputDir, FOLDER)
   }
 
   write(device: Device, files: BundleFile[]): SinkOutput {
@@ -52,7 +73,7 @@ export class DirWriter implements OutputWriter {
 }
 
 export class DirSink implements Sink {
-  readonly format = 'dir'
+  readonly format = dirFormat.name
   readonly writer: OutputWriterSpec
   /** With ostree-os: the trees hold sysroot paths, to copy into a mounted otaroot. */
   readonly ostree?: { os: string; sysrootPaths: boolean }
@@ -62,7 +83,7 @@ export class DirSink implements Sink {
     private readonly outputDir: string,
     ostreeOs?: string
   ) {
-    this.writer = { kind: 'dir', outputDir, mtime: new Date(0).toISOString() }
+    this.writer = { format: dirFormat.name, outputDir, mtime: new Date(0).toISOString() }
     this.local = new DirWriter(outputDir)
     if (ostreeOs !== undefined) this.ostree = { os: ostreeOs, sysrootPaths: true }
   }
@@ -109,4 +130,74 @@ function writeOne(root: string, file: BundleFile, made: Set<string>): void {
   }
   // Only root can give files to uid 0; others get a tree to copy with `cp -a`/rsync as root.
   if (process.getuid?.() === 0) chownSync(destination, file.uid, file.gid)
+}
+
+// ---- verify: a tree as it is now -------------------------------------------------------------------
+
+function readDirOutput(root: string, request: OutputRequest): OutputView {
+  const owners = asRoot()
+  const rootStats = lstatSync(root)
+  let entries: Map<string, TreeEntry>
+  try {
+    entries = walkTree(root)
+  } catch (error) {
+    if (error instanceof OutputUnreadable) throw error
+    throw new OutputUnreadable(`the tree cannot be read (${messageOf(error)})`)
+  }
+  const problems: string[] = []
+  const files = new Map<string, FoundFile | null>()
+  const wantedFolders = new Set<string>()
+  for (const [wanted, limit] of request.files) {
+    for (const folder of foldersAbove(wanted)) wantedFolders.add(folder)
+    const entry = entries.get(wanted)
+    if (entry?.kind !== 'file') {
+      files.set(wanted, null)
+      continue
+    }
+    let read: { content: Buffer | null; size: number }
+    try {
+      read = readCapped(hostPath(root, wanted), limit)
+    } catch (error) {
+      problems.push(`${wanted} cannot be read (${messageOf(error)})`)
+      files.set(wanted, null)
+      continue
+    }
+    const { stats } = entry
+    files.set(wanted, { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null, ...read })
+  }
+  const folders = new Map<string, FoundFolder | null>()
+  for (const folder of wantedFolders) {
+    const stats = folder === '/' ? rootStats : entries.get(folder)?.kind === 'folder' ? entries.get(folder)!.stats : undefined
+    folders.set(folder, stats ? { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null } : null)
+  }
+  const extras: string[] = []
+  for (const [devicePath, entry] of entries) {
+    if (entry.kind === 'link')
+      problems.push(`${devicePath} is a symbolic link (to ${linkTarget(hostPath(root, devicePath))}); verify does not follow links, and credbake writes none`)
+    else if (entry.kind === 'other') problems.push(`${devicePath} is ${kindOf(entry.stats)}`)
+    else if (entry.kind === 'folder' ? !wantedFolders.has(devicePath) : !request.files.has(devicePath)) extras.push(entry.kind === 'folder' ? `${devicePath}/` : devicePath)
+  }
+  // The tree digest covers every file: with anything more or less in the tree it is a different
+  // tree, and each difference is already a problem of its own (nothing unasked is read).
+  const complete = extras.length === 0 && problems.length === 0 && [...files.values()].every((file) => file?.content)
+  const sha256 = complete ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found!.mode!, uid: 0, gid: 0, content: found!.content! }))) : null
+  return { sha256, files, listings: new Map(), folders, extras, problems }
+}
+
+export const dirFormat: OutputFormat = {
+  name: 'dir',
+  summary: 'a tree',
+  folder: FOLDER,
+  takesImage: false,
+  tree: true,
+  noun: 'tree',
+  largeOutputs: false,
+  outputPath: (serial) => `${FOLDER}/${serial}`,
+  open: async (settings) => new DirSink(settings.outputDir, settings.ostreeOs),
+  workerWriter: (spec) => new DirWriter(spec.outputDir),
+  read: async (context, device, request) => {
+    const target = outputTarget(context, device)
+    if (!lstatOutput(target, device).isDirectory()) throw new OutputUnreadable(`output ${device.output.path} is not a folder`)
+    return readDirOutput(target, request)
+  }
 }

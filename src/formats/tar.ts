@@ -5,16 +5,25 @@
 // `writer`); TarSink.write is the same on the calling thread.
 import { closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs'
 import path from 'node:path'
+import { gunzipSync } from 'node:zlib'
+import { messageOf } from '../errors.js'
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
 import { ensureFolderSync } from '../util/confined.js'
-import { tempIn, writeAllSync } from '../util/fsx.js'
+import { sha256File, tempIn, writeAllSync } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { wrapWriteError } from './errors.js'
 import { describeFiles, fileMatches, placedFiles } from './files.js'
 import { overlayGzip } from './tar-gzip.js'
 import type { SinkOutput } from '../shapes/output.js'
-import type { OutputWriter, OutputWriterSpec, Sink, WriteHooks } from './types.js'
+import type { ManifestDevice } from '../shapes/review.js'
+import { foldersAbove, linkTarget, OutputUnreadable, outputTarget, readCapped, type FoundFile, type FoundFolder, type OutputRequest, type OutputView } from './read.js'
+import { tarEntries, TarFormatError, type TarEntry } from './tar-read.js'
+import type { OutputFormat, OutputWriter, OutputWriterSpec, Sink, WriteHooks } from './types.js'
+
+/** output-dir/overlays/SERIAL.tar.gz */
+const FOLDER = 'overlays'
+const EXTENSION = '.tar.gz'
 
 /** Allocated bytes of one overlay (measured: about 1.5 KiB of file in one 4 KiB block, rounded). */
 const OVERLAY_BYTES = 8 * 1024
@@ -37,13 +46,13 @@ export class TarWriter implements OutputWriter {
     outputDir: string,
     private readonly mtime: Date
   ) {
-    this.root = path.join(outputDir, 'overlays')
+    this.root = path.join(outputDir, FOLDER)
     this.recordedRoot = path.relative(outputDir, this.root).split(path.sep).join('/')
   }
 
   write(device: Device, files: BundleFile[]): SinkOutput {
     // A serial is one plain file name (the manifest allows A-Z a-z 0-9 . _ -, no leading dot).
-    const name = `${device.serial}.tar.gz`
+    const name = `${device.serial}${EXTENSION}`
     const target = `${this.root}${path.sep}${name}`
     let temp: string | undefined
     let archive: Buffer
@@ -94,7 +103,7 @@ export class TarWriter implements OutputWriter {
 }
 
 export class TarSink implements Sink {
-  readonly format = 'tar'
+  readonly format = tarFormat.name
   readonly space = { bytesPerOutput: OVERLAY_BYTES, basis: 'an overlay of a few KiB' }
   readonly writer: OutputWriterSpec
   /** With ostree-os: the overlays hold sysroot paths, to extract into a mounted otaroot. */
@@ -107,7 +116,7 @@ export class TarSink implements Sink {
     mtime: Date,
     ostreeOs?: string
   ) {
-    this.writer = { kind: 'tar', outputDir, mtime: mtime.toISOString() }
+    this.writer = { format: tarFormat.name, outputDir, mtime: mtime.toISOString() }
     this.local = new TarWriter(outputDir, mtime)
     if (ostreeOs !== undefined) this.ostree = { os: ostreeOs, sysrootPaths: true }
   }
@@ -126,4 +135,112 @@ export class TarSink implements Sink {
   }
 
   async close(): Promise<void> {}
+}
+
+// ---- verify: an overlay as it is now --------------------------------------------------------------
+
+/** Most bytes an overlay may decompress to on top of the files it should hold. */
+const OVERLAY_SLACK = 1 << 20
+/** However large the manifest says the files are, an overlay is not decompressed beyond this. */
+const MAX_OVERLAY_BYTES = 64 << 20
+
+/** Most bytes an overlay holding these files may decompress to. */
+function overlayCap(request: OutputRequest): number {
+  let total = OVERLAY_SLACK
+  for (const limit of request.files.values()) total += limit + 3 * 512
+  return Math.min(total, MAX_OVERLAY_BYTES)
+}
+
+async function readTarOutput(file: string, device: ManifestDevice, request: OutputRequest): Promise<OutputView> {
+  const cap = overlayCap(request)
+  const where = `output ${device.output.path}`
+  let read: { content: Buffer | null; size: number }
+  try {
+    read = readCapped(file, cap)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new OutputUnreadable(`${where} is missing`)
+    if (code === 'ELOOP') throw new OutputUnreadable(`${where} is a symbolic link (to ${linkTarget(file)}); verify does not follow links`)
+    throw new OutputUnreadable(code === 'ENOTFILE' ? `${where} is not a file (${messageOf(error)})` : `${where} cannot be read (${messageOf(error)})`)
+  }
+  if (!read.content) {
+    // gzip never makes data much larger than it was: this is not an overlay of these files.
+    const sha256 = await sha256File(file).catch(() => null)
+    return {
+      sha256,
+      files: new Map(),
+      listings: new Map(),
+      problems: [`${where} is ${read.size} bytes, more than an overlay of the files the manifest lists can be (at most ${cap}); verify does not open it`],
+      opened: false
+    }
+  }
+  const sha256 = sha256Hex(read.content)
+  let entries: TarEntry[]
+  try {
+    // Decompressed in memory only up to `cap`: a small file that inflates to gigabytes (a gzip
+    // bomb) stops there, costing no more memory than a real overlay.
+    entries = tarEntries(gunzipSync(read.content, { maxOutputLength: cap }))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      return {
+        sha256,
+        files: new Map(),
+        listings: new Map(),
+        problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`],
+        opened: false
+      }
+    }
+    const why = error instanceof TarFormatError ? `not a tar archive: ${error.message}` : messageOf(error)
+    throw new OutputUnreadable(`${where} is not a readable .tar.gz (${why})`)
+  }
+  const problems: string[] = []
+  const byPath = new Map<string, TarEntry>()
+  for (const entry of entries) {
+    if (byPath.has(entry.path)) problems.push(`${where} holds ${entry.path} twice (extraction keeps the last)`)
+    byPath.set(entry.path, entry)
+  }
+  const files = new Map<string, FoundFile | null>()
+  const wantedFolders = new Set<string>()
+  for (const [wanted, limit] of request.files) {
+    for (const folder of foldersAbove(wanted)) wantedFolders.add(folder)
+    const entry = byPath.get(wanted)
+    if (entry?.type !== 'file') {
+      files.set(wanted, null)
+      continue
+    }
+    const size = entry.content.length
+    files.set(wanted, { mode: entry.mode, uid: entry.uid, gid: entry.gid, content: size > limit ? null : entry.content, size })
+  }
+  // The archive's root ("./") is not an entry credbake writes: extraction would apply its mode to
+  // the folder it is extracted into.
+  wantedFolders.delete('/')
+  const folders = new Map<string, FoundFolder | null>()
+  for (const folder of wantedFolders) {
+    const entry = byPath.get(folder)
+    folders.set(folder, entry?.type === 'directory' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid } : null)
+  }
+  const extras: string[] = []
+  for (const entry of byPath.values()) {
+    if (entry.type === 'symlink' || entry.type === 'hardlink')
+      problems.push(`${entry.path} is a ${entry.type === 'symlink' ? 'symbolic' : 'hard'} link (to ${JSON.stringify(entry.linkTarget ?? '')}); credbake writes none`)
+    else if (entry.type === 'other') problems.push(`${entry.path} is a tar entry of type "${entry.flag}", not a file or folder`)
+    else if (entry.type === 'directory' ? !wantedFolders.has(entry.path) : !request.files.has(entry.path)) extras.push(entry.type === 'directory' ? `${entry.path}/` : entry.path)
+  }
+  return { sha256, files, listings: new Map(), folders, extras, problems }
+}
+
+export const tarFormat: OutputFormat = {
+  name: 'tar',
+  summary: 'a .tar.gz overlay',
+  folder: FOLDER,
+  takesImage: false,
+  tree: false,
+  noun: 'archive',
+  largeOutputs: false,
+  // A serial is one plain file name (the manifest allows A-Z a-z 0-9 . _ -, no leading dot).
+  outputPath: (serial) => `${FOLDER}/${serial}${EXTENSION}`,
+  open: async (settings, context) => new TarSink(settings.outputDir, context.mtime, settings.ostreeOs),
+  workerWriter: (spec) => new TarWriter(spec.outputDir, new Date(spec.mtime)),
+  // An overlay is opened without following a link and read at once (no separate lstat).
+  read: async (context, device, request) => readTarOutput(outputTarget(context, device), device, request)
 }

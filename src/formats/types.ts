@@ -1,8 +1,65 @@
+// An output format as one unit: the record every stage asks (OutputFormat), the sink the main thread
+// writes through, the writer worker threads use, and what verify reads. Each format is one file of
+// this folder exporting its record; src/formats/registry.ts lists them.
 import type { BundleFile } from '../bundle/types.js'
 import type { Device } from '../manifest/types.js'
+import type { Settings } from '../settings/types.js'
 import type { RunLog } from '../shapes/log.js'
 import type { PreexistingFile, ReviewWarning, SinkOutput } from '../shapes/output.js'
+import type { ManifestDevice, ManifestFile } from '../shapes/review.js'
 import type { SecretTemp } from '../util/secret-temp.js'
+import type { OutputRequest, OutputView, ReadContext } from './read.js'
+
+/**
+ * One output format. Everything the bake, the review, verify, merge, the settings and the demo
+ * need to know about a format is here; nothing outside this folder decides by a format's name.
+ */
+export interface OutputFormat {
+  /** The value of the `format` input, e.g. "tar". */
+  readonly name: string
+  /** What one device gets, for the `format` input's description (README, action.yml, --help). */
+  readonly summary: string
+  /** The folder of output-dir its per-device outputs go to (the trust boundary accepts only these). */
+  readonly folder: string
+  /** Bakes into a base image: `image` is required, `compress` and `bmap` apply, the base image's preexisting files are recorded. */
+  readonly takesImage: boolean
+  /**
+   * Each output is a folder holding the device's files at their paths (not one file): SHA256SUMS
+   * lists its files, merge links them one by one, and the host path holds the device paths.
+   */
+  readonly tree: boolean
+  /** What one output is called in verify's messages: "archive", "tree", "image". */
+  readonly noun: string
+  /** Outputs are large (images): verify reads them one at a time rather than in batches. */
+  readonly largeOutputs: boolean
+  /**
+   * The path credbake gives `serial`'s output, relative to output-dir (verify checks a manifest
+   * names no other); undefined when `run` does not say enough (an image output without its base's name).
+   */
+  outputPath(serial: string, run: OutputRun): string | undefined
+  /** The sink the main thread writes through (opened once per run; loads what it needs lazily). */
+  open(settings: Settings, context: SinkContext): Promise<Sink>
+  /**
+   * When worker threads write this format's outputs themselves: the writer a worker makes from the
+   * sink's `writer` spec. Absent: the main thread writes through the sink.
+   */
+  readonly workerWriter?: (spec: OutputWriterSpec) => OutputWriter
+  /** verify: one output as it is now (throws OutputUnreadable when it cannot be read at all). */
+  read(context: ReadContext, device: ManifestDevice, request: OutputRequest): Promise<OutputView>
+}
+
+/** What decides an output's name besides the serial. */
+export interface OutputRun {
+  compress: string
+  /** The base image's path as given (image formats take their extension from it). */
+  image?: string
+}
+
+/** What SHA256SUMS lists of one device: its output, or (tree formats) the files in it. */
+export type ChecksumSource = {
+  output: Pick<ManifestDevice['output'], 'path' | 'sha256' | 'bmap'>
+  files: ReadonlyArray<Pick<ManifestFile, 'path' | 'partitionPath' | 'sha256' | 'privateKey'>>
+}
 
 export interface WriteHooks {
   /**
@@ -18,7 +75,8 @@ export interface WriteHooks {
  * issuance workers build and write outputs and the main thread only journals.
  */
 export interface OutputWriterSpec {
-  kind: 'tar' | 'dir'
+  /** The format's name: the worker opens that format's `workerWriter`. */
+  format: string
   outputDir: string
   /** ISO time: tar entry mtimes. */
   mtime: string

@@ -22,11 +22,6 @@ const MAGIC: Array<{ kind: CompressedKind; bytes: number[] }> = [
   { kind: 'zst', bytes: [0x28, 0xb5, 0x2f, 0xfd] }
 ]
 
-/** File extension of each compression, with the dot. */
-export function compressionExtension(kind: Compression): string {
-  return kind === 'none' ? '' : `.${kind}`
-}
-
 /** Compression of `file` by its magic bytes (the name may lie; the content does not). */
 export async function detectCompression(file: string): Promise<Compression> {
   let handle

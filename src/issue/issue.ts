@@ -20,7 +20,8 @@ import { bitString, childrenOf, encodingOf, explicit, readSingle, sequence, smal
 import { generateDeviceKeyPair } from './keys.js'
 import { compileProfile, type CompiledProfile } from './profile.js'
 import { renderSubject } from './subject.js'
-import type { CertificateProfile, IssuedCredential } from './types.js'
+import type { CertificateProfile } from '../shapes/profile.js'
+import type { IssuedCredential } from './types.js'
 import { describeLifetime, isoSeconds, lifetimeInput, validityFor } from '../x509/validity.js'
 
 /** [0] EXPLICIT Version v3(2): the same 5 bytes in every certificate. */

@@ -13,7 +13,8 @@ import type { Device } from '../manifest/types.js'
 import type { CaSigner } from '../signer/types.js'
 import { signAll } from './sign-all.js'
 import { buildTbs, issueCredential, sealSigned, type UnsignedCredential } from './issue.js'
-import type { CertificateProfile, IssuedCredential } from './types.js'
+import type { CertificateProfile } from '../shapes/profile.js'
+import type { IssuedCredential } from './types.js'
 import { ISSUER_ROLE, type IssuerInit, type IssuerReply } from './worker.js'
 
 export interface Issuer {

@@ -18,7 +18,7 @@ import { keyFamilyOf } from '../x509/algorithms.js'
 import { bitString, DER_TRUE, implicitPrimitive, octetString, oid, sequence } from '../x509/der.js'
 import { renderSan, validateSanTemplate } from './san.js'
 import { validateSubjectTemplate, type SubjectTemplate } from './subject.js'
-import type { CertificateProfile, ExtensionSpec } from './types.js'
+import type { CertificateProfile, ExtensionSpec } from '../shapes/profile.js'
 import { DEFAULT_BACKDATE_SECONDS, validateLifetime } from '../x509/validity.js'
 
 export const PROFILE_NAME = 'credbake-device-v1'

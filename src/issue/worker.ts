@@ -9,7 +9,8 @@ import type { FleetCa } from '../ca/types.js'
 import { serializeError, type SerializedError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
 import { buildTbs, issueCredential, type UnsignedCredential } from './issue.js'
-import type { CertificateProfile, IssuedCredential } from './types.js'
+import type { CertificateProfile } from '../shapes/profile.js'
+import type { IssuedCredential } from './types.js'
 
 export const ISSUER_ROLE = 'credbake-issuer'
 

@@ -6,7 +6,7 @@ import { AT, BASIS, CERTIFICATE, CERTIFICATE_SHA256, FieldCursor, ISSUED, OUTPUT
 import { scanJournal, type JournalLine } from './journal.js'
 import type { IssuedRecord, RetiredRecord, RunBasis, RunIdentity, RunRecord, WrittenRecord } from './records.js'
 import { RowIndex } from '../manifest/list.js'
-import { FORMAT_SPECS } from '../settings/types.js'
+import { OUTPUT_FOLDERS } from '../formats/registry.js'
 import { outputPathProblem } from '../util/confined.js'
 import { DigestColumn } from '../util/digest-column.js'
 
@@ -219,9 +219,6 @@ function writtenFields(line: JournalLine): { serial: string; certificateSha256: 
     ...(record.output.bmap ? { bmap: record.output.bmap } : {})
   }
 }
-
-/** Folders of output-dir a recorded output may be in. */
-const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder)
 
 /**
  * A path a record names must be an output inside output-dir (FOLDER/SERIAL…) before anything is

@@ -31,9 +31,12 @@ import { CancelledError, InputError, isCredbakeError, messageOf } from '../error
 import { copyImage } from '../image/copy.js'
 import { JOURNAL_FILE } from '../journal/journal.js'
 import { LOCK_FILE, OutputLock } from '../journal/lock.js'
-import { OUTPUT_FOLDERS, prepareOutputDir } from '../pipeline/output-dir.js'
+import { findFormat, OUTPUT_FOLDERS } from '../formats/registry.js'
+import { prepareOutputDir } from '../pipeline/output-dir.js'
 import { ReviewWriter } from '../review/manifest-writer.js'
-import { SHA256SUMS_FILE, Sha256SumsWriter } from '../review/sha256sums.js'
+import { deviceOfEntry, exportFiles, REVIEW_EXPORTS, ReviewExports } from '../exports/registry.js'
+import { SHA256SUMS_FILE } from '../exports/sha256sums.js'
+import type { ExportedFile, ReviewExport } from '../exports/types.js'
 import {
   CERTIFICATES_FILE,
   MANIFEST_FILE,
@@ -43,10 +46,10 @@ import {
   type ManifestHeader,
   type MergedShard,
   type ReviewManifest
-} from '../review/types.js'
+} from '../shapes/review.js'
 import { cancellation } from '../util/cancel.js'
 import { checkWay, outputPathProblem } from '../util/confined.js'
-import { TEMP_MARKER } from '../util/fsx.js'
+import { sha256File, TEMP_MARKER } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { toPem } from '../util/pem.js'
 import { validateManifest } from '../verify/schema.js'
@@ -68,6 +71,8 @@ export interface MergeOptions {
   info?: (message: string) => void
   /** Warnings (a stale lock taken over, output-dir's mode narrowed); default: info. */
   warn?: (message: string) => void
+  /** The review exports known (default: the registry's; tests add their own). */
+  exports?: readonly ReviewExport[]
 }
 
 /** Present in DIR while a merge is under way: a DIR holding it is a half-done merge a rerun clears. */
@@ -239,16 +244,16 @@ async function mergeInto(outputDir: string, shards: Shard[], input: string, opti
   await writeFile(path.join(outputDir, MERGE_MARKER), marker, { mode: 0o644, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw error // a marker left by a merge that did not complete
   })
-  await removeEarlierMerge(outputDir)
+  await removeEarlierMerge(outputDir, options.exports ?? REVIEW_EXPORTS)
   const review = await ReviewWriter.open(outputDir, header)
-  const sums = Sha256SumsWriter.open(outputDir)
+  // The same exports as the shards' (those always written and the ones their headers name), fed the merged entries.
+  const exports = ReviewExports.open({ outputDir, header }, options.exports ?? REVIEW_EXPORTS)
   const placed: string[] = []
   const folders = new Set<string>()
   const counts = { linked: 0, copied: 0 }
   try {
     for (const shard of shards) {
       const manifest = JSON.parse(await readBoundedText(shard.file, REVIEW_MANIFEST_LIMIT)) as ReviewManifest
-      const format = manifest.output.format
       const active = await certificatePems(
         shard,
         CERTIFICATES_FILE,
@@ -273,23 +278,32 @@ async function mergeInto(outputDir: string, shards: Shard[], input: string, opti
           counts[outcome.value] += 1
         }
         for (const [offset, device] of batch.entries()) {
-          await review.add(device, active[start + offset]!)
-          await sums.addDevice(device, format)
+          review.addNow(device)
+          exports.device(deviceOfEntry(device, active[start + offset]!))
+          await review.drain()
+          await exports.drain()
         }
       }
-      for (const [index, entry] of manifest.superseded.entries()) await review.supersede(entry, superseded[index]!)
+      for (const [index, entry] of manifest.superseded.entries()) {
+        review.supersedeNow(entry)
+        exports.superseded(entry, superseded[index]!)
+        await review.drain()
+        await exports.drain()
+      }
       options.info?.(`Shard ${shard.header.shard.index}/${shard.header.shard.count} (${shard.display}): ${shard.devices} devices, ${shard.superseded} superseded`)
     }
     cancellation.throwIfRequested()
-    const checksumsPath = await sums.commit()
-    const paths = await review.commit()
+    // What the exports made from the run alone (a registration template) is the shards' own.
+    const carried = await carryRunFiles(shards, exports.opened, outputDir, input, { placed, folders, counts })
+    await exports.commit(carried)
+    const manifestPath = await review.commit()
     // The manifest vouches for DIR now: the merge is complete.
     await rm(path.join(outputDir, MERGE_MARKER), { force: true })
     return {
-      manifestPath: paths.manifest,
-      certificatesPath: paths.certificates,
-      supersededPath: paths.superseded,
-      checksumsPath,
+      manifestPath,
+      certificatesPath: path.join(outputDir, CERTIFICATES_FILE),
+      supersededPath: path.join(outputDir, SUPERSEDED_FILE),
+      checksumsPath: path.join(outputDir, SHA256SUMS_FILE),
       outputDir,
       devices: review.devices,
       superseded: review.supersededCount,
@@ -300,8 +314,9 @@ async function mergeInto(outputDir: string, shards: Shard[], input: string, opti
     }
   } catch (error) {
     await review.abandon()
-    await sums.abandon()
-    await rm(path.join(outputDir, SHA256SUMS_FILE), { force: true })
+    await exports.abandon()
+    // Exports committed before the failure vouch for nothing without the manifest.
+    for (const file of exportFiles(exports.opened)) await rm(path.join(outputDir, file), { force: true })
     // No manifest vouches for them: the links made so far go again (the shards keep theirs). The
     // marker stays: a rerun recognises DIR as a merge that did not complete.
     for (const made of placed.reverse()) await rm(made, { recursive: true, force: true }).catch(() => undefined)
@@ -373,7 +388,8 @@ async function outputProblems(dir: string, name: string, device: ManifestDevice,
       problems.push(`${name}: device ${device.serial}'s output ${relative} is missing beside it (${file}): download each shard's whole output-dir, not only its manifest`)
       continue
     }
-    const folder = format === 'dir' && relative === device.output.path
+    // A tree output (dir) is a folder; its bmap, and every other output, a file.
+    const folder = findFormat(format)?.tree === true && relative === device.output.path
     if (folder ? !info.isDirectory() : !info.isFile()) {
       problems.push(`${name}: device ${device.serial}'s output ${relative} is not a ${folder ? 'folder' : 'file'}`)
     } else if (!folder && relative === device.output.path && info.size !== device.output.size) {
@@ -407,6 +423,7 @@ const SAME: Array<{ what: string; of: (header: ManifestHeader) => unknown; show?
   { what: 'fleet CA', of: (h) => h.fleetCa, show: (h) => `${h.fleetCa.subject}, SHA-256 ${h.fleetCa.sha256.slice(0, 16)}…` },
   { what: 'certificate profile', of: (h) => h.profile, show: (h) => profileText(h) },
   { what: 'layout', of: (h) => h.layout, show: (h) => `${h.layout.name} in ${h.layout.credentialsDir}` },
+  { what: 'exports', of: (h) => h.exports ?? [], show: (h) => (h.exports?.length ? h.exports.join(', ') : 'none') },
   {
     what: 'output format',
     of: (h) => ({ format: h.output.format, compress: h.output.compress, image: h.output.image?.sha256 ?? null, partition: h.output.image?.partition ?? null }),
@@ -528,9 +545,9 @@ async function isEarlierMerge(outputDir: string): Promise<boolean> {
  * rest), then its files, its output folders and what a killed merge left under temporary names.
  * The marker stays until this merge completes. rm never follows a link.
  */
-async function removeEarlierMerge(outputDir: string): Promise<void> {
+async function removeEarlierMerge(outputDir: string, exporters: readonly ReviewExport[]): Promise<void> {
   await rm(path.join(outputDir, MANIFEST_FILE), { force: true })
-  for (const name of [SHA256SUMS_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE]) await rm(path.join(outputDir, name), { force: true })
+  for (const name of exportFiles(exporters)) await rm(path.join(outputDir, name), { force: true })
   for (const folder of OUTPUT_FOLDERS) await rm(path.join(outputDir, folder), { recursive: true, force: true })
   for (const name of await readdir(outputDir)) {
     if (name.startsWith('.') && name.includes(TEMP_MARKER)) await rm(path.join(outputDir, name), { recursive: true, force: true })
@@ -624,4 +641,36 @@ async function place(src: string, dest: string, placed: string[], folders: Set<s
   const copied = await stat(dest)
   if (copied.size !== info.size) throw new Error(`copying ${src} to ${dest} gave ${copied.size} bytes, not ${info.size}`)
   return 'copied'
+}
+
+/**
+ * The files the merged exports make from the run alone (`runFiles`: what a bake wrote from its
+ * fleet CA certificate), taken from the shards: each shard must hold it, byte for byte the same;
+ * the first shard's is placed in DIR and listed in SHA256SUMS.
+ */
+async function carryRunFiles(
+  shards: readonly Shard[],
+  exporters: readonly ReviewExport[],
+  outputDir: string,
+  input: string,
+  into: { placed: string[]; folders: Set<string>; counts: Record<'linked' | 'copied', number> }
+): Promise<ExportedFile[]> {
+  const carried: ExportedFile[] = []
+  for (const file of exporters.flatMap((item) => item.runFiles ?? [])) {
+    const digests: string[] = []
+    for (const shard of shards) {
+      try {
+        await checkWay(shard.dir, file)
+        digests.push(await sha256File(path.join(shard.dir, file), { inside: true }))
+      } catch (error) {
+        throw new InputError(`Input "${input}": ${shard.display}: ${file} cannot be read (${messageOf(error)}); download each shard's whole output-dir.`, { input })
+      }
+    }
+    if (new Set(digests).size > 1) {
+      throw new InputError(`Input "${input}": the shards hold different ${file} files; every shard must be baked with the same fleet CA and exports.`, { input })
+    }
+    into.counts[await place(path.join(shards[0]!.dir, file), path.join(outputDir, file), into.placed, into.folders)] += 1
+    carried.push({ path: file, sha256: digests[0]! })
+  }
+  return carried
 }

@@ -12,7 +12,8 @@ import { buildProfile } from '../issue/profile.js'
 import { dnsNameFieldsOf, validateSanTemplate } from '../issue/san.js'
 import { validateSubjectTemplate } from '../issue/subject.js'
 import { createIssuer, type Issuer } from '../issue/pool.js'
-import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
+import type { CertificateProfile } from '../shapes/profile.js'
+import type { IssuedCredential } from '../issue/types.js'
 import { Journal } from '../journal/journal.js'
 import { OutputLock } from '../journal/lock.js'
 import { JOURNAL_FORMAT, differingFields, type IssuedRecord, type RunBasis, type RunIdentity } from '../journal/records.js'
@@ -20,10 +21,10 @@ import { loadJournalState, type JournalState, type LiveOutput } from '../journal
 import { readDeviceList, selectShardOf, type DeviceList } from '../manifest/read.js'
 import type { Device } from '../manifest/types.js'
 import { writeReviewFromJournal } from '../review/from-journal.js'
-import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader, type SupersededReason } from '../review/types.js'
+import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader, type SupersededReason } from '../shapes/review.js'
 import { staterootVar } from '../placement/ostree.js'
-import { FORMAT_SPECS, type Settings } from '../settings/types.js'
-import { createSink } from '../formats/create.js'
+import type { Settings } from '../settings/types.js'
+import { outputFormat } from '../formats/registry.js'
 import type { SinkOutput } from '../shapes/output.js'
 import type { Sink, WriteHooks } from '../formats/types.js'
 import { cancellation } from '../util/cancel.js'
@@ -64,11 +65,11 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
 
   // The review records which device manifest it was baked from (merge refuses mixed ones): the
   // bytes as read now, not as they may be at the end of a long run.
-  // tar, dir: the device workers start now and load while the manifest is read and the CA opened.
+  // Formats that workers write (tar, dir): the device workers start now and load while the
+  // manifest is read and the CA opened.
+  const format = outputFormat(settings.format)
   const warm =
-    settings.format === 'tar' || settings.format === 'dir'
-      ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count })
-      : undefined
+    format.workerWriter !== undefined ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count }) : undefined
   // This thread's young generation stops growing at 16 MiB (Node 24 would let it reach 128 MiB),
   // and not at all while the manifest is parsed (a stretch no timer looks into).
   const youngGeneration = capYoungGeneration()
@@ -115,12 +116,12 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const secrets = cleanup.add('the secret temp folder', await SecretTemp.create(settings.tempRoot), (held) => held.remove())
     reporter.holding?.({ kind: 'secret-temp', path: secrets.dir })
     await removeLeftoverTemps(settings.outputDir)
-    const sink = cleanup.add('the output sink', await createSink(settings, { secrets, mtime: startedAt, reporter }), (held) => held.close())
+    const sink = cleanup.add('the output sink', await format.open(settings, { secrets, mtime: startedAt, reporter }), (held) => held.close())
 
     const identity = runIdentity(settings, ca, sink)
     // Where the files are stored shapes them: a changed stateroot reissues, never keeps.
     const basis = runBasis(settings, profile, sink.ostree?.os)
-    if (sink.ostree && !FORMAT_SPECS[settings.format].usesImage) {
+    if (sink.ostree && !format.takesImage) {
       reporter.info(
         `ostree-os ${sink.ostree.os}: the ${settings.format} outputs hold the files at sysroot paths (${staterootVar(sink.ostree.os)}/…), to be put into a mounted otaroot, not onto a running device.`
       )
@@ -211,7 +212,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     // Outputs reach the disk before the manifest that vouches for them.
     await flushFileSystem(settings.outputDir)
     const header = manifestHeader(settings, ca, profile, startedAt, sink, manifestSha256)
-    const review = await writeReviewFromJournal(settings.outputDir, header, devices)
+    const review = await writeReviewFromJournal(settings.outputDir, header, devices, { fleetCaPem: ca.pem })
     tally.reviewed = true
     cancellation.throwIfRequested()
     if (review.supersededCount) {

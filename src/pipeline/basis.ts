@@ -3,7 +3,7 @@
 // CSR). A device is resumed only when both are unchanged; the same functions compute them when a
 // certificate is issued and when a later run compares, so they cannot drift apart.
 import { readFileSync } from 'node:fs'
-import type { CertificateProfile } from '../issue/types.js'
+import type { CertificateProfile } from '../shapes/profile.js'
 import { renderSan, validateSanTemplate, type SanTemplate } from '../issue/san.js'
 import { renderSubject, validateSubjectTemplate, type SubjectTemplate } from '../issue/subject.js'
 import { describeLifetime } from '../x509/validity.js'

@@ -10,11 +10,12 @@ import { buildBundle, type BundleOptions } from '../bundle/build.js'
 import type { FleetCa } from '../ca/types.js'
 import { serializeError, type SerializedError } from '../errors.js'
 import { buildTbs, issueCredential, sealSigned, type UnsignedCredential } from '../issue/issue.js'
-import type { CertificateProfile, IssuedCredential } from '../issue/types.js'
+import type { CertificateProfile } from '../shapes/profile.js'
+import type { IssuedCredential } from '../issue/types.js'
 import { encodeRecord } from '../journal/journal.js'
 import type { Device } from '../manifest/types.js'
 import type { OutputWriter, OutputWriterSpec } from '../formats/types.js'
-import { openOutputWriter } from '../formats/writers.js'
+import { outputFormat } from '../formats/registry.js'
 import { DeviceBasisMaker } from './basis.js'
 import { issuedRecord, writtenRecord, type Replaces } from './journal-records.js'
 
@@ -63,7 +64,9 @@ export class DeviceWork {
 
   constructor(private readonly init: DeviceWorkInit) {
     this.basisMaker = new DeviceBasisMaker(init.profile)
-    this.writer = openOutputWriter(init.writer)
+    const open = outputFormat(init.writer.format).workerWriter
+    if (!open) throw new Error(`internal: format ${init.writer.format} has no worker writer`)
+    this.writer = open(init.writer)
   }
 
   issue(id: number, orders: DeviceOrder[]): IssueResult {

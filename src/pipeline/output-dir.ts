@@ -7,17 +7,14 @@ import path from 'node:path'
 import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { JOURNAL_FILE } from '../journal/journal.js'
 import { LOCK_FILE } from '../journal/lock.js'
-import { FORMAT_SPECS } from '../settings/types.js'
-import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE } from '../review/types.js'
-import { SHA256SUMS_FILE } from '../review/sha256sums.js'
+import { OUTPUT_FOLDERS } from '../formats/registry.js'
+import { exportFiles } from '../exports/registry.js'
+import { MANIFEST_FILE } from '../shapes/review.js'
 import { checkTrustedFolder, plantedLinkError, realFolder } from '../util/confined.js'
 import { TEMP_MARKER, tempSibling } from '../util/fsx.js'
 
-/** Folders of output-dir that hold per-device outputs (one per format). */
-export const OUTPUT_FOLDERS = Object.values(FORMAT_SPECS).map((spec) => spec.folder)
-
 /** Files credbake reads, writes or replaces directly in output-dir. */
-export const OUTPUT_DIR_FILES = [JOURNAL_FILE, LOCK_FILE, MANIFEST_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE, SHA256SUMS_FILE]
+export const OUTPUT_DIR_FILES = [JOURNAL_FILE, LOCK_FILE, MANIFEST_FILE, ...exportFiles()]
 
 /**
  * Make output-dir when missing and check it and what credbake uses in it: a real folder (not a
@@ -110,5 +107,5 @@ export async function removeLeftoverTemps(outputDir: string): Promise<number> {
 
 /** Remove the review manifest and certificate bundles (rebuilt from the journal at the end). */
 export async function removeReview(outputDir: string): Promise<void> {
-  for (const name of [MANIFEST_FILE, CERTIFICATES_FILE, SUPERSEDED_FILE, SHA256SUMS_FILE]) await rm(path.join(outputDir, name), { force: true })
+  for (const name of [MANIFEST_FILE, ...exportFiles()]) await rm(path.join(outputDir, name), { force: true })
 }

@@ -1,5 +1,6 @@
-// Builds the review manifest, certificates.pem, superseded.pem and SHA256SUMS from the journal, in
-// two streaming passes: the journal is the truth, the manifest its readable summary.
+// Builds the review manifest from the journal, and hands every device and superseded certificate to
+// the review exports (certificates.pem, superseded.pem, SHA256SUMS, ...: src/exports/registry.ts),
+// in two streaming passes: the journal is the truth, the manifest its readable summary.
 import path from 'node:path'
 import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { AT, CERTIFICATE_SHA256, FieldCursor, SERIAL, WRITTEN, bytesOf } from '../journal/fields.js'
@@ -8,11 +9,13 @@ import type { IssuedRecord, ReplaceReason, RetiredRecord, RunRecord, WrittenReco
 import { sanOfCertificate } from '../issue/san.js'
 import { DigestColumn } from '../util/digest-column.js'
 import { readPemBlocks } from '../util/pem.js'
-import { Sha256SumsWriter } from './sha256sums.js'
+import { deviceOfEntry, REVIEW_EXPORTS, ReviewExports } from '../exports/registry.js'
+import { SHA256SUMS_FILE } from '../exports/sha256sums.js'
+import type { ReviewDevice, ReviewExport } from '../exports/types.js'
 import { SUMMARY_MAX_ROWS } from './summary.js'
 import { ReviewWriter } from './manifest-writer.js'
 import { deviceEntryText, issuedKey, issuedRecordOf, issuedText, issuedTextOf, valueOf, writtenText, type IssuedText, type WrittenText } from './raw-entry.js'
-import { CERTIFICATES_FILE, MANIFEST_FILE, type ManifestDevice, type ManifestHeader, type SupersededCertificate, type SupersededReason } from './types.js'
+import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE, type ManifestDevice, type ManifestHeader, type SupersededCertificate, type SupersededReason } from '../shapes/review.js'
 
 export interface ReviewResult {
   manifest: string
@@ -120,21 +123,61 @@ interface Pending {
   record?: IssuedRecord
 }
 
-/** Just what deviceSums reads of a dir output's entry. */
-function dirDevice(written: WrittenText): ManifestDevice {
-  return {
-    output: { path: valueOf(written.path), sha256: valueOf(written.sha256) },
-    files: written.files.map((file) =>
-      file.secret
-        ? { privateKey: true }
-        : {
-            path: valueOf(file.path),
-            ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }),
-            sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256),
-            privateKey: false
-          }
-    )
-  } as ManifestDevice
+/**
+ * An active device of the review's fast path: its fields read from the two journal lines' JSON
+ * text; its manifest entry made only if an export asks for it. Valid during the exports' call only.
+ */
+class LineDevice implements ReviewDevice {
+  constructor(
+    private readonly issued: IssuedText,
+    private readonly written: WrittenText,
+    private readonly line: JournalLine,
+    private made: ManifestDevice | undefined,
+    readonly ascii: boolean
+  ) {}
+
+  get serial(): string {
+    return this.issued.serial
+  }
+
+  get deviceId(): string {
+    return valueOf(this.issued.deviceId)
+  }
+
+  get certificatePem(): string {
+    return this.issued.pem
+  }
+
+  get subject(): string {
+    return valueOf(this.issued.subject)
+  }
+
+  get output(): ReviewDevice['output'] {
+    return { path: valueOf(this.written.path), sha256: valueOf(this.written.sha256) }
+  }
+
+  files(): ReturnType<ReviewDevice['files']> {
+    return this.made?.files ?? filesOfText(this.written)
+  }
+
+  entry(): ManifestDevice {
+    this.made ??= deviceEntry(issuedRecordOf(this.issued), this.line.record() as WrittenRecord)
+    return this.made
+  }
+}
+
+/** Just what SHA256SUMS reads of a tree output's files, from the written line's text. */
+function filesOfText(written: WrittenText): ReturnType<ReviewDevice['files']> {
+  return written.files.map((file) =>
+    file.secret
+      ? { path: valueOf(file.path), privateKey: true }
+      : {
+          path: valueOf(file.path),
+          ...(file.partitionPath === undefined ? {} : { partitionPath: valueOf(file.partitionPath) }),
+          sha256: file.sha256 === 'null' ? '' : valueOf(file.sha256),
+          privateKey: false
+        }
+  )
 }
 
 const cursor = new FieldCursor()
@@ -216,7 +259,12 @@ function writtenKey(line: JournalLine): { serial: string; certificateSha256: str
  * modification time, else the review stops), takes the fields of issued certificates and active
  * outputs from the lines' JSON text, and streams the files.
  */
-export async function writeReviewFromJournal(outputDir: string, header: ManifestHeader, scope: ReadonlySet<string> | DeviceScope): Promise<ReviewResult> {
+export async function writeReviewFromJournal(
+  outputDir: string,
+  header: ManifestHeader,
+  scope: ReadonlySet<string> | DeviceScope,
+  options: { fleetCaPem?: string; exports?: readonly ReviewExport[] } = {}
+): Promise<ReviewResult> {
   const inScope = indexedScope(scope)
   // Pass 1 (small): each in-scope serial's live certificate, where the last overwrite began, and
   // why certificates were replaced or retired.
@@ -263,7 +311,13 @@ export async function writeReviewFromJournal(outputDir: string, header: Manifest
   } catch (error) {
     throw reviewWriteError(error, outputDir)
   }
-  const sums = Sha256SumsWriter.open(outputDir)
+  let exports: ReviewExports
+  try {
+    exports = ReviewExports.open({ outputDir, header, ...(options.fleetCaPem === undefined ? {} : { fleetCaPem: options.fleetCaPem }) }, options.exports ?? REVIEW_EXPORTS)
+  } catch (error) {
+    await review.abandon()
+    throw reviewWriteError(error, outputDir)
+  }
   const firstDevices: ManifestDevice[] = []
   const supersededReasons: Partial<Record<SupersededReason, number>> = {}
   try {
@@ -303,14 +357,14 @@ export async function writeReviewFromJournal(outputDir: string, header: Manifest
         reason,
         ...(reason === 'reissued-changed' && why?.changed ? { changed: why.changed } : {})
       }
-      review.supersedeNow(entry, record.certificate.pem)
+      review.supersedeNow(entry)
+      exports.superseded(entry, record.certificate.pem)
       supersededReasons[reason] = (supersededReasons[reason] ?? 0) + 1
     }
 
     // Pass 2: emit active devices in the order they completed; everything else is superseded.
     index = 0
     const wantSan = header.profile.san !== undefined
-    const format = header.output.format
     const reread = await scanJournal(
       outputDir,
       (line) => {
@@ -344,19 +398,19 @@ export async function writeReviewFromJournal(outputDir: string, header: Manifest
           const wantEntry = !fast || !issued.text || issued.record !== undefined || firstDevices.length < SUMMARY_MAX_ROWS
           const entry = wantEntry ? deviceEntry(issued.record ?? issuedRecordOf(issued.text!), line.record() as WrittenRecord) : undefined
           if (fast && issued.text && !issued.record) {
-            review.addText(deviceEntryText(issued.text, fast), issued.text.pem, issued.text.ascii && fast.ascii)
-            if (format === 'dir') sums.addDeviceNow(entry ?? dirDevice(fast), format)
-            else sums.addNow(valueOf(fast.path), valueOf(fast.sha256))
+            const ascii = issued.text.ascii && fast.ascii
+            review.addText(deviceEntryText(issued.text, fast), ascii)
+            exports.device(new LineDevice(issued.text, fast, line, entry, ascii))
           } else {
-            review.addNow(entry!, issued.record?.certificate.pem ?? issued.text!.pem)
-            sums.addDeviceNow(entry!, format)
+            review.addNow(entry!)
+            exports.device(deviceOfEntry(entry!, issued.record?.certificate.pem ?? issued.text!.pem))
           }
           if (entry && firstDevices.length < SUMMARY_MAX_ROWS) firstDevices.push(entry)
         }
       },
       async () => {
         await review.drain()
-        await sums.drain()
+        await exports.drain()
       },
       // Pass 1 checked every line's checksum; this pass reads the same bytes (checked below).
       { checksums: false }
@@ -370,12 +424,13 @@ export async function writeReviewFromJournal(outputDir: string, header: Manifest
     for (const waiting of pending.values()) supersede(issuedOf(waiting), false)
     const devices = review.devices
     const supersededCount = review.supersededCount
-    // SHA256SUMS before the manifest: the manifest, written last, says the review is complete.
-    const checksums = await sums.commit()
-    const paths = await review.commit()
-    return { ...paths, checksums, devices, supersededCount, supersededReasons, firstDevices }
+    // The exports before the manifest: the manifest, written last, says the review is complete.
+    await exports.commit()
+    const manifest = await review.commit()
+    const at = (file: string): string => path.join(outputDir, file)
+    return { manifest, certificates: at(CERTIFICATES_FILE), superseded: at(SUPERSEDED_FILE), checksums: at(SHA256SUMS_FILE), devices, supersededCount, supersededReasons, firstDevices }
   } catch (error) {
-    await sums.abandon()
+    await exports.abandon()
     await review.abandon()
     throw reviewWriteError(error, outputDir)
   }

@@ -1,95 +1,11 @@
-// Streams the review manifest, certificates.pem and superseded.pem: memory stays flat in the fleet
-// size (the superseded list goes to a temporary file and is spliced into the manifest's footer),
-// and the files appear (renamed into place) only when complete.
-import { open, rename, rm, type FileHandle } from 'node:fs/promises'
+// Streams the review manifest: memory stays flat in the fleet size (the superseded list goes to a
+// temporary file and is spliced into the manifest's footer), and the file appears (renamed into
+// place) only when complete. The files beside it (certificates.pem, superseded.pem, SHA256SUMS, ...)
+// are review exports (src/exports), fed the same devices in the same order.
 import path from 'node:path'
-import { syncDir, tempSibling, writeAll } from '../util/fsx.js'
-import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE, type SupersededCertificate, type ManifestDevice, type ManifestFooter, type ManifestHeader } from './types.js'
-
-/** What a stream holds in memory before `flushIfFull` writes it out. */
-const FLUSH_AT = 1 << 18
-
-/**
- * A file written in pieces under a temporary name, then fsync'd and renamed into place. Text is
- * encoded into one reused buffer (no string or Buffer per piece), written through a FileHandle
- * (errors are thrown where they happen, a full disk included) when it fills, so streaming 100,000
- * device entries costs few system calls and little memory.
- */
-export class AtomicStream {
-  readonly temp: string
-  private handle: FileHandle | undefined
-  private buffer = Buffer.allocUnsafe(FLUSH_AT * 2)
-  private used = 0
-
-  constructor(readonly target: string) {
-    this.temp = tempSibling(target)
-  }
-
-  /**
-   * Add text in memory (synchronous); `flushIfFull` or `commit` writes it out. `ascii`: the caller
-   * knows the text is ASCII (then encoded as latin1, which is cheaper and the same bytes).
-   */
-  push(text: string, ascii = false): void {
-    // At most 3 bytes per UTF-16 unit.
-    if (this.used + text.length * 3 > this.buffer.length) this.grow(this.used + text.length * 3)
-    this.used += this.buffer.write(text, this.used, ascii ? 'latin1' : 'utf8')
-  }
-
-  /** Add bytes in memory. */
-  pushBytes(bytes: Buffer): void {
-    if (this.used + bytes.length > this.buffer.length) this.grow(this.used + bytes.length)
-    this.used += bytes.copy(this.buffer, this.used)
-  }
-
-  async write(text: string): Promise<void> {
-    this.push(text)
-    await this.flushIfFull()
-  }
-
-  async flushIfFull(): Promise<void> {
-    if (this.used >= FLUSH_AT) await this.flush()
-  }
-
-  async commit(): Promise<void> {
-    const handle = await this.flush()
-    await handle.sync()
-    await handle.close()
-    this.handle = undefined
-    await rename(this.temp, this.target)
-  }
-
-  async abandon(): Promise<void> {
-    await this.handle?.close().catch(() => undefined)
-    this.handle = undefined
-    await rm(this.temp, { force: true })
-  }
-
-  /** Write out what is held; returns the open handle. */
-  async flush(): Promise<FileHandle> {
-    const handle = await this.open()
-    if (this.used) await writeAll(handle, this.buffer.subarray(0, this.used))
-    this.used = 0
-    // A very long piece grew the buffer: do not keep it.
-    if (this.buffer.length > FLUSH_AT * 8) this.buffer = Buffer.allocUnsafe(FLUSH_AT * 2)
-    return handle
-  }
-
-  private grow(needed: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2))
-    this.buffer.copy(bigger, 0, 0, this.used)
-    this.buffer = bigger
-  }
-
-  private async open(): Promise<FileHandle> {
-    if (!this.handle) {
-      // A new file (O_EXCL): never an existing name, nor whatever a link there points to.
-      const handle = await open(this.temp, 'wx+', 0o644)
-      this.handle = handle
-      await handle.chmod(0o644) // no secret inside: readable by reviewers whatever the umask
-    }
-    return this.handle
-  }
-}
+import { AtomicStream, FLUSH_AT } from '../util/atomic-stream.js'
+import { syncDir } from '../util/fsx.js'
+import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE, type SupersededCertificate, type ManifestDevice, type ManifestFooter, type ManifestHeader } from '../shapes/review.js'
 
 const quote = JSON.stringify
 
@@ -155,8 +71,6 @@ function usualShape(device: ManifestDevice): boolean {
 
 export class ReviewWriter {
   private readonly manifest: AtomicStream
-  private readonly certificates: AtomicStream
-  private readonly supersededPems: AtomicStream
   /** The superseded list's entries, as they go into the manifest's footer (never kept in memory). */
   private readonly supersededList: AtomicStream
   private count = 0
@@ -164,8 +78,6 @@ export class ReviewWriter {
 
   private constructor(private readonly outputDir: string) {
     this.manifest = new AtomicStream(path.join(outputDir, MANIFEST_FILE))
-    this.certificates = new AtomicStream(path.join(outputDir, CERTIFICATES_FILE))
-    this.supersededPems = new AtomicStream(path.join(outputDir, SUPERSEDED_FILE))
     // A temporary name in output-dir: a killed run's leftover is removed like any temp file.
     this.supersededList = new AtomicStream(path.join(outputDir, 'credbake-superseded-list'))
   }
@@ -177,47 +89,27 @@ export class ReviewWriter {
     return writer
   }
 
-  /** A device's entry and certificate, held in memory until `drain` (synchronous). */
-  addNow(device: ManifestDevice, certificatePem: string): void {
-    this.addText(deviceEntryJson(device), certificatePem)
+  /** A device's entry, held in memory until `drain` (synchronous). */
+  addNow(device: ManifestDevice): void {
+    this.addText(deviceEntryJson(device))
   }
 
-  /** A device's entry as its manifest text (see deviceEntryJson), and its certificate; `ascii`: both are. */
-  addText(entryJson: string, certificatePem: string, ascii = false): void {
+  /** A device's entry as its manifest text (see deviceEntryJson); `ascii`: it is. */
+  addText(entryJson: string, ascii = false): void {
     this.manifest.push(this.count === 0 ? '\n    ' : ',\n    ', true)
     this.manifest.push(entryJson, ascii)
-    if (ascii) {
-      this.certificates.push(certificatePem, true)
-      if (!certificatePem.endsWith('\n')) this.certificates.push('\n', true)
-      this.count++
-      return
-    }
-    this.certificates.push(certificatePem.endsWith('\n') ? certificatePem : `${certificatePem}\n`)
     this.count++
   }
 
   /** A certificate that is no longer its device's active one: listed for revocation (synchronous). */
-  supersedeNow(entry: SupersededCertificate, certificatePem: string): void {
+  supersedeNow(entry: SupersededCertificate): void {
     this.supersededList.push(`${this.supersededEntries === 0 ? '\n    ' : ',\n    '}${JSON.stringify(entry, null, 2).replace(/\n/g, '\n    ')}`)
     this.supersededEntries++
-    this.supersededPems.push(certificatePem.endsWith('\n') ? certificatePem : `${certificatePem}\n`)
-  }
-
-  async add(device: ManifestDevice, certificatePem: string): Promise<void> {
-    this.addNow(device, certificatePem)
-    await this.drain()
-  }
-
-  async supersede(entry: SupersededCertificate, certificatePem: string): Promise<void> {
-    this.supersedeNow(entry, certificatePem)
-    await this.drain()
   }
 
   /** Write out whatever stream holds much. */
   async drain(): Promise<void> {
     await this.manifest.flushIfFull()
-    await this.certificates.flushIfFull()
-    await this.supersededPems.flushIfFull()
     await this.supersededList.flushIfFull()
   }
 
@@ -229,8 +121,8 @@ export class ReviewWriter {
     return this.supersededEntries
   }
 
-  /** Finish the files and rename them into place; returns their paths. */
-  async commit(): Promise<{ manifest: string; certificates: string; superseded: string }> {
+  /** Finish the manifest and rename it into place (after the exports: its presence says the review is complete); returns its path. */
+  async commit(): Promise<string> {
     const footer: ManifestFooter = {
       counts: { devices: this.count, superseded: this.supersededEntries },
       certificates: CERTIFICATES_FILE,
@@ -246,13 +138,10 @@ export class ReviewWriter {
       this.manifest.push('\n  ')
     }
     this.manifest.push(`${tail.slice(at)}\n`)
-    await this.certificates.commit()
-    await this.supersededPems.commit()
-    // The manifest last: its presence says the run is complete.
     await this.manifest.commit()
     await this.supersededList.abandon()
     await syncDir(this.outputDir)
-    return { manifest: this.manifest.target, certificates: this.certificates.target, superseded: this.supersededPems.target }
+    return this.manifest.target
   }
 
   /** Copy the superseded list from its temporary file into the manifest, a chunk at a time. */
@@ -269,6 +158,6 @@ export class ReviewWriter {
   }
 
   async abandon(): Promise<void> {
-    await Promise.all([this.manifest.abandon(), this.certificates.abandon(), this.supersededPems.abandon(), this.supersededList.abandon()])
+    await Promise.all([this.manifest.abandon(), this.supersededList.abandon()])
   }
 }

@@ -2,7 +2,7 @@
 // core.summary does no escaping of its own: every value goes through escapeHtml, which also
 // escapes control and format characters.
 import { escapeText } from '../util/log-text.js'
-import type { ManifestDevice, ManifestHeader, MergedShard, SupersededReason } from './types.js'
+import type { ManifestDevice, ManifestHeader, MergedShard, SupersededReason } from '../shapes/review.js'
 
 /** GitHub caps a step summary at 1 MiB; a few hundred rows stay far below and stay readable. */
 export const SUMMARY_MAX_ROWS = 200

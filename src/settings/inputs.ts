@@ -2,6 +2,14 @@
 // table are generated from (and checked against) this list by test/settings/action-yml.test.ts,
 // so they cannot drift.
 
+import { defaultFormat, OUTPUT_FORMATS } from '../formats/registry.js'
+
+/** "`image` (a full image), …, `tar` (a .tar.gz overlay) or `dir` (a tree)", from the format registry. */
+function listFormats(): string {
+  const named = OUTPUT_FORMATS.map((format) => `\`${format.name}\` (${format.summary})`)
+  return named.length > 1 ? `${named.slice(0, -1).join(', ')} or ${named.at(-1)}` : (named[0] ?? '')
+}
+
 export interface InputSpec {
   name: string
   description: string
@@ -113,8 +121,7 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: 'format',
-    description:
-      'Output per device: `image` (a full image), `partition` (only the selected partition), `tar` (a .tar.gz overlay) or `dir` (a tree). Default: image when `image` is set, else tar.'
+    description: `Output per device: ${listFormats()}. Default: ${defaultFormat(true).name} when \`image\` is set, else ${defaultFormat(false).name}.`
   },
   { name: 'compress', default: 'none', description: 'Compress image outputs: none, gz, xz or zst.' },
   {

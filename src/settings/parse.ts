@@ -5,6 +5,7 @@ import { existsSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { InputError, ManifestError, messageOf } from '../errors.js'
+import { defaultFormat, FORMAT_NAMES, outputFormat } from '../formats/registry.js'
 import { parseShard } from './shard.js'
 import { isStaterootName, ostreePathRefusal } from '../placement/ostree.js'
 import { checkBoundedFileSync, formatSize, INPUT_LIMITS, readBoundedTextSync, ReadLimitError, whyUnreadable } from '../util/bounded-read.js'
@@ -14,20 +15,7 @@ import { describeOrigin, readPemBlocks } from '../util/pem.js'
 import { misleadingCharIn } from '../util/text-class.js'
 import { readCredentialsZip } from './credentials-zip.js'
 import { INPUTS } from './inputs.js'
-import {
-  COMPRESSIONS,
-  KEY_URI_SCHEMES,
-  keyUriScheme,
-  FORMATS,
-  FORMAT_SPECS,
-  KEY_TYPES,
-  LAYOUTS,
-  type Format,
-  type Lifetime,
-  type PartitionSelector,
-  type PemSource,
-  type Settings
-} from './types.js'
+import { COMPRESSIONS, KEY_URI_SCHEMES, keyUriScheme, KEY_TYPES, LAYOUTS, type Lifetime, type PartitionSelector, type PemSource, type Settings } from './types.js'
 
 /** Input name → raw value; missing and empty mean "not given". */
 export type RawInputs = Readonly<Record<string, string | undefined>>
@@ -126,12 +114,12 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
       input: 'partition'
     })
   }
-  if (settings.compress !== 'none' && !FORMAT_SPECS[format].usesImage) {
+  if (settings.compress !== 'none' && !outputFormat(format).takesImage) {
     throw new InputError(`Input "compress" applies to image and partition outputs, not to format "${format}".`, {
       input: 'compress'
     })
   }
-  if (settings.bmap && !FORMAT_SPECS[format].usesImage) {
+  if (settings.bmap && !outputFormat(format).takesImage) {
     throw new InputError(`Input "bmap" applies to image and partition outputs (block maps for bmaptool), not to format "${format}".`, {
       input: 'bmap'
     })
@@ -240,14 +228,16 @@ function checkPathLengths(settings: Settings): void {
   }
   const outputDir = settings.outputDir
   const longOutput = longComponent(outputDir)
-  const hostPath = utf8Bytes(outputDir) + PATH_LIMITS.outputName + (settings.format === 'dir' ? devicePath : 0)
+  // A tree output (dir) holds the device paths below its folder.
+  const tree = outputFormat(settings.format).tree
+  const hostPath = utf8Bytes(outputDir) + PATH_LIMITS.outputName + (tree ? devicePath : 0)
   if (longOutput !== undefined || hostPath > PATH_LIMITS.path) {
     const why =
       longOutput !== undefined
         ? `its name "${escapeText(longOutput.name.slice(0, 40))}…" is ${longOutput.bytes} bytes long, and a name may be at most ${PATH_LIMITS.component} bytes`
         : `the paths of the outputs in it would be longer than ${PATH_LIMITS.path} bytes (PATH_MAX): ${utf8Bytes(outputDir)} bytes of output-dir, up to ${PATH_LIMITS.outputName} of credbake's own names` +
-          (settings.format === 'dir' ? ` and ${devicePath} of credentials-dir and its files (format dir)` : '')
-    throw new InputError(`Input "output-dir": ${why}; choose a shorter output-dir${settings.format === 'dir' ? ' or credentials-dir' : ''}.`, { input: 'output-dir' })
+          (tree ? ` and ${devicePath} of credentials-dir and its files (format ${settings.format})` : '')
+    throw new InputError(`Input "output-dir": ${why}; choose a shorter output-dir${tree ? ' or credentials-dir' : ''}.`, { input: 'output-dir' })
   }
 }
 
@@ -280,14 +270,14 @@ function oneOf<T extends string>(input: string, value: string, allowed: readonly
   throw new InputError(`Input "${input}" must be one of ${allowed.join(', ')}; got "${value}".`, { input })
 }
 
-function parseFormat(value: string | undefined, image: string | undefined): Format {
-  const format = oneOf('format', value ?? (image === undefined ? 'tar' : 'image'), FORMATS)
-  if (FORMAT_SPECS[format].usesImage && image === undefined) {
+function parseFormat(value: string | undefined, image: string | undefined): string {
+  const format = oneOf('format', value ?? defaultFormat(image !== undefined).name, FORMAT_NAMES)
+  if (outputFormat(format).takesImage && image === undefined) {
     throw new InputError(`Input "format" is "${format}" but no "image" is given: set image to the base firmware image.`, {
       input: 'format'
     })
   }
-  if (!FORMAT_SPECS[format].usesImage && image !== undefined) {
+  if (!outputFormat(format).takesImage && image !== undefined) {
     throw new InputError(`Input "image" is set but "format" is "${format}", which does not use it: use format image or partition, or drop image.`, { input: 'format' })
   }
   return format

@@ -7,27 +7,6 @@ export type KeyType = (typeof KEY_TYPES)[number]
 export const LAYOUTS = ['aktualizr', 'flat'] as const
 export type Layout = (typeof LAYOUTS)[number]
 
-export const FORMATS = ['image', 'partition', 'tar', 'dir'] as const
-export type Format = (typeof FORMATS)[number]
-
-/**
- * Each output format as data: the folder of output-dir its per-device outputs go to, and whether
- * it bakes into a base image (then `image` is required, and `compress` and `bmap` apply). The
- * sink that writes it is registered in src/sink/create.ts; the pipeline asks the sink itself how
- * many writes it takes at once (and so how it batches and journals).
- */
-export interface FormatSpec {
-  folder: string
-  usesImage: boolean
-}
-
-export const FORMAT_SPECS: Readonly<Record<Format, FormatSpec>> = {
-  image: { folder: 'images', usesImage: true },
-  partition: { folder: 'partitions', usesImage: true },
-  tar: { folder: 'overlays', usesImage: false },
-  dir: { folder: 'devices', usesImage: false }
-}
-
 /**
  * The key URI schemes fleet-ca-key accepts besides PEM, one per signer that takes a URI: the one
  * list (settings tell a URI from a PEM path with it, each signer recognises its own, and the signer
@@ -49,6 +28,11 @@ export function keyUriScheme(reference: string): KeyUriScheme | undefined {
 
 export const COMPRESSIONS = ['none', 'gz', 'xz', 'zst'] as const
 export type Compression = (typeof COMPRESSIONS)[number]
+
+/** File extension of each compression, with the dot (image outputs end with it). */
+export function compressionExtension(kind: Compression): string {
+  return kind === 'none' ? '' : `.${kind}`
+}
 
 /** PEM given as text or read from a path; `origin` says which, for messages (never the text). */
 export interface PemSource {
@@ -98,7 +82,8 @@ export interface Settings {
    * only stateroot of a sysroot they find; tar/dir carry device paths.
    */
   ostreeOs?: string
-  format: Format
+  /** The output format's name (src/formats/registry.ts), checked when parsed. */
+  format: string
   compress: Compression
   /** Write a bmap file beside each image/partition output. */
   bmap: boolean

@@ -16,7 +16,7 @@ export const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0
 
 /**
  * Why `relative` cannot be the recorded path of an output inside output-dir, or undefined when it
- * can: it must be FOLDER/NAME, FOLDER one of `folders` (overlays, images, partitions, devices),
+ * can: it must be FOLDER/NAME, FOLDER one of `folders` (the formats' folders: OUTPUT_FOLDERS in src/formats/registry.ts),
  * NAME a plain file name (no "/" or NUL, not "." or ".."), and, when `serial` is given, NAME is the
  * serial or starts with "SERIAL." (the names credbake gives outputs and bmaps). A backslash is an
  * ordinary character of a POSIX file name (never a separator here), so it is not refused.

@@ -7,17 +7,17 @@ import { lstatSync } from 'node:fs'
 import path from 'node:path'
 import { LAYOUT_FILES } from '../bundle/layouts.js'
 import { isCredbakeError, messageOf } from '../errors.js'
-import { compressionExtension } from '../image/compress.js'
 import { bmapPathFor } from '../image/bmap.js'
-import { deviceSums } from '../review/sha256sums.js'
 import { sysrootPath } from '../placement/ostree.js'
-import { FORMAT_SPECS, type Compression, type Format } from '../settings/types.js'
+import { findFormat, outputChecksums } from '../formats/registry.js'
+import type { OutputFormat } from '../formats/types.js'
 import { sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { CertificateChecker } from './certificates.js'
-import { MAX_FILE_BYTES, MAX_KEY_BYTES, linkedFolderProblem, OutputUnreadable, readOutput, type FoundFile, type OutputRequest, type OutputView } from './outputs.js'
+import { MAX_FILE_BYTES, MAX_KEY_BYTES, OutputUnreadable, type FoundFile, type OutputRequest, type OutputView } from '../formats/read.js'
+import { linkedFolderProblem, readOutput } from './outputs.js'
 import { validateArrayElement } from './schema.js'
-import type { ManifestDevice, ManifestHeader, PreexistingFile } from '../review/types.js'
+import type { ManifestDevice, ManifestHeader, PreexistingFile } from '../shapes/review.js'
 import { locate, type EntryResult } from './types.js'
 
 export interface CheckContext {
@@ -31,29 +31,9 @@ export interface CheckContext {
 /** Most schema problems of one entry shown. */
 const SHOWN_PROBLEMS = 3
 
-/** The extensions an image output takes from its base image (as the image sink names outputs). */
-const IMAGE_EXTENSIONS = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin', '.iso', '.hddimg']
-
 /** The output path credbake gives `serial` under this header; undefined when the header does not say enough. */
 export function expectedOutputPath(header: ManifestHeader, serial: string): string | undefined {
-  const format = header.output.format as Format
-  const folder = FORMAT_SPECS[format]?.folder
-  if (!folder) return undefined
-  const compressed = compressionExtension(header.output.compress as Compression)
-  switch (format) {
-    case 'tar':
-      return `${folder}/${serial}.tar.gz`
-    case 'dir':
-      return `${folder}/${serial}`
-    case 'partition':
-      return `${folder}/${serial}.img${compressed}`
-    case 'image': {
-      const base = header.output.image?.path
-      if (base === undefined) return undefined
-      const ext = path.extname(path.basename(base).replace(/\.(gz|xz|zst|zstd)$/i, '')).toLowerCase()
-      return `${folder}/${serial}${IMAGE_EXTENSIONS.includes(ext) ? ext : '.img'}${compressed}`
-    }
-  }
+  return findFormat(header.output.format)?.outputPath(serial, { compress: header.output.compress, ...(header.output.image ? { image: header.output.image.path } : {}) })
 }
 
 function octal(mode: number): string {
@@ -81,14 +61,15 @@ function leavesOutput(file: string): boolean {
 
 export class DeviceChecker {
   private readonly certificates: CertificateChecker
-  private readonly format: string
+  /** What the checks need of the header's format (an unknown one: a file output; readOutput reports it). */
+  private readonly format: Pick<OutputFormat, 'tree' | 'takesImage' | 'noun'>
   private readonly credentialsDir: string
   private readonly roles: RoleCandidates
 
   constructor(private readonly context: CheckContext) {
     this.roles = roleCandidates(context.header)
     this.certificates = new CertificateChecker(context.header, context.trust)
-    this.format = context.header.output.format
+    this.format = findFormat(context.header.output.format) ?? { tree: false, takesImage: false, noun: 'output' }
     this.credentialsDir = context.header.layout.credentialsDir
   }
 
@@ -126,7 +107,7 @@ export class DeviceChecker {
       serial: device.serial,
       certificateSha256: device.certificate.sha256,
       serialNumber: device.certificate.serialNumber,
-      sums: deviceSums(device, this.format),
+      sums: outputChecksums(this.format, device),
       problems
     }
   }
@@ -193,7 +174,7 @@ export class DeviceChecker {
 
   private preexisting(): PreexistingFile[] {
     const image = this.context.header.output.image
-    return this.format === 'image' || this.format === 'partition' ? (image?.preexisting ?? []) : []
+    return this.format.takesImage ? (image?.preexisting ?? []) : []
   }
 
   /** Every listed file (up to the size the manifest gives it), and for images the folders holding the credentials. */
@@ -242,9 +223,9 @@ export class DeviceChecker {
   private folderProblems(view: OutputView, problems: string[]): void {
     if (!view.folders) return
     for (const [folder, found] of [...view.folders].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const name = folder === '/' ? `the top folder of ${this.format === 'dir' ? 'the tree' : 'the archive'} (the device's /)` : `folder ${folder}`
+      const name = folder === '/' ? `the top folder of the ${this.format.noun} (the device's /)` : `folder ${folder}`
       if (!found) {
-        problems.push(`${name} is not in the ${this.format === 'dir' ? 'tree' : 'archive'} (extraction would make it with whatever mode the umask gives)`)
+        problems.push(`${name} is not in the ${this.format.noun} (extraction would make it with whatever mode the umask gives)`)
         continue
       }
       if (found.mode !== 0o755) problems.push(`${name} has mode ${octal(found.mode)}, credbake writes 0755`)

@@ -10,7 +10,7 @@ import { reviveError, serializeError, type SerializedError } from '../errors.js'
 import { workerThreadsFor } from '../issue/pool.js'
 import { DeviceChecker } from './device.js'
 import { entryTexts } from './manifest-scan.js'
-import type { ManifestHeader } from '../review/types.js'
+import type { ManifestHeader } from '../shapes/review.js'
 import type { EntryResult } from './types.js'
 
 export const VERIFIER_ROLE = 'credbake-verifier'

@@ -13,7 +13,7 @@ export interface EntryResult {
   serial?: string
   certificateSha256?: string
   serialNumber?: string
-  /** The SHA256SUMS lines the entry gives, as [path, sha256] (src/review/sha256sums.ts deviceSums). */
+  /** The SHA256SUMS lines the entry gives, as [path, sha256] (its format's rule: outputChecksums in src/formats/registry.ts). */
   sums?: Array<[string, string]>
   problems: string[]
 }

@@ -19,8 +19,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { ManifestError, messageOf } from '../errors.js'
 import { capYoungGeneration } from '../pipeline/young-generation.js'
-import { SHA256SUMS_FILE, sha256SumsLine } from '../review/sha256sums.js'
-import { CERTIFICATES_FILE, SUPERSEDED_FILE, type ManifestHeader, type SupersededCertificate } from '../review/types.js'
+import { findFormat } from '../formats/registry.js'
+import { SHA256SUMS_FILE, sha256SumsLine } from '../exports/sha256sums.js'
+import { CERTIFICATES_FILE, SUPERSEDED_FILE, type ManifestHeader, type SupersededCertificate } from '../shapes/review.js'
+import { checkWay, outputPathProblem } from '../util/confined.js'
+import { sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { loadTrust, parseCertificate } from './certificates.js'
@@ -220,7 +223,7 @@ class DeviceRun {
     const ranges = this.scan.devices
     if (!ranges || ranges.length === 0) return this.companionsEnd()
     const format = this.header.output.format
-    const batchSize = format === 'image' || format === 'partition' ? 1 : SMALL_OUTPUT_BATCH
+    const batchSize = findFormat(format)?.largeOutputs ? 1 : SMALL_OUTPUT_BATCH
     const window = Math.max(2, checker.threads * BATCHES_PER_THREAD)
     const queue: Array<Promise<EntryResult[]>> = []
     let next = 0
@@ -342,8 +345,22 @@ class DeviceRun {
       if (extra > 0) this.summary.problems.push(`${CERTIFICATES_FILE} holds ${extra} certificate${extra === 1 ? '' : 's'} more than the manifest lists devices`)
     }
     if (this.sums) {
+      // After the devices' lines: one per file an export wrote under exports/ (registration files),
+      // each checked against the file; anything else is a line too many.
       let extra = 0
-      for (let line = await this.sums.line(); line !== null; line = await this.sums.line()) extra++
+      for (let line = await this.sums.line(); line !== null; line = await this.sums.line()) {
+        const exported = /^([0-9a-f]{64}) {2}(exports\/[^\\/][^\\]*)$/.exec(line)
+        if (!exported || outputPathProblem(exported[2], ['exports']) !== undefined) {
+          extra++
+          continue
+        }
+        const file = exported[2] as string
+        const actual = await checkWay(this.outputDir, file)
+          .then(() => sha256File(path.join(this.outputDir, file), { inside: true }))
+          .catch((error: unknown) => `unreadable (${messageOf(error)})`)
+        if (actual !== exported[1])
+          this.summary.problems.push(`${SHA256SUMS_FILE} lists ${file} with SHA-256 ${exported[1]}, the file is ${actual.length === 64 ? `SHA-256 ${actual}` : actual}`)
+      }
       if (extra > 0) this.summary.problems.push(`${SHA256SUMS_FILE} has ${extra} line${extra === 1 ? '' : 's'} more than the outputs of the manifest's devices`)
     }
   }

@@ -88,3 +88,40 @@ export function escapeRfc4514(value: string): string {
   if (escaped.endsWith(' ') && escaped.length > 1) escaped = `${escaped.slice(0, -1)}\\ `
   return escaped
 }
+
+/**
+ * The first CN of a Name in RFC 4514 text (as formatName writes it: most specific RDN first),
+ * unescaped; undefined when there is none.
+ */
+export function commonNameOf(text: string): string | undefined {
+  for (const rdn of splitUnescaped(text, ',')) {
+    for (const attribute of splitUnescaped(rdn, '+')) {
+      const equals = attribute.indexOf('=')
+      const type = attribute.slice(0, equals).trim()
+      if (equals > 0 && (type.toUpperCase() === 'CN' || type === '2.5.4.3')) return unescapeRfc4514(attribute.slice(equals + 1))
+    }
+  }
+  return undefined
+}
+
+/** `text` split at each `separator` not escaped by a backslash. */
+function splitUnescaped(text: string, separator: string): string[] {
+  const parts: string[] = []
+  let start = 0
+  for (let at = 0; at < text.length; at++) {
+    if (text[at] === '\\') at++
+    else if (text[at] === separator) {
+      parts.push(text.slice(start, at))
+      start = at + 1
+    }
+  }
+  parts.push(text.slice(start))
+  return parts
+}
+
+/** An RFC 4514 value unescaped: `\,` and the like, and runs of `\XX` hex bytes (UTF-8). */
+function unescapeRfc4514(value: string): string {
+  return value.replace(/((?:\\[0-9A-Fa-f]{2})+)|\\(.)/gsu, (_all, hex: string | undefined, escaped: string | undefined) =>
+    hex !== undefined ? Buffer.from(hex.replace(/\\/g, ''), 'hex').toString('utf8') : (escaped as string)
+  )
+}

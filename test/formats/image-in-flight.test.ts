@@ -1,7 +1,7 @@
 // How many image devices are in flight at once: sized from the base so the work copies stay
 // within about 2 GiB, never fewer than 2 or more than 32.
 import { describe, expect, it } from 'vitest'
-import { imageWritesInFlight } from '../../src/formats/image.js'
+import { imageWritesInFlight } from '../../src/formats/image-sink.js'
 
 const MiB = 1024 * 1024
 

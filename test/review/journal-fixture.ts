@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { encodeRecord } from '../../src/journal/journal.js'
 import type { IssuedRecord, JournalFile, JournalOutput, JournalRecord, ReplaceReason, RunBasis, RunIdentity } from '../../src/journal/records.js'
-import type { ManifestHeader } from '../../src/review/types.js'
+import type { ManifestHeader } from '../../src/shapes/review.js'
 
 const hex = (text: string): string => createHash('sha256').update(text).digest('hex')
 

@@ -3,7 +3,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { renderSummary } from '../../src/review/summary.js'
-import type { ManifestDevice, ManifestHeader } from '../../src/review/types.js'
+import type { ManifestDevice, ManifestHeader } from '../../src/shapes/review.js'
 import { escapeText, hasUnsafeText, neutraliseLine, neutraliseOutput, quoteText } from '../../src/util/log-text.js'
 import { runnerCommands } from '../helpers/runner-commands.js'
 

@@ -2,7 +2,7 @@
 // step with the review's SupersededReason at compile time), and the CRL period and number helpers.
 import { describe, expect, it } from 'vitest'
 import { InputError } from '../../src/errors.js'
-import type { SupersededReason } from '../../src/review/types.js'
+import type { SupersededReason } from '../../src/shapes/review.js'
 import { crlPeriod, CRL_BACKDATE_SECONDS, MAX_CRL_NUMBER, nextCrlNumber, normalizeSerialHex, parseCrlDays } from '../../src/x509/crl.js'
 import { CRL_REASON_CODES, crlReasonForSuperseded, parseRevokeReason, REVOKE_REASONS, SUPERSEDED_CRL_REASONS, type SupersededReasonName } from '../../src/x509/crl-reasons.js'
 

@@ -1,17 +1,17 @@
-// output-dir/SHA256SUMS: one `sha256sum -c` line per output file, paths relative to output-dir, in
-// manifest order (the order devices are added), so the same journal always gives the same file.
-// Streamed through the review's AtomicStream: memory stays flat in the fleet size and the file
-// appears (temp, fsync, rename, 0644) only when complete.
+// output-dir/SHA256SUMS, a review export: one `sha256sum -c` line per output file, paths relative
+// to output-dir, in manifest order (the order devices are added), so the same journal always gives
+// the same file; then one line per file the exports before it wrote (registration files, ...).
+// Streamed through an AtomicStream: memory stays flat in the fleet size and the file appears
+// (temp, fsync, rename, 0644) only when complete.
 //
-// What is listed for each device:
-// - image, partition, tar (and compressed) outputs: the output file itself;
-// - its bmap file, when one was written (`output.bmap`);
-// - dir outputs: a folder cannot be hashed by sha256sum, so one line per file of the tree, except
-//   private keys: the manifest records only their presence and mode, never anything derived from
-//   a key, and a hash of the key file is derived from the device's private key.
+// What is listed for each device is its format's rule (outputChecksums in src/formats/registry.ts):
+// the output file itself, or one line per file of a tree output (dir) except private keys; then
+// its bmap file, when one was written.
 import path from 'node:path'
-import { AtomicStream } from './manifest-writer.js'
-import type { ManifestDevice } from './types.js'
+import { findFormat, outputChecksums } from '../formats/registry.js'
+import type { ReviewExport } from './types.js'
+import { AtomicStream } from '../util/atomic-stream.js'
+import type { ManifestDevice } from '../shapes/review.js'
 
 export const SHA256SUMS_FILE = 'SHA256SUMS'
 
@@ -31,21 +31,9 @@ export function sha256SumsLine(relativePath: string, sha256: string): string {
   return `\\${sha256}  ${escaped}\n`
 }
 
-/** The SHA256SUMS lines of one manifest device entry, as [path, sha256] pairs. */
+/** The SHA256SUMS lines of one manifest device entry, as [path, sha256] pairs (its format's rule). */
 export function deviceSums(device: ManifestDevice, format: string): Array<[string, string]> {
-  const sums: Array<[string, string]> = []
-  if (format === 'dir') {
-    for (const file of device.files) {
-      if (file.privateKey || file.sha256 === undefined) continue
-      // Where the file is in the tree: its sysroot path when the output carries those (OSTree).
-      const inside = (file.partitionPath ?? file.path).split('/').filter(Boolean).join('/')
-      sums.push([path.posix.join(device.output.path, inside), file.sha256])
-    }
-  } else {
-    sums.push([device.output.path, device.output.sha256])
-  }
-  if (device.output.bmap) sums.push([device.output.bmap.path, device.output.bmap.sha256])
-  return sums
+  return outputChecksums(findFormat(format) ?? { tree: false }, device)
 }
 
 export class Sha256SumsWriter {
@@ -102,5 +90,30 @@ export class Sha256SumsWriter {
 
   async abandon(): Promise<void> {
     await this.stream.abandon()
+  }
+}
+
+/** The export: every active device's output files, then the files of the exports committed before it. */
+export const sha256sumsExport: ReviewExport = {
+  name: SHA256SUMS_FILE,
+  always: true,
+  files: [SHA256SUMS_FILE],
+  open(run) {
+    const sums = Sha256SumsWriter.open(run.outputDir)
+    const format = findFormat(run.header.output.format) ?? { tree: false }
+    return {
+      device: (device) => {
+        // A file output is one line (and its bmap): no files read. A tree lists its files.
+        if (!format.tree && device.output.bmap === undefined) sums.addNow(device.output.path, device.output.sha256)
+        else for (const [file, sha256] of outputChecksums(format, { output: device.output, files: format.tree ? device.files() : [] })) sums.addNow(file, sha256)
+      },
+      drain: () => sums.drain(),
+      commit: async (before) => {
+        for (const file of before) sums.addNow(file.path, file.sha256)
+        await sums.commit()
+        return []
+      },
+      abandon: () => sums.abandon()
+    }
   }
 }

@@ -1,7 +1,7 @@
 // The review manifest (credbake-manifest.json): what people read before flashing, and what
 // `credbake verify` and `merge` read back. Its JSON Schema is schema/manifest.schema.json.
-import type { CertificateProfile } from '../issue/types.js'
-import type { BmapRecord, PartitionRecord, PreexistingFile, ReviewWarning } from '../shapes/output.js'
+import type { CertificateProfile } from './profile.js'
+import type { BmapRecord, PartitionRecord, PreexistingFile, ReviewWarning } from './output.js'
 
 export type { PreexistingFile, ReviewWarning }
 
@@ -57,6 +57,11 @@ export interface ManifestHeader {
   merged?: MergedShard[]
   /** What a reviewer must know about the bake (each also a warning in the log and the summary). */
   warnings?: ReviewWarning[]
+  /**
+   * The review exports asked for besides those always written (src/exports/registry.ts), by name;
+   * present only when there are any. Merge writes the same ones.
+   */
+  exports?: string[]
 }
 
 export interface MergedShard {

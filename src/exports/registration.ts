@@ -1,0 +1,71 @@
+// Registration exports: a device registry's bulk registration (RegistryExport: AWS IoT, Azure DPS)
+// as a review export, one JSON line per active device under exports/, plus the files the registry
+// makes from the fleet CA certificate. The known registries by name, for the `exports` input (a
+// comma list). (Not registered in src/exports/registry.ts yet: the `exports` input that asks for
+// them comes with issue 21.)
+import { InputError } from '../errors.js'
+import { awsIotExport } from './aws-iot.js'
+import { azureDpsExport } from './azure-dps.js'
+import { writeFile, rename } from 'node:fs/promises'
+import path from 'node:path'
+import { AtomicStream } from '../util/atomic-stream.js'
+import { ensureFolderSync } from '../util/confined.js'
+import { sha256File, tempSibling } from '../util/fsx.js'
+import { sha256Hex } from '../util/hash.js'
+import { commonNameOf } from '../x509/name.js'
+import type { ExportedFile, RegistryExport, ReviewExport } from './types.js'
+
+export const REGISTRY_EXPORTS: readonly RegistryExport[] = [awsIotExport, azureDpsExport]
+
+/** The exports a comma list names, in the list's order, each once; an unknown name is an InputError. */
+export function parseExports(value: string | undefined, input = 'exports'): RegistryExport[] {
+  const names = (value ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean)
+  const chosen: RegistryExport[] = []
+  for (const name of names) {
+    const found = REGISTRY_EXPORTS.find((candidate) => candidate.name === name)
+    if (!found) throw new InputError(`${input}: "${name}" is not one of ${REGISTRY_EXPORTS.map((candidate) => candidate.name).join(', ')}`, { input })
+    if (!chosen.includes(found)) chosen.push(found)
+  }
+  return chosen
+}
+
+/** The review export of one registry: `exports/NAME.jsonl` and its fleet CA files. */
+export function registrationExport(registry: RegistryExport): ReviewExport {
+  return {
+    name: registry.name,
+    always: false,
+    files: [registry.jsonlPath, ...registry.caFilePaths],
+    runFiles: registry.caFilePaths,
+    open(run) {
+      const jsonlFile = path.join(run.outputDir, registry.jsonlPath)
+      // exports/ is made here or checked to be a real folder: never a planted link.
+      ensureFolderSync(path.dirname(jsonlFile))
+      const jsonl = new AtomicStream(jsonlFile)
+      return {
+        device: (device) => {
+          const line = registry.line({ serial: device.serial, deviceId: device.deviceId, certificatePem: device.certificatePem, commonName: commonNameOf(device.subject) })
+          jsonl.push(`${line}\n`)
+        },
+        drain: () => jsonl.flushIfFull(),
+        commit: async () => {
+          await jsonl.commit()
+          const written: ExportedFile[] = [{ path: registry.jsonlPath, sha256: await sha256File(jsonlFile) }]
+          // In a merge the fleet CA's files are carried from the shards instead.
+          if (run.fleetCaPem === undefined) return written
+          for (const file of registry.caFiles(run.fleetCaPem)) {
+            const target = path.join(run.outputDir, file.path)
+            const temp = tempSibling(target)
+            await writeFile(temp, file.text, { mode: 0o644, flag: 'wx' })
+            await rename(temp, target)
+            written.push({ path: file.path, sha256: sha256Hex(Buffer.from(file.text)) })
+          }
+          return written
+        },
+        abandon: () => jsonl.abandon()
+      }
+    }
+  }
+}
