@@ -1,19 +1,23 @@
-// gzip (RFC 1952) of an overlay in plain JavaScript. An overlay is a few KiB (five 512-byte
-// headers, two PEMs, zero padding); zlib's gzipSync spends more on setting up its stream object
-// and its ~256 KiB deflate state per call than on compressing them. This encoder writes one
-// DEFLATE block with the fixed Huffman codes (RFC 1951 §3.2.6): greedy LZ77 matches (3-byte hash,
-// one candidate, like zlib's level 1) and runs of zeros as matches one byte back. overlayGzip
-// goes further, from the archive's pieces (tar-archive.ts): a header block, the same for every
-// device of a run, is compressed once (matches within itself only) and its bits reused; file
-// contents (base64 text, hardly any repeats) go out as literals; padding as zero runs. What comes
-// out is an ordinary .tar.gz: gunzip, GNU tar and busybox read it like any other (see
-// test/formats/tar-gzip.test.ts). Large archives, and Nodes without zlib.crc32 (before 20.15), go
-// through gzipSync instead.
+// gzip (RFC 1952) of an overlay in plain JavaScript, kept because node:zlib would break the tar
+// speed floor: per overlay it takes 34-48 µs here against 69-95 µs for zlib.gzipSync at level 1,
+// and in one sitting of `npm run bench` (2026-12-07, 2-core machine, load 6-7) a tar bake on tmpfs
+// spent 290 µs of CPU per device (all threads) with this encoder and 336 µs with gzipSync: 16% more,
+// where the floor (1.0x the crypto-only node:crypto loop) was met at 1.04x before the change.
+//
+// An overlay is a few KiB (five 512-byte headers, two PEMs, zero padding); zlib's gzipSync spends
+// more on setting up its stream object and its ~256 KiB deflate state per call than on compressing
+// them. This encoder writes one DEFLATE block with the fixed Huffman codes (RFC 1951 §3.2.6):
+// greedy LZ77 matches (3-byte hash, one candidate, like zlib's level 1) and runs of zeros as
+// matches one byte back. overlayGzip goes further, from the archive's pieces (tar-archive.ts): a
+// header block, the same for every device of a run, is compressed once (matches within itself
+// only) and its bits reused; file contents (base64 text, hardly any repeats) go out as literals;
+// padding as zero runs. What comes out is an ordinary .tar.gz: gunzip, GNU tar and busybox read it
+// like any other (see test/formats/tar-gzip.test.ts). Large archives go through gzipSync instead.
 import zlib from 'node:zlib'
 import type { BundleFile } from '../bundle/types.js'
 import { tarArchive, tarPieces, TAR_BLOCK, TAR_END_BYTES } from './tar-archive.js'
 
-const crc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32
+const crc32 = zlib.crc32
 
 /** Above this size zlib's set-up cost no longer matters and its dynamic codes compress better. */
 const MAX_OWN_INPUT = 256 * 1024
@@ -73,7 +77,7 @@ const ZEROS = Buffer.alloc(TAR_END_BYTES)
 
 /** `input` as a gzip member (no name, no mtime: outputs differ only by what they hold). */
 export function gzipTar(input: Buffer): Buffer {
-  if (crc32 === undefined || input.length > MAX_OWN_INPUT) return zlib.gzipSync(input, { level: FALLBACK_LEVEL })
+  if (input.length > MAX_OWN_INPUT) return zlib.gzipSync(input, { level: FALLBACK_LEVEL })
   const writer = startMember(input.length)
   lz77(input, writer)
   return finishMember(writer, crc32(input), input.length)
@@ -82,7 +86,7 @@ export function gzipTar(input: Buffer): Buffer {
 /** The overlay of `files` as .tar.gz bytes: gunzipped, exactly tarArchive(files, mtime). */
 export function overlayGzip(files: readonly BundleFile[], mtime: Date): Buffer {
   const { pieces, size } = tarPieces(files, mtime)
-  if (crc32 === undefined || size > MAX_OWN_INPUT) return zlib.gzipSync(tarArchive(files, mtime), { level: FALLBACK_LEVEL })
+  if (size > MAX_OWN_INPUT) return zlib.gzipSync(tarArchive(files, mtime), { level: FALLBACK_LEVEL })
   const writer = startMember(size)
   let crc = 0
   let afterZero = false
