@@ -1,6 +1,12 @@
 // Partition tables read in TypeScript: MBR (with the EBR chain of logical partitions), GPT (CRCs
 // checked, backup header when the primary is damaged), protective/hybrid MBR, 512- and
 // 4096-byte sectors, and bare file systems. Only the sectors needed are read.
+//
+// Why not a library: the `partition` input uses Linux's numbering (5 is the first logical MBR
+// partition, GPT entries keep their slot number), and the npm readers (partitioninfo, gpt, and
+// balena-image-fs over them) skip empty GPT entries, so their 2 can be Linux's /dev/sdX3. The
+// checks a reader of an untrusted image needs (CRCs, the backup GPT, EBR chains that loop) are
+// most of the code either way.
 import { open, type FileHandle } from 'node:fs/promises'
 import { ImageError, messageOf } from '../errors.js'
 import type { PartitionSelector } from '../settings/types.js'

@@ -2,6 +2,11 @@
 // the line's bytes that expects the layout `encodeRecord` (JSON.stringify) writes. Any surprise
 // (another key order, a missing field) makes the caller fall back to the parsed record, so the
 // fast path can be wrong only by being slow.
+//
+// Why not JSON.parse: the review reads an issued and a written line per device. Parsing the two
+// costs 7.1 µs a device (measured 2026-12-07 on a 2,000-device journal), about a tenth of the whole
+// review (7.5 s for 100,000 devices in bench:memory), and leaves two objects per device for the
+// garbage collector; the review keeps 100,000 devices flat in memory by reading the text in place.
 import type { JournalLine } from './journal.js'
 
 const QUOTE = 0x22

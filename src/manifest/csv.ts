@@ -2,6 +2,11 @@
 // written (RFC 4180: spaces are part of a field): nothing is trimmed, so a value's spaces are kept,
 // and the rules on values (src/manifest/rows.ts) refuse them where they would mislead. Column
 // names with spaces around them are refused (", device-id" would silently be another column).
+//
+// Why a fast path of its own beside csv-parse: plain text (no quote, no lone CR) is split by hand
+// into the same records. 100,000 rows read in 254 ms that way and in 692 ms through csv-parse
+// (measured 2026-12-07, 2-core machine, DeviceCollector included in both); csv-parse still reads
+// everything else, quotes and all.
 import { CsvError, parse } from 'csv-parse/sync'
 import type { DeviceCollector } from './rows.js'
 import { show } from './problems.js'

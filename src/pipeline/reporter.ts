@@ -1,3 +1,10 @@
+// The Reporter the stages talk through, and the progress both front ends print.
+//
+// Why progress of its own rather than a progress-bar package: it is called after every device
+// (100,000 calls in a large bake, so a call is a counter and a clock read unless an interval has
+// passed), prints one plain line every 5 s to CI logs (where bars are noise) and a live line every
+// 250 ms on a terminal, and every line goes through neutraliseLine so no text can start a workflow
+// command. That is this file's 100 lines; the bar packages do the drawing, which is not needed.
 import type { RunLog } from '../shapes/log.js'
 import { neutraliseLine } from '../util/log-text.js'
 
