@@ -1,2 +1,2 @@
-// Kept in step with package.json by test/settings/inputs.test.ts.
+// Kept in step with package.json by test/settings/action-yml.test.ts.
 export const VERSION = '0.1.0'

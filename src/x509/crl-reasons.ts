@@ -1,8 +1,9 @@
 // Why a certificate is on the fleet CA's CRL: the RFC 5280 §5.3.1 CRLReason codes credbake writes,
 // the reason names `credbake revoke --reason` takes, and how each superseded reason of the review
-// (src/review/types.ts SupersededReason) maps to a code. Data only: the CRL builder writes the code,
+// (SupersededReason, src/shapes/review.ts) maps to a code. Data only: the CRL builder writes the code,
 // the revoke command parses the name, the review looks up the superseded mapping.
 import { InputError } from '../errors.js'
+import type { SupersededReason } from '../shapes/review.js'
 
 /** The CRLReason codes credbake uses (RFC 5280 §5.3.1; 2, 6, 8, 9 and 10 concern CAs, holds and attributes). */
 export const CRL_REASON_CODES = {
@@ -39,8 +40,8 @@ export function parseRevokeReason(value: string | undefined, input = 'reason'): 
   throw new InputError(`${input} "${value}" is not one of ${Object.keys(REVOKE_REASONS).join(', ')} (leave it out for an unspecified reason)`, { input })
 }
 
-/** The review's superseded reasons, spelled as in src/review/types.ts (a test keeps the two lists equal). */
-export type SupersededReasonName = 'never-written' | 'output-redone' | 'overwritten' | 'not-in-manifest' | 'reissued-changed'
+/** The review's superseded reasons (one definition: src/shapes/review.ts). */
+export type SupersededReasonName = SupersededReason
 
 /**
  * Every superseded reason's CRL reason, with the one-line why that docs/revocation-and-registries.md
