@@ -428,7 +428,16 @@ export async function writeReviewFromJournal(
     await exports.commit()
     const manifest = await review.commit()
     const at = (file: string): string => path.join(outputDir, file)
-    return { manifest, certificates: at(CERTIFICATES_FILE), superseded: at(SUPERSEDED_FILE), checksums: at(SHA256SUMS_FILE), devices, supersededCount, supersededReasons, firstDevices }
+    return {
+      manifest,
+      certificates: at(CERTIFICATES_FILE),
+      superseded: at(SUPERSEDED_FILE),
+      checksums: at(SHA256SUMS_FILE),
+      devices,
+      supersededCount,
+      supersededReasons,
+      firstDevices
+    }
   } catch (error) {
     await exports.abandon()
     await review.abandon()
