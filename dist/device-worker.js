@@ -2,13 +2,13 @@ import { isMainThread, workerData, parentPort } from 'node:worker_threads';
 import * as crypto from 'node:crypto';
 import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey } from 'node:crypto';
 import path from 'node:path';
-import { constants, openSync, fstatSync, readSync, closeSync, mkdirSync, lstatSync, readlinkSync, writeSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync } from 'node:fs';
-import 'node:fs/promises';
+import { constants, openSync, fstatSync, readSync, closeSync, mkdirSync, lstatSync, readlinkSync, existsSync, writeSync, readdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync } from 'node:fs';
+import { open, lstat, readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
-import 'node:module';
-import 'node:url';
-import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import zlib, { gunzipSync } from 'node:zlib';
 
 // Typed errors. Every error a user can cause carries the input it is about, so the message can
 // name it; the CLI maps the class to an exit code (documented in README "Exit codes").
@@ -7775,7 +7775,7 @@ function ecdsaDerProblem(signature, fieldBytes) {
         return 'empty';
     if (signature[0] !== 0x30)
         return `it starts with 0x${hex(signature[0])}, not a SEQUENCE`;
-    const header = derLength$1(signature, 1);
+    const header = derLength(signature, 1);
     if (!header)
         return 'the SEQUENCE length is not minimal DER';
     if (header.start + header.length !== signature.length)
@@ -7784,7 +7784,7 @@ function ecdsaDerProblem(signature, fieldBytes) {
     for (const name of ['r', 's']) {
         if (signature[at] !== 0x02)
             return `${name} is not an INTEGER`;
-        const integer = derLength$1(signature, at + 1);
+        const integer = derLength(signature, at + 1);
         if (!integer || integer.start + integer.length > signature.length)
             return `${name}'s length is not minimal DER or runs past the end`;
         const first = signature[integer.start] ?? 0;
@@ -7802,7 +7802,7 @@ function ecdsaDerProblem(signature, fieldBytes) {
     return at === signature.length ? undefined : 'bytes follow s inside the SEQUENCE';
 }
 /** A DER definite length at `at`: short form, or long form in the fewest bytes (1 or 2 here). */
-function derLength$1(bytes, at) {
+function derLength(bytes, at) {
     const first = bytes[at];
     if (first === undefined)
         return undefined;
@@ -7886,7 +7886,7 @@ function formatSize(bytes) {
     return `${bytes} bytes`;
 }
 /** Why a file of this type cannot be read as an input ("a FIFO (named pipe)"), or undefined for a regular file. */
-function kindOf(info) {
+function kindOf$1(info) {
     if (info.isFile())
         return undefined;
     if (info.isDirectory())
@@ -7902,7 +7902,7 @@ function kindOf(info) {
     return 'not a regular file';
 }
 function check(info, limit) {
-    const kind = kindOf(info);
+    const kind = kindOf$1(info);
     if (kind === 'a directory')
         throw new ReadLimitError('EISDIR', 'it is a directory, not a file');
     if (kind !== undefined)
@@ -8037,14 +8037,14 @@ function escapeText(value) {
 // CSPRNG bytes drawn from a block filled by one randomFillSync call: each randomBytes call costs
 // a trip into OpenSSL, and a bake asks for two small pieces per device (a certificate serial and a
 // temporary file name). The bytes are the same CSPRNG output, handed out once each.
-const BLOCK$2 = 8192;
-const block = Buffer.alloc(BLOCK$2);
-let used = BLOCK$2;
+const BLOCK$3 = 8192;
+const block = Buffer.alloc(BLOCK$3);
+let used = BLOCK$3;
 /** `size` fresh random bytes (a copy: never shared with a later call). */
 function randomChunk(size) {
-    if (size > BLOCK$2)
+    if (size > BLOCK$3)
         return randomFillSync(Buffer.alloc(size));
-    if (used + size > BLOCK$2) {
+    if (used + size > BLOCK$3) {
         randomFillSync(block);
         used = 0;
     }
@@ -8057,7 +8057,7 @@ function randomChunk(size) {
 // PEM (RFC 7468) reading and writing. Reading is tolerant of what secrets stores and copy-paste do
 // to PEM text (CRLF, indentation, everything on one line, literal "\n" escapes, explanatory text
 // around blocks) but strict inside a block, and its errors never quote the text: it may be a key.
-const BLOCK$1 = /-----BEGIN ([A-Z0-9][A-Z0-9 #]*)-----([\s\S]*?)-----END ([A-Z0-9][A-Z0-9 #]*)-----/g;
+const BLOCK$2 = /-----BEGIN ([A-Z0-9][A-Z0-9 #]*)-----([\s\S]*?)-----END ([A-Z0-9][A-Z0-9 #]*)-----/g;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** parsePem without an origin: the blocks, or a sentence saying what is wrong (callers word the error). */
 function readPemBlocks(text) {
@@ -8066,7 +8066,7 @@ function readPemBlocks(text) {
     let consumedUpTo = 0;
     // Lines are counted on from the previous block, so a bundle of 100,000 blocks reads in one pass.
     let counted = { index: 0, line: 1 };
-    for (const match of normalised.matchAll(BLOCK$1)) {
+    for (const match of normalised.matchAll(BLOCK$2)) {
         const [whole, label = '', body = '', endLabel = ''] = match;
         const start = match.index;
         counted = { index: start, line: counted.line + newlinesBetween(normalised, counted.index, start) };
@@ -8174,7 +8174,7 @@ class DerError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 /** Tag, length and the concatenated contents, written into one buffer (no buffer per header byte). */
-function tlv$1(tag, ...contents) {
+function tlv(tag, ...contents) {
     let length = 0;
     for (const part of contents)
         length += part.length;
@@ -8197,17 +8197,17 @@ function tlv$1(tag, ...contents) {
     }
     return out;
 }
-const sequence = (...contents) => tlv$1(TAG.sequence, ...contents);
+const sequence = (...contents) => tlv(TAG.sequence, ...contents);
 /** SET OF: DER sorts the encoded elements (X.690 §11.6). */
 function setOf(elements) {
-    return tlv$1(TAG.set, ...[...elements].sort(Buffer.compare));
+    return tlv(TAG.set, ...[...elements].sort(Buffer.compare));
 }
 /** [n] EXPLICIT (constructed context-specific). */
-const explicit = (n, ...contents) => tlv$1(0xa0 | n, ...contents);
+const explicit = (n, ...contents) => tlv(0xa0 | n, ...contents);
 /** [n] IMPLICIT on a primitive type. */
-const implicitPrimitive = (n, contents) => tlv$1(0x80 | n, contents);
-const octetString = (contents) => tlv$1(TAG.octetString, contents);
-const bitString = (contents, unusedBits = 0) => tlv$1(TAG.bitString, Buffer.from([unusedBits]), contents);
+const implicitPrimitive = (n, contents) => tlv(0x80 | n, contents);
+const octetString = (contents) => tlv(TAG.octetString, contents);
+const bitString = (contents, unusedBits = 0) => tlv(TAG.bitString, Buffer.from([unusedBits]), contents);
 const DER_TRUE = Buffer.from([TAG.boolean, 0x01, 0xff]);
 const DER_NULL = Buffer.from([TAG.null, 0x00]);
 function smallInteger(value) {
@@ -8217,7 +8217,7 @@ function smallInteger(value) {
 }
 const oidCache = new Map();
 /** OBJECT IDENTIFIER from dotted text; cached because profiles reuse a handful of OIDs. */
-function oid$1(dotted) {
+function oid(dotted) {
     const cached = oidCache.get(dotted);
     if (cached)
         return cached;
@@ -8236,7 +8236,7 @@ function oid$1(dotted) {
             base128.unshift((value & 0x7f) | 0x80);
         bytes.push(...base128);
     }
-    const encoded = tlv$1(TAG.oid, Buffer.from(bytes));
+    const encoded = tlv(TAG.oid, Buffer.from(bytes));
     oidCache.set(dotted, encoded);
     return encoded;
 }
@@ -8250,7 +8250,7 @@ function x509Time(date) {
     if (year < 1950 || year > 9999)
         throw new DerError(`year ${year} cannot be encoded as an X.509 time`);
     const rest = pad2(date.getUTCMonth() + 1) + pad2(date.getUTCDate()) + pad2(date.getUTCHours()) + pad2(date.getUTCMinutes()) + pad2(date.getUTCSeconds());
-    return year < 2050 ? tlv$1(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii')) : tlv$1(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'));
+    return year < 2050 ? tlv(TAG.utcTime, Buffer.from(`${pad2(year % 100)}${rest}Z`, 'ascii')) : tlv(TAG.generalizedTime, Buffer.from(`${year}${rest}Z`, 'ascii'));
 }
 function readNode(der, offset, limit = der.length) {
     const tag = der[offset];
@@ -8341,7 +8341,7 @@ function decodeOid(contents) {
     return [...head, ...rest].join('.');
 }
 
-const OID$1 = {
+const OID = {
     ed25519: '1.3.101.112',
     ecdsaWithSha256: '1.2.840.10045.4.3.2',
     ecdsaWithSha384: '1.2.840.10045.4.3.3',
@@ -8351,9 +8351,9 @@ const OID$1 = {
     sha512WithRsa: '1.2.840.113549.1.1.13'
 };
 const CURVES = {
-    prime256v1: { name: 'P-256', hash: 'sha256', signatureOid: OID$1.ecdsaWithSha256, signatureName: 'ecdsa-with-SHA256' },
-    secp384r1: { name: 'P-384', hash: 'sha384', signatureOid: OID$1.ecdsaWithSha384, signatureName: 'ecdsa-with-SHA384' },
-    secp521r1: { name: 'P-521', hash: 'sha512', signatureOid: OID$1.ecdsaWithSha512, signatureName: 'ecdsa-with-SHA512' }
+    prime256v1: { name: 'P-256', hash: 'sha256', signatureOid: OID.ecdsaWithSha256, signatureName: 'ecdsa-with-SHA256' },
+    secp384r1: { name: 'P-384', hash: 'sha384', signatureOid: OID.ecdsaWithSha384, signatureName: 'ecdsa-with-SHA384' },
+    secp521r1: { name: 'P-521', hash: 'sha512', signatureOid: OID.ecdsaWithSha512, signatureName: 'ecdsa-with-SHA512' }
 };
 /** RSA keys below this are refused (NIST SP 800-131A; OpenSSL 3 security level 2 agrees). */
 const MIN_RSA_BITS = 2048;
@@ -8374,7 +8374,7 @@ function keyFacts(key) {
                 hash: curve.hash,
                 signatureAlgorithmName: curve.signatureName,
                 // RFC 5758 §3.2: ECDSA AlgorithmIdentifiers have no parameters.
-                signatureAlgorithmDer: sequence(oid$1(curve.signatureOid))
+                signatureAlgorithmDer: sequence(oid(curve.signatureOid))
             };
         }
         case 'rsa': {
@@ -8387,12 +8387,12 @@ function keyFacts(key) {
                 hash: 'sha256',
                 signatureAlgorithmName: 'sha256WithRSAEncryption',
                 // RFC 4055 §5: the RSA PKCS#1 v1.5 identifiers carry an explicit NULL.
-                signatureAlgorithmDer: sequence(oid$1(OID$1.sha256WithRsa), DER_NULL)
+                signatureAlgorithmDer: sequence(oid(OID.sha256WithRsa), DER_NULL)
             };
         }
         case 'ed25519':
             // RFC 8410 §3: parameters absent.
-            return { family: 'ed25519', description: 'Ed25519', hash: null, signatureAlgorithmName: 'Ed25519', signatureAlgorithmDer: sequence(oid$1(OID$1.ed25519)) };
+            return { family: 'ed25519', description: 'Ed25519', hash: null, signatureAlgorithmName: 'Ed25519', signatureAlgorithmDer: sequence(oid(OID.ed25519)) };
         default:
             return { unsupported: `${key.asymmetricKeyType ?? 'unknown'} keys are not supported; use EC (P-256, P-384, P-521), RSA (≥ ${MIN_RSA_BITS} bits) or Ed25519` };
     }
@@ -8406,13 +8406,13 @@ function keyFamilyOf(keyType) {
 }
 /** Signature algorithms a CSR may be signed with, and the hash node:crypto verifies them with. */
 const CSR_SIGNATURE_HASHES = {
-    [OID$1.ecdsaWithSha256]: 'sha256',
-    [OID$1.ecdsaWithSha384]: 'sha384',
-    [OID$1.ecdsaWithSha512]: 'sha512',
-    [OID$1.sha256WithRsa]: 'sha256',
-    [OID$1.sha384WithRsa]: 'sha384',
-    [OID$1.sha512WithRsa]: 'sha512',
-    [OID$1.ed25519]: null
+    [OID.ecdsaWithSha256]: 'sha256',
+    [OID.ecdsaWithSha384]: 'sha384',
+    [OID.ecdsaWithSha512]: 'sha512',
+    [OID.sha256WithRsa]: 'sha256',
+    [OID.sha384WithRsa]: 'sha384',
+    [OID.sha512WithRsa]: 'sha512',
+    [OID.ed25519]: null
 };
 
 // Device key pairs. What issuance needs per device is the SubjectPublicKeyInfo (for the
@@ -8425,28 +8425,8 @@ const CSR_SIGNATURE_HASHES = {
 // node:crypto and its encodings are likewise fixed bytes around the raw keys (exported as JWK,
 // which takes no encoder). RSA goes through node:crypto's encoders as before.
 // test/issue/keys.test.ts holds the fixed encodings to node's and `openssl pkey`'s, byte for byte.
-// ---- DER, just what the fixed encodings need ------------------------------------------------------
-function derLength(length) {
-    if (length < 0x80)
-        return Buffer.from([length]);
-    if (length < 0x100)
-        return Buffer.from([0x81, length]);
-    return Buffer.from([0x82, length >> 8, length & 0xff]);
-}
-function tlv(tag, parts) {
-    const value = Buffer.concat(parts);
-    return Buffer.concat([Buffer.from([tag]), derLength(value.length), value]);
-}
-const SEQUENCE = 0x30;
-const INTEGER = 0x02;
-const OCTET_STRING = 0x04;
-const BIT_STRING = 0x03;
-const OID = 0x06;
-const CONTEXT_1 = 0xa1; // [1] EXPLICIT, constructed
-const oid = (hex) => tlv(OID, [Buffer.from(hex, 'hex')]);
-const integer = (value) => tlv(INTEGER, [Buffer.from([value])]);
-const ID_EC_PUBLIC_KEY = '2a8648ce3d0201'; // 1.2.840.10045.2.1
-const ID_ED25519 = '2b6570'; // 1.3.101.112
+const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+const ID_ED25519 = '1.3.101.112';
 /**
  * EC, as OpenSSL writes it (RFC 5915 inside RFC 5208): PrivateKeyInfo { version 0,
  * AlgorithmIdentifier { id-ecPublicKey, curve OID }, OCTET STRING { ECPrivateKey { version 1,
@@ -8459,12 +8439,12 @@ function ecEncoding(curveOid, scalarLength) {
     // Built once with zero keys, then cut where the keys go.
     const scalar = Buffer.alloc(scalarLength);
     const point = Buffer.alloc(publicLength);
-    const algorithm = tlv(SEQUENCE, [oid(ID_EC_PUBLIC_KEY), oid(curveOid)]);
-    const bits = (key) => tlv(BIT_STRING, [Buffer.from([0]), key]); // no unused bits
-    const publicField = tlv(CONTEXT_1, [bits(point)]);
-    const ecPrivateKey = tlv(SEQUENCE, [integer(1), tlv(OCTET_STRING, [scalar]), publicField]);
-    const pkcs8 = tlv(SEQUENCE, [integer(0), algorithm, tlv(OCTET_STRING, [ecPrivateKey])]);
-    const spki = tlv(SEQUENCE, [algorithm, bits(point)]);
+    const algorithm = sequence(oid(ID_EC_PUBLIC_KEY), oid(curveOid));
+    const bits = (key) => bitString(key); // no unused bits
+    const publicField = explicit(1, bits(point));
+    const ecPrivateKey = sequence(smallInteger(1), octetString(scalar), publicField);
+    const pkcs8 = sequence(smallInteger(0), algorithm, octetString(ecPrivateKey));
+    const spki = sequence(algorithm, bits(point));
     const middleStart = pkcs8.length - publicField.length; // [1] publicKey ends the structure
     return {
         pkcs8Head: pkcs8.subarray(0, middleStart - scalarLength),
@@ -8480,9 +8460,9 @@ function ecEncoding(curveOid, scalarLength) {
  */
 function ed25519Encoding() {
     const key = Buffer.alloc(32);
-    const algorithm = tlv(SEQUENCE, [oid(ID_ED25519)]);
-    const pkcs8 = tlv(SEQUENCE, [integer(0), algorithm, tlv(OCTET_STRING, [tlv(OCTET_STRING, [key])])]);
-    const spki = tlv(SEQUENCE, [algorithm, tlv(BIT_STRING, [Buffer.from([0]), key])]);
+    const algorithm = sequence(oid(ID_ED25519));
+    const pkcs8 = sequence(smallInteger(0), algorithm, octetString(octetString(key)));
+    const spki = sequence(algorithm, bitString(key));
     return {
         pkcs8Head: pkcs8.subarray(0, pkcs8.length - 32),
         pkcs8Middle: Buffer.alloc(0),
@@ -8492,8 +8472,8 @@ function ed25519Encoding() {
     };
 }
 const EC_CURVES = {
-    'ec-p256': { ecdhName: 'prime256v1', encoding: ecEncoding('2a8648ce3d030107', 32) }, // 1.2.840.10045.3.1.7
-    'ec-p384': { ecdhName: 'secp384r1', encoding: ecEncoding('2b81040022', 48) } // 1.3.132.0.34
+    'ec-p256': { ecdhName: 'prime256v1', encoding: ecEncoding('1.2.840.10045.3.1.7', 32) },
+    'ec-p384': { ecdhName: 'secp384r1', encoding: ecEncoding('1.3.132.0.34', 48) }
 };
 const ED25519 = ed25519Encoding();
 /** Assemble both encodings; `privateKey` shorter than the field (leading zero bytes dropped) is padded. */
@@ -8563,6 +8543,13 @@ function generateDeviceKeyPair(keyType) {
         privateKeyEncoding: PRIVATE_ENCODING
     });
     return { keyType, spkiDer: pair.publicKey, privateKeyPem: pair.privateKey };
+}
+
+// The typed settings object: built once from action inputs or CLI flags (src/settings/parse.ts),
+// then passed to every stage. Nothing after parsing reads inputs again.
+/** File extension of each compression, with the dot (image outputs end with it). */
+function compressionExtension(kind) {
+    return kind === 'none' ? '' : `.${kind}`;
 }
 
 // The text templates of the profile (subject, SAN): `{field}` placeholders filled from a device's
@@ -8933,14 +8920,9 @@ function misleadingCharIn(value) {
     return match === null ? undefined : describeMisleadingChar(match[0]);
 }
 
-// Subject DN templates, e.g. `CN={device-id},O=Acme,OU=Fleet {region}`.
-//
-// The template is RFC 4514 text: most specific RDN first, so it reads like the DN strings of LDAP
-// and Go (and like the subject credbake prints); the certificate encodes the RDNs in the reverse
-// order (RFC 4514 §2.1), giving the usual C/O/OU/CN order in `openssl x509 -text`.
-// Escapes: `\,` `\+` `\=` `\\` `\"` `\<` `\>` `\;` `\#` `\ ` `\{` `\}` and `\XX` hex (RFC 4514).
-// An unescaped `+` joins attributes into one multi-valued RDN. Placeholders are substituted after
-// parsing, so a comma inside a manifest value is data, never syntax.
+// X.500 names as credbake reads and prints them: the attribute types it knows (their OIDs, string
+// types and RFC 5280 upper bounds) and RFC 4514 text of a Name. Shared by issuance (subject
+// templates), the fleet CA check, verify and the CRL.
 // PrintableString (X.680 §41.4) and IA5String character sets.
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 const IA5 = /^[\u0000-\u007f]*$/;
@@ -8990,8 +8972,25 @@ const SUBJECT_ATTRIBUTES = [
     },
     { name: 'UID', aliases: ['userId'], oid: '0.9.2342.19200300.100.1.1', stringTag: TAG.utf8String, maxLength: 256 }
 ];
-const ATTRIBUTE_BY_NAME = new Map(SUBJECT_ATTRIBUTES.flatMap((info) => [info.name, ...info.aliases].map((name) => [name.toLowerCase(), info])));
 new Map(SUBJECT_ATTRIBUTES.map((info) => [info.oid, info]));
+function escapeRfc4514(value) {
+    let escaped = value.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`).replace(/\u0000/g, '\\00');
+    if (escaped.startsWith('#') || escaped.startsWith(' '))
+        escaped = `\\${escaped}`;
+    if (escaped.endsWith(' ') && escaped.length > 1)
+        escaped = `${escaped.slice(0, -1)}\\ `;
+    return escaped;
+}
+
+// Subject DN templates, e.g. `CN={device-id},O=Acme,OU=Fleet {region}`.
+//
+// The template is RFC 4514 text: most specific RDN first, so it reads like the DN strings of LDAP
+// and Go (and like the subject credbake prints); the certificate encodes the RDNs in the reverse
+// order (RFC 4514 §2.1), giving the usual C/O/OU/CN order in `openssl x509 -text`.
+// Escapes: `\,` `\+` `\=` `\\` `\"` `\<` `\>` `\;` `\#` `\ ` `\{` `\}` and `\XX` hex (RFC 4514).
+// An unescaped `+` joins attributes into one multi-valued RDN. Placeholders are substituted after
+// parsing, so a comma inside a manifest value is data, never syntax.
+const ATTRIBUTE_BY_NAME = new Map(SUBJECT_ATTRIBUTES.flatMap((info) => [info.name, ...info.aliases].map((name) => [name.toLowerCase(), info])));
 /**
  * Parses and checks a subject template once, before any device. Throws InputError naming
  * `input` (default "subject"). With `knownFields`, placeholders must name one of them.
@@ -9044,14 +9043,6 @@ function renderSubject(template, device, input = 'subject') {
     // Template order is RFC 4514 order; the RDNSequence is encoded the other way round.
     return { der: sequence(...derRdns.reverse()), text: textRdns.join(','), commonName };
 }
-function escapeRfc4514(value) {
-    let escaped = value.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`).replace(/\u0000/g, '\\00');
-    if (escaped.startsWith('#') || escaped.startsWith(' '))
-        escaped = `\\${escaped}`;
-    if (escaped.endsWith(' ') && escaped.length > 1)
-        escaped = `${escaped.slice(0, -1)}\\ `;
-    return escaped;
-}
 /** Value rules that depend on what a device's fields render to. */
 function checkValue(info, value, device, input) {
     const problem = valueProblem(info, value);
@@ -9079,7 +9070,7 @@ function valueProblem(info, value) {
     return undefined;
 }
 function encodeAttribute(info, value) {
-    return sequence(oid$1(info.oid), tlv$1(info.stringTag, Buffer.from(value, info.stringTag === TAG.utf8String ? 'utf8' : 'latin1')));
+    return sequence(oid(info.oid), tlv(info.stringTag, Buffer.from(value, info.stringTag === TAG.utf8String ? 'utf8' : 'latin1')));
 }
 function parseAttribute(text, fail) {
     const equals = indexOfUnescaped(text, '=');
@@ -9200,7 +9191,7 @@ const VALUE_ENCODERS = {
         const purpose = KEY_PURPOSES[name];
         if (!purpose)
             throw profileError('extendedKeyUsage', value);
-        return oid$1(purpose);
+        return oid(purpose);
     })),
     subjectKeyIdentifier: (value) => {
         if (value !== 'sha1(subjectPublicKey)')
@@ -9222,7 +9213,7 @@ const VALUE_ENCODERS = {
 /** Turns the profile's data into DER building blocks; issueCredential caches the result. */
 function compileProfile(profile) {
     const extensions = profile.extensions.map((spec) => {
-        const head = [oid$1(spec.oid), ...(spec.critical ? [DER_TRUE] : [])];
+        const head = [oid(spec.oid), ...(spec.critical ? [DER_TRUE] : [])];
         const value = VALUE_ENCODERS[spec.name](spec.value, profile);
         return typeof value === 'function' ? (context) => sequence(...head, octetString(value(context))) : sequence(...head, octetString(value));
     });
@@ -9277,7 +9268,7 @@ function buildTbs(ca, profile, device, now = new Date()) {
     const serial = randomSerial(profile.serialNumberBytes);
     const context = { device, subjectPublicKey: splitSpki(spkiDer).subjectPublicKey };
     const extensions = template.extensions.map((extension) => (typeof extension === 'function' ? extension(context) : extension));
-    const tbs = sequence(VERSION_V3, tlv$1(TAG.integer, serial), ca.signatureAlgorithmDer, ca.subjectDer, sequence(x509Time(notBefore), x509Time(notAfter)), subject.der, spkiDer, explicit(3, sequence(...extensions)));
+    const tbs = sequence(VERSION_V3, tlv(TAG.integer, serial), ca.signatureAlgorithmDer, ca.subjectDer, sequence(x509Time(notBefore), x509Time(notAfter)), subject.der, spkiDer, explicit(3, sequence(...extensions)));
     return {
         device,
         tbs,
@@ -9405,7 +9396,7 @@ function publicKeyFromCsr(device, profile) {
 // - checkTrustedFolder: a folder credbake writes in is its user's and writable by nobody else;
 // - O_NOFOLLOW for files opened in place (the journal, the lock).
 /** open(2) flag: fail with ELOOP when the last component is a symbolic link (0 where there is none). */
-constants.O_NOFOLLOW ?? 0;
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 /** The message for a symbolic link found where credbake reads, writes or removes something. */
 function plantedLinkError(file) {
     let target = '';
@@ -9436,6 +9427,98 @@ function ensureFolderSync(folder) {
         throw notFolderError(folder);
 }
 
+// Where a sparse file keeps its data: credbake's small Node-API addon (native/fsmap) around
+// lseek(SEEK_DATA/SEEK_HOLE), which Node lacks. Hashing an image output needs every byte, but a
+// hole is zeros by definition: knowing the holes, the hasher feeds zeros from memory instead of
+// reading them. On ext4 reading a hole is not free: the kernel fills page-cache pages with zeros,
+// which measured 0.1-0.45 s of system time per 256 MiB output here, more than the SHA-256 itself.
+// Without the addon (a platform no binary ships for) callers read the whole file, as before.
+/**
+ * The addon's file: beside the bundle in dist/native/<platform>/, or node_modules under src/.
+ * CREDBAKE_NO_FSMAP=1 turns it off (benchmarks compare both ways; tests take the fallback).
+ */
+function fsmapAddonPath() {
+    if (process.env.CREDBAKE_NO_FSMAP === '1')
+        return undefined;
+    const here = fileURLToPath(import.meta.url);
+    if (here.endsWith('.ts')) {
+        try {
+            return createRequire(import.meta.url).resolve('credbake-fsmap/build/Release/fsmap.node');
+        }
+        catch {
+            return undefined;
+        }
+    }
+    const file = path.join(path.dirname(here), 'native', `${process.platform}-${process.arch}`, 'fsmap.node');
+    return existsSync(file) ? file : undefined;
+}
+let loaded;
+/** The addon, or undefined where it is not shipped or cannot be loaded (then read everything). */
+function loadFsmap() {
+    if (loaded !== undefined)
+        return loaded ?? undefined;
+    loaded = null;
+    const file = fsmapAddonPath();
+    if (!file)
+        return undefined;
+    try {
+        loaded = createRequire(import.meta.url)(file);
+    }
+    catch {
+        loaded = null;
+    }
+    return loaded ?? undefined;
+}
+/**
+ * Walk [from, end) in order: `read` each data range, `zeros` for the holes between them. Without a
+ * map (no addon), all of it is one data range. A short read (the file shrank) ends the walk.
+ */
+function feedRanges(ranges, from, end, read, zeros) {
+    if (!ranges) {
+        read(from, end);
+        return;
+    }
+    let at = from;
+    for (let i = 0; i + 1 < ranges.length; i += 2) {
+        const start = Math.max(at, ranges[i]);
+        const stop = Math.min(end, ranges[i + 1]);
+        if (stop <= start)
+            continue;
+        if (start > at)
+            zeros(start - at);
+        if (!read(start, stop))
+            return;
+        at = stop;
+    }
+    if (end > at)
+        zeros(end - at);
+}
+/** Zeros fed in place of holes, one block for every caller (calloc'd: untouched pages cost no memory). */
+let zeroBlock;
+function zeroChunks(length, update) {
+    const zeros = (zeroBlock ??= Buffer.alloc(1 << 20));
+    for (let left = length; left > 0; left -= zeros.length)
+        update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+}
+/** readRangesSync through a FileHandle, without blocking the thread. */
+async function readRanges(handle, ranges, from, end, buffer, update) {
+    const pieces = [];
+    feedRanges(ranges, from, end, (start, stop) => (pieces.push([start, stop]), true), (length) => void pieces.push(length));
+    for (const piece of pieces) {
+        if (typeof piece === 'number') {
+            zeroChunks(piece, update);
+            continue;
+        }
+        for (let offset = piece[0]; offset < piece[1];) {
+            const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, piece[1] - offset), offset);
+            if (bytesRead === 0)
+                return;
+            update(buffer.subarray(0, bytesRead));
+            offset += bytesRead;
+        }
+    }
+}
+
 // File helpers for outputs that must be complete or absent: write under a temporary name in the
 // same folder, fsync, rename into place.
 /** A temporary sibling name: same folder (so rename is atomic), hidden, unique per call. */
@@ -9456,6 +9539,40 @@ function writeAllSync(fd, bytes) {
         done += written;
     }
 }
+/**
+ * SHA-256 (hex) of a file. A small regular file is read whole; a large one's holes, where the
+ * fsmap addon can tell them, are hashed from zeros instead of read (image outputs checked on
+ * resume or by verify are mostly holes); anything else (a block device, no addon) is streamed.
+ * `inside`: a file in output-dir, which must be a regular file reached without a link (else the
+ * open or the check throws, ELOOP or EINVAL).
+ */
+async function sha256File(file, options = {}) {
+    const hash = createHash('sha256');
+    const handle = await open(file, options.inside ? constants.O_RDONLY | constants.O_NONBLOCK | O_NOFOLLOW : 'r');
+    try {
+        const info = await handle.stat();
+        if (options.inside && !info.isFile())
+            throw Object.assign(new Error(`${file} is not a regular file`), { code: 'EINVAL' });
+        // A small file (a tar overlay is about 1.3 KiB): read whole, no 1 MiB stream buffer per file
+        // (a resume checks 100,000 of them).
+        if (info.isFile() && info.size < SPARSE_HASH_MIN)
+            return hash.update(await handle.readFile()).digest('hex');
+        const ranges = info.isFile() ? loadFsmap()?.dataRanges(handle.fd, 0, info.size) : undefined;
+        if (!ranges) {
+            for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false, start: 0 }))
+                hash.update(chunk);
+            return hash.digest('hex');
+        }
+        // What it held is what is hashed, should it shrink meanwhile (as a stream would).
+        await readRanges(handle, ranges, 0, info.size, Buffer.allocUnsafe(1 << 20), (chunk) => hash.update(chunk));
+        return hash.digest('hex');
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** Files below this size are read whole: one read costs less than asking for their holes. */
+const SPARSE_HASH_MIN = 8 << 20;
 function octalMode(mode) {
     return (mode & 0o7777).toString(8).padStart(4, '0');
 }
@@ -9523,6 +9640,34 @@ function treeDigest(files) {
         .map((file) => `${octalMode(file.mode)} ${file.uid}:${file.gid} ${sha256Hex(file.content)} ${file.path}\n`);
     return sha256Hex(Buffer.from(lines.join('')));
 }
+/**
+ * The tree digest of a "dir" output as it is on disk now. Owners are those the bundle asked for
+ * (0:0): a tree written by a non-root user cannot carry them, and copying it as root restores them.
+ * Links are never followed (the tree is inside output-dir): a link where a file was makes the
+ * digest differ, and a tree that is itself a link is not read.
+ */
+async function treeDigestOnDisk(root) {
+    if (!(await lstat(root)).isDirectory())
+        throw Object.assign(new Error(`${root} is not a folder`), { code: 'ENOTDIR' });
+    const files = [];
+    for (const name of await readdir(root, { recursive: true })) {
+        const file = path.join(root, name);
+        const info = await lstat(file);
+        if (!info.isFile())
+            continue;
+        files.push({ path: `/${name.split(path.sep).join('/')}`, mode: info.mode & 0o7777, uid: 0, gid: 0, content: await readFile(file) });
+    }
+    return treeDigest(files);
+}
+/** True when a file output is still there with the recorded SHA-256 (a regular file, not a link). */
+async function fileMatches(file, sha256) {
+    try {
+        return (await sha256File(file, { inside: true })) === sha256;
+    }
+    catch {
+        return false;
+    }
+}
 
 const HINTS = {
     ENOSPC: 'the disk holding output-dir is full',
@@ -9543,18 +9688,134 @@ function wrapWriteError(error, device, target) {
     });
 }
 
+// What verify reads of an output, and the helpers every format's reader shares. An output is
+// evidence, not trusted: nothing is reached through a symbolic link (a link anywhere in a tree is
+// reported, never followed, so a link to / cannot make verify walk the host), a file is read only up
+// to the size the manifest gives it, and a tree is walked only up to MAX_TREE_ENTRIES. Each format's
+// reader (its record's `read`) lives in the format's own file.
+/** The output cannot be read at all (missing, truncated, not an archive): one problem, the device fails. */
+class OutputUnreadable extends Error {
+}
+/** Entries a "dir" tree may have before verify stops walking it (credbake writes about eight). */
+const MAX_TREE_ENTRIES = 4096;
+/** Whether folders and files may carry owners other than the user running verify (owners are compared only then). */
+const asRoot = () => process.getuid?.() === 0;
+/** Where a device's output is on disk. */
+function outputTarget(context, device) {
+    return path.join(context.outputDir, ...device.output.path.split('/'));
+}
+/** lstat of an output that must be there and not a link (file and tree outputs). */
+function lstatOutput(target, device) {
+    let info;
+    try {
+        // Synchronous: a verify thread does nothing else meanwhile, and a hop through libuv's pool per
+        // call costs more than the call.
+        info = lstatSync(target);
+    }
+    catch (error) {
+        const code = error.code;
+        throw new OutputUnreadable(`output ${device.output.path} is ${code === 'ENOENT' ? 'missing' : `unreadable (${messageOf(error)})`}`);
+    }
+    if (info.isSymbolicLink())
+        throw new OutputUnreadable(`output ${device.output.path} is a symbolic link (to ${linkTarget(target)}); verify does not follow links`);
+    return info;
+}
+function linkTarget(file) {
+    try {
+        return JSON.stringify(readlinkSync(file));
+    }
+    catch {
+        return 'somewhere';
+    }
+}
+/** Every folder above `devicePath` ("/var/sota/import/x" → "/", "/var", "/var/sota", "/var/sota/import"). */
+function foldersAbove(devicePath) {
+    // Every device's bundle has the same few paths.
+    let folders = foldersCache.get(devicePath);
+    if (!folders) {
+        const parts = devicePath.split('/').filter(Boolean);
+        folders = ['/'];
+        for (let depth = 1; depth < parts.length; depth++)
+            folders.push(`/${parts.slice(0, depth).join('/')}`);
+        if (foldersCache.size > 1024)
+            foldersCache.clear();
+        foldersCache.set(devicePath, folders);
+    }
+    return folders;
+}
+const foldersCache = new Map();
+function hostPath(root, devicePath) {
+    return path.join(root, ...devicePath.split('/').filter(Boolean));
+}
+/** Read at most `limit` bytes of a regular file, refusing a link (O_NOFOLLOW) and anything but a file. */
+function readCapped(file, limit) {
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+        const stats = fstatSync(fd);
+        if (!stats.isFile())
+            throw Object.assign(new Error(`it is ${kindOf(stats)}`), { code: 'ENOTFILE' });
+        const size = stats.size;
+        if (size > limit)
+            return { content: null, size };
+        const content = Buffer.allocUnsafe(size);
+        let done = 0;
+        while (done < size) {
+            const n = readSync(fd, content, done, size - done, done);
+            if (n === 0)
+                break;
+            done += n;
+        }
+        return { content: done === size ? content : content.subarray(0, done), size: done };
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** Every entry of the tree under `root` by device path, never following a link; throws past MAX_TREE_ENTRIES. */
+function walkTree(root) {
+    const entries = new Map();
+    const pending = ['/'];
+    while (pending.length > 0) {
+        const folder = pending.pop();
+        for (const dirent of readdirSync(hostPath(root, folder), { withFileTypes: true })) {
+            const devicePath = folder === '/' ? `/${dirent.name}` : `${folder}/${dirent.name}`;
+            const stats = lstatSync(hostPath(root, devicePath));
+            const kind = stats.isSymbolicLink() ? 'link' : stats.isDirectory() ? 'folder' : stats.isFile() ? 'file' : 'other';
+            entries.set(devicePath, { kind, stats });
+            if (entries.size > MAX_TREE_ENTRIES)
+                throw new OutputUnreadable(`the tree holds more than ${MAX_TREE_ENTRIES} entries: not an output credbake wrote (verify stops walking it)`);
+            if (kind === 'folder')
+                pending.push(devicePath);
+        }
+    }
+    return entries;
+}
+function kindOf(stats) {
+    if (stats.isDirectory())
+        return 'a folder';
+    if (stats.isFIFO())
+        return 'a named pipe';
+    if (stats.isSocket())
+        return 'a socket';
+    if (stats.isBlockDevice() || stats.isCharacterDevice())
+        return 'a device node';
+    return 'not a regular file';
+}
+
 // Sink "dir": output-dir/devices/SERIAL/<device paths>, modes applied, built under a temporary
 // name and renamed into place only when complete. The tree is what `cp -a`/rsync puts on the
 // device, so its modes are the bundle's whatever the umask: folders 0755 (SERIAL/ itself stands
 // for the root file system), files as the layout says (keys 0600, created so). DirWriter does the
 // work synchronously, so issuance workers write trees themselves (the sink's `writer`).
+/** output-dir/devices/SERIAL/ */
+const FOLDER$1 = 'devices';
 class DirWriter {
     outputDir;
     root;
     rootReady = false;
     constructor(outputDir) {
         this.outputDir = outputDir;
-        this.root = path.join(outputDir, 'devices');
+        this.root = path.join(outputDir, FOLDER$1);
     }
     write(device, files) {
         const target = path.join(this.root, device.serial);
@@ -9586,6 +9847,34 @@ class DirWriter {
         };
     }
 }
+class DirSink {
+    outputDir;
+    format = dirFormat.name;
+    writer;
+    /** With ostree-os: the trees hold sysroot paths, to copy into a mounted otaroot. */
+    ostree;
+    local;
+    constructor(outputDir, ostreeOs) {
+        this.outputDir = outputDir;
+        this.writer = { format: dirFormat.name, outputDir, mtime: new Date(0).toISOString() };
+        this.local = new DirWriter(outputDir);
+        if (ostreeOs !== undefined)
+            this.ostree = { os: ostreeOs, sysrootPaths: true };
+    }
+    async write(device, files, hooks = {}) {
+        await hooks.beforeKeyWritten?.();
+        return this.local.write(device, files);
+    }
+    async verify(output) {
+        try {
+            return (await treeDigestOnDisk(path.join(this.outputDir, output.path))) === output.sha256;
+        }
+        catch {
+            return false;
+        }
+    }
+    async close() { }
+}
 /** A new folder of the tree, 0755 whatever the umask (which would narrow it to 0700 under 077). */
 function makeFolder(folder) {
     mkdirSync(folder, { mode: 0o755 });
@@ -9615,8 +9904,120 @@ function writeOne(root, file, made) {
     if (process.getuid?.() === 0)
         chownSync(destination, file.uid, file.gid);
 }
+// ---- verify: a tree as it is now -------------------------------------------------------------------
+function readDirOutput(root, request) {
+    const owners = asRoot();
+    const rootStats = lstatSync(root);
+    let entries;
+    try {
+        entries = walkTree(root);
+    }
+    catch (error) {
+        if (error instanceof OutputUnreadable)
+            throw error;
+        throw new OutputUnreadable(`the tree cannot be read (${messageOf(error)})`);
+    }
+    const problems = [];
+    const files = new Map();
+    const wantedFolders = new Set();
+    for (const [wanted, limit] of request.files) {
+        for (const folder of foldersAbove(wanted))
+            wantedFolders.add(folder);
+        const entry = entries.get(wanted);
+        if (entry?.kind !== 'file') {
+            files.set(wanted, null);
+            continue;
+        }
+        let read;
+        try {
+            read = readCapped(hostPath(root, wanted), limit);
+        }
+        catch (error) {
+            problems.push(`${wanted} cannot be read (${messageOf(error)})`);
+            files.set(wanted, null);
+            continue;
+        }
+        const { stats } = entry;
+        files.set(wanted, { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null, ...read });
+    }
+    const folders = new Map();
+    for (const folder of wantedFolders) {
+        const stats = folder === '/' ? rootStats : entries.get(folder)?.kind === 'folder' ? entries.get(folder).stats : undefined;
+        folders.set(folder, stats ? { mode: stats.mode & 0o7777, uid: owners ? stats.uid : null, gid: owners ? stats.gid : null } : null);
+    }
+    const extras = [];
+    for (const [devicePath, entry] of entries) {
+        if (entry.kind === 'link')
+            problems.push(`${devicePath} is a symbolic link (to ${linkTarget(hostPath(root, devicePath))}); verify does not follow links, and credbake writes none`);
+        else if (entry.kind === 'other')
+            problems.push(`${devicePath} is ${kindOf(entry.stats)}`);
+        else if (entry.kind === 'folder' ? !wantedFolders.has(devicePath) : !request.files.has(devicePath))
+            extras.push(entry.kind === 'folder' ? `${devicePath}/` : devicePath);
+    }
+    // The tree digest covers every file: with anything more or less in the tree it is a different
+    // tree, and each difference is already a problem of its own (nothing unasked is read).
+    const complete = extras.length === 0 && problems.length === 0 && [...files.values()].every((file) => file?.content);
+    const sha256 = complete ? treeDigest([...files].map(([file, found]) => ({ path: file, mode: found.mode, uid: 0, gid: 0, content: found.content }))) : null;
+    return { sha256, files, listings: new Map(), folders, extras, problems };
+}
+const dirFormat = {
+    name: 'dir',
+    summary: 'a tree',
+    folder: FOLDER$1,
+    takesImage: false,
+    tree: true,
+    noun: 'tree',
+    largeOutputs: false,
+    outputPath: (serial) => `${FOLDER$1}/${serial}`,
+    open: async (settings) => new DirSink(settings.outputDir, settings.ostreeOs),
+    workerWriter: (spec) => new DirWriter(spec.outputDir),
+    read: async (context, device, request) => {
+        const target = outputTarget(context, device);
+        if (!lstatOutput(target, device).isDirectory())
+            throw new OutputUnreadable(`output ${device.output.path} is not a folder`);
+        return readDirOutput(target, request);
+    }
+};
 
-const BLOCK = 512;
+// Formats "image" and "partition": per device, a copy of the base image (or of just the selected
+// partition) with the bundle written into the partition's file system. Their sink
+// (image-sink.ts: debugfs/mtools, copies, hashing threads) and verify's reader (image-read.ts)
+// are loaded only when a run uses them: tar and dir runs, and the device workers, never pay for it.
+/** Extensions an image output keeps from its base image's name; any other becomes `.img`. */
+const IMAGE_EXTENSIONS = ['.img', '.wic', '.sdimg', '.rpi-sdimg', '.raw', '.bin', '.iso', '.hddimg'];
+/** `images/SERIAL<ext of the base image>[.gz|.xz|.zst]`; undefined without the base image's name. */
+function imageOutputPath(serial, run) {
+    if (run.image === undefined)
+        return undefined;
+    const ext = path.extname(path.basename(run.image).replace(/\.(gz|xz|zst|zstd)$/i, '')).toLowerCase();
+    return `images/${serial}${IMAGE_EXTENSIONS.includes(ext) ? ext : '.img'}${compressionExtension(run.compress)}`;
+}
+const imageFormat = {
+    name: 'image',
+    summary: 'a full image',
+    folder: 'images',
+    takesImage: true,
+    tree: false,
+    noun: 'image',
+    largeOutputs: true,
+    outputPath: imageOutputPath,
+    open: async (settings, context) => (await import('../formats/image-sink.js')).ImageSink.open(imageFormat, true, settings, context),
+    read: async (context, device, request) => (await import('../formats/image-read.js')).readImageOutput(context, device, request, true)
+};
+const partitionFormat = {
+    name: 'partition',
+    summary: 'only the selected partition',
+    folder: 'partitions',
+    takesImage: true,
+    tree: false,
+    noun: 'image',
+    largeOutputs: true,
+    outputPath: (serial, run) => `partitions/${serial}.img${compressionExtension(run.compress)}`,
+    open: async (settings, context) => (await import('../formats/image-sink.js')).ImageSink.open(partitionFormat, false, settings, context),
+    read: async (context, device, request) => (await import('../formats/image-read.js')).readImageOutput(context, device, request, false)
+};
+
+const BLOCK$1 = 512;
 const MAGIC = 'ustar\u0000';
 const VERSION = '00';
 /**
@@ -9632,14 +10033,14 @@ function tarArchive(files, mtime) {
     for (const { bytes } of pieces) {
         bytes.copy(archive, at);
         at += bytes.length;
-        if (bytes.length % BLOCK)
-            at += BLOCK - (bytes.length % BLOCK);
+        if (bytes.length % BLOCK$1)
+            at += BLOCK$1 - (bytes.length % BLOCK$1);
     }
     return archive;
 }
-const TAR_BLOCK = BLOCK;
+const TAR_BLOCK = BLOCK$1;
 /** The two zero blocks that end an archive. */
-const TAR_END_BYTES = 2 * BLOCK;
+const TAR_END_BYTES = 2 * BLOCK$1;
 /** The archive as its pieces in order; `size` counts padding and the end blocks. */
 function tarPieces(files, mtime) {
     const seconds = Math.floor(mtime.getTime() / 1000);
@@ -9653,7 +10054,7 @@ function tarPieces(files, mtime) {
         if (!content || content.length === 0)
             return;
         pieces.push({ bytes: content, header: false });
-        size += content.length + ((BLOCK - (content.length % BLOCK)) % BLOCK);
+        size += content.length + ((BLOCK$1 - (content.length % BLOCK$1)) % BLOCK$1);
     };
     for (const file of files) {
         const { dirs, name } = splitPath(file.path);
@@ -9708,7 +10109,7 @@ function headerBlocks(entry) {
     // for readers that know no pax (they extract under the wrong name rather than not at all).
     const records = paxRecord('path', entry.name);
     const pax = ustarHeader({ ...entry, type: 'pax', mode: 0o644, size: records.length }, asciiTail(`PaxHeader/${entry.name}`), '');
-    const pad = Buffer.alloc((BLOCK - (records.length % BLOCK)) % BLOCK);
+    const pad = Buffer.alloc((BLOCK$1 - (records.length % BLOCK$1)) % BLOCK$1);
     return [pax, records, pad, ustarHeader(entry, asciiTail(entry.name), '')];
 }
 /** ustar's name/prefix split at a '/', or undefined when the path needs a pax header. */
@@ -9726,7 +10127,7 @@ function splitName(name) {
     return undefined;
 }
 function ustarHeader(entry, name, prefix) {
-    const header = Buffer.alloc(BLOCK);
+    const header = Buffer.alloc(BLOCK$1);
     header.write(name, 0, 100, 'latin1');
     header.write(octal(entry.mode & 0o7777, 6), 100, 'latin1');
     header.write(octal(entry.uid, 6), 108, 'latin1');
@@ -9744,7 +10145,7 @@ function ustarHeader(entry, name, prefix) {
         header.write(prefix, 345, 155, 'latin1');
     // The checksum is the byte sum of the header with its own field read as eight spaces.
     let sum = 8 * 0x20;
-    for (let index = 0; index < BLOCK; index++)
+    for (let index = 0; index < BLOCK$1; index++)
         if (index < 148 || index >= 156)
             sum += header[index];
     header.write(octal(sum, 6), 148, 'latin1');
@@ -9771,17 +10172,21 @@ function asciiTail(text, max) {
     return text.replace(/[^\x20-\x7e]/g, '_').slice(-100);
 }
 
-// gzip (RFC 1952) of an overlay in plain JavaScript. An overlay is a few KiB (five 512-byte
-// headers, two PEMs, zero padding); zlib's gzipSync spends more on setting up its stream object
-// and its ~256 KiB deflate state per call than on compressing them. This encoder writes one
-// DEFLATE block with the fixed Huffman codes (RFC 1951 §3.2.6): greedy LZ77 matches (3-byte hash,
-// one candidate, like zlib's level 1) and runs of zeros as matches one byte back. overlayGzip
-// goes further, from the archive's pieces (tar-archive.ts): a header block, the same for every
-// device of a run, is compressed once (matches within itself only) and its bits reused; file
-// contents (base64 text, hardly any repeats) go out as literals; padding as zero runs. What comes
-// out is an ordinary .tar.gz: gunzip, GNU tar and busybox read it like any other (see
-// test/sink/tar-gzip.test.ts). Large archives, and Nodes without zlib.crc32 (before 20.15), go
-// through gzipSync instead.
+// gzip (RFC 1952) of an overlay in plain JavaScript, kept because node:zlib would break the tar
+// speed floor: per overlay it takes 34-48 µs here against 69-95 µs for zlib.gzipSync at level 1,
+// and in one sitting of `npm run bench` (2026-12-07, 2-core machine, load 6-7) a tar bake on tmpfs
+// spent 290 µs of CPU per device (all threads) with this encoder and 336 µs with gzipSync: 16% more,
+// where the floor (1.0x the crypto-only node:crypto loop) was met at 1.04x before the change.
+//
+// An overlay is a few KiB (five 512-byte headers, two PEMs, zero padding); zlib's gzipSync spends
+// more on setting up its stream object and its ~256 KiB deflate state per call than on compressing
+// them. This encoder writes one DEFLATE block with the fixed Huffman codes (RFC 1951 §3.2.6):
+// greedy LZ77 matches (3-byte hash, one candidate, like zlib's level 1) and runs of zeros as
+// matches one byte back. overlayGzip goes further, from the archive's pieces (tar-archive.ts): a
+// header block, the same for every device of a run, is compressed once (matches within itself
+// only) and its bits reused; file contents (base64 text, hardly any repeats) go out as literals;
+// padding as zero runs. What comes out is an ordinary .tar.gz: gunzip, GNU tar and busybox read it
+// like any other (see test/formats/tar-gzip.test.ts). Large archives go through gzipSync instead.
 const crc32 = zlib.crc32;
 /** Above this size zlib's set-up cost no longer matters and its dynamic codes compress better. */
 const MAX_OWN_INPUT = 256 * 1024;
@@ -9835,7 +10240,7 @@ const ZEROS = Buffer.alloc(TAR_END_BYTES);
 /** The overlay of `files` as .tar.gz bytes: gunzipped, exactly tarArchive(files, mtime). */
 function overlayGzip(files, mtime) {
     const { pieces, size } = tarPieces(files, mtime);
-    if (crc32 === undefined || size > MAX_OWN_INPUT)
+    if (size > MAX_OWN_INPUT)
         return zlib.gzipSync(tarArchive(files, mtime), { level: FALLBACK_LEVEL });
     const writer = startMember(size);
     let crc = 0;
@@ -10037,13 +10442,185 @@ function lz77(input, writer) {
     }
 }
 
+// The entries of a tar archive held in memory (a decompressed overlay of a few KiB): POSIX ustar
+// headers, pax 'x' records (path, linkpath, size, uid, gid) and GNU long names, each header's
+// checksum checked. Nothing is copied: contents are views of the archive. Stricter and far cheaper
+// per archive than a stream extractor, and nothing in it can make verify write a file.
+const BLOCK = 512;
+class TarFormatError extends Error {
+}
+function text(block, start, length) {
+    const field = block.subarray(start, start + length);
+    const end = field.indexOf(0);
+    return field.toString('utf8', 0, end === -1 ? length : end);
+}
+function number(block, start, length, what) {
+    const first = block[start];
+    // GNU base-256: the first byte's top bit set.
+    if (first & 0x80) {
+        let value = first & 0x7f;
+        for (let i = start + 1; i < start + length; i++)
+            value = value * 256 + block[i];
+        if (!Number.isSafeInteger(value))
+            throw new TarFormatError(`its ${what} field is out of range`);
+        return value;
+    }
+    // Octal digits, with leading spaces and a trailing NUL or space.
+    let value = 0;
+    let i = start;
+    const end = start + length;
+    while (i < end && block[i] === 0x20)
+        i++;
+    let digits = 0;
+    for (; i < end; i++) {
+        const c = block[i];
+        if (c >= 0x30 && c <= 0x37) {
+            value = value * 8 + (c - 0x30);
+            digits++;
+        }
+        else
+            break;
+    }
+    for (; i < end; i++) {
+        const c = block[i];
+        if (c !== 0 && c !== 0x20)
+            throw new TarFormatError(`its ${what} field is not an octal number`);
+    }
+    return digits === 0 ? 0 : value;
+}
+function checksumOk(block) {
+    const recorded = number(block, 148, 8, 'checksum');
+    // The sum of the header's bytes with the checksum field read as eight spaces.
+    let unsigned = 8 * 0x20;
+    for (let i = 0; i < 148; i++)
+        unsigned += block[i];
+    for (let i = 156; i < BLOCK; i++)
+        unsigned += block[i];
+    if (recorded === unsigned)
+        return true;
+    // Some old writers summed signed bytes.
+    let signed = 8 * 0x20;
+    for (let i = 0; i < BLOCK; i++) {
+        if (i >= 148 && i < 156)
+            continue;
+        const byte = block[i];
+        signed += byte > 127 ? byte - 256 : byte;
+    }
+    return recorded === signed;
+}
+/** "key=value" records of a pax extended header. */
+function paxRecords(data) {
+    const records = new Map();
+    let at = 0;
+    while (at < data.length) {
+        const space = data.indexOf(0x20, at);
+        if (space === -1)
+            throw new TarFormatError('a pax record has no length');
+        const length = Number(data.toString('latin1', at, space));
+        if (!Number.isInteger(length) || length <= 0 || at + length > data.length)
+            throw new TarFormatError('a pax record has a bad length');
+        const record = data.toString('utf8', space + 1, at + length - 1);
+        const equals = record.indexOf('=');
+        if (equals === -1)
+            throw new TarFormatError('a pax record has no "="');
+        records.set(record.slice(0, equals), record.slice(equals + 1));
+        at += length;
+    }
+    return records;
+}
+function zeros(bytes, from, to) {
+    for (let i = from; i < to; i++)
+        if (bytes[i] !== 0)
+            return false;
+    return true;
+}
+function devicePath(name) {
+    // The usual names ("var/sota/import/", "var/sota/import/pkey.pem") without splitting them.
+    if (!name.startsWith('/') && !name.startsWith('.') && !name.includes('//') && !name.includes('/./') && !name.includes('/../')) {
+        return `/${name.endsWith('/') ? name.slice(0, -1) : name}`;
+    }
+    const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+    return `/${parts.join('/')}`;
+}
+const TYPES = { '0': 'file', '\0': 'file', '7': 'file', '5': 'directory', '2': 'symlink', '1': 'hardlink' };
+/** Every entry of `archive`, in order. Throws TarFormatError when it is not a tar archive. */
+function tarEntries(archive) {
+    const entries = [];
+    let pax;
+    let longName;
+    let longLink;
+    let at = 0;
+    for (;;) {
+        if (at + BLOCK > archive.length) {
+            // An archive ends with zero blocks; GNU tar and others accept one that just stops.
+            if (zeros(archive, at, archive.length))
+                break;
+            throw new TarFormatError('it ends inside a header');
+        }
+        const header = archive.subarray(at, at + BLOCK);
+        if (header[0] === 0 && zeros(archive, at, at + BLOCK))
+            break;
+        if (!checksumOk(header))
+            throw new TarFormatError(`the header at byte ${at} has a wrong checksum`);
+        const flag = String.fromCharCode(header[156]);
+        const size = number(header, 124, 12, 'size');
+        const dataStart = at + BLOCK;
+        const dataEnd = dataStart + size;
+        if (dataEnd > archive.length)
+            throw new TarFormatError(`the entry at byte ${at} runs past the end of the archive`);
+        const data = archive.subarray(dataStart, dataEnd);
+        at = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+        if (flag === 'x') {
+            pax = paxRecords(data);
+            continue;
+        }
+        if (flag === 'g')
+            continue;
+        if (flag === 'L' || flag === 'K') {
+            const value = data.toString('utf8').replace(/\0+$/, '');
+            if (flag === 'L')
+                longName = value;
+            else
+                longLink = value;
+            continue;
+        }
+        const magic = header.toString('latin1', 257, 262);
+        const prefix = magic === 'ustar' ? text(header, 345, 155) : '';
+        const name = pax?.get('path') ?? longName ?? (prefix ? `${prefix}/${text(header, 0, 100)}` : text(header, 0, 100));
+        const linkTarget = pax?.get('linkpath') ?? longLink ?? text(header, 157, 100);
+        const paxNumber = (key, fallback) => {
+            const value = pax?.get(key);
+            return value !== undefined && /^\d+$/.test(value) ? Number(value) : fallback;
+        };
+        const type = TYPES[flag] ?? 'other';
+        entries.push({
+            path: devicePath(name),
+            type,
+            flag,
+            mode: number(header, 100, 8, 'mode') & 0o7777,
+            uid: paxNumber('uid', number(header, 108, 8, 'uid')),
+            gid: paxNumber('gid', number(header, 116, 8, 'gid')),
+            content: data,
+            ...(type === 'symlink' || type === 'hardlink' ? { linkTarget } : {})
+        });
+        pax = undefined;
+        longName = undefined;
+        longLink = undefined;
+    }
+    return entries;
+}
+
 // Sink "tar": output-dir/overlays/SERIAL.tar.gz, an overlay to extract over the root file system
 // (`tar -xzpf SERIAL.tar.gz -C /mnt/rootfs`). Entries carry the device paths (relative), modes,
 // uid/gid 0 and a directory entry for every parent, so extraction as root yields the right tree.
 // TarWriter does the work synchronously, so issuance workers write overlays themselves (the sink's
 // `writer`); TarSink.write is the same on the calling thread.
+/** output-dir/overlays/SERIAL.tar.gz */
+const FOLDER = 'overlays';
+const EXTENSION = '.tar.gz';
+/** Allocated bytes of one overlay (measured: about 1.5 KiB of file in one 4 KiB block, rounded). */
+const OVERLAY_BYTES = 8 * 1024;
 class TarWriter {
-    outputDir;
     mtime;
     root;
     /** `root` relative to output-dir with POSIX separators, as outputs are recorded. */
@@ -10058,14 +10635,13 @@ class TarWriter {
      */
     staging;
     constructor(outputDir, mtime) {
-        this.outputDir = outputDir;
         this.mtime = mtime;
-        this.root = path.join(outputDir, 'overlays');
+        this.root = path.join(outputDir, FOLDER);
         this.recordedRoot = path.relative(outputDir, this.root).split(path.sep).join('/');
     }
     write(device, files) {
         // A serial is one plain file name (the manifest allows A-Z a-z 0-9 . _ -, no leading dot).
-        const name = `${device.serial}.tar.gz`;
+        const name = `${device.serial}${EXTENSION}`;
         const target = `${this.root}${path.sep}${name}`;
         let temp;
         let archive;
@@ -10117,14 +10693,168 @@ class TarWriter {
         rmSync(staging, { recursive: true, force: true });
     }
 }
-
-// The sinks whose outputs worker threads write themselves, by kind (see OutputWriterSpec).
-const WRITERS = {
-    tar: (spec) => new TarWriter(spec.outputDir, new Date(spec.mtime)),
-    dir: (spec) => new DirWriter(spec.outputDir)
+class TarSink {
+    outputDir;
+    format = tarFormat.name;
+    space = { bytesPerOutput: OVERLAY_BYTES, basis: 'an overlay of a few KiB' };
+    writer;
+    /** With ostree-os: the overlays hold sysroot paths, to extract into a mounted otaroot. */
+    ostree;
+    local;
+    /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
+    constructor(outputDir, mtime, ostreeOs) {
+        this.outputDir = outputDir;
+        this.writer = { format: tarFormat.name, outputDir, mtime: mtime.toISOString() };
+        this.local = new TarWriter(outputDir, mtime);
+        if (ostreeOs !== undefined)
+            this.ostree = { os: ostreeOs, sysrootPaths: true };
+    }
+    async write(device, files, hooks = {}) {
+        await hooks.beforeKeyWritten?.();
+        try {
+            return this.local.write(device, files);
+        }
+        finally {
+            this.local.idle();
+        }
+    }
+    verify(output) {
+        return fileMatches(path.join(this.outputDir, output.path), output.sha256);
+    }
+    async close() { }
+}
+// ---- verify: an overlay as it is now --------------------------------------------------------------
+/** Most bytes an overlay may decompress to on top of the files it should hold. */
+const OVERLAY_SLACK = 1 << 20;
+/** However large the manifest says the files are, an overlay is not decompressed beyond this. */
+const MAX_OVERLAY_BYTES = 64 << 20;
+/** Most bytes an overlay holding these files may decompress to. */
+function overlayCap(request) {
+    let total = OVERLAY_SLACK;
+    for (const limit of request.files.values())
+        total += limit + 3 * 512;
+    return Math.min(total, MAX_OVERLAY_BYTES);
+}
+async function readTarOutput(file, device, request) {
+    const cap = overlayCap(request);
+    const where = `output ${device.output.path}`;
+    let read;
+    try {
+        read = readCapped(file, cap);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'ENOENT')
+            throw new OutputUnreadable(`${where} is missing`);
+        if (code === 'ELOOP')
+            throw new OutputUnreadable(`${where} is a symbolic link (to ${linkTarget(file)}); verify does not follow links`);
+        throw new OutputUnreadable(code === 'ENOTFILE' ? `${where} is not a file (${messageOf(error)})` : `${where} cannot be read (${messageOf(error)})`);
+    }
+    if (!read.content) {
+        // gzip never makes data much larger than it was: this is not an overlay of these files.
+        const sha256 = await sha256File(file).catch(() => null);
+        return {
+            sha256,
+            files: new Map(),
+            listings: new Map(),
+            problems: [`${where} is ${read.size} bytes, more than an overlay of the files the manifest lists can be (at most ${cap}); verify does not open it`],
+            opened: false
+        };
+    }
+    const sha256 = sha256Hex(read.content);
+    let entries;
+    try {
+        // Decompressed in memory only up to `cap`: a small file that inflates to gigabytes (a gzip
+        // bomb) stops there, costing no more memory than a real overlay.
+        entries = tarEntries(gunzipSync(read.content, { maxOutputLength: cap }));
+    }
+    catch (error) {
+        if (error.code === 'ERR_BUFFER_TOO_LARGE') {
+            return {
+                sha256,
+                files: new Map(),
+                listings: new Map(),
+                problems: [`${where} decompresses to more than ${cap} bytes, more than an overlay of the files the manifest lists can hold; verify stopped there`],
+                opened: false
+            };
+        }
+        const why = error instanceof TarFormatError ? `not a tar archive: ${error.message}` : messageOf(error);
+        throw new OutputUnreadable(`${where} is not a readable .tar.gz (${why})`);
+    }
+    const problems = [];
+    const byPath = new Map();
+    for (const entry of entries) {
+        if (byPath.has(entry.path))
+            problems.push(`${where} holds ${entry.path} twice (extraction keeps the last)`);
+        byPath.set(entry.path, entry);
+    }
+    const files = new Map();
+    const wantedFolders = new Set();
+    for (const [wanted, limit] of request.files) {
+        for (const folder of foldersAbove(wanted))
+            wantedFolders.add(folder);
+        const entry = byPath.get(wanted);
+        if (entry?.type !== 'file') {
+            files.set(wanted, null);
+            continue;
+        }
+        const size = entry.content.length;
+        files.set(wanted, { mode: entry.mode, uid: entry.uid, gid: entry.gid, content: size > limit ? null : entry.content, size });
+    }
+    // The archive's root ("./") is not an entry credbake writes: extraction would apply its mode to
+    // the folder it is extracted into.
+    wantedFolders.delete('/');
+    const folders = new Map();
+    for (const folder of wantedFolders) {
+        const entry = byPath.get(folder);
+        folders.set(folder, entry?.type === 'directory' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid } : null);
+    }
+    const extras = [];
+    for (const entry of byPath.values()) {
+        if (entry.type === 'symlink' || entry.type === 'hardlink')
+            problems.push(`${entry.path} is a ${entry.type === 'symlink' ? 'symbolic' : 'hard'} link (to ${JSON.stringify(entry.linkTarget ?? '')}); credbake writes none`);
+        else if (entry.type === 'other')
+            problems.push(`${entry.path} is a tar entry of type "${entry.flag}", not a file or folder`);
+        else if (entry.type === 'directory' ? !wantedFolders.has(entry.path) : !request.files.has(entry.path))
+            extras.push(entry.type === 'directory' ? `${entry.path}/` : entry.path);
+    }
+    return { sha256, files, listings: new Map(), folders, extras, problems };
+}
+const tarFormat = {
+    name: 'tar',
+    summary: 'a .tar.gz overlay',
+    folder: FOLDER,
+    takesImage: false,
+    tree: false,
+    noun: 'archive',
+    largeOutputs: false,
+    // A serial is one plain file name (the manifest allows A-Z a-z 0-9 . _ -, no leading dot).
+    outputPath: (serial) => `${FOLDER}/${serial}${EXTENSION}`,
+    open: async (settings, context) => new TarSink(settings.outputDir, context.mtime, settings.ostreeOs),
+    workerWriter: (spec) => new TarWriter(spec.outputDir, new Date(spec.mtime)),
+    // An overlay is opened without following a link and read at once (no separate lstat).
+    read: async (context, device, request) => readTarOutput(outputTarget(context, device), device, request)
 };
-function openOutputWriter(spec) {
-    return WRITERS[spec.kind](spec);
+
+// Every output format, in the order the `format` input lists them. A new format is one file in this
+// folder exporting its OutputFormat record and one line here; the settings, the bake, the review,
+// verify, merge, the demo and the inputs table all ask this list. (The manifest schema's enum and
+// the docs table in docs/images.md are checked against it by test/formats/registry.test.ts.)
+const OUTPUT_FORMATS = [imageFormat, partitionFormat, tarFormat, dirFormat];
+/** The names the `format` input accepts. */
+OUTPUT_FORMATS.map((format) => format.name);
+/** The folders of output-dir that hold per-device outputs (the trust boundary accepts paths in these only). */
+OUTPUT_FORMATS.map((format) => format.folder);
+/** The format called `name`, or undefined (a manifest of another credbake, or a damaged one). */
+function findFormat(name) {
+    return OUTPUT_FORMATS.find((format) => format.name === name);
+}
+/** The format called `name`; `name` comes from parsed settings or a checked journal, so it is one. */
+function outputFormat(name) {
+    const format = findFormat(name);
+    if (!format)
+        throw new Error(`internal: no output format "${name}"`);
+    return format;
 }
 
 // What shapes each certificate and its files, as the journal records it: the run's basis (key
@@ -10211,7 +10941,10 @@ class DeviceWork {
     constructor(init) {
         this.init = init;
         this.basisMaker = new DeviceBasisMaker(init.profile);
-        this.writer = openOutputWriter(init.writer);
+        const open = outputFormat(init.writer.format).workerWriter;
+        if (!open)
+            throw new Error(`internal: format ${init.writer.format} has no worker writer`);
+        this.writer = open(init.writer);
     }
     issue(id, orders) {
         const { ca, profile, now, key } = this.init;
