@@ -16,6 +16,7 @@ import type { PemSource } from './settings/types.js'
 import { readPemBlocks } from './util/pem.js'
 import { STATE } from './post.js'
 import { gracefully, handleStopSignals } from './util/cancel.js'
+import { failIfUnsettled } from './util/unsettled.js'
 
 /** What the summary of a failed step needs to know about the run so far. */
 interface RunState {
@@ -25,7 +26,12 @@ interface RunState {
   progress?: { total: number; kept: number; done: number }
 }
 
-export async function run(): Promise<void> {
+/** The main step; a run that stops without settling fails the step instead of passing it (src/util/unsettled.ts). */
+export function run(): Promise<void> {
+  return failIfUnsettled(runStep(), (message) => core.setFailed(neutraliseOutput(message)))
+}
+
+async function runStep(): Promise<void> {
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()
   const state: RunState = { merge: false, resume: true }
   // A cancelled job: the runner sends SIGINT, then SIGTERM, then SIGKILL. The first stops the bake
