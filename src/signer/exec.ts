@@ -21,6 +21,10 @@ export const EXEC_PASSPHRASE_ENV = 'CREDBAKE_SIGNER_PASSPHRASE'
 const CONCURRENCY = 16
 /** An answer that takes longer than this fails the run. */
 const ANSWER_TIMEOUT_MS = 60_000
+/** How long a closing program gets to exit after its input ends, before SIGTERM. */
+const CLOSE_TIMEOUT_MS = 5_000
+/** How long its output pipes are waited for after it exited (descendants may hold them). */
+const PIPE_GRACE_MS = 1_000
 const MAX_LINE = 1 << 20
 /**
  * A signer program's stderr is passed on as warnings, line by line, with bounded memory whatever
@@ -102,7 +106,10 @@ export class SignerProcess {
   private buffer = ''
   private failure: FleetCaError | undefined
   private exited = false
+  /** The program exited (or could not start). */
   private readonly exitPromise: Promise<void>
+  /** The program exited and its output pipes closed. */
+  private readonly closePromise: Promise<void>
   private readonly name: string
 
   constructor(
@@ -117,7 +124,11 @@ export class SignerProcess {
     if (passphrase) env[EXEC_PASSPHRASE_ENV] = passphrase
     const prefix = options.stderrPrefix ?? 'signer program: '
     this.child = spawn(program, options.args ?? [], { stdio: ['pipe', 'pipe', 'pipe'], env, shell: false })
-    this.exitPromise = new Promise((resolve) => this.child.once('close', () => resolve()))
+    this.exitPromise = new Promise((resolve) => {
+      this.child.once('exit', () => resolve())
+      this.child.once('error', () => resolve())
+    })
+    this.closePromise = new Promise((resolve) => this.child.once('close', () => resolve()))
     this.child.on('error', (error: NodeJS.ErrnoException) => {
       const reason = error.code === 'ENOENT' ? 'no such program' : error.code === 'EACCES' ? 'not executable (chmod +x, and a #! line for scripts)' : messageOf(error)
       this.fail(`${this.name} cannot be started: ${reason}`)
@@ -213,11 +224,25 @@ export class SignerProcess {
   async close(): Promise<void> {
     if (this.exited) return
     this.child.stdin.end()
-    const timer = setTimeout(() => this.child.kill('SIGTERM'), 5_000)
-    timer.unref()
-    this.child.ref()
-    await this.exitPromise
-    clearTimeout(timer)
+    // Until the program and its pipes are done, something must hold the event loop: the exit
+    // handler unrefs the child (fail -> idle), and with nothing left Node would end the process
+    // (exit code 0) in the middle of this wait, before the run had finished.
+    const hold = setInterval(() => {}, 60_000)
+    const stop = setTimeout(() => this.child.kill('SIGTERM'), CLOSE_TIMEOUT_MS)
+    try {
+      await this.exitPromise
+      // The last stderr lines arrive after the exit; a program's descendants may keep the pipes
+      // open for much longer, and are not waited for.
+      const late = setTimeout(() => {
+        this.child.stdout.destroy()
+        this.child.stderr.destroy()
+      }, PIPE_GRACE_MS)
+      await this.closePromise
+      clearTimeout(late)
+    } finally {
+      clearInterval(hold)
+      clearTimeout(stop)
+    }
   }
 }
 

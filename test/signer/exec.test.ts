@@ -153,3 +153,23 @@ describe('exec: a signer that dies mid-run (bundled CLI, worker threads)', () =>
     for (const run of [died, resumed]) expect(run.stdout + run.stderr).not.toContain('unused-pass-6620')
   }, 180_000)
 })
+
+describe('exec: a signer program whose descendants keep its output pipes open after it exits', () => {
+  // The program leaves a background process holding its stdout and stderr; credbake ends the
+  // program's input, the program exits, and the pipes close only when that process ends. Waiting
+  // for them must keep credbake alive: it once let the event loop empty there, and the process
+  // left with exit code 0 before it had finished (no review, no last lines).
+  it('the bake waits for the pipes, finishes and says so', () => {
+    const wrapper = path.join(work, 'lingering-signer.sh')
+    writeFileSync(wrapper, `#!/bin/sh\n(sleep 3 </dev/null) &\nexec node ${JSON.stringify(SIGNER)}\n`, { mode: 0o755 })
+    const manifest = path.join(work, 'lingering.csv')
+    writeFileSync(manifest, `serial\n${Array.from({ length: 5 }, (_, i) => `LING-${i}`).join('\n')}\n`)
+    const out = path.join(work, 'out-lingering')
+    const args = ['bake', '--manifest', manifest, '--fleet-ca-cert', ec.certPath, '--fleet-ca-key', `exec:${wrapper}`, '--format', 'tar', '--output-dir', out]
+    const result = runCli(args, { env: { CREDBAKE_TEST_SIGNER_KEY: ec.keyPath, CREDBAKE_TEST_SIGNER_MODE: 'good' } })
+    expect(result.status, result.stdout + result.stderr).toBe(0)
+    expect(result.stderr).not.toMatch(/internal error/)
+    expect(existsSync(path.join(out, 'credbake-manifest.json'))).toBe(true)
+    expect(result.stdout + result.stderr).toMatch(/Baked 5 devices|5 devices/)
+  }, 120_000)
+})
