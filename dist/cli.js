@@ -9108,6 +9108,10 @@ const EXEC_PASSPHRASE_ENV = 'CREDBAKE_SIGNER_PASSPHRASE';
 const CONCURRENCY = 16;
 /** An answer that takes longer than this fails the run. */
 const ANSWER_TIMEOUT_MS = 60_000;
+/** How long a closing program gets to exit after its input ends, before SIGTERM. */
+const CLOSE_TIMEOUT_MS = 5_000;
+/** How long its output pipes are waited for after it exited (descendants may hold them). */
+const PIPE_GRACE_MS = 1_000;
 const MAX_LINE = 1 << 20;
 /**
  * A signer program's stderr is passed on as warnings, line by line, with bounded memory whatever
@@ -9185,7 +9189,10 @@ class SignerProcess {
     buffer = '';
     failure;
     exited = false;
+    /** The program exited (or could not start). */
     exitPromise;
+    /** The program exited and its output pipes closed. */
+    closePromise;
     name;
     constructor(program, passphrase, warn, options = {}) {
         this.program = program;
@@ -9197,7 +9204,11 @@ class SignerProcess {
             env[EXEC_PASSPHRASE_ENV] = passphrase;
         const prefix = options.stderrPrefix ?? 'signer program: ';
         this.child = spawn(program, options.args ?? [], { stdio: ['pipe', 'pipe', 'pipe'], env, shell: false });
-        this.exitPromise = new Promise((resolve) => this.child.once('close', () => resolve()));
+        this.exitPromise = new Promise((resolve) => {
+            this.child.once('exit', () => resolve());
+            this.child.once('error', () => resolve());
+        });
+        this.closePromise = new Promise((resolve) => this.child.once('close', () => resolve()));
         this.child.on('error', (error) => {
             const reason = error.code === 'ENOENT' ? 'no such program' : error.code === 'EACCES' ? 'not executable (chmod +x, and a #! line for scripts)' : messageOf(error);
             this.fail(`${this.name} cannot be started: ${reason}`);
@@ -9294,11 +9305,26 @@ class SignerProcess {
         if (this.exited)
             return;
         this.child.stdin.end();
-        const timer = setTimeout(() => this.child.kill('SIGTERM'), 5_000);
-        timer.unref();
-        this.child.ref();
-        await this.exitPromise;
-        clearTimeout(timer);
+        // Until the program and its pipes are done, something must hold the event loop: the exit
+        // handler unrefs the child (fail -> idle), and with nothing left Node would end the process
+        // (exit code 0) in the middle of this wait, before the run had finished.
+        const hold = setInterval(() => { }, 60_000);
+        const stop = setTimeout(() => this.child.kill('SIGTERM'), CLOSE_TIMEOUT_MS);
+        try {
+            await this.exitPromise;
+            // The last stderr lines arrive after the exit; a program's descendants may keep the pipes
+            // open for much longer, and are not waited for.
+            const late = setTimeout(() => {
+                this.child.stdout.destroy();
+                this.child.stderr.destroy();
+            }, PIPE_GRACE_MS);
+            await this.closePromise;
+            clearTimeout(late);
+        }
+        finally {
+            clearInterval(hold);
+            clearTimeout(stop);
+        }
     }
 }
 function base64Field(answer, field, what, program) {
@@ -40159,6 +40185,33 @@ function reportError(error, out) {
     return EXIT_CODES.internal;
 }
 
+// A promise that nobody will ever settle does not keep Node alive: once the event loop is empty
+// the process exits with code 0. For credbake that would turn a bake that stopped half-way (a lost
+// wake-up between threads or processes) into a green step with no review. This guard turns it into
+// a failure that says so.
+/** The message printed when the run ended without finishing. */
+const UNSETTLED_MESSAGE = 'credbake: internal error: the run stopped before it finished (nothing was left that could finish it); no review was written for this run. Run it again (the journal resumes it) and please report this.';
+/**
+ * Watch `work` until it settles: if the event loop empties first, `fail` is told once and the exit
+ * code becomes `code`. Returns `work` itself.
+ */
+function failIfUnsettled(work, fail, code = 1) {
+    let told = false;
+    const beforeExit = () => {
+        if (told)
+            return;
+        told = true;
+        fail(UNSETTLED_MESSAGE);
+        process.exitCode = code;
+    };
+    process.on('beforeExit', beforeExit);
+    const settled = () => {
+        process.off('beforeExit', beforeExit);
+    };
+    work.then(settled, settled);
+    return work;
+}
+
 // SHA-256 of whole image outputs (hundreds of MiB each) on worker threads, so a device's digest is
 // computed while the next device is copied and written. The bytes before the selected partition
 // are the base image's in every output, so each worker hashes them once and resumes from a copy
@@ -40392,8 +40445,9 @@ function runIfWorker() {
 if (!runIfWorker()) {
     // SIGINT, SIGTERM, SIGHUP: bake and merge stop cleanly, anything else (or a second signal) at
     // once, removing the secret temp folder and the lock first (src/util/cancel.ts).
-    handleStopSignals({ say: (line) => void process.stderr.write(neutraliseOutput(`${line}\n`)) });
-    main(process.argv.slice(2)).then((code) => {
+    const say = (line) => void process.stderr.write(neutraliseOutput(`${line}\n`));
+    handleStopSignals({ say });
+    failIfUnsettled(main(process.argv.slice(2)), say).then((code) => {
         process.exitCode = code;
     }, (error) => {
         process.stderr.write(neutraliseOutput(`credbake: ${error instanceof Error ? error.message : String(error)}\n`));

@@ -12199,6 +12199,10 @@ const EXEC_PASSPHRASE_ENV = 'CREDBAKE_SIGNER_PASSPHRASE';
 const CONCURRENCY$1 = 16;
 /** An answer that takes longer than this fails the run. */
 const ANSWER_TIMEOUT_MS = 60_000;
+/** How long a closing program gets to exit after its input ends, before SIGTERM. */
+const CLOSE_TIMEOUT_MS = 5_000;
+/** How long its output pipes are waited for after it exited (descendants may hold them). */
+const PIPE_GRACE_MS = 1_000;
 const MAX_LINE = 1 << 20;
 /**
  * A signer program's stderr is passed on as warnings, line by line, with bounded memory whatever
@@ -12276,7 +12280,10 @@ class SignerProcess {
     buffer = '';
     failure;
     exited = false;
+    /** The program exited (or could not start). */
     exitPromise;
+    /** The program exited and its output pipes closed. */
+    closePromise;
     name;
     constructor(program, passphrase, warn, options = {}) {
         this.program = program;
@@ -12288,7 +12295,11 @@ class SignerProcess {
             env[EXEC_PASSPHRASE_ENV] = passphrase;
         const prefix = options.stderrPrefix ?? 'signer program: ';
         this.child = spawn(program, options.args ?? [], { stdio: ['pipe', 'pipe', 'pipe'], env, shell: false });
-        this.exitPromise = new Promise((resolve) => this.child.once('close', () => resolve()));
+        this.exitPromise = new Promise((resolve) => {
+            this.child.once('exit', () => resolve());
+            this.child.once('error', () => resolve());
+        });
+        this.closePromise = new Promise((resolve) => this.child.once('close', () => resolve()));
         this.child.on('error', (error) => {
             const reason = error.code === 'ENOENT' ? 'no such program' : error.code === 'EACCES' ? 'not executable (chmod +x, and a #! line for scripts)' : messageOf(error);
             this.fail(`${this.name} cannot be started: ${reason}`);
@@ -12385,11 +12396,26 @@ class SignerProcess {
         if (this.exited)
             return;
         this.child.stdin.end();
-        const timer = setTimeout(() => this.child.kill('SIGTERM'), 5_000);
-        timer.unref();
-        this.child.ref();
-        await this.exitPromise;
-        clearTimeout(timer);
+        // Until the program and its pipes are done, something must hold the event loop: the exit
+        // handler unrefs the child (fail -> idle), and with nothing left Node would end the process
+        // (exit code 0) in the middle of this wait, before the run had finished.
+        const hold = setInterval(() => { }, 60_000);
+        const stop = setTimeout(() => this.child.kill('SIGTERM'), CLOSE_TIMEOUT_MS);
+        try {
+            await this.exitPromise;
+            // The last stderr lines arrive after the exit; a program's descendants may keep the pipes
+            // open for much longer, and are not waited for.
+            const late = setTimeout(() => {
+                this.child.stdout.destroy();
+                this.child.stderr.destroy();
+            }, PIPE_GRACE_MS);
+            await this.closePromise;
+            clearTimeout(late);
+        }
+        finally {
+            clearInterval(hold);
+            clearTimeout(stop);
+        }
     }
 }
 function base64Field(answer, field, what, program) {
@@ -37629,9 +37655,40 @@ function warn$1(message) {
     warning(reporterText(message));
 }
 
+// A promise that nobody will ever settle does not keep Node alive: once the event loop is empty
+// the process exits with code 0. For credbake that would turn a bake that stopped half-way (a lost
+// wake-up between threads or processes) into a green step with no review. This guard turns it into
+// a failure that says so.
+/** The message printed when the run ended without finishing. */
+const UNSETTLED_MESSAGE = 'credbake: internal error: the run stopped before it finished (nothing was left that could finish it); no review was written for this run. Run it again (the journal resumes it) and please report this.';
+/**
+ * Watch `work` until it settles: if the event loop empties first, `fail` is told once and the exit
+ * code becomes `code`. Returns `work` itself.
+ */
+function failIfUnsettled(work, fail, code = 1) {
+    let told = false;
+    const beforeExit = () => {
+        if (told)
+            return;
+        told = true;
+        fail(UNSETTLED_MESSAGE);
+        process.exitCode = code;
+    };
+    process.on('beforeExit', beforeExit);
+    const settled = () => {
+        process.off('beforeExit', beforeExit);
+    };
+    work.then(settled, settled);
+    return work;
+}
+
 // GitHub Action adapter: inputs → settings → bake → outputs + job summary. Thin on purpose: all
 // decisions live in the settings parser and the pipeline.
-async function run() {
+/** The main step; a run that stops without settling fails the step instead of passing it (src/util/unsettled.ts). */
+function run() {
+    return failIfUnsettled(runStep(), (message) => setFailed(neutraliseOutput(message)));
+}
+async function runStep() {
     const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
     const state = { merge: false, resume: true };
     // A cancelled job: the runner sends SIGINT, then SIGTERM, then SIGKILL. The first stops the bake
