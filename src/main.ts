@@ -7,7 +7,7 @@ import { CancelledError, EXIT_CODES, type ErrorKind, InputError, isCredbakeError
 import { neutraliseOutput } from './util/log-text.js'
 import { bake } from './pipeline/bake.js'
 import { reporterText, throttledProgress, type Reporter } from './pipeline/reporter.js'
-import { type FailureSummaryInput, renderFailureSummary, renderMergeSummary, renderSummary, type SummaryInput } from './review/summary.js'
+import { exportLines, type FailureSummaryInput, renderFailureSummary, renderMergeSummary, renderSummary, type SummaryInput } from './review/summary.js'
 import { expandGlobs } from './merge/glob.js'
 import { mergeShards } from './merge/merge.js'
 import { INPUTS } from './settings/inputs.js'
@@ -95,9 +95,11 @@ async function runStep(): Promise<void> {
         ...(settings.image === undefined ? {} : { imagePath: shown(settings.image) }),
         ...serverCaFacts(settings.serverCa),
         ...(settings.gatewayUrl === undefined ? {} : { gatewayUrl: settings.gatewayUrl }),
-        ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: shown(settings.fleetCaCert.origin) })
+        ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: shown(settings.fleetCaCert.origin) }),
+        exported: result.exported
       })
     )
+    for (const line of exportLines(result.exported, result.outputDir)) say(`Registration export ${line}`)
     const bakedNow = result.devices - result.skipped
     say(`Baked ${bakedNow} devices now${result.skipped ? `, kept ${result.skipped} from an earlier run` : ''}; manifest: ${result.manifestPath}`)
   } catch (error) {
@@ -202,9 +204,11 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
       manifestPath: shown(result.manifestPath),
       certificatesPath: shown(result.certificatesPath),
       supersededPath: shown(result.supersededPath),
-      outputDir: shown(result.outputDir)
+      outputDir: shown(result.outputDir),
+      exported: result.exported
     })
   )
+  for (const line of exportLines(result.exported, result.outputDir)) say(`Registration export ${line}`)
   say(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`)
 }
 

@@ -1,5 +1,6 @@
 import { bake, type BakeResult } from '../pipeline/bake.js'
 import { reporterText, throttledProgress, type Reporter } from '../pipeline/reporter.js'
+import { exportLines } from '../review/summary.js'
 import { INPUTS } from '../settings/inputs.js'
 import { parseSettings } from '../settings/parse.js'
 import { EXIT_CODES } from '../errors.js'
@@ -86,6 +87,7 @@ export function printResult(result: BakeResult, out: Console): void {
       ...(result.superseded ? [`superseded:       ${result.superseded} certificates to revoke, in ${result.supersededPath}`] : []),
       `manifest:         ${result.manifestPath}`,
       `certificates:     ${result.certificatesPath}`,
+      ...exportLines(result.exported, result.outputDir).map((line) => `export:           ${line}`),
       `output-dir:       ${result.outputDir}`,
       `fleet-ca-sha256:  ${result.fleetCaSha256}`,
       ''

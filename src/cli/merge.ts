@@ -5,6 +5,7 @@ import path from 'node:path'
 import { EXIT_CODES, InputError } from '../errors.js'
 import { expandGlobs } from '../merge/glob.js'
 import { mergeShards, type MergeResult } from '../merge/merge.js'
+import { exportLines } from '../review/summary.js'
 import { defaultOf } from '../settings/parse.js'
 import { escapeText } from '../util/log-text.js'
 import type { Console } from './console.js'
@@ -95,6 +96,7 @@ export function printMergeResult(result: MergeResult, out: Console): void {
       `manifest:         ${result.manifestPath}`,
       `certificates:     ${result.certificatesPath}`,
       `sha256sums:       ${result.checksumsPath}`,
+      ...exportLines(result.exported, result.outputDir).map((line) => `export:           ${line}`),
       `output-dir:       ${result.outputDir}`,
       `fleet-ca-sha256:  ${result.fleetCaSha256}`,
       ''

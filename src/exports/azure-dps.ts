@@ -12,8 +12,10 @@ const ALLOWED = /^[A-Za-z0-9._:-]+$/
 
 /**
  * Why `commonName` cannot be a DPS registration ID, or null. DPS: a case-insensitive string of
- * alphanumerics and `-` `.` `_` `:`, the last character alphanumeric or `-`, at most 64 characters
- * when it comes from a certificate's CN.
+ * alphanumerics and `-` `.` `_` `:`, at most 64 characters when it comes from a certificate's CN.
+ * The X.509 attestation page lets the last character be alphanumeric or `-`; the service REST API
+ * (an individual enrollment's ID, which is its registration ID) allows no special character at the
+ * start or the end. Both are applied, so every line of the export can be created.
  */
 export function checkAzureRegistrationId(commonName: string | undefined): string | null {
   if (commonName === undefined || commonName === '') return 'the certificate has no CN, and Azure DPS takes the registration ID from the CN'
@@ -24,7 +26,8 @@ export function checkAzureRegistrationId(commonName: string | undefined): string
     const bad = [...new Set(commonName.replace(/[A-Za-z0-9._:-]/g, ''))].map((character) => JSON.stringify(character)).join(', ')
     return `the CN holds ${bad}; an Azure DPS registration ID allows only letters, digits, "-", ".", "_" and ":"`
   }
-  if (!/[A-Za-z0-9-]$/.test(commonName)) return `the CN ends with ${JSON.stringify(commonName.slice(-1))}; an Azure DPS registration ID must end with a letter, a digit or "-"`
+  if (!/^[A-Za-z0-9]/.test(commonName)) return `the CN starts with ${JSON.stringify(commonName[0])}; an Azure DPS registration ID must start with a letter or a digit`
+  if (!/[A-Za-z0-9]$/.test(commonName)) return `the CN ends with ${JSON.stringify(commonName.slice(-1))}; an Azure DPS registration ID must end with a letter or a digit`
   return null
 }
 
@@ -43,6 +46,7 @@ export const azureDpsExport: RegistryExport = {
   jsonlPath: 'exports/azure-dps.jsonl',
   caFilePaths: [],
   check: (device) => checkAzureRegistrationId(device.commonName),
+  idsIgnoreCase: 'Azure DPS registration IDs',
   line: azureDpsLine,
   caFiles: () => []
 }

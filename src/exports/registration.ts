@@ -1,9 +1,9 @@
 // Registration exports: a device registry's bulk registration (RegistryExport: AWS IoT, Azure DPS)
 // as a review export, one JSON line per active device under exports/, plus the files the registry
 // makes from the fleet CA certificate. The known registries by name, for the `exports` input (a
-// comma list). (Not registered in src/exports/registry.ts yet: the `exports` input that asks for
-// them comes with issue 21.)
+// comma list); each is one line of REVIEW_EXPORTS in src/exports/registry.ts.
 import { InputError } from '../errors.js'
+import type { DeviceIdRule } from '../manifest/rows.js'
 import { awsIotExport } from './aws-iot.js'
 import { azureDpsExport } from './azure-dps.js'
 import { writeFile, rename } from 'node:fs/promises'
@@ -13,7 +13,7 @@ import { ensureFolderSync } from '../util/confined.js'
 import { sha256File, tempSibling } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { commonNameOf } from '../x509/name.js'
-import type { ExportedFile, RegistryExport, ReviewExport } from './types.js'
+import type { ExportedFile, RegistryDevice, RegistryExport, ReviewDevice, ReviewExport } from './types.js'
 
 export const REGISTRY_EXPORTS: readonly RegistryExport[] = [awsIotExport, azureDpsExport]
 
@@ -32,6 +32,29 @@ export function parseExports(value: string | undefined, input = 'exports'): Regi
   return chosen
 }
 
+/** A device as a registry sees it, from what the review (or verify) knows of it. */
+export function registryDevice(device: Pick<ReviewDevice, 'serial' | 'deviceId' | 'certificatePem' | 'subject'>): RegistryDevice {
+  return { serial: device.serial, deviceId: device.deviceId, certificatePem: device.certificatePem, commonName: commonNameOf(device.subject) }
+}
+
+/** The registries a list of names asks for, each known (names come from parsed settings or a checked manifest). */
+export function registriesNamed(names: readonly string[] | undefined): RegistryExport[] {
+  return (names ?? []).flatMap((name) => REGISTRY_EXPORTS.filter((registry) => registry.name === name))
+}
+
+/**
+ * The rules of the named registries as the manifest reader applies them to every row, so a device
+ * a registry cannot take is refused with the manifest's other problems, before anything is issued.
+ * The subject template makes the CN the device ID (src/issue/subject.ts), so the CN is known here.
+ */
+export function deviceIdRulesOf(names: readonly string[] | undefined): DeviceIdRule[] {
+  return registriesNamed(names).map((registry) => ({
+    name: registry.name,
+    problem: (deviceId) => registry.check({ deviceId, commonName: deviceId }),
+    ...(registry.idsIgnoreCase ? { ignoresCase: registry.idsIgnoreCase } : {})
+  }))
+}
+
 /** The review export of one registry: `exports/NAME.jsonl` and its fleet CA files. */
 export function registrationExport(registry: RegistryExport): ReviewExport {
   return {
@@ -44,15 +67,16 @@ export function registrationExport(registry: RegistryExport): ReviewExport {
       // exports/ is made here or checked to be a real folder: never a planted link.
       ensureFolderSync(path.dirname(jsonlFile))
       const jsonl = new AtomicStream(jsonlFile)
+      let devices = 0
       return {
         device: (device) => {
-          const line = registry.line({ serial: device.serial, deviceId: device.deviceId, certificatePem: device.certificatePem, commonName: commonNameOf(device.subject) })
-          jsonl.push(`${line}\n`)
+          jsonl.push(`${registry.line(registryDevice(device))}\n`)
+          devices++
         },
         drain: () => jsonl.flushIfFull(),
         commit: async () => {
           await jsonl.commit()
-          const written: ExportedFile[] = [{ path: registry.jsonlPath, sha256: await sha256File(jsonlFile) }]
+          const written: ExportedFile[] = [{ path: registry.jsonlPath, sha256: await sha256File(jsonlFile), devices }]
           // In a merge the fleet CA's files are carried from the shards instead.
           if (run.fleetCaPem === undefined) return written
           for (const file of registry.caFiles(run.fleetCaPem)) {

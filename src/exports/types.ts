@@ -36,10 +36,12 @@ export interface ExportRun {
   fleetCaPem?: string
 }
 
-/** A file an export wrote, relative to output-dir, for SHA256SUMS. */
+/** A file an export wrote, relative to output-dir, for SHA256SUMS (and the review manifest's `exported`). */
 export interface ExportedFile {
   path: string
   sha256: string
+  /** For a file with one line per active device (a registration JSONL): how many it lists. */
+  devices?: number
 }
 
 /** One export's files for one run: fed device after device, then committed (or abandoned). */
@@ -107,6 +109,12 @@ export interface RegistryExport {
    * null. Needs only what is known before issuing, so rows are refused before any certificate.
    */
   check(device: Pick<RegistryDevice, 'deviceId' | 'commonName'>): string | null
+  /**
+   * When the registry compares its IDs ignoring case: what it calls them ("Azure DPS registration
+   * IDs"). Device IDs that differ only in case are then refused with the rows, as one registry
+   * entry would stand for two devices.
+   */
+  readonly idsIgnoreCase?: string
   /** The device's JSON line, without the newline. */
   line(device: RegistryDevice): string
   /** Files beside the JSONL, from the signing fleet CA's certificate. */

@@ -79,6 +79,21 @@ export interface CollectorOptions {
    * certificate, so it is refused here, before any device is issued.
    */
   dnsNameFields?: Iterable<string>
+  /**
+   * What registries asked for (the exports input) require of a device ID: a row that breaks one
+   * is refused here, before any device is issued.
+   */
+  deviceIdRules?: readonly DeviceIdRule[]
+}
+
+/** A rule a device ID must meet for a registry (src/exports/registration.ts deviceIdRulesOf). */
+export interface DeviceIdRule {
+  /** The registry's name in the exports input, e.g. "azure-dps". */
+  name: string
+  /** Why `deviceId` breaks the rule, or null. */
+  problem(deviceId: string): string | null
+  /** When the registry compares IDs ignoring case: what it calls them (device IDs that differ only in case are refused). */
+  ignoresCase?: string
 }
 
 export class DeviceCollector {
@@ -94,6 +109,9 @@ export class DeviceCollector {
   private deviceIdRows!: RowIndex
   private readonly textFields: string[]
   private readonly dnsNameFields: string[]
+  private readonly deviceIdRules: readonly DeviceIdRule[]
+  /** With a rule that ignores case: the accepted device IDs, case-folded. */
+  private foldedDeviceIdRows: RowIndex | undefined
   // What the rows hold so far, against DEVICE_DATA_LIMITS.
   private spentFields = 0
   private spentCharacters = 0
@@ -109,6 +127,7 @@ export class DeviceCollector {
     // serial and device-id have their own, stricter character rules.
     this.textFields = [...new Set(options.textFields ?? [])].filter((field) => !names.has(field))
     this.dnsNameFields = [...new Set(options.dnsNameFields ?? [])]
+    this.deviceIdRules = options.deviceIdRules ?? []
     this.problems = new Problems(file)
     this.manifestDir = path.dirname(path.resolve(file))
     this.rows = new DeviceListBuilder(file)
@@ -119,6 +138,7 @@ export class DeviceCollector {
     const rows = this.rows
     this.serialRows = new RowIndex((row) => rows.serial(row), true)
     this.deviceIdRows = new RowIndex((row) => rows.deviceId(row))
+    this.foldedDeviceIdRows = this.deviceIdRules.some((rule) => rule.ignoresCase) ? new RowIndex((row) => rows.deviceId(row), true) : undefined
   }
 
   /** Forgets every row and problem (a reader starting over a different way). */
@@ -197,6 +217,7 @@ export class DeviceCollector {
     }
     // Templates read `{device-id}`, so the canonical key always holds the effective ID.
     fields['device-id'] = deviceId
+    this.registryRules(line, deviceId)
 
     const csrText = fields.csr ?? ''
     if (csrText !== '') {
@@ -226,6 +247,35 @@ export class DeviceCollector {
     this.unique(row, line, serial, deviceId)
   }
 
+  /** The rules of the registries asked for (exports), each naming the input and the registry. */
+  private registryRules(line: number, deviceId: string): void {
+    if (deviceId === '' || nameProblem('device-id', deviceId) !== undefined) return // said already
+    for (const rule of this.deviceIdRules) {
+      const why = rule.problem(deviceId)
+      if (why !== null) this.problem(line, `device-id ${show(deviceId)} cannot be registered with ${rule.name} (input "exports"): ${why}`)
+    }
+  }
+
+  /** With a registry that ignores case: device IDs that differ only in case would be one entry there. */
+  private uniqueIgnoringCase(row: number, line: number, deviceId: string): void {
+    const folded = this.foldedDeviceIdRows
+    if (!folded) return
+    const match = folded.find(deviceId)
+    if (match === -1) {
+      folded.add(row)
+      return
+    }
+    const rows = this.rows
+    if (rows.deviceId(match) === deviceId) return // an exact duplicate: said already
+    for (const rule of this.deviceIdRules) {
+      if (!rule.ignoresCase) continue
+      this.problem(
+        line,
+        `device-id ${show(deviceId)} (line ${line}) and ${show(rows.deviceId(match))} (line ${rows.line(match)}) differ only in case; ${rule.ignoresCase} ignore case, so ${rule.name} (input "exports") would take them for one device: make them unique`
+      )
+    }
+  }
+
   private unique(row: number, line: number, serial: string, deviceId: string): void {
     const rows = this.rows
     // Serials are checked to be ASCII by now: folding A-Z is all toLowerCase would do.
@@ -249,6 +299,7 @@ export class DeviceCollector {
       this.problem(line, `duplicate device-id ${show(deviceId)} on lines ${rows.line(seenId)} and ${line}; device IDs must be unique`)
     } else if (seenId === -1) {
       this.deviceIdRows.add(row)
+      this.uniqueIgnoringCase(row, line, deviceId)
     }
   }
 

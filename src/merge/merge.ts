@@ -34,7 +34,7 @@ import { LOCK_FILE, OutputLock } from '../journal/lock.js'
 import { findFormat, OUTPUT_FOLDERS } from '../formats/registry.js'
 import { prepareOutputDir } from '../pipeline/output-dir.js'
 import { ReviewWriter } from '../review/manifest-writer.js'
-import { deviceOfEntry, exportFiles, REVIEW_EXPORTS, ReviewExports } from '../exports/registry.js'
+import { deviceOfEntry, exportFiles, exportFolders, REVIEW_EXPORTS, ReviewExports } from '../exports/registry.js'
 import { SHA256SUMS_FILE } from '../exports/sha256sums.js'
 import type { ExportedFile, ReviewExport } from '../exports/types.js'
 import {
@@ -42,6 +42,7 @@ import {
   MANIFEST_FILE,
   MANIFEST_SCHEMA_VERSION,
   SUPERSEDED_FILE,
+  type ExportSummary,
   type ManifestDevice,
   type ManifestHeader,
   type MergedShard,
@@ -89,6 +90,8 @@ export interface MergeResult {
   fleetCaSha256: string
   header: ManifestHeader
   shards: MergedShard[]
+  /** What the exports the shards name wrote, regenerated from the merged devices (registration files). */
+  exported: ExportSummary[]
   /** Output files hard-linked, and copied (another file system). */
   linked: number
   copied: number
@@ -205,7 +208,7 @@ async function checkShards(
       const batch = parsed.devices.slice(start, start + IN_FLIGHT)
       for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format, seen)))) later.push(...found)
     }
-    const { devices, counts, certificates, superseded, supersededCertificates, ...header } = parsed
+    const { devices, counts, exported, certificates, superseded, supersededCertificates, ...header } = parsed
     shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length, sharedFiles: sharedFiles(devices) })
   }
   if (shards.length === 0) refuse([...problems, ...later])
@@ -295,8 +298,8 @@ async function mergeInto(outputDir: string, shards: Shard[], input: string, opti
     cancellation.throwIfRequested()
     // What the exports made from the run alone (a registration template) is the shards' own.
     const carried = await carryRunFiles(shards, exports.opened, outputDir, input, { placed, folders, counts })
-    await exports.commit(carried)
-    const manifestPath = await review.commit()
+    const exported = exports.summaries(await exports.commit(carried))
+    const manifestPath = await review.commit(exported)
     // The manifest vouches for DIR now: the merge is complete.
     await rm(path.join(outputDir, MERGE_MARKER), { force: true })
     return {
@@ -310,6 +313,7 @@ async function mergeInto(outputDir: string, shards: Shard[], input: string, opti
       fleetCaSha256: first.fleetCa.sha256,
       header,
       shards: merged,
+      exported,
       ...counts
     }
   } catch (error) {
@@ -548,7 +552,8 @@ async function isEarlierMerge(outputDir: string): Promise<boolean> {
 async function removeEarlierMerge(outputDir: string, exporters: readonly ReviewExport[]): Promise<void> {
   await rm(path.join(outputDir, MANIFEST_FILE), { force: true })
   for (const name of exportFiles(exporters)) await rm(path.join(outputDir, name), { force: true })
-  for (const folder of OUTPUT_FOLDERS) await rm(path.join(outputDir, folder), { recursive: true, force: true })
+  // The export folders too: files an earlier merge's exports wrote that this one's do not.
+  for (const folder of [...OUTPUT_FOLDERS, ...exportFolders(exporters)]) await rm(path.join(outputDir, folder), { recursive: true, force: true })
   for (const name of await readdir(outputDir)) {
     if (name.startsWith('.') && name.includes(TEMP_MARKER)) await rm(path.join(outputDir, name), { recursive: true, force: true })
   }

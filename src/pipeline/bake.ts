@@ -21,7 +21,8 @@ import { loadJournalState, type JournalState, type LiveOutput } from '../journal
 import { readDeviceList, selectShardOf, type DeviceList } from '../manifest/read.js'
 import type { Device } from '../manifest/types.js'
 import { writeReviewFromJournal } from '../review/from-journal.js'
-import { MANIFEST_SCHEMA_VERSION, type ManifestDevice, type ManifestHeader, type SupersededReason } from '../shapes/review.js'
+import { deviceIdRulesOf } from '../exports/registration.js'
+import { MANIFEST_SCHEMA_VERSION, type ExportSummary, type ManifestDevice, type ManifestHeader, type SupersededReason } from '../shapes/review.js'
 import { staterootVar } from '../placement/ostree.js'
 import type { Settings } from '../settings/types.js'
 import { outputFormat } from '../formats/registry.js'
@@ -58,6 +59,8 @@ export interface BakeResult {
   header: ManifestHeader
   /** The first devices, for the summary; the manifest has them all. */
   firstDevices: ManifestDevice[]
+  /** What the exports asked for wrote (registration files), as the manifest records it. */
+  exported: ExportSummary[]
 }
 
 export async function bake(settings: Settings, reporter: Reporter): Promise<BakeResult> {
@@ -231,7 +234,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       supersededReasons: review.supersededReasons,
       fleetCaSha256: ca.sha256,
       header,
-      firstDevices: review.firstDevices
+      firstDevices: review.firstDevices,
+      exported: review.exported
     }
   } catch (error) {
     failed = true
@@ -306,7 +310,9 @@ async function readDevices(settings: Settings, reporter: Reporter): Promise<Devi
   const textFields = [...validateSubjectTemplate(settings.subject).fields, ...(san?.fields ?? [])]
   // A `*` a value puts into a DNS name is refused with the manifest's other problems, before issuing.
   const dnsNameFields = san ? dnsNameFieldsOf(san) : []
-  const everyDevice = await readDeviceList(settings.manifestPath, { textFields, dnsNameFields, warn: (message, where) => reporter.warning(message, where) })
+  // So is a device ID a registry named in exports cannot take.
+  const deviceIdRules = deviceIdRulesOf(settings.exports)
+  const everyDevice = await readDeviceList(settings.manifestPath, { textFields, dnsNameFields, deviceIdRules, warn: (message, where) => reporter.warning(message, where) })
   const devices = selectShardOf(everyDevice, settings.shard)
   reporter.info(
     `Manifest ${settings.manifestPath}: ${everyDevice.length} devices` +
@@ -737,6 +743,7 @@ function manifestHeader(settings: Settings, ca: FleetCa, profile: CertificatePro
     },
     shard: { index: settings.shard.index, count: settings.shard.count },
     source: { manifest: { path: settings.manifestPath, sha256: manifestSha256 } },
-    ...(sink.warnings?.length ? { warnings: [...sink.warnings] } : {})
+    ...(sink.warnings?.length ? { warnings: [...sink.warnings] } : {}),
+    ...(settings.exports?.length ? { exports: [...settings.exports] } : {})
   }
 }

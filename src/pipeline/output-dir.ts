@@ -2,19 +2,22 @@
 // output-dir is a trust boundary (docs/output-dir-boundary.md): it is a real folder of this user
 // that nobody else can write in, and no name credbake uses in it is a symbolic link.
 import { constants } from 'node:fs'
-import { access, lstat, mkdir, readdir, readlink, rm, writeFile } from 'node:fs/promises'
+import { access, lstat, mkdir, readdir, readlink, rm, rmdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { JOURNAL_FILE } from '../journal/journal.js'
 import { LOCK_FILE } from '../journal/lock.js'
 import { OUTPUT_FOLDERS } from '../formats/registry.js'
-import { exportFiles } from '../exports/registry.js'
+import { exportFiles, exportFolders } from '../exports/registry.js'
 import { MANIFEST_FILE } from '../shapes/review.js'
 import { checkTrustedFolder, plantedLinkError, realFolder } from '../util/confined.js'
 import { TEMP_MARKER, tempSibling } from '../util/fsx.js'
 
-/** Files credbake reads, writes or replaces directly in output-dir. */
+/** Files credbake reads, writes or replaces in output-dir (besides the outputs). */
 export const OUTPUT_DIR_FILES = [JOURNAL_FILE, LOCK_FILE, MANIFEST_FILE, ...exportFiles()]
+
+/** The folders of output-dir credbake writes in: the formats' output folders and the exports' (exports/). */
+export const OUTPUT_DIR_FOLDERS = [...OUTPUT_FOLDERS, ...exportFolders()]
 
 /**
  * Make output-dir when missing and check it and what credbake uses in it: a real folder (not a
@@ -42,6 +45,11 @@ export async function prepareOutputDir(outputDir: string, warn: (message: string
     }
     if (!info.isDirectory()) throw new OutputError(`Input "output-dir" (${outputDir}) is not a folder.`, { file: outputDir })
     await checkTrustedFolder(outputDir, info, warn, input)
+    // The folders first: a file in exports/ is looked at only once exports/ is known to be a real folder.
+    for (const folder of OUTPUT_DIR_FOLDERS) {
+      const found = await realFolder(path.join(outputDir, folder))
+      if (found) await checkTrustedFolder(path.join(outputDir, folder), found, warn)
+    }
     for (const name of OUTPUT_DIR_FILES) {
       const file = path.join(outputDir, name)
       const entry = await lstat(file).catch(() => undefined)
@@ -49,10 +57,6 @@ export async function prepareOutputDir(outputDir: string, warn: (message: string
       if (entry && !entry.isFile()) {
         throw new OutputError(`${file} is not a regular file: credbake reads, replaces or removes a file of that name. Move it aside, or use a new output-dir.`, { file })
       }
-    }
-    for (const folder of OUTPUT_FOLDERS) {
-      const found = await realFolder(path.join(outputDir, folder))
-      if (found) await checkTrustedFolder(path.join(outputDir, folder), found, warn)
     }
     await access(outputDir, constants.W_OK | constants.X_OK)
     // access() trusts mode bits; a read-only mount or an ACL only shows on a real write. A
@@ -84,7 +88,7 @@ export async function hasPriorOutputs(outputDir: string): Promise<boolean> {
  */
 export async function removeLeftoverTemps(outputDir: string): Promise<number> {
   let removed = 0
-  for (const folder of ['.', ...OUTPUT_FOLDERS]) {
+  for (const folder of ['.', ...OUTPUT_DIR_FOLDERS]) {
     const dir = path.join(outputDir, folder)
     if (folder !== '.' && !(await realFolder(dir))) continue
     let names: string[]
@@ -105,7 +109,14 @@ export async function removeLeftoverTemps(outputDir: string): Promise<number> {
   return removed
 }
 
-/** Remove the review manifest and certificate bundles (rebuilt from the journal at the end). */
+/**
+ * Remove the review manifest and every file a review export may have written (rebuilt from the
+ * journal at the end): the registration files of an earlier run that named exports go too, so a
+ * run without them leaves none behind, and an export folder left empty is removed. Each export
+ * folder is checked to be a real folder first: removal never reaches through a link.
+ */
 export async function removeReview(outputDir: string): Promise<void> {
+  for (const folder of exportFolders()) await realFolder(path.join(outputDir, folder))
   for (const name of [MANIFEST_FILE, ...exportFiles()]) await rm(path.join(outputDir, name), { force: true })
+  for (const folder of exportFolders()) await rmdir(path.join(outputDir, folder)).catch(() => undefined)
 }

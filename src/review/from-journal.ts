@@ -15,7 +15,16 @@ import type { ReviewDevice, ReviewExport } from '../exports/types.js'
 import { SUMMARY_MAX_ROWS } from './summary.js'
 import { ReviewWriter } from './manifest-writer.js'
 import { deviceEntryText, issuedKey, issuedRecordOf, issuedText, issuedTextOf, valueOf, writtenText, type IssuedText, type WrittenText } from './raw-entry.js'
-import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE, type ManifestDevice, type ManifestHeader, type SupersededCertificate, type SupersededReason } from '../shapes/review.js'
+import {
+  CERTIFICATES_FILE,
+  MANIFEST_FILE,
+  SUPERSEDED_FILE,
+  type ExportSummary,
+  type ManifestDevice,
+  type ManifestHeader,
+  type SupersededCertificate,
+  type SupersededReason
+} from '../shapes/review.js'
 
 export interface ReviewResult {
   manifest: string
@@ -28,6 +37,8 @@ export interface ReviewResult {
   /** supersededCount by reason, for the job summary (the reasons that occur only). */
   supersededReasons: Partial<Record<SupersededReason, number>>
   firstDevices: ManifestDevice[]
+  /** What the exports the header names wrote (registration files), as the manifest records it. */
+  exported: ExportSummary[]
 }
 
 /** The review's entry for a device, from its certificate's two journal records. */
@@ -425,8 +436,8 @@ export async function writeReviewFromJournal(
     const devices = review.devices
     const supersededCount = review.supersededCount
     // The exports before the manifest: the manifest, written last, says the review is complete.
-    await exports.commit()
-    const manifest = await review.commit()
+    const exported = exports.summaries(await exports.commit())
+    const manifest = await review.commit(exported)
     const at = (file: string): string => path.join(outputDir, file)
     return {
       manifest,
@@ -436,7 +447,8 @@ export async function writeReviewFromJournal(
       devices,
       supersededCount,
       supersededReasons,
-      firstDevices
+      firstDevices,
+      exported
     }
   } catch (error) {
     await exports.abandon()

@@ -5,7 +5,16 @@
 import path from 'node:path'
 import { AtomicStream, FLUSH_AT } from '../util/atomic-stream.js'
 import { syncDir } from '../util/fsx.js'
-import { CERTIFICATES_FILE, MANIFEST_FILE, SUPERSEDED_FILE, type SupersededCertificate, type ManifestDevice, type ManifestFooter, type ManifestHeader } from '../shapes/review.js'
+import {
+  CERTIFICATES_FILE,
+  MANIFEST_FILE,
+  SUPERSEDED_FILE,
+  type SupersededCertificate,
+  type ManifestDevice,
+  type ExportSummary,
+  type ManifestFooter,
+  type ManifestHeader
+} from '../shapes/review.js'
 
 const quote = JSON.stringify
 
@@ -121,10 +130,14 @@ export class ReviewWriter {
     return this.supersededEntries
   }
 
-  /** Finish the manifest and rename it into place (after the exports: its presence says the review is complete); returns its path. */
-  async commit(): Promise<string> {
+  /**
+   * Finish the manifest and rename it into place (after the exports: its presence says the review is
+   * complete); returns its path. `exported`: what the exports the header names wrote.
+   */
+  async commit(exported: readonly ExportSummary[] = []): Promise<string> {
     const footer: ManifestFooter = {
       counts: { devices: this.count, superseded: this.supersededEntries },
+      ...(exported.length ? { exported: [...exported] } : {}),
       certificates: CERTIFICATES_FILE,
       superseded: [],
       supersededCertificates: SUPERSEDED_FILE

@@ -1,8 +1,9 @@
 // The job summary: what a reviewer sees on the run page. HTML, because GitHub renders it and
 // core.summary does no escaping of its own: every value goes through escapeHtml, which also
 // escapes control and format characters.
+import path from 'node:path'
 import { escapeText } from '../util/log-text.js'
-import type { ManifestDevice, ManifestHeader, MergedShard, SupersededReason } from '../shapes/review.js'
+import type { ExportSummary, ManifestDevice, ManifestHeader, MergedShard, SupersededReason } from '../shapes/review.js'
 
 /** GitHub caps a step summary at 1 MiB; a few hundred rows stay far below and stay readable. */
 export const SUMMARY_MAX_ROWS = 200
@@ -29,6 +30,8 @@ export interface SummaryInput {
   gatewayUrl?: string
   /** fleet-ca-cert as the user gave it when it was a path (shown in the verify command), else a placeholder. */
   fleetCaCertPath?: string
+  /** What the exports input asked for wrote (registration files), as the manifest records it. */
+  exported?: readonly ExportSummary[]
 }
 
 /** What each reason for a superseded certificate means, for the summary's table. */
@@ -96,6 +99,7 @@ export function renderSummary(input: SummaryInput): string {
     '</table>',
     ...warningList(header),
     ...supersededSection(input.superseded),
+    ...exportsSection(input.exported, input.outputDir),
     '<h3>Devices</h3>',
     '<table>',
     '<tr><th>Serial</th><th>Device ID</th><th>Certificate serial</th><th>Certificate SHA-256</th><th>Not after</th><th>Output</th></tr>',
@@ -159,6 +163,34 @@ function supersededSection(superseded: SummaryInput['superseded']): string[] {
     ),
     '</table>'
   ]
+}
+
+/** The registration files written, one row per file, with the devices each lists (paths in output-dir). */
+function exportsSection(exported: readonly ExportSummary[] | undefined, outputDir: string): string[] {
+  if (!exported?.length) return []
+  const rows = exported.flatMap((item) =>
+    item.files.map(
+      (file) =>
+        `<tr><td><code>${escapeHtml(item.name)}</code></td><td><code>${escapeHtml(`${outputDir}/${file.path}`)}</code></td><td align="right">${
+          file.devices === undefined ? 'fleet CA' : `${file.devices} devices`
+        }</td></tr>`
+    )
+  )
+  return [
+    '<h3>Registration exports</h3>',
+    '<p>Listed in SHA256SUMS; how to hand them to each registry: docs/revocation-and-registries.md.</p>',
+    '<table>',
+    '<tr><th>Export</th><th>File</th><th>Lists</th></tr>',
+    ...rows,
+    '</table>'
+  ]
+}
+
+/** One line per export for a log: "aws-iot: exports/aws-iot.jsonl (12 devices), exports/aws-iot-template.json". */
+export function exportLines(exported: readonly ExportSummary[] | undefined, outputDir: string): string[] {
+  return (exported ?? []).map(
+    (item) => `${item.name}: ${item.files.map((file) => `${path.posix.join(outputDir, file.path)}${file.devices === undefined ? '' : ` (${file.devices} devices)`}`).join(', ')}`
+  )
 }
 
 export interface FailureSummaryInput {
@@ -250,6 +282,8 @@ export interface MergeSummaryInput {
   certificatesPath: string
   supersededPath: string
   outputDir: string
+  /** What the exports the shards name wrote, regenerated from the merged devices. */
+  exported?: readonly ExportSummary[]
 }
 
 /** After `merge`: what was combined, one row per shard, and the totals. */
@@ -275,6 +309,7 @@ export function renderMergeSummary(input: MergeSummaryInput): string {
     ),
     `<tr><th>Total</th><th align="right">${input.devices}</th><th align="right">${input.superseded}</th><th></th></tr>`,
     '</table>',
+    ...exportsSection(input.exported, input.outputDir),
     `<p>Review manifest: <code>${escapeHtml(input.manifestPath)}</code>. Certificates for registration: <code>${escapeHtml(input.certificatesPath)}</code>.${
       input.superseded ? ` ${input.superseded} superseded certificates, to revoke: <code>${escapeHtml(input.supersededPath)}</code>.` : ''
     }</p>`,

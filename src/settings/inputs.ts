@@ -131,6 +131,11 @@ export const INPUTS: readonly InputSpec[] = [
     description:
       '`true`: write a block map (bmap 2.0, SHA-256 of every range) beside each image or partition output, `SERIAL.<ext>.bmap` named after the uncompressed image, for `bmaptool copy`.'
   },
+  {
+    name: 'exports',
+    description:
+      'Registration files for device registries, a comma list, written to output-dir/exports/ and listed in SHA256SUMS: `aws-iot` (aws-iot.jsonl and aws-iot-template.json for AWS IoT bulk registration) and `azure-dps` (azure-dps.jsonl, one Azure DPS individual enrollment per device). Rows whose device ID a named registry cannot take are refused before anything is issued. See docs/revocation-and-registries.md.'
+  },
   { name: 'output-dir', default: 'credbake-out', description: 'Where outputs, the review manifest and the journal go.' },
   { name: 'shard', default: '1/1', description: 'Bake only shard i of n (`i/n`) of the manifest, deterministically by serial.' },
   {

@@ -5,6 +5,7 @@ import { existsSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { InputError, ManifestError, messageOf } from '../errors.js'
+import { parseExports, REGISTRY_EXPORTS } from '../exports/registration.js'
 import { defaultFormat, FORMAT_NAMES, outputFormat } from '../formats/registry.js'
 import { parseShard } from './shard.js'
 import { isStaterootName, ostreePathRefusal } from '../placement/ostree.js'
@@ -101,6 +102,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     format,
     compress: oneOf('compress', orDefault('compress'), COMPRESSIONS),
     bmap: parseBoolean('bmap', orDefault('bmap')),
+    ...exportsOf(get('exports')),
     outputDir: resolvePath(orDefault('output-dir')),
     shard: parseShard(orDefault('shard')),
     resume: parseBoolean('resume', orDefault('resume')),
@@ -384,6 +386,17 @@ function parseOstreeOs(value: string): string {
     })
   }
   return value
+}
+
+/**
+ * exports: a comma list of registration exports, each known (else an InputError naming the
+ * input), kept in the registry's order whatever the order given: the manifest names them so, and
+ * merge compares shards' lists as they are.
+ */
+function exportsOf(value: string | undefined): Pick<Settings, 'exports'> {
+  const asked = parseExports(value)
+  const names = REGISTRY_EXPORTS.filter((registry) => asked.includes(registry)).map((registry) => registry.name)
+  return names.length ? { exports: names } : {}
 }
 
 function parseBoolean(input: string, value: string): boolean {

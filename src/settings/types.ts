@@ -87,6 +87,11 @@ export interface Settings {
   compress: Compression
   /** Write a bmap file beside each image/partition output. */
   bmap: boolean
+  /**
+   * exports: the registration exports to write (src/exports/registration.ts), by name, each once,
+   * in the registry's order; absent for none.
+   */
+  exports?: readonly string[]
   /** Absolute. */
   outputDir: string
   shard: Shard

@@ -149,8 +149,16 @@ export interface SupersededCertificate {
   changed?: string[]
 }
 
+/** What one export asked for (header `exports`) wrote: its files under exports/, each with its SHA-256 and, for one line per device, how many devices it lists. */
+export interface ExportSummary {
+  name: string
+  files: Array<{ path: string; sha256: string; devices?: number }>
+}
+
 export interface ManifestFooter {
   counts: { devices: number; superseded: number }
+  /** Present when the header names exports: what each wrote. */
+  exported?: ExportSummary[]
   certificates: string
   superseded: SupersededCertificate[]
   supersededCertificates: string

@@ -40,8 +40,8 @@ const testExport: ReviewExport = {
         const digest = (file: string): string => spawnSync('sha256sum', [file], { encoding: 'utf8' }).stdout.slice(0, 64)
         const written = [{ path: 'exports/test.txt', sha256: digest(path.join(run.outputDir, 'exports/test.txt')) }]
         // What the exports before it listed: certificates.pem and superseded.pem list nothing; in a
-        // merge, the file carried from the shards comes first.
-        expect(before.map((file) => file.path)).toEqual(run.fleetCaPem === undefined ? ['exports/test-ca.txt'] : [])
+        // merge, the file carried from the shards is listed after this export's own, as in a bake.
+        expect(before.map((file) => file.path)).toEqual([])
         if (run.fleetCaPem !== undefined) {
           writeFileSync(path.join(run.outputDir, 'exports/test-ca.txt'), `${new X509Certificate(run.fleetCaPem).fingerprint256}\n`)
           written.push({ path: 'exports/test-ca.txt', sha256: digest(path.join(run.outputDir, 'exports/test-ca.txt')) })
@@ -95,10 +95,10 @@ afterAll(() => {
 })
 
 /** The shard's review written again from its journal, now asking for `names` besides the usual exports. */
-async function reviewWith(index: number, names: string[], exports: ReviewExport[]): Promise<ManifestHeader> {
+async function reviewWith(index: number, names: string[], exports: readonly ReviewExport[]): Promise<ManifestHeader> {
   const dir = shardDir(index)
   const manifest = JSON.parse(readFileSync(path.join(dir, 'credbake-manifest.json'), 'utf8'))
-  const { devices, counts, certificates, superseded, supersededCertificates, ...rest } = manifest
+  const { devices, counts, exported, certificates, superseded, supersededCertificates, ...rest } = manifest
   const header: ManifestHeader = { ...rest, exports: names }
   const scope = new Set<string>(devices.map((device: { serial: string }) => device.serial))
   await writeReviewFromJournal(dir, header, scope, { fleetCaPem: ca.certPem, exports })
@@ -162,9 +162,11 @@ describe('the review export seam', () => {
 
   it('a registration export (aws-iot) is one line of the list: its JSONL and template, listed and merged alike', async () => {
     const aws = registrationExport(awsIotExport)
-    for (const index of [1, 2]) await reviewWith(index, ['aws-iot'], withExports(aws))
+    // Registered: one line of REVIEW_EXPORTS, made the same way as here.
+    expect(REVIEW_EXPORTS.find((item) => item.name === 'aws-iot')?.files).toEqual(aws.files)
+    for (const index of [1, 2]) await reviewWith(index, ['aws-iot'], REVIEW_EXPORTS)
     const out = path.join(work, 'merged-aws')
-    const result = await mergeShards({ outputDir: out, manifests: [1, 2].map((index) => path.join(shardDir(index), 'credbake-manifest.json')), exports: withExports(aws) })
+    const result = await mergeShards({ outputDir: out, manifests: [1, 2].map((index) => path.join(shardDir(index), 'credbake-manifest.json')) })
     const manifest = JSON.parse(readFileSync(result.manifestPath, 'utf8'))
     const lines = readFileSync(path.join(out, 'exports/aws-iot.jsonl'), 'utf8')
       .trimEnd()
