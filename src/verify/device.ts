@@ -105,6 +105,8 @@ export class DeviceChecker {
     return {
       index,
       serial: device.serial,
+      deviceId: device.deviceId,
+      subject: device.certificate.subject,
       certificateSha256: device.certificate.sha256,
       serialNumber: device.certificate.serialNumber,
       sums: outputChecksums(this.format, device),

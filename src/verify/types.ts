@@ -11,6 +11,9 @@ export interface EntryResult {
   /** The entry is not JSON or off the schema: the manifest is refused (exit 2). */
   malformed?: string
   serial?: string
+  /** The device ID and certificate subject the entry records (what a registration export's line is made of). */
+  deviceId?: string
+  subject?: string
   certificateSha256?: string
   serialNumber?: string
   /** The SHA256SUMS lines the entry gives, as [path, sha256] (its format's rule: outputChecksums in src/formats/registry.ts). */

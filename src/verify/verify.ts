@@ -8,8 +8,11 @@
 //    the few facts the manifest-wide checks need.
 // 3. This thread takes the results in manifest order: serials, certificate fingerprints and serial
 //    numbers must be unique; certificates.pem must hold exactly the devices' certificates and
-//    SHA256SUMS exactly their lines, read in step (companions.ts); each device is reported as it
-//    is done. Then the superseded list against superseded.pem.
+//    SHA256SUMS exactly their lines, read in step (companions.ts); each registration export the
+//    header names (exports/*.jsonl) exactly the line credbake makes of the device and its
+//    certificate (the same function wrote it); each device is reported as it is done. Then the
+//    files the exports wrote against SHA256SUMS and the manifest's `exported`, and the superseded
+//    list against superseded.pem.
 // A device's problems are collected, never thrown: one broken output does not hide the others. A
 // manifest that is not JSON or off its schema is refused (ManifestError, exit 2) where the scan or
 // the check finds it.
@@ -21,10 +24,13 @@ import { ManifestError, messageOf } from '../errors.js'
 import { capYoungGeneration } from '../pipeline/young-generation.js'
 import { findFormat } from '../formats/registry.js'
 import { SHA256SUMS_FILE, sha256SumsLine } from '../exports/sha256sums.js'
-import { CERTIFICATES_FILE, SUPERSEDED_FILE, type ManifestHeader, type SupersededCertificate } from '../shapes/review.js'
+import { registriesNamed, registryDevice } from '../exports/registration.js'
+import type { RegistryExport } from '../exports/types.js'
+import { CERTIFICATES_FILE, SUPERSEDED_FILE, type ExportSummary, type ManifestHeader, type SupersededCertificate } from '../shapes/review.js'
 import { checkWay, outputPathProblem } from '../util/confined.js'
 import { sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
+import { toPem } from '../util/pem.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { loadTrust, parseCertificate } from './certificates.js'
 import { LineReader, PemReader } from './companions.js'
@@ -188,6 +194,12 @@ class DeviceRun {
   /** certificates.pem could not be read past some device: every device after it lacks its certificate there. */
   private certificatesBroken = false
   private sums: LineReader | undefined
+  /** The registration exports the header names, each read in step with the devices. */
+  private registrations: Array<{ registry: RegistryExport; lines: LineReader | undefined; broken: boolean }> = []
+  /** The current device's certificate as certificates.pem holds it (PEM), when it is the one the manifest records. */
+  private certificatePem: string | undefined
+  /** Export files SHA256SUMS lists after the devices' lines: path → SHA-256. */
+  private readonly exportSums = new Map<string, string>()
   private readonly total: number
 
   constructor(
@@ -211,11 +223,20 @@ class DeviceRun {
     const sums = await LineReader.open(path.join(this.outputDir, SHA256SUMS_FILE))
     if (typeof sums === 'string') this.summary.problems.push(`${SHA256SUMS_FILE} ${sums}`)
     else this.sums = sums
+    for (const registry of registriesNamed(this.header.exports)) {
+      // Never through a link: exports/ is checked to be a real folder on the way.
+      const lines = await checkWay(this.outputDir, registry.jsonlPath)
+        .then(() => LineReader.open(path.join(this.outputDir, registry.jsonlPath)))
+        .catch((error: unknown) => `cannot be reached (${messageOf(error)})`)
+      if (typeof lines === 'string') this.summary.problems.push(`${registry.jsonlPath} ${lines}, and the manifest's exports name ${registry.name}`)
+      this.registrations.push({ registry, lines: typeof lines === 'string' ? undefined : lines, broken: false })
+    }
   }
 
   async close(): Promise<void> {
     await this.certificates?.close()
     await this.sums?.close()
+    for (const { lines } of this.registrations) await lines?.close()
   }
 
   /** Every device entry, checked by `checker`, taken in manifest order. */
@@ -253,7 +274,7 @@ class DeviceRun {
     if (result.malformed !== undefined) throw new ManifestError(`manifest ${this.scan.file}: ${result.malformed}`, { file: this.scan.file })
     const serial = result.serial as string
     const problems = [...(await this.uniqueness(result)), ...result.problems]
-    problems.push(...(await this.certificateInPlace(result)), ...(await this.sumsInPlace(result)))
+    problems.push(...(await this.certificateInPlace(result)), ...(await this.sumsInPlace(result)), ...(await this.registrationsInPlace(result)))
     this.summary.devices++
     if (problems.length === 0) this.summary.passed++
     else this.summary.failed++
@@ -292,6 +313,7 @@ class DeviceRun {
 
   /** certificates.pem's next block is this device's certificate. */
   private async certificateInPlace(result: EntryResult): Promise<string[]> {
+    this.certificatePem = undefined
     if (this.certificatesBroken) return [`${CERTIFICATES_FILE} is unreadable before this device's certificate`]
     if (!this.certificates) return []
     const block = await this.certificates.block()
@@ -303,6 +325,7 @@ class DeviceRun {
       this.certificatesBroken = true
       return [`${CERTIFICATES_FILE} is unreadable at this device's certificate`]
     }
+    if (block.sha256 === result.certificateSha256) this.certificatePem = toPem('CERTIFICATE', block.der)
     return block.sha256 === result.certificateSha256
       ? []
       : [
@@ -331,6 +354,43 @@ class DeviceRun {
     return problem === undefined ? [] : [problem]
   }
 
+  /**
+   * The next line of each registration export is this device's, byte for byte as credbake makes it
+   * from the manifest entry and the certificate certificates.pem holds for it (checked above).
+   */
+  private async registrationsInPlace(result: EntryResult): Promise<string[]> {
+    const problems: string[] = []
+    for (const registration of this.registrations) {
+      const { registry, lines } = registration
+      if (!lines || registration.broken) continue
+      let actual: string | null
+      try {
+        actual = await lines.line()
+      } catch (error) {
+        this.summary.problems.push(`${registry.jsonlPath} cannot be read past line ${lines.count} (${messageOf(error)})`)
+        registration.broken = true
+        continue
+      }
+      if (actual === null) {
+        problems.push(`${registry.jsonlPath} ends before this device's line (it holds ${lines.count} lines)`)
+        registration.broken = true
+        continue
+      }
+      if (this.certificatePem === undefined) {
+        problems.push(`${registry.jsonlPath} line ${lines.count} cannot be checked: ${CERTIFICATES_FILE} does not hold this device's certificate`)
+        continue
+      }
+      const made = registry.line(
+        registryDevice({ serial: result.serial as string, deviceId: result.deviceId as string, subject: result.subject as string, certificatePem: this.certificatePem })
+      )
+      // Lines are read as latin1: the expected line's UTF-8 bytes are compared the same way.
+      if (actual !== Buffer.from(made, 'utf8').toString('latin1')) {
+        problems.push(`${registry.jsonlPath} line ${lines.count} is not this device's ${registry.name} registration (credbake makes ${made.slice(0, 120)}…)`)
+      }
+    }
+    return problems
+  }
+
   /** After the last device: nothing more in certificates.pem and SHA256SUMS. */
   private async companionsEnd(): Promise<void> {
     if (this.certificates) {
@@ -355,6 +415,7 @@ class DeviceRun {
           continue
         }
         const file = exported[2] as string
+        this.exportSums.set(file, exported[1] as string)
         const actual = await checkWay(this.outputDir, file)
           .then(() => sha256File(path.join(this.outputDir, file), { inside: true }))
           .catch((error: unknown) => `unreadable (${messageOf(error)})`)
@@ -363,6 +424,39 @@ class DeviceRun {
       }
       if (extra > 0) this.summary.problems.push(`${SHA256SUMS_FILE} has ${extra} line${extra === 1 ? '' : 's'} more than the outputs of the manifest's devices`)
     }
+    for (const { registry, lines, broken } of this.registrations) {
+      if (!lines || broken) continue
+      let extra = 0
+      while ((await lines.line()) !== null) extra++
+      if (extra > 0) this.summary.problems.push(`${registry.jsonlPath} holds ${extra} line${extra === 1 ? '' : 's'} more than the manifest lists devices`)
+    }
+    this.summary.problems.push(...this.exportedProblems())
+  }
+
+  /**
+   * The manifest's `exported` against what it names and lists: one entry per export the header
+   * names, each file of the export listed in SHA256SUMS with the SHA-256 recorded, each
+   * one-line-per-device file counting the manifest's devices.
+   */
+  private exportedProblems(): string[] {
+    const exported = (this.scan.members as { exported?: ExportSummary[] }).exported ?? []
+    const named = this.header.exports ?? []
+    const problems: string[] = []
+    const names = exported.map((item) => item.name)
+    if (names.join(',') !== named.join(',')) {
+      problems.push(`the manifest's exported lists ${names.length ? names.join(', ') : 'no export'}, its exports name ${named.length ? named.join(', ') : 'none'}`)
+    }
+    if (!this.sums) return problems
+    for (const item of exported) {
+      for (const file of item.files) {
+        const listed = this.exportSums.get(file.path)
+        if (listed === undefined) problems.push(`${SHA256SUMS_FILE} does not list ${file.path}, which the manifest's exported records for ${item.name}`)
+        else if (listed !== file.sha256) problems.push(`${SHA256SUMS_FILE} lists ${file.path} with SHA-256 ${listed}, the manifest's exported records ${file.sha256}`)
+        if (file.devices !== undefined && file.devices !== this.total)
+          problems.push(`the manifest's exported says ${file.path} lists ${file.devices} devices, the manifest lists ${this.total}`)
+      }
+    }
+    return problems
   }
 
   /** The superseded list: each entry on the schema, none an active certificate, none twice, superseded.pem holding exactly them. */
