@@ -2,7 +2,7 @@
 // as a review export, one JSON line per active device under exports/, plus the files the registry
 // makes from the fleet CA certificate. The known registries by name, for the `exports` input (a
 // comma list); each is one line of REVIEW_EXPORTS in src/exports/registry.ts.
-import { InputError } from '../errors.js'
+import { parseExportNames } from '../settings/parse.js'
 import type { DeviceIdRule } from '../manifest/rows.js'
 import { awsIotExport } from './aws-iot.js'
 import { azureDpsExport } from './azure-dps.js'
@@ -17,19 +17,9 @@ import type { ExportedFile, RegistryDevice, RegistryExport, ReviewDevice, Review
 
 export const REGISTRY_EXPORTS: readonly RegistryExport[] = [awsIotExport, azureDpsExport]
 
-/** The exports a comma list names, in the list's order, each once; an unknown name is an InputError. */
+/** The exports a comma list names, each once, in the registry's order; an unknown name is an InputError (the settings' rule). */
 export function parseExports(value: string | undefined, input = 'exports'): RegistryExport[] {
-  const names = (value ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter(Boolean)
-  const chosen: RegistryExport[] = []
-  for (const name of names) {
-    const found = REGISTRY_EXPORTS.find((candidate) => candidate.name === name)
-    if (!found) throw new InputError(`${input}: "${name}" is not one of ${REGISTRY_EXPORTS.map((candidate) => candidate.name).join(', ')}`, { input })
-    if (!chosen.includes(found)) chosen.push(found)
-  }
-  return chosen
+  return registriesNamed(parseExportNames(value, input))
 }
 
 /** A device as a registry sees it, from what the review (or verify) knows of it. */

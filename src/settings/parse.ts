@@ -5,7 +5,6 @@ import { existsSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { InputError, ManifestError, messageOf } from '../errors.js'
-import { parseExports, REGISTRY_EXPORTS } from '../exports/registration.js'
 import { defaultFormat, FORMAT_NAMES, outputFormat } from '../formats/registry.js'
 import { parseShard } from './shard.js'
 import { isStaterootName, ostreePathRefusal } from '../placement/ostree.js'
@@ -16,7 +15,19 @@ import { describeOrigin, readPemBlocks } from '../util/pem.js'
 import { misleadingCharIn } from '../util/text-class.js'
 import { readCredentialsZip } from './credentials-zip.js'
 import { INPUTS } from './inputs.js'
-import { COMPRESSIONS, KEY_URI_SCHEMES, keyUriScheme, KEY_TYPES, LAYOUTS, type Lifetime, type PartitionSelector, type PemSource, type Settings } from './types.js'
+import {
+  COMPRESSIONS,
+  EXPORT_NAMES,
+  type ExportName,
+  KEY_URI_SCHEMES,
+  keyUriScheme,
+  KEY_TYPES,
+  LAYOUTS,
+  type Lifetime,
+  type PartitionSelector,
+  type PemSource,
+  type Settings
+} from './types.js'
 
 /** Input name → raw value; missing and empty mean "not given". */
 export type RawInputs = Readonly<Record<string, string | undefined>>
@@ -388,15 +399,25 @@ function parseOstreeOs(value: string): string {
   return value
 }
 
-/**
- * exports: a comma list of registration exports, each known (else an InputError naming the
- * input), kept in the registry's order whatever the order given: the manifest names them so, and
- * merge compares shards' lists as they are.
- */
 function exportsOf(value: string | undefined): Pick<Settings, 'exports'> {
-  const asked = parseExports(value)
-  const names = REGISTRY_EXPORTS.filter((registry) => asked.includes(registry)).map((registry) => registry.name)
+  const names = parseExportNames(value)
   return names.length ? { exports: names } : {}
+}
+
+/**
+ * exports: a comma list of registration exports, each known (else an InputError naming `input`),
+ * each once, in EXPORT_NAMES order whatever the order given: the manifest names them so, and merge
+ * compares shards' lists as they are.
+ */
+export function parseExportNames(value: string | undefined, input = 'exports'): ExportName[] {
+  const asked = (value ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean)
+  for (const name of asked) {
+    if (!(EXPORT_NAMES as readonly string[]).includes(name)) throw new InputError(`${input}: "${name}" is not one of ${EXPORT_NAMES.join(', ')}`, { input })
+  }
+  return EXPORT_NAMES.filter((name) => asked.includes(name))
 }
 
 function parseBoolean(input: string, value: string): boolean {

@@ -26,6 +26,14 @@ export function keyUriScheme(reference: string): KeyUriScheme | undefined {
   return undefined
 }
 
+/**
+ * The registration exports the `exports` input names, in the order they are written (the export
+ * registry, src/exports/registration.ts REGISTRY_EXPORTS, implements exactly these, in this order;
+ * test/exports/exports.test.ts checks it).
+ */
+export const EXPORT_NAMES = ['aws-iot', 'azure-dps'] as const
+export type ExportName = (typeof EXPORT_NAMES)[number]
+
 export const COMPRESSIONS = ['none', 'gz', 'xz', 'zst'] as const
 export type Compression = (typeof COMPRESSIONS)[number]
 
@@ -91,7 +99,7 @@ export interface Settings {
    * exports: the registration exports to write (src/exports/registration.ts), by name, each once,
    * in the registry's order; absent for none.
    */
-  exports?: readonly string[]
+  exports?: readonly ExportName[]
   /** Absolute. */
   outputDir: string
   shard: Shard

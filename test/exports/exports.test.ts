@@ -13,6 +13,7 @@ import { azureDpsExport, azureDpsLine, checkAzureRegistrationId } from '../../sr
 import { parseExports, REGISTRY_EXPORTS } from '../../src/exports/registration.js'
 import type { RegistryDevice } from '../../src/exports/types.js'
 import { buildProfile } from '../../src/issue/profile.js'
+import { EXPORT_NAMES } from '../../src/settings/types.js'
 import { cleanupPki, makeIntermediateCa, makeRootCa, type CaFixture, type FixtureKeyType } from '../helpers/pki.js'
 import { ROOT } from '../helpers/run.js'
 import { DAYS_30, issueCredential, loadFixtureCa, makeDevice } from '../issue/support.js'
@@ -171,8 +172,10 @@ describe('Azure DPS individual enrollments', () => {
 describe('the exports input', () => {
   it('a comma list of known names, each once', () => {
     expect(parseExports(undefined)).toEqual([])
-    expect(parseExports('azure-dps, aws-iot,azure-dps').map((item) => item.name)).toEqual(['azure-dps', 'aws-iot'])
+    expect(parseExports('azure-dps, aws-iot,azure-dps').map((item) => item.name)).toEqual(['aws-iot', 'azure-dps'])
     expect(REGISTRY_EXPORTS.map((item) => item.jsonlPath)).toEqual(['exports/aws-iot.jsonl', 'exports/azure-dps.jsonl'])
+    // The settings know the same names, in the same order.
+    expect(REGISTRY_EXPORTS.map((item) => item.name)).toEqual([...EXPORT_NAMES])
     expect(() => parseExports('aws-iot,gcp-iot')).toThrow('exports: "gcp-iot" is not one of aws-iot, azure-dps')
   })
 })
