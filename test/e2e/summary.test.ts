@@ -3,11 +3,12 @@
 // got, the base image's SHA-256, the certificates to revoke by reason and where they are, how many
 // devices were baked now and how many kept), every path relative to the workspace; and a step that
 // fails still writes one, saying what failed and what running it again does.
+import { spawnSync } from 'node:child_process'
 import { createHash, X509Certificate } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { makeFakeDebugfs } from '../helpers/faults.js'
+import { makeFakeDebugfs, runCliAsync } from '../helpers/faults.js'
 import { buildBareExt4, cleanupScratch, MiB, scratchDir } from '../helpers/images.js'
 import { readValidManifest } from '../helpers/manifest-schema.js'
 import { cleanupPki, makeRootCa, type CaFixture } from '../helpers/pki.js'
@@ -145,5 +146,74 @@ describe('the job summary of a step that fails before anything is issued', () =>
     expect(run.summary).toMatch(/credbake: bake failed/)
     expect(run.summary).not.toContain('<img')
     expect(run.summary).not.toMatch(/\n\s*\n/)
+  })
+})
+
+describe('registration exports through the action input and the CLI flag (dist/)', () => {
+  const shardOf = (dir: string) => path.join(workspace, dir)
+
+  it('action input exports: the files, a summary table with the devices each lists, a log line each', () => {
+    const run = runAction(bakeInputs({ 'output-dir': 'out-exports', exports: 'azure-dps,aws-iot' }), { cwd: workspace })
+    expect(run.status, run.stdout + run.stderr).toBe(0)
+    const doc = readValidManifest(run.outputs.manifest as string)
+    expect(doc.exports).toEqual(['aws-iot', 'azure-dps'])
+    expect(doc.exported.map((item: { name: string }) => item.name)).toEqual(['aws-iot', 'azure-dps'])
+    const summary = text(run.summary)
+    expect(summary).toContain('Registration exports')
+    expect(summary).toContain('aws-iot out-exports/exports/aws-iot.jsonl 4 devices')
+    expect(summary).toContain('aws-iot out-exports/exports/aws-iot-template.json fleet CA')
+    expect(summary).toContain('azure-dps out-exports/exports/azure-dps.jsonl 4 devices')
+    expect(run.summary).not.toContain(workspace)
+    expect(run.stdout).toContain('Registration export azure-dps: ')
+    // One enrollment per device of the image bake, each with that device's certificate.
+    const lines = readFileSync(path.join(shardOf('out-exports'), 'exports/azure-dps.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+    expect(lines.map((line) => line.registrationId)).toEqual(doc.devices.map((device: { deviceId: string }) => device.deviceId))
+    expect(lines.map((line) => createHash('sha256').update(new X509Certificate(line.attestation.x509.clientCertificates.primary.certificate).raw).digest('hex'))).toEqual(
+      doc.devices.map((device: { certificate: { sha256: string } }) => device.certificate.sha256)
+    )
+  })
+
+  it('CLI --exports: the files in SHA256SUMS, one export line each; a row Azure cannot take is exit 2 before any issuance', async () => {
+    const out = shardOf('out-cli-exports')
+    const cli = await runCliAsync(
+      ['bake', '--manifest', 'devices.csv', '--fleet-ca-cert', ca.certPath, '--fleet-ca-key', ca.keyPath, '--format', 'tar', '--output-dir', out, '--exports', 'aws-iot'],
+      {
+        cwd: workspace
+      }
+    )
+    expect(cli.status, cli.stderr).toBe(0)
+    expect(cli.stdout).toContain(`export:           aws-iot: ${out}/exports/aws-iot.jsonl (4 devices), ${out}/exports/aws-iot-template.json`)
+    const checked = spawnSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: out, encoding: 'utf8' })
+    expect(checked.status, checked.stdout + checked.stderr).toBe(0)
+    expect(checked.stdout).toContain('exports/aws-iot.jsonl: OK')
+    const verify = await runCliAsync(['verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', ca.certPath], { cwd: workspace })
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0)
+
+    writeFileSync(path.join(workspace, 'azure-bad.csv'), 'serial,device-id\nAZ-1,ok-1\nAZ-2,bad_\n')
+    const refusedDir = shardOf('out-cli-refused')
+    const refused = await runCliAsync(
+      [
+        'bake',
+        '--manifest',
+        'azure-bad.csv',
+        '--fleet-ca-cert',
+        ca.certPath,
+        '--fleet-ca-key',
+        ca.keyPath,
+        '--format',
+        'tar',
+        '--output-dir',
+        refusedDir,
+        '--exports',
+        'azure-dps'
+      ],
+      { cwd: workspace }
+    )
+    expect(refused.status).toBe(2)
+    expect(refused.stderr).toContain('azure-bad.csv:3: device-id "bad_" cannot be registered with azure-dps (input "exports")')
+    expect(existsSync(path.join(refusedDir, 'credbake-journal.jsonl'))).toBe(false)
   })
 })
