@@ -11,8 +11,9 @@
 //    SHA256SUMS exactly their lines, read in step (companions.ts); each registration export the
 //    header names (exports/*.jsonl) exactly the line credbake makes of the device and its
 //    certificate (the same function wrote it); each device is reported as it is done. Then the
-//    files the exports wrote against SHA256SUMS and the manifest's `exported`, and the superseded
-//    list against superseded.pem.
+//    files the exports wrote against SHA256SUMS and the manifest's `exported`, the superseded
+//    list against superseded.pem, and the files an export makes from the fleet CA alone (made
+//    again when the certificates given hold it).
 // A device's problems are collected, never thrown: one broken output does not hide the others. A
 // manifest that is not JSON or off its schema is refused (ManifestError, exit 2) where the scan or
 // the check finds it.
@@ -175,6 +176,7 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
     } finally {
       await run.close()
     }
+    summary.problems.push(...(await fleetCaFileProblems(outputDir, header, trust)))
   } finally {
     if (checker) await checker.close()
     else await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? [])
@@ -182,6 +184,37 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
     await secrets?.remove()
   }
   return summary
+}
+
+/**
+ * The files a registration export makes from the fleet CA alone (aws-iot-template.json), made
+ * again from the fleet CA certificate and compared byte for byte, when the certificates given to
+ * verify hold it (a root alone does not: those files are then checked through SHA256SUMS only).
+ */
+async function fleetCaFileProblems(outputDir: string, header: ManifestHeader, trust: readonly X509Certificate[]): Promise<string[]> {
+  const fleetCa = trust.find((certificate) => sha256Hex(certificate.raw) === header.fleetCa.sha256)
+  if (!fleetCa) return []
+  const problems: string[] = []
+  for (const registry of registriesNamed(header.exports)) {
+    let files: Array<{ path: string; text: string }>
+    try {
+      files = registry.caFiles(toPem('CERTIFICATE', fleetCa.raw))
+    } catch (error) {
+      problems.push(`the ${registry.name} files cannot be made from the fleet CA certificate (${messageOf(error)})`)
+      continue
+    }
+    for (const file of files) {
+      const actual = await checkWay(outputDir, file.path)
+        .then(() => sha256File(path.join(outputDir, file.path), { inside: true }))
+        .catch((error: unknown) => `unreadable (${messageOf(error)})`)
+      if (actual !== sha256Hex(Buffer.from(file.text))) {
+        problems.push(
+          `${file.path} is not the ${registry.name} file credbake makes from the fleet CA certificate (${header.fleetCa.subject})${actual.length === 64 ? '' : `: ${actual}`}`
+        )
+      }
+    }
+  }
+  return problems
 }
 
 /** The manifest-wide state while the devices are checked in order. */

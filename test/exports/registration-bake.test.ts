@@ -68,11 +68,11 @@ function readJsonl(file: string): any[] {
 
 const sha256sumCheck = (dir: string) => spawnSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: dir, encoding: 'utf8' })
 
-async function verify(dir: string): Promise<{ failed: DeviceReport[]; problems: string[] }> {
+async function verify(dir: string, trust = root.certPath): Promise<{ failed: DeviceReport[]; problems: string[] }> {
   const failed: DeviceReport[] = []
   const summary = await verifyOutputs({
     manifest: path.join(dir, 'credbake-manifest.json'),
-    fleetCaCert: root.certPath,
+    fleetCaCert: trust,
     outputDir: dir,
     tempRoot: work,
     concurrency: 1,
@@ -188,6 +188,33 @@ describe('a bake with exports: aws-iot,azure-dps', () => {
       expect(result.problems).toContain("SHA256SUMS does not list exports/aws-iot-template.json, which the manifest's exported records for aws-iot")
     } finally {
       writeFileSync(sums, before)
+    }
+  })
+
+  it('given the fleet CA, verify makes the template again from it: an edited one fails even with its SHA256SUMS line edited too', async () => {
+    const chain = path.join(work, 'fleet-chain.pem')
+    writeFileSync(chain, fleet.certPem + root.certPem)
+    expect(await verify(tarDir(), chain)).toEqual({ failed: [], problems: [] })
+    const file = path.join(tarDir(), 'exports/aws-iot-template.json')
+    const sums = path.join(tarDir(), 'SHA256SUMS')
+    const before = { template: readFileSync(file, 'utf8'), sums: readFileSync(sums, 'utf8') }
+    const edited = before.template.replace('"Status": "ACTIVE"', '"Status": "INACTIVE"')
+    expect(edited).not.toBe(before.template)
+    writeFileSync(file, edited)
+    const digest = spawnSync('sha256sum', [file], { encoding: 'utf8' }).stdout.slice(0, 64)
+    writeFileSync(sums, before.sums.replace(/^[0-9a-f]{64}(?= {2}exports\/aws-iot-template\.json$)/m, digest))
+    try {
+      const withFleetCa = await verify(tarDir(), chain)
+      expect(withFleetCa.problems.join('\n')).toMatch(
+        /^exports\/aws-iot-template\.json is not the aws-iot file credbake makes from the fleet CA certificate \(.*Registration Fleet CA.*\)$/m
+      )
+      // Given the root alone, the template is checked through SHA256SUMS (edited here too) and the manifest's exported.
+      const withRoot = await verify(tarDir())
+      expect(withRoot.problems.join('\n')).not.toContain('credbake makes from the fleet CA')
+      expect(withRoot.problems.join('\n')).toContain('SHA256SUMS lists exports/aws-iot-template.json with SHA-256')
+    } finally {
+      writeFileSync(file, before.template)
+      writeFileSync(sums, before.sums)
     }
   })
 
