@@ -5,12 +5,14 @@ import { CancelledError, EXIT_CODES, InputError, isCredbakeError } from '../erro
 import { gracefully } from '../util/cancel.js'
 import { VERSION } from '../version.js'
 import { BAKE_FLAGS, BAKE_HELP, bakeCommand } from './bake.js'
+import { CRL_FLAGS, CRL_HELP, crlCommand } from './crl.js'
 import type { Console } from './console.js'
 import { processConsole } from './console.js'
 import { DEMO_FLAGS, DEMO_HELP, demoCommand } from './demo.js'
 import { type FlagSpec, listed, type ParsedFlags, parseFlags, suggest } from './flags.js'
 import { INSPECT_FLAGS, INSPECT_HELP, inspectCommand } from './inspect.js'
 import { MERGE_FLAGS, MERGE_HELP, mergeCommand } from './merge.js'
+import { REVOKE_FLAGS, REVOKE_HELP, revokeCommand } from './revoke.js'
 import { VERIFY_FLAGS, VERIFY_HELP, verifyCommand } from './verify.js'
 
 /** The exit codes, one table for every command (README "Exit codes" and docs/cli.md say the same). */
@@ -38,6 +40,8 @@ Commands:
   bake      issue a certificate per device of a manifest and write the bundles (the main job)
   verify    check a bake's outputs as they are now against its review manifest
   merge     combine the shard manifests of a job matrix into one review (merge --output-dir DIR MANIFEST...)
+  revoke    revoke a device's live certificate (revoke --output-dir DIR --serial SERIAL [--reason R])
+  crl       sign the fleet CA's CRL for an output-dir (crl.pem, crl.der)
   inspect   show an image's partition table and file systems, and the files baked into it
   demo      throwaway CA, sample manifest and image, then bake (never for production)
   help      this text; \`credbake <command> --help\` for a command's options
@@ -61,6 +65,8 @@ const COMMANDS: Record<string, Command> = {
   bake: { flags: BAKE_FLAGS, run: bakeCommand, help: BAKE_HELP, graceful: true },
   verify: { flags: VERIFY_FLAGS, run: verifyCommand, help: VERIFY_HELP },
   merge: { flags: MERGE_FLAGS, run: mergeCommand, help: MERGE_HELP, graceful: true },
+  revoke: { flags: REVOKE_FLAGS, run: revokeCommand, help: REVOKE_HELP },
+  crl: { flags: CRL_FLAGS, run: crlCommand, help: CRL_HELP },
   inspect: { flags: INSPECT_FLAGS, run: inspectCommand, help: INSPECT_HELP },
   demo: { flags: DEMO_FLAGS, run: demoCommand, help: DEMO_HELP }
 }

@@ -205,7 +205,7 @@ export interface JournalEntry {
 
 export type JournalRecordType = JournalRecord['type']
 
-const RECORD_TYPES: readonly string[] = ['run', 'issued', 'written', 'retired', 'complete']
+const RECORD_TYPES: readonly string[] = ['run', 'issued', 'written', 'retired', 'complete', 'revoked', 'crl']
 
 /** `{"type":"issued",` and so on: how a line encoded by `encodeRecord` starts, per type. */
 const TYPE_PREFIXES = new Map<number, { type: JournalRecordType; prefix: Buffer }[]>()

@@ -140,7 +140,39 @@ export interface CompleteRecord {
   devices: number
 }
 
-export type JournalRecord = RunRecord | IssuedRecord | WrittenRecord | RetiredRecord | CompleteRecord
+/**
+ * `credbake revoke`: the device's live certificate is revoked from `at` on (a stolen or retired
+ * device). Every later CRL lists it with `reason` (RFC 5280 CRLReason name, src/x509/crl-reasons.ts).
+ */
+export interface RevokedRecord {
+  type: 'revoked'
+  run: string
+  at: string
+  serial: string
+  /** The certificate's serial number, lower-case hex as in its issued record. */
+  serialNumber: string
+  certificateSha256: string
+  reason: 'unspecified' | 'keyCompromise' | 'affiliationChanged' | 'superseded' | 'cessationOfOperation'
+}
+
+/**
+ * A CRL signed for this output-dir, journaled before crl.pem/crl.der are written: a number once
+ * recorded is never used again, even when writing the files fails.
+ */
+export interface CrlRecord {
+  type: 'crl'
+  run: string
+  at: string
+  /** cRLNumber, decimal text (it may exceed 2^53). */
+  number: string
+  thisUpdate: string
+  nextUpdate: string
+  entries: number
+  /** SHA-256 of the CRL's DER. */
+  sha256: string
+}
+
+export type JournalRecord = RunRecord | IssuedRecord | WrittenRecord | RetiredRecord | CompleteRecord | RevokedRecord | CrlRecord
 
 /**
  * Names of the fields that differ between two objects of the same shape, for messages. Optional

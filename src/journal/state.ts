@@ -4,7 +4,7 @@
 // never whole, and no record is parsed in full that need not be.
 import { AT, BASIS, CERTIFICATE, CERTIFICATE_SHA256, FieldCursor, ISSUED, OUTPUT, SERIAL, SHA256, SIZE, WRITTEN, bytesOf } from './fields.js'
 import { scanJournal, type JournalLine } from './journal.js'
-import type { IssuedRecord, RetiredRecord, RunBasis, RunIdentity, RunRecord, WrittenRecord } from './records.js'
+import type { CrlRecord, IssuedRecord, RetiredRecord, RevokedRecord, RunBasis, RunIdentity, RunRecord, WrittenRecord } from './records.js'
 import { RowIndex } from '../manifest/list.js'
 import { OUTPUT_FOLDERS } from '../formats/registry.js'
 import { outputPathProblem } from '../util/confined.js'
@@ -33,6 +33,15 @@ export interface JournalState {
   /** Per serial, the output live on disk now. */
   live: LiveOutputs
   records: number
+  /** Every revocation journaled by `credbake revoke`, by certificate serial number (hex). */
+  revocations: Map<string, RevokedRecord>
+  /**
+   * Per serial, the revocation of its latest certificate: such a device is not baked again
+   * (until a run asks to reissue it, which writes it a new certificate and clears this).
+   */
+  revokedDevices: Map<string, RevokedRecord>
+  /** The last CRL journaled for this output-dir (the highest number), if any. */
+  lastCrl?: CrlRecord
 }
 
 /** Stands for the serial in a template; JSON.stringify never writes it unescaped. */
@@ -239,7 +248,7 @@ function confine(line: JournalLine, what: string, relative: unknown, serial: str
  * the per-device ones (issued, written) read in place for the few fields kept.
  */
 export async function loadJournalState(outputDir: string): Promise<JournalState> {
-  const state: JournalState = { live: new LiveOutputs(), records: 0, legacy: false }
+  const state: JournalState = { live: new LiveOutputs(), records: 0, legacy: false, revocations: new Map(), revokedDevices: new Map() }
   const issued = new Map<string, { serial: string; deviceBasis: string; runBasis: string }>()
   let runBasis = ''
   await scanJournal(outputDir, (line) => {
@@ -279,6 +288,7 @@ export async function loadJournalState(outputDir: string): Promise<JournalState>
           throw line.damage(`its written record of device ${written.serial} names a certificate the journal issued to device ${issuedTo.serial}`)
         }
         issued.delete(written.certificateSha256)
+        if (state.revokedDevices.get(written.serial)?.certificateSha256 !== written.certificateSha256) state.revokedDevices.delete(written.serial)
         state.live.set(written.serial, {
           certificateSha256: written.certificateSha256,
           path: written.path,
@@ -294,6 +304,18 @@ export async function loadJournalState(outputDir: string): Promise<JournalState>
         const record = line.record() as RetiredRecord
         confine(line, 'output path', record.path, record.serial)
         if (state.live.get(record.serial)?.certificateSha256 === record.certificateSha256) state.live.delete(record.serial)
+        break
+      }
+      case 'revoked': {
+        const record = line.record() as RevokedRecord
+        state.revocations.set(record.serialNumber, record)
+        state.revokedDevices.set(record.serial, record)
+        break
+      }
+      case 'crl': {
+        const record = line.record() as CrlRecord
+        if (!/^\d+$/.test(String(record.number))) throw line.damage(`its crl record's number ${JSON.stringify(record.number)} is not a decimal number`)
+        if (!state.lastCrl || BigInt(record.number) > BigInt(state.lastCrl.number)) state.lastCrl = record
         break
       }
       default:

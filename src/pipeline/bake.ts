@@ -40,6 +40,9 @@ import type { WriteResult } from './device-work.js'
 import { issuedRecord, writtenRecord, type Replaces } from './journal-records.js'
 import { checkDiskSpace, checkDiskSpaceAfterFirst } from './preflight.js'
 import { capYoungGeneration } from './young-generation.js'
+import { heldMessage, planRevoked, type RevokedPlan } from '../revocation/bake-plan.js'
+import { writeFleetCrl, type WrittenCrl } from '../revocation/write-crl.js'
+import { checkCanSignCrls } from '../x509/crl.js'
 import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps, removeReview } from './output-dir.js'
 import type { Reporter } from './reporter.js'
 
@@ -61,6 +64,12 @@ export interface BakeResult {
   firstDevices: ManifestDevice[]
   /** What the exports asked for wrote (registration files), as the manifest records it. */
   exported: ExportSummary[]
+  /** Revoked devices kept revoked and not baked (reissue-revoked issues them anew). */
+  revokedHeld: number
+  /** Certificates revoked with credbake revoke (the manifest marks their devices). */
+  revoked: number
+  /** With input crl: the CRL written. */
+  crl?: { number: string; entries: number; path: string; nextUpdate: string }
 }
 
 export async function bake(settings: Settings, reporter: Reporter): Promise<BakeResult> {
@@ -109,6 +118,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     })
     cleanup.add('the fleet CA signer', signer, (held) => held.close())
     reporter.info(`Fleet CA: ${ca.subject} (${ca.keyDescription}, SHA-256 ${ca.sha256})`)
+    // crl: the CA must be allowed to sign CRLs: found out before any device is issued.
+    if (settings.crl) checkCanSignCrls(ca)
     const profile = buildProfile({ keyType: settings.keyType, subject: settings.subject, san: settings.san, lifetime: settings.lifetime }, ca)
 
     cancellation.throwIfRequested()
@@ -132,7 +143,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const basisMaker = new DeviceBasisMaker(profile)
     // The journal's state (per device, for resume) is needed for the plan only: it is not held
     // through the bake and the review.
-    const { overwrite, plan, orphans } = await planRun(settings, identity, devices, { basis, basisMaker, sink })
+    const { overwrite, plan, orphans, revoked } = await planRun(settings, identity, devices, { basis, basisMaker, sink })
+    if (revoked.held.size) reporter.warning(heldMessage(revoked.held))
     cancellation.throwIfRequested()
     tally.kept = plan.kept
     tally.done = plan.kept
@@ -211,6 +223,11 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     cancellation.throwIfRequested()
     await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length })
     reportPlan(plan, devices.length, settings.outputDir, reporter)
+    const crl: WrittenCrl | undefined = settings.crl ? await writeFleetCrl({ outputDir: settings.outputDir, ca, signer, days: settings.crlDays, journal, run }) : undefined
+    if (crl)
+      reporter.info(
+        `CRL number ${crl.record.number}: ${crl.record.entries} entries (${crl.revoked} revoked, ${crl.superseded} superseded), next update ${crl.record.nextUpdate}, in ${crl.pemPath}`
+      )
 
     // Outputs reach the disk before the manifest that vouches for them.
     await flushFileSystem(settings.outputDir)
@@ -235,7 +252,10 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       fleetCaSha256: ca.sha256,
       header,
       firstDevices: review.firstDevices,
-      exported: review.exported
+      exported: review.exported,
+      revokedHeld: revoked.held.size,
+      revoked: review.revoked.length,
+      ...(crl ? { crl: { number: crl.record.number, entries: crl.record.entries, path: crl.pemPath, nextUpdate: crl.record.nextUpdate } } : {})
     }
   } catch (error) {
     failed = true
@@ -337,15 +357,16 @@ async function planRun(
   identity: RunIdentity,
   devices: DeviceList,
   context: { basis: RunBasis; basisMaker: DeviceBasisMaker; sink: Sink }
-): Promise<{ overwrite: boolean; plan: Plan; orphans: Orphan[] }> {
+): Promise<{ overwrite: boolean; plan: Plan; orphans: Orphan[]; revoked: RevokedPlan }> {
   const state = await loadJournalState(settings.outputDir)
   const overwrite = await resumePolicy(settings, identity, state)
-  const plan = await planDevices(devices, state, { ...context, overwrite })
+  const revoked = planRevoked(state, (serial) => devices.has(serial), settings.reissueRevoked)
+  const plan = await planDevices(devices, state, { ...context, overwrite, revoked })
   const orphans: Orphan[] = []
   for (const [serial, live] of state.live) {
     if (!devices.has(serial)) orphans.push({ serial, certificateSha256: live.certificateSha256, path: live.path })
   }
-  return { overwrite, plan, orphans }
+  return { overwrite, plan, orphans, revoked }
 }
 
 /**
@@ -354,7 +375,11 @@ async function planRun(
  * The outputs are verified several at once (a resume of 100,000 overlays reads 100,000 files);
  * the plan keeps manifest order.
  */
-async function planDevices(devices: DeviceList, state: JournalState, context: { overwrite: boolean; basis: RunBasis; basisMaker: DeviceBasisMaker; sink: Sink }): Promise<Plan> {
+async function planDevices(
+  devices: DeviceList,
+  state: JournalState,
+  context: { overwrite: boolean; basis: RunBasis; basisMaker: DeviceBasisMaker; sink: Sink; revoked?: RevokedPlan }
+): Promise<Plan> {
   const plan: Plan = { devices, todo: [], replaces: new Map(), kept: 0 }
   const currentRunBasis = basisKey(context.basis)
   // Per row: 0 issue anew, 1 kept if its output verifies; why a live certificate is replaced, by
@@ -365,6 +390,15 @@ async function planDevices(devices: DeviceList, state: JournalState, context: { 
   for (let row = 0; row < devices.length; row++) {
     const serial = devices.serial(row)
     const live = state.live.get(serial)
+    // Revoked devices: held as they are (not baked), or issued anew on purpose (reissue-revoked).
+    if (context.revoked?.held.has(serial)) {
+      decisions[row] = 1
+      continue
+    }
+    if (live && context.revoked?.reissue.has(serial)) {
+      replaced.set(row, { certificateSha256: live.certificateSha256, reason: 'reissued-changed', changed: ['revoked'] })
+      continue
+    }
     // With overwrite everything is issued anew; earlier certificates are superseded as overwritten.
     if (!live || context.overwrite || live.beforeOverwrite) continue
     const changed = changedBasis(live, currentRunBasis, context.basis, devices.device(row), context.basisMaker)

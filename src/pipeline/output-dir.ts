@@ -9,12 +9,12 @@ import { JOURNAL_FILE } from '../journal/journal.js'
 import { LOCK_FILE } from '../journal/lock.js'
 import { OUTPUT_FOLDERS } from '../formats/registry.js'
 import { exportFiles, exportFolders } from '../exports/registry.js'
-import { MANIFEST_FILE } from '../shapes/review.js'
+import { CRL_DER_FILE, CRL_PEM_FILE, MANIFEST_FILE } from '../shapes/review.js'
 import { checkTrustedFolder, plantedLinkError, realFolder } from '../util/confined.js'
 import { TEMP_MARKER, tempSibling } from '../util/fsx.js'
 
 /** Files credbake reads, writes or replaces in output-dir (besides the outputs). */
-export const OUTPUT_DIR_FILES = [JOURNAL_FILE, LOCK_FILE, MANIFEST_FILE, ...exportFiles()]
+export const OUTPUT_DIR_FILES = [JOURNAL_FILE, LOCK_FILE, MANIFEST_FILE, CRL_PEM_FILE, CRL_DER_FILE, ...exportFiles()]
 
 /** The folders of output-dir credbake writes in: the formats' output folders and the exports' (exports/). */
 export const OUTPUT_DIR_FOLDERS = [...OUTPUT_FOLDERS, ...exportFolders()]

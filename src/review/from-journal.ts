@@ -5,7 +5,7 @@ import path from 'node:path'
 import { OutputError, isCredbakeError, messageOf } from '../errors.js'
 import { AT, CERTIFICATE_SHA256, FieldCursor, SERIAL, WRITTEN, bytesOf } from '../journal/fields.js'
 import { JOURNAL_FILE, JournalLine, scanJournal } from '../journal/journal.js'
-import type { IssuedRecord, ReplaceReason, RetiredRecord, RunRecord, WrittenRecord } from '../journal/records.js'
+import type { CrlRecord, IssuedRecord, ReplaceReason, RetiredRecord, RevokedRecord, RunRecord, WrittenRecord } from '../journal/records.js'
 import { sanOfCertificate } from '../issue/san.js'
 import { DigestColumn } from '../util/digest-column.js'
 import { readPemBlocks } from '../util/pem.js'
@@ -17,9 +17,12 @@ import { ReviewWriter } from './manifest-writer.js'
 import { deviceEntryText, issuedKey, issuedRecordOf, issuedText, issuedTextOf, valueOf, writtenText, type IssuedText, type WrittenText } from './raw-entry.js'
 import {
   CERTIFICATES_FILE,
+  CRL_PEM_FILE,
   MANIFEST_FILE,
   SUPERSEDED_FILE,
   type ExportSummary,
+  type ManifestCrl,
+  type RevokedCertificate,
   type ManifestDevice,
   type ManifestHeader,
   type SupersededCertificate,
@@ -39,6 +42,10 @@ export interface ReviewResult {
   firstDevices: ManifestDevice[]
   /** What the exports the header names wrote (registration files), as the manifest records it. */
   exported: ExportSummary[]
+  /** Certificates revoked with `credbake revoke` (their devices are marked revoked). */
+  revoked: RevokedCertificate[]
+  /** The last CRL journaled, if any. */
+  crl?: ManifestCrl
 }
 
 /** The review's entry for a device, from its certificate's two journal records. */
@@ -284,8 +291,27 @@ export async function writeReviewFromJournal(
   const retired = new Set<string>()
   let overwriteFrom = 0
   let index = 0
+  // Revocations and CRLs are few: parsed. A later revocation of the same certificate cannot occur (revoke refuses it).
+  const revocations = new Map<string, RevokedCertificate>()
+  let lastCrl: CrlRecord | undefined
   const checked = await scanJournal(outputDir, (line) => {
     switch (line.type) {
+      case 'revoked': {
+        const record = line.record() as RevokedRecord
+        revocations.set(record.serialNumber, {
+          serial: record.serial,
+          serialNumber: record.serialNumber,
+          sha256: record.certificateSha256,
+          revokedAt: record.at,
+          reason: record.reason
+        })
+        break
+      }
+      case 'crl': {
+        const record = line.record() as CrlRecord
+        if (!lastCrl || BigInt(record.number) > BigInt(lastCrl.number)) lastCrl = record
+        break
+      }
       case 'run':
         if ((line.record() as RunRecord).overwrite) overwriteFrom = index
         break
@@ -437,7 +463,16 @@ export async function writeReviewFromJournal(
     const supersededCount = review.supersededCount
     // The exports before the manifest: the manifest, written last, says the review is complete.
     const exported = exports.summaries(await exports.commit())
-    const manifest = await review.commit(exported)
+    const revoked = [...revocations.values()]
+    const crl: ManifestCrl | undefined = lastCrl && {
+      file: CRL_PEM_FILE,
+      number: lastCrl.number,
+      thisUpdate: lastCrl.thisUpdate,
+      nextUpdate: lastCrl.nextUpdate,
+      entries: lastCrl.entries,
+      sha256: lastCrl.sha256
+    }
+    const manifest = await review.commit(exported, { revoked, ...(crl ? { crl } : {}) })
     const at = (file: string): string => path.join(outputDir, file)
     return {
       manifest,
@@ -448,7 +483,9 @@ export async function writeReviewFromJournal(
       supersededCount,
       supersededReasons,
       firstDevices,
-      exported
+      exported,
+      revoked,
+      ...(crl ? { crl } : {})
     }
   } catch (error) {
     await exports.abandon()

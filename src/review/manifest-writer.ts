@@ -9,11 +9,13 @@ import {
   CERTIFICATES_FILE,
   MANIFEST_FILE,
   SUPERSEDED_FILE,
-  type SupersededCertificate,
-  type ManifestDevice,
   type ExportSummary,
+  type ManifestCrl,
+  type ManifestDevice,
   type ManifestFooter,
-  type ManifestHeader
+  type ManifestHeader,
+  type RevokedCertificate,
+  type SupersededCertificate
 } from '../shapes/review.js'
 
 const quote = JSON.stringify
@@ -132,15 +134,19 @@ export class ReviewWriter {
 
   /**
    * Finish the manifest and rename it into place (after the exports: its presence says the review is
-   * complete); returns its path. `exported`: what the exports the header names wrote.
+   * complete); returns its path. `exported`: what the exports the header names wrote; `revocation`:
+   * the certificates revoked with credbake revoke and the last CRL.
    */
-  async commit(exported: readonly ExportSummary[] = []): Promise<string> {
+  async commit(exported: readonly ExportSummary[] = [], revocation: { revoked?: readonly RevokedCertificate[]; crl?: ManifestCrl } = {}): Promise<string> {
+    const revoked = revocation.revoked?.length ? [...revocation.revoked] : undefined
     const footer: ManifestFooter = {
-      counts: { devices: this.count, superseded: this.supersededEntries },
+      counts: { devices: this.count, superseded: this.supersededEntries, ...(revoked ? { revoked: revoked.length } : {}) },
       ...(exported.length ? { exported: [...exported] } : {}),
       certificates: CERTIFICATES_FILE,
       superseded: [],
-      supersededCertificates: SUPERSEDED_FILE
+      supersededCertificates: SUPERSEDED_FILE,
+      ...(revoked ? { revoked } : {}),
+      ...(revocation.crl ? { crl: revocation.crl } : {})
     }
     const tail = JSON.stringify(footer, null, 2).slice(1)
     const list = '"superseded": []'

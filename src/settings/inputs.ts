@@ -137,6 +137,23 @@ export const INPUTS: readonly InputSpec[] = [
       'Registration files for device registries, a comma list, written to output-dir/exports/ and listed in SHA256SUMS: `aws-iot` (aws-iot.jsonl and aws-iot-template.json for AWS IoT bulk registration) and `azure-dps` (azure-dps.jsonl, one Azure DPS individual enrollment per device). Rows whose device ID a named registry cannot take are refused before anything is issued. See docs/revocation-and-registries.md.'
   },
   { name: 'output-dir', default: 'credbake-out', description: 'Where outputs, the review manifest and the journal go.' },
+  {
+    name: 'crl',
+    default: 'false',
+    boolean: true,
+    description:
+      "`true`: after the bake, sign the fleet CA's CRL (with the same fleet-ca-key signer) of every certificate issued into output-dir that no device holds any more and of every revoked one, and write `crl.pem` and `crl.der` there. The fleet CA's keyUsage must include cRLSign (checked before anything is issued)."
+  },
+  {
+    name: 'crl-days',
+    default: '7',
+    description: "The CRL's nextUpdate, in days from now (1-365). Gateways refuse every client once it has passed: refresh the CRL before then (`credbake crl`)."
+  },
+  {
+    name: 'reissue-revoked',
+    description:
+      'Comma list of device serials revoked with `credbake revoke` to issue a new certificate now. Without it a bake keeps a revoked device as it is (revoked, not baked again) and says so; the revoked certificate stays on the CRL either way.'
+  },
   { name: 'shard', default: '1/1', description: 'Bake only shard i of n (`i/n`) of the manifest, deterministically by serial.' },
   {
     name: 'merge',

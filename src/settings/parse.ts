@@ -15,6 +15,7 @@ import { describeOrigin, readPemBlocks } from '../util/pem.js'
 import { misleadingCharIn } from '../util/text-class.js'
 import { readCredentialsZip } from './credentials-zip.js'
 import { INPUTS } from './inputs.js'
+import { parseCrlDays } from '../x509/crl.js'
 import {
   COMPRESSIONS,
   EXPORT_NAMES,
@@ -114,6 +115,12 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
     compress: oneOf('compress', orDefault('compress'), COMPRESSIONS),
     bmap: parseBoolean('bmap', orDefault('bmap')),
     ...exportsOf(get('exports')),
+    crl: parseBoolean('crl', orDefault('crl')),
+    crlDays: parseCrlDays(orDefault('crl-days')),
+    reissueRevoked: (get('reissue-revoked') ?? '')
+      .split(',')
+      .map((serial) => serial.trim())
+      .filter((serial) => serial !== ''),
     outputDir: resolvePath(orDefault('output-dir')),
     shard: parseShard(orDefault('shard')),
     resume: parseBoolean('resume', orDefault('resume')),
@@ -156,7 +163,7 @@ export function parseSettings(raw: RawInputs, context: ParseContext): Settings {
  * fleet-ca-key: a key URI (`pkcs11:`, `awskms://`, `exec:PATH`, kept as given in `text`; a relative
  * exec path resolves like other paths), else PEM text or a path to it as for other PEM inputs.
  */
-function readKeyReference(value: string, resolvePath: (p: string) => string): PemSource {
+export function readKeyReference(value: string, resolvePath: (p: string) => string): PemSource {
   const origin = 'input fleet-ca-key'
   const scheme = keyUriScheme(value)
   if (scheme === 'pkcs11' || scheme === 'awskms') return { input: 'fleet-ca-key', text: value, origin }
@@ -172,7 +179,7 @@ function readKeyReference(value: string, resolvePath: (p: string) => string): Pe
  * A PEM input is either the PEM text itself (a secret pasted into the workflow) or a path.
  * Key values are never echoed: a malformed secret must not end up in a log.
  */
-function readPem(input: string, value: string, resolvePath: (p: string) => string, secret: boolean): PemSource {
+export function readPem(input: string, value: string, resolvePath: (p: string) => string, secret: boolean): PemSource {
   if (value.includes('-----BEGIN')) {
     if (value.length > INPUT_LIMITS.pem) {
       throw new InputError(`Input "${input}" holds ${value.length.toLocaleString('en-US')} characters of text; PEM inputs may be at most ${formatSize(INPUT_LIMITS.pem)}.`, {

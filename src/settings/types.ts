@@ -100,6 +100,12 @@ export interface Settings {
    * in the registry's order; absent for none.
    */
   exports?: readonly ExportName[]
+  /** Sign and write the fleet CA's CRL after the bake (crl.pem, crl.der). */
+  crl: boolean
+  /** The CRL's nextUpdate in days. */
+  crlDays: number
+  /** Revoked devices to issue anew on purpose (input reissue-revoked). */
+  reissueRevoked: string[]
   /** Absolute. */
   outputDir: string
   shard: Shard

@@ -8,6 +8,9 @@ export type { PreexistingFile, ReviewWarning }
 export const MANIFEST_FILE = 'credbake-manifest.json'
 export const CERTIFICATES_FILE = 'certificates.pem'
 export const SUPERSEDED_FILE = 'superseded.pem'
+/** The fleet CA's CRL for this output-dir (input crl, `credbake crl`): PEM and DER. */
+export const CRL_PEM_FILE = 'crl.pem'
+export const CRL_DER_FILE = 'crl.der'
 export const MANIFEST_SCHEMA_VERSION = 1
 
 export interface ManifestHeader {
@@ -155,13 +158,41 @@ export interface ExportSummary {
   files: Array<{ path: string; sha256: string; devices?: number }>
 }
 
+/** A certificate revoked with `credbake revoke`: its device is marked revoked and not baked again. */
+export interface RevokedCertificate {
+  /** The device it was issued to. */
+  serial: string
+  serialNumber: string
+  sha256: string
+  /** When it was revoked (the CRL entry's revocationDate). */
+  revokedAt: string
+  /** RFC 5280 CRLReason name: unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation. */
+  reason: string
+}
+
+/** The last CRL journaled for this output-dir when the review was written (crl.pem). */
+export interface ManifestCrl {
+  file: string
+  /** cRLNumber, decimal text. */
+  number: string
+  thisUpdate: string
+  nextUpdate: string
+  entries: number
+  /** SHA-256 of crl.der. */
+  sha256: string
+}
+
 export interface ManifestFooter {
-  counts: { devices: number; superseded: number }
+  counts: { devices: number; superseded: number; revoked?: number }
   /** Present when the header names exports: what each wrote. */
   exported?: ExportSummary[]
   certificates: string
   superseded: SupersededCertificate[]
   supersededCertificates: string
+  /** Present when any certificate was revoked with `credbake revoke`. */
+  revoked?: RevokedCertificate[]
+  /** Present once a CRL was written for this output-dir. */
+  crl?: ManifestCrl
 }
 
 export type ReviewManifest = ManifestHeader & { devices: ManifestDevice[] } & ManifestFooter
