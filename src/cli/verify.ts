@@ -4,6 +4,7 @@
 import { EXIT_CODES, InputError } from '../errors.js'
 import { throttledProgress } from '../pipeline/reporter.js'
 import { verifyOutputs, type DeviceReport } from '../verify/verify.js'
+import { escapeText } from '../util/log-text.js'
 import type { Console } from './console.js'
 import type { FlagSpec, ParsedFlags } from './flags.js'
 
@@ -71,9 +72,13 @@ export async function verifyCommand(parsed: ParsedFlags, out: Console): Promise<
   }).finally(() => progress.end())
   if (json) {
     const problems = JSON.stringify(summary.problems)
-    out.stdout(`${first ? '{\n  "devices": [' : '\n  '}],\n  "problems": ${problems},\n  "passed": ${summary.passed},\n  "failed": ${summary.failed}\n}\n`)
+    out.stdout(
+      `${first ? '{\n  "devices": [' : '\n  '}],\n  "problems": ${problems},\n  "passed": ${summary.passed},\n  "failed": ${summary.failed},\n  "revoked": ${JSON.stringify(summary.revoked)}\n}\n`
+    )
   } else {
     for (const problem of summary.problems) out.stdout(`review: ${problem}\n`)
+    // Revoked devices are a state, not a failure: their outputs were checked like the others.
+    for (const device of summary.revoked) out.stdout(`${escapeText(device.serial)}: revoked (${device.reason}) at ${device.revokedAt}\n`)
     const total = summary.devices
     const review = summary.problems.length ? `; ${summary.problems.length} problem${summary.problems.length === 1 ? '' : 's'} with the review as a whole` : ''
     out.stdout(`verified ${total} device${total === 1 ? '' : 's'}: ${summary.passed} passed, ${summary.failed} failed${review}\n`)

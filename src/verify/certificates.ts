@@ -769,7 +769,7 @@ class Authority {
   }
 }
 
-const SIGNATURE_HASHES: Record<string, string | null> = {
+export const SIGNATURE_HASHES: Record<string, string | null> = {
   [OID.ecdsaWithSha256]: 'sha256',
   [OID.ecdsaWithSha384]: 'sha384',
   [OID.ecdsaWithSha512]: 'sha512',

@@ -27,13 +27,23 @@ import { findFormat } from '../formats/registry.js'
 import { SHA256SUMS_FILE, sha256SumsLine } from '../exports/sha256sums.js'
 import { registriesNamed, registryDevice } from '../exports/registration.js'
 import type { RegistryExport } from '../exports/types.js'
-import { CERTIFICATES_FILE, SUPERSEDED_FILE, type ExportSummary, type ManifestHeader, type SupersededCertificate } from '../shapes/review.js'
+import {
+  CERTIFICATES_FILE,
+  SUPERSEDED_FILE,
+  type ExportSummary,
+  type ManifestCrl,
+  type ManifestHeader,
+  type RevokedCertificate,
+  type SupersededCertificate,
+  type SupersededReason
+} from '../shapes/review.js'
 import { checkWay, outputPathProblem } from '../util/confined.js'
 import { sha256File } from '../util/fsx.js'
 import { sha256Hex } from '../util/hash.js'
 import { toPem } from '../util/pem.js'
 import { SecretTemp } from '../util/secret-temp.js'
 import { loadTrust, parseCertificate } from './certificates.js'
+import { crlProblems } from './crl.js'
 import { LineReader, PemReader } from './companions.js'
 import { entryTexts, openReviewManifest, readEntries, scanManifest, type EntryRanges, type ManifestScan } from './manifest-scan.js'
 import { createEntryChecker, warmEntryCheckers, type EntryChecker } from './pool.js'
@@ -51,8 +61,13 @@ export interface VerifySummary {
   devices: number
   passed: number
   failed: number
-  /** What is wrong with the review as a whole (counts, companion files, the superseded list). */
+  /** What is wrong with the review as a whole (counts, companion files, the superseded list, crl.pem). */
   problems: string[]
+  /**
+   * Devices revoked with `credbake revoke`: their outputs are checked like any other (they pass
+   * when intact); they are reported here, not as failures.
+   */
+  revoked: Array<{ serial: string; reason: string; revokedAt: string }>
 }
 
 export interface VerifyOptions {
@@ -154,7 +169,7 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
     throw error
   }
   const outputDir = path.resolve(options.outputDir ?? path.dirname(path.resolve(options.manifest)))
-  const summary: VerifySummary = { devices: 0, passed: 0, failed: 0, problems: countProblems(scan) }
+  const summary: VerifySummary = { devices: 0, passed: 0, failed: 0, problems: countProblems(scan), revoked: [] }
   let secrets: SecretTemp | undefined
   let handle: FileHandle | undefined
   let checker: EntryChecker | undefined
@@ -177,6 +192,9 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
       await run.close()
     }
     summary.problems.push(...(await fleetCaFileProblems(outputDir, header, trust)))
+    const { crl, revoked = [] } = scan.members as { crl?: ManifestCrl; revoked?: RevokedCertificate[] }
+    summary.revoked = revoked.map(({ serial, reason, revokedAt }) => ({ serial, reason, revokedAt }))
+    summary.problems.push(...(await crlProblems(outputDir, trust, { fleetCaSha256: header.fleetCa.sha256, ...(crl ? { crl } : {}), superseded: run.supersededReasons, revoked })))
   } finally {
     if (checker) await checker.close()
     else await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? [])
@@ -234,6 +252,8 @@ class DeviceRun {
   /** Export files SHA256SUMS lists after the devices' lines: path → SHA-256. */
   private readonly exportSums = new Map<string, string>()
   private readonly total: number
+  /** Per superseded certificate serial number, its reason (what crl.pem must list). */
+  readonly supersededReasons = new Map<string, SupersededReason>()
 
   constructor(
     private readonly scan: ManifestScan,
@@ -504,6 +524,7 @@ class DeviceRun {
       for (let first = 0; ranges && first < ranges.length; first += SUPERSEDED_BATCH) {
         for (const entry of await this.supersededEntries(ranges, first)) {
           const at = `superseded entry ${entry.index} (serial ${entry.value.serial}, certificate ${entry.value.sha256})`
+          this.supersededReasons.set(entry.value.serialNumber, entry.value.reason)
           const active = this.fingerprints.find(entry.value.sha256)
           if (active !== -1)
             this.summary.problems.push(`${at} is the active certificate of device ${await this.serialAt(active)}: a certificate whose output is live is never superseded`)
