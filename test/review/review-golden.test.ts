@@ -63,7 +63,10 @@ describe.each(reviewScenarios())('review of the $name journal', (scenario) => {
     mkdirSync(out)
     writeFileSync(path.join(out, JOURNAL_FILE), scenario.journal)
     const state = await loadJournalState(out)
-    const plain = { ...state, live: [...state.live] }
+    // Revocations and CRLs came later than the reference: none in these journals, and not part of it.
+    const { revocations, revokedDevices, lastCrl, ...resume } = state
+    expect([revocations.size, revokedDevices.size, lastCrl]).toEqual([0, 0, undefined])
+    const plain = { ...resume, live: [...state.live] }
     golden(scenario.name, 'state.json', `${JSON.stringify(plain, null, 2)}\n`)
   })
 })

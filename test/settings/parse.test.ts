@@ -58,7 +58,22 @@ describe('defaults', () => {
 
   it('are declared for the inputs the parser fills in', () => {
     expect(withDefault.map((input) => input.name).sort()).toEqual(
-      ['bmap', 'compress', 'concurrency', 'credentials-dir', 'key-type', 'layout', 'output-dir', 'overwrite', 'resume', 'shard', 'subject', 'validity-days'].sort()
+      [
+        'bmap',
+        'compress',
+        'concurrency',
+        'credentials-dir',
+        'crl',
+        'crl-days',
+        'key-type',
+        'layout',
+        'output-dir',
+        'overwrite',
+        'resume',
+        'shard',
+        'subject',
+        'validity-days'
+      ].sort()
     )
     expect(() => defaultOf('gateway-url')).toThrow(/declares no default/)
   })
