@@ -96,7 +96,12 @@ async function runStep(): Promise<void> {
         ...serverCaFacts(settings.serverCa),
         ...(settings.gatewayUrl === undefined ? {} : { gatewayUrl: settings.gatewayUrl }),
         ...(settings.fleetCaCert.origin === 'input fleet-ca-cert' ? {} : { fleetCaCertPath: shown(settings.fleetCaCert.origin) }),
-        exported: result.exported
+        exported: result.exported,
+        revocation: {
+          revoked: result.revoked,
+          held: result.revokedHeld,
+          ...(result.crl ? { crl: { ...result.crl, path: shown(result.crl.path) } } : {})
+        }
       })
     )
     for (const line of exportLines(result.exported, result.outputDir)) say(`Registration export ${line}`)

@@ -85,6 +85,10 @@ export function printResult(result: BakeResult, out: Console): void {
     [
       `devices:          ${result.devices} in the review manifest: ${baked} baked now${result.skipped ? `, ${result.skipped} kept from an earlier run` : ''}`,
       ...(result.superseded ? [`superseded:       ${result.superseded} certificates to revoke, in ${result.supersededPath}`] : []),
+      ...(result.revoked.length
+        ? [`revoked:          ${result.revoked.length} devices${result.revokedHeld ? `, ${result.revokedHeld} kept revoked and not baked (reissue-revoked issues them anew)` : ''}`]
+        : []),
+      ...(result.crl ? [`crl:              number ${result.crl.number}, ${result.crl.entries} entries, next update ${result.crl.nextUpdate}, in ${result.crl.path}`] : []),
       `manifest:         ${result.manifestPath}`,
       `certificates:     ${result.certificatesPath}`,
       ...exportLines(result.exported, result.outputDir).map((line) => `export:           ${line}`),

@@ -22,7 +22,7 @@ import { readDeviceList, selectShardOf, type DeviceList } from '../manifest/read
 import type { Device } from '../manifest/types.js'
 import { writeReviewFromJournal } from '../review/from-journal.js'
 import { deviceIdRulesOf } from '../exports/registration.js'
-import { MANIFEST_SCHEMA_VERSION, type ExportSummary, type ManifestDevice, type ManifestHeader, type SupersededReason } from '../shapes/review.js'
+import { MANIFEST_SCHEMA_VERSION, type ExportSummary, type ManifestDevice, type ManifestHeader, type RevokedCertificate, type SupersededReason } from '../shapes/review.js'
 import { staterootVar } from '../placement/ostree.js'
 import type { Settings } from '../settings/types.js'
 import { outputFormat } from '../formats/registry.js'
@@ -67,7 +67,7 @@ export interface BakeResult {
   /** Revoked devices kept revoked and not baked (reissue-revoked issues them anew). */
   revokedHeld: number
   /** Certificates revoked with credbake revoke (the manifest marks their devices). */
-  revoked: number
+  revoked: RevokedCertificate[]
   /** With input crl: the CRL written. */
   crl?: { number: string; entries: number; path: string; nextUpdate: string }
 }
@@ -254,7 +254,7 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       firstDevices: review.firstDevices,
       exported: review.exported,
       revokedHeld: revoked.held.size,
-      revoked: review.revoked.length,
+      revoked: review.revoked,
       ...(crl ? { crl: { number: crl.record.number, entries: crl.record.entries, path: crl.pemPath, nextUpdate: crl.record.nextUpdate } } : {})
     }
   } catch (error) {

@@ -32,6 +32,12 @@ export interface SummaryInput {
   fleetCaCertPath?: string
   /** What the exports input asked for wrote (registration files), as the manifest records it. */
   exported?: readonly ExportSummary[]
+  /** Revocation: devices revoked with credbake revoke, those a bake kept revoked, and the CRL written. */
+  revocation?: {
+    revoked: ReadonlyArray<{ serial: string; serialNumber: string; reason: string; revokedAt: string }>
+    held: number
+    crl?: { number: string; entries: number; nextUpdate: string; path: string }
+  }
 }
 
 /** What each reason for a superseded certificate means, for the summary's table. */
@@ -100,6 +106,7 @@ export function renderSummary(input: SummaryInput): string {
     ...warningList(header),
     ...supersededSection(input.superseded),
     ...exportsSection(input.exported, input.outputDir),
+    ...revocationSection(input.revocation),
     '<h3>Devices</h3>',
     '<table>',
     '<tr><th>Serial</th><th>Device ID</th><th>Certificate serial</th><th>Certificate SHA-256</th><th>Not after</th><th>Output</th></tr>',
@@ -191,6 +198,37 @@ export function exportLines(exported: readonly ExportSummary[] | undefined, outp
   return (exported ?? []).map(
     (item) => `${item.name}: ${item.files.map((file) => `${path.posix.join(outputDir, file.path)}${file.devices === undefined ? '' : ` (${file.devices} devices)`}`).join(', ')}`
   )
+}
+
+/** The CRL written, and the revoked devices (at most SUMMARY_MAX_ROWS listed). */
+function revocationSection(revocation: SummaryInput['revocation']): string[] {
+  if (!revocation || (!revocation.crl && revocation.revoked.length === 0)) return []
+  const parts = ['<h3>Revocation</h3>']
+  const { crl } = revocation
+  if (crl) {
+    parts.push(
+      `<p>CRL number ${escapeHtml(crl.number)} with ${crl.entries} entr${crl.entries === 1 ? 'y' : 'ies'} in <code>${escapeHtml(crl.path)}</code>, valid until <code>${escapeHtml(
+        crl.nextUpdate
+      )}</code>: install it on the gateways and sign a fresh one (<code>credbake crl</code>) before then.</p>`
+    )
+  }
+  if (revocation.revoked.length) {
+    parts.push(
+      `<p>${revocation.revoked.length} device${revocation.revoked.length === 1 ? ' is' : 's are'} revoked${
+        revocation.held ? `; this bake kept ${revocation.held} of them revoked and did not bake them again (<code>reissue-revoked</code> issues a new certificate on purpose)` : ''
+      }.</p>`,
+      '<table>',
+      '<tr><th>Serial</th><th>Certificate serial</th><th>Reason</th><th>Revoked at</th></tr>',
+      ...revocation.revoked
+        .slice(0, SUMMARY_MAX_ROWS)
+        .map(
+          (device) =>
+            `<tr><td>${escapeHtml(device.serial)}</td><td><code>${escapeHtml(device.serialNumber)}</code></td><td>${escapeHtml(device.reason)}</td><td>${escapeHtml(device.revokedAt)}</td></tr>`
+        ),
+      '</table>'
+    )
+  }
+  return parts
 }
 
 export interface FailureSummaryInput {

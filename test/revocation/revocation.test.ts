@@ -16,6 +16,7 @@ import type { Reporter } from '../../src/pipeline/reporter.js'
 import { refreshCrl } from '../../src/revocation/refresh.js'
 import { revokeDevice } from '../../src/revocation/revoke.js'
 import { parseSettings, readKeyReference, readPem } from '../../src/settings/parse.js'
+import { renderSummary } from '../../src/review/summary.js'
 import type { ReviewManifest } from '../../src/shapes/review.js'
 import { readPemBlocks, toPem } from '../../src/util/pem.js'
 import { verifyOutputs, type VerifySummary } from '../../src/verify/verify.js'
@@ -226,6 +227,21 @@ describe('the CRL of an output-dir, enforced by nginx', () => {
     // Not reissued: the same certificates are in their outputs.
     expect(readFileSync(path.join(credentialsDir('R-3'), 'client.pem'), 'utf8')).toBe(clients['R-3']!.certPem)
     expect(result.crl?.number).toBe('5')
+    // The job summary says it: the CRL's number and entries, the revoked devices and that they were kept.
+    const summary = renderSummary({
+      header: result.header,
+      devices: result.firstDevices,
+      total: result.devices,
+      kept: result.skipped,
+      superseded: { count: result.superseded, byReason: result.supersededReasons, path: 'out/superseded.pem' },
+      manifestPath: 'out/credbake-manifest.json',
+      certificatesPath: 'out/certificates.pem',
+      outputDir: 'out',
+      revocation: { revoked: result.revoked, held: result.revokedHeld, ...(result.crl ? { crl: { ...result.crl, path: 'out/crl.pem' } } : {}) }
+    })
+    expect(summary).toMatch(/CRL number 5 with 4 entries in <code>out\/crl\.pem<\/code>/)
+    expect(summary).toMatch(/2 devices are revoked; this bake kept 2 of them revoked and did not bake them again/)
+    expect(summary).toMatch(/<tr><td>R-3<\/td><td><code>[0-9a-f]+<\/code><\/td><td>keyCompromise<\/td>/)
     checkedByTools(5n, 4)
     expect(await NUMBERS()).toEqual(['1', '2', '3', '4', '5'])
     expect((await verified()).problems).toEqual([])
