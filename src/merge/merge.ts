@@ -45,7 +45,9 @@ import {
   type ExportSummary,
   type ManifestDevice,
   type ManifestHeader,
+  type ManifestCrl,
   type MergedShard,
+  type RevokedCertificate,
   type ReviewManifest
 } from '../shapes/review.js'
 import { cancellation } from '../util/cancel.js'
@@ -107,6 +109,10 @@ interface Shard {
   superseded: number
   /** Installed files that are the same on every device of the shard (root.crt, gateway.url): path → SHA-256. */
   sharedFiles: Map<string, string>
+  /** Certificates revoked in the shard's output-dir (carried into the merged manifest). */
+  revoked: RevokedCertificate[]
+  /** The shard's last CRL, if it had one. */
+  crl?: ManifestCrl
 }
 
 /** Most refusals listed in one message; the rest are counted. */
@@ -208,8 +214,19 @@ async function checkShards(
       const batch = parsed.devices.slice(start, start + IN_FLIGHT)
       for (const found of await Promise.all(batch.map((device) => outputProblems(dir, name, device, format, seen)))) later.push(...found)
     }
-    const { devices, counts, exported, certificates, superseded, supersededCertificates, ...header } = parsed
-    shards.push({ file, display: name, dir, header, devices: devices.length, superseded: superseded.length, sharedFiles: sharedFiles(devices) })
+    // Revocations and the CRL belong to the footer, not to the header the shards must share.
+    const { devices, counts, exported, certificates, superseded, supersededCertificates, revoked, crl, ...header } = parsed
+    shards.push({
+      file,
+      display: name,
+      dir,
+      header,
+      devices: devices.length,
+      superseded: superseded.length,
+      sharedFiles: sharedFiles(devices),
+      revoked: revoked ?? [],
+      ...(crl ? { crl } : {})
+    })
   }
   if (shards.length === 0) refuse([...problems, ...later])
   problems.push(...consistencyProblems(shards))
@@ -232,7 +249,9 @@ async function mergeInto(outputDir: string, shards: Shard[], input: string, opti
     devices: shard.devices,
     superseded: shard.superseded,
     manifest: shard.display,
-    createdAt: shard.header.createdAt
+    createdAt: shard.header.createdAt,
+    ...(shard.revoked.length ? { revoked: shard.revoked.length } : {}),
+    ...(shard.crl ? { crlNumber: shard.crl.number } : {})
   }))
   const header: ManifestHeader = {
     ...first,
@@ -299,7 +318,8 @@ async function mergeInto(outputDir: string, shards: Shard[], input: string, opti
     // What the exports made from the run alone (a registration template) is the shards' own.
     const carried = await carryRunFiles(shards, exports.opened, outputDir, input, { placed, folders, counts })
     const exported = exports.summaries(await exports.commit(carried))
-    const manifestPath = await review.commit(exported)
+    // Revocations travel with their shards; the merged set's CRL is signed by credbake crl (the merge holds no key).
+    const manifestPath = await review.commit(exported, { revoked: shards.flatMap((shard) => shard.revoked) })
     // The manifest vouches for DIR now: the merge is complete.
     await rm(path.join(outputDir, MERGE_MARKER), { force: true })
     return {

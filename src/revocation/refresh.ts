@@ -6,12 +6,14 @@ import { openFleetCa } from '../ca/load.js'
 import { InputError } from '../errors.js'
 import { JOURNAL_FILE, Journal } from '../journal/journal.js'
 import { OutputLock } from '../journal/lock.js'
+import type { CrlRecord } from '../journal/records.js'
 import { loadJournalState } from '../journal/state.js'
 import { prepareOutputDir } from '../pipeline/output-dir.js'
 import type { ReviewResult } from '../review/from-journal.js'
 import type { PemSource } from '../settings/types.js'
 import { checkCanSignCrls } from '../x509/crl.js'
 import { rewriteReview } from './review.js'
+import { readMergedManifest, writeMergedCrl } from './merged-crl.js'
 import { writeFleetCrl, type WrittenCrl } from './write-crl.js'
 
 export interface RefreshCrlOptions {
@@ -25,11 +27,17 @@ export interface RefreshCrlOptions {
   warn?: (message: string) => void
 }
 
-export async function refreshCrl(options: RefreshCrlOptions): Promise<WrittenCrl & { review?: ReviewResult }> {
+/** What was written: the CRL, its record (journaled for a bake's output-dir; for a merged one, what the manifest records) and its entries by source. */
+export type RefreshedCrl = Pick<WrittenCrl, 'crl' | 'record' | 'pemPath' | 'derPath' | 'revoked' | 'superseded'> & { review?: ReviewResult; merged: boolean }
+
+export async function refreshCrl(options: RefreshCrlOptions): Promise<RefreshedCrl> {
   const { outputDir } = options
   const warn = options.warn ?? (() => {})
-  if (!existsSync(path.join(outputDir, JOURNAL_FILE))) {
-    throw new InputError(`output-dir ${outputDir} holds no credbake journal (${JOURNAL_FILE}): give the output-dir the devices were baked into`, { input: 'output-dir' })
+  const merged = existsSync(path.join(outputDir, JOURNAL_FILE)) ? undefined : await readMergedManifest(outputDir)
+  if (!existsSync(path.join(outputDir, JOURNAL_FILE)) && !merged) {
+    throw new InputError(`output-dir ${outputDir} holds no credbake journal (${JOURNAL_FILE}) and no merged review: give the output-dir the devices were baked or merged into`, {
+      input: 'output-dir'
+    })
   }
   const now = options.now ?? new Date()
   // The CRL's own period is the only "lifetime" asked of the CA here.
@@ -47,6 +55,13 @@ export async function refreshCrl(options: RefreshCrlOptions): Promise<WrittenCrl
     await prepareOutputDir(outputDir, warn)
     const lock = await OutputLock.acquire(outputDir, { warn, doing: 'working in' })
     try {
+      if (merged) {
+        // Read again under the lock: a merge may have replaced it meanwhile.
+        const manifest = (await readMergedManifest(outputDir)) ?? merged
+        const written = await writeMergedCrl({ outputDir, manifest, ca, signer, days: options.days, now })
+        const record: CrlRecord = { type: 'crl', run: `${now.toISOString()}-${process.pid}`, at: now.toISOString(), ...written.manifestCrl }
+        return { crl: written.crl, record, pemPath: written.pemPath, derPath: written.derPath, revoked: written.revoked, superseded: written.superseded, merged: true }
+      }
       const state = await loadJournalState(outputDir)
       // Only the CA that issued the certificates may revoke them.
       if (state.identity && state.identity.fleetCaSha256 !== ca.sha256) {
@@ -63,7 +78,7 @@ export async function refreshCrl(options: RefreshCrlOptions): Promise<WrittenCrl
         await journal.close()
       }
       const review = await rewriteReview(outputDir, warn)
-      return { ...written, ...(review ? { review } : {}) }
+      return { ...written, ...(review ? { review } : {}), merged: false }
     } finally {
       await lock.release()
     }

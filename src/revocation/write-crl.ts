@@ -75,7 +75,7 @@ export async function writeFleetCrl(options: WriteCrlOptions): Promise<WrittenCr
 }
 
 /** The cRLNumber of the crl.pem in output-dir, if there is one that can be read. */
-async function existingCrlNumber(pemPath: string): Promise<bigint | undefined> {
+export async function existingCrlNumber(pemPath: string): Promise<bigint | undefined> {
   const info = await lstat(pemPath).catch(() => undefined)
   if (!info?.isFile()) return undefined
   try {
@@ -88,7 +88,7 @@ async function existingCrlNumber(pemPath: string): Promise<bigint | undefined> {
 }
 
 /** Written under a temporary name, fsync'd, renamed over the old file (0644: a CRL is public). */
-async function replaceFile(target: string, bytes: Buffer): Promise<void> {
+export async function replaceFile(target: string, bytes: Buffer): Promise<void> {
   const temp = tempSibling(target)
   try {
     const handle = await open(temp, 'wx', 0o644)

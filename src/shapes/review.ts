@@ -75,6 +75,10 @@ export interface MergedShard {
   /** The shard's credbake-manifest.json as given to merge. */
   manifest: string
   createdAt: string
+  /** Certificates the shard had revoked (carried into the merged manifest's `revoked`), when any. */
+  revoked?: number
+  /** The number of the shard's last CRL, when it had one: the merged CRL's number is higher. */
+  crlNumber?: string
 }
 
 export type ManifestProfile = Omit<CertificateProfile, 'lifetime'> & {
