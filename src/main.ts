@@ -10,8 +10,10 @@ import { reporterText, throttledProgress, type Reporter } from './pipeline/repor
 import { exportLines, type FailureSummaryInput, renderFailureSummary, renderMergeSummary, renderSummary, type SummaryInput } from './review/summary.js'
 import { expandGlobs } from './merge/glob.js'
 import { mergeShards } from './merge/merge.js'
+import { refreshCrl, type RefreshCrlOptions } from './revocation/refresh.js'
+import { parseCrlDays } from './x509/crl.js'
 import { INPUTS } from './settings/inputs.js'
-import { defaultOf, parseSettings } from './settings/parse.js'
+import { defaultOf, parseBoolean, parseSettings, readKeyReference, readPem } from './settings/parse.js'
 import type { PemSource } from './settings/types.js'
 import { readPemBlocks } from './util/pem.js'
 import { STATE } from './post.js'
@@ -182,7 +184,10 @@ function failureKind(error: unknown): string {
 }
 
 async function runMerge(raw: Record<string, string>, workspace: string): Promise<void> {
-  const ignored = ['manifest', 'fleet-ca-cert', 'fleet-ca-key', 'image', 'credentials-zip'].filter((name) => raw[name]?.trim())
+  // crl: true signs the merged set's CRL after the merge, with the fleet CA inputs.
+  const withCrl = parseBoolean('crl', raw.crl?.trim() || defaultOf('crl'))
+  const crlInputs = withCrl ? mergedCrlInputs(raw, workspace) : undefined
+  const ignored = ['manifest', 'fleet-ca-cert', 'fleet-ca-key', 'image', 'credentials-zip'].filter((name) => raw[name]?.trim() && !(withCrl && name.startsWith('fleet-ca-')))
   if (ignored.length) warn(`Input "merge" is set, so nothing is baked: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored.`)
   const manifests = expandGlobs(raw.merge!, workspace)
   if (!manifests.length) {
@@ -199,6 +204,12 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
     warn: (message) => warn(message)
   })
   const shown = (file: string): string => workspacePath(file, workspace)
+  if (crlInputs) {
+    const written = await refreshCrl({ outputDir: result.outputDir, ...crlInputs, warn: (message) => warn(message) })
+    say(
+      `CRL number ${written.record.number} for the merged set: ${written.record.entries} entries (${written.revoked} revoked, ${written.superseded} superseded), next update ${written.record.nextUpdate}, in ${shown(written.pemPath)}`
+    )
+  }
   setOutputs(result)
   await writeSummary(
     renderMergeSummary({
@@ -250,4 +261,25 @@ async function writeSummary(html: string): Promise<void> {
   // Locally (act without a summary file, or a plain `node dist/index.js`) there is nowhere to write.
   if (!process.env.GITHUB_STEP_SUMMARY) return
   await core.summary.addRaw(html).write()
+}
+
+/** The fleet CA inputs a merge with crl: true signs the merged CRL with (read before the merge, so a mistake stops it first). */
+function mergedCrlInputs(raw: Record<string, string>, workspace: string): Omit<RefreshCrlOptions, 'outputDir' | 'warn'> {
+  const resolvePath = (value: string): string => path.resolve(workspace, value)
+  const cert = raw['fleet-ca-cert']?.trim()
+  const key = raw['fleet-ca-key']?.trim()
+  if (!cert || !key) {
+    throw new InputError('Input "crl" with "merge" signs the merged set\'s CRL: it needs fleet-ca-cert and fleet-ca-key (the fleet CA that baked the shards).', {
+      input: cert ? 'fleet-ca-key' : 'fleet-ca-cert'
+    })
+  }
+  const fleetCaKey = readKeyReference(key, resolvePath)
+  core.setSecret(fleetCaKey.text)
+  return {
+    fleetCaCert: readPem('fleet-ca-cert', cert, resolvePath, false),
+    fleetCaKey,
+    ...(raw['fleet-ca-key-passphrase'] ? { passphrase: raw['fleet-ca-key-passphrase'] } : {}),
+    ...(raw['pkcs11-module']?.trim() ? { pkcs11Module: raw['pkcs11-module'].trim() } : {}),
+    days: parseCrlDays(raw['crl-days']?.trim() || defaultOf('crl-days'))
+  }
 }

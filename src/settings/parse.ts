@@ -427,7 +427,7 @@ export function parseExportNames(value: string | undefined, input = 'exports'): 
   return EXPORT_NAMES.filter((name) => asked.includes(name))
 }
 
-function parseBoolean(input: string, value: string): boolean {
+export function parseBoolean(input: string, value: string): boolean {
   // The YAML 1.2 core schema's booleans, as @actions/core's getBooleanInput accepts them.
   if (['true', 'True', 'TRUE'].includes(value)) return true
   if (['false', 'False', 'FALSE'].includes(value)) return false
