@@ -142,7 +142,7 @@ export const INPUTS: readonly InputSpec[] = [
     default: 'false',
     boolean: true,
     description:
-      "`true`: after the bake, sign the fleet CA's CRL (with the same fleet-ca-key signer) of every certificate issued into output-dir that no device holds any more and of every revoked one, and write `crl.pem` and `crl.der` there. The fleet CA's keyUsage must include cRLSign (checked before anything is issued)."
+      "`true`: after the bake, sign the fleet CA's CRL (with the same fleet-ca-key signer) of every certificate issued into output-dir that no device holds any more and of every revoked one, and write `crl.pem` and `crl.der` there. The fleet CA's keyUsage must include cRLSign (checked before anything is issued). With `merge`: sign one CRL for the merged set after the merge (then fleet-ca-cert and fleet-ca-key are needed)."
   },
   {
     name: 'crl-days',
