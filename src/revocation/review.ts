@@ -15,7 +15,7 @@ const FOOTER_KEYS: ReadonlyArray<keyof ManifestFooter | 'devices'> = ['devices',
  * The review written again from the journal, with the header of the one in output-dir; undefined
  * (and a warning) when there is none yet: the next bake writes it. The caller holds the lock.
  */
-export async function rewriteReview(outputDir: string, warn: (message: string) => void): Promise<ReviewResult | undefined> {
+export async function rewriteReview(outputDir: string, warn: (message: string) => void, liveSerials?: Iterable<string>): Promise<ReviewResult | undefined> {
   const file = path.join(outputDir, MANIFEST_FILE)
   if (!existsSync(file)) {
     warn(`output-dir ${outputDir} has no review manifest yet (no bake has finished there): the next bake writes it, with the revocation`)
@@ -24,6 +24,6 @@ export async function rewriteReview(outputDir: string, warn: (message: string) =
   const scan = await scanManifest(file)
   const header = Object.fromEntries(Object.entries(scan.members).filter(([key]) => !(FOOTER_KEYS as readonly string[]).includes(key))) as unknown as ManifestHeader
   // The devices in scope are those with a live output: the ones the review lists now.
-  const { live } = await readRevocationLedger(outputDir)
-  return writeReviewFromJournal(outputDir, header, new Set(live.keys()))
+  const scope = new Set(liveSerials ?? (await readRevocationLedger(outputDir)).live.keys())
+  return writeReviewFromJournal(outputDir, header, scope)
 }

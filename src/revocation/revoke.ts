@@ -68,7 +68,7 @@ export async function revokeDevice(options: RevokeOptions): Promise<RevokeResult
     } finally {
       await journal.close()
     }
-    const review = await rewriteReview(outputDir, warn)
+    const review = await rewriteReview(outputDir, warn, ledger.live.keys())
     return { record, ...(review ? { review } : {}) }
   } finally {
     await lock.release()
