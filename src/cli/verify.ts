@@ -73,12 +73,16 @@ export async function verifyCommand(parsed: ParsedFlags, out: Console): Promise<
   if (json) {
     const problems = JSON.stringify(summary.problems)
     out.stdout(
-      `${first ? '{\n  "devices": [' : '\n  '}],\n  "problems": ${problems},\n  "passed": ${summary.passed},\n  "failed": ${summary.failed},\n  "revoked": ${JSON.stringify(summary.revoked)}\n}\n`
+      `${first ? '{\n  "devices": [' : '\n  '}],\n  "problems": ${problems},\n  "passed": ${summary.passed},\n  "failed": ${summary.failed}${summary.revoked.length ? `,\n  "revoked": ${JSON.stringify(summary.revoked)}` : ''}\n}\n`
     )
   } else {
     for (const problem of summary.problems) out.stdout(`review: ${problem}\n`)
     // Revoked devices are a state, not a failure: their outputs were checked like the others.
-    for (const device of summary.revoked) out.stdout(`${escapeText(device.serial)}: revoked (${device.reason}) at ${device.revokedAt}\n`)
+    for (const device of summary.revoked) {
+      out.stdout(
+        `${escapeText(device.serial)}: ${device.active ? 'revoked' : 'an earlier certificate revoked'} (${device.reason}) at ${device.revokedAt}${device.active ? '' : ', reissued since'}\n`
+      )
+    }
     const total = summary.devices
     const review = summary.problems.length ? `; ${summary.problems.length} problem${summary.problems.length === 1 ? '' : 's'} with the review as a whole` : ''
     out.stdout(`verified ${total} device${total === 1 ? '' : 's'}: ${summary.passed} passed, ${summary.failed} failed${review}\n`)

@@ -67,7 +67,7 @@ export interface VerifySummary {
    * Devices revoked with `credbake revoke`: their outputs are checked like any other (they pass
    * when intact); they are reported here, not as failures.
    */
-  revoked: Array<{ serial: string; reason: string; revokedAt: string }>
+  revoked: Array<{ serial: string; reason: string; revokedAt: string /** False once the device was issued a new certificate (reissue-revoked). */; active: boolean }>
 }
 
 export interface VerifyOptions {
@@ -193,7 +193,7 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
     }
     summary.problems.push(...(await fleetCaFileProblems(outputDir, header, trust)))
     const { crl, revoked = [] } = scan.members as { crl?: ManifestCrl; revoked?: RevokedCertificate[] }
-    summary.revoked = revoked.map(({ serial, reason, revokedAt }) => ({ serial, reason, revokedAt }))
+    summary.revoked = revoked.map(({ serial, reason, revokedAt, sha256 }) => ({ serial, reason, revokedAt, active: run.holdsActive(sha256) }))
     summary.problems.push(...(await crlProblems(outputDir, trust, { fleetCaSha256: header.fleetCa.sha256, ...(crl ? { crl } : {}), superseded: run.supersededReasons, revoked })))
   } finally {
     if (checker) await checker.close()
@@ -252,6 +252,11 @@ class DeviceRun {
   /** Export files SHA256SUMS lists after the devices' lines: path → SHA-256. */
   private readonly exportSums = new Map<string, string>()
   private readonly total: number
+  /** Whether a device of the manifest holds this certificate (SHA-256) as its active one. */
+  holdsActive(sha256: string): boolean {
+    return this.fingerprints.find(sha256) !== -1
+  }
+
   /** Per superseded certificate serial number, its reason (what crl.pem must list). */
   readonly supersededReasons = new Map<string, SupersededReason>()
 

@@ -96,6 +96,9 @@ describe('credbake revoke and crl', () => {
     expect(verified.status, verified.stdout + verified.stderr).toBe(0)
     expect(verified.stdout).toMatch(/^C-2: revoked \(cessationOfOperation\) at /m)
     expect(verified.stdout).toMatch(/verified 4 devices: 4 passed, 0 failed/)
+    const json = runCli(['verify', '--manifest', path.join(out, 'credbake-manifest.json'), '--fleet-ca-cert', ca.certPath, '--json'])
+    expect(json.status, json.stdout + json.stderr).toBe(0)
+    expect(JSON.parse(json.stdout)).toMatchObject({ failed: 0, problems: [], revoked: [{ serial: 'C-2', reason: 'cessationOfOperation', active: true }] })
   })
 })
 

@@ -169,7 +169,7 @@ describe('the CRL of an output-dir, enforced by nginx', () => {
     const summary = await verified()
     expect(summary.problems).toEqual([])
     expect(summary.failed).toBe(0)
-    expect(summary.revoked).toEqual([{ serial: 'R-3', reason: 'keyCompromise', revokedAt: record.at }])
+    expect(summary.revoked).toEqual([{ serial: 'R-3', reason: 'keyCompromise', revokedAt: record.at, active: true }])
   })
 
   it('nginx with ssl_crl: a live device gets 200; superseded, departed and revoked devices get 400', async () => {
@@ -264,7 +264,13 @@ describe('the CRL of an output-dir, enforced by nginx', () => {
     expect(reasons.get(serialNumberOf(clients['R-3']!))).toBe('Key Compromise')
     const review = manifest()
     expect(review.superseded.find((entry) => entry.serial === 'R-3')).toMatchObject({ reason: 'reissued-changed', changed: ['revoked'] })
-    expect((await verified()).problems).toEqual([])
+    const summary = await verified()
+    expect(summary.problems).toEqual([])
+    // R-3's revoked certificate is no longer its active one; R-2 is still revoked.
+    expect(summary.revoked.map(({ serial, active }) => [serial, active])).toEqual([
+      ['R-3', false],
+      ['R-2', true]
+    ])
     // A second bake does not hold R-3 any more: it has a live certificate that is not revoked.
     const again = await bakeFleet([
       ['R-1', 'R-1'],
