@@ -40,7 +40,7 @@ import type { WriteResult } from './device-work.js'
 import { issuedRecord, writtenRecord, type Replaces } from './journal-records.js'
 import { checkDiskSpace, checkDiskSpaceAfterFirst } from './preflight.js'
 import { capYoungGeneration } from './young-generation.js'
-import { heldMessage, planRevoked, type RevokedPlan } from '../revocation/bake-plan.js'
+import { heldMessage, planRevoked, staleCrlMessage, type RevokedPlan } from '../revocation/bake-plan.js'
 import { writeFleetCrl, type WrittenCrl } from '../revocation/write-crl.js'
 import { checkCanSignCrls } from '../x509/crl.js'
 import { hasPriorOutputs, prepareOutputDir, removeLeftoverTemps, removeReview } from './output-dir.js'
@@ -235,6 +235,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
     const review = await writeReviewFromJournal(settings.outputDir, header, devices, { fleetCaPem: ca.pem })
     tally.reviewed = true
     cancellation.throwIfRequested()
+    // A CRL of an earlier run no longer lists everything: said here, reported by verify.
+    if (!crl && review.crl && (plan.replaces.size > 0 || orphans.length > 0)) reporter.warning(staleCrlMessage(review.crl.number))
     if (review.supersededCount) {
       reporter.warning(
         `${review.supersededCount} earlier certificates of these devices are superseded (listed in the manifest and ${review.superseded}): revoke them on the server.`

@@ -32,3 +32,8 @@ export function heldMessage(held: ReadonlySet<string>): string {
   const more = held.size > names.length ? ` and ${held.size - names.length} more` : ''
   return `${held.size} revoked device${held.size === 1 ? ' is' : 's are'} kept revoked and not baked again (${names.join(', ')}${more}): to issue a new certificate on purpose, name ${held.size === 1 ? 'it' : 'them'} in reissue-revoked; the revoked certificate stays on the CRL.`
 }
+
+/** A bake without crl: true that superseded certificates, in an output-dir that has a CRL. */
+export function staleCrlMessage(number: string): string {
+  return `crl.pem (CRL number ${number}) does not list the certificates this bake superseded: sign a new one with credbake crl (or bake with crl: true); until then credbake verify reports it`
+}

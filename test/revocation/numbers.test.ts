@@ -27,14 +27,14 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true })
 })
 
-async function bakeInto(out: string, serials: string[]) {
+async function bakeInto(out: string, serials: string[], crl = 'true', warnings: string[] = []) {
   const manifest = path.join(work, `${path.basename(out)}.csv`)
   writeFileSync(manifest, ['serial', ...serials, ''].join('\n'))
   const settings = parseSettings(
-    { manifest, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, 'output-dir': out, format: 'tar', 'validity-days': '10', concurrency: '1', crl: 'true' },
+    { manifest, 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath, 'output-dir': out, format: 'tar', 'validity-days': '10', concurrency: '1', crl },
     { baseDir: work, tempRoot: work }
   )
-  return bake(settings, reporter)
+  return bake(settings, { ...reporter, warning: (message) => void warnings.push(message) })
 }
 
 function crlOf(out: string): { number: bigint | undefined; entries: number; text: string } {
@@ -96,5 +96,17 @@ describe('cRLNumber', () => {
     const reasons = new Map([...opensslReasons(crl.text)].map(([serial, reason]) => [serial.toLowerCase().replace(/^0+/, ''), reason]))
     expect(reasons.get(superseded!.serialNumber.replace(/^0+/, ''))).toBe('Superseded')
     expect(review.crl?.number).toBe('2')
+  })
+
+  it('a bake without crl that supersedes certificates warns that crl.pem is out of date; the number stays', async () => {
+    const out = path.join(work, 'stale')
+    await bakeInto(out, ['T-1', 'T-2'])
+    const quiet: string[] = []
+    await bakeInto(out, ['T-1', 'T-2'], 'false', quiet)
+    expect(quiet.join('\n')).not.toMatch(/crl\.pem/)
+    const warned: string[] = []
+    await bakeInto(out, ['T-1'], 'false', warned)
+    expect(warned.join('\n')).toMatch(/crl\.pem \(CRL number 1\) does not list the certificates this bake superseded: sign a new one with credbake crl/)
+    expect(crlOf(out).number).toBe(1n)
   })
 })
