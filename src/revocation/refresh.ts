@@ -77,7 +77,7 @@ export async function refreshCrl(options: RefreshCrlOptions): Promise<RefreshedC
       } finally {
         await journal.close()
       }
-      const review = await rewriteReview(outputDir, warn, written.ledger.live.keys())
+      const review = await rewriteReview(outputDir, warn, written.ledger.live.keys(), ca.pem)
       return { ...written, ...(review ? { review } : {}), merged: false }
     } finally {
       await lock.release()

@@ -8,7 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeRecord } from '../../src/journal/journal.js'
 import { bake } from '../../src/pipeline/bake.js'
 import type { Reporter } from '../../src/pipeline/reporter.js'
-import { parseSettings } from '../../src/settings/parse.js'
+import { refreshCrl } from '../../src/revocation/refresh.js'
+import { revokeDevice } from '../../src/revocation/revoke.js'
+import { parseSettings, readKeyReference, readPem } from '../../src/settings/parse.js'
+import { verifyOutputs } from '../../src/verify/verify.js'
 import type { ReviewManifest } from '../../src/shapes/review.js'
 import { readCrl } from '../../src/x509/crl.js'
 import { cleanupPki, makeRootCa, type CaFixture } from '../helpers/pki.js'
@@ -108,5 +111,37 @@ describe('cRLNumber', () => {
     await bakeInto(out, ['T-1'], 'false', warned)
     expect(warned.join('\n')).toMatch(/crl\.pem \(CRL number 1\) does not list the certificates this bake superseded: sign a new one with credbake crl/)
     expect(crlOf(out).number).toBe(1n)
+  })
+})
+
+describe('revoke and crl in an output-dir with registration exports', () => {
+  it('the review written again keeps the exports (the AWS template from the fleet CA) and verify passes', async () => {
+    const out = path.join(work, 'with-exports')
+    const manifest = path.join(work, 'with-exports.csv')
+    writeFileSync(manifest, 'serial\nE-1\nE-2\n')
+    const settings = parseSettings(
+      {
+        manifest,
+        'fleet-ca-cert': ca.certPath,
+        'fleet-ca-key': ca.keyPath,
+        'output-dir': out,
+        format: 'tar',
+        'validity-days': '10',
+        concurrency: '1',
+        exports: 'aws-iot,azure-dps'
+      },
+      { baseDir: work, tempRoot: work }
+    )
+    await bake(settings, reporter)
+    const sums = readFileSync(path.join(out, 'SHA256SUMS'), 'utf8')
+    await revokeDevice({ outputDir: out, serial: 'E-2', reason: 'keyCompromise' })
+    expect(readFileSync(path.join(out, 'SHA256SUMS'), 'utf8')).toBe(sums)
+    await refreshCrl({ outputDir: out, fleetCaCert: readPem('fleet-ca-cert', ca.certPath, (p) => p, false), fleetCaKey: readKeyReference(ca.keyPath, (p) => p), days: 7 })
+    expect(readFileSync(path.join(out, 'SHA256SUMS'), 'utf8')).toBe(sums)
+    const review = JSON.parse(readFileSync(path.join(out, 'credbake-manifest.json'), 'utf8')) as ReviewManifest
+    expect(review.exported?.flatMap((item) => item.files.map((file) => file.path))).toContain('exports/aws-iot-template.json')
+    const summary = await verifyOutputs({ manifest: path.join(out, 'credbake-manifest.json'), fleetCaCert: ca.certPath, concurrency: 1 })
+    expect(summary.problems).toEqual([])
+    expect(summary.failed).toBe(0)
   })
 })
