@@ -9603,7 +9603,7 @@ function encodeRecord(record) {
     const json = JSON.stringify(record);
     return `${json.slice(0, -1)}${SUM_FIELD}${checksum(json)}"}\n`;
 }
-const RECORD_TYPES = ['run', 'issued', 'written', 'retired', 'complete'];
+const RECORD_TYPES = ['run', 'issued', 'written', 'retired', 'complete', 'revoked', 'crl'];
 /** `{"type":"issued",` and so on: how a line encoded by `encodeRecord` starts, per type. */
 const TYPE_PREFIXES = new Map();
 for (const type of RECORD_TYPES) {
