@@ -1,6 +1,8 @@
 // The main job, top to bottom:
 // settings → manifest → fleet CA → profile → output-dir (lock, journal, resume plan)
-//   → per device: issue → journal → bundle → sink → journal
+//   → per device, in one loop for every format (device workers, or this thread for small runs):
+//     issue → bundle → journal the certificate → write the output (the workers for tar and dir,
+//     this thread's sink for images) → journal the output
 //   → review manifest from the journal → result for the summary.
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
