@@ -1,7 +1,7 @@
-// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance, device outputs, hashing and verify) and as
+// The bundles (dist/index.js, dist/cli.js) also run as worker threads of the one worker pool
+// (src/util/worker-pool.ts: devices, hashing and verify) and as
 // the PKCS#11 signer process (a child started with CREDBAKE_ROLE=pkcs11-signer).
 import { isMainThread } from 'node:worker_threads'
-import { runIfIssuerWorker } from './issue/worker.js'
 import { runIfDeviceWorker } from './pipeline/device-worker.js'
 import { runIfPkcs11SignerProcess } from './signer/pkcs11.js'
 import { runIfHasherWorker } from './image/hash-pool.js'
@@ -9,5 +9,5 @@ import { runIfVerifierWorker } from './verify/pool.js'
 
 /** True when this thread is one of credbake's workers (and now serves as one). */
 export function runIfWorker(): boolean {
-  return runIfDeviceWorker() || runIfIssuerWorker() || runIfHasherWorker() || runIfVerifierWorker() || (isMainThread && runIfPkcs11SignerProcess())
+  return runIfDeviceWorker() || runIfHasherWorker() || runIfVerifierWorker() || (isMainThread && runIfPkcs11SignerProcess())
 }

@@ -30,7 +30,7 @@ import {
   type OutputRequest,
   type OutputView
 } from './read.js'
-import type { OutputFormat, OutputWriter, OutputWriterSpec, Sink, WriteHooks } from './types.js'
+import type { OutputFormat, OutputWriter, OutputWriterSpec, Sink } from './types.js'
 
 /** output-dir/devices/SERIAL/ */
 const FOLDER = 'devices'
@@ -77,20 +77,13 @@ export class DirSink implements Sink {
   readonly writer: OutputWriterSpec
   /** With ostree-os: the trees hold sysroot paths, to copy into a mounted otaroot. */
   readonly ostree?: { os: string; sysrootPaths: boolean }
-  private readonly local: DirWriter
 
   constructor(
     private readonly outputDir: string,
     ostreeOs?: string
   ) {
     this.writer = { format: dirFormat.name, outputDir, mtime: new Date(0).toISOString() }
-    this.local = new DirWriter(outputDir)
     if (ostreeOs !== undefined) this.ostree = { os: ostreeOs, sysrootPaths: true }
-  }
-
-  async write(device: Device, files: BundleFile[], hooks: WriteHooks = {}): Promise<SinkOutput> {
-    await hooks.beforeKeyWritten?.()
-    return this.local.write(device, files)
   }
 
   async verify(output: { path: string; sha256: string }): Promise<boolean> {

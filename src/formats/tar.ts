@@ -1,8 +1,8 @@
 // Sink "tar": output-dir/overlays/SERIAL.tar.gz, an overlay to extract over the root file system
 // (`tar -xzpf SERIAL.tar.gz -C /mnt/rootfs`). Entries carry the device paths (relative), modes,
 // uid/gid 0 and a directory entry for every parent, so extraction as root yields the right tree.
-// TarWriter does the work synchronously, so issuance workers write overlays themselves (the sink's
-// `writer`); TarSink.write is the same on the calling thread.
+// TarWriter does the work synchronously, so the device workers write overlays themselves (the
+// sink's `writer`).
 import { closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { gunzipSync } from 'node:zlib'
@@ -19,7 +19,7 @@ import type { SinkOutput } from '../shapes/output.js'
 import type { ManifestDevice } from '../shapes/review.js'
 import { foldersAbove, linkTarget, OutputUnreadable, outputTarget, readCapped, type FoundFile, type FoundFolder, type OutputRequest, type OutputView } from './read.js'
 import { tarEntries, TarFormatError, type TarEntry } from './tar-read.js'
-import type { OutputFormat, OutputWriter, OutputWriterSpec, Sink, WriteHooks } from './types.js'
+import type { OutputFormat, OutputWriter, OutputWriterSpec, Sink } from './types.js'
 
 /** output-dir/overlays/SERIAL.tar.gz */
 const FOLDER = 'overlays'
@@ -108,8 +108,6 @@ export class TarSink implements Sink {
   readonly writer: OutputWriterSpec
   /** With ostree-os: the overlays hold sysroot paths, to extract into a mounted otaroot. */
   readonly ostree?: { os: string; sysrootPaths: boolean }
-  private readonly local: TarWriter
-
   /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
   constructor(
     private readonly outputDir: string,
@@ -117,17 +115,7 @@ export class TarSink implements Sink {
     ostreeOs?: string
   ) {
     this.writer = { format: tarFormat.name, outputDir, mtime: mtime.toISOString() }
-    this.local = new TarWriter(outputDir, mtime)
     if (ostreeOs !== undefined) this.ostree = { os: ostreeOs, sysrootPaths: true }
-  }
-
-  async write(device: Device, files: BundleFile[], hooks: WriteHooks = {}): Promise<SinkOutput> {
-    await hooks.beforeKeyWritten?.()
-    try {
-      return this.local.write(device, files)
-    } finally {
-      this.local.idle()
-    }
   }
 
   verify(output: { path: string; sha256: string }): Promise<boolean> {

@@ -91,7 +91,10 @@ export interface OutputWriter {
 
 export interface Sink {
   readonly format: string
-  /** Set when workers may write this sink's outputs (see OutputWriterSpec). */
+  /**
+   * How the outputs are written, the format's choice: `writer` when the device workers write them
+   * (see OutputWriterSpec: tar, dir), else `write` on the main thread (images). A sink has one.
+   */
   readonly writer?: OutputWriterSpec
   /** For image formats: the base image's SHA-256 and the selected partition, e.g. "2 (label=rootfs)". */
   readonly base?: { sha256: string; partition: string }
@@ -106,11 +109,12 @@ export interface Sink {
   /** Files of the base image's credentials folder that every output keeps beside the bundle. */
   readonly preexisting?: readonly PreexistingFile[]
   /**
-   * Write one device's files; must leave no partial output behind when it throws. Outputs are not
-   * fsync'd one by one: the journal is, resume re-verifies every output's SHA-256, and the run
-   * flushes the output file system once before it writes the manifest (flushOutputs).
+   * Without `writer`: write one device's files on the main thread; must leave no partial output
+   * behind when it throws. Outputs are not fsync'd one by one: the journal is, resume re-verifies
+   * every output's SHA-256, and the run flushes the output file system once before it writes the
+   * manifest (flushOutputs).
    */
-  write(device: Device, files: BundleFile[], hooks?: WriteHooks): Promise<SinkOutput>
+  write?(device: Device, files: BundleFile[], hooks?: WriteHooks): Promise<SinkOutput>
   /**
    * What the outputs will take on disk, for the preflight before the first certificate:
    * `bytesPerOutput` when it is known before writing (else it is measured on the first output),

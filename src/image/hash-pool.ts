@@ -5,22 +5,20 @@
 import { createHash, type Hash } from 'node:crypto'
 import { closeSync, fstatSync, openSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { isMainThread } from 'node:worker_threads'
 import { BMAP_BLOCK_SIZE, BmapBuilder, type BmapSummary } from './bmap.js'
 import { fsmapAddonPath, loadFsmap, readRanges, readRangesSync } from '../util/fsmap.js'
+import { RUNNING_BUNDLE, serveWorker, WorkerPool } from '../util/worker-pool.js'
 
 export const HASHER_ROLE = 'credbake-hasher'
 
 interface HasherInit {
-  role: typeof HASHER_ROLE
   /** File whose first `prefixLength` bytes every hashed file shares. */
   prefixFile?: string
   prefixLength: number
 }
 
-type Request = { id: number; file: string; bmap?: boolean }
-type Reply = { id: number; sha256: string; bmap?: BmapSummary } | { id: number; error: string; code?: string }
+type Request = { file: string; bmap?: boolean }
 
 export interface HashResult {
   sha256: string
@@ -41,18 +39,32 @@ export interface FileHasher {
  * scripts of their own (below) instead of the whole bundle, which each thread would otherwise
  * load and compile (about 0.2 s of CPU apiece).
  */
-export function createFileHasher(init: Omit<HasherInit, 'role'>, threads: number, options: { bmap?: boolean } = {}): FileHasher {
-  if (threads >= 1 && options.bmap === false) {
-    return new WorkerHasher(() => new Worker(LIGHT_HASHER_SOURCE, { eval: true, workerData: { role: HASHER_ROLE, ...init, fsmap: fsmapAddonPath() } }), threads, false)
+export function createFileHasher(init: HasherInit, threads: number, options: { bmap?: boolean } = {}): FileHasher {
+  const light = threads >= 1 && options.bmap === false
+  const spec = light
+    ? { role: HASHER_ROLE, source: LIGHT_HASHER_SOURCE, data: { fsmap: fsmapAddonPath() }, what: 'a hashing thread' }
+    : { role: HASHER_ROLE, what: 'a hashing thread' }
+  const pool = new WorkerPool<HasherInit, Request, HashResult>({ spec, threads: light || RUNNING_BUNDLE.endsWith('.js') ? Math.max(0, threads) : 0, init, open: hasherHandler })
+  const hashFile = (file: string, options: { bmap: boolean }): Promise<HashResult> => {
+    if (options.bmap && light) return Promise.reject(new Error('This hasher was created without block maps (createFileHasher with bmap: false).'))
+    return pool.callAny({ file, ...(options.bmap ? { bmap: true } : {}) })
   }
-  const script = fileURLToPath(import.meta.url)
-  if (threads < 1 || !script.endsWith('.js')) return new InProcessHasher(init)
-  return new WorkerHasher(() => new Worker(script, { workerData: { role: HASHER_ROLE, ...init } }), threads, true)
+  return {
+    hash: async (file) => (await hashFile(file, { bmap: false })).sha256,
+    hashFile,
+    close: () => pool.close()
+  }
+}
+
+function hasherHandler(init: HasherInit): (request: Request) => Promise<HashResult> {
+  const hasher = new PrefixHasher(init)
+  return (request) => hasher.hashFile(request.file, { bmap: request.bmap === true })
 }
 
 /**
  * A hashing thread without block maps, as a self-contained CommonJS script (no bundle to load):
- * the same work as PrefixHasher.hashFile with bmap false. Requests and replies as below.
+ * the same work as PrefixHasher.hashFile with bmap false, speaking the pool's protocol
+ * (src/util/worker-pool.ts: { init }, then { call, request } answered in order).
  */
 const LIGHT_HASHER_SOURCE = `'use strict'
 const { parentPort, workerData } = require('node:worker_threads')
@@ -64,6 +76,7 @@ let dataRanges
 try {
   if (workerData.fsmap) dataRanges = require(workerData.fsmap).dataRanges
 } catch {}
+let init
 let prefix
 function feed(hash, file, from, length) {
   const fd = openSync(file, 'r')
@@ -90,18 +103,23 @@ function feed(hash, file, from, length) {
     closeSync(fd)
   }
 }
-parentPort.on('message', (request) => {
+parentPort.on('message', (message) => {
+  if ('init' in message) {
+    init = message.init
+    return
+  }
+  const { call, request } = message
   try {
     if (request.bmap) throw new Error('this hashing thread makes no block maps')
     if (!prefix) {
       prefix = createHash('sha256')
-      if (workerData.prefixFile && workerData.prefixLength > 0) feed(prefix, workerData.prefixFile, 0, workerData.prefixLength)
+      if (init.prefixFile && init.prefixLength > 0) feed(prefix, init.prefixFile, 0, init.prefixLength)
     }
     const hash = prefix.copy()
-    feed(hash, request.file, workerData.prefixLength, Infinity)
-    parentPort.postMessage({ id: request.id, sha256: hash.digest('hex') })
+    feed(hash, request.file, init.prefixLength, Infinity)
+    if (call >= 0) parentPort.postMessage({ call, result: { sha256: hash.digest('hex') } })
   } catch (error) {
-    parentPort.postMessage({ id: request.id, error: error.message, code: error.code })
+    if (call >= 0) parentPort.postMessage({ call, error: { kind: 'internal', message: error.message, plain: true, code: error.code } })
   }
 })
 `
@@ -110,7 +128,7 @@ class PrefixHasher {
   private prefix: Promise<Hash> | undefined
   private prefixMap: Promise<{ hash: Hash; bmap: BmapBuilder }> | undefined
 
-  constructor(private readonly init: Omit<HasherInit, 'role'>) {}
+  constructor(private readonly init: HasherInit) {}
 
   async hash(file: string): Promise<string> {
     return (await this.hashFile(file, { bmap: false })).sha256
@@ -142,89 +160,9 @@ class PrefixHasher {
   }
 }
 
-class InProcessHasher implements FileHasher {
-  private readonly hasher: PrefixHasher
-  constructor(init: Omit<HasherInit, 'role'>) {
-    this.hasher = new PrefixHasher(init)
-  }
-  hash(file: string): Promise<string> {
-    return this.hasher.hash(file)
-  }
-  hashFile(file: string, options: { bmap: boolean }): Promise<HashResult> {
-    return this.hasher.hashFile(file, options)
-  }
-  async close(): Promise<void> {}
-}
-
-class WorkerHasher implements FileHasher {
-  private readonly workers: Worker[]
-  private readonly busy: number[]
-  private readonly waiting = new Map<number, { resolve: (result: HashResult) => void; reject: (error: Error) => void }>()
-  private nextId = 0
-
-  constructor(
-    start: () => Worker,
-    threads: number,
-    private readonly maps: boolean
-  ) {
-    this.workers = Array.from({ length: threads }, () => {
-      const worker = start()
-      worker.on('message', (reply: Reply) => this.settle(reply))
-      worker.on('error', (error) => this.failAll(error))
-      return worker
-    })
-    this.busy = this.workers.map(() => 0)
-  }
-
-  async hash(file: string): Promise<string> {
-    return (await this.hashFile(file, { bmap: false })).sha256
-  }
-
-  hashFile(file: string, options: { bmap: boolean }): Promise<HashResult> {
-    if (options.bmap && !this.maps) return Promise.reject(new Error('This hasher was created without block maps (createFileHasher with bmap: false).'))
-    // The least busy worker takes it.
-    const index = this.busy.indexOf(Math.min(...this.busy))
-    const worker = this.workers[index] as Worker
-    this.busy[index] = (this.busy[index] ?? 0) + 1
-    const id = this.nextId++
-    return new Promise<HashResult>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject })
-      worker.postMessage({ id, file, ...(options.bmap ? { bmap: true } : {}) } satisfies Request)
-    }).finally(() => {
-      this.busy[index] = (this.busy[index] ?? 1) - 1
-    })
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => worker.terminate()))
-  }
-
-  private settle(reply: Reply): void {
-    const waiter = this.waiting.get(reply.id)
-    if (!waiter) return
-    this.waiting.delete(reply.id)
-    if ('sha256' in reply) waiter.resolve(reply.bmap ? { sha256: reply.sha256, bmap: reply.bmap } : { sha256: reply.sha256 })
-    else waiter.reject(Object.assign(new Error(reply.error), { code: reply.code }))
-  }
-
-  private failAll(error: Error): void {
-    for (const waiter of this.waiting.values()) waiter.reject(error)
-    this.waiting.clear()
-  }
-}
-
 /** When this thread is a hashing worker, serve requests and return true; else false. */
 export function runIfHasherWorker(): boolean {
-  if (isMainThread || (workerData as Partial<HasherInit> | undefined)?.role !== HASHER_ROLE || !parentPort) return false
-  const port = parentPort
-  const hasher = new PrefixHasher(workerData as HasherInit)
-  port.on('message', (request: Request) => {
-    hasher.hashFile(request.file, { bmap: request.bmap === true }).then(
-      (result) => port.postMessage({ id: request.id, ...result } satisfies Reply),
-      (error: NodeJS.ErrnoException) => port.postMessage({ id: request.id, error: error.message, code: error.code } satisfies Reply)
-    )
-  })
-  return true
+  return serveWorker(HASHER_ROLE, hasherHandler)
 }
 
 /** One read buffer per thread, reused for every file. */

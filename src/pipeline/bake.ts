@@ -1,22 +1,22 @@
 // The main job, top to bottom:
 // settings → manifest → fleet CA → profile → output-dir (lock, journal, resume plan)
-//   → per device: issue → journal → bundle → sink → journal
+//   → per device, in one loop for every format (device workers, or this thread for small runs):
+//     issue → bundle → journal the certificate → write the output (the workers for tar and dir,
+//     this thread's sink for images) → journal the output
 //   → review manifest from the journal → result for the summary.
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { openFleetCa } from '../ca/load.js'
 import type { FleetCa } from '../ca/types.js'
-import { buildBundle, chainFor, type BundleOptions } from '../bundle/build.js'
+import { chainFor, type BundleOptions } from '../bundle/build.js'
 import { CancelledError, InputError, messageOf, reviveError, serializeError } from '../errors.js'
 import { buildProfile } from '../issue/profile.js'
 import { dnsNameFieldsOf, validateSanTemplate } from '../issue/san.js'
 import { validateSubjectTemplate } from '../issue/subject.js'
-import { createIssuer, type Issuer } from '../issue/pool.js'
 import type { CertificateProfile } from '../shapes/profile.js'
-import type { IssuedCredential } from '../issue/types.js'
 import { Journal } from '../journal/journal.js'
 import { OutputLock } from '../journal/lock.js'
-import { JOURNAL_FORMAT, differingFields, type IssuedRecord, type RunBasis, type RunIdentity } from '../journal/records.js'
+import { JOURNAL_FORMAT, differingFields, type RunBasis, type RunIdentity } from '../journal/records.js'
 import { loadJournalState, type JournalState, type LiveOutput } from '../journal/state.js'
 import { readDeviceList, selectShardOf, type DeviceList } from '../manifest/read.js'
 import type { Device } from '../manifest/types.js'
@@ -36,8 +36,8 @@ import { SecretTemp } from '../util/secret-temp.js'
 import { VERSION } from '../version.js'
 import { DeviceBasisMaker, basisKey, runBasis } from './basis.js'
 import { createDevicePool, warmDeviceWorkers, type DevicePool, type IssuedBatch } from './device-pool.js'
-import type { WriteResult } from './device-work.js'
-import { issuedRecord, writtenRecord, type Replaces } from './journal-records.js'
+import type { HandedDevice, WriteResult } from './device-work.js'
+import { writtenRecord, type Replaces } from './journal-records.js'
 import { checkDiskSpace, checkDiskSpaceAfterFirst } from './preflight.js'
 import { capYoungGeneration } from './young-generation.js'
 import { heldMessage, planRevoked, staleCrlMessage, type RevokedPlan } from '../revocation/bake-plan.js'
@@ -78,7 +78,8 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
   // The review records which device manifest it was baked from (merge refuses mixed ones): the
   // bytes as read now, not as they may be at the end of a long run.
   // Formats that workers write (tar, dir): the device workers start now and load while the
-  // manifest is read and the CA opened.
+  // manifest is read and the CA opened. (Image bakes are rarely large enough for workers, and a
+  // wrong guess would cost them the workers' start-up: theirs start when the pool is made.)
   const format = outputFormat(settings.format)
   const warm =
     format.workerWriter !== undefined ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count }) : undefined
@@ -185,7 +186,6 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
       sink,
       journal,
       run,
-      basisMaker,
       bundle,
       progress: (done) => {
         tally.done = done
@@ -206,19 +206,20 @@ export async function bake(settings: Settings, reporter: Reporter): Promise<Bake
           }
         : {})
     }
-    const workerOptions = { concurrency: settings.concurrency, devices: plan.todo.length, signer }
-    if (sink.writer) {
-      // tar, dir: workers issue, build and write the outputs; this thread journals.
-      const pool = cleanup.add('the issuance workers', createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions, warm), (held) =>
-        held.close()
-      )
-      await bakeThroughPool(plan, context, pool)
-      // The workers' memory is not needed for the review: let it go before the review's own peak.
-      await pool.close()
-    } else {
-      const issuer = cleanup.add('the issuance workers', createIssuer(ca, profile, startedAt, workerOptions), (held) => held.close())
-      await bakeDevices(plan, context, issuer)
-    }
+    // Workers issue and seal for every format; where the outputs are written is the format's business.
+    const pool = cleanup.add(
+      'the issuance workers',
+      createDevicePool(
+        { ca, profile, now: startedAt, bundle, run, ...(sink.writer ? { writer: sink.writer } : {}) },
+        { concurrency: settings.concurrency, devices: plan.todo.length, signer },
+        warm
+      ),
+      (held) => held.close()
+    )
+    const stage: OutputStage = sink.writer ? new WorkerWrites(context, pool, plan.kept) : new SinkWrites(context, pool, plan.kept)
+    await bakeDevices(plan, pool, stage)
+    // The workers' memory is not needed for the review: let it go before the review's own peak.
+    await pool.close()
     // Stopped by a signal: what landed is journaled (and synced); the review is written by the rerun.
     cancellation.throwIfRequested()
     await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length })
@@ -491,7 +492,6 @@ interface BakeContext {
   sink: Sink
   journal: Journal
   run: string
-  basisMaker: DeviceBasisMaker
   bundle: BundleOptions
   progress: (done: number) => void
   /** Called once, after the first output landed and was journaled; then dropped. */
@@ -499,25 +499,35 @@ interface BakeContext {
 }
 
 /**
- * Devices per journal group commit when workers write the outputs (tar, dir): their certificates
- * are journaled with one fsync before any of their keys is written.
+ * Where a format's outputs are written, as the one bake loop sees it: by the device workers
+ * (formats with a worker writer: tar, dir) or through the main thread's sink (images). The
+ * format's record decides (OutputFormat.workerWriter, offered by the sink as `writer`).
  */
-const POOL_BATCH = 128
-/** Batches issued ahead of the one being journaled and written, so the workers never wait for an fsync. */
-const ISSUE_AHEAD = 2
+interface OutputStage {
+  /** Devices per batch the pool issues. */
+  readonly batchSize: number
+  /** Batches issued ahead of the one being written. */
+  readonly issueAhead: number
+  /** Journal and write one issued batch; false when nothing more may be written. */
+  take(batch: IssuedBatch): Promise<boolean>
+  /** After the last batch (or a stop): settle what is in flight, throw the first failure, sync the journal. */
+  finish(): Promise<void>
+}
 
 /**
- * tar and dir: the pool issues batch after batch (ISSUE_AHEAD in advance) and returns each
- * batch's journal lines; they are made durable, then the pool writes the batch's outputs and
- * returns their lines. After a failed output nothing more is written: the outputs that landed
- * are journaled, then the failure is reported.
+ * Every format: the device pool issues batch after batch (the stage's `issueAhead` in advance:
+ * key pairs, certificates, journal lines and bundles made on the worker threads), and the
+ * format's stage journals and writes each in turn. Stopped by a signal: no further batch is
+ * journaled or written (the ones issued ahead were never recorded and their keys never reached
+ * an output; they are dropped with the pool). Issuance failed: the outputs in flight still land
+ * and are recorded (or their failure, which came first, is the one reported).
  */
-async function bakeThroughPool(plan: Plan, context: BakeContext, pool: DevicePool): Promise<void> {
-  const batches = Math.ceil(plan.todo.length / POOL_BATCH)
+async function bakeDevices(plan: Plan, pool: DevicePool, stage: OutputStage): Promise<void> {
+  const batches = Math.ceil(plan.todo.length / stage.batchSize)
   const issuing: Array<Promise<IssuedBatch> | undefined> = []
   const issueAhead = (index: number): void => {
     if (index >= batches || issuing[index] || cancellation.requested) return
-    const orders = batchOf(plan, index * POOL_BATCH, POOL_BATCH).map((device) => {
+    const orders = batchOf(plan, index * stage.batchSize, stage.batchSize).map((device) => {
       const replaces = plan.replaces.get(device.serial)
       return replaces ? { device, replaces } : { device }
     })
@@ -525,36 +535,75 @@ async function bakeThroughPool(plan: Plan, context: BakeContext, pool: DevicePoo
     promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
     issuing[index] = promise
   }
-  let done = plan.kept
-  for (let ahead = 0; ahead <= ISSUE_AHEAD; ahead++) issueAhead(ahead)
-  for (let index = 0; index < batches; index++) {
-    // Stopped by a signal: no further batch is journaled or written (the ones issued ahead were
-    // never recorded and their keys never left the workers; they are dropped with the pool).
-    if (cancellation.requested) break
-    const issued = await (issuing[index] as Promise<IssuedBatch>)
-    issuing[index] = undefined
-    if (cancellation.requested) break
-    issueAhead(index + ISSUE_AHEAD + 1)
+  for (let ahead = 0; ahead <= stage.issueAhead; ahead++) issueAhead(ahead)
+  try {
+    for (let index = 0; index < batches; index++) {
+      if (cancellation.requested) break
+      const issued = await (issuing[index] as Promise<IssuedBatch>)
+      issuing[index] = undefined
+      if (cancellation.requested) break
+      issueAhead(index + stage.issueAhead + 1)
+      if (!(await stage.take(issued))) break
+    }
+  } catch (error) {
+    await stage.finish()
+    throw error
+  }
+  await stage.finish()
+}
+
+/** The devices of `plan.todo[start, start + size)`, made from the compact list. */
+function batchOf(plan: Plan, start: number, size: number): Device[] {
+  return plan.todo.slice(start, start + size).map((row) => plan.devices.device(row))
+}
+
+/**
+ * Devices per journal group commit when workers write the outputs (tar, dir): their certificates
+ * are journaled with one fsync before any of their keys is written.
+ */
+const WORKER_BATCH = 128
+/** Batches issued ahead of the one being journaled and written, so the workers never wait for an fsync. */
+const WORKER_ISSUE_AHEAD = 2
+
+/**
+ * tar, dir: each batch's certificates are made durable with one fsync, then the workers write the
+ * batch's outputs and return their lines. After a failed output nothing more is written: the
+ * outputs that landed are journaled, then the failure is reported.
+ */
+class WorkerWrites implements OutputStage {
+  readonly batchSize = WORKER_BATCH
+  readonly issueAhead = WORKER_ISSUE_AHEAD
+  private done: number
+
+  constructor(
+    private readonly context: BakeContext,
+    private readonly pool: DevicePool,
+    kept: number
+  ) {
+    this.done = kept
+  }
+
+  async take(issued: IssuedBatch): Promise<boolean> {
+    const { context } = this
     // Journal before key: the batch's certificates are durable before any of its keys is written.
     await context.journal.appendEncoded(issued.issued)
     await context.journal.sync()
-    const result = await pool.write(issued)
+    const result = await this.pool.write(issued)
     await journalWritten(context, result)
-    done += result.written.length
-    context.progress(done)
+    this.done += result.written.length
+    context.progress(this.done)
     if (result.error) await failBatch(context, reviveError(result.error))
     const check = context.checkSpaceAfterFirst
     if (check && result.paths[0] !== undefined) {
       context.checkSpaceAfterFirst = undefined
       await check(result.paths[0])
     }
+    return true
   }
-  await context.journal.sync()
-}
 
-/** The devices of `plan.todo[start, start + size)`, made from the compact list. */
-function batchOf(plan: Plan, start: number, size: number): Device[] {
-  return plan.todo.slice(start, start + size).map((row) => plan.devices.device(row))
+  async finish(): Promise<void> {
+    await this.context.journal.sync()
+  }
 }
 
 /**
@@ -580,39 +629,39 @@ async function journalWritten(context: BakeContext, result: WriteResult): Promis
 }
 
 /**
- * Sinks without a worker writer (images: the main thread writes, hashing overlaps the next
- * device's write): devices are issued on worker threads a batch of `writesInFlight` ahead and
- * written through a window of as many devices. The next device starts as soon as the oldest in
- * flight has landed, so the hashing threads never wait for a whole batch to finish. Each
- * certificate is journaled as its turn comes, right before its key is written.
+ * Formats the main thread writes (images: hashing overlaps the next device's write): the pool
+ * issues a batch of `writesInFlight` devices ahead, and they are written through a window of as
+ * many devices. The next device starts as soon as the oldest in flight has landed, so the hashing
+ * threads never wait for a whole batch to finish. Each certificate is journaled (fsync'd) as its
+ * turn comes, right before its key is written (the sink's beforeKeyWritten).
  */
-async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Promise<void> {
-  const batchSize = Math.max(1, context.sink.writesInFlight ?? 1)
-  const batches = Math.ceil(plan.todo.length / batchSize)
+class SinkWrites implements OutputStage {
+  readonly batchSize: number
+  readonly issueAhead = 1
+  private readonly window: WriteWindow
 
-  let done = plan.kept
-  const issueBatch = (index: number): Promise<IssuedCredential[]> | undefined => {
-    if (index >= batches) return undefined
-    const promise = issuer.issue(batchOf(plan, index * batchSize, batchSize))
-    promise.catch(() => {}) // awaited in turn below; not an unhandled rejection meanwhile
-    return promise
+  constructor(
+    context: BakeContext,
+    private readonly pool: DevicePool,
+    kept: number
+  ) {
+    this.batchSize = Math.max(1, context.sink.writesInFlight ?? 1)
+    const { sink } = context
+    if (!sink.write) throw new Error(`internal: the ${sink.format} sink neither writes nor has a worker writer`)
+    let done = kept
+    this.window = new WriteWindow(context, this.batchSize, sink.write.bind(sink), () => context.progress(++done))
   }
-  const issued = (credential: IssuedCredential): IssuedRecord => issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial))
-  const window = new WriteWindow(context, batchSize, issued, () => context.progress(++done))
-  let next = issueBatch(0)
-  try {
-    for (let index = 0; next && !window.failed && !cancellation.requested; index++) {
-      const batch = await next
-      next = cancellation.requested ? undefined : issueBatch(index + 1)
-      for (const credential of batch) if (!(await window.start(credential))) break
-    }
-  } catch (error) {
-    // Issuance failed: the devices in flight still land and are recorded (or their failure,
-    // which came first, is the one reported).
-    await window.drain()
-    throw error
+
+  async take(issued: IssuedBatch): Promise<boolean> {
+    if (this.window.failed) return false
+    const handed = await this.pool.hand(issued)
+    for (const [index, device] of handed.entries()) if (!(await this.window.start(device, issued.issued[index] as string))) return false
+    return true
   }
-  await window.drain()
+
+  finish(): Promise<void> {
+    return this.window.drain()
+  }
 }
 
 /**
@@ -621,14 +670,14 @@ async function bakeDevices(plan: Plan, context: BakeContext, issuer: Issuer): Pr
  * The `written` records are made durable every `size` devices and at the end.
  */
 class WriteWindow {
-  private readonly inFlight: Array<{ credential: IssuedCredential; output: Promise<SinkOutput> }> = []
+  private readonly inFlight: Array<{ handed: HandedDevice; output: Promise<SinkOutput> }> = []
   private failure: { error: unknown } | undefined
   private sinceSync = 0
 
   constructor(
     private readonly context: BakeContext,
     private readonly size: number,
-    private readonly issued: (credential: IssuedCredential) => IssuedRecord,
+    private readonly write: NonNullable<Sink['write']>,
     private readonly landed: () => void
   ) {}
 
@@ -636,14 +685,20 @@ class WriteWindow {
     return this.failure !== undefined
   }
 
-  /** Start writing `credential` once there is room; false when an earlier device failed or a signal stops the run. */
-  async start(credential: IssuedCredential): Promise<boolean> {
+  /** Start writing `handed` once there is room; false when an earlier device failed or a signal stops the run. */
+  async start(handed: HandedDevice, issuedLine: string): Promise<boolean> {
     while (this.inFlight.length >= this.size && !this.failure) await this.settleOldest()
     if (this.failure || cancellation.requested) return false
-    const hooks: WriteHooks = { beforeKeyWritten: () => this.context.journal.append(this.issued(credential)) }
-    const output = this.context.sink.write(credential.device, buildBundle(credential, this.context.bundle), hooks)
+    const { journal } = this.context
+    const hooks: WriteHooks = {
+      beforeKeyWritten: async () => {
+        await journal.appendEncoded([issuedLine])
+        await journal.sync()
+      }
+    }
+    const output = this.write(handed.device, handed.files, hooks)
     output.catch(() => {}) // settled in order by settleOldest
-    this.inFlight.push({ credential, output })
+    this.inFlight.push({ handed, output })
     return true
   }
 
@@ -655,14 +710,14 @@ class WriteWindow {
   }
 
   private async settleOldest(): Promise<void> {
-    const { credential, output } = this.inFlight.shift()!
+    const { handed, output } = this.inFlight.shift()!
     try {
       const written = await output
       if (this.failure) {
         await rm(path.join(this.context.settings.outputDir, written.path), { recursive: true, force: true })
         return
       }
-      await recordWritten(this.context, credential, written)
+      await recordWritten(this.context, handed, written)
       this.landed()
       if (++this.sinceSync >= this.size) {
         this.sinceSync = 0
@@ -685,8 +740,8 @@ async function failBatch(context: BakeContext, error: unknown): Promise<never> {
  * Journal an output as soon as it landed (in device order). An output the journal cannot vouch
  * for (say, the disk filled up) is removed again.
  */
-async function recordWritten(context: BakeContext, credential: IssuedCredential, output: SinkOutput): Promise<void> {
-  await context.journal.appendLazily(writtenRecord(context.run, credential, output)).catch(async (error: unknown) => {
+async function recordWritten(context: BakeContext, handed: HandedDevice, output: SinkOutput): Promise<void> {
+  await context.journal.appendLazily(writtenRecord(context.run, handed.device.serial, handed.certificateSha256, output)).catch(async (error: unknown) => {
     await rm(path.join(context.settings.outputDir, output.path), { recursive: true, force: true })
     throw error
   })

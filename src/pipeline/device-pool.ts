@@ -1,21 +1,20 @@
-// Runs DeviceWork on every core: one worker thread per lane when the code runs from the bundle
-// (workers re-enter the same file), else one lane on the main thread (tests running src/, small
-// runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
-// order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
-// (with its concurrency in flight) and sends the signatures back to be checked and sealed.
-// The worker threads can be started before the run knows what they will do (warmDeviceWorkers,
-// at the start of a bake): each loads the bundle while this thread reads the manifest and opens
-// the fleet CA, and gets its DeviceWorkInit as its first message.
+// Runs DeviceWork on every core (src/util/worker-pool.ts): one worker thread per lane when the code
+// runs from the bundle, else one lane on the main thread (tests running src/, small runs,
+// concurrency 1). A batch is split into one contiguous slice per lane; results keep device order.
+// Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer (with
+// its concurrency in flight) and sends the signatures back to be checked and sealed.
+// The worker threads can be started before the run knows what they will do (warmDeviceWorkers, at
+// the start of a bake): each loads its bundle while this thread reads the manifest and opens the
+// fleet CA, and gets its DeviceWorkInit as its first message.
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
-import { reviveError, type SerializedError } from '../errors.js'
-import { asBuffer, workerThreadsFor } from '../issue/pool.js'
+import type { BundleFile } from '../bundle/types.js'
 import { signAll } from '../issue/sign-all.js'
 import type { CaSigner } from '../signer/types.js'
-import { DeviceWork, type DeviceOrder, type DeviceWorkInit, type IssueResult, type WriteResult } from './device-work.js'
-import { DEVICE_WORKER_ROLE, type DeviceWorkerRequest, type DeviceWorkerReply } from './device-worker.js'
+import { asBuffer, RUNNING_BUNDLE, startThreads, type ThreadSpec, type WarmThreads, WorkerPool, workerThreadsFor } from '../util/worker-pool.js'
+import type { DeviceOrder, DeviceRequest, DeviceWorkInit, HandedDevice, IssueResult, WriteResult } from './device-work.js'
+import { deviceHandler } from './device-work.js'
+import { DEVICE_WORKER_ROLE } from './device-worker.js'
 
 /** A batch whose certificates exist (journal lines in `issued`) and whose outputs are not written yet. */
 export interface IssuedBatch {
@@ -28,17 +27,10 @@ export interface IssuedBatch {
 export interface DevicePool {
   readonly threads: number
   issue(orders: DeviceOrder[]): Promise<IssuedBatch>
-  /** Write the batch's outputs: written lines in device order, and the first failure, if any. */
+  /** Workers write the batch's outputs (formats with a worker writer): written lines in device order, and the first failure, if any. */
   write(batch: IssuedBatch): Promise<WriteResult>
-  close(): Promise<void>
-}
-
-/** One lane: a DeviceWork here or in a worker thread. */
-interface Lane {
-  issue(id: number, orders: DeviceOrder[]): Promise<IssueResult>
-  seal(id: number, signatures: Uint8Array[]): Promise<{ issued: string[] }>
-  write(id: number): Promise<WriteResult>
-  drop(id: number): void
+  /** The batch's bundles, for the main thread's sink (formats without a worker writer), in device order. */
+  hand(batch: IssuedBatch): Promise<HandedDevice[]>
   close(): Promise<void>
 }
 
@@ -50,20 +42,32 @@ export interface DevicePoolOptions {
 }
 
 /** Device workers started ahead of their DeviceWorkInit; each is used by one pool or terminated. */
-export interface WarmWorkers {
-  readonly threads: number
-  /** Terminate the workers no pool took (none when a pool took them). */
-  release(): Promise<void>
-}
+export type WarmWorkers = WarmThreads
 
 /** Below this many manifest bytes per shard there cannot be enough devices for workers (a row is a serial and a newline at least). */
 const MIN_MANIFEST_BYTES_PER_DEVICE = 4
 
+/** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
+const WORKER_BUNDLE = 'device-worker.js'
+
+/** What device threads run: the workers' bundle beside the running one when there is one, else the running bundle itself. */
+function deviceThreads(): ThreadSpec {
+  const beside = path.join(path.dirname(RUNNING_BUNDLE), WORKER_BUNDLE)
+  // A small young generation: a worker's garbage (a few KiB per device) is collected early
+  // instead of piling up to V8's default, which is what peak RSS would count.
+  return {
+    role: DEVICE_WORKER_ROLE,
+    script: RUNNING_BUNDLE.endsWith('.js') && existsSync(beside) ? beside : RUNNING_BUNDLE,
+    youngGenerationMb: 8,
+    what: 'an issuance worker'
+  }
+}
+
 /**
- * Start the device workers a tar or dir bake of this manifest will use, before the manifest is
- * read: `workerThreadsFor` decides on the number of devices, guessed here from the file's size
- * (a mistaken guess costs the workers' start-up, and createDevicePool terminates them). They do
- * not keep the process alive until a pool takes them. Undefined when no workers would be used.
+ * Start the device workers a bake of this manifest will use, before the manifest is read:
+ * `workerThreadsFor` decides on the number of devices, guessed here from the file's size (a
+ * mistaken guess costs the workers' start-up, and createDevicePool terminates them). They do not
+ * keep the process alive until a pool takes them. Undefined when no workers would be used.
  */
 export function warmDeviceWorkers(options: { concurrency: number; manifestPath: string; shards: number }): WarmWorkers | undefined {
   let bytes: number
@@ -72,90 +76,40 @@ export function warmDeviceWorkers(options: { concurrency: number; manifestPath: 
   } catch {
     return undefined // the manifest's own reading reports it
   }
-  const script = fileURLToPath(import.meta.url)
   const devices = Math.floor(bytes / MIN_MANIFEST_BYTES_PER_DEVICE / Math.max(1, options.shards))
-  const threads = workerThreadsFor({ concurrency: options.concurrency, devices }, script)
-  if (threads === 0) return undefined
-  return new WarmSet(Array.from({ length: threads }, () => startDeviceWorker(script)))
-}
-
-class WarmSet implements WarmWorkers {
-  constructor(private workers: StartedWorker[]) {}
-
-  get threads(): number {
-    return this.workers.length
-  }
-
-  /** The workers, for one pool; afterwards release() has nothing left to stop. */
-  take(): StartedWorker[] {
-    const taken = this.workers
-    this.workers = []
-    return taken
-  }
-
-  async release(): Promise<void> {
-    await Promise.all(this.take().map(({ worker }) => worker.terminate()))
-  }
+  const threads = workerThreadsFor({ concurrency: options.concurrency, devices })
+  return threads === 0 ? undefined : startThreads(deviceThreads(), threads)
 }
 
 export function createDevicePool(init: Omit<DeviceWorkInit, 'key' | 'signer'>, options: DevicePoolOptions, warm?: WarmWorkers): DevicePool {
   const key = options.signer.inProcessKey
   const full: DeviceWorkInit = { ...init, ...(key ? { key } : { signer: options.signer.description }) }
-  const script = fileURLToPath(import.meta.url)
-  const threads = workerThreadsFor(options, script)
-  const started = warm instanceof WarmSet && warm.threads === threads ? warm.take() : []
-  // Warm workers of a wrong guess are not needed: stopped in the background.
-  if (warm) void warm.release()
-  const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full))
-  return new LanePool(lanes, options.signer)
-}
-
-/** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
-const WORKER_BUNDLE = 'device-worker.js'
-
-/** The file worker threads run: the workers' bundle beside `script` when there is one, else `script` itself. */
-function workerScript(script: string): string {
-  const beside = path.join(path.dirname(script), WORKER_BUNDLE)
-  return script.endsWith('.js') && existsSync(beside) ? beside : script
-}
-
-/** A device worker thread and what happened to it before a lane took it. */
-interface StartedWorker {
-  worker: Worker
-  early: { error?: Error; exit?: number }
-}
-
-function startDeviceWorker(script: string): StartedWorker {
-  // A small young generation: a worker's garbage (a few KiB per device) is collected early
-  // instead of piling up to V8's default, which is what peak RSS would count.
-  const worker = new Worker(workerScript(script), { workerData: { role: DEVICE_WORKER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
-  const started: StartedWorker = { worker, early: {} }
-  // Until a lane listens: an 'error' without a listener would be thrown, and an idle warm worker
-  // must not keep the process alive.
-  worker.on('error', (error) => (started.early.error ??= error))
-  worker.on('exit', (code) => (started.early.exit ??= code))
-  worker.unref()
-  return started
+  const threads = workerThreadsFor(options)
+  const pool = new WorkerPool<DeviceWorkInit, DeviceRequest, unknown>({ spec: deviceThreads(), threads, init: full, open: deviceHandler, ...(warm ? { warm } : {}) })
+  return new LanePool(pool, options.signer)
 }
 
 class LanePool implements DevicePool {
   private nextId = 0
 
   constructor(
-    private readonly lanes: Lane[],
+    private readonly pool: WorkerPool<DeviceWorkInit, DeviceRequest, unknown>,
     private readonly signer: CaSigner
   ) {}
 
   get threads(): number {
-    return this.lanes.length
+    return this.pool.threads
   }
 
   async issue(orders: DeviceOrder[]): Promise<IssuedBatch> {
     const id = this.nextId++
-    const size = Math.ceil(orders.length / this.lanes.length)
-    const slices = this.lanes.map((_, index) => orders.slice(index * size, (index + 1) * size))
+    const lanes = this.pool.threads
+    const size = Math.ceil(orders.length / lanes)
+    const slices = Array.from({ length: lanes }, (_, index) => orders.slice(index * size, (index + 1) * size))
     try {
-      const results = await Promise.all(this.lanes.map((lane, index) => (slices[index]?.length ? lane.issue(id, slices[index]) : Promise.resolve({ issued: [] }))))
+      const results = await Promise.all(
+        slices.map((slice, lane) => (slice.length ? (this.pool.call(lane, { method: 'issue', id, orders: slice }) as Promise<IssueResult>) : Promise.resolve({ issued: [] })))
+      )
       let issued: string[]
       if (results.every((result) => 'issued' in result)) {
         issued = results.flatMap((result) => (result as { issued: string[] }).issued)
@@ -164,13 +118,13 @@ class LanePool implements DevicePool {
       }
       return { id, issued, slices: slices.map((slice) => slice.length) }
     } catch (error) {
-      for (const lane of this.lanes) lane.drop(id)
+      for (let lane = 0; lane < lanes; lane++) this.pool.tell(lane, { method: 'drop', id })
       throw error
     }
   }
 
   async write(batch: IssuedBatch): Promise<WriteResult> {
-    const results = await Promise.all(this.lanes.map((lane, index) => (batch.slices[index] ? lane.write(batch.id) : Promise.resolve<WriteResult>({ written: [], paths: [] }))))
+    const results = await this.eachLane(batch, (lane) => this.pool.call(lane, { method: 'write', id: batch.id }) as Promise<WriteResult>, { written: [], paths: [] })
     const merged: WriteResult = { written: [], paths: [] }
     for (const result of results) {
       merged.written.push(...result.written)
@@ -180,12 +134,19 @@ class LanePool implements DevicePool {
     return merged
   }
 
-  private closed: Promise<void> | undefined
+  async hand(batch: IssuedBatch): Promise<HandedDevice[]> {
+    const results = await this.eachLane(batch, (lane) => this.pool.call(lane, { method: 'hand', id: batch.id }) as Promise<HandedDevice[]>, [])
+    // Structured clone turns Buffers into Uint8Arrays: make the file contents Buffers again.
+    return results.flat().map((handed) => ({ ...handed, files: handed.files.map(revivedFile) }))
+  }
 
   /** Stop the workers (again: a no-op). */
   close(): Promise<void> {
-    this.closed ??= Promise.all(this.lanes.map((lane) => lane.close())).then(() => undefined)
-    return this.closed
+    return this.pool.close()
+  }
+
+  private eachLane<T>(batch: IssuedBatch, ask: (lane: number) => Promise<T>, none: T): Promise<T[]> {
+    return Promise.all(batch.slices.map((count, lane) => (count ? ask(lane) : Promise.resolve(none))))
   }
 
   private async signAndSeal(id: number, slices: DeviceOrder[][], results: IssueResult[]): Promise<string[]> {
@@ -197,11 +158,10 @@ class LanePool implements DevicePool {
     // Each lane checks its signatures while it seals (in parallel); a refusal in an earlier lane
     // is the first in device order, so it is the one reported.
     const sealed = await Promise.allSettled(
-      this.lanes.map((lane, index) => {
-        const count = slices[index]?.length ?? 0
-        const mine = signatures.slice(offset, offset + count)
-        offset += count
-        return count ? lane.seal(id, mine) : Promise.resolve({ issued: [] })
+      slices.map((slice, lane) => {
+        const mine = signatures.slice(offset, offset + slice.length)
+        offset += slice.length
+        return slice.length ? (this.pool.call(lane, { method: 'seal', id, signatures: mine }) as Promise<{ issued: string[] }>) : Promise.resolve({ issued: [] })
       })
     )
     const refused = sealed.find((result) => result.status === 'rejected')
@@ -210,83 +170,6 @@ class LanePool implements DevicePool {
   }
 }
 
-function localLane(init: DeviceWorkInit): Lane {
-  const work = new DeviceWork(init)
-  return {
-    issue: async (id, orders) => work.issue(id, orders),
-    seal: async (id, signatures) => work.seal(id, signatures),
-    write: async (id) => work.write(id),
-    drop: (id) => work.drop(id),
-    close: async () => {}
-  }
-}
-
-type Waiter = { resolve: (result: unknown) => void; reject: (error: Error) => void }
-
-class WorkerLane implements Lane {
-  private readonly worker: Worker
-  private readonly waiting = new Map<number, Waiter>()
-  private nextCall = 0
-  private failed: Error | undefined
-
-  constructor({ worker, early }: StartedWorker, init: DeviceWorkInit) {
-    this.worker = worker
-    this.worker.on('message', (reply: DeviceWorkerReply) => this.settle(reply))
-    this.worker.on('error', (error) => this.failAll(error))
-    const exited = (code: number): void => {
-      if (code !== 0) this.failAll(new Error(`an issuance worker exited with code ${code}`))
-      else this.failAll(new Error('an issuance worker stopped before the run was done'))
-    }
-    this.worker.on('exit', exited)
-    if (early.error) this.failAll(early.error)
-    else if (early.exit !== undefined) exited(early.exit)
-    else {
-      this.worker.ref()
-      // The first message: what the worker works on (it was started without it).
-      this.worker.postMessage({ init })
-    }
-  }
-
-  issue(id: number, orders: DeviceOrder[]): Promise<IssueResult> {
-    return this.call({ method: 'issue', id, orders }) as Promise<IssueResult>
-  }
-
-  seal(id: number, signatures: Uint8Array[]): Promise<{ issued: string[] }> {
-    return this.call({ method: 'seal', id, signatures }) as Promise<{ issued: string[] }>
-  }
-
-  write(id: number): Promise<WriteResult> {
-    return this.call({ method: 'write', id }) as Promise<WriteResult>
-  }
-
-  drop(id: number): void {
-    if (!this.failed) this.worker.postMessage({ call: -1, request: { method: 'drop', id } })
-  }
-
-  async close(): Promise<void> {
-    await this.worker.terminate()
-  }
-
-  private call(request: DeviceWorkerRequest): Promise<unknown> {
-    if (this.failed) return Promise.reject(this.failed)
-    const call = this.nextCall++
-    return new Promise((resolve, reject) => {
-      this.waiting.set(call, { resolve, reject })
-      this.worker.postMessage({ call, request })
-    })
-  }
-
-  private settle(reply: DeviceWorkerReply): void {
-    const waiter = this.waiting.get(reply.call)
-    if (!waiter) return
-    this.waiting.delete(reply.call)
-    if ('error' in reply) waiter.reject(reviveError(reply.error as SerializedError))
-    else waiter.resolve(reply.result)
-  }
-
-  private failAll(error: Error): void {
-    this.failed = error
-    for (const waiter of this.waiting.values()) waiter.reject(error)
-    this.waiting.clear()
-  }
+function revivedFile(file: BundleFile): BundleFile {
+  return Buffer.isBuffer(file.content) ? file : { ...file, content: asBuffer(file.content) }
 }

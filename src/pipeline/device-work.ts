@@ -1,12 +1,17 @@
-// One batch of devices from issuance to a written output, on whichever thread runs it (an
-// issuance worker, or the main thread when there are none): issue (key pair, TBSCertificate and,
-// with an in-memory CA key, the signature), seal (the certificates around signatures the main
+// The per-device step of every bake, one batch at a time, on whichever thread runs it (a device
+// worker, or the main thread when there are none): issue (key pair, TBSCertificate and, with an
+// in-memory CA key, the signature: the one place that decides between signing here and handing
+// TBSCertificates to the main thread's signer), seal (the certificates around signatures the main
 // thread got from a token, KMS or signer program, each verified with the fleet CA's public key
-// first: on the worker threads, in parallel), write (bundle, output, and the records).
+// first: on the worker threads, in parallel), then the bundle. Where the output is written is the
+// format's business: a format with a worker writer (tar, dir) is written here (`write`: output and
+// its record); any other (images) is handed to the main thread's sink (`hand`).
 // The main thread journals what comes back: `issued` lines (fsync'd) before it asks for `write`,
-// so no key reaches the disk before its certificate is journaled. Keys never leave this object.
+// or before the sink writes each device's key, so no key reaches the disk before its certificate
+// is journaled. With a worker writer, keys never leave this object.
 import type { KeyObject } from 'node:crypto'
 import { buildBundle, type BundleOptions } from '../bundle/build.js'
+import type { BundleFile } from '../bundle/types.js'
 import type { FleetCa } from '../ca/types.js'
 import { serializeError, type SerializedError } from '../errors.js'
 import { buildTbs, issueCredential, sealSigned, type UnsignedCredential } from '../issue/issue.js'
@@ -28,7 +33,8 @@ export interface DeviceWorkInit {
   /** Without `key`: who signs (the signer's description), named when `seal` refuses a signature. */
   signer?: string
   bundle: BundleOptions
-  writer: OutputWriterSpec
+  /** Set when this format's outputs are written here (tar, dir); else they are handed over (`hand`). */
+  writer?: OutputWriterSpec
   /** The run's id, as its journal records carry it. */
   run: string
 }
@@ -51,6 +57,40 @@ export interface WriteResult {
   error?: SerializedError
 }
 
+/** One device of a batch whose output the main thread writes through its sink (images). */
+export interface HandedDevice {
+  device: Device
+  certificateSha256: string
+  files: BundleFile[]
+}
+
+/** What the main thread may ask of a DeviceWork (the device workers' requests). */
+export type DeviceRequest =
+  | { method: 'issue'; id: number; orders: DeviceOrder[] }
+  | { method: 'seal'; id: number; signatures: Uint8Array[] }
+  | { method: 'write'; id: number }
+  | { method: 'hand'; id: number }
+  | { method: 'drop'; id: number }
+
+/** The device workers' handler: one DeviceWork, its methods by name. */
+export function deviceHandler(init: DeviceWorkInit): (request: DeviceRequest) => unknown {
+  const work = new DeviceWork(init)
+  return (request) => {
+    switch (request.method) {
+      case 'issue':
+        return work.issue(request.id, request.orders)
+      case 'seal':
+        return work.seal(request.id, request.signatures)
+      case 'write':
+        return work.write(request.id)
+      case 'hand':
+        return work.hand(request.id)
+      case 'drop':
+        return work.drop(request.id)
+    }
+  }
+}
+
 interface Batch {
   orders: DeviceOrder[]
   unsigned?: UnsignedCredential[]
@@ -60,13 +100,15 @@ interface Batch {
 export class DeviceWork {
   private readonly batches = new Map<number, Batch>()
   private readonly basisMaker: DeviceBasisMaker
-  private readonly writer: OutputWriter
+  private readonly writer: OutputWriter | undefined
 
   constructor(private readonly init: DeviceWorkInit) {
     this.basisMaker = new DeviceBasisMaker(init.profile)
-    const open = outputFormat(init.writer.format).workerWriter
-    if (!open) throw new Error(`internal: format ${init.writer.format} has no worker writer`)
-    this.writer = open(init.writer)
+    if (init.writer) {
+      const open = outputFormat(init.writer.format).workerWriter
+      if (!open) throw new Error(`internal: format ${init.writer.format} has no worker writer`)
+      this.writer = open(init.writer)
+    }
   }
 
   issue(id: number, orders: DeviceOrder[]): IssueResult {
@@ -95,11 +137,13 @@ export class DeviceWork {
   write(id: number): WriteResult {
     const batch = this.batch(id)
     this.batches.delete(id)
+    const writer = this.writer
+    if (!writer) throw new Error('internal: this format is written on the main thread, not by device workers')
     const result: WriteResult = { written: [], paths: [] }
     for (const credential of batch.credentials ?? []) {
       try {
-        const output = this.writer.write(credential.device, buildBundle(credential, this.init.bundle))
-        result.written.push(encodeRecord(writtenRecord(this.init.run, credential, output)))
+        const output = writer.write(credential.device, buildBundle(credential, this.init.bundle))
+        result.written.push(encodeRecord(writtenRecord(this.init.run, credential.device.serial, credential.sha256, output)))
         result.paths.push(output.path)
       } catch (error) {
         result.error = serializeError(error)
@@ -107,11 +151,22 @@ export class DeviceWork {
       }
     }
     try {
-      this.writer.idle?.()
+      writer.idle?.()
     } catch (error) {
       result.error ??= serializeError(error)
     }
     return result
+  }
+
+  /** The batch's bundles, for the main thread's sink (images), in device order. Forgets the batch. */
+  hand(id: number): HandedDevice[] {
+    const batch = this.batch(id)
+    this.batches.delete(id)
+    return (batch.credentials ?? []).map((credential) => ({
+      device: credential.device,
+      certificateSha256: credential.sha256,
+      files: buildBundle(credential, this.init.bundle)
+    }))
   }
 
   /** Forget a batch that will not be written (the run is failing). */

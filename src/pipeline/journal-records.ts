@@ -1,5 +1,5 @@
 // The journal records of one device's certificate and output, made the same way on the main
-// thread (image sinks) and in issuance workers (tar, dir), so both paths journal alike.
+// thread (image sinks) and in device workers (tar, dir), so both paths journal alike.
 import { sanOfCertificate } from '../issue/san.js'
 import type { IssuedCredential } from '../issue/types.js'
 import type { IssuedRecord, WrittenRecord } from '../journal/records.js'
@@ -33,13 +33,13 @@ export function issuedRecord(run: string, basisMaker: DeviceBasisMaker, credenti
   }
 }
 
-export function writtenRecord(run: string, credential: IssuedCredential, output: SinkOutput): WrittenRecord {
+export function writtenRecord(run: string, serial: string, certificateSha256: string, output: SinkOutput): WrittenRecord {
   return {
     type: 'written',
     run,
     at: new Date().toISOString(),
-    serial: credential.device.serial,
-    certificateSha256: credential.sha256,
+    serial,
+    certificateSha256,
     output: {
       path: output.path,
       size: output.size,

@@ -165,7 +165,7 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
     scan = await scanManifest(options.manifest)
     header = checkedHeader(scan)
   } catch (error) {
-    await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? [])
+    await warm?.release()
     throw error
   }
   const outputDir = path.resolve(options.outputDir ?? path.dirname(path.resolve(options.manifest)))
@@ -197,7 +197,7 @@ async function verifyWith(options: VerifyOptions): Promise<VerifySummary> {
     summary.problems.push(...(await crlProblems(outputDir, trust, { fleetCaSha256: header.fleetCa.sha256, ...(crl ? { crl } : {}), superseded: run.supersededReasons, revoked })))
   } finally {
     if (checker) await checker.close()
-    else await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? [])
+    else await warm?.release()
     await handle?.close()
     await secrets?.remove()
   }

@@ -9,6 +9,8 @@ import { readPrivateKey } from '../../src/signer/pem.js'
 import type { Device } from '../../src/manifest/types.js'
 import type { Lifetime, PemSource } from '../../src/settings/types.js'
 import type { CertFixture } from '../helpers/pki.js'
+import { createDevicePool } from '../../src/pipeline/device-pool.js'
+import type { CaSigner } from '../../src/signer/types.js'
 
 export function pemText(input: string, text: string): PemSource {
   return { input, text, origin: `input ${input}` }
@@ -52,4 +54,22 @@ export function caKeyOf(ca: FleetCa): KeyObject {
 /** issueCredential signing with the fixture CA's in-memory key (as issuance workers do). */
 export function issueCredential(ca: FleetCa, profile: CertificateProfile, device: Device, now: Date = new Date()): IssuedCredential {
   return issueWithKey(ca, profile, device, now, caKeyOf(ca))
+}
+
+/**
+ * Certificates for `devices` as a bake issues them (the device pool on this thread: with a signer
+ * that has no in-memory key, TBSCertificates signed by `signer`, each signature checked and sealed),
+ * in device order, as PEM.
+ */
+export async function issueThroughPool(ca: FleetCa, profile: CertificateProfile, signer: CaSigner, devices: Device[]): Promise<string[]> {
+  const pool = createDevicePool(
+    { ca, profile, now: new Date(), bundle: { layout: 'aktualizr', credentialsDir: '/var/sota/import', chainPems: [] }, run: 'test' },
+    { concurrency: 1, devices: devices.length, signer }
+  )
+  try {
+    const batch = await pool.issue(devices.map((device) => ({ device })))
+    return batch.issued.map((line) => (JSON.parse(line) as { certificate: { pem: string } }).certificate.pem)
+  } finally {
+    await pool.close()
+  }
 }

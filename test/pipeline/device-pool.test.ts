@@ -7,14 +7,16 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { readJournalFile, tempLeftovers } from '../helpers/faults.js'
+import { buildBareExt4, cleanupScratch, MiB, scratchDir } from '../helpers/images.js'
 import { cleanupPki, makeRootCa } from '../helpers/pki.js'
 import { NODE20, NODES, ROOT, runAction, runCli } from '../helpers/run.js'
 import { checkOutputDir } from '../robustness/invariants.js'
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'credbake-pool-'))
-afterAll(() => {
+afterAll(async () => {
   rmSync(work, { recursive: true, force: true })
   cleanupPki()
+  await cleanupScratch()
 })
 const ca = makeRootCa({ subject: '/CN=pool test fleet root' })
 
@@ -81,6 +83,20 @@ describe('the device pool (workers write tar and dir outputs)', () => {
     )
     expect(run.status).not.toBe(0)
     expect(run.stderr).toContain('the device worker bundle ran')
+  })
+
+  it('images: 200 devices issued by the workers and written by the main thread, every certificate journaled before its output', async () => {
+    // The same per-device step as tar and dir (two worker threads issue and build the bundles);
+    // the bundles cross to this side's image sink, which writes them with debugfs.
+    const image = await buildBareExt4(await scratchDir('credbake-pool-image-'), { size: 4 * MiB })
+    const { file, serials } = manifest('image', 200)
+    const out = path.join(work, 'out-image')
+    const run = bake(file, out, ['--image', image.path, '--concurrency', '2'])
+    expect(run.status, run.stderr).toBe(0)
+    const check = checkOutputDir({ outputDir: out, rootPem: ca.certPem, serials, tempRoots: [work] })
+    expect(check.problems).toEqual([])
+    expect(check.issued).toHaveLength(200)
+    expect(journalOrderProblems(out)).toEqual([])
   })
 
   it('dir: 300 device trees with their modes', () => {

@@ -2,6 +2,7 @@
 // after each kill, then let a run complete, and check that nothing was lost and nothing is left
 // over. The kill moments come from a seeded RNG whose seed is printed; rerun a failure with
 // CREDBAKE_KILL_SEED=<seed>. Each format calibrates its window with one clean run first.
+import { createPublicKey, X509Certificate } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -117,7 +118,7 @@ describe.each(scenarios)('SIGKILL at $format', (scenario) => {
 })
 
 describe('SIGKILL while debugfs writes a device bundle', () => {
-  it('leaves no device key in TMPDIR once the next run has completed', async () => {
+  it('the key being written has its certificate journaled; no device key is left in TMPDIR once the next run has completed', async () => {
     const { file: manifest, serials } = deviceManifest('debugfs-kill.csv', 'DK', 3)
     const dir = await scratchDir('credbake-kill-debugfs-')
     const image = await buildBareExt4(dir, { size: 8 * MiB })
@@ -143,6 +144,18 @@ describe('SIGKILL while debugfs writes a device bundle', () => {
     }
     const keysWhileDead = privateKeysUnder(tmp)
     expect(keysWhileDead.length, 'the killed run had a device key in its temp folder (expected: that is what the folder is for)').toBeGreaterThan(0)
+    // Journal before key: every key handed to debugfs belongs to a certificate the journal held
+    // (durably) before debugfs started, so a kill at this moment never leaves a key on an image
+    // whose certificate is unrecorded.
+    const journaled = readJournalFile(out)
+      .records.filter((record: any) => record.type === 'issued')
+      .map((record: any) => new X509Certificate(record.certificate.pem).publicKey.export({ type: 'spki', format: 'der' }).toString('hex'))
+    for (const name of keysWhileDead) {
+      const spki = createPublicKey(readFileSync(path.join(tmp, name), 'latin1'))
+        .export({ type: 'spki', format: 'der' })
+        .toString('hex')
+      expect(journaled, `the key in ${name} has no certificate in the journal`).toContain(spki)
+    }
 
     const final = await runCliAsync(args, { env: { TMPDIR: tmp } })
     expect(final.status, final.stderr).toBe(0)

@@ -8,12 +8,11 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openFleetCa } from '../../src/ca/load.js'
 import { CredbakeError, FleetCaError } from '../../src/errors.js'
-import { createIssuer } from '../../src/issue/pool.js'
 import { buildProfile } from '../../src/issue/profile.js'
 import { cleanupPki, generateKey, keyFormats, makeRootCa, opensslVerify, type CaFixture } from '../helpers/pki.js'
 import { splitPems } from '../helpers/outputs.js'
 import { ROOT, runCli } from '../helpers/run.js'
-import { makeDevice, pemText } from '../issue/support.js'
+import { issueThroughPool, makeDevice, pemText } from '../issue/support.js'
 
 const SIGNER = path.join(ROOT, 'test/fixtures/signers/openssl-signer.mjs')
 const DAYS = { kind: 'days', days: 30 } as const
@@ -55,9 +54,13 @@ async function bakeInProcess(ca: CaFixture, env: Record<string, string | undefin
     })
     try {
       const profile = buildProfile({ keyType: 'ec-p256', subject: 'CN={device-id}', lifetime: DAYS }, fleet)
-      const issuer = createIssuer(fleet, profile, new Date(), { concurrency: 1, devices: count, signer })
-      const issued = await issuer.issue(Array.from({ length: count }, (_, i) => makeDevice(`EXEC-${i}`)))
-      return { pems: issued.map((credential) => credential.certificatePem), warnings }
+      const pems = await issueThroughPool(
+        fleet,
+        profile,
+        signer,
+        Array.from({ length: count }, (_, i) => makeDevice(`EXEC-${i}`))
+      )
+      return { pems, warnings }
     } finally {
       await signer.close()
     }

@@ -7,12 +7,11 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openFleetCa } from '../../src/ca/load.js'
 import { CredbakeError, FleetCaError } from '../../src/errors.js'
-import { createIssuer } from '../../src/issue/pool.js'
 import { buildProfile } from '../../src/issue/profile.js'
 import { parsePkcs11Uri } from '../../src/signer/pkcs11-uri.js'
 import { ecdsaRawToDer } from '../../src/signer/pkcs11.js'
 import { cleanupPki, makeRootCa, opensslVerify, type CaFixture } from '../helpers/pki.js'
-import { makeDevice, pemText } from '../issue/support.js'
+import { issueThroughPool, makeDevice, pemText } from '../issue/support.js'
 import { generateTokenKey, lockUserPin, makeToken, mislabelPublicKey, makeTokenIntermediateCa, makeTokenRootCa, SOFTHSM_MODULE, type Token, type TokenCa } from './softhsm.js'
 
 afterAll(cleanupPki)
@@ -126,15 +125,15 @@ describe('PKCS#11 signer on SoftHSM2', () => {
       expect(fleet.keyDescription).toBe(description)
       expect(fleet.signatureAlgorithmName).toBe(algorithm)
       const profile = buildProfile({ keyType: 'ec-p256', subject: 'CN={device-id}', lifetime: DAYS }, fleet)
-      const issuer = createIssuer(fleet, profile, new Date(), { concurrency: 1, devices: 20, signer })
-      const issued = await issuer.issue(Array.from({ length: 20 }, (_, i) => makeDevice(`P11-${i}`)))
-      await issuer.close()
-      const result = opensslVerify(
-        issued.map((credential) => credential.certificatePem),
-        { trustedPem: ca().certPem }
+      const issued = await issueThroughPool(
+        fleet,
+        profile,
+        signer,
+        Array.from({ length: 20 }, (_, i) => makeDevice(`P11-${i}`))
       )
+      const result = opensslVerify(issued, { trustedPem: ca().certPem })
       expect(result.ok, result.output).toBe(true)
-      expect(new X509Certificate(issued[0]?.certificatePem ?? '').verify(fleet.publicKey)).toBe(true)
+      expect(new X509Certificate(issued[0] ?? '').verify(fleet.publicKey)).toBe(true)
     } finally {
       await signer.close()
     }
@@ -145,12 +144,13 @@ describe('PKCS#11 signer on SoftHSM2', () => {
     try {
       expect(fleet.isIntermediate).toBe(true)
       const profile = buildProfile({ keyType: 'ec-p256', subject: 'CN={device-id}', lifetime: DAYS }, fleet)
-      const issuer = createIssuer(fleet, profile, new Date(), { concurrency: 1, devices: 5, signer })
-      const issued = await issuer.issue(Array.from({ length: 5 }, (_, i) => makeDevice(`INT-${i}`)))
-      const result = opensslVerify(
-        issued.map((credential) => credential.certificatePem),
-        { trustedPem: fileRoot.certPem, untrustedPems: [intermediate.certPem] }
+      const issued = await issueThroughPool(
+        fleet,
+        profile,
+        signer,
+        Array.from({ length: 5 }, (_, i) => makeDevice(`INT-${i}`))
       )
+      const result = opensslVerify(issued, { trustedPem: fileRoot.certPem, untrustedPems: [intermediate.certPem] })
       expect(result.ok, result.output).toBe(true)
     } finally {
       await signer.close()
