@@ -1,25 +1,25 @@
 #!/usr/bin/env node
-import { open, mkdir, lstat, chmod, writeFile, link, rm, rename, readdir, readFile, statfs, stat, readlink, access, rmdir, mkdtemp, copyFile } from 'node:fs/promises';
+import { mkdir, lstat, chmod, open, writeFile, link, rm, rename, readdir, readFile, statfs, stat, readlink, access, rmdir, mkdtemp, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as crypto from 'node:crypto';
 import { verify, randomBytes, sign, createPublicKey, createPrivateKey, createHash, X509Certificate, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH } from 'node:crypto';
 import { spawn, spawnSync, execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, constants as constants$1, openSync, fstatSync, closeSync, readSync, mkdirSync, lstatSync, readlinkSync, writeSync, unlinkSync, readdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, statSync, mkdtempSync, createReadStream } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, constants as constants$1, mkdirSync, lstatSync, readlinkSync, readSync, writeSync, unlinkSync, openSync, fstatSync, closeSync, readdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, statSync, mkdtempSync, createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import os, { availableParallelism } from 'node:os';
-import { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
-import { promisify } from 'node:util';
 import zlib, { gunzipSync, inflateRawSync, crc32 as crc32$1, createGzip, createGunzip } from 'node:zlib';
 import require$$0 from 'process';
 import require$$0$1 from 'buffer';
+import { promisify } from 'node:util';
 import v8 from 'node:v8';
 import * as nativeFs from 'fs';
 import { statSync as statSync$1, stat as stat$1, realpathSync, realpath, readdirSync as readdirSync$1, readdir as readdir$1 } from 'fs';
 import { sep, basename, dirname, resolve as resolve$1, normalize as normalize$3, relative, posix, isAbsolute } from 'path';
 import { fileURLToPath as fileURLToPath$1 } from 'url';
 import { createRequire as createRequire$1 } from 'module';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { pipeline as pipeline$1 } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -11252,791 +11252,6 @@ function deepFreeze(value) {
     return value;
 }
 
-// Asking the fleet CA's signer for many signatures at once (a token, KMS or signer program), with
-// up to `signer.concurrency` in flight, in order. After the first failure no further signature is
-// asked for; the first failure in device order is the one thrown, naming the device.
-// Every answer passes here on the main thread, so this is where a repeated signature is caught
-// (the same bytes as an earlier answer: HandedBack); whether each one verifies is checked where
-// its certificate is assembled (sealSigned), on the worker threads when there are some.
-async function signAll(signer, items) {
-    const signatures = new Array(items.length);
-    const failures = [];
-    const handedBack = handedBackBy(signer);
-    let next = 0;
-    const lane = async () => {
-        while (failures.length === 0 && next < items.length) {
-            const index = next++;
-            const { tbs, serial } = items[index];
-            try {
-                const signature = await signer.sign(tbs);
-                const earlier = handedBack.note(signature, `device ${serial}`);
-                // A malformed answer is named as such where it is verified, even when it repeats.
-                if (earlier !== undefined && !signatureShapeProblem(signer.publicKey, signature)) {
-                    throw badSignatureError(signer.description, serial, repeatedSignatureProblem(earlier));
-                }
-                signatures[index] = signature;
-            }
-            catch (error) {
-                failures.push({ index, error });
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(signer.concurrency, items.length)) }, lane));
-    if (failures.length) {
-        const first = failures.sort((a, b) => a.index - b.index)[0];
-        if (first.error instanceof CredbakeError)
-            throw first.error;
-        const serial = items[first.index]?.serial;
-        throw new FleetCaError(`fleet-ca-key: ${signer.description} failed to sign device ${serial}: ${messageOf(first.error)}`, {
-            input: 'fleet-ca-key',
-            ...(serial ? { serial } : {}),
-            cause: first.error
-        });
-    }
-    return signatures;
-}
-
-var Attributes_1;
-let Attributes = Attributes_1 = class Attributes extends AsnArray {
-    constructor(items) {
-        super(items);
-        Object.setPrototypeOf(this, Attributes_1.prototype);
-    }
-};
-Attributes = Attributes_1 = __decorate([
-    AsnType({
-        type: AsnTypeTypes.Sequence,
-        itemType: Attribute,
-    })
-], Attributes);
-
-class CertificationRequestInfo {
-    version = 0;
-    subject = new Name();
-    subjectPKInfo = new SubjectPublicKeyInfo();
-    attributes = new Attributes();
-    constructor(params = {}) {
-        Object.assign(this, params);
-    }
-}
-__decorate([
-    AsnProp({ type: AsnPropTypes.Integer })
-], CertificationRequestInfo.prototype, "version", void 0);
-__decorate([
-    AsnProp({ type: Name })
-], CertificationRequestInfo.prototype, "subject", void 0);
-__decorate([
-    AsnProp({ type: SubjectPublicKeyInfo })
-], CertificationRequestInfo.prototype, "subjectPKInfo", void 0);
-__decorate([
-    AsnProp({
-        type: Attributes,
-        implicit: true,
-        context: 0,
-        optional: true,
-    })
-], CertificationRequestInfo.prototype, "attributes", void 0);
-
-class CertificationRequest {
-    certificationRequestInfo = new CertificationRequestInfo();
-    certificationRequestInfoRaw;
-    signatureAlgorithm = new AlgorithmIdentifier();
-    signature = new ArrayBuffer(0);
-    constructor(params = {}) {
-        Object.assign(this, params);
-    }
-}
-__decorate([
-    AsnProp({
-        type: CertificationRequestInfo,
-        raw: true,
-    })
-], CertificationRequest.prototype, "certificationRequestInfo", void 0);
-__decorate([
-    AsnProp({ type: AlgorithmIdentifier })
-], CertificationRequest.prototype, "signatureAlgorithm", void 0);
-__decorate([
-    AsnProp({ type: AsnPropTypes.BitString })
-], CertificationRequest.prototype, "signature", void 0);
-
-// Reading an input file whole, within a budget. A path given as an input, or named by a manifest
-// row, may be a FIFO (opening it for reading would wait for a writer forever), a device such as
-// /dev/zero (reading never ends), or a file far larger than anything credbake needs (reading it
-// exhausts memory, or ends in V8's "Cannot create a string longer than ..."). So: open without
-// blocking, fstat the open descriptor (what is read is what was checked), refuse anything but a
-// regular file, refuse a size over the cap before reading a byte, and stop reading at the cap
-// even if the size was wrong (/proc files say 0, files grow).
-//
-// Errors are plain Errors with a `code` (ENOENT, EACCES, EISDIR from the system; ENOTREG and EFBIG
-// from here) and a message that completes "X cannot be read: …", so every caller keeps its own
-// message naming the input. docs/input-limits.md lists the caps.
-const KiB = 1024;
-const MiB = 1024 * KiB;
-/** The caps, in bytes. Each is documented (with its reason) in docs/input-limits.md. */
-const INPUT_LIMITS = {
-    /** Device manifest: 100,000 devices are 3-30 MiB in any format. */
-    manifest: 64 * MiB,
-    /** A CSR named by a manifest row: an RSA-4096 CSR with `openssl req -text` is about 5 KiB. */
-    csr: 16 * KiB,
-    /** fleet-ca-cert, fleet-ca-key, server-ca (file or text): a chain or a CA bundle. */
-    pem: 1 * MiB,
-    /** credentials-zip: OTA Connect's are a few KiB. */
-    credentialsZip: 16 * MiB,
-    /** A review manifest (credbake-manifest.json) or a certificates.pem read whole by verify or merge. */
-    reviewFile: 256 * MiB
-};
-/** A file refused before or while it was read: not a regular file, or over its cap. */
-class ReadLimitError extends Error {
-    code;
-    constructor(code, message) {
-        super(message);
-        this.code = code;
-        this.name = 'ReadLimitError';
-    }
-}
-/** 1.5 MiB, 16 KiB, 300 bytes. */
-function formatSize(bytes) {
-    if (bytes >= MiB)
-        return `${Number.isInteger(bytes / MiB) ? bytes / MiB : (bytes / MiB).toFixed(1)} MiB`;
-    if (bytes >= KiB)
-        return `${Number.isInteger(bytes / KiB) ? bytes / KiB : (bytes / KiB).toFixed(1)} KiB`;
-    return `${bytes} bytes`;
-}
-/** Why a file of this type cannot be read as an input ("a FIFO (named pipe)"), or undefined for a regular file. */
-function kindOf$1(info) {
-    if (info.isFile())
-        return undefined;
-    if (info.isDirectory())
-        return 'a directory';
-    if (info.isFIFO())
-        return 'a FIFO (named pipe)';
-    if (info.isCharacterDevice())
-        return 'a character device';
-    if (info.isBlockDevice())
-        return 'a block device';
-    if (info.isSocket())
-        return 'a socket';
-    return 'not a regular file';
-}
-function check(info, limit) {
-    const kind = kindOf$1(info);
-    if (kind === 'a directory')
-        throw new ReadLimitError('EISDIR', 'it is a directory, not a file');
-    if (kind !== undefined)
-        throw new ReadLimitError('ENOTREG', `it is ${kind}, not a regular file; ${limit.what} must be a regular file`);
-    if (info.size > limit.maxBytes)
-        throw tooBig(`it is ${info.size.toLocaleString('en-US')} bytes`, limit);
-}
-function tooBig(what, limit) {
-    return new ReadLimitError('EFBIG', `${what}; ${limit.what} may be at most ${formatSize(limit.maxBytes)}`);
-}
-// O_NONBLOCK: opening a FIFO does not wait for a writer (fstat then refuses it). Reads of a
-// regular file are not affected by it.
-const OPEN_FLAGS = constants$1.O_RDONLY | constants$1.O_NONBLOCK;
-/** Opens, fstats and closes `file`: the checks of readBoundedSync without reading. Returns the size. */
-function checkBoundedFileSync(file, limit) {
-    const fd = openSync(file, OPEN_FLAGS);
-    try {
-        const info = fstatSync(fd);
-        check(info, limit);
-        return info.size;
-    }
-    finally {
-        closeSync(fd);
-    }
-}
-/** The whole of `file` if it is a regular file of at most `limit.maxBytes`. */
-function readBoundedSync(file, limit) {
-    const fd = openSync(file, OPEN_FLAGS);
-    try {
-        const info = fstatSync(fd);
-        check(info, limit);
-        const reader = new CappedBuffer(info.size, limit);
-        for (;;) {
-            const room = reader.room();
-            const read = readSync(fd, reader.buffer, reader.length, room, null);
-            if (read === 0)
-                return reader.contents();
-            reader.advance(read);
-        }
-    }
-    finally {
-        closeSync(fd);
-    }
-}
-/**
- * The buffer a file is read into: sized by fstat, plus one byte that tells a file that grew past
- * the cap from one that ends there; grown (up to the cap) when the size was wrong (a /proc file, a
- * growing file).
- */
-class CappedBuffer {
-    limit;
-    buffer;
-    length = 0;
-    constructor(size, limit) {
-        this.limit = limit;
-        this.buffer = Buffer.allocUnsafe(Math.min(limit.maxBytes, Math.max(size, 64 * KiB)) + 1);
-    }
-    /** Free bytes to read into; grows the buffer first when it is full. */
-    room() {
-        if (this.length === this.buffer.length) {
-            if (this.length > this.limit.maxBytes)
-                throw tooBig(`it holds more than ${formatSize(this.limit.maxBytes)}`, this.limit);
-            const larger = Buffer.allocUnsafe(Math.min(this.limit.maxBytes + 1, this.buffer.length * 2));
-            this.buffer.copy(larger, 0, 0, this.length);
-            this.buffer = larger;
-        }
-        return this.buffer.length - this.length;
-    }
-    advance(read) {
-        this.length += read;
-        if (this.length > this.limit.maxBytes)
-            throw tooBig(`it holds more than ${formatSize(this.limit.maxBytes)}`, this.limit);
-    }
-    contents() {
-        return this.buffer.subarray(0, this.length);
-    }
-}
-/** As readBoundedSync, without blocking the thread. */
-async function readBounded(file, limit) {
-    const handle = await open(file, OPEN_FLAGS);
-    try {
-        const info = await handle.stat();
-        check(info, limit);
-        const reader = new CappedBuffer(info.size, limit);
-        for (;;) {
-            const room = reader.room();
-            const { bytesRead } = await handle.read(reader.buffer, reader.length, room, null);
-            if (bytesRead === 0)
-                return reader.contents();
-            reader.advance(bytesRead);
-        }
-    }
-    finally {
-        await handle.close();
-    }
-}
-/** readBounded as UTF-8 text. */
-async function readBoundedText(file, limit) {
-    return (await readBounded(file, limit)).toString('utf8');
-}
-/** readBoundedSync as UTF-8 text. */
-function readBoundedTextSync(file, limit) {
-    return readBoundedSync(file, limit).toString('utf8');
-}
-/** The end of "FILE …" for an input file that cannot be read: "not found", "is a FIFO (named pipe), …". */
-function whyUnreadable(error) {
-    if (error instanceof ReadLimitError)
-        return error.message.replace(/^it /, '');
-    const code = error.code;
-    if (code === 'ENOENT')
-        return 'not found';
-    if (code === 'EISDIR')
-        return 'is a directory, not a file';
-    if (code === 'EACCES')
-        return 'cannot be read (permission denied)';
-    return `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
-}
-
-// Text that came from inputs (file-system labels, partition names, manifest values, file names,
-// tool and signer output) on its way to a log. A GitHub runner reads every line a step prints to
-// stdout or stderr as a possible workflow command: `::name ...::data` once leading whitespace is
-// trimmed, and the legacy `##[name ...]data` anywhere in the line. A base image whose label holds
-// "\n::add-mask::..." or "##[stop-commands]x" could otherwise steer the job's log. Everything
-// printed goes through neutraliseOutput (the CLI console, the action's reporter, error printing);
-// values embedded in messages go through escapeText/quoteText so their control characters show as
-// escapes instead of breaking or hiding lines. docs/input-limits.md describes the rules.
-/**
- * Characters that must never reach a log raw: C0 controls (except the tab and the line feed, which
- * output itself uses), DEL, C1 controls (U+0085 is a line break to some readers), Unicode format
- * characters (bidi embeddings, overrides and isolates, zero-width characters, U+FEFF, tags), line
- * and paragraph separators, and lone surrogates.
- */
-const UNSAFE_IN_OUTPUT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu;
-/** The same plus the tab and the line feed: what a value embedded in a message may not carry raw. */
-const UNSAFE_IN_VALUE = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu;
-const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-/**
- * `\n`, `\r`, `\t`, else `\uXXXX` (a surrogate pair beyond the BMP): visible, and valid JSON
- * escapes, so JSON output that goes through neutraliseOutput still parses to the same data.
- */
-function escapeChar(char) {
-    const named = NAMED[char];
-    if (named !== undefined)
-        return named;
-    let escaped = '';
-    for (let i = 0; i < char.length; i++)
-        escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
-    return escaped;
-}
-/** A value for the inside of a message: every control and format character escaped visibly. */
-function escapeText(value) {
-    return value.replace(UNSAFE_IN_VALUE, escapeChar);
-}
-/**
- * A value quoted for a message, as `"…"`: control and format characters escaped, `"` and `\`
- * escaped as in JSON, long values shortened (the full value is in the file the message names).
- */
-function quoteText(value, max = 70) {
-    const short = [...value].length > max ? `${[...value].slice(0, max - 6).join('')}…` : value;
-    return `"${escapeText(short.replace(/[\\"]/g, (c) => `\\${c}`))}"`;
-}
-/**
- * Output text (one or more lines) made safe for a runner's log: unsafe characters escaped, every
- * line that would start a workflow command (`::` after leading whitespace) gets a `\` in front of
- * the colons, and every legacy `##[` becomes `##\u005b`. Text without any of these is returned as
- * is. JSON stays valid and means the same: its strings only gain `\uXXXX` escapes (and no line of
- * JSON starts with `::`).
- */
-function neutraliseOutput(text) {
-    let safe = text.replace(UNSAFE_IN_OUTPUT, escapeChar);
-    if (safe.includes('##['))
-        safe = safe.replace(/##\[/g, '##\\u005b');
-    if (safe.includes('::'))
-        safe = safe.replace(/^(\s*)::/gm, '$1\\::');
-    return safe;
-}
-/**
- * A message that is one line by design (progress, info, warnings): as neutraliseOutput, and a line
- * break inside it (from a label, a file name, a tool's output) shows as `\n` instead of starting
- * a new line.
- */
-function neutraliseLine(text) {
-    return neutraliseOutput(text.includes('\n') ? text.replace(/\n/g, '\\n') : text);
-}
-
-// CSPRNG bytes drawn from a block filled by one randomFillSync call: each randomBytes call costs
-// a trip into OpenSSL, and a bake asks for two small pieces per device (a certificate serial and a
-// temporary file name). The bytes are the same CSPRNG output, handed out once each.
-const BLOCK$2 = 8192;
-const block = Buffer.alloc(BLOCK$2);
-let used = BLOCK$2;
-/** `size` fresh random bytes (a copy: never shared with a later call). */
-function randomChunk(size) {
-    if (size > BLOCK$2)
-        return randomFillSync(Buffer.alloc(size));
-    if (used + size > BLOCK$2) {
-        randomFillSync(block);
-        used = 0;
-    }
-    const bytes = Buffer.from(block.subarray(used, used + size));
-    block.fill(0, used, used + size);
-    used += size;
-    return bytes;
-}
-
-// Device key pairs. What issuance needs per device is the SubjectPublicKeyInfo (for the
-// certificate) and the PKCS#8 PEM (the device's pkey.pem), nothing else.
-//
-// EC keys (P-256, P-384) are made as a raw key pair by ECDH (`EC_KEY_generate_key`: the scalar
-// comes from OpenSSL's private DRBG, the same CSPRNG generateKeyPair uses), and both encodings are
-// fixed DER around the raw bytes, built here exactly as OpenSSL writes them: that skips OpenSSL 3's
-// per-call encoder set-up, which costs more than the key generation itself. Ed25519 is generated by
-// node:crypto and its encodings are likewise fixed bytes around the raw keys (exported as JWK,
-// which takes no encoder). RSA goes through node:crypto's encoders as before.
-// test/issue/keys.test.ts holds the fixed encodings to node's and `openssl pkey`'s, byte for byte.
-const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
-const ID_ED25519 = '1.3.101.112';
-/**
- * EC, as OpenSSL writes it (RFC 5915 inside RFC 5208): PrivateKeyInfo { version 0,
- * AlgorithmIdentifier { id-ecPublicKey, curve OID }, OCTET STRING { ECPrivateKey { version 1,
- * privateKey OCTET STRING (the scalar, left-padded with zeros to the group order's length),
- * [1] publicKey BIT STRING (uncompressed point) } } }. The [0] parameters are left out inside
- * because the AlgorithmIdentifier names the curve. SPKI: { AlgorithmIdentifier, BIT STRING point }.
- */
-function ecEncoding(curveOid, scalarLength) {
-    const publicLength = 1 + 2 * scalarLength;
-    // Built once with zero keys, then cut where the keys go.
-    const scalar = Buffer.alloc(scalarLength);
-    const point = Buffer.alloc(publicLength);
-    const algorithm = sequence(oid(ID_EC_PUBLIC_KEY), oid(curveOid));
-    const bits = (key) => bitString(key); // no unused bits
-    const publicField = explicit(1, bits(point));
-    const ecPrivateKey = sequence(smallInteger(1), octetString(scalar), publicField);
-    const pkcs8 = sequence(smallInteger(0), algorithm, octetString(ecPrivateKey));
-    const spki = sequence(algorithm, bits(point));
-    const middleStart = pkcs8.length - publicField.length; // [1] publicKey ends the structure
-    return {
-        pkcs8Head: pkcs8.subarray(0, middleStart - scalarLength),
-        pkcs8Middle: pkcs8.subarray(middleStart, pkcs8.length - publicLength),
-        spkiHead: spki.subarray(0, spki.length - publicLength),
-        privateLength: scalarLength,
-        publicLength
-    };
-}
-/**
- * Ed25519 (RFC 8410): PrivateKeyInfo { version 0, { id-Ed25519 }, OCTET STRING { OCTET STRING seed } },
- * no public key inside (OpenSSL writes version 0 without it); SPKI { { id-Ed25519 }, BIT STRING key }.
- */
-function ed25519Encoding() {
-    const key = Buffer.alloc(32);
-    const algorithm = sequence(oid(ID_ED25519));
-    const pkcs8 = sequence(smallInteger(0), algorithm, octetString(octetString(key)));
-    const spki = sequence(algorithm, bitString(key));
-    return {
-        pkcs8Head: pkcs8.subarray(0, pkcs8.length - 32),
-        pkcs8Middle: Buffer.alloc(0),
-        spkiHead: spki.subarray(0, spki.length - 32),
-        privateLength: 32,
-        publicLength: 32
-    };
-}
-const EC_CURVES = {
-    'ec-p256': { ecdhName: 'prime256v1', encoding: ecEncoding('1.2.840.10045.3.1.7', 32) },
-    'ec-p384': { ecdhName: 'secp384r1', encoding: ecEncoding('1.3.132.0.34', 48) }
-};
-const ED25519 = ed25519Encoding();
-/** Assemble both encodings; `privateKey` shorter than the field (leading zero bytes dropped) is padded. */
-function assemble$1(keyType, encoding, privateKey, publicKey) {
-    if (publicKey.length !== encoding.publicLength || privateKey.length > encoding.privateLength) {
-        throw new Error(`internal: unexpected ${keyType} raw key lengths ${privateKey.length}/${publicKey.length}`);
-    }
-    const pad = encoding.privateLength - privateKey.length;
-    const parts = [encoding.pkcs8Head];
-    if (pad > 0)
-        parts.push(Buffer.alloc(pad));
-    parts.push(privateKey, encoding.pkcs8Middle);
-    if (encoding.pkcs8Middle.length > 0)
-        parts.push(publicKey);
-    const pkcs8 = Buffer.concat(parts);
-    const pem = toPem('PRIVATE KEY', pkcs8);
-    pkcs8.fill(0);
-    privateKey.fill(0);
-    return { keyType, spkiDer: Buffer.concat([encoding.spkiHead, publicKey]), privateKeyPem: pem };
-}
-// One ECDH object per curve and thread: generateKeys() replaces its key pair each time.
-const ecdhByCurve$1 = new Map();
-function generateEcKeyPair(keyType) {
-    const curve = EC_CURVES[keyType];
-    let ecdh = ecdhByCurve$1.get(keyType);
-    if (!ecdh) {
-        ecdh = createECDH(curve.ecdhName);
-        ecdhByCurve$1.set(keyType, ecdh);
-    }
-    const publicKey = ecdh.generateKeys(); // uncompressed point 04 ‖ X ‖ Y
-    // BN_bn2bin: a scalar below 2^(8(n-1)) comes back shorter; assemble() pads it.
-    return assemble$1(keyType, curve.encoding, ecdh.getPrivateKey(), publicKey);
-}
-/**
- * The key pair comes out of the keygen job already DER-encoded, never as a KeyObject exported
- * afterwards: on Node 20 a JWK export of a freshly generated Ed25519 key deadlocked the thread
- * when a garbage collection during the export collected the keygen job (its destructor waits for
- * the key's mutex, which the export holds); seen once in a 50,000-key loop.
- */
-function generateEd25519KeyPair() {
-    const { privateKey: pkcs8, publicKey: spki } = generateKeyPairSync('ed25519', {
-        publicKeyEncoding: PUBLIC_ENCODING,
-        privateKeyEncoding: { type: 'pkcs8', format: 'der' }
-    });
-    const seedAt = pkcs8.length - ED25519.privateLength;
-    if (!pkcs8.subarray(0, seedAt).equals(ED25519.pkcs8Head) || !spki.subarray(0, spki.length - ED25519.publicLength).equals(ED25519.spkiHead)) {
-        throw new Error('internal: node:crypto encoded an Ed25519 key pair in an unexpected form');
-    }
-    const pair = assemble$1('ed25519', ED25519, Buffer.from(pkcs8.subarray(seedAt)), spki.subarray(spki.length - ED25519.publicLength));
-    pkcs8.fill(0);
-    return pair;
-}
-const isEc = (keyType) => keyType in EC_CURVES;
-const RSA_BITS = { 'rsa-2048': 2048, 'rsa-3072': 3072, 'rsa-4096': 4096 };
-const PUBLIC_ENCODING = { type: 'spki', format: 'der' };
-const PRIVATE_ENCODING = { type: 'pkcs8', format: 'pem' };
-promisify(generateKeyPair);
-function generateDeviceKeyPair(keyType) {
-    if (isEc(keyType))
-        return generateEcKeyPair(keyType);
-    if (keyType === 'ed25519')
-        return generateEd25519KeyPair();
-    const pair = generateKeyPairSync('rsa', {
-        modulusLength: RSA_BITS[keyType],
-        publicExponent: 65537,
-        publicKeyEncoding: PUBLIC_ENCODING,
-        privateKeyEncoding: PRIVATE_ENCODING
-    });
-    return { keyType, spkiDer: pair.publicKey, privateKeyPem: pair.privateKey };
-}
-
-// Issues one device credential in two steps: buildTbs (key pair or a CSR's public key, and the
-// TBSCertificate built with the lean DER encoder from the compiled profile), then assemble (the
-// certificate around a signature of the fleet CA's signer; sealSigned checks a signature from
-// outside the process first). issueCredential does both with an in-memory CA key, which is what
-// issuance workers do when the signer allows it.
-/** [0] EXPLICIT Version v3(2): the same 5 bytes in every certificate. */
-const VERSION_V3 = explicit(0, smallInteger(2));
-// Profiles are frozen data; compile each once per process (workers compile their own copy).
-const compiledProfiles = new WeakMap();
-function compiled(profile) {
-    let result = compiledProfiles.get(profile);
-    if (!result) {
-        result = compileProfile(profile);
-        compiledProfiles.set(profile, result);
-    }
-    return result;
-}
-/**
- * The TBSCertificate of one device per the profile. Generates a key pair of `profile.keyType`, or,
- * when `device.csr` is set, verifies that CSR and certifies its public key (no private key then).
- */
-function buildTbs(ca, profile, device, now = new Date()) {
-    const template = compiled(profile);
-    const keyPair = device.csr === undefined ? generateDeviceKeyPair(profile.keyType) : undefined;
-    const spkiDer = keyPair ? keyPair.spkiDer : publicKeyFromCsr(device, profile);
-    const subject = renderSubject(template.subject, device);
-    const { notBefore, notAfter } = validityFor(profile.lifetime, now, profile.backdateSeconds, ca.notBefore);
-    // loadFleetCa checked this at start; a long run can still drift past the CA's end.
-    if (notAfter.getTime() > ca.notAfter.getTime()) {
-        throw new FleetCaError(`device ${device.serial}: the lifetime (${describeLifetime(profile.lifetime)}) would end ${isoSeconds(notAfter)}, after the fleet CA expires on ${isoSeconds(ca.notAfter)}`, { input: lifetimeInput(profile.lifetime), serial: device.serial });
-    }
-    const serial = randomSerial(profile.serialNumberBytes);
-    const context = { device, subjectPublicKey: splitSpki(spkiDer).subjectPublicKey };
-    const extensions = template.extensions.map((extension) => (typeof extension === 'function' ? extension(context) : extension));
-    const tbs = sequence(VERSION_V3, tlv(TAG.integer, serial), ca.signatureAlgorithmDer, ca.subjectDer, sequence(x509Time(notBefore), x509Time(notAfter)), subject.der, spkiDer, explicit(3, sequence(...extensions)));
-    return {
-        device,
-        tbs,
-        ...(keyPair ? { privateKeyPem: keyPair.privateKeyPem } : {}),
-        serialNumber: serial.toString('hex'),
-        subject: subject.text,
-        publicKeySha256: sha256Hex(spkiDer),
-        notBefore,
-        notAfter
-    };
-}
-/** The certificate: SEQUENCE { tbsCertificate, signatureAlgorithm, BIT STRING signature }. */
-function assemble(ca, unsigned, signature) {
-    const certificateDer = sequence(unsigned.tbs, ca.signatureAlgorithmDer, bitString(signature));
-    return {
-        device: unsigned.device,
-        certificateDer,
-        certificatePem: toPem('CERTIFICATE', certificateDer),
-        ...(unsigned.privateKeyPem !== undefined ? { privateKeyPem: unsigned.privateKeyPem } : {}),
-        serialNumber: unsigned.serialNumber,
-        subject: unsigned.subject,
-        sha256: sha256Hex(certificateDer),
-        publicKeySha256: unsigned.publicKeySha256,
-        notBefore: unsigned.notBefore,
-        notAfter: unsigned.notAfter
-    };
-}
-/**
- * The certificate around a signature from outside this process (a token, KMS or signer program),
- * after checking it with the fleet CA's public key: a bad one throws a FleetCaError naming
- * `signer` (its description), the device and the fault, and nothing is assembled.
- */
-function sealSigned(ca, unsigned, signature, signer) {
-    const problem = signatureProblem(ca.publicKey, ca.signatureHash, unsigned.tbs, signature);
-    if (problem !== undefined)
-        throw badSignatureError(signer, unsigned.device.serial, problem);
-    return assemble(ca, unsigned, signature);
-}
-/** buildTbs + sign with the in-memory CA key (node:crypto; EC signatures come out DER) + assemble. */
-function issueCredential(ca, profile, device, now, caKey) {
-    const unsigned = buildTbs(ca, profile, device, now);
-    return assemble(ca, unsigned, sign(ca.signatureHash, unsigned.tbs, caKey));
-}
-/**
- * CSPRNG serial: positive (top bit clear) with a non-zero first octet, so the INTEGER is
- * exactly `bytes` octets long (no 0x00 pad, no shortening). 8·bytes − 1 bits of entropy.
- */
-function randomSerial(bytes) {
-    const serial = randomChunk(bytes);
-    serial[0] = (serial[0] ?? 0) & 0x7f;
-    while (serial[0] === 0)
-        serial[0] = (randomChunk(1)[0] ?? 0) & 0x7f;
-    return serial;
-}
-/** The SubjectPublicKeyInfo of a device's CSR, after checking the CSR's self-signature. */
-function publicKeyFromCsr(device, profile) {
-    const csrPath = device.csr;
-    const fail = (reason, cause) => {
-        throw new ManifestError(`device ${device.serial}: csr ${escapeText(csrPath)}: ${reason}`, {
-            file: device.source.file,
-            line: device.source.line,
-            serial: device.serial,
-            cause
-        });
-    };
-    let text;
-    try {
-        // The manifest reader checked it already; it may have changed since (a FIFO now must not hang
-        // an issuance worker, a large file must not fill its memory).
-        text = readBoundedTextSync(csrPath, { maxBytes: INPUT_LIMITS.csr, what: 'a CSR' });
-    }
-    catch (error) {
-        return fail(whyUnreadable(error), error);
-    }
-    const blocks = readPemBlocks(text);
-    if ('problem' in blocks)
-        return fail(blocks.problem);
-    const block = blocks.find((candidate) => candidate.label === 'CERTIFICATE REQUEST' || candidate.label === 'NEW CERTIFICATE REQUEST');
-    if (!block)
-        return fail(`holds no CERTIFICATE REQUEST block (found ${labelsOf(blocks)})`);
-    const der = block.der;
-    let request;
-    let infoDer;
-    let spkiDer;
-    let publicKey;
-    try {
-        request = AsnConvert.parse(der, CertificationRequest);
-        // The signature covers the CertificationRequestInfo bytes exactly as sent: slice, do not re-encode.
-        const [info] = childrenOf(der, readSingle(der));
-        if (!info)
-            throw new Error('no CertificationRequestInfo');
-        const [, , spki] = childrenOf(der, info);
-        if (!spki || spki.tag !== TAG.sequence)
-            throw new Error('no SubjectPublicKeyInfo');
-        infoDer = encodingOf(der, info);
-        spkiDer = Buffer.from(encodingOf(der, spki));
-        publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
-    }
-    catch (error) {
-        return fail(`is not a valid PKCS#10 certificate request (${messageOf(error)})`, error);
-    }
-    const algorithm = request.signatureAlgorithm.algorithm;
-    const hash = CSR_SIGNATURE_HASHES[algorithm];
-    if (hash === undefined)
-        fail(`is signed with an unsupported algorithm (${algorithm})`);
-    if (!verify(hash ?? null, infoDer, publicKey, Buffer.from(request.signature)))
-        fail('has an invalid signature: it was altered, or not signed by its own key');
-    const facts = keyFacts(publicKey);
-    if ('unsupported' in facts)
-        return fail(facts.unsupported);
-    // keyUsage depends on the key family (keyEncipherment is RSA-only), and the recorded profile
-    // states one keyUsage: the CSR's key must be of the family key-type names.
-    if (facts.family !== keyFamilyOf(profile.keyType)) {
-        fail(`has an ${facts.description} key, but key-type is ${profile.keyType}; set key-type to the CSRs' key family`);
-    }
-    return spkiDer;
-}
-
-const ISSUER_ROLE = 'credbake-issuer';
-/** When this thread is an issuance worker, serve requests and return true; else false. */
-function runIfIssuerWorker() {
-    if (isMainThread || workerData?.role !== ISSUER_ROLE || !parentPort)
-        return false;
-    const { ca, profile, now, key } = workerData;
-    const port = parentPort;
-    port.on('message', (request) => {
-        let reply;
-        try {
-            reply = key
-                ? { id: request.id, credentials: request.devices.map((device) => issueCredential(ca, profile, device, now, key)) }
-                : { id: request.id, unsigned: request.devices.map((device) => buildTbs(ca, profile, device, now)) };
-        }
-        catch (error) {
-            reply = { id: request.id, error: serializeError(error) };
-        }
-        port.postMessage(reply);
-    });
-    return true;
-}
-
-// Issuance on every core: a pool of worker threads when the code runs from the bundle, the main
-// thread otherwise (tests running src/ directly, or concurrency 1). Results keep device order.
-// With an in-memory CA key the workers sign as they build; with any other signer (a token, KMS or a
-// signer program) they build TBSCertificates and the main thread asks the signer, with up to
-// `signer.concurrency` signatures in flight, then checks each signature with the fleet CA's public
-// key and assembles the certificates.
-/** Below this many devices starting threads costs more than it saves. */
-const MIN_DEVICES_FOR_WORKERS = 200;
-/**
- * Worker threads for issuing `devices` (concurrency 0: one per core), or 0 to issue on this thread.
- * Workers re-run `script`, the running file: only possible for the bundled JavaScript, not src/*.ts.
- */
-function workerThreadsFor(options, script) {
-    const threads = options.concurrency === 0 ? os.availableParallelism() : options.concurrency;
-    return threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS ? 0 : threads;
-}
-function createIssuer(ca, profile, now, options) {
-    const { signer } = options;
-    const key = signer.inProcessKey;
-    const script = fileURLToPath(import.meta.url);
-    const threads = workerThreadsFor(options, script);
-    if (threads === 0) {
-        if (key) {
-            return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => { } };
-        }
-        return {
-            threads: 1,
-            issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))),
-            close: async () => { }
-        };
-    }
-    return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned));
-}
-/** Signs every TBSCertificate (see signAll), checks each signature and assembles the certificates, in order. */
-async function signAndAssemble(ca, signer, unsigned) {
-    const signatures = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial })));
-    // Checked here on the main thread: this path serves images, where a device costs far more than a verification.
-    return unsigned.map((item, index) => sealSigned(ca, item, signatures[index], signer.description));
-}
-class WorkerIssuer {
-    threads;
-    sign;
-    workers;
-    waiting = new Map();
-    nextId = 0;
-    constructor(script, init, threads, sign) {
-        this.threads = threads;
-        this.sign = sign;
-        this.workers = Array.from({ length: threads }, () => {
-            const worker = new Worker(script, { workerData: init });
-            worker.on('message', (reply) => this.settle(reply));
-            worker.on('error', (error) => this.failAll(error));
-            worker.on('exit', (code) => {
-                if (code !== 0)
-                    this.failAll(new Error(`an issuance worker exited with code ${code}`));
-            });
-            return worker;
-        });
-    }
-    async issue(devices) {
-        // One slice per worker; each slice is one message each way.
-        const size = Math.ceil(devices.length / this.workers.length);
-        const parts = await Promise.all(this.workers.map((worker, index) => {
-            const slice = devices.slice(index * size, (index + 1) * size);
-            if (slice.length === 0)
-                return Promise.resolve([]);
-            const id = this.nextId++;
-            return new Promise((resolve, reject) => {
-                this.waiting.set(id, { resolve, reject });
-                worker.postMessage({ id, devices: slice });
-            });
-        }));
-        if (this.sign)
-            return this.sign(parts.flat().map(reviveUnsigned));
-        return parts.flat().map(revive);
-    }
-    async close() {
-        await Promise.all(this.workers.map((worker) => worker.terminate()));
-    }
-    settle(reply) {
-        const waiter = this.waiting.get(reply.id);
-        if (!waiter)
-            return;
-        this.waiting.delete(reply.id);
-        if ('error' in reply)
-            waiter.reject(reviveError(reply.error));
-        else
-            waiter.resolve('credentials' in reply ? reply.credentials : reply.unsigned);
-    }
-    failAll(error) {
-        for (const waiter of this.waiting.values())
-            waiter.reject(error);
-        this.waiting.clear();
-    }
-}
-/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
-function asBuffer(bytes) {
-    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-function revive(credential) {
-    const der = credential.certificateDer;
-    return Buffer.isBuffer(der) ? credential : { ...credential, certificateDer: asBuffer(der) };
-}
-function reviveUnsigned(unsigned) {
-    return Buffer.isBuffer(unsigned.tbs) ? unsigned : { ...unsigned, tbs: asBuffer(unsigned.tbs) };
-}
-
 // output-dir is a trust boundary (docs/output-dir-boundary.md). Other jobs, restored caches and
 // downloaded artifacts put things there, so credbake never reaches anything in it through a
 // symbolic link, and every path it reads from a journal or a manifest must name an output inside
@@ -12272,6 +11487,26 @@ async function readRanges(handle, ranges, from, end, buffer, update) {
             offset += bytesRead;
         }
     }
+}
+
+// CSPRNG bytes drawn from a block filled by one randomFillSync call: each randomBytes call costs
+// a trip into OpenSSL, and a bake asks for two small pieces per device (a certificate serial and a
+// temporary file name). The bytes are the same CSPRNG output, handed out once each.
+const BLOCK$2 = 8192;
+const block = Buffer.alloc(BLOCK$2);
+let used = BLOCK$2;
+/** `size` fresh random bytes (a copy: never shared with a later call). */
+function randomChunk(size) {
+    if (size > BLOCK$2)
+        return randomFillSync(Buffer.alloc(size));
+    if (used + size > BLOCK$2) {
+        randomFillSync(block);
+        used = 0;
+    }
+    const bytes = Buffer.from(block.subarray(used, used + size));
+    block.fill(0, used, used + size);
+    used += size;
+    return bytes;
 }
 
 // File helpers for outputs that must be complete or absent: write under a temporary name in the
@@ -13794,7 +13029,7 @@ function readCapped(file, limit) {
     try {
         const stats = fstatSync(fd);
         if (!stats.isFile())
-            throw Object.assign(new Error(`it is ${kindOf(stats)}`), { code: 'ENOTFILE' });
+            throw Object.assign(new Error(`it is ${kindOf$1(stats)}`), { code: 'ENOTFILE' });
         const size = stats.size;
         if (size > limit)
             return { content: null, size };
@@ -13831,7 +13066,7 @@ function walkTree(root) {
     }
     return entries;
 }
-function kindOf(stats) {
+function kindOf$1(stats) {
     if (stats.isDirectory())
         return 'a folder';
     if (stats.isFIFO())
@@ -13894,17 +13129,11 @@ class DirSink {
     writer;
     /** With ostree-os: the trees hold sysroot paths, to copy into a mounted otaroot. */
     ostree;
-    local;
     constructor(outputDir, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { format: dirFormat.name, outputDir, mtime: new Date(0).toISOString() };
-        this.local = new DirWriter(outputDir);
         if (ostreeOs !== undefined)
             this.ostree = { os: ostreeOs, sysrootPaths: true };
-    }
-    async write(device, files, hooks = {}) {
-        await hooks.beforeKeyWritten?.();
-        return this.local.write(device, files);
     }
     async verify(output) {
         try {
@@ -13991,7 +13220,7 @@ function readDirOutput(root, request) {
         if (entry.kind === 'link')
             problems.push(`${devicePath} is a symbolic link (to ${linkTarget(hostPath(root, devicePath))}); verify does not follow links, and credbake writes none`);
         else if (entry.kind === 'other')
-            problems.push(`${devicePath} is ${kindOf(entry.stats)}`);
+            problems.push(`${devicePath} is ${kindOf$1(entry.stats)}`);
         else if (entry.kind === 'folder' ? !wantedFolders.has(devicePath) : !request.files.has(devicePath))
             extras.push(entry.kind === 'folder' ? `${devicePath}/` : devicePath);
     }
@@ -14654,8 +13883,8 @@ function tarEntries(archive) {
 // Sink "tar": output-dir/overlays/SERIAL.tar.gz, an overlay to extract over the root file system
 // (`tar -xzpf SERIAL.tar.gz -C /mnt/rootfs`). Entries carry the device paths (relative), modes,
 // uid/gid 0 and a directory entry for every parent, so extraction as root yields the right tree.
-// TarWriter does the work synchronously, so issuance workers write overlays themselves (the sink's
-// `writer`); TarSink.write is the same on the calling thread.
+// TarWriter does the work synchronously, so the device workers write overlays themselves (the
+// sink's `writer`).
 /** output-dir/overlays/SERIAL.tar.gz */
 const FOLDER = 'overlays';
 const EXTENSION = '.tar.gz';
@@ -14741,23 +13970,12 @@ class TarSink {
     writer;
     /** With ostree-os: the overlays hold sysroot paths, to extract into a mounted otaroot. */
     ostree;
-    local;
     /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
     constructor(outputDir, mtime, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { format: tarFormat.name, outputDir, mtime: mtime.toISOString() };
-        this.local = new TarWriter(outputDir, mtime);
         if (ostreeOs !== undefined)
             this.ostree = { os: ostreeOs, sysrootPaths: true };
-    }
-    async write(device, files, hooks = {}) {
-        await hooks.beforeKeyWritten?.();
-        try {
-            return this.local.write(device, files);
-        }
-        finally {
-            this.local.idle();
-        }
     }
     verify(output) {
         return fileMatches(path.join(this.outputDir, output.path), output.sha256);
@@ -15240,6 +14458,252 @@ async function loadJournalState(outputDir) {
             }
         }
     }
+}
+
+// Reading an input file whole, within a budget. A path given as an input, or named by a manifest
+// row, may be a FIFO (opening it for reading would wait for a writer forever), a device such as
+// /dev/zero (reading never ends), or a file far larger than anything credbake needs (reading it
+// exhausts memory, or ends in V8's "Cannot create a string longer than ..."). So: open without
+// blocking, fstat the open descriptor (what is read is what was checked), refuse anything but a
+// regular file, refuse a size over the cap before reading a byte, and stop reading at the cap
+// even if the size was wrong (/proc files say 0, files grow).
+//
+// Errors are plain Errors with a `code` (ENOENT, EACCES, EISDIR from the system; ENOTREG and EFBIG
+// from here) and a message that completes "X cannot be read: …", so every caller keeps its own
+// message naming the input. docs/input-limits.md lists the caps.
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** The caps, in bytes. Each is documented (with its reason) in docs/input-limits.md. */
+const INPUT_LIMITS = {
+    /** Device manifest: 100,000 devices are 3-30 MiB in any format. */
+    manifest: 64 * MiB,
+    /** A CSR named by a manifest row: an RSA-4096 CSR with `openssl req -text` is about 5 KiB. */
+    csr: 16 * KiB,
+    /** fleet-ca-cert, fleet-ca-key, server-ca (file or text): a chain or a CA bundle. */
+    pem: 1 * MiB,
+    /** credentials-zip: OTA Connect's are a few KiB. */
+    credentialsZip: 16 * MiB,
+    /** A review manifest (credbake-manifest.json) or a certificates.pem read whole by verify or merge. */
+    reviewFile: 256 * MiB
+};
+/** A file refused before or while it was read: not a regular file, or over its cap. */
+class ReadLimitError extends Error {
+    code;
+    constructor(code, message) {
+        super(message);
+        this.code = code;
+        this.name = 'ReadLimitError';
+    }
+}
+/** 1.5 MiB, 16 KiB, 300 bytes. */
+function formatSize(bytes) {
+    if (bytes >= MiB)
+        return `${Number.isInteger(bytes / MiB) ? bytes / MiB : (bytes / MiB).toFixed(1)} MiB`;
+    if (bytes >= KiB)
+        return `${Number.isInteger(bytes / KiB) ? bytes / KiB : (bytes / KiB).toFixed(1)} KiB`;
+    return `${bytes} bytes`;
+}
+/** Why a file of this type cannot be read as an input ("a FIFO (named pipe)"), or undefined for a regular file. */
+function kindOf(info) {
+    if (info.isFile())
+        return undefined;
+    if (info.isDirectory())
+        return 'a directory';
+    if (info.isFIFO())
+        return 'a FIFO (named pipe)';
+    if (info.isCharacterDevice())
+        return 'a character device';
+    if (info.isBlockDevice())
+        return 'a block device';
+    if (info.isSocket())
+        return 'a socket';
+    return 'not a regular file';
+}
+function check(info, limit) {
+    const kind = kindOf(info);
+    if (kind === 'a directory')
+        throw new ReadLimitError('EISDIR', 'it is a directory, not a file');
+    if (kind !== undefined)
+        throw new ReadLimitError('ENOTREG', `it is ${kind}, not a regular file; ${limit.what} must be a regular file`);
+    if (info.size > limit.maxBytes)
+        throw tooBig(`it is ${info.size.toLocaleString('en-US')} bytes`, limit);
+}
+function tooBig(what, limit) {
+    return new ReadLimitError('EFBIG', `${what}; ${limit.what} may be at most ${formatSize(limit.maxBytes)}`);
+}
+// O_NONBLOCK: opening a FIFO does not wait for a writer (fstat then refuses it). Reads of a
+// regular file are not affected by it.
+const OPEN_FLAGS = constants$1.O_RDONLY | constants$1.O_NONBLOCK;
+/** Opens, fstats and closes `file`: the checks of readBoundedSync without reading. Returns the size. */
+function checkBoundedFileSync(file, limit) {
+    const fd = openSync(file, OPEN_FLAGS);
+    try {
+        const info = fstatSync(fd);
+        check(info, limit);
+        return info.size;
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** The whole of `file` if it is a regular file of at most `limit.maxBytes`. */
+function readBoundedSync(file, limit) {
+    const fd = openSync(file, OPEN_FLAGS);
+    try {
+        const info = fstatSync(fd);
+        check(info, limit);
+        const reader = new CappedBuffer(info.size, limit);
+        for (;;) {
+            const room = reader.room();
+            const read = readSync(fd, reader.buffer, reader.length, room, null);
+            if (read === 0)
+                return reader.contents();
+            reader.advance(read);
+        }
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/**
+ * The buffer a file is read into: sized by fstat, plus one byte that tells a file that grew past
+ * the cap from one that ends there; grown (up to the cap) when the size was wrong (a /proc file, a
+ * growing file).
+ */
+class CappedBuffer {
+    limit;
+    buffer;
+    length = 0;
+    constructor(size, limit) {
+        this.limit = limit;
+        this.buffer = Buffer.allocUnsafe(Math.min(limit.maxBytes, Math.max(size, 64 * KiB)) + 1);
+    }
+    /** Free bytes to read into; grows the buffer first when it is full. */
+    room() {
+        if (this.length === this.buffer.length) {
+            if (this.length > this.limit.maxBytes)
+                throw tooBig(`it holds more than ${formatSize(this.limit.maxBytes)}`, this.limit);
+            const larger = Buffer.allocUnsafe(Math.min(this.limit.maxBytes + 1, this.buffer.length * 2));
+            this.buffer.copy(larger, 0, 0, this.length);
+            this.buffer = larger;
+        }
+        return this.buffer.length - this.length;
+    }
+    advance(read) {
+        this.length += read;
+        if (this.length > this.limit.maxBytes)
+            throw tooBig(`it holds more than ${formatSize(this.limit.maxBytes)}`, this.limit);
+    }
+    contents() {
+        return this.buffer.subarray(0, this.length);
+    }
+}
+/** As readBoundedSync, without blocking the thread. */
+async function readBounded(file, limit) {
+    const handle = await open(file, OPEN_FLAGS);
+    try {
+        const info = await handle.stat();
+        check(info, limit);
+        const reader = new CappedBuffer(info.size, limit);
+        for (;;) {
+            const room = reader.room();
+            const { bytesRead } = await handle.read(reader.buffer, reader.length, room, null);
+            if (bytesRead === 0)
+                return reader.contents();
+            reader.advance(bytesRead);
+        }
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** readBounded as UTF-8 text. */
+async function readBoundedText(file, limit) {
+    return (await readBounded(file, limit)).toString('utf8');
+}
+/** readBoundedSync as UTF-8 text. */
+function readBoundedTextSync(file, limit) {
+    return readBoundedSync(file, limit).toString('utf8');
+}
+/** The end of "FILE …" for an input file that cannot be read: "not found", "is a FIFO (named pipe), …". */
+function whyUnreadable(error) {
+    if (error instanceof ReadLimitError)
+        return error.message.replace(/^it /, '');
+    const code = error.code;
+    if (code === 'ENOENT')
+        return 'not found';
+    if (code === 'EISDIR')
+        return 'is a directory, not a file';
+    if (code === 'EACCES')
+        return 'cannot be read (permission denied)';
+    return `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+// Text that came from inputs (file-system labels, partition names, manifest values, file names,
+// tool and signer output) on its way to a log. A GitHub runner reads every line a step prints to
+// stdout or stderr as a possible workflow command: `::name ...::data` once leading whitespace is
+// trimmed, and the legacy `##[name ...]data` anywhere in the line. A base image whose label holds
+// "\n::add-mask::..." or "##[stop-commands]x" could otherwise steer the job's log. Everything
+// printed goes through neutraliseOutput (the CLI console, the action's reporter, error printing);
+// values embedded in messages go through escapeText/quoteText so their control characters show as
+// escapes instead of breaking or hiding lines. docs/input-limits.md describes the rules.
+/**
+ * Characters that must never reach a log raw: C0 controls (except the tab and the line feed, which
+ * output itself uses), DEL, C1 controls (U+0085 is a line break to some readers), Unicode format
+ * characters (bidi embeddings, overrides and isolates, zero-width characters, U+FEFF, tags), line
+ * and paragraph separators, and lone surrogates.
+ */
+const UNSAFE_IN_OUTPUT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu;
+/** The same plus the tab and the line feed: what a value embedded in a message may not carry raw. */
+const UNSAFE_IN_VALUE = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu;
+const NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+/**
+ * `\n`, `\r`, `\t`, else `\uXXXX` (a surrogate pair beyond the BMP): visible, and valid JSON
+ * escapes, so JSON output that goes through neutraliseOutput still parses to the same data.
+ */
+function escapeChar(char) {
+    const named = NAMED[char];
+    if (named !== undefined)
+        return named;
+    let escaped = '';
+    for (let i = 0; i < char.length; i++)
+        escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return escaped;
+}
+/** A value for the inside of a message: every control and format character escaped visibly. */
+function escapeText(value) {
+    return value.replace(UNSAFE_IN_VALUE, escapeChar);
+}
+/**
+ * A value quoted for a message, as `"…"`: control and format characters escaped, `"` and `\`
+ * escaped as in JSON, long values shortened (the full value is in the file the message names).
+ */
+function quoteText(value, max = 70) {
+    const short = [...value].length > max ? `${[...value].slice(0, max - 6).join('')}…` : value;
+    return `"${escapeText(short.replace(/[\\"]/g, (c) => `\\${c}`))}"`;
+}
+/**
+ * Output text (one or more lines) made safe for a runner's log: unsafe characters escaped, every
+ * line that would start a workflow command (`::` after leading whitespace) gets a `\` in front of
+ * the colons, and every legacy `##[` becomes `##\u005b`. Text without any of these is returned as
+ * is. JSON stays valid and means the same: its strings only gain `\uXXXX` escapes (and no line of
+ * JSON starts with `::`).
+ */
+function neutraliseOutput(text) {
+    let safe = text.replace(UNSAFE_IN_OUTPUT, escapeChar);
+    if (safe.includes('##['))
+        safe = safe.replace(/##\[/g, '##\\u005b');
+    if (safe.includes('::'))
+        safe = safe.replace(/^(\s*)::/gm, '$1\\::');
+    return safe;
+}
+/**
+ * A message that is one line by design (progress, info, warnings): as neutraliseOutput, and a line
+ * break inside it (from a label, a file name, a tool's output) shows as `\n` instead of starting
+ * a new line.
+ */
+function neutraliseLine(text) {
+    return neutraliseOutput(text.includes('\n') ? text.replace(/\n/g, '\\n') : text);
 }
 
 class CsvError extends Error {
@@ -29955,8 +29419,639 @@ function basisKey(basis) {
     return JSON.stringify(basis);
 }
 
+// Asking the fleet CA's signer for many signatures at once (a token, KMS or signer program), with
+// up to `signer.concurrency` in flight, in order. After the first failure no further signature is
+// asked for; the first failure in device order is the one thrown, naming the device.
+// Every answer passes here on the main thread, so this is where a repeated signature is caught
+// (the same bytes as an earlier answer: HandedBack); whether each one verifies is checked where
+// its certificate is assembled (sealSigned), on the worker threads when there are some.
+async function signAll(signer, items) {
+    const signatures = new Array(items.length);
+    const failures = [];
+    const handedBack = handedBackBy(signer);
+    let next = 0;
+    const lane = async () => {
+        while (failures.length === 0 && next < items.length) {
+            const index = next++;
+            const { tbs, serial } = items[index];
+            try {
+                const signature = await signer.sign(tbs);
+                const earlier = handedBack.note(signature, `device ${serial}`);
+                // A malformed answer is named as such where it is verified, even when it repeats.
+                if (earlier !== undefined && !signatureShapeProblem(signer.publicKey, signature)) {
+                    throw badSignatureError(signer.description, serial, repeatedSignatureProblem(earlier));
+                }
+                signatures[index] = signature;
+            }
+            catch (error) {
+                failures.push({ index, error });
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(signer.concurrency, items.length)) }, lane));
+    if (failures.length) {
+        const first = failures.sort((a, b) => a.index - b.index)[0];
+        if (first.error instanceof CredbakeError)
+            throw first.error;
+        const serial = items[first.index]?.serial;
+        throw new FleetCaError(`fleet-ca-key: ${signer.description} failed to sign device ${serial}: ${messageOf(first.error)}`, {
+            input: 'fleet-ca-key',
+            ...(serial ? { serial } : {}),
+            cause: first.error
+        });
+    }
+    return signatures;
+}
+
+// The one worker-thread pool of credbake (issuing and writing devices, hashing image outputs,
+// verify's checks), with one message protocol:
+//   to a worker:   { init } once (a thread may start before the run knows what it will do),
+//                  then { call, request }; a call numbered -1 gets no reply;
+//   from a worker: { call, result } or { call, error }.
+// A worker serves its calls one at a time, in the order they came. Each thread is recognised by the
+// role in its workerData (src/workers.ts dispatches the bundle's threads by it). Without threads
+// (tests running src/, small runs, concurrency 1) the same handler runs on this thread behind the
+// same interface, and its errors are thrown as they are.
+/**
+ * The running bundle (dist/index.js, dist/cli.js): worker threads re-enter it. Run from src/ it is
+ * this .ts file, which a worker thread cannot run, so there are no threads.
+ */
+const RUNNING_BUNDLE = fileURLToPath(import.meta.url);
+/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again (no copy). */
+function asBuffer(bytes) {
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+/** Below this many devices starting threads costs more than it saves. */
+const MIN_DEVICES_FOR_WORKERS = 200;
+/**
+ * Worker threads for work on `devices` (concurrency 0: one per core), or 0 to work on this thread.
+ * Workers re-run `script`: only possible for bundled JavaScript, not src/*.ts.
+ */
+function workerThreadsFor(options, script = RUNNING_BUNDLE) {
+    const threads = options.concurrency === 0 ? os.availableParallelism() : options.concurrency;
+    return threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS ? 0 : threads;
+}
+function toWire(error) {
+    if (isCredbakeError(error))
+        return serializeError(error);
+    const code = error?.code;
+    return { kind: 'internal', message: messageOf(error), plain: true, ...(typeof code === 'string' ? { code } : {}) };
+}
+function fromWire(error) {
+    if (!error.plain)
+        return reviveError(error);
+    return Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
+}
+/**
+ * When this thread is a worker of `role`: serve calls with the handler `open` makes from the init
+ * message, and return true; else false.
+ */
+function serveWorker(role, open) {
+    if (isMainThread || !parentPort || workerData?.role !== role)
+        return false;
+    const port = parentPort;
+    let handler;
+    let initError;
+    let queue = Promise.resolve();
+    port.on('message', (message) => {
+        if ('init' in message) {
+            try {
+                handler = open(message.init);
+            }
+            catch (error) {
+                initError = error; // the reply to every call
+            }
+            return;
+        }
+        const { call, request } = message;
+        queue = queue.then(async () => {
+            let reply;
+            try {
+                if (initError !== undefined)
+                    throw initError;
+                if (!handler)
+                    throw new Error('internal: a worker was called before its init');
+                reply = { call, result: await handler(request) };
+            }
+            catch (error) {
+                reply = { call, error: toWire(error) };
+            }
+            if (call >= 0)
+                port.postMessage(reply);
+        });
+    });
+    return true;
+}
+/**
+ * Threads started ahead of their init (they load the bundle while this thread does other work);
+ * each is taken by one pool or terminated by `release`. They do not keep the process alive.
+ */
+class WarmThreads {
+    spec;
+    started;
+    constructor(spec, started) {
+        this.spec = spec;
+        this.started = started;
+    }
+    get threads() {
+        return this.started.length;
+    }
+    /** The threads, for one pool; afterwards `release` has nothing left to stop. */
+    take() {
+        const taken = this.started;
+        this.started = [];
+        return taken;
+    }
+    async release() {
+        await Promise.all(this.take().map(({ worker }) => worker.terminate()));
+    }
+}
+function startThreads(spec, count) {
+    return new WarmThreads(spec, Array.from({ length: count }, () => startThread(spec)));
+}
+function startThread(spec) {
+    const options = {
+        workerData: { ...spec.data, role: spec.role },
+        ...(spec.youngGenerationMb ? { resourceLimits: { maxYoungGenerationSizeMb: spec.youngGenerationMb } } : {})
+    };
+    const worker = spec.source !== undefined ? new Worker(spec.source, { ...options, eval: true }) : new Worker(spec.script ?? RUNNING_BUNDLE, options);
+    const started = { worker, early: {} };
+    // Until a pool listens: an 'error' without a listener would be thrown, and an idle warm thread
+    // must not keep the process alive.
+    worker.on('error', (error) => (started.early.error ??= error));
+    worker.on('exit', (code) => (started.early.exit ??= code));
+    worker.unref();
+    return started;
+}
+class WorkerPool {
+    lanes;
+    closed;
+    constructor(options) {
+        const { spec, threads, init, warm } = options;
+        const taken = warm && warm.threads === threads && warm.spec.role === spec.role ? warm.take() : [];
+        // Warm threads of a wrong guess are not needed: stopped in the background.
+        if (warm)
+            void warm.release();
+        this.lanes =
+            threads === 0
+                ? [localLane(options.open(init))]
+                : Array.from({ length: threads }, (_, index) => new ThreadLane(taken[index] ?? startThread(spec), init, spec.what));
+    }
+    /** Lanes: worker threads, or 1 for this thread. */
+    get threads() {
+        return this.lanes.length;
+    }
+    /** Ask lane `lane`. */
+    call(lane, request, transfer) {
+        return this.lanes[lane].call(request, transfer);
+    }
+    /** Ask the least busy lane. */
+    callAny(request, transfer) {
+        let lane = this.lanes[0];
+        for (const other of this.lanes)
+            if (other.busy < lane.busy)
+                lane = other;
+        return lane.call(request, transfer);
+    }
+    /** Tell lane `lane` something that needs no answer. */
+    tell(lane, request) {
+        this.lanes[lane]?.tell(request);
+    }
+    /** Stop the threads (again: a no-op). */
+    close() {
+        this.closed ??= Promise.all(this.lanes.map((lane) => lane.close())).then(() => undefined);
+        return this.closed;
+    }
+}
+function localLane(handler) {
+    const lane = {
+        busy: 0,
+        call: async (request) => {
+            lane.busy++;
+            try {
+                return await handler(request);
+            }
+            finally {
+                lane.busy--;
+            }
+        },
+        tell: (request) => {
+            void Promise.resolve()
+                .then(() => handler(request))
+                .catch(() => undefined);
+        },
+        close: async () => { }
+    };
+    return lane;
+}
+class ThreadLane {
+    worker;
+    waiting = new Map();
+    nextCall = 0;
+    failed;
+    constructor({ worker, early }, init, what) {
+        this.worker = worker;
+        worker.on('message', (reply) => this.settle(reply));
+        worker.on('error', (error) => this.failAll(error));
+        const exited = (code) => {
+            this.failAll(new Error(code !== 0 ? `${what} exited with code ${code}` : `${what} stopped before the run was done`));
+        };
+        worker.on('exit', exited);
+        if (early.error)
+            this.failAll(early.error);
+        else if (early.exit !== undefined)
+            exited(early.exit);
+        else {
+            worker.ref();
+            worker.postMessage({ init });
+        }
+    }
+    get busy() {
+        return this.waiting.size;
+    }
+    call(request, transfer) {
+        if (this.failed)
+            return Promise.reject(this.failed);
+        const call = this.nextCall++;
+        return new Promise((resolve, reject) => {
+            this.waiting.set(call, { resolve, reject });
+            this.worker.postMessage({ call, request }, transfer);
+        });
+    }
+    tell(request) {
+        if (!this.failed)
+            this.worker.postMessage({ call: -1, request });
+    }
+    async close() {
+        // Stopped on purpose: what is still waiting fails quietly with the 'exit' below.
+        await this.worker.terminate();
+    }
+    settle(reply) {
+        const waiter = this.waiting.get(reply.call);
+        if (!waiter)
+            return;
+        this.waiting.delete(reply.call);
+        if ('error' in reply)
+            waiter.reject(fromWire(reply.error));
+        else
+            waiter.resolve(reply.result);
+    }
+    failAll(error) {
+        this.failed ??= error;
+        for (const waiter of this.waiting.values())
+            waiter.reject(error);
+        this.waiting.clear();
+    }
+}
+
+var Attributes_1;
+let Attributes = Attributes_1 = class Attributes extends AsnArray {
+    constructor(items) {
+        super(items);
+        Object.setPrototypeOf(this, Attributes_1.prototype);
+    }
+};
+Attributes = Attributes_1 = __decorate([
+    AsnType({
+        type: AsnTypeTypes.Sequence,
+        itemType: Attribute,
+    })
+], Attributes);
+
+class CertificationRequestInfo {
+    version = 0;
+    subject = new Name();
+    subjectPKInfo = new SubjectPublicKeyInfo();
+    attributes = new Attributes();
+    constructor(params = {}) {
+        Object.assign(this, params);
+    }
+}
+__decorate([
+    AsnProp({ type: AsnPropTypes.Integer })
+], CertificationRequestInfo.prototype, "version", void 0);
+__decorate([
+    AsnProp({ type: Name })
+], CertificationRequestInfo.prototype, "subject", void 0);
+__decorate([
+    AsnProp({ type: SubjectPublicKeyInfo })
+], CertificationRequestInfo.prototype, "subjectPKInfo", void 0);
+__decorate([
+    AsnProp({
+        type: Attributes,
+        implicit: true,
+        context: 0,
+        optional: true,
+    })
+], CertificationRequestInfo.prototype, "attributes", void 0);
+
+class CertificationRequest {
+    certificationRequestInfo = new CertificationRequestInfo();
+    certificationRequestInfoRaw;
+    signatureAlgorithm = new AlgorithmIdentifier();
+    signature = new ArrayBuffer(0);
+    constructor(params = {}) {
+        Object.assign(this, params);
+    }
+}
+__decorate([
+    AsnProp({
+        type: CertificationRequestInfo,
+        raw: true,
+    })
+], CertificationRequest.prototype, "certificationRequestInfo", void 0);
+__decorate([
+    AsnProp({ type: AlgorithmIdentifier })
+], CertificationRequest.prototype, "signatureAlgorithm", void 0);
+__decorate([
+    AsnProp({ type: AsnPropTypes.BitString })
+], CertificationRequest.prototype, "signature", void 0);
+
+// Device key pairs. What issuance needs per device is the SubjectPublicKeyInfo (for the
+// certificate) and the PKCS#8 PEM (the device's pkey.pem), nothing else.
+//
+// EC keys (P-256, P-384) are made as a raw key pair by ECDH (`EC_KEY_generate_key`: the scalar
+// comes from OpenSSL's private DRBG, the same CSPRNG generateKeyPair uses), and both encodings are
+// fixed DER around the raw bytes, built here exactly as OpenSSL writes them: that skips OpenSSL 3's
+// per-call encoder set-up, which costs more than the key generation itself. Ed25519 is generated by
+// node:crypto and its encodings are likewise fixed bytes around the raw keys (exported as JWK,
+// which takes no encoder). RSA goes through node:crypto's encoders as before.
+// test/issue/keys.test.ts holds the fixed encodings to node's and `openssl pkey`'s, byte for byte.
+const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+const ID_ED25519 = '1.3.101.112';
+/**
+ * EC, as OpenSSL writes it (RFC 5915 inside RFC 5208): PrivateKeyInfo { version 0,
+ * AlgorithmIdentifier { id-ecPublicKey, curve OID }, OCTET STRING { ECPrivateKey { version 1,
+ * privateKey OCTET STRING (the scalar, left-padded with zeros to the group order's length),
+ * [1] publicKey BIT STRING (uncompressed point) } } }. The [0] parameters are left out inside
+ * because the AlgorithmIdentifier names the curve. SPKI: { AlgorithmIdentifier, BIT STRING point }.
+ */
+function ecEncoding(curveOid, scalarLength) {
+    const publicLength = 1 + 2 * scalarLength;
+    // Built once with zero keys, then cut where the keys go.
+    const scalar = Buffer.alloc(scalarLength);
+    const point = Buffer.alloc(publicLength);
+    const algorithm = sequence(oid(ID_EC_PUBLIC_KEY), oid(curveOid));
+    const bits = (key) => bitString(key); // no unused bits
+    const publicField = explicit(1, bits(point));
+    const ecPrivateKey = sequence(smallInteger(1), octetString(scalar), publicField);
+    const pkcs8 = sequence(smallInteger(0), algorithm, octetString(ecPrivateKey));
+    const spki = sequence(algorithm, bits(point));
+    const middleStart = pkcs8.length - publicField.length; // [1] publicKey ends the structure
+    return {
+        pkcs8Head: pkcs8.subarray(0, middleStart - scalarLength),
+        pkcs8Middle: pkcs8.subarray(middleStart, pkcs8.length - publicLength),
+        spkiHead: spki.subarray(0, spki.length - publicLength),
+        privateLength: scalarLength,
+        publicLength
+    };
+}
+/**
+ * Ed25519 (RFC 8410): PrivateKeyInfo { version 0, { id-Ed25519 }, OCTET STRING { OCTET STRING seed } },
+ * no public key inside (OpenSSL writes version 0 without it); SPKI { { id-Ed25519 }, BIT STRING key }.
+ */
+function ed25519Encoding() {
+    const key = Buffer.alloc(32);
+    const algorithm = sequence(oid(ID_ED25519));
+    const pkcs8 = sequence(smallInteger(0), algorithm, octetString(octetString(key)));
+    const spki = sequence(algorithm, bitString(key));
+    return {
+        pkcs8Head: pkcs8.subarray(0, pkcs8.length - 32),
+        pkcs8Middle: Buffer.alloc(0),
+        spkiHead: spki.subarray(0, spki.length - 32),
+        privateLength: 32,
+        publicLength: 32
+    };
+}
+const EC_CURVES = {
+    'ec-p256': { ecdhName: 'prime256v1', encoding: ecEncoding('1.2.840.10045.3.1.7', 32) },
+    'ec-p384': { ecdhName: 'secp384r1', encoding: ecEncoding('1.3.132.0.34', 48) }
+};
+const ED25519 = ed25519Encoding();
+/** Assemble both encodings; `privateKey` shorter than the field (leading zero bytes dropped) is padded. */
+function assemble$1(keyType, encoding, privateKey, publicKey) {
+    if (publicKey.length !== encoding.publicLength || privateKey.length > encoding.privateLength) {
+        throw new Error(`internal: unexpected ${keyType} raw key lengths ${privateKey.length}/${publicKey.length}`);
+    }
+    const pad = encoding.privateLength - privateKey.length;
+    const parts = [encoding.pkcs8Head];
+    if (pad > 0)
+        parts.push(Buffer.alloc(pad));
+    parts.push(privateKey, encoding.pkcs8Middle);
+    if (encoding.pkcs8Middle.length > 0)
+        parts.push(publicKey);
+    const pkcs8 = Buffer.concat(parts);
+    const pem = toPem('PRIVATE KEY', pkcs8);
+    pkcs8.fill(0);
+    privateKey.fill(0);
+    return { keyType, spkiDer: Buffer.concat([encoding.spkiHead, publicKey]), privateKeyPem: pem };
+}
+// One ECDH object per curve and thread: generateKeys() replaces its key pair each time.
+const ecdhByCurve$1 = new Map();
+function generateEcKeyPair(keyType) {
+    const curve = EC_CURVES[keyType];
+    let ecdh = ecdhByCurve$1.get(keyType);
+    if (!ecdh) {
+        ecdh = createECDH(curve.ecdhName);
+        ecdhByCurve$1.set(keyType, ecdh);
+    }
+    const publicKey = ecdh.generateKeys(); // uncompressed point 04 ‖ X ‖ Y
+    // BN_bn2bin: a scalar below 2^(8(n-1)) comes back shorter; assemble() pads it.
+    return assemble$1(keyType, curve.encoding, ecdh.getPrivateKey(), publicKey);
+}
+/**
+ * The key pair comes out of the keygen job already DER-encoded, never as a KeyObject exported
+ * afterwards: on Node 20 a JWK export of a freshly generated Ed25519 key deadlocked the thread
+ * when a garbage collection during the export collected the keygen job (its destructor waits for
+ * the key's mutex, which the export holds); seen once in a 50,000-key loop.
+ */
+function generateEd25519KeyPair() {
+    const { privateKey: pkcs8, publicKey: spki } = generateKeyPairSync('ed25519', {
+        publicKeyEncoding: PUBLIC_ENCODING,
+        privateKeyEncoding: { type: 'pkcs8', format: 'der' }
+    });
+    const seedAt = pkcs8.length - ED25519.privateLength;
+    if (!pkcs8.subarray(0, seedAt).equals(ED25519.pkcs8Head) || !spki.subarray(0, spki.length - ED25519.publicLength).equals(ED25519.spkiHead)) {
+        throw new Error('internal: node:crypto encoded an Ed25519 key pair in an unexpected form');
+    }
+    const pair = assemble$1('ed25519', ED25519, Buffer.from(pkcs8.subarray(seedAt)), spki.subarray(spki.length - ED25519.publicLength));
+    pkcs8.fill(0);
+    return pair;
+}
+const isEc = (keyType) => keyType in EC_CURVES;
+const RSA_BITS = { 'rsa-2048': 2048, 'rsa-3072': 3072, 'rsa-4096': 4096 };
+const PUBLIC_ENCODING = { type: 'spki', format: 'der' };
+const PRIVATE_ENCODING = { type: 'pkcs8', format: 'pem' };
+promisify(generateKeyPair);
+function generateDeviceKeyPair(keyType) {
+    if (isEc(keyType))
+        return generateEcKeyPair(keyType);
+    if (keyType === 'ed25519')
+        return generateEd25519KeyPair();
+    const pair = generateKeyPairSync('rsa', {
+        modulusLength: RSA_BITS[keyType],
+        publicExponent: 65537,
+        publicKeyEncoding: PUBLIC_ENCODING,
+        privateKeyEncoding: PRIVATE_ENCODING
+    });
+    return { keyType, spkiDer: pair.publicKey, privateKeyPem: pair.privateKey };
+}
+
+// Issues one device credential in two steps: buildTbs (key pair or a CSR's public key, and the
+// TBSCertificate built with the lean DER encoder from the compiled profile), then assemble (the
+// certificate around a signature of the fleet CA's signer; sealSigned checks a signature from
+// outside the process first). issueCredential does both with an in-memory CA key, which is what
+// issuance workers do when the signer allows it.
+/** [0] EXPLICIT Version v3(2): the same 5 bytes in every certificate. */
+const VERSION_V3 = explicit(0, smallInteger(2));
+// Profiles are frozen data; compile each once per process (workers compile their own copy).
+const compiledProfiles = new WeakMap();
+function compiled(profile) {
+    let result = compiledProfiles.get(profile);
+    if (!result) {
+        result = compileProfile(profile);
+        compiledProfiles.set(profile, result);
+    }
+    return result;
+}
+/**
+ * The TBSCertificate of one device per the profile. Generates a key pair of `profile.keyType`, or,
+ * when `device.csr` is set, verifies that CSR and certifies its public key (no private key then).
+ */
+function buildTbs(ca, profile, device, now = new Date()) {
+    const template = compiled(profile);
+    const keyPair = device.csr === undefined ? generateDeviceKeyPair(profile.keyType) : undefined;
+    const spkiDer = keyPair ? keyPair.spkiDer : publicKeyFromCsr(device, profile);
+    const subject = renderSubject(template.subject, device);
+    const { notBefore, notAfter } = validityFor(profile.lifetime, now, profile.backdateSeconds, ca.notBefore);
+    // loadFleetCa checked this at start; a long run can still drift past the CA's end.
+    if (notAfter.getTime() > ca.notAfter.getTime()) {
+        throw new FleetCaError(`device ${device.serial}: the lifetime (${describeLifetime(profile.lifetime)}) would end ${isoSeconds(notAfter)}, after the fleet CA expires on ${isoSeconds(ca.notAfter)}`, { input: lifetimeInput(profile.lifetime), serial: device.serial });
+    }
+    const serial = randomSerial(profile.serialNumberBytes);
+    const context = { device, subjectPublicKey: splitSpki(spkiDer).subjectPublicKey };
+    const extensions = template.extensions.map((extension) => (typeof extension === 'function' ? extension(context) : extension));
+    const tbs = sequence(VERSION_V3, tlv(TAG.integer, serial), ca.signatureAlgorithmDer, ca.subjectDer, sequence(x509Time(notBefore), x509Time(notAfter)), subject.der, spkiDer, explicit(3, sequence(...extensions)));
+    return {
+        device,
+        tbs,
+        ...(keyPair ? { privateKeyPem: keyPair.privateKeyPem } : {}),
+        serialNumber: serial.toString('hex'),
+        subject: subject.text,
+        publicKeySha256: sha256Hex(spkiDer),
+        notBefore,
+        notAfter
+    };
+}
+/** The certificate: SEQUENCE { tbsCertificate, signatureAlgorithm, BIT STRING signature }. */
+function assemble(ca, unsigned, signature) {
+    const certificateDer = sequence(unsigned.tbs, ca.signatureAlgorithmDer, bitString(signature));
+    return {
+        device: unsigned.device,
+        certificateDer,
+        certificatePem: toPem('CERTIFICATE', certificateDer),
+        ...(unsigned.privateKeyPem !== undefined ? { privateKeyPem: unsigned.privateKeyPem } : {}),
+        serialNumber: unsigned.serialNumber,
+        subject: unsigned.subject,
+        sha256: sha256Hex(certificateDer),
+        publicKeySha256: unsigned.publicKeySha256,
+        notBefore: unsigned.notBefore,
+        notAfter: unsigned.notAfter
+    };
+}
+/**
+ * The certificate around a signature from outside this process (a token, KMS or signer program),
+ * after checking it with the fleet CA's public key: a bad one throws a FleetCaError naming
+ * `signer` (its description), the device and the fault, and nothing is assembled.
+ */
+function sealSigned(ca, unsigned, signature, signer) {
+    const problem = signatureProblem(ca.publicKey, ca.signatureHash, unsigned.tbs, signature);
+    if (problem !== undefined)
+        throw badSignatureError(signer, unsigned.device.serial, problem);
+    return assemble(ca, unsigned, signature);
+}
+/** buildTbs + sign with the in-memory CA key (node:crypto; EC signatures come out DER) + assemble. */
+function issueCredential(ca, profile, device, now, caKey) {
+    const unsigned = buildTbs(ca, profile, device, now);
+    return assemble(ca, unsigned, sign(ca.signatureHash, unsigned.tbs, caKey));
+}
+/**
+ * CSPRNG serial: positive (top bit clear) with a non-zero first octet, so the INTEGER is
+ * exactly `bytes` octets long (no 0x00 pad, no shortening). 8·bytes − 1 bits of entropy.
+ */
+function randomSerial(bytes) {
+    const serial = randomChunk(bytes);
+    serial[0] = (serial[0] ?? 0) & 0x7f;
+    while (serial[0] === 0)
+        serial[0] = (randomChunk(1)[0] ?? 0) & 0x7f;
+    return serial;
+}
+/** The SubjectPublicKeyInfo of a device's CSR, after checking the CSR's self-signature. */
+function publicKeyFromCsr(device, profile) {
+    const csrPath = device.csr;
+    const fail = (reason, cause) => {
+        throw new ManifestError(`device ${device.serial}: csr ${escapeText(csrPath)}: ${reason}`, {
+            file: device.source.file,
+            line: device.source.line,
+            serial: device.serial,
+            cause
+        });
+    };
+    let text;
+    try {
+        // The manifest reader checked it already; it may have changed since (a FIFO now must not hang
+        // an issuance worker, a large file must not fill its memory).
+        text = readBoundedTextSync(csrPath, { maxBytes: INPUT_LIMITS.csr, what: 'a CSR' });
+    }
+    catch (error) {
+        return fail(whyUnreadable(error), error);
+    }
+    const blocks = readPemBlocks(text);
+    if ('problem' in blocks)
+        return fail(blocks.problem);
+    const block = blocks.find((candidate) => candidate.label === 'CERTIFICATE REQUEST' || candidate.label === 'NEW CERTIFICATE REQUEST');
+    if (!block)
+        return fail(`holds no CERTIFICATE REQUEST block (found ${labelsOf(blocks)})`);
+    const der = block.der;
+    let request;
+    let infoDer;
+    let spkiDer;
+    let publicKey;
+    try {
+        request = AsnConvert.parse(der, CertificationRequest);
+        // The signature covers the CertificationRequestInfo bytes exactly as sent: slice, do not re-encode.
+        const [info] = childrenOf(der, readSingle(der));
+        if (!info)
+            throw new Error('no CertificationRequestInfo');
+        const [, , spki] = childrenOf(der, info);
+        if (!spki || spki.tag !== TAG.sequence)
+            throw new Error('no SubjectPublicKeyInfo');
+        infoDer = encodingOf(der, info);
+        spkiDer = Buffer.from(encodingOf(der, spki));
+        publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+    }
+    catch (error) {
+        return fail(`is not a valid PKCS#10 certificate request (${messageOf(error)})`, error);
+    }
+    const algorithm = request.signatureAlgorithm.algorithm;
+    const hash = CSR_SIGNATURE_HASHES[algorithm];
+    if (hash === undefined)
+        fail(`is signed with an unsupported algorithm (${algorithm})`);
+    if (!verify(hash ?? null, infoDer, publicKey, Buffer.from(request.signature)))
+        fail('has an invalid signature: it was altered, or not signed by its own key');
+    const facts = keyFacts(publicKey);
+    if ('unsupported' in facts)
+        return fail(facts.unsupported);
+    // keyUsage depends on the key family (keyEncipherment is RSA-only), and the recorded profile
+    // states one keyUsage: the CSR's key must be of the family key-type names.
+    if (facts.family !== keyFamilyOf(profile.keyType)) {
+        fail(`has an ${facts.description} key, but key-type is ${profile.keyType}; set key-type to the CSRs' key family`);
+    }
+    return spkiDer;
+}
+
 // The journal records of one device's certificate and output, made the same way on the main
-// thread (image sinks) and in issuance workers (tar, dir), so both paths journal alike.
+// thread (image sinks) and in device workers (tar, dir), so both paths journal alike.
 function issuedRecord(run, basisMaker, credential, replaces) {
     const basis = basisMaker.of(credential.device);
     // The subjectAltName as the certificate holds it, for the review (only when the profile has one).
@@ -29981,13 +30076,13 @@ function issuedRecord(run, basisMaker, credential, replaces) {
         ...(replaces ? { replaces } : {})
     };
 }
-function writtenRecord(run, credential, output) {
+function writtenRecord(run, serial, certificateSha256, output) {
     return {
         type: 'written',
         run,
         at: new Date().toISOString(),
-        serial: credential.device.serial,
-        certificateSha256: credential.sha256,
+        serial,
+        certificateSha256,
         output: {
             path: output.path,
             size: output.size,
@@ -29999,6 +30094,24 @@ function writtenRecord(run, credential, output) {
     };
 }
 
+/** The device workers' handler: one DeviceWork, its methods by name. */
+function deviceHandler(init) {
+    const work = new DeviceWork(init);
+    return (request) => {
+        switch (request.method) {
+            case 'issue':
+                return work.issue(request.id, request.orders);
+            case 'seal':
+                return work.seal(request.id, request.signatures);
+            case 'write':
+                return work.write(request.id);
+            case 'hand':
+                return work.hand(request.id);
+            case 'drop':
+                return work.drop(request.id);
+        }
+    };
+}
 class DeviceWork {
     init;
     batches = new Map();
@@ -30007,10 +30120,12 @@ class DeviceWork {
     constructor(init) {
         this.init = init;
         this.basisMaker = new DeviceBasisMaker(init.profile);
-        const open = outputFormat(init.writer.format).workerWriter;
-        if (!open)
-            throw new Error(`internal: format ${init.writer.format} has no worker writer`);
-        this.writer = open(init.writer);
+        if (init.writer) {
+            const open = outputFormat(init.writer.format).workerWriter;
+            if (!open)
+                throw new Error(`internal: format ${init.writer.format} has no worker writer`);
+            this.writer = open(init.writer);
+        }
     }
     issue(id, orders) {
         const { ca, profile, now, key } = this.init;
@@ -30036,11 +30151,14 @@ class DeviceWork {
     write(id) {
         const batch = this.batch(id);
         this.batches.delete(id);
+        const writer = this.writer;
+        if (!writer)
+            throw new Error('internal: this format is written on the main thread, not by device workers');
         const result = { written: [], paths: [] };
         for (const credential of batch.credentials ?? []) {
             try {
-                const output = this.writer.write(credential.device, buildBundle(credential, this.init.bundle));
-                result.written.push(encodeRecord(writtenRecord(this.init.run, credential, output)));
+                const output = writer.write(credential.device, buildBundle(credential, this.init.bundle));
+                result.written.push(encodeRecord(writtenRecord(this.init.run, credential.device.serial, credential.sha256, output)));
                 result.paths.push(output.path);
             }
             catch (error) {
@@ -30049,12 +30167,22 @@ class DeviceWork {
             }
         }
         try {
-            this.writer.idle?.();
+            writer.idle?.();
         }
         catch (error) {
             result.error ??= serializeError(error);
         }
         return result;
+    }
+    /** The batch's bundles, for the main thread's sink (images), in device order. Forgets the batch. */
+    hand(id) {
+        const batch = this.batch(id);
+        this.batches.delete(id);
+        return (batch.credentials ?? []).map((credential) => ({
+            device: credential.device,
+            certificateSha256: credential.sha256,
+            files: buildBundle(credential, this.init.bundle)
+        }));
     }
     /** Forget a batch that will not be written (the run is failing). */
     drop(id) {
@@ -30072,69 +30200,44 @@ class DeviceWork {
 }
 
 // The device worker: dist/device-worker.js (or, from src/ and where that bundle is missing, the
-// running file itself) started as a worker thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
-// and the CA key when it is in memory; KeyObjects cross threads by structured clone, never as
-// text); it answers the calls after it in the order they come.
+// running file itself) started as a worker thread of the device pool. Its init makes its one
+// DeviceWork (the fleet CA, and the CA key when it is in memory; KeyObjects cross threads by
+// structured clone, never as text); it answers the calls after it in the order they come.
 const DEVICE_WORKER_ROLE = 'credbake-device-worker';
 /** When this thread is a device worker, serve calls and return true; else false. */
 function runIfDeviceWorker() {
-    const data = workerData;
-    if (isMainThread || data?.role !== DEVICE_WORKER_ROLE || !parentPort)
-        return false;
-    const port = parentPort;
-    // The first message is the DeviceWorkInit (the worker may be started before the run knows it).
-    let work;
-    let initError;
-    port.on('message', (message) => {
-        if ('init' in message) {
-            try {
-                work = new DeviceWork(message.init);
-            }
-            catch (error) {
-                initError = error; // the reply to every call
-            }
-            return;
-        }
-        const { call, request } = message;
-        let reply;
-        try {
-            if (initError !== undefined)
-                throw initError;
-            if (!work)
-                throw new Error('internal: a device worker was called before its init');
-            const result = request.method === 'issue'
-                ? work.issue(request.id, request.orders)
-                : request.method === 'seal'
-                    ? work.seal(request.id, request.signatures)
-                    : request.method === 'write'
-                        ? work.write(request.id)
-                        : work.drop(request.id);
-            reply = { call, result };
-        }
-        catch (error) {
-            reply = { call, error: serializeError(error) };
-        }
-        if (call >= 0)
-            port.postMessage(reply);
-    });
-    return true;
+    return serveWorker(DEVICE_WORKER_ROLE, deviceHandler);
 }
 
-// Runs DeviceWork on every core: one worker thread per lane when the code runs from the bundle
-// (workers re-enter the same file), else one lane on the main thread (tests running src/, small
-// runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
-// order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
-// (with its concurrency in flight) and sends the signatures back to be checked and sealed.
-// The worker threads can be started before the run knows what they will do (warmDeviceWorkers,
-// at the start of a bake): each loads the bundle while this thread reads the manifest and opens
-// the fleet CA, and gets its DeviceWorkInit as its first message.
+// Runs DeviceWork on every core (src/util/worker-pool.ts): one worker thread per lane when the code
+// runs from the bundle, else one lane on the main thread (tests running src/, small runs,
+// concurrency 1). A batch is split into one contiguous slice per lane; results keep device order.
+// Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer (with
+// its concurrency in flight) and sends the signatures back to be checked and sealed.
+// The worker threads can be started before the run knows what they will do (warmDeviceWorkers, at
+// the start of a bake): each loads its bundle while this thread reads the manifest and opens the
+// fleet CA, and gets its DeviceWorkInit as its first message.
 /** Below this many manifest bytes per shard there cannot be enough devices for workers (a row is a serial and a newline at least). */
 const MIN_MANIFEST_BYTES_PER_DEVICE = 4;
+/** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
+const WORKER_BUNDLE = 'device-worker.js';
+/** What device threads run: the workers' bundle beside the running one when there is one, else the running bundle itself. */
+function deviceThreads() {
+    const beside = path.join(path.dirname(RUNNING_BUNDLE), WORKER_BUNDLE);
+    // A small young generation: a worker's garbage (a few KiB per device) is collected early
+    // instead of piling up to V8's default, which is what peak RSS would count.
+    return {
+        role: DEVICE_WORKER_ROLE,
+        script: RUNNING_BUNDLE.endsWith('.js') && existsSync(beside) ? beside : RUNNING_BUNDLE,
+        youngGenerationMb: 8,
+        what: 'an issuance worker'
+    };
+}
 /**
- * Start the device workers a tar or dir bake of this manifest will use, before the manifest is
- * read: `workerThreadsFor` decides on the number of devices, guessed here from the file's size
- * (a mistaken guess costs the workers' start-up, and createDevicePool terminates them). They do
- * not keep the process alive until a pool takes them. Undefined when no workers would be used.
+ * Start the device workers a bake of this manifest will use, before the manifest is read:
+ * `workerThreadsFor` decides on the number of devices, guessed here from the file's size (a
+ * mistaken guess costs the workers' start-up, and createDevicePool terminates them). They do not
+ * keep the process alive until a pool takes them. Undefined when no workers would be used.
  */
 function warmDeviceWorkers(options) {
     let bytes;
@@ -30144,79 +30247,35 @@ function warmDeviceWorkers(options) {
     catch {
         return undefined; // the manifest's own reading reports it
     }
-    const script = fileURLToPath(import.meta.url);
     const devices = Math.floor(bytes / MIN_MANIFEST_BYTES_PER_DEVICE / Math.max(1, options.shards));
-    const threads = workerThreadsFor({ concurrency: options.concurrency, devices }, script);
-    if (threads === 0)
-        return undefined;
-    return new WarmSet(Array.from({ length: threads }, () => startDeviceWorker(script)));
-}
-class WarmSet {
-    workers;
-    constructor(workers) {
-        this.workers = workers;
-    }
-    get threads() {
-        return this.workers.length;
-    }
-    /** The workers, for one pool; afterwards release() has nothing left to stop. */
-    take() {
-        const taken = this.workers;
-        this.workers = [];
-        return taken;
-    }
-    async release() {
-        await Promise.all(this.take().map(({ worker }) => worker.terminate()));
-    }
+    const threads = workerThreadsFor({ concurrency: options.concurrency, devices });
+    return threads === 0 ? undefined : startThreads(deviceThreads(), threads);
 }
 function createDevicePool(init, options, warm) {
     const key = options.signer.inProcessKey;
     const full = { ...init, ...(key ? { key } : { signer: options.signer.description }) };
-    const script = fileURLToPath(import.meta.url);
-    const threads = workerThreadsFor(options, script);
-    const started = warm instanceof WarmSet && warm.threads === threads ? warm.take() : [];
-    // Warm workers of a wrong guess are not needed: stopped in the background.
-    if (warm)
-        void warm.release();
-    const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full));
-    return new LanePool(lanes, options.signer);
-}
-/** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
-const WORKER_BUNDLE = 'device-worker.js';
-/** The file worker threads run: the workers' bundle beside `script` when there is one, else `script` itself. */
-function workerScript(script) {
-    const beside = path.join(path.dirname(script), WORKER_BUNDLE);
-    return script.endsWith('.js') && existsSync(beside) ? beside : script;
-}
-function startDeviceWorker(script) {
-    // A small young generation: a worker's garbage (a few KiB per device) is collected early
-    // instead of piling up to V8's default, which is what peak RSS would count.
-    const worker = new Worker(workerScript(script), { workerData: { role: DEVICE_WORKER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-    const started = { worker, early: {} };
-    // Until a lane listens: an 'error' without a listener would be thrown, and an idle warm worker
-    // must not keep the process alive.
-    worker.on('error', (error) => (started.early.error ??= error));
-    worker.on('exit', (code) => (started.early.exit ??= code));
-    worker.unref();
-    return started;
+    const threads = workerThreadsFor(options);
+    const pool = new WorkerPool({ spec: deviceThreads(), threads, init: full, open: deviceHandler, ...(warm ? { warm } : {}) });
+    return new LanePool(pool, options.signer);
 }
 class LanePool {
-    lanes;
+    pool;
     signer;
     nextId = 0;
-    constructor(lanes, signer) {
-        this.lanes = lanes;
+    constructor(pool, signer) {
+        this.pool = pool;
         this.signer = signer;
     }
     get threads() {
-        return this.lanes.length;
+        return this.pool.threads;
     }
     async issue(orders) {
         const id = this.nextId++;
-        const size = Math.ceil(orders.length / this.lanes.length);
-        const slices = this.lanes.map((_, index) => orders.slice(index * size, (index + 1) * size));
+        const lanes = this.pool.threads;
+        const size = Math.ceil(orders.length / lanes);
+        const slices = Array.from({ length: lanes }, (_, index) => orders.slice(index * size, (index + 1) * size));
         try {
-            const results = await Promise.all(this.lanes.map((lane, index) => (slices[index]?.length ? lane.issue(id, slices[index]) : Promise.resolve({ issued: [] }))));
+            const results = await Promise.all(slices.map((slice, lane) => (slice.length ? this.pool.call(lane, { method: 'issue', id, orders: slice }) : Promise.resolve({ issued: [] }))));
             let issued;
             if (results.every((result) => 'issued' in result)) {
                 issued = results.flatMap((result) => result.issued);
@@ -30227,13 +30286,13 @@ class LanePool {
             return { id, issued, slices: slices.map((slice) => slice.length) };
         }
         catch (error) {
-            for (const lane of this.lanes)
-                lane.drop(id);
+            for (let lane = 0; lane < lanes; lane++)
+                this.pool.tell(lane, { method: 'drop', id });
             throw error;
         }
     }
     async write(batch) {
-        const results = await Promise.all(this.lanes.map((lane, index) => (batch.slices[index] ? lane.write(batch.id) : Promise.resolve({ written: [], paths: [] }))));
+        const results = await this.eachLane(batch, (lane) => this.pool.call(lane, { method: 'write', id: batch.id }), { written: [], paths: [] });
         const merged = { written: [], paths: [] };
         for (const result of results) {
             merged.written.push(...result.written);
@@ -30242,11 +30301,17 @@ class LanePool {
         }
         return merged;
     }
-    closed;
+    async hand(batch) {
+        const results = await this.eachLane(batch, (lane) => this.pool.call(lane, { method: 'hand', id: batch.id }), []);
+        // Structured clone turns Buffers into Uint8Arrays: make the file contents Buffers again.
+        return results.flat().map((handed) => ({ ...handed, files: handed.files.map(revivedFile) }));
+    }
     /** Stop the workers (again: a no-op). */
     close() {
-        this.closed ??= Promise.all(this.lanes.map((lane) => lane.close())).then(() => undefined);
-        return this.closed;
+        return this.pool.close();
+    }
+    eachLane(batch, ask, none) {
+        return Promise.all(batch.slices.map((count, lane) => (count ? ask(lane) : Promise.resolve(none))));
     }
     async signAndSeal(id, slices, results) {
         const items = results.flatMap((result, index) => 'tbs' in result ? result.tbs.map((tbs, position) => ({ tbs: asBuffer(tbs), serial: slices[index]?.[position]?.device.serial ?? '' })) : []);
@@ -30254,11 +30319,10 @@ class LanePool {
         let offset = 0;
         // Each lane checks its signatures while it seals (in parallel); a refusal in an earlier lane
         // is the first in device order, so it is the one reported.
-        const sealed = await Promise.allSettled(this.lanes.map((lane, index) => {
-            const count = slices[index]?.length ?? 0;
-            const mine = signatures.slice(offset, offset + count);
-            offset += count;
-            return count ? lane.seal(id, mine) : Promise.resolve({ issued: [] });
+        const sealed = await Promise.allSettled(slices.map((slice, lane) => {
+            const mine = signatures.slice(offset, offset + slice.length);
+            offset += slice.length;
+            return slice.length ? this.pool.call(lane, { method: 'seal', id, signatures: mine }) : Promise.resolve({ issued: [] });
         }));
         const refused = sealed.find((result) => result.status === 'rejected');
         if (refused)
@@ -30266,83 +30330,8 @@ class LanePool {
         return sealed.flatMap((result) => result.value.issued);
     }
 }
-function localLane(init) {
-    const work = new DeviceWork(init);
-    return {
-        issue: async (id, orders) => work.issue(id, orders),
-        seal: async (id, signatures) => work.seal(id, signatures),
-        write: async (id) => work.write(id),
-        drop: (id) => work.drop(id),
-        close: async () => { }
-    };
-}
-class WorkerLane {
-    worker;
-    waiting = new Map();
-    nextCall = 0;
-    failed;
-    constructor({ worker, early }, init) {
-        this.worker = worker;
-        this.worker.on('message', (reply) => this.settle(reply));
-        this.worker.on('error', (error) => this.failAll(error));
-        const exited = (code) => {
-            if (code !== 0)
-                this.failAll(new Error(`an issuance worker exited with code ${code}`));
-            else
-                this.failAll(new Error('an issuance worker stopped before the run was done'));
-        };
-        this.worker.on('exit', exited);
-        if (early.error)
-            this.failAll(early.error);
-        else if (early.exit !== undefined)
-            exited(early.exit);
-        else {
-            this.worker.ref();
-            // The first message: what the worker works on (it was started without it).
-            this.worker.postMessage({ init });
-        }
-    }
-    issue(id, orders) {
-        return this.call({ method: 'issue', id, orders });
-    }
-    seal(id, signatures) {
-        return this.call({ method: 'seal', id, signatures });
-    }
-    write(id) {
-        return this.call({ method: 'write', id });
-    }
-    drop(id) {
-        if (!this.failed)
-            this.worker.postMessage({ call: -1, request: { method: 'drop', id } });
-    }
-    async close() {
-        await this.worker.terminate();
-    }
-    call(request) {
-        if (this.failed)
-            return Promise.reject(this.failed);
-        const call = this.nextCall++;
-        return new Promise((resolve, reject) => {
-            this.waiting.set(call, { resolve, reject });
-            this.worker.postMessage({ call, request });
-        });
-    }
-    settle(reply) {
-        const waiter = this.waiting.get(reply.call);
-        if (!waiter)
-            return;
-        this.waiting.delete(reply.call);
-        if ('error' in reply)
-            waiter.reject(reviveError(reply.error));
-        else
-            waiter.resolve(reply.result);
-    }
-    failAll(error) {
-        this.failed = error;
-        for (const waiter of this.waiting.values())
-            waiter.reject(error);
-        this.waiting.clear();
-    }
+function revivedFile(file) {
+    return Buffer.isBuffer(file.content) ? file : { ...file, content: asBuffer(file.content) };
 }
 
 // Disk preflight: before the first certificate is issued, whether the outputs can fit on the
@@ -30824,14 +30813,17 @@ async function removeReview(outputDir) {
 
 // The main job, top to bottom:
 // settings → manifest → fleet CA → profile → output-dir (lock, journal, resume plan)
-//   → per device: issue → journal → bundle → sink → journal
+//   → per device, in one loop for every format (device workers, or this thread for small runs):
+//     issue → bundle → journal the certificate → write the output (the workers for tar and dir,
+//     this thread's sink for images) → journal the output
 //   → review manifest from the journal → result for the summary.
 async function bake(settings, reporter) {
     const startedAt = new Date();
     // The review records which device manifest it was baked from (merge refuses mixed ones): the
     // bytes as read now, not as they may be at the end of a long run.
     // Formats that workers write (tar, dir): the device workers start now and load while the
-    // manifest is read and the CA opened.
+    // manifest is read and the CA opened. (Image bakes are rarely large enough for workers, and a
+    // wrong guess would cost them the workers' start-up: theirs start when the pool is made.)
     const format = outputFormat(settings.format);
     const warm = format.workerWriter !== undefined ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count }) : undefined;
     // This thread's young generation stops growing at 16 MiB (Node 24 would let it reach 128 MiB),
@@ -30932,7 +30924,6 @@ async function bake(settings, reporter) {
             sink,
             journal,
             run,
-            basisMaker,
             bundle,
             progress: (done) => {
                 tally.done = done;
@@ -30953,18 +30944,12 @@ async function bake(settings, reporter) {
                 }
                 : {})
         };
-        const workerOptions = { concurrency: settings.concurrency, devices: plan.todo.length, signer };
-        if (sink.writer) {
-            // tar, dir: workers issue, build and write the outputs; this thread journals.
-            const pool = cleanup.add('the issuance workers', createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions, warm), (held) => held.close());
-            await bakeThroughPool(plan, context, pool);
-            // The workers' memory is not needed for the review: let it go before the review's own peak.
-            await pool.close();
-        }
-        else {
-            const issuer = cleanup.add('the issuance workers', createIssuer(ca, profile, startedAt, workerOptions), (held) => held.close());
-            await bakeDevices(plan, context, issuer);
-        }
+        // Workers issue and seal for every format; where the outputs are written is the format's business.
+        const pool = cleanup.add('the issuance workers', createDevicePool({ ca, profile, now: startedAt, bundle, run, ...(sink.writer ? { writer: sink.writer } : {}) }, { concurrency: settings.concurrency, devices: plan.todo.length, signer }, warm), (held) => held.close());
+        const stage = sink.writer ? new WorkerWrites(context, pool, plan.kept) : new SinkWrites(context, pool, plan.kept);
+        await bakeDevices(plan, pool, stage);
+        // The workers' memory is not needed for the review: let it go before the review's own peak.
+        await pool.close();
         // Stopped by a signal: what landed is journaled (and synced); the review is written by the rerun.
         cancellation.throwIfRequested();
         await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length });
@@ -31184,25 +31169,20 @@ function reportPlan(plan, total, outputDir, reporter) {
         reporter.info(`${count} devices were issued anew (${why}); their earlier certificates are superseded.`);
 }
 /**
- * Devices per journal group commit when workers write the outputs (tar, dir): their certificates
- * are journaled with one fsync before any of their keys is written.
+ * Every format: the device pool issues batch after batch (the stage's `issueAhead` in advance:
+ * key pairs, certificates, journal lines and bundles made on the worker threads), and the
+ * format's stage journals and writes each in turn. Stopped by a signal: no further batch is
+ * journaled or written (the ones issued ahead were never recorded and their keys never reached
+ * an output; they are dropped with the pool). Issuance failed: the outputs in flight still land
+ * and are recorded (or their failure, which came first, is the one reported).
  */
-const POOL_BATCH = 128;
-/** Batches issued ahead of the one being journaled and written, so the workers never wait for an fsync. */
-const ISSUE_AHEAD = 2;
-/**
- * tar and dir: the pool issues batch after batch (ISSUE_AHEAD in advance) and returns each
- * batch's journal lines; they are made durable, then the pool writes the batch's outputs and
- * returns their lines. After a failed output nothing more is written: the outputs that landed
- * are journaled, then the failure is reported.
- */
-async function bakeThroughPool(plan, context, pool) {
-    const batches = Math.ceil(plan.todo.length / POOL_BATCH);
+async function bakeDevices(plan, pool, stage) {
+    const batches = Math.ceil(plan.todo.length / stage.batchSize);
     const issuing = [];
     const issueAhead = (index) => {
         if (index >= batches || issuing[index] || cancellation.requested)
             return;
-        const orders = batchOf(plan, index * POOL_BATCH, POOL_BATCH).map((device) => {
+        const orders = batchOf(plan, index * stage.batchSize, stage.batchSize).map((device) => {
             const replaces = plan.replaces.get(device.serial);
             return replaces ? { device, replaces } : { device };
         });
@@ -31210,26 +31190,63 @@ async function bakeThroughPool(plan, context, pool) {
         promise.catch(() => { }); // awaited in turn below; not an unhandled rejection meanwhile
         issuing[index] = promise;
     };
-    let done = plan.kept;
-    for (let ahead = 0; ahead <= ISSUE_AHEAD; ahead++)
+    for (let ahead = 0; ahead <= stage.issueAhead; ahead++)
         issueAhead(ahead);
-    for (let index = 0; index < batches; index++) {
-        // Stopped by a signal: no further batch is journaled or written (the ones issued ahead were
-        // never recorded and their keys never left the workers; they are dropped with the pool).
-        if (cancellation.requested)
-            break;
-        const issued = await issuing[index];
-        issuing[index] = undefined;
-        if (cancellation.requested)
-            break;
-        issueAhead(index + ISSUE_AHEAD + 1);
+    try {
+        for (let index = 0; index < batches; index++) {
+            if (cancellation.requested)
+                break;
+            const issued = await issuing[index];
+            issuing[index] = undefined;
+            if (cancellation.requested)
+                break;
+            issueAhead(index + stage.issueAhead + 1);
+            if (!(await stage.take(issued)))
+                break;
+        }
+    }
+    catch (error) {
+        await stage.finish();
+        throw error;
+    }
+    await stage.finish();
+}
+/** The devices of `plan.todo[start, start + size)`, made from the compact list. */
+function batchOf(plan, start, size) {
+    return plan.todo.slice(start, start + size).map((row) => plan.devices.device(row));
+}
+/**
+ * Devices per journal group commit when workers write the outputs (tar, dir): their certificates
+ * are journaled with one fsync before any of their keys is written.
+ */
+const WORKER_BATCH = 128;
+/** Batches issued ahead of the one being journaled and written, so the workers never wait for an fsync. */
+const WORKER_ISSUE_AHEAD = 2;
+/**
+ * tar, dir: each batch's certificates are made durable with one fsync, then the workers write the
+ * batch's outputs and return their lines. After a failed output nothing more is written: the
+ * outputs that landed are journaled, then the failure is reported.
+ */
+class WorkerWrites {
+    context;
+    pool;
+    batchSize = WORKER_BATCH;
+    issueAhead = WORKER_ISSUE_AHEAD;
+    done;
+    constructor(context, pool, kept) {
+        this.context = context;
+        this.pool = pool;
+        this.done = kept;
+    }
+    async take(issued) {
+        const { context } = this;
         // Journal before key: the batch's certificates are durable before any of its keys is written.
         await context.journal.appendEncoded(issued.issued);
         await context.journal.sync();
-        const result = await pool.write(issued);
+        const result = await this.pool.write(issued);
         await journalWritten(context, result);
-        done += result.written.length;
-        context.progress(done);
+        this.done += result.written.length;
+        context.progress(this.done);
         if (result.error)
             await failBatch(context, reviveError(result.error));
         const check = context.checkSpaceAfterFirst;
@@ -31237,12 +31254,11 @@ async function bakeThroughPool(plan, context, pool) {
             context.checkSpaceAfterFirst = undefined;
             await check(result.paths[0]);
         }
+        return true;
     }
-    await context.journal.sync();
-}
-/** The devices of `plan.todo[start, start + size)`, made from the compact list. */
-function batchOf(plan, start, size) {
-    return plan.todo.slice(start, start + size).map((row) => plan.devices.device(row));
+    async finish() {
+        await this.context.journal.sync();
+    }
 }
 /**
  * Journal the outputs a pool batch wrote. When the journal cannot take them all (the disk filled
@@ -31269,42 +31285,38 @@ async function journalWritten(context, result) {
     result.paths.length = kept;
 }
 /**
- * Sinks without a worker writer (images: the main thread writes, hashing overlaps the next
- * device's write): devices are issued on worker threads a batch of `writesInFlight` ahead and
- * written through a window of as many devices. The next device starts as soon as the oldest in
- * flight has landed, so the hashing threads never wait for a whole batch to finish. Each
- * certificate is journaled as its turn comes, right before its key is written.
+ * Formats the main thread writes (images: hashing overlaps the next device's write): the pool
+ * issues a batch of `writesInFlight` devices ahead, and they are written through a window of as
+ * many devices. The next device starts as soon as the oldest in flight has landed, so the hashing
+ * threads never wait for a whole batch to finish. Each certificate is journaled (fsync'd) as its
+ * turn comes, right before its key is written (the sink's beforeKeyWritten).
  */
-async function bakeDevices(plan, context, issuer) {
-    const batchSize = Math.max(1, context.sink.writesInFlight ?? 1);
-    const batches = Math.ceil(plan.todo.length / batchSize);
-    let done = plan.kept;
-    const issueBatch = (index) => {
-        if (index >= batches)
-            return undefined;
-        const promise = issuer.issue(batchOf(plan, index * batchSize, batchSize));
-        promise.catch(() => { }); // awaited in turn below; not an unhandled rejection meanwhile
-        return promise;
-    };
-    const issued = (credential) => issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial));
-    const window = new WriteWindow(context, batchSize, issued, () => context.progress(++done));
-    let next = issueBatch(0);
-    try {
-        for (let index = 0; next && !window.failed && !cancellation.requested; index++) {
-            const batch = await next;
-            next = cancellation.requested ? undefined : issueBatch(index + 1);
-            for (const credential of batch)
-                if (!(await window.start(credential)))
-                    break;
-        }
+class SinkWrites {
+    pool;
+    batchSize;
+    issueAhead = 1;
+    window;
+    constructor(context, pool, kept) {
+        this.pool = pool;
+        this.batchSize = Math.max(1, context.sink.writesInFlight ?? 1);
+        const { sink } = context;
+        if (!sink.write)
+            throw new Error(`internal: the ${sink.format} sink neither writes nor has a worker writer`);
+        let done = kept;
+        this.window = new WriteWindow(context, this.batchSize, sink.write.bind(sink), () => context.progress(++done));
     }
-    catch (error) {
-        // Issuance failed: the devices in flight still land and are recorded (or their failure,
-        // which came first, is the one reported).
-        await window.drain();
-        throw error;
+    async take(issued) {
+        if (this.window.failed)
+            return false;
+        const handed = await this.pool.hand(issued);
+        for (const [index, device] of handed.entries())
+            if (!(await this.window.start(device, issued.issued[index])))
+                return false;
+        return true;
     }
-    await window.drain();
+    finish() {
+        return this.window.drain();
+    }
 }
 /**
  * Writes in flight, at most `size`, settled in device order: each output that landed before the
@@ -31314,30 +31326,36 @@ async function bakeDevices(plan, context, issuer) {
 class WriteWindow {
     context;
     size;
-    issued;
+    write;
     landed;
     inFlight = [];
     failure;
     sinceSync = 0;
-    constructor(context, size, issued, landed) {
+    constructor(context, size, write, landed) {
         this.context = context;
         this.size = size;
-        this.issued = issued;
+        this.write = write;
         this.landed = landed;
     }
     get failed() {
         return this.failure !== undefined;
     }
-    /** Start writing `credential` once there is room; false when an earlier device failed or a signal stops the run. */
-    async start(credential) {
+    /** Start writing `handed` once there is room; false when an earlier device failed or a signal stops the run. */
+    async start(handed, issuedLine) {
         while (this.inFlight.length >= this.size && !this.failure)
             await this.settleOldest();
         if (this.failure || cancellation.requested)
             return false;
-        const hooks = { beforeKeyWritten: () => this.context.journal.append(this.issued(credential)) };
-        const output = this.context.sink.write(credential.device, buildBundle(credential, this.context.bundle), hooks);
+        const { journal } = this.context;
+        const hooks = {
+            beforeKeyWritten: async () => {
+                await journal.appendEncoded([issuedLine]);
+                await journal.sync();
+            }
+        };
+        const output = this.write(handed.device, handed.files, hooks);
         output.catch(() => { }); // settled in order by settleOldest
-        this.inFlight.push({ credential, output });
+        this.inFlight.push({ handed, output });
         return true;
     }
     /** Settle everything in flight; then the first failure is thrown, or the journal synced. */
@@ -31349,14 +31367,14 @@ class WriteWindow {
         await this.context.journal.sync();
     }
     async settleOldest() {
-        const { credential, output } = this.inFlight.shift();
+        const { handed, output } = this.inFlight.shift();
         try {
             const written = await output;
             if (this.failure) {
                 await rm(path.join(this.context.settings.outputDir, written.path), { recursive: true, force: true });
                 return;
             }
-            await recordWritten(this.context, credential, written);
+            await recordWritten(this.context, handed, written);
             this.landed();
             if (++this.sinceSync >= this.size) {
                 this.sinceSync = 0;
@@ -31378,8 +31396,8 @@ async function failBatch(context, error) {
  * Journal an output as soon as it landed (in device order). An output the journal cannot vouch
  * for (say, the disk filled up) is removed again.
  */
-async function recordWritten(context, credential, output) {
-    await context.journal.appendLazily(writtenRecord(context.run, credential, output)).catch(async (error) => {
+async function recordWritten(context, handed, output) {
+    await context.journal.appendLazily(writtenRecord(context.run, handed.device.serial, handed.certificateSha256, output)).catch(async (error) => {
         await rm(path.join(context.settings.outputDir, output.path), { recursive: true, force: true });
         throw error;
     });
@@ -40940,20 +40958,23 @@ function bundleRoles(candidates, device) {
     return { certificate, chain, key: device.files.find((f) => f.privateKey)?.path };
 }
 
-// Checking device entries on every core, in the pattern of the issuance pool (src/issue/pool.ts):
-// worker threads re-run the running bundle (recognised by their workerData role), get what every
-// check needs once (the manifest header, the trust, the folders), then batches of entries as the
-// manifest's own bytes (transferred, not copied) and answer each with one result per entry. From
-// src/ (tests) and for small manifests the main thread checks them itself.
+// Checking device entries on every core (src/util/worker-pool.ts): worker threads re-run the
+// running bundle, get what every check needs once (the manifest header, the trust, the folders),
+// then batches of entries as the manifest's own bytes (transferred, not copied) and answer each
+// with one result per entry. From src/ (tests) and for small manifests the main thread checks them
+// itself.
 const VERIFIER_ROLE = 'credbake-verifier';
-async function checkBatch(checker, batch) {
-    const results = [];
-    for (const entry of entryTexts(batch.bytes, batch.offsets, batch.first))
-        results.push(await checker.check(entry.index, entry.text));
-    return results;
-}
-function checkerOf(init) {
-    return new DeviceChecker({ outputDir: init.outputDir, header: init.header, tempDir: init.tempDir, trust: init.trust.map((der) => new X509Certificate(der)) });
+/** A small young generation, as the device workers have: a worker's garbage is collected early. */
+const VERIFIER_THREADS = { role: VERIFIER_ROLE, youngGenerationMb: 8, what: 'a verify worker' };
+/** One batch's results as one JSON text: cheaper to send between threads than as objects (structured clone). */
+function verifierHandler(init) {
+    const checker = new DeviceChecker({ outputDir: init.outputDir, header: init.header, tempDir: init.tempDir, trust: init.trust.map((der) => new X509Certificate(der)) });
+    return async (batch) => {
+        const results = [];
+        for (const entry of entryTexts(batch.bytes, batch.offsets, batch.first))
+            results.push(await checker.check(entry.index, entry.text));
+        return JSON.stringify(results);
+    };
 }
 /**
  * Start the worker threads a verify of about `devices` entries will use, before their init is
@@ -40961,106 +40982,27 @@ function checkerOf(init) {
  * the checks will run on this thread.
  */
 function warmEntryCheckers(options) {
-    const script = fileURLToPath(import.meta.url);
-    const threads = workerThreadsFor(options, script);
-    if (threads === 0)
-        return undefined;
-    // A small young generation, as the device workers have: a worker's garbage is collected early.
-    return { workers: Array.from({ length: threads }, () => new Worker(script, { workerData: { role: VERIFIER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } })) };
+    const threads = workerThreadsFor(options);
+    return threads === 0 ? undefined : startThreads(VERIFIER_THREADS, threads);
 }
 /** `concurrency` 0: one thread per core; fewer than workerThreadsFor's minimum of devices: this thread (unless `warm` workers were started). */
 function createEntryChecker(init, options, warm) {
-    if (warm)
-        return new WorkerChecker(warm.workers, init);
-    const started = warmEntryCheckers(options);
-    if (started)
-        return new WorkerChecker(started.workers, init);
-    const checker = checkerOf(init);
-    return { threads: 1, check: (batch) => checkBatch(checker, batch), close: async () => { } };
-}
-class WorkerChecker {
-    workers;
-    busy;
-    waiting = new Map();
-    nextId = 0;
-    threads;
-    constructor(workers, init) {
-        this.workers = workers;
-        this.threads = workers.length;
-        for (const worker of workers) {
-            worker.on('message', (reply) => this.settle(reply));
-            worker.on('error', (error) => this.failAll(error));
-            worker.on('exit', (code) => {
-                if (code !== 0)
-                    this.failAll(new Error(`a verify worker exited with code ${code}`));
-            });
-            // The first message: what every check needs.
-            worker.postMessage({ init });
-        }
-        this.busy = this.workers.map(() => 0);
-    }
-    check(batch) {
-        // The least busy worker takes it.
-        const index = this.busy.indexOf(Math.min(...this.busy));
-        const worker = this.workers[index];
-        this.busy[index] = (this.busy[index] ?? 0) + 1;
-        const id = this.nextId++;
-        return new Promise((resolve, reject) => {
-            this.waiting.set(id, { resolve, reject });
+    const threads = warm ? warm.threads : workerThreadsFor(options);
+    const pool = new WorkerPool({ spec: VERIFIER_THREADS, threads, init, open: verifierHandler, ...(warm ? { warm } : {}) });
+    return {
+        threads: pool.threads,
+        check: async (batch) => {
+            // The bytes are moved to the thread when they are a whole buffer of their own.
             const bytes = batch.bytes;
             const transfer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
-            worker.postMessage({ id, batch }, transfer);
-        }).finally(() => {
-            this.busy[index] = (this.busy[index] ?? 1) - 1;
-        });
-    }
-    async close() {
-        await Promise.all(this.workers.map((worker) => worker.terminate()));
-    }
-    settle(reply) {
-        const waiter = this.waiting.get(reply.id);
-        if (!waiter)
-            return;
-        this.waiting.delete(reply.id);
-        if ('error' in reply)
-            waiter.reject(reviveError(reply.error));
-        else
-            waiter.resolve(JSON.parse(reply.results));
-    }
-    failAll(error) {
-        for (const waiter of this.waiting.values())
-            waiter.reject(error);
-        this.waiting.clear();
-    }
+            return JSON.parse(await pool.callAny(batch, transfer));
+        },
+        close: () => pool.close()
+    };
 }
 /** When this thread is a verify worker, serve batches (one at a time, in order) and return true; else false. */
 function runIfVerifierWorker() {
-    const data = workerData;
-    if (isMainThread || data?.role !== VERIFIER_ROLE || !parentPort)
-        return false;
-    const port = parentPort;
-    let checker;
-    let queue = Promise.resolve();
-    port.on('message', (message) => {
-        if ('init' in message) {
-            checker = checkerOf(message.init);
-            return;
-        }
-        const request = message;
-        queue = queue.then(async () => {
-            let reply;
-            try {
-                if (!checker)
-                    throw new Error('internal: a verify worker was asked before its init');
-                reply = { id: request.id, results: JSON.stringify(await checkBatch(checker, request.batch)) };
-            }
-            catch (error) {
-                reply = { id: request.id, error: serializeError(error) };
-            }
-            port.postMessage(reply);
-        });
-    });
-    return true;
+    return serveWorker(VERIFIER_ROLE, verifierHandler);
 }
 
 // Whether a hex value (a certificate fingerprint or serial number) was seen before, and by which
@@ -41227,7 +41169,7 @@ async function verifyWith(options) {
         header = checkedHeader(scan);
     }
     catch (error) {
-        await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? []);
+        await warm?.release();
         throw error;
     }
     const outputDir = path.resolve(options.outputDir ?? path.dirname(path.resolve(options.manifest)));
@@ -41259,7 +41201,7 @@ async function verifyWith(options) {
         if (checker)
             await checker.close();
         else
-            await Promise.all(warm?.workers.map((worker) => worker.terminate()) ?? []);
+            await warm?.release();
         await handle?.close();
         await secrets?.remove();
     }
@@ -41911,17 +41853,30 @@ const HASHER_ROLE = 'credbake-hasher';
  * load and compile (about 0.2 s of CPU apiece).
  */
 function createFileHasher(init, threads, options = {}) {
-    if (threads >= 1 && options.bmap === false) {
-        return new WorkerHasher(() => new Worker(LIGHT_HASHER_SOURCE, { eval: true, workerData: { role: HASHER_ROLE, ...init, fsmap: fsmapAddonPath() } }), threads, false);
-    }
-    const script = fileURLToPath(import.meta.url);
-    if (threads < 1 || !script.endsWith('.js'))
-        return new InProcessHasher(init);
-    return new WorkerHasher(() => new Worker(script, { workerData: { role: HASHER_ROLE, ...init } }), threads, true);
+    const light = threads >= 1 && options.bmap === false;
+    const spec = light
+        ? { role: HASHER_ROLE, source: LIGHT_HASHER_SOURCE, data: { fsmap: fsmapAddonPath() }, what: 'a hashing thread' }
+        : { role: HASHER_ROLE, what: 'a hashing thread' };
+    const pool = new WorkerPool({ spec, threads: light || RUNNING_BUNDLE.endsWith('.js') ? Math.max(0, threads) : 0, init, open: hasherHandler });
+    const hashFile = (file, options) => {
+        if (options.bmap && light)
+            return Promise.reject(new Error('This hasher was created without block maps (createFileHasher with bmap: false).'));
+        return pool.callAny({ file, ...(options.bmap ? { bmap: true } : {}) });
+    };
+    return {
+        hash: async (file) => (await hashFile(file, { bmap: false })).sha256,
+        hashFile,
+        close: () => pool.close()
+    };
+}
+function hasherHandler(init) {
+    const hasher = new PrefixHasher(init);
+    return (request) => hasher.hashFile(request.file, { bmap: request.bmap === true });
 }
 /**
  * A hashing thread without block maps, as a self-contained CommonJS script (no bundle to load):
- * the same work as PrefixHasher.hashFile with bmap false. Requests and replies as below.
+ * the same work as PrefixHasher.hashFile with bmap false, speaking the pool's protocol
+ * (src/util/worker-pool.ts: { init }, then { call, request } answered in order).
  */
 const LIGHT_HASHER_SOURCE = `'use strict'
 const { parentPort, workerData } = require('node:worker_threads')
@@ -41933,6 +41888,7 @@ let dataRanges
 try {
   if (workerData.fsmap) dataRanges = require(workerData.fsmap).dataRanges
 } catch {}
+let init
 let prefix
 function feed(hash, file, from, length) {
   const fd = openSync(file, 'r')
@@ -41959,18 +41915,23 @@ function feed(hash, file, from, length) {
     closeSync(fd)
   }
 }
-parentPort.on('message', (request) => {
+parentPort.on('message', (message) => {
+  if ('init' in message) {
+    init = message.init
+    return
+  }
+  const { call, request } = message
   try {
     if (request.bmap) throw new Error('this hashing thread makes no block maps')
     if (!prefix) {
       prefix = createHash('sha256')
-      if (workerData.prefixFile && workerData.prefixLength > 0) feed(prefix, workerData.prefixFile, 0, workerData.prefixLength)
+      if (init.prefixFile && init.prefixLength > 0) feed(prefix, init.prefixFile, 0, init.prefixLength)
     }
     const hash = prefix.copy()
-    feed(hash, request.file, workerData.prefixLength, Infinity)
-    parentPort.postMessage({ id: request.id, sha256: hash.digest('hex') })
+    feed(hash, request.file, init.prefixLength, Infinity)
+    if (call >= 0) parentPort.postMessage({ call, result: { sha256: hash.digest('hex') } })
   } catch (error) {
-    parentPort.postMessage({ id: request.id, error: error.message, code: error.code })
+    if (call >= 0) parentPort.postMessage({ call, error: { kind: 'internal', message: error.message, plain: true, code: error.code } })
   }
 })
 `;
@@ -42009,82 +41970,9 @@ class PrefixHasher {
         return { hash, bmap };
     }
 }
-class InProcessHasher {
-    hasher;
-    constructor(init) {
-        this.hasher = new PrefixHasher(init);
-    }
-    hash(file) {
-        return this.hasher.hash(file);
-    }
-    hashFile(file, options) {
-        return this.hasher.hashFile(file, options);
-    }
-    async close() { }
-}
-class WorkerHasher {
-    maps;
-    workers;
-    busy;
-    waiting = new Map();
-    nextId = 0;
-    constructor(start, threads, maps) {
-        this.maps = maps;
-        this.workers = Array.from({ length: threads }, () => {
-            const worker = start();
-            worker.on('message', (reply) => this.settle(reply));
-            worker.on('error', (error) => this.failAll(error));
-            return worker;
-        });
-        this.busy = this.workers.map(() => 0);
-    }
-    async hash(file) {
-        return (await this.hashFile(file, { bmap: false })).sha256;
-    }
-    hashFile(file, options) {
-        if (options.bmap && !this.maps)
-            return Promise.reject(new Error('This hasher was created without block maps (createFileHasher with bmap: false).'));
-        // The least busy worker takes it.
-        const index = this.busy.indexOf(Math.min(...this.busy));
-        const worker = this.workers[index];
-        this.busy[index] = (this.busy[index] ?? 0) + 1;
-        const id = this.nextId++;
-        return new Promise((resolve, reject) => {
-            this.waiting.set(id, { resolve, reject });
-            worker.postMessage({ id, file, ...(options.bmap ? { bmap: true } : {}) });
-        }).finally(() => {
-            this.busy[index] = (this.busy[index] ?? 1) - 1;
-        });
-    }
-    async close() {
-        await Promise.all(this.workers.map((worker) => worker.terminate()));
-    }
-    settle(reply) {
-        const waiter = this.waiting.get(reply.id);
-        if (!waiter)
-            return;
-        this.waiting.delete(reply.id);
-        if ('sha256' in reply)
-            waiter.resolve(reply.bmap ? { sha256: reply.sha256, bmap: reply.bmap } : { sha256: reply.sha256 });
-        else
-            waiter.reject(Object.assign(new Error(reply.error), { code: reply.code }));
-    }
-    failAll(error) {
-        for (const waiter of this.waiting.values())
-            waiter.reject(error);
-        this.waiting.clear();
-    }
-}
 /** When this thread is a hashing worker, serve requests and return true; else false. */
 function runIfHasherWorker() {
-    if (isMainThread || workerData?.role !== HASHER_ROLE || !parentPort)
-        return false;
-    const port = parentPort;
-    const hasher = new PrefixHasher(workerData);
-    port.on('message', (request) => {
-        hasher.hashFile(request.file, { bmap: request.bmap === true }).then((result) => port.postMessage({ id: request.id, ...result }), (error) => port.postMessage({ id: request.id, error: error.message, code: error.code }));
-    });
-    return true;
+    return serveWorker(HASHER_ROLE, hasherHandler);
 }
 /** One read buffer per thread, reused for every file. */
 let feedBuffer;
@@ -42122,11 +42010,12 @@ async function feed(hash, bmap, file, from, length) {
     }
 }
 
-// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance, device outputs, hashing and verify) and as
+// The bundles (dist/index.js, dist/cli.js) also run as worker threads of the one worker pool
+// (src/util/worker-pool.ts: devices, hashing and verify) and as
 // the PKCS#11 signer process (a child started with CREDBAKE_ROLE=pkcs11-signer).
 /** True when this thread is one of credbake's workers (and now serves as one). */
 function runIfWorker() {
-    return runIfDeviceWorker() || runIfIssuerWorker() || runIfHasherWorker() || runIfVerifierWorker() || (isMainThread && runIfPkcs11SignerProcess());
+    return runIfDeviceWorker() || runIfHasherWorker() || runIfVerifierWorker() || (isMainThread && runIfPkcs11SignerProcess());
 }
 
 // The `credbake` command's entry point (dist/cli.js); also the worker threads'.

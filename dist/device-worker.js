@@ -1,4 +1,6 @@
-import { isMainThread, workerData, parentPort } from 'node:worker_threads';
+import 'node:os';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as crypto from 'node:crypto';
 import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey } from 'node:crypto';
 import path from 'node:path';
@@ -7,7 +9,6 @@ import { open, lstat, readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import zlib, { gunzipSync } from 'node:zlib';
 
 // Typed errors. Every error a user can cause carries the input it is about, so the message can
@@ -64,6 +65,67 @@ function serializeError(error) {
         return { kind: error.kind, message: error.message, input: error.input, file: error.file, line: error.line, serial: error.serial };
     }
     return { kind: 'internal', message: messageOf(error) };
+}
+
+// The one worker-thread pool of credbake (issuing and writing devices, hashing image outputs,
+// verify's checks), with one message protocol:
+//   to a worker:   { init } once (a thread may start before the run knows what it will do),
+//                  then { call, request }; a call numbered -1 gets no reply;
+//   from a worker: { call, result } or { call, error }.
+// A worker serves its calls one at a time, in the order they came. Each thread is recognised by the
+// role in its workerData (src/workers.ts dispatches the bundle's threads by it). Without threads
+// (tests running src/, small runs, concurrency 1) the same handler runs on this thread behind the
+// same interface, and its errors are thrown as they are.
+/**
+ * The running bundle (dist/index.js, dist/cli.js): worker threads re-enter it. Run from src/ it is
+ * this .ts file, which a worker thread cannot run, so there are no threads.
+ */
+fileURLToPath(import.meta.url);
+function toWire(error) {
+    if (isCredbakeError(error))
+        return serializeError(error);
+    const code = error?.code;
+    return { kind: 'internal', message: messageOf(error), plain: true, ...(typeof code === 'string' ? { code } : {}) };
+}
+/**
+ * When this thread is a worker of `role`: serve calls with the handler `open` makes from the init
+ * message, and return true; else false.
+ */
+function serveWorker(role, open) {
+    if (isMainThread || !parentPort || workerData?.role !== role)
+        return false;
+    const port = parentPort;
+    let handler;
+    let initError;
+    let queue = Promise.resolve();
+    port.on('message', (message) => {
+        if ('init' in message) {
+            try {
+                handler = open(message.init);
+            }
+            catch (error) {
+                initError = error; // the reply to every call
+            }
+            return;
+        }
+        const { call, request } = message;
+        queue = queue.then(async () => {
+            let reply;
+            try {
+                if (initError !== undefined)
+                    throw initError;
+                if (!handler)
+                    throw new Error('internal: a worker was called before its init');
+                reply = { call, result: await handler(request) };
+            }
+            catch (error) {
+                reply = { call, error: toWire(error) };
+            }
+            if (call >= 0)
+                port.postMessage(reply);
+        });
+    });
+    return true;
 }
 
 // Where a device path is stored on an OSTree system. The partition (meta-updater's `otaroot`,
@@ -9853,17 +9915,11 @@ class DirSink {
     writer;
     /** With ostree-os: the trees hold sysroot paths, to copy into a mounted otaroot. */
     ostree;
-    local;
     constructor(outputDir, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { format: dirFormat.name, outputDir, mtime: new Date(0).toISOString() };
-        this.local = new DirWriter(outputDir);
         if (ostreeOs !== undefined)
             this.ostree = { os: ostreeOs, sysrootPaths: true };
-    }
-    async write(device, files, hooks = {}) {
-        await hooks.beforeKeyWritten?.();
-        return this.local.write(device, files);
     }
     async verify(output) {
         try {
@@ -10613,8 +10669,8 @@ function tarEntries(archive) {
 // Sink "tar": output-dir/overlays/SERIAL.tar.gz, an overlay to extract over the root file system
 // (`tar -xzpf SERIAL.tar.gz -C /mnt/rootfs`). Entries carry the device paths (relative), modes,
 // uid/gid 0 and a directory entry for every parent, so extraction as root yields the right tree.
-// TarWriter does the work synchronously, so issuance workers write overlays themselves (the sink's
-// `writer`); TarSink.write is the same on the calling thread.
+// TarWriter does the work synchronously, so the device workers write overlays themselves (the
+// sink's `writer`).
 /** output-dir/overlays/SERIAL.tar.gz */
 const FOLDER = 'overlays';
 const EXTENSION = '.tar.gz';
@@ -10700,23 +10756,12 @@ class TarSink {
     writer;
     /** With ostree-os: the overlays hold sysroot paths, to extract into a mounted otaroot. */
     ostree;
-    local;
     /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
     constructor(outputDir, mtime, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { format: tarFormat.name, outputDir, mtime: mtime.toISOString() };
-        this.local = new TarWriter(outputDir, mtime);
         if (ostreeOs !== undefined)
             this.ostree = { os: ostreeOs, sysrootPaths: true };
-    }
-    async write(device, files, hooks = {}) {
-        await hooks.beforeKeyWritten?.();
-        try {
-            return this.local.write(device, files);
-        }
-        finally {
-            this.local.idle();
-        }
     }
     verify(output) {
         return fileMatches(path.join(this.outputDir, output.path), output.sha256);
@@ -10890,7 +10935,7 @@ function csrDigest(file) {
 }
 
 // The journal records of one device's certificate and output, made the same way on the main
-// thread (image sinks) and in issuance workers (tar, dir), so both paths journal alike.
+// thread (image sinks) and in device workers (tar, dir), so both paths journal alike.
 function issuedRecord(run, basisMaker, credential, replaces) {
     const basis = basisMaker.of(credential.device);
     // The subjectAltName as the certificate holds it, for the review (only when the profile has one).
@@ -10915,13 +10960,13 @@ function issuedRecord(run, basisMaker, credential, replaces) {
         ...(replaces ? { replaces } : {})
     };
 }
-function writtenRecord(run, credential, output) {
+function writtenRecord(run, serial, certificateSha256, output) {
     return {
         type: 'written',
         run,
         at: new Date().toISOString(),
-        serial: credential.device.serial,
-        certificateSha256: credential.sha256,
+        serial,
+        certificateSha256,
         output: {
             path: output.path,
             size: output.size,
@@ -10933,6 +10978,24 @@ function writtenRecord(run, credential, output) {
     };
 }
 
+/** The device workers' handler: one DeviceWork, its methods by name. */
+function deviceHandler(init) {
+    const work = new DeviceWork(init);
+    return (request) => {
+        switch (request.method) {
+            case 'issue':
+                return work.issue(request.id, request.orders);
+            case 'seal':
+                return work.seal(request.id, request.signatures);
+            case 'write':
+                return work.write(request.id);
+            case 'hand':
+                return work.hand(request.id);
+            case 'drop':
+                return work.drop(request.id);
+        }
+    };
+}
 class DeviceWork {
     init;
     batches = new Map();
@@ -10941,10 +11004,12 @@ class DeviceWork {
     constructor(init) {
         this.init = init;
         this.basisMaker = new DeviceBasisMaker(init.profile);
-        const open = outputFormat(init.writer.format).workerWriter;
-        if (!open)
-            throw new Error(`internal: format ${init.writer.format} has no worker writer`);
-        this.writer = open(init.writer);
+        if (init.writer) {
+            const open = outputFormat(init.writer.format).workerWriter;
+            if (!open)
+                throw new Error(`internal: format ${init.writer.format} has no worker writer`);
+            this.writer = open(init.writer);
+        }
     }
     issue(id, orders) {
         const { ca, profile, now, key } = this.init;
@@ -10970,11 +11035,14 @@ class DeviceWork {
     write(id) {
         const batch = this.batch(id);
         this.batches.delete(id);
+        const writer = this.writer;
+        if (!writer)
+            throw new Error('internal: this format is written on the main thread, not by device workers');
         const result = { written: [], paths: [] };
         for (const credential of batch.credentials ?? []) {
             try {
-                const output = this.writer.write(credential.device, buildBundle(credential, this.init.bundle));
-                result.written.push(encodeRecord(writtenRecord(this.init.run, credential, output)));
+                const output = writer.write(credential.device, buildBundle(credential, this.init.bundle));
+                result.written.push(encodeRecord(writtenRecord(this.init.run, credential.device.serial, credential.sha256, output)));
                 result.paths.push(output.path);
             }
             catch (error) {
@@ -10983,12 +11051,22 @@ class DeviceWork {
             }
         }
         try {
-            this.writer.idle?.();
+            writer.idle?.();
         }
         catch (error) {
             result.error ??= serializeError(error);
         }
         return result;
+    }
+    /** The batch's bundles, for the main thread's sink (images), in device order. Forgets the batch. */
+    hand(id) {
+        const batch = this.batch(id);
+        this.batches.delete(id);
+        return (batch.credentials ?? []).map((credential) => ({
+            device: credential.device,
+            certificateSha256: credential.sha256,
+            files: buildBundle(credential, this.init.bundle)
+        }));
     }
     /** Forget a batch that will not be written (the run is failing). */
     drop(id) {
@@ -11006,52 +11084,13 @@ class DeviceWork {
 }
 
 // The device worker: dist/device-worker.js (or, from src/ and where that bundle is missing, the
-// running file itself) started as a worker thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
-// and the CA key when it is in memory; KeyObjects cross threads by structured clone, never as
-// text); it answers the calls after it in the order they come.
+// running file itself) started as a worker thread of the device pool. Its init makes its one
+// DeviceWork (the fleet CA, and the CA key when it is in memory; KeyObjects cross threads by
+// structured clone, never as text); it answers the calls after it in the order they come.
 const DEVICE_WORKER_ROLE = 'credbake-device-worker';
 /** When this thread is a device worker, serve calls and return true; else false. */
 function runIfDeviceWorker() {
-    const data = workerData;
-    if (isMainThread || data?.role !== DEVICE_WORKER_ROLE || !parentPort)
-        return false;
-    const port = parentPort;
-    // The first message is the DeviceWorkInit (the worker may be started before the run knows it).
-    let work;
-    let initError;
-    port.on('message', (message) => {
-        if ('init' in message) {
-            try {
-                work = new DeviceWork(message.init);
-            }
-            catch (error) {
-                initError = error; // the reply to every call
-            }
-            return;
-        }
-        const { call, request } = message;
-        let reply;
-        try {
-            if (initError !== undefined)
-                throw initError;
-            if (!work)
-                throw new Error('internal: a device worker was called before its init');
-            const result = request.method === 'issue'
-                ? work.issue(request.id, request.orders)
-                : request.method === 'seal'
-                    ? work.seal(request.id, request.signatures)
-                    : request.method === 'write'
-                        ? work.write(request.id)
-                        : work.drop(request.id);
-            reply = { call, result };
-        }
-        catch (error) {
-            reply = { call, error: serializeError(error) };
-        }
-        if (call >= 0)
-            port.postMessage(reply);
-    });
-    return true;
+    return serveWorker(DEVICE_WORKER_ROLE, deviceHandler);
 }
 
 // dist/device-worker.js: the device workers' own bundle. The device pool starts its worker threads

@@ -1,16 +1,15 @@
-import { isMainThread, workerData, parentPort, Worker } from 'node:worker_threads';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as crypto from 'node:crypto';
-import { verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { X509Certificate, verify, createHash, randomFillSync, generateKeyPair, generateKeyPairSync, createECDH, sign, createPublicKey, createPrivateKey, randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { constants as constants$1, openSync, fstatSync, closeSync, readSync, mkdirSync, lstatSync, readlinkSync, existsSync, writeSync, readdirSync, rmSync, renameSync, chmodSync, fchmodSync, chownSync, readFileSync, writeFileSync, unlinkSync, statSync, mkdtempSync, createReadStream } from 'node:fs';
 import { open as open$1, mkdir as mkdir$1, lstat as lstat$1, chmod as chmod$1, readdir as readdir$1, readFile, rename as rename$1, rm as rm$1, writeFile as writeFile$1, link, statfs, stat as stat$1, readlink, access as access$1, rmdir as rmdir$1, mkdtemp, copyFile as copyFile$1 } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isIP } from 'node:net';
-import path from 'node:path';
 import zlib, { gunzipSync, inflateRawSync, crc32 as crc32$1, createGzip, createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
-import os$1, { availableParallelism } from 'node:os';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
 import * as crypto$1 from 'crypto';
@@ -24,6 +23,7 @@ import 'events';
 import 'child_process';
 import 'assert';
 import 'timers';
+import os$1, { availableParallelism } from 'node:os';
 import require$$0 from 'process';
 import require$$0$1 from 'buffer';
 import v8 from 'node:v8';
@@ -144,6 +144,369 @@ function reviveError(error) {
         line: error.line,
         serial: error.serial
     });
+}
+
+// The one worker-thread pool of credbake (issuing and writing devices, hashing image outputs,
+// verify's checks), with one message protocol:
+//   to a worker:   { init } once (a thread may start before the run knows what it will do),
+//                  then { call, request }; a call numbered -1 gets no reply;
+//   from a worker: { call, result } or { call, error }.
+// A worker serves its calls one at a time, in the order they came. Each thread is recognised by the
+// role in its workerData (src/workers.ts dispatches the bundle's threads by it). Without threads
+// (tests running src/, small runs, concurrency 1) the same handler runs on this thread behind the
+// same interface, and its errors are thrown as they are.
+/**
+ * The running bundle (dist/index.js, dist/cli.js): worker threads re-enter it. Run from src/ it is
+ * this .ts file, which a worker thread cannot run, so there are no threads.
+ */
+const RUNNING_BUNDLE = fileURLToPath(import.meta.url);
+/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again (no copy). */
+function asBuffer(bytes) {
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+/** Below this many devices starting threads costs more than it saves. */
+const MIN_DEVICES_FOR_WORKERS = 200;
+/**
+ * Worker threads for work on `devices` (concurrency 0: one per core), or 0 to work on this thread.
+ * Workers re-run `script`: only possible for bundled JavaScript, not src/*.ts.
+ */
+function workerThreadsFor(options, script = RUNNING_BUNDLE) {
+    const threads = options.concurrency === 0 ? os$1.availableParallelism() : options.concurrency;
+    return threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS ? 0 : threads;
+}
+function toWire(error) {
+    if (isCredbakeError(error))
+        return serializeError(error);
+    const code = error?.code;
+    return { kind: 'internal', message: messageOf(error), plain: true, ...(typeof code === 'string' ? { code } : {}) };
+}
+function fromWire(error) {
+    if (!error.plain)
+        return reviveError(error);
+    return Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
+}
+/**
+ * When this thread is a worker of `role`: serve calls with the handler `open` makes from the init
+ * message, and return true; else false.
+ */
+function serveWorker(role, open) {
+    if (isMainThread || !parentPort || workerData?.role !== role)
+        return false;
+    const port = parentPort;
+    let handler;
+    let initError;
+    let queue = Promise.resolve();
+    port.on('message', (message) => {
+        if ('init' in message) {
+            try {
+                handler = open(message.init);
+            }
+            catch (error) {
+                initError = error; // the reply to every call
+            }
+            return;
+        }
+        const { call, request } = message;
+        queue = queue.then(async () => {
+            let reply;
+            try {
+                if (initError !== undefined)
+                    throw initError;
+                if (!handler)
+                    throw new Error('internal: a worker was called before its init');
+                reply = { call, result: await handler(request) };
+            }
+            catch (error) {
+                reply = { call, error: toWire(error) };
+            }
+            if (call >= 0)
+                port.postMessage(reply);
+        });
+    });
+    return true;
+}
+/**
+ * Threads started ahead of their init (they load the bundle while this thread does other work);
+ * each is taken by one pool or terminated by `release`. They do not keep the process alive.
+ */
+class WarmThreads {
+    spec;
+    started;
+    constructor(spec, started) {
+        this.spec = spec;
+        this.started = started;
+    }
+    get threads() {
+        return this.started.length;
+    }
+    /** The threads, for one pool; afterwards `release` has nothing left to stop. */
+    take() {
+        const taken = this.started;
+        this.started = [];
+        return taken;
+    }
+    async release() {
+        await Promise.all(this.take().map(({ worker }) => worker.terminate()));
+    }
+}
+function startThreads(spec, count) {
+    return new WarmThreads(spec, Array.from({ length: count }, () => startThread(spec)));
+}
+function startThread(spec) {
+    const options = {
+        workerData: { ...spec.data, role: spec.role },
+        ...(spec.youngGenerationMb ? { resourceLimits: { maxYoungGenerationSizeMb: spec.youngGenerationMb } } : {})
+    };
+    const worker = spec.source !== undefined ? new Worker(spec.source, { ...options, eval: true }) : new Worker(spec.script ?? RUNNING_BUNDLE, options);
+    const started = { worker, early: {} };
+    // Until a pool listens: an 'error' without a listener would be thrown, and an idle warm thread
+    // must not keep the process alive.
+    worker.on('error', (error) => (started.early.error ??= error));
+    worker.on('exit', (code) => (started.early.exit ??= code));
+    worker.unref();
+    return started;
+}
+class WorkerPool {
+    lanes;
+    closed;
+    constructor(options) {
+        const { spec, threads, init, warm } = options;
+        const taken = warm && warm.threads === threads && warm.spec.role === spec.role ? warm.take() : [];
+        // Warm threads of a wrong guess are not needed: stopped in the background.
+        if (warm)
+            void warm.release();
+        this.lanes =
+            threads === 0
+                ? [localLane(options.open(init))]
+                : Array.from({ length: threads }, (_, index) => new ThreadLane(taken[index] ?? startThread(spec), init, spec.what));
+    }
+    /** Lanes: worker threads, or 1 for this thread. */
+    get threads() {
+        return this.lanes.length;
+    }
+    /** Ask lane `lane`. */
+    call(lane, request, transfer) {
+        return this.lanes[lane].call(request, transfer);
+    }
+    /** Ask the least busy lane. */
+    callAny(request, transfer) {
+        let lane = this.lanes[0];
+        for (const other of this.lanes)
+            if (other.busy < lane.busy)
+                lane = other;
+        return lane.call(request, transfer);
+    }
+    /** Tell lane `lane` something that needs no answer. */
+    tell(lane, request) {
+        this.lanes[lane]?.tell(request);
+    }
+    /** Stop the threads (again: a no-op). */
+    close() {
+        this.closed ??= Promise.all(this.lanes.map((lane) => lane.close())).then(() => undefined);
+        return this.closed;
+    }
+}
+function localLane(handler) {
+    const lane = {
+        busy: 0,
+        call: async (request) => {
+            lane.busy++;
+            try {
+                return await handler(request);
+            }
+            finally {
+                lane.busy--;
+            }
+        },
+        tell: (request) => {
+            void Promise.resolve()
+                .then(() => handler(request))
+                .catch(() => undefined);
+        },
+        close: async () => { }
+    };
+    return lane;
+}
+class ThreadLane {
+    worker;
+    waiting = new Map();
+    nextCall = 0;
+    failed;
+    constructor({ worker, early }, init, what) {
+        this.worker = worker;
+        worker.on('message', (reply) => this.settle(reply));
+        worker.on('error', (error) => this.failAll(error));
+        const exited = (code) => {
+            this.failAll(new Error(code !== 0 ? `${what} exited with code ${code}` : `${what} stopped before the run was done`));
+        };
+        worker.on('exit', exited);
+        if (early.error)
+            this.failAll(early.error);
+        else if (early.exit !== undefined)
+            exited(early.exit);
+        else {
+            worker.ref();
+            worker.postMessage({ init });
+        }
+    }
+    get busy() {
+        return this.waiting.size;
+    }
+    call(request, transfer) {
+        if (this.failed)
+            return Promise.reject(this.failed);
+        const call = this.nextCall++;
+        return new Promise((resolve, reject) => {
+            this.waiting.set(call, { resolve, reject });
+            this.worker.postMessage({ call, request }, transfer);
+        });
+    }
+    tell(request) {
+        if (!this.failed)
+            this.worker.postMessage({ call: -1, request });
+    }
+    async close() {
+        // Stopped on purpose: what is still waiting fails quietly with the 'exit' below.
+        await this.worker.terminate();
+    }
+    settle(reply) {
+        const waiter = this.waiting.get(reply.call);
+        if (!waiter)
+            return;
+        this.waiting.delete(reply.call);
+        if ('error' in reply)
+            waiter.reject(fromWire(reply.error));
+        else
+            waiter.resolve(reply.result);
+    }
+    failAll(error) {
+        this.failed ??= error;
+        for (const waiter of this.waiting.values())
+            waiter.reject(error);
+        this.waiting.clear();
+    }
+}
+
+// Where a device path is stored on an OSTree system. The partition (meta-updater's `otaroot`,
+// Torizon's rootfs) holds a physical sysroot: /ostree/repo, each stateroot's deployments
+// /ostree/deploy/OS/deploy/CHECKSUM.N (the read-only /usr and a per-deployment /etc) and its
+// writable /ostree/deploy/OS/var, which the booted system bind-mounts at /var. Only /var is shared
+// by every deployment and kept across updates, so only device paths below /var can be baked, and
+// they are stored below the stateroot's var. Pure rules, used by settings, bundles, sinks and
+// verify alike (this module imports nothing).
+const OSTREE_DEPLOY = '/ostree/deploy';
+/**
+ * A stateroot name credbake accepts: what `ostree admin os-init` is given in practice (poky,
+ * torizon, fedora-coreos …), and safe in the tools' scripts and in paths.
+ */
+function isStaterootName(name) {
+    return /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/.test(name) && name !== '..';
+}
+/** The stateroot's var folder in the sysroot, e.g. /ostree/deploy/poky/var. */
+function staterootVar(os) {
+    return `${OSTREE_DEPLOY}/${os}/var`;
+}
+function isUnder(devicePath, dir) {
+    return devicePath === dir || devicePath.startsWith(`${dir}/`);
+}
+/**
+ * Why a device folder (or file) cannot hold credentials on an OSTree system, and what to use
+ * instead; undefined when it can (it is /var or below).
+ */
+function ostreePathRefusal(devicePath, os) {
+    if (isUnder(devicePath, '/var'))
+        return undefined;
+    let why;
+    if (isUnder(devicePath, '/usr')) {
+        why = `${devicePath} is under /usr, which on an OSTree system is the read-only deployment: the running system cannot change it and every update replaces it with the new commit's /usr, so nothing written there survives`;
+    }
+    else if (isUnder(devicePath, '/etc')) {
+        why = `${devicePath} is under /etc, which on an OSTree system belongs to one deployment (${OSTREE_DEPLOY}/${os}/deploy/CHECKSUM.N/etc) and is three-way merged into the next deployment on every upgrade: credentials written into the image's deployment are not where an upgraded system keeps its own changes`;
+    }
+    else {
+        why = `${devicePath} is outside /var: on an OSTree system everything but /var comes from the read-only deployment, and only /var (bind-mounted from ${staterootVar(os)}) is shared by every deployment and kept across updates`;
+    }
+    return `${why}. Use a credentials-dir under /var, e.g. the default /var/sota/import (where aktualizr's DeviceCred import looks).`;
+}
+/**
+ * The path inside the sysroot of a device path under /var: /var/sota/import/pkey.pem →
+ * /ostree/deploy/OS/var/sota/import/pkey.pem. Throws for any other path (callers refuse those
+ * with ostreePathRefusal before anything is issued; this is the last guard).
+ */
+function sysrootPath(devicePath, os) {
+    const refusal = ostreePathRefusal(devicePath, os);
+    if (refusal !== undefined)
+        throw new Error(refusal);
+    return `${staterootVar(os)}${devicePath.slice('/var'.length)}`;
+}
+
+const LAYOUT_FILES = {
+    // aktualizr's [import] section in provision mode "DeviceCred": the device certificate followed by
+    // the chain above it (aktualizr sends client.pem whole, so a server trusting only the root
+    // accepts it), the key as PKCS#8, the server's CA and the gateway URL.
+    aktualizr: [
+        { name: 'client.pem', source: 'certificate-chain', mode: 0o644, optional: false },
+        { name: 'pkey.pem', source: 'private-key', mode: 0o600, optional: false },
+        { name: 'root.crt', source: 'server-ca', mode: 0o644, optional: true },
+        { name: 'gateway.url', source: 'gateway-url', mode: 0o644, optional: true }
+    ],
+    // Plain names for other clients (mosquitto, curl, custom agents).
+    flat: [
+        { name: 'cert.pem', source: 'certificate', mode: 0o644, optional: false },
+        { name: 'chain.pem', source: 'certificate-chain', mode: 0o644, optional: false },
+        { name: 'key.pem', source: 'private-key', mode: 0o600, optional: false },
+        { name: 'ca.pem', source: 'server-ca', mode: 0o644, optional: true },
+        { name: 'gateway.url', source: 'gateway-url', mode: 0o644, optional: true }
+    ]
+};
+
+// Bundle stage: an issued credential → the files to install on the device.
+function buildBundle(credential, options) {
+    const sources = {
+        certificate: credential.certificatePem,
+        'certificate-chain': [credential.certificatePem, options.signingCaPem, ...options.chainPems]
+            .filter((pem) => pem !== undefined)
+            .map(withNewline)
+            .join(''),
+        'private-key': credential.privateKeyPem,
+        'server-ca': options.serverCaPem === undefined ? undefined : withNewline(options.serverCaPem),
+        'gateway-url': options.gatewayUrl === undefined ? undefined : `${options.gatewayUrl}\n`
+    };
+    const files = [];
+    for (const file of LAYOUT_FILES[options.layout]) {
+        const text = sources[file.source];
+        // A row with a CSR has no private key: the device keeps its own.
+        if (text === undefined)
+            continue;
+        const devicePath = path.posix.join(options.credentialsDir, file.name);
+        files.push({
+            path: devicePath,
+            ...(options.ostreeOs === undefined ? {} : { partitionPath: sysrootPath(devicePath, options.ostreeOs) }),
+            content: Buffer.from(text, 'utf8'),
+            mode: file.mode,
+            uid: 0,
+            gid: 0,
+            secret: file.source === 'private-key'
+        });
+    }
+    return files;
+}
+/**
+ * Chain options for a fleet CA: an intermediate and the issuers above it go into client.pem, so a
+ * server that trusts only the fleet root accepts the device. Self-signed roots are left out: the
+ * server already has them, and RFC 8446 lets a peer omit the trust anchor.
+ */
+function chainFor(ca) {
+    if (!ca.isIntermediate)
+        return { chainPems: [] };
+    return { signingCaPem: ca.pem, chainPems: ca.chainPems.filter((pem) => !isSelfSigned(pem)) };
+}
+function isSelfSigned(pem) {
+    const certificate = new X509Certificate(pem);
+    return certificate.subject === certificate.issuer && certificate.checkIssued(certificate);
+}
+function withNewline(text) {
+    return text.endsWith('\n') ? text : `${text}\n`;
 }
 
 /*!
@@ -9705,150 +10068,6 @@ function publicKeyFromCsr(device, profile) {
     return spkiDer;
 }
 
-const ISSUER_ROLE = 'credbake-issuer';
-/** When this thread is an issuance worker, serve requests and return true; else false. */
-function runIfIssuerWorker() {
-    if (isMainThread || workerData?.role !== ISSUER_ROLE || !parentPort)
-        return false;
-    const { ca, profile, now, key } = workerData;
-    const port = parentPort;
-    port.on('message', (request) => {
-        let reply;
-        try {
-            reply = key
-                ? { id: request.id, credentials: request.devices.map((device) => issueCredential(ca, profile, device, now, key)) }
-                : { id: request.id, unsigned: request.devices.map((device) => buildTbs(ca, profile, device, now)) };
-        }
-        catch (error) {
-            reply = { id: request.id, error: serializeError(error) };
-        }
-        port.postMessage(reply);
-    });
-    return true;
-}
-
-// Where a device path is stored on an OSTree system. The partition (meta-updater's `otaroot`,
-// Torizon's rootfs) holds a physical sysroot: /ostree/repo, each stateroot's deployments
-// /ostree/deploy/OS/deploy/CHECKSUM.N (the read-only /usr and a per-deployment /etc) and its
-// writable /ostree/deploy/OS/var, which the booted system bind-mounts at /var. Only /var is shared
-// by every deployment and kept across updates, so only device paths below /var can be baked, and
-// they are stored below the stateroot's var. Pure rules, used by settings, bundles, sinks and
-// verify alike (this module imports nothing).
-const OSTREE_DEPLOY = '/ostree/deploy';
-/**
- * A stateroot name credbake accepts: what `ostree admin os-init` is given in practice (poky,
- * torizon, fedora-coreos …), and safe in the tools' scripts and in paths.
- */
-function isStaterootName(name) {
-    return /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$/.test(name) && name !== '..';
-}
-/** The stateroot's var folder in the sysroot, e.g. /ostree/deploy/poky/var. */
-function staterootVar(os) {
-    return `${OSTREE_DEPLOY}/${os}/var`;
-}
-function isUnder(devicePath, dir) {
-    return devicePath === dir || devicePath.startsWith(`${dir}/`);
-}
-/**
- * Why a device folder (or file) cannot hold credentials on an OSTree system, and what to use
- * instead; undefined when it can (it is /var or below).
- */
-function ostreePathRefusal(devicePath, os) {
-    if (isUnder(devicePath, '/var'))
-        return undefined;
-    let why;
-    if (isUnder(devicePath, '/usr')) {
-        why = `${devicePath} is under /usr, which on an OSTree system is the read-only deployment: the running system cannot change it and every update replaces it with the new commit's /usr, so nothing written there survives`;
-    }
-    else if (isUnder(devicePath, '/etc')) {
-        why = `${devicePath} is under /etc, which on an OSTree system belongs to one deployment (${OSTREE_DEPLOY}/${os}/deploy/CHECKSUM.N/etc) and is three-way merged into the next deployment on every upgrade: credentials written into the image's deployment are not where an upgraded system keeps its own changes`;
-    }
-    else {
-        why = `${devicePath} is outside /var: on an OSTree system everything but /var comes from the read-only deployment, and only /var (bind-mounted from ${staterootVar(os)}) is shared by every deployment and kept across updates`;
-    }
-    return `${why}. Use a credentials-dir under /var, e.g. the default /var/sota/import (where aktualizr's DeviceCred import looks).`;
-}
-/**
- * The path inside the sysroot of a device path under /var: /var/sota/import/pkey.pem →
- * /ostree/deploy/OS/var/sota/import/pkey.pem. Throws for any other path (callers refuse those
- * with ostreePathRefusal before anything is issued; this is the last guard).
- */
-function sysrootPath(devicePath, os) {
-    const refusal = ostreePathRefusal(devicePath, os);
-    if (refusal !== undefined)
-        throw new Error(refusal);
-    return `${staterootVar(os)}${devicePath.slice('/var'.length)}`;
-}
-
-const LAYOUT_FILES = {
-    // aktualizr's [import] section in provision mode "DeviceCred": the device certificate followed by
-    // the chain above it (aktualizr sends client.pem whole, so a server trusting only the root
-    // accepts it), the key as PKCS#8, the server's CA and the gateway URL.
-    aktualizr: [
-        { name: 'client.pem', source: 'certificate-chain', mode: 0o644, optional: false },
-        { name: 'pkey.pem', source: 'private-key', mode: 0o600, optional: false },
-        { name: 'root.crt', source: 'server-ca', mode: 0o644, optional: true },
-        { name: 'gateway.url', source: 'gateway-url', mode: 0o644, optional: true }
-    ],
-    // Plain names for other clients (mosquitto, curl, custom agents).
-    flat: [
-        { name: 'cert.pem', source: 'certificate', mode: 0o644, optional: false },
-        { name: 'chain.pem', source: 'certificate-chain', mode: 0o644, optional: false },
-        { name: 'key.pem', source: 'private-key', mode: 0o600, optional: false },
-        { name: 'ca.pem', source: 'server-ca', mode: 0o644, optional: true },
-        { name: 'gateway.url', source: 'gateway-url', mode: 0o644, optional: true }
-    ]
-};
-
-// Bundle stage: an issued credential → the files to install on the device.
-function buildBundle(credential, options) {
-    const sources = {
-        certificate: credential.certificatePem,
-        'certificate-chain': [credential.certificatePem, options.signingCaPem, ...options.chainPems]
-            .filter((pem) => pem !== undefined)
-            .map(withNewline)
-            .join(''),
-        'private-key': credential.privateKeyPem,
-        'server-ca': options.serverCaPem === undefined ? undefined : withNewline(options.serverCaPem),
-        'gateway-url': options.gatewayUrl === undefined ? undefined : `${options.gatewayUrl}\n`
-    };
-    const files = [];
-    for (const file of LAYOUT_FILES[options.layout]) {
-        const text = sources[file.source];
-        // A row with a CSR has no private key: the device keeps its own.
-        if (text === undefined)
-            continue;
-        const devicePath = path.posix.join(options.credentialsDir, file.name);
-        files.push({
-            path: devicePath,
-            ...(options.ostreeOs === undefined ? {} : { partitionPath: sysrootPath(devicePath, options.ostreeOs) }),
-            content: Buffer.from(text, 'utf8'),
-            mode: file.mode,
-            uid: 0,
-            gid: 0,
-            secret: file.source === 'private-key'
-        });
-    }
-    return files;
-}
-/**
- * Chain options for a fleet CA: an intermediate and the issuers above it go into client.pem, so a
- * server that trusts only the fleet root accepts the device. Self-signed roots are left out: the
- * server already has them, and RFC 8446 lets a peer omit the trust anchor.
- */
-function chainFor(ca) {
-    if (!ca.isIntermediate)
-        return { chainPems: [] };
-    return { signingCaPem: ca.pem, chainPems: ca.chainPems.filter((pem) => !isSelfSigned(pem)) };
-}
-function isSelfSigned(pem) {
-    const certificate = new X509Certificate(pem);
-    return certificate.subject === certificate.issuer && certificate.checkIssued(certificate);
-}
-function withNewline(text) {
-    return text.endsWith('\n') ? text : `${text}\n`;
-}
-
 // output-dir is a trust boundary (docs/output-dir-boundary.md). Other jobs, restored caches and
 // downloaded artifacts put things there, so credbake never reaches anything in it through a
 // symbolic link, and every path it reads from a journal or a manifest must name an output inside
@@ -10978,17 +11197,11 @@ class DirSink {
     writer;
     /** With ostree-os: the trees hold sysroot paths, to copy into a mounted otaroot. */
     ostree;
-    local;
     constructor(outputDir, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { format: dirFormat.name, outputDir, mtime: new Date(0).toISOString() };
-        this.local = new DirWriter(outputDir);
         if (ostreeOs !== undefined)
             this.ostree = { os: ostreeOs, sysrootPaths: true };
-    }
-    async write(device, files, hooks = {}) {
-        await hooks.beforeKeyWritten?.();
-        return this.local.write(device, files);
     }
     async verify(output) {
         try {
@@ -11738,8 +11951,8 @@ function tarEntries(archive) {
 // Sink "tar": output-dir/overlays/SERIAL.tar.gz, an overlay to extract over the root file system
 // (`tar -xzpf SERIAL.tar.gz -C /mnt/rootfs`). Entries carry the device paths (relative), modes,
 // uid/gid 0 and a directory entry for every parent, so extraction as root yields the right tree.
-// TarWriter does the work synchronously, so issuance workers write overlays themselves (the sink's
-// `writer`); TarSink.write is the same on the calling thread.
+// TarWriter does the work synchronously, so the device workers write overlays themselves (the
+// sink's `writer`).
 /** output-dir/overlays/SERIAL.tar.gz */
 const FOLDER = 'overlays';
 const EXTENSION = '.tar.gz';
@@ -11825,23 +12038,12 @@ class TarSink {
     writer;
     /** With ostree-os: the overlays hold sysroot paths, to extract into a mounted otaroot. */
     ostree;
-    local;
     /** `mtime` is the same for every entry of the run, so outputs differ only by what they hold. */
     constructor(outputDir, mtime, ostreeOs) {
         this.outputDir = outputDir;
         this.writer = { format: tarFormat.name, outputDir, mtime: mtime.toISOString() };
-        this.local = new TarWriter(outputDir, mtime);
         if (ostreeOs !== undefined)
             this.ostree = { os: ostreeOs, sysrootPaths: true };
-    }
-    async write(device, files, hooks = {}) {
-        await hooks.beforeKeyWritten?.();
-        try {
-            return this.local.write(device, files);
-        }
-        finally {
-            this.local.idle();
-        }
     }
     verify(output) {
         return fileMatches(path.join(this.outputDir, output.path), output.sha256);
@@ -12070,7 +12272,7 @@ function basisKey(basis) {
 }
 
 // The journal records of one device's certificate and output, made the same way on the main
-// thread (image sinks) and in issuance workers (tar, dir), so both paths journal alike.
+// thread (image sinks) and in device workers (tar, dir), so both paths journal alike.
 function issuedRecord(run, basisMaker, credential, replaces) {
     const basis = basisMaker.of(credential.device);
     // The subjectAltName as the certificate holds it, for the review (only when the profile has one).
@@ -12095,13 +12297,13 @@ function issuedRecord(run, basisMaker, credential, replaces) {
         ...(replaces ? { replaces } : {})
     };
 }
-function writtenRecord(run, credential, output) {
+function writtenRecord(run, serial, certificateSha256, output) {
     return {
         type: 'written',
         run,
         at: new Date().toISOString(),
-        serial: credential.device.serial,
-        certificateSha256: credential.sha256,
+        serial,
+        certificateSha256,
         output: {
             path: output.path,
             size: output.size,
@@ -12113,6 +12315,24 @@ function writtenRecord(run, credential, output) {
     };
 }
 
+/** The device workers' handler: one DeviceWork, its methods by name. */
+function deviceHandler(init) {
+    const work = new DeviceWork(init);
+    return (request) => {
+        switch (request.method) {
+            case 'issue':
+                return work.issue(request.id, request.orders);
+            case 'seal':
+                return work.seal(request.id, request.signatures);
+            case 'write':
+                return work.write(request.id);
+            case 'hand':
+                return work.hand(request.id);
+            case 'drop':
+                return work.drop(request.id);
+        }
+    };
+}
 class DeviceWork {
     init;
     batches = new Map();
@@ -12121,10 +12341,12 @@ class DeviceWork {
     constructor(init) {
         this.init = init;
         this.basisMaker = new DeviceBasisMaker(init.profile);
-        const open = outputFormat(init.writer.format).workerWriter;
-        if (!open)
-            throw new Error(`internal: format ${init.writer.format} has no worker writer`);
-        this.writer = open(init.writer);
+        if (init.writer) {
+            const open = outputFormat(init.writer.format).workerWriter;
+            if (!open)
+                throw new Error(`internal: format ${init.writer.format} has no worker writer`);
+            this.writer = open(init.writer);
+        }
     }
     issue(id, orders) {
         const { ca, profile, now, key } = this.init;
@@ -12150,11 +12372,14 @@ class DeviceWork {
     write(id) {
         const batch = this.batch(id);
         this.batches.delete(id);
+        const writer = this.writer;
+        if (!writer)
+            throw new Error('internal: this format is written on the main thread, not by device workers');
         const result = { written: [], paths: [] };
         for (const credential of batch.credentials ?? []) {
             try {
-                const output = this.writer.write(credential.device, buildBundle(credential, this.init.bundle));
-                result.written.push(encodeRecord(writtenRecord(this.init.run, credential, output)));
+                const output = writer.write(credential.device, buildBundle(credential, this.init.bundle));
+                result.written.push(encodeRecord(writtenRecord(this.init.run, credential.device.serial, credential.sha256, output)));
                 result.paths.push(output.path);
             }
             catch (error) {
@@ -12163,12 +12388,22 @@ class DeviceWork {
             }
         }
         try {
-            this.writer.idle?.();
+            writer.idle?.();
         }
         catch (error) {
             result.error ??= serializeError(error);
         }
         return result;
+    }
+    /** The batch's bundles, for the main thread's sink (images), in device order. Forgets the batch. */
+    hand(id) {
+        const batch = this.batch(id);
+        this.batches.delete(id);
+        return (batch.credentials ?? []).map((credential) => ({
+            device: credential.device,
+            certificateSha256: credential.sha256,
+            files: buildBundle(credential, this.init.bundle)
+        }));
     }
     /** Forget a batch that will not be written (the run is failing). */
     drop(id) {
@@ -12186,52 +12421,13 @@ class DeviceWork {
 }
 
 // The device worker: dist/device-worker.js (or, from src/ and where that bundle is missing, the
-// running file itself) started as a worker thread, recognised by its workerData. Its first message makes its one DeviceWork (the fleet CA,
-// and the CA key when it is in memory; KeyObjects cross threads by structured clone, never as
-// text); it answers the calls after it in the order they come.
+// running file itself) started as a worker thread of the device pool. Its init makes its one
+// DeviceWork (the fleet CA, and the CA key when it is in memory; KeyObjects cross threads by
+// structured clone, never as text); it answers the calls after it in the order they come.
 const DEVICE_WORKER_ROLE = 'credbake-device-worker';
 /** When this thread is a device worker, serve calls and return true; else false. */
 function runIfDeviceWorker() {
-    const data = workerData;
-    if (isMainThread || data?.role !== DEVICE_WORKER_ROLE || !parentPort)
-        return false;
-    const port = parentPort;
-    // The first message is the DeviceWorkInit (the worker may be started before the run knows it).
-    let work;
-    let initError;
-    port.on('message', (message) => {
-        if ('init' in message) {
-            try {
-                work = new DeviceWork(message.init);
-            }
-            catch (error) {
-                initError = error; // the reply to every call
-            }
-            return;
-        }
-        const { call, request } = message;
-        let reply;
-        try {
-            if (initError !== undefined)
-                throw initError;
-            if (!work)
-                throw new Error('internal: a device worker was called before its init');
-            const result = request.method === 'issue'
-                ? work.issue(request.id, request.orders)
-                : request.method === 'seal'
-                    ? work.seal(request.id, request.signatures)
-                    : request.method === 'write'
-                        ? work.write(request.id)
-                        : work.drop(request.id);
-            reply = { call, result };
-        }
-        catch (error) {
-            reply = { call, error: serializeError(error) };
-        }
-        if (call >= 0)
-            port.postMessage(reply);
-    });
-    return true;
+    return serveWorker(DEVICE_WORKER_ROLE, deviceHandler);
 }
 
 // An external signer program: `fleet-ca-key: exec:PATH`. Started once per run (no shell, no
@@ -13629,17 +13825,30 @@ const HASHER_ROLE = 'credbake-hasher';
  * load and compile (about 0.2 s of CPU apiece).
  */
 function createFileHasher(init, threads, options = {}) {
-    if (threads >= 1 && options.bmap === false) {
-        return new WorkerHasher(() => new Worker(LIGHT_HASHER_SOURCE, { eval: true, workerData: { role: HASHER_ROLE, ...init, fsmap: fsmapAddonPath() } }), threads, false);
-    }
-    const script = fileURLToPath(import.meta.url);
-    if (threads < 1 || !script.endsWith('.js'))
-        return new InProcessHasher(init);
-    return new WorkerHasher(() => new Worker(script, { workerData: { role: HASHER_ROLE, ...init } }), threads, true);
+    const light = threads >= 1 && options.bmap === false;
+    const spec = light
+        ? { role: HASHER_ROLE, source: LIGHT_HASHER_SOURCE, data: { fsmap: fsmapAddonPath() }, what: 'a hashing thread' }
+        : { role: HASHER_ROLE, what: 'a hashing thread' };
+    const pool = new WorkerPool({ spec, threads: light || RUNNING_BUNDLE.endsWith('.js') ? Math.max(0, threads) : 0, init, open: hasherHandler });
+    const hashFile = (file, options) => {
+        if (options.bmap && light)
+            return Promise.reject(new Error('This hasher was created without block maps (createFileHasher with bmap: false).'));
+        return pool.callAny({ file, ...(options.bmap ? { bmap: true } : {}) });
+    };
+    return {
+        hash: async (file) => (await hashFile(file, { bmap: false })).sha256,
+        hashFile,
+        close: () => pool.close()
+    };
+}
+function hasherHandler(init) {
+    const hasher = new PrefixHasher(init);
+    return (request) => hasher.hashFile(request.file, { bmap: request.bmap === true });
 }
 /**
  * A hashing thread without block maps, as a self-contained CommonJS script (no bundle to load):
- * the same work as PrefixHasher.hashFile with bmap false. Requests and replies as below.
+ * the same work as PrefixHasher.hashFile with bmap false, speaking the pool's protocol
+ * (src/util/worker-pool.ts: { init }, then { call, request } answered in order).
  */
 const LIGHT_HASHER_SOURCE = `'use strict'
 const { parentPort, workerData } = require('node:worker_threads')
@@ -13651,6 +13860,7 @@ let dataRanges
 try {
   if (workerData.fsmap) dataRanges = require(workerData.fsmap).dataRanges
 } catch {}
+let init
 let prefix
 function feed(hash, file, from, length) {
   const fd = openSync(file, 'r')
@@ -13677,18 +13887,23 @@ function feed(hash, file, from, length) {
     closeSync(fd)
   }
 }
-parentPort.on('message', (request) => {
+parentPort.on('message', (message) => {
+  if ('init' in message) {
+    init = message.init
+    return
+  }
+  const { call, request } = message
   try {
     if (request.bmap) throw new Error('this hashing thread makes no block maps')
     if (!prefix) {
       prefix = createHash('sha256')
-      if (workerData.prefixFile && workerData.prefixLength > 0) feed(prefix, workerData.prefixFile, 0, workerData.prefixLength)
+      if (init.prefixFile && init.prefixLength > 0) feed(prefix, init.prefixFile, 0, init.prefixLength)
     }
     const hash = prefix.copy()
-    feed(hash, request.file, workerData.prefixLength, Infinity)
-    parentPort.postMessage({ id: request.id, sha256: hash.digest('hex') })
+    feed(hash, request.file, init.prefixLength, Infinity)
+    if (call >= 0) parentPort.postMessage({ call, result: { sha256: hash.digest('hex') } })
   } catch (error) {
-    parentPort.postMessage({ id: request.id, error: error.message, code: error.code })
+    if (call >= 0) parentPort.postMessage({ call, error: { kind: 'internal', message: error.message, plain: true, code: error.code } })
   }
 })
 `;
@@ -13727,82 +13942,9 @@ class PrefixHasher {
         return { hash, bmap };
     }
 }
-class InProcessHasher {
-    hasher;
-    constructor(init) {
-        this.hasher = new PrefixHasher(init);
-    }
-    hash(file) {
-        return this.hasher.hash(file);
-    }
-    hashFile(file, options) {
-        return this.hasher.hashFile(file, options);
-    }
-    async close() { }
-}
-class WorkerHasher {
-    maps;
-    workers;
-    busy;
-    waiting = new Map();
-    nextId = 0;
-    constructor(start, threads, maps) {
-        this.maps = maps;
-        this.workers = Array.from({ length: threads }, () => {
-            const worker = start();
-            worker.on('message', (reply) => this.settle(reply));
-            worker.on('error', (error) => this.failAll(error));
-            return worker;
-        });
-        this.busy = this.workers.map(() => 0);
-    }
-    async hash(file) {
-        return (await this.hashFile(file, { bmap: false })).sha256;
-    }
-    hashFile(file, options) {
-        if (options.bmap && !this.maps)
-            return Promise.reject(new Error('This hasher was created without block maps (createFileHasher with bmap: false).'));
-        // The least busy worker takes it.
-        const index = this.busy.indexOf(Math.min(...this.busy));
-        const worker = this.workers[index];
-        this.busy[index] = (this.busy[index] ?? 0) + 1;
-        const id = this.nextId++;
-        return new Promise((resolve, reject) => {
-            this.waiting.set(id, { resolve, reject });
-            worker.postMessage({ id, file, ...(options.bmap ? { bmap: true } : {}) });
-        }).finally(() => {
-            this.busy[index] = (this.busy[index] ?? 1) - 1;
-        });
-    }
-    async close() {
-        await Promise.all(this.workers.map((worker) => worker.terminate()));
-    }
-    settle(reply) {
-        const waiter = this.waiting.get(reply.id);
-        if (!waiter)
-            return;
-        this.waiting.delete(reply.id);
-        if ('sha256' in reply)
-            waiter.resolve(reply.bmap ? { sha256: reply.sha256, bmap: reply.bmap } : { sha256: reply.sha256 });
-        else
-            waiter.reject(Object.assign(new Error(reply.error), { code: reply.code }));
-    }
-    failAll(error) {
-        for (const waiter of this.waiting.values())
-            waiter.reject(error);
-        this.waiting.clear();
-    }
-}
 /** When this thread is a hashing worker, serve requests and return true; else false. */
 function runIfHasherWorker() {
-    if (isMainThread || workerData?.role !== HASHER_ROLE || !parentPort)
-        return false;
-    const port = parentPort;
-    const hasher = new PrefixHasher(workerData);
-    port.on('message', (request) => {
-        hasher.hashFile(request.file, { bmap: request.bmap === true }).then((result) => port.postMessage({ id: request.id, ...result }), (error) => port.postMessage({ id: request.id, error: error.message, code: error.code }));
-    });
-    return true;
+    return serveWorker(HASHER_ROLE, hasherHandler);
 }
 /** One read buffer per thread, reused for every file. */
 let feedBuffer;
@@ -13838,157 +13980,6 @@ async function feed(hash, bmap, file, from, length) {
     finally {
         await handle.close();
     }
-}
-
-// Asking the fleet CA's signer for many signatures at once (a token, KMS or signer program), with
-// up to `signer.concurrency` in flight, in order. After the first failure no further signature is
-// asked for; the first failure in device order is the one thrown, naming the device.
-// Every answer passes here on the main thread, so this is where a repeated signature is caught
-// (the same bytes as an earlier answer: HandedBack); whether each one verifies is checked where
-// its certificate is assembled (sealSigned), on the worker threads when there are some.
-async function signAll(signer, items) {
-    const signatures = new Array(items.length);
-    const failures = [];
-    const handedBack = handedBackBy(signer);
-    let next = 0;
-    const lane = async () => {
-        while (failures.length === 0 && next < items.length) {
-            const index = next++;
-            const { tbs, serial } = items[index];
-            try {
-                const signature = await signer.sign(tbs);
-                const earlier = handedBack.note(signature, `device ${serial}`);
-                // A malformed answer is named as such where it is verified, even when it repeats.
-                if (earlier !== undefined && !signatureShapeProblem(signer.publicKey, signature)) {
-                    throw badSignatureError(signer.description, serial, repeatedSignatureProblem(earlier));
-                }
-                signatures[index] = signature;
-            }
-            catch (error) {
-                failures.push({ index, error });
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(signer.concurrency, items.length)) }, lane));
-    if (failures.length) {
-        const first = failures.sort((a, b) => a.index - b.index)[0];
-        if (first.error instanceof CredbakeError)
-            throw first.error;
-        const serial = items[first.index]?.serial;
-        throw new FleetCaError(`fleet-ca-key: ${signer.description} failed to sign device ${serial}: ${messageOf(first.error)}`, {
-            input: 'fleet-ca-key',
-            ...(serial ? { serial } : {}),
-            cause: first.error
-        });
-    }
-    return signatures;
-}
-
-// Issuance on every core: a pool of worker threads when the code runs from the bundle, the main
-// thread otherwise (tests running src/ directly, or concurrency 1). Results keep device order.
-// With an in-memory CA key the workers sign as they build; with any other signer (a token, KMS or a
-// signer program) they build TBSCertificates and the main thread asks the signer, with up to
-// `signer.concurrency` signatures in flight, then checks each signature with the fleet CA's public
-// key and assembles the certificates.
-/** Below this many devices starting threads costs more than it saves. */
-const MIN_DEVICES_FOR_WORKERS = 200;
-/**
- * Worker threads for issuing `devices` (concurrency 0: one per core), or 0 to issue on this thread.
- * Workers re-run `script`, the running file: only possible for the bundled JavaScript, not src/*.ts.
- */
-function workerThreadsFor(options, script) {
-    const threads = options.concurrency === 0 ? os$1.availableParallelism() : options.concurrency;
-    return threads <= 1 || !script.endsWith('.js') || options.devices < MIN_DEVICES_FOR_WORKERS ? 0 : threads;
-}
-function createIssuer(ca, profile, now, options) {
-    const { signer } = options;
-    const key = signer.inProcessKey;
-    const script = fileURLToPath(import.meta.url);
-    const threads = workerThreadsFor(options, script);
-    if (threads === 0) {
-        if (key) {
-            return { threads: 1, issue: async (devices) => devices.map((device) => issueCredential(ca, profile, device, now, key)), close: async () => { } };
-        }
-        return {
-            threads: 1,
-            issue: async (devices) => signAndAssemble(ca, signer, devices.map((device) => buildTbs(ca, profile, device, now))),
-            close: async () => { }
-        };
-    }
-    return new WorkerIssuer(script, { role: ISSUER_ROLE, ca, profile, now, ...(key ? { key } : {}) }, threads, key ? undefined : (unsigned) => signAndAssemble(ca, signer, unsigned));
-}
-/** Signs every TBSCertificate (see signAll), checks each signature and assembles the certificates, in order. */
-async function signAndAssemble(ca, signer, unsigned) {
-    const signatures = await signAll(signer, unsigned.map((item) => ({ tbs: item.tbs, serial: item.device.serial })));
-    // Checked here on the main thread: this path serves images, where a device costs far more than a verification.
-    return unsigned.map((item, index) => sealSigned(ca, item, signatures[index], signer.description));
-}
-class WorkerIssuer {
-    threads;
-    sign;
-    workers;
-    waiting = new Map();
-    nextId = 0;
-    constructor(script, init, threads, sign) {
-        this.threads = threads;
-        this.sign = sign;
-        this.workers = Array.from({ length: threads }, () => {
-            const worker = new Worker(script, { workerData: init });
-            worker.on('message', (reply) => this.settle(reply));
-            worker.on('error', (error) => this.failAll(error));
-            worker.on('exit', (code) => {
-                if (code !== 0)
-                    this.failAll(new Error(`an issuance worker exited with code ${code}`));
-            });
-            return worker;
-        });
-    }
-    async issue(devices) {
-        // One slice per worker; each slice is one message each way.
-        const size = Math.ceil(devices.length / this.workers.length);
-        const parts = await Promise.all(this.workers.map((worker, index) => {
-            const slice = devices.slice(index * size, (index + 1) * size);
-            if (slice.length === 0)
-                return Promise.resolve([]);
-            const id = this.nextId++;
-            return new Promise((resolve, reject) => {
-                this.waiting.set(id, { resolve, reject });
-                worker.postMessage({ id, devices: slice });
-            });
-        }));
-        if (this.sign)
-            return this.sign(parts.flat().map(reviveUnsigned));
-        return parts.flat().map(revive);
-    }
-    async close() {
-        await Promise.all(this.workers.map((worker) => worker.terminate()));
-    }
-    settle(reply) {
-        const waiter = this.waiting.get(reply.id);
-        if (!waiter)
-            return;
-        this.waiting.delete(reply.id);
-        if ('error' in reply)
-            waiter.reject(reviveError(reply.error));
-        else
-            waiter.resolve('credentials' in reply ? reply.credentials : reply.unsigned);
-    }
-    failAll(error) {
-        for (const waiter of this.waiting.values())
-            waiter.reject(error);
-        this.waiting.clear();
-    }
-}
-/** Structured clone turns Buffers into Uint8Arrays: make them Buffers again. */
-function asBuffer(bytes) {
-    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-function revive(credential) {
-    const der = credential.certificateDer;
-    return Buffer.isBuffer(der) ? credential : { ...credential, certificateDer: asBuffer(der) };
-}
-function reviveUnsigned(unsigned) {
-    return Buffer.isBuffer(unsigned.tbs) ? unsigned : { ...unsigned, tbs: asBuffer(unsigned.tbs) };
 }
 
 // Certificate checks of `credbake verify`: the device certificate found in the output is the one
@@ -15737,56 +15728,33 @@ function entryTexts(bytes, offsets, first) {
     return texts;
 }
 
-// Checking device entries on every core, in the pattern of the issuance pool (src/issue/pool.ts):
-// worker threads re-run the running bundle (recognised by their workerData role), get what every
-// check needs once (the manifest header, the trust, the folders), then batches of entries as the
-// manifest's own bytes (transferred, not copied) and answer each with one result per entry. From
-// src/ (tests) and for small manifests the main thread checks them itself.
+// Checking device entries on every core (src/util/worker-pool.ts): worker threads re-run the
+// running bundle, get what every check needs once (the manifest header, the trust, the folders),
+// then batches of entries as the manifest's own bytes (transferred, not copied) and answer each
+// with one result per entry. From src/ (tests) and for small manifests the main thread checks them
+// itself.
 const VERIFIER_ROLE = 'credbake-verifier';
-async function checkBatch(checker, batch) {
-    const results = [];
-    for (const entry of entryTexts(batch.bytes, batch.offsets, batch.first))
-        results.push(await checker.check(entry.index, entry.text));
-    return results;
-}
-function checkerOf(init) {
-    return new DeviceChecker({ outputDir: init.outputDir, header: init.header, tempDir: init.tempDir, trust: init.trust.map((der) => new X509Certificate(der)) });
+/** One batch's results as one JSON text: cheaper to send between threads than as objects (structured clone). */
+function verifierHandler(init) {
+    const checker = new DeviceChecker({ outputDir: init.outputDir, header: init.header, tempDir: init.tempDir, trust: init.trust.map((der) => new X509Certificate(der)) });
+    return async (batch) => {
+        const results = [];
+        for (const entry of entryTexts(batch.bytes, batch.offsets, batch.first))
+            results.push(await checker.check(entry.index, entry.text));
+        return JSON.stringify(results);
+    };
 }
 /** When this thread is a verify worker, serve batches (one at a time, in order) and return true; else false. */
 function runIfVerifierWorker() {
-    const data = workerData;
-    if (isMainThread || data?.role !== VERIFIER_ROLE || !parentPort)
-        return false;
-    const port = parentPort;
-    let checker;
-    let queue = Promise.resolve();
-    port.on('message', (message) => {
-        if ('init' in message) {
-            checker = checkerOf(message.init);
-            return;
-        }
-        const request = message;
-        queue = queue.then(async () => {
-            let reply;
-            try {
-                if (!checker)
-                    throw new Error('internal: a verify worker was asked before its init');
-                reply = { id: request.id, results: JSON.stringify(await checkBatch(checker, request.batch)) };
-            }
-            catch (error) {
-                reply = { id: request.id, error: serializeError(error) };
-            }
-            port.postMessage(reply);
-        });
-    });
-    return true;
+    return serveWorker(VERIFIER_ROLE, verifierHandler);
 }
 
-// The bundles (dist/index.js, dist/cli.js) also run as worker threads (issuance, device outputs, hashing and verify) and as
+// The bundles (dist/index.js, dist/cli.js) also run as worker threads of the one worker pool
+// (src/util/worker-pool.ts: devices, hashing and verify) and as
 // the PKCS#11 signer process (a child started with CREDBAKE_ROLE=pkcs11-signer).
 /** True when this thread is one of credbake's workers (and now serves as one). */
 function runIfWorker() {
-    return runIfDeviceWorker() || runIfIssuerWorker() || runIfHasherWorker() || runIfVerifierWorker() || (isMainThread && runIfPkcs11SignerProcess());
+    return runIfDeviceWorker() || runIfHasherWorker() || runIfVerifierWorker() || (isMainThread && runIfPkcs11SignerProcess());
 }
 
 // We use any as a valid input type
@@ -33301,21 +33269,79 @@ async function reclaimAbandoned(root) {
 // Kept in step with package.json by test/settings/action-yml.test.ts.
 const VERSION = '0.1.0';
 
-// Runs DeviceWork on every core: one worker thread per lane when the code runs from the bundle
-// (workers re-enter the same file), else one lane on the main thread (tests running src/, small
-// runs, concurrency 1). A batch is split into one contiguous slice per lane; results keep device
-// order. Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer
-// (with its concurrency in flight) and sends the signatures back to be checked and sealed.
-// The worker threads can be started before the run knows what they will do (warmDeviceWorkers,
-// at the start of a bake): each loads the bundle while this thread reads the manifest and opens
-// the fleet CA, and gets its DeviceWorkInit as its first message.
+// Asking the fleet CA's signer for many signatures at once (a token, KMS or signer program), with
+// up to `signer.concurrency` in flight, in order. After the first failure no further signature is
+// asked for; the first failure in device order is the one thrown, naming the device.
+// Every answer passes here on the main thread, so this is where a repeated signature is caught
+// (the same bytes as an earlier answer: HandedBack); whether each one verifies is checked where
+// its certificate is assembled (sealSigned), on the worker threads when there are some.
+async function signAll(signer, items) {
+    const signatures = new Array(items.length);
+    const failures = [];
+    const handedBack = handedBackBy(signer);
+    let next = 0;
+    const lane = async () => {
+        while (failures.length === 0 && next < items.length) {
+            const index = next++;
+            const { tbs, serial } = items[index];
+            try {
+                const signature = await signer.sign(tbs);
+                const earlier = handedBack.note(signature, `device ${serial}`);
+                // A malformed answer is named as such where it is verified, even when it repeats.
+                if (earlier !== undefined && !signatureShapeProblem(signer.publicKey, signature)) {
+                    throw badSignatureError(signer.description, serial, repeatedSignatureProblem(earlier));
+                }
+                signatures[index] = signature;
+            }
+            catch (error) {
+                failures.push({ index, error });
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(signer.concurrency, items.length)) }, lane));
+    if (failures.length) {
+        const first = failures.sort((a, b) => a.index - b.index)[0];
+        if (first.error instanceof CredbakeError)
+            throw first.error;
+        const serial = items[first.index]?.serial;
+        throw new FleetCaError(`fleet-ca-key: ${signer.description} failed to sign device ${serial}: ${messageOf(first.error)}`, {
+            input: 'fleet-ca-key',
+            ...(serial ? { serial } : {}),
+            cause: first.error
+        });
+    }
+    return signatures;
+}
+
+// Runs DeviceWork on every core (src/util/worker-pool.ts): one worker thread per lane when the code
+// runs from the bundle, else one lane on the main thread (tests running src/, small runs,
+// concurrency 1). A batch is split into one contiguous slice per lane; results keep device order.
+// Without an in-memory CA key the lanes return TBSCertificates, this side asks the signer (with
+// its concurrency in flight) and sends the signatures back to be checked and sealed.
+// The worker threads can be started before the run knows what they will do (warmDeviceWorkers, at
+// the start of a bake): each loads its bundle while this thread reads the manifest and opens the
+// fleet CA, and gets its DeviceWorkInit as its first message.
 /** Below this many manifest bytes per shard there cannot be enough devices for workers (a row is a serial and a newline at least). */
 const MIN_MANIFEST_BYTES_PER_DEVICE = 4;
+/** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
+const WORKER_BUNDLE = 'device-worker.js';
+/** What device threads run: the workers' bundle beside the running one when there is one, else the running bundle itself. */
+function deviceThreads() {
+    const beside = path.join(path.dirname(RUNNING_BUNDLE), WORKER_BUNDLE);
+    // A small young generation: a worker's garbage (a few KiB per device) is collected early
+    // instead of piling up to V8's default, which is what peak RSS would count.
+    return {
+        role: DEVICE_WORKER_ROLE,
+        script: RUNNING_BUNDLE.endsWith('.js') && existsSync(beside) ? beside : RUNNING_BUNDLE,
+        youngGenerationMb: 8,
+        what: 'an issuance worker'
+    };
+}
 /**
- * Start the device workers a tar or dir bake of this manifest will use, before the manifest is
- * read: `workerThreadsFor` decides on the number of devices, guessed here from the file's size
- * (a mistaken guess costs the workers' start-up, and createDevicePool terminates them). They do
- * not keep the process alive until a pool takes them. Undefined when no workers would be used.
+ * Start the device workers a bake of this manifest will use, before the manifest is read:
+ * `workerThreadsFor` decides on the number of devices, guessed here from the file's size (a
+ * mistaken guess costs the workers' start-up, and createDevicePool terminates them). They do not
+ * keep the process alive until a pool takes them. Undefined when no workers would be used.
  */
 function warmDeviceWorkers(options) {
     let bytes;
@@ -33325,79 +33351,35 @@ function warmDeviceWorkers(options) {
     catch {
         return undefined; // the manifest's own reading reports it
     }
-    const script = fileURLToPath(import.meta.url);
     const devices = Math.floor(bytes / MIN_MANIFEST_BYTES_PER_DEVICE / Math.max(1, options.shards));
-    const threads = workerThreadsFor({ concurrency: options.concurrency, devices }, script);
-    if (threads === 0)
-        return undefined;
-    return new WarmSet(Array.from({ length: threads }, () => startDeviceWorker(script)));
-}
-class WarmSet {
-    workers;
-    constructor(workers) {
-        this.workers = workers;
-    }
-    get threads() {
-        return this.workers.length;
-    }
-    /** The workers, for one pool; afterwards release() has nothing left to stop. */
-    take() {
-        const taken = this.workers;
-        this.workers = [];
-        return taken;
-    }
-    async release() {
-        await Promise.all(this.take().map(({ worker }) => worker.terminate()));
-    }
+    const threads = workerThreadsFor({ concurrency: options.concurrency, devices });
+    return threads === 0 ? undefined : startThreads(deviceThreads(), threads);
 }
 function createDevicePool(init, options, warm) {
     const key = options.signer.inProcessKey;
     const full = { ...init, ...(key ? { key } : { signer: options.signer.description }) };
-    const script = fileURLToPath(import.meta.url);
-    const threads = workerThreadsFor(options, script);
-    const started = warm instanceof WarmSet && warm.threads === threads ? warm.take() : [];
-    // Warm workers of a wrong guess are not needed: stopped in the background.
-    if (warm)
-        void warm.release();
-    const lanes = threads === 0 ? [localLane(full)] : Array.from({ length: threads }, (_, index) => new WorkerLane(started[index] ?? startDeviceWorker(script), full));
-    return new LanePool(lanes, options.signer);
-}
-/** The device workers' own bundle, beside the main bundles (src/pipeline/device-worker-entry.ts). */
-const WORKER_BUNDLE = 'device-worker.js';
-/** The file worker threads run: the workers' bundle beside `script` when there is one, else `script` itself. */
-function workerScript(script) {
-    const beside = path.join(path.dirname(script), WORKER_BUNDLE);
-    return script.endsWith('.js') && existsSync(beside) ? beside : script;
-}
-function startDeviceWorker(script) {
-    // A small young generation: a worker's garbage (a few KiB per device) is collected early
-    // instead of piling up to V8's default, which is what peak RSS would count.
-    const worker = new Worker(workerScript(script), { workerData: { role: DEVICE_WORKER_ROLE }, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-    const started = { worker, early: {} };
-    // Until a lane listens: an 'error' without a listener would be thrown, and an idle warm worker
-    // must not keep the process alive.
-    worker.on('error', (error) => (started.early.error ??= error));
-    worker.on('exit', (code) => (started.early.exit ??= code));
-    worker.unref();
-    return started;
+    const threads = workerThreadsFor(options);
+    const pool = new WorkerPool({ spec: deviceThreads(), threads, init: full, open: deviceHandler, ...(warm ? { warm } : {}) });
+    return new LanePool(pool, options.signer);
 }
 class LanePool {
-    lanes;
+    pool;
     signer;
     nextId = 0;
-    constructor(lanes, signer) {
-        this.lanes = lanes;
+    constructor(pool, signer) {
+        this.pool = pool;
         this.signer = signer;
     }
     get threads() {
-        return this.lanes.length;
+        return this.pool.threads;
     }
     async issue(orders) {
         const id = this.nextId++;
-        const size = Math.ceil(orders.length / this.lanes.length);
-        const slices = this.lanes.map((_, index) => orders.slice(index * size, (index + 1) * size));
+        const lanes = this.pool.threads;
+        const size = Math.ceil(orders.length / lanes);
+        const slices = Array.from({ length: lanes }, (_, index) => orders.slice(index * size, (index + 1) * size));
         try {
-            const results = await Promise.all(this.lanes.map((lane, index) => (slices[index]?.length ? lane.issue(id, slices[index]) : Promise.resolve({ issued: [] }))));
+            const results = await Promise.all(slices.map((slice, lane) => (slice.length ? this.pool.call(lane, { method: 'issue', id, orders: slice }) : Promise.resolve({ issued: [] }))));
             let issued;
             if (results.every((result) => 'issued' in result)) {
                 issued = results.flatMap((result) => result.issued);
@@ -33408,13 +33390,13 @@ class LanePool {
             return { id, issued, slices: slices.map((slice) => slice.length) };
         }
         catch (error) {
-            for (const lane of this.lanes)
-                lane.drop(id);
+            for (let lane = 0; lane < lanes; lane++)
+                this.pool.tell(lane, { method: 'drop', id });
             throw error;
         }
     }
     async write(batch) {
-        const results = await Promise.all(this.lanes.map((lane, index) => (batch.slices[index] ? lane.write(batch.id) : Promise.resolve({ written: [], paths: [] }))));
+        const results = await this.eachLane(batch, (lane) => this.pool.call(lane, { method: 'write', id: batch.id }), { written: [], paths: [] });
         const merged = { written: [], paths: [] };
         for (const result of results) {
             merged.written.push(...result.written);
@@ -33423,11 +33405,17 @@ class LanePool {
         }
         return merged;
     }
-    closed;
+    async hand(batch) {
+        const results = await this.eachLane(batch, (lane) => this.pool.call(lane, { method: 'hand', id: batch.id }), []);
+        // Structured clone turns Buffers into Uint8Arrays: make the file contents Buffers again.
+        return results.flat().map((handed) => ({ ...handed, files: handed.files.map(revivedFile) }));
+    }
     /** Stop the workers (again: a no-op). */
     close() {
-        this.closed ??= Promise.all(this.lanes.map((lane) => lane.close())).then(() => undefined);
-        return this.closed;
+        return this.pool.close();
+    }
+    eachLane(batch, ask, none) {
+        return Promise.all(batch.slices.map((count, lane) => (count ? ask(lane) : Promise.resolve(none))));
     }
     async signAndSeal(id, slices, results) {
         const items = results.flatMap((result, index) => 'tbs' in result ? result.tbs.map((tbs, position) => ({ tbs: asBuffer(tbs), serial: slices[index]?.[position]?.device.serial ?? '' })) : []);
@@ -33435,11 +33423,10 @@ class LanePool {
         let offset = 0;
         // Each lane checks its signatures while it seals (in parallel); a refusal in an earlier lane
         // is the first in device order, so it is the one reported.
-        const sealed = await Promise.allSettled(this.lanes.map((lane, index) => {
-            const count = slices[index]?.length ?? 0;
-            const mine = signatures.slice(offset, offset + count);
-            offset += count;
-            return count ? lane.seal(id, mine) : Promise.resolve({ issued: [] });
+        const sealed = await Promise.allSettled(slices.map((slice, lane) => {
+            const mine = signatures.slice(offset, offset + slice.length);
+            offset += slice.length;
+            return slice.length ? this.pool.call(lane, { method: 'seal', id, signatures: mine }) : Promise.resolve({ issued: [] });
         }));
         const refused = sealed.find((result) => result.status === 'rejected');
         if (refused)
@@ -33447,83 +33434,8 @@ class LanePool {
         return sealed.flatMap((result) => result.value.issued);
     }
 }
-function localLane(init) {
-    const work = new DeviceWork(init);
-    return {
-        issue: async (id, orders) => work.issue(id, orders),
-        seal: async (id, signatures) => work.seal(id, signatures),
-        write: async (id) => work.write(id),
-        drop: (id) => work.drop(id),
-        close: async () => { }
-    };
-}
-class WorkerLane {
-    worker;
-    waiting = new Map();
-    nextCall = 0;
-    failed;
-    constructor({ worker, early }, init) {
-        this.worker = worker;
-        this.worker.on('message', (reply) => this.settle(reply));
-        this.worker.on('error', (error) => this.failAll(error));
-        const exited = (code) => {
-            if (code !== 0)
-                this.failAll(new Error(`an issuance worker exited with code ${code}`));
-            else
-                this.failAll(new Error('an issuance worker stopped before the run was done'));
-        };
-        this.worker.on('exit', exited);
-        if (early.error)
-            this.failAll(early.error);
-        else if (early.exit !== undefined)
-            exited(early.exit);
-        else {
-            this.worker.ref();
-            // The first message: what the worker works on (it was started without it).
-            this.worker.postMessage({ init });
-        }
-    }
-    issue(id, orders) {
-        return this.call({ method: 'issue', id, orders });
-    }
-    seal(id, signatures) {
-        return this.call({ method: 'seal', id, signatures });
-    }
-    write(id) {
-        return this.call({ method: 'write', id });
-    }
-    drop(id) {
-        if (!this.failed)
-            this.worker.postMessage({ call: -1, request: { method: 'drop', id } });
-    }
-    async close() {
-        await this.worker.terminate();
-    }
-    call(request) {
-        if (this.failed)
-            return Promise.reject(this.failed);
-        const call = this.nextCall++;
-        return new Promise((resolve, reject) => {
-            this.waiting.set(call, { resolve, reject });
-            this.worker.postMessage({ call, request });
-        });
-    }
-    settle(reply) {
-        const waiter = this.waiting.get(reply.call);
-        if (!waiter)
-            return;
-        this.waiting.delete(reply.call);
-        if ('error' in reply)
-            waiter.reject(reviveError(reply.error));
-        else
-            waiter.resolve(reply.result);
-    }
-    failAll(error) {
-        this.failed = error;
-        for (const waiter of this.waiting.values())
-            waiter.reject(error);
-        this.waiting.clear();
-    }
+function revivedFile(file) {
+    return Buffer.isBuffer(file.content) ? file : { ...file, content: asBuffer(file.content) };
 }
 
 // Disk preflight: before the first certificate is issued, whether the outputs can fit on the
@@ -34005,14 +33917,17 @@ async function removeReview(outputDir) {
 
 // The main job, top to bottom:
 // settings → manifest → fleet CA → profile → output-dir (lock, journal, resume plan)
-//   → per device: issue → journal → bundle → sink → journal
+//   → per device, in one loop for every format (device workers, or this thread for small runs):
+//     issue → bundle → journal the certificate → write the output (the workers for tar and dir,
+//     this thread's sink for images) → journal the output
 //   → review manifest from the journal → result for the summary.
 async function bake(settings, reporter) {
     const startedAt = new Date();
     // The review records which device manifest it was baked from (merge refuses mixed ones): the
     // bytes as read now, not as they may be at the end of a long run.
     // Formats that workers write (tar, dir): the device workers start now and load while the
-    // manifest is read and the CA opened.
+    // manifest is read and the CA opened. (Image bakes are rarely large enough for workers, and a
+    // wrong guess would cost them the workers' start-up: theirs start when the pool is made.)
     const format = outputFormat(settings.format);
     const warm = format.workerWriter !== undefined ? warmDeviceWorkers({ concurrency: settings.concurrency, manifestPath: settings.manifestPath, shards: settings.shard.count }) : undefined;
     // This thread's young generation stops growing at 16 MiB (Node 24 would let it reach 128 MiB),
@@ -34113,7 +34028,6 @@ async function bake(settings, reporter) {
             sink,
             journal,
             run,
-            basisMaker,
             bundle,
             progress: (done) => {
                 tally.done = done;
@@ -34134,18 +34048,12 @@ async function bake(settings, reporter) {
                 }
                 : {})
         };
-        const workerOptions = { concurrency: settings.concurrency, devices: plan.todo.length, signer };
-        if (sink.writer) {
-            // tar, dir: workers issue, build and write the outputs; this thread journals.
-            const pool = cleanup.add('the issuance workers', createDevicePool({ ca, profile, now: startedAt, bundle, writer: sink.writer, run }, workerOptions, warm), (held) => held.close());
-            await bakeThroughPool(plan, context, pool);
-            // The workers' memory is not needed for the review: let it go before the review's own peak.
-            await pool.close();
-        }
-        else {
-            const issuer = cleanup.add('the issuance workers', createIssuer(ca, profile, startedAt, workerOptions), (held) => held.close());
-            await bakeDevices(plan, context, issuer);
-        }
+        // Workers issue and seal for every format; where the outputs are written is the format's business.
+        const pool = cleanup.add('the issuance workers', createDevicePool({ ca, profile, now: startedAt, bundle, run, ...(sink.writer ? { writer: sink.writer } : {}) }, { concurrency: settings.concurrency, devices: plan.todo.length, signer }, warm), (held) => held.close());
+        const stage = sink.writer ? new WorkerWrites(context, pool, plan.kept) : new SinkWrites(context, pool, plan.kept);
+        await bakeDevices(plan, pool, stage);
+        // The workers' memory is not needed for the review: let it go before the review's own peak.
+        await pool.close();
         // Stopped by a signal: what landed is journaled (and synced); the review is written by the rerun.
         cancellation.throwIfRequested();
         await journal.append({ type: 'complete', run, at: new Date().toISOString(), devices: devices.length });
@@ -34365,25 +34273,20 @@ function reportPlan(plan, total, outputDir, reporter) {
         reporter.info(`${count} devices were issued anew (${why}); their earlier certificates are superseded.`);
 }
 /**
- * Devices per journal group commit when workers write the outputs (tar, dir): their certificates
- * are journaled with one fsync before any of their keys is written.
+ * Every format: the device pool issues batch after batch (the stage's `issueAhead` in advance:
+ * key pairs, certificates, journal lines and bundles made on the worker threads), and the
+ * format's stage journals and writes each in turn. Stopped by a signal: no further batch is
+ * journaled or written (the ones issued ahead were never recorded and their keys never reached
+ * an output; they are dropped with the pool). Issuance failed: the outputs in flight still land
+ * and are recorded (or their failure, which came first, is the one reported).
  */
-const POOL_BATCH = 128;
-/** Batches issued ahead of the one being journaled and written, so the workers never wait for an fsync. */
-const ISSUE_AHEAD = 2;
-/**
- * tar and dir: the pool issues batch after batch (ISSUE_AHEAD in advance) and returns each
- * batch's journal lines; they are made durable, then the pool writes the batch's outputs and
- * returns their lines. After a failed output nothing more is written: the outputs that landed
- * are journaled, then the failure is reported.
- */
-async function bakeThroughPool(plan, context, pool) {
-    const batches = Math.ceil(plan.todo.length / POOL_BATCH);
+async function bakeDevices(plan, pool, stage) {
+    const batches = Math.ceil(plan.todo.length / stage.batchSize);
     const issuing = [];
     const issueAhead = (index) => {
         if (index >= batches || issuing[index] || cancellation.requested)
             return;
-        const orders = batchOf(plan, index * POOL_BATCH, POOL_BATCH).map((device) => {
+        const orders = batchOf(plan, index * stage.batchSize, stage.batchSize).map((device) => {
             const replaces = plan.replaces.get(device.serial);
             return replaces ? { device, replaces } : { device };
         });
@@ -34391,26 +34294,63 @@ async function bakeThroughPool(plan, context, pool) {
         promise.catch(() => { }); // awaited in turn below; not an unhandled rejection meanwhile
         issuing[index] = promise;
     };
-    let done = plan.kept;
-    for (let ahead = 0; ahead <= ISSUE_AHEAD; ahead++)
+    for (let ahead = 0; ahead <= stage.issueAhead; ahead++)
         issueAhead(ahead);
-    for (let index = 0; index < batches; index++) {
-        // Stopped by a signal: no further batch is journaled or written (the ones issued ahead were
-        // never recorded and their keys never left the workers; they are dropped with the pool).
-        if (cancellation.requested)
-            break;
-        const issued = await issuing[index];
-        issuing[index] = undefined;
-        if (cancellation.requested)
-            break;
-        issueAhead(index + ISSUE_AHEAD + 1);
+    try {
+        for (let index = 0; index < batches; index++) {
+            if (cancellation.requested)
+                break;
+            const issued = await issuing[index];
+            issuing[index] = undefined;
+            if (cancellation.requested)
+                break;
+            issueAhead(index + stage.issueAhead + 1);
+            if (!(await stage.take(issued)))
+                break;
+        }
+    }
+    catch (error) {
+        await stage.finish();
+        throw error;
+    }
+    await stage.finish();
+}
+/** The devices of `plan.todo[start, start + size)`, made from the compact list. */
+function batchOf(plan, start, size) {
+    return plan.todo.slice(start, start + size).map((row) => plan.devices.device(row));
+}
+/**
+ * Devices per journal group commit when workers write the outputs (tar, dir): their certificates
+ * are journaled with one fsync before any of their keys is written.
+ */
+const WORKER_BATCH = 128;
+/** Batches issued ahead of the one being journaled and written, so the workers never wait for an fsync. */
+const WORKER_ISSUE_AHEAD = 2;
+/**
+ * tar, dir: each batch's certificates are made durable with one fsync, then the workers write the
+ * batch's outputs and return their lines. After a failed output nothing more is written: the
+ * outputs that landed are journaled, then the failure is reported.
+ */
+class WorkerWrites {
+    context;
+    pool;
+    batchSize = WORKER_BATCH;
+    issueAhead = WORKER_ISSUE_AHEAD;
+    done;
+    constructor(context, pool, kept) {
+        this.context = context;
+        this.pool = pool;
+        this.done = kept;
+    }
+    async take(issued) {
+        const { context } = this;
         // Journal before key: the batch's certificates are durable before any of its keys is written.
         await context.journal.appendEncoded(issued.issued);
         await context.journal.sync();
-        const result = await pool.write(issued);
+        const result = await this.pool.write(issued);
         await journalWritten(context, result);
-        done += result.written.length;
-        context.progress(done);
+        this.done += result.written.length;
+        context.progress(this.done);
         if (result.error)
             await failBatch(context, reviveError(result.error));
         const check = context.checkSpaceAfterFirst;
@@ -34418,12 +34358,11 @@ async function bakeThroughPool(plan, context, pool) {
             context.checkSpaceAfterFirst = undefined;
             await check(result.paths[0]);
         }
+        return true;
     }
-    await context.journal.sync();
-}
-/** The devices of `plan.todo[start, start + size)`, made from the compact list. */
-function batchOf(plan, start, size) {
-    return plan.todo.slice(start, start + size).map((row) => plan.devices.device(row));
+    async finish() {
+        await this.context.journal.sync();
+    }
 }
 /**
  * Journal the outputs a pool batch wrote. When the journal cannot take them all (the disk filled
@@ -34450,42 +34389,38 @@ async function journalWritten(context, result) {
     result.paths.length = kept;
 }
 /**
- * Sinks without a worker writer (images: the main thread writes, hashing overlaps the next
- * device's write): devices are issued on worker threads a batch of `writesInFlight` ahead and
- * written through a window of as many devices. The next device starts as soon as the oldest in
- * flight has landed, so the hashing threads never wait for a whole batch to finish. Each
- * certificate is journaled as its turn comes, right before its key is written.
+ * Formats the main thread writes (images: hashing overlaps the next device's write): the pool
+ * issues a batch of `writesInFlight` devices ahead, and they are written through a window of as
+ * many devices. The next device starts as soon as the oldest in flight has landed, so the hashing
+ * threads never wait for a whole batch to finish. Each certificate is journaled (fsync'd) as its
+ * turn comes, right before its key is written (the sink's beforeKeyWritten).
  */
-async function bakeDevices(plan, context, issuer) {
-    const batchSize = Math.max(1, context.sink.writesInFlight ?? 1);
-    const batches = Math.ceil(plan.todo.length / batchSize);
-    let done = plan.kept;
-    const issueBatch = (index) => {
-        if (index >= batches)
-            return undefined;
-        const promise = issuer.issue(batchOf(plan, index * batchSize, batchSize));
-        promise.catch(() => { }); // awaited in turn below; not an unhandled rejection meanwhile
-        return promise;
-    };
-    const issued = (credential) => issuedRecord(context.run, context.basisMaker, credential, plan.replaces.get(credential.device.serial));
-    const window = new WriteWindow(context, batchSize, issued, () => context.progress(++done));
-    let next = issueBatch(0);
-    try {
-        for (let index = 0; next && !window.failed && !cancellation.requested; index++) {
-            const batch = await next;
-            next = cancellation.requested ? undefined : issueBatch(index + 1);
-            for (const credential of batch)
-                if (!(await window.start(credential)))
-                    break;
-        }
+class SinkWrites {
+    pool;
+    batchSize;
+    issueAhead = 1;
+    window;
+    constructor(context, pool, kept) {
+        this.pool = pool;
+        this.batchSize = Math.max(1, context.sink.writesInFlight ?? 1);
+        const { sink } = context;
+        if (!sink.write)
+            throw new Error(`internal: the ${sink.format} sink neither writes nor has a worker writer`);
+        let done = kept;
+        this.window = new WriteWindow(context, this.batchSize, sink.write.bind(sink), () => context.progress(++done));
     }
-    catch (error) {
-        // Issuance failed: the devices in flight still land and are recorded (or their failure,
-        // which came first, is the one reported).
-        await window.drain();
-        throw error;
+    async take(issued) {
+        if (this.window.failed)
+            return false;
+        const handed = await this.pool.hand(issued);
+        for (const [index, device] of handed.entries())
+            if (!(await this.window.start(device, issued.issued[index])))
+                return false;
+        return true;
     }
-    await window.drain();
+    finish() {
+        return this.window.drain();
+    }
 }
 /**
  * Writes in flight, at most `size`, settled in device order: each output that landed before the
@@ -34495,30 +34430,36 @@ async function bakeDevices(plan, context, issuer) {
 class WriteWindow {
     context;
     size;
-    issued;
+    write;
     landed;
     inFlight = [];
     failure;
     sinceSync = 0;
-    constructor(context, size, issued, landed) {
+    constructor(context, size, write, landed) {
         this.context = context;
         this.size = size;
-        this.issued = issued;
+        this.write = write;
         this.landed = landed;
     }
     get failed() {
         return this.failure !== undefined;
     }
-    /** Start writing `credential` once there is room; false when an earlier device failed or a signal stops the run. */
-    async start(credential) {
+    /** Start writing `handed` once there is room; false when an earlier device failed or a signal stops the run. */
+    async start(handed, issuedLine) {
         while (this.inFlight.length >= this.size && !this.failure)
             await this.settleOldest();
         if (this.failure || cancellation.requested)
             return false;
-        const hooks = { beforeKeyWritten: () => this.context.journal.append(this.issued(credential)) };
-        const output = this.context.sink.write(credential.device, buildBundle(credential, this.context.bundle), hooks);
+        const { journal } = this.context;
+        const hooks = {
+            beforeKeyWritten: async () => {
+                await journal.appendEncoded([issuedLine]);
+                await journal.sync();
+            }
+        };
+        const output = this.write(handed.device, handed.files, hooks);
         output.catch(() => { }); // settled in order by settleOldest
-        this.inFlight.push({ credential, output });
+        this.inFlight.push({ handed, output });
         return true;
     }
     /** Settle everything in flight; then the first failure is thrown, or the journal synced. */
@@ -34530,14 +34471,14 @@ class WriteWindow {
         await this.context.journal.sync();
     }
     async settleOldest() {
-        const { credential, output } = this.inFlight.shift();
+        const { handed, output } = this.inFlight.shift();
         try {
             const written = await output;
             if (this.failure) {
                 await rm$1(path.join(this.context.settings.outputDir, written.path), { recursive: true, force: true });
                 return;
             }
-            await recordWritten(this.context, credential, written);
+            await recordWritten(this.context, handed, written);
             this.landed();
             if (++this.sinceSync >= this.size) {
                 this.sinceSync = 0;
@@ -34559,8 +34500,8 @@ async function failBatch(context, error) {
  * Journal an output as soon as it landed (in device order). An output the journal cannot vouch
  * for (say, the disk filled up) is removed again.
  */
-async function recordWritten(context, credential, output) {
-    await context.journal.appendLazily(writtenRecord(context.run, credential, output)).catch(async (error) => {
+async function recordWritten(context, handed, output) {
+    await context.journal.appendLazily(writtenRecord(context.run, handed.device.serial, handed.certificateSha256, output)).catch(async (error) => {
         await rm$1(path.join(context.settings.outputDir, output.path), { recursive: true, force: true });
         throw error;
     });
