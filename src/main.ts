@@ -11,7 +11,7 @@ import { exportLines, type FailureSummaryInput, renderFailureSummary, renderMerg
 import { expandGlobs } from './merge/glob.js'
 import { mergeShards } from './merge/merge.js'
 import { refreshCrl, type RefreshCrlOptions } from './revocation/refresh.js'
-import { parseCrlDays } from './x509/crl.js'
+import { parseCrlDays } from './settings/crl-days.js'
 import { INPUTS } from './settings/inputs.js'
 import { defaultOf, parseBoolean, parseSettings, readKeyReference, readPem } from './settings/parse.js'
 import type { PemSource } from './settings/types.js'

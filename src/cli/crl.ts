@@ -3,7 +3,7 @@
 import { EXIT_CODES, InputError } from '../errors.js'
 import { refreshCrl } from '../revocation/refresh.js'
 import { defaultOf, readKeyReference, readPem } from '../settings/parse.js'
-import { parseCrlDays } from '../x509/crl.js'
+import { parseCrlDays } from '../settings/crl-days.js'
 import path from 'node:path'
 import type { Console } from './console.js'
 import type { FlagSpec, ParsedFlags } from './flags.js'

@@ -14,7 +14,7 @@ import { INPUT_LIMITS, readBoundedText } from '../util/bounded-read.js'
 import { syncDir } from '../util/fsx.js'
 import { crlPeriod, nextCrlNumber, normalizeSerialHex, signCrl, type CrlEntry, type SignedCrl } from '../x509/crl.js'
 import { crlReasonForSuperseded, type CrlReason } from '../x509/crl-reasons.js'
-import { existingCrlNumber, replaceFile } from './write-crl.js'
+import { existingCrlNumber, replaceFile } from '../crl/write-crl.js'
 
 export interface MergedCrl {
   crl: SignedCrl

@@ -14,7 +14,7 @@ import type { PemSource } from '../settings/types.js'
 import { checkCanSignCrls } from '../x509/crl.js'
 import { rewriteReview } from './review.js'
 import { readMergedManifest, writeMergedCrl } from './merged-crl.js'
-import { writeFleetCrl, type WrittenCrl } from './write-crl.js'
+import { writeFleetCrl, type WrittenCrl } from '../crl/write-crl.js'
 
 export interface RefreshCrlOptions {
   outputDir: string

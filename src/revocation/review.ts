@@ -7,7 +7,7 @@ import { writeReviewFromJournal, type ReviewResult } from '../review/from-journa
 import { MANIFEST_FILE, type ManifestFooter, type ManifestHeader } from '../shapes/review.js'
 import { O_NOFOLLOW } from '../util/confined.js'
 import { scanManifest } from '../verify/manifest-scan.js'
-import { readRevocationLedger } from './ledger.js'
+import { readRevocationLedger } from '../crl/ledger.js'
 
 /** Members of the manifest that the review writes after the devices (not part of the header). */
 const FOOTER_KEYS: ReadonlyArray<keyof ManifestFooter | 'devices'> = ['devices', 'counts', 'exported', 'certificates', 'superseded', 'supersededCertificates', 'revoked', 'crl']

@@ -11,7 +11,7 @@ import { prepareOutputDir } from '../pipeline/output-dir.js'
 import type { ReviewResult } from '../review/from-journal.js'
 import { normalizeSerialHex } from '../x509/crl.js'
 import type { CrlReason } from '../x509/crl-reasons.js'
-import { readRevocationLedger } from './ledger.js'
+import { readRevocationLedger } from '../crl/ledger.js'
 import { rewriteReview } from './review.js'
 
 export interface RevokeOptions {

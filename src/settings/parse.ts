@@ -15,7 +15,7 @@ import { describeOrigin, readPemBlocks } from '../util/pem.js'
 import { misleadingCharIn } from '../util/text-class.js'
 import { readCredentialsZip } from './credentials-zip.js'
 import { INPUTS } from './inputs.js'
-import { parseCrlDays } from '../x509/crl.js'
+import { parseCrlDays } from './crl-days.js'
 import {
   COMPRESSIONS,
   EXPORT_NAMES,

@@ -5,7 +5,7 @@
 // review, revocations) and where the files go is the caller's business. readCrl reads one back
 // for verify and for the tests.
 import { verify, type KeyObject } from 'node:crypto'
-import { CredbakeError, FleetCaError, InputError, messageOf } from '../errors.js'
+import { CredbakeError, FleetCaError, messageOf } from '../errors.js'
 import {
   bitString,
   childrenOf,
@@ -102,28 +102,11 @@ export function nextCrlNumber(...previous: ReadonlyArray<bigint | null | undefin
   return next
 }
 
-export const DEFAULT_CRL_DAYS = 7
-export const MAX_CRL_DAYS = 365
-
 /**
  * thisUpdate starts a few minutes back, like a device certificate's notBefore: a gateway whose
  * clock runs behind would otherwise find the CRL "not yet valid" and, with nginx, refuse every client.
  */
 export const CRL_BACKDATE_SECONDS = 300
-
-/** The crl-days input: a whole number of days from 1 to 365 (default 7). */
-export function parseCrlDays(value: string | number | undefined, input = 'crl-days'): number {
-  if (value === undefined || value === '') return DEFAULT_CRL_DAYS
-  const text = String(value).trim()
-  const days = /^\d+$/.test(text) ? Number(text) : Number.NaN
-  if (!Number.isSafeInteger(days) || days < 1 || days > MAX_CRL_DAYS) {
-    throw new InputError(
-      `${input} "${text}" must be a whole number of days from 1 to ${MAX_CRL_DAYS}: gateways refuse every client once nextUpdate has passed, so refresh the CRL before then`,
-      { input }
-    )
-  }
-  return days
-}
 
 /** thisUpdate (backdated) and nextUpdate (`days` from now), in whole seconds. */
 export function crlPeriod(days: number, now: Date = new Date()): { thisUpdate: Date; nextUpdate: Date } {

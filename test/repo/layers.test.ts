@@ -22,10 +22,14 @@ const LAYERS = [
   ['image'],
   ['formats'],
   ['journal'],
+  // The fleet CRL from the journal (what a bake signs after it, and which devices it holds as revoked).
+  ['crl'],
   ['exports'],
   ['review'],
   ['pipeline'],
   ['verify'],
+  // `credbake revoke` and `credbake crl`: an output-dir's revocations and CRL, its review rewritten.
+  ['revocation'],
   ['merge'],
   ['demo'],
   // The adapters: the CLI, the action and the bundles' entry points.

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest'
 import { InputError } from '../../src/errors.js'
 import type { SupersededReason } from '../../src/shapes/review.js'
-import { crlPeriod, CRL_BACKDATE_SECONDS, MAX_CRL_NUMBER, nextCrlNumber, normalizeSerialHex, parseCrlDays } from '../../src/x509/crl.js'
+import { parseCrlDays } from '../../src/settings/crl-days.js'
+import { crlPeriod, CRL_BACKDATE_SECONDS, MAX_CRL_NUMBER, nextCrlNumber, normalizeSerialHex } from '../../src/x509/crl.js'
 import { CRL_REASON_CODES, crlReasonForSuperseded, parseRevokeReason, REVOKE_REASONS, SUPERSEDED_CRL_REASONS, type SupersededReasonName } from '../../src/x509/crl-reasons.js'
 
 // Fails to compile when the review adds, renames or drops a superseded reason without a mapping here.
