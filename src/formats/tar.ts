@@ -239,6 +239,7 @@ export const tarFormat: OutputFormat = {
   largeOutputs: false,
   // A serial is one plain file name (the manifest allows A-Z a-z 0-9 . _ -, no leading dot).
   outputPath: (serial) => `${FOLDER}/${serial}${EXTENSION}`,
+  lookInside: (output) => [`  Look inside one device's overlay:    tar -tvzf ${output}`],
   open: async (settings, context) => new TarSink(settings.outputDir, context.mtime, settings.ostreeOs),
   workerWriter: (spec) => new TarWriter(spec.outputDir, new Date(spec.mtime)),
   // An overlay is opened without following a link and read at once (no separate lstat).
