@@ -5,7 +5,7 @@ import path from 'node:path'
 import { buildSampleImage } from '../demo/sample-image.js'
 import { createThrowawayCa } from '../demo/throwaway-ca.js'
 import { EXIT_CODES, InputError } from '../errors.js'
-import { findFormat } from '../formats/registry.js'
+import { findFormat, outputFormat } from '../formats/registry.js'
 import { bake, type BakeResult } from '../pipeline/bake.js'
 import { shellQuote } from '../review/summary.js'
 import { parseSettings } from '../settings/parse.js'
@@ -115,17 +115,7 @@ function nextSteps(dir: string, options: Record<string, string>, result: BakeRes
   const flags = Object.entries(options).map(([name, value]) => `--${name} ${PATH_OPTIONS.has(name) ? at(value) : shellQuote(value)}`)
   const first = result.firstDevices[0]
   const output = first ? path.join(options['output-dir'] as string, first.output.path) : undefined
-  const look =
-    output === undefined
-      ? []
-      : options.format === 'tar'
-        ? [`  Look inside one device's overlay:    tar -tvzf ${at(output)}`]
-        : options.format === 'dir'
-          ? [`  Look inside one device's folder:     ls -lR ${at(output)}`]
-          : [
-              "  Look inside one device's output (files, modes, owners; nothing mounted):",
-              `    ${self} inspect --files${options.format === 'image' ? ` --partition ${options.partition}` : ''} ${at(output)}`
-            ]
+  const look = output === undefined ? [] : outputFormat(options.format as string).lookInside(at(output), self, options.partition)
   return [
     '',
     'Demo done. The bake it ran (run it again to see a resume keep every device):',

@@ -186,6 +186,7 @@ export const dirFormat: OutputFormat = {
   noun: 'tree',
   largeOutputs: false,
   outputPath: (serial) => `${FOLDER}/${serial}`,
+  lookInside: (output) => [`  Look inside one device's folder:     ls -lR ${output}`],
   open: async (settings) => new DirSink(settings.outputDir, settings.ostreeOs),
   workerWriter: (spec) => new DirWriter(spec.outputDir),
   read: async (context, device, request) => {

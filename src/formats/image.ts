@@ -16,6 +16,10 @@ function imageOutputPath(serial: string, run: OutputRun): string | undefined {
   return `images/${serial}${IMAGE_EXTENSIONS.includes(ext) ? ext : '.img'}${compressionExtension(run.compress as Compression)}`
 }
 
+function inspectLines(command: string): string[] {
+  return ["  Look inside one device's output (files, modes, owners; nothing mounted):", `    ${command}`]
+}
+
 export const imageFormat: OutputFormat = {
   name: 'image',
   summary: 'a full image',
@@ -25,6 +29,7 @@ export const imageFormat: OutputFormat = {
   noun: 'image',
   largeOutputs: true,
   outputPath: imageOutputPath,
+  lookInside: (output, credbake, partition) => inspectLines(`${credbake} inspect --files${partition === undefined ? '' : ` --partition ${partition}`} ${output}`),
   open: async (settings, context) => (await import('./image-sink.js')).ImageSink.open(imageFormat, true, settings, context),
   read: async (context, device, request) => (await import('./image-read.js')).readImageOutput(context, device, request, true)
 }
@@ -38,6 +43,8 @@ export const partitionFormat: OutputFormat = {
   noun: 'image',
   largeOutputs: true,
   outputPath: (serial, run) => `partitions/${serial}.img${compressionExtension(run.compress as Compression)}`,
+  // The output is the partition's file system itself: nothing to select.
+  lookInside: (output, credbake) => inspectLines(`${credbake} inspect --files ${output}`),
   open: async (settings, context) => (await import('./image-sink.js')).ImageSink.open(partitionFormat, false, settings, context),
   read: async (context, device, request) => (await import('./image-read.js')).readImageOutput(context, device, request, false)
 }

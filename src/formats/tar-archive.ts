@@ -30,7 +30,7 @@ export function tarArchive(files: readonly BundleFile[], mtime: Date): Buffer {
   // One zero-filled buffer: padding and the two end blocks are already in place.
   const archive = Buffer.alloc(size)
   let at = 0
-  for (const { bytes } of pieces) {
+  for (const bytes of pieces) {
     bytes.copy(archive, at)
     at += bytes.length
     if (bytes.length % BLOCK) at += BLOCK - (bytes.length % BLOCK)
@@ -38,28 +38,25 @@ export function tarArchive(files: readonly BundleFile[], mtime: Date): Buffer {
   return archive
 }
 
-export const TAR_BLOCK = BLOCK
 /** The two zero blocks that end an archive. */
-export const TAR_END_BYTES = 2 * BLOCK
+const END_BYTES = 2 * BLOCK
 
-/** A header (whole blocks, shared by every archive of a run that has the entry) or a file's content (padded with zeros to a block). */
-export interface TarPiece {
-  bytes: Buffer
-  header: boolean
-}
-
-/** The archive as its pieces in order; `size` counts padding and the end blocks. */
-export function tarPieces(files: readonly BundleFile[], mtime: Date): { pieces: TarPiece[]; size: number } {
+/**
+ * The archive as its pieces in order: headers (whole blocks, shared by every archive of a run that
+ * has the entry) and file contents (each padded with zeros to a block); `size` counts padding and
+ * the end blocks.
+ */
+function tarPieces(files: readonly BundleFile[], mtime: Date): { pieces: Buffer[]; size: number } {
   const seconds = Math.floor(mtime.getTime() / 1000)
-  const pieces: TarPiece[] = []
+  const pieces: Buffer[] = []
   const written = new Set<string>()
   let size = 0
   const add = (entry: Entry, content?: Buffer): void => {
     const header = cachedHeader(entry)
-    pieces.push({ bytes: header, header: true })
+    pieces.push(header)
     size += header.length
     if (!content || content.length === 0) return
-    pieces.push({ bytes: content, header: false })
+    pieces.push(content)
     size += content.length + ((BLOCK - (content.length % BLOCK)) % BLOCK)
   }
   for (const file of files) {
@@ -71,7 +68,7 @@ export function tarPieces(files: readonly BundleFile[], mtime: Date): { pieces: 
     }
     add({ name, type: 'file', mode: file.mode, uid: file.uid, gid: file.gid, size: file.content.length, mtime: seconds }, file.content)
   }
-  return { pieces, size: size + TAR_END_BYTES }
+  return { pieces, size: size + END_BYTES }
 }
 
 // A run writes the same few entries for every device (the same folders, names, modes and mtime;

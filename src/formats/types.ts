@@ -44,6 +44,12 @@ export interface OutputFormat {
    * sink's `writer` spec. Absent: the main thread writes through the sink.
    */
   readonly workerWriter?: (spec: OutputWriterSpec) => OutputWriter
+  /**
+   * The shell commands, with a line saying what they show, that list what one output holds (the
+   * demo's next steps): `output` is its path as typed, `credbake` how credbake is run,
+   * `partition` the partition input.
+   */
+  lookInside(output: string, credbake: string, partition: string | undefined): string[]
   /** verify: one output as it is now (throws OutputUnreadable when it cannot be read at all). */
   read(context: ReadContext, device: ManifestDevice, request: OutputRequest): Promise<OutputView>
 }

@@ -6,16 +6,17 @@
 // Nothing else is read, used or written: the zip also holds private keys (the p12's client key,
 // targets signing keys), and those are never decrypted or copied.
 //
-// Why a reader of its own (end of central directory, central directory, local headers; stored and
-// deflated entries through node:zlib, CRC-32 by zlib.crc32): the zip is untrusted input, and what
-// makes reading it safe is the checks, not the parsing. The sizes in its headers are never trusted
-// (inflation stops at 1 MiB), names with `..`, absolute paths or backslashes and duplicate names
-// refuse the whole zip, encrypted entries are refused, and CRCs are checked. The libraries
-// considered do not do these: fflate 0.8's unzipSync inflates into a buffer of the declared size
-// and checks neither CRC-32 nor the encryption flag, and keeps the last of two entries of one
-// name; yauzl 3 checks no CRC-32 either and is callback-based, while the settings are parsed
-// synchronously. With either, the same checks would still be written here on top of a second
-// reading of the central directory. The zip is a few KiB, read once per run (92 µs, measured).
+// The zip is read by fflate (unzipSync): it finds the end of central directory (ZIP64 too), walks
+// the central directory and inflates the entries asked for, each into a buffer of the size its
+// header declares, so no entry can grow past that size whatever its data holds. The zip is
+// untrusted input, and what makes reading it safe is the checks around that, made here: a name
+// with `..`, an absolute path, a backslash or control characters, or a name given twice, refuses
+// the whole zip; so do more than 4,096 entries; an entry asked for must be stored or deflated,
+// unencrypted, declare at most 1 MiB and inflate to exactly what it declares, with its CRC-32
+// (zlib.crc32). fflate checks neither the CRC-32 nor the encryption flag and does not expose them,
+// so those two fields of each central directory record are read here (directoryFacts); a header
+// that lies about an entry's size shows as a CRC-32 mismatch, since fflate stops at the declared
+// size. The zip is a few KiB, read once per run.
 //
 // The PKCS#12 file is read with the openssl CLI (`openssl pkcs12 -nokeys -cacerts`, the p12 on
 // stdin, never on disk): the certificate bags of real p12 files are encrypted with PBES2/AES
@@ -24,7 +25,8 @@
 // the shrouded key bags without decrypting them. OTA Connect's p12 has an empty password.
 import { spawnSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
-import { crc32, inflateRawSync } from 'node:zlib'
+import { crc32 } from 'node:zlib'
+import { unzipSync } from 'fflate'
 import { InputError, messageOf } from '../errors.js'
 import { INPUT_LIMITS, readBoundedSync, whyUnreadable } from '../util/bounded-read.js'
 import { escapeText } from '../util/log-text.js'
@@ -49,14 +51,16 @@ export interface ZipCredentials {
   gatewayUrl?: string
 }
 
+/** An entry as fflate lists it, with the two fields of its central directory record fflate does not report. */
 export interface ZipEntry {
   name: string
+  /** Compression method: 0 stored, 8 deflated. */
   method: number
-  flags: number
-  crc: number
   compressedSize: number
   size: number
-  localOffset: number
+  /** General purpose bit flags (bit 0: encrypted). */
+  flags: number
+  crc: number
 }
 
 function fail(zip: string, message: string, cause?: unknown): InputError {
@@ -76,8 +80,8 @@ export function readCredentialsZip(zip: string, need: { serverCa: boolean; gatew
   } catch (error) {
     throw fail(zip, `cannot read it: ${whyUnreadable(error)}.`, error)
   }
-  const entries = readCentralDirectory(bytes, zip)
-  const find = (name: string): ZipEntry | undefined => entries.find((entry) => entry.name === name)
+  const entries = listEntries(bytes, zip)
+  const find = (name: string): ZipEntry | undefined => entries.get(name)
 
   const result: ZipCredentials = {}
   if (need.gatewayUrl) {
@@ -99,53 +103,68 @@ export function readCredentialsZip(zip: string, need: { serverCa: boolean; gatew
   return result
 }
 
-/** The entries of the central directory; refuses the zip on anything malformed or unsafe. */
-export function readCentralDirectory(bytes: Buffer, zip: string): ZipEntry[] {
+/** The entries of the zip by name; refuses the zip on anything malformed or unsafe. */
+export function listEntries(bytes: Buffer, zip: string): Map<string, ZipEntry> {
+  const facts = directoryFacts(bytes, zip)
+  const entries = new Map<string, ZipEntry>()
+  try {
+    // fflate calls the filter once per central directory record, in the order directoryFacts read them.
+    unzipSync(bytes, {
+      filter: ({ name, compression, size, originalSize }) => {
+        checkName(name, zip)
+        if (entries.has(name)) throw fail(zip, `it holds "${name}" twice; refusing an ambiguous zip.`)
+        const fact = facts[entries.size]
+        if (!fact) throw fail(zip, 'not a valid zip file (its central directory reads two ways).')
+        entries.set(name, { name, method: compression, compressedSize: size, size: originalSize, ...fact })
+        return false
+      }
+    })
+  } catch (error) {
+    if (error instanceof InputError) throw error
+    throw fail(zip, `not a valid zip file (${messageOf(error)}).`, error)
+  }
+  if (entries.size !== facts.length) throw fail(zip, 'not a valid zip file (its central directory reads two ways).')
+  return entries
+}
+
+/**
+ * The general purpose flags and CRC-32 of each central directory record, in order: the two fields
+ * fflate neither checks nor reports. Found the way fflate finds them (the last end of central
+ * directory record, its ZIP64 form when there is one), each record's signature and length checked.
+ */
+function directoryFacts(bytes: Buffer, zip: string): Pick<ZipEntry, 'flags' | 'crc'>[] {
   const corrupt = (what: string): InputError => fail(zip, `not a valid zip file (${what}).`)
-  // End of central directory: 22 bytes plus a comment of up to 65,535, at the very end.
   let eocd = -1
   for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 0xffff); at--) {
-    if (bytes.readUInt32LE(at) === 0x06054b50 && at + 22 + bytes.readUInt16LE(at + 20) === bytes.length) {
+    if (bytes.readUInt32LE(at) === 0x06054b50) {
       eocd = at
       break
     }
   }
   if (eocd < 0) throw corrupt('no end of central directory record')
-  const disk = bytes.readUInt16LE(eocd + 4)
-  const count = bytes.readUInt16LE(eocd + 10)
-  const cdSize = bytes.readUInt32LE(eocd + 12)
-  const cdOffset = bytes.readUInt32LE(eocd + 16)
-  if (count === 0xffff || cdOffset === 0xffffffff || cdSize === 0xffffffff) throw corrupt('ZIP64, which no credentials.zip needs')
-  if (disk !== 0) throw corrupt('a multi-part zip')
+  if (bytes.readUInt16LE(eocd + 4) !== 0) throw corrupt('a multi-part zip')
+  let count = bytes.readUInt16LE(eocd + 10)
+  let cdOffset = bytes.readUInt32LE(eocd + 16)
+  let cdEnd = eocd
+  // ZIP64: a locator right before the record points to the ZIP64 end of central directory record.
+  if (eocd >= 20 && bytes.readUInt32LE(eocd - 20) === 0x07064b50) {
+    const zip64 = bytes.readUInt32LE(eocd - 12)
+    if (zip64 + 56 > eocd - 20 || bytes.readUInt32LE(zip64) !== 0x06064b50) throw corrupt('a damaged ZIP64 end of central directory record')
+    count = bytes.readUInt32LE(zip64 + 32)
+    cdOffset = bytes.readUInt32LE(zip64 + 48)
+    cdEnd = zip64
+  }
   if (count > MAX_ENTRIES) throw corrupt(`${count} entries`)
-  if (cdOffset + cdSize > eocd) throw corrupt('the central directory lies outside the file')
-
-  const entries: ZipEntry[] = []
-  const names = new Set<string>()
+  if (cdOffset > cdEnd) throw corrupt('the central directory lies outside the file')
+  const facts: Pick<ZipEntry, 'flags' | 'crc'>[] = []
   let at = cdOffset
   for (let i = 0; i < count; i++) {
-    if (at + 46 > cdOffset + cdSize || bytes.readUInt32LE(at) !== 0x02014b50) throw corrupt(`central directory entry ${i + 1} is damaged`)
-    const flags = bytes.readUInt16LE(at + 8)
-    const method = bytes.readUInt16LE(at + 10)
-    const crc = bytes.readUInt32LE(at + 16)
-    const compressedSize = bytes.readUInt32LE(at + 20)
-    const size = bytes.readUInt32LE(at + 24)
-    const nameLength = bytes.readUInt16LE(at + 28)
-    const extraLength = bytes.readUInt16LE(at + 30)
-    const commentLength = bytes.readUInt16LE(at + 32)
-    const localOffset = bytes.readUInt32LE(at + 42)
-    const end = at + 46 + nameLength + extraLength + commentLength
-    if (end > cdOffset + cdSize) throw corrupt(`central directory entry ${i + 1} is damaged`)
-    const rawName = bytes.subarray(at + 46, at + 46 + nameLength)
-    // Bit 11: UTF-8 names; otherwise CP437, whose ASCII part is all a safe name can hold anyway.
-    const name = rawName.toString(flags & 0x800 ? 'utf8' : 'latin1')
-    checkName(name, zip)
-    if (names.has(name)) throw fail(zip, `it holds "${name}" twice; refusing an ambiguous zip.`)
-    names.add(name)
-    entries.push({ name, method, flags, crc, compressedSize, size, localOffset })
-    at = end
+    if (at + 46 > cdEnd || bytes.readUInt32LE(at) !== 0x02014b50) throw corrupt(`central directory entry ${i + 1} is damaged`)
+    facts.push({ flags: bytes.readUInt16LE(at + 8), crc: bytes.readUInt32LE(at + 16) })
+    at += 46 + bytes.readUInt16LE(at + 28) + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32)
+    if (at > cdEnd) throw corrupt(`central directory entry ${i + 1} is damaged`)
   }
-  return entries
+  return facts
 }
 
 function checkName(name: string, zip: string): void {
@@ -159,39 +178,32 @@ function checkName(name: string, zip: string): void {
 
 /** The uncompressed bytes of `entry`, at most MAX_ENTRY_BYTES, CRC-checked. */
 export function readEntry(bytes: Buffer, entry: ZipEntry, zip: string): Buffer {
-  const corrupt = (what: string): InputError => fail(zip, `entry ${entry.name} is damaged (${what}).`)
   if (entry.flags & 0x1) throw fail(zip, `entry ${entry.name} is encrypted; credbake reads only unencrypted entries.`)
-  const at = entry.localOffset
-  if (at + 30 > bytes.length || bytes.readUInt32LE(at) !== 0x04034b50) throw corrupt('no local header where the central directory says')
-  const dataStart = at + 30 + bytes.readUInt16LE(at + 26) + bytes.readUInt16LE(at + 28)
-  const dataEnd = dataStart + entry.compressedSize
-  if (dataEnd > bytes.length) throw corrupt('its data runs past the end of the file')
-  const data = bytes.subarray(dataStart, dataEnd)
-  const tooBig = (): InputError => fail(zip, `entry ${entry.name} inflates to more than ${MAX_ENTRY_BYTES} bytes; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`)
-  let content: Buffer
-  if (entry.method === 0) {
-    if (entry.compressedSize > MAX_ENTRY_BYTES) throw tooBig()
-    content = Buffer.from(data)
-  } else if (entry.method === 8) {
-    try {
-      // Stop at the cap whatever the headers claim.
-      content = inflateRawSync(data, { maxOutputLength: MAX_ENTRY_BYTES })
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) throw tooBig()
-      throw corrupt(`deflate data: ${messageOf(error)}`)
-    }
-    if (content.length > 64 << 10 && content.length > data.length * MAX_RATIO) {
-      throw fail(
-        zip,
-        `entry ${entry.name} inflates ${Math.round(content.length / Math.max(1, data.length))} times its size; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`
-      )
-    }
-  } else {
+  if (entry.method !== 0 && entry.method !== 8) {
     throw fail(zip, `entry ${entry.name} uses compression method ${entry.method}; only stored and deflated entries are read.`)
   }
+  const bomb = (what: string): InputError => fail(zip, `entry ${entry.name} ${what}; it cannot be OTA Connect's (a zip bomb?). Refusing the zip.`)
+  // fflate inflates into a buffer of the declared size: the declared size is the cap.
+  if (entry.size > MAX_ENTRY_BYTES || (entry.method === 0 && entry.compressedSize > MAX_ENTRY_BYTES)) {
+    throw bomb(`inflates to more than ${MAX_ENTRY_BYTES} bytes`)
+  }
+  if (entry.method === 8 && entry.size > 64 << 10 && entry.size > entry.compressedSize * MAX_RATIO) {
+    throw bomb(`inflates ${Math.round(entry.size / Math.max(1, entry.compressedSize))} times its size`)
+  }
+  const corrupt = (what: string): InputError => fail(zip, `entry ${entry.name} is damaged (${what}).`)
+  let content: Uint8Array | undefined
+  try {
+    content = unzipSync(bytes, { filter: (info) => info.name === entry.name })[entry.name]
+  } catch (error) {
+    // A stored block past the declared size: fflate cannot place it in the buffer.
+    if (error instanceof RangeError) throw bomb(`inflates to more than the ${entry.size} bytes its header declares`)
+    throw corrupt(`deflate data: ${messageOf(error)}`)
+  }
+  if (content === undefined) throw corrupt('it cannot be found again')
   if (content.length !== entry.size) throw corrupt(`${content.length} bytes where the central directory says ${entry.size}`)
+  // Also what shows a header that understates the size: fflate stopped at the declared size.
   if (crc32(content) !== entry.crc) throw corrupt('CRC-32 mismatch')
-  return content
+  return Buffer.from(content.buffer, content.byteOffset, content.length)
 }
 
 function gatewayUrlOf(content: Buffer, zip: string): string {

@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { InputError, ManifestError, messageOf } from '../errors.js'
-import { defaultFormat, FORMAT_NAMES, outputFormat } from '../formats/registry.js'
+import { defaultFormat, FORMAT_NAMES, OUTPUT_FORMATS, outputFormat } from '../formats/registry.js'
 import { parseShard } from './shard.js'
 import { isStaterootName, ostreePathRefusal } from '../placement/ostree.js'
 import { checkBoundedFileSync, formatSize, INPUT_LIMITS, readBoundedTextSync, ReadLimitError, whyUnreadable } from '../util/bounded-read.js'
@@ -298,7 +298,10 @@ function parseFormat(value: string | undefined, image: string | undefined): stri
     })
   }
   if (!outputFormat(format).takesImage && image !== undefined) {
-    throw new InputError(`Input "image" is set but "format" is "${format}", which does not use it: use format image or partition, or drop image.`, { input: 'format' })
+    const withImage = OUTPUT_FORMATS.filter((other) => other.takesImage).map((other) => other.name)
+    throw new InputError(`Input "image" is set but "format" is "${format}", which does not use it: use format ${withImage.join(' or ')}, or drop image.`, {
+      input: 'format'
+    })
   }
   return format
 }

@@ -62,7 +62,7 @@ function leavesOutput(file: string): boolean {
 export class DeviceChecker {
   private readonly certificates: CertificateChecker
   /** What the checks need of the header's format (an unknown one: a file output; readOutput reports it). */
-  private readonly format: Pick<OutputFormat, 'tree' | 'takesImage' | 'noun'>
+  private readonly format: Pick<OutputFormat, 'tree' | 'takesImage' | 'noun'> & { folder?: string }
   private readonly credentialsDir: string
   private readonly roles: RoleCandidates
 
@@ -121,7 +121,8 @@ export class DeviceChecker {
       // The claim is about another output (or none credbake writes): it is not read.
       return [`output path ${JSON.stringify(device.output.path)} is not the one credbake gives serial ${device.serial} (${expected})`]
     }
-    if (expected === undefined && !device.output.path.startsWith(`images/${device.serial}.`)) {
+    // Without the base image's name (an image output), its folder and serial are what is known.
+    if (expected === undefined && (this.format.folder === undefined || !device.output.path.startsWith(`${this.format.folder}/${device.serial}.`))) {
       return [`output path ${JSON.stringify(device.output.path)} is not one credbake gives serial ${device.serial}`]
     }
     // A linked images/ (or overlays/, …) would lead the bmap's read, and the output's, elsewhere.

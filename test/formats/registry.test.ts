@@ -63,6 +63,18 @@ describe('the output format registry', () => {
     for (const name of ['tar', 'dir']) expect(findFormat(name)?.workerWriter, name).toBeDefined()
   })
 
+  it("how to look inside one output: each record gives a command naming the output (the demo's next steps)", () => {
+    for (const format of OUTPUT_FORMATS) {
+      const lines = format.lookInside("'out/x y'", 'credbake', 'label=rootfs')
+      expect(lines.length, format.name).toBeGreaterThan(0)
+      expect(lines.at(-1)!.endsWith(" 'out/x y'"), format.name).toBe(true)
+    }
+    expect(findFormat('tar')!.lookInside('o.tar.gz', 'credbake', undefined).join('\n')).toMatch(/tar -tvzf o\.tar\.gz$/)
+    // A full image needs its partition selected; a partition output is one file system already.
+    expect(findFormat('image')!.lookInside('i.img', 'credbake', 'label=rootfs').at(-1)).toBe('    credbake inspect --files --partition label=rootfs i.img')
+    expect(findFormat('partition')!.lookInside('p.img', 'credbake', 'label=rootfs').at(-1)).toBe('    credbake inspect --files p.img')
+  })
+
   it('SHA256SUMS: a file output is one line (and its bmap), a tree one line per file but keys', () => {
     const output = { path: 'x/A', sha256: 'a'.repeat(64), bmap: { path: 'x/A.bmap', sha256: 'b'.repeat(64) } }
     const files = [

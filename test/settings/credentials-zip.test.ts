@@ -198,7 +198,7 @@ describe('credentials-zip', () => {
     }
   })
 
-  it('refuses a zip bomb: inflation stops at 1 MiB whatever the headers say', () => {
+  it('refuses a zip bomb: nothing inflates past its declared size, and no declared size past 1 MiB', () => {
     let error = refusal(() => readCredentialsZip(makeZip({ ...otaEntries(), 'server_ca.pem': Buffer.alloc(8 << 20) }), both))
     expect(error.message).toMatch(/zip bomb/)
     // Headers that lie: 4 MiB of zeros whose sizes are patched to claim 100 bytes.
@@ -209,8 +209,54 @@ describe('credentials-zip', () => {
     const local = bytes.indexOf(Buffer.from([0x50, 0x4b, 0x03, 0x04]))
     bytes.writeUInt32LE(100, local + 22)
     writeFileSync(zip, bytes)
+    // The entry inflates into a buffer of the 100 bytes declared and no further; what it holds is
+    // then not what the CRC-32 describes.
     error = refusal(() => readCredentialsZip(zip, both))
-    expect(error.message).toMatch(/zip bomb/)
+    expect(error.message).toMatch(/entry autoprov\.url is damaged \(CRC-32 mismatch\)/)
+    // Declared sizes that promise a ratio no credentials file has: refused before inflating.
+    error = refusal(() => readCredentialsZip(makeZip({ ...otaEntries(), 'server_ca.pem': Buffer.alloc(512 << 10) }), both))
+    expect(error.message).toMatch(/inflates \d+ times its size.*zip bomb/)
+  })
+
+  it('reads ZIP64 zips and entries whose sizes follow their data, as Info-ZIP zip writes them', () => {
+    const folder = makePkiDir('credbake-zipdir-')
+    const files = [path.join(folder, 'autoprov.url'), path.join(folder, 'server_ca.pem')] as const
+    writeFileSync(files[0], 'https://gw.example.com:8443')
+    writeFileSync(files[1], serverCa.certPem)
+    const zip64 = path.join(dir, 'zip64.zip')
+    execFileSync('zip', ['-q', '-j', '-fz', zip64, ...files])
+    // The ZIP64 end of central directory record, and a classic one whose offset says "see ZIP64".
+    expect(readFileSync(zip64).includes(Buffer.from([0x50, 0x4b, 0x06, 0x06]))).toBe(true)
+    // Written to a pipe, zip cannot seek back: each entry's CRC-32 and sizes follow its data
+    // (general purpose flag bit 3, a data descriptor).
+    const streamed = path.join(dir, 'streamed.zip')
+    writeFileSync(streamed, execFileSync('zip', ['-q', '-j', '-', ...files]))
+    expect(readFileSync(streamed).includes(Buffer.from([0x50, 0x4b, 0x07, 0x08]))).toBe(true)
+    for (const zip of [zip64, streamed]) {
+      expect(readCredentialsZip(zip, both), zip).toMatchObject({ gatewayUrl: 'https://gw.example.com:8443', serverCa: { text: serverCa.certPem } })
+    }
+    // A flipped byte in a streamed entry's data is still caught by the CRC-32 its descriptor gives.
+    const flipped = readFileSync(streamed)
+    const at = flipped.indexOf('server_ca.pem') + 'server_ca.pem'.length + 80
+    flipped[at] = (flipped[at] as number) ^ 0x01
+    writeFileSync(streamed, flipped)
+    expect(refusal(() => readCredentialsZip(streamed, both)).message).toMatch(/server_ca\.pem is damaged/)
+  })
+
+  it('refuses encrypted entries and compression methods other than stored and deflated', () => {
+    const folder = makePkiDir('credbake-zipdir-')
+    const files = [path.join(folder, 'autoprov.url'), path.join(folder, 'server_ca.pem')] as const
+    writeFileSync(files[0], 'https://gw.example.com:8443')
+    writeFileSync(files[1], serverCa.certPem)
+    const encrypted = path.join(dir, 'encrypted.zip')
+    execFileSync('zip', ['-q', '-j', '-P', 'hunter2', encrypted, ...files])
+    let error = refusal(() => readCredentialsZip(encrypted, both))
+    expect(error.message).toMatch(/entry autoprov\.url is encrypted/)
+    expect(error.message).not.toContain('hunter2')
+    const bzip2 = path.join(dir, 'bzip2.zip')
+    execFileSync('zip', ['-q', '-j', '-Z', 'bzip2', bzip2, ...files])
+    error = refusal(() => readCredentialsZip(bzip2, { serverCa: true, gatewayUrl: false }))
+    expect(error.message).toMatch(/entry server_ca\.pem uses compression method 12; only stored and deflated/)
   })
 
   it('refuses corrupt zips: truncated, not a zip, flipped data bytes', () => {
@@ -221,6 +267,12 @@ describe('credentials-zip', () => {
       return file
     }
     expect(refusal(() => readCredentialsZip(write(good.subarray(0, good.length >> 1)), both)).message).toMatch(/not a valid zip file/)
+    // One byte short: the end of central directory record is cut.
+    expect(refusal(() => readCredentialsZip(write(good.subarray(0, good.length - 1)), both)).message).toMatch(/not a valid zip file \(no end of central directory record\)/)
+    // Cut inside the central directory, with its end record put back.
+    const cdStart = good.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]))
+    const cut = Buffer.concat([good.subarray(0, cdStart + 60), good.subarray(good.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06])))])
+    expect(refusal(() => readCredentialsZip(write(cut), both)).message).toMatch(/not a valid zip file/)
     expect(refusal(() => readCredentialsZip(write(Buffer.from('PK not really')), both)).message).toMatch(/not a valid zip file/)
     // A byte inside server_ca.pem's deflated data.
     const flipped = Buffer.from(good)
