@@ -39592,7 +39592,7 @@ async function runStep() {
             holding: (resource) => saveState(resource.kind === 'lock' ? STATE.lock : STATE.secretTemp, resource.path)
         };
         const result = await gracefully(() => bake(settings, reporter));
-        setOutputs(result);
+        setOutputs(result, result.crl);
         const shown = (file) => workspacePath(file, workspace);
         await writeSummary(renderSummary({
             header: result.header,
@@ -39719,11 +39719,13 @@ async function runMerge(raw, workspace) {
         warn: (message) => warn(message)
     });
     const shown = (file) => workspacePath(file, workspace);
+    let crl;
     if (crlInputs) {
         const written = await refreshCrl({ outputDir: result.outputDir, ...crlInputs, warn: (message) => warn(message) });
         say(`CRL number ${written.record.number} for the merged set: ${written.record.entries} entries (${written.revoked} revoked, ${written.superseded} superseded), next update ${written.record.nextUpdate}, in ${shown(written.pemPath)}`);
+        crl = { path: written.pemPath, number: written.record.number };
     }
-    setOutputs(result);
+    setOutputs(result, crl);
     await writeSummary(renderMergeSummary({
         header: result.header,
         shards: result.shards,
@@ -39740,12 +39742,15 @@ async function runMerge(raw, workspace) {
     say(`Merged ${result.shards.length} shards, ${result.devices} devices; manifest: ${result.manifestPath}`);
 }
 /** The action's outputs, the same after a bake and a merge. */
-function setOutputs(result) {
+function setOutputs(result, crl) {
     setOutput('manifest', result.manifestPath);
     setOutput('certificates', result.certificatesPath);
     setOutput('devices', String(result.devices));
     setOutput('output-dir', result.outputDir);
     setOutput('fleet-ca-sha256', result.fleetCaSha256);
+    // Empty without crl: true, so a later step can test for it.
+    setOutput('crl', crl?.path ?? '');
+    setOutput('crl-number', crl?.number ?? '');
 }
 // Messages carry labels, partition names, manifest values, file names and tool output: no line of
 // them may start a workflow command (core.info prints as is; core.warning and core.error escape

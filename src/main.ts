@@ -82,7 +82,7 @@ async function runStep(): Promise<void> {
     }
     const result = await gracefully(() => bake(settings, reporter))
 
-    setOutputs(result)
+    setOutputs(result, result.crl)
     const shown = (file: string): string => workspacePath(file, workspace)
     await writeSummary(
       renderSummary({
@@ -204,13 +204,15 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
     warn: (message) => warn(message)
   })
   const shown = (file: string): string => workspacePath(file, workspace)
+  let crl: { path: string; number: string } | undefined
   if (crlInputs) {
     const written = await refreshCrl({ outputDir: result.outputDir, ...crlInputs, warn: (message) => warn(message) })
     say(
       `CRL number ${written.record.number} for the merged set: ${written.record.entries} entries (${written.revoked} revoked, ${written.superseded} superseded), next update ${written.record.nextUpdate}, in ${shown(written.pemPath)}`
     )
+    crl = { path: written.pemPath, number: written.record.number }
   }
-  setOutputs(result)
+  setOutputs(result, crl)
   await writeSummary(
     renderMergeSummary({
       header: result.header,
@@ -229,12 +231,18 @@ async function runMerge(raw: Record<string, string>, workspace: string): Promise
 }
 
 /** The action's outputs, the same after a bake and a merge. */
-function setOutputs(result: { manifestPath: string; certificatesPath: string; devices: number; outputDir: string; fleetCaSha256: string }): void {
+function setOutputs(
+  result: { manifestPath: string; certificatesPath: string; devices: number; outputDir: string; fleetCaSha256: string },
+  crl?: { path: string; number: string }
+): void {
   core.setOutput('manifest', result.manifestPath)
   core.setOutput('certificates', result.certificatesPath)
   core.setOutput('devices', String(result.devices))
   core.setOutput('output-dir', result.outputDir)
   core.setOutput('fleet-ca-sha256', result.fleetCaSha256)
+  // Empty without crl: true, so a later step can test for it.
+  core.setOutput('crl', crl?.path ?? '')
+  core.setOutput('crl-number', crl?.number ?? '')
 }
 
 // Messages carry labels, partition names, manifest values, file names and tool output: no line of

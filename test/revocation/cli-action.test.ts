@@ -121,6 +121,8 @@ describe('the action', () => {
       )
       expect(run.status, run.stdout + run.stderr).toBe(0)
       expect(run.summary).toMatch(/CRL number 1 with 0 entries in <code>shards\/shard-\d\/crl\.pem<\/code>/)
+      expect(run.outputs.crl).toBe(path.join(shards, `shard-${index}`, 'crl.pem'))
+      expect(run.outputs['crl-number']).toBe('1')
     }
     const merged = runAction(
       { merge: 'shards/*/credbake-manifest.json', 'output-dir': 'merged', crl: 'true', 'fleet-ca-cert': ca.certPath, 'fleet-ca-key': ca.keyPath },
@@ -128,6 +130,8 @@ describe('the action', () => {
     )
     expect(merged.status, merged.stdout + merged.stderr).toBe(0)
     expect(merged.stdout).toMatch(/CRL number 2 for the merged set: 0 entries/)
+    expect(merged.outputs.crl).toBe(path.join(work, 'merged', 'crl.pem'))
+    expect(merged.outputs['crl-number']).toBe('2')
     const check = opensslCrlVerify(ca.certPem, readFileSync(path.join(work, 'merged/crl.pem'), 'utf8'))
     expect(check.ok, check.output).toBe(true)
     // Without the fleet CA inputs, merge with crl: true is refused before merging.

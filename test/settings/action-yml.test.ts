@@ -93,7 +93,8 @@ describe('action.yml', () => {
   })
 
   it('documents every output of the design', () => {
-    expect(Object.keys(action.outputs).sort()).toEqual(['certificates', 'devices', 'fleet-ca-sha256', 'manifest', 'output-dir'])
+    // The design's five, and the CRL's two (added with input crl).
+    expect(Object.keys(action.outputs).sort()).toEqual(['certificates', 'crl', 'crl-number', 'devices', 'fleet-ca-sha256', 'manifest', 'output-dir'])
     for (const output of Object.values(action.outputs)) expect(output.description.length).toBeGreaterThan(10)
   })
 
