@@ -8466,8 +8466,8 @@ function keyFamilyOf(keyType) {
         return 'rsa';
     return 'ed25519';
 }
-/** Signature algorithms a CSR may be signed with, and the hash node:crypto verifies them with. */
-const CSR_SIGNATURE_HASHES = {
+/** Signature algorithms credbake reads (on CSRs, certificates and CRLs), and the hash node:crypto verifies them with (null: Ed25519, no separate hash). */
+const SIGNATURE_HASHES = {
     [OID.ecdsaWithSha256]: 'sha256',
     [OID.ecdsaWithSha384]: 'sha384',
     [OID.ecdsaWithSha512]: 'sha512',
@@ -9433,7 +9433,7 @@ function publicKeyFromCsr(device, profile) {
         return fail(`is not a valid PKCS#10 certificate request (${messageOf(error)})`, error);
     }
     const algorithm = request.signatureAlgorithm.algorithm;
-    const hash = CSR_SIGNATURE_HASHES[algorithm];
+    const hash = SIGNATURE_HASHES[algorithm];
     if (hash === undefined)
         fail(`is signed with an unsupported algorithm (${algorithm})`);
     if (!verify(hash ?? null, infoDer, publicKey, Buffer.from(request.signature)))

@@ -8935,8 +8935,8 @@ function keyFamilyOf(keyType) {
         return 'rsa';
     return 'ed25519';
 }
-/** Signature algorithms a CSR may be signed with, and the hash node:crypto verifies them with. */
-const CSR_SIGNATURE_HASHES = {
+/** Signature algorithms credbake reads (on CSRs, certificates and CRLs), and the hash node:crypto verifies them with (null: Ed25519, no separate hash). */
+const SIGNATURE_HASHES = {
     [OID.ecdsaWithSha256]: 'sha256',
     [OID.ecdsaWithSha384]: 'sha384',
     [OID.ecdsaWithSha512]: 'sha512',
@@ -10052,7 +10052,7 @@ function publicKeyFromCsr(device, profile) {
         return fail(`is not a valid PKCS#10 certificate request (${messageOf(error)})`, error);
     }
     const algorithm = request.signatureAlgorithm.algorithm;
-    const hash = CSR_SIGNATURE_HASHES[algorithm];
+    const hash = SIGNATURE_HASHES[algorithm];
     if (hash === undefined)
         fail(`is signed with an unsupported algorithm (${algorithm})`);
     if (!verify(hash ?? null, infoDer, publicKey, Buffer.from(request.signature)))
@@ -14455,15 +14455,6 @@ class Authority {
         this.keyIdentifier = keyIdentifier ?? sha1(subjectPublicKeyBits(encodingOf(der, spki)));
     }
 }
-const SIGNATURE_HASHES = {
-    [OID.ecdsaWithSha256]: 'sha256',
-    [OID.ecdsaWithSha384]: 'sha384',
-    [OID.ecdsaWithSha512]: 'sha512',
-    [OID.sha256WithRsa]: 'sha256',
-    [OID.sha384WithRsa]: 'sha384',
-    [OID.sha512WithRsa]: 'sha512',
-    [OID.ed25519]: null
-};
 /** Whether the certificate's signature over its signed bytes verifies with `key`. */
 function signatureValid(certificate, key) {
     const hash = SIGNATURE_HASHES[certificate.signatureOid];

@@ -15,7 +15,7 @@ import { sha256Hex } from '../util/hash.js'
 import { escapeText } from '../util/log-text.js'
 import { randomChunk } from '../util/random.js'
 import { labelsOf, readPemBlocks, toPem } from '../util/pem.js'
-import { CSR_SIGNATURE_HASHES, keyFacts, keyFamilyOf } from '../x509/algorithms.js'
+import { SIGNATURE_HASHES, keyFacts, keyFamilyOf } from '../x509/algorithms.js'
 import { bitString, childrenOf, encodingOf, explicit, readSingle, sequence, smallInteger, splitSpki, TAG, tlv, x509Time } from '../x509/der.js'
 import { generateDeviceKeyPair } from './keys.js'
 import { compileProfile, type CompiledProfile } from './profile.js'
@@ -187,7 +187,7 @@ function publicKeyFromCsr(device: Device, profile: CertificateProfile): Buffer {
   }
 
   const algorithm = request.signatureAlgorithm.algorithm
-  const hash = CSR_SIGNATURE_HASHES[algorithm]
+  const hash = SIGNATURE_HASHES[algorithm]
   if (hash === undefined) fail(`is signed with an unsupported algorithm (${algorithm})`)
   if (!verify(hash ?? null, infoDer, publicKey, Buffer.from(request.signature))) fail('has an invalid signature: it was altered, or not signed by its own key')
 

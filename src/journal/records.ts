@@ -1,7 +1,7 @@
 // The journal's own record types (format 2). The journal is not the review manifest: it records
 // what happened and everything that shaped each certificate, and the review is derived from it.
 
-import type { BmapRecord, PartitionRecord } from '../shapes/output.js'
+import type { BmapRecord, InstalledFile, PartitionRecord } from '../shapes/output.js'
 
 /** Journal format written by this version. Format 1 (credbake 0.1) had no checksums and no bases. */
 export const JOURNAL_FORMAT = 2
@@ -51,17 +51,8 @@ export interface DeviceBasis {
   csrSha256: string | null
 }
 
-export interface JournalFile {
-  path: string
-  /** Where it is inside the partition or output when that differs from the device path (OSTree). */
-  partitionPath?: string
-  mode: string | null
-  owner: string | null
-  /** Absent for private keys: only their presence and mode are recorded. */
-  sha256: string | null
-  size: number
-  secret: boolean
-}
+/** An installed file as the journal records it: the same shape a format's writer reports. */
+export type JournalFile = InstalledFile
 
 export interface JournalOutput {
   path: string

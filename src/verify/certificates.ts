@@ -9,7 +9,7 @@
 import * as crypto from 'node:crypto'
 import { createECDH, createHash, createPrivateKey, createPublicKey, verify, X509Certificate, type ECDH, type KeyObject } from 'node:crypto'
 import { InputError, messageOf } from '../errors.js'
-import { keyFacts, OID } from '../x509/algorithms.js'
+import { keyFacts, OID, SIGNATURE_HASHES } from '../x509/algorithms.js'
 import { childrenOf, contentsOf, decodeOid, DerError, encodingOf, readNode, readSingle, TAG, type DerNode } from '../x509/der.js'
 import { describeSan, ipAddressBytes, ipAddressText, validateSanTemplate, type SanTemplate } from '../issue/san.js'
 import { validateSubjectTemplate, type SubjectTemplate } from '../issue/subject.js'
@@ -767,16 +767,6 @@ class Authority {
     }
     this.keyIdentifier = keyIdentifier ?? sha1(subjectPublicKeyBits(encodingOf(der, spki)))
   }
-}
-
-export const SIGNATURE_HASHES: Record<string, string | null> = {
-  [OID.ecdsaWithSha256]: 'sha256',
-  [OID.ecdsaWithSha384]: 'sha384',
-  [OID.ecdsaWithSha512]: 'sha512',
-  [OID.sha256WithRsa]: 'sha256',
-  [OID.sha384WithRsa]: 'sha384',
-  [OID.sha512WithRsa]: 'sha512',
-  [OID.ed25519]: null
 }
 
 /** Whether the certificate's signature over its signed bytes verifies with `key`. */

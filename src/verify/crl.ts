@@ -13,7 +13,8 @@ import { readPemBlocks } from '../util/pem.js'
 import { contentsOf, decodeOid, readSingle } from '../x509/der.js'
 import { normalizeSerialHex, readCrl, type ParsedCrl } from '../x509/crl.js'
 import { CRL_REASON_CODES, crlReasonForSuperseded, type CrlReason } from '../x509/crl-reasons.js'
-import { parseCertificate, SIGNATURE_HASHES } from './certificates.js'
+import { SIGNATURE_HASHES } from '../x509/algorithms.js'
+import { parseCertificate } from './certificates.js'
 
 const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14'
 const REASON_NAMES = new Map<number, string>(Object.entries(CRL_REASON_CODES).map(([name, code]) => [code, name]))

@@ -87,8 +87,8 @@ export function keyFamilyOf(keyType: KeyType): KeyFamily {
   return 'ed25519'
 }
 
-/** Signature algorithms a CSR may be signed with, and the hash node:crypto verifies them with. */
-export const CSR_SIGNATURE_HASHES: Record<string, HashName | null> = {
+/** Signature algorithms credbake reads (on CSRs, certificates and CRLs), and the hash node:crypto verifies them with (null: Ed25519, no separate hash). */
+export const SIGNATURE_HASHES: Record<string, HashName | null> = {
   [OID.ecdsaWithSha256]: 'sha256',
   [OID.ecdsaWithSha384]: 'sha384',
   [OID.ecdsaWithSha512]: 'sha512',
