@@ -39075,8 +39075,10 @@ function shardFolderProblems(outputDir, shards, display) {
 async function outputDirProblems(outputDir, display) {
     let names;
     try {
-        // The lock, and a draft of it a merge killed while taking the lock left behind.
-        names = (await readdir$1(outputDir)).filter((name) => name !== LOCK_FILE && !name.startsWith(`.${LOCK_FILE}${TEMP_MARKER}`));
+        // The lock, and credbake's temporary names: a lock draft a killed merge left, and the write
+        // probe another merge started at the same moment makes before it tries the lock (seen here, it
+        // once refused the merge holding the lock as "not empty"). prepareOutputDir clears them anyway.
+        names = (await readdir$1(outputDir)).filter((name) => name !== LOCK_FILE && !(name.startsWith('.') && name.includes(TEMP_MARKER)));
     }
     catch (error) {
         return [`output-dir ${display(outputDir)} cannot be read: ${messageOf(error)}`];

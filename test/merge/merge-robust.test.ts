@@ -144,6 +144,19 @@ describe('merges started together', () => {
   })
 })
 
+describe("a merge that finds another merge's write probe", () => {
+  // Merges started together each make a probe in DIR before they try the lock; the one holding the
+  // lock must not take such a name for content (it refused with exit 2, "not empty").
+  it('is not refused: the temporary name is not content', async () => {
+    const out = path.join(work, 'probed')
+    mkdirSync(out)
+    writeFileSync(path.join(out, '.credbake-probe.tmp-4242-0a1b2c3d'), '')
+    const result = await merge(out)
+    expect(result.status, result.stderr).toBe(0)
+    expect(review(out)).toEqual(reference)
+  })
+})
+
 describe('a merge stopped by SIGTERM', () => {
   it('removes what it placed, releases the lock, says so in one line, exits 143; the rerun completes to the same result', async () => {
     const out = path.join(work, 'stopped')
