@@ -8412,6 +8412,9 @@ const OID = {
     sha384WithRsa: '1.2.840.113549.1.1.12',
     sha512WithRsa: '1.2.840.113549.1.1.13'
 };
+/** The X.509 extensions (and CRL entry extensions) credbake writes or reads, by name (RFC 5280 §4.2, §5.2, §5.3). */
+const EXTENSION_OID = {
+    subjectAltName: '2.5.29.17'};
 const CURVES = {
     prime256v1: { name: 'P-256', hash: 'sha256', signatureOid: OID.ecdsaWithSha256, signatureName: 'ecdsa-with-SHA256' },
     secp384r1: { name: 'P-384', hash: 'sha384', signatureOid: OID.ecdsaWithSha384, signatureName: 'ecdsa-with-SHA384' },
@@ -8871,7 +8874,6 @@ function ipAddressBytes(text) {
 // escaped with `\`, so the text is itself a SAN template that renders to the same names.
 const NAME_OF_TAG = new Map(KINDS.map((kind) => [kind.tag, kind.name]));
 const OTHER_NAMES = ['otherName', 'email', 'DNS', 'x400Address', 'dirName', 'ediPartyName', 'URI', 'IP', 'RID'];
-const SAN_OID = '2.5.29.17';
 /** Text of a GeneralNames DER (the subjectAltName extension's value). Throws DerError on bad DER. */
 function describeSan(der) {
     const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
@@ -8895,7 +8897,7 @@ function escapeSanValue(value) {
 }
 /** Text of the subjectAltName extension of a certificate DER; undefined when it has none. Throws DerError on bad DER. */
 function sanOfCertificate(certificateDer) {
-    const value = extensionValue(certificateDer, SAN_OID);
+    const value = extensionValue(certificateDer, EXTENSION_OID.subjectAltName);
     return value === undefined ? undefined : describeSan(value);
 }
 /** The extnValue contents of the certificate's extension `extensionOid`, or undefined. */

@@ -8881,6 +8881,17 @@ const OID = {
     sha384WithRsa: '1.2.840.113549.1.1.12',
     sha512WithRsa: '1.2.840.113549.1.1.13'
 };
+/** The X.509 extensions (and CRL entry extensions) credbake writes or reads, by name (RFC 5280 §4.2, §5.2, §5.3). */
+const EXTENSION_OID = {
+    basicConstraints: '2.5.29.19',
+    keyUsage: '2.5.29.15',
+    extendedKeyUsage: '2.5.29.37',
+    subjectKeyIdentifier: '2.5.29.14',
+    authorityKeyIdentifier: '2.5.29.35',
+    subjectAltName: '2.5.29.17',
+    cRLNumber: '2.5.29.20',
+    reasonCode: '2.5.29.21'
+};
 const CURVES = {
     prime256v1: { name: 'P-256', hash: 'sha256', signatureOid: OID.ecdsaWithSha256, signatureName: 'ecdsa-with-SHA256' },
     secp384r1: { name: 'P-384', hash: 'sha384', signatureOid: OID.ecdsaWithSha384, signatureName: 'ecdsa-with-SHA384' },
@@ -9372,7 +9383,6 @@ function ipAddressBytes(text) {
 // escaped with `\`, so the text is itself a SAN template that renders to the same names.
 const NAME_OF_TAG = new Map(KINDS.map((kind) => [kind.tag, kind.name]));
 const OTHER_NAMES = ['otherName', 'email', 'DNS', 'x400Address', 'dirName', 'ediPartyName', 'URI', 'IP', 'RID'];
-const SAN_OID = '2.5.29.17';
 /** Text of a GeneralNames DER (the subjectAltName extension's value). Throws DerError on bad DER. */
 function describeSan(der) {
     const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
@@ -9396,7 +9406,7 @@ function escapeSanValue(value) {
 }
 /** Text of the subjectAltName extension of a certificate DER; undefined when it has none. Throws DerError on bad DER. */
 function sanOfCertificate(certificateDer) {
-    const value = extensionValue(certificateDer, SAN_OID);
+    const value = extensionValue(certificateDer, EXTENSION_OID.subjectAltName);
     return value === undefined ? undefined : describeSan(value);
 }
 /** The extnValue contents of the certificate's extension `extensionOid`, or undefined. */
@@ -9788,14 +9798,6 @@ function describeDuration(ms) {
 const PROFILE_NAME = 'credbake-device-v1';
 /** RFC 5280 §4.1.2.2 allows 20 octets; 16 random ones give ≥ 64 bits of entropy with room. */
 const SERIAL_NUMBER_BYTES = 16;
-const EXTENSION_OIDS = {
-    basicConstraints: '2.5.29.19',
-    keyUsage: '2.5.29.15',
-    extendedKeyUsage: '2.5.29.37',
-    subjectKeyIdentifier: '2.5.29.14',
-    authorityKeyIdentifier: '2.5.29.35',
-    subjectAltName: '2.5.29.17'
-};
 /** The design's profile for this key type and CA. Validates the templates and lifetime first. */
 function buildProfile(opts, ca) {
     if (!KEY_TYPES.includes(opts.keyType)) {
@@ -9805,7 +9807,7 @@ function buildProfile(opts, ca) {
     if (opts.san !== undefined)
         validateSanTemplate(opts.san);
     validateLifetime(opts.lifetime);
-    const extension = (name, critical, value) => ({ name, oid: EXTENSION_OIDS[name], critical, value });
+    const extension = (name, critical, value) => ({ name, oid: EXTENSION_OID[name], critical, value });
     const extensions = [
         extension('basicConstraints', true, 'CA:FALSE'),
         // keyEncipherment only means something for RSA keys (RSA key transport); RFC 5480 and
@@ -13775,14 +13777,6 @@ function certificateDers(text) {
     return found.length > 0 ? found : 'it holds no CERTIFICATE block';
 }
 // ---- the certificate as DER ------------------------------------------------------------------------
-const id = {
-    basicConstraints: '2.5.29.19',
-    keyUsage: '2.5.29.15',
-    extendedKeyUsage: '2.5.29.37',
-    subjectKeyIdentifier: '2.5.29.14',
-    authorityKeyIdentifier: '2.5.29.35',
-    subjectAltName: '2.5.29.17'
-};
 const PURPOSES = {
     '1.3.6.1.5.5.7.3.1': 'serverAuth',
     '1.3.6.1.5.5.7.3.2': 'clientAuth',
@@ -14087,7 +14081,7 @@ class CertificateChecker {
             say(`valid from ${iso(certificate.notBefore)}, the manifest records ${entry.notBefore}`);
         if (!sameInstant(certificate.notAfter, entry.notAfter))
             say(`valid until ${iso(certificate.notAfter)}, the manifest records ${entry.notAfter}`);
-        const sanExtension = certificate.extensions.find((e) => e.oid === id.subjectAltName);
+        const sanExtension = certificate.extensions.find((e) => e.oid === EXTENSION_OID.subjectAltName);
         const san = sanExtension ? describeSan(sanExtension.value) : undefined;
         if (san !== entry.san) {
             if (san === undefined)
@@ -14173,7 +14167,7 @@ class CertificateChecker {
                     say(`subject attribute ${info.name}=${escapeRfc4514(attribute.value)} is encoded as tag ${attribute.tag}, credbake writes tag ${info.stringTag}`);
             }
         }
-        const sanExtension = certificate.extensions.find((e) => e.oid === id.subjectAltName);
+        const sanExtension = certificate.extensions.find((e) => e.oid === EXTENSION_OID.subjectAltName);
         const san = this.sanTemplate;
         if (san === undefined || !sanExtension)
             return;
@@ -14291,7 +14285,7 @@ class CertificateChecker {
             say(`issued by ${issuer.subject} (SHA-256 ${issuer.sha256}), not by the manifest's fleet CA (${fleetCa.sha256})`);
         for (const problem of this.issuerFacts(issuer))
             say(problem);
-        const keyId = certificate.extensions.find((e) => e.oid === id.authorityKeyIdentifier);
+        const keyId = certificate.extensions.find((e) => e.oid === EXTENSION_OID.authorityKeyIdentifier);
         const aki = keyId ? authorityKeyId(keyId.value) : undefined;
         if (aki && !aki.equals(issuer.keyIdentifier))
             say(`its authorityKeyIdentifier keyid:${colonHex(aki)} is not its CA's key identifier keyid:${colonHex(issuer.keyIdentifier)}`);
@@ -14443,7 +14437,7 @@ class Authority {
             const list = wrapper ? childrenOf(der, wrapper)[0] : undefined;
             for (const extension of list ? childrenOf(der, list) : []) {
                 const parts = childrenOf(der, extension);
-                if (oidOf(der, parts[0]) !== id.subjectKeyIdentifier)
+                if (oidOf(der, parts[0]) !== EXTENSION_OID.subjectKeyIdentifier)
                     continue;
                 const value = contentsOf(der, parts[parts.length - 1]);
                 keyIdentifier = contentsOf(value, readSingle(value));
@@ -33601,10 +33595,6 @@ function normalizeSerialHex(text) {
 /** The builder's input broke its contract (a caller's bug, or a serial that slipped past checks). */
 class CrlContentError extends Error {
 }
-const OID_REASON_CODE = '2.5.29.21';
-const OID_CRL_NUMBER = '2.5.29.20';
-const OID_AUTHORITY_KEY_IDENTIFIER = '2.5.29.35';
-const OID_KEY_USAGE = '2.5.29.15';
 const TAG_ENUMERATED = 0x0a;
 /** keyUsage bit 6 (RFC 5280 §4.2.1.3), in the first octet of the bits. */
 const CRL_SIGN_MASK = 0x02;
@@ -33621,7 +33611,7 @@ function buildTbsCertList(issuer, content) {
     checkContent(content);
     const entries = content.entries.map(encodeEntry);
     rejectDuplicates(content.entries, entries);
-    return sequence(VERSION_V2, issuer.signatureAlgorithmDer, issuer.subjectDer, x509Time(content.thisUpdate), x509Time(content.nextUpdate), ...(entries.length ? [revokedCertificates(entries)] : []), explicit(0, sequence(extension(OID_AUTHORITY_KEY_IDENTIFIER, sequence(implicitPrimitive(0, issuer.keyIdentifier))), extension(OID_CRL_NUMBER, unsignedInteger(bigintBytes(content.number))))));
+    return sequence(VERSION_V2, issuer.signatureAlgorithmDer, issuer.subjectDer, x509Time(content.thisUpdate), x509Time(content.nextUpdate), ...(entries.length ? [revokedCertificates(entries)] : []), explicit(0, sequence(extension(EXTENSION_OID.authorityKeyIdentifier, sequence(implicitPrimitive(0, issuer.keyIdentifier))), extension(EXTENSION_OID.cRLNumber, unsignedInteger(bigintBytes(content.number))))));
 }
 /** The lean encoder's lengths stop below 16 MiB: about 340,000 entries with reason codes. */
 const MAX_ENTRIES_BYTES = 0xffffff - 0x10000;
@@ -33702,7 +33692,7 @@ function encodeEntry(entry) {
     if (code === undefined)
         throw new CrlContentError(`CRL entry ${serial}: unknown reason ${String(entry.reason)}`);
     // RFC 5280 §5.3.1: leave reasonCode out rather than write unspecified (0).
-    const extensions = code === 0 ? [] : [sequence(extension(OID_REASON_CODE, tlv(TAG_ENUMERATED, Buffer.from([code]))))];
+    const extensions = code === 0 ? [] : [sequence(extension(EXTENSION_OID.reasonCode, tlv(TAG_ENUMERATED, Buffer.from([code]))))];
     return { serial, der: sequence(tlv(TAG.integer, Buffer.from(serial, 'hex')), x509Time(entry.revokedAt), ...extensions) };
 }
 /** One serial twice would leave a gateway to pick one of two dates and reasons: refuse it. */
@@ -33761,7 +33751,7 @@ function keyUsageBits(certificateDer) {
         const parts = childrenOf(certificateDer, item);
         const id = parts[0];
         const value = parts[parts.length - 1];
-        if (!id || !value || decodeOid(contentsOf(certificateDer, id)) !== OID_KEY_USAGE)
+        if (!id || !value || decodeOid(contentsOf(certificateDer, id)) !== EXTENSION_OID.keyUsage)
             continue;
         const octets = contentsOf(certificateDer, value);
         const bits = readSingle(octets);
@@ -33820,7 +33810,7 @@ function readEntry(der, node) {
         throw new DerError('a CRL entry is SEQUENCE { serial, revocationDate, extensions OPTIONAL }');
     const entry = { serialNumber: contentsOf(der, serial).toString('hex'), revokedAt: readTime(der, date), reasonCode: 0 };
     for (const [id, value] of extensionsOf(der, extensions)) {
-        if (id !== OID_REASON_CODE)
+        if (id !== EXTENSION_OID.reasonCode)
             continue;
         const reason = readSingle(value);
         if (reason.tag !== TAG_ENUMERATED)
@@ -33832,9 +33822,9 @@ function readEntry(der, node) {
 function readCrlExtensions(der, wrapper, parsed) {
     const [list] = childrenOf(der, wrapper);
     for (const [id, value] of extensionsOf(der, list)) {
-        if (id === OID_CRL_NUMBER)
+        if (id === EXTENSION_OID.cRLNumber)
             parsed.number = readInteger(value, readSingle(value));
-        if (id === OID_AUTHORITY_KEY_IDENTIFIER) {
+        if (id === EXTENSION_OID.authorityKeyIdentifier) {
             const keyId = childrenOf(value, readSingle(value)).find((child) => child.tag === 0x80);
             if (keyId)
                 parsed.authorityKeyIdentifier = Buffer.from(contentsOf(value, keyId));

@@ -14,7 +14,7 @@ import { InputError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
 import { KEY_TYPES, type KeyType, type Lifetime } from '../settings/types.js'
 import { colonHex, sha1 } from '../util/hash.js'
-import { keyFamilyOf } from '../x509/algorithms.js'
+import { EXTENSION_OID, keyFamilyOf } from '../x509/algorithms.js'
 import { bitString, DER_TRUE, implicitPrimitive, octetString, oid, sequence } from '../x509/der.js'
 import { renderSan, validateSanTemplate } from './san.js'
 import { validateSubjectTemplate, type SubjectTemplate } from './subject.js'
@@ -34,15 +34,6 @@ export interface ProfileOptions {
   lifetime: Lifetime
 }
 
-const EXTENSION_OIDS: Record<ExtensionSpec['name'], string> = {
-  basicConstraints: '2.5.29.19',
-  keyUsage: '2.5.29.15',
-  extendedKeyUsage: '2.5.29.37',
-  subjectKeyIdentifier: '2.5.29.14',
-  authorityKeyIdentifier: '2.5.29.35',
-  subjectAltName: '2.5.29.17'
-}
-
 /** The design's profile for this key type and CA. Validates the templates and lifetime first. */
 export function buildProfile(opts: ProfileOptions, ca: FleetCa): CertificateProfile {
   if (!(KEY_TYPES as readonly string[]).includes(opts.keyType)) {
@@ -52,7 +43,7 @@ export function buildProfile(opts: ProfileOptions, ca: FleetCa): CertificateProf
   if (opts.san !== undefined) validateSanTemplate(opts.san)
   validateLifetime(opts.lifetime)
 
-  const extension = (name: ExtensionSpec['name'], critical: boolean, value: string): ExtensionSpec => ({ name, oid: EXTENSION_OIDS[name], critical, value })
+  const extension = (name: ExtensionSpec['name'], critical: boolean, value: string): ExtensionSpec => ({ name, oid: EXTENSION_OID[name], critical, value })
   const extensions: ExtensionSpec[] = [
     extension('basicConstraints', true, 'CA:FALSE'),
     // keyEncipherment only means something for RSA keys (RSA key transport); RFC 5480 and

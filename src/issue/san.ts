@@ -3,6 +3,7 @@
 import { isIP } from 'node:net'
 import { InputError, ManifestError } from '../errors.js'
 import type { Device } from '../manifest/types.js'
+import { EXTENSION_OID } from '../x509/algorithms.js'
 import { childrenOf, contentsOf, decodeOid, implicitPrimitive, readNode, readSingle, sequence, TAG } from '../x509/der.js'
 import { checkFieldsKnown, fieldBringing, fieldsOf, indexOfUnescaped, parseSegments, renderSegments, splitUnescaped, type Fail, type Segment } from './template.js'
 
@@ -149,7 +150,6 @@ export function ipAddressBytes(text: string): Buffer | undefined {
 
 const NAME_OF_TAG = new Map<number, string>(KINDS.map((kind) => [kind.tag, kind.name]))
 const OTHER_NAMES = ['otherName', 'email', 'DNS', 'x400Address', 'dirName', 'ediPartyName', 'URI', 'IP', 'RID']
-const SAN_OID = '2.5.29.17'
 
 /** Text of a GeneralNames DER (the subjectAltName extension's value). Throws DerError on bad DER. */
 export function describeSan(der: Uint8Array): string {
@@ -176,7 +176,7 @@ function escapeSanValue(value: string): string {
 
 /** Text of the subjectAltName extension of a certificate DER; undefined when it has none. Throws DerError on bad DER. */
 export function sanOfCertificate(certificateDer: Uint8Array): string | undefined {
-  const value = extensionValue(certificateDer, SAN_OID)
+  const value = extensionValue(certificateDer, EXTENSION_OID.subjectAltName)
   return value === undefined ? undefined : describeSan(value)
 }
 

@@ -9,7 +9,7 @@
 import * as crypto from 'node:crypto'
 import { createECDH, createHash, createPrivateKey, createPublicKey, verify, X509Certificate, type ECDH, type KeyObject } from 'node:crypto'
 import { InputError, messageOf } from '../errors.js'
-import { keyFacts, OID, SIGNATURE_HASHES } from '../x509/algorithms.js'
+import { EXTENSION_OID, keyFacts, OID, SIGNATURE_HASHES } from '../x509/algorithms.js'
 import { childrenOf, contentsOf, decodeOid, DerError, encodingOf, readNode, readSingle, TAG, type DerNode } from '../x509/der.js'
 import { describeSan, ipAddressBytes, ipAddressText, validateSanTemplate, type SanTemplate } from '../issue/san.js'
 import { validateSubjectTemplate, type SubjectTemplate } from '../issue/subject.js'
@@ -83,15 +83,6 @@ function certificateDers(text: string): Array<{ der: Buffer; line: number }> | s
 }
 
 // ---- the certificate as DER ------------------------------------------------------------------------
-
-const id = {
-  basicConstraints: '2.5.29.19',
-  keyUsage: '2.5.29.15',
-  extendedKeyUsage: '2.5.29.37',
-  subjectKeyIdentifier: '2.5.29.14',
-  authorityKeyIdentifier: '2.5.29.35',
-  subjectAltName: '2.5.29.17'
-}
 
 const PURPOSES: Record<string, string> = {
   '1.3.6.1.5.5.7.3.1': 'serverAuth',
@@ -435,7 +426,7 @@ export class CertificateChecker {
     if (subject !== entry.subject) say(`subject "${subject}", the manifest records "${entry.subject}"`)
     if (!sameInstant(certificate.notBefore, entry.notBefore)) say(`valid from ${iso(certificate.notBefore)}, the manifest records ${entry.notBefore}`)
     if (!sameInstant(certificate.notAfter, entry.notAfter)) say(`valid until ${iso(certificate.notAfter)}, the manifest records ${entry.notAfter}`)
-    const sanExtension = certificate.extensions.find((e) => e.oid === id.subjectAltName)
+    const sanExtension = certificate.extensions.find((e) => e.oid === EXTENSION_OID.subjectAltName)
     const san = sanExtension ? describeSan(sanExtension.value) : undefined
     if (san !== entry.san) {
       if (san === undefined) say(`it has no subjectAltName, the manifest records "${entry.san}"`)
@@ -511,7 +502,7 @@ export class CertificateChecker {
           say(`subject attribute ${info.name}=${escapeRfc4514(attribute.value)} is encoded as tag ${attribute.tag}, credbake writes tag ${info.stringTag}`)
       }
     }
-    const sanExtension = certificate.extensions.find((e) => e.oid === id.subjectAltName)
+    const sanExtension = certificate.extensions.find((e) => e.oid === EXTENSION_OID.subjectAltName)
     const san = this.sanTemplate
     if (san === undefined || !sanExtension) return
     if (typeof san === 'string') return say(`the profile's san template "${this.header.profile.san}" is not one credbake accepts: ${san}`)
@@ -617,7 +608,7 @@ export class CertificateChecker {
     const fleetCa = this.header.fleetCa
     if (issuer.sha256 !== fleetCa.sha256) say(`issued by ${issuer.subject} (SHA-256 ${issuer.sha256}), not by the manifest's fleet CA (${fleetCa.sha256})`)
     for (const problem of this.issuerFacts(issuer)) say(problem)
-    const keyId = certificate.extensions.find((e) => e.oid === id.authorityKeyIdentifier)
+    const keyId = certificate.extensions.find((e) => e.oid === EXTENSION_OID.authorityKeyIdentifier)
     const aki = keyId ? authorityKeyId(keyId.value) : undefined
     if (aki && !aki.equals(issuer.keyIdentifier)) say(`its authorityKeyIdentifier keyid:${colonHex(aki)} is not its CA's key identifier keyid:${colonHex(issuer.keyIdentifier)}`)
     if (certificate.notBefore.getTime() < issuer.notBefore.getTime() || certificate.notAfter.getTime() > issuer.notAfter.getTime()) {
@@ -758,7 +749,7 @@ class Authority {
       const list = wrapper ? childrenOf(der, wrapper)[0] : undefined
       for (const extension of list ? childrenOf(der, list) : []) {
         const parts = childrenOf(der, extension)
-        if (oidOf(der, parts[0]) !== id.subjectKeyIdentifier) continue
+        if (oidOf(der, parts[0]) !== EXTENSION_OID.subjectKeyIdentifier) continue
         const value = contentsOf(der, parts[parts.length - 1] as DerNode)
         keyIdentifier = contentsOf(value, readSingle(value))
       }

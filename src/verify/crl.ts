@@ -13,10 +13,9 @@ import { readPemBlocks } from '../util/pem.js'
 import { contentsOf, decodeOid, readSingle } from '../x509/der.js'
 import { normalizeSerialHex, readCrl, type ParsedCrl } from '../x509/crl.js'
 import { CRL_REASON_CODES, crlReasonForSuperseded, type CrlReason } from '../x509/crl-reasons.js'
-import { SIGNATURE_HASHES } from '../x509/algorithms.js'
+import { EXTENSION_OID, SIGNATURE_HASHES } from '../x509/algorithms.js'
 import { parseCertificate } from './certificates.js'
 
-const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14'
 const REASON_NAMES = new Map<number, string>(Object.entries(CRL_REASON_CODES).map(([name, code]) => [code, name]))
 /** Most differences listed one by one; the rest counted. */
 const SHOWN = 20
@@ -79,7 +78,7 @@ function issuerProblems(crl: ParsedCrl, trust: readonly X509Certificate[], fleet
     signed = false
   }
   if (!signed) problems.push(`${CRL_PEM_FILE}'s signature does not verify with the fleet CA's public key`)
-  const ski = parsed.extensions.find((extension) => extension.oid === OID_SUBJECT_KEY_IDENTIFIER)
+  const ski = parsed.extensions.find((extension) => extension.oid === EXTENSION_OID.subjectKeyIdentifier)
   if (ski) {
     const keyId = contentsOf(ski.value, readSingle(ski.value))
     if (!crl.authorityKeyIdentifier?.equals(keyId))

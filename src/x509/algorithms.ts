@@ -19,6 +19,18 @@ export const OID = {
   sha512WithRsa: '1.2.840.113549.1.1.13'
 } as const
 
+/** The X.509 extensions (and CRL entry extensions) credbake writes or reads, by name (RFC 5280 §4.2, §5.2, §5.3). */
+export const EXTENSION_OID = {
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extendedKeyUsage: '2.5.29.37',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  subjectAltName: '2.5.29.17',
+  cRLNumber: '2.5.29.20',
+  reasonCode: '2.5.29.21'
+} as const
+
 export type KeyFamily = 'ec' | 'rsa' | 'ed25519'
 
 /** What credbake needs to know about a public or private key. */

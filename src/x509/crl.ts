@@ -29,6 +29,7 @@ import {
 import { sha256Hex } from '../util/hash.js'
 import { toPem } from '../util/pem.js'
 import { CRL_REASON_CODES, type CrlReason } from './crl-reasons.js'
+import { EXTENSION_OID } from './algorithms.js'
 
 // ---------------------------------------------------------------------------------------------
 // Shapes
@@ -134,10 +135,6 @@ export function normalizeSerialHex(text: string): string | null {
 /** The builder's input broke its contract (a caller's bug, or a serial that slipped past checks). */
 export class CrlContentError extends Error {}
 
-const OID_REASON_CODE = '2.5.29.21'
-const OID_CRL_NUMBER = '2.5.29.20'
-const OID_AUTHORITY_KEY_IDENTIFIER = '2.5.29.35'
-const OID_KEY_USAGE = '2.5.29.15'
 const TAG_ENUMERATED = 0x0a
 /** keyUsage bit 6 (RFC 5280 §4.2.1.3), in the first octet of the bits. */
 const CRL_SIGN_MASK = 0x02
@@ -167,8 +164,8 @@ export function buildTbsCertList(issuer: CrlIssuer, content: CrlContent): Buffer
     explicit(
       0,
       sequence(
-        extension(OID_AUTHORITY_KEY_IDENTIFIER, sequence(implicitPrimitive(0, issuer.keyIdentifier))),
-        extension(OID_CRL_NUMBER, unsignedInteger(bigintBytes(content.number)))
+        extension(EXTENSION_OID.authorityKeyIdentifier, sequence(implicitPrimitive(0, issuer.keyIdentifier))),
+        extension(EXTENSION_OID.cRLNumber, unsignedInteger(bigintBytes(content.number)))
       )
     )
   )
@@ -260,7 +257,7 @@ function encodeEntry(entry: CrlEntry): { serial: string; der: Buffer } {
   const code = CRL_REASON_CODES[entry.reason]
   if (code === undefined) throw new CrlContentError(`CRL entry ${serial}: unknown reason ${String(entry.reason)}`)
   // RFC 5280 §5.3.1: leave reasonCode out rather than write unspecified (0).
-  const extensions = code === 0 ? [] : [sequence(extension(OID_REASON_CODE, tlv(TAG_ENUMERATED, Buffer.from([code]))))]
+  const extensions = code === 0 ? [] : [sequence(extension(EXTENSION_OID.reasonCode, tlv(TAG_ENUMERATED, Buffer.from([code]))))]
   return { serial, der: sequence(tlv(TAG.integer, Buffer.from(serial, 'hex')), x509Time(entry.revokedAt), ...extensions) }
 }
 
@@ -319,7 +316,7 @@ function keyUsageBits(certificateDer: Buffer): Buffer | undefined {
     const parts = childrenOf(certificateDer, item)
     const id = parts[0]
     const value = parts[parts.length - 1]
-    if (!id || !value || decodeOid(contentsOf(certificateDer, id)) !== OID_KEY_USAGE) continue
+    if (!id || !value || decodeOid(contentsOf(certificateDer, id)) !== EXTENSION_OID.keyUsage) continue
     const octets = contentsOf(certificateDer, value)
     const bits = readSingle(octets)
     if (bits.tag !== TAG.bitString) throw new DerError('keyUsage is not a BIT STRING')
@@ -404,7 +401,7 @@ function readEntry(der: Buffer, node: DerNode): ParsedCrlEntry {
   if (!serial || serial.tag !== TAG.integer || !date) throw new DerError('a CRL entry is SEQUENCE { serial, revocationDate, extensions OPTIONAL }')
   const entry: ParsedCrlEntry = { serialNumber: contentsOf(der, serial).toString('hex'), revokedAt: readTime(der, date), reasonCode: 0 }
   for (const [id, value] of extensionsOf(der, extensions)) {
-    if (id !== OID_REASON_CODE) continue
+    if (id !== EXTENSION_OID.reasonCode) continue
     const reason = readSingle(value)
     if (reason.tag !== TAG_ENUMERATED) throw new DerError('reasonCode is not an ENUMERATED')
     entry.reasonCode = Number(readInteger(value, reason))
@@ -415,8 +412,8 @@ function readEntry(der: Buffer, node: DerNode): ParsedCrlEntry {
 function readCrlExtensions(der: Buffer, wrapper: DerNode, parsed: ParsedCrl): void {
   const [list] = childrenOf(der, wrapper)
   for (const [id, value] of extensionsOf(der, list)) {
-    if (id === OID_CRL_NUMBER) parsed.number = readInteger(value, readSingle(value))
-    if (id === OID_AUTHORITY_KEY_IDENTIFIER) {
+    if (id === EXTENSION_OID.cRLNumber) parsed.number = readInteger(value, readSingle(value))
+    if (id === EXTENSION_OID.authorityKeyIdentifier) {
       const keyId = childrenOf(value, readSingle(value)).find((child) => child.tag === 0x80)
       if (keyId) parsed.authorityKeyIdentifier = Buffer.from(contentsOf(value, keyId))
     }
